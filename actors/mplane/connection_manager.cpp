@@ -1,0 +1,362 @@
+#include "connection_manager.hpp"
+
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/log.hpp"
+#include "joconde/runtime/metrics.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace joconde {
+
+namespace {
+
+constexpr const char* component = "connection_manager";
+
+using clock = std::chrono::system_clock;
+
+/// True if the current message came from an actor of this process.
+bool from_local(connection_manager_pointer self) {
+  const auto& sender = self->current_sender();
+  return sender != nullptr && sender->node() == self->node();
+}
+
+void count_handshake(connection_manager_pointer self, std::string_view outcome) {
+  if (self->state.metrics)
+    self->state.metrics->handshakes(outcome).Increment();
+}
+
+/// Logs, counts and audits a refused handshake or frame; returns the CAF error to answer with.
+caf::error refuse(connection_manager_pointer self, std::string_view what, const error& err,
+                  std::string_view peer = "") {
+  log::warning(component, std::string{what} + " refused: " + err.message,
+               {{"reason", to_string(err.code)}, {"peer", peer}});
+  if (self->state.metrics)
+    self->state.metrics->rejected(to_string(err.code)).Increment();
+  self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{what} + ".refused",
+             std::vector<std::string>{"reason", std::string{to_string(err.code)}, "peer",
+                                      std::string{peer}, "detail", err.message});
+  return to_caf(err);
+}
+
+void set_link_gauge(connection_manager_pointer self, const std::string& peer, const char* dir,
+                    double value) {
+  if (self->state.metrics)
+    self->state.metrics->link_up(peer, dir).Set(value);
+}
+
+void schedule_reconnect(connection_manager_pointer self) {
+  auto& st = self->state;
+  st.connecting = false;
+  st.hello.reset();
+  st.backoff = st.backoff.count() == 0 ? st.cfg.reconnect_min
+                                       : std::min(st.backoff * 2, st.cfg.reconnect_max);
+  self->delayed_send(self, st.backoff, connect_atom::value);
+}
+
+void parent_failed(connection_manager_pointer self, const std::string& why) {
+  auto& st = self->state;
+  if (why != st.last_parent_error || st.attempt % 20 == 0)
+    log::warning(component, "link to parent failed: " + why,
+                 {{"attempt", std::to_string(st.attempt)}});
+  st.last_parent_error = why;
+  schedule_reconnect(self);
+}
+
+void parent_down(connection_manager_pointer self, const std::string& why) {
+  auto& st = self->state;
+  if (!st.parent)
+    return;
+  auto peer = st.parent->peer().fqdn;
+  log::warning(component, "link to parent " + peer + " is down: " + why);
+  st.parent.reset();
+  st.parent_handle = nullptr;
+  set_link_gauge(self, peer, "parent", 0);
+  self->send(st.broker, link_dn_atom::value, peer);
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.down"},
+             std::vector<std::string>{"peer", peer, "direction", "parent", "detail", why});
+  schedule_reconnect(self);
+}
+
+void child_down(connection_manager_pointer self, const std::string& fqdn, const std::string& why) {
+  auto& st = self->state;
+  auto i = st.children.find(fqdn);
+  if (i == st.children.end())
+    return;
+  st.child_by_addr.erase(i->second.handle.address());
+  st.children.erase(i);
+  log::warning(component, "link to child " + fqdn + " is down: " + why);
+  set_link_gauge(self, fqdn, "child", 0);
+  self->send(st.broker, link_dn_atom::value, fqdn);
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.down"},
+             std::vector<std::string>{"peer", fqdn, "direction", "child", "detail", why});
+}
+
+/// Step 3 of the child's handshake: the parent accepted the proof.
+void parent_established(connection_manager_pointer self, link_session session,
+                        connection_manager_actor handle) {
+  auto& st = self->state;
+  st.connecting = false;
+  st.hello.reset();
+  st.backoff = std::chrono::milliseconds{0};
+  st.last_parent_error.clear();
+  auto peer = session.peer().fqdn;
+  st.parent = std::move(session);
+  st.parent_handle = handle;
+  self->monitor(handle);
+  set_link_gauge(self, peer, "parent", 1);
+  count_handshake(self, "ok");
+  log::info(component, "link to parent " + peer + " is up", {{"fingerprint", st.parent->peer().fingerprint}});
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.up"},
+             std::vector<std::string>{"peer", peer, "direction", "parent", "fingerprint",
+                                      st.parent->peer().fingerprint});
+  self->send(st.broker, link_up_atom::value, peer, true);
+}
+
+/// Connects to the parent over mTLS and runs the child's side of the handshake.
+void connect_parent(connection_manager_pointer self) {
+  auto& st = self->state;
+  if (st.cfg.parent_host.empty() || st.parent || st.connecting)
+    return;
+  st.connecting = true;
+  ++st.attempt;
+  auto mm = self->system().openssl_manager().actor_handle();
+  self->request(mm, st.cfg.request_timeout, caf::connect_atom::value, st.cfg.parent_host,
+                st.cfg.parent_port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        auto& st = self->state;
+        if (!ptr)
+          return parent_failed(self, "nothing is published at the parent address");
+        auto handle = caf::actor_cast<connection_manager_actor>(ptr);
+        auto hello = make_hello(*st.trust);
+        if (!hello)
+          return parent_failed(self, hello.err().describe());
+        st.hello.emplace(std::move(*hello));
+        self->request(handle, st.cfg.request_timeout, hello_atom::value, st.hello->hello)
+          .then(
+            [=](std::string& challenge) {
+              auto& st = self->state;
+              if (!st.hello)
+                return parent_failed(self, "handshake state lost");
+              auto res = on_challenge(*st.trust, *st.signer, *st.hello, challenge, clock::now());
+              if (!res) {
+                refuse(self, "link.challenge", res.err(), st.hello->expected_parent);
+                count_handshake(self, to_string(res.err().code));
+                return parent_failed(self, res.err().describe());
+              }
+              auto session = std::make_shared<link_session>(std::move(res->first));
+              self->request(handle, st.cfg.request_timeout, proof_atom::value, res->second)
+                .then(
+                  [=](bool accepted) {
+                    if (!accepted)
+                      return parent_failed(self, "the parent refused the proof");
+                    parent_established(self, std::move(*session), handle);
+                  },
+                  [=](caf::error& err) { parent_failed(self, describe(err)); });
+            },
+            [=](caf::error& err) { parent_failed(self, describe(err)); });
+      },
+      [=](caf::error& err) { parent_failed(self, describe(err)); });
+}
+
+void purge_pending(connection_manager_pointer self) {
+  auto now = std::chrono::steady_clock::now();
+  auto& pending = self->state.pending;
+  for (auto i = pending.begin(); i != pending.end();)
+    i = i->second.expires < now ? pending.erase(i) : std::next(i);
+}
+
+/// The link a frame or ack came over, by the sending actor: nullptr if none.
+link_session* link_of_sender(connection_manager_pointer self, std::string& peer, bool& is_parent) {
+  auto& st = self->state;
+  const auto& sender = self->current_sender();
+  if (sender == nullptr)
+    return nullptr;
+  auto addr = sender->address();
+  if (st.parent && st.parent_handle && addr == st.parent_handle.address()) {
+    peer = st.parent->peer().fqdn;
+    is_parent = true;
+    return &*st.parent;
+  }
+  if (auto i = st.child_by_addr.find(addr); i != st.child_by_addr.end()) {
+    peer = i->second;
+    is_parent = false;
+    return &st.children.at(i->second).session;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+connection_manager_actor::behavior_type
+connection_manager(connection_manager_pointer self, connection_manager_config cfg,
+                   std::shared_ptr<trust_view> trust, std::shared_ptr<const node_signer> signer,
+                   service_broker_actor broker, audit_log_actor audit, metrics::registry* metrics) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.trust = std::move(trust);
+  st.signer = std::move(signer);
+  st.broker = std::move(broker);
+  st.audit = std::move(audit);
+  st.metrics = metrics;
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.parent_handle && msg.source == st.parent_handle.address()) {
+      parent_down(self, describe(msg.reason));
+      return;
+    }
+    if (auto i = st.child_by_addr.find(msg.source); i != st.child_by_addr.end())
+      child_down(self, i->second, describe(msg.reason));
+  });
+  if (!st.cfg.parent_host.empty())
+    self->send(self, connect_atom::value);
+  return {
+    [=](hello_atom, std::string& hello) -> caf::result<std::string> {
+      auto& st = self->state;
+      purge_pending(self);
+      if (st.pending.size() >= st.cfg.max_pending_handshakes) {
+        count_handshake(self, "busy");
+        return refuse(self, "link.hello", fail(errc::forbidden, "too many handshakes in progress"));
+      }
+      auto res = on_hello(*st.trust, *st.signer, hello, clock::now());
+      if (!res) {
+        count_handshake(self, to_string(res.err().code));
+        return refuse(self, "link.hello", res.err());
+      }
+      auto key = res->first.session;
+      st.pending.emplace(key, std::move(res->first));
+      return std::move(res->second);
+    },
+    [=](proof_atom, std::string& proof) -> caf::result<bool> {
+      auto& st = self->state;
+      purge_pending(self);
+      auto session = proof_session(proof);
+      if (!session) {
+        count_handshake(self, to_string(session.err().code));
+        return refuse(self, "link.proof", session.err());
+      }
+      auto i = st.pending.find(*session);
+      if (i == st.pending.end()) {
+        count_handshake(self, "replayed");
+        return refuse(self, "link.proof",
+                      fail(errc::replayed, "proof for an unknown, used or expired challenge"));
+      }
+      auto state = std::move(i->second);
+      st.pending.erase(i); // single use, whatever the outcome
+      auto link = on_proof(state, proof);
+      if (!link) {
+        count_handshake(self, to_string(link.err().code));
+        return refuse(self, "link.proof", link.err(), state.child.fqdn);
+      }
+      auto handle = caf::actor_cast<connection_manager_actor>(self->current_sender());
+      if (!handle)
+        return refuse(self, "link.proof", fail(errc::unknown_peer, "proof with no sender"));
+      auto fqdn = link->peer().fqdn;
+      if (st.children.count(fqdn) > 0)
+        child_down(self, fqdn, "replaced by a new link");
+      st.child_by_addr[handle.address()] = fqdn;
+      st.children[fqdn] = connection_manager_state::child_link{std::move(*link), handle};
+      self->monitor(handle);
+      set_link_gauge(self, fqdn, "child", 1);
+      count_handshake(self, "ok");
+      log::info(component, "link to child " + fqdn + " is up", {{"fingerprint", state.child.fingerprint}});
+      self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.up"},
+                 std::vector<std::string>{"peer", fqdn, "direction", "child", "fingerprint",
+                                          state.child.fingerprint});
+      self->send(st.broker, link_up_atom::value, fqdn, false);
+      return true;
+    },
+    [=](frame_atom, std::string& bytes) {
+      auto& st = self->state;
+      std::string peer;
+      bool is_parent = false;
+      auto* link = link_of_sender(self, peer, is_parent);
+      if (link == nullptr) {
+        refuse(self, "link.frame", fail(errc::unknown_peer, "frame from a node with no established link"));
+        return;
+      }
+      uint64_t seq = 0;
+      auto envelopes = link->open_frame(bytes, seq);
+      if (!envelopes) {
+        refuse(self, "link.frame", envelopes.err(), peer);
+        return;
+      }
+      auto session = link->session();
+      self->request(st.broker, st.cfg.request_timeout * 4, deliver_atom::value, peer, is_parent,
+                    std::move(*envelopes))
+        .then(
+          [=](bool) {
+            auto& st = self->state;
+            // Acknowledge on the same session only: a new session resends anyway.
+            if (is_parent && st.parent && st.parent->session() == session)
+              self->send(st.parent_handle, ack_atom::value, st.parent->seal_ack(seq));
+            else if (auto i = st.children.find(peer);
+                     !is_parent && i != st.children.end() && i->second.session.session() == session)
+              self->send(i->second.handle, ack_atom::value, i->second.session.seal_ack(seq));
+          },
+          [=](caf::error& err) {
+            log::warning(component, "frame from " + peer + " not stored, it will come again: "
+                                      + describe(err));
+          });
+    },
+    [=](ack_atom, std::string& bytes) {
+      auto& st = self->state;
+      std::string peer;
+      bool is_parent = false;
+      auto* link = link_of_sender(self, peer, is_parent);
+      if (link == nullptr) {
+        refuse(self, "link.ack", fail(errc::unknown_peer, "ack from a node with no established link"));
+        return;
+      }
+      auto seq = link->open_ack(bytes);
+      if (!seq) {
+        refuse(self, "link.ack", seq.err(), peer);
+        return;
+      }
+      self->send(st.broker, acked_atom::value, peer, *seq);
+    },
+    [=](send_atom, std::string& peer, std::vector<std::string>& envelopes) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (!from_local(self))
+        return refuse(self, "link.send", fail(errc::forbidden, "send requested by a remote node"));
+      uint64_t seq = 0;
+      if (st.parent && st.parent->peer().fqdn == peer) {
+        auto frame = st.parent->seal_frame(envelopes, seq);
+        self->send(st.parent_handle, frame_atom::value, std::move(frame));
+        return seq;
+      }
+      if (auto i = st.children.find(peer); i != st.children.end()) {
+        auto frame = i->second.session.seal_frame(envelopes, seq);
+        self->send(i->second.handle, frame_atom::value, std::move(frame));
+        return seq;
+      }
+      return make_error(errc::invalid_state, "no link to " + peer);
+    },
+    [=](connect_atom) { connect_parent(self); },
+    [=](status_atom) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (!from_local(self))
+        return make_error(errc::forbidden, "status requested by a remote node");
+      nlohmann::json links = nlohmann::json::array();
+      if (!st.cfg.parent_host.empty()) {
+        auto names = st.trust->own_chain().size() > 1 ? st.trust->own_chain()[1].dns_names()
+                                                      : std::vector<std::string>{};
+        links.push_back({{"peer", names.empty() ? st.cfg.parent_host : names.front()},
+                         {"direction", "parent"},
+                         {"up", st.parent.has_value()},
+                         {"address", st.cfg.parent_host + ":" + std::to_string(st.cfg.parent_port)},
+                         {"last_error", st.last_parent_error}});
+      }
+      for (const auto& [fqdn, link] : st.children)
+        links.push_back({{"peer", fqdn}, {"direction", "child"}, {"up", true},
+                         {"fingerprint", link.session.peer().fingerprint}});
+      return nlohmann::json{{"links", links}, {"pending_handshakes", st.pending.size()}}.dump();
+    },
+  };
+}
+
+} // namespace joconde

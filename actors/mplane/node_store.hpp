@@ -1,0 +1,29 @@
+#pragma once
+
+// The LMDB store of one node (DESIGN.md §10): one environment per process under DATA_DIR/store, with
+// a named database per kind of record.
+
+#include "joconde/messages/result.hpp"
+#include "joconde/runtime/lmdb.hpp"
+
+#include <filesystem>
+#include <memory>
+
+namespace joconde {
+
+/// The named databases of a node's store.
+struct node_store {
+  std::shared_ptr<lmdb::environment> env;
+  lmdb::database children;  ///< child FQDN -> serialised NodeIdentity (written by `enrol`)
+  lmdb::database trusted;   ///< fingerprint -> confirmation time (ms) and who confirmed
+  lmdb::database revoked;   ///< fingerprint -> serialised Revocation
+  lmdb::database outbox;    ///< neighbour FQDN '\0' big-endian sequence -> SignedEnvelope
+  lmdb::database seen;      ///< envelope id -> created-at (µs), for dropping duplicates
+  lmdb::database inbox;     ///< envelope id -> serialised delivery record (local application)
+  lmdb::database meta;      ///< counters and markers
+
+  /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
+  static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);
+};
+
+} // namespace joconde

@@ -1,0 +1,368 @@
+#include "service_broker.hpp"
+
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/log.hpp"
+#include "joconde/runtime/metrics.hpp"
+#include "routing.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace joconde {
+
+namespace {
+
+constexpr const char* component = "service_broker";
+constexpr auto tick_interval = std::chrono::seconds{1};
+
+using clock = std::chrono::system_clock;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch())
+    .count();
+}
+
+std::string outbox_prefix(const std::string& peer) {
+  std::string key = peer;
+  key.push_back('\0');
+  return key;
+}
+
+std::string outbox_key(const std::string& peer, uint64_t seq) {
+  auto key = outbox_prefix(peer);
+  for (int i = 7; i >= 0; --i)
+    key.push_back(static_cast<char>((seq >> (i * 8)) & 0xff));
+  return key;
+}
+
+uint64_t seq_of_key(std::string_view key) {
+  uint64_t seq = 0;
+  for (auto c : key.substr(key.size() - 8))
+    seq = (seq << 8) | static_cast<uint8_t>(c);
+  return seq;
+}
+
+void audit_envelope(service_broker_pointer self, const std::string& id, const std::string& topic,
+                    const std::string& origin, const std::string& from, const std::string& decision) {
+  self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{"envelope"},
+             std::vector<std::string>{"id", id, "topic", topic, "origin", origin, "from", from,
+                                      "decision", decision});
+}
+
+void update_depth(service_broker_pointer self, const std::string& peer) {
+  if (self->state.metrics)
+    self->state.metrics->outbox_depth(peer).Set(
+      static_cast<double>(self->state.peers[peer].depth));
+}
+
+/// Forgets what is in flight to `peer`; it will all be sent again.
+void reset_peer(service_broker_pointer self, const std::string& peer) {
+  auto& p = self->state.peers[peer];
+  ++p.epoch;
+  p.inflight.clear();
+  p.inflight_count = 0;
+  p.cursor.clear();
+}
+
+/// Hands the next frames of `peer`'s outbox to the connection manager, up to the window.
+void pump(service_broker_pointer self, const std::string& peer) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  if (!p.up || !st.cm)
+    return;
+  auto prefix = outbox_prefix(peer);
+  while (p.inflight_count < st.cfg.window) {
+    std::vector<std::string> keys;
+    std::vector<std::string> envelopes;
+    size_t bytes = 0;
+    auto txn = st.store.env->begin_read();
+    if (!txn) {
+      log::error(component, "cannot read the outbox: " + txn.err().message);
+      return;
+    }
+    auto limit = std::min<size_t>(st.cfg.frame_envelopes, st.cfg.window - p.inflight_count);
+    auto res = txn->for_each_after(st.store.outbox, prefix, p.cursor,
+                                   [&](std::string_view key, std::string_view value) {
+                                     if (!envelopes.empty() && bytes + value.size() > st.cfg.frame_bytes)
+                                       return false;
+                                     keys.emplace_back(key);
+                                     envelopes.emplace_back(value);
+                                     bytes += value.size();
+                                     return envelopes.size() < limit;
+                                   });
+    if (!res) {
+      log::error(component, "cannot read the outbox: " + res.err().message);
+      return;
+    }
+    if (keys.empty())
+      return;
+    p.cursor = keys.back();
+    p.inflight_count += keys.size();
+    auto epoch = p.epoch;
+    self->request(st.cm, st.cfg.request_timeout, send_atom::value, peer, std::move(envelopes))
+      .then(
+        [=](uint64_t seq) {
+          auto& p = self->state.peers[peer];
+          if (p.epoch == epoch)
+            p.inflight[seq] = {std::move(keys), std::chrono::steady_clock::now()};
+        },
+        [=](caf::error& err) {
+          auto& p = self->state.peers[peer];
+          if (p.epoch != epoch)
+            return;
+          log::warning(component, "cannot send to " + peer + ": " + describe(err));
+          reset_peer(self, peer);
+        });
+  }
+}
+
+/// Stores admitted envelopes in one transaction: duplicates dropped, local ones into the inbox,
+/// the rest into the outboxes of their next hops. Nothing is acknowledged unless this commits.
+result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_envelope>& batch,
+                             const std::string& from, neighbour_kind kind) {
+  auto& st = self->state;
+  struct decision {
+    std::string id, topic, origin, what;
+  };
+  std::vector<decision> decisions;
+  std::map<std::string, int64_t> enqueued;
+  uint64_t delivered = 0;
+  uint64_t duplicates = 0;
+  {
+    auto txn = st.store.env->begin_write();
+    if (!txn)
+      return txn.err();
+    auto known_child = [&](const std::string& fqdn) {
+      auto v = txn->get(st.store.children, fqdn);
+      return v && v->has_value();
+    };
+    for (auto& env : batch) {
+      auto hex = id_hex(env.id);
+      auto fresh = txn->put_if_absent(st.store.seen, env.id, std::to_string(env.created_at_us));
+      if (!fresh)
+        return fresh.err();
+      if (!*fresh) {
+        ++duplicates;
+        decisions.push_back({hex, env.topic, env.origin, "duplicate"});
+        continue;
+      }
+      auto plan = plan_route(env.recipients, st.trust->self(), st.parent,
+                             kind == neighbour_kind::parent, known_child);
+      if (plan.local) {
+        nlohmann::json record{{"id", hex},
+                              {"topic", env.topic},
+                              {"origin", env.origin},
+                              {"ct_id", env.ct_id},
+                              {"created_at_us", env.created_at_us},
+                              {"delivered_at_us", now_us()},
+                              {"payload_size", env.payload.size()}};
+        if (env.payload.size() <= 64 * 1024)
+          record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
+        if (auto r = txn->put(st.store.inbox, env.id, record.dump()); !r)
+          return r.err();
+        ++delivered;
+      }
+      for (const auto& hop : plan.next_hops) {
+        if (hop == from)
+          continue;
+        if (auto r = txn->put(st.store.outbox, outbox_key(hop, ++st.next_seq), env.bytes); !r)
+          return r.err();
+        ++enqueued[hop];
+      }
+      std::string what = plan.local ? "delivered" : "forwarded";
+      for (const auto& r : plan.unroutable) {
+        what += " unroutable:" + r;
+        log::warning(component, "no route to " + r + " for envelope " + hex);
+      }
+      decisions.push_back({hex, env.topic, env.origin, what});
+    }
+    if (auto r = txn->commit(); !r)
+      return r.err();
+  }
+  st.delivered += delivered;
+  for (const auto& d : decisions)
+    audit_envelope(self, d.id, d.topic, d.origin, from, d.what);
+  if (st.metrics) {
+    st.metrics->routed(kind == neighbour_kind::self ? "local" : "in").Increment(
+      static_cast<double>(batch.size() - duplicates));
+    st.metrics->duplicate().Increment(static_cast<double>(duplicates));
+    for (const auto& env : batch)
+      (void) env;
+    if (delivered > 0)
+      st.metrics->delivered("all").Increment(static_cast<double>(delivered));
+  }
+  for (const auto& [hop, n] : enqueued) {
+    st.peers[hop].depth += n;
+    update_depth(self, hop);
+    pump(self, hop);
+  }
+  return ok();
+}
+
+result<void> load_outbox(service_broker_state& st) {
+  auto txn = st.store.env->begin_read();
+  if (!txn)
+    return txn.err();
+  uint64_t max_seq = 0;
+  auto res = txn->for_each(st.store.outbox, "", [&](std::string_view key, std::string_view) {
+    auto zero = key.find('\0');
+    if (zero != std::string_view::npos && key.size() == zero + 9) {
+      ++st.peers[std::string{key.substr(0, zero)}].depth;
+      max_seq = std::max(max_seq, seq_of_key(key));
+    }
+    return true;
+  });
+  if (!res)
+    return res.err();
+  st.next_seq = std::max<uint64_t>(max_seq, static_cast<uint64_t>(now_us()));
+  return ok();
+}
+
+} // namespace
+
+service_broker_actor::behavior_type
+service_broker(service_broker_pointer self, service_broker_config cfg,
+               std::shared_ptr<trust_view> trust, std::shared_ptr<const node_signer> signer,
+               node_store store, audit_log_actor audit, metrics::registry* metrics) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.trust = std::move(trust);
+  st.signer = std::move(signer);
+  st.store = std::move(store);
+  st.audit = std::move(audit);
+  st.metrics = metrics;
+  if (st.trust->own_chain().size() > 1) {
+    auto names = st.trust->own_chain()[1].dns_names();
+    if (!names.empty())
+      st.parent = names.front();
+  }
+  if (auto r = load_outbox(st); !r) {
+    log::error(component, "cannot load the outbox: " + r.err().message);
+    self->quit(to_caf(r.err()));
+    return {};
+  }
+  for (auto& [peer, p] : st.peers) {
+    update_depth(self, peer);
+    if (p.depth > 0)
+      log::info(component, "outbox holds " + std::to_string(p.depth) + " envelopes for " + peer);
+  }
+  self->delayed_send(self, tick_interval, tick_atom::value);
+  return {
+    [=](connect_atom, connection_manager_actor cm) { self->state.cm = std::move(cm); },
+    [=](deliver_atom, std::string& from, bool from_parent,
+        std::vector<std::string>& envelopes) -> caf::result<bool> {
+      auto& st = self->state;
+      auto kind = from_parent ? neighbour_kind::parent : neighbour_kind::child;
+      auto now = clock::now();
+      std::vector<admitted_envelope> batch;
+      batch.reserve(envelopes.size());
+      for (auto& bytes : envelopes) {
+        auto env = admit_envelope(*st.trust, bytes, from, kind, now, st.cfg.limits);
+        if (!env) {
+          log::warning(component, "envelope from " + from + " refused: " + env.err().message,
+                       {{"reason", to_string(env.err().code)}});
+          if (st.metrics)
+            st.metrics->rejected(to_string(env.err().code)).Increment();
+          audit_envelope(self, "-", "-", "-", from,
+                         "refused:" + std::string{to_string(env.err().code)} + " " + env.err().message);
+          continue;
+        }
+        batch.push_back(std::move(*env));
+      }
+      if (auto r = store_envelopes(self, batch, from, kind); !r) {
+        log::error(component, "cannot store envelopes from " + from + ": " + r.err().message);
+        return to_caf(r.err());
+      }
+      return true;
+    },
+    [=](link_up_atom, std::string& peer, bool is_parent) {
+      reset_peer(self, peer);
+      auto& p = self->state.peers[peer];
+      p.up = true;
+      p.is_parent = is_parent;
+      pump(self, peer);
+    },
+    [=](link_dn_atom, std::string& peer) {
+      reset_peer(self, peer);
+      self->state.peers[peer].up = false;
+    },
+    [=](acked_atom, std::string& peer, uint64_t seq) {
+      auto& st = self->state;
+      auto& p = st.peers[peer];
+      auto i = p.inflight.find(seq);
+      if (i == p.inflight.end())
+        return;
+      auto txn = st.store.env->begin_write();
+      if (!txn) {
+        log::error(component, "cannot open the outbox: " + txn.err().message);
+        return;
+      }
+      for (const auto& key : i->second.keys)
+        if (auto r = txn->del(st.store.outbox, key); !r) {
+          log::error(component, "cannot clear the outbox: " + r.err().message);
+          return;
+        }
+      if (auto r = txn->commit(); !r) {
+        log::error(component, "cannot clear the outbox: " + r.err().message);
+        return;
+      }
+      auto n = i->second.keys.size();
+      p.depth -= static_cast<int64_t>(n);
+      p.inflight_count -= n;
+      p.inflight.erase(i);
+      if (st.metrics)
+        st.metrics->routed("out").Increment(static_cast<double>(n));
+      update_depth(self, peer);
+      pump(self, peer);
+    },
+    [=](publish_atom, std::string& topic, std::vector<std::string>& recipients, std::string& ct_id,
+        std::string& payload, uint32_t count) -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      if (count == 0 || count > 10000)
+        return make_error(errc::malformed_input, "count must be between 1 and 10000");
+      std::vector<admitted_envelope> batch;
+      std::vector<std::string> ids;
+      auto now = clock::now();
+      for (uint32_t i = 0; i < count; ++i) {
+        auto env = make_envelope(*st.trust, *st.signer, topic, recipients, ct_id, payload, now,
+                                 st.cfg.limits);
+        if (!env)
+          return to_caf(env.err());
+        ids.push_back(id_hex(env->id));
+        batch.push_back(std::move(*env));
+      }
+      if (auto r = store_envelopes(self, batch, st.trust->self(), neighbour_kind::self); !r)
+        return to_caf(r.err());
+      return ids;
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      for (auto& [peer, p] : st.peers) {
+        if (!p.up || p.inflight_count == 0)
+          continue;
+        bool overdue = false;
+        for (const auto& [seq, frame] : p.inflight)
+          overdue = overdue || now - frame.sent > st.cfg.retry_after;
+        if (!overdue)
+          continue;
+        log::notice(component, "resending " + std::to_string(p.inflight_count)
+                                 + " unacknowledged envelopes to " + peer);
+        if (st.metrics)
+          st.metrics->retried().Increment(static_cast<double>(p.inflight_count));
+        auto name = peer;
+        reset_peer(self, name);
+        pump(self, name);
+      }
+      self->delayed_send(self, tick_interval, tick_atom::value);
+    },
+    [=](status_atom) -> std::string {
+      auto& st = self->state;
+      nlohmann::json peers = nlohmann::json::object();
+      for (const auto& [peer, p] : st.peers)
+        peers[peer] = {{"up", p.up}, {"outbox", p.depth}, {"in_flight", p.inflight_count}};
+      return nlohmann::json{{"peers", peers}, {"delivered", st.delivered}}.dump();
+    },
+  };
+}
+
+} // namespace joconde

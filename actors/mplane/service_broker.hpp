@@ -1,0 +1,77 @@
+#pragma once
+
+// The Service Broker (DESIGN.md §4): routes signed envelopes up to the root and down only to the
+// named recipients, keeps a durable outbox per neighbour in LMDB so nothing is lost while a
+// neighbour is down or this node restarts, drops duplicates by id, delivers to the local inbox exactly
+// once, and writes every envelope it sees to the audit log.
+
+#include "joconde/messages/mplane.hpp"
+
+#include "envelope_codec.hpp"
+#include "node_store.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <memory>
+
+namespace joconde::metrics {
+class registry;
+}
+
+namespace joconde {
+
+/// What the broker is configured with.
+struct service_broker_config {
+  uint32_t window = 4096;             ///< envelopes in flight per neighbour
+  uint32_t frame_envelopes = 256;     ///< envelopes per frame
+  size_t frame_bytes = 4 * 1024 * 1024 + 128 * 1024; ///< bytes per frame (one envelope may exceed)
+  std::chrono::milliseconds retry_after{5000};
+  std::chrono::milliseconds request_timeout{5000};
+  envelope_limits limits;
+};
+
+/// State of the service broker.
+struct service_broker_state {
+  static inline const char* name = "service_broker";
+
+  /// One frame sent and not yet acknowledged.
+  struct inflight_frame {
+    std::vector<std::string> keys;    ///< outbox keys
+    std::chrono::steady_clock::time_point sent;
+  };
+
+  /// A neighbour as the broker sees it.
+  struct peer_state {
+    bool up = false;
+    bool is_parent = false;
+    uint64_t epoch = 0;               ///< bumped at every link change; stale replies are ignored
+    std::string cursor;               ///< last outbox key handed to the link
+    size_t inflight_count = 0;
+    std::map<uint64_t, inflight_frame> inflight; ///< by frame sequence
+    int64_t depth = 0;                ///< envelopes in the outbox
+  };
+
+  service_broker_config cfg;
+  std::shared_ptr<trust_view> trust;
+  std::shared_ptr<const node_signer> signer;
+  node_store store;
+  connection_manager_actor cm;
+  audit_log_actor audit;
+  metrics::registry* metrics = nullptr;
+  std::string parent;                 ///< parent FQDN, empty at the root
+  uint64_t next_seq = 0;              ///< outbox key sequence
+  std::map<std::string, peer_state> peers;
+  uint64_t delivered = 0;
+};
+
+using service_broker_pointer = service_broker_actor::stateful_pointer<service_broker_state>;
+
+/// The broker's behaviour; wire it to the connection manager with (connect_atom, cm).
+service_broker_actor::behavior_type
+service_broker(service_broker_pointer self, service_broker_config cfg,
+               std::shared_ptr<trust_view> trust, std::shared_ptr<const node_signer> signer,
+               node_store store, audit_log_actor audit, metrics::registry* metrics);
+
+} // namespace joconde

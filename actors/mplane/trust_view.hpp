@@ -1,0 +1,71 @@
+#pragma once
+
+// What a node trusts: the root CA, its own identity, revoked certificates and the fingerprints an
+// operator confirmed out of band (ADR-5, DESIGN.md §7). A plain class: actors own one each and
+// replace it when the revocation list changes.
+
+#include "joconde/messages/result.hpp"
+#include "joconde/runtime/crypto.hpp"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace joconde {
+
+/// A node whose certificate chain was verified against the root.
+struct verified_node {
+  std::string fqdn;          ///< SAN DNS name of the leaf
+  std::string name;          ///< common name of the leaf
+  std::string fingerprint;   ///< SHA-256 of the leaf DER
+  crypto::certificate leaf;
+  std::vector<crypto::certificate> chain; ///< leaf first, without the root CA
+};
+
+/// True if `name` is `node` or lies below it in the DNS-style node tree (cp1 -> x.cp1).
+bool in_subtree(std::string_view name, std::string_view node);
+
+/// True if `name` is a direct child of `node` (x.cp1 is a direct child of cp1; y.x.cp1 is not).
+bool is_direct_child(std::string_view name, std::string_view node);
+
+/// The trust anchor and revocation state of one node; thread-safe.
+class trust_view {
+public:
+  trust_view(crypto::certificate root_ca, std::vector<crypto::certificate> own_chain);
+
+  /// Verifies a DER chain (leaf first) against the root at `now`, refusing revoked certificates.
+  /// Successful verifications are cached by leaf fingerprint until the leaf expires.
+  result<verified_node> verify_chain(const std::vector<std::string>& chain_der,
+                                     std::chrono::system_clock::time_point now);
+
+  /// Marks a certificate (by fingerprint) as revoked; later verifications and cache hits fail.
+  void revoke(const std::string& fingerprint);
+
+  /// True if the fingerprint was revoked.
+  bool is_revoked(const std::string& fingerprint) const;
+
+  /// The root CA certificate.
+  const crypto::certificate& root_ca() const { return root_ca_; }
+
+  /// This node's chain, leaf first.
+  const std::vector<crypto::certificate>& own_chain() const { return own_chain_; }
+
+  /// This node's FQDN.
+  const std::string& self() const { return self_; }
+
+  /// This node's chain as DER, leaf first.
+  std::vector<std::string> own_chain_der() const;
+
+private:
+  crypto::certificate root_ca_;
+  std::vector<crypto::certificate> own_chain_;
+  std::string self_;
+  mutable std::mutex mtx_;
+  std::set<std::string> revoked_;
+  std::map<std::string, verified_node> cache_;
+};
+
+} // namespace joconde

@@ -1,0 +1,270 @@
+#include "node_config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace joconde {
+
+namespace fs = std::filesystem;
+
+result<endpoint> parse_endpoint(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return fail(errc::invalid_config, "'" + std::string{text} + "' is not host:port");
+  endpoint ep;
+  ep.host = std::string{text.substr(0, colon)};
+  auto port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string_view::npos)
+    return fail(errc::invalid_config, "'" + std::string{text} + "' has no valid port");
+  auto port = std::stoul(std::string{port_text});
+  if (port == 0 || port > 65535)
+    return fail(errc::invalid_config, "port of '" + std::string{text} + "' is out of range");
+  ep.port = static_cast<uint16_t>(port);
+  return ep;
+}
+
+const std::vector<config_key>& config_keys() {
+  static const std::vector<config_key> keys{
+    {"node.name", "", "short name of this node, the first label of its DNS name (cp1)"},
+    {"node.role", "", "root, client or computing"},
+    {"node.data-dir", ".", "directory of the LMDB store and the audit log"},
+    {"node.listen", "", "host:port where child nodes connect over mutual TLS"},
+    {"node.parent", "", "host:port of the parent node; empty only at the root"},
+    {"node.passphrase-file", "passphrase", "file holding the pass phrase of the node key"},
+    {"tls.certificate", "node-chain.pem", "node certificate followed by its intermediates (PEM)"},
+    {"tls.key", "node.key", "encrypted PKCS#8 node private key (PEM)"},
+    {"tls.ca", "root-ca.pem", "root CA certificate, the only trust anchor (PEM)"},
+    {"http.listen", "", "host:port of the health endpoint and JSON API"},
+    {"http.admin-token-file", "admin.token", "file holding the bearer token of the node admin"},
+    {"metrics.listen", "", "host:port of the Prometheus endpoint (/metrics)"},
+    {"storage.map-size", "1073741824", "LMDB map size in bytes (upper bound of the store)"},
+    {"broker.window", "4096", "envelopes in flight per neighbour before waiting for acks"},
+    {"broker.frame-envelopes", "256", "envelopes per link frame"},
+    {"broker.retry-after-ms", "5000", "resend unacknowledged envelopes after this many ms"},
+    {"broker.max-envelope-bytes", "4259840", "largest signed envelope accepted"},
+    {"link.reconnect-min-ms", "200", "first delay before reconnecting to the parent"},
+    {"link.reconnect-max-ms", "5000", "largest delay between reconnection attempts"},
+    {"link.request-timeout-ms", "5000", "timeout of every request to another node"},
+    {"log.file", "", "operational log file (RFC 5424); empty: standard error"},
+    {"log.level", "info", "debug, info, notice, warning or error"},
+    {"pki.rotation-period-hours", "4368", "rotate the node key after this many hours"},
+  };
+  return keys;
+}
+
+namespace {
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r");
+  auto e = s.find_last_not_of(" \t\r");
+  if (b == std::string_view::npos)
+    return {};
+  auto out = std::string{s.substr(b, e - b + 1)};
+  if (out.size() >= 2 && out.front() == '"' && out.back() == '"')
+    out = out.substr(1, out.size() - 2);
+  return out;
+}
+
+result<std::map<std::string, std::string>> read_ini(const fs::path& file) {
+  std::ifstream in{file};
+  if (!in)
+    return fail(errc::invalid_config, "cannot read configuration file " + file.string());
+  std::map<std::string, std::string> out;
+  std::string line;
+  std::string section;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    auto t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';')
+      continue;
+    if (t.front() == '[') {
+      if (t.back() != ']')
+        return fail(errc::invalid_config, file.string() + ":" + std::to_string(lineno)
+                                            + ": unterminated section header");
+      section = trim(t.substr(1, t.size() - 2));
+      continue;
+    }
+    auto eq = t.find('=');
+    if (eq == std::string::npos || section.empty())
+      return fail(errc::invalid_config, file.string() + ":" + std::to_string(lineno)
+                                          + ": expected key = value inside a [section]");
+    out[section + "." + trim(t.substr(0, eq))] = trim(t.substr(eq + 1));
+  }
+  return out;
+}
+
+/// JOCONDE_BROKER_RETRY_AFTER_MS -> broker.retry-after-ms
+std::string env_name(const std::string& key) {
+  std::string out = "JOCONDE_";
+  for (char c : key)
+    out.push_back(c == '.' || c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+template <class T>
+result<T> parse_uint(const std::string& key, const std::string& text, T lo, T hi) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    return fail(errc::invalid_config, key + " must be a whole number, got '" + text + "'");
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(text);
+  } catch (...) {
+    return fail(errc::invalid_config, key + " is out of range");
+  }
+  if (v < lo || v > hi)
+    return fail(errc::invalid_config, key + " must be between " + std::to_string(lo) + " and "
+                                        + std::to_string(hi) + ", got " + text);
+  return static_cast<T>(v);
+}
+
+} // namespace
+
+result<node_config> load_node_config(const fs::path& ini_file,
+                                     const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> values;
+  for (const auto& k : config_keys())
+    values[k.name] = k.default_value;
+  fs::path base = fs::current_path();
+  if (!ini_file.empty()) {
+    auto ini = read_ini(ini_file);
+    if (!ini)
+      return ini.err();
+    base = fs::absolute(ini_file).parent_path();
+    for (auto& [k, v] : *ini)
+      values[k] = v;
+  }
+  for (const auto& k : config_keys())
+    if (const char* env = std::getenv(env_name(k.name).c_str()))
+      values[k.name] = env;
+  for (auto& [k, v] : overrides)
+    values[k] = v;
+  for (const auto& [k, v] : values) {
+    bool known = false;
+    for (const auto& key : config_keys())
+      known = known || key.name == k;
+    if (!known)
+      return fail(errc::invalid_config, "unknown configuration key '" + k
+                                          + "' (joconde-node config-keys lists them)");
+  }
+  auto path = [&](const std::string& key) -> fs::path {
+    const auto& v = values[key];
+    if (v.empty())
+      return {};
+    fs::path p{v};
+    return p.is_absolute() ? p : base / p;
+  };
+  node_config cfg;
+  cfg.name = values["node.name"];
+  if (cfg.name.empty() || cfg.name.size() > 63
+      || cfg.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+    return fail(errc::invalid_config,
+                "node.name must be a DNS label (lowercase letters, digits, '-'), got '" + cfg.name + "'");
+  cfg.role = values["node.role"];
+  if (cfg.role != "root" && cfg.role != "client" && cfg.role != "computing")
+    return fail(errc::invalid_config, "node.role must be root, client or computing, got '" + cfg.role + "'");
+  cfg.data_dir = path("node.data-dir");
+  auto listen = parse_endpoint(values["node.listen"]);
+  if (!listen)
+    return fail(errc::invalid_config, "node.listen: " + listen.err().message);
+  cfg.listen = *listen;
+  cfg.parent = values["node.parent"];
+  if (cfg.role == "root" && !cfg.parent.empty())
+    return fail(errc::invalid_config, "the root node has no parent: leave node.parent empty");
+  if (cfg.role != "root") {
+    if (auto p = parse_endpoint(cfg.parent); !p)
+      return fail(errc::invalid_config, "node.parent: " + p.err().message);
+  }
+  cfg.passphrase_file = path("node.passphrase-file");
+  cfg.certificate = path("tls.certificate");
+  cfg.key = path("tls.key");
+  cfg.ca = path("tls.ca");
+  auto http = parse_endpoint(values["http.listen"]);
+  if (!http)
+    return fail(errc::invalid_config, "http.listen: " + http.err().message);
+  cfg.http_listen = *http;
+  cfg.admin_token_file = path("http.admin-token-file");
+  auto metrics = parse_endpoint(values["metrics.listen"]);
+  if (!metrics)
+    return fail(errc::invalid_config, "metrics.listen: " + metrics.err().message);
+  cfg.metrics_listen = *metrics;
+  auto map_size = parse_uint<uint64_t>("storage.map-size", values["storage.map-size"], 1ull << 20,
+                                       1ull << 40);
+  if (!map_size)
+    return map_size.err();
+  cfg.map_size = *map_size;
+  auto window = parse_uint<uint32_t>("broker.window", values["broker.window"], 1, 1u << 20);
+  auto frame = parse_uint<uint32_t>("broker.frame-envelopes", values["broker.frame-envelopes"], 1, 4096);
+  auto retry = parse_uint<uint32_t>("broker.retry-after-ms", values["broker.retry-after-ms"], 100, 3600000);
+  auto maxenv = parse_uint<uint64_t>("broker.max-envelope-bytes", values["broker.max-envelope-bytes"],
+                                     1024, 64ull << 20);
+  auto rmin = parse_uint<uint32_t>("link.reconnect-min-ms", values["link.reconnect-min-ms"], 10, 60000);
+  auto rmax = parse_uint<uint32_t>("link.reconnect-max-ms", values["link.reconnect-max-ms"], 10, 600000);
+  auto rto = parse_uint<uint32_t>("link.request-timeout-ms", values["link.request-timeout-ms"], 100, 600000);
+  auto rot = parse_uint<uint32_t>("pki.rotation-period-hours", values["pki.rotation-period-hours"], 1, 24 * 3650);
+  for (auto* r : {&window, &frame, &retry, &rmin, &rmax, &rto, &rot})
+    if (!*r)
+      return r->err();
+  if (!maxenv)
+    return maxenv.err();
+  if (*rmin > *rmax)
+    return fail(errc::invalid_config, "link.reconnect-min-ms exceeds link.reconnect-max-ms");
+  cfg.window = *window;
+  cfg.frame_envelopes = *frame;
+  cfg.retry_after = std::chrono::milliseconds{*retry};
+  cfg.max_envelope_bytes = *maxenv;
+  cfg.reconnect_min = std::chrono::milliseconds{*rmin};
+  cfg.reconnect_max = std::chrono::milliseconds{*rmax};
+  cfg.request_timeout = std::chrono::milliseconds{*rto};
+  cfg.rotation_period = std::chrono::hours{*rot};
+  cfg.log_file = path("log.file");
+  cfg.log_level = values["log.level"];
+  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "notice"
+      && cfg.log_level != "warning" && cfg.log_level != "error")
+    return fail(errc::invalid_config, "log.level must be debug, info, notice, warning or error");
+  return cfg;
+}
+
+result<void> check_tls_files(const node_config& cfg) {
+  auto check = [](const char* key, const fs::path& p) -> result<void> {
+    if (p.empty())
+      return fail(errc::invalid_config, std::string{key} + " is not set: TLS fails closed, the node "
+                                                            "does not start without it");
+    std::ifstream in{p};
+    if (!in)
+      return fail(errc::invalid_config, std::string{key} + " = " + p.string()
+                                          + " cannot be read: TLS fails closed");
+    return ok();
+  };
+  if (auto r = check("tls.certificate", cfg.certificate); !r)
+    return r;
+  if (auto r = check("tls.key", cfg.key); !r)
+    return r;
+  if (auto r = check("tls.ca", cfg.ca); !r)
+    return r;
+  return check("node.passphrase-file", cfg.passphrase_file);
+}
+
+result<void> write_ini(const fs::path& file, const std::map<std::string, std::string>& values) {
+  std::map<std::string, std::map<std::string, std::string>> sections;
+  for (const auto& [k, v] : values) {
+    auto dot = k.find('.');
+    sections[k.substr(0, dot)][k.substr(dot + 1)] = v;
+  }
+  std::ostringstream out;
+  out << "# joconde-node configuration; `joconde-node config-keys` documents every key.\n";
+  for (const auto& [s, kv] : sections) {
+    out << "\n[" << s << "]\n";
+    for (const auto& [k, v] : kv)
+      out << k << " = " << v << "\n";
+  }
+  std::ofstream f{file, std::ios::trunc};
+  if (!f || !(f << out.str()))
+    return fail(errc::io_error, "cannot write " + file.string());
+  return ok();
+}
+
+} // namespace joconde

@@ -1,0 +1,86 @@
+#pragma once
+
+// Configuration of a Service Node: INI file, then JOCONDE_* environment variables, then command-line
+// `--section.key=value`, in rising order of precedence. Every key has a default, a help text and a
+// check; `joconde-node config-keys` prints them all (docs/configuration.md is generated from it).
+// TLS fails closed: a node without certificate, key and CA file does not start.
+
+#include "joconde/messages/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace joconde {
+
+/// A host and port, "127.0.0.1:4711".
+struct endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+/// Parses "host:port".
+result<endpoint> parse_endpoint(std::string_view text);
+
+/// Everything a running node is configured with.
+struct node_config {
+  // [node]
+  std::string name;                  ///< short name, e.g. cp1
+  std::string role;                  ///< root | client | computing
+  std::filesystem::path data_dir;    ///< LMDB, audit log, state
+  endpoint listen;                   ///< where children connect (mTLS)
+  std::string parent;                ///< host:port of the parent; empty at the root
+  std::filesystem::path passphrase_file; ///< pass phrase of the encrypted node key
+  // [tls]
+  std::filesystem::path certificate; ///< node certificate followed by its intermediates
+  std::filesystem::path key;         ///< encrypted PKCS#8 node key
+  std::filesystem::path ca;          ///< root CA certificate (the only trust anchor)
+  // [http] [metrics]
+  endpoint http_listen;
+  std::filesystem::path admin_token_file;
+  endpoint metrics_listen;
+  // [storage]
+  uint64_t map_size = 1ull << 30;
+  // [broker]
+  uint32_t window = 4096;            ///< envelopes in flight per neighbour
+  uint32_t frame_envelopes = 256;    ///< envelopes per link frame
+  std::chrono::milliseconds retry_after{5000};
+  uint64_t max_envelope_bytes = 4 * 1024 * 1024 + 64 * 1024;
+  // [link]
+  std::chrono::milliseconds reconnect_min{200};
+  std::chrono::milliseconds reconnect_max{5000};
+  std::chrono::milliseconds request_timeout{5000};
+  // [log]
+  std::filesystem::path log_file;    ///< empty: standard error
+  std::string log_level = "info";
+  // [pki]
+  std::chrono::hours rotation_period{24 * 182};
+};
+
+/// One documented configuration key.
+struct config_key {
+  std::string name;          ///< section.key
+  std::string default_value;
+  std::string help;
+};
+
+/// Every key the node understands, in documentation order.
+const std::vector<config_key>& config_keys();
+
+/// Loads the configuration: INI file (may be empty path), environment, then `overrides`
+/// ("section.key" -> value). Relative paths in the INI file are relative to its directory.
+result<node_config> load_node_config(const std::filesystem::path& ini_file,
+                                     const std::map<std::string, std::string>& overrides);
+
+/// Checks that the TLS files exist and are readable (TLS fails closed).
+result<void> check_tls_files(const node_config& cfg);
+
+/// Writes an INI file with the given values (used by `joconde-node init`).
+result<void> write_ini(const std::filesystem::path& file,
+                       const std::map<std::string, std::string>& values);
+
+} // namespace joconde

@@ -1,0 +1,42 @@
+#pragma once
+
+// What the HTTP API of a running node can reach. Include only from CAF translation units.
+
+#include "../mplane/node_store.hpp"
+#include "../mplane/trust_view.hpp"
+#include "joconde/messages/mplane.hpp"
+#include "node_config.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <memory>
+#include <string>
+
+namespace joconde {
+
+namespace http {
+class server;
+}
+namespace metrics {
+class registry;
+}
+
+/// The handles and shared state of a running node.
+struct node_context {
+  caf::actor_system* sys = nullptr;
+  node_config cfg;
+  std::string fqdn;
+  std::string domain;            ///< FQDN of the root node (the tree's domain)
+  std::string fingerprint;
+  std::shared_ptr<trust_view> trust;
+  node_store store;
+  connection_manager_actor cm;
+  service_broker_actor broker;
+  std::string admin_token;
+  metrics::registry* metrics = nullptr;
+};
+
+/// Registers the health endpoint and the node's JSON API.
+void register_routes(http::server& server, std::shared_ptr<node_context> ctx);
+
+} // namespace joconde

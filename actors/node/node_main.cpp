@@ -1,0 +1,215 @@
+// joconde-node: a JOCONDE Service Node and its administration sub-commands.
+
+#include "node_run.hpp"
+#include "pki_commands.hpp"
+#include "node_config.hpp"
+
+#include "joconde/runtime/audit_chain.hpp"
+
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* usage = R"(usage: joconde-node COMMAND [OPTIONS]
+
+Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
+  init --root --dir DIR --name NAME --domain DOMAIN --org ORG [--department DEPT] --email EMAIL
+       --listen HOST:PORT --http HOST:PORT --metrics HOST:PORT
+                       root CA (key kept in DIR/offline/ for offline storage) and the root node
+  init --dir DIR --name NAME --role client|computing --parent HOST:PORT --org ORG
+       [--department DEPT] --email EMAIL --listen HOST:PORT --http HOST:PORT --metrics HOST:PORT
+                       a member node's encrypted key, certificate request and configuration
+  enrol --dir PARENT_DIR --csr FILE --role client|computing --out CHAIN_FILE
+                       at the parent: issue the child's certificate and record the child
+  install --dir DIR --chain CHAIN_FILE --root-ca ROOT_CA_FILE
+                       at the child: check and install the issued chain
+  trust confirm FINGERPRINT --dir DIR
+                       record a fingerprint that was compared out of band
+  fingerprint --dir DIR
+                       print this node's fingerprints
+
+Operation:
+  run --dir DIR [--section.key=VALUE ...]
+  run --config FILE [--section.key=VALUE ...]
+                       run the node until SIGTERM or SIGINT
+  audit verify --dir DIR | --file FILE
+                       check the hash chain of the audit log; exit 0 only if intact
+  config-keys          list every configuration key with its default and meaning
+)";
+
+/// Parses "--key value" and "--key=value" options; flags without value get "true".
+std::optional<std::map<std::string, std::string>>
+parse_options(const std::vector<std::string>& args, size_t first, std::vector<std::string>& positional,
+              const std::vector<std::string>& flags) {
+  std::map<std::string, std::string> out;
+  for (size_t i = first; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      positional.push_back(a);
+      continue;
+    }
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      out[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      continue;
+    }
+    auto key = a.substr(2);
+    if (std::find(flags.begin(), flags.end(), key) != flags.end()) {
+      out[key] = "true";
+      continue;
+    }
+    if (i + 1 >= args.size()) {
+      std::cerr << "joconde-node: option --" << key << " needs a value\n";
+      return std::nullopt;
+    }
+    out[key] = args[++i];
+  }
+  return out;
+}
+
+int print_lines(const joconde::result<std::vector<std::string>>& res) {
+  if (!res) {
+    std::cerr << "joconde-node: " << res.err().describe() << "\n";
+    return 1;
+  }
+  for (const auto& line : *res)
+    std::cout << line << "\n";
+  return 0;
+}
+
+std::string need(const std::map<std::string, std::string>& opts, const std::string& key) {
+  auto i = opts.find(key);
+  return i == opts.end() ? std::string{} : i->second;
+}
+
+bool require(const std::map<std::string, std::string>& opts, std::initializer_list<const char*> keys) {
+  bool ok = true;
+  for (const auto* k : keys)
+    if (need(opts, k).empty()) {
+      std::cerr << "joconde-node: --" << k << " is required\n";
+      ok = false;
+    }
+  return ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args{argv, argv + argc};
+  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+    std::cout << usage;
+    return args.size() < 2 ? 2 : 0;
+  }
+  const auto& cmd = args[1];
+  std::vector<std::string> pos;
+  auto opts = parse_options(args, 2, pos, {"root"});
+  if (!opts)
+    return 2;
+  if (cmd == "init") {
+    joconde::pki::init_options o;
+    o.dir = need(*opts, "dir");
+    o.name = need(*opts, "name");
+    o.role = need(*opts, "role");
+    o.domain = need(*opts, "domain");
+    o.organisation = need(*opts, "org");
+    o.department = need(*opts, "department");
+    o.email = need(*opts, "email");
+    o.listen = need(*opts, "listen");
+    o.http = need(*opts, "http");
+    o.metrics = need(*opts, "metrics");
+    o.parent = need(*opts, "parent");
+    if (!require(*opts, {"dir", "name", "org", "email", "listen", "http", "metrics"}))
+      return 2;
+    if (need(*opts, "root") == "true") {
+      o.role = "root";
+      if (!require(*opts, {"domain"}))
+        return 2;
+      return print_lines(joconde::pki::init_root(o));
+    }
+    if (!require(*opts, {"role", "parent"}))
+      return 2;
+    return print_lines(joconde::pki::init_member(o));
+  }
+  if (cmd == "enrol") {
+    if (!require(*opts, {"dir", "csr", "role", "out"}))
+      return 2;
+    return print_lines(joconde::pki::enrol(need(*opts, "dir"), need(*opts, "csr"),
+                                           need(*opts, "role"), need(*opts, "out")));
+  }
+  if (cmd == "install") {
+    if (!require(*opts, {"dir", "chain", "root-ca"}))
+      return 2;
+    return print_lines(joconde::pki::install(need(*opts, "dir"), need(*opts, "chain"),
+                                             need(*opts, "root-ca")));
+  }
+  if (cmd == "trust") {
+    if (pos.size() != 2 || pos[0] != "confirm" || !require(*opts, {"dir"})) {
+      std::cerr << "usage: joconde-node trust confirm FINGERPRINT --dir DIR\n";
+      return 2;
+    }
+    return print_lines(joconde::pki::trust_confirm(need(*opts, "dir"), pos[1]));
+  }
+  if (cmd == "fingerprint") {
+    if (!require(*opts, {"dir"}))
+      return 2;
+    return print_lines(joconde::pki::show_fingerprints(need(*opts, "dir")));
+  }
+  if (cmd == "audit") {
+    if (pos.size() != 1 || pos[0] != "verify") {
+      std::cerr << "usage: joconde-node audit verify --dir DIR | --file FILE\n";
+      return 2;
+    }
+    std::filesystem::path file = need(*opts, "file");
+    if (file.empty() && !need(*opts, "dir").empty())
+      file = std::filesystem::path{need(*opts, "dir")} / "audit.log";
+    if (file.empty()) {
+      std::cerr << "usage: joconde-node audit verify --dir DIR | --file FILE\n";
+      return 2;
+    }
+    auto verdict = joconde::verify_audit_file(file);
+    if (!verdict) {
+      std::cerr << "joconde-node: " << verdict.err().describe() << "\n";
+      return 1;
+    }
+    if (!verdict->ok) {
+      std::cout << "audit log " << file.string() << " is BROKEN at line " << verdict->first_bad_line
+                << ": " << verdict->reason << "\n";
+      return 1;
+    }
+    std::cout << "audit log " << file.string() << " is intact: " << verdict->records
+              << " records\n";
+    return 0;
+  }
+  if (cmd == "config-keys") {
+    for (const auto& k : joconde::config_keys())
+      std::cout << k.name << " (default: " << (k.default_value.empty() ? "none" : k.default_value)
+                << ")\n    " << k.help << "\n";
+    return 0;
+  }
+  if (cmd == "run") {
+    std::filesystem::path ini = need(*opts, "config");
+    if (ini.empty() && !need(*opts, "dir").empty())
+      ini = std::filesystem::path{need(*opts, "dir")} / "joconde.ini";
+    if (ini.empty()) {
+      std::cerr << "usage: joconde-node run --dir DIR | --config FILE\n";
+      return 2;
+    }
+    std::map<std::string, std::string> overrides;
+    for (const auto& [k, v] : *opts)
+      if (k.find('.') != std::string::npos)
+        overrides[k] = v;
+    auto cfg = joconde::load_node_config(ini, overrides);
+    if (!cfg) {
+      std::cerr << "joconde-node: " << cfg.err().describe() << "\n";
+      return 1;
+    }
+    return joconde::run_node(*cfg);
+  }
+  std::cerr << "joconde-node: unknown command '" << cmd << "'\n" << usage;
+  return 2;
+}

@@ -1,0 +1,247 @@
+#include "node_run.hpp"
+
+#include "../mplane/audit_log.hpp"
+#include "../mplane/connection_manager.hpp"
+#include "../mplane/service_broker.hpp"
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/audit_chain.hpp"
+#include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/http_server.hpp"
+#include "joconde/runtime/log.hpp"
+#include "joconde/runtime/metrics.hpp"
+#include "node_context.hpp"
+#include "pki_commands.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/unpublish.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <openssl/ssl.h>
+
+#include <csignal>
+#include <iostream>
+
+namespace joconde {
+
+namespace {
+
+constexpr const char* component = "node";
+
+/// TLS below 1.3 is refused on every connection: OpenSSL's system_default section applies to every
+/// SSL_CTX that CAF creates. Written into the data directory and loaded before any other OpenSSL use.
+constexpr const char* openssl_conf = R"(# Written by joconde-node at start-up: TLS 1.3 only.
+openssl_conf = joconde_init
+[joconde_init]
+ssl_conf = joconde_ssl
+[joconde_ssl]
+system_default = joconde_tls
+[joconde_tls]
+MinProtocol = TLSv1.3
+)";
+
+int die(const std::string& what) {
+  std::cerr << "joconde-node: " << what << "\n";
+  log::error(component, what);
+  return 1;
+}
+
+log::severity severity_of(const std::string& level) {
+  if (level == "debug")
+    return log::severity::debug;
+  if (level == "notice")
+    return log::severity::notice;
+  if (level == "warning")
+    return log::severity::warning;
+  if (level == "error")
+    return log::severity::error;
+  return log::severity::informational;
+}
+
+result<void> enforce_tls13(const node_config& cfg) {
+  auto file = cfg.data_dir / "openssl.cnf";
+  if (auto r = pki::write_file(file, openssl_conf, std::filesystem::perms::owner_read
+                                                     | std::filesystem::perms::owner_write);
+      !r)
+    return r;
+  auto* settings = OPENSSL_INIT_new();
+  OPENSSL_INIT_set_config_filename(settings, file.c_str());
+  OPENSSL_INIT_set_config_file_flags(settings, 0);
+  auto ok = OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, settings);
+  OPENSSL_INIT_free(settings);
+  if (ok != 1)
+    return fail(errc::crypto_failure, "cannot load the TLS 1.3 policy from " + file.string());
+  return joconde::ok();
+}
+
+double seconds_until(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t - std::chrono::system_clock::now()).count();
+}
+
+} // namespace
+
+int run_node(const node_config& cfg) {
+  if (auto r = check_tls_files(cfg); !r)
+    return die(r.err().describe());
+  if (auto r = enforce_tls13(cfg); !r)
+    return die(r.err().describe());
+  log::init({"joconde-node", cfg.name, cfg.log_file, severity_of(cfg.log_level)});
+  // -- identity: key, chain, root --
+  auto passphrase = pki::read_secret(cfg.passphrase_file);
+  if (!passphrase)
+    return die(passphrase.err().describe());
+  auto key_pem = pki::read_file(cfg.key);
+  if (!key_pem)
+    return die(key_pem.err().describe());
+  auto key = crypto::private_key::from_pem(*key_pem, *passphrase);
+  if (!key)
+    return die("cannot load the node key " + cfg.key.string() + ": " + key.err().describe());
+  auto chain_pem = pki::read_file(cfg.certificate);
+  if (!chain_pem)
+    return die(chain_pem.err().describe());
+  auto chain = crypto::certificate::chain_from_pem(*chain_pem);
+  if (!chain)
+    return die("cannot load " + cfg.certificate.string() + ": " + chain.err().describe());
+  auto root_pem = pki::read_file(cfg.ca);
+  if (!root_pem)
+    return die(root_pem.err().describe());
+  auto root = crypto::certificate::from_pem(*root_pem);
+  if (!root)
+    return die("cannot load " + cfg.ca.string() + ": " + root.err().describe());
+  if (chain->front().public_key().to_der() != key->public_key().to_der())
+    return die("the node key does not belong to the certificate in " + cfg.certificate.string());
+  std::vector<crypto::certificate> intermediates{chain->begin() + 1, chain->end()};
+  if (auto r = crypto::verify_chain(chain->front(), intermediates, *root,
+                                    std::chrono::system_clock::now());
+      !r)
+    return die("this node's own certificate chain is not valid: " + r.err().describe());
+  auto trust = std::make_shared<trust_view>(*root, *chain);
+  auto ctx = std::make_shared<node_context>();
+  ctx->cfg = cfg;
+  ctx->fqdn = trust->self();
+  ctx->domain = chain->back().dns_names().empty() ? ctx->fqdn : chain->back().dns_names().front();
+  ctx->fingerprint = chain->front().fingerprint();
+  ctx->trust = trust;
+  auto token = pki::read_secret(cfg.admin_token_file);
+  if (!token)
+    return die(token.err().describe());
+  ctx->admin_token = *token;
+  // -- storage and audit --
+  auto store = node_store::open(cfg.data_dir, cfg.map_size);
+  if (!store)
+    return die("cannot open the store: " + store.err().describe());
+  ctx->store = *store;
+  {
+    auto txn = store->env->begin_read();
+    if (!txn)
+      return die(txn.err().describe());
+    auto res = txn->for_each(store->revoked, "", [&](std::string_view fp, std::string_view) {
+      trust->revoke(std::string{fp});
+      return true;
+    });
+    if (!res)
+      return die(res.err().describe());
+  }
+  auto chain_log = audit_chain::open(cfg.data_dir / "audit.log", "joconde-node", cfg.name);
+  if (!chain_log)
+    return die("cannot open the audit log: " + chain_log.err().describe());
+  auto audit_store = std::make_shared<audit_chain>(std::move(*chain_log));
+  // -- metrics --
+  auto metrics = metrics::registry::start(cfg.metrics_listen.to_string(), cfg.name, cfg.role);
+  if (!metrics)
+    return die("cannot serve metrics: " + metrics.err().describe());
+  ctx->metrics = metrics->get();
+  auto& expiry = (*metrics)->certificate_expiry(ctx->fingerprint, chain->front().subject().common_name);
+  expiry.Set(seconds_until(chain->front().not_after()));
+  // -- actors --
+  caf::actor_system_config sys_cfg;
+  sys_cfg.load<caf::io::middleman>();
+  sys_cfg.load<caf::openssl::manager>();
+  sys_cfg.openssl_certificate = cfg.certificate.string();
+  sys_cfg.openssl_key = cfg.key.string();
+  sys_cfg.openssl_passphrase = *passphrase;
+  sys_cfg.openssl_cafile = cfg.ca.string();
+  sys_cfg.set("middleman.app-identifiers", std::vector<std::string>{"joconde-link-v1"});
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  sys_cfg.set("middleman.workers", size_t{0});
+  caf::actor_system sys{sys_cfg};
+  ctx->sys = &sys;
+  auto signer = std::make_shared<memory_signer>(std::move(*key));
+  auto audit = sys.spawn(audit_log, audit_store, metrics->get());
+  service_broker_config bcfg;
+  bcfg.window = cfg.window;
+  bcfg.frame_envelopes = cfg.frame_envelopes;
+  bcfg.retry_after = cfg.retry_after;
+  bcfg.request_timeout = cfg.request_timeout;
+  bcfg.limits.max_bytes = cfg.max_envelope_bytes;
+  auto broker = sys.spawn(service_broker, bcfg, trust, signer, *store, audit, metrics->get());
+  connection_manager_config ccfg;
+  if (!cfg.parent.empty()) {
+    auto parent = parse_endpoint(cfg.parent);
+    ccfg.parent_host = parent->host;
+    ccfg.parent_port = parent->port;
+  }
+  ccfg.request_timeout = cfg.request_timeout;
+  ccfg.reconnect_min = cfg.reconnect_min;
+  ccfg.reconnect_max = cfg.reconnect_max;
+  auto cm = sys.spawn(connection_manager, ccfg, trust, signer, broker, audit, metrics->get());
+  caf::anon_send(broker, connect_atom::value, cm);
+  ctx->cm = cm;
+  ctx->broker = broker;
+  auto stop_actors = [&] {
+    caf::anon_send_exit(cm, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(audit, caf::exit_reason::user_shutdown);
+  };
+  auto port = caf::openssl::publish(cm, cfg.listen.port, cfg.listen.host.c_str(), true);
+  if (!port) {
+    stop_actors();
+    return die("cannot listen on " + cfg.listen.to_string() + ": " + sys.render(port.error()));
+  }
+  // -- HTTP --
+  auto server = http::server::start(cfg.http_listen.to_string(), 1024 * 1024, 4);
+  if (!server) {
+    caf::openssl::unpublish(cm, *port);
+    stop_actors();
+    return die("cannot serve HTTP: " + server.err().describe());
+  }
+  register_routes(**server, ctx);
+  caf::anon_send(audit, audit_atom::value, std::string{component}, std::string{"node.start"},
+                 std::vector<std::string>{"node", ctx->fqdn, "role", cfg.role, "fingerprint",
+                                          ctx->fingerprint});
+  log::notice(component, "node " + ctx->fqdn + " (" + cfg.role + ") is up",
+              {{"listen", cfg.listen.to_string()}, {"http", cfg.http_listen.to_string()},
+               {"metrics", cfg.metrics_listen.to_string()}, {"fingerprint", ctx->fingerprint}});
+  std::cout << "joconde-node " << ctx->fqdn << " (" << cfg.role << ") listening on "
+            << cfg.listen.to_string() << ", http " << cfg.http_listen.to_string() << ", metrics "
+            << cfg.metrics_listen.to_string() << std::endl;
+  // -- wait for a signal --
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  for (;;) {
+    timespec timeout{30, 0};
+    auto sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig == SIGTERM || sig == SIGINT)
+      break;
+    expiry.Set(seconds_until(chain->front().not_after()));
+  }
+  log::notice(component, "stopping on signal");
+  (*server)->stop();
+  caf::openssl::unpublish(cm, *port);
+  {
+    caf::scoped_actor self{sys};
+    self->send_exit(cm, caf::exit_reason::user_shutdown);
+    self->send_exit(broker, caf::exit_reason::user_shutdown);
+    self->wait_for(cm, broker);
+    self->send_exit(audit, caf::exit_reason::user_shutdown);
+    self->wait_for(audit);
+  }
+  return 0;
+}
+
+} // namespace joconde

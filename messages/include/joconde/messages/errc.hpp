@@ -1,0 +1,87 @@
+#pragma once
+
+// The one error enum of joconde (CONVENTIONS.md "Errors"). Plain C++: no CAF here, so that engines,
+// enclave and runtime code can use it. `messages/caf_error.hpp` registers it with CAF.
+
+#include <cstdint>
+#include <string_view>
+
+namespace joconde {
+
+/// Every error a joconde component can report. Each code has one line saying what it means.
+enum class errc : std::uint8_t {
+  none = 0,
+  /// A configuration key is missing, malformed or out of range.
+  invalid_config,
+  /// A file could not be read or written.
+  io_error,
+  /// Input could not be parsed (bad PEM, bad protobuf, bad JSON, bad CSV ...).
+  malformed_input,
+  /// A message, file or field is larger than its limit.
+  too_large,
+  /// An OpenSSL call failed for a reason that is not one of the more specific codes below.
+  crypto_failure,
+  /// A signature did not verify.
+  bad_signature,
+  /// A MAC or authentication tag did not verify.
+  bad_mac,
+  /// A certificate chain does not lead to the trusted root.
+  untrusted_chain,
+  /// A certificate is not yet valid or has expired.
+  certificate_expired,
+  /// A certificate (or the key in it) has been revoked.
+  certificate_revoked,
+  /// A certificate names something its issuer may not certify (name or path-length constraint).
+  constraint_violation,
+  /// A handshake challenge was replayed, addressed to someone else or otherwise not fresh.
+  replayed,
+  /// The peer is not who it claims to be or is not one this node links with.
+  unknown_peer,
+  /// The sender may not do this (role, policy, or subtree rule).
+  forbidden,
+  /// A message with this id was already processed.
+  duplicate,
+  /// The thing asked for does not exist.
+  not_found,
+  /// The thing to create exists already.
+  already_exists,
+  /// An LMDB call failed.
+  storage_error,
+  /// A request got no answer in time.
+  timeout,
+  /// The operation is not possible in the current state.
+  invalid_state,
+  /// The wrong pass phrase was given for an encrypted key.
+  bad_passphrase,
+};
+
+/// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
+constexpr std::string_view to_string(errc x) noexcept {
+  switch (x) {
+    case errc::none: return "none";
+    case errc::invalid_config: return "invalid_config";
+    case errc::io_error: return "io_error";
+    case errc::malformed_input: return "malformed_input";
+    case errc::too_large: return "too_large";
+    case errc::crypto_failure: return "crypto_failure";
+    case errc::bad_signature: return "bad_signature";
+    case errc::bad_mac: return "bad_mac";
+    case errc::untrusted_chain: return "untrusted_chain";
+    case errc::certificate_expired: return "certificate_expired";
+    case errc::certificate_revoked: return "certificate_revoked";
+    case errc::constraint_violation: return "constraint_violation";
+    case errc::replayed: return "replayed";
+    case errc::unknown_peer: return "unknown_peer";
+    case errc::forbidden: return "forbidden";
+    case errc::duplicate: return "duplicate";
+    case errc::not_found: return "not_found";
+    case errc::already_exists: return "already_exists";
+    case errc::storage_error: return "storage_error";
+    case errc::timeout: return "timeout";
+    case errc::invalid_state: return "invalid_state";
+    case errc::bad_passphrase: return "bad_passphrase";
+  }
+  return "unknown";
+}
+
+} // namespace joconde

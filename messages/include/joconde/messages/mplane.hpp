@@ -1,0 +1,102 @@
+#pragma once
+
+// Typed actor interfaces of the Management Plane (DESIGN.md §4). Include only from actor sources and
+// program mains: this header pulls in CAF.
+//
+// Messages that cross nodes carry only atoms, std::string (serialised Protobuf) and integers, so that
+// no custom type needs registering on either end of a CAF connection.
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace joconde {
+
+// -- atoms (at most 10 characters) ------------------------------------------------------------------
+
+using hello_atom = caf::atom_constant<caf::atom("j_hello")>;
+using proof_atom = caf::atom_constant<caf::atom("j_proof")>;
+using frame_atom = caf::atom_constant<caf::atom("j_frame")>;
+using ack_atom = caf::atom_constant<caf::atom("j_ack")>;
+using send_atom = caf::atom_constant<caf::atom("j_send")>;
+using deliver_atom = caf::atom_constant<caf::atom("j_deliver")>;
+using link_up_atom = caf::atom_constant<caf::atom("j_linkup")>;
+using link_dn_atom = caf::atom_constant<caf::atom("j_linkdn")>;
+using acked_atom = caf::atom_constant<caf::atom("j_acked")>;
+using publish_atom = caf::atom_constant<caf::atom("j_publish")>;
+using status_atom = caf::atom_constant<caf::atom("j_status")>;
+using sign_atom = caf::atom_constant<caf::atom("j_sign")>;
+using audit_atom = caf::atom_constant<caf::atom("j_audit")>;
+using tick_atom = caf::atom_constant<caf::atom("j_tick")>;
+using connect_atom = caf::atom_constant<caf::atom("j_connect")>;
+using revoke_atom = caf::atom_constant<caf::atom("j_revoke")>;
+using trust_atom = caf::atom_constant<caf::atom("j_trust")>;
+using query_atom = caf::atom_constant<caf::atom("j_query")>;
+
+// -- shared protocols -------------------------------------------------------------------------------
+
+/// Every long-lived actor answers `status` with a JSON document describing itself.
+using status_actor = caf::typed_actor<caf::replies_to<status_atom>::with<std::string>>;
+
+// -- link between a node and its parent ---------------------------------------------------------------
+
+/// What nodes say to each other over a CAF connection; both ends of a link speak it.
+using link_actor = caf::typed_actor<
+  // child -> parent: serialised LinkHello; reply: serialised LinkChallenge.
+  caf::replies_to<hello_atom, std::string>::with<std::string>,
+  // child -> parent: serialised LinkProof; reply: true once the link is established.
+  caf::replies_to<proof_atom, std::string>::with<bool>,
+  // either direction: serialised LinkFrame with envelopes.
+  caf::reacts_to<frame_atom, std::string>,
+  // either direction: serialised LinkAck for a frame.
+  caf::reacts_to<ack_atom, std::string>>;
+
+/// The connection manager: the link protocol plus what the local broker asks of it.
+using connection_manager_actor = link_actor::extend<
+  // broker -> cm: send these SignedEnvelopes to the neighbour with this FQDN; reply: frame sequence.
+  caf::replies_to<send_atom, std::string, std::vector<std::string>>::with<uint64_t>,
+  // timer: (re)connect to the parent.
+  caf::reacts_to<connect_atom>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+// -- service broker -----------------------------------------------------------------------------------
+
+/// The Service Broker: routing, durable outbox, duplicates, local delivery.
+using service_broker_actor = caf::typed_actor<
+  // cm -> broker: envelopes received on the link with neighbour `from` (true: from the parent).
+  // Reply: true once every envelope is handled for good (stored, duplicate or refused); the frame
+  // may then be acknowledged. An error means nothing was stored and the frame must come again.
+  caf::replies_to<deliver_atom, std::string, bool, std::vector<std::string>>::with<bool>,
+  // cm -> broker: a link to neighbour FQDN came up (true: it is the parent) or went down.
+  caf::reacts_to<link_up_atom, std::string, bool>,
+  caf::reacts_to<link_dn_atom, std::string>,
+  // cm -> broker: the neighbour acknowledged frame `seq` of the current link session.
+  caf::reacts_to<acked_atom, std::string, uint64_t>,
+  // local: publish `count` envelopes (topic, recipients, ct id, payload); reply: their ids (hex).
+  caf::replies_to<publish_atom, std::string, std::vector<std::string>, std::string, std::string,
+                  uint32_t>::with<std::vector<std::string>>,
+  // timer: resend what is overdue.
+  caf::reacts_to<tick_atom>,
+  // wiring at start-up: the connection manager to send frames through.
+  caf::reacts_to<connect_atom, connection_manager_actor>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+// -- keys, audit --------------------------------------------------------------------------------------
+
+/// The Key Management Service: the only holder of the node's private key.
+using key_manager_actor = caf::typed_actor<
+  // sign each message with the node key (ECDSA P-256, SHA-256); reply: DER signatures in order.
+  caf::replies_to<sign_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+/// The System Log Collector's audit side: one hash-chained RFC 5424 record per event.
+using audit_log_actor = caf::typed_actor<
+  // component, event, flattened key/value parameters.
+  caf::reacts_to<audit_atom, std::string, std::string, std::vector<std::string>>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+} // namespace joconde

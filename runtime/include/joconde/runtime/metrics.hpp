@@ -1,0 +1,142 @@
+#pragma once
+
+// The Prometheus metrics of a node. This module owns the registry and is the one place that
+// defines metric families; actors get plain references to prometheus::Counter / prometheus::Gauge
+// from the accessors below (each accessor is thread-safe: Family::Add returns the existing series
+// for known labels). `/metrics` on `metrics.listen` serves them in the text format.
+//
+// Families (name{labels} type: meaning):
+//   joconde_build_info{version,commit,node,role}          gauge   always 1; identifies the build
+//                                                                  and the node
+//   joconde_links_up{peer,direction}                       gauge   1 while the authenticated link
+//                                                                  to `peer` is up, else 0;
+//                                                                  direction is parent or child
+//   joconde_envelopes_routed_total{direction}              counter envelopes routed; direction in
+//                                                                  (from a link), out (to a link) or
+//                                                                  local (delivered in-process)
+//   joconde_envelopes_rejected_total{reason}               counter envelopes rejected; reason is an
+//                                                                  errc name (bad_signature,
+//                                                                  forbidden, ...) or another
+//                                                                  stable snake_case reason
+//   joconde_envelopes_retried_total                        counter envelope sends retried
+//   joconde_envelopes_duplicate_total                      counter envelopes dropped because their id
+//                                                                  was already processed
+//   joconde_envelopes_delivered_total{topic}               counter envelopes handed to local
+//                                                                  subscribers, by topic
+//   joconde_outbox_depth{peer}                             gauge   envelopes waiting in the outbox of
+//                                                                  `peer`
+//   joconde_certificate_expiry_seconds{fingerprint,subject} gauge  seconds until the certificate's
+//                                                                  notAfter (negative once expired)
+//   joconde_handshakes_total{result}                       counter link handshakes; result is ok or
+//                                                                  the errc name of the failure
+//   joconde_audit_records_total                            counter records appended to the audit chain
+// Label values are free text (prometheus-cpp escapes them); keep their number bounded (peers,
+// topics, certificates and reasons are).
+
+#include "joconde/messages/errc.hpp"
+#include "joconde/messages/result.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Exposer;
+} // namespace prometheus
+
+namespace joconde::metrics {
+
+/// The metrics registry of one process, optionally served over HTTP at /metrics.
+class registry {
+public:
+  /// Creates the registry and serves it at http://`listen`/metrics ("127.0.0.1:9100"; port 0
+  /// picks a free port); invalid_config for a malformed address, io_error if it cannot be bound.
+  static result<std::unique_ptr<registry>> start(const std::string& listen, std::string node_name,
+                                                 std::string role);
+
+  /// Creates the registry without serving it (tests, tools); read it with `text()`.
+  static std::unique_ptr<registry> make(std::string node_name, std::string role);
+
+  /// Stops serving (if it was) and frees the families; references from the accessors dangle after.
+  ~registry();
+
+  /// Not copyable: owns the families and the listener.
+  registry(const registry&) = delete;
+  /// Not copyable: owns the families and the listener.
+  registry& operator=(const registry&) = delete;
+
+  /// The "ip:port" /metrics is served on, or empty when not serving.
+  std::string listen_address() const;
+
+  /// The current metrics in the Prometheus text exposition format (what /metrics returns).
+  std::string text() const;
+
+  /// joconde_links_up{peer,direction}; direction is "parent" or "child".
+  prometheus::Gauge& link_up(std::string_view peer, std::string_view direction);
+
+  /// joconde_envelopes_routed_total{direction}; direction is "in", "out" or "local".
+  prometheus::Counter& routed(std::string_view direction);
+
+  /// joconde_envelopes_rejected_total{reason}.
+  prometheus::Counter& rejected(std::string_view reason);
+
+  /// joconde_envelopes_rejected_total{reason=to_string(reason)}.
+  prometheus::Counter& rejected(errc reason);
+
+  /// joconde_envelopes_retried_total.
+  prometheus::Counter& retried();
+
+  /// joconde_envelopes_duplicate_total.
+  prometheus::Counter& duplicate();
+
+  /// joconde_envelopes_delivered_total{topic}.
+  prometheus::Counter& delivered(std::string_view topic);
+
+  /// joconde_outbox_depth{peer}.
+  prometheus::Gauge& outbox_depth(std::string_view peer);
+
+  /// joconde_certificate_expiry_seconds{fingerprint,subject}.
+  prometheus::Gauge& certificate_expiry(std::string_view fingerprint, std::string_view subject);
+
+  /// Drops the joconde_certificate_expiry_seconds series of a certificate no longer in use; any
+  /// reference to that series obtained earlier dangles afterwards, so only its one owner calls this.
+  void forget_certificate(std::string_view fingerprint, std::string_view subject);
+
+  /// joconde_handshakes_total{result}; result is "ok" or an errc name.
+  prometheus::Counter& handshakes(std::string_view result);
+
+  /// joconde_handshakes_total{result}; errc::none counts as "ok".
+  prometheus::Counter& handshakes(errc result);
+
+  /// joconde_audit_records_total.
+  prometheus::Counter& audit_records();
+
+  /// The underlying registry, for families added by later modules (document them where added).
+  prometheus::Registry& raw();
+
+private:
+  registry(std::string node_name, std::string role);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>& build_info_;
+  prometheus::Family<prometheus::Gauge>& links_up_;
+  prometheus::Family<prometheus::Counter>& routed_;
+  prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& retried_;
+  prometheus::Family<prometheus::Counter>& duplicate_;
+  prometheus::Family<prometheus::Counter>& delivered_;
+  prometheus::Family<prometheus::Gauge>& outbox_depth_;
+  prometheus::Family<prometheus::Gauge>& certificate_expiry_;
+  prometheus::Family<prometheus::Counter>& handshakes_;
+  prometheus::Family<prometheus::Counter>& audit_records_;
+  std::string listen_address_;
+  // Declared last: destroyed first, so no scrape runs while the families go away.
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+} // namespace joconde::metrics

@@ -1,0 +1,210 @@
+#include "joconde/runtime/metrics.hpp"
+
+#include "joconde/runtime/http_server.hpp"
+
+#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#ifndef JOCONDE_VERSION
+#  define JOCONDE_VERSION "unknown"
+#endif
+#ifndef JOCONDE_GIT_COMMIT
+#  define JOCONDE_GIT_COMMIT "unknown"
+#endif
+
+namespace joconde::metrics {
+
+namespace {
+
+template <class T>
+prometheus::Family<T>& family(prometheus::detail::Builder<T> builder, prometheus::Registry& reg,
+                              const char* name, const char* help) {
+  return builder.Name(name).Help(help).Register(reg);
+}
+
+prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs) {
+  prometheus::Labels out;
+  for (const auto& [k, v] : kvs)
+    out.emplace(k, std::string{v});
+  return out;
+}
+
+// Binds (and releases) the endpoint the way civetweb will, to report a taken port clearly;
+// civetweb itself only says "null context".
+result<void> probe_bind(const http::listen_endpoint& ep) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return fail(errc::io_error, std::string{"cannot create a socket: "} + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(ep.port);
+  ::inet_pton(AF_INET, ep.ip.c_str(), &addr.sin_addr);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    return fail(errc::io_error, "cannot listen on " + ep.ip + ":" + std::to_string(ep.port) + ": "
+                                  + std::strerror(err)
+                                  + (err == EADDRINUSE ? " (another process holds the port; "
+                                                         "choose another metrics.listen)"
+                                                       : ""));
+  return ok();
+}
+
+} // namespace
+
+registry::registry(std::string node_name, std::string role)
+  : registry_(std::make_shared<prometheus::Registry>()),
+    build_info_(family(prometheus::BuildGauge(), *registry_, "joconde_build_info",
+                       "Build and identity of this process (version, commit, node, role); always 1.")),
+    links_up_(family(prometheus::BuildGauge(), *registry_, "joconde_links_up",
+                     "1 while the authenticated link to the peer is up, else 0; direction is parent "
+                     "or child.")),
+    routed_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_routed_total",
+                   "Envelopes routed, by direction: in (from a link), out (to a link), local "
+                   "(delivered in-process).")),
+    rejected_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_rejected_total",
+                     "Envelopes rejected, by reason (an errc name such as bad_signature or forbidden, "
+                     "or another snake_case reason).")),
+    retried_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_retried_total",
+                    "Envelope sends retried after a failed or unacknowledged attempt.")),
+    duplicate_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_duplicate_total",
+                      "Envelopes dropped because their id was already processed.")),
+    delivered_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_delivered_total",
+                      "Envelopes handed to local subscribers, by topic.")),
+    outbox_depth_(family(prometheus::BuildGauge(), *registry_, "joconde_outbox_depth",
+                         "Envelopes waiting in the outbox of a peer.")),
+    certificate_expiry_(family(prometheus::BuildGauge(), *registry_,
+                               "joconde_certificate_expiry_seconds",
+                               "Seconds until the certificate's notAfter (negative once expired).")),
+    handshakes_(family(prometheus::BuildCounter(), *registry_, "joconde_handshakes_total",
+                       "Link handshakes, by result: ok or the errc name of the failure.")),
+    audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
+                          "Records appended to the audit chain.")) {
+  build_info_
+    .Add(labels({{"version", JOCONDE_VERSION},
+                 {"commit", JOCONDE_GIT_COMMIT},
+                 {"node", node_name},
+                 {"role", role}}))
+    .Set(1);
+  // Label-less families show up (at 0) from the first scrape.
+  retried_.Add({});
+  duplicate_.Add({});
+  audit_records_.Add({});
+}
+
+registry::~registry() {
+  if (exposer_ == nullptr)
+    return;
+  if (auto ep = http::parse_listen(listen_address_); ep.ok())
+    http::detail::stop_promptly(ep->ip, ep->port, [this] { exposer_.reset(); });
+  else
+    exposer_.reset();
+}
+
+std::unique_ptr<registry> registry::make(std::string node_name, std::string role) {
+  return std::unique_ptr<registry>{new registry(std::move(node_name), std::move(role))};
+}
+
+result<std::unique_ptr<registry>> registry::start(const std::string& listen, std::string node_name,
+                                                  std::string role) {
+  auto ep = http::parse_listen(listen);
+  if (!ep)
+    return std::move(ep).err();
+  if (ep->port != 0) {
+    if (auto probed = probe_bind(*ep); !probed)
+      return probed.err();
+  }
+  try {
+    auto self = make(std::move(node_name), std::move(role));
+    self->exposer_ = std::make_unique<prometheus::Exposer>(ep->ip + ":" + std::to_string(ep->port), 2);
+    self->exposer_->RegisterCollectable(self->registry_, "/metrics");
+    auto ports = self->exposer_->GetListeningPorts();
+    self->listen_address_ = ep->ip + ":" + std::to_string(ports.empty() ? ep->port : ports.front());
+    return self;
+  } catch (const std::exception& e) {
+    return fail(errc::io_error, "cannot serve metrics on " + listen + ": " + e.what());
+  } catch (...) {
+    return fail(errc::io_error, "cannot serve metrics on " + listen);
+  }
+}
+
+std::string registry::listen_address() const {
+  return listen_address_;
+}
+
+std::string registry::text() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+prometheus::Gauge& registry::link_up(std::string_view peer, std::string_view direction) {
+  return links_up_.Add(labels({{"peer", peer}, {"direction", direction}}));
+}
+
+prometheus::Counter& registry::routed(std::string_view direction) {
+  return routed_.Add(labels({{"direction", direction}}));
+}
+
+prometheus::Counter& registry::rejected(std::string_view reason) {
+  return rejected_.Add(labels({{"reason", reason}}));
+}
+
+prometheus::Counter& registry::rejected(errc reason) {
+  return rejected(to_string(reason));
+}
+
+prometheus::Counter& registry::retried() {
+  return retried_.Add({});
+}
+
+prometheus::Counter& registry::duplicate() {
+  return duplicate_.Add({});
+}
+
+prometheus::Counter& registry::delivered(std::string_view topic) {
+  return delivered_.Add(labels({{"topic", topic}}));
+}
+
+prometheus::Gauge& registry::outbox_depth(std::string_view peer) {
+  return outbox_depth_.Add(labels({{"peer", peer}}));
+}
+
+prometheus::Gauge& registry::certificate_expiry(std::string_view fingerprint,
+                                                std::string_view subject) {
+  return certificate_expiry_.Add(labels({{"fingerprint", fingerprint}, {"subject", subject}}));
+}
+
+void registry::forget_certificate(std::string_view fingerprint, std::string_view subject) {
+  auto l = labels({{"fingerprint", fingerprint}, {"subject", subject}});
+  if (certificate_expiry_.Has(l))
+    certificate_expiry_.Remove(&certificate_expiry_.Add(l));
+}
+
+prometheus::Counter& registry::handshakes(std::string_view result) {
+  return handshakes_.Add(labels({{"result", result}}));
+}
+
+prometheus::Counter& registry::handshakes(errc result) {
+  return handshakes(result == errc::none ? std::string_view{"ok"} : to_string(result));
+}
+
+prometheus::Counter& registry::audit_records() {
+  return audit_records_.Add({});
+}
+
+prometheus::Registry& registry::raw() {
+  return *registry_;
+}
+
+} // namespace joconde::metrics

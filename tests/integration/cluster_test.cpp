@@ -1,0 +1,118 @@
+#define BOOST_TEST_MODULE cluster
+#include <boost/test/unit_test.hpp>
+
+#include "support/cluster.hpp"
+
+#include "joconde/runtime/crypto.hpp"
+
+#include <fstream>
+#include <set>
+
+using namespace joconde;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// Ids in a node's inbox for a topic.
+std::set<std::string> inbox_ids(const test::cluster& c, const std::string& node, const std::string& topic) {
+  auto [status, doc] = c.call(node, "GET", "/v1/inbox?topic=" + topic);
+  std::set<std::string> ids;
+  if (status == 200)
+    for (const auto& e : doc["entries"])
+      ids.insert(e["id"].get<std::string>());
+  return ids;
+}
+
+size_t count_in_file(const std::filesystem::path& file, const std::string& needle) {
+  std::ifstream in{file};
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line))
+    n += line.find(needle) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
+  test::cluster c{"up"};
+  BOOST_CHECK_EQUAL(c.ops("status"), 0);
+  for (auto name : {"root", "cp1", "cp2", "cp3", "client-a", "client-b"}) {
+    auto text = c.metrics(name);
+    BOOST_CHECK_MESSAGE(text.find("joconde_build_info") != std::string::npos, name);
+    BOOST_CHECK_MESSAGE(text.find("joconde_links_up") != std::string::npos, name);
+  }
+  BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{direction=\"child\"}"), 5.0);
+  // Without the admin token the API refuses.
+  auto [status, doc] = c.call("root", "GET", "/v1/status");
+  BOOST_CHECK_EQUAL(status, 200);
+}
+
+BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
+  test::cluster c{"unicast"};
+  auto canary = "canary-" + crypto::hex(crypto::random_bytes(12));
+  auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
+                              json{{"topic", "test.unicast"}, {"recipients", {"cp1", "cp2"}},
+                                   {"payload", canary}});
+  BOOST_REQUIRE_EQUAL(status, 202);
+  auto id = doc["ids"][0].get<std::string>();
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] { return inbox_ids(c, "cp1", "test.unicast").count(id) && inbox_ids(c, "cp2", "test.unicast").count(id); },
+    30s));
+  // Nobody else has it: not in their inboxes, not in any of their files (store, logs, audit).
+  BOOST_CHECK(inbox_ids(c, "root", "test.unicast").empty());
+  for (auto name : {"cp3", "client-b"}) {
+    BOOST_CHECK(inbox_ids(c, name, "test.unicast").empty());
+    BOOST_CHECK_MESSAGE(!test::any_file_contains(c.data_dir(name), canary), name << " holds the payload");
+    BOOST_CHECK_MESSAGE(!test::any_file_contains(c.data_dir(name), id), name << " saw the envelope");
+  }
+  // The root relayed it and audited it; cp1 and cp2 audited its delivery.
+  BOOST_CHECK_EQUAL(count_in_file(c.data_dir("root") / "audit.log", id), 1u);
+  BOOST_CHECK(count_in_file(c.data_dir("cp1") / "audit.log", id) >= 1);
+  BOOST_CHECK_EQUAL(c.ops("status"), 0);
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing) {
+  test::cluster c{"faults"};
+  std::set<std::string> published;
+  auto publish = [&](int n) {
+    auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
+                                json{{"topic", "test.stream"}, {"recipients", {"cp1"}},
+                                     {"payload", "x"}, {"count", n}});
+    BOOST_REQUIRE_EQUAL(status, 202);
+    for (const auto& id : doc["ids"])
+      published.insert(id.get<std::string>());
+  };
+  for (int i = 0; i < 10; ++i)
+    publish(50);
+  BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0); // kill -9 while envelopes are on their way
+  for (int i = 0; i < 6; ++i)
+    publish(50); // queued in client-a's durable outbox while the root is down
+  BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
+  for (int i = 0; i < 4; ++i)
+    publish(50);
+  BOOST_REQUIRE_EQUAL(published.size(), 1000u);
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] { return inbox_ids(c, "cp1", "test.stream").size() >= 1000; }, 120s));
+  auto got = inbox_ids(c, "cp1", "test.stream");
+  BOOST_CHECK_EQUAL(got.size(), 1000u);
+  BOOST_CHECK(got == published);
+  // Exactly once to the application: one "delivered" audit record per id at cp1.
+  std::ifstream audit{c.data_dir("cp1") / "audit.log"};
+  std::map<std::string, int> deliveries;
+  std::string line;
+  while (std::getline(audit, line)) {
+    if (line.find("decision=\"delivered\"") == std::string::npos)
+      continue;
+    for (const auto& id : published)
+      if (line.find(id) != std::string::npos)
+        ++deliveries[id];
+  }
+  size_t once = 0;
+  for (const auto& [id, n] : deliveries)
+    once += n == 1 ? 1 : 0;
+  BOOST_CHECK_EQUAL(deliveries.size(), 1000u);
+  BOOST_CHECK_EQUAL(once, 1000u);
+  BOOST_CHECK_EQUAL(c.ops("status"), 0);
+}

@@ -1,0 +1,142 @@
+#include "cluster.hpp"
+
+#include "joconde/runtime/http_client.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+
+namespace joconde::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_all(const fs::path& file) {
+  std::ifstream in{file, std::ios::binary};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s)
+    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return out + "'";
+}
+
+} // namespace
+
+cluster::cluster(const std::string& tag) {
+  dir_ = fs::temp_directory_path() / ("joconde-" + tag + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir_);
+  if (ops("up") != 0)
+    throw std::runtime_error("ops/cluster up failed in " + dir_.string());
+  reload();
+}
+
+cluster::~cluster() {
+  ops("down");
+  if (std::getenv("JOCONDE_KEEP_CLUSTER") == nullptr)
+    fs::remove_all(dir_);
+}
+
+int cluster::ops(const std::string& args) const {
+  auto cmd = "JOCONDE_NODE_BIN=" + shell_quote(std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node")
+             + " " + shell_quote(std::string{JOCONDE_SOURCE_DIR} + "/ops/cluster") + " " + args
+             + " --dir " + shell_quote(dir_.string()) + " >> " + shell_quote(dir_.string() + ".ops.log")
+             + " 2>&1";
+  auto rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+}
+
+void cluster::reload() {
+  doc_ = nlohmann::json::parse(read_all(dir_ / "cluster.json"));
+}
+
+nlohmann::json cluster::node(const std::string& name) const {
+  for (const auto& n : doc_["nodes"])
+    if (n["name"] == name)
+      return n;
+  throw std::runtime_error("no node " + name + " in cluster.json");
+}
+
+fs::path cluster::data_dir(const std::string& name) const {
+  return node(name)["data_dir"].get<std::string>();
+}
+
+std::pair<int, nlohmann::json> cluster::call(const std::string& name, const std::string& method,
+                                             const std::string& path, const nlohmann::json& body) const {
+  auto n = node(name);
+  auto token = read_all(n["admin_token_file"].get<std::string>());
+  token = token.substr(0, token.find('\n'));
+  auto res = http::client::send(n["http_url"].get<std::string>(), method, path,
+                                body.is_null() ? std::string{} : body.dump(), token,
+                                std::chrono::seconds{30});
+  if (!res)
+    return {0, nlohmann::json{{"error", res.err().describe()}}};
+  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  return {res->status, doc.is_discarded() ? nlohmann::json{{"raw", res->body}} : doc};
+}
+
+std::string cluster::metrics(const std::string& name) const {
+  auto res = http::client::send(node(name)["metrics_url"].get<std::string>(), "GET", "/metrics", {},
+                                {}, std::chrono::seconds{5});
+  return res ? res->body : std::string{};
+}
+
+double cluster::metric(const std::string& name, const std::string& sample) const {
+  std::istringstream in{metrics(name)};
+  std::string line;
+  double total = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto space = line.rfind(' ');
+    auto key = line.substr(0, space);
+    // Match the metric name and every label given in `sample`, in any order.
+    auto brace = sample.find('{');
+    auto metric_name = sample.substr(0, brace);
+    if (key.substr(0, key.find('{')) != metric_name)
+      continue;
+    bool all = true;
+    if (brace != std::string::npos) {
+      auto labels = sample.substr(brace + 1, sample.size() - brace - 2);
+      std::istringstream ls{labels};
+      std::string label;
+      while (std::getline(ls, label, ','))
+        all = all && key.find(label) != std::string::npos;
+    }
+    if (all)
+      total += std::stod(line.substr(space + 1));
+  }
+  return total;
+}
+
+bool cluster::wait_until(const std::function<bool()>& pred, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  return pred();
+}
+
+bool any_file_contains(const fs::path& dir, const std::string& needle) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator{dir, ec}; it != fs::recursive_directory_iterator{};
+       it.increment(ec)) {
+    if (ec || !it->is_regular_file())
+      continue;
+    if (read_all(it->path()).find(needle) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+} // namespace joconde::test

@@ -1,0 +1,60 @@
+#pragma once
+
+// A real six-node cluster on loopback for multi-process tests: `ops/cluster up` in a fresh directory,
+// HTTP to the nodes, `ops/cluster down` at the end. Every wait is bounded.
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace joconde::test {
+
+/// A running local cluster.
+class cluster {
+public:
+  /// Brings a cluster up in a fresh temporary directory named after `tag`; throws if it fails.
+  explicit cluster(const std::string& tag);
+
+  /// Brings it down and removes the directory (kept when JOCONDE_KEEP_CLUSTER is set).
+  ~cluster();
+
+  /// Runs `ops/cluster ARGS --dir DIR`; returns the exit code.
+  int ops(const std::string& args) const;
+
+  /// The node's entry in cluster.json.
+  nlohmann::json node(const std::string& name) const;
+
+  /// The node's data directory.
+  std::filesystem::path data_dir(const std::string& name) const;
+
+  /// An authenticated JSON call to a node's API; returns {status, body}.
+  std::pair<int, nlohmann::json> call(const std::string& name, const std::string& method,
+                                      const std::string& path, const nlohmann::json& body = {}) const;
+
+  /// The node's Prometheus text, or an empty string.
+  std::string metrics(const std::string& name) const;
+
+  /// The value of one sample (e.g. `joconde_handshakes_total{result="replayed"}`), 0 if absent.
+  double metric(const std::string& name, const std::string& sample) const;
+
+  /// Polls `pred` every 100 ms until it holds or `limit` passes.
+  static bool wait_until(const std::function<bool()>& pred, std::chrono::seconds limit);
+
+  /// The directory of the cluster.
+  const std::filesystem::path& dir() const { return dir_; }
+
+  /// Reloads cluster.json (after kill/start).
+  void reload();
+
+private:
+  std::filesystem::path dir_;
+  nlohmann::json doc_;
+};
+
+/// True if any regular file below `dir` contains `needle`.
+bool any_file_contains(const std::filesystem::path& dir, const std::string& needle);
+
+} // namespace joconde::test

@@ -1,0 +1,184 @@
+#define BOOST_TEST_MODULE metrics
+#include <boost/test/unit_test.hpp>
+
+#include "joconde/runtime/build_info.hpp"
+#include "joconde/runtime/http_client.hpp"
+#include "joconde/runtime/metrics.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace joconde;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A port nothing listens on: bind 127.0.0.1:0, read the port, close.
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+}
+
+const char* families[] = {
+  "joconde_build_info",
+  "joconde_links_up",
+  "joconde_envelopes_routed_total",
+  "joconde_envelopes_rejected_total",
+  "joconde_envelopes_retried_total",
+  "joconde_envelopes_duplicate_total",
+  "joconde_envelopes_delivered_total",
+  "joconde_outbox_depth",
+  "joconde_certificate_expiry_seconds",
+  "joconde_handshakes_total",
+  "joconde_audit_records_total",
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
+  auto listen = "127.0.0.1:" + std::to_string(free_port());
+  auto started = metrics::registry::start(listen, "node-a", "relay");
+  BOOST_REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.err().describe()));
+  auto& reg = **started;
+  BOOST_TEST(reg.listen_address() == listen);
+
+  reg.link_up("root", "parent").Set(1);
+  reg.link_up("leaf-1", "child").Set(0);
+  reg.routed("in").Increment(3);
+  reg.routed("out").Increment();
+  reg.routed("local").Increment(2);
+  reg.rejected(errc::bad_signature).Increment();
+  reg.rejected(errc::bad_signature).Increment();
+  reg.rejected("rate_limited").Increment();
+  reg.retried().Increment(4);
+  reg.duplicate().Increment();
+  reg.delivered("certs.revoked").Increment(5);
+  reg.outbox_depth("root").Set(7);
+  reg.certificate_expiry("ab12cd", "CN=node-a,O=joconde").Set(86400);
+  reg.handshakes(errc::none).Increment();
+  reg.handshakes(errc::untrusted_chain).Increment();
+  reg.audit_records().Increment(9);
+
+  auto res = http::client::send("http://" + listen, "GET", "/metrics", {}, {}, 10s);
+  BOOST_REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
+  BOOST_TEST(res->status == 200);
+  const auto& text = res->body;
+  BOOST_TEST_MESSAGE(text);
+  for (const char* f : families) {
+    BOOST_TEST_CONTEXT(f) {
+      BOOST_TEST(text.find(std::string{"# HELP "} + f + " ") != std::string::npos);
+      BOOST_TEST(text.find(std::string{"# TYPE "} + f + " ") != std::string::npos);
+    }
+  }
+  auto build = std::string{"joconde_build_info{commit=\""} + std::string{build_info::commit()}
+               + "\",node=\"node-a\",role=\"relay\",version=\"" + std::string{build_info::version()}
+               + "\"} 1";
+  BOOST_TEST(has_line(text, build), build);
+  BOOST_TEST(has_line(text, "joconde_links_up{direction=\"parent\",peer=\"root\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_links_up{direction=\"child\",peer=\"leaf-1\"} 0"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_routed_total{direction=\"in\"} 3"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_routed_total{direction=\"out\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_routed_total{direction=\"local\"} 2"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"bad_signature\"} 2"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"rate_limited\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_retried_total 4"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_duplicate_total 1"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_delivered_total{topic=\"certs.revoked\"} 5"));
+  BOOST_TEST(has_line(text, "joconde_outbox_depth{peer=\"root\"} 7"));
+  BOOST_TEST(has_line(
+    text,
+    "joconde_certificate_expiry_seconds{fingerprint=\"ab12cd\",subject=\"CN=node-a,O=joconde\"} 86400"));
+  BOOST_TEST(has_line(text, "joconde_handshakes_total{result=\"ok\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_handshakes_total{result=\"untrusted_chain\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_audit_records_total 9"));
+
+  // Updates show up on the next scrape.
+  reg.routed("in").Increment();
+  auto again = http::client::send("http://" + listen, "GET", "/metrics", {}, {}, 10s);
+  BOOST_REQUIRE(again.ok());
+  BOOST_TEST(has_line(again->body, "joconde_envelopes_routed_total{direction=\"in\"} 4"));
+}
+
+BOOST_AUTO_TEST_CASE(a_taken_port_or_bad_address_is_a_clear_error) {
+  auto listen = "127.0.0.1:" + std::to_string(free_port());
+  auto first = metrics::registry::start(listen, "n", "root");
+  BOOST_REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.err().describe()));
+  auto second = metrics::registry::start(listen, "n", "root");
+  BOOST_REQUIRE(!second.ok());
+  BOOST_TEST((second.err().code == errc::io_error));
+  BOOST_TEST(second.err().message.find(listen) != std::string::npos, second.err().message);
+  BOOST_TEST(second.err().message.find("in use") != std::string::npos, second.err().message);
+
+  auto bad = metrics::registry::start("localhost", "n", "root");
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST((bad.err().code == errc::invalid_config));
+}
+
+BOOST_AUTO_TEST_CASE(port_zero_picks_a_port) {
+  auto started = metrics::registry::start("127.0.0.1:0", "n", "leaf");
+  BOOST_REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.err().describe()));
+  auto addr = (*started)->listen_address();
+  BOOST_TEST(addr.rfind("127.0.0.1:", 0) == 0);
+  BOOST_TEST(addr != "127.0.0.1:0");
+  auto res = http::client::send("http://" + addr, "GET", "/metrics", {}, {}, 10s);
+  BOOST_REQUIRE(res.ok());
+  BOOST_TEST(res->body.find("joconde_build_info{") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(accessors_are_thread_safe) {
+  auto reg = metrics::registry::make("n", "root");
+  BOOST_TEST(reg->listen_address().empty());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&reg, t] {
+      for (int i = 0; i < 1000; ++i) {
+        reg->rejected(errc::forbidden).Increment();
+        reg->delivered("topic-" + std::to_string(i % 4)).Increment();
+        reg->link_up("peer-" + std::to_string(t), "child").Set(1);
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(reg->rejected(errc::forbidden).Value() == 8000.0);
+  BOOST_TEST(reg->delivered("topic-0").Value() == 2000.0);
+  auto text = reg->text();
+  BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"forbidden\"} 8000"));
+  BOOST_TEST(has_line(text, "joconde_links_up{direction=\"child\",peer=\"peer-7\"} 1"));
+}
+
+BOOST_AUTO_TEST_CASE(certificates_can_be_forgotten_and_raw_registry_is_shared) {
+  auto reg = metrics::registry::make("n", "root");
+  reg->certificate_expiry("old", "CN=old").Set(-5);
+  reg->certificate_expiry("new", "CN=new").Set(1000);
+  BOOST_TEST(reg->text().find("fingerprint=\"old\"") != std::string::npos);
+  reg->forget_certificate("old", "CN=old");
+  reg->forget_certificate("never", "CN=never"); // no-op
+  auto text = reg->text();
+  BOOST_TEST(text.find("fingerprint=\"old\"") == std::string::npos);
+  BOOST_TEST(has_line(text, "joconde_certificate_expiry_seconds{fingerprint=\"new\",subject=\"CN=new\"} 1000"));
+
+  auto& extra = prometheus::BuildCounter()
+                  .Name("joconde_test_extra_total")
+                  .Help("A family added through raw().")
+                  .Register(reg->raw());
+  extra.Add({}).Increment(2);
+  BOOST_TEST(has_line(reg->text(), "joconde_test_extra_total 2"));
+}
