@@ -27,6 +27,17 @@ audit_log_actor::behavior_type audit_log(audit_log_pointer self, std::shared_ptr
       ++st.written;
       if (st.metrics)
         st.metrics->audit_records().Increment();
+      // Records are written at once (a killed process loses none); the sync to disk is batched.
+      if (!st.sync_pending) {
+        st.sync_pending = true;
+        self->delayed_send(self, std::chrono::milliseconds{20}, tick_atom::value);
+      }
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.sync_pending = false;
+      if (auto r = st.chain->sync(); !r)
+        log::error("audit_log", "cannot sync the audit log: " + r.err().message);
     },
     [=](status_atom) -> std::string {
       return nlohmann::json{{"written", self->state.written}, {"failed", self->state.failed}}.dump();

@@ -27,6 +27,7 @@ struct audit_log_state {
   metrics::registry* metrics = nullptr;
   uint64_t written = 0;
   uint64_t failed = 0;
+  bool sync_pending = false;
 };
 
 using audit_log_pointer = audit_log_actor::stateful_pointer<audit_log_state>;

@@ -259,7 +259,7 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
       if (st.children.count(fqdn) > 0)
         child_down(self, fqdn, "replaced by a new link");
       st.child_by_addr[handle.address()] = fqdn;
-      st.children[fqdn] = connection_manager_state::child_link{std::move(*link), handle};
+      st.children.insert_or_assign(fqdn, connection_manager_state::child_link{std::move(*link), handle});
       self->monitor(handle);
       set_link_gauge(self, fqdn, "child", 1);
       count_handshake(self, "ok");

@@ -238,7 +238,7 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
   if (auto r = load_outbox(st); !r) {
     log::error(component, "cannot load the outbox: " + r.err().message);
     self->quit(to_caf(r.err()));
-    return {};
+    return service_broker_actor::behavior_type::make_empty_behavior();
   }
   for (auto& [peer, p] : st.peers) {
     update_depth(self, peer);

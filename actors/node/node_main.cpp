@@ -6,6 +6,7 @@
 
 #include "joconde/runtime/audit_chain.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <map>

@@ -16,7 +16,6 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
-#include <caf/openssl/unpublish.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <openssl/ssl.h>
@@ -203,7 +202,6 @@ int run_node(const node_config& cfg) {
   // -- HTTP --
   auto server = http::server::start(cfg.http_listen.to_string(), 1024 * 1024, 4);
   if (!server) {
-    caf::openssl::unpublish(cm, *port);
     stop_actors();
     return die("cannot serve HTTP: " + server.err().describe());
   }
@@ -232,7 +230,7 @@ int run_node(const node_config& cfg) {
   }
   log::notice(component, "stopping on signal");
   (*server)->stop();
-  caf::openssl::unpublish(cm, *port);
+  caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
   {
     caf::scoped_actor self{sys};
     self->send_exit(cm, caf::exit_reason::user_shutdown);

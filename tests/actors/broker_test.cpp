@@ -54,6 +54,7 @@ audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer self,
         line += " " + x;
       events->push_back(line);
     },
+    [=](tick_atom) {},
     [=](status_atom) { return "{}"s; },
   };
 }

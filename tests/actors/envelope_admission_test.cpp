@@ -38,7 +38,7 @@ struct fixture {
 BOOST_FIXTURE_TEST_CASE(a_signed_envelope_is_admitted_on_its_way, fixture) {
   auto env = from_a();
   auto at_root = admit_envelope(root_trust, env.bytes, "client-a.joconde.test", neighbour_kind::child, now);
-  BOOST_REQUIRE_MESSAGE(at_root, at_root ? "" : at_root.err().describe());
+  BOOST_REQUIRE_MESSAGE(at_root.ok(), (at_root ? std::string{} : at_root.err().describe()));
   BOOST_CHECK_EQUAL(at_root->origin, "client-a.joconde.test");
   auto at_cp1 = admit_envelope(cp1_trust, env.bytes, "joconde.test", neighbour_kind::parent, now);
   BOOST_REQUIRE(at_cp1);

@@ -6,7 +6,9 @@
 #include "joconde/runtime/crypto.hpp"
 
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 using namespace joconde;
 using namespace std::chrono_literals;
@@ -76,23 +78,34 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
 BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing) {
   test::cluster c{"faults"};
   std::set<std::string> published;
-  auto publish = [&](int n) {
-    auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
-                                json{{"topic", "test.stream"}, {"recipients", {"cp1"}},
-                                     {"payload", "x"}, {"count", n}});
-    BOOST_REQUIRE_EQUAL(status, 202);
-    for (const auto& id : doc["ids"])
-      published.insert(id.get<std::string>());
-  };
-  for (int i = 0; i < 10; ++i)
-    publish(50);
+  std::mutex mtx;
+  bool publish_failed = false;
+  // client-a publishes 1,000 envelopes to cp1 in 40 batches while the root is killed and restarted.
+  std::thread publisher{[&] {
+    for (int i = 0; i < 40; ++i) {
+      auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
+                                  json{{"topic", "test.stream"}, {"recipients", {"cp1"}},
+                                       {"payload", "x"}, {"count", 25}});
+      std::lock_guard guard{mtx};
+      if (status != 202) {
+        publish_failed = true;
+        return;
+      }
+      for (const auto& id : doc["ids"])
+        published.insert(id.get<std::string>());
+      std::this_thread::sleep_for(40ms);
+    }
+  }};
+  test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "test.stream").size() >= 100; }, 30s);
   BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0); // kill -9 while envelopes are on their way
-  for (int i = 0; i < 6; ++i)
-    publish(50); // queued in client-a's durable outbox while the root is down
+  auto at_kill = inbox_ids(c, "cp1", "test.stream").size();
+  BOOST_TEST_MESSAGE("cp1 had " << at_kill << " envelopes when the root was killed");
+  std::this_thread::sleep_for(500ms);
   BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
-  for (int i = 0; i < 4; ++i)
-    publish(50);
+  publisher.join();
+  BOOST_REQUIRE(!publish_failed);
   BOOST_REQUIRE_EQUAL(published.size(), 1000u);
+  BOOST_CHECK_LT(at_kill, 1000u); // the kill really came in the middle of the stream
   BOOST_CHECK(test::cluster::wait_until(
     [&] { return inbox_ids(c, "cp1", "test.stream").size() >= 1000; }, 120s));
   auto got = inbox_ids(c, "cp1", "test.stream");

@@ -97,6 +97,8 @@ using key_manager_actor = caf::typed_actor<
 using audit_log_actor = caf::typed_actor<
   // component, event, flattened key/value parameters.
   caf::reacts_to<audit_atom, std::string, std::string, std::vector<std::string>>,
+  // timer: sync what was written.
+  caf::reacts_to<tick_atom>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 } // namespace joconde

@@ -1,0 +1,123 @@
+#pragma once
+
+// A thin LMDB wrapper (DESIGN.md §10): one environment per process, shared by its actors; durable
+// commits; short transactions. Every LMDB failure becomes errc::storage_error saying what to do.
+
+#include "joconde/messages/result.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct MDB_env;
+struct MDB_txn;
+
+namespace joconde::lmdb {
+
+/// A named database inside an environment.
+struct database {
+  unsigned int dbi = 0;
+  bool valid = false;
+};
+
+class environment;
+
+/// Operations shared by read and write transactions.
+class txn_base {
+public:
+  txn_base(const txn_base&) = delete;
+  txn_base& operator=(const txn_base&) = delete;
+  txn_base(txn_base&& other) noexcept;
+  txn_base& operator=(txn_base&& other) noexcept;
+  ~txn_base();
+
+  /// The value stored under `key`, or nullopt.
+  result<std::optional<std::string>> get(const database& db, std::string_view key) const;
+
+  /// Calls `fn` for every key that starts with `prefix`, in key order, until `fn` returns false.
+  result<void> for_each(const database& db, std::string_view prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  /// Like for_each, but starts after `after` (all keys with the prefix when `after` is empty).
+  result<void> for_each_after(const database& db, std::string_view prefix, std::string_view after,
+                              const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  /// Number of entries in the database.
+  result<size_t> count(const database& db) const;
+
+protected:
+  explicit txn_base(MDB_txn* txn) noexcept : txn_(txn) {
+    // nop
+  }
+  MDB_txn* txn_ = nullptr;
+};
+
+/// A read-only snapshot.
+class read_txn : public txn_base {
+public:
+  /// Takes ownership of an open LMDB transaction.
+  explicit read_txn(MDB_txn* txn) noexcept : txn_base(txn) {
+    // nop
+  }
+};
+
+/// A write transaction; aborted on destruction unless committed.
+class write_txn : public txn_base {
+public:
+  /// Takes ownership of an open LMDB transaction.
+  explicit write_txn(MDB_txn* txn) noexcept : txn_base(txn) {
+    // nop
+  }
+
+  /// Stores `value` under `key`, replacing what was there.
+  result<void> put(const database& db, std::string_view key, std::string_view value);
+
+  /// Stores `value` unless `key` exists; returns false if it existed.
+  result<bool> put_if_absent(const database& db, std::string_view key, std::string_view value);
+
+  /// Removes `key`; returns false if it was not there.
+  result<bool> del(const database& db, std::string_view key);
+
+  /// Makes the changes durable.
+  result<void> commit();
+};
+
+/// An LMDB environment in a directory.
+class environment {
+public:
+  environment(const environment&) = delete;
+  environment& operator=(const environment&) = delete;
+  ~environment();
+
+  /// Opens (creating with mode 0700 if needed) the environment in `dir`.
+  static result<std::shared_ptr<environment>> open(const std::filesystem::path& dir,
+                                                   size_t map_size_bytes, unsigned max_dbs = 32);
+
+  /// Opens or creates the named database.
+  result<database> db(std::string_view name);
+
+  /// Starts a read transaction.
+  result<read_txn> begin_read() const;
+
+  /// Starts a write transaction (one at a time per environment; others wait).
+  result<write_txn> begin_write();
+
+  /// The directory of the environment.
+  const std::filesystem::path& dir() const { return dir_; }
+
+private:
+  environment(MDB_env* env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {
+    // nop
+  }
+  MDB_env* env_;
+  std::filesystem::path dir_;
+  std::mutex mtx_;
+  std::map<std::string, database, std::less<>> dbs_;
+};
+
+} // namespace joconde::lmdb
