@@ -34,7 +34,9 @@ caf::error refuse(connection_manager_pointer self, std::string_view what, const 
                   std::string_view peer = "") {
   log::warning(component, std::string{what} + " refused: " + err.message,
                {{"reason", to_string(err.code)}, {"peer", peer}});
-  if (self->state.metrics)
+  // Handshake refusals are counted in joconde_handshakes_total; frames here.
+  if (self->state.metrics && what.rfind("link.hello", 0) != 0 && what.rfind("link.proof", 0) != 0
+      && what.rfind("link.challenge", 0) != 0)
     self->state.metrics->rejected(to_string(err.code)).Increment();
   self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{what} + ".refused",
              std::vector<std::string>{"reason", std::string{to_string(err.code)}, "peer",
@@ -337,6 +339,26 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
       return make_error(errc::invalid_state, "no link to " + peer);
     },
     [=](connect_atom) { connect_parent(self); },
+    [=](revoke_atom, std::string& fingerprint) {
+      auto& st = self->state;
+      if (!from_local(self))
+        return;
+      auto holds = [&](const link_session& s) {
+        for (const auto& cert : s.peer().chain)
+          if (cert.fingerprint() == fingerprint)
+            return true;
+        return false;
+      };
+      std::vector<std::string> drop;
+      for (const auto& [fqdn, link] : st.children)
+        if (holds(link.session))
+          drop.push_back(fqdn);
+      for (const auto& fqdn : drop) {
+        child_down(self, fqdn, "certificate revoked");
+      }
+      if (st.parent && holds(*st.parent))
+        parent_down(self, "certificate revoked");
+    },
     [=](status_atom) -> caf::result<std::string> {
       auto& st = self->state;
       if (!from_local(self))

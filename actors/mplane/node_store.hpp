@@ -19,7 +19,7 @@ struct node_store {
   lmdb::database revoked;   ///< fingerprint -> serialised Revocation
   lmdb::database outbox;    ///< neighbour FQDN '\0' big-endian sequence -> SignedEnvelope
   lmdb::database seen;      ///< envelope id -> created-at (µs), for dropping duplicates
-  lmdb::database inbox;     ///< envelope id -> serialised delivery record (local application)
+  lmdb::database inbox;     ///< topic '\0' envelope id -> delivery record (JSON) for the local application
   lmdb::database meta;      ///< counters and markers
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.

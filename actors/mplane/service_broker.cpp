@@ -34,6 +34,12 @@ std::string outbox_key(const std::string& peer, uint64_t seq) {
   return key;
 }
 
+std::string inbox_key(const std::string& topic, const std::string& id) {
+  std::string key = topic;
+  key.push_back('\0');
+  return key + id;
+}
+
 uint64_t seq_of_key(std::string_view key) {
   uint64_t seq = 0;
   for (auto c : key.substr(key.size() - 8))
@@ -123,6 +129,7 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
   struct decision {
     std::string id, topic, origin, what;
   };
+  std::vector<const admitted_envelope*> local;
   std::vector<decision> decisions;
   std::map<std::string, int64_t> enqueued;
   uint64_t delivered = 0;
@@ -157,9 +164,10 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
                               {"payload_size", env.payload.size()}};
         if (env.payload.size() <= 64 * 1024)
           record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
-        if (auto r = txn->put(st.store.inbox, env.id, record.dump()); !r)
+        if (auto r = txn->put(st.store.inbox, inbox_key(env.topic, env.id), record.dump()); !r)
           return r.err();
         ++delivered;
+        local.push_back(&env);
       }
       for (const auto& hop : plan.next_hops) {
         if (hop == from)
@@ -179,14 +187,16 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
       return r.err();
   }
   st.delivered += delivered;
+  for (const auto* env : local)
+    for (const auto& [prefix, sub] : st.subscribers)
+      if (env->topic.rfind(prefix, 0) == 0)
+        self->send(sub, deliver_atom::value, env->topic, env->origin, env->payload);
   for (const auto& d : decisions)
     audit_envelope(self, d.id, d.topic, d.origin, from, d.what);
   if (st.metrics) {
     st.metrics->routed(kind == neighbour_kind::self ? "local" : "in").Increment(
       static_cast<double>(batch.size() - duplicates));
     st.metrics->duplicate().Increment(static_cast<double>(duplicates));
-    for (const auto& env : batch)
-      (void) env;
     if (delivered > 0)
       st.metrics->delivered("all").Increment(static_cast<double>(delivered));
   }
@@ -248,6 +258,9 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
   self->delayed_send(self, tick_interval, tick_atom::value);
   return {
     [=](connect_atom, connection_manager_actor cm) { self->state.cm = std::move(cm); },
+    [=](connect_atom, std::string& prefix, local_subscriber_actor sub) {
+      self->state.subscribers[prefix] = std::move(sub);
+    },
     [=](deliver_atom, std::string& from, bool from_parent,
         std::vector<std::string>& envelopes) -> caf::result<bool> {
       auto& st = self->state;

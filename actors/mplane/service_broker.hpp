@@ -63,6 +63,7 @@ struct service_broker_state {
   std::string parent;                 ///< parent FQDN, empty at the root
   uint64_t next_seq = 0;              ///< outbox key sequence
   std::map<std::string, peer_state> peers;
+  std::map<std::string, local_subscriber_actor> subscribers; ///< by topic prefix
   uint64_t delivered = 0;
 };
 

@@ -33,13 +33,12 @@ trust_view::trust_view(crypto::certificate root_ca, std::vector<crypto::certific
   : root_ca_(std::move(root_ca)), own_chain_(std::move(own_chain)) {
   if (!own_chain_.empty())
     self_ = first_dns(own_chain_.front());
+  for (const auto& cert : own_chain_)
+    own_chain_der_.push_back(to_str(cert.to_der()));
 }
 
-std::vector<std::string> trust_view::own_chain_der() const {
-  std::vector<std::string> out;
-  for (const auto& cert : own_chain_)
-    out.push_back(to_str(cert.to_der()));
-  return out;
+const std::vector<std::string>& trust_view::own_chain_der() const {
+  return own_chain_der_;
 }
 
 void trust_view::revoke(const std::string& fingerprint) {
@@ -59,6 +58,23 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
     return fail(errc::untrusted_chain, "no certificate chain was presented");
   if (chain_der.size() > 8)
     return fail(errc::too_large, "certificate chain longer than 8 certificates");
+  // Cache hit first, keyed by the leaf's fingerprint, before anything is parsed: the chain of a
+  // leaf seen before verified then; revocations and expiry are checked again on every hit.
+  auto fp = crypto::fingerprint(crypto::to_bytes(chain_der.front()));
+  {
+    std::lock_guard guard{mtx_};
+    if (auto i = cache_.find(fp); i != cache_.end()) {
+      bool revoked = false;
+      for (const auto& cert : i->second.chain)
+        revoked = revoked || revoked_.count(cert.fingerprint()) > 0;
+      if (revoked)
+        return fail(errc::certificate_revoked,
+                    "a certificate in the chain of " + i->second.fqdn + " has been revoked");
+      if (now < i->second.leaf.not_after() && now >= i->second.leaf.not_before())
+        return i->second;
+      cache_.erase(i);
+    }
+  }
   std::vector<crypto::certificate> chain;
   for (const auto& der : chain_der) {
     auto cert = crypto::certificate::from_der(crypto::to_bytes(der));
@@ -66,7 +82,6 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
       return cert.err();
     chain.push_back(std::move(*cert));
   }
-  auto fp = chain.front().fingerprint();
   {
     std::lock_guard guard{mtx_};
     for (const auto& cert : chain)
@@ -74,11 +89,6 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
         return fail(errc::certificate_revoked,
                     "certificate " + cert.fingerprint() + " in the chain of "
                       + first_dns(chain.front()) + " has been revoked");
-    if (auto i = cache_.find(fp); i != cache_.end()) {
-      if (now < i->second.leaf.not_after() && now >= i->second.leaf.not_before())
-        return i->second;
-      cache_.erase(i);
-    }
   }
   std::vector<crypto::certificate> intermediates{chain.begin() + 1, chain.end()};
   if (auto ok = crypto::verify_chain(chain.front(), intermediates, root_ca_, now); !ok)
@@ -88,6 +98,8 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
     return fail(errc::untrusted_chain, "the leaf certificate names no DNS identity");
   verified_node node{fqdn, chain.front().subject().common_name, fp, chain.front(), chain};
   std::lock_guard guard{mtx_};
+  if (cache_.size() > 4096)
+    cache_.clear();
   cache_.emplace(fp, node);
   return node;
 }

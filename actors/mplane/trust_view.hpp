@@ -57,12 +57,13 @@ public:
   const std::string& self() const { return self_; }
 
   /// This node's chain as DER, leaf first.
-  std::vector<std::string> own_chain_der() const;
+  const std::vector<std::string>& own_chain_der() const;
 
 private:
   crypto::certificate root_ca_;
   std::vector<crypto::certificate> own_chain_;
   std::string self_;
+  std::vector<std::string> own_chain_der_;
   mutable std::mutex mtx_;
   std::set<std::string> revoked_;
   std::map<std::string, verified_node> cache_;

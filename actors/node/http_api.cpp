@@ -111,22 +111,51 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
   server.route("GET", "/v1/inbox", [ctx](const http::request& req) {
     if (!authorised(*ctx, req))
       return unauthorised();
-    std::string topic;
-    if (auto i = req.query.find("topic"); i != req.query.end())
-      topic = i->second;
+    std::string prefix;
+    if (auto i = req.query.find("topic"); i != req.query.end()) {
+      prefix = i->second;
+      prefix.push_back('\0');
+    }
+    bool count_only = req.query.count("count_only") > 0;
     auto txn = ctx->store.env->begin_read();
     if (!txn)
       return http::response::error(500, "storage_error", txn.err().message);
     json entries = json::array();
-    auto res = txn->for_each(ctx->store.inbox, "", [&](std::string_view, std::string_view value) {
-      auto rec = json::parse(value, nullptr, false);
-      if (!rec.is_discarded() && (topic.empty() || rec.value("topic", "") == topic))
-        entries.push_back(rec);
-      return entries.size() < 100000;
+    size_t count = 0;
+    auto res = txn->for_each(ctx->store.inbox, prefix, [&](std::string_view, std::string_view value) {
+      ++count;
+      if (!count_only) {
+        auto rec = json::parse(value, nullptr, false);
+        if (!rec.is_discarded())
+          entries.push_back(std::move(rec));
+      }
+      return count < 1000000;
     });
     if (!res)
       return http::response::error(500, "storage_error", res.err().message);
-    return http::response::json(200, json{{"count", entries.size()}, {"entries", entries}});
+    json doc{{"count", count}};
+    if (!count_only)
+      doc["entries"] = std::move(entries);
+    return http::response::json(200, doc);
+  });
+  server.route("POST", "/v1/revocations", [ctx](const http::request& req) {
+    if (!authorised(*ctx, req))
+      return unauthorised();
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.contains("revocation_hex") || !body["revocation_hex"].is_string())
+      return http::response::error(400, "malformed_input",
+                                   "give \"revocation_hex\": a serialised Revocation in hex");
+    auto raw = crypto::from_hex(body["revocation_hex"].get<std::string>());
+    if (!raw)
+      return http::response::error(400, "malformed_input", raw.err().message);
+    http::response out;
+    caf::scoped_actor self{*ctx->sys};
+    self->request(ctx->identity, ask_timeout, revoke_atom::value, std::string{raw->begin(), raw->end()})
+      .receive([&](std::string& fp) { out = http::response::json(200, json{{"revoked", fp}}); },
+               [&](caf::error& err) {
+                 out = http::response::error(400, std::string{to_string(code_of(err))}, describe(err));
+               });
+    return out;
   });
   server.route("GET", "/v1/trust", [ctx](const http::request& req) {
     if (!authorised(*ctx, req))

@@ -32,6 +32,7 @@ struct node_context {
   node_store store;
   connection_manager_actor cm;
   service_broker_actor broker;
+  identity_manager_actor identity;
   std::string admin_token;
   metrics::registry* metrics = nullptr;
 };

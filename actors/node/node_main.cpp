@@ -33,6 +33,10 @@ Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
                        record a fingerprint that was compared out of band
   fingerprint --dir DIR
                        print this node's fingerprints
+  revoke --dir DIR --reason TEXT
+                       revoke this node's own certificate (signed with its key)
+  revoke --dir ROOT_DIR --root-mark --node FQDN --fingerprint FP --reason TEXT
+                       at the root: mark another node's key as lost
 
 Operation:
   run --dir DIR [--section.key=VALUE ...]
@@ -108,7 +112,7 @@ int main(int argc, char** argv) {
   }
   const auto& cmd = args[1];
   std::vector<std::string> pos;
-  auto opts = parse_options(args, 2, pos, {"root"});
+  auto opts = parse_options(args, 2, pos, {"root", "root-mark"});
   if (!opts)
     return 2;
   if (cmd == "init") {
@@ -154,6 +158,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     return print_lines(joconde::pki::trust_confirm(need(*opts, "dir"), pos[1]));
+  }
+  if (cmd == "revoke") {
+    if (!require(*opts, {"dir", "reason"}))
+      return 2;
+    return print_lines(joconde::pki::revoke(need(*opts, "dir"), need(*opts, "reason"),
+                                            need(*opts, "root-mark") == "true",
+                                            need(*opts, "fingerprint"), need(*opts, "node")));
   }
   if (cmd == "fingerprint") {
     if (!require(*opts, {"dir"}))

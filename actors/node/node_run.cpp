@@ -2,6 +2,7 @@
 
 #include "../mplane/audit_log.hpp"
 #include "../mplane/connection_manager.hpp"
+#include "../mplane/identity_manager.hpp"
 #include "../mplane/service_broker.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/audit_chain.hpp"
@@ -136,12 +137,6 @@ int run_node(const node_config& cfg) {
     auto txn = store->env->begin_read();
     if (!txn)
       return die(txn.err().describe());
-    auto res = txn->for_each(store->revoked, "", [&](std::string_view fp, std::string_view) {
-      trust->revoke(std::string{fp});
-      return true;
-    });
-    if (!res)
-      return die(res.err().describe());
   }
   auto chain_log = audit_chain::open(cfg.data_dir / "audit.log", "joconde-node", cfg.name);
   if (!chain_log)
@@ -187,9 +182,14 @@ int run_node(const node_config& cfg) {
   ccfg.reconnect_max = cfg.reconnect_max;
   auto cm = sys.spawn(connection_manager, ccfg, trust, signer, broker, audit, metrics->get());
   caf::anon_send(broker, connect_atom::value, cm);
+  auto idm = sys.spawn(identity_manager, trust, *store, cm, broker, audit);
+  caf::anon_send(broker, connect_atom::value, std::string{"pki."},
+                 caf::actor_cast<local_subscriber_actor>(idm));
   ctx->cm = cm;
   ctx->broker = broker;
+  ctx->identity = idm;
   auto stop_actors = [&] {
+    caf::anon_send_exit(idm, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(cm, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(audit, caf::exit_reason::user_shutdown);
@@ -233,9 +233,10 @@ int run_node(const node_config& cfg) {
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
   {
     caf::scoped_actor self{sys};
+    self->send_exit(idm, caf::exit_reason::user_shutdown);
     self->send_exit(cm, caf::exit_reason::user_shutdown);
     self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->wait_for(cm, broker);
+    self->wait_for(idm, cm, broker);
     self->send_exit(audit, caf::exit_reason::user_shutdown);
     self->wait_for(audit);
   }

@@ -1,11 +1,15 @@
 #include "pki_commands.hpp"
 
 #include "../mplane/node_store.hpp"
+#include "../mplane/revocation.hpp"
+#include "joconde/runtime/http_client.hpp"
 #include "../mplane/trust_view.hpp"
 #include "joconde/messages/proto.hpp"
 #include "joconde/node.pb.h"
 #include "joconde/runtime/crypto.hpp"
 #include "node_config.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -401,6 +405,60 @@ result<std::vector<std::string>> trust_confirm(const fs::path& dir, const std::s
   if (auto r = txn->commit(); !r)
     return r.err();
   return std::vector<std::string>{"trusted: " + canonical};
+}
+
+result<std::vector<std::string>> revoke(const fs::path& dir, const std::string& reason,
+                                        bool root_mark, const std::string& fingerprint,
+                                        const std::string& fqdn) {
+  if (reason.empty())
+    return fail(errc::invalid_config, "--reason is required: say why the certificate is revoked");
+  auto cfg = load_node_config(dir / "joconde.ini", {});
+  if (!cfg)
+    return cfg.err();
+  auto key = load_node_key(dir);
+  if (!key)
+    return key.err();
+  auto chain = load_chain(cfg->certificate);
+  if (!chain)
+    return chain.err();
+  std::vector<std::string> chain_der;
+  for (const auto& c : *chain) {
+    auto der = c.to_der();
+    chain_der.emplace_back(der.begin(), der.end());
+  }
+  auto own_names = chain->front().dns_names();
+  std::string target_fp = fingerprint;
+  std::string target_fqdn = fqdn;
+  if (root_mark) {
+    if (cfg->role != "root")
+      return fail(errc::forbidden, "only the root node may mark another node's key as lost");
+    if (fingerprint.empty() || fqdn.empty())
+      return fail(errc::invalid_config, "--root-mark needs --node FQDN and --fingerprint FP");
+  } else {
+    target_fp = chain->front().fingerprint();
+    target_fqdn = own_names.empty() ? std::string{} : own_names.front();
+    if (!fingerprint.empty() && fingerprint != target_fp)
+      return fail(errc::forbidden, "a node can only revoke its own certificate (" + target_fp
+                                     + "); the root marks lost keys with --root-mark");
+  }
+  memory_signer signer{std::move(*key)};
+  auto bytes = make_revocation(target_fqdn, target_fp, reason, root_mark, chain_der, signer,
+                               std::chrono::system_clock::now());
+  if (!bytes)
+    return bytes.err();
+  auto token = read_secret(cfg->admin_token_file);
+  if (!token)
+    return token.err();
+  nlohmann::json body{{"revocation_hex", crypto::hex(crypto::to_bytes(*bytes))}};
+  auto res = http::client::send("http://" + cfg->http_listen.to_string(), "POST", "/v1/revocations",
+                                body.dump(), *token, std::chrono::seconds{15});
+  if (!res)
+    return fail(res.err().code, "the node must be running to apply and spread the revocation: "
+                                  + res.err().message);
+  if (res->status != 200)
+    return fail(errc::forbidden, "the node refused the revocation: " + res->body);
+  return std::vector<std::string>{"revoked: " + target_fqdn, "fingerprint: " + target_fp,
+                                  "the revocation is spreading through the tree"};
 }
 
 result<std::vector<std::string>> show_fingerprints(const fs::path& dir) {

@@ -48,6 +48,13 @@ result<std::vector<std::string>> install(const std::filesystem::path& dir,
 result<std::vector<std::string>> trust_confirm(const std::filesystem::path& dir,
                                                const std::string& fingerprint);
 
+/// `revoke`: revokes this node's own certificate (signed with its key), or, at the root with
+/// `root_mark`, marks another node's certificate as lost. The running node applies it, drops links to
+/// the revoked node and spreads the revocation through the tree.
+result<std::vector<std::string>> revoke(const std::filesystem::path& dir, const std::string& reason,
+                                        bool root_mark, const std::string& fingerprint,
+                                        const std::string& fqdn);
+
 /// `fingerprint`: the fingerprints of this node's certificate and root CA.
 result<std::vector<std::string>> show_fingerprints(const std::filesystem::path& dir);
 

@@ -40,6 +40,7 @@ connection_manager_actor::behavior_type mock_cm(connection_manager_actor::pointe
       return *seq;
     },
     [=](connect_atom) { BOOST_FAIL("unexpected connect"); },
+    [=](revoke_atom, std::string&) { BOOST_FAIL("unexpected revoke"); },
     [=](status_atom) { return "{}"s; },
   };
 }
@@ -291,6 +292,7 @@ recording_broker(service_broker_actor::pointer self, std::shared_ptr<std::vector
         uint32_t) { return std::vector<std::string>{}; },
     [=](tick_atom) {},
     [=](connect_atom, connection_manager_actor) {},
+    [=](connect_atom, std::string&, local_subscriber_actor) {},
     [=](status_atom) { return "{}"s; },
   };
 }

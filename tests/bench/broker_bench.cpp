@@ -16,7 +16,7 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 size_t inbox_count(const test::cluster& c, const std::string& topic) {
-  auto [status, doc] = c.call("cp1", "GET", "/v1/inbox?topic=" + topic);
+  auto [status, doc] = c.call("cp1", "GET", "/v1/inbox?count_only=1&topic=" + topic);
   return status == 200 ? doc["count"].get<size_t>() : 0;
 }
 

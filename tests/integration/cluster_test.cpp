@@ -129,3 +129,41 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing)
   BOOST_CHECK_EQUAL(once, 1000u);
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
+  test::cluster c{"revoke"};
+  auto bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
+  auto run = [&](const std::string& args) {
+    auto cmd = bin + " " + args + " > " + (c.dir() / "revoke.out").string() + " 2>&1";
+    auto rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+  };
+  auto fp = c.node("cp3")["fingerprint"].get<std::string>();
+  // Negative twins first: a member may not mark another node's key, nor revoke someone else's.
+  BOOST_CHECK_NE(run("revoke --dir " + c.data_dir("cp1").string() + " --root-mark --node cp3.joconde.test"
+                     " --fingerprint " + fp + " --reason x"), 0);
+  BOOST_CHECK_NE(run("revoke --dir " + c.data_dir("cp1").string() + " --fingerprint " + fp + " --reason x"), 0);
+  BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{peer=\"cp3.joconde.test\"}"), 1.0);
+  // The root marks cp3's key as lost.
+  BOOST_REQUIRE_EQUAL(run("revoke --dir " + c.data_dir("root").string() + " --root-mark --node cp3.joconde.test"
+                          " --fingerprint " + fp + " --reason lost"), 0);
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] { return c.metric("root", "joconde_links_up{peer=\"cp3.joconde.test\"}") == 0.0; }, 10s));
+  // Every other node learns of it.
+  for (auto name : {"cp1", "cp2", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] { return count_in_file(c.data_dir(name) / "audit.log", "pki.revoked") == 1; }, 10s),
+                        name);
+  // Envelopes to cp3 no longer leave the root; a restarted cp3 is refused at connect.
+  BOOST_REQUIRE_EQUAL(c.ops("kill cp3"), 0);
+  auto before = c.metric("root", "joconde_handshakes_total{result=\"certificate_revoked\"}");
+  c.ops("start cp3 --timeout 5"); // cannot become ready: its link is refused
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] { return c.metric("root", "joconde_handshakes_total{result=\"certificate_revoked\"}") > before; }, 15s));
+  BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{peer=\"cp3.joconde.test\"}"), 0.0);
+  // The rest of the tree is healthy.
+  auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
+                              json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
+  BOOST_REQUIRE_EQUAL(status, 202);
+  BOOST_CHECK(test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "after.revoke").size() == 1; }, 10s));
+}

@@ -61,6 +61,21 @@ using connection_manager_actor = link_actor::extend<
   caf::replies_to<send_atom, std::string, std::vector<std::string>>::with<uint64_t>,
   // timer: (re)connect to the parent.
   caf::reacts_to<connect_atom>,
+  // identity manager -> cm: drop every link whose certificate chain holds this fingerprint.
+  caf::reacts_to<revoke_atom, std::string>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+// -- local delivery -----------------------------------------------------------------------------------
+
+/// What the broker hands to local actors that subscribed to a topic prefix, after the envelope is
+/// stored: topic, origin FQDN, payload.
+using local_subscriber_actor =
+  caf::typed_actor<caf::reacts_to<deliver_atom, std::string, std::string, std::string>>;
+
+/// The Node Identity Manager: revocations and the trusted view (DESIGN.md §4).
+using identity_manager_actor = local_subscriber_actor::extend<
+  // local (HTTP API): apply and spread a serialised Revocation; reply: the revoked fingerprint.
+  caf::replies_to<revoke_atom, std::string>::with<std::string>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 // -- service broker -----------------------------------------------------------------------------------
@@ -83,6 +98,8 @@ using service_broker_actor = caf::typed_actor<
   caf::reacts_to<tick_atom>,
   // wiring at start-up: the connection manager to send frames through.
   caf::reacts_to<connect_atom, connection_manager_actor>,
+  // wiring at start-up: deliver envelopes whose topic starts with this prefix to that actor.
+  caf::reacts_to<connect_atom, std::string, local_subscriber_actor>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 // -- keys, audit --------------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+#pragma once
+
+// The Node Identity Manager (DESIGN.md §4): applies revocations to this node's trust view, keeps them
+// in the store, drops links to revoked nodes, and spreads each new revocation through the tree (up to
+// the root when it starts here, down to every enrolled child), once.
+
+#include "joconde/messages/mplane.hpp"
+
+#include "node_signer.hpp"
+#include "node_store.hpp"
+#include "trust_view.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+
+namespace joconde {
+
+/// State of the identity manager.
+struct identity_manager_state {
+  static inline const char* name = "identity_manager";
+  std::shared_ptr<trust_view> trust;
+  node_store store;
+  connection_manager_actor cm;
+  service_broker_actor broker;
+  audit_log_actor audit;
+  std::string domain; ///< FQDN of the root node
+  uint64_t applied = 0;
+};
+
+using identity_manager_pointer = identity_manager_actor::stateful_pointer<identity_manager_state>;
+
+/// The identity manager's behaviour. Revocations already in the store are applied at start, and
+/// revocations delivered to the inbox but not yet applied (a crash in between) are applied too.
+identity_manager_actor::behavior_type
+identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trust, node_store store,
+                 connection_manager_actor cm, service_broker_actor broker, audit_log_actor audit);
+
+} // namespace joconde
