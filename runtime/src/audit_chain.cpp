@@ -109,7 +109,7 @@ result<audit_chain> audit_chain::open(const std::filesystem::path& file, std::st
     return fail(errc::malformed_input, "audit log " + file.string() + " is broken at line "
                                          + std::to_string(s.verdict.first_bad_line) + ": "
                                          + s.verdict.reason + "; keep it as evidence and start a new one");
-  if (auto head = verify_audit_file(file); head && !head->ok)
+  if (auto head = verify_audit_file(file); !s.torn_tail && head && !head->ok)
     return fail(errc::malformed_input, "audit log " + file.string() + ": " + head->reason);
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
