@@ -83,7 +83,7 @@ void parent_down(connection_manager_pointer self, const std::string& why) {
   schedule_reconnect(self);
 }
 
-void child_down(connection_manager_pointer self, const std::string& fqdn, const std::string& why) {
+void child_down(connection_manager_pointer self, std::string fqdn, const std::string& why) {
   auto& st = self->state;
   auto i = st.children.find(fqdn);
   if (i == st.children.end())

@@ -3,6 +3,9 @@
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/log.hpp"
 #include "revocation.hpp"
+#include "rotation.hpp"
+
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -67,12 +70,177 @@ void spread(identity_manager_pointer self, const std::string& bytes, const std::
           });
 }
 
+constexpr auto rotation_check = std::chrono::hours{1};
+
+std::string parent_of(const trust_view& trust) {
+  auto own = trust.own_chain();
+  if (own.size() < 2)
+    return {};
+  auto names = own[1].dns_names();
+  return names.empty() ? std::string{} : names.front();
+}
+
+void publish(identity_manager_pointer self, const std::string& topic, const std::string& to,
+             const std::string& payload) {
+  self->request(self->state.broker, std::chrono::seconds{30}, publish_atom::value, topic,
+                std::vector<std::string>{to}, std::string{}, payload, uint32_t{1})
+    .then([](const std::vector<std::string>&) {},
+          [topic](caf::error& err) {
+            log::error(component, "cannot publish " + topic + ": " + describe(err));
+          });
+}
+
+result<void> write_atomically(const std::filesystem::path& file, const std::string& content) {
+  auto tmp = file;
+  tmp += ".new";
+  {
+    std::ofstream out{tmp, std::ios::binary | std::ios::trunc};
+    std::error_code ec;
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read
+                                        | std::filesystem::perms::owner_write, ec);
+    out << content;
+    out.flush();
+    if (!out)
+      return fail(errc::io_error, "cannot write " + tmp.string());
+  }
+  return ok();
+}
+
+/// Installs a rotated key and chain on disk (key first, chain last) and in memory.
+result<void> install_rotation(identity_manager_pointer self, std::vector<crypto::certificate> chain) {
+  auto& st = self->state;
+  auto pem = st.pending->to_encrypted_pem(st.files.passphrase);
+  if (!pem)
+    return pem.err();
+  std::string chain_pem;
+  for (const auto& c : chain)
+    chain_pem += c.to_pem();
+  if (auto r = write_atomically(st.files.key, *pem); !r)
+    return r;
+  if (auto r = write_atomically(st.files.chain, chain_pem); !r)
+    return r;
+  std::error_code ec;
+  auto key_new = st.files.key;
+  key_new += ".new";
+  auto chain_new = st.files.chain;
+  chain_new += ".new";
+  std::filesystem::rename(key_new, st.files.key, ec);
+  if (!ec)
+    std::filesystem::rename(chain_new, st.files.chain, ec);
+  if (ec)
+    return fail(errc::io_error, "cannot install the rotated key: " + ec.message());
+  st.trust->set_own_chain(std::move(chain));
+  st.signer->replace(std::move(*st.pending));
+  st.pending.reset();
+  return ok();
+}
+
+std::string start_rotation(identity_manager_pointer self) {
+  auto& st = self->state;
+  auto parent = parent_of(*st.trust);
+  if (parent.empty())
+    return "the root node's certificate is renewed with the offline root CA, not rotated online";
+  auto key = crypto::private_key::generate();
+  if (!key)
+    return "cannot make a key: " + key.err().message;
+  auto req = make_rotation_request(*st.trust, *key, *st.signer, std::chrono::system_clock::now());
+  if (!req)
+    return "cannot make the request: " + req.err().message;
+  st.pending.emplace(std::move(*key));
+  publish(self, rotation_request_topic, parent, *req);
+  log::notice(component, "key rotation requested from " + parent);
+  return "rotation requested from " + parent;
+}
+
+/// At the parent: a child asks for a new certificate.
+void on_rotation_request(identity_manager_pointer self, const std::string& origin,
+                         const std::string& payload) {
+  auto& st = self->state;
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return log::error(component, txn.err().message);
+  auto rec = txn->get(st.store.children, origin);
+  v1::NodeIdentity enrolled;
+  if (!rec || !rec->has_value() || !enrolled.ParseFromString(**rec)) {
+    log::warning(component, "rotation request from " + origin + " refused: not enrolled here",
+                 {{"reason", "forbidden"}});
+    return;
+  }
+  auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload,
+                                        std::chrono::system_clock::now());
+  if (!answer) {
+    log::warning(component, "rotation request from " + origin + " refused: " + answer.err().message,
+                 {{"reason", to_string(answer.err().code)}});
+    self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotation.refused"},
+               std::vector<std::string>{"node", origin, "reason", answer.err().message});
+    return;
+  }
+  std::string record;
+  answer->second.SerializeToString(&record);
+  if (auto r = txn->put(st.store.children, origin, record); !r)
+    return log::error(component, r.err().message);
+  if (auto r = txn->commit(); !r)
+    return log::error(component, r.err().message);
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotation.issued"},
+             std::vector<std::string>{"node", origin, "fingerprint", answer->second.fingerprint()});
+  publish(self, rotation_issued_topic, origin, answer->first);
+}
+
+/// At the child: the parent's answer.
+void on_rotation_answer(identity_manager_pointer self, const std::string& origin,
+                        const std::string& payload) {
+  auto& st = self->state;
+  if (origin != parent_of(*st.trust) || !st.pending) {
+    log::warning(component, "unexpected rotation answer from " + origin, {{"reason", "forbidden"}});
+    return;
+  }
+  auto chain = accept_rotation_answer(*st.trust, *st.pending, payload, std::chrono::system_clock::now());
+  if (!chain) {
+    log::warning(component, "rotation answer refused: " + chain.err().message,
+                 {{"reason", to_string(chain.err().code)}});
+    return;
+  }
+  auto old_fp = st.trust->own_chain().front().fingerprint();
+  auto new_fp = chain->front().fingerprint();
+  if (auto r = install_rotation(self, std::move(*chain)); !r) {
+    log::error(component, "cannot install the rotated key: " + r.err().message);
+    return;
+  }
+  log::notice(component, "key rotated", {{"old", old_fp}, {"new", new_fp}});
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotated"},
+             std::vector<std::string>{"old", old_fp, "new", new_fp});
+}
+
 } // namespace
 
+result<void> finish_pending_rotation(const identity_files& files) {
+  auto chain_new = files.chain;
+  chain_new += ".new";
+  if (!std::filesystem::exists(chain_new))
+    return ok();
+  auto key_new = files.key;
+  key_new += ".new";
+  std::error_code ec;
+  if (std::filesystem::exists(key_new)) {
+    // Crash before the key was moved: the old key and chain are still in place and consistent.
+    std::filesystem::remove(key_new, ec);
+    std::filesystem::remove(chain_new, ec);
+    return ok();
+  }
+  // The new key is in place, its chain is not yet: finish.
+  std::filesystem::rename(chain_new, files.chain, ec);
+  if (ec)
+    return fail(errc::io_error, "cannot finish the interrupted key rotation: " + ec.message());
+  return ok();
+}
+
 identity_manager_actor::behavior_type
-identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trust, node_store store,
+identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trust,
+                 std::shared_ptr<memory_signer> signer, identity_files files, node_store store,
                  connection_manager_actor cm, service_broker_actor broker, audit_log_actor audit) {
   auto& st = self->state;
+  st.files = std::move(files);
+  st.signer = std::move(signer);
   st.trust = std::move(trust);
   st.store = std::move(store);
   st.cm = std::move(cm);
@@ -100,8 +268,13 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
   for (const auto& bytes : pending)
     if (auto r = apply_revocation(self, bytes); !r)
       log::warning(component, "stored revocation refused: " + r.err().message);
+  self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, std::string& topic, std::string& origin, std::string& payload) {
+      if (topic == rotation_request_topic)
+        return on_rotation_request(self, origin, payload);
+      if (topic == rotation_issued_topic)
+        return on_rotation_answer(self, origin, payload);
       if (topic != revocation_topic)
         return;
       auto res = apply_revocation(self, payload);
@@ -121,8 +294,21 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
         spread(self, bytes, self->state.trust->self(), false);
       return res->first;
     },
+    [=](rotate_atom) -> std::string { return start_rotation(self); },
+    [=](tick_atom) {
+      auto& st = self->state;
+      auto own = st.trust->own_chain();
+      if (!own.empty() && own.size() > 1 && !st.pending
+          && std::chrono::system_clock::now() - own.front().not_before() >= st.files.rotation_period)
+        start_rotation(self);
+      self->delayed_send(self, rotation_check, tick_atom::value);
+    },
     [=](status_atom) -> std::string {
-      return nlohmann::json{{"revocations_applied", self->state.applied}}.dump();
+      auto& st = self->state;
+      return nlohmann::json{{"revocations_applied", st.applied},
+                            {"fingerprint", st.trust->own_chain().front().fingerprint()},
+                            {"rotation_pending", st.pending.has_value()}}
+        .dump();
     },
   };
 }

@@ -13,13 +13,26 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace joconde {
+
+/// Where the node's key and chain live, for installing a rotated certificate.
+struct identity_files {
+  std::filesystem::path key;         ///< encrypted PKCS#8 node key
+  std::filesystem::path chain;       ///< node certificate and intermediates
+  std::string passphrase;            ///< of the node key
+  std::chrono::hours rotation_period{24 * 182};
+};
 
 /// State of the identity manager.
 struct identity_manager_state {
   static inline const char* name = "identity_manager";
+  identity_files files;
+  std::shared_ptr<memory_signer> signer;
+  std::optional<crypto::private_key> pending; ///< new key waiting for its certificate
   std::shared_ptr<trust_view> trust;
   node_store store;
   connection_manager_actor cm;
@@ -34,7 +47,12 @@ using identity_manager_pointer = identity_manager_actor::stateful_pointer<identi
 /// The identity manager's behaviour. Revocations already in the store are applied at start, and
 /// revocations delivered to the inbox but not yet applied (a crash in between) are applied too.
 identity_manager_actor::behavior_type
-identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trust, node_store store,
+identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trust,
+                 std::shared_ptr<memory_signer> signer, identity_files files, node_store store,
                  connection_manager_actor cm, service_broker_actor broker, audit_log_actor audit);
+
+/// Finishes an installation of a rotated key that a crash interrupted: if the key does not match
+/// the chain and a matching `CHAIN.new` is there, it is moved into place.
+result<void> finish_pending_rotation(const identity_files& files);
 
 } // namespace joconde

@@ -200,8 +200,9 @@ on_challenge(trust_view& trust, const node_signer& signer, const child_handshake
   auto parent = trust.verify_chain(chain_of(challenge->chain()), now);
   if (!parent)
     return parent.err();
-  if (parent->fqdn != state.expected_parent
-      || parent->fingerprint != state.expected_parent_fingerprint)
+  // Only the grandparent can certify the parent's name (name constraints), so the name identifies
+  // the parent also after the parent rotated its key.
+  if (parent->fqdn != state.expected_parent)
     return fail(errc::unknown_peer, "the node at the parent address is " + parent->fqdn + " ("
                                       + parent->fingerprint + "), not the issuer of this node");
   if (challenge->nonce().size() != 32 || challenge->session().size() != 16)
@@ -246,7 +247,7 @@ on_hello(trust_view& trust, const node_signer& signer, std::string_view hello_by
     return fail(errc::unknown_peer, "hello claims to be " + hello->from() + " but the certificate is "
                                       + child->fqdn);
   if (!is_direct_child(child->fqdn, trust.self()) || child->chain.size() < 2
-      || !(child->chain[1] == trust.own_chain().front()))
+      || !trust.is_own_certificate(child->chain[1]))
     return fail(errc::unknown_peer, child->fqdn + " was not enrolled by this node");
   auto eph = crypto::private_key::generate();
   if (!eph)

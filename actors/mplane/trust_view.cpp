@@ -35,10 +35,33 @@ trust_view::trust_view(crypto::certificate root_ca, std::vector<crypto::certific
     self_ = first_dns(own_chain_.front());
   for (const auto& cert : own_chain_)
     own_chain_der_.push_back(to_str(cert.to_der()));
+  if (!own_chain_.empty())
+    own_history_.insert(own_chain_.front().fingerprint());
 }
 
-const std::vector<std::string>& trust_view::own_chain_der() const {
+std::vector<crypto::certificate> trust_view::own_chain() const {
+  std::lock_guard guard{mtx_};
+  return own_chain_;
+}
+
+std::vector<std::string> trust_view::own_chain_der() const {
+  std::lock_guard guard{mtx_};
   return own_chain_der_;
+}
+
+void trust_view::set_own_chain(std::vector<crypto::certificate> chain) {
+  std::lock_guard guard{mtx_};
+  own_chain_ = std::move(chain);
+  own_chain_der_.clear();
+  for (const auto& cert : own_chain_)
+    own_chain_der_.push_back(to_str(cert.to_der()));
+  if (!own_chain_.empty())
+    own_history_.insert(own_chain_.front().fingerprint());
+}
+
+bool trust_view::is_own_certificate(const crypto::certificate& cert) const {
+  std::lock_guard guard{mtx_};
+  return own_history_.count(cert.fingerprint()) > 0;
 }
 
 void trust_view::revoke(const std::string& fingerprint) {

@@ -50,20 +50,28 @@ public:
   /// The root CA certificate.
   const crypto::certificate& root_ca() const { return root_ca_; }
 
-  /// This node's chain, leaf first.
-  const std::vector<crypto::certificate>& own_chain() const { return own_chain_; }
+  /// This node's chain, leaf first (a copy: it changes when the node's key is rotated).
+  std::vector<crypto::certificate> own_chain() const;
 
-  /// This node's FQDN.
+  /// This node's FQDN (never changes, also not by a rotation).
   const std::string& self() const { return self_; }
 
   /// This node's chain as DER, leaf first.
-  const std::vector<std::string>& own_chain_der() const;
+  std::vector<std::string> own_chain_der() const;
+
+  /// Installs a new chain for this node after a key rotation (same FQDN).
+  void set_own_chain(std::vector<crypto::certificate> chain);
+
+  /// True if `cert` is this node's certificate now or was before a rotation (children enrolled
+  /// under an earlier certificate still present it as their issuer).
+  bool is_own_certificate(const crypto::certificate& cert) const;
 
 private:
   crypto::certificate root_ca_;
   std::vector<crypto::certificate> own_chain_;
   std::string self_;
   std::vector<std::string> own_chain_der_;
+  std::set<std::string> own_history_; ///< fingerprints of this node's certificates, old and new
   mutable std::mutex mtx_;
   std::set<std::string> revoked_;
   std::map<std::string, verified_node> cache_;

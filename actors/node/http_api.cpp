@@ -157,6 +157,21 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                });
     return out;
   });
+  server.route("POST", "/v1/rotate", [ctx](const http::request& req) {
+    if (!authorised(*ctx, req))
+      return unauthorised();
+    http::response out;
+    caf::scoped_actor self{*ctx->sys};
+    self->request(ctx->identity, ask_timeout, rotate_atom::value)
+      .receive([&](std::string& what) { out = http::response::json(202, json{{"rotation", what}}); },
+               [&](caf::error& err) { out = http::response::error(500, "internal_error", describe(err)); });
+    return out;
+  });
+  server.route("GET", "/v1/identity", [ctx](const http::request& req) {
+    if (!authorised(*ctx, req))
+      return unauthorised();
+    return http::response::json(200, ask_status(*ctx->sys, ctx->identity));
+  });
   server.route("GET", "/v1/trust", [ctx](const http::request& req) {
     if (!authorised(*ctx, req))
       return unauthorised();

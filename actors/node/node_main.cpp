@@ -33,6 +33,8 @@ Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
                        record a fingerprint that was compared out of band
   fingerprint --dir DIR
                        print this node's fingerprints
+  rotate --dir DIR     rotate this node's key now: new key, certificate from the parent, vouched
+                       for by the old key (also automatic after pki.rotation-period-hours)
   revoke --dir DIR --reason TEXT
                        revoke this node's own certificate (signed with its key)
   revoke --dir ROOT_DIR --root-mark --node FQDN --fingerprint FP --reason TEXT
@@ -158,6 +160,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     return print_lines(joconde::pki::trust_confirm(need(*opts, "dir"), pos[1]));
+  }
+  if (cmd == "rotate") {
+    if (!require(*opts, {"dir"}))
+      return 2;
+    return print_lines(joconde::pki::rotate(need(*opts, "dir")));
   }
   if (cmd == "revoke") {
     if (!require(*opts, {"dir", "reason"}))

@@ -92,6 +92,8 @@ int run_node(const node_config& cfg) {
   auto passphrase = pki::read_secret(cfg.passphrase_file);
   if (!passphrase)
     return die(passphrase.err().describe());
+  if (auto r = finish_pending_rotation({cfg.key, cfg.certificate, {}, {}}); !r)
+    return die(r.err().describe());
   auto key_pem = pki::read_file(cfg.key);
   if (!key_pem)
     return die(key_pem.err().describe());
@@ -182,7 +184,8 @@ int run_node(const node_config& cfg) {
   ccfg.reconnect_max = cfg.reconnect_max;
   auto cm = sys.spawn(connection_manager, ccfg, trust, signer, broker, audit, metrics->get());
   caf::anon_send(broker, connect_atom::value, cm);
-  auto idm = sys.spawn(identity_manager, trust, *store, cm, broker, audit);
+  identity_files files{cfg.key, cfg.certificate, *passphrase, cfg.rotation_period};
+  auto idm = sys.spawn(identity_manager, trust, signer, files, *store, cm, broker, audit);
   caf::anon_send(broker, connect_atom::value, std::string{"pki."},
                  caf::actor_cast<local_subscriber_actor>(idm));
   ctx->cm = cm;

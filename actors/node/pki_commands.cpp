@@ -2,6 +2,7 @@
 
 #include "../mplane/node_store.hpp"
 #include "../mplane/revocation.hpp"
+#include "../mplane/rotation.hpp"
 #include "joconde/runtime/http_client.hpp"
 #include "../mplane/trust_view.hpp"
 #include "joconde/messages/proto.hpp"
@@ -303,14 +304,8 @@ result<std::vector<std::string>> enrol(const fs::path& parent_dir, const fs::pat
     if (existing->has_value())
       return fail(errc::already_exists, fqdn + " is enrolled already; revoke it first to replace it");
   }
-  crypto::issue_profile profile;
-  int parent_len = parent_cert.path_length();
-  profile.is_ca = parent_len != 0;
-  profile.path_length = parent_len > 0 ? parent_len - 1 : -1;
-  if (profile.is_ca)
-    profile.permitted_dns = {fqdn};
-  profile.validity = node_validity;
-  auto cert = crypto::issue(subject, {fqdn}, csr->public_key(), &parent_cert, *key, profile);
+  auto cert = crypto::issue(subject, {fqdn}, csr->public_key(), &parent_cert, *key,
+                            child_issue_profile(parent_cert, fqdn));
   if (!cert)
     return cert.err();
   std::vector<crypto::certificate> issued{*cert};
@@ -459,6 +454,25 @@ result<std::vector<std::string>> revoke(const fs::path& dir, const std::string& 
     return fail(errc::forbidden, "the node refused the revocation: " + res->body);
   return std::vector<std::string>{"revoked: " + target_fqdn, "fingerprint: " + target_fp,
                                   "the revocation is spreading through the tree"};
+}
+
+result<std::vector<std::string>> rotate(const fs::path& dir) {
+  auto cfg = load_node_config(dir / "joconde.ini", {});
+  if (!cfg)
+    return cfg.err();
+  auto token = read_secret(cfg->admin_token_file);
+  if (!token)
+    return token.err();
+  auto res = http::client::send("http://" + cfg->http_listen.to_string(), "POST", "/v1/rotate", "{}",
+                                *token, std::chrono::seconds{15});
+  if (!res)
+    return fail(res.err().code, "the node must be running to rotate its key: " + res.err().message);
+  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status != 202 || doc.is_discarded())
+    return fail(errc::invalid_state, "the node refused: " + res->body);
+  return std::vector<std::string>{doc.value("rotation", std::string{}),
+                                  "the new certificate is installed when the parent answers; "
+                                  "`joconde-node fingerprint --dir DIR` shows it"};
 }
 
 result<std::vector<std::string>> show_fingerprints(const fs::path& dir) {

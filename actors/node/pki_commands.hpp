@@ -55,6 +55,10 @@ result<std::vector<std::string>> revoke(const std::filesystem::path& dir, const 
                                         bool root_mark, const std::string& fingerprint,
                                         const std::string& fqdn);
 
+/// `rotate`: asks the running node to rotate its key now (it also does so by itself when its
+/// certificate is older than pki.rotation-period-hours).
+result<std::vector<std::string>> rotate(const std::filesystem::path& dir);
+
 /// `fingerprint`: the fingerprints of this node's certificate and root CA.
 result<std::vector<std::string>> show_fingerprints(const std::filesystem::path& dir);
 

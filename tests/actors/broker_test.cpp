@@ -113,7 +113,7 @@ struct fixture : test_coordinator_fixture<> {
     auto n = std::make_unique<node_under_test>();
     n->dir = dir.empty() ? fresh_dir(tag) : dir;
     n->trust = std::make_shared<trust_view>(pki.root_ca(), who.chain);
-    n->signer = std::make_shared<memory_signer>(signer_of(who));
+    n->signer = std::make_shared<memory_signer>(test::key_of(who));
     n->store = node_store::open(n->dir, 64 << 20).value();
     n->cm = sys.spawn(mock_cm, n->sent);
     n->audit = sys.spawn(mock_audit, n->events);
@@ -305,7 +305,7 @@ BOOST_FIXTURE_TEST_CASE(connection_handshake_at_the_parent, fixture) {
   auto broker = sys.spawn(recording_broker, links);
   auto audit = sys.spawn(mock_audit, events);
   auto root_trust = std::make_shared<trust_view>(pki.root_ca(), pki.node("joconde.test").chain);
-  auto root_signer = std::make_shared<memory_signer>(signer_of(pki.node("joconde.test")));
+  auto root_signer = std::make_shared<memory_signer>(test::key_of(pki.node("joconde.test")));
   auto cm = sys.spawn(connection_manager, connection_manager_config{}, root_trust, root_signer,
                       broker, audit, nullptr);
   sched.run();

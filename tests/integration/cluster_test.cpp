@@ -5,6 +5,7 @@
 
 #include "joconde/runtime/crypto.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -166,4 +167,35 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
                               json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
   BOOST_REQUIRE_EQUAL(status, 202);
   BOOST_CHECK(test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "after.revoke").size() == 1; }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
+  test::cluster c{"rotate"};
+  auto bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
+  auto fingerprint = [&] {
+    auto cmd = bin + " fingerprint --dir " + c.data_dir("cp1").string();
+    std::string out;
+    if (auto* p = ::popen(cmd.c_str(), "r")) {
+      char buf[512];
+      while (auto n = std::fread(buf, 1, sizeof buf, p))
+        out.append(buf, n);
+      ::pclose(p);
+    }
+    auto at = out.find("\nfingerprint: ");
+    return at == std::string::npos ? std::string{} : out.substr(at + 14, 95);
+  };
+  auto before = fingerprint();
+  BOOST_REQUIRE_EQUAL(before.size(), 95u);
+  auto rc = std::system((bin + " rotate --dir " + c.data_dir("cp1").string() + " > /dev/null").c_str());
+  BOOST_REQUIRE_EQUAL(rc, 0);
+  BOOST_CHECK(test::cluster::wait_until([&] { return fingerprint() != before; }, 10s));
+  BOOST_CHECK_EQUAL(count_in_file(c.data_dir("root") / "audit.log", "event=\"pki.rotation.issued\""), 1u);
+  // After a restart cp1 links with the new certificate, and its envelopes carry it.
+  BOOST_REQUIRE_EQUAL(c.ops("kill cp1"), 0);
+  BOOST_REQUIRE_EQUAL(c.ops("start cp1"), 0);
+  BOOST_CHECK_EQUAL(c.ops("status"), 0);
+  auto [status, doc] = c.call("cp1", "POST", "/v1/envelopes",
+                              json{{"topic", "after.rotate"}, {"recipients", {"client-a"}}, {"payload", "x"}});
+  BOOST_REQUIRE_EQUAL(status, 202);
+  BOOST_CHECK(test::cluster::wait_until([&] { return inbox_ids(c, "client-a", "after.rotate").size() == 1; }, 10s));
 }

@@ -19,6 +19,11 @@ struct test_node {
   std::vector<crypto::certificate> chain; ///< leaf first, without the root CA
 };
 
+/// A copy of a node's private key (for a signer of its own).
+inline crypto::private_key key_of(const test_node& node) {
+  return crypto::private_key::from_pem(*node.key.to_encrypted_pem("copy"), "copy").value();
+}
+
 /// A root CA and any number of nodes below it.
 class test_pki {
 public:

@@ -36,6 +36,7 @@ using connect_atom = caf::atom_constant<caf::atom("j_connect")>;
 using revoke_atom = caf::atom_constant<caf::atom("j_revoke")>;
 using trust_atom = caf::atom_constant<caf::atom("j_trust")>;
 using query_atom = caf::atom_constant<caf::atom("j_query")>;
+using rotate_atom = caf::atom_constant<caf::atom("j_rotate")>;
 
 // -- shared protocols -------------------------------------------------------------------------------
 
@@ -76,6 +77,10 @@ using local_subscriber_actor =
 using identity_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API): apply and spread a serialised Revocation; reply: the revoked fingerprint.
   caf::replies_to<revoke_atom, std::string>::with<std::string>,
+  // local (HTTP API or timer): rotate this node's key now; reply: what happened.
+  caf::replies_to<rotate_atom>::with<std::string>,
+  // timer: rotate when the certificate is older than the rotation period.
+  caf::reacts_to<tick_atom>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 // -- service broker -----------------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+#pragma once
+
+// Key rotation (spec §4.3.4, DESIGN.md §6.1): a node makes a new key and asks its parent for a
+// certificate, vouching for the new key with the old one; the parent checks the request against the
+// child it enrolled and issues the new certificate with the same profile as at enrolment. Plain code.
+
+#include "node_signer.hpp"
+#include "trust_view.hpp"
+
+#include "joconde/node.pb.h"
+
+#include <chrono>
+#include <string>
+
+namespace joconde {
+
+/// Topic of a node's request for a new certificate (to its parent).
+constexpr const char* rotation_request_topic = "pki.rotation.request";
+
+/// Topic of the parent's answer carrying the new chain (to the child).
+constexpr const char* rotation_issued_topic = "pki.rotation.issued";
+
+/// The profile of a certificate for child `fqdn` of a node whose certificate is `parent`.
+crypto::issue_profile child_issue_profile(const crypto::certificate& parent, const std::string& fqdn);
+
+/// Makes the request: a CSR for `new_key`, signed with the current key through `old_signer`.
+result<std::string> make_rotation_request(const trust_view& trust, const crypto::private_key& new_key,
+                                          const node_signer& old_signer,
+                                          std::chrono::system_clock::time_point now);
+
+/// At the parent: checks a request from `origin` against the child's enrolment record and, if it
+/// holds, issues the new chain. Returns the answer (a Rotation with new_chain) and the new record.
+result<std::pair<std::string, v1::NodeIdentity>>
+answer_rotation_request(trust_view& trust, const node_signer& signer, const std::string& origin,
+                        const v1::NodeIdentity& enrolled, std::string_view request,
+                        std::chrono::system_clock::time_point now);
+
+/// At the child: checks the parent's answer against the root and the pending new key.
+result<std::vector<crypto::certificate>>
+accept_rotation_answer(trust_view& trust, const crypto::private_key& new_key, std::string_view answer,
+                       std::chrono::system_clock::time_point now);
+
+} // namespace joconde
