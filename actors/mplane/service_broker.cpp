@@ -208,6 +208,40 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
   return ok();
 }
 
+/// Forgets ids of envelopes too old to be admitted again (older than max_age + max_skew): a resend of
+/// one of them is refused as stale, so the duplicate filter need not remember it. Bounded per pass.
+void prune_seen(service_broker_pointer self) {
+  auto& st = self->state;
+  auto horizon = now_us()
+                 - std::chrono::duration_cast<std::chrono::microseconds>(st.cfg.limits.max_age
+                                                                          + st.cfg.limits.max_skew)
+                     .count();
+  std::vector<std::string> old;
+  {
+    auto txn = st.store.env->begin_read();
+    if (!txn)
+      return;
+    (void) txn->for_each(st.store.seen, "", [&](std::string_view id, std::string_view created) {
+      int64_t at = 0;
+      for (char ch : created)
+        at = at * 10 + (ch - '0');
+      if (at < horizon)
+        old.emplace_back(id);
+      return old.size() < 10000;
+    });
+  }
+  if (old.empty())
+    return;
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return;
+  for (const auto& id : old)
+    if (!txn->del(st.store.seen, id))
+      return;
+  if (txn->commit())
+    log::info(component, "forgot " + std::to_string(old.size()) + " ids of stale envelopes");
+}
+
 result<void> load_outbox(service_broker_state& st) {
   auto txn = st.store.env->begin_read();
   if (!txn)
@@ -366,6 +400,8 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         reset_peer(self, name);
         pump(self, name);
       }
+      if (++st.ticks % 600 == 0)
+        prune_seen(self);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
     [=](status_atom) -> std::string {

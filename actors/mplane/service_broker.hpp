@@ -65,6 +65,7 @@ struct service_broker_state {
   std::map<std::string, peer_state> peers;
   std::map<std::string, local_subscriber_actor> subscribers; ///< by topic prefix
   uint64_t delivered = 0;
+  uint64_t ticks = 0;
 };
 
 using service_broker_pointer = service_broker_actor::stateful_pointer<service_broker_state>;

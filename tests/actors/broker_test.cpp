@@ -269,6 +269,25 @@ BOOST_AUTO_TEST_CASE(refused_envelopes_change_nothing_but_are_acknowledged) {
   BOOST_CHECK_EQUAL(refusals, 2u);
 }
 
+BOOST_AUTO_TEST_CASE(ids_of_stale_envelopes_are_forgotten_fresh_ones_kept) {
+  auto& client = make_node(a, "prune");
+  publish(client, {"cp1.joconde.test"}, 2); // fresh: must be kept
+  {
+    auto txn = client.store.env->begin_write().value();
+    auto old_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    (std::chrono::system_clock::now() - std::chrono::hours{49}).time_since_epoch())
+                    .count();
+    BOOST_REQUIRE(txn.put(client.store.seen, "0123456789abcdef", std::to_string(old_us)));
+    BOOST_REQUIRE(txn.commit());
+  }
+  BOOST_CHECK_EQUAL(count(client, client.store.seen), 3u);
+  for (int i = 0; i < 600; ++i) { // the broker prunes every 600 ticks
+    sched.trigger_timeouts();
+    sched.run();
+  }
+  BOOST_CHECK_EQUAL(count(client, client.store.seen), 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
