@@ -2,6 +2,7 @@
 // crypto_x509.cpp and crypto_issue.cpp.
 
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/text.hpp"
 
 #include "crypto_detail.hpp"
 
@@ -73,17 +74,6 @@ constexpr std::size_t gcm_nonce_size = 12;
 constexpr std::size_t gcm_tag_size = 16;
 constexpr std::size_t hkdf_max_size = 255 * 32;
 
-/// The value of a hex digit, or -1.
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 } // namespace
 
 // -- bytes --------------------------------------------------------------------------------------------
@@ -110,8 +100,8 @@ result<bytes> from_hex(std::string_view str) {
   bytes out;
   out.reserve(str.size() / 2);
   for (std::size_t i = 0; i < str.size(); i += 2) {
-    auto hi = hex_digit(str[i]);
-    auto lo = hex_digit(str[i + 1]);
+    auto hi = text::hex_value(str[i]);
+    auto lo = text::hex_value(str[i + 1]);
     if (hi < 0 || lo < 0)
       return fail(errc::malformed_input, "hex string has a non-hex character at position "
                                            + std::to_string(hi < 0 ? i : i + 1)

@@ -1,3 +1,4 @@
+#include "joconde/runtime/text.hpp"
 #include "joconde/runtime/http_client.hpp"
 
 #include <netdb.h>
@@ -21,22 +22,6 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 constexpr size_t max_header_bytes = 64 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool has_ctl_or_space(std::string_view s) noexcept {
   return std::any_of(s.begin(), s.end(), [](char c) {
@@ -69,7 +54,7 @@ result<url_parts> parse_url(const std::string& url) {
                                         + "; expected http://host[:port], e.g. http://127.0.0.1:8080");
   };
   constexpr std::string_view scheme = "http://";
-  if (url.size() <= scheme.size() || !iequals(std::string_view{url}.substr(0, scheme.size()), scheme))
+  if (url.size() <= scheme.size() || !text::iequals(std::string_view{url}.substr(0, scheme.size()), scheme))
     return bad("does not start with http:// (https is not supported)");
   std::string_view rest = std::string_view{url}.substr(scheme.size());
   if (has_ctl_or_space(rest))
@@ -176,7 +161,7 @@ struct chunk_decoder {
         return raw.size() - pos > 4096 ? fail(errc::malformed_input, "a chunk header is too long")
                                        : ok();
       std::string_view line{raw.data() + pos, eol - pos};
-      line = trim(line.substr(0, line.find(';')));
+      line = text::trim(line.substr(0, line.find(';')));
       size_t size = 0;
       auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
       if (line.empty() || ec != std::errc{} || end != line.data() + line.size())
@@ -368,7 +353,7 @@ result<response> client::send(const std::string& base_url, std::string method,
             std::string name{line.substr(0, colon)};
             std::transform(name.begin(), name.end(), name.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            std::string_view value = trim(line.substr(colon + 1));
+            std::string_view value = text::trim(line.substr(colon + 1));
             auto& slot = res.headers[name];
             slot += (slot.empty() ? "" : ", ") + std::string{value};
           }
@@ -382,8 +367,8 @@ result<response> client::send(const std::string& base_url, std::string method,
             content_length = 0;
           } else if (te != res.headers.end()) {
             std::string_view v = te->second;
-            auto last = trim(v.substr(v.rfind(',') == std::string_view::npos ? 0 : v.rfind(',') + 1));
-            if (!iequals(last, "chunked"))
+            auto last = text::trim(v.substr(v.rfind(',') == std::string_view::npos ? 0 : v.rfind(',') + 1));
+            if (!text::iequals(last, "chunked"))
               return fail(errc::malformed_input, "the response uses an unsupported transfer encoding '"
                                                    + te->second + "'");
             frame = framing::chunked;

@@ -1,3 +1,4 @@
+#include "joconde/runtime/text.hpp"
 #include "joconde/runtime/http_server.hpp"
 
 #include <civetweb.h>
@@ -28,16 +29,6 @@ namespace {
 
 // -- text helpers ---------------------------------------------------------------------------------
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes `in` into `out` ('+' is a space when `form`); false on a bad escape or a NUL byte.
 bool percent_decode(std::string_view in, bool form, std::string& out) {
   out.clear();
@@ -47,8 +38,8 @@ bool percent_decode(std::string_view in, bool form, std::string& out) {
     if (c == '%') {
       if (i + 2 >= in.size())
         return false;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
+      int hi = text::hex_value(in[i + 1]);
+      int lo = text::hex_value(in[i + 2]);
       if (hi < 0 || lo < 0)
         return false;
       c = static_cast<char>(hi * 16 + lo);
@@ -61,22 +52,6 @@ bool percent_decode(std::string_view in, bool form, std::string& out) {
     out.push_back(c);
   }
   return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // RFC 9110 token characters (header names, methods).
@@ -309,7 +284,7 @@ struct server_state {
                                                "transfer-encoding"};
       if (!is_token(name) || !is_field_value(value)
           || std::any_of(std::begin(reserved), std::end(reserved),
-                         [&](std::string_view r) { return iequals(r, name); }))
+                         [&](std::string_view r) { return text::iequals(r, name); }))
         continue;
       head += name + ": " + value + "\r\n";
     }
@@ -345,7 +320,7 @@ struct server_state {
       return std::nullopt;
     // No Content-Length: only a chunked body has content.
     const char* te = mg_get_header(conn, "Transfer-Encoding");
-    if (te == nullptr || !iequals(trim(te), "chunked"))
+    if (te == nullptr || !text::iequals(text::trim(te), "chunked"))
       return std::nullopt;
     char buf[16384];
     for (;;) {
@@ -432,10 +407,10 @@ struct server_state {
     if (auto err = read_body(conn, info, req.body))
       return std::move(*err);
     if (const char* auth = mg_get_header(conn, "Authorization")) {
-      std::string_view value = trim(auth);
+      std::string_view value = text::trim(auth);
       constexpr std::string_view scheme = "Bearer ";
-      if (value.size() > scheme.size() && iequals(value.substr(0, scheme.size()), scheme))
-        req.bearer_token = std::string{trim(value.substr(scheme.size()))};
+      if (value.size() > scheme.size() && text::iequals(value.substr(0, scheme.size()), scheme))
+        req.bearer_token = std::string{text::trim(value.substr(scheme.size()))};
     }
     req.remote_addr = info.remote_addr;
     try {

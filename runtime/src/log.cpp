@@ -29,29 +29,15 @@ std::string header_field(std::string_view s, size_t max) {
   return out.empty() ? "-" : out;
 }
 
-/// RFC 5424 §6.3.3: '"', '\' and ']' are escaped in parameter values; control characters too, so that
-/// one event is always one line.
-std::string sd_value(std::string_view s) {
+/// Escapes control characters (so that one event is always one line) and, in structured-data values
+/// (RFC 5424 §6.3.3), '"', '\\' and ']'.
+std::string escape(std::string_view s, bool sd_value) {
   std::string out;
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\' || c == ']') {
+    if (sd_value && (c == '"' || c == '\\' || c == ']')) {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
-    } else if (c < 32 || c == 127) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
-
-std::string msg_text(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n') {
+    } else if (c == '\n' && !sd_value) {
       out += "\\n";
     } else if (c < 32 || c == 127) {
       char buf[8];
@@ -91,11 +77,11 @@ std::string format_line(severity sev, std::string_view app_name, std::string_vie
   } else {
     line += "[" + std::string{sd_id};
     for (const auto& [k, v] : params)
-      line += " " + header_field(k, 32) + "=\"" + sd_value(v) + "\"";
+      line += " " + header_field(k, 32) + "=\"" + escape(v, true) + "\"";
     line += "]";
   }
   if (!message.empty())
-    line += " " + msg_text(message);
+    line += " " + escape(message, false);
   return line;
 }
 

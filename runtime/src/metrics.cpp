@@ -1,4 +1,5 @@
 #include "joconde/runtime/metrics.hpp"
+#include "joconde/runtime/build_info.hpp"
 
 #include "joconde/runtime/http_server.hpp"
 
@@ -14,12 +15,6 @@
 #include <cstring>
 #include <exception>
 
-#ifndef JOCONDE_VERSION
-#  define JOCONDE_VERSION "unknown"
-#endif
-#ifndef JOCONDE_GIT_COMMIT
-#  define JOCONDE_GIT_COMMIT "unknown"
-#endif
 
 namespace joconde::metrics {
 
@@ -93,8 +88,8 @@ registry::registry(std::string node_name, std::string role)
     audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
                           "Records appended to the audit chain.")) {
   build_info_
-    .Add(labels({{"version", JOCONDE_VERSION},
-                 {"commit", JOCONDE_GIT_COMMIT},
+    .Add(labels({{"version", std::string{build_info::version()}},
+                 {"commit", std::string{build_info::commit()}},
                  {"node", node_name},
                  {"role", role}}))
     .Set(1);
