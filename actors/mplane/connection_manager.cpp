@@ -30,17 +30,23 @@ void count_handshake(connection_manager_pointer self, std::string_view outcome) 
 }
 
 /// Logs, counts and audits a refused handshake or frame; returns the CAF error to answer with.
+/// `peer` is an authenticated name; `claimed` what an unauthenticated message says it comes from.
 caf::error refuse(connection_manager_pointer self, std::string_view what, const error& err,
-                  std::string_view peer = "") {
-  log::warning(component, std::string{what} + " refused: " + err.message,
-               {{"reason", to_string(err.code)}, {"peer", peer}});
+                  std::string_view peer = "", std::string_view claimed = "") {
+  if (claimed.empty())
+    log::warning(component, std::string{what} + " refused: " + err.message,
+                 {{"reason", to_string(err.code)}, {"peer", peer}});
+  else
+    log::warning(component, std::string{what} + " refused: " + err.message,
+                 {{"reason", to_string(err.code)}, {"peer", peer}, {"claimed_peer", claimed}});
   // Handshake refusals are counted in joconde_handshakes_total; frames here.
   if (self->state.metrics && what.rfind("link.hello", 0) != 0 && what.rfind("link.proof", 0) != 0
       && what.rfind("link.challenge", 0) != 0)
     self->state.metrics->rejected(to_string(err.code)).Increment();
   self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{what} + ".refused",
              std::vector<std::string>{"reason", std::string{to_string(err.code)}, "peer",
-                                      std::string{peer}, "detail", err.message});
+                                      std::string{peer}, "claimed_peer", std::string{claimed},
+                                      "detail", err.message});
   return to_caf(err);
 }
 
@@ -220,14 +226,20 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
     [=](hello_atom, std::string& hello) -> caf::result<std::string> {
       auto& st = self->state;
       purge_pending(self);
-      if (st.pending.size() >= st.cfg.max_pending_handshakes) {
-        count_handshake(self, "busy");
-        return refuse(self, "link.hello", fail(errc::forbidden, "too many handshakes in progress"));
-      }
       auto res = on_hello(*st.trust, *st.signer, hello, clock::now());
       if (!res) {
         count_handshake(self, to_string(res.err().code));
-        return refuse(self, "link.hello", res.err());
+        return refuse(self, "link.hello", res.err(), "", hello_claimed_sender(hello));
+      }
+      // One handshake in progress per child: a new hello from the same (verified) child replaces
+      // its earlier one, so a child cannot use up the slots its siblings need.
+      auto& child = res->first.child.fqdn;
+      for (auto i = st.pending.begin(); i != st.pending.end();)
+        i = i->second.child.fqdn == child ? st.pending.erase(i) : std::next(i);
+      if (st.pending.size() >= st.cfg.max_pending_handshakes) {
+        count_handshake(self, "busy");
+        return refuse(self, "link.hello", fail(errc::forbidden, "too many handshakes in progress"),
+                      child);
       }
       auto key = res->first.session;
       st.pending.emplace(key, std::move(res->first));

@@ -272,6 +272,14 @@ on_hello(trust_view& trust, const node_signer& signer, std::string_view hello_by
   return std::pair{std::move(st), std::move(challenge_bytes)};
 }
 
+std::string hello_claimed_sender(std::string_view hello_bytes) {
+  auto hello = proto::parse<v1::LinkHello>(hello_bytes, handshake_limit);
+  if (!hello)
+    return {};
+  // At most an FQDN's length: the logger escapes it, this keeps the line short.
+  return hello->from().substr(0, 253);
+}
+
 result<std::string> proof_session(std::string_view proof_bytes) {
   auto proof = proto::parse<v1::LinkProof>(proof_bytes, handshake_limit);
   if (!proof)

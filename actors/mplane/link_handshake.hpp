@@ -93,6 +93,9 @@ on_hello(trust_view& trust, const node_signer& signer, std::string_view hello,
 /// Parent: checks the child's proof; returns the established session.
 result<link_session> on_proof(const parent_handshake& state, std::string_view proof);
 
+/// The sender a LinkHello claims to be, unverified and for logs only ("" if it does not parse).
+std::string hello_claimed_sender(std::string_view hello);
+
 /// The session id named in a LinkProof (to look up the pending handshake).
 result<std::string> proof_session(std::string_view proof);
 

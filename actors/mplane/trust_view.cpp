@@ -88,13 +88,13 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
     std::lock_guard guard{mtx_};
     if (auto i = cache_.find(fp); i != cache_.end()) {
       bool revoked = false;
-      for (const auto& cert : i->second.chain)
+      for (const auto& cert : i->second.node.chain)
         revoked = revoked || revoked_.count(cert.fingerprint()) > 0;
       if (revoked)
         return fail(errc::certificate_revoked,
-                    "a certificate in the chain of " + i->second.fqdn + " has been revoked");
-      if (now < i->second.leaf.not_after() && now >= i->second.leaf.not_before())
-        return i->second;
+                    "a certificate in the chain of " + i->second.node.fqdn + " has been revoked");
+      if (now < i->second.not_after && now >= i->second.not_before)
+        return i->second.node;
       cache_.erase(i);
     }
   }
@@ -123,7 +123,12 @@ result<verified_node> trust_view::verify_chain(const std::vector<std::string>& c
   std::lock_guard guard{mtx_};
   if (cache_.size() > 4096)
     cache_.clear();
-  cache_.emplace(fp, node);
+  cached_chain entry{node, root_ca_.not_before(), root_ca_.not_after()};
+  for (const auto& cert : chain) {
+    entry.not_before = std::max(entry.not_before, cert.not_before());
+    entry.not_after = std::min(entry.not_after, cert.not_after());
+  }
+  cache_.emplace(fp, std::move(entry));
   return node;
 }
 

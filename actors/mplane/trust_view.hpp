@@ -37,7 +37,8 @@ public:
   trust_view(crypto::certificate root_ca, std::vector<crypto::certificate> own_chain);
 
   /// Verifies a DER chain (leaf first) against the root at `now`, refusing revoked certificates.
-  /// Successful verifications are cached by leaf fingerprint until the leaf expires.
+  /// Successful verifications are cached by leaf fingerprint while every certificate of the chain,
+  /// root CA included, is within its validity period.
   result<verified_node> verify_chain(const std::vector<std::string>& chain_der,
                                      std::chrono::system_clock::time_point now);
 
@@ -74,7 +75,13 @@ private:
   std::set<std::string> own_history_; ///< fingerprints of this node's certificates, old and new
   mutable std::mutex mtx_;
   std::set<std::string> revoked_;
-  std::map<std::string, verified_node> cache_;
+  /// A verified chain and the window in which every certificate of it, root CA included, is valid.
+  struct cached_chain {
+    verified_node node;
+    std::chrono::system_clock::time_point not_before;
+    std::chrono::system_clock::time_point not_after;
+  };
+  std::map<std::string, cached_chain> cache_;
 };
 
 } // namespace joconde

@@ -10,6 +10,7 @@
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
+#include "joconde/runtime/tls_error_queue.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"
 
@@ -21,6 +22,7 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <csignal>
 #include <iostream>
 
@@ -41,6 +43,31 @@ system_default = joconde_tls
 [joconde_tls]
 MinProtocol = TLSv1.3
 )";
+
+/// Where TLS refusals are counted (set once before the first connection, lives as long as main).
+std::atomic<metrics::registry*> tls_metrics{nullptr};
+
+/// Counts and logs a TLS handshake that failed inside CAF's OpenSSL transport.
+void on_tls_refusal(const tls::refusal& r) {
+  if (auto* m = tls_metrics.load(std::memory_order_acquire))
+    m->tls_refused(r.direction, r.reason).Increment();
+  // At most 20 lines per second, so that a flood of probes cannot fill the disk; the metric counts
+  // every refusal. (Only the multiplexer thread calls this.)
+  static std::chrono::steady_clock::time_point window;
+  static int lines = 0;
+  auto now = std::chrono::steady_clock::now();
+  if (now - window >= std::chrono::seconds{1}) {
+    if (lines > 20)
+      log::warning("tls", std::to_string(lines - 20) + " more TLS refusal(s) were not logged");
+    window = now;
+    lines = 0;
+  }
+  if (++lines > 20)
+    return;
+  log::warning("tls", std::string{"TLS handshake "} + (r.direction[0] == 'i' ? "from " : "to ")
+                        + r.peer + " refused: " + r.detail,
+               {{"reason", r.reason}, {"direction", r.direction}, {"peer_address", r.peer}});
+}
 
 int die(const std::string& what) {
   std::cerr << "joconde-node: " << what << "\n";
@@ -152,6 +179,12 @@ int run_node(const node_config& cfg) {
   auto& expiry = (*metrics)->certificate_expiry(ctx->fingerprint, chain->front().subject().common_name);
   expiry.Set(seconds_until(chain->front().not_after()));
   // -- actors --
+  if (!tls::error_queue_guard_active())
+    return die("this joconde-node was built without the OpenSSL error-queue guard (see "
+               "runtime/include/joconde/runtime/tls_error_queue.hpp): one refused TLS client "
+               "could make it drop healthy links");
+  tls_metrics.store(metrics->get(), std::memory_order_release);
+  tls::set_refusal_observer(&on_tls_refusal);
   caf::actor_system_config sys_cfg;
   sys_cfg.load<caf::io::middleman>();
   sys_cfg.load<caf::openssl::manager>();

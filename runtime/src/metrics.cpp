@@ -86,7 +86,9 @@ registry::registry(std::string node_name, std::string role)
     handshakes_(family(prometheus::BuildCounter(), *registry_, "joconde_handshakes_total",
                        "Link handshakes, by result: ok or the errc name of the failure.")),
     audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
-                          "Records appended to the audit chain.")) {
+                          "Records appended to the audit chain.")),
+    tls_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_tls_refused_total",
+                        "TLS handshakes that failed, by direction (in, out) and reason.")) {
   build_info_
     .Add(labels({{"version", std::string{build_info::version()}},
                  {"commit", std::string{build_info::commit()}},
@@ -196,6 +198,10 @@ prometheus::Counter& registry::handshakes(errc result) {
 
 prometheus::Counter& registry::audit_records() {
   return audit_records_.Add({});
+}
+
+prometheus::Counter& registry::tls_refused(std::string_view direction, std::string_view reason) {
+  return tls_refused_.Add(labels({{"direction", direction}, {"reason", reason}}));
 }
 
 prometheus::Registry& registry::raw() {

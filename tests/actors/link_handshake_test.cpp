@@ -170,3 +170,22 @@ BOOST_FIXTURE_TEST_CASE(malformed_hello_is_refused, fixture) {
   auto truncated = hello->hello.substr(0, hello->hello.size() / 2);
   BOOST_CHECK(!on_hello(root_trust, root_signer, truncated, now()));
 }
+
+// A chain seen before is taken from the cache, but only while every certificate of it is valid: an
+// intermediate that expires before the leaf ends the cached verification too.
+BOOST_AUTO_TEST_CASE(cached_chain_expires_with_its_shortest_lived_certificate) {
+  test::test_pki pki;
+  pki.add("mid", "joconde.test", std::chrono::hours{2});
+  auto& leaf = pki.add("leaf", "mid.joconde.test", std::chrono::hours{24});
+  BOOST_REQUIRE(leaf.chain.front().not_after() > leaf.chain.at(1).not_after());
+  trust_view trust{pki.root_ca(), pki.node("joconde.test").chain};
+  auto chain = pki.chain_der("leaf.mid.joconde.test");
+  auto first = trust.verify_chain(chain, now());
+  BOOST_REQUIRE_MESSAGE(first.ok(), (first ? std::string{} : first.err().describe()));
+  BOOST_CHECK(trust.verify_chain(chain, now()).ok()); // from the cache
+  auto later = trust.verify_chain(chain, now() + std::chrono::hours{3});
+  BOOST_CHECK(!later.ok());
+  // And the same refusal without a cache in between.
+  trust_view fresh{pki.root_ca(), pki.node("joconde.test").chain};
+  BOOST_CHECK(!fresh.verify_chain(chain, now() + std::chrono::hours{3}).ok());
+}

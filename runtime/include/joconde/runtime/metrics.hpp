@@ -116,6 +116,11 @@ public:
   /// joconde_audit_records_total.
   prometheus::Counter& audit_records();
 
+  /// joconde_tls_refused_total{direction,reason}: TLS handshakes that failed before a link
+  /// handshake could start (direction "in": a client of this node's listener; "out": this node's
+  /// connection to its parent).
+  prometheus::Counter& tls_refused(std::string_view direction, std::string_view reason);
+
   /// The underlying registry, for families added by later modules (document them where added).
   prometheus::Registry& raw();
 
@@ -134,6 +139,7 @@ private:
   prometheus::Family<prometheus::Gauge>& certificate_expiry_;
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& audit_records_;
+  prometheus::Family<prometheus::Counter>& tls_refused_;
   std::string listen_address_;
   // Declared last: destroyed first, so no scrape runs while the families go away.
   std::unique_ptr<prometheus::Exposer> exposer_;
