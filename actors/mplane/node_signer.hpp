@@ -51,6 +51,12 @@ public:
     return crypto::issue(subj, dns_names, subject_key, &issuer, key_, profile);
   }
 
+  /// SHA-256 fingerprint of the current public key's DER (SubjectPublicKeyInfo).
+  std::string public_key_fingerprint() const {
+    std::lock_guard guard{mtx_};
+    return key_.public_key().fingerprint();
+  }
+
   /// Switches to a new key (after its certificate was installed).
   void replace(crypto::private_key key) {
     std::lock_guard guard{mtx_};

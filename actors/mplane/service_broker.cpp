@@ -274,6 +274,8 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
   st.store = std::move(store);
   st.audit = std::move(audit);
   st.metrics = metrics;
+  if (!st.cfg.policy)
+    st.cfg.policy = std::make_shared<access_policy>(st.trust->self(), node_role::unknown);
   if (st.trust->own_chain().size() > 1) {
     auto names = st.trust->own_chain()[1].dns_names();
     if (!names.empty())
@@ -311,6 +313,17 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
             st.metrics->rejected(to_string(env.err().code)).Increment();
           audit_envelope(self, "-", "-", "-", from,
                          "refused:" + std::string{to_string(env.err().code)} + " " + env.err().message);
+          continue;
+        }
+        if (auto d = st.cfg.policy->may_route(*env); !d) {
+          log::warning(component, "envelope from " + from + " refused: " + d.reason,
+                       {{"reason", "forbidden"}, {"rule", d.rule}, {"origin", env->origin}});
+          if (st.metrics) {
+            st.metrics->rejected(errc::forbidden).Increment();
+            st.metrics->policy_denials(d.rule).Increment();
+          }
+          audit_envelope(self, id_hex(env->id), env->topic, env->origin, from,
+                         "refused:forbidden " + d.rule + ": " + d.reason);
           continue;
         }
         batch.push_back(std::move(*env));
@@ -374,6 +387,14 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
                                  st.cfg.limits);
         if (!env)
           return to_caf(env.err());
+        if (i == 0)
+          if (auto d = st.cfg.policy->may_route(*env); !d) {
+            log::warning(component, "envelope refused at its origin: " + d.reason,
+                         {{"reason", "forbidden"}, {"rule", d.rule}});
+            if (st.metrics)
+              st.metrics->policy_denials(d.rule).Increment();
+            return make_error(errc::forbidden, d.reason);
+          }
         ids.push_back(id_hex(env->id));
         batch.push_back(std::move(*env));
       }

@@ -7,6 +7,7 @@
 
 #include "joconde/messages/mplane.hpp"
 
+#include "access_policy.hpp"
 #include "envelope_codec.hpp"
 #include "node_store.hpp"
 
@@ -30,6 +31,8 @@ struct service_broker_config {
   std::chrono::milliseconds retry_after{5000};
   std::chrono::milliseconds request_timeout{5000};
   envelope_limits limits;
+  /// The node's access policy (routing rules); the broker makes one of its own if none is given.
+  std::shared_ptr<const access_policy> policy;
 };
 
 /// State of the service broker.

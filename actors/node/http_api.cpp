@@ -73,7 +73,9 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return unauthorised();
     return http::response::json(200, json{{"node", ctx->fqdn},
                                           {"connection_manager", ask_status(*ctx->sys, ctx->cm)},
-                                          {"service_broker", ask_status(*ctx->sys, ctx->broker)}});
+                                          {"service_broker", ask_status(*ctx->sys, ctx->broker)},
+                                          {"key_manager", ask_status(*ctx->sys, ctx->keys)},
+                                          {"access_manager", ask_status(*ctx->sys, ctx->access)}});
   });
   server.route("POST", "/v1/envelopes", [ctx](const http::request& req) {
     if (!authorised(*ctx, req))
@@ -98,12 +100,22 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return http::response::error(400, "malformed_input", "count must be between 1 and 10000");
     http::response out;
     caf::scoped_actor self{*ctx->sys};
+    // The access policy first: some topics belong to the node's own Management Plane.
+    json decision;
+    self->request(ctx->access, ask_timeout, authorize_atom::value, std::string{"api"},
+                  std::string{"publish"}, body["topic"].get<std::string>())
+      .receive([&](std::string& doc) { decision = json::parse(doc, nullptr, false); },
+               [&](caf::error& err) { decision = json{{"allowed", false}, {"reason", describe(err)}}; });
+    if (!decision.is_object() || !decision.value("allowed", false))
+      return http::response::error(403, "forbidden",
+                                   decision.is_object() ? decision.value("reason", std::string{})
+                                                        : std::string{"no policy decision"});
     self->request(ctx->broker, ask_timeout * 6, publish_atom::value, body["topic"].get<std::string>(),
                   recipients, ct_id, payload, static_cast<uint32_t>(count))
       .receive([&](std::vector<std::string>& ids) { out = http::response::json(202, json{{"ids", ids}}); },
                [&](caf::error& err) {
                  auto code = code_of(err);
-                 out = http::response::error(code == errc::none ? 500 : 400,
+                 out = http::response::error(code == errc::none ? 500 : code == errc::forbidden ? 403 : 400,
                                              std::string{to_string(code)}, describe(err));
                });
     return out;

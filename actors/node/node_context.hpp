@@ -2,6 +2,7 @@
 
 // What the HTTP API of a running node can reach. Include only from CAF translation units.
 
+#include "../mplane/access_policy.hpp"
 #include "../mplane/node_store.hpp"
 #include "../mplane/trust_view.hpp"
 #include "joconde/messages/mplane.hpp"
@@ -33,6 +34,10 @@ struct node_context {
   connection_manager_actor cm;
   service_broker_actor broker;
   identity_manager_actor identity;
+  key_manager_actor keys;
+  access_manager_actor access;
+  std::shared_ptr<const access_policy> policy;
+  audit_log_actor audit;
   std::string admin_token;
   metrics::registry* metrics = nullptr;
 };

@@ -1,8 +1,10 @@
 #include "node_run.hpp"
 
+#include "../mplane/access_manager.hpp"
 #include "../mplane/audit_log.hpp"
 #include "../mplane/connection_manager.hpp"
 #include "../mplane/identity_manager.hpp"
+#include "../mplane/key_manager.hpp"
 #include "../mplane/service_broker.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/audit_chain.hpp"
@@ -199,12 +201,16 @@ int run_node(const node_config& cfg) {
   ctx->sys = &sys;
   auto signer = std::make_shared<memory_signer>(std::move(*key));
   auto audit = sys.spawn(audit_log, audit_store, metrics->get());
+  auto keys = sys.spawn(key_manager, signer, cfg.key);
+  auto policy = std::make_shared<access_policy>(trust->self(), role_from_string(cfg.role));
+  auto access = sys.spawn(access_manager, policy, *store, audit, metrics->get());
   service_broker_config bcfg;
   bcfg.window = cfg.window;
   bcfg.frame_envelopes = cfg.frame_envelopes;
   bcfg.retry_after = cfg.retry_after;
   bcfg.request_timeout = cfg.request_timeout;
   bcfg.limits.max_bytes = cfg.max_envelope_bytes;
+  bcfg.policy = policy;
   auto broker = sys.spawn(service_broker, bcfg, trust, signer, *store, audit, metrics->get());
   connection_manager_config ccfg;
   if (!cfg.parent.empty()) {
@@ -224,7 +230,13 @@ int run_node(const node_config& cfg) {
   ctx->cm = cm;
   ctx->broker = broker;
   ctx->identity = idm;
+  ctx->keys = keys;
+  ctx->access = access;
+  ctx->policy = policy;
+  ctx->audit = audit;
   auto stop_actors = [&] {
+    caf::anon_send_exit(access, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(keys, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(idm, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(cm, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
@@ -269,10 +281,12 @@ int run_node(const node_config& cfg) {
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
   {
     caf::scoped_actor self{sys};
+    self->send_exit(access, caf::exit_reason::user_shutdown);
+    self->send_exit(keys, caf::exit_reason::user_shutdown);
     self->send_exit(idm, caf::exit_reason::user_shutdown);
     self->send_exit(cm, caf::exit_reason::user_shutdown);
     self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->wait_for(idm, cm, broker);
+    self->wait_for(access, keys, idm, cm, broker);
     self->send_exit(audit, caf::exit_reason::user_shutdown);
     self->wait_for(audit);
   }

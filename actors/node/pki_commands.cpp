@@ -1,5 +1,7 @@
 #include "pki_commands.hpp"
 
+#include "../mplane/access_policy.hpp"
+
 #include "../mplane/node_store.hpp"
 #include "../mplane/revocation.hpp"
 #include "../mplane/rotation.hpp"
@@ -278,6 +280,13 @@ result<std::vector<std::string>> enrol(const fs::path& parent_dir, const fs::pat
   if (!is_label(subject.common_name))
     return fail(errc::malformed_input, "the request's common name '" + subject.common_name
                                          + "' is not a DNS label");
+  // The access policy of the enrolling node: which roles it may hand out.
+  auto parent_cfg = load_node_config(parent_dir / "joconde.ini", {});
+  if (!parent_cfg)
+    return parent_cfg.err();
+  access_policy policy{parent_cfg->name, role_from_string(parent_cfg->role)};
+  if (auto d = policy.may_enrol(role_from_string(role)); !d)
+    return fail(errc::forbidden, d.reason + " (rule " + d.rule + ")");
   auto key = load_node_key(parent_dir);
   if (!key)
     return key.err();

@@ -88,7 +88,9 @@ registry::registry(std::string node_name, std::string role)
     audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
                           "Records appended to the audit chain.")),
     tls_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_tls_refused_total",
-                        "TLS handshakes that failed, by direction (in, out) and reason.")) {
+                        "TLS handshakes that failed, by direction (in, out) and reason.")),
+    policy_denials_(family(prometheus::BuildCounter(), *registry_, "joconde_policy_denials_total",
+                           "Requests the node's access policy refused, by rule.")) {
   build_info_
     .Add(labels({{"version", std::string{build_info::version()}},
                  {"commit", std::string{build_info::commit()}},
@@ -202,6 +204,10 @@ prometheus::Counter& registry::audit_records() {
 
 prometheus::Counter& registry::tls_refused(std::string_view direction, std::string_view reason) {
   return tls_refused_.Add(labels({{"direction", direction}, {"reason", reason}}));
+}
+
+prometheus::Counter& registry::policy_denials(std::string_view rule) {
+  return policy_denials_.Add(labels({{"rule", rule}}));
 }
 
 prometheus::Registry& registry::raw() {

@@ -71,7 +71,7 @@ handshake attacks (outcome: accepted | refused CODE DETAIL):
   honest, forged-proof (needs --other), replayed-proof, impersonate (needs --other), foreign-hello
 envelope and frame attacks over an honest link (outcome: acked | no-ack):
   env-malformed, env-truncated, env-oversized, env-unsigned, env-wrong-signature (needs --other),
-  env-foreign-origin (needs --other), frame-bad-mac, frame-replayed, env-duplicate
+  env-foreign-origin (needs --other), frame-bad-mac, frame-replayed, env-duplicate, env-policy
 )";
 
 /// Something the harness itself could not do: exit 1 with the reason.
@@ -407,7 +407,7 @@ std::string run(caf::actor_system& sys, const options& opts) {
   // -- envelope and frame attacks over an honest link --
   static const std::set<std::string> link_attacks{
     "env-malformed",      "env-truncated",  "env-oversized",  "env-unsigned", "env-wrong-signature",
-    "env-foreign-origin", "frame-bad-mac",  "frame-replayed", "env-duplicate"};
+    "env-foreign-origin", "frame-bad-mac",  "frame-replayed", "env-duplicate", "env-policy"};
   if (link_attacks.count(a) == 0)
     throw harness_failure("unknown attack " + a);
   if ((a == "env-wrong-signature" || a == "env-foreign-origin"))
@@ -418,7 +418,9 @@ std::string run(caf::actor_system& sys, const options& opts) {
   auto recipients = opts.recipients;
   if (recipients.empty())
     recipients.push_back(session.peer().fqdn);
-  auto topic = opts.topic.empty() ? "inject." + a : opts.topic;
+  // env-policy: a valid, signed envelope the access policy forbids (a rotation request that is
+  // not addressed to the origin's parent alone).
+  auto topic = !opts.topic.empty() ? opts.topic : a == "env-policy" ? "pki.rotation.request" : "inject." + a;
   auto now = std::chrono::system_clock::now();
   auto valid_envelope = [&](const trust_view& t, const node_signer& s) {
     return must(make_envelope(t, s, topic, recipients, "", "joconde-inject " + a, now),
@@ -443,6 +445,8 @@ std::string run(caf::actor_system& sys, const options& opts) {
       throw harness_failure(std::string{"the target did not acknowledge "} + what);
   };
 
+  if (a == "env-policy")
+    return frame_outcome({valid_envelope(trust, signer)});
   if (a == "env-malformed") {
     // Random bytes, drawn again (a bounded number of times) in the unlikely case they parse.
     std::string junk;

@@ -47,9 +47,15 @@ BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
     BOOST_CHECK_MESSAGE(text.find("joconde_links_up") != std::string::npos, name);
   }
   BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{direction=\"child\"}"), 5.0);
-  // Without the admin token the API refuses.
+  // With the admin token the API shows every Management Plane actor.
   auto [status, doc] = c.call("root", "GET", "/v1/status");
   BOOST_CHECK_EQUAL(status, 200);
+  BOOST_CHECK_EQUAL(doc["key_manager"].value("backend", ""), "file");
+  BOOST_CHECK_EQUAL(doc["access_manager"].value("role", ""), "root");
+  BOOST_CHECK_EQUAL(doc["access_manager"]["children"].value("cp1.joconde.test", ""), "computing");
+  BOOST_CHECK_EQUAL(doc["access_manager"]["children"].value("client-a.joconde.test", ""), "client");
+  // Every node stops cleanly on SIGTERM (ops/cluster down fails if one had to be killed).
+  BOOST_CHECK_EQUAL(c.ops("down"), 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
@@ -63,6 +69,19 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
   BOOST_CHECK(test::cluster::wait_until(
     [&] { return inbox_ids(c, "cp1", "test.unicast").count(id) && inbox_ids(c, "cp2", "test.unicast").count(id); },
     30s));
+  // The access policy: the API may not publish on the Management Plane's topics, nor on a topic
+  // that is not dot-separated lowercase labels.
+  auto denials = c.metric("client-a", "joconde_policy_denials_total{rule=\"api.reserved-topic\"}");
+  auto [forbidden, why] = c.call("client-a", "POST", "/v1/envelopes",
+                                 json{{"topic", "pki.revocation"}, {"recipients", {"cp1"}},
+                                      {"payload", "x"}});
+  BOOST_CHECK_EQUAL(forbidden, 403);
+  BOOST_CHECK_MESSAGE(why.dump().find("reserved") != std::string::npos, why.dump());
+  BOOST_CHECK_EQUAL(c.metric("client-a", "joconde_policy_denials_total{rule=\"api.reserved-topic\"}"),
+                    denials + 1);
+  auto [bad_topic, why2] = c.call("client-a", "POST", "/v1/envelopes",
+                                  json{{"topic", "Test/../x"}, {"recipients", {"cp1"}}, {"payload", "x"}});
+  BOOST_CHECK_EQUAL(bad_topic, 403);
   // Nobody else has it: not in their inboxes, not in any of their files (store, logs, audit).
   BOOST_CHECK(inbox_ids(c, "root", "test.unicast").empty());
   for (auto name : {"cp3", "client-b"}) {

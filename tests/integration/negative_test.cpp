@@ -336,6 +336,18 @@ BOOST_AUTO_TEST_CASE(envelope_from_outside_the_senders_subtree_is_refused) {
                 {envelope_refused, reason("forbidden"), "cp2." + domain}});
 }
 
+// Valid and signed, but against the access policy: a rotation request may go to the origin's
+// parent only, and this one is addressed to the root and cp1.
+BOOST_AUTO_TEST_CASE(envelope_against_the_access_policy_is_refused) {
+  auto& e = *env;
+  auto denials_before = e.c.metric("root", "joconde_policy_denials_total{rule=\"pki.rotation-request\"}");
+  check_attack({"env-policy", "outcome: acked", rejected("forbidden"), 1,
+                {envelope_refused, reason("forbidden"), "rule=\"pki.rotation-request\""}});
+  BOOST_CHECK_EQUAL(e.c.metric("root", "joconde_policy_denials_total{rule=\"pki.rotation-request\"}"),
+                    denials_before + 1);
+  BOOST_CHECK_EQUAL(e.inbox_count("cp1", "pki.rotation.request"), 0u);
+}
+
 BOOST_AUTO_TEST_CASE(frame_with_a_bad_mac_is_refused_and_not_acknowledged) {
   check_attack({"frame-bad-mac", "outcome: no-ack", rejected("bad_mac"), 1,
                 {"link.frame refused", reason("bad_mac"), "peer=\"" + rogue_fqdn + "\""}});

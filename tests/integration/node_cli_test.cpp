@@ -108,6 +108,22 @@ BOOST_FIXTURE_TEST_CASE(onboarding_works_and_refuses_what_is_wrong, fixture) {
   auto fp = node("fingerprint --dir " + (dir / "root").string()).out;
   auto line = fp.substr(fp.find("\nfingerprint: ") + 14, 95);
   BOOST_CHECK_EQUAL(node("trust confirm " + line + " --dir " + (dir / "client-a").string()).rc, 0);
+  // The access policy: a client node may enrol client children, not computing ones.
+  BOOST_REQUIRE_EQUAL(node("init --dir " + (dir / "dept").string()
+                           + " --name dept --role client --parent 127.0.0.1:1 --org Org"
+                             " --email it@org.example --listen 127.0.0.1:1 --http 127.0.0.1:2"
+                             " --metrics 127.0.0.1:3").rc,
+                      0);
+  auto dept_csr = (dir / "dept" / "node.csr.pem").string();
+  auto as_cp = node("enrol --dir " + (dir / "client-a").string() + " --csr " + dept_csr
+                    + " --role computing --out " + (dir / "dept.pem").string());
+  BOOST_CHECK_NE(as_cp.rc, 0);
+  BOOST_CHECK_MESSAGE(as_cp.out.find("enrol.computing") != std::string::npos, as_cp.out);
+  BOOST_CHECK(!fs::exists(dir / "dept.pem"));
+  auto as_client = node("enrol --dir " + (dir / "client-a").string() + " --csr " + dept_csr
+                        + " --role client --out " + (dir / "dept.pem").string());
+  BOOST_CHECK_MESSAGE(as_client.rc == 0, as_client.out);
+  BOOST_CHECK(as_client.out.find("issued: dept.client-a.joconde.test") != std::string::npos);
   // Usage errors exit 2.
   BOOST_CHECK_EQUAL(node("enrol --dir x").rc, 2);
   BOOST_CHECK_EQUAL(node("no-such-command").rc, 2);

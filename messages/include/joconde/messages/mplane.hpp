@@ -37,6 +37,7 @@ using revoke_atom = caf::atom_constant<caf::atom("j_revoke")>;
 using trust_atom = caf::atom_constant<caf::atom("j_trust")>;
 using query_atom = caf::atom_constant<caf::atom("j_query")>;
 using rotate_atom = caf::atom_constant<caf::atom("j_rotate")>;
+using authorize_atom = caf::atom_constant<caf::atom("j_authz")>;
 
 // -- shared protocols -------------------------------------------------------------------------------
 
@@ -111,8 +112,18 @@ using service_broker_actor = caf::typed_actor<
 
 /// The Key Management Service: the only holder of the node's private key.
 using key_manager_actor = caf::typed_actor<
-  // sign each message with the node key (ECDSA P-256, SHA-256); reply: DER signatures in order.
+  // local: sign each message with the node key (ECDSA P-256, SHA-256); reply: DER signatures in
+  // order. At most 10,000 messages of at most 16 MiB in all per request.
   caf::replies_to<sign_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+/// The Role and Access Manager and System Policy Engine: node roles and policy decisions.
+using access_manager_actor = caf::typed_actor<
+  // local: may `subject` do `action` on `resource`? Actions: "publish" (resource: topic, subject:
+  // "api"), "enrol" (resource: role). Reply: JSON {allowed, rule, reason}; denials are audited.
+  caf::replies_to<authorize_atom, std::string, std::string, std::string>::with<std::string>,
+  // timer: re-read the roles of the children enrolled here.
+  caf::reacts_to<tick_atom>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 /// The System Log Collector's audit side: one hash-chained RFC 5424 record per event.

@@ -121,6 +121,9 @@ public:
   /// connection to its parent).
   prometheus::Counter& tls_refused(std::string_view direction, std::string_view reason);
 
+  /// joconde_policy_denials_total{rule}: requests the access policy refused, by rule.
+  prometheus::Counter& policy_denials(std::string_view rule);
+
   /// The underlying registry, for families added by later modules (document them where added).
   prometheus::Registry& raw();
 
@@ -140,6 +143,7 @@ private:
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& audit_records_;
   prometheus::Family<prometheus::Counter>& tls_refused_;
+  prometheus::Family<prometheus::Counter>& policy_denials_;
   std::string listen_address_;
   // Declared last: destroyed first, so no scrape runs while the families go away.
   std::unique_ptr<prometheus::Exposer> exposer_;
