@@ -18,8 +18,8 @@ struct node_store {
   lmdb::database trusted;   ///< fingerprint -> confirmation time (ms) and who confirmed
   lmdb::database revoked;   ///< fingerprint -> serialised Revocation
   lmdb::database outbox;    ///< neighbour FQDN '\0' big-endian sequence -> SignedEnvelope
-  lmdb::database seen;      ///< envelope id -> created-at (µs), for dropping duplicates
-  lmdb::database inbox;     ///< topic '\0' envelope id -> delivery record (JSON) for the local application
+  lmdb::database seen;      ///< big-endian created-at (µs) + envelope id -> "", for dropping duplicates
+  lmdb::database inbox;     ///< topic '\0' big-endian created-at + id -> delivery record (JSON) for the local application
   lmdb::database meta;      ///< counters and markers
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.

@@ -34,10 +34,29 @@ std::string outbox_key(const std::string& peer, uint64_t seq) {
   return key;
 }
 
-std::string inbox_key(const std::string& topic, const std::string& id) {
+/// Big-endian creation time (µs) then the id: an envelope's identity, in time order, so that new
+/// keys land at the end of their database (few pages written per commit) and old ones are at the
+/// start (cheap to forget). Both fields are signed by the origin.
+std::string time_ordered_id(int64_t created_at_us, const std::string& id) {
+  auto at = static_cast<uint64_t>(std::max<int64_t>(0, created_at_us));
+  std::string key;
+  key.reserve(8 + id.size());
+  for (int i = 7; i >= 0; --i)
+    key.push_back(static_cast<char>((at >> (i * 8)) & 0xff));
+  return key + id;
+}
+
+int64_t time_of_key(std::string_view key) {
+  uint64_t at = 0;
+  for (auto c : key.substr(0, 8))
+    at = (at << 8) | static_cast<uint8_t>(c);
+  return static_cast<int64_t>(at);
+}
+
+std::string inbox_key(const std::string& topic, int64_t created_at_us, const std::string& id) {
   std::string key = topic;
   key.push_back('\0');
-  return key + id;
+  return key + time_ordered_id(created_at_us, id);
 }
 
 uint64_t seq_of_key(std::string_view key) {
@@ -144,7 +163,7 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
     };
     for (auto& env : batch) {
       auto hex = id_hex(env.id);
-      auto fresh = txn->put_if_absent(st.store.seen, env.id, std::to_string(env.created_at_us));
+      auto fresh = txn->put_if_absent(st.store.seen, time_ordered_id(env.created_at_us, env.id), {});
       if (!fresh)
         return fresh.err();
       if (!*fresh) {
@@ -164,7 +183,7 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
                               {"payload_size", env.payload.size()}};
         if (env.payload.size() <= 64 * 1024)
           record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
-        if (auto r = txn->put(st.store.inbox, inbox_key(env.topic, env.id), record.dump()); !r)
+        if (auto r = txn->put(st.store.inbox, inbox_key(env.topic, env.created_at_us, env.id), record.dump()); !r)
           return r.err();
         ++delivered;
         local.push_back(&env);
@@ -221,12 +240,11 @@ void prune_seen(service_broker_pointer self) {
     auto txn = st.store.env->begin_read();
     if (!txn)
       return;
-    (void) txn->for_each(st.store.seen, "", [&](std::string_view id, std::string_view created) {
-      int64_t at = 0;
-      for (char ch : created)
-        at = at * 10 + (ch - '0');
-      if (at < horizon)
-        old.emplace_back(id);
+    // Keys are in time order: the stale ones come first.
+    (void) txn->for_each(st.store.seen, "", [&](std::string_view key, std::string_view) {
+      if (key.size() < 8 || time_of_key(key) >= horizon)
+        return false;
+      old.emplace_back(key);
       return old.size() < 10000;
     });
   }

@@ -277,7 +277,12 @@ BOOST_AUTO_TEST_CASE(ids_of_stale_envelopes_are_forgotten_fresh_ones_kept) {
     auto old_us = std::chrono::duration_cast<std::chrono::microseconds>(
                     (std::chrono::system_clock::now() - std::chrono::hours{49}).time_since_epoch())
                     .count();
-    BOOST_REQUIRE(txn.put(client.store.seen, "0123456789abcdef", std::to_string(old_us)));
+    // The key is the big-endian creation time (µs) and the id.
+    std::string key;
+    for (int i = 7; i >= 0; --i)
+      key.push_back(static_cast<char>((static_cast<uint64_t>(old_us) >> (i * 8)) & 0xff));
+    key += "0123456789abcdef";
+    BOOST_REQUIRE(txn.put(client.store.seen, key, ""));
     BOOST_REQUIRE(txn.commit());
   }
   BOOST_CHECK_EQUAL(count(client, client.store.seen), 3u);

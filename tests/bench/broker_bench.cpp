@@ -1,5 +1,6 @@
 // joconde-bench-broker: signed envelopes per second from client-a to cp1 through the root, with the
-// durable outbox at every hop, and the latency at half that rate. Prints `figure: value unit` lines.
+// durable outbox at every hop, and the latency at half that rate (or at the rate given as the second
+// argument). Prints `figure: value unit` lines. Usage: joconde-bench-broker [TOTAL [RATE]]
 // A benchmark, not a test: it asserts nothing about time.
 
 #include "support/cluster.hpp"
@@ -59,23 +60,31 @@ int main(int argc, char** argv) {
   std::cout << "figure: broker_envelopes_per_s " << static_cast<long>(rate) << " envelopes/s\n";
   // -- latency at half that rate: small batches every 2 ms, created-at to delivered-at at cp1 --
   constexpr auto tick = 2ms;
-  constexpr int ticks_per_s = 500;
-  double target = rate / 2;
-  int per_tick = std::max(1, static_cast<int>(target / ticks_per_s));
+  // The rate may be given as the second argument (envelopes/s), else half the measured throughput.
+  // Every 2 ms tick sends the envelopes that the exact rate has made due since the start.
+  double target = argc > 2 ? std::clamp(std::atof(argv[2]), 50.0, 50000.0) : rate / 2;
   int lat_total = std::min(total / 2, static_cast<int>(target * 5)); // about 5 s of traffic
-  auto next = steady::now();
-  for (int sent = 0; sent < lat_total; sent += per_tick) {
-    if (!publish(c, "bench.lat", per_tick))
-      return 1;
+  auto lat_start = steady::now();
+  auto next = lat_start;
+  for (int sent = 0; sent < lat_total;) {
+    // Envelopes due by now at the exact rate (a slow publish is caught up at the next tick).
+    auto due = static_cast<int>(target * std::chrono::duration<double>(steady::now() - lat_start).count());
+    auto n = std::min(due, lat_total) - sent;
+    if (n > 0) {
+      if (!publish(c, "bench.lat", n))
+        return 1;
+      sent += n;
+    }
     next += tick;
     std::this_thread::sleep_until(next);
   }
+  auto lat_secs = std::chrono::duration<double>(steady::now() - lat_start).count();
   test::cluster::wait_until([&] { return inbox_count(c, "bench.lat") >= size_t(lat_total); }, 120s);
   auto [status, doc] = c.call("cp1", "GET", "/v1/inbox?topic=bench.lat");
   std::vector<double> ms;
   for (const auto& e : doc["entries"])
     ms.push_back((e["delivered_at_us"].get<double>() - e["created_at_us"].get<double>()) / 1000.0);
-  std::cout << "figure: broker_latency_rate " << static_cast<long>(per_tick * ticks_per_s)
+  std::cout << "figure: broker_latency_rate " << static_cast<long>(lat_total / lat_secs)
             << " envelopes/s\n";
   std::cout << "figure: broker_latency_p50_ms " << percentile(ms, 0.50) << " ms\n";
   std::cout << "figure: broker_latency_p99_ms " << percentile(ms, 0.99) << " ms\n";
