@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 namespace joconde {
 
 namespace {
@@ -79,8 +81,12 @@ void update_depth(service_broker_pointer self, const std::string& peer) {
       static_cast<double>(self->state.peers[peer].depth));
 }
 
-/// Forgets what is in flight to `peer`; it will all be sent again.
+void remove_acked(service_broker_pointer self);
+
+/// Forgets what is in flight to `peer`; it will all be sent again (from the outbox, which must then
+/// no longer hold what was acknowledged).
 void reset_peer(service_broker_pointer self, const std::string& peer) {
+  remove_acked(self);
   auto& p = self->state.peers[peer];
   ++p.epoch;
   p.inflight.clear();
@@ -140,11 +146,8 @@ void pump(service_broker_pointer self, const std::string& peer) {
   }
 }
 
-/// Stores admitted envelopes in one transaction: duplicates dropped, local ones into the inbox,
-/// the rest into the outboxes of their next hops. Nothing is acknowledged unless this commits.
-result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_envelope>& batch,
-                             const std::string& from, neighbour_kind kind) {
-  auto& st = self->state;
+/// What storing one batch did inside the transaction, acted upon once it has committed.
+struct staged_batch {
   struct decision {
     std::string id, topic, origin, what;
   };
@@ -153,78 +156,167 @@ result<void> store_envelopes(service_broker_pointer self, std::vector<admitted_e
   std::map<std::string, int64_t> enqueued;
   uint64_t delivered = 0;
   uint64_t duplicates = 0;
-  {
-    auto txn = st.store.env->begin_write();
-    if (!txn)
-      return txn.err();
-    auto known_child = [&](const std::string& fqdn) {
-      auto v = txn->get(st.store.children, fqdn);
-      return v && v->has_value();
-    };
-    for (auto& env : batch) {
-      auto hex = id_hex(env.id);
-      auto fresh = txn->put_if_absent(st.store.seen, time_ordered_id(env.created_at_us, env.id), {});
-      if (!fresh)
-        return fresh.err();
-      if (!*fresh) {
-        ++duplicates;
-        decisions.push_back({hex, env.topic, env.origin, "duplicate"});
-        continue;
-      }
-      auto plan = plan_route(env.recipients, st.trust->self(), st.parent,
-                             kind == neighbour_kind::parent, known_child);
-      if (plan.local) {
-        nlohmann::json record{{"id", hex},
-                              {"topic", env.topic},
-                              {"origin", env.origin},
-                              {"ct_id", env.ct_id},
-                              {"created_at_us", env.created_at_us},
-                              {"delivered_at_us", now_us()},
-                              {"payload_size", env.payload.size()}};
-        if (env.payload.size() <= 64 * 1024)
-          record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
-        if (auto r = txn->put(st.store.inbox, inbox_key(env.topic, env.created_at_us, env.id), record.dump()); !r)
-          return r.err();
-        ++delivered;
-        local.push_back(&env);
-      }
-      for (const auto& hop : plan.next_hops) {
-        if (hop == from)
-          continue;
-        if (auto r = txn->put(st.store.outbox, outbox_key(hop, ++st.next_seq), env.bytes); !r)
-          return r.err();
-        ++enqueued[hop];
-      }
-      std::string what = plan.local ? "delivered" : "forwarded";
-      for (const auto& r : plan.unroutable) {
-        what += " unroutable:" + r;
-        log::warning(component, "no route to " + r + " for envelope " + hex);
-      }
-      decisions.push_back({hex, env.topic, env.origin, what});
+};
+
+/// Writes one batch inside `txn`: duplicates dropped, local envelopes into the inbox, the rest into
+/// the outboxes of their next hops.
+result<void> stage_batch(service_broker_pointer self, lmdb::write_txn& txn,
+                         const std::vector<admitted_envelope>& batch, const std::string& from,
+                         neighbour_kind kind, staged_batch& out) {
+  auto& st = self->state;
+  auto known_child = [&](const std::string& fqdn) {
+    auto v = txn.get(st.store.children, fqdn);
+    return v && v->has_value();
+  };
+  for (const auto& env : batch) {
+    auto hex = id_hex(env.id);
+    auto fresh = txn.put_if_absent(st.store.seen, time_ordered_id(env.created_at_us, env.id), {});
+    if (!fresh)
+      return fresh.err();
+    if (!*fresh) {
+      ++out.duplicates;
+      out.decisions.push_back({hex, env.topic, env.origin, "duplicate"});
+      continue;
     }
-    if (auto r = txn->commit(); !r)
-      return r.err();
+    auto plan = plan_route(env.recipients, st.trust->self(), st.parent,
+                           kind == neighbour_kind::parent, known_child);
+    if (plan.local) {
+      nlohmann::json record{{"id", hex},
+                            {"topic", env.topic},
+                            {"origin", env.origin},
+                            {"ct_id", env.ct_id},
+                            {"created_at_us", env.created_at_us},
+                            {"delivered_at_us", now_us()},
+                            {"payload_size", env.payload.size()}};
+      if (env.payload.size() <= 64 * 1024)
+        record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
+      if (auto r = txn.put(st.store.inbox, inbox_key(env.topic, env.created_at_us, env.id),
+                           record.dump());
+          !r)
+        return r.err();
+      ++out.delivered;
+      out.local.push_back(&env);
+    }
+    for (const auto& hop : plan.next_hops) {
+      if (hop == from)
+        continue;
+      if (auto r = txn.put(st.store.outbox, outbox_key(hop, ++st.next_seq), env.bytes); !r)
+        return r.err();
+      ++out.enqueued[hop];
+    }
+    std::string what = plan.local ? "delivered" : "forwarded";
+    for (const auto& r : plan.unroutable) {
+      what += " unroutable:" + r;
+      log::warning(component, "no route to " + r + " for envelope " + hex);
+    }
+    out.decisions.push_back({hex, env.topic, env.origin, what});
   }
-  st.delivered += delivered;
-  for (const auto* env : local)
+  return ok();
+}
+
+/// After the commit: local subscribers, audit, metrics, and the next frames to the next hops.
+void after_commit(service_broker_pointer self, const std::vector<admitted_envelope>& batch,
+                  const std::string& from, neighbour_kind kind, const staged_batch& done) {
+  auto& st = self->state;
+  st.delivered += done.delivered;
+  for (const auto* env : done.local)
     for (const auto& [prefix, sub] : st.subscribers)
       if (env->topic.rfind(prefix, 0) == 0)
         self->send(sub, deliver_atom::value, env->topic, env->origin, env->payload);
-  for (const auto& d : decisions)
+  for (const auto& d : done.decisions)
     audit_envelope(self, d.id, d.topic, d.origin, from, d.what);
   if (st.metrics) {
     st.metrics->routed(kind == neighbour_kind::self ? "local" : "in").Increment(
-      static_cast<double>(batch.size() - duplicates));
-    st.metrics->duplicate().Increment(static_cast<double>(duplicates));
-    if (delivered > 0)
-      st.metrics->delivered("all").Increment(static_cast<double>(delivered));
+      static_cast<double>(batch.size() - done.duplicates));
+    st.metrics->duplicate().Increment(static_cast<double>(done.duplicates));
+    if (done.delivered > 0)
+      st.metrics->delivered("all").Increment(static_cast<double>(done.delivered));
   }
-  for (const auto& [hop, n] : enqueued) {
+  for (const auto& [hop, n] : done.enqueued) {
     st.peers[hop].depth += n;
     update_depth(self, hop);
-    pump(self, hop);
   }
-  return ok();
+}
+
+/// Deletes the outbox keys of acknowledged envelopes in a commit of their own. A crash before it
+/// only makes those envelopes go out again; the receiver drops them as duplicates.
+void remove_acked(service_broker_pointer self) {
+  auto& st = self->state;
+  if (st.acked_keys.empty())
+    return;
+  auto txn = st.store.env->begin_write();
+  if (!txn) {
+    log::error(component, "cannot open the outbox: " + txn.err().message);
+    return;
+  }
+  for (const auto& key : st.acked_keys)
+    if (auto r = txn->del(st.store.outbox, key); !r) {
+      log::error(component, "cannot clear the outbox: " + r.err().message);
+      return;
+    }
+  if (auto r = txn->commit(); !r) {
+    log::error(component, "cannot clear the outbox: " + r.err().message);
+    return;
+  }
+  st.acked_keys.clear();
+}
+
+/// Stores every pending batch in one durable commit, then tells each sender, then pumps; finally
+/// removes what was acknowledged meanwhile. Nothing is acknowledged unless its batch committed.
+void flush(service_broker_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  auto work = std::move(st.pending);
+  st.pending.clear();
+  st.pending_bytes = 0;
+  if (!work.empty()) {
+    std::vector<staged_batch> staged(work.size());
+    auto stored = [&]() -> result<void> {
+      auto txn = st.store.env->begin_write();
+      if (!txn)
+        return txn.err();
+      for (size_t i = 0; i < work.size(); ++i)
+        if (auto r = stage_batch(self, *txn, work[i].batch, work[i].from, work[i].kind, staged[i]); !r)
+          return r;
+      return txn->commit();
+    }();
+    if (!stored) {
+      log::error(component, "cannot store " + std::to_string(work.size())
+                              + " batch(es) of envelopes: " + stored.err().message);
+      auto err = to_caf(stored.err());
+      for (auto& w : work)
+        w.done(err);
+    } else {
+      ++st.commits;
+      st.committed_batches += work.size();
+      std::set<std::string> hops;
+      for (size_t i = 0; i < work.size(); ++i) {
+        after_commit(self, work[i].batch, work[i].from, work[i].kind, staged[i]);
+        work[i].done(caf::error{});
+        for (const auto& [hop, n] : staged[i].enqueued)
+          hops.insert(hop);
+      }
+      for (const auto& hop : hops)
+        pump(self, hop);
+    }
+  }
+  remove_acked(self);
+}
+
+/// Queues a batch for the next flush (made at once if the pending data is large).
+void enqueue(service_broker_pointer self, service_broker_state::pending_batch item) {
+  auto& st = self->state;
+  for (const auto& env : item.batch)
+    st.pending_bytes += env.bytes.size();
+  st.pending.push_back(std::move(item));
+  if (st.pending_bytes > 64 * 1024 * 1024) {
+    flush(self);
+    return;
+  }
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 /// Forgets ids of envelopes too old to be admitted again (older than max_age + max_skew): a resend of
@@ -346,11 +438,15 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         }
         batch.push_back(std::move(*env));
       }
-      if (auto r = store_envelopes(self, batch, from, kind); !r) {
-        log::error(component, "cannot store envelopes from " + from + ": " + r.err().message);
-        return to_caf(r.err());
-      }
-      return true;
+      // Answered (and so acknowledged to the sender) once the group commit has made it durable.
+      auto rp = self->make_response_promise<bool>();
+      enqueue(self, {std::move(batch), from, kind, [rp](const caf::error& err) mutable {
+                       if (err)
+                         rp.deliver(err);
+                       else
+                         rp.deliver(true);
+                     }});
+      return rp;
     },
     [=](link_up_atom, std::string& peer, bool is_parent) {
       reset_peer(self, peer);
@@ -369,21 +465,14 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       auto i = p.inflight.find(seq);
       if (i == p.inflight.end())
         return;
-      auto txn = st.store.env->begin_write();
-      if (!txn) {
-        log::error(component, "cannot open the outbox: " + txn.err().message);
-        return;
-      }
-      for (const auto& key : i->second.keys)
-        if (auto r = txn->del(st.store.outbox, key); !r) {
-          log::error(component, "cannot clear the outbox: " + r.err().message);
-          return;
-        }
-      if (auto r = txn->commit(); !r) {
-        log::error(component, "cannot clear the outbox: " + r.err().message);
-        return;
-      }
+      // Removed from the outbox at the next flush (the pump reads on after the cursor meanwhile).
       auto n = i->second.keys.size();
+      for (auto& key : i->second.keys)
+        st.acked_keys.push_back(std::move(key));
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
       p.depth -= static_cast<int64_t>(n);
       p.inflight_count -= n;
       p.inflight.erase(i);
@@ -416,10 +505,17 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         ids.push_back(id_hex(env->id));
         batch.push_back(std::move(*env));
       }
-      if (auto r = store_envelopes(self, batch, st.trust->self(), neighbour_kind::self); !r)
-        return to_caf(r.err());
-      return ids;
+      auto rp = self->make_response_promise<std::vector<std::string>>();
+      enqueue(self, {std::move(batch), st.trust->self(), neighbour_kind::self,
+                     [rp, ids = std::move(ids)](const caf::error& err) mutable {
+                       if (err)
+                         rp.deliver(err);
+                       else
+                         rp.deliver(std::move(ids));
+                     }});
+      return rp;
     },
+    [=](flush_atom) { flush(self); },
     [=](tick_atom) {
       auto& st = self->state;
       auto now = std::chrono::steady_clock::now();
@@ -448,7 +544,14 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       nlohmann::json peers = nlohmann::json::object();
       for (const auto& [peer, p] : st.peers)
         peers[peer] = {{"up", p.up}, {"outbox", p.depth}, {"in_flight", p.inflight_count}};
-      return nlohmann::json{{"peers", peers}, {"delivered", st.delivered}}.dump();
+      return nlohmann::json{{"peers", peers},
+                            {"delivered", st.delivered},
+                            {"commits", st.commits},
+                            {"batches_per_commit",
+                             st.commits == 0 ? 0.0
+                                             : static_cast<double>(st.committed_batches)
+                                                 / static_cast<double>(st.commits)}}
+        .dump();
     },
   };
 }

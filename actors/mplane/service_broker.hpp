@@ -14,6 +14,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -69,6 +70,23 @@ struct service_broker_state {
   std::map<std::string, local_subscriber_actor> subscribers; ///< by topic prefix
   uint64_t delivered = 0;
   uint64_t ticks = 0;
+
+  /// Admitted envelopes waiting for the next commit, and whom to tell once they are durable.
+  struct pending_batch {
+    std::vector<admitted_envelope> batch;
+    std::string from;
+    neighbour_kind kind = neighbour_kind::self;
+    std::function<void(const caf::error&)> done; ///< called after the commit (or its failure)
+  };
+
+  // Group commit: what arrives while the mailbox holds more work is written in one durable commit,
+  // made by a flush message this actor sends itself (it queues behind everything already there).
+  std::vector<pending_batch> pending;       ///< stored by the next flush, in arrival order
+  size_t pending_bytes = 0;
+  std::vector<std::string> acked_keys;      ///< outbox keys to delete at the next flush
+  bool flush_scheduled = false;
+  uint64_t commits = 0;                     ///< durable commits of envelopes (for status)
+  uint64_t committed_batches = 0;           ///< batches they carried
 };
 
 using service_broker_pointer = service_broker_actor::stateful_pointer<service_broker_state>;

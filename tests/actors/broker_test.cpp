@@ -315,6 +315,7 @@ recording_broker(service_broker_actor::pointer self, std::shared_ptr<std::vector
     [=](publish_atom, std::string&, std::vector<std::string>&, std::string&, std::string&,
         uint32_t) { return std::vector<std::string>{}; },
     [=](tick_atom) {},
+    [=](flush_atom) {},
     [=](connect_atom, connection_manager_actor) {},
     [=](connect_atom, std::string&, local_subscriber_actor) {},
     [=](status_atom) { return "{}"s; },

@@ -38,6 +38,7 @@ using trust_atom = caf::atom_constant<caf::atom("j_trust")>;
 using query_atom = caf::atom_constant<caf::atom("j_query")>;
 using rotate_atom = caf::atom_constant<caf::atom("j_rotate")>;
 using authorize_atom = caf::atom_constant<caf::atom("j_authz")>;
+using flush_atom = caf::atom_constant<caf::atom("j_flush")>;
 
 // -- shared protocols -------------------------------------------------------------------------------
 
@@ -102,6 +103,8 @@ using service_broker_actor = caf::typed_actor<
                   uint32_t>::with<std::vector<std::string>>,
   // timer: resend what is overdue.
   caf::reacts_to<tick_atom>,
+  // self: commit what is pending (group commit).
+  caf::reacts_to<flush_atom>,
   // wiring at start-up: the connection manager to send frames through.
   caf::reacts_to<connect_atom, connection_manager_actor>,
   // wiring at start-up: deliver envelopes whose topic starts with this prefix to that actor.
