@@ -181,6 +181,8 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
   BOOST_CHECK(test::cluster::wait_until(
     [&] { return c.metric("root", "joconde_handshakes_total{result=\"certificate_revoked\"}") > before; }, 15s));
   BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{peer=\"cp3.joconde.test\"}"), 0.0);
+  // ... with the reason in the root's log.
+  BOOST_CHECK(count_in_file(c.data_dir("root") / "node.log.rfc5424", "reason=\"certificate_revoked\"") >= 1);
   // The rest of the tree is healthy.
   auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
                               json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
