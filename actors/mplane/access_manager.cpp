@@ -68,6 +68,9 @@ access_manager_actor::behavior_type access_manager(access_manager_pointer self,
   st.metrics = metrics;
   if (auto n = load_child_roles(st.store, *st.policy); !n)
     log::error(component, "cannot read the roles of the children: " + n.err().describe());
+  if (st.metrics) // every rule shows up at 0 from the first scrape
+    for (const auto& [id, text] : access_policy::rules())
+      st.metrics->policy_denials(id);
   self->delayed_send(self, refresh_interval, tick_atom::value);
   return {
     [=](authorize_atom, std::string& subject, std::string& action,

@@ -97,10 +97,18 @@ registry::registry(std::string node_name, std::string role)
                  {"node", node_name},
                  {"role", role}}))
     .Set(1);
-  // Label-less families show up (at 0) from the first scrape.
+  // Label-less families, and the reasons a dashboard watches, show up (at 0) from the first scrape.
   retried_.Add({});
   duplicate_.Add({});
   audit_records_.Add({});
+  for (auto reason : {errc::malformed_input, errc::too_large, errc::bad_signature, errc::bad_mac,
+                      errc::untrusted_chain, errc::certificate_expired, errc::certificate_revoked,
+                      errc::replayed, errc::unknown_peer, errc::forbidden})
+    rejected(reason);
+  for (auto direction : {"in", "out"})
+    for (auto reason : {"protocol_version", "no_certificate", "untrusted_chain", "certificate_expired",
+                        "peer_alert", "tls_error"})
+      tls_refused(direction, reason);
 }
 
 registry::~registry() {

@@ -28,6 +28,7 @@
 #include "mplane/node_signer.hpp"
 #include "mplane/trust_view.hpp"
 #include "node/pki_commands.hpp"
+#include "support/test_pki.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -134,44 +135,6 @@ identity load_identity(const fs::path& dir) {
 crypto::private_key copy_key(const crypto::private_key& key) {
   auto pem = must(key.to_encrypted_pem("joconde-inject copy"), "copying a key");
   return must(crypto::private_key::from_pem(pem, "joconde-inject copy"), "copying a key");
-}
-
-/// A throw-away PKI under a root CA of its own (same domain as the real tree) with a node named
-/// like `fqdn` below the root node `domain`: a chain that leads to another root.
-struct foreign_identity {
-  crypto::certificate root;
-  std::vector<crypto::certificate> chain;
-  crypto::private_key key;
-};
-
-foreign_identity make_foreign(const std::string& domain, const std::string& fqdn) {
-  auto now = std::chrono::system_clock::now() - 1h;
-  auto ca_key = must(crypto::private_key::generate(), "foreign root CA key");
-  crypto::issue_profile ca_profile;
-  ca_profile.is_ca = true;
-  ca_profile.path_length = 4;
-  ca_profile.permitted_dns = {domain};
-  ca_profile.not_before = now;
-  auto ca = must(crypto::issue({domain + " Root CA", "Rogue", "", "it@rogue.example"}, {},
-                               ca_key.public_key(), nullptr, ca_key, ca_profile),
-                 "foreign root CA");
-  auto root_key = must(crypto::private_key::generate(), "foreign root node key");
-  crypto::issue_profile root_profile = ca_profile;
-  root_profile.path_length = 3;
-  auto root_node = must(crypto::issue({"root", "Rogue", "", "it@rogue.example"}, {domain},
-                                      root_key.public_key(), &ca, ca_key, root_profile),
-                        "foreign root node");
-  auto key = must(crypto::private_key::generate(), "foreign node key");
-  crypto::issue_profile node_profile;
-  node_profile.is_ca = true;
-  node_profile.path_length = 2;
-  node_profile.permitted_dns = {fqdn};
-  node_profile.not_before = now;
-  auto label = fqdn.substr(0, fqdn.find('.'));
-  auto node = must(crypto::issue({label, "Rogue", "", "it@rogue.example"}, {fqdn}, key.public_key(),
-                                 &root_node, root_key, node_profile),
-                   "foreign node");
-  return foreign_identity{ca, {node, root_node}, std::move(key)};
 }
 
 // -- outcomes ---------------------------------------------------------------------------------------
@@ -394,9 +357,15 @@ std::string run(caf::actor_system& sys, const options& opts) {
     auto domain = me.chain.back().dns_names();
     if (domain.empty())
       throw harness_failure("the identity's root node certificate names no domain");
-    auto foreign = make_foreign(domain.front(), me.fqdn());
-    trust_view claimed{foreign.root, foreign.chain};
-    memory_signer foreign_signer{copy_key(foreign.key)};
+    // A throw-away PKI under a root CA of its own, same domain and same name as this identity:
+    // a chain that leads to another root.
+    auto dot = me.fqdn().find('.');
+    if (dot == std::string::npos || me.fqdn().substr(dot + 1) != domain.front())
+      throw harness_failure("foreign-hello needs an identity that is a direct child of the root");
+    test::test_pki foreign{domain.front()};
+    auto& node = foreign.add(me.fqdn().substr(0, dot), domain.front());
+    trust_view claimed{foreign.root_ca(), node.chain};
+    memory_signer foreign_signer{test::key_of(node)};
     link.connect();
     auto half = link.hello_and_challenge(claimed, foreign_signer);
     if (half.out.refused)

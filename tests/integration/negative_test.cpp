@@ -7,6 +7,7 @@
 // nothing. One cluster is shared by every test case (a global fixture); every wait is bounded.
 
 #include "support/cluster.hpp"
+#include "support/test_pki.hpp"
 
 #include "joconde/runtime/crypto.hpp"
 #include "node/pki_commands.hpp"
@@ -504,25 +505,10 @@ BOOST_AUTO_TEST_CASE(anonymous_ciphers_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(client_certificate_from_another_root_is_refused) {
-  auto now = std::chrono::system_clock::now() - 1h;
-  auto ca_key = must(crypto::private_key::generate(), "key");
-  crypto::issue_profile ca_profile;
-  ca_profile.is_ca = true;
-  ca_profile.path_length = 4;
-  ca_profile.permitted_dns = {domain};
-  ca_profile.not_before = now;
-  auto ca = must(crypto::issue({domain + " Root CA", "Rogue", "", "it@rogue.example"}, {},
-                               ca_key.public_key(), nullptr, ca_key, ca_profile),
-                 "foreign root CA");
-  auto key = must(crypto::private_key::generate(), "key");
-  crypto::issue_profile leaf_profile;
-  leaf_profile.is_ca = false;
-  leaf_profile.not_before = now;
-  leaf_profile.validity = 24h;
-  auto leaf = must(crypto::issue({"rogue", "Rogue", "", "it@rogue.example"}, {rogue_fqdn},
-                                 key.public_key(), &ca, ca_key, leaf_profile),
-                   "foreign leaf");
-  auto files = write_client("foreign", leaf, {leaf}, key);
+  // Same domain and a well-formed tree, but under a root CA of its own.
+  test::test_pki foreign{domain};
+  auto& node = foreign.add("rogue", domain, 24h);
+  auto files = write_client("foreign", node.chain.front(), node.chain, node.key);
   auto before = tls_before("untrusted_chain");
   auto out = env->s_client("-tls1_3 " + files.args() + " " + ca_args());
   check_refused("another root", out, "alert unknown ca", "untrusted_chain", before);

@@ -49,6 +49,8 @@ const char* families[] = {
   "joconde_certificate_expiry_seconds",
   "joconde_handshakes_total",
   "joconde_audit_records_total",
+  "joconde_tls_refused_total",
+  "joconde_policy_denials_total",
 };
 
 } // namespace
@@ -76,6 +78,7 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   reg.handshakes(errc::none).Increment();
   reg.handshakes(errc::untrusted_chain).Increment();
   reg.audit_records().Increment(9);
+  reg.policy_denials("api.reserved-topic").Increment();
 
   auto res = http::client::send("http://" + listen, "GET", "/metrics", {}, {}, 10s);
   BOOST_REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
@@ -99,6 +102,9 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   BOOST_TEST(has_line(text, "joconde_envelopes_routed_total{direction=\"local\"} 2"));
   BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"bad_signature\"} 2"));
   BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"rate_limited\"} 1"));
+  // Reasons a dashboard watches exist at 0 before anything was refused.
+  BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"malformed_input\"} 0"));
+  BOOST_TEST(has_line(text, "joconde_tls_refused_total{direction=\"in\",reason=\"protocol_version\"} 0"));
   BOOST_TEST(has_line(text, "joconde_envelopes_retried_total 4"));
   BOOST_TEST(has_line(text, "joconde_envelopes_duplicate_total 1"));
   BOOST_TEST(has_line(text, "joconde_envelopes_delivered_total{topic=\"certs.revoked\"} 5"));
@@ -107,6 +113,7 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
     text,
     "joconde_certificate_expiry_seconds{fingerprint=\"ab12cd\",subject=\"CN=node-a,O=joconde\"} 86400"));
   BOOST_TEST(has_line(text, "joconde_handshakes_total{result=\"ok\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_policy_denials_total{rule=\"api.reserved-topic\"} 1"));
   BOOST_TEST(has_line(text, "joconde_handshakes_total{result=\"untrusted_chain\"} 1"));
   BOOST_TEST(has_line(text, "joconde_audit_records_total 9"));
 
