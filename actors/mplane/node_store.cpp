@@ -15,7 +15,8 @@ result<node_store> node_store::open(const std::filesystem::path& data_dir, uint6
   for (auto [name, db] : {named{"children", &st.children}, named{"trusted", &st.trusted},
                           named{"revoked", &st.revoked}, named{"outbox", &st.outbox},
                           named{"seen", &st.seen}, named{"inbox", &st.inbox},
-                          named{"meta", &st.meta}}) {
+                          named{"meta", &st.meta}, named{"users", &st.users},
+                          named{"tokens", &st.tokens}}) {
     auto handle = st.env->db(name);
     if (!handle)
       return handle.err();

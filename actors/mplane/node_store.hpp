@@ -21,6 +21,8 @@ struct node_store {
   lmdb::database seen;      ///< big-endian created-at (µs) + envelope id -> "", for dropping duplicates
   lmdb::database inbox;     ///< topic '\0' big-endian created-at + id -> delivery record (JSON) for the local application
   lmdb::database meta;      ///< counters and markers
+  lmdb::database users;     ///< user name -> serialised UserRecord (people at this node, their roles)
+  lmdb::database tokens;    ///< SHA-256 of an API token -> user name
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

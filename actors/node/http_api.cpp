@@ -1,7 +1,10 @@
-// The health endpoint and the node's JSON API (DESIGN.md §3). Read-only health is open; everything
-// else needs the node admin's bearer token (issue 3 adds users and roles).
+// The health endpoint and the node's JSON API (DESIGN.md §3). Read-only health is open; every other
+// call needs a bearer token and one of the roles its route names (docs/service-nodes.md "API").
 
 #include "node_context.hpp"
+
+#include "../mplane/access_manager.hpp"
+#include "../mplane/user_directory.hpp"
 
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/crypto.hpp"
@@ -30,15 +33,56 @@ json ask_status(caf::actor_system& sys, const Handle& whom) {
   return out;
 }
 
-bool authorised(const node_context& ctx, const http::request& req) {
-  return !req.bearer_token.empty()
-         && crypto::constant_time_equal(crypto::to_bytes(req.bearer_token),
-                                        crypto::to_bytes(ctx.admin_token));
+/// The user a request's bearer token belongs to: the built-in operator for admin.token, else a user
+/// of this node; nullopt for no token or an unknown one.
+std::optional<user> caller_of(const node_context& ctx, const http::request& req) {
+  if (req.bearer_token.empty())
+    return std::nullopt;
+  if (crypto::constant_time_equal(crypto::to_bytes(req.bearer_token), crypto::to_bytes(ctx.admin_token)))
+    return user{std::string{admin_user_name}, {user_role::it_admin}, 0, "joconde-node init", 0};
+  auto found = ctx.users->authenticate(req.bearer_token);
+  if (!found) {
+    log::error("api", "cannot look up a token: " + found.err().describe());
+    return std::nullopt;
+  }
+  return *found;
 }
 
-http::response unauthorised() {
-  return http::response::error(401, "unauthorised",
-                               "this call needs the node admin's bearer token (admin.token)");
+std::string role_list(const std::vector<user_role>& roles) {
+  std::string out;
+  for (auto r : roles)
+    out += (out.empty() ? "" : " or ") + std::string{to_string(r)};
+  return out;
+}
+
+/// Registers a route that needs a valid token and one of `roles` (any user if empty). Every call is
+/// logged with its user and outcome; a missing role is a policy denial (counted, audited).
+template <class Handler>
+void secured(http::server& server, std::shared_ptr<node_context> ctx, const char* method,
+             const char* path, std::vector<user_role> roles, Handler handler) {
+  server.route(method, path, [ctx, roles, handler, method, path](const http::request& req) {
+    auto who = caller_of(*ctx, req);
+    if (!who) {
+      log::warning("api", std::string{method} + " " + path + " refused: no valid token",
+                   {{"status", "401"}, {"remote", req.remote_addr}});
+      return http::response::error(401, "unauthorised",
+                                   "this call needs a bearer token: a user's token (joconde-node user "
+                                   "add) or the node operator's admin.token");
+    }
+    bool allowed = roles.empty();
+    for (auto r : roles)
+      allowed = allowed || who->has(r);
+    if (!allowed) {
+      policy_decision d{false, "api.role",
+                        std::string{method} + " " + path + " needs the role " + role_list(roles)};
+      report_denial(d, who->name, std::string{method} + " " + path, ctx->audit, ctx->metrics);
+      return http::response::error(403, "forbidden", d.reason + "; " + who->name + " does not have it");
+    }
+    auto res = handler(req, *who);
+    log::info("api", std::string{method} + " " + path,
+              {{"user", who->name}, {"status", std::to_string(res.status)}});
+    return res;
+  });
 }
 
 /// "cp1" -> "cp1.joconde.test", "root" -> "joconde.test"; FQDNs stay as they are.
@@ -68,18 +112,16 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
              {"tee", "simulated platform (no TEE hardware); no CT VMs run on this node yet"}};
     return http::response::json(ready ? 200 : 503, doc);
   });
-  server.route("GET", "/v1/status", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "GET", "/v1/status", {user_role::it_admin, user_role::auditor},
+          [ctx](const http::request& req, const user& who) {
     return http::response::json(200, json{{"node", ctx->fqdn},
                                           {"connection_manager", ask_status(*ctx->sys, ctx->cm)},
                                           {"service_broker", ask_status(*ctx->sys, ctx->broker)},
                                           {"key_manager", ask_status(*ctx->sys, ctx->keys)},
                                           {"access_manager", ask_status(*ctx->sys, ctx->access)}});
   });
-  server.route("POST", "/v1/envelopes", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "POST", "/v1/envelopes", {user_role::it_admin},
+          [ctx](const http::request& req, const user& who) {
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return http::response::error(400, "malformed_input", "the body must be a JSON object");
@@ -120,9 +162,8 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                });
     return out;
   });
-  server.route("GET", "/v1/inbox", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "GET", "/v1/inbox", {user_role::it_admin, user_role::auditor},
+          [ctx](const http::request& req, const user& who) {
     std::string prefix;
     if (auto i = req.query.find("topic"); i != req.query.end()) {
       prefix = i->second;
@@ -150,9 +191,8 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       doc["entries"] = std::move(entries);
     return http::response::json(200, doc);
   });
-  server.route("POST", "/v1/revocations", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "POST", "/v1/revocations", {user_role::it_admin},
+          [ctx](const http::request& req, const user& who) {
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.contains("revocation_hex") || !body["revocation_hex"].is_string())
       return http::response::error(400, "malformed_input",
@@ -169,9 +209,8 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                });
     return out;
   });
-  server.route("POST", "/v1/rotate", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "POST", "/v1/rotate", {user_role::it_admin},
+          [ctx](const http::request& req, const user& who) {
     http::response out;
     caf::scoped_actor self{*ctx->sys};
     self->request(ctx->identity, ask_timeout, rotate_atom::value)
@@ -179,14 +218,12 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                [&](caf::error& err) { out = http::response::error(500, "internal_error", describe(err)); });
     return out;
   });
-  server.route("GET", "/v1/identity", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "GET", "/v1/identity", {user_role::it_admin, user_role::auditor},
+          [ctx](const http::request& req, const user& who) {
     return http::response::json(200, ask_status(*ctx->sys, ctx->identity));
   });
-  server.route("GET", "/v1/trust", [ctx](const http::request& req) {
-    if (!authorised(*ctx, req))
-      return unauthorised();
+  secured(server, ctx, "GET", "/v1/trust", {user_role::it_admin, user_role::auditor},
+          [ctx](const http::request& req, const user& who) {
     auto txn = ctx->store.env->begin_read();
     if (!txn)
       return http::response::error(500, "storage_error", txn.err().message);
@@ -199,6 +236,31 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return http::response::error(500, "storage_error", res.err().message);
     return http::response::json(200, json{{"confirmed", confirmed}});
   });
+  secured(server, ctx, "GET", "/v1/whoami", {}, [ctx](const http::request&, const user& who) {
+    json roles = json::array();
+    for (auto r : who.roles)
+      roles.push_back(std::string{to_string(r)});
+    return http::response::json(200, json{{"user", who.name}, {"roles", roles}, {"node", ctx->fqdn}});
+  });
+  secured(server, ctx, "GET", "/v1/users", {user_role::it_admin, user_role::auditor},
+          [ctx](const http::request&, const user&) {
+            auto users = ctx->users->list();
+            if (!users)
+              return http::response::error(500, std::string{to_string(users.err().code)},
+                                           users.err().message);
+            json out = json::array();
+            for (const auto& u : *users) {
+              json roles = json::array();
+              for (auto r : u.roles)
+                roles.push_back(std::string{to_string(r)});
+              out.push_back({{"name", u.name},
+                             {"roles", roles},
+                             {"created_at_ms", u.created_at_ms},
+                             {"created_by", u.created_by},
+                             {"token_issued_at_ms", u.token_issued_at_ms}});
+            }
+            return http::response::json(200, json{{"users", out}});
+          });
 }
 
 } // namespace joconde

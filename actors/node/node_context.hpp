@@ -4,6 +4,7 @@
 
 #include "../mplane/access_policy.hpp"
 #include "../mplane/node_store.hpp"
+#include "../mplane/user_directory.hpp"
 #include "../mplane/trust_view.hpp"
 #include "joconde/messages/mplane.hpp"
 #include "node_config.hpp"
@@ -39,6 +40,7 @@ struct node_context {
   std::shared_ptr<const access_policy> policy;
   audit_log_actor audit;
   std::string admin_token;
+  std::shared_ptr<user_directory> users;
   metrics::registry* metrics = nullptr;
 };
 

@@ -2,6 +2,7 @@
 
 #include "node_run.hpp"
 #include "pki_commands.hpp"
+#include "user_commands.hpp"
 #include "node_config.hpp"
 
 #include "joconde/runtime/audit_chain.hpp"
@@ -39,6 +40,15 @@ Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
                        revoke this node's own certificate (signed with its key)
   revoke --dir ROOT_DIR --root-mark --node FQDN --fingerprint FP --reason TEXT
                        at the root: mark another node's key as lost
+
+People (roles: task_organiser signatory data_custodian data_analyst approver general_manager
+auditor it_admin; the API checks every call against the role it needs):
+  user add --dir DIR --name NAME --role ROLE[,ROLE...]
+                       add a user; prints their API token once
+  user list --dir DIR [--json]
+  user remove --dir DIR --name NAME
+  user token --dir DIR --name NAME
+                       issue a new token (printed once); the old one stops working
 
 Operation:
   run --dir DIR [--section.key=VALUE ...]
@@ -114,7 +124,7 @@ int main(int argc, char** argv) {
   }
   const auto& cmd = args[1];
   std::vector<std::string> pos;
-  auto opts = parse_options(args, 2, pos, {"root", "root-mark"});
+  auto opts = parse_options(args, 2, pos, {"root", "root-mark", "json"});
   if (!opts)
     return 2;
   if (cmd == "init") {
@@ -203,6 +213,32 @@ int main(int argc, char** argv) {
     std::cout << "audit log " << file.string() << " is intact: " << verdict->records
               << " records\n";
     return 0;
+  }
+  if (cmd == "user") {
+    const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "
+                             "[--role ROLE[,ROLE...]] [--json]\n";
+    if (pos.size() != 1 || !require(*opts, {"dir"})) {
+      std::cerr << user_usage;
+      return 2;
+    }
+    const auto& sub = pos[0];
+    if (sub == "list")
+      return print_lines(joconde::users_cli::list(need(*opts, "dir"), need(*opts, "json") == "true"));
+    if (sub == "add") {
+      if (!require(*opts, {"name", "role"}))
+        return 2;
+      return print_lines(joconde::users_cli::add(need(*opts, "dir"), need(*opts, "name"),
+                                                 need(*opts, "role")));
+    }
+    if (sub == "remove" || sub == "token") {
+      if (!require(*opts, {"name"}))
+        return 2;
+      return print_lines(sub == "remove"
+                           ? joconde::users_cli::remove(need(*opts, "dir"), need(*opts, "name"))
+                           : joconde::users_cli::new_token(need(*opts, "dir"), need(*opts, "name")));
+    }
+    std::cerr << user_usage;
+    return 2;
   }
   if (cmd == "config-keys") {
     for (const auto& k : joconde::config_keys())

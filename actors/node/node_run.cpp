@@ -164,6 +164,7 @@ int run_node(const node_config& cfg) {
   if (!store)
     return die("cannot open the store: " + store.err().describe());
   ctx->store = *store;
+  ctx->users = std::make_shared<user_directory>(*store);
   {
     auto txn = store->env->begin_read();
     if (!txn)

@@ -54,6 +54,31 @@ BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
   BOOST_CHECK_EQUAL(doc["access_manager"].value("role", ""), "root");
   BOOST_CHECK_EQUAL(doc["access_manager"]["children"].value("cp1.joconde.test", ""), "computing");
   BOOST_CHECK_EQUAL(doc["access_manager"]["children"].value("client-a.joconde.test", ""), "client");
+  // People: every node has one user per role; each call needs its role and is logged with the user.
+  auto [who, me] = c.call_as("client-a", "auditor", "GET", "/v1/whoami");
+  BOOST_CHECK_EQUAL(who, 200);
+  BOOST_CHECK_EQUAL(me.value("user", ""), "auditor");
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "auditor", "GET", "/v1/status").first, 200);
+  auto denied = c.metric("client-a", "joconde_policy_denials_total{rule=\"api.role\"}");
+  auto [no_role, why] = c.call_as("client-a", "auditor", "POST", "/v1/envelopes",
+                                  json{{"topic", "test.role"}, {"recipients", {"cp1"}}, {"payload", "x"}});
+  BOOST_CHECK_EQUAL(no_role, 403);
+  BOOST_CHECK_MESSAGE(why.dump().find("it_admin") != std::string::npos, why.dump());
+  BOOST_CHECK_EQUAL(c.metric("client-a", "joconde_policy_denials_total{rule=\"api.role\"}"), denied + 1);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "task_organiser", "GET", "/v1/users").first, 403);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "it_admin", "GET", "/v1/users").first, 200);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", {}, "GET", "/v1/status", {}, "jct_" + std::string(64, '0')).first, 401);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", {}, "GET", "/v1/status", {}, "").first, 401);
+  // Another node's token is worth nothing here.
+  auto cp1_token = c.node("cp1")["users"]["it_admin"]["token"].get<std::string>();
+  BOOST_CHECK_EQUAL(c.call_as("client-a", {}, "GET", "/v1/status", {}, cp1_token).first, 401);
+  BOOST_CHECK(count_in_file(c.data_dir("client-a") / "node.log.rfc5424", "user=\"auditor\" status=\"200\"] GET /v1/status") >= 1);
+  BOOST_CHECK(count_in_file(c.data_dir("client-a") / "audit.log", "subject=\"auditor\" action=\"POST /v1/envelopes\"") == 1);
+  // No token is written to a log.
+  for (auto name : {"root", "client-a"})
+    BOOST_CHECK_EQUAL(count_in_file(c.data_dir(name) / "node.log.rfc5424", "jct_"), 0u);
+  auto auditor_token = c.node("client-a")["users"]["auditor"]["token"].get<std::string>();
+  BOOST_CHECK_EQUAL(count_in_file(c.dir() / "setup.log", auditor_token), 0u);
   // Every node stops cleanly on SIGTERM (ops/cluster down fails if one had to be killed).
   BOOST_CHECK_EQUAL(c.ops("down"), 0);
 }

@@ -124,6 +124,24 @@ BOOST_FIXTURE_TEST_CASE(onboarding_works_and_refuses_what_is_wrong, fixture) {
                         + " --role client --out " + (dir / "dept.pem").string());
   BOOST_CHECK_MESSAGE(as_client.rc == 0, as_client.out);
   BOOST_CHECK(as_client.out.find("issued: dept.client-a.joconde.test") != std::string::npos);
+  // People: add with roles (token printed once), list, refuse bad input, remove.
+  auto client_dir = (dir / "client-a").string();
+  auto added = node("user add --dir " + client_dir + " --name alice --role task_organiser,signatory");
+  BOOST_REQUIRE_MESSAGE(added.rc == 0, added.out);
+  BOOST_CHECK(added.out.find("token: jct_") != std::string::npos);
+  BOOST_CHECK_NE(node("user add --dir " + client_dir + " --name alice --role auditor").rc, 0);
+  auto bad_role = node("user add --dir " + client_dir + " --name bob --role boss");
+  BOOST_CHECK_NE(bad_role.rc, 0);
+  BOOST_CHECK(bad_role.out.find("unknown role 'boss'") != std::string::npos);
+  auto listed = node("user list --dir " + client_dir + " --json");
+  BOOST_REQUIRE_EQUAL(listed.rc, 0);
+  BOOST_CHECK(listed.out.find("\"name\":\"alice\"") != std::string::npos);
+  BOOST_CHECK(listed.out.find("\"name\":\"bob\"") == std::string::npos);
+  BOOST_CHECK(listed.out.find("jct_") == std::string::npos);
+  BOOST_CHECK_EQUAL(node("user remove --dir " + client_dir + " --name alice").rc, 0);
+  BOOST_CHECK_NE(node("user remove --dir " + client_dir + " --name alice").rc, 0);
+  BOOST_CHECK_NE(node("user list --dir " + (dir / "nowhere").string()).rc, 0);
+  BOOST_CHECK_EQUAL(node("user add --dir " + client_dir).rc, 2);
   // Usage errors exit 2.
   BOOST_CHECK_EQUAL(node("enrol --dir x").rc, 2);
   BOOST_CHECK_EQUAL(node("no-such-command").rc, 2);

@@ -74,6 +74,15 @@ std::pair<int, nlohmann::json> cluster::call(const std::string& name, const std:
   auto n = node(name);
   auto token = read_all(n["admin_token_file"].get<std::string>());
   token = token.substr(0, token.find('\n'));
+  return call_as(name, {}, method, path, body, token);
+}
+
+std::pair<int, nlohmann::json> cluster::call_as(const std::string& name, const std::string& role,
+                                                const std::string& method, const std::string& path,
+                                                const nlohmann::json& body,
+                                                const std::string& given_token) const {
+  auto n = node(name);
+  auto token = role.empty() ? given_token : n["users"][role]["token"].get<std::string>();
   auto res = http::client::send(n["http_url"].get<std::string>(), method, path,
                                 body.is_null() ? std::string{} : body.dump(), token,
                                 std::chrono::seconds{30});

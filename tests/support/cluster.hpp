@@ -34,6 +34,13 @@ public:
   std::pair<int, nlohmann::json> call(const std::string& name, const std::string& method,
                                       const std::string& path, const nlohmann::json& body = {}) const;
 
+  /// The same call as the node's user of `role` (from cluster.json), or with `token` itself when
+  /// `role` is empty.
+  std::pair<int, nlohmann::json> call_as(const std::string& name, const std::string& role,
+                                         const std::string& method, const std::string& path,
+                                         const nlohmann::json& body = {},
+                                         const std::string& token = {}) const;
+
   /// The node's Prometheus text, or an empty string.
   std::string metrics(const std::string& name) const;
 

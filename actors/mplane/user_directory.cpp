@@ -1,0 +1,220 @@
+#include "user_directory.hpp"
+
+#include "joconde/messages/proto.hpp"
+#include "joconde/runtime/crypto.hpp"
+#include "joconde/users.pb.h"
+
+#include <chrono>
+
+namespace joconde {
+
+namespace {
+
+constexpr size_t max_record = 64 * 1024;
+constexpr std::string_view token_prefix = "jct_";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string token_key(std::string_view token) {
+  auto digest = crypto::sha256(crypto::to_bytes(token));
+  return std::string{digest.begin(), digest.end()};
+}
+
+/// A fresh token and the key it is stored under.
+std::pair<std::string, std::string> make_token() {
+  auto token = std::string{token_prefix} + crypto::hex(crypto::random_bytes(32));
+  return {token, token_key(token)};
+}
+
+user from_record(const v1::UserRecord& rec) {
+  user u;
+  u.name = rec.name();
+  for (auto r : rec.roles())
+    if (r >= static_cast<int>(user_role::task_organiser) && r <= static_cast<int>(user_role::it_admin))
+      u.roles.insert(static_cast<user_role>(r));
+  u.created_at_ms = rec.created_at_ms();
+  u.created_by = rec.created_by();
+  u.token_issued_at_ms = rec.token_issued_at_ms();
+  return u;
+}
+
+} // namespace
+
+const std::vector<user_role>& all_user_roles() {
+  static const std::vector<user_role> roles{
+    user_role::task_organiser, user_role::signatory, user_role::data_custodian,
+    user_role::data_analyst,   user_role::approver,  user_role::general_manager,
+    user_role::auditor,        user_role::it_admin,
+  };
+  return roles;
+}
+
+std::string_view to_string(user_role role) {
+  switch (role) {
+    case user_role::task_organiser:
+      return "task_organiser";
+    case user_role::signatory:
+      return "signatory";
+    case user_role::data_custodian:
+      return "data_custodian";
+    case user_role::data_analyst:
+      return "data_analyst";
+    case user_role::approver:
+      return "approver";
+    case user_role::general_manager:
+      return "general_manager";
+    case user_role::auditor:
+      return "auditor";
+    case user_role::it_admin:
+      return "it_admin";
+  }
+  return "unknown";
+}
+
+std::optional<user_role> user_role_from_string(std::string_view name) {
+  for (auto r : all_user_roles())
+    if (to_string(r) == name)
+      return r;
+  return std::nullopt;
+}
+
+user_directory::user_directory(node_store store) : store_(std::move(store)) {
+  // nop
+}
+
+result<std::string> user_directory::add(const std::string& name, const std::set<user_role>& roles,
+                                        const std::string& created_by) {
+  if (!valid_name(name))
+    return fail(errc::malformed_input,
+                "a user name is 1 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+  if (name == admin_user_name)
+    return fail(errc::already_exists, "'admin' is the node's built-in operator (admin.token)");
+  if (roles.empty())
+    return fail(errc::malformed_input, "a user needs at least one role");
+  v1::UserRecord rec;
+  rec.set_name(name);
+  for (auto r : roles)
+    rec.add_roles(static_cast<v1::UserRole>(r));
+  rec.set_created_at_ms(now_ms());
+  rec.set_created_by(created_by);
+  auto [token, key] = make_token();
+  rec.set_token_sha256(key);
+  rec.set_token_issued_at_ms(rec.created_at_ms());
+  auto txn = store_.env->begin_write();
+  if (!txn)
+    return txn.err();
+  auto fresh = txn->put_if_absent(store_.users, name, proto::serialize(rec));
+  if (!fresh)
+    return fresh.err();
+  if (!*fresh)
+    return fail(errc::already_exists, "user " + name + " exists already");
+  if (auto r = txn->put(store_.tokens, key, name); !r)
+    return r.err();
+  if (auto r = txn->commit(); !r)
+    return r.err();
+  return token;
+}
+
+result<void> user_directory::remove(const std::string& name) {
+  auto txn = store_.env->begin_write();
+  if (!txn)
+    return txn.err();
+  auto bytes = txn->get(store_.users, name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return fail(errc::not_found, "no user " + name + " at this node");
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  if (auto r = txn->del(store_.tokens, rec->token_sha256()); !r)
+    return r.err();
+  if (auto r = txn->del(store_.users, name); !r)
+    return r.err();
+  return txn->commit();
+}
+
+result<std::string> user_directory::new_token(const std::string& name) {
+  auto txn = store_.env->begin_write();
+  if (!txn)
+    return txn.err();
+  auto bytes = txn->get(store_.users, name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return fail(errc::not_found, "no user " + name + " at this node");
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  if (auto r = txn->del(store_.tokens, rec->token_sha256()); !r)
+    return r.err();
+  auto [token, key] = make_token();
+  rec->set_token_sha256(key);
+  rec->set_token_issued_at_ms(now_ms());
+  if (auto r = txn->put(store_.users, name, proto::serialize(*rec)); !r)
+    return r.err();
+  if (auto r = txn->put(store_.tokens, key, name); !r)
+    return r.err();
+  if (auto r = txn->commit(); !r)
+    return r.err();
+  return token;
+}
+
+result<std::vector<user>> user_directory::list() const {
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  std::vector<user> out;
+  std::optional<error> bad;
+  auto r = txn->for_each(store_.users, "", [&](std::string_view, std::string_view value) {
+    auto rec = proto::parse<v1::UserRecord>(value, max_record);
+    if (!rec) {
+      bad = rec.err();
+      return false;
+    }
+    out.push_back(from_record(*rec));
+    return true;
+  });
+  if (!r)
+    return r.err();
+  if (bad)
+    return *bad;
+  return out;
+}
+
+result<std::optional<user>> user_directory::authenticate(std::string_view token) const {
+  if (token.substr(0, token_prefix.size()) != token_prefix || token.size() > 256)
+    return std::optional<user>{};
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  auto name = txn->get(store_.tokens, token_key(token));
+  if (!name)
+    return name.err();
+  if (!name->has_value())
+    return std::optional<user>{};
+  auto bytes = txn->get(store_.users, **name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return std::optional<user>{};
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  return std::optional<user>{from_record(*rec)};
+}
+
+} // namespace joconde
