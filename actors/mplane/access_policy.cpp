@@ -15,7 +15,7 @@ policy_decision deny(std::string rule, std::string reason) {
 }
 
 /// Topics the Management Plane owns: nothing but its own actors may publish on them.
-constexpr std::string_view reserved_prefixes[] = {"pki.", "link."};
+constexpr std::string_view reserved_prefixes[] = {"pki.", "link.", "cta."};
 
 bool reserved(std::string_view topic) {
   for (auto prefix : reserved_prefixes)
@@ -119,6 +119,23 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
                   env.origin + " may hand a rotated certificate to one of its own children only");
     return allow("pki.rotation-issued");
   }
+  if (env.topic.rfind("cta.", 0) == 0) {
+    // Agreement artefacts: drafts go to the root alone; what the root registers or refuses comes
+    // from the root. (The artefact manager checks the rest: signatures, hashes, who may send what.)
+    if (root_.empty())
+      return deny("cta.route", "this node does not know its root yet");
+    if (env.topic == "cta.ctsc.register") {
+      if (env.recipients.size() != 1 || env.recipients.front() != root_)
+        return deny("cta.route", "a CTSC draft goes to the root " + root_ + " and to no one else");
+      return allow("cta.route");
+    }
+    if (env.topic == "cta.ctsc" || env.topic == "cta.refused") {
+      if (env.origin != root_)
+        return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
+      return allow("cta.route");
+    }
+    return deny("cta.route", "unknown agreement topic " + env.topic);
+  }
   return allow("route");
 }
 
@@ -142,7 +159,8 @@ policy_decision access_policy::may_enrol(node_role role) const {
 const std::vector<std::pair<std::string, std::string>>& access_policy::rules() {
   static const std::vector<std::pair<std::string, std::string>> list{
     {"topic.syntax", "a topic is 1 to 128 characters: dot-separated labels of a-z, 0-9, '_' and '-'"},
-    {"api.reserved-topic", "the HTTP API may not publish on pki.* or link.* (the Management Plane's)"},
+    {"api.reserved-topic", "the HTTP API may not publish on pki.*, link.* or cta.* (the node's own)"},
+    {"cta.route", "CTSC drafts go to the root alone; registered CTSCs and refusals come from the root"},
     {"pki.rotation-request", "a rotation request goes from a node to its parent and to no one else"},
     {"pki.rotation-issued", "a rotated certificate goes from a parent to one of its own children"},
     {"enrol.computing", "only the root or a computing node enrols a computing node"},

@@ -43,6 +43,10 @@ class access_policy {
 public:
   access_policy(std::string self_fqdn, node_role self_role);
 
+  /// The root's FQDN (the tree's domain); agreement topics are refused until it is known.
+  void set_root(std::string fqdn) { root_ = std::move(fqdn); }
+  const std::string& root() const { return root_; }
+
   const std::string& self() const { return self_; }
   node_role self_role() const { return self_role_; }
 
@@ -69,6 +73,7 @@ public:
 
 private:
   std::string self_;
+  std::string root_;
   node_role self_role_;
   mutable std::mutex mtx_;
   std::map<std::string, node_role> children_;

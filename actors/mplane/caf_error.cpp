@@ -22,6 +22,12 @@ std::string describe(const caf::error& err) {
   return "error " + std::to_string(err.code());
 }
 
+std::string message_of(const caf::error& err) {
+  if (err && err.category() == errc_category && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return describe(err);
+}
+
 errc code_of(const caf::error& err) {
   return err.category() == errc_category ? static_cast<errc>(err.code()) : errc::none;
 }

@@ -23,6 +23,7 @@ struct node_store {
   lmdb::database meta;      ///< counters and markers
   lmdb::database users;     ///< user name -> serialised UserRecord (people at this node, their roles)
   lmdb::database tokens;    ///< SHA-256 of an API token -> user name
+  lmdb::database ctas;      ///< CTA uuid -> serialised CtaRecord (the agreements this node holds)
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

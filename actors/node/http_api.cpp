@@ -3,6 +3,7 @@
 
 #include "node_context.hpp"
 
+#include "../cplane/artefact_manager.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/user_directory.hpp"
 
@@ -52,6 +53,46 @@ std::string role_list(const std::vector<user_role>& roles) {
   std::string out;
   for (auto r : roles)
     out += (out.empty() ? "" : " or ") + std::string{to_string(r)};
+  return out;
+}
+
+/// The HTTP status for an error code of a refused request.
+int http_status(errc code) {
+  switch (code) {
+    case errc::malformed_input:
+    case errc::too_large:
+    case errc::untrusted_chain:
+    case errc::certificate_revoked:
+    case errc::unknown_peer:
+      return 400;
+    case errc::forbidden:
+      return 403;
+    case errc::not_found:
+      return 404;
+    case errc::already_exists:
+    case errc::invalid_state:
+    case errc::replayed:
+      return 409;
+    case errc::timeout:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+http::response error_response(const caf::error& err) {
+  auto code = code_of(err);
+  return http::response::error(http_status(code),
+                               code == errc::none ? "internal_error" : std::string{to_string(code)},
+                               message_of(err));
+}
+
+http::response query_artefacts(const node_context& ctx, const std::string& uuid) {
+  http::response out;
+  caf::scoped_actor self{*ctx.sys};
+  self->request(ctx.artefacts, ask_timeout, query_atom::value, uuid)
+    .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+             [&](caf::error& err) { out = error_response(err); });
   return out;
 }
 
@@ -236,6 +277,27 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return http::response::error(500, "storage_error", res.err().message);
     return http::response::json(200, json{{"confirmed", confirmed}});
   });
+  // -- agreements (issue 3) --
+  secured(server, ctx, "POST", "/v1/ctas", {user_role::task_organiser},
+          [ctx](const http::request& req, const user& who) {
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
+                          create_atom::value, req.body, who.name)
+              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
+  auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
+                                           user_role::general_manager, user_role::approver,
+                                           user_role::auditor, user_role::it_admin};
+  secured(server, ctx, "GET", "/v1/ctas", read_roles, [ctx](const http::request&, const user&) {
+    return query_artefacts(*ctx, "");
+  });
+  secured(server, ctx, "GET", "/v1/ctas/{uuid}", read_roles,
+          [ctx](const http::request& req, const user&) {
+            return query_artefacts(*ctx, req.params.at("uuid"));
+          });
   secured(server, ctx, "GET", "/v1/whoami", {}, [ctx](const http::request&, const user& who) {
     json roles = json::array();
     for (auto r : who.roles)

@@ -6,7 +6,7 @@
 #include "../mplane/node_store.hpp"
 #include "../mplane/user_directory.hpp"
 #include "../mplane/trust_view.hpp"
-#include "joconde/messages/mplane.hpp"
+#include "joconde/messages/cplane.hpp"
 #include "node_config.hpp"
 
 #include <caf/actor_system.hpp>
@@ -39,6 +39,7 @@ struct node_context {
   access_manager_actor access;
   std::shared_ptr<const access_policy> policy;
   audit_log_actor audit;
+  artefact_manager_actor artefacts;
   std::string admin_token;
   std::shared_ptr<user_directory> users;
   metrics::registry* metrics = nullptr;

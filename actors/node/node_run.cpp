@@ -1,5 +1,6 @@
 #include "node_run.hpp"
 
+#include "../cplane/artefact_manager.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/audit_log.hpp"
 #include "../mplane/connection_manager.hpp"
@@ -204,6 +205,7 @@ int run_node(const node_config& cfg) {
   auto audit = sys.spawn(audit_log, audit_store, metrics->get());
   auto keys = sys.spawn(key_manager, signer, cfg.key);
   auto policy = std::make_shared<access_policy>(trust->self(), role_from_string(cfg.role));
+  policy->set_root(ctx->domain);
   auto access = sys.spawn(access_manager, policy, *store, audit, metrics->get());
   service_broker_config bcfg;
   bcfg.window = cfg.window;
@@ -228,6 +230,10 @@ int run_node(const node_config& cfg) {
   auto idm = sys.spawn(identity_manager, trust, signer, files, *store, cm, broker, audit);
   caf::anon_send(broker, connect_atom::value, std::string{"pki."},
                  caf::actor_cast<local_subscriber_actor>(idm));
+  auto artefacts = sys.spawn(artefact_manager, ctx->domain, trust, *store, broker, audit, metrics->get());
+  caf::anon_send(broker, connect_atom::value, std::string{"cta."},
+                 caf::actor_cast<local_subscriber_actor>(artefacts));
+  ctx->artefacts = artefacts;
   ctx->cm = cm;
   ctx->broker = broker;
   ctx->identity = idm;
@@ -236,6 +242,7 @@ int run_node(const node_config& cfg) {
   ctx->policy = policy;
   ctx->audit = audit;
   auto stop_actors = [&] {
+    caf::anon_send_exit(artefacts, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(access, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(keys, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(idm, caf::exit_reason::user_shutdown);
@@ -282,12 +289,13 @@ int run_node(const node_config& cfg) {
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
   {
     caf::scoped_actor self{sys};
+    self->send_exit(artefacts, caf::exit_reason::user_shutdown);
     self->send_exit(access, caf::exit_reason::user_shutdown);
     self->send_exit(keys, caf::exit_reason::user_shutdown);
     self->send_exit(idm, caf::exit_reason::user_shutdown);
     self->send_exit(cm, caf::exit_reason::user_shutdown);
     self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->wait_for(access, keys, idm, cm, broker);
+    self->wait_for(artefacts, access, keys, idm, cm, broker);
     self->send_exit(audit, caf::exit_reason::user_shutdown);
     self->wait_for(audit);
   }

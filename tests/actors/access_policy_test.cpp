@@ -121,3 +121,23 @@ BOOST_AUTO_TEST_CASE(children_roles_are_read_from_the_store) {
   }
   fs::remove_all(dir);
 }
+
+BOOST_AUTO_TEST_CASE(agreement_topics_go_to_and_come_from_the_root_only) {
+  access_policy p{"client-a.joconde.test", node_role::client};
+  auto draft = envelope("cta.ctsc.register", "client-a.joconde.test", {"joconde.test"});
+  auto d = p.may_route(draft);
+  BOOST_CHECK(!d.allowed); // the root is not known yet: fail closed
+  BOOST_CHECK_EQUAL(d.rule, "cta.route");
+  p.set_root("joconde.test");
+  BOOST_CHECK(p.may_route(draft).allowed);
+  BOOST_CHECK(!p.may_route(envelope("cta.ctsc.register", "client-a.joconde.test",
+                                    {"joconde.test", "client-b.joconde.test"}))
+                 .allowed);
+  BOOST_CHECK(!p.may_route(envelope("cta.ctsc.register", "client-a.joconde.test", {"cp1.joconde.test"}))
+                 .allowed);
+  BOOST_CHECK(p.may_route(envelope("cta.ctsc", "joconde.test", {"client-a.joconde.test"})).allowed);
+  BOOST_CHECK(!p.may_route(envelope("cta.ctsc", "client-b.joconde.test", {"client-a.joconde.test"})).allowed);
+  BOOST_CHECK(!p.may_route(envelope("cta.refused", "cp1.joconde.test", {"client-a.joconde.test"})).allowed);
+  BOOST_CHECK(!p.may_route(envelope("cta.whatever", "joconde.test", {"client-a.joconde.test"})).allowed);
+  BOOST_CHECK_EQUAL(p.may_publish_locally("cta.ctsc").rule, "api.reserved-topic");
+}

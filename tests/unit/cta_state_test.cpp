@@ -3,7 +3,7 @@
 
 // The CTA lifecycle as a plain class: the order of events, and that a refused event changes nothing.
 
-#include "mplane/cta_state.hpp"
+#include "cplane/cta_state.hpp"
 
 using namespace joconde;
 

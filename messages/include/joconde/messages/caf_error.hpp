@@ -30,4 +30,7 @@ std::string describe(const caf::error& err);
 /// The joconde code inside a CAF error (errc::none when it is not one of ours).
 errc code_of(const caf::error& err);
 
+/// The message of a joconde error without its code (describe() for any other error).
+std::string message_of(const caf::error& err);
+
 } // namespace joconde

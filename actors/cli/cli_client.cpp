@@ -1,0 +1,508 @@
+#include "cli/cli_client.hpp"
+
+#include "joconde/runtime/http_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+namespace joconde::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// -- usage texts --
+
+constexpr const char* general_usage = R"(usage: joconde [OPTIONS] COMMAND [ARGS]
+
+A client for one JOCONDE Service Node's API (JSON over HTTP with a bearer token).
+
+Commands:
+  whoami                 who the token belongs to: USER at NODE (roles: ...)
+  cta create TASK_FILE   submit the CTA task in TASK_FILE (JSON); prints the new CTA's UUID alone
+  cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE
+  cta show UUID          one CTA: key fields first, then every other field
+  status                 the node's status document (roles it_admin, auditor)
+  help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
+
+Where to talk to (options win over the environment):
+  --url URL --token TOKEN         the node's API (e.g. http://127.0.0.1:8080) and your API token
+  JOCONDE_URL, JOCONDE_TOKEN      the same from the environment; each option falls back to its
+                                  variable
+  --cluster DIR --as NODE[:ROLE]  a local cluster made by ops/cluster: NODE's API and the token of
+                                  its user ROLE from DIR/cluster.json (no ROLE: the node's admin
+                                  token)
+  A token given with --token is visible to other local users (ps, /proc); JOCONDE_TOKEN or
+  --cluster keep it off the command line. joconde never prints a token.
+
+Options (anywhere on the line; `--` ends them):
+  --json                 print the node's JSON answer itself (one line, keys sorted)
+  --timeout SECONDS      time limit of each request (default 30; a CTA creation waits for the root)
+  --verbose              say on stderr which node is asked and what it answered
+  --help, -h             this text; after a command, that command's
+
+Exit codes:
+  0  success
+  2  usage error, no node given, or an unreadable input file (nothing was sent)
+  3  node unreachable: connection refused or broken, or the time limit passed
+  4  not authenticated or not allowed (HTTP 401, 403)
+  5  not found (HTTP 404)
+  6  refused as invalid (HTTP 400, 409, 413, 422)
+  7  server error (HTTP 5xx, or any other unexpected status) or an answer that is not the expected
+     JSON
+Errors go to stderr as "joconde: CODE: MESSAGE".
+)";
+
+/// The usage text of each command, keyed by its words.
+const std::map<std::string, std::string, std::less<>>& command_usages() {
+  static const std::map<std::string, std::string, std::less<>> texts{
+    {"whoami", "usage: joconde whoami [--json]\n\n"
+               "Prints who the token belongs to, at which node, with which roles\n"
+               "(GET /v1/whoami, any user):\n"
+               "  USER at NODE (roles: a, b)\n"},
+    {"status", "usage: joconde status [--json]\n\n"
+               "Prints the node's status document, indented (GET /v1/status; roles it_admin,\n"
+               "auditor).\n"},
+    {"cta", "usage: joconde cta create TASK_FILE | list | show UUID [--json]\n\n"
+            "  cta create TASK_FILE   submit a CTA task; prints the new CTA's UUID alone\n"
+            "  cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE\n"
+            "  cta show UUID          one CTA: key fields first, then every other field\n"},
+    {"cta create",
+     "usage: joconde cta create TASK_FILE [--json] [--timeout SECONDS]\n\n"
+     "Submits the CTA task in TASK_FILE, a JSON object, to the node (POST /v1/ctas), which\n"
+     "creates the CTA and its CTSC and waits for the root's answer. Prints the new CTA's UUID\n"
+     "alone, so that\n"
+     "  uuid=$(joconde cta create task.json)\n"
+     "works. A missing, unreadable or non-JSON file is refused with exit code 2 before anything\n"
+     "is sent.\n"},
+    {"cta list", "usage: joconde cta list [--json]\n\n"
+                 "Lists the CTAs this node knows (GET /v1/ctas) as an aligned table:\n"
+                 "UUID STATUS UPDATES TITLE.\n"},
+    {"cta show",
+     "usage: joconde cta show UUID [--json]\n\n"
+     "Shows one CTA (GET /v1/ctas/UUID): uuid, title, status, ctsc_sha256, updates and the\n"
+     "time of the last change (UTC, ISO-8601), then every other field of the document with keys\n"
+     "sorted and nested values indented. The same document always prints the same bytes.\n"},
+  };
+  return texts;
+}
+
+/// The name of the command that `words` start with ("cta show", "cta", "whoami"), or "".
+std::string command_name(const std::vector<std::string>& words) {
+  if (words.empty())
+    return {};
+  const auto& texts = command_usages();
+  if (words.size() >= 2 && texts.count(words[0] + " " + words[1]) > 0)
+    return words[0] + " " + words[1];
+  return texts.count(words[0]) > 0 ? words[0] : std::string{};
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+std::string encode_segment(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// -- talking to the node --
+
+/// Reads a task file: a JSON object; returns its text unchanged.
+result<std::string> read_task_file(const std::string& path) {
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st))
+    return fail(errc::io_error, "cannot read task file '" + path + "': "
+                                  + (ec ? ec.message() : std::string{"no such file"}));
+  if (!fs::is_regular_file(st))
+    return fail(errc::io_error, "task file '" + path + "' is not a regular file");
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (!in || in.bad())
+    return fail(errc::io_error, "cannot read task file '" + path + "'");
+  auto text = std::move(buf).str();
+  try {
+    auto doc = json::parse(text);
+    if (!doc.is_object())
+      return fail(errc::malformed_input, "task file '" + path + "' holds a JSON "
+                                           + std::string{doc.type_name()}
+                                           + ", not the object of a CTA task");
+  } catch (const json::exception& e) {
+    return fail(errc::malformed_input, "task file '" + path + "' is not JSON: " + e.what());
+  }
+  return text;
+}
+
+/// One API call a command makes and how its answer is printed.
+struct call {
+  std::string method;
+  std::string path;
+  std::string body;
+  std::function<result<std::string>(const json&)> render;
+};
+
+/// The call for `words`, or a usage error.
+result<call> make_call(const std::vector<std::string>& words) {
+  const auto name = command_name(words);
+  auto wrong = [&](std::string_view what) {
+    return fail(errc::invalid_config, std::string{what} + "\n" + usage(name));
+  };
+  if (name.empty())
+    return fail(errc::invalid_config, "unknown command '" + printable(words.front())
+                                        + "'; see joconde --help");
+  const size_t args = words.size() - (name.find(' ') == std::string::npos ? 1 : 2);
+  if (name == "cta")
+    return wrong(words.size() == 1 ? "cta needs a sub-command"
+                                   : "unknown cta sub-command '" + printable(words[1]) + "'");
+  const size_t wanted = name == "cta create" || name == "cta show" ? 1 : 0;
+  if (args != wanted)
+    return wrong(args < wanted ? name + " needs an argument" : name + " takes no more arguments");
+  if (name == "whoami")
+    return call{"GET", "/v1/whoami", {}, render_whoami};
+  if (name == "status")
+    return call{"GET", "/v1/status", {}, [](const json& doc) -> result<std::string> {
+                  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+                }};
+  if (name == "cta list")
+    return call{"GET", "/v1/ctas", {}, render_cta_list};
+  if (name == "cta show") {
+    const auto& uuid = words[2];
+    if (uuid.empty() || uuid == "." || uuid == "..")
+      return wrong("'" + uuid + "' is not a CTA's UUID");
+    return call{"GET", "/v1/ctas/" + encode_segment(uuid), {}, render_cta};
+  }
+  auto body = read_task_file(words[2]);
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", "/v1/ctas", std::move(*body), [](const json& doc) -> result<std::string> {
+                if (!doc.is_object() || !doc.contains("uuid") || !doc["uuid"].is_string()
+                    || doc["uuid"].get_ref<const std::string&>().empty())
+                  return fail(errc::malformed_input, "the node's answer has no \"uuid\"");
+                return printable(doc["uuid"].get_ref<const std::string&>()) + "\n";
+              }};
+}
+
+/// The exit code for an error of http::client::send.
+int exit_code_for_send_error(errc code) {
+  switch (code) {
+    case errc::invalid_config:
+      return exit_usage;
+    case errc::io_error:
+    case errc::timeout:
+      return exit_unreachable;
+    default:
+      return exit_server;
+  }
+}
+
+/// "CODE: MESSAGE" from a node's error answer, or a description of the bare status.
+std::string describe_http_error(const http::response& res) {
+  auto doc = json::parse(res.body, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+    const auto& e = doc["error"];
+    if (e.contains("code") && e["code"].is_string() && e.contains("message")
+        && e["message"].is_string())
+      return printable(e["code"].get_ref<const std::string&>()) + ": "
+             + printable(e["message"].get_ref<const std::string&>());
+  }
+  return "http_" + std::to_string(res.status) + ": the node answered HTTP "
+         + std::to_string(res.status) + " without a JSON error";
+}
+
+/// True if `token` can go into an Authorization header.
+bool valid_token(std::string_view token) {
+  return !token.empty() && std::none_of(token.begin(), token.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f;
+  });
+}
+
+/// Reads a whole file, or io_error.
+result<std::string> slurp(const fs::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return fail(errc::io_error, "cannot read " + path.string());
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return std::move(buf).str();
+}
+
+/// The endpoint of NODE[:ROLE] in DIR/cluster.json.
+result<endpoint> from_cluster(const std::string& dir, const std::string& as) {
+  const auto file = fs::path{dir} / "cluster.json";
+  auto text = slurp(file);
+  if (!text)
+    return fail(errc::io_error, "cannot read " + file.string()
+                                  + "; is it the directory of a cluster made by ops/cluster up?");
+  auto doc = json::parse(*text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("nodes") || !doc["nodes"].is_array())
+    return fail(errc::malformed_input, file.string() + " is not JSON with a \"nodes\" array");
+  const auto colon = as.find(':');
+  const auto node = as.substr(0, colon);
+  const auto role = colon == std::string::npos ? std::string{} : as.substr(colon + 1);
+  if (node.empty() || (colon != std::string::npos && role.empty()))
+    return fail(errc::invalid_config, "--as wants NODE or NODE:ROLE, e.g. client-a:task_organiser");
+  std::string known;
+  for (const auto& n : doc["nodes"]) {
+    if (!n.is_object() || !n.contains("name") || !n["name"].is_string())
+      continue;
+    const auto& name = n["name"].get_ref<const std::string&>();
+    known += (known.empty() ? "" : ", ") + name;
+    if (name != node)
+      continue;
+    if (!n.contains("http_url") || !n["http_url"].is_string())
+      return fail(errc::malformed_input, "node " + node + " in " + file.string() + " has no http_url");
+    endpoint ep{n["http_url"].get<std::string>(), {}, "--cluster " + dir + " --as " + as};
+    if (role.empty()) {
+      if (!n.contains("admin_token_file") || !n["admin_token_file"].is_string())
+        return fail(errc::malformed_input,
+                    "node " + node + " in " + file.string() + " has no admin_token_file");
+      fs::path token_file = n["admin_token_file"].get<std::string>();
+      if (token_file.is_relative())
+        token_file = fs::path{dir} / token_file;
+      auto token = slurp(token_file);
+      if (!token)
+        return fail(errc::io_error, "cannot read the admin token file " + token_file.string()
+                                      + " of node " + node);
+      std::string_view line{*token};
+      line = line.substr(0, line.find('\n'));
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+        line.remove_suffix(1);
+      ep.token = std::string{line};
+      return ep;
+    }
+    if (n.contains("users") && n["users"].is_object() && n["users"].contains(role)) {
+      const auto& user = n["users"][role];
+      if (user.is_object() && user.contains("token") && user["token"].is_string()) {
+        ep.token = user["token"].get<std::string>();
+        return ep;
+      }
+    }
+    std::string roles;
+    if (n.contains("users") && n["users"].is_object())
+      for (const auto& [r, user] : n["users"].items())
+        roles += (roles.empty() ? "" : ", ") + r;
+    return fail(errc::not_found, "node " + node + " has no user with role '" + role + "' in "
+                                   + file.string() + " (roles there: "
+                                   + (roles.empty() ? "none" : roles) + ")");
+  }
+  return fail(errc::not_found, "node '" + node + "' is not in " + file.string() + " (nodes there: "
+                                 + (known.empty() ? "none" : known) + ")");
+}
+
+} // namespace
+
+environment process_environment() {
+  return [](const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    return value == nullptr ? std::string{} : std::string{value};
+  };
+}
+
+result<options> parse_options(const std::vector<std::string>& args) {
+  options out;
+  const std::map<std::string, std::string options::*, std::less<>> values{
+    {"url", &options::url},
+    {"token", &options::token},
+    {"cluster", &options::cluster_dir},
+    {"as", &options::as},
+  };
+  const std::map<std::string, bool options::*, std::less<>> flags{
+    {"json", &options::json},
+    {"help", &options::help},
+    {"verbose", &options::verbose},
+  };
+  bool options_end = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (options_end || a == "-" || a.empty() || a.front() != '-') {
+      out.words.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_end = true;
+      continue;
+    }
+    if (a == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0)
+      return fail(errc::invalid_config, "unknown option '" + printable(a) + "'");
+    const auto eq = a.find('=');
+    const auto key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    if (auto f = flags.find(key); f != flags.end()) {
+      if (eq != std::string::npos)
+        return fail(errc::invalid_config, "option --" + key + " takes no value");
+      out.*(f->second) = true;
+      continue;
+    }
+    const bool known = values.count(key) > 0 || key == "timeout";
+    if (!known)
+      return fail(errc::invalid_config, "unknown option '--" + printable(key) + "'");
+    std::string value;
+    if (eq != std::string::npos)
+      value = a.substr(eq + 1);
+    else if (i + 1 < args.size())
+      value = args[++i];
+    if (value.empty())
+      return fail(errc::invalid_config, "option --" + key + " needs a value");
+    if (key != "timeout") {
+      out.*(values.find(key)->second) = std::move(value);
+      continue;
+    }
+    double seconds = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc{} || end != value.data() + value.size() || !std::isfinite(seconds)
+        || seconds <= 0 || seconds > 86400)
+      return fail(errc::invalid_config, "--timeout wants a number of seconds between 0 and 86400, "
+                                        "not '" + printable(value) + "'");
+    out.timeout = std::chrono::milliseconds{static_cast<std::int64_t>(std::ceil(seconds * 1000))};
+  }
+  return out;
+}
+
+result<endpoint> resolve_endpoint(const options& opts, const environment& env) {
+  endpoint ep;
+  if (!opts.cluster_dir.empty() || !opts.as.empty()) {
+    if (!opts.url.empty() || !opts.token.empty())
+      return fail(errc::invalid_config,
+                  "--cluster/--as and --url/--token are alternatives; give one pair");
+    if (opts.cluster_dir.empty() || opts.as.empty())
+      return fail(errc::invalid_config, "--cluster DIR and --as NODE[:ROLE] go together");
+    auto res = from_cluster(opts.cluster_dir, opts.as);
+    if (!res)
+      return res;
+    ep = std::move(*res);
+  } else {
+    ep.url = opts.url.empty() ? env("JOCONDE_URL") : opts.url;
+    ep.token = opts.token.empty() ? env("JOCONDE_TOKEN") : opts.token;
+    if (ep.url.empty() || ep.token.empty())
+      return fail(errc::invalid_config,
+                  std::string{"no "} + (ep.url.empty() ? "node" : "token")
+                    + " given: use --url URL and --token TOKEN, set JOCONDE_URL and "
+                      "JOCONDE_TOKEN, or use --cluster DIR --as NODE[:ROLE]");
+    ep.source = std::string{"URL from "} + (opts.url.empty() ? "JOCONDE_URL" : "--url")
+                + ", token from " + (opts.token.empty() ? "JOCONDE_TOKEN" : "--token");
+  }
+  if (!valid_token(ep.token))
+    return fail(errc::invalid_config, "the token (" + ep.source
+                                        + ") is empty or contains spaces or control characters");
+  return ep;
+}
+
+int exit_code_for_status(int http_status) {
+  switch (http_status) {
+    case 401:
+    case 403:
+      return exit_denied;
+    case 404:
+      return exit_not_found;
+    case 400:
+    case 409:
+    case 413:
+    case 422:
+      return exit_invalid;
+    default:
+      return http_status >= 200 && http_status < 300 ? exit_ok : exit_server;
+  }
+}
+
+std::string usage(std::string_view command) {
+  const auto& texts = command_usages();
+  auto i = texts.find(command);
+  if (i == texts.end())
+    return general_usage;
+  return i->second + "\nOptions, where to talk to, exit codes: joconde --help\n";
+}
+
+int run(const std::vector<std::string>& args, const environment& env, std::ostream& out,
+        std::ostream& err) {
+  auto opts = parse_options(args);
+  if (!opts) {
+    err << "joconde: " << opts.err().describe() << "\nTry 'joconde --help'.\n";
+    return exit_usage;
+  }
+  auto words = opts->words;
+  const bool help_word = !words.empty() && words.front() == "help";
+  if (help_word)
+    words.erase(words.begin());
+  if (opts->help || help_word) {
+    const auto name = command_name(words);
+    if (!words.empty() && name.empty()) {
+      err << "joconde: invalid_config: unknown command '" << printable(words.front())
+          << "'; see joconde --help\n";
+      return exit_usage;
+    }
+    out << usage(name);
+    return exit_ok;
+  }
+  if (words.empty()) {
+    err << usage();
+    return exit_usage;
+  }
+  auto c = make_call(words);
+  if (!c) {
+    err << "joconde: " << c.err().describe() << "\n";
+    return exit_usage;
+  }
+  auto ep = resolve_endpoint(*opts, env);
+  if (!ep) {
+    err << "joconde: " << ep.err().describe() << "\n";
+    return exit_usage;
+  }
+  const auto what = c->method + " " + c->path;
+  if (opts->verbose)
+    err << "joconde: " << what << " at " << ep->url << " (" << ep->source << ")\n";
+  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, opts->timeout);
+  if (!res) {
+    err << "joconde: " << res.err().describe() << "\n";
+    return exit_code_for_send_error(res.err().code);
+  }
+  if (opts->verbose)
+    err << "joconde: " << what << ": HTTP " << res->status << ", " << res->body.size()
+        << " bytes\n";
+  if (res->status < 200 || res->status >= 300) {
+    err << "joconde: " << describe_http_error(*res) << "\n";
+    return exit_code_for_status(res->status);
+  }
+  auto doc = json::parse(res->body, nullptr, false);
+  if (doc.is_discarded()) {
+    err << "joconde: malformed_input: the node's answer to " << what << " is not JSON\n";
+    return exit_server;
+  }
+  if (opts->json) {
+    out << compact_json(doc) << "\n";
+    return exit_ok;
+  }
+  auto text = c->render(doc);
+  if (!text) {
+    err << "joconde: " << text.err().describe() << " (" << what << ")\n";
+    return exit_server;
+  }
+  out << *text;
+  return exit_ok;
+}
+
+} // namespace joconde::cli

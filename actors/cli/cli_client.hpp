@@ -1,0 +1,109 @@
+#pragma once
+
+// The `joconde` command-line client for people and scripts (issue 3 item 4): where to talk to
+// (options, environment, or a local cluster's cluster.json), one API call per command, and the exit
+// codes; cli_render.hpp prints the answers. A library, so that tests drive it without spawning
+// processes; joconde_main.cpp only wires it to argv, the environment and the standard streams.
+
+#include "cli/cli_render.hpp"
+
+#include "joconde/messages/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace joconde::cli {
+
+// -- exit codes (the usage text and docs/cli.md list them) --
+
+/// The command did what was asked.
+constexpr int exit_ok = 0;
+/// Bad options or arguments, no node to talk to, or an unreadable input file; nothing was sent.
+constexpr int exit_usage = 2;
+/// The node could not be reached: nothing listens, the connection broke, or the time limit passed.
+constexpr int exit_unreachable = 3;
+/// The node does not know the token (HTTP 401) or the user lacks the role (HTTP 403).
+constexpr int exit_denied = 4;
+/// The thing asked for does not exist (HTTP 404).
+constexpr int exit_not_found = 5;
+/// The node refused the request as invalid (HTTP 400, 409, 413, 422).
+constexpr int exit_invalid = 6;
+/// The node failed (HTTP 5xx) or answered something other than the JSON the command expects.
+constexpr int exit_server = 7;
+
+/// The time limit of one request unless --timeout says otherwise: creating a CTSC waits for the root.
+constexpr std::chrono::milliseconds default_timeout = std::chrono::seconds{30};
+
+/// Reads one environment variable; an empty string means it is not set.
+using environment = std::function<std::string(const std::string& name)>;
+
+/// The process environment, read with std::getenv.
+environment process_environment();
+
+// -- parsing and resolution --
+
+/// The command line, parsed but not yet checked against a command.
+struct options {
+  /// --url: the node's API base URL, e.g. http://127.0.0.1:8080.
+  std::string url;
+  /// --token: the API token (visible in `ps`; JOCONDE_TOKEN or --cluster avoid that).
+  std::string token;
+  /// --cluster: a directory made by ops/cluster, holding cluster.json.
+  std::string cluster_dir;
+  /// --as: NODE or NODE:ROLE within the cluster.
+  std::string as;
+  /// --timeout: the time limit of each request.
+  std::chrono::milliseconds timeout = default_timeout;
+  /// --json: print the node's JSON answer itself.
+  bool json = false;
+  /// --help or -h: print the usage text of the command given, or the general one.
+  bool help = false;
+  /// --verbose: describe the request and its outcome on stderr (never the token).
+  bool verbose = false;
+  /// The command and its arguments, e.g. {"cta", "show", UUID}.
+  std::vector<std::string> words;
+};
+
+/// Parses the arguments after the program name ("--key value", "--key=value", flags, and `--` ending
+/// the options); invalid_config saying what is wrong for an unknown option, a missing value or a bad
+/// --timeout.
+result<options> parse_options(const std::vector<std::string>& args);
+
+/// A node's API and the token to use there.
+struct endpoint {
+  /// The API base URL.
+  std::string url;
+  /// The bearer token.
+  std::string token;
+  /// Where the two came from, for --verbose; never contains the token.
+  std::string source;
+};
+
+/// Finds the node to talk to: --cluster/--as, else --url/--token each falling back to JOCONDE_URL /
+/// JOCONDE_TOKEN; invalid_config when nothing (or a contradiction) is given, io_error or
+/// malformed_input when cluster.json or the admin token file cannot be used. Errors never quote
+/// a token.
+result<endpoint> resolve_endpoint(const options& opts, const environment& env);
+
+// -- output --
+
+/// The exit code for a non-2xx HTTP status (see the constants above).
+int exit_code_for_status(int http_status);
+
+/// The usage text of `command` ("whoami", "cta", "cta create", ...), or the general one for an empty
+/// or unknown command.
+std::string usage(std::string_view command = {});
+
+// -- running --
+
+/// Runs one `joconde` invocation: `args` are the arguments after the program name; answers go to
+/// `out`, diagnostics ("joconde: CODE: MESSAGE") to `err`. Returns the exit code.
+int run(const std::vector<std::string>& args, const environment& env, std::ostream& out,
+        std::ostream& err);
+
+} // namespace joconde::cli

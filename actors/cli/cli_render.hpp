@@ -1,0 +1,38 @@
+#pragma once
+
+// How the `joconde` client prints what a node answers: terminal-safe text, UTC times, the whoami line,
+// the CTA table and the readable, deterministic rendering of one CTA (docs/cli.md "Commands").
+
+#include "joconde/messages/result.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace joconde::cli {
+
+/// `s` safe for a terminal: control characters (C0, DEL, C1) become `\n`, `\t` or `\xNN`, so text
+/// from a node cannot carry escape sequences.
+std::string printable(std::string_view s);
+
+/// A point in time in milliseconds since the epoch as UTC ISO-8601, e.g. 2026-11-26T10:00:00.123Z.
+std::string format_utc_ms(std::int64_t ms);
+
+/// "USER at NODE (roles: a, b)" from a /v1/whoami answer; malformed_input if it lacks a field.
+result<std::string> render_whoami(const nlohmann::json& doc);
+
+/// The aligned table UUID STATUS UPDATES TITLE from a /v1/ctas answer; malformed_input if it has no
+/// "ctas" array of objects.
+result<std::string> render_cta_list(const nlohmann::json& doc);
+
+/// A readable rendering of one CTA document: the key fields first (uuid, title, status, ctsc_sha256,
+/// updates, last changed), then every other field with keys sorted and nested values indented. The
+/// same document always gives the same bytes. malformed_input if `doc` is not an object.
+result<std::string> render_cta(const nlohmann::json& doc);
+
+/// The JSON document as one line with keys sorted (invalid UTF-8 replaced), as --json prints it.
+std::string compact_json(const nlohmann::json& doc);
+
+} // namespace joconde::cli

@@ -1,0 +1,38 @@
+#pragma once
+
+// What makes a CTSC acceptable (issue 3; spec §4.4.1.2): checked by the origin before it sends a
+// draft, by the root before it registers one, and by every peer that receives one. Plain code.
+
+#include "joconde/artefacts.pb.h"
+#include "joconde/messages/result.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace joconde {
+
+/// An MPC engine this build knows (the engines/ directory will own this list).
+struct engine_info {
+  std::string_view name;
+  size_t parties;           ///< exactly this many Computing Parties
+  bool production;          ///< false: testing only, refused in a CTSC
+  std::string_view model;   ///< security model, for people
+};
+
+/// The engines nodes of this build accept, by name; nullptr if unknown.
+const engine_info* find_engine(std::string_view name);
+
+/// Checks everything a CTSC must satisfy on its own: title, engine known and the right number of
+/// distinct CPs, peers distinct and each with a role, the organiser a peer, inputs and outputs with
+/// unique keys owned by or sent to named peers and in line with the peer roles, well-formed schemas,
+/// deadlines in order and (unless `registered`) the approval deadline in the future.
+result<void> check_ctsc(const v1::Ctsc& ctsc, int64_t now_ms, bool registered);
+
+/// A fresh UUIDv4 in canonical lowercase form.
+std::string new_uuid();
+
+/// True if `s` is a canonical lowercase UUID.
+bool is_uuid(std::string_view s);
+
+} // namespace joconde

@@ -1,0 +1,24 @@
+#pragma once
+
+// Typed actor interfaces of the Control Plane (DESIGN.md §4). Include only from actor sources and
+// program mains: this header pulls in CAF.
+
+#include "joconde/messages/mplane.hpp"
+
+namespace joconde {
+
+using create_atom = caf::atom_constant<caf::atom("j_create")>;
+using expire_atom = caf::atom_constant<caf::atom("j_expire")>;
+
+/// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
+using artefact_manager_actor = local_subscriber_actor::extend<
+  // local (HTTP API): a Task Organiser's draft CTSC as JSON, and their user name; reply, once the
+  // root has registered it: JSON {uuid, status, ctsc_sha256}.
+  caf::replies_to<create_atom, std::string, std::string>::with<std::string>,
+  // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
+  caf::replies_to<query_atom, std::string>::with<std::string>,
+  // timer: a draft the root did not answer in time.
+  caf::reacts_to<expire_atom, std::string>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+} // namespace joconde

@@ -1,0 +1,615 @@
+#define BOOST_TEST_MODULE joconde_cli
+#include <boost/test/unit_test.hpp>
+
+// The `joconde` client against a fake node that implements the API contract of docs/cli.md: where
+// it finds the node and token, what each command prints, how HTTP outcomes map to exit codes, and
+// that no token is ever printed.
+
+#include "cli/cli_client.hpp"
+
+#include "joconde/runtime/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+using namespace joconde;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* good_token = "jct_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+constexpr const char* admin_token = "jct_adminadminadminadminadminadminadminadminadminadminadminadmin0";
+constexpr const char* bad_token = "jct_ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
+const json cta_doc = json::parse(R"({
+  "uuid": "c0ffee",
+  "title": "Price index \u001b[2J",
+  "status": "running",
+  "ctsc_sha256": "ab12",
+  "updates": 3,
+  "last_changed_ms": 1795694400123,
+  "parties": [{"role": "data_custodian", "node": "client-a"},
+              {"node": "client-b", "role": "data_custodian"}],
+  "task": {"engine": "spdz", "inputs": {"b": [1, 2], "a": "x"}, "empty": {}},
+  "note": "",
+  "flags": []
+})");
+
+// The readable rendering of cta_doc, byte for byte.
+constexpr const char* cta_text = "uuid:         c0ffee\n"
+                                 "title:        Price index \\x1b[2J\n"
+                                 "status:       running\n"
+                                 "ctsc_sha256:  ab12\n"
+                                 "updates:      3\n"
+                                 "last changed: 2026-11-26T12:00:00.123Z\n"
+                                 "\n"
+                                 "flags: []\n"
+                                 "note: \"\"\n"
+                                 "parties:\n"
+                                 "  - node: client-a\n"
+                                 "    role: data_custodian\n"
+                                 "  - node: client-b\n"
+                                 "    role: data_custodian\n"
+                                 "task:\n"
+                                 "  empty: {}\n"
+                                 "  engine: spdz\n"
+                                 "  inputs:\n"
+                                 "    a: x\n"
+                                 "    b:\n"
+                                 "      - 1\n"
+                                 "      - 2\n";
+
+// A node's API as the contract describes it, counting requests and keeping the last one.
+class fake_node {
+public:
+  fake_node() {
+    auto srv = http::server::start("127.0.0.1:0", 1 << 20, 2);
+    BOOST_REQUIRE_MESSAGE(srv.ok(), (srv.ok() ? "" : srv.err().describe()));
+    srv_ = std::move(srv).value();
+    srv_->route("GET", "/v1/whoami", [this](const http::request& req) {
+      auto who = user(req);
+      if (!who)
+        return unauthorised();
+      return http::response::json(200, *who);
+    });
+    srv_->route("GET", "/v1/status", [this](const http::request& req) {
+      auto who = user(req);
+      if (!who)
+        return unauthorised();
+      if ((*who)["user"] != "admin")
+        return http::response::error(403, "forbidden", "GET /v1/status needs it_admin or auditor");
+      return http::response::json(
+        200, json{{"node", "client-a"}, {"links", {{{"peer", "root"}, {"up", true}}}}});
+    });
+    srv_->route("POST", "/v1/ctas", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.value("title", "") == "conflict")
+        return http::response::error(409, "already_exists", "a CTA with this title exists");
+      if (!body.contains("title"))
+        return http::response::error(400, "malformed_input", "the task has no title");
+      return http::response::json(201, json{{"uuid", "0b6c2a4e-1111-4222-8333-944455556666"},
+                                            {"status", "draft"},
+                                            {"ctsc_sha256", "ab12"}});
+    });
+    srv_->route("GET", "/v1/ctas", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      return http::response::json(
+        200, json{{"ctas",
+                   {{{"uuid", "c0ffee-1"}, {"title", "Price index"}, {"status", "running"},
+                     {"updates", 3}, {"last_changed_ms", 1}, {"ctsc_sha256", "ab"}},
+                    {{"uuid", "d00d"}, {"title", "Wages"}, {"status", "draft"}, {"updates", 12},
+                     {"last_changed_ms", 2}, {"ctsc_sha256", "cd"}}}}});
+    });
+    srv_->route("GET", "/v1/ctas/{uuid}", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      const auto& uuid = req.params.at("uuid");
+      if (uuid == "c0ffee")
+        return http::response::json(200, cta_doc);
+      if (uuid == "secret")
+        return http::response::error(403, "forbidden", "not a party to this CTA");
+      if (uuid == "boom")
+        throw std::runtime_error{"the store broke"};
+      if (uuid == "garbage") {
+        http::response res;
+        res.content_type = "text/plain";
+        res.body = "this is not JSON";
+        return res;
+      }
+      if (uuid == "bare-502") {
+        http::response res;
+        res.status = 502;
+        res.content_type = "text/html";
+        res.body = "<h1>Bad Gateway</h1>";
+        return res;
+      }
+      if (uuid == "slow") {
+        std::this_thread::sleep_for(std::chrono::milliseconds{1500});
+        return http::response::json(200, cta_doc);
+      }
+      return http::response::error(404, "not_found", "no CTA " + uuid);
+    });
+  }
+
+  std::string url() const {
+    return "http://" + srv_->listen_address();
+  }
+
+  int requests() const {
+    return requests_.load();
+  }
+
+  std::string last_token() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_token_;
+  }
+
+  std::string last_body() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_body_;
+  }
+
+private:
+  std::optional<json> user(const http::request& req) {
+    ++requests_;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      last_token_ = req.bearer_token;
+      last_body_ = req.body;
+    }
+    if (req.bearer_token == good_token)
+      return json{{"user", "alice"}, {"roles", {"task_organiser", "signatory"}}, {"node", "client-a"}};
+    if (req.bearer_token == admin_token)
+      return json{{"user", "admin"}, {"roles", {"it_admin"}}, {"node", "client-a"}};
+    return std::nullopt;
+  }
+
+  static http::response unauthorised() {
+    return http::response::error(401, "unauthorised", "unknown or missing API token");
+  }
+
+  std::unique_ptr<http::server> srv_;
+  std::atomic<int> requests_{0};
+  mutable std::mutex mtx_;
+  std::string last_token_;
+  std::string last_body_;
+};
+
+// A port nothing listens on (bound once, then released).
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct outcome {
+  int rc;
+  std::string out;
+  std::string err;
+};
+
+using env_map = std::map<std::string, std::string>;
+
+outcome joconde_run(const std::vector<std::string>& args, const env_map& env = {}) {
+  std::ostringstream out;
+  std::ostringstream err;
+  auto rc = cli::run(args, [env](const std::string& name) {
+    auto i = env.find(name);
+    return i == env.end() ? std::string{} : i->second;
+  }, out, err);
+  return {rc, out.str(), err.str()};
+}
+
+bool shows_a_token(const outcome& o) {
+  for (const auto* t : {good_token, admin_token, bad_token})
+    if (o.out.find(t) != std::string::npos || o.err.find(t) != std::string::npos)
+      return true;
+  return false;
+}
+
+// A fake node plus a temporary directory with a cluster.json naming it.
+struct fixture {
+  fake_node node;
+  fs::path dir = fs::temp_directory_path() / ("joconde-cli-test-" + std::to_string(::getpid()));
+  std::string unreachable = "http://127.0.0.1:" + std::to_string(free_port());
+
+  fixture() {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "client-a");
+    std::ofstream{dir / "client-a" / "admin.token"} << admin_token << "\n";
+    json cluster{{"nodes",
+                  {{{"name", "client-a"},
+                    {"role", "client"},
+                    {"http_url", node.url()},
+                    {"admin_token_file", (dir / "client-a" / "admin.token").string()},
+                    {"users",
+                     {{"task_organiser", {{"name", "task_organiser"}, {"token", good_token}}},
+                      {"signatory", {{"name", "signatory"}, {"token", bad_token}}}}}},
+                   {{"name", "cp1"},
+                    {"role", "computing"},
+                    {"http_url", unreachable},
+                    {"admin_token_file", "cp1/admin.token"},
+                    {"users", json::object()}}}}};
+    std::ofstream{dir / "cluster.json"} << cluster.dump(2);
+  }
+
+  ~fixture() {
+    fs::remove_all(dir);
+  }
+
+  std::vector<std::string> with_url(std::vector<std::string> args,
+                                    const char* token = good_token) const {
+    args.insert(args.end(), {"--url", node.url(), "--token", token});
+    return args;
+  }
+
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream{dir / name} << text;
+    return dir / name;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(joconde_cli, fixture)
+
+// -- where to talk to --
+
+BOOST_AUTO_TEST_CASE(whoami_with_url_and_token) {
+  auto r = joconde_run(with_url({"whoami"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "alice at client-a (roles: task_organiser, signatory)\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.last_token(), good_token);
+}
+
+BOOST_AUTO_TEST_CASE(options_win_over_the_environment) {
+  // The environment alone.
+  auto r = joconde_run({"whoami"}, {{"JOCONDE_URL", node.url()}, {"JOCONDE_TOKEN", good_token}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "alice at client-a (roles: task_organiser, signatory)\n");
+  // --url beats JOCONDE_URL (which points nowhere); the token still comes from the environment.
+  r = joconde_run({"whoami", "--url", node.url()},
+                  {{"JOCONDE_URL", unreachable}, {"JOCONDE_TOKEN", good_token}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  // --token beats JOCONDE_TOKEN (which the node does not know).
+  r = joconde_run({"whoami", "--token", admin_token},
+                  {{"JOCONDE_URL", node.url()}, {"JOCONDE_TOKEN", bad_token}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "admin at client-a (roles: it_admin)\n");
+  // --cluster/--as beat the environment entirely.
+  r = joconde_run({"--cluster", dir.string(), "--as", "client-a:task_organiser", "whoami"},
+                  {{"JOCONDE_URL", unreachable}, {"JOCONDE_TOKEN", bad_token}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(node.last_token(), good_token);
+  // Nothing at all, or half of it: a usage error and no request.
+  auto before = node.requests();
+  r = joconde_run({"whoami"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("no node given") != std::string::npos);
+  r = joconde_run({"whoami"}, {{"JOCONDE_URL", node.url()}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("no token given") != std::string::npos);
+  // A token that cannot go into a header is refused before sending (and not quoted).
+  r = joconde_run({"whoami", "--url", node.url(), "--token", "jct_with space"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("with space") == std::string::npos);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+}
+
+BOOST_AUTO_TEST_CASE(cluster_and_as_resolve_users_and_the_admin) {
+  auto as = [&](const std::string& who) {
+    return joconde_run({"whoami", "--cluster", dir.string(), "--as", who});
+  };
+  auto r = as("client-a:task_organiser");
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "alice at client-a (roles: task_organiser, signatory)\n");
+  // No role: the admin token, first line of admin_token_file.
+  r = as("client-a");
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "admin at client-a (roles: it_admin)\n");
+  BOOST_CHECK_EQUAL(node.last_token(), admin_token);
+  auto parsed = cli::parse_options({"--cluster", dir.string(), "--as", "client-a"});
+  BOOST_REQUIRE(parsed.ok());
+  auto resolved = cli::resolve_endpoint(*parsed, cli::process_environment());
+  BOOST_REQUIRE(resolved.ok());
+  BOOST_CHECK_EQUAL(resolved->url, node.url());
+  BOOST_CHECK_EQUAL(resolved->token, admin_token);
+  BOOST_CHECK(resolved->source.find(admin_token) == std::string::npos);
+  // What cannot be resolved is a usage error naming what exists, never a token.
+  auto before = node.requests();
+  r = as("client-a:auditor");
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("roles there: signatory, task_organiser") != std::string::npos);
+  BOOST_CHECK(!shows_a_token(r));
+  r = as("nobody");
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("nodes there: client-a, cp1") != std::string::npos);
+  r = as("cp1"); // its admin token file does not exist
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("admin token file") != std::string::npos);
+  r = as("client-a:");
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  r = joconde_run({"whoami", "--cluster", (dir / "client-a").string(), "--as", "client-a"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("cluster.json") != std::string::npos);
+  r = joconde_run({"whoami", "--cluster", dir.string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  r = joconde_run({"whoami", "--cluster", dir.string(), "--as", "client-a", "--url", node.url()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("alternatives") != std::string::npos);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+}
+
+// -- commands --
+
+BOOST_AUTO_TEST_CASE(cta_create_prints_the_uuid_alone) {
+  const std::string task = R"({"title": "Price index", "parties": ["client-a", "client-b"]})";
+  auto file = write("task.json", task);
+  auto r = joconde_run(with_url({"cta", "create", file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "0b6c2a4e-1111-4222-8333-944455556666\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.last_body(), task);
+  r = joconde_run(with_url({"cta", "create", file.string(), "--json"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, R"({"ctsc_sha256":"ab12","status":"draft",)"
+                           R"("uuid":"0b6c2a4e-1111-4222-8333-944455556666"})"
+                           "\n");
+  // Refused as invalid by the node: 400 and 409 are exit code 6, the node's error on stderr.
+  r = joconde_run(with_url({"cta", "create", write("untitled.json", R"({"parties": []})").string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK_EQUAL(r.out, "");
+  BOOST_CHECK_EQUAL(r.err, "joconde: malformed_input: the task has no title\n");
+  r = joconde_run(with_url({"cta", "create", write("dup.json", R"({"title": "conflict"})").string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK_EQUAL(r.err, "joconde: already_exists: a CTA with this title exists\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_task_file_is_refused_before_any_request) {
+  fs::create_directories(dir / "a-directory");
+  const auto before = node.requests();
+  for (const auto& file : {(dir / "missing.json").string(),
+                           write("broken.json", "{\"title\": ").string(),
+                           write("array.json", "[1, 2]").string(), write("empty.json", "").string(),
+                           (dir / "a-directory").string()}) {
+    auto r = joconde_run(with_url({"cta", "create", file}));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_EQUAL(r.out, "");
+    BOOST_CHECK_MESSAGE(r.err.find("task file") != std::string::npos, r.err);
+  }
+  // Also when the node is unreachable: the file is checked first.
+  auto r = joconde_run({"cta", "create", (dir / "missing.json").string(), "--url", unreachable,
+                        "--token", good_token});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+}
+
+BOOST_AUTO_TEST_CASE(cta_list_prints_an_aligned_table) {
+  auto r = joconde_run(with_url({"cta", "list"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "UUID      STATUS   UPDATES  TITLE\n"
+                           "c0ffee-1  running  3        Price index\n"
+                           "d00d      draft    12       Wages\n");
+  r = joconde_run(with_url({"cta", "list", "--json"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out.find(R"({"ctas":[{"ctsc_sha256":"ab","last_changed_ms":1,)"), 0u);
+  BOOST_CHECK_EQUAL(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+  // An empty list is the header alone.
+  auto empty = cli::render_cta_list(json{{"ctas", json::array()}});
+  BOOST_REQUIRE(empty.ok());
+  BOOST_CHECK_EQUAL(*empty, "UUID  STATUS  UPDATES  TITLE\n");
+  BOOST_CHECK(!cli::render_cta_list(json{{"ctas", {1, 2}}}).ok());
+}
+
+BOOST_AUTO_TEST_CASE(cta_show_is_readable_and_deterministic) {
+  auto r = joconde_run(with_url({"cta", "show", "c0ffee"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, cta_text);
+  BOOST_CHECK_EQUAL(joconde_run(with_url({"cta", "show", "c0ffee"})).out, r.out);
+  // The same document built in another order renders to the same bytes.
+  json reordered;
+  for (const auto* key : {"flags", "note", "task", "parties", "last_changed_ms", "updates",
+                          "ctsc_sha256", "status", "title", "uuid"})
+    reordered[key] = cta_doc[key];
+  auto again = cli::render_cta(reordered);
+  BOOST_REQUIRE(again.ok());
+  BOOST_CHECK_EQUAL(*again, cta_text);
+  // --json: the document itself, one line, keys sorted.
+  r = joconde_run(with_url({"--json", "cta", "show", "c0ffee"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, cli::compact_json(cta_doc) + "\n");
+  BOOST_CHECK_EQUAL(r.out.substr(0, 22), R"({"ctsc_sha256":"ab12",)");
+  BOOST_CHECK_EQUAL(json::parse(r.out), cta_doc);
+  // Only some key fields, no others.
+  auto small = cli::render_cta(json{{"status", "draft"}, {"uuid", "u"}});
+  BOOST_REQUIRE(small.ok());
+  BOOST_CHECK_EQUAL(*small, "uuid:         u\nstatus:       draft\n");
+  BOOST_CHECK(!cli::render_cta(json::array()).ok());
+}
+
+BOOST_AUTO_TEST_CASE(status_is_pretty_unless_json) {
+  auto r = joconde_run(with_url({"status"}, admin_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "{\n  \"links\": [\n    {\n      \"peer\": \"root\",\n"
+                           "      \"up\": true\n    }\n  ],\n  \"node\": \"client-a\"\n}\n");
+  r = joconde_run(with_url({"status", "--json"}, admin_token));
+  BOOST_CHECK_EQUAL(r.out, R"({"links":[{"peer":"root","up":true}],"node":"client-a"})"
+                           "\n");
+  r = joconde_run(with_url({"whoami", "--json"}));
+  BOOST_CHECK_EQUAL(r.out, R"({"node":"client-a","roles":["task_organiser","signatory"],"user":"alice"})"
+                           "\n");
+}
+
+// -- failures and exit codes --
+
+BOOST_AUTO_TEST_CASE(http_outcomes_map_to_exit_codes) {
+  auto r = joconde_run(with_url({"whoami"}, bad_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+  BOOST_CHECK_EQUAL(r.err, "joconde: unauthorised: unknown or missing API token\n");
+  BOOST_CHECK_EQUAL(r.out, "");
+  r = joconde_run(with_url({"status"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+  BOOST_CHECK_EQUAL(r.err, "joconde: forbidden: GET /v1/status needs it_admin or auditor\n");
+  r = joconde_run(with_url({"cta", "show", "secret"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+  r = joconde_run(with_url({"cta", "show", "nothing-here"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  BOOST_CHECK_EQUAL(r.err, "joconde: not_found: no CTA nothing-here\n");
+  r = joconde_run(with_url({"cta", "show", "boom"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_server);
+  BOOST_CHECK(r.err.rfind("joconde: internal_error: ", 0) == 0);
+  r = joconde_run(with_url({"cta", "show", "bare-502"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_server);
+  BOOST_CHECK_EQUAL(r.err, "joconde: http_502: the node answered HTTP 502 without a JSON error\n");
+  r = joconde_run(with_url({"cta", "show", "garbage"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_server);
+  BOOST_CHECK_EQUAL(r.out, "");
+  BOOST_CHECK(r.err.find("is not JSON") != std::string::npos);
+  // A UUID is one path segment, percent-encoded: a slash cannot reach another route.
+  r = joconde_run(with_url({"cta", "show", "../whoami"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  BOOST_CHECK_EQUAL(r.err, "joconde: not_found: no CTA ../whoami\n");
+  // The table itself.
+  BOOST_CHECK_EQUAL(cli::exit_code_for_status(201), cli::exit_ok);
+  for (int s : {401, 403})
+    BOOST_CHECK_EQUAL(cli::exit_code_for_status(s), cli::exit_denied);
+  BOOST_CHECK_EQUAL(cli::exit_code_for_status(404), cli::exit_not_found);
+  for (int s : {400, 409, 413, 422})
+    BOOST_CHECK_EQUAL(cli::exit_code_for_status(s), cli::exit_invalid);
+  for (int s : {500, 502, 503, 405, 302})
+    BOOST_CHECK_EQUAL(cli::exit_code_for_status(s), cli::exit_server);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_node_is_exit_code_3) {
+  auto r = joconde_run({"whoami", "--url", unreachable, "--token", good_token});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_unreachable);
+  BOOST_CHECK(r.err.rfind("joconde: io_error: ", 0) == 0);
+  r = joconde_run({"whoami", "--cluster", dir.string(), "--as", "cp1:nobody"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage); // cp1 has no users: resolution fails first
+  // No full answer within --timeout.
+  r = joconde_run(with_url({"cta", "show", "slow", "--timeout", "0.2"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_unreachable);
+  BOOST_CHECK(r.err.rfind("joconde: timeout: ", 0) == 0);
+  // A URL the client cannot use is a usage error.
+  r = joconde_run({"whoami", "--url", "https://127.0.0.1:1", "--token", good_token});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+}
+
+BOOST_AUTO_TEST_CASE(no_token_is_ever_printed) {
+  const std::vector<std::vector<std::string>> calls{
+    {"whoami", "--verbose"},
+    {"status", "--verbose"},
+    {"cta", "show", "boom", "--verbose"},
+    {"cta", "show", "missing", "--verbose"},
+  };
+  for (const auto* token : {good_token, bad_token}) {
+    for (const auto& args : calls) {
+      auto r = joconde_run(with_url(args, token));
+      BOOST_CHECK_MESSAGE(!shows_a_token(r), r.err);
+      BOOST_CHECK(r.err.find("joconde: GET /v1/") != std::string::npos);
+    }
+  }
+  auto r = joconde_run({"whoami", "--verbose", "--cluster", dir.string(), "--as", "client-a"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK(!shows_a_token(r));
+  r = joconde_run({"whoami", "--verbose", "--url", unreachable}, {{"JOCONDE_TOKEN", good_token}});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_unreachable);
+  BOOST_CHECK(!shows_a_token(r));
+}
+
+// -- parsing and formatting --
+
+BOOST_AUTO_TEST_CASE(options_and_usage_errors) {
+  auto o = cli::parse_options({"cta", "--json", "show", "--timeout=2.5", "--", "--odd-uuid"});
+  BOOST_REQUIRE(o.ok());
+  BOOST_CHECK(o->json);
+  BOOST_CHECK_EQUAL(o->timeout.count(), 2500);
+  BOOST_CHECK((o->words == std::vector<std::string>{"cta", "show", "--odd-uuid"}));
+  BOOST_CHECK_EQUAL(cli::parse_options({}).value().timeout.count(), 30'000);
+  BOOST_CHECK(!cli::parse_options({"--frobnicate"}).ok());
+  BOOST_CHECK(!cli::parse_options({"--json=yes"}).ok());
+  BOOST_CHECK(!cli::parse_options({"--url"}).ok());
+  for (const auto* t : {"0", "-1", "abc", "1e9", "nan"})
+    BOOST_CHECK_MESSAGE(!cli::parse_options({"--timeout", t}).ok(), t);
+  // Usage errors: exit 2, nothing sent.
+  const auto before = node.requests();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         {}, {"frobnicate"}, {"cta"}, {"cta", "delete"}, {"cta", "show"}, {"cta", "list", "extra"},
+         {"whoami", "extra"}, {"cta", "create"}, {"-x"}, {"help", "frobnicate"}}) {
+    auto r = joconde_run(with_url(args));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_EQUAL(r.out, "");
+  }
+  BOOST_CHECK_EQUAL(node.requests(), before);
+  // Help: exit 0 on stdout, per command too.
+  auto r = joconde_run({"--help"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, cli::usage());
+  r = joconde_run({"cta", "show", "--help"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, cli::usage("cta show"));
+  BOOST_CHECK_EQUAL(joconde_run({"help", "cta", "create"}).out, cli::usage("cta create"));
+  BOOST_CHECK(cli::usage().find("7  server error") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(times_are_utc_iso_8601) {
+  BOOST_CHECK_EQUAL(cli::format_utc_ms(0), "1970-01-01T00:00:00.000Z");
+  BOOST_CHECK_EQUAL(cli::format_utc_ms(-1), "1969-12-31T23:59:59.999Z");
+  BOOST_CHECK_EQUAL(cli::format_utc_ms(951'827'696'007), "2000-02-29T12:34:56.007Z");
+  BOOST_CHECK_EQUAL(cli::format_utc_ms(INT64_MAX), std::to_string(INT64_MAX) + " ms since the epoch");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- the program itself --
+
+namespace {
+
+outcome program(const std::string& args) {
+  auto cmd = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde " + args + " 2>/dev/null";
+  outcome o{-1, {}, {}};
+  if (auto* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, p))
+      o.out.append(buf, n);
+    auto rc = ::pclose(p);
+    o.rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+  return o;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_program_prints_help_and_refuses_bad_usage) {
+  auto help = program("--help");
+  BOOST_CHECK_EQUAL(help.rc, 0);
+  BOOST_CHECK_EQUAL(help.out, cli::usage());
+  auto bad = program("cta frobnicate");
+  BOOST_CHECK_EQUAL(bad.rc, 2);
+  BOOST_CHECK_EQUAL(bad.out, "");
+}
