@@ -179,6 +179,12 @@ void on_rotation_request(identity_manager_pointer self, const std::string& origi
   answer->second.SerializeToString(&record);
   if (auto r = txn->put(st.store.children, origin, record); !r)
     return log::error(component, r.err().message);
+  // The old key vouched for the new one: a fingerprint confirmed out of band stays confirmed.
+  if (auto old = txn->get(st.store.trusted, enrolled.fingerprint()); old && old->has_value())
+    if (auto r = txn->put(st.store.trusted, answer->second.fingerprint(),
+                          **old + " rotated-from " + enrolled.fingerprint());
+        !r)
+      return log::error(component, r.err().message);
   if (auto r = txn->commit(); !r)
     return log::error(component, r.err().message);
   self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotation.issued"},

@@ -193,3 +193,40 @@ BOOST_AUTO_TEST_CASE(bad_drafts_are_refused_and_store_nothing) {
     },
     5s));
 }
+
+// A peer that is down when the CTSC is registered gets it when it comes back (from the root's
+// durable outbox); the organiser's node learns its UUID even if the root was down when it drafted.
+BOOST_AUTO_TEST_CASE(nodes_killed_during_registration_lose_nothing) {
+  auto& c = *cluster;
+  BOOST_REQUIRE_EQUAL(c.ops("kill client-b"), 0);
+  auto task = example_task();
+  task["title"] = "while client-b is down";
+  auto [status, doc] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", task);
+  BOOST_REQUIRE_MESSAGE(status == 201, doc.dump());
+  auto uuid = doc["uuid"].get<std::string>();
+  BOOST_REQUIRE_EQUAL(c.ops("start client-b"), 0);
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] {
+      auto b = uuids_at("client-b");
+      return std::find(b.begin(), b.end(), uuid) != b.end();
+    },
+    20s));
+  // The root is down while client-a drafts: the call times out, the draft waits in client-a's
+  // outbox, and once the root is back the CTA is registered and reaches both peers.
+  BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0);
+  task["title"] = "while the root is down";
+  auto [late, why] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", task);
+  BOOST_CHECK_EQUAL(late, 504);
+  BOOST_CHECK_EQUAL(why["error"].value("code", ""), "timeout");
+  BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
+  auto titled = [&](const std::string& node) {
+    auto [s, list] = c.call_as(node, "auditor", "GET", "/v1/ctas");
+    for (const auto& e : list["ctas"])
+      if (e["title"] == "while the root is down")
+        return true;
+    return false;
+  };
+  BOOST_CHECK(test::cluster::wait_until([&] { return titled("client-a") && titled("client-b"); }, 30s));
+  BOOST_CHECK(titled("root"));
+  BOOST_CHECK(test::cluster::wait_until([&] { return c.ops("status") == 0; }, 20s));
+}

@@ -236,6 +236,13 @@ BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
   BOOST_REQUIRE_EQUAL(rc, 0);
   BOOST_CHECK(test::cluster::wait_until([&] { return fingerprint() != before; }, 10s));
   BOOST_CHECK_EQUAL(count_in_file(c.data_dir("root") / "audit.log", "event=\"pki.rotation.issued\""), 1u);
+  // The old key vouched for the new one: the root's out-of-band confirmation carries over.
+  auto [trust_status, trust] = c.call("root", "GET", "/v1/trust");
+  BOOST_REQUIRE_EQUAL(trust_status, 200);
+  auto after = fingerprint();
+  auto confirmed = trust["confirmed"];
+  BOOST_CHECK_MESSAGE(std::find(confirmed.begin(), confirmed.end(), after) != confirmed.end(),
+                      after << " not in " << confirmed.dump());
   // After a restart cp1 links with the new certificate, and its envelopes carry it.
   BOOST_REQUIRE_EQUAL(c.ops("kill cp1"), 0);
   BOOST_REQUIRE_EQUAL(c.ops("start cp1"), 0);
