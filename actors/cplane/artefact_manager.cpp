@@ -1,5 +1,6 @@
 #include "artefact_manager.hpp"
 
+#include "cta_state.hpp"
 #include "ctsc_rules.hpp"
 
 #include "joconde/agreement.pb.h"
@@ -74,6 +75,18 @@ result<std::optional<v1::CtaRecord>> load(const node_store& store, const std::st
   if (!rec)
     return rec.err();
   return std::optional<v1::CtaRecord>{std::move(*rec)};
+}
+
+/// The CTA this node holds with this uuid: malformed_input for a bad uuid, not_found if none.
+result<v1::CtaRecord> load_held(const node_store& store, const std::string& uuid) {
+  if (!is_uuid(uuid))
+    return fail(errc::malformed_input, "'" + uuid + "' is not a UUID");
+  auto rec = load(store, uuid);
+  if (!rec)
+    return rec.err();
+  if (!rec->has_value())
+    return fail(errc::not_found, "this node holds no CTA " + uuid);
+  return std::move(**rec);
 }
 
 /// Stores a new record; already_exists if the uuid is taken by another CTSC (the same one is fine).
@@ -272,8 +285,204 @@ void on_refused(artefact_manager_pointer self, const std::string& origin, const 
   if (!refusal || origin != st.root)
     return;
   if (auto i = st.pending.find(refusal->request_id()); i != st.pending.end()) {
-    i->second.deliver(make_error(errc_named(refusal->code()), "the root refused the draft: "
+    i->second.deliver(make_error(errc_named(refusal->code()), "the root refused it: "
                                                                 + refusal->message()));
+    st.pending.erase(i);
+  }
+}
+
+/// The CTA state machine as a record stores it.
+cta_state state_of(const v1::CtaRecord& rec) {
+  std::vector<std::string> peers;
+  for (const auto& p : rec.ctsc().peers())
+    peers.push_back(p.fqdn());
+  std::vector<std::string> cps;
+  for (const auto& cp : rec.ctsc().computing_parties())
+    cps.push_back(cp.fqdn());
+  cta_state s{rec.ctsc().uuid(), crypto::hex(crypto::to_bytes(rec.ctsc_sha256())), peers, cps,
+              rec.last_changed_ms()};
+  s.restore(cta_status_from_string(rec.status()).value_or(cta_status::emerging), rec.updates(),
+            rec.last_changed_ms(), rec.reason());
+  for (const auto& a : rec.addenda()) {
+    addendum_state ad;
+    ad.status = addendum_status_from_string(a.status()).value_or(addendum_status::missing);
+    ad.version = a.ctsa().version();
+    ad.ctsa_hash = crypto::hex(crypto::to_bytes(a.ctsa_sha256()));
+    ad.signatories = static_cast<size_t>(a.ctsa().signatories_size());
+    ad.signed_by = {a.signed_by().begin(), a.signed_by().end()};
+    ad.reason = a.reason();
+    s.restore_addendum(a.peer(), std::move(ad));
+  }
+  return s;
+}
+
+/// Writes the state machine's status and counters (not the addenda) into a record.
+void put_state(const cta_state& s, v1::CtaRecord& rec) {
+  rec.set_status(std::string{to_string(s.status())});
+  rec.set_updates(s.updates());
+  rec.set_last_changed_ms(s.last_changed_ms());
+  rec.set_reason(s.reason());
+}
+
+/// The record's entry for `peer`, created if missing.
+v1::AddendumRecord& addendum_entry(v1::CtaRecord& rec, const std::string& peer) {
+  for (auto& a : *rec.mutable_addenda())
+    if (a.peer() == peer)
+      return a;
+  auto* a = rec.add_addenda();
+  a->set_peer(peer);
+  a->set_status("missing");
+  return *a;
+}
+
+result<void> save(const node_store& store, const v1::CtaRecord& rec) {
+  auto txn = store.env->begin_write();
+  if (!txn)
+    return txn.err();
+  if (auto r = txn->put(store.ctas, rec.ctsc().uuid(), proto::serialize(rec)); !r)
+    return r.err();
+  return txn->commit();
+}
+
+/// The leaf certificate a CTSC gives for `fqdn` (peer or CP).
+result<crypto::certificate> leaf_of(const v1::Ctsc& ctsc, const std::string& fqdn) {
+  for (const auto& p : ctsc.peers())
+    if (p.fqdn() == fqdn && p.chain().certificates_size() > 0)
+      return crypto::certificate::from_der(crypto::to_bytes(p.chain().certificates(0)));
+  return fail(errc::unknown_peer, fqdn + " is not a peer of CTA " + ctsc.uuid());
+}
+
+/// Signs `ns` (its signature field cleared) with the node key.
+result<void> sign_node_signature(const node_signer& signer, v1::NodeSignature& ns) {
+  ns.clear_signature();
+  auto digest = canonical_hash(ns);
+  if (!digest)
+    return digest.err();
+  auto sig = signer.sign(*digest);
+  if (!sig)
+    return sig.err();
+  ns.set_signature(std::string{sig->begin(), sig->end()});
+  return ok();
+}
+
+/// Checks a node signature over `artefact_hash` made with `leaf`'s key.
+result<void> verify_node_signature(const v1::NodeSignature& ns, const crypto::certificate& leaf,
+                                   const crypto::bytes& artefact_hash) {
+  if (ns.signer_fingerprint() != leaf.fingerprint())
+    return fail(errc::bad_signature, "the signature names certificate " + ns.signer_fingerprint()
+                                       + ", not " + leaf.fingerprint());
+  if (ns.artefact_sha256() != std::string{artefact_hash.begin(), artefact_hash.end()})
+    return fail(errc::bad_signature, "the node signature is over another artefact");
+  auto unsigned_ns = ns;
+  unsigned_ns.clear_signature();
+  auto digest = canonical_hash(unsigned_ns);
+  if (!digest)
+    return digest.err();
+  return leaf.public_key().verify(*digest, crypto::to_bytes(ns.signature()));
+}
+
+void reply_refused(artefact_manager_pointer self, const std::string& to, const std::string& request_id,
+                   const std::string& uuid, const std::string& what, const error& err) {
+  auto& st = self->state;
+  ++st.refused;
+  log::warning(component, what + " from " + to + " refused: " + err.message,
+               {{"reason", to_string(err.code)}, {"uuid", uuid}});
+  audit(self, "cta.refused", {"uuid", uuid, "origin", to, "what", what, "reason",
+                              std::string{to_string(err.code)}, "detail", err.message});
+  v1::ArtefactRefusal refusal;
+  refusal.set_request_id(request_id);
+  refusal.set_code(std::string{to_string(err.code)});
+  refusal.set_message(err.message);
+  refusal.set_uuid(uuid);
+  publish(self, "cta.refused", {to}, uuid, proto::serialize(refusal));
+}
+
+/// At the root: a peer's CTSA.
+void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto sub = proto::parse<v1::CtsaSubmission>(payload, max_artefact);
+  if (!sub) {
+    log::warning(component, "unreadable CTSA from " + origin + ": " + sub.err().message);
+    return;
+  }
+  const auto& ctsa = sub->ctsa();
+  const auto& ns = sub->node_signature();
+  auto refuse = [&](const error& e) {
+    reply_refused(self, origin, sub->request_id(), ctsa.ctsc_uuid(), "CTSA", e);
+  };
+  if (st.self != st.root)
+    return refuse(fail(errc::forbidden, "only the root collects CTSAs"));
+  if (ctsa.peer() != origin || ns.signer() != origin)
+    return refuse(fail(errc::forbidden, origin + " may send and sign its own CTSA only"));
+  if (ns.kind() != v1::ARTEFACT_KIND_CTSA)
+    return refuse(fail(errc::bad_signature, "the node signature is not over a CTSA"));
+  if (!is_uuid(ctsa.ctsc_uuid()))
+    return refuse(fail(errc::malformed_input, "the CTSA names no valid CTA uuid"));
+  auto rec = load(st.store, ctsa.ctsc_uuid());
+  if (!rec)
+    return refuse(rec.err());
+  if (!rec->has_value())
+    return refuse(fail(errc::not_found, "there is no CTA " + ctsa.ctsc_uuid()));
+  auto& record = **rec;
+  if (ctsa.ctsc_sha256() != record.ctsc_sha256())
+    return refuse(fail(errc::malformed_input,
+                       "the CTSA pins CTSC hash " + crypto::hex(crypto::to_bytes(ctsa.ctsc_sha256()))
+                         + ", but CTA " + ctsa.ctsc_uuid() + " has "
+                         + crypto::hex(crypto::to_bytes(record.ctsc_sha256()))));
+  auto hash = canonical_hash(ctsa);
+  if (!hash)
+    return refuse(hash.err());
+  auto leaf = leaf_of(record.ctsc(), origin);
+  if (!leaf)
+    return refuse(leaf.err());
+  if (auto r = verify_node_signature(ns, *leaf, *hash); !r)
+    return refuse(fail(errc::bad_signature, "the node signature of " + origin + "'s CTSA: "
+                                              + r.err().message));
+  if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
+    return refuse(r.err());
+  auto state = state_of(record);
+  auto hash_hex = crypto::hex(*hash);
+  if (auto r = state.submit_addendum(origin, ctsa.version(), hash_hex,
+                                     crypto::hex(crypto::to_bytes(record.ctsc_sha256())),
+                                     static_cast<size_t>(ctsa.signatories_size()), now_ms());
+      !r)
+    return refuse(r.err());
+  auto& entry = addendum_entry(record, origin);
+  *entry.mutable_ctsa() = ctsa;
+  *entry.mutable_node_signature() = ns;
+  entry.set_ctsa_sha256(std::string{hash->begin(), hash->end()});
+  entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
+  entry.clear_signed_by();
+  entry.clear_reason();
+  put_state(state, record);
+  if (auto r = save(st.store, record); !r)
+    return refuse(r.err());
+  log::info(component, "CTSA version " + std::to_string(ctsa.version()) + " of " + origin
+                         + " stored for CTA " + ctsa.ctsc_uuid(),
+            {{"ctsa_sha256", hash_hex}});
+  audit(self, "cta.ctsa.accepted", {"uuid", ctsa.ctsc_uuid(), "peer", origin, "version",
+                                    std::to_string(ctsa.version()), "ctsa_sha256", hash_hex});
+  v1::ArtefactAccepted accepted;
+  accepted.set_request_id(sub->request_id());
+  accepted.set_uuid(ctsa.ctsc_uuid());
+  accepted.set_artefact_sha256(std::string{hash->begin(), hash->end()});
+  accepted.set_updates(state.updates());
+  accepted.set_status(std::string{to_string(state.status())});
+  publish(self, "cta.accepted", {origin}, ctsa.ctsc_uuid(), proto::serialize(accepted));
+}
+
+/// At a peer: the root accepted something this node sent.
+void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto acc = proto::parse<v1::ArtefactAccepted>(payload, 64 * 1024);
+  if (!acc || origin != st.root)
+    return;
+  if (auto i = st.pending.find(acc->request_id()); i != st.pending.end()) {
+    i->second.deliver(nlohmann::json{{"uuid", acc->uuid()},
+                                     {"ctsa_sha256", crypto::hex(crypto::to_bytes(acc->artefact_sha256()))},
+                                     {"updates", acc->updates()},
+                                     {"status", acc->status()}}
+                        .dump());
     st.pending.erase(i);
   }
 }
@@ -291,11 +500,12 @@ nlohmann::json summary(const v1::CtaRecord& rec) {
 
 artefact_manager_actor::behavior_type
 artefact_manager(artefact_manager_pointer self, std::string root, std::shared_ptr<trust_view> trust,
-                 node_store store, service_broker_actor broker, audit_log_actor audit_actor,
-                 metrics::registry* metrics) {
+                 std::shared_ptr<const node_signer> signer, node_store store,
+                 service_broker_actor broker, audit_log_actor audit_actor, metrics::registry* metrics) {
   auto& st = self->state;
   st.root = std::move(root);
   st.trust = std::move(trust);
+  st.signer = std::move(signer);
   st.self = st.trust->self();
   st.store = std::move(store);
   st.broker = std::move(broker);
@@ -309,6 +519,10 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         on_registered(self, origin, payload);
       else if (topic == "cta.refused")
         on_refused(self, origin, payload);
+      else if (topic == "cta.ctsa")
+        on_ctsa(self, origin, payload);
+      else if (topic == "cta.accepted")
+        on_accepted(self, origin, payload);
       else
         log::warning(component, "unknown agreement topic " + topic + " from " + origin);
     },
@@ -347,6 +561,65 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       publish(self, "cta.ctsc.register", {st.root}, "", proto::serialize(reg));
       return rp;
     },
+    [=](submit_atom, const std::string& uuid, const std::string& json,
+        const std::string& user) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "CTSAs come from this node's API only");
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      auto& record = *rec;
+      if (record.status() != "emerging")
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + record.status()
+                                                 + ": CTSAs are taken while it is emerging");
+      v1::Ctsa ctsa;
+      google::protobuf::util::JsonParseOptions opts;
+      opts.ignore_unknown_fields = false;
+      if (auto status = google::protobuf::util::JsonStringToMessage(json, &ctsa, opts); !status.ok())
+        return make_error(errc::malformed_input, "not a CTSA: " + status.ToString());
+      if (!ctsa.ctsc_uuid().empty() || !ctsa.peer().empty() || !ctsa.ctsc_sha256().empty()
+          || ctsa.version() != 0)
+        return make_error(errc::malformed_input, "give signatories, data custodians and data "
+                                                 "analysts only: the node fills in the rest");
+      ctsa.set_ctsc_uuid(uuid);
+      ctsa.set_peer(st.self);
+      ctsa.set_ctsc_sha256(record.ctsc_sha256());
+      ctsa.set_version(record.own_ctsa_version() + 1);
+      ctsa.set_created_at_ms(now_ms());
+      if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
+        return to_caf(r.err());
+      auto hash = canonical_hash(ctsa);
+      if (!hash)
+        return to_caf(hash.err());
+      v1::CtsaSubmission sub;
+      sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
+      auto& ns = *sub.mutable_node_signature();
+      ns.set_signer(st.self);
+      ns.set_signer_fingerprint(st.trust->own_chain().front().fingerprint());
+      ns.set_kind(v1::ARTEFACT_KIND_CTSA);
+      ns.set_artefact_sha256(std::string{hash->begin(), hash->end()});
+      ns.set_signed_at_ms(now_ms());
+      if (auto r = sign_node_signature(*st.signer, ns); !r)
+        return to_caf(r.err());
+      *sub.mutable_ctsa() = ctsa;
+      // The version is used up whatever the root answers: a retry is a newer version.
+      record.set_own_ctsa_version(ctsa.version());
+      auto& mine = addendum_entry(record, st.self);
+      *mine.mutable_ctsa() = ctsa;
+      *mine.mutable_node_signature() = ns;
+      mine.set_ctsa_sha256(std::string{hash->begin(), hash->end()});
+      mine.set_status("submitted");
+      if (auto r = save(st.store, record); !r)
+        return to_caf(r.err());
+      auto rp = self->make_response_promise<std::string>();
+      st.pending.emplace(sub.request_id(), rp);
+      self->delayed_send(self, registration_timeout, expire_atom::value, sub.request_id());
+      audit(self, "cta.ctsa.signed", {"uuid", uuid, "version", std::to_string(ctsa.version()),
+                                      "organiser", user, "ctsa_sha256", crypto::hex(*hash)});
+      publish(self, "cta.ctsa", {st.root}, uuid, proto::serialize(sub));
+      return rp;
+    },
     [=](expire_atom, const std::string& request_id) {
       auto& st = self->state;
       if (auto i = st.pending.find(request_id); i != st.pending.end()) {
@@ -371,16 +644,12 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
           return to_caf(r.err());
         return nlohmann::json{{"ctas", list}}.dump();
       }
-      if (!is_uuid(uuid))
-        return make_error(errc::malformed_input, "'" + uuid + "' is not a UUID");
-      auto rec = load(st.store, uuid);
+      auto rec = load_held(st.store, uuid);
       if (!rec)
         return to_caf(rec.err());
-      if (!rec->has_value())
-        return make_error(errc::not_found, "this node holds no CTA " + uuid);
       // Certificates are shown by fingerprint (SHA-256 of the DER, as `joconde-node fingerprint`
       // prints it), not as base64 DER.
-      auto shown = (*rec)->ctsc();
+      auto shown = rec->ctsc();
       nlohmann::json fingerprints = nlohmann::json::object();
       auto take = [&](const std::string& fqdn, v1::CertificateChain* chain) {
         nlohmann::json fps = nlohmann::json::array();
@@ -400,9 +669,21 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       google::protobuf::util::JsonPrintOptions opts;
       opts.preserve_proto_field_names = true;
       (void) google::protobuf::util::MessageToJsonString(shown, &ctsc_json, opts);
-      auto doc = summary(**rec);
+      auto doc = summary(*rec);
       doc["ctsc"] = nlohmann::json::parse(ctsc_json, nullptr, false);
       doc["certificate_fingerprints"] = fingerprints;
+      nlohmann::json addenda = nlohmann::json::array();
+      for (const auto& a : rec->addenda())
+        addenda.push_back({{"peer", a.peer()},
+                           {"status", a.status()},
+                           {"version", a.ctsa().version()},
+                           {"ctsa_sha256", crypto::hex(crypto::to_bytes(a.ctsa_sha256()))},
+                           {"signatories", a.ctsa().signatories_size()},
+                           {"data_custodians", a.ctsa().data_custodians_size()},
+                           {"data_analysts", a.ctsa().data_analysts_size()},
+                           {"signed_by_node", a.node_signature().signer()},
+                           {"signatures", a.signed_by_size()}});
+      doc["addenda"] = addenda;
       return doc.dump();
     },
     [=](status_atom) -> std::string {

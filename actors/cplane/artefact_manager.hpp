@@ -3,15 +3,23 @@
 // The Artefact Manager (DESIGN.md §4; spec §4.3.2.1: controller, processor, admission enforcer and
 // repository): creates, validates, stores, propagates and shows CT artefacts.
 //
-// Today: CTSC registration (issue 3, first step). A Task Organiser's draft is checked at its node and
+// Today: CTSC registration and CTSA submission (issue 3, first steps). A Task Organiser's draft is checked at its node and
 // sent to the root (topic cta.ctsc.register); the root checks it again, fills in the certificate
 // chains of the peers and CPs it enrolled, requires each of them to be confirmed out of band and not
 // revoked, assigns the UUID, stores it and sends it to the named peers only (cta.ctsc), or refuses it
 // to the origin (cta.refused). Every peer verifies the chains against the root before it stores.
 // Computing Parties receive nothing until the CTA is final.
+//
+// A peer's Task Organiser submits the peer's CTSA (signatories, data custodians and analysts with
+// their PAKs and keys): checked against the CTSC, signed by the peer's node (NodeSignature over its
+// canonical hash) and sent to the root (cta.ctsa). The root checks the sender is that peer, the
+// CTSA pins the hash of the CTSC it holds, the node signature verifies with the peer's certificate in
+// the CTSC, the CTSA is valid and newer than the last one (cta_state), stores it and answers
+// (cta.accepted) or refuses (cta.refused).
 
 #include "joconde/messages/cplane.hpp"
 
+#include "../mplane/node_signer.hpp"
 #include "../mplane/node_store.hpp"
 #include "../mplane/trust_view.hpp"
 
@@ -35,6 +43,7 @@ struct artefact_manager_state {
   std::string self;                  ///< this node's FQDN
   std::string root;                  ///< the root's FQDN
   std::shared_ptr<trust_view> trust;
+  std::shared_ptr<const node_signer> signer;
   node_store store;
   service_broker_actor broker;
   audit_log_actor audit;
@@ -52,7 +61,7 @@ constexpr auto registration_timeout = std::chrono::seconds{30};
 
 artefact_manager_actor::behavior_type
 artefact_manager(artefact_manager_pointer self, std::string root, std::shared_ptr<trust_view> trust,
-                 node_store store, service_broker_actor broker, audit_log_actor audit,
-                 metrics::registry* metrics);
+                 std::shared_ptr<const node_signer> signer, node_store store,
+                 service_broker_actor broker, audit_log_actor audit, metrics::registry* metrics);
 
 } // namespace joconde

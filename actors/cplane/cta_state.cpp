@@ -36,6 +36,35 @@ std::string_view to_string(addendum_status s) {
   return "unknown";
 }
 
+std::optional<cta_status> cta_status_from_string(std::string_view name) {
+  for (auto s : {cta_status::emerging, cta_status::instantiated, cta_status::finished,
+                 cta_status::cancelled, cta_status::erased})
+    if (to_string(s) == name)
+      return s;
+  return std::nullopt;
+}
+
+std::optional<addendum_status> addendum_status_from_string(std::string_view name) {
+  for (auto s : {addendum_status::missing, addendum_status::submitted, addendum_status::signed_,
+                 addendum_status::approved, addendum_status::rejected})
+    if (to_string(s) == name)
+      return s;
+  return std::nullopt;
+}
+
+void cta_state::restore(cta_status status, uint64_t updates, int64_t last_changed_ms,
+                        std::string reason) {
+  status_ = status;
+  updates_ = updates;
+  last_changed_ms_ = last_changed_ms;
+  reason_ = std::move(reason);
+}
+
+void cta_state::restore_addendum(const std::string& peer, addendum_state state) {
+  if (auto i = addenda_.find(peer); i != addenda_.end())
+    i->second = std::move(state);
+}
+
 cta_state::cta_state(std::string uuid, std::string ctsc_hash, std::vector<std::string> peers,
                      std::vector<std::string> computing_parties, int64_t now_ms)
   : uuid_(std::move(uuid)),

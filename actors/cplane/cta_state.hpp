@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -30,9 +31,15 @@ enum class cta_status { emerging, instantiated, finished, cancelled, erased };
 
 std::string_view to_string(cta_status s);
 
+/// The status with this name (emerging ... erased), or nullopt.
+std::optional<cta_status> cta_status_from_string(std::string_view name);
+
 enum class addendum_status { missing, submitted, signed_, approved, rejected };
 
 std::string_view to_string(addendum_status s);
+
+/// The addendum status with this name (missing ... rejected), or nullopt.
+std::optional<addendum_status> addendum_status_from_string(std::string_view name);
 
 /// One peer's addendum as the state machine tracks it.
 struct addendum_state {
@@ -76,6 +83,12 @@ public:
 
   /// The data retention period is over: only the fact that the CTA existed remains.
   result<void> erase(int64_t now_ms);
+
+  /// Loading from storage: the status and counters as they were stored.
+  void restore(cta_status status, uint64_t updates, int64_t last_changed_ms, std::string reason);
+
+  /// Loading from storage: one peer's addendum as it was stored (ignored for a non-peer).
+  void restore_addendum(const std::string& peer, addendum_state state);
 
   const std::string& uuid() const { return uuid_; }
   const std::string& ctsc_hash() const { return ctsc_hash_; }

@@ -166,6 +166,65 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
   return ok();
 }
 
+result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc) {
+  std::set<std::string> my_inputs;
+  std::set<std::string> my_outputs;
+  for (const auto& in : ctsc.inputs())
+    if (in.peer() == ctsa.peer())
+      my_inputs.insert(in.key());
+  for (const auto& out : ctsc.outputs())
+    for (const auto& p : out.peers())
+      if (p == ctsa.peer())
+        my_outputs.insert(out.key());
+  if (ctsa.signatories().empty())
+    return fail(errc::malformed_input, "a CTSA names at least one signatory");
+  for (const auto& s : ctsa.signatories())
+    if (s.name().empty())
+      return fail(errc::malformed_input, "every signatory has a name");
+  auto check_pak = [](const std::string& who, const std::string& pak) -> result<void> {
+    auto key = crypto::public_key::from_der(crypto::to_bytes(pak));
+    if (!key)
+      return fail(errc::malformed_input, "the PAK of " + who + " is not a public key: "
+                                           + key.err().message);
+    if (!key->is_p256())
+      return fail(errc::malformed_input, "the PAK of " + who + " is not an EC P-256 key");
+    return ok();
+  };
+  std::set<std::string> inputs_covered;
+  for (const auto& dc : ctsa.data_custodians()) {
+    if (dc.name().empty())
+      return fail(errc::malformed_input, "every data custodian has a name");
+    if (auto r = check_pak(dc.name(), dc.pak()); !r)
+      return r;
+    for (const auto& k : dc.input_keys()) {
+      if (my_inputs.count(k) == 0)
+        return fail(errc::forbidden, "data custodian " + dc.name() + " is given input " + k
+                                       + ", which is not an input of " + ctsa.peer());
+      inputs_covered.insert(k);
+    }
+  }
+  std::set<std::string> outputs_covered;
+  for (const auto& da : ctsa.data_analysts()) {
+    if (da.name().empty())
+      return fail(errc::malformed_input, "every data analyst has a name");
+    if (auto r = check_pak(da.name(), da.pak()); !r)
+      return r;
+    for (const auto& k : da.output_keys()) {
+      if (my_outputs.count(k) == 0)
+        return fail(errc::forbidden, "data analyst " + da.name() + " is given output " + k
+                                       + ", which does not go to " + ctsa.peer());
+      outputs_covered.insert(k);
+    }
+  }
+  for (const auto& k : my_inputs)
+    if (inputs_covered.count(k) == 0)
+      return fail(errc::malformed_input, "no data custodian may upload input " + k);
+  for (const auto& k : my_outputs)
+    if (outputs_covered.count(k) == 0)
+      return fail(errc::malformed_input, "no data analyst may retrieve output " + k);
+  return ok();
+}
+
 std::string new_uuid() {
   auto b = crypto::random_bytes(16);
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40); // version 4

@@ -124,12 +124,12 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
     // from the root. (The artefact manager checks the rest: signatures, hashes, who may send what.)
     if (root_.empty())
       return deny("cta.route", "this node does not know its root yet");
-    if (env.topic == "cta.ctsc.register") {
+    if (env.topic == "cta.ctsc.register" || env.topic == "cta.ctsa") {
       if (env.recipients.size() != 1 || env.recipients.front() != root_)
-        return deny("cta.route", "a CTSC draft goes to the root " + root_ + " and to no one else");
+        return deny("cta.route", env.topic + " goes to the root " + root_ + " and to no one else");
       return allow("cta.route");
     }
-    if (env.topic == "cta.ctsc" || env.topic == "cta.refused") {
+    if (env.topic == "cta.ctsc" || env.topic == "cta.refused" || env.topic == "cta.accepted") {
       if (env.origin != root_)
         return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
       return allow("cta.route");
@@ -160,7 +160,8 @@ const std::vector<std::pair<std::string, std::string>>& access_policy::rules() {
   static const std::vector<std::pair<std::string, std::string>> list{
     {"topic.syntax", "a topic is 1 to 128 characters: dot-separated labels of a-z, 0-9, '_' and '-'"},
     {"api.reserved-topic", "the HTTP API may not publish on pki.*, link.* or cta.* (the node's own)"},
-    {"cta.route", "CTSC drafts go to the root alone; registered CTSCs and refusals come from the root"},
+    {"cta.route", "drafts and CTSAs go to the root alone; registered CTSCs, acceptances and refusals "
+                  "come from the root"},
     {"pki.rotation-request", "a rotation request goes from a node to its parent and to no one else"},
     {"pki.rotation-issued", "a rotated certificate goes from a parent to one of its own children"},
     {"enrol.computing", "only the root or a computing node enrols a computing node"},

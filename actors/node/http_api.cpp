@@ -288,6 +288,16 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                        [&](caf::error& err) { out = error_response(err); });
             return out;
           });
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/ctsa", {user_role::task_organiser},
+          [ctx](const http::request& req, const user& who) {
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
+                          submit_atom::value, req.params.at("uuid"), req.body, who.name)
+              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
   auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
                                            user_role::general_manager, user_role::approver,
                                            user_role::auditor, user_role::it_admin};

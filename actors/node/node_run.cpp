@@ -230,7 +230,8 @@ int run_node(const node_config& cfg) {
   auto idm = sys.spawn(identity_manager, trust, signer, files, *store, cm, broker, audit);
   caf::anon_send(broker, connect_atom::value, std::string{"pki."},
                  caf::actor_cast<local_subscriber_actor>(idm));
-  auto artefacts = sys.spawn(artefact_manager, ctx->domain, trust, *store, broker, audit, metrics->get());
+  auto artefacts = sys.spawn(artefact_manager, ctx->domain, trust, signer, *store, broker, audit,
+                             metrics->get());
   caf::anon_send(broker, connect_atom::value, std::string{"cta."},
                  caf::actor_cast<local_subscriber_actor>(artefacts));
   ctx->artefacts = artefacts;

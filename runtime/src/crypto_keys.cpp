@@ -26,7 +26,7 @@ namespace {
 constexpr int pbkdf2_iterations = 100'000;
 
 /// True if `pkey` is an EC key on P-256.
-bool is_p256(EVP_PKEY* pkey) {
+bool is_p256_key(EVP_PKEY* pkey) {
   if (pkey == nullptr || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
     return false;
   char name[64] = {};
@@ -99,6 +99,10 @@ public_key& public_key::operator=(public_key&& other) noexcept {
 
 public_key::~public_key() {
   EVP_PKEY_free(pkey_);
+}
+
+bool public_key::is_p256() const {
+  return is_p256_key(pkey_);
 }
 
 result<public_key> public_key::from_der(bytes_view spki) {
@@ -236,7 +240,7 @@ result<private_key> private_key::from_pem(std::string_view pem, std::string_view
     return fail(errc::malformed_input, "no PEM private key found (" + reason + ")");
   }
   ERR_clear_error(); // the PEM decoders may leave notes from the formats they tried
-  if (!is_p256(pkey.get()))
+  if (!is_p256_key(pkey.get()))
     return fail(errc::malformed_input, "the private key is not an EC P-256 key; joconde uses "
                                        "P-256 keys only");
   return private_key{pkey.release()};
@@ -302,7 +306,7 @@ result<bytes> private_key::sign(bytes_view msg) const {
 result<secure_bytes> private_key::ecdh(const crypto::public_key& peer) const {
   if (pkey_ == nullptr)
     return fail(errc::invalid_state, "ECDH with a moved-from private key");
-  if (!is_p256(peer.native_handle()))
+  if (!is_p256_key(peer.native_handle()))
     return fail(errc::malformed_input, "the peer key for ECDH is not a P-256 key");
   pkey_ctx_ptr ctx{EVP_PKEY_CTX_new(pkey_, nullptr)};
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1)

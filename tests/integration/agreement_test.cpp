@@ -6,6 +6,8 @@
 
 #include "support/cluster.hpp"
 
+#include "joconde/runtime/crypto.hpp"
+
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -24,6 +26,15 @@ json example_task() {
 }
 
 std::optional<test::cluster> cluster;
+
+size_t count_lines_with(const std::filesystem::path& file, const std::string& needle) {
+  std::ifstream in{file};
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line))
+    n += line.find(needle) != std::string::npos ? 1 : 0;
+  return n;
+}
 
 struct global_cluster {
   global_cluster() { cluster.emplace("agreement"); }
@@ -229,4 +240,101 @@ BOOST_AUTO_TEST_CASE(nodes_killed_during_registration_lose_nothing) {
   BOOST_CHECK(test::cluster::wait_until([&] { return titled("client-a") && titled("client-b"); }, 30s));
   BOOST_CHECK(titled("root"));
   BOOST_CHECK(test::cluster::wait_until([&] { return c.ops("status") == 0; }, 20s));
+}
+
+namespace {
+
+/// A person's PAK as the JSON form of a bytes field (base64 of the DER SubjectPublicKeyInfo).
+std::string new_pak() {
+  auto key = crypto::private_key::generate().value();
+  auto der = key.public_key().to_der();
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < der.size(); i += 3) {
+    uint32_t v = (der[i] << 16) | (der[i + 1] << 8) | der[i + 2];
+    for (int k = 3; k >= 0; --k)
+      out.push_back(b64[(v >> (6 * k)) & 63]);
+  }
+  if (i + 1 == der.size()) {
+    uint32_t v = der[i] << 16;
+    out += {b64[(v >> 18) & 63], b64[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == der.size()) {
+    uint32_t v = (der[i] << 16) | (der[i + 1] << 8);
+    out += {b64[(v >> 18) & 63], b64[(v >> 12) & 63], b64[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+json ctsa_of_client_a() {
+  return json{{"signatories", json::array({{{"name", "Ada Director"}}})},
+              {"data_custodians",
+               json::array({{{"name", "Cleo Custodian"}, {"pak", new_pak()}, {"input_keys", {"a_enterprises"}}}})},
+              {"data_analysts", json::array({{{"name", "Dan Analyst"},
+                                              {"pak", new_pak()},
+                                              {"output_keys", {"turnover_by_region"}}}})}};
+}
+
+json addendum_at(const std::string& node, const std::string& uuid, const std::string& peer) {
+  auto [s, shown] = cluster->call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
+  for (const auto& a : shown["addenda"])
+    if (a["peer"] == peer)
+      return a;
+  return json{};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
+  auto& c = *cluster;
+  auto [status, doc] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_MESSAGE(status == 201, doc.dump());
+  auto uuid = doc["uuid"].get<std::string>();
+  auto path = "/v1/ctas/" + uuid + "/ctsa";
+  auto [s1, first] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a());
+  BOOST_REQUIRE_MESSAGE(s1 == 200, first.dump());
+  BOOST_CHECK_EQUAL(first["status"], "emerging");
+  auto at_root = addendum_at("root", uuid, "client-a.joconde.test");
+  BOOST_CHECK_EQUAL(at_root["status"], "submitted");
+  BOOST_CHECK_EQUAL(at_root["version"], 1);
+  BOOST_CHECK_EQUAL(at_root["signed_by_node"], "client-a.joconde.test");
+  BOOST_CHECK_EQUAL(at_root["ctsa_sha256"], first["ctsa_sha256"]);
+  // A replacement is a newer version.
+  auto [s2, second] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a());
+  BOOST_REQUIRE_MESSAGE(s2 == 200, second.dump());
+  BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-a.joconde.test")["version"], 2);
+  BOOST_CHECK_NE(second["ctsa_sha256"], first["ctsa_sha256"]);
+  // client-b has none yet; the CPs still hold nothing.
+  BOOST_CHECK(addendum_at("root", uuid, "client-b.joconde.test").is_null());
+  BOOST_CHECK_EQUAL(c.call_as("cp1", "auditor", "GET", "/v1/ctas/" + uuid).first, 404);
+  BOOST_CHECK(count_lines_with(c.data_dir("root") / "audit.log", "event=\"cta.ctsa.accepted\"") >= 2);
+
+  // Refused at client-a's node, nothing changes at the root.
+  auto refused = [&](const std::string& what, const json& body, int want, const std::string& role = "task_organiser") {
+    BOOST_TEST_CONTEXT(what) {
+      auto [s, d] = c.call_as("client-a", role, "POST", path, body);
+      BOOST_CHECK_EQUAL(s, want);
+      BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-a.joconde.test")["version"], 2);
+    }
+  };
+  auto other_input = ctsa_of_client_a();
+  other_input["data_custodians"][0]["input_keys"] = json::array({"b_enterprises"});
+  refused("custodian given another peer's input", other_input, 403);
+  auto uncovered = ctsa_of_client_a();
+  uncovered["data_analysts"] = json::array();
+  refused("an output nobody may retrieve", uncovered, 400);
+  auto no_signatory = ctsa_of_client_a();
+  no_signatory["signatories"] = json::array();
+  refused("no signatory", no_signatory, 400);
+  auto bad_pak = ctsa_of_client_a();
+  bad_pak["data_custodians"][0]["pak"] = "AAAA";
+  refused("a PAK that is not a key", bad_pak, 400);
+  auto preset = ctsa_of_client_a();
+  preset["version"] = "7";
+  refused("a version chosen by the organiser", preset, 400);
+  refused("a user without the role", ctsa_of_client_a(), 403, "signatory");
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "task_organiser", "POST",
+                              "/v1/ctas/00000000-0000-4000-8000-000000000000/ctsa", ctsa_of_client_a())
+                      .first,
+                    404);
 }

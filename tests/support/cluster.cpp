@@ -85,7 +85,7 @@ std::pair<int, nlohmann::json> cluster::call_as(const std::string& name, const s
   auto token = role.empty() ? given_token : n["users"][role]["token"].get<std::string>();
   auto res = http::client::send(n["http_url"].get<std::string>(), method, path,
                                 body.is_null() ? std::string{} : body.dump(), token,
-                                std::chrono::seconds{30});
+                                std::chrono::seconds{60}); // beyond the node's own 30 s waits
   if (!res)
     return {0, nlohmann::json{{"error", res.err().describe()}}};
   auto doc = nlohmann::json::parse(res->body, nullptr, false);

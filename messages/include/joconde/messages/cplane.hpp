@@ -9,12 +9,17 @@ namespace joconde {
 
 using create_atom = caf::atom_constant<caf::atom("j_create")>;
 using expire_atom = caf::atom_constant<caf::atom("j_expire")>;
+using submit_atom = caf::atom_constant<caf::atom("j_submit")>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API): a Task Organiser's draft CTSC as JSON, and their user name; reply, once the
   // root has registered it: JSON {uuid, status, ctsc_sha256}.
   caf::replies_to<create_atom, std::string, std::string>::with<std::string>,
+  // local (HTTP API): uuid, this peer's CTSA as JSON (signatories, data custodians, data analysts)
+  // and the Task Organiser's user name; signed by the node and sent to the root. Reply, once the
+  // root accepted it: JSON {uuid, ctsa_sha256, version, status}.
+  caf::replies_to<submit_atom, std::string, std::string, std::string>::with<std::string>,
   // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
   caf::replies_to<query_atom, std::string>::with<std::string>,
   // timer: a draft the root did not answer in time.

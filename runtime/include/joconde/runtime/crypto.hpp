@@ -167,6 +167,9 @@ public:
   /// Parses a PEM "PUBLIC KEY" holding an EC key; malformed_input otherwise.
   static result<public_key> from_pem(std::string_view pem);
 
+  /// True if this is a key on the NIST P-256 curve.
+  bool is_p256() const;
+
   /// Shares the key of `other`.
   public_key(const public_key& other) noexcept;
 
