@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -12,7 +13,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -34,6 +37,14 @@ Commands:
   cta create TASK_FILE   submit the CTA task in TASK_FILE (JSON); prints the new CTA's UUID alone
   cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE
   cta show UUID          one CTA: key fields first, then every other field
+  ctsa submit UUID CTSA_FILE
+                         submit this peer's CTSA (JSON) for the CTA; prints its ctsa_sha256 alone
+  cta sign UUID --signatory N --document FILE [--media-type TYPE]
+                         sign this peer's CTSA as its signatory N with FILE (at most 10 MiB)
+  cta approve UUID --peer NAME
+                         the SO approves the peer's CTSA (at the root)
+  cta reject UUID --peer NAME --reason TEXT
+                         the SO rejects the peer's CTSA, saying what the peer must fix
   status                 the node's status document (roles it_admin, auditor)
   help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
 
@@ -53,9 +64,14 @@ Options (anywhere on the line; `--` ends them):
   --verbose              say on stderr which node is asked and what it answered
   --help, -h             this text; after a command, that command's
 
+Options of single commands (see joconde COMMAND --help):
+  --signatory N --document FILE --media-type TYPE   cta sign
+  --peer NAME                                       cta approve, cta reject
+  --reason TEXT                                     cta reject
+
 Exit codes:
   0  success
-  2  usage error, no node given, or an unreadable input file (nothing was sent)
+  2  usage error, no node given, or an unreadable or too large input file (nothing was sent)
   3  node unreachable: connection refused or broken, or the time limit passed
   4  not authenticated or not allowed (HTTP 401, 403)
   5  not found (HTTP 404)
@@ -75,10 +91,17 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
     {"status", "usage: joconde status [--json]\n\n"
                "Prints the node's status document, indented (GET /v1/status; roles it_admin,\n"
                "auditor).\n"},
-    {"cta", "usage: joconde cta create TASK_FILE | list | show UUID [--json]\n\n"
+    {"cta", "usage: joconde cta SUB-COMMAND [ARGS] [--json]\n\n"
             "  cta create TASK_FILE   submit a CTA task; prints the new CTA's UUID alone\n"
             "  cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE\n"
-            "  cta show UUID          one CTA: key fields first, then every other field\n"},
+            "  cta show UUID          one CTA: key fields first, then every other field\n"
+            "  cta sign UUID --signatory N --document FILE [--media-type TYPE]\n"
+            "                         sign this peer's CTSA as its signatory N with FILE\n"
+            "  cta approve UUID --peer NAME\n"
+            "                         the SO approves the peer's CTSA (at the root)\n"
+            "  cta reject UUID --peer NAME --reason TEXT\n"
+            "                         the SO rejects the peer's CTSA, saying what to fix\n"
+            "A peer submits its CTSA with joconde ctsa submit.\n"},
     {"cta create",
      "usage: joconde cta create TASK_FILE [--json] [--timeout SECONDS]\n\n"
      "Submits the CTA task in TASK_FILE, a JSON object, to the node (POST /v1/ctas), which\n"
@@ -95,8 +118,67 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "Shows one CTA (GET /v1/ctas/UUID): uuid, title, status, ctsc_sha256, updates and the\n"
      "time of the last change (UTC, ISO-8601), then every other field of the document with keys\n"
      "sorted and nested values indented. The same document always prints the same bytes.\n"},
+    {"cta sign",
+     "usage: joconde cta sign UUID --signatory N --document FILE [--media-type TYPE] [--json]\n\n"
+     "Signs this peer's CTSA for the CTA UUID as its signatory N, the signatory's index (0, 1,\n"
+     "...) in the CTSA's list of signatories (POST /v1/ctas/UUID/signatures). FILE, the signed\n"
+     "document (e.g. an ASiC-E container or a PDF), is sent with its base name, its media type\n"
+     "and its bytes in base64; it may hold at most 10 MiB. Without --media-type the type follows\n"
+     "from the extension: .pdf application/pdf, .asice/.sce application/vnd.etsi.asic-e+zip,\n"
+     ".png image/png, .jpg/.jpeg image/jpeg, .txt text/plain, else application/octet-stream.\n"
+     "Prints\n"
+     "  signatory N of PEER signed CTSA SHA256\n"
+     "A bad N or a missing, unreadable or too large FILE is refused with exit code 2 before\n"
+     "anything is sent.\n"},
+    {"cta approve",
+     "usage: joconde cta approve UUID --peer NAME [--json]\n\n"
+     "Records the SO's approval of peer NAME's CTSA for the CTA UUID (POST\n"
+     "/v1/ctas/UUID/decisions, at the root: e.g. --as root:approver). NAME is passed as given;\n"
+     "the node resolves short names like client-a. Prints the peer and the CTA's status after the\n"
+     "decision:\n"
+     "  PEER: approved; CTA STATUS\n"},
+    {"cta reject",
+     "usage: joconde cta reject UUID --peer NAME --reason TEXT [--json]\n\n"
+     "Records the SO's rejection of peer NAME's CTSA for the CTA UUID (POST\n"
+     "/v1/ctas/UUID/decisions, at the root: e.g. --as root:approver); the peer then submits a new\n"
+     "version. TEXT says what the peer must fix: it is required and may not be blank. NAME is\n"
+     "passed as given; the node resolves short names like client-a. Prints\n"
+     "  PEER: rejected; CTA STATUS\n"},
+    {"ctsa", "usage: joconde ctsa submit UUID CTSA_FILE [--json]\n\n"
+             "  ctsa submit UUID CTSA_FILE   submit this peer's CTSA for the CTA; prints its\n"
+             "                               ctsa_sha256 alone\n"},
+    {"ctsa submit",
+     "usage: joconde ctsa submit UUID CTSA_FILE [--json]\n\n"
+     "Submits this peer's CTSA in CTSA_FILE, a JSON object, for the CTA UUID (POST\n"
+     "/v1/ctas/UUID/ctsa); the node signs it and sends it to the root. Prints the CTSA's\n"
+     "ctsa_sha256 alone, the hash the peer's signatories sign, so that\n"
+     "  sha=$(joconde ctsa submit \"$uuid\" ctsa.json)\n"
+     "works. A missing, unreadable or non-JSON file, or JSON that is not an object, is refused\n"
+     "with exit code 2 before anything is sent.\n"},
   };
   return texts;
+}
+
+/// The options that only some commands take, with those commands.
+struct command_option {
+  std::string_view flag;
+  std::string options::*value;
+  std::array<std::string_view, 2> commands;
+};
+
+constexpr std::array<command_option, 5> command_options{{
+  {"signatory", &options::signatory, {"cta sign", ""}},
+  {"document", &options::document, {"cta sign", ""}},
+  {"media-type", &options::media_type, {"cta sign", ""}},
+  {"peer", &options::peer, {"cta approve", "cta reject"}},
+  {"reason", &options::reason, {"cta reject", ""}},
+}};
+
+/// The number of arguments after the words of command `name`.
+size_t arguments_of(std::string_view name) {
+  if (name == "ctsa submit")
+    return 2;
+  return name == "whoami" || name == "status" || name == "cta list" ? 0 : 1;
 }
 
 /// The name of the command that `words` start with ("cta show", "cta", "whoami"), or "".
@@ -127,31 +209,90 @@ std::string encode_segment(std::string_view s) {
 
 // -- talking to the node --
 
-/// Reads a task file: a JSON object; returns its text unchanged.
-result<std::string> read_task_file(const std::string& path) {
+/// Reads the input file `path`, which `what` names in errors ("task file"), as bytes; io_error if
+/// it is missing, not a regular file or unreadable, too_large if it holds more than `limit` bytes.
+result<std::string> read_input_file(const std::string& path, std::string_view what,
+                                    std::uintmax_t limit) {
+  const std::string named = std::string{what} + " '" + path + "'";
   std::error_code ec;
   auto st = fs::status(path, ec);
   if (ec || !fs::exists(st))
-    return fail(errc::io_error, "cannot read task file '" + path + "': "
+    return fail(errc::io_error, "cannot read " + named + ": "
                                   + (ec ? ec.message() : std::string{"no such file"}));
   if (!fs::is_regular_file(st))
-    return fail(errc::io_error, "task file '" + path + "' is not a regular file");
+    return fail(errc::io_error, named + " is not a regular file");
+  auto too_large = [&](std::uintmax_t size) {
+    return fail(errc::too_large, named + " has " + std::to_string(size) + " bytes; at most "
+                                   + std::to_string(limit) + " (" + std::to_string(limit >> 20)
+                                   + " MiB) can be sent");
+  };
+  if (auto size = fs::file_size(path, ec); !ec && size > limit)
+    return too_large(size);
   std::ifstream in{path, std::ios::binary};
   std::ostringstream buf;
   buf << in.rdbuf();
   if (!in || in.bad())
-    return fail(errc::io_error, "cannot read task file '" + path + "'");
-  auto text = std::move(buf).str();
+    return fail(errc::io_error, "cannot read " + named);
+  auto bytes = std::move(buf).str();
+  if (bytes.size() > limit)
+    return too_large(bytes.size());
+  return bytes;
+}
+
+/// Reads a task or CTSA file: a JSON object (`what` says of what); returns its text unchanged.
+result<std::string> read_json_object(const std::string& path, std::string_view file,
+                                     std::string_view what) {
+  auto text = read_input_file(path, file, std::numeric_limits<std::uintmax_t>::max());
+  if (!text)
+    return text;
   try {
-    auto doc = json::parse(text);
+    auto doc = json::parse(*text);
     if (!doc.is_object())
-      return fail(errc::malformed_input, "task file '" + path + "' holds a JSON "
-                                           + std::string{doc.type_name()}
-                                           + ", not the object of a CTA task");
+      return fail(errc::malformed_input, std::string{file} + " '" + path + "' holds a JSON "
+                                           + std::string{doc.type_name()} + ", not the object of "
+                                           + std::string{what});
   } catch (const json::exception& e) {
-    return fail(errc::malformed_input, "task file '" + path + "' is not JSON: " + e.what());
+    return fail(errc::malformed_input,
+                std::string{file} + " '" + path + "' is not JSON: " + e.what());
   }
   return text;
+}
+
+/// A signatory's index: decimal digits only, at most UINT32_MAX (the CTSA's field is a uint32).
+std::optional<std::uint32_t> parse_index(std::string_view s) {
+  std::uint32_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || !std::isdigit(static_cast<unsigned char>(s.front())) || ec != std::errc{}
+      || end != s.data() + s.size())
+    return std::nullopt;
+  return n;
+}
+
+/// True for a media type of the form TYPE/SUBTYPE without spaces or control characters.
+bool valid_media_type(std::string_view s) {
+  const auto slash = s.find('/');
+  return slash != 0 && slash != std::string_view::npos && slash + 1 < s.size()
+         && std::none_of(s.begin(), s.end(), [](char c) {
+              auto u = static_cast<unsigned char>(c);
+              return u <= 0x20 || u == 0x7f;
+            });
+}
+
+/// True if `s` holds nothing but spaces and control characters.
+bool blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) <= 0x20; });
+}
+
+/// A request body as JSON text; invalid_config if a string in it (from the command line or a file
+/// name) is not UTF-8.
+result<std::string> request_body(const json& body) {
+  try {
+    return body.dump();
+  } catch (const json::type_error&) {
+    return fail(errc::invalid_config,
+                "a file name, --peer or --reason is not valid UTF-8; JSON cannot carry it");
+  }
 }
 
 /// One API call a command makes and how its answer is printed.
@@ -162,22 +303,81 @@ struct call {
   std::function<result<std::string>(const json&)> render;
 };
 
-/// The call for `words`, or a usage error.
-result<call> make_call(const std::vector<std::string>& words) {
+/// A usage error of command `name`: what is wrong, then the command's usage text.
+error usage_error(std::string_view name, std::string_view what) {
+  return fail(errc::invalid_config, std::string{what} + "\n" + usage(name));
+}
+
+/// The call of `cta sign` on the CTA at `cta_path`: reads and encodes the document.
+result<call> sign_call(const std::string& cta_path, const options& opts) {
+  if (opts.signatory.empty() || opts.document.empty())
+    return usage_error("cta sign", "cta sign needs --signatory N and --document FILE");
+  const auto index = parse_index(opts.signatory);
+  if (!index)
+    return usage_error("cta sign", "--signatory wants the signatory's index in the CTSA, a "
+                                   "non-negative integer, not '" + printable(opts.signatory) + "'");
+  if (!opts.media_type.empty() && !valid_media_type(opts.media_type))
+    return usage_error("cta sign", "--media-type wants TYPE/SUBTYPE, e.g. application/pdf, not '"
+                                     + printable(opts.media_type) + "'");
+  auto bytes = read_input_file(opts.document, "document", max_document_bytes);
+  if (!bytes)
+    return std::move(bytes).err();
+  const auto file_name = fs::path{opts.document}.filename().string();
+  auto body = request_body(json{
+    {"signatory", *index},
+    {"document",
+     {{"name", file_name},
+      {"media_type", opts.media_type.empty() ? media_type_for(file_name) : opts.media_type},
+      {"data", base64(*bytes)}}}});
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", cta_path + "/signatures", std::move(*body), render_signature};
+}
+
+/// The call of `cta approve` or `cta reject` (the SO's decision) on the CTA at `cta_path`.
+result<call> decision_call(const std::string& cta_path, const options& opts, bool approve) {
+  const std::string_view name = approve ? "cta approve" : "cta reject";
+  if (opts.peer.empty())
+    return usage_error(name, std::string{name} + " needs --peer NAME");
+  json decision{{"peer", opts.peer}, {"approve", approve}};
+  if (!approve) {
+    if (blank(opts.reason))
+      return usage_error(name, "cta reject needs --reason TEXT saying what the peer must fix");
+    decision["reason"] = opts.reason;
+  }
+  auto body = request_body(decision);
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", cta_path + "/decisions", std::move(*body),
+              [approve](const json& doc) { return render_decision(doc, approve); }};
+}
+
+/// The call for `words` with the command options of `opts`, or a usage error.
+result<call> make_call(const std::vector<std::string>& words, const options& opts) {
   const auto name = command_name(words);
-  auto wrong = [&](std::string_view what) {
-    return fail(errc::invalid_config, std::string{what} + "\n" + usage(name));
-  };
+  auto wrong = [&](std::string_view what) { return usage_error(name, what); };
   if (name.empty())
     return fail(errc::invalid_config, "unknown command '" + printable(words.front())
                                         + "'; see joconde --help");
   const size_t args = words.size() - (name.find(' ') == std::string::npos ? 1 : 2);
-  if (name == "cta")
-    return wrong(words.size() == 1 ? "cta needs a sub-command"
-                                   : "unknown cta sub-command '" + printable(words[1]) + "'");
-  const size_t wanted = name == "cta create" || name == "cta show" ? 1 : 0;
+  if (name == "cta" || name == "ctsa")
+    return wrong(words.size() == 1 ? name + " needs a sub-command"
+                                   : "unknown " + name + " sub-command '" + printable(words[1])
+                                       + "'");
+  const size_t wanted = arguments_of(name);
   if (args != wanted)
-    return wrong(args < wanted ? name + " needs an argument" : name + " takes no more arguments");
+    return wrong(args < wanted ? name + " needs " + (wanted == 1 ? "an argument" : "two arguments")
+                               : name + " takes no more arguments");
+  for (const auto& o : command_options)
+    if (!(opts.*o.value).empty()
+        && std::find(o.commands.begin(), o.commands.end(), name) == o.commands.end())
+      return wrong("option --" + std::string{o.flag} + " does not apply to " + name);
+  const bool on_a_cta = name == "cta show" || name == "ctsa submit" || name == "cta sign"
+                        || name == "cta approve" || name == "cta reject";
+  const auto uuid = on_a_cta ? words[2] : std::string{};
+  if (on_a_cta && (uuid.empty() || uuid == "." || uuid == ".."))
+    return wrong("'" + printable(uuid) + "' is not a CTA's UUID");
+  const auto cta_path = "/v1/ctas/" + encode_segment(uuid);
   if (name == "whoami")
     return call{"GET", "/v1/whoami", {}, render_whoami};
   if (name == "status")
@@ -186,21 +386,28 @@ result<call> make_call(const std::vector<std::string>& words) {
                 }};
   if (name == "cta list")
     return call{"GET", "/v1/ctas", {}, render_cta_list};
-  if (name == "cta show") {
-    const auto& uuid = words[2];
-    if (uuid.empty() || uuid == "." || uuid == "..")
-      return wrong("'" + uuid + "' is not a CTA's UUID");
-    return call{"GET", "/v1/ctas/" + encode_segment(uuid), {}, render_cta};
+  if (name == "cta show")
+    return call{"GET", cta_path, {}, render_cta};
+  if (name == "cta create") {
+    auto body = read_json_object(words[2], "task file", "a CTA task");
+    if (!body)
+      return std::move(body).err();
+    return call{"POST", "/v1/ctas", std::move(*body), [](const json& doc) -> result<std::string> {
+                  if (!doc.is_object() || !doc.contains("uuid") || !doc["uuid"].is_string()
+                      || doc["uuid"].get_ref<const std::string&>().empty())
+                    return fail(errc::malformed_input, "the node's answer has no \"uuid\"");
+                  return printable(doc["uuid"].get_ref<const std::string&>()) + "\n";
+                }};
   }
-  auto body = read_task_file(words[2]);
-  if (!body)
-    return std::move(body).err();
-  return call{"POST", "/v1/ctas", std::move(*body), [](const json& doc) -> result<std::string> {
-                if (!doc.is_object() || !doc.contains("uuid") || !doc["uuid"].is_string()
-                    || doc["uuid"].get_ref<const std::string&>().empty())
-                  return fail(errc::malformed_input, "the node's answer has no \"uuid\"");
-                return printable(doc["uuid"].get_ref<const std::string&>()) + "\n";
-              }};
+  if (name == "ctsa submit") {
+    auto body = read_json_object(words[3], "CTSA file", "a CTSA");
+    if (!body)
+      return std::move(body).err();
+    return call{"POST", cta_path + "/ctsa", std::move(*body), render_ctsa_submitted};
+  }
+  if (name == "cta sign")
+    return sign_call(cta_path, opts);
+  return decision_call(cta_path, opts, name == "cta approve");
 }
 
 /// The exit code for an error of http::client::send.
@@ -322,12 +529,14 @@ environment process_environment() {
 
 result<options> parse_options(const std::vector<std::string>& args) {
   options out;
-  const std::map<std::string, std::string options::*, std::less<>> values{
+  std::map<std::string, std::string options::*, std::less<>> values{
     {"url", &options::url},
     {"token", &options::token},
     {"cluster", &options::cluster_dir},
     {"as", &options::as},
   };
+  for (const auto& o : command_options)
+    values.emplace(o.flag, o.value);
   const std::map<std::string, bool options::*, std::less<>> flags{
     {"json", &options::json},
     {"help", &options::help},
@@ -429,6 +638,47 @@ int exit_code_for_status(int http_status) {
   }
 }
 
+std::string media_type_for(std::string_view file_name) {
+  auto ext = fs::path{file_name}.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const std::map<std::string, std::string, std::less<>> types{
+    {".pdf", "application/pdf"},
+    {".asice", "application/vnd.etsi.asic-e+zip"},
+    {".sce", "application/vnd.etsi.asic-e+zip"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},
+    {".txt", "text/plain"},
+  };
+  auto i = types.find(ext);
+  return i == types.end() ? std::string{"application/octet-stream"} : i->second;
+}
+
+std::string base64(std::string_view bytes) {
+  constexpr std::string_view digits =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  auto byte = [&](size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+  };
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const auto v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int shift : {18, 12, 6, 0})
+      out += digits[v >> shift & 63];
+  }
+  if (const auto rest = bytes.size() - i; rest > 0) {
+    const auto v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += digits[v >> 18 & 63];
+    out += digits[v >> 12 & 63];
+    out += rest == 2 ? digits[v >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
 std::string usage(std::string_view command) {
   const auto& texts = command_usages();
   auto i = texts.find(command);
@@ -462,7 +712,7 @@ int run(const std::vector<std::string>& args, const environment& env, std::ostre
     err << usage();
     return exit_usage;
   }
-  auto c = make_call(words);
+  auto c = make_call(words, *opts);
   if (!c) {
     err << "joconde: " << c.err().describe() << "\n";
     return exit_usage;

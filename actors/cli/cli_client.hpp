@@ -39,6 +39,9 @@ constexpr int exit_server = 7;
 /// The time limit of one request unless --timeout says otherwise: creating a CTSC waits for the root.
 constexpr std::chrono::milliseconds default_timeout = std::chrono::seconds{30};
 
+/// The largest document `cta sign` sends (10 MiB); a larger file is refused before anything is sent.
+constexpr std::uintmax_t max_document_bytes = std::uintmax_t{10} << 20;
+
 /// Reads one environment variable; an empty string means it is not set.
 using environment = std::function<std::string(const std::string& name)>;
 
@@ -65,6 +68,17 @@ struct options {
   bool help = false;
   /// --verbose: describe the request and its outcome on stderr (never the token).
   bool verbose = false;
+  /// --signatory (cta sign): the signatory's index in the peer's CTSA, as given.
+  std::string signatory;
+  /// --document (cta sign): the file the signatory signs with.
+  std::string document;
+  /// --media-type (cta sign): the document's media type, instead of the one its extension implies.
+  std::string media_type;
+  /// --peer (cta approve, cta reject): the peer whose CTSA is decided on, as given (the node
+  /// resolves short names).
+  std::string peer;
+  /// --reason (cta reject): what the peer must fix.
+  std::string reason;
   /// The command and its arguments, e.g. {"cta", "show", UUID}.
   std::vector<std::string> words;
 };
@@ -98,6 +112,16 @@ int exit_code_for_status(int http_status);
 /// The usage text of `command` ("whoami", "cta", "cta create", ...), or the general one for an empty
 /// or unknown command.
 std::string usage(std::string_view command = {});
+
+// -- documents --
+
+/// The media type `cta sign` sends for a document named `file_name` without --media-type, from its
+/// extension in any case: .pdf, .asice/.sce (ASiC-E), .png, .jpg/.jpeg, .txt, else
+/// application/octet-stream.
+std::string media_type_for(std::string_view file_name);
+
+/// Standard base64 with padding (RFC 4648 section 4), as JSON carries a document's bytes.
+std::string base64(std::string_view bytes);
 
 // -- running --
 

@@ -67,6 +67,14 @@ bool is_integer(const json& v) {
   return v.is_number_integer() || v.is_number_unsigned();
 }
 
+/// The non-empty string `doc[key]`, or nullptr.
+const std::string* text_field(const json& doc, const char* key) {
+  if (!doc.is_object() || !doc.contains(key) || !doc[key].is_string()
+      || doc[key].get_ref<const std::string&>().empty())
+    return nullptr;
+  return &doc[key].get_ref<const std::string&>();
+}
+
 } // namespace
 
 std::string printable(std::string_view s) {
@@ -191,6 +199,36 @@ result<std::string> render_cta(const json& doc) {
     render_nested(out, rest, 0);
   }
   return out;
+}
+
+result<std::string> render_ctsa_submitted(const json& doc) {
+  const auto* sha = text_field(doc, "ctsa_sha256");
+  if (sha == nullptr)
+    return fail(errc::malformed_input, "the node's answer has no \"ctsa_sha256\"");
+  return printable(*sha) + "\n";
+}
+
+result<std::string> render_signature(const json& doc) {
+  const auto* peer = text_field(doc, "peer");
+  const auto* sha = text_field(doc, "ctsa_sha256");
+  const bool index = doc.is_object() && doc.contains("signatory")
+                     && (doc["signatory"].is_number_unsigned()
+                         || (doc["signatory"].is_number_integer()
+                             && doc["signatory"].get<std::int64_t>() >= 0));
+  if (peer == nullptr || sha == nullptr || !index)
+    return fail(errc::malformed_input,
+                "the node's answer lacks \"signatory\", \"peer\" or \"ctsa_sha256\"");
+  return "signatory " + scalar(doc["signatory"]) + " of " + printable(*peer) + " signed CTSA "
+         + printable(*sha) + "\n";
+}
+
+result<std::string> render_decision(const json& doc, bool approved) {
+  const auto* peer = text_field(doc, "peer");
+  const auto* status = text_field(doc, "status");
+  if (peer == nullptr || status == nullptr)
+    return fail(errc::malformed_input, "the node's answer lacks \"peer\" or \"status\"");
+  return printable(*peer) + (approved ? ": approved" : ": rejected") + "; CTA "
+         + printable(*status) + "\n";
 }
 
 std::string compact_json(const json& doc) {

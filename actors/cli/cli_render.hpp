@@ -1,7 +1,8 @@
 #pragma once
 
 // How the `joconde` client prints what a node answers: terminal-safe text, UTC times, the whoami line,
-// the CTA table and the readable, deterministic rendering of one CTA (docs/cli.md "Commands").
+// the CTA table, the readable, deterministic rendering of one CTA and the one-line answers to CTSA
+// submissions, signatures and SO decisions (docs/cli.md "Commands").
 
 #include "joconde/messages/result.hpp"
 
@@ -31,6 +32,18 @@ result<std::string> render_cta_list(const nlohmann::json& doc);
 /// updates, last changed), then every other field with keys sorted and nested values indented. The
 /// same document always gives the same bytes. malformed_input if `doc` is not an object.
 result<std::string> render_cta(const nlohmann::json& doc);
+
+/// The ctsa_sha256 of a POST /v1/ctas/UUID/ctsa answer alone on a line; malformed_input if it has
+/// none.
+result<std::string> render_ctsa_submitted(const nlohmann::json& doc);
+
+/// "signatory N of PEER signed CTSA SHA256" from a POST /v1/ctas/UUID/signatures answer;
+/// malformed_input if it lacks "signatory", "peer" or "ctsa_sha256".
+result<std::string> render_signature(const nlohmann::json& doc);
+
+/// "PEER: approved; CTA STATUS" (or "rejected") from a POST /v1/ctas/UUID/decisions answer;
+/// malformed_input if it lacks "peer" or "status".
+result<std::string> render_decision(const nlohmann::json& doc, bool approved);
 
 /// The JSON document as one line with keys sorted (invalid UTF-8 replaced), as --json prints it.
 std::string compact_json(const nlohmann::json& doc);

@@ -17,6 +17,7 @@
 #include <caf/actor_system.hpp>
 
 #include <google/protobuf/util/json_util.h>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 namespace joconde {
@@ -36,7 +37,7 @@ errc errc_named(std::string_view name) {
   for (auto code : {errc::malformed_input, errc::too_large, errc::bad_signature, errc::untrusted_chain,
                     errc::certificate_expired, errc::certificate_revoked, errc::replayed,
                     errc::unknown_peer, errc::forbidden, errc::not_found, errc::already_exists,
-                    errc::storage_error, errc::invalid_state, errc::timeout})
+                    errc::storage_error, errc::invalid_state, errc::timeout, errc::duplicate})
     if (to_string(code) == name)
       return code;
   return errc::forbidden;
@@ -471,6 +472,195 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
   publish(self, "cta.accepted", {origin}, ctsa.ctsc_uuid(), proto::serialize(accepted));
 }
 
+/// At the root: a Signatory of `origin` signed its current CTSA.
+void on_signature(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto sub = proto::parse<v1::SignatorySubmission>(payload, max_artefact);
+  if (!sub) {
+    log::warning(component, "unreadable signatory signature from " + origin + ": " + sub.err().message);
+    return;
+  }
+  const auto& sig = sub->signature();
+  // The CTA is named by the CTSA the signature is over; find it among the stored ones.
+  std::string uuid;
+  {
+    auto txn = st.store.env->begin_read();
+    if (txn)
+      (void) txn->for_each(st.store.ctas, "", [&](std::string_view key, std::string_view value) {
+        auto rec = proto::parse<v1::CtaRecord>(value, max_artefact);
+        if (rec)
+          for (const auto& a : rec->addenda())
+            if (a.peer() == origin && a.ctsa_sha256() == sig.ctsa_sha256())
+              uuid = std::string{key};
+        return uuid.empty();
+      });
+  }
+  auto refuse = [&](const error& e) {
+    reply_refused(self, origin, sub->request_id(), uuid, "signatory signature", e);
+  };
+  if (st.self != st.root)
+    return refuse(fail(errc::forbidden, "only the root collects signatures"));
+  if (sig.peer() != origin)
+    return refuse(fail(errc::forbidden, origin + " may send its own Signatories' signatures only"));
+  if (uuid.empty())
+    return refuse(fail(errc::not_found, "no CTA holds a CTSA of " + origin + " with that hash"));
+  auto rec = load_held(st.store, uuid);
+  if (!rec)
+    return refuse(rec.err());
+  auto& record = *rec;
+  if (!sig.has_document() && sig.signature().empty())
+    return refuse(fail(errc::malformed_input, "a signature carries a document or an electronic signature"));
+  auto state = state_of(record);
+  if (auto r = state.add_signatory_signature(origin, crypto::hex(crypto::to_bytes(sig.ctsa_sha256())),
+                                             sig.signatory(), now_ms());
+      !r)
+    return refuse(r.err());
+  auto& entry = addendum_entry(record, origin);
+  *entry.add_signatures() = sig;
+  entry.add_signed_by(sig.signatory());
+  entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
+  put_state(state, record);
+  if (auto r = save(st.store, record); !r)
+    return refuse(r.err());
+  audit(self, "cta.signature.accepted", {"uuid", uuid, "peer", origin, "signatory",
+                                         std::to_string(sig.signatory())});
+  v1::ArtefactAccepted accepted;
+  accepted.set_request_id(sub->request_id());
+  accepted.set_uuid(uuid);
+  accepted.set_artefact_sha256(sig.ctsa_sha256());
+  accepted.set_updates(state.updates());
+  accepted.set_status(entry.status());
+  publish(self, "cta.accepted", {origin}, uuid, proto::serialize(accepted));
+}
+
+/// At the root, when every CTSA is approved: the CTA as it is final, signed by the root's node.
+result<v1::FinalCta> make_final(artefact_manager_pointer self, const v1::CtaRecord& record) {
+  auto& st = self->state;
+  v1::FinalCta fin;
+  auto& cta = *fin.mutable_cta();
+  *cta.mutable_ctsc() = record.ctsc();
+  for (const auto& p : record.ctsc().peers())
+    for (const auto& a : record.addenda())
+      if (a.peer() == p.fqdn()) {
+        *cta.add_ctsas() = a.ctsa();
+        for (const auto& s : a.signatures())
+          *cta.add_signatory_signatures() = s;
+        *cta.add_node_signatures() = a.node_signature();
+        *cta.add_so_decisions() = a.decision();
+      }
+  auto hash = canonical_hash(cta);
+  if (!hash)
+    return hash.err();
+  auto& ns = *fin.mutable_root_signature();
+  ns.set_signer(st.self);
+  ns.set_signer_fingerprint(st.trust->own_chain().front().fingerprint());
+  ns.set_kind(v1::ARTEFACT_KIND_CTA);
+  ns.set_artefact_sha256(std::string{hash->begin(), hash->end()});
+  ns.set_signed_at_ms(now_ms());
+  if (auto r = sign_node_signature(*st.signer, ns); !r)
+    return r.err();
+  return fin;
+}
+
+/// Every check a node makes on a final CTA before it keeps it.
+result<void> check_final(artefact_manager_pointer self, const v1::FinalCta& fin) {
+  auto& st = self->state;
+  const auto& cta = fin.cta();
+  const auto& ctsc = cta.ctsc();
+  // Signed by the root: the root node's certificate is the last of this node's own chain.
+  auto own = st.trust->own_chain(); // a copy: the view may rotate meanwhile
+  const auto& root_cert = st.self == st.root ? own.front() : own.back();
+  auto cta_hash = canonical_hash(cta);
+  if (!cta_hash)
+    return cta_hash.err();
+  if (fin.root_signature().kind() != v1::ARTEFACT_KIND_CTA || fin.root_signature().signer() != st.root)
+    return fail(errc::bad_signature, "the CTA is not signed by the root");
+  if (auto r = verify_node_signature(fin.root_signature(), root_cert, *cta_hash); !r)
+    return fail(errc::bad_signature, "the root's signature over the CTA: " + r.err().message);
+  if (auto r = check_ctsc(ctsc, now_ms(), true); !r)
+    return r;
+  if (auto r = verify_chains(self, ctsc); !r)
+    return r;
+  auto ctsc_hash = canonical_hash(ctsc);
+  if (!ctsc_hash)
+    return ctsc_hash.err();
+  if (cta.ctsas_size() != ctsc.peers_size() || cta.node_signatures_size() != ctsc.peers_size()
+      || cta.so_decisions_size() != ctsc.peers_size())
+    return fail(errc::malformed_input, "a final CTA has one CTSA, node signature and approval per peer");
+  for (int i = 0; i < ctsc.peers_size(); ++i) {
+    const auto& peer = ctsc.peers(i).fqdn();
+    const auto& ctsa = cta.ctsas(i);
+    if (ctsa.peer() != peer || ctsa.ctsc_uuid() != ctsc.uuid()
+        || ctsa.ctsc_sha256() != std::string{ctsc_hash->begin(), ctsc_hash->end()})
+      return fail(errc::malformed_input, "the CTSA of " + peer + " is not for this CTSC");
+    if (auto r = check_ctsa(ctsa, ctsc); !r)
+      return r;
+    auto h = canonical_hash(ctsa);
+    if (!h)
+      return h.err();
+    auto leaf = leaf_of(ctsc, peer);
+    if (!leaf)
+      return leaf.err();
+    if (cta.node_signatures(i).signer() != peer)
+      return fail(errc::bad_signature, "the CTSA of " + peer + " is signed by another node");
+    if (auto r = verify_node_signature(cta.node_signatures(i), *leaf, *h); !r)
+      return fail(errc::bad_signature, "the node signature of " + peer + ": " + r.err().message);
+    const auto& d = cta.so_decisions(i);
+    if (!d.approved() || d.peer() != peer || d.ctsa_sha256() != std::string{h->begin(), h->end()})
+      return fail(errc::malformed_input, "the CTSA of " + peer + " is not approved as it stands");
+  }
+  bool named = false;
+  for (const auto& p : ctsc.peers())
+    named = named || p.fqdn() == st.self;
+  for (const auto& cp : ctsc.computing_parties())
+    named = named || cp.fqdn() == st.self;
+  if (!named)
+    return fail(errc::forbidden, "this node is not named in CTA " + ctsc.uuid());
+  return ok();
+}
+
+/// At a peer or CP: the final CTA from the root.
+void on_final(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto fin = proto::parse<v1::FinalCta>(payload, max_artefact);
+  auto refuse = [&](const error& e) {
+    log::warning(component, "final CTA from " + origin + " refused: " + e.message,
+                 {{"reason", to_string(e.code)}});
+    audit(self, "cta.final.refused", {"origin", origin, "reason", std::string{to_string(e.code)},
+                                      "detail", e.message});
+  };
+  if (!fin)
+    return refuse(fin.err());
+  if (origin != st.root)
+    return refuse(fail(errc::forbidden, "final CTAs come from the root only"));
+  if (auto r = check_final(self, *fin); !r)
+    return refuse(r.err());
+  const auto& ctsc = fin->cta().ctsc();
+  auto hash = canonical_hash(ctsc).value();
+  auto existing = load(st.store, ctsc.uuid());
+  if (!existing)
+    return refuse(existing.err());
+  v1::CtaRecord record;
+  if (existing->has_value()) {
+    record = **existing;
+    if (record.ctsc_sha256() != std::string{hash.begin(), hash.end()})
+      return refuse(fail(errc::already_exists, "CTA " + ctsc.uuid() + " is held with another CTSC"));
+  } else {
+    *record.mutable_ctsc() = ctsc;
+    record.set_ctsc_sha256(std::string{hash.begin(), hash.end()});
+    record.set_stored_at_ms(now_ms());
+  }
+  record.set_status("instantiated");
+  record.set_updates(record.updates() + 1);
+  record.set_last_changed_ms(now_ms());
+  *record.mutable_final() = *fin;
+  if (auto r = save(st.store, record); !r)
+    return refuse(r.err());
+  auto cta_hash = crypto::hex(canonical_hash(fin->cta()).value());
+  log::notice(component, "CTA " + ctsc.uuid() + " is final: " + ctsc.title(), {{"cta_sha256", cta_hash}});
+  audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
+}
+
 /// At a peer: the root accepted something this node sent.
 void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
@@ -479,6 +669,7 @@ void on_accepted(artefact_manager_pointer self, const std::string& origin, const
     return;
   if (auto i = st.pending.find(acc->request_id()); i != st.pending.end()) {
     i->second.deliver(nlohmann::json{{"uuid", acc->uuid()},
+                                     {"peer", st.self},
                                      {"ctsa_sha256", crypto::hex(crypto::to_bytes(acc->artefact_sha256()))},
                                      {"updates", acc->updates()},
                                      {"status", acc->status()}}
@@ -523,6 +714,10 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         on_ctsa(self, origin, payload);
       else if (topic == "cta.accepted")
         on_accepted(self, origin, payload);
+      else if (topic == "cta.signature")
+        on_signature(self, origin, payload);
+      else if (topic == "cta.final")
+        on_final(self, origin, payload);
       else
         log::warning(component, "unknown agreement topic " + topic + " from " + origin);
     },
@@ -620,6 +815,111 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       publish(self, "cta.ctsa", {st.root}, uuid, proto::serialize(sub));
       return rp;
     },
+    [=](countersign_atom, const std::string& uuid, const std::string& json,
+        const std::string& user) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "signatures come from this node's API only");
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      const v1::AddendumRecord* mine = nullptr;
+      for (const auto& a : rec->addenda())
+        if (a.peer() == st.self)
+          mine = &a;
+      if (mine == nullptr || mine->ctsa_sha256().empty())
+        return make_error(errc::invalid_state, "this node has not submitted a CTSA for CTA " + uuid);
+      auto body = nlohmann::json::parse(json, nullptr, false);
+      if (!body.is_object() || !body.contains("signatory") || !body["signatory"].is_number_unsigned()
+          || !body.contains("document") || !body["document"].is_object())
+        return make_error(errc::malformed_input,
+                          "give {\"signatory\": INDEX, \"document\": {name, media_type, data}}");
+      auto index = body["signatory"].get<uint64_t>();
+      if (index >= static_cast<uint64_t>(mine->ctsa().signatories_size()))
+        return make_error(errc::malformed_input, "the CTSA names " + std::to_string(mine->ctsa().signatories_size())
+                                                   + " signatories; there is no index " + std::to_string(index));
+      v1::SignatorySubmission sub;
+      sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
+      auto& sig = *sub.mutable_signature();
+      google::protobuf::util::JsonParseOptions opts;
+      opts.ignore_unknown_fields = false;
+      if (auto status = google::protobuf::util::JsonStringToMessage(body["document"].dump(),
+                                                                     sig.mutable_document(), opts);
+          !status.ok())
+        return make_error(errc::malformed_input, "not a document: " + status.ToString());
+      if (sig.document().name().empty() || sig.document().content_case() == v1::Document::CONTENT_NOT_SET)
+        return make_error(errc::malformed_input, "the document needs a name and its data");
+      sig.set_peer(st.self);
+      sig.set_ctsa_sha256(mine->ctsa_sha256());
+      sig.set_signatory(static_cast<uint32_t>(index));
+      sig.set_signed_at_ms(now_ms());
+      auto rp = self->make_response_promise<std::string>();
+      st.pending.emplace(sub.request_id(), rp);
+      self->delayed_send(self, registration_timeout, expire_atom::value, sub.request_id());
+      audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
+                                         "document", sig.document().name()});
+      publish(self, "cta.signature", {st.root}, uuid, proto::serialize(sub));
+      return rp;
+    },
+    [=](decide_atom, const std::string& uuid, const std::string& peer_name, bool approve,
+        const std::string& reason, const std::string& user) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "decisions come from this node's API only");
+      if (st.self != st.root)
+        return make_error(errc::forbidden, "the System Operator decides at the root only");
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      auto& record = *rec;
+      auto peer = peer_name.find('.') == std::string::npos ? peer_name + "." + st.root : peer_name;
+      auto state = state_of(record);
+      auto i = state.addenda().find(peer);
+      if (i == state.addenda().end())
+        return make_error(errc::not_found, peer + " is not a peer of CTA " + uuid);
+      auto ctsa_hash = i->second.ctsa_hash;
+      if (auto r = state.decide(peer, ctsa_hash, approve, reason, now_ms()); !r)
+        return to_caf(r.err());
+      auto& entry = addendum_entry(record, peer);
+      auto& d = *entry.mutable_decision();
+      d.set_peer(peer);
+      d.set_ctsa_sha256(entry.ctsa_sha256());
+      d.set_approved(approve);
+      d.set_reason(approve ? std::string{} : reason);
+      d.set_decided_at_ms(now_ms());
+      d.set_root(st.self);
+      entry.set_status(std::string{to_string(state.addenda().at(peer).status)});
+      entry.set_reason(approve ? std::string{} : reason);
+      put_state(state, record);
+      std::optional<v1::FinalCta> fin;
+      if (state.status() == cta_status::instantiated) {
+        auto made = make_final(self, record);
+        if (!made)
+          return to_caf(made.err());
+        fin = std::move(*made);
+        *record.mutable_final() = *fin;
+      }
+      if (auto r = save(st.store, record); !r)
+        return to_caf(r.err());
+      audit(self, approve ? "cta.ctsa.approved" : "cta.ctsa.rejected",
+            {"uuid", uuid, "peer", peer, "approver", user, "ctsa_sha256", ctsa_hash, "reason", reason});
+      if (fin) {
+        std::vector<std::string> to;
+        for (const auto& p : record.ctsc().peers())
+          to.push_back(p.fqdn());
+        for (const auto& cp : record.ctsc().computing_parties())
+          to.push_back(cp.fqdn());
+        auto cta_hash = crypto::hex(crypto::to_bytes(fin->root_signature().artefact_sha256()));
+        log::notice(component, "CTA " + uuid + " is final", {{"cta_sha256", cta_hash}});
+        audit(self, "cta.final", {"uuid", uuid, "cta_sha256", cta_hash});
+        publish(self, "cta.final", std::move(to), uuid, proto::serialize(*fin));
+      }
+      return nlohmann::json{{"uuid", uuid},
+                            {"peer", peer},
+                            {"decision", approve ? "approved" : "rejected"},
+                            {"status", record.status()}}
+        .dump();
+    },
     [=](expire_atom, const std::string& request_id) {
       auto& st = self->state;
       if (auto i = st.pending.find(request_id); i != st.pending.end()) {
@@ -682,8 +982,33 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
                            {"data_custodians", a.ctsa().data_custodians_size()},
                            {"data_analysts", a.ctsa().data_analysts_size()},
                            {"signed_by_node", a.node_signature().signer()},
-                           {"signatures", a.signed_by_size()}});
+                           {"signatures", a.signed_by_size()},
+                           {"reason", a.reason()}});
+      if (addenda.empty() && rec->has_final()) {
+        // A CP (or a peer) that holds only the final CTA: the approved CTSAs as the root signed them.
+        const auto& cta = rec->final().cta();
+        for (int i = 0; i < cta.ctsas_size(); ++i) {
+          const auto& c = cta.ctsas(i);
+          auto h = canonical_hash(c);
+          addenda.push_back(nlohmann::json{{"peer", c.peer()},
+                             {"status", "approved"},
+                             {"version", c.version()},
+                             {"ctsa_sha256", h ? crypto::hex(*h) : std::string{}},
+                             {"signatories", c.signatories_size()},
+                             {"data_custodians", c.data_custodians_size()},
+                             {"data_analysts", c.data_analysts_size()},
+                             {"signed_by_node", i < cta.node_signatures_size() ? cta.node_signatures(i).signer()
+                                                                               : std::string{}}});
+        }
+      }
       doc["addenda"] = addenda;
+      if (rec->has_final()) {
+        doc["final"] = true;
+        doc["cta_sha256"] = crypto::hex(crypto::to_bytes(rec->final().root_signature().artefact_sha256()));
+        doc["signed_by_root"] = rec->final().root_signature().signer();
+      } else {
+        doc["final"] = false;
+      }
       return doc.dump();
     },
     [=](status_atom) -> std::string {

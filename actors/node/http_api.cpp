@@ -72,6 +72,7 @@ int http_status(errc code) {
     case errc::already_exists:
     case errc::invalid_state:
     case errc::replayed:
+    case errc::duplicate:
       return 409;
     case errc::timeout:
       return 504;
@@ -294,6 +295,39 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
             caf::scoped_actor self{*ctx->sys};
             self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
                           submit_atom::value, req.params.at("uuid"), req.body, who.name)
+              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/signatures", {user_role::signatory},
+          [ctx](const http::request& req, const user& who) {
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
+                          countersign_atom::value, req.params.at("uuid"), req.body, who.name)
+              .receive(
+                [&](std::string& doc) {
+                  auto j = json::parse(doc);
+                  auto body = json::parse(req.body, nullptr, false);
+                  if (body.is_object() && body.contains("signatory"))
+                    j["signatory"] = body["signatory"];
+                  out = http::response::json(200, j);
+                },
+                [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/decisions", {user_role::approver},
+          [ctx](const http::request& req, const user& who) {
+            auto body = json::parse(req.body, nullptr, false);
+            if (!body.is_object() || !body.contains("peer") || !body["peer"].is_string()
+                || !body.contains("approve") || !body["approve"].is_boolean())
+              return http::response::error(400, "malformed_input",
+                                           "give {\"peer\": NAME, \"approve\": true|false, \"reason\": TEXT}");
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, ask_timeout, decide_atom::value, req.params.at("uuid"),
+                          body["peer"].get<std::string>(), body["approve"].get<bool>(),
+                          body.value("reason", std::string{}), who.name)
               .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
                        [&](caf::error& err) { out = error_response(err); });
             return out;

@@ -338,3 +338,85 @@ BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
                       .first,
                     404);
 }
+
+namespace {
+
+json ctsa_of_client_b() {
+  return json{{"signatories", json::array({{{"name", "Bea Director"}}, {{"name", "Ben Deputy"}}})},
+              {"data_custodians",
+               json::array({{{"name", "Cy Custodian"}, {"pak", new_pak()}, {"input_keys", {"b_enterprises"}}}})},
+              {"data_analysts", json::array({{{"name", "Di Analyst"},
+                                              {"pak", new_pak()},
+                                              {"output_keys", {"turnover_by_region"}}}})}};
+}
+
+json signature_doc(int index) {
+  return json{{"signatory", index},
+              {"document", {{"name", "signed.pdf"}, {"media_type", "application/pdf"}, {"data", "JVBERi0xLjQK"}}}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
+  auto& c = *cluster;
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_MESSAGE(s0 == 201, created.dump());
+  auto uuid = created["uuid"].get<std::string>();
+  auto base = "/v1/ctas/" + uuid;
+  auto ok = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
+    auto [s, d] = c.call_as(node, role, "POST", base + path, body);
+    BOOST_REQUIRE_MESSAGE(s == 200, node << " " << path << ": " << d.dump());
+    return d;
+  };
+  auto status_of = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
+    return c.call_as(node, role, "POST", base + path, body).first;
+  };
+  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a());
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  // Approval before the signatories signed, by the wrong role, or not at the root: refused.
+  BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 409);
+  BOOST_CHECK_EQUAL(status_of("root", "task_organiser", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 403);
+  BOOST_CHECK_EQUAL(status_of("client-a", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 403);
+  BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "cp1"}, {"approve", true}}), 404);
+  BOOST_CHECK_EQUAL(status_of("client-a", "signatory", "/signatures", signature_doc(1)), 400); // one signatory
+  BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/signatures", signature_doc(0)), 403);
+  // Signatures, then the SO: client-a approved, client-b rejected with a reason.
+  ok("client-a", "signatory", "/signatures", signature_doc(0));
+  ok("client-b", "signatory", "/signatures", signature_doc(0));
+  BOOST_CHECK_EQUAL(status_of("client-b", "signatory", "/signatures", signature_doc(0)), 409); // twice
+  ok("client-b", "signatory", "/signatures", signature_doc(1));
+  auto d1 = ok("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}});
+  BOOST_CHECK_EQUAL(d1["status"], "emerging");
+  BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", false}}), 400);
+  ok("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", false}, {"reason", "a custodian is missing"}});
+  BOOST_CHECK_EQUAL(c.call_as("cp1", "auditor", "GET", base).first, 404); // not final: the CPs have nothing
+  // client-b replaces its rejected CTSA; signed again; approved: the CTA is final.
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  ok("client-b", "signatory", "/signatures", signature_doc(0));
+  ok("client-b", "signatory", "/signatures", signature_doc(1));
+  auto d2 = ok("root", "approver", "/decisions", {{"peer", "client-b.joconde.test"}, {"approve", true}});
+  BOOST_CHECK_EQUAL(d2["status"], "instantiated");
+  // Every peer and CP holds the same final CTA, as the root signed it.
+  auto [sr, at_root] = c.call_as("root", "auditor", "GET", base);
+  BOOST_REQUIRE_EQUAL(sr, 200);
+  BOOST_CHECK_EQUAL(at_root["final"], true);
+  auto cta_hash = at_root["cta_sha256"];
+  for (auto node : {"client-a", "client-b", "cp1", "cp2", "cp3"}) {
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, shown] = c.call_as(node, "auditor", "GET", base);
+                            return s == 200 && shown.value("final", false) && shown["cta_sha256"] == cta_hash;
+                          },
+                          15s),
+                        node << " does not hold the final CTA");
+  }
+  auto [sc, at_cp] = c.call_as("cp2", "auditor", "GET", base);
+  BOOST_CHECK_EQUAL(at_cp["status"], "instantiated");
+  BOOST_CHECK_EQUAL(at_cp["signed_by_root"], "joconde.test");
+  BOOST_REQUIRE_EQUAL(at_cp["addenda"].size(), 2u);
+  BOOST_CHECK_EQUAL(at_cp["addenda"][1]["peer"], "client-b.joconde.test");
+  BOOST_CHECK_EQUAL(at_cp["addenda"][1]["version"], 2); // the replacement, not the rejected one
+  // Final means final.
+  BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/ctsa", ctsa_of_client_a()), 409);
+  BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", false}, {"reason", "x"}}), 409);
+}

@@ -147,7 +147,53 @@ public:
       }
       return http::response::error(404, "not_found", "no CTA " + uuid);
     });
+    srv_->route("POST", "/v1/ctas/{uuid}/ctsa", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      const auto& uuid = req.params.at("uuid");
+      if (uuid != "c0ffee")
+        return http::response::error(404, "not_found", "no CTA " + uuid);
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.value("version", 0) < 1)
+        return http::response::error(409, "replayed", "version 0 is not newer than version 1");
+      return http::response::json(200, json{{"uuid", uuid},
+                                            {"ctsa_sha256", ctsa_sha256},
+                                            {"updates", 4},
+                                            {"status", "emerging"}});
+    });
+    srv_->route("POST", "/v1/ctas/{uuid}/signatures", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      const auto& uuid = req.params.at("uuid");
+      if (uuid != "c0ffee")
+        return http::response::error(404, "not_found", "no CTA " + uuid);
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.value("signatory", 0) > 2)
+        return http::response::error(422, "malformed_input", "the CTSA has 3 signatories");
+      return http::response::json(200, json{{"uuid", uuid},
+                                            {"peer", "client-a.joconde.test"},
+                                            {"signatory", body["signatory"]},
+                                            {"ctsa_sha256", ctsa_sha256},
+                                            {"status", "emerging"}});
+    });
+    srv_->route("POST", "/v1/ctas/{uuid}/decisions", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      const auto& uuid = req.params.at("uuid");
+      if (uuid != "c0ffee")
+        return http::response::error(404, "not_found", "no CTA " + uuid);
+      auto body = json::parse(req.body, nullptr, false);
+      const bool approve = body.value("approve", false);
+      return http::response::json(200, json{{"uuid", uuid},
+                                            {"peer", body.value("peer", "") + ".joconde.test"},
+                                            {"decision", approve ? "approved" : "rejected"},
+                                            {"status", approve ? "instantiated" : "emerging"}});
+    });
   }
+
+  /// The hash the fake node gives every CTSA.
+  static constexpr const char* ctsa_sha256 =
+    "5a5a5a5a00112233445566778899aabbccddeeff00112233445566778899aabb";
 
   std::string url() const {
     return "http://" + srv_->listen_address();
@@ -268,7 +314,7 @@ struct fixture {
   }
 
   fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream{dir / name} << text;
+    std::ofstream{dir / name, std::ios::binary} << text;
     return dir / name;
   }
 };
@@ -409,6 +455,186 @@ BOOST_AUTO_TEST_CASE(a_bad_task_file_is_refused_before_any_request) {
   BOOST_CHECK_EQUAL(node.requests(), before);
 }
 
+BOOST_AUTO_TEST_CASE(ctsa_submit_sends_the_file_and_prints_the_hash_alone) {
+  const std::string ctsa = R"({"version": 1, "signatories": [{"name": "Ann"}]})";
+  auto file = write("ctsa.json", ctsa);
+  auto r = joconde_run(with_url({"ctsa", "submit", "c0ffee", file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, std::string{fake_node::ctsa_sha256} + "\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.last_body(), ctsa);
+  r = joconde_run(with_url({"ctsa", "submit", "c0ffee", file.string(), "--json"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, R"({"ctsa_sha256":")" + std::string{fake_node::ctsa_sha256}
+                             + R"(","status":"emerging","updates":4,"uuid":"c0ffee"})" + "\n");
+  // The node's refusals keep their exit codes; the UUID stays one path segment.
+  const auto old = write("old.json", R"({"version": 0})").string();
+  r = joconde_run(with_url({"ctsa", "submit", "c0ffee", old}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK_EQUAL(r.out, "");
+  BOOST_CHECK_EQUAL(r.err, "joconde: replayed: version 0 is not newer than version 1\n");
+  r = joconde_run(with_url({"ctsa", "submit", "../whoami", file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  BOOST_CHECK_EQUAL(r.err, "joconde: not_found: no CTA ../whoami\n");
+  // An answer without the hash is a server error, not an empty line.
+  BOOST_CHECK(!cli::render_ctsa_submitted(json{{"uuid", "c0ffee"}}).ok());
+}
+
+BOOST_AUTO_TEST_CASE(cta_sign_sends_the_document_in_base64) {
+  // A small binary file: a PNG signature, a NUL and bytes that are not UTF-8.
+  const std::string png{"\x89PNG\r\n\x1a\n\x00\xff\xfe", 11};
+  auto file = write("id-scan.PNG", png);
+  auto r = joconde_run(with_url({"cta", "sign", "c0ffee", "--signatory", "2", "--document",
+                                 file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "signatory 2 of client-a.joconde.test signed CTSA "
+                             + std::string{fake_node::ctsa_sha256} + "\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"document":{"data":"iVBORw0KGgoA//4=",)"
+                                      R"("media_type":"image/png","name":"id-scan.PNG"},)"
+                                      R"("signatory":2})");
+  // --media-type wins over the extension; --key=value works too; an empty file is a document.
+  r = joconde_run(with_url({"cta", "sign", "c0ffee", "--signatory=0", "--media-type",
+                            "application/vnd.etsi.asic-e+zip",
+                            "--document=" + write("signed", "").string(), "--json"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(json::parse(node.last_body()),
+                    (json{{"signatory", 0},
+                          {"document", {{"name", "signed"},
+                                        {"media_type", "application/vnd.etsi.asic-e+zip"},
+                                        {"data", ""}}}}));
+  BOOST_CHECK_EQUAL(r.out, R"({"ctsa_sha256":")" + std::string{fake_node::ctsa_sha256}
+                             + R"(","peer":"client-a.joconde.test","signatory":0,)"
+                               R"("status":"emerging","uuid":"c0ffee"})" + "\n");
+  // An index the CTSA does not have: the node refuses it.
+  r = joconde_run(with_url({"cta", "sign", "c0ffee", "--signatory", "7", "--document",
+                            file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK_EQUAL(r.err, "joconde: malformed_input: the CTSA has 3 signatories\n");
+  BOOST_CHECK(
+    !cli::render_signature(json{{"peer", "p"}, {"ctsa_sha256", "ab"}, {"signatory", -1}}).ok());
+  BOOST_CHECK(!cli::render_signature(json{{"peer", "p"}, {"signatory", 1}}).ok());
+}
+
+BOOST_AUTO_TEST_CASE(media_types_follow_the_extension) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"agreement.pdf", "application/pdf"},
+    {"dir.d/AGREEMENT.PDF", "application/pdf"},
+    {"signed.asice", "application/vnd.etsi.asic-e+zip"},
+    {"signed.sce", "application/vnd.etsi.asic-e+zip"},
+    {"scan.png", "image/png"},
+    {"scan.jpg", "image/jpeg"},
+    {"scan.JPEG", "image/jpeg"},
+    {"note.txt", "text/plain"},
+    {"archive.zip", "application/octet-stream"},
+    {"pdf", "application/octet-stream"},
+    {".pdf", "application/octet-stream"}, // a hidden file named ".pdf" has no extension
+    {"scan.png.gz", "application/octet-stream"},
+  };
+  for (const auto& [name, type] : cases)
+    BOOST_CHECK_MESSAGE(cli::media_type_for(name) == type,
+                        name + " -> " + cli::media_type_for(name));
+}
+
+BOOST_AUTO_TEST_CASE(base64_is_standard_with_padding) {
+  // RFC 4648 section 10.
+  const std::vector<std::pair<std::string, std::string>> vectors{
+    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+  };
+  for (const auto& [in, out] : vectors)
+    BOOST_CHECK_EQUAL(cli::base64(in), out);
+  BOOST_CHECK_EQUAL(cli::base64(std::string{"\xfb\xff\xbf", 3}), "+/+/");
+  BOOST_CHECK_EQUAL(cli::base64(std::string{"\x00\x00", 2}), "AAA=");
+}
+
+BOOST_AUTO_TEST_CASE(cta_approve_and_reject_record_decisions) {
+  auto r = joconde_run(with_url({"cta", "approve", "c0ffee", "--peer", "client-a"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "client-a.joconde.test: approved; CTA instantiated\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"approve":true,"peer":"client-a"})");
+  r = joconde_run(with_url({"cta", "reject", "c0ffee", "--peer", "client-b", "--reason",
+                            "signatory 1 lacks an ID document"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "client-b.joconde.test: rejected; CTA emerging\n");
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"approve":false,"peer":"client-b",)"
+                                      R"("reason":"signatory 1 lacks an ID document"})");
+  r = joconde_run(with_url({"--json", "cta", "approve", "c0ffee", "--peer", "client-a"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, R"({"decision":"approved","peer":"client-a.joconde.test",)"
+                           R"("status":"instantiated","uuid":"c0ffee"})"
+                           "\n");
+  r = joconde_run(with_url({"cta", "approve", "nothing-here", "--peer", "client-a"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  BOOST_CHECK_EQUAL(r.err, "joconde: not_found: no CTA nothing-here\n");
+  r = joconde_run(with_url({"cta", "approve", "c0ffee", "--peer", "client-a"}, bad_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+  BOOST_CHECK(!shows_a_token(r));
+  BOOST_CHECK(!cli::render_decision(json{{"peer", "p"}}, true).ok());
+}
+
+BOOST_AUTO_TEST_CASE(bad_agreement_commands_are_refused_before_any_request) {
+  fs::create_directories(dir / "a-directory");
+  const auto doc = write("doc.pdf", "%PDF-1.7").string();
+  const auto big = write("big.pdf", "").string();
+  fs::resize_file(big, cli::max_document_bytes + 1);
+  const auto ctsa = write("ctsa.json", R"({"version": 1})").string();
+  const auto before = node.requests();
+  auto refused = [&](std::vector<std::string> args, const std::string& says) {
+    auto r = joconde_run(with_url(args));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_EQUAL(r.out, "");
+    BOOST_CHECK_MESSAGE(r.err.find(says) != std::string::npos, r.err);
+  };
+  // ctsa submit: a file that is not a JSON object, or missing arguments.
+  refused({"ctsa", "submit", "c0ffee", write("array.json", "[1]").string()},
+          "CTSA file '" + (dir / "array.json").string() + "' holds a JSON array");
+  refused({"ctsa", "submit", "c0ffee", write("text.json", "hello").string()}, "is not JSON");
+  refused({"ctsa", "submit", "c0ffee", (dir / "missing.json").string()}, "cannot read CTSA file");
+  refused({"ctsa", "submit", "c0ffee", (dir / "a-directory").string()}, "not a regular file");
+  refused({"ctsa", "submit", ctsa}, "ctsa submit needs two arguments");
+  refused({"ctsa", "submit", "", ctsa}, "is not a CTA's UUID");
+  refused({"ctsa"}, "ctsa needs a sub-command");
+  refused({"ctsa", "sign"}, "unknown ctsa sub-command 'sign'");
+  // cta sign: a bad N, a missing, unreadable or too large document, a bad media type.
+  for (const auto* n : {"-1", "+1", "x", "1.5", "0x1", " 1", "4294967296"})
+    refused({"cta", "sign", "c0ffee", "--signatory", n, "--document", doc},
+            "--signatory wants the signatory's index in the CTSA, a non-negative integer");
+  refused({"cta", "sign", "c0ffee", "--document", doc}, "needs --signatory N and --document FILE");
+  refused({"cta", "sign", "c0ffee", "--signatory", "1"}, "needs --signatory N and --document FILE");
+  refused({"cta", "sign", "c0ffee", "--signatory", "1", "--document", (dir / "none.pdf").string()},
+          "io_error: cannot read document");
+  refused({"cta", "sign", "c0ffee", "--signatory", "1", "--document",
+           (dir / "a-directory").string()},
+          "is not a regular file");
+  refused({"cta", "sign", "c0ffee", "--signatory", "1", "--document", big},
+          "too_large: document '" + big + "' has 10485761 bytes; at most 10485760 (10 MiB)");
+  refused({"cta", "sign", "c0ffee", "--signatory", "1", "--document", doc, "--media-type", "pdf"},
+          "--media-type wants TYPE/SUBTYPE");
+  refused({"cta", "sign", "c0ffee", "extra", "--signatory", "1", "--document", doc},
+          "takes no more arguments");
+  // cta approve and reject: --peer always, --reason for a rejection only and not blank.
+  refused({"cta", "approve", "c0ffee"}, "cta approve needs --peer NAME");
+  refused({"cta", "reject", "c0ffee", "--reason", "late"}, "cta reject needs --peer NAME");
+  refused({"cta", "reject", "c0ffee", "--peer", "client-a"}, "cta reject needs --reason TEXT");
+  refused({"cta", "reject", "c0ffee", "--peer", "client-a", "--reason", " \t"},
+          "cta reject needs --reason TEXT");
+  refused({"cta", "reject", "c0ffee", "--peer", "client-a", "--reason="}, "--reason needs a value");
+  refused({"cta", "approve", "c0ffee", "--peer", "client-a", "--reason", "why"},
+          "option --reason does not apply to cta approve");
+  refused({"cta", "approve", "c0ffee", "--peer", "client-a", "--signatory", "1"},
+          "option --signatory does not apply to cta approve");
+  refused({"whoami", "--peer", "client-a"}, "option --peer does not apply to whoami");
+  refused({"cta", "reject", "c0ffee", "--peer", "client-\xff", "--reason", "bad"},
+          "not valid UTF-8");
+  // Also with an unreachable node: the arguments and files are checked first.
+  auto r = joconde_run({"cta", "reject", "c0ffee", "--peer", "client-a", "--url", unreachable,
+                        "--token", good_token});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+}
+
 BOOST_AUTO_TEST_CASE(cta_list_prints_an_aligned_table) {
   auto r = joconde_run(with_url({"cta", "list"}));
   BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
@@ -534,6 +760,15 @@ BOOST_AUTO_TEST_CASE(no_token_is_ever_printed) {
       BOOST_CHECK(r.err.find("joconde: GET /v1/") != std::string::npos);
     }
   }
+  const auto doc = write("doc.txt", "signed").string();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         {"cta", "sign", "c0ffee", "--signatory", "1", "--document", doc, "--verbose"},
+         {"cta", "reject", "c0ffee", "--peer", "client-a", "--reason", "no", "--verbose"}}) {
+    auto r = joconde_run(with_url(args));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+    BOOST_CHECK_MESSAGE(!shows_a_token(r), r.err);
+    BOOST_CHECK(r.err.find("joconde: POST /v1/ctas/c0ffee/") != std::string::npos);
+  }
   auto r = joconde_run({"whoami", "--verbose", "--cluster", dir.string(), "--as", "client-a"});
   BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
   BOOST_CHECK(!shows_a_token(r));
@@ -575,6 +810,19 @@ BOOST_AUTO_TEST_CASE(options_and_usage_errors) {
   BOOST_CHECK_EQUAL(r.out, cli::usage("cta show"));
   BOOST_CHECK_EQUAL(joconde_run({"help", "cta", "create"}).out, cli::usage("cta create"));
   BOOST_CHECK(cli::usage().find("7  server error") != std::string::npos);
+  // The agreement commands: each has its own text, and the general one lists them.
+  for (const auto* command : {"ctsa submit", "cta sign", "cta approve", "cta reject"}) {
+    BOOST_CHECK_NE(cli::usage(command), cli::usage());
+    BOOST_CHECK(cli::usage(command).rfind(std::string{"usage: joconde "} + command, 0) == 0);
+    BOOST_CHECK_MESSAGE(cli::usage().find(std::string{"\n  "} + command + " ") != std::string::npos,
+                        command);
+  }
+  r = joconde_run({"cta", "sign", "--help"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, cli::usage("cta sign"));
+  BOOST_CHECK_EQUAL(joconde_run({"help", "ctsa", "submit"}).out, cli::usage("ctsa submit"));
+  BOOST_CHECK_EQUAL(joconde_run({"ctsa", "--help"}).out, cli::usage("ctsa"));
+  BOOST_CHECK_EQUAL(joconde_run({"cta", "reject", "-h"}).out, cli::usage("cta reject"));
 }
 
 BOOST_AUTO_TEST_CASE(times_are_utc_iso_8601) {

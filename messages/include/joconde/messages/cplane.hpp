@@ -10,6 +10,8 @@ namespace joconde {
 using create_atom = caf::atom_constant<caf::atom("j_create")>;
 using expire_atom = caf::atom_constant<caf::atom("j_expire")>;
 using submit_atom = caf::atom_constant<caf::atom("j_submit")>;
+using countersign_atom = caf::atom_constant<caf::atom("j_csign")>;
+using decide_atom = caf::atom_constant<caf::atom("j_decide")>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<
@@ -20,6 +22,12 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   // and the Task Organiser's user name; signed by the node and sent to the root. Reply, once the
   // root accepted it: JSON {uuid, ctsa_sha256, version, status}.
   caf::replies_to<submit_atom, std::string, std::string, std::string>::with<std::string>,
+  // local (HTTP API): uuid, {signatory, document} as JSON and the Signatory's user name: a
+  // Signatory of this peer signs the peer's current CTSA. Reply, once the root accepted it: JSON.
+  caf::replies_to<countersign_atom, std::string, std::string, std::string>::with<std::string>,
+  // local (HTTP API), at the root: uuid, peer, approve, reason, the approver's user name. Reply:
+  // JSON {uuid, peer, decision, status}; approving the last CTSA makes the CTA final.
+  caf::replies_to<decide_atom, std::string, std::string, bool, std::string, std::string>::with<std::string>,
   // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
   caf::replies_to<query_atom, std::string>::with<std::string>,
   // timer: a draft the root did not answer in time.
