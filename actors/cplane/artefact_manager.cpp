@@ -90,8 +90,15 @@ result<v1::CtaRecord> load_held(const node_store& store, const std::string& uuid
   return std::move(**rec);
 }
 
+/// Where the root remembers which draft (request id) became which CTA, so that a draft handed over
+/// again after a restart is not registered twice.
+std::string request_key(const std::string& request_id) {
+  return "cta.request." + request_id;
+}
+
 /// Stores a new record; already_exists if the uuid is taken by another CTSC (the same one is fine).
-result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc) {
+/// With a request id, also remembers it (in the same commit).
+result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc, const std::string& request_id = {}) {
   auto hash = canonical_hash(ctsc);
   if (!hash)
     return hash.err();
@@ -115,6 +122,9 @@ result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc) {
   }
   if (auto r = txn->put(store.ctas, ctsc.uuid(), proto::serialize(rec)); !r)
     return r.err();
+  if (!request_id.empty())
+    if (auto r = txn->put(store.meta, request_key(request_id), ctsc.uuid()); !r)
+      return r.err();
   if (auto r = txn->commit(); !r)
     return r.err();
   return true;
@@ -218,12 +228,24 @@ void on_register(artefact_manager_pointer self, const std::string& origin, const
     return refuse(fail(errc::malformed_input, "a draft has no uuid: the root assigns it"));
   if (ctsc.organiser().peer() != origin)
     return refuse(fail(errc::forbidden, origin + " may send drafts of its own Task Organisers only"));
+  // Handed over again after a restart: registered already, so tell the peers again (they keep it
+  // once) instead of registering it twice.
+  if (auto txn = st.store.env->begin_read(); txn)
+    if (auto known = txn->get(st.store.meta, request_key(reg->request_id())); known && known->has_value())
+      if (auto rec = load(st.store, **known); rec && rec->has_value()) {
+        *reg->mutable_ctsc() = (*rec)->ctsc();
+        std::vector<std::string> peers;
+        for (const auto& p : reg->ctsc().peers())
+          peers.push_back(p.fqdn());
+        publish(self, "cta.ctsc", std::move(peers), reg->ctsc().uuid(), proto::serialize(*reg));
+        return;
+      }
   if (auto r = check_ctsc(ctsc, now_ms(), false); !r)
     return refuse(r.err());
   if (auto r = fill_chains(self, ctsc); !r)
     return refuse(r.err());
   ctsc.set_uuid(new_uuid());
-  auto stored = store_new(st.store, ctsc);
+  auto stored = store_new(st.store, ctsc, reg->request_id());
   if (!stored)
     return refuse(stored.err());
   ++st.registered;
@@ -443,6 +465,19 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
     return refuse(r.err());
   auto state = state_of(record);
   auto hash_hex = crypto::hex(*hash);
+  auto answer_accepted = [&](const std::string& status) {
+    v1::ArtefactAccepted accepted;
+    accepted.set_request_id(sub->request_id());
+    accepted.set_uuid(ctsa.ctsc_uuid());
+    accepted.set_artefact_sha256(std::string{hash->begin(), hash->end()});
+    accepted.set_updates(state.updates());
+    accepted.set_status(status);
+    publish(self, "cta.accepted", {origin}, ctsa.ctsc_uuid(), proto::serialize(accepted));
+  };
+  // The same CTSA handed over again after a restart: accepted already.
+  for (const auto& a : record.addenda())
+    if (a.peer() == origin && a.ctsa_sha256() == std::string{hash->begin(), hash->end()})
+      return answer_accepted(std::string{to_string(state.status())});
   if (auto r = state.submit_addendum(origin, ctsa.version(), hash_hex,
                                      crypto::hex(crypto::to_bytes(record.ctsc_sha256())),
                                      static_cast<size_t>(ctsa.signatories_size()), now_ms());
@@ -463,13 +498,7 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
             {{"ctsa_sha256", hash_hex}});
   audit(self, "cta.ctsa.accepted", {"uuid", ctsa.ctsc_uuid(), "peer", origin, "version",
                                     std::to_string(ctsa.version()), "ctsa_sha256", hash_hex});
-  v1::ArtefactAccepted accepted;
-  accepted.set_request_id(sub->request_id());
-  accepted.set_uuid(ctsa.ctsc_uuid());
-  accepted.set_artefact_sha256(std::string{hash->begin(), hash->end()});
-  accepted.set_updates(state.updates());
-  accepted.set_status(std::string{to_string(state.status())});
-  publish(self, "cta.accepted", {origin}, ctsa.ctsc_uuid(), proto::serialize(accepted));
+  answer_accepted(std::string{to_string(state.status())});
 }
 
 /// At the root: a Signatory of `origin` signed its current CTSA.
@@ -511,6 +540,20 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
   if (!sig.has_document() && sig.signature().empty())
     return refuse(fail(errc::malformed_input, "a signature carries a document or an electronic signature"));
   auto state = state_of(record);
+  // The same signature handed over again after a restart: accepted already.
+  for (const auto& a : record.addenda())
+    if (a.peer() == origin)
+      for (const auto& known : a.signatures())
+        if (known.SerializeAsString() == sig.SerializeAsString()) {
+          v1::ArtefactAccepted again;
+          again.set_request_id(sub->request_id());
+          again.set_uuid(uuid);
+          again.set_artefact_sha256(sig.ctsa_sha256());
+          again.set_updates(state.updates());
+          again.set_status(a.status());
+          publish(self, "cta.accepted", {origin}, uuid, proto::serialize(again));
+          return;
+        }
   if (auto r = state.add_signatory_signature(origin, crypto::hex(crypto::to_bytes(sig.ctsa_sha256())),
                                              sig.signatory(), now_ms());
       !r)
@@ -645,6 +688,9 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
     record = **existing;
     if (record.ctsc_sha256() != std::string{hash.begin(), hash.end()})
       return refuse(fail(errc::already_exists, "CTA " + ctsc.uuid() + " is held with another CTSC"));
+    if (record.has_final()
+        && record.final().root_signature().artefact_sha256() == fin->root_signature().artefact_sha256())
+      return; // handed over again after a restart: kept already
   } else {
     *record.mutable_ctsc() = ctsc;
     record.set_ctsc_sha256(std::string{hash.begin(), hash.end()});
@@ -720,6 +766,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         on_final(self, origin, payload);
       else
         log::warning(component, "unknown agreement topic " + topic + " from " + origin);
+      return true;
     },
     [=](create_atom, const std::string& json, const std::string& user) -> caf::result<std::string> {
       auto& st = self->state;

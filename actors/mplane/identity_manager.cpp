@@ -277,20 +277,25 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
   self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, std::string& topic, std::string& origin, std::string& payload) {
-      if (topic == rotation_request_topic)
-        return on_rotation_request(self, origin, payload);
-      if (topic == rotation_issued_topic)
-        return on_rotation_answer(self, origin, payload);
+      if (topic == rotation_request_topic) {
+        on_rotation_request(self, origin, payload);
+        return true;
+      }
+      if (topic == rotation_issued_topic) {
+        on_rotation_answer(self, origin, payload);
+        return true;
+      }
       if (topic != revocation_topic)
-        return;
+        return true;
       auto res = apply_revocation(self, payload);
       if (!res) {
         log::warning(component, "revocation from " + origin + " refused: " + res.err().message,
                      {{"reason", to_string(res.err().code)}});
-        return;
+        return true;
       }
       if (res->second)
         spread(self, payload, origin, !in_subtree(origin, self->state.trust->self()));
+      return true;
     },
     [=](revoke_atom, std::string& bytes) -> caf::result<std::string> {
       auto res = apply_revocation(self, bytes);

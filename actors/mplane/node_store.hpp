@@ -24,6 +24,7 @@ struct node_store {
   lmdb::database users;     ///< user name -> serialised UserRecord (people at this node, their roles)
   lmdb::database tokens;    ///< SHA-256 of an API token -> user name
   lmdb::database ctas;      ///< CTA uuid -> serialised CtaRecord (the agreements this node holds)
+  lmdb::database pending_local; ///< created-at + envelope id -> LocalDelivery not yet processed
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

@@ -1,6 +1,8 @@
 #include "service_broker.hpp"
 
+#include "joconde/envelope.pb.h"
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
 #include "routing.hpp"
@@ -146,6 +148,49 @@ void pump(service_broker_pointer self, const std::string& peer) {
   }
 }
 
+/// Hands an envelope to the local actor that processes its topic; forgets it once that actor
+/// answered. Without an answer it stays in pending_local and is handed over again at the next start.
+void hand_over(service_broker_pointer self, const local_subscriber_actor& sub, std::string key,
+               const std::string& topic, const std::string& origin, const std::string& payload) {
+  self->request(sub, std::chrono::seconds{60}, deliver_atom::value, topic, origin, payload)
+    .then(
+      [=](bool) {
+        auto& st = self->state;
+        auto txn = st.store.env->begin_write();
+        if (!txn)
+          return log::error(component, "cannot open the store: " + txn.err().message);
+        if (auto r = txn->del(st.store.pending_local, key); !r)
+          return log::error(component, "cannot forget a delivered envelope: " + r.err().message);
+        if (auto r = txn->commit(); !r)
+          log::error(component, "cannot forget a delivered envelope: " + r.err().message);
+      },
+      [=](caf::error& err) {
+        log::warning(component, "the local actor for " + topic + " did not confirm an envelope from "
+                                  + origin + "; it is handed over again at the next start: "
+                                  + describe(err));
+      });
+}
+
+/// Hands over again what a subscriber for `prefix` had not confirmed before the node stopped.
+void redeliver(service_broker_pointer self, const std::string& prefix, const local_subscriber_actor& sub) {
+  auto& st = self->state;
+  auto txn = st.store.env->begin_read();
+  if (!txn)
+    return log::error(component, "cannot read pending deliveries: " + txn.err().message);
+  size_t n = 0;
+  (void) txn->for_each(st.store.pending_local, "", [&](std::string_view key, std::string_view value) {
+    auto d = proto::parse<v1::LocalDelivery>(value);
+    if (d && d->topic().rfind(prefix, 0) == 0) {
+      hand_over(self, sub, std::string{key}, d->topic(), d->origin(), d->payload());
+      ++n;
+    }
+    return true;
+  });
+  if (n > 0)
+    log::notice(component, "handing " + std::to_string(n) + " envelope(s) on " + prefix
+                             + "* over again after a restart");
+}
+
 /// What storing one batch did inside the transaction, acted upon once it has committed.
 struct staged_batch {
   struct decision {
@@ -196,6 +241,19 @@ result<void> stage_batch(service_broker_pointer self, lmdb::write_txn& txn,
         return r.err();
       ++out.delivered;
       out.local.push_back(&env);
+      // An actor of this node processes it: keep it until that actor says it has.
+      for (const auto& [prefix, sub] : st.subscribers)
+        if (env.topic.rfind(prefix, 0) == 0) {
+          v1::LocalDelivery d;
+          d.set_topic(env.topic);
+          d.set_origin(env.origin);
+          d.set_payload(env.payload);
+          if (auto r = txn.put(st.store.pending_local, time_ordered_id(env.created_at_us, env.id),
+                               proto::serialize(d));
+              !r)
+            return r.err();
+          break;
+        }
     }
     for (const auto& hop : plan.next_hops) {
       if (hop == from)
@@ -221,8 +279,11 @@ void after_commit(service_broker_pointer self, const std::vector<admitted_envelo
   st.delivered += done.delivered;
   for (const auto* env : done.local)
     for (const auto& [prefix, sub] : st.subscribers)
-      if (env->topic.rfind(prefix, 0) == 0)
-        self->send(sub, deliver_atom::value, env->topic, env->origin, env->payload);
+      if (env->topic.rfind(prefix, 0) == 0) {
+        hand_over(self, sub, time_ordered_id(env->created_at_us, env->id), env->topic, env->origin,
+                  env->payload);
+        break;
+      }
   for (const auto& d : done.decisions)
     audit_envelope(self, d.id, d.topic, d.origin, from, d.what);
   if (st.metrics) {
@@ -405,7 +466,8 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
   return {
     [=](connect_atom, connection_manager_actor cm) { self->state.cm = std::move(cm); },
     [=](connect_atom, std::string& prefix, local_subscriber_actor sub) {
-      self->state.subscribers[prefix] = std::move(sub);
+      self->state.subscribers[prefix] = sub;
+      redeliver(self, prefix, sub);
     },
     [=](deliver_atom, std::string& from, bool from_parent,
         std::vector<std::string>& envelopes) -> caf::result<bool> {

@@ -220,6 +220,21 @@ BOOST_FIXTURE_TEST_CASE(the_root_registers_a_ctsc_for_its_peers_only, fixture) {
   BOOST_CHECK(sent->back().to == std::vector<std::string>{"client-b.joconde.test"});
 }
 
+BOOST_FIXTURE_TEST_CASE(a_draft_handed_over_twice_is_registered_once, fixture) {
+  v1::CtscRegistration reg;
+  reg.set_request_id(std::string(32, 'd'));
+  *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
+  deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
+  deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
+  BOOST_REQUIRE_EQUAL(sent->size(), 2u);
+  auto first = proto::parse<v1::CtscRegistration>(sent->at(0).payload).value();
+  auto second = proto::parse<v1::CtscRegistration>(sent->at(1).payload).value();
+  BOOST_CHECK_EQUAL(sent->at(1).topic, "cta.ctsc");
+  BOOST_CHECK_EQUAL(first.ctsc().uuid(), second.ctsc().uuid());
+  auto txn = store.env->begin_read().value();
+  BOOST_CHECK_EQUAL(txn.count(store.ctas).value(), 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_signed_ctsa_is_accepted_and_forgeries_and_replays_are_not, fixture) {
   auto ctsc = registered();
   auto& client_a = pki.node("client-a.joconde.test");
@@ -232,11 +247,16 @@ BOOST_FIXTURE_TEST_CASE(a_signed_ctsa_is_accepted_and_forgeries_and_replays_are_
   BOOST_CHECK_EQUAL(rec.addenda(0).status(), "submitted");
   BOOST_CHECK_EQUAL(rec.addenda(0).ctsa().version(), 1u);
 
-  // The same CTSA again, or an older version after a newer one: replays.
-  refused("client-a.joconde.test", first, "replayed");
+  // The same CTSA handed over again (after a restart): accepted again, nothing changes.
+  auto before = stored(ctsc.uuid());
+  deliver("cta.ctsa", "client-a.joconde.test", proto::serialize(first));
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.accepted");
+  BOOST_CHECK(stored(ctsc.uuid()) == before);
+  // An older version after a newer one: a replay.
   deliver("cta.ctsa", "client-a.joconde.test",
           proto::serialize(submission(ctsc, "client-a.joconde.test", 3, client_a)));
   BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  refused("client-a.joconde.test", first, "replayed");
   refused("client-a.joconde.test", submission(ctsc, "client-a.joconde.test", 2, client_a), "replayed");
   // Signed by another node's key than the peer's.
   refused("client-a.joconde.test", submission(ctsc, "client-a.joconde.test", 4, client_b),

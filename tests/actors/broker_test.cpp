@@ -211,6 +211,60 @@ BOOST_AUTO_TEST_CASE(outbox_survives_a_restart_of_the_broker) {
   BOOST_CHECK_EQUAL(again.sent->front().envelopes.size(), 4u);
 }
 
+namespace {
+
+/// A local actor that processes envelopes, or fails to (no confirmation) while `fail` is set.
+local_subscriber_actor::behavior_type mock_subscriber(local_subscriber_actor::pointer self,
+                                                      std::shared_ptr<std::vector<std::string>> got,
+                                                      std::shared_ptr<bool> fail) {
+  return {
+    [=](deliver_atom, std::string& topic, std::string&, std::string&) -> caf::result<bool> {
+      got->push_back(topic);
+      if (*fail)
+        return make_error(errc::storage_error, "cannot process it now");
+      return true;
+    },
+  };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(local_actors_get_every_envelope_also_across_a_restart) {
+  auto dir = fresh_dir("local");
+  auto got = std::make_shared<std::vector<std::string>>();
+  auto fail = std::make_shared<bool>(true);
+  auto count_pending = [&](node_under_test& n) { return count(n, n.store.pending_local); };
+  {
+    auto& client = make_node(a, "local1", dir);
+    auto sub = sys.spawn(mock_subscriber, got, fail);
+    self->send(client.broker, connect_atom::value, "test."s, caf::actor_cast<local_subscriber_actor>(sub));
+    sched.run();
+    publish(client, {"client-a.joconde.test"}, 2); // to itself: delivered locally
+    sched.run();
+    BOOST_CHECK_EQUAL(got->size(), 2u);
+    BOOST_CHECK_EQUAL(count_pending(client), 2u); // not confirmed: kept
+    self->send_exit(client.broker, caf::exit_reason::kill);
+    self->send_exit(sub, caf::exit_reason::kill);
+    sched.run();
+  }
+  // After a restart the broker hands them over again; confirmed, they are forgotten.
+  *fail = false;
+  got->clear();
+  auto& again = make_node(a, "local2", dir);
+  auto sub = sys.spawn(mock_subscriber, got, fail);
+  self->send(again.broker, connect_atom::value, "test."s, caf::actor_cast<local_subscriber_actor>(sub));
+  sched.run();
+  BOOST_CHECK_EQUAL(got->size(), 2u);
+  BOOST_CHECK_EQUAL(count_pending(again), 0u);
+  // New ones are forgotten as soon as they are confirmed; the inbox keeps them for the API.
+  publish(again, {"client-a.joconde.test"}, 1);
+  sched.run();
+  BOOST_CHECK_EQUAL(got->size(), 3u);
+  BOOST_CHECK_EQUAL(count_pending(again), 0u);
+  BOOST_CHECK_EQUAL(count(again, again.store.inbox), 3u);
+  self->send_exit(sub, caf::exit_reason::kill);
+}
+
 BOOST_AUTO_TEST_CASE(root_multicasts_only_to_the_named_recipients_and_drops_duplicates) {
   auto& client = make_node(a, "client");
   auto& root = make_node(pki.node("joconde.test"), "root");

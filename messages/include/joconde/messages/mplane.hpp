@@ -73,7 +73,9 @@ using connection_manager_actor = link_actor::extend<
 /// What the broker hands to local actors that subscribed to a topic prefix, after the envelope is
 /// stored: topic, origin FQDN, payload.
 using local_subscriber_actor =
-  caf::typed_actor<caf::reacts_to<deliver_atom, std::string, std::string, std::string>>;
+  // topic, origin, payload; reply once processed (the broker then forgets it; until then it hands it
+  // over again after a restart, so a handler must be idempotent).
+  caf::typed_actor<caf::replies_to<deliver_atom, std::string, std::string, std::string>::with<bool>>;
 
 /// The Node Identity Manager: revocations and the trusted view (DESIGN.md §4).
 using identity_manager_actor = local_subscriber_actor::extend<
