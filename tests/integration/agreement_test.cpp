@@ -420,3 +420,46 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/ctsa", ctsa_of_client_a()), 409);
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", false}, {"reason", "x"}}), 409);
 }
+
+// Nodes killed between the steps of the workflow: the workflow completes once they are back.
+BOOST_AUTO_TEST_CASE(the_workflow_completes_across_killed_nodes) {
+  auto& c = *cluster;
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_MESSAGE(s0 == 201, created.dump());
+  auto uuid = created["uuid"].get<std::string>();
+  auto base = "/v1/ctas/" + uuid;
+  auto ok = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
+    auto [s, d] = c.call_as(node, role, "POST", base + path, body);
+    BOOST_REQUIRE_MESSAGE(s == 200, node << " " << path << ": " << d.dump());
+  };
+  // The root restarts after the CTSAs: it kept them.
+  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a());
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0);
+  BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
+  BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-b.joconde.test")["status"], "submitted");
+  // client-b restarts between its two signatures.
+  ok("client-a", "signatory", "/signatures", signature_doc(0));
+  ok("client-b", "signatory", "/signatures", signature_doc(0));
+  BOOST_REQUIRE_EQUAL(c.ops("kill client-b"), 0);
+  BOOST_REQUIRE_EQUAL(c.ops("start client-b"), 0);
+  ok("client-b", "signatory", "/signatures", signature_doc(1));
+  // cp1 and client-a are down when the CTA becomes final: they get it when they are back.
+  BOOST_REQUIRE_EQUAL(c.ops("kill cp1"), 0);
+  BOOST_REQUIRE_EQUAL(c.ops("kill client-a"), 0);
+  ok("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}});
+  ok("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", true}});
+  BOOST_REQUIRE_EQUAL(c.ops("start cp1"), 0);
+  BOOST_REQUIRE_EQUAL(c.ops("start client-a"), 0);
+  auto [sr, at_root] = c.call_as("root", "auditor", "GET", base);
+  for (auto node : {"cp1", "cp2", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, shown] = c.call_as(node, "auditor", "GET", base);
+                            return s == 200 && shown.value("final", false)
+                                   && shown["cta_sha256"] == at_root["cta_sha256"];
+                          },
+                          20s),
+                        node << " does not hold the final CTA");
+  BOOST_CHECK(test::cluster::wait_until([&] { return c.ops("status") == 0; }, 20s));
+}
