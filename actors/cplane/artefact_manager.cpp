@@ -707,6 +707,182 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
 }
 
+/// Every node that holds the CTA: its peers, and its CPs once it is final.
+std::vector<std::string> holders(const v1::CtaRecord& record) {
+  std::vector<std::string> to;
+  for (const auto& p : record.ctsc().peers())
+    to.push_back(p.fqdn());
+  if (record.has_final())
+    for (const auto& cp : record.ctsc().computing_parties())
+      to.push_back(cp.fqdn());
+  return to;
+}
+
+/// At the root: tells every holder the CTA's new status.
+void publish_status(artefact_manager_pointer self, const v1::CtaRecord& record) {
+  v1::StatusUpdate up;
+  up.set_uuid(record.ctsc().uuid());
+  up.set_status(record.status() == "cancelled" ? v1::CTA_STATUS_CANCELLED
+                : record.status() == "erased"  ? v1::CTA_STATUS_ERASED
+                : record.status() == "finished" ? v1::CTA_STATUS_FINISHED
+                                                : v1::CTA_STATUS_UNSPECIFIED);
+  up.set_counter(record.updates());
+  up.set_last_changed_ms(record.last_changed_ms());
+  up.set_reason(record.reason());
+  publish(self, "cta.status", holders(record), record.ctsc().uuid(), proto::serialize(up));
+}
+
+/// At the root: cancels a CTA (status, audit, every holder told). Refused unless emerging or
+/// instantiated.
+result<v1::CtaRecord> cancel_at_root(artefact_manager_pointer self, const std::string& uuid,
+                                     const std::string& reason, const std::string& by) {
+  auto& st = self->state;
+  auto rec = load_held(st.store, uuid);
+  if (!rec)
+    return rec.err();
+  auto state = state_of(*rec);
+  if (auto r = state.cancel(reason, now_ms()); !r)
+    return r.err();
+  put_state(state, *rec);
+  if (auto r = save(st.store, *rec); !r)
+    return r.err();
+  log::notice(component, "CTA " + uuid + " cancelled by " + by + ": " + reason);
+  audit(self, "cta.cancelled", {"uuid", uuid, "by", by, "reason", reason});
+  publish_status(self, *rec);
+  return std::move(*rec);
+}
+
+/// At a peer's node: its Task Organiser cancels.
+void on_cancel(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto req = proto::parse<v1::CancelRequest>(payload, 64 * 1024);
+  if (!req)
+    return;
+  auto refuse = [&](const error& e) { reply_refused(self, origin, req->request_id(), req->uuid(), "cancellation", e); };
+  if (st.self != st.root)
+    return refuse(fail(errc::forbidden, "only the root cancels CTAs"));
+  auto rec = load_held(st.store, req->uuid());
+  if (!rec)
+    return refuse(rec.err());
+  bool peer = false;
+  for (const auto& p : rec->ctsc().peers())
+    peer = peer || p.fqdn() == origin;
+  if (!peer)
+    return refuse(fail(errc::forbidden, origin + " is not a peer of CTA " + req->uuid()));
+  if (rec->status() == "cancelled") { // handed over again after a restart
+    v1::ArtefactAccepted again;
+    again.set_request_id(req->request_id());
+    again.set_uuid(req->uuid());
+    again.set_status("cancelled");
+    publish(self, "cta.accepted", {origin}, req->uuid(), proto::serialize(again));
+    return;
+  }
+  auto done = cancel_at_root(self, req->uuid(), req->reason(), req->by() + "@" + origin);
+  if (!done)
+    return refuse(done.err());
+  v1::ArtefactAccepted accepted;
+  accepted.set_request_id(req->request_id());
+  accepted.set_uuid(req->uuid());
+  accepted.set_updates(done->updates());
+  accepted.set_status(done->status());
+  publish(self, "cta.accepted", {origin}, req->uuid(), proto::serialize(accepted));
+}
+
+/// At a holder: the root's status update (cancelled, erased).
+void on_status(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto up = proto::parse<v1::StatusUpdate>(payload, 64 * 1024);
+  if (!up || origin != st.root)
+    return;
+  auto rec = load_held(st.store, up->uuid());
+  if (!rec || rec->updates() > up->counter())
+    return; // unknown here, or older than what this node holds
+  if (up->status() == v1::CTA_STATUS_CANCELLED)
+    rec->set_status("cancelled");
+  else if (up->status() == v1::CTA_STATUS_ERASED)
+    rec->set_status("erased");
+  else if (up->status() == v1::CTA_STATUS_FINISHED)
+    rec->set_status("finished");
+  else
+    return;
+  rec->set_updates(up->counter());
+  rec->set_last_changed_ms(up->last_changed_ms());
+  rec->set_reason(up->reason());
+  if (rec->status() == "erased") {
+    // Only the fact that the CTA existed remains (spec: erased after the retention time).
+    auto uuid = rec->ctsc().uuid();
+    auto title = rec->ctsc().title();
+    rec->clear_ctsc();
+    rec->mutable_ctsc()->set_uuid(uuid);
+    rec->mutable_ctsc()->set_title(title);
+    rec->clear_addenda();
+    rec->clear_final();
+  }
+  if (auto r = save(st.store, *rec); !r)
+    return log::error(component, "cannot store the status of CTA " + up->uuid() + ": " + r.err().message);
+  log::notice(component, "CTA " + up->uuid() + " is " + rec->status() + ": " + up->reason());
+  audit(self, "cta.status", {"uuid", up->uuid(), "status", rec->status(), "reason", up->reason()});
+}
+
+/// At the root, every 10 s: CTAs that name a revoked node are cancelled; CTAs past their data
+/// retention (after the output deadline, or after their cancellation) are erased everywhere.
+void housekeeping(artefact_manager_pointer self) {
+  auto& st = self->state;
+  if (st.self != st.root)
+    return;
+  std::vector<v1::CtaRecord> records;
+  {
+    auto txn = st.store.env->begin_read();
+    if (!txn)
+      return;
+    (void) txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
+      if (auto rec = proto::parse<v1::CtaRecord>(value, max_artefact))
+        records.push_back(std::move(*rec));
+      return true;
+    });
+  }
+  auto now = now_ms();
+  for (auto& rec : records) {
+    const auto& uuid = rec.ctsc().uuid();
+    if (rec.status() == "emerging" || rec.status() == "instantiated") {
+      std::string revoked;
+      auto check = [&](const std::string& fqdn, const v1::CertificateChain& chain) {
+        if (revoked.empty() && chain.certificates_size() > 0
+            && st.trust->is_revoked(crypto::fingerprint(crypto::to_bytes(chain.certificates(0)))))
+          revoked = fqdn;
+      };
+      for (const auto& p : rec.ctsc().peers())
+        check(p.fqdn(), p.chain());
+      for (const auto& cp : rec.ctsc().computing_parties())
+        check(cp.fqdn(), cp.chain());
+      if (!revoked.empty())
+        (void) cancel_at_root(self, uuid, "the certificate of " + revoked + " was revoked", "revocation");
+      continue;
+    }
+    auto retention_ms = rec.ctsc().temporal().data_retention_s() * 1000;
+    auto from = rec.status() == "cancelled" ? rec.last_changed_ms() : rec.ctsc().temporal().output_deadline_ms();
+    if ((rec.status() == "cancelled" || rec.status() == "finished") && now > from + retention_ms) {
+      auto state = state_of(rec);
+      if (!state.erase(now))
+        continue;
+      put_state(state, rec);
+      if (auto r = save(st.store, rec); !r)
+        continue;
+      audit(self, "cta.erased", {"uuid", uuid});
+      publish_status(self, rec);
+      // The root keeps only the fact that the CTA existed, too.
+      rec.clear_addenda();
+      rec.clear_final();
+      auto title = rec.ctsc().title();
+      auto peers = rec.ctsc().peers();
+      rec.clear_ctsc();
+      rec.mutable_ctsc()->set_uuid(uuid);
+      rec.mutable_ctsc()->set_title(title);
+      (void) save(st.store, rec);
+    }
+  }
+}
+
 /// At a peer: the root accepted something this node sent.
 void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
@@ -730,7 +906,8 @@ nlohmann::json summary(const v1::CtaRecord& rec) {
           {"status", rec.status()},
           {"updates", rec.updates()},
           {"last_changed_ms", rec.last_changed_ms()},
-          {"ctsc_sha256", crypto::hex(crypto::to_bytes(rec.ctsc_sha256()))}};
+          {"ctsc_sha256", crypto::hex(crypto::to_bytes(rec.ctsc_sha256()))},
+          {"reason", rec.reason()}};
 }
 
 } // namespace
@@ -748,6 +925,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
   st.broker = std::move(broker);
   st.audit = std::move(audit_actor);
   st.metrics = metrics;
+  self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, const std::string& topic, const std::string& origin, const std::string& payload) {
       if (topic == "cta.ctsc.register")
@@ -764,6 +942,10 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         on_signature(self, origin, payload);
       else if (topic == "cta.final")
         on_final(self, origin, payload);
+      else if (topic == "cta.cancel")
+        on_cancel(self, origin, payload);
+      else if (topic == "cta.status")
+        on_status(self, origin, payload);
       else
         log::warning(component, "unknown agreement topic " + topic + " from " + origin);
       return true;
@@ -966,6 +1148,40 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
                             {"decision", approve ? "approved" : "rejected"},
                             {"status", record.status()}}
         .dump();
+    },
+    [=](cancel_atom, const std::string& uuid, const std::string& reason,
+        const std::string& user) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "cancellations come from this node's API only");
+      if (reason.empty())
+        return make_error(errc::malformed_input, "a cancellation says why");
+      if (st.self == st.root) {
+        auto done = cancel_at_root(self, uuid, reason, user + " (System Operator)");
+        if (!done)
+          return to_caf(done.err());
+        return nlohmann::json{{"uuid", uuid}, {"status", done->status()}, {"reason", reason}}.dump();
+      }
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      if (rec->status() != "emerging" && rec->status() != "instantiated")
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + rec->status());
+      v1::CancelRequest req;
+      req.set_request_id(crypto::hex(crypto::random_bytes(16)));
+      req.set_uuid(uuid);
+      req.set_reason(reason);
+      req.set_by(user);
+      auto rp = self->make_response_promise<std::string>();
+      st.pending.emplace(req.request_id(), rp);
+      self->delayed_send(self, registration_timeout, expire_atom::value, req.request_id());
+      audit(self, "cta.cancel.requested", {"uuid", uuid, "by", user, "reason", reason});
+      publish(self, "cta.cancel", {st.root}, uuid, proto::serialize(req));
+      return rp;
+    },
+    [=](tick_atom) {
+      housekeeping(self);
+      self->delayed_send(self, std::chrono::seconds{10}, tick_atom::value);
     },
     [=](expire_atom, const std::string& request_id) {
       auto& st = self->state;

@@ -124,13 +124,14 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
     // from the root. (The artefact manager checks the rest: signatures, hashes, who may send what.)
     if (root_.empty())
       return deny("cta.route", "this node does not know its root yet");
-    if (env.topic == "cta.ctsc.register" || env.topic == "cta.ctsa" || env.topic == "cta.signature") {
+    if (env.topic == "cta.ctsc.register" || env.topic == "cta.ctsa" || env.topic == "cta.signature"
+        || env.topic == "cta.cancel") {
       if (env.recipients.size() != 1 || env.recipients.front() != root_)
         return deny("cta.route", env.topic + " goes to the root " + root_ + " and to no one else");
       return allow("cta.route");
     }
     if (env.topic == "cta.ctsc" || env.topic == "cta.refused" || env.topic == "cta.accepted"
-        || env.topic == "cta.final") {
+        || env.topic == "cta.final" || env.topic == "cta.status") {
       if (env.origin != root_)
         return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
       return allow("cta.route");

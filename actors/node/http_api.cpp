@@ -332,6 +332,25 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                        [&](caf::error& err) { out = error_response(err); });
             return out;
           });
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/cancel", {user_role::task_organiser, user_role::approver},
+          [ctx](const http::request& req, const user& who) {
+            auto body = json::parse(req.body, nullptr, false);
+            if (!body.is_object() || !body.contains("reason") || !body["reason"].is_string())
+              return http::response::error(400, "malformed_input", "give {\"reason\": TEXT}");
+            // A peer's Task Organiser at a peer's node; the System Operator (approver) at the root.
+            bool at_root = ctx->fqdn == ctx->domain;
+            if (at_root ? !who.has(user_role::approver) : !who.has(user_role::task_organiser))
+              return http::response::error(403, "forbidden",
+                                           at_root ? "at the root, the System Operator (approver) cancels"
+                                                   : "at a peer, its Task Organiser cancels");
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5}, cancel_atom::value,
+                          req.params.at("uuid"), body["reason"].get<std::string>(), who.name)
+              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
   auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
                                            user_role::general_manager, user_role::approver,
                                            user_role::auditor, user_role::it_admin};

@@ -463,3 +463,70 @@ BOOST_AUTO_TEST_CASE(the_workflow_completes_across_killed_nodes) {
                         node << " does not hold the final CTA");
   BOOST_CHECK(test::cluster::wait_until([&] { return c.ops("status") == 0; }, 20s));
 }
+
+BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
+  auto& c = *cluster;
+  auto status_at = [&](const std::string& node, const std::string& uuid) {
+    auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
+    return s == 200 ? shown.value("status", "") : std::string{"http " + std::to_string(s)};
+  };
+  // client-b's Task Organiser cancels an emerging CTA; both peers and the root learn it.
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(s0, 201);
+  auto uuid = created["uuid"].get<std::string>();
+  BOOST_REQUIRE(test::cluster::wait_until([&] { return status_at("client-b", uuid) == "emerging"; }, 10s));
+  BOOST_CHECK_EQUAL(c.call_as("client-b", "signatory", "POST", "/v1/ctas/" + uuid + "/cancel",
+                              json{{"reason", "x"}}).first, 403);
+  BOOST_CHECK_EQUAL(c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
+                              json::object()).first, 400);
+  auto [s1, d1] = c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
+                            json{{"reason", "budget withdrawn"}});
+  BOOST_REQUIRE_MESSAGE(s1 == 200, d1.dump());
+  BOOST_CHECK_EQUAL(d1["status"], "cancelled");
+  for (auto node : {"root", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return status_at(node, uuid) == "cancelled"; }, 10s), node);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "task_organiser", "POST", "/v1/ctas/" + uuid + "/ctsa",
+                              ctsa_of_client_a()).first, 409);
+  BOOST_CHECK_EQUAL(c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
+                              json{{"reason", "again"}}).first, 409);
+  // The SO cancels a final CTA at the root: the CPs learn it too.
+  auto [s2, made] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(s2, 201);
+  auto final_uuid = made["uuid"].get<std::string>();
+  auto base = "/v1/ctas/" + final_uuid;
+  for (auto [node, body] : {std::pair{"client-a", ctsa_of_client_a()}, {"client-b", ctsa_of_client_b()}})
+    BOOST_REQUIRE_EQUAL(c.call_as(node, "task_organiser", "POST", base + "/ctsa", body).first, 200);
+  BOOST_REQUIRE_EQUAL(c.call_as("client-a", "signatory", "POST", base + "/signatures", signature_doc(0)).first, 200);
+  BOOST_REQUIRE_EQUAL(c.call_as("client-b", "signatory", "POST", base + "/signatures", signature_doc(0)).first, 200);
+  BOOST_REQUIRE_EQUAL(c.call_as("client-b", "signatory", "POST", base + "/signatures", signature_doc(1)).first, 200);
+  for (auto peer : {"client-a", "client-b"})
+    BOOST_REQUIRE_EQUAL(c.call_as("root", "approver", "POST", base + "/decisions",
+                                  json{{"peer", peer}, {"approve", true}}).first, 200);
+  BOOST_REQUIRE(test::cluster::wait_until([&] { return status_at("cp3", final_uuid) == "instantiated"; }, 10s));
+  auto [s3, d3] = c.call_as("root", "approver", "POST", base + "/cancel", json{{"reason", "SO: wrong data period"}});
+  BOOST_REQUIRE_MESSAGE(s3 == 200, d3.dump());
+  for (auto node : {"cp1", "cp2", "cp3", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return status_at(node, final_uuid) == "cancelled"; }, 10s), node);
+}
+
+// Last: it revokes cp3 for good. A revoked node cancels every CTA that names it.
+BOOST_AUTO_TEST_CASE(revoking_a_named_node_cancels_its_ctas) {
+  auto& c = *cluster;
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(s0, 201);
+  auto uuid = created["uuid"].get<std::string>();
+  auto bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
+  auto fp = c.node("cp3")["fingerprint"].get<std::string>();
+  auto cmd = bin + " revoke --dir " + c.data_dir("root").string() + " --root-mark --node cp3.joconde.test"
+             + " --fingerprint " + fp + " --reason lost > /dev/null 2>&1";
+  BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
+  for (auto node : {"root", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
+                            return s == 200 && shown.value("status", "") == "cancelled"
+                                   && shown.value("reason", "").find("cp3") != std::string::npos;
+                          },
+                          30s),
+                        node << " did not learn that the CTA was cancelled");
+}

@@ -12,6 +12,7 @@ using expire_atom = caf::atom_constant<caf::atom("j_expire")>;
 using submit_atom = caf::atom_constant<caf::atom("j_submit")>;
 using countersign_atom = caf::atom_constant<caf::atom("j_csign")>;
 using decide_atom = caf::atom_constant<caf::atom("j_decide")>;
+using cancel_atom = caf::atom_constant<caf::atom("j_cancel")>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<
@@ -28,6 +29,11 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API), at the root: uuid, peer, approve, reason, the approver's user name. Reply:
   // JSON {uuid, peer, decision, status}; approving the last CTSA makes the CTA final.
   caf::replies_to<decide_atom, std::string, std::string, bool, std::string, std::string>::with<std::string>,
+  // local (HTTP API): uuid, reason, user name: a peer's Task Organiser (sent to the root) or the SO
+  // (at the root) cancels the CTA. Reply: JSON {uuid, status, reason}.
+  caf::replies_to<cancel_atom, std::string, std::string, std::string>::with<std::string>,
+  // timer, at the root: cancel CTAs that name a revoked node; erase those past their retention.
+  caf::reacts_to<tick_atom>,
   // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
   caf::replies_to<query_atom, std::string>::with<std::string>,
   // timer: a draft the root did not answer in time.
