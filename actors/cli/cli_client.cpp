@@ -45,6 +45,8 @@ Commands:
                          the SO approves the peer's CTSA (at the root)
   cta reject UUID --peer NAME --reason TEXT
                          the SO rejects the peer's CTSA, saying what the peer must fix
+  cta cancel UUID --reason TEXT
+                         cancel the CTA: a peer's Task Organiser, or the SO at the root
   status                 the node's status document (roles it_admin, auditor)
   help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
 
@@ -67,7 +69,7 @@ Options (anywhere on the line; `--` ends them):
 Options of single commands (see joconde COMMAND --help):
   --signatory N --document FILE --media-type TYPE   cta sign
   --peer NAME                                       cta approve, cta reject
-  --reason TEXT                                     cta reject
+  --reason TEXT                                     cta reject, cta cancel
 
 Exit codes:
   0  success
@@ -101,6 +103,8 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
             "                         the SO approves the peer's CTSA (at the root)\n"
             "  cta reject UUID --peer NAME --reason TEXT\n"
             "                         the SO rejects the peer's CTSA, saying what to fix\n"
+            "  cta cancel UUID --reason TEXT\n"
+            "                         cancel the CTA (a peer's Task Organiser, or the SO)\n"
             "A peer submits its CTSA with joconde ctsa submit.\n"},
     {"cta create",
      "usage: joconde cta create TASK_FILE [--json] [--timeout SECONDS]\n\n"
@@ -144,6 +148,13 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "version. TEXT says what the peer must fix: it is required and may not be blank. NAME is\n"
      "passed as given; the node resolves short names like client-a. Prints\n"
      "  PEER: rejected; CTA STATUS\n"},
+    {"cta cancel",
+     "usage: joconde cta cancel UUID --reason TEXT [--json]\n\n"
+     "Cancels the CTA UUID (POST /v1/ctas/UUID/cancel): at a peer's node as its Task Organiser\n"
+     "(the request goes to the root), or at the root as the System Operator (--as root:approver).\n"
+     "Every node that holds the CTA learns it. TEXT says why: it is required and may not be\n"
+     "blank. Prints\n"
+     "  CTA UUID: cancelled\n"},
     {"ctsa", "usage: joconde ctsa submit UUID CTSA_FILE [--json]\n\n"
              "  ctsa submit UUID CTSA_FILE   submit this peer's CTSA for the CTA; prints its\n"
              "                               ctsa_sha256 alone\n"},
@@ -171,7 +182,7 @@ constexpr std::array<command_option, 5> command_options{{
   {"document", &options::document, {"cta sign", ""}},
   {"media-type", &options::media_type, {"cta sign", ""}},
   {"peer", &options::peer, {"cta approve", "cta reject"}},
-  {"reason", &options::reason, {"cta reject", ""}},
+  {"reason", &options::reason, {"cta reject", "cta cancel"}},
 }};
 
 /// The number of arguments after the words of command `name`.
@@ -373,7 +384,7 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
         && std::find(o.commands.begin(), o.commands.end(), name) == o.commands.end())
       return wrong("option --" + std::string{o.flag} + " does not apply to " + name);
   const bool on_a_cta = name == "cta show" || name == "ctsa submit" || name == "cta sign"
-                        || name == "cta approve" || name == "cta reject";
+                        || name == "cta approve" || name == "cta reject" || name == "cta cancel";
   const auto uuid = on_a_cta ? words[2] : std::string{};
   if (on_a_cta && (uuid.empty() || uuid == "." || uuid == ".."))
     return wrong("'" + printable(uuid) + "' is not a CTA's UUID");
@@ -407,6 +418,19 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
   }
   if (name == "cta sign")
     return sign_call(cta_path, opts);
+  if (name == "cta cancel") {
+    if (blank(opts.reason))
+      return wrong("cta cancel needs --reason TEXT saying why");
+    auto body = request_body(json{{"reason", opts.reason}});
+    if (!body)
+      return std::move(body).err();
+    return call{"POST", cta_path + "/cancel", std::move(*body), [](const json& doc) -> result<std::string> {
+                  if (!doc.is_object() || !doc.contains("status") || !doc["status"].is_string())
+                    return fail(errc::malformed_input, "the node's answer has no \"status\"");
+                  return "CTA " + printable(doc.value("uuid", std::string{})) + ": "
+                         + printable(doc["status"].get<std::string>()) + "\n";
+                }};
+  }
   return decision_call(cta_path, opts, name == "cta approve");
 }
 

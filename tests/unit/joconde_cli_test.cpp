@@ -189,6 +189,14 @@ public:
                                             {"decision", approve ? "approved" : "rejected"},
                                             {"status", approve ? "instantiated" : "emerging"}});
     });
+    srv_->route("POST", "/v1/ctas/{uuid}/cancel", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      const auto& uuid = req.params.at("uuid");
+      if (uuid != "c0ffee")
+        return http::response::error(404, "not_found", "no CTA " + uuid);
+      return http::response::json(200, json{{"uuid", uuid}, {"status", "cancelled"}, {"reason", "r"}});
+    });
   }
 
   /// The hash the fake node gives every CTSA.
@@ -546,6 +554,18 @@ BOOST_AUTO_TEST_CASE(base64_is_standard_with_padding) {
     BOOST_CHECK_EQUAL(cli::base64(in), out);
   BOOST_CHECK_EQUAL(cli::base64(std::string{"\xfb\xff\xbf", 3}), "+/+/");
   BOOST_CHECK_EQUAL(cli::base64(std::string{"\x00\x00", 2}), "AAA=");
+}
+
+BOOST_AUTO_TEST_CASE(cta_cancel_says_why) {
+  auto r = joconde_run(with_url({"cta", "cancel", "c0ffee", "--reason", "budget withdrawn"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "CTA c0ffee: cancelled\n");
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"reason":"budget withdrawn"})");
+  r = joconde_run(with_url({"cta", "cancel", "c0ffee"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("cta cancel needs --reason TEXT") != std::string::npos);
+  r = joconde_run(with_url({"cta", "cancel", "deadbeef", "--reason", "x"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
 }
 
 BOOST_AUTO_TEST_CASE(cta_approve_and_reject_record_decisions) {
