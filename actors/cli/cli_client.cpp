@@ -1,5 +1,6 @@
 #include "cli/cli_client.hpp"
 
+#include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_client.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -18,6 +20,9 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace joconde::cli {
 
@@ -47,6 +52,10 @@ Commands:
                          the SO rejects the peer's CTSA, saying what the peer must fix
   cta cancel UUID --reason TEXT
                          cancel the CTA: a peer's Task Organiser, or the SO at the root
+  pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE --passphrase-file FILE
+                         a data custodian (input) or analyst (output) makes their key pair for
+                         the CTA: the private key goes to KEY_FILE, encrypted; the PAK (public
+                         key) is registered at their node; prints its SHA-256
   status                 the node's status document (roles it_admin, auditor)
   help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
 
@@ -155,6 +164,17 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "Every node that holds the CTA learns it. TEXT says why: it is required and may not be\n"
      "blank. Prints\n"
      "  CTA UUID: cancelled\n"},
+    {"pak", "usage: joconde pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE\n"
+            "                          --passphrase-file FILE [--json]\n"},
+    {"pak create",
+     "usage: joconde pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE\n"
+     "                          --passphrase-file FILE [--json]\n\n"
+     "Run by a data custodian (--input KEY) or data analyst (--output KEY) of a peer: makes a\n"
+     "new EC P-256 key pair on this machine, writes the private key to KEY_FILE (PKCS#8 PEM,\n"
+     "encrypted with the first line of the passphrase file, mode 0600; an existing file is never\n"
+     "overwritten) and registers the public key, the PAK, for the CTA UUID at the person's node\n"
+     "(POST /v1/ctas/UUID/paks). A PAK is bound to that one CTA: the peer's CTSA may name it for\n"
+     "that CTA only. Prints the PAK's SHA-256. The private key never leaves this machine.\n"},
     {"ctsa", "usage: joconde ctsa submit UUID CTSA_FILE [--json]\n\n"
              "  ctsa submit UUID CTSA_FILE   submit this peer's CTSA for the CTA; prints its\n"
              "                               ctsa_sha256 alone\n"},
@@ -177,7 +197,12 @@ struct command_option {
   std::array<std::string_view, 2> commands;
 };
 
-constexpr std::array<command_option, 5> command_options{{
+constexpr std::array<command_option, 10> command_options{{
+  {"input", &options::input, {"pak create", ""}},
+  {"output", &options::output, {"pak create", ""}},
+  {"name", &options::name, {"pak create", ""}},
+  {"out", &options::out, {"pak create", ""}},
+  {"passphrase-file", &options::passphrase_file, {"pak create", ""}},
   {"signatory", &options::signatory, {"cta sign", ""}},
   {"document", &options::document, {"cta sign", ""}},
   {"media-type", &options::media_type, {"cta sign", ""}},
@@ -345,6 +370,58 @@ result<call> sign_call(const std::string& cta_path, const options& opts) {
   return call{"POST", cta_path + "/signatures", std::move(*body), render_signature};
 }
 
+result<std::string> slurp(const fs::path& path);
+
+/// `pak create`: makes the person's key pair, writes the private key (encrypted) and returns the
+/// call that registers the public key.
+result<call> pak_call(const std::string& cta_path, const options& opts) {
+  const std::string_view name = "pak create";
+  if (opts.input.empty() == opts.output.empty())
+    return usage_error(name, "pak create needs --input KEY (a data custodian) or --output KEY (a "
+                             "data analyst)");
+  if (blank(opts.name) || opts.out.empty() || opts.passphrase_file.empty())
+    return usage_error(name, "pak create needs --name NAME, --out KEY_FILE and --passphrase-file FILE");
+  std::error_code ec;
+  if (fs::exists(opts.out, ec))
+    return usage_error(name, opts.out + " exists: a key file is never overwritten");
+  auto pass_text = slurp(opts.passphrase_file);
+  if (!pass_text)
+    return usage_error(name, "cannot read the passphrase file " + opts.passphrase_file);
+  auto pass = pass_text->substr(0, pass_text->find('\n'));
+  if (pass.size() < 8)
+    return usage_error(name, "the passphrase (first line of the file) has fewer than 8 characters");
+  auto key = crypto::private_key::generate();
+  if (!key)
+    return key.err();
+  auto pem = key->to_encrypted_pem(pass);
+  if (!pem)
+    return pem.err();
+  {
+    // Created 0600 and exclusively: no one else may read it, nothing is overwritten.
+    auto fd = ::open(opts.out.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+      return usage_error(name, "cannot create " + opts.out + ": " + std::strerror(errno));
+    auto written = ::write(fd, pem->data(), pem->size());
+    ::close(fd);
+    if (written != static_cast<ssize_t>(pem->size()))
+      return fail(errc::io_error, "cannot write " + opts.out);
+  }
+  auto der = key->public_key().to_der();
+  json person{{"name", opts.name}, {"pak", base64(std::string{der.begin(), der.end()})}};
+  if (!opts.input.empty())
+    person["input_keys"] = json::array({opts.input});
+  else
+    person["output_keys"] = json::array({opts.output});
+  auto body = request_body(person);
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", cta_path + "/paks", std::move(*body), [](const json& doc) -> result<std::string> {
+                if (!doc.is_object() || !doc.contains("pak_sha256") || !doc["pak_sha256"].is_string())
+                  return fail(errc::malformed_input, "the node's answer has no \"pak_sha256\"");
+                return printable(doc["pak_sha256"].get<std::string>()) + "\n";
+              }};
+}
+
 /// The call of `cta approve` or `cta reject` (the SO's decision) on the CTA at `cta_path`.
 result<call> decision_call(const std::string& cta_path, const options& opts, bool approve) {
   const std::string_view name = approve ? "cta approve" : "cta reject";
@@ -384,7 +461,8 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
         && std::find(o.commands.begin(), o.commands.end(), name) == o.commands.end())
       return wrong("option --" + std::string{o.flag} + " does not apply to " + name);
   const bool on_a_cta = name == "cta show" || name == "ctsa submit" || name == "cta sign"
-                        || name == "cta approve" || name == "cta reject" || name == "cta cancel";
+                        || name == "cta approve" || name == "cta reject" || name == "cta cancel"
+                        || name == "pak create";
   const auto uuid = on_a_cta ? words[2] : std::string{};
   if (on_a_cta && (uuid.empty() || uuid == "." || uuid == ".."))
     return wrong("'" + printable(uuid) + "' is not a CTA's UUID");
@@ -418,6 +496,8 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
   }
   if (name == "cta sign")
     return sign_call(cta_path, opts);
+  if (name == "pak create")
+    return pak_call(cta_path, opts);
   if (name == "cta cancel") {
     if (blank(opts.reason))
       return wrong("cta cancel needs --reason TEXT saying why");

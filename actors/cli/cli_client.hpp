@@ -79,6 +79,15 @@ struct options {
   std::string peer;
   /// --reason (cta reject): what the peer must fix.
   std::string reason;
+  /// --input / --output (pak create): the input or output key the person's PAK is for.
+  std::string input;
+  std::string output;
+  /// --name (pak create): the person's display name.
+  std::string name;
+  /// --out (pak create): where the private key goes (PKCS#8 PEM, encrypted, mode 0600).
+  std::string out;
+  /// --passphrase-file (pak create): the file whose first line encrypts the private key.
+  std::string passphrase_file;
   /// The command and its arguments, e.g. {"cta", "show", UUID}.
   std::vector<std::string> words;
 };

@@ -883,6 +883,68 @@ void housekeeping(artefact_manager_pointer self) {
   }
 }
 
+/// Where a PAK registered for a CTA is kept.
+std::string pak_key(const std::string& uuid, const std::string& pak) {
+  auto h = crypto::sha256(crypto::to_bytes(pak));
+  return uuid + std::string(1, '\0') + std::string{h.begin(), h.end()};
+}
+
+/// The PAKs registered at this node for a CTA.
+std::vector<v1::PakRecord> paks_of(const node_store& store, const std::string& uuid) {
+  std::vector<v1::PakRecord> out;
+  auto txn = store.env->begin_read();
+  if (!txn)
+    return out;
+  (void) txn->for_each(store.paks, uuid + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
+    if (auto rec = proto::parse<v1::PakRecord>(v, 64 * 1024))
+      out.push_back(std::move(*rec));
+    return true;
+  });
+  return out;
+}
+
+/// A CTSA names only PAKs registered for its own CTA at this node, each for keys it was registered
+/// with; a CTSA that names none gets every registered one.
+result<void> bind_paks(const node_store& store, v1::Ctsa& ctsa) {
+  auto registered = paks_of(store, ctsa.ctsc_uuid());
+  if (ctsa.data_custodians().empty() && ctsa.data_analysts().empty()) {
+    for (const auto& p : registered) {
+      if (p.custodian()) {
+        auto* dc = ctsa.add_data_custodians();
+        dc->set_name(p.name());
+        dc->set_pak(p.pak());
+        *dc->mutable_input_keys() = p.keys();
+      } else {
+        auto* da = ctsa.add_data_analysts();
+        da->set_name(p.name());
+        da->set_pak(p.pak());
+        *da->mutable_output_keys() = p.keys();
+      }
+    }
+    return ok();
+  }
+  auto check = [&](const std::string& name, const std::string& pak, bool custodian,
+                   const google::protobuf::RepeatedPtrField<std::string>& keys) -> result<void> {
+    for (const auto& p : registered)
+      if (p.pak() == pak && p.custodian() == custodian) {
+        for (const auto& k : keys)
+          if (std::find(p.keys().begin(), p.keys().end(), k) == p.keys().end())
+            return fail(errc::forbidden, "the PAK of " + name + " was not registered for " + k);
+        return ok();
+      }
+    return fail(errc::forbidden, "the PAK of " + name + " is not registered for CTA " + ctsa.ctsc_uuid()
+                                   + " as a " + (custodian ? "data custodian's" : "data analyst's")
+                                   + " (a PAK is bound to one CTA: joconde pak create)");
+  };
+  for (const auto& dc : ctsa.data_custodians())
+    if (auto r = check(dc.name(), dc.pak(), true, dc.input_keys()); !r)
+      return r;
+  for (const auto& da : ctsa.data_analysts())
+    if (auto r = check(da.name(), da.pak(), false, da.output_keys()); !r)
+      return r;
+  return ok();
+}
+
 /// At a peer: the root accepted something this node sent.
 void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
@@ -1011,6 +1073,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       ctsa.set_ctsc_sha256(record.ctsc_sha256());
       ctsa.set_version(record.own_ctsa_version() + 1);
       ctsa.set_created_at_ms(now_ms());
+      if (auto r = bind_paks(st.store, ctsa); !r)
+        return to_caf(r.err());
       if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
         return to_caf(r.err());
       auto hash = canonical_hash(ctsa);
@@ -1178,6 +1242,70 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       audit(self, "cta.cancel.requested", {"uuid", uuid, "by", user, "reason", reason});
       publish(self, "cta.cancel", {st.root}, uuid, proto::serialize(req));
       return rp;
+    },
+    [=](pak_atom, const std::string& uuid, const std::string& json, const std::string& user,
+        bool custodian) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "PAKs come from this node's API only");
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      if (rec->status() != "emerging")
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + rec->status());
+      bool peer = false;
+      for (const auto& p : rec->ctsc().peers())
+        peer = peer || p.fqdn() == st.self;
+      if (!peer)
+        return make_error(errc::forbidden, "this node is not a peer of CTA " + uuid);
+      // The body is a DataCustodian or a DataAnalyst in Protobuf's JSON form (pak in base64).
+      v1::PakRecord pak;
+      google::protobuf::util::JsonParseOptions opts;
+      opts.ignore_unknown_fields = false;
+      v1::Ctsa probe;
+      probe.set_ctsc_uuid(uuid);
+      probe.set_peer(st.self);
+      probe.add_signatories()->set_name("-");
+      if (custodian) {
+        v1::DataCustodian dc;
+        if (auto status = google::protobuf::util::JsonStringToMessage(json, &dc, opts); !status.ok())
+          return make_error(errc::malformed_input, "give {name, pak, input_keys}: " + status.ToString());
+        pak.set_name(dc.name());
+        pak.set_pak(dc.pak());
+        *pak.mutable_keys() = dc.input_keys();
+        *probe.add_data_custodians() = dc;
+      } else {
+        v1::DataAnalyst da;
+        if (auto status = google::protobuf::util::JsonStringToMessage(json, &da, opts); !status.ok())
+          return make_error(errc::malformed_input, "give {name, pak, output_keys}: " + status.ToString());
+        pak.set_name(da.name());
+        pak.set_pak(da.pak());
+        *pak.mutable_keys() = da.output_keys();
+        *probe.add_data_analysts() = da;
+      }
+      if (pak.name().empty() || pak.keys().empty())
+        return make_error(errc::malformed_input, "a PAK is registered with a name and at least one key");
+      // The same checks as in a CTSA (P-256, keys of this peer), except coverage.
+      if (auto r = check_ctsa(probe, rec->ctsc()); !r && r.err().message.rfind("no data", 0) != 0)
+        return to_caf(r.err());
+      pak.set_uuid(uuid);
+      pak.set_custodian(custodian);
+      pak.set_registered_by(user);
+      pak.set_registered_at_ms(now_ms());
+      auto txn = st.store.env->begin_write();
+      if (!txn)
+        return to_caf(txn.err());
+      if (auto r = txn->put(st.store.paks, pak_key(uuid, pak.pak()), proto::serialize(pak)); !r)
+        return to_caf(r.err());
+      if (auto r = txn->commit(); !r)
+        return to_caf(r.err());
+      auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak.pak())));
+      audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak.name(), "by", user, "pak_sha256", h,
+                                         "role", custodian ? "data_custodian" : "data_analyst"});
+      nlohmann::json keys = nlohmann::json::array();
+      for (const auto& k : pak.keys())
+        keys.push_back(k);
+      return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak.name()}, {"keys", keys}}.dump();
     },
     [=](tick_atom) {
       housekeeping(self);

@@ -25,6 +25,7 @@ struct node_store {
   lmdb::database tokens;    ///< SHA-256 of an API token -> user name
   lmdb::database ctas;      ///< CTA uuid -> serialised CtaRecord (the agreements this node holds)
   lmdb::database pending_local; ///< created-at + envelope id -> LocalDelivery not yet processed
+  lmdb::database paks;      ///< CTA uuid '\0' SHA-256 of a PAK -> PakRecord (people's keys per CTA)
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

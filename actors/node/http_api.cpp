@@ -351,6 +351,27 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                        [&](caf::error& err) { out = error_response(err); });
             return out;
           });
+  // A data custodian or analyst registers the public half of the key pair they made for this CTA.
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/paks", {user_role::data_custodian, user_role::data_analyst},
+          [ctx](const http::request& req, const user& who) {
+            auto body = json::parse(req.body, nullptr, false);
+            if (!body.is_object())
+              return http::response::error(400, "malformed_input", "the body must be a JSON object");
+            bool custodian = body.contains("input_keys");
+            if (custodian == body.contains("output_keys"))
+              return http::response::error(400, "malformed_input", "give input_keys (a data custodian) or "
+                                                                   "output_keys (a data analyst)");
+            if (!who.has(custodian ? user_role::data_custodian : user_role::data_analyst))
+              return http::response::error(403, "forbidden", custodian ? "input keys are for data custodians"
+                                                                       : "output keys are for data analysts");
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, ask_timeout, pak_atom::value, req.params.at("uuid"), req.body,
+                          who.name, custodian)
+              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
   auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
                                            user_role::general_manager, user_role::approver,
                                            user_role::auditor, user_role::it_admin};

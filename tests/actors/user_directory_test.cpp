@@ -73,7 +73,8 @@ BOOST_FIXTURE_TEST_CASE(a_new_token_replaces_the_old_one, fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_names_roles_and_tokens_are_refused_and_change_nothing, fixture) {
-  for (auto name : {"", "Alice", "a b", "x/y", "admin", std::string(65, 'a').c_str()})
+  const std::vector<std::string> bad_names{"", "Alice", "a b", "x/y", "admin", std::string(65, 'a')};
+  for (const auto& name : bad_names)
     BOOST_CHECK_MESSAGE(!users->add(name, {user_role::auditor}, "test").ok(), "'" << name << "'");
   BOOST_CHECK(!users->add("carol", {}, "test").ok());
   BOOST_REQUIRE(users->add("carol", {user_role::auditor}, "test").ok());

@@ -266,13 +266,21 @@ std::string new_pak() {
   return out;
 }
 
-json ctsa_of_client_a() {
-  return json{{"signatories", json::array({{{"name", "Ada Director"}}})},
-              {"data_custodians",
-               json::array({{{"name", "Cleo Custodian"}, {"pak", new_pak()}, {"input_keys", {"a_enterprises"}}}})},
-              {"data_analysts", json::array({{{"name", "Dan Analyst"},
-                                              {"pak", new_pak()},
-                                              {"output_keys", {"turnover_by_region"}}}})}};
+/// The data custodian and analyst of `node` make their key pairs and register the PAKs for the CTA
+/// (Fig. 35); the CTSA names them.
+json people_of(const std::string& node, const std::string& uuid, const std::string& custodian,
+               const std::string& input, const std::string& analyst) {
+  json dc{{"name", custodian}, {"pak", new_pak()}, {"input_keys", {input}}};
+  json da{{"name", analyst}, {"pak", new_pak()}, {"output_keys", {"turnover_by_region"}}};
+  cluster->call_as(node, "data_custodian", "POST", "/v1/ctas/" + uuid + "/paks", dc);
+  cluster->call_as(node, "data_analyst", "POST", "/v1/ctas/" + uuid + "/paks", da);
+  return json{{"data_custodians", json::array({dc})}, {"data_analysts", json::array({da})}};
+}
+
+json ctsa_of_client_a(const std::string& uuid) {
+  auto ctsa = people_of("client-a", uuid, "Cleo Custodian", "a_enterprises", "Dan Analyst");
+  ctsa["signatories"] = json::array({{{"name", "Ada Director"}}});
+  return ctsa;
 }
 
 json addendum_at(const std::string& node, const std::string& uuid, const std::string& peer) {
@@ -291,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
   BOOST_REQUIRE_MESSAGE(status == 201, doc.dump());
   auto uuid = doc["uuid"].get<std::string>();
   auto path = "/v1/ctas/" + uuid + "/ctsa";
-  auto [s1, first] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a());
+  auto [s1, first] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a(uuid));
   BOOST_REQUIRE_MESSAGE(s1 == 200, first.dump());
   BOOST_CHECK_EQUAL(first["status"], "emerging");
   auto at_root = addendum_at("root", uuid, "client-a.joconde.test");
@@ -300,7 +308,7 @@ BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
   BOOST_CHECK_EQUAL(at_root["signed_by_node"], "client-a.joconde.test");
   BOOST_CHECK_EQUAL(at_root["ctsa_sha256"], first["ctsa_sha256"]);
   // A replacement is a newer version.
-  auto [s2, second] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a());
+  auto [s2, second] = c.call_as("client-a", "task_organiser", "POST", path, ctsa_of_client_a(uuid));
   BOOST_REQUIRE_MESSAGE(s2 == 200, second.dump());
   BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-a.joconde.test")["version"], 2);
   BOOST_CHECK_NE(second["ctsa_sha256"], first["ctsa_sha256"]);
@@ -317,37 +325,53 @@ BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
       BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-a.joconde.test")["version"], 2);
     }
   };
-  auto other_input = ctsa_of_client_a();
+  auto other_input = ctsa_of_client_a(uuid);
   other_input["data_custodians"][0]["input_keys"] = json::array({"b_enterprises"});
   refused("custodian given another peer's input", other_input, 403);
-  auto uncovered = ctsa_of_client_a();
+  auto uncovered = ctsa_of_client_a(uuid);
   uncovered["data_analysts"] = json::array();
   refused("an output nobody may retrieve", uncovered, 400);
-  auto no_signatory = ctsa_of_client_a();
+  auto no_signatory = ctsa_of_client_a(uuid);
   no_signatory["signatories"] = json::array();
   refused("no signatory", no_signatory, 400);
-  auto bad_pak = ctsa_of_client_a();
+  auto bad_pak = ctsa_of_client_a(uuid);
   bad_pak["data_custodians"][0]["pak"] = "AAAA";
-  refused("a PAK that is not a key", bad_pak, 400);
-  auto preset = ctsa_of_client_a();
+  refused("a PAK that is not a key (so nobody registered it)", bad_pak, 403);
+  auto preset = ctsa_of_client_a(uuid);
   preset["version"] = "7";
   refused("a version chosen by the organiser", preset, 400);
-  refused("a user without the role", ctsa_of_client_a(), 403, "signatory");
+  refused("a user without the role", ctsa_of_client_a(uuid), 403, "signatory");
+  // A PAK bound to another CTA (or to none) is refused.
+  auto [so, other_cta] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(so, 201);
+  refused("a PAK registered for another CTA", ctsa_of_client_a(other_cta["uuid"].get<std::string>()), 403);
+  auto unregistered = ctsa_of_client_a(uuid);
+  unregistered["data_custodians"][0]["pak"] = new_pak();
+  refused("a PAK nobody registered", unregistered, 403);
+  // PAKs are registered by the people themselves, for keys of their peer only.
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "data_analyst", "POST", "/v1/ctas/" + uuid + "/paks",
+                              json{{"name", "X"}, {"pak", new_pak()}, {"input_keys", {"a_enterprises"}}}).first, 403);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "data_custodian", "POST", "/v1/ctas/" + uuid + "/paks",
+                              json{{"name", "X"}, {"pak", new_pak()}, {"input_keys", {"b_enterprises"}}}).first, 403);
+  BOOST_CHECK_EQUAL(c.call_as("client-a", "data_custodian", "POST", "/v1/ctas/" + uuid + "/paks",
+                              json{{"name", "X"}, {"pak", "AAAA"}, {"input_keys", {"a_enterprises"}}}).first, 400);
+  // Named without PAKs, the CTSA gets every PAK registered for this CTA at this node.
+  auto [sa, auto_filled] = c.call_as("client-a", "task_organiser", "POST", path,
+                                     json{{"signatories", json::array({{{"name", "Ada Director"}}})}});
+  BOOST_CHECK_MESSAGE(sa == 200, auto_filled.dump());
+  BOOST_CHECK(addendum_at("root", uuid, "client-a.joconde.test")["data_custodians"].get<int>() >= 2);
   BOOST_CHECK_EQUAL(c.call_as("client-a", "task_organiser", "POST",
-                              "/v1/ctas/00000000-0000-4000-8000-000000000000/ctsa", ctsa_of_client_a())
+                              "/v1/ctas/00000000-0000-4000-8000-000000000000/ctsa", ctsa_of_client_a("00000000-0000-4000-8000-000000000000"))
                       .first,
                     404);
 }
 
 namespace {
 
-json ctsa_of_client_b() {
-  return json{{"signatories", json::array({{{"name", "Bea Director"}}, {{"name", "Ben Deputy"}}})},
-              {"data_custodians",
-               json::array({{{"name", "Cy Custodian"}, {"pak", new_pak()}, {"input_keys", {"b_enterprises"}}}})},
-              {"data_analysts", json::array({{{"name", "Di Analyst"},
-                                              {"pak", new_pak()},
-                                              {"output_keys", {"turnover_by_region"}}}})}};
+json ctsa_of_client_b(const std::string& uuid) {
+  auto ctsa = people_of("client-b", uuid, "Cy Custodian", "b_enterprises", "Di Analyst");
+  ctsa["signatories"] = json::array({{{"name", "Bea Director"}}, {{"name", "Ben Deputy"}}});
+  return ctsa;
 }
 
 json signature_doc(int index) {
@@ -371,8 +395,8 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   auto status_of = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
     return c.call_as(node, role, "POST", base + path, body).first;
   };
-  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a());
-  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a(uuid));
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b(uuid));
   // Approval before the signatories signed, by the wrong role, or not at the root: refused.
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 409);
   BOOST_CHECK_EQUAL(status_of("root", "task_organiser", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 403);
@@ -391,7 +415,7 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   ok("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", false}, {"reason", "a custodian is missing"}});
   BOOST_CHECK_EQUAL(c.call_as("cp1", "auditor", "GET", base).first, 404); // not final: the CPs have nothing
   // client-b replaces its rejected CTSA; signed again; approved: the CTA is final.
-  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b(uuid));
   ok("client-b", "signatory", "/signatures", signature_doc(0));
   ok("client-b", "signatory", "/signatures", signature_doc(1));
   auto d2 = ok("root", "approver", "/decisions", {{"peer", "client-b.joconde.test"}, {"approve", true}});
@@ -417,7 +441,7 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   BOOST_CHECK_EQUAL(at_cp["addenda"][1]["peer"], "client-b.joconde.test");
   BOOST_CHECK_EQUAL(at_cp["addenda"][1]["version"], 2); // the replacement, not the rejected one
   // Final means final.
-  BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/ctsa", ctsa_of_client_a()), 409);
+  BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/ctsa", ctsa_of_client_a(uuid)), 409);
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", false}, {"reason", "x"}}), 409);
 }
 
@@ -433,8 +457,8 @@ BOOST_AUTO_TEST_CASE(the_workflow_completes_across_killed_nodes) {
     BOOST_REQUIRE_MESSAGE(s == 200, node << " " << path << ": " << d.dump());
   };
   // The root restarts after the CTSAs: it kept them.
-  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a());
-  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b());
+  ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a(uuid));
+  ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b(uuid));
   BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0);
   BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
   BOOST_CHECK_EQUAL(addendum_at("root", uuid, "client-b.joconde.test")["status"], "submitted");
@@ -486,7 +510,7 @@ BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
   for (auto node : {"root", "client-a", "client-b"})
     BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return status_at(node, uuid) == "cancelled"; }, 10s), node);
   BOOST_CHECK_EQUAL(c.call_as("client-a", "task_organiser", "POST", "/v1/ctas/" + uuid + "/ctsa",
-                              ctsa_of_client_a()).first, 409);
+                              ctsa_of_client_a(uuid)).first, 409);
   BOOST_CHECK_EQUAL(c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
                               json{{"reason", "again"}}).first, 409);
   // The SO cancels a final CTA at the root: the CPs learn it too.
@@ -494,7 +518,7 @@ BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
   BOOST_REQUIRE_EQUAL(s2, 201);
   auto final_uuid = made["uuid"].get<std::string>();
   auto base = "/v1/ctas/" + final_uuid;
-  for (auto [node, body] : {std::pair{"client-a", ctsa_of_client_a()}, {"client-b", ctsa_of_client_b()}})
+  for (auto [node, body] : {std::pair{"client-a", ctsa_of_client_a(final_uuid)}, {"client-b", ctsa_of_client_b(final_uuid)}})
     BOOST_REQUIRE_EQUAL(c.call_as(node, "task_organiser", "POST", base + "/ctsa", body).first, 200);
   BOOST_REQUIRE_EQUAL(c.call_as("client-a", "signatory", "POST", base + "/signatures", signature_doc(0)).first, 200);
   BOOST_REQUIRE_EQUAL(c.call_as("client-b", "signatory", "POST", base + "/signatures", signature_doc(0)).first, 200);

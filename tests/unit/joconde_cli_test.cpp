@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE joconde_cli
 #include <boost/test/unit_test.hpp>
 
+#include "joconde/runtime/crypto.hpp"
+
 // The `joconde` client against a fake node that implements the API contract of docs/cli.md: where
 // it finds the node and token, what each command prints, how HTTP outcomes map to exit codes, and
 // that no token is ever printed.
@@ -188,6 +190,11 @@ public:
                                             {"peer", body.value("peer", "") + ".joconde.test"},
                                             {"decision", approve ? "approved" : "rejected"},
                                             {"status", approve ? "instantiated" : "emerging"}});
+    });
+    srv_->route("POST", "/v1/ctas/{uuid}/paks", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      return http::response::json(201, json{{"uuid", req.params.at("uuid")}, {"pak_sha256", "ab12"}});
     });
     srv_->route("POST", "/v1/ctas/{uuid}/cancel", [this](const http::request& req) {
       if (!user(req))
@@ -554,6 +561,41 @@ BOOST_AUTO_TEST_CASE(base64_is_standard_with_padding) {
     BOOST_CHECK_EQUAL(cli::base64(in), out);
   BOOST_CHECK_EQUAL(cli::base64(std::string{"\xfb\xff\xbf", 3}), "+/+/");
   BOOST_CHECK_EQUAL(cli::base64(std::string{"\x00\x00", 2}), "AAA=");
+}
+
+BOOST_AUTO_TEST_CASE(pak_create_keeps_the_private_key_and_registers_the_public_one) {
+  auto dir = std::filesystem::temp_directory_path() / ("joconde-pak-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream{dir / "pass"} << "a long enough pass phrase\n";
+  auto key = (dir / "dc.key").string();
+  auto r = joconde_run(with_url({"pak", "create", "c0ffee", "--input", "a_enterprises", "--name", "Cleo",
+                                 "--out", key, "--passphrase-file", (dir / "pass").string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "ab12\n");
+  // The private key is on disk, encrypted, owner-only; the node got the public key alone.
+  BOOST_CHECK((std::filesystem::status(key).permissions() & std::filesystem::perms::others_read)
+              == std::filesystem::perms::none);
+  std::ifstream in{key};
+  std::string first;
+  std::getline(in, first);
+  BOOST_CHECK_EQUAL(first, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+  auto body = json::parse(node.last_body());
+  BOOST_CHECK_EQUAL(body["name"], "Cleo");
+  BOOST_CHECK(body["input_keys"] == json::array({"a_enterprises"}));
+  auto der = crypto::public_key::from_der(crypto::to_bytes(std::string{}));
+  BOOST_CHECK(!der.ok());
+  BOOST_CHECK(!body.contains("output_keys"));
+  BOOST_CHECK(body["pak"].get<std::string>().size() > 80);
+  // Never overwrites a key file; needs exactly one of --input and --output.
+  auto again = joconde_run(with_url({"pak", "create", "c0ffee", "--input", "a_enterprises", "--name", "Cleo",
+                                     "--out", key, "--passphrase-file", (dir / "pass").string()}));
+  BOOST_CHECK_EQUAL(again.rc, cli::exit_usage);
+  auto both = joconde_run(with_url({"pak", "create", "c0ffee", "--input", "a", "--output", "b", "--name", "C",
+                                    "--out", (dir / "x.key").string(), "--passphrase-file", (dir / "pass").string()}));
+  BOOST_CHECK_EQUAL(both.rc, cli::exit_usage);
+  BOOST_CHECK(!std::filesystem::exists(dir / "x.key"));
+  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(cta_cancel_says_why) {

@@ -13,6 +13,7 @@ using submit_atom = caf::atom_constant<caf::atom("j_submit")>;
 using countersign_atom = caf::atom_constant<caf::atom("j_csign")>;
 using decide_atom = caf::atom_constant<caf::atom("j_decide")>;
 using cancel_atom = caf::atom_constant<caf::atom("j_cancel")>;
+using pak_atom = caf::atom_constant<caf::atom("j_pak")>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<
@@ -32,6 +33,10 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API): uuid, reason, user name: a peer's Task Organiser (sent to the root) or the SO
   // (at the root) cancels the CTA. Reply: JSON {uuid, status, reason}.
   caf::replies_to<cancel_atom, std::string, std::string, std::string>::with<std::string>,
+  // local (HTTP API): uuid, {name, pak, input_keys | output_keys} as JSON, the user's name and
+  // whether they are a custodian: registers a person's PAK for this CTA at this peer's node.
+  // Reply: JSON {uuid, pak_sha256, name, keys}.
+  caf::replies_to<pak_atom, std::string, std::string, std::string, bool>::with<std::string>,
   // timer, at the root: cancel CTAs that name a revoked node; erase those past their retention.
   caf::reacts_to<tick_atom>,
   // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
