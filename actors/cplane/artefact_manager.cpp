@@ -843,7 +843,7 @@ void housekeeping(artefact_manager_pointer self) {
   }
   auto now = now_ms();
   for (auto& rec : records) {
-    const auto& uuid = rec.ctsc().uuid();
+    const auto uuid = rec.ctsc().uuid(); // a copy: the record's CTSC is cleared below
     if (rec.status() == "emerging" || rec.status() == "instantiated") {
       std::string revoked;
       auto check = [&](const std::string& fqdn, const v1::CertificateChain& chain) {
@@ -874,7 +874,6 @@ void housekeeping(artefact_manager_pointer self) {
       rec.clear_addenda();
       rec.clear_final();
       auto title = rec.ctsc().title();
-      auto peers = rec.ctsc().peers();
       rec.clear_ctsc();
       rec.mutable_ctsc()->set_uuid(uuid);
       rec.mutable_ctsc()->set_title(title);

@@ -533,6 +533,27 @@ BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
     BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return status_at(node, final_uuid) == "cancelled"; }, 10s), node);
 }
 
+// After its retention time a cancelled CTA is erased at every node that holds it.
+BOOST_AUTO_TEST_CASE(a_cta_past_its_retention_is_erased_everywhere) {
+  auto& c = *cluster;
+  auto task = example_task();
+  task["temporal"]["data_retention_s"] = "1";
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", task);
+  BOOST_REQUIRE_EQUAL(s0, 201);
+  auto uuid = created["uuid"].get<std::string>();
+  BOOST_REQUIRE_EQUAL(c.call_as("root", "approver", "POST", "/v1/ctas/" + uuid + "/cancel",
+                                json{{"reason", "short-lived"}}).first, 200);
+  for (auto node : {"root", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
+                            return s == 200 && shown.value("status", "") == "erased"
+                                   && !shown["ctsc"].contains("main_algorithm");
+                          },
+                          30s),
+                        node << " did not erase CTA " << uuid);
+}
+
 // Last: it revokes cp3 for good. A revoked node cancels every CTA that names it.
 BOOST_AUTO_TEST_CASE(revoking_a_named_node_cancels_its_ctas) {
   auto& c = *cluster;
