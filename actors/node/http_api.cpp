@@ -121,8 +121,20 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
       return http::response::error(403, "forbidden", d.reason + "; " + who->name + " does not have it");
     }
     auto res = handler(req, *who);
-    log::info("api", std::string{method} + " " + path,
-              {{"user", who->name}, {"status", std::to_string(res.status)}});
+    if (res.status < 400) {
+      log::info("api", std::string{method} + " " + path,
+                {{"user", who->name}, {"status", std::to_string(res.status)}});
+      return res;
+    }
+    // A refusal is logged with its reason (the error the caller got).
+    auto body = json::parse(res.body, nullptr, false);
+    std::string code = "error", message;
+    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+      code = body["error"].value("code", code);
+      message = body["error"].value("message", std::string{});
+    }
+    log::warning("api", std::string{method} + " " + path + " refused: " + message,
+                 {{"user", who->name}, {"status", std::to_string(res.status)}, {"reason", code}});
     return res;
   });
 }

@@ -191,6 +191,12 @@ BOOST_AUTO_TEST_CASE(bad_drafts_are_refused_and_store_nothing) {
   BOOST_CHECK_EQUAL(s1, 400);
   BOOST_CHECK_EQUAL(cluster->call_as("client-a", "signatory", "POST", "/v1/ctas", task).first, 403);
   BOOST_CHECK_EQUAL(cluster->call_as("client-a", "auditor", "GET", "/v1/ctas/not-a-uuid").first, 400);
+  // client-a's node logged each refusal with its reason and the user.
+  BOOST_CHECK(count_lines_with(cluster->data_dir("client-a") / "node.log.rfc5424",
+                               "reason=\"malformed_input\"] POST /v1/ctas refused: the deadlines must come in order")
+              + count_lines_with(cluster->data_dir("client-a") / "node.log.rfc5424",
+                                 "POST /v1/ctas refused: the deadlines must come in the order")
+              >= 1);
   // Nothing was stored anywhere, and the root logged its refusals with the reason.
   BOOST_CHECK_EQUAL(total_ctas(), before);
   BOOST_CHECK(test::cluster::wait_until(
