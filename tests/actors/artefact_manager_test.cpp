@@ -9,6 +9,7 @@
 
 #include "cplane/artefact_manager.hpp"
 #include "joconde/agreement.pb.h"
+#include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
 #include "joconde/node.pb.h"
 #include "joconde/runtime/canonical_hash.hpp"
@@ -284,4 +285,30 @@ BOOST_FIXTURE_TEST_CASE(a_signed_ctsa_is_accepted_and_forgeries_and_replays_are_
           proto::serialize(submission(ctsc, "client-b.joconde.test", 1, client_b)));
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.accepted");
   BOOST_CHECK_EQUAL(proto::parse<v1::CtaRecord>(stored(ctsc.uuid())).value().addenda_size(), 2);
+}
+
+// Garbage on every agreement topic, from the root's children and from strangers: nothing is stored,
+// nothing crashes, and the actor still answers.
+BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
+  auto ctsc = registered();
+  auto before = stored(ctsc.uuid());
+  auto n = sent->size();
+  std::vector<std::string> garbage{"", "\x08\x96\x01", std::string(1000, '\xff'),
+                                   crypto::hex(crypto::random_bytes(64)), "{\"json\": true}"};
+  for (const auto* topic : {"cta.ctsc.register", "cta.ctsc", "cta.refused", "cta.ctsa", "cta.accepted",
+                            "cta.signature", "cta.final", "cta.cancel", "cta.status", "cta.unknown"})
+    for (const auto* origin : {"client-a.joconde.test", "joconde.test", "stranger.example"})
+      for (const auto& g : garbage)
+        deliver(topic, origin, g);
+  BOOST_CHECK(stored(ctsc.uuid()) == before);
+  auto txn = store.env->begin_read().value();
+  BOOST_CHECK_EQUAL(txn.count(store.ctas).value(), 1u);
+  // Whatever was answered is a refusal, never a registration or an acceptance.
+  for (size_t i = n; i < sent->size(); ++i)
+    BOOST_CHECK_MESSAGE(sent->at(i).topic == "cta.refused", "sent " << sent->at(i).topic);
+  std::string status;
+  auto rp = self->request(am, caf::infinite, status_atom::value);
+  sched.run();
+  rp.receive([&](std::string& s) { status = s; }, [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_CHECK(status.find("registered") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 #include "support/cluster.hpp"
 
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/http_client.hpp"
 
 #include <fstream>
 #include <optional>
@@ -580,4 +581,44 @@ BOOST_AUTO_TEST_CASE(revoking_a_named_node_cancels_its_ctas) {
                           },
                           30s),
                         node << " did not learn that the CTA was cancelled");
+}
+
+// Garbage bodies on every agreement route: a clear 4xx, nothing stored, the node healthy.
+BOOST_AUTO_TEST_CASE(garbage_on_every_route_is_refused) {
+  auto& c = *cluster;
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(s0, 201);
+  auto uuid = created["uuid"].get<std::string>();
+  auto before = total_ctas();
+  auto at_root = addendum_at("root", uuid, "client-a.joconde.test");
+  std::vector<json> garbage{json("text"), json::array({1, 2}), json{{"x", std::string(5000, 'y')}},
+                            json{{"signatory", -1}, {"document", 7}}, json{{"peer", 5}, {"approve", "yes"}},
+                            json{{"reason", json::array()}}, json{{"name", ""}, {"pak", 3}, {"input_keys", "a"}}};
+  const std::vector<std::tuple<const char*, const char*, std::string>> routes{
+    {"client-a", "task_organiser", "/v1/ctas"},
+    {"client-a", "task_organiser", "/v1/ctas/" + uuid + "/ctsa"},
+    {"client-a", "signatory", "/v1/ctas/" + uuid + "/signatures"},
+    {"root", "approver", "/v1/ctas/" + uuid + "/decisions"},
+    {"client-a", "task_organiser", "/v1/ctas/" + uuid + "/cancel"},
+    {"client-a", "data_custodian", "/v1/ctas/" + uuid + "/paks"},
+  };
+  for (const auto& [node, role, path] : routes)
+    for (const auto& g : garbage) {
+      auto [s, doc] = c.call_as(node, role, "POST", path, g);
+      BOOST_CHECK_MESSAGE(s >= 400 && s < 500, node << " " << path << " " << g.dump().substr(0, 60)
+                                                    << " answered " << s << " " << doc.dump());
+      BOOST_CHECK_MESSAGE(doc.contains("error") && !doc["error"].value("message", "").empty(),
+                          path << ": no clear error: " << doc.dump());
+    }
+  // Not JSON at all.
+  auto n = c.node("client-a");
+  auto raw = http::client::send(n["http_url"].get<std::string>(), "POST", "/v1/ctas", "{{{ not json",
+                                n["users"]["task_organiser"]["token"].get<std::string>(), 10s);
+  BOOST_REQUIRE(raw.ok());
+  BOOST_CHECK_EQUAL(raw->status, 400);
+  BOOST_CHECK_EQUAL(total_ctas(), before);
+  BOOST_CHECK(addendum_at("root", uuid, "client-a.joconde.test") == at_root);
+  auto [s1, shown] = c.call_as("client-a", "auditor", "GET", "/v1/ctas/" + uuid);
+  BOOST_CHECK_EQUAL(shown["status"], "emerging");
+  BOOST_CHECK_EQUAL(c.ops("status"), 0);
 }

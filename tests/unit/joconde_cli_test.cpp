@@ -597,6 +597,16 @@ BOOST_AUTO_TEST_CASE(pak_create_keeps_the_private_key_and_registers_the_public_o
                                     "--out", (dir / "x.key").string(), "--passphrase-file", (dir / "pass").string()}));
   BOOST_CHECK_EQUAL(both.rc, cli::exit_usage);
   BOOST_CHECK(!std::filesystem::exists(dir / "x.key"));
+  // A missing or too short pass phrase: refused, no key file, nothing sent.
+  std::ofstream{dir / "short"} << "short\n";
+  auto calls = node.last_body();
+  for (const auto& pass : {dir / "missing", dir / "short"}) {
+    auto bad = joconde_run(with_url({"pak", "create", "c0ffee", "--input", "a", "--name", "C", "--out",
+                                     (dir / "y.key").string(), "--passphrase-file", pass.string()}));
+    BOOST_CHECK_EQUAL(bad.rc, cli::exit_usage);
+    BOOST_CHECK(!std::filesystem::exists(dir / "y.key"));
+  }
+  BOOST_CHECK_EQUAL(node.last_body(), calls);
   std::filesystem::remove_all(dir);
 }
 
