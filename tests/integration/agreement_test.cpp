@@ -561,28 +561,6 @@ BOOST_AUTO_TEST_CASE(a_cta_past_its_retention_is_erased_everywhere) {
                         node << " did not erase CTA " << uuid);
 }
 
-// Last: it revokes cp3 for good. A revoked node cancels every CTA that names it.
-BOOST_AUTO_TEST_CASE(revoking_a_named_node_cancels_its_ctas) {
-  auto& c = *cluster;
-  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
-  BOOST_REQUIRE_EQUAL(s0, 201);
-  auto uuid = created["uuid"].get<std::string>();
-  auto bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
-  auto fp = c.node("cp3")["fingerprint"].get<std::string>();
-  auto cmd = bin + " revoke --dir " + c.data_dir("root").string() + " --root-mark --node cp3.joconde.test"
-             + " --fingerprint " + fp + " --reason lost > /dev/null 2>&1";
-  BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
-  for (auto node : {"root", "client-a", "client-b"})
-    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
-                          [&] {
-                            auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
-                            return s == 200 && shown.value("status", "") == "cancelled"
-                                   && shown.value("reason", "").find("cp3") != std::string::npos;
-                          },
-                          30s),
-                        node << " did not learn that the CTA was cancelled");
-}
-
 // Garbage bodies on every agreement route: a clear 4xx, nothing stored, the node healthy.
 BOOST_AUTO_TEST_CASE(garbage_on_every_route_is_refused) {
   auto& c = *cluster;
@@ -621,4 +599,26 @@ BOOST_AUTO_TEST_CASE(garbage_on_every_route_is_refused) {
   auto [s1, shown] = c.call_as("client-a", "auditor", "GET", "/v1/ctas/" + uuid);
   BOOST_CHECK_EQUAL(shown["status"], "emerging");
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
+}
+
+// Last: it revokes cp3 for good. A revoked node cancels every CTA that names it.
+BOOST_AUTO_TEST_CASE(revoking_a_named_node_cancels_its_ctas) {
+  auto& c = *cluster;
+  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_EQUAL(s0, 201);
+  auto uuid = created["uuid"].get<std::string>();
+  auto bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
+  auto fp = c.node("cp3")["fingerprint"].get<std::string>();
+  auto cmd = bin + " revoke --dir " + c.data_dir("root").string() + " --root-mark --node cp3.joconde.test"
+             + " --fingerprint " + fp + " --reason lost > /dev/null 2>&1";
+  BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
+  for (auto node : {"root", "client-a", "client-b"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
+                            return s == 200 && shown.value("status", "") == "cancelled"
+                                   && shown.value("reason", "").find("cp3") != std::string::npos;
+                          },
+                          30s),
+                        node << " did not learn that the CTA was cancelled");
 }
