@@ -3,6 +3,7 @@
 #include "cta_state.hpp"
 #include "ctsc_rules.hpp"
 
+#include "joconde/runtime/clock.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/canonical.hpp"
@@ -27,21 +28,6 @@ namespace {
 constexpr const char* component = "artefact_manager";
 constexpr size_t max_artefact = 4 * 1024 * 1024;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-errc errc_named(std::string_view name) {
-  for (auto code : {errc::malformed_input, errc::too_large, errc::bad_signature, errc::untrusted_chain,
-                    errc::certificate_expired, errc::certificate_revoked, errc::replayed,
-                    errc::unknown_peer, errc::forbidden, errc::not_found, errc::already_exists,
-                    errc::storage_error, errc::invalid_state, errc::timeout, errc::duplicate})
-    if (to_string(code) == name)
-      return code;
-  return errc::forbidden;
-}
 
 void audit(artefact_manager_pointer self, std::string event, std::vector<std::string> fields) {
   self->send(self->state.audit, audit_atom::value, std::string{component}, std::move(event),
@@ -308,7 +294,8 @@ void on_refused(artefact_manager_pointer self, const std::string& origin, const 
   if (!refusal || origin != st.root)
     return;
   if (auto i = st.pending.find(refusal->request_id()); i != st.pending.end()) {
-    i->second.deliver(make_error(errc_named(refusal->code()), "the root refused it: "
+    auto code = errc_from_string(refusal->code(), errc::forbidden);
+    i->second.deliver(make_error(code == errc::none ? errc::forbidden : code, "the root refused it: "
                                                                 + refusal->message()));
     st.pending.erase(i);
   }
@@ -707,6 +694,19 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
 }
 
+/// Sends `payload` on `topic` to the root and returns the promise the root's answer (cta.accepted,
+/// cta.ctsc or cta.refused with this request id) or the timeout will keep.
+caf::typed_response_promise<std::string> ask_root(artefact_manager_pointer self,
+                                                  const std::string& request_id, std::string topic,
+                                                  std::string uuid, std::string payload) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<std::string>();
+  st.pending.emplace(request_id, rp);
+  self->delayed_send(self, registration_timeout, expire_atom::value, request_id);
+  publish(self, std::move(topic), {st.root}, std::move(uuid), std::move(payload));
+  return rp;
+}
+
 /// Every node that holds the CTA: its peers, and its CPs once it is final.
 std::vector<std::string> holders(const v1::CtaRecord& record) {
   std::vector<std::string> to;
@@ -1038,13 +1038,9 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       v1::CtscRegistration reg;
       reg.set_request_id(crypto::hex(crypto::random_bytes(16)));
       *reg.mutable_ctsc() = std::move(ctsc);
-      auto rp = self->make_response_promise<std::string>();
-      st.pending.emplace(reg.request_id(), rp);
-      self->delayed_send(self, registration_timeout, expire_atom::value, reg.request_id());
       audit(self, "cta.ctsc.drafted", {"request", reg.request_id(), "organiser", user, "title",
                                        reg.ctsc().title()});
-      publish(self, "cta.ctsc.register", {st.root}, "", proto::serialize(reg));
-      return rp;
+      return ask_root(self, reg.request_id(), "cta.ctsc.register", "", proto::serialize(reg));
     },
     [=](submit_atom, const std::string& uuid, const std::string& json,
         const std::string& user) -> caf::result<std::string> {
@@ -1099,13 +1095,9 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       mine.set_status("submitted");
       if (auto r = save(st.store, record); !r)
         return to_caf(r.err());
-      auto rp = self->make_response_promise<std::string>();
-      st.pending.emplace(sub.request_id(), rp);
-      self->delayed_send(self, registration_timeout, expire_atom::value, sub.request_id());
       audit(self, "cta.ctsa.signed", {"uuid", uuid, "version", std::to_string(ctsa.version()),
                                       "organiser", user, "ctsa_sha256", crypto::hex(*hash)});
-      publish(self, "cta.ctsa", {st.root}, uuid, proto::serialize(sub));
-      return rp;
+      return ask_root(self, sub.request_id(), "cta.ctsa", uuid, proto::serialize(sub));
     },
     [=](countersign_atom, const std::string& uuid, const std::string& json,
         const std::string& user) -> caf::result<std::string> {
@@ -1145,13 +1137,9 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       sig.set_ctsa_sha256(mine->ctsa_sha256());
       sig.set_signatory(static_cast<uint32_t>(index));
       sig.set_signed_at_ms(now_ms());
-      auto rp = self->make_response_promise<std::string>();
-      st.pending.emplace(sub.request_id(), rp);
-      self->delayed_send(self, registration_timeout, expire_atom::value, sub.request_id());
       audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
                                          "document", sig.document().name()});
-      publish(self, "cta.signature", {st.root}, uuid, proto::serialize(sub));
-      return rp;
+      return ask_root(self, sub.request_id(), "cta.signature", uuid, proto::serialize(sub));
     },
     [=](decide_atom, const std::string& uuid, const std::string& peer_name, bool approve,
         const std::string& reason, const std::string& user) -> caf::result<std::string> {
@@ -1235,12 +1223,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       req.set_uuid(uuid);
       req.set_reason(reason);
       req.set_by(user);
-      auto rp = self->make_response_promise<std::string>();
-      st.pending.emplace(req.request_id(), rp);
-      self->delayed_send(self, registration_timeout, expire_atom::value, req.request_id());
       audit(self, "cta.cancel.requested", {"uuid", uuid, "by", user, "reason", reason});
-      publish(self, "cta.cancel", {st.root}, uuid, proto::serialize(req));
-      return rp;
+      return ask_root(self, req.request_id(), "cta.cancel", uuid, proto::serialize(req));
     },
     [=](pak_atom, const std::string& uuid, const std::string& json, const std::string& user,
         bool custodian) -> caf::result<std::string> {

@@ -1,55 +1,56 @@
 #include "cta_state.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace joconde {
 
-std::string_view to_string(cta_status s) {
-  switch (s) {
-    case cta_status::emerging:
-      return "emerging";
-    case cta_status::instantiated:
-      return "instantiated";
-    case cta_status::finished:
-      return "finished";
-    case cta_status::cancelled:
-      return "cancelled";
-    case cta_status::erased:
-      return "erased";
-  }
+namespace {
+
+constexpr std::pair<cta_status, std::string_view> status_names[] = {
+  {cta_status::emerging, "emerging"},   {cta_status::instantiated, "instantiated"},
+  {cta_status::finished, "finished"},   {cta_status::cancelled, "cancelled"},
+  {cta_status::erased, "erased"},
+};
+
+constexpr std::pair<addendum_status, std::string_view> addendum_names[] = {
+  {addendum_status::missing, "missing"},   {addendum_status::submitted, "submitted"},
+  {addendum_status::signed_, "signed"},    {addendum_status::approved, "approved"},
+  {addendum_status::rejected, "rejected"},
+};
+
+template <class Enum, size_t N>
+std::string_view name_of(const std::pair<Enum, std::string_view> (&table)[N], Enum value) {
+  for (const auto& [v, name] : table)
+    if (v == value)
+      return name;
   return "unknown";
+}
+
+template <class Enum, size_t N>
+std::optional<Enum> value_of(const std::pair<Enum, std::string_view> (&table)[N], std::string_view name) {
+  for (const auto& [v, n] : table)
+    if (n == name)
+      return v;
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string_view to_string(cta_status s) {
+  return name_of(status_names, s);
 }
 
 std::string_view to_string(addendum_status s) {
-  switch (s) {
-    case addendum_status::missing:
-      return "missing";
-    case addendum_status::submitted:
-      return "submitted";
-    case addendum_status::signed_:
-      return "signed";
-    case addendum_status::approved:
-      return "approved";
-    case addendum_status::rejected:
-      return "rejected";
-  }
-  return "unknown";
+  return name_of(addendum_names, s);
 }
 
 std::optional<cta_status> cta_status_from_string(std::string_view name) {
-  for (auto s : {cta_status::emerging, cta_status::instantiated, cta_status::finished,
-                 cta_status::cancelled, cta_status::erased})
-    if (to_string(s) == name)
-      return s;
-  return std::nullopt;
+  return value_of(status_names, name);
 }
 
 std::optional<addendum_status> addendum_status_from_string(std::string_view name) {
-  for (auto s : {addendum_status::missing, addendum_status::submitted, addendum_status::signed_,
-                 addendum_status::approved, addendum_status::rejected})
-    if (to_string(s) == name)
-      return s;
-  return std::nullopt;
+  return value_of(addendum_names, name);
 }
 
 void cta_state::restore(cta_status status, uint64_t updates, int64_t last_changed_ms,

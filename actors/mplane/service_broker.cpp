@@ -1,5 +1,6 @@
 #include "service_broker.hpp"
 
+#include "joconde/runtime/clock.hpp"
 #include "joconde/envelope.pb.h"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -20,10 +21,6 @@ constexpr auto tick_interval = std::chrono::seconds{1};
 
 using clock = std::chrono::system_clock;
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch())
-    .count();
-}
 
 std::string outbox_prefix(const std::string& peer) {
   std::string key = peer;

@@ -1,5 +1,6 @@
 #include "user_directory.hpp"
 
+#include "joconde/runtime/clock.hpp"
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/users.pb.h"
@@ -13,11 +14,6 @@ namespace {
 constexpr size_t max_record = 64 * 1024;
 constexpr std::string_view token_prefix = "jct_";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64)
@@ -49,6 +45,21 @@ user from_record(const v1::UserRecord& rec) {
   u.created_by = rec.created_by();
   u.token_issued_at_ms = rec.token_issued_at_ms();
   return u;
+}
+
+/// Inside `txn`: the record of user `name` (not_found if none), with its current token forgotten.
+result<v1::UserRecord> take_token(lmdb::write_txn& txn, const node_store& store, const std::string& name) {
+  auto bytes = txn.get(store.users, name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return fail(errc::not_found, "no user " + name + " at this node");
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  if (auto r = txn.del(store.tokens, rec->token_sha256()); !r)
+    return r.err();
+  return rec;
 }
 
 } // namespace
@@ -132,16 +143,9 @@ result<void> user_directory::remove(const std::string& name) {
   auto txn = store_.env->begin_write();
   if (!txn)
     return txn.err();
-  auto bytes = txn->get(store_.users, name);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
-    return fail(errc::not_found, "no user " + name + " at this node");
-  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  auto rec = take_token(*txn, store_, name);
   if (!rec)
     return rec.err();
-  if (auto r = txn->del(store_.tokens, rec->token_sha256()); !r)
-    return r.err();
   if (auto r = txn->del(store_.users, name); !r)
     return r.err();
   return txn->commit();
@@ -151,16 +155,9 @@ result<std::string> user_directory::new_token(const std::string& name) {
   auto txn = store_.env->begin_write();
   if (!txn)
     return txn.err();
-  auto bytes = txn->get(store_.users, name);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
-    return fail(errc::not_found, "no user " + name + " at this node");
-  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  auto rec = take_token(*txn, store_, name);
   if (!rec)
     return rec.err();
-  if (auto r = txn->del(store_.tokens, rec->token_sha256()); !r)
-    return r.err();
   auto [token, key] = make_token();
   rec->set_token_sha256(key);
   rec->set_token_issued_at_ms(now_ms());

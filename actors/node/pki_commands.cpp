@@ -5,6 +5,7 @@
 #include "../mplane/node_store.hpp"
 #include "../mplane/revocation.hpp"
 #include "../mplane/rotation.hpp"
+#include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/http_client.hpp"
 #include "../mplane/trust_view.hpp"
 #include "joconde/messages/proto.hpp"
@@ -34,11 +35,6 @@ std::string fresh_secret() {
   return crypto::hex(crypto::random_bytes(32));
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 bool is_label(const std::string& s) {
   return !s.empty() && s.size() <= 63 && s.front() != '-' && s.back() != '-'

@@ -28,15 +28,6 @@ json example_task() {
 
 std::optional<test::cluster> cluster;
 
-size_t count_lines_with(const std::filesystem::path& file, const std::string& needle) {
-  std::ifstream in{file};
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line))
-    n += line.find(needle) != std::string::npos ? 1 : 0;
-  return n;
-}
-
 struct global_cluster {
   global_cluster() { cluster.emplace("agreement"); }
   ~global_cluster() { cluster.reset(); }
@@ -193,9 +184,9 @@ BOOST_AUTO_TEST_CASE(bad_drafts_are_refused_and_store_nothing) {
   BOOST_CHECK_EQUAL(cluster->call_as("client-a", "signatory", "POST", "/v1/ctas", task).first, 403);
   BOOST_CHECK_EQUAL(cluster->call_as("client-a", "auditor", "GET", "/v1/ctas/not-a-uuid").first, 400);
   // client-a's node logged each refusal with its reason and the user.
-  BOOST_CHECK(count_lines_with(cluster->data_dir("client-a") / "node.log.rfc5424",
+  BOOST_CHECK(test::count_lines(cluster->data_dir("client-a") / "node.log.rfc5424",
                                "reason=\"malformed_input\"] POST /v1/ctas refused: the deadlines must come in order")
-              + count_lines_with(cluster->data_dir("client-a") / "node.log.rfc5424",
+              + test::count_lines(cluster->data_dir("client-a") / "node.log.rfc5424",
                                  "POST /v1/ctas refused: the deadlines must come in the order")
               >= 1);
   // Nothing was stored anywhere, and the root logged its refusals with the reason.
@@ -322,7 +313,7 @@ BOOST_AUTO_TEST_CASE(a_peer_submits_its_ctsa_signed_by_its_node) {
   // client-b has none yet; the CPs still hold nothing.
   BOOST_CHECK(addendum_at("root", uuid, "client-b.joconde.test").is_null());
   BOOST_CHECK_EQUAL(c.call_as("cp1", "auditor", "GET", "/v1/ctas/" + uuid).first, 404);
-  BOOST_CHECK(count_lines_with(c.data_dir("root") / "audit.log", "event=\"cta.ctsa.accepted\"") >= 2);
+  BOOST_CHECK(test::count_lines(c.data_dir("root") / "audit.log", "event=\"cta.ctsa.accepted\"") >= 2);
 
   // Refused at client-a's node, nothing changes at the root.
   auto refused = [&](const std::string& what, const json& body, int want, const std::string& role = "task_organiser") {

@@ -27,15 +27,6 @@ std::set<std::string> inbox_ids(const test::cluster& c, const std::string& node,
   return ids;
 }
 
-size_t count_in_file(const std::filesystem::path& file, const std::string& needle) {
-  std::ifstream in{file};
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line))
-    n += line.find(needle) != std::string::npos ? 1 : 0;
-  return n;
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
@@ -72,13 +63,13 @@ BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
   // Another node's token is worth nothing here.
   auto cp1_token = c.node("cp1")["users"]["it_admin"]["token"].get<std::string>();
   BOOST_CHECK_EQUAL(c.call_as("client-a", {}, "GET", "/v1/status", {}, cp1_token).first, 401);
-  BOOST_CHECK(count_in_file(c.data_dir("client-a") / "node.log.rfc5424", "user=\"auditor\" status=\"200\"] GET /v1/status") >= 1);
-  BOOST_CHECK(count_in_file(c.data_dir("client-a") / "audit.log", "subject=\"auditor\" action=\"POST /v1/envelopes\"") == 1);
+  BOOST_CHECK(test::count_lines(c.data_dir("client-a") / "node.log.rfc5424", "user=\"auditor\" status=\"200\"] GET /v1/status") >= 1);
+  BOOST_CHECK(test::count_lines(c.data_dir("client-a") / "audit.log", "subject=\"auditor\" action=\"POST /v1/envelopes\"") == 1);
   // No token is written to a log.
   for (auto name : {"root", "client-a"})
-    BOOST_CHECK_EQUAL(count_in_file(c.data_dir(name) / "node.log.rfc5424", "jct_"), 0u);
+    BOOST_CHECK_EQUAL(test::count_lines(c.data_dir(name) / "node.log.rfc5424", "jct_"), 0u);
   auto auditor_token = c.node("client-a")["users"]["auditor"]["token"].get<std::string>();
-  BOOST_CHECK_EQUAL(count_in_file(c.dir() / "setup.log", auditor_token), 0u);
+  BOOST_CHECK_EQUAL(test::count_lines(c.dir() / "setup.log", auditor_token), 0u);
   // Every node stops cleanly on SIGTERM (ops/cluster down fails if one had to be killed).
   BOOST_CHECK_EQUAL(c.ops("down"), 0);
 }
@@ -115,8 +106,8 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
     BOOST_CHECK_MESSAGE(!test::any_file_contains(c.data_dir(name), id), name << " saw the envelope");
   }
   // The root relayed it and audited it; cp1 and cp2 audited its delivery.
-  BOOST_CHECK_EQUAL(count_in_file(c.data_dir("root") / "audit.log", id), 1u);
-  BOOST_CHECK(count_in_file(c.data_dir("cp1") / "audit.log", id) >= 1);
+  BOOST_CHECK_EQUAL(test::count_lines(c.data_dir("root") / "audit.log", id), 1u);
+  BOOST_CHECK(test::count_lines(c.data_dir("cp1") / "audit.log", id) >= 1);
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
 }
 
@@ -197,7 +188,7 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
   // Every other node learns of it.
   for (auto name : {"cp1", "cp2", "client-a", "client-b"})
     BOOST_CHECK_MESSAGE(test::cluster::wait_until(
-                          [&] { return count_in_file(c.data_dir(name) / "audit.log", "pki.revoked") == 1; }, 10s),
+                          [&] { return test::count_lines(c.data_dir(name) / "audit.log", "pki.revoked") == 1; }, 10s),
                         name);
   // Envelopes to cp3 no longer leave the root; a restarted cp3 is refused at connect.
   BOOST_REQUIRE_EQUAL(c.ops("kill cp3"), 0);
@@ -207,7 +198,7 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
     [&] { return c.metric("root", "joconde_handshakes_total{result=\"certificate_revoked\"}") > before; }, 15s));
   BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{peer=\"cp3.joconde.test\"}"), 0.0);
   // ... with the reason in the root's log.
-  BOOST_CHECK(count_in_file(c.data_dir("root") / "node.log.rfc5424", "reason=\"certificate_revoked\"") >= 1);
+  BOOST_CHECK(test::count_lines(c.data_dir("root") / "node.log.rfc5424", "reason=\"certificate_revoked\"") >= 1);
   // The rest of the tree is healthy.
   auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
                               json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
@@ -235,7 +226,7 @@ BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
   auto rc = std::system((bin + " rotate --dir " + c.data_dir("cp1").string() + " > /dev/null").c_str());
   BOOST_REQUIRE_EQUAL(rc, 0);
   BOOST_CHECK(test::cluster::wait_until([&] { return fingerprint() != before; }, 10s));
-  BOOST_CHECK_EQUAL(count_in_file(c.data_dir("root") / "audit.log", "event=\"pki.rotation.issued\""), 1u);
+  BOOST_CHECK_EQUAL(test::count_lines(c.data_dir("root") / "audit.log", "event=\"pki.rotation.issued\""), 1u);
   // The old key vouched for the new one: the root's out-of-band confirmation carries over.
   auto [trust_status, trust] = c.call("root", "GET", "/v1/trust");
   BOOST_REQUIRE_EQUAL(trust_status, 200);

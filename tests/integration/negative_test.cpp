@@ -64,20 +64,6 @@ std::pair<int, std::string> run(const std::string& cmd, const fs::path& err_file
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
-/// Lines of `file` that contain every needle.
-size_t count_lines(const fs::path& file, const std::vector<std::string>& needles) {
-  std::ifstream in{file};
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    bool all = true;
-    for (const auto& needle : needles)
-      all = all && line.find(needle) != std::string::npos;
-    n += all ? 1 : 0;
-  }
-  return n;
-}
-
 template <class T>
 T must(result<T> r, const std::string& what) {
   if (!r)
@@ -144,8 +130,8 @@ struct environment {
 
   /// Links between the root and its real children (not the rogue) that went down so far.
   size_t link_drops() const {
-    return count_lines(root_log(), {"link to child ", " is down: "})
-           - count_lines(root_log(), {"link to child " + rogue_fqdn + " is down: "});
+    return test::count_lines_with_all(root_log(), {"link to child ", " is down: "})
+           - test::count_lines_with_all(root_log(), {"link to child " + rogue_fqdn + " is down: "});
   }
 
   /// Every node ready, every link up, and no link of the root to a real child dropped meanwhile.
@@ -227,7 +213,7 @@ void check_attack(const attack_spec& spec) {
     auto log_file = spec.in_audit ? e.root_audit() : e.root_log();
     auto metric_before = e.c.metric("root", spec.metric);
     auto routed_before = e.c.metric("root", "joconde_envelopes_routed_total{direction=\"in\"}");
-    auto log_before = count_lines(log_file, spec.log_needles);
+    auto log_before = test::count_lines_with_all(log_file, spec.log_needles);
     auto drops_before = e.link_drops();
     auto res = e.inject(spec.attack);
     BOOST_TEST_MESSAGE(spec.attack << ": " << res.line);
@@ -245,7 +231,7 @@ void check_attack(const attack_spec& spec) {
                       routed_before + spec.routed_in);
     // ... and logged with its reason.
     BOOST_CHECK_MESSAGE(test::cluster::wait_until(
-                          [&] { return count_lines(log_file, spec.log_needles) > log_before; }, 5s),
+                          [&] { return test::count_lines_with_all(log_file, spec.log_needles) > log_before; }, 5s),
                         "no new line in " << log_file.filename() << " with the reason");
     // The cluster is healthy (every node ready, every link up) and nothing reached an inbox.
     e.check_healthy(drops_before, spec.attack);
@@ -370,7 +356,7 @@ BOOST_AUTO_TEST_CASE(duplicate_envelope_is_dropped) {
   BOOST_CHECK_EQUAL(e.inbox_count("root", topic), root_before + 1);
   BOOST_CHECK(test::cluster::wait_until([&] { return e.inbox_count("cp1", topic) == cp1_before + 1; },
                                         10s));
-  BOOST_CHECK_EQUAL(count_lines(e.root_audit(), {"topic=\"inject.env-duplicate\"", "decision=\"delivered"}),
+  BOOST_CHECK_EQUAL(test::count_lines_with_all(e.root_audit(), {"topic=\"inject.env-duplicate\"", "decision=\"delivered"}),
                     root_before + 1);
 }
 
@@ -447,7 +433,7 @@ struct tls_baseline {
 
 tls_baseline tls_before(const std::string& reason) {
   return {env->link_drops(), env->c.metric("root", tls_refused(reason)),
-          count_lines(env->root_log(), {"TLS handshake from 127.0.0.1:", "reason=\"" + reason + "\""})};
+          test::count_lines_with_all(env->root_log(), {"TLS handshake from 127.0.0.1:", "reason=\"" + reason + "\""})};
 }
 
 /// s_client saw the alert; the root counted the refusal once under `reason`, logged it and stayed
@@ -464,7 +450,7 @@ void check_refused(const std::string& what, const std::string& out, const std::s
                         5s),
                       what << ": " << tls_refused(reason) << " did not rise from " << before.refused);
   BOOST_CHECK_EQUAL(env->c.metric("root", tls_refused(reason)), before.refused + 1);
-  BOOST_CHECK_MESSAGE(count_lines(env->root_log(), {"TLS handshake from 127.0.0.1:",
+  BOOST_CHECK_MESSAGE(test::count_lines_with_all(env->root_log(), {"TLS handshake from 127.0.0.1:",
                                                     "reason=\"" + reason + "\""})
                         > before.log_lines,
                       what << ": the root logged no refusal with reason " << reason);

@@ -148,4 +148,21 @@ bool any_file_contains(const fs::path& dir, const std::string& needle) {
   return false;
 }
 
+size_t count_lines(const fs::path& file, const std::string& needle) {
+  return count_lines_with_all(file, {needle});
+}
+
+size_t count_lines_with_all(const fs::path& file, const std::vector<std::string>& needles) {
+  std::ifstream in{file};
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    bool all = true;
+    for (const auto& needle : needles)
+      all = all && line.find(needle) != std::string::npos;
+    n += all ? 1 : 0;
+  }
+  return n;
+}
+
 } // namespace joconde::test

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace joconde::test {
 
@@ -63,5 +64,11 @@ private:
 
 /// True if any regular file below `dir` contains `needle`.
 bool any_file_contains(const std::filesystem::path& dir, const std::string& needle);
+
+/// Lines of `file` that contain `needle` (0 if the file cannot be read).
+size_t count_lines(const std::filesystem::path& file, const std::string& needle);
+
+/// Lines of `file` that contain every one of `needles`.
+size_t count_lines_with_all(const std::filesystem::path& file, const std::vector<std::string>& needles);
 
 } // namespace joconde::test

@@ -84,4 +84,12 @@ constexpr std::string_view to_string(errc x) noexcept {
   return "unknown";
 }
 
+/// The code whose to_string() is `name`; `fallback` for any other text (e.g. from another node).
+constexpr errc errc_from_string(std::string_view name, errc fallback) noexcept {
+  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::bad_passphrase); ++i)
+    if (to_string(static_cast<errc>(i)) == name)
+      return static_cast<errc>(i);
+  return fallback;
+}
+
 } // namespace joconde
