@@ -1269,7 +1269,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       if (pak.name().empty() || pak.keys().empty())
         return make_error(errc::malformed_input, "a PAK is registered with a name and at least one key");
       // The same checks as in a CTSA (P-256, keys of this peer), except coverage.
-      if (auto r = check_ctsa(probe, rec->ctsc()); !r && r.err().message.rfind("no data", 0) != 0)
+      if (auto r = check_ctsa(probe, rec->ctsc(), false); !r)
         return to_caf(r.err());
       pak.set_uuid(uuid);
       pak.set_custodian(custodian);

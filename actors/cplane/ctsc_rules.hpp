@@ -32,8 +32,8 @@ result<void> check_ctsc(const v1::Ctsc& ctsc, int64_t now_ms, bool registered);
 /// Checks a peer's CTSA against its CTSC: it names at least one signatory; every data custodian and
 /// analyst has a name, a PAK that is an EC P-256 public key (DER SubjectPublicKeyInfo) and only keys
 /// of inputs this peer owns / outputs it receives; every such input and output is covered by
-/// someone.
-result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc);
+/// someone (unless `require_coverage` is false, as for checking single people before a CTSA exists).
+result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc, bool require_coverage = true);
 
 /// A fresh UUIDv4 in canonical lowercase form.
 std::string new_uuid();
