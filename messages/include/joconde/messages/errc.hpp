@@ -53,6 +53,13 @@ enum class errc : std::uint8_t {
   invalid_state,
   /// The wrong pass phrase was given for an encrypted key.
   bad_passphrase,
+  /// The engine or the task language does not support what was asked (operator, type, party count).
+  unsupported,
+  /// A task-language program does not compile (syntax, types, possible overflow); the message says
+  /// where as line:column.
+  compile_error,
+  /// A counterpart MPC party sent a malformed, truncated or unexpected message, or its channel broke.
+  protocol_error,
 };
 
 /// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
@@ -80,13 +87,16 @@ constexpr std::string_view to_string(errc x) noexcept {
     case errc::timeout: return "timeout";
     case errc::invalid_state: return "invalid_state";
     case errc::bad_passphrase: return "bad_passphrase";
+    case errc::unsupported: return "unsupported";
+    case errc::compile_error: return "compile_error";
+    case errc::protocol_error: return "protocol_error";
   }
   return "unknown";
 }
 
 /// The code whose to_string() is `name`; `fallback` for any other text (e.g. from another node).
 constexpr errc errc_from_string(std::string_view name, errc fallback) noexcept {
-  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::bad_passphrase); ++i)
+  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::protocol_error); ++i)
     if (to_string(static_cast<errc>(i)) == name)
       return static_cast<errc>(i);
   return fallback;

@@ -1,0 +1,160 @@
+#pragma once
+
+// Oblivious relational and statistical building blocks over any backend (DESIGN.md §9): grouping by
+// declared category domains, aggregates, sorting and joins. They only call backend operations and
+// rearrange shares locally, so they run unchanged on the reference engine and on rss3, and they
+// never reveal anything but the one bit of unique_keys: filters, group membership and join matches
+// stay secret 0/1 flags.
+//
+// Layout: for G groups over n rows, `masks` is one secret of length G * n, group-major (row r of
+// group g at g * n + r), 1 where the row belongs to the group and passes every filter.
+//
+// Preconditions common to all kernels: every 0/1 flag (filter, masks, valid) is exactly 0 or 1;
+// values are ring encodings (two's complement) of integers in the ranges check_range accepted.
+// Vectors of inconsistent lengths throw engine_failure(errc::invalid_state).
+//
+// Costs (backend calls, each one round): count is local; group_masks 1 (0 for G == 1); sum 1;
+// avg 4; var_samp 11, stddev_samp 14, corr 19, regr_slope 18, regr_intercept 21, whatever n and G,
+// except that the sums take one dot call per summed column (instead of one in all) when
+// G * n * columns exceeds 2^23 (to bound memory); min/max 1 + 2 ceil(log2 n); sort log2 N (log2 N + 1) for N = n rounded up to a power of
+// two; inner_join the same for N = n + m, plus 2; unique_keys the same for n, plus 4 (the last
+// is the reveal of its bit).
+// backend::div is called with frac 0, 24 and 40, backend::sqrt with frac 24 and 40, trunc with 8
+// and 16, mul_trunc with 8. In the wide path some div results are out of div's contract (|result|
+// >= 2^62) where they are discarded by a 0/1 product: backends must return some value there, not
+// throw.
+//
+// Fixed-point results carry stat_frac = 24 fraction bits, in the encoded units of the arguments:
+//   avg            mean(x) * 2^24                      (x units; decimal(2) gives mean * 100 * 2^24)
+//   var_samp       var(x) * 2^24                       (x units squared)
+//   stddev_samp    sd(x) * 2^24                        (x units)
+//   corr           r(x, y) * 2^24                      (dimensionless)
+//   regr_slope     slope of y on x * 2^24              (y units per x unit)
+//   regr_intercept intercept of y on x * 2^24          (y units)
+// Error bounds, for every input check_range accepts. On the reference backend (exact div, sqrt
+// rounding down, exact truncation) and on rss3 (div within 2^-30 relative + 2 units, sqrt within
+// 2^-24 relative + 2 units, trunc/mul_trunc within 1 unit), with u = 2^-24 (one unit of the result):
+//   avg            |err| <= 2^-28 |mean| + 4 u
+//   var_samp       |err| <= 2^-26 var + 8 u; exactly 0 for constant groups and groups of < 2 rows
+//   stddev_samp    |err| <= 2^-22 sd + 8 u + 8 u / sd; exactly 0 where var_samp is 0
+//   corr           |err| <= 2^-21 + 8 u / var(x) + 8 u / var(y) + 4 u / (sd(x) sd(y))
+//   regr_slope     |err| <= |slope| (2^-21 + 16 u / var(x)) + 4 u / var(x) + 8 u
+//   regr_intercept |err| <= |mean(x)| e_slope + 2^-14 (|slope| + 3) + 16 u, e_slope: the bound above
+// corr, regr_slope and regr_intercept are 0 where a variance they divide by is 0 (constant group)
+// or the group has fewer than 2 rows; a nonconstant group whose computed variance is not positive
+// (possible on rss3 only when var < 2^-22) is treated the same way.
+
+#include "joconde/engines/backend.hpp"
+
+#include "joconde/messages/result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace joconde::engines::kernels {
+
+/// Fraction bits of the fixed-point results of avg, var, stddev, corr and regression.
+inline constexpr unsigned stat_frac = 24;
+
+/// The aggregates, for check_range.
+enum class aggregate {
+  count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept
+};
+
+// -- static range checks ------------------------------------------------------------------------
+
+/// Whether `agg` over at most `max_rows` rows whose (ring-encoded) argument lies in [lo, hi] (and
+/// the second argument of corr/regr_* in [lo2, hi2]) keeps every intermediate inside |v| < 2^62
+/// with the precision documented above; unsupported otherwise, with a message naming a symmetric
+/// range (or else a row count) that would work. For corr the arguments are (x, y); for regr_* they
+/// are (y, x) as in SQL's REGR_SLOPE(y, x). The conditions, with M = max(|lo|, |hi|),
+/// w = hi - lo, n = max_rows, d = 3 + M 2^-30 (a bound on |mean - c| for the integer centre c):
+///   count: n < 2^62.  sum: n M < 2^62.  avg: n M < 2^62, n < 2^48, M < 2^38.
+///   min/max: M < 2^62, w < 2^62.
+///   var_samp: n <= 2^24, n M < 2^62, n (w^2/4 + d^2) < 2^62, (w^2/2 + 2 d^2) 2^24 < 2^62 (so
+///     w <= 741455: the result var * 2^24 must fit), (n d)^2 < 2^62.
+///   stddev_samp: as var_samp, but with (w^2/2 + 2 d^2) 2^8 < 2^62 and w 2^24 < 2^62 instead of
+///     the 2^24 condition (its comoments switch to 8 fraction bits above 2^22).
+///   corr: the stddev conditions on both arguments and the same on their cross products.
+///   regr_slope: those on x and the cross products, and L 2^24 < 2^62 for the slope bound
+///     L = 16 w_y + 16 (the slope over integer x is at most 2 w_y; the rest is margin).
+///   regr_intercept: also L (M_x + d_x) 2^24 < 2^62, L d_x 2^32 < 2^62,
+///     (M_y + d_y + L (M_x + d_x)) 2^24 < 2^62.
+/// For instance at 10^6 rows: var_samp |x| <= 370727, stddev_samp / corr / regr_slope |x| <=
+/// 2147483 (limited by sum (x - mean)^2 < 2^62).
+/// The compiler calls it for every aggregate in a program.
+result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
+                         std::int64_t lo2 = 0, std::int64_t hi2 = 0);
+
+/// Whether a key column declared in [lo, hi] can be sorted, joined and tested for uniqueness:
+/// inner_join needs |key| < 2^59 (it sorts on 4 key + side), sort and unique_keys |key| < 2^61.
+/// unsupported with a message otherwise. The compiler calls it for every join key.
+result<void> check_key_range(std::int64_t lo, std::int64_t hi);
+
+// -- grouping and aggregates --------------------------------------------------------------------
+
+/// Group masks (length groups * n, layout above) for a category column with `groups` declared
+/// values (codes 0..groups-1, a precondition: a row with another code would count in the last
+/// group) combined with the row filter `filter` (0/1 per row). One eq over (G - 1) * n elements
+/// (the last mask is the filter minus the others); for G == 1 it is the filter itself.
+secret group_masks(backend& b, const secret& category, std::size_t groups, const secret& filter);
+
+/// Rows per group (length G; local).
+secret count(backend& b, const secret& masks, std::size_t groups);
+
+/// Sum of x per group (length G; one dot round). Exact in the ring.
+secret sum(backend& b, const secret& masks, const secret& x, std::size_t groups);
+
+/// Mean of x per group as fixed point with stat_frac bits; 0 for an empty group. 4 rounds.
+secret avg(backend& b, const secret& masks, const secret& x, std::size_t groups);
+
+/// Sample variance (n - 1 denominator), fixed point, always >= 0; 0 for groups with fewer than 2
+/// rows.
+secret var_samp(backend& b, const secret& masks, const secret& x, std::size_t groups);
+
+/// Sample standard deviation, fixed point; 0 for groups with fewer than 2 rows.
+secret stddev_samp(backend& b, const secret& masks, const secret& x, std::size_t groups);
+
+/// Pearson correlation of x and y, fixed point; 0 where either variance is 0 or fewer than 2 rows.
+secret corr(backend& b, const secret& masks, const secret& x, const secret& y, std::size_t groups);
+
+/// Least-squares slope of y on x, fixed point; 0 where var(x) is 0 or fewer than 2 rows.
+secret regr_slope(backend& b, const secret& masks, const secret& y, const secret& x,
+                  std::size_t groups);
+
+/// Least-squares intercept of y on x, fixed point; 0 where var(x) is 0 or fewer than 2 rows.
+secret regr_intercept(backend& b, const secret& masks, const secret& y, const secret& x,
+                      std::size_t groups);
+
+/// Minimum of x per group, x in [lo, hi] (a precondition: outside values may win or lose wrongly);
+/// `hi` for an empty group. Exact. 1 + 2 ceil(log2 n) rounds.
+secret min(backend& b, const secret& masks, const secret& x, std::size_t groups, std::int64_t lo,
+           std::int64_t hi);
+
+/// Maximum of x per group, x in [lo, hi]; `lo` for an empty group. Exact. 1 + 2 ceil(log2 n)
+/// rounds.
+secret max(backend& b, const secret& masks, const secret& x, std::size_t groups, std::int64_t lo,
+           std::int64_t hi);
+
+// -- sorting and joins --------------------------------------------------------------------------
+
+/// Sorts the rows of `t` by column `key` ascending (signed; invalid rows last, in any order),
+/// obliviously (bitonic network; the order of equal keys is unspecified). Requires |key| < 2^61.
+/// O(log^2 n) rounds, O(n log^2 n) work per column.
+void sort(backend& b, secret_table& t, std::size_t key);
+
+/// Inner join of `left` and `right` on left.columns[left_key] == right.columns[right_key], where
+/// each key value occurs at most once among the valid rows of each side and |key| < 2^59. The
+/// result has the left columns then the right columns, max(0, n + m - 1) rows whatever the data
+/// (so its size reveals nothing), and valid = 1 exactly on the matching pairs (the values of
+/// other rows are meaningless). If a key repeats within one side the result may miss pairs, so the
+/// executor must first run `unique_keys` on each side. One sort of n + m rows carrying the key
+/// and max(left, right) payload columns, plus 2 rounds.
+secret_table inner_join(backend& b, const secret_table& left, std::size_t left_key,
+                        const secret_table& right, std::size_t right_key);
+
+/// Whether the valid rows of `t` have distinct values in column `key` (|key| < 2^61); reveals only
+/// this one bit (the compiler lists it among a join's disclosures).
+bool unique_keys(backend& b, const secret_table& t, std::size_t key);
+
+} // namespace joconde::engines::kernels

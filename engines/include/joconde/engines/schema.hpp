@@ -1,0 +1,66 @@
+#pragma once
+
+// Typed table schemas of the task language and the encoding of clear values as ring elements
+// (DESIGN.md §9). The types mirror proto `Column.Type`; ranges and the row bound are what the
+// compiler uses to prove that no intermediate value overflows the ring.
+
+#include "joconde/engines/backend.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace joconde::engines {
+
+/// A column's data type.
+enum class column_type {
+  integer,   ///< signed 64-bit integer, encoded as itself (two's complement)
+  decimal,   ///< decimal with `scale` digits after the point, encoded as value * 10^scale
+  boolean,   ///< encoded as 0 or 1
+  category,  ///< one of `domain`, encoded as its 0-based index in `domain`
+  key,       ///< text identifier, used only to join: encoded as the first 58 bits of its SHA-256
+             ///< (two of 10^6 distinct keys collide with probability about 2^-19)
+};
+
+/// "integer", "decimal", "boolean", "category", "key".
+std::string_view to_string(column_type t) noexcept;
+
+/// One column of a table.
+struct column_schema {
+  std::string name;
+  column_type type = column_type::integer;
+  unsigned scale = 0;                 ///< decimal: digits after the point (0..12)
+  std::vector<std::string> domain;    ///< category: the declared values, in order (1..256 values)
+  /// Declared range [min, max] in encoded units (a decimal 12.34 with scale 2 is 1234). Booleans
+  /// and categories have an implicit range; integers and decimals without one are unbounded, and
+  /// the compiler refuses any arithmetic on them that could overflow.
+  std::optional<std::int64_t> min;
+  std::optional<std::int64_t> max;
+};
+
+/// A named input or output table.
+struct table_schema {
+  std::string name;
+  std::vector<column_schema> columns;
+  /// The most rows the table may have (inputs: enforced at upload; used by overflow proofs).
+  std::uint64_t max_rows = 1'000'000;
+
+  /// The column called `name`, or nullptr.
+  const column_schema* find(std::string_view column) const noexcept;
+};
+
+/// Checks a schema on its own: names are identifiers and unique, scales and domains are in bounds,
+/// min <= max, max_rows in 1..2^32. malformed_input saying what is wrong.
+result<void> validate(const table_schema& schema);
+
+/// Encodes one clear CSV field for `col`; malformed_input with the reason (not a number, too many
+/// decimals, out of the declared range, not in the domain ...).
+result<word> encode_value(const column_schema& col, std::string_view text);
+
+/// The clear text of an encoded value (decimal with exactly `scale` digits after the point,
+/// "true"/"false", the category's name, "#<hex>" for a key).
+std::string decode_value(const column_schema& col, word value);
+
+} // namespace joconde::engines

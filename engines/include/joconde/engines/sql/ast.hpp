@@ -1,0 +1,230 @@
+#pragma once
+
+// The syntax tree of joconde-sql/1 and the compiled program the executor runs (DESIGN.md §9). The
+// parser builds the tree; the checker resolves names, types, scales and value ranges into the same
+// nodes, so the executor needs no second representation.
+
+#include "joconde/engines/kernels.hpp"
+#include "joconde/engines/schema.hpp"
+#include "joconde/engines/sql/compiler.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace joconde::engines::sql {
+
+// -- positions and errors ------------------------------------------------------------------------
+
+/// A 1-based place in a source text, plus the byte offset for quoting.
+struct position {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  std::size_t offset = 0;
+};
+
+/// Thrown inside the compiler for any error in a program; compile() turns it into compile_error.
+class sql_error : public std::runtime_error {
+public:
+  sql_error(position pos, const std::string& message)
+    : std::runtime_error(message), pos_(pos) {
+    // nop
+  }
+
+  /// Where the error is.
+  position pos() const noexcept { return pos_; }
+
+private:
+  position pos_;
+};
+
+// -- tokens --------------------------------------------------------------------------------------
+
+/// The kinds of token.
+enum class token_kind { identifier, integer, decimal, text, symbol, end };
+
+/// One token; `text` is the identifier, the digits, the unquoted text or the symbol.
+struct token {
+  token_kind kind = token_kind::end;
+  std::string text;
+  position pos;
+  std::size_t end = 0;  ///< byte offset just past the token
+};
+
+/// Splits `source` into tokens (comments and blanks dropped), ending with one `end` token. Throws
+/// sql_error on an unterminated text literal or a character outside the language.
+std::vector<token> lex(std::string_view source);
+
+// -- types and ranges ----------------------------------------------------------------------------
+
+/// A 128-bit signed integer: wide enough for the product of two values below 2^62 and for sums
+/// over 2^32 rows of them, which is all the overflow proofs need.
+__extension__ typedef __int128 int128;
+
+/// What a value is, once checked.
+enum class value_kind { number, boolean, category, key, text };
+
+/// A checked value type. A number's encoded value is its real value * 10^dec * 2^bin: integers
+/// have (0, 0), decimal(s) columns (s, 0), fixed-point statistics bin = 24.
+struct value_type {
+  value_kind kind = value_kind::number;
+  bool integral = false;                             ///< number built from integers only
+  int dec = 0;                                       ///< decimal digits of the encoding
+  int bin = 0;                                       ///< binary fraction bits of the encoding
+  const std::vector<std::string>* domain = nullptr;  ///< category: its declared values
+};
+
+/// An interval of encoded values; `bounded` is false for columns without a declared RANGE.
+struct interval {
+  int128 lo = 0;
+  int128 hi = 0;
+  bool bounded = true;
+};
+
+// -- expressions ---------------------------------------------------------------------------------
+
+/// The kinds of expression node.
+enum class expr_kind {
+  literal,    ///< number, text or boolean constant
+  column,     ///< column reference
+  negate,     ///< unary minus
+  logic_not,  ///< NOT
+  binary,     ///< arithmetic, comparison, AND, OR
+  between,    ///< args: value, low, high
+  in_list,    ///< args: value, then the literals
+  case_when,  ///< args: when1, then1, ..., [else]
+  aggregate,  ///< args: the aggregated row expressions (none for COUNT(*))
+};
+
+/// Binary operators.
+enum class binary_op { add, sub, mul, div, eq, ne, lt, le, gt, ge, logic_and, logic_or };
+
+struct expr;
+/// Owning pointer to a node.
+using expr_ptr = std::unique_ptr<expr>;
+
+/// One node of an expression, with what the checker found about it.
+struct expr {
+  expr_kind kind = expr_kind::literal;  ///< what the node is
+  position pos;                 ///< first token of the node (the operator for binary errors)
+  position op_pos;              ///< the operator or function token
+  std::size_t end = 0;          ///< byte offset just past the node, for quoting it
+  std::string name;             ///< column name, function name, or the text of a text literal
+  std::string qualifier;        ///< table name of a qualified column, else empty
+  std::int64_t number = 0;      ///< numeric literal, encoded with `type.dec` digits
+  binary_op op = binary_op::add;  ///< binary: the operator
+  bool negated = false;         ///< NOT BETWEEN / NOT IN
+  bool has_else = false;        ///< CASE with ELSE
+  std::vector<expr_ptr> args;     ///< operands, in source order
+
+  // Filled by the checker.
+  value_type type;              ///< the value's type and scale
+  interval range;               ///< proven bounds of the encoded value
+  std::size_t column = 0;       ///< column: index in the (joined) row
+  std::vector<word> factors;    ///< per arg: public factor aligning its scale (1 = none)
+  std::vector<word> codes;      ///< in_list: the aligned literal values, distinct
+  kernels::aggregate agg = kernels::aggregate::count;  ///< aggregate: which one
+};
+
+// -- statements ----------------------------------------------------------------------------------
+
+/// A reference to a column in FROM ... [JOIN ...] after resolution.
+struct column_ref {
+  std::string qualifier;   ///< table name if written `table.column`, else empty
+  std::string name;        ///< column name as written
+  position pos;            ///< where it is written
+  std::size_t column = 0;  ///< index in the (joined) row
+};
+
+/// One step of an exact division by a public power of ten: q += (r * mul) >> shift, then
+/// r -= that * divisor.
+struct division_pass {
+  word mul = 1;        ///< ceil(2^shift / divisor)
+  unsigned shift = 0;  ///< fraction bits of the reciprocal
+};
+
+/// How a checked value becomes its output column: x * pre_mul >> pre_shift, then either
+/// (x * mul) >> shift, or, with a divisor, floor(x / divisor) computed by approximate quotient
+/// passes and an exact correction from the remainder. Each step is skipped when it is the
+/// identity.
+struct conversion {
+  word pre_mul = 1;                   ///< lifts a negative binary scale
+  unsigned pre_shift = 0;             ///< drops binary fraction bits before a decimal division
+  word mul = 1;                       ///< power of ten to multiply by (no divisor)
+  unsigned shift = 0;                 ///< bits dropped after the multiply (no divisor)
+  word divisor = 0;                   ///< power of ten to divide by, rounding down (0: none)
+  std::vector<division_pass> passes;  ///< the approximate quotient steps (with a divisor)
+};
+
+/// One `expr [AS name]` of a select list.
+struct select_item {
+  expr_ptr value;          ///< the expression
+  std::string alias;       ///< the AS name, or empty
+  position alias_pos;      ///< where the AS name is
+  conversion convert;      ///< to the output column's encoding
+};
+
+/// One `INSERT INTO out SELECT ...;`.
+struct select_stmt {
+  position pos;                      ///< the INSERT keyword
+  std::string output;                ///< output table name
+  position output_pos;               ///< where the output is named
+  std::size_t output_index = 0;      ///< index in program_impl::outputs
+  std::vector<select_item> items;    ///< the select list
+  std::string from;                  ///< FROM input name
+  position from_pos;                 ///< where it is named
+  std::size_t from_index = 0;        ///< index in program_impl::inputs
+  bool has_join = false;             ///< whether a JOIN follows
+  std::string join;                  ///< JOIN input name
+  position join_pos;                 ///< where it is named
+  std::size_t join_index = 0;        ///< index in program_impl::inputs
+  column_ref join_left;   ///< ON operand resolved to the FROM table (index within it)
+  column_ref join_right;  ///< ON operand resolved to the JOIN table (index within it)
+  expr_ptr where;                    ///< WHERE condition, or null
+  std::vector<column_ref> group_by;  ///< GROUP BY columns, in order
+  std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY column
+  bool has_having = false;           ///< whether HAVING COUNT(*) >= k is given
+  position having_pos;               ///< the HAVING keyword
+  std::int64_t having_min = 0;       ///< k
+  // Filled by the checker.
+  bool aggregated = false;         ///< one row per group (or one row) instead of per input row
+  std::size_t groups = 1;          ///< product of the GROUP BY domain sizes (1 without)
+  std::uint64_t max_rows = 0;      ///< rows of FROM (or of the join result), at most
+  std::vector<const expr*> aggregates;  ///< every aggregate node of the select list, in order
+};
+
+/// The data-quality check of one input.
+struct quality_program {
+  std::string input;               ///< the input it checks
+  std::size_t input_index = 0;     ///< index in program_impl::inputs
+  std::vector<expr_ptr> checks;    ///< the CHECK conditions, in order
+};
+
+/// Parses the main algorithm; throws sql_error.
+std::vector<select_stmt> parse_main(std::string_view source);
+
+/// Parses a data-quality source (CHECK statements); throws sql_error.
+std::vector<expr_ptr> parse_quality(std::string_view source);
+
+/// Everything compile() produced; the executor walks it.
+struct program_impl {
+  std::vector<table_schema> inputs;       ///< in CTSC order
+  std::vector<table_schema> outputs;      ///< in CTSC order
+  std::vector<std::string> disclosures;   ///< see program::disclosures
+  std::vector<std::string> features;      ///< see program::features
+  std::vector<select_stmt> statements;    ///< the main algorithm, in source order
+  std::vector<quality_program> quality;   ///< data-quality programs, in input order
+};
+
+/// Resolves, type-checks and proves the ranges of `prog`'s statements in place, and checks that
+/// every output is written exactly once; throws sql_error.
+void check_main(program_impl& prog, std::string_view source);
+
+/// Checks one input's data-quality program in place; throws sql_error.
+void check_quality(const program_impl& prog, quality_program& q, std::string_view source);
+
+} // namespace joconde::engines::sql

@@ -1,0 +1,93 @@
+#pragma once
+
+// The pieces of the joconde-sql/1 checker shared by its source files: name scopes, expression
+// checking, and the interval arithmetic of the overflow proofs (DESIGN.md §9).
+
+#include "joconde/engines/sql/ast.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace joconde::engines::sql {
+
+// -- ranges --------------------------------------------------------------------------------------
+
+/// Every intermediate must stay strictly below this in absolute value: the ring is 2^64 and the
+/// comparison and truncation protocols need one spare bit on top of the sign.
+inline constexpr int128 ring_limit = int128{1} << 62;
+
+/// 10^k as a 128-bit integer, k <= 36.
+int128 pow10(int k);
+
+/// A bound in short scientific form for messages ("9.2e22", "1000").
+std::string format_bound(int128 v);
+
+/// The text of a node as written in `source`, blanks collapsed ("SUM(income * weight)").
+std::string quote(const expr& e, std::string_view source);
+
+/// The distinct column names a node reads, in order of first appearance.
+std::vector<std::string> columns_of(const expr& e);
+
+/// "a", "a or b", "a, b or c".
+std::string either(const std::vector<std::string>& names);
+
+/// A type for messages: "integer", "decimal(2)", "fixed-point number", "boolean", "category",
+/// "key", "text".
+std::string describe(const value_type& t);
+
+/// Throws the overflow refusal for `e` reaching `bound`, naming the columns to declare RANGEs for.
+[[noreturn]] void refuse_overflow(const expr& e, int128 bound, std::string_view source);
+
+/// Throws unless `r` is bounded and inside the ring limit.
+void prove(const expr& e, const interval& r, std::string_view source);
+
+/// Throws the refusal for an unbounded column used where a proof is needed.
+[[noreturn]] void refuse_unbounded(const expr& e, std::string_view source);
+
+/// The public factor taking scale (dec, bin) to (to_dec, to_bin), both not smaller; throws at `e`
+/// if it does not fit the ring.
+word scale_factor(const expr& e, int dec, int bin, int to_dec, int to_bin);
+
+/// How a checked value of type `from` with range `r` becomes a decimal(t) column (exact when
+/// from.dec <= t and from.bin <= 0, else rounded down); throws at `e` if it cannot be proven.
+conversion decimal_conversion(const expr& e, const value_type& from, const interval& r, int t,
+                              std::string_view source);
+
+// -- expression checking -------------------------------------------------------------------------
+
+/// One table visible in an expression, with the index of its first column in the joined row.
+struct scope_table {
+  const table_schema* schema = nullptr;  ///< the input's schema
+  std::size_t offset = 0;                ///< index of its first column in the joined row
+};
+
+/// What an expression may refer to.
+struct scope {
+  std::vector<scope_table> tables;        ///< FROM, then JOIN
+  std::string_view source;                ///< the program text, for quoting
+  std::uint64_t max_rows = 0;             ///< rows an aggregate may see
+  bool aggregated = false;                ///< columns outside aggregates must be group columns
+  const std::vector<column_ref>* group_by = nullptr;  ///< the GROUP BY columns, if aggregated
+  std::string clause;                     ///< "WHERE", "the select list", "CHECK" for messages
+};
+
+/// Resolves a (possibly qualified) column in `sc`; throws with a suggestion if unknown or
+/// ambiguous. Returns the index in the joined row and sets `col` to its schema.
+std::size_t resolve(const scope& sc, const std::string& qualifier, const std::string& name,
+                    position pos, const column_schema*& col);
+
+/// Checks `e` and its children in place: names, types, scales, ranges, aggregates' placement.
+void check_expr(expr& e, const scope& sc, bool in_aggregate);
+
+/// Whether `e` contains an aggregate.
+bool has_aggregate(const expr& e);
+
+/// Appends every aggregate node of `e` (pre-order) to `out`.
+void collect_aggregates(const expr& e, std::vector<const expr*>& out);
+
+/// The closest of `names` to `wrong` if it is close enough to be a likely typo, else empty.
+std::string closest(const std::string& wrong, const std::vector<std::string>& names);
+
+} // namespace joconde::engines::sql

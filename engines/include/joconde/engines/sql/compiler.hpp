@@ -1,0 +1,61 @@
+#pragma once
+
+// The task language "joconde-sql/1": a SQL dialect for official statistics (DESIGN.md §9, spec
+// §4.3.3.1). A program is compiled against the CTSC's input and output schemas; compilation
+// type-checks it, proves from the declared ranges that no intermediate overflows the ring (or
+// refuses, saying where) and states everything the program reveals beyond its declared outputs.
+
+#include "joconde/engines/schema.hpp"
+#include "joconde/messages/result.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace joconde::engines::sql {
+
+/// The language name and version, as CTSCs carry it (proto Algorithm.language).
+inline constexpr std::string_view language = "joconde-sql/1";
+
+struct program_impl;
+
+/// A compiled, checked program: the main algorithm plus the data-quality check of each input that
+/// has one. Immutable; cheap to copy.
+class program {
+public:
+  /// The input schemas it was compiled against, in CTSC order.
+  const std::vector<table_schema>& inputs() const noexcept;
+  /// The output schemas it was compiled against, in CTSC order.
+  const std::vector<table_schema>& outputs() const noexcept;
+  /// What running it reveals beyond its declared outputs, one plain-English statement each, e.g.
+  /// "the data-quality check of `persons` reveals whether it passed". Shown in the CTSC.
+  const std::vector<std::string>& disclosures() const noexcept;
+  /// The language features it uses (names from all_features()); engines check them in supports().
+  const std::vector<std::string>& features() const noexcept;
+
+  /// Internal representation, for the executor.
+  const program_impl& impl() const noexcept { return *impl_; }
+
+  explicit program(std::shared_ptr<const program_impl> impl) : impl_(std::move(impl)) {
+    // nop
+  }
+
+private:
+  std::shared_ptr<const program_impl> impl_;
+};
+
+/// Every language feature name a program can use ("select", "where", "group_by", "join",
+/// "having", "case", "aggregate.count", ..., "quality_check").
+std::vector<std::string> all_features();
+
+/// Compiles `main_source` (writing every output) and, for each input named in `quality_sources`,
+/// its data-quality check. compile_error with "line:column: message" (and the check's input name
+/// for a data-quality source) for any syntax, type, name, overflow or schema mismatch error;
+/// malformed_input if a schema itself is invalid.
+result<program> compile(std::string_view main_source, std::vector<table_schema> inputs,
+                        std::vector<table_schema> outputs,
+                        const std::map<std::string, std::string>& quality_sources = {});
+
+} // namespace joconde::engines::sql

@@ -1,0 +1,40 @@
+#pragma once
+
+// Vectorised evaluation of checked expressions over a backend: one backend call per operator node,
+// over all rows (or all groups) at once. Used by sql::run.
+
+#include "joconde/engines/backend.hpp"
+#include "joconde/engines/sql/ast.hpp"
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace joconde::engines::sql {
+
+/// What an expression is evaluated over: the rows of a table, or the groups of an aggregation.
+struct frame {
+  std::size_t n = 0;                                        ///< vector length (rows or groups)
+  const std::vector<secret>* columns = nullptr;             ///< row level: the (joined) columns
+  const std::map<std::size_t, secret>* group_columns = nullptr;  ///< group level: group codes
+  const std::map<const expr*, secret>* aggregates = nullptr;     ///< group level: results
+};
+
+/// The value of `e` for every row or group of `f`, in the encoding the checker chose.
+secret evaluate(backend& b, const expr& e, const frame& f);
+
+/// Runs every aggregate of `aggs` over the rows `columns` (length n) grouped by `masks` (G * n);
+/// no masks means one group of every row, publicly (COUNT is then n and SUM local).
+std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
+                                             const std::vector<secret>& columns, std::size_t n,
+                                             const std::optional<secret>& masks,
+                                             std::size_t groups);
+
+/// Applies an output conversion.
+secret convert(backend& b, const secret& x, const conversion& c);
+
+/// 1 - x for 0/1 values (local).
+secret logical_not(backend& b, const secret& x);
+
+} // namespace joconde::engines::sql

@@ -1,0 +1,72 @@
+#pragma once
+
+// Helpers shared by the kernel sources: size checks and local rearrangements of secrets (slicing,
+// concatenating, tiling, gathering by public indices). A rearrangement applies the same change to
+// `a` and, when it is not empty, to `b`, so it is valid for every backend's share layout.
+
+#include "joconde/engines/backend.hpp"
+#include "joconde/engines/secret_ops.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace joconde::engines::kernels::detail {
+
+/// Throws engine_failure(invalid_state) saying which kernel got which inconsistent sizes.
+[[noreturn]] void size_error(const char* kernel, const std::string& what);
+
+/// Throws unless `x` has `n` elements.
+void expect_size(const char* kernel, const char* name, const secret& x, std::size_t n);
+
+/// The row count n of group-major masks of `groups` groups; throws unless masks.size() == G * n.
+std::size_t rows_of(const char* kernel, const secret& masks, std::size_t groups);
+
+using engines::append;
+using engines::concat;
+using engines::slice;
+
+/// `x` repeated `times` times back to back.
+secret tile(const secret& x, std::size_t times);
+
+/// Each element of `x` repeated `times` times in place (x0 x0 .. x1 x1 ..).
+secret stretch(const secret& x, std::size_t times);
+
+/// Element i of the result is x[index[i]].
+secret gather(const secret& x, std::span<const std::size_t> index);
+
+/// 1 - x for a 0/1 secret (local).
+secret one_minus(backend& b, const secret& x);
+
+/// A public vector of words as a secret of the same layout as values from `b`.
+secret constants(backend& b, const std::vector<word>& values);
+
+/// Two's complement word of a signed value.
+constexpr word w(std::int64_t v) noexcept {
+  return static_cast<word>(v);
+}
+
+} // namespace joconde::engines::kernels::detail
+
+namespace joconde::engines::kernels::detail {
+
+/// Per-group sums of each column: result[i][g] = sum over r of masks[g * n + r] * cols[i][r].
+/// Batches as many columns per dot call as fit in a bounded buffer, so the number of calls is at
+/// most the number of columns and memory stays O(groups * n).
+std::vector<secret> group_dots(backend& b, const secret& masks, std::size_t groups, std::size_t n,
+                               const std::vector<const secret*>& cols);
+
+} // namespace joconde::engines::kernels::detail
+
+namespace joconde::engines::kernels::detail {
+
+/// Writes src[i] to dst[index[i]] for every i.
+void scatter(secret& dst, std::span<const std::size_t> index, const secret& src);
+
+/// The smallest power of two >= n (1 for n <= 1).
+std::size_t pow2_at_least(std::size_t n);
+
+} // namespace joconde::engines::kernels::detail

@@ -1,0 +1,206 @@
+// check_range: the static conditions under which every kernel keeps its intermediates inside the
+// ring (|v| < 2^62) with the documented precision. The bounds follow the formulas of
+// statistics.cpp step by step (var_samp keeps its comoment with 24 fraction bits, the others with
+// 8 where it is large); `delta` bounds |mean - c| for the integer centre c, including the
+// error of an approximate div (relative 2^-30 plus 2 units).
+
+#include "joconde/engines/kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace joconde::engines::kernels {
+
+namespace {
+
+using real = long double;
+
+const real two62 = std::ldexp(real{1}, 62);
+const real scale = std::ldexp(real{1}, static_cast<int>(stat_frac));
+
+/// A declared argument range, widened to reals.
+struct span_of {
+  real lo;
+  real hi;
+
+  real width() const { return hi - lo; }
+  real magnitude() const { return std::max(std::fabs(lo), std::fabs(hi)); }
+  /// Bound on |mean - c| where c is the rounded (possibly approximate) mean.
+  real delta() const { return 3 + magnitude() * std::ldexp(real{1}, -30); }
+};
+
+bool variance_fits(real n, const span_of& x) {
+  const auto w = x.width();
+  const auto d = x.delta();
+  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62
+         && n * (w * w / 4 + d * d) < two62 && 2 * (w * w / 4 + d * d) * scale < two62
+         && (n * d) * (n * d) < two62;
+}
+
+/// The two-scale path of stddev, corr and regr_*: the comoment needs only 8 fraction bits to fit,
+/// and sd * 2^24 (or cov / sd * 2^24) must fit.
+bool spread_fits(real n, const span_of& x) {
+  const auto w = x.width();
+  const auto d = x.delta();
+  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62
+         && n * (w * w / 4 + d * d) < two62 && 2 * (w * w / 4 + d * d) * 256 < two62
+         && (n * d) * (n * d) < two62 && w * scale < two62;
+}
+
+bool cross_fits(real n, const span_of& x, const span_of& y) {
+  const auto c = x.width() * y.width() / 4 + x.delta() * y.delta();
+  return n * y.magnitude() < two62 && n * c < two62 && 2 * c * 256 < two62
+         && (n * x.delta()) * (n * y.delta()) < two62 && y.width() * scale < two62;
+}
+
+/// Bound on |slope| of y on x over a nonconstant group of integer x, with a margin for the
+/// approximations: slope = sum d_i (y_i - m) / sum d_i^2 for d_i = x_i - mean(x) and any m, so
+/// |slope| <= (w_y / 2) sum |d_i| / sum d_i^2 <= 2 w_y, because sum |d_i| = 2 sum over d_i > 0
+/// (or over d_i < 0) of |d_i|, and on the side opposite the nearest integer every |d_i| >= 1/2,
+/// hence |d_i| <= 2 d_i^2. The margin (8 times, plus 16) covers a computed variance a few units
+/// below its true value when the variance itself is a few units (2^-24) only.
+real slope_bound(real n, const span_of& y) {
+  if (n < 2)
+    return 0;
+  return 16 * y.width() + 16;
+}
+
+/// Whether `agg` fits for n rows; y is the first argument of regr_*, x the second.
+bool fits(aggregate agg, real n, const span_of& a, const span_of& a2) {
+  switch (agg) {
+    case aggregate::count:
+      return n < two62;
+    case aggregate::sum:
+      return n * a.magnitude() < two62;
+    case aggregate::avg:
+      return n * a.magnitude() < two62 && n < std::ldexp(real{1}, 48)
+             && a.magnitude() * scale < two62;
+    case aggregate::min:
+    case aggregate::max:
+      return a.magnitude() < two62 && a.width() < two62;
+    case aggregate::var_samp:
+      return variance_fits(n, a);
+    case aggregate::stddev_samp:
+      return spread_fits(n, a);
+    case aggregate::corr:
+      return spread_fits(n, a) && spread_fits(n, a2) && cross_fits(n, a, a2);
+    case aggregate::regr_slope:
+    case aggregate::regr_intercept: {
+      const auto& y = a;
+      const auto& x = a2;
+      const auto l = slope_bound(n, y) * (1 + std::ldexp(real{1}, -18));
+      bool ok = spread_fits(n, x) && cross_fits(n, x, y) && l * scale < two62;
+      if (agg == aggregate::regr_intercept) {
+        const auto mx = x.magnitude() + x.delta();
+        const auto my = y.magnitude() + y.delta();
+        ok = ok && l * mx * scale < two62 && l * x.delta() * std::ldexp(real{1}, 32) < two62
+             && (my + l * mx) * scale < two62;
+      }
+      return ok;
+    }
+  }
+  return false;
+}
+
+const char* name_of(aggregate agg) {
+  switch (agg) {
+    case aggregate::count: return "COUNT";
+    case aggregate::sum: return "SUM";
+    case aggregate::avg: return "AVG";
+    case aggregate::min: return "MIN";
+    case aggregate::max: return "MAX";
+    case aggregate::var_samp: return "VAR_SAMP";
+    case aggregate::stddev_samp: return "STDDEV_SAMP";
+    case aggregate::corr: return "CORR";
+    case aggregate::regr_slope: return "REGR_SLOPE";
+    case aggregate::regr_intercept: return "REGR_INTERCEPT";
+  }
+  return "aggregate";
+}
+
+bool two_arguments(aggregate agg) {
+  return agg == aggregate::corr || agg == aggregate::regr_slope
+         || agg == aggregate::regr_intercept;
+}
+
+span_of clamp(std::int64_t lo, std::int64_t hi, real k) {
+  return {std::clamp(static_cast<real>(lo), -k, k), std::clamp(static_cast<real>(hi), -k, k)};
+}
+
+std::string range_text(std::int64_t lo, std::int64_t hi) {
+  return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+
+} // namespace
+
+result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
+                         std::int64_t lo2, std::int64_t hi2) {
+  const auto name = std::string{name_of(agg)};
+  const bool two = two_arguments(agg);
+  if (lo > hi || (two && lo2 > hi2))
+    return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
+                                     + (two ? " / " + range_text(lo2, hi2) : "")
+                                     + "; declare lo <= hi");
+  const auto n = static_cast<real>(max_rows);
+  if (fits(agg, n, clamp(lo, hi, two62 * 4), clamp(lo2, hi2, two62 * 4)))
+    return ok();
+  // Say what would work: the widest symmetric bound K for the arguments at this row count, or
+  // else the largest row count for the declared ranges.
+  std::int64_t good = -1;
+  std::int64_t lo_k = 0;
+  std::int64_t hi_k = std::int64_t{1} << 62;
+  while (lo_k <= hi_k) {
+    const auto mid = lo_k + (hi_k - lo_k) / 2;
+    const auto k = static_cast<real>(mid);
+    if (fits(agg, n, clamp(lo, hi, k), clamp(lo2, hi2, k))) {
+      good = mid;
+      lo_k = mid + 1;
+    } else {
+      hi_k = mid - 1;
+    }
+  }
+  const auto declared = two ? "(declared " + range_text(lo, hi) + " and " + range_text(lo2, hi2)
+                                + ")"
+                            : "(declared " + range_text(lo, hi) + ")";
+  if (good > 0)
+    return fail(errc::unsupported,
+                name + " over " + std::to_string(max_rows) + " rows could overflow the 64-bit ring "
+                  + declared + "; it needs " + (two ? "both arguments" : "the argument")
+                  + " within [" + std::to_string(-good) + ", " + std::to_string(good)
+                  + "]: narrow the declared range(s) or lower max_rows");
+  std::uint64_t rows_ok = 0;
+  std::uint64_t lo_n = 0;
+  std::uint64_t hi_n = max_rows;
+  while (lo_n <= hi_n && hi_n != 0) {
+    const auto mid = lo_n + (hi_n - lo_n) / 2;
+    if (fits(agg, static_cast<real>(mid), clamp(lo, hi, two62 * 4), clamp(lo2, hi2, two62 * 4))) {
+      rows_ok = mid;
+      lo_n = mid + 1;
+    } else {
+      if (mid == 0)
+        break;
+      hi_n = mid - 1;
+    }
+  }
+  return fail(errc::unsupported, name + " over " + std::to_string(max_rows)
+                                   + " rows could overflow the 64-bit ring " + declared
+                                   + "; with these ranges it supports at most "
+                                   + std::to_string(rows_ok) + " rows: lower max_rows or narrow "
+                                   + "the declared range(s)");
+}
+
+result<void> check_key_range(std::int64_t lo, std::int64_t hi) {
+  const std::int64_t limit = (std::int64_t{1} << 59) - 1;
+  if (lo > hi)
+    return fail(errc::unsupported, "join key: empty declared range " + range_text(lo, hi)
+                                     + "; declare lo <= hi");
+  if (lo < -limit || hi > limit)
+    return fail(errc::unsupported, "join key declared " + range_text(lo, hi)
+                                     + " is too wide for the oblivious sort: it needs keys within ["
+                                     + std::to_string(-limit) + ", " + std::to_string(limit)
+                                     + "]; declare a narrower range or map the keys first");
+  return ok();
+}
+
+} // namespace joconde::engines::kernels

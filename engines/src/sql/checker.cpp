@@ -1,0 +1,341 @@
+// Statement-level checks of joconde-sql/1: table and column names, joins, grouping, HAVING, the
+// match between each select list and its output schema, and the data-quality programs.
+
+#include "joconde/engines/sql/checker.hpp"
+
+#include <algorithm>
+
+namespace joconde::engines::sql {
+
+namespace {
+
+std::string suggestion(const std::string& wrong, const std::vector<std::string>& names) {
+  auto near = closest(wrong, names);
+  return near.empty() ? std::string{} : " (did you mean `" + near + "`?)";
+}
+
+std::vector<std::string> table_names(const std::vector<table_schema>& tables) {
+  std::vector<std::string> out;
+  for (const auto& t : tables)
+    out.push_back(t.name);
+  return out;
+}
+
+std::string listing(const std::vector<std::string>& names) {
+  std::vector<std::string> quoted;
+  for (const auto& n : names)
+    quoted.push_back("`" + n + "`");
+  if (quoted.empty())
+    return "none";
+  std::string out;
+  for (std::size_t i = 0; i < quoted.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == quoted.size() ? " and " : ", ") + quoted[i];
+  return out;
+}
+
+std::size_t find_table(const std::vector<table_schema>& tables, const std::string& name,
+                       position pos, const char* what) {
+  for (std::size_t i = 0; i < tables.size(); ++i)
+    if (tables[i].name == name)
+      return i;
+  throw sql_error(pos, std::string{"unknown "} + what + " `" + name + "`"
+                         + suggestion(name, table_names(tables)) + "; the " + what + "s are "
+                         + listing(table_names(tables)));
+}
+
+position end_position(std::string_view source) {
+  position p;
+  for (auto c : source) {
+    if (c == '\n') {
+      ++p.line;
+      p.column = 1;
+    } else {
+      ++p.column;
+    }
+  }
+  p.offset = source.size();
+  return p;
+}
+
+std::string where_str(position p) {
+  return std::to_string(p.line) + ":" + std::to_string(p.column);
+}
+
+/// The output column name a select item gives: its alias, or the column it reads.
+std::string item_name(const select_item& item) {
+  if (!item.alias.empty())
+    return item.alias;
+  if (item.value->kind == expr_kind::column)
+    return item.value->name;
+  return {};
+}
+
+void check_output_match(select_item& item, const column_schema& col, const table_schema& out,
+                        std::string_view source) {
+  const auto& e = *item.value;
+  const auto& t = e.type;
+  std::string target = std::string{to_string(col.type)}
+                       + (col.type == column_type::decimal ? "(" + std::to_string(col.scale) + ")"
+                                                           : "");
+  auto mismatch = [&](const std::string& hint) {
+    throw sql_error(e.pos, "output column `" + col.name + "` of `" + out.name + "` is " + target
+                             + ", but " + quote(e, source) + " is " + describe(t) + hint);
+  };
+  switch (col.type) {
+    case column_type::integer:
+      if (t.kind != value_kind::number || !t.integral || t.dec != 0 || t.bin != 0)
+        mismatch(t.kind == value_kind::number ? "; write it to a decimal column" : "");
+      break;
+    case column_type::decimal:
+      if (t.kind != value_kind::number)
+        mismatch("");
+      item.convert = decimal_conversion(e, t, e.range, static_cast<int>(col.scale), source);
+      break;
+    case column_type::boolean:
+      if (t.kind != value_kind::boolean)
+        mismatch("");
+      break;
+    case column_type::category:
+      if (t.kind != value_kind::category)
+        mismatch("");
+      if (*t.domain != col.domain)
+        mismatch(" with other declared values; the output must declare the same values in the "
+                 "same order");
+      break;
+    case column_type::key:
+      throw sql_error(e.pos, "output column `" + col.name + "` of `" + out.name
+                               + "` is a key, and keys cannot be written; declare it as another "
+                                 "type");
+  }
+}
+
+void check_join(select_stmt& s, const program_impl& prog) {
+  const auto& left = prog.inputs[s.from_index];
+  const auto& right = prog.inputs[s.join_index];
+  auto side_of = [&](const column_ref& r) -> int {
+    if (r.qualifier == left.name)
+      return 0;
+    if (r.qualifier == right.name)
+      return 1;
+    if (!r.qualifier.empty())
+      throw sql_error(r.pos, "unknown table `" + r.qualifier + "` in ON; the tables here are `"
+                               + left.name + "` and `" + right.name + "`");
+    bool l = left.find(r.name) != nullptr;
+    bool rr = right.find(r.name) != nullptr;
+    if (l && rr)
+      throw sql_error(r.pos, "`" + r.name + "` is ambiguous: qualify it as `" + left.name + "."
+                               + r.name + "` or `" + right.name + "." + r.name + "`");
+    if (!l && !rr)
+      throw sql_error(r.pos, "unknown column `" + r.name + "` in ON; neither `" + left.name
+                               + "` nor `" + right.name + "` has it");
+    return l ? 0 : 1;
+  };
+  int a = side_of(s.join_left);
+  int b = side_of(s.join_right);
+  if (a == b)
+    throw sql_error(s.join_right.pos, "ON must compare a column of `" + left.name
+                                        + "` with a column of `" + right.name + "`");
+  if (a == 1)
+    std::swap(s.join_left, s.join_right);
+  for (auto* ref : {&s.join_left, &s.join_right}) {
+    const auto& table = ref == &s.join_left ? left : right;
+    const auto* col = table.find(ref->name);
+    if (col == nullptr)
+      throw sql_error(ref->pos, "`" + table.name + "` has no column `" + ref->name + "`"
+                                  + suggestion(ref->name, [&] {
+                                      std::vector<std::string> n;
+                                      for (const auto& c : table.columns)
+                                        n.push_back(c.name);
+                                      return n;
+                                    }()));
+    ref->column = static_cast<std::size_t>(col - table.columns.data());
+  }
+  const auto& lc = left.columns[s.join_left.column];
+  const auto& rc = right.columns[s.join_right.column];
+  bool keys = lc.type == column_type::key && rc.type == column_type::key;
+  bool ints = lc.type == column_type::integer && rc.type == column_type::integer;
+  if (!keys && !ints)
+    throw sql_error(s.join_left.pos, "a join compares two key columns or two integer columns; `"
+                                       + left.name + "." + lc.name + "` is "
+                                       + std::string{to_string(lc.type)} + " and `" + right.name
+                                       + "." + rc.name + "` is " + std::string{to_string(rc.type)});
+  if (ints)
+    for (const auto* ref : {&s.join_left, &s.join_right}) {
+      const auto& table = ref == &s.join_left ? left : right;
+      const auto& c = table.columns[ref->column];
+      auto limit = std::int64_t{1} << 59;
+      if (!c.min || !c.max || *c.min <= -limit || *c.max >= limit)
+        throw sql_error(ref->pos, "the integer join column `" + table.name + "." + c.name
+                                    + "` needs a declared RANGE inside +-2^59 (the join sorts on "
+                                      "its values); declare one");
+    }
+}
+
+void check_statement(select_stmt& s, program_impl& prog, std::string_view source) {
+  s.output_index = find_table(prog.outputs, s.output, s.output_pos, "output");
+  s.from_index = find_table(prog.inputs, s.from, s.from_pos, "input");
+  scope sc;
+  sc.source = source;
+  sc.tables.push_back(scope_table{&prog.inputs[s.from_index], 0});
+  s.max_rows = prog.inputs[s.from_index].max_rows;
+  if (s.has_join) {
+    s.join_index = find_table(prog.inputs, s.join, s.join_pos, "input");
+    if (s.join_index == s.from_index)
+      throw sql_error(s.join_pos, "`" + s.join + "` is joined with itself; a join combines two "
+                                                 "different inputs");
+    check_join(s, prog);
+    sc.tables.push_back(scope_table{&prog.inputs[s.join_index],
+                                    prog.inputs[s.from_index].columns.size()});
+    s.max_rows = prog.inputs[s.from_index].max_rows + prog.inputs[s.join_index].max_rows - 1;
+  }
+  sc.max_rows = s.max_rows;
+  if (s.where) {
+    sc.clause = "WHERE";
+    check_expr(*s.where, sc, false);
+    if (s.where->type.kind != value_kind::boolean)
+      throw sql_error(s.where->pos, "WHERE needs a condition (boolean), but "
+                                      + quote(*s.where, source) + " is "
+                                      + describe(s.where->type));
+  }
+  s.groups = 1;
+  for (auto& g : s.group_by) {
+    const column_schema* col = nullptr;
+    g.column = resolve(sc, g.qualifier, g.name, g.pos, col);
+    if (col->type != column_type::category)
+      throw sql_error(g.pos, "GROUP BY needs category columns, but `" + g.name + "` is "
+                               + std::string{to_string(col->type)}
+                               + "; group by a category (declare the values it takes)");
+    for (const auto& h : s.group_by)
+      if (&h != &g && h.column == g.column && &h < &g)
+        throw sql_error(g.pos, "`" + g.name + "` appears twice in GROUP BY");
+    s.group_sizes.push_back(col->domain.size());
+    s.groups *= col->domain.size();
+    if (s.groups > 4096)
+      throw sql_error(g.pos, "GROUP BY gives " + std::to_string(s.groups)
+                               + " groups so far, more than the 4096 allowed; group by fewer or "
+                                 "smaller categories");
+  }
+  bool any_aggregate = std::any_of(s.items.begin(), s.items.end(),
+                                   [](const select_item& i) { return has_aggregate(*i.value); });
+  if (s.has_having && s.group_by.empty() && !any_aggregate)
+    throw sql_error(s.having_pos, "HAVING needs GROUP BY or an aggregate in the select list");
+  s.aggregated = any_aggregate || !s.group_by.empty();
+  sc.aggregated = s.aggregated;
+  sc.group_by = &s.group_by;
+  sc.clause = "the select list";
+  for (auto& item : s.items)
+    check_expr(*item.value, sc, false);
+  for (const auto& item : s.items)
+    collect_aggregates(*item.value, s.aggregates);
+  const auto& out = prog.outputs[s.output_index];
+  if (s.items.size() != out.columns.size())
+    throw sql_error(s.items.size() > out.columns.size() ? s.items[out.columns.size()].value->pos
+                                                         : s.pos,
+                    "`" + out.name + "` has " + std::to_string(out.columns.size()) + " column"
+                      + (out.columns.size() == 1 ? "" : "s") + " but the select list gives "
+                      + std::to_string(s.items.size()));
+  for (std::size_t i = 0; i < s.items.size(); ++i) {
+    auto& item = s.items[i];
+    const auto& col = out.columns[i];
+    auto name = item_name(item);
+    if (name.empty())
+      throw sql_error(item.value->pos, "name this select item with AS " + col.name
+                                         + " (column " + std::to_string(i + 1) + " of `"
+                                         + out.name + "`)");
+    if (name != col.name)
+      throw sql_error(item.alias.empty() ? item.value->pos : item.alias_pos,
+                      "column " + std::to_string(i + 1) + " of `" + out.name + "` is `" + col.name
+                        + "`, but this select item is named `" + name
+                        + "`; write the columns in the output's order and names");
+    check_output_match(item, col, out, source);
+  }
+  std::uint64_t rows = s.aggregated ? s.groups : s.max_rows;
+  if (rows > out.max_rows)
+    throw sql_error(s.output_pos, "this select may write " + std::to_string(rows) + " rows but `"
+                                    + out.name + "` declares at most "
+                                    + std::to_string(out.max_rows));
+}
+
+} // namespace
+
+std::size_t resolve(const scope& sc, const std::string& qualifier, const std::string& name,
+                    position pos, const column_schema*& col) {
+  std::vector<std::string> all;
+  for (const auto& t : sc.tables)
+    for (const auto& c : t.schema->columns)
+      all.push_back(c.name);
+  if (!qualifier.empty()) {
+    for (const auto& t : sc.tables) {
+      if (t.schema->name != qualifier)
+        continue;
+      col = t.schema->find(name);
+      if (col == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& c : t.schema->columns)
+          names.push_back(c.name);
+        throw sql_error(pos, "`" + qualifier + "` has no column `" + name + "`"
+                               + suggestion(name, names));
+      }
+      return t.offset + static_cast<std::size_t>(col - t.schema->columns.data());
+    }
+    std::vector<std::string> names;
+    for (const auto& t : sc.tables)
+      names.push_back(t.schema->name);
+    throw sql_error(pos, "unknown table `" + qualifier + "`" + suggestion(qualifier, names)
+                           + "; the tables here are " + listing(names));
+  }
+  std::size_t found = 0;
+  std::size_t index = 0;
+  std::vector<std::string> owners;
+  for (const auto& t : sc.tables)
+    if (const auto* c = t.schema->find(name)) {
+      ++found;
+      col = c;
+      index = t.offset + static_cast<std::size_t>(c - t.schema->columns.data());
+      owners.push_back(t.schema->name + "." + name);
+    }
+  if (found > 1)
+    throw sql_error(pos, "`" + name + "` is ambiguous: qualify it as `" + owners[0] + "` or `"
+                           + owners[1] + "`");
+  if (found == 0) {
+    std::string tables;
+    for (std::size_t i = 0; i < sc.tables.size(); ++i)
+      tables += (i == 0 ? "`" : " or `") + sc.tables[i].schema->name + "`";
+    throw sql_error(pos, "unknown column `" + name + "` in " + tables + suggestion(name, all));
+  }
+  return index;
+}
+
+void check_main(program_impl& prog, std::string_view source) {
+  std::vector<const select_stmt*> writer(prog.outputs.size(), nullptr);
+  for (auto& s : prog.statements) {
+    check_statement(s, prog, source);
+    if (const auto* first = writer[s.output_index])
+      throw sql_error(s.output_pos, "`" + s.output + "` is written twice (first at "
+                                      + where_str(first->output_pos)
+                                      + "); write each output exactly once");
+    writer[s.output_index] = &s;
+  }
+  for (std::size_t i = 0; i < writer.size(); ++i)
+    if (writer[i] == nullptr)
+      throw sql_error(end_position(source), "output `" + prog.outputs[i].name
+                                              + "` is never written; add INSERT INTO "
+                                              + prog.outputs[i].name + " SELECT ... ;");
+}
+
+void check_quality(const program_impl& prog, quality_program& q, std::string_view source) {
+  scope sc;
+  sc.source = source;
+  sc.tables.push_back(scope_table{&prog.inputs[q.input_index], 0});
+  sc.max_rows = prog.inputs[q.input_index].max_rows;
+  sc.clause = "CHECK";
+  for (auto& c : q.checks) {
+    sc.aggregated = has_aggregate(*c);
+    check_expr(*c, sc, false);
+    if (c->type.kind != value_kind::boolean)
+      throw sql_error(c->pos, "CHECK needs a condition (boolean), but " + quote(*c, source) + " is "
+                                + describe(c->type));
+  }
+}
+
+} // namespace joconde::engines::sql

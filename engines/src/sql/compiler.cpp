@@ -1,0 +1,184 @@
+// sql::compile: parses and checks the main algorithm and the data-quality programs, and states the
+// program's features and disclosures.
+
+#include "joconde/engines/sql/compiler.hpp"
+
+#include "joconde/engines/sql/checker.hpp"
+
+#include <algorithm>
+
+namespace joconde::engines::sql {
+
+namespace {
+
+const char* aggregate_feature(kernels::aggregate a) {
+  switch (a) {
+    case kernels::aggregate::count: return "aggregate.count";
+    case kernels::aggregate::sum: return "aggregate.sum";
+    case kernels::aggregate::avg: return "aggregate.avg";
+    case kernels::aggregate::min: return "aggregate.min";
+    case kernels::aggregate::max: return "aggregate.max";
+    case kernels::aggregate::var_samp: return "aggregate.var_samp";
+    case kernels::aggregate::stddev_samp: return "aggregate.stddev_samp";
+    case kernels::aggregate::corr: return "aggregate.corr";
+    case kernels::aggregate::regr_slope: return "aggregate.regr_slope";
+    case kernels::aggregate::regr_intercept: return "aggregate.regr_intercept";
+  }
+  return "aggregate.count";
+}
+
+void expr_features(const expr& e, std::vector<std::string>& used) {
+  if (e.kind == expr_kind::case_when)
+    used.emplace_back("case");
+  if (e.kind == expr_kind::binary && e.op == binary_op::div)
+    used.emplace_back("division");
+  if (e.kind == expr_kind::aggregate)
+    used.emplace_back(aggregate_feature(e.agg));
+  for (const auto& a : e.args)
+    expr_features(*a, used);
+}
+
+std::vector<std::string> features_of(const program_impl& p) {
+  std::vector<std::string> used{"select"};
+  for (const auto& s : p.statements) {
+    if (s.where) {
+      used.emplace_back("where");
+      expr_features(*s.where, used);
+    }
+    if (!s.group_by.empty())
+      used.emplace_back("group_by");
+    if (s.has_join)
+      used.emplace_back("join");
+    if (s.has_having)
+      used.emplace_back("having");
+    for (const auto& i : s.items)
+      expr_features(*i.value, used);
+  }
+  for (const auto& q : p.quality) {
+    used.emplace_back("quality_check");
+    for (const auto& c : q.checks)
+      expr_features(*c, used);
+  }
+  std::vector<std::string> out;
+  for (auto& f : all_features())
+    if (std::find(used.begin(), used.end(), f) != used.end())
+      out.push_back(f);
+  return out;
+}
+
+std::vector<std::string> disclosures_of(const program_impl& p) {
+  std::string names;
+  for (std::size_t i = 0; i < p.inputs.size(); ++i)
+    names += (i == 0 ? "`" : i + 1 == p.inputs.size() ? " and `" : ", `") + p.inputs[i].name + "`";
+  std::vector<std::string> out{
+    "the number of rows of every input (" + names
+    + ") and the shape of the program (its operations, in order, and the number of rows each "
+      "handles) are known to the Computing Parties"};
+  for (const auto& s : p.statements) {
+    if (!s.has_join)
+      continue;
+    auto line = "whether the join keys of `" + s.from + "` and of `" + s.join
+                + "` are unique among their rows is revealed to the Computing Parties (the run "
+                  "stops if they are not)";
+    if (std::find(out.begin(), out.end(), line) == out.end())
+      out.push_back(std::move(line));
+  }
+  for (const auto& q : p.quality)
+    out.push_back("the data-quality check of `" + q.input
+                  + "` reveals whether all its checks passed (one bit), to the Computing Parties "
+                    "and the analyst");
+  return out;
+}
+
+std::string at(position p, const std::string& message) {
+  return std::to_string(p.line) + ":" + std::to_string(p.column) + ": " + message;
+}
+
+} // namespace
+
+const std::vector<table_schema>& program::inputs() const noexcept {
+  return impl_->inputs;
+}
+
+const std::vector<table_schema>& program::outputs() const noexcept {
+  return impl_->outputs;
+}
+
+const std::vector<std::string>& program::disclosures() const noexcept {
+  return impl_->disclosures;
+}
+
+const std::vector<std::string>& program::features() const noexcept {
+  return impl_->features;
+}
+
+std::vector<std::string> all_features() {
+  return {"select",
+          "where",
+          "group_by",
+          "join",
+          "having",
+          "case",
+          "division",
+          "aggregate.count",
+          "aggregate.sum",
+          "aggregate.avg",
+          "aggregate.min",
+          "aggregate.max",
+          "aggregate.var_samp",
+          "aggregate.stddev_samp",
+          "aggregate.corr",
+          "aggregate.regr_slope",
+          "aggregate.regr_intercept",
+          "quality_check"};
+}
+
+result<program> compile(std::string_view main_source, std::vector<table_schema> inputs,
+                        std::vector<table_schema> outputs,
+                        const std::map<std::string, std::string>& quality_sources) {
+  auto impl = std::make_shared<program_impl>();
+  std::vector<std::string> seen;
+  for (auto* list : {&inputs, &outputs})
+    for (const auto& t : *list) {
+      if (auto ok = validate(t); !ok)
+        return fail(errc::malformed_input, "schema of `" + t.name + "`: " + ok.err().message);
+      if (std::find(seen.begin(), seen.end(), t.name) != seen.end())
+        return fail(errc::malformed_input, "two tables are called `" + t.name
+                                             + "`; inputs and outputs need distinct names");
+      seen.push_back(t.name);
+    }
+  impl->inputs = std::move(inputs);
+  impl->outputs = std::move(outputs);
+  try {
+    impl->statements = parse_main(main_source);
+    check_main(*impl, main_source);
+  } catch (const sql_error& e) {
+    return fail(errc::compile_error, at(e.pos(), e.what()));
+  }
+  for (const auto& [name, source] : quality_sources) {
+    quality_program q;
+    q.input = name;
+    auto it = std::find_if(impl->inputs.begin(), impl->inputs.end(),
+                           [&](const table_schema& t) { return t.name == name; });
+    if (it == impl->inputs.end())
+      return fail(errc::compile_error, "quality check of `" + name + "`: no input is called `"
+                                         + name + "`; give quality checks for inputs only");
+    q.input_index = static_cast<std::size_t>(it - impl->inputs.begin());
+    try {
+      q.checks = parse_quality(source);
+      check_quality(*impl, q, source);
+    } catch (const sql_error& e) {
+      return fail(errc::compile_error, "quality check of `" + name + "`, " + at(e.pos(), e.what()));
+    }
+    impl->quality.push_back(std::move(q));
+  }
+  std::sort(impl->quality.begin(), impl->quality.end(),
+            [](const quality_program& a, const quality_program& b) {
+              return a.input_index < b.input_index;
+            });
+  impl->features = features_of(*impl);
+  impl->disclosures = disclosures_of(*impl);
+  return program{std::shared_ptr<const program_impl>(std::move(impl))};
+}
+
+} // namespace joconde::engines::sql

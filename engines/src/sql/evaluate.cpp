@@ -1,0 +1,209 @@
+// Vectorised evaluation of checked expressions: one backend call per operator node.
+
+#include "joconde/engines/sql/evaluate.hpp"
+
+#include "joconde/engines/kernels.hpp"
+#include "joconde/engines/secret_ops.hpp"
+
+namespace joconde::engines::sql {
+
+namespace {
+
+secret operand(backend& b, const expr& e, std::size_t i, const frame& f) {
+  auto v = evaluate(b, *e.args[i], f);
+  if (!e.factors.empty() && e.factors[i] != 1)
+    v = b.mul_public(v, e.factors[i]);
+  return v;
+}
+
+bool is_literal(const expr& e) {
+  return e.kind == expr_kind::literal;
+}
+
+secret comparison(backend& b, const expr& e, const frame& f) {
+  auto x = operand(b, e, 0, f);
+  auto y = operand(b, e, 1, f);
+  switch (e.op) {
+    case binary_op::eq: return b.eq(x, y);
+    case binary_op::ne: return logical_not(b, b.eq(x, y));
+    case binary_op::lt: return b.lt(x, y);
+    case binary_op::gt: return b.lt(y, x);
+    case binary_op::le: return logical_not(b, b.lt(y, x));
+    default: return logical_not(b, b.lt(x, y));
+  }
+}
+
+secret binary(backend& b, const expr& e, const frame& f) {
+  switch (e.op) {
+    case binary_op::add: return b.add(operand(b, e, 0, f), operand(b, e, 1, f));
+    case binary_op::sub: return b.sub(operand(b, e, 0, f), operand(b, e, 1, f));
+    case binary_op::mul:
+      if (is_literal(*e.args[1]))
+        return b.mul_public(evaluate(b, *e.args[0], f), static_cast<word>(e.args[1]->number));
+      if (is_literal(*e.args[0]))
+        return b.mul_public(evaluate(b, *e.args[1], f), static_cast<word>(e.args[0]->number));
+      return b.mul(evaluate(b, *e.args[0], f), evaluate(b, *e.args[1], f));
+    case binary_op::div:
+      return b.div(operand(b, e, 0, f), operand(b, e, 1, f), kernels::stat_frac);
+    case binary_op::logic_and: return b.mul(evaluate(b, *e.args[0], f), evaluate(b, *e.args[1], f));
+    case binary_op::logic_or: {
+      auto x = evaluate(b, *e.args[0], f);
+      auto y = evaluate(b, *e.args[1], f);
+      return b.sub(b.add(x, y), b.mul(x, y));
+    }
+    default: return comparison(b, e, f);
+  }
+}
+
+secret between(backend& b, const expr& e, const frame& f) {
+  auto x = operand(b, e, 0, f);
+  auto lo = operand(b, e, 1, f);
+  auto hi = operand(b, e, 2, f);
+  // One comparison batch: x < lo and hi < x, each 1 where the value is outside.
+  auto outside = b.lt(concat({&x, &hi}), concat({&lo, &x}));
+  auto below = slice(outside, 0, f.n);
+  auto above = slice(outside, f.n, f.n);
+  auto inside = b.mul(logical_not(b, below), logical_not(b, above));
+  return e.negated ? logical_not(b, inside) : inside;
+}
+
+secret in_list(backend& b, const expr& e, const frame& f) {
+  auto x = operand(b, e, 0, f);
+  secret xs;
+  std::vector<word> consts;
+  for (auto code : e.codes) {
+    append(xs, x);
+    consts.insert(consts.end(), f.n, code);
+  }
+  auto hits = b.eq(xs, b.constant(consts));
+  auto any = b.constant(0, f.n);
+  for (std::size_t k = 0; k < e.codes.size(); ++k)
+    any = b.add(any, slice(hits, k * f.n, f.n));
+  return e.negated ? logical_not(b, any) : any;
+}
+
+secret case_when(backend& b, const expr& e, const frame& f) {
+  std::size_t pairs = e.args.size() / 2;
+  auto acc = e.has_else ? operand(b, e, e.args.size() - 1, f) : b.constant(0, f.n);
+  for (std::size_t i = pairs; i-- > 0;) {
+    auto cond = evaluate(b, *e.args[2 * i], f);
+    acc = b.mux(cond, operand(b, e, 2 * i + 1, f), acc);
+  }
+  return acc;
+}
+
+} // namespace
+
+secret logical_not(backend& b, const secret& x) {
+  return b.add_public(b.mul_public(x, static_cast<word>(-1)), 1);
+}
+
+secret evaluate(backend& b, const expr& e, const frame& f) {
+  switch (e.kind) {
+    case expr_kind::literal: return b.constant(static_cast<word>(e.number), f.n);
+    case expr_kind::column:
+      if (f.group_columns != nullptr)
+        return f.group_columns->at(e.column);
+      return (*f.columns)[e.column];
+    case expr_kind::negate: return b.mul_public(evaluate(b, *e.args[0], f), static_cast<word>(-1));
+    case expr_kind::logic_not: return logical_not(b, evaluate(b, *e.args[0], f));
+    case expr_kind::binary: return binary(b, e, f);
+    case expr_kind::between: return between(b, e, f);
+    case expr_kind::in_list: return in_list(b, e, f);
+    case expr_kind::case_when: return case_when(b, e, f);
+    case expr_kind::aggregate: return f.aggregates->at(&e);
+  }
+  return b.constant(0, f.n);
+}
+
+std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
+                                             const std::vector<secret>& columns, std::size_t n,
+                                             const std::optional<secret>& given_masks,
+                                             std::size_t groups) {
+  std::map<const expr*, secret> out;
+  frame rows;
+  rows.n = n;
+  rows.columns = &columns;
+  secret ones;  // the masks of "every row", made only if an aggregate needs them
+  for (const auto* e : aggs) {
+    if (!given_masks && e->agg == kernels::aggregate::count) {
+      out.emplace(e, b.constant(static_cast<word>(n), 1));
+      continue;
+    }
+    if (!given_masks && e->agg == kernels::aggregate::sum) {
+      // Local: a plain column is summed in place, without a copy.
+      const auto& arg = *e->args[0];
+      out.emplace(e, arg.kind == expr_kind::column ? b.sum(columns[arg.column])
+                                                   : b.sum(evaluate(b, arg, rows)));
+      continue;
+    }
+    if (!given_masks && ones.size() != n)
+      ones = b.constant(1, n);
+    const secret& masks = given_masks ? *given_masks : ones;
+    std::vector<secret> args;
+    if (e->agg != kernels::aggregate::count)
+      for (const auto& a : e->args)
+        args.push_back(evaluate(b, *a, rows));
+    auto lo = static_cast<std::int64_t>(e->args.empty() ? 0 : e->args[0]->range.lo);
+    auto hi = static_cast<std::int64_t>(e->args.empty() ? 0 : e->args[0]->range.hi);
+    secret r;
+    switch (e->agg) {
+      case kernels::aggregate::count: r = kernels::count(b, masks, groups); break;
+      case kernels::aggregate::sum: r = kernels::sum(b, masks, args[0], groups); break;
+      case kernels::aggregate::avg: r = kernels::avg(b, masks, args[0], groups); break;
+      case kernels::aggregate::min: r = kernels::min(b, masks, args[0], groups, lo, hi); break;
+      case kernels::aggregate::max: r = kernels::max(b, masks, args[0], groups, lo, hi); break;
+      case kernels::aggregate::var_samp: r = kernels::var_samp(b, masks, args[0], groups); break;
+      case kernels::aggregate::stddev_samp:
+        r = kernels::stddev_samp(b, masks, args[0], groups);
+        break;
+      case kernels::aggregate::corr: r = kernels::corr(b, masks, args[0], args[1], groups); break;
+      case kernels::aggregate::regr_slope:
+        r = kernels::regr_slope(b, masks, args[0], args[1], groups);
+        break;
+      case kernels::aggregate::regr_intercept:
+        r = kernels::regr_intercept(b, masks, args[0], args[1], groups);
+        break;
+    }
+    out.emplace(e, std::move(r));
+  }
+  return out;
+}
+
+secret convert(backend& b, const secret& x, const conversion& c) {
+  auto v = x;
+  if (c.pre_mul != 1)
+    v = b.mul_public(v, c.pre_mul);
+  if (c.pre_shift != 0)
+    v = b.trunc(v, c.pre_shift);
+  if (c.divisor == 0) {
+    if (c.mul != 1)
+      v = b.mul_public(v, c.mul);
+    return c.shift != 0 ? b.trunc(v, c.shift) : v;
+  }
+  // Each pass takes an approximate quotient of the remainder; after the last one the quotient q is
+  // floor(v / d) give or take two, and the remainder r = v - q * d says by how much:
+  // floor(v / d) = q + 2 - [r < -2d] - [r < -d] - [r < 0] - [r < d] - [r < 2d].
+  const auto d = c.divisor;
+  auto q = b.constant(0, v.size());
+  auto r = v;
+  for (const auto& pass : c.passes) {
+    auto step = b.trunc(b.mul_public(r, pass.mul), pass.shift);
+    q = b.add(q, step);
+    r = b.sub(r, b.mul_public(step, d));
+  }
+  const word thresholds[] = {word{0} - 2 * d, word{0} - d, 0, d, 2 * d};
+  secret rs;
+  std::vector<word> cs;
+  for (auto t : thresholds) {
+    append(rs, r);
+    cs.insert(cs.end(), r.size(), t);
+  }
+  auto below = b.lt(rs, b.constant(cs));
+  q = b.add_public(q, 2);
+  for (std::size_t k = 0; k < 5; ++k)
+    q = b.sub(q, slice(below, k * r.size(), r.size()));
+  return q;
+}
+
+} // namespace joconde::engines::sql

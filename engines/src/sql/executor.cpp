@@ -1,0 +1,206 @@
+// sql::run: checks the inputs against the schemas, runs the data-quality checks, then every
+// INSERT ... SELECT of the main algorithm, obliviously (WHERE and HAVING only clear valid flags).
+
+#include "joconde/engines/sql/executor.hpp"
+
+#include "joconde/engines/kernels.hpp"
+#include "joconde/engines/sql/checker.hpp"
+#include "joconde/engines/sql/evaluate.hpp"
+
+#include <optional>
+
+namespace joconde::engines::sql {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw engine_failure(fail(errc::invalid_state, message));
+}
+
+void check_inputs(const program_impl& p, const std::map<std::string, secret_table>& inputs) {
+  for (const auto& schema : p.inputs) {
+    auto it = inputs.find(schema.name);
+    if (it == inputs.end())
+      invalid("input `" + schema.name + "` is missing; every input of the program must be given");
+    const auto& t = it->second;
+    if (t.columns.size() != schema.columns.size())
+      invalid("input `" + schema.name + "` has " + std::to_string(t.columns.size())
+              + " columns, its schema declares " + std::to_string(schema.columns.size()));
+    if (t.rows > schema.max_rows)
+      invalid("input `" + schema.name + "` has " + std::to_string(t.rows)
+              + " rows, more than the " + std::to_string(schema.max_rows) + " its schema allows");
+    auto fits = [&](const secret& s) {
+      return s.a.size() == t.rows && (s.b.empty() || s.b.size() == t.rows);
+    };
+    for (std::size_t i = 0; i < t.columns.size(); ++i)
+      if (!fits(t.columns[i]))
+        invalid("column `" + schema.columns[i].name + "` of input `" + schema.name + "` has "
+                + std::to_string(t.columns[i].size()) + " values for " + std::to_string(t.rows)
+                + " rows");
+  }
+}
+
+/// The secret 0/1 verdict of one input's checks: 1 if every check holds.
+secret run_quality(backend& b, const quality_program& q, const secret_table& t) {
+  auto bad = b.constant(0, 1);
+  for (const auto& c : q.checks) {
+    std::vector<const expr*> aggs;
+    collect_aggregates(*c, aggs);
+    if (aggs.empty()) {
+      frame rows;
+      rows.n = t.rows;
+      rows.columns = &t.columns;
+      // Every input row counts, so the rows failing the check number n - sum(holds) (local).
+      auto holds = evaluate(b, *c, rows);
+      bad = b.add(bad, b.sub(b.constant(static_cast<word>(t.rows), 1), b.sum(holds)));
+      continue;
+    }
+    auto results = run_aggregates(b, aggs, t.columns, t.rows, std::nullopt, 1);
+    frame once;
+    once.n = 1;
+    once.aggregates = &results;
+    bad = b.add(bad, logical_not(b, evaluate(b, *c, once)));
+  }
+  return b.eq(bad, b.constant(0, 1));
+}
+
+/// A copy of input `t` with its valid flags set: every uploaded row counts.
+secret_table all_valid(backend& b, const secret_table& t) {
+  secret_table c = t;
+  c.valid = b.constant(1, t.rows);
+  return c;
+}
+
+secret_table joined(backend& b, const select_stmt& s,
+                    const std::map<std::string, secret_table>& in) {
+  auto left = all_valid(b, in.at(s.from));
+  auto right = all_valid(b, in.at(s.join));
+  bool left_unique = kernels::unique_keys(b, left, s.join_left.column);
+  bool right_unique = kernels::unique_keys(b, right, s.join_right.column);
+  if (!left_unique || !right_unique)
+    invalid("the join keys of `" + (left_unique ? s.join : s.from)
+            + "` are not unique among its valid rows, so the join of `" + s.from + "` and `"
+            + s.join + "` cannot run; deduplicate the data or aggregate it first");
+  return kernels::inner_join(b, left, s.join_left.column, right, s.join_right.column);
+}
+
+/// Zeroes every column of the rows whose valid flag is 0, in one batch: an output must not carry
+/// the values of filtered rows, non-matching join rows or suppressed small groups.
+/// Rows per group; n (public) when every row counts.
+secret group_counts(backend& b, const std::optional<secret>& masks, std::size_t n,
+                    std::size_t groups) {
+  return masks ? kernels::count(b, *masks, groups) : b.constant(static_cast<word>(n), groups);
+}
+
+void clear_invalid(backend& b, secret_table& t) {
+  if (t.columns.empty() || t.rows == 0)
+    return;
+  secret values;
+  secret flags;
+  for (const auto& c : t.columns) {
+    values.a.insert(values.a.end(), c.a.begin(), c.a.end());
+    values.b.insert(values.b.end(), c.b.begin(), c.b.end());
+    flags.a.insert(flags.a.end(), t.valid.a.begin(), t.valid.a.end());
+    flags.b.insert(flags.b.end(), t.valid.b.begin(), t.valid.b.end());
+  }
+  auto masked = b.mul(values, flags);
+  for (std::size_t j = 0; j < t.columns.size(); ++j) {
+    auto from = static_cast<std::ptrdiff_t>(j * t.rows);
+    auto to = static_cast<std::ptrdiff_t>((j + 1) * t.rows);
+    t.columns[j].a.assign(masked.a.begin() + from, masked.a.begin() + to);
+    if (!masked.b.empty())
+      t.columns[j].b.assign(masked.b.begin() + from, masked.b.begin() + to);
+  }
+}
+
+secret_table run_select(backend& b, const select_stmt& s,
+                        const std::map<std::string, secret_table>& inputs) {
+  // An input is used in place (every row valid, publicly); only a join makes a new table whose
+  // valid flags are secret.
+  secret_table join_result;
+  if (s.has_join)
+    join_result = joined(b, s, inputs);
+  const secret_table& table = s.has_join ? join_result : inputs.at(s.from);
+  frame rows;
+  rows.n = table.rows;
+  rows.columns = &table.columns;
+  std::optional<secret> where;  // nullopt: every row passes, publicly
+  if (s.has_join)
+    where = table.valid;
+  if (s.where)
+    where = where ? b.mul(*where, evaluate(b, *s.where, rows)) : evaluate(b, *s.where, rows);
+  secret_table out;
+  if (!s.aggregated) {
+    auto filter = where ? std::move(*where) : b.constant(1, table.rows);
+    for (const auto& item : s.items)
+      out.columns.push_back(convert(b, evaluate(b, *item.value, rows), item.convert));
+    out.valid = std::move(filter);
+    out.rows = table.rows;
+    clear_invalid(b, out);
+    return out;
+  }
+  const std::size_t groups = s.groups;
+  std::optional<secret> masks = where;
+  std::map<std::size_t, secret> group_columns;
+  if (!s.group_by.empty()) {
+    auto filter = where ? std::move(*where) : b.constant(1, table.rows);
+    auto combined = table.columns[s.group_by[0].column];
+    for (std::size_t i = 1; i < s.group_by.size(); ++i)
+      combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])),
+                       table.columns[s.group_by[i].column]);
+    masks = kernels::group_masks(b, combined, groups, filter);
+    std::size_t stride = groups;
+    for (std::size_t i = 0; i < s.group_by.size(); ++i) {
+      stride /= s.group_sizes[i];
+      std::vector<word> codes(groups);
+      for (std::size_t g = 0; g < groups; ++g)
+        codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]);
+      group_columns[s.group_by[i].column] = b.constant(codes);
+    }
+  }
+  auto results = run_aggregates(b, s.aggregates, table.columns, table.rows, masks, groups);
+  frame per_group;
+  per_group.n = groups;
+  per_group.group_columns = &group_columns;
+  per_group.aggregates = &results;
+  for (const auto& item : s.items)
+    out.columns.push_back(convert(b, evaluate(b, *item.value, per_group), item.convert));
+  out.rows = groups;
+  if (s.has_having) {
+    auto counts = group_counts(b, masks, table.rows, groups);
+    out.valid = logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)));
+  } else if (!s.group_by.empty()) {
+    auto counts = group_counts(b, masks, table.rows, groups);
+    out.valid = b.lt(b.constant(0, groups), counts);
+  } else {
+    out.valid = b.constant(1, 1);
+    return out;
+  }
+  clear_invalid(b, out);
+  return out;
+}
+
+} // namespace
+
+run_result run(const program& prog, backend& b, const std::map<std::string, secret_table>& inputs) {
+  const auto& p = prog.impl();
+  check_inputs(p, inputs);
+  run_result res;
+  std::vector<secret> verdicts;
+  for (const auto& q : p.quality)
+    verdicts.push_back(run_quality(b, q, inputs.at(q.input)));
+  bool all_passed = true;
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    auto bit = b.reveal(verdicts[i]);
+    bool passed = bit.size() == 1 && bit[0] == 1;
+    res.quality[p.quality[i].input] = passed;
+    all_passed = all_passed && passed;
+  }
+  if (!all_passed)
+    return res;
+  for (const auto& s : p.statements)
+    res.outputs[s.output] = run_select(b, s, inputs);
+  return res;
+}
+
+} // namespace joconde::engines::sql

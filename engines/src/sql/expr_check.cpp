@@ -1,0 +1,517 @@
+// Type, scale and range checking of one expression (the overflow proof of every node).
+
+#include "joconde/engines/sql/checker.hpp"
+
+#include <algorithm>
+
+namespace joconde::engines::sql {
+
+namespace {
+
+using i128 = int128;
+
+bool number(const expr& e) {
+  return e.type.kind == value_kind::number;
+}
+
+bool literal(const expr& e) {
+  return e.kind == expr_kind::literal;
+}
+
+i128 factor_of(const expr& e, std::size_t i) {
+  return static_cast<i128>(static_cast<std::int64_t>(e.factors[i]));
+}
+
+/// a * b, with the magnitude capped at 2^100 (far beyond the ring, still far inside int128).
+i128 sat_mul(i128 a, i128 b) {
+  const i128 cap = i128{1} << 100;
+  i128 ma = a < 0 ? -a : a;
+  i128 mb = b < 0 ? -b : b;
+  if (ma != 0 && mb > cap / ma)
+    return (a < 0) != (b < 0) ? -cap : cap;
+  return a * b;
+}
+
+interval scaled(const interval& r, i128 f) {
+  return interval{r.lo * f, r.hi * f, r.bounded};
+}
+
+std::string name_of(const expr& e) {
+  return e.qualifier.empty() ? e.name : e.qualifier + "." + e.name;
+}
+
+std::string op_word(binary_op op) {
+  switch (op) {
+    case binary_op::add: return "add";
+    case binary_op::sub: return "subtract";
+    case binary_op::mul: return "multiply";
+    case binary_op::div: return "divide";
+    default: return "compare";
+  }
+}
+
+/// Sets e.factors so that the numeric args `idx` share one scale; returns it.
+value_type align(expr& e, const std::vector<std::size_t>& idx) {
+  e.factors.assign(e.args.size(), 1);
+  value_type common;
+  common.kind = value_kind::number;
+  common.integral = true;
+  common.dec = -1000;
+  common.bin = -1000;
+  for (auto i : idx) {
+    common.dec = std::max(common.dec, e.args[i]->type.dec);
+    common.bin = std::max(common.bin, e.args[i]->type.bin);
+    common.integral = common.integral && e.args[i]->type.integral;
+  }
+  for (auto i : idx) {
+    const auto& a = *e.args[i];
+    e.factors[i] = scale_factor(a, a.type.dec, a.type.bin, common.dec, common.bin);
+  }
+  return common;
+}
+
+/// Proves the aligned operands of a comparison; an unbounded operand is allowed only against
+/// constants and only when it needs no rescaling.
+void prove_comparison(expr& e, const std::vector<std::size_t>& idx, std::string_view source) {
+  bool any_unbounded = false;
+  for (auto i : idx)
+    any_unbounded = any_unbounded || !e.args[i]->range.bounded;
+  for (auto i : idx) {
+    auto& a = *e.args[i];
+    if (!a.range.bounded) {
+      bool others_constant = true;
+      for (auto j : idx)
+        others_constant = others_constant && (j == i || literal(*e.args[j]));
+      if (!others_constant || e.factors[i] != 1)
+        refuse_unbounded(e, source);
+      continue;
+    }
+    if (any_unbounded && !literal(a))
+      refuse_unbounded(e, source);
+    prove(a, scaled(a.range, factor_of(e, i)), source);
+  }
+}
+
+/// Replaces a text literal compared with a category by the category's code.
+void to_code(expr& text, const value_type& category) {
+  const auto& dom = *category.domain;
+  auto it = std::find(dom.begin(), dom.end(), text.name);
+  if (it == dom.end()) {
+    auto near = closest(text.name, dom);
+    auto hint = near.empty() ? std::string{"; check the spelling against the schema"}
+                             : " (did you mean '" + near + "'?)";
+    throw sql_error(text.pos, "'" + text.name
+                                + "' is not one of the declared values of this category" + hint);
+  }
+  auto code = static_cast<std::int64_t>(it - dom.begin());
+  text.type = category;
+  text.number = code;
+  text.range = interval{code, code, true};
+}
+
+void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
+  if (in_aggregate)
+    throw sql_error(e.pos,
+                    "aggregates cannot be nested: " + e.name + " is inside another aggregate");
+  if (!sc.aggregated)
+    throw sql_error(e.pos, "aggregates are not allowed in " + sc.clause
+                             + (sc.clause == "WHERE" ? " (it filters rows before they are "
+                                                       "aggregated; use HAVING COUNT(*) >= k to "
+                                                       "suppress small groups)"
+                                                     : ""));
+  for (auto& a : e.args)
+    check_expr(*a, sc, true);
+  auto n = static_cast<i128>(sc.max_rows);
+  e.type = value_type{};
+  if (e.agg == kernels::aggregate::count) {
+    for (auto& a : e.args)
+      if (a->type.kind == value_kind::text)
+        throw sql_error(a->pos, "COUNT counts rows; give it * or a column, not a text");
+    e.type.integral = true;
+    e.range = interval{0, n, true};
+    auto ok = kernels::check_range(kernels::aggregate::count, sc.max_rows, 0, 1);
+    if (!ok)
+      throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
+    return;
+  }
+  for (auto& a : e.args) {
+    if (a->type.kind == value_kind::boolean
+        && (e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg)) {
+      a->type = value_type{};
+      a->type.integral = true;
+      continue;
+    }
+    if (!number(*a))
+      throw sql_error(a->pos, e.name + " needs a number, but " + quote(*a, sc.source) + " is "
+                                + describe(a->type));
+    if (!a->range.bounded)
+      refuse_unbounded(e, sc.source);
+    prove(*a, a->range, sc.source);
+  }
+  const auto& x = *e.args[0];
+  i128 lo = x.range.lo;
+  i128 hi = x.range.hi;
+  const i128 one = i128{1} << kernels::stat_frac;
+  const int frac = static_cast<int>(kernels::stat_frac);
+  i128 w = hi - lo;
+  e.type.dec = x.type.dec;
+  e.type.bin = x.type.bin + frac;
+  switch (e.agg) {
+    case kernels::aggregate::sum:
+      e.type.bin = x.type.bin;
+      e.type.integral = x.type.integral;
+      e.range = interval{std::min<i128>(0, sat_mul(n, lo)), std::max<i128>(0, sat_mul(n, hi)),
+                         true};
+      break;
+    case kernels::aggregate::min:
+    case kernels::aggregate::max:
+      e.type = x.type;
+      e.range = x.range;
+      break;
+    case kernels::aggregate::avg:
+      e.range = interval{std::min<i128>(0, lo) * one, std::max<i128>(0, hi) * one, true};
+      break;
+    case kernels::aggregate::var_samp:
+      e.type.dec = 2 * x.type.dec;
+      e.type.bin = 2 * x.type.bin + frac;
+      e.range = interval{0, sat_mul(sat_mul(w, w) / 2 + 1, one), true};
+      break;
+    case kernels::aggregate::stddev_samp:
+      e.range = interval{0, w * one, true};
+      break;
+    case kernels::aggregate::corr:
+      e.type.dec = 0;
+      e.type.bin = frac;
+      e.range = interval{-one, one, true};
+      break;
+    case kernels::aggregate::regr_slope: {
+      const auto& xs = *e.args[1];
+      e.type.dec = x.type.dec - xs.type.dec;
+      e.type.bin = x.type.bin - xs.type.bin + frac;
+      // For whole-number x, sum (x - mean)^2 >= sum |x - mean| / 2, so |slope| <= width(y); twice
+      // that (plus one) covers the protocols' approximate division.
+      i128 s = sat_mul(2 * (w + 1), one);
+      e.range = interval{-s, s, true};
+      break;
+    }
+    case kernels::aggregate::regr_intercept: {
+      const auto& xs = *e.args[1];
+      i128 ay = std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
+      i128 ax = std::max(xs.range.lo < 0 ? -xs.range.lo : xs.range.lo,
+                         xs.range.hi < 0 ? -xs.range.hi : xs.range.hi);
+      i128 s = sat_mul(ay + sat_mul(2 * (w + 1), ax), one);
+      e.range = interval{-s, s, true};
+      break;
+    }
+    case kernels::aggregate::count: break;
+  }
+  prove(e, e.range, sc.source);
+  auto ok = e.args.size() == 2
+              ? kernels::check_range(e.agg, sc.max_rows, static_cast<std::int64_t>(lo),
+                                     static_cast<std::int64_t>(hi),
+                                     static_cast<std::int64_t>(e.args[1]->range.lo),
+                                     static_cast<std::int64_t>(e.args[1]->range.hi))
+              : kernels::check_range(e.agg, sc.max_rows, static_cast<std::int64_t>(lo),
+                                     static_cast<std::int64_t>(hi));
+  if (!ok)
+    throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
+}
+
+void check_arithmetic(expr& e, const scope& sc) {
+  auto& l = *e.args[0];
+  auto& r = *e.args[1];
+  if (!number(l) || !number(r))
+    throw sql_error(e.op_pos, "cannot " + op_word(e.op) + " " + describe(l.type) + " and "
+                                + describe(r.type) + ": arithmetic needs numbers");
+  if (!l.range.bounded || !r.range.bounded)
+    refuse_unbounded(e, sc.source);
+  if (e.op == binary_op::mul) {
+    e.factors.assign(2, 1);
+    e.type = value_type{};
+    e.type.integral = l.type.integral && r.type.integral;
+    e.type.dec = l.type.dec + r.type.dec;
+    e.type.bin = l.type.bin + r.type.bin;
+    i128 c[] = {l.range.lo * r.range.lo, l.range.lo * r.range.hi, l.range.hi * r.range.lo,
+                l.range.hi * r.range.hi};
+    e.range = interval{*std::min_element(c, c + 4), *std::max_element(c, c + 4), true};
+    prove(e, e.range, sc.source);
+    return;
+  }
+  auto common = align(e, {0, 1});
+  auto a = scaled(l.range, factor_of(e, 0));
+  auto b = scaled(r.range, factor_of(e, 1));
+  prove(l, a, sc.source);
+  prove(r, b, sc.source);
+  e.type = common;
+  if (e.op == binary_op::add) {
+    e.range = interval{a.lo + b.lo, a.hi + b.hi, true};
+  } else if (e.op == binary_op::sub) {
+    e.range = interval{a.lo - b.hi, a.hi - b.lo, true};
+  } else {
+    if (b.lo <= 0)
+      throw sql_error(r.pos, "divisor " + quote(r, sc.source)
+                               + " may be zero or negative; declare a RANGE above 0"
+                               + (columns_of(r).empty() ? std::string{}
+                                                        : " for " + either(columns_of(r))));
+    if (b.hi >= (i128{1} << 48))
+      throw sql_error(r.pos, "divisor " + quote(r, sc.source) + " may reach "
+                               + format_bound(b.hi)
+                               + ", beyond the 2^48 the division protocol accepts; declare a "
+                                 "tighter RANGE");
+    const i128 one = i128{1} << kernels::stat_frac;
+    i128 q[] = {a.lo * one / b.lo, a.lo * one / b.hi, a.hi * one / b.lo, a.hi * one / b.hi};
+    e.type = value_type{};
+    e.type.bin = static_cast<int>(kernels::stat_frac);
+    e.range = interval{*std::min_element(q, q + 4) - 1, *std::max_element(q, q + 4) + 1, true};
+  }
+  prove(e, e.range, sc.source);
+}
+
+void check_comparison(expr& e, const scope& sc) {
+  auto& l = *e.args[0];
+  auto& r = *e.args[1];
+  bool equality = e.op == binary_op::eq || e.op == binary_op::ne;
+  e.factors.assign(2, 1);
+  e.type = value_type{};
+  e.type.kind = value_kind::boolean;
+  e.range = interval{0, 1, true};
+  if (l.type.kind == value_kind::text && r.type.kind == value_kind::category)
+    to_code(l, r.type);
+  if (r.type.kind == value_kind::text && l.type.kind == value_kind::category)
+    to_code(r, l.type);
+  auto lk = l.type.kind;
+  auto rk = r.type.kind;
+  if (lk == value_kind::text || rk == value_kind::text)
+    throw sql_error(lk == value_kind::text ? l.pos : r.pos,
+                    "a 'text' literal can only be compared with a category column");
+  if (lk == value_kind::category && rk == value_kind::category) {
+    if (!equality)
+      throw sql_error(e.op_pos, "categories can only be compared with =, <> and IN, not ordered");
+    if (*l.type.domain != *r.type.domain)
+      throw sql_error(e.op_pos, "cannot compare categories with different declared values");
+    return;
+  }
+  if (lk == value_kind::boolean && rk == value_kind::boolean) {
+    if (!equality)
+      throw sql_error(e.op_pos, "booleans can only be compared with = and <>");
+    return;
+  }
+  if (lk != value_kind::number || rk != value_kind::number)
+    throw sql_error(e.op_pos, "cannot compare " + describe(l.type) + " with " + describe(r.type));
+  align(e, {0, 1});
+  prove_comparison(e, {0, 1}, sc.source);
+}
+
+void check_logic(expr& e) {
+  for (auto& a : e.args)
+    if (a->type.kind != value_kind::boolean)
+      throw sql_error(a->pos, std::string{e.kind == expr_kind::logic_not ? "NOT"
+                                          : e.op == binary_op::logic_and ? "AND"
+                                                                         : "OR"}
+                                + " needs conditions (booleans), but this is " + describe(a->type));
+  e.type = value_type{};
+  e.type.kind = value_kind::boolean;
+  e.range = interval{0, 1, true};
+}
+
+void check_in_list(expr& e, const scope& sc) {
+  auto& x = *e.args[0];
+  e.type = value_type{};
+  e.type.kind = value_kind::boolean;
+  e.range = interval{0, 1, true};
+  e.factors.assign(e.args.size(), 1);
+  std::vector<i128> values;
+  if (x.type.kind == value_kind::category) {
+    for (std::size_t i = 1; i < e.args.size(); ++i) {
+      if (e.args[i]->type.kind != value_kind::text)
+        throw sql_error(e.args[i]->pos, "IN compares a category with 'text' values of its "
+                                          "domain, but this constant is "
+                                          + describe(e.args[i]->type));
+      to_code(*e.args[i], x.type);
+      values.push_back(e.args[i]->number);
+    }
+  } else if (x.type.kind == value_kind::boolean || x.type.kind == value_kind::number) {
+    for (std::size_t i = 1; i < e.args.size(); ++i)
+      if (e.args[i]->type.kind != x.type.kind)
+        throw sql_error(e.args[i]->pos, "IN compares a value of type " + describe(x.type)
+                                          + " with constants of that type, but this constant is "
+                                          + describe(e.args[i]->type));
+    if (x.type.kind == value_kind::number) {
+      std::vector<std::size_t> idx(e.args.size());
+      for (std::size_t i = 0; i < idx.size(); ++i)
+        idx[i] = i;
+      align(e, idx);
+      prove_comparison(e, idx, sc.source);
+    }
+    for (std::size_t i = 1; i < e.args.size(); ++i)
+      values.push_back(e.args[i]->number * factor_of(e, i));
+  } else {
+    throw sql_error(e.op_pos,
+                    "IN needs a number, boolean or category value, not " + describe(x.type));
+  }
+  for (auto v : values) {
+    auto w = static_cast<word>(static_cast<std::int64_t>(v));
+    if (std::find(e.codes.begin(), e.codes.end(), w) == e.codes.end())
+      e.codes.push_back(w);
+  }
+}
+
+void check_case(expr& e, const scope& sc) {
+  std::size_t pairs = e.args.size() / 2;
+  std::vector<std::size_t> values;
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const auto& c = *e.args[2 * i];
+    if (c.type.kind != value_kind::boolean)
+      throw sql_error(c.pos, "WHEN needs a condition (boolean), but this is " + describe(c.type));
+    values.push_back(2 * i + 1);
+  }
+  if (e.has_else)
+    values.push_back(e.args.size() - 1);
+  const auto& first = e.args[values[0]]->type;
+  for (auto i : values) {
+    const auto& t = e.args[i]->type;
+    bool same = t.kind == first.kind
+                && (t.kind != value_kind::category || *t.domain == *first.domain);
+    if (!same || t.kind == value_kind::text || t.kind == value_kind::key)
+      throw sql_error(e.args[i]->pos, "the branches of CASE must have one type: " + describe(first)
+                                        + " and " + describe(t));
+  }
+  e.factors.assign(e.args.size(), 1);
+  if (first.kind == value_kind::number) {
+    e.type = align(e, values);
+  } else {
+    e.type = first;
+    if (first.kind == value_kind::category && !e.has_else)
+      throw sql_error(e.pos, "a CASE giving a category needs an ELSE branch");
+  }
+  e.range = e.has_else ? interval{ring_limit, -ring_limit, true} : interval{0, 0, true};
+  for (auto i : values) {
+    auto r = scaled(e.args[i]->range, factor_of(e, i));
+    e.range.bounded = e.range.bounded && r.bounded;
+    e.range.lo = std::min(e.range.lo, r.lo);
+    e.range.hi = std::max(e.range.hi, r.hi);
+  }
+  if (e.range.bounded)
+    prove(e, e.range, sc.source);
+}
+
+void check_between(expr& e, const scope& sc) {
+  for (auto& a : e.args)
+    if (!number(*a))
+      throw sql_error(a->pos, "BETWEEN compares numbers; this is " + describe(a->type)
+                                + (a->type.kind == value_kind::category
+                                     ? " (categories can only be compared with =, <> and IN)"
+                                     : ""));
+  align(e, {0, 1, 2});
+  prove_comparison(e, {0, 1, 2}, sc.source);
+  e.type = value_type{};
+  e.type.kind = value_kind::boolean;
+  e.range = interval{0, 1, true};
+}
+
+void check_column(expr& e, const scope& sc, bool in_aggregate) {
+  const column_schema* col = nullptr;
+  e.column = resolve(sc, e.qualifier, e.name, e.pos, col);
+  if (col->type == column_type::key)
+    throw sql_error(e.pos, "`" + name_of(e) + "` is a key column: keys can only be used in "
+                                              "JOIN ... ON");
+  if (sc.aggregated && !in_aggregate) {
+    bool grouped = sc.group_by != nullptr
+                   && std::any_of(sc.group_by->begin(), sc.group_by->end(),
+                                  [&](const column_ref& g) { return g.column == e.column; });
+    if (!grouped)
+      throw sql_error(e.pos, sc.clause == "CHECK"
+                               ? "`" + name_of(e) + "` is a row value in a CHECK that also "
+                                 "aggregates; write the row condition as a separate CHECK"
+                               : "`" + name_of(e) + "` is neither in GROUP BY nor inside an "
+                                 "aggregate; group by it or aggregate it (e.g. SUM(" + name_of(e)
+                                   + "))");
+  }
+  e.type = value_type{};
+  e.range = interval{};
+  switch (col->type) {
+    case column_type::integer:
+    case column_type::decimal:
+      e.type.integral = col->type == column_type::integer;
+      e.type.dec = col->type == column_type::decimal ? static_cast<int>(col->scale) : 0;
+      e.range.bounded = col->min.has_value() && col->max.has_value();
+      if (e.range.bounded)
+        e.range = interval{*col->min, *col->max, true};
+      break;
+    case column_type::boolean:
+      e.type.kind = value_kind::boolean;
+      e.range = interval{0, 1, true};
+      break;
+    case column_type::category:
+      e.type.kind = value_kind::category;
+      e.type.domain = &col->domain;
+      e.range = interval{0, static_cast<i128>(col->domain.size()) - 1, true};
+      break;
+    case column_type::key: break;
+  }
+}
+
+} // namespace
+
+void check_expr(expr& e, const scope& sc, bool in_aggregate) {
+  if (e.kind == expr_kind::aggregate) {
+    check_aggregate(e, sc, in_aggregate);
+    return;
+  }
+  for (auto& a : e.args)
+    check_expr(*a, sc, in_aggregate);
+  e.factors.assign(e.args.size(), 1);
+  switch (e.kind) {
+    case expr_kind::literal:
+      e.range = interval{e.number, e.number, true};
+      if (number(e))
+        prove(e, e.range, sc.source);
+      break;
+    case expr_kind::column: check_column(e, sc, in_aggregate); break;
+    case expr_kind::negate: {
+      auto& a = *e.args[0];
+      if (!number(a))
+        throw sql_error(e.pos,
+                        "cannot negate " + describe(a.type) + ": unary minus needs a number");
+      if (!a.range.bounded)
+        refuse_unbounded(e, sc.source);
+      e.type = a.type;
+      e.range = interval{-a.range.hi, -a.range.lo, true};
+      break;
+    }
+    case expr_kind::logic_not: check_logic(e); break;
+    case expr_kind::binary:
+      switch (e.op) {
+        case binary_op::add:
+        case binary_op::sub:
+        case binary_op::mul:
+        case binary_op::div: check_arithmetic(e, sc); break;
+        case binary_op::logic_and:
+        case binary_op::logic_or: check_logic(e); break;
+        default: check_comparison(e, sc); break;
+      }
+      break;
+    case expr_kind::between: check_between(e, sc); break;
+    case expr_kind::in_list: check_in_list(e, sc); break;
+    case expr_kind::case_when: check_case(e, sc); break;
+    case expr_kind::aggregate: break;
+  }
+}
+
+bool has_aggregate(const expr& e) {
+  if (e.kind == expr_kind::aggregate)
+    return true;
+  return std::any_of(e.args.begin(), e.args.end(),
+                     [](const expr_ptr& a) { return has_aggregate(*a); });
+}
+
+void collect_aggregates(const expr& e, std::vector<const expr*>& out) {
+  if (e.kind == expr_kind::aggregate) {
+    out.push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args)
+    collect_aggregates(*a, out);
+}
+
+} // namespace joconde::engines::sql

@@ -1,0 +1,285 @@
+// The engine benchmark: three rss3 parties in three processes on loopback (tests/engines/
+// three_parties.hpp). Each figure prepares its inputs, then party 0 times the operation between two
+// barriers (a reveal of one word before and after), so the figure covers all three parties finishing.
+// Prints `figure: value unit` lines, and beside each `<name>_bytes_per_party: N bytes` (the most any
+// party sent during the timed part) and `<name>_cpu_per_party: T ms` (the most CPU time, user plus
+// system, any party spent in it: less sensitive to other load than the wall-clock figure).
+// Usage: joconde-bench-engine [FIGURE...], e.g. `joconde-bench-engine mul_1e7`; no argument runs
+// every figure. round_trip_1e3 is 1000 sequential one-element multiplications (round latency).
+//
+// To add a figure, append to `figures()` an entry with a name, its unit conversion and two steps:
+// `prepare` (untimed; returns whatever the timed step needs) and `run` (timed).
+
+#include "../engines/three_parties.hpp"
+
+#include "joconde/engines/sql/compiler.hpp"
+#include "joconde/engines/sql/executor.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <iostream>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+using joconde::engines::backend;
+using joconde::engines::secret;
+using joconde::engines::word;
+
+/// What `prepare` hands to `run`: any secrets the operation needs.
+struct prepared {
+  std::vector<secret> inputs;
+  std::map<std::string, joconde::engines::secret_table> tables;  ///< task-language inputs
+};
+
+/// One benchmark figure.
+struct figure {
+  std::string name;   ///< as printed and as selected on the command line, e.g. "mul_1e7"
+  std::size_t n = 0;  ///< elements processed (for the rates)
+  bool rate = true;   ///< print n per second as `<name>_per_s`, else milliseconds as `<name>_ms`
+  std::function<prepared(backend&, unsigned party, std::size_t n)> prepare;
+  std::function<void(backend&, prepared&)> run;
+};
+
+/// Random words from a fixed seed per party (inputs are private to their owner).
+std::vector<word> random_words(std::size_t n, unsigned party, unsigned bits) {
+  std::mt19937_64 gen{1234 + party};
+  std::vector<word> out(n);
+  for (auto& v : out)
+    v = static_cast<word>(static_cast<std::int64_t>(gen()) >> (64 - bits));
+  return out;
+}
+
+/// Party `owner` shares n random values of `bits` bits.
+secret input_random(backend& be, unsigned party, unsigned owner, std::size_t n, unsigned bits) {
+  auto values = party == owner ? random_words(n, party, bits) : std::vector<word>{};
+  return be.input(owner, values, n);
+}
+
+/// x from party 0 and y from party 1, n random 62-bit values each.
+prepared two_inputs(backend& be, unsigned party, std::size_t n) {
+  prepared p;
+  p.inputs.push_back(input_random(be, party, 0, n, 62));
+  p.inputs.push_back(input_random(be, party, 1, n, 62));
+  return p;
+}
+
+/// As two_inputs with one element.
+prepared two_inputs_small(backend& be, unsigned party, std::size_t) {
+  return two_inputs(be, party, 1);
+}
+
+// -- task-language figures ------------------------------------------------------------------------
+
+namespace sql = joconde::engines::sql;
+using joconde::engines::column_schema;
+using joconde::engines::column_type;
+using joconde::engines::secret_table;
+using joconde::engines::table_schema;
+
+/// Input `name`: a category g with 10 values, x in [0, 10^6], a join key k (integer, < 2^40).
+table_schema bench_table(const std::string& name, std::uint64_t rows) {
+  table_schema t;
+  t.name = name;
+  t.max_rows = rows;
+  column_schema g;
+  g.name = "g";
+  g.type = column_type::category;
+  for (int i = 0; i < 10; ++i)
+    g.domain.push_back("g" + std::to_string(i));
+  column_schema x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 1'000'000;
+  column_schema k;
+  k.name = "k";
+  k.min = 0;
+  k.max = std::int64_t{1} << 40;
+  t.columns = {g, x, k};
+  return t;
+}
+
+table_schema bench_output(const std::string& name, std::vector<std::string> columns, bool grouped) {
+  table_schema t;
+  t.name = name;
+  t.max_rows = 10;
+  for (auto& c : columns) {
+    column_schema col;
+    col.name = c;
+    if (grouped && c == "g") {
+      col.type = column_type::category;
+      for (int i = 0; i < 10; ++i)
+        col.domain.push_back("g" + std::to_string(i));
+    }
+    t.columns.push_back(col);
+  }
+  return t;
+}
+
+/// Compiles a benchmark program; exits on a compile error (a bug in the benchmark).
+sql::program bench_program(const std::string& source, std::vector<table_schema> inputs,
+                           table_schema output) {
+  auto prog = sql::compile(source, std::move(inputs), {std::move(output)});
+  if (!prog) {
+    std::cerr << "joconde-bench-engine: " << prog.err().describe() << "\n";
+    std::exit(2);
+  }
+  return std::move(*prog);
+}
+
+/// Input tables `a` (and `b`) of n random rows, secret-shared by party 0 (untimed). The keys of
+/// `a` are the even numbers, those of `b` alternate even and odd: half of the rows match.
+prepared bench_tables(backend& be, unsigned party, std::size_t n, std::size_t tables) {
+  prepared p;
+  for (std::size_t t = 0; t < tables; ++t) {
+    std::mt19937_64 gen{77 + t};
+    std::vector<word> g(n), x(n), k(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      g[r] = gen() % 10;
+      x[r] = gen() % 1'000'001;
+      k[r] = t == 0 ? 2 * r : 2 * r + (r % 2);
+    }
+    secret_table table;
+    table.rows = n;
+    for (auto* col : {&g, &x, &k})
+      table.columns.push_back(be.input(0, party == 0 ? std::span<const word>{*col} : std::span<const word>{}, n));
+    table.valid = be.constant(1, n);
+    p.tables.emplace(t == 0 ? "a" : "b", std::move(table));
+  }
+  return p;
+}
+
+/// A figure that runs `prog` on `tables` inputs of n rows.
+figure sql_figure(std::string name, std::size_t n, std::size_t tables, sql::program prog) {
+  return {std::move(name), n, false,
+          [tables](backend& be, unsigned party, std::size_t rows) { return bench_tables(be, party, rows, tables); },
+          [prog](backend& be, prepared& p) { sql::run(prog, be, p.tables); }};
+}
+
+/// The task-language figures of issue 4: sum, count of x > c, group-by, join.
+void add_sql_figures(std::vector<figure>& out) {
+  const std::uint64_t million = 1'000'000;
+  out.push_back(sql_figure("sum_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT SUM(x) AS s FROM a;",
+                                         {bench_table("a", million)}, bench_output("o", {"s"}, false))));
+  out.push_back(sql_figure("count_gt_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT COUNT(*) AS n FROM a WHERE x > 500000;",
+                                         {bench_table("a", million)}, bench_output("o", {"n"}, false))));
+  out.push_back(sql_figure("groupby10_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT g, COUNT(*) AS n, SUM(x) AS s FROM a GROUP BY g;",
+                                         {bench_table("a", million)},
+                                         bench_output("o", {"g", "n", "s"}, true))));
+  out.push_back(sql_figure("join_1e5", 100'000, 2,
+                           bench_program("INSERT INTO o SELECT COUNT(*) AS n, SUM(b.x) AS s FROM a JOIN b ON a.k = b.k;",
+                                         {bench_table("a", 100'000), bench_table("b", 100'000)},
+                                         bench_output("o", {"n", "s"}, false))));
+}
+
+/// Every figure, in the order they run.
+std::vector<figure> figures() {
+  std::vector<figure> out;
+  auto mul = [](backend& be, prepared& p) { be.mul(p.inputs[0], p.inputs[1]); };
+  auto lt = [](backend& be, prepared& p) { be.lt(p.inputs[0], p.inputs[1]); };
+  out.push_back({"mul_1e6", 1'000'000, true, two_inputs, mul});
+  out.push_back({"mul_1e7", 10'000'000, true, two_inputs, mul});
+  out.push_back({"lt_1e5", 100'000, true, two_inputs, lt});
+  out.push_back({"lt_1e6", 1'000'000, true, two_inputs, lt});
+  out.push_back({"round_trip_1e3", 1000, true, two_inputs_small, [](backend& be, prepared& p) {
+                   for (int k = 0; k < 1000; ++k)
+                     be.mul(p.inputs[0], p.inputs[1]);
+                 }});
+  out.push_back({"input_1e6", 1'000'000, false,
+                 [](backend&, unsigned party, std::size_t n) {
+                   // The clear values at party 0, and the length everywhere.
+                   prepared p;
+                   p.inputs.push_back(secret{party == 0 ? random_words(n, party, 62) : std::vector<word>{},
+                                             std::vector<word>(n)});
+                   return p;
+                 },
+                 [](backend& be, prepared& p) {
+                   be.input(0, p.inputs[0].a, p.inputs[0].b.size());
+                 }});
+  add_sql_figures(out);
+  return out;
+}
+
+/// User plus system CPU time of this process so far.
+word cpu_ns() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto ns = [](const timeval& t) {
+    return static_cast<word>(t.tv_sec) * 1'000'000'000 + static_cast<word>(t.tv_usec) * 1000;
+  };
+  return ns(u.ru_utime) + ns(u.ru_stime);
+}
+
+/// Runs one figure; false if a party failed.
+bool measure(const figure& f) {
+  joconde::test::three_options opts;
+  opts.overall = std::chrono::minutes(5);
+  opts.io_timeout = std::chrono::seconds(120);
+  auto out = joconde::test::run_three_parties(
+    [&f](backend& be, unsigned party) {
+      auto p = f.prepare(be, party, f.n);
+      auto one = be.constant(1, 1);
+      be.reveal(one);
+      auto before = be.stats().bytes_sent;
+      auto cpu_before = cpu_ns();
+      auto start = std::chrono::steady_clock::now();
+      f.run(be, p);
+      auto sent = be.stats().bytes_sent - before;
+      be.reveal(one);
+      auto ns = std::chrono::steady_clock::now() - start;
+      return joconde::test::to_bytes({static_cast<word>(std::chrono::nanoseconds(ns).count()), sent, cpu_ns() - cpu_before});
+    },
+    opts);
+  word bytes = 0;
+  word cpu = 0;
+  for (unsigned i = 0; i < 3; ++i) {
+    if (!out[i].ok || out[i].bytes.size() != 3 * sizeof(word)) {
+      std::cerr << f.name << ": party " << i << " failed: " << out[i].error << "\n";
+      return false;
+    }
+    bytes = std::max(bytes, joconde::test::to_words(out[i].bytes)[1]);
+    cpu = std::max(cpu, joconde::test::to_words(out[i].bytes)[2]);
+  }
+  double seconds = static_cast<double>(joconde::test::to_words(out[0].bytes)[0]) * 1e-9;
+  if (f.rate)
+    std::printf("%s_per_s: %.0f ops/s\n", f.name.c_str(), static_cast<double>(f.n) / seconds);
+  else
+    std::printf("%s_ms: %.1f ms\n", f.name.c_str(), seconds * 1e3);
+  std::printf("%s_bytes_per_party: %llu bytes\n", f.name.c_str(), static_cast<unsigned long long>(bytes));
+  std::printf("%s_cpu_per_party: %.1f ms\n", f.name.c_str(), static_cast<double>(cpu) * 1e-6);
+  std::fflush(stdout);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> wanted(argv + 1, argv + argc);
+  bool good = true;
+  bool any = false;
+  for (const auto& f : figures()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), f.name) == wanted.end())
+      continue;
+    any = true;
+    good &= measure(f);
+  }
+  if (!any) {
+    std::cerr << "joconde-bench-engine: no such figure; known:";
+    for (const auto& f : figures())
+      std::cerr << " " << f.name;
+    std::cerr << "\n";
+    return 2;
+  }
+  return good ? 0 : 1;
+}
