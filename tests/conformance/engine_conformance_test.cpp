@@ -151,6 +151,22 @@ std::vector<conformance_case> cases() {
                  {{"persons", "CHECK age BETWEEN 0 AND 120;\nCHECK COUNT(*) >= 1;"},
                   {"taxes", "CHECK tax < 20000;  -- fails on most random data\n"}},
                  {}});
+  all.push_back({"union_of_two_inputs",
+                 {persons(),
+                  [] {
+                    auto other = persons();
+                    other.name = "persons_b";
+                    return other;
+                  }()},
+                 {output("o", {category("region", {"north", "south", "east"}),
+                              integer("n", 0, 1'000'000), decimal("income", 2),
+                              decimal("mean_age", 3)})},
+                 "INSERT INTO o SELECT region, COUNT(*) AS n, SUM(income) AS income,\n"
+                 "  AVG(age) AS mean_age\n"
+                 "FROM persons UNION ALL persons_b WHERE employed GROUP BY region\n"
+                 "HAVING COUNT(*) >= 3;",
+                 {},
+                 {"o.mean_age"}});
   return all;
 }
 

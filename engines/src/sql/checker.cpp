@@ -70,13 +70,17 @@ std::string item_name(const select_item& item) {
   return {};
 }
 
+/// A column's type as the schema declares it ("integer", "decimal(2)", "category").
+std::string declared_type(const column_schema& c) {
+  return std::string{to_string(c.type)}
+         + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
+}
+
 void check_output_match(select_item& item, const column_schema& col, const table_schema& out,
                         std::string_view source) {
   const auto& e = *item.value;
   const auto& t = e.type;
-  std::string target = std::string{to_string(col.type)}
-                       + (col.type == column_type::decimal ? "(" + std::to_string(col.scale) + ")"
-                                                           : "");
+  auto target = declared_type(col);
   auto mismatch = [&](const std::string& hint) {
     throw sql_error(e.pos, "output column `" + col.name + "` of `" + out.name + "` is " + target
                              + ", but " + quote(e, source) + " is " + describe(t) + hint);
@@ -171,6 +175,75 @@ void check_join(select_stmt& s, const program_impl& prog) {
     }
 }
 
+/// A category's declared values for messages ("{North, South}").
+std::string values_of(const column_schema& c) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < c.domain.size(); ++i)
+    out += (i == 0 ? "" : ", ") + c.domain[i];
+  return out + "}";
+}
+
+/// Throws at `pos` unless `other` has the columns of `first`: same names, order, types, scales and
+/// category values.
+void check_same_columns(const table_schema& first, const table_schema& other, position pos) {
+  const std::string rule = "; every input of a UNION ALL needs the same columns in the same "
+                           "order, with the same types, decimals and category values";
+  if (other.columns.size() != first.columns.size())
+    throw sql_error(pos, "`" + other.name + "` has " + std::to_string(other.columns.size())
+                           + " columns but `" + first.name + "` has "
+                           + std::to_string(first.columns.size()) + rule);
+  for (std::size_t i = 0; i < first.columns.size(); ++i) {
+    const auto& a = first.columns[i];
+    const auto& b = other.columns[i];
+    auto at = "column " + std::to_string(i + 1) + " of `" + other.name + "` ";
+    if (b.name != a.name)
+      throw sql_error(pos, at + "is `" + b.name + "` but column " + std::to_string(i + 1) + " of `"
+                             + first.name + "` is `" + a.name + "`" + rule);
+    if (b.type != a.type || (a.type == column_type::decimal && b.scale != a.scale))
+      throw sql_error(pos, at + "`" + b.name + "` is " + declared_type(b) + " but in `"
+                             + first.name + "` it is " + declared_type(a) + rule);
+    if (b.domain != a.domain)
+      throw sql_error(pos, at + "`" + b.name + "` declares the values " + values_of(b)
+                             + " but in `" + first.name + "` it declares " + values_of(a) + rule);
+  }
+}
+
+/// Checks the UNION ALL inputs of `s` and builds the united schema: the FROM input's columns with
+/// each range widened to the hull of the inputs' ranges (unbounded if any is), and the summed
+/// row bound.
+void check_union(select_stmt& s, const program_impl& prog) {
+  const auto& first = prog.inputs[s.from_index];
+  s.united = first;
+  for (std::size_t k = 0; k < s.unions.size(); ++k) {
+    auto& u = s.unions[k];
+    u.index = find_table(prog.inputs, u.name, u.pos, "input");
+    auto earlier = s.from_pos;
+    bool repeated = u.index == s.from_index;
+    for (std::size_t j = 0; j < k && !repeated; ++j)
+      if (s.unions[j].index == u.index) {
+        repeated = true;
+        earlier = s.unions[j].pos;
+      }
+    if (repeated)
+      throw sql_error(u.pos, "`" + u.name + "` is already in this UNION ALL (at "
+                               + where_str(earlier) + "); unite distinct inputs, each once");
+    const auto& other = prog.inputs[u.index];
+    check_same_columns(first, other, u.pos);
+    for (std::size_t i = 0; i < other.columns.size(); ++i) {
+      auto& c = s.united.columns[i];
+      const auto& o = other.columns[i];
+      if (!c.min || !c.max || !o.min || !o.max) {
+        c.min.reset();
+        c.max.reset();
+        continue;
+      }
+      c.min = std::min(*c.min, *o.min);
+      c.max = std::max(*c.max, *o.max);
+    }
+    s.united.max_rows += other.max_rows;
+  }
+}
+
 void check_statement(select_stmt& s, program_impl& prog, std::string_view source) {
   s.output_index = find_table(prog.outputs, s.output, s.output_pos, "output");
   s.from_index = find_table(prog.inputs, s.from, s.from_pos, "input");
@@ -178,6 +251,13 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
   sc.source = source;
   sc.tables.push_back(scope_table{&prog.inputs[s.from_index], 0});
   s.max_rows = prog.inputs[s.from_index].max_rows;
+  if (!s.unions.empty()) {
+    check_union(s, prog);
+    sc.tables[0].schema = &s.united;
+    for (const auto& u : s.unions)
+      sc.united.push_back(u.name);
+    s.max_rows = s.united.max_rows;
+  }
   if (s.has_join) {
     s.join_index = find_table(prog.inputs, s.join, s.join_pos, "input");
     if (s.join_index == s.from_index)
@@ -278,6 +358,10 @@ std::size_t resolve(const scope& sc, const std::string& qualifier, const std::st
       }
       return t.offset + static_cast<std::size_t>(col - t.schema->columns.data());
     }
+    if (std::find(sc.united.begin(), sc.united.end(), qualifier) != sc.united.end())
+      throw sql_error(pos, "the columns of a UNION ALL belong to the united table: write `" + name
+                             + "` or `" + sc.tables[0].schema->name + "." + name + "`, not `"
+                             + qualifier + "." + name + "`");
     std::vector<std::string> names;
     for (const auto& t : sc.tables)
       names.push_back(t.schema->name);

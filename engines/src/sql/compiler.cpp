@@ -49,6 +49,8 @@ std::vector<std::string> features_of(const program_impl& p) {
       used.emplace_back("group_by");
     if (s.has_join)
       used.emplace_back("join");
+    if (!s.unions.empty())
+      used.emplace_back("union");
     if (s.has_having)
       used.emplace_back("having");
     for (const auto& i : s.items)
@@ -117,6 +119,7 @@ std::vector<std::string> all_features() {
           "where",
           "group_by",
           "join",
+          "union",
           "having",
           "case",
           "division",

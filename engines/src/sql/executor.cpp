@@ -4,6 +4,7 @@
 #include "joconde/engines/sql/executor.hpp"
 
 #include "joconde/engines/kernels.hpp"
+#include "joconde/engines/secret_ops.hpp"
 #include "joconde/engines/sql/checker.hpp"
 #include "joconde/engines/sql/evaluate.hpp"
 
@@ -84,14 +85,34 @@ secret_table joined(backend& b, const select_stmt& s,
   return kernels::inner_join(b, left, s.join_left.column, right, s.join_right.column);
 }
 
-/// Zeroes every column of the rows whose valid flag is 0, in one batch: an output must not carry
-/// the values of filtered rows, non-matching join rows or suppressed small groups.
+/// The rows of the FROM input followed by those of each UNION ALL input, every row valid
+/// (local: the shares are concatenated).
+secret_table united(backend& b, const select_stmt& s,
+                    const std::map<std::string, secret_table>& in) {
+  std::vector<const secret_table*> parts{&in.at(s.from)};
+  for (const auto& u : s.unions)
+    parts.push_back(&in.at(u.name));
+  secret_table t;
+  for (const auto* p : parts)
+    t.rows += p->rows;
+  for (std::size_t j = 0; j < parts[0]->columns.size(); ++j) {
+    std::vector<const secret*> column;
+    for (const auto* p : parts)
+      column.push_back(&p->columns[j]);
+    t.columns.push_back(concat(column));
+  }
+  t.valid = b.constant(1, t.rows);
+  return t;
+}
+
 /// Rows per group; n (public) when every row counts.
 secret group_counts(backend& b, const std::optional<secret>& masks, std::size_t n,
                     std::size_t groups) {
   return masks ? kernels::count(b, *masks, groups) : b.constant(static_cast<word>(n), groups);
 }
 
+/// Zeroes every column of the rows whose valid flag is 0, in one batch: an output must not carry
+/// the values of filtered rows, non-matching join rows or suppressed small groups.
 void clear_invalid(backend& b, secret_table& t) {
   if (t.columns.empty() || t.rows == 0)
     return;
@@ -115,12 +136,15 @@ void clear_invalid(backend& b, secret_table& t) {
 
 secret_table run_select(backend& b, const select_stmt& s,
                         const std::map<std::string, secret_table>& inputs) {
-  // An input is used in place (every row valid, publicly); only a join makes a new table whose
-  // valid flags are secret.
-  secret_table join_result;
+  // An input is used in place (every row valid, publicly); a union makes a new table whose rows
+  // are all valid, and only a join one whose valid flags are secret.
+  secret_table combined;
   if (s.has_join)
-    join_result = joined(b, s, inputs);
-  const secret_table& table = s.has_join ? join_result : inputs.at(s.from);
+    combined = joined(b, s, inputs);
+  else if (!s.unions.empty())
+    combined = united(b, s, inputs);
+  const bool in_place = !s.has_join && s.unions.empty();
+  const secret_table& table = in_place ? inputs.at(s.from) : combined;
   frame rows;
   rows.n = table.rows;
   rows.columns = &table.columns;

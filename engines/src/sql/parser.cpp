@@ -172,6 +172,17 @@ private:
     const auto& from = identifier("an input table name after FROM");
     s.from = from.text;
     s.from_pos = from.pos;
+    while (at_keyword("UNION")) {
+      next();
+      if (!at_keyword("ALL"))
+        expected("ALL after UNION (only UNION ALL, which keeps every row, is supported)");
+      next();
+      const auto& part = identifier("an input table name after UNION ALL");
+      s.unions.push_back(union_input{part.text, part.pos, 0});
+    }
+    if (!s.unions.empty() && (at_keyword("INNER") || at_keyword("JOIN")))
+      throw sql_error(peek().pos, "a JOIN cannot follow UNION ALL: a statement either "
+                                  "unites inputs or joins two; drop the JOIN or the UNION ALL");
     if (at_keyword("INNER") || at_keyword("JOIN")) {
       if (accept_keyword("INNER") && !at_keyword("JOIN"))
         expected("JOIN after INNER");
@@ -184,6 +195,9 @@ private:
       s.join_left = column_name("a column after ON");
       expect_symbol("=");
       s.join_right = column_name("a column after `=` in ON");
+      if (at_keyword("UNION"))
+        throw sql_error(peek().pos, "UNION ALL cannot follow a JOIN: a statement either "
+                                    "unites inputs or joins two; drop the UNION ALL or the JOIN");
     }
     if (accept_keyword("WHERE"))
       s.where = expression();

@@ -168,6 +168,13 @@ struct select_item {
   conversion convert;      ///< to the output column's encoding
 };
 
+/// One input named after `UNION ALL` in FROM.
+struct union_input {
+  std::string name;       ///< input name as written
+  position pos;           ///< where it is named
+  std::size_t index = 0;  ///< index in program_impl::inputs, filled by the checker
+};
+
 /// One `INSERT INTO out SELECT ...;`.
 struct select_stmt {
   position pos;                      ///< the INSERT keyword
@@ -178,6 +185,7 @@ struct select_stmt {
   std::string from;                  ///< FROM input name
   position from_pos;                 ///< where it is named
   std::size_t from_index = 0;        ///< index in program_impl::inputs
+  std::vector<union_input> unions;   ///< the inputs after UNION ALL, in order (none: no union)
   bool has_join = false;             ///< whether a JOIN follows
   std::string join;                  ///< JOIN input name
   position join_pos;                 ///< where it is named
@@ -193,7 +201,10 @@ struct select_stmt {
   // Filled by the checker.
   bool aggregated = false;         ///< one row per group (or one row) instead of per input row
   std::size_t groups = 1;          ///< product of the GROUP BY domain sizes (1 without)
-  std::uint64_t max_rows = 0;      ///< rows of FROM (or of the join result), at most
+  std::uint64_t max_rows = 0;      ///< rows of FROM (or of the join or union result), at most
+  /// With UNION ALL: the united table as the select sees it, named after the FROM input, its
+  /// columns' ranges the hull of the inputs' ranges and its max_rows their sum.
+  table_schema united;
   std::vector<const expr*> aggregates;  ///< every aggregate node of the select list, in order
 };
 

@@ -66,6 +66,7 @@ struct scope_table {
 /// What an expression may refer to.
 struct scope {
   std::vector<scope_table> tables;        ///< FROM, then JOIN
+  std::vector<std::string> united;        ///< the UNION ALL inputs after the first, if any
   std::string_view source;                ///< the program text, for quoting
   std::uint64_t max_rows = 0;             ///< rows an aggregate may see
   bool aggregated = false;                ///< columns outside aggregates must be group columns

@@ -46,7 +46,7 @@ private:
   std::shared_ptr<const program_impl> impl_;
 };
 
-/// Every language feature name a program can use ("select", "where", "group_by", "join",
+/// Every language feature name a program can use ("select", "where", "group_by", "join", "union",
 /// "having", "case", "aggregate.count", ..., "quality_check").
 std::vector<std::string> all_features();
 
