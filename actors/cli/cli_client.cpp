@@ -1,4 +1,5 @@
 #include "cli/cli_client.hpp"
+#include "cli/cli_task.hpp"
 
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_client.hpp"
@@ -56,6 +57,8 @@ Commands:
                          a data custodian (input) or analyst (output) makes their key pair for
                          the CTA: the private key goes to KEY_FILE, encrypted; the PAK (public
                          key) is registered at their node; prints its SHA-256
+  sql check TASK_FILE    compile the task's algorithm here, without a node: errors with
+                         line:column, or the features it uses and what it discloses
   status                 the node's status document (roles it_admin, auditor)
   help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
 
@@ -118,7 +121,10 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
     {"cta create",
      "usage: joconde cta create TASK_FILE [--json] [--timeout SECONDS]\n\n"
      "Submits the CTA task in TASK_FILE, a JSON object, to the node (POST /v1/ctas), which\n"
-     "creates the CTA and its CTSC and waits for the root's answer. Prints the new CTA's UUID\n"
+     "creates the CTA and its CTSC and waits for the root's answer. The task's algorithm is\n"
+     "compiled here first (as `joconde sql check` does) and its disclosures are written into\n"
+     "the CTSC; an algorithm that does not compile is refused with exit code 6 before anything\n"
+     "is sent. Prints the new CTA's UUID\n"
      "alone, so that\n"
      "  uuid=$(joconde cta create task.json)\n"
      "works. A missing, unreadable or non-JSON file is refused with exit code 2 before anything\n"
@@ -175,6 +181,15 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "overwritten) and registers the public key, the PAK, for the CTA UUID at the person's node\n"
      "(POST /v1/ctas/UUID/paks). A PAK is bound to that one CTA: the peer's CTSA may name it for\n"
      "that CTA only. Prints the PAK's SHA-256. The private key never leaves this machine.\n"},
+    {"sql", "usage: joconde sql check TASK_FILE [--json]\n\n"
+            "  sql check TASK_FILE   compile the task's algorithm here, without a node\n"},
+    {"sql check",
+     "usage: joconde sql check TASK_FILE [--json]\n\n"
+     "Compiles the main algorithm and the data-quality checks of the CTA task in TASK_FILE (the\n"
+     "JSON `cta create` takes) against its schemas, for its engine, on this machine: no node is\n"
+     "asked. Prints the errors with line:column (exit code 6), or the language features the\n"
+     "algorithm uses and what it discloses beyond its outputs, the statements `cta create` puts\n"
+     "into the CTSC for the peers to read before they sign (docs/task-language.md).\n"},
     {"ctsa", "usage: joconde ctsa submit UUID CTSA_FILE [--json]\n\n"
              "  ctsa submit UUID CTSA_FILE   submit this peer's CTSA for the CTA; prints its\n"
              "                               ctsa_sha256 alone\n"},
@@ -478,9 +493,16 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
   if (name == "cta show")
     return call{"GET", cta_path, {}, render_cta};
   if (name == "cta create") {
-    auto body = read_json_object(words[2], "task file", "a CTA task");
-    if (!body)
+    auto task = read_json_object(words[2], "task file", "a CTA task");
+    if (!task)
+      return std::move(task).err();
+    // The root requires the disclosures the compiler states; they are filled in here. A task
+    // this client cannot read as a CTSC goes to the node as it is, which says what is wrong.
+    auto body = with_disclosures(*task);
+    if (!body && body.err().code == errc::compile_error)
       return std::move(body).err();
+    if (!body)
+      body = std::move(*task);
     return call{"POST", "/v1/ctas", std::move(*body), [](const json& doc) -> result<std::string> {
                   if (!doc.is_object() || !doc.contains("uuid") || !doc["uuid"].is_string()
                       || doc["uuid"].get_ref<const std::string&>().empty())
@@ -791,6 +813,38 @@ std::string usage(std::string_view command) {
   return i->second + "\nOptions, where to talk to, exit codes: joconde --help\n";
 }
 
+/// `joconde sql check TASK_FILE`: compiles here; no node is asked.
+int run_sql_check(const std::vector<std::string>& words, const options& opts, std::ostream& out,
+                  std::ostream& err) {
+  if (words.size() != 3) {
+    err << "joconde: invalid_config: sql check takes one TASK_FILE\n" << usage("sql check");
+    return exit_usage;
+  }
+  auto task = read_json_object(words[2], "task file", "a CTA task");
+  if (!task) {
+    err << "joconde: " << task.err().describe() << "\n";
+    return exit_usage;
+  }
+  auto check = check_task(*task);
+  if (!check) {
+    err << "joconde: " << check.err().describe() << "\n";
+    return exit_invalid;
+  }
+  if (opts.json) {
+    json doc{{"engine", check->engine}, {"features", check->features},
+             {"disclosures", check->disclosures}};
+    out << compact_json(doc) << "\n";
+    return exit_ok;
+  }
+  out << "compiles for " << check->engine << "\nfeatures:";
+  for (const auto& f : check->features)
+    out << " " << f;
+  out << "\ndiscloses, beyond its outputs:\n";
+  for (const auto& d : check->disclosures)
+    out << "  - " << d << "\n";
+  return exit_ok;
+}
+
 int run(const std::vector<std::string>& args, const environment& env, std::ostream& out,
         std::ostream& err) {
   auto opts = parse_options(args);
@@ -816,10 +870,14 @@ int run(const std::vector<std::string>& args, const environment& env, std::ostre
     err << usage();
     return exit_usage;
   }
+  if (command_name(words) == "sql check")
+    return run_sql_check(words, *opts, out, err);
   auto c = make_call(words, *opts);
   if (!c) {
     err << "joconde: " << c.err().describe() << "\n";
-    return exit_usage;
+    // A task whose algorithm does not compile is invalid, not a usage error; nothing was sent.
+    auto code = c.err().code;
+    return code == errc::compile_error || code == errc::unsupported ? exit_invalid : exit_usage;
   }
   auto ep = resolve_endpoint(*opts, env);
   if (!ep) {

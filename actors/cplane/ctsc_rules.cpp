@@ -1,5 +1,7 @@
 #include "ctsc_rules.hpp"
 
+#include "joconde/engines/ctsc.hpp"
+#include "joconde/engines/engine.hpp"
 #include "joconde/runtime/crypto.hpp"
 
 #include <map>
@@ -8,11 +10,6 @@
 namespace joconde {
 
 namespace {
-
-constexpr engine_info engines[] = {
-  {"rss3", 3, true, "three-party replicated secret sharing, honest majority, semi-honest"},
-  {"reference", 1, false, "plaintext reference engine, for tests only"},
-};
 
 bool valid_key(std::string_view key) {
   if (key.empty() || key.size() > 64)
@@ -75,25 +72,18 @@ result<void> check_schema(const google::protobuf::RepeatedPtrField<v1::Column>& 
 
 } // namespace
 
-const engine_info* find_engine(std::string_view name) {
-  for (const auto& e : engines)
-    if (e.name == name)
-      return &e;
-  return nullptr;
-}
-
 result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
   if (c.title().empty() || c.title().size() > 200)
     return fail(errc::malformed_input, "the title must have 1 to 200 characters");
   // Engine and Computing Parties.
-  const auto* engine = find_engine(c.engine().name());
+  const auto* engine = engines::find_engine(c.engine().name());
   if (engine == nullptr)
     return fail(errc::malformed_input, "unknown MPC engine '" + c.engine().name() + "'");
-  if (!engine->production)
+  if (engine->caps().testing_only)
     return fail(errc::forbidden, "engine " + c.engine().name() + " is for tests only");
-  if (static_cast<size_t>(c.computing_parties_size()) != engine->parties)
+  if (static_cast<size_t>(c.computing_parties_size()) != engine->caps().parties)
     return fail(errc::malformed_input, "engine " + c.engine().name() + " runs with "
-                                         + std::to_string(engine->parties)
+                                         + std::to_string(engine->caps().parties)
                                          + " computing parties; the CTSC names "
                                          + std::to_string(c.computing_parties_size()));
   std::set<std::string> cps;
@@ -163,7 +153,8 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
     return fail(errc::malformed_input, "the data retention time must be positive");
   if (!registered && t.approval_deadline_ms() <= now_ms)
     return fail(errc::malformed_input, "the approval deadline has passed already");
-  return ok();
+  // The algorithm compiles for the engine and the CTSC states what it discloses (DESIGN.md §9).
+  return engines::check_algorithm(c);
 }
 
 result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc, bool require_coverage) {

@@ -12,21 +12,11 @@
 
 namespace joconde {
 
-/// An MPC engine this build knows (the engines/ directory will own this list).
-struct engine_info {
-  std::string_view name;
-  size_t parties;           ///< exactly this many Computing Parties
-  bool production;          ///< false: testing only, refused in a CTSC
-  std::string_view model;   ///< security model, for people
-};
-
-/// The engines nodes of this build accept, by name; nullptr if unknown.
-const engine_info* find_engine(std::string_view name);
-
 /// Checks everything a CTSC must satisfy on its own: title, engine known and the right number of
 /// distinct CPs, peers distinct and each with a role, the organiser a peer, inputs and outputs with
 /// unique keys owned by or sent to named peers and in line with the peer roles, well-formed schemas,
-/// deadlines in order and (unless `registered`) the approval deadline in the future.
+/// deadlines in order, (unless `registered`) the approval deadline in the future, and an algorithm
+/// that compiles for the engine with its disclosures stated (engines::check_algorithm).
 result<void> check_ctsc(const v1::Ctsc& ctsc, int64_t now_ms, bool registered);
 
 /// Checks a peer's CTSA against its CTSC: it names at least one signatory; every data custodian and

@@ -64,7 +64,10 @@ int http_status(errc code) {
     case errc::untrusted_chain:
     case errc::certificate_revoked:
     case errc::unknown_peer:
+    case errc::compile_error:
       return 400;
+    case errc::unsupported:
+      return 422;
     case errc::forbidden:
       return 403;
     case errc::not_found:

@@ -6,8 +6,11 @@
 
 #include "support/cluster.hpp"
 
+#include "joconde/engines/ctsc.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_client.hpp"
+
+#include <google/protobuf/util/json_util.h>
 
 #include <fstream>
 #include <optional>
@@ -24,6 +27,15 @@ json example_task() {
   std::stringstream buf;
   buf << in.rdbuf();
   return json::parse(buf.str());
+}
+
+/// What the compiler says `task`'s algorithm discloses (the root requires it in the CTSC).
+json disclosures_of(const json& task) {
+  v1::Ctsc ctsc;
+  BOOST_REQUIRE(google::protobuf::util::JsonStringToMessage(task.dump(), &ctsc).ok());
+  auto prog = engines::compile_ctsc(ctsc);
+  BOOST_REQUIRE_MESSAGE(prog.ok(), (prog ? "" : prog.err().describe()));
+  return prog->disclosures();
 }
 
 std::optional<test::cluster> cluster;
@@ -66,6 +78,10 @@ BOOST_AUTO_TEST_CASE(a_ctsc_reaches_exactly_the_peers_it_names) {
   task["peers"] = json::array({{{"fqdn", "client-a.joconde.test"}, {"role", "PEER_ROLE_INPUT_OUTPUT"}}});
   task["inputs"].erase(1);
   task["outputs"][0]["peers"] = json::array({"client-a.joconde.test"});
+  task["main_algorithm"]["source"] =
+    "INSERT INTO turnover_by_region SELECT region, COUNT(*) AS enterprises, SUM(turnover) AS "
+    "turnover, AVG(turnover) AS mean_turnover FROM a_enterprises GROUP BY region;";
+  task["main_algorithm"]["disclosures"] = disclosures_of(task);
   task["title"] = "only client-a " + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   auto [status, doc] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", task);
   BOOST_REQUIRE_MESSAGE(status == 201, doc.dump());

@@ -453,6 +453,53 @@ BOOST_AUTO_TEST_CASE(cta_create_prints_the_uuid_alone) {
   BOOST_CHECK_EQUAL(r.err, "joconde: already_exists: a CTA with this title exists\n");
 }
 
+BOOST_AUTO_TEST_CASE(sql_check_compiles_the_task_here_and_cta_create_states_its_disclosures) {
+  std::ifstream in{std::string{JOCONDE_SOURCE_DIR} + "/config/examples/task.json"};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto doc = json::parse(buf.str());
+  doc["main_algorithm"].erase("disclosures");
+  auto good = write("task-good.json", doc.dump());
+  const auto before = node.requests();
+  auto r = joconde_run({"sql", "check", good.string()});  // no node needed
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK(r.out.find("compiles for rss3") != std::string::npos);
+  BOOST_CHECK(r.out.find("union") != std::string::npos);
+  BOOST_CHECK(r.out.find("are known to the Computing Parties") != std::string::npos);
+  r = joconde_run({"sql", "check", good.string(), "--json"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  auto report = json::parse(r.out);
+  BOOST_CHECK_EQUAL(report["engine"], "rss3");
+  BOOST_CHECK_EQUAL(report["disclosures"].size(), 1u);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+
+  // cta create sends the task with the compiler's disclosures in it.
+  r = joconde_run(with_url({"cta", "create", good.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  auto sent = json::parse(node.last_body());
+  BOOST_CHECK(sent["main_algorithm"]["disclosures"] == report["disclosures"]);
+
+  // A broken algorithm: the place and the reason, exit code 6, nothing sent.
+  doc["main_algorithm"]["source"] = "INSERT INTO turnover_by_region\nSELECT regio FROM a_enterprises;";
+  auto bad = write("task-bad.json", doc.dump());
+  const auto sent_before = node.requests();
+  r = joconde_run({"sql", "check", bad.string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK(r.err.find("compile_error: main algorithm: 2:8: unknown column `regio`")
+              != std::string::npos);
+  r = joconde_run(with_url({"cta", "create", bad.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK(r.err.find("2:8:") != std::string::npos);
+  BOOST_CHECK_EQUAL(node.requests(), sent_before);
+
+  // Without declared ranges the SUM could overflow: the compiler says which RANGE to declare.
+  doc["main_algorithm"]["source"] = json::parse(buf.str())["main_algorithm"]["source"];
+  doc["inputs"][0]["schema"][1].erase("max");
+  r = joconde_run({"sql", "check", write("task-unbounded.json", doc.dump()).string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK(r.err.find("RANGE") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_task_file_is_refused_before_any_request) {
   fs::create_directories(dir / "a-directory");
   const auto before = node.requests();
