@@ -60,6 +60,14 @@ enum class errc : std::uint8_t {
   compile_error,
   /// A counterpart MPC party sent a malformed, truncated or unexpected message, or its channel broke.
   protocol_error,
+  /// A TEE's launch measurement is not among the accepted ones (unapproved binary or configuration).
+  measurement_mismatch,
+  /// A TEE's host data does not hold the expected value (the VM was launched for another CTA).
+  host_data_mismatch,
+  /// A TEE VM runs with debugging enabled, so the host can read its memory.
+  debug_enabled,
+  /// A TEE platform's TCB (firmware) version is older than the accepted minimum.
+  tcb_outdated,
 };
 
 /// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
@@ -90,13 +98,17 @@ constexpr std::string_view to_string(errc x) noexcept {
     case errc::unsupported: return "unsupported";
     case errc::compile_error: return "compile_error";
     case errc::protocol_error: return "protocol_error";
+    case errc::measurement_mismatch: return "measurement_mismatch";
+    case errc::host_data_mismatch: return "host_data_mismatch";
+    case errc::debug_enabled: return "debug_enabled";
+    case errc::tcb_outdated: return "tcb_outdated";
   }
   return "unknown";
 }
 
 /// The code whose to_string() is `name`; `fallback` for any other text (e.g. from another node).
 constexpr errc errc_from_string(std::string_view name, errc fallback) noexcept {
-  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::protocol_error); ++i)
+  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::tcb_outdated); ++i)
     if (to_string(static_cast<errc>(i)) == name)
       return static_cast<errc>(i);
   return fallback;
