@@ -186,3 +186,22 @@ BOOST_AUTO_TEST_CASE(silent_peer) {
   auto out = run_three_parties(honest, o);
   expect_all_fail(out, "timeout");
 }
+
+// The channel keys depend on the session (both parties' nonces from the connection greeting): the
+// same caller key in another session never repeats a (key, nonce) pair, so a frame recorded in one
+// session is worthless in the next.
+BOOST_AUTO_TEST_CASE(channel_keys_are_fresh_in_every_session) {
+  joconde::engines::channel_key key{};
+  key.fill(7);
+  std::vector<std::uint8_t> session_a(32, 1), session_b(32, 1);
+  session_b[31] = 2;
+  channel a{-1, 0, 1, key, session_a};
+  channel b{-1, 0, 1, key, session_b};
+  channel a_again{-1, 0, 1, key, session_a};
+  std::vector<std::uint8_t> plain(64, 0x42), fa, fb, fa2;
+  a.seal(plain, 8, 0, fa);
+  b.seal(plain, 8, 0, fb);
+  a_again.seal(plain, 8, 0, fa2);
+  BOOST_TEST(fa == fa2, "same key and session: the same derivation (the test would be vacuous otherwise)");
+  BOOST_TEST(fa != fb, "another session must give other keys");
+}

@@ -29,11 +29,14 @@ constexpr std::array<char, 16> hello_magic{'j', 'o', 'c', 'o', 'n', 'd', 'e', '-
 }
 
 /// The 32-byte key of direction from -> to, derived from the pair's key with HKDF-SHA256.
-std::array<std::uint8_t, 32> direction_key(const channel_key& key, unsigned from, unsigned to) {
+/// The salt is a fixed label followed by the session's nonces.
+std::array<std::uint8_t, 32> direction_key(const channel_key& key, std::span<const std::uint8_t> session,
+                                           unsigned from, unsigned to) {
   std::array<std::uint8_t, 32> out{};
   std::string info = "joconde rss3 channel from party " + std::to_string(from) + " to party "
                      + std::to_string(to);
-  static constexpr char salt[] = "joconde-rss3-channel-v1";
+  std::string salt = "joconde-rss3-channel-v1";
+  salt.append(session.begin(), session.end());
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
   EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
   EVP_KDF_free(kdf);
@@ -43,7 +46,7 @@ std::array<std::uint8_t, 32> direction_key(const channel_key& key, unsigned from
     OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
     OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(key.data()),
                                       key.size()),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt), sizeof(salt) - 1),
+    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size()),
     OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
     OSSL_PARAM_construct_end()};
   int rc = EVP_KDF_derive(ctx, out.data(), out.size(), params.data());
@@ -94,10 +97,11 @@ std::uint32_t get_le32(const std::uint8_t* p) {
 
 } // namespace
 
-channel::channel(int fd, unsigned self, unsigned peer, const channel_key& key)
+channel::channel(int fd, unsigned self, unsigned peer, const channel_key& key,
+                 std::span<const std::uint8_t> session)
   : fd_(fd), self_(self), peer_(peer), enc_(nullptr), dec_(nullptr) {
-  auto send_key = direction_key(key, self, peer);
-  auto recv_key = direction_key(key, peer, self);
+  auto send_key = direction_key(key, session, self, peer);
+  auto recv_key = direction_key(key, session, peer, self);
   enc_ = gcm_context(send_key, true);
   dec_ = gcm_context(recv_key, false);
   OPENSSL_cleanse(send_key.data(), send_key.size());

@@ -5,6 +5,7 @@
 #include "joconde/engines/rss3/rss3.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,6 +23,9 @@
 namespace joconde::engines::rss3 {
 
 namespace {
+
+/// Random bytes each party contributes to a pair's session.
+constexpr std::size_t session_nonce_bytes = 16;
 
 using clock = std::chrono::steady_clock;
 
@@ -175,11 +179,22 @@ result<links> open_links(const options& opts) {
       return failure(errc::io_error, self, "cannot listen on " + opts.endpoints[self].host + ":"
                                              + std::to_string(opts.endpoints[self].port) + ": " + why);
   }
+  // Each pair's session: the lower index's random nonce, then the higher index's; the channel
+  // keys are derived from it, so they are fresh in every session even when a key is given twice.
+  std::array<std::array<std::uint8_t, 2 * session_nonce_bytes>, 3> sessions{};
+  auto nonce_into = [&](std::uint8_t* p) {
+    return RAND_bytes(p, static_cast<int>(session_nonce_bytes)) == 1;
+  };
   // Connect to every lower index and say who we are (the hello frame proves it).
   for (unsigned j = 0; j < self; ++j) {
     peers[j].reset(dial(opts.endpoints[j], deadline, why));
     std::uint8_t id = static_cast<std::uint8_t>(self);
-    if (peers[j].get() < 0 || !transfer(peers[j].get(), &id, 1, true, deadline))
+    auto* mine = sessions[j].data() + session_nonce_bytes;
+    if (!nonce_into(mine))
+      return failure(errc::crypto_failure, self, "no random session nonce");
+    if (peers[j].get() < 0 || !transfer(peers[j].get(), &id, 1, true, deadline)
+        || !transfer(peers[j].get(), mine, session_nonce_bytes, true, deadline)
+        || !transfer(peers[j].get(), sessions[j].data(), session_nonce_bytes, false, deadline))
       return failure(errc::timeout, self, "cannot reach party " + std::to_string(j) + " at "
                                             + opts.endpoints[j].host + ":"
                                             + std::to_string(opts.endpoints[j].port) + " within "
@@ -202,6 +217,13 @@ result<links> open_links(const options& opts) {
     if (!transfer(fd.get(), &id, 1, false, deadline) || id <= self || id > 2 || peers[id].get() >= 0)
       return failure(errc::protocol_error, self, "a connection announced itself as party "
                                                    + std::to_string(id) + ", which is not expected here");
+    auto& session = sessions[id];
+    if (!nonce_into(session.data()))
+      return failure(errc::crypto_failure, self, "no random session nonce");
+    if (!transfer(fd.get(), session.data() + session_nonce_bytes, session_nonce_bytes, false, deadline)
+        || !transfer(fd.get(), session.data(), session_nonce_bytes, true, deadline))
+      return failure(errc::timeout, self, "party " + std::to_string(id)
+                                            + " connected but did not finish its greeting");
     peers[id].reset(fd.release());
     --waiting;
   }
@@ -210,8 +232,10 @@ result<links> open_links(const options& opts) {
   unsigned prev = (self + 2) % 3;
   try {
     links out;
-    out.to_next = std::make_unique<channel>(peers[next].release(), self, next, opts.keys[next]);
-    out.to_prev = std::make_unique<channel>(peers[prev].release(), self, prev, opts.keys[prev]);
+    out.to_next = std::make_unique<channel>(peers[next].release(), self, next, opts.keys[next],
+                                            sessions[next]);
+    out.to_prev = std::make_unique<channel>(peers[prev].release(), self, prev, opts.keys[prev],
+                                            sessions[prev]);
     auto io = std::min(opts.io_timeout, std::max(opts.connect_timeout, std::chrono::milliseconds(1)));
     std::array<channel*, 2> both{out.to_next.get(), out.to_prev.get()};
     try {

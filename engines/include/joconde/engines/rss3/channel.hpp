@@ -37,7 +37,12 @@ inline constexpr std::size_t frame_words = 65536;
 class channel {
 public:
   /// Takes ownership of the connected socket `fd` and derives both directions' keys from `key`.
-  channel(int fd, unsigned self, unsigned peer, const channel_key& key);
+  /// A channel over the connected socket `fd` to party `peer`; the keys of both directions are
+  /// derived from `key` and `session`, the two parties' fresh random nonces exchanged when they
+  /// connected (so a key given twice never repeats a GCM nonce, and frames of another session
+  /// fail authentication).
+  channel(int fd, unsigned self, unsigned peer, const channel_key& key,
+          std::span<const std::uint8_t> session);
   ~channel();
 
   channel(const channel&) = delete;
