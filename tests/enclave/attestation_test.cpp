@@ -25,15 +25,11 @@ using namespace joconde;
 using namespace joconde::enclave;
 
 using joconde::test::must;
+using joconde::test::cta_hash;
 using joconde::test::text;
 
 namespace {
 
-host_data cta_hash(std::string_view cta) {
-  host_data out{};
-  SHA256(reinterpret_cast<const unsigned char*>(cta.data()), cta.size(), out.data());
-  return out;
-}
 
 // -- an independent signer for the documented report layout (simulated.hpp, docs/tee.md) --
 
