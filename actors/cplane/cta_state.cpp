@@ -124,10 +124,12 @@ result<void> cta_state::submit_addendum(const std::string& peer, uint64_t versio
   return ok();
 }
 
-result<void> cta_state::add_signatory_signature(const std::string& peer, const std::string& ctsa_hash,
-                                                size_t index, int64_t now_ms) {
-  if (auto r = require(cta_status::emerging, "signing a CTSA"); !r)
-    return r;
+result<addendum_state*> cta_state::undecided_addendum(const std::string& peer,
+                                                      const std::string& ctsa_hash,
+                                                      std::string_view action,
+                                                      std::string_view what) {
+  if (auto r = require(cta_status::emerging, action); !r)
+    return r.err();
   auto a = addendum_of(peer);
   if (!a)
     return a.err();
@@ -135,10 +137,20 @@ result<void> cta_state::add_signatory_signature(const std::string& peer, const s
   if (ad.status == addendum_status::missing)
     return fail(errc::invalid_state, peer + " has not submitted a CTSA yet");
   if (ctsa_hash != ad.ctsa_hash)
-    return fail(errc::replayed, "the signature is for another version of the CTSA of " + peer);
+    return fail(errc::replayed, "the " + std::string{what}
+                                  + " is for another version of the CTSA of " + peer);
   if (ad.status == addendum_status::approved || ad.status == addendum_status::rejected)
     return fail(errc::invalid_state, "the CTSA of " + peer + " is decided already ("
                                        + std::string{to_string(ad.status)} + ")");
+  return &ad;
+}
+
+result<void> cta_state::add_signatory_signature(const std::string& peer, const std::string& ctsa_hash,
+                                                size_t index, int64_t now_ms) {
+  auto a = undecided_addendum(peer, ctsa_hash, "signing a CTSA", "signature");
+  if (!a)
+    return a.err();
+  auto& ad = **a;
   if (index >= ad.signatories)
     return fail(errc::malformed_input, "the CTSA of " + peer + " names "
                                          + std::to_string(ad.signatories) + " signatories, not "
@@ -154,19 +166,10 @@ result<void> cta_state::add_signatory_signature(const std::string& peer, const s
 
 result<void> cta_state::decide(const std::string& peer, const std::string& ctsa_hash, bool approve,
                                std::string reason, int64_t now_ms) {
-  if (auto r = require(cta_status::emerging, "deciding on a CTSA"); !r)
-    return r;
-  auto a = addendum_of(peer);
+  auto a = undecided_addendum(peer, ctsa_hash, "deciding on a CTSA", "decision");
   if (!a)
     return a.err();
   auto& ad = **a;
-  if (ad.status == addendum_status::missing)
-    return fail(errc::invalid_state, peer + " has not submitted a CTSA yet");
-  if (ctsa_hash != ad.ctsa_hash)
-    return fail(errc::replayed, "the decision is for another version of the CTSA of " + peer);
-  if (ad.status == addendum_status::approved || ad.status == addendum_status::rejected)
-    return fail(errc::invalid_state, "the CTSA of " + peer + " is decided already ("
-                                       + std::string{to_string(ad.status)} + ")");
   if (approve && ad.status != addendum_status::signed_)
     return fail(errc::invalid_state, "the CTSA of " + peer + " lacks signatory signatures ("
                                        + std::to_string(ad.signed_by.size()) + " of "

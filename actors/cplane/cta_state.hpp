@@ -105,6 +105,10 @@ public:
 private:
   result<addendum_state*> addendum_of(const std::string& peer);
   result<void> require(cta_status s, std::string_view what) const;
+  /// The peer's submitted, undecided addendum whose CTSA hash is `ctsa_hash`, for `action` (while
+  /// emerging); `what` names the thing that came for it in the error ("signature", "decision").
+  result<addendum_state*> undecided_addendum(const std::string& peer, const std::string& ctsa_hash,
+                                             std::string_view action, std::string_view what);
   void changed(int64_t now_ms);
 
   std::string uuid_;

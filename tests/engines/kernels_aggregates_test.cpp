@@ -69,6 +69,23 @@ void for_each_case(F f) {
         f(n, g, mode, seed++);
 }
 
+/// Checks per-group counts and sums against the rows of `d` counted directly.
+template <class Values>
+void check_counts_and_sums(const dataset& d, std::size_t n, std::size_t groups, const Values& counts,
+                           const Values& sums) {
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::int64_t c = 0;
+    wide_int s = 0;
+    for (std::size_t r = 0; r < n; ++r)
+      if (in_group(d, r, g)) {
+        ++c;
+        s += d.x[r];
+      }
+    BOOST_CHECK_EQUAL(counts[g], c);
+    BOOST_CHECK(static_cast<wide_int>(sums[g]) == s);
+  }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(group_masks_are_one_hot_times_filter) {
@@ -100,17 +117,7 @@ BOOST_AUTO_TEST_CASE(count_and_sum_match_direct_computation) {
     auto sums = open(b, k::sum(b, masks, sec(d.x), groups));
     BOOST_REQUIRE_EQUAL(counts.size(), groups);
     BOOST_REQUIRE_EQUAL(sums.size(), groups);
-    for (std::size_t g = 0; g < groups; ++g) {
-      std::int64_t c = 0;
-      wide_int s = 0;
-      for (std::size_t r = 0; r < n; ++r)
-        if (in_group(d, r, g)) {
-          ++c;
-          s += d.x[r];
-        }
-      BOOST_CHECK_EQUAL(counts[g], c);
-      BOOST_CHECK(static_cast<wide_int>(sums[g]) == s);
-    }
+    check_counts_and_sums(d, n, groups, counts, sums);
   });
 }
 
@@ -123,17 +130,7 @@ BOOST_AUTO_TEST_CASE(count_and_sum_of_a_hundred_thousand_rows) {
   auto counts = open(b, k::count(b, masks, 10));
   auto sums = open(b, k::sum(b, masks, sec(d.x), 10));
   BOOST_CHECK_EQUAL(b.stats().rounds - before, 3u); // two reveals and one dot
-  for (std::size_t g = 0; g < 10; ++g) {
-    std::int64_t c = 0;
-    wide_int s = 0;
-    for (std::size_t r = 0; r < n; ++r)
-      if (in_group(d, r, g)) {
-        ++c;
-        s += d.x[r];
-      }
-    BOOST_CHECK_EQUAL(counts[g], c);
-    BOOST_CHECK(static_cast<wide_int>(sums[g]) == s);
-  }
+  check_counts_and_sums(d, n, 10, counts, sums);
 }
 
 BOOST_AUTO_TEST_CASE(min_and_max_match_direct_computation) {

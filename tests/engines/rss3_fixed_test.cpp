@@ -4,7 +4,7 @@
 // rss3 division and square root through three real processes, against exact results computed in the
 // clear, within the error bounds documented in rss3.hpp.
 
-#include "three_parties.hpp"
+#include "rss3_test_support.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -13,17 +13,15 @@
 using joconde::engines::backend;
 using joconde::engines::secret;
 using joconde::engines::word;
+using joconde::test::run2;
 using joconde::test::run_three_parties;
+using joconde::test::s;
 using joconde::test::to_bytes;
 using joconde::test::to_words;
 
 namespace {
 
 using joconde::engines::i128;
-
-std::int64_t s(word w) {
-  return static_cast<std::int64_t>(w);
-}
 
 /// floor(sqrt(v)) for v >= 0, exactly.
 i128 isqrt(i128 v) {
@@ -33,21 +31,6 @@ i128 isqrt(i128 v) {
   for (int k = 0; k < 8 && (r + 1) * (r + 1) <= v; ++k)
     ++r;
   return r;
-}
-
-/// Party 0 inputs x, party 1 inputs y; all run `op` and reveal; party 0's view after checking that
-/// every party succeeded and they agree.
-template <class Op>
-std::vector<word> run2(const std::vector<word>& x, const std::vector<word>& y, Op op) {
-  auto out = run_three_parties([&](backend& be, unsigned party) {
-    auto sx = be.input(0, party == 0 ? std::span<const word>{x} : std::span<const word>{}, x.size());
-    auto sy = be.input(1, party == 1 ? std::span<const word>{y} : std::span<const word>{}, y.size());
-    return to_bytes(be.reveal(op(be, sx, sy)));
-  });
-  for (unsigned i = 0; i < 3; ++i)
-    BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
-  BOOST_REQUIRE(out[0].bytes == out[1].bytes && out[0].bytes == out[2].bytes);
-  return to_words(out[0].bytes);
 }
 
 /// Whether got is within relative 2^-rel_bits plus `ulps` of the exact value.

@@ -4,7 +4,7 @@
 // Every rss3 backend operation through three real processes on loopback, against values computed in
 // the clear by the test.
 
-#include "three_parties.hpp"
+#include "rss3_test_support.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -13,7 +13,9 @@
 using joconde::engines::backend;
 using joconde::engines::secret;
 using joconde::engines::word;
+using joconde::test::run2;
 using joconde::test::run_three_parties;
+using joconde::test::s;
 using joconde::test::to_bytes;
 using joconde::test::to_words;
 
@@ -21,10 +23,6 @@ namespace {
 
 constexpr word i64_min = word{1} << 63;
 constexpr word i64_max = i64_min - 1;
-
-std::int64_t s(word w) {
-  return static_cast<std::int64_t>(w);
-}
 
 /// Random words below 2^bits in absolute value (signed), or full-range words for bits == 64.
 std::vector<word> random_words(std::size_t n, unsigned bits, std::uint64_t seed) {
@@ -36,22 +34,6 @@ std::vector<word> random_words(std::size_t n, unsigned bits, std::uint64_t seed)
       v = static_cast<word>(s(v) >> (64 - bits));
   }
   return out;
-}
-
-/// Party 0 inputs x, party 1 inputs y; every party runs `op` and reveals; returns party 0's view
-/// after checking that all three parties succeeded and agree.
-template <class Op>
-std::vector<word> run2(const std::vector<word>& x, const std::vector<word>& y, Op op) {
-  auto out = run_three_parties([&](backend& be, unsigned party) {
-    auto sx = be.input(0, party == 0 ? std::span<const word>{x} : std::span<const word>{}, x.size());
-    auto sy = be.input(1, party == 1 ? std::span<const word>{y} : std::span<const word>{}, y.size());
-    return to_bytes(be.reveal(op(be, sx, sy)));
-  });
-  for (unsigned i = 0; i < 3; ++i)
-    BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
-  BOOST_REQUIRE(out[0].bytes == out[1].bytes);
-  BOOST_REQUIRE(out[0].bytes == out[2].bytes);
-  return to_words(out[0].bytes);
 }
 
 std::vector<word> edges() {

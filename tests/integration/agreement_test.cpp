@@ -388,6 +388,25 @@ json ctsa_of_client_b(const std::string& uuid) {
   return ctsa;
 }
 
+/// Creates the example CTA as client-a's Task Organiser; its UUID.
+std::string create_example() {
+  auto [status, created] = cluster->call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
+  BOOST_REQUIRE_MESSAGE(status == 201, created.dump());
+  return created["uuid"].get<std::string>();
+}
+
+/// POSTs to a path below one CTA (`base`) as NODE's user ROLE, requiring 200; the answer.
+struct cta_poster {
+  std::string base;
+
+  json operator()(const std::string& node, const std::string& role, const std::string& path,
+                  const json& body) const {
+    auto [status, doc] = cluster->call_as(node, role, "POST", base + path, body);
+    BOOST_REQUIRE_MESSAGE(status == 200, node << " " << path << ": " << doc.dump());
+    return doc;
+  }
+};
+
 json signature_doc(int index) {
   return json{{"signatory", index},
               {"document", {{"name", "signed.pdf"}, {"media_type", "application/pdf"}, {"data", "JVBERi0xLjQK"}}}};
@@ -397,15 +416,9 @@ json signature_doc(int index) {
 
 BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   auto& c = *cluster;
-  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
-  BOOST_REQUIRE_MESSAGE(s0 == 201, created.dump());
-  auto uuid = created["uuid"].get<std::string>();
+  auto uuid = create_example();
   auto base = "/v1/ctas/" + uuid;
-  auto ok = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
-    auto [s, d] = c.call_as(node, role, "POST", base + path, body);
-    BOOST_REQUIRE_MESSAGE(s == 200, node << " " << path << ": " << d.dump());
-    return d;
-  };
+  const cta_poster ok{base};
   auto status_of = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
     return c.call_as(node, role, "POST", base + path, body).first;
   };
@@ -462,14 +475,9 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
 // Nodes killed between the steps of the workflow: the workflow completes once they are back.
 BOOST_AUTO_TEST_CASE(the_workflow_completes_across_killed_nodes) {
   auto& c = *cluster;
-  auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
-  BOOST_REQUIRE_MESSAGE(s0 == 201, created.dump());
-  auto uuid = created["uuid"].get<std::string>();
+  auto uuid = create_example();
   auto base = "/v1/ctas/" + uuid;
-  auto ok = [&](const std::string& node, const std::string& role, const std::string& path, const json& body) {
-    auto [s, d] = c.call_as(node, role, "POST", base + path, body);
-    BOOST_REQUIRE_MESSAGE(s == 200, node << " " << path << ": " << d.dump());
-  };
+  const cta_poster ok{base};
   // The root restarts after the CTSAs: it kept them.
   ok("client-a", "task_organiser", "/ctsa", ctsa_of_client_a(uuid));
   ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b(uuid));
