@@ -492,6 +492,20 @@ BOOST_AUTO_TEST_CASE(sql_check_compiles_the_task_here_and_cta_create_states_its_
   BOOST_CHECK(r.err.find("2:8:") != std::string::npos);
   BOOST_CHECK_EQUAL(node.requests(), sent_before);
 
+  // Garbage task files: not JSON (exit 2), JSON that is not a CTSC or names no known engine
+  // (exit 6); nothing is sent.
+  r = joconde_run({"sql", "check", write("task-garbage.json", "{\"title\": ").string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  r = joconde_run({"sql", "check", write("task-other.json", R"({"colour": "blue"})").string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK(r.err.find("malformed_input: the task file is not a CTSC") != std::string::npos);
+  r = joconde_run({"sql", "check", write("task-noengine.json", R"({"title": "t"})").string()});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK(r.err.find("unsupported") != std::string::npos);
+  r = joconde_run({"sql", "check"});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK_EQUAL(node.requests(), sent_before);
+
   // Without declared ranges the SUM could overflow: the compiler says which RANGE to declare.
   doc["main_algorithm"]["source"] = json::parse(buf.str())["main_algorithm"]["source"];
   doc["inputs"][0]["schema"][1].erase("max");
