@@ -1,4 +1,5 @@
 #include "cli/cli_client.hpp"
+#include "cli/cli_io.hpp"
 #include "cli/cli_task.hpp"
 
 #include "joconde/runtime/crypto.hpp"
@@ -20,7 +21,9 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -43,6 +46,9 @@ Commands:
   cta create TASK_FILE   submit the CTA task in TASK_FILE (JSON); prints the new CTA's UUID alone
   cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE
   cta show UUID          one CTA: key fields first, then every other field
+  cta watch UUID [--until finished|cancelled|erased]
+                         follow a CT: its status, its CT VMs' addresses and every event of its
+                         CT VMs, until it ends (or reaches the status given)
   ctsa submit UUID CTSA_FILE
                          submit this peer's CTSA (JSON) for the CTA; prints its ctsa_sha256 alone
   cta sign UUID --signatory N --document FILE [--media-type TYPE]
@@ -57,6 +63,13 @@ Commands:
                          a data custodian (input) or analyst (output) makes their key pair for
                          the CTA: the private key goes to KEY_FILE, encrypted; the PAK (public
                          key) is registered at their node; prints its SHA-256
+  upload UUID INPUT FILE.csv --key KEY_FILE --passphrase-file FILE
+                         a data custodian uploads FILE.csv into input INPUT of the running CT:
+                         the node checks it against the schema (line and column of any error),
+                         attests every CT VM, secret-shares it and sends each VM its shares
+  download UUID OUTPUT --key KEY_FILE --passphrase-file FILE [-o FILE.csv]
+                         a data analyst retrieves output OUTPUT once: each CT VM releases its
+                         shares once, the node rebuilds the table; written to FILE.csv or stdout
   sql check TASK_FILE    compile the task's algorithm here, without a node: errors with
                          line:column, or the features it uses and what it discloses
   status                 the node's status document (roles it_admin, auditor)
@@ -82,6 +95,9 @@ Options of single commands (see joconde COMMAND --help):
   --signatory N --document FILE --media-type TYPE   cta sign
   --peer NAME                                       cta approve, cta reject
   --reason TEXT                                     cta reject, cta cancel
+  --until STATUS                                    cta watch (--timeout: of the whole watch)
+  --key FILE --passphrase-file FILE                 upload, download (the PAK's key file)
+  --out FILE, -o FILE                               download (where the CSV goes)
 
 Exit codes:
   0  success
@@ -92,6 +108,8 @@ Exit codes:
   6  refused as invalid (HTTP 400, 409, 413, 422)
   7  server error (HTTP 5xx, or any other unexpected status) or an answer that is not the expected
      JSON
+  8  cta watch: the time limit (--timeout) passed before the CTA reached the awaited status
+  9  cta watch: the CTA ended in another status than the awaited one
 Errors go to stderr as "joconde: CODE: MESSAGE".
 )";
 
@@ -109,6 +127,8 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
             "  cta create TASK_FILE   submit a CTA task; prints the new CTA's UUID alone\n"
             "  cta list               the CTAs this node knows: UUID STATUS UPDATES TITLE\n"
             "  cta show UUID          one CTA: key fields first, then every other field\n"
+            "  cta watch UUID [--until finished|cancelled|erased]\n"
+            "                         follow a CT until it ends: status, CT VMs, events\n"
             "  cta sign UUID --signatory N --document FILE [--media-type TYPE]\n"
             "                         sign this peer's CTSA as its signatory N with FILE\n"
             "  cta approve UUID --peer NAME\n"
@@ -124,11 +144,24 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "creates the CTA and its CTSC and waits for the root's answer. The task's algorithm is\n"
      "compiled here first (as `joconde sql check` does) and its disclosures are written into\n"
      "the CTSC; an algorithm that does not compile is refused with exit code 6 before anything\n"
-     "is sent. Prints the new CTA's UUID\n"
-     "alone, so that\n"
+     "is sent. A task without \"tee_measurements\" gets the measurement of the node's CT VM\n"
+     "image (GET /v1/tee: the simulated joconde-vm image) and says so on stderr:\n"
+     "  tee_measurements: simulated joconde-vm measurement HEX from NODE\n"
+     "Prints the new CTA's UUID alone, so that\n"
      "  uuid=$(joconde cta create task.json)\n"
      "works. A missing, unreadable or non-JSON file is refused with exit code 2 before anything\n"
      "is sent.\n"},
+    {"cta watch",
+     "usage: joconde cta watch UUID [--until finished|cancelled|erased] [--timeout SECONDS] [--json]\n\n"
+     "Follows the CT of the CTA UUID: asks the node every 0.5 s (GET /v1/ctas/UUID) and prints the\n"
+     "CTA's status when it changes, the addresses of each CP's CT VM once, and each new event of\n"
+     "the CT VMs as a line\n"
+     "  HH:MM:SS.mmm CP KIND SUBJECT VALUE     (UTC; e.g. 12:00:01.250 cp1 phase input)\n"
+     "until the CTA is finished, cancelled or erased, or with --until until it has that status.\n"
+     "--timeout bounds the whole watch (default: no limit). With --json it prints nothing while it\n"
+     "watches and the node's last document at the end. Exit codes: 0 the awaited status was\n"
+     "reached, 8 the time limit passed first, 9 the CTA ended otherwise (e.g. cancelled when\n"
+     "--until finished), and those of any other command when the node cannot be asked.\n"},
     {"cta list", "usage: joconde cta list [--json]\n\n"
                  "Lists the CTAs this node knows (GET /v1/ctas) as an aligned table:\n"
                  "UUID STATUS UPDATES TITLE.\n"},
@@ -170,6 +203,24 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
      "Every node that holds the CTA learns it. TEXT says why: it is required and may not be\n"
      "blank. Prints\n"
      "  CTA UUID: cancelled\n"},
+    {"upload",
+     "usage: joconde upload UUID INPUT FILE.csv --key KEY_FILE --passphrase-file FILE [--json]\n\n"
+     "A Data Custodian uploads FILE.csv into input INPUT of the running CT UUID (POST\n"
+     "/v1/ctas/UUID/inputs/INPUT). This machine signs a single-use authorization with the PAK in\n"
+     "KEY_FILE (opened with the first line of the pass phrase file; the key never leaves it). The\n"
+     "node checks the file against the input's schema before anything leaves it (an error names\n"
+     "the line and column), attests every CT VM (fresh nonce, the CTSC's measurement, the CT and\n"
+     "CP ids bound into the evidence), secret-shares each column and sends every VM its shares.\n"
+     "The slot is ready when it is ready at every CP; the latest upload wins until the input\n"
+     "phase ends. Prints the rows uploaded, the CT's phase and how long each step took.\n"
+     "The default --timeout is 600 seconds.\n"},
+    {"download",
+     "usage: joconde download UUID OUTPUT --key KEY_FILE --passphrase-file FILE [-o FILE.csv] [--json]\n\n"
+     "A Data Analyst retrieves output OUTPUT of the CT UUID (POST /v1/ctas/UUID/outputs/OUTPUT),\n"
+     "authorized by the PAK in KEY_FILE. Every CT VM releases its shares once (a second download\n"
+     "is refused); the node attests each VM, rebuilds the table, checks that the VMs' shares agree\n"
+     "and drops the rows the algorithm suppressed. The CSV goes to FILE.csv (never overwritten)\n"
+     "or to standard output. The default --timeout is 600 seconds.\n"},
     {"pak", "usage: joconde pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE\n"
             "                          --passphrase-file FILE [--json]\n"},
     {"pak create",
@@ -209,26 +260,30 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
 struct command_option {
   std::string_view flag;
   std::string options::*value;
-  std::array<std::string_view, 2> commands;
+  std::array<std::string_view, 3> commands;
 };
 
-constexpr std::array<command_option, 10> command_options{{
+constexpr std::array<command_option, 12> command_options{{
   {"input", &options::input, {"pak create", ""}},
   {"output", &options::output, {"pak create", ""}},
   {"name", &options::name, {"pak create", ""}},
-  {"out", &options::out, {"pak create", ""}},
-  {"passphrase-file", &options::passphrase_file, {"pak create", ""}},
+  {"out", &options::out, {"pak create", "download"}},
+  {"passphrase-file", &options::passphrase_file, {"pak create", "upload", "download"}},
+  {"key", &options::key, {"upload", "download"}},
   {"signatory", &options::signatory, {"cta sign", ""}},
   {"document", &options::document, {"cta sign", ""}},
   {"media-type", &options::media_type, {"cta sign", ""}},
   {"peer", &options::peer, {"cta approve", "cta reject"}},
   {"reason", &options::reason, {"cta reject", "cta cancel"}},
+  {"until", &options::until, {"cta watch", ""}},
 }};
 
 /// The number of arguments after the words of command `name`.
 size_t arguments_of(std::string_view name) {
-  if (name == "ctsa submit")
+  if (name == "ctsa submit" || name == "download")
     return 2;
+  if (name == "upload")
+    return 3;
   return name == "whoami" || name == "status" || name == "cta list" ? 0 : 1;
 }
 
@@ -456,6 +511,78 @@ result<call> decision_call(const std::string& cta_path, const options& opts, boo
 }
 
 /// The call for `words` with the command options of `opts`, or a usage error.
+/// `upload` and `download`: the slot authorization is signed here with the person's PAK.
+result<call> io_call(const std::string& name, const std::vector<std::string>& words, const options& opts) {
+  const bool upload = name == "upload";
+  const auto& uuid = words[1];
+  const auto& slot = words[2];
+  if (uuid.empty() || uuid == "." || uuid == ".." || slot.empty() || slot == "." || slot == "..")
+    return usage_error(name, "'" + printable(uuid) + "' / '" + printable(slot) + "' is not a CT and slot");
+  if (opts.key.empty() || opts.passphrase_file.empty())
+    return usage_error(name, name + " needs --key KEY_FILE and --passphrase-file FILE (the PAK made by "
+                                    "joconde pak create)");
+  std::error_code ec;
+  if (!upload && !opts.out.empty() && fs::exists(opts.out, ec))
+    return usage_error(name, opts.out + " exists: an output file is never overwritten");
+  std::string csv;
+  if (upload) {
+    auto size = fs::file_size(words[3], ec);
+    if (ec)
+      return usage_error(name, "cannot read " + words[3] + ": " + ec.message());
+    if (size > (std::size_t{512} << 20))
+      return usage_error(name, words[3] + " is larger than 512 MiB");
+    auto text = slurp(words[3]);
+    if (!text)
+      return usage_error(name, "cannot read " + words[3]);
+    csv = std::move(*text);
+  }
+  auto auth = signed_authorization(uuid, slot, upload, opts.key, opts.passphrase_file,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  if (!auth)
+    return usage_error(name, auth.err().message);
+  auto path = "/v1/ctas/" + encode_segment(uuid) + (upload ? "/inputs/" : "/outputs/")
+              + encode_segment(slot) + "?authorization=" + *auth;
+  if (upload)
+    return call{"POST", path, std::move(csv), [slot](const json& doc) -> result<std::string> {
+                  if (!doc.is_object() || !doc.contains("rows") || !doc["rows"].is_number_unsigned())
+                    return fail(errc::malformed_input, "the node's answer has no \"rows\"");
+                  std::ostringstream o;
+                  o << "uploaded " << doc["rows"].get<std::uint64_t>() << " rows into " << printable(slot)
+                    << " (ready at every CP; CT phase " << printable(doc.value("phase", std::string{}))
+                    << (doc.value("simulated", false) ? "; CT VMs on the SIMULATED TEE platform" : "")
+                    << ")\n";
+                  if (doc.contains("timings_ms") && doc["timings_ms"].is_object()) {
+                    o << "  check " << doc["timings_ms"].value("parse", 0.0) << " ms, attest "
+                      << doc["timings_ms"].value("attest", 0.0) << " ms, share "
+                      << doc["timings_ms"].value("share", 0.0) << " ms, transfer "
+                      << doc["timings_ms"].value("transfer", 0.0) << " ms\n";
+                  }
+                  return o.str();
+                }};
+  auto out_file = opts.out;
+  return call{"POST", path, {}, [slot, out_file](const json& doc) -> result<std::string> {
+                if (!doc.is_object() || !doc.contains("csv") || !doc["csv"].is_string())
+                  return fail(errc::malformed_input, "the node's answer has no \"csv\"");
+                const auto& csv = doc["csv"].get_ref<const std::string&>();
+                if (out_file.empty())
+                  return csv;
+                auto fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+                if (fd < 0)
+                  return fail(errc::io_error, "cannot create " + out_file + ": " + std::strerror(errno));
+                auto written = ::write(fd, csv.data(), csv.size());
+                ::close(fd);
+                if (written != static_cast<ssize_t>(csv.size()))
+                  return fail(errc::io_error, "cannot write " + out_file);
+                std::ostringstream o;
+                o << "downloaded " << printable(slot) << ": " << doc.value("rows", std::uint64_t{0})
+                  << " rows (" << doc.value("suppressed", std::uint64_t{0}) << " suppressed) to "
+                  << out_file << (doc.value("simulated", false) ? " (SIMULATED TEE platform)" : "") << "\n";
+                return o.str();
+              }};
+}
+
 result<call> make_call(const std::vector<std::string>& words, const options& opts) {
   const auto name = command_name(words);
   auto wrong = [&](std::string_view what) { return usage_error(name, what); };
@@ -469,15 +596,20 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
                                        + "'");
   const size_t wanted = arguments_of(name);
   if (args != wanted)
-    return wrong(args < wanted ? name + " needs " + (wanted == 1 ? "an argument" : "two arguments")
+    return wrong(args < wanted ? name + " needs "
+                                   + (wanted == 1   ? "an argument"
+                                      : wanted == 2 ? "two arguments"
+                                                    : "three arguments")
                                : name + " takes no more arguments");
   for (const auto& o : command_options)
     if (!(opts.*o.value).empty()
         && std::find(o.commands.begin(), o.commands.end(), name) == o.commands.end())
       return wrong("option --" + std::string{o.flag} + " does not apply to " + name);
-  const bool on_a_cta = name == "cta show" || name == "ctsa submit" || name == "cta sign"
-                        || name == "cta approve" || name == "cta reject" || name == "cta cancel"
-                        || name == "pak create";
+  if (name == "upload" || name == "download")
+    return io_call(name, words, opts);
+  const bool on_a_cta = name == "cta show" || name == "cta watch" || name == "ctsa submit"
+                        || name == "cta sign" || name == "cta approve" || name == "cta reject"
+                        || name == "cta cancel" || name == "pak create";
   const auto uuid = on_a_cta ? words[2] : std::string{};
   if (on_a_cta && (uuid.empty() || uuid == "." || uuid == ".."))
     return wrong("'" + printable(uuid) + "' is not a CTA's UUID");
@@ -492,6 +624,12 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
     return call{"GET", "/v1/ctas", {}, render_cta_list};
   if (name == "cta show")
     return call{"GET", cta_path, {}, render_cta};
+  if (name == "cta watch") {
+    if (!opts.until.empty() && opts.until != "finished" && opts.until != "cancelled"
+        && opts.until != "erased")
+      return wrong("--until wants finished, cancelled or erased, not '" + printable(opts.until) + "'");
+    return call{"GET", cta_path, {}, render_cta};
+  }
   if (name == "cta create") {
     auto task = read_json_object(words[2], "task file", "a CTA task");
     if (!task)
@@ -683,6 +821,12 @@ result<options> parse_options(const std::vector<std::string>& args) {
       out.help = true;
       continue;
     }
+    if (a == "-o") {
+      if (i + 1 >= args.size() || args[i + 1].empty())
+        return fail(errc::invalid_config, "option -o needs a value");
+      out.out = args[++i];
+      continue;
+    }
     if (a.rfind("--", 0) != 0)
       return fail(errc::invalid_config, "unknown option '" + printable(a) + "'");
     const auto eq = a.find('=');
@@ -714,6 +858,7 @@ result<options> parse_options(const std::vector<std::string>& args) {
       return fail(errc::invalid_config, "--timeout wants a number of seconds between 0 and 86400, "
                                         "not '" + printable(value) + "'");
     out.timeout = std::chrono::milliseconds{static_cast<std::int64_t>(std::ceil(seconds * 1000))};
+    out.timeout_given = true;
   }
   return out;
 }
@@ -845,6 +990,160 @@ int run_sql_check(const std::vector<std::string>& words, const options& opts, st
   return exit_ok;
 }
 
+namespace {
+
+/// `cta create` of a task without "tee_measurements": asks the node for the measurement of its CT
+/// VM image (GET /v1/tee) and puts it into the task, saying so on `err`. The exit code when that
+/// fails (nothing was created), else nullopt.
+std::optional<int> fill_tee_measurements(call& c, const endpoint& ep, const options& opts,
+                                         std::ostream& err) {
+  auto doc = json::parse(c.body, nullptr, false);
+  if (!doc.is_object() || doc.contains("tee_measurements"))
+    return std::nullopt;
+  const std::string hint = " (GET /v1/tee; give \"tee_measurements\" in the task file instead)";
+  auto res = http::client::send(ep.url, "GET", "/v1/tee", "", ep.token, opts.timeout);
+  if (!res) {
+    err << "joconde: " << res.err().describe() << hint << "\n";
+    return exit_code_for_send_error(res.err().code);
+  }
+  if (res->status != 200) {
+    err << "joconde: " << describe_http_error(*res) << hint << "\n";
+    return exit_code_for_status(res->status);
+  }
+  auto tee = json::parse(res->body, nullptr, false);
+  std::optional<crypto::bytes> measurement;
+  if (tee.is_object() && tee.contains("measurement") && tee["measurement"].is_string())
+    if (auto m = crypto::from_hex(tee["measurement"].get<std::string>()); m && m->size() == 48)
+      measurement = std::move(*m);
+  if (!measurement || !tee.contains("image") || !tee["image"].is_string()) {
+    err << "joconde: malformed_input: the node's answer has no CT VM image and 48-byte measurement"
+        << hint << "\n";
+    return exit_server;
+  }
+  // Protobuf's JSON form of bytes is base64.
+  doc["tee_measurements"] = json::array(
+    {{{"platform", "simulated"},
+      {"image", tee["image"]},
+      {"measurement", base64(std::string{measurement->begin(), measurement->end()})}}});
+  c.body = doc.dump();
+  auto node = tee.contains("node") && tee["node"].is_string() ? tee["node"].get<std::string>() : ep.url;
+  err << "tee_measurements: simulated joconde-vm measurement " << crypto::hex(*measurement)
+      << " from " << printable(node) << "\n";
+  return std::nullopt;
+}
+
+/// "12:00:01.250" (UTC) of a time in milliseconds since the epoch.
+std::string clock_time(std::int64_t ms) {
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+/// "cp1" of "cp1.joconde.test".
+std::string short_node(const std::string& fqdn) {
+  return printable(fqdn.substr(0, fqdn.find('.')));
+}
+
+std::string text_of(const json& doc, const char* key) {
+  return doc.contains(key) && doc[key].is_string() ? doc[key].get<std::string>() : std::string{};
+}
+
+/// `cta watch UUID`: asks the node every watch_interval until the CTA ends (or has --until's status).
+int run_watch(const std::string& path, const std::string& uuid, const endpoint& ep,
+              const options& opts, std::ostream& out, std::ostream& err) {
+  using clock = std::chrono::steady_clock;
+  const auto started = clock::now();
+  const auto deadline = started + opts.timeout;
+  std::string status;
+  std::set<std::string> vms_shown;
+  std::set<std::string> events_shown;
+  for (;;) {
+    auto limit = std::chrono::milliseconds{10'000};
+    if (opts.timeout_given)
+      limit = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()),
+                         std::chrono::milliseconds{100}, limit);
+    auto res = http::client::send(ep.url, "GET", path, "", ep.token, limit);
+    if (!res) {
+      err << "joconde: " << res.err().describe() << "\n";
+      return exit_code_for_send_error(res.err().code);
+    }
+    if (res->status != 200) {
+      err << "joconde: " << describe_http_error(*res) << "\n";
+      return exit_code_for_status(res->status);
+    }
+    auto doc = json::parse(res->body, nullptr, false);
+    if (!doc.is_object() || !doc.contains("status") || !doc["status"].is_string()) {
+      err << "joconde: malformed_input: the node's answer to GET " << path << " is not a CTA\n";
+      return exit_server;
+    }
+    auto now_status = doc["status"].get<std::string>();
+    if (!opts.json) {
+      if (now_status != status) {
+        auto reason = text_of(doc, "reason");
+        out << "CTA " << printable(uuid) << ": " << printable(now_status)
+            << (reason.empty() ? "" : " (" + printable(reason) + ")") << "\n";
+      }
+      if (doc.contains("vms") && doc["vms"].is_array())
+        for (const auto& vm : doc["vms"]) {
+          if (!vm.is_object())
+            continue;
+          auto key = text_of(vm, "cp") + " " + text_of(vm, "client_address") + " "
+                     + text_of(vm, "peer_address") + " " + text_of(vm, "mpc_address");
+          if (!vms_shown.insert(key).second)
+            continue;
+          out << "vm " << short_node(text_of(vm, "cp")) << ": client "
+              << printable(text_of(vm, "client_address")) << ", peer "
+              << printable(text_of(vm, "peer_address")) << ", mpc "
+              << printable(text_of(vm, "mpc_address")) << " ("
+              << printable(text_of(vm, "platform")) << ")\n";
+        }
+      if (doc.contains("telemetry") && doc["telemetry"].is_array())
+        for (const auto& ev : doc["telemetry"]) {
+          if (!ev.is_object() || !events_shown.insert(ev.dump()).second)
+            continue;
+          std::string line = ev.contains("at_ms") && ev["at_ms"].is_number_integer()
+                               ? clock_time(ev["at_ms"].get<std::int64_t>())
+                               : std::string{"--:--:--.---"};
+          line += " " + short_node(text_of(ev, "cp"));
+          for (const auto* key : {"kind", "subject", "value"})
+            if (auto v = text_of(ev, key); !v.empty())
+              line += " " + printable(v);
+          out << line << "\n";
+        }
+      out.flush();
+    }
+    status = now_status;
+    const bool ended = status == "finished" || status == "cancelled" || status == "erased";
+    const bool reached = opts.until.empty() ? ended : status == opts.until;
+    // Waiting for "erased" goes on past finished and cancelled; anything else ends the watch.
+    const bool other_end = !reached && ended && opts.until != "erased";
+    if (reached || other_end) {
+      if (opts.json)
+        out << compact_json(doc) << "\n";
+      if (other_end) {
+        err << "joconde: CTA " << printable(uuid) << " is " << printable(status) << ", it will not be "
+            << printable(opts.until) << "\n";
+        return exit_watch_other_end;
+      }
+      return exit_ok;
+    }
+    if (opts.timeout_given && clock::now() + watch_interval > deadline) {
+      if (opts.json)
+        out << compact_json(doc) << "\n";
+      err << "joconde: timeout: CTA " << printable(uuid) << " is still " << printable(status)
+          << " after " << opts.timeout.count() / 1000.0 << " s (--timeout)\n";
+      return exit_watch_timeout;
+    }
+    std::this_thread::sleep_for(watch_interval);
+  }
+}
+
+} // namespace
+
 int run(const std::vector<std::string>& args, const environment& env, std::ostream& out,
         std::ostream& err) {
   auto opts = parse_options(args);
@@ -884,10 +1183,22 @@ int run(const std::vector<std::string>& args, const environment& env, std::ostre
     err << "joconde: " << ep.err().describe() << "\n";
     return exit_usage;
   }
+  const auto name = command_name(words);
+  if (name == "cta watch")
+    return run_watch(c->path, words[2], *ep, *opts, out, err);
+  if (name == "cta create")
+    if (auto failed = fill_tee_measurements(*c, *ep, *opts, err))
+      return *failed;
   const auto what = c->method + " " + c->path;
   if (opts->verbose)
     err << "joconde: " << what << " at " << ep->url << " (" << ep->source << ")\n";
-  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, opts->timeout);
+  auto timeout = opts->timeout;
+  if ((name == "upload" || name == "download") && !opts->timeout_given)
+    timeout = std::chrono::seconds{600};
+  if (name == "upload")
+    err << "joconde: sending " << c->body.size() << " bytes to " << ep->url
+        << "; the node checks, attests, shares and uploads them\n";
+  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, timeout);
   if (!res) {
     err << "joconde: " << res.err().describe() << "\n";
     return exit_code_for_send_error(res.err().code);

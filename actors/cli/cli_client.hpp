@@ -35,6 +35,13 @@ constexpr int exit_not_found = 5;
 constexpr int exit_invalid = 6;
 /// The node failed (HTTP 5xx) or answered something other than the JSON the command expects.
 constexpr int exit_server = 7;
+/// `cta watch`: the time limit passed before the CTA reached the awaited status.
+constexpr int exit_watch_timeout = 8;
+/// `cta watch`: the CTA ended in another status than the awaited one (e.g. cancelled, not finished).
+constexpr int exit_watch_other_end = 9;
+
+/// How often `cta watch` asks the node.
+constexpr std::chrono::milliseconds watch_interval{500};
 
 /// The time limit of one request unless --timeout says otherwise: creating a CTSC waits for the root.
 constexpr std::chrono::milliseconds default_timeout = std::chrono::seconds{30};
@@ -60,8 +67,10 @@ struct options {
   std::string cluster_dir;
   /// --as: NODE or NODE:ROLE within the cluster.
   std::string as;
-  /// --timeout: the time limit of each request.
+  /// --timeout: the time limit of each request (`cta watch`: of the whole watch).
   std::chrono::milliseconds timeout = default_timeout;
+  /// True when --timeout was given.
+  bool timeout_given = false;
   /// --json: print the node's JSON answer itself.
   bool json = false;
   /// --help or -h: print the usage text of the command given, or the general one.
@@ -84,10 +93,15 @@ struct options {
   std::string output;
   /// --name (pak create): the person's display name.
   std::string name;
-  /// --out (pak create): where the private key goes (PKCS#8 PEM, encrypted, mode 0600).
+  /// --out (pak create): where the private key goes (PKCS#8 PEM, encrypted, mode 0600);
+  /// --out or -o (download): where the output table goes (CSV; standard output without it).
   std::string out;
   /// --passphrase-file (pak create): the file whose first line encrypts the private key.
   std::string passphrase_file;
+  /// --key (upload, download): the person's PAK key file (made by pak create).
+  std::string key;
+  /// --until (cta watch): finished, cancelled or erased; empty: any end.
+  std::string until;
   /// The command and its arguments, e.g. {"cta", "show", UUID}.
   std::vector<std::string> words;
 };

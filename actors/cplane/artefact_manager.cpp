@@ -1,5 +1,6 @@
 #include "artefact_manager.hpp"
 
+#include "ct_reports.hpp"
 #include "cta_state.hpp"
 #include "ctsc_rules.hpp"
 
@@ -9,6 +10,7 @@
 #include "joconde/messages/canonical.hpp"
 #include "joconde/messages/proto.hpp"
 #include "joconde/node.pb.h"
+#include "joconde/vm.pb.h"
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
@@ -692,6 +694,8 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   auto cta_hash = crypto::hex(canonical_hash(fin->cta()).value());
   log::notice(component, "CTA " + ctsc.uuid() + " is final: " + ctsc.title(), {{"cta_sha256", cta_hash}});
   audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
+  if (st.deployer)
+    self->send(st.deployer, deploy_atom::value, ctsc.uuid());
 }
 
 /// Sends `payload` on `topic` to the root and returns the promise the root's answer (cta.accepted,
@@ -817,11 +821,151 @@ void on_status(artefact_manager_pointer self, const std::string& origin, const s
     rec->mutable_ctsc()->set_title(title);
     rec->clear_addenda();
     rec->clear_final();
+    rec->clear_vms();
+    rec->clear_telemetry();
   }
   if (auto r = save(st.store, *rec); !r)
     return log::error(component, "cannot store the status of CTA " + up->uuid() + ": " + r.err().message);
   log::notice(component, "CTA " + up->uuid() + " is " + rec->status() + ": " + up->reason());
   audit(self, "cta.status", {"uuid", up->uuid(), "status", rec->status(), "reason", up->reason()});
+  if (st.deployer)
+    self->send(st.deployer, changed_atom::value, up->uuid());
+}
+
+/// A CT report (cta.vm, cta.telemetry, cta.vms, cta.events) that is refused: nothing changes; logged
+/// and audited.
+void refuse_report(artefact_manager_pointer self, const std::string& topic, const std::string& origin,
+                   const std::string& uuid, const error& err) {
+  ++self->state.refused;
+  log::warning(component, topic + " from " + origin + " refused: " + err.message,
+               {{"reason", to_string(err.code)}, {"uuid", uuid}});
+  audit(self, "cta.report.refused", {"topic", topic, "origin", origin, "uuid", uuid, "reason",
+                                     std::string{to_string(err.code)}, "detail", err.message});
+}
+
+/// At the root: a CP's CT VM addresses (cta.vm). Kept (one entry per CP) and forwarded to every
+/// holder of the CTA (cta.vms), also when handed over again, so that a forward lost in a crash is
+/// made good; the holders keep it once.
+void on_vm(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto vm = proto::parse<v1::VmEndpoint>(payload, max_ct_report_bytes);
+  auto uuid = vm ? vm->uuid().substr(0, 64) : std::string{};
+  auto refuse = [&](const error& e) { refuse_report(self, "cta.vm", origin, uuid, e); };
+  if (!vm)
+    return refuse(vm.err());
+  if (st.self != st.root)
+    return refuse(fail(errc::forbidden, "only the root collects the CT VMs' addresses"));
+  auto rec = load_held(st.store, vm->uuid());
+  if (!rec)
+    return refuse(rec.err());
+  if (auto r = check_vm_endpoint(*vm, *rec, origin); !r)
+    return refuse(r.err());
+  if (keep_vm_endpoint(*rec, *vm)) {
+    if (auto r = save(st.store, *rec); !r)
+      return refuse(r.err());
+    log::info(component, "CT VM of " + origin + " for CTA " + uuid + " listens",
+              {{"client", vm->client_address()}, {"peer", vm->peer_address()}, {"mpc", vm->mpc_address()},
+               {"platform", vm->platform()}});
+    audit(self, "cta.vm", {"uuid", uuid, "cp", origin, "cp_index", std::to_string(vm->cp_index()),
+                           "client", vm->client_address(), "peer", vm->peer_address(), "mpc",
+                           vm->mpc_address(), "platform", vm->platform()});
+  }
+  publish(self, "cta.vms", holders(*rec), uuid, payload);
+}
+
+/// At the root: an event of a CP's CT VM (cta.telemetry). Kept (the last max_telemetry_events) and
+/// forwarded to every holder (cta.events). When every CP reported that its VM ended because the CT
+/// finished, the CTA is finished and every holder is told.
+void on_telemetry(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto ev = proto::parse<v1::TelemetryEvent>(payload, max_ct_report_bytes);
+  auto uuid = ev ? ev->uuid().substr(0, 64) : std::string{};
+  auto refuse = [&](const error& e) { refuse_report(self, "cta.telemetry", origin, uuid, e); };
+  if (!ev)
+    return refuse(ev.err());
+  if (st.self != st.root)
+    return refuse(fail(errc::forbidden, "only the root collects the CT VMs' events"));
+  auto rec = load_held(st.store, ev->uuid());
+  if (!rec)
+    return refuse(rec.err());
+  if (auto r = check_telemetry(*ev, *rec, origin); !r)
+    return refuse(r.err());
+  bool finished = false;
+  if (keep_telemetry(*rec, *ev)) {
+    if (rec->status() == "instantiated" && every_vm_finished(*rec)) {
+      auto state = state_of(*rec);
+      finished = state.finish(now_ms()).ok();
+      if (finished)
+        put_state(state, *rec);
+    }
+    if (auto r = save(st.store, *rec); !r)
+      return refuse(r.err());
+    if (ev->kind() == "erased" || ev->kind() == "vm")
+      audit(self, "cta.vm.event", {"uuid", uuid, "cp", origin, "kind", ev->kind(), "subject",
+                                   ev->subject(), "value", ev->value()});
+  }
+  publish(self, "cta.events", holders(*rec), uuid, payload);
+  if (finished) {
+    log::notice(component, "CTA " + uuid + " is finished: every CT VM ended with the task done");
+    audit(self, "cta.finished", {"uuid", uuid});
+    publish_status(self, *rec);
+  } else if (rec->status() == "instantiated" && ev->kind() == "erased"
+             && (ev->subject() == "cancelled" || ev->subject() == "vm-exited")) {
+    // A CT cannot go on without one of its VMs: never left half-alive (DESIGN.md §4), so every
+    // other CP is told to tear its VM down too.
+    if (auto r = cancel_at_root(self, uuid, "the CT VM of " + origin + " ended (" + ev->subject() + ": "
+                                              + ev->value() + ")",
+                                origin);
+        !r)
+      log::warning(component, "cannot cancel CTA " + uuid + " after its VM at " + origin
+                                + " ended: " + r.err().describe());
+  }
+}
+
+/// At a holder: a CT VM's addresses the root forwards (cta.vms); the Deployment Operator learns them.
+void on_vms(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto vm = proto::parse<v1::VmEndpoint>(payload, max_ct_report_bytes);
+  auto uuid = vm ? vm->uuid().substr(0, 64) : std::string{};
+  auto refuse = [&](const error& e) { refuse_report(self, "cta.vms", origin, uuid, e); };
+  if (!vm)
+    return refuse(vm.err());
+  if (origin != st.root)
+    return refuse(fail(errc::forbidden, "CT VM addresses come from the root only"));
+  auto rec = load_held(st.store, vm->uuid());
+  if (!rec)
+    return refuse(rec.err());
+  if (auto r = check_vm_endpoint(*vm, *rec, vm->cp()); !r)
+    return refuse(r.err());
+  if (!keep_vm_endpoint(*rec, *vm))
+    return;
+  if (auto r = save(st.store, *rec); !r)
+    return refuse(r.err());
+  log::info(component, "CT VM of " + vm->cp() + " for CTA " + uuid + " listens",
+            {{"client", vm->client_address()}, {"peer", vm->peer_address()}});
+  if (st.deployer)
+    self->send(st.deployer, changed_atom::value, vm->uuid());
+}
+
+/// At a holder: a CT VM's event the root forwards (cta.events).
+void on_events(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto ev = proto::parse<v1::TelemetryEvent>(payload, max_ct_report_bytes);
+  auto uuid = ev ? ev->uuid().substr(0, 64) : std::string{};
+  auto refuse = [&](const error& e) { refuse_report(self, "cta.events", origin, uuid, e); };
+  if (!ev)
+    return refuse(ev.err());
+  if (origin != st.root)
+    return refuse(fail(errc::forbidden, "CT VM events come from the root only"));
+  auto rec = load_held(st.store, ev->uuid());
+  if (!rec)
+    return refuse(rec.err());
+  if (auto r = check_telemetry(*ev, *rec, ev->cp()); !r)
+    return refuse(r.err());
+  if (!keep_telemetry(*rec, *ev))
+    return;
+  if (auto r = save(st.store, *rec); !r)
+    return refuse(r.err());
 }
 
 /// At the root, every 10 s: CTAs that name a revoked node are cancelled; CTAs past their data
@@ -873,6 +1017,8 @@ void housekeeping(artefact_manager_pointer self) {
       // The root keeps only the fact that the CTA existed, too.
       rec.clear_addenda();
       rec.clear_final();
+      rec.clear_vms();
+      rec.clear_telemetry();
       auto title = rec.ctsc().title();
       rec.clear_ctsc();
       rec.mutable_ctsc()->set_uuid(uuid);
@@ -1007,6 +1153,14 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         on_cancel(self, origin, payload);
       else if (topic == "cta.status")
         on_status(self, origin, payload);
+      else if (topic == "cta.vm")
+        on_vm(self, origin, payload);
+      else if (topic == "cta.telemetry")
+        on_telemetry(self, origin, payload);
+      else if (topic == "cta.vms")
+        on_vms(self, origin, payload);
+      else if (topic == "cta.events")
+        on_events(self, origin, payload);
       else
         log::warning(component, "unknown agreement topic " + topic + " from " + origin);
       return true;
@@ -1383,7 +1537,12 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       } else {
         doc["final"] = false;
       }
+      doc["vms"] = vms_json(*rec);
+      doc["telemetry"] = telemetry_json(*rec);
       return doc.dump();
+    },
+    [=](connect_atom, deployment_operator_actor deployer) {
+      self->state.deployer = std::move(deployer);
     },
     [=](status_atom) -> std::string {
       auto& st = self->state;

@@ -16,6 +16,13 @@
 // CTSA pins the hash of the CTSC it holds, the node signature verifies with the peer's certificate in
 // the CTSC, the CTSA is valid and newer than the last one (cta_state), stores it and answers
 // (cta.accepted) or refuses (cta.refused).
+//
+// Once a CTA is final, its Computing Parties report their CT VMs' addresses (cta.vm) and events
+// (cta.telemetry) to the root, which checks them (ct_reports.hpp), keeps them in the record and
+// forwards them to every holder (cta.vms, cta.events); when every CT VM ended with the task done, the
+// root marks the CTA finished, and when one ended otherwise (cancelled, vm-exited) while the CTA is
+// instantiated, the root cancels the CTA, so that the other CPs tear their VMs down too. At a CP, the Deployment Operator is told of every final CTA stored,
+// every status change and every change of the VMs' addresses.
 
 #include "joconde/messages/cplane.hpp"
 
@@ -48,6 +55,8 @@ struct artefact_manager_state {
   service_broker_actor broker;
   audit_log_actor audit;
   metrics::registry* metrics = nullptr;
+  /// At a Computing Party: the Deployment Operator, told of final and changed CTAs (may be unset).
+  deployment_operator_actor deployer;
   /// Drafts sent to the root, by request id: whom to answer.
   std::map<std::string, caf::typed_response_promise<std::string>> pending;
   uint64_t registered = 0;

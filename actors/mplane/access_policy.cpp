@@ -124,14 +124,17 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
     // from the root. (The artefact manager checks the rest: signatures, hashes, who may send what.)
     if (root_.empty())
       return deny("cta.route", "this node does not know its root yet");
+    // A CP's CT VM addresses and events go to the root alone too (the artefact manager checks that
+    // the origin is a CP of that CTA); the root forwards them to the CTA's holders.
     if (env.topic == "cta.ctsc.register" || env.topic == "cta.ctsa" || env.topic == "cta.signature"
-        || env.topic == "cta.cancel") {
+        || env.topic == "cta.cancel" || env.topic == "cta.vm" || env.topic == "cta.telemetry") {
       if (env.recipients.size() != 1 || env.recipients.front() != root_)
         return deny("cta.route", env.topic + " goes to the root " + root_ + " and to no one else");
       return allow("cta.route");
     }
     if (env.topic == "cta.ctsc" || env.topic == "cta.refused" || env.topic == "cta.accepted"
-        || env.topic == "cta.final" || env.topic == "cta.status") {
+        || env.topic == "cta.final" || env.topic == "cta.status" || env.topic == "cta.vms"
+        || env.topic == "cta.events") {
       if (env.origin != root_)
         return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
       return allow("cta.route");
@@ -162,8 +165,10 @@ const std::vector<std::pair<std::string, std::string>>& access_policy::rules() {
   static const std::vector<std::pair<std::string, std::string>> list{
     {"topic.syntax", "a topic is 1 to 128 characters: dot-separated labels of a-z, 0-9, '_' and '-'"},
     {"api.reserved-topic", "the HTTP API may not publish on pki.*, link.* or cta.* (the node's own)"},
-    {"cta.route", "drafts and CTSAs go to the root alone; registered CTSCs, acceptances and refusals "
-                  "come from the root"},
+    {"cta.route", "drafts, CTSAs, signatures, cancellations and the CT VMs' addresses and events "
+                  "(cta.vm, cta.telemetry) go to the root alone; registered CTSCs, acceptances, "
+                  "refusals, final CTAs, status updates and the forwarded VM addresses and events "
+                  "(cta.vms, cta.events) come from the root"},
     {"pki.rotation-request", "a rotation request goes from a node to its parent and to no one else"},
     {"pki.rotation-issued", "a rotated certificate goes from a parent to one of its own children"},
     {"enrol.computing", "only the root or a computing node enrols a computing node"},

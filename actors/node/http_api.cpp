@@ -1,6 +1,7 @@
 // The health endpoint and the node's JSON API (DESIGN.md §3). Read-only health is open; every other
 // call needs a bearer token and one of the roles its route names (docs/service-nodes.md "API").
 
+#include "http_io.hpp"
 #include "node_context.hpp"
 
 #include "../cplane/artefact_manager.hpp"
@@ -104,7 +105,7 @@ http::response query_artefacts(const node_context& ctx, const std::string& uuid)
 /// logged with its user and outcome; a missing role is a policy denial (counted, audited).
 template <class Handler>
 void secured(http::server& server, std::shared_ptr<node_context> ctx, const char* method,
-             const char* path, std::vector<user_role> roles, Handler handler) {
+             const char* path, std::vector<user_role> roles, Handler handler, size_t max_body = 0) {
   server.route(method, path, [ctx, roles, handler, method, path](const http::request& req) {
     auto who = caller_of(*ctx, req);
     if (!who) {
@@ -139,7 +140,7 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
     log::warning("api", std::string{method} + " " + path + " refused: " + message,
                  {{"user", who->name}, {"status", std::to_string(res.status)}, {"reason", code}});
     return res;
-  });
+  }, max_body);
 }
 
 /// "cp1" -> "cp1.joconde.test", "root" -> "joconde.test"; FQDNs stay as they are.
@@ -166,7 +167,7 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
              {"fingerprint", ctx->fingerprint},
              {"links", links},
              {"ready", ready},
-             {"tee", "simulated platform (no TEE hardware); no CT VMs run on this node yet"}};
+             {"tee", "simulated platform (no TEE hardware, no memory protection)"}};
     return http::response::json(ready ? 200 : 503, doc);
   });
   secured(server, ctx, "GET", "/v1/status", {user_role::it_admin, user_role::auditor},
@@ -175,7 +176,18 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                                           {"connection_manager", ask_status(*ctx->sys, ctx->cm)},
                                           {"service_broker", ask_status(*ctx->sys, ctx->broker)},
                                           {"key_manager", ask_status(*ctx->sys, ctx->keys)},
-                                          {"access_manager", ask_status(*ctx->sys, ctx->access)}});
+                                          {"access_manager", ask_status(*ctx->sys, ctx->access)},
+                                          {"deployment_operator",
+                                           ctx->deployer ? ask_status(*ctx->sys, ctx->deployer) : json{}}});
+  });
+  // The CT VM image this node runs or expects (DESIGN.md §8): what a CTSC's tee_measurements names.
+  secured(server, ctx, "GET", "/v1/tee", {}, [ctx](const http::request&, const user&) {
+    auto doc = tee_description(tee_of(ctx->cfg));
+    if (!doc)
+      return http::response::error(503, std::string{to_string(doc.err().code)},
+                                   "this node cannot tell its CT VM measurement: " + doc.err().message);
+    (*doc)["node"] = ctx->fqdn;
+    return http::response::json(200, *doc);
   });
   secured(server, ctx, "POST", "/v1/envelopes", {user_role::it_admin},
           [ctx](const http::request& req, const user& who) {
@@ -389,7 +401,8 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
           });
   auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
                                            user_role::general_manager, user_role::approver,
-                                           user_role::auditor, user_role::it_admin};
+                                           user_role::auditor, user_role::it_admin,
+                                           user_role::data_custodian, user_role::data_analyst};
   secured(server, ctx, "GET", "/v1/ctas", read_roles, [ctx](const http::request&, const user&) {
     return query_artefacts(*ctx, "");
   });
@@ -397,6 +410,13 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
           [ctx](const http::request& req, const user&) {
             return query_artefacts(*ctx, req.params.at("uuid"));
           });
+  // The IO Service (http_io.hpp): a Data Custodian's upload, a Data Analyst's download.
+  secured(
+    server, ctx, "POST", "/v1/ctas/{uuid}/inputs/{key}", {user_role::data_custodian},
+    [ctx](const http::request& req, const user& who) { return upload_input(*ctx, req, who); },
+    max_upload_bytes);
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/outputs/{key}", {user_role::data_analyst},
+          [ctx](const http::request& req, const user& who) { return download_output(*ctx, req, who); });
   secured(server, ctx, "GET", "/v1/whoami", {}, [ctx](const http::request&, const user& who) {
     json roles = json::array();
     for (auto r : who.roles)

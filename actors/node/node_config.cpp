@@ -51,6 +51,17 @@ const std::vector<config_key>& config_keys() {
     {"log.file", "", "operational log file (RFC 5424); empty: standard error"},
     {"log.level", "info", "debug, info, notice, warning or error"},
     {"pki.rotation-period-hours", "4368", "rotate the node key after this many hours"},
+    {"tee.provisioner", "process", "how a computing node starts CT VMs: process (through joconde-sp, "
+                                   "the simulated secure processor) or inproc (in a thread; tests)"},
+    {"tee.sp-binary", "", "joconde-sp program; empty: joconde-sp next to the joconde-node program"},
+    {"tee.vm-binary", "", "joconde-vm program, the CT VM image that is measured; empty: joconde-vm "
+                          "next to the joconde-node program"},
+    {"tee.platform-dir", "", "simulated TEE platform keys made by `joconde-sp init` (computing "
+                             "nodes); empty: DATA_DIR/tee-platform"},
+    {"tee.image-config", "", "image configuration of joconde-vm, measured with it (trusted platform "
+                             "roots); empty: DATA_DIR/vm-image.conf"},
+    {"tee.trusted-roots", "", "PEM bundle of the TEE platform root certificates this node trusts "
+                              "when it attests CT VMs; empty: DATA_DIR/tee-roots.pem"},
   };
   return keys;
 }
@@ -220,6 +231,23 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.reconnect_max = std::chrono::milliseconds{*rmax};
   cfg.request_timeout = std::chrono::milliseconds{*rto};
   cfg.rotation_period = std::chrono::hours{*rot};
+  cfg.tee_provisioner = values["tee.provisioner"];
+  if (cfg.tee_provisioner != "process" && cfg.tee_provisioner != "inproc")
+    return fail(errc::invalid_config, "tee.provisioner must be process or inproc, got '"
+                                        + cfg.tee_provisioner + "'");
+  // Missing TEE files matter only at a computing node when a CTA arrives (a clear error per CT).
+  std::error_code ec;
+  auto exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  auto or_default = [&](const std::string& key, const fs::path& fallback) {
+    auto p = path(key);
+    return p.empty() ? fallback : p;
+  };
+  cfg.tee_sp_binary = or_default("tee.sp-binary", exe_dir / "joconde-sp");
+  cfg.tee_vm_binary = or_default("tee.vm-binary", exe_dir / "joconde-vm");
+  auto data_dir = cfg.data_dir.lexically_normal();
+  cfg.tee_platform_dir = or_default("tee.platform-dir", data_dir / "tee-platform");
+  cfg.tee_image_config = or_default("tee.image-config", data_dir / "vm-image.conf");
+  cfg.tee_trusted_roots = or_default("tee.trusted-roots", data_dir / "tee-roots.pem");
   cfg.log_file = path("log.file");
   cfg.log_level = values["log.level"];
   if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "notice"

@@ -59,6 +59,13 @@ struct node_config {
   std::string log_level = "info";
   // [pki]
   std::chrono::hours rotation_period{24 * 182};
+  // [tee]
+  std::string tee_provisioner = "process";   ///< process | inproc (tests)
+  std::filesystem::path tee_sp_binary;       ///< joconde-sp, the simulated secure processor
+  std::filesystem::path tee_vm_binary;       ///< joconde-vm, the CT VM image
+  std::filesystem::path tee_platform_dir;    ///< the simulated platform's keys (joconde-sp init)
+  std::filesystem::path tee_image_config;    ///< the measured image configuration of joconde-vm
+  std::filesystem::path tee_trusted_roots;   ///< PEM bundle of the TEE platform roots clients trust
 };
 
 /// One documented configuration key.

@@ -2,6 +2,7 @@
 
 // What the HTTP API of a running node can reach. Include only from CAF translation units.
 
+#include "../cplane/provisioner.hpp"
 #include "../mplane/access_policy.hpp"
 #include "../mplane/node_store.hpp"
 #include "../mplane/user_directory.hpp"
@@ -40,10 +41,17 @@ struct node_context {
   std::shared_ptr<const access_policy> policy;
   audit_log_actor audit;
   artefact_manager_actor artefacts;
+  deployment_operator_actor deployer;  ///< computing nodes only
   std::string admin_token;
   std::shared_ptr<user_directory> users;
   metrics::registry* metrics = nullptr;
 };
+
+/// The simulated TEE pieces the node's tee.* keys name.
+inline tee_config tee_of(const node_config& cfg) {
+  return {cfg.tee_provisioner == "inproc" ? provisioner_kind::inproc : provisioner_kind::process,
+          cfg.tee_sp_binary, cfg.tee_vm_binary, cfg.tee_platform_dir, cfg.tee_image_config};
+}
 
 /// Registers the health endpoint and the node's JSON API.
 void register_routes(http::server& server, std::shared_ptr<node_context> ctx);

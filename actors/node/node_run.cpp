@@ -1,6 +1,7 @@
 #include "node_run.hpp"
 
 #include "../cplane/artefact_manager.hpp"
+#include "../cplane/deployment_operator.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/audit_log.hpp"
 #include "../mplane/connection_manager.hpp"
@@ -232,9 +233,24 @@ int run_node(const node_config& cfg) {
                  caf::actor_cast<local_subscriber_actor>(idm));
   auto artefacts = sys.spawn(artefact_manager, ctx->domain, trust, signer, *store, broker, audit,
                              metrics->get());
+  // A Computing Party runs the CTs' VMs (DESIGN.md §4 deployment_operator); the artefact manager
+  // knows it before the broker hands it any CTA.
+  deployment_operator_actor deployer;
+  if (cfg.role == "computing") {
+    deployment_operator_config dcfg;
+    dcfg.self = ctx->fqdn;
+    dcfg.root = ctx->domain;
+    dcfg.node_name = cfg.name;
+    dcfg.data_dir = cfg.data_dir.lexically_normal();
+    dcfg.tee = tee_of(cfg);
+    deployer = sys.spawn(deployment_operator, dcfg, std::shared_ptr<const node_signer>{signer}, *store,
+                         broker, audit, metrics->get());
+    caf::anon_send(artefacts, connect_atom::value, deployer);
+  }
   caf::anon_send(broker, connect_atom::value, std::string{"cta."},
                  caf::actor_cast<local_subscriber_actor>(artefacts));
   ctx->artefacts = artefacts;
+  ctx->deployer = deployer;
   ctx->cm = cm;
   ctx->broker = broker;
   ctx->identity = idm;
@@ -243,6 +259,8 @@ int run_node(const node_config& cfg) {
   ctx->policy = policy;
   ctx->audit = audit;
   auto stop_actors = [&] {
+    if (deployer)
+      caf::anon_send_exit(deployer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(artefacts, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(access, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(keys, caf::exit_reason::user_shutdown);
@@ -290,6 +308,11 @@ int run_node(const node_config& cfg) {
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
   {
     caf::scoped_actor self{sys};
+    if (deployer) {
+      // First: its CT VMs end with the node (their directories are cleaned up at the next start).
+      self->send_exit(deployer, caf::exit_reason::user_shutdown);
+      self->wait_for(deployer);
+    }
     self->send_exit(artefacts, caf::exit_reason::user_shutdown);
     self->send_exit(access, caf::exit_reason::user_shutdown);
     self->send_exit(keys, caf::exit_reason::user_shutdown);

@@ -1,10 +1,9 @@
 #include "joconde/enclave/handshake.hpp"
 
+#include "key_agreement.hpp"
 #include "ossl.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -17,10 +16,6 @@ constexpr std::string_view hello_magic = "JHL1";
 constexpr std::string_view proof_magic = "JPF1";
 constexpr std::size_t hello_size = 4 + 4 + 32 + 32;
 constexpr std::size_t max_ct_id = 255;
-
-using kdf_ptr = std::unique_ptr<EVP_KDF, detail::ossl_free<EVP_KDF_free>>;
-using kdf_ctx_ptr = std::unique_ptr<EVP_KDF_CTX, detail::ossl_free<EVP_KDF_CTX_free>>;
-using pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, detail::ossl_free<EVP_PKEY_CTX_free>>;
 
 bool starts_with(std::span<const std::uint8_t> data, std::string_view magic) {
   return data.size() >= magic.size() && std::equal(magic.begin(), magic.end(), data.begin());
@@ -48,10 +43,7 @@ error out_of_order(std::string_view what) {
 } // namespace
 
 /// The ephemeral X25519 key pair of one handshake.
-struct handshake::keypair {
-  detail::pkey_ptr key;            ///< the private key; freed as soon as it was used
-  x25519_public_key public_key{};  ///< its raw public key
-};
+struct handshake::keypair : detail::x25519_keypair {};
 
 std::string cp_id_of(std::uint32_t cp_index) {
   return "cp-" + std::to_string(cp_index);
@@ -116,13 +108,8 @@ result<handshake> handshake::create(settings s) {
   if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1)
     return crypto("draw a nonce");
   auto kx = std::make_unique<keypair>();
-  kx->key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
-  if (!kx->key)
+  if (!detail::x25519_generate(*kx))
     return crypto("make an X25519 key");
-  auto len = kx->public_key.size();
-  if (EVP_PKEY_get_raw_public_key(kx->key.get(), kx->public_key.data(), &len) != 1
-      || len != kx->public_key.size())
-    return crypto("read the X25519 public key");
   return handshake{std::move(s), nonce, std::move(kx)};
 }
 
@@ -195,24 +182,11 @@ result<established> handshake::on_proof(std::span<const std::uint8_t> data) {
     return abort(std::move(peer_claims).err());
 
   // X25519 with the peer's key from its (now attested) hello; the private key goes right after.
-  detail::pkey_ptr peer_key{EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr,
-                                                        peer_.kx_public_key.data(),
-                                                        peer_.kx_public_key.size())};
-  if (!peer_key)
-    return abort(crypto("read the peer's X25519 key"));
   std::array<std::uint8_t, 32> secret{};
-  auto secret_len = secret.size();
-  pkey_ctx_ptr dctx{EVP_PKEY_CTX_new_from_pkey(nullptr, kx_->key.get(), nullptr)};
-  bool derived = dctx && EVP_PKEY_derive_init(dctx.get()) == 1
-                 && EVP_PKEY_derive_set_peer(dctx.get(), peer_key.get()) == 1
-                 && EVP_PKEY_derive(dctx.get(), secret.data(), &secret_len) == 1
-                 && secret_len == secret.size();
-  dctx.reset();
+  bool derived = detail::x25519_agree(kx_->key.get(), peer_.kx_public_key, secret);
   kx_.reset();
-  if (!derived) {
-    OPENSSL_cleanse(secret.data(), secret.size());
+  if (!derived)
     return abort(crypto("agree on an X25519 secret with the peer's key"));
-  }
 
   // HKDF-SHA-256: salt = both nonces, info = label, CT id and both CP indices, lower CP first.
   bool own_first = settings_.own_cp < settings_.peer_cp;
@@ -227,23 +201,10 @@ result<established> handshake::on_proof(std::span<const std::uint8_t> data) {
   detail::put_be(info, std::max(settings_.own_cp, settings_.peer_cp), 4);
 
   established out{{}, std::move(*peer_claims)};
-  kdf_ptr kdf{EVP_KDF_fetch(nullptr, "HKDF", nullptr)};
-  kdf_ctx_ptr kctx{kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr};
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, secret.data(), secret.size()),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size()),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-    OSSL_PARAM_construct_end(),
-  };
-  bool expanded = kctx && EVP_KDF_derive(kctx.get(), out.key.data(), out.key.size(), params) == 1;
-  kctx.reset();
+  bool expanded = detail::hkdf_sha256(secret, salt, info, out.key);
   OPENSSL_cleanse(secret.data(), secret.size());
-  if (!expanded) {
-    OPENSSL_cleanse(out.key.data(), out.key.size());
+  if (!expanded)
     return abort(crypto("derive the channel key with HKDF-SHA-256"));
-  }
   stage_ = stage::done;
   return out;
 }

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -90,6 +91,35 @@ std::string hex(bytes_view data) {
     out.push_back(digits[b >> 4]);
     out.push_back(digits[b & 0x0f]);
   }
+  return out;
+}
+
+std::string to_base64(bytes_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                           static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+result<bytes> from_base64(std::string_view str) {
+  if (str.size() % 4 != 0 || str.size() > (std::size_t{1} << 30))
+    return fail(errc::malformed_input, "base64 text must be a multiple of 4 characters long");
+  for (std::size_t i = 0; i < str.size(); ++i) {
+    char c = str[i];
+    bool pad_ok = c == '=' && i + 2 >= str.size() && (i + 1 == str.size() || str[i + 1] == '=');
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || pad_ok))
+      return fail(errc::malformed_input, "not base64: unexpected character at offset " + std::to_string(i));
+  }
+  bytes out(str.size() / 4 * 3);
+  auto n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(str.data()),
+                           static_cast<int>(str.size()));
+  if (n < 0)
+    return fail(errc::malformed_input, "not base64");
+  std::size_t pad = 0;
+  if (!str.empty() && str.back() == '=')
+    pad = str[str.size() - 2] == '=' ? 2 : 1;
+  out.resize(static_cast<std::size_t>(n) - pad);
   return out;
 }
 

@@ -129,6 +129,7 @@ struct route_entry {
   std::vector<std::string> segments;
   std::vector<bool> is_param;
   std::shared_ptr<const handler> fn;
+  size_t max_body = 0;  // 0: the server's limit
 
   bool matches(const std::vector<std::string>& path) const {
     if (path.size() != segments.size())
@@ -296,7 +297,7 @@ struct server_state {
 
   // Reads the request body, or returns an error response (413 over the limit).
   std::optional<response> read_body(mg_connection* conn, const mg_request_info& info,
-                                    std::string& body) const {
+                                    std::string& body, size_t max_body) const {
     // Keep-alive is off, so the connection closes after the answer; nothing more is read.
     auto too_large = [&] {
       return response::error(413, "too_large",
@@ -375,6 +376,7 @@ struct server_state {
     // Find the route: literal segments beat captures, left to right.
     const route_entry* best = nullptr;
     std::shared_ptr<const handler> fn;
+    size_t body_limit = max_body;
     std::set<std::string> allowed;
     {
       std::lock_guard guard{routes_mtx};
@@ -387,6 +389,8 @@ struct server_state {
       }
       if (best != nullptr) {
         fn = best->fn;
+        if (best->max_body != 0)
+          body_limit = best->max_body;
         for (size_t i = 0; i < segments.size(); ++i)
           if (best->is_param[i])
             req.params[best->segments[i]] = segments[i];
@@ -404,7 +408,7 @@ struct server_state {
       res.headers["Allow"] = allow;
       return res;
     }
-    if (auto err = read_body(conn, info, req.body))
+    if (auto err = read_body(conn, info, req.body, body_limit))
       return std::move(*err);
     if (const char* auth = mg_get_header(conn, "Authorization")) {
       std::string_view value = text::trim(auth);
@@ -543,8 +547,9 @@ result<std::unique_ptr<server>> server::start(const std::string& listen, size_t 
   }
 }
 
-void server::route(std::string method, std::string path_pattern, handler fn) {
+void server::route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes) {
   auto entry = make_route(std::move(method), std::move(path_pattern), std::move(fn));
+  entry.max_body = max_body_bytes;
   std::lock_guard guard{state_->routes_mtx};
   for (auto& r : state_->routes) {
     if (r.same_route(entry)) {

@@ -140,4 +140,17 @@ BOOST_AUTO_TEST_CASE(agreement_topics_go_to_and_come_from_the_root_only) {
   BOOST_CHECK(!p.may_route(envelope("cta.refused", "cp1.joconde.test", {"client-a.joconde.test"})).allowed);
   BOOST_CHECK(!p.may_route(envelope("cta.whatever", "joconde.test", {"client-a.joconde.test"})).allowed);
   BOOST_CHECK_EQUAL(p.may_publish_locally("cta.ctsc").rule, "api.reserved-topic");
+  // A CP's CT VM reports go to the root alone; their forwards come from the root alone.
+  for (const auto* topic : {"cta.vm", "cta.telemetry"}) {
+    BOOST_CHECK(p.may_route(envelope(topic, "cp1.joconde.test", {"joconde.test"})).allowed);
+    BOOST_CHECK(!p.may_route(envelope(topic, "cp1.joconde.test", {"cp2.joconde.test"})).allowed);
+    BOOST_CHECK(!p.may_route(envelope(topic, "cp1.joconde.test", {"joconde.test", "client-a.joconde.test"}))
+                   .allowed);
+    BOOST_CHECK_EQUAL(p.may_publish_locally(topic).rule, "api.reserved-topic");
+  }
+  for (const auto* topic : {"cta.vms", "cta.events"}) {
+    BOOST_CHECK(p.may_route(envelope(topic, "joconde.test", {"client-a.joconde.test", "cp2.joconde.test"}))
+                  .allowed);
+    BOOST_CHECK(!p.may_route(envelope(topic, "cp1.joconde.test", {"client-a.joconde.test"})).allowed);
+  }
 }

@@ -5,7 +5,8 @@
 
 // The root's artefact manager with mock neighbours (a broker that records what it is asked to
 // publish): registration of a CTSC, a peer's signed CTSA, and the forged, replayed or mismatched
-// ones that must be refused without any change to the stored CTA.
+// ones that must be refused without any change to the stored CTA; once the CTA is final, the CPs'
+// reports of their CT VMs (cta.vm, cta.telemetry) with their negative twins.
 
 #include "cplane/artefact_manager.hpp"
 #include "joconde/agreement.pb.h"
@@ -16,6 +17,7 @@
 #include "support/test_pki.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -296,7 +298,8 @@ BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
   std::vector<std::string> garbage{"", "\x08\x96\x01", std::string(1000, '\xff'),
                                    crypto::hex(crypto::random_bytes(64)), "{\"json\": true}"};
   for (const auto* topic : {"cta.ctsc.register", "cta.ctsc", "cta.refused", "cta.ctsa", "cta.accepted",
-                            "cta.signature", "cta.final", "cta.cancel", "cta.status", "cta.unknown"})
+                            "cta.signature", "cta.final", "cta.cancel", "cta.status", "cta.vm",
+                            "cta.telemetry", "cta.vms", "cta.events", "cta.unknown"})
     for (const auto* origin : {"client-a.joconde.test", "joconde.test", "stranger.example"})
       for (const auto& g : garbage)
         deliver(topic, origin, g);
@@ -311,4 +314,182 @@ BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
   sched.run();
   rp.receive([&](std::string& s) { status = s; }, [&](caf::error& err) { BOOST_FAIL(describe(err)); });
   BOOST_CHECK(status.find("registered") != std::string::npos);
+}
+
+// -- CT reports: the CPs' VM addresses (cta.vm) and events (cta.telemetry) at the root --
+
+namespace {
+
+/// The fixture with a CTA made final at the root (both CTSAs signed and approved).
+struct final_fixture : fixture {
+  std::string uuid;
+
+  final_fixture() {
+    auto ctsc = registered();
+    uuid = ctsc.uuid();
+    for (const auto* peer : {"client-a.joconde.test", "client-b.joconde.test"}) {
+      auto sub = submission(ctsc, peer, 1, pki.node(peer));
+      deliver("cta.ctsa", peer, proto::serialize(sub));
+      BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+      v1::SignatorySubmission sig;
+      sig.set_request_id(std::string(32, 'e'));
+      auto& s = *sig.mutable_signature();
+      s.set_peer(peer);
+      auto h = canonical_hash(sub.ctsa()).value();
+      s.set_ctsa_sha256(std::string{h.begin(), h.end()});
+      s.set_signatory(0);
+      s.mutable_document()->set_name("signed.pdf");
+      s.mutable_document()->set_media_type("application/pdf");
+      s.mutable_document()->set_data("%PDF");
+      s.set_signed_at_ms(4);
+      deliver("cta.signature", peer, proto::serialize(sig));
+      BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+      auto rp = self->request(am, caf::infinite, decide_atom::value, uuid, std::string{peer}, true,
+                              std::string{}, "approver"s);
+      sched.run();
+      rp.receive([](std::string&) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    }
+    BOOST_REQUIRE(record().has_final());
+    BOOST_REQUIRE_EQUAL(record().status(), "instantiated");
+  }
+
+  v1::CtaRecord record() {
+    return proto::parse<v1::CtaRecord>(stored(uuid)).value();
+  }
+
+  v1::VmEndpoint vm(const std::string& cp, uint32_t index) {
+    v1::VmEndpoint ep;
+    ep.set_uuid(uuid);
+    ep.set_cp(cp);
+    ep.set_cp_index(index);
+    ep.set_client_address("127.0.0.1:4100");
+    ep.set_peer_address("127.0.0.1:4101");
+    ep.set_mpc_address("127.0.0.1:4102");
+    ep.set_platform("joconde-simulated");
+    ep.set_reported_at_ms(7);
+    return ep;
+  }
+
+  v1::TelemetryEvent event(const std::string& cp, std::string kind, std::string subject,
+                           std::string value = "", int64_t at = 8) {
+    v1::TelemetryEvent ev;
+    ev.set_uuid(uuid);
+    ev.set_cp(cp);
+    ev.set_at_ms(at);
+    ev.set_kind(std::move(kind));
+    ev.set_subject(std::move(subject));
+    ev.set_value(std::move(value));
+    return ev;
+  }
+
+  /// Delivered on `topic` from `origin`: refused, so nothing is stored and nothing is sent.
+  void refused_report(const std::string& topic, const std::string& origin, const std::string& payload) {
+    auto before = stored(uuid);
+    auto n = sent->size();
+    deliver(topic, origin, payload);
+    BOOST_CHECK_MESSAGE(stored(uuid) == before, topic << " from " << origin << " changed the CTA");
+    BOOST_CHECK_MESSAGE(sent->size() == n, topic << " from " << origin << " sent something");
+  }
+};
+
+const std::vector<std::string> every_holder{"client-a.joconde.test", "client-b.joconde.test",
+                                            "cp1.joconde.test", "cp2.joconde.test", "cp3.joconde.test"};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(the_root_keeps_and_forwards_a_cps_vm_addresses_and_refuses_the_rest,
+                        final_fixture) {
+  deliver("cta.vm", "cp2.joconde.test", proto::serialize(vm("cp2.joconde.test", 1)));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.vms");
+  BOOST_CHECK(sent->back().to == every_holder);
+  BOOST_CHECK(sent->back().payload == proto::serialize(vm("cp2.joconde.test", 1)));
+  BOOST_REQUIRE_EQUAL(record().vms_size(), 1);
+  BOOST_CHECK_EQUAL(record().vms(0).cp(), "cp2.joconde.test");
+  // Handed over again: kept once, forwarded again (a lost forward is made good).
+  auto n = sent->size();
+  deliver("cta.vm", "cp2.joconde.test", proto::serialize(vm("cp2.joconde.test", 1)));
+  BOOST_CHECK_EQUAL(sent->size(), n + 1);
+  BOOST_CHECK_EQUAL(record().vms_size(), 1);
+
+  // Another CP's addresses; a wrong index; a peer posing as a CP; a bad address; another CTA.
+  refused_report("cta.vm", "cp3.joconde.test", proto::serialize(vm("cp2.joconde.test", 1)));
+  refused_report("cta.vm", "cp3.joconde.test", proto::serialize(vm("cp3.joconde.test", 0)));
+  refused_report("cta.vm", "client-a.joconde.test", proto::serialize(vm("client-a.joconde.test", 0)));
+  auto bad = vm("cp1.joconde.test", 0);
+  bad.set_client_address("0.0.0.0:1");
+  refused_report("cta.vm", "cp1.joconde.test", proto::serialize(bad));
+  bad = vm("cp1.joconde.test", 0);
+  bad.set_mpc_address("evil host:80");
+  refused_report("cta.vm", "cp1.joconde.test", proto::serialize(bad));
+  bad = vm("cp1.joconde.test", 0);
+  bad.set_uuid("00000000-0000-4000-8000-000000000000");
+  refused_report("cta.vm", "cp1.joconde.test", proto::serialize(bad));
+  refused_report("cta.vm", "cp1.joconde.test", std::string(100, '\xff'));
+  refused_report("cta.vm", "cp1.joconde.test", std::string(20000, 'a')); // over the size limit
+  // The forwarded topics come from the root only.
+  refused_report("cta.vms", "cp1.joconde.test", proto::serialize(vm("cp1.joconde.test", 0)));
+  refused_report("cta.events", "cp1.joconde.test",
+                 proto::serialize(event("cp1.joconde.test", "phase", "input")));
+
+  // Every CP reported: the record has all three.
+  deliver("cta.vm", "cp1.joconde.test", proto::serialize(vm("cp1.joconde.test", 0)));
+  deliver("cta.vm", "cp3.joconde.test", proto::serialize(vm("cp3.joconde.test", 2)));
+  BOOST_CHECK_EQUAL(record().vms_size(), 3);
+  std::string shown;
+  auto rp = self->request(am, caf::infinite, query_atom::value, uuid);
+  sched.run();
+  rp.receive([&](std::string& doc) { shown = doc; }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  auto doc = nlohmann::json::parse(shown);
+  BOOST_CHECK_EQUAL(doc["vms"].size(), 3u);
+  BOOST_CHECK(doc["telemetry"].is_array());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_root_keeps_and_forwards_vm_events_and_finishes_the_ct_when_every_vm_did,
+                        final_fixture) {
+  deliver("cta.telemetry", "cp1.joconde.test", proto::serialize(event("cp1.joconde.test", "phase", "input")));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.events");
+  BOOST_CHECK(sent->back().to == every_holder);
+  BOOST_CHECK_EQUAL(record().telemetry_size(), 1);
+  // Another CP's event, a peer's, an unknown kind, control characters.
+  refused_report("cta.telemetry", "cp2.joconde.test",
+                 proto::serialize(event("cp1.joconde.test", "phase", "input")));
+  refused_report("cta.telemetry", "client-a.joconde.test",
+                 proto::serialize(event("client-a.joconde.test", "phase", "input")));
+  refused_report("cta.telemetry", "cp2.joconde.test", proto::serialize(event("cp2.joconde.test", "gossip", "")));
+  refused_report("cta.telemetry", "cp2.joconde.test",
+                 proto::serialize(event("cp2.joconde.test", "phase", "in\x1b[2Jput")));
+
+  // Two VMs ended with the task done: still instantiated; the third: finished, every holder told.
+  for (const auto* cp : {"cp1.joconde.test", "cp2.joconde.test"})
+    deliver("cta.telemetry", cp, proto::serialize(event(cp, "erased", "finished", "exit status 0", 9)));
+  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  deliver("cta.telemetry", "cp3.joconde.test",
+          proto::serialize(event("cp3.joconde.test", "erased", "finished", "exit status 0", 9)));
+  BOOST_CHECK_EQUAL(record().status(), "finished");
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
+  BOOST_CHECK(sent->back().to == every_holder);
+  auto up = proto::parse<v1::StatusUpdate>(sent->back().payload).value();
+  BOOST_CHECK(up.status() == v1::CTA_STATUS_FINISHED);
+  // Events of a finished CT still count, addresses no longer do.
+  deliver("cta.telemetry", "cp3.joconde.test", proto::serialize(event("cp3.joconde.test", "vm", "", "x", 10)));
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
+  refused_report("cta.vm", "cp1.joconde.test", proto::serialize(vm("cp1.joconde.test", 0)));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_vm_that_ended_otherwise_cancels_the_ct_everywhere, final_fixture) {
+  deliver("cta.telemetry", "cp2.joconde.test",
+          proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status 137, 6 files removed")));
+  auto rec = record();
+  BOOST_CHECK_EQUAL(rec.status(), "cancelled");
+  BOOST_CHECK(rec.reason().find("cp2.joconde.test") != std::string::npos);
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
+  BOOST_CHECK(proto::parse<v1::StatusUpdate>(sent->back().payload).value().status()
+              == v1::CTA_STATUS_CANCELLED);
+  // The other VMs' erasures still arrive and are kept; nothing is cancelled twice.
+  auto n = sent->size();
+  deliver("cta.telemetry", "cp1.joconde.test",
+          proto::serialize(event("cp1.joconde.test", "erased", "cancelled", "exit status 3")));
+  BOOST_CHECK_EQUAL(record().status(), "cancelled");
+  BOOST_CHECK_EQUAL(sent->size(), n + 1);
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
 }

@@ -91,6 +91,18 @@ public:
         return unauthorised();
       return http::response::json(200, *who);
     });
+    srv_->route("GET", "/v1/tee", [this](const http::request& req) {
+      if (!user(req))
+        return unauthorised();
+      if (tee_broken)
+        return http::response::error(503, "io_error", "tee.vm-binary = /x/joconde-vm cannot be read");
+      return http::response::json(200, json{{"platform", "simulated"},
+                                            {"simulated", true},
+                                            {"image", "joconde-vm 0.1.0"},
+                                            {"measurement", tee_measurement},
+                                            {"note", "SIMULATED TEE: no memory protection"},
+                                            {"node", "client-a.joconde.test"}});
+    });
     srv_->route("GET", "/v1/status", [this](const http::request& req) {
       auto who = user(req);
       if (!who)
@@ -128,6 +140,8 @@ public:
       const auto& uuid = req.params.at("uuid");
       if (uuid == "c0ffee")
         return http::response::json(200, cta_doc);
+      if (uuid == "watched" || uuid == "stuck" || uuid == "doomed")
+        return http::response::json(200, watched(uuid));
       if (uuid == "secret")
         return http::response::error(403, "forbidden", "not a party to this CTA");
       if (uuid == "boom")
@@ -208,6 +222,13 @@ public:
     });
   }
 
+  /// The measurement GET /v1/tee shows (48 bytes in hex).
+  static constexpr const char* tee_measurement =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+  /// GET /v1/tee fails with 503 while set.
+  std::atomic<bool> tee_broken{false};
+
   /// The hash the fake node gives every CTSA.
   static constexpr const char* ctsa_sha256 =
     "5a5a5a5a00112233445566778899aabbccddeeff00112233445566778899aabb";
@@ -231,6 +252,48 @@ public:
   }
 
 private:
+  /// A CT as `cta watch` sees it poll after poll: "watched" gets its VMs and events and finishes at
+  /// the fourth poll, "doomed" is cancelled at the second, "stuck" never changes.
+  json watched(const std::string& uuid) {
+    int n = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      n = ++polls_[uuid];
+    }
+    auto vm = [](const char* cp, int index) {
+      return json{{"cp", std::string{cp} + ".joconde.test"}, {"cp_index", index},
+                  {"client_address", "127.0.0.1:410" + std::to_string(index)},
+                  {"peer_address", "127.0.0.1:420" + std::to_string(index)},
+                  {"mpc_address", "127.0.0.1:430" + std::to_string(index)},
+                  {"platform", "joconde-simulated"}, {"reported_at_ms", 1}};
+    };
+    auto ev = [](const char* cp, std::int64_t at, const char* kind, const char* subject, const char* value) {
+      return json{{"cp", std::string{cp} + ".joconde.test"}, {"at_ms", at}, {"kind", kind},
+                  {"subject", subject}, {"value", value}};
+    };
+    json doc{{"uuid", uuid}, {"title", "t"}, {"status", "instantiated"}, {"reason", ""},
+             {"vms", json::array()}, {"telemetry", json::array()}};
+    if (uuid == "stuck")
+      return doc;
+    if (uuid == "doomed") {
+      if (n >= 2) {
+        doc["status"] = "cancelled";
+        doc["reason"] = "budget withdrawn";
+      }
+      return doc;
+    }
+    if (n >= 2) {
+      doc["vms"] = json::array({vm("cp1", 0), vm("cp2", 1)});
+      doc["telemetry"] = json::array({ev("cp1", 1795694400123, "vm", "", "started"),
+                                      ev("cp2", 1795694401004, "phase", "input", "agreed [2J")});
+    }
+    if (n >= 3)
+      doc["telemetry"].push_back(ev("cp1", 1795694402050, "erased", "finished", "exit status 0"));
+    if (n >= 4)
+      doc["status"] = "finished";
+    return doc;
+  }
+
   std::optional<json> user(const http::request& req) {
     ++requests_;
     {
@@ -254,6 +317,7 @@ private:
   mutable std::mutex mtx_;
   std::string last_token_;
   std::string last_body_;
+  std::map<std::string, int> polls_;
 };
 
 // A port nothing listens on (bound once, then released).
@@ -431,7 +495,8 @@ BOOST_AUTO_TEST_CASE(cluster_and_as_resolve_users_and_the_admin) {
 // -- commands --
 
 BOOST_AUTO_TEST_CASE(cta_create_prints_the_uuid_alone) {
-  const std::string task = R"({"title": "Price index", "parties": ["client-a", "client-b"]})";
+  const std::string task =
+    R"({"title": "Price index", "parties": ["client-a", "client-b"], "tee_measurements": []})";
   auto file = write("task.json", task);
   auto r = joconde_run(with_url({"cta", "create", file.string()}));
   BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
@@ -444,13 +509,91 @@ BOOST_AUTO_TEST_CASE(cta_create_prints_the_uuid_alone) {
                            R"("uuid":"0b6c2a4e-1111-4222-8333-944455556666"})"
                            "\n");
   // Refused as invalid by the node: 400 and 409 are exit code 6, the node's error on stderr.
-  r = joconde_run(with_url({"cta", "create", write("untitled.json", R"({"parties": []})").string()}));
+  r = joconde_run(with_url(
+    {"cta", "create", write("untitled.json", R"({"parties": [], "tee_measurements": []})").string()}));
   BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
   BOOST_CHECK_EQUAL(r.out, "");
   BOOST_CHECK_EQUAL(r.err, "joconde: malformed_input: the task has no title\n");
-  r = joconde_run(with_url({"cta", "create", write("dup.json", R"({"title": "conflict"})").string()}));
+  r = joconde_run(with_url(
+    {"cta", "create", write("dup.json", R"({"title": "conflict", "tee_measurements": []})").string()}));
   BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
   BOOST_CHECK_EQUAL(r.err, "joconde: already_exists: a CTA with this title exists\n");
+}
+
+BOOST_AUTO_TEST_CASE(cta_create_fills_in_the_nodes_ct_vm_measurement) {
+  const std::string task = R"({"title": "Price index", "parties": ["client-a", "client-b"]})";
+  auto file = write("task-no-tee.json", task);
+  auto before = node.requests();
+  auto r = joconde_run(with_url({"cta", "create", file.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "0b6c2a4e-1111-4222-8333-944455556666\n");
+  BOOST_CHECK_EQUAL(r.err, std::string{"tee_measurements: simulated joconde-vm measurement "}
+                             + fake_node::tee_measurement + " from client-a.joconde.test\n");
+  BOOST_CHECK_EQUAL(node.requests(), before + 2);
+  auto sent = json::parse(node.last_body());
+  auto expected = json::parse(task);
+  auto raw = crypto::from_hex(fake_node::tee_measurement).value();
+  expected["tee_measurements"] = json::array({{{"platform", "simulated"}, {"image", "joconde-vm 0.1.0"},
+                                               {"measurement", cli::base64({reinterpret_cast<const char*>(raw.data()), raw.size()})}}});
+  BOOST_CHECK_EQUAL(sent, expected);
+  // Stated in the task: sent as it is, nobody asked.
+  before = node.requests();
+  auto stated = write("task-tee.json", R"({"title": "t", "tee_measurements": [{"platform": "sev-snp"}]})");
+  r = joconde_run(with_url({"cta", "create", stated.string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.err, "");
+  BOOST_CHECK_EQUAL(node.requests(), before + 1);
+  BOOST_CHECK_EQUAL(json::parse(node.last_body())["tee_measurements"][0]["platform"], "sev-snp");
+  // The node cannot tell: nothing is created, the error says what to do.
+  node.tee_broken = true;
+  before = node.requests();
+  r = joconde_run(with_url({"cta", "create", file.string()}));
+  node.tee_broken = false;
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_server);
+  BOOST_CHECK_EQUAL(r.out, "");
+  BOOST_CHECK(r.err.find("io_error: tee.vm-binary") != std::string::npos);
+  BOOST_CHECK(r.err.find("give \"tee_measurements\" in the task file") != std::string::npos);
+  BOOST_CHECK_EQUAL(node.requests(), before + 1);
+  // Not even the measurement request without a valid token.
+  r = joconde_run(with_url({"cta", "create", file.string()}, bad_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+}
+
+BOOST_AUTO_TEST_CASE(cta_watch_follows_a_ct_until_it_ends) {
+  auto r = joconde_run(with_url({"cta", "watch", "watched"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "CTA watched: instantiated\n"
+                           "vm cp1: client 127.0.0.1:4100, peer 127.0.0.1:4200, mpc 127.0.0.1:4300 (joconde-simulated)\n"
+                           "vm cp2: client 127.0.0.1:4101, peer 127.0.0.1:4201, mpc 127.0.0.1:4301 (joconde-simulated)\n"
+                           "12:00:00.123 cp1 vm started\n"
+                           "12:00:01.004 cp2 phase input agreed \\x1b[2J\n"
+                           "12:00:02.050 cp1 erased finished exit status 0\n"
+                           "CTA watched: finished\n");
+  BOOST_CHECK_EQUAL(r.err, "");
+  // Awaiting another end than the one that came: exit 9.
+  r = joconde_run(with_url({"cta", "watch", "doomed", "--until", "finished"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_watch_other_end);
+  BOOST_CHECK_EQUAL(r.out, "CTA doomed: instantiated\nCTA doomed: cancelled (budget withdrawn)\n");
+  BOOST_CHECK(r.err.find("it will not be finished") != std::string::npos);
+  // A CT that does not end in time: exit 8 after the time limit, with --json the last document.
+  auto started = std::chrono::steady_clock::now();
+  r = joconde_run(with_url({"cta", "watch", "stuck", "--timeout", "1.2", "--json"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_watch_timeout);
+  BOOST_CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{5});
+  BOOST_CHECK_EQUAL(json::parse(r.out)["status"], "instantiated");
+  BOOST_CHECK(r.err.find("timeout: CTA stuck is still instantiated") != std::string::npos);
+  // Unknown here: 404 is exit 5; a bad --until is a usage error and sends nothing.
+  BOOST_CHECK_EQUAL(joconde_run(with_url({"cta", "watch", "nothing"})).rc, cli::exit_not_found);
+  auto before = node.requests();
+  r = joconde_run(with_url({"cta", "watch", "watched", "--until", "done"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("--until wants finished, cancelled or erased") != std::string::npos);
+  BOOST_CHECK_EQUAL(joconde_run(with_url({"cta", "show", "c0ffee", "--until", "finished"})).rc,
+                    cli::exit_usage);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+  BOOST_CHECK(cli::usage().find("\n  cta watch UUID") != std::string::npos);
+  BOOST_CHECK(cli::usage().find("8  cta watch") != std::string::npos);
+  BOOST_CHECK(cli::usage("cta watch").rfind("usage: joconde cta watch UUID", 0) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(sql_check_compiles_the_task_here_and_cta_create_states_its_disclosures) {

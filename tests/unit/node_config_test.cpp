@@ -66,6 +66,7 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     {good, {{"storage.map-size", "12"}}, "storage.map-size"},
     {good, {{"link.reconnect-min-ms", "9000"}, {"link.reconnect-max-ms", "100"}}, "reconnect"},
     {good, {{"log.level", "loud"}}, "log.level"},
+    {good, {{"tee.provisioner", "qemu"}}, "tee.provisioner"},
     {"listen = 1\n", {}, "inside a [section]"},
     {"[node\nname = x\n", {}, "unterminated"},
   };
@@ -90,5 +91,33 @@ BOOST_AUTO_TEST_CASE(tls_fails_closed) {
   BOOST_CHECK(res.err().message.find("TLS fails closed") != std::string::npos);
   cfg.certificate.clear();
   BOOST_CHECK(check_tls_files(cfg).err().message.find("tls.certificate is not set") != std::string::npos);
+  fs::remove(file);
+}
+
+BOOST_AUTO_TEST_CASE(tee_files_default_to_the_programs_and_the_data_directory) {
+  auto file = write_ini(good + "[node]\ndata-dir = data\n");
+  auto cfg = load_node_config(file, {}).value();
+  auto exe_dir = fs::read_symlink("/proc/self/exe").parent_path();
+  auto data = file.parent_path() / "data";
+  BOOST_CHECK_EQUAL(cfg.tee_provisioner, "process");
+  BOOST_CHECK(cfg.tee_sp_binary == exe_dir / "joconde-sp");
+  BOOST_CHECK(cfg.tee_vm_binary == exe_dir / "joconde-vm");
+  BOOST_CHECK(cfg.tee_platform_dir == data / "tee-platform");
+  BOOST_CHECK(cfg.tee_image_config == data / "vm-image.conf");
+  BOOST_CHECK(cfg.tee_trusted_roots == data / "tee-roots.pem");
+  // Set: relative to the INI file like every path; missing files are no reason to refuse a start.
+  cfg = load_node_config(file, {{"tee.provisioner", "inproc"}, {"tee.vm-binary", "bin/vm"},
+                                {"tee.platform-dir", "/nowhere/platform"}}).value();
+  BOOST_CHECK_EQUAL(cfg.tee_provisioner, "inproc");
+  BOOST_CHECK(cfg.tee_vm_binary == file.parent_path() / "bin/vm");
+  BOOST_CHECK(cfg.tee_platform_dir == "/nowhere/platform");
+  // Every key is documented.
+  for (const auto* key : {"tee.provisioner", "tee.sp-binary", "tee.vm-binary", "tee.platform-dir",
+                          "tee.image-config", "tee.trusted-roots"}) {
+    bool documented = false;
+    for (const auto& k : config_keys())
+      documented = documented || (k.name == key && !k.help.empty());
+    BOOST_CHECK_MESSAGE(documented, key);
+  }
   fs::remove(file);
 }

@@ -14,6 +14,27 @@ using countersign_atom = caf::atom_constant<caf::atom("j_csign")>;
 using decide_atom = caf::atom_constant<caf::atom("j_decide")>;
 using cancel_atom = caf::atom_constant<caf::atom("j_cancel")>;
 using pak_atom = caf::atom_constant<caf::atom("j_pak")>;
+using deploy_atom = caf::atom_constant<caf::atom("j_deploy")>;
+using changed_atom = caf::atom_constant<caf::atom("j_changed")>;
+using admin_atom = caf::atom_constant<caf::atom("j_admin")>;
+
+/// The Deployment Operator of a Computing Party: provisions, tracks and tears down its CT VMs.
+using deployment_operator_actor = caf::typed_actor<
+  // artefact manager: a final CTA with this uuid was stored here; provision its CT VM if the CTA
+  // names this node as a Computing Party (once: a CTA handed over again is not deployed twice).
+  caf::reacts_to<deploy_atom, std::string>,
+  // artefact manager: the stored record of this CTA changed (status from the root, or the CT VMs'
+  // addresses): cancel the VM, or hand it its counterparts' addresses.
+  caf::reacts_to<changed_atom, std::string>,
+  // timer: reap ended VMs, read endpoints.json, poll each VM's admin endpoint, enforce waits.
+  caf::reacts_to<tick_atom>,
+  caf::replies_to<status_atom>::with<std::string>>;
+
+/// A blocking HTTP client of one CT VM's admin endpoint (loopback), run detached so that the
+/// deployment operator's thread never waits on a VM.
+using vm_admin_actor = caf::typed_actor<
+  // method, path and query, JSON body (may be empty); reply: HTTP status and body.
+  caf::replies_to<admin_atom, std::string, std::string, std::string>::with<int, std::string>>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<
@@ -43,6 +64,8 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   caf::replies_to<query_atom, std::string>::with<std::string>,
   // timer: a draft the root did not answer in time.
   caf::reacts_to<expire_atom, std::string>,
+  // wiring at start-up, at a Computing Party: whom to tell about final, changed and cancelled CTAs.
+  caf::reacts_to<connect_atom, deployment_operator_actor>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 } // namespace joconde

@@ -48,6 +48,12 @@ std::string hex(bytes_view data);
 /// Parses hex (either case, even length, no separators); malformed_input otherwise.
 result<bytes> from_hex(std::string_view str);
 
+/// Standard base64 (RFC 4648, with padding, no line breaks).
+std::string to_base64(bytes_view data);
+
+/// Parses standard base64 (padding required, no whitespace); malformed_input otherwise.
+result<bytes> from_base64(std::string_view str);
+
 /// The SHA-256 of `der` as uppercase hex pairs joined by ':' ("AB:CD:...").
 std::string fingerprint(bytes_view der);
 

@@ -113,8 +113,9 @@ public:
   server& operator=(const server&) = delete;
 
   /// Adds (or replaces) the handler for `method` on paths matching `path_pattern`; thread-safe,
-  /// allowed before and while serving.
-  void route(std::string method, std::string path_pattern, handler fn);
+  /// allowed before and while serving. `max_body_bytes` (0: the server's limit) lets one route
+  /// accept larger bodies (uploads).
+  void route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes = 0);
 
   /// Stops accepting connections and waits for running handlers to return; idempotent.
   void stop();

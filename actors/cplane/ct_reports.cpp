@@ -1,0 +1,230 @@
+#include "ct_reports.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace joconde {
+
+namespace {
+
+/// The CP index of `fqdn` in the record's CTSC, or -1.
+int index_of(const v1::CtaRecord& record, std::string_view fqdn) {
+  const auto& cps = record.ctsc().computing_parties();
+  for (int i = 0; i < cps.size(); ++i)
+    if (cps[i].fqdn() == fqdn)
+      return i;
+  return -1;
+}
+
+/// The CTA is final here and still holds its artefacts.
+result<void> require_final(const v1::CtaRecord& record, std::string_view what) {
+  if (!record.has_final())
+    return fail(errc::invalid_state, std::string{what} + " for CTA " + record.ctsc().uuid()
+                                       + ", which is not final");
+  if (record.status() == "erased")
+    return fail(errc::invalid_state, std::string{what} + " for CTA " + record.ctsc().uuid()
+                                       + ", which is erased");
+  return ok();
+}
+
+bool printable(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+bool valid_ipv4(std::string_view host) {
+  int parts = 0;
+  bool nonzero = false;
+  while (true) {
+    auto dot = host.find('.');
+    auto part = host.substr(0, dot);
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || part.size() > 3 || ec != std::errc{} || p != part.data() + part.size() || v > 255)
+      return false;
+    nonzero = nonzero || v != 0;
+    ++parts;
+    if (dot == std::string_view::npos)
+      break;
+    host.remove_prefix(dot + 1);
+  }
+  return parts == 4 && nonzero;
+}
+
+bool valid_dns_name(std::string_view host) {
+  if (host.empty() || host.size() > 253)
+    return false;
+  bool all_numeric = true;
+  while (true) {
+    auto dot = host.find('.');
+    auto label = host.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label) {
+      bool digit = c >= '0' && c <= '9';
+      bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+      if (!ok)
+        return false;
+      all_numeric = all_numeric && digit;
+    }
+    if (dot == std::string_view::npos)
+      break;
+    host.remove_prefix(dot + 1);
+  }
+  // Digits and dots only would be an IPv4 address: valid_ipv4 decides those.
+  return !all_numeric;
+}
+
+} // namespace
+
+bool valid_vm_address(std::string_view address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string_view::npos || address.size() > 260)
+    return false;
+  auto host = address.substr(0, colon);
+  auto port_text = address.substr(colon + 1);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || port_text.size() > 5 || ec != std::errc{}
+      || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    return false;
+  bool digits_and_dots = !host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos;
+  return digits_and_dots ? valid_ipv4(host) : valid_dns_name(host);
+}
+
+result<void> check_vm_endpoint(const v1::VmEndpoint& vm, const v1::CtaRecord& record,
+                               std::string_view reporter) {
+  if (vm.uuid() != record.ctsc().uuid())
+    return fail(errc::malformed_input, "the VM endpoint names CTA " + vm.uuid().substr(0, 64)
+                                         + ", not " + record.ctsc().uuid());
+  if (auto r = require_final(record, "a VM endpoint"); !r)
+    return r;
+  if (record.status() != "instantiated")
+    return fail(errc::invalid_state, "CTA " + record.ctsc().uuid() + " is " + record.status()
+                                       + ": its CT VMs no longer report addresses");
+  if (vm.cp() != reporter)
+    return fail(errc::forbidden, std::string{reporter} + " may report its own CT VM only, not "
+                                   + vm.cp().substr(0, 253) + "'s");
+  auto index = index_of(record, reporter);
+  if (index < 0)
+    return fail(errc::forbidden, std::string{reporter} + " is not a Computing Party of CTA "
+                                   + record.ctsc().uuid());
+  if (vm.cp_index() != static_cast<uint32_t>(index))
+    return fail(errc::malformed_input, std::string{reporter} + " is Computing Party "
+                                         + std::to_string(index) + " of CTA " + record.ctsc().uuid()
+                                         + ", not " + std::to_string(vm.cp_index()));
+  for (const auto* a : {&vm.client_address(), &vm.peer_address(), &vm.mpc_address()})
+    if (!valid_vm_address(*a))
+      return fail(errc::malformed_input, "'" + a->substr(0, 64) + "' is not host:port (an IPv4 "
+                                           "address or a DNS name, a port 1-65535)");
+  if (vm.platform().empty() || vm.platform().size() > 64 || !printable(vm.platform()))
+    return fail(errc::malformed_input, "a VM endpoint names its TEE platform (at most 64 characters)");
+  if (vm.reported_at_ms() <= 0)
+    return fail(errc::malformed_input, "a VM endpoint says when it was reported");
+  return ok();
+}
+
+result<void> check_telemetry(const v1::TelemetryEvent& ev, const v1::CtaRecord& record,
+                             std::string_view reporter) {
+  if (ev.uuid() != record.ctsc().uuid())
+    return fail(errc::malformed_input, "the event names CTA " + ev.uuid().substr(0, 64) + ", not "
+                                         + record.ctsc().uuid());
+  if (auto r = require_final(record, "a CT VM event"); !r)
+    return r;
+  if (ev.cp() != reporter)
+    return fail(errc::forbidden, std::string{reporter} + " may report its own CT VM's events only");
+  if (index_of(record, reporter) < 0)
+    return fail(errc::forbidden, std::string{reporter} + " is not a Computing Party of CTA "
+                                   + record.ctsc().uuid());
+  static constexpr std::string_view kinds[] = {"phase", "slot", "quality", "erased", "vm"};
+  if (std::find(std::begin(kinds), std::end(kinds), ev.kind()) == std::end(kinds))
+    return fail(errc::malformed_input, "unknown CT VM event kind '" + ev.kind().substr(0, 32)
+                                         + "' (phase, slot, quality, erased or vm)");
+  if (ev.subject().size() > 128 || ev.value().size() > 512 || !printable(ev.subject())
+      || !printable(ev.value()))
+    return fail(errc::malformed_input, "an event's subject (128 bytes) or value (512 bytes) is too "
+                                       "long or holds control characters");
+  if (ev.at_ms() <= 0)
+    return fail(errc::malformed_input, "an event says when it happened");
+  return ok();
+}
+
+bool keep_vm_endpoint(v1::CtaRecord& record, const v1::VmEndpoint& vm) {
+  for (auto& known : *record.mutable_vms())
+    if (known.cp() == vm.cp()) {
+      if (known.SerializeAsString() == vm.SerializeAsString())
+        return false;
+      known = vm;
+      return true;
+    }
+  *record.add_vms() = vm;
+  return true;
+}
+
+bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev) {
+  for (const auto& known : record.telemetry())
+    if (known.at_ms() == ev.at_ms() && known.cp() == ev.cp() && known.kind() == ev.kind()
+        && known.subject() == ev.subject() && known.value() == ev.value())
+      return false;
+  auto* events = record.mutable_telemetry();
+  *events->Add() = ev;
+  if (static_cast<std::size_t>(events->size()) > max_telemetry_events)
+    events->DeleteSubrange(0, events->size() - static_cast<int>(max_telemetry_events));
+  return true;
+}
+
+bool every_vm_finished(const v1::CtaRecord& record) {
+  const auto& cps = record.ctsc().computing_parties();
+  if (cps.empty())
+    return false;
+  for (const auto& cp : cps) {
+    bool finished = false;
+    for (const auto& ev : record.telemetry())
+      finished = finished || (ev.cp() == cp.fqdn() && ev.kind() == "erased" && ev.subject() == "finished");
+    if (!finished)
+      return false;
+  }
+  return true;
+}
+
+bool every_vm_known(const v1::CtaRecord& record) {
+  const auto& cps = record.ctsc().computing_parties();
+  if (cps.empty())
+    return false;
+  for (int i = 0; i < cps.size(); ++i) {
+    bool known = false;
+    for (const auto& vm : record.vms())
+      known = known || (vm.cp() == cps[i].fqdn() && vm.cp_index() == static_cast<uint32_t>(i));
+    if (!known)
+      return false;
+  }
+  return true;
+}
+
+nlohmann::json vms_json(const v1::CtaRecord& record) {
+  auto out = nlohmann::json::array();
+  for (const auto& vm : record.vms())
+    out.push_back({{"cp", vm.cp()},
+                   {"cp_index", vm.cp_index()},
+                   {"client_address", vm.client_address()},
+                   {"peer_address", vm.peer_address()},
+                   {"mpc_address", vm.mpc_address()},
+                   {"platform", vm.platform()},
+                   {"reported_at_ms", vm.reported_at_ms()}});
+  return out;
+}
+
+nlohmann::json telemetry_json(const v1::CtaRecord& record) {
+  auto out = nlohmann::json::array();
+  for (const auto& ev : record.telemetry())
+    out.push_back({{"cp", ev.cp()},
+                   {"at_ms", ev.at_ms()},
+                   {"kind", ev.kind()},
+                   {"subject", ev.subject()},
+                   {"value", ev.value()}});
+  return out;
+}
+
+} // namespace joconde

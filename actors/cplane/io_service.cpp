@@ -1,0 +1,406 @@
+#include "io_service.hpp"
+
+#include "joconde/enclave/session.hpp"
+#include "joconde/enclave/simulated.hpp"
+#include "joconde/engines/csv.hpp"
+#include "joconde/engines/ctsc.hpp"
+#include "joconde/engines/engine.hpp"
+#include "joconde/messages/proto.hpp"
+#include "joconde/runtime/canonical_hash.hpp"
+#include "joconde/runtime/crypto.hpp"
+
+#include <joconde/agreement.pb.h>
+#include <joconde/vm.pb.h>
+
+#include <openssl/crypto.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace joconde::io {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double ms_since(clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock::now() - t).count();
+}
+
+std::string cp_name(std::uint32_t i) { return enclave::cp_id_of(i); }
+
+/// A TCP connection to host:port within `timeout`.
+result<int> dial(const std::string& address, std::chrono::milliseconds timeout) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos)
+    return fail(errc::malformed_input, "a VM address is host:port, not " + address);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  try {
+    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1))));
+  } catch (...) {
+    return fail(errc::malformed_input, "bad port in " + address);
+  }
+  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr) != 1)
+    return fail(errc::malformed_input, "a VM address must be an IPv4 address: " + address);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return fail(errc::io_error, std::string{"socket: "} + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
+    auto e = errno;
+    ::close(fd);
+    return fail(errc::io_error, "cannot connect to " + address + ": " + std::strerror(e));
+  }
+  pollfd p{fd, POLLOUT, 0};
+  int soerr = 0;
+  socklen_t len = sizeof soerr;
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0
+      || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+    ::close(fd);
+    return fail(errc::io_error, "cannot connect to " + address + ": "
+                                  + (soerr ? std::strerror(soerr) : "timed out"));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/// An attested session with every VM of the CT, in CP order; fails on the first refusal.
+struct sessions {
+  std::vector<enclave::client_session> vm;
+  bool simulated = false;
+};
+
+result<sessions> attest_all(const io_target& t) {
+  const auto& cta = t.final->cta();
+  const auto& ctsc = cta.ctsc();
+  auto hash = canonical_hash(cta);
+  if (!hash || hash->size() != 32)
+    return fail(errc::crypto_failure, "cannot hash the CTA");
+  enclave::reference_values ref;
+  std::memcpy(ref.cta_hash.data(), hash->data(), 32);
+  ref.allow_simulated = t.allow_simulated;
+  ref.min_tcb_version = t.min_tcb_version;
+  for (const auto& m : ctsc.tee_measurements())
+    if (m.measurement().size() == 48) {
+      enclave::measurement mm{};
+      std::memcpy(mm.data(), m.measurement().data(), 48);
+      ref.measurements.push_back(mm);
+    }
+  if (ref.measurements.empty())
+    return fail(errc::invalid_config, "the CTSC names no TEE measurement: its VMs cannot be attested");
+  auto parties = static_cast<std::uint32_t>(ctsc.computing_parties_size());
+  if (t.vms.size() != parties)
+    return fail(errc::invalid_state, "the addresses of " + std::to_string(parties - t.vms.size())
+                                       + " of the CT's VMs are not known yet (is the CT instantiated?)");
+  enclave::simulated_verifier verifier{t.trusted_roots};
+  // Attest all VMs concurrently; each gets its own fresh nonce inside attest_vm.
+  std::vector<std::optional<result<enclave::client_session>>> got(parties);
+  std::vector<std::thread> threads;
+  for (std::uint32_t i = 0; i < parties; ++i) {
+    const vm_address* a = nullptr;
+    for (const auto& v : t.vms)
+      if (v.cp_index == i)
+        a = &v;
+    if (a == nullptr)
+      return fail(errc::invalid_state, "the address of " + cp_name(i) + "'s VM is not known yet");
+    threads.emplace_back([&, i, a] {
+      auto fd = dial(a->client_address, std::chrono::milliseconds{10'000});
+      if (!fd) {
+        got[i] = fd.err();
+        return;
+      }
+      enclave::client_settings cs{ctsc.uuid(), i, &verifier, ref};
+      got[i] = enclave::attest_vm(*fd, cs, std::chrono::milliseconds{15'000});
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  sessions out;
+  for (std::uint32_t i = 0; i < parties; ++i) {
+    auto& r = *got[i];
+    if (!r)
+      return error{r.err().code, "the CT VM of " + cp_name(i) + " (" + ctsc.computing_parties(static_cast<int>(i)).fqdn()
+                                   + ") failed attestation: " + r.err().message};
+    out.simulated = out.simulated || r->vm.simulated;
+    out.vm.push_back(std::move(*r));
+  }
+  return out;
+}
+
+result<v1::VmReply> read_reply(enclave::secure_stream& s) {
+  auto msg = s.receive(1024 * 1024);
+  if (!msg)
+    return msg.err();
+  v1::VmReply r;
+  if (!r.ParseFromArray(msg->data(), static_cast<int>(msg->size())))
+    return fail(errc::malformed_input, "the VM's answer is not a VmReply");
+  return r;
+}
+
+error vm_refusal(std::uint32_t cp, const v1::VmReply& r) {
+  auto code = static_cast<errc>(r.code());
+  return error{code, "the CT VM of " + cp_name(cp) + " refused: " + r.message() + " (phase "
+                       + r.phase() + ")"};
+}
+
+const v1::InputSpec* find_input(const v1::Ctsc& ctsc, const std::string& key) {
+  for (const auto& in : ctsc.inputs())
+    if (in.key() == key)
+      return &in;
+  return nullptr;
+}
+
+const v1::OutputSpec* find_output(const v1::Ctsc& ctsc, const std::string& key) {
+  for (const auto& out : ctsc.outputs())
+    if (out.key() == key)
+      return &out;
+  return nullptr;
+}
+
+} // namespace
+
+result<upload_report> upload(const io_target& t, const std::string& input_key, std::string_view csv,
+                             const v1::SignedAuthorization& authorization,
+                             const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  upload_report rep;
+  const auto& ctsc = t.final->cta().ctsc();
+  const auto* in = find_input(ctsc, input_key);
+  if (in == nullptr)
+    return fail(errc::not_found, "the CT has no input " + input_key);
+  const auto* engine = engines::find_engine(ctsc.engine().name());
+  if (engine == nullptr)
+    return fail(errc::unsupported, "this node has no engine " + ctsc.engine().name());
+  // 1. The file against the schema, before anything leaves the node.
+  auto start = clock::now();
+  auto schema = engines::schema_of(in->key(), in->schema(), in->max_rows() == 0 ? 1'000'000 : in->max_rows());
+  if (!schema)
+    return schema.err();
+  auto table = engines::parse_csv(csv, *schema);
+  if (!table)
+    return error{table.err().code, input_key + ": " + table.err().message};
+  rep.rows = table->rows;
+  rep.parse_ms = ms_since(start);
+  // 2. Every VM attested before any share is made.
+  start = clock::now();
+  auto s = attest_all(t);
+  if (!s)
+    return s.err();
+  rep.attest_ms = ms_since(start);
+  rep.simulated = s->simulated;
+  // 3. Shares: one encoded message per column and party.
+  start = clock::now();
+  const auto parties = s->vm.size();
+  std::vector<std::vector<std::vector<std::uint8_t>>> msgs(parties);
+  std::uint64_t total = 0;
+  for (auto& col : table->columns) {
+    auto shares = engine->split(col);
+    std::vector<engines::word>().swap(col);
+    for (std::size_t p = 0; p < parties; ++p) {
+      msgs[p].push_back(engines::encode_shares(shares[p]));
+      total += msgs[p].back().size();
+    }
+  }
+  rep.share_ms = ms_since(start);
+  // 4. The request, the columns, the outcome: all VMs at once.
+  start = clock::now();
+  std::atomic<std::uint64_t> sent{0};
+  std::mutex progress_mutex;
+  std::vector<std::optional<error>> failures(parties);
+  std::vector<v1::VmReply> finals(parties);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < parties; ++p)
+    threads.emplace_back([&, p] {
+      auto& st = s->vm[p].stream;
+      v1::VmRequest req;
+      req.set_kind(v1::VmRequest::KIND_UPLOAD);
+      *req.mutable_authorization() = authorization;
+      req.set_rows(rep.rows);
+      if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r) {
+        failures[p] = r.err();
+        return;
+      }
+      auto go = read_reply(st);
+      if (!go) {
+        failures[p] = go.err();
+        return;
+      }
+      if (go->code() != 0) {
+        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *go);
+        return;
+      }
+      for (auto& m : msgs[p]) {
+        if (auto r = st.send(m); !r) {
+          failures[p] = r.err();
+          return;
+        }
+        auto now = sent += m.size();
+        OPENSSL_cleanse(m.data(), m.size());
+        if (progress) {
+          std::lock_guard lock{progress_mutex};
+          progress(now, total);
+        }
+      }
+      auto done = read_reply(st);
+      if (!done) {
+        failures[p] = done.err();
+        return;
+      }
+      if (done->code() != 0) {
+        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *done);
+        return;
+      }
+      finals[p] = *done;
+    });
+  for (auto& th : threads)
+    th.join();
+  rep.transfer_ms = ms_since(start);
+  for (auto& f : failures)
+    if (f)
+      return *f;
+  rep.phase = finals[0].phase();
+  return rep;
+}
+
+result<download_report> download(const io_target& t, const std::string& output_key,
+                                 const v1::SignedAuthorization& authorization) {
+  download_report rep;
+  const auto& ctsc = t.final->cta().ctsc();
+  const auto* out = find_output(ctsc, output_key);
+  if (out == nullptr)
+    return fail(errc::not_found, "the CT has no output " + output_key);
+  const auto* engine = engines::find_engine(ctsc.engine().name());
+  if (engine == nullptr)
+    return fail(errc::unsupported, "this node has no engine " + ctsc.engine().name());
+  auto schema = engines::schema_of(out->key(), out->schema(), out->max_rows() == 0 ? 1'000'000 : out->max_rows());
+  if (!schema)
+    return schema.err();
+  auto start = clock::now();
+  auto s = attest_all(t);
+  if (!s)
+    return s.err();
+  rep.attest_ms = ms_since(start);
+  rep.simulated = s->simulated;
+  start = clock::now();
+  const auto parties = s->vm.size();
+  const std::size_t ncols = schema->columns.size() + 1;  // + the valid flags
+  std::vector<std::optional<error>> failures(parties);
+  std::vector<std::vector<engines::secret>> cols(parties);
+  std::vector<std::uint64_t> rows(parties, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < parties; ++p)
+    threads.emplace_back([&, p] {
+      auto& st = s->vm[p].stream;
+      v1::VmRequest req;
+      req.set_kind(v1::VmRequest::KIND_DOWNLOAD);
+      *req.mutable_authorization() = authorization;
+      if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r) {
+        failures[p] = r.err();
+        return;
+      }
+      auto head = read_reply(st);
+      if (!head) {
+        failures[p] = head.err();
+        return;
+      }
+      if (head->code() != 0) {
+        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *head);
+        return;
+      }
+      if (head->columns() != ncols || head->rows() > schema->max_rows) {
+        failures[p] = error{errc::malformed_input, "the CT VM of " + cp_name(static_cast<std::uint32_t>(p))
+                                                     + " sent a table of the wrong shape"};
+        return;
+      }
+      rows[p] = head->rows();
+      for (std::size_t c = 0; c < ncols; ++c) {
+        auto msg = st.receive(16 + 16 * head->rows() + 64);
+        if (!msg) {
+          failures[p] = msg.err();
+          return;
+        }
+        auto sh = engines::decode_shares(*msg, head->rows());
+        if (!sh || sh->a.size() != head->rows()) {
+          failures[p] = error{errc::malformed_input, "the CT VM of " + cp_name(static_cast<std::uint32_t>(p))
+                                                       + " sent damaged shares"};
+          return;
+        }
+        cols[p].push_back(std::move(*sh));
+      }
+    });
+  for (auto& th : threads)
+    th.join();
+  rep.transfer_ms = ms_since(start);
+  // One failure is reported; the VMs that did release have released their shares for good.
+  for (auto& f : failures)
+    if (f)
+      return *f;
+  for (std::size_t p = 1; p < parties; ++p)
+    if (rows[p] != rows[0])
+      return fail(errc::malformed_input, "the CT VMs disagree on the number of rows of " + output_key);
+  start = clock::now();
+  std::vector<std::vector<engines::word>> clear(ncols);
+  for (std::size_t c = 0; c < ncols; ++c) {
+    std::vector<engines::secret> per_party;
+    for (std::size_t p = 0; p < parties; ++p)
+      per_party.push_back(std::move(cols[p][c]));
+    auto values = engine->rebuild(per_party);
+    if (!values)
+      return error{values.err().code, "the CT VMs' shares of " + output_key + " do not agree: "
+                                        + values.err().message};
+    clear[c] = std::move(*values);
+  }
+  // Keep the rows the algorithm marked valid (the others are suppressed cells, zeroed).
+  const auto& valid = clear.back();
+  std::vector<std::vector<engines::word>> kept(ncols - 1);
+  for (std::size_t r = 0; r < rows[0]; ++r) {
+    if (valid[r] != 1) {
+      ++rep.suppressed;
+      continue;
+    }
+    for (std::size_t c = 0; c + 1 < ncols; ++c)
+      kept[c].push_back(clear[c][r]);
+  }
+  rep.rows = rows[0] - rep.suppressed;
+  rep.csv = engines::format_csv(*schema, kept, rep.rows);
+  rep.rebuild_ms = ms_since(start);
+  return rep;
+}
+
+result<std::string> status(const io_target& t, std::uint32_t cp_index) {
+  auto s = attest_all(t);
+  if (!s)
+    return s.err();
+  if (cp_index >= s->vm.size())
+    return fail(errc::not_found, "no CP " + std::to_string(cp_index));
+  v1::VmRequest req;
+  req.set_kind(v1::VmRequest::KIND_STATUS);
+  auto& st = s->vm[cp_index].stream;
+  if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r)
+    return r.err();
+  auto reply = read_reply(st);
+  if (!reply)
+    return reply.err();
+  std::string json = "{\"phase\":\"" + reply->phase() + "\",\"slots\":[";
+  for (int i = 0; i < reply->slots_size(); ++i) {
+    const auto& sl = reply->slots(i);
+    json += (i ? "," : "") + std::string{"{\"key\":\""} + sl.key() + "\",\"state\":\"" + sl.state()
+            + "\",\"rows\":" + std::to_string(sl.rows()) + "}";
+  }
+  return json + "]}";
+}
+
+} // namespace joconde::io

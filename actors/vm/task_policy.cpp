@@ -1,0 +1,115 @@
+#include "task_policy.hpp"
+
+#include "joconde/messages/proto.hpp"
+#include "joconde/runtime/crypto.hpp"
+
+#include <joconde/artefacts.pb.h>
+#include <joconde/vm.pb.h>
+
+#include <algorithm>
+#include <map>
+
+namespace joconde::vm {
+
+namespace {
+
+struct grant {
+  std::string name;
+  std::set<std::string> slots;
+};
+
+} // namespace
+
+struct task_policy::impl {
+  std::string uuid;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::map<std::string, std::uint64_t> max_rows;  // input key -> row limit
+  // DER PAK -> the person and the slots they may use, by direction.
+  std::map<std::string, grant> writers;
+  std::map<std::string, grant> readers;
+  std::set<std::string> used;  // request ids (hex)
+};
+
+task_policy::task_policy(const v1::Cta& cta) : impl_{std::make_unique<impl>()} {
+  const auto& ctsc = cta.ctsc();
+  impl_->uuid = ctsc.uuid();
+  std::map<std::string, std::string> input_peer;               // input key -> peer
+  std::map<std::string, std::set<std::string>> output_peers;   // output key -> peers
+  for (const auto& in : ctsc.inputs()) {
+    impl_->inputs.push_back(in.key());
+    impl_->max_rows[in.key()] = in.max_rows() == 0 ? 1'000'000 : in.max_rows();
+    input_peer[in.key()] = in.peer();
+  }
+  for (const auto& out : ctsc.outputs()) {
+    impl_->outputs.push_back(out.key());
+    output_peers[out.key()] = {out.peers().begin(), out.peers().end()};
+  }
+  // A CTSA grants only what its own Peer may: inputs that Peer provides, outputs granted to it.
+  for (const auto& ctsa : cta.ctsas()) {
+    for (const auto& dc : ctsa.data_custodians()) {
+      auto& g = impl_->writers[dc.pak()];
+      g.name = dc.name();
+      for (const auto& k : dc.input_keys())
+        if (auto it = input_peer.find(k); it != input_peer.end() && it->second == ctsa.peer())
+          g.slots.insert(k);
+    }
+    for (const auto& da : ctsa.data_analysts()) {
+      auto& g = impl_->readers[da.pak()];
+      g.name = da.name();
+      for (const auto& k : da.output_keys())
+        if (auto it = output_peers.find(k); it != output_peers.end() && it->second.count(ctsa.peer()))
+          g.slots.insert(k);
+    }
+  }
+}
+
+task_policy::~task_policy() = default;
+task_policy::task_policy(task_policy&&) noexcept = default;
+task_policy& task_policy::operator=(task_policy&&) noexcept = default;
+
+const std::vector<std::string>& task_policy::inputs() const { return impl_->inputs; }
+const std::vector<std::string>& task_policy::outputs() const { return impl_->outputs; }
+
+result<authorized> task_policy::check(const v1::SignedAuthorization& signed_auth, bool upload,
+                                      std::int64_t now_ms) {
+  v1::SlotAuthorization auth;
+  if (signed_auth.authorization().size() > 4096 || !auth.ParseFromString(signed_auth.authorization()))
+    return fail(errc::malformed_input, "the authorization is not a SlotAuthorization");
+  auto key = crypto::public_key::from_der(crypto::to_bytes(signed_auth.pak()));
+  if (!key)
+    return fail(errc::malformed_input, "the PAK is not a DER public key: " + key.err().message);
+  std::string signed_bytes{authorization_label};
+  signed_bytes += signed_auth.authorization();
+  if (auto r = key->verify(crypto::to_bytes(signed_bytes), crypto::to_bytes(signed_auth.signature())); !r)
+    return fail(errc::bad_signature, "the authorization's signature does not verify with its PAK");
+  if (auth.ct_uuid() != impl_->uuid)
+    return fail(errc::forbidden, "the authorization is for CT " + auth.ct_uuid().substr(0, 64)
+                                   + ", this VM serves " + impl_->uuid);
+  if (auth.upload() != upload)
+    return fail(errc::forbidden, std::string{"the authorization is for a "}
+                                   + (auth.upload() ? "upload" : "download") + ", not a "
+                                   + (upload ? "upload" : "download"));
+  if (auth.request_id().size() != 16)
+    return fail(errc::malformed_input, "the request id is not 16 bytes");
+  const auto& keys = upload ? impl_->inputs : impl_->outputs;
+  if (std::find(keys.begin(), keys.end(), auth.slot()) == keys.end())
+    return fail(errc::not_found, std::string{"the CT has no "} + (upload ? "input " : "output ")
+                                   + auth.slot().substr(0, 64));
+  const auto& grants = upload ? impl_->writers : impl_->readers;
+  auto g = grants.find(signed_auth.pak());
+  if (g == grants.end() || g->second.slots.count(auth.slot()) == 0)
+    return fail(errc::forbidden, std::string{"the CTA does not allow this PAK to "}
+                                   + (upload ? "write input " : "read output ") + auth.slot());
+  if (auth.issued_at_ms() < now_ms - authorization_max_age_ms)
+    return fail(errc::timeout, "the authorization was issued more than 10 minutes ago");
+  if (auth.issued_at_ms() > now_ms + authorization_max_skew_ms)
+    return fail(errc::invalid_state, "the authorization was issued in the future");
+  std::uint64_t limit = upload ? impl_->max_rows.at(auth.slot()) : 0;
+  auto id = crypto::hex(crypto::to_bytes(auth.request_id()));
+  if (!impl_->used.insert(id).second)
+    return fail(errc::replayed, "request " + id + " was used before at this VM");
+  return authorized{auth.slot(), upload, key->fingerprint(), g->second.name, id, limit};
+}
+
+} // namespace joconde::vm

@@ -1,0 +1,135 @@
+#include "socket_io.hpp"
+
+#include "ossl.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace joconde::enclave::detail {
+
+namespace {
+
+/// What poll() may wait now: the idle time, cut to what is left of the deadline; negative when the
+/// deadline has passed.
+int poll_timeout(const io_budget& budget) {
+  auto wait = budget.idle;
+  if (budget.deadline != io_clock::time_point::max()) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(budget.deadline - io_clock::now());
+    if (left.count() <= 0)
+      return -1;
+    wait = std::min(wait, left);
+  }
+  return static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 24 * 3600 * 1000));
+}
+
+error timed_out(std::string_view peer, std::string_view doing) {
+  return fail(errc::timeout, std::string{peer} + " did not " + std::string{doing}
+                               + " in time; check that it is running and reachable, then retry");
+}
+
+error socket_failed(std::string_view peer, int err) {
+  return fail(errc::io_error, "the connection to " + std::string{peer} + " failed ("
+                                + std::strerror(err) + "); open a new connection");
+}
+
+/// Waits for `events` on `fd` within the budget.
+result<void> wait_for(int fd, short events, const io_budget& budget, std::string_view peer,
+                      std::string_view doing) {
+  for (;;) {
+    auto wait = poll_timeout(budget);
+    if (wait < 0)
+      return timed_out(peer, doing);
+    pollfd p{fd, events, 0};
+    auto n = ::poll(&p, 1, wait);
+    if (n > 0)
+      return ok();
+    if (n == 0)
+      return timed_out(peer, doing);
+    if (errno != EINTR)
+      return socket_failed(peer, errno);
+  }
+}
+
+} // namespace
+
+io_budget within(std::chrono::milliseconds timeout) {
+  return {timeout, io_clock::now() + timeout};
+}
+
+result<void> wait_readable(int fd, const io_budget& budget, std::string_view peer) {
+  return wait_for(fd, POLLIN, budget, peer, "send anything");
+}
+
+result<void> read_exact(int fd, std::span<std::uint8_t> out, const io_budget& budget,
+                        std::string_view peer) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    auto n = ::recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0)
+      return fail(errc::io_error, std::string{peer} + " closed the connection"
+                                    + (done > 0 ? " in the middle of a message" : "")
+                                    + "; open a new connection");
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return socket_failed(peer, errno);
+    if (auto r = wait_for(fd, POLLIN, budget, peer, "send the rest of its message"); !r)
+      return r;
+  }
+  return ok();
+}
+
+result<void> write_all(int fd, std::span<const std::uint8_t> data, const io_budget& budget,
+                       std::string_view peer) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    auto n = ::send(fd, data.data() + done, data.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return socket_failed(peer, errno);
+    if (auto r = wait_for(fd, POLLOUT, budget, peer, "take what was sent"); !r)
+      return r;
+  }
+  return ok();
+}
+
+result<void> send_blob(int fd, std::span<const std::uint8_t> blob, const io_budget& budget,
+                       std::string_view peer) {
+  bytes out;
+  out.reserve(4 + blob.size());
+  put_be(out, blob.size(), 4);
+  out.insert(out.end(), blob.begin(), blob.end());
+  return write_all(fd, out, budget, peer);
+}
+
+result<bytes> receive_blob(int fd, std::size_t max, const io_budget& budget, std::string_view peer,
+                           std::string_view what) {
+  std::uint8_t header[4];
+  if (auto r = read_exact(fd, header, budget, peer); !r)
+    return r.err();
+  auto len = static_cast<std::size_t>(get_be(header, 4));
+  if (len > max)
+    return fail(errc::too_large, std::string{peer} + " announced a " + std::string{what} + " of "
+                                   + std::to_string(len) + " bytes, over the limit of "
+                                   + std::to_string(max)
+                                   + "; it does not speak this protocol version");
+  bytes out(len);
+  if (auto r = read_exact(fd, out, budget, peer); !r)
+    return r.err();
+  return out;
+}
+
+} // namespace joconde::enclave::detail

@@ -1,0 +1,38 @@
+#pragma once
+
+// CSV files of data slots (spec §4.4.1.2 "Input Specification"): a Data Custodian's node checks an
+// uploaded file against the input's schema before anything leaves the node, and says which line and
+// column is wrong; a Data Analyst's client writes a rebuilt output table as CSV. RFC 4180: comma
+// separator, optional double quotes ("" inside quotes is one quote), CRLF or LF line ends, a header
+// line naming the schema's columns in order.
+
+#include "joconde/engines/schema.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace joconde::engines {
+
+/// A table as encoded ring values, one vector per schema column (in schema order).
+struct csv_table {
+  std::vector<std::vector<word>> columns;
+  std::size_t rows = 0;
+};
+
+/// Parses `text` (UTF-8, an optional BOM is skipped) against `schema`: the header must name
+/// exactly the schema's columns in order, every record must have one field per column, and each
+/// field is encoded with encode_value. Empty lines are refused except at the end; zero data rows
+/// are fine. Errors: malformed_input "line L, column C (name): reason" (L the 1-based physical
+/// line, the header being line 1; C the 1-based column), or "line L: ..." for a whole-line problem;
+/// too_large "line L: more than N rows ..." as soon as a record beyond schema.max_rows starts.
+result<csv_table> parse_csv(std::string_view text, const table_schema& schema);
+
+/// Writes a header line and `rows` records of `columns` (one vector per schema column, each at
+/// least `rows` long) with decode_value; quotes fields holding a comma, quote, CR or LF. LF line
+/// ends, including after the last record. The caller drops invalid output rows first.
+std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
+                       std::size_t rows);
+
+} // namespace joconde::engines

@@ -1,0 +1,238 @@
+#define BOOST_TEST_MODULE csv
+#include <boost/test/unit_test.hpp>
+
+#include "engines/schema_builders.hpp"
+
+#include "joconde/engines/csv.hpp"
+
+#include <random>
+
+using namespace joconde;
+using namespace joconde::engines;
+using namespace joconde::test;
+
+namespace {
+
+/// persons(id key, region category {north, south, east}, age integer [0, 130]), at most 1000 rows.
+table_schema persons(std::uint64_t max_rows = 1000) {
+  return table("persons",
+               {key("id"), category("region", {"north", "south", "east"}), integer("age", 0, 130)},
+               max_rows);
+}
+
+/// One column of every type but key (keys are one-way: they decode as "#<hex>").
+table_schema every_type() {
+  return table("all", {integer("n", -1000, 1000), decimal("amount", 2, -100000, 100000),
+                       boolean("flag"), category("label", {"a", "b,c", "say \"hi\"", "two\nlines"}),
+                       unbounded("big")});
+}
+
+/// Why `r` failed, or "" (the message argument of the test macros is evaluated either way).
+template <class T>
+std::string why(const result<T>& r) {
+  return r ? std::string{} : r.err().describe();
+}
+
+word enc(const column_schema& c, std::string_view text) {
+  auto v = encode_value(c, text);
+  BOOST_REQUIRE_MESSAGE(v.ok(), why(v));
+  return *v;
+}
+
+/// The error message of a parse that must fail with `code`.
+std::string failure(std::string_view text, const table_schema& schema,
+                    errc code = errc::malformed_input) {
+  auto r = parse_csv(text, schema);
+  BOOST_REQUIRE_MESSAGE(!r.ok(), "parsed: " << text);
+  BOOST_TEST(to_string(r.err().code) == to_string(code));
+  return r.err().message;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_column_type_round_trips) {
+  auto s = every_type();
+  const std::string text = "n,amount,flag,label,big\n"
+                           "-1000,-1000.00,true,a,-9223372036854775808\n"
+                           "7,12.3,0,\"b,c\",9223372036854775807\n"
+                           "1000,1000.00,1,\"say \"\"hi\"\"\",0\n"
+                           "0,-0.05,false,\"two\nlines\",42\n";
+  auto t = parse_csv(text, s);
+  BOOST_REQUIRE_MESSAGE(t.ok(), why(t));
+  BOOST_TEST(t->rows == 4u);
+  BOOST_REQUIRE(t->columns.size() == 5u);
+  BOOST_TEST(t->columns[0] == (std::vector<word>{enc(s.columns[0], "-1000"), 7, 1000, 0}));
+  BOOST_TEST(t->columns[1] == (std::vector<word>{static_cast<word>(-100000), 1230, 100000,
+                                                 static_cast<word>(-5)}));
+  BOOST_TEST(t->columns[2] == (std::vector<word>{1, 0, 1, 0}));
+  BOOST_TEST(t->columns[3] == (std::vector<word>{0, 1, 2, 3}));
+  BOOST_TEST(t->columns[4] == (std::vector<word>{word{1} << 63, (word{1} << 63) - 1, 0, 42}));
+
+  const std::string canonical = "n,amount,flag,label,big\n"
+                                "-1000,-1000.00,true,a,-9223372036854775808\n"
+                                "7,12.30,false,\"b,c\",9223372036854775807\n"
+                                "1000,1000.00,true,\"say \"\"hi\"\"\",0\n"
+                                "0,-0.05,false,\"two\nlines\",42\n";
+  auto written = format_csv(s, t->columns, t->rows);
+  BOOST_TEST(written == canonical);
+  auto again = parse_csv(written, s);
+  BOOST_REQUIRE(again.ok());
+  BOOST_TEST(again->rows == t->rows);
+  BOOST_TEST((again->columns == t->columns));
+}
+
+BOOST_AUTO_TEST_CASE(keys_encode_as_their_hash_and_decode_as_hex) {
+  auto s = persons();
+  auto t = parse_csv("id,region,age\nP0000001,north,16\n\"P,2\",east,99\n", s);
+  BOOST_REQUIRE_MESSAGE(t.ok(), why(t));
+  BOOST_TEST(t->columns[0] == (std::vector<word>{enc(s.columns[0], "P0000001"),
+                                                 enc(s.columns[0], "P,2")}));
+  auto written = format_csv(s, t->columns, 1);
+  BOOST_TEST(written == "id,region,age\n" + decode_value(s.columns[0], t->columns[0][0])
+                          + ",north,16\n");
+  BOOST_TEST(written.substr(14, 1) == "#");
+  BOOST_TEST(format_csv(s, t->columns, 0) == "id,region,age\n");
+}
+
+BOOST_AUTO_TEST_CASE(line_ends_bom_blanks_and_empty_tables) {
+  auto s = persons();
+  auto lf = parse_csv("id,region,age\na,north,1\nb,south,2\n", s);
+  BOOST_REQUIRE(lf.ok());
+  for (std::string_view variant : {
+         "id,region,age\r\na,north,1\r\nb,south,2\r\n",       // CRLF
+         "id,region,age\na,north,1\nb,south,2",               // no final line end
+         "id,region,age\r\na,north,1\r\nb,south,2",           // CRLF, no final line end
+         "\xEF\xBB\xBFid,region,age\na,north,1\nb,south,2\n", // UTF-8 BOM
+         "id,region,age\na,north,1\nb,south,2\n\n",           // a trailing empty line
+         "id,region,age\na,north,1\nb,south,2\r\n\r\n\n",     // trailing empty lines
+         "\"id\",\"region\",\"age\"\n\"a\",\"north\",\"1\"\nb,south,2\n", // quoted everywhere
+         "id, region ,age\na , north,1\nb,south,\t2\n",       // blanks around fields
+       }) {
+    auto t = parse_csv(variant, s);
+    BOOST_REQUIRE_MESSAGE(t.ok(), why(t));
+    BOOST_TEST(t->rows == 2u);
+    BOOST_TEST((t->columns == lf->columns));
+  }
+  for (std::string_view empty : {"id,region,age", "id,region,age\n", "id,region,age\r\n\r\n"}) {
+    auto t = parse_csv(empty, s);
+    BOOST_REQUIRE_MESSAGE(t.ok(), why(t));
+    BOOST_TEST(t->rows == 0u);
+    BOOST_TEST(t->columns.size() == 3u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(header_errors_name_the_column) {
+  auto s = persons();
+  BOOST_TEST(failure("id,regoin,age\na,north,1\n", s)
+             == "line 1, column 2: the header names `regoin` where `region` is expected; it must "
+                "be id,region,age");
+  BOOST_TEST(failure("id,age,region\n", s)
+             == "line 1, column 2: the header names `age` where `region` is expected; it must be "
+                "id,region,age");
+  BOOST_TEST(failure("id,region\na,north\n", s)
+             == "line 1: the header lacks column `age`; it must be id,region,age");
+  BOOST_TEST(failure("id,region,age,income\n", s)
+             == "line 1, column 4: the header has an extra column `income`; it must be "
+                "id,region,age");
+  BOOST_TEST(failure("", s) == "line 1: the first line must be the header id,region,age, found "
+                               "an empty file");
+  BOOST_TEST(failure("\nid,region,age\n", s)
+             == "line 1: the first line must be the header id,region,age, found an empty line");
+}
+
+BOOST_AUTO_TEST_CASE(record_errors_say_line_and_column) {
+  auto s = table("persons", {key("id"), integer("age", 0, 130),
+                             category("region", {"north", "south", "east"})});
+  std::string ok_rows = "id,age,region\n";
+  for (int i = 2; i <= 6; ++i) {
+    ok_rows += 'P';
+    ok_rows += std::to_string(i);
+    ok_rows += ",30,north\n";
+  }
+  BOOST_TEST(failure(ok_rows + "P7,3x,north\n", s)
+             == "line 7, column 2 (age): \"3x\" is not a number");
+  BOOST_TEST(failure(ok_rows + "P7,1.5,north\n", s)
+             == "line 7, column 2 (age): \"1.5\" is not an integer");
+  BOOST_TEST(failure("id,age,region\nP1,131,north\n", s)
+             == "line 2, column 2 (age): \"131\" is outside the declared range");
+  BOOST_TEST(failure("id,age,region\nP1,-1,north\n", s)
+             == "line 2, column 2 (age): \"-1\" is outside the declared range");
+  BOOST_TEST(failure("id,age,region\nP1,99999999999999999999,north\n", s)
+             == "line 2, column 2 (age): \"99999999999999999999\" is out of the 64-bit range");
+  BOOST_TEST(failure("id,age,region\nP1,30,North\n", s)
+             == "line 2, column 3 (region): \"North\" is not one of the declared values");
+  BOOST_TEST(failure("id,age,region\n,30,north\n", s)
+             == "line 2, column 1 (id): \"\" is an empty key");
+  BOOST_TEST(failure("id,age,region\nP1,30,north,extra\n", s)
+             == "line 2, column 4: more than 3 fields; the header has id,age,region");
+  BOOST_TEST(failure("id,age,region\nP1,30,north\nP2,30\n", s)
+             == "line 3: 2 fields, expected 3: `region` is missing");
+  BOOST_TEST(failure("id,age,region\nP1\n", s) == "line 2: 1 field, expected 3: `age` is missing");
+  BOOST_TEST(failure("id,age,region\nP1,30,north\n\nP2,30,north\n", s)
+             == "line 3: empty line; only the end of the file may have empty lines");
+  // A quoted line break moves the physical line on.
+  BOOST_TEST(failure("id,age,region\n\"P\n1\",30,north\nP2,x,north\n", s)
+             == "line 4, column 2 (age): \"x\" is not a number");
+}
+
+BOOST_AUTO_TEST_CASE(bad_quotes_and_line_ends_are_refused) {
+  auto s = persons();
+  BOOST_TEST(failure("id,region,age\n\"P1,north,1\nP2,south,2\n", s)
+             == "line 2, column 1 (id): the quoted field is not closed: a double quote is missing");
+  BOOST_TEST(failure("id,region,age\nP\"1,north,1\n", s)
+             == "line 2, column 1 (id): a double quote inside an unquoted field; enclose the "
+                "whole field in double quotes and write the quote twice (\"\")");
+  BOOST_TEST(failure("id,region,age\n\"P1\"x,north,1\n", s)
+             == "line 2, column 1 (id): a closing double quote must be followed by a comma or "
+                "the end of the line");
+  BOOST_TEST(failure("id,region,age\nP1,north,1\rP2,south,2\n", s)
+             == "line 2, column 3 (age): a carriage return not followed by a line feed; end "
+                "lines with LF or CRLF");
+  BOOST_TEST(failure("\"id,region,age\n", s)
+             == "line 1, column 1: the quoted field is not closed: a double quote is missing");
+  BOOST_TEST(failure("id,\"reg\nion\",age\n", s)
+             == "line 1, column 2: the header names `reg\nion` where `region` is expected; it must "
+                "be id,region,age");
+}
+
+BOOST_AUTO_TEST_CASE(row_limit_is_checked_while_parsing) {
+  auto s = persons(2);
+  auto t = parse_csv("id,region,age\na,north,1\nb,south,2\n\n", s);
+  BOOST_REQUIRE(t.ok());
+  BOOST_TEST(t->rows == 2u);
+  // The third row is refused before its fields are read: the bad age after it is never reached.
+  BOOST_TEST(failure("id,region,age\na,north,1\nb,south,2\nc,east,3\nd,east,x\n", s,
+                     errc::too_large)
+             == "line 4: more than 2 rows; `persons` accepts at most 2");
+}
+
+BOOST_AUTO_TEST_CASE(garbage_never_crashes) {
+  auto s = persons(50);
+  std::mt19937_64 rng{20261127};
+  const std::string_view pieces[] = {",", "\"", "\"\"", "\r", "\n", "\r\n", "a", "P1", "north",
+                                     "south", "1", "130", "-", ".", " ", "\xEF\xBB\xBF", "\xFF",
+                                     std::string_view{"\0", 1}, "id,region,age\n"};
+  std::size_t parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = (rng() % 2 == 0) ? "id,region,age\n" : "";
+    auto len = rng() % 60;
+    for (std::size_t k = 0; k < len; ++k) {
+      if (rng() % 8 == 0)
+        text.push_back(static_cast<char>(rng()));
+      else
+        text += pieces[rng() % std::size(pieces)];
+    }
+    auto r = parse_csv(text, s);
+    if (r.ok()) {
+      ++parsed;
+      BOOST_TEST(r->rows <= 50u);
+      for (const auto& c : r->columns)
+        BOOST_TEST(c.size() == r->rows);
+    } else {
+      auto code = r.err().code;
+      BOOST_TEST((code == errc::malformed_input || code == errc::too_large), why(r));
+      BOOST_TEST(r.err().message.rfind("line ", 0) == 0u, r.err().message);
+    }
+  }
+  BOOST_TEST_MESSAGE(parsed << " of 20000 garbage inputs parsed");
+}
