@@ -380,27 +380,4 @@ result<download_report> download(const io_target& t, const std::string& output_k
   return rep;
 }
 
-result<std::string> status(const io_target& t, std::uint32_t cp_index) {
-  auto s = attest_all(t);
-  if (!s)
-    return s.err();
-  if (cp_index >= s->vm.size())
-    return fail(errc::not_found, "no CP " + std::to_string(cp_index));
-  v1::VmRequest req;
-  req.set_kind(v1::VmRequest::KIND_STATUS);
-  auto& st = s->vm[cp_index].stream;
-  if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r)
-    return r.err();
-  auto reply = read_reply(st);
-  if (!reply)
-    return reply.err();
-  std::string json = "{\"phase\":\"" + reply->phase() + "\",\"slots\":[";
-  for (int i = 0; i < reply->slots_size(); ++i) {
-    const auto& sl = reply->slots(i);
-    json += (i ? "," : "") + std::string{"{\"key\":\""} + sl.key() + "\",\"state\":\"" + sl.state()
-            + "\",\"rows\":" + std::to_string(sl.rows()) + "}";
-  }
-  return json + "]}";
-}
-
 } // namespace joconde::io

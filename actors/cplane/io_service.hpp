@@ -75,7 +75,4 @@ struct download_report {
 result<download_report> download(const io_target& target, const std::string& output_key,
                                  const v1::SignedAuthorization& authorization);
 
-/// The CT's phase and slots as VM `cp_index` reports them (JSON text), over an attested session.
-result<std::string> status(const io_target& target, std::uint32_t cp_index);
-
 } // namespace joconde::io

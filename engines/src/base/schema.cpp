@@ -179,9 +179,19 @@ result<word> encode_value(const column_schema& col, std::string_view raw) {
     case column_type::key: {
       if (text.empty())
         return bad("is an empty key");
+      // One context and one fetched SHA-256 per thread: EVP_Digest sets up both on every call,
+      // which made hashing 10^6 keys take 0.55 s instead of 0.15 s.
+      struct sha256_ctx {
+        EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        ~sha256_ctx() { EVP_MD_CTX_free(ctx); EVP_MD_free(md); }
+      };
+      thread_local sha256_ctx h;
       unsigned char md[EVP_MAX_MD_SIZE];
       unsigned len = 0;
-      if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1)
+      if (h.md == nullptr || h.ctx == nullptr || EVP_DigestInit_ex(h.ctx, h.md, nullptr) != 1
+          || EVP_DigestUpdate(h.ctx, text.data(), text.size()) != 1
+          || EVP_DigestFinal_ex(h.ctx, md, &len) != 1)
         return fail(errc::crypto_failure, "SHA-256 of a key failed");
       word v = 0;
       for (int i = 0; i < 8; ++i)

@@ -1,0 +1,673 @@
+// The task_orchestrator of a CT VM: phases, slots, uploads, outputs, erasure (vm_internal.hpp).
+//
+// It owns every piece of state that changes (phase, slots, pending uploads) and is the only actor
+// that changes it; sessions do their socket work in their own threads and ask it. It monitors its
+// children: a child that dies while the task runs cancels the task (its state cannot be rebuilt),
+// and a cancelled or finished task erases the sealing key and every slot file.
+
+#include "vm_internal.hpp"
+
+#include "data_slot.hpp"
+#include "task_state.hpp"
+
+#include "joconde/runtime/clock.hpp"
+#include "joconde/runtime/log.hpp"
+
+#include <joconde/agreement.pb.h>
+
+#include <nlohmann/json.hpp>
+
+#include <sys/socket.h>
+
+#include <optional>
+
+namespace joconde::vm::detail {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* component = "vm";
+
+// -- the orchestrator's state --
+
+struct pending_upload {
+  std::string slot;
+  std::set<unsigned> sealed_at;       // CPs that sealed it (this one included once it did)
+  std::optional<sealed_content> local;
+  std::int64_t deadline_ms = 0;
+  std::optional<caf::response_promise> waiting;  // the local session waiting for the outcome
+};
+
+struct event_entry {
+  std::uint64_t seq = 0;
+  std::int64_t at_ms = 0;
+  std::string kind, subject, value;
+};
+
+struct orchestrator_state {
+  context_ptr ctx;
+  std::optional<task_state_machine> machine;
+  std::map<std::string, data_slot> slots;
+  std::map<std::string, sealed_content> contents;  // content id -> file (current and replaced)
+  std::map<std::string, pending_upload> pending;   // request id -> upload awaiting every CP
+  std::set<std::string> failed_uploads;            // request ids that failed at some CP
+  std::map<task_phase, std::set<unsigned>> early_votes;
+  std::map<unsigned, peer_link_ptr> peers;
+  bool voted_calculation = false;
+  bool voted_output = false;
+  bool mpc_started = false;
+  unsigned active_downloads = 0;
+  std::int64_t finished_at_ms = 0;
+  std::vector<event_entry> events;
+  std::uint64_t next_seq = 1;
+  caf::actor policy, proxy, sessions, mpc;  // children (monitored)
+  std::shared_ptr<int> mpc_listen_fd;
+  std::map<unsigned, address> mpc_addresses;
+  bool erased = false;
+  int exit_status = exit_cancelled;
+  std::function<void(int)> on_exit;
+};
+
+using orchestrator_actor = caf::stateful_actor<orchestrator_state>;
+
+void event(orchestrator_actor* self, std::string kind, std::string subject, std::string value) {
+  auto& st = self->state;
+  st.events.push_back({st.next_seq++, now_ms(), std::move(kind), std::move(subject), std::move(value)});
+  if (st.events.size() > 10'000)
+    st.events.erase(st.events.begin(), st.events.begin() + 1000);
+  const auto& e = st.events.back();
+  log::info(component, "event " + e.kind + " " + e.subject + " " + e.value, {{"ct", st.ctx->uuid}});
+}
+
+void update_gauges(orchestrator_actor* self) {
+  auto& st = self->state;
+  auto& m = *st.ctx->metrics;
+  for (auto p : {task_phase::initialisation, task_phase::input, task_phase::calculation,
+                 task_phase::output, task_phase::finished, task_phase::cancelled})
+    m.phase.Add({{"phase", std::string{to_string(p)}}}).Set(st.machine->phase() == p ? 1 : 0);
+  std::map<std::string, int> by_state{{"empty", 0}, {"in_use", 0}, {"ready", 0}, {"released", 0}};
+  for (auto& [k, s] : st.slots)
+    ++by_state[std::string{to_string(s.state())}];
+  for (auto& [k, n] : by_state)
+    m.slots.Add({{"state", k}}).Set(n);
+}
+
+void broadcast(orchestrator_actor* self, const v1::PeerMessage& m) {
+  for (auto& [cp, link] : self->state.peers)
+    if (auto r = link->send(m); !r)
+      log::warning(component, "cannot tell cp-" + std::to_string(cp) + ": " + r.err().describe());
+}
+
+/// Deletes the files of every content the slots listed for erasure.
+void erase_listed(orchestrator_actor* self) {
+  auto& st = self->state;
+  for (auto& [key, slot] : st.slots)
+    for (auto& id : slot.take_erasures())
+      if (auto it = st.contents.find(id); it != st.contents.end()) {
+        remove_quietly(it->second.path);
+        st.contents.erase(it);
+      }
+}
+
+/// Everything this VM holds is destroyed: slot files, the sealing key (crypto-erasure).
+void erase_everything(orchestrator_actor* self) {
+  auto& st = self->state;
+  if (st.erased)
+    return;
+  st.erased = true;
+  for (auto& [key, slot] : st.slots)
+    slot.discard();
+  erase_listed(self);
+  for (auto& [id, c] : st.contents)
+    remove_quietly(c.path);
+  st.contents.clear();
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator{st.ctx->slots_dir, ec})
+    fs::remove(entry.path(), ec);
+  st.ctx->key->erase();
+  for (auto& [id, p] : st.pending)
+    if (p.waiting)
+      p.waiting->deliver(caf::make_error(caf::sec::request_receiver_down, "the task ended"));
+  st.pending.clear();
+  event(self, "erased", "sealing-key", "destroyed");
+}
+
+void finish_run(orchestrator_actor* self, int status) {
+  auto& st = self->state;
+  st.exit_status = status;
+  st.finished_at_ms = now_ms();
+  erase_everything(self);
+  update_gauges(self);
+}
+
+/// Ends the counterpart links so that their reader threads wake up and stop.
+void close_links(orchestrator_actor* self) {
+  for (auto& [cp, link] : self->state.peers)
+    if (link && link->stream.is_open())
+      ::shutdown(link->stream.native_handle(), SHUT_RDWR);
+  self->state.peers.clear();
+}
+
+void cancel_task(orchestrator_actor* self, const std::string& reason, bool tell_peers) {
+  auto& st = self->state;
+  if (is_terminal(st.machine->phase()))
+    return;
+  if (auto r = st.machine->cancel(reason, now_ms()); !r)
+    return;
+  log::warning(component, "CT " + st.ctx->uuid + " cancelled: " + reason);
+  event(self, "phase", "cancelled", reason);
+  if (tell_peers) {
+    v1::PeerMessage m;
+    m.set_kind(v1::PeerMessage::KIND_CANCEL);
+    m.set_reason(reason);
+    broadcast(self, m);
+  }
+  if (st.mpc)
+    self->send_exit(st.mpc, caf::exit_reason::user_shutdown);
+  finish_run(self, exit_cancelled);
+}
+
+void on_phase(orchestrator_actor* self);
+
+/// Applies the votes of counterparts that arrived before this VM reached their phase.
+void apply_votes(orchestrator_actor* self) {
+  auto& st = self->state;
+  bool moved = true;
+  while (moved && !is_terminal(st.machine->phase())) {
+    moved = false;
+    auto next = static_cast<task_phase>(static_cast<int>(st.machine->phase()) + 1);
+    auto it = st.early_votes.find(next);
+    if (it == st.early_votes.end())
+      break;
+    auto before = st.machine->phase();
+    for (auto cp : it->second) {
+      if (st.machine->votes().count(cp))
+        continue;
+      auto r = st.machine->agree(cp, next, now_ms());
+      if (!r) {
+        log::warning(component, "vote of cp-" + std::to_string(cp) + " refused: " + r.err().describe());
+        break;
+      }
+      if (st.machine->phase() != before)
+        break;
+    }
+    if (st.machine->phase() != before) {
+      st.early_votes.erase(next);
+      moved = true;
+      event(self, "phase", std::string{to_string(st.machine->phase())}, "agreed by every CP");
+      on_phase(self);
+    }
+  }
+  update_gauges(self);
+}
+
+/// This VM agrees to move to `next` and tells its counterparts.
+void vote(orchestrator_actor* self, task_phase next) {
+  auto& st = self->state;
+  st.early_votes[next].insert(st.ctx->options.cp_index);
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_VOTE);
+  m.set_phase(std::string{to_string(next)});
+  broadcast(self, m);
+  apply_votes(self);
+}
+
+/// Votes for the calculation once every input slot is ready at every CP and no upload is running.
+void maybe_close_input(orchestrator_actor* self) {
+  auto& st = self->state;
+  if (st.voted_calculation || st.machine->phase() != task_phase::input || !st.pending.empty())
+    return;
+  for (auto& [k, s] : st.slots)
+    if (s.kind() == slot_kind::input && !s.ready())
+      return;
+  st.voted_calculation = true;
+  for (auto& [k, s] : st.slots)
+    if (s.kind() == slot_kind::input && !s.input_closed())
+      (void)s.close_input();
+  event(self, "input", "closed", "every input is ready at every CP");
+  vote(self, task_phase::calculation);
+}
+
+void start_mpc(orchestrator_actor* self);
+
+void on_phase(orchestrator_actor* self) {
+  auto& st = self->state;
+  switch (st.machine->phase()) {
+    case task_phase::input: maybe_close_input(self); break;
+    case task_phase::calculation: start_mpc(self); break;
+    case task_phase::finished:
+      log::notice(component, "CT " + st.ctx->uuid + " finished: every output was released");
+      finish_run(self, exit_finished);
+      break;
+    default: break;
+  }
+}
+
+
+void start_mpc(orchestrator_actor* self) {
+  auto& st = self->state;
+  if (st.mpc_started)
+    return;
+  st.mpc_started = true;
+  std::map<std::string, sealed_content> inputs;
+  for (auto& [k, s] : st.slots)
+    if (s.kind() == slot_kind::input && s.ready())
+      inputs[k] = st.contents.at(s.content_id());
+  std::map<unsigned, std::string> addresses, keys;
+  for (auto& [cp, a] : st.mpc_addresses)
+    addresses[cp] = a.text();
+  for (auto& [cp, link] : st.peers)
+    keys[cp] = std::string{reinterpret_cast<const char*>(link->mpc_key.data()), link->mpc_key.size()};
+  st.mpc = self->spawn<caf::detached + caf::monitored>(mpc_party, st.ctx, caf::actor{self});
+  event(self, "mpc", "engine", "running " + st.ctx->final.cta().ctsc().engine().name());
+  self->send(st.mpc, run_atom::value, std::move(inputs), std::move(addresses), std::move(keys),
+             st.mpc_listen_fd);
+}
+
+// -- uploads --
+
+void upload_complete_check(orchestrator_actor* self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.pending.find(id);
+  if (it == st.pending.end() || !it->second.local || it->second.sealed_at.size() < st.ctx->parties)
+    return;
+  auto& p = it->second;
+  auto& slot = st.slots.at(p.slot);
+  if (auto r = slot.complete(id, p.local->rows, p.local->sha256); !r) {
+    log::warning(component, "upload " + id + " cannot complete: " + r.err().describe());
+    return;
+  }
+  erase_listed(self);
+  event(self, "slot", p.slot, "ready (" + std::to_string(p.local->rows) + " rows, sealed at every CP)");
+  if (p.waiting)
+    p.waiting->deliver(std::uint32_t{0}, std::string{"ready at every CP"});
+  st.pending.erase(it);
+  update_gauges(self);
+  maybe_close_input(self);
+}
+
+void upload_failed(orchestrator_actor* self, const std::string& id, const std::string& why, bool tell) {
+  auto& st = self->state;
+  if (st.failed_uploads.size() < 100'000)
+    st.failed_uploads.insert(id);
+  auto it = st.pending.find(id);
+  std::string slot_key = it != st.pending.end() ? it->second.slot : std::string{};
+  for (auto& [k, s] : st.slots) {
+    if (s.content_id() != id)
+      continue;
+    slot_key = k;
+    if (s.state() == slot_state::in_use)
+      (void)s.fail(id);
+    else
+      (void)s.peer_failed(id);
+  }
+  if (it != st.pending.end()) {
+    if (it->second.local)
+      remove_quietly(it->second.local->path);
+    if (it->second.waiting)
+      it->second.waiting->deliver(static_cast<std::uint32_t>(errc::io_error),
+                                  "the upload failed at a Computing Party: " + why);
+    st.pending.erase(it);
+  }
+  erase_listed(self);
+  if (!slot_key.empty())
+    event(self, "slot", slot_key, "empty (upload failed: " + why + ")");
+  if (tell) {
+    v1::PeerMessage m;
+    m.set_kind(v1::PeerMessage::KIND_SLOT_FAILED);
+    m.set_slot(slot_key);
+    m.set_request_id(id);
+    broadcast(self, m);
+  }
+  update_gauges(self);
+}
+
+// -- peer messages --
+
+void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& bytes) {
+  auto& st = self->state;
+  v1::PeerMessage m;
+  if (!m.ParseFromString(bytes)) {
+    cancel_task(self, "cp-" + std::to_string(cp) + " sent a malformed control message", true);
+    return;
+  }
+  if (is_terminal(st.machine->phase()))
+    return;
+  switch (m.kind()) {
+    case v1::PeerMessage::KIND_VOTE: {
+      auto phase = task_phase_from_string(m.phase());
+      if (!phase || is_terminal(*phase)) {
+        cancel_task(self, "cp-" + std::to_string(cp) + " voted for an unknown phase", true);
+        return;
+      }
+      st.early_votes[*phase].insert(cp);
+      apply_votes(self);
+      break;
+    }
+    case v1::PeerMessage::KIND_SLOT_RECEIVED: {
+      if (!st.slots.count(m.slot()) || st.slots.at(m.slot()).kind() != slot_kind::input)
+        return;
+      auto& p = st.pending[m.request_id()];
+      if (p.slot.empty()) {
+        p.slot = m.slot();
+        p.deadline_ms = now_ms() + st.ctx->options.upload_confirm_timeout.count();
+      } else if (p.slot != m.slot()) {
+        return;
+      }
+      p.sealed_at.insert(cp);
+      upload_complete_check(self, m.request_id());
+      break;
+    }
+    case v1::PeerMessage::KIND_SLOT_FAILED:
+      upload_failed(self, m.request_id(), "at cp-" + std::to_string(cp), false);
+      maybe_close_input(self);
+      break;
+    case v1::PeerMessage::KIND_CANCEL:
+      cancel_task(self, "cancelled by cp-" + std::to_string(cp) + ": " + m.reason().substr(0, 200), false);
+      break;
+    case v1::PeerMessage::KIND_QUALITY:
+      for (const auto& k : m.quality_failed())
+        event(self, "quality", k.substr(0, 64), "failed at cp-" + std::to_string(cp));
+      break;
+    default: cancel_task(self, "cp-" + std::to_string(cp) + " sent an unknown control message", true);
+  }
+}
+
+// -- status --
+
+json status_json(orchestrator_actor* self, std::uint64_t since) {
+  auto& st = self->state;
+  json slots = json::array();
+  for (auto& [k, s] : st.slots)
+    slots.push_back({{"key", k}, {"input", s.kind() == slot_kind::input},
+                     {"state", std::string{to_string(s.state())}}, {"rows", s.rows()}});
+  json events = json::array();
+  for (auto& e : st.events)
+    if (e.seq > since)
+      events.push_back({{"seq", e.seq}, {"at_ms", e.at_ms}, {"kind", e.kind}, {"subject", e.subject},
+                        {"value", e.value}});
+  return {{"uuid", st.ctx->uuid},
+          {"cp_index", st.ctx->options.cp_index},
+          {"phase", std::string{to_string(st.machine->phase())}},
+          {"reason", st.machine->reason()},
+          {"platform", "joconde-simulated (SIMULATED TEE: no memory protection)"},
+          {"slots", slots},
+          {"events", events},
+          {"finished", is_terminal(st.machine->phase())}};
+}
+
+v1::VmReply reply_of(orchestrator_actor* self, std::uint32_t code, std::string message) {
+  auto& st = self->state;
+  v1::VmReply r;
+  r.set_code(code);
+  r.set_message(std::move(message));
+  r.set_phase(std::string{to_string(st.machine->phase())});
+  for (auto& [k, s] : st.slots) {
+    auto* ss = r.add_slots();
+    ss->set_key(k);
+    ss->set_input(s.kind() == slot_kind::input);
+    ss->set_state(std::string{to_string(s.state())});
+    ss->set_rows(s.rows());
+  }
+  return r;
+}
+
+// -- the orchestrator --
+
+caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::function<void(int)> on_exit,
+                                std::shared_ptr<int> mpc_listen_fd, caf::actor policy, caf::actor proxy) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.on_exit = std::move(on_exit);
+  st.mpc_listen_fd = std::move(mpc_listen_fd);
+  const auto& ctsc = ctx->final.cta().ctsc();
+  std::set<std::string> outputs;
+  for (const auto& in : ctsc.inputs())
+    st.slots.emplace(in.key(), data_slot{in.key(), slot_kind::input});
+  for (const auto& out : ctsc.outputs()) {
+    st.slots.emplace(out.key(), data_slot{out.key(), slot_kind::output});
+    outputs.insert(out.key());
+  }
+  task_deadlines d{ctsc.temporal().input_deadline_ms(), ctsc.temporal().execution_deadline_ms(),
+                   ctsc.temporal().output_deadline_ms()};
+  auto machine = task_state_machine::create(d, ctx->parties, outputs);
+  if (!machine) {
+    log::error(component, "cannot run the CT: " + machine.err().describe());
+    if (st.on_exit)
+      st.on_exit(exit_failed);
+    self->quit();
+    return {};
+  }
+  st.machine = std::move(*machine);
+  st.policy = policy;
+  st.proxy = proxy;
+  self->monitor(policy);
+  self->monitor(proxy);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& s = self->state;
+    if (dm.source == s.mpc) {
+      s.mpc = nullptr;
+      if (!is_terminal(s.machine->phase()) && !s.voted_output)
+        cancel_task(self, "the MPC party stopped: " + self->system().render(dm.reason), true);
+      return;
+    }
+    if (!is_terminal(s.machine->phase()))
+      cancel_task(self, "a component of the VM failed: " + self->system().render(dm.reason), true);
+  });
+  event(self, "phase", "initialisation", "VM started (SIMULATED TEE platform)");
+  update_gauges(self);
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      auto& s = self->state;
+      auto now = now_ms();
+      if (!is_terminal(s.machine->phase())) {
+        if (s.machine->tick(now)) {
+          event(self, "phase", "cancelled", s.machine->reason());
+          v1::PeerMessage m;
+          m.set_kind(v1::PeerMessage::KIND_CANCEL);
+          m.set_reason(s.machine->reason());
+          broadcast(self, m);
+          finish_run(self, exit_cancelled);
+        } else if (s.ctx->stopping->load()) {
+          cancel_task(self, "stopped by the host", true);
+        } else {
+          std::vector<std::string> late;
+          for (auto& [id, p] : s.pending)
+            if (now >= p.deadline_ms)
+              late.push_back(id);
+          for (auto& id : late)
+            upload_failed(self, id, "not sealed at every CP in time", true);
+          if (!late.empty())
+            maybe_close_input(self);
+        }
+      }
+      if (is_terminal(s.machine->phase()) && s.finished_at_ms != 0) {
+        // Let running downloads end and the host read the last events, then stop.
+        bool drained = s.active_downloads == 0 || now - s.finished_at_ms > 60'000;
+        if (drained && now - s.finished_at_ms > 1500) {
+          close_links(self);
+          if (s.on_exit)
+            s.on_exit(s.exit_status);
+          self->send_exit(s.policy, caf::exit_reason::user_shutdown);
+          self->send_exit(s.proxy, caf::exit_reason::user_shutdown);
+          if (s.mpc)
+            self->send_exit(s.mpc, caf::exit_reason::user_shutdown);
+          self->quit();
+          return;
+        }
+      }
+      self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
+    },
+    [=](status_atom) -> std::string { return proto::serialize(reply_of(self, 0, {})); },
+    [=](adopt_atom, caf::actor child) {
+      self->state.sessions = child;
+      self->monitor(child);
+    },
+    [=](events_atom, std::uint64_t since) -> std::string { return status_json(self, since).dump(); },
+    [=](peer_up_atom, unsigned cp, peer_link_ptr link, std::string mpc_address) {
+      auto& s = self->state;
+      if (is_terminal(s.machine->phase()))
+        return;
+      if (auto a = parse_address(mpc_address))
+        s.mpc_addresses[cp] = *a;
+      s.peers[cp] = std::move(link);
+      event(self, "peer", "cp-" + std::to_string(cp), "attested; channel keys agreed");
+      if (s.peers.size() + 1 == s.ctx->parties && s.machine->phase() == task_phase::initialisation)
+        vote(self, task_phase::input);
+    },
+    [=](peer_down_atom, unsigned cp, const std::string& why) {
+      auto& s = self->state;
+      s.peers.erase(cp);
+      if (!is_terminal(s.machine->phase()))
+        cancel_task(self, "lost counterpart cp-" + std::to_string(cp) + ": " + why, true);
+    },
+    [=](peer_atom, unsigned cp, const std::string& bytes) { on_peer_message(self, cp, bytes); },
+    [=](cancel_atom, const std::string& reason) { cancel_task(self, reason, true); },
+    [=](begin_atom, const std::string& slot_key, const std::string& id, const std::string& who)
+      -> std::tuple<std::uint32_t, std::string> {
+      auto& s = self->state;
+      if (s.machine->phase() != task_phase::input || s.voted_calculation)
+        return {static_cast<std::uint32_t>(errc::invalid_state),
+                "the CT is in the " + std::string{to_string(s.machine->phase())}
+                  + " phase; it accepts input only in the input phase, until every input is ready"};
+      auto it = s.slots.find(slot_key);
+      if (it == s.slots.end())
+        return {static_cast<std::uint32_t>(errc::not_found), "no input " + slot_key};
+      if (s.failed_uploads.count(id))
+        return {static_cast<std::uint32_t>(errc::io_error), "this upload failed at another CP already"};
+      if (auto r = it->second.begin_upload(id, who, now_ms()); !r)
+        return {static_cast<std::uint32_t>(r.err().code), r.err().message};
+      erase_listed(self);
+      auto& p = s.pending[id];
+      if (p.slot.empty()) {
+        p.slot = slot_key;
+        p.deadline_ms = now_ms() + s.ctx->options.upload_confirm_timeout.count();
+      }
+      event(self, "slot", slot_key, "in_use (upload " + id.substr(0, 8) + "...)");
+      update_gauges(self);
+      return {std::uint32_t{0}, std::string{}};
+    },
+    [=](sealed_atom, const std::string& id, sealed_content content) -> caf::result<std::uint32_t, std::string> {
+      auto& s = self->state;
+      auto it = s.pending.find(id);
+      if (it == s.pending.end() || is_terminal(s.machine->phase())) {
+        // Failed at another CP (or timed out) while its shares were still arriving here.
+        remove_quietly(content.path);
+        for (auto& [k, slot] : s.slots)
+          if (slot.content_id() == id && slot.state() == slot_state::in_use)
+            (void)slot.fail(id);
+        erase_listed(self);
+        update_gauges(self);
+        return {static_cast<std::uint32_t>(errc::io_error),
+                std::string{"the upload failed at another Computing Party"}};
+      }
+      auto& p = it->second;
+      p.local = content;
+      p.sealed_at.insert(s.ctx->options.cp_index);
+      s.contents[id] = content;
+      v1::PeerMessage m;
+      m.set_kind(v1::PeerMessage::KIND_SLOT_RECEIVED);
+      m.set_slot(p.slot);
+      m.set_request_id(id);
+      broadcast(self, m);
+      auto promise = self->make_response_promise<std::uint32_t, std::string>();
+      p.waiting = promise;
+      upload_complete_check(self, id);
+      return promise;
+    },
+    [=](failed_atom, const std::string& id, const std::string& why) {
+      upload_failed(self, id, why, true);
+    },
+    [=](release_atom, const std::string& slot_key, const std::string& who)
+      -> std::tuple<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t> {
+      auto& s = self->state;
+      auto it = s.slots.find(slot_key);
+      if (it == s.slots.end() || it->second.kind() != slot_kind::output)
+        return {static_cast<std::uint32_t>(errc::not_found), "no output " + slot_key, {}, 0};
+      if (it->second.state() == slot_state::released)
+        return {static_cast<std::uint32_t>(errc::already_exists),
+                "output " + slot_key + " was released once already (to " + it->second.released_to() + ")",
+                {}, 0};
+      if (s.machine->phase() != task_phase::output)
+        return {static_cast<std::uint32_t>(errc::invalid_state),
+                "outputs are released in the output phase; the CT is in the "
+                  + std::string{to_string(s.machine->phase())} + " phase", {}, 0};
+      auto content_id = it->second.content_id();
+      if (auto r = it->second.release(who, now_ms()); !r)
+        return {static_cast<std::uint32_t>(r.err().code), r.err().message, {}, 0};
+      auto c = s.contents.at(content_id);
+      // Unsealed here, before the last release ends the task and erases the key.
+      auto sealed = read_sealed(c.path);
+      erase_listed(self);  // the released content: its file is gone from here on
+      if (!sealed)
+        return {static_cast<std::uint32_t>(sealed.err().code), sealed.err().message, {}, 0};
+      auto cols = unseal_columns(*s.ctx, slot_key, content_id, *sealed);
+      if (!cols)
+        return {static_cast<std::uint32_t>(cols.err().code), cols.err().message, {}, 0};
+      ++s.active_downloads;
+      event(self, "slot", slot_key, "released once");
+      auto r = s.machine->output_retrieved(slot_key, now_ms());
+      if (r && *r) {
+        event(self, "phase", "finished", "every output was released");
+        on_phase(self);
+      }
+      update_gauges(self);
+      return {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
+    },
+    [=](done_atom) {
+      auto& s = self->state;
+      if (s.active_downloads > 0)
+        --s.active_downloads;
+    },
+    [=](mpc_ok_atom, mpc_outcome& out) {
+      auto& s = self->state;
+      s.ctx->metrics->mpc_rounds.Increment(static_cast<double>(out.stats.rounds));
+      s.ctx->metrics->mpc_bytes.Increment(static_cast<double>(out.stats.bytes_sent));
+      if (s.machine->phase() != task_phase::calculation) {
+        for (auto& [k, c] : out.outputs)
+          remove_quietly(c.path);
+        return;
+      }
+      v1::PeerMessage q;
+      q.set_kind(v1::PeerMessage::KIND_QUALITY);
+      bool all_passed = true;
+      for (auto& [input, passed] : out.quality) {
+        event(self, "quality", input, passed ? "passed" : "failed");
+        (passed ? q.add_quality_passed() : q.add_quality_failed())->assign(input);
+        all_passed = all_passed && passed;
+      }
+      broadcast(self, q);
+      for (auto& [k, c] : out.outputs) {
+        auto content = fs::path{c.path}.filename().string();
+        content = content.substr(k.size() + 1, content.size() - k.size() - 1 - 7);
+        s.contents[content] = c;
+        if (auto r = s.slots.at(k).store(content, c.rows, c.sha256); !r)
+          log::warning(component, "output " + k + ": " + r.err().describe());
+        else
+          event(self, "slot", k, "ready (" + std::to_string(c.rows) + " rows)");
+      }
+      event(self, "mpc", "engine", "done: " + std::to_string(out.stats.rounds) + " rounds, "
+                                     + std::to_string(out.stats.bytes_sent) + " bytes sent");
+      if (!all_passed) {
+        cancel_task(self, "a data-quality check failed", true);
+        return;
+      }
+      s.voted_output = true;
+      vote(self, task_phase::output);
+    },
+    [=](mpc_fail_atom, const std::string& why) { cancel_task(self, why, true); },
+  };
+}
+
+
+} // namespace
+
+caf::actor spawn_task_orchestrator(caf::actor_system& sys, context_ptr ctx, std::function<void(int)> on_exit,
+                                   fd_ptr mpc_listen_fd, caf::actor policy, caf::actor proxy) {
+  return sys.spawn(task_orchestrator, std::move(ctx), std::move(on_exit), std::move(mpc_listen_fd),
+                   std::move(policy), std::move(proxy));
+}
+
+} // namespace joconde::vm::detail
