@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -1195,10 +1196,23 @@ int run(const std::vector<std::string>& args, const environment& env, std::ostre
   auto timeout = opts->timeout;
   if ((name == "upload" || name == "download") && !opts->timeout_given)
     timeout = std::chrono::seconds{600};
-  if (name == "upload")
+  http::client::progress_fn progress;
+  if (name == "upload") {
     err << "joconde: sending " << c->body.size() << " bytes to " << ep->url
         << "; the node checks, attests, shares and uploads them\n";
-  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, timeout);
+    if (&err == &std::cerr && ::isatty(STDERR_FILENO) == 1)  // a bar only on a terminal
+      progress = [&err, last = -1](size_t sent, size_t total) mutable {
+        int pct = static_cast<int>(sent * 100 / std::max<size_t>(total, 1));
+        if (pct == last)
+          return;
+        last = pct;
+        err << "\r  [" << std::string(static_cast<size_t>(pct / 4), '#')
+            << std::string(static_cast<size_t>(25 - pct / 4), ' ') << "] " << pct << "% of the file sent"
+            << (sent == total ? "; the node is checking, attesting, sharing and uploading...\n" : "")
+            << std::flush;
+      };
+  }
+  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, timeout, progress);
   if (!res) {
     err << "joconde: " << res.err().describe() << "\n";
     return exit_code_for_send_error(res.err().code);

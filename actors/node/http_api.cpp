@@ -177,6 +177,7 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
                                           {"service_broker", ask_status(*ctx->sys, ctx->broker)},
                                           {"key_manager", ask_status(*ctx->sys, ctx->keys)},
                                           {"access_manager", ask_status(*ctx->sys, ctx->access)},
+                                          {"io_service", ask_status(*ctx->sys, ctx->io)},
                                           {"deployment_operator",
                                            ctx->deployer ? ask_status(*ctx->sys, ctx->deployer) : json{}}});
   });

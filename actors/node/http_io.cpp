@@ -1,18 +1,11 @@
 #include "http_io.hpp"
 
-#include "../cplane/io_service.hpp"
-#include "joconde/messages/proto.hpp"
+#include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/crypto.hpp"
-#include "joconde/runtime/log.hpp"
 
-#include <joconde/agreement.pb.h>
-#include <joconde/vm.pb.h>
-
-#include <caf/send.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include <nlohmann/json.hpp>
-
-#include <fstream>
 
 namespace joconde {
 
@@ -56,50 +49,8 @@ http::response refuse(const error& e) {
   return http::response::error(status_of(e.code), std::string{to_string(e.code)}, e.message);
 }
 
-/// The CT as this node holds it, with every VM address, and the platform roots it trusts.
-struct loaded_target {
-  v1::CtaRecord record;
-  io::io_target target;
-};
-
-result<loaded_target> load_target(const node_context& ctx, const std::string& uuid) {
-  auto txn = ctx.store.env->begin_read();
-  if (!txn)
-    return txn.err();
-  auto bytes = txn->get(ctx.store.ctas, uuid);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
-    return fail(errc::not_found, "this node holds no CTA " + uuid.substr(0, 64));
-  auto rec = proto::parse<v1::CtaRecord>(**bytes, std::size_t{64} << 20);
-  if (!rec)
-    return rec.err();
-  if (!rec->has_final())
-    return fail(errc::invalid_state, "CTA " + uuid + " is not final yet");
-  if (rec->status() != "instantiated")
-    return fail(errc::invalid_state, "CT " + uuid + " is " + rec->status());
-  loaded_target out;
-  out.record = std::move(*rec);
-  out.target.final = &out.record.final();
-  for (const auto& vm : out.record.vms())
-    out.target.vms.push_back({vm.cp_index(), vm.client_address()});
-  std::ifstream in{ctx.cfg.tee_trusted_roots};
-  if (!in)
-    return fail(errc::invalid_config, "this node trusts no TEE platform: tee.trusted-roots ("
-                                        + ctx.cfg.tee_trusted_roots.string() + ") cannot be read");
-  std::string pem{std::istreambuf_iterator<char>{in}, {}};
-  auto roots = crypto::certificate::chain_from_pem(pem);
-  if (!roots)
-    return error{errc::invalid_config, "tee.trusted-roots: " + roots.err().message};
-  for (const auto& r : *roots)
-    out.target.trusted_roots.push_back(r.to_der());
-  // The only platform back-end today is the simulated one: trusting its roots is the explicit
-  // configuration that accepts it (DESIGN.md §8); every use is audited as such.
-  out.target.allow_simulated = true;
-  return out;
-}
-
-result<v1::SignedAuthorization> authorization_of(const http::request& req) {
+/// The serialized SignedAuthorization of ?authorization=HEX (the task policy of each VM checks it).
+result<std::string> authorization_of(const http::request& req) {
   auto it = req.query.find("authorization");
   if (it == req.query.end() || it->second.empty())
     return fail(errc::malformed_input, "give ?authorization=HEX: the SignedAuthorization the person's PAK "
@@ -109,74 +60,34 @@ result<v1::SignedAuthorization> authorization_of(const http::request& req) {
   auto raw = crypto::from_hex(it->second);
   if (!raw)
     return error{errc::malformed_input, "authorization: " + raw.err().message};
-  v1::SignedAuthorization sa;
-  if (!sa.ParseFromArray(raw->data(), static_cast<int>(raw->size())))
-    return fail(errc::malformed_input, "the authorization is not a SignedAuthorization");
-  return sa;
+  return std::string{raw->begin(), raw->end()};
 }
 
-void audit(node_context& ctx, const std::string& event, std::vector<std::string> fields) {
-  caf::anon_send(ctx.audit, audit_atom::value, std::string{"io"}, event, std::move(fields));
+/// Asks the io_service and turns its answer into the HTTP response.
+template <class... Ts>
+http::response ask_io(node_context& ctx, Ts&&... xs) {
+  http::response out = http::response::error(504, "timeout", "the IO service did not answer in time");
+  caf::scoped_actor self{*ctx.sys};
+  self->request(ctx.io, std::chrono::minutes{30}, std::forward<Ts>(xs)...)
+    .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+             [&](caf::error& err) { out = refuse(error{code_of(err), message_of(err)}); });
+  return out;
 }
 
 } // namespace
 
 http::response upload_input(node_context& ctx, const http::request& req, const user& who) {
-  const auto& uuid = req.params.at("uuid");
-  const auto& key = req.params.at("key");
-  auto sa = authorization_of(req);
-  if (!sa)
-    return refuse(sa.err());
-  auto t = load_target(ctx, uuid);
-  if (!t)
-    return refuse(t.err());
-  auto rep = io::upload(t->target, key, req.body, *sa);
-  if (!rep) {
-    audit(ctx, "ct.upload.refused", {"uuid", uuid, "input", key, "user", who.name, "reason",
-                                     std::string{to_string(rep.err().code)}});
-    log::warning("io", "upload of " + key + " to " + uuid + " refused: " + rep.err().describe());
-    return refuse(rep.err());
-  }
-  audit(ctx, "ct.upload", {"uuid", uuid, "input", key, "user", who.name, "rows", std::to_string(rep->rows),
-                           "platform", rep->simulated ? "simulated (trusted by configuration)" : "hardware"});
-  return http::response::json(
-    200, json{{"uuid", uuid},
-              {"input", key},
-              {"rows", rep->rows},
-              {"phase", rep->phase},
-              {"simulated", rep->simulated},
-              {"timings_ms",
-               {{"parse", rep->parse_ms}, {"attest", rep->attest_ms}, {"share", rep->share_ms},
-                {"transfer", rep->transfer_ms}}}});
+  auto auth = authorization_of(req);
+  if (!auth)
+    return refuse(auth.err());
+  return ask_io(ctx, upload_atom::value, req.params.at("uuid"), req.params.at("key"), req.body, *auth, who.name);
 }
 
 http::response download_output(node_context& ctx, const http::request& req, const user& who) {
-  const auto& uuid = req.params.at("uuid");
-  const auto& key = req.params.at("key");
-  auto sa = authorization_of(req);
-  if (!sa)
-    return refuse(sa.err());
-  auto t = load_target(ctx, uuid);
-  if (!t)
-    return refuse(t.err());
-  auto rep = io::download(t->target, key, *sa);
-  if (!rep) {
-    audit(ctx, "ct.download.refused", {"uuid", uuid, "output", key, "user", who.name, "reason",
-                                       std::string{to_string(rep.err().code)}});
-    log::warning("io", "download of " + key + " from " + uuid + " refused: " + rep.err().describe());
-    return refuse(rep.err());
-  }
-  audit(ctx, "ct.download", {"uuid", uuid, "output", key, "user", who.name, "rows", std::to_string(rep->rows),
-                             "platform", rep->simulated ? "simulated (trusted by configuration)" : "hardware"});
-  return http::response::json(
-    200, json{{"uuid", uuid},
-              {"output", key},
-              {"rows", rep->rows},
-              {"suppressed", rep->suppressed},
-              {"csv", rep->csv},
-              {"simulated", rep->simulated},
-              {"timings_ms",
-               {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}}}});
+  auto auth = authorization_of(req);
+  if (!auth)
+    return refuse(auth.err());
+  return ask_io(ctx, download_atom::value, req.params.at("uuid"), req.params.at("key"), *auth, who.name);
 }
 
 } // namespace joconde

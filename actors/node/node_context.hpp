@@ -42,6 +42,7 @@ struct node_context {
   audit_log_actor audit;
   artefact_manager_actor artefacts;
   deployment_operator_actor deployer;  ///< computing nodes only
+  io_service_actor io;                 ///< uploads and downloads of this node's people
   std::string admin_token;
   std::shared_ptr<user_directory> users;
   metrics::registry* metrics = nullptr;

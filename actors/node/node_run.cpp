@@ -1,6 +1,7 @@
 #include "node_run.hpp"
 
 #include "../cplane/artefact_manager.hpp"
+#include "../cplane/io_service_actor.hpp"
 #include "../cplane/deployment_operator.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/audit_log.hpp"
@@ -249,6 +250,9 @@ int run_node(const node_config& cfg) {
   }
   caf::anon_send(broker, connect_atom::value, std::string{"cta."},
                  caf::actor_cast<local_subscriber_actor>(artefacts));
+  // Any node's people may upload and download (a client node, or a CP that is also a client).
+  auto io = sys.spawn(io_service, io_service_config{*store, cfg.tee_trusted_roots, audit});
+  ctx->io = io;
   ctx->artefacts = artefacts;
   ctx->deployer = deployer;
   ctx->cm = cm;
@@ -259,6 +263,7 @@ int run_node(const node_config& cfg) {
   ctx->policy = policy;
   ctx->audit = audit;
   auto stop_actors = [&] {
+    caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
     if (deployer)
       caf::anon_send_exit(deployer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(artefacts, caf::exit_reason::user_shutdown);
@@ -313,13 +318,14 @@ int run_node(const node_config& cfg) {
       self->send_exit(deployer, caf::exit_reason::user_shutdown);
       self->wait_for(deployer);
     }
+    self->send_exit(io, caf::exit_reason::user_shutdown);
     self->send_exit(artefacts, caf::exit_reason::user_shutdown);
     self->send_exit(access, caf::exit_reason::user_shutdown);
     self->send_exit(keys, caf::exit_reason::user_shutdown);
     self->send_exit(idm, caf::exit_reason::user_shutdown);
     self->send_exit(cm, caf::exit_reason::user_shutdown);
     self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->wait_for(artefacts, access, keys, idm, cm, broker);
+    self->wait_for(io, artefacts, access, keys, idm, cm, broker);
     self->send_exit(audit, caf::exit_reason::user_shutdown);
     self->wait_for(audit);
   }

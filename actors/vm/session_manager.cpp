@@ -179,11 +179,14 @@ void serve_client(session_ptr sh, int raw_fd) {
   self->send(sh->orchestrator, done_atom::value);
 }
 
-/// Reads one counterpart's control messages until the link breaks.
+/// Reads one counterpart's control messages until the link breaks. Silence is normal (a long
+/// calculation sends no control message for minutes): only a closed or broken link ends it.
 void read_peer(session_ptr sh, peer_link_ptr link) {
   caf::scoped_actor self{sh->orchestrator.home_system()};
   for (;;) {
     auto msg = link->stream.receive(1024 * 1024);
+    if (!msg && msg.err().code == errc::timeout && link->stream.is_open() && !sh->ctx->stopping->load())
+      continue;
     if (!msg) {
       if (!sh->ctx->stopping->load())
         self->send(sh->orchestrator, peer_down_atom::value, link->cp, msg.err().describe());

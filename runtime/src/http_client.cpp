@@ -202,7 +202,8 @@ enum class framing { none, length, chunked, close };
 
 result<response> client::send(const std::string& base_url, std::string method,
                               std::string path_and_query, std::string body,
-                              std::string bearer_token, std::chrono::milliseconds timeout) {
+                              std::string bearer_token, std::chrono::milliseconds timeout,
+                              const progress_fn& progress) {
   try {
     auto url = parse_url(base_url);
     if (!url)
@@ -277,7 +278,9 @@ result<response> client::send(const std::string& base_url, std::string method,
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
       out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     out += "\r\n";
+    const size_t head_size = out.size();
     out += body;
+    const size_t body_size = body.size();
     body.clear();
     body.shrink_to_fit();
     int send_err = 0;
@@ -285,6 +288,8 @@ result<response> client::send(const std::string& base_url, std::string method,
       auto n = ::send(sock.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<size_t>(n);
+        if (progress && body_size > 0 && sent > head_size)
+          progress(sent - head_size, body_size);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         int w = wait_for(sock.get(), POLLOUT, deadline);
         if (w == 0)

@@ -189,7 +189,8 @@ struct cluster {
   std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
   io::io_target target;
 
-  cluster(const enclave::simulated_platform& platform, const fixture_cta& f, bool debug_vm2 = false) {
+  cluster(const enclave::simulated_platform& platform, const fixture_cta& f, bool debug_vm2 = false,
+          std::chrono::milliseconds peer_timeout = std::chrono::milliseconds{10'000}) {
     dir = fs::temp_directory_path() / ("joconde-ct-run-" + crypto::hex(crypto::random_bytes(6)));
     fs::create_directories(dir);
     auto image = vm::image_config::parse(f.image_text);
@@ -205,7 +206,7 @@ struct cluster {
       o.data_dir = vm_dir;
       o.admin_token = token;
       o.upload_confirm_timeout = std::chrono::milliseconds{5000};
-      o.peer_timeout = std::chrono::milliseconds{10'000};
+      o.peer_timeout = peer_timeout;
       o.io_timeout = std::chrono::milliseconds{30'000};
       auto att = std::make_shared<enclave::simulated_attester>(
         platform.launch(f.measurement, host, debug_vm2 && i == 2));
@@ -581,4 +582,20 @@ BOOST_AUTO_TEST_CASE(an_upload_that_fails_at_one_cp_leaves_the_slot_empty_at_all
   // The CT goes on: a new upload is accepted.
   auto again = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_TEST(again.ok(), (again ? "" : again.err().describe()));
+}
+
+BOOST_AUTO_TEST_CASE(silence_between_the_vms_is_not_a_lost_counterpart) {
+  // A long calculation sends no control message for minutes: the links' read timeout (here 1 s)
+  // must not count as a counterpart lost.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  cluster c{*platform, f, false, std::chrono::milliseconds{1000}};
+  BOOST_REQUIRE(c.wait_phase("input"));
+  std::this_thread::sleep_for(std::chrono::seconds{4});
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_TEST(c.status(i).value("phase", "") == "input");
+  auto up_a = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
+  BOOST_TEST(up_a.ok(), (up_a ? "" : up_a.err().describe()));
 }

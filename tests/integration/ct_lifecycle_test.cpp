@@ -56,6 +56,7 @@ const std::vector<std::string> regions{"north", "south", "east", "west"};
 
 // -- files and the CLI --
 
+/// The whole file, or "" if it cannot be read.
 std::string read_all(const fs::path& file) {
   std::ifstream in{file, std::ios::binary};
   std::ostringstream buf;
@@ -63,12 +64,14 @@ std::string read_all(const fs::path& file) {
   return buf.str();
 }
 
+/// Writes (or replaces) `file` with `text`.
 void write_file(const fs::path& file, const std::string& text) {
   std::ofstream out{file, std::ios::binary | std::ios::trunc};
   out << text;
   BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << file);
 }
 
+/// `s` as one word for /bin/sh.
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s)
@@ -76,6 +79,7 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+/// What one `joconde` command did.
 struct cli_result {
   int rc = -1;
   std::string out;
@@ -131,6 +135,7 @@ json demo_task() {
   return task;
 }
 
+/// Milliseconds since the epoch, the clock of the CTSC's deadlines.
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
@@ -145,6 +150,7 @@ struct ct {
   fs::path key(const std::string& who) const { return dir / (who + ".key"); }
 };
 
+/// Runs a command that must succeed.
 void cli_ok(const std::string& as, const std::vector<std::string>& args) {
   auto r = joconde_cli(as, args);
   BOOST_REQUIRE_MESSAGE(r.rc == 0, as << " " << args.at(0) << " " << args.at(1) << ": " << r);
@@ -173,10 +179,12 @@ ct agree(const json& task, const std::string& name) {
   cli_ok("client-b:data_custodian", {"pak", "create", c.uuid, "--input", "income", "--name", "Custodian B",
                                      "--out", c.key("custodian-b").string(), "--passphrase-file", pass});
   cli_ok("client-a:data_analyst", {"pak", "create", c.uuid, "--output", "income_by_region", "--name",
-                                   "Analyst A", "--out", c.key("analyst-a").string(), "--passphrase-file", pass});
+                                   "Analyst A", "--out", c.key("analyst-a").string(),
+                                   "--passphrase-file", pass});
   for (auto p : {"a", "b"}) {
     auto peer = std::string{"client-"} + p;
-    cli_ok(peer + ":task_organiser", {"ctsa", "submit", c.uuid, (c.dir / ("ctsa-" + std::string{p} + ".json")).string()});
+    auto ctsa = c.dir / ("ctsa-" + std::string{p} + ".json");
+    cli_ok(peer + ":task_organiser", {"ctsa", "submit", c.uuid, ctsa.string()});
     cli_ok(peer + ":signatory", {"cta", "sign", c.uuid, "--signatory", "0", "--document",
                                  (c.dir / "signed.pdf").string()});
   }
@@ -196,6 +204,7 @@ json cta_at(const std::string& node, const std::string& uuid) {
   return doc.is_discarded() ? json{{"status", "not JSON"}, {"stdout", r.out}} : doc;
 }
 
+/// "cp1.joconde.test" of "cp1".
 std::string fqdn(const std::string& node) { return node + ".joconde.test"; }
 
 /// The events of `cp` (short name) in a CTA document, of `kind` (and `subject`, when given).
@@ -226,7 +235,8 @@ void require_input_phase(const std::string& uuid, std::chrono::seconds limit) {
       return d.value("vms", json::array()).size() == 3 && cps_in(d, "input") == 3;
     },
     limit);
-  BOOST_REQUIRE_MESSAGE(ready, "the CT VMs did not all reach input within " << limit.count() << " s: " << d.dump());
+  BOOST_REQUIRE_MESSAGE(ready, "the CT VMs did not all reach input within " << limit.count()
+                                 << " s: " << d.dump());
 }
 
 /// The pid of `cp`'s joconde-vm for the CT, or 0.
@@ -268,7 +278,8 @@ void erased_at_every_cp(const std::string& uuid, const std::map<std::string, std
     const auto& cause = causes.at(cp);
     BOOST_TEST_CONTEXT(cp << ", cause " << cause) {
       BOOST_CHECK(test::cluster::wait_until([&] { return vm_pid(cp, uuid) == 0; }, 30s));
-      BOOST_CHECK(test::cluster::wait_until([&] { return !fs::exists(cluster->data_dir(cp) / "ct" / uuid); }, 30s));
+      BOOST_CHECK(
+        test::cluster::wait_until([&] { return !fs::exists(cluster->data_dir(cp) / "ct" / uuid); }, 30s));
       BOOST_CHECK(fs::exists(cluster->data_dir(cp) / "ct-logs" / (uuid + "-" + cp + ".log")));
       BOOST_CHECK(test::cluster::wait_until(
         [&] {
@@ -370,17 +381,20 @@ search_result files_containing(const fs::path& dir, const std::string& needle) {
   return res;
 }
 
+/// True if a file called `name` was searched.
 bool searched_one_named(const search_result& res, const std::string& name) {
   return std::any_of(res.searched.begin(), res.searched.end(),
                      [&](const fs::path& p) { return p.filename() == name; });
 }
 
+/// `joconde upload` of `file` into `input` with the key of `who`.
 std::vector<std::string> upload_args(const ct& c, const std::string& input, const fs::path& file,
                                      const std::string& who) {
   return {"upload", c.uuid, input, file.string(), "--key", c.key(who).string(), "--passphrase-file",
           c.passphrase().string(), "--timeout", "60"};
 }
 
+/// `joconde download` of income_by_region by client-a's analyst into `out`.
 std::vector<std::string> download_args(const ct& c, const fs::path& out) {
   return {"download", c.uuid, "income_by_region", "--key", c.key("analyst-a").string(), "--passphrase-file",
           c.passphrase().string(), "-o", out.string(), "--timeout", "60"};
@@ -439,7 +453,8 @@ BOOST_AUTO_TEST_CASE(a_vm_killed_after_an_upload_cancels_and_erases_the_ct_and_l
       for (auto name : {"data.mdb", "audit.log", "node.log.rfc5424"})
         BOOST_CHECK_MESSAGE(searched_one_named(res, name), "no " << name << " searched");
       if (std::string{node}.rfind("cp", 0) == 0)
-        BOOST_CHECK_MESSAGE(searched_one_named(res, c.uuid + "-" + node + ".log"), "its CT VM's log not searched");
+        BOOST_CHECK_MESSAGE(searched_one_named(res, c.uuid + "-" + node + ".log"),
+                            "its CT VM's log was not searched");
       for (const auto& h : res.hits)
         BOOST_ERROR("the canary " << canary << " is in " << h);
     }
@@ -476,7 +491,8 @@ BOOST_AUTO_TEST_CASE(an_input_deadline_that_passes_cancels_and_erases_the_ct_eve
                         cp << ": " << cancelled[0].dump());
     // Not before the deadline (the VMs and this test read the same clock).
     const auto& at = cancelled[0]["at_ms"];
-    BOOST_CHECK_GE(at.is_string() ? std::stoll(at.get<std::string>()) : at.get<std::int64_t>(), input_deadline);
+    auto at_ms = at.is_string() ? std::stoll(at.get<std::string>()) : at.get<std::int64_t>();
+    BOOST_CHECK_GE(at_ms, input_deadline);
     BOOST_CHECK_MESSAGE(events(at_root, cp, "phase", "calculation").empty(), cp);
   }
   erased_at_every_cp(c.uuid, {{"cp1", "cancelled"}, {"cp2", "cancelled"}, {"cp3", "cancelled"}});

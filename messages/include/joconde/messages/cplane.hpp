@@ -17,6 +17,9 @@ using pak_atom = caf::atom_constant<caf::atom("j_pak")>;
 using deploy_atom = caf::atom_constant<caf::atom("j_deploy")>;
 using changed_atom = caf::atom_constant<caf::atom("j_changed")>;
 using admin_atom = caf::atom_constant<caf::atom("j_admin")>;
+using upload_atom = caf::atom_constant<caf::atom("j_upload")>;
+using download_atom = caf::atom_constant<caf::atom("j_dload")>;
+using done_atom = caf::atom_constant<caf::atom("j_done")>;
 
 /// The Deployment Operator of a Computing Party: provisions, tracks and tears down its CT VMs.
 using deployment_operator_actor = caf::typed_actor<
@@ -35,6 +38,20 @@ using deployment_operator_actor = caf::typed_actor<
 using vm_admin_actor = caf::typed_actor<
   // method, path and query, JSON body (may be empty); reply: HTTP status and body.
   caf::replies_to<admin_atom, std::string, std::string, std::string>::with<int, std::string>>;
+
+/// The IO Service of a client node (actors/cplane/io_service.hpp): each upload or download runs in a
+/// detached worker (it attests the CT VMs and moves shares over blocking sockets), at most
+/// io_service_max_running at once; more are refused with invalid_state until one ends.
+using io_service_actor = caf::typed_actor<
+  // uuid, input key, the CSV text, the serialized SignedAuthorization, the user's name. Reply:
+  // JSON {uuid, input, rows, phase, simulated, timings_ms}.
+  caf::replies_to<upload_atom, std::string, std::string, std::string, std::string, std::string>::with<std::string>,
+  // uuid, output key, the serialized SignedAuthorization, the user's name. Reply: JSON {uuid,
+  // output, rows, suppressed, csv, simulated, timings_ms}.
+  caf::replies_to<download_atom, std::string, std::string, std::string, std::string>::with<std::string>,
+  // a worker's outcome: request number, the reply JSON or the error.
+  caf::reacts_to<done_atom, uint64_t, std::string, caf::error>,
+  caf::replies_to<status_atom>::with<std::string>>;
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
 using artefact_manager_actor = local_subscriber_actor::extend<

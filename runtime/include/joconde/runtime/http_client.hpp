@@ -10,6 +10,7 @@
 #include "joconde/runtime/http_server.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <string>
 
@@ -26,10 +27,14 @@ public:
   /// invalid_config for a bad URL, malformed_input for a bad method/path/token or a garbled response,
   /// io_error when nothing listens or the connection breaks, timeout when no full answer arrives in
   /// time, too_large for an oversized response.
+  /// Told the request body's bytes sent so far and its size, after every write (uploads).
+  using progress_fn = std::function<void(size_t sent, size_t total)>;
+
   static result<response> send(const std::string& base_url, std::string method,
                                std::string path_and_query, std::string body = {},
                                std::string bearer_token = {},
-                               std::chrono::milliseconds timeout = std::chrono::seconds{10});
+                               std::chrono::milliseconds timeout = std::chrono::seconds{10},
+                               const progress_fn& progress = {});
 };
 
 } // namespace joconde::http
