@@ -1001,6 +1001,9 @@ void housekeeping(artefact_manager_pointer self) {
         check(cp.fqdn(), cp.chain());
       if (!revoked.empty())
         (void) cancel_at_root(self, uuid, "the certificate of " + revoked + " was revoked", "revocation");
+      else if (rec.status() == "emerging" && now >= rec.ctsc().temporal().approval_deadline_ms())
+        (void) cancel_at_root(self, uuid, "the approval deadline passed before every CTSA was approved",
+                              "deadline");
       continue;
     }
     auto retention_ms = rec.ctsc().temporal().data_retention_s() * 1000;
@@ -1312,6 +1315,10 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       if (i == state.addenda().end())
         return make_error(errc::not_found, peer + " is not a peer of CTA " + uuid);
       auto ctsa_hash = i->second.ctsa_hash;
+      if (approve && now_ms() >= record.ctsc().temporal().approval_deadline_ms())
+        return make_error(errc::timeout, "the approval deadline of CTA " + uuid + " passed at "
+                                           + std::to_string(record.ctsc().temporal().approval_deadline_ms())
+                                           + " ms; the CTA can no longer become final");
       if (auto r = state.decide(peer, ctsa_hash, approve, reason, now_ms()); !r)
         return to_caf(r.err());
       auto& entry = addendum_entry(record, peer);

@@ -157,6 +157,23 @@ error vm_refusal(std::uint32_t cp, const v1::VmReply& r) {
                        + r.phase() + ")"};
 }
 
+/// Sends VM `cp` the request and returns its first answer; the VM's refusal as an error.
+result<v1::VmReply> ask(enclave::secure_stream& st, std::uint32_t cp, v1::VmRequest::Kind kind,
+                        const v1::SignedAuthorization& authorization, std::uint64_t rows) {
+  v1::VmRequest req;
+  req.set_kind(kind);
+  *req.mutable_authorization() = authorization;
+  req.set_rows(rows);
+  if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r)
+    return r.err();
+  auto reply = read_reply(st);
+  if (!reply)
+    return reply.err();
+  if (reply->code() != 0)
+    return vm_refusal(cp, *reply);
+  return reply;
+}
+
 const v1::InputSpec* find_input(const v1::Ctsc& ctsc, const std::string& key) {
   for (const auto& in : ctsc.inputs())
     if (in.key() == key)
@@ -201,19 +218,27 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
     return s.err();
   rep.attest_ms = ms_since(start);
   rep.simulated = s->simulated;
-  // 3. Shares: one encoded message per column and party.
+  // 3. Shares: one encoded message per column and party, the columns split concurrently.
   start = clock::now();
   const auto parties = s->vm.size();
-  std::vector<std::vector<std::vector<std::uint8_t>>> msgs(parties);
-  std::uint64_t total = 0;
-  for (auto& col : table->columns) {
-    auto shares = engine->split(col);
-    std::vector<engines::word>().swap(col);
-    for (std::size_t p = 0; p < parties; ++p) {
-      msgs[p].push_back(engines::encode_shares(shares[p]));
-      total += msgs[p].back().size();
-    }
+  const auto ncols = table->columns.size();
+  std::vector<std::vector<std::vector<std::uint8_t>>> msgs(parties, std::vector<std::vector<std::uint8_t>>(ncols));
+  {
+    std::vector<std::thread> splitters;
+    for (std::size_t c = 0; c < ncols; ++c)
+      splitters.emplace_back([&, c] {
+        auto shares = engine->split(table->columns[c]);
+        std::vector<engines::word>().swap(table->columns[c]);
+        for (std::size_t p = 0; p < parties; ++p)
+          msgs[p][c] = engines::encode_shares(shares[p]);
+      });
+    for (auto& t : splitters)
+      t.join();
   }
+  std::uint64_t total = 0;
+  for (const auto& per_party : msgs)
+    for (const auto& m : per_party)
+      total += m.size();
   rep.share_ms = ms_since(start);
   // 4. The request, the columns, the outcome: all VMs at once.
   start = clock::now();
@@ -225,21 +250,9 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   for (std::size_t p = 0; p < parties; ++p)
     threads.emplace_back([&, p] {
       auto& st = s->vm[p].stream;
-      v1::VmRequest req;
-      req.set_kind(v1::VmRequest::KIND_UPLOAD);
-      *req.mutable_authorization() = authorization;
-      req.set_rows(rep.rows);
-      if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r) {
-        failures[p] = r.err();
-        return;
-      }
-      auto go = read_reply(st);
+      auto go = ask(st, static_cast<std::uint32_t>(p), v1::VmRequest::KIND_UPLOAD, authorization, rep.rows);
       if (!go) {
         failures[p] = go.err();
-        return;
-      }
-      if (go->code() != 0) {
-        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *go);
         return;
       }
       for (auto& m : msgs[p]) {
@@ -304,20 +317,9 @@ result<download_report> download(const io_target& t, const std::string& output_k
   for (std::size_t p = 0; p < parties; ++p)
     threads.emplace_back([&, p] {
       auto& st = s->vm[p].stream;
-      v1::VmRequest req;
-      req.set_kind(v1::VmRequest::KIND_DOWNLOAD);
-      *req.mutable_authorization() = authorization;
-      if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r) {
-        failures[p] = r.err();
-        return;
-      }
-      auto head = read_reply(st);
+      auto head = ask(st, static_cast<std::uint32_t>(p), v1::VmRequest::KIND_DOWNLOAD, authorization, 0);
       if (!head) {
         failures[p] = head.err();
-        return;
-      }
-      if (head->code() != 0) {
-        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *head);
         return;
       }
       if (head->columns() != ncols || head->rows() > schema->max_rows) {

@@ -57,7 +57,8 @@ std::string role_list(const std::vector<user_role>& roles) {
   return out;
 }
 
-/// The HTTP status for an error code of a refused request.
+} // namespace
+
 int http_status(errc code) {
   switch (code) {
     case errc::malformed_input:
@@ -66,11 +67,18 @@ int http_status(errc code) {
     case errc::certificate_revoked:
     case errc::unknown_peer:
     case errc::compile_error:
+    case errc::bad_signature:
       return 400;
     case errc::unsupported:
       return 422;
     case errc::forbidden:
+    case errc::measurement_mismatch:
+    case errc::host_data_mismatch:
+    case errc::debug_enabled:
+    case errc::tcb_outdated:
       return 403;
+    case errc::io_error:
+      return 502;
     case errc::not_found:
       return 404;
     case errc::already_exists:
@@ -84,6 +92,8 @@ int http_status(errc code) {
       return 500;
   }
 }
+
+namespace {
 
 http::response error_response(const caf::error& err) {
   auto code = code_of(err);

@@ -13,40 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-int status_of(errc code) {
-  switch (code) {
-    case errc::malformed_input:
-    case errc::too_large:
-    case errc::bad_signature:
-      return 400;
-    case errc::forbidden:
-    case errc::measurement_mismatch:
-    case errc::host_data_mismatch:
-    case errc::debug_enabled:
-    case errc::tcb_outdated:
-    case errc::untrusted_chain:
-    case errc::certificate_revoked:
-    case errc::certificate_expired:
-      return 403;
-    case errc::not_found:
-      return 404;
-    case errc::already_exists:
-    case errc::invalid_state:
-    case errc::replayed:
-      return 409;
-    case errc::unsupported:
-      return 422;
-    case errc::timeout:
-      return 504;
-    case errc::io_error:
-      return 502;
-    default:
-      return 500;
-  }
-}
-
 http::response refuse(const error& e) {
-  return http::response::error(status_of(e.code), std::string{to_string(e.code)}, e.message);
+  return http::response::error(http_status(e.code), std::string{to_string(e.code)}, e.message);
 }
 
 /// The serialized SignedAuthorization of ?authorization=HEX (the task policy of each VM checks it).

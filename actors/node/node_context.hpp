@@ -54,6 +54,9 @@ inline tee_config tee_of(const node_config& cfg) {
           cfg.tee_sp_binary, cfg.tee_vm_binary, cfg.tee_platform_dir, cfg.tee_image_config};
 }
 
+/// The HTTP status of a refused API request with this error code.
+int http_status(errc code);
+
 /// Registers the health endpoint and the node's JSON API.
 void register_routes(http::server& server, std::shared_ptr<node_context> ctx);
 

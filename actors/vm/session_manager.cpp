@@ -157,7 +157,8 @@ void serve_client(session_ptr sh, int raw_fd) {
   // Download: released once, whatever happens on the wire afterwards.
   std::tuple<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t> rel{
     static_cast<std::uint32_t>(errc::timeout), "no answer", {}, 0};
-  self->request(sh->orchestrator, std::chrono::seconds{30}, release_atom::value, grant.slot, grant.who)
+  self->request(sh->orchestrator, std::chrono::seconds{30}, release_atom::value, grant.slot, grant.who,
+                grant.request_id)
     .receive([&](std::uint32_t c, std::string& m, std::vector<std::string>& cs, std::uint64_t rows) {
                rel = {c, std::move(m), std::move(cs), rows};
              },

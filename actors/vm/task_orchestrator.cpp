@@ -45,6 +45,37 @@ struct event_entry {
   std::string kind, subject, value;
 };
 
+/// What a release gives the session: code (0: released), message, the columns (shares), rows.
+struct release_reply {
+  std::uint32_t code = 0;
+  std::string message;
+  std::vector<std::string> columns;
+  std::uint64_t rows = 0;
+};
+
+using release_result = caf::result<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t>;
+
+/// Answers a waiting download session.
+void deliver(caf::response_promise& promise, release_reply r) {
+  promise.deliver(r.code, std::move(r.message), std::move(r.columns), r.rows);
+}
+
+/// A download waiting until every CP backs it.
+struct waiting_release {
+  caf::response_promise promise;
+  std::string who;
+  std::int64_t deadline_ms = 0;
+};
+
+/// Which download an output goes to: the same at every CP, so that two downloads racing for one
+/// output cannot each get the shares of only some CPs. CP 0 decides (the first download it hears of,
+/// from its own client or proposed by another CP) and tells the others; every CP releases its shares
+/// only to the decided download.
+struct output_claim {
+  std::string chosen;                                           // the decided request id, if any
+  std::map<std::string, std::vector<waiting_release>> waiting;  // request id -> its sessions here
+};
+
 struct orchestrator_state {
   context_ptr ctx;
   std::optional<task_state_machine> machine;
@@ -52,6 +83,7 @@ struct orchestrator_state {
   std::map<std::string, sealed_content> contents;  // content id -> file (current and replaced)
   std::map<std::string, pending_upload> pending;   // request id -> upload awaiting every CP
   std::set<std::string> failed_uploads;            // request ids that failed at some CP
+  std::map<std::string, output_claim> claims;      // output key -> which download it goes to
   std::map<task_phase, std::set<unsigned>> early_votes;
   std::map<unsigned, peer_link_ptr> peers;
   bool voted_calculation = false;
@@ -130,6 +162,11 @@ void erase_everything(orchestrator_actor* self) {
     if (p.waiting)
       p.waiting->deliver(caf::make_error(caf::sec::request_receiver_down, "the task ended"));
   st.pending.clear();
+  for (auto& [key, claim] : st.claims)
+    for (auto& [id, sessions] : claim.waiting)
+      for (auto& w : sessions)
+        deliver(w.promise, {static_cast<std::uint32_t>(errc::invalid_state), "the task ended", {}, 0});
+  st.claims.clear();
   event(self, "erased", "sealing-key", "destroyed");
 }
 
@@ -325,6 +362,10 @@ void upload_failed(orchestrator_actor* self, const std::string& id, const std::s
 
 // -- peer messages --
 
+void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id);
+void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id);
+void try_release(orchestrator_actor* self, const std::string& slot_key);
+
 void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& bytes) {
   auto& st = self->state;
   v1::PeerMessage m;
@@ -366,6 +407,17 @@ void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& b
     case v1::PeerMessage::KIND_CANCEL:
       cancel_task(self, "cancelled by cp-" + std::to_string(cp) + ": " + m.reason().substr(0, 200), false);
       break;
+    case v1::PeerMessage::KIND_RESERVE: {
+      auto it = st.slots.find(m.slot());
+      if (it == st.slots.end() || it->second.kind() != slot_kind::output || m.request_id().size() > 64)
+        return;
+      if (st.ctx->options.cp_index == 0)
+        back_download(self, m.slot(), m.request_id());  // a proposal: decide it if undecided
+      else if (cp == 0)
+        decide_download(self, m.slot(), m.request_id());  // CP 0's decision
+      try_release(self, m.slot());
+      break;
+    }
     case v1::PeerMessage::KIND_QUALITY:
       for (const auto& k : m.quality_failed())
         event(self, "quality", k.substr(0, 64), "failed at cp-" + std::to_string(cp));
@@ -411,6 +463,105 @@ v1::VmReply reply_of(orchestrator_actor* self, std::uint32_t code, std::string m
     ss->set_rows(s.rows());
   }
   return r;
+}
+
+// -- downloads --
+
+/// A refused release.
+release_reply refused(errc code, std::string message) {
+  return {static_cast<std::uint32_t>(code), std::move(message), {}, 0};
+}
+
+/// Download `request_id` of output `slot_key` wants the shares: CP 0 decides for it if nothing was
+/// decided yet and tells the others; another CP proposes it to CP 0. Sessions waiting for another
+/// download than the decided one are refused.
+void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id) {
+  auto& s = self->state;
+  auto& claim = s.claims[slot_key];
+  if (!claim.chosen.empty())
+    return;
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_RESERVE);
+  m.set_slot(slot_key);
+  m.set_request_id(request_id);
+  if (s.ctx->options.cp_index != 0) {
+    if (auto leader = s.peers.find(0); leader != s.peers.end())
+      (void)leader->second->send(m);
+    return;
+  }
+  decide_download(self, slot_key, request_id);
+  broadcast(self, m);
+}
+
+/// The download of `slot_key` that gets the shares is `request_id` (decided by CP 0).
+void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id) {
+  auto& claim = self->state.claims[slot_key];
+  if (!claim.chosen.empty())
+    return;
+  claim.chosen = request_id;
+  for (auto it = claim.waiting.begin(); it != claim.waiting.end();) {
+    if (it->first == request_id) {
+      ++it;
+      continue;
+    }
+    for (auto& w : it->second)
+      deliver(w.promise, refused(errc::already_exists, "another download of output " + slot_key + " is served"));
+    it = claim.waiting.erase(it);
+  }
+}
+
+/// Releases output `slot_key` once every CP backs the same download and its session waits here.
+void try_release(orchestrator_actor* self, const std::string& slot_key) {
+  auto& s = self->state;
+  auto& claim = s.claims[slot_key];
+  auto waiting = claim.waiting.find(claim.chosen);
+  if (claim.chosen.empty() || waiting == claim.waiting.end() || waiting->second.empty())
+    return;
+  auto sessions = std::move(waiting->second);
+  claim.waiting.erase(waiting);
+  auto& slot = s.slots.at(slot_key);
+  auto content_id = slot.content_id();
+  release_reply reply;
+  if (auto r = slot.release(sessions.front().who, now_ms()); !r) {
+    reply = refused(r.err().code, r.err().message);
+  } else {
+    auto c = s.contents.at(content_id);
+    // Unsealed here, before the last release ends the task and erases the key.
+    auto sealed = read_sealed(c.path);
+    erase_listed(self);  // the released content: its file is gone from here on
+    auto cols = sealed ? unseal_columns(*s.ctx, slot_key, content_id, *sealed)
+                       : result<std::vector<std::string>>{sealed.err()};
+    if (!cols) {
+      reply = refused(cols.err().code, cols.err().message);
+    } else {
+      reply = {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
+      ++s.active_downloads;
+      event(self, "slot", slot_key, "released once");
+    }
+  }
+  deliver(sessions.front().promise, std::move(reply));
+  for (std::size_t i = 1; i < sessions.size(); ++i)
+    deliver(sessions[i].promise, refused(errc::already_exists, "output " + slot_key + " was released once already"));
+  auto done = s.machine->output_retrieved(slot_key, now_ms());
+  if (done && *done) {
+    event(self, "phase", "finished", "every output was released");
+    on_phase(self);
+  }
+  update_gauges(self);
+}
+
+/// Refuses downloads whose CPs did not all back them in time.
+void expire_downloads(orchestrator_actor* self, std::int64_t now) {
+  for (auto& [key, claim] : self->state.claims)
+    for (auto& [id, sessions] : claim.waiting)
+      for (auto it = sessions.begin(); it != sessions.end();)
+        if (now >= it->deadline_ms) {
+          deliver(it->promise, refused(errc::timeout, "the other Computing Parties did not back this "
+                                                      "download of " + key + " in time"));
+          it = sessions.erase(it);
+        } else {
+          ++it;
+        }
 }
 
 // -- the orchestrator --
@@ -473,6 +624,7 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
         } else if (s.ctx->stopping->load()) {
           cancel_task(self, "stopped by the host", true);
         } else {
+          expire_downloads(self, now);
           std::vector<std::string> late;
           for (auto& [id, p] : s.pending)
             if (now >= p.deadline_ms)
@@ -486,7 +638,7 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
       if (is_terminal(s.machine->phase()) && s.finished_at_ms != 0) {
         // Let running downloads end and the host read the last events, then stop.
         bool drained = s.active_downloads == 0 || now - s.finished_at_ms > 60'000;
-        if (drained && now - s.finished_at_ms > 1500) {
+        if (drained && now - s.finished_at_ms > 3000) {
           close_links(self);
           if (s.on_exit)
             s.on_exit(s.exit_status);
@@ -580,41 +732,29 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     [=](failed_atom, const std::string& id, const std::string& why) {
       upload_failed(self, id, why, true);
     },
-    [=](release_atom, const std::string& slot_key, const std::string& who)
-      -> std::tuple<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t> {
+    [=](release_atom, const std::string& slot_key, const std::string& who,
+        const std::string& request_id) -> release_result {
       auto& s = self->state;
+      auto now = [](release_reply r) -> release_result {
+        return {r.code, std::move(r.message), std::move(r.columns), r.rows};
+      };
       auto it = s.slots.find(slot_key);
       if (it == s.slots.end() || it->second.kind() != slot_kind::output)
-        return {static_cast<std::uint32_t>(errc::not_found), "no output " + slot_key, {}, 0};
+        return now(refused(errc::not_found, "no output " + slot_key));
       if (it->second.state() == slot_state::released)
-        return {static_cast<std::uint32_t>(errc::already_exists),
-                "output " + slot_key + " was released once already (to " + it->second.released_to() + ")",
-                {}, 0};
+        return now(refused(errc::already_exists, "output " + slot_key + " was released once already (to "
+                                                   + it->second.released_to() + ")"));
       if (s.machine->phase() != task_phase::output)
-        return {static_cast<std::uint32_t>(errc::invalid_state),
-                "outputs are released in the output phase; the CT is in the "
-                  + std::string{to_string(s.machine->phase())} + " phase", {}, 0};
-      auto content_id = it->second.content_id();
-      if (auto r = it->second.release(who, now_ms()); !r)
-        return {static_cast<std::uint32_t>(r.err().code), r.err().message, {}, 0};
-      auto c = s.contents.at(content_id);
-      // Unsealed here, before the last release ends the task and erases the key.
-      auto sealed = read_sealed(c.path);
-      erase_listed(self);  // the released content: its file is gone from here on
-      if (!sealed)
-        return {static_cast<std::uint32_t>(sealed.err().code), sealed.err().message, {}, 0};
-      auto cols = unseal_columns(*s.ctx, slot_key, content_id, *sealed);
-      if (!cols)
-        return {static_cast<std::uint32_t>(cols.err().code), cols.err().message, {}, 0};
-      ++s.active_downloads;
-      event(self, "slot", slot_key, "released once");
-      auto r = s.machine->output_retrieved(slot_key, now_ms());
-      if (r && *r) {
-        event(self, "phase", "finished", "every output was released");
-        on_phase(self);
-      }
-      update_gauges(self);
-      return {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
+        return now(refused(errc::invalid_state, "outputs are released in the output phase; the CT is in the "
+                                                  + std::string{to_string(s.machine->phase())} + " phase"));
+      auto& claim = s.claims[slot_key];
+      if (!claim.chosen.empty() && claim.chosen != request_id)
+        return now(refused(errc::already_exists, "another download of output " + slot_key + " is served"));
+      auto promise = self->make_response_promise();
+      claim.waiting[request_id].push_back({promise, who, now_ms() + 15'000});
+      back_download(self, slot_key, request_id);
+      try_release(self, slot_key);
+      return caf::delegated<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t>{};
     },
     [=](done_atom) {
       auto& s = self->state;

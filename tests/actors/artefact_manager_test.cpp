@@ -14,6 +14,7 @@
 #include "joconde/messages/proto.hpp"
 #include "joconde/node.pb.h"
 #include "joconde/runtime/canonical_hash.hpp"
+#include "joconde/runtime/clock.hpp"
 #include "support/test_pki.hpp"
 
 #include <google/protobuf/util/json_util.h>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 using namespace joconde;
 using namespace std::string_literals;
@@ -136,10 +138,12 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   /// Registers the example at the root as client-a's draft; the registered CTSC.
-  v1::Ctsc registered() {
+  v1::Ctsc registered(int64_t approval_deadline_ms = 0) {
     v1::CtscRegistration reg;
     reg.set_request_id(std::string(32, 'a'));
     *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
+    if (approval_deadline_ms != 0)
+      reg.mutable_ctsc()->mutable_temporal()->set_approval_deadline_ms(approval_deadline_ms);
     deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
     BOOST_REQUIRE(!sent->empty());
     BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.ctsc");
@@ -492,4 +496,26 @@ BOOST_FIXTURE_TEST_CASE(a_vm_that_ended_otherwise_cancels_the_ct_everywhere, fin
   BOOST_CHECK_EQUAL(record().status(), "cancelled");
   BOOST_CHECK_EQUAL(sent->size(), n + 1);
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
+}
+
+BOOST_FIXTURE_TEST_CASE(no_approval_after_the_approval_deadline_and_the_cta_is_cancelled, fixture) {
+  auto ctsc = registered(now_ms() + 1500);
+  const auto uuid = ctsc.uuid();
+  auto sub = submission(ctsc, "client-a.joconde.test", 1, pki.node("client-a.joconde.test"));
+  deliver("cta.ctsa", "client-a.joconde.test", proto::serialize(sub));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  std::this_thread::sleep_for(std::chrono::milliseconds{1600});
+  auto rp = self->request(am, caf::infinite, decide_atom::value, uuid, "client-a.joconde.test"s, true,
+                          std::string{}, "approver"s);
+  sched.run();
+  rp.receive([](std::string&) { BOOST_FAIL("approved after the approval deadline"); },
+             [](caf::error& err) { BOOST_CHECK(code_of(err) == errc::timeout); });
+  auto rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
+  BOOST_CHECK_EQUAL(rec.status(), "emerging");
+  // The root's housekeeping cancels it and tells every holder.
+  self->send(am, tick_atom::value);
+  sched.run();
+  rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
+  BOOST_CHECK_EQUAL(rec.status(), "cancelled");
+  BOOST_CHECK(rec.reason().find("approval deadline") != std::string::npos);
 }
