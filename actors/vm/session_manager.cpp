@@ -122,8 +122,8 @@ void serve_client(session_ptr sh, int raw_fd) {
         failure = "column " + std::to_string(c + 1) + ": " + msg.err().describe();
         break;
       }
-      auto shares = engines::decode_shares(*msg, rows);
-      if (!shares || shares->a.size() != rows)
+      auto shares = engines::check_shares(*msg, rows);
+      if (!shares || *shares != rows)
         failure = "column " + std::to_string(c + 1) + " is not " + std::to_string(rows)
                   + " rows of shares";
       ctx.metrics->uploaded.Increment(static_cast<double>(msg->size()));

@@ -2,28 +2,23 @@
 #include <boost/test/unit_test.hpp>
 
 // One Computation Task end to end with three real CT VMs (actors/vm/vm_run.hpp) in this process
-// (the `inproc` way: each VM has its own actor system, sockets on 127.0.0.1, sealed files and an
-// in-memory simulated attester) and the client node's IO service (actors/cplane/io_service.hpp):
-// the VMs attest each other, custodians upload CSV files, the VMs run the algorithm with rss3, an
-// analyst downloads the result once, everything is erased. With the negative twins of each step.
+// (the `inproc` way of tests/support/ct_fixture.hpp: each VM has its own actor system, sockets on
+// 127.0.0.1, sealed files and an in-memory simulated attester) and the client node's IO service
+// (actors/cplane/io_service.hpp): the VMs attest each other, custodians upload CSV files, the VMs
+// run the algorithm with rss3, an analyst downloads the result once, everything is erased. With the
+// negative twins of each step.
 
-#include "cplane/io_service.hpp"
-#include "vm/task_policy.hpp"
-#include "vm/vm_run.hpp"
+#include "support/ct_fixture.hpp"
 
 #include "joconde/enclave/session.hpp"
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/engines/engine.hpp"
 #include "joconde/messages/proto.hpp"
-#include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/crypto.hpp"
-#include "joconde/runtime/http_client.hpp"
 
 #include <joconde/agreement.pb.h>
 #include <joconde/vm.pb.h>
-
-#include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,252 +35,14 @@ std::ostream& operator<<(std::ostream& os, errc code) { return os << to_string(c
 } // namespace joconde
 
 using namespace joconde;
+using test::authorize;
+using test::ct_cluster;
+using test::fixture_cta;
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
 const std::string canary = "CANARY-7f3a9c";  // planted in an input file; must never show up on disk
-
-struct person {
-  crypto::private_key key;
-  std::string pak;  // DER
-};
-
-person make_person() {
-  auto k = crypto::private_key::generate();
-  BOOST_REQUIRE(k);
-  auto der = k->public_key().to_der();
-  return {std::move(*k), std::string{der.begin(), der.end()}};
-}
-
-v1::Column column(const std::string& name, v1::Column::Type type, std::vector<std::string> domain = {},
-                  std::string min = {}, std::string max = {}) {
-  v1::Column c;
-  c.set_name(name);
-  c.set_type(type);
-  for (auto& d : domain)
-    c.add_domain(d);
-  c.set_min(min);
-  c.set_max(max);
-  return c;
-}
-
-/// A CT of two peers (a: persons with id, region; b: id, income) joined, counted and summed per
-/// region with small cells suppressed, run by three CPs.
-struct fixture_cta {
-  person custodian_a = make_person(), custodian_b = make_person(), analyst_a = make_person(),
-         stranger = make_person();
-  v1::FinalCta final;
-  enclave::measurement measurement{};
-  std::string image_text;
-
-  fixture_cta(const enclave::simulated_platform& platform, std::int64_t input_deadline_ms) {
-    vm::image_config image;
-    image.trusted_roots.push_back(platform.root_certificate());
-    image.allow_simulated = true;
-    image_text = image.to_text();
-    std::string binary = "the joconde-vm image of this test";
-    measurement = enclave::measure(crypto::to_bytes(binary), crypto::to_bytes(image_text));
-    auto& cta = *final.mutable_cta();
-    auto& c = *cta.mutable_ctsc();
-    c.set_uuid("5f0c6a7e-0d2b-4c1e-9a57-1b2c3d4e5f60");
-    c.set_title("income by region");
-    auto now = now_ms();
-    c.mutable_temporal()->set_approval_deadline_ms(now);
-    c.mutable_temporal()->set_input_deadline_ms(input_deadline_ms);
-    c.mutable_temporal()->set_execution_deadline_ms(now + 600'000);
-    c.mutable_temporal()->set_output_deadline_ms(now + 1'200'000);
-    c.mutable_engine()->set_name("rss3");
-    c.mutable_engine()->set_version("1.0.0");
-    auto* m = c.add_tee_measurements();
-    m->set_platform("simulated");
-    m->set_image("joconde-vm test");
-    m->set_measurement(std::string{measurement.begin(), measurement.end()});
-    c.mutable_main_algorithm()->set_language("joconde-sql/1");
-    c.mutable_main_algorithm()->set_source(
-      "INSERT INTO by_region SELECT region, COUNT(*) AS persons, SUM(income) AS income "
-      "FROM persons JOIN income ON persons.id = income.id GROUP BY region HAVING COUNT(*) >= 2;");
-    std::vector<std::string> regions{"north", "south", "east"};
-    auto* in_a = c.add_inputs();
-    in_a->set_key("persons");
-    in_a->set_peer("a.test");
-    *in_a->add_schema() = column("id", v1::Column::TYPE_TEXT_KEY);
-    *in_a->add_schema() = column("region", v1::Column::TYPE_CATEGORY, regions);
-    in_a->set_max_rows(1000);
-    auto* in_b = c.add_inputs();
-    in_b->set_key("income");
-    in_b->set_peer("b.test");
-    *in_b->add_schema() = column("id", v1::Column::TYPE_TEXT_KEY);
-    *in_b->add_schema() = column("income", v1::Column::TYPE_INTEGER, {}, "0", "1000000");
-    in_b->set_max_rows(1000);
-    auto* out = c.add_outputs();
-    out->set_key("by_region");
-    out->add_peers("a.test");
-    *out->add_schema() = column("region", v1::Column::TYPE_CATEGORY, regions);
-    *out->add_schema() = column("persons", v1::Column::TYPE_INTEGER);
-    *out->add_schema() = column("income", v1::Column::TYPE_INTEGER);
-    for (auto p : {"a.test", "b.test"}) {
-      auto* peer = c.add_peers();
-      peer->set_fqdn(p);
-      peer->set_role(v1::PEER_ROLE_INPUT_OUTPUT);
-    }
-    for (auto cp : {"cp1.test", "cp2.test", "cp3.test"})
-      c.add_computing_parties()->set_fqdn(cp);
-    auto* ctsa_a = cta.add_ctsas();
-    ctsa_a->set_peer("a.test");
-    auto* dc_a = ctsa_a->add_data_custodians();
-    dc_a->set_name("custodian a");
-    dc_a->set_pak(custodian_a.pak);
-    dc_a->add_input_keys("persons");
-    auto* da_a = ctsa_a->add_data_analysts();
-    da_a->set_name("analyst a");
-    da_a->set_pak(analyst_a.pak);
-    da_a->add_output_keys("by_region");
-    auto* ctsa_b = cta.add_ctsas();
-    ctsa_b->set_peer("b.test");
-    auto* dc_b = ctsa_b->add_data_custodians();
-    dc_b->set_name("custodian b");
-    dc_b->set_pak(custodian_b.pak);
-    dc_b->add_input_keys("income");
-    // b's CTSA cannot grant b's people an input that a provides: the policy ignores it.
-    dc_b->add_input_keys("persons");
-  }
-
-  enclave::host_data host() const {
-    auto h = canonical_hash(final.cta());
-    enclave::host_data out{};
-    std::copy(h->begin(), h->end(), out.begin());
-    return out;
-  }
-};
-
-v1::SignedAuthorization authorize(const person& who, const std::string& uuid, const std::string& slot,
-                                  bool upload, std::int64_t issued_at_ms = 0) {
-  v1::SlotAuthorization a;
-  a.set_ct_uuid(uuid);
-  a.set_slot(slot);
-  a.set_upload(upload);
-  auto id = crypto::random_bytes(16);
-  a.set_request_id(std::string{id.begin(), id.end()});
-  a.set_issued_at_ms(issued_at_ms != 0 ? issued_at_ms : now_ms());
-  v1::SignedAuthorization sa;
-  sa.set_authorization(proto::serialize(a));
-  std::string msg{vm::authorization_label};
-  msg += sa.authorization();
-  auto sig = who.key.sign(crypto::to_bytes(msg));
-  BOOST_REQUIRE(sig);
-  sa.set_pak(who.pak);
-  sa.set_signature(std::string{sig->begin(), sig->end()});
-  return sa;
-}
-
-/// Three CT VMs of one CT, each run_vm in its own thread, and the client's view of them.
-struct cluster {
-  fs::path dir;
-  std::vector<std::future<int>> runs;
-  std::vector<json> endpoints;
-  std::string token = crypto::hex(crypto::random_bytes(16));
-  std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
-  io::io_target target;
-
-  cluster(const enclave::simulated_platform& platform, const fixture_cta& f, bool debug_vm2 = false,
-          std::chrono::milliseconds peer_timeout = std::chrono::milliseconds{10'000}) {
-    dir = fs::temp_directory_path() / ("joconde-ct-run-" + crypto::hex(crypto::random_bytes(6)));
-    fs::create_directories(dir);
-    auto image = vm::image_config::parse(f.image_text);
-    BOOST_REQUIRE(image);
-    auto host = f.host();
-    for (unsigned i = 0; i < 3; ++i) {
-      auto vm_dir = dir / ("cp" + std::to_string(i));
-      fs::create_directories(vm_dir);
-      std::ofstream{vm_dir / "cta.bin", std::ios::binary} << proto::serialize(f.final);
-      vm::vm_options o;
-      o.cta_file = vm_dir / "cta.bin";
-      o.cp_index = i;
-      o.data_dir = vm_dir;
-      o.admin_token = token;
-      o.upload_confirm_timeout = std::chrono::milliseconds{5000};
-      o.peer_timeout = peer_timeout;
-      o.io_timeout = std::chrono::milliseconds{30'000};
-      auto att = std::make_shared<enclave::simulated_attester>(
-        platform.launch(f.measurement, host, debug_vm2 && i == 2));
-      runs.push_back(std::async(std::launch::async, [o, image = *image, host, att, s = stop] {
-        return vm::run_vm(o, image, host, att, s);
-      }));
-    }
-    for (unsigned i = 0; i < 3; ++i) {
-      auto file = dir / ("cp" + std::to_string(i)) / "endpoints.json";
-      for (int k = 0; k < 200 && !fs::exists(file); ++k)
-        std::this_thread::sleep_for(std::chrono::milliseconds{25});
-      BOOST_REQUIRE_MESSAGE(fs::exists(file), "VM " << i << " wrote no endpoints.json");
-      std::ifstream in{file};
-      endpoints.push_back(json::parse(in));
-    }
-    json peers = json::array();
-    for (unsigned i = 0; i < 3; ++i)
-      peers.push_back({{"cp_index", i}, {"peer_address", endpoints[i]["peer"]}, {"mpc_address", endpoints[i]["mpc"]}});
-    for (unsigned i = 0; i < 3; ++i) {
-      auto r = admin(i, "POST", "/peers", json{{"peers", peers}}.dump());
-      BOOST_REQUIRE(r);
-      BOOST_REQUIRE_EQUAL(r->status, 200);
-    }
-    target.final = &f.final;
-    for (unsigned i = 0; i < 3; ++i)
-      target.vms.push_back({i, endpoints[i]["client"].get<std::string>()});
-    target.trusted_roots.push_back(platform.root_certificate());
-    target.allow_simulated = true;
-  }
-
-  ~cluster() {
-    stop->store(true);
-    for (auto& r : runs)
-      if (r.valid())
-        r.wait();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  result<http::response> admin(unsigned i, const std::string& method, const std::string& path,
-                               std::string body = {}) {
-    return http::client::send("http://" + endpoints[i]["admin"].get<std::string>(), method, path,
-                              std::move(body), token);
-  }
-
-  json status(unsigned i) {
-    auto r = admin(i, "GET", "/status");
-    if (!r || r->status != 200)
-      return json{};
-    return json::parse(r->body, nullptr, false);
-  }
-
-  /// Waits until every VM that still answers reports `phase` (bounded).
-  bool wait_phase(const std::string& phase, int seconds = 60) {
-    for (int k = 0; k < seconds * 20; ++k) {
-      bool all = true;
-      for (unsigned i = 0; i < 3; ++i) {
-        auto s = status(i);
-        all = all && s.is_object() && s.value("phase", "") == phase;
-      }
-      if (all)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds{50});
-    }
-    return false;
-  }
-
-  /// The exit status of every VM (waits up to 60 s each).
-  std::vector<int> exits() {
-    std::vector<int> out;
-    for (auto& r : runs) {
-      if (r.wait_for(std::chrono::seconds{60}) != std::future_status::ready)
-        out.push_back(-1);
-      else
-        out.push_back(r.get());
-    }
-    return out;
-  }
-};
 
 std::string persons_csv() {
   std::string s = "id,region\n";
@@ -333,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing) {
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
   const auto& uuid = f.final.cta().ctsc().uuid();
-  cluster c{*platform, f};
+  ct_cluster c{*platform, f};
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
 
   // Refused before anything leaves the node: a CSV that does not match the schema.
@@ -427,7 +184,7 @@ BOOST_AUTO_TEST_CASE(the_result_equals_the_statistics_of_the_inputs) {
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
   const auto& uuid = f.final.cta().ctsc().uuid();
-  cluster c{*platform, f};
+  ct_cluster c{*platform, f};
   BOOST_REQUIRE(c.wait_phase("input"));
   auto up_a = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_REQUIRE_MESSAGE(up_a, (up_a ? "" : up_a.err().describe()));
@@ -451,7 +208,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_at_one_cp_cancels_and_erases_at_every_cp) {
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
   const auto& uuid = f.final.cta().ctsc().uuid();
-  cluster c{*platform, f};
+  ct_cluster c{*platform, f};
   BOOST_REQUIRE(c.wait_phase("input"));
   auto up = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_REQUIRE_MESSAGE(up, (up ? "" : up.err().describe()));
@@ -470,7 +227,7 @@ BOOST_AUTO_TEST_CASE(the_input_deadline_cancels_the_ct_at_every_cp) {
   auto platform = enclave::simulated_platform::create();
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 4'000};
-  cluster c{*platform, f};
+  ct_cluster c{*platform, f};
   BOOST_REQUIRE(c.wait_phase("input"));
   BOOST_TEST(c.exits() == (std::vector<int>{3, 3, 3}));
 }
@@ -479,7 +236,7 @@ BOOST_AUTO_TEST_CASE(a_vm_launched_with_debugging_is_refused_by_its_counterparts
   auto platform = enclave::simulated_platform::create();
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
-  cluster c{*platform, f, /*debug_vm2=*/true};
+  ct_cluster c{*platform, f, {.debug_vm2 = true}};
   // cp-2's evidence says debug: cp-0 and cp-1 refuse it, the CT never opens input and is cancelled.
   BOOST_TEST(!c.wait_phase("input", 5));
   auto s0 = c.status(0);
@@ -492,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_vm_launched_with_debugging_is_refused_by_its_counterparts
 namespace {
 
 /// The state of slot `key` at VM `cp`.
-std::string slot_state(cluster& c, unsigned cp, const std::string& key) {
+std::string slot_state(ct_cluster& c, unsigned cp, const std::string& key) {
   auto status = c.status(cp);
   for (auto& s : status["slots"])
     if (s["key"] == key)
@@ -501,7 +258,7 @@ std::string slot_state(cluster& c, unsigned cp, const std::string& key) {
 }
 
 /// An attested client session with VM `cp` of the cluster (as the IO service makes it).
-enclave::client_session session_with(cluster& c, const fixture_cta& f, unsigned cp,
+enclave::client_session session_with(ct_cluster& c, const fixture_cta& f, unsigned cp,
                                      const enclave::simulated_verifier& verifier) {
   auto addr = c.endpoints[cp]["client"].get<std::string>();
   auto colon = addr.rfind(':');
@@ -527,7 +284,7 @@ BOOST_AUTO_TEST_CASE(an_upload_that_fails_at_one_cp_leaves_the_slot_empty_at_all
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
   const auto& uuid = f.final.cta().ctsc().uuid();
-  cluster c{*platform, f};
+  ct_cluster c{*platform, f};
   BOOST_REQUIRE(c.wait_phase("input"));
   // A first upload makes the slot ready everywhere.
   auto first = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
@@ -591,11 +348,40 @@ BOOST_AUTO_TEST_CASE(silence_between_the_vms_is_not_a_lost_counterpart) {
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
   const auto& uuid = f.final.cta().ctsc().uuid();
-  cluster c{*platform, f, false, std::chrono::milliseconds{1000}};
+  ct_cluster c{*platform, f, {.peer_timeout = std::chrono::milliseconds{1000}}};
   BOOST_REQUIRE(c.wait_phase("input"));
   std::this_thread::sleep_for(std::chrono::seconds{4});
   for (unsigned i = 0; i < 3; ++i)
     BOOST_TEST(c.status(i).value("phase", "") == "input");
   auto up_a = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_TEST(up_a.ok(), (up_a ? "" : up_a.err().describe()));
+}
+
+BOOST_AUTO_TEST_CASE(two_downloads_at_once_one_gets_the_whole_output_the_other_nothing) {
+  // Each CP releases its shares once: two downloads racing must not each get the shares of only
+  // some CPs (CP 0 decides which one every CP serves).
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  ct_cluster c{*platform, f};
+  BOOST_REQUIRE(c.wait_phase("input"));
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto a1 = authorize(f.analyst_a, uuid, "by_region", false);
+  auto a2 = authorize(f.analyst_a, uuid, "by_region", false);
+  auto d1 = std::async(std::launch::async, [&] { return io::download(c.target, "by_region", a1); });
+  auto d2 = std::async(std::launch::async, [&] { return io::download(c.target, "by_region", a2); });
+  auto r1 = d1.get();
+  auto r2 = d2.get();
+  BOOST_TEST(r1.ok() != r2.ok(), "exactly one download succeeds: " << (r1 ? "ok" : r1.err().describe())
+                                   << " / " << (r2 ? "ok" : r2.err().describe()));
+  const auto& got = r1 ? r1 : r2;
+  const auto& lost = r1 ? r2 : r1;
+  if (got)
+    BOOST_TEST(got->csv == "region,persons,income\nnorth,6,6030\nsouth,4,4060\n", got->csv);
+  if (!lost)
+    BOOST_TEST(lost.err().code == errc::already_exists, lost.err().describe());
+  BOOST_TEST(c.exits() == (std::vector<int>{0, 0, 0}));
 }

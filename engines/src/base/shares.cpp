@@ -1,5 +1,6 @@
 #include "joconde/engines/engine.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace joconde::engines {
@@ -10,11 +11,6 @@ namespace {
 // little-endian, then the rows of `a` and (with 2 components) of `b`, 8 bytes little-endian each.
 constexpr std::uint8_t magic[4] = {'J', 'S', 'H', '1'};
 constexpr std::size_t header_size = 16;
-
-void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
 
 std::uint64_t get_u64(const std::uint8_t* p) {
   std::uint64_t v = 0;
@@ -27,20 +23,27 @@ std::uint64_t get_u64(const std::uint8_t* p) {
 
 std::vector<std::uint8_t> encode_shares(const secret& x) {
   bool two = !x.b.empty();
-  std::vector<std::uint8_t> out;
-  out.reserve(header_size + 8 * x.size() * (two ? 2 : 1));
-  out.insert(out.end(), std::begin(magic), std::end(magic));
-  out.push_back(two ? 2 : 1);
-  out.insert(out.end(), 3, 0);
-  put_u64(out, x.size());
-  for (auto v : x.a)
-    put_u64(out, v);
-  for (auto v : x.b)
-    put_u64(out, v);
+  std::vector<std::uint8_t> out(header_size + 8 * x.size() * (two ? 2 : 1));
+  std::memcpy(out.data(), magic, 4);
+  out[4] = two ? 2 : 1;
+  auto* p = out.data() + 8;
+  for (int i = 0; i < 8; ++i)
+    p[i] = static_cast<std::uint8_t>(std::uint64_t{x.size()} >> (8 * i));
+  p = out.data() + header_size;
+  for (const auto* column : {&x.a, &x.b}) {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p, column->data(), 8 * column->size());
+      p += 8 * column->size();
+    } else {
+      for (auto v : *column)
+        for (int i = 0; i < 8; ++i)
+          *p++ = static_cast<std::uint8_t>(v >> (8 * i));
+    }
+  }
   return out;
 }
 
-result<secret> decode_shares(std::span<const std::uint8_t> bytes, std::size_t max_rows) {
+result<std::size_t> check_shares(std::span<const std::uint8_t> bytes, std::size_t max_rows) {
   if (bytes.size() < header_size || std::memcmp(bytes.data(), magic, 4) != 0)
     return fail(errc::malformed_input, "not a joconde share file (no JSH1 header)");
   auto components = bytes[4];
@@ -55,15 +58,29 @@ result<secret> decode_shares(std::span<const std::uint8_t> bytes, std::size_t ma
     return fail(errc::malformed_input, "share file of " + std::to_string(rows) + " rows has "
                                          + std::to_string(body) + " bytes of shares, expected "
                                          + std::to_string(rows * components * 8));
+  return static_cast<std::size_t>(rows);
+}
+
+result<secret> decode_shares(std::span<const std::uint8_t> bytes, std::size_t max_rows) {
+  auto rows = check_shares(bytes, max_rows);
+  if (!rows)
+    return rows.err();
   secret x;
-  x.a.resize(rows);
-  if (components == 2)
-    x.b.resize(rows);
+  x.a.resize(*rows);
+  if (bytes[4] == 2)
+    x.b.resize(*rows);
   const auto* p = bytes.data() + header_size;
-  for (std::size_t i = 0; i < rows; ++i, p += 8)
-    x.a[i] = get_u64(p);
-  for (std::size_t i = 0; i < x.b.size(); ++i, p += 8)
-    x.b[i] = get_u64(p);
+  for (auto* column : {&x.a, &x.b}) {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(column->data(), p, 8 * column->size());
+      p += 8 * column->size();
+    } else {
+      for (auto& v : *column) {
+        v = get_u64(p);
+        p += 8;
+      }
+    }
+  }
   return x;
 }
 

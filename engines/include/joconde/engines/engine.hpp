@@ -103,6 +103,10 @@ std::vector<std::string> engine_names();
 /// One party's shares of a column as bytes, for upload to a data slot or download from an output.
 std::vector<std::uint8_t> encode_shares(const secret& x);
 
+/// Checks the header and size of an encode_shares encoding without decoding it: its row count, or
+/// malformed_input / too_large (more than max_rows rows) as decode_shares says them.
+result<std::size_t> check_shares(std::span<const std::uint8_t> bytes, std::size_t max_rows);
+
 /// The shares encoded by encode_shares; malformed_input or too_large for anything else.
 result<secret> decode_shares(std::span<const std::uint8_t> bytes, std::size_t max_rows);
 
