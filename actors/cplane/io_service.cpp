@@ -174,6 +174,14 @@ result<v1::VmReply> ask(enclave::secure_stream& st, std::uint32_t cp, v1::VmRequ
   return reply;
 }
 
+/// The engine the CTSC names, if this node has it.
+result<const engines::engine*> engine_of(const v1::Ctsc& ctsc) {
+  const auto* engine = engines::find_engine(ctsc.engine().name());
+  if (engine == nullptr || engine->caps().testing_only)
+    return fail(errc::unsupported, "this node has no engine " + ctsc.engine().name().substr(0, 64));
+  return engine;
+}
+
 const v1::InputSpec* find_input(const v1::Ctsc& ctsc, const std::string& key) {
   for (const auto& in : ctsc.inputs())
     if (in.key() == key)
@@ -198,9 +206,9 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   const auto* in = find_input(ctsc, input_key);
   if (in == nullptr)
     return fail(errc::not_found, "the CT has no input " + input_key);
-  const auto* engine = engines::find_engine(ctsc.engine().name());
-  if (engine == nullptr)
-    return fail(errc::unsupported, "this node has no engine " + ctsc.engine().name());
+  auto engine = engine_of(ctsc);
+  if (!engine)
+    return engine.err();
   // 1. The file against the schema, before anything leaves the node.
   auto start = clock::now();
   auto schema = engines::schema_of(in->key(), in->schema(), in->max_rows() == 0 ? 1'000'000 : in->max_rows());
@@ -227,7 +235,7 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
     std::vector<std::thread> splitters;
     for (std::size_t c = 0; c < ncols; ++c)
       splitters.emplace_back([&, c] {
-        auto shares = engine->split(table->columns[c]);
+        auto shares = (*engine)->split(table->columns[c]);
         std::vector<engines::word>().swap(table->columns[c]);
         for (std::size_t p = 0; p < parties; ++p)
           msgs[p][c] = engines::encode_shares(shares[p]);
@@ -295,9 +303,9 @@ result<download_report> download(const io_target& t, const std::string& output_k
   const auto* out = find_output(ctsc, output_key);
   if (out == nullptr)
     return fail(errc::not_found, "the CT has no output " + output_key);
-  const auto* engine = engines::find_engine(ctsc.engine().name());
-  if (engine == nullptr)
-    return fail(errc::unsupported, "this node has no engine " + ctsc.engine().name());
+  auto engine = engine_of(ctsc);
+  if (!engine)
+    return engine.err();
   auto schema = engines::schema_of(out->key(), out->schema(), out->max_rows() == 0 ? 1'000'000 : out->max_rows());
   if (!schema)
     return schema.err();
@@ -359,7 +367,7 @@ result<download_report> download(const io_target& t, const std::string& output_k
     std::vector<engines::secret> per_party;
     for (std::size_t p = 0; p < parties; ++p)
       per_party.push_back(std::move(cols[p][c]));
-    auto values = engine->rebuild(per_party);
+    auto values = (*engine)->rebuild(per_party);
     if (!values)
       return error{values.err().code, "the CT VMs' shares of " + output_key + " do not agree: "
                                         + values.err().message};
