@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <random>
 #include <thread>
 
 namespace joconde {
@@ -384,4 +385,73 @@ BOOST_AUTO_TEST_CASE(two_downloads_at_once_one_gets_the_whole_output_the_other_n
   if (!lost)
     BOOST_TEST(lost.err().code == errc::already_exists, lost.err().describe());
   BOOST_TEST(c.exits() == (std::vector<int>{0, 0, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(garbage_at_the_vms_endpoints_is_refused_and_changes_nothing) {
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  ct_cluster c{*platform, f};
+  BOOST_REQUIRE(c.wait_phase("input"));
+  // The host's admin endpoint: no token, a wrong token, malformed bodies.
+  auto admin_url = "http://" + c.endpoints[0]["admin"].get<std::string>();
+  for (const auto* path : {"/status", "/metrics", "/health"}) {
+    auto r = http::client::send(admin_url, "GET", path);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 401);
+    r = http::client::send(admin_url, "GET", path, {}, "not-the-token");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 401);
+  }
+  auto r = http::client::send(admin_url, "POST", "/cancel", "{}", "not-the-token");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 401);
+  for (const auto* body : {"", "[]", "{\"peers\":1}", "{\"peers\":[{\"cp_index\":\"x\"}]}",
+                           "{\"peers\":[{\"cp_index\":1,\"peer_address\":\"nowhere\",\"mpc_address\":\"h:1\"}]}"}) {
+    auto p = c.admin(0, "POST", "/peers", body);
+    BOOST_REQUIRE(p);
+    BOOST_TEST(p->status == 400, body << " -> " << p->status);
+  }
+  // Client sessions: garbage instead of a request, a request without authorization, a forged one.
+  enclave::simulated_verifier verifier{{platform->root_certificate()}};
+  std::mt19937_64 rng{7};
+  for (int round = 0; round < 20; ++round) {
+    auto s = session_with(c, f, static_cast<unsigned>(round % 3), verifier);
+    std::vector<std::uint8_t> junk(1 + rng() % 200);
+    for (auto& b : junk)
+      b = static_cast<std::uint8_t>(rng());
+    if (round % 4 == 1) {  // a well-formed upload request whose authorization is garbage
+      v1::VmRequest req;
+      req.set_kind(v1::VmRequest::KIND_UPLOAD);
+      req.mutable_authorization()->set_authorization(std::string(junk.begin(), junk.end()));
+      req.set_rows(3);
+      junk = crypto::to_bytes(proto::serialize(req));
+    } else if (round % 4 == 2) {  // a signed authorization with one byte of its signature flipped
+      auto a = authorize(f.custodian_a, uuid, "persons", true);
+      auto sig = a.signature();
+      sig[sig.size() / 2] ^= 1;
+      a.set_signature(sig);
+      v1::VmRequest req;
+      req.set_kind(v1::VmRequest::KIND_UPLOAD);
+      *req.mutable_authorization() = a;
+      req.set_rows(3);
+      junk = crypto::to_bytes(proto::serialize(req));
+    }
+    BOOST_REQUIRE(s.stream.send(junk));
+    auto reply = s.stream.receive(1 << 20);
+    if (reply) {
+      v1::VmReply vr;
+      BOOST_REQUIRE(vr.ParseFromArray(reply->data(), static_cast<int>(reply->size())));
+      BOOST_TEST(vr.code() != 0u, "round " << round << " was accepted");
+    }
+  }
+  for (unsigned i = 0; i < 3; ++i) {
+    BOOST_TEST(c.status(i).value("phase", "") == "input");
+    BOOST_TEST(slot_state(c, i, "persons") == "empty");
+    BOOST_TEST(files_below(c.dir / ("cp" + std::to_string(i)) / "slots") == 0u);
+  }
+  // Still serving: a correct upload is accepted.
+  auto up = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
+  BOOST_TEST(up.ok(), (up ? "" : up.err().describe()));
 }
