@@ -29,6 +29,7 @@
 #include <fstream>
 #include <future>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 namespace joconde {
@@ -86,13 +87,29 @@ std::size_t files_below(const fs::path& dir) {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
+namespace {
+
+/// A CT whose three in-process VMs attested each other and are in the input phase.
+struct ct_in_input {
+  result<enclave::simulated_platform> platform = enclave::simulated_platform::create();
+  fixture_cta f{created(platform), now_ms() + 600'000};
+  std::string uuid = f.final.cta().ctsc().uuid();
   ct_cluster c{*platform, f};
-  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
+
+  ct_in_input() {
+    BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
+  }
+
+  static const enclave::simulated_platform& created(const result<enclave::simulated_platform>& p) {
+    if (!p)
+      throw std::runtime_error{"no simulated platform: " + p.err().describe()};
+    return *p;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing, ct_in_input) {
 
   // Refused before anything leaves the node: a CSV that does not match the schema.
   auto bad = io::upload(c.target, "persons", "id,region\nP1,north\nP2,west\n",
@@ -180,13 +197,7 @@ BOOST_AUTO_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing) {
   BOOST_TEST(files_containing(c.dir, canary).empty());
 }
 
-BOOST_AUTO_TEST_CASE(the_result_equals_the_statistics_of_the_inputs) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-  BOOST_REQUIRE(c.wait_phase("input"));
+BOOST_FIXTURE_TEST_CASE(the_result_equals_the_statistics_of_the_inputs, ct_in_input) {
   auto up_a = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_REQUIRE_MESSAGE(up_a, (up_a ? "" : up_a.err().describe()));
   BOOST_TEST(up_a->phase == "input");
@@ -204,13 +215,7 @@ BOOST_AUTO_TEST_CASE(the_result_equals_the_statistics_of_the_inputs) {
   BOOST_TEST(files_containing(c.dir, canary).empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_cancel_at_one_cp_cancels_and_erases_at_every_cp) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-  BOOST_REQUIRE(c.wait_phase("input"));
+BOOST_FIXTURE_TEST_CASE(a_cancel_at_one_cp_cancels_and_erases_at_every_cp, ct_in_input) {
   auto up = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_REQUIRE_MESSAGE(up, (up ? "" : up.err().describe()));
   for (unsigned i = 0; i < 3; ++i)
@@ -280,13 +285,7 @@ enclave::client_session session_with(ct_cluster& c, const fixture_cta& f, unsign
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(an_upload_that_fails_at_one_cp_leaves_the_slot_empty_at_all_three) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-  BOOST_REQUIRE(c.wait_phase("input"));
+BOOST_FIXTURE_TEST_CASE(an_upload_that_fails_at_one_cp_leaves_the_slot_empty_at_all_three, ct_in_input) {
   // A first upload makes the slot ready everywhere.
   auto first = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_REQUIRE_MESSAGE(first, (first ? "" : first.err().describe()));
@@ -358,15 +357,9 @@ BOOST_AUTO_TEST_CASE(silence_between_the_vms_is_not_a_lost_counterpart) {
   BOOST_TEST(up_a.ok(), (up_a ? "" : up_a.err().describe()));
 }
 
-BOOST_AUTO_TEST_CASE(two_downloads_at_once_one_gets_the_whole_output_the_other_nothing) {
+BOOST_FIXTURE_TEST_CASE(two_downloads_at_once_one_gets_the_whole_output_the_other_nothing, ct_in_input) {
   // Each CP releases its shares once: two downloads racing must not each get the shares of only
   // some CPs (CP 0 decides which one every CP serves).
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-  BOOST_REQUIRE(c.wait_phase("input"));
   BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
   BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
   BOOST_REQUIRE(c.wait_phase("output"));
@@ -387,13 +380,7 @@ BOOST_AUTO_TEST_CASE(two_downloads_at_once_one_gets_the_whole_output_the_other_n
   BOOST_TEST(c.exits() == (std::vector<int>{0, 0, 0}));
 }
 
-BOOST_AUTO_TEST_CASE(garbage_at_the_vms_endpoints_is_refused_and_changes_nothing) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-  BOOST_REQUIRE(c.wait_phase("input"));
+BOOST_FIXTURE_TEST_CASE(garbage_at_the_vms_endpoints_is_refused_and_changes_nothing, ct_in_input) {
   // The host's admin endpoint: no token, a wrong token, malformed bodies.
   auto admin_url = "http://" + c.endpoints[0]["admin"].get<std::string>();
   for (const auto* path : {"/status", "/metrics", "/health"}) {
