@@ -10,7 +10,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+
 #include <set>
+
+namespace joconde {
+struct commit_job;
+}
+
+// The broker hands its commits to its writer, a detached actor of the same process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<joconde::commit_job>)
 
 namespace joconde {
 
@@ -80,17 +90,40 @@ void update_depth(service_broker_pointer self, const std::string& peer) {
       static_cast<double>(self->state.peers[peer].depth));
 }
 
-void remove_acked(service_broker_pointer self);
-
-/// Forgets what is in flight to `peer`; it will all be sent again (from the outbox, which must then
-/// no longer hold what was acknowledged).
+/// Forgets what is in flight to `peer`; it will all be sent again from the outbox (but for what was
+/// acknowledged meanwhile and is not yet removed from it).
 void reset_peer(service_broker_pointer self, const std::string& peer) {
-  remove_acked(self);
   auto& p = self->state.peers[peer];
   ++p.epoch;
   p.inflight.clear();
   p.inflight_count = 0;
   p.cursor.clear();
+}
+
+/// Hands one frame of outbox entries to the connection manager; it is in flight until acknowledged.
+void send_frame(service_broker_pointer self, const std::string& peer, std::vector<std::string> keys,
+                std::vector<std::string> envelopes) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  p.cursor = keys.back();
+  if (p.tail < p.cursor)
+    p.tail = p.cursor;
+  p.inflight_count += keys.size();
+  auto epoch = p.epoch;
+  self->request(st.cm, st.cfg.request_timeout, send_atom::value, peer, std::move(envelopes))
+    .then(
+      [=](uint64_t seq) {
+        auto& p = self->state.peers[peer];
+        if (p.epoch == epoch)
+          p.inflight[seq] = {std::move(keys), std::chrono::steady_clock::now()};
+      },
+      [=](caf::error& err) {
+        auto& p = self->state.peers[peer];
+        if (p.epoch != epoch)
+          return;
+        log::warning(component, "cannot send to " + peer + ": " + describe(err));
+        reset_peer(self, peer);
+      });
 }
 
 /// Hands the next frames of `peer`'s outbox to the connection manager, up to the window.
@@ -112,6 +145,8 @@ void pump(service_broker_pointer self, const std::string& peer) {
     auto limit = std::min<size_t>(st.cfg.frame_envelopes, st.cfg.window - p.inflight_count);
     auto res = txn->for_each_after(st.store.outbox, prefix, p.cursor,
                                    [&](std::string_view key, std::string_view value) {
+                                     if (st.acked_unremoved.count(std::string{key}) > 0)
+                                       return true;
                                      if (!envelopes.empty() && bytes + value.size() > st.cfg.frame_bytes)
                                        return false;
                                      keys.emplace_back(key);
@@ -125,25 +160,11 @@ void pump(service_broker_pointer self, const std::string& peer) {
     }
     if (keys.empty())
       return;
-    p.cursor = keys.back();
-    p.inflight_count += keys.size();
-    auto epoch = p.epoch;
-    self->request(st.cm, st.cfg.request_timeout, send_atom::value, peer, std::move(envelopes))
-      .then(
-        [=](uint64_t seq) {
-          auto& p = self->state.peers[peer];
-          if (p.epoch == epoch)
-            p.inflight[seq] = {std::move(keys), std::chrono::steady_clock::now()};
-        },
-        [=](caf::error& err) {
-          auto& p = self->state.peers[peer];
-          if (p.epoch != epoch)
-            return;
-          log::warning(component, "cannot send to " + peer + ": " + describe(err));
-          reset_peer(self, peer);
-        });
+    send_frame(self, peer, std::move(keys), std::move(envelopes));
   }
 }
+
+void schedule_commit(service_broker_pointer self, bool now);
 
 /// Hands an envelope to the local actor that processes its topic; forgets it once that actor
 /// answered. Without an answer it stays in pending_local and is handed over again at the next start.
@@ -152,14 +173,8 @@ void hand_over(service_broker_pointer self, const local_subscriber_actor& sub, s
   self->request(sub, std::chrono::seconds{60}, deliver_atom::value, topic, origin, payload)
     .then(
       [=](bool) {
-        auto& st = self->state;
-        auto txn = st.store.env->begin_write();
-        if (!txn)
-          return log::error(component, "cannot open the store: " + txn.err().message);
-        if (auto r = txn->del(st.store.pending_local, key); !r)
-          return log::error(component, "cannot forget a delivered envelope: " + r.err().message);
-        if (auto r = txn->commit(); !r)
-          log::error(component, "cannot forget a delivered envelope: " + r.err().message);
+        self->state.local_done.push_back(key); // removed from pending_local with the next commit
+        schedule_commit(self, false);
       },
       [=](caf::error& err) {
         log::warning(component, "the local actor for " + topic + " did not confirm an envelope from "
@@ -188,42 +203,125 @@ void redeliver(service_broker_pointer self, const std::string& prefix, const loc
                              + "* over again after a restart");
 }
 
-/// What storing one batch did inside the transaction, acted upon once it has committed.
-struct staged_batch {
-  struct decision {
-    std::string id, topic, origin, what;
-  };
-  std::vector<const admitted_envelope*> local;
-  std::vector<decision> decisions;
-  std::map<std::string, int64_t> enqueued;
-  uint64_t delivered = 0;
-  uint64_t duplicates = 0;
-};
+using pending_batch = service_broker_state::pending_batch;
 
-/// Writes one batch inside `txn`: duplicates dropped, local envelopes into the inbox, the rest into
-/// the outboxes of their next hops.
-result<void> stage_batch(service_broker_pointer self, lmdb::write_txn& txn,
-                         const std::vector<admitted_envelope>& batch, const std::string& from,
-                         neighbour_kind kind, staged_batch& out) {
+/// Forwards `entries` (outbox key, envelope bytes) to `hop` at once if its link has nothing older
+/// waiting (it has been handed everything up to the outbox's tail) and room in its window; else the
+/// pump sends them once they are committed. Forwarding happens before the commit that makes them
+/// durable here, so this node's commit and the next hop's overlap; the sender is still acknowledged
+/// only after this node's commit. If that commit fails, the sender sends again and the next hop drops
+/// what it already has.
+void forward(service_broker_pointer self, const std::string& hop,
+             const std::vector<std::pair<std::string, const std::string*>>& entries) {
   auto& st = self->state;
+  auto& p = st.peers[hop];
+  bool next_in_line = p.up && st.cm && p.cursor == p.tail
+                      && p.inflight_count + entries.size() <= st.cfg.window;
+  if (!next_in_line) {
+    p.tail = entries.back().first;
+    return;
+  }
+  std::vector<std::string> keys;
+  std::vector<std::string> frame;
+  size_t bytes = 0;
+  for (const auto& [key, env] : entries) {
+    if (!frame.empty()
+        && (frame.size() >= st.cfg.frame_envelopes || bytes + env->size() > st.cfg.frame_bytes)) {
+      send_frame(self, hop, std::move(keys), std::move(frame));
+      keys.clear();
+      frame.clear();
+      bytes = 0;
+    }
+    keys.push_back(key);
+    frame.push_back(*env);
+    bytes += env->size();
+  }
+  send_frame(self, hop, std::move(keys), std::move(frame));
+}
+
+/// Decides what becomes of each envelope of an admitted batch — duplicate (already stored or
+/// pending), delivered here, next hops with their outbox keys — and forwards it at once; the next
+/// commit stores what was decided. An error means nothing was decided.
+result<void> plan_batch(service_broker_pointer self, pending_batch& item) {
+  auto& st = self->state;
+  auto txn = st.store.env->begin_read();
+  if (!txn)
+    return txn.err();
   auto known_child = [&](const std::string& fqdn) {
-    auto v = txn.get(st.store.children, fqdn);
+    auto v = txn->get(st.store.children, fqdn);
     return v && v->has_value();
   };
-  for (const auto& env : batch) {
-    auto hex = id_hex(env.id);
-    auto fresh = txn.put_if_absent(st.store.seen, time_ordered_id(env.created_at_us, env.id), {});
-    if (!fresh)
-      return fresh.err();
-    if (!*fresh) {
-      ++out.duplicates;
-      out.decisions.push_back({hex, env.topic, env.origin, "duplicate"});
+  std::map<std::string, std::vector<std::pair<std::string, const std::string*>>> by_hop;
+  item.plans.resize(item.batch.size());
+  for (size_t i = 0; i < item.batch.size(); ++i) {
+    const auto& env = item.batch[i];
+    auto& plan = item.plans[i];
+    auto id = time_ordered_id(env.created_at_us, env.id);
+    auto stored = txn->get(st.store.seen, id);
+    if (!stored)
+      return stored.err();
+    if (stored->has_value() || !st.pending_ids.insert(id).second) {
+      plan.duplicate = true;
+      plan.decision = "duplicate";
       continue;
     }
-    auto plan = plan_route(env.recipients, st.trust->self(), st.parent,
-                           kind == neighbour_kind::parent, known_child);
+    auto route = plan_route(env.recipients, st.trust->self(), st.parent,
+                            item.kind == neighbour_kind::parent, known_child);
+    plan.local = route.local;
+    for (const auto& hop : route.next_hops) {
+      if (hop == item.from)
+        continue;
+      auto key = outbox_key(hop, ++st.next_seq);
+      st.uncommitted.insert(key);
+      by_hop[hop].emplace_back(key, &env.bytes);
+      plan.outbox.emplace_back(hop, std::move(key));
+    }
+    plan.decision = plan.local ? "delivered" : "forwarded";
+    for (const auto& r : route.unroutable) {
+      plan.decision += " unroutable:" + r;
+      log::warning(component, "no route to " + r + " for envelope " + id_hex(env.id));
+    }
+  }
+  for (const auto& [hop, entries] : by_hop) {
+    st.peers[hop].depth += static_cast<int64_t>(entries.size());
+    forward(self, hop, entries);
+    update_depth(self, hop);
+  }
+  return ok();
+}
+
+} // namespace
+
+/// One durable commit, made by the writer (or by the broker itself when commits are synchronous):
+/// the pending batches and the removals gathered since the last one. Only `outcome` is written by
+/// the writer; the broker reads it once the writer has answered.
+struct commit_job {
+  std::vector<service_broker_state::pending_batch> work;
+  std::vector<std::string> outbox_removals;        ///< acknowledged outbox entries
+  std::vector<std::string> pending_local_removals; ///< envelopes local actors have processed
+  std::vector<std::string> seen_removals;          ///< ids too old to come again
+  std::set<std::string> skip;                      ///< outbox entries acknowledged already: not written
+  std::vector<std::string> subscriber_prefixes;    ///< topics a local actor processes
+  result<void> outcome = ok();
+};
+
+namespace {
+
+/// Writes what was decided for one batch inside `txn`: the duplicate filter, local envelopes into
+/// the inbox (and pending_local when an actor of this node processes them), outbox entries not
+/// acknowledged by their next hop meanwhile.
+result<void> store_batch(const node_store& store, lmdb::write_txn& txn, const commit_job& job,
+                         const service_broker_state::pending_batch& item) {
+  for (size_t i = 0; i < item.batch.size(); ++i) {
+    const auto& env = item.batch[i];
+    const auto& plan = item.plans[i];
+    if (plan.duplicate)
+      continue;
+    auto id = time_ordered_id(env.created_at_us, env.id);
+    if (auto r = txn.put(store.seen, id, {}); !r)
+      return r.err();
     if (plan.local) {
-      nlohmann::json record{{"id", hex},
+      nlohmann::json record{{"id", id_hex(env.id)},
                             {"topic", env.topic},
                             {"origin", env.origin},
                             {"ct_id", env.ct_id},
@@ -232,155 +330,247 @@ result<void> stage_batch(service_broker_pointer self, lmdb::write_txn& txn,
                             {"payload_size", env.payload.size()}};
       if (env.payload.size() <= 64 * 1024)
         record["payload_hex"] = crypto::hex(crypto::to_bytes(env.payload));
-      if (auto r = txn.put(st.store.inbox, inbox_key(env.topic, env.created_at_us, env.id),
-                           record.dump());
+      if (auto r = txn.put(store.inbox, inbox_key(env.topic, env.created_at_us, env.id), record.dump());
           !r)
         return r.err();
-      ++out.delivered;
-      out.local.push_back(&env);
       // An actor of this node processes it: keep it until that actor says it has.
-      for (const auto& [prefix, sub] : st.subscribers)
+      for (const auto& prefix : job.subscriber_prefixes)
         if (env.topic.rfind(prefix, 0) == 0) {
           v1::LocalDelivery d;
           d.set_topic(env.topic);
           d.set_origin(env.origin);
           d.set_payload(env.payload);
-          if (auto r = txn.put(st.store.pending_local, time_ordered_id(env.created_at_us, env.id),
-                               proto::serialize(d));
-              !r)
+          if (auto r = txn.put(store.pending_local, id, proto::serialize(d)); !r)
             return r.err();
           break;
         }
     }
-    for (const auto& hop : plan.next_hops) {
-      if (hop == from)
-        continue;
-      if (auto r = txn.put(st.store.outbox, outbox_key(hop, ++st.next_seq), env.bytes); !r)
-        return r.err();
-      ++out.enqueued[hop];
-    }
-    std::string what = plan.local ? "delivered" : "forwarded";
-    for (const auto& r : plan.unroutable) {
-      what += " unroutable:" + r;
-      log::warning(component, "no route to " + r + " for envelope " + hex);
-    }
-    out.decisions.push_back({hex, env.topic, env.origin, what});
+    for (const auto& [hop, key] : plan.outbox)
+      if (job.skip.count(key) == 0)
+        if (auto r = txn.put(store.outbox, key, env.bytes); !r)
+          return r.err();
   }
   return ok();
 }
 
-/// After the commit: local subscribers, audit, metrics, and the next frames to the next hops.
-void after_commit(service_broker_pointer self, const std::vector<admitted_envelope>& batch,
-                  const std::string& from, neighbour_kind kind, const staged_batch& done) {
-  auto& st = self->state;
-  st.delivered += done.delivered;
-  for (const auto* env : done.local)
-    for (const auto& [prefix, sub] : st.subscribers)
-      if (env->topic.rfind(prefix, 0) == 0) {
-        hand_over(self, sub, time_ordered_id(env->created_at_us, env->id), env->topic, env->origin,
-                  env->payload);
-        break;
-      }
-  for (const auto& d : done.decisions)
-    audit_envelope(self, d.id, d.topic, d.origin, from, d.what);
-  if (st.metrics) {
-    st.metrics->routed(kind == neighbour_kind::self ? "local" : "in").Increment(
-      static_cast<double>(batch.size() - done.duplicates));
-    st.metrics->duplicate().Increment(static_cast<double>(done.duplicates));
-    if (done.delivered > 0)
-      st.metrics->delivered("all").Increment(static_cast<double>(done.delivered));
-  }
-  for (const auto& [hop, n] : done.enqueued) {
-    st.peers[hop].depth += n;
-    update_depth(self, hop);
-  }
+/// Makes `job` durable in one write transaction (on whichever thread calls it).
+result<void> run_commit(const node_store& store, const commit_job& job) {
+  auto txn = store.env->begin_write();
+  if (!txn)
+    return txn.err();
+  for (const auto& w : job.work)
+    if (auto r = store_batch(store, *txn, job, w); !r)
+      return r;
+  for (const auto& [db, keys] : {std::pair{&store.outbox, &job.outbox_removals},
+                                 std::pair{&store.pending_local, &job.pending_local_removals},
+                                 std::pair{&store.seen, &job.seen_removals}})
+    for (const auto& key : *keys)
+      if (auto r = txn->del(*db, key); !r)
+        return r.err();
+  return txn->commit();
 }
 
-/// Deletes the outbox keys of acknowledged envelopes in a commit of their own. A crash before it
-/// only makes those envelopes go out again; the receiver drops them as duplicates.
-void remove_acked(service_broker_pointer self) {
+/// After the commit (or its failure): forgets what was pending; then, if it was stored, local
+/// subscribers, audit and metrics.
+void after_commit(service_broker_pointer self, const service_broker_state::pending_batch& item,
+                  bool stored, const std::set<std::string>& skipped) {
   auto& st = self->state;
-  if (st.acked_keys.empty())
-    return;
-  auto txn = st.store.env->begin_write();
-  if (!txn) {
-    log::error(component, "cannot open the outbox: " + txn.err().message);
-    return;
-  }
-  for (const auto& key : st.acked_keys)
-    if (auto r = txn->del(st.store.outbox, key); !r) {
-      log::error(component, "cannot clear the outbox: " + r.err().message);
-      return;
+  uint64_t delivered = 0;
+  uint64_t duplicates = 0;
+  std::vector<std::string> records;
+  records.reserve(item.batch.size() * 10);
+  for (size_t i = 0; i < item.batch.size(); ++i) {
+    const auto& env = item.batch[i];
+    const auto& plan = item.plans[i];
+    if (!plan.duplicate)
+      st.pending_ids.erase(time_ordered_id(env.created_at_us, env.id));
+    for (const auto& [hop, key] : plan.outbox) {
+      st.uncommitted.erase(key);
+      // Acknowledged while the commit wrote it: remove it with a later one.
+      if (st.acked_early.erase(key) > 0 && stored && skipped.count(key) == 0)
+        st.acked_unremoved.insert(key);
     }
-  if (auto r = txn->commit(); !r) {
-    log::error(component, "cannot clear the outbox: " + r.err().message);
-    return;
+    if (!stored)
+      continue;
+    duplicates += plan.duplicate ? 1 : 0;
+    if (plan.local) {
+      ++delivered;
+      for (const auto& [prefix, sub] : st.subscribers)
+        if (env.topic.rfind(prefix, 0) == 0) {
+          hand_over(self, sub, time_ordered_id(env.created_at_us, env.id), env.topic, env.origin,
+                    env.payload);
+          break;
+        }
+    }
+    records.insert(records.end(), {"id", id_hex(env.id), "topic", env.topic, "origin", env.origin,
+                                   "from", item.from, "decision", plan.decision});
   }
-  st.acked_keys.clear();
+  if (!stored)
+    return;
+  st.delivered += delivered;
+  // One audit message for the batch: a record per envelope.
+  if (!records.empty())
+    self->send(st.audit, audit_atom::value, std::string{component}, std::string{"envelope"},
+               uint32_t{10}, std::move(records));
+  if (st.metrics) {
+    st.metrics->routed(item.kind == neighbour_kind::self ? "local" : "in").Increment(
+      static_cast<double>(item.batch.size() - duplicates));
+    st.metrics->duplicate().Increment(static_cast<double>(duplicates));
+    if (delivered > 0)
+      st.metrics->delivered("all").Increment(static_cast<double>(delivered));
+  }
 }
 
-/// Stores every pending batch in one durable commit, then tells each sender, then pumps; finally
-/// removes what was acknowledged meanwhile. Nothing is acknowledged unless its batch committed.
+void flush(service_broker_pointer self);
+
+/// Acts on a finished commit: tells each sender (nothing is acknowledged unless its batch
+/// committed), pumps, and starts the next commit if more is waiting.
+void commit_finished(service_broker_pointer self) {
+  auto& st = self->state;
+  auto job = std::move(st.committing);
+  st.committing.reset();
+  auto stored = static_cast<bool>(job->outcome);
+  if (stored) {
+    ++st.commits;
+    st.committed_batches += job->work.size();
+    for (const auto& key : job->outbox_removals)
+      st.acked_unremoved.erase(key);
+  } else {
+    // The removals are tried again with the next commit.
+    st.local_done.insert(st.local_done.end(), job->pending_local_removals.begin(),
+                         job->pending_local_removals.end());
+    st.stale_seen.insert(st.stale_seen.end(), job->seen_removals.begin(), job->seen_removals.end());
+  }
+  std::set<std::string> hops;
+  for (const auto& w : job->work) {
+    after_commit(self, w, stored, job->skip);
+    for (const auto& plan : w.plans)
+      for (const auto& [hop, key] : plan.outbox)
+        hops.insert(hop);
+  }
+  if (!stored) {
+    log::error(component, "cannot store " + std::to_string(job->work.size())
+                            + " batch(es) of envelopes: " + job->outcome.err().message);
+    auto err = to_caf(job->outcome.err());
+    for (auto& w : job->work)
+      w.done(err);
+    // What was forwarded is not in the outbox here: the senders send it again. The links start
+    // over from what the outbox holds, and its tail is what was committed or is still pending.
+    for (const auto& hop : hops) {
+      reset_peer(self, hop);
+      auto& p = st.peers[hop];
+      p.tail.clear();
+      if (auto txn = st.store.env->begin_read())
+        (void) txn->for_each_after(st.store.outbox, outbox_prefix(hop), "",
+                                   [&](std::string_view key, std::string_view) {
+                                     p.tail = std::string{key};
+                                     return true;
+                                   });
+      for (const auto& w : st.pending)
+        for (const auto& plan : w.plans)
+          for (const auto& [next, key] : plan.outbox)
+            if (next == hop)
+              p.tail = std::max(p.tail, key);
+      pump(self, hop);
+    }
+  } else {
+    for (auto& w : job->work)
+      w.done(caf::error{});
+    for (const auto& hop : hops)
+      pump(self, hop);
+  }
+  if (st.flush_again) {
+    st.flush_again = false;
+    flush(self);
+  }
+}
+
+/// Starts one durable commit of every pending batch and of the removals gathered since the last
+/// one, unless one is under way (then the next starts when it ends: group commit).
 void flush(service_broker_pointer self) {
   auto& st = self->state;
-  st.flush_scheduled = false;
-  auto work = std::move(st.pending);
+  if (st.committing) {
+    st.flush_again = true;
+    return;
+  }
+  if (st.pending.empty() && st.acked_unremoved.empty() && st.local_done.empty()
+      && st.stale_seen.empty())
+    return;
+  auto job = std::make_shared<commit_job>();
+  job->work = std::move(st.pending);
   st.pending.clear();
   st.pending_bytes = 0;
-  if (!work.empty()) {
-    std::vector<staged_batch> staged(work.size());
-    auto stored = [&]() -> result<void> {
-      auto txn = st.store.env->begin_write();
-      if (!txn)
-        return txn.err();
-      for (size_t i = 0; i < work.size(); ++i)
-        if (auto r = stage_batch(self, *txn, work[i].batch, work[i].from, work[i].kind, staged[i]); !r)
-          return r;
-      return txn->commit();
-    }();
-    if (!stored) {
-      log::error(component, "cannot store " + std::to_string(work.size())
-                              + " batch(es) of envelopes: " + stored.err().message);
-      auto err = to_caf(stored.err());
-      for (auto& w : work)
-        w.done(err);
-    } else {
-      ++st.commits;
-      st.committed_batches += work.size();
-      std::set<std::string> hops;
-      for (size_t i = 0; i < work.size(); ++i) {
-        after_commit(self, work[i].batch, work[i].from, work[i].kind, staged[i]);
-        work[i].done(caf::error{});
-        for (const auto& [hop, n] : staged[i].enqueued)
-          hops.insert(hop);
-      }
-      for (const auto& hop : hops)
-        pump(self, hop);
-    }
+  job->outbox_removals.assign(st.acked_unremoved.begin(), st.acked_unremoved.end());
+  job->pending_local_removals = std::move(st.local_done);
+  st.local_done.clear();
+  job->seen_removals = std::move(st.stale_seen);
+  st.stale_seen.clear();
+  job->skip = st.acked_early;
+  for (const auto& [prefix, sub] : st.subscribers)
+    job->subscriber_prefixes.push_back(prefix);
+  st.committing = job;
+  if (!st.writer) {
+    job->outcome = run_commit(st.store, *job);
+    commit_finished(self);
+    return;
   }
-  remove_acked(self);
+  self->request(st.writer, caf::infinite, job)
+    .then([=](bool) { commit_finished(self); },
+          [=](caf::error& err) {
+            job->outcome = fail(errc::storage_error, "the writer failed: " + describe(err));
+            commit_finished(self);
+          });
 }
 
-/// Queues a batch for the next flush (made at once if the pending data is large).
+/// Asks for a commit at once, or within the commit delay.
+void schedule_commit(service_broker_pointer self, bool now) {
+  auto& st = self->state;
+  if (now || st.cfg.commit_delay.count() == 0) {
+    if (!st.flush_scheduled) {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom::value, false);
+    }
+  } else if (!st.flush_timer && !st.flush_scheduled) {
+    st.flush_timer = true;
+    self->delayed_send(self, st.cfg.commit_delay, flush_atom::value, true);
+  }
+}
+
+/// Admits a batch: decides and forwards at once, then queues it for the commit. The commit follows
+/// at once when something is delivered here (or much is pending), else within the commit delay (the
+/// publisher of an envelope published here waits that long at most for its answer).
 void enqueue(service_broker_pointer self, service_broker_state::pending_batch item) {
   auto& st = self->state;
+  if (auto r = plan_batch(self, item); !r) {
+    log::error(component, "cannot route a batch of envelopes: " + r.err().message);
+    for (const auto& plan : item.plans)
+      for (const auto& [hop, key] : plan.outbox)
+        st.uncommitted.erase(key);
+    for (size_t i = 0; i < item.plans.size(); ++i)
+      if (!item.plans[i].duplicate && !item.plans[i].decision.empty())
+        st.pending_ids.erase(time_ordered_id(item.batch[i].created_at_us, item.batch[i].id));
+    item.done(to_caf(r.err()));
+    return;
+  }
+  bool urgent = false;
   for (const auto& env : item.batch)
     st.pending_bytes += env.bytes.size();
+  for (const auto& plan : item.plans)
+    urgent = urgent || plan.local;
   st.pending.push_back(std::move(item));
   if (st.pending_bytes > 64 * 1024 * 1024) {
     flush(self);
     return;
   }
-  if (!st.flush_scheduled) {
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
+  schedule_commit(self, urgent);
 }
 
 /// Forgets ids of envelopes too old to be admitted again (older than max_age + max_skew): a resend of
 /// one of them is refused as stale, so the duplicate filter need not remember it. Bounded per pass.
 void prune_seen(service_broker_pointer self) {
   auto& st = self->state;
+  if (!st.stale_seen.empty())
+    return; // the last pass is not committed yet
   auto horizon = now_us()
                  - std::chrono::duration_cast<std::chrono::microseconds>(st.cfg.limits.max_age
                                                                           + st.cfg.limits.max_skew)
@@ -400,14 +590,8 @@ void prune_seen(service_broker_pointer self) {
   }
   if (old.empty())
     return;
-  auto txn = st.store.env->begin_write();
-  if (!txn)
-    return;
-  for (const auto& id : old)
-    if (!txn->del(st.store.seen, id))
-      return;
-  if (txn->commit())
-    log::info(component, "forgot " + std::to_string(old.size()) + " ids of stale envelopes");
+  log::info(component, "forgetting " + std::to_string(old.size()) + " ids of stale envelopes");
+  st.stale_seen = std::move(old); // removed with the next commit
 }
 
 result<void> load_outbox(service_broker_state& st) {
@@ -418,7 +602,9 @@ result<void> load_outbox(service_broker_state& st) {
   auto res = txn->for_each(st.store.outbox, "", [&](std::string_view key, std::string_view) {
     auto zero = key.find('\0');
     if (zero != std::string_view::npos && key.size() == zero + 9) {
-      ++st.peers[std::string{key.substr(0, zero)}].depth;
+      auto& p = st.peers[std::string{key.substr(0, zero)}];
+      ++p.depth;
+      p.tail = std::string{key}; // keys come in order
       max_seq = std::max(max_seq, seq_of_key(key));
     }
     return true;
@@ -459,6 +645,14 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
     if (p.depth > 0)
       log::info(component, "outbox holds " + std::to_string(p.depth) + " envelopes for " + peer);
   }
+  if (st.cfg.async_commit)
+    st.writer = self->spawn<caf::detached + caf::linked>(
+      [store = st.store](caf::event_based_actor*) -> caf::behavior {
+        return {[=](const std::shared_ptr<commit_job>& job) {
+          job->outcome = run_commit(store, *job);
+          return true;
+        }};
+      });
   self->delayed_send(self, tick_interval, tick_atom::value);
   return {
     [=](connect_atom, connection_manager_actor cm) { self->state.cm = std::move(cm); },
@@ -504,7 +698,7 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
                          rp.deliver(err);
                        else
                          rp.deliver(true);
-                     }});
+                     }, {}});
       return rp;
     },
     [=](link_up_atom, std::string& peer, bool is_parent) {
@@ -524,15 +718,17 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       auto i = p.inflight.find(seq);
       if (i == p.inflight.end())
         return;
-      // Removed from the outbox at the next flush (the pump reads on after the cursor meanwhile).
       auto n = i->second.keys.size();
+      // Not yet committed: then it is never written. Else removed from the outbox with the next
+      // commit, or the tick's (the pump skips it meanwhile).
       for (auto& key : i->second.keys)
-        st.acked_keys.push_back(std::move(key));
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
-      p.depth -= static_cast<int64_t>(n);
+        if (st.uncommitted.count(key) > 0)
+          st.acked_early.insert(std::move(key));
+        else
+          st.acked_unremoved.insert(std::move(key));
+      if (st.acked_unremoved.size() >= 16384)
+        schedule_commit(self, true);
+      p.depth = std::max<int64_t>(0, p.depth - static_cast<int64_t>(n));
       p.inflight_count -= n;
       p.inflight.erase(i);
       if (st.metrics)
@@ -571,10 +767,14 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
                          rp.deliver(err);
                        else
                          rp.deliver(std::move(ids));
-                     }});
+                     }, {}});
       return rp;
     },
-    [=](flush_atom) { flush(self); },
+    [=](flush_atom, bool timer) {
+      auto& st = self->state;
+      (timer ? st.flush_timer : st.flush_scheduled) = false;
+      flush(self);
+    },
     [=](tick_atom) {
       auto& st = self->state;
       auto now = std::chrono::steady_clock::now();
@@ -596,6 +796,9 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       }
       if (++st.ticks % 600 == 0)
         prune_seen(self);
+      // Removals nothing else has committed yet.
+      if (!st.acked_unremoved.empty() || !st.local_done.empty() || !st.stale_seen.empty())
+        schedule_commit(self, true);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
     [=](status_atom) -> std::string {

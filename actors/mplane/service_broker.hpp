@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 
 namespace joconde::metrics {
@@ -24,6 +25,8 @@ class registry;
 
 namespace joconde {
 
+struct commit_job;
+
 /// What the broker is configured with.
 struct service_broker_config {
   uint32_t window = 4096;             ///< envelopes in flight per neighbour
@@ -31,6 +34,13 @@ struct service_broker_config {
   size_t frame_bytes = 4 * 1024 * 1024 + 128 * 1024; ///< bytes per frame (one envelope may exceed)
   std::chrono::milliseconds retry_after{5000};
   std::chrono::milliseconds request_timeout{5000};
+  /// How long envelopes published here or passing through may wait for the commit that makes them
+  /// durable here; they are forwarded at once, and acknowledged to their sender (or publisher) after
+  /// that commit. Envelopes delivered here are committed at once. 0: always at once.
+  std::chrono::milliseconds commit_delay{0};
+  /// Commits are made by a writer thread while the broker goes on admitting and forwarding (the
+  /// node); false: by the broker itself (deterministic tests).
+  bool async_commit = false;
   envelope_limits limits;
   /// The node's access policy (routing rules); the broker makes one of its own if none is given.
   std::shared_ptr<const access_policy> policy;
@@ -52,6 +62,7 @@ struct service_broker_state {
     bool is_parent = false;
     uint64_t epoch = 0;               ///< bumped at every link change; stale replies are ignored
     std::string cursor;               ///< last outbox key handed to the link
+    std::string tail;                 ///< last outbox key written (or being written) for this peer
     size_t inflight_count = 0;
     std::map<uint64_t, inflight_frame> inflight; ///< by frame sequence
     int64_t depth = 0;                ///< envelopes in the outbox
@@ -71,20 +82,39 @@ struct service_broker_state {
   uint64_t delivered = 0;
   uint64_t ticks = 0;
 
+  /// What admission decided for one envelope; the next commit stores it.
+  struct envelope_plan {
+    bool duplicate = false;                 ///< stored or pending already: dropped
+    bool local = false;                     ///< delivered here
+    std::vector<std::pair<std::string, std::string>> outbox; ///< next hop, outbox key
+    std::string decision;                   ///< for the audit log
+  };
+
   /// Admitted envelopes waiting for the next commit, and whom to tell once they are durable.
   struct pending_batch {
     std::vector<admitted_envelope> batch;
     std::string from;
     neighbour_kind kind = neighbour_kind::self;
     std::function<void(const caf::error&)> done; ///< called after the commit (or its failure)
+    std::vector<envelope_plan> plans;       ///< one per envelope of the batch
   };
 
   // Group commit: what arrives while the mailbox holds more work is written in one durable commit,
-  // made by a flush message this actor sends itself (it queues behind everything already there).
+  // made by a flush message this actor sends itself (it queues behind everything already there) or,
+  // for envelopes only forwarded, by a timer of cfg.commit_delay.
   std::vector<pending_batch> pending;       ///< stored by the next flush, in arrival order
   size_t pending_bytes = 0;
-  std::vector<std::string> acked_keys;      ///< outbox keys to delete at the next flush
-  bool flush_scheduled = false;
+  std::set<std::string> pending_ids;        ///< duplicate-filter keys of pending envelopes
+  std::set<std::string> uncommitted;        ///< outbox keys of pending envelopes
+  std::set<std::string> acked_early;        ///< of those, acknowledged already: never written
+  std::set<std::string> acked_unremoved;    ///< acknowledged outbox entries to remove (pump skips them)
+  std::vector<std::string> local_done;      ///< pending_local entries to remove
+  std::vector<std::string> stale_seen;      ///< duplicate-filter ids to forget
+  std::shared_ptr<commit_job> committing;   ///< the commit under way
+  bool flush_again = false;                 ///< commit again when it ends
+  caf::actor writer;                        ///< makes the commits when async_commit
+  bool flush_scheduled = false;             ///< a flush message is on its way
+  bool flush_timer = false;                 ///< a delayed flush message is on its way
   uint64_t commits = 0;                     ///< durable commits of envelopes (for status)
   uint64_t committed_batches = 0;           ///< batches they carried
 };

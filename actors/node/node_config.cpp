@@ -44,6 +44,7 @@ const std::vector<config_key>& config_keys() {
     {"broker.window", "4096", "envelopes in flight per neighbour before waiting for acks"},
     {"broker.frame-envelopes", "256", "envelopes per link frame"},
     {"broker.retry-after-ms", "5000", "resend unacknowledged envelopes after this many ms"},
+    {"broker.commit-delay-ms", "5", "longest wait of an envelope published here or passing through for its durable commit here (it is forwarded at once); 0: commit at once"},
     {"broker.max-envelope-bytes", "4259840", "largest signed envelope accepted"},
     {"link.reconnect-min-ms", "200", "first delay before reconnecting to the parent"},
     {"link.reconnect-max-ms", "5000", "largest delay between reconnection attempts"},
@@ -210,13 +211,14 @@ result<node_config> load_node_config(const fs::path& ini_file,
   auto window = parse_uint<uint32_t>("broker.window", values["broker.window"], 1, 1u << 20);
   auto frame = parse_uint<uint32_t>("broker.frame-envelopes", values["broker.frame-envelopes"], 1, 4096);
   auto retry = parse_uint<uint32_t>("broker.retry-after-ms", values["broker.retry-after-ms"], 100, 3600000);
+  auto delay = parse_uint<uint32_t>("broker.commit-delay-ms", values["broker.commit-delay-ms"], 0, 1000);
   auto maxenv = parse_uint<uint64_t>("broker.max-envelope-bytes", values["broker.max-envelope-bytes"],
                                      1024, 64ull << 20);
   auto rmin = parse_uint<uint32_t>("link.reconnect-min-ms", values["link.reconnect-min-ms"], 10, 60000);
   auto rmax = parse_uint<uint32_t>("link.reconnect-max-ms", values["link.reconnect-max-ms"], 10, 600000);
   auto rto = parse_uint<uint32_t>("link.request-timeout-ms", values["link.request-timeout-ms"], 100, 600000);
   auto rot = parse_uint<uint32_t>("pki.rotation-period-hours", values["pki.rotation-period-hours"], 1, 24 * 3650);
-  for (auto* r : {&window, &frame, &retry, &rmin, &rmax, &rto, &rot})
+  for (auto* r : {&window, &frame, &retry, &delay, &rmin, &rmax, &rto, &rot})
     if (!*r)
       return r->err();
   if (!maxenv)
@@ -226,6 +228,7 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.window = *window;
   cfg.frame_envelopes = *frame;
   cfg.retry_after = std::chrono::milliseconds{*retry};
+  cfg.commit_delay = std::chrono::milliseconds{*delay};
   cfg.max_envelope_bytes = *maxenv;
   cfg.reconnect_min = std::chrono::milliseconds{*rmin};
   cfg.reconnect_max = std::chrono::milliseconds{*rmax};

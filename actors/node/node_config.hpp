@@ -49,6 +49,7 @@ struct node_config {
   uint32_t window = 4096;            ///< envelopes in flight per neighbour
   uint32_t frame_envelopes = 256;    ///< envelopes per link frame
   std::chrono::milliseconds retry_after{5000};
+  std::chrono::milliseconds commit_delay{5};
   uint64_t max_envelope_bytes = 4 * 1024 * 1024 + 64 * 1024;
   // [link]
   std::chrono::milliseconds reconnect_min{200};

@@ -213,6 +213,8 @@ int run_node(const node_config& cfg) {
   bcfg.window = cfg.window;
   bcfg.frame_envelopes = cfg.frame_envelopes;
   bcfg.retry_after = cfg.retry_after;
+  bcfg.commit_delay = cfg.commit_delay;
+  bcfg.async_commit = true;
   bcfg.request_timeout = cfg.request_timeout;
   bcfg.limits.max_bytes = cfg.max_envelope_bytes;
   bcfg.policy = policy;

@@ -138,23 +138,36 @@ result<audit_chain> audit_chain::open(const std::filesystem::path& file, std::st
 
 result<std::uint64_t> audit_chain::append(std::string_view component, std::string_view event,
                                           const std::vector<std::pair<std::string, std::string>>& params) {
-  std::vector<std::pair<std::string, std::string>> kv{{"seq", std::to_string(seq_ + 1)},
-                                                      {"prev", prev_},
-                                                      {"event", std::string{event}}};
-  kv.insert(kv.end(), params.begin(), params.end());
-  auto line = log::format_line(log::severity::notice, app_, host_, component, {}, kv, "audit@32473");
-  auto hash = line_hash(line);
-  line.push_back('\n');
+  return append_all(component, event, {params});
+}
+
+result<std::uint64_t>
+audit_chain::append_all(std::string_view component, std::string_view event,
+                        const std::vector<std::vector<std::pair<std::string, std::string>>>& records) {
+  std::string lines;
+  auto seq = seq_;
+  auto prev = prev_;
+  for (const auto& params : records) {
+    std::vector<std::pair<std::string, std::string>> kv{{"seq", std::to_string(seq + 1)},
+                                                        {"prev", prev},
+                                                        {"event", std::string{event}}};
+    kv.insert(kv.end(), params.begin(), params.end());
+    auto line = log::format_line(log::severity::notice, app_, host_, component, {}, kv, "audit@32473");
+    prev = line_hash(line);
+    ++seq;
+    lines += line;
+    lines.push_back('\n');
+  }
   size_t done = 0;
-  while (done < line.size()) {
-    auto n = ::write(fd_, line.data() + done, line.size() - done);
+  while (done < lines.size()) {
+    auto n = ::write(fd_, lines.data() + done, lines.size() - done);
     if (n <= 0)
       return fail(errc::io_error, "cannot write the audit log " + file_.string());
     done += static_cast<size_t>(n);
   }
-  ++seq_;
-  prev_ = hash;
-  dirty_ = true;
+  seq_ = seq;
+  prev_ = prev;
+  dirty_ = !records.empty() || dirty_;
   return seq_;
 }
 

@@ -49,7 +49,7 @@ service_broker_actor::behavior_type mock_broker(service_broker_actor::pointer se
       return std::vector<std::string>{"id"};
     },
     [=](tick_atom) {},
-    [=](flush_atom) {},
+    [=](flush_atom, bool) {},
     [=](connect_atom, connection_manager_actor) {},
     [=](connect_atom, std::string&, local_subscriber_actor) {},
     [=](status_atom) { return "{}"s; },
@@ -59,6 +59,7 @@ service_broker_actor::behavior_type mock_broker(service_broker_actor::pointer se
 audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer) {
   return {
     [=](audit_atom, std::string&, std::string&, std::vector<std::string>&) {},
+    [=](audit_atom, std::string&, std::string&, uint32_t, std::vector<std::string>&) {},
     [=](tick_atom) {},
     [=](status_atom) { return "{}"s; },
   };

@@ -55,6 +55,15 @@ audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer self,
         line += " " + x;
       events->push_back(line);
     },
+    [=](audit_atom, std::string&, std::string& event, uint32_t per_record, std::vector<std::string>& kv) {
+      BOOST_REQUIRE(per_record > 0 && kv.size() % per_record == 0);
+      for (size_t at = 0; at < kv.size(); at += per_record) {
+        std::string line = event;
+        for (size_t i = at; i < at + per_record; ++i)
+          line += " " + kv[i];
+        events->push_back(line);
+      }
+    },
     [=](tick_atom) {},
     [=](status_atom) { return "{}"s; },
   };
@@ -109,7 +118,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   node_under_test& make_node(test::test_node& who, const std::string& tag,
-                             std::filesystem::path dir = {}) {
+                             std::filesystem::path dir = {}, service_broker_config cfg = {}) {
     auto n = std::make_unique<node_under_test>();
     n->dir = dir.empty() ? fresh_dir(tag) : dir;
     n->trust = std::make_shared<trust_view>(pki.root_ca(), who.chain);
@@ -117,8 +126,7 @@ struct fixture : test_coordinator_fixture<> {
     n->store = node_store::open(n->dir, 64 << 20).value();
     n->cm = sys.spawn(mock_cm, n->sent);
     n->audit = sys.spawn(mock_audit, n->events);
-    n->broker = sys.spawn(service_broker, service_broker_config{}, n->trust, n->signer, n->store,
-                          n->audit, nullptr);
+    n->broker = sys.spawn(service_broker, cfg, n->trust, n->signer, n->store, n->audit, nullptr);
     self->send(n->broker, connect_atom::value, n->cm);
     sched.run();
     nodes.push_back(std::move(n));
@@ -140,11 +148,14 @@ struct fixture : test_coordinator_fixture<> {
     return ids;
   }
 
+  /// Delivers a frame and waits for the answer (past the commit delay, if the broker has one).
   bool deliver(node_under_test& n, const std::string& from, bool from_parent,
                std::vector<std::string> envs) {
     bool ok = false;
-    ask(n.broker, deliver_atom::value, from, from_parent, envs)
-      .receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
+    auto rp = ask(n.broker, deliver_atom::value, from, from_parent, envs);
+    sched.trigger_timeouts();
+    sched.run();
+    rp.receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
     return ok;
   }
 
@@ -172,6 +183,10 @@ BOOST_AUTO_TEST_CASE(outbox_holds_envelopes_until_the_link_is_up_and_acked) {
   BOOST_CHECK_EQUAL(client.sent->front().envelopes.size(), 3u);
   BOOST_CHECK_EQUAL(count(client, client.store.outbox), 3u); // not acked yet
   self->send(client.broker, acked_atom::value, "joconde.test"s, client.sent->front().seq);
+  sched.run();
+  // Acknowledged entries go with the next commit, or at the next tick when nothing else comes.
+  BOOST_CHECK_EQUAL(count(client, client.store.outbox), 3u);
+  self->send(client.broker, tick_atom::value);
   sched.run();
   BOOST_CHECK_EQUAL(count(client, client.store.outbox), 0u);
 }
@@ -300,6 +315,56 @@ BOOST_AUTO_TEST_CASE(root_multicasts_only_to_the_named_recipients_and_drops_dupl
   BOOST_CHECK(at_cp1.sent->empty());
 }
 
+BOOST_AUTO_TEST_CASE(passing_envelopes_are_forwarded_before_their_commit_and_acknowledged_after_it) {
+  auto& client = make_node(a, "client");
+  service_broker_config delayed;
+  delayed.commit_delay = std::chrono::milliseconds{5};
+  auto& root = make_node(pki.node("joconde.test"), "root", {}, delayed);
+  for (auto c : {"cp1", "client-a"})
+    enrol(root, std::string{c} + ".joconde.test");
+  publish(client, {"cp1.joconde.test"}, 2);
+  self->send(client.broker, link_up_atom::value, "joconde.test"s, true);
+  self->send(root.broker, link_up_atom::value, "cp1.joconde.test"s, false);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(client.sent->size(), 1u);
+  auto envs = client.sent->front().envelopes;
+  // The frame from client-a goes on to cp1 at once, before anything is durable at the root, and
+  // client-a gets no answer (no acknowledgement) yet.
+  auto answer = self->request(root.broker, caf::infinite, deliver_atom::value,
+                              "client-a.joconde.test"s, false, envs);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(root.sent->size(), 1u);
+  BOOST_CHECK(root.sent->front().envelopes == envs);
+  BOOST_CHECK_EQUAL(count(root, root.store.seen), 0u);
+  // cp1 acknowledges before the root's commit: the root never writes those outbox entries.
+  self->send(root.broker, acked_atom::value, "cp1.joconde.test"s, root.sent->front().seq);
+  sched.run();
+  BOOST_CHECK(self->mailbox().empty()); // not answered
+  // The commit delay passes: durable, then answered.
+  sched.trigger_timeouts();
+  sched.run();
+  BOOST_CHECK_EQUAL(count(root, root.store.seen), 2u);
+  BOOST_CHECK_EQUAL(count(root, root.store.outbox), 0u);
+  bool answered = false;
+  answer.receive([&](bool) { answered = true; }, [](caf::error&) {});
+  BOOST_CHECK(answered);
+  // The same frame again (its answer lost): dropped as duplicates, nothing forwarded again.
+  BOOST_REQUIRE(deliver(root, "client-a.joconde.test", false, envs));
+  BOOST_CHECK_EQUAL(root.sent->size(), 1u);
+  BOOST_CHECK_EQUAL(count(root, root.store.seen), 2u);
+  // Unacknowledged, an entry is written and stays until its ack (removed with a later commit).
+  publish(client, {"cp1.joconde.test"}, 1);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(client.sent->size(), 2u);
+  BOOST_REQUIRE(deliver(root, "client-a.joconde.test", false, client.sent->back().envelopes));
+  BOOST_REQUIRE_EQUAL(root.sent->size(), 2u);
+  BOOST_CHECK_EQUAL(count(root, root.store.outbox), 1u);
+  self->send(root.broker, acked_atom::value, "cp1.joconde.test"s, root.sent->back().seq);
+  self->send(root.broker, tick_atom::value);
+  sched.run();
+  BOOST_CHECK_EQUAL(count(root, root.store.outbox), 0u);
+}
+
 BOOST_AUTO_TEST_CASE(refused_envelopes_change_nothing_but_are_acknowledged) {
   auto& root = make_node(pki.node("joconde.test"), "root");
   enrol(root, "cp1.joconde.test");
@@ -369,7 +434,7 @@ recording_broker(service_broker_actor::pointer self, std::shared_ptr<std::vector
     [=](publish_atom, std::string&, std::vector<std::string>&, std::string&, std::string&,
         uint32_t) { return std::vector<std::string>{}; },
     [=](tick_atom) {},
-    [=](flush_atom) {},
+    [=](flush_atom, bool) {},
     [=](connect_atom, connection_manager_actor) {},
     [=](connect_atom, std::string&, local_subscriber_actor) {},
     [=](status_atom) { return "{}"s; },

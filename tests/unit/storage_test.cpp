@@ -142,10 +142,17 @@ BOOST_AUTO_TEST_CASE(audit_chain_resumes_and_detects_every_kind_of_tampering) {
     auto chain = audit_chain::open(file, "joconde-node", "root").value();
     BOOST_CHECK_EQUAL(chain.size(), 50u);
     BOOST_REQUIRE(chain.append("x", "more", {}));
+    // A batch (one write) chains exactly like records appended one by one; an empty one adds none.
+    BOOST_CHECK_EQUAL(chain.append_all("service_broker", "envelope", {}).value(), 51u);
+    BOOST_CHECK_EQUAL(chain.append_all("service_broker", "envelope",
+                                       {{{"id", "a"}}, {{"id", "b"}, {"decision", "forwarded"}}, {}})
+                        .value(),
+                      54u);
+    BOOST_REQUIRE(chain.append("x", "after", {}));
   }
   auto verdict = verify_audit_file(file).value();
   BOOST_CHECK(verdict.ok);
-  BOOST_CHECK_EQUAL(verdict.records, 51u);
+  BOOST_CHECK_EQUAL(verdict.records, 55u);
   auto original = lines_of(file);
   auto head = dir / "audit.log.head";
   std::ifstream hin{head};
@@ -174,8 +181,8 @@ BOOST_AUTO_TEST_CASE(audit_chain_resumes_and_detects_every_kind_of_tampering) {
   inserted.insert(inserted.begin() + 5, inserted[5]);
   check_broken(inserted, 7, "inserted line");
   auto last_edited = original;
-  last_edited.back().replace(last_edited.back().find("more"), 4, "MORE");
-  check_broken(last_edited, 51, "edited last line");
+  last_edited.back().replace(last_edited.back().find("after"), 5, "AFTER");
+  check_broken(last_edited, 55, "edited last line");
   // A torn last line (crash mid-write) is reported by verify and cut off, with a record, by open.
   write_lines(file, original);
   std::ofstream{head, std::ios::trunc} << head_text;
@@ -183,7 +190,7 @@ BOOST_AUTO_TEST_CASE(audit_chain_resumes_and_detects_every_kind_of_tampering) {
   BOOST_CHECK(!verify_audit_file(file)->ok);
   auto reopened = audit_chain::open(file, "joconde-node", "root");
   BOOST_REQUIRE(reopened);
-  BOOST_CHECK_EQUAL(reopened->size(), 52u);
+  BOOST_CHECK_EQUAL(reopened->size(), 56u);
   BOOST_REQUIRE(reopened->sync());
   BOOST_CHECK(verify_audit_file(file)->ok);
   fs::remove_all(dir);

@@ -105,8 +105,8 @@ using service_broker_actor = caf::typed_actor<
                   uint32_t>::with<std::vector<std::string>>,
   // timer: resend what is overdue.
   caf::reacts_to<tick_atom>,
-  // self: commit what is pending (group commit).
-  caf::reacts_to<flush_atom>,
+  // self: commit what is pending (group commit); true: sent by the commit-delay timer.
+  caf::reacts_to<flush_atom, bool>,
   // wiring at start-up: the connection manager to send frames through.
   caf::reacts_to<connect_atom, connection_manager_actor>,
   // wiring at start-up: deliver envelopes whose topic starts with this prefix to that actor.
@@ -135,6 +135,9 @@ using access_manager_actor = caf::typed_actor<
 using audit_log_actor = caf::typed_actor<
   // component, event, flattened key/value parameters.
   caf::reacts_to<audit_atom, std::string, std::string, std::vector<std::string>>,
+  // component, event, strings per record, then the records' flattened key/value parameters: one
+  // record each (in one write).
+  caf::reacts_to<audit_atom, std::string, std::string, uint32_t, std::vector<std::string>>,
   // timer: sync what was written.
   caf::reacts_to<tick_atom>,
   caf::replies_to<status_atom>::with<std::string>>;

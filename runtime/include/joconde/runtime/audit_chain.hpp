@@ -32,6 +32,12 @@ public:
   result<std::uint64_t> append(std::string_view component, std::string_view event,
                                const std::vector<std::pair<std::string, std::string>>& params);
 
+  /// Appends one record per element of `records` (the same component and event), in one write.
+  /// Returns the sequence number of the last.
+  result<std::uint64_t>
+  append_all(std::string_view component, std::string_view event,
+             const std::vector<std::vector<std::pair<std::string, std::string>>>& records);
+
   /// Flushes written records to disk and updates the head file.
   result<void> sync();
 
