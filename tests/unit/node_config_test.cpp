@@ -45,6 +45,9 @@ BOOST_AUTO_TEST_CASE(ini_then_environment_then_command_line) {
   BOOST_CHECK_EQUAL(cfg->window, 77u);
   cfg = load_node_config(file, {{"broker.window", "88"}});
   BOOST_CHECK_EQUAL(cfg->window, 88u);
+  BOOST_CHECK_EQUAL(cfg->commit_delay.count(), 5); // the default
+  cfg = load_node_config(file, {{"broker.commit-delay-ms", "0"}});
+  BOOST_CHECK_EQUAL(cfg->commit_delay.count(), 0);
   ::unsetenv("JOCONDE_BROKER_WINDOW");
   fs::remove(file);
 }
@@ -63,6 +66,8 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     {good, {{"node.name", "CP 1"}}, "node.name"},
     {good, {{"node.parent", ""}}, "node.parent"},
     {good, {{"broker.window", "-3"}}, "broker.window"},
+    {good, {{"broker.commit-delay-ms", "soon"}}, "broker.commit-delay-ms"},
+    {good, {{"broker.commit-delay-ms", "1001"}}, "broker.commit-delay-ms"},
     {good, {{"storage.map-size", "12"}}, "storage.map-size"},
     {good, {{"link.reconnect-min-ms", "9000"}, {"link.reconnect-max-ms", "100"}}, "reconnect"},
     {good, {{"log.level", "loud"}}, "log.level"},
