@@ -65,7 +65,7 @@ struct service_broker_state {
     std::string tail;                 ///< last outbox key written (or being written) for this peer
     size_t inflight_count = 0;
     std::map<uint64_t, inflight_frame> inflight; ///< by frame sequence
-    int64_t depth = 0;                ///< envelopes in the outbox
+    int64_t depth = 0;                ///< envelopes for it not yet acknowledged (outbox or pending)
   };
 
   service_broker_config cfg;
@@ -99,9 +99,10 @@ struct service_broker_state {
     std::vector<envelope_plan> plans;       ///< one per envelope of the batch
   };
 
-  // Group commit: what arrives while the mailbox holds more work is written in one durable commit,
-  // made by a flush message this actor sends itself (it queues behind everything already there) or,
-  // for envelopes only forwarded, by a timer of cfg.commit_delay.
+  // Group commit: one durable commit at a time stores every batch admitted since the last one (and
+  // the removals gathered meanwhile); it is asked for by a flush message this actor sends itself (it
+  // queues behind everything already there) or, when nothing is delivered here, by a timer of
+  // cfg.commit_delay. What arrives while a commit is under way goes into the next.
   std::vector<pending_batch> pending;       ///< stored by the next flush, in arrival order
   size_t pending_bytes = 0;
   std::set<std::string> pending_ids;        ///< duplicate-filter keys of pending envelopes
@@ -115,7 +116,7 @@ struct service_broker_state {
   caf::actor writer;                        ///< makes the commits when async_commit
   bool flush_scheduled = false;             ///< a flush message is on its way
   bool flush_timer = false;                 ///< a delayed flush message is on its way
-  uint64_t commits = 0;                     ///< durable commits of envelopes (for status)
+  uint64_t commits = 0;                     ///< durable commits (for status)
   uint64_t committed_batches = 0;           ///< batches they carried
 };
 
