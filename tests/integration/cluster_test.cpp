@@ -5,6 +5,7 @@
 
 #include "joconde/runtime/crypto.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -164,6 +165,72 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing)
   BOOST_CHECK_EQUAL(deliveries.size(), 1000u);
   BOOST_CHECK_EQUAL(once, 1000u);
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
+}
+
+// Envelopes are forwarded before the commit at their origin and at the root, and acknowledged (or
+// answered to the publisher) only after it. Killing the origin or the destination mid-stream must
+// still lose no answered envelope and deliver none twice.
+BOOST_AUTO_TEST_CASE(kill_9_of_the_origin_or_the_destination_mid_stream_loses_and_duplicates_nothing) {
+  test::cluster c{"faults2"};
+  for (const std::string victim : {"client-a", "cp1"}) {
+    auto topic = "test.stream." + std::string{victim == "cp1" ? "dest" : "origin"};
+    std::set<std::string> answered; // ids of publishes answered 202: durable at client-a
+    int unanswered_calls = 0;       // calls that failed while client-a was down
+    std::mutex mtx;
+    std::thread publisher{[&] {
+      for (int i = 0; i < 40;) {
+        auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
+                                    json{{"topic", topic}, {"recipients", {"cp1"}},
+                                         {"payload", "x"}, {"count", 25}});
+        std::lock_guard guard{mtx};
+        if (status == 202) {
+          for (const auto& id : doc["ids"])
+            answered.insert(id.get<std::string>());
+          ++i;
+        } else if (++unanswered_calls > 200) {
+          return;
+        }
+        std::this_thread::sleep_for(40ms);
+      }
+    }};
+    test::cluster::wait_until([&] { return inbox_ids(c, "cp1", topic).size() >= 100; }, 30s);
+    BOOST_REQUIRE_EQUAL(c.ops("kill " + victim), 0);
+    size_t at_kill = 0;
+    {
+      std::lock_guard guard{mtx};
+      at_kill = answered.size();
+    }
+    std::this_thread::sleep_for(500ms);
+    BOOST_REQUIRE_EQUAL(c.ops("start " + victim), 0);
+    publisher.join();
+    BOOST_REQUIRE_EQUAL(answered.size(), 1000u);
+    BOOST_CHECK_LT(at_kill, 1000u); // the kill really came in the middle of the stream
+    BOOST_CHECK(test::cluster::wait_until(
+      [&] { return inbox_ids(c, "cp1", topic).size() >= 1000; }, 120s));
+    auto got = inbox_ids(c, "cp1", topic);
+    BOOST_TEST_MESSAGE(victim << " killed after " << at_kill << " answered; " << unanswered_calls
+                              << " calls unanswered; cp1 holds " << got.size());
+    // Every answered envelope arrived; an unanswered call's envelopes may have arrived too (they
+    // were forwarded before the origin died), but no more than those calls carried.
+    BOOST_CHECK(std::includes(got.begin(), got.end(), answered.begin(), answered.end()));
+    BOOST_CHECK_LE(got.size(), answered.size() + 25u * static_cast<size_t>(unanswered_calls));
+    // Exactly once to the application: one "delivered" audit record per id at cp1.
+    std::ifstream audit{c.data_dir("cp1") / "audit.log"};
+    std::map<std::string, int> deliveries;
+    std::string line;
+    while (std::getline(audit, line)) {
+      if (line.find("decision=\"delivered\"") == std::string::npos
+          || line.find("topic=\"" + topic + "\"") == std::string::npos)
+        continue;
+      auto at = line.find(" id=\"");
+      BOOST_REQUIRE(at != std::string::npos);
+      ++deliveries[line.substr(at + 5, 32)];
+    }
+    BOOST_CHECK_EQUAL(deliveries.size(), got.size());
+    for (const auto& [id, n] : deliveries)
+      BOOST_CHECK_MESSAGE(n == 1, victim << ": " << id << " delivered " << n << " times");
+    BOOST_CHECK(test::cluster::wait_until([&] { return c.ops("status") == 0; }, 60s));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
