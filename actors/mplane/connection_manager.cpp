@@ -300,7 +300,9 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
         return;
       }
       auto session = link->session();
-      self->request(st.broker, st.cfg.request_timeout * 4, deliver_atom::value, peer, is_parent,
+      // The broker (of this process) answers once the frame is durable, or with an error; if it
+      // never did, the frame would simply come again (no timeout: no wake-up of CAF's clock).
+      self->request(st.broker, caf::infinite, deliver_atom::value, peer, is_parent,
                     std::move(*envelopes))
         .then(
           [=](bool) {

@@ -110,7 +110,9 @@ void send_frame(service_broker_pointer self, const std::string& peer, std::vecto
     p.tail = p.cursor;
   p.inflight_count += keys.size();
   auto epoch = p.epoch;
-  self->request(st.cm, st.cfg.request_timeout, send_atom::value, peer, std::move(envelopes))
+  // The connection manager is an actor of this process that answers at once (or is gone, which
+  // CAF reports as an error): no timeout, which would cost a wake-up of CAF's clock per frame.
+  self->request(st.cm, caf::infinite, send_atom::value, peer, std::move(envelopes))
     .then(
       [=](uint64_t seq) {
         auto& p = self->state.peers[peer];
