@@ -1,6 +1,7 @@
 #include "artefact_manager.hpp"
 
 #include "ct_reports.hpp"
+#include "cta_records.hpp"
 #include "cta_state.hpp"
 #include "ctsc_rules.hpp"
 
@@ -52,18 +53,7 @@ std::string hex_hash(const v1::Ctsc& ctsc) {
 }
 
 result<std::optional<v1::CtaRecord>> load(const node_store& store, const std::string& uuid) {
-  auto txn = store.env->begin_read();
-  if (!txn)
-    return txn.err();
-  auto bytes = txn->get(store.ctas, uuid);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
-    return std::optional<v1::CtaRecord>{};
-  auto rec = proto::parse<v1::CtaRecord>(**bytes, max_artefact);
-  if (!rec)
-    return rec.err();
-  return std::optional<v1::CtaRecord>{std::move(*rec)};
+  return load_cta_record(store, uuid, max_artefact);
 }
 
 /// The CTA this node holds with this uuid: malformed_input for a bad uuid, not_found if none.

@@ -1,6 +1,7 @@
 #include "deployment_operator.hpp"
 
 #include "ct_reports.hpp"
+#include "cta_records.hpp"
 #include "ct_vm.hpp"
 #include "ctsc_rules.hpp"
 
@@ -117,15 +118,12 @@ void update_gauge(self_ptr self) {
 }
 
 result<v1::CtaRecord> load_record(const node_store& store, const std::string& uuid) {
-  auto txn = store.env->begin_read();
-  if (!txn)
-    return txn.err();
-  auto bytes = txn->get(store.ctas, uuid);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
+  auto rec = load_cta_record(store, uuid, 8 * 1024 * 1024);
+  if (!rec)
+    return rec.err();
+  if (!rec->has_value())
     return fail(errc::not_found, "this node holds no CTA " + uuid);
-  return proto::parse<v1::CtaRecord>(**bytes, 8 * 1024 * 1024);
+  return std::move(**rec);
 }
 
 /// Writes the signed erasure record of a CT's directory into the audit log and reports it.

@@ -1,5 +1,6 @@
 #include "io_service_actor.hpp"
 
+#include "cta_records.hpp"
 #include "io_service.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -32,17 +33,12 @@ struct loaded_target {
 };
 
 result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg, const std::string& uuid) {
-  auto txn = cfg.store.env->begin_read();
-  if (!txn)
-    return txn.err();
-  auto bytes = txn->get(cfg.store.ctas, uuid);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
+  auto held = load_cta_record(cfg.store, uuid, std::size_t{64} << 20);
+  if (!held)
+    return held.err();
+  if (!held->has_value())
     return fail(errc::not_found, "this node holds no CTA " + uuid.substr(0, 64));
-  auto rec = proto::parse<v1::CtaRecord>(**bytes, std::size_t{64} << 20);
-  if (!rec)
-    return rec.err();
+  auto& rec = *held;
   if (!rec->has_final())
     return fail(errc::invalid_state, "CTA " + uuid + " is not final yet");
   if (rec->status() != "instantiated")
