@@ -4,9 +4,13 @@
 #include "support/caf_boost.hpp"
 
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/audit_chain.hpp"
+#include "mplane/audit_log.hpp"
 #include "mplane/connection_manager.hpp"
 #include "mplane/service_broker.hpp"
 #include "support/test_pki.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -442,6 +446,38 @@ recording_broker(service_broker_actor::pointer self, std::shared_ptr<std::vector
 }
 
 } // namespace
+
+// The broker sends the audit log a batch of records in one message: a malformed batch (no record
+// size, or strings that do not split into whole records) writes nothing and is counted as failed;
+// the chain stays intact and takes the next good batch.
+BOOST_FIXTURE_TEST_CASE(a_malformed_batch_of_audit_records_writes_nothing, fixture) {
+  auto dir = fresh_dir("audit");
+  auto file = dir / "audit.log";
+  auto chain = std::make_shared<audit_chain>(audit_chain::open(file, "joconde-node", "root").value());
+  auto audit = sys.spawn(audit_log, chain, nullptr);
+  auto status = [&] {
+    nlohmann::json doc;
+    ask(audit, status_atom::value).receive([&](std::string& s) { doc = nlohmann::json::parse(s); },
+                                           [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return doc;
+  };
+  std::vector<std::string> three{"id", "a", "topic"};
+  self->send(audit, audit_atom::value, "service_broker"s, "envelope"s, uint32_t{0}, three);
+  self->send(audit, audit_atom::value, "service_broker"s, "envelope"s, uint32_t{2}, three);
+  sched.run();
+  BOOST_CHECK_EQUAL(chain->size(), 0u);
+  BOOST_CHECK_EQUAL(status()["failed"].get<int>(), 2);
+  std::vector<std::string> two_records{"id", "a", "decision", "forwarded",
+                                       "id", "b", "decision", "delivered"};
+  self->send(audit, audit_atom::value, "service_broker"s, "envelope"s, uint32_t{4}, two_records);
+  sched.run();
+  BOOST_CHECK_EQUAL(chain->size(), 2u);
+  BOOST_CHECK_EQUAL(status()["written"].get<int>(), 2);
+  BOOST_CHECK(verify_audit_file(file)->ok);
+  self->send_exit(audit, caf::exit_reason::user_shutdown);
+  sched.run();
+  std::filesystem::remove_all(dir);
+}
 
 BOOST_FIXTURE_TEST_CASE(connection_handshake_at_the_parent, fixture) {
   auto links = std::make_shared<std::vector<std::string>>();
