@@ -7,7 +7,10 @@
 #include "node_signer.hpp"
 #include "trust_view.hpp"
 
+#include <array>
 #include <chrono>
+#include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,34 @@ struct admitted_envelope {
 /// What the neighbour that handed over an envelope is to this node.
 enum class neighbour_kind { self, parent, child };
 
+/// The batch signatures (origin certificate, tree size and root) a node has checked already, so that
+/// the other envelopes of a batch cost a few hashes instead of an ECDSA verification. Only checked
+/// signatures go in; the oldest are forgotten beyond `capacity`. One actor uses it (no locking).
+class batch_signature_cache {
+public:
+  explicit batch_signature_cache(size_t capacity = 4096) : capacity_(capacity) {
+    // nop
+  }
+
+  /// True if `key` was checked.
+  bool contains(const std::string& key) const {
+    return keys_.count(key) > 0;
+  }
+
+  /// Remembers a checked `key`.
+  void insert(std::string key);
+
+  /// Checked signatures remembered now.
+  size_t size() const noexcept {
+    return keys_.size();
+  }
+
+private:
+  size_t capacity_;
+  std::set<std::string> keys_;
+  std::deque<std::string> order_;
+};
+
 /// Builds and signs an envelope originating at this node.
 result<admitted_envelope> make_envelope(const trust_view& trust, const node_signer& signer,
                                         std::string topic, std::vector<std::string> recipients,
@@ -45,11 +76,25 @@ result<admitted_envelope> make_envelope(const trust_view& trust, const node_sign
                                         std::chrono::system_clock::time_point now,
                                         const envelope_limits& limits = {});
 
-/// Runs every admission check on a SignedEnvelope handed over by `from` (FQDN) of kind `kind`.
+/// Builds `count` envelopes (1 to 10,000; each its own id) with one signature: a single envelope is
+/// signed over its body like make_envelope's, several over the root of a Merkle tree of their bodies,
+/// each carrying its audit path (envelope.proto, BatchProof).
+result<std::vector<admitted_envelope>>
+make_envelopes(const trust_view& trust, const node_signer& signer, const std::string& topic,
+               const std::vector<std::string>& recipients, const std::string& ct_id,
+               const std::string& payload, uint32_t count, std::chrono::system_clock::time_point now,
+               const envelope_limits& limits = {});
+
+/// Runs every admission check on a SignedEnvelope handed over by `from` (FQDN) of kind `kind`. With
+/// a `cache`, a batch signature checked before for the same origin certificate is not checked again.
 result<admitted_envelope> admit_envelope(trust_view& trust, std::string_view bytes,
                                          std::string_view from, neighbour_kind kind,
                                          std::chrono::system_clock::time_point now,
-                                         const envelope_limits& limits = {});
+                                         const envelope_limits& limits = {},
+                                         batch_signature_cache* cache = nullptr);
+
+/// The bytes an origin signs for a batch of `size` envelopes whose Merkle tree has root `root`.
+std::string batch_signed_bytes(uint32_t size, const std::array<uint8_t, 32>& root);
 
 /// The envelope id as lowercase hex.
 std::string id_hex(std::string_view raw_id);

@@ -670,7 +670,8 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       std::vector<admitted_envelope> batch;
       batch.reserve(envelopes.size());
       for (auto& bytes : envelopes) {
-        auto env = admit_envelope(*st.trust, bytes, from, kind, now, st.cfg.limits);
+        auto env = admit_envelope(*st.trust, bytes, from, kind, now, st.cfg.limits,
+                                  &st.checked_batches);
         if (!env) {
           log::warning(component, "envelope from " + from + " refused: " + env.err().message,
                        {{"reason", to_string(env.err().code)}});
@@ -743,25 +744,22 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       auto& st = self->state;
       if (count == 0 || count > 10000)
         return make_error(errc::malformed_input, "count must be between 1 and 10000");
-      std::vector<admitted_envelope> batch;
-      std::vector<std::string> ids;
-      auto now = clock::now();
-      for (uint32_t i = 0; i < count; ++i) {
-        auto env = make_envelope(*st.trust, *st.signer, topic, recipients, ct_id, payload, now,
-                                 st.cfg.limits);
-        if (!env)
-          return to_caf(env.err());
-        if (i == 0)
-          if (auto d = st.cfg.policy->may_route(*env); !d) {
-            log::warning(component, "envelope refused at its origin: " + d.reason,
-                         {{"reason", "forbidden"}, {"rule", d.rule}});
-            if (st.metrics)
-              st.metrics->policy_denials(d.rule).Increment();
-            return make_error(errc::forbidden, d.reason);
-          }
-        ids.push_back(id_hex(env->id));
-        batch.push_back(std::move(*env));
+      // One signature for the whole call (a batch signature when count > 1).
+      auto made = make_envelopes(*st.trust, *st.signer, topic, recipients, ct_id, payload, count,
+                                 clock::now(), st.cfg.limits);
+      if (!made)
+        return to_caf(made.err());
+      auto batch = std::move(*made);
+      if (auto d = st.cfg.policy->may_route(batch.front()); !d) {
+        log::warning(component, "envelope refused at its origin: " + d.reason,
+                     {{"reason", "forbidden"}, {"rule", d.rule}});
+        if (st.metrics)
+          st.metrics->policy_denials(d.rule).Increment();
+        return make_error(errc::forbidden, d.reason);
       }
+      std::vector<std::string> ids;
+      for (const auto& env : batch)
+        ids.push_back(id_hex(env.id));
       auto rp = self->make_response_promise<std::vector<std::string>>();
       enqueue(self, {std::move(batch), st.trust->self(), neighbour_kind::self,
                      [rp, ids = std::move(ids)](const caf::error& err) mutable {

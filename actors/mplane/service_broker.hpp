@@ -71,6 +71,7 @@ struct service_broker_state {
   service_broker_config cfg;
   std::shared_ptr<trust_view> trust;
   std::shared_ptr<const node_signer> signer;
+  batch_signature_cache checked_batches;  ///< batch signatures verified here already
   node_store store;
   connection_manager_actor cm;
   audit_log_actor audit;

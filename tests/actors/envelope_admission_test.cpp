@@ -7,6 +7,8 @@
 #include "mplane/routing.hpp"
 #include "support/test_pki.hpp"
 
+#include <set>
+
 using namespace joconde;
 
 namespace {
@@ -122,6 +124,126 @@ BOOST_FIXTURE_TEST_CASE(stale_and_revoked_envelopes_are_refused, fixture) {
   res = admit_envelope(root_trust, env.bytes, "client-a.joconde.test", neighbour_kind::child, now);
   BOOST_REQUIRE(!res);
   BOOST_CHECK(res.err().code == errc::certificate_revoked);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_shares_one_signature_and_each_envelope_is_admitted_alone, fixture) {
+  auto batch = make_envelopes(a_trust, a_signer, "test.echo", {"cp1.joconde.test"}, "", "p", 7, now)
+                 .value();
+  BOOST_REQUIRE_EQUAL(batch.size(), 7u);
+  std::set<std::string> ids;
+  std::set<std::string> signatures;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ids.insert(batch[i].id);
+    auto signed_env = proto::parse<v1::SignedEnvelope>(batch[i].bytes).value();
+    signatures.insert(signed_env.signature());
+    BOOST_REQUIRE(signed_env.has_batch());
+    BOOST_CHECK_EQUAL(signed_env.batch().index(), i);
+    BOOST_CHECK_EQUAL(signed_env.batch().size(), 7u);
+    // Alone, without any cache: each one carries what it takes to check it.
+    auto at_root = admit_envelope(root_trust, batch[i].bytes, "client-a.joconde.test",
+                                  neighbour_kind::child, now);
+    BOOST_REQUIRE_MESSAGE(at_root, "envelope " << i << ": "
+                                               << (at_root ? std::string{} : at_root.err().describe()));
+  }
+  BOOST_CHECK_EQUAL(ids.size(), 7u);
+  BOOST_CHECK_EQUAL(signatures.size(), 1u);
+  // In any order, with a cache: the signature is checked once, the rest cost their paths.
+  batch_signature_cache cache;
+  for (size_t i : {4, 0, 6, 2, 1, 5, 3}) {
+    auto at_cp1 = admit_envelope(cp1_trust, batch[i].bytes, "joconde.test", neighbour_kind::parent,
+                                 now, {}, &cache);
+    BOOST_REQUIRE(at_cp1);
+    BOOST_CHECK_EQUAL(at_cp1->id, batch[i].id);
+  }
+  BOOST_CHECK_EQUAL(cache.size(), 1u);
+  // One envelope is signed over its body, as make_envelope does.
+  auto one = make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 1, now).value();
+  BOOST_CHECK(!proto::parse<v1::SignedEnvelope>(one.front().bytes).value().has_batch());
+  BOOST_CHECK(!make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 0, now));
+  BOOST_CHECK(!make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 10001, now));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_envelope_changed_in_any_part_is_refused_even_after_its_batch_passed,
+                        fixture) {
+  auto batch = make_envelopes(a_trust, a_signer, "test.echo", {"cp1.joconde.test"}, "", "p", 7, now)
+                 .value();
+  // The cache knows this batch's signature: a changed envelope must still fail.
+  batch_signature_cache cache;
+  auto from = "client-a.joconde.test";
+  auto kind = neighbour_kind::child;
+  BOOST_REQUIRE(admit_envelope(root_trust, batch[2].bytes, from, kind, now, {}, &cache));
+  auto original = proto::parse<v1::SignedEnvelope>(batch[2].bytes).value();
+  auto refused = [&](const v1::SignedEnvelope& e, errc expected, errc or_else = errc::none) {
+    auto res = admit_envelope(root_trust, proto::serialize(e), from, kind, now, {}, &cache);
+    if (res) {
+      BOOST_ERROR("a changed batch envelope was admitted");
+      return;
+    }
+    BOOST_CHECK_MESSAGE(res.err().code == expected || (or_else != errc::none && res.err().code == or_else),
+                        res.err().describe());
+  };
+  auto edited = original;
+  auto body = proto::parse<v1::Envelope>(edited.body()).value();
+  body.set_payload("changed");
+  edited.set_body(proto::serialize(body));
+  refused(edited, errc::bad_signature);
+  for (uint32_t index : {0u, 1u, 3u, 6u}) {
+    auto moved = original;
+    moved.mutable_batch()->set_index(index);
+    // Leaf 6 of 7 sits one level higher: its path is shorter than the one given.
+    refused(moved, errc::bad_signature, errc::malformed_input);
+  }
+  // The tree of 7 and one of 8 can share a path shape: the signed size tells them apart.
+  auto resized = original;
+  resized.mutable_batch()->set_size(8);
+  refused(resized, errc::bad_signature);
+  auto bent = original;
+  bent.mutable_batch()->mutable_path(0)->at(0) ^= 0x01;
+  refused(bent, errc::bad_signature);
+  auto short_hash = original;
+  short_hash.mutable_batch()->mutable_path(1)->pop_back();
+  refused(short_hash, errc::malformed_input);
+  auto long_path = original;
+  for (int i = 0; i < 30; ++i)
+    long_path.mutable_batch()->add_path(std::string(32, 'x'));
+  refused(long_path, errc::malformed_input);
+  auto outside = original;
+  outside.mutable_batch()->set_index(7);
+  refused(outside, errc::malformed_input);
+  auto single = original;
+  single.mutable_batch()->set_size(1);
+  single.mutable_batch()->set_index(0);
+  refused(single, errc::malformed_input);
+  // Without its proof the signature is taken as one over the body: it is not.
+  auto bare = original;
+  bare.clear_batch();
+  refused(bare, errc::bad_signature);
+  // Another origin's batch signature does not cover client-a's envelope.
+  auto other = make_envelopes(cp1_trust, signer_of(cp1), "t", {"cp2.joconde.test"}, "", "p", 7, now)
+                 .value();
+  auto theirs = proto::parse<v1::SignedEnvelope>(other[2].bytes).value();
+  auto swapped = original;
+  swapped.set_signature(theirs.signature());
+  swapped.mutable_batch()->CopyFrom(theirs.batch());
+  refused(swapped, errc::bad_signature);
+  // The intact envelope still passes; once client-a is revoked, the cached signature counts for
+  // nothing.
+  BOOST_CHECK(admit_envelope(root_trust, batch[2].bytes, from, kind, now, {}, &cache));
+  root_trust.revoke(a.chain.front().fingerprint());
+  refused(original, errc::certificate_revoked);
+}
+
+BOOST_AUTO_TEST_CASE(the_batch_signature_cache_forgets_the_oldest_beyond_its_capacity) {
+  batch_signature_cache cache{2};
+  cache.insert("a");
+  cache.insert("b");
+  cache.insert("a");
+  BOOST_CHECK_EQUAL(cache.size(), 2u);
+  cache.insert("c");
+  BOOST_CHECK_EQUAL(cache.size(), 2u);
+  BOOST_CHECK(!cache.contains("a"));
+  BOOST_CHECK(cache.contains("b"));
+  BOOST_CHECK(cache.contains("c"));
 }
 
 BOOST_AUTO_TEST_CASE(routing_goes_up_then_down_to_the_named_recipients_only) {

@@ -72,7 +72,8 @@ handshake attacks (outcome: accepted | refused CODE DETAIL):
   honest, forged-proof (needs --other), replayed-proof, impersonate (needs --other), foreign-hello
 envelope and frame attacks over an honest link (outcome: acked | no-ack):
   env-malformed, env-truncated, env-oversized, env-unsigned, env-wrong-signature (needs --other),
-  env-foreign-origin (needs --other), frame-bad-mac, frame-replayed, env-duplicate, env-policy
+  env-foreign-origin (needs --other), frame-bad-mac, frame-replayed, env-duplicate, env-policy,
+  env-batch-tampered (two envelopes signed as one batch, the second's payload changed after signing)
 )";
 
 /// Something the harness itself could not do: exit 1 with the reason.
@@ -376,7 +377,8 @@ std::string run(caf::actor_system& sys, const options& opts) {
   // -- envelope and frame attacks over an honest link --
   static const std::set<std::string> link_attacks{
     "env-malformed",      "env-truncated",  "env-oversized",  "env-unsigned", "env-wrong-signature",
-    "env-foreign-origin", "frame-bad-mac",  "frame-replayed", "env-duplicate", "env-policy"};
+    "env-foreign-origin", "frame-bad-mac",  "frame-replayed", "env-duplicate", "env-policy",
+    "env-batch-tampered"};
   if (link_attacks.count(a) == 0)
     throw harness_failure("unknown attack " + a);
   if ((a == "env-wrong-signature" || a == "env-foreign-origin"))
@@ -447,6 +449,19 @@ std::string run(caf::actor_system& sys, const options& opts) {
     for (const auto& der : trust.own_chain_der())
       signed_env.mutable_origin_chain()->add_certificates(der);
     return frame_outcome({proto::serialize(signed_env)});
+  }
+  if (a == "env-batch-tampered") {
+    // The intact first envelope is admitted and its batch signature remembered; the second carries
+    // the same signature and a proof for a body it no longer has.
+    auto batch = must(make_envelopes(trust, signer, topic, recipients, "", "joconde-inject " + a, 2, now),
+                      "making a batch");
+    auto tampered = parse_signed(batch[1].bytes);
+    auto body = proto::parse<v1::Envelope>(tampered.body());
+    if (!body)
+      throw harness_failure("cannot parse the envelope just made");
+    body->set_payload("changed after signing");
+    tampered.set_body(proto::serialize(*body));
+    return frame_outcome({batch[0].bytes, proto::serialize(tampered)});
   }
   if (a == "env-unsigned") {
     auto signed_env = parse_signed(valid_envelope(trust, signer));
