@@ -156,6 +156,10 @@ BOOST_FIXTURE_TEST_CASE(a_batch_shares_one_signature_and_each_envelope_is_admitt
     BOOST_CHECK_EQUAL(at_cp1->id, batch[i].id);
   }
   BOOST_CHECK_EQUAL(cache.size(), 1u);
+  // What a batch signature signs is never an Envelope, so it cannot pass for a body signature.
+  std::array<uint8_t, 32> root{};
+  root.fill(0x0a);
+  BOOST_CHECK(!proto::parse<v1::Envelope>(batch_signed_bytes(7, root)));
   // One envelope is signed over its body, as make_envelope does.
   auto one = make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 1, now).value();
   BOOST_CHECK(!proto::parse<v1::SignedEnvelope>(one.front().bytes).value().has_batch());
