@@ -742,9 +742,7 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
     [=](publish_atom, std::string& topic, std::vector<std::string>& recipients, std::string& ct_id,
         std::string& payload, uint32_t count) -> caf::result<std::vector<std::string>> {
       auto& st = self->state;
-      if (count == 0 || count > 10000)
-        return make_error(errc::malformed_input, "count must be between 1 and 10000");
-      // One signature for the whole call (a batch signature when count > 1).
+      // One signature for the whole call (a batch signature when count > 1); 1 to 10,000.
       auto made = make_envelopes(*st.trust, *st.signer, topic, recipients, ct_id, payload, count,
                                  clock::now(), st.cfg.limits);
       if (!made)
