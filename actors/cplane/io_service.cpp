@@ -182,18 +182,32 @@ result<const engines::engine*> engine_of(const v1::Ctsc& ctsc) {
   return engine;
 }
 
-const v1::InputSpec* find_input(const v1::Ctsc& ctsc, const std::string& key) {
-  for (const auto& in : ctsc.inputs())
-    if (in.key() == key)
-      return &in;
-  return nullptr;
-}
+/// An input or output of the CT with the engine and the schema its data is handled with.
+template <class Spec>
+struct ct_slot {
+  const Spec* spec = nullptr;
+  const engines::engine* engine = nullptr;
+  engines::table_schema schema;
+};
 
-const v1::OutputSpec* find_output(const v1::Ctsc& ctsc, const std::string& key) {
-  for (const auto& out : ctsc.outputs())
-    if (out.key() == key)
-      return &out;
-  return nullptr;
+/// Finds `key` among `specs` (the CTSC's inputs or outputs, `what` naming which) and resolves the
+/// engine and the schema for it.
+template <class Specs>
+result<ct_slot<typename Specs::value_type>> resolve_slot(const v1::Ctsc& ctsc, const Specs& specs,
+                                                          const char* what, const std::string& key) {
+  for (const auto& spec : specs) {
+    if (spec.key() != key)
+      continue;
+    auto engine = engine_of(ctsc);
+    if (!engine)
+      return engine.err();
+    auto schema = engines::schema_of(spec.key(), spec.schema(),
+                                     spec.max_rows() == 0 ? 1'000'000 : spec.max_rows());
+    if (!schema)
+      return schema.err();
+    return ct_slot<typename Specs::value_type>{&spec, *engine, std::move(*schema)};
+  }
+  return fail(errc::not_found, std::string{"the CT has no "} + what + " " + key);
 }
 
 } // namespace
@@ -203,18 +217,13 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
                              const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   upload_report rep;
   const auto& ctsc = t.final->cta().ctsc();
-  const auto* in = find_input(ctsc, input_key);
-  if (in == nullptr)
-    return fail(errc::not_found, "the CT has no input " + input_key);
-  auto engine = engine_of(ctsc);
-  if (!engine)
-    return engine.err();
+  auto slot = resolve_slot(ctsc, ctsc.inputs(), "input", input_key);
+  if (!slot)
+    return slot.err();
+  const auto* engine = slot->engine;
   // 1. The file against the schema, before anything leaves the node.
   auto start = clock::now();
-  auto schema = engines::schema_of(in->key(), in->schema(), in->max_rows() == 0 ? 1'000'000 : in->max_rows());
-  if (!schema)
-    return schema.err();
-  auto table = engines::parse_csv(csv, *schema);
+  auto table = engines::parse_csv(csv, slot->schema);
   if (!table)
     return error{table.err().code, input_key + ": " + table.err().message};
   rep.rows = table->rows;
@@ -235,7 +244,7 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
     std::vector<std::thread> splitters;
     for (std::size_t c = 0; c < ncols; ++c)
       splitters.emplace_back([&, c] {
-        auto shares = (*engine)->split(table->columns[c]);
+        auto shares = engine->split(table->columns[c]);
         std::vector<engines::word>().swap(table->columns[c]);
         for (std::size_t p = 0; p < parties; ++p)
           msgs[p][c] = engines::encode_shares(shares[p]);
@@ -300,15 +309,11 @@ result<download_report> download(const io_target& t, const std::string& output_k
                                  const v1::SignedAuthorization& authorization) {
   download_report rep;
   const auto& ctsc = t.final->cta().ctsc();
-  const auto* out = find_output(ctsc, output_key);
-  if (out == nullptr)
-    return fail(errc::not_found, "the CT has no output " + output_key);
-  auto engine = engine_of(ctsc);
-  if (!engine)
-    return engine.err();
-  auto schema = engines::schema_of(out->key(), out->schema(), out->max_rows() == 0 ? 1'000'000 : out->max_rows());
-  if (!schema)
-    return schema.err();
+  auto slot = resolve_slot(ctsc, ctsc.outputs(), "output", output_key);
+  if (!slot)
+    return slot.err();
+  const auto* engine = slot->engine;
+  const auto* schema = &slot->schema;
   auto start = clock::now();
   auto s = attest_all(t);
   if (!s)
@@ -367,7 +372,7 @@ result<download_report> download(const io_target& t, const std::string& output_k
     std::vector<engines::secret> per_party;
     for (std::size_t p = 0; p < parties; ++p)
       per_party.push_back(std::move(cols[p][c]));
-    auto values = (*engine)->rebuild(per_party);
+    auto values = engine->rebuild(per_party);
     if (!values)
       return error{values.err().code, "the CT VMs' shares of " + output_key + " do not agree: "
                                         + values.err().message};

@@ -75,15 +75,29 @@ const char* platform_of(bool simulated) {
   return simulated ? "simulated (trusted by configuration)" : "hardware";
 }
 
-result<std::string> run_upload(const io_service_config& cfg, const std::string& uuid, const std::string& key,
-                               const std::string& csv, const std::string& auth) {
+/// What an upload or a download starts from: the caller's authorization and the CT's target.
+struct io_request {
+  v1::SignedAuthorization authorization;
+  std::unique_ptr<loaded_target> loaded;
+};
+
+result<io_request> prepare(const io_service_config& cfg, const std::string& uuid,
+                           const std::string& auth) {
   auto sa = parse_authorization(auth);
   if (!sa)
     return sa.err();
   auto t = load_target(cfg, uuid);
   if (!t)
     return t.err();
-  auto rep = io::upload((*t)->target, key, csv, *sa);
+  return io_request{std::move(*sa), std::move(*t)};
+}
+
+result<std::string> run_upload(const io_service_config& cfg, const std::string& uuid, const std::string& key,
+                               const std::string& csv, const std::string& auth) {
+  auto req = prepare(cfg, uuid, auth);
+  if (!req)
+    return req.err();
+  auto rep = io::upload(req->loaded->target, key, csv, req->authorization);
   if (!rep)
     return rep.err();
   return json{{"uuid", uuid},
@@ -100,13 +114,10 @@ result<std::string> run_upload(const io_service_config& cfg, const std::string& 
 
 result<std::string> run_download(const io_service_config& cfg, const std::string& uuid, const std::string& key,
                                  const std::string& auth) {
-  auto sa = parse_authorization(auth);
-  if (!sa)
-    return sa.err();
-  auto t = load_target(cfg, uuid);
-  if (!t)
-    return t.err();
-  auto rep = io::download((*t)->target, key, *sa);
+  auto req = prepare(cfg, uuid, auth);
+  if (!req)
+    return req.err();
+  auto rep = io::download(req->loaded->target, key, req->authorization);
   if (!rep)
     return rep.err();
   return json{{"uuid", uuid},
