@@ -313,14 +313,25 @@ result<secure_bytes> hkdf_sha256(bytes_view ikm, bytes_view salt, bytes_view inf
   return out;
 }
 
-result<bytes> aes256gcm_seal(bytes_view key32, bytes_view nonce12, bytes_view aad,
-                             bytes_view plaintext) {
+namespace {
+
+/// AES-256-GCM takes a 32-byte key and (here) a 12-byte nonce, nothing else.
+result<void> check_gcm_key_and_nonce(bytes_view key32, bytes_view nonce12) {
   if (key32.size() != gcm_key_size)
     return fail(errc::malformed_input, "AES-256-GCM key is " + std::to_string(key32.size())
                                          + " bytes; it must be 32");
   if (nonce12.size() != gcm_nonce_size)
     return fail(errc::malformed_input, "AES-256-GCM nonce is " + std::to_string(nonce12.size())
                                          + " bytes; it must be 12");
+  return ok();
+}
+
+} // namespace
+
+result<bytes> aes256gcm_seal(bytes_view key32, bytes_view nonce12, bytes_view aad,
+                             bytes_view plaintext) {
+  if (auto ok = check_gcm_key_and_nonce(key32, nonce12); !ok)
+    return ok.err();
   if (plaintext.size() > INT_MAX - gcm_tag_size || aad.size() > INT_MAX)
     return fail(errc::too_large, "AES-256-GCM input over 2 GiB; split it into smaller messages");
   cipher_ctx_ptr ctx{EVP_CIPHER_CTX_new()};
@@ -353,12 +364,8 @@ result<bytes> aes256gcm_seal(bytes_view key32, bytes_view nonce12, bytes_view aa
 
 result<bytes> aes256gcm_open(bytes_view key32, bytes_view nonce12, bytes_view aad,
                              bytes_view sealed) {
-  if (key32.size() != gcm_key_size)
-    return fail(errc::malformed_input, "AES-256-GCM key is " + std::to_string(key32.size())
-                                         + " bytes; it must be 32");
-  if (nonce12.size() != gcm_nonce_size)
-    return fail(errc::malformed_input, "AES-256-GCM nonce is " + std::to_string(nonce12.size())
-                                         + " bytes; it must be 12");
+  if (auto ok = check_gcm_key_and_nonce(key32, nonce12); !ok)
+    return ok.err();
   if (sealed.size() < gcm_tag_size)
     return fail(errc::malformed_input, "AES-256-GCM input is " + std::to_string(sealed.size())
                                          + " bytes, shorter than the 16-byte tag");
