@@ -122,22 +122,6 @@ bool every_vm_listens(const std::string& node, const std::string& uuid) {
   return cta_at(node, uuid).value("vms", json::array()).size() == cps.size();
 }
 
-/// The pid of `cp`'s joconde-vm for the CTA, or 0.
-pid_t vm_pid(const std::string& cp, const std::string& uuid) {
-  auto needle = (cluster->data_dir(cp) / "").string();
-  for (const auto& entry : fs::directory_iterator{"/proc"}) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
-    std::string args{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-    if (args.rfind("joconde-vm", 0) == 0 && args.find(needle) != std::string::npos
-        && args.find(uuid) != std::string::npos)
-      return static_cast<pid_t>(std::stol(name));
-  }
-  return 0;
-}
-
 /// Every CP tore its VM down: no CT directory left, its log archived, a signed erasure record in
 /// its audit log, an "erased" event at the root.
 void every_vm_erased(const std::string& uuid) {
@@ -153,7 +137,7 @@ void every_vm_erased(const std::string& uuid) {
         },
         10s));
       BOOST_CHECK(fs::exists(cluster->data_dir(cp) / "ct-logs" / (uuid + "-" + cp + ".log")));
-      BOOST_CHECK_EQUAL(vm_pid(cp, uuid), 0);
+      BOOST_CHECK_EQUAL(cluster->vm_pid(cp, uuid), 0);
       BOOST_CHECK(test::cluster::wait_until([&] { return has_event(cta_at("root", uuid), cp, "erased", "cancelled")
                                                            || has_event(cta_at("root", uuid), cp, "erased", "vm-exited"); },
                                             10s));
@@ -199,7 +183,7 @@ BOOST_AUTO_TEST_CASE(the_cps_run_the_ct_and_a_killed_vm_ends_it_everywhere) {
   BOOST_CHECK_EQUAL(status["deployment_operator"]["running"].size(), 1u);
 
   // SIGKILL to cp2's VM: cp2 reports it (vm-exited), the root cancels the CTA, every VM goes.
-  auto pid = vm_pid("cp2", uuid);
+  auto pid = cluster->vm_pid("cp2", uuid);
   BOOST_REQUIRE(pid > 0);
   BOOST_REQUIRE_EQUAL(::kill(pid, SIGKILL), 0);
   for (auto node : {"root", "client-a", "cp1", "cp3"})

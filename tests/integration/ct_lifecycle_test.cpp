@@ -239,23 +239,6 @@ void require_input_phase(const std::string& uuid, std::chrono::seconds limit) {
                                  << " s: " << d.dump());
 }
 
-/// The pid of `cp`'s joconde-vm for the CT, or 0.
-pid_t vm_pid(const std::string& cp, const std::string& uuid) {
-  auto needle = (cluster->data_dir(cp) / "").string();
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator{"/proc", ec}) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
-    std::string args{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-    if (args.rfind("joconde-vm", 0) == 0 && args.find(needle) != std::string::npos
-        && args.find(uuid) != std::string::npos)
-      return static_cast<pid_t>(std::stol(name));
-  }
-  return 0;
-}
-
 /// The CTA reaches `status` at every holder.
 void status_everywhere(const std::string& uuid, const std::string& status, std::chrono::seconds limit) {
   for (const auto& node : holders) {
@@ -277,7 +260,7 @@ void erased_at_every_cp(const std::string& uuid, const std::map<std::string, std
   for (const auto& cp : cps) {
     const auto& cause = causes.at(cp);
     BOOST_TEST_CONTEXT(cp << ", cause " << cause) {
-      BOOST_CHECK(test::cluster::wait_until([&] { return vm_pid(cp, uuid) == 0; }, 30s));
+      BOOST_CHECK(test::cluster::wait_until([&] { return cluster->vm_pid(cp, uuid) == 0; }, 30s));
       BOOST_CHECK(
         test::cluster::wait_until([&] { return !fs::exists(cluster->data_dir(cp) / "ct" / uuid); }, 30s));
       BOOST_CHECK(fs::exists(cluster->data_dir(cp) / "ct-logs" / (uuid + "-" + cp + ".log")));
@@ -418,7 +401,7 @@ BOOST_AUTO_TEST_CASE(a_vm_killed_after_an_upload_cancels_and_erases_the_ct_and_l
     BOOST_CHECK_MESSAGE(fs::exists(cluster->data_dir(cp) / "ct" / c.uuid), cp);
 
   // SIGKILL to cp1's VM: its sealing key dies with it; cp1 reports the exit, the root cancels.
-  auto pid = vm_pid("cp1", c.uuid);
+  auto pid = cluster->vm_pid("cp1", c.uuid);
   BOOST_REQUIRE(pid > 0);
   BOOST_REQUIRE_EQUAL(::kill(pid, SIGKILL), 0);
   status_everywhere(c.uuid, "cancelled", 30s);

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -90,6 +91,22 @@ std::pair<int, nlohmann::json> cluster::call_as(const std::string& name, const s
     return {0, nlohmann::json{{"error", res.err().describe()}}};
   auto doc = nlohmann::json::parse(res->body, nullptr, false);
   return {res->status, doc.is_discarded() ? nlohmann::json{{"raw", res->body}} : doc};
+}
+
+pid_t cluster::vm_pid(const std::string& cp, const std::string& uuid) const {
+  auto needle = (data_dir(cp) / "").string();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator{"/proc", ec}) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
+    std::string args{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    if (args.rfind("joconde-vm", 0) == 0 && args.find(needle) != std::string::npos
+        && args.find(uuid) != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return 0;
 }
 
 std::string cluster::metrics(const std::string& name) const {

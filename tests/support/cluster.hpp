@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 namespace joconde::test {
 
 /// A running local cluster.
@@ -41,6 +43,9 @@ public:
                                          const std::string& method, const std::string& path,
                                          const nlohmann::json& body = {},
                                          const std::string& token = {}) const;
+
+  /// The pid of the joconde-vm that node `cp` runs for the CT `uuid`, or 0 when there is none.
+  pid_t vm_pid(const std::string& cp, const std::string& uuid) const;
 
   /// The node's Prometheus text, or an empty string.
   std::string metrics(const std::string& name) const;
