@@ -53,7 +53,7 @@ std::string hex_hash(const v1::Ctsc& ctsc) {
 }
 
 result<std::optional<v1::CtaRecord>> load(const node_store& store, const std::string& uuid) {
-  return load_cta_record(store, uuid, max_artefact);
+  return load_cta_record(store, uuid);
 }
 
 /// The CTA this node holds with this uuid: malformed_input for a bad uuid, not_found if none.
@@ -93,7 +93,7 @@ result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc, const std:
   if (auto old = txn->get(store.ctas, ctsc.uuid()); !old) {
     return old.err();
   } else if (old->has_value()) {
-    auto prev = proto::parse<v1::CtaRecord>(**old, max_artefact);
+    auto prev = proto::parse<v1::CtaRecord>(**old, max_cta_record_bytes);
     if (prev && prev->ctsc_sha256() == rec.ctsc_sha256())
       return false; // seen before
     return fail(errc::already_exists, "CTA " + ctsc.uuid() + " exists with another CTSC");
@@ -338,12 +338,46 @@ v1::AddendumRecord& addendum_entry(v1::CtaRecord& rec, const std::string& peer) 
 }
 
 result<void> save(const node_store& store, const v1::CtaRecord& rec) {
+  if (auto size = rec.ByteSizeLong(); size > max_cta_record_bytes)
+    return fail(errc::too_large, "the record of CTA " + rec.ctsc().uuid() + " would be "
+                                   + std::to_string(size) + " bytes, over the "
+                                   + std::to_string(max_cta_record_bytes) + " a node keeps");
   auto txn = store.env->begin_write();
   if (!txn)
     return txn.err();
   if (auto r = txn->put(store.ctas, rec.ctsc().uuid(), proto::serialize(rec)); !r)
     return r.err();
   return txn->commit();
+}
+
+/// The CTA as the record stands: the CTSC, then per peer (in the CTSC's order) its CTSA, its
+/// signatories' signatures, its node signature and the SO's decision.
+v1::Cta assemble_cta(const v1::CtaRecord& record) {
+  v1::Cta cta;
+  *cta.mutable_ctsc() = record.ctsc();
+  for (const auto& p : record.ctsc().peers())
+    for (const auto& a : record.addenda())
+      if (a.peer() == p.fqdn()) {
+        *cta.add_ctsas() = a.ctsa();
+        for (const auto& s : a.signatures())
+          *cta.add_signatory_signatures() = s;
+        *cta.add_node_signatures() = a.node_signature();
+        *cta.add_so_decisions() = a.decision();
+      }
+  return cta;
+}
+
+/// too_large if the CTA, as `record` would make it, could not reach its holders in one envelope;
+/// `what` names what was about to be added.
+result<void> check_cta_budget(const v1::CtaRecord& record, const std::string& what) {
+  auto size = assemble_cta(record).ByteSizeLong();
+  if (size <= max_cta_bytes)
+    return ok();
+  return fail(errc::too_large, "with this " + what + " CTA " + record.ctsc().uuid() + " would be "
+                                 + std::to_string(size) + " bytes, over the "
+                                 + std::to_string(max_cta_bytes)
+                                 + " that reach every holder in one envelope; attach large documents "
+                                   "by their SHA-256 (document.sha256) and keep the files out of band");
 }
 
 /// The leaf certificate a CTSC gives for `fqdn` (peer or CP).
@@ -467,9 +501,14 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
   *entry.mutable_node_signature() = ns;
   entry.set_ctsa_sha256(std::string{hash->begin(), hash->end()});
   entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
+  // The signatories signed the version this one replaces: their signatures (and documents) go with
+  // it, and the new version is signed again.
   entry.clear_signed_by();
+  entry.clear_signatures();
   entry.clear_reason();
   put_state(state, record);
+  if (auto r = check_cta_budget(record, "CTSA"); !r)
+    return refuse(r.err());
   if (auto r = save(st.store, record); !r)
     return refuse(r.err());
   log::info(component, "CTSA version " + std::to_string(ctsa.version()) + " of " + origin
@@ -495,7 +534,7 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
     auto txn = st.store.env->begin_read();
     if (txn)
       (void) txn->for_each(st.store.ctas, "", [&](std::string_view key, std::string_view value) {
-        auto rec = proto::parse<v1::CtaRecord>(value, max_artefact);
+        auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes);
         if (rec)
           for (const auto& a : rec->addenda())
             if (a.peer() == origin && a.ctsa_sha256() == sig.ctsa_sha256())
@@ -542,6 +581,8 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
   entry.add_signed_by(sig.signatory());
   entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
   put_state(state, record);
+  if (auto r = check_cta_budget(record, "signature"); !r)
+    return refuse(r.err());
   if (auto r = save(st.store, record); !r)
     return refuse(r.err());
   audit(self, "cta.signature.accepted", {"uuid", uuid, "peer", origin, "signatory",
@@ -560,16 +601,7 @@ result<v1::FinalCta> make_final(artefact_manager_pointer self, const v1::CtaReco
   auto& st = self->state;
   v1::FinalCta fin;
   auto& cta = *fin.mutable_cta();
-  *cta.mutable_ctsc() = record.ctsc();
-  for (const auto& p : record.ctsc().peers())
-    for (const auto& a : record.addenda())
-      if (a.peer() == p.fqdn()) {
-        *cta.add_ctsas() = a.ctsa();
-        for (const auto& s : a.signatures())
-          *cta.add_signatory_signatures() = s;
-        *cta.add_node_signatures() = a.node_signature();
-        *cta.add_so_decisions() = a.decision();
-      }
+  cta = assemble_cta(record);
   auto hash = canonical_hash(cta);
   if (!hash)
     return hash.err();
@@ -970,7 +1002,7 @@ void housekeeping(artefact_manager_pointer self) {
     if (!txn)
       return;
     (void) txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
-      if (auto rec = proto::parse<v1::CtaRecord>(value, max_artefact))
+      if (auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes))
         records.push_back(std::move(*rec));
       return true;
     });
@@ -1461,7 +1493,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
           return to_caf(txn.err());
         nlohmann::json list = nlohmann::json::array();
         auto r = txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
-          if (auto rec = proto::parse<v1::CtaRecord>(value, max_artefact))
+          if (auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes))
             list.push_back(summary(*rec));
           return true;
         });

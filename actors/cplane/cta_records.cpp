@@ -4,8 +4,7 @@
 
 namespace joconde {
 
-result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, const std::string& uuid,
-                                                      std::size_t max_bytes) {
+result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, const std::string& uuid) {
   auto txn = store.env->begin_read();
   if (!txn)
     return txn.err();
@@ -14,7 +13,7 @@ result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, co
     return bytes.err();
   if (!bytes->has_value())
     return std::optional<v1::CtaRecord>{};
-  auto rec = proto::parse<v1::CtaRecord>(**bytes, max_bytes);
+  auto rec = proto::parse<v1::CtaRecord>(**bytes, max_cta_record_bytes);
   if (!rec)
     return rec.err();
   return std::optional<v1::CtaRecord>{std::move(*rec)};

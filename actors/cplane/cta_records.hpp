@@ -12,8 +12,16 @@
 
 namespace joconde {
 
-/// The CtaRecord this node holds for `uuid`, or none; a record over `max_bytes` is refused.
-result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, const std::string& uuid,
-                                                      std::size_t max_bytes);
+/// The most a CTA (CTSC, CTSAs, signatory signatures with their documents, node signatures and
+/// approvals) may weigh, serialised: the final CTA travels to every holder in one envelope, whose
+/// payload is at most 4 MiB. The root refuses a CTSA or a signature that would take a CTA past it.
+constexpr std::size_t max_cta_bytes = 4 * 1024 * 1024 - 64 * 1024;
+
+/// The most a node's record of a CTA may weigh: it holds the CTA about twice (as agreed and as
+/// final) besides the VMs' addresses and events. A record over it is neither written nor read.
+constexpr std::size_t max_cta_record_bytes = 16 * 1024 * 1024;
+
+/// The CtaRecord this node holds for `uuid`, or none.
+result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, const std::string& uuid);
 
 } // namespace joconde

@@ -118,7 +118,7 @@ void update_gauge(self_ptr self) {
 }
 
 result<v1::CtaRecord> load_record(const node_store& store, const std::string& uuid) {
-  auto rec = load_cta_record(store, uuid, 8 * 1024 * 1024);
+  auto rec = load_cta_record(store, uuid);
   if (!rec)
     return rec.err();
   if (!rec->has_value())

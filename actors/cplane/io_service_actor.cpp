@@ -33,7 +33,7 @@ struct loaded_target {
 };
 
 result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg, const std::string& uuid) {
-  auto held = load_cta_record(cfg.store, uuid, std::size_t{64} << 20);
+  auto held = load_cta_record(cfg.store, uuid);
   if (!held)
     return held.err();
   if (!held->has_value())

@@ -294,6 +294,72 @@ BOOST_FIXTURE_TEST_CASE(a_signed_ctsa_is_accepted_and_forgeries_and_replays_are_
   BOOST_CHECK_EQUAL(proto::parse<v1::CtaRecord>(stored(ctsc.uuid())).value().addenda_size(), 2);
 }
 
+namespace {
+
+/// Signatory `index`'s signature of `ctsa` (of `peer`) with a document of `bytes` bytes.
+v1::SignatorySubmission signature_of(const std::string& peer, const v1::Ctsa& ctsa, uint32_t index,
+                                     size_t bytes) {
+  v1::SignatorySubmission sub;
+  sub.set_request_id(std::string(31, 'f') + std::to_string(index % 10));
+  auto& s = *sub.mutable_signature();
+  s.set_peer(peer);
+  auto h = canonical_hash(ctsa).value();
+  s.set_ctsa_sha256(std::string{h.begin(), h.end()});
+  s.set_signatory(index);
+  s.mutable_document()->set_name("signed-" + std::to_string(index) + ".pdf");
+  s.mutable_document()->set_media_type("application/pdf");
+  s.mutable_document()->set_data(std::string(bytes, static_cast<char>('a' + index)));
+  s.set_signed_at_ms(4);
+  return sub;
+}
+
+} // namespace
+
+// The final CTA reaches every holder in one envelope: the root refuses a signature whose document
+// would take the CTA past what one envelope carries, and nothing changes; a new CTSA version drops
+// the signatures (and documents) of the version it replaces.
+BOOST_FIXTURE_TEST_CASE(a_signature_too_large_for_the_cta_to_reach_its_holders_is_refused, fixture) {
+  auto ctsc = registered();
+  auto peer = "client-a.joconde.test"s;
+  auto& client_a = pki.node(peer);
+  auto sub = submission(ctsc, peer, 1, client_a);
+  for (const auto* name : {"Bea", "Carl", "Dora", "Ed"})
+    sub.mutable_ctsa()->add_signatories()->set_name(name);
+  sub = sign(sub, client_a);
+  deliver("cta.ctsa", peer, proto::serialize(sub));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  // Four documents of 900 kB fit (3.6 MB of the 4 MiB - 64 KiB); the fifth does not.
+  for (uint32_t i = 0; i < 4; ++i) {
+    deliver("cta.signature", peer, proto::serialize(signature_of(peer, sub.ctsa(), i, 900'000)));
+    BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  }
+  auto before = stored(ctsc.uuid());
+  deliver("cta.signature", peer, proto::serialize(signature_of(peer, sub.ctsa(), 4, 900'000)));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.refused");
+  auto refusal = proto::parse<v1::ArtefactRefusal>(sent->back().payload).value();
+  BOOST_CHECK_EQUAL(refusal.code(), "too_large");
+  BOOST_CHECK_MESSAGE(refusal.message().find("document.sha256") != std::string::npos, refusal.message());
+  BOOST_CHECK(stored(ctsc.uuid()) == before);
+  // The same signatory with its document kept out of band (by its SHA-256): accepted.
+  auto by_hash = signature_of(peer, sub.ctsa(), 4, 0);
+  by_hash.mutable_signature()->mutable_document()->set_sha256(std::string(32, '\x11'));
+  deliver("cta.signature", peer, proto::serialize(by_hash));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  auto rec = proto::parse<v1::CtaRecord>(stored(ctsc.uuid()), 16 << 20).value();
+  BOOST_CHECK_EQUAL(rec.addenda(0).signatures_size(), 5);
+  BOOST_CHECK_EQUAL(rec.addenda(0).status(), "signed");
+  // A new version of the CTSA: the five signatures were over the old one and go with it.
+  auto second = submission(ctsc, peer, 2, client_a);
+  deliver("cta.ctsa", peer, proto::serialize(second));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.accepted");
+  rec = proto::parse<v1::CtaRecord>(stored(ctsc.uuid()), 16 << 20).value();
+  BOOST_CHECK_EQUAL(rec.addenda(0).signatures_size(), 0);
+  BOOST_CHECK_EQUAL(rec.addenda(0).signed_by_size(), 0);
+  BOOST_CHECK_EQUAL(rec.addenda(0).status(), "submitted");
+  deliver("cta.signature", peer, proto::serialize(signature_of(peer, second.ctsa(), 0, 900'000)));
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.accepted");
+}
+
 // Garbage on every agreement topic, from the root's children and from strangers: nothing is stored,
 // nothing crashes, and the actor still answers.
 BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
