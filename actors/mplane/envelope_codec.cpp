@@ -123,6 +123,10 @@ make_envelopes(const trust_view& trust, const node_signer& signer, const std::st
                const envelope_limits& limits) {
   if (count == 0 || count > 10000)
     return fail(errc::malformed_input, "count must be between 1 and 10000");
+  if (payload.size() * count > max_batch_payload)
+    return fail(errc::too_large, std::to_string(count) + " envelopes of " + std::to_string(payload.size())
+                                   + " bytes exceed the " + std::to_string(max_batch_payload)
+                                   + " bytes one publish may make");
   std::vector<v1::Envelope> envs(count);
   std::vector<std::string> bodies;
   std::vector<merkle::hash> leaves;

@@ -76,7 +76,11 @@ result<admitted_envelope> make_envelope(const trust_view& trust, const node_sign
                                         std::chrono::system_clock::time_point now,
                                         const envelope_limits& limits = {});
 
-/// Builds `count` envelopes (1 to 10,000; each its own id) with one signature: a single envelope is
+/// The most payload bytes, over all its envelopes, one publish may make.
+constexpr size_t max_batch_payload = 64 * 1024 * 1024;
+
+/// Builds `count` envelopes (1 to 10,000, at most max_batch_payload bytes of payload in all; each its
+/// own id) with one signature: a single envelope is
 /// signed over its body like make_envelope's, several over the root of a Merkle tree of their bodies,
 /// each carrying its audit path (envelope.proto, BatchProof).
 result<std::vector<admitted_envelope>>

@@ -215,9 +215,14 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
         return http::response::error(400, "malformed_input", "recipients must be strings");
       recipients.push_back(resolve(*ctx, r.get<std::string>()));
     }
+    for (const auto* key : {"payload", "ct_id"})
+      if (body.contains(key) && !body[key].is_string())
+        return http::response::error(400, "malformed_input", std::string{key} + " must be a string");
+    if (body.contains("count") && !body["count"].is_number_integer())
+      return http::response::error(400, "malformed_input", "count must be an integer");
     auto payload = body.value("payload", std::string{});
     auto ct_id = body.value("ct_id", std::string{});
-    auto count = body.value("count", 1);
+    auto count = body.value("count", int64_t{1});
     if (count < 1 || count > 10000)
       return http::response::error(400, "malformed_input", "count must be between 1 and 10000");
     http::response out;

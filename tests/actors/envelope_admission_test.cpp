@@ -165,6 +165,13 @@ BOOST_FIXTURE_TEST_CASE(a_batch_shares_one_signature_and_each_envelope_is_admitt
   BOOST_CHECK(!proto::parse<v1::SignedEnvelope>(one.front().bytes).value().has_batch());
   BOOST_CHECK(!make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 0, now));
   BOOST_CHECK(!make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "", "p", 10001, now));
+  // 10,000 copies of 1 MiB would be 10 GiB in memory: refused before anything is made.
+  auto huge = make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "",
+                             std::string(1024 * 1024, 'x'), 10000, now);
+  BOOST_REQUIRE(!huge);
+  BOOST_CHECK(huge.err().code == errc::too_large);
+  BOOST_CHECK(make_envelopes(a_trust, a_signer, "t", {"cp1.joconde.test"}, "",
+                             std::string(1024 * 1024, 'x'), 64, now));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_batch_envelope_changed_in_any_part_is_refused_even_after_its_batch_passed,

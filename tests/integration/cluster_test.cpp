@@ -99,6 +99,18 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
   auto [bad_topic, why2] = c.call("client-a", "POST", "/v1/envelopes",
                                   json{{"topic", "Test/../x"}, {"recipients", {"cp1"}}, {"payload", "x"}});
   BOOST_CHECK_EQUAL(bad_topic, 403);
+  // Fields of the wrong type, and a publish that would make more than 64 MiB of envelopes: a clear
+  // 400 each, nothing published.
+  for (const auto& bad : {json{{"topic", "test.bad"}, {"recipients", {"cp1"}}, {"count", "many"}},
+                          json{{"topic", "test.bad"}, {"recipients", {"cp1"}}, {"payload", 7}},
+                          json{{"topic", "test.bad"}, {"recipients", {"cp1"}},
+                               {"payload", std::string(700 * 1024, 'x')}, {"count", 100}}}) {
+    auto [bad_status, bad_why] = c.call("client-a", "POST", "/v1/envelopes", bad);
+    BOOST_CHECK_EQUAL(bad_status, 400);
+    auto code = bad_why.contains("error") ? bad_why["error"].value("code", "") : "";
+    BOOST_CHECK_MESSAGE(code == "malformed_input" || code == "too_large", bad_why.dump().substr(0, 300));
+  }
+  BOOST_CHECK(inbox_ids(c, "cp1", "test.bad").empty());
   // Nobody else has it: not in their inboxes, not in any of their files (store, logs, audit).
   BOOST_CHECK(inbox_ids(c, "root", "test.unicast").empty());
   for (auto name : {"cp3", "client-b"}) {
