@@ -363,7 +363,8 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
           [ctx](const http::request& req, const user& who) {
             auto body = json::parse(req.body, nullptr, false);
             if (!body.is_object() || !body.contains("peer") || !body["peer"].is_string()
-                || !body.contains("approve") || !body["approve"].is_boolean())
+                || !body.contains("approve") || !body["approve"].is_boolean()
+                || (body.contains("reason") && !body["reason"].is_string()))
               return http::response::error(400, "malformed_input",
                                            "give {\"peer\": NAME, \"approve\": true|false, \"reason\": TEXT}");
             http::response out;

@@ -429,6 +429,9 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   BOOST_CHECK_EQUAL(status_of("root", "task_organiser", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 403);
   BOOST_CHECK_EQUAL(status_of("client-a", "approver", "/decisions", {{"peer", "client-a"}, {"approve", true}}), 403);
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "cp1"}, {"approve", true}}), 404);
+  BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions",
+                              {{"peer", "client-a"}, {"approve", false}, {"reason", 42}}),
+                    400);
   BOOST_CHECK_EQUAL(status_of("client-a", "signatory", "/signatures", signature_doc(1)), 400); // one signatory
   BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/signatures", signature_doc(0)), 403);
   // Signatures, then the SO: client-a approved, client-b rejected with a reason.
