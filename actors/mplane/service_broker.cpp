@@ -77,11 +77,26 @@ uint64_t seq_of_key(std::string_view key) {
   return seq;
 }
 
+/// The strings of one "envelope" audit record (key, value, ...), appended to `out`.
+constexpr uint32_t envelope_record_strings = 10;
+
+void add_envelope_record(std::vector<std::string>& out, const std::string& id,
+                         const std::string& topic, const std::string& origin,
+                         const std::string& from, const std::string& decision) {
+  out.insert(out.end(), {"id", id, "topic", topic, "origin", origin, "from", from, "decision", decision});
+}
+
 void audit_envelope(service_broker_pointer self, const std::string& id, const std::string& topic,
                     const std::string& origin, const std::string& from, const std::string& decision) {
+  std::vector<std::string> record;
+  add_envelope_record(record, id, topic, origin, from, decision);
   self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{"envelope"},
-             std::vector<std::string>{"id", id, "topic", topic, "origin", origin, "from", from,
-                                      "decision", decision});
+             std::move(record));
+}
+
+/// True if acknowledged outbox entries, processed local deliveries or stale ids wait for a commit.
+bool removals_waiting(const service_broker_state& st) {
+  return !st.acked_unremoved.empty() || !st.local_done.empty() || !st.stale_seen.empty();
 }
 
 void update_depth(service_broker_pointer self, const std::string& peer) {
@@ -380,7 +395,7 @@ void after_commit(service_broker_pointer self, const service_broker_state::pendi
   uint64_t delivered = 0;
   uint64_t duplicates = 0;
   std::vector<std::string> records;
-  records.reserve(item.batch.size() * 10);
+  records.reserve(item.batch.size() * envelope_record_strings);
   for (size_t i = 0; i < item.batch.size(); ++i) {
     const auto& env = item.batch[i];
     const auto& plan = item.plans[i];
@@ -404,8 +419,7 @@ void after_commit(service_broker_pointer self, const service_broker_state::pendi
           break;
         }
     }
-    records.insert(records.end(), {"id", id_hex(env.id), "topic", env.topic, "origin", env.origin,
-                                   "from", item.from, "decision", plan.decision});
+    add_envelope_record(records, id_hex(env.id), env.topic, env.origin, item.from, plan.decision);
   }
   if (!stored)
     return;
@@ -413,7 +427,7 @@ void after_commit(service_broker_pointer self, const service_broker_state::pendi
   // One audit message for the batch: a record per envelope.
   if (!records.empty())
     self->send(st.audit, audit_atom::value, std::string{component}, std::string{"envelope"},
-               uint32_t{10}, std::move(records));
+               envelope_record_strings, std::move(records));
   if (st.metrics) {
     st.metrics->routed(item.kind == neighbour_kind::self ? "local" : "in").Increment(
       static_cast<double>(item.batch.size() - duplicates));
@@ -495,8 +509,7 @@ void flush(service_broker_pointer self) {
     st.flush_again = true;
     return;
   }
-  if (st.pending.empty() && st.acked_unremoved.empty() && st.local_done.empty()
-      && st.stale_seen.empty())
+  if (st.pending.empty() && !removals_waiting(st))
     return;
   auto job = std::make_shared<commit_job>();
   job->work = std::move(st.pending);
@@ -795,7 +808,7 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       if (++st.ticks % 600 == 0)
         prune_seen(self);
       // Removals nothing else has committed yet.
-      if (!st.acked_unremoved.empty() || !st.local_done.empty() || !st.stale_seen.empty())
+      if (removals_waiting(st))
         schedule_commit(self, true);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
