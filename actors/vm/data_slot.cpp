@@ -40,7 +40,8 @@ std::optional<slot_state> slot_state_from_string(std::string_view name) {
   return std::nullopt;
 }
 
-data_slot::data_slot(std::string name, slot_kind kind) : name_(std::move(name)), kind_(kind) {
+data_slot::data_slot(std::string name, slot_kind kind, std::set<std::string> peers)
+  : name_(std::move(name)), kind_(kind), peers_(std::move(peers)) {
   // nop
 }
 
@@ -159,23 +160,49 @@ result<void> data_slot::store(std::string content_id, uint64_t rows, std::string
   return ok();
 }
 
-result<void> data_slot::release(std::string who, int64_t now_ms) {
-  if (state_ == slot_state::released)
-    return joconde::fail(errc::already_exists, "output " + name_ + " was released once, to "
-                                                 + released_to_);
+result<void> data_slot::check_peer(const std::string& peer) const {
   if (kind_ != slot_kind::output)
     return joconde::fail(errc::invalid_state, "only output slots are released; slot " + name_
                                                 + " is an input");
+  if (peer.empty())
+    return joconde::fail(errc::malformed_input, "a release names the peer of the analyst");
+  if (peers_.count(peer) == 0) {
+    std::string named;
+    for (const auto& p : peers_)
+      named += (named.empty() ? "" : ", ") + p;
+    return joconde::fail(errc::forbidden, "output " + name_ + " is not granted to peer " + peer
+                                            + " (the CTSC names it for " + named + " only)");
+  }
+  if (auto it = releases_.find(peer); it != releases_.end())
+    return joconde::fail(errc::already_exists, "output " + name_ + " was retrieved by peer " + peer
+                                                 + " already (by " + it->second.name + ")");
+  return ok();
+}
+
+result<void> data_slot::release(const std::string& peer, std::string who, std::string analyst,
+                                int64_t now_ms) {
+  if (auto r = check_peer(peer); !r)
+    return r;
+  if (who.empty())
+    return joconde::fail(errc::malformed_input, "a release names the analyst's PAK");
   if (state_ != slot_state::ready)
     return joconde::fail(errc::invalid_state, "output " + name_ + " is "
                                                 + std::string{to_string(state_)} + ", not ready");
-  if (who.empty())
-    return joconde::fail(errc::malformed_input, "a release names the analyst's PAK");
+  releases_.emplace(peer, slot_release{std::move(who), std::move(analyst), now_ms});
+  if (releases_.size() < peers_.size())
+    return ok();
+  // SYS-6.6: every named peer has it; the sealed content goes.
   empty_out();
   state_ = slot_state::released;
-  released_to_ = std::move(who);
-  released_ms_ = now_ms;
   return ok();
+}
+
+std::vector<std::string> data_slot::waiting_for() const {
+  std::vector<std::string> out;
+  for (const auto& p : peers_)
+    if (releases_.count(p) == 0)
+      out.push_back(p);
+  return out;
 }
 
 void data_slot::discard() {

@@ -8,15 +8,26 @@
 //   input:   empty ──begin_upload──> in_use ──complete──> ready ──begin_upload (latest wins)──> in_use
 //              ^                        │                   │
 //              └──fail, peer_failed, close_input────────────┘ (peer_failed also empties a ready slot)
-//   output:  empty ──store──> ready ──release (once)──> released
 //
-// Content that is replaced, failed, released or discarded is listed for erasure (SYS-6.5, SYS-6.6);
-// the owner erases it from sealed storage and takes the list with take_erasures().
+//   output:  empty ──store──> ready ──release(peer p)──> ready, released to p ─ ─ ─> released
+//                              │        once for each peer named on the output;     (the last named
+//                              │        the last one erases the content             peer has it)
+//                              └──discard (the task ended, e.g. the output deadline)──> empty (erased)
+//
+// An output is named for one or more Peers (OutputSpec.peers): each of them retrieves it once, through
+// one of its Data Analysts (spec §4.4.1.1 "Output Phase": the VM waits until every Peer retrieved its
+// output, and for one analyst per Peer). The sealed content stays until the last named peer retrieved
+// it; then it is erased (SYS-6.6).
+//
+// Content that is replaced, failed, released to every named peer or discarded is listed for erasure
+// (SYS-6.5, SYS-6.6); the owner erases it from sealed storage and takes the list with take_erasures().
 
 #include "joconde/messages/result.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +41,8 @@ enum class slot_kind { input, output };
 std::string_view to_string(slot_kind k);
 
 /// The lifecycle of a slot (spec §4.3.2.5): empty, in_use (an upload in progress), ready (content
-/// complete at this CP), released (an output handed out once; its content is erased).
+/// complete at this CP; an output stays ready until every peer named on it retrieved it), released (an
+/// output every named peer retrieved; its content is erased).
 enum class slot_state { empty, in_use, ready, released };
 
 /// The state's name ("empty" ... "released"), as shown in telemetry.
@@ -39,11 +51,21 @@ std::string_view to_string(slot_state s);
 /// The state with this name, or nullopt.
 std::optional<slot_state> slot_state_from_string(std::string_view name);
 
+/// One retrieval of an output: which analyst of the peer got this CP's shares, and when.
+struct slot_release {
+  std::string who;   ///< SHA-256 fingerprint of the analyst's PAK
+  std::string name;  ///< the analyst's display name in the peer's CTSA
+  int64_t at_ms = 0;
+
+  bool operator==(const slot_release&) const = default;
+};
+
 /// One input or output slot of a CT at this CP.
 class data_slot {
 public:
-  /// An empty slot for the input or output table `name` of the CTSC.
-  data_slot(std::string name, slot_kind kind);
+  /// An empty slot for the input or output table `name` of the CTSC; an output is released to each
+  /// of `peers` (OutputSpec.peers, FQDNs) once, and to nobody else. Inputs have no peers.
+  data_slot(std::string name, slot_kind kind, std::set<std::string> peers = {});
 
   /// A custodian (fingerprint of their PAK) starts upload `upload_id` into this input slot. The
   /// latest upload wins until input closes (spec §4.4.1.1 "Input Phase"): a ready slot's content is
@@ -76,14 +98,21 @@ public:
   /// (invalid_state); an empty content id or a hash that is not 64 hex digits (malformed_input).
   result<void> store(std::string content_id, uint64_t rows, std::string sha256);
 
-  /// This CP's shares of the output were released to an analyst (fingerprint of their PAK), exactly
-  /// once (spec §4.4.1.1 "Output Phase"); the content is listed for erasure (SYS-6.6). Refused,
-  /// without change: released already (already_exists), an input slot or a slot that is not ready
-  /// (invalid_state), an empty fingerprint (malformed_input).
-  result<void> release(std::string who, int64_t now_ms);
+  /// Whether `peer` may still retrieve this output, whatever the slot holds: refused when the output
+  /// is not named for that peer (forbidden), when the peer retrieved it already (already_exists,
+  /// naming the analyst), for an input slot (invalid_state) or an empty peer (malformed_input).
+  result<void> check_peer(const std::string& peer) const;
 
-  /// The task ended or was cancelled: whatever the slot holds is listed for erasure (SYS-6.5,
-  /// SYS-6.6), an in_use or ready slot is empty again and an input slot is closed.
+  /// This CP's shares of the output were released to an analyst (fingerprint `who` of their PAK,
+  /// display name `analyst`) of `peer`: once per peer named on the output (spec §4.4.1.1 "Output
+  /// Phase"). When every named peer has it, the slot is released and its content listed for erasure
+  /// (SYS-6.6). Refused, without change: what check_peer refuses, an empty fingerprint
+  /// (malformed_input), a slot that is not ready (invalid_state).
+  result<void> release(const std::string& peer, std::string who, std::string analyst, int64_t now_ms);
+
+  /// The task ended (finished, cancelled, or the output deadline passed with some peer still to
+  /// retrieve an output): whatever the slot holds is listed for erasure (SYS-6.5, SYS-6.6), an in_use
+  /// or ready slot is empty again and an input slot is closed. The retrievals stay on record.
   void discard();
 
   /// The content ids (upload ids, output content ids) to erase from sealed storage, and forgets them.
@@ -92,7 +121,8 @@ public:
   /// True if some content is listed for erasure.
   bool needs_erase() const { return !erasures_.empty(); }
 
-  /// True if the slot holds complete content (an input uploaded, an output not yet released).
+  /// True if the slot holds complete content (an input uploaded, an output some named peer has still
+  /// to retrieve).
   bool ready() const { return state_ == slot_state::ready; }
 
   /// The input or output table of the CTSC this slot holds.
@@ -113,10 +143,12 @@ public:
   uint64_t rows() const { return rows_; }
   /// The SHA-256 (hex) of the current complete content's shares; empty otherwise.
   const std::string& sha256() const { return sha256_; }
-  /// The fingerprint of the analyst's PAK the output was released to.
-  const std::string& released_to() const { return released_to_; }
-  /// When the output was released.
-  int64_t released_ms() const { return released_ms_; }
+  /// The peers an output is released to (OutputSpec.peers); empty for an input.
+  const std::set<std::string>& peers() const { return peers_; }
+  /// The peers that retrieved the output so far, with the analyst and time of each retrieval.
+  const std::map<std::string, slot_release>& releases() const { return releases_; }
+  /// The peers named on the output that have not retrieved it yet, in name order.
+  std::vector<std::string> waiting_for() const;
   /// The content listed for erasure and not yet taken.
   const std::vector<std::string>& erasures() const { return erasures_; }
 
@@ -134,8 +166,8 @@ private:
   int64_t started_ms_ = 0;
   uint64_t rows_ = 0;
   std::string sha256_;
-  std::string released_to_;
-  int64_t released_ms_ = 0;
+  std::set<std::string> peers_;
+  std::map<std::string, slot_release> releases_;  // peer -> its retrieval
   std::vector<std::string> erasures_;
 };
 

@@ -154,11 +154,11 @@ void serve_client(session_ptr sh, int raw_fd) {
     log::info(component, "upload " + grant.request_id + " failed here: " + failure);
     return refuse(errc::malformed_input, "upload failed: " + failure);
   }
-  // Download: released once, whatever happens on the wire afterwards.
+  // Download: released once to the analyst's peer, whatever happens on the wire afterwards.
   std::tuple<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t> rel{
     static_cast<std::uint32_t>(errc::timeout), "no answer", {}, 0};
-  self->request(sh->orchestrator, std::chrono::seconds{30}, release_atom::value, grant.slot, grant.who,
-                grant.request_id)
+  self->request(sh->orchestrator, std::chrono::seconds{30}, release_atom::value, grant.slot, grant.peer,
+                grant.who, grant.name, grant.request_id)
     .receive([&](std::uint32_t c, std::string& m, std::vector<std::string>& cs, std::uint64_t rows) {
                rel = {c, std::move(m), std::move(cs), rows};
              },

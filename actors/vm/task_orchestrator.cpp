@@ -63,14 +63,19 @@ void deliver(caf::response_promise& promise, release_reply r) {
 /// A download waiting until every CP backs it.
 struct waiting_release {
   caf::response_promise promise;
-  std::string who;
+  std::string who;   // fingerprint of the analyst's PAK
+  std::string name;  // the analyst's name in their peer's CTSA
   std::int64_t deadline_ms = 0;
 };
 
-/// Which download an output goes to: the same at every CP, so that two downloads racing for one
-/// output cannot each get the shares of only some CPs. CP 0 decides (the first download it hears of,
-/// from its own client or proposed by another CP) and tells the others; every CP releases its shares
-/// only to the decided download.
+/// An output and a peer it is named for: each such pair is retrieved once (spec §4.4.1.1).
+using output_peer = std::pair<std::string, std::string>;
+
+/// Which download of an output for one peer gets the shares: the same at every CP, so that two
+/// downloads racing for it (two analysts of the peer, or a retry) cannot each get the shares of only
+/// some CPs. CP 0 decides (the first download for that output and peer it hears of, from its own
+/// client or proposed by another CP) and tells the others; every CP releases its shares for that
+/// peer only to the decided download. Downloads for different peers do not wait for each other.
 struct output_claim {
   std::string chosen;                                           // the decided request id, if any
   std::map<std::string, std::vector<waiting_release>> waiting;  // request id -> its sessions here
@@ -83,7 +88,7 @@ struct orchestrator_state {
   std::map<std::string, sealed_content> contents;  // content id -> file (current and replaced)
   std::map<std::string, pending_upload> pending;   // request id -> upload awaiting every CP
   std::set<std::string> failed_uploads;            // request ids that failed at some CP
-  std::map<std::string, output_claim> claims;      // output key -> which download it goes to
+  std::map<output_peer, output_claim> claims;      // (output, peer) -> which download it goes to
   std::map<task_phase, std::set<unsigned>> early_votes;
   std::map<unsigned, peer_link_ptr> peers;
   bool voted_calculation = false;
@@ -162,7 +167,7 @@ void erase_everything(orchestrator_actor* self) {
     if (p.waiting)
       p.waiting->deliver(caf::make_error(caf::sec::request_receiver_down, "the task ended"));
   st.pending.clear();
-  for (auto& [key, claim] : st.claims)
+  for (auto& [key_peer, claim] : st.claims)
     for (auto& [id, sessions] : claim.waiting)
       for (auto& w : sessions)
         deliver(w.promise, {static_cast<std::uint32_t>(errc::invalid_state), "the task ended", {}, 0});
@@ -274,7 +279,8 @@ void on_phase(orchestrator_actor* self) {
     case task_phase::input: maybe_close_input(self); break;
     case task_phase::calculation: start_mpc(self); break;
     case task_phase::finished:
-      log::notice(component, "CT " + st.ctx->uuid + " finished: every output was released");
+      log::notice(component, "CT " + st.ctx->uuid + " finished: "
+                               + st.machine->history().back().reason);
       finish_run(self, exit_finished);
       break;
     default: break;
@@ -362,9 +368,11 @@ void upload_failed(orchestrator_actor* self, const std::string& id, const std::s
 
 // -- peer messages --
 
-void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id);
-void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id);
-void try_release(orchestrator_actor* self, const std::string& slot_key);
+void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
+                   const std::string& request_id);
+void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
+                     const std::string& request_id);
+void try_release(orchestrator_actor* self, const std::string& slot_key, const std::string& peer);
 
 void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& bytes) {
   auto& st = self->state;
@@ -409,13 +417,17 @@ void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& b
       break;
     case v1::PeerMessage::KIND_RESERVE: {
       auto it = st.slots.find(m.slot());
-      if (it == st.slots.end() || it->second.kind() != slot_kind::output || m.request_id().size() > 64)
+      if (it == st.slots.end() || it->second.kind() != slot_kind::output
+          || it->second.peers().count(m.peer()) == 0 || m.request_id().size() > 64) {
+        log::warning(component, "cp-" + std::to_string(cp) + " proposed a download of no output "
+                                  "named for that peer: ignored");
         return;
+      }
       if (st.ctx->options.cp_index == 0)
-        back_download(self, m.slot(), m.request_id());  // a proposal: decide it if undecided
+        back_download(self, m.slot(), m.peer(), m.request_id());  // a proposal: decide if undecided
       else if (cp == 0)
-        decide_download(self, m.slot(), m.request_id());  // CP 0's decision
-      try_release(self, m.slot());
+        decide_download(self, m.slot(), m.peer(), m.request_id());  // CP 0's decision
+      try_release(self, m.slot(), m.peer());
       break;
     }
     case v1::PeerMessage::KIND_QUALITY:
@@ -431,9 +443,20 @@ void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& b
 json status_json(orchestrator_actor* self, std::uint64_t since) {
   auto& st = self->state;
   json slots = json::array();
-  for (auto& [k, s] : st.slots)
-    slots.push_back({{"key", k}, {"input", s.kind() == slot_kind::input},
-                     {"state", std::string{to_string(s.state())}}, {"rows", s.rows()}});
+  for (auto& [k, s] : st.slots) {
+    json slot = {{"key", k}, {"input", s.kind() == slot_kind::input},
+                 {"state", std::string{to_string(s.state())}}, {"rows", s.rows()}};
+    if (s.kind() == slot_kind::output) {
+      // Which peers retrieved the output (and through which analyst), which still may.
+      json retrieved = json::array();
+      for (auto& [peer, r] : s.releases())
+        retrieved.push_back({{"peer", peer}, {"analyst", r.name}, {"at_ms", r.at_ms}});
+      slot["peers"] = s.peers();
+      slot["retrieved_by"] = std::move(retrieved);
+      slot["waiting_for"] = s.waiting_for();
+    }
+    slots.push_back(std::move(slot));
+  }
   json events = json::array();
   for (auto& e : st.events)
     if (e.seq > since)
@@ -472,30 +495,33 @@ release_reply refused(errc code, std::string message) {
   return {static_cast<std::uint32_t>(code), std::move(message), {}, 0};
 }
 
-/// Download `request_id` of output `slot_key` wants the shares: CP 0 decides for it if nothing was
-/// decided yet and tells the others; another CP proposes it to CP 0. Sessions waiting for another
-/// download than the decided one are refused.
-void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id) {
+/// Download `request_id` of output `slot_key` for `peer` wants the shares: CP 0 decides for it if
+/// nothing was decided for that output and peer yet and tells the others; another CP proposes it to
+/// CP 0. Sessions waiting for another download than the decided one are refused.
+void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
+                   const std::string& request_id) {
   auto& s = self->state;
-  auto& claim = s.claims[slot_key];
+  auto& claim = s.claims[{slot_key, peer}];
   if (!claim.chosen.empty())
     return;
   v1::PeerMessage m;
   m.set_kind(v1::PeerMessage::KIND_RESERVE);
   m.set_slot(slot_key);
+  m.set_peer(peer);
   m.set_request_id(request_id);
   if (s.ctx->options.cp_index != 0) {
     if (auto leader = s.peers.find(0); leader != s.peers.end())
       (void)leader->second->send(m);
     return;
   }
-  decide_download(self, slot_key, request_id);
+  decide_download(self, slot_key, peer, request_id);
   broadcast(self, m);
 }
 
-/// The download of `slot_key` that gets the shares is `request_id` (decided by CP 0).
-void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& request_id) {
-  auto& claim = self->state.claims[slot_key];
+/// The download of `slot_key` for `peer` that gets the shares is `request_id` (decided by CP 0).
+void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
+                     const std::string& request_id) {
+  auto& claim = self->state.claims[{slot_key, peer}];
   if (!claim.chosen.empty())
     return;
   claim.chosen = request_id;
@@ -505,63 +531,102 @@ void decide_download(orchestrator_actor* self, const std::string& slot_key, cons
       continue;
     }
     for (auto& w : it->second)
-      deliver(w.promise, refused(errc::already_exists, "another download of output " + slot_key + " is served"));
+      deliver(w.promise, refused(errc::already_exists, "another download of output " + slot_key
+                                                         + " for peer " + peer + " is being served "
+                                                           "(each peer retrieves an output once)"));
     it = claim.waiting.erase(it);
   }
 }
 
-/// Releases output `slot_key` once every CP backs the same download and its session waits here.
-void try_release(orchestrator_actor* self, const std::string& slot_key) {
+/// Releases output `slot_key` to `peer` once every CP backs the same download and its session waits
+/// here; the last retrieval owed finishes the task.
+void try_release(orchestrator_actor* self, const std::string& slot_key, const std::string& peer) {
   auto& s = self->state;
-  auto& claim = s.claims[slot_key];
+  auto& claim = s.claims[{slot_key, peer}];
   auto waiting = claim.waiting.find(claim.chosen);
   if (claim.chosen.empty() || waiting == claim.waiting.end() || waiting->second.empty())
     return;
   auto sessions = std::move(waiting->second);
   claim.waiting.erase(waiting);
   auto& slot = s.slots.at(slot_key);
-  auto content_id = slot.content_id();
+  const auto& first = sessions.front();
+  auto now = now_ms();
   release_reply reply;
-  if (auto r = slot.release(sessions.front().who, now_ms()); !r) {
+  auto content = s.contents.find(slot.content_id());
+  if (auto r = s.machine->may_retrieve(slot_key, peer, now); !r) {
     reply = refused(r.err().code, r.err().message);
+  } else if (auto p = slot.check_peer(peer); !p) {
+    reply = refused(p.err().code, p.err().message);
+  } else if (!slot.ready() || content == s.contents.end()) {
+    reply = refused(errc::invalid_state, "output " + slot_key + " is "
+                                           + std::string{to_string(slot.state())} + ", not ready");
   } else {
-    auto c = s.contents.at(content_id);
-    // Unsealed here, before the last release ends the task and erases the key.
+    // Unsealed before the release: the last one ends the task, which erases the key.
+    auto c = content->second;
     auto sealed = read_sealed(c.path);
-    erase_listed(self);  // the released content: its file is gone from here on
-    auto cols = sealed ? unseal_columns(*s.ctx, slot_key, content_id, *sealed)
+    auto cols = sealed ? unseal_columns(*s.ctx, slot_key, slot.content_id(), *sealed)
                        : result<std::vector<std::string>>{sealed.err()};
     if (!cols) {
       reply = refused(cols.err().code, cols.err().message);
+    } else if (auto r = slot.release(peer, first.who, first.name, now); !r) {
+      for (auto& col : *cols)
+        OPENSSL_cleanse(col.data(), col.size());
+      reply = refused(r.err().code, r.err().message);
     } else {
+      erase_listed(self);  // after the last named peer: the content's file is gone from here on
       reply = {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
       ++s.active_downloads;
-      event(self, "slot", slot_key, "released once");
+      auto waiting_for = slot.waiting_for();
+      event(self, "slot", slot_key,
+            "released to " + peer + " (by " + first.name.substr(0, 64) + ")"
+              + (waiting_for.empty() ? std::string{"; every peer named on it has it: erased"}
+                                     : "; " + std::to_string(waiting_for.size())
+                                         + (waiting_for.size() == 1 ? " peer" : " peers")
+                                         + " still to retrieve it"));
     }
   }
+  bool released = reply.code == 0;
   deliver(sessions.front().promise, std::move(reply));
   for (std::size_t i = 1; i < sessions.size(); ++i)
-    deliver(sessions[i].promise, refused(errc::already_exists, "output " + slot_key + " was released once already"));
-  auto done = s.machine->output_retrieved(slot_key, now_ms());
-  if (done && *done) {
-    event(self, "phase", "finished", "every output was released");
-    on_phase(self);
+    deliver(sessions[i].promise, refused(errc::already_exists, "output " + slot_key + " was retrieved by peer "
+                                                                 + peer + " already"));
+  if (released) {
+    auto done = s.machine->output_retrieved(slot_key, peer, now);
+    if (done && *done) {
+      event(self, "phase", "finished", s.machine->history().back().reason);
+      on_phase(self);
+    }
   }
   update_gauges(self);
 }
 
 /// Refuses downloads whose CPs did not all back them in time.
 void expire_downloads(orchestrator_actor* self, std::int64_t now) {
-  for (auto& [key, claim] : self->state.claims)
+  for (auto& [key_peer, claim] : self->state.claims)
     for (auto& [id, sessions] : claim.waiting)
       for (auto it = sessions.begin(); it != sessions.end();)
         if (now >= it->deadline_ms) {
           deliver(it->promise, refused(errc::timeout, "the other Computing Parties did not back this "
-                                                      "download of " + key + " in time"));
+                                                      "download of " + key_peer.first + " for "
+                                                      + key_peer.second + " in time"));
           it = sessions.erase(it);
         } else {
           ++it;
         }
+}
+
+/// The output deadline passed in the Output phase (SYS-6.6): the task is finished; every retrieval
+/// still owed is erased with the rest, and each peer that missed an output is told through an event
+/// its node's deployment operator forwards as telemetry.
+void end_at_output_deadline(orchestrator_actor* self) {
+  auto& s = self->state;
+  for (const auto& [key, peer] : s.machine->missing())
+    event(self, "erased", "output " + key,
+          "output " + key + " not retrieved by " + peer + " before the output deadline: erased");
+  event(self, "phase", "finished", s.machine->history().back().reason);
+  log::notice(component, "CT " + s.ctx->uuid + " finished at the output deadline: "
+                           + s.machine->history().back().reason);
+  finish_run(self, exit_finished);
 }
 
 // -- the orchestrator --
@@ -573,12 +638,13 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
   st.on_exit = std::move(on_exit);
   st.mpc_listen_fd = std::move(mpc_listen_fd);
   const auto& ctsc = ctx->final.cta().ctsc();
-  std::set<std::string> outputs;
+  output_peers outputs;
   for (const auto& in : ctsc.inputs())
     st.slots.emplace(in.key(), data_slot{in.key(), slot_kind::input});
   for (const auto& out : ctsc.outputs()) {
-    st.slots.emplace(out.key(), data_slot{out.key(), slot_kind::output});
-    outputs.insert(out.key());
+    std::set<std::string> peers{out.peers().begin(), out.peers().end()};
+    st.slots.emplace(out.key(), data_slot{out.key(), slot_kind::output, peers});
+    outputs.emplace(out.key(), std::move(peers));
   }
   task_deadlines d{ctsc.temporal().input_deadline_ms(), ctsc.temporal().execution_deadline_ms(),
                    ctsc.temporal().output_deadline_ms()};
@@ -615,12 +681,16 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
       auto now = now_ms();
       if (!is_terminal(s.machine->phase())) {
         if (s.machine->tick(now)) {
-          event(self, "phase", "cancelled", s.machine->reason());
-          v1::PeerMessage m;
-          m.set_kind(v1::PeerMessage::KIND_CANCEL);
-          m.set_reason(s.machine->reason());
-          broadcast(self, m);
-          finish_run(self, exit_cancelled);
+          if (s.machine->phase() == task_phase::finished) {
+            end_at_output_deadline(self);  // each VM at its own deadline: no cancel to tell
+          } else {
+            event(self, "phase", "cancelled", s.machine->reason());
+            v1::PeerMessage m;
+            m.set_kind(v1::PeerMessage::KIND_CANCEL);
+            m.set_reason(s.machine->reason());
+            broadcast(self, m);
+            finish_run(self, exit_cancelled);
+          }
         } else if (s.ctx->stopping->load()) {
           cancel_task(self, "stopped by the host", true);
         } else {
@@ -732,8 +802,8 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     [=](failed_atom, const std::string& id, const std::string& why) {
       upload_failed(self, id, why, true);
     },
-    [=](release_atom, const std::string& slot_key, const std::string& who,
-        const std::string& request_id) -> release_result {
+    [=](release_atom, const std::string& slot_key, const std::string& peer, const std::string& who,
+        const std::string& name, const std::string& request_id) -> release_result {
       auto& s = self->state;
       auto now = [](release_reply r) -> release_result {
         return {r.code, std::move(r.message), std::move(r.columns), r.rows};
@@ -741,19 +811,21 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
       auto it = s.slots.find(slot_key);
       if (it == s.slots.end() || it->second.kind() != slot_kind::output)
         return now(refused(errc::not_found, "no output " + slot_key));
-      if (it->second.state() == slot_state::released)
-        return now(refused(errc::already_exists, "output " + slot_key + " was released once already (to "
-                                                   + it->second.released_to() + ")"));
-      if (s.machine->phase() != task_phase::output)
-        return now(refused(errc::invalid_state, "outputs are released in the output phase; the CT is in the "
-                                                  + std::string{to_string(s.machine->phase())} + " phase"));
-      auto& claim = s.claims[slot_key];
+      // Defence in depth behind the task policy: a peer not named on the output, a peer that has
+      // it already (naming the analyst who retrieved it); then the phase and the deadline.
+      if (auto r = it->second.check_peer(peer); !r)
+        return now(refused(r.err().code, r.err().message));
+      if (auto r = s.machine->may_retrieve(slot_key, peer, now_ms()); !r)
+        return now(refused(r.err().code, r.err().message));
+      auto& claim = s.claims[{slot_key, peer}];
       if (!claim.chosen.empty() && claim.chosen != request_id)
-        return now(refused(errc::already_exists, "another download of output " + slot_key + " is served"));
+        return now(refused(errc::already_exists, "another download of output " + slot_key + " for peer "
+                                                   + peer + " is being served (each peer retrieves an "
+                                                   "output once)"));
       auto promise = self->make_response_promise();
-      claim.waiting[request_id].push_back({promise, who, now_ms() + 15'000});
-      back_download(self, slot_key, request_id);
-      try_release(self, slot_key);
+      claim.waiting[request_id].push_back({promise, who, name, now_ms() + 15'000});
+      back_download(self, slot_key, peer, request_id);
+      try_release(self, slot_key, peer);
       return caf::delegated<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t>{};
     },
     [=](done_atom) {

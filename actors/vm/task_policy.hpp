@@ -1,11 +1,14 @@
 #pragma once
 
 // The Task Policy Engine of a CT VM (spec §4.3.2.4; DESIGN.md §4 task_policy) as a plain class: the
-// CTA, loaded once and never changed, answers "may this PAK write input s / read output s?". A
-// request is a SlotAuthorization (vm.proto) signed by the person's PAK; the policy checks the
-// signature, that the CTA names the PAK as a Data Custodian of the Peer that provides the input (or a
-// Data Analyst of a Peer the output is granted to) with that key, the CT id, the direction, the time
-// window and that the request id was not used before at this VM. A refused request changes nothing.
+// CTA, loaded once and never changed, answers "may this PAK write input s / read output s, and for
+// which Peer?". A request is a SlotAuthorization (vm.proto) signed by the person's PAK; the policy
+// checks the signature, that the CTA names the PAK as a Data Custodian of the Peer that provides the
+// input (or a Data Analyst of a Peer the output is granted to) with that key, the CT id, the
+// direction, the time window and that the request id was not used before at this VM. A CTSA cannot
+// grant more than its own Peer may: an analyst it lists for an output the CTSC does not name for that
+// Peer is refused here too (defence in depth; the artefact manager refuses such a CTSA,
+// check_ctsa). A refused request changes nothing.
 
 #include "joconde/messages/result.hpp"
 
@@ -33,8 +36,9 @@ inline constexpr std::int64_t authorization_max_skew_ms = 60 * 1000;
 struct authorized {
   std::string slot;        ///< the input or output key
   bool upload = false;     ///< write an input (true) or read an output
+  std::string peer;        ///< the Peer (FQDN) whose CTSA lists the person for that slot
   std::string who;         ///< SHA-256 fingerprint of the PAK
-  std::string name;        ///< the person's display name in the CTA
+  std::string name;        ///< the person's display name in that CTSA
   std::string request_id;  ///< hex of the 16-byte request id
   std::uint64_t max_rows = 0;  ///< upload: the input's row limit
 };
@@ -51,9 +55,10 @@ public:
   /// Checks `signed_auth` for an upload (`upload` true) or a download at `now_ms` and consumes its
   /// request id. Refused, without change (the request id stays unused): malformed_input (not a
   /// SlotAuthorization, bad PAK encoding, bad request id), bad_signature,
-  /// forbidden (another CT, the wrong direction, a PAK the CTA does not allow for that slot), not_found
-  /// (no such slot), timeout (older than 10 minutes) / invalid_state (issued in the future), replayed (request id
-  /// used before).
+  /// forbidden (another CT, the wrong direction, a PAK the CTA does not allow for that slot, an
+  /// output not granted to the Peer whose CTSA lists the analyst, a PAK two Peers list for the same
+  /// output), not_found (no such slot), timeout (older than 10 minutes) / invalid_state (issued in the
+  /// future), replayed (request id used before).
   result<authorized> check(const v1::SignedAuthorization& signed_auth, bool upload, std::int64_t now_ms);
 
   /// The input keys of the CT, in CTSC order.

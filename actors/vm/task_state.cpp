@@ -37,11 +37,14 @@ bool is_terminal(task_phase p) {
 }
 
 result<task_state_machine> task_state_machine::create(task_deadlines deadlines, unsigned parties,
-                                                      std::set<std::string> outputs) {
+                                                      output_peers outputs) {
   if (parties == 0)
     return fail(errc::malformed_input, "a task has at least one computing party");
   if (outputs.empty())
     return fail(errc::malformed_input, "a task releases at least one output");
+  for (const auto& [key, peers] : outputs)
+    if (peers.empty())
+      return fail(errc::malformed_input, "output " + key + " is named for no peer");
   if (deadlines.input_ms > deadlines.execution_ms || deadlines.execution_ms > deadlines.output_ms)
     return fail(errc::malformed_input,
                 "the deadlines are out of order: input " + std::to_string(deadlines.input_ms)
@@ -51,7 +54,7 @@ result<task_state_machine> task_state_machine::create(task_deadlines deadlines, 
 }
 
 task_state_machine::task_state_machine(task_deadlines deadlines, unsigned parties,
-                                       std::set<std::string> outputs)
+                                       output_peers outputs)
   : deadlines_(deadlines), parties_(parties), outputs_(std::move(outputs)) {
   // nop
 }
@@ -80,8 +83,9 @@ result<bool> task_state_machine::agree(unsigned party, task_phase next, int64_t 
   if (is_terminal(phase_))
     return fail(errc::invalid_state, "the task is " + str(phase_) + "; no phase follows");
   if (phase_ == task_phase::output)
-    return fail(errc::invalid_state, "the output phase ends when every output was retrieved "
-                                     "(SYS-6.6), not by a vote for " + str(next));
+    return fail(errc::invalid_state, "the output phase ends when every peer retrieved its outputs "
+                                     "or at the output deadline (SYS-6.6), not by a vote for "
+                                       + str(next));
   auto following = static_cast<task_phase>(static_cast<int>(phase_) + 1);
   if (next != following)
     return fail(errc::invalid_state, "the task is in " + str(phase_) + "; it can move to "
@@ -99,22 +103,44 @@ result<bool> task_state_machine::agree(unsigned party, task_phase next, int64_t 
   return true;
 }
 
-result<bool> task_state_machine::output_retrieved(const std::string& key, int64_t now_ms) {
+result<void> task_state_machine::may_retrieve(const std::string& key, const std::string& peer,
+                                              int64_t now_ms) const {
+  auto out = outputs_.find(key);
+  if (out == outputs_.end())
+    return fail(errc::not_found, "the task has no output " + key);
+  if (out->second.count(peer) == 0)
+    return fail(errc::forbidden, "output " + key + " is not granted to peer " + peer);
+  if (auto got = retrieved_.find(key); got != retrieved_.end() && got->second.count(peer) > 0)
+    return fail(errc::already_exists, "output " + key + " was retrieved by peer " + peer + " already");
   if (phase_ != task_phase::output)
     return fail(errc::invalid_state, "outputs are released only in the output phase; the task is "
                                        + str(phase_));
   if (now_ms >= deadlines_.output_ms)
     return fail(errc::timeout, "the output deadline passed at "
                                  + std::to_string(deadlines_.output_ms) + " ms");
-  if (outputs_.count(key) == 0)
-    return fail(errc::not_found, "the task has no output " + key);
-  if (retrieved_.count(key) > 0)
-    return fail(errc::already_exists, "output " + key + " was released once already");
-  retrieved_.insert(key);
-  if (retrieved_.size() < outputs_.size())
+  return ok();
+}
+
+result<bool> task_state_machine::output_retrieved(const std::string& key, const std::string& peer,
+                                                  int64_t now_ms) {
+  if (auto r = may_retrieve(key, peer, now_ms); !r)
+    return r.err();
+  retrieved_[key].insert(peer);
+  if (!missing().empty())
     return false;
-  move(task_phase::finished, now_ms, "every output was retrieved");
+  move(task_phase::finished, now_ms, "every peer retrieved the outputs named for it");
   return true;
+}
+
+std::vector<std::pair<std::string, std::string>> task_state_machine::missing() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, peers] : outputs_) {
+    auto got = retrieved_.find(key);
+    for (const auto& p : peers)
+      if (got == retrieved_.end() || got->second.count(p) == 0)
+        out.emplace_back(key, p);
+  }
+  return out;
 }
 
 bool task_state_machine::tick(int64_t now_ms) {
@@ -126,7 +152,15 @@ bool task_state_machine::tick(int64_t now_ms) {
     case task_phase::calculation:
       move(task_phase::cancelled, now_ms, "execution deadline passed");
       break;
-    default: move(task_phase::cancelled, now_ms, "output deadline passed"); break;
+    default: {
+      // The task ran to completion and offered every output until the deadline: finished; what
+      // was not retrieved is erased (SYS-6.6).
+      auto owed = missing().size();
+      move(task_phase::finished, now_ms, "output deadline passed; " + std::to_string(owed)
+                                           + (owed == 1 ? " retrieval" : " retrievals")
+                                           + " not made, erased");
+      break;
+    }
   }
   return true;
 }

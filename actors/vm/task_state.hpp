@@ -5,20 +5,25 @@
 // The task orchestrator checks who sent an event before it hands it to this class; this class
 // enforces order and deadlines, and a refused event changes nothing.
 //
-//   initialisation ──> input ──> calculation ──> output ──(every output retrieved once)──> finished
-//         │              │            │             │
-//         └──────────────┴────────────┴─────────────┴──(cancel, deadline)──> cancelled
+//   initialisation ──> input ──> calculation ──> output ──(every peer has its outputs)──> finished
+//         │              │            │           │  └──(the output deadline: rest erased)──> finished
+//         └──────────────┴────────────┴───────────┴──(cancel; input/execution deadline)──> cancelled
 //
 // A phase advances only when every computing party agreed to it, so the VMs at the CPs stay in step
-// (DESIGN.md §4). The deadlines come from the CTSC's temporal specification (SYS-6.2).
+// (DESIGN.md §4). The deadlines come from the CTSC's temporal specification (SYS-6.2). The Output
+// phase ends when every Peer retrieved the outputs named for it, each once (spec §4.4.1.1 "Output
+// Phase"), or at the output deadline: the task ran to completion and offered every output, so it is
+// finished; what was not retrieved is erased (SYS-6.6) and missing() says what that was.
 
 #include "joconde/messages/result.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace joconde {
@@ -51,31 +56,40 @@ struct task_transition {
   std::string reason; ///< why: the agreement, the last retrieval, the cancellation or the deadline
 };
 
+/// Each output of the task (OutputSpec.key) with the Peers it is released to (OutputSpec.peers).
+using output_peers = std::map<std::string, std::set<std::string>>;
+
 /// The phase of one CT at this CP.
 class task_state_machine {
 public:
-  /// A task run by `parties` computing parties that releases each output named in `outputs` once.
-  /// Refused (malformed_input) without parties, without outputs, or with deadlines out of order.
+  /// A task run by `parties` computing parties that releases each output of `outputs` once to each
+  /// of its peers. Refused (malformed_input) without parties, without outputs, with an output named
+  /// for no peer, or with deadlines out of order.
   static result<task_state_machine> create(task_deadlines deadlines, unsigned parties,
-                                           std::set<std::string> outputs);
+                                           output_peers outputs);
 
   /// Party `party` (0-based) agrees to move to `next`, the phase after the current one. The last
   /// vote of the `parties()` distinct parties moves the machine and returns true. Refused, without
   /// change: a party out of range (forbidden); in a terminal phase, a `next` that is not the
   /// following phase, a second vote of a party (invalid_state); a vote at or after the deadline of
-  /// the current phase (timeout: tick() cancels the task). The Output phase ends by retrieval, not
-  /// by vote (SYS-6.6).
+  /// the current phase (timeout: tick() cancels the task). The Output phase ends by retrieval or at
+  /// its deadline, not by vote (SYS-6.6).
   result<bool> agree(unsigned party, task_phase next, int64_t now_ms);
 
-  /// The output `key` was released once (SYS-6.6); the last one finishes the task and returns true.
-  /// Refused, without change: outside the Output phase or at or after the output deadline
-  /// (invalid_state / timeout), a key the task does not produce (not_found), a key retrieved already
-  /// (already_exists).
-  result<bool> output_retrieved(const std::string& key, int64_t now_ms);
+  /// Whether `peer` may retrieve output `key` now, without change: refused for a key the task does
+  /// not produce (not_found), a peer the output is not named for (forbidden), a peer that retrieved
+  /// it already (already_exists), outside the Output phase (invalid_state), at or after the output
+  /// deadline (timeout).
+  result<void> may_retrieve(const std::string& key, const std::string& peer, int64_t now_ms) const;
 
-  /// Enforces the deadlines (SYS-6.2): in initialisation or input at the input deadline, before
-  /// output at the execution deadline, in output at the output deadline, the task is cancelled and
-  /// its data is to be erased (SYS-6.5, SYS-6.6). True if this call cancelled it.
+  /// `peer` retrieved output `key` (SYS-6.6); the last retrieval owed by a named peer finishes the
+  /// task and returns true. Refused, without change: what may_retrieve refuses.
+  result<bool> output_retrieved(const std::string& key, const std::string& peer, int64_t now_ms);
+
+  /// Enforces the deadlines (SYS-6.2): in initialisation or input at the input deadline, in
+  /// calculation at the execution deadline, the task is cancelled; in output at the output deadline
+  /// it is finished, whatever was retrieved by then (missing() lists what was not). Either way its
+  /// data is to be erased (SYS-6.5, SYS-6.6). True if this call ended the task.
   bool tick(int64_t now_ms);
 
   /// Cancelled by a peer, the System Operator or a revocation (the caller checked who). Refused in a
@@ -94,13 +108,16 @@ public:
   unsigned parties() const { return parties_; }
   /// The parties that voted for the phase after the current one.
   const std::set<unsigned>& votes() const { return votes_; }
-  /// The outputs the task releases, each once.
-  const std::set<std::string>& outputs() const { return outputs_; }
-  /// The outputs released so far.
-  const std::set<std::string>& retrieved() const { return retrieved_; }
+  /// The outputs the task releases, each once to each of its peers.
+  const output_peers& outputs() const { return outputs_; }
+  /// The peers that retrieved each output so far (outputs nobody retrieved are absent).
+  const output_peers& retrieved() const { return retrieved_; }
+  /// Every (output, peer) retrieval still owed, in key and peer order: after the output deadline,
+  /// what was erased unretrieved.
+  std::vector<std::pair<std::string, std::string>> missing() const;
 
 private:
-  task_state_machine(task_deadlines deadlines, unsigned parties, std::set<std::string> outputs);
+  task_state_machine(task_deadlines deadlines, unsigned parties, output_peers outputs);
 
   /// The deadline of the current (non-terminal) phase.
   int64_t deadline() const;
@@ -108,10 +125,10 @@ private:
 
   task_deadlines deadlines_;
   unsigned parties_;
-  std::set<std::string> outputs_;
+  output_peers outputs_;
   task_phase phase_ = task_phase::initialisation;
   std::set<unsigned> votes_;
-  std::set<std::string> retrieved_;
+  output_peers retrieved_;
   std::string reason_;
   std::vector<task_transition> history_;
 };

@@ -5,7 +5,8 @@
 // (the `inproc` way of tests/support/ct_fixture.hpp: each VM has its own actor system, sockets on
 // 127.0.0.1, sealed files and an in-memory simulated attester) and the client node's IO service
 // (actors/cplane/io_service.hpp): the VMs attest each other, custodians upload CSV files, the VMs
-// run the algorithm with rss3, an analyst downloads the result once, everything is erased. With the
+// run the algorithm with rss3, the analysts of each peer the output is named for download it once
+// (the CT waits for every such peer, or for the output deadline), everything is erased. With the
 // negative twins of each step.
 
 #include "support/ct_fixture.hpp"
@@ -77,12 +78,47 @@ std::vector<std::string> files_containing(const fs::path& dir, const std::string
   return out;
 }
 
+/// The sealed files of slot `key` in a VM's slot directory (named KEY.CONTENT.sealed).
+std::size_t sealed_files_of(const fs::path& dir, const std::string& key) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator{dir, ec})
+    n += e.path().filename().string().rfind(key + ".", 0) == 0 ? 1 : 0;
+  return n;
+}
+
 std::size_t files_below(const fs::path& dir) {
   std::size_t n = 0;
   std::error_code ec;
   for (auto& e : fs::recursive_directory_iterator{dir, ec})
     n += e.is_regular_file() ? 1 : 0;
   return n;
+}
+
+const std::string expected_table = "region,persons,income\nnorth,6,6030\nsouth,4,4060\n";
+
+/// How long after the VMs start the output deadline of the deadline test falls: enough to attest,
+/// upload, compute and download one copy on a loaded machine (the test requires that it did).
+constexpr std::int64_t output_window_ms = 20'000;
+
+/// Slot `key` of VM `cp`'s /status (an output's says which peers retrieved it), or null.
+nlohmann::json slot_json(ct_cluster& c, unsigned cp, const std::string& key) {
+  auto status = c.status(cp);
+  if (status.is_object())
+    for (auto& s : status["slots"])
+      if (s["key"] == key)
+        return s;
+  return nlohmann::json{};
+}
+
+/// The peers in an output slot's "retrieved_by", in order.
+std::vector<std::string> retrieved_by(const nlohmann::json& slot) {
+  std::vector<std::string> out;
+  if (!slot.is_object())
+    return out;
+  for (const auto& r : slot.value("retrieved_by", nlohmann::json::array()))
+    out.push_back(r.value("peer", ""));
+  return out;
 }
 
 } // namespace
@@ -180,14 +216,30 @@ BOOST_FIXTURE_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing, ct_in_inpu
   BOOST_REQUIRE(!late);
   BOOST_TEST(late.err().code == errc::invalid_state, late.err().describe());
 
+  // b's CTSA lists an analyst for by_region, which the CTSC names for a.test only: every VM's task
+  // policy refuses that PAK, and nothing changes.
+  auto not_named = io::download(c.target, "by_region", authorize(f.analyst_b, uuid, "by_region", false));
+  BOOST_REQUIRE(!not_named);
+  BOOST_TEST(not_named.err().code == errc::forbidden, not_named.err().describe());
+  BOOST_TEST(not_named.err().message.find("output by_region is not granted to peer b.test") != std::string::npos,
+             not_named.err().message);
+  for (unsigned i = 0; i < 3; ++i) {
+    auto out = slot_json(c, i, "by_region");
+    BOOST_TEST(out.value("state", "") == "ready");
+    BOOST_TEST(out["retrieved_by"].empty(), out.dump());
+  }
+
   auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
   BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
-  BOOST_TEST(got->csv == "region,persons,income\nnorth,6,6030\nsouth,4,4060\n", got->csv);
+  BOOST_TEST(got->csv == expected_table, got->csv);
   BOOST_TEST(got->suppressed == 1u);
-  // A second download: every VM released its shares once.
+  // A second download: every VM released its shares once to a.test.
   auto again = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
   BOOST_REQUIRE(!again);
   BOOST_TEST(again.err().code == errc::already_exists, again.err().describe());
+  BOOST_TEST(again.err().message.find("output by_region was retrieved by peer a.test already (by analyst a)")
+               != std::string::npos,
+             again.err().message);
   auto exits = c.exits();
   BOOST_TEST(exits == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
   for (unsigned i = 0; i < 3; ++i) {
@@ -256,11 +308,7 @@ namespace {
 
 /// The state of slot `key` at VM `cp`.
 std::string slot_state(ct_cluster& c, unsigned cp, const std::string& key) {
-  auto status = c.status(cp);
-  for (auto& s : status["slots"])
-    if (s["key"] == key)
-      return s["state"].get<std::string>();
-  return "?";
+  return slot_json(c, cp, key).value("state", "?");
 }
 
 /// An attested client session with VM `cp` of the cluster (as the IO service makes it).
@@ -441,4 +489,170 @@ BOOST_FIXTURE_TEST_CASE(garbage_at_the_vms_endpoints_is_refused_and_changes_noth
   // Still serving: a correct upload is accepted.
   auto up = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
   BOOST_TEST(up.ok(), (up ? "" : up.err().describe()));
+}
+
+// -- an output named for two peers --
+
+namespace {
+
+/// ct_in_input with `by_region` named for a.test and b.test: each peer's analysts retrieve it once.
+struct shared_ct_in_input {
+  result<enclave::simulated_platform> platform = enclave::simulated_platform::create();
+  fixture_cta f{ct_in_input::created(platform), now_ms() + 600'000};
+  std::string uuid = f.final.cta().ctsc().uuid();
+  ct_cluster c{*platform, shared(f)};
+
+  shared_ct_in_input() {
+    BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
+  }
+
+  static const fixture_cta& shared(fixture_cta& f) {
+    f.share_output("by_region", "b.test");
+    return f;
+  }
+
+  /// Both custodians upload; the VMs compute and reach the output phase.
+  void compute() {
+    auto up_a = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true));
+    BOOST_REQUIRE_MESSAGE(up_a, (up_a ? "" : up_a.err().describe()));
+    auto up_b = io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true));
+    BOOST_REQUIRE_MESSAGE(up_b, (up_b ? "" : up_b.err().describe()));
+    BOOST_REQUIRE_MESSAGE(c.wait_phase("output"), "the VMs did not compute the output");
+  }
+
+  result<io::download_report> download(const test::person& analyst) {
+    return io::download(c.target, "by_region", authorize(analyst, uuid, "by_region", false));
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(an_output_named_for_two_peers_goes_to_each_once_and_the_ct_waits_for_both,
+                        shared_ct_in_input) {
+  compute();
+  for (unsigned i = 0; i < 3; ++i) {
+    auto out = slot_json(c, i, "by_region");
+    BOOST_TEST(out["peers"] == (nlohmann::json{"a.test", "b.test"}), out.dump());
+    BOOST_TEST(out["waiting_for"] == (nlohmann::json{"a.test", "b.test"}), out.dump());
+  }
+  // A PAK no CTSA lists: refused, nothing changes.
+  auto stranger = download(f.stranger);
+  BOOST_REQUIRE(!stranger);
+  BOOST_TEST(stranger.err().code == errc::forbidden, stranger.err().describe());
+
+  // a's analyst: a has it; the CT waits for b, the content stays sealed for b.
+  auto got_a = download(f.analyst_a);
+  BOOST_REQUIRE_MESSAGE(got_a, (got_a ? "" : got_a.err().describe()));
+  BOOST_TEST(got_a->csv == expected_table, got_a->csv);
+  for (unsigned i = 0; i < 3; ++i) {
+    BOOST_TEST_CONTEXT("cp-" << i) {
+      BOOST_TEST(c.status(i).value("phase", "") == "output");
+      auto out = slot_json(c, i, "by_region");
+      BOOST_TEST(out.value("state", "") == "ready");
+      BOOST_TEST(retrieved_by(out) == std::vector<std::string>{"a.test"}, out.dump());
+      BOOST_TEST(out["retrieved_by"][0].value("analyst", "") == "analyst a");
+      BOOST_TEST(out["waiting_for"] == nlohmann::json{"b.test"}, out.dump());
+      BOOST_TEST(sealed_files_of(c.dir / ("cp" + std::to_string(i)) / "slots", "by_region") == 1u,
+                 "the content b is still to retrieve is not sealed here");
+    }
+  }
+  // a again, by the same analyst or by a's other one: refused, naming who retrieved it.
+  for (const auto* analyst : {&f.analyst_a, &f.analyst_a2}) {
+    auto again = download(*analyst);
+    BOOST_REQUIRE(!again);
+    BOOST_TEST(again.err().code == errc::already_exists, again.err().describe());
+    BOOST_TEST(again.err().message.find("output by_region was retrieved by peer a.test already (by analyst a)")
+                 != std::string::npos,
+               again.err().message);
+  }
+  for (unsigned i = 0; i < 3; ++i) {
+    BOOST_TEST(c.status(i).value("phase", "") == "output");
+    BOOST_TEST(retrieved_by(slot_json(c, i, "by_region")) == std::vector<std::string>{"a.test"});
+  }
+
+  // b's analyst, the last peer: the same table; the CT finishes and erases everything.
+  auto got_b = download(f.analyst_b);
+  BOOST_REQUIRE_MESSAGE(got_b, (got_b ? "" : got_b.err().describe()));
+  BOOST_TEST(got_b->csv == got_a->csv);
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_TEST(files_below(c.dir / ("cp" + std::to_string(i)) / "slots") == 0u, "cp" << i << " left slot files");
+  BOOST_TEST(files_containing(c.dir, canary).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(two_peers_download_at_once_and_both_get_it_while_two_analysts_of_one_race_for_one,
+                        shared_ct_in_input) {
+  // Each (output, peer) is decided apart: a's two analysts race for a's copy (exactly one gets it,
+  // the whole of it), b's analyst gets b's copy whatever a's do.
+  compute();
+  auto a1 = authorize(f.analyst_a, uuid, "by_region", false);
+  auto a2 = authorize(f.analyst_a2, uuid, "by_region", false);
+  auto b = authorize(f.analyst_b, uuid, "by_region", false);
+  auto d1 = std::async(std::launch::async, [&] { return io::download(c.target, "by_region", a1); });
+  auto d2 = std::async(std::launch::async, [&] { return io::download(c.target, "by_region", a2); });
+  auto db = std::async(std::launch::async, [&] { return io::download(c.target, "by_region", b); });
+  auto r1 = d1.get();
+  auto r2 = d2.get();
+  auto rb = db.get();
+  BOOST_REQUIRE_MESSAGE(rb, "b's download: " << (rb ? "" : rb.err().describe()));
+  BOOST_TEST(rb->csv == expected_table, rb->csv);
+  BOOST_TEST(r1.ok() != r2.ok(), "exactly one of a's downloads succeeds: " << (r1 ? "ok" : r1.err().describe())
+                                   << " / " << (r2 ? "ok" : r2.err().describe()));
+  const auto& won = r1 ? r1 : r2;
+  const auto& lost = r1 ? r2 : r1;
+  if (won)
+    BOOST_TEST(won->csv == rb->csv);
+  if (!lost)
+    BOOST_TEST(lost.err().code == errc::already_exists, lost.err().describe());
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_TEST(files_below(c.dir / ("cp" + std::to_string(i)) / "slots") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_output_deadline_erases_what_a_peer_did_not_retrieve_and_ends_the_ct) {
+  // The output phase ends at the deadline with b's copy not retrieved: the CT ends (finished: it
+  // ran to completion and offered the output to both), b's copy is erased, and every VM says so in
+  // an event its node forwards to the peers.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  f.share_output("by_region", "b.test");
+  const auto deadline = now_ms() + output_window_ms;
+  f.output_deadline(deadline);
+  ct_cluster c{*platform, f};
+  BOOST_REQUIRE(c.wait_phase("input"));
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_REQUIRE_MESSAGE(now_ms() < deadline, "the run reached a's download only after the output deadline");
+  BOOST_TEST(c.status(0).value("phase", "") == "output");  // waiting for b
+
+  // Each VM ends at the deadline and lingers a moment: its last status tells what happened.
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("finished", static_cast<int>(output_window_ms / 1000) + 30),
+                        "the VMs did not end at the output deadline");
+  for (unsigned i = 0; i < 3; ++i) {
+    BOOST_TEST_CONTEXT("cp-" << i) {
+      auto status = c.status(i);
+      std::vector<std::string> erased;
+      for (const auto& e : status.value("events", nlohmann::json::array()))
+        if (e.value("kind", "") == "erased" && e.value("subject", "") == "output by_region")
+          erased.push_back(e.value("value", ""));
+      BOOST_TEST(erased == std::vector<std::string>{"output by_region not retrieved by b.test before the "
+                                                    "output deadline: erased"},
+                 status.dump());
+      auto out = slot_json(c, i, "by_region");
+      BOOST_TEST(retrieved_by(out) == std::vector<std::string>{"a.test"}, out.dump());
+      BOOST_TEST(out["waiting_for"] == nlohmann::json{"b.test"}, out.dump());
+    }
+  }
+  // Too late for b.
+  auto late = io::download(c.target, "by_region", authorize(f.analyst_b, uuid, "by_region", false));
+  BOOST_TEST(!late.ok());
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_TEST(files_below(c.dir / ("cp" + std::to_string(i)) / "slots") == 0u);
+  BOOST_TEST(files_containing(c.dir, canary).empty());
 }

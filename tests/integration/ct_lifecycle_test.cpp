@@ -8,7 +8,10 @@
 // or the CPs (LMDB files, logs, audit logs, archived VM logs); an input deadline that passes with an
 // input missing cancels and erases the CT everywhere; uploads and downloads the CT must refuse are
 // refused with their own error and exit code and change nothing, so that the CT still runs to its
-// output, which is released once (docs/computation-tasks.md §3-§6).
+// output, which is released once to each client it is named for: the CT waits for both analysts,
+// and a second download by the same client is refused; an output deadline that passes before one
+// client downloaded ends the CT as finished and tells both clients what was erased
+// (docs/computation-tasks.md §3-§6).
 
 #include "support/cluster.hpp"
 
@@ -23,6 +26,7 @@
 #include <optional>
 #include <signal.h>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 using namespace joconde;
@@ -123,8 +127,8 @@ void check_refused(const cli_result& r, int rc, const std::string& code) {
 // -- the task and its agreement --
 
 /// The demo's task (ops/demo-data task): persons (id, region, age) at client-a, incomes (id,
-/// income) at client-b, per region the count, mean and sd of income for client-a's analyst. Without
-/// tee_measurements: `cta create` fills in the organiser's node's image.
+/// income) at client-b, per region the count, mean and sd of income for the analysts of both.
+/// Without tee_measurements: `cta create` fills in the organiser's node's image.
 json demo_task() {
   auto file = work / "demo-task.json";
   auto cmd = shell_quote(std::string{JOCONDE_SOURCE_DIR} + "/ops/demo-data") + " task --max-rows 1000 --out "
@@ -157,8 +161,8 @@ void cli_ok(const std::string& as, const std::vector<std::string>& args) {
 }
 
 /// Makes `task` a final CTA with the CLI, as ops/demo does: client-a's organiser creates it, the
-/// custodians and client-a's analyst make their PAKs, both peers submit and sign their CTSA, the SO
-/// approves both.
+/// custodians and both clients' analysts make their PAKs, both peers submit and sign their CTSA, the
+/// SO approves both.
 ct agree(const json& task, const std::string& name) {
   ct c;
   c.dir = work / name;
@@ -178,9 +182,10 @@ ct agree(const json& task, const std::string& name) {
                                      "--out", c.key("custodian-a").string(), "--passphrase-file", pass});
   cli_ok("client-b:data_custodian", {"pak", "create", c.uuid, "--input", "income", "--name", "Custodian B",
                                      "--out", c.key("custodian-b").string(), "--passphrase-file", pass});
-  cli_ok("client-a:data_analyst", {"pak", "create", c.uuid, "--output", "income_by_region", "--name",
-                                   "Analyst A", "--out", c.key("analyst-a").string(),
-                                   "--passphrase-file", pass});
+  for (auto p : {"a", "b"})
+    cli_ok(std::string{"client-"} + p + ":data_analyst",
+           {"pak", "create", c.uuid, "--output", "income_by_region", "--name", std::string{"Analyst "} + p,
+            "--out", c.key(std::string{"analyst-"} + p).string(), "--passphrase-file", pass});
   for (auto p : {"a", "b"}) {
     auto peer = std::string{"client-"} + p;
     auto ctsa = c.dir / ("ctsa-" + std::string{p} + ".json");
@@ -377,10 +382,34 @@ std::vector<std::string> upload_args(const ct& c, const std::string& input, cons
           c.passphrase().string(), "--timeout", "60"};
 }
 
-/// `joconde download` of income_by_region by client-a's analyst into `out`.
-std::vector<std::string> download_args(const ct& c, const fs::path& out) {
-  return {"download", c.uuid, "income_by_region", "--key", c.key("analyst-a").string(), "--passphrase-file",
+/// `joconde download` of income_by_region by the analyst `who` (analyst-a, analyst-b) into `out`.
+std::vector<std::string> download_args(const ct& c, const fs::path& out, const std::string& who = "analyst-a") {
+  return {"download", c.uuid, "income_by_region", "--key", c.key(who).string(), "--passphrase-file",
           c.passphrase().string(), "-o", out.string(), "--timeout", "60"};
+}
+
+/// Checks that `file` is income_by_region of persons_csv(n) joined with income_csv(matched).
+void check_output(const fs::path& file, int matched) {
+  std::istringstream csv{read_all(file)};
+  std::string line;
+  std::getline(csv, line);
+  BOOST_CHECK_EQUAL(line, "region,persons,mean_income,sd_income");
+  auto expected = expected_by_region(matched);
+  size_t rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    std::vector<std::string> f;
+    std::istringstream ls{line};
+    for (std::string v; std::getline(ls, v, ',');)
+      f.push_back(v);
+    BOOST_REQUIRE_EQUAL(f.size(), 4u);
+    BOOST_TEST_CONTEXT(file.filename() << ": " << line) {
+      BOOST_REQUIRE(expected.count(f[0]));
+      BOOST_CHECK_EQUAL(std::stoi(f[1]), expected[f[0]].first);
+      BOOST_CHECK_SMALL(std::stod(f[2]) - expected[f[0]].second, 0.05);
+    }
+  }
+  BOOST_CHECK_EQUAL(rows, expected.size());
 }
 
 } // namespace
@@ -486,7 +515,7 @@ BOOST_AUTO_TEST_CASE(an_input_deadline_that_passes_cancels_and_erases_the_ct_eve
   check_refused(late, 6, "invalid_state");
 }
 
-BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output_is_released_once) {
+BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output_goes_once_to_each_client) {
   auto c = agree(demo_task(), "refusals");
   require_input_phase(c.uuid, 60s);
   auto output = c.dir / "output.csv";
@@ -547,35 +576,91 @@ BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output
                                                {"event=\"ct.upload.refused\"", c.uuid, "forbidden"}),
                     1u);
 
-  // Released once: the analyst gets the table, a second download gets nothing. The second comes at
-  // once: a VM ends about 1.5 s after its last release, and a download after that is refused by
-  // the node itself (io_error while a VM is gone but the CTA not finished yet, then invalid_state).
+  // Released once to each client: client-a's analyst gets the table, a second download by client-a
+  // gets nothing (the CT waits for client-b meanwhile, so its VMs are all there to refuse it), then
+  // client-b's analyst gets the same table and the CT finishes.
   auto got = joconde_cli("client-a:data_analyst", download_args(c, output));
-  auto again = joconde_cli("client-a:data_analyst", download_args(c, c.dir / "output-again.csv"));
   BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
+  auto again = joconde_cli("client-a:data_analyst", download_args(c, c.dir / "output-again.csv"));
   check_refused(again, 6, "already_exists");
+  BOOST_CHECK_MESSAGE(again.err.find("output income_by_region was retrieved by peer client-a.joconde.test "
+                                     "already (by Analyst a)")
+                        != std::string::npos,
+                      again.err);
   BOOST_CHECK(!fs::exists(c.dir / "output-again.csv"));
-  std::istringstream csv{read_all(output)};
-  std::string line;
-  std::getline(csv, line);
-  BOOST_CHECK_EQUAL(line, "region,persons,mean_income,sd_income");
-  auto expected = expected_by_region(100);
-  size_t rows = 0;
-  while (std::getline(csv, line)) {
-    ++rows;
-    std::vector<std::string> f;
-    std::istringstream ls{line};
-    for (std::string v; std::getline(ls, v, ',');)
-      f.push_back(v);
-    BOOST_REQUIRE_EQUAL(f.size(), 4u);
-    BOOST_TEST_CONTEXT(line) {
-      BOOST_REQUIRE(expected.count(f[0]));
-      BOOST_CHECK_EQUAL(std::stoi(f[1]), expected[f[0]].first);
-      BOOST_CHECK_SMALL(std::stod(f[2]) - expected[f[0]].second, 0.05);
-    }
-  }
-  BOOST_CHECK_EQUAL(rows, expected.size());
+  BOOST_CHECK_EQUAL(cta_at("root", c.uuid).value("status", ""), "instantiated");
+  auto output_b = c.dir / "output-b.csv";
+  auto got_b = joconde_cli("client-b:data_analyst", download_args(c, output_b, "analyst-b"));
+  BOOST_REQUIRE_MESSAGE(got_b.rc == 0, "download by client-b: " << got_b);
+  check_output(output, 100);
+  check_output(output_b, 100);
+  BOOST_CHECK_EQUAL(read_all(output), read_all(output_b));
 
   status_everywhere(c.uuid, "finished", 30s);
   erased_at_every_cp(c.uuid, {{"cp1", "finished"}, {"cp2", "finished"}, {"cp3", "finished"}});
+}
+
+BOOST_AUTO_TEST_CASE(an_output_deadline_with_one_client_not_downloaded_finishes_the_ct_and_tells_both) {
+  // Output closes 45 s from now; client-a's analyst downloads, client-b's never does. The CT ends
+  // at the deadline as finished (it ran to completion and offered the output to both), every CP
+  // erases client-b's copy and says so, and both peers see it in `joconde cta show`.
+  auto task = demo_task();
+  auto now = now_ms();
+  const auto output_deadline = now + 45'000;
+  task["temporal"]["approval_deadline_ms"] = std::to_string(now + 10'000);
+  task["temporal"]["input_deadline_ms"] = std::to_string(now + 30'000);
+  task["temporal"]["execution_deadline_ms"] = std::to_string(now + 40'000);
+  task["temporal"]["output_deadline_ms"] = std::to_string(output_deadline);
+  auto c = agree(task, "output-deadline");
+  require_input_phase(c.uuid, 20s);
+  auto persons = c.dir / "persons.csv";
+  write_file(persons, persons_csv(120));
+  auto income = c.dir / "income.csv";
+  write_file(income, income_csv(100));
+  for (auto [who, input, file] : {std::tuple{"a", "persons", persons}, std::tuple{"b", "income", income}}) {
+    auto up = joconde_cli(std::string{"client-"} + who + ":data_custodian",
+                          upload_args(c, input, file, std::string{"custodian-"} + who));
+    BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
+  }
+  BOOST_REQUIRE_MESSAGE(test::cluster::wait_until([&] { return cps_in(cta_at("client-a", c.uuid), "output") == 3; },
+                                                  30s),
+                        "the CT did not reach output in time");
+  auto output = c.dir / "output.csv";
+  auto got = joconde_cli("client-a:data_analyst", download_args(c, output));
+  BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
+  BOOST_REQUIRE_MESSAGE(now_ms() < output_deadline, "client-a's download came after the output deadline");
+  check_output(output, 100);
+
+  status_everywhere(c.uuid, "finished", 60s);
+  const std::string erased = "output income_by_region not retrieved by client-b.joconde.test before the "
+                             "output deadline: erased";
+  for (auto node : {"client-a", "client-b"}) {
+    BOOST_TEST_CONTEXT(node) {
+      json doc = json::object();
+      bool told = test::cluster::wait_until(
+        [&] {
+          doc = cta_at(node, c.uuid);
+          for (const auto& cp : cps) {
+            auto ev = events(doc, cp, "erased", "output income_by_region");
+            if (ev.size() != 1 || ev[0].value("value", "") != erased)
+              return false;
+          }
+          return true;
+        },
+        10s);
+      BOOST_CHECK_MESSAGE(told, "not every CP's erasure of client-b's copy reached " << node << ": "
+                                  << doc["telemetry"].dump());
+      for (const auto& cp : cps) {
+        auto finished = events(doc, cp, "phase", "finished");
+        BOOST_CHECK_MESSAGE(finished.size() == 1
+                              && finished[0].value("value", "").find("output deadline passed") != std::string::npos,
+                            cp << ": " << doc["telemetry"].dump());
+      }
+    }
+  }
+  erased_at_every_cp(c.uuid, {{"cp1", "finished"}, {"cp2", "finished"}, {"cp3", "finished"}});
+  // Too late for client-b.
+  auto late = joconde_cli("client-b:data_analyst", download_args(c, c.dir / "late.csv", "analyst-b"));
+  BOOST_CHECK_NE(late.rc, 0);
+  BOOST_CHECK(!fs::exists(c.dir / "late.csv"));
 }

@@ -77,11 +77,13 @@ inline v1::Column column(const std::string& name, v1::Column::Type type, std::ve
 }
 
 /// A CT of two peers (a.test: `persons` with id, region; b.test: `income` with id, income), joined,
-/// counted and summed per region with small cells suppressed (output `by_region` for a's analyst),
-/// run with rss3 by three CPs whose VMs run on the simulated platform.
+/// counted and summed per region with small cells suppressed (output `by_region`, named for a.test;
+/// share_output names it for b.test too), run with rss3 by three CPs whose VMs run on the simulated
+/// platform. a's CTSA lists two analysts for `by_region`; b's lists one, whom the VMs refuse unless
+/// the output is named for b.test.
 struct fixture_cta {
   person custodian_a = make_person(), custodian_b = make_person(), analyst_a = make_person(),
-         stranger = make_person();
+         analyst_a2 = make_person(), analyst_b = make_person(), stranger = make_person();
   v1::FinalCta final;
   enclave::measurement measurement{};  ///< of the VM image the CTSC names
   std::string image_text;              ///< the VM's measured image configuration
@@ -145,10 +147,12 @@ struct fixture_cta {
     dc_a->set_name("custodian a");
     dc_a->set_pak(custodian_a.pak);
     dc_a->add_input_keys("persons");
-    auto* da_a = ctsa_a->add_data_analysts();
-    da_a->set_name("analyst a");
-    da_a->set_pak(analyst_a.pak);
-    da_a->add_output_keys("by_region");
+    for (const auto& [who, name] : {std::pair{&analyst_a, "analyst a"}, std::pair{&analyst_a2, "analyst a2"}}) {
+      auto* da = ctsa_a->add_data_analysts();
+      da->set_name(name);
+      da->set_pak(who->pak);
+      da->add_output_keys("by_region");
+    }
     auto* ctsa_b = cta.add_ctsas();
     ctsa_b->set_peer("b.test");
     auto* dc_b = ctsa_b->add_data_custodians();
@@ -157,6 +161,11 @@ struct fixture_cta {
     dc_b->add_input_keys("income");
     // b's CTSA cannot grant b's people an input that a provides: the policy ignores it.
     dc_b->add_input_keys("persons");
+    // Nor an output the CTSC does not name for b (until share_output does).
+    auto* da_b = ctsa_b->add_data_analysts();
+    da_b->set_name("analyst b");
+    da_b->set_pak(analyst_b.pak);
+    da_b->add_output_keys("by_region");
   }
 
   /// The category values of `region`.
@@ -182,6 +191,27 @@ struct fixture_cta {
           return;
         }
     throw fixture_error{"the CTSA of " + peer + " names no such data custodian for input " + key};
+  }
+
+  /// Names output `key` for `peer` too, so that the analyst its CTSA lists for it may retrieve it
+  /// (once for that peer, besides a's once). Call before starting the VMs: their host data is the
+  /// hash of the CTA.
+  void share_output(const std::string& key, const std::string& peer) {
+    for (auto& out : *final.mutable_cta()->mutable_ctsc()->mutable_outputs())
+      if (out.key() == key) {
+        out.add_peers(peer);
+        return;
+      }
+    throw fixture_error{"the CTSC has no output " + key};
+  }
+
+  /// Moves the execution and output deadlines to `ms` (the output phase ends then), and the input
+  /// deadline too if it was later. Call before starting the VMs.
+  void output_deadline(std::int64_t ms) {
+    auto& t = *final.mutable_cta()->mutable_ctsc()->mutable_temporal();
+    t.set_input_deadline_ms(std::min(t.input_deadline_ms(), ms));
+    t.set_execution_deadline_ms(ms);
+    t.set_output_deadline_ms(ms);
   }
 
   /// The host data the VMs are launched with: the canonical hash of the CTA.

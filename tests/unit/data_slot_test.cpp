@@ -2,12 +2,14 @@
 #include <boost/test/unit_test.hpp>
 
 // One data slot of a CT VM as a plain class: uploads, the latest one winning, failures here and at
-// other CPs, closing input, releasing an output once, what is listed for erasure, and that a refused
-// event changes nothing.
+// other CPs, closing input, releasing an output once to each peer named on it (and to no other), what
+// is listed for erasure and when, and that a refused event changes nothing.
 
 #include "vm/data_slot.hpp"
 
 #include <functional>
+#include <map>
+#include <set>
 #include <tuple>
 
 using namespace joconde;
@@ -17,6 +19,10 @@ namespace {
 const std::string dc1 = "pak-fingerprint-dc1";
 const std::string dc2 = "pak-fingerprint-dc2";
 const std::string da = "pak-fingerprint-da";
+const std::string da2 = "pak-fingerprint-da2";
+const std::string peer_a = "a.joconde.test";
+const std::string peer_b = "b.joconde.test";
+const std::string stranger = "c.joconde.test";
 const std::string hash1(64, 'a');
 const std::string hash2(64, 'B');
 
@@ -26,33 +32,36 @@ using strings = std::vector<std::string>;
 struct snapshot {
   slot_state state;
   bool closed;
-  std::string content_id, writer, sha256, released_to;
-  int64_t started, released;
+  std::string content_id, writer, sha256;
+  std::map<std::string, slot_release> releases;
+  int64_t started;
   uint64_t rows;
   strings erasures;
 
   explicit snapshot(const data_slot& s)
     : state(s.state()), closed(s.input_closed()), content_id(s.content_id()), writer(s.writer()),
-      sha256(s.sha256()), released_to(s.released_to()), started(s.started_ms()),
-      released(s.released_ms()), rows(s.rows()), erasures(s.erasures()) {
+      sha256(s.sha256()), releases(s.releases()), started(s.started_ms()), rows(s.rows()),
+      erasures(s.erasures()) {
     // nop
   }
 
   auto tied() const {
-    return std::tie(state, closed, content_id, writer, sha256, released_to, started, released, rows,
-                    erasures);
+    return std::tie(state, closed, content_id, writer, sha256, releases, started, rows, erasures);
   }
 
   bool operator==(const snapshot& o) const { return tied() == o.tied(); }
 };
 
-/// `event` fails with `code` and `s` does not change.
-void refused(data_slot& s, const std::function<result<void>(data_slot&)>& event, errc code) {
+/// `event` fails with `code` (and a message containing `says`) and `s` does not change.
+void refused(data_slot& s, const std::function<result<void>(data_slot&)>& event, errc code,
+             const std::string& says = {}) {
   snapshot before{s};
   auto r = event(s);
   BOOST_REQUIRE_MESSAGE(!r.ok(), "accepted, but should have been refused");
   BOOST_CHECK_MESSAGE(r.err().code == code,
                       "refused with " << to_string(r.err().code) << ": " << r.err().message);
+  BOOST_CHECK_MESSAGE(r.err().message.find(says) != std::string::npos,
+                      "'" << r.err().message << "' does not say '" << says << "'");
   BOOST_CHECK(snapshot{s} == before);
 }
 
@@ -68,11 +77,16 @@ data_slot ready_input() {
   return s;
 }
 
-/// An output slot holding content "o1".
-data_slot ready_output() {
-  data_slot s{"mean_turnover", slot_kind::output};
+/// An output slot for `peers` holding content "o1".
+data_slot ready_output(std::set<std::string> peers = {peer_a, peer_b}) {
+  data_slot s{"mean_turnover", slot_kind::output, std::move(peers)};
   BOOST_REQUIRE(s.store("o1", 7, hash2).ok());
   return s;
+}
+
+/// Releases `s` to `peer` through analyst `who`.
+result<void> release(data_slot& s, const std::string& peer, const std::string& who, int64_t at) {
+  return s.release(peer, who, who == da ? "Dana" : "Dov", at);
 }
 
 } // namespace
@@ -116,7 +130,7 @@ BOOST_AUTO_TEST_CASE(refusals_change_nothing_while_empty) {
   refused(s, [](data_slot& x) { return x.peer_failed("u1"); }, errc::invalid_state);
   refused(s, [](data_slot& x) { return x.begin_upload("", dc1, 1); }, errc::malformed_input);
   refused(s, [](data_slot& x) { return x.begin_upload("u1", "", 1); }, errc::malformed_input);
-  refused(s, [](data_slot& x) { return x.release(da, 1); }, errc::invalid_state);
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 1); }, errc::invalid_state);
   refused(s, [](data_slot& x) { return x.store("o1", 1, hash1); }, errc::invalid_state);
 }
 
@@ -130,7 +144,7 @@ BOOST_AUTO_TEST_CASE(refusals_change_nothing_while_in_use) {
           errc::malformed_input);
   refused(s, [](data_slot& x) { return x.fail("u2"); }, errc::not_found);
   refused(s, [](data_slot& x) { return x.peer_failed("u2"); }, errc::not_found);
-  refused(s, [](data_slot& x) { return x.release(da, 300); }, errc::invalid_state);
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 300); }, errc::invalid_state);
 }
 
 BOOST_AUTO_TEST_CASE(refusals_change_nothing_while_ready) {
@@ -138,7 +152,7 @@ BOOST_AUTO_TEST_CASE(refusals_change_nothing_while_ready) {
   refused(s, [](data_slot& x) { return x.complete("u1", 1, hash1); }, errc::invalid_state);
   refused(s, [](data_slot& x) { return x.fail("u1"); }, errc::invalid_state);
   refused(s, [](data_slot& x) { return x.peer_failed("u9"); }, errc::not_found);
-  refused(s, [](data_slot& x) { return x.release(da, 300); }, errc::invalid_state);
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 300); }, errc::invalid_state);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_upload_empties_the_slot) {
@@ -227,28 +241,87 @@ BOOST_AUTO_TEST_CASE(a_failure_at_another_cp_after_close_still_empties) {
   BOOST_CHECK(s.erasures() == strings{"u1"});
 }
 
-BOOST_AUTO_TEST_CASE(an_output_is_released_once) {
+BOOST_AUTO_TEST_CASE(an_output_is_released_once_to_each_named_peer) {
   auto s = ready_output();
   BOOST_CHECK(s.kind() == slot_kind::output);
   BOOST_CHECK(s.ready());
   BOOST_CHECK_EQUAL(s.content_id(), "o1");
   BOOST_CHECK_EQUAL(s.rows(), 7u);
-  refused(s, [](data_slot& x) { return x.release("", 500); }, errc::malformed_input);
-  BOOST_REQUIRE(s.release(da, 500).ok());
+  BOOST_CHECK(s.peers() == (std::set<std::string>{peer_a, peer_b}));
+  BOOST_CHECK(s.waiting_for() == (strings{peer_a, peer_b}));
+  refused(s, [](data_slot& x) { return release(x, peer_a, "", 500); }, errc::malformed_input);
+  refused(s, [](data_slot& x) { return release(x, "", da, 500); }, errc::malformed_input);
+  // a's analyst: a has it, b still waits; the content stays sealed for b.
+  BOOST_REQUIRE(release(s, peer_a, da, 500).ok());
+  BOOST_CHECK(s.state() == slot_state::ready);
+  BOOST_CHECK(s.ready());
+  BOOST_CHECK_EQUAL(s.content_id(), "o1");
+  BOOST_CHECK(!s.needs_erase());
+  BOOST_CHECK(s.waiting_for() == strings{peer_b});
+  BOOST_REQUIRE_EQUAL(s.releases().size(), 1u);
+  BOOST_CHECK(s.releases().at(peer_a) == (slot_release{da, "Dana", 500}));
+  // a again, by the same or another analyst of a: refused, naming who retrieved it.
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 600); }, errc::already_exists,
+          "output mean_turnover was retrieved by peer a.joconde.test already (by Dana)");
+  refused(s, [](data_slot& x) { return release(x, peer_a, da2, 600); }, errc::already_exists);
+  refused(s, [](data_slot& x) { return x.check_peer(peer_a); }, errc::already_exists);
+  // A peer the output is not named for: never.
+  refused(s, [](data_slot& x) { return release(x, stranger, da2, 600); }, errc::forbidden,
+          "output mean_turnover is not granted to peer c.joconde.test");
+  refused(s, [](data_slot& x) { return x.check_peer(stranger); }, errc::forbidden);
+  BOOST_CHECK(s.check_peer(peer_b).ok());
+  // b, the last named peer: released, and only now erased (SYS-6.6).
+  BOOST_REQUIRE(release(s, peer_b, da2, 700).ok());
   BOOST_CHECK(s.state() == slot_state::released);
   BOOST_CHECK(!s.ready());
-  BOOST_CHECK_EQUAL(s.released_to(), da);
-  BOOST_CHECK_EQUAL(s.released_ms(), 500);
-  BOOST_CHECK(s.erasures() == strings{"o1"}); // SYS-6.6: erased after retrieval
-  refused(s, [](data_slot& x) { return x.release(da, 600); }, errc::already_exists);
-  refused(s, [](data_slot& x) { return x.release("pak-fingerprint-da2", 600); },
-          errc::already_exists);
+  BOOST_CHECK(s.waiting_for().empty());
+  BOOST_CHECK(s.releases().at(peer_b) == (slot_release{da2, "Dov", 700}));
+  BOOST_CHECK(s.erasures() == strings{"o1"});
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 800); }, errc::already_exists);
+  refused(s, [](data_slot& x) { return release(x, peer_b, da2, 800); }, errc::already_exists,
+          "by Dov");
+  refused(s, [](data_slot& x) { return release(x, stranger, da, 800); }, errc::forbidden);
   refused(s, [](data_slot& x) { return x.store("o2", 1, hash1); }, errc::invalid_state);
 }
 
+BOOST_AUTO_TEST_CASE(an_output_for_one_peer_is_released_and_erased_at_once) {
+  auto s = ready_output({peer_a});
+  refused(s, [](data_slot& x) { return release(x, peer_b, da, 500); }, errc::forbidden);
+  BOOST_REQUIRE(release(s, peer_a, da, 500).ok());
+  BOOST_CHECK(s.state() == slot_state::released);
+  BOOST_CHECK(s.erasures() == strings{"o1"});
+  refused(s, [](data_slot& x) { return release(x, peer_a, da2, 600); }, errc::already_exists);
+}
+
+BOOST_AUTO_TEST_CASE(an_output_named_for_no_peer_is_released_to_nobody) {
+  auto s = ready_output({});
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 500); }, errc::forbidden);
+  BOOST_CHECK(s.ready());
+}
+
+BOOST_AUTO_TEST_CASE(a_release_before_the_output_is_stored_is_refused) {
+  data_slot s{"mean_turnover", slot_kind::output, {peer_a, peer_b}};
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 1); }, errc::invalid_state, "not ready");
+  BOOST_CHECK(s.check_peer(peer_a).ok()); // the peer may, once there is something to release
+  refused(s, [](data_slot& x) { return x.check_peer(stranger); }, errc::forbidden);
+}
+
+BOOST_AUTO_TEST_CASE(the_deadline_erases_an_output_some_peers_did_not_retrieve) {
+  auto s = ready_output();
+  BOOST_REQUIRE(release(s, peer_a, da, 500).ok());
+  BOOST_CHECK(!s.needs_erase()); // b may still come
+  s.discard();                   // SYS-6.6: the output deadline passed
+  BOOST_CHECK(s.state() == slot_state::empty);
+  BOOST_CHECK(s.erasures() == strings{"o1"});
+  BOOST_CHECK(s.waiting_for() == strings{peer_b}); // who missed it
+  BOOST_CHECK(s.releases().count(peer_a) == 1);   // who had it stays on record
+  refused(s, [](data_slot& x) { return release(x, peer_b, da2, 900); }, errc::invalid_state);
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 900); }, errc::already_exists);
+}
+
 BOOST_AUTO_TEST_CASE(output_slots_refuse_input_events) {
-  data_slot s{"mean_turnover", slot_kind::output};
-  refused(s, [](data_slot& x) { return x.release(da, 1); }, errc::invalid_state); // nothing yet
+  data_slot s{"mean_turnover", slot_kind::output, {peer_a}};
+  refused(s, [](data_slot& x) { return release(x, peer_a, da, 1); }, errc::invalid_state); // nothing yet
   refused(s, [](data_slot& x) { return x.store("", 1, hash1); }, errc::malformed_input);
   refused(s, [](data_slot& x) { return x.store("o1", 1, "xyz"); }, errc::malformed_input);
   refused(s, [](data_slot& x) { return x.begin_upload("u1", dc1, 1); }, errc::invalid_state);
@@ -280,8 +353,8 @@ BOOST_AUTO_TEST_CASE(discard_lists_everything_for_erasure) {
   BOOST_CHECK(output.state() == slot_state::empty);
   BOOST_CHECK(output.erasures() == strings{"o1"});
   BOOST_CHECK(!output.input_closed());
-  auto released = ready_output();
-  BOOST_REQUIRE(released.release(da, 500).ok());
+  auto released = ready_output({peer_a});
+  BOOST_REQUIRE(release(released, peer_a, da, 500).ok());
   BOOST_CHECK(released.take_erasures() == strings{"o1"});
   released.discard();
   BOOST_CHECK(released.state() == slot_state::released);

@@ -2,7 +2,9 @@
 #include <boost/test/unit_test.hpp>
 
 // The phases of a CT in a CT VM as a plain class: agreement of every party, the deadlines, outputs
-// released once, cancellation, and that a refused event changes nothing.
+// released once to each peer named on them (and the task finished when every named peer has every
+// output it is owed, or at the output deadline), cancellation, and that a refused event changes
+// nothing.
 
 #include "vm/task_state.hpp"
 
@@ -15,11 +17,22 @@ using namespace joconde;
 namespace {
 
 const task_deadlines deadlines{10'000, 20'000, 30'000};
+const std::string peer_a = "a.joconde.test";
+const std::string peer_b = "b.joconde.test";
+const std::string stranger = "c.joconde.test";
 
+/// "mean" goes to a and b, "total" to a only: three retrievals owed.
 task_state_machine make() {
-  auto m = task_state_machine::create(deadlines, 3, {"mean", "total"});
+  auto m = task_state_machine::create(deadlines, 3, {{"mean", {peer_a, peer_b}}, {"total", {peer_a}}});
   BOOST_REQUIRE(m.ok());
   return std::move(m).value();
+}
+
+/// Every retrieval `m` owes, made at `now`; the last one finishes the task.
+void retrieve_all(task_state_machine& m, int64_t now) {
+  for (auto [key, peer] : m.missing())
+    BOOST_REQUIRE(m.output_retrieved(key, peer, now).ok());
+  BOOST_REQUIRE(m.phase() == task_phase::finished);
 }
 
 /// Everything a refusal must leave as it was.
@@ -27,7 +40,7 @@ struct snapshot {
   task_phase phase;
   std::string reason;
   std::set<unsigned> votes;
-  std::set<std::string> retrieved;
+  output_peers retrieved;
   size_t transitions;
 
   explicit snapshot(const task_state_machine& m)
@@ -58,8 +71,11 @@ void refused_vote(task_state_machine& m, unsigned party, task_phase next, int64_
   refused<bool>(m, [&](task_state_machine& x) { return x.agree(party, next, now); }, code);
 }
 
-void refused_retrieval(task_state_machine& m, const std::string& key, int64_t now, errc code) {
-  refused<bool>(m, [&](task_state_machine& x) { return x.output_retrieved(key, now); }, code);
+/// A retrieval of `key` by `peer` is refused with `code`, and may_retrieve says the same.
+void refused_retrieval(task_state_machine& m, const std::string& key, const std::string& peer,
+                       int64_t now, errc code) {
+  refused<void>(m, [&](task_state_machine& x) { return x.may_retrieve(key, peer, now); }, code);
+  refused<bool>(m, [&](task_state_machine& x) { return x.output_retrieved(key, peer, now); }, code);
 }
 
 /// All three parties agree to move to `next`; the third vote moves the machine.
@@ -102,16 +118,21 @@ BOOST_AUTO_TEST_CASE(phase_names_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(create_refuses_nonsense) {
-  auto no_parties = task_state_machine::create(deadlines, 0, {"mean"});
+  const output_peers mean{{"mean", {peer_a}}};
+  auto no_parties = task_state_machine::create(deadlines, 0, mean);
   BOOST_REQUIRE(!no_parties.ok());
   BOOST_CHECK(no_parties.err().code == errc::malformed_input);
   auto no_outputs = task_state_machine::create(deadlines, 3, {});
   BOOST_REQUIRE(!no_outputs.ok());
   BOOST_CHECK(no_outputs.err().code == errc::malformed_input);
-  auto unordered = task_state_machine::create({10'000, 5'000, 30'000}, 3, {"mean"});
+  auto nobodys = task_state_machine::create(deadlines, 3, {{"mean", {peer_a}}, {"total", {}}});
+  BOOST_REQUIRE(!nobodys.ok());
+  BOOST_CHECK(nobodys.err().code == errc::malformed_input);
+  BOOST_CHECK_EQUAL(nobodys.err().message, "output total is named for no peer");
+  auto unordered = task_state_machine::create({10'000, 5'000, 30'000}, 3, mean);
   BOOST_REQUIRE(!unordered.ok());
   BOOST_CHECK(unordered.err().code == errc::malformed_input);
-  auto late_output = task_state_machine::create({10'000, 20'000, 15'000}, 3, {"mean"});
+  auto late_output = task_state_machine::create({10'000, 20'000, 15'000}, 3, mean);
   BOOST_REQUIRE(!late_output.ok());
   BOOST_CHECK(late_output.err().code == errc::malformed_input);
 }
@@ -124,13 +145,20 @@ BOOST_AUTO_TEST_CASE(a_task_runs_to_completion) {
   all_agree(m, task_phase::input, 1000);
   all_agree(m, task_phase::calculation, 9000);
   all_agree(m, task_phase::output, 19'000);
-  auto first = m.output_retrieved("mean", 25'000);
-  BOOST_REQUIRE(first.ok());
-  BOOST_CHECK(!*first);
-  BOOST_CHECK(m.phase() == task_phase::output);
-  auto last = m.output_retrieved("total", 26'000);
+  BOOST_CHECK_EQUAL(m.missing().size(), 3u);
+  using owed = std::vector<std::pair<std::string, std::string>>;
+  for (const auto& [key, peer] : owed{{"mean", peer_a}, {"total", peer_a}}) {
+    auto r = m.output_retrieved(key, peer, 25'000);
+    BOOST_REQUIRE(r.ok());
+    BOOST_CHECK(!*r);
+    BOOST_CHECK(m.phase() == task_phase::output);
+  }
+  // a has all it is owed; b still waits for "mean": the task waits for b.
+  BOOST_CHECK(m.missing() == (owed{{"mean", peer_b}}));
+  auto last = m.output_retrieved("mean", peer_b, 26'000);
   BOOST_REQUIRE(last.ok());
   BOOST_CHECK(*last);
+  BOOST_CHECK(m.missing().empty());
   BOOST_CHECK(m.phase() == task_phase::finished);
   BOOST_CHECK(m.reason().empty());
   const auto& h = m.history();
@@ -143,7 +171,7 @@ BOOST_AUTO_TEST_CASE(a_task_runs_to_completion) {
   BOOST_CHECK_EQUAL(h[2].at_ms, 19'000);
   BOOST_CHECK(h[3].from == task_phase::output && h[3].to == task_phase::finished);
   BOOST_CHECK_EQUAL(h[3].at_ms, 26'000);
-  BOOST_CHECK_EQUAL(h[3].reason, "every output was retrieved");
+  BOOST_CHECK_EQUAL(h[3].reason, "every peer retrieved the outputs named for it");
   BOOST_CHECK(!m.tick(40'000)); // a finished task has no deadline left
   BOOST_CHECK(m.phase() == task_phase::finished);
 }
@@ -192,14 +220,15 @@ BOOST_AUTO_TEST_CASE(votes_in_terminal_phases_are_refused) {
   auto cancelled = in_phase(task_phase::input);
   BOOST_REQUIRE(cancelled.cancel("the SO cancelled the CTA", 2000).ok());
   auto finished = in_phase(task_phase::output);
-  BOOST_REQUIRE(finished.output_retrieved("mean", 2000).ok());
-  BOOST_REQUIRE(finished.output_retrieved("total", 2000).ok());
+  retrieve_all(finished, 2000);
   for (auto* m : {&cancelled, &finished}) {
     BOOST_TEST_CONTEXT("in " << to_string(m->phase())) {
       for (auto next : {task_phase::initialisation, task_phase::input, task_phase::calculation,
                         task_phase::output, task_phase::finished, task_phase::cancelled})
         refused_vote(*m, 0, next, 3000, errc::invalid_state);
-      refused_retrieval(*m, "mean", 3000, errc::invalid_state);
+      // Every retrieval was made by the finished one: a second is already_exists there.
+      refused_retrieval(*m, "mean", peer_b, 3000,
+                        m == &finished ? errc::already_exists : errc::invalid_state);
       refused<void>(*m, [](task_state_machine& x) { return x.cancel("again", 3000); },
                     errc::invalid_state);
       BOOST_CHECK(!m->tick(50'000));
@@ -248,42 +277,68 @@ BOOST_AUTO_TEST_CASE(the_execution_deadline_cancels_calculation) {
   BOOST_CHECK(m.history().back().from == task_phase::calculation);
 }
 
-BOOST_AUTO_TEST_CASE(the_output_deadline_cancels_unretrieved_outputs) {
+BOOST_AUTO_TEST_CASE(the_output_deadline_finishes_the_task_and_names_what_was_not_retrieved) {
   auto m = in_phase(task_phase::output);
   BOOST_CHECK(!m.tick(deadlines.execution_ms)); // the execution deadline no longer applies
-  BOOST_REQUIRE(m.output_retrieved("mean", deadlines.output_ms - 1).ok());
-  refused_retrieval(m, "total", deadlines.output_ms, errc::timeout);
+  BOOST_REQUIRE(m.output_retrieved("mean", peer_a, deadlines.output_ms - 2).ok());
+  BOOST_REQUIRE(m.output_retrieved("total", peer_a, deadlines.output_ms - 1).ok());
+  refused_retrieval(m, "mean", peer_b, deadlines.output_ms, errc::timeout);
   BOOST_CHECK(!m.tick(deadlines.output_ms - 1));
+  BOOST_CHECK(m.phase() == task_phase::output);
   BOOST_CHECK(m.tick(deadlines.output_ms));
-  BOOST_CHECK(m.phase() == task_phase::cancelled); // SYS-6.6: "total" is erased unretrieved
-  BOOST_CHECK_EQUAL(m.reason(), "output deadline passed");
+  // It ran to completion and offered every output: finished; b's "mean" is erased (SYS-6.6).
+  BOOST_CHECK(m.phase() == task_phase::finished);
+  BOOST_CHECK(m.reason().empty());
+  using owed = std::vector<std::pair<std::string, std::string>>;
+  BOOST_CHECK(m.missing() == (owed{{"mean", peer_b}}));
+  BOOST_CHECK(m.retrieved() == (output_peers{{"mean", {peer_a}}, {"total", {peer_a}}}));
   BOOST_CHECK(m.history().back().from == task_phase::output);
+  BOOST_CHECK(m.history().back().to == task_phase::finished);
   BOOST_CHECK_EQUAL(m.history().back().at_ms, deadlines.output_ms);
+  BOOST_CHECK_EQUAL(m.history().back().reason, "output deadline passed; 1 retrieval not made, erased");
+  BOOST_CHECK(!m.tick(deadlines.output_ms + 1)); // once
+  refused_retrieval(m, "mean", peer_b, deadlines.output_ms + 1, errc::invalid_state);
+}
+
+BOOST_AUTO_TEST_CASE(the_output_deadline_with_nothing_retrieved_finishes_the_task_too) {
+  auto m = in_phase(task_phase::output);
+  BOOST_CHECK(m.tick(deadlines.output_ms));
+  BOOST_CHECK(m.phase() == task_phase::finished);
+  BOOST_CHECK_EQUAL(m.missing().size(), 3u);
+  BOOST_CHECK_EQUAL(m.history().back().reason, "output deadline passed; 3 retrievals not made, erased");
 }
 
 BOOST_AUTO_TEST_CASE(an_output_deadline_after_every_retrieval_changes_nothing) {
   auto m = in_phase(task_phase::output);
-  BOOST_REQUIRE(m.output_retrieved("total", 20'000).ok());
-  BOOST_REQUIRE(m.output_retrieved("mean", 21'000).ok());
+  retrieve_all(m, 20'000);
+  auto before = m.history().size();
   BOOST_CHECK(!m.tick(deadlines.output_ms));
   BOOST_CHECK(m.phase() == task_phase::finished);
+  BOOST_CHECK_EQUAL(m.history().size(), before);
 }
 
-BOOST_AUTO_TEST_CASE(each_output_is_released_once) {
+BOOST_AUTO_TEST_CASE(each_output_is_released_once_to_each_named_peer) {
   auto m = in_phase(task_phase::output);
-  BOOST_REQUIRE(m.output_retrieved("mean", 20'000).ok());
-  refused_retrieval(m, "mean", 20'001, errc::already_exists);
-  refused_retrieval(m, "median", 20'002, errc::not_found);
-  BOOST_CHECK(m.retrieved() == std::set<std::string>{"mean"});
-  BOOST_CHECK(m.outputs() == (std::set<std::string>{"mean", "total"}));
+  BOOST_CHECK(m.may_retrieve("mean", peer_a, 20'000).ok());
+  BOOST_REQUIRE(m.output_retrieved("mean", peer_a, 20'000).ok());
+  refused_retrieval(m, "mean", peer_a, 20'001, errc::already_exists);
+  refused_retrieval(m, "mean", stranger, 20'002, errc::forbidden); // not named on it
+  refused_retrieval(m, "total", peer_b, 20'003, errc::forbidden);  // named on another output only
+  refused_retrieval(m, "median", peer_a, 20'004, errc::not_found);
+  BOOST_CHECK(m.may_retrieve("mean", peer_b, 20'005).ok()); // b's turn is independent of a's
+  BOOST_CHECK(m.retrieved() == (output_peers{{"mean", {peer_a}}}));
+  BOOST_CHECK(m.outputs() == (output_peers{{"mean", {peer_a, peer_b}}, {"total", {peer_a}}}));
   BOOST_CHECK(m.phase() == task_phase::output);
+  auto msg = m.may_retrieve("mean", peer_a, 20'006);
+  BOOST_REQUIRE(!msg.ok());
+  BOOST_CHECK_EQUAL(msg.err().message, "output mean was retrieved by peer a.joconde.test already");
 }
 
 BOOST_AUTO_TEST_CASE(outputs_are_released_only_in_the_output_phase) {
   for (auto p : {task_phase::initialisation, task_phase::input, task_phase::calculation}) {
     BOOST_TEST_CONTEXT("in " << to_string(p)) {
       auto m = in_phase(p);
-      refused_retrieval(m, "mean", 2000, errc::invalid_state);
+      refused_retrieval(m, "mean", peer_a, 2000, errc::invalid_state);
     }
   }
 }
@@ -311,7 +366,7 @@ BOOST_AUTO_TEST_CASE(every_active_phase_can_be_cancelled) {
 }
 
 BOOST_AUTO_TEST_CASE(a_single_party_task_advances_on_one_vote) {
-  auto m = task_state_machine::create(deadlines, 1, {"mean"});
+  auto m = task_state_machine::create(deadlines, 1, {{"mean", {peer_a}}});
   BOOST_REQUIRE(m.ok());
   auto r = m->agree(0, task_phase::input, 100);
   BOOST_REQUIRE(r.ok());
