@@ -60,6 +60,9 @@ Commands:
                          the SO rejects the peer's CTSA, saying what the peer must fix
   cta cancel UUID --reason TEXT
                          cancel the CTA: a peer's Task Organiser, or the SO at the root
+  cta override UUID --member NAME --reason TEXT
+                         an IT administrator lets this node commit to the CTA although member
+                         NAME's fingerprint was not confirmed out of band here (audited)
   pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE --passphrase-file FILE
                          a data custodian (input) or analyst (output) makes their key pair for
                          the CTA: the private key goes to KEY_FILE, encrypted; the PAK (public
@@ -77,12 +80,15 @@ Commands:
   help [COMMAND]         this text, or a command's (also: joconde COMMAND --help)
 
 Where to talk to (options win over the environment):
-  --url URL --token TOKEN         the node's API (e.g. http://127.0.0.1:8080) and your API token
-  JOCONDE_URL, JOCONDE_TOKEN      the same from the environment; each option falls back to its
+  --url URL --token TOKEN         the node's API (e.g. https://198.51.100.14:8443) and your API token
+  --ca-file FILE                  the CA that issued the node's HTTPS certificate (PEM; the
+                                  federation's root-ca.pem for a node-issued one)
+  JOCONDE_URL, JOCONDE_TOKEN, JOCONDE_CA_FILE
+                                  the same from the environment; each option falls back to its
                                   variable
-  --cluster DIR --as NODE[:ROLE]  a local cluster made by ops/cluster: NODE's API and the token of
+  --cluster DIR --as NODE[:ROLE]  a local cluster made by ops/cluster: NODE's API, the token of
                                   its user ROLE from DIR/cluster.json (no ROLE: the node's admin
-                                  token)
+                                  token) and the cluster's root CA
   A token given with --token is visible to other local users (ps, /proc); JOCONDE_TOKEN or
   --cluster keep it off the command line. joconde never prints a token.
 
@@ -95,7 +101,8 @@ Options (anywhere on the line; `--` ends them):
 Options of single commands (see joconde COMMAND --help):
   --signatory N --document FILE --media-type TYPE   cta sign
   --peer NAME                                       cta approve, cta reject
-  --reason TEXT                                     cta reject, cta cancel
+  --reason TEXT                                     cta reject, cta cancel, cta override
+  --member NAME                                     cta override
   --until STATUS                                    cta watch (--timeout: of the whole watch)
   --key FILE --passphrase-file FILE                 upload, download (the PAK's key file)
   --out FILE, -o FILE                               download (where the CSV goes)
@@ -138,6 +145,8 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
             "                         the SO rejects the peer's CTSA, saying what to fix\n"
             "  cta cancel UUID --reason TEXT\n"
             "                         cancel the CTA (a peer's Task Organiser, or the SO)\n"
+            "  cta override UUID --member NAME --reason TEXT\n"
+            "                         accept member NAME unconfirmed for this CTA (it_admin)\n"
             "A peer submits its CTSA with joconde ctsa submit.\n"},
     {"cta create",
      "usage: joconde cta create TASK_FILE [--json] [--timeout SECONDS]\n\n"
@@ -169,8 +178,22 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
     {"cta show",
      "usage: joconde cta show UUID [--json]\n\n"
      "Shows one CTA (GET /v1/ctas/UUID): uuid, title, status, ctsc_sha256, updates and the\n"
-     "time of the last change (UTC, ISO-8601), then every other field of the document with keys\n"
-     "sorted and nested values indented. The same document always prints the same bytes.\n"},
+     "time of the last change (UTC, ISO-8601); then, if any other member of the CTA was not\n"
+     "confirmed out of band at this node, a warning naming each with the fingerprint to compare\n"
+     "and the commands that confirm or override it; then every other field of the document with\n"
+     "keys sorted and nested values indented. The same document always prints the same bytes.\n"},
+    {"cta override",
+     "usage: joconde cta override UUID --member NAME --reason TEXT [--json]\n\n"
+     "Records, as an IT administrator of this node (role it_admin), that this node may commit to\n"
+     "the CTA UUID although member NAME's certificate fingerprint was not confirmed out of band\n"
+     "here (POST /v1/ctas/UUID/overrides; SYS-2.1). Only a member that is unconfirmed can be\n"
+     "overridden, once per CTA; TEXT says why the risk is accepted: it is required and may not\n"
+     "be blank. The node stores the override, writes it to its audit log and shows it in\n"
+     "`cta show`; its Task Organiser can then submit the CTSA. NAME is passed as given; the node\n"
+     "resolves short names like cp3. Prints\n"
+     "  override: MEMBER (fingerprint FP) accepted unconfirmed for CTA UUID by USER\n"
+     "Comparing the fingerprint with the member's operator and `joconde-node trust confirm` is\n"
+     "the better way.\n"},
     {"cta sign",
      "usage: joconde cta sign UUID --signatory N --document FILE [--media-type TYPE] [--json]\n\n"
      "Signs this peer's CTSA for the CTA UUID as its signatory N, the signatory's index (0, 1,\n"
@@ -218,10 +241,12 @@ const std::map<std::string, std::string, std::less<>>& command_usages() {
     {"download",
      "usage: joconde download UUID OUTPUT --key KEY_FILE --passphrase-file FILE [-o FILE.csv] [--json]\n\n"
      "A Data Analyst retrieves output OUTPUT of the CT UUID (POST /v1/ctas/UUID/outputs/OUTPUT),\n"
-     "authorized by the PAK in KEY_FILE. Every CT VM releases its shares once (a second download\n"
-     "is refused); the node attests each VM, rebuilds the table, checks that the VMs' shares agree\n"
-     "and drops the rows the algorithm suppressed. The CSV goes to FILE.csv (never overwritten)\n"
-     "or to standard output. The default --timeout is 600 seconds.\n"},
+     "authorized by the PAK in KEY_FILE, for the peer whose CTSA lists them. Every CT VM releases\n"
+     "its shares once to each peer the output is named for (a second download for the same peer,\n"
+     "by any of its analysts, is refused: already_exists); the node attests each VM, rebuilds the\n"
+     "table, checks that the VMs' shares agree and drops the rows the algorithm suppressed. The CSV\n"
+     "goes to FILE.csv (never overwritten) or to standard output. The default --timeout is 600\n"
+     "seconds.\n"},
     {"pak", "usage: joconde pak create UUID (--input KEY | --output KEY) --name NAME --out KEY_FILE\n"
             "                          --passphrase-file FILE [--json]\n"},
     {"pak create",
@@ -264,7 +289,7 @@ struct command_option {
   std::array<std::string_view, 3> commands;
 };
 
-constexpr std::array<command_option, 12> command_options{{
+constexpr std::array<command_option, 13> command_options{{
   {"input", &options::input, {"pak create", ""}},
   {"output", &options::output, {"pak create", ""}},
   {"name", &options::name, {"pak create", ""}},
@@ -275,7 +300,8 @@ constexpr std::array<command_option, 12> command_options{{
   {"document", &options::document, {"cta sign", ""}},
   {"media-type", &options::media_type, {"cta sign", ""}},
   {"peer", &options::peer, {"cta approve", "cta reject"}},
-  {"reason", &options::reason, {"cta reject", "cta cancel"}},
+  {"reason", &options::reason, {"cta reject", "cta cancel", "cta override"}},
+  {"member", &options::member, {"cta override", ""}},
   {"until", &options::until, {"cta watch", ""}},
 }};
 
@@ -398,7 +424,7 @@ result<std::string> request_body(const json& body) {
     return body.dump();
   } catch (const json::type_error&) {
     return fail(errc::invalid_config,
-                "a file name, --peer or --reason is not valid UTF-8; JSON cannot carry it");
+                "a file name, --peer, --member or --reason is not valid UTF-8; JSON cannot carry it");
   }
 }
 
@@ -511,6 +537,18 @@ result<call> decision_call(const std::string& cta_path, const options& opts, boo
               [approve](const json& doc) { return render_decision(doc, approve); }};
 }
 
+/// The call of `cta override` on the CTA at `cta_path`.
+result<call> override_call(const std::string& cta_path, const options& opts) {
+  const std::string_view name = "cta override";
+  if (blank(opts.member) || blank(opts.reason))
+    return usage_error(name, "cta override needs --member NAME and --reason TEXT saying why the "
+                             "risk is accepted");
+  auto body = request_body(json{{"member", opts.member}, {"reason", opts.reason}});
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", cta_path + "/overrides", std::move(*body), render_override};
+}
+
 /// The call for `words` with the command options of `opts`, or a usage error.
 /// `upload` and `download`: the slot authorization is signed here with the person's PAK.
 result<call> io_call(const std::string& name, const std::vector<std::string>& words, const options& opts) {
@@ -610,7 +648,7 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
     return io_call(name, words, opts);
   const bool on_a_cta = name == "cta show" || name == "cta watch" || name == "ctsa submit"
                         || name == "cta sign" || name == "cta approve" || name == "cta reject"
-                        || name == "cta cancel" || name == "pak create";
+                        || name == "cta cancel" || name == "cta override" || name == "pak create";
   const auto uuid = on_a_cta ? words[2] : std::string{};
   if (on_a_cta && (uuid.empty() || uuid == "." || uuid == ".."))
     return wrong("'" + printable(uuid) + "' is not a CTA's UUID");
@@ -672,6 +710,8 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
                          + printable(doc["status"].get<std::string>()) + "\n";
                 }};
   }
+  if (name == "cta override")
+    return override_call(cta_path, opts);
   return decision_call(cta_path, opts, name == "cta approve");
 }
 
@@ -679,13 +719,26 @@ result<call> make_call(const std::vector<std::string>& words, const options& opt
 int exit_code_for_send_error(errc code) {
   switch (code) {
     case errc::invalid_config:
+    case errc::forbidden:  // a token for plain HTTP to another host: nothing was sent
       return exit_usage;
     case errc::io_error:
     case errc::timeout:
+    case errc::untrusted_chain:  // no trusted connection: the server's certificate does not verify
+    case errc::certificate_expired:
+    case errc::protocol_error:
+    case errc::crypto_failure:
       return exit_unreachable;
     default:
       return exit_server;
   }
+}
+
+/// How to reach `ep` within `timeout` (its CA file for https://).
+http::client_options client_options_of(const endpoint& ep, std::chrono::milliseconds timeout) {
+  http::client_options o;
+  o.ca_file = ep.ca_file;
+  o.timeout = timeout;
+  return o;
 }
 
 /// "CODE: MESSAGE" from a node's error answer, or a description of the bare status.
@@ -745,7 +798,12 @@ result<endpoint> from_cluster(const std::string& dir, const std::string& as) {
       continue;
     if (!n.contains("http_url") || !n["http_url"].is_string())
       return fail(errc::malformed_input, "node " + node + " in " + file.string() + " has no http_url");
-    endpoint ep{n["http_url"].get<std::string>(), {}, "--cluster " + dir + " --as " + as};
+    endpoint ep{n["http_url"].get<std::string>(), {}, {}, "--cluster " + dir + " --as " + as};
+    // The node's HTTPS certificate chains to the cluster's root CA (or pin what the node serves).
+    if (n.contains("root_ca") && n["root_ca"].is_string()) {
+      fs::path ca = n["root_ca"].get<std::string>();
+      ep.ca_file = (ca.is_relative() ? fs::path{dir} / ca : ca).string();
+    }
     if (role.empty()) {
       if (!n.contains("admin_token_file") || !n["admin_token_file"].is_string())
         return fail(errc::malformed_input,
@@ -796,6 +854,7 @@ result<options> parse_options(const std::vector<std::string>& args) {
   options out;
   std::map<std::string, std::string options::*, std::less<>> values{
     {"url", &options::url},
+    {"ca-file", &options::ca_file},
     {"token", &options::token},
     {"cluster", &options::cluster_dir},
     {"as", &options::as},
@@ -867,9 +926,9 @@ result<options> parse_options(const std::vector<std::string>& args) {
 result<endpoint> resolve_endpoint(const options& opts, const environment& env) {
   endpoint ep;
   if (!opts.cluster_dir.empty() || !opts.as.empty()) {
-    if (!opts.url.empty() || !opts.token.empty())
+    if (!opts.url.empty() || !opts.token.empty() || !opts.ca_file.empty())
       return fail(errc::invalid_config,
-                  "--cluster/--as and --url/--token are alternatives; give one pair");
+                  "--cluster/--as and --url/--token/--ca-file are alternatives; give one of them");
     if (opts.cluster_dir.empty() || opts.as.empty())
       return fail(errc::invalid_config, "--cluster DIR and --as NODE[:ROLE] go together");
     auto res = from_cluster(opts.cluster_dir, opts.as);
@@ -884,8 +943,11 @@ result<endpoint> resolve_endpoint(const options& opts, const environment& env) {
                   std::string{"no "} + (ep.url.empty() ? "node" : "token")
                     + " given: use --url URL and --token TOKEN, set JOCONDE_URL and "
                       "JOCONDE_TOKEN, or use --cluster DIR --as NODE[:ROLE]");
+    ep.ca_file = opts.ca_file.empty() ? env("JOCONDE_CA_FILE") : opts.ca_file;
     ep.source = std::string{"URL from "} + (opts.url.empty() ? "JOCONDE_URL" : "--url")
                 + ", token from " + (opts.token.empty() ? "JOCONDE_TOKEN" : "--token");
+    if (!ep.ca_file.empty())
+      ep.source += ", CA file " + ep.ca_file + " from " + (opts.ca_file.empty() ? "JOCONDE_CA_FILE" : "--ca-file");
   }
   if (!valid_token(ep.token))
     return fail(errc::invalid_config, "the token (" + ep.source
@@ -1002,7 +1064,7 @@ std::optional<int> fill_tee_measurements(call& c, const endpoint& ep, const opti
   if (!doc.is_object() || doc.contains("tee_measurements"))
     return std::nullopt;
   const std::string hint = " (GET /v1/tee; give \"tee_measurements\" in the task file instead)";
-  auto res = http::client::send(ep.url, "GET", "/v1/tee", "", ep.token, opts.timeout);
+  auto res = http::client::send(ep.url, "GET", "/v1/tee", "", ep.token, client_options_of(ep, opts.timeout));
   if (!res) {
     err << "joconde: " << res.err().describe() << hint << "\n";
     return exit_code_for_send_error(res.err().code);
@@ -1067,7 +1129,7 @@ int run_watch(const std::string& path, const std::string& uuid, const endpoint& 
     if (opts.timeout_given)
       limit = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()),
                          std::chrono::milliseconds{100}, limit);
-    auto res = http::client::send(ep.url, "GET", path, "", ep.token, limit);
+    auto res = http::client::send(ep.url, "GET", path, "", ep.token, client_options_of(ep, limit));
     if (!res) {
       err << "joconde: " << res.err().describe() << "\n";
       return exit_code_for_send_error(res.err().code);
@@ -1212,7 +1274,9 @@ int run(const std::vector<std::string>& args, const environment& env, std::ostre
             << std::flush;
       };
   }
-  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, timeout, progress);
+  auto options = client_options_of(*ep, timeout);
+  options.progress = progress;
+  auto res = http::client::send(ep->url, c->method, c->path, c->body, ep->token, options);
   if (!res) {
     err << "joconde: " << res.err().describe() << "\n";
     return exit_code_for_send_error(res.err().code);

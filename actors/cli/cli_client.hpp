@@ -23,9 +23,11 @@ namespace joconde::cli {
 
 /// The command did what was asked.
 constexpr int exit_ok = 0;
-/// Bad options or arguments, no node to talk to, or an unreadable input file; nothing was sent.
+/// Bad options or arguments, no node to talk to, an unreadable input file, or a token that would
+/// go over plain HTTP to another host; nothing was sent.
 constexpr int exit_usage = 2;
-/// The node could not be reached: nothing listens, the connection broke, or the time limit passed.
+/// The node could not be reached: nothing listens, the connection broke, the time limit passed, or
+/// its HTTPS certificate does not verify with the CA file given.
 constexpr int exit_unreachable = 3;
 /// The node does not know the token (HTTP 401) or the user lacks the role (HTTP 403).
 constexpr int exit_denied = 4;
@@ -59,8 +61,10 @@ environment process_environment();
 
 /// The command line, parsed but not yet checked against a command.
 struct options {
-  /// --url: the node's API base URL, e.g. http://127.0.0.1:8080.
+  /// --url: the node's API base URL, e.g. https://198.51.100.14:8443.
   std::string url;
+  /// --ca-file: the PEM file of the CA that issued the node's HTTPS certificate (for --url).
+  std::string ca_file;
   /// --token: the API token (visible in `ps`; JOCONDE_TOKEN or --cluster avoid that).
   std::string token;
   /// --cluster: a directory made by ops/cluster, holding cluster.json.
@@ -86,8 +90,12 @@ struct options {
   /// --peer (cta approve, cta reject): the peer whose CTSA is decided on, as given (the node
   /// resolves short names).
   std::string peer;
-  /// --reason (cta reject): what the peer must fix.
+  /// --reason (cta reject, cta cancel, cta override): what the peer must fix, why the CTA is
+  /// cancelled, why an unconfirmed member is accepted.
   std::string reason;
+  /// --member (cta override): the member of the CTA accepted unconfirmed, as given (the node
+  /// resolves short names).
+  std::string member;
   /// --input / --output (pak create): the input or output key the person's PAK is for.
   std::string input;
   std::string output;
@@ -115,14 +123,17 @@ result<options> parse_options(const std::vector<std::string>& args);
 struct endpoint {
   /// The API base URL.
   std::string url;
+  /// The trust anchors of its HTTPS certificate (PEM file); empty for a plain http:// URL.
+  std::string ca_file;
   /// The bearer token.
   std::string token;
   /// Where the two came from, for --verbose; never contains the token.
   std::string source;
 };
 
-/// Finds the node to talk to: --cluster/--as, else --url/--token each falling back to JOCONDE_URL /
-/// JOCONDE_TOKEN; invalid_config when nothing (or a contradiction) is given, io_error or
+/// Finds the node to talk to: --cluster/--as (the cluster's root CA verifies the node's HTTPS
+/// certificate), else --url/--token/--ca-file each falling back to JOCONDE_URL / JOCONDE_TOKEN /
+/// JOCONDE_CA_FILE; invalid_config when nothing (or a contradiction) is given, io_error or
 /// malformed_input when cluster.json or the admin token file cannot be used. Errors never quote
 /// a token.
 result<endpoint> resolve_endpoint(const options& opts, const environment& env);

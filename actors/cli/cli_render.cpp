@@ -75,6 +75,40 @@ const std::string* text_field(const json& doc, const char* key) {
   return &doc[key].get_ref<const std::string&>();
 }
 
+/// SYS-2.1: the members of the CTA `doc` that this node has not confirmed out of band, as a warning
+/// that says what to compare and how to confirm or override; "" when there are none.
+std::string unconfirmed_warning(const json& doc) {
+  if (!doc.contains("members") || !doc["members"].is_array())
+    return {};
+  std::vector<const json*> unconfirmed;
+  for (const auto& m : doc["members"])
+    if (m.is_object() && m.value("trust", "") == "unconfirmed")
+      unconfirmed.push_back(&m);
+  if (unconfirmed.empty())
+    return {};
+  const auto* uuid = text_field(doc, "uuid");
+  const auto shown_uuid = uuid == nullptr ? std::string{"UUID"} : printable(*uuid);
+  std::string out = "WARNING: " + std::to_string(unconfirmed.size())
+                    + (unconfirmed.size() == 1 ? " member of this CTA is" : " members of this CTA are")
+                    + " NOT confirmed out of band at this node (SYS-2.1).\n"
+                      "This node submits no CTSA for it until each is confirmed or overridden.\n";
+  for (const auto* m : unconfirmed) {
+    const auto* fqdn = text_field(*m, "fqdn");
+    const auto* fp = text_field(*m, "fingerprint");
+    const auto name = fqdn == nullptr ? std::string{"?"} : printable(*fqdn);
+    const auto print = fp == nullptr ? std::string{"?"} : printable(*fp);
+    const auto* role = text_field(*m, "role");
+    out += "  UNCONFIRMED " + name
+           + (role == nullptr ? std::string{} : " (" + printable(*role) + ")") + "\n"
+           + "    fingerprint: " + print + "\n"
+           + "    compare it with " + name + "'s operator over another channel, then at this node:\n"
+           + "      joconde-node trust confirm " + print + " --dir DATA_DIR\n"
+           + "    or, accepting the risk (it_admin):\n"
+           + "      joconde cta override " + shown_uuid + " --member " + name + " --reason TEXT\n";
+  }
+  return out;
+}
+
 } // namespace
 
 std::string printable(std::string_view s) {
@@ -193,6 +227,8 @@ result<std::string> render_cta(const json& doc) {
     out += head + text + "\n";
     rest.erase(key);
   }
+  if (auto warning = unconfirmed_warning(doc); !warning.empty())
+    out += (out.empty() ? "" : "\n") + warning;
   if (!rest.empty()) {
     if (!out.empty())
       out += "\n";
@@ -229,6 +265,18 @@ result<std::string> render_decision(const json& doc, bool approved) {
     return fail(errc::malformed_input, "the node's answer lacks \"peer\" or \"status\"");
   return printable(*peer) + (approved ? ": approved" : ": rejected") + "; CTA "
          + printable(*status) + "\n";
+}
+
+result<std::string> render_override(const json& doc) {
+  const auto* member = text_field(doc, "member");
+  const auto* uuid = text_field(doc, "uuid");
+  const auto* by = text_field(doc, "by");
+  if (member == nullptr || uuid == nullptr || by == nullptr)
+    return fail(errc::malformed_input, "the node's answer lacks \"member\", \"uuid\" or \"by\"");
+  const auto* fp = text_field(doc, "fingerprint");
+  return "override: " + printable(*member) + " (fingerprint "
+         + (fp == nullptr ? std::string{"none"} : printable(*fp)) + ") accepted unconfirmed for CTA "
+         + printable(*uuid) + " by " + printable(*by) + "\n";
 }
 
 std::string compact_json(const json& doc) {

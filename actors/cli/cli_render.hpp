@@ -2,7 +2,7 @@
 
 // How the `joconde` client prints what a node answers: terminal-safe text, UTC times, the whoami line,
 // the CTA table, the readable, deterministic rendering of one CTA and the one-line answers to CTSA
-// submissions, signatures and SO decisions (docs/cli.md "Commands").
+// submissions, signatures, SO decisions and trust overrides (docs/cli.md "Commands").
 
 #include "joconde/messages/result.hpp"
 
@@ -29,8 +29,10 @@ result<std::string> render_whoami(const nlohmann::json& doc);
 result<std::string> render_cta_list(const nlohmann::json& doc);
 
 /// A readable rendering of one CTA document: the key fields first (uuid, title, status, ctsc_sha256,
-/// updates, last changed), then every other field with keys sorted and nested values indented. The
-/// same document always gives the same bytes. malformed_input if `doc` is not an object.
+/// updates, last changed), then a warning naming each member that is not confirmed out of band at
+/// the node (SYS-2.1) with the fingerprint to compare and the commands that confirm or override it,
+/// then every other field with keys sorted and nested values indented. The same document always
+/// gives the same bytes. malformed_input if `doc` is not an object.
 result<std::string> render_cta(const nlohmann::json& doc);
 
 /// The ctsa_sha256 of a POST /v1/ctas/UUID/ctsa answer alone on a line; malformed_input if it has
@@ -44,6 +46,10 @@ result<std::string> render_signature(const nlohmann::json& doc);
 /// "PEER: approved; CTA STATUS" (or "rejected") from a POST /v1/ctas/UUID/decisions answer;
 /// malformed_input if it lacks "peer" or "status".
 result<std::string> render_decision(const nlohmann::json& doc, bool approved);
+
+/// "override: MEMBER (fingerprint FP) accepted unconfirmed for CTA UUID by USER" from a POST
+/// /v1/ctas/UUID/overrides answer; malformed_input if it lacks "member", "uuid" or "by".
+result<std::string> render_override(const nlohmann::json& doc);
 
 /// The JSON document as one line with keys sorted (invalid UTF-8 replaced), as --json prints it.
 std::string compact_json(const nlohmann::json& doc);

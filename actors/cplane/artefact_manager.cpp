@@ -4,6 +4,7 @@
 #include "cta_records.hpp"
 #include "cta_state.hpp"
 #include "ctsc_rules.hpp"
+#include "member_trust.hpp"
 
 #include "joconde/runtime/clock.hpp"
 #include "joconde/agreement.pb.h"
@@ -1132,6 +1133,49 @@ void on_accepted(artefact_manager_pointer self, const std::string& origin, const
   }
 }
 
+/// At a peer, before it commits to a CTA (SYS-2.1): every other member confirmed out of band here
+/// or overridden; a refusal is logged and audited, and nothing else happens.
+result<void> check_members_trusted(artefact_manager_pointer self, const v1::CtaRecord& record,
+                                   const std::string& user) {
+  const auto& uuid = record.ctsc().uuid();
+  auto members = assess_members(self->state.store, uuid, record.ctsc(), self->state.self);
+  if (!members)
+    return members.err();
+  auto r = require_trusted(*members, uuid);
+  if (!r) {
+    std::string unconfirmed;
+    for (const auto& m : *members)
+      if (m.state == member_trust_state::unconfirmed)
+        unconfirmed += (unconfirmed.empty() ? "" : " ") + m.fqdn + "=" + m.fingerprint;
+    log::warning(component, "CTSA for CTA " + uuid + " not submitted: members unconfirmed here",
+                 {{"reason", "unconfirmed_member"}, {"members", unconfirmed}, {"user", user}});
+    audit(self, "cta.ctsa.untrusted", {"uuid", uuid, "organiser", user, "unconfirmed", unconfirmed});
+  }
+  return r;
+}
+
+/// The other members of a CTA as this node trusts them, for the CTA view.
+nlohmann::json members_json(const std::vector<member_trust>& members) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : members) {
+    nlohmann::json j{{"fqdn", m.fqdn},
+                     {"role", m.computing ? "computing_party" : "peer"},
+                     {"fingerprint", m.fingerprint},
+                     {"trust", to_string(m.state)}};
+    if (m.confirmed) {
+      j["confirmed_at_ms"] = m.confirmed->at_ms;
+      if (!m.confirmed->rotated_from.empty())
+        j["rotated_from"] = m.confirmed->rotated_from;
+    }
+    if (m.override_record)
+      j["override"] = {{"by", m.override_record->by()},
+                       {"reason", m.override_record->reason()},
+                       {"at_ms", m.override_record->at_ms()}};
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 nlohmann::json summary(const v1::CtaRecord& rec) {
   return {{"uuid", rec.ctsc().uuid()},
           {"title", rec.ctsc().title()},
@@ -1233,6 +1277,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       if (record.status() != "emerging")
         return make_error(errc::invalid_state, "CTA " + uuid + " is " + record.status()
                                                  + ": CTSAs are taken while it is emerging");
+      if (auto r = check_members_trusted(self, record, user); !r)
+        return to_caf(r.err());
       v1::Ctsa ctsa;
       google::protobuf::util::JsonParseOptions opts;
       opts.ignore_unknown_fields = false;
@@ -1473,6 +1519,27 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         keys.push_back(k);
       return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak.name()}, {"keys", keys}}.dump();
     },
+    [=](override_atom, const std::string& uuid, const std::string& member, const std::string& reason,
+        const std::string& user) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (const auto& s = self->current_sender(); s == nullptr || s->node() != self->node())
+        return make_error(errc::forbidden, "overrides come from this node's API only");
+      auto rec = load_held(st.store, uuid);
+      if (!rec)
+        return to_caf(rec.err());
+      auto made = record_override(st.store, *rec, st.self, member, reason, user, now_ms());
+      if (!made)
+        return to_caf(made.err());
+      log::warning(component, "trust override: CTA " + uuid + " may go on with " + member
+                                + " unconfirmed",
+                   {{"user", user}, {"fingerprint", made->fingerprint()}, {"why", reason}});
+      audit(self, "cta.trust.override", {"uuid", uuid, "member", member, "fingerprint",
+                                         made->fingerprint(), "user", user, "reason", reason});
+      return nlohmann::json{{"uuid", uuid},          {"member", member},
+                            {"fingerprint", made->fingerprint()}, {"reason", made->reason()},
+                            {"by", made->by()},       {"at_ms", made->at_ms()}}
+        .dump();
+    },
     [=](tick_atom) {
       housekeeping(self);
       self->delayed_send(self, std::chrono::seconds{10}, tick_atom::value);
@@ -1529,6 +1596,11 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       auto doc = summary(*rec);
       doc["ctsc"] = nlohmann::json::parse(ctsc_json, nullptr, false);
       doc["certificate_fingerprints"] = fingerprints;
+      // SYS-2.1: each other member as this node trusts it, the SO's certificate notwithstanding.
+      auto members = assess_members(st.store, uuid, rec->ctsc(), st.self);
+      if (!members)
+        return to_caf(members.err());
+      doc["members"] = members_json(*members);
       nlohmann::json addenda = nlohmann::json::array();
       for (const auto& a : rec->addenda())
         addenda.push_back({{"peer", a.peer()},

@@ -11,8 +11,9 @@
 // Computing Parties receive nothing until the CTA is final.
 //
 // A peer's Task Organiser submits the peer's CTSA (signatories, data custodians and analysts with
-// their PAKs and keys): checked against the CTSC, signed by the peer's node (NodeSignature over its
-// canonical hash) and sent to the root (cta.ctsa). The root checks the sender is that peer, the
+// their PAKs and keys): only while every other member of the CTA is confirmed out of band at this
+// node or overridden by its IT administrator (member_trust.hpp, SYS-2.1); checked against the CTSC,
+// signed by the peer's node (NodeSignature over its canonical hash) and sent to the root (cta.ctsa). The root checks the sender is that peer, the
 // CTSA pins the hash of the CTSC it holds, the node signature verifies with the peer's certificate in
 // the CTSC, the CTSA is valid and newer than the last one (cta_state), stores it and answers
 // (cta.accepted) or refuses (cta.refused).

@@ -1,7 +1,8 @@
 #include "ct_reports.hpp"
 
+#include "joconde/runtime/net.hpp"
+
 #include <algorithm>
-#include <charconv>
 
 namespace joconde {
 
@@ -34,64 +35,12 @@ bool printable(std::string_view s) {
   });
 }
 
-bool valid_ipv4(std::string_view host) {
-  int parts = 0;
-  bool nonzero = false;
-  while (true) {
-    auto dot = host.find('.');
-    auto part = host.substr(0, dot);
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (part.empty() || part.size() > 3 || ec != std::errc{} || p != part.data() + part.size() || v > 255)
-      return false;
-    nonzero = nonzero || v != 0;
-    ++parts;
-    if (dot == std::string_view::npos)
-      break;
-    host.remove_prefix(dot + 1);
-  }
-  return parts == 4 && nonzero;
-}
-
-bool valid_dns_name(std::string_view host) {
-  if (host.empty() || host.size() > 253)
-    return false;
-  bool all_numeric = true;
-  while (true) {
-    auto dot = host.find('.');
-    auto label = host.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label) {
-      bool digit = c >= '0' && c <= '9';
-      bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
-      if (!ok)
-        return false;
-      all_numeric = all_numeric && digit;
-    }
-    if (dot == std::string_view::npos)
-      break;
-    host.remove_prefix(dot + 1);
-  }
-  // Digits and dots only would be an IPv4 address: valid_ipv4 decides those.
-  return !all_numeric;
-}
 
 } // namespace
 
 bool valid_vm_address(std::string_view address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string_view::npos || address.size() > 260)
-    return false;
-  auto host = address.substr(0, colon);
-  auto port_text = address.substr(colon + 1);
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || port_text.size() > 5 || ec != std::errc{}
-      || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
-    return false;
-  bool digits_and_dots = !host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos;
-  return digits_and_dots ? valid_ipv4(host) : valid_dns_name(host);
+  auto a = net::parse_host_port(address);
+  return a.ok() && !net::is_wildcard(a->host);
 }
 
 result<void> check_vm_endpoint(const v1::VmEndpoint& vm, const v1::CtaRecord& record,

@@ -126,6 +126,22 @@ result<v1::CtaRecord> load_record(const node_store& store, const std::string& uu
   return std::move(**rec);
 }
 
+/// The last non-empty line of a small log file (at most its last 4 KiB are read), or "(no output)".
+std::string last_line(const fs::path& file) {
+  std::ifstream in{file, std::ios::binary};
+  if (!in)
+    return "(no output)";
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::streamoff>(in.tellg());
+  in.seekg(std::max<std::streamoff>(0, size - 4096));
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
+  auto nl = text.rfind('\n');
+  auto line = nl == std::string::npos ? text : text.substr(nl + 1);
+  return line.empty() ? "(no output)" : clean(line, 300);
+}
+
 /// Writes the signed erasure record of a CT's directory into the audit log and reports it.
 void record_erasure(self_ptr self, const std::string& uuid, int exit_status, const std::string& cause,
                     const std::vector<std::string>& files) {
@@ -225,6 +241,12 @@ void end_vm(self_ptr self, ct_vm& vm) {
   count(self, cause.c_str());
   log::notice(component, "the CT VM of CTA " + uuid + " ended: " + cause,
               {{"uuid", uuid}, {"exit_status", std::to_string(status)}});
+  if (!vm.endpoints) {
+    // It never listened: what it said last is why (no port free in vm.ports, a bad address ...).
+    auto why = last_line(vm.launch.ct_dir / "sp.log");
+    log::warning(component, "the CT VM of CTA " + uuid + " could not start: " + why, {{"uuid", uuid}});
+    report(self, uuid, "vm", "", "could not start: " + why);
+  }
   auto files = erase_ct_dir(vm.launch.ct_dir, st.cfg.data_dir / "ct-logs", st.cfg.node_name);
   if (!files) {
     log::error(component, "cannot remove " + vm.launch.ct_dir.string() + ": " + files.err().message);
@@ -414,6 +436,8 @@ void deploy(self_ptr self, const std::string& uuid) {
   if (rec->status() != "instantiated")
     return;
   if (auto r = check_measurement(st.cfg, fin.cta().ctsc()); !r)
+    return refuse(self, uuid, r.err().message);
+  if (auto r = check_port_budget(st.cfg.tee.network, st.vms.size()); !r)
     return refuse(self, uuid, r.err().message);
   auto launch = prepare_ct_dir(st.cfg.data_dir, fin, static_cast<std::uint32_t>(index));
   if (!launch)

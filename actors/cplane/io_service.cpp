@@ -1,5 +1,7 @@
 #include "io_service.hpp"
 
+#include "joconde/runtime/net.hpp"
+
 #include "joconde/enclave/session.hpp"
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/engines/csv.hpp"
@@ -41,41 +43,16 @@ double ms_since(clock::time_point t) {
 
 std::string cp_name(std::uint32_t i) { return enclave::cp_id_of(i); }
 
-/// A TCP connection to host:port within `timeout`.
+/// A TCP connection to a VM's client endpoint (host:port: IPv4, [IPv6] or a host name) within
+/// `timeout`.
 result<int> dial(const std::string& address, std::chrono::milliseconds timeout) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos)
-    return fail(errc::malformed_input, "a VM address is host:port, not " + address);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  try {
-    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1))));
-  } catch (...) {
-    return fail(errc::malformed_input, "bad port in " + address);
-  }
-  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr) != 1)
-    return fail(errc::malformed_input, "a VM address must be an IPv4 address: " + address);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return fail(errc::io_error, std::string{"socket: "} + std::strerror(errno));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
-    auto e = errno;
-    ::close(fd);
-    return fail(errc::io_error, "cannot connect to " + address + ": " + std::strerror(e));
-  }
-  pollfd p{fd, POLLOUT, 0};
-  int soerr = 0;
-  socklen_t len = sizeof soerr;
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0
-      || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
-    ::close(fd);
-    return fail(errc::io_error, "cannot connect to " + address + ": "
-                                  + (soerr ? std::strerror(soerr) : "timed out"));
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
+  auto at = net::parse_host_port(address);
+  if (!at)
+    return fail(errc::malformed_input, "a VM address is host:port: " + at.err().message);
+  auto fd = net::connect_tcp(*at, timeout);
+  if (!fd)
+    return fd.err();
+  return fd->release();
 }
 
 /// An attested session with every VM of the CT, in CP order; fails on the first refusal.

@@ -70,8 +70,10 @@ struct download_report {
 };
 
 /// Downloads output `output_key` once from every VM and rebuilds it; malformed_input when the VMs'
-/// shares disagree, the VMs' own refusals otherwise (already_exists: released before;
-/// invalid_state: not in the output phase; forbidden: this PAK may not read it).
+/// shares disagree, the VMs' own refusals otherwise, their message kept ("the CT VM of cp-N
+/// refused: ..."): already_exists (the PAK's peer retrieved this output before), invalid_state (not
+/// in the output phase), forbidden (this PAK may not read it, or the output is not named for the
+/// peer whose CTSA lists it).
 result<download_report> download(const io_target& target, const std::string& output_key,
                                  const v1::SignedAuthorization& authorization);
 

@@ -179,10 +179,18 @@ public:
                                   std::to_string(l.cp_index),
                                   "--data-dir",
                                   l.vm_dir.string(),
-                                  "--listen-host",
-                                  "127.0.0.1",
+                                  "--bind",
+                                  tee_.network.bind,
+                                  "--advertise",
+                                  tee_.network.advertise,
+                                  "--admin-bind",
+                                  tee_.network.admin_bind,
                                   "--admin-token-file",
                                   l.admin_token_file.string()};
+    if (tee_.network.ports.size() > 0) {
+      args.emplace_back("--ports");
+      args.push_back(tee_.network.ports.text());
+    }
     auto log_file = l.ct_dir / "sp.log";
     int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0)
@@ -242,6 +250,18 @@ private:
 };
 
 } // namespace
+
+result<void> check_port_budget(const vm_network& network, std::size_t running) {
+  auto size = network.ports.size();
+  if (size == 0 || (running + 1) * ports_per_vm <= size)
+    return ok();
+  return fail(errc::resource_exhausted,
+              "the CT VM port range is exhausted: vm.ports = " + network.ports.text() + " holds "
+                + std::to_string(size) + " ports, the " + std::to_string(running)
+                + " CT VM(s) running here use " + std::to_string(running * ports_per_vm)
+                + " and a CT VM needs " + std::to_string(ports_per_vm)
+                + "; widen vm.ports (and the firewall) or wait until a CT ends");
+}
 
 result<enclave::measurement> image_measurement(const tee_config& tee) {
   auto binary = read_bytes("tee.vm-binary", tee.vm_binary);

@@ -10,6 +10,7 @@
 
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/messages/result.hpp"
+#include "joconde/runtime/net.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,9 +25,26 @@ namespace joconde {
 /// Which provisioner starts CT VMs (node key tee.provisioner).
 enum class provisioner_kind { process, inproc };
 
-/// Where the pieces of the simulated TEE are (node keys tee.*).
+/// Where a Computing Party's CT VMs listen and how others reach them (node keys vm.*; DESIGN.md §3:
+/// nothing assumes loopback).
+struct vm_network {
+  std::string bind = "127.0.0.1";        ///< bind address of the client, peer and MPC endpoints
+  std::string advertise = "127.0.0.1";   ///< host name or address clients and counterparts dial
+  std::string admin_bind = "127.0.0.1";  ///< bind address of the admin endpoint (this node only)
+  net::port_range ports{20000, 20999};   ///< the ports of every VM's four endpoints; empty: any
+};
+
+/// How many ports one CT VM takes from vm.ports: client, peer, MPC and admin endpoint.
+inline constexpr unsigned ports_per_vm = 4;
+
+/// Whether one more CT VM fits into the port range next to `running` ones: resource_exhausted
+/// naming the range and what to do when it does not (an empty range, any port, always fits).
+result<void> check_port_budget(const vm_network& network, std::size_t running);
+
+/// Where the pieces of the simulated TEE are (node keys tee.*) and where its VMs listen (vm.*).
 struct tee_config {
   provisioner_kind kind = provisioner_kind::process;
+  vm_network network;
   std::filesystem::path sp_binary;     ///< joconde-sp, the simulated secure processor
   std::filesystem::path vm_binary;     ///< joconde-vm, the CT VM image
   std::filesystem::path platform_dir;  ///< the platform keys `joconde-sp init` made
@@ -93,7 +111,8 @@ public:
 };
 
 /// The `process` provisioner: `SP launch --platform ... --vm ... --image-config ... --host-data HEX
-/// -- VM ARGS` with stdout and stderr appended to CT_DIR/sp.log; its pid goes to CT_DIR/sp.pid.
+/// -- VM ARGS` (the VM's network from tee.network) with stdout and stderr appended to CT_DIR/sp.log;
+/// its pid goes to CT_DIR/sp.pid.
 std::unique_ptr<provisioner> make_process_provisioner(tee_config tee);
 
 /// The `inproc` provisioner (tests): vm::run_vm in a thread with the platform loaded from

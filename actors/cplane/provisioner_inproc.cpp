@@ -108,7 +108,10 @@ public:
     opts.cta_file = l.cta_file;
     opts.cp_index = l.cp_index;
     opts.data_dir = l.vm_dir;
-    opts.listen_host = "127.0.0.1";
+    opts.bind_host = tee_.network.bind;
+    opts.advertise_host = tee_.network.advertise;
+    opts.admin_bind_host = tee_.network.admin_bind;
+    opts.ports = tee_.network.ports;
     opts.admin_token = l.admin_token;
     auto stop = std::make_shared<std::atomic<bool>>(false);
     std::promise<int> promise;

@@ -1,6 +1,8 @@
 #include "identity_manager.hpp"
 
+#include "confirmations.hpp"
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/log.hpp"
 #include "revocation.hpp"
 #include "rotation.hpp"
@@ -44,10 +46,11 @@ result<std::pair<std::string, bool>> apply_revocation(identity_manager_pointer s
   return std::make_pair(fp, *fresh);
 }
 
-/// Spreads a new revocation: to every enrolled child but the one it came from, and to the root when it
-/// did not come from above. Nodes that have it already stop the flood (applied once, spread once).
-void spread(identity_manager_pointer self, const std::string& bytes, const std::string& came_from,
-            bool from_above) {
+/// Spreads a new revocation or rotation notice (`topic`): to every enrolled child but the one it
+/// came from, and to the root when it did not come from above. Nodes that have it already stop the
+/// flood (applied once, spread once).
+void spread(identity_manager_pointer self, const std::string& topic, const std::string& bytes,
+            const std::string& came_from, bool from_above) {
   auto& st = self->state;
   std::vector<std::string> to;
   auto txn = st.store.env->begin_read();
@@ -62,11 +65,11 @@ void spread(identity_manager_pointer self, const std::string& bytes, const std::
     to.push_back(st.domain);
   if (to.empty())
     return;
-  self->request(st.broker, std::chrono::seconds{30}, publish_atom::value, std::string{revocation_topic},
-                to, std::string{}, bytes, uint32_t{1})
+  self->request(st.broker, std::chrono::seconds{30}, publish_atom::value, topic, to, std::string{},
+                bytes, uint32_t{1})
     .then([](const std::vector<std::string>&) {},
-          [](caf::error& err) {
-            log::error(component, "cannot spread a revocation: " + describe(err));
+          [topic](caf::error& err) {
+            log::error(component, "cannot spread " + topic + ": " + describe(err));
           });
 }
 
@@ -152,6 +155,10 @@ std::string start_rotation(identity_manager_pointer self) {
   return "rotation requested from " + parent;
 }
 
+void count_notice(identity_manager_pointer self, notice_outcome outcome) {
+  ++self->state.notices[std::string{to_string(outcome)}];
+}
+
 /// At the parent: a child asks for a new certificate.
 void on_rotation_request(identity_manager_pointer self, const std::string& origin,
                          const std::string& payload) {
@@ -166,30 +173,86 @@ void on_rotation_request(identity_manager_pointer self, const std::string& origi
                  {{"reason", "forbidden"}});
     return;
   }
-  auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload,
-                                        std::chrono::system_clock::now());
-  if (!answer) {
-    log::warning(component, "rotation request from " + origin + " refused: " + answer.err().message,
-                 {{"reason", to_string(answer.err().code)}});
+  auto refuse = [&](const error& err) {
+    log::warning(component, "rotation request from " + origin + " refused: " + err.message,
+                 {{"reason", to_string(err.code)}});
     self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotation.refused"},
-               std::vector<std::string>{"node", origin, "reason", answer.err().message});
-    return;
-  }
+               std::vector<std::string>{"node", origin, "reason", err.message});
+  };
+  auto now = std::chrono::system_clock::now();
+  auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload, now);
+  if (!answer)
+    return refuse(answer.err());
+  // The old key vouched for the new one: the tree learns it from a notice, checked here as every
+  // node checks it (a revoked certificate vouches for nothing) and applied here first, in the same
+  // commit, so that a confirmation of the old fingerprint carries over (SYS-2.1).
+  auto notice = make_rotation_notice(payload, enrolled.chain(), answer->second.chain(), now);
+  auto continuity = verify_rotation_notice(*st.trust, notice, now);
+  if (!continuity)
+    return refuse(continuity.err());
   std::string record;
   answer->second.SerializeToString(&record);
   if (auto r = txn->put(st.store.children, origin, record); !r)
     return log::error(component, r.err().message);
-  // The old key vouched for the new one: a fingerprint confirmed out of band stays confirmed.
-  if (auto old = txn->get(st.store.trusted, enrolled.fingerprint()); old && old->has_value())
-    if (auto r = txn->put(st.store.trusted, answer->second.fingerprint(),
-                          **old + " rotated-from " + enrolled.fingerprint());
-        !r)
-      return log::error(component, r.err().message);
+  auto outcome = apply_rotation_notice(*txn, st.store, *continuity, notice, now_ms());
+  if (!outcome)
+    return log::error(component, outcome.err().message);
   if (auto r = txn->commit(); !r)
     return log::error(component, r.err().message);
   self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.rotation.issued"},
              std::vector<std::string>{"node", origin, "fingerprint", answer->second.fingerprint()});
   publish(self, rotation_issued_topic, origin, answer->first);
+  count_notice(self, *outcome);
+  spread(self, rotation_notice_topic, notice, st.trust->self(), false);
+}
+
+/// Anywhere in the tree: a rotation notice. Verified, applied once and spread once; a notice that
+/// does not verify changes nothing and goes no further.
+void on_rotation_notice(identity_manager_pointer self, const std::string& origin,
+                        const std::string& payload) {
+  auto& st = self->state;
+  auto refuse = [&](const error& err) {
+    ++st.notices_refused;
+    log::warning(component, "rotation notice from " + origin + " refused: " + err.message,
+                 {{"reason", to_string(err.code)}});
+    self->send(st.audit, audit_atom::value, std::string{component},
+               std::string{"pki.rotation.notice.refused"},
+               std::vector<std::string>{"origin", origin, "reason", std::string{to_string(err.code)},
+                                        "detail", err.message});
+  };
+  auto continuity = verify_rotation_notice(*st.trust, payload, std::chrono::system_clock::now());
+  if (!continuity)
+    return refuse(continuity.err());
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return log::error(component, txn.err().message);
+  auto outcome = apply_rotation_notice(*txn, st.store, *continuity, payload, now_ms());
+  if (!outcome)
+    return log::error(component, outcome.err().message);
+  if (auto r = txn->commit(); !r)
+    return log::error(component, r.err().message);
+  count_notice(self, *outcome);
+  const auto& c = *continuity;
+  switch (*outcome) {
+    case notice_outcome::confirmed:
+      log::notice(component, "rotated certificate of " + c.fqdn + " trusted: its confirmed key vouched "
+                             "for it", {{"old", c.old_fingerprint}, {"new", c.new_fingerprint}});
+      self->send(st.audit, audit_atom::value, std::string{component},
+                 std::string{"pki.rotation.confirmed"},
+                 std::vector<std::string>{"node", c.fqdn, "old", c.old_fingerprint, "new",
+                                          c.new_fingerprint});
+      break;
+    case notice_outcome::not_confirmed_here:
+      log::info(component, "rotation of " + c.fqdn + " noted; it confirms nothing here: the old "
+                           "fingerprint was not confirmed at this node",
+                {{"old", c.old_fingerprint}, {"new", c.new_fingerprint}});
+      break;
+    case notice_outcome::replayed:
+      log::info(component, "rotation notice for " + c.new_fingerprint + " applied before; ignored",
+                {{"origin", origin}, {"reason", "replayed"}});
+      return;
+  }
+  spread(self, rotation_notice_topic, payload, origin, !in_subtree(origin, st.trust->self()));
 }
 
 /// At the child: the parent's answer.
@@ -285,6 +348,10 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
         on_rotation_answer(self, origin, payload);
         return true;
       }
+      if (topic == rotation_notice_topic) {
+        on_rotation_notice(self, origin, payload);
+        return true;
+      }
       if (topic != revocation_topic)
         return true;
       auto res = apply_revocation(self, payload);
@@ -294,7 +361,7 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
         return true;
       }
       if (res->second)
-        spread(self, payload, origin, !in_subtree(origin, self->state.trust->self()));
+        spread(self, revocation_topic, payload, origin, !in_subtree(origin, self->state.trust->self()));
       return true;
     },
     [=](revoke_atom, std::string& bytes) -> caf::result<std::string> {
@@ -302,7 +369,7 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
       if (!res)
         return to_caf(res.err());
       if (res->second)
-        spread(self, bytes, self->state.trust->self(), false);
+        spread(self, revocation_topic, bytes, self->state.trust->self(), false);
       return res->first;
     },
     [=](rotate_atom) -> std::string { return start_rotation(self); },
@@ -316,9 +383,14 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
     },
     [=](status_atom) -> std::string {
       auto& st = self->state;
+      auto notices = nlohmann::json::object();
+      for (const auto& [outcome, n] : st.notices)
+        notices[outcome] = n;
+      notices["refused"] = st.notices_refused;
       return nlohmann::json{{"revocations_applied", st.applied},
                             {"fingerprint", st.trust->own_chain().front().fingerprint()},
-                            {"rotation_pending", st.pending.has_value()}}
+                            {"rotation_pending", st.pending.has_value()},
+                            {"rotation_notices", notices}}
         .dump();
     },
   };

@@ -2,7 +2,10 @@
 
 // The Node Identity Manager (DESIGN.md §4): applies revocations to this node's trust view, keeps them
 // in the store, drops links to revoked nodes, and spreads each new revocation through the tree (up to
-// the root when it starts here, down to every enrolled child), once.
+// the root when it starts here, down to every enrolled child), once. It rotates this node's key, issues
+// rotated certificates to its children, and spreads a rotation notice for each through the tree the
+// same way, so that every node that confirmed the old fingerprint out of band trusts the new one
+// (rotation.hpp, confirmations.hpp; SYS-2.1).
 
 #include "joconde/messages/mplane.hpp"
 
@@ -14,6 +17,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -40,6 +44,9 @@ struct identity_manager_state {
   audit_log_actor audit;
   std::string domain; ///< FQDN of the root node
   uint64_t applied = 0;
+  /// Rotation notices by outcome (confirmations.hpp: confirmed, not_confirmed_here, replayed).
+  std::map<std::string, uint64_t> notices;
+  uint64_t notices_refused = 0; ///< notices that did not verify
 };
 
 using identity_manager_pointer = identity_manager_actor::stateful_pointer<identity_manager_state>;

@@ -15,7 +15,7 @@ namespace joconde {
 struct node_store {
   std::shared_ptr<lmdb::environment> env;
   lmdb::database children;  ///< child FQDN -> serialised NodeIdentity (written by `enrol`)
-  lmdb::database trusted;   ///< fingerprint -> confirmation time (ms) and who confirmed
+  lmdb::database trusted;   ///< fingerprint -> how it was confirmed (confirmations.hpp)
   lmdb::database revoked;   ///< fingerprint -> serialised Revocation
   lmdb::database outbox;    ///< neighbour FQDN '\0' big-endian sequence -> SignedEnvelope
   lmdb::database seen;      ///< big-endian created-at (µs) + envelope id -> "", for dropping duplicates
@@ -26,6 +26,8 @@ struct node_store {
   lmdb::database ctas;      ///< CTA uuid -> serialised CtaRecord (the agreements this node holds)
   lmdb::database pending_local; ///< created-at + envelope id -> LocalDelivery not yet processed
   lmdb::database paks;      ///< CTA uuid '\0' SHA-256 of a PAK -> PakRecord (people's keys per CTA)
+  lmdb::database overrides; ///< CTA uuid '\0' member FQDN -> TrustOverride (unconfirmed members accepted)
+  lmdb::database rotations; ///< new fingerprint -> RotationNotice applied here (each applied once)
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

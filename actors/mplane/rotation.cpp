@@ -2,6 +2,8 @@
 
 #include "joconde/messages/proto.hpp"
 
+#include <algorithm>
+
 namespace joconde {
 
 namespace {
@@ -18,6 +20,17 @@ crypto::bytes rotation_digest(std::string_view csr_der) {
 std::string str(const crypto::bytes& b) {
   return {b.begin(), b.end()};
 }
+
+int64_t to_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string first_dns(const crypto::certificate& cert) {
+  auto names = cert.dns_names();
+  return names.empty() ? std::string{} : names.front();
+}
+
+constexpr size_t max_notice_bytes = 64 * 1024;
 
 } // namespace
 
@@ -50,7 +63,7 @@ result<std::string> make_rotation_request(const trust_view& trust, const crypto:
   req.set_fqdn(trust.self());
   req.set_old_fingerprint(own.front().fingerprint());
   req.set_old_key_signature(str(*sig));
-  req.set_rotated_at_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  req.set_rotated_at_ms(to_ms(now));
   req.set_csr(der);
   return proto::serialize(req);
 }
@@ -90,7 +103,7 @@ answer_rotation_request(trust_view& trust, const node_signer& signer, const std:
   v1::Rotation answer;
   answer.set_fqdn(origin);
   answer.set_old_fingerprint(req->old_fingerprint());
-  answer.set_rotated_at_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  answer.set_rotated_at_ms(to_ms(now));
   auto add = [&](const crypto::certificate& c) {
     answer.mutable_new_chain()->add_certificates(str(c.to_der()));
   };
@@ -119,6 +132,71 @@ accept_rotation_answer(trust_view& trust, const crypto::private_key& new_key, st
   if (node->leaf.public_key().to_der() != new_key.public_key().to_der())
     return fail(errc::unknown_peer, "the new certificate is not for the pending key");
   return node->chain;
+}
+
+std::string make_rotation_notice(std::string_view request, const v1::CertificateChain& old_chain,
+                                 const v1::CertificateChain& new_chain,
+                                 std::chrono::system_clock::time_point now) {
+  v1::RotationNotice notice;
+  notice.set_request(std::string{request});
+  *notice.mutable_old_chain() = old_chain;
+  *notice.mutable_new_chain() = new_chain;
+  notice.set_issued_at_ms(to_ms(now));
+  return proto::serialize(notice);
+}
+
+result<rotation_continuity> verify_rotation_notice(trust_view& trust, std::string_view bytes,
+                                                   std::chrono::system_clock::time_point now) {
+  auto notice = proto::parse<v1::RotationNotice>(bytes, max_notice_bytes);
+  if (!notice)
+    return notice.err();
+  auto req = proto::parse<v1::Rotation>(notice->request(), max_notice_bytes);
+  if (!req)
+    return fail(req.err().code, "the notice's rotation request: " + req.err().message);
+  if (notice->old_chain().certificates().empty() || notice->new_chain().certificates().empty())
+    return fail(errc::malformed_input, "a rotation notice carries the old and the new chain");
+  // The old leaf is the one whose fingerprint an operator may have confirmed: its key, not the
+  // root, is what vouches for the new key.
+  auto old_leaf = crypto::certificate::from_der(crypto::to_bytes(notice->old_chain().certificates(0)));
+  if (!old_leaf)
+    return old_leaf.err();
+  auto old_fp = old_leaf->fingerprint();
+  if (req->old_fingerprint() != old_fp)
+    return fail(errc::forbidden, "the request names certificate " + req->old_fingerprint()
+                                   + ", the notice's old certificate is " + old_fp);
+  if (first_dns(*old_leaf) != req->fqdn())
+    return fail(errc::forbidden, "the old certificate is " + first_dns(*old_leaf) + "'s, the request "
+                                   + "is for " + req->fqdn());
+  if (trust.is_revoked(old_fp))
+    return fail(errc::certificate_revoked, "the old certificate " + old_fp + " of " + req->fqdn()
+                                             + " is revoked: a revoked key vouches for nothing");
+  if (auto ok = old_leaf->public_key().verify(rotation_digest(req->csr()),
+                                              crypto::to_bytes(req->old_key_signature()));
+      !ok)
+    return fail(errc::bad_signature, "the new key of " + req->fqdn()
+                                       + " is not vouched for by the key of " + old_fp);
+  auto csr = crypto::certificate_request::from_der(crypto::to_bytes(req->csr()));
+  if (!csr)
+    return csr.err();
+  std::vector<std::string> der{notice->new_chain().certificates().begin(),
+                               notice->new_chain().certificates().end()};
+  auto new_leaf = crypto::certificate::from_der(crypto::to_bytes(der.front()));
+  if (!new_leaf)
+    return new_leaf.err();
+  // A certificate starts at the second it is issued, and a refused notice is not sent again: a node
+  // whose clock lags the issuer's checks the new chain as of its start, not as not yet valid.
+  auto node = trust.verify_chain(der, std::max(now, new_leaf->not_before()));
+  if (!node)
+    return fail(node.err().code, "the new chain of " + req->fqdn() + ": " + node.err().message);
+  if (node->fqdn != req->fqdn())
+    return fail(errc::forbidden, "the new certificate is " + node->fqdn + "'s, the old one "
+                                   + req->fqdn() + "'s");
+  if (!(node->leaf.public_key() == csr->public_key()))
+    return fail(errc::forbidden, "the new certificate of " + req->fqdn()
+                                   + " is not for the key the old key vouched for");
+  if (node->fingerprint == old_fp)
+    return fail(errc::malformed_input, "the old and the new certificate are the same");
+  return rotation_continuity{req->fqdn(), old_fp, node->fingerprint};
 }
 
 } // namespace joconde

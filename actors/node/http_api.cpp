@@ -6,6 +6,7 @@
 
 #include "../cplane/artefact_manager.hpp"
 #include "../mplane/access_manager.hpp"
+#include "../mplane/confirmations.hpp"
 #include "../mplane/user_directory.hpp"
 
 #include "joconde/messages/caf_error.hpp"
@@ -85,9 +86,12 @@ int http_status(errc code) {
     case errc::invalid_state:
     case errc::replayed:
     case errc::duplicate:
+    case errc::unconfirmed_member:
       return 409;
     case errc::timeout:
       return 504;
+    case errc::resource_exhausted:
+      return 503;
     default:
       return 500;
   }
@@ -313,13 +317,19 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     if (!txn)
       return http::response::error(500, "storage_error", txn.err().message);
     json confirmed = json::array();
-    auto res = txn->for_each(ctx->store.trusted, "", [&](std::string_view fp, std::string_view) {
+    json records = json::array();
+    auto res = txn->for_each(ctx->store.trusted, "", [&](std::string_view fp, std::string_view value) {
       confirmed.push_back(std::string{fp});
+      auto c = decode_confirmation(value);
+      json rec{{"fingerprint", std::string{fp}}, {"confirmed_at_ms", c.at_ms}};
+      if (!c.rotated_from.empty())
+        rec["rotated_from"] = c.rotated_from;
+      records.push_back(std::move(rec));
       return true;
     });
     if (!res)
       return http::response::error(500, "storage_error", res.err().message);
-    return http::response::json(200, json{{"confirmed", confirmed}});
+    return http::response::json(200, json{{"confirmed", confirmed}, {"records", records}});
   });
   // -- agreements (issue 3) --
   secured(server, ctx, "POST", "/v1/ctas", {user_role::task_organiser},
@@ -392,6 +402,25 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
             self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5}, cancel_atom::value,
                           req.params.at("uuid"), body["reason"].get<std::string>(), who.name)
               .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+                       [&](caf::error& err) { out = error_response(err); });
+            return out;
+          });
+  // SYS-2.1: an IT administrator lets this node commit to a CTA although a member of it was not
+  // confirmed out of band here; stored, audited and shown in the CTA.
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/overrides", {user_role::it_admin},
+          [ctx](const http::request& req, const user& who) {
+            auto body = json::parse(req.body, nullptr, false);
+            if (!body.is_object() || !body.contains("member") || !body["member"].is_string()
+                || !body.contains("reason") || !body["reason"].is_string())
+              return http::response::error(400, "malformed_input",
+                                           "give {\"member\": NAME, \"reason\": TEXT}: the member of "
+                                           "the CTA to accept unconfirmed, and why");
+            http::response out;
+            caf::scoped_actor self{*ctx->sys};
+            self->request(ctx->artefacts, ask_timeout, override_atom::value, req.params.at("uuid"),
+                          resolve(*ctx, body["member"].get<std::string>()),
+                          body["reason"].get<std::string>(), who.name)
+              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
                        [&](caf::error& err) { out = error_response(err); });
             return out;
           });

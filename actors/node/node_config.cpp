@@ -10,20 +10,24 @@ namespace joconde {
 namespace fs = std::filesystem;
 
 result<endpoint> parse_endpoint(std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return fail(errc::invalid_config, "'" + std::string{text} + "' is not host:port");
-  endpoint ep;
-  ep.host = std::string{text.substr(0, colon)};
-  auto port_text = text.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5
-      || port_text.find_first_not_of("0123456789") != std::string_view::npos)
-    return fail(errc::invalid_config, "'" + std::string{text} + "' has no valid port");
-  auto port = std::stoul(std::string{port_text});
-  if (port == 0 || port > 65535)
-    return fail(errc::invalid_config, "port of '" + std::string{text} + "' is out of range");
-  ep.port = static_cast<uint16_t>(port);
-  return ep;
+  return net::parse_host_port(text);
+}
+
+std::string node_config::api_url() const {
+  std::string host = http_listen.host;
+  std::uint16_t port = http_listen.port;
+  if (!http_advertise.empty()) {
+    auto first = http_advertise.front();
+    if (auto hp = net::parse_host_port(first)) {
+      host = hp->host;
+      port = hp->port;
+    } else {
+      host = first;
+    }
+  } else if (net::is_wildcard(host)) {
+    host = net::is_ipv6_literal(host) ? "::1" : "127.0.0.1";
+  }
+  return std::string{http_tls ? "https://" : "http://"} + net::bracketed(host) + ":" + std::to_string(port);
 }
 
 const std::vector<config_key>& config_keys() {
@@ -32,14 +36,27 @@ const std::vector<config_key>& config_keys() {
     {"node.role", "", "root, client or computing"},
     {"node.data-dir", ".", "directory of the LMDB store and the audit log"},
     {"node.listen", "", "host:port where child nodes connect over mutual TLS"},
+    {"node.advertise", "", "host:port children reach node.listen at (configure it as their "
+                           "node.parent); empty: node.listen"},
     {"node.parent", "", "host:port of the parent node; empty only at the root"},
     {"node.passphrase-file", "passphrase", "file holding the pass phrase of the node key"},
     {"tls.certificate", "node-chain.pem", "node certificate followed by its intermediates (PEM)"},
     {"tls.key", "node.key", "encrypted PKCS#8 node private key (PEM)"},
     {"tls.ca", "root-ca.pem", "root CA certificate, the only trust anchor (PEM)"},
-    {"http.listen", "", "host:port of the health endpoint and JSON API"},
+    {"http.listen", "", "host:port of the health endpoint and JSON API (HTTPS)"},
+    {"http.advertise", "", "comma-separated host names or addresses (host or host:port) people and "
+                           "scripts reach the API at; the first makes the API URL; all are named in "
+                           "the node-issued HTTPS certificate; empty: the host of http.listen"},
+    {"http.tls", "on", "on: HTTPS with TLS 1.3 only; off: plain HTTP, allowed only when http.listen "
+                       "is a loopback address"},
+    {"http.certificate", "", "the API's HTTPS certificate chain (PEM, leaf first) from the operator's "
+                             "CA; empty: the node issues one from its own key at every start"},
+    {"http.key", "", "the private key of http.certificate (PEM, unencrypted, mode 0600); only with "
+                     "http.certificate"},
     {"http.admin-token-file", "admin.token", "file holding the bearer token of the node admin"},
     {"metrics.listen", "", "host:port of the Prometheus endpoint (/metrics)"},
+    {"metrics.tls", "off", "on: serve /metrics over HTTPS with the API's certificate; off: plain HTTP "
+                           "(metrics carry no secrets and no token)"},
     {"storage.map-size", "1073741824", "LMDB map size in bytes (upper bound of the store)"},
     {"broker.window", "4096", "envelopes in flight per neighbour before waiting for acks"},
     {"broker.frame-envelopes", "256", "envelopes per link frame"},
@@ -63,6 +80,15 @@ const std::vector<config_key>& config_keys() {
                              "roots); empty: DATA_DIR/vm-image.conf"},
     {"tee.trusted-roots", "", "PEM bundle of the TEE platform root certificates this node trusts "
                               "when it attests CT VMs; empty: DATA_DIR/tee-roots.pem"},
+    {"vm.bind", "127.0.0.1", "computing nodes: bind address of every CT VM's client, peer and MPC "
+                             "endpoints (0.0.0.0 or :: for every interface)"},
+    {"vm.advertise", "", "computing nodes: host name or address clients and the other CPs' VMs reach "
+                         "those endpoints at; empty: vm.bind (required when vm.bind is a wildcard)"},
+    {"vm.admin-bind", "127.0.0.1", "computing nodes: bind address of every CT VM's admin endpoint, "
+                                   "which only this node uses"},
+    {"vm.ports", "20000-20999", "computing nodes: FIRST-LAST, the TCP ports CT VMs listen on (4 per "
+                                "VM; open them in the firewall for the other CPs and the clients); "
+                                "any: ports the kernel chooses"},
   };
   return keys;
 }
@@ -133,6 +159,109 @@ result<T> parse_uint(const std::string& key, const std::string& text, T lo, T hi
   return static_cast<T>(v);
 }
 
+result<bool> on_off(const std::string& key, const std::string& text) {
+  if (text == "on")
+    return true;
+  if (text == "off")
+    return false;
+  return fail(errc::invalid_config, key + " must be on or off, got '" + text.substr(0, 64) + "'");
+}
+
+/// The comma-separated hosts (or host:port) of http.advertise, trimmed.
+result<std::vector<std::string>> advertised_hosts(const std::string& text) {
+  std::vector<std::string> out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (item.empty())
+      continue;
+    auto host = item;
+    if (auto hp = net::parse_host_port(item))
+      host = hp->host;
+    else if (!item.empty() && item.front() == '[' && item.back() == ']')
+      host = item.substr(1, item.size() - 2);
+    if (!net::is_valid_host(host) || net::is_wildcard(host))
+      return fail(errc::invalid_config, "http.advertise: '" + item.substr(0, 100)
+                                          + "' is not a host name, an address or host:port");
+    if (out.size() == 16)
+      return fail(errc::invalid_config, "http.advertise names more than 16 hosts");
+    out.push_back(item);
+  }
+  return out;
+}
+
+/// [http]: TLS 1.3 unless the operator asked for plain HTTP on a loopback listener.
+template <class Path>
+result<void> load_http(std::map<std::string, std::string>& values, const Path& path, node_config& cfg) {
+  auto adv = advertised_hosts(values["http.advertise"]);
+  if (!adv)
+    return adv.err();
+  cfg.http_advertise = std::move(*adv);
+  auto tls = on_off("http.tls", values["http.tls"]);
+  if (!tls)
+    return tls.err();
+  cfg.http_tls = *tls;
+  if (!cfg.http_tls && !net::is_loopback(cfg.http_listen.host))
+    return fail(errc::invalid_config, "http.tls = off is allowed only on a loopback listener, and "
+                                      "http.listen = " + cfg.http_listen.text()
+                                        + " is not one: API tokens would cross the network in clear. "
+                                          "Keep http.tls = on (the default)");
+  cfg.http_certificate = path("http.certificate");
+  cfg.http_key = path("http.key");
+  if (cfg.http_certificate.empty() != cfg.http_key.empty())
+    return fail(errc::invalid_config, "http.certificate and http.key go together: give both, or "
+                                      "neither to let the node issue its HTTPS certificate");
+  if (!cfg.http_tls && !cfg.http_certificate.empty())
+    return fail(errc::invalid_config, "http.certificate is set but http.tls is off");
+  return ok();
+}
+
+/// [vm]: where a Computing Party's CT VMs listen and how others reach them.
+result<void> load_vm(std::map<std::string, std::string>& values, node_config& cfg) {
+  auto host = [&](const char* key, bool required) -> result<std::string> {
+    const auto& v = values[key];
+    if (v.empty() && !required)
+      return std::string{};
+    auto h = v;
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']')
+      h = h.substr(1, h.size() - 2);
+    if (!net::is_valid_host(h))
+      return fail(errc::invalid_config, std::string{key} + " must be an IP address or a host name "
+                                          "(no port), got '" + v.substr(0, 100) + "'");
+    return h;
+  };
+  auto bind = host("vm.bind", true);
+  if (!bind)
+    return bind.err();
+  auto advertise = host("vm.advertise", false);
+  if (!advertise)
+    return advertise.err();
+  auto admin = host("vm.admin-bind", true);
+  if (!admin)
+    return admin.err();
+  cfg.vm_bind = *bind;
+  cfg.vm_advertise = advertise->empty() ? *bind : *advertise;
+  cfg.vm_admin_bind = *admin;
+  if (net::is_wildcard(cfg.vm_advertise) && cfg.role == "computing")
+    return fail(errc::invalid_config, "vm.bind is the wildcard " + cfg.vm_bind + ": set vm.advertise to "
+                                      "the host name or address the clients and the other CPs reach "
+                                      "this node's CT VMs at");
+  if (values["vm.ports"] == "any") {
+    cfg.vm_ports = {};
+  } else {
+    auto ports = net::parse_port_range(values["vm.ports"]);
+    if (!ports)
+      return fail(errc::invalid_config, "vm.ports: " + ports.err().message);
+    if (ports->size() < 4)
+      return fail(errc::invalid_config, "vm.ports = " + ports->text() + " holds " + std::to_string(ports->size())
+                                          + " port(s); one CT VM needs 4 (client, peer, MPC, admin)");
+    cfg.vm_ports = *ports;
+  }
+  return ok();
+}
+
 } // namespace
 
 result<node_config> load_node_config(const fs::path& ini_file,
@@ -183,6 +312,16 @@ result<node_config> load_node_config(const fs::path& ini_file,
   if (!listen)
     return fail(errc::invalid_config, "node.listen: " + listen.err().message);
   cfg.listen = *listen;
+  cfg.advertise = cfg.listen;
+  if (!values["node.advertise"].empty()) {
+    auto adv = parse_endpoint(values["node.advertise"]);
+    if (!adv)
+      return fail(errc::invalid_config, "node.advertise: " + adv.err().message);
+    if (net::is_wildcard(adv->host))
+      return fail(errc::invalid_config, "node.advertise names the wildcard " + adv->host
+                                          + ": give the host name or address children connect to");
+    cfg.advertise = *adv;
+  }
   cfg.parent = values["node.parent"];
   if (cfg.role == "root" && !cfg.parent.empty())
     return fail(errc::invalid_config, "the root node has no parent: leave node.parent empty");
@@ -198,11 +337,19 @@ result<node_config> load_node_config(const fs::path& ini_file,
   if (!http)
     return fail(errc::invalid_config, "http.listen: " + http.err().message);
   cfg.http_listen = *http;
+  if (auto r = load_http(values, path, cfg); !r)
+    return r.err();
   cfg.admin_token_file = path("http.admin-token-file");
   auto metrics = parse_endpoint(values["metrics.listen"]);
   if (!metrics)
     return fail(errc::invalid_config, "metrics.listen: " + metrics.err().message);
   cfg.metrics_listen = *metrics;
+  auto metrics_tls = on_off("metrics.tls", values["metrics.tls"]);
+  if (!metrics_tls)
+    return metrics_tls.err();
+  cfg.metrics_tls = *metrics_tls;
+  if (cfg.metrics_tls && !cfg.http_tls)
+    return fail(errc::invalid_config, "metrics.tls = on needs the API's certificate: http.tls is off");
   auto map_size = parse_uint<uint64_t>("storage.map-size", values["storage.map-size"], 1ull << 20,
                                        1ull << 40);
   if (!map_size)
@@ -251,6 +398,8 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.tee_platform_dir = or_default("tee.platform-dir", data_dir / "tee-platform");
   cfg.tee_image_config = or_default("tee.image-config", data_dir / "vm-image.conf");
   cfg.tee_trusted_roots = or_default("tee.trusted-roots", data_dir / "tee-roots.pem");
+  if (auto r = load_vm(values, cfg); !r)
+    return r.err();
   cfg.log_file = path("log.file");
   cfg.log_level = values["log.level"];
   if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "notice"

@@ -6,6 +6,7 @@
 // TLS fails closed: a node without certificate, key and CA file does not start.
 
 #include "joconde/messages/result.hpp"
+#include "joconde/runtime/net.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -16,14 +17,10 @@
 
 namespace joconde {
 
-/// A host and port, "127.0.0.1:4711".
-struct endpoint {
-  std::string host;
-  uint16_t port = 0;
-  std::string to_string() const { return host + ":" + std::to_string(port); }
-};
+/// A host and port: "198.18.0.11:4701", "[2001:db8::1]:4701" or "cp1.example.org:4701".
+using endpoint = net::host_port;
 
-/// Parses "host:port".
+/// Parses "host:port" (IPv4, [IPv6] or a host name; port 1-65535).
 result<endpoint> parse_endpoint(std::string_view text);
 
 /// Everything a running node is configured with.
@@ -32,7 +29,8 @@ struct node_config {
   std::string name;                  ///< short name, e.g. cp1
   std::string role;                  ///< root | client | computing
   std::filesystem::path data_dir;    ///< LMDB, audit log, state
-  endpoint listen;                   ///< where children connect (mTLS)
+  endpoint listen;                   ///< where children connect (mTLS): the bind address
+  endpoint advertise;                ///< how children reach it (node.advertise or listen)
   std::string parent;                ///< host:port of the parent; empty at the root
   std::filesystem::path passphrase_file; ///< pass phrase of the encrypted node key
   // [tls]
@@ -40,9 +38,14 @@ struct node_config {
   std::filesystem::path key;         ///< encrypted PKCS#8 node key
   std::filesystem::path ca;          ///< root CA certificate (the only trust anchor)
   // [http] [metrics]
-  endpoint http_listen;
+  endpoint http_listen;                          ///< bind address of the API
+  std::vector<std::string> http_advertise;       ///< host names / addresses people reach it at
+  bool http_tls = true;                          ///< HTTPS (TLS 1.3); off only on loopback
+  std::filesystem::path http_certificate;        ///< operator's chain (PEM); empty: node-issued
+  std::filesystem::path http_key;                ///< operator's key (PEM); with http_certificate
   std::filesystem::path admin_token_file;
   endpoint metrics_listen;
+  bool metrics_tls = false;                      ///< serve /metrics over HTTPS too
   // [storage]
   uint64_t map_size = 1ull << 30;
   // [broker]
@@ -67,6 +70,14 @@ struct node_config {
   std::filesystem::path tee_platform_dir;    ///< the simulated platform's keys (joconde-sp init)
   std::filesystem::path tee_image_config;    ///< the measured image configuration of joconde-vm
   std::filesystem::path tee_trusted_roots;   ///< PEM bundle of the TEE platform roots clients trust
+  // [vm]
+  std::string vm_bind = "127.0.0.1";         ///< bind address of the CT VMs' client, peer, MPC endpoints
+  std::string vm_advertise;                  ///< host name or address others reach them at
+  std::string vm_admin_bind = "127.0.0.1";   ///< bind address of the CT VMs' admin endpoints
+  net::port_range vm_ports{20000, 20999};    ///< ports of the CT VMs' endpoints (4 per VM)
+
+  /// The URL people and scripts use for the API: https://ADVERTISED:PORT (http:// when TLS is off).
+  std::string api_url() const;
 };
 
 /// One documented configuration key.

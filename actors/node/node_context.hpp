@@ -51,6 +51,7 @@ struct node_context {
 /// The simulated TEE pieces the node's tee.* keys name.
 inline tee_config tee_of(const node_config& cfg) {
   return {cfg.tee_provisioner == "inproc" ? provisioner_kind::inproc : provisioner_kind::process,
+          vm_network{cfg.vm_bind, cfg.vm_advertise, cfg.vm_admin_bind, cfg.vm_ports},
           cfg.tee_sp_binary, cfg.tee_vm_binary, cfg.tee_platform_dir, cfg.tee_image_config};
 }
 

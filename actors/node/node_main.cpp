@@ -21,17 +21,22 @@ constexpr const char* usage = R"(usage: joconde-node COMMAND [OPTIONS]
 
 Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
   init --root --dir DIR --name NAME --domain DOMAIN --org ORG [--department DEPT] --email EMAIL
-       --listen HOST:PORT --http HOST:PORT --metrics HOST:PORT
+       --listen HOST:PORT --http HOST:PORT --metrics HOST:PORT [--section.key=VALUE ...]
                        root CA (key kept in DIR/offline/ for offline storage) and the root node
   init --dir DIR --name NAME --role client|computing --parent HOST:PORT --org ORG
        [--department DEPT] --email EMAIL --listen HOST:PORT --http HOST:PORT --metrics HOST:PORT
-                       a member node's encrypted key, certificate request and configuration
+       [--section.key=VALUE ...]
+                       a member node's encrypted key, certificate request and configuration;
+                       --section.key=VALUE writes further keys (--vm.advertise=cp1.example.org)
   enrol --dir PARENT_DIR --csr FILE --role client|computing --out CHAIN_FILE
                        at the parent: issue the child's certificate and record the child
   install --dir DIR --chain CHAIN_FILE --root-ca ROOT_CA_FILE
                        at the child: check and install the issued chain
   trust confirm FINGERPRINT --dir DIR
                        record a fingerprint that was compared out of band
+  trust remove FINGERPRINT --dir DIR
+                       withdraw a confirmation (this node then commits to no CTA naming it)
+  trust list --dir DIR print the confirmed fingerprints and how each was confirmed
   fingerprint --dir DIR
                        print this node's fingerprints
   rotate --dir DIR     rotate this node's key now: new key, certificate from the parent, vouched
@@ -140,6 +145,9 @@ int main(int argc, char** argv) {
     o.http = need(*opts, "http");
     o.metrics = need(*opts, "metrics");
     o.parent = need(*opts, "parent");
+    for (const auto& [key, value] : *opts)
+      if (key.find('.') != std::string::npos)
+        o.settings[key] = value;
     if (!require(*opts, {"dir", "name", "org", "email", "listen", "http", "metrics"}))
       return 2;
     if (need(*opts, "root") == "true") {
@@ -165,11 +173,17 @@ int main(int argc, char** argv) {
                                              need(*opts, "root-ca")));
   }
   if (cmd == "trust") {
-    if (pos.size() != 2 || pos[0] != "confirm" || !require(*opts, {"dir"})) {
-      std::cerr << "usage: joconde-node trust confirm FINGERPRINT --dir DIR\n";
+    bool with_fp = pos.size() == 2 && (pos[0] == "confirm" || pos[0] == "remove");
+    bool list = pos.size() == 1 && pos[0] == "list";
+    if ((!with_fp && !list) || !require(*opts, {"dir"})) {
+      std::cerr << "usage: joconde-node trust confirm|remove FINGERPRINT --dir DIR\n"
+                   "       joconde-node trust list --dir DIR\n";
       return 2;
     }
-    return print_lines(joconde::pki::trust_confirm(need(*opts, "dir"), pos[1]));
+    if (list)
+      return print_lines(joconde::pki::trust_list(need(*opts, "dir")));
+    return print_lines(pos[0] == "confirm" ? joconde::pki::trust_confirm(need(*opts, "dir"), pos[1])
+                                           : joconde::pki::trust_remove(need(*opts, "dir"), pos[1]));
   }
   if (cmd == "rotate") {
     if (!require(*opts, {"dir"}))

@@ -16,6 +16,7 @@
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
 #include "joconde/runtime/tls_error_queue.hpp"
+#include "https_identity.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"
 
@@ -30,6 +31,8 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <mutex>
+#include <optional>
 
 namespace joconde {
 
@@ -72,6 +75,29 @@ void on_tls_refusal(const tls::refusal& r) {
   log::warning("tls", std::string{"TLS handshake "} + (r.direction[0] == 'i' ? "from " : "to ")
                         + r.peer + " refused: " + r.detail,
                {{"reason", r.reason}, {"direction", r.direction}, {"peer_address", r.peer}});
+}
+
+/// Counts and logs what an HTTP(S) listener refused (plain HTTP on the HTTPS port, TLS handshakes,
+/// connection limits, timeouts); at most 20 lines a second, every refusal counted. (A failed TLS
+/// handshake is also counted in joconde_tls_refused_total by the error-queue guard.)
+void on_http_refusal(const std::string& peer, const std::string& reason) {
+  if (auto* m = tls_metrics.load(std::memory_order_acquire))
+    m->http_refused(reason).Increment();
+  static std::mutex mtx;
+  static std::chrono::steady_clock::time_point window;
+  static int lines = 0;
+  std::lock_guard lock{mtx};
+  auto now = std::chrono::steady_clock::now();
+  if (now - window >= std::chrono::seconds{1}) {
+    if (lines > 20)
+      log::warning("http", std::to_string(lines - 20) + " more refused HTTP connection(s) were not logged");
+    window = now;
+    lines = 0;
+  }
+  if (++lines > 20)
+    return;
+  log::warning("http", "connection from " + peer + " refused: " + reason,
+               {{"reason", reason}, {"peer_address", peer}});
 }
 
 int die(const std::string& what) {
@@ -177,8 +203,31 @@ int run_node(const node_config& cfg) {
   if (!chain_log)
     return die("cannot open the audit log: " + chain_log.err().describe());
   auto audit_store = std::make_shared<audit_chain>(std::move(*chain_log));
+  // -- HTTPS identity (DESIGN.md §3: people reach their node over TLS 1.3 only) --
+  std::optional<http::tls_identity> https;
+  if (cfg.http_tls) {
+    auto id = https_identity(cfg, *key, *chain, std::chrono::system_clock::now());
+    if (!id)
+      return die("cannot set up HTTPS: " + id.err().describe());
+    std::string pem;
+    for (const auto& c : id->chain)
+      pem += c.to_pem();
+    if (auto r = pki::write_file(cfg.data_dir / https_chain_file, pem,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write
+                                   | std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+        !r)
+      return die(r.err().describe());
+    https = std::move(*id);
+  }
   // -- metrics --
-  auto metrics = metrics::registry::start(cfg.metrics_listen.to_string(), cfg.name, cfg.role);
+  http::server_options metrics_options;
+  metrics_options.listen = cfg.metrics_listen.text();
+  metrics_options.threads = 2;
+  metrics_options.max_body_bytes = 1024;
+  metrics_options.on_refusal = &on_http_refusal;
+  if (cfg.metrics_tls)
+    metrics_options.tls = https;
+  auto metrics = metrics::registry::start(metrics_options, cfg.name, cfg.role);
   if (!metrics)
     return die("cannot serve metrics: " + metrics.err().describe());
   ctx->metrics = metrics->get();
@@ -279,24 +328,32 @@ int run_node(const node_config& cfg) {
   auto port = caf::openssl::publish(cm, cfg.listen.port, cfg.listen.host.c_str(), true);
   if (!port) {
     stop_actors();
-    return die("cannot listen on " + cfg.listen.to_string() + ": " + sys.render(port.error()));
+    return die("cannot listen on " + cfg.listen.text() + ": " + sys.render(port.error()));
   }
-  // -- HTTP --
-  auto server = http::server::start(cfg.http_listen.to_string(), 1024 * 1024, 4);
+  // -- HTTP(S) --
+  http::server_options api_options;
+  api_options.listen = cfg.http_listen.text();
+  api_options.tls = https;
+  api_options.max_body_bytes = 1024 * 1024;
+  api_options.threads = 4;
+  api_options.on_refusal = &on_http_refusal;
+  auto server = http::server::start(api_options);
   if (!server) {
     stop_actors();
-    return die("cannot serve HTTP: " + server.err().describe());
+    return die("cannot serve the API: " + server.err().describe());
   }
   register_routes(**server, ctx);
   caf::anon_send(audit, audit_atom::value, std::string{component}, std::string{"node.start"},
                  std::vector<std::string>{"node", ctx->fqdn, "role", cfg.role, "fingerprint",
                                           ctx->fingerprint});
   log::notice(component, "node " + ctx->fqdn + " (" + cfg.role + ") is up",
-              {{"listen", cfg.listen.to_string()}, {"http", cfg.http_listen.to_string()},
-               {"metrics", cfg.metrics_listen.to_string()}, {"fingerprint", ctx->fingerprint}});
+              {{"listen", cfg.listen.text()}, {"advertise", cfg.advertise.text()},
+               {"http", cfg.http_listen.text()}, {"api", cfg.api_url()},
+               {"metrics", cfg.metrics_listen.text()}, {"fingerprint", ctx->fingerprint}});
   std::cout << "joconde-node " << ctx->fqdn << " (" << cfg.role << ") listening on "
-            << cfg.listen.to_string() << ", http " << cfg.http_listen.to_string() << ", metrics "
-            << cfg.metrics_listen.to_string() << std::endl;
+            << cfg.listen.text() << ", API " << cfg.api_url() << " (on " << cfg.http_listen.text()
+            << "), metrics " << (cfg.metrics_tls ? "https://" : "http://") << cfg.metrics_listen.text()
+            << std::endl;
   // -- wait for a signal --
   sigset_t set;
   sigemptyset(&set);

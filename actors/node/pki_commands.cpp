@@ -2,6 +2,7 @@
 
 #include "../mplane/access_policy.hpp"
 
+#include "../mplane/confirmations.hpp"
 #include "../mplane/node_store.hpp"
 #include "../mplane/revocation.hpp"
 #include "../mplane/rotation.hpp"
@@ -11,10 +12,12 @@
 #include "joconde/messages/proto.hpp"
 #include "joconde/node.pb.h"
 #include "joconde/runtime/crypto.hpp"
+#include "https_identity.hpp"
 #include "node_config.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -41,6 +44,8 @@ bool is_label(const std::string& s) {
          && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
 }
 
+std::map<std::string, std::string> config_values(const init_options& o);
+
 result<void> check_init(const init_options& o) {
   if (!is_label(o.name))
     return fail(errc::invalid_config, "--name must be a DNS label (lowercase letters, digits, '-')");
@@ -56,10 +61,29 @@ result<void> check_init(const init_options& o) {
   if (fs::exists(o.dir / "node.key"))
     return fail(errc::already_exists, (o.dir / "node.key").string()
                                         + " exists: this directory was initialised already");
+  // Further keys are checked as the node will read them, before anything is written.
+  if (!o.settings.empty()) {
+    auto values = config_values(o);
+    for (const auto& [key, value] : o.settings) {
+      if (std::none_of(config_keys().begin(), config_keys().end(),
+                       [&](const config_key& k) { return k.name == key; }))
+        return fail(errc::invalid_config, "--" + key + ": unknown configuration key "
+                                            "(joconde-node config-keys lists them)");
+      if (key == "node.name" || key == "node.role" || key == "node.parent" || key == "node.listen"
+          || key == "http.listen" || key == "metrics.listen")
+        return fail(errc::invalid_config, "--" + key + ": give it with its own option");
+    }
+    values["node.data-dir"] = o.dir.string();
+    if (o.role == "root")
+      values.erase("node.parent");
+    if (auto cfg = load_node_config({}, values); !cfg)
+      return cfg.err();
+  }
   return ok();
 }
 
-result<void> write_config(const init_options& o) {
+/// The configuration `init` writes: the keys of its options, then the further ones given.
+std::map<std::string, std::string> config_values(const init_options& o) {
   std::map<std::string, std::string> ini{
     {"node.name", o.name},          {"node.role", o.role},
     {"node.data-dir", "."},         {"node.listen", o.listen},
@@ -71,7 +95,13 @@ result<void> write_config(const init_options& o) {
   };
   if (!o.parent.empty())
     ini["node.parent"] = o.parent;
-  return write_ini(o.dir / "joconde.ini", ini);
+  for (const auto& [key, value] : o.settings)
+    ini[key] = value;
+  return ini;
+}
+
+result<void> write_config(const init_options& o) {
+  return write_ini(o.dir / "joconde.ini", config_values(o));
 }
 
 /// Creates the node directory, pass phrase, admin token and the encrypted node key.
@@ -156,13 +186,17 @@ result<void> write_file(const fs::path& file, std::string_view content, fs::perm
   return ok();
 }
 
-result<std::string> read_secret(const fs::path& file) {
+result<std::string> read_private_file(const fs::path& file) {
   struct stat st{};
   if (::stat(file.c_str(), &st) != 0)
     return fail(errc::io_error, "cannot read secret file " + file.string());
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     return fail(errc::invalid_config, file.string() + " is readable by group or others: chmod 600 it");
-  auto content = read_file(file);
+  return read_file(file);
+}
+
+result<std::string> read_secret(const fs::path& file) {
+  auto content = read_private_file(file);
   if (!content)
     return content.err();
   auto line = content->substr(0, content->find('\n'));
@@ -373,38 +407,53 @@ result<std::vector<std::string>> install(const fs::path& dir, const fs::path& ch
 }
 
 result<std::vector<std::string>> trust_confirm(const fs::path& dir, const std::string& fingerprint) {
-  auto bytes = crypto::from_hex([&] {
-    std::string s;
-    for (char c : fingerprint)
-      if (c != ':')
-        s.push_back(c);
-    return s;
-  }());
-  if (!bytes || bytes->size() != 32)
-    return fail(errc::malformed_input, "'" + fingerprint + "' is not a SHA-256 fingerprint "
-                                         "(64 hex digits, colons allowed)");
-  auto canonical = [&] {
-    std::string s;
-    for (size_t i = 0; i < bytes->size(); ++i) {
-      static const char* digits = "0123456789ABCDEF";
-      if (i > 0)
-        s.push_back(':');
-      s.push_back(digits[(*bytes)[i] >> 4]);
-      s.push_back(digits[(*bytes)[i] & 0xf]);
-    }
-    return s;
-  }();
+  auto canonical = canonical_fingerprint(fingerprint);
+  if (!canonical)
+    return canonical.err();
   auto store = node_store::open(dir, 1ull << 30);
   if (!store)
     return store.err();
-  auto txn = store->env->begin_write();
+  if (auto r = confirm_fingerprint(*store, *canonical, now_ms()); !r)
+    return r.err();
+  return std::vector<std::string>{"trusted: " + *canonical};
+}
+
+result<std::vector<std::string>> trust_remove(const fs::path& dir, const std::string& fingerprint) {
+  auto canonical = canonical_fingerprint(fingerprint);
+  if (!canonical)
+    return canonical.err();
+  auto store = node_store::open(dir, 1ull << 30);
+  if (!store)
+    return store.err();
+  auto removed = remove_confirmation(*store, *canonical);
+  if (!removed)
+    return removed.err();
+  return std::vector<std::string>{
+    "no longer trusted: " + *canonical,
+    "CTAs naming its node now show it unconfirmed, and this node submits no CTSA for them until it "
+    "is confirmed again (joconde-node trust confirm) or overridden (joconde cta override)"};
+}
+
+result<std::vector<std::string>> trust_list(const fs::path& dir) {
+  auto store = node_store::open(dir, 1ull << 30);
+  if (!store)
+    return store.err();
+  auto txn = store->env->begin_read();
   if (!txn)
     return txn.err();
-  if (auto r = txn->put(store->trusted, canonical, std::to_string(now_ms())); !r)
+  std::vector<std::string> lines;
+  auto r = txn->for_each(store->trusted, "", [&](std::string_view fp, std::string_view value) {
+    auto c = decode_confirmation(value);
+    lines.push_back(std::string{fp} + (c.rotated_from.empty() ? " confirmed out of band"
+                                                              : " rotated from " + c.rotated_from)
+                    + " at " + std::to_string(c.at_ms) + " ms");
+    return true;
+  });
+  if (!r)
     return r.err();
-  if (auto r = txn->commit(); !r)
-    return r.err();
-  return std::vector<std::string>{"trusted: " + canonical};
+  if (lines.empty())
+    lines.push_back("no fingerprint is confirmed at this node");
+  return lines;
 }
 
 result<std::vector<std::string>> revoke(const fs::path& dir, const std::string& reason,
@@ -450,8 +499,7 @@ result<std::vector<std::string>> revoke(const fs::path& dir, const std::string& 
   if (!token)
     return token.err();
   nlohmann::json body{{"revocation_hex", crypto::hex(crypto::to_bytes(*bytes))}};
-  auto res = http::client::send("http://" + cfg->http_listen.to_string(), "POST", "/v1/revocations",
-                                body.dump(), *token, std::chrono::seconds{15});
+  auto res = call_own_api(*cfg, "POST", "/v1/revocations", body.dump(), *token);
   if (!res)
     return fail(res.err().code, "the node must be running to apply and spread the revocation: "
                                   + res.err().message);
@@ -461,6 +509,22 @@ result<std::vector<std::string>> revoke(const fs::path& dir, const std::string& 
                                   "the revocation is spreading through the tree"};
 }
 
+result<http::response> call_own_api(const node_config& cfg, const std::string& method,
+                                    const std::string& path, std::string body, const std::string& token) {
+  // This host reaches its own node at the bind address (loopback for a wildcard); the chain the
+  // node serves (DATA_DIR/http-chain.pem, written at every start) is the trust anchor.
+  auto host = cfg.http_listen.host;
+  if (net::is_wildcard(host))
+    host = net::is_ipv6_literal(host) ? "::1" : "127.0.0.1";
+  http::client_options options;
+  options.timeout = std::chrono::seconds{15};
+  if (cfg.http_tls)
+    options.ca_file = (cfg.data_dir / https_chain_file).string();
+  auto url = std::string{cfg.http_tls ? "https://" : "http://"} + net::bracketed(host) + ":"
+             + std::to_string(cfg.http_listen.port);
+  return http::client::send(url, method, path, std::move(body), token, options);
+}
+
 result<std::vector<std::string>> rotate(const fs::path& dir) {
   auto cfg = load_node_config(dir / "joconde.ini", {});
   if (!cfg)
@@ -468,8 +532,7 @@ result<std::vector<std::string>> rotate(const fs::path& dir) {
   auto token = read_secret(cfg->admin_token_file);
   if (!token)
     return token.err();
-  auto res = http::client::send("http://" + cfg->http_listen.to_string(), "POST", "/v1/rotate", "{}",
-                                *token, std::chrono::seconds{15});
+  auto res = call_own_api(*cfg, "POST", "/v1/rotate", "{}", *token);
   if (!res)
     return fail(res.err().code, "the node must be running to rotate its key: " + res.err().message);
   auto doc = nlohmann::json::parse(res->body, nullptr, false);

@@ -5,11 +5,16 @@
 // comparison. Plain code; no actors.
 
 #include "joconde/messages/result.hpp"
+#include "joconde/runtime/http_server.hpp"
 
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+
+namespace joconde {
+struct node_config;
+} // namespace joconde
 
 namespace joconde::pki {
 
@@ -26,6 +31,7 @@ struct init_options {
   std::string http;
   std::string metrics;
   std::string parent;          ///< host:port of the parent (members only)
+  std::map<std::string, std::string> settings; ///< further configuration keys ("vm.advertise")
 };
 
 /// `init --root`: root CA (key kept apart for offline storage) and the root node's key and certificate.
@@ -48,6 +54,15 @@ result<std::vector<std::string>> install(const std::filesystem::path& dir,
 result<std::vector<std::string>> trust_confirm(const std::filesystem::path& dir,
                                                const std::string& fingerprint);
 
+/// `trust remove`: withdraws a confirmation (a mistake, or a member no longer trusted); not_found if
+/// the fingerprint is not confirmed. Works with the node running: it reads the store at each check.
+result<std::vector<std::string>> trust_remove(const std::filesystem::path& dir,
+                                              const std::string& fingerprint);
+
+/// `trust list`: every confirmed fingerprint, and whether an operator compared it or it is the
+/// rotation successor of one that was.
+result<std::vector<std::string>> trust_list(const std::filesystem::path& dir);
+
 /// `revoke`: revokes this node's own certificate (signed with its key), or, at the root with
 /// `root_mark`, marks another node's certificate as lost. The running node applies it, drops links to
 /// the revoked node and spreads the revocation through the tree.
@@ -68,6 +83,14 @@ result<std::string> read_file(const std::filesystem::path& file);
 /// Writes a whole file with the given permissions, atomically (temporary file + rename).
 result<void> write_file(const std::filesystem::path& file, std::string_view content,
                         std::filesystem::perms perms);
+
+/// Reads a whole private file (a key), refusing group/world-readable files.
+result<std::string> read_private_file(const std::filesystem::path& file);
+
+/// Calls this node's own running API as `token`'s user (admin sub-commands): at its bind address
+/// (loopback for a wildcard), trusting the chain it serves (DATA_DIR/http-chain.pem).
+result<http::response> call_own_api(const node_config& cfg, const std::string& method,
+                                    const std::string& path, std::string body, const std::string& token);
 
 /// Reads the first line of a secret file (pass phrase, token), refusing group/world-readable files.
 result<std::string> read_secret(const std::filesystem::path& file);

@@ -40,7 +40,7 @@ caf::behavior mpc_party(caf::event_based_actor* self, context_ptr ctx, caf::acto
         act.endpoints[i] = {a->host, a->port};
         std::memcpy(act.keys[i].data(), keys[i].data(), std::min<std::size_t>(32, keys[i].size()));
       }
-      act.endpoints[act.party] = {ctx->options.listen_host, 0};
+      act.endpoints[act.party] = {ctx->options.bind_host, 0};
       act.listen_fd = std::exchange(*listen_fd, -1);
       act.connect_timeout = ctx->options.peer_timeout;
       act.io_timeout = ctx->options.io_timeout;

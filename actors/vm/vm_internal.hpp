@@ -13,6 +13,7 @@
 #include "joconde/engines/backend.hpp"
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/net.hpp"
 
 #include <joconde/agreement.pb.h>
 #include <joconde/vm.pb.h>
@@ -91,18 +92,15 @@ struct fd_guard {
   int release() { return std::exchange(fd, -1); }
 };
 
-/// A host:port endpoint.
-struct address {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string text() const { return host + ":" + std::to_string(port); }
-};
+/// A host:port endpoint ("198.18.0.11:20001", "[2001:db8::1]:20001", "cp1.example.org:20001").
+using address = net::host_port;
 
-/// "host:port" as an address; malformed_input otherwise.
+/// "host:port" as an address (IPv4, [IPv6] or host name); malformed_input otherwise.
 result<address> parse_address(const std::string& text);
 
-/// A TCP socket listening on host:0 (the kernel picks the port).
-result<std::pair<fd_guard, address>> listen_on(const std::string& host);
+/// A TCP socket listening on `host` at the first free port of `ports` (any port the kernel picks
+/// when the range is empty); resource_exhausted when every port of the range is taken.
+result<std::pair<fd_guard, std::uint16_t>> listen_on(const std::string& host, const net::port_range& ports);
 
 /// Connects to `a`, retrying until `timeout`.
 result<fd_guard> connect_to(const address& a, std::chrono::milliseconds timeout,

@@ -1,8 +1,9 @@
 // joconde-vm: the trusted runtime of one CT at one CP, launched by the (simulated) secure processor
 // `joconde-sp launch`. See vm_run.hpp.
 //
-// Usage: joconde-vm --cta FILE --cp-index N --data-dir DIR [--listen-host IP]
-//                   --admin-token-file FILE [--upload-confirm-ms MS] [--peer-timeout-ms MS]
+// Usage: joconde-vm --cta FILE --cp-index N --data-dir DIR --admin-token-file FILE [--bind HOST]
+//                   [--advertise HOST] [--admin-bind HOST] [--ports FIRST-LAST]
+//                   [--upload-confirm-ms MS] [--peer-timeout-ms MS]
 
 #include "vm_run.hpp"
 
@@ -18,8 +19,9 @@ namespace {
 
 int usage(const std::string& why) {
   std::cerr << "joconde-vm: " << why << "\n"
-            << "usage: joconde-vm --cta FILE --cp-index N --data-dir DIR [--listen-host IP]\n"
-               "                  --admin-token-file FILE [--upload-confirm-ms MS] [--peer-timeout-ms MS]\n"
+            << "usage: joconde-vm --cta FILE --cp-index N --data-dir DIR --admin-token-file FILE\n"
+               "                  [--bind HOST] [--advertise HOST] [--admin-bind HOST] [--ports FIRST-LAST]\n"
+               "                  [--upload-confirm-ms MS] [--peer-timeout-ms MS]\n"
                "Started by `joconde-sp launch` (the SIMULATED secure processor), never by hand.\n";
   return 2;
 }
@@ -43,14 +45,27 @@ int main(int argc, char** argv) {
   o.data_dir = args["data-dir"];
   try {
     o.cp_index = static_cast<std::uint32_t>(std::stoul(args["cp-index"]));
-    if (args.count("listen-host"))
-      o.listen_host = args["listen-host"];
+    if (args.count("bind"))
+      o.bind_host = args["bind"];
+    if (args.count("advertise"))
+      o.advertise_host = args["advertise"];
+    if (args.count("admin-bind"))
+      o.admin_bind_host = args["admin-bind"];
     if (args.count("upload-confirm-ms"))
       o.upload_confirm_timeout = std::chrono::milliseconds{std::stoul(args["upload-confirm-ms"])};
     if (args.count("peer-timeout-ms"))
       o.peer_timeout = std::chrono::milliseconds{std::stoul(args["peer-timeout-ms"])};
   } catch (...) {
     return usage("numbers expected");
+  }
+  for (const auto* host : {&o.bind_host, &o.advertise_host, &o.admin_bind_host})
+    if (!host->empty() && !net::is_valid_host(*host))
+      return usage("'" + host->substr(0, 100) + "' is neither an IP address nor a host name");
+  if (args.count("ports")) {
+    auto range = net::parse_port_range(args["ports"]);
+    if (!range)
+      return usage(range.err().message);
+    o.ports = *range;
   }
   std::ifstream tok{args["admin-token-file"]};
   std::getline(tok, o.admin_token);

@@ -128,17 +128,24 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   fs::create_directories(ctx->slots_dir, ec);
   fs::permissions(options.data_dir, fs::perms::owner_all, ec);
   // -- endpoints --
+  // Every endpoint takes a port of the range the CP's operator opened (vm.ports); clients and
+  // counterparts reach them at the advertised host, the host's admin endpoint at its bind address.
   auto sh = std::make_shared<session_shared>();
-  auto cl = listen_on(options.listen_host);
-  auto pl = listen_on(options.listen_host);
-  auto ml = listen_on(options.listen_host);
-  if (!cl || !pl || !ml)
-    return die("cannot listen: " + (!cl ? cl.err() : !pl ? pl.err() : ml.err()).describe());
+  auto advertised = options.advertise_host.empty() ? options.bind_host : options.advertise_host;
+  if (net::is_wildcard(advertised))
+    return die("the advertised host of the CT VM's endpoints is the wildcard " + advertised
+               + ": give the host name or address others reach this CP at (vm.advertise)");
+  auto cl = listen_on(options.bind_host, options.ports);
+  auto pl = listen_on(options.bind_host, options.ports);
+  auto ml = listen_on(options.bind_host, options.ports);
+  auto al = listen_on(options.admin_bind_host, options.ports);
+  if (!cl || !pl || !ml || !al)
+    return die("cannot listen: " + (!cl ? cl.err() : !pl ? pl.err() : !ml ? ml.err() : al.err()).describe());
   sh->client_listener = std::move(cl->first);
-  sh->client_address = cl->second;
+  sh->client_address = {advertised, cl->second};
   sh->peer_listener = std::move(pl->first);
-  sh->peer_address = pl->second;
-  sh->mpc_address = ml->second;
+  sh->peer_address = {advertised, pl->second};
+  sh->mpc_address = {advertised, ml->second};
   auto mpc_fd = std::make_shared<int>(ml->first.release());
   // -- the actor tree --
   caf::actor_system_config cfg;
@@ -165,7 +172,12 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   auto sessions = sys.spawn(session_manager, sh);
   caf::anon_send(orchestrator, adopt_atom::value, caf::actor{sessions});
   // -- the host's endpoint --
-  auto admin = http::server::start(options.listen_host + ":0", 64 * 1024, 2);
+  http::server_options admin_options;
+  admin_options.listen = address{options.admin_bind_host, al->second}.text();
+  admin_options.listen_fd = al->first.release();
+  admin_options.max_body_bytes = 64 * 1024;
+  admin_options.threads = 2;
+  auto admin = http::server::start(admin_options);
   if (!admin) {
     caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     return die("cannot serve the admin endpoint: " + admin.err().describe());
@@ -241,7 +253,11 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
                [&](caf::error& e) { out = {{"code", 1}, {"message", sys.render(e)}}; });
     return json_response(out.value("code", 1) == 0 ? 200 : 400, out);
   });
-  if (auto r = write_endpoints(options.data_dir, (*admin)->listen_address(), *sh); !r) {
+  // The host reaches a wildcard admin endpoint over loopback.
+  auto admin_host = options.admin_bind_host;
+  if (net::is_wildcard(admin_host))
+    admin_host = net::is_ipv6_literal(admin_host) ? "::1" : "127.0.0.1";
+  if (auto r = write_endpoints(options.data_dir, address{admin_host, al->second}.text(), *sh); !r) {
     caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     return die(r.err().describe());
   }

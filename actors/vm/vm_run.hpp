@@ -7,9 +7,10 @@
 // of the node with an in-memory simulated attester).
 //
 // The host (the CP's node) is not trusted with the CT's data: it gives the VM its CTA (checked against
-// the host data the platform recorded), its CP index, where to listen, and later its counterparts'
-// addresses and a cancel order -- nothing else. The VM's admin endpoint (HTTP on loopback,
-// bearer token) serves, for the host:
+// the host data the platform recorded), its CP index, where to listen (bind addresses, the advertised
+// host name and the port range its operator opened), and later its counterparts' addresses and a
+// cancel order -- nothing else. The VM's admin endpoint (HTTP, by default on loopback, bearer token)
+// serves, for the host:
 //   GET  /health              {"status":"ok","phase":...}
 //   GET  /status[?since=N]    {"uuid","cp_index","phase","platform","slots":[{key,input,state,rows}],
 //                              "events":[{seq,at_ms,kind,subject,value}], "finished":bool}
@@ -17,10 +18,12 @@
 //                              attestation failures)
 //   POST /peers               {"peers":[{"cp_index":0,"peer_address":"h:p","mpc_address":"h:p"},..]}
 //   POST /cancel              {"reason":"..."}
-// and writes DATA_DIR/endpoints.json {"admin","client","peer","mpc"} (host:port each) once it
-// listens. Exit status: 0 finished, 3 cancelled (deadline, peer, host or failure), 1 could not start.
+// and writes DATA_DIR/endpoints.json {"admin","client","peer","mpc"} (host:port each: the admin
+// endpoint's bind address, the others at the advertised host) once it listens. Exit status: 0
+// finished, 3 cancelled (deadline, peer, host or failure), 1 could not start.
 
 #include "joconde/enclave/platform.hpp"
+#include "joconde/runtime/net.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -58,7 +61,11 @@ struct vm_options {
   std::filesystem::path cta_file;        ///< the final CTA (serialized v1::FinalCta)
   std::uint32_t cp_index = 0;            ///< this CP's index in Ctsc.computing_parties
   std::filesystem::path data_dir;        ///< sealed slot files, endpoints.json, vm.log
-  std::string listen_host = "127.0.0.1"; ///< where every endpoint listens (ports chosen by the OS)
+  std::string bind_host = "127.0.0.1";  ///< where the client, peer and MPC endpoints listen
+  std::string advertise_host;           ///< how clients and counterparts reach them; empty: bind_host
+  std::string admin_bind_host = "127.0.0.1"; ///< where the host's admin endpoint listens
+  net::port_range ports;                ///< the ports of the four endpoints (the first free ones);
+                                        ///< empty: ports the kernel chooses
   std::string admin_token;               ///< bearer token of the admin endpoint
   std::chrono::milliseconds upload_confirm_timeout{20'000};  ///< an upload not sealed at every CP by
                                                              ///< then fails at all

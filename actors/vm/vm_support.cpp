@@ -2,7 +2,6 @@
 
 #include "vm_internal.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,56 +16,32 @@
 namespace joconde::vm::detail {
 
 result<address> parse_address(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || text.size() > 300)
-    return fail(errc::malformed_input, "an address is host:port, not " + text.substr(0, 64));
-  unsigned long port = 0;
-  try {
-    port = std::stoul(text.substr(colon + 1));
-  } catch (...) {
-    return fail(errc::malformed_input, "bad port in " + text.substr(0, 64));
-  }
-  if (port == 0 || port > 65535)
-    return fail(errc::malformed_input, "bad port in " + text.substr(0, 64));
-  return address{text.substr(0, colon), static_cast<std::uint16_t>(port)};
+  auto a = net::parse_host_port(text);
+  if (!a)
+    return fail(errc::malformed_input, a.err().message);
+  return std::move(*a);
 }
 
-/// A TCP socket listening on host:0 (the kernel picks the port).
-result<std::pair<fd_guard, address>> listen_on(const std::string& host) {
-  fd_guard fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-  if (fd.fd < 0)
-    return fail(errc::io_error, std::string{"socket: "} + std::strerror(errno));
-  int one = 1;
-  ::setsockopt(fd.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
-    return fail(errc::invalid_config, "listen host must be an IPv4 address, not " + host);
-  if (::bind(fd.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd.fd, 64) != 0)
-    return fail(errc::io_error, "cannot listen on " + host + ": " + std::strerror(errno));
-  socklen_t len = sizeof sa;
-  ::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  return std::pair{std::move(fd), address{host, ntohs(sa.sin_port)}};
+result<std::pair<fd_guard, std::uint16_t>> listen_on(const std::string& host, const net::port_range& ports) {
+  auto l = ports.size() == 0 ? net::listen_tcp({host, 0}) : net::listen_in_range(host, ports);
+  if (!l)
+    return l.err();
+  return std::pair{fd_guard{l->fd.release()}, l->port};
 }
 
-/// Connects to `a`, retrying until `timeout`.
 result<fd_guard> connect_to(const address& a, std::chrono::milliseconds timeout,
                             const std::atomic<bool>& stopping) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(a.port);
-  if (::inet_pton(AF_INET, a.host.c_str(), &sa.sin_addr) != 1)
-    return fail(errc::malformed_input, "not an IPv4 address: " + a.host);
+  using steady = std::chrono::steady_clock;
+  auto until = steady::now() + timeout;
   for (;;) {
-    fd_guard fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    if (::connect(fd.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
-      int one = 1;
-      ::setsockopt(fd.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      return fd;
-    }
-    if (stopping || std::chrono::steady_clock::now() >= until)
-      return fail(errc::timeout, "cannot reach " + a.text() + ": " + std::strerror(errno));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+    auto fd = net::connect_tcp(a, std::max(std::min(left, std::chrono::milliseconds{2000}),
+                                           std::chrono::milliseconds{1}));
+    if (fd)
+      return fd_guard{fd->release()};
+    if (fd.err().code == errc::invalid_config || stopping || steady::now() >= until)
+      return fail(fd.err().code == errc::invalid_config ? errc::malformed_input : errc::timeout,
+                  "cannot reach " + a.text() + ": " + fd.err().message);
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
 }

@@ -113,8 +113,14 @@ std::string name_entry(const X509_NAME* name, int nid);
 /// A GEN_DNS general name (caller owns it).
 GENERAL_NAME* make_dns(const std::string& name);
 
+/// A GEN_IPADD general name of an IPv4 or IPv6 literal checked before (caller owns it).
+GENERAL_NAME* make_ip(const std::string& address);
+
 /// The DNS entries of `gens` (may be null), in order.
 std::vector<std::string> dns_entries(const GENERAL_NAMES* gens);
+
+/// The IP address entries of `gens` (may be null), in order, as numeric texts.
+std::vector<std::string> ip_entries(const GENERAL_NAMES* gens);
 
 /// Seconds since the epoch of `tp`, rounded down.
 std::time_t to_time_t(std::chrono::system_clock::time_point tp);

@@ -78,6 +78,13 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
     if (!valid_dns_name(name, false))
       return fail(errc::invalid_config, "'" + name + "' is not a DNS name; use labels of letters, "
                                           "digits and hyphens separated by dots");
+  for (const auto& ip : profile.ip_addresses)
+    if (ASN1_OCTET_STRING* probe = a2i_IPADDRESS(ip.c_str()); probe == nullptr) {
+      ERR_clear_error();
+      return fail(errc::invalid_config, "'" + ip + "' is not an IPv4 or IPv6 address");
+    } else {
+      ASN1_OCTET_STRING_free(probe);
+    }
   for (const auto& name : profile.permitted_dns)
     if (!valid_dns_name(name, true))
       return fail(errc::invalid_config, "permitted name '" + name + "' is not a DNS name or "
@@ -189,12 +196,15 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
                        "authorityKeyIdentifier");
       !r)
     return r.err();
-  if (!dns_names.empty()) {
+  if (!dns_names.empty() || !profile.ip_addresses.empty()) {
     gens_ptr gens{sk_GENERAL_NAME_new_null()};
     if (!gens)
       die("sk_GENERAL_NAME_new_null");
     for (const auto& name : dns_names)
       if (sk_GENERAL_NAME_push(gens.get(), make_dns(name)) <= 0)
+        die("sk_GENERAL_NAME_push");
+    for (const auto& ip : profile.ip_addresses)
+      if (sk_GENERAL_NAME_push(gens.get(), make_ip(ip)) <= 0)
         die("sk_GENERAL_NAME_push");
     if (auto r = add_ext(x.get(), NID_subject_alt_name, gens.get(), false, "subjectAltName"); !r)
       return r.err();

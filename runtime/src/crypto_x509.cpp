@@ -5,6 +5,8 @@
 
 #include "crypto_detail.hpp"
 
+#include <arpa/inet.h>
+
 #include <openssl/asn1.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -112,6 +114,33 @@ GENERAL_NAME* make_dns(const std::string& name) {
     die("building a DNS general name");
   GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
   return gen;
+}
+
+GENERAL_NAME* make_ip(const std::string& address) {
+  auto* gen = GENERAL_NAME_new();
+  auto* octets = a2i_IPADDRESS(address.c_str());
+  if (gen == nullptr || octets == nullptr)
+    die("building an IP address general name");
+  GENERAL_NAME_set0_value(gen, GEN_IPADD, octets);
+  return gen;
+}
+
+std::vector<std::string> ip_entries(const GENERAL_NAMES* gens) {
+  std::vector<std::string> out;
+  if (gens == nullptr)
+    return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(gens); ++i) {
+    const auto* gen = sk_GENERAL_NAME_value(gens, i);
+    if (gen->type != GEN_IPADD || gen->d.iPAddress == nullptr)
+      continue;
+    const auto* s = gen->d.iPAddress;
+    char text[INET6_ADDRSTRLEN] = {};
+    auto len = ASN1_STRING_length(s);
+    int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+    if (family != 0 && inet_ntop(family, ASN1_STRING_get0_data(s), text, sizeof text) != nullptr)
+      out.emplace_back(text);
+  }
+  return out;
 }
 
 std::vector<std::string> dns_entries(const GENERAL_NAMES* gens) {
@@ -303,6 +332,15 @@ std::vector<std::string> certificate::dns_names() const {
     static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509_, NID_subject_alt_name, nullptr, nullptr))};
   ERR_clear_error();
   return dns_entries(gens.get());
+}
+
+std::vector<std::string> certificate::ip_addresses() const {
+  if (x509_ == nullptr)
+    return {};
+  gens_ptr gens{
+    static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509_, NID_subject_alt_name, nullptr, nullptr))};
+  ERR_clear_error();
+  return ip_entries(gens.get());
 }
 
 std::chrono::system_clock::time_point certificate::not_before() const {

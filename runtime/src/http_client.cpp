@@ -1,5 +1,8 @@
 #include "joconde/runtime/text.hpp"
 #include "joconde/runtime/http_client.hpp"
+#include "joconde/runtime/net.hpp"
+
+#include "http_tls.hpp"
 
 #include <netdb.h>
 #include <poll.h>
@@ -42,8 +45,9 @@ std::string errno_text(int err) {
 }
 
 struct url_parts {
+  bool tls = false;
   std::string authority; // as written, for the Host header
-  std::string host;
+  std::string host;      // without brackets
   std::string port;
   std::string prefix; // path prefix without trailing '/'
 };
@@ -51,15 +55,21 @@ struct url_parts {
 result<url_parts> parse_url(const std::string& url) {
   auto bad = [&](std::string_view why) {
     return fail(errc::invalid_config, "URL '" + url + "' " + std::string{why}
-                                        + "; expected http://host[:port], e.g. http://127.0.0.1:8080");
+                                        + "; expected http[s]://host[:port], e.g. https://node.example:8443 "
+                                          "or http://127.0.0.1:8080");
   };
-  constexpr std::string_view scheme = "http://";
-  if (url.size() <= scheme.size() || !text::iequals(std::string_view{url}.substr(0, scheme.size()), scheme))
-    return bad("does not start with http:// (https is not supported)");
-  std::string_view rest = std::string_view{url}.substr(scheme.size());
+  url_parts out;
+  std::string_view rest = url;
+  if (rest.size() > 8 && text::iequals(rest.substr(0, 8), "https://")) {
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.size() > 7 && text::iequals(rest.substr(0, 7), "http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return bad("does not start with http:// or https://");
+  }
   if (has_ctl_or_space(rest))
     return bad("contains spaces or control characters");
-  url_parts out;
   auto slash = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -78,6 +88,8 @@ result<url_parts> parse_url(const std::string& url) {
     if (close == std::string_view::npos)
       return bad("has an unterminated IPv6 address");
     out.host = std::string{authority.substr(1, close - 1)};
+    if (!net::is_ipv6_literal(out.host))
+      return bad("has no IPv6 address inside [ ]");
     auto after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':')
@@ -96,7 +108,7 @@ result<url_parts> parse_url(const std::string& url) {
   if (out.host.empty())
     return bad("has no host");
   if (port.empty()) {
-    out.port = "80";
+    out.port = out.tls ? "443" : "80";
   } else {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -106,31 +118,6 @@ result<url_parts> parse_url(const std::string& url) {
   }
   return out;
 }
-
-// Owns a socket descriptor.
-class socket_guard {
-public:
-  socket_guard() = default;
-  socket_guard(const socket_guard&) = delete;
-  socket_guard& operator=(const socket_guard&) = delete;
-  ~socket_guard() {
-    reset(-1);
-  }
-  void reset(int fd) noexcept {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = fd;
-  }
-  int get() const noexcept {
-    return fd_;
-  }
-  int release() noexcept {
-    return std::exchange(fd_, -1);
-  }
-
-private:
-  int fd_ = -1;
-};
 
 // Waits for `events` on `fd`: 1 ready, 0 deadline passed, -1 error (errno set).
 int wait_for(int fd, short events, steady::time_point deadline) {
@@ -145,6 +132,14 @@ int wait_for(int fd, short events, steady::time_point deadline) {
     if (n < 0 && errno != EINTR)
       return -1;
   }
+}
+
+// The numeric text of a resolved address.
+std::string numeric(const addrinfo& ai) {
+  char host[NI_MAXHOST] = {};
+  if (::getnameinfo(ai.ai_addr, ai.ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+    return {};
+  return host;
 }
 
 // Incremental decoder of a chunked body held in `raw` from `pos` on.
@@ -198,12 +193,70 @@ struct chunk_decoder {
 
 enum class framing { none, length, chunked, close };
 
+// The bytes of one exchange: a non-blocking socket, with TLS over it for https://.
+class channel {
+public:
+  channel(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
+    // nop
+  }
+
+  int fd() const noexcept {
+    return fd_;
+  }
+
+  // Sends some of [data, data+n); see io_step.
+  detail::io_step write_some(const char* data, size_t n) {
+    if (ssl_ != nullptr)
+      return detail::tls_write_some(ssl_, data, n);
+    detail::io_step s;
+    auto r = ::send(fd_, data, n, MSG_NOSIGNAL);
+    if (r > 0)
+      s.n = static_cast<size_t>(r);
+    else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      s.wait = errno == EINTR ? 0 : POLLOUT;
+    else
+      s.err = r < 0 ? errno : EPIPE;
+    return s;
+  }
+
+  // Receives up to `n` bytes into `data`; see io_step.
+  detail::io_step read_some(char* data, size_t n) {
+    if (ssl_ != nullptr)
+      return detail::tls_read_some(ssl_, data, n);
+    detail::io_step s;
+    auto r = ::recv(fd_, data, n, 0);
+    if (r > 0)
+      s.n = static_cast<size_t>(r);
+    else if (r == 0)
+      s.eof = true;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+      s.wait = errno == EINTR ? 0 : POLLIN;
+    else
+      s.err = errno;
+    return s;
+  }
+
+private:
+  int fd_;
+  SSL* ssl_;
+};
+
 } // namespace
 
 result<response> client::send(const std::string& base_url, std::string method,
                               std::string path_and_query, std::string body,
                               std::string bearer_token, std::chrono::milliseconds timeout,
                               const progress_fn& progress) {
+  client_options options;
+  options.timeout = timeout;
+  options.progress = progress;
+  return send(base_url, std::move(method), std::move(path_and_query), std::move(body),
+              std::move(bearer_token), options);
+}
+
+result<response> client::send(const std::string& base_url, std::string method,
+                              std::string path_and_query, std::string body,
+                              std::string bearer_token, const client_options& options) {
   try {
     auto url = parse_url(base_url);
     if (!url)
@@ -216,14 +269,27 @@ result<response> client::send(const std::string& base_url, std::string method,
                                              "control characters (percent-encode them)");
     if (has_ctl_or_space(bearer_token))
       return fail(errc::malformed_input, "the bearer token contains spaces or control characters");
-    const auto deadline = steady::now() + timeout;
+    if (url->tls && options.ca_file.empty())
+      return fail(errc::invalid_config, "a CA file is needed to check the server of " + base_url
+                                          + ": give the CA file that issued the server's "
+                                            "certificate (joconde --ca-file)");
+    const auto deadline = steady::now() + options.timeout;
     const std::string what = method + " " + base_url + path_and_query;
     auto timed_out = [&](std::string_view stage) {
       return fail(errc::timeout, std::string{stage} + " " + what + " took longer than "
-                                   + std::to_string(timeout.count()) + " ms");
+                                   + std::to_string(options.timeout.count()) + " ms");
     };
 
-    // Resolve and connect.
+    // Trust anchors first: a bad CA file is reported without touching the network.
+    detail::tls_context_ptr tls_ctx;
+    if (url->tls) {
+      auto ctx = detail::tls_client_context(options.ca_file);
+      if (!ctx)
+        return std::move(ctx).err();
+      tls_ctx = std::move(*ctx);
+    }
+
+    // Resolve; a token goes over plain HTTP to loopback addresses only.
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -231,17 +297,25 @@ result<response> client::send(const std::string& base_url, std::string method,
     if (int rc = ::getaddrinfo(url->host.c_str(), url->port.c_str(), &hints, &addrs); rc != 0)
       return fail(errc::io_error, "cannot resolve host '" + url->host + "': " + gai_strerror(rc));
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addrs_guard{addrs, &::freeaddrinfo};
-    socket_guard sock;
+    if (!url->tls && !bearer_token.empty()) {
+      for (auto* ai = addrs; ai != nullptr; ai = ai->ai_next)
+        if (!net::is_loopback(numeric(*ai)))
+          return fail(errc::forbidden, "refusing to send a token over plain HTTP to " + url->host
+                                         + ": use https:// (only a loopback address may get a token "
+                                           "over http://)");
+    }
+
+    // Connect.
+    net::socket_fd sock;
     int last_err = 0;
     for (auto* ai = addrs; ai != nullptr && sock.get() < 0; ai = ai->ai_next) {
-      int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+      net::socket_fd candidate{::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                        ai->ai_protocol)};
+      int fd = candidate.get();
       if (fd < 0) {
         last_err = errno;
         continue;
       }
-      socket_guard candidate;
-      candidate.reset(fd);
       if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
           last_err = errno;
@@ -261,11 +335,34 @@ result<response> client::send(const std::string& base_url, std::string method,
           continue;
         }
       }
-      sock.reset(candidate.release());
+      sock = std::move(candidate);
     }
     if (sock.get() < 0)
       return fail(errc::io_error, "cannot connect to " + url->authority + ": " + errno_text(last_err)
                                     + " (is the node running and is the address right?)");
+
+    // TLS handshake.
+    detail::tls_session_ptr tls;
+    if (url->tls) {
+      auto session = detail::tls_client_session(tls_ctx.get(), sock.get(), url->host);
+      if (!session)
+        return std::move(session).err();
+      tls = std::move(*session);
+      for (;;) {
+        auto step = detail::tls_handshake_step(tls.get(), url->host, url->authority);
+        if (!step)
+          return std::move(step).err();
+        if (*step == 0)
+          break;
+        int w = wait_for(sock.get(), *step, deadline);
+        if (w == 0)
+          return timed_out("the TLS handshake for");
+        if (w < 0)
+          return fail(errc::io_error, "the TLS handshake with " + url->authority
+                                        + " failed: " + errno_text(errno));
+      }
+    }
+    channel link{sock.get(), tls.get()};
 
     // Send the request; a failure here may still leave a response to read (e.g. 413 and close).
     std::string out = method + " " + url->prefix + path_and_query + " HTTP/1.1\r\nHost: "
@@ -283,25 +380,23 @@ result<response> client::send(const std::string& base_url, std::string method,
     const size_t body_size = body.size();
     body.clear();
     body.shrink_to_fit();
-    int send_err = 0;
+    std::string send_err;
     for (size_t sent = 0; sent < out.size();) {
-      auto n = ::send(sock.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-        if (progress && body_size > 0 && sent > head_size)
-          progress(sent - head_size, body_size);
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        int w = wait_for(sock.get(), POLLOUT, deadline);
+      auto s = link.write_some(out.data() + sent, out.size() - sent);
+      if (s.n > 0) {
+        sent += s.n;
+        if (options.progress && body_size > 0 && sent > head_size)
+          options.progress(sent - head_size, body_size);
+      } else if (s.wait != 0) {
+        int w = wait_for(link.fd(), s.wait, deadline);
         if (w == 0)
           return timed_out("sending");
         if (w < 0) {
-          send_err = errno;
+          send_err = errno_text(errno);
           break;
         }
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else {
-        send_err = n < 0 ? errno : EPIPE;
+      } else if (s.err != 0 || !s.error.empty() || s.eof) {
+        send_err = !s.error.empty() ? s.error : errno_text(s.err != 0 ? s.err : EPIPE);
         break;
       }
     }
@@ -317,10 +412,11 @@ result<response> client::send(const std::string& base_url, std::string method,
     unsigned long long content_length = 0;
     chunk_decoder chunks;
     bool eof = false;
+    bool truncated = false; // TLS ended without close_notify
     auto closed_early = [&](std::string_view when) {
       std::string msg = "the connection for " + what + " closed " + std::string{when};
-      if (send_err != 0)
-        msg += " (sending failed: " + errno_text(send_err) + ")";
+      if (!send_err.empty())
+        msg += " (sending failed: " + send_err + ")";
       return fail(errc::io_error, std::move(msg));
     };
     char buf[65536];
@@ -397,6 +493,8 @@ result<response> client::send(const std::string& base_url, std::string method,
       // Complete?
       if (frame == framing::length && raw.size() - header_end >= content_length) {
         res.body = raw.substr(header_end, static_cast<size_t>(content_length));
+        if (tls)
+          detail::tls_close_notify(tls.get());
         return res;
       }
       if (frame == framing::chunked) {
@@ -404,6 +502,8 @@ result<response> client::send(const std::string& base_url, std::string method,
           return r.err();
         if (chunks.done) {
           res.body = std::move(chunks.out);
+          if (tls)
+            detail::tls_close_notify(tls.get());
           return res;
         }
       }
@@ -411,6 +511,9 @@ result<response> client::send(const std::string& base_url, std::string method,
         if (raw.size() - header_end > max_response_bytes)
           return fail(errc::too_large, "the response body of " + what + " exceeds "
                                          + std::to_string(max_response_bytes) + " bytes");
+        if (eof && truncated)
+          return fail(errc::io_error, "the TLS connection for " + what + " ended without "
+                                        "close_notify: the response may be cut short");
         if (eof) {
           res.body = raw.substr(header_end);
           return res;
@@ -418,29 +521,31 @@ result<response> client::send(const std::string& base_url, std::string method,
       }
       if (eof) {
         if (frame == framing::none)
-          return closed_early("before a response arrived");
+          return closed_early("before a response arrived (is it an HTTP server? a server over its "
+                              "connection limits also closes at once)");
         return closed_early("in the middle of the response body");
       }
       // Read more.
-      auto n = ::recv(sock.get(), buf, sizeof(buf), 0);
-      if (n > 0) {
-        raw.append(buf, static_cast<size_t>(n));
-      } else if (n == 0) {
+      auto s = link.read_some(buf, sizeof(buf));
+      if (s.n > 0) {
+        raw.append(buf, s.n);
+      } else if (s.eof) {
         eof = true;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        int w = wait_for(sock.get(), POLLIN, deadline);
+        truncated = s.truncated;
+      } else if (s.wait != 0) {
+        int w = wait_for(link.fd(), s.wait, deadline);
         if (w == 0)
           return timed_out(frame == framing::none ? "waiting for the response to" : "reading the response to");
         if (w < 0)
           return fail(errc::io_error, "waiting for the response to " + what + " failed: "
                                         + errno_text(errno));
-      } else if (errno == ECONNRESET) {
-        if (send_err == 0)
-          send_err = ECONNRESET;
+      } else if (s.err == ECONNRESET) {
+        if (send_err.empty())
+          send_err = errno_text(ECONNRESET);
         eof = true;
-      } else if (errno != EINTR) {
+      } else if (s.err != 0 || !s.error.empty()) {
         return fail(errc::io_error, "reading the response to " + what + " failed: "
-                                      + errno_text(errno));
+                                      + (s.error.empty() ? errno_text(s.err) : s.error));
       }
     }
   } catch (const std::exception& e) {

@@ -1,486 +1,694 @@
-#include "joconde/runtime/text.hpp"
+// The HTTP(S) server (see http_server.hpp) on Boost.Asio and Boost.Beast. Asio and Beast are
+// included here only: a translation unit with them takes ~20 s to compile.
+//
+// One I/O thread runs every connection as a chain of asynchronous steps:
+//   accept (limits) -> [TLS port: peek the first byte -> TLS handshake, or the https_required answer]
+//   -> read the head -> route -> read the body -> queue for a worker -> write -> linger -> close,
+// with one deadline timer per connection. Handlers run on `threads` workers; their response is
+// posted back to the I/O thread. Connection state is touched by the I/O thread only, except the
+// request and handler a worker runs while no I/O is pending on that connection.
+
 #include "joconde/runtime/http_server.hpp"
+#include "joconde/runtime/net.hpp"
+#include "joconde/runtime/text.hpp"
 
-#include <civetweb.h>
+#include "http_routing.hpp"
+#include "http_tls.hpp"
+#include "http_workers.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <fcntl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cctype>
+#include <array>
 #include <cerrno>
-#include <charconv>
-#include <chrono>
-#include <exception>
+#include <limits>
+#include <map>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
-#include <vector>
 
 namespace joconde::http {
 
 namespace {
 
-// -- text helpers ---------------------------------------------------------------------------------
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using steady = std::chrono::steady_clock;
 
-// Percent-decodes `in` into `out` ('+' is a space when `form`); false on a bad escape or a NUL byte.
-bool percent_decode(std::string_view in, bool form, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size())
-        return false;
-      int hi = text::hex_value(in[i + 1]);
-      int lo = text::hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0)
-        return false;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && form) {
-      c = ' ';
+/// How long a connection may still send (discarded) after its answer, so that it reads the answer
+/// instead of a reset.
+constexpr auto linger_time = std::chrono::seconds{2};
+
+// -- helpers --------------------------------------------------------------------------------------
+
+std::string_view view(beast::string_view s) noexcept {
+  return {s.data(), s.size()};
+}
+
+// -- request body ---------------------------------------------------------------------------------
+
+// A Beast body held in a std::string that grows as bytes arrive: unlike beast's string_body it does
+// not reserve the announced Content-Length, so a peer cannot make the server allocate bytes it has
+// not sent. The parser's body limit is checked before put().
+struct growing_body {
+  using value_type = std::string;
+
+  class reader {
+  public:
+    template <bool is_request, class Fields>
+    reader(bhttp::header<is_request, Fields>&, value_type& body) : body_(body) {
+      // nop
     }
-    if (c == '\0')
-      return false;
-    out.push_back(c);
-  }
-  return true;
-}
 
-// RFC 9110 token characters (header names, methods).
-bool is_token(std::string_view s) noexcept {
-  if (s.empty())
-    return false;
-  constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
-  });
-}
-
-// A header value without control characters other than tab.
-bool is_field_value(std::string_view s) noexcept {
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && u != '\t') || u == 0x7f;
-  });
-}
-
-std::string_view reason_phrase(int status) noexcept {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-  }
-}
-
-// Splits "/a/b" into {"a","b"}, "/" into {""}; `path` starts with '/'.
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (!path.empty() && path.front() == '/')
-    path.remove_prefix(1);
-  for (;;) {
-    auto pos = path.find('/');
-    out.push_back(path.substr(0, pos));
-    if (pos == std::string_view::npos)
-      break;
-    path.remove_prefix(pos + 1);
-  }
-  return out;
-}
-
-// -- routing --------------------------------------------------------------------------------------
-
-struct route_entry {
-  std::string method;
-  std::string pattern;
-  // Literal text, or the capture name where `is_param` is set.
-  std::vector<std::string> segments;
-  std::vector<bool> is_param;
-  std::shared_ptr<const handler> fn;
-  size_t max_body = 0;  // 0: the server's limit
-
-  bool matches(const std::vector<std::string>& path) const {
-    if (path.size() != segments.size())
-      return false;
-    for (size_t i = 0; i < path.size(); ++i) {
-      if (is_param[i] ? path[i].empty() : path[i] != segments[i])
-        return false;
+    void init(const boost::optional<std::uint64_t>&, error_code& ec) {
+      ec = {};
     }
-    return true;
-  }
 
-  // Same method and same path shape (capture names aside).
-  bool same_route(const route_entry& other) const {
-    if (method != other.method || is_param != other.is_param)
-      return false;
-    for (size_t i = 0; i < segments.size(); ++i)
-      if (!is_param[i] && segments[i] != other.segments[i])
-        return false;
-    return true;
-  }
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      size_t n = 0;
+      try {
+        for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+             ++it) {
+          asio::const_buffer b = *it;
+          body_.append(static_cast<const char*>(b.data()), b.size());
+          n += b.size();
+        }
+      } catch (const std::bad_alloc&) {
+        ec = bhttp::error::buffer_overflow;
+        return n;
+      }
+      ec = {};
+      return n;
+    }
+
+    void finish(error_code& ec) {
+      ec = {};
+    }
+
+  private:
+    value_type& body_;
+  };
 };
 
-route_entry make_route(std::string method, std::string pattern, handler fn) {
-  route_entry r;
-  r.method = std::move(method);
-  for (auto seg : split_path(pattern)) {
-    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-      r.segments.emplace_back(seg.substr(1, seg.size() - 2));
-      r.is_param.push_back(true);
-    } else {
-      r.segments.emplace_back(seg);
-      r.is_param.push_back(false);
-    }
-  }
-  r.pattern = std::move(pattern);
-  r.fn = std::make_shared<const handler>(std::move(fn));
-  return r;
+// The refusal reason of a failed server handshake (see refusal_fn).
+std::string tls_refusal(const error_code& ec) {
+  if (ec.category() == asio::error::get_ssl_category())
+    return detail::tls_refusal_reason(static_cast<unsigned long>(ec.value()));
+  if (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof
+      || ec == asio::error::connection_reset)
+    return "connection_closed";
+  return "tls_error";
 }
 
-// While start() runs on a thread, civetweb's log lines go here so that errors can be reported.
-thread_local std::string* startup_log = nullptr;
+// -- peers ----------------------------------------------------------------------------------------
+
+// An IPv4 peer of an IPv6 socket as IPv4.
+asio::ip::address unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+// What connection limits count per client: an IPv4 address or the /64 of an IPv6 address (one
+// site usually holds a whole /64).
+std::string client_key(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return std::string{"4"} + std::string{b.begin(), b.end()};
+  }
+  auto b = a.to_v6().to_bytes();
+  return std::string{"6"} + std::string{b.begin(), b.begin() + 8};
+}
+
+// A valid host name or IP literal of a Host header value ("name:port", "[v6]:port", "name"), or
+// empty.
+std::string host_of(std::string_view value) {
+  if (auto hp = net::parse_host_port(value, true))
+    return hp->host;
+  if (net::is_valid_host(value))
+    return std::string{value};
+  return {};
+}
+
+class connection;
 
 } // namespace
-
-// -- response ---------------------------------------------------------------------------------------
-
-response response::json(int status, const nlohmann::json& body) {
-  response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
-}
-
-response response::error(int status, std::string_view code, std::string_view message) {
-  nlohmann::json j;
-  j["error"]["code"] = std::string{code};
-  j["error"]["message"] = std::string{message};
-  return json(status, j);
-}
-
-result<nlohmann::json> response::json_body() const {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded())
-    return fail(errc::malformed_input, "the HTTP response body (status " + std::to_string(status)
-                                         + ") is not valid JSON");
-  return j;
-}
-
-result<listen_endpoint> parse_listen(std::string_view listen) {
-  auto bad = [&](std::string_view why) {
-    return fail(errc::invalid_config, "listen address '" + std::string{listen} + "' " + std::string{why}
-                                        + "; expected IPv4:port such as 127.0.0.1:8080");
-  };
-  auto colon = listen.rfind(':');
-  if (colon == std::string_view::npos)
-    return bad("has no port");
-  listen_endpoint ep;
-  ep.ip = std::string{listen.substr(0, colon)};
-  auto port = listen.substr(colon + 1);
-  in_addr addr{};
-  if (ep.ip.empty() || inet_pton(AF_INET, ep.ip.c_str(), &addr) != 1)
-    return bad("does not start with an IPv4 address");
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || port.size() > 5 || ec != std::errc{} || end != port.data() + port.size()
-      || value > 65535)
-    return bad("has no valid port (0-65535)");
-  ep.port = static_cast<std::uint16_t>(value);
-  return ep;
-}
 
 // -- server state -----------------------------------------------------------------------------------
 
 namespace detail {
 
-void stop_promptly(const std::string& ip, std::uint16_t port, const std::function<void()>& stop_fn) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (ip == "0.0.0.0" || inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1)
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::atomic<bool> done{false};
-  std::thread poker;
-  try {
-    poker = std::thread{[&] {
-      while (!done.load()) {
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd >= 0) {
-          if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-              && errno == EINPROGRESS) {
-            pollfd pfd{fd, POLLOUT, 0};
-            ::poll(&pfd, 1, 50);
-          }
-          ::close(fd);
-        }
-        for (int i = 0; i < 5 && !done.load(); ++i)
-          std::this_thread::sleep_for(std::chrono::milliseconds{5});
-      }
-    }};
-  } catch (...) {
-    // nop: without the poker the stop merely takes longer
+struct server_state {
+  explicit server_state(server_options o) : opts(std::move(o)) {
+    // nop
   }
-  stop_fn();
-  done = true;
-  if (poker.joinable())
-    poker.join();
+
+  /// Counts a new connection from `key`, or says which limit it is over.
+  std::optional<std::string> admit(const std::string& key) {
+    std::lock_guard guard{conn_mtx};
+    if (open >= opts.max_connections)
+      return "connection_limit";
+    auto& n = per_client[key];
+    if (n >= opts.max_connections_per_client)
+      return "client_connection_limit";
+    ++n;
+    ++open;
+    return std::nullopt;
+  }
+
+  /// Uncounts a connection from `key`.
+  void release(const std::string& key) {
+    std::lock_guard guard{conn_mtx};
+    --open;
+    if (auto it = per_client.find(key); it != per_client.end() && --it->second == 0)
+      per_client.erase(it);
+  }
+
+  /// Tells on_refusal (never throws).
+  void refused(const std::string& peer, const std::string& reason) const noexcept {
+    if (!opts.on_refusal)
+      return;
+    try {
+      opts.on_refusal(peer, reason);
+    } catch (...) {
+      // nop: a failing observer must not stop the server
+    }
+  }
+
+  /// The time `bytes` take at the slowest transfer rate the server waits for.
+  std::chrono::milliseconds transfer_time(std::uint64_t bytes) const {
+    constexpr std::uint64_t cap = std::uint64_t{1} << 40; // beyond, the figure is days anyway
+    return std::chrono::milliseconds{std::min(bytes, cap) * 1000 / opts.min_transfer_rate};
+  }
+
+  void accept();
+  void on_acceptable();
+  void stop();
+
+  server_options opts;
+  std::string address;    // listen_address()
+  std::uint16_t port = 0; // the port bound
+
+  route_table routes;
+
+  // Connections (guarded by conn_mtx): counts for the limits, and the live ones, closed by stop().
+  std::mutex conn_mtx;
+  size_t open = 0;
+  std::map<std::string, size_t> per_client;
+  std::set<connection*> live;
+
+  std::array<char, 16 * 1024> discard{}; // bytes read while lingering (I/O thread only)
+  std::unique_ptr<asio::ssl::context> tls;
+  worker_pool pool;
+  // Declared after everything connections use: destroying it destroys the last connections.
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  asio::steady_timer accept_backoff{io};
+  std::thread io_thread;
+
+  std::mutex stop_mtx;
+  bool stopped = false;
+};
+
+} // namespace detail
+
+namespace {
+
+// One connection, from accept to close.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+  connection(detail::server_state& st, tcp::socket socket, std::string peer, std::string key)
+    : st_(st),
+      socket_(std::move(socket)),
+      timer_(st.io),
+      buffer_(st.opts.max_header_bytes + 4096),
+      peer_(std::move(peer)),
+      key_(std::move(key)) {
+    std::lock_guard guard{st_.conn_mtx};
+    st_.live.insert(this);
+  }
+
+  ~connection() {
+    {
+      std::lock_guard guard{st_.conn_mtx};
+      st_.live.erase(this);
+    }
+    st_.release(key_);
+  }
+
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  void start() {
+    arm(st_.opts.header_timeout);
+    if (st_.tls)
+      peek();
+    else
+      read_head();
+  }
+
+  // Closes the socket at once (stop(), with the I/O thread stopped).
+  void abort() noexcept {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+private:
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_)
+      f(*tls_);
+    else
+      f(socket_);
+  }
+
+  // -- deadlines --
+
+  void arm(std::chrono::milliseconds d) {
+    arm_until(steady::now() + d);
+  }
+
+  // On expiry, pending reads and writes are cancelled and see timed_out_.
+  void arm_until(steady::time_point t) {
+    timed_out_ = false;
+    timer_.expires_at(t);
+    timer_.async_wait([weak = weak_from_this(), gen = ++timer_gen_](const error_code& ec) {
+      auto self = weak.lock();
+      if (!self || ec || gen != self->timer_gen_)
+        return;
+      self->timed_out_ = true;
+      error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  void close() {
+    disarm();
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  // -- TLS or not --
+
+  // A TLS ClientHello starts with a handshake record (0x16); anything else is plain text.
+  void peek() {
+    socket_.async_receive(asio::buffer(first_byte_), tcp::socket::message_peek,
+                          [self = shared_from_this()](const error_code& ec, size_t n) {
+                            self->on_peek(ec, n);
+                          });
+  }
+
+  void on_peek(const error_code& ec, size_t n) {
+    if (ec || n == 0) {
+      if (timed_out_)
+        st_.refused(peer_, "header_timeout");
+      close();
+      return;
+    }
+    if (static_cast<unsigned char>(first_byte_[0]) != 0x16) {
+      https_required_ = true;
+      read_head();
+      return;
+    }
+    tls_.emplace(socket_, *st_.tls);
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](const error_code& ec) {
+                            self->on_handshake(ec);
+                          });
+  }
+
+  void on_handshake(const error_code& ec) {
+    if (ec) {
+      st_.refused(peer_, timed_out_ ? "header_timeout" : tls_refusal(ec));
+      close();
+      return;
+    }
+    read_head();
+  }
+
+  // -- head --
+
+  void read_head() {
+    head_.emplace();
+    head_->header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(st_.opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    head_->body_limit(std::numeric_limits<std::uint64_t>::max()); // the route decides
+    with_stream([this](auto& stream) {
+      bhttp::async_read_header(stream, buffer_, *head_,
+                               [self = shared_from_this()](const error_code& ec, size_t) {
+                                 self->on_head(ec);
+                               });
+    });
+  }
+
+  void on_head(const error_code& ec) {
+    if (ec && timed_out_) {
+      st_.refused(peer_, "header_timeout");
+      if (buffer_.size() == 0 && !https_required_) {
+        close();
+        return;
+      }
+      respond(response::error(408, "timeout", "the request head did not arrive within "
+                                                + std::to_string(st_.opts.header_timeout.count())
+                                                + " ms"));
+      return;
+    }
+    // The peer left (or the connection broke) before a request: nothing to answer.
+    if ((ec && ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category())
+        || ec == bhttp::error::end_of_stream) {
+      close();
+      return;
+    }
+    if (https_required_) {
+      st_.refused(peer_, "https_required");
+      respond(https_required());
+      return;
+    }
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+      respond(response::error(431, "too_large", "the request head is larger than "
+                                                  + std::to_string(st_.opts.max_header_bytes)
+                                                  + " bytes"));
+      return;
+    }
+    if (ec) {
+      respond(response::error(400, "malformed_input",
+                              "the request is not valid HTTP/1.1 (" + ec.message() + ")"));
+      return;
+    }
+    if (auto early = route_request()) {
+      respond(std::move(*early));
+      return;
+    }
+    const auto& h = head_->get();
+    if (auto length = head_->content_length(); length && *length > body_limit_) {
+      respond(response::error(413, "too_large", "the request body is larger than "
+                                                  + std::to_string(body_limit_) + " bytes"));
+      return;
+    }
+    if (head_->is_done()) {
+      head_.reset();
+      dispatch();
+      return;
+    }
+    expected_ = head_->content_length().value_or(0);
+    bool wants_continue = h.version() >= 11 && text::iequals(view(h[bhttp::field::expect]), "100-continue");
+    body_.emplace(std::move(*head_));
+    head_.reset();
+    body_->body_limit(body_limit_);
+    body_start_ = steady::now();
+    arm_until(body_start_ + st_.opts.body_timeout + st_.transfer_time(expected_));
+    if (!wants_continue) {
+      read_body();
+      return;
+    }
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    with_stream([this](auto& stream) {
+      asio::async_write(stream, asio::buffer(continue_line.data(), continue_line.size()),
+                        [self = shared_from_this()](const error_code& ec, size_t) {
+                          if (ec)
+                            self->close();
+                          else
+                            self->read_body();
+                        });
+    });
+  }
+
+  // The 400 a plain-HTTP client of a TLS listener gets, naming the URL it should use.
+  response https_required() const {
+    std::string host;
+    std::string target = "/";
+    if (head_ && head_->is_header_done()) {
+      const auto& h = head_->get();
+      host = host_of(view(h[bhttp::field::host]));
+      auto t = view(h.target());
+      if (!t.empty() && t.front() == '/' && t.size() <= 256
+          && std::all_of(t.begin(), t.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+        target = std::string{t};
+    }
+    if (host.empty())
+      host = host_of(st_.address);
+    return response::error(400, "https_required",
+                           "this listener speaks HTTPS only: use https://" + net::bracketed(host)
+                             + ":" + std::to_string(st_.port) + target);
+  }
+
+  // Fills req_, fn_ and body_limit_ from the head; an answer if the request goes no further.
+  std::optional<response> route_request() {
+    const auto& h = head_->get();
+    if (h.version() != 10 && h.version() != 11)
+      return response::error(400, "malformed_input", "only HTTP/1.0 and HTTP/1.1 are spoken here");
+    auto r = st_.routes.match(view(h.method_string()), view(h.target()),
+                              view(h[bhttp::field::authorization]), st_.opts.max_body_bytes);
+    req_ = std::move(r.req);
+    req_.remote_addr = peer_;
+    fn_ = std::move(r.fn);
+    body_limit_ = r.body_limit;
+    return std::move(r.answer);
+  }
+
+  // -- body --
+
+  void read_body() {
+    with_stream([this](auto& stream) {
+      bhttp::async_read_some(stream, buffer_, *body_,
+                             [self = shared_from_this()](const error_code& ec, size_t n) {
+                               self->on_body(ec, n);
+                             });
+    });
+  }
+
+  void on_body(const error_code& ec, size_t n) {
+    if (ec && timed_out_) {
+      st_.refused(peer_, "body_timeout");
+      respond(response::error(408, "timeout", "the request body did not arrive in time (allowed: "
+                                                + std::to_string(st_.opts.body_timeout.count())
+                                                + " ms plus its size at "
+                                                + std::to_string(st_.opts.min_transfer_rate)
+                                                + " bytes/s)"));
+      return;
+    }
+    if (ec == bhttp::error::body_limit) {
+      respond(response::error(413, "too_large", "the request body is larger than "
+                                                  + std::to_string(body_limit_) + " bytes"));
+      return;
+    }
+    if (ec) {
+      respond(response::error(400, "malformed_input",
+                              "the request body is malformed or ended early (" + ec.message() + ")"));
+      return;
+    }
+    received_ += n;
+    if (!body_->is_done()) {
+      // A chunked body's size is known as it arrives: each byte earns time at the slowest rate.
+      if (body_->chunked())
+        arm_until(body_start_ + st_.opts.body_timeout + st_.transfer_time(received_));
+      read_body();
+      return;
+    }
+    req_.body = std::move(body_->get().body());
+    body_.reset();
+    dispatch();
+  }
+
+  // -- handler --
+
+  // Queues the request for a worker; 503 when the workers are busy and the queue is full.
+  void dispatch() {
+    disarm();
+    bool queued = st_.pool.submit([self = shared_from_this()]() mutable -> std::function<void()> {
+      auto res = detail::invoke(*self->fn_, self->req_);
+      // Posted once the worker is free again, so that the peer's next request finds it free.
+      return [self = std::move(self), res = std::move(res)]() mutable {
+        auto& io = self->st_.io;
+        asio::post(io, [self = std::move(self), res = std::move(res)]() mutable {
+          self->respond(std::move(res));
+        });
+      };
+    });
+    if (!queued) {
+      auto res = response::error(503, "resource_exhausted",
+                                 "the server is busy: every worker is serving and "
+                                   + std::to_string(st_.opts.max_queued_requests)
+                                   + " requests wait; retry later");
+      res.headers["Retry-After"] = "1";
+      respond(std::move(res));
+    }
+  }
+
+  // -- answer and close --
+
+  void respond(response res) {
+    out_head_ = detail::serialize_head(res);
+    bool no_body = res.status == 204 || res.status == 304 || req_.method == "HEAD";
+    out_body_ = no_body ? std::string{} : std::move(res.body);
+    req_ = request{};
+    arm(st_.opts.write_timeout + st_.transfer_time(out_head_.size() + out_body_.size()));
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_head_), asio::buffer(out_body_)};
+    with_stream([&](auto& stream) {
+      asio::async_write(stream, bufs, [self = shared_from_this()](const error_code& ec, size_t) {
+        if (ec)
+          self->close();
+        else
+          self->linger();
+      });
+    });
+  }
+
+  // Stops sending, then discards what the peer still sends until it closes or linger_time passes.
+  void linger() {
+    std::string{}.swap(out_head_);
+    std::string{}.swap(out_body_);
+    arm(linger_time);
+    if (tls_) {
+      // close_notify; OpenSSL discards application data while it waits for the peer's.
+      tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->close(); });
+      return;
+    }
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    drain();
+  }
+
+  void drain() {
+    socket_.async_read_some(asio::buffer(st_.discard),
+                            [self = shared_from_this()](const error_code& ec, size_t) {
+                              if (ec)
+                                self->close();
+                              else
+                                self->drain();
+                            });
+  }
+
+  detail::server_state& st_;
+  tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+  asio::steady_timer timer_;
+  unsigned timer_gen_ = 0;
+  bool timed_out_ = false;
+  std::array<char, 1> first_byte_{};
+  bool https_required_ = false;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::empty_body>> head_;
+  std::optional<bhttp::request_parser<growing_body>> body_;
+  steady::time_point body_start_;
+  std::uint64_t expected_ = 0; // Content-Length, 0 if chunked
+  std::uint64_t received_ = 0;
+  request req_;
+  std::shared_ptr<const handler> fn_;
+  size_t body_limit_ = 0;
+  std::string out_head_;
+  std::string out_body_;
+  std::string peer_;
+  std::string key_;
+};
+
+} // namespace
+
+// -- accepting ------------------------------------------------------------------------------------
+
+namespace detail {
+
+void server_state::accept() {
+  acceptor->async_wait(tcp::acceptor::wait_read, [this](const error_code& ec) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open())
+      return;
+    on_acceptable();
+  });
 }
 
-struct server_state {
-  mg_context* ctx = nullptr;
-  size_t max_body = 0;
-  std::string ip;
-  std::uint16_t port = 0;
-  std::string address;
-  std::mutex stop_mtx;
-  mutable std::mutex routes_mtx;
-  std::vector<route_entry> routes;
-
-  static void write(mg_connection* conn, const response& res) {
-    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " ";
-    head += reason_phrase(res.status);
-    head += "\r\n";
-    bool no_body = res.status == 204 || res.status == 304;
-    if (!no_body) {
-      if (!res.content_type.empty())
-        head += "Content-Type: " + res.content_type + "\r\n";
-      head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
-    }
-    head += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
-    for (const auto& [name, value] : res.headers) {
-      constexpr std::string_view reserved[] = {"content-type", "content-length", "cache-control",
-                                               "x-content-type-options", "connection",
-                                               "transfer-encoding"};
-      if (!is_token(name) || !is_field_value(value)
-          || std::any_of(std::begin(reserved), std::end(reserved),
-                         [&](std::string_view r) { return text::iequals(r, name); }))
-        continue;
-      head += name + ": " + value + "\r\n";
-    }
-    head += "\r\n";
-    mg_write(conn, head.data(), head.size());
-    if (!no_body && !res.body.empty())
-      mg_write(conn, res.body.data(), res.body.size());
-  }
-
-  // Reads the request body, or returns an error response (413 over the limit).
-  std::optional<response> read_body(mg_connection* conn, const mg_request_info& info,
-                                    std::string& body, size_t max_body) const {
-    // Keep-alive is off, so the connection closes after the answer; nothing more is read.
-    auto too_large = [&] {
-      return response::error(413, "too_large",
-                             "the request body is larger than " + std::to_string(max_body)
-                               + " bytes");
-    };
-    if (info.content_length > 0) {
-      if (static_cast<unsigned long long>(info.content_length) > max_body)
-        return too_large();
-      body.resize(static_cast<size_t>(info.content_length));
-      size_t got = 0;
-      while (got < body.size()) {
-        int n = mg_read(conn, body.data() + got, body.size() - got);
-        if (n <= 0)
-          return response::error(400, "malformed_input", "the request body ended early");
-        got += static_cast<size_t>(n);
+void server_state::on_acceptable() {
+  // accept4 sets close-on-exec atomically: the node starts child processes (CT VMs).
+  for (int i = 0; i < 32; ++i) {
+    int fd = ::accept4(acceptor->native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: try again shortly instead of spinning.
+        accept_backoff.expires_after(std::chrono::milliseconds{100});
+        accept_backoff.async_wait([this](const error_code& ec) {
+          if (!ec)
+            accept();
+        });
+        return;
       }
-      return std::nullopt;
+      break; // EAGAIN, or a connection that was reset before it was accepted
     }
-    if (info.content_length == 0)
-      return std::nullopt;
-    // No Content-Length: only a chunked body has content.
-    const char* te = mg_get_header(conn, "Transfer-Encoding");
-    if (te == nullptr || !text::iequals(text::trim(te), "chunked"))
-      return std::nullopt;
-    char buf[16384];
-    for (;;) {
-      int n = mg_read(conn, buf, sizeof(buf));
-      if (n < 0)
-        return response::error(400, "malformed_input", "the chunked request body is malformed");
-      if (n == 0)
-        return std::nullopt;
-      if (body.size() + static_cast<size_t>(n) > max_body)
-        return too_large();
-      body.append(buf, static_cast<size_t>(n));
+    error_code ec;
+    tcp::socket socket{io};
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
     }
-  }
-
-  response dispatch(mg_connection* conn, const mg_request_info& info) const {
-    request req;
-    req.method = info.request_method != nullptr ? info.request_method : "";
-    if (info.local_uri == nullptr || info.local_uri[0] != '/')
-      return response::error(400, "malformed_input", "the request target is not an absolute path");
-    std::string_view raw_path = info.local_uri;
-    if (!percent_decode(raw_path, false, req.path))
-      return response::error(400, "malformed_input", "the request path has invalid percent-encoding");
-    std::vector<std::string> segments;
-    for (auto raw : split_path(raw_path)) {
-      std::string seg;
-      if (!percent_decode(raw, false, seg))
-        return response::error(400, "malformed_input",
-                               "the request path has invalid percent-encoding");
-      if (seg == "." || seg == "..")
-        return response::error(400, "malformed_input",
-                               "the request path has a percent-encoded dot segment");
-      segments.push_back(std::move(seg));
+    auto remote = socket.remote_endpoint(ec);
+    if (ec)
+      continue; // gone already
+    auto address = unmapped(remote.address());
+    auto peer = address.to_string();
+    auto key = client_key(address);
+    if (auto over = admit(key)) {
+      refused(peer, *over);
+      continue; // closed as `socket` goes: no handshake, nothing read
     }
-    if (info.query_string != nullptr) {
-      std::string_view qs = info.query_string;
-      while (!qs.empty()) {
-        auto amp = qs.find('&');
-        auto pair = qs.substr(0, amp);
-        qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
-        if (pair.empty())
-          continue;
-        auto eq = pair.find('=');
-        std::string key;
-        std::string value;
-        if (!percent_decode(pair.substr(0, eq), true, key)
-            || (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), true, value)))
-          return response::error(400, "malformed_input",
-                                 "the query string has invalid percent-encoding");
-        req.query[std::move(key)] = std::move(value);
-      }
-    }
-    // Find the route: literal segments beat captures, left to right.
-    const route_entry* best = nullptr;
-    std::shared_ptr<const handler> fn;
-    size_t body_limit = max_body;
-    std::set<std::string> allowed;
-    {
-      std::lock_guard guard{routes_mtx};
-      for (const auto& r : routes) {
-        if (!r.matches(segments))
-          continue;
-        allowed.insert(r.method);
-        if (r.method == req.method && (best == nullptr || r.is_param < best->is_param))
-          best = &r;
-      }
-      if (best != nullptr) {
-        fn = best->fn;
-        if (best->max_body != 0)
-          body_limit = best->max_body;
-        for (size_t i = 0; i < segments.size(); ++i)
-          if (best->is_param[i])
-            req.params[best->segments[i]] = segments[i];
-      }
-    }
-    if (fn == nullptr) {
-      if (allowed.empty())
-        return response::error(404, "not_found", "no resource at " + req.path);
-      std::string allow;
-      for (const auto& m : allowed)
-        allow += (allow.empty() ? "" : ", ") + m;
-      auto res = response::error(405, "method_not_allowed",
-                                 req.method + " is not allowed on " + req.path + " (allowed: " + allow
-                                   + ")");
-      res.headers["Allow"] = allow;
-      return res;
-    }
-    if (auto err = read_body(conn, info, req.body, body_limit))
-      return std::move(*err);
-    if (const char* auth = mg_get_header(conn, "Authorization")) {
-      std::string_view value = text::trim(auth);
-      constexpr std::string_view scheme = "Bearer ";
-      if (value.size() > scheme.size() && text::iequals(value.substr(0, scheme.size()), scheme))
-        req.bearer_token = std::string{text::trim(value.substr(scheme.size()))};
-    }
-    req.remote_addr = info.remote_addr;
+    std::shared_ptr<connection> conn;
     try {
-      auto res = (*fn)(req);
-      if (res.status < 200 || res.status > 599 || !is_field_value(res.content_type))
-        return response::error(500, "internal_error",
-                               "the handler of " + req.method + " " + req.path
-                                 + " produced an invalid response");
-      return res;
-    } catch (const std::exception& e) {
-      return response::error(500, "internal_error",
-                             "the handler of " + req.method + " " + req.path + " failed: " + e.what());
+      conn = std::make_shared<connection>(*this, std::move(socket), peer, key);
+      conn->start();
     } catch (...) {
-      return response::error(500, "internal_error",
-                             "the handler of " + req.method + " " + req.path + " failed");
+      if (!conn)
+        release(key); // out of memory: counted but never made
     }
   }
+  accept();
+}
 
-  // -- civetweb callbacks (C frames: nothing may escape) --
-
-  static int on_request(mg_connection* conn) {
-    int status = 500;
-    try {
-      const mg_request_info* info = mg_get_request_info(conn);
-      auto* self = static_cast<const server_state*>(info->user_data);
-      response res;
-      try {
-        res = self->dispatch(conn, *info);
-      } catch (...) {
-        res = response::error(500, "internal_error", "the server failed to handle the request");
-      }
-      status = res.status;
-      write(conn, res);
-    } catch (...) {
-      // nop: out of memory while writing; civetweb closes the connection
-    }
-    return status;
+void server_state::stop() {
+  std::lock_guard guard{stop_mtx};
+  if (stopped)
+    return;
+  stopped = true;
+  io.stop();
+  if (io_thread.joinable())
+    io_thread.join();
+  error_code ignored;
+  if (acceptor)
+    acceptor->close(ignored);
+  {
+    std::lock_guard conns{conn_mtx};
+    for (auto* c : live)
+      c->abort();
   }
-
-  static int on_http_error(mg_connection* conn, int status, const char* msg) {
-    try {
-      std::string_view code = status == 400                    ? "malformed_input"
-                              : status == 404                  ? "not_found"
-                              : status == 405                  ? "method_not_allowed"
-                              : status == 413 || status == 414 ? "too_large"
-                              : status == 431                  ? "too_large"
-                                                               : "http_error";
-      write(conn, response::error(status, code, msg != nullptr ? msg : reason_phrase(status)));
-      return 0;
-    } catch (...) {
-      return 1;
-    }
-  }
-
-  static int on_log(const mg_connection*, const char* msg) {
-    // Keep the first line only: it names the cause ("cannot bind to ...: Address already in use").
-    if (startup_log != nullptr && startup_log->empty() && msg != nullptr) {
-      try {
-        startup_log->append(msg);
-      } catch (...) {
-        // nop
-      }
-    }
-    return 1; // never let civetweb print
-  }
-};
+  pool.stop();
+}
 
 } // namespace detail
 
@@ -496,76 +704,101 @@ server::~server() {
 
 result<std::unique_ptr<server>> server::start(const std::string& listen, size_t max_body_bytes,
                                               unsigned threads) {
-  auto ep = parse_listen(listen);
-  if (!ep)
-    return std::move(ep).err();
-  if (threads == 0)
-    return fail(errc::invalid_config, "the HTTP server needs at least one thread");
-  static std::once_flag init_flag;
-  std::call_once(init_flag, [] { mg_init_library(0); });
+  server_options options;
+  options.listen = listen;
+  options.max_body_bytes = max_body_bytes;
+  options.threads = threads;
+  return start(options);
+}
+
+result<std::unique_ptr<server>> server::start(const server_options& options) {
+  // An adopted listener is ours from here on: closed if anything below fails.
+  net::socket_fd owned{options.listen_fd};
+  auto bad = [](std::string what) { return fail(errc::invalid_config, "HTTP server: " + what); };
+  if (options.threads == 0)
+    return bad("needs at least one thread");
+  if (options.max_connections == 0 || options.max_connections_per_client == 0)
+    return bad("the connection limits must be at least 1");
+  if (options.max_header_bytes < 1024 || options.max_header_bytes > (size_t{1} << 20))
+    return bad("max_header_bytes must be between 1 KiB and 1 MiB");
+  if (options.header_timeout.count() <= 0 || options.body_timeout.count() <= 0
+      || options.write_timeout.count() <= 0)
+    return bad("the timeouts must be positive");
+  if (options.min_transfer_rate == 0)
+    return bad("min_transfer_rate must be positive");
   try {
-    auto st = std::make_unique<detail::server_state>();
-    st->max_body = max_body_bytes;
-    std::string threads_str = std::to_string(threads);
-    std::string ports = ep->ip + ":" + std::to_string(ep->port);
-    // decode_url=no: the raw path is split and decoded here, so that %2F stays inside a segment
-    // and bad escapes can be refused.
-    const char* options[] = {"listening_ports",   ports.c_str(),
-                             "num_threads",       threads_str.c_str(),
-                             "decode_url",        "no",
-                             "enable_keep_alive", "no",
-                             "request_timeout_ms", "10000",
-                             "enable_directory_listing", "no",
-                             nullptr};
-    mg_callbacks callbacks{};
-    callbacks.begin_request = &detail::server_state::on_request;
-    callbacks.http_error = &detail::server_state::on_http_error;
-    callbacks.log_message = &detail::server_state::on_log;
-    mg_init_data init{&callbacks, st.get(), options};
-    char text[256] = {};
-    unsigned code = 0;
-    mg_error_data err{&code, text, sizeof(text)};
-    std::string log;
-    startup_log = &log;
-    st->ctx = mg_start2(&init, &err);
-    startup_log = nullptr;
-    if (st->ctx == nullptr) {
-      std::string why = !log.empty() ? log : text[0] != '\0' ? std::string{text} : "unknown error";
-      if (why.find("in use") != std::string::npos)
-        why += " (another process holds the port; choose another listen address)";
-      return fail(errc::io_error, "cannot listen on " + listen + ": " + why);
+    auto st = std::make_unique<detail::server_state>(options);
+    if (options.tls) {
+      auto ctx = detail::tls_server_context(*options.tls);
+      if (!ctx)
+        return std::move(ctx).err();
+      st->tls = std::make_unique<asio::ssl::context>(ctx->release());
     }
-    mg_server_port bound[4] = {};
-    int n = mg_get_server_ports(st->ctx, 4, bound);
-    st->ip = ep->ip;
-    st->port = static_cast<std::uint16_t>(n > 0 ? bound[0].port : ep->port);
-    st->address = ep->ip + ":" + std::to_string(st->port);
+    int fd = owned.get();
+    std::optional<net::host_port> given;
+    if (fd >= 0) {
+      int listening = 0;
+      int type = 0;
+      socklen_t len = sizeof listening;
+      socklen_t tlen = sizeof type;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0
+          || ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM)
+        return bad("listen_fd " + std::to_string(fd) + " is not a listening TCP socket");
+      if (auto at = net::parse_host_port(options.listen, true))
+        given = std::move(*at);
+    } else {
+      auto at = net::parse_host_port(options.listen, true);
+      if (!at)
+        return bad("listen address " + at.err().message);
+      auto l = net::listen_tcp(*at, 128);
+      if (!l)
+        return std::move(l).err();
+      owned = std::move(l->fd);
+      fd = owned.get();
+      given = std::move(*at);
+    }
+    sockaddr_storage local{};
+    socklen_t llen = sizeof local;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+    st->acceptor.emplace(st->io);
+    error_code ec;
+    st->acceptor->assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec)
+      return fail(errc::io_error, "cannot serve " + options.listen + ": " + ec.message());
+    owned.release();
+    auto bound = st->acceptor->local_endpoint(ec);
+    if (ec)
+      return fail(errc::io_error, "cannot serve " + options.listen + ": " + ec.message());
+    st->port = bound.port();
+    st->address = net::host_port{given ? given->host : unmapped(bound.address()).to_string(), st->port}.text();
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    st->acceptor->native_non_blocking(true, ec);
+    st->work.emplace(st->io.get_executor());
+    st->accept();
+    st->pool.start(options.threads, options.max_queued_requests);
+    auto* raw = st.get();
+    st->io_thread = std::thread{[raw] {
+      for (;;) {
+        try {
+          raw->io.run();
+          return;
+        } catch (...) {
+          // nop: a step ran out of memory; its connection is gone, the others go on
+        }
+      }
+    }};
     return std::unique_ptr<server>{new server(std::move(st))};
   } catch (const std::exception& e) {
-    startup_log = nullptr;
-    return fail(errc::io_error, "cannot start the HTTP server on " + listen + ": " + e.what());
+    return fail(errc::io_error, "cannot start the HTTP server on " + options.listen + ": " + e.what());
   }
 }
 
 void server::route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes) {
-  auto entry = make_route(std::move(method), std::move(path_pattern), std::move(fn));
-  entry.max_body = max_body_bytes;
-  std::lock_guard guard{state_->routes_mtx};
-  for (auto& r : state_->routes) {
-    if (r.same_route(entry)) {
-      r = std::move(entry);
-      return;
-    }
-  }
-  state_->routes.push_back(std::move(entry));
+  state_->routes.add(std::move(method), std::move(path_pattern), std::move(fn), max_body_bytes);
 }
 
 void server::stop() {
-  std::lock_guard guard{state_->stop_mtx};
-  if (state_->ctx != nullptr) {
-    auto* ctx = std::exchange(state_->ctx, nullptr);
-    detail::stop_promptly(state_->ip, state_->port, [ctx] { mg_stop(ctx); });
-  }
+  state_->stop();
 }
 
 std::string server::listen_address() const {

@@ -3,18 +3,7 @@
 
 #include "joconde/runtime/http_server.hpp"
 
-#include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <exception>
-
 
 namespace joconde::metrics {
 
@@ -31,30 +20,6 @@ prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::stri
   for (const auto& [k, v] : kvs)
     out.emplace(k, std::string{v});
   return out;
-}
-
-// Binds (and releases) the endpoint the way civetweb will, to report a taken port clearly;
-// civetweb itself only says "null context".
-result<void> probe_bind(const http::listen_endpoint& ep) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return fail(errc::io_error, std::string{"cannot create a socket: "} + std::strerror(errno));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(ep.port);
-  ::inet_pton(AF_INET, ep.ip.c_str(), &addr.sin_addr);
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int err = errno;
-  ::close(fd);
-  if (rc != 0)
-    return fail(errc::io_error, "cannot listen on " + ep.ip + ":" + std::to_string(ep.port) + ": "
-                                  + std::strerror(err)
-                                  + (err == EADDRINUSE ? " (another process holds the port; "
-                                                         "choose another metrics.listen)"
-                                                       : ""));
-  return ok();
 }
 
 } // namespace
@@ -89,6 +54,8 @@ registry::registry(std::string node_name, std::string role)
                           "Records appended to the audit chain.")),
     tls_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_tls_refused_total",
                         "TLS handshakes that failed, by direction (in, out) and reason.")),
+    http_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_http_refused_total",
+                         "Connections an HTTP(S) listener refused before serving them, by reason.")),
     policy_denials_(family(prometheus::BuildCounter(), *registry_, "joconde_policy_denials_total",
                            "Requests the node's access policy refused, by rule.")) {
   build_info_
@@ -109,16 +76,12 @@ registry::registry(std::string node_name, std::string role)
     for (auto reason : {"protocol_version", "no_certificate", "untrusted_chain", "certificate_expired",
                         "peer_alert", "tls_error"})
       tls_refused(direction, reason);
+  for (auto reason : {"https_required", "protocol_version", "tls_error", "connection_limit",
+                      "client_connection_limit", "header_timeout"})
+    http_refused(reason);
 }
 
-registry::~registry() {
-  if (exposer_ == nullptr)
-    return;
-  if (auto ep = http::parse_listen(listen_address_); ep.ok())
-    http::detail::stop_promptly(ep->ip, ep->port, [this] { exposer_.reset(); });
-  else
-    exposer_.reset();
-}
+registry::~registry() = default;
 
 std::unique_ptr<registry> registry::make(std::string node_name, std::string role) {
   return std::unique_ptr<registry>{new registry(std::move(node_name), std::move(role))};
@@ -126,25 +89,29 @@ std::unique_ptr<registry> registry::make(std::string node_name, std::string role
 
 result<std::unique_ptr<registry>> registry::start(const std::string& listen, std::string node_name,
                                                   std::string role) {
-  auto ep = http::parse_listen(listen);
-  if (!ep)
-    return std::move(ep).err();
-  if (ep->port != 0) {
-    if (auto probed = probe_bind(*ep); !probed)
-      return probed.err();
-  }
-  try {
-    auto self = make(std::move(node_name), std::move(role));
-    self->exposer_ = std::make_unique<prometheus::Exposer>(ep->ip + ":" + std::to_string(ep->port), 2);
-    self->exposer_->RegisterCollectable(self->registry_, "/metrics");
-    auto ports = self->exposer_->GetListeningPorts();
-    self->listen_address_ = ep->ip + ":" + std::to_string(ports.empty() ? ep->port : ports.front());
-    return self;
-  } catch (const std::exception& e) {
-    return fail(errc::io_error, "cannot serve metrics on " + listen + ": " + e.what());
-  } catch (...) {
-    return fail(errc::io_error, "cannot serve metrics on " + listen);
-  }
+  http::server_options options;
+  options.listen = listen;
+  options.max_body_bytes = 1024;
+  options.threads = 1;
+  return start(options, std::move(node_name), std::move(role));
+}
+
+result<std::unique_ptr<registry>> registry::start(const http::server_options& options,
+                                                  std::string node_name, std::string role) {
+  auto server = http::server::start(options);
+  if (!server)
+    return std::move(server).err();
+  auto self = make(std::move(node_name), std::move(role));
+  self->listen_address_ = (*server)->listen_address();
+  // The server stops (waiting for a running scrape) before the registry goes away.
+  (*server)->route("GET", "/metrics", [reg = self.get()](const http::request&) {
+    http::response res;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = reg->text();
+    return res;
+  });
+  self->server_ = std::move(*server);
+  return self;
 }
 
 std::string registry::listen_address() const {
@@ -208,6 +175,10 @@ prometheus::Counter& registry::handshakes(errc result) {
 
 prometheus::Counter& registry::audit_records() {
   return audit_records_.Add({});
+}
+
+prometheus::Counter& registry::http_refused(std::string_view reason) {
+  return http_refused_.Add(labels({{"reason", reason}}));
 }
 
 prometheus::Counter& registry::tls_refused(std::string_view direction, std::string_view reason) {

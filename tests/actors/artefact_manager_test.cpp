@@ -15,6 +15,7 @@
 #include "joconde/node.pb.h"
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
+#include "support/mplane_mocks.hpp"
 #include "support/test_pki.hpp"
 
 #include <google/protobuf/util/json_util.h>
@@ -30,40 +31,7 @@ using namespace std::string_literals;
 
 namespace {
 
-struct published {
-  std::string topic;
-  std::vector<std::string> to;
-  std::string payload;
-};
-
-service_broker_actor::behavior_type mock_broker(service_broker_actor::pointer self,
-                                                std::shared_ptr<std::vector<published>> log) {
-  return {
-    [=](deliver_atom, std::string&, bool, std::vector<std::string>&) { return true; },
-    [=](link_up_atom, std::string&, bool) {},
-    [=](link_dn_atom, std::string&) {},
-    [=](acked_atom, std::string&, uint64_t) {},
-    [=](publish_atom, std::string& topic, std::vector<std::string>& to, std::string&,
-        std::string& payload, uint32_t) {
-      log->push_back({topic, to, payload});
-      return std::vector<std::string>{"id"};
-    },
-    [=](tick_atom) {},
-    [=](flush_atom, bool) {},
-    [=](connect_atom, connection_manager_actor) {},
-    [=](connect_atom, std::string&, local_subscriber_actor) {},
-    [=](status_atom) { return "{}"s; },
-  };
-}
-
-audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer) {
-  return {
-    [=](audit_atom, std::string&, std::string&, std::vector<std::string>&) {},
-    [=](audit_atom, std::string&, std::string&, uint32_t, std::vector<std::string>&) {},
-    [=](tick_atom) {},
-    [=](status_atom) { return "{}"s; },
-  };
-}
+using test::published;
 
 v1::Ctsc example_draft(const std::string& organiser) {
   std::ifstream in{std::string{JOCONDE_SOURCE_DIR} + "/config/examples/task.json"};
@@ -89,6 +57,7 @@ struct fixture : test_coordinator_fixture<> {
                               / ("joconde-artefacts-" + std::to_string(::getpid()));
   node_store store;
   std::shared_ptr<std::vector<published>> sent = std::make_shared<std::vector<published>>();
+  std::shared_ptr<std::vector<test::audited>> audits = std::make_shared<std::vector<test::audited>>();
   artefact_manager_actor am;
   service_broker_actor broker;
   audit_log_actor audit;
@@ -116,8 +85,8 @@ struct fixture : test_coordinator_fixture<> {
       BOOST_REQUIRE(txn.commit());
     }
     auto trust = std::make_shared<trust_view>(pki.root_ca(), root.chain);
-    broker = sys.spawn(mock_broker, sent);
-    audit = sys.spawn(mock_audit);
+    broker = sys.spawn(test::mock_broker, sent);
+    audit = sys.spawn(test::mock_audit, audits);
     am = sys.spawn(artefact_manager, "joconde.test"s, trust,
                    std::shared_ptr<const node_signer>{std::make_shared<memory_signer>(test::key_of(root))},
                    store, broker, audit, nullptr);
@@ -585,4 +554,33 @@ BOOST_FIXTURE_TEST_CASE(no_approval_after_the_approval_deadline_and_the_cta_is_c
   rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
   BOOST_CHECK_EQUAL(rec.status(), "cancelled");
   BOOST_CHECK(rec.reason().find("approval deadline") != std::string::npos);
+}
+
+// An output goes only to the peers the CTSC names for it: the root refuses a CTSA whose analyst is
+// given an output its peer does not receive (check_ctsa, spec §4.4.1.3), and nothing changes; the
+// same peer's CTSA without that analyst is accepted (the CT VMs refuse such a PAK too, task_policy).
+BOOST_FIXTURE_TEST_CASE(a_ctsa_giving_an_analyst_an_output_its_peer_does_not_receive_is_refused, fixture) {
+  v1::CtscRegistration reg;
+  reg.set_request_id(std::string(32, 'e'));
+  *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
+  auto& draft = *reg.mutable_ctsc();
+  draft.mutable_outputs(0)->clear_peers();
+  draft.mutable_outputs(0)->add_peers("client-a.joconde.test");
+  for (auto& p : *draft.mutable_peers())
+    if (p.fqdn() == "client-b.joconde.test")
+      p.set_role(v1::PEER_ROLE_INPUT);
+  deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.ctsc");
+  auto ctsc = proto::parse<v1::CtscRegistration>(sent->back().payload).value().ctsc();
+  auto& client_b = pki.node("client-b.joconde.test");
+  auto sub = submission(ctsc, "client-b.joconde.test", 1, client_b);  // its analyst: turnover_by_region
+  refused("client-b.joconde.test", sub, "forbidden");
+  auto refusal = proto::parse<v1::ArtefactRefusal>(sent->back().payload).value();
+  BOOST_CHECK_MESSAGE(refusal.message().find("data analyst Dan is given output turnover_by_region, which "
+                                             "does not go to client-b.joconde.test")
+                        != std::string::npos,
+                      refusal.message());
+  sub.mutable_ctsa()->clear_data_analysts();
+  deliver("cta.ctsa", "client-b.joconde.test", proto::serialize(sign(sub, client_b)));
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.accepted");
 }

@@ -127,7 +127,9 @@ struct fixture : test_coordinator_fixture<> {
     n->dir = dir.empty() ? fresh_dir(tag) : dir;
     n->trust = std::make_shared<trust_view>(pki.root_ca(), who.chain);
     n->signer = std::make_shared<memory_signer>(test::key_of(who));
-    n->store = node_store::open(n->dir, 64 << 20).value();
+    auto store = node_store::open(n->dir, 64 << 20);
+    BOOST_REQUIRE_MESSAGE(store, "node store: " + (store ? ""s : store.err().message));
+    n->store = std::move(store).value();
     n->cm = sys.spawn(mock_cm, n->sent);
     n->audit = sys.spawn(mock_audit, n->events);
     n->broker = sys.spawn(service_broker, cfg, n->trust, n->signer, n->store, n->audit, nullptr);

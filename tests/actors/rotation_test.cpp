@@ -2,9 +2,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include "joconde/messages/proto.hpp"
+#include "mplane/confirmations.hpp"
 #include "mplane/revocation.hpp"
 #include "mplane/rotation.hpp"
 #include "support/test_pki.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <unistd.h>
 
 using namespace joconde;
 
@@ -40,7 +46,8 @@ BOOST_FIXTURE_TEST_CASE(a_rotation_vouched_for_by_the_old_key_is_issued_and_inst
   auto answer = answer_rotation_request(root_trust, root_signer, "cp1.joconde.test", enrolled(cp1), *req, now);
   BOOST_REQUIRE_MESSAGE(answer.ok(), (answer ? std::string{} : answer.err().describe()));
   BOOST_CHECK_NE(answer->second.fingerprint(), cp1.chain.front().fingerprint());
-  auto chain = accept_rotation_answer(cp1_trust, new_key, answer->first, now);
+  // Checked after issuing: a certificate starts at the second it was issued, which may follow `now`.
+  auto chain = accept_rotation_answer(cp1_trust, new_key, answer->first, std::chrono::system_clock::now());
   BOOST_REQUIRE_MESSAGE(chain.ok(), (chain ? std::string{} : chain.err().describe()));
   BOOST_CHECK(chain->front().public_key() == new_key.public_key());
   BOOST_CHECK_EQUAL(chain->front().subject().organisation, cp1.chain.front().subject().organisation);
@@ -71,7 +78,7 @@ BOOST_FIXTURE_TEST_CASE(rotation_requests_that_do_not_hold_are_refused, fixture)
   // An answer for another key, or from another tree, is not installed.
   auto good = answer_rotation_request(root_trust, root_signer, "cp1.joconde.test", enrolled(cp1), *req, now);
   auto other_key = crypto::private_key::generate().value();
-  auto wrong = accept_rotation_answer(cp1_trust, other_key, good->first, now);
+  auto wrong = accept_rotation_answer(cp1_trust, other_key, good->first, std::chrono::system_clock::now());
   BOOST_REQUIRE(!wrong);
   BOOST_CHECK(wrong.err().code == errc::unknown_peer);
   test::test_pki other;
@@ -100,4 +107,216 @@ BOOST_FIXTURE_TEST_CASE(revocations_must_be_signed_by_the_revoked_key_or_the_roo
   auto rev = proto::parse<v1::Revocation>(*self_rev).value();
   rev.set_reason("edited");
   BOOST_CHECK(verify_revocation(root_trust, proto::serialize(rev), now).err().code == errc::bad_signature);
+}
+
+// -- rotation notices (SYS-2.1): a confirmation carries over to the successor the old key vouched for --
+
+namespace {
+
+/// cp1 rotates (its parent, the root, issues the certificate); client-a, a node elsewhere in the
+/// tree, has confirmed cp1's old fingerprint out of band and receives the notice.
+struct notice_fixture : fixture {
+  test::test_node& client_a = pki.add("client-a", "joconde.test");
+  trust_view client_a_trust{pki.root_ca(), client_a.chain};
+  std::filesystem::path dir = std::filesystem::temp_directory_path()
+                              / ("joconde-rotation-notice-" + std::to_string(::getpid()));
+  node_store store;
+  std::string old_fp = cp1.chain.front().fingerprint();
+  std::string request = make_rotation_request(cp1_trust, new_key, cp1_signer, now).value();
+  std::pair<std::string, v1::NodeIdentity> issued =
+    answer_rotation_request(root_trust, root_signer, "cp1.joconde.test", enrolled(cp1), request, now).value();
+  std::string new_fp = issued.second.fingerprint();
+  /// When the notices are checked: after every certificate of the fixture was issued (certificates
+  /// start at the second they are issued).
+  std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
+
+  notice_fixture() {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    store = node_store::open(dir, 16 << 20).value();
+    BOOST_REQUIRE(confirm_fingerprint(store, old_fp, 1));
+  }
+
+  ~notice_fixture() {
+    store = {};
+    std::filesystem::remove_all(dir);
+  }
+
+  std::string notice() {
+    return make_rotation_notice(request, enrolled(cp1).chain(), issued.second.chain(), now);
+  }
+
+  /// Verifies and applies `bytes` at client-a as its identity manager does.
+  result<notice_outcome> apply(const std::string& bytes) {
+    auto continuity = verify_rotation_notice(client_a_trust, bytes, at);
+    if (!continuity)
+      return continuity.err();
+    auto txn = store.env->begin_write().value();
+    auto outcome = apply_rotation_notice(txn, store, *continuity, bytes, 2);
+    if (outcome)
+      BOOST_REQUIRE(txn.commit());
+    return outcome;
+  }
+
+  std::optional<confirmation> confirmed(const std::string& fp) {
+    auto txn = store.env->begin_read().value();
+    return find_confirmation(txn, store, fp).value();
+  }
+
+  size_t rows(const lmdb::database& db) {
+    auto txn = store.env->begin_read().value();
+    return txn.count(db).value();
+  }
+
+  /// `bytes` is refused with `code` and nothing at client-a changes.
+  void refused(const std::string& what, const std::string& bytes, errc code) {
+    BOOST_TEST_CONTEXT(what) {
+      auto trusted = rows(store.trusted);
+      auto rotations = rows(store.rotations);
+      auto res = apply(bytes);
+      BOOST_REQUIRE(!res);
+      BOOST_CHECK_MESSAGE(res.err().code == code, res.err().describe());
+      BOOST_CHECK(!res.err().message.empty());
+      BOOST_CHECK_EQUAL(rows(store.trusted), trusted);
+      BOOST_CHECK_EQUAL(rows(store.rotations), rotations);
+      BOOST_CHECK(!confirmed(new_fp));
+    }
+  }
+
+  /// A notice whose parts are replaced by `edit`.
+  std::string edited(const std::function<void(v1::RotationNotice&)>& edit) {
+    auto n = proto::parse<v1::RotationNotice>(notice()).value();
+    edit(n);
+    return proto::serialize(n);
+  }
+
+  /// A chain for `fqdn` issued by the root node for `key`, valid from `not_before`.
+  v1::CertificateChain chain_for(const std::string& fqdn, const crypto::public_key& key,
+                                 std::optional<std::chrono::system_clock::time_point> not_before = {}) {
+    auto& root = pki.node("joconde.test");
+    auto profile = child_issue_profile(root.chain.front(), fqdn);
+    profile.not_before = not_before.value_or(at - std::chrono::hours{1});
+    auto cert = root_signer.issue(cp1.chain.front().subject(), {fqdn}, key, root.chain.front(), profile)
+                  .value();
+    v1::CertificateChain chain;
+    auto der = cert.to_der();
+    chain.add_certificates(std::string{der.begin(), der.end()});
+    for (const auto& d : pki.chain_der("joconde.test"))
+      chain.add_certificates(d);
+    return chain;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_rotation_notice_carries_the_confirmation_over_once, notice_fixture) {
+  auto continuity = verify_rotation_notice(client_a_trust, notice(), at);
+  BOOST_REQUIRE_MESSAGE(continuity.ok(), (continuity ? std::string{} : continuity.err().describe()));
+  BOOST_CHECK_EQUAL(continuity->fqdn, "cp1.joconde.test");
+  BOOST_CHECK_EQUAL(continuity->old_fingerprint, old_fp);
+  BOOST_CHECK_EQUAL(continuity->new_fingerprint, new_fp);
+  auto outcome = apply(notice());
+  BOOST_REQUIRE(outcome);
+  BOOST_CHECK(*outcome == notice_outcome::confirmed);
+  auto c = confirmed(new_fp);
+  BOOST_REQUIRE(c);
+  BOOST_CHECK_EQUAL(c->rotated_from, old_fp);
+  // Replayed (or arriving again through the flood): nothing changes.
+  outcome = apply(notice());
+  BOOST_REQUIRE(outcome);
+  BOOST_CHECK(*outcome == notice_outcome::replayed);
+  // An operator withdraws the new fingerprint: a replayed notice does not bring it back.
+  BOOST_REQUIRE(remove_confirmation(store, new_fp));
+  outcome = apply(notice());
+  BOOST_REQUIRE(outcome);
+  BOOST_CHECK(*outcome == notice_outcome::replayed);
+  BOOST_CHECK(!confirmed(new_fp));
+}
+
+// The issuer's clock runs ahead of this node's: its fresh certificate is checked as of its start.
+BOOST_FIXTURE_TEST_CASE(a_notice_from_an_issuer_whose_clock_runs_ahead_is_accepted, notice_fixture) {
+  auto ahead = chain_for("cp1.joconde.test", new_key.public_key(), at + std::chrono::minutes{5});
+  auto outcome = apply(edited([&](v1::RotationNotice& n) { *n.mutable_new_chain() = ahead; }));
+  BOOST_REQUIRE_MESSAGE(outcome.ok(), (outcome ? std::string{} : outcome.err().describe()));
+  BOOST_CHECK(*outcome == notice_outcome::confirmed);
+  // An expired one is not.
+  auto expired = edited([&](v1::RotationNotice& n) {
+    *n.mutable_new_chain() = chain_for("cp1.joconde.test", new_key.public_key(), at - std::chrono::hours{24 * 400});
+  });
+  auto res = verify_rotation_notice(client_a_trust, expired, at);
+  BOOST_REQUIRE(!res);
+  BOOST_CHECK(res.err().code == errc::certificate_expired);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_notice_whose_old_fingerprint_is_not_confirmed_here_confirms_nothing,
+                        notice_fixture) {
+  BOOST_REQUIRE(remove_confirmation(store, old_fp));
+  auto outcome = apply(notice());
+  BOOST_REQUIRE(outcome);
+  BOOST_CHECK(*outcome == notice_outcome::not_confirmed_here);
+  BOOST_CHECK(!confirmed(new_fp));
+  // An operator's own confirmation of the new fingerprint is never replaced by a rotation record.
+  BOOST_REQUIRE(confirm_fingerprint(store, new_fp, 5));
+  BOOST_REQUIRE(confirm_fingerprint(store, old_fp, 6));
+  auto txn = store.env->begin_write().value();
+  auto again = apply_rotation_notice(txn, store, verify_rotation_notice(client_a_trust, notice(), at).value(),
+                                     notice(), 7);
+  BOOST_REQUIRE(again);
+  BOOST_CHECK(*again == notice_outcome::replayed);
+  BOOST_REQUIRE(txn.commit());
+  BOOST_CHECK_EQUAL(confirmed(new_fp)->rotated_from, "");
+  BOOST_CHECK_EQUAL(confirmed(new_fp)->at_ms, 5);
+}
+
+BOOST_FIXTURE_TEST_CASE(notices_that_do_not_hold_are_refused_and_change_nothing, notice_fixture) {
+  // Forged: the new key vouched for by another node's key (cp2's), not cp1's old key.
+  auto forged_request = make_rotation_request(cp1_trust, new_key, cp2_signer, now).value();
+  refused("forged old-key signature",
+          edited([&](v1::RotationNotice& n) { n.set_request(forged_request); }), errc::bad_signature);
+  // The signature made for one key, the certificate issued for another (the SO minting a successor).
+  auto other_key = crypto::private_key::generate().value();
+  refused("new certificate for another key",
+          edited([&](v1::RotationNotice& n) {
+            *n.mutable_new_chain() = chain_for("cp1.joconde.test", other_key.public_key());
+          }),
+          errc::forbidden);
+  // The certificate for the vouched-for key, but for another node's name.
+  refused("new certificate of another FQDN",
+          edited([&](v1::RotationNotice& n) {
+            *n.mutable_new_chain() = chain_for("cp2.joconde.test", new_key.public_key());
+          }),
+          errc::forbidden);
+  // The old chain of another node than the request names.
+  refused("old certificate of another node",
+          edited([&](v1::RotationNotice& n) { *n.mutable_old_chain() = enrolled(cp2).chain(); }),
+          errc::forbidden);
+  // A new chain from another tree's root.
+  test::test_pki other;
+  auto& stranger = other.add("cp1", "joconde.test");
+  refused("new chain from another root",
+          edited([&](v1::RotationNotice& n) {
+            n.mutable_new_chain()->clear_certificates();
+            for (const auto& der : other.chain_der(stranger.fqdn))
+              n.mutable_new_chain()->add_certificates(der);
+          }),
+          errc::untrusted_chain);
+  // Revoked: the new certificate, or the old one whose key vouches.
+  client_a_trust.revoke(new_fp);
+  refused("new certificate revoked", notice(), errc::certificate_revoked);
+  trust_view fresh{pki.root_ca(), client_a.chain};
+  fresh.revoke(old_fp);
+  auto res = verify_rotation_notice(fresh, notice(), at);
+  BOOST_REQUIRE(!res);
+  BOOST_CHECK(res.err().code == errc::certificate_revoked);
+  // Malformed.
+  trust_view clean{pki.root_ca(), client_a.chain};
+  for (const auto& garbage : {std::string{}, std::string{"\x01\x02\x03"}, std::string(100000, 'x'),
+                              edited([](v1::RotationNotice& n) { n.clear_old_chain(); }),
+                              edited([](v1::RotationNotice& n) { n.set_request("\xff\xff"); })}) {
+    auto r = verify_rotation_notice(clean, garbage, at);
+    BOOST_CHECK(!r);
+    BOOST_CHECK(r.err().code == errc::malformed_input || r.err().code == errc::too_large);
+  }
+  BOOST_CHECK(!confirmed(new_fp));
+  BOOST_CHECK_EQUAL(rows(store.rotations), 0u);
 }

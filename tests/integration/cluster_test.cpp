@@ -2,6 +2,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "support/cluster.hpp"
+#include "support/test_pki.hpp"
+
+#include "joconde/runtime/http_client.hpp"
 
 #include "joconde/runtime/crypto.hpp"
 
@@ -11,6 +14,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include <sys/wait.h>
 
 using namespace joconde;
 using namespace std::chrono_literals;
@@ -71,6 +76,49 @@ BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
     BOOST_CHECK_EQUAL(test::count_lines(c.data_dir(name) / "node.log.rfc5424", "jct_"), 0u);
   auto auditor_token = c.node("client-a")["users"]["auditor"]["token"].get<std::string>();
   BOOST_CHECK_EQUAL(test::count_lines(c.dir() / "setup.log", auditor_token), 0u);
+  // -- HTTPS only, verified (issue 13): the negative twins, each with its own error --
+  auto url = c.node("client-a")["http_url"].get<std::string>();
+  auto ca = c.node("client-a")["root_ca"].get<std::string>();
+  // Plain HTTP to the API port: a clear 400 that says to use https, nothing served.
+  auto plain = http::client::send("http://" + url.substr(std::string{"https://"}.size()), "GET", "/healthz");
+  BOOST_REQUIRE(plain.ok());
+  BOOST_CHECK_EQUAL(plain->status, 400);
+  BOOST_CHECK(plain->body.find("https_required") != std::string::npos);
+  BOOST_CHECK_EQUAL(c.metric("client-a", "joconde_http_refused_total{reason=\"https_required\"}"), 1.0);
+  // A CA that did not issue the node's certificate (another federation's root): no connection.
+  test::test_pki other{"elsewhere.test"};
+  auto other_ca = c.dir() / "other-root-ca.pem";
+  std::ofstream{other_ca} << other.root_ca().to_pem();
+  http::client_options wrong;
+  wrong.ca_file = other_ca.string();
+  auto untrusted = http::client::send(url, "GET", "/v1/whoami", {}, auditor_token, wrong);
+  BOOST_REQUIRE(!untrusted);
+  BOOST_CHECK(untrusted.err().code == errc::untrusted_chain);
+  // The same for a person with the CLI: exit 3 (no trusted connection), the reason on stderr;
+  // a token for plain HTTP to another host is refused before anything is sent (exit 2).
+  auto cli = [&](const std::string& args) {
+    auto err = c.dir() / "cli.err";
+    auto cmd = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde " + args + " 2> " + err.string() + " > /dev/null";
+    auto rc = std::system(cmd.c_str());
+    std::ifstream in{err};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    return std::pair{WIFEXITED(rc) ? WEXITSTATUS(rc) : 128, text};
+  };
+  auto [rc_untrusted, said] = cli("whoami --url " + url + " --ca-file " + other_ca.string() + " --token "
+                                  + auditor_token);
+  BOOST_CHECK_EQUAL(rc_untrusted, 3);
+  BOOST_CHECK_MESSAGE(said.rfind("joconde: untrusted_chain: ", 0) == 0, said);
+  auto [rc_clear, refused] = cli("whoami --url http://198.18.0.77:8443 --token " + auditor_token);
+  BOOST_CHECK_EQUAL(rc_clear, 2);
+  BOOST_CHECK_MESSAGE(refused.rfind("joconde: forbidden: ", 0) == 0, refused);
+  auto [rc_ok, fine] = cli("whoami --url " + url + " --ca-file " + ca + " --token " + auditor_token);
+  BOOST_CHECK_MESSAGE(rc_ok == 0, fine);
+  // The node's own chain pins it too (every certificate of the CA file is a trust anchor).
+  http::client_options pinned;
+  pinned.ca_file = (c.data_dir("client-a") / "http-chain.pem").string();
+  auto pin = http::client::send(url, "GET", "/v1/whoami", {}, auditor_token, pinned);
+  BOOST_REQUIRE_MESSAGE(pin.ok(), (pin ? std::string{} : pin.err().describe()));
+  BOOST_CHECK_EQUAL(pin->status, 200);
   // Every node stops cleanly on SIGTERM (ops/cluster down fails if one had to be killed).
   BOOST_CHECK_EQUAL(c.ops("down"), 0);
 }
@@ -313,6 +361,18 @@ BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
   auto confirmed = trust["confirmed"];
   BOOST_CHECK_MESSAGE(std::find(confirmed.begin(), confirmed.end(), after) != confirmed.end(),
                       after << " not in " << confirmed.dump());
+  // Every other node that confirmed the old fingerprint learns it from the rotation notice (SYS-2.1).
+  for (auto node : {"client-a", "cp2"})
+    BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                          [&] {
+                            auto [s, t] = c.call(node, "GET", "/v1/trust");
+                            for (const auto& r : t["records"])
+                              if (r["fingerprint"] == after)
+                                return r.value("rotated_from", "") == before;
+                            return false;
+                          },
+                          10s),
+                        node << " does not trust " << after << " as rotated from " << before);
   // After a restart cp1 links with the new certificate, and its envelopes carry it.
   BOOST_REQUIRE_EQUAL(c.ops("kill cp1"), 0);
   BOOST_REQUIRE_EQUAL(c.ops("start cp1"), 0);

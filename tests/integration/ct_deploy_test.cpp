@@ -247,3 +247,54 @@ BOOST_AUTO_TEST_CASE(a_cta_that_does_not_accept_the_image_is_refused_by_every_cp
   BOOST_CHECK_EQUAL(cta_at("root", uuid)["status"], "instantiated");
   BOOST_CHECK(cta_at("root", uuid)["vms"].empty());
 }
+
+BOOST_AUTO_TEST_CASE(a_cp_whose_vm_port_range_is_used_up_starts_no_further_vm_and_says_why) {
+  // cp1's operator opened only four ports for CT VMs: one VM fits (client, peer, MPC, admin).
+  auto ini = cluster->data_dir("cp1") / "joconde.ini";
+  std::string text;
+  {
+    std::ifstream in{ini};
+    std::stringstream buf;
+    buf << in.rdbuf();
+    text = buf.str();
+  }
+  auto at = text.find("ports = ");
+  BOOST_REQUIRE(at != std::string::npos);
+  auto end = text.find('\n', at);
+  auto range = text.substr(at + 8, end - at - 8);
+  auto first = std::stoi(range.substr(0, range.find('-')));
+  auto narrow = "ports = " + std::to_string(first) + "-" + std::to_string(first + 3);
+  {
+    std::ofstream out{ini, std::ios::trunc};
+    out << text.substr(0, at) << narrow << text.substr(end);
+  }
+  BOOST_REQUIRE_EQUAL(cluster->ops("kill cp1"), 0);
+  BOOST_REQUIRE_EQUAL(cluster->ops("start cp1"), 0);
+  cluster->reload();
+  auto first_ct = final_cta(json::array({measurement_at("cp1")}));
+  BOOST_REQUIRE(test::cluster::wait_until([&] { return every_vm_listens("root", first_ct); }, 60s));
+  // The next CT: cp1 refuses to start its VM, says why, and the first CT goes on.
+  auto second_ct = final_cta(json::array({measurement_at("cp1")}));
+  BOOST_CHECK_MESSAGE(test::cluster::wait_until(
+                        [&] {
+                          for (const auto& ev : cta_at("client-a", second_ct).value("telemetry", json::array()))
+                            if (ev["cp"] == "cp1.joconde.test" && ev["kind"] == "vm"
+                                && ev["value"].get<std::string>().find("refused: the CT VM port range is exhausted: "
+                                                                       "vm.ports = " + std::to_string(first))
+                                     == 0)
+                              return true;
+                          return false;
+                        },
+                        30s),
+                      cta_at("client-a", second_ct).dump());
+  BOOST_CHECK(!fs::exists(cluster->data_dir("cp1") / "ct" / second_ct));
+  BOOST_CHECK_EQUAL(test::count_lines_with_all(cluster->data_dir("cp1") / "audit.log",
+                                               {"event=\"ct.vm.refused\"", second_ct, "port range is exhausted"}),
+                    1u);
+  BOOST_CHECK(cluster->vm_pid("cp1", first_ct) > 0);
+  BOOST_CHECK_EQUAL(cta_at("root", first_ct)["status"], "instantiated");
+  BOOST_CHECK_EQUAL(cluster->metric("cp1", "joconde_ct_vms_running"), 1.0);
+  ok("root", "approver", "/v1/ctas/" + first_ct + "/cancel", json{{"reason", "test over"}});
+  ok("root", "approver", "/v1/ctas/" + second_ct + "/cancel", json{{"reason", "test over"}});
+  every_vm_erased(first_ct);
+}

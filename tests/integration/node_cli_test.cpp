@@ -8,6 +8,7 @@
 
 #include "joconde/runtime/audit_chain.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,21 @@ BOOST_FIXTURE_TEST_CASE(onboarding_works_and_refuses_what_is_wrong, fixture) {
   auto fp = node("fingerprint --dir " + (dir / "root").string()).out;
   auto line = fp.substr(fp.find("\nfingerprint: ") + 14, 95);
   BOOST_CHECK_EQUAL(node("trust confirm " + line + " --dir " + (dir / "client-a").string()).rc, 0);
+  // Listed, withdrawn (typed in lower case, without colons), then no longer there.
+  const auto a_dir = (dir / "client-a").string();
+  BOOST_CHECK(node("trust list --dir " + a_dir).out.find(line + " confirmed out of band") != std::string::npos);
+  std::string typed;
+  for (char ch : line)
+    if (ch != ':')
+      typed.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  auto removed = node("trust remove " + typed + " --dir " + a_dir);
+  BOOST_CHECK_EQUAL(removed.rc, 0);
+  BOOST_CHECK(removed.out.find("no longer trusted: " + line) != std::string::npos);
+  BOOST_CHECK(node("trust list --dir " + a_dir).out.find(line) == std::string::npos);
+  auto not_there = node("trust remove " + line + " --dir " + a_dir);
+  BOOST_CHECK_NE(not_there.rc, 0);
+  BOOST_CHECK(not_there.out.find("not_found") != std::string::npos);
+  BOOST_CHECK_EQUAL(node("trust confirm " + line + " --dir " + a_dir).rc, 0);
   // The access policy: a client node may enrol client children, not computing ones.
   BOOST_REQUIRE_EQUAL(node("init --dir " + (dir / "dept").string()
                            + " --name dept --role client --parent 127.0.0.1:1 --org Org"

@@ -84,9 +84,11 @@ std::pair<int, nlohmann::json> cluster::call_as(const std::string& name, const s
                                                 const std::string& given_token) const {
   auto n = node(name);
   auto token = role.empty() ? given_token : n["users"][role]["token"].get<std::string>();
+  http::client_options options;
+  options.ca_file = n["root_ca"].get<std::string>(); // the node's HTTPS certificate chains to it
+  options.timeout = std::chrono::seconds{60};         // beyond the node's own 30 s waits
   auto res = http::client::send(n["http_url"].get<std::string>(), method, path,
-                                body.is_null() ? std::string{} : body.dump(), token,
-                                std::chrono::seconds{60}); // beyond the node's own 30 s waits
+                                body.is_null() ? std::string{} : body.dump(), token, options);
   if (!res)
     return {0, nlohmann::json{{"error", res.err().describe()}}};
   auto doc = nlohmann::json::parse(res->body, nullptr, false);

@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 using namespace joconde;
 namespace fs = std::filesystem;
@@ -97,11 +98,12 @@ mode_t mode_of(const fs::path& p) {
 
 BOOST_AUTO_TEST_CASE(vm_addresses_are_host_and_port) {
   for (const auto* good : {"127.0.0.1:1", "10.0.0.7:65535", "cp1.joconde.test:4100", "localhost:80",
-                           "a-b.example:443"})
+                           "a-b.example:443", "[::1]:80", "[2001:db8::7]:20001", "198.18.0.11:20000"})
     BOOST_CHECK_MESSAGE(valid_vm_address(good), good);
   for (const auto* bad : {"", "127.0.0.1", ":80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:8a",
                           "0.0.0.0:80", "256.1.1.1:80", "1.2.3:80", "1.2.3.4.5:80", "-a.example:80",
-                          "a..b:80", "a b:80", "[::1]:80", "host:80\n", "cp1.joconde.test:"})
+                          "a..b:80", "a b:80", "::1:80", "[::]:80", "[::1]", "[cp1]:80", "host:80\n",
+                          "cp1.joconde.test:"})
     BOOST_CHECK_MESSAGE(!valid_vm_address(bad), bad);
   BOOST_CHECK(!valid_vm_address(std::string(300, 'a') + ":80"));
 }
@@ -377,7 +379,8 @@ BOOST_AUTO_TEST_CASE(the_process_provisioner_refuses_missing_pieces_clearly) {
   BOOST_CHECK(args.find("launch --platform " + tee.platform_dir.string()) != std::string::npos);
   BOOST_CHECK(args.find("--host-data " + crypto::hex(l.cta_hash) + " -- --cta " + l.cta_file.string()
                         + " --cp-index 0 --data-dir " + l.vm_dir.string()
-                        + " --listen-host 127.0.0.1 --admin-token-file " + l.admin_token_file.string())
+                        + " --bind 127.0.0.1 --advertise 127.0.0.1 --admin-bind 127.0.0.1"
+                        + " --admin-token-file " + l.admin_token_file.string() + " --ports 20000-20999")
               != std::string::npos);
   BOOST_CHECK(fs::exists(l.ct_dir / "sp.pid"));
   // A "secure processor" that never ends is killed.
@@ -389,6 +392,21 @@ BOOST_AUTO_TEST_CASE(the_process_provisioner_refuses_missing_pieces_clearly) {
   for (int i = 0; i < 100 && (*h)->alive(); ++i)
     ::usleep(50'000);
   BOOST_CHECK_EQUAL((*h)->exit_status().value_or(-1), 128 + 9);
+}
+
+/// `n` consecutive ports free on every interface now, above the kernel's ephemeral range.
+net::port_range free_port_range(unsigned n) {
+  for (unsigned first = 40000; first + n < 65000; first += 97) {
+    net::port_range r{static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(first + n - 1)};
+    std::vector<net::listener> held;
+    for (unsigned i = 0; i < n; ++i)
+      if (auto l = net::listen_tcp({"0.0.0.0", static_cast<std::uint16_t>(first + i)}))
+        held.push_back(std::move(*l));
+    if (held.size() == n)
+      return r;
+  }
+  BOOST_FAIL("no free port range");
+  return {};
 }
 
 BOOST_AUTO_TEST_CASE(the_inproc_provisioner_runs_the_vm_in_a_thread_until_stopped) {
@@ -416,6 +434,10 @@ BOOST_AUTO_TEST_CASE(the_inproc_provisioner_runs_the_vm_in_a_thread_until_stoppe
   tm->set_platform("simulated");
   tm->set_measurement(std::string{m.begin(), m.end()});
   auto l = prepare_ct_dir(dir.path, fin, 1).value();
+  // Every interface, reached by a name; four ports of a range free here.
+  tee.network.bind = "0.0.0.0";
+  tee.network.advertise = "cp2.example.test";
+  tee.network.ports = free_port_range(4);
   auto p = make_provisioner(tee);
   BOOST_CHECK_EQUAL(p->name(), "inproc");
   auto h = p->start(l);
@@ -428,7 +450,35 @@ BOOST_AUTO_TEST_CASE(the_inproc_provisioner_runs_the_vm_in_a_thread_until_stoppe
     ::usleep(50'000);
   }
   BOOST_REQUIRE(listening);
-  BOOST_CHECK(parse_endpoints(read(l.vm_dir / "endpoints.json")).ok());
+  auto eps = parse_endpoints(read(l.vm_dir / "endpoints.json"));
+  BOOST_REQUIRE(eps.ok());
+  std::set<std::uint16_t> ports;
+  for (const auto* a : {&eps->client, &eps->peer, &eps->mpc, &eps->admin}) {
+    auto hp = net::parse_host_port(*a).value();
+    BOOST_CHECK(hp.port >= tee.network.ports.first && hp.port <= tee.network.ports.last);
+    ports.insert(hp.port);
+  }
+  BOOST_CHECK_EQUAL(ports.size(), 4u);
+  BOOST_CHECK(eps->client.rfind("cp2.example.test:", 0) == 0); // the advertised name, not 0.0.0.0
+  BOOST_CHECK(eps->mpc.rfind("cp2.example.test:", 0) == 0);
+  BOOST_CHECK(eps->admin.rfind("127.0.0.1:", 0) == 0);         // the admin endpoint stays local
+  // One VM holds the whole range: the next CT's VM does not fit, and says so before it starts.
+  auto full = check_port_budget(tee.network, 1);
+  BOOST_REQUIRE(!full);
+  BOOST_CHECK(full.err().code == errc::resource_exhausted);
+  BOOST_CHECK(full.err().message.find("vm.ports = " + tee.network.ports.text()) != std::string::npos);
+  BOOST_CHECK(check_port_budget(tee.network, 0).ok());
+  BOOST_CHECK(check_port_budget(vm_network{"127.0.0.1", "127.0.0.1", "127.0.0.1", {}}, 1000).ok());
+  // A VM that finds its ports taken (by the first one here) does not start.
+  fs::create_directories(dir.path / "second");
+  auto l2 = prepare_ct_dir(dir.path / "second", fin, 2).value();
+  auto h2 = p->start(l2);
+  BOOST_REQUIRE(h2.ok());
+  for (int i = 0; i < 200 && (*h2)->alive(); ++i)
+    ::usleep(50'000);
+  BOOST_CHECK(!(*h2)->alive());
+  BOOST_CHECK_EQUAL((*h2)->exit_status().value_or(-1), 1);
+  BOOST_CHECK(!fs::exists(l2.vm_dir / "endpoints.json"));
   // The stop flag cancels it.
   (*h)->stop();
   for (int i = 0; i < 600 && (*h)->alive(); ++i)

@@ -3,6 +3,12 @@
 
 #include "joconde/runtime/http_client.hpp"
 #include "joconde/runtime/http_server.hpp"
+#include "joconde/runtime/net.hpp"
+
+#include "support/https_pki.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,8 +16,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -145,22 +157,6 @@ std::uint16_t port_of(const http::server& srv) {
 }
 
 } // namespace
-
-BOOST_AUTO_TEST_CASE(parse_listen_accepts_ipv4_and_rejects_the_rest) {
-  auto ok = http::parse_listen("127.0.0.1:8080");
-  BOOST_REQUIRE(ok.ok());
-  BOOST_TEST(ok->ip == "127.0.0.1");
-  BOOST_TEST(ok->port == 8080);
-  for (const char* bad : {"127.0.0.1", "localhost:80", "127.0.0.1:", "127.0.0.1:65536",
-                          "127.0.0.1:8o", ":8080", "1.2.3:80", "[::1]:80"}) {
-    auto r = http::parse_listen(bad);
-    BOOST_TEST_CONTEXT(bad) {
-      BOOST_REQUIRE(!r.ok());
-      BOOST_TEST((r.err().code == errc::invalid_config));
-      BOOST_TEST(r.err().message.find("127.0.0.1:8080") != std::string::npos);
-    }
-  }
-}
 
 BOOST_AUTO_TEST_CASE(response_helpers_build_json) {
   auto e = http::response::error(404, "not_found", "no such certificate");
@@ -304,12 +300,12 @@ BOOST_AUTO_TEST_CASE(invalid_percent_encoding_is_400) {
       BOOST_TEST(error_code(r) == "malformed_input");
     }
   }
-  // Encoded dot segments are refused too (plain ones are resolved by civetweb).
+  // Encoded dot segments are refused too (plain ones are resolved).
   auto dots = must_send(url, "GET", "/v1/certs/%2e%2E");
   BOOST_TEST(dots.status == 400);
   BOOST_TEST(must_send(url, "GET", "/v1/x/../certs/abc").status == 200);
   BOOST_TEST(calls.load() == 1);
-  // Requests civetweb itself refuses get a JSON error as well.
+  // Requests that are not HTTP get a JSON error as well.
   auto garbage = raw_exchange(port_of(*srv), "GARBAGE\r\n\r\n");
   BOOST_TEST(garbage.rfind("HTTP/1.1 400", 0) == 0, garbage);
   BOOST_TEST(garbage.find("\"malformed_input\"") != std::string::npos, garbage);
@@ -541,4 +537,666 @@ BOOST_AUTO_TEST_CASE(client_handles_response_framings_and_limits) {
     BOOST_REQUIRE(!r.ok());
     BOOST_TEST((r.err().code == errc::io_error), r.err().describe());
   }
+}
+
+// -- listeners, TLS and limits ----------------------------------------------------------------------
+
+namespace {
+
+// Raw TLS clients write after the server closed; a test process must not die of SIGPIPE for it.
+struct ignore_sigpipe {
+  ignore_sigpipe() {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);
+
+// Remembers what on_refusal was told.
+class refusals {
+public:
+  http::refusal_fn observer() {
+    return [this](const std::string& peer, const std::string& reason) {
+      std::lock_guard guard{mtx_};
+      seen_.emplace_back(peer, reason);
+      cv_.notify_all();
+    };
+  }
+
+  // Waits (bounded) until `reason` was reported `n` times; the number seen.
+  size_t wait_for(const std::string& reason, size_t n = 1) {
+    std::unique_lock lock{mtx_};
+    cv_.wait_for(lock, 10s, [&] { return count_locked(reason) >= n; });
+    return count_locked(reason);
+  }
+
+  size_t count(const std::string& reason) {
+    std::lock_guard guard{mtx_};
+    return count_locked(reason);
+  }
+
+  // The peer of the first report of `reason`, or empty.
+  std::string peer_of(const std::string& reason) {
+    std::lock_guard guard{mtx_};
+    for (const auto& [peer, r] : seen_)
+      if (r == reason)
+        return peer;
+    return {};
+  }
+
+private:
+  size_t count_locked(const std::string& reason) const {
+    return static_cast<size_t>(std::count_if(seen_.begin(), seen_.end(),
+                                             [&](const auto& p) { return p.second == reason; }));
+  }
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, std::string>> seen_;
+};
+
+std::unique_ptr<http::server> start_with(const http::server_options& options) {
+  auto srv = http::server::start(options);
+  BOOST_REQUIRE_MESSAGE(srv.ok(), (srv.ok() ? "" : srv.err().describe()));
+  return std::move(srv).value();
+}
+
+void add_echo(http::server& srv) {
+  srv.route("POST", "/echo", [](const http::request& req) {
+    return http::response::json(200, {{"body", req.body},
+                                      {"token", req.bearer_token},
+                                      {"remote", req.remote_addr}});
+  });
+  srv.route("GET", "/hello", [](const http::request& req) {
+    return http::response::json(200, {{"hello", "world"}, {"remote", req.remote_addr}});
+  });
+}
+
+// A TCP connection to 127.0.0.1:port from `source` (another loopback address is another client).
+net::socket_fd connect_from(const char* source, std::uint16_t port) {
+  net::socket_fd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  BOOST_REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) {
+  BOOST_REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+}
+
+// Everything the server sends until it closes; `closed` tells whether it did (within 10 s).
+std::string read_until_close(int fd, bool* closed = nullptr) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (closed != nullptr)
+      *closed = n == 0 || (n < 0 && errno == ECONNRESET);
+    return out;
+  }
+}
+
+// A request from `source` that must be answered.
+std::string request_from(const char* source, std::uint16_t port, const std::string& bytes) {
+  auto fd = connect_from(source, port);
+  send_all(fd.get(), bytes);
+  return read_until_close(fd.get());
+}
+
+// Polls `done` until it holds or 10 s passed.
+template <class Pred>
+bool eventually(Pred done) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// An HTTPS server with the echo routes, its CA file and what it refused.
+struct https_fixture {
+  test::https_pki pki;
+  refusals refused;
+  std::unique_ptr<http::server> srv;
+  std::string ca_file;
+
+  explicit https_fixture(std::string listen = "127.0.0.1:0",
+                         std::vector<std::string> dns = {"localhost"},
+                         std::vector<std::string> ips = {"127.0.0.1", "::1"}) {
+    http::server_options o;
+    o.listen = std::move(listen);
+    o.tls = pki.identity(dns, ips);
+    o.threads = 2;
+    o.on_refusal = refused.observer();
+    srv = start_with(o);
+    add_echo(*srv);
+    ca_file = pki.root_file();
+  }
+
+  std::uint16_t port() const { return port_of(*srv); }
+
+  http::client_options trusting(std::string file) const {
+    http::client_options c;
+    c.ca_file = std::move(file);
+    return c;
+  }
+
+  result<http::response> get(const std::string& base, const std::string& file) const {
+    return http::client::send(base, "GET", "/hello", {}, {}, trusting(file));
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(listens_on_ipv6_and_host_names_and_refuses_malformed_addresses) {
+  http::server_options v6;
+  v6.listen = "[::1]:0";
+  auto six = start_with(v6);
+  add_echo(*six);
+  BOOST_TEST(six->listen_address().rfind("[::1]:", 0) == 0, six->listen_address());
+  auto r6 = must_send("http://" + six->listen_address(), "GET", "/hello");
+  BOOST_TEST(r6.status == 200);
+  BOOST_TEST(r6.json_body()->at("remote") == "::1");
+
+  http::server_options named;
+  named.listen = "localhost:0";
+  auto local = start_with(named);
+  add_echo(*local);
+  BOOST_TEST(local->listen_address().rfind("localhost:", 0) == 0, local->listen_address());
+  BOOST_TEST(local->listen_address() != "localhost:0");
+  BOOST_TEST(must_send("http://" + local->listen_address(), "GET", "/hello").status == 200);
+
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:8o", ":8080",
+                          "[::1]", "::1:80", "bad host:80", ""}) {
+    http::server_options o;
+    o.listen = bad;
+    auto r = http::server::start(o);
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST((r.err().code == errc::invalid_config), r.err().describe());
+    }
+  }
+  http::server_options zero_limit;
+  zero_limit.listen = "127.0.0.1:0";
+  zero_limit.max_connections_per_client = 0;
+  auto z = http::server::start(zero_limit);
+  BOOST_TEST((!z.ok() && z.err().code == errc::invalid_config));
+}
+
+BOOST_AUTO_TEST_CASE(adopts_a_listening_socket) {
+  auto l = net::listen_tcp(net::host_port{"127.0.0.1", 0});
+  BOOST_REQUIRE(l.ok());
+  auto port = l->port;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.listen_fd = l->fd.release();
+  auto srv = start_with(o);
+  add_echo(*srv);
+  BOOST_TEST(srv->listen_address() == "127.0.0.1:" + std::to_string(port));
+  BOOST_TEST(must_send("http://127.0.0.1:" + std::to_string(port), "GET", "/hello").status == 200);
+
+  // Not a listening socket: refused (and closed).
+  http::server_options bad;
+  bad.listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  auto r = http::server::start(bad);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == errc::invalid_config), r.err().describe());
+}
+
+BOOST_AUTO_TEST_CASE(https_round_trip_with_a_chain_issued_at_test_time) {
+  https_fixture f;
+  auto url = "https://" + f.srv->listen_address();
+  auto r = http::client::send(url, "POST", "/echo", "{\"a\":1}", "s3cr3t", f.trusting(f.ca_file));
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->status == 200);
+  auto j = r->json_body();
+  BOOST_REQUIRE(j.ok());
+  BOOST_TEST((*j)["body"] == "{\"a\":1}");
+  BOOST_TEST((*j)["token"] == "s3cr3t");
+  BOOST_TEST((*j)["remote"] == "127.0.0.1");
+  BOOST_TEST(r->headers["x-content-type-options"] == "nosniff");
+
+  // By host name (SNI and a DNS name of the certificate).
+  auto named = f.get("https://localhost:" + std::to_string(f.port()), f.ca_file);
+  BOOST_REQUIRE_MESSAGE(named.ok(), (named.ok() ? "" : named.err().describe()));
+  BOOST_TEST(named->status == 200);
+
+  // Every certificate of the CA file is a trust anchor: the intermediate alone, or the leaf pinned.
+  auto mid = f.get(url, f.pki.write("intermediate.pem", {f.pki.intermediate()}));
+  BOOST_REQUIRE_MESSAGE(mid.ok(), (mid.ok() ? "" : mid.err().describe()));
+
+  // Large bodies both ways.
+  std::string big(300 * 1024, 'x');
+  f.srv->route("POST", "/big", [](const http::request& req) {
+    http::response res;
+    res.content_type = "text/plain";
+    res.body = req.body + req.body;
+    return res;
+  }, 1 << 20);
+  auto large = http::client::send(url, "POST", "/big", big, {}, f.trusting(f.ca_file));
+  BOOST_REQUIRE_MESSAGE(large.ok(), (large.ok() ? "" : large.err().describe()));
+  BOOST_TEST((large->body == big + big));
+  BOOST_TEST(f.refused.count("tls_error") + f.refused.count("protocol_version") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(https_on_ipv6) {
+  https_fixture f{"[::1]:0"};
+  auto r = f.get("https://" + f.srv->listen_address(), f.ca_file);
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->json_body()->at("remote") == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(https_with_the_wrong_or_no_ca_file_is_refused) {
+  https_fixture f;
+  auto url = "https://" + f.srv->listen_address();
+  test::https_pki other{"Other"};
+  auto wrong = f.get(url, other.root_file());
+  BOOST_REQUIRE(!wrong.ok());
+  BOOST_TEST((wrong.err().code == errc::untrusted_chain), wrong.err().describe());
+  BOOST_TEST(wrong.err().message.find("--ca-file") != std::string::npos, wrong.err().message);
+
+  auto none = http::client::send(url, "GET", "/hello");
+  BOOST_REQUIRE(!none.ok());
+  BOOST_TEST((none.err().code == errc::invalid_config), none.err().describe());
+  BOOST_TEST(none.err().message.find("CA file") != std::string::npos, none.err().message);
+
+  auto missing = f.get(url, f.pki.path("no-such-file.pem"));
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST((missing.err().code == errc::invalid_config), missing.err().describe());
+
+  std::ofstream{f.pki.path("garbage.pem")} << "not a certificate\n";
+  auto garbage = f.get(url, f.pki.path("garbage.pem"));
+  BOOST_REQUIRE(!garbage.ok());
+  BOOST_TEST((garbage.err().code == errc::invalid_config), garbage.err().describe());
+
+  // The good CA file still works: the refusals above were the client's.
+  BOOST_TEST(f.get(url, f.ca_file).ok());
+}
+
+BOOST_AUTO_TEST_CASE(https_with_an_expired_certificate_is_refused) {
+  test::https_pki pki;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.tls = pki.identity({"localhost"}, {"127.0.0.1"}, std::chrono::hours{1},
+                       std::chrono::system_clock::now() - std::chrono::hours{2});
+  auto srv = start_with(o);
+  add_echo(*srv);
+  http::client_options c;
+  c.ca_file = pki.root_file();
+  auto r = http::client::send("https://" + srv->listen_address(), "GET", "/hello", {}, {}, c);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == errc::certificate_expired), r.err().describe());
+}
+
+BOOST_AUTO_TEST_CASE(https_to_a_name_the_certificate_does_not_hold_is_refused) {
+  https_fixture f{"127.0.0.1:0", {"other.example"}, {}};
+  auto by_ip = f.get("https://" + f.srv->listen_address(), f.ca_file);
+  BOOST_REQUIRE(!by_ip.ok());
+  BOOST_TEST((by_ip.err().code == errc::untrusted_chain), by_ip.err().describe());
+  BOOST_TEST(by_ip.err().message.find("not for 127.0.0.1") != std::string::npos, by_ip.err().message);
+  BOOST_TEST(by_ip.err().message.find("other.example") != std::string::npos, by_ip.err().message);
+
+  auto by_name = f.get("https://localhost:" + std::to_string(f.port()), f.ca_file);
+  BOOST_REQUIRE(!by_name.ok());
+  BOOST_TEST((by_name.err().code == errc::untrusted_chain), by_name.err().describe());
+  BOOST_TEST(by_name.err().message.find("not for localhost") != std::string::npos,
+             by_name.err().message);
+}
+
+BOOST_AUTO_TEST_CASE(a_tls12_client_is_refused_and_reported) {
+  https_fixture f;
+  auto fd = connect_from("127.0.0.1", f.port());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  BOOST_REQUIRE(ctx != nullptr);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd.get());
+  ERR_clear_error();
+  int rc = SSL_connect(ssl);
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  BOOST_TEST(rc != 1);
+  BOOST_TEST(f.refused.wait_for("protocol_version") == 1u);
+  BOOST_TEST(f.refused.peer_of("protocol_version") == "127.0.0.1");
+
+  // Garbage that looks like a handshake record is refused too, and the server goes on.
+  auto junk = connect_from("127.0.0.1", f.port());
+  send_all(junk.get(), std::string("\x16\x03\x01\x00\x05" "abcde", 10) + std::string(64, '\xff'));
+  bool closed = false;
+  read_until_close(junk.get(), &closed);
+  BOOST_TEST(closed);
+  BOOST_TEST(f.refused.count("tls_error") + f.refused.count("protocol_version") >= 2u);
+  BOOST_TEST(f.get("https://" + f.srv->listen_address(), f.ca_file).ok());
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_to_a_tls_listener_gets_https_required) {
+  https_fixture f;
+  auto raw = raw_exchange(f.port(), "GET /v1/status HTTP/1.1\r\nHost: localhost:"
+                                      + std::to_string(f.port()) + "\r\n\r\n");
+  BOOST_TEST(raw.rfind("HTTP/1.1 400", 0) == 0, raw);
+  BOOST_TEST(raw.find("\"https_required\"") != std::string::npos, raw);
+  BOOST_TEST(raw.find("use https://localhost:" + std::to_string(f.port()) + "/v1/status")
+               != std::string::npos,
+             raw);
+  BOOST_TEST(f.refused.wait_for("https_required") == 1u);
+
+  // Our own client, told http:// by mistake, gets the same answer.
+  auto r = http::client::send("http://" + f.srv->listen_address(), "GET", "/hello");
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->status == 400);
+  BOOST_TEST(error_code(*r) == "https_required");
+}
+
+BOOST_AUTO_TEST_CASE(https_to_a_plain_listener_is_a_protocol_error) {
+  auto srv = start_server();
+  test::https_pki pki;
+  http::client_options c;
+  c.ca_file = pki.root_file();
+  auto r = http::client::send("https://" + srv->listen_address(), "GET", "/x", {}, {}, c);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == errc::protocol_error), r.err().describe());
+  BOOST_TEST(r.err().message.find("does not speak TLS") != std::string::npos, r.err().message);
+}
+
+BOOST_AUTO_TEST_CASE(tokens_go_over_plain_http_to_loopback_only) {
+  // Nothing listens at 198.18.0.77:1; a refusal that came from trying would be io_error or timeout.
+  auto far = http::client::send("http://198.18.0.77:1", "GET", "/x", {}, "s3cr3t", 30s);
+  BOOST_REQUIRE(!far.ok());
+  BOOST_TEST((far.err().code == errc::forbidden), far.err().describe());
+  BOOST_TEST(far.err().message.find("use https://") != std::string::npos, far.err().message);
+
+  auto srv = start_server();
+  add_echo(*srv);
+  auto v4 = must_send("http://" + srv->listen_address(), "POST", "/echo", "{}", "tok");
+  BOOST_TEST(v4.json_body()->at("token") == "tok");
+  auto by_name = must_send("http://localhost:" + std::to_string(port_of(*srv)), "POST", "/echo", "{}", "tok");
+  BOOST_TEST(by_name.json_body()->at("token") == "tok");
+
+  http::server_options o;
+  o.listen = "[::1]:0";
+  auto six = start_with(o);
+  add_echo(*six);
+  auto v6 = must_send("http://" + six->listen_address(), "POST", "/echo", "{}", "tok6");
+  BOOST_TEST(v6.json_body()->at("token") == "tok6");
+}
+
+BOOST_AUTO_TEST_CASE(a_head_over_the_limit_is_431) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.max_header_bytes = 4096;
+  auto srv = start_with(o);
+  add_echo(*srv);
+  auto big = raw_exchange(port_of(*srv), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: "
+                                           + std::string(8192, 'p') + "\r\n\r\n");
+  BOOST_TEST(big.rfind("HTTP/1.1 431", 0) == 0, big);
+  BOOST_TEST(big.find("\"too_large\"") != std::string::npos, big);
+  auto fits = raw_exchange(port_of(*srv), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: "
+                                            + std::string(2048, 'p') + "\r\n\r\n");
+  BOOST_TEST(fits.rfind("HTTP/1.1 200", 0) == 0, fits);
+}
+
+BOOST_AUTO_TEST_CASE(content_length_over_the_route_limit_is_413_before_the_body) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.max_body_bytes = 1024;
+  o.body_timeout = 120s; // a server that waited for the body would not answer within the test
+  std::atomic<int> calls{0};
+  auto srv = start_with(o);
+  srv->route("POST", "/small", [&](const http::request&) {
+    ++calls;
+    return http::response::json(200, {});
+  });
+  srv->route("POST", "/upload", [&](const http::request& req) {
+    ++calls;
+    return http::response::json(200, {{"size", req.body.size()}});
+  }, 4096);
+  auto fd = connect_from("127.0.0.1", port_of(*srv));
+  send_all(fd.get(), "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n\r\n");
+  bool closed = false;
+  auto answer = read_until_close(fd.get(), &closed);
+  BOOST_TEST(answer.rfind("HTTP/1.1 413", 0) == 0, answer);
+  BOOST_TEST(closed);
+  // The route's own limit applies.
+  auto up = must_send("http://" + srv->listen_address(), "POST", "/upload", std::string(3000, 'u'));
+  BOOST_TEST(up.status == 200);
+  BOOST_TEST(up.json_body()->at("size") == 3000);
+  BOOST_TEST(must_send("http://" + srv->listen_address(), "POST", "/upload", std::string(5000, 'u')).status
+             == 413);
+  BOOST_TEST(calls.load() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
+  auto srv = start_server();
+  add_echo(*srv);
+  auto fd = connect_from("127.0.0.1", port_of(*srv));
+  send_all(fd.get(), "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  std::string interim;
+  char buf[256];
+  while (interim.find("\r\n\r\n") == std::string::npos) {
+    auto n = ::recv(fd.get(), buf, sizeof buf, 0);
+    BOOST_REQUIRE(n > 0);
+    interim.append(buf, static_cast<size_t>(n));
+  }
+  BOOST_TEST(interim == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd.get(), "hello");
+  auto rest = read_until_close(fd.get());
+  BOOST_TEST(rest.rfind("HTTP/1.1 200", 0) == 0, rest);
+  BOOST_TEST(rest.find("\"body\":\"hello\"") != std::string::npos, rest);
+}
+
+BOOST_AUTO_TEST_CASE(connections_per_client_are_limited) {
+  refusals refused;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections_per_client = 3;
+  o.header_timeout = 120s; // the idle connections stay until the test closes them
+  o.on_refusal = refused.observer();
+  auto srv = start_with(o);
+  add_echo(*srv);
+  auto port = port_of(*srv);
+  std::vector<net::socket_fd> idle;
+  for (int i = 0; i < 3; ++i)
+    idle.push_back(connect_from("127.0.0.1", port));
+  // The fourth from 127.0.0.1 is closed unanswered; accepted in order, after the three.
+  auto fourth = connect_from("127.0.0.1", port);
+  ::send(fourth.get(), "GET /hello HTTP/1.1\r\n\r\n", 23, MSG_NOSIGNAL);
+  bool closed = false;
+  auto answer = read_until_close(fourth.get(), &closed);
+  BOOST_TEST(answer.empty(), answer);
+  BOOST_TEST(closed);
+  BOOST_TEST(refused.wait_for("client_connection_limit") == 1u);
+  BOOST_TEST(refused.peer_of("client_connection_limit") == "127.0.0.1");
+  // Another client is served meanwhile.
+  auto other = request_from("127.0.0.2", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(other.rfind("HTTP/1.1 200", 0) == 0, other);
+  BOOST_TEST(other.find("\"remote\":\"127.0.0.2\"") != std::string::npos, other);
+  // A closed connection frees its slot.
+  idle.pop_back();
+  BOOST_TEST(eventually([&] {
+    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(connections_in_all_are_limited) {
+  refusals refused;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections = 2;
+  o.header_timeout = 120s;
+  o.on_refusal = refused.observer();
+  auto srv = start_with(o);
+  add_echo(*srv);
+  auto port = port_of(*srv);
+  auto a = connect_from("127.0.0.1", port);
+  auto b = connect_from("127.0.0.2", port);
+  auto c = connect_from("127.0.0.3", port);
+  bool closed = false;
+  BOOST_TEST(read_until_close(c.get(), &closed).empty());
+  BOOST_TEST(closed);
+  BOOST_TEST(refused.wait_for("connection_limit") == 1u);
+  a = net::socket_fd{};
+  BOOST_TEST(eventually([&] {
+    return request_from("127.0.0.4", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(idle_and_slow_connections_time_out_and_free_their_slot) {
+  refusals refused;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections_per_client = 2;
+  o.header_timeout = 300ms;
+  o.body_timeout = 300ms;
+  o.on_refusal = refused.observer();
+  auto srv = start_with(o);
+  add_echo(*srv);
+  auto port = port_of(*srv);
+  // Silent: closed without an answer.
+  auto silent = connect_from("127.0.0.1", port);
+  // Half a head: 408.
+  auto half = connect_from("127.0.0.1", port);
+  send_all(half.get(), "GET /hello HTTP/1.1\r\nHost:");
+  bool closed = false;
+  BOOST_TEST(read_until_close(silent.get(), &closed).empty());
+  BOOST_TEST(closed);
+  auto timeout = read_until_close(half.get(), &closed);
+  BOOST_TEST(timeout.rfind("HTTP/1.1 408", 0) == 0, timeout);
+  BOOST_TEST(closed);
+  BOOST_TEST(refused.wait_for("header_timeout", 2) == 2u);
+  // A body that stalls: 408.
+  auto slow = connect_from("127.0.0.1", port);
+  send_all(slow.get(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+  auto stalled = read_until_close(slow.get(), &closed);
+  BOOST_TEST(stalled.rfind("HTTP/1.1 408", 0) == 0, stalled);
+  BOOST_TEST(refused.wait_for("body_timeout") == 1u);
+  // The slots are free again.
+  BOOST_TEST(eventually([&] {
+    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_handler_holds_one_worker_only_and_a_full_queue_is_503) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 2;
+  o.max_queued_requests = 0;
+  auto srv = start_with(o);
+  add_echo(*srv);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> entered{0};
+  srv->route("GET", "/slow", [&](const http::request&) {
+    ++entered;
+    released.wait();
+    return http::response::json(200, {{"slow", true}});
+  });
+  auto url = "http://" + srv->listen_address();
+  auto first = std::async(std::launch::async, [&] { return http::client::send(url, "GET", "/slow", {}, {}, 60s); });
+  BOOST_REQUIRE(eventually([&] { return entered.load() == 1; }));
+  // One worker is left: other requests go through.
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(must_send(url, "GET", "/hello").status == 200);
+  // Both workers busy and no queue: 503 with Retry-After.
+  auto second = std::async(std::launch::async, [&] { return http::client::send(url, "GET", "/slow", {}, {}, 60s); });
+  BOOST_REQUIRE(eventually([&] { return entered.load() == 2; }));
+  auto busy = must_send(url, "GET", "/hello");
+  BOOST_TEST(busy.status == 503);
+  BOOST_TEST(error_code(busy) == "resource_exhausted");
+  BOOST_TEST(busy.headers["retry-after"] == "1");
+  release.set_value();
+  auto r1 = first.get();
+  auto r2 = second.get();
+  BOOST_TEST((r1.ok() && r1->status == 200));
+  BOOST_TEST((r2.ok() && r2->status == 200));
+}
+
+BOOST_AUTO_TEST_CASE(stop_closes_connections_at_once_and_waits_for_running_handlers) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.header_timeout = 120s;
+  o.body_timeout = 120s;
+  auto srv = start_with(o);
+  add_echo(*srv);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  std::atomic<bool> handler_done{false};
+  srv->route("GET", "/slow", [&](const http::request&) {
+    entered = true;
+    released.wait();
+    handler_done = true;
+    return http::response::json(200, {});
+  });
+  auto port = port_of(*srv);
+  auto idle = connect_from("127.0.0.1", port);
+  auto mid_body = connect_from("127.0.0.1", port);
+  send_all(mid_body.get(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  auto busy = connect_from("127.0.0.1", port);
+  send_all(busy.get(), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_REQUIRE(eventually([&] { return entered.load(); }));
+
+  std::atomic<bool> handler_done_before_stop_returned{false};
+  auto stopping = std::async(std::launch::async, [&] {
+    srv->stop();
+    handler_done_before_stop_returned = handler_done.load();
+  });
+  // The open connections are closed by stop() (their timeouts are minutes away).
+  bool closed = false;
+  BOOST_TEST(read_until_close(idle.get(), &closed).empty());
+  BOOST_TEST(closed);
+  BOOST_TEST(read_until_close(mid_body.get(), &closed).empty());
+  BOOST_TEST(closed);
+  // The listener is closed at once.
+  BOOST_TEST(eventually([&] { return !http::client::send("http://127.0.0.1:" + std::to_string(port), "GET", "/hello", {}, {}, 2s).ok(); }));
+  release.set_value();
+  BOOST_REQUIRE((stopping.wait_for(30s) == std::future_status::ready));
+  BOOST_TEST(handler_done_before_stop_returned.load());
+  srv->stop(); // idempotent
+}
+
+BOOST_AUTO_TEST_CASE(a_server_without_tls13_is_a_protocol_error) {
+  test::https_pki pki;
+  auto id = pki.identity({"localhost"}, {"127.0.0.1"});
+  bound_socket listener{true};
+  // A TLS 1.2-only server, raw OpenSSL: one connection, one handshake attempt.
+  std::thread server{[&] {
+    pollfd pfd{listener.fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 10'000) != 1)
+      return;
+    net::socket_fd conn{::accept(listener.fd, nullptr, nullptr)};
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_use_certificate(ctx, id.chain.front().native_handle());
+    SSL_CTX_use_PrivateKey(ctx, id.key->native_handle());
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, conn.get());
+    ERR_clear_error();
+    SSL_accept(ssl);
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }};
+  http::client_options c;
+  c.ca_file = pki.root_file();
+  auto r = http::client::send("https://127.0.0.1:" + std::to_string(listener.port), "GET", "/x", {}, {}, c);
+  server.join();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == errc::protocol_error), r.err().describe());
+  BOOST_TEST(r.err().message.find("TLS 1.3") != std::string::npos, r.err().message);
 }

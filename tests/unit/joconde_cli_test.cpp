@@ -212,6 +212,23 @@ public:
         return unauthorised();
       return http::response::json(201, json{{"uuid", req.params.at("uuid")}, {"pak_sha256", "ab12"}});
     });
+    srv_->route("POST", "/v1/ctas/{uuid}/overrides", [this](const http::request& req) {
+      auto who = user(req);
+      if (!who)
+        return unauthorised();
+      if ((*who)["user"] != "admin")
+        return http::response::error(403, "forbidden", "POST /v1/ctas/{uuid}/overrides needs the role it_admin");
+      const auto& uuid = req.params.at("uuid");
+      if (uuid != "c0ffee")
+        return http::response::error(404, "not_found", "no CTA " + uuid);
+      auto body = json::parse(req.body, nullptr, false);
+      auto member = body.value("member", "") + ".joconde.test";
+      if (member == "client-a.joconde.test")
+        return http::response::error(409, "invalid_state", member + " is confirmed at this node");
+      return http::response::json(201, json{{"uuid", uuid}, {"member", member}, {"fingerprint", "0A:1B"},
+                                            {"reason", body.value("reason", "")}, {"by", "admin"},
+                                            {"at_ms", 5}});
+    });
     srv_->route("POST", "/v1/ctas/{uuid}/cancel", [this](const http::request& req) {
       if (!user(req))
         return unauthorised();
@@ -954,6 +971,74 @@ BOOST_AUTO_TEST_CASE(cta_show_is_readable_and_deterministic) {
   BOOST_REQUIRE(small.ok());
   BOOST_CHECK_EQUAL(*small, "uuid:         u\nstatus:       draft\n");
   BOOST_CHECK(!cli::render_cta(json::array()).ok());
+}
+
+// SYS-2.1: the members the node has not confirmed come first, with what to compare and do.
+BOOST_AUTO_TEST_CASE(cta_show_warns_of_unconfirmed_members_first) {
+  json doc{{"uuid", "c0ffee"},
+           {"status", "emerging"},
+           {"members",
+            {{{"fqdn", "cp1.joconde.test"}, {"role", "computing_party"}, {"fingerprint", "11:22"},
+              {"trust", "confirmed"}, {"confirmed_at_ms", 1}},
+             {{"fqdn", "cp3.joconde.test"}, {"role", "computing_party"}, {"fingerprint", "0A:1B"},
+              {"trust", "unconfirmed"}},
+             {{"fqdn", "client-b.joconde.test\x1b[2J"}, {"role", "peer"}, {"fingerprint", "33:44"},
+              {"trust", "unconfirmed"}}}}};
+  auto text = cli::render_cta(doc);
+  BOOST_REQUIRE(text.ok());
+  const std::string head =
+    "uuid:         c0ffee\n"
+    "status:       emerging\n"
+    "\n"
+    "WARNING: 2 members of this CTA are NOT confirmed out of band at this node (SYS-2.1).\n"
+    "This node submits no CTSA for it until each is confirmed or overridden.\n"
+    "  UNCONFIRMED cp3.joconde.test (computing_party)\n"
+    "    fingerprint: 0A:1B\n"
+    "    compare it with cp3.joconde.test's operator over another channel, then at this node:\n"
+    "      joconde-node trust confirm 0A:1B --dir DATA_DIR\n"
+    "    or, accepting the risk (it_admin):\n"
+    "      joconde cta override c0ffee --member cp3.joconde.test --reason TEXT\n"
+    "  UNCONFIRMED client-b.joconde.test\\x1b[2J (peer)\n";
+  BOOST_CHECK_EQUAL(text->substr(0, head.size()), head);
+  BOOST_CHECK(text->find("UNCONFIRMED cp1") == std::string::npos);
+  BOOST_CHECK(text->find("\nmembers:\n") > text->find("WARNING"));
+  // Every member confirmed or overridden: no warning at all.
+  doc["members"][1]["trust"] = "override";
+  doc["members"][2]["trust"] = "confirmed";
+  auto quiet = cli::render_cta(doc);
+  BOOST_REQUIRE(quiet.ok());
+  BOOST_CHECK(quiet->find("WARNING") == std::string::npos);
+  BOOST_CHECK(quiet->find("UNCONFIRMED") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(cta_override_records_an_it_administrators_decision) {
+  auto r = joconde_run(with_url({"cta", "override", "c0ffee", "--member", "cp3", "--reason", "read out on a call"},
+                                admin_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "override: cp3.joconde.test (fingerprint 0A:1B) accepted unconfirmed for CTA "
+                           "c0ffee by admin\n");
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"member":"cp3","reason":"read out on a call"})");
+  // Refused by the node: without the role, for a confirmed member, for another CTA.
+  r = joconde_run(with_url({"cta", "override", "c0ffee", "--member", "cp3", "--reason", "x"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_denied);
+  r = joconde_run(with_url({"cta", "override", "c0ffee", "--member", "client-a", "--reason", "x"}, admin_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  BOOST_CHECK_EQUAL(r.err, "joconde: invalid_state: client-a.joconde.test is confirmed at this node\n");
+  r = joconde_run(with_url({"cta", "override", "d00d", "--member", "cp3", "--reason", "x"}, admin_token));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  // Refused here, before any request: no member, no or a blank reason, --member elsewhere.
+  auto before = node.requests();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         {"cta", "override", "c0ffee", "--reason", "x"},
+         {"cta", "override", "c0ffee", "--member", "cp3"},
+         {"cta", "override", "c0ffee", "--member", "cp3", "--reason", " \t"},
+         {"cta", "show", "c0ffee", "--member", "cp3"}}) {
+    auto bad = joconde_run(with_url(args, admin_token));
+    BOOST_CHECK_EQUAL(bad.rc, cli::exit_usage);
+    BOOST_CHECK_EQUAL(bad.out, "");
+  }
+  BOOST_CHECK_EQUAL(node.requests(), before);
+  BOOST_CHECK(!cli::render_override(json{{"member", "m"}}).ok());
 }
 
 BOOST_AUTO_TEST_CASE(status_is_pretty_unless_json) {

@@ -5,6 +5,8 @@
 #include "joconde/runtime/http_client.hpp"
 #include "joconde/runtime/metrics.hpp"
 
+#include "support/https_pki.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -148,6 +150,52 @@ BOOST_AUTO_TEST_CASE(port_zero_picks_a_port) {
   auto res = http::client::send("http://" + addr, "GET", "/metrics", {}, {}, 10s);
   BOOST_REQUIRE(res.ok());
   BOOST_TEST(res->body.find("joconde_build_info{") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(serves_over_ipv6_and_https) {
+  auto plain = metrics::registry::start("[::1]:0", "n", "leaf");
+  BOOST_REQUIRE_MESSAGE(plain.ok(), (plain.ok() ? "" : plain.err().describe()));
+  auto addr6 = (*plain)->listen_address();
+  BOOST_TEST(addr6.rfind("[::1]:", 0) == 0, addr6);
+  auto r6 = http::client::send("http://" + addr6, "GET", "/metrics", {}, {}, 10s);
+  BOOST_REQUIRE_MESSAGE(r6.ok(), (r6.ok() ? "" : r6.err().describe()));
+  BOOST_TEST(r6->content_type == "text/plain; version=0.0.4");
+  BOOST_TEST(r6->body.find("joconde_build_info{") != std::string::npos);
+
+  test::https_pki pki;
+  http::server_options options;
+  options.listen = "127.0.0.1:0";
+  options.tls = pki.identity({"localhost"}, {"127.0.0.1"});
+  options.threads = 1;
+  auto secure = metrics::registry::start(options, "node-s", "root");
+  BOOST_REQUIRE_MESSAGE(secure.ok(), (secure.ok() ? "" : secure.err().describe()));
+  (*secure)->audit_records().Increment(3);
+  auto url = "https://" + (*secure)->listen_address();
+  http::client_options trusting;
+  trusting.ca_file = pki.root_file();
+  auto res = http::client::send(url, "GET", "/metrics", {}, {}, trusting);
+  BOOST_REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
+  BOOST_TEST(res->status == 200);
+  BOOST_TEST(res->body.find("node=\"node-s\"") != std::string::npos);
+  BOOST_TEST(has_line(res->body, "joconde_audit_records_total 3"));
+
+  // Negative twins: plain HTTP to the TLS listener, a CA that did not issue its certificate.
+  auto cleartext = http::client::send("http://" + (*secure)->listen_address(), "GET", "/metrics", {}, {}, 10s);
+  BOOST_REQUIRE_MESSAGE(cleartext.ok(), (cleartext.ok() ? "" : cleartext.err().describe()));
+  BOOST_TEST(cleartext->status == 400);
+  BOOST_TEST(cleartext->body.find("https_required") != std::string::npos);
+  BOOST_TEST(cleartext->body.find("joconde_") == std::string::npos);
+  test::https_pki other{"Other"};
+  trusting.ca_file = other.root_file();
+  auto untrusted = http::client::send(url, "GET", "/metrics", {}, {}, trusting);
+  BOOST_REQUIRE(!untrusted.ok());
+  BOOST_TEST((untrusted.err().code == errc::untrusted_chain), untrusted.err().describe());
+
+  // A TLS identity without a key does not start.
+  options.tls->key = nullptr;
+  auto keyless = metrics::registry::start(options, "n", "root");
+  BOOST_REQUIRE(!keyless.ok());
+  BOOST_TEST((keyless.err().code == errc::invalid_config), keyless.err().describe());
 }
 
 BOOST_AUTO_TEST_CASE(accessors_are_thread_safe) {

@@ -126,3 +126,114 @@ BOOST_AUTO_TEST_CASE(tee_files_default_to_the_programs_and_the_data_directory) {
   }
   fs::remove(file);
 }
+
+BOOST_AUTO_TEST_CASE(addresses_are_ipv4_ipv6_or_host_names) {
+  auto file = write_ini(good);
+  auto cfg = load_node_config(file, {{"node.listen", "[::1]:4701"}, {"node.parent", "root.example.org:4700"},
+                                     {"http.listen", "localhost:8701"}, {"metrics.listen", "0.0.0.0:9701"},
+                                     {"node.advertise", "cp1.example.org:4701"}});
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg ? std::string{} : cfg.err().describe()));
+  BOOST_CHECK_EQUAL(cfg->listen.host, "::1");
+  BOOST_CHECK_EQUAL(cfg->listen.text(), "[::1]:4701");
+  BOOST_CHECK_EQUAL(cfg->advertise.text(), "cp1.example.org:4701");
+  BOOST_CHECK_EQUAL(cfg->http_listen.host, "localhost");
+  BOOST_CHECK(cfg->http_tls); // HTTPS unless asked otherwise
+  BOOST_CHECK_EQUAL(cfg->api_url(), "https://localhost:8701");
+  cfg = load_node_config(file, {{"http.listen", "0.0.0.0:8701"}});
+  BOOST_CHECK_EQUAL(cfg->api_url(), "https://127.0.0.1:8701"); // a wildcard is reached over loopback
+  cfg = load_node_config(file, {{"http.listen", "0.0.0.0:8701"},
+                                {"http.advertise", "cp1.example.org, [2001:db8::5]:443, 198.18.0.11"}});
+  BOOST_REQUIRE(cfg.ok());
+  BOOST_CHECK_EQUAL(cfg->http_advertise.size(), 3u);
+  BOOST_CHECK_EQUAL(cfg->api_url(), "https://cp1.example.org:8701");
+  cfg = load_node_config(file, {{"http.advertise", "[2001:db8::5]:443"}});
+  BOOST_CHECK_EQUAL(cfg->api_url(), "https://[2001:db8::5]:443");
+  cfg = load_node_config(file, {{"http.tls", "off"}});
+  BOOST_REQUIRE(cfg.ok()); // plain HTTP on a loopback listener, asked for explicitly
+  BOOST_CHECK_EQUAL(cfg->api_url(), "http://127.0.0.1:8701");
+  fs::remove(file);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_off_loopback_and_broken_network_keys_are_refused) {
+  struct bad_case {
+    std::map<std::string, std::string> overrides;
+    std::string expect;
+  };
+  std::vector<bad_case> cases{
+    {{{"http.tls", "off"}, {"http.listen", "198.18.0.11:8701"}}, "allowed only on a loopback listener"},
+    {{{"http.tls", "off"}, {"http.listen", "0.0.0.0:8701"}}, "allowed only on a loopback listener"},
+    {{{"http.tls", "maybe"}}, "http.tls must be on or off"},
+    {{{"http.certificate", "web.pem"}}, "http.certificate and http.key go together"},
+    {{{"http.key", "web.key"}}, "http.certificate and http.key go together"},
+    {{{"http.advertise", "0.0.0.0"}}, "http.advertise"},
+    {{{"http.advertise", "bad host!"}}, "http.advertise"},
+    {{{"metrics.tls", "on"}, {"http.tls", "off"}}, "metrics.tls"},
+    {{{"node.listen", "::1:4701"}}, "node.listen"},
+    {{{"node.listen", "[cp1]:4701"}}, "node.listen"},
+    {{{"node.parent", "[::1]"}}, "node.parent"},
+    {{{"node.advertise", "0.0.0.0:4701"}}, "node.advertise"},
+    {{{"vm.bind", "0.0.0.0"}}, "set vm.advertise"},
+    {{{"vm.bind", "::"}}, "set vm.advertise"},
+    {{{"vm.bind", "a host"}}, "vm.bind"},
+    {{{"vm.advertise", "198.18.0.11:20000"}}, "vm.advertise"},
+    {{{"vm.ports", "20000"}}, "one CT VM needs 4"},
+    {{{"vm.ports", "20010-20000"}}, "vm.ports"},
+    {{{"vm.ports", "1-70000"}}, "vm.ports"},
+    {{{"vm.ports", "lots"}}, "vm.ports"},
+  };
+  auto file = write_ini(good);
+  for (const auto& c : cases) {
+    auto cfg = load_node_config(file, c.overrides);
+    BOOST_CHECK_MESSAGE(!cfg, c.expect);
+    if (!cfg) {
+      BOOST_CHECK(cfg.err().code == errc::invalid_config);
+      BOOST_CHECK_MESSAGE(cfg.err().message.find(c.expect) != std::string::npos, cfg.err().message);
+    }
+  }
+  fs::remove(file);
+}
+
+BOOST_AUTO_TEST_CASE(ct_vms_listen_where_the_operator_says) {
+  auto file = write_ini(good);
+  auto cfg = load_node_config(file, {}).value();
+  BOOST_CHECK_EQUAL(cfg.vm_bind, "127.0.0.1");
+  BOOST_CHECK_EQUAL(cfg.vm_advertise, "127.0.0.1");
+  BOOST_CHECK_EQUAL(cfg.vm_admin_bind, "127.0.0.1");
+  BOOST_CHECK_EQUAL(cfg.vm_ports.text(), "20000-20999");
+  cfg = load_node_config(file, {{"vm.bind", "0.0.0.0"}, {"vm.advertise", "cp1.example.org"},
+                                {"vm.ports", "30000-30011"}, {"vm.admin-bind", "::1"}})
+          .value();
+  BOOST_CHECK_EQUAL(cfg.vm_advertise, "cp1.example.org");
+  BOOST_CHECK_EQUAL(cfg.vm_admin_bind, "::1");
+  BOOST_CHECK_EQUAL(cfg.vm_ports.size(), 12u);
+  cfg = load_node_config(file, {{"vm.ports", "any"}, {"vm.bind", "[2001:db8::7]"}}).value();
+  BOOST_CHECK_EQUAL(cfg.vm_ports.size(), 0u);
+  BOOST_CHECK_EQUAL(cfg.vm_bind, "2001:db8::7");
+  // A client node does not run CT VMs: a wildcard without advertised host is no reason to refuse.
+  BOOST_CHECK(load_node_config(file, {{"node.role", "client"}, {"vm.bind", "0.0.0.0"}}).ok());
+  for (const auto* key : {"node.advertise", "http.advertise", "http.tls", "http.certificate",
+                          "http.key", "metrics.tls", "vm.bind", "vm.advertise", "vm.admin-bind",
+                          "vm.ports"}) {
+    bool documented = false;
+    for (const auto& k : config_keys())
+      documented = documented || (k.name == key && !k.help.empty());
+    BOOST_CHECK_MESSAGE(documented, key);
+  }
+  fs::remove(file);
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_configuration_guide) {
+  std::ifstream in{std::string{JOCONDE_SOURCE_DIR} + "/docs/configuration.md"};
+  BOOST_REQUIRE(in);
+  std::string doc{std::istreambuf_iterator<char>{in}, {}};
+  for (const auto& k : config_keys())
+    BOOST_CHECK_MESSAGE(doc.find("| `" + k.name + "` |") != std::string::npos,
+                        k.name << " is missing from docs/configuration.md");
+}
+
+BOOST_AUTO_TEST_CASE(the_example_member_configuration_loads) {
+  auto cfg = load_node_config(std::string{JOCONDE_SOURCE_DIR} + "/config/examples/member-node.ini", {});
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg ? std::string{} : cfg.err().describe()));
+  BOOST_CHECK_EQUAL(cfg->vm_advertise, "cp1.example.org");
+  BOOST_CHECK_EQUAL(cfg->api_url(), "https://198.51.100.11:8443");
+}

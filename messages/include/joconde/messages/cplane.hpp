@@ -20,6 +20,7 @@ using admin_atom = caf::atom_constant<caf::atom("j_admin")>;
 using upload_atom = caf::atom_constant<caf::atom("j_upload")>;
 using download_atom = caf::atom_constant<caf::atom("j_dload")>;
 using done_atom = caf::atom_constant<caf::atom("j_done")>;
+using override_atom = caf::atom_constant<caf::atom("j_overr")>;
 
 /// The Deployment Operator of a Computing Party: provisions, tracks and tears down its CT VMs.
 using deployment_operator_actor = caf::typed_actor<
@@ -60,7 +61,8 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   caf::replies_to<create_atom, std::string, std::string>::with<std::string>,
   // local (HTTP API): uuid, this peer's CTSA as JSON (signatories, data custodians, data analysts)
   // and the Task Organiser's user name; signed by the node and sent to the root. Reply, once the
-  // root accepted it: JSON {uuid, ctsa_sha256, version, status}.
+  // root accepted it: JSON {uuid, ctsa_sha256, version, status}. Refused with unconfirmed_member,
+  // nothing stored or sent, while another member of the CTA is unconfirmed here (SYS-2.1).
   caf::replies_to<submit_atom, std::string, std::string, std::string>::with<std::string>,
   // local (HTTP API): uuid, {signatory, document} as JSON and the Signatory's user name: a
   // Signatory of this peer signs the peer's current CTSA. Reply, once the root accepted it: JSON.
@@ -75,9 +77,14 @@ using artefact_manager_actor = local_subscriber_actor::extend<
   // whether they are a custodian: registers a person's PAK for this CTA at this peer's node.
   // Reply: JSON {uuid, pak_sha256, name, keys}.
   caf::replies_to<pak_atom, std::string, std::string, std::string, bool>::with<std::string>,
+  // local (HTTP API): uuid, member FQDN, reason, the IT administrator's user name: this node may
+  // commit to the CTA although the member's fingerprint was not confirmed out of band here
+  // (SYS-2.1); stored and audited. Reply: JSON {uuid, member, fingerprint, reason, by, at_ms}.
+  caf::replies_to<override_atom, std::string, std::string, std::string, std::string>::with<std::string>,
   // timer, at the root: cancel CTAs that name a revoked node; erase those past their retention.
   caf::reacts_to<tick_atom>,
-  // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one. Reply: JSON.
+  // local (HTTP API): "" lists the CTAs this node holds; a uuid shows one, with every other
+  // member's fingerprint and trust here (confirmed, unconfirmed, override). Reply: JSON.
   caf::replies_to<query_atom, std::string>::with<std::string>,
   // timer: a draft the root did not answer in time.
   caf::reacts_to<expire_atom, std::string>,

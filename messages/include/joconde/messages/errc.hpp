@@ -68,6 +68,12 @@ enum class errc : std::uint8_t {
   debug_enabled,
   /// A TEE platform's TCB (firmware) version is older than the accepted minimum.
   tcb_outdated,
+  /// A bounded resource is used up (the CT VM port range, connection slots): wait or raise the limit.
+  resource_exhausted,
+  /// A member named in a CTSC has a certificate whose fingerprint was not confirmed out of band at
+  /// this node (SYS-2.1, ADR-5): compare and confirm it, or have an IT administrator record an
+  /// override, before this node commits to the CTA.
+  unconfirmed_member,
 };
 
 /// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
@@ -102,13 +108,16 @@ constexpr std::string_view to_string(errc x) noexcept {
     case errc::host_data_mismatch: return "host_data_mismatch";
     case errc::debug_enabled: return "debug_enabled";
     case errc::tcb_outdated: return "tcb_outdated";
+    case errc::resource_exhausted: return "resource_exhausted";
+    case errc::unconfirmed_member: return "unconfirmed_member";
   }
   return "unknown";
 }
 
 /// The code whose to_string() is `name`; `fallback` for any other text (e.g. from another node).
 constexpr errc errc_from_string(std::string_view name, errc fallback) noexcept {
-  for (auto i = static_cast<std::uint8_t>(errc::none); i <= static_cast<std::uint8_t>(errc::tcb_outdated); ++i)
+  constexpr auto last = static_cast<std::uint8_t>(errc::unconfirmed_member);
+  for (auto i = static_cast<std::uint8_t>(errc::none); i <= last; ++i)
     if (to_string(static_cast<errc>(i)) == name)
       return static_cast<errc>(i);
   return fallback;

@@ -318,6 +318,9 @@ public:
   /// The DNS names of the subjectAltName extension, in order.
   std::vector<std::string> dns_names() const;
 
+  /// The IP addresses of the subjectAltName extension, in order, as numeric texts.
+  std::vector<std::string> ip_addresses() const;
+
   /// Start of validity.
   std::chrono::system_clock::time_point not_before() const;
 
@@ -417,6 +420,9 @@ struct issue_profile {
   std::chrono::seconds validity{365 * 24 * 3600};
   /// Start of validity (second precision).
   std::chrono::system_clock::time_point not_before = std::chrono::system_clock::now();
+  /// subjectAltName iPAddress entries (IPv4 or IPv6 literals), after the DNS names: a TLS server
+  /// reached by address (an HTTPS listener) names its addresses here.
+  std::vector<std::string> ip_addresses;
 };
 
 /// Issues an X.509 v3 certificate for `subject_key` signed by `issuer_key` (ECDSA-SHA256) with a
@@ -424,7 +430,7 @@ struct issue_profile {
 /// self-signed certificate (then `subject_key` must be the public half of `issuer_key`).
 /// Extensions: basicConstraints (critical), keyUsage (critical), extendedKeyUsage serverAuth and
 /// clientAuth (not on self-signed certificates), subjectKeyIdentifier, authorityKeyIdentifier,
-/// subjectAltName DNS (if any names) and nameConstraints (critical, if permitted_dns is set).
+/// subjectAltName DNS and IP (if any names) and nameConstraints (critical, if permitted_dns is set).
 /// invalid_config if `issuer_key` does not belong to `issuer` or the arguments are malformed;
 /// constraint_violation if `issuer` is not a CA.
 result<certificate> issue(const subject& subj, const std::vector<std::string>& dns_names,

@@ -1,20 +1,41 @@
 #pragma once
 
-// A small blocking HTTP/1.1 client over a POSIX TCP socket, for the CLI and multi-process tests.
-// One connection per request (`Connection: close`), plain http:// only, no redirects. The whole
-// exchange (resolve aside, connect, send, receive) is bounded by one timeout. The response body is
-// framed by Content-Length, chunked transfer encoding, or the server closing the connection, and is
-// capped at `client::max_response_bytes`.
+// A small blocking HTTP/1.1 client over a POSIX TCP socket, for the CLI, node commands and
+// multi-process tests. One connection per request (`Connection: close`), no redirects. The whole
+// exchange (resolve aside, connect, TLS handshake, send, receive) is bounded by one timeout. The
+// response body is framed by Content-Length, chunked transfer encoding, or the server closing the
+// connection, and is capped at `client::max_response_bytes`.
+//
+// https:// speaks TLS 1.3 only (OpenSSL) and verifies the server against the certificates of a CA
+// file given by the caller, each of them a trust anchor (a root CA, an intermediate, or the
+// server's own certificate pinned): no system trust store, no way to skip the check. The URL's
+// host name or IP address must be in the certificate (subjectAltName); host names are sent as SNI.
+// A bearer token never crosses a network in clear: with http:// it is only sent to a host whose
+// addresses are all loopback addresses.
 
 #include "joconde/messages/result.hpp"
 #include "joconde/runtime/http_server.hpp"
 
 #include <chrono>
-#include <functional>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace joconde::http {
+
+/// Told the request body's bytes sent so far and its size, after every write (uploads).
+using progress_fn = std::function<void(size_t sent, size_t total)>;
+
+/// How one request is sent.
+struct client_options {
+  /// A PEM file of trust anchors for https:// URLs: the CA that issued the server's certificate
+  /// (or an intermediate, or the server's certificate itself). Required for https://.
+  std::string ca_file;
+  /// The longest the whole exchange may take.
+  std::chrono::milliseconds timeout{std::chrono::seconds{10}};
+  /// Told of upload progress; may be empty.
+  progress_fn progress;
+};
 
 /// Sends single HTTP requests and waits for their responses.
 class client {
@@ -22,14 +43,26 @@ public:
   /// The largest response body accepted (64 MiB); larger ones fail with too_large.
   static constexpr size_t max_response_bytes = size_t{64} << 20;
 
-  /// Sends `method path_and_query` to `base_url` ("http://host[:port][/prefix]") with an optional
-  /// body (sent as application/json) and bearer token and returns the response; errors:
-  /// invalid_config for a bad URL, malformed_input for a bad method/path/token or a garbled response,
-  /// io_error when nothing listens or the connection breaks, timeout when no full answer arrives in
-  /// time, too_large for an oversized response.
-  /// Told the request body's bytes sent so far and its size, after every write (uploads).
-  using progress_fn = std::function<void(size_t sent, size_t total)>;
+  /// See http::progress_fn.
+  using progress_fn = http::progress_fn;
 
+  /// Sends `method path_and_query` to `base_url` ("http[s]://host[:port][/prefix]", host a name,
+  /// an IPv4 literal or an IPv6 literal in brackets) with an optional body (sent as
+  /// application/json) and bearer token and returns the response. Errors:
+  /// - invalid_config: a bad URL, an https:// URL without options.ca_file, an unreadable CA file;
+  /// - forbidden: a token for http:// to a host that is not loopback (nothing is sent);
+  /// - malformed_input: a bad method/path/token or a garbled response;
+  /// - untrusted_chain: the server's certificate does not lead to the CA file, or does not name
+  ///   the URL's host; certificate_expired: it is expired or not yet valid;
+  /// - protocol_error: the server does not speak TLS (1.3) on that port;
+  /// - crypto_failure: another failed TLS handshake;
+  /// - io_error when nothing listens or the connection breaks, timeout when no full answer arrives
+  ///   in time, too_large for an oversized response.
+  static result<response> send(const std::string& base_url, std::string method,
+                               std::string path_and_query, std::string body,
+                               std::string bearer_token, const client_options& options);
+
+  /// send() with `timeout` and `progress` and no CA file (plain http:// only).
   static result<response> send(const std::string& base_url, std::string method,
                                std::string path_and_query, std::string body = {},
                                std::string bearer_token = {},

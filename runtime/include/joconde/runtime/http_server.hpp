@@ -1,43 +1,54 @@
 #pragma once
 
-// The JSON/HTTP server of a node (health endpoint and the /v1 admin API), built on civetweb.
+// The JSON/HTTP server of every listener (node API and portal, CT VM admin, metrics), plain HTTP
+// or HTTPS with TLS 1.3 only, on IPv4, IPv6 and host-name addresses (DESIGN.md §3, §8, §11).
 //
-// - One catch-all civetweb callback dispatches to routes registered with `server::route`. A route
-//   pattern is a path whose segments are literals or `{name}` captures, e.g. `/v1/certs/{fingerprint}`;
-//   a capture matches exactly one non-empty path segment and lands percent-decoded in `request::params`.
-//   When several routes match, literal segments beat captures (left to right).
+// - Route patterns are paths whose segments are literals or `{name}` captures, e.g.
+//   `/v1/certs/{fingerprint}`; a capture matches exactly one non-empty path segment and lands
+//   percent-decoded in `request::params`. When several routes match, literal segments beat captures
+//   (left to right). Plain dot segments ("/a/../b") are resolved before matching.
 // - Errors produced by the server itself are JSON `{"error":{"code":..,"message":..}}`:
-//   400 malformed_input (bad percent-encoding, NUL bytes, percent-encoded dot segments), 404 not_found, 405 method_not_allowed
-//   (with an `Allow` header), 413 too_large (decided from Content-Length before reading the body, or
-//   while reading a chunked body), 500 internal_error (a handler threw).
+//   400 malformed_input (not HTTP/1.x, bad percent-encoding, NUL bytes, percent-encoded dot
+//   segments), 400 https_required (plain HTTP sent to a TLS listener), 404 not_found,
+//   405 method_not_allowed (with an `Allow` header), 408 timeout (head or body too slow),
+//   413 too_large (decided from Content-Length before reading the body, or while reading a chunked
+//   body), 431 too_large (request head over max_header_bytes), 500 internal_error (a handler threw),
+//   503 resource_exhausted (every worker busy and the queue full; with `Retry-After: 1`).
 // - Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
 //   `Connection: close` (one request per connection).
-// - Handlers run on civetweb worker threads, concurrently; they must be thread-safe.
-// civetweb.h stays out of this header: the server keeps its civetweb state behind a pimpl.
+// - Reading and writing are asynchronous on one I/O thread: a slow or idle peer holds a connection
+//   slot and a small buffer (~20 KiB, ~100 KiB with TLS), never a worker. A request whose head and
+//   body have arrived runs on one of `threads` workers; handlers may block and must be thread-safe.
+// - Bounded resources for peers that have not authenticated (CONVENTIONS.md): connections in all
+//   and per client (an IPv4 address, or the /64 of an IPv6 address) are limited, and a connection
+//   over a limit is closed at once, before any TLS handshake or read; the head must arrive within
+//   header_timeout of the connection; the body within body_timeout plus its size at
+//   min_transfer_rate; the response likewise within write_timeout. The body buffer grows as bytes
+//   arrive. After answering, the server stops sending and discards what the peer still sends for at
+//   most 2 s (so that the peer reads the answer), then closes.
+// No Asio or Beast here: they stay in http_server.cpp, behind a pimpl.
 
 #include "joconde/messages/result.hpp"
+#include "joconde/runtime/crypto.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace joconde::http {
 
 namespace detail {
 
-/// The civetweb context and routing table of a server; defined in http_server.cpp.
+/// The I/O thread, workers, listener and routing table of a server; defined in http_server.cpp.
 struct server_state;
-
-/// Runs `stop_fn` (which stops a civetweb listener on `ip:port`) while connecting to that address
-/// every few milliseconds, so civetweb's accept loop notices the stop at once instead of after its
-/// 2 s poll quantum.
-void stop_promptly(const std::string& ip, std::uint16_t port, const std::function<void()>& stop_fn);
 
 } // namespace detail
 
@@ -51,11 +62,12 @@ struct request {
   std::map<std::string, std::string> query;
   /// The values of the `{name}` captures of the matched route pattern.
   std::map<std::string, std::string> params;
-  /// The request body (at most the server's max_body_bytes).
+  /// The request body (at most the route's body limit).
   std::string body;
   /// The token of an `Authorization: Bearer <token>` header, or empty.
   std::string bearer_token;
-  /// The IP address of the peer.
+  /// The IP address of the peer: "198.51.100.7" or "2001:db8::7" (an IPv4 peer of an IPv6
+  /// listener shows as IPv4).
   std::string remote_addr;
 };
 
@@ -81,26 +93,73 @@ struct response {
   result<nlohmann::json> json_body() const;
 };
 
-/// An IPv4 listen address split into its parts.
-struct listen_endpoint {
-  /// The dotted-quad IPv4 address, e.g. "127.0.0.1".
-  std::string ip;
-  /// The TCP port (0 lets the kernel pick one).
-  std::uint16_t port = 0;
-};
-
-/// Parses "ip:port" (IPv4 dotted quad, port 0-65535), or invalid_config saying what is expected.
-result<listen_endpoint> parse_listen(std::string_view listen);
-
 /// A request handler; may throw (the server answers 500).
 using handler = std::function<response(const request&)>;
 
-/// An HTTP/1.1 server listening on one IPv4 address and port.
+/// The certificate and key an HTTPS listener presents.
+struct tls_identity {
+  /// The server's certificate chain: the leaf first, then its intermediates (the root may be left
+  /// out). The leaf names the listener's host names (DNS) and addresses (IP) clients connect to.
+  std::vector<crypto::certificate> chain;
+  /// The private key of the leaf; kept in memory, never logged.
+  std::shared_ptr<const crypto::private_key> key;
+};
+
+/// Told of a connection the server refused or dropped before serving it: `peer` is its IP address,
+/// `reason` a bare snake_case code (a bounded set, usable as a metric label): https_required
+/// (plain HTTP to a TLS listener); for a failed TLS handshake protocol_version (no TLS 1.3),
+/// no_shared_cipher, peer_alert (the client sent an alert, e.g. it does not trust the
+/// certificate), connection_closed (it left mid-handshake) or tls_error; connection_limit,
+/// client_connection_limit; header_timeout, body_timeout. Called on the I/O thread: it must
+/// return at once (count, or log with a rate limit) and must not call the server.
+using refusal_fn = std::function<void(const std::string& peer, const std::string& reason)>;
+
+/// How a server listens and what it bounds.
+struct server_options {
+  /// Where to listen: "host:port" with an IPv4 literal, an IPv6 literal in brackets or a host name
+  /// (the first address it resolves to that can be bound); port 0 picks a free port.
+  std::string listen;
+  /// If >= 0, a listening TCP socket to adopt instead of binding `listen` (whose host, if given,
+  /// then only names it in listen_address()); start() owns it from the call on (closes it if it
+  /// fails).
+  int listen_fd = -1;
+  /// The certificate and key of an HTTPS listener (TLS 1.3 only); nullopt for plain HTTP.
+  std::optional<tls_identity> tls;
+  /// The largest request body a route accepts unless it sets its own limit.
+  size_t max_body_bytes = size_t{1} << 20;
+  /// Handler workers: requests served at the same time.
+  unsigned threads = 4;
+  /// Requests read completely that may wait for a worker; beyond, 503 with Retry-After.
+  size_t max_queued_requests = 64;
+  /// Open connections in all; further connections are closed at once.
+  size_t max_connections = 256;
+  /// Open connections from one client (IPv4 address, IPv6 /64); further ones are closed at once.
+  size_t max_connections_per_client = 32;
+  /// The largest request head (request line and header fields); beyond, 431.
+  size_t max_header_bytes = 16 * 1024;
+  /// From the connection (TLS handshake included) to the end of the request head; then 408 (or a
+  /// plain close when nothing was received).
+  std::chrono::milliseconds header_timeout{std::chrono::seconds{10}};
+  /// Time for a request body beyond its size at min_transfer_rate; then 408.
+  std::chrono::milliseconds body_timeout{std::chrono::seconds{30}};
+  /// Time to send a response beyond its size at min_transfer_rate; then the connection is closed.
+  std::chrono::milliseconds write_timeout{std::chrono::seconds{30}};
+  /// The slowest transfer rate (bytes per second) a large body or response is given time for.
+  size_t min_transfer_rate = 64 * 1024;
+  /// Told of refused connections (see refusal_fn); may be empty.
+  refusal_fn on_refusal;
+};
+
+/// An HTTP/1.1 server listening on one address and port, plain or with TLS 1.3.
 class server {
 public:
-  /// Starts listening on `listen` ("127.0.0.1:8080"; port 0 picks a free port) with `threads`
-  /// worker threads, accepting request bodies up to `max_body_bytes`; invalid_config for a malformed
-  /// address or zero threads, io_error if the address cannot be bound (e.g. the port is taken).
+  /// Starts listening as `options` say; invalid_config for a malformed address, a zero limit or
+  /// thread count, or an unusable TLS identity (no chain, no key, key not matching the leaf);
+  /// io_error if the address cannot be bound (e.g. the port is taken).
+  static result<std::unique_ptr<server>> start(const server_options& options);
+
+  /// Starts a plain HTTP server on `listen` with `threads` workers accepting bodies up to
+  /// `max_body_bytes`, every other option at its default.
   static result<std::unique_ptr<server>> start(const std::string& listen, size_t max_body_bytes,
                                                unsigned threads);
 
@@ -117,10 +176,12 @@ public:
   /// accept larger bodies (uploads).
   void route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes = 0);
 
-  /// Stops accepting connections and waits for running handlers to return; idempotent.
+  /// Closes the listener and every connection at once, drops queued requests and waits for running
+  /// handlers to return; idempotent. Not from a handler or on_refusal (it would wait for itself).
   void stop();
 
-  /// The address actually listened on, "ip:port" (with the real port when 0 was asked for).
+  /// The address listened on, "host:port" as given (IPv6 in brackets) with the real port when 0
+  /// was asked for; for an adopted socket its numeric local address.
   std::string listen_address() const;
 
 private:

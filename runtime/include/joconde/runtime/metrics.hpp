@@ -30,6 +30,12 @@
 //   joconde_handshakes_total{result}                       counter link handshakes; result is ok or
 //                                                                  the errc name of the failure
 //   joconde_audit_records_total                            counter records appended to the audit chain
+//   joconde_http_refused_total{reason}                     counter connections the API or metrics
+//                                                                  listener refused before serving
+//                                                                  them: https_required (plain HTTP
+//                                                                  on the HTTPS port), TLS reasons
+//                                                                  (protocol_version, tls_error, ...),
+//                                                                  connection limits, timeouts
 // Label values are free text (prometheus-cpp escapes them); keep their number bounded (peers,
 // topics, certificates and reasons are).
 
@@ -45,19 +51,26 @@
 #include <string>
 #include <string_view>
 
-namespace prometheus {
-class Exposer;
-} // namespace prometheus
+namespace joconde::http {
+class server;
+struct server_options;
+} // namespace joconde::http
 
 namespace joconde::metrics {
 
-/// The metrics registry of one process, optionally served over HTTP at /metrics.
+/// The metrics registry of one process, optionally served over HTTP or HTTPS at /metrics.
 class registry {
 public:
-  /// Creates the registry and serves it at http://`listen`/metrics ("127.0.0.1:9100"; port 0
-  /// picks a free port); invalid_config for a malformed address, io_error if it cannot be bound.
+  /// Creates the registry and serves it at http://`listen`/metrics ("127.0.0.1:9100", "[::1]:9100",
+  /// "host.example:9100"; port 0 picks a free port); invalid_config for a malformed address,
+  /// io_error if it cannot be bound.
   static result<std::unique_ptr<registry>> start(const std::string& listen, std::string node_name,
                                                  std::string role);
+
+  /// Creates the registry and serves `GET /metrics` on an http::server started with `options`
+  /// (HTTPS when options.tls is set); errors as http::server::start.
+  static result<std::unique_ptr<registry>> start(const http::server_options& options,
+                                                 std::string node_name, std::string role);
 
   /// Creates the registry without serving it (tests, tools); read it with `text()`.
   static std::unique_ptr<registry> make(std::string node_name, std::string role);
@@ -70,7 +83,7 @@ public:
   /// Not copyable: owns the families and the listener.
   registry& operator=(const registry&) = delete;
 
-  /// The "ip:port" /metrics is served on, or empty when not serving.
+  /// The "host:port" /metrics is served on (IPv6 in brackets), or empty when not serving.
   std::string listen_address() const;
 
   /// The current metrics in the Prometheus text exposition format (what /metrics returns).
@@ -121,6 +134,10 @@ public:
   /// connection to its parent).
   prometheus::Counter& tls_refused(std::string_view direction, std::string_view reason);
 
+  /// joconde_http_refused_total{reason}: connections an HTTP(S) listener refused, by the reason
+  /// http::server_options::on_refusal names.
+  prometheus::Counter& http_refused(std::string_view reason);
+
   /// joconde_policy_denials_total{rule}: requests the access policy refused, by rule.
   prometheus::Counter& policy_denials(std::string_view rule);
 
@@ -143,10 +160,11 @@ private:
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& audit_records_;
   prometheus::Family<prometheus::Counter>& tls_refused_;
+  prometheus::Family<prometheus::Counter>& http_refused_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
   std::string listen_address_;
-  // Declared last: destroyed first, so no scrape runs while the families go away.
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  // Declared last: destroyed (stopped) first, so no scrape runs while the families go away.
+  std::unique_ptr<http::server> server_;
 };
 
 } // namespace joconde::metrics
