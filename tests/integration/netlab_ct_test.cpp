@@ -6,7 +6,9 @@
 // delay between organisations through joconde-netlab-relay), runs the CT end to end with the joconde
 // CLI from the lab's workstation over HTTPS, checks the listeners of every host while the CT VMs run
 // (nothing another host must reach is bound to loopback) and checks both clients' copy of the output
-// against the statistics computed from the input files. Then `ops/cluster down` removes nodes,
+// against the statistics computed from the input files; then, from the workstation, plain HTTP to a
+// node's API, the CLI with a CA that did not issue its certificate and the CLI with an http:// URL are
+// refused, each with its own error. Then `ops/cluster down` removes nodes,
 // namespaces and relay. Needs root (CI runs as root); without root it says so and fails. The same
 // CT runs once more on one host over IPv6 (::1).
 
@@ -87,6 +89,41 @@ BOOST_AUTO_TEST_CASE(a_ct_runs_across_six_hosts_with_delay_between_organisations
   BOOST_CHECK(out.find("already_exists") != std::string::npos);
   // Every phase timed.
   BOOST_CHECK(out.find("calculation (inputs ready -> output phase)") != std::string::npos);
+
+  // From the workstation (198.18.0.1), across the relay to client-a's host: plain HTTP to its API is
+  // refused with https_required; the CLI with the cluster's root CA gets an answer, with another CA it
+  // stops before the handshake ends (exit 3, untrusted_chain) and no token leaves it.
+  const std::string api = "198.18.0.14:8443";
+  auto body = dir.path.string() + ".plain";
+  auto code = dir.path.string() + ".code";
+  BOOST_CHECK_EQUAL(run("curl -sS --max-time 10 -o " + body + " -w '%{http_code}' http://" + api
+                        + "/v1/status > " + code + " 2>&1"),
+                    0);
+  BOOST_CHECK_EQUAL(read_all(code), "400");
+  BOOST_CHECK_MESSAGE(read_all(body).find("https_required") != std::string::npos, read_all(body));
+  auto other_ca = dir.path / "other-ca.pem";
+  BOOST_REQUIRE_EQUAL(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "
+                          "/CN=another-root -keyout "
+                          + (dir.path / "other-ca.key").string() + " -out " + other_ca.string()
+                          + " > /dev/null 2>&1"),
+                      0);
+  const std::string cli = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde --url https://" + api
+                          + " --token jct_not_sent_anywhere status";
+  auto said = dir.path.string() + ".said";
+  BOOST_CHECK_EQUAL(run(cli + " --ca-file " + (dir.path / "client-a" / "root-ca.pem").string() + " > " + said
+                        + " 2>&1"),
+                    4); // the CA verifies; the made-up token is refused by the node (401, exit 4)
+  BOOST_CHECK_MESSAGE(read_all(said).find("untrusted_chain") == std::string::npos, read_all(said));
+  BOOST_CHECK_EQUAL(run(cli + " --ca-file " + other_ca.string() + " > " + said + " 2>&1"), 3);
+  BOOST_CHECK_MESSAGE(read_all(said).find("untrusted_chain") != std::string::npos, read_all(said));
+  // And the CLI itself never sends a token over plain HTTP to another host (exit 2, nothing sent).
+  BOOST_CHECK_EQUAL(run(std::string{JOCONDE_BINARY_DIR} + "/bin/joconde --url http://" + api
+                        + " --token jct_not_sent_anywhere status > " + said + " 2>&1"),
+                    2);
+  BOOST_CHECK_MESSAGE(read_all(said).find("refusing to send a token over plain HTTP") != std::string::npos,
+                      read_all(said));
+  for (const auto& f : {body, code, said})
+    fs::remove(f);
   // Down: nothing of the lab is left.
   BOOST_CHECK_EQUAL(run(std::string{JOCONDE_SOURCE_DIR} + "/ops/cluster down --dir " + dir.path.string()
                         + " > /dev/null 2>&1"),
