@@ -2,6 +2,8 @@
 
 #include "vm_internal.hpp"
 
+#include "joconde/runtime/log.hpp"
+
 #include "joconde/engines/ctsc.hpp"
 #include "joconde/engines/engine.hpp"
 #include "joconde/engines/sql/compiler.hpp"
@@ -44,6 +46,7 @@ caf::behavior mpc_party(caf::event_based_actor* self, context_ptr ctx, caf::acto
       act.listen_fd = std::exchange(*listen_fd, -1);
       act.connect_timeout = ctx->options.peer_timeout;
       act.io_timeout = ctx->options.io_timeout;
+      act.on_refused_connections = [](const std::string& line) { log::warning("vm", line); };
       for (const auto& in : ctsc.inputs()) {
         auto it = inputs.find(in.key());
         if (it == inputs.end())

@@ -17,6 +17,11 @@
 #include "engines/schema_builders.hpp"
 #include "engines/three_parties.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -545,4 +550,66 @@ BOOST_AUTO_TEST_CASE(the_engine_interface_runs_a_program_end_to_end) {
     else
       BOOST_TEST(ev == gv, schema.columns[col].name);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_engine_tells_its_caller_of_connections_it_refused) {
+  // Before party 2 connects, a stranger sends one byte (0x07, no such party) to party 0's MPC
+  // endpoint. The run succeeds, and party 0's caller hears of the refused connection through
+  // activation::on_refused_connections (the CT VM logs it); party 1 refused nothing and hears nothing.
+  const auto all = cases();
+  const auto& c = all[2];  // global_aggregates
+  auto prog = sql::compile(c.source, c.inputs, c.outputs, c.quality);
+  BOOST_REQUIRE(prog.ok());
+  const engine* rss3 = find_engine("rss3");
+  BOOST_REQUIRE(rss3 != nullptr);
+  std::mt19937_64 rng{12};
+  auto data = random_table(c.inputs[0], 20, rng);
+  std::array<std::map<std::string, secret_table>, 3> shares;
+  for (unsigned p = 0; p < 3; ++p)
+    shares[p]["persons"].rows = 20;
+  for (const auto& col : data) {
+    auto parts = rss3->split(col);
+    for (unsigned p = 0; p < 3; ++p)
+      shares[p]["persons"].columns.push_back(std::move(parts[p]));
+  }
+  test::three_options opts;
+  for (unsigned p = 0; p < 3; ++p)
+    opts.replace[p] = [&, p](const rss3::options& o) {
+      if (p == 2) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(o.endpoints[0].port);
+        ::inet_pton(AF_INET, o.endpoints[0].host.c_str(), &addr.sin_addr);
+        const std::uint8_t stray = 0x07;
+        bool sent = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+                    && ::send(fd, &stray, 1, MSG_NOSIGNAL) == 1;
+        if (fd >= 0)
+          ::close(fd);
+        if (!sent)
+          throw engine_failure(error{errc::io_error, "the stranger could not reach party 0"});
+      }
+      activation act;
+      act.party = p;
+      act.endpoints = o.endpoints;
+      act.keys = o.keys;
+      act.listen_fd = o.listen_fd;
+      act.inputs = shares[p];
+      std::vector<std::string> heard;
+      act.on_refused_connections = [&](const std::string& line) { heard.push_back(line); };
+      auto report = rss3->activate(*prog, std::move(act));
+      if (!report)
+        throw engine_failure(report.err());
+      std::string said;
+      for (const auto& h : heard)
+        said += h + "\n";
+      return std::vector<std::uint8_t>(said.begin(), said.end());
+    };
+  auto out = test::run_three_parties({}, opts);
+  for (unsigned p = 0; p < 3; ++p)
+    BOOST_REQUIRE_MESSAGE(out[p].ok, "party " << p << ": " << out[p].error);
+  std::string heard0(out[0].bytes.begin(), out[0].bytes.end());
+  BOOST_TEST(heard0 == "rss3 MPC endpoint: 1 connection refused: 1 bad party id\n");
+  BOOST_TEST(out[1].bytes.empty());
+  BOOST_TEST(out[2].bytes.empty());
 }

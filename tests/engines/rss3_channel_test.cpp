@@ -8,13 +8,21 @@
 
 #include "three_parties.hpp"
 
+#include <openssl/rand.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <memory>
 #include <thread>
 
 using joconde::engines::backend;
+using joconde::engines::engine_failure;
+using joconde::engines::party_endpoint;
 using joconde::engines::word;
+using joconde::engines::rss3::accept_report;
 using joconde::engines::rss3::channel;
 using joconde::test::party_outcome;
 using joconde::test::run_three_parties;
@@ -204,4 +212,284 @@ BOOST_AUTO_TEST_CASE(channel_keys_are_fresh_in_every_session) {
   a_again.seal(plain, 8, 0, fa2);
   BOOST_TEST(fa == fa2, "same key and session: the same derivation (the test would be vacuous otherwise)");
   BOOST_TEST(fa != fb, "another session must give other keys");
+}
+
+// -- strangers at the listeners ---------------------------------------------------------------------
+// Connections that do not hold a pair key (port scanners, attackers) reach a listening party's
+// port before or while the real parties connect: each is refused and counted, none takes a party's
+// place, none makes the run fail. The attacks run in party 2's process before it connects, so they
+// reach the listeners first; the listening parties 0 and 1 return their accept_report after their
+// honest words.
+
+namespace {
+
+/// A socket of the test's own, closed when it goes.
+class raw_socket {
+public:
+  explicit raw_socket(int fd) : fd_(fd) {
+    // nop
+  }
+  raw_socket(raw_socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {
+    // nop
+  }
+  raw_socket& operator=(raw_socket&&) = delete;
+  ~raw_socket() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  int fd() const noexcept { return fd_; }
+
+private:
+  int fd_;
+};
+
+/// A plain TCP connection to `ep` (blocking, connecting for at most 5 s; -1 inside on failure).
+raw_socket dial_raw(const party_endpoint& ep) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval limit{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(ep.port);
+  ::inet_pton(AF_INET, ep.host.c_str(), &addr.sin_addr);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    fd = -1;
+  }
+  return raw_socket{fd};
+}
+
+/// Waits until the other end has closed `fd` (EOF or reset), at most `limit`; whether it did.
+bool wait_closed(int fd, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      return false;
+    std::uint8_t sink[64];
+    ssize_t k = ::recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+      return true;
+  }
+}
+
+/// An impostor's greeting: announces party `claimed` with a random nonce and reads the listener's
+/// answer (its nonce and its key proof, 48 bytes); the connection, ready for a proof it cannot make.
+raw_socket announce(const party_endpoint& ep, std::uint8_t claimed) {
+  raw_socket s = dial_raw(ep);
+  std::array<std::uint8_t, 17> hello{};
+  hello[0] = claimed;
+  RAND_bytes(hello.data() + 1, 16);
+  ::send(s.fd(), hello.data(), hello.size(), MSG_NOSIGNAL);
+  std::array<std::uint8_t, 48> answer{};
+  std::size_t got = 0;
+  while (got < answer.size()) {
+    ssize_t k = ::recv(s.fd(), answer.data() + got, answer.size() - got, 0);
+    if (k <= 0)
+      break;
+    got += static_cast<std::size_t>(k);
+  }
+  return s;
+}
+
+/// Sends a random "key proof" on `s` and waits (bounded) for the listener to refuse it.
+void forge_proof(const raw_socket& s) {
+  std::array<std::uint8_t, 32> proof{};
+  RAND_bytes(proof.data(), static_cast<int>(proof.size()));
+  ::send(s.fd(), proof.data(), proof.size(), MSG_NOSIGNAL);
+  wait_closed(s.fd(), std::chrono::seconds(10));
+}
+
+/// A listening party that is honest and also returns what it refused: the honest words, then the
+/// six counts of its accept_report.
+std::vector<std::uint8_t> honest_reporting(const joconde::engines::rss3::options& opts) {
+  auto o = opts;
+  o.report = std::make_shared<accept_report>();
+  auto be = joconde::engines::rss3::connect(o);
+  if (!be)
+    throw engine_failure(be.err());
+  auto words = joconde::test::to_words(honest(**be, o.party));
+  const auto& r = *o.report;
+  words.insert(words.end(), {r.bad_party_id, r.party_taken, r.failed_proof, r.hung_up, r.too_slow, r.over_limit});
+  return joconde::test::to_bytes(words);
+}
+
+/// An attack run in party 2's process before it connects; the sockets returned stay open until
+/// party 2 has finished its honest run.
+using attack_fn = std::function<std::vector<raw_socket>(const joconde::engines::rss3::options&)>;
+
+three_options under_attack(attack_fn attack, std::chrono::milliseconds connect_timeout = std::chrono::seconds(10)) {
+  three_options o;
+  o.connect_timeout = connect_timeout;
+  o.overall = std::chrono::seconds(40);
+  o.replace[0] = honest_reporting;
+  o.replace[1] = honest_reporting;
+  o.replace[2] = [attack](const joconde::engines::rss3::options& opts) {
+    auto held = attack(opts);
+    auto be = joconde::engines::rss3::connect(opts);
+    if (!be)
+      throw engine_failure(be.err());
+    return honest(**be, opts.party);
+  };
+  return o;
+}
+
+/// Checks the honest parties' revealed words (the first 4 n of `v`).
+void expect_honest_values(const std::vector<word>& v) {
+  BOOST_REQUIRE_GE(v.size(), 4 * n);
+  BOOST_CHECK_EQUAL(v[0], 9u);
+  BOOST_CHECK_EQUAL(v[n], 81u);
+  BOOST_CHECK_EQUAL(v[2 * n], 6561u);
+  BOOST_CHECK_EQUAL(v[3 * n], 43046721u);
+}
+
+/// Every party succeeded and computed the right values; the accept_reports of parties 0 and 1.
+std::array<accept_report, 2> expect_success(const std::array<party_outcome, 3>& out) {
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
+  expect_honest_values(joconde::test::to_words(out[2].bytes));
+  std::array<accept_report, 2> reports;
+  for (unsigned i = 0; i < 2; ++i) {
+    auto v = joconde::test::to_words(out[i].bytes);
+    BOOST_REQUIRE_EQUAL(v.size(), 4 * n + 6);
+    expect_honest_values(v);
+    auto& r = reports[i];
+    auto c = [&](std::size_t k) { return static_cast<unsigned>(v[4 * n + k]); };
+    r.bad_party_id = c(0);
+    r.party_taken = c(1);
+    r.failed_proof = c(2);
+    r.hung_up = c(3);
+    r.too_slow = c(4);
+    r.over_limit = c(5);
+    BOOST_TEST_MESSAGE("party " << i << ": " << r.describe());
+  }
+  return reports;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(bad_party_id_byte_is_refused) {
+  auto out = run_three_parties(honest, under_attack([](const auto& opts) {
+    std::vector<raw_socket> held;
+    held.push_back(dial_raw(opts.endpoints[0]));
+    std::uint8_t junk = 0x07;
+    ::send(held.back().fd(), &junk, 1, MSG_NOSIGNAL);
+    // Party 0 has refused it before party 2 connects, so the count below is exact.
+    wait_closed(held.back().fd(), std::chrono::seconds(10));
+    return held;
+  }));
+  auto r = expect_success(out);
+  BOOST_CHECK_EQUAL(r[0].bad_party_id, 1u);
+  BOOST_CHECK_EQUAL(r[0].total(), 1u);
+  BOOST_CHECK_EQUAL(r[0].describe(), "1 connection refused: 1 bad party id");
+  BOOST_CHECK_EQUAL(r[1].describe(), "no connection refused");
+}
+
+BOOST_AUTO_TEST_CASE(impostor_without_the_key_never_takes_the_place) {
+  auto out = run_three_parties(honest, under_attack([](const auto& opts) {
+    std::vector<raw_socket> held;
+    // One impostor of party 2 stays half-way through its greeting while the real party 2
+    // connects; another sends a made-up proof and is refused.
+    held.push_back(announce(opts.endpoints[0], 2));
+    auto forger = announce(opts.endpoints[0], 2);
+    forge_proof(forger);
+    held.push_back(std::move(forger));
+    return held;
+  }));
+  auto r = expect_success(out);
+  BOOST_CHECK_EQUAL(r[0].failed_proof, 1u);
+  BOOST_CHECK_EQUAL(r[0].bad_party_id, 0u);
+  BOOST_CHECK_EQUAL(r[0].party_taken, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(silent_connections_do_not_hold_up_the_real_parties) {
+  // Four silent connections at each listener, opened before party 2 connects: greeted one after
+  // the other, they would hold party 2 back for 4 * greeting_timeout, twice the connect timeout.
+  constexpr int silent = 4;
+  static_assert(silent < joconde::engines::rss3::max_pending_connections);
+  auto timeout = 2 * joconde::engines::rss3::greeting_timeout;
+  auto out = run_three_parties(honest, under_attack(
+                                         [](const auto& opts) {
+                                           std::vector<raw_socket> held;
+                                           for (int k = 0; k < silent; ++k) {
+                                             held.push_back(dial_raw(opts.endpoints[0]));
+                                             held.push_back(dial_raw(opts.endpoints[1]));
+                                           }
+                                           return held;
+                                         },
+                                         timeout));
+  for (const auto& r : expect_success(out))
+    BOOST_CHECK_EQUAL(r.bad_party_id + r.failed_proof + r.party_taken + r.over_limit, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(more_silent_connections_than_pending_slots) {
+  // At party 1, whose only real caller is party 2: party 2 finds every slot taken by a silent
+  // connection, is closed at once, and retries until one of them has run out of greeting time.
+  constexpr std::size_t extra = 4;
+  auto out = run_three_parties(honest, under_attack([](const auto& opts) {
+    std::vector<raw_socket> held;
+    for (std::size_t k = 0; k < joconde::engines::rss3::max_pending_connections + extra; ++k)
+      held.push_back(dial_raw(opts.endpoints[1]));
+    return held;
+  }));
+  auto r = expect_success(out);
+  BOOST_CHECK_GE(r[1].over_limit, extra);
+  BOOST_CHECK_GE(r[1].too_slow, 1u);
+  BOOST_CHECK_EQUAL(r[1].bad_party_id + r[1].failed_proof + r[1].party_taken, 0u);
+  BOOST_CHECK_EQUAL(r[0].describe(), "no connection refused");
+}
+
+// Negative twins: with only strangers and no real party 2, both listeners fail at their deadline
+// and name what they refused.
+BOOST_AUTO_TEST_CASE(only_strangers_time_out_naming_the_refusals) {
+  three_options o;
+  o.connect_timeout = std::chrono::seconds(3);
+  o.overall = std::chrono::seconds(20);
+  o.replace[2] = [](const joconde::engines::rss3::options& opts) {
+    std::vector<raw_socket> held;
+    for (unsigned j = 0; j < 2; ++j) {
+      held.push_back(dial_raw(opts.endpoints[j]));
+      std::uint8_t junk = 0x07;
+      ::send(held.back().fd(), &junk, 1, MSG_NOSIGNAL);
+      held.push_back(dial_raw(opts.endpoints[j]));
+    }
+    for (const auto& s : held)
+      wait_closed(s.fd(), std::chrono::seconds(10));
+    return std::vector<std::uint8_t>{};
+  };
+  auto out = run_three_parties(honest, o);
+  for (unsigned i = 0; i < 2; ++i) {
+    BOOST_CHECK(!out[i].ok);
+    BOOST_CHECK_MESSAGE(out[i].error.find("timeout: rss3 party " + std::to_string(i)
+                                          + ": party 2 did not connect and prove its key within 3000 ms")
+                          == 0,
+                        out[i].error);
+    BOOST_CHECK_MESSAGE(out[i].error.find("2 connections refused: 1 bad party id, 1 too slow")
+                          != std::string::npos,
+                        out[i].error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(only_impostors_fail_as_a_key_mismatch) {
+  three_options o;
+  o.connect_timeout = std::chrono::seconds(3);
+  o.overall = std::chrono::seconds(20);
+  o.replace[2] = [](const joconde::engines::rss3::options& opts) {
+    for (unsigned j = 0; j < 2; ++j)
+      forge_proof(announce(opts.endpoints[j], 2));
+    return std::vector<std::uint8_t>{};
+  };
+  auto out = run_three_parties(honest, o);
+  for (unsigned i = 0; i < 2; ++i) {
+    BOOST_CHECK(!out[i].ok);
+    BOOST_CHECK_MESSAGE(out[i].error.find("protocol_error: rss3 party " + std::to_string(i)
+                                          + ": channel key mismatch with party 2: 1 connection(s) "
+                                            "announcing party 2 failed authentication")
+                          == 0,
+                        out[i].error);
+    BOOST_CHECK_MESSAGE(out[i].error.find("1 connection refused: 1 failed authentication") != std::string::npos,
+                        out[i].error);
+  }
 }

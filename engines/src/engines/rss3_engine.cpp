@@ -56,7 +56,11 @@ public:
     opts.connect_timeout = act.connect_timeout;
     opts.io_timeout = act.io_timeout;
     opts.listen_fd = act.listen_fd;
+    opts.report = std::make_shared<rss3::accept_report>();
+    auto refusals = opts.report;
     auto b = rss3::connect(std::move(opts));
+    if (act.on_refused_connections && refusals->total() > 0)
+      act.on_refused_connections("rss3 MPC endpoint: " + refusals->describe());
     if (!b)
       return std::move(b).err();
     try {

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -53,6 +54,10 @@ struct activation {
   /// An already listening socket to accept counterparts on instead of binding endpoints[party]
   /// (tests; a supervisor that binds before dropping privileges); the engine closes it.
   int listen_fd = -1;
+  /// Called, if set, with a line for the operator about connections to this party's endpoint that
+  /// were refused before they authenticated (probes, attackers, a counterpart with another key),
+  /// once connecting ended, whether it succeeded or not. Never called when none was refused.
+  std::function<void(const std::string&)> on_refused_connections;
   /// Input tables by input name, this party's shares (as uploaded by the Data Custodians; every
   /// row counts, `valid` is not needed).
   std::map<std::string, secret_table> inputs;

@@ -56,6 +56,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace joconde::engines::rss3 {
@@ -73,6 +74,33 @@ std::vector<secret> split(std::span<const word> values);
 /// shares, their sizes differ, or two parties disagree on a copy of the same share.
 result<std::vector<word>> rebuild(std::span<const secret> shares);
 
+// -- accepting counterparts ----------------------------------------------------------------------
+
+/// Most connections a listening party greets at once before they have proven their pair key;
+/// further ones are closed at once, so a flood of idle connections costs a fixed budget.
+inline constexpr std::size_t max_pending_connections = 8;
+
+/// How long a connection may take to announce itself and prove its pair key (at most the time
+/// left to connect): a silent or slow connection loses its place and never holds up a real party.
+inline constexpr std::chrono::milliseconds greeting_timeout{2000};
+
+/// The connections a listening party closed before they proved they hold a pair key (port
+/// scanners, attackers, or a counterpart holding another key). None of them ends the run: it fails
+/// only when a real party has not proven itself by the connect deadline.
+struct accept_report {
+  unsigned bad_party_id = 0;   ///< announced an index not accepted here (its own, a lower one, > 2)
+  unsigned party_taken = 0;    ///< announced a party that had already proven its key
+  unsigned failed_proof = 0;   ///< sent a wrong key proof, or hung up when asked for one
+  unsigned hung_up = 0;        ///< closed the connection before announcing itself
+  unsigned too_slow = 0;       ///< did not finish within greeting_timeout or the connect deadline
+  unsigned over_limit = 0;     ///< arrived while max_pending_connections were being greeted
+
+  /// Every refused connection.
+  unsigned total() const noexcept;
+  /// "3 connections refused: 2 bad party id, 1 failed authentication" (or "no connection refused").
+  std::string describe() const;
+};
+
 /// How one party joins a run.
 struct options {
   unsigned party = 0;                          ///< this party's index, 0..2
@@ -83,12 +111,18 @@ struct options {
   /// An already listening socket to accept on instead of binding endpoints[party] (tests); the
   /// backend takes ownership and closes it once both counterparts are connected.
   int listen_fd = -1;
+  /// If set, receives the connections refused while waiting for the higher-numbered parties,
+  /// whether connecting succeeds or not (callers log it: refusals hint at probing or a bad key).
+  std::shared_ptr<accept_report> report;
 };
 
-/// Connects to both counterparts (the lower index listens, the higher connects, retrying until
-/// connect_timeout), authenticates each channel with its key, agrees the pairwise PRG seeds and
-/// returns the backend; protocol_error ("channel key mismatch with party j"), timeout or io_error
-/// otherwise. The backend closes its channels when destroyed.
+/// Connects to both counterparts (the lower index listens, the higher connects, retrying with
+/// backoff until connect_timeout), authenticates each channel with its key, agrees the pairwise
+/// PRG seeds and returns the backend; protocol_error ("channel key mismatch with party j"),
+/// timeout or io_error otherwise. A listening party gives a connection a party's place only once
+/// it has proven, by a MAC under the pair key over both parties' fresh nonces, that it holds that
+/// key; any other connection is closed and counted in `options::report`. The backend closes its
+/// channels when destroyed.
 result<std::unique_ptr<backend>> connect(options opts);
 
 } // namespace joconde::engines::rss3
