@@ -13,6 +13,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <optional>
+
 namespace joconde::vm::detail {
 
 namespace {
@@ -197,22 +200,190 @@ void read_peer(session_ptr sh, peer_link_ptr link) {
   }
 }
 
-/// Completes the attested exchange with counterpart `peer` over `fd`.
-void establish_peer(session_ptr sh, fd_guard fd, unsigned peer, std::string mpc_address) {
-  auto& ctx = *sh->ctx;
-  auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh->attester.get(), sh->verifier.get(), peer),
+// -- counterpart links --
+
+/// How many connections on the peer port may be between accept and the end of their attested
+/// handshake at once; more are closed at once. Until a connection proves it is a counterpart it gets
+/// no more than this budget.
+constexpr unsigned max_peer_handshakes = 8;
+
+/// How long a fresh connection on the peer port has to announce its 4-byte CP index.
+constexpr std::chrono::milliseconds greeting_timeout{3000};
+
+/// The dialling side's first and longest pause between two attempts.
+constexpr std::chrono::milliseconds first_backoff{100};
+constexpr std::chrono::milliseconds longest_backoff{2000};
+
+/// How many refusals of each reason are logged at info level; later ones only at debug level (an
+/// attacker can cause them as fast as it connects), while the metric goes on counting.
+constexpr double logged_refusals = 16;
+
+/// Counts and logs a connection on the peer port that does not become a counterpart's link.
+void refuse_peer(const vm_context& ctx, const std::string& reason, const std::string& detail) {
+  auto& counter = ctx.metrics->peer_refused.Add({{"reason", reason}});
+  counter.Increment();
+  auto line = "connection on the peer port refused (" + reason + "): " + detail;
+  if (counter.Value() <= logged_refusals)
+    log::info(component, line);
+  else
+    log::debug(component, line);
+}
+
+/// Runs the attested handshake with counterpart `peer` over `fd` (closed on failure): the session
+/// proves the far end is the CT VM of CP `peer` of this CT. A failure is counted.
+result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd, unsigned peer) {
+  auto& ctx = *sh.ctx;
+  auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh.attester.get(), sh.verifier.get(), peer),
                                  ctx.options.peer_timeout);
-  caf::scoped_actor self{sh->orchestrator.home_system()};
-  if (!s) {
+  if (!s)
     ctx.metrics->attestation_failures.Add({{"reason", "peer-" + std::string{to_string(s.err().code)}}}).Increment();
-    log::warning(component, "counterpart cp-" + std::to_string(peer) + " refused: " + s.err().describe());
+  return s;
+}
+
+/// Hands the attested link with `peer` to the orchestrator and reads it until it breaks.
+void serve_link(session_ptr sh, enclave::peer_session s, unsigned peer, const std::string& mpc_address) {
+  auto link = std::make_shared<peer_link>(peer, std::move(s.stream), s.mpc_key);
+  OPENSSL_cleanse(s.mpc_key.data(), s.mpc_key.size());
+  {
+    caf::scoped_actor self{sh->orchestrator.home_system()};
+    self->send(sh->orchestrator, peer_up_atom::value, peer, link, mpc_address);
+  }
+  read_peer(sh, link);
+}
+
+/// The CP index a connection on the peer port announces, read before the greeting deadline; a
+/// connection that is silent, too slow or closes first is refused.
+std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const std::string& from) {
+  auto wait = std::min(greeting_timeout, sh.ctx->options.peer_timeout);
+  std::uint8_t idx[4];
+  if (!read_all_by(fd, idx, 4, std::chrono::steady_clock::now() + wait)) {
+    refuse_peer(*sh.ctx, "greeting", "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms");
+    return std::nullopt;
+  }
+  return (unsigned{idx[0]} << 24) | (unsigned{idx[1]} << 16) | (unsigned{idx[2]} << 8) | idx[3];
+}
+
+/// Serves one accepted connection on the peer port: its CP index, then the attested handshake with
+/// that counterpart. Only a connection whose handshake succeeds takes the counterpart off the
+/// waiting list (the first to succeed wins), so an unauthenticated connection announcing a
+/// counterpart's index never takes its place.
+void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index_map mpc) {
+  auto from = net::peer_address(fd.fd);
+  auto attested = [&]() -> std::optional<std::pair<unsigned, enclave::peer_session>> {
+    auto cp = read_greeting(*sh, fd.fd, from);
+    if (!cp)
+      return std::nullopt;
+    auto who = "cp-" + std::to_string(*cp) + " announced by " + from;
+    if (!expected.count(*cp)) {
+      refuse_peer(*sh->ctx, "unknown-index", who + " is not a counterpart this VM accepts");
+      return std::nullopt;
+    }
+    {
+      std::lock_guard lock{sh->mutex};
+      if (sh->established.count(*cp)) {
+        refuse_peer(*sh->ctx, "established", who + ": its link is up already");
+        return std::nullopt;
+      }
+    }
+    auto s = attest_peer(*sh, std::move(fd), *cp);
+    if (!s) {
+      refuse_peer(*sh->ctx, "handshake", who + ": " + s.err().describe());
+      return std::nullopt;
+    }
+    return std::pair{*cp, std::move(*s)};
+  }();
+  {
     std::lock_guard lock{sh->mutex};
-    sh->connecting.erase(peer);
+    --sh->peer_handshakes;
+  }
+  if (!attested)
+    return;
+  auto& [cp, session] = *attested;
+  bool first = false;
+  {
+    std::lock_guard lock{sh->mutex};
+    first = sh->established.insert(cp).second;
+  }
+  if (!first) {
+    OPENSSL_cleanse(session.mpc_key.data(), session.mpc_key.size());
+    refuse_peer(*sh->ctx, "duplicate", "cp-" + std::to_string(cp) + " from " + from
+                                         + ": another connection of it completed its handshake first");
     return;
   }
-  auto link = std::make_shared<peer_link>(peer, std::move(s->stream), s->mpc_key);
-  self->send(sh->orchestrator, peer_up_atom::value, peer, link, mpc_address);
-  read_peer(sh, link);
+  serve_link(sh, std::move(session), cp, mpc.count(cp) ? mpc.at(cp) : std::string{});
+}
+
+/// True once every counterpart of `expected` has an attested link accepted here.
+bool all_established(session_shared& sh, const std::set<unsigned>& expected) {
+  std::lock_guard lock{sh.mutex};
+  return std::includes(sh.established.begin(), sh.established.end(), expected.begin(), expected.end());
+}
+
+/// Accepts the counterparts with a higher CP index (`expected`) on the peer port until each has an
+/// attested link or the VM stops. It never reads a connection itself (one silent connection must not
+/// hold up the others): each goes to its own worker, at most max_peer_handshakes at once.
+void accept_peers(session_ptr sh, std::set<unsigned> expected, index_map mpc) {
+  while (!sh->ctx->stopping->load() && !all_established(*sh, expected)) {
+    int raw = accept_for(sh->peer_listener.fd, 200);
+    if (raw < 0)
+      continue;
+    fd_guard fd{raw};
+    bool room = false;
+    {
+      std::lock_guard lock{sh->mutex};
+      room = sh->peer_handshakes < max_peer_handshakes;
+      if (room)
+        ++sh->peer_handshakes;
+    }
+    if (!room) {
+      refuse_peer(*sh->ctx, "busy", net::peer_address(fd.fd) + ": "
+                                      + std::to_string(max_peer_handshakes) + " connections in handshake already");
+      continue;
+    }
+    std::thread{accept_peer, sh, std::move(fd), expected, mpc}.detach();
+  }
+}
+
+/// Dials counterpart `peer` (a lower CP index) at `at`, announces this VM's CP index and runs the
+/// attested handshake; again after each failure (a pause of 100 ms, doubling up to 2 s) until the peer
+/// timeout has passed since the first attempt. Only then does the orchestrator hear the counterpart
+/// is lost.
+void dial_peer(session_ptr sh, address at, unsigned peer, std::string mpc_address) {
+  using steady = std::chrono::steady_clock;
+  auto& ctx = *sh->ctx;
+  const auto own = ctx.options.cp_index;
+  const std::uint8_t idx[4] = {static_cast<std::uint8_t>(own >> 24), static_cast<std::uint8_t>(own >> 16),
+                               static_cast<std::uint8_t>(own >> 8), static_cast<std::uint8_t>(own)};
+  const auto until = steady::now() + ctx.options.peer_timeout;
+  auto pause = first_backoff;
+  std::string why;
+  for (unsigned attempt = 1;; ++attempt) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+    auto fd = connect_to(at, std::max(left, std::chrono::milliseconds{1}), *ctx.stopping);
+    if (!fd) {
+      why = fd.err().describe();
+    } else if (!write_all(fd->fd, idx, 4)) {
+      why = "the connection to " + at.text() + " broke before this VM announced its CP index";
+    } else if (auto s = attest_peer(*sh, std::move(*fd), peer); !s) {
+      why = s.err().describe();
+    } else {
+      serve_link(sh, std::move(*s), peer, mpc_address);
+      return;
+    }
+    if (ctx.stopping->load())
+      return;
+    if (steady::now() + pause >= until)
+      break;
+    log::info(component, "counterpart cp-" + std::to_string(peer) + ", attempt " + std::to_string(attempt)
+                            + " failed, again in " + std::to_string(pause.count()) + " ms: " + why);
+    for (auto slept = std::chrono::milliseconds{0}; slept < pause && !ctx.stopping->load();
+         slept += std::chrono::milliseconds{50})
+      std::this_thread::sleep_for(std::min(std::chrono::milliseconds{50}, pause - slept));
+    pause = std::min(pause * 2, longest_backoff);
+  }
+  log::warning(component, "counterpart cp-" + std::to_string(peer) + " lost: " + why);
+  caf::scoped_actor self{sh->orchestrator.home_system()};
+  self->send(sh->orchestrator, peer_down_atom::value, peer, why);
 }
 
 } // namespace
@@ -249,59 +420,18 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
         if (!addr)
           return {static_cast<std::uint32_t>(errc::malformed_input), addr.err().message};
       }
-      std::map<unsigned, std::string> mpc_copy = mpc;
-      // Accept the counterparts above, connect to those below.
+      // Accept the counterparts above, dial those below.
       std::set<unsigned> expected;
       for (auto& [cp, a] : peer_addresses)
         if (cp > own && cp < sh->ctx->parties)
           expected.insert(cp);
       if (!expected.empty())
-        sh->threads.emplace_back([sh, expected, mpc_copy] {
-          auto left = expected;
-          while (!left.empty() && !sh->ctx->stopping->load()) {
-            int raw = accept_for(sh->peer_listener.fd, 200);
-            if (raw < 0)
-              continue;
-            fd_guard fd{raw};
-            std::uint8_t idx[4];
-            if (!read_all(fd.fd, idx, 4, 10'000))
-              continue;
-            unsigned cp = (unsigned{idx[0]} << 24) | (unsigned{idx[1]} << 16) | (unsigned{idx[2]} << 8) | idx[3];
-            if (!left.count(cp))
-              continue;
-            {
-              std::lock_guard lock{sh->mutex};
-              if (sh->connecting.count(cp))
-                continue;
-              sh->connecting.insert(cp);
-            }
-            left.erase(cp);
-            auto mpc_a = mpc_copy.count(cp) ? mpc_copy.at(cp) : std::string{};
-            std::thread{establish_peer, sh, std::move(fd), cp, mpc_a}.detach();
-          }
-        });
+        sh->threads.emplace_back(accept_peers, sh, expected, mpc);
       for (auto& [cp, a] : peer_addresses) {
         if (cp >= own)
           continue;
-        auto addr = *parse_address(a);
-        auto mpc_a = mpc_copy.count(cp) ? mpc_copy.at(cp) : std::string{};
-        std::thread{[sh, addr, cp, own, mpc_a] {
-          auto fd = connect_to(addr, sh->ctx->options.peer_timeout, *sh->ctx->stopping);
-          if (!fd) {
-            caf::scoped_actor self{sh->orchestrator.home_system()};
-            self->send(sh->orchestrator, peer_down_atom::value, cp, fd.err().describe());
-            return;
-          }
-          std::uint8_t idx[4] = {static_cast<std::uint8_t>(own >> 24), static_cast<std::uint8_t>(own >> 16),
-                                 static_cast<std::uint8_t>(own >> 8), static_cast<std::uint8_t>(own)};
-          if (!write_all(fd->fd, idx, 4))
-            return;
-          {
-            std::lock_guard lock{sh->mutex};
-            sh->connecting.insert(cp);
-          }
-          establish_peer(sh, std::move(*fd), cp, mpc_a);
-        }}.detach();
+        auto mpc_address = mpc.count(cp) ? mpc.at(cp) : std::string{};
+        std::thread{dial_peer, sh, *parse_address(a), cp, mpc_address}.detach();
       }
       return {std::uint32_t{0}, std::string{"connecting to counterparts"}};
     },

@@ -31,6 +31,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -112,13 +113,22 @@ int accept_for(int listen_fd, int ms);
 /// Sends all `n` bytes; false when the connection broke.
 bool write_all(int fd, const void* data, std::size_t n);
 
-/// Reads exactly `n` bytes, waiting at most `timeout_ms` for each chunk; false otherwise.
-bool read_all(int fd, void* data, std::size_t n, int timeout_ms);
+/// Reads exactly `n` bytes before `deadline` (however the bytes trickle in); false otherwise.
+bool read_all_by(int fd, void* data, std::size_t n, std::chrono::steady_clock::time_point deadline);
 
 /// The bytes as a string (CAF carries strings much faster than byte vectors).
 std::string to_string(const std::vector<std::uint8_t>& b);
 
 // -- shared pieces --
+
+/// The `reason` labels of joconde_vm_peer_refused_total: why a connection on the peer port never
+/// became a counterpart's link. busy: more connections in handshake than the VM takes at once;
+/// greeting: no 4-byte CP index before the greeting deadline; unknown-index: not a counterpart this VM
+/// accepts; established: that counterpart's link is up already; handshake: the attested handshake
+/// failed (its errc is in joconde_vm_attestation_failures_total); duplicate: attested, but another
+/// connection of the same counterpart completed its handshake first.
+inline constexpr std::array<const char*, 6> peer_refusal_reasons{"busy", "greeting", "unknown-index",
+                                                                  "established", "handshake", "duplicate"};
 
 /// Prometheus metrics of the VM (DESIGN.md §11).
 struct vm_metrics {
@@ -160,6 +170,17 @@ struct vm_metrics {
                                                        .Name("joconde_vm_requests_refused_total")
                                                        .Help("Refused client requests, by reason")
                                                        .Register(registry);
+  prometheus::Family<prometheus::Counter>& peer_refused =
+    prometheus::BuildCounter()
+      .Name("joconde_vm_peer_refused_total")
+      .Help("Connections on the peer port closed before they became a counterpart's link, by reason")
+      .Register(registry);
+
+  vm_metrics() {
+    // Every reason from the start, so that operators see a 0 (and rate() works) before the first refusal.
+    for (const char* reason : peer_refusal_reasons)
+      peer_refused.Add({{"reason", reason}});
+  }
 
   std::string text() {
     return prometheus::TextSerializer{}.Serialize(registry.Collect());
@@ -303,7 +324,10 @@ struct session_shared {
   address client_address, peer_address, mpc_address;
   std::vector<std::thread> threads;
   std::mutex mutex;
-  std::set<unsigned> connecting;
+  /// Counterparts with a higher CP index whose attested link this VM accepted (under `mutex`).
+  std::set<unsigned> established;
+  /// Connections on the peer port between accept and the end of their handshake (under `mutex`).
+  unsigned peer_handshakes = 0;
   bool peers_given = false;
 };
 

@@ -15,7 +15,7 @@
 //   GET  /status[?since=N]    {"uuid","cp_index","phase","platform","slots":[{key,input,state,rows}],
 //                              "events":[{seq,at_ms,kind,subject,value}], "finished":bool}
 //   GET  /metrics             Prometheus text (phases, slots, bytes uploaded, MPC rounds and bytes,
-//                              attestation failures)
+//                              attestation failures, refused connections on the peer endpoint)
 //   POST /peers               {"peers":[{"cp_index":0,"peer_address":"h:p","mpc_address":"h:p"},..]}
 //   POST /cancel              {"reason":"..."}
 // and writes DATA_DIR/endpoints.json {"admin","client","peer","mpc"} (host:port each: the admin

@@ -71,12 +71,18 @@ bool write_all(int fd, const void* data, std::size_t n) {
   return true;
 }
 
-bool read_all(int fd, void* data, std::size_t n, int timeout_ms) {
+bool read_all_by(int fd, void* data, std::size_t n, std::chrono::steady_clock::time_point deadline) {
   auto* p = static_cast<char*>(data);
   while (n > 0) {
-    pollfd pf{fd, POLLIN, 0};
-    if (::poll(&pf, 1, timeout_ms) <= 0)
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
       return false;
+    pollfd pf{fd, POLLIN, 0};
+    int ready = ::poll(&pf, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+    if (ready < 0 && errno != EINTR)
+      return false;
+    if (ready <= 0)
+      continue;  // the deadline check above ends the wait
     auto r = ::recv(fd, p, n, 0);
     if (r <= 0)
       return false;

@@ -17,6 +17,7 @@
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/net.hpp"
 
 #include <joconde/agreement.pb.h>
 #include <joconde/vm.pb.h>
@@ -299,6 +300,10 @@ BOOST_AUTO_TEST_CASE(a_vm_launched_with_debugging_is_refused_by_its_counterparts
   BOOST_TEST(!c.wait_phase("input", 5));
   auto s0 = c.status(0);
   BOOST_TEST(s0.value("phase", "") != "input");
+  // cp-2's attempts are counted where they are refused (cp-0 accepts cp-2 on its peer port).
+  for (int k = 0; k < 300 && c.metric(0, "joconde_vm_peer_refused_total{reason=\"handshake\"}") < 1; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  BOOST_TEST(c.metric(0, "joconde_vm_peer_refused_total{reason=\"handshake\"}") >= 1);
   c.stop->store(true);
   auto exits = c.exits();
   BOOST_TEST(exits[0] == vm::exit_cancelled);
@@ -655,4 +660,137 @@ BOOST_AUTO_TEST_CASE(the_output_deadline_erases_what_a_peer_did_not_retrieve_and
   for (unsigned i = 0; i < 3; ++i)
     BOOST_TEST(files_below(c.dir / ("cp" + std::to_string(i)) / "slots") == 0u);
   BOOST_TEST(files_containing(c.dir, canary).empty());
+}
+
+// -- the peer endpoint before the counterparts are attested (issue 14) --
+
+namespace {
+
+/// Connections an attacker on loopback opened to a VM's peer endpoint; closed when destroyed.
+struct peer_port_attacker {
+  std::vector<net::socket_fd> connections;
+
+  /// Opens a connection to `peer_address` (host:port) and sends `bytes` on it (nothing when empty).
+  void connect(const std::string& peer_address, const std::vector<std::uint8_t>& bytes = {}) {
+    auto at = net::parse_host_port(peer_address);
+    if (!at)
+      throw test::fixture_error{"the peer endpoint " + peer_address + ": " + at.err().describe()};
+    auto fd = net::connect_tcp(*at, std::chrono::seconds{5});
+    if (!fd)
+      throw test::fixture_error{"cannot reach the peer endpoint " + peer_address + ": " + fd.err().describe()};
+    if (!bytes.empty()
+        && ::send(fd->get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
+      throw test::fixture_error{"cannot send to the peer endpoint " + peer_address};
+    connections.push_back(std::move(*fd));
+  }
+};
+
+/// VM `cp`'s count of refused connections on its peer port for `reason` (-1: no such series).
+double refused(ct_cluster& c, unsigned cp, const std::string& reason) {
+  return c.metric(cp, "joconde_vm_peer_refused_total{reason=\"" + reason + "\"}");
+}
+
+/// Waits (bounded) until VM `cp` counts at least `n` refusals for `reason`; the count seen last.
+double wait_refused(ct_cluster& c, unsigned cp, const std::string& reason, double n) {
+  double seen = refused(c, cp, reason);
+  for (int k = 0; k < 600 && seen < n; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    seen = refused(c, cp, reason);
+  }
+  return seen;
+}
+
+const std::vector<std::string> refusal_reasons{"busy",        "greeting",  "unknown-index",
+                                               "established", "handshake", "duplicate"};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(without_an_attacker_no_connection_on_the_peer_port_is_refused, ct_in_input) {
+  for (unsigned i = 0; i < 3; ++i)
+    for (const auto& reason : refusal_reasons)
+      BOOST_TEST(refused(c, i, reason) == 0.0, "cp-" << i << " " << reason);
+}
+
+BOOST_AUTO_TEST_CASE(impostors_announcing_a_counterparts_index_do_not_take_its_place) {
+  // Before the VMs learn their peers, connections on loopback reach cp-0's peer endpoint first and
+  // announce cp-1 (then garbage, or nothing at all), cp-2 (then garbage), and indexes cp-0 never
+  // accepts. None of them is attested: the real cp-1 and cp-2 are, and the CT runs to its end.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  peer_port_attacker attacker;
+  const std::vector<std::uint8_t> garbage{0xff, 0xff, 0xff, 0xff, 'J', 'H', 'L', '1', 0x13, 0x37};
+  auto with = [](std::vector<std::uint8_t> index, const std::vector<std::uint8_t>& rest) {
+    index.insert(index.end(), rest.begin(), rest.end());
+    return index;
+  };
+  test::ct_cluster_options o;
+  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+    auto cp0 = endpoints[0]["peer"].get<std::string>();
+    attacker.connect(cp0, with({0, 0, 0, 1}, garbage));
+    attacker.connect(cp0, {0, 0, 0, 1});  // then silence, until the test closes it
+    attacker.connect(cp0, with({0, 0, 0, 2}, garbage));
+    attacker.connect(cp0, {0, 0, 0, 7});  // no such CP
+    attacker.connect(cp0, {0, 0, 0, 0});  // cp-0 itself
+  };
+  ct_cluster c{*platform, f, o};
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "an impostor took a counterpart's place");
+  // The silent impostor of cp-1 is still in its handshake (or timed out): closing it ends it.
+  attacker.connections.clear();
+  BOOST_TEST(wait_refused(c, 0, "handshake", 3) == 3.0);
+  BOOST_TEST(wait_refused(c, 0, "unknown-index", 2) == 2.0);
+  for (const auto* reason : {"busy", "greeting", "established", "duplicate"})
+    BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
+  for (unsigned i = 1; i < 3; ++i)
+    for (const auto& reason : refusal_reasons)
+      BOOST_TEST(refused(c, i, reason) == 0.0, "cp-" << i << " " << reason);
+
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_TEST(got->csv == expected_table, got->csv);
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_that_sends_one_byte_and_falls_silent_holds_nothing_up) {
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  peer_port_attacker attacker;
+  test::ct_cluster_options o;
+  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+    attacker.connect(endpoints[0]["peer"].get<std::string>(), {0});
+  };
+  ct_cluster c{*platform, f, o};
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "a silent connection held up the counterparts");
+  // cp-0 drops it at its greeting deadline, whether or not the counterparts were attested by then.
+  BOOST_TEST(wait_refused(c, 0, "greeting", 1) == 1.0);
+  for (const auto* reason : {"busy", "unknown-index", "established", "handshake", "duplicate"})
+    BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
+  attacker.connections.clear();
+}
+
+BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_get_through) {
+  // Twelve silent connections queue at cp-0's peer endpoint before the counterparts dial: eight get a
+  // worker each (and are dropped at their greeting deadline), the rest are closed at once; the real
+  // counterparts, refused while every worker is taken, dial again and are attested.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  peer_port_attacker attacker;
+  test::ct_cluster_options o;
+  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+    for (int i = 0; i < 12; ++i)
+      attacker.connect(endpoints[0]["peer"].get<std::string>());
+  };
+  ct_cluster c{*platform, f, o};
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "silent connections kept the counterparts out");
+  BOOST_TEST(wait_refused(c, 0, "greeting", 8) == 8.0);
+  BOOST_TEST(refused(c, 0, "busy") >= 4.0);
+  for (const auto* reason : {"unknown-index", "established", "handshake", "duplicate"})
+    BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
+  attacker.connections.clear();
 }

@@ -30,10 +30,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -256,6 +259,9 @@ struct ct_cluster_options {
   std::chrono::milliseconds peer_timeout{10'000};
   std::chrono::milliseconds upload_confirm_timeout{5'000};
   std::chrono::milliseconds io_timeout{30'000};
+  /// Called with each VM's endpoints.json once they all listen, before they are given their peers
+  /// (a test's attacker reaches the peer endpoints first).
+  std::function<void(const std::vector<nlohmann::json>&)> before_peers{};
 };
 
 /// Three CT VMs of one CT, each vm::run_vm in its own thread, introduced to each other, and the
@@ -316,6 +322,19 @@ struct ct_cluster {
     return false;
   }
 
+  /// The value of the series `series` (e.g. `joconde_vm_peer_refused_total{reason="busy"}`) in VM
+  /// `i`'s GET /metrics, or -1 when it does not answer or has no such series.
+  double metric(unsigned i, const std::string& series) {
+    auto r = admin(i, "GET", "/metrics");
+    if (!r || r->status != 200)
+      return -1;
+    std::istringstream lines{r->body};
+    for (std::string line; std::getline(lines, line);)
+      if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ')
+        return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    return -1;
+  }
+
   /// The exit status of every VM (waits up to 60 s each; -1 for one still running).
   std::vector<int> exits() {
     std::vector<int> out;
@@ -363,6 +382,8 @@ private:
       std::ifstream in{file};
       endpoints.push_back(json::parse(in));
     }
+    if (o.before_peers)
+      o.before_peers(endpoints);
     json peers = json::array();
     for (unsigned i = 0; i < 3; ++i)
       peers.push_back({{"cp_index", i}, {"peer_address", endpoints[i]["peer"]}, {"mpc_address", endpoints[i]["mpc"]}});
