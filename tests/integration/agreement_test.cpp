@@ -600,6 +600,7 @@ BOOST_AUTO_TEST_CASE(garbage_on_every_route_is_refused) {
     {"root", "approver", "/v1/ctas/" + uuid + "/decisions"},
     {"client-a", "task_organiser", "/v1/ctas/" + uuid + "/cancel"},
     {"client-a", "data_custodian", "/v1/ctas/" + uuid + "/paks"},
+    {"client-a", "it_admin", "/v1/ctas/" + uuid + "/overrides"},
   };
   for (const auto& [node, role, path] : routes)
     for (const auto& g : garbage) {
@@ -621,6 +622,9 @@ BOOST_AUTO_TEST_CASE(garbage_on_every_route_is_refused) {
   BOOST_CHECK(addendum_at("root", uuid, "client-a.joconde.test") == at_root);
   auto [s1, shown] = c.call_as("client-a", "auditor", "GET", "/v1/ctas/" + uuid);
   BOOST_CHECK_EQUAL(shown["status"], "emerging");
+  BOOST_REQUIRE(shown.contains("members") && !shown["members"].empty());
+  for (const auto& m : shown["members"])  // no garbage became a trust override
+    BOOST_CHECK_MESSAGE(m.value("trust", "") != "override" && !m.contains("override"), m.dump());
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
 }
 
