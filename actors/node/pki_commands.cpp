@@ -151,6 +151,23 @@ std::string chain_pem(const std::vector<crypto::certificate>& chain) {
   return out;
 }
 
+/// The node store of the node in `dir`, opened by an offline command (LMDB grows the map to the
+/// file's size when the node configured a larger one).
+result<node_store> open_store(const fs::path& dir) {
+  return node_store::open(dir, 1ull << 30);
+}
+
+/// The store of the node in `dir` and the canonical form of `fingerprint`, for the trust commands.
+result<std::pair<node_store, std::string>> trust_store(const fs::path& dir, const std::string& fingerprint) {
+  auto canonical = canonical_fingerprint(fingerprint);
+  if (!canonical)
+    return canonical.err();
+  auto store = open_store(dir);
+  if (!store)
+    return store.err();
+  return std::pair{std::move(*store), std::move(*canonical)};
+}
+
 } // namespace
 
 // -- files --------------------------------------------------------------------------------------------
@@ -330,7 +347,7 @@ result<std::vector<std::string>> enrol(const fs::path& parent_dir, const fs::pat
   if (parent_names.empty())
     return fail(errc::untrusted_chain, "this node's certificate names no DNS identity");
   auto fqdn = subject.common_name + "." + parent_names.front();
-  auto store = node_store::open(parent_dir, 1ull << 30);
+  auto store = open_store(parent_dir);
   if (!store)
     return store.err();
   {
@@ -407,35 +424,31 @@ result<std::vector<std::string>> install(const fs::path& dir, const fs::path& ch
 }
 
 result<std::vector<std::string>> trust_confirm(const fs::path& dir, const std::string& fingerprint) {
-  auto canonical = canonical_fingerprint(fingerprint);
-  if (!canonical)
-    return canonical.err();
-  auto store = node_store::open(dir, 1ull << 30);
-  if (!store)
-    return store.err();
-  if (auto r = confirm_fingerprint(*store, *canonical, now_ms()); !r)
+  auto opened = trust_store(dir, fingerprint);
+  if (!opened)
+    return opened.err();
+  auto& [store, canonical] = *opened;
+  if (auto r = confirm_fingerprint(store, canonical, now_ms()); !r)
     return r.err();
-  return std::vector<std::string>{"trusted: " + *canonical};
+  return std::vector<std::string>{"trusted: " + canonical};
 }
 
 result<std::vector<std::string>> trust_remove(const fs::path& dir, const std::string& fingerprint) {
-  auto canonical = canonical_fingerprint(fingerprint);
-  if (!canonical)
-    return canonical.err();
-  auto store = node_store::open(dir, 1ull << 30);
-  if (!store)
-    return store.err();
-  auto removed = remove_confirmation(*store, *canonical);
+  auto opened = trust_store(dir, fingerprint);
+  if (!opened)
+    return opened.err();
+  auto& [store, canonical] = *opened;
+  auto removed = remove_confirmation(store, canonical);
   if (!removed)
     return removed.err();
   return std::vector<std::string>{
-    "no longer trusted: " + *canonical,
+    "no longer trusted: " + canonical,
     "CTAs naming its node now show it unconfirmed, and this node submits no CTSA for them until it "
     "is confirmed again (joconde-node trust confirm) or overridden (joconde cta override)"};
 }
 
 result<std::vector<std::string>> trust_list(const fs::path& dir) {
-  auto store = node_store::open(dir, 1ull << 30);
+  auto store = open_store(dir);
   if (!store)
     return store.err();
   auto txn = store->env->begin_read();
