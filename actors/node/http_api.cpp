@@ -13,10 +13,13 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/log.hpp"
+#include "joconde/runtime/metrics.hpp"
 
 #include <caf/scoped_actor.hpp>
 
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 
 namespace joconde {
 
@@ -115,33 +118,60 @@ http::response query_artefacts(const node_context& ctx, const std::string& uuid)
   return out;
 }
 
-/// Registers a route that needs a valid token and one of `roles` (any user if empty). Every call is
-/// logged with its user and outcome; a missing role is a policy denial (counted, audited).
+/// The 401 of a call without a valid token.
+http::response unauthorised() {
+  return http::response::error(401, "unauthorised",
+                               "this call needs a bearer token: a user's token (joconde-node user "
+                               "add) or the node operator's admin.token");
+}
+
+/// Counts a call refused for want of a valid token and logs it, at most 20 lines a second (a flood of
+/// unauthenticated calls must not fill the disk; the metric counts every one).
+void note_unauthenticated(const node_context& ctx, const std::string& what, const std::string& remote) {
+  if (ctx.metrics)
+    ctx.metrics->http_refused("unauthenticated").Increment();
+  static log::rate_limiter limiter;
+  std::uint64_t held_back = 0;
+  bool logged = limiter.allow(held_back);
+  if (held_back > 0)
+    log::warning("api", std::to_string(held_back) + " more call(s) without a valid token were not logged");
+  if (logged)
+    log::warning("api", what + " refused: no valid token", {{"status", "401"}, {"remote", remote}});
+}
+
+/// Registers a route that needs a valid token and one of `roles` (any user if empty). The token and
+/// role are checked on the request head, before any byte of the body is read: an unauthenticated
+/// caller costs the node its head only, whatever Content-Length it announces. Every call is logged
+/// with its user and outcome; a missing role is a policy denial (counted, audited).
 template <class Handler>
 void secured(http::server& server, std::shared_ptr<node_context> ctx, const char* method,
              const char* path, std::vector<user_role> roles, Handler handler, size_t max_body = 0) {
-  server.route(method, path, [ctx, roles, handler, method, path](const http::request& req) {
+  std::string what = std::string{method} + " " + path;
+  auto admit = [ctx, roles, what](const http::request& req) -> std::optional<http::response> {
     auto who = caller_of(*ctx, req);
     if (!who) {
-      log::warning("api", std::string{method} + " " + path + " refused: no valid token",
-                   {{"status", "401"}, {"remote", req.remote_addr}});
-      return http::response::error(401, "unauthorised",
-                                   "this call needs a bearer token: a user's token (joconde-node user "
-                                   "add) or the node operator's admin.token");
+      note_unauthenticated(*ctx, what, req.remote_addr);
+      return unauthorised();
     }
     bool allowed = roles.empty();
     for (auto r : roles)
       allowed = allowed || who->has(r);
-    if (!allowed) {
-      policy_decision d{false, "api.role",
-                        std::string{method} + " " + path + " needs the role " + role_list(roles)};
-      report_denial(d, who->name, std::string{method} + " " + path, ctx->audit, ctx->metrics);
-      return http::response::error(403, "forbidden", d.reason + "; " + who->name + " does not have it");
+    if (allowed)
+      return std::nullopt;
+    policy_decision d{false, "api.role", what + " needs the role " + role_list(roles)};
+    report_denial(d, who->name, what, ctx->audit, ctx->metrics);
+    return http::response::error(403, "forbidden", d.reason + "; " + who->name + " does not have it");
+  };
+  server.route(method, path, [ctx, handler, what](const http::request& req) {
+    // Looked up again: the token may have been revoked while the body arrived.
+    auto who = caller_of(*ctx, req);
+    if (!who) {
+      note_unauthenticated(*ctx, what, req.remote_addr);
+      return unauthorised();
     }
     auto res = handler(req, *who);
     if (res.status < 400) {
-      log::info("api", std::string{method} + " " + path,
-                {{"user", who->name}, {"status", std::to_string(res.status)}});
+      log::info("api", what, {{"user", who->name}, {"status", std::to_string(res.status)}});
       return res;
     }
     // A refusal is logged with its reason (the error the caller got).
@@ -151,10 +181,10 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
       code = body["error"].value("code", code);
       message = body["error"].value("message", std::string{});
     }
-    log::warning("api", std::string{method} + " " + path + " refused: " + message,
+    log::warning("api", what + " refused: " + message,
                  {{"user", who->name}, {"status", std::to_string(res.status)}, {"reason", code}});
     return res;
-  }, max_body);
+  }, max_body, std::move(admit));
 }
 
 /// "cp1" -> "cp1.joconde.test", "root" -> "joconde.test"; FQDNs stay as they are.

@@ -158,7 +158,8 @@ namespace detail {
 
 // -- routing --------------------------------------------------------------------------------------
 
-void route_table::add(std::string method, std::string pattern, handler fn, size_t max_body) {
+void route_table::add(std::string method, std::string pattern, handler fn, size_t max_body,
+                      admission admit) {
   entry e;
   e.method = std::move(method);
   for (auto seg : split_path(pattern)) {
@@ -168,6 +169,8 @@ void route_table::add(std::string method, std::string pattern, handler fn, size_
   }
   e.fn = std::make_shared<const handler>(std::move(fn));
   e.max_body = max_body;
+  if (admit)
+    e.admit = std::make_shared<const admission>(std::move(admit));
   std::lock_guard guard{mtx_};
   // Same method and same path shape (capture names aside): a replacement.
   auto same = [&](const entry& r) {
@@ -242,6 +245,7 @@ routed route_table::match(std::string_view method, std::string_view target,
     }
     if (best != nullptr) {
       out.fn = best->fn;
+      out.admit = best->admit;
       out.body_limit = best->max_body != 0 ? best->max_body : default_body_limit;
       for (size_t i = 0; i < segments.size(); ++i)
         if (best->is_param[i])

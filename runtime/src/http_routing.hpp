@@ -23,6 +23,8 @@ struct routed {
   request req;
   /// The handler to call, or null when `answer` is set.
   std::shared_ptr<const handler> fn;
+  /// The route's check of the head before its body is read, or null.
+  std::shared_ptr<const admission> admit;
   /// The largest body the route accepts.
   size_t body_limit = 0;
   /// The answer when the request goes no further (400, 404, 405).
@@ -33,8 +35,8 @@ struct routed {
 class route_table {
 public:
   /// Adds (or replaces, for the same method and path shape) a route; `max_body` 0 means the
-  /// server's limit.
-  void add(std::string method, std::string pattern, handler fn, size_t max_body);
+  /// server's limit; `admit` (may be empty) checks the head before the body is read.
+  void add(std::string method, std::string pattern, handler fn, size_t max_body, admission admit);
 
   /// Routes a request with `method` (as sent) and request `target` (origin form, raw) whose
   /// `Authorization` header is `authorization`; `default_body_limit` for routes without their own.
@@ -47,6 +49,7 @@ private:
     std::vector<std::string> segments; // literal text, or the capture name where is_param is set
     std::vector<bool> is_param;
     std::shared_ptr<const handler> fn;
+    std::shared_ptr<const admission> admit;
     size_t max_body = 0;
   };
 

@@ -164,25 +164,38 @@ struct server_state {
     // nop
   }
 
-  /// Counts a new connection from `key`, or says which limit it is over.
-  std::optional<std::string> admit(const std::string& key) {
-    std::lock_guard guard{conn_mtx};
-    if (open >= opts.max_connections)
-      return "connection_limit";
-    auto& n = per_client[key];
-    if (n >= opts.max_connections_per_client)
-      return "client_connection_limit";
-    ++n;
-    ++open;
-    return std::nullopt;
-  }
+  /// Counts a new connection from `key`, or says which limit it is over. At the total limit, the
+  /// oldest connection still waiting for its head makes room (its peer lands in `evicted`). I/O
+  /// thread only.
+  std::optional<std::string> admit(const std::string& key, std::string& evicted);
 
   /// Uncounts a connection from `key`.
   void release(const std::string& key) {
     std::lock_guard guard{conn_mtx};
+    release_locked(key);
+  }
+
+  void release_locked(const std::string& key) {
     --open;
     if (auto it = per_client.find(key); it != per_client.end() && --it->second == 0)
       per_client.erase(it);
+  }
+
+  /// Counts a request of client `key` going to the workers; false if the client is at its limit.
+  bool start_request(const std::string& key) {
+    std::lock_guard guard{conn_mtx};
+    auto& n = requests[key];
+    if (n >= opts.max_requests_per_client)
+      return false;
+    ++n;
+    return true;
+  }
+
+  /// Uncounts a request of client `key` (its handler returned).
+  void end_request(const std::string& key) {
+    std::lock_guard guard{conn_mtx};
+    if (auto it = requests.find(key); it != requests.end() && --it->second == 0)
+      requests.erase(it);
   }
 
   /// Tells on_refusal (never throws).
@@ -216,6 +229,7 @@ struct server_state {
   std::mutex conn_mtx;
   size_t open = 0;
   std::map<std::string, size_t> per_client;
+  std::map<std::string, size_t> requests; // per client: waiting for a worker or being served
   std::set<connection*> live;
 
   std::array<char, 16 * 1024> discard{}; // bytes read while lingering (I/O thread only)
@@ -251,11 +265,10 @@ public:
   }
 
   ~connection() {
-    {
-      std::lock_guard guard{st_.conn_mtx};
-      st_.live.erase(this);
-    }
-    st_.release(key_);
+    std::lock_guard guard{st_.conn_mtx};
+    st_.live.erase(this);
+    if (!released_)
+      st_.release_locked(key_);
   }
 
   connection(const connection&) = delete;
@@ -272,6 +285,24 @@ public:
   // Closes the socket at once (stop(), with the I/O thread stopped).
   void abort() noexcept {
     error_code ignored;
+    socket_.close(ignored);
+  }
+
+  /// Still waiting for its request head (TLS handshake included): a candidate to make room.
+  bool waiting_for_head() const noexcept { return waiting_head_; }
+  steady::time_point born() const noexcept { return born_; }
+  const std::string& peer() const noexcept { return peer_; }
+
+  // Gives up this connection's place to a newcomer: uncounted now (the caller holds conn_mtx),
+  // closed at once; its pending operations end with an error. I/O thread only.
+  void evict_locked() noexcept {
+    if (released_)
+      return;
+    released_ = true;
+    waiting_head_ = false;
+    st_.release_locked(key_);
+    error_code ignored;
+    socket_.cancel(ignored);
     socket_.close(ignored);
   }
 
@@ -327,7 +358,7 @@ private:
 
   void on_peek(const error_code& ec, size_t n) {
     if (ec || n == 0) {
-      if (timed_out_)
+      if (timed_out_ && !released_)
         st_.refused(peer_, "header_timeout");
       close();
       return;
@@ -345,6 +376,10 @@ private:
   }
 
   void on_handshake(const error_code& ec) {
+    if (released_) { // evicted mid-handshake: counted as such already
+      close();
+      return;
+    }
     if (ec) {
       st_.refused(peer_, timed_out_ ? "header_timeout" : tls_refusal(ec));
       close();
@@ -369,6 +404,11 @@ private:
   }
 
   void on_head(const error_code& ec) {
+    waiting_head_ = false;
+    if (released_) { // evicted: the socket is gone
+      close();
+      return;
+    }
     if (ec && timed_out_) {
       st_.refused(peer_, "header_timeout");
       if (buffer_.size() == 0 && !https_required_) {
@@ -405,6 +445,18 @@ private:
     if (auto early = route_request()) {
       respond(std::move(*early));
       return;
+    }
+    if (admit_) {
+      std::optional<response> refusal;
+      try {
+        refusal = (*admit_)(req_);
+      } catch (...) {
+        refusal = response::error(500, "internal_error", "the server failed to check the request");
+      }
+      if (refusal) {
+        respond(std::move(*refusal));
+        return;
+      }
     }
     const auto& h = head_->get();
     if (auto length = head_->content_length(); length && *length > body_limit_) {
@@ -469,6 +521,7 @@ private:
     req_ = std::move(r.req);
     req_.remote_addr = peer_;
     fn_ = std::move(r.fn);
+    admit_ = std::move(r.admit);
     body_limit_ = r.body_limit;
     return std::move(r.answer);
   }
@@ -519,11 +572,23 @@ private:
 
   // -- handler --
 
-  // Queues the request for a worker; 503 when the workers are busy and the queue is full.
+  // Queues the request for a worker; 429 when the client has too many requests in the queue or
+  // being served, 503 when the workers are busy and the queue is full.
   void dispatch() {
     disarm();
+    if (!st_.start_request(key_)) {
+      st_.refused(peer_, "client_request_limit");
+      auto res = response::error(429, "too_many_requests",
+                                 "this client already has "
+                                   + std::to_string(st_.opts.max_requests_per_client)
+                                   + " requests waiting or being served; retry later");
+      res.headers["Retry-After"] = "1";
+      respond(std::move(res));
+      return;
+    }
     bool queued = st_.pool.submit([self = shared_from_this()]() mutable -> std::function<void()> {
       auto res = detail::invoke(*self->fn_, self->req_);
+      self->st_.end_request(self->key_);
       // Posted once the worker is free again, so that the peer's next request finds it free.
       return [self = std::move(self), res = std::move(res)]() mutable {
         auto& io = self->st_.io;
@@ -533,6 +598,7 @@ private:
       };
     });
     if (!queued) {
+      st_.end_request(key_);
       auto res = response::error(503, "resource_exhausted",
                                  "the server is busy: every worker is serving and "
                                    + std::to_string(st_.opts.max_queued_requests)
@@ -602,11 +668,15 @@ private:
   std::uint64_t received_ = 0;
   request req_;
   std::shared_ptr<const handler> fn_;
+  std::shared_ptr<const admission> admit_;
   size_t body_limit_ = 0;
   std::string out_head_;
   std::string out_body_;
   std::string peer_;
   std::string key_;
+  steady::time_point born_ = steady::now();
+  bool waiting_head_ = true; // until the head arrived (or the connection failed)
+  bool released_ = false;    // evicted: uncounted and closed already
 };
 
 } // namespace
@@ -614,6 +684,26 @@ private:
 // -- accepting ------------------------------------------------------------------------------------
 
 namespace detail {
+
+std::optional<std::string> server_state::admit(const std::string& key, std::string& evicted) {
+  std::lock_guard guard{conn_mtx};
+  if (open >= opts.max_connections) {
+    connection* oldest = nullptr;
+    for (auto* c : live)
+      if (c->waiting_for_head() && (oldest == nullptr || c->born() < oldest->born()))
+        oldest = c;
+    if (oldest == nullptr)
+      return "connection_limit";
+    evicted = oldest->peer();
+    oldest->evict_locked();
+  }
+  auto& n = per_client[key];
+  if (n >= opts.max_connections_per_client)
+    return "client_connection_limit";
+  ++n;
+  ++open;
+  return std::nullopt;
+}
 
 void server_state::accept() {
   acceptor->async_wait(tcp::acceptor::wait_read, [this](const error_code& ec) {
@@ -655,7 +745,11 @@ void server_state::on_acceptable() {
     auto address = unmapped(remote.address());
     auto peer = address.to_string();
     auto key = client_key(address);
-    if (auto over = admit(key)) {
+    std::string evicted;
+    auto over = admit(key, evicted);
+    if (!evicted.empty())
+      refused(evicted, "idle_evicted");
+    if (over) {
       refused(peer, *over);
       continue; // closed as `socket` goes: no handshake, nothing read
     }
@@ -717,7 +811,8 @@ result<std::unique_ptr<server>> server::start(const server_options& options) {
   auto bad = [](std::string what) { return fail(errc::invalid_config, "HTTP server: " + what); };
   if (options.threads == 0)
     return bad("needs at least one thread");
-  if (options.max_connections == 0 || options.max_connections_per_client == 0)
+  if (options.max_connections == 0 || options.max_connections_per_client == 0
+      || options.max_requests_per_client == 0)
     return bad("the connection limits must be at least 1");
   if (options.max_header_bytes < 1024 || options.max_header_bytes > (size_t{1} << 20))
     return bad("max_header_bytes must be between 1 KiB and 1 MiB");
@@ -793,8 +888,10 @@ result<std::unique_ptr<server>> server::start(const server_options& options) {
   }
 }
 
-void server::route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes) {
-  state_->routes.add(std::move(method), std::move(path_pattern), std::move(fn), max_body_bytes);
+void server::route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes,
+                   admission admit) {
+  state_->routes.add(std::move(method), std::move(path_pattern), std::move(fn), max_body_bytes,
+                     std::move(admit));
 }
 
 void server::stop() {

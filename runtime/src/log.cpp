@@ -112,4 +112,17 @@ void write(severity sev, std::string_view component, std::string_view message, p
   std::fflush(s.out);
 }
 
+bool rate_limiter::allow(std::uint64_t& held_back) {
+  std::lock_guard lock{mtx_};
+  held_back = 0;
+  auto now = std::chrono::steady_clock::now();
+  if (now - window_ >= std::chrono::seconds{1}) {
+    if (seen_ > per_second_)
+      held_back = seen_ - per_second_;
+    window_ = now;
+    seen_ = 0;
+  }
+  return ++seen_ <= per_second_;
+}
+
 } // namespace joconde::log

@@ -1033,26 +1033,142 @@ BOOST_AUTO_TEST_CASE(connections_per_client_are_limited) {
   }));
 }
 
-BOOST_AUTO_TEST_CASE(connections_in_all_are_limited) {
+BOOST_AUTO_TEST_CASE(at_the_total_limit_idle_connections_give_way_and_busy_ones_do_not) {
   refusals refused;
   http::server_options o;
   o.listen = "127.0.0.1:0";
   o.max_connections = 2;
-  o.header_timeout = 120s;
+  o.header_timeout = 120s; // idle connections would stay until the test closes them
+  o.body_timeout = 120s;
   o.on_refusal = refused.observer();
   auto srv = start_with(o);
   add_echo(*srv);
+  std::atomic<int> heads{0};
+  srv->route("POST", "/slow-body", [](const http::request& req) {
+    return http::response::json(200, {{"bytes", req.body.size()}});
+  }, 0, [&](const http::request&) -> std::optional<http::response> {
+    ++heads;
+    return std::nullopt;
+  });
   auto port = port_of(*srv);
+  // Two idle clients hold every slot; a newcomer takes the place of the oldest and is served.
   auto a = connect_from("127.0.0.1", port);
   auto b = connect_from("127.0.0.2", port);
-  auto c = connect_from("127.0.0.3", port);
+  auto served = request_from("127.0.0.3", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(served.rfind("HTTP/1.1 200", 0) == 0, served);
   bool closed = false;
-  BOOST_TEST(read_until_close(c.get(), &closed).empty());
+  BOOST_TEST(read_until_close(a.get(), &closed).empty());
+  BOOST_TEST(closed);
+  BOOST_TEST(refused.wait_for("idle_evicted") == 1u);
+  BOOST_TEST(refused.peer_of("idle_evicted") == "127.0.0.1");
+  BOOST_TEST(refused.count("connection_limit") == 0u);
+  b = net::socket_fd{};
+  // Two connections busy sending their bodies are not given up: a third is refused.
+  auto d = connect_from("127.0.0.4", port);
+  send_all(d.get(), "POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01");
+  BOOST_REQUIRE(eventually([&] { return heads.load() == 1; }));
+  auto e = connect_from("127.0.0.5", port);
+  send_all(e.get(), "POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01");
+  BOOST_REQUIRE(eventually([&] { return heads.load() == 2; }));
+  auto f = connect_from("127.0.0.6", port);
+  BOOST_TEST(read_until_close(f.get(), &closed).empty());
   BOOST_TEST(closed);
   BOOST_TEST(refused.wait_for("connection_limit") == 1u);
-  a = net::socket_fd{};
+  // Once a body is complete, its slot frees.
+  send_all(d.get(), std::string(98, 'x'));
+  auto done = read_until_close(d.get());
+  BOOST_TEST(done.find("\"bytes\":100") != std::string::npos, done);
   BOOST_TEST(eventually([&] {
-    return request_from("127.0.0.4", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+    return request_from("127.0.0.7", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(an_admission_check_refuses_before_any_body_byte_is_read) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  auto srv = start_with(o);
+  std::atomic<int> calls{0};
+  std::vector<std::string> seen; // what the check saw (the I/O thread only, read after answers)
+  srv->route("POST", "/upload/{slot}", [&](const http::request& req) {
+    ++calls;
+    return http::response::json(200, {{"bytes", req.body.size()}, {"slot", req.params.at("slot")}});
+  }, size_t{1} << 30, [&](const http::request& req) -> std::optional<http::response> {
+    seen.push_back(req.params.at("slot") + " " + req.remote_addr + " " + std::to_string(req.body.size()));
+    if (req.bearer_token == "s3cret-token")
+      return std::nullopt;
+    return http::response::error(401, "unauthorised", "no valid token");
+  });
+  auto port = port_of(*srv);
+  // 512 MiB announced, not one byte sent: answered 401 at once, the handler never runs.
+  auto refused = request_from("127.0.0.1", port,
+                              "POST /upload/s1 HTTP/1.1\r\nHost: x\r\nContent-Length: 536870912\r\n\r\n");
+  BOOST_TEST(refused.rfind("HTTP/1.1 401", 0) == 0, refused);
+  BOOST_TEST(refused.find("unauthorised") != std::string::npos, refused);
+  auto wrong = request_from("127.0.0.1", port,
+                            "POST /upload/s1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n");
+  BOOST_TEST(wrong.rfind("HTTP/1.1 401", 0) == 0, wrong);
+  BOOST_TEST(calls.load() == 0);
+  // The twin: the same request with the token is read and served.
+  auto ok = request_from("127.0.0.2", port,
+                         "POST /upload/s2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\n"
+                         "Content-Length: 5\r\n\r\nhello");
+  BOOST_TEST(ok.rfind("HTTP/1.1 200", 0) == 0, ok);
+  BOOST_TEST(ok.find("\"bytes\":5") != std::string::npos, ok);
+  BOOST_TEST(calls.load() == 1);
+  BOOST_REQUIRE(seen.size() == 3u);
+  BOOST_TEST(seen[0] == "s1 127.0.0.1 0");
+  BOOST_TEST(seen[2] == "s2 127.0.0.2 0");
+  // A check that throws is a 500, and the handler does not run.
+  srv->route("POST", "/broken", [&](const http::request&) {
+    ++calls;
+    return http::response::json(200, {});
+  }, 0, [](const http::request&) -> std::optional<http::response> { throw std::runtime_error("boom"); });
+  auto broken = request_from("127.0.0.1", port, "POST /broken HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  BOOST_TEST(broken.rfind("HTTP/1.1 500", 0) == 0, broken);
+  BOOST_TEST(calls.load() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_worker) {
+  refusals refused;
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 2;
+  o.max_requests_per_client = 1;
+  o.on_refusal = refused.observer();
+  auto srv = start_with(o);
+  add_echo(*srv);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> entered{0};
+  srv->route("GET", "/slow", [&](const http::request&) {
+    ++entered;
+    released.wait();
+    return http::response::json(200, {{"slow", true}});
+  });
+  auto port = port_of(*srv);
+  auto first = std::async(std::launch::async, [&] {
+    return request_from("127.0.0.1", port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  });
+  BOOST_REQUIRE(eventually([&] { return entered.load() == 1; }));
+  // The same client again: 429 with Retry-After, no worker taken.
+  auto again = request_from("127.0.0.1", port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(again.rfind("HTTP/1.1 429", 0) == 0, again);
+  BOOST_TEST(again.find("Retry-After: 1") != std::string::npos, again);
+  BOOST_TEST(again.find("too_many_requests") != std::string::npos, again);
+  BOOST_TEST(refused.wait_for("client_request_limit") == 1u);
+  BOOST_TEST(entered.load() == 1);
+  // Another client still gets the second worker.
+  auto other = std::async(std::launch::async, [&] {
+    return request_from("127.0.0.2", port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  });
+  BOOST_REQUIRE(eventually([&] { return entered.load() == 2; }));
+  release.set_value();
+  BOOST_TEST(first.get().rfind("HTTP/1.1 200", 0) == 0);
+  BOOST_TEST(other.get().rfind("HTTP/1.1 200", 0) == 0);
+  // Its request done, the first client is served again.
+  BOOST_TEST(eventually([&] {
+    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
   }));
 }
 

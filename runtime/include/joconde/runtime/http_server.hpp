@@ -12,8 +12,10 @@
 //   segments), 400 https_required (plain HTTP sent to a TLS listener), 404 not_found,
 //   405 method_not_allowed (with an `Allow` header), 408 timeout (head or body too slow),
 //   413 too_large (decided from Content-Length before reading the body, or while reading a chunked
-//   body), 431 too_large (request head over max_header_bytes), 500 internal_error (a handler threw),
-//   503 resource_exhausted (every worker busy and the queue full; with `Retry-After: 1`).
+//   body), 429 too_many_requests (the client already has max_requests_per_client requests waiting
+//   or being served; with `Retry-After: 1`), 431 too_large (request head over max_header_bytes),
+//   500 internal_error (a handler threw), 503 resource_exhausted (every worker busy and the queue
+//   full; with `Retry-After: 1`).
 // - Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
 //   `Connection: close` (one request per connection).
 // - Reading and writing are asynchronous on one I/O thread: a slow or idle peer holds a connection
@@ -26,6 +28,12 @@
 //   min_transfer_rate; the response likewise within write_timeout. The body buffer grows as bytes
 //   arrive. After answering, the server stops sending and discards what the peer still sends for at
 //   most 2 s (so that the peer reads the answer), then closes.
+// - When max_connections are open, a new connection takes the place of the oldest one still
+//   waiting for its request head (that one is closed: idle or slow clients cannot lock others out
+//   for longer than it takes a newcomer to arrive).
+// - A route's admission check (e.g. the bearer token) runs on the head, before any byte of the
+//   body is read or buffered: a refused request costs the server its head only, whatever
+//   Content-Length it announces.
 // No Asio or Beast here: they stay in http_server.cpp, behind a pimpl.
 
 #include "joconde/messages/result.hpp"
@@ -96,6 +104,12 @@ struct response {
 /// A request handler; may throw (the server answers 500).
 using handler = std::function<response(const request&)>;
 
+/// A route's check of a request head (method, path, query, params, bearer_token, remote_addr; the
+/// body is not read yet): nullopt lets the request go on (its body is read, then the handler
+/// runs), a response is sent at once without reading the body (e.g. 401). Runs on the I/O thread:
+/// it must be quick (no blocking I/O beyond a local lookup) and thread-safe; if it throws, 500.
+using admission = std::function<std::optional<response>(const request&)>;
+
 /// The certificate and key an HTTPS listener presents.
 struct tls_identity {
   /// The server's certificate chain: the leaf first, then its intermediates (the root may be left
@@ -110,7 +124,8 @@ struct tls_identity {
 /// (plain HTTP to a TLS listener); for a failed TLS handshake protocol_version (no TLS 1.3),
 /// no_shared_cipher, peer_alert (the client sent an alert, e.g. it does not trust the
 /// certificate), connection_closed (it left mid-handshake) or tls_error; connection_limit,
-/// client_connection_limit; header_timeout, body_timeout. Called on the I/O thread: it must
+/// client_connection_limit, idle_evicted (closed while waiting for its head to make room for a
+/// newcomer), client_request_limit (answered 429); header_timeout, body_timeout. Called on the I/O thread: it must
 /// return at once (count, or log with a rate limit) and must not call the server.
 using refusal_fn = std::function<void(const std::string& peer, const std::string& reason)>;
 
@@ -135,6 +150,9 @@ struct server_options {
   size_t max_connections = 256;
   /// Open connections from one client (IPv4 address, IPv6 /64); further ones are closed at once.
   size_t max_connections_per_client = 32;
+  /// Requests of one client (IPv4 address, IPv6 /64) waiting for a worker or being served; beyond,
+  /// 429 with Retry-After (one client cannot take every worker and the whole queue).
+  size_t max_requests_per_client = 8;
   /// The largest request head (request line and header fields); beyond, 431.
   size_t max_header_bytes = 16 * 1024;
   /// From the connection (TLS handshake included) to the end of the request head; then 408 (or a
@@ -173,8 +191,10 @@ public:
 
   /// Adds (or replaces) the handler for `method` on paths matching `path_pattern`; thread-safe,
   /// allowed before and while serving. `max_body_bytes` (0: the server's limit) lets one route
-  /// accept larger bodies (uploads).
-  void route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes = 0);
+  /// accept larger bodies (uploads); `admit` (may be empty) checks the head before the body is
+  /// read (see admission).
+  void route(std::string method, std::string path_pattern, handler fn, size_t max_body_bytes = 0,
+             admission admit = {});
 
   /// Closes the listener and every connection at once, drops queued requests and waits for running
   /// handlers to return; idempotent. Not from a handler or on_refusal (it would wait for itself).

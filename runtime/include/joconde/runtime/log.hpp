@@ -4,8 +4,11 @@
 // name) as MSGID, structured parameters in [joconde@32473 ...]. CAF's own logging is compiled out in
 // Debian's build, so this is the project's logger. Never pass key material to it.
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,5 +66,23 @@ inline void warning(std::string_view c, std::string_view m, params ps = {}) {
 inline void error(std::string_view c, std::string_view m, params ps = {}) {
   write(severity::error, c, m, ps);
 }
+
+/// Lets at most `per_second` events a second through, for lines an unauthenticated or hostile peer
+/// can cause as fast as it sends (refusals): a flood cannot fill the disk, while the metrics go on
+/// counting every event. Thread-safe.
+class rate_limiter {
+public:
+  explicit rate_limiter(unsigned per_second = 20) : per_second_(per_second) {}
+
+  /// True if this event may be logged. When it opens a new one-second window after one in which
+  /// events were held back, `held_back` is set to their number (log it once), else to 0.
+  bool allow(std::uint64_t& held_back);
+
+private:
+  unsigned per_second_;
+  std::mutex mtx_;
+  std::chrono::steady_clock::time_point window_;
+  std::uint64_t seen_ = 0;
+};
 
 } // namespace joconde::log
