@@ -13,6 +13,9 @@
 
 #include <openssl/crypto.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -49,9 +52,71 @@ v1::VmReply error_reply(errc code, std::string message, const std::string& phase
   return r;
 }
 
+// -- the client endpoint --
+
+/// Sessions on the client endpoint at once, and from one source address.
+constexpr unsigned max_client_sessions = 64;
+constexpr unsigned max_client_sessions_per_source = 16;
+
+/// How fast one source address may open sessions, each of which makes the VM produce fresh
+/// attestation evidence (costly on a real TEE): a steady rate and a burst.
+constexpr double evidence_per_second = 16;
+constexpr double evidence_burst = 64;
+
+/// Sources remembered for their evidence budget; beyond, those without a session are forgotten.
+constexpr std::size_t max_client_sources = 4096;
+
+/// Counts and logs a connection on the client endpoint closed before its session began (the first
+/// 16 of each reason at info level, later ones at debug level; the metric counts every one).
+void refuse_client(const vm_context& ctx, const std::string& reason, const std::string& source) {
+  auto& counter = ctx.metrics->client_refused.Add({{"reason", reason}});
+  counter.Increment();
+  auto line = "connection on the client endpoint from " + source + " refused (" + reason + ")";
+  if (counter.Value() <= 16)
+    log::info(component, line);
+  else
+    log::debug(component, line);
+}
+
+/// Admits a client session from `source`, or names the limit it is over (client_refusal_reasons).
+/// Under sh.mutex.
+std::optional<std::string> admit_client(session_shared& sh, const std::string& source) {
+  auto now = std::chrono::steady_clock::now();
+  if (sh.client_sources.size() >= max_client_sources)
+    std::erase_if(sh.client_sources, [](const auto& kv) { return kv.second.sessions == 0; });
+  auto [it, fresh] = sh.client_sources.try_emplace(source);
+  auto& src = it->second;
+  if (fresh)
+    src.tokens = evidence_burst;
+  else
+    src.tokens = std::min(evidence_burst, src.tokens + std::chrono::duration<double>(now - src.refilled).count()
+                                                         * evidence_per_second);
+  src.refilled = now;
+  if (sh.client_sessions >= max_client_sessions)
+    return "busy";
+  if (src.sessions >= max_client_sessions_per_source)
+    return "source-busy";
+  if (src.tokens < 1)
+    return "evidence-rate";
+  src.tokens -= 1;
+  ++src.sessions;
+  ++sh.client_sessions;
+  return std::nullopt;
+}
+
 /// Serves one client connection: attest, then one request.
-void serve_client(session_ptr sh, int raw_fd) {
+void serve_client(session_ptr sh, int raw_fd, std::string source) {
   fd_guard fd{raw_fd};
+  struct leave {
+    session_shared& sh;
+    const std::string& source;
+    ~leave() {
+      std::lock_guard lock{sh.mutex};
+      --sh.client_sessions;
+      if (auto it = sh.client_sources.find(source); it != sh.client_sources.end())
+        --it->second.sessions;
+    }
+  } left{*sh, source};
   auto& ctx = *sh->ctx;
   enclave::vm_settings vs{ctx.uuid, ctx.options.cp_index, sh->attester.get()};
   auto stream = enclave::accept_client(fd.release(), vs, std::chrono::milliseconds{10'000});
@@ -207,6 +272,13 @@ void read_peer(session_ptr sh, peer_link_ptr link) {
 /// no more than this budget.
 constexpr unsigned max_peer_handshakes = 8;
 
+/// How many of those may come from one source address (a real counterpart has one at a time).
+constexpr unsigned max_peer_handshakes_per_source = 4;
+
+/// How long a connection on the peer port may take for its whole attested handshake (a few round
+/// trips and one evidence each way) before its slot is given back; the dialler retries meanwhile.
+constexpr std::chrono::milliseconds longest_handshake{10'000};
+
 /// How long a fresh connection on the peer port has to announce its 4-byte CP index.
 constexpr std::chrono::milliseconds greeting_timeout{3000};
 
@@ -234,7 +306,7 @@ void refuse_peer(const vm_context& ctx, const std::string& reason, const std::st
 result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd, unsigned peer) {
   auto& ctx = *sh.ctx;
   auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh.attester.get(), sh.verifier.get(), peer),
-                                 ctx.options.peer_timeout);
+                                 std::min(ctx.options.peer_timeout, longest_handshake));
   if (!s)
     ctx.metrics->attestation_failures.Add({{"reason", "peer-" + std::string{to_string(s.err().code)}}}).Increment();
   return s;
@@ -253,11 +325,13 @@ void serve_link(session_ptr sh, enclave::peer_session s, unsigned peer, const st
 
 /// The CP index a connection on the peer port announces, read before the greeting deadline; a
 /// connection that is silent, too slow or closes first is refused.
-std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const std::string& from) {
+std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const std::string& from,
+                                     const std::atomic<bool>& evicted) {
   auto wait = std::min(greeting_timeout, sh.ctx->options.peer_timeout);
   std::uint8_t idx[4];
   if (!read_all_by(fd, idx, 4, std::chrono::steady_clock::now() + wait)) {
-    refuse_peer(*sh.ctx, "greeting", "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms");
+    if (!evicted.load())
+      refuse_peer(*sh.ctx, "greeting", "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms");
     return std::nullopt;
   }
   return (unsigned{idx[0]} << 24) | (unsigned{idx[1]} << 16) | (unsigned{idx[2]} << 8) | idx[3];
@@ -267,12 +341,15 @@ std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const st
 /// that counterpart. Only a connection whose handshake succeeds takes the counterpart off the
 /// waiting list (the first to succeed wins), so an unauthenticated connection announcing a
 /// counterpart's index never takes its place.
-void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index_map mpc) {
+void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index_map mpc,
+                 std::uint64_t slot, std::shared_ptr<std::atomic<bool>> evicted) {
   auto from = net::peer_address(fd.fd);
   auto attested = [&]() -> std::optional<std::pair<unsigned, enclave::peer_session>> {
-    auto cp = read_greeting(*sh, fd.fd, from);
+    auto cp = read_greeting(*sh, fd.fd, from, *evicted);
     if (!cp)
       return std::nullopt;
+    if (evicted->load())
+      return std::nullopt; // counted when it was evicted
     auto who = "cp-" + std::to_string(*cp) + " announced by " + from;
     if (!expected.count(*cp)) {
       refuse_peer(*sh->ctx, "unknown-index", who + " is not a counterpart this VM accepts");
@@ -287,14 +364,18 @@ void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index
     }
     auto s = attest_peer(*sh, std::move(fd), *cp);
     if (!s) {
-      refuse_peer(*sh->ctx, "handshake", who + ": " + s.err().describe());
+      if (!evicted->load())
+        refuse_peer(*sh->ctx, "handshake", who + ": " + s.err().describe());
       return std::nullopt;
     }
     return std::pair{*cp, std::move(*s)};
   }();
   {
     std::lock_guard lock{sh->mutex};
-    --sh->peer_handshakes;
+    if (auto it = sh->handshakes.find(slot); it != sh->handshakes.end()) {
+      ::close(it->second.fd);
+      sh->handshakes.erase(it);
+    }
   }
   if (!attested)
     return;
@@ -319,28 +400,68 @@ bool all_established(session_shared& sh, const std::set<unsigned>& expected) {
   return std::includes(sh.established.begin(), sh.established.end(), expected.begin(), expected.end());
 }
 
+/// Takes a handshake slot for a connection from `source` (a duplicate of its socket in `dup`), or
+/// says why not. When every slot is taken, the oldest connection in handshake gives way: its socket
+/// is shut down (its worker's reads fail) and it is counted as evicted. Under sh.mutex.
+std::optional<std::string> take_handshake_slot(session_shared& sh, int dup, const std::string& source,
+                                               std::uint64_t& slot, std::shared_ptr<std::atomic<bool>>& evicted) {
+  unsigned same = 0;
+  for (const auto& [id, h] : sh.handshakes)
+    same += h.source == source ? 1 : 0;
+  if (same >= max_peer_handshakes_per_source)
+    return "source-busy";
+  if (sh.handshakes.size() >= max_peer_handshakes) {
+    auto oldest = std::min_element(sh.handshakes.begin(), sh.handshakes.end(),
+                                   [](const auto& a, const auto& b) { return a.second.since < b.second.since; });
+    if (oldest == sh.handshakes.end())
+      return "busy";
+    oldest->second.evicted->store(true);
+    ::shutdown(oldest->second.fd, SHUT_RDWR);
+    ::close(oldest->second.fd);
+    refuse_peer(*sh.ctx, "evicted", oldest->second.source + ": in handshake for "
+                                      + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::steady_clock::now() - oldest->second.since)
+                                                         .count())
+                                      + " ms when every slot was taken");
+    sh.handshakes.erase(oldest);
+  }
+  slot = sh.next_handshake++;
+  evicted = std::make_shared<std::atomic<bool>>(false);
+  sh.handshakes[slot] = {dup, source, std::chrono::steady_clock::now(), evicted};
+  return std::nullopt;
+}
+
 /// Accepts the counterparts with a higher CP index (`expected`) on the peer port until each has an
 /// attested link or the VM stops. It never reads a connection itself (one silent connection must not
-/// hold up the others): each goes to its own worker, at most max_peer_handshakes at once.
+/// hold up the others): each goes to its own worker, at most max_peer_handshakes at once (at most
+/// max_peer_handshakes_per_source from one address; each for at most longest_handshake), the oldest
+/// giving way to a newcomer when all are taken.
 void accept_peers(session_ptr sh, std::set<unsigned> expected, index_map mpc) {
   while (!sh->ctx->stopping->load() && !all_established(*sh, expected)) {
     int raw = accept_for(sh->peer_listener.fd, 200);
     if (raw < 0)
       continue;
     fd_guard fd{raw};
-    bool room = false;
-    {
-      std::lock_guard lock{sh->mutex};
-      room = sh->peer_handshakes < max_peer_handshakes;
-      if (room)
-        ++sh->peer_handshakes;
-    }
-    if (!room) {
-      refuse_peer(*sh->ctx, "busy", net::peer_address(fd.fd) + ": "
-                                      + std::to_string(max_peer_handshakes) + " connections in handshake already");
+    auto source = net::peer_address(fd.fd);
+    int dup = ::fcntl(fd.fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+      refuse_peer(*sh->ctx, "busy", source + ": out of file descriptors");
       continue;
     }
-    std::thread{accept_peer, sh, std::move(fd), expected, mpc}.detach();
+    std::uint64_t slot = 0;
+    std::shared_ptr<std::atomic<bool>> evicted;
+    std::optional<std::string> refusal;
+    {
+      std::lock_guard lock{sh->mutex};
+      refusal = take_handshake_slot(*sh, dup, source, slot, evicted);
+    }
+    if (refusal) {
+      ::close(dup);
+      refuse_peer(*sh->ctx, *refusal, source + ": " + std::to_string(max_peer_handshakes_per_source)
+                                        + " connections from it in handshake already");
+      continue;
+    }
+    std::thread{accept_peer, sh, std::move(fd), expected, mpc, slot, evicted}.detach();
   }
 }
 
@@ -393,8 +514,20 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
   sh->threads.emplace_back([sh] {
     while (!sh->ctx->stopping->load()) {
       int fd = accept_for(sh->client_listener.fd, 200);
-      if (fd >= 0)
-        std::thread{serve_client, sh, fd}.detach();
+      if (fd < 0)
+        continue;
+      auto source = net::peer_address(fd);
+      std::optional<std::string> refusal;
+      {
+        std::lock_guard lock{sh->mutex};
+        refusal = admit_client(*sh, source);
+      }
+      if (refusal) {
+        ::close(fd);
+        refuse_client(*sh->ctx, *refusal, source);
+        continue;
+      }
+      std::thread{serve_client, sh, fd, source}.detach();
     }
   });
   self->attach_functor([sh] {

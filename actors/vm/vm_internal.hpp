@@ -127,8 +127,17 @@ std::string to_string(const std::vector<std::uint8_t>& b);
 /// accepts; established: that counterpart's link is up already; handshake: the attested handshake
 /// failed (its errc is in joconde_vm_attestation_failures_total); duplicate: attested, but another
 /// connection of the same counterpart completed its handshake first.
-inline constexpr std::array<const char*, 6> peer_refusal_reasons{"busy", "greeting", "unknown-index",
-                                                                  "established", "handshake", "duplicate"};
+/// source-busy: that source address has max_peer_handshakes_per_source connections in handshake
+/// already; evicted: in handshake, it gave way to a newcomer when every handshake slot was taken.
+inline constexpr std::array<const char*, 8> peer_refusal_reasons{"busy",        "greeting",  "unknown-index",
+                                                                  "established", "handshake", "duplicate",
+                                                                  "source-busy", "evicted"};
+
+/// The `reason` labels of joconde_vm_client_refused_total: why a connection on the client endpoint
+/// was closed before its session began. busy: max_client_sessions in all already; source-busy: that
+/// source address has max_client_sessions_per_source already; evidence-rate: that source asked for
+/// attestation evidence (one per session) faster than the endpoint gives it.
+inline constexpr std::array<const char*, 3> client_refusal_reasons{"busy", "source-busy", "evidence-rate"};
 
 /// Prometheus metrics of the VM (DESIGN.md §11).
 struct vm_metrics {
@@ -175,11 +184,24 @@ struct vm_metrics {
       .Name("joconde_vm_peer_refused_total")
       .Help("Connections on the peer port closed before they became a counterpart's link, by reason")
       .Register(registry);
+  prometheus::Family<prometheus::Counter>& client_refused =
+    prometheus::BuildCounter()
+      .Name("joconde_vm_client_refused_total")
+      .Help("Connections on the client endpoint closed before their session began, by reason")
+      .Register(registry);
+  prometheus::Family<prometheus::Counter>& admin_refused =
+    prometheus::BuildCounter()
+      .Name("joconde_vm_admin_refused_total")
+      .Help("Connections and requests the admin endpoint refused before serving them, by reason "
+            "(unauthenticated, connection limits, timeouts, idle_evicted, client_request_limit)")
+      .Register(registry);
 
   vm_metrics() {
     // Every reason from the start, so that operators see a 0 (and rate() works) before the first refusal.
     for (const char* reason : peer_refusal_reasons)
       peer_refused.Add({{"reason", reason}});
+    for (const char* reason : client_refusal_reasons)
+      client_refused.Add({{"reason", reason}});
   }
 
   std::string text() {
@@ -326,9 +348,26 @@ struct session_shared {
   std::mutex mutex;
   /// Counterparts with a higher CP index whose attested link this VM accepted (under `mutex`).
   std::set<unsigned> established;
-  /// Connections on the peer port between accept and the end of their handshake (under `mutex`).
-  unsigned peer_handshakes = 0;
+  /// A connection on the peer port between accept and the end of its attested handshake.
+  struct handshake_slot {
+    int fd = -1;                                  ///< a duplicate of its socket, to evict it by
+    std::string source;                           ///< its peer's address
+    std::chrono::steady_clock::time_point since;  ///< accepted then
+    std::shared_ptr<std::atomic<bool>> evicted;   ///< set when it gave way to a newcomer
+  };
+  /// The connections on the peer port in handshake, by a serial number (under `mutex`).
+  std::map<std::uint64_t, handshake_slot> handshakes;
+  std::uint64_t next_handshake = 0;
   bool peers_given = false;
+  /// Client sessions in all and per source address, and each source's evidence budget (under
+  /// `mutex`).
+  struct client_source {
+    unsigned sessions = 0;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled;
+  };
+  std::map<std::string, client_source> client_sources;
+  unsigned client_sessions = 0;
 };
 
 using session_ptr = std::shared_ptr<session_shared>;

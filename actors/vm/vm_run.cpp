@@ -177,12 +177,34 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   admin_options.listen_fd = al->first.release();
   admin_options.max_body_bytes = 64 * 1024;
   admin_options.threads = 2;
+  // Only the CP's own node calls it (a status poll, a cancel, the peers): a few connections, heads
+  // within 5 s; slow or idle clients hold a connection slot at most, never a worker, and give way to
+  // newcomers when every slot is taken. Every client of a loopback endpoint is 127.0.0.1, the node
+  // too: no per-client limit below the total, so that the node always finds an idle slot to take.
+  admin_options.max_connections = 16;
+  admin_options.max_connections_per_client = 16;
+  admin_options.max_requests_per_client = 4;
+  admin_options.header_timeout = std::chrono::seconds{5};
+  admin_options.body_timeout = std::chrono::seconds{5};
+  admin_options.on_refusal = [metrics = ctx->metrics](const std::string&, const std::string& reason) {
+    metrics->admin_refused.Add({{"reason", reason}}).Increment();
+  };
   auto admin = http::server::start(admin_options);
   if (!admin) {
     caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     return die("cannot serve the admin endpoint: " + admin.err().describe());
   }
-  auto token = options.admin_token;
+  // The token is checked on the head, before any body is read.
+  auto admit = [token = options.admin_token, metrics = ctx->metrics](const http::request& req)
+    -> std::optional<http::response> {
+    if (token_ok(req, token))
+      return std::nullopt;
+    metrics->admin_refused.Add({{"reason", "unauthenticated"}}).Increment();
+    return json_response(401, {{"error", "unauthorized"}});
+  };
+  auto route = [&admin, &admit](const char* method, const char* path, http::handler fn) {
+    (*admin)->route(method, path, std::move(fn), 0, admit);
+  };
   auto ask = [&sys, orchestrator](auto... xs) {
     caf::scoped_actor self{sys};
     std::string out;
@@ -190,15 +212,11 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
       .receive([&](const std::string& s) { out = s; }, [&](caf::error&) {});
     return out;
   };
-  (*admin)->route("GET", "/health", [&, token](const http::request& req) {
-    if (!token_ok(req, token))
-      return json_response(401, {{"error", "unauthorized"}});
+  route("GET", "/health", [&](const http::request& req) {
     auto st = json::parse(ask(events_atom::value, std::numeric_limits<std::uint64_t>::max()), nullptr, false);
     return json_response(200, {{"status", "ok"}, {"phase", st.is_object() ? st["phase"] : json{}}});
   });
-  (*admin)->route("GET", "/status", [&, token](const http::request& req) {
-    if (!token_ok(req, token))
-      return json_response(401, {{"error", "unauthorized"}});
+  route("GET", "/status", [&](const http::request& req) {
     std::uint64_t since = 0;
     if (auto it = req.query.find("since"); it != req.query.end())
       since = std::strtoull(it->second.c_str(), nullptr, 10);
@@ -210,17 +228,13 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
     r.body = body;
     return r;
   });
-  (*admin)->route("GET", "/metrics", [&, token](const http::request& req) {
-    if (!token_ok(req, token))
-      return json_response(401, {{"error", "unauthorized"}});
+  route("GET", "/metrics", [&](const http::request& req) {
     http::response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = ctx->metrics->text();
     return r;
   });
-  (*admin)->route("POST", "/cancel", [&, token](const http::request& req) {
-    if (!token_ok(req, token))
-      return json_response(401, {{"error", "unauthorized"}});
+  route("POST", "/cancel", [&](const http::request& req) {
     auto body = json::parse(req.body, nullptr, false);
     std::string reason = "cancelled by the Computing Party's node";
     if (body.is_object() && body.contains("reason") && body["reason"].is_string())
@@ -228,9 +242,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
     caf::anon_send(orchestrator, cancel_atom::value, reason);
     return json_response(202, {{"status", "cancelling"}});
   });
-  (*admin)->route("POST", "/peers", [&, token](const http::request& req) {
-    if (!token_ok(req, token))
-      return json_response(401, {{"error", "unauthorized"}});
+  route("POST", "/peers", [&](const http::request& req) {
     auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("peers") || !body["peers"].is_array())
       return json_response(400, {{"error", "give {\"peers\":[{cp_index, peer_address, mpc_address}]}"}});

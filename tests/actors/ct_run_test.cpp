@@ -662,6 +662,57 @@ BOOST_AUTO_TEST_CASE(the_output_deadline_erases_what_a_peer_did_not_retrieve_and
   BOOST_TEST(files_containing(c.dir, canary).empty());
 }
 
+// -- the admin endpoint under attack (issue 14) --
+
+BOOST_FIXTURE_TEST_CASE(idle_slow_and_unauthenticated_admin_clients_do_not_stall_the_task, ct_in_input) {
+  // Another process on cp-0's host opens every connection the admin endpoint takes and more, some
+  // silent, some sending half a head; others announce bodies without the token. The node's own calls
+  // still get through (an idle connection gives way), no body is read before the token, and the CT
+  // runs to its end.
+  auto admin = net::parse_host_port(c.endpoints[0]["admin"].get<std::string>());
+  BOOST_REQUIRE(admin);
+  std::vector<net::socket_fd> held;
+  auto open = [&](const std::string& bytes) {
+    auto fd = net::connect_tcp(*admin, std::chrono::seconds{5});
+    BOOST_REQUIRE(fd);
+    if (!bytes.empty())
+      BOOST_REQUIRE(::send(fd->get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+    held.push_back(std::move(*fd));
+  };
+  auto metric = [&](const std::string& reason) {
+    return c.metric(0, "joconde_vm_admin_refused_total{reason=\"" + reason + "\"}");
+  };
+  for (int i = 0; i < 12; ++i)
+    open({});
+  for (int i = 0; i < 12; ++i)
+    open("GET /status HTTP/1.1\r\nHost: x\r\nAuthor");
+  // A cancel without the token, announcing 60 KiB it never sends: refused from its head.
+  for (int i = 0; i < 4; ++i) {
+    auto fd = net::connect_tcp(*admin, std::chrono::seconds{5});
+    BOOST_REQUIRE(fd);
+    std::string head = "POST /cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 61440\r\n\r\n";
+    BOOST_REQUIRE(::send(fd->get(), head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+    timeval tv{10, 0};
+    ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[512] = {};
+    auto n = ::recv(fd->get(), buf, sizeof buf - 1, 0);
+    BOOST_TEST(n > 0);
+    BOOST_TEST(std::string(buf).rfind("HTTP/1.1 401", 0) == 0, buf);
+  }
+  // The node is still served (status, metrics), and counts what it refused.
+  BOOST_TEST(c.status(0).value("phase", "") == "input");
+  BOOST_TEST(metric("unauthenticated") >= 4.0);
+  BOOST_TEST(metric("idle_evicted") >= 1.0);
+  // The CT runs to its end while the attacker still holds what it has.
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_TEST(got->csv == expected_table, got->csv);
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
+}
+
 // -- the peer endpoint before the counterparts are attested (issue 14) --
 
 namespace {
@@ -670,18 +721,28 @@ namespace {
 struct peer_port_attacker {
   std::vector<net::socket_fd> connections;
 
-  /// Opens a connection to `peer_address` (host:port) and sends `bytes` on it (nothing when empty).
-  void connect(const std::string& peer_address, const std::vector<std::uint8_t>& bytes = {}) {
+  /// Opens a connection to `peer_address` (127.0.0.1:port) from `source` (another loopback address
+  /// is another host) and sends `bytes` on it (nothing when empty).
+  void connect(const std::string& peer_address, const std::vector<std::uint8_t>& bytes = {},
+               const std::string& source = "127.0.0.1") {
     auto at = net::parse_host_port(peer_address);
     if (!at)
       throw test::fixture_error{"the peer endpoint " + peer_address + ": " + at.err().describe()};
-    auto fd = net::connect_tcp(*at, std::chrono::seconds{5});
-    if (!fd)
-      throw test::fixture_error{"cannot reach the peer endpoint " + peer_address + ": " + fd.err().describe()};
+    net::socket_fd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(at->port);
+    ::inet_pton(AF_INET, at->host.c_str(), &to.sin_addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0
+        || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+      throw test::fixture_error{"cannot reach the peer endpoint " + peer_address + " from " + source};
     if (!bytes.empty()
-        && ::send(fd->get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
+        && ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
       throw test::fixture_error{"cannot send to the peer endpoint " + peer_address};
-    connections.push_back(std::move(*fd));
+    connections.push_back(std::move(fd));
   }
 };
 
@@ -700,8 +761,18 @@ double wait_refused(ct_cluster& c, unsigned cp, const std::string& reason, doubl
   return seen;
 }
 
-const std::vector<std::string> refusal_reasons{"busy",        "greeting",  "unknown-index",
-                                               "established", "handshake", "duplicate"};
+/// Waits (bounded) until VM `cp`'s series reaches `n`; the value seen last.
+double wait_for_metric(ct_cluster& c, unsigned cp, const std::string& series, double n) {
+  double seen = c.metric(cp, series);
+  for (int k = 0; k < 600 && seen < n; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    seen = c.metric(cp, series);
+  }
+  return seen;
+}
+
+const std::vector<std::string> refusal_reasons{"busy",        "greeting",  "unknown-index", "established",
+                                               "handshake",   "duplicate", "source-busy",   "evicted"};
 
 } // namespace
 
@@ -768,15 +839,16 @@ BOOST_AUTO_TEST_CASE(a_connection_that_sends_one_byte_and_falls_silent_holds_not
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "a silent connection held up the counterparts");
   // cp-0 drops it at its greeting deadline, whether or not the counterparts were attested by then.
   BOOST_TEST(wait_refused(c, 0, "greeting", 1) == 1.0);
-  for (const auto* reason : {"busy", "unknown-index", "established", "handshake", "duplicate"})
+  for (const auto* reason : {"busy", "unknown-index", "established", "handshake", "duplicate", "evicted"})
     BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
   attacker.connections.clear();
 }
 
 BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_get_through) {
-  // Twelve silent connections queue at cp-0's peer endpoint before the counterparts dial: eight get a
-  // worker each (and are dropped at their greeting deadline), the rest are closed at once; the real
-  // counterparts, refused while every worker is taken, dial again and are attested.
+  // Twelve silent connections from twelve hosts queue at cp-0's peer endpoint before the counterparts
+  // dial: eight take a handshake slot each, every later one takes the place of the oldest, and so do
+  // the real counterparts, which are attested; the silent ones are dropped at their greeting deadline
+  // or when they give way.
   auto platform = enclave::simulated_platform::create();
   BOOST_REQUIRE(platform);
   fixture_cta f{*platform, now_ms() + 600'000};
@@ -784,13 +856,92 @@ BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_ge
   test::ct_cluster_options o;
   o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
     for (int i = 0; i < 12; ++i)
-      attacker.connect(endpoints[0]["peer"].get<std::string>());
+      attacker.connect(endpoints[0]["peer"].get<std::string>(), {}, "127.0.0." + std::to_string(20 + i));
   };
   ct_cluster c{*platform, f, o};
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "silent connections kept the counterparts out");
-  BOOST_TEST(wait_refused(c, 0, "greeting", 8) == 8.0);
-  BOOST_TEST(refused(c, 0, "busy") >= 4.0);
-  for (const auto* reason : {"unknown-index", "established", "handshake", "duplicate"})
+  for (int k = 0; k < 600 && refused(c, 0, "greeting") + refused(c, 0, "evicted") < 12; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  BOOST_TEST(refused(c, 0, "greeting") + refused(c, 0, "evicted") == 12.0);
+  BOOST_TEST(refused(c, 0, "evicted") >= 4.0);
+  for (const auto* reason : {"busy", "source-busy", "unknown-index", "established", "handshake", "duplicate"})
     BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
   attacker.connections.clear();
+}
+
+BOOST_AUTO_TEST_CASE(one_host_gets_four_handshake_slots_at_most) {
+  // Six silent connections from one host: four take a slot, two are closed at once; the counterparts,
+  // from another address, get through.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  peer_port_attacker attacker;
+  test::ct_cluster_options o;
+  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+    for (int i = 0; i < 6; ++i)
+      attacker.connect(endpoints[0]["peer"].get<std::string>(), {}, "127.0.0.40");
+  };
+  ct_cluster c{*platform, f, o};
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "one host's connections kept the counterparts out");
+  BOOST_TEST(wait_refused(c, 0, "source-busy", 2) == 2.0);
+  BOOST_TEST(wait_refused(c, 0, "greeting", 4) == 4.0);
+  attacker.connections.clear();
+}
+
+BOOST_AUTO_TEST_CASE(impostors_of_a_counterpart_stalling_in_every_handshake_slot_give_way_to_it) {
+  // Eight hosts announce cp-1 at cp-0's peer endpoint and stall in the attested handshake, taking
+  // every slot until their handshake deadline; the real cp-1 takes the place of the oldest and is
+  // attested well before that, and the CT runs to its end.
+  auto platform = enclave::simulated_platform::create();
+  BOOST_REQUIRE(platform);
+  fixture_cta f{*platform, now_ms() + 600'000};
+  const auto& uuid = f.final.cta().ctsc().uuid();
+  peer_port_attacker attacker;
+  test::ct_cluster_options o;
+  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+    for (int i = 0; i < 8; ++i)
+      attacker.connect(endpoints[0]["peer"].get<std::string>(), {0, 0, 0, 1}, "127.0.0." + std::to_string(50 + i));
+  };
+  ct_cluster c{*platform, f, o};
+  BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "stalled impostors kept cp-1 out");
+  BOOST_TEST(refused(c, 0, "evicted") >= 1.0);
+  BOOST_TEST(refused(c, 0, "busy") == 0.0);
+  attacker.connections.clear();
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_TEST(got->csv == expected_table, got->csv);
+}
+
+// -- the client endpoint under attack (issue 14) --
+
+BOOST_FIXTURE_TEST_CASE(a_host_flooding_the_client_endpoint_is_bounded_and_custodians_get_through, ct_in_input) {
+  // One host opens forty silent sessions at cp-0's client endpoint, then a hundred more one after the
+  // other: sixteen at once at most, and evidence no faster than its budget; the custodians and the
+  // analyst, from another address, are served throughout.
+  auto client = c.endpoints[0]["client"].get<std::string>();
+  auto metric = [&](const std::string& reason) {
+    return c.metric(0, "joconde_vm_client_refused_total{reason=\"" + reason + "\"}");
+  };
+  for (const auto* reason : {"busy", "source-busy", "evidence-rate"})
+    BOOST_TEST(metric(reason) == 0.0, reason);
+  peer_port_attacker attacker;
+  for (int i = 0; i < 40; ++i)
+    attacker.connect(client, {}, "127.0.0.60");
+  BOOST_TEST(wait_for_metric(c, 0, "joconde_vm_client_refused_total{reason=\"source-busy\"}", 24) == 24.0);
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  attacker.connections.clear();
+  for (int i = 0; i < 100; ++i) {
+    attacker.connect(client, {}, "127.0.0.60");
+    attacker.connections.clear();
+  }
+  BOOST_TEST(wait_for_metric(c, 0, "joconde_vm_client_refused_total{reason=\"evidence-rate\"}", 1) >= 1.0);
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_TEST(got->csv == expected_table, got->csv);
+  BOOST_TEST(metric("busy") == 0.0);
 }
