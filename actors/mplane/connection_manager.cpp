@@ -33,16 +33,27 @@ void count_handshake(connection_manager_pointer self, std::string_view outcome) 
 /// `peer` is an authenticated name; `claimed` what an unauthenticated message says it comes from.
 caf::error refuse(connection_manager_pointer self, std::string_view what, const error& err,
                   std::string_view peer = "", std::string_view claimed = "") {
+  // Handshake refusals are counted in joconde_handshakes_total; frames here.
+  if (self->state.metrics && what.rfind("link.hello", 0) != 0 && what.rfind("link.proof", 0) != 0
+      && what.rfind("link.challenge", 0) != 0)
+    self->state.metrics->rejected(to_string(err.code)).Increment();
+  // A peer with a certificate of the tree can send refused messages as fast as it likes: at most 20
+  // a second are logged and audited one by one, the rest in one line and one record per second.
+  std::uint64_t held_back = 0;
+  bool one_by_one = self->state.refusals.allow(held_back);
+  if (held_back > 0) {
+    log::warning(component, std::to_string(held_back) + " more refused handshake(s) or frame(s) were not logged one by one");
+    self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{"link.refusals.summarised"},
+               std::vector<std::string>{"count", std::to_string(held_back)});
+  }
+  if (!one_by_one)
+    return to_caf(err);
   if (claimed.empty())
     log::warning(component, std::string{what} + " refused: " + err.message,
                  {{"reason", to_string(err.code)}, {"peer", peer}});
   else
     log::warning(component, std::string{what} + " refused: " + err.message,
                  {{"reason", to_string(err.code)}, {"peer", peer}, {"claimed_peer", claimed}});
-  // Handshake refusals are counted in joconde_handshakes_total; frames here.
-  if (self->state.metrics && what.rfind("link.hello", 0) != 0 && what.rfind("link.proof", 0) != 0
-      && what.rfind("link.challenge", 0) != 0)
-    self->state.metrics->rejected(to_string(err.code)).Increment();
   self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{what} + ".refused",
              std::vector<std::string>{"reason", std::string{to_string(err.code)}, "peer",
                                       std::string{peer}, "claimed_peer", std::string{claimed},

@@ -6,6 +6,7 @@
 #include "joconde/messages/mplane.hpp"
 
 #include "link_handshake.hpp"
+#include "joconde/runtime/log.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -46,6 +47,8 @@ struct connection_manager_state {
   service_broker_actor broker;
   audit_log_actor audit;
   metrics::registry* metrics = nullptr;
+  /// Refused handshakes and frames logged and audited one by one (the rest in a summary).
+  log::rate_limiter refusals;
 
   // -- parent link --
   std::optional<link_session> parent;
