@@ -1,6 +1,7 @@
 #include "audit_log.hpp"
 
-#include "joconde/runtime/audit_chain.hpp"
+#include "audit_heads.hpp"
+
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
 
@@ -9,6 +10,8 @@
 namespace joconde {
 
 namespace {
+
+constexpr const char* component = "audit_log";
 
 using record = std::vector<std::pair<std::string, std::string>>;
 
@@ -27,7 +30,7 @@ void write_records(audit_log_pointer self, const std::string& comp, const std::s
   auto res = st.chain->append_all(comp, event, records);
   if (!res) {
     st.failed += records.size();
-    log::error("audit_log", "cannot write an audit record: " + res.err().message);
+    log::error(component, "cannot write an audit record: " + res.err().message);
     return;
   }
   st.written += records.size();
@@ -40,12 +43,52 @@ void write_records(audit_log_pointer self, const std::string& comp, const std::s
   }
 }
 
+/// Appends a signed checkpoint if records were added since the last one, and reports its head.
+void make_checkpoint(audit_log_pointer self) {
+  auto& st = self->state;
+  if (!st.checkpoints.signer)
+    return;
+  auto head = st.chain->checkpoint(st.checkpoints.signer(), std::chrono::system_clock::now());
+  if (!head) {
+    log::error(component, "cannot sign an audit checkpoint: " + head.err().message);
+    return;
+  }
+  if (!*head)
+    return;
+  ++st.signed_checkpoints;
+  st.last_checkpoint_seq = (*head)->seq;
+  if (st.metrics)
+    st.metrics->audit_checkpoints().Increment();
+  if (st.cm)
+    self->send(st.cm, checkpt_atom::value, serialize_audit_head(**head));
+}
+
 } // namespace
 
 audit_log_actor::behavior_type audit_log(audit_log_pointer self, std::shared_ptr<audit_chain> chain,
-                                         metrics::registry* metrics) {
-  self->state.chain = std::move(chain);
-  self->state.metrics = metrics;
+                                         metrics::registry* metrics,
+                                         audit_checkpoint_config checkpoints) {
+  auto& st = self->state;
+  st.chain = std::move(chain);
+  st.metrics = metrics;
+  st.checkpoints = std::move(checkpoints);
+  if (const auto& torn = st.chain->torn()) {
+    log::warning(component, "the audit log's last line was torn (a crash in the middle of a write): "
+                            "cut off, kept and recorded in the chain",
+                 {{"line", std::to_string(torn->line)}, {"bytes", std::to_string(torn->bytes)},
+                  {"kept_in", torn->kept_in.string()}});
+    if (metrics)
+      metrics->audit_torn_lines().Increment();
+  }
+  if (st.checkpoints.interval.count() > 0 && st.checkpoints.signer) {
+    // A clean stop ends with a checkpoint of everything written (the exit comes after every other
+    // actor stopped, DESIGN.md §4).
+    self->set_exit_handler([=](caf::exit_msg& msg) {
+      make_checkpoint(self);
+      self->quit(msg.reason);
+    });
+    self->delayed_send(self, st.checkpoints.interval, checkpt_atom::value);
+  }
   return {
     [=](audit_atom, std::string& comp, std::string& event, std::vector<std::string>& kv) {
       write_records(self, comp, event, {to_record(kv, 0, kv.size())});
@@ -54,7 +97,7 @@ audit_log_actor::behavior_type audit_log(audit_log_pointer self, std::shared_ptr
         std::vector<std::string>& kv) {
       if (per_record == 0 || kv.size() % per_record != 0) {
         ++self->state.failed;
-        log::error("audit_log", "malformed batch of audit records from " + comp);
+        log::error(component, "malformed batch of audit records from " + comp);
         return;
       }
       std::vector<record> records;
@@ -66,10 +109,22 @@ audit_log_actor::behavior_type audit_log(audit_log_pointer self, std::shared_ptr
       auto& st = self->state;
       st.sync_pending = false;
       if (auto r = st.chain->sync(); !r)
-        log::error("audit_log", "cannot sync the audit log: " + r.err().message);
+        log::error(component, "cannot sync the audit log: " + r.err().message);
     },
+    [=](checkpt_atom) {
+      make_checkpoint(self);
+      if (self->state.checkpoints.interval.count() > 0)
+        self->delayed_send(self, self->state.checkpoints.interval, checkpt_atom::value);
+    },
+    [=](connect_atom, connection_manager_actor& cm) { self->state.cm = std::move(cm); },
     [=](status_atom) -> std::string {
-      return nlohmann::json{{"written", self->state.written}, {"failed", self->state.failed}}.dump();
+      auto& st = self->state;
+      return nlohmann::json{{"written", st.written},
+                            {"failed", st.failed},
+                            {"records", st.chain->size()},
+                            {"checkpoints", st.signed_checkpoints},
+                            {"last_checkpoint", st.last_checkpoint_seq}}
+        .dump();
     },
   };
 }

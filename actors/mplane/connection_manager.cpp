@@ -1,5 +1,7 @@
 #include "connection_manager.hpp"
 
+#include "audit_heads.hpp"
+
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
@@ -114,6 +116,50 @@ void child_down(connection_manager_pointer self, std::string fqdn, const std::st
              std::vector<std::string>{"peer", fqdn, "direction", "child", "detail", why});
 }
 
+/// Keeps a signed audit head (a child's, or the root's own) and counts what became of it; a refusal
+/// is logged and audited and changes nothing.
+result<head_kept> keep_head(connection_manager_pointer self, const std::string& peer,
+                            const crypto::certificate* leaf, const std::string& bytes) {
+  auto& st = self->state;
+  auto res = leaf == nullptr ? result<head_kept>{fail(errc::unknown_peer, "an audit head from a node "
+                                                                          "that is not a linked child")}
+             : st.cfg.store  ? keep_audit_head(*st.cfg.store, peer, *leaf, bytes, clock::now())
+                             : result<head_kept>{fail(errc::invalid_state, "this node keeps no audit heads")};
+  if (st.metrics)
+    st.metrics->audit_heads(!res ? to_string(res.err().code)
+                            : res->outcome == head_outcome::kept ? "kept" : "unchanged")
+      .Increment();
+  if (!res) {
+    log::warning(component, "audit head refused: " + res.err().message,
+                 {{"reason", to_string(res.err().code)}, {"peer", peer}});
+    self->send(st.audit, audit_atom::value, std::string{component}, std::string{"audit.head.refused"},
+               std::vector<std::string>{"reason", std::string{to_string(res.err().code)}, "peer", peer,
+                                        "detail", res.err().message});
+  }
+  return res;
+}
+
+/// Takes this node's latest signed audit head to the parent (kept here at the root); a head the
+/// parent did not get goes again at the next checkpoint or link-up.
+void report_head(connection_manager_pointer self) {
+  auto& st = self->state;
+  if (st.audit_head.empty())
+    return;
+  if (st.cfg.parent_host.empty()) {
+    auto own = st.trust->own_chain();
+    (void) keep_head(self, st.trust->self(), &own.front(), st.audit_head);
+    return;
+  }
+  if (!st.parent)
+    return;
+  self->request(st.parent_handle, st.cfg.request_timeout, head_atom::value, st.audit_head)
+    .then([=](uint64_t kept) { log::debug(component, "the parent keeps this node's audit head",
+                                          {{"seq", std::to_string(kept)}}); },
+          [=](caf::error& err) {
+            log::warning(component, "the parent did not keep this node's audit head: " + describe(err));
+          });
+}
+
 /// Step 3 of the child's handshake: the parent accepted the proof.
 void parent_established(connection_manager_pointer self, link_session session,
                         connection_manager_actor handle) {
@@ -133,6 +179,7 @@ void parent_established(connection_manager_pointer self, link_session session,
              std::vector<std::string>{"peer", peer, "direction", "parent", "fingerprint",
                                       st.parent->peer().fingerprint});
   self->send(st.broker, link_up_atom::value, peer, true);
+  report_head(self);
 }
 
 /// Connects to the parent over mTLS and runs the child's side of the handshake.
@@ -345,6 +392,21 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
         return;
       }
       self->send(st.broker, acked_atom::value, peer, *seq);
+    },
+    [=](head_atom, std::string& bytes) -> caf::result<uint64_t> {
+      std::string peer;
+      bool is_parent = false;
+      auto* link = link_of_sender(self, peer, is_parent);
+      auto kept = keep_head(self, peer, link == nullptr || is_parent ? nullptr : &link->peer().leaf, bytes);
+      if (!kept)
+        return to_caf(kept.err());
+      return kept->seq;
+    },
+    [=](checkpt_atom, std::string& bytes) {
+      if (!from_local(self))
+        return;
+      self->state.audit_head = std::move(bytes);
+      report_head(self);
     },
     [=](send_atom, std::string& peer, std::vector<std::string>& envelopes) -> caf::result<uint64_t> {
       auto& st = self->state;

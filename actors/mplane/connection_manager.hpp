@@ -6,6 +6,7 @@
 #include "joconde/messages/mplane.hpp"
 
 #include "link_handshake.hpp"
+#include "node_store.hpp"
 #include "joconde/runtime/log.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -29,6 +30,8 @@ struct connection_manager_config {
   std::chrono::milliseconds reconnect_min{200};
   std::chrono::milliseconds reconnect_max{5000};
   size_t max_pending_handshakes = 64;
+  /// Where the children's signed audit heads are kept (and the root's own); unset: they are refused.
+  std::optional<node_store> store;
 };
 
 /// State of the connection manager.
@@ -58,6 +61,7 @@ struct connection_manager_state {
   std::chrono::milliseconds backoff{0};
   uint64_t attempt = 0;
   std::string last_parent_error;
+  std::string audit_head;       ///< this node's latest signed audit head, sent at every link-up
 
   // -- child links --
   std::map<std::string, child_link> children;         ///< by child FQDN

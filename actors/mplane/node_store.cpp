@@ -18,7 +18,8 @@ result<node_store> node_store::open(const std::filesystem::path& data_dir, uint6
                           named{"meta", &st.meta}, named{"users", &st.users},
                           named{"tokens", &st.tokens}, named{"ctas", &st.ctas},
                           named{"pending_local", &st.pending_local}, named{"paks", &st.paks},
-                          named{"overrides", &st.overrides}, named{"rotations", &st.rotations}}) {
+                          named{"overrides", &st.overrides}, named{"rotations", &st.rotations},
+                          named{"audit_heads", &st.audit_heads}}) {
     auto handle = st.env->db(name);
     if (!handle)
       return handle.err();

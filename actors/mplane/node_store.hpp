@@ -28,6 +28,7 @@ struct node_store {
   lmdb::database paks;      ///< CTA uuid '\0' SHA-256 of a PAK -> PakRecord (people's keys per CTA)
   lmdb::database overrides; ///< CTA uuid '\0' member FQDN -> TrustOverride (unconfirmed members accepted)
   lmdb::database rotations; ///< new fingerprint -> RotationNotice applied here (each applied once)
+  lmdb::database audit_heads; ///< node FQDN -> KeptAuditHead (latest signed audit head of a child; own at the root)
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

@@ -66,6 +66,9 @@ const std::vector<config_key>& config_keys() {
     {"link.reconnect-min-ms", "200", "first delay before reconnecting to the parent"},
     {"link.reconnect-max-ms", "5000", "largest delay between reconnection attempts"},
     {"link.request-timeout-ms", "5000", "timeout of every request to another node"},
+    {"audit.checkpoint-seconds", "60", "seconds between signed checkpoints of the audit log (made only "
+                                       "when records were added, and at a clean stop); each goes to "
+                                       "the parent, which keeps the latest"},
     {"log.file", "", "operational log file (RFC 5424); empty: standard error"},
     {"log.level", "info", "debug, info, notice, warning or error"},
     {"pki.rotation-period-hours", "4368", "rotate the node key after this many hours"},
@@ -365,7 +368,8 @@ result<node_config> load_node_config(const fs::path& ini_file,
   auto rmax = parse_uint<uint32_t>("link.reconnect-max-ms", values["link.reconnect-max-ms"], 10, 600000);
   auto rto = parse_uint<uint32_t>("link.request-timeout-ms", values["link.request-timeout-ms"], 100, 600000);
   auto rot = parse_uint<uint32_t>("pki.rotation-period-hours", values["pki.rotation-period-hours"], 1, 24 * 3650);
-  for (auto* r : {&window, &frame, &retry, &delay, &rmin, &rmax, &rto, &rot})
+  auto audit_every = parse_uint<uint32_t>("audit.checkpoint-seconds", values["audit.checkpoint-seconds"], 1, 86400);
+  for (auto* r : {&window, &frame, &retry, &delay, &rmin, &rmax, &rto, &rot, &audit_every})
     if (!*r)
       return r->err();
   if (!maxenv)
@@ -381,6 +385,7 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.reconnect_max = std::chrono::milliseconds{*rmax};
   cfg.request_timeout = std::chrono::milliseconds{*rto};
   cfg.rotation_period = std::chrono::hours{*rot};
+  cfg.audit_checkpoint = std::chrono::seconds{*audit_every};
   cfg.tee_provisioner = values["tee.provisioner"];
   if (cfg.tee_provisioner != "process" && cfg.tee_provisioner != "inproc")
     return fail(errc::invalid_config, "tee.provisioner must be process or inproc, got '"

@@ -58,6 +58,8 @@ struct node_config {
   std::chrono::milliseconds reconnect_min{200};
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds request_timeout{5000};
+  // [audit]
+  std::chrono::seconds audit_checkpoint{60};  ///< between signed checkpoints of the audit log
   // [log]
   std::filesystem::path log_file;    ///< empty: standard error
   std::string log_level = "info";

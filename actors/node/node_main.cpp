@@ -5,7 +5,7 @@
 #include "user_commands.hpp"
 #include "node_config.hpp"
 
-#include "joconde/runtime/audit_chain.hpp"
+#include "audit_commands.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -59,8 +59,13 @@ Operation:
   run --dir DIR [--section.key=VALUE ...]
   run --config FILE [--section.key=VALUE ...]
                        run the node until SIGTERM or SIGINT
-  audit verify --dir DIR | --file FILE
-                       check the hash chain of the audit log; exit 0 only if intact
+  audit verify --dir DIR | --file FILE [--ca CA_FILE] [--node FQDN] [--head HEAD_FILE]
+                       check the audit log: its hash chain, its signed checkpoints (against the
+                       root CA) and the head its parent keeps (--head, from `audit heads`);
+                       exit 0 only if intact, 1 if broken (the line and why), 2 if it cannot check
+  audit heads --dir DIR [--node FQDN]
+                       print the signed audit heads this node keeps for its children (its own
+                       at the root), one line each: NODE SEQ HASH TIME KEY SIGNATURE
   config-keys          list every configuration key with its default and meaning
 )";
 
@@ -203,30 +208,28 @@ int main(int argc, char** argv) {
     return print_lines(joconde::pki::show_fingerprints(need(*opts, "dir")));
   }
   if (cmd == "audit") {
-    if (pos.size() != 1 || pos[0] != "verify") {
-      std::cerr << "usage: joconde-node audit verify --dir DIR | --file FILE\n";
+    const char* audit_usage =
+      "usage: joconde-node audit verify --dir DIR | --file FILE [--ca CA_FILE] [--node FQDN] "
+      "[--head HEAD_FILE]\n"
+      "       joconde-node audit heads --dir DIR [--node FQDN]\n";
+    if (pos.size() == 1 && pos[0] == "heads") {
+      if (!require(*opts, {"dir"}))
+        return 2;
+      return print_lines(joconde::audit_cli::heads(need(*opts, "dir"), need(*opts, "node")));
+    }
+    if (pos.size() != 1 || pos[0] != "verify" || (need(*opts, "dir").empty() == need(*opts, "file").empty())) {
+      std::cerr << audit_usage;
       return 2;
     }
-    std::filesystem::path file = need(*opts, "file");
-    if (file.empty() && !need(*opts, "dir").empty())
-      file = std::filesystem::path{need(*opts, "dir")} / "audit.log";
-    if (file.empty()) {
-      std::cerr << "usage: joconde-node audit verify --dir DIR | --file FILE\n";
-      return 2;
-    }
-    auto verdict = joconde::verify_audit_file(file);
+    auto verdict = joconde::audit_cli::verify({need(*opts, "dir"), need(*opts, "file"), need(*opts, "ca"),
+                                               need(*opts, "node"), need(*opts, "head")});
     if (!verdict) {
       std::cerr << "joconde-node: " << verdict.err().describe() << "\n";
-      return 1;
+      return 2;
     }
-    if (!verdict->ok) {
-      std::cout << "audit log " << file.string() << " is BROKEN at line " << verdict->first_bad_line
-                << ": " << verdict->reason << "\n";
-      return 1;
-    }
-    std::cout << "audit log " << file.string() << " is intact: " << verdict->records
-              << " records\n";
-    return 0;
+    for (const auto& line : verdict->second)
+      std::cout << line << "\n";
+    return verdict->first ? 0 : 1;
   }
   if (cmd == "user") {
     const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "

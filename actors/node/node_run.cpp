@@ -253,7 +253,13 @@ int run_node(const node_config& cfg) {
   caf::actor_system sys{sys_cfg};
   ctx->sys = &sys;
   auto signer = std::make_shared<memory_signer>(std::move(*key));
-  auto audit = sys.spawn(audit_log, audit_store, metrics->get());
+  audit_checkpoint_config acfg;
+  acfg.interval = cfg.audit_checkpoint;
+  acfg.signer = [trust, signer] {
+    return audit_signer{trust->self(), trust->own_chain(),
+                        [signer](crypto::bytes_view msg) { return signer->sign(msg); }};
+  };
+  auto audit = sys.spawn(audit_log, audit_store, metrics->get(), std::move(acfg));
   auto keys = sys.spawn(key_manager, signer, cfg.key);
   auto policy = std::make_shared<access_policy>(trust->self(), role_from_string(cfg.role));
   policy->set_root(ctx->domain);
@@ -277,8 +283,10 @@ int run_node(const node_config& cfg) {
   ccfg.request_timeout = cfg.request_timeout;
   ccfg.reconnect_min = cfg.reconnect_min;
   ccfg.reconnect_max = cfg.reconnect_max;
+  ccfg.store = *store;
   auto cm = sys.spawn(connection_manager, ccfg, trust, signer, broker, audit, metrics->get());
   caf::anon_send(broker, connect_atom::value, cm);
+  caf::anon_send(audit, connect_atom::value, cm);
   identity_files files{cfg.key, cfg.certificate, *passphrase, cfg.rotation_period};
   auto idm = sys.spawn(identity_manager, trust, signer, files, *store, cm, broker, audit);
   caf::anon_send(broker, connect_atom::value, std::string{"pki."},

@@ -52,6 +52,14 @@ registry::registry(std::string node_name, std::string role)
                        "Link handshakes, by result: ok or the errc name of the failure.")),
     audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
                           "Records appended to the audit chain.")),
+    audit_checkpoints_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_checkpoints_total",
+                              "Signed checkpoints appended to the audit chain.")),
+    audit_torn_lines_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_torn_lines_total",
+                             "Torn last lines of the audit log found at start-up (cut off, kept in a "
+                             "file of their own, recorded in the chain).")),
+    audit_heads_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_heads_total",
+                        "Signed audit heads received from children (and the root's own), by result: "
+                        "kept, unchanged or the errc name of the refusal.")),
     tls_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_tls_refused_total",
                         "TLS handshakes that failed, by direction (in, out) and reason.")),
     http_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_http_refused_total",
@@ -68,6 +76,11 @@ registry::registry(std::string node_name, std::string role)
   retried_.Add({});
   duplicate_.Add({});
   audit_records_.Add({});
+  audit_checkpoints_.Add({});
+  audit_torn_lines_.Add({});
+  for (auto result : {"kept", "unchanged", "replayed", "bad_signature", "unknown_peer", "forbidden",
+                      "malformed_input"})
+    audit_heads(result);
   for (auto reason : {errc::malformed_input, errc::too_large, errc::bad_signature, errc::bad_mac,
                       errc::untrusted_chain, errc::certificate_expired, errc::certificate_revoked,
                       errc::replayed, errc::unknown_peer, errc::forbidden})
@@ -175,6 +188,18 @@ prometheus::Counter& registry::handshakes(errc result) {
 
 prometheus::Counter& registry::audit_records() {
   return audit_records_.Add({});
+}
+
+prometheus::Counter& registry::audit_checkpoints() {
+  return audit_checkpoints_.Add({});
+}
+
+prometheus::Counter& registry::audit_torn_lines() {
+  return audit_torn_lines_.Add({});
+}
+
+prometheus::Counter& registry::audit_heads(std::string_view result) {
+  return audit_heads_.Add(labels({{"result", result}}));
 }
 
 prometheus::Counter& registry::http_refused(std::string_view reason) {

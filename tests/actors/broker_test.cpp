@@ -39,12 +39,14 @@ connection_manager_actor::behavior_type mock_cm(connection_manager_actor::pointe
     [=](proof_atom, std::string&) -> bool { BOOST_FAIL("unexpected proof"); return false; },
     [=](frame_atom, std::string&) { BOOST_FAIL("unexpected frame"); },
     [=](ack_atom, std::string&) { BOOST_FAIL("unexpected ack"); },
+    [=](head_atom, std::string&) -> uint64_t { BOOST_FAIL("unexpected audit head"); return 0; },
     [=](send_atom, std::string& peer, std::vector<std::string>& envs) -> uint64_t {
       log->push_back({peer, envs, ++*seq});
       return *seq;
     },
     [=](connect_atom) { BOOST_FAIL("unexpected connect"); },
     [=](revoke_atom, std::string&) { BOOST_FAIL("unexpected revoke"); },
+    [=](checkpt_atom, std::string&) { BOOST_FAIL("unexpected audit head"); },
     [=](status_atom) { return "{}"s; },
   };
 }
@@ -69,6 +71,8 @@ audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer self,
       }
     },
     [=](tick_atom) {},
+    [=](checkpt_atom) {},
+    [=](connect_atom, connection_manager_actor&) {},
     [=](status_atom) { return "{}"s; },
   };
 }
@@ -456,7 +460,7 @@ BOOST_FIXTURE_TEST_CASE(a_malformed_batch_of_audit_records_writes_nothing, fixtu
   auto dir = fresh_dir("audit");
   auto file = dir / "audit.log";
   auto chain = std::make_shared<audit_chain>(audit_chain::open(file, "joconde-node", "root").value());
-  auto audit = sys.spawn(audit_log, chain, nullptr);
+  auto audit = sys.spawn(audit_log, chain, nullptr, audit_checkpoint_config{});
   auto status = [&] {
     nlohmann::json doc;
     ask(audit, status_atom::value).receive([&](std::string& s) { doc = nlohmann::json::parse(s); },

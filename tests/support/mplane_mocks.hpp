@@ -60,6 +60,8 @@ inline audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer,
       log->push_back({event, fields});
     },
     [=](tick_atom) {},
+    [=](checkpt_atom) {},
+    [=](connect_atom, connection_manager_actor&) {},
     [=](status_atom) { return "{}"s; },
   };
 }
@@ -73,9 +75,11 @@ inline connection_manager_actor::behavior_type mock_cm(connection_manager_actor:
     [=](proof_atom, std::string&) { return false; },
     [=](frame_atom, std::string&) {},
     [=](ack_atom, std::string&) {},
+    [=](head_atom, std::string&) { return uint64_t{0}; },
     [=](send_atom, std::string&, std::vector<std::string>&) { return uint64_t{0}; },
     [=](connect_atom) {},
     [=](revoke_atom, std::string& fp) { dropped->push_back(fp); },
+    [=](checkpt_atom, std::string&) {},
     [=](status_atom) { return "{}"s; },
   };
 }

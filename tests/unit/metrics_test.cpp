@@ -51,6 +51,9 @@ const char* families[] = {
   "joconde_certificate_expiry_seconds",
   "joconde_handshakes_total",
   "joconde_audit_records_total",
+  "joconde_audit_checkpoints_total",
+  "joconde_audit_torn_lines_total",
+  "joconde_audit_heads_total",
   "joconde_tls_refused_total",
   "joconde_policy_denials_total",
 };

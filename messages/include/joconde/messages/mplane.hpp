@@ -39,6 +39,8 @@ using query_atom = caf::atom_constant<caf::atom("j_query")>;
 using rotate_atom = caf::atom_constant<caf::atom("j_rotate")>;
 using authorize_atom = caf::atom_constant<caf::atom("j_authz")>;
 using flush_atom = caf::atom_constant<caf::atom("j_flush")>;
+using head_atom = caf::atom_constant<caf::atom("j_head")>;
+using checkpt_atom = caf::atom_constant<caf::atom("j_chkpt")>;
 
 // -- shared protocols -------------------------------------------------------------------------------
 
@@ -56,7 +58,10 @@ using link_actor = caf::typed_actor<
   // either direction: serialised LinkFrame with envelopes.
   caf::reacts_to<frame_atom, std::string>,
   // either direction: serialised LinkAck for a frame.
-  caf::reacts_to<ack_atom, std::string>>;
+  caf::reacts_to<ack_atom, std::string>,
+  // child -> parent: the child's latest signed audit head (serialised AuditHead); reply: the
+  // sequence the parent keeps for the child after it (refusals are errors).
+  caf::replies_to<head_atom, std::string>::with<uint64_t>>;
 
 /// The connection manager: the link protocol plus what the local broker asks of it.
 using connection_manager_actor = link_actor::extend<
@@ -66,6 +71,9 @@ using connection_manager_actor = link_actor::extend<
   caf::reacts_to<connect_atom>,
   // identity manager -> cm: drop every link whose certificate chain holds this fingerprint.
   caf::reacts_to<revoke_atom, std::string>,
+  // audit log -> cm: this node's latest signed audit head (serialised AuditHead), for the parent
+  // (kept here at the root).
+  caf::reacts_to<checkpt_atom, std::string>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 // -- local delivery -----------------------------------------------------------------------------------
@@ -140,6 +148,10 @@ using audit_log_actor = caf::typed_actor<
   caf::reacts_to<audit_atom, std::string, std::string, uint32_t, std::vector<std::string>>,
   // timer: sync what was written.
   caf::reacts_to<tick_atom>,
+  // timer: append a signed checkpoint if records were added since the last one, and report it.
+  caf::reacts_to<checkpt_atom>,
+  // wiring at start-up: the connection manager that takes signed heads to the parent.
+  caf::reacts_to<connect_atom, connection_manager_actor>,
   caf::replies_to<status_atom>::with<std::string>>;
 
 } // namespace joconde

@@ -30,6 +30,14 @@
 //   joconde_handshakes_total{result}                       counter link handshakes; result is ok or
 //                                                                  the errc name of the failure
 //   joconde_audit_records_total                            counter records appended to the audit chain
+//   joconde_audit_checkpoints_total                        counter signed checkpoints appended to it
+//   joconde_audit_torn_lines_total                         counter torn last lines found at start-up
+//                                                                  (cut off, kept, recorded)
+//   joconde_audit_heads_total{result}                      counter signed audit heads from children
+//                                                                  (and the root's own): kept,
+//                                                                  unchanged or the errc name of the
+//                                                                  refusal (replayed, bad_signature,
+//                                                                  unknown_peer, forbidden, ...)
 //   joconde_http_refused_total{reason}                     counter connections the API or metrics
 //                                                                  listener refused before serving
 //                                                                  them: https_required (plain HTTP
@@ -129,6 +137,15 @@ public:
   /// joconde_audit_records_total.
   prometheus::Counter& audit_records();
 
+  /// joconde_audit_checkpoints_total.
+  prometheus::Counter& audit_checkpoints();
+
+  /// joconde_audit_torn_lines_total.
+  prometheus::Counter& audit_torn_lines();
+
+  /// joconde_audit_heads_total{result}.
+  prometheus::Counter& audit_heads(std::string_view result);
+
   /// joconde_tls_refused_total{direction,reason}: TLS handshakes that failed before a link
   /// handshake could start (direction "in": a client of this node's listener; "out": this node's
   /// connection to its parent).
@@ -159,6 +176,9 @@ private:
   prometheus::Family<prometheus::Gauge>& certificate_expiry_;
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& audit_records_;
+  prometheus::Family<prometheus::Counter>& audit_checkpoints_;
+  prometheus::Family<prometheus::Counter>& audit_torn_lines_;
+  prometheus::Family<prometheus::Counter>& audit_heads_;
   prometheus::Family<prometheus::Counter>& tls_refused_;
   prometheus::Family<prometheus::Counter>& http_refused_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
