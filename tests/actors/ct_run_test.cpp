@@ -25,8 +25,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -944,4 +946,71 @@ BOOST_FIXTURE_TEST_CASE(a_host_flooding_the_client_endpoint_is_bounded_and_custo
   BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
   BOOST_TEST(got->csv == expected_table, got->csv);
   BOOST_TEST(metric("busy") == 0.0);
+}
+
+// -- a campaign at a VM's endpoints (issue 14) --
+
+namespace {
+
+/// Messages per type: 60 in CI, JOCONDE_CAMPAIGN_COUNT for a full-size run.
+int campaign_count() {
+  const char* n = std::getenv("JOCONDE_CAMPAIGN_COUNT");
+  return n != nullptr && std::atoi(n) > 0 ? std::atoi(n) : 60;
+}
+
+/// A CT in its input phase long enough for the campaign (about 2 ms a message, four types).
+struct ct_in_long_input {
+  result<enclave::simulated_platform> platform = enclave::simulated_platform::create();
+  fixture_cta f{ct_in_input::created(platform), now_ms() + 600'000 + 8LL * campaign_count()};
+  std::string uuid = f.final.cta().ctsc().uuid();
+  ct_cluster c{*platform, f};
+
+  ct_in_long_input() {
+    BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_campaign_of_mutated_messages_at_every_vm_endpoint_changes_nothing, ct_in_long_input) {
+  // joconde-inject sends mutants of valid greetings, hellos and admin requests at cp-0's peer, MPC,
+  // client and admin endpoints during the input phase; cp-0 stays in the input phase with its slots
+  // as they were, and the CT then runs to its end.
+  auto token_file = c.dir / "admin.token";
+  {
+    std::ofstream out{token_file};
+    out << c.token << "\n";
+  }
+  auto report = c.dir / "campaign.out";
+  auto count = campaign_count();
+  auto cmd = "timeout " + std::to_string(600 + count / 50) + " " + std::string{JOCONDE_BINARY_DIR}
+             + "/bin/joconde-inject --campaign all --count " + std::to_string(count)
+             + " --vm-endpoints " + (c.dir / "cp0" / "endpoints.json").string() + " --vm-token-file "
+             + token_file.string() + " --pid " + std::to_string(::getpid()) + " > " + report.string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in{report};
+  std::vector<nlohmann::json> lines;
+  std::string text;
+  for (std::string line; std::getline(in, line);) {
+    text += line + "\n";
+    if (auto doc = nlohmann::json::parse(line, nullptr, false); doc.is_object())
+      lines.push_back(doc);
+  }
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(WEXITSTATUS(rc) == 0, text);
+  BOOST_REQUIRE(lines.size() == 5u);
+  for (size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(lines[i].value("sent", 0) == count);
+    BOOST_TEST(!lines[i].value("state_changed", true));
+    BOOST_TEST(!lines[i].contains("harness_failure"));
+  }
+  BOOST_TEST(lines[3]["answers"].dump().find("http-401") != std::string::npos, lines[3].dump());
+  BOOST_TEST(c.status(0).value("phase", "") == "input");
+  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
+  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
+  BOOST_REQUIRE(c.wait_phase("output"));
+  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
+  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
+  BOOST_TEST(got->csv == expected_table, got->csv);
+  BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
 }

@@ -27,6 +27,8 @@
 #include "mplane/link_handshake.hpp"
 #include "mplane/node_signer.hpp"
 #include "mplane/trust_view.hpp"
+#include "campaign.hpp"
+#include "inject_support.hpp"
 #include "node/pki_commands.hpp"
 #include "support/test_pki.hpp"
 
@@ -39,6 +41,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -49,12 +52,14 @@
 #include <vector>
 
 using namespace joconde;
+using namespace joconde::inject;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr const char* usage = R"(usage: joconde-inject --identity DIR --target HOST:PORT --attack NAME [options]
+       joconde-inject --campaign TYPES [--count N] [--seed N] [--pid PID] [targets]
 
   --identity DIR       node directory (node-chain.pem, node.key, passphrase, root-ca.pem) whose
                        identity is used for mutual TLS and, unless the attack says otherwise, for
@@ -74,239 +79,26 @@ envelope and frame attacks over an honest link (outcome: acked | no-ack):
   env-malformed, env-truncated, env-oversized, env-unsigned, env-wrong-signature (needs --other),
   env-foreign-origin (needs --other), frame-bad-mac, frame-replayed, env-duplicate, env-policy,
   env-batch-tampered (two envelopes signed as one batch, the second's payload changed after signing)
+
+campaign mode: --campaign all | TYPE,TYPE...  sends --count (default 1000) mutated messages of each
+type (mutations of valid ones: bit flips, overwritten, inserted, erased and duplicated bytes,
+truncation, boundary values, garbage; --seed makes it repeatable) and prints one JSON line per type:
+sent, the answers it got, what the target counted (growth of its *_total counters), whether the
+target process (--pid) crashed and whether its state changed; then a summary line. Exit 0: no crash,
+no state change; 3: a crash or a state change; 1: a type could not run to its end.
+  link-hello, link-proof, link-frame, envelope, replay   the link protocol of --target (with --identity,
+                       a direct child of the target that is enrolled and not running; envelope sends
+                       one valid envelope to the target first, then its mutants in valid frames;
+                       replay sends frames twice and out of order)
+  http                 the node's HTTPS API: --api-url URL --ca-file FILE (requests without a
+                       user's token)
+  vm-peer, vm-mpc, vm-client, vm-admin   a CT VM's endpoints: --vm-endpoints endpoints.json
+  state and counters:  --api-url/--ca-file/--token-file FILE (a token that may read users and
+                       trust) for the node's CTAs, users, trust and campaign inbox; --metrics-url URL
+                       for its counters; --vm-token-file FILE for the VM's phase, slots and counters
+  --control yes        the envelope type sends fresh valid envelopes instead of mutants: the state
+                       must change (exit 3), which shows the campaign would see a change
 )";
-
-/// Something the harness itself could not do: exit 1 with the reason.
-struct harness_failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <class T>
-T must(result<T> r, const std::string& what) {
-  if (!r)
-    throw harness_failure(what + ": " + r.err().describe());
-  return std::move(*r);
-}
-
-std::string str(const crypto::bytes& b) {
-  return {b.begin(), b.end()};
-}
-
-crypto::bytes_view view(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-/// One line, no control characters (the outcome must stay on one line).
-std::string one_line(std::string s) {
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20)
-      c = ' ';
-  return s;
-}
-
-// -- identities -------------------------------------------------------------------------------------
-
-/// A node's key, chain and root CA as read from its directory.
-struct identity {
-  fs::path dir;
-  crypto::private_key key;
-  std::vector<crypto::certificate> chain; ///< leaf first, without the root CA
-  crypto::certificate root;
-
-  std::string fqdn() const {
-    auto names = chain.front().dns_names();
-    return names.empty() ? std::string{} : names.front();
-  }
-};
-
-identity load_identity(const fs::path& dir) {
-  auto passphrase = must(pki::read_secret(dir / "passphrase"), "pass phrase of " + dir.string());
-  auto key_pem = must(pki::read_file(dir / "node.key"), "key of " + dir.string());
-  auto key = must(crypto::private_key::from_pem(key_pem, passphrase), "key of " + dir.string());
-  auto chain_pem = must(pki::read_file(dir / "node-chain.pem"), "chain of " + dir.string());
-  auto chain = must(crypto::certificate::chain_from_pem(chain_pem), "chain of " + dir.string());
-  auto root_pem = must(pki::read_file(dir / "root-ca.pem"), "root CA of " + dir.string());
-  auto root = must(crypto::certificate::from_pem(root_pem), "root CA of " + dir.string());
-  if (!(chain.front().public_key() == key.public_key()))
-    throw harness_failure("the key in " + dir.string() + " does not belong to its certificate");
-  return identity{dir, std::move(key), std::move(chain), std::move(root)};
-}
-
-/// A copy of a private key (memory_signer takes one by value; private_key is move-only).
-crypto::private_key copy_key(const crypto::private_key& key) {
-  auto pem = must(key.to_encrypted_pem("joconde-inject copy"), "copying a key");
-  return must(crypto::private_key::from_pem(pem, "joconde-inject copy"), "copying a key");
-}
-
-// -- outcomes ---------------------------------------------------------------------------------------
-
-/// What the node answered to one step of the exchange.
-struct outcome {
-  bool refused = false;
-  std::string code;   ///< errc name or caf:<error>
-  std::string detail;
-
-  std::string line() const {
-    if (!refused)
-      return "outcome: accepted";
-    return one_line("outcome: refused " + code + " " + detail);
-  }
-};
-
-outcome refusal_of(const caf::error& err) {
-  outcome out;
-  out.refused = true;
-  if (err.category() == errc_category) {
-    out.code = std::string{to_string(static_cast<errc>(err.code()))};
-    if (err.context().match_elements<std::string>())
-      out.detail = err.context().get_as<std::string>(0);
-    return out;
-  }
-  auto text = describe(err); // "caf: request_timeout", "exit: ..."
-  auto colon = text.find(": ");
-  out.code = colon == std::string::npos ? text : text.substr(0, colon) + ":" + text.substr(colon + 2);
-  out.detail = "(not an answer of joconde's code)";
-  return out;
-}
-
-// -- the exchange -----------------------------------------------------------------------------------
-
-struct options {
-  fs::path identity_dir;
-  fs::path other_dir;
-  std::string host;
-  uint16_t port = 0;
-  std::string attack;
-  std::vector<std::string> recipients;
-  std::string topic;
-  std::chrono::milliseconds ack_wait{1000};
-  std::chrono::milliseconds timeout{10000};
-};
-
-/// One connection to the target and the handshake steps on it.
-class session_runner {
-public:
-  session_runner(caf::actor_system& sys, const options& opts) : self_(sys), opts_(opts) {
-    // nop
-  }
-
-  /// Connects over mutual TLS to the target and gets its connection manager.
-  void connect() {
-    auto mm = self_->system().openssl_manager().actor_handle();
-    std::string failure;
-    self_->request(mm, opts_.timeout, caf::connect_atom::value, opts_.host, opts_.port)
-      .receive(
-        [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-          if (!ptr)
-            failure = "nothing is published at " + opts_.host + ":" + std::to_string(opts_.port);
-          else
-            handle_ = caf::actor_cast<connection_manager_actor>(ptr);
-        },
-        [&](caf::error& err) { failure = describe(err); });
-    if (!failure.empty())
-      throw harness_failure("cannot connect to " + opts_.host + ":" + std::to_string(opts_.port) + ": "
-                            + failure);
-  }
-
-  /// Sends a LinkHello; the challenge, or the node's refusal.
-  std::optional<std::string> hello(const std::string& hello_bytes, outcome& out) {
-    std::optional<std::string> challenge;
-    self_->request(handle_, opts_.timeout, hello_atom::value, hello_bytes)
-      .receive([&](std::string& c) { challenge = std::move(c); },
-               [&](caf::error& err) { out = refusal_of(err); });
-    return challenge;
-  }
-
-  /// Sends a LinkProof; the node's verdict.
-  outcome proof(const std::string& proof_bytes) {
-    outcome out;
-    self_->request(handle_, opts_.timeout, proof_atom::value, proof_bytes)
-      .receive(
-        [&](bool accepted) {
-          if (!accepted)
-            out = outcome{true, "false", "the node answered the proof with false"};
-        },
-        [&](caf::error& err) { out = refusal_of(err); });
-    return out;
-  }
-
-  /// Runs hello and challenge with `trust` (the claimed identity); returns the proof signed with
-  /// `signer` and the child's session, or the refusal of the hello.
-  struct half_done {
-    outcome out;
-    std::optional<link_session> session;
-    std::string proof;
-  };
-
-  half_done hello_and_challenge(trust_view& trust, const node_signer& signer) {
-    half_done res;
-    auto state = must(make_hello(trust), "making the hello");
-    auto challenge = hello(state.hello, res.out);
-    if (!challenge)
-      return res;
-    auto done = on_challenge(trust, signer, state, *challenge, std::chrono::system_clock::now());
-    if (!done)
-      throw harness_failure("the target's challenge does not verify: " + done.err().describe());
-    res.session.emplace(std::move(done->first));
-    res.proof = std::move(done->second);
-    return res;
-  }
-
-  /// An honest handshake that must be accepted; returns the established session.
-  std::pair<link_session, std::string> establish(trust_view& trust, const node_signer& signer) {
-    auto half = hello_and_challenge(trust, signer);
-    if (half.out.refused)
-      throw harness_failure("the honest hello was refused: " + half.out.line());
-    auto out = proof(half.proof);
-    if (out.refused)
-      throw harness_failure("the honest proof was refused: " + out.line());
-    return {std::move(*half.session), half.proof};
-  }
-
-  /// Sends a sealed LinkFrame on the link (from this actor, the one the link was made with).
-  void send_frame(const std::string& frame) {
-    self_->send(handle_, frame_atom::value, frame);
-  }
-
-  /// Waits up to `wait` for a LinkAck of this session; returns the acknowledged sequence numbers.
-  std::vector<uint64_t> wait_acks(const link_session& session, std::chrono::milliseconds wait,
-                                  bool stop_at_first) {
-    std::vector<uint64_t> acked;
-    auto deadline = std::chrono::steady_clock::now() + wait;
-    for (int round = 0; round < 1000; ++round) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        break;
-      bool timed_out = false;
-      self_->receive(
-        [&](ack_atom, std::string& bytes) {
-          auto seq = session.open_ack(bytes);
-          if (seq)
-            acked.push_back(*seq);
-          else
-            std::cerr << "joconde-inject: an ack that does not verify: " << seq.err().describe() << "\n";
-        },
-        [&](frame_atom, std::string&) {
-          std::cerr << "joconde-inject: ignoring a frame from the target\n";
-        },
-        caf::after(left) >> [&] { timed_out = true; });
-      if (timed_out || (stop_at_first && !acked.empty()))
-        break;
-    }
-    return acked;
-  }
-
-private:
-  caf::scoped_actor self_;
-  const options& opts_;
-  connection_manager_actor handle_;
-};
-
-/// A SignedEnvelope whose bytes are edited after signing.
-v1::SignedEnvelope parse_signed(const std::string& bytes) {
-  return must(proto::parse<v1::SignedEnvelope>(bytes, 64 * 1024 * 1024), "parsing our own envelope");
-}
 
 /// Runs the attack; returns the outcome line.
 std::string run(caf::actor_system& sys, const options& opts) {
@@ -505,8 +297,39 @@ std::string run(caf::actor_system& sys, const options& opts) {
   return frame_outcome({env});
 }
 
-std::optional<options> parse_args(int argc, char** argv) {
+/// Comma-separated items, empty ones dropped.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < list.size();) {
+    auto comma = list.find(',', start);
+    auto item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty())
+      out.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// What the command line asks for: one attack, or a campaign.
+struct invocation {
   options opts;
+  std::optional<campaign_options> campaign;
+};
+
+/// The first line of a file (a token), or a harness failure.
+std::string first_line_of(const std::string& file) {
+  std::ifstream in{file};
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty())
+    throw harness_failure("cannot read a token from " + file);
+  return line;
+}
+
+std::optional<invocation> parse_args(int argc, char** argv) {
+  invocation inv;
+  auto& opts = inv.opts;
   std::map<std::string, std::string> kv;
   for (int i = 1; i < argc; ++i) {
     std::string key = argv[i];
@@ -520,74 +343,112 @@ std::optional<options> parse_args(int argc, char** argv) {
     }
     kv[key.substr(2)] = argv[++i];
   }
-  static const std::set<std::string> known{"identity", "target",      "attack",    "other",
-                                           "recipients", "topic",     "ack-wait-ms", "timeout-ms"};
+  static const std::set<std::string> known{
+    "identity", "target", "attack", "other",    "recipients", "topic",      "ack-wait-ms",
+    "timeout-ms", "campaign", "count", "seed",  "pid",        "api-url",    "ca-file",
+    "token-file", "metrics-url", "vm-endpoints", "vm-token-file", "control"};
   for (const auto& [k, v] : kv)
     if (known.count(k) == 0) {
       std::cerr << "joconde-inject: unknown option --" << k << "\n" << usage;
       return std::nullopt;
     }
-  for (const auto* k : {"identity", "target", "attack"})
+  bool campaign = !kv["campaign"].empty();
+  if (campaign && !kv["attack"].empty()) {
+    std::cerr << "joconde-inject: --attack and --campaign exclude each other\n";
+    return std::nullopt;
+  }
+  std::vector<const char*> required{"identity", "target", "attack"};
+  if (campaign)
+    required.clear();
+  for (const auto* k : required)
     if (kv[k].empty()) {
       std::cerr << "joconde-inject: --" << k << " is required\n" << usage;
       return std::nullopt;
     }
+  if (campaign && kv["target"].empty() && kv["api-url"].empty() && kv["vm-endpoints"].empty()) {
+    std::cerr << "joconde-inject: a campaign needs a target: --target, --api-url or --vm-endpoints\n";
+    return std::nullopt;
+  }
   opts.identity_dir = kv["identity"];
   opts.other_dir = kv["other"];
   opts.attack = kv["attack"];
   opts.topic = kv["topic"];
   auto target = kv["target"];
-  auto colon = target.rfind(':');
   try {
-    if (colon == std::string::npos)
-      throw std::invalid_argument("no port");
-    opts.host = target.substr(0, colon);
-    auto port = std::stoul(target.substr(colon + 1));
-    if (port == 0 || port > 65535 || opts.host.empty())
-      throw std::out_of_range("port");
-    opts.port = static_cast<uint16_t>(port);
+    if (!target.empty()) {
+      auto colon = target.rfind(':');
+      if (colon == std::string::npos)
+        throw std::invalid_argument("no port");
+      opts.host = target.substr(0, colon);
+      auto port = std::stoul(target.substr(colon + 1));
+      if (port == 0 || port > 65535 || opts.host.empty())
+        throw std::out_of_range("port");
+      opts.port = static_cast<uint16_t>(port);
+    }
     if (!kv["ack-wait-ms"].empty())
       opts.ack_wait = std::chrono::milliseconds{std::stoul(kv["ack-wait-ms"])};
     if (!kv["timeout-ms"].empty())
       opts.timeout = std::chrono::milliseconds{std::stoul(kv["timeout-ms"])};
+    if (campaign) {
+      campaign_options c;
+      if (kv["campaign"] != "all")
+        c.types = split_list(kv["campaign"]);
+      if (!kv["count"].empty())
+        c.count = std::stoull(kv["count"]);
+      if (!kv["seed"].empty())
+        c.seed = std::stoull(kv["seed"]);
+      if (!kv["pid"].empty())
+        c.pid = static_cast<pid_t>(std::stol(kv["pid"]));
+      c.api_url = kv["api-url"];
+      c.ca_file = kv["ca-file"];
+      c.metrics_url = kv["metrics-url"];
+      c.vm_endpoints = kv["vm-endpoints"];
+      if (!kv["token-file"].empty())
+        c.token = first_line_of(kv["token-file"]);
+      if (!kv["vm-token-file"].empty())
+        c.vm_token = first_line_of(kv["vm-token-file"]);
+      c.control = kv["control"] == "yes";
+      inv.campaign = std::move(c);
+    }
+  } catch (const harness_failure& e) {
+    std::cerr << "joconde-inject: " << e.what() << "\n";
+    return std::nullopt;
   } catch (const std::exception&) {
-    std::cerr << "joconde-inject: --target must be HOST:PORT and the durations numbers\n";
+    std::cerr << "joconde-inject: --target must be HOST:PORT and the durations and counts numbers\n";
     return std::nullopt;
   }
-  std::string list = kv["recipients"];
-  for (size_t start = 0; start < list.size();) {
-    auto comma = list.find(',', start);
-    auto item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty())
-      opts.recipients.push_back(item);
-    if (comma == std::string::npos)
-      break;
-    start = comma + 1;
-  }
-  return opts;
+  opts.recipients = split_list(kv["recipients"]);
+  if (inv.campaign)
+    inv.campaign->link = opts;
+  return inv;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  auto opts = parse_args(argc, argv);
-  if (!opts)
+  auto inv = parse_args(argc, argv);
+  if (!inv)
     return 2;
+  const auto& opts = inv->opts;
   try {
-    auto passphrase = must(pki::read_secret(opts->identity_dir / "passphrase"),
-                           "pass phrase of " + opts->identity_dir.string());
     caf::actor_system_config cfg;
     cfg.load<caf::io::middleman>();
-    cfg.load<caf::openssl::manager>();
-    cfg.openssl_certificate = (opts->identity_dir / "node-chain.pem").string();
-    cfg.openssl_key = (opts->identity_dir / "node.key").string();
-    cfg.openssl_passphrase = passphrase;
-    cfg.openssl_cafile = (opts->identity_dir / "root-ca.pem").string();
+    if (!opts.identity_dir.empty()) {
+      auto passphrase = must(pki::read_secret(opts.identity_dir / "passphrase"),
+                             "pass phrase of " + opts.identity_dir.string());
+      cfg.load<caf::openssl::manager>();
+      cfg.openssl_certificate = (opts.identity_dir / "node-chain.pem").string();
+      cfg.openssl_key = (opts.identity_dir / "node.key").string();
+      cfg.openssl_passphrase = passphrase;
+      cfg.openssl_cafile = (opts.identity_dir / "root-ca.pem").string();
+    }
     cfg.set("middleman.app-identifiers", std::vector<std::string>{"joconde-link-v1"});
     cfg.set("scheduler.policy", caf::atom("sharing"));
     cfg.set("middleman.workers", size_t{0});
     caf::actor_system sys{cfg};
-    auto line = run(sys, *opts);
+    if (inv->campaign)
+      return run_campaign(sys, *inv->campaign);
+    auto line = run(sys, opts);
     std::cout << line << std::endl; // before the actor system shuts down
   } catch (const harness_failure& e) {
     std::cerr << "joconde-inject: " << e.what() << "\n";

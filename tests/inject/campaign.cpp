@@ -1,0 +1,600 @@
+// joconde-inject's campaign mode (see campaign.hpp).
+
+#include "campaign.hpp"
+
+#include "joconde/runtime/http_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <openssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+
+namespace joconde::inject {
+
+namespace {
+
+using nlohmann::json;
+using tally = std::map<std::string, std::uint64_t>;
+
+// -- mutations --------------------------------------------------------------------------------------
+
+/// Mutates valid messages: bit flips, overwritten, inserted, erased and duplicated bytes, truncation,
+/// boundary values and appended garbage, one to four at a time; a mutant always differs.
+class mutator {
+public:
+  explicit mutator(std::uint64_t seed) : rng_(seed) {}
+
+  std::string operator()(const std::string& original) {
+    std::string s = original;
+    auto n = 1 + below(4);
+    for (std::uint64_t i = 0; i < n; ++i)
+      mutate_once(s);
+    if (s == original)
+      s.push_back(static_cast<char>(byte()));
+    return s;
+  }
+
+  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+  std::uint8_t byte() { return static_cast<std::uint8_t>(rng_()); }
+
+  std::string random(std::size_t n) {
+    std::string out(n, '\0');
+    for (auto& c : out)
+      c = static_cast<char>(byte());
+    return out;
+  }
+
+private:
+  void mutate_once(std::string& s) {
+    auto pos = [&] { return s.empty() ? 0 : below(s.size()); };
+    switch (below(8)) {
+    case 0:
+      if (!s.empty())
+        s[pos()] ^= static_cast<char>(1u << below(8));
+      break;
+    case 1:
+      if (!s.empty())
+        s[pos()] = static_cast<char>(byte());
+      break;
+    case 2:
+      s.insert(pos(), random(1 + below(16)));
+      break;
+    case 3:
+      if (!s.empty()) {
+        auto p = pos();
+        s.erase(p, 1 + below(std::min<std::size_t>(32, s.size() - p)));
+      }
+      break;
+    case 4:
+      s.resize(pos());
+      break;
+    case 5:
+      if (!s.empty()) {
+        auto p = pos();
+        auto chunk = s.substr(p, 1 + below(32));
+        s.insert(pos(), chunk);
+      }
+      break;
+    case 6:
+      if (!s.empty()) {
+        static constexpr std::uint8_t boundary[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff};
+        s[pos()] = static_cast<char>(boundary[below(sizeof boundary)]);
+      }
+      break;
+    default:
+      s += random(1 + below(64));
+    }
+  }
+
+  std::mt19937_64 rng_;
+};
+
+// -- the target: alive, its metrics, its state --------------------------------------------------------
+
+/// True while process `pid` runs (not a zombie); true when no pid was given.
+bool alive(pid_t pid) {
+  if (pid <= 0)
+    return true;
+  if (::kill(pid, 0) != 0)
+    return false;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+/// The counters (`*_total` series) of a Prometheus text page.
+std::map<std::string, double> counters(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream lines{text};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto space = line.rfind(' ');
+    if (space == std::string::npos)
+      continue;
+    auto series = line.substr(0, space);
+    auto name = series.substr(0, series.find('{'));
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0)
+      out[series] = std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return out;
+}
+
+/// What grew between two counter snapshots.
+tally grown(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  tally out;
+  for (const auto& [series, value] : after) {
+    auto it = before.find(series);
+    double was = it == before.end() ? 0 : it->second;
+    if (value > was)
+      out[series] = static_cast<std::uint64_t>(value - was);
+  }
+  return out;
+}
+
+class target_view {
+public:
+  explicit target_view(const campaign_options& o) : o_(o) {
+    client_.ca_file = o.ca_file;
+    client_.timeout = std::chrono::seconds{20};
+  }
+
+  /// The counters the target exposes (node metrics, else the VM's through its admin endpoint).
+  std::map<std::string, double> metrics() const {
+    if (!o_.metrics_url.empty()) {
+      auto r = http::client::send(o_.metrics_url, "GET", "/metrics");
+      return r && r->status == 200 ? counters(r->body) : std::map<std::string, double>{};
+    }
+    if (!vm_admin_.empty()) {
+      auto r = http::client::send("http://" + vm_admin_, "GET", "/metrics", {}, o_.vm_token);
+      return r && r->status == 200 ? counters(r->body) : std::map<std::string, double>{};
+    }
+    return {};
+  }
+
+  /// What must not change: the node's CTAs, users, trust and the campaign's inbox; the VM's phase
+  /// and slots. Empty when nothing can be read.
+  std::string state() const {
+    std::string out;
+    if (!o_.api_url.empty())
+      for (auto path : {"/v1/ctas", "/v1/users", "/v1/trust", "/v1/inbox?topic=inject.campaign"}) {
+        auto r = http::client::send(o_.api_url, "GET", path, {}, o_.token, client_);
+        out += std::string{path} + " " + (r ? std::to_string(r->status) + " " + r->body : r.err().describe()) + "\n";
+      }
+    if (!vm_admin_.empty()) {
+      auto r = http::client::send("http://" + vm_admin_, "GET", "/status", {}, o_.vm_token);
+      auto doc = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json{};
+      out += "vm phase " + (doc.is_object() ? doc.value("phase", json{}).dump() : std::string{"?"});
+      out += " slots " + (doc.is_object() && doc.contains("slots") ? doc["slots"].dump() : std::string{"?"}) + "\n";
+    }
+    return out;
+  }
+
+  void set_vm_admin(std::string address) { vm_admin_ = std::move(address); }
+
+private:
+  const campaign_options& o_;
+  http::client_options client_;
+  std::string vm_admin_;
+};
+
+// -- raw connections ------------------------------------------------------------------------------
+
+/// host:port of an "http(s)://host:port" URL or a "host:port".
+std::pair<std::string, std::uint16_t> host_port(std::string url) {
+  if (auto p = url.find("://"); p != std::string::npos)
+    url = url.substr(p + 3);
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  auto colon = url.rfind(':');
+  if (colon == std::string::npos)
+    throw harness_failure("no port in " + url);
+  return {url.substr(0, colon), static_cast<std::uint16_t>(std::stoul(url.substr(colon + 1)))};
+}
+
+/// A TCP connection to an IPv4 `host`:`port` from `source` (empty: any), with 2 s timeouts and an
+/// abortive close (no TIME_WAIT: a campaign opens a hundred thousand); -1 if it cannot be made.
+int dial(const std::string& host, std::uint16_t port, const std::string& source) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  linger off{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  auto h = host == "localhost" ? std::string{"127.0.0.1"} : host;
+  if (::inet_pton(AF_INET, h.c_str(), &to.sin_addr) != 1
+      || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Sends `bytes` and reads what comes back until the far end closes, 64 KiB or the 2 s timeout:
+/// "answered" with something, "closed" with nothing, "no-connection" when the connection failed.
+std::string exchange_raw(const std::string& host, std::uint16_t port, const std::string& bytes,
+                         const std::string& source, std::string* answer = nullptr, bool wait = true) {
+  int fd = dial(host, port, source);
+  if (fd < 0)
+    return "no-connection";
+  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  if (!wait) {
+    ::close(fd);
+    return "sent";
+  }
+  std::string got;
+  char buf[4096];
+  while (got.size() < 65536) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (answer != nullptr)
+    *answer = got;
+  return got.empty() ? "closed" : "answered";
+}
+
+/// The status of an HTTP answer ("http-401"), or what happened instead.
+std::string http_outcome(const std::string& how, const std::string& answer) {
+  if (how != "answered")
+    return how;
+  if (answer.rfind("HTTP/1.", 0) == 0 && answer.size() >= 12)
+    return "http-" + answer.substr(9, 3);
+  return "not-http";
+}
+
+/// One request over TLS 1.3 to the node's API; the HTTP outcome.
+std::string exchange_tls(SSL_CTX* ctx, const std::string& host, std::uint16_t port, const std::string& bytes) {
+  int fd = dial(host, port, {});
+  if (fd < 0)
+    return "no-connection";
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl{SSL_new(ctx), SSL_free};
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+  std::string got;
+  if (SSL_connect(ssl.get()) == 1) {
+    (void)SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size()));
+    char buf[4096];
+    while (got.size() < 65536) {
+      int n = SSL_read(ssl.get(), buf, sizeof buf);
+      if (n <= 0)
+        break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return http_outcome(got.empty() ? "closed" : "answered", got);
+}
+
+// -- the types ------------------------------------------------------------------------------------
+
+struct run_state {
+  const campaign_options& o;
+  caf::actor_system& sys;
+  mutator mutate;
+  std::uint64_t sent = 0;
+  tally outcomes;
+  std::uint64_t crashes = 0;
+};
+
+/// The link types: an identity that is a direct child of the target (enrolled, not running).
+struct link_kit {
+  identity me;
+  trust_view trust;
+  memory_signer signer;
+
+  explicit link_kit(const options& o)
+    : me(load_identity(o.identity_dir)), trust(me.root, me.chain), signer(copy_key(me.key)) {}
+};
+
+void run_link_hello(run_state& rs, link_kit& kit) {
+  session_runner link{rs.sys, rs.o.link};
+  link.connect();
+  auto base = must(make_hello(kit.trust), "making a hello").hello;
+  for (std::uint64_t i = 0; i < rs.o.count; ++i) {
+    outcome out;
+    auto challenge = link.hello(rs.mutate(base), out);
+    ++rs.sent;
+    ++rs.outcomes[challenge ? "challenge" : "refused:" + out.code];
+  }
+}
+
+void run_link_proof(run_state& rs, link_kit& kit) {
+  session_runner link{rs.sys, rs.o.link};
+  link.connect();
+  for (std::uint64_t i = 0; i < rs.o.count; ++i) {
+    auto half = link.hello_and_challenge(kit.trust, kit.signer);
+    if (half.out.refused)
+      throw harness_failure("the honest hello was refused: " + half.out.line());
+    auto out = link.proof(rs.mutate(half.proof));
+    ++rs.sent;
+    ++rs.outcomes[out.refused ? "refused:" + out.code : "accepted"];
+  }
+}
+
+/// Sends frames made by `make` over an honest link, checking every 200 that the link still carries
+/// a valid frame (its ack); the verdicts are in the target's counters.
+void run_frames(run_state& rs, link_kit& kit, const std::function<std::vector<std::string>(link_session&)>& make) {
+  session_runner link{rs.sys, rs.o.link};
+  link.connect();
+  auto established = link.establish(kit.trust, kit.signer);
+  auto& session = established.first;
+  auto flush = [&] {
+    std::uint64_t seq = 0;
+    link.send_frame(session.seal_frame({}, seq));
+    auto acks = link.wait_acks(session, std::chrono::seconds{20}, true);
+    if (std::find(acks.begin(), acks.end(), seq) == acks.end())
+      ++rs.outcomes["link-lost"];
+  };
+  for (std::uint64_t i = 0; i < rs.o.count;) {
+    for (auto& frame : make(session)) {
+      link.send_frame(frame);
+      ++rs.sent;
+      ++i;
+    }
+    if (i % 200 == 0)
+      flush();
+  }
+  flush();
+}
+
+void run_link_frame(run_state& rs, link_kit& kit) {
+  run_frames(rs, kit, [&](link_session& session) {
+    std::uint64_t seq = 0;
+    return std::vector<std::string>{rs.mutate(session.seal_frame({}, seq))};
+  });
+}
+
+void run_envelope(run_state& rs, link_kit& kit, const std::string& valid) {
+  run_frames(rs, kit, [&](link_session& session) {
+    std::uint64_t seq = 0;
+    if (!rs.o.control)
+      return std::vector<std::string>{session.seal_frame({rs.mutate(valid)}, seq)};
+    auto fresh = must(make_envelope(kit.trust, kit.signer, "inject.campaign", {session.peer().fqdn}, "",
+                                    "joconde-inject control", std::chrono::system_clock::now()),
+                      "making an envelope");
+    return std::vector<std::string>{session.seal_frame({fresh.bytes}, seq)};
+  });
+}
+
+void run_replay(run_state& rs, link_kit& kit) {
+  // Frames of the session sent twice, and out of order: only a strictly increasing sequence counts.
+  run_frames(rs, kit, [&](link_session& session) {
+    std::uint64_t seq = 0;
+    auto a = session.seal_frame({}, seq);
+    auto b = session.seal_frame({}, seq);
+    return std::vector<std::string>{b, a, b};
+  });
+}
+
+/// Valid HTTP requests an outsider could send (no token, or one that is not a user's).
+std::vector<std::string> http_templates() {
+  const std::string fake = "jct_" + std::string(64, '0');
+  const std::string uuid = "00000000-0000-4000-8000-000000000000";
+  std::string envelope = R"({"topic":"inject.campaign","recipients":["cp1"],"payload":"x"})";
+  return {
+    "GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n",
+    "GET /v1/status HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer " + fake + "\r\n\r\n",
+    "POST /v1/envelopes HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: "
+      + std::to_string(envelope.size()) + "\r\n\r\n" + envelope,
+    "POST /v1/ctas/" + uuid + "/inputs/persons?authorization=00 HTTP/1.1\r\nHost: node\r\n"
+      "Content-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n0123456789",
+    "GET /v1/ctas/" + uuid + "?x=%41%42 HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer " + fake + "\r\n\r\n",
+    "POST /v1/users HTTP/1.1\r\nHost: node\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{}  \r\n0\r\n\r\n",
+  };
+}
+
+void run_http(run_state& rs) {
+  auto [host, port] = host_port(rs.o.api_url);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(TLS_client_method()), SSL_CTX_free};
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+  if (SSL_CTX_load_verify_locations(ctx.get(), rs.o.ca_file.c_str(), nullptr) != 1)
+    throw harness_failure("cannot read the CA file " + rs.o.ca_file);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  auto templates = http_templates();
+  for (std::uint64_t i = 0; i < rs.o.count; ++i) {
+    auto request = rs.mutate(templates[i % templates.size()]);
+    ++rs.sent;
+    ++rs.outcomes[exchange_tls(ctx.get(), host, port, request)];
+  }
+}
+
+/// The loopback source of message `i`: clients are spread over many addresses so that per-source
+/// budgets (evidence, connections) are met without waiting; each address sends 32 messages.
+std::string spread_source(std::uint64_t i) {
+  auto n = i / 32;
+  return "127.2." + std::to_string((n / 250) % 250) + "." + std::to_string(1 + n % 250);
+}
+
+void run_vm(run_state& rs, const json& endpoints, const std::string& type) {
+  auto endpoint = type.substr(3); // peer, mpc, client, admin
+  if (!endpoints.contains(endpoint) || !endpoints[endpoint].is_string())
+    throw harness_failure("the VM's endpoints.json has no " + endpoint + " endpoint");
+  auto [host, port] = host_port(endpoints[endpoint].get<std::string>());
+  std::string base;
+  auto be32 = [](std::uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  if (endpoint == "peer")
+    base = be32(1) + be32(72) + "JHL1" + be32(0) + rs.mutate.random(64); // index, hello blob
+  else if (endpoint == "mpc")
+    base = be32(1) + rs.mutate.random(64); // party id and a key proof
+  else if (endpoint == "client")
+    base = be32(68) + "JCH1" + rs.mutate.random(64); // the client hello blob
+  auto admin_templates = std::vector<std::string>{
+    "GET /status HTTP/1.1\r\nHost: vm\r\n\r\n",
+    "POST /cancel HTTP/1.1\r\nHost: vm\r\nAuthorization: Bearer not-the-token-0123\r\nContent-Length: 2\r\n\r\n{}",
+    "POST /peers HTTP/1.1\r\nHost: vm\r\nContent-Length: 11\r\n\r\n{\"peers\":1}",
+  };
+  for (std::uint64_t i = 0; i < rs.o.count; ++i) {
+    ++rs.sent;
+    if (endpoint == "admin") {
+      std::string answer;
+      auto how = exchange_raw(host, port, rs.mutate(admin_templates[i % admin_templates.size()]), {}, &answer);
+      ++rs.outcomes[http_outcome(how, answer)];
+      continue;
+    }
+    // The MPC port answers nobody before the calculation (connections wait for it in the backlog):
+    // its verdicts are in the VM's counters and logs then.
+    auto source = endpoint == "client" ? spread_source(i) : std::string{};
+    ++rs.outcomes[exchange_raw(host, port, rs.mutate(base), source, nullptr, endpoint != "mpc")];
+    if (i % 1000 == 999 && !alive(rs.o.pid))
+      break;
+  }
+}
+
+} // namespace
+
+const std::vector<std::string>& campaign_types() {
+  static const std::vector<std::string> types{"link-hello", "link-proof", "link-frame", "envelope", "replay",
+                                              "http",       "vm-peer",    "vm-mpc",     "vm-client", "vm-admin"};
+  return types;
+}
+
+int run_campaign(caf::actor_system& sys, const campaign_options& o) {
+  target_view target{o};
+  json endpoints;
+  if (!o.vm_endpoints.empty()) {
+    std::ifstream in{o.vm_endpoints};
+    endpoints = json::parse(in, nullptr, false);
+    if (!endpoints.is_object())
+      throw harness_failure("cannot read the VM's endpoints.json " + o.vm_endpoints);
+    if (endpoints.contains("admin") && endpoints["admin"].is_string())
+      target.set_vm_admin(endpoints["admin"].get<std::string>());
+  }
+  std::vector<std::string> types = o.types;
+  if (types.empty())
+    for (const auto& t : campaign_types()) {
+      bool link_type = t.rfind("vm-", 0) != 0 && t != "http";
+      if ((link_type && !o.link.host.empty()) || (t == "http" && !o.api_url.empty())
+          || (t.rfind("vm-", 0) == 0 && !o.vm_endpoints.empty()))
+        types.push_back(t);
+    }
+  std::optional<link_kit> kit;
+  std::string valid_envelope;
+  for (const auto& t : types) {
+    if (std::find(campaign_types().begin(), campaign_types().end(), t) == campaign_types().end())
+      throw harness_failure("unknown campaign type " + t);
+    bool link_type = t.rfind("vm-", 0) != 0 && t != "http";
+    if (link_type && !kit) {
+      if (o.link.host.empty() || o.link.identity_dir.empty())
+        throw harness_failure("type " + t + " needs --identity and --target");
+      kit.emplace(o.link);
+    }
+    if (t == "http" && (o.api_url.empty() || o.ca_file.empty()))
+      throw harness_failure("type http needs --api-url and --ca-file");
+    if (t.rfind("vm-", 0) == 0 && o.vm_endpoints.empty())
+      throw harness_failure("type " + t + " needs --vm-endpoints");
+  }
+  if (kit && std::find(types.begin(), types.end(), "envelope") != types.end()) {
+    // The valid envelope the mutants come from is delivered once, before the first snapshot.
+    session_runner link{sys, o.link};
+    link.connect();
+    auto established = link.establish(kit->trust, kit->signer);
+    auto target_fqdn = established.first.peer().fqdn;
+    valid_envelope = must(make_envelope(kit->trust, kit->signer, "inject.campaign", {target_fqdn}, "",
+                                        "joconde-inject campaign", std::chrono::system_clock::now()),
+                          "making an envelope")
+                       .bytes;
+    std::uint64_t seq = 0;
+    link.send_frame(established.first.seal_frame({valid_envelope}, seq));
+    auto acks = link.wait_acks(established.first, std::chrono::seconds{20}, true);
+    if (std::find(acks.begin(), acks.end(), seq) == acks.end())
+      throw harness_failure("the target did not acknowledge the campaign's valid envelope");
+  }
+  std::uint64_t crashes = 0, changes = 0, failures = 0;
+  json summary = json::array();
+  for (std::size_t k = 0; k < types.size(); ++k) {
+    const auto& t = types[k];
+    run_state rs{o, sys, mutator{o.seed * 1000 + k}};
+    auto state_before = target.state();
+    auto metrics_before = target.metrics();
+    auto started = std::chrono::steady_clock::now();
+    std::string failure;
+    try {
+      if (t == "link-hello")
+        run_link_hello(rs, *kit);
+      else if (t == "link-proof")
+        run_link_proof(rs, *kit);
+      else if (t == "link-frame")
+        run_link_frame(rs, *kit);
+      else if (t == "envelope")
+        run_envelope(rs, *kit, valid_envelope);
+      else if (t == "replay")
+        run_replay(rs, *kit);
+      else if (t == "http")
+        run_http(rs);
+      else
+        run_vm(rs, endpoints, t);
+    } catch (const harness_failure& e) {
+      failure = e.what();
+    }
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    bool up = alive(o.pid);
+    auto state_after = up ? target.state() : std::string{};
+    bool changed = up && state_after != state_before;
+    crashes += up ? 0 : 1;
+    changes += changed ? 1 : 0;
+    json line{{"type", t},
+              {"sent", rs.sent},
+              {"seconds", std::round(seconds * 10) / 10},
+              {"answers", rs.outcomes},
+              {"counted_by_target", grown(metrics_before, up ? target.metrics() : metrics_before)},
+              {"crashed", !up},
+              {"state_changed", changed}};
+    if (!failure.empty()) {
+      line["harness_failure"] = failure;
+      ++failures;
+    }
+    if (changed)
+      line["state"] = {{"before", state_before}, {"after", state_after}};
+    std::cout << line.dump() << std::endl;
+    summary.push_back({{"type", t}, {"sent", rs.sent}, {"crashed", !up}, {"state_changed", changed}});
+    if (!up)
+      break;
+  }
+  std::cout << json{{"summary", summary}, {"crashes", crashes}, {"state_changes", changes},
+                    {"harness_failures", failures}}
+                 .dump()
+            << std::endl;
+  if (crashes > 0 || changes > 0)
+    return 3;
+  return failures > 0 ? 1 : 0;
+}
+
+} // namespace joconde::inject
