@@ -42,7 +42,7 @@ caf::error refuse(connection_manager_pointer self, std::string_view what, const 
   // A peer with a certificate of the tree can send refused messages as fast as it likes: at most 20
   // a second are logged and audited one by one, the rest in one line and one record per second.
   std::uint64_t held_back = 0;
-  bool one_by_one = self->state.refusals.allow(held_back);
+  bool one_by_one = self->state.refusals.should_log(held_back);
   if (held_back > 0) {
     log::warning(component, std::to_string(held_back) + " more refused handshake(s) or frame(s) were not logged one by one");
     self->send(self->state.audit, audit_atom::value, std::string{component}, std::string{"link.refusals.summarised"},

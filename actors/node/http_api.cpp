@@ -132,7 +132,7 @@ void note_unauthenticated(const node_context& ctx, const std::string& what, cons
     ctx.metrics->http_refused("unauthenticated").Increment();
   static log::rate_limiter limiter;
   std::uint64_t held_back = 0;
-  bool logged = limiter.allow(held_back);
+  bool logged = limiter.should_log(held_back);
   if (held_back > 0)
     log::warning("api", std::to_string(held_back) + " more call(s) without a valid token were not logged");
   if (logged)

@@ -112,7 +112,7 @@ void write(severity sev, std::string_view component, std::string_view message, p
   std::fflush(s.out);
 }
 
-bool rate_limiter::allow(std::uint64_t& held_back) {
+bool rate_limiter::should_log(std::uint64_t& held_back) {
   std::lock_guard lock{mtx_};
   held_back = 0;
   auto now = std::chrono::steady_clock::now();
