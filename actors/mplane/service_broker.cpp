@@ -105,6 +105,19 @@ void update_depth(service_broker_pointer self, const std::string& peer) {
       static_cast<double>(self->state.peers[peer].depth));
 }
 
+/// The wait before unacknowledged envelopes go to `peer` again, as it stands now.
+std::chrono::milliseconds resend_wait(const service_broker_state& st,
+                                      const service_broker_state::peer_state& p) {
+  return p.resend_after.count() == 0 ? st.cfg.retry_after : p.resend_after;
+}
+
+void update_backoff(service_broker_pointer self, const std::string& peer) {
+  auto& st = self->state;
+  if (st.metrics)
+    st.metrics->resend_backoff(peer).Set(
+      std::chrono::duration<double>(resend_wait(st, st.peers[peer])).count());
+}
+
 /// Forgets what is in flight to `peer`; it will all be sent again from the outbox (but for what was
 /// acknowledged meanwhile and is not yet removed from it).
 void reset_peer(service_broker_pointer self, const std::string& peer) {
@@ -447,6 +460,7 @@ void commit_finished(service_broker_pointer self) {
   st.committing.reset();
   auto stored = static_cast<bool>(job->outcome);
   if (stored) {
+    st.commit_backoff = std::chrono::milliseconds{0};
     ++st.commits;
     st.committed_batches += job->work.size();
     for (const auto& key : job->outbox_removals)
@@ -465,8 +479,16 @@ void commit_finished(service_broker_pointer self) {
         hops.insert(hop);
   }
   if (!stored) {
+    // Removals alone wait before they are tried again: a full disk is not retried every second.
+    st.commit_backoff = st.commit_backoff.count() == 0
+                          ? st.cfg.retry_after
+                          : std::min(st.commit_backoff * 2, st.cfg.retry_max);
+    st.removals_not_before = std::chrono::steady_clock::now() + st.commit_backoff;
     log::error(component, "cannot store " + std::to_string(job->work.size())
-                            + " batch(es) of envelopes: " + job->outcome.err().message);
+                            + " batch(es) of envelopes: " + job->outcome.err().message,
+               {{"reason", to_string(job->outcome.err().code)}});
+    if (st.metrics)
+      st.metrics->storage_failures(to_string(job->outcome.err().code)).Increment();
     auto err = to_caf(job->outcome.err());
     for (auto& w : job->work)
       w.done(err);
@@ -722,6 +744,7 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       auto& p = self->state.peers[peer];
       p.up = true;
       p.is_parent = is_parent;
+      update_backoff(self, peer);
       pump(self, peer);
     },
     [=](link_dn_atom, std::string& peer) {
@@ -747,6 +770,12 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       p.depth = std::max<int64_t>(0, p.depth - static_cast<int64_t>(n));
       p.inflight_count -= n;
       p.inflight.erase(i);
+      if (p.resend_after.count() != 0) {
+        log::notice(component, peer + " acknowledges again: resends are back to every "
+                                 + std::to_string(st.cfg.retry_after.count()) + " ms");
+        p.resend_after = std::chrono::milliseconds{0};
+        update_backoff(self, peer);
+      }
       if (st.metrics)
         st.metrics->routed("out").Increment(static_cast<double>(n));
       update_depth(self, peer);
@@ -793,22 +822,30 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         if (!p.up || p.inflight_count == 0)
           continue;
         bool overdue = false;
+        auto wait = resend_wait(st, p);
         for (const auto& [seq, frame] : p.inflight)
-          overdue = overdue || now - frame.sent > st.cfg.retry_after;
+          overdue = overdue || now - frame.sent > wait;
         if (!overdue)
           continue;
+        // Exponential back-off: a neighbour that cannot store what it gets (its disk is full) is
+        // not sent everything again every few seconds; its next acknowledgement resets the wait.
+        p.resend_after = std::min(wait * 2, st.cfg.retry_max);
         log::notice(component, "resending " + std::to_string(p.inflight_count)
-                                 + " unacknowledged envelopes to " + peer);
+                                 + " unacknowledged envelopes to " + peer + "; if they stay "
+                                 "unacknowledged, the next resend in "
+                                 + std::to_string(p.resend_after.count()) + " ms",
+                    {{"peer", peer}, {"backoff_ms", std::to_string(p.resend_after.count())}});
         if (st.metrics)
           st.metrics->retried().Increment(static_cast<double>(p.inflight_count));
+        update_backoff(self, peer);
         auto name = peer;
         reset_peer(self, name);
         pump(self, name);
       }
       if (++st.ticks % 600 == 0)
         prune_seen(self);
-      // Removals nothing else has committed yet.
-      if (removals_waiting(st))
+      // Removals nothing else has committed yet (after a failed commit, not before its back-off).
+      if (removals_waiting(st) && now >= st.removals_not_before)
         schedule_commit(self, true);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
@@ -816,7 +853,8 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
       auto& st = self->state;
       nlohmann::json peers = nlohmann::json::object();
       for (const auto& [peer, p] : st.peers)
-        peers[peer] = {{"up", p.up}, {"outbox", p.depth}, {"in_flight", p.inflight_count}};
+        peers[peer] = {{"up", p.up}, {"outbox", p.depth}, {"in_flight", p.inflight_count},
+                       {"resend_after_ms", resend_wait(st, p).count()}};
       return nlohmann::json{{"peers", peers},
                             {"delivered", st.delivered},
                             {"commits", st.commits},

@@ -32,7 +32,11 @@ struct service_broker_config {
   uint32_t window = 4096;             ///< envelopes in flight per neighbour
   uint32_t frame_envelopes = 256;     ///< envelopes per frame
   size_t frame_bytes = 4 * 1024 * 1024 + 128 * 1024; ///< bytes per frame (one envelope may exceed)
+  /// Unacknowledged frames are sent again after this; the wait doubles after each resend that
+  /// goes unacknowledged (a neighbour that cannot store them, say its disk is full), up to
+  /// retry_max, and is back to retry_after at the neighbour's next acknowledgement.
   std::chrono::milliseconds retry_after{5000};
+  std::chrono::milliseconds retry_max{300000};
   std::chrono::milliseconds request_timeout{5000};
   /// How long envelopes published here or passing through may wait for the commit that makes them
   /// durable here; they are forwarded at once, and acknowledged to their sender (or publisher) after
@@ -66,6 +70,7 @@ struct service_broker_state {
     size_t inflight_count = 0;
     std::map<uint64_t, inflight_frame> inflight; ///< by frame sequence
     int64_t depth = 0;                ///< envelopes for it not yet acknowledged (outbox or pending)
+    std::chrono::milliseconds resend_after{0}; ///< the wait before the next resend (0: retry_after)
   };
 
   service_broker_config cfg;
@@ -117,6 +122,10 @@ struct service_broker_state {
   caf::actor writer;                        ///< makes the commits when async_commit
   bool flush_scheduled = false;             ///< a flush message is on its way
   bool flush_timer = false;                 ///< a delayed flush message is on its way
+  /// After a commit failed, removals alone are committed again no sooner than this (the wait
+  /// doubles from retry_after up to retry_max while commits fail; a successful one resets it).
+  std::chrono::steady_clock::time_point removals_not_before;
+  std::chrono::milliseconds commit_backoff{0};
   uint64_t commits = 0;                     ///< durable commits (for status)
   uint64_t committed_batches = 0;           ///< batches they carried
 };

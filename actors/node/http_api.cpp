@@ -95,6 +95,8 @@ int http_status(errc code) {
       return 504;
     case errc::resource_exhausted:
       return 503;
+    case errc::no_space:
+      return 507;
     default:
       return 500;
   }
@@ -205,12 +207,25 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     bool ready = !cm.contains("error");
     for (const auto& l : links)
       ready = ready && l.value("up", false);
+    // Faults that keep the node from doing its work although it answers: a full store.
+    json degraded = json::array();
+    if (auto fault = ctx->store.env->no_space())
+      degraded.push_back({{"component", "store"},
+                          {"reason", std::string{to_string(errc::no_space)}},
+                          {"message", fault->message},
+                          {"since_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         fault->since.time_since_epoch()).count()},
+                          {"failures", fault->failures}});
+    const char* status = !degraded.empty() ? "degraded" : ready ? "ok" : "not_ready";
+    ready = ready && degraded.empty();
     json doc{{"node", ctx->cfg.name},
              {"fqdn", ctx->fqdn},
              {"role", ctx->cfg.role},
              {"fingerprint", ctx->fingerprint},
              {"links", links},
              {"ready", ready},
+             {"status", status},
+             {"degraded", degraded},
              {"tee", "simulated platform (no TEE hardware, no memory protection)"}};
     return http::response::json(ready ? 200 : 503, doc);
   });

@@ -61,6 +61,8 @@ const std::vector<config_key>& config_keys() {
     {"broker.window", "4096", "envelopes in flight per neighbour before waiting for acks"},
     {"broker.frame-envelopes", "256", "envelopes per link frame"},
     {"broker.retry-after-ms", "5000", "resend unacknowledged envelopes after this many ms"},
+    {"broker.retry-max-ms", "300000", "longest wait between resends: the wait doubles after each "
+                                      "resend that goes unacknowledged, up to this; an ack resets it"},
     {"broker.commit-delay-ms", "5", "longest wait of an envelope published here or passing through for its durable commit here (it is forwarded at once); 0: commit at once"},
     {"broker.max-envelope-bytes", "4259840", "largest signed envelope accepted"},
     {"link.reconnect-min-ms", "200", "first delay before reconnecting to the parent"},
@@ -361,6 +363,7 @@ result<node_config> load_node_config(const fs::path& ini_file,
   auto window = parse_uint<uint32_t>("broker.window", values["broker.window"], 1, 1u << 20);
   auto frame = parse_uint<uint32_t>("broker.frame-envelopes", values["broker.frame-envelopes"], 1, 4096);
   auto retry = parse_uint<uint32_t>("broker.retry-after-ms", values["broker.retry-after-ms"], 100, 3600000);
+  auto retry_max = parse_uint<uint32_t>("broker.retry-max-ms", values["broker.retry-max-ms"], 100, 86400000);
   auto delay = parse_uint<uint32_t>("broker.commit-delay-ms", values["broker.commit-delay-ms"], 0, 1000);
   auto maxenv = parse_uint<uint64_t>("broker.max-envelope-bytes", values["broker.max-envelope-bytes"],
                                      1024, 64ull << 20);
@@ -369,16 +372,19 @@ result<node_config> load_node_config(const fs::path& ini_file,
   auto rto = parse_uint<uint32_t>("link.request-timeout-ms", values["link.request-timeout-ms"], 100, 600000);
   auto rot = parse_uint<uint32_t>("pki.rotation-period-hours", values["pki.rotation-period-hours"], 1, 24 * 3650);
   auto audit_every = parse_uint<uint32_t>("audit.checkpoint-seconds", values["audit.checkpoint-seconds"], 1, 86400);
-  for (auto* r : {&window, &frame, &retry, &delay, &rmin, &rmax, &rto, &rot, &audit_every})
+  for (auto* r : {&window, &frame, &retry, &retry_max, &delay, &rmin, &rmax, &rto, &rot, &audit_every})
     if (!*r)
       return r->err();
   if (!maxenv)
     return maxenv.err();
   if (*rmin > *rmax)
     return fail(errc::invalid_config, "link.reconnect-min-ms exceeds link.reconnect-max-ms");
+  if (*retry > *retry_max)
+    return fail(errc::invalid_config, "broker.retry-after-ms exceeds broker.retry-max-ms");
   cfg.window = *window;
   cfg.frame_envelopes = *frame;
   cfg.retry_after = std::chrono::milliseconds{*retry};
+  cfg.retry_max = std::chrono::milliseconds{*retry_max};
   cfg.commit_delay = std::chrono::milliseconds{*delay};
   cfg.max_envelope_bytes = *maxenv;
   cfg.reconnect_min = std::chrono::milliseconds{*rmin};

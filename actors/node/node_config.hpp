@@ -52,6 +52,7 @@ struct node_config {
   uint32_t window = 4096;            ///< envelopes in flight per neighbour
   uint32_t frame_envelopes = 256;    ///< envelopes per link frame
   std::chrono::milliseconds retry_after{5000};
+  std::chrono::milliseconds retry_max{300000}; ///< the resend wait doubles up to this
   std::chrono::milliseconds commit_delay{5};
   uint64_t max_envelope_bytes = 4 * 1024 * 1024 + 64 * 1024;
   // [link]

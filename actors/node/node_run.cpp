@@ -268,6 +268,7 @@ int run_node(const node_config& cfg) {
   bcfg.window = cfg.window;
   bcfg.frame_envelopes = cfg.frame_envelopes;
   bcfg.retry_after = cfg.retry_after;
+  bcfg.retry_max = cfg.retry_max;
   bcfg.commit_delay = cfg.commit_delay;
   bcfg.async_commit = true;
   bcfg.request_timeout = cfg.request_timeout;

@@ -46,7 +46,42 @@ result<void> check_type(const Descriptor& type, std::set<const Descriptor*>& ope
   return ok();
 }
 
-/// True if `str` is well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF).
+/// Refuses `msg` if it, or any message it holds, has unknown fields or a string that is not UTF-8.
+result<void> check_values(const Message& msg) {
+  const auto* refl = msg.GetReflection();
+  if (!refl->GetUnknownFields(msg).empty())
+    return fail(errc::malformed_input, std::string{msg.GetTypeName()}
+                                         + " carries fields unknown to this version; it has no "
+                                           "canonical form (parse it with a newer build)");
+  std::vector<const FieldDescriptor*> fields;
+  refl->ListFields(msg, &fields);
+  for (const auto* field : fields) {
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      std::string scratch;
+      auto n = field->is_repeated() ? refl->FieldSize(msg, field) : 1;
+      for (int i = 0; i < n; ++i) {
+        const auto& str = field->is_repeated()
+                            ? refl->GetRepeatedStringReference(msg, field, i, &scratch)
+                            : refl->GetStringReference(msg, field, &scratch);
+        if (!is_utf8(str))
+          return fail(errc::malformed_input, std::string{field->full_name()}
+                                               + " is not valid UTF-8; put binary data in bytes");
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < refl->FieldSize(msg, field); ++i)
+          if (auto res = check_values(refl->GetRepeatedMessage(msg, field, i)); !res)
+            return res;
+      } else if (auto res = check_values(refl->GetMessage(msg, field)); !res) {
+        return res;
+      }
+    }
+  }
+  return ok();
+}
+
+} // namespace
+
 bool is_utf8(std::string_view str) {
   size_t i = 0;
   while (i < str.size()) {
@@ -88,42 +123,6 @@ bool is_utf8(std::string_view str) {
   }
   return true;
 }
-
-/// Refuses `msg` if it, or any message it holds, has unknown fields or a string that is not UTF-8.
-result<void> check_values(const Message& msg) {
-  const auto* refl = msg.GetReflection();
-  if (!refl->GetUnknownFields(msg).empty())
-    return fail(errc::malformed_input, std::string{msg.GetTypeName()}
-                                         + " carries fields unknown to this version; it has no "
-                                           "canonical form (parse it with a newer build)");
-  std::vector<const FieldDescriptor*> fields;
-  refl->ListFields(msg, &fields);
-  for (const auto* field : fields) {
-    if (field->type() == FieldDescriptor::TYPE_STRING) {
-      std::string scratch;
-      auto n = field->is_repeated() ? refl->FieldSize(msg, field) : 1;
-      for (int i = 0; i < n; ++i) {
-        const auto& str = field->is_repeated()
-                            ? refl->GetRepeatedStringReference(msg, field, i, &scratch)
-                            : refl->GetStringReference(msg, field, &scratch);
-        if (!is_utf8(str))
-          return fail(errc::malformed_input, std::string{field->full_name()}
-                                               + " is not valid UTF-8; put binary data in bytes");
-      }
-    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (field->is_repeated()) {
-        for (int i = 0; i < refl->FieldSize(msg, field); ++i)
-          if (auto res = check_values(refl->GetRepeatedMessage(msg, field, i)); !res)
-            return res;
-      } else if (auto res = check_values(refl->GetMessage(msg, field)); !res) {
-        return res;
-      }
-    }
-  }
-  return ok();
-}
-
-} // namespace
 
 result<void> check_canonical_schema(const google::protobuf::Descriptor& type) {
   std::set<const Descriptor*> open;

@@ -2,14 +2,66 @@
 
 #include <lmdb.h>
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
+
 namespace joconde::lmdb {
 
 namespace {
 
-error storage(int rc, std::string_view what) {
+/// Below this many free bytes, a failed write is taken for a full file system.
+constexpr std::uint64_t low_space_bytes = std::uint64_t{1} << 20;
+
+/// Bytes free for unprivileged writers on the file system of `dir`; nullopt if unknown.
+std::optional<std::uint64_t> free_bytes(const std::filesystem::path& dir) {
+  struct statvfs st{};
+  if (dir.empty() || ::statvfs(dir.c_str(), &st) != 0)
+    return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+/// The directory of the environment `env`, or "".
+std::filesystem::path dir_of(MDB_env* env) {
+  const char* path = nullptr;
+  if (env == nullptr || mdb_env_get_path(env, &path) != 0 || path == nullptr)
+    return {};
+  return std::filesystem::path{path}.lexically_normal();
+}
+
+/// True if `rc` means the file system is full: ENOSPC or EDQUOT, or EIO with (almost) nothing
+/// free, which is what LMDB reports when a write of its pages comes up short on a full disk.
+bool out_of_space(int rc, const std::filesystem::path& dir) {
+  if (rc == ENOSPC || rc == EDQUOT)
+    return true;
+  if (rc != EIO)
+    return false;
+  auto free = free_bytes(dir);
+  return free && *free < low_space_bytes;
+}
+
+/// The error for LMDB's `rc` while doing `what` in the environment `env` (nullptr if none yet).
+/// A full file system is no_space naming the store's directory, and the environment notes it for
+/// /healthz until a later commit succeeds with room to spare.
+error storage(int rc, std::string_view what, MDB_env* env = nullptr,
+              std::filesystem::path dir = {}) {
+  if (dir.empty())
+    dir = dir_of(env);
+  if (out_of_space(rc, dir)) {
+    auto free = free_bytes(dir);
+    std::string msg = std::string{what} + ": no space left on device: the file system of the store "
+                      + dir.string() + " is full"
+                      + (free ? " (" + std::to_string(*free) + " bytes free)" : std::string{})
+                      + "; free space there or move the data directory";
+    if (auto* e = env != nullptr ? static_cast<environment*>(mdb_env_get_userctx(env)) : nullptr)
+      e->note_no_space(msg);
+    return fail(errc::no_space, std::move(msg));
+  }
   std::string msg = std::string{what} + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL)
     msg += " (raise storage.map-size)";
+  if (!dir.empty())
+    msg += " (store " + dir.string() + ")";
   return fail(errc::storage_error, std::move(msg));
 }
 
@@ -106,7 +158,7 @@ result<void> write_txn::put(const database& db, std::string_view key, std::strin
   auto k = val(key);
   auto v = val(value);
   if (auto rc = mdb_put(txn_, db.dbi, &k, &v, 0); rc != 0)
-    return storage(rc, "cannot write");
+    return storage(rc, "cannot write", mdb_txn_env(txn_));
   return ok();
 }
 
@@ -120,7 +172,7 @@ result<bool> write_txn::put_if_absent(const database& db, std::string_view key,
   if (rc == MDB_KEYEXIST)
     return false;
   if (rc != 0)
-    return storage(rc, "cannot write");
+    return storage(rc, "cannot write", mdb_txn_env(txn_));
   return true;
 }
 
@@ -132,17 +184,20 @@ result<bool> write_txn::del(const database& db, std::string_view key) {
   if (rc == MDB_NOTFOUND)
     return false;
   if (rc != 0)
-    return storage(rc, "cannot delete");
+    return storage(rc, "cannot delete", mdb_txn_env(txn_));
   return true;
 }
 
 result<void> write_txn::commit() {
   if (txn_ == nullptr)
     return fail(errc::invalid_state, "transaction already finished");
+  auto* env = mdb_txn_env(txn_);
   auto rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
   if (rc != 0)
-    return storage(rc, "cannot commit");
+    return storage(rc, "cannot commit", env);
+  if (auto* e = static_cast<environment*>(mdb_env_get_userctx(env)); e != nullptr && e->no_space())
+    e->note_commit();
   return ok();
 }
 
@@ -164,7 +219,7 @@ result<std::shared_ptr<environment>> environment::open(const std::filesystem::pa
     return storage(rc, "cannot create an LMDB environment");
   auto cleanup = [&](int rc, std::string_view what) {
     mdb_env_close(env);
-    return storage(rc, std::string{what} + " " + dir.string());
+    return storage(rc, std::string{what} + " " + dir.string(), nullptr, dir.lexically_normal());
   };
   if (auto rc = mdb_env_set_mapsize(env, map_size_bytes); rc != 0)
     return cleanup(rc, "cannot set the map size of");
@@ -175,7 +230,30 @@ result<std::shared_ptr<environment>> environment::open(const std::filesystem::pa
     return cleanup(rc, "cannot open the store in");
   int dead = 0;
   mdb_reader_check(env, &dead);
-  return std::shared_ptr<environment>{new environment{env, dir}};
+  std::shared_ptr<environment> out{new environment{env, dir.lexically_normal()}};
+  mdb_env_set_userctx(env, out.get());
+  return out;
+}
+
+void environment::note_no_space(const std::string& message) {
+  std::lock_guard guard{fault_mtx_};
+  if (!fault_)
+    fault_ = space_fault{message, std::chrono::system_clock::now(), 0};
+  fault_->message = message;
+  ++fault_->failures;
+}
+
+void environment::note_commit() {
+  auto free = free_bytes(dir_);
+  if (free && *free < low_space_bytes)
+    return; // it fitted, but the next one will not: still degraded
+  std::lock_guard guard{fault_mtx_};
+  fault_.reset();
+}
+
+std::optional<environment::space_fault> environment::no_space() const {
+  std::lock_guard guard{fault_mtx_};
+  return fault_;
 }
 
 result<database> environment::db(std::string_view name) {
@@ -192,7 +270,7 @@ result<database> environment::db(std::string_view name) {
     return storage(rc, "cannot open database " + n);
   }
   if (auto rc = mdb_txn_commit(txn); rc != 0)
-    return storage(rc, "cannot create database " + n);
+    return storage(rc, "cannot create database " + n, env_);
   database db{dbi, true};
   dbs_.emplace(n, db);
   return db;
@@ -208,7 +286,7 @@ result<read_txn> environment::begin_read() const {
 result<write_txn> environment::begin_write() {
   MDB_txn* txn = nullptr;
   if (auto rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0)
-    return storage(rc, "cannot begin a write transaction");
+    return storage(rc, "cannot begin a write transaction", env_);
   return write_txn{txn};
 }
 

@@ -65,7 +65,14 @@ registry::registry(std::string node_name, std::string role)
     http_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_http_refused_total",
                          "Connections an HTTP(S) listener refused before serving them, by reason.")),
     policy_denials_(family(prometheus::BuildCounter(), *registry_, "joconde_policy_denials_total",
-                           "Requests the node's access policy refused, by rule.")) {
+                           "Requests the node's access policy refused, by rule.")),
+    resend_backoff_(family(prometheus::BuildGauge(), *registry_, "joconde_resend_backoff_seconds",
+                           "Seconds before envelopes a peer has not acknowledged are sent to it again "
+                           "(broker.retry-after-ms, doubled after each resend that went "
+                           "unacknowledged up to broker.retry-max-ms).")),
+    storage_failures_(family(prometheus::BuildCounter(), *registry_, "joconde_storage_failures_total",
+                             "Commits to the node's store that failed, by reason (no_space: the file "
+                             "system is full; storage_error: another LMDB failure).")) {
   build_info_
     .Add(labels({{"version", std::string{build_info::version()}},
                  {"commit", std::string{build_info::commit()}},
@@ -75,6 +82,8 @@ registry::registry(std::string node_name, std::string role)
   // Label-less families, and the reasons a dashboard watches, show up (at 0) from the first scrape.
   retried_.Add({});
   duplicate_.Add({});
+  for (auto reason : {errc::no_space, errc::storage_error})
+    storage_failures(to_string(reason));
   audit_records_.Add({});
   audit_checkpoints_.Add({});
   audit_torn_lines_.Add({});
@@ -212,6 +221,14 @@ prometheus::Counter& registry::tls_refused(std::string_view direction, std::stri
 
 prometheus::Counter& registry::policy_denials(std::string_view rule) {
   return policy_denials_.Add(labels({{"rule", rule}}));
+}
+
+prometheus::Gauge& registry::resend_backoff(std::string_view peer) {
+  return resend_backoff_.Add(labels({{"peer", peer}}));
+}
+
+prometheus::Counter& registry::storage_failures(std::string_view reason) {
+  return storage_failures_.Add(labels({{"reason", reason}}));
 }
 
 prometheus::Registry& registry::raw() {

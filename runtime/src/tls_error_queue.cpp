@@ -93,9 +93,33 @@ const char* ssl_reason(SSL* ssl, unsigned long err) {
   }
 }
 
+/// The ex_data slot that marks a connection whose handshake completed both ways.
+int established_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+/// True once `ssl` is known to be established: the server finished its handshake (it checked the
+/// client's certificate), or application data arrived (the peer accepted this side's certificate).
+/// A later failure is a link that broke or closed, not a refused handshake: OpenSSL puts the
+/// connection back "in init" on any fatal error, so SSL_is_init_finished alone cannot tell (a
+/// peer that closes an authenticated link without close_notify is an "unexpected eof").
+bool established(SSL* ssl, int ret, bool read) {
+  const int index = established_index();
+  if (index < 0)
+    return SSL_is_init_finished(ssl);
+  if (SSL_get_ex_data(ssl, index) != nullptr)
+    return true;
+  if (ret > 0 && SSL_is_init_finished(ssl) && (read || SSL_is_server(ssl))) {
+    SSL_set_ex_data(ssl, index, ssl);
+    return true;
+  }
+  return false;
+}
+
 /// After an OpenSSL call on `ssl` returned `ret`: reports a handshake that failed.
-void check(SSL* ssl, int ret) {
-  if (ret > 0 || SSL_is_init_finished(ssl))
+void check(SSL* ssl, int ret, bool read = false) {
+  if (established(ssl, ret, read) || ret > 0 || SSL_is_init_finished(ssl))
     return;
   auto* fn = observer.load(std::memory_order_acquire);
   if (fn == nullptr)
@@ -135,7 +159,7 @@ int SSL_read(SSL* ssl, void* buf, int num) {
   static auto* real = joconde::tls::next<int(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
   auto ret = real(ssl, buf, num);
-  joconde::tls::check(ssl, ret);
+  joconde::tls::check(ssl, ret, true);
   return ret;
 }
 

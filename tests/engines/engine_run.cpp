@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
     if (!text)
       return failed(text.err());
     auto t0 = std::chrono::steady_clock::now();
-    auto table = parse_csv(*text, schema);
+    auto table = parse_csv(*text, schema, header_only::allowed);
     if (!table)
       return failed(fail(table.err().code, f->second + ": " + table.err().message));
     std::cerr << "input `" << schema.name << "`: " << table->rows << " rows parsed in "

@@ -538,6 +538,42 @@ BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output
   check_refused(refused, 6, "malformed_input");
   BOOST_CHECK_MESSAGE(refused.err.find("line 5, column 3 (age)") != std::string::npos, refused.err);
 
+  // What else a custodian's file may hold by mistake, each refused at the custodian's node (exit 6,
+  // malformed_input) with its line and column, never with a value of the file: a header and no
+  // records, a NUL byte, a key that is not UTF-8, a value that is not a number (issue 14).
+  const std::string canary = "Qv7Canary";
+  struct bad_file {
+    std::string name;
+    std::string text;
+    std::string reason;
+  };
+  const std::vector<bad_file> bad_files{
+    {"header-only", "id,region,age\n", "the file has a header but no data rows"},
+    {"nul", persons_csv(2, canary + std::string(1, '\0') + ",north,30\n"),
+     "line 4, column 1 (id): a NUL byte (0x00)"},
+    {"not-utf8", persons_csv(2, canary + "\xff,north,30\n"),
+     "line 4, column 1 (id): the value is not valid UTF-8"},
+    {"not-a-number", persons_csv(2, "P0003,north,3" + canary + "\n"),
+     "line 4, column 3 (age): the value is not a number"},
+  };
+  for (const auto& f : bad_files) {
+    BOOST_TEST_CONTEXT(f.name) {
+      auto file = c.dir / ("persons-" + f.name + ".csv");
+      write_file(file, f.text);
+      auto r = joconde_cli("client-a:data_custodian", upload_args(c, "persons", file, "custodian-a"));
+      check_refused(r, 6, "malformed_input");
+      BOOST_CHECK_MESSAGE(r.err.find(f.reason) != std::string::npos, r.err);
+      BOOST_CHECK_MESSAGE(r.err.find(canary) == std::string::npos, r.err);
+    }
+  }
+  // No refused value reached a log or a store: not client-a's (node log, audit log, LMDB), not a CP's
+  // (nothing was sent on).
+  for (const auto& node : {"client-a", "cp1", "cp2", "cp3"})
+    BOOST_CHECK_MESSAGE(!test::any_file_contains(cluster->data_dir(node), canary),
+                        "a refused value is in a file of " << node);
+  // The twin: the canary in an accepted field would be found (the search can fail).
+  BOOST_CHECK(test::any_file_contains(c.dir, canary));
+
   // client-b's custodian may not write client-a's input, a correct file notwithstanding.
   auto forbidden = joconde_cli("client-b:data_custodian", upload_args(c, "persons", persons, "custodian-b"));
   check_refused(forbidden, 4, "forbidden");
@@ -571,7 +607,7 @@ BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output
                       1u);
   BOOST_CHECK_EQUAL(test::count_lines_with_all(cluster->data_dir("client-a") / "audit.log",
                                                {"event=\"ct.upload.refused\"", c.uuid, "malformed_input"}),
-                    1u);
+                    1u + bad_files.size());
   BOOST_CHECK_EQUAL(test::count_lines_with_all(cluster->data_dir("client-b") / "audit.log",
                                                {"event=\"ct.upload.refused\"", c.uuid, "forbidden"}),
                     1u);

@@ -56,6 +56,8 @@ const char* families[] = {
   "joconde_audit_heads_total",
   "joconde_tls_refused_total",
   "joconde_policy_denials_total",
+  "joconde_resend_backoff_seconds",
+  "joconde_storage_failures_total",
 };
 
 } // namespace
@@ -84,6 +86,8 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   reg.handshakes(errc::untrusted_chain).Increment();
   reg.audit_records().Increment(9);
   reg.policy_denials("api.reserved-topic").Increment();
+  reg.resend_backoff("root").Set(20);
+  reg.storage_failures("no_space").Increment();
 
   auto res = http::client::send("http://" + listen, "GET", "/metrics", {}, {}, 10s);
   BOOST_REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
@@ -114,6 +118,9 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   BOOST_TEST(has_line(text, "joconde_envelopes_duplicate_total 1"));
   BOOST_TEST(has_line(text, "joconde_envelopes_delivered_total{topic=\"certs.revoked\"} 5"));
   BOOST_TEST(has_line(text, "joconde_outbox_depth{peer=\"root\"} 7"));
+  BOOST_TEST(has_line(text, "joconde_resend_backoff_seconds{peer=\"root\"} 20"));
+  BOOST_TEST(has_line(text, "joconde_storage_failures_total{reason=\"no_space\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_storage_failures_total{reason=\"storage_error\"} 0"));
   BOOST_TEST(has_line(
     text,
     "joconde_certificate_expiry_seconds{fingerprint=\"ab12cd\",subject=\"CN=node-a,O=joconde\"} 86400"));

@@ -5,6 +5,8 @@
 #include "joconde/runtime/lmdb.hpp"
 #include "joconde/runtime/log.hpp"
 
+#include "support/small_disk.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -97,10 +99,73 @@ BOOST_AUTO_TEST_CASE(lmdb_full_map_and_bad_path_give_clear_errors) {
   BOOST_REQUIRE(!res);
   BOOST_CHECK(res.err().code == errc::storage_error);
   BOOST_CHECK(res.err().message.find("storage.map-size") != std::string::npos);
+  // A full map is not a full disk.
+  BOOST_CHECK(res.err().message.find("no space left") == std::string::npos);
+  BOOST_CHECK(!env->no_space());
   auto bad = lmdb::environment::open("/proc/joconde-cannot-be-here", 1 << 20);
   BOOST_REQUIRE(!bad);
   BOOST_CHECK(bad.err().code == errc::storage_error);
   fs::remove_all(dir);
+}
+
+// A real full disk (a 6 MiB tmpfs in a mount namespace of this process): LMDB reports a write cut
+// short as an I/O error; the wrapper says "no space left on device" and names the store, the
+// environment keeps the fault for /healthz, what was committed before stays, and once space returns
+// the same commit succeeds and the fault is gone.
+BOOST_AUTO_TEST_CASE(a_full_disk_is_no_space_naming_the_store_until_space_returns) {
+  test::enter_private_mount_namespace();
+  auto base = fresh("lmdb-enospc");
+  {
+    test::small_disk disk{base / "disk", 6 << 20};
+    auto store = disk.dir() / "store";
+    auto env = lmdb::environment::open(store, 64 << 20).value();
+    auto db = env->db("d").value();
+    {
+      auto txn = env->begin_write().value();
+      BOOST_REQUIRE(txn.put(db, "kept", "accepted before the disk filled"));
+      BOOST_REQUIRE(txn.commit());
+    }
+    BOOST_CHECK(!env->no_space());
+    BOOST_TEST_MESSAGE("filler: " << disk.fill() << " bytes, " << test::free_bytes(disk.dir()) << " free");
+    auto big_commit = [&]() -> result<void> {
+      auto txn = env->begin_write();
+      if (!txn)
+        return txn.err();
+      for (int i = 0; i < 32; ++i)
+        if (auto r = txn->put(db, "big" + std::to_string(i), std::string(64 * 1024, 'x')); !r)
+          return r;
+      return txn->commit();
+    };
+    auto full = big_commit();
+    BOOST_REQUIRE(!full);
+    BOOST_CHECK(full.err().code == errc::no_space);
+    const auto& msg = full.err().message;
+    BOOST_CHECK_MESSAGE(msg.find("no space left on device") != std::string::npos, msg);
+    BOOST_CHECK_MESSAGE(msg.find(store.string()) != std::string::npos, msg);
+    BOOST_CHECK_MESSAGE(msg.find("Input/output error") == std::string::npos, msg);
+    auto fault = env->no_space();
+    BOOST_REQUIRE(fault);
+    BOOST_CHECK_EQUAL(fault->message, msg);
+    BOOST_CHECK_GE(fault->failures, 1u);
+    // The store still reads, and what was accepted is there.
+    {
+      auto txn = env->begin_read().value();
+      BOOST_CHECK_EQUAL(txn.get(db, "kept").value().value_or(""), "accepted before the disk filled");
+      BOOST_CHECK(!txn.get(db, "big0").value().has_value());
+    }
+    // Still full: the fault stands however often it is tried.
+    BOOST_REQUIRE(!big_commit());
+    BOOST_CHECK_GE(env->no_space()->failures, 2u);
+    // The twin: space returns, the same commit succeeds, the fault is gone and nothing is lost.
+    disk.empty();
+    auto again = big_commit();
+    BOOST_REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.err().describe()));
+    BOOST_CHECK(!env->no_space());
+    auto txn = env->begin_read().value();
+    BOOST_CHECK_EQUAL(txn.get(db, "kept").value().value_or(""), "accepted before the disk filled");
+    BOOST_CHECK_EQUAL(txn.get(db, "big31").value().value_or("").size(), 64u * 1024u);
+  }
+  fs::remove_all(base);
 }
 
 BOOST_AUTO_TEST_CASE(log_lines_are_rfc5424_and_one_line_per_event) {

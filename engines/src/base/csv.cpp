@@ -83,6 +83,10 @@ public:
       }
       f.text = text_.substr(start, pos_ - start);
     }
+    if (f.text.find('\0') != std::string_view::npos) {
+      why = "a NUL byte (0x00); a CSV file is text: save it as UTF-8 text";
+      return false;
+    }
     return terminator(f, why);
   }
 
@@ -162,7 +166,8 @@ error at_line(std::size_t line, const std::string& why) {
   return fail(errc::malformed_input, "line " + std::to_string(line) + ": " + why);
 }
 
-/// Checks the header line against the schema's column names.
+/// Checks the header line against the schema's column names. The messages say what is expected,
+/// never what was found: a file that lacks its header has a data record there.
 result<void> read_header(field_reader& in, const table_schema& schema) {
   const auto expected = header_of(schema);
   if (in.at_end() || in.at_line_end())
@@ -176,13 +181,11 @@ result<void> read_header(field_reader& in, const table_schema& schema) {
       return at(f.line, i + 1, nullptr, why);
     auto name = trim(f.text);
     if (i >= cols.size())
-      return at(f.line, i + 1, nullptr,
-                "the header has an extra column `" + std::string{name} + "`; it must be "
-                  + expected);
+      return at(f.line, i + 1, nullptr, "the header has an extra column; it must be " + expected);
     if (name != cols[i].name)
       return at(f.line, i + 1, nullptr,
-                "the header names `" + std::string{name} + "` where `" + cols[i].name
-                  + "` is expected; it must be " + expected);
+                "the header must name `" + cols[i].name + "` here; it must be " + expected
+                  + " (is the header line missing?)");
     if (f.end != field_end::comma) {
       if (i + 1 < cols.size())
         return at_line(f.line, "the header lacks column `" + cols[i + 1].name
@@ -221,7 +224,7 @@ void append_field(std::string& out, std::string_view s) {
 
 } // namespace
 
-result<csv_table> parse_csv(std::string_view text, const table_schema& schema) {
+result<csv_table> parse_csv(std::string_view text, const table_schema& schema, header_only empty) {
   if (text.substr(0, utf8_bom.size()) == utf8_bom)
     text.remove_prefix(utf8_bom.size());
   const auto& cols = schema.columns;
@@ -270,6 +273,9 @@ result<csv_table> parse_csv(std::string_view text, const table_schema& schema) {
     }
     ++t.rows;
   }
+  if (t.rows == 0 && empty == header_only::refused)
+    return fail(errc::malformed_input, "the file has a header but no data rows; `" + schema.name
+                                         + "` needs at least one record");
   return t;
 }
 

@@ -1,5 +1,7 @@
 #include "joconde/engines/schema.hpp"
 
+#include "joconde/messages/canonical.hpp"
+
 #include <openssl/evp.h>
 
 #include <charconv>
@@ -41,11 +43,11 @@ std::string trim(std::string_view s) {
   return std::string{s};
 }
 
-/// Parses [-]digits[.digits] into value * 10^scale, refusing more than `scale` decimals.
+/// Parses [-]digits[.digits] into value * 10^scale, refusing more than `scale` decimals. The
+/// error names the column, never the value (it may be confidential).
 result<std::int64_t> parse_scaled(std::string_view text, unsigned scale, std::string_view column) {
   auto bad = [&](std::string why) -> error {
-    return fail(errc::malformed_input, "column `" + std::string{column} + "`: \"" + std::string{text}
-                                         + "\" " + why);
+    return fail(errc::malformed_input, "column `" + std::string{column} + "`: the value " + why);
   };
   std::string_view s = text;
   bool negative = false;
@@ -152,8 +154,10 @@ result<void> validate(const table_schema& schema) {
 
 result<word> encode_value(const column_schema& col, std::string_view raw) {
   auto text = trim(raw);
+  // The error names the column and the reason, never the value: a refused value of a custodian's
+  // file is confidential and must not reach a log line.
   auto bad = [&](std::string why) -> error {
-    return fail(errc::malformed_input, "column `" + col.name + "`: \"" + text + "\" " + why);
+    return fail(errc::malformed_input, "column `" + col.name + "`: the value " + why);
   };
   switch (col.type) {
     case column_type::integer:
@@ -179,6 +183,10 @@ result<word> encode_value(const column_schema& col, std::string_view raw) {
     case column_type::key: {
       if (text.empty())
         return bad("is an empty key");
+      if (text.find('\0') != std::string::npos)
+        return bad("holds a NUL byte; keys are text");
+      if (!proto::is_utf8(text))
+        return bad("is not valid UTF-8; save the file as UTF-8");
       // One context and one fetched SHA-256 per thread: EVP_Digest sets up both on every call,
       // which made hashing 10^6 keys take 0.55 s instead of 0.15 s.
       struct sha256_ctx {

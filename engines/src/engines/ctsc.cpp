@@ -28,7 +28,8 @@ result<std::optional<std::int64_t>> bound_of(const column_schema& col, const std
     return std::optional<std::int64_t>{};
   auto v = encode_value(col, text);
   if (!v)
-    return fail(errc::malformed_input, std::string{"the range "} + which + " of " + v.err().message);
+    return fail(errc::malformed_input, std::string{"the range "} + which + " of " + v.err().message
+                                         + " (\"" + text + "\" in the CTSC)");
   return std::optional<std::int64_t>{static_cast<std::int64_t>(*v)};
 }
 

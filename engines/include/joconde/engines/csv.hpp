@@ -21,13 +21,23 @@ struct csv_table {
   std::size_t rows = 0;
 };
 
+/// What a file with a header and no data rows is.
+enum class header_only {
+  refused, ///< an error: a custodian's upload of it is a mistake (the default)
+  allowed, ///< an empty table (local tools that run a task on files)
+};
+
 /// Parses `text` (UTF-8, an optional BOM is skipped) against `schema`: the header must name
 /// exactly the schema's columns in order, every record must have one field per column, and each
-/// field is encoded with encode_value. Empty lines are refused except at the end; zero data rows
-/// are fine. Errors: malformed_input "line L, column C (name): reason" (L the 1-based physical
-/// line, the header being line 1; C the 1-based column), or "line L: ..." for a whole-line problem;
-/// too_large "line L: more than N rows ..." as soon as a record beyond schema.max_rows starts.
-result<csv_table> parse_csv(std::string_view text, const table_schema& schema);
+/// field is encoded with encode_value. Empty lines are refused except at the end; a NUL byte is
+/// refused anywhere; zero data rows are refused unless `empty` allows them. Errors:
+/// malformed_input "line L, column C (name): reason" (L the 1-based physical line, the header
+/// being line 1; C the 1-based column), "line L: ..." for a whole-line problem, "the file has a
+/// header but no data rows ..." for a header-only file refused; too_large
+/// "line L: more than N rows ..." as soon as a record beyond schema.max_rows starts. No message
+/// quotes a field of the file: a refused value is confidential and messages reach logs.
+result<csv_table> parse_csv(std::string_view text, const table_schema& schema,
+                            header_only empty = header_only::refused);
 
 /// Writes a header line and `rows` records of `columns` (one vector per schema column, each at
 /// least `rows` long) with decode_value; quotes fields holding a comma, quote, CR or LF. LF line

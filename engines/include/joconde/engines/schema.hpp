@@ -55,8 +55,9 @@ struct table_schema {
 /// min <= max, max_rows in 1..2^32. malformed_input saying what is wrong.
 result<void> validate(const table_schema& schema);
 
-/// Encodes one clear CSV field for `col`; malformed_input with the reason (not a number, too many
-/// decimals, out of the declared range, not in the domain ...).
+/// Encodes one clear CSV field for `col`; malformed_input "column `name`: the value <reason>" (not a
+/// number, too many decimals, out of the declared range, not in the domain, a key that is empty,
+/// holds a NUL byte or is not UTF-8 ...). The message never quotes the value.
 result<word> encode_value(const column_schema& col, std::string_view text);
 
 /// The clear text of an encoded value (decimal with exactly `scale` digits after the point,

@@ -26,6 +26,9 @@ result<void> check_canonical_schema(const google::protobuf::Descriptor& type);
 /// check_canonical_schema, or it carries unknown fields or a string that is not valid UTF-8.
 result<std::string> canonical_bytes(const google::protobuf::Message& msg);
 
+/// True if `str` is well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF).
+bool is_utf8(std::string_view str);
+
 /// What precedes the canonical bytes in the hash input: label, full type name and one 0x00 byte.
 std::string canonical_prefix(const google::protobuf::Descriptor& type);
 

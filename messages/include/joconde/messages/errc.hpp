@@ -74,6 +74,9 @@ enum class errc : std::uint8_t {
   /// this node (SYS-2.1, ADR-5): compare and confirm it, or have an IT administrator record an
   /// override, before this node commits to the CTA.
   unconfirmed_member,
+  /// The file system that holds a store or file is full (ENOSPC): free space there, or move the
+  /// data directory; what was accepted before stays stored.
+  no_space,
 };
 
 /// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
@@ -110,13 +113,14 @@ constexpr std::string_view to_string(errc x) noexcept {
     case errc::tcb_outdated: return "tcb_outdated";
     case errc::resource_exhausted: return "resource_exhausted";
     case errc::unconfirmed_member: return "unconfirmed_member";
+    case errc::no_space: return "no_space";
   }
   return "unknown";
 }
 
 /// The code whose to_string() is `name`; `fallback` for any other text (e.g. from another node).
 constexpr errc errc_from_string(std::string_view name, errc fallback) noexcept {
-  constexpr auto last = static_cast<std::uint8_t>(errc::unconfirmed_member);
+  constexpr auto last = static_cast<std::uint8_t>(errc::no_space);
   for (auto i = static_cast<std::uint8_t>(errc::none); i <= last; ++i)
     if (to_string(static_cast<errc>(i)) == name)
       return static_cast<errc>(i);

@@ -1,10 +1,13 @@
 #pragma once
 
 // A thin LMDB wrapper (DESIGN.md §10): one environment per process, shared by its actors; durable
-// commits; short transactions. Every LMDB failure becomes errc::storage_error saying what to do.
+// commits; short transactions. Every LMDB failure becomes errc::storage_error saying what to do,
+// but a full file system, which is errc::no_space "no space left on device" naming the store (LMDB
+// itself reports a write cut short by a full disk as an I/O error).
 
 #include "joconde/messages/result.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -110,6 +113,23 @@ public:
   /// The directory of the environment.
   const std::filesystem::path& dir() const { return dir_; }
 
+  /// A write that failed because the file system is full, as /healthz reports it.
+  struct space_fault {
+    std::string message;                          ///< the last failure's message
+    std::chrono::system_clock::time_point since;  ///< the first failure
+    uint64_t failures = 0;                        ///< failed writes since then
+  };
+
+  /// The standing "no space left" fault: set by a write that failed for lack of space, cleared
+  /// by the next commit that succeeds with room to spare (1 MiB) on the file system.
+  std::optional<space_fault> no_space() const;
+
+  /// Records a write that failed for lack of space (the wrapper calls it).
+  void note_no_space(const std::string& message);
+
+  /// Records a commit that succeeded while a fault stood (the wrapper calls it).
+  void note_commit();
+
 private:
   environment(MDB_env* env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {
     // nop
@@ -118,6 +138,8 @@ private:
   std::filesystem::path dir_;
   std::mutex mtx_;
   std::map<std::string, database, std::less<>> dbs_;
+  mutable std::mutex fault_mtx_;
+  std::optional<space_fault> fault_;
 };
 
 } // namespace joconde::lmdb

@@ -44,6 +44,15 @@
 //                                                                  on the HTTPS port), TLS reasons
 //                                                                  (protocol_version, tls_error, ...),
 //                                                                  connection limits, timeouts
+//   joconde_resend_backoff_seconds{peer}                   gauge   seconds before envelopes `peer` has
+//                                                                  not acknowledged are sent again:
+//                                                                  broker.retry-after-ms, doubled
+//                                                                  after each unacknowledged resend
+//                                                                  up to broker.retry-max-ms, reset
+//                                                                  by its next acknowledgement
+//   joconde_storage_failures_total{reason}                 counter commits to the store that
+//                                                                  failed: no_space (file system
+//                                                                  full) or storage_error
 // Label values are free text (prometheus-cpp escapes them); keep their number bounded (peers,
 // topics, certificates and reasons are).
 
@@ -158,6 +167,12 @@ public:
   /// joconde_policy_denials_total{rule}: requests the access policy refused, by rule.
   prometheus::Counter& policy_denials(std::string_view rule);
 
+  /// joconde_resend_backoff_seconds{peer}.
+  prometheus::Gauge& resend_backoff(std::string_view peer);
+
+  /// joconde_storage_failures_total{reason}; reason is "no_space" or "storage_error".
+  prometheus::Counter& storage_failures(std::string_view reason);
+
   /// The underlying registry, for families added by later modules (document them where added).
   prometheus::Registry& raw();
 
@@ -182,6 +197,8 @@ private:
   prometheus::Family<prometheus::Counter>& tls_refused_;
   prometheus::Family<prometheus::Counter>& http_refused_;
   prometheus::Family<prometheus::Counter>& policy_denials_;
+  prometheus::Family<prometheus::Gauge>& resend_backoff_;
+  prometheus::Family<prometheus::Counter>& storage_failures_;
   std::string listen_address_;
   // Declared last: destroyed (stopped) first, so no scrape runs while the families go away.
   std::unique_ptr<http::server> server_;
