@@ -289,11 +289,7 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     self->request(ctx->broker, ask_timeout * 6, publish_atom::value, body["topic"].get<std::string>(),
                   recipients, ct_id, payload, static_cast<uint32_t>(count))
       .receive([&](std::vector<std::string>& ids) { out = http::response::json(202, json{{"ids", ids}}); },
-               [&](caf::error& err) {
-                 auto code = code_of(err);
-                 out = http::response::error(code == errc::none ? 500 : code == errc::forbidden ? 403 : 400,
-                                             std::string{to_string(code)}, describe(err));
-               });
+               [&](caf::error& err) { out = error_response(err); });
     return out;
   });
   secured(server, ctx, "GET", "/v1/inbox", {user_role::it_admin, user_role::auditor},

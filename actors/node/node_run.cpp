@@ -60,17 +60,13 @@ void on_tls_refusal(const tls::refusal& r) {
   if (auto* m = tls_metrics.load(std::memory_order_acquire))
     m->tls_refused(r.direction, r.reason).Increment();
   // At most 20 lines per second, so that a flood of probes cannot fill the disk; the metric counts
-  // every refusal. (Only the multiplexer thread calls this.)
-  static std::chrono::steady_clock::time_point window;
-  static int lines = 0;
-  auto now = std::chrono::steady_clock::now();
-  if (now - window >= std::chrono::seconds{1}) {
-    if (lines > 20)
-      log::warning("tls", std::to_string(lines - 20) + " more TLS refusal(s) were not logged");
-    window = now;
-    lines = 0;
-  }
-  if (++lines > 20)
+  // every refusal.
+  static log::rate_limiter limiter;
+  std::uint64_t held_back = 0;
+  bool logged = limiter.should_log(held_back);
+  if (held_back > 0)
+    log::warning("tls", std::to_string(held_back) + " more TLS refusal(s) were not logged");
+  if (!logged)
     return;
   log::warning("tls", std::string{"TLS handshake "} + (r.direction[0] == 'i' ? "from " : "to ")
                         + r.peer + " refused: " + r.detail,
@@ -83,18 +79,12 @@ void on_tls_refusal(const tls::refusal& r) {
 void on_http_refusal(const std::string& peer, const std::string& reason) {
   if (auto* m = tls_metrics.load(std::memory_order_acquire))
     m->http_refused(reason).Increment();
-  static std::mutex mtx;
-  static std::chrono::steady_clock::time_point window;
-  static int lines = 0;
-  std::lock_guard lock{mtx};
-  auto now = std::chrono::steady_clock::now();
-  if (now - window >= std::chrono::seconds{1}) {
-    if (lines > 20)
-      log::warning("http", std::to_string(lines - 20) + " more refused HTTP connection(s) were not logged");
-    window = now;
-    lines = 0;
-  }
-  if (++lines > 20)
+  static log::rate_limiter limiter;
+  std::uint64_t held_back = 0;
+  bool logged = limiter.should_log(held_back);
+  if (held_back > 0)
+    log::warning("http", std::to_string(held_back) + " more refused HTTP connection(s) were not logged");
+  if (!logged)
     return;
   log::warning("http", "connection from " + peer + " refused: " + reason,
                {{"reason", reason}, {"peer_address", peer}});

@@ -461,7 +461,7 @@ void accept_peers(session_ptr sh, std::set<unsigned> expected, index_map mpc) {
                                         + " connections from it in handshake already");
       continue;
     }
-    std::thread{accept_peer, sh, std::move(fd), expected, mpc, slot, evicted}.detach();
+    spawn_worker(sh, accept_peer, std::move(fd), expected, mpc, slot, evicted);
   }
 }
 
@@ -509,6 +509,11 @@ void dial_peer(session_ptr sh, address at, unsigned peer, std::string mpc_addres
 
 } // namespace
 
+bool wait_for_workers(session_shared& sh, std::chrono::milliseconds limit) {
+  std::unique_lock lock{sh.mutex};
+  return sh.workers_done.wait_for(lock, limit, [&] { return sh.workers == 0; });
+}
+
 caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
   // Accept loops: clients, and counterparts with a higher CP index (they connect to the lower).
   sh->threads.emplace_back([sh] {
@@ -527,7 +532,7 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
         refuse_client(*sh->ctx, *refusal, source);
         continue;
       }
-      std::thread{serve_client, sh, fd, source}.detach();
+      spawn_worker(sh, serve_client, fd, source);
     }
   });
   self->attach_functor([sh] {
@@ -564,7 +569,7 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
         if (cp >= own)
           continue;
         auto mpc_address = mpc.count(cp) ? mpc.at(cp) : std::string{};
-        std::thread{dial_peer, sh, *parse_address(a), cp, mpc_address}.detach();
+        spawn_worker(sh, dial_peer, *parse_address(a), cp, mpc_address);
       }
       return {std::uint32_t{0}, std::string{"connecting to counterparts"}};
     },

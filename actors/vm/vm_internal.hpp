@@ -34,6 +34,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -368,7 +369,30 @@ struct session_shared {
   };
   std::map<std::string, client_source> client_sources;
   unsigned client_sessions = 0;
+  /// Detached socket workers still running (client sessions, peer handshakes, diallers): the VM
+  /// waits for them before its actor system goes, since they talk to its actors (under `mutex`).
+  unsigned workers = 0;
+  std::condition_variable workers_done;
 };
+
+/// Runs `fn(args...)` on a detached worker thread counted in sh.workers.
+template <class F, class... Args>
+void spawn_worker(const std::shared_ptr<session_shared>& sh, F fn, Args... args) {
+  {
+    std::lock_guard lock{sh->mutex};
+    ++sh->workers;
+  }
+  std::thread{[sh, fn, ... args = std::move(args)]() mutable {
+    fn(sh, std::move(args)...);
+    std::lock_guard lock{sh->mutex};
+    if (--sh->workers == 0)
+      sh->workers_done.notify_all();
+  }}.detach();
+}
+
+/// Waits until every worker of `sh` has ended (they see `stopping` and their sockets' deadlines), at
+/// most `limit`; false if some are still running then.
+bool wait_for_workers(session_shared& sh, std::chrono::milliseconds limit);
 
 using session_ptr = std::shared_ptr<session_shared>;
 

@@ -293,6 +293,10 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   caf::anon_send_exit(proxy, caf::exit_reason::user_shutdown);
   if (*mpc_fd >= 0)
     ::close(*mpc_fd);
+  // Socket workers still running talk to the actors of `sys`: it must outlive them. They see
+  // `stopping` and their sockets' deadlines (at most 10 s of a client's handshake).
+  if (!wait_for_workers(*sh, std::chrono::seconds{30}))
+    log::warning(component, "socket workers of the CT VM were still running 30 s after it stopped");
   ctx->key->erase();
   return *exit_status;
 }

@@ -578,12 +578,9 @@ private:
     disarm();
     if (!st_.start_request(key_)) {
       st_.refused(peer_, "client_request_limit");
-      auto res = response::error(429, "too_many_requests",
-                                 "this client already has "
-                                   + std::to_string(st_.opts.max_requests_per_client)
-                                   + " requests waiting or being served; retry later");
-      res.headers["Retry-After"] = "1";
-      respond(std::move(res));
+      respond(retry_later(429, "too_many_requests",
+                          "this client already has " + std::to_string(st_.opts.max_requests_per_client)
+                            + " requests waiting or being served; retry later"));
       return;
     }
     bool queued = st_.pool.submit([self = shared_from_this()]() mutable -> std::function<void()> {
@@ -599,13 +596,17 @@ private:
     });
     if (!queued) {
       st_.end_request(key_);
-      auto res = response::error(503, "resource_exhausted",
-                                 "the server is busy: every worker is serving and "
-                                   + std::to_string(st_.opts.max_queued_requests)
-                                   + " requests wait; retry later");
-      res.headers["Retry-After"] = "1";
-      respond(std::move(res));
+      respond(retry_later(503, "resource_exhausted",
+                          "the server is busy: every worker is serving and "
+                            + std::to_string(st_.opts.max_queued_requests) + " requests wait; retry later"));
     }
+  }
+
+  // An error the client may retry in a second.
+  static response retry_later(int status, std::string_view code, const std::string& message) {
+    auto res = response::error(status, code, message);
+    res.headers["Retry-After"] = "1";
+    return res;
   }
 
   // -- answer and close --

@@ -137,22 +137,13 @@ json state_of(const test::cluster& c, const std::string& node) {
   return out;
 }
 
-std::set<std::string> inbox_ids(const test::cluster& c, const std::string& node, const std::string& topic) {
-  auto [status, doc] = c.call(node, "GET", "/v1/inbox?topic=" + topic);
-  std::set<std::string> ids;
-  if (status == 200)
-    for (const auto& e : doc["entries"])
-      ids.insert(e["id"].get<std::string>());
-  return ids;
-}
-
 /// client-a sends an envelope to cp1 through the tree and it arrives: the broker and links work.
 void broker_delivers(const test::cluster& c, const std::string& payload) {
   auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
                               json{{"topic", "test.delivery"}, {"recipients", {"cp1"}}, {"payload", payload}});
   BOOST_REQUIRE_EQUAL(status, 202);
   auto id = doc["ids"][0].get<std::string>();
-  BOOST_TEST(test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "test.delivery").count(id) == 1; }, 60s),
+  BOOST_TEST(test::cluster::wait_until([&] { return c.inbox_ids("cp1", "test.delivery").count(id) == 1; }, 60s),
              "the envelope " << id << " reached cp1 while the API was under attack");
 }
 

@@ -21,20 +21,6 @@ using namespace joconde;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-namespace {
-
-/// Ids in a node's inbox for a topic.
-std::set<std::string> inbox_ids(const test::cluster& c, const std::string& node, const std::string& topic) {
-  auto [status, doc] = c.call(node, "GET", "/v1/inbox?topic=" + topic);
-  std::set<std::string> ids;
-  if (status == 200)
-    for (const auto& e : doc["entries"])
-      ids.insert(e["id"].get<std::string>());
-  return ids;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(cluster_comes_up_and_every_node_serves_metrics) {
   test::cluster c{"up"};
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
@@ -132,7 +118,7 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
   BOOST_REQUIRE_EQUAL(status, 202);
   auto id = doc["ids"][0].get<std::string>();
   BOOST_CHECK(test::cluster::wait_until(
-    [&] { return inbox_ids(c, "cp1", "test.unicast").count(id) && inbox_ids(c, "cp2", "test.unicast").count(id); },
+    [&] { return c.inbox_ids("cp1", "test.unicast").count(id) && c.inbox_ids("cp2", "test.unicast").count(id); },
     30s));
   // The access policy: the API may not publish on the Management Plane's topics, nor on a topic
   // that is not dot-separated lowercase labels.
@@ -158,11 +144,11 @@ BOOST_AUTO_TEST_CASE(an_envelope_reaches_exactly_its_recipients) {
     auto code = bad_why.contains("error") ? bad_why["error"].value("code", "") : "";
     BOOST_CHECK_MESSAGE(code == "malformed_input" || code == "too_large", bad_why.dump().substr(0, 300));
   }
-  BOOST_CHECK(inbox_ids(c, "cp1", "test.bad").empty());
+  BOOST_CHECK(c.inbox_ids("cp1", "test.bad").empty());
   // Nobody else has it: not in their inboxes, not in any of their files (store, logs, audit).
-  BOOST_CHECK(inbox_ids(c, "root", "test.unicast").empty());
+  BOOST_CHECK(c.inbox_ids("root", "test.unicast").empty());
   for (auto name : {"cp3", "client-b"}) {
-    BOOST_CHECK(inbox_ids(c, name, "test.unicast").empty());
+    BOOST_CHECK(c.inbox_ids(name, "test.unicast").empty());
     BOOST_CHECK_MESSAGE(!test::any_file_contains(c.data_dir(name), canary), name << " holds the payload");
     BOOST_CHECK_MESSAGE(!test::any_file_contains(c.data_dir(name), id), name << " saw the envelope");
   }
@@ -193,9 +179,9 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing)
       std::this_thread::sleep_for(40ms);
     }
   }};
-  test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "test.stream").size() >= 100; }, 30s);
+  test::cluster::wait_until([&] { return c.inbox_ids("cp1", "test.stream").size() >= 100; }, 30s);
   BOOST_REQUIRE_EQUAL(c.ops("kill root"), 0); // kill -9 while envelopes are on their way
-  auto at_kill = inbox_ids(c, "cp1", "test.stream").size();
+  auto at_kill = c.inbox_ids("cp1", "test.stream").size();
   BOOST_TEST_MESSAGE("cp1 had " << at_kill << " envelopes when the root was killed");
   std::this_thread::sleep_for(500ms);
   BOOST_REQUIRE_EQUAL(c.ops("start root"), 0);
@@ -204,8 +190,8 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_root_mid_stream_loses_and_duplicates_nothing)
   BOOST_REQUIRE_EQUAL(published.size(), 1000u);
   BOOST_CHECK_LT(at_kill, 1000u); // the kill really came in the middle of the stream
   BOOST_CHECK(test::cluster::wait_until(
-    [&] { return inbox_ids(c, "cp1", "test.stream").size() >= 1000; }, 120s));
-  auto got = inbox_ids(c, "cp1", "test.stream");
+    [&] { return c.inbox_ids("cp1", "test.stream").size() >= 1000; }, 120s));
+  auto got = c.inbox_ids("cp1", "test.stream");
   BOOST_CHECK_EQUAL(got.size(), 1000u);
   BOOST_CHECK(got == published);
   // Exactly once to the application: one "delivered" audit record per id at cp1.
@@ -253,7 +239,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_origin_or_the_destination_mid_stream_loses_an
         std::this_thread::sleep_for(40ms);
       }
     }};
-    test::cluster::wait_until([&] { return inbox_ids(c, "cp1", topic).size() >= 100; }, 30s);
+    test::cluster::wait_until([&] { return c.inbox_ids("cp1", topic).size() >= 100; }, 30s);
     BOOST_REQUIRE_EQUAL(c.ops("kill " + victim), 0);
     size_t at_kill = 0;
     {
@@ -266,8 +252,8 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_origin_or_the_destination_mid_stream_loses_an
     BOOST_REQUIRE_EQUAL(answered.size(), 1000u);
     BOOST_CHECK_LT(at_kill, 1000u); // the kill really came in the middle of the stream
     BOOST_CHECK(test::cluster::wait_until(
-      [&] { return inbox_ids(c, "cp1", topic).size() >= 1000; }, 120s));
-    auto got = inbox_ids(c, "cp1", topic);
+      [&] { return c.inbox_ids("cp1", topic).size() >= 1000; }, 120s));
+    auto got = c.inbox_ids("cp1", topic);
     BOOST_TEST_MESSAGE(victim << " killed after " << at_kill << " answered; " << unanswered_calls
                               << " calls unanswered; cp1 holds " << got.size());
     // Every answered envelope arrived; an unanswered call's envelopes may have arrived too (they
@@ -330,7 +316,7 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
   auto [status, doc] = c.call("client-a", "POST", "/v1/envelopes",
                               json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
   BOOST_REQUIRE_EQUAL(status, 202);
-  BOOST_CHECK(test::cluster::wait_until([&] { return inbox_ids(c, "cp1", "after.revoke").size() == 1; }, 10s));
+  BOOST_CHECK(test::cluster::wait_until([&] { return c.inbox_ids("cp1", "after.revoke").size() == 1; }, 10s));
 }
 
 BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
@@ -380,5 +366,5 @@ BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {
   auto [status, doc] = c.call("cp1", "POST", "/v1/envelopes",
                               json{{"topic", "after.rotate"}, {"recipients", {"client-a"}}, {"payload", "x"}});
   BOOST_REQUIRE_EQUAL(status, 202);
-  BOOST_CHECK(test::cluster::wait_until([&] { return inbox_ids(c, "client-a", "after.rotate").size() == 1; }, 10s));
+  BOOST_CHECK(test::cluster::wait_until([&] { return c.inbox_ids("client-a", "after.rotate").size() == 1; }, 10s));
 }

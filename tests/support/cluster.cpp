@@ -95,6 +95,15 @@ std::pair<int, nlohmann::json> cluster::call_as(const std::string& name, const s
   return {res->status, doc.is_discarded() ? nlohmann::json{{"raw", res->body}} : doc};
 }
 
+std::set<std::string> cluster::inbox_ids(const std::string& name, const std::string& topic) const {
+  auto [status, doc] = call(name, "GET", "/v1/inbox?topic=" + topic);
+  std::set<std::string> ids;
+  if (status == 200 && doc.contains("entries"))
+    for (const auto& e : doc["entries"])
+      ids.insert(e.value("id", std::string{}));
+  return ids;
+}
+
 pid_t cluster::vm_pid(const std::string& cp, const std::string& uuid) const {
   auto needle = (data_dir(cp) / "").string();
   std::error_code ec;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ public:
                                          const std::string& method, const std::string& path,
                                          const nlohmann::json& body = {},
                                          const std::string& token = {}) const;
+
+  /// The ids of the envelopes with `topic` in `name`'s inbox (empty if it cannot be read).
+  std::set<std::string> inbox_ids(const std::string& name, const std::string& topic) const;
 
   /// The pid of the joconde-vm that node `cp` runs for the CT `uuid`, or 0 when there is none.
   pid_t vm_pid(const std::string& cp, const std::string& uuid) const;

@@ -611,6 +611,15 @@ void add_echo(http::server& srv) {
   });
 }
 
+// GET /slow: counts its callers in `entered` and blocks until `released` is ready.
+void add_slow(http::server& srv, std::atomic<int>& entered, std::shared_future<void> released) {
+  srv.route("GET", "/slow", [&entered, released](const http::request&) {
+    ++entered;
+    released.wait();
+    return http::response::json(200, {{"slow", true}});
+  });
+}
+
 // A TCP connection to 127.0.0.1:port from `source` (another loopback address is another client).
 net::socket_fd connect_from(const char* source, std::uint16_t port) {
   net::socket_fd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
@@ -1141,11 +1150,7 @@ BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_worker) {
   std::promise<void> release;
   auto released = release.get_future().share();
   std::atomic<int> entered{0};
-  srv->route("GET", "/slow", [&](const http::request&) {
-    ++entered;
-    released.wait();
-    return http::response::json(200, {{"slow", true}});
-  });
+  add_slow(*srv, entered, released);
   auto port = port_of(*srv);
   auto first = std::async(std::launch::async, [&] {
     return request_from("127.0.0.1", port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -1217,11 +1222,7 @@ BOOST_AUTO_TEST_CASE(a_slow_handler_holds_one_worker_only_and_a_full_queue_is_50
   std::promise<void> release;
   auto released = release.get_future().share();
   std::atomic<int> entered{0};
-  srv->route("GET", "/slow", [&](const http::request&) {
-    ++entered;
-    released.wait();
-    return http::response::json(200, {{"slow", true}});
-  });
+  add_slow(*srv, entered, released);
   auto url = "http://" + srv->listen_address();
   auto first = std::async(std::launch::async, [&] { return http::client::send(url, "GET", "/slow", {}, {}, 60s); });
   BOOST_REQUIRE(eventually([&] { return entered.load() == 1; }));
