@@ -143,6 +143,10 @@ make_envelopes(const trust_view& trust, const node_signer& signer, const std::st
     if (auto ok = check_shape(env, limits); !ok)
       return ok.err();
     bodies.push_back(proto::serialize(env));
+    // Every receiver parses the strings as UTF-8 (proto3): refuse here what each node would refuse,
+    // instead of signing an envelope no node admits (found by tests/fuzz/envelope_fuzz).
+    if (bodies.size() == 1 && !proto::parse<v1::Envelope>(bodies.back(), limits.max_bytes))
+      return fail(errc::malformed_input, "the envelope's topic, recipients and CT id must be valid UTF-8");
     if (count > 1)
       leaves.push_back(merkle::leaf_hash(view(bodies.back())));
   }

@@ -306,7 +306,7 @@ std::string serialize_head(const response& res) {
                                              "transfer-encoding"};
     if (!is_token(name) || !is_field_value(value)
         || std::any_of(std::begin(reserved), std::end(reserved),
-                       [&](std::string_view r) { return text::iequals(r, name); }))
+                       [&name = name](std::string_view r) { return text::iequals(r, name); }))
       continue;
     head += name + ": " + value + "\r\n";
   }

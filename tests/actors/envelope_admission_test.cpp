@@ -8,6 +8,7 @@
 #include "support/test_pki.hpp"
 
 #include <set>
+#include <tuple>
 
 using namespace joconde;
 
@@ -60,6 +61,24 @@ BOOST_FIXTURE_TEST_CASE(malformed_truncated_and_oversized_envelopes_are_refused,
   BOOST_CHECK(admit_envelope(root_trust, env.bytes, from, kind, now, small).err().code == errc::too_large);
   BOOST_CHECK(!make_envelope(a_trust, a_signer, "t", {"cp1.joconde.test"}, "",
                              std::string(5 * 1024 * 1024, 'x'), now));
+}
+
+// Found by tests/fuzz/envelope_fuzz: an envelope with a string that is not UTF-8 was signed, and
+// then refused by every node (the receivers' parse checks proto3 strings).
+BOOST_FIXTURE_TEST_CASE(an_envelope_no_node_would_admit_is_not_made, fixture) {
+  for (auto [topic, recipient, ct] : {std::tuple{"t\xad", "cp1.joconde.test", ""},
+                                      std::tuple{"t", "\xad", ""}, std::tuple{"t", "cp1.joconde.test", "\xc0\x80"}}) {
+    auto env = make_envelope(a_trust, a_signer, topic, {recipient}, ct, "x", now);
+    BOOST_REQUIRE(!env);
+    BOOST_CHECK(env.err().code == errc::malformed_input);
+    BOOST_CHECK(env.err().message.find("UTF-8") != std::string::npos);
+  }
+  auto multi = make_envelopes(a_trust, a_signer, "t\xff", {"cp1.joconde.test"}, "", "x", 3, now);
+  BOOST_CHECK(!multi && multi.err().code == errc::malformed_input);
+  // Valid UTF-8 beyond ASCII is fine, and admitted as made.
+  auto env = make_envelope(a_trust, a_signer, "t\u00e9", {"cp1.joconde.test"}, "ct-\u00fc", "x", now);
+  BOOST_REQUIRE(env);
+  BOOST_CHECK(admit_envelope(root_trust, env->bytes, "client-a.joconde.test", neighbour_kind::child, now));
 }
 
 BOOST_FIXTURE_TEST_CASE(unsigned_and_wrongly_signed_envelopes_are_refused, fixture) {

@@ -154,6 +154,14 @@ BOOST_AUTO_TEST_CASE(share_files_round_trip_and_refuse_garbage) {
   auto huge = bytes;
   huge[15] = 0x7f; // a row count of ~2^62 must be refused before allocating
   BOOST_TEST(!decode_shares(huge, std::numeric_limits<std::size_t>::max()).ok());
+  // 2^63 rows of two components is 2^64 words: the product wraps to 0, and an empty body must
+  // not pass for it (found by tests/fuzz/shares_fuzz).
+  std::vector<std::uint8_t> wraps(bytes.begin(), bytes.begin() + 16);
+  std::fill(wraps.begin() + 8, wraps.end(), 0);
+  wraps[15] = 0x80;
+  BOOST_TEST(to_string(check_shares(wraps, std::numeric_limits<std::size_t>::max()).err().code)
+             == "malformed_input");
+  BOOST_TEST(!decode_shares(wraps, std::numeric_limits<std::size_t>::max()).ok());
   std::mt19937_64 rng{7};
   for (int i = 0; i < 200; ++i) {
     std::vector<std::uint8_t> junk(rng() % 64);

@@ -162,7 +162,7 @@ result<program> compile(std::string_view main_source, std::vector<table_schema> 
     quality_program q;
     q.input = name;
     auto it = std::find_if(impl->inputs.begin(), impl->inputs.end(),
-                           [&](const table_schema& t) { return t.name == name; });
+                           [&name = name](const table_schema& t) { return t.name == name; });
     if (it == impl->inputs.end())
       return fail(errc::compile_error, "quality check of `" + name + "`: no input is called `"
                                          + name + "`; give quality checks for inputs only");
