@@ -124,14 +124,25 @@ bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev) {
   return true;
 }
 
+bool vm_task_done(const v1::CtaRecord& record, std::string_view cp) {
+  return std::any_of(record.telemetry().begin(), record.telemetry().end(), [&](const auto& ev) {
+    return ev.cp() == cp && ev.kind() == "phase" && ev.subject() == "finished";
+  });
+}
+
 bool every_vm_finished(const v1::CtaRecord& record) {
   const auto& cps = record.ctsc().computing_parties();
   if (cps.empty())
     return false;
   for (const auto& cp : cps) {
+    // A VM that had the task done and then died in its last seconds (killed while it lingers so
+    // that its events reach its node, or with its node) ended with the task done as well.
+    const bool done = vm_task_done(record, cp.fqdn());
     bool finished = false;
     for (const auto& ev : record.telemetry())
-      finished = finished || (ev.cp() == cp.fqdn() && ev.kind() == "erased" && ev.subject() == "finished");
+      finished = finished
+                 || (ev.cp() == cp.fqdn() && ev.kind() == "erased"
+                     && (ev.subject() == "finished" || (done && ev.subject() == "vm-exited")));
     if (!finished)
       return false;
   }
