@@ -933,9 +933,11 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     audit(self, "cta.finished", {"uuid", uuid});
     publish_status(self, *rec);
   } else if (rec->status() == "instantiated" && ev->kind() == "erased"
-             && (ev->subject() == "cancelled" || ev->subject() == "vm-exited")) {
+             && (ev->subject() == "cancelled" || ev->subject() == "vm-exited")
+             && !ct_task_done(*rec)) {
     // A CT cannot go on without one of its VMs: never left half-alive (DESIGN.md §4), so every
-    // other CP is told to tear its VM down too.
+    // other CP is told to tear its VM down too. Once the task is done no VM is needed any more:
+    // the CT finishes when the other VMs end too.
     if (auto r = cancel_at_root(self, uuid, "the CT VM of " + origin + " ended (" + ev->subject() + ": "
                                               + ev->value() + ")",
                                 origin);

@@ -124,14 +124,26 @@ bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev) {
   return true;
 }
 
+bool ct_task_done(const v1::CtaRecord& record) {
+  return std::any_of(record.telemetry().begin(), record.telemetry().end(), [&](const auto& ev) {
+    return index_of(record, ev.cp()) >= 0 && ev.kind() == "phase" && ev.subject() == "finished";
+  });
+}
+
 bool every_vm_finished(const v1::CtaRecord& record) {
   const auto& cps = record.ctsc().computing_parties();
   if (cps.empty())
     return false;
+  // A VM that died once the task was done (killed in the seconds it lingers so that its events
+  // reach its node, or with its node, maybe before its node heard that it was done) ended with the
+  // task done as well.
+  const bool done = ct_task_done(record);
   for (const auto& cp : cps) {
     bool finished = false;
     for (const auto& ev : record.telemetry())
-      finished = finished || (ev.cp() == cp.fqdn() && ev.kind() == "erased" && ev.subject() == "finished");
+      finished = finished
+                 || (ev.cp() == cp.fqdn() && ev.kind() == "erased"
+                     && (ev.subject() == "finished" || (done && ev.subject() == "vm-exited")));
     if (!finished)
       return false;
   }

@@ -48,8 +48,14 @@ bool keep_vm_endpoint(v1::CtaRecord& record, const v1::VmEndpoint& vm);
 /// an identical event is kept already (a report handed over twice).
 bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev);
 
+/// True when a CT VM of `record` reported the task done (a "phase" event "finished": every output
+/// released to every peer named on it, or the output deadline passed). Both are facts of the whole
+/// CT (a download takes every VM's share; the deadline is the same at every VM): the VMs only
+/// linger and erase from then on.
+bool ct_task_done(const v1::CtaRecord& record);
+
 /// True when every CP of `record` reported that its CT VM ended because the CT finished (an "erased"
-/// event with subject "finished"): the CT is finished.
+/// event with subject "finished", or "vm-exited" once the task was done): the CT is finished.
 bool every_vm_finished(const v1::CtaRecord& record);
 
 /// True when the VM addresses of every CP of `record` are known.
