@@ -288,6 +288,9 @@ std::string exchange_tls(SSL_CTX* ctx, const std::string& host, std::uint16_t po
   std::string got;
   if (SSL_connect(ssl.get()) == 1) {
     (void)SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size()));
+    // close_notify: the request ends here (a truncated head is answered or dropped at once instead
+    // of waiting for the server's head timeout); the answer can still be read.
+    (void)SSL_shutdown(ssl.get());
     char buf[4096];
     while (got.size() < 65536) {
       int n = SSL_read(ssl.get(), buf, sizeof buf);
@@ -355,12 +358,17 @@ void run_frames(run_state& rs, link_kit& kit, const std::function<std::vector<st
   link.connect();
   auto established = link.establish(kit.trust, kit.signer);
   auto& session = established.first;
+  // Acks of earlier frames (valid ones) may come first: wait for this one's, at most 20 s.
   auto flush = [&] {
     std::uint64_t seq = 0;
     link.send_frame(session.seal_frame({}, seq));
-    auto acks = link.wait_acks(session, std::chrono::seconds{20}, true);
-    if (std::find(acks.begin(), acks.end(), seq) == acks.end())
-      ++rs.outcomes["link-lost"];
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+    for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+      auto acks = link.wait_acks(session, std::chrono::duration_cast<std::chrono::milliseconds>(until - now), true);
+      if (std::find(acks.begin(), acks.end(), seq) != acks.end())
+        return;
+    }
+    ++rs.outcomes["link-lost"];
   };
   for (std::uint64_t i = 0; i < rs.o.count;) {
     for (auto& frame : make(session)) {
