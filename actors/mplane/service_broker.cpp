@@ -94,6 +94,21 @@ void audit_envelope(service_broker_pointer self, const std::string& id, const st
              std::move(record));
 }
 
+/// Whether an envelope refused from a neighbour is logged and audited one by one (every one is
+/// counted in the metrics): a neighbour can send refused envelopes as fast as it likes, so at most 20
+/// a second are, the rest in one line and one record per second.
+bool one_by_one(service_broker_pointer self) {
+  std::uint64_t held_back = 0;
+  bool yes = self->state.refusals.should_log(held_back);
+  if (held_back > 0) {
+    log::warning(component, std::to_string(held_back) + " more refused envelope(s) were not logged one by one");
+    self->send(self->state.audit, audit_atom::value, std::string{component},
+               std::string{"envelope.refusals.summarised"},
+               std::vector<std::string>{"count", std::to_string(held_back)});
+  }
+  return yes;
+}
+
 /// True if acknowledged outbox entries, processed local deliveries or stale ids wait for a commit.
 bool removals_waiting(const service_broker_state& st) {
   return !st.acked_unremoved.empty() || !st.local_done.empty() || !st.stale_seen.empty();
@@ -708,23 +723,27 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         auto env = admit_envelope(*st.trust, bytes, from, kind, now, st.cfg.limits,
                                   &st.checked_batches);
         if (!env) {
-          log::warning(component, "envelope from " + from + " refused: " + env.err().message,
-                       {{"reason", to_string(env.err().code)}});
           if (st.metrics)
             st.metrics->rejected(to_string(env.err().code)).Increment();
-          audit_envelope(self, "-", "-", "-", from,
-                         "refused:" + std::string{to_string(env.err().code)} + " " + env.err().message);
+          if (one_by_one(self)) {
+            log::warning(component, "envelope from " + from + " refused: " + env.err().message,
+                         {{"reason", to_string(env.err().code)}});
+            audit_envelope(self, "-", "-", "-", from,
+                           "refused:" + std::string{to_string(env.err().code)} + " " + env.err().message);
+          }
           continue;
         }
         if (auto d = st.cfg.policy->may_route(*env); !d) {
-          log::warning(component, "envelope from " + from + " refused: " + d.reason,
-                       {{"reason", "forbidden"}, {"rule", d.rule}, {"origin", env->origin}});
           if (st.metrics) {
             st.metrics->rejected(errc::forbidden).Increment();
             st.metrics->policy_denials(d.rule).Increment();
           }
-          audit_envelope(self, id_hex(env->id), env->topic, env->origin, from,
-                         "refused:forbidden " + d.rule + ": " + d.reason);
+          if (one_by_one(self)) {
+            log::warning(component, "envelope from " + from + " refused: " + d.reason,
+                         {{"reason", "forbidden"}, {"rule", d.rule}, {"origin", env->origin}});
+            audit_envelope(self, id_hex(env->id), env->topic, env->origin, from,
+                           "refused:forbidden " + d.rule + ": " + d.reason);
+          }
           continue;
         }
         batch.push_back(std::move(*env));

@@ -10,6 +10,7 @@
 #include "access_policy.hpp"
 #include "envelope_codec.hpp"
 #include "node_store.hpp"
+#include "joconde/runtime/log.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -81,6 +82,8 @@ struct service_broker_state {
   connection_manager_actor cm;
   audit_log_actor audit;
   metrics::registry* metrics = nullptr;
+  /// Envelopes refused from a neighbour logged and audited one by one (the rest in a summary).
+  log::rate_limiter refusals;
   std::string parent;                 ///< parent FQDN, empty at the root
   uint64_t next_seq = 0;              ///< outbox key sequence
   std::map<std::string, peer_state> peers;

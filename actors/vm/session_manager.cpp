@@ -58,11 +58,6 @@ v1::VmReply error_reply(errc code, std::string message, const std::string& phase
 constexpr unsigned max_client_sessions = 64;
 constexpr unsigned max_client_sessions_per_source = 16;
 
-/// How fast one source address may open sessions, each of which makes the VM produce fresh
-/// attestation evidence (costly on a real TEE): a steady rate and a burst.
-constexpr double evidence_per_second = 16;
-constexpr double evidence_burst = 64;
-
 /// Sources remembered for their evidence budget; beyond, those without a session are forgotten.
 constexpr std::size_t max_client_sources = 4096;
 
@@ -81,6 +76,10 @@ void refuse_client(const vm_context& ctx, const std::string& reason, const std::
 /// Admits a client session from `source`, or names the limit it is over (client_refusal_reasons).
 /// Under sh.mutex.
 std::optional<std::string> admit_client(session_shared& sh, const std::string& source) {
+  // How fast one source may open sessions, each of which makes the VM produce fresh attestation
+  // evidence (costly on a real TEE): a burst, then a steady rate (vm_options).
+  const double evidence_burst = sh.ctx->options.evidence_burst;
+  const double evidence_per_second = sh.ctx->options.evidence_per_second;
   auto now = std::chrono::steady_clock::now();
   if (sh.client_sources.size() >= max_client_sources)
     std::erase_if(sh.client_sources, [](const auto& kv) { return kv.second.sessions == 0; });

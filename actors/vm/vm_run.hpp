@@ -71,6 +71,8 @@ struct vm_options {
                                                              ///< then fails at all
   std::chrono::milliseconds peer_timeout{30'000};  ///< connect and handshake with counterparts
   std::chrono::milliseconds io_timeout{60'000};    ///< longest wait for one message
+  double evidence_burst = 64;       ///< client sessions (each with fresh evidence) one source may open at once
+  double evidence_per_second = 16;  ///< and then per second
 };
 
 /// Runs the VM until its CT finishes or is cancelled; returns the exit status. `attester` proves this

@@ -41,9 +41,9 @@ void add_routes(http::detail::route_table& t) {
          {"POST", "/v1/ctas"}, {"GET", "/v1/ctas/{uuid}"}, {"POST", "/v1/ctas/{uuid}/ctsa"},
          {"POST", "/v1/ctas/{uuid}/inputs/{key}"}, {"POST", "/v1/ctas/{uuid}/outputs/{key}"},
          {"GET", "/v1/ctas/latest"}, {"GET", "/v1/users/{name}"}})
-    t.add(method, path, echo, std::string_view{path}.ends_with("{key}") ? 4096 : 0);
+    t.add(method, path, echo, std::string_view{path}.ends_with("{key}") ? 4096 : 0, {});
   t.add("GET", "/v1/throws", [](const http::request&) -> http::response { throw std::runtime_error{"x"}; },
-        0);
+        0, {});
 }
 
 std::string_view view(boost::beast::string_view s) {

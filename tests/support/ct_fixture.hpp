@@ -259,6 +259,8 @@ struct ct_cluster_options {
   std::chrono::milliseconds peer_timeout{10'000};
   std::chrono::milliseconds upload_confirm_timeout{5'000};
   std::chrono::milliseconds io_timeout{30'000};
+  double evidence_burst = 64;       ///< the client endpoint's evidence budget per source
+  double evidence_per_second = 16;
   /// Called with each VM's endpoints.json once they all listen, before they are given their peers
   /// (a test's attacker reaches the peer endpoints first).
   std::function<void(const std::vector<nlohmann::json>&)> before_peers{};
@@ -367,6 +369,8 @@ private:
       vo.upload_confirm_timeout = o.upload_confirm_timeout;
       vo.peer_timeout = o.peer_timeout;
       vo.io_timeout = o.io_timeout;
+      vo.evidence_burst = o.evidence_burst;
+      vo.evidence_per_second = o.evidence_per_second;
       auto att = std::make_shared<enclave::simulated_attester>(
         platform.launch(f.measurement, host, o.debug_vm2 && i == 2));
       runs.push_back(std::async(std::launch::async, [vo, image = *image, host, att, s = stop] {
