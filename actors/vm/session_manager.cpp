@@ -531,7 +531,8 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
         refuse_client(*sh->ctx, *refusal, source);
         continue;
       }
-      spawn_worker(sh, serve_client, fd, source);
+      if (!spawn_worker(sh, serve_client, fd, source))
+        ::close(fd);
     }
   });
   self->attach_functor([sh] {

@@ -375,11 +375,15 @@ struct session_shared {
   std::condition_variable workers_done;
 };
 
-/// Runs `fn(args...)` on a detached worker thread counted in sh.workers.
+/// Runs `fn(args...)` on a detached worker thread counted in sh.workers; once the VM is stopping,
+/// runs nothing and returns false (the arguments are dropped; a raw fd among them is the caller's to
+/// close): the VM may already have waited for its workers and be tearing its actor system down.
 template <class F, class... Args>
-void spawn_worker(const std::shared_ptr<session_shared>& sh, F fn, Args... args) {
+bool spawn_worker(const std::shared_ptr<session_shared>& sh, F fn, Args... args) {
   {
     std::lock_guard lock{sh->mutex};
+    if (sh->ctx->stopping->load())
+      return false;
     ++sh->workers;
   }
   std::thread{[sh, fn, ... args = std::move(args)]() mutable {
@@ -388,6 +392,7 @@ void spawn_worker(const std::shared_ptr<session_shared>& sh, F fn, Args... args)
     if (--sh->workers == 0)
       sh->workers_done.notify_all();
   }}.detach();
+  return true;
 }
 
 /// Waits until every worker of `sh` has ended (they see `stopping` and their sockets' deadlines), at
