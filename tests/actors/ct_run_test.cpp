@@ -1023,7 +1023,10 @@ BOOST_FIXTURE_TEST_CASE(a_campaign_of_mutated_messages_at_every_vm_endpoint_chan
   BOOST_TEST(WEXITSTATUS(rc) == 0, text);
   BOOST_REQUIRE(lines.size() == 5u);
   for (size_t i = 0; i < 4; ++i) {
-    BOOST_TEST(lines[i].value("sent", 0) == count);
+    // The peer and MPC ports are not served in the input phase: once their backlog is full, the
+    // campaign stops there and says so.
+    auto stopped = lines[i]["answers"].value("stopped: the endpoint accepts no more connections", 0);
+    BOOST_TEST(lines[i].value("sent", 0) + stopped == count);
     BOOST_TEST(!lines[i].value("state_changed", true));
     BOOST_TEST(!lines[i].contains("harness_failure"));
   }
