@@ -933,11 +933,13 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     audit(self, "cta.finished", {"uuid", uuid});
     publish_status(self, *rec);
   } else if (rec->status() == "instantiated" && ev->kind() == "erased"
-             && (ev->subject() == "cancelled" || ev->subject() == "vm-exited")
-             && !ct_task_done(*rec)) {
-    // A CT cannot go on without one of its VMs: never left half-alive (DESIGN.md §4), so every
-    // other CP is told to tear its VM down too. Once the task is done no VM is needed any more:
-    // the CT finishes when the other VMs end too.
+             && (((ev->subject() == "cancelled" || ev->subject() == "vm-exited") && !ct_in_output(*rec))
+                 || every_vm_ended(*rec))) {
+    // Before the Output phase a CT cannot go on without one of its VMs: never left half-alive
+    // (DESIGN.md §4), so every other CP is told to tear its VM down too. From the Output phase on
+    // the computation is done: the other VMs end the phase themselves when they lose the
+    // counterpart (finished, what was not retrieved erased, as at the output deadline); the CT is
+    // cancelled only if every VM ended and none with the task done.
     if (auto r = cancel_at_root(self, uuid, "the CT VM of " + origin + " ended (" + ev->subject() + ": "
                                               + ev->value() + ")",
                                 origin);

@@ -124,9 +124,29 @@ bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev) {
   return true;
 }
 
-bool ct_task_done(const v1::CtaRecord& record) {
+namespace {
+
+bool some_vm_reported_phase(const v1::CtaRecord& record, std::string_view phase) {
   return std::any_of(record.telemetry().begin(), record.telemetry().end(), [&](const auto& ev) {
-    return index_of(record, ev.cp()) >= 0 && ev.kind() == "phase" && ev.subject() == "finished";
+    return index_of(record, ev.cp()) >= 0 && ev.kind() == "phase" && ev.subject() == phase;
+  });
+}
+
+} // namespace
+
+bool ct_task_done(const v1::CtaRecord& record) { return some_vm_reported_phase(record, "finished"); }
+
+bool ct_in_output(const v1::CtaRecord& record) {
+  return some_vm_reported_phase(record, "output") || ct_task_done(record);
+}
+
+bool every_vm_ended(const v1::CtaRecord& record) {
+  const auto& cps = record.ctsc().computing_parties();
+  return !cps.empty() && std::all_of(cps.begin(), cps.end(), [&](const auto& cp) {
+    return std::any_of(record.telemetry().begin(), record.telemetry().end(), [&](const auto& ev) {
+      return ev.cp() == cp.fqdn() && ev.kind() == "erased"
+             && (ev.subject() == "finished" || ev.subject() == "cancelled" || ev.subject() == "vm-exited");
+    });
   });
 }
 

@@ -54,6 +54,15 @@ bool keep_telemetry(v1::CtaRecord& record, const v1::TelemetryEvent& ev);
 /// linger and erase from then on.
 bool ct_task_done(const v1::CtaRecord& record);
 
+/// True when a CT VM of `record` reported the Output phase (or the task done): the computation is
+/// over, and a VM lost from then on ends the Output phase at the others (finished, what was not
+/// retrieved erased) instead of cancelling the CT.
+bool ct_in_output(const v1::CtaRecord& record);
+
+/// True when every CP of `record` reported that its CT VM ended, whatever the cause (an "erased"
+/// event with subject "finished", "cancelled" or "vm-exited").
+bool every_vm_ended(const v1::CtaRecord& record);
+
 /// True when every CP of `record` reported that its CT VM ended because the CT finished (an "erased"
 /// event with subject "finished", or "vm-exited" once the task was done): the CT is finished.
 bool every_vm_finished(const v1::CtaRecord& record);

@@ -143,6 +143,14 @@ std::vector<std::pair<std::string, std::string>> task_state_machine::missing() c
   return out;
 }
 
+namespace {
+
+std::string not_made(std::size_t owed) {
+  return std::to_string(owed) + (owed == 1 ? " retrieval" : " retrievals") + " not made, erased";
+}
+
+} // namespace
+
 bool task_state_machine::tick(int64_t now_ms) {
   if (is_terminal(phase_) || now_ms < deadline())
     return false;
@@ -155,14 +163,20 @@ bool task_state_machine::tick(int64_t now_ms) {
     default: {
       // The task ran to completion and offered every output until the deadline: finished; what
       // was not retrieved is erased (SYS-6.6).
-      auto owed = missing().size();
-      move(task_phase::finished, now_ms, "output deadline passed; " + std::to_string(owed)
-                                           + (owed == 1 ? " retrieval" : " retrievals")
-                                           + " not made, erased");
+      move(task_phase::finished, now_ms, "output deadline passed; " + not_made(missing().size()));
       break;
     }
   }
   return true;
+}
+
+result<void> task_state_machine::end_output(const std::string& why, int64_t now_ms) {
+  if (phase_ != task_phase::output)
+    return fail(errc::invalid_state, "the task is " + str(phase_) + ", not in its Output phase");
+  if (why.empty())
+    return fail(errc::malformed_input, "ending the Output phase early says why");
+  move(task_phase::finished, now_ms, why + "; " + not_made(missing().size()));
+  return ok();
 }
 
 result<void> task_state_machine::cancel(std::string reason, int64_t now_ms) {

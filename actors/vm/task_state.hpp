@@ -6,14 +6,16 @@
 // enforces order and deadlines, and a refused event changes nothing.
 //
 //   initialisation ──> input ──> calculation ──> output ──(every peer has its outputs)──> finished
-//         │              │            │           │  └──(the output deadline: rest erased)──> finished
+//         │              │            │           │  └──(the output deadline, or a CP lost: rest erased)──> finished
 //         └──────────────┴────────────┴───────────┴──(cancel; input/execution deadline)──> cancelled
 //
 // A phase advances only when every computing party agreed to it, so the VMs at the CPs stay in step
 // (DESIGN.md §4). The deadlines come from the CTSC's temporal specification (SYS-6.2). The Output
 // phase ends when every Peer retrieved the outputs named for it, each once (spec §4.4.1.1 "Output
 // Phase"), or at the output deadline: the task ran to completion and offered every output, so it is
-// finished; what was not retrieved is erased (SYS-6.6) and missing() says what that was.
+// finished; what was not retrieved is erased (SYS-6.6) and missing() says what that was. A CP lost
+// in the Output phase ends it the same way (end_output): no download can be backed by every CP any
+// more, and what was computed and retrieved stays a finished task's.
 
 #include "joconde/messages/result.hpp"
 
@@ -91,6 +93,12 @@ public:
   /// it is finished, whatever was retrieved by then (missing() lists what was not). Either way its
   /// data is to be erased (SYS-6.5, SYS-6.6). True if this call ended the task.
   bool tick(int64_t now_ms);
+
+  /// Ends the Output phase before its deadline because no retrieval can be made any more (a CP was
+  /// lost): finished, as at the output deadline, with `why` and what was not retrieved (missing())
+  /// as the reason. Refused outside the Output phase (invalid_state) or without a reason
+  /// (malformed_input).
+  result<void> end_output(const std::string& why, int64_t now_ms);
 
   /// Cancelled by a peer, the System Operator or a revocation (the caller checked who). Refused in a
   /// terminal phase (invalid_state) or without a reason (malformed_input).

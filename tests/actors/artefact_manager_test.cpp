@@ -534,6 +534,42 @@ BOOST_FIXTURE_TEST_CASE(a_vm_that_ended_otherwise_cancels_the_ct_everywhere, fin
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
 }
 
+BOOST_FIXTURE_TEST_CASE(a_vm_lost_in_the_output_phase_lets_the_others_end_it_finished, final_fixture) {
+  // Found by ops/chaos: cp2's VM killed after client-a downloaded its output and before client-b
+  // did. The computation is done; the other VMs end the Output phase themselves (finished, b's
+  // output erased unretrieved): the root does not cancel the CT, it finishes it once all ended.
+  for (const auto* cp : {"cp1.joconde.test", "cp2.joconde.test", "cp3.joconde.test"})
+    deliver("cta.telemetry", cp, proto::serialize(event(cp, "phase", "output", "agreed by every CP", 3)));
+  deliver("cta.telemetry", "cp2.joconde.test",
+          proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
+  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
+  for (const auto* cp : {"cp1.joconde.test", "cp3.joconde.test"}) {
+    deliver("cta.telemetry", cp,
+            proto::serialize(event(cp, "phase", "finished", "lost counterpart cp-1; 1 retrieval not made, erased", 6)));
+    deliver("cta.telemetry", cp, proto::serialize(event(cp, "erased", "finished", "exit status 0", 9)));
+  }
+  BOOST_CHECK_EQUAL(record().status(), "finished");
+  BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
+  BOOST_CHECK(proto::parse<v1::StatusUpdate>(sent->back().payload).value().status() == v1::CTA_STATUS_FINISHED);
+}
+
+BOOST_FIXTURE_TEST_CASE(every_vm_ended_in_the_output_phase_without_finishing_cancels_the_ct, final_fixture) {
+  // Every VM ended, but none with the task done (one cancelled by its host, the others killed):
+  // nothing is left to wait for, the CT is cancelled.
+  deliver("cta.telemetry", "cp1.joconde.test",
+          proto::serialize(event("cp1.joconde.test", "phase", "output", "agreed by every CP", 3)));
+  deliver("cta.telemetry", "cp1.joconde.test",
+          proto::serialize(event("cp1.joconde.test", "erased", "cancelled", "exit status 3", 5)));
+  deliver("cta.telemetry", "cp2.joconde.test",
+          proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
+  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  deliver("cta.telemetry", "cp3.joconde.test",
+          proto::serialize(event("cp3.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
+  BOOST_CHECK_EQUAL(record().status(), "cancelled");
+  BOOST_CHECK(record().reason().find("cp3.joconde.test") != std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(no_approval_after_the_approval_deadline_and_the_cta_is_cancelled, fixture) {
   auto ctsc = registered(now_ms() + 1500);
   const auto uuid = ctsc.uuid();

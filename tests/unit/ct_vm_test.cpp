@@ -225,6 +225,22 @@ BOOST_AUTO_TEST_CASE(telemetry_is_checked_kept_once_and_bounded) {
   keep_telemetry(lingered, event_of(cp1, "phase", "finished", "every peer retrieved the outputs named for it", 4));
   BOOST_CHECK(ct_task_done(lingered));
   BOOST_CHECK(every_vm_finished(lingered));
+
+  // The Output phase reached (or the task done) by any VM of the CT; every VM ended, whatever why.
+  auto ended = final_record();
+  BOOST_CHECK(!ct_in_output(ended));
+  keep_telemetry(ended, event_of(cp1, "phase", "calculation", "agreed by every CP", 2));
+  BOOST_CHECK(!ct_in_output(ended));
+  keep_telemetry(ended, event_of("elsewhere.joconde.test", "phase", "output", "agreed", 3));
+  BOOST_CHECK(!ct_in_output(ended)); // not a CP of this CT
+  keep_telemetry(ended, event_of(cp2, "phase", "output", "agreed by every CP", 3));
+  BOOST_CHECK(ct_in_output(ended));
+  keep_telemetry(ended, event_of(cp1, "erased", "cancelled", "exit status 3", 4));
+  keep_telemetry(ended, event_of(cp2, "erased", "sealing-key", "destroyed", 4));
+  keep_telemetry(ended, event_of(cp3, "erased", "vm-exited", "exit status -1", 4));
+  BOOST_CHECK(!every_vm_ended(ended)); // cp2's key is gone, its VM has not ended yet
+  keep_telemetry(ended, event_of(cp2, "erased", "finished", "exit status 0", 5));
+  BOOST_CHECK(every_vm_ended(ended));
 }
 
 BOOST_AUTO_TEST_CASE(the_vms_files_and_answers_are_read_with_care) {

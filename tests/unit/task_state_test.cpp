@@ -308,6 +308,27 @@ BOOST_AUTO_TEST_CASE(the_output_deadline_with_nothing_retrieved_finishes_the_tas
   BOOST_CHECK_EQUAL(m.history().back().reason, "output deadline passed; 3 retrievals not made, erased");
 }
 
+BOOST_AUTO_TEST_CASE(a_cp_lost_in_the_output_phase_ends_it_as_the_deadline_would) {
+  // Only in the Output phase, and with a reason; refused otherwise without change.
+  for (auto p : {task_phase::initialisation, task_phase::input, task_phase::calculation}) {
+    auto m = in_phase(p);
+    refused<void>(m, [](task_state_machine& x) { return x.end_output("lost counterpart cp-2", 2000); },
+                  errc::invalid_state);
+  }
+  auto m = in_phase(task_phase::output);
+  refused<void>(m, [](task_state_machine& x) { return x.end_output("", 2000); }, errc::malformed_input);
+  BOOST_REQUIRE(m.output_retrieved("mean", peer_a, 2000).ok());
+  BOOST_REQUIRE(m.end_output("lost counterpart cp-2", 2001).ok());
+  BOOST_CHECK(m.phase() == task_phase::finished);
+  BOOST_CHECK(m.reason().empty());
+  BOOST_CHECK_EQUAL(m.missing().size(), 2u);
+  BOOST_CHECK_EQUAL(m.history().back().at_ms, 2001);
+  BOOST_CHECK_EQUAL(m.history().back().reason, "lost counterpart cp-2; 2 retrievals not made, erased");
+  refused<void>(m, [](task_state_machine& x) { return x.end_output("again", 2002); }, errc::invalid_state);
+  refused_retrieval(m, "mean", peer_b, 2002, errc::invalid_state);
+  BOOST_CHECK(!m.tick(deadlines.output_ms));
+}
+
 BOOST_AUTO_TEST_CASE(an_output_deadline_after_every_retrieval_changes_nothing) {
   auto m = in_phase(task_phase::output);
   retrieve_all(m, 20'000);
