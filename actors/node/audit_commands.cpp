@@ -9,6 +9,7 @@
 #include "joconde/runtime/audit_chain.hpp"
 
 #include <fstream>
+#include <sstream>
 
 namespace joconde::audit_cli {
 
@@ -23,19 +24,30 @@ result<crypto::certificate> read_certificate(const fs::path& file) {
   return crypto::certificate::from_pem(*pem);
 }
 
+/// The most a kept-head file is read of: `audit heads` prints one short line per node.
+constexpr std::streamsize max_kept_heads_bytes = 1 << 20;
+
 /// The kept head for `node` in `file` (the only line, or the line of that node).
 result<audit_head> read_kept_head(const fs::path& file, const std::string& node) {
-  std::ifstream in{file};
-  if (!in)
+  std::ifstream in{file, std::ios::binary};
+  if (!in || fs::is_directory(file))
     return fail(errc::io_error, "cannot read the kept head " + file.string());
+  std::string text(static_cast<std::size_t>(max_kept_heads_bytes) + 1, '\0');
+  in.read(text.data(), max_kept_heads_bytes + 1);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > static_cast<std::size_t>(max_kept_heads_bytes))
+    return fail(errc::too_large, file.string() + " is over " + std::to_string(max_kept_heads_bytes)
+                                   + " bytes: not a file of kept heads (`joconde-node audit heads`)");
+  std::istringstream lines{text};
   std::string line;
   std::vector<audit_head> heads;
-  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+  for (std::size_t number = 1; std::getline(lines, line); ++number) {
     if (line.empty())
       continue;
     auto h = parse_audit_head(line);
     if (!h)
-      return fail(h.err().code, file.string() + ": " + h.err().message);
+      return fail(h.err().code, file.string() + " line " + std::to_string(number) + ": "
+                                  + h.err().message);
     heads.push_back(std::move(*h));
   }
   for (auto& h : heads)

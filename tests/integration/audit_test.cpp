@@ -182,6 +182,39 @@ BOOST_FIXTURE_TEST_CASE(audit_verify_names_every_attack_on_a_stopped_nodes_log, 
   write_all(log, original + "<13>1 torn");
   expect_broken("torn", "torn: line " + std::to_string(ls.size() + 1));
 
+  // A kept-head file that is not one: refused with the file and the reason named (exit 2), the
+  // log is not judged and nothing changes.
+  auto expect_bad_head = [&](const std::string& what, const std::string& content, const std::string& word) {
+    write_all(kept, content);
+    auto [rc, out] = verify();
+    BOOST_CHECK_MESSAGE(rc == 2, what << ": exit " << rc << ": " << out);
+    BOOST_CHECK_MESSAGE(out.find(word) != std::string::npos && out.find("BROKEN") == std::string::npos
+                          && out.find("intact") == std::string::npos,
+                        what << ": " << out);
+    BOOST_CHECK(read_all(log) == original);
+  };
+  auto fields = lines_of(head_line).front();
+  expect_bad_head("empty", "", "holds no kept head of " + client_a);
+  expect_bad_head("garbage", "\x01\x02 not a head\n", "a kept head is one line");
+  expect_bad_head("a bad sequence", std::regex_replace(fields, std::regex{"^(\\S+) [0-9]+"}, "$1 -7"),
+                  "sequence, hash, time or signature is malformed");
+  expect_bad_head("a short hash", std::regex_replace(fields, std::regex{" [0-9a-f]{64} "}, " abcd "),
+                  "sequence, hash, time or signature is malformed");
+  expect_bad_head("another node's head", std::regex_replace(fields, std::regex{"^\\S+"}, "cp1.joconde.test"),
+                  "holds no kept head of " + client_a);
+  expect_bad_head("huge, without a newline", std::string(2u << 20, 'x'), "is over 1048576 bytes");
+  write_all(kept, head_line);
+  BOOST_CHECK(verify().first == 0);
+  auto missing = node("audit verify --dir " + dir.string() + " --head " + (c.dir() / "no-such-head").string());
+  BOOST_CHECK_MESSAGE(missing.first == 2 && missing.second.find("cannot read the kept head") != std::string::npos,
+                      missing.second);
+  // A head signed by the right node for another point of its log: the log is BROKEN there.
+  auto other_seq = std::regex_replace(fields, std::regex{"^(\\S+) ([0-9]+)"}, "$1 1");
+  BOOST_REQUIRE(other_seq != fields);
+  write_all(kept, other_seq);
+  BOOST_CHECK_EQUAL(verify().first, 1);
+  write_all(kept, head_line);
+
   // Negative twin: restored, it is intact again.
   BOOST_CHECK_EQUAL(verify().first, 0);
 
