@@ -9,6 +9,7 @@
 // deletion of the whole log, and a torn last line. Restarted on a torn line, the node records it in
 // the chain, keeps its bytes and counts it. Every wait is bounded.
 
+#include "support/files.hpp"
 #include "support/cluster.hpp"
 
 #include "joconde/runtime/crypto.hpp"
@@ -32,24 +33,9 @@ namespace {
 const std::string client_a = "client-a.joconde.test";
 const std::string node_bin = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node";
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using test::read_all;
 
-void write_all(const fs::path& file, const std::string& text) {
-  std::ofstream{file, std::ios::binary | std::ios::trunc} << text;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in{text};
-  for (std::string l; std::getline(in, l);)
-    out.push_back(l);
-  return out;
-}
+using test::write_all;
 
 /// Runs joconde-node with `args`; its exit code and standard output.
 std::pair<int, std::string> node(const std::string& args) {
@@ -128,7 +114,7 @@ BOOST_FIXTURE_TEST_CASE(audit_verify_names_every_attack_on_a_stopped_nodes_log, 
   auto head_file = dir / "audit.log.head";
   const auto original = read_all(log);
   const auto original_head = read_all(head_file);
-  auto ls = lines_of(original);
+  auto ls = test::lines_in(original);
   BOOST_REQUIRE(ls.size() >= 9);
   BOOST_CHECK(ls.back().find("event=\"audit.checkpoint\"") != std::string::npos);
   auto [ok_rc, ok_out] = verify();
@@ -168,7 +154,7 @@ BOOST_FIXTURE_TEST_CASE(audit_verify_names_every_attack_on_a_stopped_nodes_log, 
   expect_broken("recomputed without checkpoints", "rewritten");
 
   // Truncated: the last lines down to below the kept head are dropped and FILE.head is fixed.
-  auto kept_seq = std::stoull(lines_of(head_line).front().substr(client_a.size() + 1));
+  auto kept_seq = std::stoull(test::lines_in(head_line).front().substr(client_a.size() + 1));
   BOOST_REQUIRE(kept_seq >= 2 && kept_seq <= ls.size());
   recompute(log, {ls.begin(), ls.begin() + static_cast<std::ptrdiff_t>(kept_seq - 1)});
   expect_broken("truncated", "truncated");
@@ -193,7 +179,7 @@ BOOST_FIXTURE_TEST_CASE(audit_verify_names_every_attack_on_a_stopped_nodes_log, 
                         what << ": " << out);
     BOOST_CHECK(read_all(log) == original);
   };
-  auto fields = lines_of(head_line).front();
+  auto fields = test::lines_in(head_line).front();
   expect_bad_head("empty", "", "holds no kept head of " + client_a);
   expect_bad_head("garbage", "\x01\x02 not a head\n", "a kept head is one line");
   expect_bad_head("a bad sequence", std::regex_replace(fields, std::regex{"^(\\S+) [0-9]+"}, "$1 -7"),

@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE chaos
+#include "support/files.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 // The kill -9 campaign as CI runs it (issue 14): `ops/chaos` on a fresh six-node cluster, three CTs,
@@ -23,12 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using joconde::test::read_all;
 
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;

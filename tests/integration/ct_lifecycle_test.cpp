@@ -13,6 +13,7 @@
 // client downloaded ends the CT as finished and tells both clients what was erased
 // (docs/computation-tasks.md §3-§6).
 
+#include "support/files.hpp"
 #include "support/cluster.hpp"
 
 #include "joconde/runtime/crypto.hpp"
@@ -61,12 +62,7 @@ const std::vector<std::string> regions{"north", "south", "east", "west"};
 // -- files and the CLI --
 
 /// The whole file, or "" if it cannot be read.
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using test::read_all;
 
 /// Writes (or replaces) `file` with `text`.
 void write_file(const fs::path& file, const std::string& text) {

@@ -13,6 +13,7 @@
 // The broker's resend waits are shortened for the test (1 s doubling to 8 s) through the environment
 // (JOCONDE_BROKER_RETRY_AFTER_MS, JOCONDE_BROKER_RETRY_MAX_MS); every wait is bounded.
 
+#include "support/files.hpp"
 #include "support/cluster.hpp"
 #include "support/small_disk.hpp"
 
@@ -84,12 +85,7 @@ double tls_refusals(const std::string& node) {
   return sum;
 }
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using test::read_all;
 
 } // namespace
 

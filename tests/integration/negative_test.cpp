@@ -6,6 +6,7 @@
 // attack must be refused, counted in the root's metrics, logged, leave the cluster healthy and store
 // nothing. One cluster is shared by every test case (a global fixture); every wait is bounded.
 
+#include "support/files.hpp"
 #include "support/cluster.hpp"
 #include "support/test_pki.hpp"
 
@@ -43,12 +44,7 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using test::read_all;
 
 /// Runs a shell command; its exit code and standard output (standard error goes to `err_file`).
 std::pair<int, std::string> run(const std::string& cmd, const fs::path& err_file) {

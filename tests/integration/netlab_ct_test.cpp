@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE netlab_ct
+#include "support/files.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 // One Computation Task across the multi-host laboratory, as a new user runs it: `./ops/demo --netlab`
@@ -25,12 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using joconde::test::read_all;
 
 int run(const std::string& command) {
   auto rc = std::system(command.c_str());

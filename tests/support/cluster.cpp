@@ -1,4 +1,5 @@
 #include "cluster.hpp"
+#include "support/files.hpp"
 
 #include "joconde/runtime/http_client.hpp"
 
@@ -16,12 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using test::read_all;
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";

@@ -7,6 +7,7 @@
 // found and named. The parent keeps a child's head only if it is the child's, signed by its key and
 // not older than the kept one; a refusal changes nothing.
 
+#include "support/files.hpp"
 #include "support/test_pki.hpp"
 
 #include "mplane/audit_heads.hpp"
@@ -32,20 +33,7 @@ const std::string domain = "joconde.test";
 const std::string cp1 = "cp1." + domain;
 const std::string cp2 = "cp2." + domain;
 
-fs::path fresh(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("joconde-audit-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::vector<std::string> lines_of(const fs::path& f) {
-  std::ifstream in{f};
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);)
-    out.push_back(l);
-  return out;
-}
+fs::path fresh(const std::string& name) { return test::fresh_dir("audit-" + name); }
 
 std::string sha256_hex(const std::string& s) {
   return crypto::hex(crypto::sha256(crypto::to_bytes(s)));
@@ -114,7 +102,7 @@ BOOST_FIXTURE_TEST_CASE(an_untouched_log_verifies_with_its_checkpoints_and_the_k
   BOOST_CHECK_EQUAL(v.checkpoints, 2u);
   BOOST_CHECK_EQUAL(v.signed_records, 16u);
   // The certificate chain is in the first checkpoint only (the key did not change).
-  auto ls = lines_of(file);
+  auto ls = test::file_lines(file);
   BOOST_CHECK(ls[10].find(" chain=\"") != std::string::npos);
   BOOST_CHECK(ls[16].find(" chain=\"") == std::string::npos);
   // A reopened log knows its last checkpoint: nothing to sign until a record is added.
@@ -132,7 +120,7 @@ BOOST_FIXTURE_TEST_CASE(a_rewritten_line_with_a_recomputed_chain_fails_the_signa
   auto dir = fresh("rewrite");
   auto file = dir / "audit.log";
   auto head = write_log(file, signer_for(pki.node(cp1)));
-  auto ls = lines_of(file);
+  auto ls = test::file_lines(file);
   ls[3].replace(ls[3].find("id=\"3\""), 6, "id=\"X\"");
   recompute(file, ls);
   // The chain itself is whole again: without keys the old check would pass.
@@ -165,7 +153,7 @@ BOOST_FIXTURE_TEST_CASE(a_checkpoint_by_another_key_or_under_another_ca_is_named
   auto dir = fresh("forger");
   auto file = dir / "audit.log";
   write_log(file, signer_for(pki.node(cp1)));
-  auto good = lines_of(file);
+  auto good = test::file_lines(file);
   // cp2 signs a forged log of cp1 with its own (genuine) key and certificate.
   auto forged_dir = fresh("forged");
   auto forged = forged_dir / "audit.log";
@@ -197,7 +185,7 @@ BOOST_FIXTURE_TEST_CASE(truncation_and_deletion_are_found_by_the_kept_head, fixt
   auto dir = fresh("truncate");
   auto file = dir / "audit.log";
   auto head = write_log(file, signer_for(pki.node(cp1)));
-  auto ls = lines_of(file);
+  auto ls = test::file_lines(file);
   // Drop the last 3 lines and fix FILE.head: the chain and the head file agree again.
   recompute(file, {ls.begin(), ls.end() - 3});
   BOOST_CHECK(check(file, pki.root_ca()).ok);

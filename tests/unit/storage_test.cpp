@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE storage
 #include <boost/test/unit_test.hpp>
 
+#include "support/files.hpp"
 #include "joconde/runtime/audit_chain.hpp"
 #include "joconde/runtime/lmdb.hpp"
 #include "joconde/runtime/log.hpp"
@@ -19,20 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("joconde-storage-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::vector<std::string> lines_of(const fs::path& f) {
-  std::ifstream in{f};
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);)
-    out.push_back(l);
-  return out;
-}
+fs::path fresh(const std::string& name) { return test::fresh_dir("storage-" + name); }
 
 void write_lines(const fs::path& f, const std::vector<std::string>& ls) {
   std::ofstream out{f, std::ios::trunc};
@@ -186,7 +174,7 @@ BOOST_AUTO_TEST_CASE(log_lines_are_rfc5424_and_one_line_per_event) {
   for (auto& th : threads)
     th.join();
   log::info("writer", "filtered out by min severity");
-  auto ls = lines_of(dir / "ops.log");
+  auto ls = test::file_lines(dir / "ops.log");
   BOOST_CHECK_EQUAL(ls.size(), 800u);
   for (const auto& l : ls)
     BOOST_REQUIRE(l.rfind("<13>1 ", 0) == 0 && l.find("writer [joconde@32473 k=\"v\"] event ") != std::string::npos);
@@ -218,7 +206,7 @@ BOOST_AUTO_TEST_CASE(audit_chain_resumes_and_detects_every_kind_of_tampering) {
   auto verdict = verify_audit_file(file).value();
   BOOST_CHECK(verdict.ok);
   BOOST_CHECK_EQUAL(verdict.records, 55u);
-  auto original = lines_of(file);
+  auto original = test::file_lines(file);
   auto head = dir / "audit.log.head";
   std::ifstream hin{head};
   std::stringstream hbuf;

@@ -1,0 +1,50 @@
+#pragma once
+
+// Files in tests: read and write whole files, split text and files into lines, and a fresh
+// temporary directory. Header-only and without CAF, so that unit, actor and integration tests and
+// benchmarks can all use it.
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace joconde::test {
+
+/// The bytes of `file`; empty when it cannot be read.
+inline std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in{file, std::ios::binary};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+/// Writes (or replaces) `file` with `text`.
+inline void write_all(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream{file, std::ios::binary | std::ios::trunc} << text;
+}
+
+/// The lines of `text`, without their newlines.
+inline std::vector<std::string> lines_in(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  for (std::string l; std::getline(in, l);)
+    out.push_back(l);
+  return out;
+}
+
+/// The lines of `file`, without their newlines; none when it cannot be read.
+inline std::vector<std::string> file_lines(const std::filesystem::path& file) { return lines_in(read_all(file)); }
+
+/// A new, empty directory joconde-NAME-PID under the temporary directory (an old one is removed).
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("joconde-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+} // namespace joconde::test
