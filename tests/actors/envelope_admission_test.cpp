@@ -14,9 +14,7 @@ using namespace joconde;
 
 namespace {
 
-memory_signer signer_of(test::test_node& node) {
-  return memory_signer{crypto::private_key::from_pem(*node.key.to_encrypted_pem("x"), "x").value()};
-}
+memory_signer signer_of(const test::test_node& node) { return memory_signer{test::key_of(node)}; }
 
 struct fixture {
   test::test_pki pki;
