@@ -618,11 +618,12 @@ void expire_downloads(orchestrator_actor* self, std::int64_t now) {
 /// The Output phase ended, at the output deadline (SYS-6.6) or because a counterpart was lost and no
 /// download can be backed by every CP any more (`why` says which): the task is finished; every
 /// retrieval still owed is erased with the rest, and each peer that missed an output is told through
-/// an event its node's deployment operator forwards as telemetry.
-void end_output_phase(orchestrator_actor* self, const std::string& why) {
+/// an event its node's deployment operator forwards as telemetry (`when`: "before the output
+/// deadline", "before ... was lost").
+void end_output_phase(orchestrator_actor* self, const std::string& when) {
   auto& s = self->state;
   for (const auto& [key, peer] : s.machine->missing())
-    event(self, "erased", "output " + key, "output " + key + " not retrieved by " + peer + " (" + why + "): erased");
+    event(self, "erased", "output " + key, "output " + key + " not retrieved by " + peer + " " + when + ": erased");
   event(self, "phase", "finished", s.machine->history().back().reason);
   log::notice(component, "CT " + s.ctx->uuid + " finished: " + s.machine->history().back().reason);
   finish_run(self, exit_finished);
@@ -681,7 +682,7 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
       if (!is_terminal(s.machine->phase())) {
         if (s.machine->tick(now)) {
           if (s.machine->phase() == task_phase::finished) {
-            end_output_phase(self, "output deadline passed");  // each VM at its own deadline: no cancel to tell
+            end_output_phase(self, "before the output deadline");  // each VM at its own deadline: no cancel to tell
           } else {
             event(self, "phase", "cancelled", s.machine->reason());
             v1::PeerMessage m;
@@ -746,7 +747,7 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
       // as at its deadline (every other VM loses the same counterpart). Before it, the task
       // cannot go on.
       if (s.machine->phase() == task_phase::output && s.machine->end_output(lost, now_ms()))
-        end_output_phase(self, "lost counterpart cp-" + std::to_string(cp));
+        end_output_phase(self, "before counterpart cp-" + std::to_string(cp) + " was lost");
       else if (!is_terminal(s.machine->phase()))
         cancel_task(self, lost, true);
     },
