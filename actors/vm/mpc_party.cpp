@@ -46,7 +46,11 @@ caf::behavior mpc_party(caf::event_based_actor* self, context_ptr ctx, caf::acto
       act.listen_fd = std::exchange(*listen_fd, -1);
       act.connect_timeout = ctx->options.peer_timeout;
       act.io_timeout = ctx->options.io_timeout;
-      act.on_refused_connections = [](const std::string& line) { log::warning("vm", line); };
+      act.on_refused_connections = [ctx](const engines::refused_connections& r) {
+        log::warning("vm", r.line);
+        for (const auto& [reason, n] : r.by_reason)
+          ctx->metrics->mpc_refused.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+      };
       for (const auto& in : ctsc.inputs()) {
         auto it = inputs.find(in.key());
         if (it == inputs.end())

@@ -185,6 +185,13 @@ struct vm_metrics {
       .Name("joconde_vm_peer_refused_total")
       .Help("Connections on the peer port closed before they became a counterpart's link, by reason")
       .Register(registry);
+  prometheus::Family<prometheus::Counter>& mpc_refused =
+    prometheus::BuildCounter()
+      .Name("joconde_vm_mpc_refused_total")
+      .Help("Connections on the MPC endpoint closed before they proved a pair key, by reason in the "
+            "engine's words (rss3: bad-party-id, party-taken, failed-proof, hung-up, too-slow, "
+            "over-limit); counted when the engine has connected its parties")
+      .Register(registry);
   prometheus::Family<prometheus::Counter>& client_refused =
     prometheus::BuildCounter()
       .Name("joconde_vm_client_refused_total")

@@ -10,6 +10,7 @@
 // negative twins of each step.
 
 #include "support/ct_fixture.hpp"
+#include "support/ct_steps.hpp"
 
 #include "joconde/enclave/session.hpp"
 #include "joconde/enclave/simulated.hpp"
@@ -25,10 +26,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -42,29 +41,16 @@ std::ostream& operator<<(std::ostream& os, errc code) { return os << to_string(c
 
 using namespace joconde;
 using test::authorize;
+using test::canary;
 using test::ct_cluster;
+using test::expected_table;
 using test::fixture_cta;
+using test::income_csv;
+using test::persons_csv;
+using test::runs_to_its_end;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string canary = "CANARY-7f3a9c";  // planted in an input file; must never show up on disk
-
-std::string persons_csv() {
-  std::string s = "id,region\n";
-  for (int i = 0; i < 20; ++i)
-    s += "P" + std::to_string(i) + "," + (i < 12 ? "north" : i < 19 ? "south" : "east") + "\n";
-  s += canary + ",north\n";
-  return s;
-}
-
-std::string income_csv() {
-  std::string s = "id,income\n";
-  for (int i = 0; i < 20; i += 2)
-    s += "P" + std::to_string(i) + "," + std::to_string(1000 + i) + "\n";
-  s += "P19,5\nX1,7\n";
-  return s;
-}
 
 /// Every file below `dir` that contains `needle`.
 std::vector<std::string> files_containing(const fs::path& dir, const std::string& needle) {
@@ -97,8 +83,6 @@ std::size_t files_below(const fs::path& dir) {
     n += e.is_regular_file() ? 1 : 0;
   return n;
 }
-
-const std::string expected_table = "region,persons,income\nnorth,6,6030\nsouth,4,4060\n";
 
 /// How long after the VMs start the output deadline of the deadline test falls: enough to attest,
 /// upload, compute and download one copy on a loaded machine (the test requires that it did).
@@ -666,20 +650,6 @@ BOOST_AUTO_TEST_CASE(the_output_deadline_erases_what_a_peer_did_not_retrieve_and
 
 namespace {
 
-/// The custodians upload, the VMs compute, a's analyst downloads the expected table; with
-/// `all_exit`, every VM then ends finished (an output named for a only).
-void runs_to_its_end(ct_cluster& c, const fixture_cta& f, bool all_exit = true) {
-  const auto& uuid = f.final.cta().ctsc().uuid();
-  BOOST_REQUIRE(io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_a, uuid, "persons", true)));
-  BOOST_REQUIRE(io::upload(c.target, "income", income_csv(), authorize(f.custodian_b, uuid, "income", true)));
-  BOOST_REQUIRE(c.wait_phase("output"));
-  auto got = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
-  BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().describe()));
-  BOOST_TEST(got->csv == expected_table, got->csv);
-  if (all_exit)
-    BOOST_TEST(c.exits() == (std::vector<int>{vm::exit_finished, vm::exit_finished, vm::exit_finished}));
-}
-
 /// As runs_to_its_end, with persons uploaded already.
 void runs_to_its_end_after_persons(ct_cluster& c, const fixture_cta& f) {
   const auto& uuid = f.final.cta().ctsc().uuid();
@@ -968,69 +938,4 @@ BOOST_AUTO_TEST_CASE(a_host_flooding_the_client_endpoint_is_bounded_and_custodia
   }
   BOOST_TEST(metric(rate) >= 10.0);
   runs_to_its_end_after_persons(c, f);
-}
-
-// -- a campaign at a VM's endpoints (issue 14) --
-
-namespace {
-
-/// Messages per type: 60 in CI, JOCONDE_CAMPAIGN_COUNT for a full-size run.
-int campaign_count() {
-  const char* n = std::getenv("JOCONDE_CAMPAIGN_COUNT");
-  return n != nullptr && std::atoi(n) > 0 ? std::atoi(n) : 60;
-}
-
-/// A CT in its input phase long enough for the campaign (about 2 ms a message, four types).
-struct ct_in_long_input {
-  result<enclave::simulated_platform> platform = enclave::simulated_platform::create();
-  fixture_cta f{ct_in_input::created(platform), now_ms() + 600'000 + 8LL * campaign_count()};
-  bool deadlines_moved = (f.output_deadline(now_ms() + 1'200'000 + 16LL * campaign_count()), true);
-  std::string uuid = f.final.cta().ctsc().uuid();
-  ct_cluster c{*platform, f};
-
-  ct_in_long_input() {
-    BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "the VMs did not attest each other and open input");
-  }
-};
-
-} // namespace
-
-BOOST_FIXTURE_TEST_CASE(a_campaign_of_mutated_messages_at_every_vm_endpoint_changes_nothing, ct_in_long_input) {
-  // joconde-inject sends mutants of valid greetings, hellos and admin requests at cp-0's peer, MPC,
-  // client and admin endpoints during the input phase; cp-0 stays in the input phase with its slots
-  // as they were, and the CT then runs to its end.
-  auto token_file = c.dir / "admin.token";
-  {
-    std::ofstream out{token_file};
-    out << c.token << "\n";
-  }
-  auto report = c.dir / "campaign.out";
-  auto count = campaign_count();
-  auto cmd = "timeout " + std::to_string(600 + count / 50) + " " + std::string{JOCONDE_BINARY_DIR}
-             + "/bin/joconde-inject --campaign all --count " + std::to_string(count)
-             + " --vm-endpoints " + (c.dir / "cp0" / "endpoints.json").string() + " --vm-token-file "
-             + token_file.string() + " --pid " + std::to_string(::getpid()) + " > " + report.string() + " 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream in{report};
-  std::vector<nlohmann::json> lines;
-  std::string text;
-  for (std::string line; std::getline(in, line);) {
-    text += line + "\n";
-    if (auto doc = nlohmann::json::parse(line, nullptr, false); doc.is_object())
-      lines.push_back(doc);
-  }
-  BOOST_TEST_MESSAGE(text);
-  BOOST_TEST(WEXITSTATUS(rc) == 0, text);
-  BOOST_REQUIRE(lines.size() == 5u);
-  for (size_t i = 0; i < 4; ++i) {
-    // The peer and MPC ports are not served in the input phase: once their backlog is full, the
-    // campaign stops there and says so.
-    auto stopped = lines[i]["answers"].value("stopped: the endpoint accepts no more connections", 0);
-    BOOST_TEST(lines[i].value("sent", 0) + stopped == count);
-    BOOST_TEST(!lines[i].value("state_changed", true));
-    BOOST_TEST(!lines[i].contains("harness_failure"));
-  }
-  BOOST_TEST(lines[3]["answers"].dump().find("http-401") != std::string::npos, lines[3].dump());
-  BOOST_TEST(c.status(0).value("phase", "") == "input");
-  runs_to_its_end(c, f);
 }

@@ -596,7 +596,11 @@ BOOST_AUTO_TEST_CASE(the_engine_tells_its_caller_of_connections_it_refused) {
       act.listen_fd = o.listen_fd;
       act.inputs = shares[p];
       std::vector<std::string> heard;
-      act.on_refused_connections = [&](const std::string& line) { heard.push_back(line); };
+      act.on_refused_connections = [&](const refused_connections& r) {
+        heard.push_back(r.line);
+        for (const auto& [reason, n] : r.by_reason)
+          heard.push_back(reason + " " + std::to_string(n));
+      };
       auto report = rss3->activate(*prog, std::move(act));
       if (!report)
         throw engine_failure(report.err());
@@ -609,7 +613,7 @@ BOOST_AUTO_TEST_CASE(the_engine_tells_its_caller_of_connections_it_refused) {
   for (unsigned p = 0; p < 3; ++p)
     BOOST_REQUIRE_MESSAGE(out[p].ok, "party " << p << ": " << out[p].error);
   std::string heard0(out[0].bytes.begin(), out[0].bytes.end());
-  BOOST_TEST(heard0 == "rss3 MPC endpoint: 1 connection refused: 1 bad party id\n");
+  BOOST_TEST(heard0 == "rss3 MPC endpoint: 1 connection refused: 1 bad party id\nbad-party-id 1\n");
   BOOST_TEST(out[1].bytes.empty());
   BOOST_TEST(out[2].bytes.empty());
 }

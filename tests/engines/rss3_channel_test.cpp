@@ -385,6 +385,10 @@ BOOST_AUTO_TEST_CASE(bad_party_id_byte_is_refused) {
   BOOST_CHECK_EQUAL(r[0].total(), 1u);
   BOOST_CHECK_EQUAL(r[0].describe(), "1 connection refused: 1 bad party id");
   BOOST_CHECK_EQUAL(r[1].describe(), "no connection refused");
+  // The same for a metric: the reasons that occurred, nothing else.
+  using counts = std::vector<std::pair<std::string, unsigned>>;
+  BOOST_CHECK(r[0].by_reason() == (counts{{"bad-party-id", 1u}}));
+  BOOST_CHECK(r[1].by_reason().empty());
 }
 
 BOOST_AUTO_TEST_CASE(impostor_without_the_key_never_takes_the_place) {

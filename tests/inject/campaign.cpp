@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -244,13 +245,18 @@ int dial(const std::string& host, std::uint16_t port, const std::string& source)
   return fd;
 }
 
-/// Sends `bytes` and reads what comes back until the far end closes, 64 KiB or the 2 s timeout:
-/// "answered" with something, "closed" with nothing, "no-connection" when the connection failed.
+/// Sends `bytes` and reads what comes back until the far end closes, 64 KiB or `patience` passes
+/// without a byte: "answered" with something, "closed" with nothing (both: the far end closed, or
+/// sent 64 KiB), "timed-out" when it did neither (nobody serves the endpoint, or it waits for more),
+/// "no-connection" when the connection failed; "sent" without `wait`.
 std::string exchange_raw(const std::string& host, std::uint16_t port, const std::string& bytes,
-                         const std::string& source, std::string* answer = nullptr, bool wait = true) {
+                         const std::string& source, std::string* answer = nullptr, bool wait = true,
+                         std::chrono::seconds patience = std::chrono::seconds{2}) {
   int fd = dial(host, port, source);
   if (fd < 0)
     return "no-connection";
+  timeval tv{static_cast<time_t>(patience.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
   if (!wait) {
@@ -259,8 +265,12 @@ std::string exchange_raw(const std::string& host, std::uint16_t port, const std:
   }
   std::string got;
   char buf[4096];
+  bool timed_out = false;
   while (got.size() < 65536) {
     auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    timed_out = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     if (n <= 0)
       break;
     got.append(buf, static_cast<size_t>(n));
@@ -268,7 +278,7 @@ std::string exchange_raw(const std::string& host, std::uint16_t port, const std:
   ::close(fd);
   if (answer != nullptr)
     *answer = got;
-  return got.empty() ? "closed" : "answered";
+  return timed_out ? "timed-out" : got.empty() ? "closed" : "answered";
 }
 
 /// The status of an HTTP answer ("http-401"), or what happened instead.
@@ -458,23 +468,33 @@ void run_vm(run_state& rs, const json& endpoints, const std::string& type) {
   if (!endpoints.contains(endpoint) || !endpoints[endpoint].is_string())
     throw harness_failure("the VM's endpoints.json has no " + endpoint + " endpoint");
   auto [host, port] = host_port(endpoints[endpoint].get<std::string>());
-  std::string base;
+  // The first flight of a counterpart, announcing cp-1 or cp-2 by turns (what a VM of a lower index
+  // accepts), or of a client.
+  std::vector<std::string> bases;
   auto be32 = [](std::uint32_t v) {
     return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                        static_cast<char>(v)};
   };
-  if (endpoint == "peer")
-    base = be32(1) + be32(72) + "JHL1" + be32(0) + rs.mutate.random(64); // index, hello blob
-  else if (endpoint == "mpc")
-    base = be32(1) + rs.mutate.random(64); // party id and a key proof
-  else if (endpoint == "client")
-    base = be32(68) + "JCH1" + rs.mutate.random(64); // the client hello blob
+  for (std::uint32_t cp : {1u, 2u}) {
+    if (endpoint == "peer") // its CP index; its hello blob (JHL1, index, nonce, X25519 key); a proof blob
+      bases.push_back(be32(cp) + be32(72) + "JHL1" + be32(cp) + rs.mutate.random(64) + be32(68) + "JPF1"
+                      + rs.mutate.random(64));
+    else if (endpoint == "mpc") // rss3: its party index and nonce, then its key proof (HMAC-SHA256)
+      bases.push_back(std::string(1, static_cast<char>(cp)) + rs.mutate.random(16) + rs.mutate.random(32));
+  }
+  if (endpoint == "client")
+    bases = {be32(68) + "JCH1" + rs.mutate.random(64)}; // the client hello blob
   auto admin_templates = std::vector<std::string>{
     "GET /status HTTP/1.1\r\nHost: vm\r\n\r\n",
     "POST /cancel HTTP/1.1\r\nHost: vm\r\nAuthorization: Bearer not-the-token-0123\r\nContent-Length: 2\r\n\r\n{}",
     "POST /peers HTTP/1.1\r\nHost: vm\r\nContent-Length: 11\r\n\r\n{\"peers\":1}",
   };
   std::uint64_t unreachable = 0; // connections in a row that could not be made
+  // The peer port is served only while the VM waits for its counterparts, the MPC port only while
+  // the calculation connects its parties: otherwise connections wait in the backlog and are taken
+  // (and refused, counted) then, or never. Each answer is waited for (the VM reads the whole message
+  // and closes) until one is not: from then on nobody serves the endpoint and none is waited for.
+  bool served = true;
   for (std::uint64_t i = 0; i < rs.o.count; ++i) {
     if (unreachable >= 20) {
       // Nobody accepts there now (the MPC port before the calculation: its backlog is full).
@@ -488,12 +508,14 @@ void run_vm(run_state& rs, const json& endpoints, const std::string& type) {
       ++rs.outcomes[http_outcome(how, answer)];
       continue;
     }
-    // The peer port is served only while the VM waits for its counterparts, the MPC port only in the
-    // calculation: otherwise connections wait in the backlog and are taken (and refused, counted)
-    // then, or never. Their answers are not waited for.
     auto source = endpoint == "client" ? spread_source(i) : std::string{};
-    auto how = exchange_raw(host, port, rs.mutate(base), source, nullptr, endpoint == "client");
+    // A served port answers at once; 5 s leave room for a loaded machine.
+    auto how = exchange_raw(host, port, rs.mutate(bases[i % bases.size()]), source, nullptr,
+                            endpoint == "client" || served,
+                            std::chrono::seconds{endpoint == "client" ? 2 : 5});
     unreachable = how == "no-connection" ? unreachable + 1 : 0;
+    if (how == "timed-out" && endpoint != "client")
+      served = false;
     ++rs.outcomes[how];
     if (i % 1000 == 999 && !alive(rs.o.pid))
       break;

@@ -93,6 +93,10 @@ no state change; 3: a crash or a state change; 1: a type could not run to its en
   http                 the node's HTTPS API: --api-url URL --ca-file FILE (requests without a
                        user's token)
   vm-peer, vm-mpc, vm-client, vm-admin   a CT VM's endpoints: --vm-endpoints endpoints.json
+                       (vm-peer and vm-mpc: mutants of a counterpart's first messages; each answer
+                       is waited for, 5 s at most, until one times out: the endpoint is not served
+                       then, and the rest are sent without waiting; 20 connections in a row that
+                       fail stop the type)
   state and counters:  --api-url/--ca-file/--token-file FILE (a token that may read users and
                        trust) for the node's CTAs, users, trust and campaign inbox; --metrics-url URL
                        for its counters; --vm-token-file FILE for the VM's phase, slots and counters

@@ -253,6 +253,8 @@ inline v1::SignedAuthorization authorize(const person& who, const std::string& u
 
 // -- the three VMs --
 
+struct ct_cluster;
+
 /// How ct_cluster launches its VMs (the vm::vm_options that differ from a CP's defaults).
 struct ct_cluster_options {
   bool debug_vm2 = false;  ///< launch cp-2's VM with debugging on (its counterparts must refuse it)
@@ -264,6 +266,13 @@ struct ct_cluster_options {
   /// Called with each VM's endpoints.json once they all listen, before they are given their peers
   /// (a test's attacker reaches the peer endpoints first).
   std::function<void(const std::vector<nlohmann::json>&)> before_peers{};
+  /// Changes the peer list VM `i` is given (the JSON array POST /peers takes): e.g. another address
+  /// for a counterpart's endpoint, where a relay stands in front of it.
+  std::function<void(unsigned i, nlohmann::json& peers)> peers_for{};
+  /// Called once VM 0 has its peers and before VMs 1 and 2 are given theirs: VM 0 accepts on its
+  /// peer port for as long as this runs, and nobody else dials it (the cluster's `target` is not set
+  /// yet; its admin calls work).
+  std::function<void(ct_cluster&)> after_first_peers{};
 };
 
 /// Three CT VMs of one CT, each vm::run_vm in its own thread, introduced to each other, and the
@@ -392,12 +401,17 @@ private:
     for (unsigned i = 0; i < 3; ++i)
       peers.push_back({{"cp_index", i}, {"peer_address", endpoints[i]["peer"]}, {"mpc_address", endpoints[i]["mpc"]}});
     for (unsigned i = 0; i < 3; ++i) {
-      auto r = admin(i, "POST", "/peers", json{{"peers", peers}}.dump());
+      auto given = peers;
+      if (o.peers_for)
+        o.peers_for(i, given);
+      auto r = admin(i, "POST", "/peers", json{{"peers", given}}.dump());
       if (!r)
         throw fixture_error{"POST /peers to VM " + std::to_string(i) + ": " + r.err().describe()};
       if (r->status != 200)
         throw fixture_error{"POST /peers to VM " + std::to_string(i) + " answered "
                             + std::to_string(r->status) + ": " + r->body};
+      if (i == 0 && o.after_first_peers)
+        o.after_first_peers(*this);
     }
     target.final = &f.final;
     for (unsigned i = 0; i < 3; ++i)

@@ -59,8 +59,13 @@ public:
     opts.report = std::make_shared<rss3::accept_report>();
     auto refusals = opts.report;
     auto b = rss3::connect(std::move(opts));
-    if (act.on_refused_connections && refusals->total() > 0)
-      act.on_refused_connections("rss3 MPC endpoint: " + refusals->describe());
+    if (act.on_refused_connections && refusals->total() > 0) {
+      refused_connections refused;
+      refused.line = "rss3 MPC endpoint: " + refusals->describe();
+      for (const auto& [reason, count] : refusals->by_reason())
+        refused.by_reason[reason] = count;
+      act.on_refused_connections(refused);
+    }
     if (!b)
       return std::move(b).err();
     try {

@@ -493,6 +493,16 @@ unsigned accept_report::total() const noexcept {
   return bad_party_id + party_taken + failed_proof + hung_up + too_slow + over_limit;
 }
 
+std::vector<std::pair<std::string, unsigned>> accept_report::by_reason() const {
+  std::vector<std::pair<std::string, unsigned>> out;
+  for (const auto& [reason, count] : {std::pair{"bad-party-id", bad_party_id}, std::pair{"party-taken", party_taken},
+                                      std::pair{"failed-proof", failed_proof}, std::pair{"hung-up", hung_up},
+                                      std::pair{"too-slow", too_slow}, std::pair{"over-limit", over_limit}})
+    if (count > 0)
+      out.emplace_back(reason, count);
+  return out;
+}
+
 std::string accept_report::describe() const {
   unsigned n = total();
   if (n == 0)

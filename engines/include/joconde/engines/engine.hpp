@@ -44,6 +44,16 @@ struct party_endpoint {
 /// later: derived from the attested handshake between CT VMs).
 using channel_key = std::array<std::uint8_t, 32>;
 
+/// The connections to a party's endpoint that were refused before they authenticated (probes,
+/// attackers, a counterpart holding another key).
+struct refused_connections {
+  /// How many, by reason in the engine's words (rss3: bad-party-id, party-taken, failed-proof,
+  /// hung-up, too-slow, over-limit); only reasons that occurred.
+  std::map<std::string, std::uint64_t> by_reason;
+  /// A line for the operator saying the same.
+  std::string line;
+};
+
 /// Everything one party needs to take part in a run.
 struct activation {
   unsigned party = 0;                       ///< this party's index
@@ -54,10 +64,10 @@ struct activation {
   /// An already listening socket to accept counterparts on instead of binding endpoints[party]
   /// (tests; a supervisor that binds before dropping privileges); the engine closes it.
   int listen_fd = -1;
-  /// Called, if set, with a line for the operator about connections to this party's endpoint that
-  /// were refused before they authenticated (probes, attackers, a counterpart with another key),
-  /// once connecting ended, whether it succeeded or not. Never called when none was refused.
-  std::function<void(const std::string&)> on_refused_connections;
+  /// Called, if set, with the connections to this party's endpoint that were refused before they
+  /// authenticated, once connecting ended, whether it succeeded or not (the CT VM logs the line and
+  /// counts them in a metric). Never called when none was refused.
+  std::function<void(const refused_connections&)> on_refused_connections;
   /// Input tables by input name, this party's shares (as uploaded by the Data Custodians; every
   /// row counts, `valid` is not needed).
   std::map<std::string, secret_table> inputs;

@@ -57,6 +57,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace joconde::engines::rss3 {
@@ -97,6 +98,9 @@ struct accept_report {
 
   /// Every refused connection.
   unsigned total() const noexcept;
+  /// The counts that are not zero, by reason ("bad-party-id", "party-taken", "failed-proof",
+  /// "hung-up", "too-slow", "over-limit"), for a metric.
+  std::vector<std::pair<std::string, unsigned>> by_reason() const;
   /// "3 connections refused: 2 bad party id, 1 failed authentication" (or "no connection refused").
   std::string describe() const;
 };
