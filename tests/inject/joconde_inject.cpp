@@ -39,6 +39,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -331,6 +333,30 @@ std::string first_line_of(const std::string& file) {
   return line;
 }
 
+/// A command line that cannot be run (exit 2).
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items)
+    out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+/// The whole number of option `--key` (or `text` when given) in [lo, hi]; usage_error otherwise.
+std::uint64_t number(std::map<std::string, std::string>& kv, const std::string& key, std::uint64_t lo,
+                     std::uint64_t hi, std::optional<std::string> text = std::nullopt) {
+  const auto value = text ? *text : kv[key];
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < lo || n > hi)
+    throw usage_error("--" + key + " needs a whole number from " + std::to_string(lo) + " to "
+                      + std::to_string(hi) + ", got '" + value + "'");
+  return n;
+}
+
 std::optional<invocation> parse_args(int argc, char** argv) {
   invocation inv;
   auto& opts = inv.opts;
@@ -377,32 +403,46 @@ std::optional<invocation> parse_args(int argc, char** argv) {
   opts.other_dir = kv["other"];
   opts.attack = kv["attack"];
   opts.topic = kv["topic"];
-  auto target = kv["target"];
   try {
-    if (!target.empty()) {
+    if (auto target = kv["target"]; !target.empty()) {
       auto colon = target.rfind(':');
-      if (colon == std::string::npos)
-        throw std::invalid_argument("no port");
+      if (colon == std::string::npos || colon == 0)
+        throw usage_error("--target must be HOST:PORT, got '" + target + "'");
       opts.host = target.substr(0, colon);
-      auto port = std::stoul(target.substr(colon + 1));
-      if (port == 0 || port > 65535 || opts.host.empty())
-        throw std::out_of_range("port");
-      opts.port = static_cast<uint16_t>(port);
+      opts.port = static_cast<uint16_t>(number(kv, "target", 1, 65535, target.substr(colon + 1)));
     }
     if (!kv["ack-wait-ms"].empty())
-      opts.ack_wait = std::chrono::milliseconds{std::stoul(kv["ack-wait-ms"])};
+      opts.ack_wait = std::chrono::milliseconds{number(kv, "ack-wait-ms", 0, 600'000)};
     if (!kv["timeout-ms"].empty())
-      opts.timeout = std::chrono::milliseconds{std::stoul(kv["timeout-ms"])};
+      opts.timeout = std::chrono::milliseconds{number(kv, "timeout-ms", 1, 3'600'000)};
     if (campaign) {
       campaign_options c;
-      if (kv["campaign"] != "all")
+      if (kv["campaign"] != "all") {
         c.types = split_list(kv["campaign"]);
+        if (c.types.empty())
+          throw usage_error("--campaign takes all or a comma-separated list of types");
+        for (const auto& t : c.types)
+          if (std::find(campaign_types().begin(), campaign_types().end(), t) == campaign_types().end())
+            throw usage_error("unknown campaign type '" + t + "'; the types are all or any of: "
+                              + join(campaign_types()));
+      }
+      for (const auto& t : c.types) {
+        const bool vm = t.rfind("vm-", 0) == 0;
+        if (vm && kv["vm-endpoints"].empty())
+          throw usage_error("campaign type " + t + " needs --vm-endpoints");
+        if (t == "http" && (kv["api-url"].empty() || kv["ca-file"].empty()))
+          throw usage_error("campaign type http needs --api-url and --ca-file");
+        if (!vm && t != "http" && (kv["identity"].empty() || kv["target"].empty()))
+          throw usage_error("campaign type " + t + " needs --identity and --target");
+      }
       if (!kv["count"].empty())
-        c.count = std::stoull(kv["count"]);
+        c.count = number(kv, "count", 1, 10'000'000);
       if (!kv["seed"].empty())
-        c.seed = std::stoull(kv["seed"]);
+        c.seed = number(kv, "seed", 0, std::numeric_limits<std::uint64_t>::max());
       if (!kv["pid"].empty())
-        c.pid = static_cast<pid_t>(std::stol(kv["pid"]));
+        c.pid = static_cast<pid_t>(number(kv, "pid", 1, std::numeric_limits<pid_t>::max()));
+      if (auto control = kv["control"]; !control.empty() && control != "yes" && control != "no")
+        throw usage_error("--control takes yes or no, got '" + control + "'");
       c.api_url = kv["api-url"];
       c.ca_file = kv["ca-file"];
       c.metrics_url = kv["metrics-url"];
@@ -414,11 +454,11 @@ std::optional<invocation> parse_args(int argc, char** argv) {
       c.control = kv["control"] == "yes";
       inv.campaign = std::move(c);
     }
-  } catch (const harness_failure& e) {
+  } catch (const usage_error& e) {
     std::cerr << "joconde-inject: " << e.what() << "\n";
     return std::nullopt;
-  } catch (const std::exception&) {
-    std::cerr << "joconde-inject: --target must be HOST:PORT and the durations and counts numbers\n";
+  } catch (const harness_failure& e) {
+    std::cerr << "joconde-inject: " << e.what() << "\n";
     return std::nullopt;
   }
   opts.recipients = split_list(kv["recipients"]);
