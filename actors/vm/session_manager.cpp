@@ -328,9 +328,13 @@ std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const st
                                      const std::atomic<bool>& evicted) {
   auto wait = std::min(greeting_timeout, sh.ctx->options.peer_timeout);
   std::uint8_t idx[4];
-  if (!read_all_by(fd, idx, 4, std::chrono::steady_clock::now() + wait)) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  if (!read_all_by(fd, idx, 4, deadline)) {
     if (!evicted.load())
-      refuse_peer(*sh.ctx, "greeting", "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms");
+      refuse_peer(*sh.ctx, "greeting",
+                  std::chrono::steady_clock::now() >= deadline
+                    ? "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms"
+                    : "no CP index from " + from + ": it closed the connection first");
     return std::nullopt;
   }
   return (unsigned{idx[0]} << 24) | (unsigned{idx[1]} << 16) | (unsigned{idx[2]} << 8) | idx[3];
