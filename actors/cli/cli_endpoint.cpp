@@ -1,3 +1,6 @@
+// Where the `joconde` client talks to (resolve_endpoint: options, environment or a local cluster's
+// cluster.json) and how the outcome of a request is told: its exit code and the node's error.
+
 #include "cli/cli_client.hpp"
 #include "cli/cli_command.hpp"
 
