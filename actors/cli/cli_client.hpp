@@ -110,13 +110,14 @@ struct options {
   std::string key;
   /// --until (cta watch): finished, cancelled or erased; empty: any end.
   std::string until;
-  /// The command and its arguments, e.g. {"cta", "show", UUID}.
+  /// The command's words and its arguments in their order, e.g. {"cta", "show", UUID}.
   std::vector<std::string> words;
 };
 
-/// Parses the arguments after the program name ("--key value", "--key=value", flags, and `--` ending
-/// the options); invalid_config saying what is wrong for an unknown option, a missing value or a bad
-/// --timeout.
+/// Parses the arguments after the program name with CLI11, into the subcommands that the table of
+/// commands names (cli_command.hpp): options anywhere on the line ("--key value", "--key=value",
+/// flags, and `--` ending the options); invalid_config saying what is wrong for an unknown option,
+/// a missing value or a bad --timeout. Which command the words name is checked later (run()).
 result<options> parse_options(const std::vector<std::string>& args);
 
 /// A node's API and the token to use there.

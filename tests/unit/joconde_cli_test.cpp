@@ -1188,6 +1188,78 @@ BOOST_AUTO_TEST_CASE(options_and_usage_errors) {
   BOOST_CHECK_EQUAL(joconde_run({"cta", "reject", "-h"}).out, cli::usage("cta reject"));
 }
 
+// CLI11 parses the line; these are the habits of the hand-written parser it replaced.
+BOOST_AUTO_TEST_CASE(options_stand_anywhere_and_command_words_can_be_arguments) {
+  // A command's own option before the command, the last of a repeated option wins.
+  auto r = joconde_run({"--peer", "client-a", "--url", "http://127.0.0.1:1", "cta", "approve", "c0ffee",
+                        "--url", node.url(), "--token", good_token});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(r.out, "client-a.joconde.test: approved; CTA instantiated\n");
+  // Words that name commands are arguments after a command: a UUID "whoami", a reason "status".
+  r = joconde_run(with_url({"cta", "show", "whoami"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
+  BOOST_CHECK_EQUAL(r.err, "joconde: not_found: no CTA whoami\n");
+  r = joconde_run(with_url({"cta", "cancel", "c0ffee", "--reason", "status"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"reason":"status"})");
+  // A value is the next word whatever it looks like; one given inline is taken as it is.
+  r = joconde_run(with_url({"cta", "cancel", "c0ffee", "--reason", "-x"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"reason":"-x"})");
+  r = joconde_run(with_url({"cta", "cancel", "c0ffee", "--reason=[a,b]"}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK_EQUAL(node.last_body(), R"({"reason":"[a,b]"})");
+  // Refused before anything is sent: a flag with a value, an empty value, the CLI11 wording.
+  const auto before = node.requests();
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+         {{"whoami", "--json=true"}, "option --json takes no value"},
+         {{"whoami", "--verbose="}, "option --verbose takes no value"},
+         {{"cta", "cancel", "c0ffee", "--reason", ""}, "option --reason needs a value"},
+         {{"download", "c0ffee", "out", "--url=", "x"}, "option --url needs a value"},
+         {{"whoami", "--frobnicate=1"}, "unknown option '--frobnicate'"},
+         {{"whoami", "--timeout", "86401"}, "--timeout wants a number of seconds between 0 and 86400"}}) {
+    r = joconde_run(with_url(args));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_EQUAL(r.out, "");
+    BOOST_CHECK_MESSAGE(r.err.rfind("joconde: invalid_config: " + says, 0) == 0, r.err);
+  }
+  BOOST_CHECK_EQUAL(node.requests(), before);
+  auto last = cli::parse_options({"whoami", "--token"});
+  BOOST_REQUIRE(!last.ok());
+  BOOST_CHECK_EQUAL(last.err().message, "option --token needs a value");
+}
+
+// Every command comes from one table: each has its usage text, is listed in the general one, and
+// counts its arguments before anything is sent.
+BOOST_AUTO_TEST_CASE(every_command_has_its_usage_and_counts_its_arguments) {
+  const auto before = node.requests();
+  for (const auto* command : {"whoami", "cta create", "cta list", "cta show", "cta watch", "ctsa submit",
+                              "cta sign", "cta approve", "cta reject", "cta cancel", "cta override",
+                              "pak create", "upload", "download", "sql check", "status"}) {
+    const std::string name{command};
+    BOOST_CHECK_MESSAGE(cli::usage(name).rfind("usage: joconde " + name + " ", 0) == 0, name);
+    BOOST_CHECK_MESSAGE(cli::usage().find("\n  " + name) != std::string::npos, name);
+    std::vector<std::string> words;
+    for (size_t start = 0, space = 0; space != std::string::npos; start = space + 1) {
+      space = name.find(' ', start);
+      words.push_back(name.substr(start, space - start));
+    }
+    auto help = words;
+    help.push_back("--help");
+    BOOST_CHECK_EQUAL(joconde_run(help).out, cli::usage(name));
+    auto extra = words;
+    extra.insert(extra.end(), {"1", "2", "3", "4"});
+    auto r = joconde_run(with_url(extra));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_MESSAGE(r.err.find(name + " takes no more arguments") != std::string::npos, r.err);
+  }
+  BOOST_CHECK_EQUAL(node.requests(), before);
+  // A group's text lists its commands.
+  BOOST_CHECK(cli::usage("cta").find("\n  cta override UUID") != std::string::npos);
+  BOOST_CHECK(cli::usage("pak").find("\n  pak create UUID") != std::string::npos);
+  BOOST_CHECK(cli::usage().find("\n  --passphrase-file FILE   pak create, upload, download\n") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(times_are_utc_iso_8601) {
   BOOST_CHECK_EQUAL(cli::format_utc_ms(0), "1970-01-01T00:00:00.000Z");
   BOOST_CHECK_EQUAL(cli::format_utc_ms(-1), "1969-12-31T23:59:59.999Z");
