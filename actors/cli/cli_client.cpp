@@ -461,7 +461,7 @@ result<call> sign_call(const std::string& cta_path, const options& opts) {
     {"document",
      {{"name", file_name},
       {"media_type", opts.media_type.empty() ? media_type_for(file_name) : opts.media_type},
-      {"data", base64(*bytes)}}}});
+      {"data", crypto::to_base64(*bytes)}}}});
   if (!body)
     return std::move(body).err();
   return call{"POST", cta_path + "/signatures", std::move(*body), render_signature};
@@ -504,7 +504,7 @@ result<call> pak_call(const std::string& cta_path, const options& opts) {
       return fail(errc::io_error, "cannot write " + opts.out);
   }
   auto der = key->public_key().to_der();
-  json person{{"name", opts.name}, {"pak", base64(std::string{der.begin(), der.end()})}};
+  json person{{"name", opts.name}, {"pak", crypto::to_base64(der)}};
   if (!opts.input.empty())
     person["input_keys"] = json::array({opts.input});
   else
@@ -989,30 +989,6 @@ std::string media_type_for(std::string_view file_name) {
   return i == types.end() ? std::string{"application/octet-stream"} : i->second;
 }
 
-std::string base64(std::string_view bytes) {
-  constexpr std::string_view digits =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  auto byte = [&](size_t i) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
-  };
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const auto v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int shift : {18, 12, 6, 0})
-      out += digits[v >> shift & 63];
-  }
-  if (const auto rest = bytes.size() - i; rest > 0) {
-    const auto v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += digits[v >> 18 & 63];
-    out += digits[v >> 12 & 63];
-    out += rest == 2 ? digits[v >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string usage(std::string_view command) {
   const auto& texts = command_usages();
   auto i = texts.find(command);
@@ -1087,7 +1063,7 @@ std::optional<int> fill_tee_measurements(call& c, const endpoint& ep, const opti
   doc["tee_measurements"] = json::array(
     {{{"platform", "simulated"},
       {"image", tee["image"]},
-      {"measurement", base64(std::string{measurement->begin(), measurement->end()})}}});
+      {"measurement", crypto::to_base64(*measurement)}}});
   c.body = doc.dump();
   auto node = tee.contains("node") && tee["node"].is_string() ? tee["node"].get<std::string>() : ep.url;
   err << "tee_measurements: simulated joconde-vm measurement " << crypto::hex(*measurement)

@@ -1,4 +1,4 @@
-#include "joconde/runtime/text.hpp"
+#include "joconde/messages/text.hpp"
 #include "joconde/runtime/http_client.hpp"
 #include "joconde/runtime/net.hpp"
 
