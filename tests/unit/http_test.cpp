@@ -160,6 +160,20 @@ private:
   std::thread thread_;
 };
 
+// What the client makes of a server that answers `reply` to a GET: the response or the error.
+result<http::response> answer_to(std::string reply) {
+  canned_server srv{std::move(reply)};
+  return http::client::send(srv.url(), "GET", "/", {}, {}, 60s);
+}
+
+// Checks that the client refuses `reply` with `code`, saying `says`.
+void expect_refusal(std::string reply, errc code, std::string_view says = {}) {
+  auto r = answer_to(std::move(reply));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == code), r.err().describe());
+  BOOST_TEST(r.err().message.find(says) != std::string::npos, r.err().message);
+}
+
 std::uint16_t port_of(const http::server& srv) {
   auto addr = srv.listen_address();
   return static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
@@ -522,30 +536,10 @@ BOOST_AUTO_TEST_CASE(client_handles_response_framings_and_limits) {
     BOOST_TEST(r->headers["x-a"] == "1");
     BOOST_TEST(r->body.empty());
   }
-  {
-    canned_server srv{"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::too_large), r.err().describe());
-  }
-  {
-    canned_server srv{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::io_error), r.err().describe());
-  }
-  {
-    canned_server srv{"SSH-2.0-OpenSSH\r\n\r\n"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::malformed_input), r.err().describe());
-  }
-  {
-    canned_server srv{""};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::io_error), r.err().describe());
-  }
+  expect_refusal("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc", errc::too_large);
+  expect_refusal("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", errc::io_error);
+  expect_refusal("SSH-2.0-OpenSSH\r\n\r\n", errc::malformed_input);
+  expect_refusal("", errc::io_error);
 }
 
 // -- listeners, TLS and limits ----------------------------------------------------------------------
@@ -1345,37 +1339,18 @@ BOOST_AUTO_TEST_CASE(a_server_without_tls13_is_a_protocol_error) {
 
 // -- the client on libcurl: what it must not inherit from libcurl's defaults ----------------------
 
-namespace {
-
-// What the client makes of a server that answers `reply` to a GET: the response or the error.
-result<http::response> answer_to(std::string reply) {
-  canned_server srv{std::move(reply)};
-  return http::client::send(srv.url(), "GET", "/", {}, {}, 60s);
-}
-
-// The code of the error the client makes of `reply`, which it must refuse; `says` in its message.
-errc refusal_of(std::string reply, std::string_view says = {}) {
-  auto r = answer_to(std::move(reply));
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.err().message.find(says) != std::string::npos, r.err().message);
-  return r.err().code;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(client_refuses_garbled_and_oversized_responses_while_they_arrive) {
-  BOOST_TEST((refusal_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
-              == errc::malformed_input));
-  BOOST_TEST((refusal_of("HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n", "bad header line")
-              == errc::malformed_input));
+  expect_refusal("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+                 errc::malformed_input, "chunked");
+  expect_refusal("HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n", errc::malformed_input,
+                 "bad header line");
   std::string head = "HTTP/1.1 200 OK\r\n";
   for (int i = 0; i < 70; ++i)
     head += "X-Pad-" + std::to_string(i) + ": " + std::string(1000, 'p') + "\r\n";
-  BOOST_TEST((refusal_of(head + "Content-Length: 0\r\n\r\n", "64 KiB") == errc::malformed_input));
+  expect_refusal(head + "Content-Length: 0\r\n\r\n", errc::malformed_input, "64 KiB");
   // No length announced: the cap is applied to the bytes as they come.
   const std::string ok = "HTTP/1.1 200 OK\r\n\r\n";
-  BOOST_TEST((refusal_of(ok + std::string(http::client::max_response_bytes + 1, 'x'), "exceeds")
-              == errc::too_large));
+  expect_refusal(ok + std::string(http::client::max_response_bytes + 1, 'x'), errc::too_large, "exceeds");
   auto full = answer_to(ok + std::string(http::client::max_response_bytes, 'x'));
   BOOST_REQUIRE_MESSAGE(full.ok(), (full.ok() ? "" : full.err().describe()));
   BOOST_TEST(full->body.size() == http::client::max_response_bytes);
