@@ -268,28 +268,4 @@ std::string media_type_for(std::string_view file_name) {
   return i == types.end() ? std::string{"application/octet-stream"} : i->second;
 }
 
-std::string base64(std::string_view bytes) {
-  constexpr std::string_view digits =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  auto byte = [&](size_t i) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
-  };
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const auto v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int shift : {18, 12, 6, 0})
-      out += digits[v >> shift & 63];
-  }
-  if (const auto rest = bytes.size() - i; rest > 0) {
-    const auto v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += digits[v >> 18 & 63];
-    out += digits[v >> 12 & 63];
-    out += rest == 2 ? digits[v >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 } // namespace joconde::cli

@@ -155,9 +155,6 @@ std::string usage(std::string_view command = {});
 /// application/octet-stream.
 std::string media_type_for(std::string_view file_name);
 
-/// Standard base64 with padding (RFC 4648 section 4), as JSON carries a document's bytes.
-std::string base64(std::string_view bytes);
-
 // -- running --
 
 /// Runs one `joconde` invocation: `args` are the arguments after the program name; answers go to

@@ -75,7 +75,7 @@ std::optional<int> fill_tee_measurements(call& c, const endpoint& ep, const invo
   doc["tee_measurements"] = json::array(
     {{{"platform", "simulated"},
       {"image", tee["image"]},
-      {"measurement", base64(std::string{measurement->begin(), measurement->end()})}}});
+      {"measurement", crypto::to_base64(*measurement)}}});
   c.body = doc.dump();
   auto node = tee.contains("node") && tee["node"].is_string() ? tee["node"].get<std::string>()
                                                               : ep.url;
@@ -128,7 +128,7 @@ result<call> sign_call(const invocation& in) {
     {"document",
      {{"name", file_name},
       {"media_type", opts.media_type.empty() ? media_type_for(file_name) : opts.media_type},
-      {"data", base64(*bytes)}}}});
+      {"data", crypto::to_base64(*bytes)}}}});
   if (!body)
     return std::move(body).err();
   return call{"POST", *path + "/signatures", std::move(*body), render_signature};

@@ -62,7 +62,7 @@ result<call> pak_call(const invocation& in) {
   if (auto written = write_new_file(opts.out, *pem); !written)
     return written.err();
   auto der = key->public_key().to_der();
-  json person{{"name", opts.name}, {"pak", base64(std::string{der.begin(), der.end()})}};
+  json person{{"name", opts.name}, {"pak", crypto::to_base64(der)}};
   if (!opts.input.empty())
     person["input_keys"] = json::array({opts.input});
   else

@@ -39,15 +39,7 @@ result<std::string> canonical_fingerprint(std::string_view text) {
     return fail(errc::malformed_input, "'" + std::string{text.substr(0, 200)}
                                          + "' is not a SHA-256 fingerprint (64 hex digits, colons "
                                            "allowed)");
-  static constexpr char hex_digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (auto b : *bytes) {
-    if (!out.empty())
-      out.push_back(':');
-    out.push_back(hex_digits[b >> 4]);
-    out.push_back(hex_digits[b & 0x0f]);
-  }
-  return out;
+  return crypto::hex(*bytes, text::hex_style::upper_colons);
 }
 
 result<std::optional<confirmation>> find_confirmation(const lmdb::txn_base& txn, const node_store& store,

@@ -1,5 +1,7 @@
 #include "node_config.hpp"
 
+#include "joconde/messages/text.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -100,12 +102,9 @@ const std::vector<config_key>& config_keys() {
 
 namespace {
 
+/// An INI value or name: `s` without blanks (CR too) around it and one pair of double quotes.
 std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r");
-  auto e = s.find_last_not_of(" \t\r");
-  if (b == std::string_view::npos)
-    return {};
-  auto out = std::string{s.substr(b, e - b + 1)};
+  auto out = std::string{text::trim(s, " \t\r")};
   if (out.size() >= 2 && out.front() == '"' && out.back() == '"')
     out = out.substr(1, out.size() - 2);
   return out;

@@ -2,23 +2,12 @@
 
 #include "vm_run.hpp"
 
+#include "joconde/messages/text.hpp"
 #include "joconde/runtime/crypto.hpp"
 
 #include <charconv>
 
 namespace joconde::vm {
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-} // namespace
 
 result<image_config> image_config::parse(std::string_view text) {
   if (text.size() > 1024 * 1024)
@@ -27,7 +16,7 @@ result<image_config> image_config::parse(std::string_view text) {
   std::size_t line_no = 0;
   while (!text.empty()) {
     auto nl = text.find('\n');
-    auto line = trim(text.substr(0, nl));
+    auto line = text::trim(text.substr(0, nl), " \t\r");
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     ++line_no;
     if (line.empty() || line.front() == '#')
@@ -36,8 +25,8 @@ result<image_config> image_config::parse(std::string_view text) {
     auto where = "image configuration line " + std::to_string(line_no) + ": ";
     if (eq == std::string_view::npos)
       return fail(errc::malformed_input, where + "expected key = value");
-    auto key = trim(line.substr(0, eq));
-    auto value = trim(line.substr(eq + 1));
+    auto key = text::trim(line.substr(0, eq), " \t\r");
+    auto value = text::trim(line.substr(eq + 1), " \t\r");
     if (key == "allow_simulated") {
       if (value != "true" && value != "false")
         return fail(errc::malformed_input, where + "allow_simulated is true or false");

@@ -4,6 +4,7 @@
 // integers. Not installed; nothing outside enclave/src includes it.
 
 #include "joconde/enclave/platform.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -46,8 +47,8 @@ void put_be(bytes& out, std::uint64_t x, unsigned n);
 /// Reads `n` big-endian bytes at `p`.
 std::uint64_t get_be(const std::uint8_t* p, unsigned n);
 
-/// Lowercase hexadecimal of `data`.
-std::string hex(std::span<const std::uint8_t> data);
+/// Lowercase hexadecimal of `data` (the shared text::hex).
+using text::hex;
 
 /// The DER encoding of `cert`; empty when OpenSSL cannot encode it.
 bytes to_der(X509* cert);

@@ -33,17 +33,6 @@ std::uint64_t get_be(const std::uint8_t* p, unsigned n) {
   return x;
 }
 
-std::string hex(std::span<const std::uint8_t> data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
-  for (auto b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-  return out;
-}
-
 bytes to_der(X509* cert) {
   unsigned char* buf = nullptr;
   auto len = i2d_X509(cert, &buf);

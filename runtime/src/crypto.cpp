@@ -2,7 +2,6 @@
 // crypto_x509.cpp and crypto_issue.cpp.
 
 #include "joconde/runtime/crypto.hpp"
-#include "joconde/runtime/text.hpp"
 
 #include "crypto_detail.hpp"
 
@@ -83,76 +82,8 @@ bytes to_bytes(std::string_view str) {
   return bytes{str.begin(), str.end()};
 }
 
-std::string hex(bytes_view data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
-  for (auto b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0x0f]);
-  }
-  return out;
-}
-
-std::string to_base64(bytes_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
-                           static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-result<bytes> from_base64(std::string_view str) {
-  if (str.size() % 4 != 0 || str.size() > (std::size_t{1} << 30))
-    return fail(errc::malformed_input, "base64 text must be a multiple of 4 characters long");
-  for (std::size_t i = 0; i < str.size(); ++i) {
-    char c = str[i];
-    bool pad_ok = c == '=' && i + 2 >= str.size() && (i + 1 == str.size() || str[i + 1] == '=');
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || pad_ok))
-      return fail(errc::malformed_input, "not base64: unexpected character at offset " + std::to_string(i));
-  }
-  bytes out(str.size() / 4 * 3);
-  auto n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(str.data()),
-                           static_cast<int>(str.size()));
-  if (n < 0)
-    return fail(errc::malformed_input, "not base64");
-  std::size_t pad = 0;
-  if (!str.empty() && str.back() == '=')
-    pad = str[str.size() - 2] == '=' ? 2 : 1;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
-result<bytes> from_hex(std::string_view str) {
-  if (str.size() % 2 != 0)
-    return fail(errc::malformed_input, "hex string has an odd number of digits ("
-                                         + std::to_string(str.size()) + "); give two per byte");
-  bytes out;
-  out.reserve(str.size() / 2);
-  for (std::size_t i = 0; i < str.size(); i += 2) {
-    auto hi = text::hex_value(str[i]);
-    auto lo = text::hex_value(str[i + 1]);
-    if (hi < 0 || lo < 0)
-      return fail(errc::malformed_input, "hex string has a non-hex character at position "
-                                           + std::to_string(hi < 0 ? i : i + 1)
-                                           + "; use only 0-9, a-f and A-F");
-    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-  }
-  return out;
-}
-
 std::string fingerprint(bytes_view der) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  auto digest = sha256(der);
-  std::string out;
-  out.reserve(digest.size() * 3);
-  for (auto b : digest) {
-    if (!out.empty())
-      out.push_back(':');
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0x0f]);
-  }
-  return out;
+  return hex(sha256(der), text::hex_style::upper_colons);
 }
 
 bytes random_bytes(std::size_t n) {

@@ -1,19 +1,28 @@
-#include "joconde/runtime/text.hpp"
+// The HTTP client on libcurl (see http_client.hpp): one easy handle per request, security options
+// set explicitly rather than trusted to defaults, curl's result codes mapped onto the project's.
+
 #include "joconde/runtime/http_client.hpp"
+
+#include "http_client_detail.hpp"
+
+#include "joconde/messages/text.hpp"
+#include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/net.hpp"
 
-#include "http_tls.hpp"
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -22,9 +31,12 @@ namespace joconde::http {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+using detail::ca_hint;
+using detail::exchange;
+using detail::url_parts;
 
 constexpr size_t max_header_bytes = 64 * 1024;
+constexpr std::streamsize max_ca_file_bytes = 1 << 20;
 
 bool has_ctl_or_space(std::string_view s) noexcept {
   return std::any_of(s.begin(), s.end(), [](char c) {
@@ -40,17 +52,9 @@ bool is_token(std::string_view s) noexcept {
   });
 }
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
-struct url_parts {
-  bool tls = false;
-  std::string authority; // as written, for the Host header
-  std::string host;      // without brackets
-  std::string port;
-  std::string prefix; // path prefix without trailing '/'
-};
+// -- the URL --------------------------------------------------------------------------------------
+// Parsed here rather than by curl: the errors name what is wrong, only http[s]://host[:port][/prefix]
+// is accepted, and the request target goes out exactly as the caller wrote it.
 
 result<url_parts> parse_url(const std::string& url) {
   auto bad = [&](std::string_view why) {
@@ -107,138 +111,268 @@ result<url_parts> parse_url(const std::string& url) {
   }
   if (out.host.empty())
     return bad("has no host");
-  if (port.empty()) {
-    out.port = out.tls ? "443" : "80";
-  } else {
+  if (!port.empty()) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
       return bad("has an invalid port");
-    out.port = std::to_string(value);
   }
   return out;
 }
 
-// Waits for `events` on `fd`: 1 ready, 0 deadline passed, -1 error (errno set).
-int wait_for(int fd, short events, steady::time_point deadline) {
-  for (;;) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()).count();
-    if (left <= 0)
-      return 0;
-    pollfd pfd{fd, events, 0};
-    int n = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 60'000)));
-    if (n > 0)
-      return 1;
-    if (n < 0 && errno != EINTR)
-      return -1;
-  }
+// The PEM text of the CA file, checked to hold certificates: a bad file is reported before any
+// connection, and curl is given the very bytes that were checked.
+result<std::string> read_ca_file(const std::string& ca_file) {
+  std::ifstream in{ca_file, std::ios::binary};
+  if (!in)
+    return fail(errc::invalid_config, "cannot read the CA file '" + ca_file + "': "
+                                        + std::strerror(errno) + "; " + ca_hint);
+  std::string pem;
+  pem.resize(static_cast<size_t>(max_ca_file_bytes) + 1);
+  in.read(pem.data(), max_ca_file_bytes + 1);
+  pem.resize(static_cast<size_t>(in.gcount()));
+  if (pem.size() > static_cast<size_t>(max_ca_file_bytes))
+    return fail(errc::invalid_config, "the CA file '" + ca_file + "' is larger than 1 MiB");
+  if (auto anchors = crypto::certificate::chain_from_pem(pem); !anchors)
+    return fail(errc::invalid_config, "the CA file '" + ca_file + "' holds no usable certificate ("
+                                        + anchors.err().message + ")");
+  return pem;
 }
 
-// The numeric text of a resolved address.
-std::string numeric(const addrinfo& ai) {
-  char host[NI_MAXHOST] = {};
-  if (::getnameinfo(ai.ai_addr, ai.ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
-    return {};
-  return host;
+// -- curl handles ---------------------------------------------------------------------------------
+
+// curl_global_init once per process, before the first handle (a function-local static is
+// initialised exactly once even when threads race). Never cleaned up: other threads may still
+// hold handles while the process exits.
+bool curl_ready() {
+  static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  return ready;
 }
 
-// Incremental decoder of a chunked body held in `raw` from `pos` on.
-struct chunk_decoder {
-  size_t pos = 0;
-  bool done = false;
-  std::string out;
+struct easy_free {
+  void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
 
-  // Consumes what it can; an error for malformed framing or an oversized body.
-  result<void> step(const std::string& raw) {
-    while (!done) {
-      auto eol = raw.find("\r\n", pos);
-      if (eol == std::string::npos)
-        return raw.size() - pos > 4096 ? fail(errc::malformed_input, "a chunk header is too long")
-                                       : ok();
-      std::string_view line{raw.data() + pos, eol - pos};
-      line = text::trim(line.substr(0, line.find(';')));
-      size_t size = 0;
-      auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
-      if (line.empty() || ec != std::errc{} || end != line.data() + line.size())
-        return fail(errc::malformed_input, "the chunked response body has a bad chunk size");
-      if (size > client::max_response_bytes || out.size() + size > client::max_response_bytes)
-        return fail(errc::too_large, "the response body exceeds "
-                                       + std::to_string(client::max_response_bytes) + " bytes");
-      if (size == 0) {
-        // Trailer section: lines up to an empty one.
-        size_t p = eol + 2;
-        for (;;) {
-          auto e = raw.find("\r\n", p);
-          if (e == std::string::npos)
-            return ok();
-          if (e == p) {
-            done = true;
-            pos = e + 2;
-            return ok();
-          }
-          p = e + 2;
-        }
-      }
-      size_t data = eol + 2;
-      if (raw.size() < data + size + 2)
-        return ok();
-      if (raw.compare(data + size, 2, "\r\n") != 0)
-        return fail(errc::malformed_input, "a chunk of the response body is not terminated by CRLF");
-      out.append(raw, data, size);
-      pos = data + size + 2;
-    }
-    return ok();
+// Header lists may hold the bearer token: wiped before they are freed.
+struct slist_free {
+  void operator()(curl_slist* list) const noexcept {
+    for (auto* l = list; l != nullptr; l = l->next)
+      OPENSSL_cleanse(l->data, std::strlen(l->data));
+    curl_slist_free_all(list);
   }
 };
 
-enum class framing { none, length, chunked, close };
+// -- callbacks ------------------------------------------------------------------------------------
 
-// The bytes of one exchange: a non-blocking socket, with TLS over it for https://.
-class channel {
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto& ex = *static_cast<exchange*>(user);
+  size_t n = size * count;
+  if (n > client::max_response_bytes - ex.res.body.size())
+    return ex.stop(fail(errc::too_large, "the response body of " + *ex.what + " exceeds "
+                                           + std::to_string(client::max_response_bytes) + " bytes"));
+  ex.res.body.append(data, n);
+  return n;
+}
+
+// Every line of every head (interim 1xx ones too, and trailers after a chunked body).
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto& ex = *static_cast<exchange*>(user);
+  size_t n = size * count;
+  std::string_view line{data, n};
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+    line.remove_suffix(1);
+  const bool status_line = line.substr(0, 5) == "HTTP/"; // curl has checked it: a new head
+  if (status_line) {
+    ex.res.headers.clear();
+    ex.header_bytes = 0;
+    ex.interim = line.size() >= 10 && line[9] == '1';
+    ex.head_done = false;
+  }
+  ex.header_bytes += n;
+  if (ex.header_bytes > max_header_bytes)
+    return ex.stop(fail(errc::malformed_input,
+                        "the response headers of " + *ex.what + " exceed 64 KiB"));
+  if (status_line || ex.head_done)
+    return n;
+  if (line.empty()) {
+    ex.head_done = !ex.interim;
+    return n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+    return ex.stop(fail(errc::malformed_input,
+                        "the response of " + *ex.what + " has a bad header line"));
+  std::string name{line.substr(0, colon)};
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto& slot = ex.res.headers[name];
+  slot += (slot.empty() ? "" : ", ") + std::string{text::trim(line.substr(colon + 1))};
+  return n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t sent) {
+  auto& ex = *static_cast<exchange*>(user);
+  if (sent > ex.reported) {
+    ex.reported = sent;
+    (*ex.progress)(static_cast<size_t>(sent), ex.body_size);
+  }
+  return 0;
+}
+
+// Opens the sockets curl connects with: close-on-exec, and for a token over http:// only to
+// loopback addresses (the check before the request resolved the name; this holds at connect time).
+curl_socket_t open_socket(void* user, curlsocktype, curl_sockaddr* addr) {
+  auto& ex = *static_cast<exchange*>(user);
+  if (ex.loopback_only) {
+    char host[NI_MAXHOST] = {};
+    if (::getnameinfo(&addr->addr, addr->addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0
+        || !net::is_loopback(host)) {
+      ex.refused_address = true;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+// OpenSSL's chain check, unchanged; remembers its verdict and the server's certificate for the
+// messages (curl checks the host name after the handshake, says neither what the certificate names
+// nor, then, whether the chain was fine).
+int verify_chain(X509_STORE_CTX* store, void* user) {
+  auto& ex = *static_cast<exchange*>(user);
+  if (X509* leaf = X509_STORE_CTX_get0_cert(store); leaf != nullptr && X509_up_ref(leaf) == 1)
+    ex.peer.emplace(leaf);
+  int verified = X509_verify_cert(store);
+  ex.chain_result = X509_STORE_CTX_get_error(store);
+  return verified;
+}
+
+// Runs on the SSL_CTX curl made for the connection, after curl configured it.
+CURLcode on_ssl_context(CURL*, void* ssl_ctx, void* user) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_keylog_callback(ctx, nullptr); // SSLKEYLOGFILE does not get this process's secrets
+  SSL_CTX_set_cert_verify_callback(ctx, &verify_chain, user);
+  return CURLE_OK;
+}
+
+// Sets options on a handle; the first option curl refuses is the error.
+class setter {
 public:
-  channel(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
+  explicit setter(CURL* h) : h_(h) {
     // nop
   }
 
-  int fd() const noexcept {
-    return fd_;
+  template <class T>
+  void operator()(CURLoption opt, T value) {
+    if (rc_ == CURLE_OK)
+      rc_ = curl_easy_setopt(h_, opt, value);
   }
 
-  // Sends some of [data, data+n); see io_step.
-  detail::io_step write_some(const char* data, size_t n) {
-    if (ssl_ != nullptr)
-      return detail::tls_write_some(ssl_, data, n);
-    detail::io_step s;
-    auto r = ::send(fd_, data, n, MSG_NOSIGNAL);
-    if (r > 0)
-      s.n = static_cast<size_t>(r);
-    else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-      s.wait = errno == EINTR ? 0 : POLLOUT;
-    else
-      s.err = r < 0 ? errno : EPIPE;
-    return s;
-  }
-
-  // Receives up to `n` bytes into `data`; see io_step.
-  detail::io_step read_some(char* data, size_t n) {
-    if (ssl_ != nullptr)
-      return detail::tls_read_some(ssl_, data, n);
-    detail::io_step s;
-    auto r = ::recv(fd_, data, n, 0);
-    if (r > 0)
-      s.n = static_cast<size_t>(r);
-    else if (r == 0)
-      s.eof = true;
-    else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-      s.wait = errno == EINTR ? 0 : POLLIN;
-    else
-      s.err = errno;
-    return s;
+  result<void> done() const {
+    if (rc_ != CURLE_OK)
+      return fail(errc::unsupported, std::string{"libcurl cannot set up the request ("}
+                                       + curl_easy_strerror(rc_)
+                                       + "): joconde needs libcurl 7.85 or later built with OpenSSL");
+    return ok();
   }
 
 private:
-  int fd_;
-  SSL* ssl_;
+  CURL* h_;
+  CURLcode rc_ = CURLE_OK;
+};
+
+// One request: the texts curl points into, its header list and what its callbacks learn. Stays
+// where it was made while curl holds pointers into it.
+struct outgoing {
+  url_parts url;
+  std::string method;
+  std::string body;
+  std::string what;     // "METHOD URL", for messages
+  std::string endpoint; // scheme://authority/ for curl to connect to
+  std::string target;   // the request target, sent as written (curl would normalise "/../")
+  std::string ca_pem;
+  std::unique_ptr<curl_slist, slist_free> headers;
+  exchange ex;
+  char message[CURL_ERROR_SIZE] = {};
+
+  outgoing() = default;
+  outgoing(const outgoing&) = delete;
+  outgoing& operator=(const outgoing&) = delete;
+
+  // Connection: close, the token (if any) and the body's type; the caller's copy of the token is
+  // wiped.
+  bool add_headers(std::string& bearer_token) {
+    auto add = [&](std::string line) {
+      auto* list = curl_slist_append(headers.get(), line.c_str());
+      OPENSSL_cleanse(line.data(), line.size());
+      if (list == nullptr)
+        return false;
+      (void) headers.release(); // the same list, or the first node of a new one
+      headers.reset(list);
+      return true;
+    };
+    bool listed = add("Connection: close");
+    if (!bearer_token.empty())
+      listed = listed && add("Authorization: Bearer " + bearer_token);
+    OPENSSL_cleanse(bearer_token.data(), bearer_token.size());
+    // curl's default for a body is a form's type: JSON or none.
+    return listed && add(body.empty() ? "Content-Type:" : "Content-Type: application/json");
+  }
+
+  // Every option of the request on `h`, the security ones set explicitly rather than left to
+  // curl's defaults.
+  result<void> configure(CURL* h, const client_options& options) {
+    const auto timeout_ms = static_cast<long>(std::max<long long>(options.timeout.count(), 1));
+    setter set{h};
+    set(CURLOPT_ERRORBUFFER, message);
+    set(CURLOPT_URL, endpoint.c_str());
+    set(CURLOPT_REQUEST_TARGET, target.c_str());
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_FOLLOWLOCATION, 0L);
+    set(CURLOPT_PROXY, ""); // no proxy, whatever the environment says
+    set(CURLOPT_NOSIGNAL, 1L);
+    set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    set(CURLOPT_FORBID_REUSE, 1L);
+    set(CURLOPT_FRESH_CONNECT, 1L);
+    set(CURLOPT_TCP_NODELAY, 1L);
+    set(CURLOPT_TIMEOUT_MS, timeout_ms); // never 0, which would mean no limit
+    set(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    set(CURLOPT_USERAGENT, "joconde");
+    set(CURLOPT_HTTPHEADER, headers.get());
+    set(CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "HEAD") {
+      set(CURLOPT_NOBODY, 1L);
+    } else if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+      set(CURLOPT_POSTFIELDS, body.data());
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(client::max_response_bytes));
+    set(CURLOPT_WRITEFUNCTION, &on_body);
+    set(CURLOPT_WRITEDATA, &ex);
+    set(CURLOPT_HEADERFUNCTION, &on_header);
+    set(CURLOPT_HEADERDATA, &ex);
+    set(CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+    set(CURLOPT_OPENSOCKETDATA, &ex);
+    if (ex.progress != nullptr) {
+      set(CURLOPT_XFERINFOFUNCTION, &on_progress);
+      set(CURLOPT_XFERINFODATA, &ex);
+      set(CURLOPT_NOPROGRESS, 0L);
+    }
+    if (url.tls) {
+      // TLS 1.3 only; the CA file's certificates are the only trust anchors (curl's default
+      // bundle and directory are switched off); chain and host name checked, never skipped.
+      set(CURLOPT_SSLVERSION, long{CURL_SSLVERSION_TLSv1_3} | long{CURL_SSLVERSION_MAX_TLSv1_3});
+      set(CURLOPT_SSL_VERIFYPEER, 1L);
+      set(CURLOPT_SSL_VERIFYHOST, 2L);
+      set(CURLOPT_CAINFO, static_cast<const char*>(nullptr));
+      set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+      curl_blob anchors{ca_pem.data(), ca_pem.size(), CURL_BLOB_COPY};
+      set(CURLOPT_CAINFO_BLOB, &anchors);
+      set(CURLOPT_SSL_SESSIONID_CACHE, 0L);
+      set(CURLOPT_SSL_CTX_FUNCTION, &on_ssl_context);
+      set(CURLOPT_SSL_CTX_DATA, &ex);
+    }
+    return set.done();
+  }
 };
 
 } // namespace
@@ -273,281 +407,49 @@ result<response> client::send(const std::string& base_url, std::string method,
       return fail(errc::invalid_config, "a CA file is needed to check the server of " + base_url
                                           + ": give the CA file that issued the server's "
                                             "certificate (joconde --ca-file)");
-    const auto deadline = steady::now() + options.timeout;
-    const std::string what = method + " " + base_url + path_and_query;
-    auto timed_out = [&](std::string_view stage) {
-      return fail(errc::timeout, std::string{stage} + " " + what + " took longer than "
-                                   + std::to_string(options.timeout.count()) + " ms");
-    };
-
-    // Trust anchors first: a bad CA file is reported without touching the network.
-    detail::tls_context_ptr tls_ctx;
+    outgoing req;
     if (url->tls) {
-      auto ctx = detail::tls_client_context(options.ca_file);
-      if (!ctx)
-        return std::move(ctx).err();
-      tls_ctx = std::move(*ctx);
+      auto pem = read_ca_file(options.ca_file);
+      if (!pem)
+        return std::move(pem).err();
+      req.ca_pem = std::move(*pem);
     }
+    // A token goes over plain HTTP to a host whose addresses are all loopback ones only.
+    const bool loopback_only = !url->tls && !bearer_token.empty();
+    if (loopback_only && !net::is_loopback(url->host))
+      return fail(errc::forbidden, "refusing to send a token over plain HTTP to " + url->host
+                                     + ": use https:// (only a loopback address may get a token "
+                                       "over http://)");
+    if (!curl_ready())
+      return fail(errc::io_error, "libcurl cannot be initialised");
+    std::unique_ptr<CURL, easy_free> handle{curl_easy_init()};
+    if (!handle)
+      return fail(errc::io_error, "libcurl cannot make a request handle");
 
-    // Resolve; a token goes over plain HTTP to loopback addresses only.
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* addrs = nullptr;
-    if (int rc = ::getaddrinfo(url->host.c_str(), url->port.c_str(), &hints, &addrs); rc != 0)
-      return fail(errc::io_error, "cannot resolve host '" + url->host + "': " + gai_strerror(rc));
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addrs_guard{addrs, &::freeaddrinfo};
-    if (!url->tls && !bearer_token.empty()) {
-      for (auto* ai = addrs; ai != nullptr; ai = ai->ai_next)
-        if (!net::is_loopback(numeric(*ai)))
-          return fail(errc::forbidden, "refusing to send a token over plain HTTP to " + url->host
-                                         + ": use https:// (only a loopback address may get a token "
-                                           "over http://)");
-    }
+    req.url = std::move(*url);
+    req.what = method + " " + base_url + path_and_query;
+    req.endpoint = (req.url.tls ? "https://" : "http://") + req.url.authority + "/";
+    req.target = req.url.prefix + path_and_query;
+    req.method = std::move(method);
+    req.body = std::move(body);
+    req.ex.what = &req.what;
+    req.ex.body_size = req.body.size();
+    req.ex.loopback_only = loopback_only;
+    req.ex.progress = options.progress && !req.body.empty() ? &options.progress : nullptr;
+    if (!req.add_headers(bearer_token))
+      return fail(errc::io_error, "out of memory for the request headers");
+    if (auto r = req.configure(handle.get(), options); !r)
+      return r.err();
 
-    // Connect.
-    net::socket_fd sock;
-    int last_err = 0;
-    for (auto* ai = addrs; ai != nullptr && sock.get() < 0; ai = ai->ai_next) {
-      net::socket_fd candidate{::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                                        ai->ai_protocol)};
-      int fd = candidate.get();
-      if (fd < 0) {
-        last_err = errno;
-        continue;
-      }
-      if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        if (errno != EINPROGRESS && errno != EINTR) {
-          last_err = errno;
-          continue;
-        }
-        int w = wait_for(fd, POLLOUT, deadline);
-        if (w == 0)
-          return timed_out("connecting for");
-        int so_error = 0;
-        socklen_t len = sizeof(so_error);
-        if (w < 0)
-          so_error = errno;
-        else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
-          so_error = errno;
-        if (so_error != 0) {
-          last_err = so_error;
-          continue;
-        }
-      }
-      sock = std::move(candidate);
-    }
-    if (sock.get() < 0)
-      return fail(errc::io_error, "cannot connect to " + url->authority + ": " + errno_text(last_err)
-                                    + " (is the node running and is the address right?)");
-
-    // TLS handshake.
-    detail::tls_session_ptr tls;
-    if (url->tls) {
-      auto session = detail::tls_client_session(tls_ctx.get(), sock.get(), url->host);
-      if (!session)
-        return std::move(session).err();
-      tls = std::move(*session);
-      for (;;) {
-        auto step = detail::tls_handshake_step(tls.get(), url->host, url->authority);
-        if (!step)
-          return std::move(step).err();
-        if (*step == 0)
-          break;
-        int w = wait_for(sock.get(), *step, deadline);
-        if (w == 0)
-          return timed_out("the TLS handshake for");
-        if (w < 0)
-          return fail(errc::io_error, "the TLS handshake with " + url->authority
-                                        + " failed: " + errno_text(errno));
-      }
-    }
-    channel link{sock.get(), tls.get()};
-
-    // Send the request; a failure here may still leave a response to read (e.g. 413 and close).
-    std::string out = method + " " + url->prefix + path_and_query + " HTTP/1.1\r\nHost: "
-                      + url->authority
-                      + "\r\nUser-Agent: joconde\r\nAccept: */*\r\nConnection: close\r\n";
-    if (!bearer_token.empty())
-      out += "Authorization: Bearer " + bearer_token + "\r\n";
-    if (!body.empty())
-      out += "Content-Type: application/json\r\n";
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
-      out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    out += "\r\n";
-    const size_t head_size = out.size();
-    out += body;
-    const size_t body_size = body.size();
-    body.clear();
-    body.shrink_to_fit();
-    std::string send_err;
-    for (size_t sent = 0; sent < out.size();) {
-      auto s = link.write_some(out.data() + sent, out.size() - sent);
-      if (s.n > 0) {
-        sent += s.n;
-        if (options.progress && body_size > 0 && sent > head_size)
-          options.progress(sent - head_size, body_size);
-      } else if (s.wait != 0) {
-        int w = wait_for(link.fd(), s.wait, deadline);
-        if (w == 0)
-          return timed_out("sending");
-        if (w < 0) {
-          send_err = errno_text(errno);
-          break;
-        }
-      } else if (s.err != 0 || !s.error.empty() || s.eof) {
-        send_err = !s.error.empty() ? s.error : errno_text(s.err != 0 ? s.err : EPIPE);
-        break;
-      }
-    }
-    out.clear();
-    out.shrink_to_fit();
-
-    // Receive the response.
-    std::string raw;
-    size_t header_end = 0; // offset of the body once the headers are parsed
-    response res;
-    res.content_type.clear();
-    framing frame = framing::none;
-    unsigned long long content_length = 0;
-    chunk_decoder chunks;
-    bool eof = false;
-    bool truncated = false; // TLS ended without close_notify
-    auto closed_early = [&](std::string_view when) {
-      std::string msg = "the connection for " + what + " closed " + std::string{when};
-      if (!send_err.empty())
-        msg += " (sending failed: " + send_err + ")";
-      return fail(errc::io_error, std::move(msg));
-    };
-    char buf[65536];
-    for (;;) {
-      if (frame == framing::none) {
-        auto end = raw.find("\r\n\r\n");
-        if (end == std::string::npos) {
-          if (raw.size() > max_header_bytes)
-            return fail(errc::malformed_input, "the response headers exceed 64 KiB");
-        } else {
-          std::string_view head{raw.data(), end};
-          auto line_end = head.find("\r\n");
-          std::string_view status_line = head.substr(0, line_end);
-          int status = 0;
-          if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1."
-              || status_line[8] != ' '
-              || std::from_chars(status_line.data() + 9, status_line.data() + 12, status).ptr
-                   != status_line.data() + 12
-              || status < 100)
-            return fail(errc::malformed_input, "the response of " + what + " is not HTTP/1.x");
-          if (status < 200 && status != 101) {
-            raw.erase(0, end + 4); // interim response, e.g. 100 Continue
-            continue;
-          }
-          res.status = status;
-          std::string_view rest =
-            line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
-          while (!rest.empty()) {
-            auto eol = rest.find("\r\n");
-            std::string_view line = rest.substr(0, eol);
-            rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 2);
-            auto colon = line.find(':');
-            if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
-              return fail(errc::malformed_input, "the response of " + what + " has a bad header line");
-            std::string name{line.substr(0, colon)};
-            std::transform(name.begin(), name.end(), name.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            std::string_view value = text::trim(line.substr(colon + 1));
-            auto& slot = res.headers[name];
-            slot += (slot.empty() ? "" : ", ") + std::string{value};
-          }
-          if (auto it = res.headers.find("content-type"); it != res.headers.end())
-            res.content_type = it->second;
-          header_end = end + 4;
-          auto te = res.headers.find("transfer-encoding");
-          auto cl = res.headers.find("content-length");
-          if (method == "HEAD" || status == 204 || status == 304) {
-            frame = framing::length;
-            content_length = 0;
-          } else if (te != res.headers.end()) {
-            std::string_view v = te->second;
-            auto last = text::trim(v.substr(v.rfind(',') == std::string_view::npos ? 0 : v.rfind(',') + 1));
-            if (!text::iequals(last, "chunked"))
-              return fail(errc::malformed_input, "the response uses an unsupported transfer encoding '"
-                                                   + te->second + "'");
-            frame = framing::chunked;
-            chunks.pos = header_end;
-          } else if (cl != res.headers.end()) {
-            std::string_view v = cl->second;
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), content_length);
-            if (v.empty() || ec != std::errc{} || p != v.data() + v.size())
-              return fail(errc::malformed_input, "the response has a bad Content-Length");
-            if (content_length > max_response_bytes)
-              return fail(errc::too_large, "the response body of " + what + " has "
-                                             + std::to_string(content_length)
-                                             + " bytes, more than the limit of "
-                                             + std::to_string(max_response_bytes));
-            frame = framing::length;
-          } else {
-            frame = framing::close;
-          }
-        }
-      }
-      // Complete?
-      if (frame == framing::length && raw.size() - header_end >= content_length) {
-        res.body = raw.substr(header_end, static_cast<size_t>(content_length));
-        if (tls)
-          detail::tls_close_notify(tls.get());
-        return res;
-      }
-      if (frame == framing::chunked) {
-        if (auto r = chunks.step(raw); !r)
-          return r.err();
-        if (chunks.done) {
-          res.body = std::move(chunks.out);
-          if (tls)
-            detail::tls_close_notify(tls.get());
-          return res;
-        }
-      }
-      if (frame == framing::close) {
-        if (raw.size() - header_end > max_response_bytes)
-          return fail(errc::too_large, "the response body of " + what + " exceeds "
-                                         + std::to_string(max_response_bytes) + " bytes");
-        if (eof && truncated)
-          return fail(errc::io_error, "the TLS connection for " + what + " ended without "
-                                        "close_notify: the response may be cut short");
-        if (eof) {
-          res.body = raw.substr(header_end);
-          return res;
-        }
-      }
-      if (eof) {
-        if (frame == framing::none)
-          return closed_early("before a response arrived (is it an HTTP server? a server over its "
-                              "connection limits also closes at once)");
-        return closed_early("in the middle of the response body");
-      }
-      // Read more.
-      auto s = link.read_some(buf, sizeof(buf));
-      if (s.n > 0) {
-        raw.append(buf, s.n);
-      } else if (s.eof) {
-        eof = true;
-        truncated = s.truncated;
-      } else if (s.wait != 0) {
-        int w = wait_for(link.fd(), s.wait, deadline);
-        if (w == 0)
-          return timed_out(frame == framing::none ? "waiting for the response to" : "reading the response to");
-        if (w < 0)
-          return fail(errc::io_error, "waiting for the response to " + what + " failed: "
-                                        + errno_text(errno));
-      } else if (s.err == ECONNRESET) {
-        if (send_err.empty())
-          send_err = errno_text(ECONNRESET);
-        eof = true;
-      } else if (s.err != 0 || !s.error.empty()) {
-        return fail(errc::io_error, "reading the response to " + what + " failed: "
-                                      + (s.error.empty() ? errno_text(s.err) : s.error));
-      }
-    }
+    if (CURLcode rc = curl_easy_perform(handle.get()); rc != CURLE_OK)
+      return detail::error_of(rc, handle.get(), req.ex, req.url, options.timeout, req.message);
+    long status = 0;
+    curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &status);
+    auto& res = req.ex.res;
+    res.status = static_cast<int>(status);
+    auto type = res.headers.find("content-type");
+    res.content_type = type != res.headers.end() ? type->second : std::string{};
+    return std::move(res);
   } catch (const std::exception& e) {
     return fail(errc::io_error, std::string{"HTTP request failed: "} + e.what());
   }

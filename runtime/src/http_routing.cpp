@@ -2,7 +2,7 @@
 
 #include "http_routing.hpp"
 
-#include "joconde/runtime/text.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <algorithm>
 #include <cctype>

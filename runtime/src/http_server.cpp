@@ -8,9 +8,9 @@
 // posted back to the I/O thread. Connection state is touched by the I/O thread only, except the
 // request and handler a worker runs while no I/O is pending on that connection.
 
+#include "joconde/messages/text.hpp"
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/net.hpp"
-#include "joconde/runtime/text.hpp"
 
 #include "http_routing.hpp"
 #include "http_tls.hpp"

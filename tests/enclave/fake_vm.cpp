@@ -11,15 +11,18 @@
 
 #include "joconde/enclave/platform.hpp"
 #include "joconde/enclave/secure_processor.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -28,20 +31,14 @@ using namespace joconde::enclave;
 
 namespace {
 
-std::string hex(std::span<const std::uint8_t> data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-  return out;
-}
+using text::hex;
 
-report_data parse_report_data(std::string_view text) {
+report_data parse_report_data(std::string_view digits) {
   report_data out{};
-  for (std::size_t i = 0; i < out.size() && 2 * i + 1 < text.size(); ++i)
-    out[i] = static_cast<std::uint8_t>(std::stoi(std::string{text.substr(2 * i, 2)}, nullptr, 16));
+  auto raw = text::from_hex(digits);
+  if (!raw)
+    throw std::invalid_argument{"--report-data: " + raw.err().message};
+  std::copy_n(raw->begin(), std::min(raw->size(), out.size()), out.begin());
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "joconde/enclave/platform.hpp"
 #include "joconde/enclave/secure_processor.hpp"
 #include "joconde/enclave/simulated.hpp"
+#include "joconde/messages/text.hpp"
 
 #include "enclave_test_support.hpp"
 
@@ -39,7 +40,7 @@ using namespace joconde::enclave;
 
 using joconde::test::cta_hash;
 using joconde::test::must;
-using joconde::test::text;
+using joconde::text::hex;
 
 namespace fs = std::filesystem;
 
@@ -48,21 +49,8 @@ namespace {
 const fs::path sp_binary = fs::path{JOCONDE_BINARY_DIR} / "bin" / "joconde-sp";
 const fs::path vm_binary = fs::path{JOCONDE_BINARY_DIR} / "tests" / "joconde-fake-vm";
 
-std::string hex(std::span<const std::uint8_t> data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-  return out;
-}
-
-bytes unhex(std::string_view text) {
-  bytes out;
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2)
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string{text.substr(i, 2)}, nullptr, 16)));
-  return out;
+bytes unhex(std::string_view digits) {
+  return must(text::from_hex(digits));
 }
 
 std::string slurp(const fs::path& file) {
@@ -230,7 +218,7 @@ BOOST_AUTO_TEST_CASE(launched_vm_gets_evidence_that_verifies_with_the_printed_me
   BOOST_TEST(m.size() == 96u);
   BOOST_TEST(m.find_first_not_of("0123456789abcdef") == std::string::npos);
   auto binary = must(read_file(vm_binary, max_vm_binary));
-  BOOST_TEST(m == hex(measure(binary, text(slurp(config)))));
+  BOOST_TEST(m == hex(measure(binary, test::text(slurp(config)))));
 
   auto data = some_report_data(7);
   auto out = dir / "vm.out";
@@ -246,7 +234,7 @@ BOOST_AUTO_TEST_CASE(launched_vm_gets_evidence_that_verifies_with_the_printed_me
   auto vm = vm_report(out);
   BOOST_TEST(vm["argv0"] == "joconde-vm");
   BOOST_TEST(vm["env"] == "unset");
-  BOOST_TEST(vm["config"] == hex(text(slurp(config))));
+  BOOST_TEST(vm["config"] == hex(test::text(slurp(config))));
   BOOST_TEST(vm["host"] == hex(host));
   auto ev = must(decode_evidence(unhex(vm["evidence"])));
   simulated_verifier verifier{{root_der}};
@@ -282,7 +270,7 @@ BOOST_AUTO_TEST_CASE(another_configuration_gives_another_measurement) {
   auto sp = launch(other, {}, {"--out", out.string(), "--report-data", hex(data)});
   BOOST_TEST(sp.wait() == 0);
   auto vm = vm_report(out);
-  BOOST_TEST(vm["config"] == hex(text(slurp(other))));
+  BOOST_TEST(vm["config"] == hex(test::text(slurp(other))));
   auto ev = must(decode_evidence(unhex(vm["evidence"])));
   simulated_verifier verifier{{root_der}};
   BOOST_TEST(hex(must(verifier.verify(ev, accepting(m2), data)).launch_measurement) == m2);

@@ -263,24 +263,7 @@ namespace {
 
 /// A person's PAK as the JSON form of a bytes field (base64 of the DER SubjectPublicKeyInfo).
 std::string new_pak() {
-  auto key = crypto::private_key::generate().value();
-  auto der = key.public_key().to_der();
-  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < der.size(); i += 3) {
-    uint32_t v = (der[i] << 16) | (der[i + 1] << 8) | der[i + 2];
-    for (int k = 3; k >= 0; --k)
-      out.push_back(b64[(v >> (6 * k)) & 63]);
-  }
-  if (i + 1 == der.size()) {
-    uint32_t v = der[i] << 16;
-    out += {b64[(v >> 18) & 63], b64[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == der.size()) {
-    uint32_t v = (der[i] << 16) | (der[i + 1] << 8);
-    out += {b64[(v >> 18) & 63], b64[(v >> 12) & 63], b64[(v >> 6) & 63], '='};
-  }
-  return out;
+  return crypto::to_base64(crypto::private_key::generate().value().public_key().to_der());
 }
 
 /// The data custodian and analyst of `node` make their key pairs and register the PAKs for the CTA

@@ -34,29 +34,9 @@ struct global_cluster {
 
 const std::vector<std::string> cps{"cp1", "cp2", "cp3"};
 
-std::string b64(const std::string& bytes) {
-  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
-    for (int k = 3; k >= 0; --k)
-      out.push_back(digits[(v >> (6 * k)) & 63]);
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t v = at(i) << 16;
-    out += std::string{digits[(v >> 18) & 63], digits[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    uint32_t v = at(i) << 16 | at(i + 1) << 8;
-    out += std::string{digits[(v >> 18) & 63], digits[(v >> 12) & 63], digits[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 std::string new_pak() {
   auto der = crypto::private_key::generate().value().public_key().to_der();
-  return b64(std::string{der.begin(), der.end()});
+  return crypto::to_base64(der);
 }
 
 json example_task() {
@@ -72,7 +52,7 @@ json measurement_at(const std::string& node) {
   BOOST_REQUIRE_MESSAGE(s == 200, node << ": " << tee.dump());
   auto raw = crypto::from_hex(tee["measurement"].get<std::string>()).value();
   return json{{"platform", "simulated"}, {"image", tee["image"]},
-              {"measurement", b64(std::string{raw.begin(), raw.end()})}};
+              {"measurement", crypto::to_base64(raw)}};
 }
 
 void ok(const std::string& node, const std::string& role, const std::string& path, const json& body) {
@@ -223,7 +203,7 @@ BOOST_AUTO_TEST_CASE(the_so_cancels_a_running_ct) {
 
 BOOST_AUTO_TEST_CASE(a_cta_that_does_not_accept_the_image_is_refused_by_every_cp) {
   auto other = measurement_at("cp1");
-  other["measurement"] = b64(std::string(48, 'x'));
+  other["measurement"] = crypto::to_base64(std::string(48, 'x'));
   auto uuid = final_cta(json::array({other}));
   for (const auto& cp : cps) {
     BOOST_CHECK_MESSAGE(test::cluster::wait_until(

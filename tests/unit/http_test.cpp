@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <condition_variable>
 #include <fstream>
 #include <future>
@@ -117,10 +118,17 @@ public:
     thread_ = std::thread{[this] { run(); }};
   }
   ~canned_server() {
-    thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(sock_.port);
+  }
+  // The request head it read, once it has answered.
+  std::string request_head() {
+    if (thread_.joinable())
+      thread_.join();
+    return head_;
   }
 
 private:
@@ -131,7 +139,7 @@ private:
     int fd = ::accept(sock_.fd, nullptr, nullptr);
     if (fd < 0)
       return;
-    std::string head;
+    std::string& head = head_;
     char buf[1024];
     while (head.find("\r\n\r\n") == std::string::npos) {
       pollfd in{fd, POLLIN, 0};
@@ -148,8 +156,23 @@ private:
 
   bound_socket sock_{true};
   std::string reply_;
+  std::string head_;
   std::thread thread_;
 };
+
+// What the client makes of a server that answers `reply` to a GET: the response or the error.
+result<http::response> answer_to(std::string reply) {
+  canned_server srv{std::move(reply)};
+  return http::client::send(srv.url(), "GET", "/", {}, {}, 60s);
+}
+
+// Checks that the client refuses `reply` with `code`, saying `says`.
+void expect_refusal(std::string reply, errc code, std::string_view says = {}) {
+  auto r = answer_to(std::move(reply));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.err().code == code), r.err().describe());
+  BOOST_TEST(r.err().message.find(says) != std::string::npos, r.err().message);
+}
 
 std::uint16_t port_of(const http::server& srv) {
   auto addr = srv.listen_address();
@@ -513,30 +536,10 @@ BOOST_AUTO_TEST_CASE(client_handles_response_framings_and_limits) {
     BOOST_TEST(r->headers["x-a"] == "1");
     BOOST_TEST(r->body.empty());
   }
-  {
-    canned_server srv{"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::too_large), r.err().describe());
-  }
-  {
-    canned_server srv{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::io_error), r.err().describe());
-  }
-  {
-    canned_server srv{"SSH-2.0-OpenSSH\r\n\r\n"};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::malformed_input), r.err().describe());
-  }
-  {
-    canned_server srv{""};
-    auto r = http::client::send(srv.url(), "GET", "/");
-    BOOST_REQUIRE(!r.ok());
-    BOOST_TEST((r.err().code == errc::io_error), r.err().describe());
-  }
+  expect_refusal("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc", errc::too_large);
+  expect_refusal("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", errc::io_error);
+  expect_refusal("SSH-2.0-OpenSSH\r\n\r\n", errc::malformed_input);
+  expect_refusal("", errc::io_error);
 }
 
 // -- listeners, TLS and limits ----------------------------------------------------------------------
@@ -550,6 +553,22 @@ struct ignore_sigpipe {
   }
 };
 BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);
+
+// libcurl opens SSLKEYLOGFILE once, when it is initialised, to log TLS secrets there: set before
+// the first request, and checked to stay empty (https_secrets_never_reach_an_sslkeylogfile).
+std::string keylog_file() {
+  return (std::filesystem::temp_directory_path() / ("joconde-http-keylog-" + std::to_string(::getpid())))
+    .string();
+}
+struct keylog_trap {
+  keylog_trap() {
+    ::setenv("SSLKEYLOGFILE", keylog_file().c_str(), 1);
+  }
+  ~keylog_trap() {
+    std::filesystem::remove(keylog_file());
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(keylog_trap);
 
 // Remembers what on_refusal was told.
 class refusals {
@@ -1316,4 +1335,95 @@ BOOST_AUTO_TEST_CASE(a_server_without_tls13_is_a_protocol_error) {
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST((r.err().code == errc::protocol_error), r.err().describe());
   BOOST_TEST(r.err().message.find("TLS 1.3") != std::string::npos, r.err().message);
+}
+
+// -- the client on libcurl: what it must not inherit from libcurl's defaults ----------------------
+
+BOOST_AUTO_TEST_CASE(client_refuses_garbled_and_oversized_responses_while_they_arrive) {
+  expect_refusal("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+                 errc::malformed_input, "chunked");
+  expect_refusal("HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n", errc::malformed_input,
+                 "bad header line");
+  std::string head = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 70; ++i)
+    head += "X-Pad-" + std::to_string(i) + ": " + std::string(1000, 'p') + "\r\n";
+  expect_refusal(head + "Content-Length: 0\r\n\r\n", errc::malformed_input, "64 KiB");
+  // No length announced: the cap is applied to the bytes as they come.
+  const std::string ok = "HTTP/1.1 200 OK\r\n\r\n";
+  expect_refusal(ok + std::string(http::client::max_response_bytes + 1, 'x'), errc::too_large, "exceeds");
+  auto full = answer_to(ok + std::string(http::client::max_response_bytes, 'x'));
+  BOOST_REQUIRE_MESSAGE(full.ok(), (full.ok() ? "" : full.err().describe()));
+  BOOST_TEST(full->body.size() == http::client::max_response_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(client_sends_the_target_as_written_and_follows_no_redirect) {
+  canned_server srv{"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n"};
+  auto r = http::client::send(srv.url() + "/api/", "GET", "/a/../b/%2e%2e/c?x=1&y=%20#frag");
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->status == 302);
+  BOOST_TEST(r->headers["location"] == "http://127.0.0.1:1/elsewhere");
+  auto head = srv.request_head();
+  BOOST_TEST(head.rfind("GET /api/a/../b/%2e%2e/c?x=1&y=%20#frag HTTP/1.1\r\n", 0) == 0, head);
+  BOOST_TEST(head.find("Connection: close\r\n") != std::string::npos, head);
+  BOOST_TEST(head.find("Content-Type") == std::string::npos, head);
+
+  canned_server bodyless{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"};
+  auto h = http::client::send(bodyless.url(), "HEAD", "/x");
+  BOOST_REQUIRE_MESSAGE(h.ok(), (h.ok() ? "" : h.err().describe()));
+  BOOST_TEST(h->headers["content-length"] == "5");
+  BOOST_TEST(h->body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(client_ignores_proxy_settings_of_the_environment) {
+  auto srv = start_server();
+  add_echo(*srv);
+  // A proxy that does not exist: a client that used it would fail.
+  const auto proxy = "http://127.0.0.1:" + std::to_string(free_port());
+  for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+    ::setenv(var, proxy.c_str(), 1);
+  ::unsetenv("no_proxy");
+  ::unsetenv("NO_PROXY");
+  auto r = http::client::send(base(*srv), "POST", "/echo", "{}", "tok", 10s);
+  for (const char* var : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+    ::unsetenv(var);
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->json_body()->at("token") == "tok");
+}
+
+BOOST_AUTO_TEST_CASE(client_reports_upload_progress_and_a_large_body_refused_before_it_is_sent) {
+  auto srv = start_server();
+  add_echo(*srv);
+  srv->route("POST", "/small", [](const http::request&) { return http::response::json(200, {}); });
+  std::string big(2 << 20, 'b');
+  std::vector<std::pair<size_t, size_t>> seen;
+  http::client_options o;
+  o.progress = [&](size_t sent, size_t total) { seen.emplace_back(sent, total); };
+  auto r = http::client::send(base(*srv), "POST", "/small", big, {}, o);
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  BOOST_TEST(r->status == 413);
+  BOOST_TEST(error_code(*r) == "too_large");
+
+  srv->route("POST", "/large", [](const http::request& req) {
+    return http::response::json(200, {{"bytes", req.body.size()}});
+  }, 4 << 20);
+  seen.clear();
+  auto ok = http::client::send(base(*srv), "POST", "/large", big, {}, o);
+  BOOST_REQUIRE_MESSAGE(ok.ok(), (ok.ok() ? "" : ok.err().describe()));
+  BOOST_TEST(ok->json_body()->at("bytes") == big.size());
+  BOOST_REQUIRE(!seen.empty());
+  BOOST_TEST(seen.back().first == big.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    BOOST_TEST(seen[i].second == big.size());
+    if (i > 0)
+      BOOST_TEST(seen[i].first > seen[i - 1].first);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(https_secrets_never_reach_an_sslkeylogfile) {
+  https_fixture f;
+  auto r = f.get("https://" + f.srv->listen_address(), f.ca_file);
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.err().describe()));
+  std::ifstream in{keylog_file()};
+  std::string logged{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  BOOST_TEST(logged.empty(), logged);
 }

@@ -2,6 +2,7 @@
 // except for quoted fields holding a doubled quote.
 
 #include "joconde/engines/csv.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -22,14 +23,6 @@ struct field {
   field_end end = field_end::text_end;
   std::size_t line = 1;
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 /// "id,region,age", for messages.
 std::string header_of(const table_schema& schema) {
@@ -179,7 +172,7 @@ result<void> read_header(field_reader& in, const table_schema& schema) {
   for (std::size_t i = 0;; ++i) {
     if (!in.next(f, why))
       return at(f.line, i + 1, nullptr, why);
-    auto name = trim(f.text);
+    auto name = text::trim(f.text);
     if (i >= cols.size())
       return at(f.line, i + 1, nullptr, "the header has an extra column; it must be " + expected);
     if (name != cols[i].name)

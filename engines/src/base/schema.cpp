@@ -1,6 +1,7 @@
 #include "joconde/engines/schema.hpp"
 
 #include "joconde/messages/canonical.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <openssl/evp.h>
 
@@ -33,14 +34,6 @@ std::int64_t pow10(unsigned n) {
   while (n-- > 0)
     r *= 10;
   return r;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return std::string{s};
 }
 
 /// Parses [-]digits[.digits] into value * 10^scale, refusing more than `scale` decimals. The
@@ -153,7 +146,7 @@ result<void> validate(const table_schema& schema) {
 }
 
 result<word> encode_value(const column_schema& col, std::string_view raw) {
-  auto text = trim(raw);
+  const std::string_view text = joconde::text::trim(raw, " \t\r");
   // The error names the column and the reason, never the value: a refused value of a custodian's
   // file is confidential and must not reach a log line.
   auto bad = [&](std::string why) -> error {

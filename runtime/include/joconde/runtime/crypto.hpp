@@ -15,6 +15,7 @@
 
 #include "joconde/messages/errc.hpp"
 #include "joconde/messages/result.hpp"
+#include "joconde/messages/text.hpp"
 
 #include <openssl/types.h>
 
@@ -42,17 +43,12 @@ using bytes_view = std::span<const std::uint8_t>;
 /// The bytes of a string, unchanged.
 bytes to_bytes(std::string_view str);
 
-/// Lowercase hex, two digits per byte, no separators.
-std::string hex(bytes_view data);
-
-/// Parses hex (either case, even length, no separators); malformed_input otherwise.
-result<bytes> from_hex(std::string_view str);
-
-/// Standard base64 (RFC 4648, with padding, no line breaks).
-std::string to_base64(bytes_view data);
-
-/// Parses standard base64 (padding required, no whitespace); malformed_input otherwise.
-result<bytes> from_base64(std::string_view str);
+// Hex and base64 are the shared ones of messages/text.hpp (the engines and the enclave use them
+// too), named here as well because the runtime's callers think of them as byte helpers.
+using text::from_base64;
+using text::from_hex;
+using text::hex;
+using text::to_base64;
 
 /// The SHA-256 of `der` as uppercase hex pairs joined by ':' ("AB:CD:...").
 std::string fingerprint(bytes_view der);

@@ -1,17 +1,20 @@
 #pragma once
 
-// A small blocking HTTP/1.1 client over a POSIX TCP socket, for the CLI, node commands and
-// multi-process tests. One connection per request (`Connection: close`), no redirects. The whole
-// exchange (resolve aside, connect, TLS handshake, send, receive) is bounded by one timeout. The
-// response body is framed by Content-Length, chunked transfer encoding, or the server closing the
-// connection, and is capped at `client::max_response_bytes`.
+// A small blocking HTTP/1.1 client on libcurl, for the CLI, node commands and multi-process tests.
+// One connection per request (`Connection: close`), no redirects, no proxy (whatever the
+// environment says), no cookies; the request target goes out exactly as given. The whole exchange
+// (resolve, connect, TLS handshake, send, receive) is bounded by one timeout. The response body is
+// framed by Content-Length, chunked transfer encoding, or the server closing the connection, and is
+// capped at `client::max_response_bytes` while it arrives. A body over 1 MiB waits for the server's
+// "100 Continue" (at most a second), so a server can refuse it before it is sent.
 //
-// https:// speaks TLS 1.3 only (OpenSSL) and verifies the server against the certificates of a CA
-// file given by the caller, each of them a trust anchor (a root CA, an intermediate, or the
-// server's own certificate pinned): no system trust store, no way to skip the check. The URL's
-// host name or IP address must be in the certificate (subjectAltName); host names are sent as SNI.
-// A bearer token never crosses a network in clear: with http:// it is only sent to a host whose
-// addresses are all loopback addresses.
+// https:// speaks TLS 1.3 only and verifies the server against the certificates of a CA file given
+// by the caller, each of them a trust anchor (a root CA, an intermediate, or the server's own
+// certificate pinned): no system trust store, no way to skip the check. The URL's host name or IP
+// address must be in the certificate (subjectAltName); host names are sent as SNI. TLS secrets are
+// never written to an SSLKEYLOGFILE. A bearer token never crosses a network in clear: with http://
+// it is only sent to a host whose addresses are all loopback addresses, and only over a connection
+// to one of them.
 
 #include "joconde/messages/result.hpp"
 #include "joconde/runtime/http_server.hpp"
