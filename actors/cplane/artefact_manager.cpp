@@ -84,7 +84,7 @@ result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc, const std:
   v1::CtaRecord rec;
   *rec.mutable_ctsc() = ctsc;
   rec.set_ctsc_sha256(std::string{hash->begin(), hash->end()});
-  rec.set_status("emerging");
+  rec.set_status(v1::CTA_STATUS_EMERGING);
   rec.set_updates(1);
   rec.set_last_changed_ms(now_ms());
   rec.set_stored_at_ms(rec.last_changed_ms());
@@ -94,7 +94,7 @@ result<bool> store_new(const node_store& store, const v1::Ctsc& ctsc, const std:
   if (auto old = txn->get(store.ctas, ctsc.uuid()); !old) {
     return old.err();
   } else if (old->has_value()) {
-    auto prev = proto::parse<v1::CtaRecord>(**old, max_cta_record_bytes);
+    auto prev = parse_cta_record(**old);
     if (prev && prev->ctsc_sha256() == rec.ctsc_sha256())
       return false; // seen before
     return fail(errc::already_exists, "CTA " + ctsc.uuid() + " exists with another CTSC");
@@ -304,8 +304,7 @@ cta_state state_of(const v1::CtaRecord& rec) {
     cps.push_back(cp.fqdn());
   cta_state s{rec.ctsc().uuid(), crypto::hex(crypto::to_bytes(rec.ctsc_sha256())), peers, cps,
               rec.last_changed_ms()};
-  s.restore(cta_status_from_string(rec.status()).value_or(cta_status::emerging), rec.updates(),
-            rec.last_changed_ms(), rec.reason());
+  s.restore(rec.status(), rec.updates(), rec.last_changed_ms(), rec.reason());
   for (const auto& a : rec.addenda()) {
     addendum_state ad;
     ad.status = addendum_status_from_string(a.status()).value_or(addendum_status::missing);
@@ -321,7 +320,7 @@ cta_state state_of(const v1::CtaRecord& rec) {
 
 /// Writes the state machine's status and counters (not the addenda) into a record.
 void put_state(const cta_state& s, v1::CtaRecord& rec) {
-  rec.set_status(std::string{to_string(s.status())});
+  rec.set_status(s.status());
   rec.set_updates(s.updates());
   rec.set_last_changed_ms(s.last_changed_ms());
   rec.set_reason(s.reason());
@@ -535,7 +534,7 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
     auto txn = st.store.env->begin_read();
     if (txn)
       (void) txn->for_each(st.store.ctas, "", [&](std::string_view key, std::string_view value) {
-        auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes);
+        auto rec = parse_cta_record(value);
         if (rec)
           for (const auto& a : rec->addenda())
             if (a.peer() == origin && a.ctsa_sha256() == sig.ctsa_sha256())
@@ -708,7 +707,7 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
     record.set_ctsc_sha256(std::string{hash.begin(), hash.end()});
     record.set_stored_at_ms(now_ms());
   }
-  record.set_status("instantiated");
+  record.set_status(v1::CTA_STATUS_INSTANTIATED);
   record.set_updates(record.updates() + 1);
   record.set_last_changed_ms(now_ms());
   *record.mutable_final() = *fin;
@@ -749,10 +748,7 @@ std::vector<std::string> holders(const v1::CtaRecord& record) {
 void publish_status(artefact_manager_pointer self, const v1::CtaRecord& record) {
   v1::StatusUpdate up;
   up.set_uuid(record.ctsc().uuid());
-  up.set_status(record.status() == "cancelled" ? v1::CTA_STATUS_CANCELLED
-                : record.status() == "erased"  ? v1::CTA_STATUS_ERASED
-                : record.status() == "finished" ? v1::CTA_STATUS_FINISHED
-                                                : v1::CTA_STATUS_UNSPECIFIED);
+  up.set_status(record.status());
   up.set_counter(record.updates());
   up.set_last_changed_ms(record.last_changed_ms());
   up.set_reason(record.reason());
@@ -796,11 +792,11 @@ void on_cancel(artefact_manager_pointer self, const std::string& origin, const s
     peer = peer || p.fqdn() == origin;
   if (!peer)
     return refuse(fail(errc::forbidden, origin + " is not a peer of CTA " + req->uuid()));
-  if (rec->status() == "cancelled") { // handed over again after a restart
+  if (rec->status() == v1::CTA_STATUS_CANCELLED) { // handed over again after a restart
     v1::ArtefactAccepted again;
     again.set_request_id(req->request_id());
     again.set_uuid(req->uuid());
-    again.set_status("cancelled");
+    again.set_status(std::string{to_string(v1::CTA_STATUS_CANCELLED)});
     publish(self, "cta.accepted", {origin}, req->uuid(), proto::serialize(again));
     return;
   }
@@ -811,7 +807,7 @@ void on_cancel(artefact_manager_pointer self, const std::string& origin, const s
   accepted.set_request_id(req->request_id());
   accepted.set_uuid(req->uuid());
   accepted.set_updates(done->updates());
-  accepted.set_status(done->status());
+  accepted.set_status(std::string{to_string(done->status())});
   publish(self, "cta.accepted", {origin}, req->uuid(), proto::serialize(accepted));
 }
 
@@ -824,18 +820,14 @@ void on_status(artefact_manager_pointer self, const std::string& origin, const s
   auto rec = load_held(st.store, up->uuid());
   if (!rec || rec->updates() > up->counter())
     return; // unknown here, or older than what this node holds
-  if (up->status() == v1::CTA_STATUS_CANCELLED)
-    rec->set_status("cancelled");
-  else if (up->status() == v1::CTA_STATUS_ERASED)
-    rec->set_status("erased");
-  else if (up->status() == v1::CTA_STATUS_FINISHED)
-    rec->set_status("finished");
-  else
+  if (up->status() != v1::CTA_STATUS_CANCELLED && up->status() != v1::CTA_STATUS_ERASED
+      && up->status() != v1::CTA_STATUS_FINISHED)
     return;
+  rec->set_status(up->status());
   rec->set_updates(up->counter());
   rec->set_last_changed_ms(up->last_changed_ms());
   rec->set_reason(up->reason());
-  if (rec->status() == "erased") {
+  if (rec->status() == v1::CTA_STATUS_ERASED) {
     // Only the fact that the CTA existed remains (spec: erased after the retention time).
     auto uuid = rec->ctsc().uuid();
     auto title = rec->ctsc().title();
@@ -849,8 +841,9 @@ void on_status(artefact_manager_pointer self, const std::string& origin, const s
   }
   if (auto r = save(st.store, *rec); !r)
     return log::error(component, "cannot store the status of CTA " + up->uuid() + ": " + r.err().message);
-  log::notice(component, "CTA " + up->uuid() + " is " + rec->status() + ": " + up->reason());
-  audit(self, "cta.status", {"uuid", up->uuid(), "status", rec->status(), "reason", up->reason()});
+  auto status = std::string{to_string(rec->status())};
+  log::notice(component, "CTA " + up->uuid() + " is " + status + ": " + up->reason());
+  audit(self, "cta.status", {"uuid", up->uuid(), "status", status, "reason", up->reason()});
   if (st.deployer)
     self->send(st.deployer, changed_atom::value, up->uuid());
 }
@@ -915,7 +908,7 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     return refuse(r.err());
   bool finished = false;
   if (keep_telemetry(*rec, *ev)) {
-    if (rec->status() == "instantiated" && every_vm_finished(*rec)) {
+    if (rec->status() == v1::CTA_STATUS_INSTANTIATED && every_vm_finished(*rec)) {
       auto state = state_of(*rec);
       finished = state.finish(now_ms()).ok();
       if (finished)
@@ -932,7 +925,7 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     log::notice(component, "CTA " + uuid + " is finished: every CT VM ended with the task done");
     audit(self, "cta.finished", {"uuid", uuid});
     publish_status(self, *rec);
-  } else if (rec->status() == "instantiated" && ev->kind() == "erased"
+  } else if (rec->status() == v1::CTA_STATUS_INSTANTIATED && ev->kind() == "erased"
              && (((ev->subject() == "cancelled" || ev->subject() == "vm-exited") && !ct_in_output(*rec))
                  || every_vm_ended(*rec))) {
     // Before the Output phase a CT cannot go on without one of its VMs: never left half-alive
@@ -1007,7 +1000,7 @@ void housekeeping(artefact_manager_pointer self) {
     if (!txn)
       return;
     (void) txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
-      if (auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes))
+      if (auto rec = parse_cta_record(value))
         records.push_back(std::move(*rec));
       return true;
     });
@@ -1015,7 +1008,7 @@ void housekeeping(artefact_manager_pointer self) {
   auto now = now_ms();
   for (auto& rec : records) {
     const auto uuid = rec.ctsc().uuid(); // a copy: the record's CTSC is cleared below
-    if (rec.status() == "emerging" || rec.status() == "instantiated") {
+    if (rec.status() == v1::CTA_STATUS_EMERGING || rec.status() == v1::CTA_STATUS_INSTANTIATED) {
       std::string revoked;
       auto check = [&](const std::string& fqdn, const v1::CertificateChain& chain) {
         if (revoked.empty() && chain.certificates_size() > 0
@@ -1028,14 +1021,15 @@ void housekeeping(artefact_manager_pointer self) {
         check(cp.fqdn(), cp.chain());
       if (!revoked.empty())
         (void) cancel_at_root(self, uuid, "the certificate of " + revoked + " was revoked", "revocation");
-      else if (rec.status() == "emerging" && now >= rec.ctsc().temporal().approval_deadline_ms())
+      else if (rec.status() == v1::CTA_STATUS_EMERGING && now >= rec.ctsc().temporal().approval_deadline_ms())
         (void) cancel_at_root(self, uuid, "the approval deadline passed before every CTSA was approved",
                               "deadline");
       continue;
     }
     auto retention_ms = rec.ctsc().temporal().data_retention_s() * 1000;
-    auto from = rec.status() == "cancelled" ? rec.last_changed_ms() : rec.ctsc().temporal().output_deadline_ms();
-    if ((rec.status() == "cancelled" || rec.status() == "finished") && now > from + retention_ms) {
+    auto cancelled = rec.status() == v1::CTA_STATUS_CANCELLED;
+    auto from = cancelled ? rec.last_changed_ms() : rec.ctsc().temporal().output_deadline_ms();
+    if ((cancelled || rec.status() == v1::CTA_STATUS_FINISHED) && now > from + retention_ms) {
       auto state = state_of(rec);
       if (!state.erase(now))
         continue;
@@ -1183,7 +1177,7 @@ nlohmann::json members_json(const std::vector<member_trust>& members) {
 nlohmann::json summary(const v1::CtaRecord& rec) {
   return {{"uuid", rec.ctsc().uuid()},
           {"title", rec.ctsc().title()},
-          {"status", rec.status()},
+          {"status", to_string(rec.status())},
           {"updates", rec.updates()},
           {"last_changed_ms", rec.last_changed_ms()},
           {"ctsc_sha256", crypto::hex(crypto::to_bytes(rec.ctsc_sha256()))},
@@ -1278,8 +1272,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       if (!rec)
         return to_caf(rec.err());
       auto& record = *rec;
-      if (record.status() != "emerging")
-        return make_error(errc::invalid_state, "CTA " + uuid + " is " + record.status()
+      if (record.status() != v1::CTA_STATUS_EMERGING)
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())}
                                                  + ": CTSAs are taken while it is emerging");
       if (auto r = check_members_trusted(self, record, user); !r)
         return to_caf(r.err());
@@ -1405,7 +1399,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       entry.set_reason(approve ? std::string{} : reason);
       put_state(state, record);
       std::optional<v1::FinalCta> fin;
-      if (state.status() == cta_status::instantiated) {
+      if (state.status() == v1::CTA_STATUS_INSTANTIATED) {
         auto made = make_final(self, record);
         if (!made)
           return to_caf(made.err());
@@ -1430,7 +1424,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       return nlohmann::json{{"uuid", uuid},
                             {"peer", peer},
                             {"decision", approve ? "approved" : "rejected"},
-                            {"status", record.status()}}
+                            {"status", to_string(record.status())}}
         .dump();
     },
     [=](cancel_atom, const std::string& uuid, const std::string& reason,
@@ -1444,13 +1438,13 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
         auto done = cancel_at_root(self, uuid, reason, user + " (System Operator)");
         if (!done)
           return to_caf(done.err());
-        return nlohmann::json{{"uuid", uuid}, {"status", done->status()}, {"reason", reason}}.dump();
+        return nlohmann::json{{"uuid", uuid}, {"status", to_string(done->status())}, {"reason", reason}}.dump();
       }
       auto rec = load_held(st.store, uuid);
       if (!rec)
         return to_caf(rec.err());
-      if (rec->status() != "emerging" && rec->status() != "instantiated")
-        return make_error(errc::invalid_state, "CTA " + uuid + " is " + rec->status());
+      if (rec->status() != v1::CTA_STATUS_EMERGING && rec->status() != v1::CTA_STATUS_INSTANTIATED)
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(rec->status())});
       v1::CancelRequest req;
       req.set_request_id(crypto::hex(crypto::random_bytes(16)));
       req.set_uuid(uuid);
@@ -1467,8 +1461,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       auto rec = load_held(st.store, uuid);
       if (!rec)
         return to_caf(rec.err());
-      if (rec->status() != "emerging")
-        return make_error(errc::invalid_state, "CTA " + uuid + " is " + rec->status());
+      if (rec->status() != v1::CTA_STATUS_EMERGING)
+        return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(rec->status())});
       bool peer = false;
       for (const auto& p : rec->ctsc().peers())
         peer = peer || p.fqdn() == st.self;
@@ -1564,7 +1558,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
           return to_caf(txn.err());
         nlohmann::json list = nlohmann::json::array();
         auto r = txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
-          if (auto rec = proto::parse<v1::CtaRecord>(value, max_cta_record_bytes))
+          if (auto rec = parse_cta_record(value))
             list.push_back(summary(*rec));
           return true;
         });

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace joconde {
 
@@ -20,6 +21,11 @@ constexpr std::size_t max_cta_bytes = 4 * 1024 * 1024 - 64 * 1024;
 /// The most a node's record of a CTA may weigh: it holds the CTA about twice (as agreed and as
 /// final) besides the VMs' addresses and events. A record over it is neither written nor read.
 constexpr std::size_t max_cta_record_bytes = 16 * 1024 * 1024;
+
+/// A stored CtaRecord read back (at most max_cta_record_bytes). A record written before its status
+/// was an enum holds it by name (legacy_status): it is read into `status` here, the one place that
+/// knows the old form; malformed_input for a name that is no status.
+result<v1::CtaRecord> parse_cta_record(std::string_view bytes);
 
 /// The CtaRecord this node holds for `uuid`, or none.
 result<std::optional<v1::CtaRecord>> load_cta_record(const node_store& store, const std::string& uuid);

@@ -433,7 +433,7 @@ void deploy(self_ptr self, const std::string& uuid) {
   if (index < 0)
     return;
   st.handled.insert(uuid);
-  if (rec->status() != "instantiated")
+  if (rec->status() != v1::CTA_STATUS_INSTANTIATED)
     return;
   if (auto r = check_measurement(st.cfg, fin.cta().ctsc()); !r)
     return refuse(self, uuid, r.err().message);
@@ -525,7 +525,7 @@ deployment_operator(deployment_operator_pointer self, deployment_operator_config
       if (!rec)
         return;
       auto& vm = *i->second;
-      if (rec->status() == "cancelled" || rec->status() == "erased")
+      if (rec->status() == v1::CTA_STATUS_CANCELLED || rec->status() == v1::CTA_STATUS_ERASED)
         cancel_vm(self, vm, rec->reason());
       else if (vm.endpoints && !vm.cancel_by && !vm.peers_posted)
         vm.peers_due = true; // posted from the next tick

@@ -348,7 +348,7 @@ BOOST_FIXTURE_TEST_CASE(overrides_that_do_not_hold_are_refused_and_change_nothin
   // A CTA that is no longer emerging takes no CTSA, so no override either.
   BOOST_REQUIRE(remove_confirmation(store, fingerprint_of("cp2.joconde.test")));
   auto rec = proto::parse<v1::CtaRecord>(stored()).value();
-  rec.set_status("cancelled");
+  rec.set_status(v1::CTA_STATUS_CANCELLED);
   {
     auto txn = store.env->begin_write().value();
     BOOST_REQUIRE(txn.put(store.ctas, uuid, proto::serialize(rec)));
