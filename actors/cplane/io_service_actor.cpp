@@ -66,8 +66,8 @@ result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg,
 }
 
 result<v1::SignedAuthorization> parse_authorization(const std::string& bytes) {
-  v1::SignedAuthorization sa;
-  if (bytes.size() > 16 * 1024 || !sa.ParseFromString(bytes))
+  auto sa = proto::parse<v1::SignedAuthorization>(bytes, 16 * 1024);
+  if (!sa)
     return fail(errc::malformed_input, "the authorization is not a SignedAuthorization");
   return sa;
 }
