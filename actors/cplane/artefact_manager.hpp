@@ -24,50 +24,21 @@
 // root marks the CTA finished, and when one ended otherwise (cancelled, vm-exited) while the CTA is
 // instantiated, the root cancels the CTA, so that the other CPs tear their VMs down too. At a CP, the Deployment Operator is told of every final CTA stored,
 // every status change and every change of the VMs' addresses.
+//
+// The behaviour (artefact_manager.cpp) only dispatches; each workflow has its file pair:
+// ctsc_registration (drafts and registered CTSCs), ctsa_intake (PAKs, overrides, CTSAs and
+// signatures), cta_lifecycle (decisions, final CTA, cancellation, status, housekeeping and erasure),
+// vm_reports (the CT VMs' addresses and events) and cta_view (what the API shows). They share the
+// state (artefact_manager_state.hpp) and the ports (artefact_ports.hpp: publish, audit, answers to
+// requests waiting for the root), and plain code: cta_records, artefact_signatures, cta_state,
+// ctsc_rules, ct_reports, member_trust.
 
-#include "joconde/messages/cplane.hpp"
+#include "artefact_manager_state.hpp"
 
-#include "../mplane/node_signer.hpp"
-#include "../mplane/node_store.hpp"
-#include "../mplane/trust_view.hpp"
-
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
-
-#include <map>
 #include <memory>
 #include <string>
 
-namespace joconde::metrics {
-class registry;
-}
-
 namespace joconde {
-
-/// State of the artefact manager.
-struct artefact_manager_state {
-  static inline const char* name = "artefact_manager";
-  std::string self;                  ///< this node's FQDN
-  std::string root;                  ///< the root's FQDN
-  std::shared_ptr<trust_view> trust;
-  std::shared_ptr<const node_signer> signer;
-  node_store store;
-  service_broker_actor broker;
-  audit_log_actor audit;
-  metrics::registry* metrics = nullptr;
-  /// At a Computing Party: the Deployment Operator, told of final and changed CTAs (may be unset).
-  deployment_operator_actor deployer;
-  /// Drafts sent to the root, by request id: whom to answer.
-  std::map<std::string, caf::typed_response_promise<std::string>> pending;
-  uint64_t registered = 0;
-  uint64_t refused = 0;
-};
-
-using artefact_manager_pointer = artefact_manager_actor::stateful_pointer<artefact_manager_state>;
-
-/// How long the HTTP caller of `create` waits for the root.
-constexpr auto registration_timeout = std::chrono::seconds{30};
 
 artefact_manager_actor::behavior_type
 artefact_manager(artefact_manager_pointer self, std::string root, std::shared_ptr<trust_view> trust,
