@@ -67,14 +67,15 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       dispatch(self, topic, origin, payload);
       return true;
     },
-    [=](create_atom, const std::string& json, const std::string& user) {
-      return create_draft(self, json, user);
+    [=](create_atom, const proto_bytes<v1::Ctsc>& draft, const std::string& user) {
+      return create_draft(self, draft, user);
     },
-    [=](submit_atom, const std::string& uuid, const std::string& json, const std::string& user) {
-      return submit_ctsa(self, uuid, json, user);
+    [=](submit_atom, const std::string& uuid, const proto_bytes<v1::Ctsa>& ctsa, const std::string& user) {
+      return submit_ctsa(self, uuid, ctsa, user);
     },
-    [=](countersign_atom, const std::string& uuid, const std::string& json, const std::string& user) {
-      return countersign(self, uuid, json, user);
+    [=](countersign_atom, const std::string& uuid, const proto_bytes<v1::SignatorySignature>& signature,
+        const std::string& user) {
+      return countersign(self, uuid, signature, user);
     },
     [=](decide_atom, const std::string& uuid, const std::string& peer, bool approve,
         const std::string& reason, const std::string& user) {
@@ -83,9 +84,8 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
     [=](cancel_atom, const std::string& uuid, const std::string& reason, const std::string& user) {
       return cancel(self, uuid, reason, user);
     },
-    [=](pak_atom, const std::string& uuid, const std::string& json, const std::string& user,
-        bool custodian) {
-      return register_pak(self, uuid, json, user, custodian);
+    [=](pak_atom, const std::string& uuid, const proto_bytes<v1::PakRecord>& pak, const std::string& user) {
+      return register_pak(self, uuid, pak, user);
     },
     [=](override_atom, const std::string& uuid, const std::string& member, const std::string& reason,
         const std::string& user) {

@@ -13,7 +13,6 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -144,7 +143,7 @@ result<crypto::bytes> check_submission(const std::string& origin, const v1::Ctsa
 } // namespace
 
 caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::string& uuid,
-                                     const std::string& json, const std::string& user) {
+                                     const proto_bytes<v1::Ctsa>& given, const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
     return make_error(errc::forbidden, "CTSAs come from this node's API only");
@@ -157,11 +156,10 @@ caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::s
                                              + ": CTSAs are taken while it is emerging");
   if (auto r = check_members_trusted(self, record, user); !r)
     return to_caf(r.err());
-  v1::Ctsa ctsa;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  if (auto status = google::protobuf::util::JsonStringToMessage(json, &ctsa, opts); !status.ok())
-    return make_error(errc::malformed_input, "not a CTSA: " + status.ToString());
+  auto parsed = proto::parse(given, max_artefact);
+  if (!parsed)
+    return to_caf(parsed.err());
+  auto& ctsa = *parsed;
   if (!ctsa.ctsc_uuid().empty() || !ctsa.peer().empty() || !ctsa.ctsc_sha256().empty()
       || ctsa.version() != 0)
     return make_error(errc::malformed_input, "give signatories, data custodians and data "
@@ -200,7 +198,8 @@ caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::s
 }
 
 caf::result<std::string> countersign(artefact_manager_pointer self, const std::string& uuid,
-                                     const std::string& json, const std::string& user) {
+                                     const proto_bytes<v1::SignatorySignature>& given,
+                                     const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
     return make_error(errc::forbidden, "signatures come from this node's API only");
@@ -213,29 +212,22 @@ caf::result<std::string> countersign(artefact_manager_pointer self, const std::s
       mine = &a;
   if (mine == nullptr || mine->ctsa_sha256().empty())
     return make_error(errc::invalid_state, "this node has not submitted a CTSA for CTA " + uuid);
-  auto body = nlohmann::json::parse(json, nullptr, false);
-  if (!body.is_object() || !body.contains("signatory") || !body["signatory"].is_number_unsigned()
-      || !body.contains("document") || !body["document"].is_object())
-    return make_error(errc::malformed_input,
-                      "give {\"signatory\": INDEX, \"document\": {name, media_type, data}}");
-  auto index = body["signatory"].get<uint64_t>();
-  if (index >= static_cast<uint64_t>(mine->ctsa().signatories_size()))
+  auto parsed = proto::parse(given, max_artefact);
+  if (!parsed)
+    return to_caf(parsed.err());
+  auto index = parsed->signatory();
+  if (index >= static_cast<uint32_t>(mine->ctsa().signatories_size()))
     return make_error(errc::malformed_input, "the CTSA names " + std::to_string(mine->ctsa().signatories_size())
                                                + " signatories; there is no index " + std::to_string(index));
   v1::SignatorySubmission sub;
   sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
   auto& sig = *sub.mutable_signature();
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  if (auto status = google::protobuf::util::JsonStringToMessage(body["document"].dump(),
-                                                                 sig.mutable_document(), opts);
-      !status.ok())
-    return make_error(errc::malformed_input, "not a document: " + status.ToString());
+  *sig.mutable_document() = parsed->document();
   if (sig.document().name().empty() || sig.document().content_case() == v1::Document::CONTENT_NOT_SET)
     return make_error(errc::malformed_input, "the document needs a name and its data");
   sig.set_peer(st.self);
   sig.set_ctsa_sha256(mine->ctsa_sha256());
-  sig.set_signatory(static_cast<uint32_t>(index));
+  sig.set_signatory(index);
   sig.set_signed_at_ms(now_ms());
   audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
                                      "document", sig.document().name()});
@@ -243,7 +235,7 @@ caf::result<std::string> countersign(artefact_manager_pointer self, const std::s
 }
 
 caf::result<std::string> register_pak(artefact_manager_pointer self, const std::string& uuid,
-                                      const std::string& json, const std::string& user, bool custodian) {
+                                      const proto_bytes<v1::PakRecord>& given, const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
     return make_error(errc::forbidden, "PAKs come from this node's API only");
@@ -254,54 +246,48 @@ caf::result<std::string> register_pak(artefact_manager_pointer self, const std::
     return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(rec->status())});
   if (!is_peer(rec->ctsc(), st.self))
     return make_error(errc::forbidden, "this node is not a peer of CTA " + uuid);
-  // The body is a DataCustodian or a DataAnalyst in Protobuf's JSON form (pak in base64).
-  v1::PakRecord pak;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
+  auto pak = proto::parse(given, 64 * 1024);
+  if (!pak)
+    return to_caf(pak.err());
+  bool custodian = pak->custodian();
+  if (pak->name().empty() || pak->keys().empty())
+    return make_error(errc::malformed_input, "a PAK is registered with a name and at least one key");
+  // The person as a CTSA would name them.
   v1::Ctsa probe;
   probe.set_ctsc_uuid(uuid);
   probe.set_peer(st.self);
   probe.add_signatories()->set_name("-");
   if (custodian) {
-    v1::DataCustodian dc;
-    if (auto status = google::protobuf::util::JsonStringToMessage(json, &dc, opts); !status.ok())
-      return make_error(errc::malformed_input, "give {name, pak, input_keys}: " + status.ToString());
-    pak.set_name(dc.name());
-    pak.set_pak(dc.pak());
-    *pak.mutable_keys() = dc.input_keys();
-    *probe.add_data_custodians() = dc;
+    auto* dc = probe.add_data_custodians();
+    dc->set_name(pak->name());
+    dc->set_pak(pak->pak());
+    *dc->mutable_input_keys() = pak->keys();
   } else {
-    v1::DataAnalyst da;
-    if (auto status = google::protobuf::util::JsonStringToMessage(json, &da, opts); !status.ok())
-      return make_error(errc::malformed_input, "give {name, pak, output_keys}: " + status.ToString());
-    pak.set_name(da.name());
-    pak.set_pak(da.pak());
-    *pak.mutable_keys() = da.output_keys();
-    *probe.add_data_analysts() = da;
+    auto* da = probe.add_data_analysts();
+    da->set_name(pak->name());
+    da->set_pak(pak->pak());
+    *da->mutable_output_keys() = pak->keys();
   }
-  if (pak.name().empty() || pak.keys().empty())
-    return make_error(errc::malformed_input, "a PAK is registered with a name and at least one key");
   // The same checks as in a CTSA (P-256, keys of this peer), except coverage.
   if (auto r = check_ctsa(probe, rec->ctsc(), false); !r)
     return to_caf(r.err());
-  pak.set_uuid(uuid);
-  pak.set_custodian(custodian);
-  pak.set_registered_by(user);
-  pak.set_registered_at_ms(now_ms());
+  pak->set_uuid(uuid);
+  pak->set_registered_by(user);
+  pak->set_registered_at_ms(now_ms());
   auto txn = st.store.env->begin_write();
   if (!txn)
     return to_caf(txn.err());
-  if (auto r = txn->put(st.store.paks, pak_key(uuid, pak.pak()), proto::serialize(pak)); !r)
+  if (auto r = txn->put(st.store.paks, pak_key(uuid, pak->pak()), proto::serialize(*pak)); !r)
     return to_caf(r.err());
   if (auto r = txn->commit(); !r)
     return to_caf(r.err());
-  auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak.pak())));
-  audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak.name(), "by", user, "pak_sha256", h,
+  auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak->pak())));
+  audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak->name(), "by", user, "pak_sha256", h,
                                      "role", custodian ? "data_custodian" : "data_analyst"});
   nlohmann::json keys = nlohmann::json::array();
-  for (const auto& k : pak.keys())
+  for (const auto& k : pak->keys())
     keys.push_back(k);
-  return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak.name()}, {"keys", keys}}.dump();
+  return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak->name()}, {"keys", keys}}.dump();
 }
 
 caf::result<std::string> override_member(artefact_manager_pointer self, const std::string& uuid,

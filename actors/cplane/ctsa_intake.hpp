@@ -14,21 +14,22 @@
 
 namespace joconde {
 
-/// At a peer (HTTP API): the Task Organiser's CTSA for CTA `uuid` as JSON (signatories, data
-/// custodians, data analysts); signed by the node and sent to the root, answered once the root
-/// accepted or refused it.
+/// At a peer (HTTP API): the Task Organiser's CTSA for CTA `uuid` (signatories, data custodians,
+/// data analysts); signed by the node and sent to the root, answered once the root accepted or
+/// refused it.
 caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::string& uuid,
-                                     const std::string& json, const std::string& user);
+                                     const proto_bytes<v1::Ctsa>& given, const std::string& user);
 
-/// At a peer (HTTP API): a Signatory's {signatory, document} as JSON for the peer's current CTSA;
-/// sent to the root, answered once the root accepted or refused it.
+/// At a peer (HTTP API): a Signatory's signature (signatory index and document) of the peer's
+/// current CTSA; sent to the root, answered once the root accepted or refused it.
 caf::result<std::string> countersign(artefact_manager_pointer self, const std::string& uuid,
-                                     const std::string& json, const std::string& user);
+                                     const proto_bytes<v1::SignatorySignature>& given,
+                                     const std::string& user);
 
-/// At a peer (HTTP API): registers a data custodian's (input keys) or analyst's (output keys) PAK,
-/// given as JSON, for CTA `uuid` at this node.
+/// At a peer (HTTP API): registers a data custodian's (input keys) or analyst's (output keys) PAK
+/// (name, pak, keys, custodian) for CTA `uuid` at this node.
 caf::result<std::string> register_pak(artefact_manager_pointer self, const std::string& uuid,
-                                      const std::string& json, const std::string& user, bool custodian);
+                                      const proto_bytes<v1::PakRecord>& given, const std::string& user);
 
 /// At a peer (HTTP API): an IT administrator lets this node commit to CTA `uuid` although `member`
 /// was not confirmed out of band here (SYS-2.1); stored and audited.

@@ -13,7 +13,6 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 namespace joconde {
@@ -82,16 +81,15 @@ void refuse_draft(artefact_manager_pointer self, const std::string& origin,
 
 } // namespace
 
-caf::result<std::string> create_draft(artefact_manager_pointer self, const std::string& json,
+caf::result<std::string> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
                                       const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
     return make_error(errc::forbidden, "drafts come from this node's API only");
-  v1::Ctsc ctsc;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  if (auto status = google::protobuf::util::JsonStringToMessage(json, &ctsc, opts); !status.ok())
-    return make_error(errc::malformed_input, "the task file is not a CTSC: " + status.ToString());
+  auto parsed = proto::parse(draft, max_artefact);
+  if (!parsed)
+    return to_caf(parsed.err());
+  auto& ctsc = *parsed;
   if (!ctsc.uuid().empty())
     return make_error(errc::malformed_input, "a draft has no uuid: the root assigns it");
   for (const auto& p : ctsc.peers())

@@ -13,9 +13,9 @@
 
 namespace joconde {
 
-/// At a peer (HTTP API): a Task Organiser's draft CTSC as JSON; answered once the root registered
-/// or refused it.
-caf::result<std::string> create_draft(artefact_manager_pointer self, const std::string& json,
+/// At a peer (HTTP API): a Task Organiser's draft CTSC; answered once the root registered or
+/// refused it.
+caf::result<std::string> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
                                       const std::string& user);
 
 /// At the root: a draft from `origin` (cta.ctsc.register).
