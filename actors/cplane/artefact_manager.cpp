@@ -1,6 +1,7 @@
 #include "artefact_manager.hpp"
 
 #include "artefact_ports.hpp"
+#include "cta_records.hpp"
 #include "cta_lifecycle.hpp"
 #include "cta_view.hpp"
 #include "ctsa_intake.hpp"
@@ -38,6 +39,19 @@ constexpr std::pair<std::string_view, topic_handler> topic_handlers[] = {
   {"cta.events", on_events},
 };
 
+/// Answers a request of this node's API about CTA `uuid` with `handle(record)`; refused if it came
+/// from another node (forbidden: "`what` come from this node's API only"), else as load_held.
+template <class Handle>
+caf::result<std::string> about_held(artefact_manager_pointer self, const std::string& uuid,
+                                    const std::string& what, Handle handle) {
+  if (!from_this_node(self))
+    return make_error(errc::forbidden, what + " come from this node's API only");
+  auto rec = load_held(self->state.store, uuid);
+  if (!rec)
+    return to_caf(rec.err());
+  return handle(std::move(*rec));
+}
+
 void dispatch(artefact_manager_pointer self, const std::string& topic, const std::string& origin,
               const std::string& payload) {
   for (const auto& [name, handler] : topic_handlers)
@@ -71,11 +85,15 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       return create_draft(self, draft, user);
     },
     [=](submit_atom, const std::string& uuid, const proto_bytes<v1::Ctsa>& ctsa, const std::string& user) {
-      return submit_ctsa(self, uuid, ctsa, user);
+      return about_held(self, uuid, "CTSAs", [&](v1::CtaRecord rec) {
+        return submit_ctsa(self, std::move(rec), ctsa, user);
+      });
     },
     [=](countersign_atom, const std::string& uuid, const proto_bytes<v1::SignatorySignature>& signature,
         const std::string& user) {
-      return countersign(self, uuid, signature, user);
+      return about_held(self, uuid, "signatures", [&](const v1::CtaRecord& rec) {
+        return countersign(self, rec, signature, user);
+      });
     },
     [=](decide_atom, const std::string& uuid, const std::string& peer, bool approve,
         const std::string& reason, const std::string& user) {
@@ -85,11 +103,15 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
       return cancel(self, uuid, reason, user);
     },
     [=](pak_atom, const std::string& uuid, const proto_bytes<v1::PakRecord>& pak, const std::string& user) {
-      return register_pak(self, uuid, pak, user);
+      return about_held(self, uuid, "PAKs", [&](const v1::CtaRecord& rec) {
+        return register_pak(self, rec, pak, user);
+      });
     },
     [=](override_atom, const std::string& uuid, const std::string& member, const std::string& reason,
         const std::string& user) {
-      return override_member(self, uuid, member, reason, user);
+      return about_held(self, uuid, "overrides", [&](const v1::CtaRecord& rec) {
+        return override_member(self, rec, member, reason, user);
+      });
     },
     [=](tick_atom) {
       housekeeping(self);

@@ -37,6 +37,21 @@ bool from_this_node(artefact_manager_pointer self) {
   return s != nullptr && s->node() == self->node();
 }
 
+bool read_artefact(const std::string& what, const std::string& origin, const std::string& payload,
+                   google::protobuf::Message& out) {
+  auto r = proto::parse_into(out, payload, max_artefact_bytes);
+  if (!r)
+    log::warning(component, "unreadable " + what + " from " + origin + ": " + r.err().message);
+  return r.ok();
+}
+
+void refuse_artefact(artefact_manager_pointer self, const std::string& what, const std::string& event,
+                     const std::string& origin, const error& err) {
+  log::warning(component, what + " from " + origin + " refused: " + err.message,
+               {{"reason", to_string(err.code)}});
+  audit(self, event, {"origin", origin, "reason", std::string{to_string(err.code)}, "detail", err.message});
+}
+
 caf::typed_response_promise<std::string> ask_root(artefact_manager_pointer self,
                                                   const std::string& request_id, std::string topic,
                                                   std::string uuid, std::string payload) {

@@ -8,15 +8,23 @@
 #include "artefact_manager_state.hpp"
 
 #include "joconde/agreement.pb.h"
+#include "joconde/messages/proto.hpp"
 #include "joconde/messages/result.hpp"
 
 #include <caf/error.hpp>
 
+#include <google/protobuf/message.h>
+
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace joconde {
+
+/// The largest artefact read from another node or from this node's API (an envelope's payload).
+constexpr std::size_t max_artefact_bytes = 4 * 1024 * 1024;
 
 // -- the rest of the node ---------------------------------------------------------------------------
 
@@ -30,6 +38,36 @@ void publish(artefact_manager_pointer self, std::string topic, std::vector<std::
 
 /// True if the current message comes from an actor of this node (the HTTP API), not a peer's.
 bool from_this_node(artefact_manager_pointer self);
+
+// -- artefacts from other nodes ---------------------------------------------------------------------
+
+/// Reads the artefact `what` that `origin` sent (at most max_artefact_bytes) into `out`; false, and
+/// logged, if it is unreadable.
+bool read_artefact(const std::string& what, const std::string& origin, const std::string& payload,
+                   google::protobuf::Message& out);
+
+/// Refuses the artefact `what` that `origin` sent (nothing changes, nobody is answered): logged, and
+/// audited as `event`.
+void refuse_artefact(artefact_manager_pointer self, const std::string& what, const std::string& event,
+                     const std::string& origin, const error& err);
+
+/// Reads the artefact `what` (a message M, e.g. "final CTA") that `origin` sent, which only the root
+/// sends; refuses it (refuse_artefact) if it is unreadable or came from another node.
+template <class M>
+std::optional<M> read_from_root(artefact_manager_pointer self, const std::string& what,
+                                const std::string& event, const std::string& origin,
+                                const std::string& payload) {
+  auto msg = proto::parse<M>(payload, max_artefact_bytes);
+  if (!msg) {
+    refuse_artefact(self, what, event, origin, msg.err());
+    return std::nullopt;
+  }
+  if (origin != self->state.root) {
+    refuse_artefact(self, what, event, origin, fail(errc::forbidden, what + "s come from the root only"));
+    return std::nullopt;
+  }
+  return std::move(*msg);
+}
 
 // -- requests to the root and their answers ---------------------------------------------------------
 

@@ -20,7 +20,6 @@ namespace joconde {
 namespace {
 
 const char* const component = artefact_manager_state::name;
-constexpr size_t max_artefact = 4 * 1024 * 1024;
 
 /// Records the SO's decision on `peer`'s current CTSA in the record's entry for it.
 void put_decision(const artefact_manager_state& st, const cta_state& state, const std::string& peer,
@@ -169,18 +168,13 @@ caf::result<std::string> cancel(artefact_manager_pointer self, const std::string
 }
 
 void on_final(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
-  auto& st = self->state;
-  auto fin = proto::parse<v1::FinalCta>(payload, max_artefact);
-  auto refuse = [&](const error& e) {
-    log::warning(component, "final CTA from " + origin + " refused: " + e.message,
-                 {{"reason", to_string(e.code)}});
-    audit(self, "cta.final.refused", {"origin", origin, "reason", std::string{to_string(e.code)},
-                                      "detail", e.message});
-  };
+  auto fin = read_from_root<v1::FinalCta>(self, "final CTA", "cta.final.refused", origin, payload);
   if (!fin)
-    return refuse(fin.err());
-  if (origin != st.root)
-    return refuse(fail(errc::forbidden, "final CTAs come from the root only"));
+    return;
+  auto& st = self->state;
+  auto refuse = [&](const error& e) {
+    refuse_artefact(self, "final CTA", "cta.final.refused", origin, e);
+  };
   if (auto r = check_final(*st.trust, st.root, *fin); !r)
     return refuse(r.err());
   const auto& ctsc = fin->cta().ctsc();

@@ -22,7 +22,6 @@ namespace joconde {
 namespace {
 
 const char* const component = artefact_manager_state::name;
-constexpr size_t max_artefact = 4 * 1024 * 1024;
 
 std::string as_string(const crypto::bytes& b) {
   return {b.begin(), b.end()};
@@ -50,24 +49,28 @@ std::vector<v1::PakRecord> paks_of(const node_store& store, const std::string& u
   return out;
 }
 
+/// Names the person a PAK was registered for in `ctsa`, as a data custodian or analyst.
+void add_person(const v1::PakRecord& p, v1::Ctsa& ctsa) {
+  if (p.custodian()) {
+    auto* dc = ctsa.add_data_custodians();
+    dc->set_name(p.name());
+    dc->set_pak(p.pak());
+    *dc->mutable_input_keys() = p.keys();
+  } else {
+    auto* da = ctsa.add_data_analysts();
+    da->set_name(p.name());
+    da->set_pak(p.pak());
+    *da->mutable_output_keys() = p.keys();
+  }
+}
+
 /// A CTSA names only PAKs registered for its own CTA at this node, each for keys it was registered
 /// with; a CTSA that names none gets every registered one.
 result<void> bind_paks(const node_store& store, v1::Ctsa& ctsa) {
   auto registered = paks_of(store, ctsa.ctsc_uuid());
   if (ctsa.data_custodians().empty() && ctsa.data_analysts().empty()) {
-    for (const auto& p : registered) {
-      if (p.custodian()) {
-        auto* dc = ctsa.add_data_custodians();
-        dc->set_name(p.name());
-        dc->set_pak(p.pak());
-        *dc->mutable_input_keys() = p.keys();
-      } else {
-        auto* da = ctsa.add_data_analysts();
-        da->set_name(p.name());
-        da->set_pak(p.pak());
-        *da->mutable_output_keys() = p.keys();
-      }
-    }
+    for (const auto& p : registered)
+      add_person(p, ctsa);
     return ok();
   }
   auto check = [&](const std::string& name, const std::string& pak, bool custodian,
@@ -142,21 +145,16 @@ result<crypto::bytes> check_submission(const std::string& origin, const v1::Ctsa
 
 } // namespace
 
-caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::string& uuid,
+caf::result<std::string> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
                                      const proto_bytes<v1::Ctsa>& given, const std::string& user) {
   auto& st = self->state;
-  if (!from_this_node(self))
-    return make_error(errc::forbidden, "CTSAs come from this node's API only");
-  auto rec = load_held(st.store, uuid);
-  if (!rec)
-    return to_caf(rec.err());
-  auto& record = *rec;
+  const auto uuid = record.ctsc().uuid();
   if (record.status() != v1::CTA_STATUS_EMERGING)
     return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())}
                                              + ": CTSAs are taken while it is emerging");
   if (auto r = check_members_trusted(self, record, user); !r)
     return to_caf(r.err());
-  auto parsed = proto::parse(given, max_artefact);
+  auto parsed = proto::parse(given, max_artefact_bytes);
   if (!parsed)
     return to_caf(parsed.err());
   auto& ctsa = *parsed;
@@ -197,27 +195,24 @@ caf::result<std::string> submit_ctsa(artefact_manager_pointer self, const std::s
   return ask_root(self, sub.request_id(), "cta.ctsa", uuid, proto::serialize(sub));
 }
 
-caf::result<std::string> countersign(artefact_manager_pointer self, const std::string& uuid,
+caf::result<std::string> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
                                      const proto_bytes<v1::SignatorySignature>& given,
                                      const std::string& user) {
   auto& st = self->state;
-  if (!from_this_node(self))
-    return make_error(errc::forbidden, "signatures come from this node's API only");
-  auto rec = load_held(st.store, uuid);
-  if (!rec)
-    return to_caf(rec.err());
+  const auto& uuid = record.ctsc().uuid();
   const v1::AddendumRecord* mine = nullptr;
-  for (const auto& a : rec->addenda())
+  for (const auto& a : record.addenda())
     if (a.peer() == st.self)
       mine = &a;
   if (mine == nullptr || mine->ctsa_sha256().empty())
     return make_error(errc::invalid_state, "this node has not submitted a CTSA for CTA " + uuid);
-  auto parsed = proto::parse(given, max_artefact);
+  auto parsed = proto::parse(given, max_artefact_bytes);
   if (!parsed)
     return to_caf(parsed.err());
   auto index = parsed->signatory();
   if (index >= static_cast<uint32_t>(mine->ctsa().signatories_size()))
-    return make_error(errc::malformed_input, "the CTSA names " + std::to_string(mine->ctsa().signatories_size())
+    return make_error(errc::malformed_input, "the CTSA names "
+                                               + std::to_string(mine->ctsa().signatories_size())
                                                + " signatories; there is no index " + std::to_string(index));
   v1::SignatorySubmission sub;
   sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
@@ -234,17 +229,13 @@ caf::result<std::string> countersign(artefact_manager_pointer self, const std::s
   return ask_root(self, sub.request_id(), "cta.signature", uuid, proto::serialize(sub));
 }
 
-caf::result<std::string> register_pak(artefact_manager_pointer self, const std::string& uuid,
+caf::result<std::string> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
                                       const proto_bytes<v1::PakRecord>& given, const std::string& user) {
   auto& st = self->state;
-  if (!from_this_node(self))
-    return make_error(errc::forbidden, "PAKs come from this node's API only");
-  auto rec = load_held(st.store, uuid);
-  if (!rec)
-    return to_caf(rec.err());
-  if (rec->status() != v1::CTA_STATUS_EMERGING)
-    return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(rec->status())});
-  if (!is_peer(rec->ctsc(), st.self))
+  const auto& uuid = record.ctsc().uuid();
+  if (record.status() != v1::CTA_STATUS_EMERGING)
+    return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())});
+  if (!is_peer(record.ctsc(), st.self))
     return make_error(errc::forbidden, "this node is not a peer of CTA " + uuid);
   auto pak = proto::parse(given, 64 * 1024);
   if (!pak)
@@ -257,19 +248,9 @@ caf::result<std::string> register_pak(artefact_manager_pointer self, const std::
   probe.set_ctsc_uuid(uuid);
   probe.set_peer(st.self);
   probe.add_signatories()->set_name("-");
-  if (custodian) {
-    auto* dc = probe.add_data_custodians();
-    dc->set_name(pak->name());
-    dc->set_pak(pak->pak());
-    *dc->mutable_input_keys() = pak->keys();
-  } else {
-    auto* da = probe.add_data_analysts();
-    da->set_name(pak->name());
-    da->set_pak(pak->pak());
-    *da->mutable_output_keys() = pak->keys();
-  }
+  add_person(*pak, probe);
   // The same checks as in a CTSA (P-256, keys of this peer), except coverage.
-  if (auto r = check_ctsa(probe, rec->ctsc(), false); !r)
+  if (auto r = check_ctsa(probe, record.ctsc(), false); !r)
     return to_caf(r.err());
   pak->set_uuid(uuid);
   pak->set_registered_by(user);
@@ -290,16 +271,12 @@ caf::result<std::string> register_pak(artefact_manager_pointer self, const std::
   return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak->name()}, {"keys", keys}}.dump();
 }
 
-caf::result<std::string> override_member(artefact_manager_pointer self, const std::string& uuid,
+caf::result<std::string> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
                                          const std::string& member, const std::string& reason,
                                          const std::string& user) {
   auto& st = self->state;
-  if (!from_this_node(self))
-    return make_error(errc::forbidden, "overrides come from this node's API only");
-  auto rec = load_held(st.store, uuid);
-  if (!rec)
-    return to_caf(rec.err());
-  auto made = record_override(st.store, *rec, st.self, member, reason, user, now_ms());
+  const auto& uuid = record.ctsc().uuid();
+  auto made = record_override(st.store, record, st.self, member, reason, user, now_ms());
   if (!made)
     return to_caf(made.err());
   log::warning(component, "trust override: CTA " + uuid + " may go on with " + member + " unconfirmed",
@@ -314,15 +291,13 @@ caf::result<std::string> override_member(artefact_manager_pointer self, const st
 
 void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
-  auto sub = proto::parse<v1::CtsaSubmission>(payload, max_artefact);
-  if (!sub) {
-    log::warning(component, "unreadable CTSA from " + origin + ": " + sub.err().message);
+  v1::CtsaSubmission sub;
+  if (!read_artefact("CTSA", origin, payload, sub))
     return;
-  }
-  const auto& ctsa = sub->ctsa();
-  const auto& ns = sub->node_signature();
+  const auto& ctsa = sub.ctsa();
+  const auto& ns = sub.node_signature();
   const auto& uuid = ctsa.ctsc_uuid();
-  auto refuse = [&](const error& e) { reply_refused(self, origin, sub->request_id(), uuid, "CTSA", e); };
+  auto refuse = [&](const error& e) { reply_refused(self, origin, sub.request_id(), uuid, "CTSA", e); };
   if (!st.at_root())
     return refuse(fail(errc::forbidden, "only the root collects CTSAs"));
   if (ctsa.peer() != origin || ns.signer() != origin)
@@ -337,14 +312,14 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
   if (!rec->has_value())
     return refuse(fail(errc::not_found, "there is no CTA " + uuid));
   auto& record = **rec;
-  auto checked = check_submission(origin, *sub, record);
+  auto checked = check_submission(origin, sub, record);
   if (!checked)
     return refuse(checked.err());
   auto hash = as_string(*checked);
   auto hash_hex = crypto::hex(*checked);
   auto state = state_of(record);
   auto answer_accepted = [&] {
-    reply_accepted(self, origin, sub->request_id(), uuid, hash, state.updates(),
+    reply_accepted(self, origin, sub.request_id(), uuid, hash, state.updates(),
                    std::string{to_string(state.status())});
   };
   // The same CTSA handed over again after a restart: accepted already.
@@ -380,17 +355,15 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
 }
 
 void on_signature(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
-  auto& st = self->state;
-  auto sub = proto::parse<v1::SignatorySubmission>(payload, max_artefact);
-  if (!sub) {
-    log::warning(component, "unreadable signatory signature from " + origin + ": " + sub.err().message);
+  v1::SignatorySubmission sub;
+  if (!read_artefact("signatory signature", origin, payload, sub))
     return;
-  }
-  const auto& sig = sub->signature();
+  auto& st = self->state;
+  const auto& sig = sub.signature();
   // The CTA is named by the CTSA the signature is over; find it among the stored ones.
   auto uuid = find_cta_of_ctsa(st.store, origin, sig.ctsa_sha256());
   auto refuse = [&](const error& e) {
-    reply_refused(self, origin, sub->request_id(), uuid, "signatory signature", e);
+    reply_refused(self, origin, sub.request_id(), uuid, "signatory signature", e);
   };
   if (!st.at_root())
     return refuse(fail(errc::forbidden, "only the root collects signatures"));
@@ -410,7 +383,7 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
     if (a.peer() == origin)
       for (const auto& known : a.signatures())
         if (known.SerializeAsString() == sig.SerializeAsString())
-          return reply_accepted(self, origin, sub->request_id(), uuid, sig.ctsa_sha256(), state.updates(),
+          return reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(),
                                 a.status());
   if (auto r = state.add_signatory_signature(origin, crypto::hex(crypto::to_bytes(sig.ctsa_sha256())),
                                              sig.signatory(), now_ms());
@@ -427,7 +400,7 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
     return refuse(r.err());
   audit(self, "cta.signature.accepted", {"uuid", uuid, "peer", origin, "signatory",
                                          std::to_string(sig.signatory())});
-  reply_accepted(self, origin, sub->request_id(), uuid, sig.ctsa_sha256(), state.updates(), entry.status());
+  reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(), entry.status());
 }
 
 void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {

@@ -20,7 +20,6 @@ namespace joconde {
 namespace {
 
 const char* const component = artefact_manager_state::name;
-constexpr size_t max_artefact = 4 * 1024 * 1024;
 
 /// At the root: the chains of the peers and CPs, each a child of this node confirmed out of band
 /// and not revoked; CPs must be computing nodes.
@@ -86,7 +85,7 @@ caf::result<std::string> create_draft(artefact_manager_pointer self, const proto
   auto& st = self->state;
   if (!from_this_node(self))
     return make_error(errc::forbidden, "drafts come from this node's API only");
-  auto parsed = proto::parse(draft, max_artefact);
+  auto parsed = proto::parse(draft, max_artefact_bytes);
   if (!parsed)
     return to_caf(parsed.err());
   auto& ctsc = *parsed;
@@ -115,16 +114,14 @@ caf::result<std::string> create_draft(artefact_manager_pointer self, const proto
 
 void on_register(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
-  auto reg = proto::parse<v1::CtscRegistration>(payload, max_artefact);
-  if (!reg) {
-    log::warning(component, "unreadable CTSC draft from " + origin + ": " + reg.err().message);
+  v1::CtscRegistration reg;
+  if (!read_artefact("CTSC draft", origin, payload, reg))
     return;
-  }
-  auto& ctsc = *reg->mutable_ctsc();
-  auto refuse = [&](const error& e) { refuse_draft(self, origin, reg->request_id(), e); };
+  auto& ctsc = *reg.mutable_ctsc();
+  auto refuse = [&](const error& e) { refuse_draft(self, origin, reg.request_id(), e); };
   if (!st.at_root())
     return refuse(fail(errc::forbidden, "only the root registers CTSCs"));
-  if (reg->request_id().size() != 32)
+  if (reg.request_id().size() != 32)
     return refuse(fail(errc::malformed_input, "a draft carries a 32-hex-digit request id"));
   if (!ctsc.uuid().empty())
     return refuse(fail(errc::malformed_input, "a draft has no uuid: the root assigns it"));
@@ -132,10 +129,10 @@ void on_register(artefact_manager_pointer self, const std::string& origin, const
     return refuse(fail(errc::forbidden, origin + " may send drafts of its own Task Organisers only"));
   // Handed over again after a restart: registered already, so tell the peers again (they keep it
   // once) instead of registering it twice.
-  if (auto known = registered_uuid(st.store, reg->request_id()))
+  if (auto known = registered_uuid(st.store, reg.request_id()))
     if (auto rec = load_cta_record(st.store, *known); rec && rec->has_value()) {
       ctsc = (*rec)->ctsc();
-      publish(self, "cta.ctsc", peers_of(ctsc), ctsc.uuid(), proto::serialize(*reg));
+      publish(self, "cta.ctsc", peers_of(ctsc), ctsc.uuid(), proto::serialize(reg));
       return;
     }
   if (auto r = check_ctsc(ctsc, now_ms(), false); !r)
@@ -143,7 +140,7 @@ void on_register(artefact_manager_pointer self, const std::string& origin, const
   if (auto r = fill_chains(st, ctsc); !r)
     return refuse(r.err());
   ctsc.set_uuid(new_uuid());
-  auto stored = store_new_record(st.store, ctsc, reg->request_id());
+  auto stored = store_new_record(st.store, ctsc, reg.request_id());
   if (!stored)
     return refuse(stored.err());
   ++st.registered;
@@ -152,23 +149,19 @@ void on_register(artefact_manager_pointer self, const std::string& origin, const
             {{"origin", origin}, {"ctsc_sha256", hash}});
   audit(self, "cta.ctsc.registered",
         {"uuid", ctsc.uuid(), "origin", origin, "organiser", ctsc.organiser().name(), "ctsc_sha256", hash});
-  publish(self, "cta.ctsc", peers_of(ctsc), ctsc.uuid(), proto::serialize(*reg));
+  publish(self, "cta.ctsc", peers_of(ctsc), ctsc.uuid(), proto::serialize(reg));
 }
 
 void on_registered(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
-  auto& st = self->state;
-  auto reg = proto::parse<v1::CtscRegistration>(payload, max_artefact);
-  auto refuse = [&](const error& e) {
-    log::warning(component, "registered CTSC from " + origin + " refused: " + e.message,
-                 {{"reason", to_string(e.code)}});
-    audit(self, "cta.ctsc.refused", {"origin", origin, "reason", std::string{to_string(e.code)},
-                                     "detail", e.message});
-  };
+  auto reg = read_from_root<v1::CtscRegistration>(self, "registered CTSC", "cta.ctsc.refused", origin,
+                                                  payload);
   if (!reg)
-    return refuse(reg.err());
+    return;
+  auto& st = self->state;
   const auto& ctsc = reg->ctsc();
-  if (origin != st.root)
-    return refuse(fail(errc::forbidden, "registered CTSCs come from the root only"));
+  auto refuse = [&](const error& e) {
+    refuse_artefact(self, "registered CTSC", "cta.ctsc.refused", origin, e);
+  };
   if (!is_uuid(ctsc.uuid()))
     return refuse(fail(errc::malformed_input, "the CTSC has no valid uuid"));
   if (!is_peer(ctsc, st.self))
@@ -185,8 +178,9 @@ void on_registered(artefact_manager_pointer self, const std::string& origin, con
     log::info(component, "CTA " + ctsc.uuid() + " stored: " + ctsc.title(), {{"ctsc_sha256", hash}});
     audit(self, "cta.ctsc.stored", {"uuid", ctsc.uuid(), "ctsc_sha256", hash});
   }
-  answer_pending(self, reg->request_id(),
-                 nlohmann::json{{"uuid", ctsc.uuid()}, {"status", to_string(v1::CTA_STATUS_EMERGING)}, {"ctsc_sha256", hash}}.dump());
+  nlohmann::json reply{
+    {"uuid", ctsc.uuid()}, {"status", to_string(v1::CTA_STATUS_EMERGING)}, {"ctsc_sha256", hash}};
+  answer_pending(self, reg->request_id(), reply.dump());
 }
 
 void on_refused(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {

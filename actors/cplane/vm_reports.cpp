@@ -16,7 +16,8 @@ namespace {
 
 const char* const component = artefact_manager_state::name;
 
-result<void> check_report(const v1::VmEndpoint& vm, const v1::CtaRecord& record, const std::string& reporter) {
+result<void> check_report(const v1::VmEndpoint& vm, const v1::CtaRecord& record,
+                          const std::string& reporter) {
   return check_vm_endpoint(vm, record, reporter);
 }
 
@@ -83,7 +84,9 @@ void on_vm(artefact_manager_pointer self, const std::string& origin, const std::
                                     "only the root collects the CT VMs' addresses");
   if (!in)
     return;
-  auto& [vm, rec, uuid] = *in;
+  const auto& vm = in->report;
+  const auto& uuid = in->uuid;
+  auto& rec = in->record;
   if (keep_vm_endpoint(rec, vm)) {
     if (auto r = save_cta_record(self->state.store, rec); !r)
       return refuse_report(self, "cta.vm", origin, uuid, r.err());

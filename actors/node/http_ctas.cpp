@@ -102,8 +102,9 @@ http::response post_cancel(node_context& ctx, const http::request& req, const us
   // A peer's Task Organiser at a peer's node; the System Operator (approver) at the root.
   bool at_root = ctx.fqdn == ctx.domain;
   if (at_root ? !who.has(user_role::approver) : !who.has(user_role::task_organiser))
-    return http::response::error(403, "forbidden", at_root ? "at the root, the System Operator (approver) cancels"
-                                                           : "at a peer, its Task Organiser cancels");
+    return http::response::error(403, "forbidden",
+                                 at_root ? "at the root, the System Operator (approver) cancels"
+                                         : "at a peer, its Task Organiser cancels");
   return ask_artefacts(ctx, root_timeout, 200, cancel_atom::value, req.params.at("uuid"),
                        body["reason"].get<std::string>(), who.name);
 }
@@ -149,7 +150,8 @@ http::response post_pak(node_context& ctx, const http::request& req, const user&
     pak.set_pak(da.pak());
     *pak.mutable_keys() = da.output_keys();
   }
-  return ask_artefacts(ctx, ask_timeout, 201, pak_atom::value, req.params.at("uuid"), proto::wrap(pak), who.name);
+  return ask_artefacts(ctx, ask_timeout, 201, pak_atom::value, req.params.at("uuid"), proto::wrap(pak),
+                       who.name);
 }
 
 http::response get_ctas(node_context& ctx, const std::string& uuid) {
