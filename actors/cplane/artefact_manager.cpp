@@ -1,8 +1,8 @@
 #include "artefact_manager.hpp"
 
 #include "artefact_ports.hpp"
-#include "cta_records.hpp"
 #include "cta_lifecycle.hpp"
+#include "cta_records.hpp"
 #include "cta_view.hpp"
 #include "ctsa_intake.hpp"
 #include "ctsc_registration.hpp"
