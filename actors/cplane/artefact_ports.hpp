@@ -31,8 +31,7 @@ constexpr std::size_t max_artefact_bytes = 4 * 1024 * 1024;
 /// Writes one audit record of the artefact manager: event and flattened key/value fields.
 void audit(artefact_manager_pointer self, std::string event, std::vector<std::string> fields);
 
-/// Publishes `payload` on `topic` to the nodes `to` (an error is logged: the broker keeps what it
-/// accepted and retries).
+/// Publishes `payload` on `topic` to the nodes `to` through the broker; a refusal is logged.
 void publish(artefact_manager_pointer self, std::string topic, std::vector<std::string> to,
              std::string uuid, std::string payload);
 
