@@ -1,5 +1,7 @@
 #include "ct_reports.hpp"
 
+#include "cta_state.hpp"
+
 #include "joconde/runtime/net.hpp"
 
 #include <algorithm>
@@ -22,7 +24,7 @@ result<void> require_final(const v1::CtaRecord& record, std::string_view what) {
   if (!record.has_final())
     return fail(errc::invalid_state, std::string{what} + " for CTA " + record.ctsc().uuid()
                                        + ", which is not final");
-  if (record.status() == "erased")
+  if (record.status() == v1::CTA_STATUS_ERASED)
     return fail(errc::invalid_state, std::string{what} + " for CTA " + record.ctsc().uuid()
                                        + ", which is erased");
   return ok();
@@ -50,8 +52,8 @@ result<void> check_vm_endpoint(const v1::VmEndpoint& vm, const v1::CtaRecord& re
                                          + ", not " + record.ctsc().uuid());
   if (auto r = require_final(record, "a VM endpoint"); !r)
     return r;
-  if (record.status() != "instantiated")
-    return fail(errc::invalid_state, "CTA " + record.ctsc().uuid() + " is " + record.status()
+  if (record.status() != v1::CTA_STATUS_INSTANTIATED)
+    return fail(errc::invalid_state, "CTA " + record.ctsc().uuid() + " is " + std::string{to_string(record.status())}
                                        + ": its CT VMs no longer report addresses");
   if (vm.cp() != reporter)
     return fail(errc::forbidden, std::string{reporter} + " may report its own CT VM only, not "

@@ -7,10 +7,10 @@ namespace joconde {
 
 namespace {
 
-constexpr std::pair<cta_status, std::string_view> status_names[] = {
-  {cta_status::emerging, "emerging"},   {cta_status::instantiated, "instantiated"},
-  {cta_status::finished, "finished"},   {cta_status::cancelled, "cancelled"},
-  {cta_status::erased, "erased"},
+constexpr std::pair<v1::CtaStatus, std::string_view> status_names[] = {
+  {v1::CTA_STATUS_EMERGING, "emerging"}, {v1::CTA_STATUS_INSTANTIATED, "instantiated"},
+  {v1::CTA_STATUS_FINISHED, "finished"}, {v1::CTA_STATUS_CANCELLED, "cancelled"},
+  {v1::CTA_STATUS_ERASED, "erased"},
 };
 
 constexpr std::pair<addendum_status, std::string_view> addendum_names[] = {
@@ -37,7 +37,7 @@ std::optional<Enum> value_of(const std::pair<Enum, std::string_view> (&table)[N]
 
 } // namespace
 
-std::string_view to_string(cta_status s) {
+std::string_view to_string(v1::CtaStatus s) {
   return name_of(status_names, s);
 }
 
@@ -45,7 +45,7 @@ std::string_view to_string(addendum_status s) {
   return name_of(addendum_names, s);
 }
 
-std::optional<cta_status> cta_status_from_string(std::string_view name) {
+std::optional<v1::CtaStatus> cta_status_from_string(std::string_view name) {
   return value_of(status_names, name);
 }
 
@@ -53,7 +53,7 @@ std::optional<addendum_status> addendum_status_from_string(std::string_view name
   return value_of(addendum_names, name);
 }
 
-void cta_state::restore(cta_status status, uint64_t updates, int64_t last_changed_ms,
+void cta_state::restore(v1::CtaStatus status, uint64_t updates, int64_t last_changed_ms,
                         std::string reason) {
   status_ = status;
   updates_ = updates;
@@ -80,7 +80,7 @@ bool cta_state::names(const std::string& fqdn) const {
   return addenda_.count(fqdn) > 0 || std::find(cps_.begin(), cps_.end(), fqdn) != cps_.end();
 }
 
-result<void> cta_state::require(cta_status s, std::string_view what) const {
+result<void> cta_state::require(v1::CtaStatus s, std::string_view what) const {
   if (status_ != s)
     return fail(errc::invalid_state, std::string{what} + " is possible only while the CTA is "
                                        + std::string{to_string(s)} + "; CTA " + uuid_ + " is "
@@ -103,7 +103,7 @@ void cta_state::changed(int64_t now_ms) {
 result<void> cta_state::submit_addendum(const std::string& peer, uint64_t version,
                                         std::string ctsa_hash, std::string ctsc_hash,
                                         size_t signatories, int64_t now_ms) {
-  if (auto r = require(cta_status::emerging, "submitting a CTSA"); !r)
+  if (auto r = require(v1::CTA_STATUS_EMERGING, "submitting a CTSA"); !r)
     return r;
   auto a = addendum_of(peer);
   if (!a)
@@ -128,7 +128,7 @@ result<addendum_state*> cta_state::undecided_addendum(const std::string& peer,
                                                       const std::string& ctsa_hash,
                                                       std::string_view action,
                                                       std::string_view what) {
-  if (auto r = require(cta_status::emerging, action); !r)
+  if (auto r = require(v1::CTA_STATUS_EMERGING, action); !r)
     return r.err();
   auto a = addendum_of(peer);
   if (!a)
@@ -183,17 +183,17 @@ result<void> cta_state::decide(const std::string& peer, const std::string& ctsa_
     return kv.second.status == addendum_status::approved;
   });
   if (all)
-    status_ = cta_status::instantiated;
+    status_ = v1::CTA_STATUS_INSTANTIATED;
   return ok();
 }
 
 result<void> cta_state::cancel(std::string reason, int64_t now_ms) {
-  if (status_ != cta_status::emerging && status_ != cta_status::instantiated)
+  if (status_ != v1::CTA_STATUS_EMERGING && status_ != v1::CTA_STATUS_INSTANTIATED)
     return fail(errc::invalid_state, "CTA " + uuid_ + " is " + std::string{to_string(status_)}
                                        + " and cannot be cancelled");
   if (reason.empty())
     return fail(errc::malformed_input, "a cancellation says why");
-  status_ = cta_status::cancelled;
+  status_ = v1::CTA_STATUS_CANCELLED;
   reason_ = std::move(reason);
   changed(now_ms);
   return ok();
@@ -206,18 +206,18 @@ bool cta_state::node_revoked(const std::string& fqdn, int64_t now_ms) {
 }
 
 result<void> cta_state::finish(int64_t now_ms) {
-  if (auto r = require(cta_status::instantiated, "finishing"); !r)
+  if (auto r = require(v1::CTA_STATUS_INSTANTIATED, "finishing"); !r)
     return r;
-  status_ = cta_status::finished;
+  status_ = v1::CTA_STATUS_FINISHED;
   changed(now_ms);
   return ok();
 }
 
 result<void> cta_state::erase(int64_t now_ms) {
-  if (status_ != cta_status::finished && status_ != cta_status::cancelled)
+  if (status_ != v1::CTA_STATUS_FINISHED && status_ != v1::CTA_STATUS_CANCELLED)
     return fail(errc::invalid_state, "CTA " + uuid_ + " is " + std::string{to_string(status_)}
                                        + ": only a finished or cancelled CTA is erased");
-  status_ = cta_status::erased;
+  status_ = v1::CTA_STATUS_ERASED;
   for (auto& [peer, ad] : addenda_)
     ad = addendum_state{};
   changed(now_ms);

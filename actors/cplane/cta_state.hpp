@@ -15,6 +15,7 @@
 // Operator. A submitted, signed or rejected addendum may be replaced by a newer version (the
 // signatures and the decision start again); an approved one is final.
 
+#include "joconde/artefacts.pb.h"
 #include "joconde/messages/result.hpp"
 
 #include <cstdint>
@@ -27,12 +28,14 @@
 
 namespace joconde {
 
-enum class cta_status { emerging, instantiated, finished, cancelled, erased };
+// The CTA's status is v1::CtaStatus (artefacts.proto): EMERGING, INSTANTIATED, FINISHED, CANCELLED,
+// ERASED. These names are how the API, the CLI, the logs and the audit show it.
 
-std::string_view to_string(cta_status s);
+/// "emerging", "instantiated", "finished", "cancelled" or "erased"; "unknown" for another value.
+std::string_view to_string(v1::CtaStatus s);
 
 /// The status with this name (emerging ... erased), or nullopt.
-std::optional<cta_status> cta_status_from_string(std::string_view name);
+std::optional<v1::CtaStatus> cta_status_from_string(std::string_view name);
 
 enum class addendum_status { missing, submitted, signed_, approved, rejected };
 
@@ -85,14 +88,14 @@ public:
   result<void> erase(int64_t now_ms);
 
   /// Loading from storage: the status and counters as they were stored.
-  void restore(cta_status status, uint64_t updates, int64_t last_changed_ms, std::string reason);
+  void restore(v1::CtaStatus status, uint64_t updates, int64_t last_changed_ms, std::string reason);
 
   /// Loading from storage: one peer's addendum as it was stored (ignored for a non-peer).
   void restore_addendum(const std::string& peer, addendum_state state);
 
   const std::string& uuid() const { return uuid_; }
   const std::string& ctsc_hash() const { return ctsc_hash_; }
-  cta_status status() const { return status_; }
+  v1::CtaStatus status() const { return status_; }
   const std::map<std::string, addendum_state>& addenda() const { return addenda_; }
   const std::vector<std::string>& computing_parties() const { return cps_; }
   uint64_t updates() const { return updates_; }
@@ -104,7 +107,7 @@ public:
 
 private:
   result<addendum_state*> addendum_of(const std::string& peer);
-  result<void> require(cta_status s, std::string_view what) const;
+  result<void> require(v1::CtaStatus s, std::string_view what) const;
   /// The peer's submitted, undecided addendum whose CTSA hash is `ctsa_hash`, for `action` (while
   /// emerging); `what` names the thing that came for it in the error ("signature", "decision").
   result<addendum_state*> undecided_addendum(const std::string& peer, const std::string& ctsa_hash,
@@ -114,7 +117,7 @@ private:
   std::string uuid_;
   std::string ctsc_hash_;
   std::vector<std::string> cps_;
-  cta_status status_ = cta_status::emerging;
+  v1::CtaStatus status_ = v1::CTA_STATUS_EMERGING;
   std::map<std::string, addendum_state> addenda_;
   uint64_t updates_ = 0;
   int64_t last_changed_ms_ = 0;

@@ -117,15 +117,6 @@ void update_gauge(self_ptr self) {
     g->Set(static_cast<double>(self->state.vms.size()));
 }
 
-result<v1::CtaRecord> load_record(const node_store& store, const std::string& uuid) {
-  auto rec = load_cta_record(store, uuid);
-  if (!rec)
-    return rec.err();
-  if (!rec->has_value())
-    return fail(errc::not_found, "this node holds no CTA " + uuid);
-  return std::move(**rec);
-}
-
 /// The last non-empty line of a small log file (at most its last 4 KiB are read), or "(no output)".
 std::string last_line(const fs::path& file) {
   std::ifstream in{file, std::ios::binary};
@@ -346,7 +337,7 @@ void poll_status(self_ptr self, ct_vm& vm) {
 /// listens and whenever the record's addresses change; retried after a failed attempt).
 void post_peers(self_ptr self, ct_vm& vm) {
   vm.peers_due = false;
-  auto rec = load_record(self->state.store, vm.launch.uuid);
+  auto rec = load_held(self->state.store, vm.launch.uuid);
   if (!rec || !every_vm_known(*rec))
     return;
   vm.peers_in_flight = true;
@@ -421,7 +412,7 @@ void deploy(self_ptr self, const std::string& uuid) {
   auto& st = self->state;
   if (st.handled.count(uuid) > 0 || st.vms.count(uuid) > 0)
     return;
-  auto rec = load_record(st.store, uuid);
+  auto rec = load_held(st.store, uuid);
   if (!rec || !rec->has_final())
     return;
   const auto& fin = rec->final();
@@ -433,7 +424,7 @@ void deploy(self_ptr self, const std::string& uuid) {
   if (index < 0)
     return;
   st.handled.insert(uuid);
-  if (rec->status() != "instantiated")
+  if (rec->status() != v1::CTA_STATUS_INSTANTIATED)
     return;
   if (auto r = check_measurement(st.cfg, fin.cta().ctsc()); !r)
     return refuse(self, uuid, r.err().message);
@@ -521,11 +512,11 @@ deployment_operator(deployment_operator_pointer self, deployment_operator_config
       auto i = st.vms.find(uuid);
       if (i == st.vms.end())
         return;
-      auto rec = load_record(st.store, uuid);
+      auto rec = load_held(st.store, uuid);
       if (!rec)
         return;
       auto& vm = *i->second;
-      if (rec->status() == "cancelled" || rec->status() == "erased")
+      if (rec->status() == v1::CTA_STATUS_CANCELLED || rec->status() == v1::CTA_STATUS_ERASED)
         cancel_vm(self, vm, rec->reason());
       else if (vm.endpoints && !vm.cancel_by && !vm.peers_posted)
         vm.peers_due = true; // posted from the next tick

@@ -113,8 +113,8 @@ result<v1::VmReply> read_reply(enclave::secure_stream& s) {
   auto msg = s.receive(1024 * 1024);
   if (!msg)
     return msg.err();
-  v1::VmReply r;
-  if (!r.ParseFromArray(msg->data(), static_cast<int>(msg->size())))
+  auto r = proto::parse<v1::VmReply>({reinterpret_cast<const char*>(msg->data()), msg->size()}, 1024 * 1024);
+  if (!r)
     return fail(errc::malformed_input, "the VM's answer is not a VmReply");
   return r;
 }

@@ -1,6 +1,7 @@
 #include "io_service_actor.hpp"
 
 #include "cta_records.hpp"
+#include "cta_state.hpp"
 #include "io_service.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -41,8 +42,8 @@ result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg,
   auto& rec = *held;
   if (!rec->has_final())
     return fail(errc::invalid_state, "CTA " + uuid + " is not final yet");
-  if (rec->status() != "instantiated")
-    return fail(errc::invalid_state, "CT " + uuid + " is " + rec->status());
+  if (rec->status() != v1::CTA_STATUS_INSTANTIATED)
+    return fail(errc::invalid_state, "CT " + uuid + " is " + std::string{to_string(rec->status())});
   auto out = std::make_unique<loaded_target>();
   out->record = std::move(*rec);
   out->target.final = &out->record.final();
@@ -65,8 +66,8 @@ result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg,
 }
 
 result<v1::SignedAuthorization> parse_authorization(const std::string& bytes) {
-  v1::SignedAuthorization sa;
-  if (bytes.size() > 16 * 1024 || !sa.ParseFromString(bytes))
+  auto sa = proto::parse<v1::SignedAuthorization>(bytes, 16 * 1024);
+  if (!sa)
     return fail(errc::malformed_input, "the authorization is not a SignedAuthorization");
   return sa;
 }

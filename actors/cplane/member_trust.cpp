@@ -1,5 +1,7 @@
 #include "member_trust.hpp"
 
+#include "cta_state.hpp"
+
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/crypto.hpp"
 
@@ -124,8 +126,8 @@ result<v1::TrustOverride> record_override(const node_store& store, const v1::Cta
   if (reason.size() > max_reason)
     return fail(errc::malformed_input, "the reason has " + std::to_string(reason.size())
                                          + " bytes; at most " + std::to_string(max_reason));
-  if (record.status() != "emerging")
-    return fail(errc::invalid_state, "CTA " + uuid + " is " + record.status()
+  if (record.status() != v1::CTA_STATUS_EMERGING)
+    return fail(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())}
                                        + ": overrides serve a CTSA, which is taken while it is emerging");
   if (member == self)
     return fail(errc::invalid_state, member + " is this node itself: there is nothing to override");

@@ -1,10 +1,10 @@
 // The health endpoint and the node's JSON API (DESIGN.md §3). Read-only health is open; every other
 // call needs a bearer token and one of the roles its route names (docs/service-nodes.md "API").
 
+#include "http_ctas.hpp"
 #include "http_io.hpp"
 #include "node_context.hpp"
 
-#include "../cplane/artefact_manager.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/confirmations.hpp"
 #include "../mplane/user_directory.hpp"
@@ -102,8 +102,6 @@ int http_status(errc code) {
   }
 }
 
-namespace {
-
 http::response error_response(const caf::error& err) {
   auto code = code_of(err);
   return http::response::error(http_status(code),
@@ -111,14 +109,15 @@ http::response error_response(const caf::error& err) {
                                message_of(err));
 }
 
-http::response query_artefacts(const node_context& ctx, const std::string& uuid) {
-  http::response out;
-  caf::scoped_actor self{*ctx.sys};
-  self->request(ctx.artefacts, ask_timeout, query_atom::value, uuid)
-    .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
-             [&](caf::error& err) { out = error_response(err); });
-  return out;
+std::string resolve(const node_context& ctx, const std::string& name) {
+  if (name == "root")
+    return ctx.domain;
+  if (name.find('.') != std::string::npos)
+    return name;
+  return name + "." + ctx.domain;
 }
+
+namespace {
 
 /// The 401 of a call without a valid token.
 http::response unauthorised() {
@@ -187,15 +186,6 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
                  {{"user", who->name}, {"status", std::to_string(res.status)}, {"reason", code}});
     return res;
   }, max_body, std::move(admit));
-}
-
-/// "cp1" -> "cp1.joconde.test", "root" -> "joconde.test"; FQDNs stay as they are.
-std::string resolve(const node_context& ctx, const std::string& name) {
-  if (name == "root")
-    return ctx.domain;
-  if (name.find('.') != std::string::npos)
-    return name;
-  return name + "." + ctx.domain;
 }
 
 } // namespace
@@ -372,131 +362,32 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return http::response::error(500, "storage_error", res.err().message);
     return http::response::json(200, json{{"confirmed", confirmed}, {"records", records}});
   });
-  // -- agreements (issue 3) --
+  // -- agreements (issue 3): the artefact manager's face, http_ctas.hpp --
   secured(server, ctx, "POST", "/v1/ctas", {user_role::task_organiser},
-          [ctx](const http::request& req, const user& who) {
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
-                          create_atom::value, req.body, who.name)
-              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_cta(*ctx, req, who); });
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/ctsa", {user_role::task_organiser},
-          [ctx](const http::request& req, const user& who) {
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
-                          submit_atom::value, req.params.at("uuid"), req.body, who.name)
-              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_ctsa(*ctx, req, who); });
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/signatures", {user_role::signatory},
-          [ctx](const http::request& req, const user& who) {
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5},
-                          countersign_atom::value, req.params.at("uuid"), req.body, who.name)
-              .receive(
-                [&](std::string& doc) {
-                  auto j = json::parse(doc);
-                  auto body = json::parse(req.body, nullptr, false);
-                  if (body.is_object() && body.contains("signatory"))
-                    j["signatory"] = body["signatory"];
-                  out = http::response::json(200, j);
-                },
-                [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_signature(*ctx, req, who); });
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/decisions", {user_role::approver},
-          [ctx](const http::request& req, const user& who) {
-            auto body = json::parse(req.body, nullptr, false);
-            if (!body.is_object() || !body.contains("peer") || !body["peer"].is_string()
-                || !body.contains("approve") || !body["approve"].is_boolean()
-                || (body.contains("reason") && !body["reason"].is_string()))
-              return http::response::error(400, "malformed_input",
-                                           "give {\"peer\": NAME, \"approve\": true|false, \"reason\": TEXT}");
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, ask_timeout, decide_atom::value, req.params.at("uuid"),
-                          body["peer"].get<std::string>(), body["approve"].get<bool>(),
-                          body.value("reason", std::string{}), who.name)
-              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_decision(*ctx, req, who); });
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/cancel", {user_role::task_organiser, user_role::approver},
-          [ctx](const http::request& req, const user& who) {
-            auto body = json::parse(req.body, nullptr, false);
-            if (!body.is_object() || !body.contains("reason") || !body["reason"].is_string())
-              return http::response::error(400, "malformed_input", "give {\"reason\": TEXT}");
-            // A peer's Task Organiser at a peer's node; the System Operator (approver) at the root.
-            bool at_root = ctx->fqdn == ctx->domain;
-            if (at_root ? !who.has(user_role::approver) : !who.has(user_role::task_organiser))
-              return http::response::error(403, "forbidden",
-                                           at_root ? "at the root, the System Operator (approver) cancels"
-                                                   : "at a peer, its Task Organiser cancels");
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, registration_timeout + std::chrono::seconds{5}, cancel_atom::value,
-                          req.params.at("uuid"), body["reason"].get<std::string>(), who.name)
-              .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_cancel(*ctx, req, who); });
   // SYS-2.1: an IT administrator lets this node commit to a CTA although a member of it was not
   // confirmed out of band here; stored, audited and shown in the CTA.
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/overrides", {user_role::it_admin},
-          [ctx](const http::request& req, const user& who) {
-            auto body = json::parse(req.body, nullptr, false);
-            if (!body.is_object() || !body.contains("member") || !body["member"].is_string()
-                || !body.contains("reason") || !body["reason"].is_string())
-              return http::response::error(400, "malformed_input",
-                                           "give {\"member\": NAME, \"reason\": TEXT}: the member of "
-                                           "the CTA to accept unconfirmed, and why");
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, ask_timeout, override_atom::value, req.params.at("uuid"),
-                          resolve(*ctx, body["member"].get<std::string>()),
-                          body["reason"].get<std::string>(), who.name)
-              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_override(*ctx, req, who); });
   // A data custodian or analyst registers the public half of the key pair they made for this CTA.
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/paks", {user_role::data_custodian, user_role::data_analyst},
-          [ctx](const http::request& req, const user& who) {
-            auto body = json::parse(req.body, nullptr, false);
-            if (!body.is_object())
-              return http::response::error(400, "malformed_input", "the body must be a JSON object");
-            bool custodian = body.contains("input_keys");
-            if (custodian == body.contains("output_keys"))
-              return http::response::error(400, "malformed_input", "give input_keys (a data custodian) or "
-                                                                   "output_keys (a data analyst)");
-            if (!who.has(custodian ? user_role::data_custodian : user_role::data_analyst))
-              return http::response::error(403, "forbidden", custodian ? "input keys are for data custodians"
-                                                                       : "output keys are for data analysts");
-            http::response out;
-            caf::scoped_actor self{*ctx->sys};
-            self->request(ctx->artefacts, ask_timeout, pak_atom::value, req.params.at("uuid"), req.body,
-                          who.name, custodian)
-              .receive([&](std::string& doc) { out = http::response::json(201, json::parse(doc)); },
-                       [&](caf::error& err) { out = error_response(err); });
-            return out;
-          });
+          [ctx](const http::request& req, const user& who) { return post_pak(*ctx, req, who); });
   auto read_roles = std::vector<user_role>{user_role::task_organiser, user_role::signatory,
                                            user_role::general_manager, user_role::approver,
                                            user_role::auditor, user_role::it_admin,
                                            user_role::data_custodian, user_role::data_analyst};
-  secured(server, ctx, "GET", "/v1/ctas", read_roles, [ctx](const http::request&, const user&) {
-    return query_artefacts(*ctx, "");
-  });
+  secured(server, ctx, "GET", "/v1/ctas", read_roles,
+          [ctx](const http::request&, const user&) { return get_ctas(*ctx, ""); });
   secured(server, ctx, "GET", "/v1/ctas/{uuid}", read_roles,
-          [ctx](const http::request& req, const user&) {
-            return query_artefacts(*ctx, req.params.at("uuid"));
-          });
+          [ctx](const http::request& req, const user&) { return get_ctas(*ctx, req.params.at("uuid")); });
   // The IO Service (http_io.hpp): a Data Custodian's upload, a Data Analyst's download.
   secured(
     server, ctx, "POST", "/v1/ctas/{uuid}/inputs/{key}", {user_role::data_custodian},

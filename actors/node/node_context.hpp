@@ -19,6 +19,7 @@ namespace joconde {
 
 namespace http {
 class server;
+struct response;
 }
 namespace metrics {
 class registry;
@@ -57,6 +58,12 @@ inline tee_config tee_of(const node_config& cfg) {
 
 /// The HTTP status of a refused API request with this error code.
 int http_status(errc code);
+
+/// The answer to an API request an actor refused with `err`.
+http::response error_response(const caf::error& err);
+
+/// "cp1" -> "cp1.joconde.test", "root" -> "joconde.test"; FQDNs stay as they are.
+std::string resolve(const node_context& ctx, const std::string& name);
 
 /// Registers the health endpoint and the node's JSON API.
 void register_routes(http::server& server, std::shared_ptr<node_context> ctx);

@@ -9,6 +9,7 @@
 // reports of their CT VMs (cta.vm, cta.telemetry) with their negative twins.
 
 #include "cplane/artefact_manager.hpp"
+#include "cplane/cta_state.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -390,7 +391,7 @@ struct final_fixture : fixture {
       rp.receive([](std::string&) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
     }
     BOOST_REQUIRE(record().has_final());
-    BOOST_REQUIRE_EQUAL(record().status(), "instantiated");
+    BOOST_REQUIRE_EQUAL(to_string(record().status()), "instantiated");
   }
 
   v1::CtaRecord record() {
@@ -502,10 +503,10 @@ BOOST_FIXTURE_TEST_CASE(the_root_keeps_and_forwards_vm_events_and_finishes_the_c
   // Two VMs ended with the task done: still instantiated; the third: finished, every holder told.
   for (const auto* cp : {"cp1.joconde.test", "cp2.joconde.test"})
     deliver("cta.telemetry", cp, proto::serialize(event(cp, "erased", "finished", "exit status 0", 9)));
-  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "instantiated");
   deliver("cta.telemetry", "cp3.joconde.test",
           proto::serialize(event("cp3.joconde.test", "erased", "finished", "exit status 0", 9)));
-  BOOST_CHECK_EQUAL(record().status(), "finished");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "finished");
   BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
   BOOST_CHECK(sent->back().to == every_holder);
   auto up = proto::parse<v1::StatusUpdate>(sent->back().payload).value();
@@ -520,7 +521,7 @@ BOOST_FIXTURE_TEST_CASE(a_vm_that_ended_otherwise_cancels_the_ct_everywhere, fin
   deliver("cta.telemetry", "cp2.joconde.test",
           proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status 137, 6 files removed")));
   auto rec = record();
-  BOOST_CHECK_EQUAL(rec.status(), "cancelled");
+  BOOST_CHECK_EQUAL(to_string(rec.status()), "cancelled");
   BOOST_CHECK(rec.reason().find("cp2.joconde.test") != std::string::npos);
   BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
   BOOST_CHECK(proto::parse<v1::StatusUpdate>(sent->back().payload).value().status()
@@ -529,7 +530,7 @@ BOOST_FIXTURE_TEST_CASE(a_vm_that_ended_otherwise_cancels_the_ct_everywhere, fin
   auto n = sent->size();
   deliver("cta.telemetry", "cp1.joconde.test",
           proto::serialize(event("cp1.joconde.test", "erased", "cancelled", "exit status 3")));
-  BOOST_CHECK_EQUAL(record().status(), "cancelled");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "cancelled");
   BOOST_CHECK_EQUAL(sent->size(), n + 1);
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
 }
@@ -542,14 +543,14 @@ BOOST_FIXTURE_TEST_CASE(a_vm_lost_in_the_output_phase_lets_the_others_end_it_fin
     deliver("cta.telemetry", cp, proto::serialize(event(cp, "phase", "output", "agreed by every CP", 3)));
   deliver("cta.telemetry", "cp2.joconde.test",
           proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
-  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "instantiated");
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.events");
   for (const auto* cp : {"cp1.joconde.test", "cp3.joconde.test"}) {
     deliver("cta.telemetry", cp,
             proto::serialize(event(cp, "phase", "finished", "lost counterpart cp-1; 1 retrieval not made, erased", 6)));
     deliver("cta.telemetry", cp, proto::serialize(event(cp, "erased", "finished", "exit status 0", 9)));
   }
-  BOOST_CHECK_EQUAL(record().status(), "finished");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "finished");
   BOOST_REQUIRE_EQUAL(sent->back().topic, "cta.status");
   BOOST_CHECK(proto::parse<v1::StatusUpdate>(sent->back().payload).value().status() == v1::CTA_STATUS_FINISHED);
 }
@@ -563,10 +564,10 @@ BOOST_FIXTURE_TEST_CASE(every_vm_ended_in_the_output_phase_without_finishing_can
           proto::serialize(event("cp1.joconde.test", "erased", "cancelled", "exit status 3", 5)));
   deliver("cta.telemetry", "cp2.joconde.test",
           proto::serialize(event("cp2.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
-  BOOST_CHECK_EQUAL(record().status(), "instantiated");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "instantiated");
   deliver("cta.telemetry", "cp3.joconde.test",
           proto::serialize(event("cp3.joconde.test", "erased", "vm-exited", "exit status -1", 5)));
-  BOOST_CHECK_EQUAL(record().status(), "cancelled");
+  BOOST_CHECK_EQUAL(to_string(record().status()), "cancelled");
   BOOST_CHECK(record().reason().find("cp3.joconde.test") != std::string::npos);
 }
 
@@ -583,12 +584,12 @@ BOOST_FIXTURE_TEST_CASE(no_approval_after_the_approval_deadline_and_the_cta_is_c
   rp.receive([](std::string&) { BOOST_FAIL("approved after the approval deadline"); },
              [](caf::error& err) { BOOST_CHECK(code_of(err) == errc::timeout); });
   auto rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
-  BOOST_CHECK_EQUAL(rec.status(), "emerging");
+  BOOST_CHECK_EQUAL(to_string(rec.status()), "emerging");
   // The root's housekeeping cancels it and tells every holder.
   self->send(am, tick_atom::value);
   sched.run();
   rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
-  BOOST_CHECK_EQUAL(rec.status(), "cancelled");
+  BOOST_CHECK_EQUAL(to_string(rec.status()), "cancelled");
   BOOST_CHECK(rec.reason().find("approval deadline") != std::string::npos);
 }
 

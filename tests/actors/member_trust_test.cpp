@@ -40,10 +40,6 @@ constexpr const char* cp3 = "cp3.joconde.test";
 /// A CTSA as client-b's Task Organiser writes it: the signatories; the node names every PAK.
 constexpr const char* ctsa_json = R"({"signatories": [{"name": "Bea Director"}]})";
 
-std::string base64_of(const crypto::bytes& b) {
-  return crypto::to_base64(b);
-}
-
 /// The outcome of one request to the artefact manager: its reply, its error, or neither (it waits
 /// for the root).
 struct answer {
@@ -125,10 +121,13 @@ struct fixture : test_coordinator_fixture<> {
   /// A custodian's (input) or analyst's (output) PAK for `key`, registered at client-b.
   void register_pak(bool custodian, const std::string& key) {
     auto der = crypto::private_key::generate().value().public_key().to_der();
-    json person{{"name", custodian ? "Cy Custodian" : "Di Analyst"}, {"pak", base64_of(der)}};
-    person[custodian ? "input_keys" : "output_keys"] = json::array({key});
-    auto a = ask(pak_atom::value, std::string{uuid}, person.dump(),
-                 std::string{custodian ? "data_custodian" : "data_analyst"}, custodian);
+    v1::PakRecord person;
+    person.set_name(custodian ? "Cy Custodian" : "Di Analyst");
+    person.set_pak(std::string{der.begin(), der.end()});
+    person.add_keys(key);
+    person.set_custodian(custodian);
+    auto a = ask(pak_atom::value, std::string{uuid}, proto::wrap(person),
+                 std::string{custodian ? "data_custodian" : "data_analyst"});
     BOOST_REQUIRE_MESSAGE(a.doc, (a.err ? describe(*a.err) : "no answer"));
   }
 
@@ -145,8 +144,10 @@ struct fixture : test_coordinator_fixture<> {
   answer submit() {
     answer out;
     auto n = sent->size();
-    auto rp = self->request(am, caf::infinite, submit_atom::value, std::string{uuid},
-                            std::string{ctsa_json}, "task_organiser"s);
+    v1::Ctsa ctsa;
+    BOOST_REQUIRE(google::protobuf::util::JsonStringToMessage(ctsa_json, &ctsa).ok());
+    auto rp = self->request(am, caf::infinite, submit_atom::value, std::string{uuid}, proto::wrap(ctsa),
+                            "task_organiser"s);
     sched.run();
     if (sent->size() > n && sent->back().topic == "cta.ctsa") {
       auto sub = proto::parse<v1::CtsaSubmission>(sent->back().payload).value();
@@ -348,7 +349,7 @@ BOOST_FIXTURE_TEST_CASE(overrides_that_do_not_hold_are_refused_and_change_nothin
   // A CTA that is no longer emerging takes no CTSA, so no override either.
   BOOST_REQUIRE(remove_confirmation(store, fingerprint_of("cp2.joconde.test")));
   auto rec = proto::parse<v1::CtaRecord>(stored()).value();
-  rec.set_status("cancelled");
+  rec.set_status(v1::CTA_STATUS_CANCELLED);
   {
     auto txn = store.env->begin_write().value();
     BOOST_REQUIRE(txn.put(store.ctas, uuid, proto::serialize(rec)));

@@ -1,5 +1,5 @@
-// libFuzzer target: the artefacts peers send each other to agree a CTA (actors/cplane/
-// artefact_manager.cpp's handlers): the bounded Protobuf parse (proto::parse), the CTSC and CTSA
+// libFuzzer target: the artefacts peers send each other to agree a CTA (the artefact manager's
+// handlers in actors/cplane/): the bounded Protobuf parse (proto::parse), the CTSC and CTSA
 // rules (ctsc_rules.cpp, which compile the task language) and the canonical hash every signature
 // covers (runtime canonical_hash).
 //

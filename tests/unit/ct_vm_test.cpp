@@ -38,7 +38,7 @@ v1::CtaRecord final_record() {
   rec.mutable_ctsc()->set_uuid(uuid);
   for (const auto& cp : {cp1, cp2, cp3})
     rec.mutable_ctsc()->add_computing_parties()->set_fqdn(cp);
-  rec.set_status("instantiated");
+  rec.set_status(v1::CTA_STATUS_INSTANTIATED);
   *rec.mutable_final()->mutable_cta()->mutable_ctsc() = rec.ctsc();
   return rec;
 }
@@ -135,13 +135,13 @@ BOOST_AUTO_TEST_CASE(a_vm_endpoint_is_kept_only_from_its_own_cp_of_a_final_cta) 
   // Not final, cancelled, erased.
   auto emerging = rec;
   emerging.clear_final();
-  emerging.set_status("emerging");
+  emerging.set_status(v1::CTA_STATUS_EMERGING);
   BOOST_CHECK(code(endpoint_of(cp1, 0), emerging, cp1) == errc::invalid_state);
   auto cancelled = rec;
-  cancelled.set_status("cancelled");
+  cancelled.set_status(v1::CTA_STATUS_CANCELLED);
   BOOST_CHECK(code(endpoint_of(cp1, 0), cancelled, cp1) == errc::invalid_state);
   auto erased = rec;
-  erased.set_status("erased");
+  erased.set_status(v1::CTA_STATUS_ERASED);
   BOOST_CHECK(code(endpoint_of(cp1, 0), erased, cp1) == errc::invalid_state);
 
   // One entry per CP; the same twice changes nothing; a newer one replaces it.
@@ -185,10 +185,10 @@ BOOST_AUTO_TEST_CASE(telemetry_is_checked_kept_once_and_bounded) {
   BOOST_CHECK(code(event_of(cp2, "phase", "input", "", 0), cp2) == errc::malformed_input);
   // Events of a cancelled CTA still count (its VMs report their erasure); not once erased.
   auto cancelled = rec;
-  cancelled.set_status("cancelled");
+  cancelled.set_status(v1::CTA_STATUS_CANCELLED);
   BOOST_CHECK(check_telemetry(event_of(cp2, "erased", "cancelled", ""), cancelled, cp2).ok());
   auto erased = rec;
-  erased.set_status("erased");
+  erased.set_status(v1::CTA_STATUS_ERASED);
   BOOST_CHECK(!check_telemetry(event_of(cp2, "erased", "cancelled", ""), erased, cp2).ok());
 
   BOOST_CHECK(keep_telemetry(rec, event_of(cp2, "phase", "input", "agreed")));

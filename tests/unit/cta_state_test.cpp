@@ -20,7 +20,7 @@ cta_state make() {
 
 /// Everything a refusal must leave as it was.
 struct snapshot {
-  cta_status status;
+  v1::CtaStatus status;
   uint64_t updates;
   int64_t last_changed;
   std::vector<std::tuple<std::string, addendum_status, uint64_t, std::string, size_t>> addenda;
@@ -61,7 +61,7 @@ void agree(cta_state& s) {
 
 BOOST_AUTO_TEST_CASE(every_peer_approved_makes_the_cta_final) {
   auto s = make();
-  BOOST_CHECK(s.status() == cta_status::emerging);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_EMERGING);
   BOOST_REQUIRE(s.submit_addendum(a, 1, "ha1", ctsc, 2, 2000).ok());
   BOOST_CHECK(s.addenda().at(a).status == addendum_status::submitted);
   BOOST_REQUIRE(s.add_signatory_signature(a, "ha1", 1, 2001).ok());
@@ -69,17 +69,17 @@ BOOST_AUTO_TEST_CASE(every_peer_approved_makes_the_cta_final) {
   BOOST_REQUIRE(s.add_signatory_signature(a, "ha1", 0, 2002).ok());
   BOOST_CHECK(s.addenda().at(a).status == addendum_status::signed_);
   BOOST_REQUIRE(s.decide(a, "ha1", true, "", 2003).ok());
-  BOOST_CHECK(s.status() == cta_status::emerging); // b is still missing
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_EMERGING); // b is still missing
   BOOST_REQUIRE(s.submit_addendum(b, 1, "hb1", ctsc, 1, 2004).ok());
   BOOST_REQUIRE(s.add_signatory_signature(b, "hb1", 0, 2005).ok());
   BOOST_REQUIRE(s.decide(b, "hb1", true, "", 2006).ok());
-  BOOST_CHECK(s.status() == cta_status::instantiated);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_INSTANTIATED);
   BOOST_CHECK_EQUAL(s.updates(), 7u);
   BOOST_CHECK_EQUAL(s.last_changed_ms(), 2006);
   BOOST_REQUIRE(s.finish(3000).ok());
-  BOOST_CHECK(s.status() == cta_status::finished);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_FINISHED);
   BOOST_REQUIRE(s.erase(4000).ok());
-  BOOST_CHECK(s.status() == cta_status::erased);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_ERASED);
   BOOST_CHECK(s.addenda().at(a).ctsa_hash.empty());
 }
 
@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(out_of_turn_events_are_refused_and_change_nothing) {
 BOOST_AUTO_TEST_CASE(a_final_cta_takes_no_more_addenda) {
   auto s = make();
   agree(s);
-  BOOST_CHECK(s.status() == cta_status::instantiated);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_INSTANTIATED);
   refused(s, [](cta_state& x) { return x.submit_addendum(b, 2, "hb2", ctsc, 1, 3000); },
           errc::invalid_state);
   refused(s, [](cta_state& x) { return x.decide(b, "hb1", false, "late", 3000); }, errc::invalid_state);
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(cancellation_and_revocation) {
   auto s = make();
   refused(s, [](cta_state& x) { return x.cancel("", 2000); }, errc::malformed_input);
   BOOST_REQUIRE(s.cancel("budget withdrawn", 2000).ok());
-  BOOST_CHECK(s.status() == cta_status::cancelled);
+  BOOST_CHECK(s.status() == v1::CTA_STATUS_CANCELLED);
   BOOST_CHECK_EQUAL(s.reason(), "budget withdrawn");
   refused(s, [](cta_state& x) { return x.cancel("again", 2001); }, errc::invalid_state);
   refused(s, [](cta_state& x) { return x.submit_addendum(a, 1, "ha1", ctsc, 1, 2001); },
@@ -154,17 +154,17 @@ BOOST_AUTO_TEST_CASE(cancellation_and_revocation) {
   auto t = make();
   agree(t);
   BOOST_CHECK(!t.node_revoked("cp9.joconde.test", 3000));
-  BOOST_CHECK(t.status() == cta_status::instantiated);
+  BOOST_CHECK(t.status() == v1::CTA_STATUS_INSTANTIATED);
   BOOST_CHECK(t.node_revoked("cp2.joconde.test", 3001));
-  BOOST_CHECK(t.status() == cta_status::cancelled);
+  BOOST_CHECK(t.status() == v1::CTA_STATUS_CANCELLED);
   BOOST_CHECK(t.reason().find("cp2.joconde.test") != std::string::npos);
   auto u = make();
   BOOST_CHECK(u.node_revoked(b, 3002));
-  BOOST_CHECK(u.status() == cta_status::cancelled);
+  BOOST_CHECK(u.status() == v1::CTA_STATUS_CANCELLED);
   // A finished CTA is not cancelled any more.
   auto v = make();
   agree(v);
   BOOST_REQUIRE(v.finish(4000).ok());
   BOOST_CHECK(!v.node_revoked(a, 4001));
-  BOOST_CHECK(v.status() == cta_status::finished);
+  BOOST_CHECK(v.status() == v1::CTA_STATUS_FINISHED);
 }

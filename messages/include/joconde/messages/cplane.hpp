@@ -4,6 +4,14 @@
 // program mains: this header pulls in CAF.
 
 #include "joconde/messages/mplane.hpp"
+#include "joconde/messages/proto_bytes.hpp"
+
+namespace joconde::v1 {
+class Ctsa;
+class Ctsc;
+class PakRecord;
+class SignatorySignature;
+} // namespace joconde::v1
 
 namespace joconde {
 
@@ -54,29 +62,33 @@ using io_service_actor = caf::typed_actor<
   caf::reacts_to<done_atom, uint64_t, std::string, caf::error>,
   caf::replies_to<status_atom>::with<std::string>>;
 
-/// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts.
+/// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts. The HTTP
+/// API reads the JSON a person sends into the Protobuf message a handler takes; the artefact manager
+/// reads no JSON.
 using artefact_manager_actor = local_subscriber_actor::extend<
-  // local (HTTP API): a Task Organiser's draft CTSC as JSON, and their user name; reply, once the
-  // root has registered it: JSON {uuid, status, ctsc_sha256}.
-  caf::replies_to<create_atom, std::string, std::string>::with<std::string>,
-  // local (HTTP API): uuid, this peer's CTSA as JSON (signatories, data custodians, data analysts)
-  // and the Task Organiser's user name; signed by the node and sent to the root. Reply, once the
-  // root accepted it: JSON {uuid, ctsa_sha256, version, status}. Refused with unconfirmed_member,
-  // nothing stored or sent, while another member of the CTA is unconfirmed here (SYS-2.1).
-  caf::replies_to<submit_atom, std::string, std::string, std::string>::with<std::string>,
-  // local (HTTP API): uuid, {signatory, document} as JSON and the Signatory's user name: a
-  // Signatory of this peer signs the peer's current CTSA. Reply, once the root accepted it: JSON.
-  caf::replies_to<countersign_atom, std::string, std::string, std::string>::with<std::string>,
+  // local (HTTP API): a Task Organiser's draft CTSC, and their user name; reply, once the root has
+  // registered it: JSON {uuid, status, ctsc_sha256}.
+  caf::replies_to<create_atom, proto_bytes<v1::Ctsc>, std::string>::with<std::string>,
+  // local (HTTP API): uuid, this peer's CTSA (signatories, data custodians, data analysts only) and
+  // the Task Organiser's user name; signed by the node and sent to the root. Reply, once the root
+  // accepted it: JSON {uuid, ctsa_sha256, version, status}. Refused with unconfirmed_member, nothing
+  // stored or sent, while another member of the CTA is unconfirmed here (SYS-2.1).
+  caf::replies_to<submit_atom, std::string, proto_bytes<v1::Ctsa>, std::string>::with<std::string>,
+  // local (HTTP API): uuid, a signature with its signatory index and document only, and the
+  // Signatory's user name: a Signatory of this peer signs the peer's current CTSA. Reply, once the
+  // root accepted it: JSON.
+  caf::replies_to<countersign_atom, std::string, proto_bytes<v1::SignatorySignature>,
+                  std::string>::with<std::string>,
   // local (HTTP API), at the root: uuid, peer, approve, reason, the approver's user name. Reply:
   // JSON {uuid, peer, decision, status}; approving the last CTSA makes the CTA final.
   caf::replies_to<decide_atom, std::string, std::string, bool, std::string, std::string>::with<std::string>,
   // local (HTTP API): uuid, reason, user name: a peer's Task Organiser (sent to the root) or the SO
   // (at the root) cancels the CTA. Reply: JSON {uuid, status, reason}.
   caf::replies_to<cancel_atom, std::string, std::string, std::string>::with<std::string>,
-  // local (HTTP API): uuid, {name, pak, input_keys | output_keys} as JSON, the user's name and
-  // whether they are a custodian: registers a person's PAK for this CTA at this peer's node.
-  // Reply: JSON {uuid, pak_sha256, name, keys}.
-  caf::replies_to<pak_atom, std::string, std::string, std::string, bool>::with<std::string>,
+  // local (HTTP API): uuid, a person's PAK (name, pak, keys, custodian only: input keys for a data
+  // custodian, output keys for an analyst) and the user's name: registers it for this CTA at this
+  // peer's node. Reply: JSON {uuid, pak_sha256, name, keys}.
+  caf::replies_to<pak_atom, std::string, proto_bytes<v1::PakRecord>, std::string>::with<std::string>,
   // local (HTTP API): uuid, member FQDN, reason, the IT administrator's user name: this node may
   // commit to the CTA although the member's fingerprint was not confirmed out of band here
   // (SYS-2.1); stored and audited. Reply: JSON {uuid, member, fingerprint, reason, by, at_ms}.

@@ -3,6 +3,7 @@
 // Bounded parsing and serialising of Protobuf messages. Every parse has a size limit and refuses
 // unknown fields, so what is signed or hashed is exactly what the schema says (DESIGN.md §5).
 
+#include "joconde/messages/proto_bytes.hpp"
 #include "joconde/messages/result.hpp"
 
 #include <google/protobuf/message.h>
@@ -31,7 +32,19 @@ result<M> parse(std::string_view bytes, size_t limit = default_limit) {
   return msg;
 }
 
+/// Parses the message a proto_bytes carries, with the checks of parse_into.
+template <class M>
+result<M> parse(const proto_bytes<M>& x, size_t limit = default_limit) {
+  return parse<M>(x.bytes, limit);
+}
+
 /// Deterministic serialisation (the form that is signed and hashed).
 std::string serialize(const google::protobuf::Message& msg);
+
+/// `msg` serialised into the wrapper that carries it through CAF.
+template <class M>
+proto_bytes<M> wrap(const M& msg) {
+  return proto_bytes<M>{serialize(msg)};
+}
 
 } // namespace joconde::proto

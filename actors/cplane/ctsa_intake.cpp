@@ -1,0 +1,420 @@
+#include "ctsa_intake.hpp"
+
+#include "artefact_ports.hpp"
+#include "artefact_signatures.hpp"
+#include "cta_records.hpp"
+#include "ctsc_rules.hpp"
+#include "member_trust.hpp"
+
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/proto.hpp"
+#include "joconde/runtime/canonical_hash.hpp"
+#include "joconde/runtime/clock.hpp"
+#include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace joconde {
+
+namespace {
+
+const char* const component = artefact_manager_state::name;
+
+std::string as_string(const crypto::bytes& b) {
+  return {b.begin(), b.end()};
+}
+
+// -- PAKs ---------------------------------------------------------------------------------------------
+
+/// Where a PAK registered for a CTA is kept.
+std::string pak_key(const std::string& uuid, const std::string& pak) {
+  auto h = crypto::sha256(crypto::to_bytes(pak));
+  return uuid + std::string(1, '\0') + as_string(h);
+}
+
+/// The PAKs registered at this node for a CTA.
+std::vector<v1::PakRecord> paks_of(const node_store& store, const std::string& uuid) {
+  std::vector<v1::PakRecord> out;
+  auto txn = store.env->begin_read();
+  if (!txn)
+    return out;
+  (void) txn->for_each(store.paks, uuid + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
+    if (auto rec = proto::parse<v1::PakRecord>(v, 64 * 1024))
+      out.push_back(std::move(*rec));
+    return true;
+  });
+  return out;
+}
+
+/// Names the person a PAK was registered for in `ctsa`, as a data custodian or analyst.
+void add_person(const v1::PakRecord& p, v1::Ctsa& ctsa) {
+  if (p.custodian()) {
+    auto* dc = ctsa.add_data_custodians();
+    dc->set_name(p.name());
+    dc->set_pak(p.pak());
+    *dc->mutable_input_keys() = p.keys();
+  } else {
+    auto* da = ctsa.add_data_analysts();
+    da->set_name(p.name());
+    da->set_pak(p.pak());
+    *da->mutable_output_keys() = p.keys();
+  }
+}
+
+/// A CTSA names only PAKs registered for its own CTA at this node, each for keys it was registered
+/// with; a CTSA that names none gets every registered one.
+result<void> bind_paks(const node_store& store, v1::Ctsa& ctsa) {
+  auto registered = paks_of(store, ctsa.ctsc_uuid());
+  if (ctsa.data_custodians().empty() && ctsa.data_analysts().empty()) {
+    for (const auto& p : registered)
+      add_person(p, ctsa);
+    return ok();
+  }
+  auto check = [&](const std::string& name, const std::string& pak, bool custodian,
+                   const google::protobuf::RepeatedPtrField<std::string>& keys) -> result<void> {
+    for (const auto& p : registered)
+      if (p.pak() == pak && p.custodian() == custodian) {
+        for (const auto& k : keys)
+          if (std::find(p.keys().begin(), p.keys().end(), k) == p.keys().end())
+            return fail(errc::forbidden, "the PAK of " + name + " was not registered for " + k);
+        return ok();
+      }
+    return fail(errc::forbidden, "the PAK of " + name + " is not registered for CTA " + ctsa.ctsc_uuid()
+                                   + " as a " + (custodian ? "data custodian's" : "data analyst's")
+                                   + " (a PAK is bound to one CTA: joconde pak create)");
+  };
+  for (const auto& dc : ctsa.data_custodians())
+    if (auto r = check(dc.name(), dc.pak(), true, dc.input_keys()); !r)
+      return r;
+  for (const auto& da : ctsa.data_analysts())
+    if (auto r = check(da.name(), da.pak(), false, da.output_keys()); !r)
+      return r;
+  return ok();
+}
+
+// -- at the peer -------------------------------------------------------------------------------------
+
+/// At a peer, before it commits to a CTA (SYS-2.1): every other member confirmed out of band here
+/// or overridden; a refusal is logged and audited, and nothing else happens.
+result<void> check_members_trusted(artefact_manager_pointer self, const v1::CtaRecord& record,
+                                   const std::string& user) {
+  const auto& uuid = record.ctsc().uuid();
+  auto members = assess_members(self->state.store, uuid, record.ctsc(), self->state.self);
+  if (!members)
+    return members.err();
+  auto r = require_trusted(*members, uuid);
+  if (!r) {
+    std::string unconfirmed;
+    for (const auto& m : *members)
+      if (m.state == member_trust_state::unconfirmed)
+        unconfirmed += (unconfirmed.empty() ? "" : " ") + m.fqdn + "=" + m.fingerprint;
+    log::warning(component, "CTSA for CTA " + uuid + " not submitted: members unconfirmed here",
+                 {{"reason", "unconfirmed_member"}, {"members", unconfirmed}, {"user", user}});
+    audit(self, "cta.ctsa.untrusted", {"uuid", uuid, "organiser", user, "unconfirmed", unconfirmed});
+  }
+  return r;
+}
+
+// -- at the root -------------------------------------------------------------------------------------
+
+/// At the root: every check on `origin`'s CTSA submission for the CTA of `record`; the CTSA's
+/// canonical hash.
+result<crypto::bytes> check_submission(const std::string& origin, const v1::CtsaSubmission& sub,
+                                       const v1::CtaRecord& record) {
+  const auto& ctsa = sub.ctsa();
+  if (ctsa.ctsc_sha256() != record.ctsc_sha256())
+    return fail(errc::malformed_input,
+                "the CTSA pins CTSC hash " + crypto::hex(crypto::to_bytes(ctsa.ctsc_sha256()))
+                  + ", but CTA " + ctsa.ctsc_uuid() + " has "
+                  + crypto::hex(crypto::to_bytes(record.ctsc_sha256())));
+  auto hash = canonical_hash(ctsa);
+  if (!hash)
+    return hash.err();
+  auto leaf = leaf_of(record.ctsc(), origin);
+  if (!leaf)
+    return leaf.err();
+  if (auto r = verify_node_signature(sub.node_signature(), *leaf, *hash); !r)
+    return fail(errc::bad_signature, "the node signature of " + origin + "'s CTSA: " + r.err().message);
+  if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
+    return r.err();
+  return std::move(*hash);
+}
+
+} // namespace
+
+caf::result<std::string> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
+                                     const proto_bytes<v1::Ctsa>& given, const std::string& user) {
+  auto& st = self->state;
+  const auto uuid = record.ctsc().uuid();
+  if (record.status() != v1::CTA_STATUS_EMERGING)
+    return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())}
+                                             + ": CTSAs are taken while it is emerging");
+  if (auto r = check_members_trusted(self, record, user); !r)
+    return to_caf(r.err());
+  auto parsed = proto::parse(given, max_artefact_bytes);
+  if (!parsed)
+    return to_caf(parsed.err());
+  auto& ctsa = *parsed;
+  if (!ctsa.ctsc_uuid().empty() || !ctsa.peer().empty() || !ctsa.ctsc_sha256().empty()
+      || ctsa.version() != 0)
+    return make_error(errc::malformed_input, "give signatories, data custodians and data "
+                                             "analysts only: the node fills in the rest");
+  ctsa.set_ctsc_uuid(uuid);
+  ctsa.set_peer(st.self);
+  ctsa.set_ctsc_sha256(record.ctsc_sha256());
+  ctsa.set_version(record.own_ctsa_version() + 1);
+  ctsa.set_created_at_ms(now_ms());
+  if (auto r = bind_paks(st.store, ctsa); !r)
+    return to_caf(r.err());
+  if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
+    return to_caf(r.err());
+  auto hash = canonical_hash(ctsa);
+  if (!hash)
+    return to_caf(hash.err());
+  auto ns = make_node_signature(*st.signer, *st.trust, v1::ARTEFACT_KIND_CTSA, *hash);
+  if (!ns)
+    return to_caf(ns.err());
+  v1::CtsaSubmission sub;
+  sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
+  *sub.mutable_node_signature() = *ns;
+  *sub.mutable_ctsa() = ctsa;
+  // The version is used up whatever the root answers: a retry is a newer version.
+  record.set_own_ctsa_version(ctsa.version());
+  auto& mine = addendum_entry(record, st.self);
+  *mine.mutable_ctsa() = ctsa;
+  *mine.mutable_node_signature() = *ns;
+  mine.set_ctsa_sha256(as_string(*hash));
+  mine.set_status(std::string{to_string(addendum_status::submitted)});
+  if (auto r = save_cta_record(st.store, record); !r)
+    return to_caf(r.err());
+  audit(self, "cta.ctsa.signed", {"uuid", uuid, "version", std::to_string(ctsa.version()),
+                                  "organiser", user, "ctsa_sha256", crypto::hex(*hash)});
+  return ask_root(self, sub.request_id(), "cta.ctsa", uuid, proto::serialize(sub));
+}
+
+caf::result<std::string> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
+                                     const proto_bytes<v1::SignatorySignature>& given,
+                                     const std::string& user) {
+  auto& st = self->state;
+  const auto& uuid = record.ctsc().uuid();
+  const v1::AddendumRecord* mine = nullptr;
+  for (const auto& a : record.addenda())
+    if (a.peer() == st.self)
+      mine = &a;
+  if (mine == nullptr || mine->ctsa_sha256().empty())
+    return make_error(errc::invalid_state, "this node has not submitted a CTSA for CTA " + uuid);
+  auto parsed = proto::parse(given, max_artefact_bytes);
+  if (!parsed)
+    return to_caf(parsed.err());
+  auto index = parsed->signatory();
+  if (index >= static_cast<uint32_t>(mine->ctsa().signatories_size()))
+    return make_error(errc::malformed_input, "the CTSA names "
+                                               + std::to_string(mine->ctsa().signatories_size())
+                                               + " signatories; there is no index " + std::to_string(index));
+  v1::SignatorySubmission sub;
+  sub.set_request_id(crypto::hex(crypto::random_bytes(16)));
+  auto& sig = *sub.mutable_signature();
+  *sig.mutable_document() = parsed->document();
+  if (sig.document().name().empty() || sig.document().content_case() == v1::Document::CONTENT_NOT_SET)
+    return make_error(errc::malformed_input, "the document needs a name and its data");
+  sig.set_peer(st.self);
+  sig.set_ctsa_sha256(mine->ctsa_sha256());
+  sig.set_signatory(index);
+  sig.set_signed_at_ms(now_ms());
+  audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
+                                     "document", sig.document().name()});
+  return ask_root(self, sub.request_id(), "cta.signature", uuid, proto::serialize(sub));
+}
+
+caf::result<std::string> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
+                                      const proto_bytes<v1::PakRecord>& given, const std::string& user) {
+  auto& st = self->state;
+  const auto& uuid = record.ctsc().uuid();
+  if (record.status() != v1::CTA_STATUS_EMERGING)
+    return make_error(errc::invalid_state, "CTA " + uuid + " is " + std::string{to_string(record.status())});
+  if (!is_peer(record.ctsc(), st.self))
+    return make_error(errc::forbidden, "this node is not a peer of CTA " + uuid);
+  auto pak = proto::parse(given, 64 * 1024);
+  if (!pak)
+    return to_caf(pak.err());
+  bool custodian = pak->custodian();
+  if (pak->name().empty() || pak->keys().empty())
+    return make_error(errc::malformed_input, "a PAK is registered with a name and at least one key");
+  // The person as a CTSA would name them.
+  v1::Ctsa probe;
+  probe.set_ctsc_uuid(uuid);
+  probe.set_peer(st.self);
+  probe.add_signatories()->set_name("-");
+  add_person(*pak, probe);
+  // The same checks as in a CTSA (P-256, keys of this peer), except coverage.
+  if (auto r = check_ctsa(probe, record.ctsc(), false); !r)
+    return to_caf(r.err());
+  pak->set_uuid(uuid);
+  pak->set_registered_by(user);
+  pak->set_registered_at_ms(now_ms());
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return to_caf(txn.err());
+  if (auto r = txn->put(st.store.paks, pak_key(uuid, pak->pak()), proto::serialize(*pak)); !r)
+    return to_caf(r.err());
+  if (auto r = txn->commit(); !r)
+    return to_caf(r.err());
+  auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak->pak())));
+  audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak->name(), "by", user, "pak_sha256", h,
+                                     "role", custodian ? "data_custodian" : "data_analyst"});
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& k : pak->keys())
+    keys.push_back(k);
+  return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak->name()}, {"keys", keys}}.dump();
+}
+
+caf::result<std::string> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
+                                         const std::string& member, const std::string& reason,
+                                         const std::string& user) {
+  auto& st = self->state;
+  const auto& uuid = record.ctsc().uuid();
+  auto made = record_override(st.store, record, st.self, member, reason, user, now_ms());
+  if (!made)
+    return to_caf(made.err());
+  log::warning(component, "trust override: CTA " + uuid + " may go on with " + member + " unconfirmed",
+               {{"user", user}, {"fingerprint", made->fingerprint()}, {"why", reason}});
+  audit(self, "cta.trust.override", {"uuid", uuid, "member", member, "fingerprint",
+                                     made->fingerprint(), "user", user, "reason", reason});
+  return nlohmann::json{{"uuid", uuid},          {"member", member},
+                        {"fingerprint", made->fingerprint()}, {"reason", made->reason()},
+                        {"by", made->by()},       {"at_ms", made->at_ms()}}
+    .dump();
+}
+
+void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  v1::CtsaSubmission sub;
+  if (!read_artefact("CTSA", origin, payload, sub))
+    return;
+  const auto& ctsa = sub.ctsa();
+  const auto& ns = sub.node_signature();
+  const auto& uuid = ctsa.ctsc_uuid();
+  auto refuse = [&](const error& e) { reply_refused(self, origin, sub.request_id(), uuid, "CTSA", e); };
+  if (!st.at_root())
+    return refuse(fail(errc::forbidden, "only the root collects CTSAs"));
+  if (ctsa.peer() != origin || ns.signer() != origin)
+    return refuse(fail(errc::forbidden, origin + " may send and sign its own CTSA only"));
+  if (ns.kind() != v1::ARTEFACT_KIND_CTSA)
+    return refuse(fail(errc::bad_signature, "the node signature is not over a CTSA"));
+  if (!is_uuid(uuid))
+    return refuse(fail(errc::malformed_input, "the CTSA names no valid CTA uuid"));
+  auto rec = load_cta_record(st.store, uuid);
+  if (!rec)
+    return refuse(rec.err());
+  if (!rec->has_value())
+    return refuse(fail(errc::not_found, "there is no CTA " + uuid));
+  auto& record = **rec;
+  auto checked = check_submission(origin, sub, record);
+  if (!checked)
+    return refuse(checked.err());
+  auto hash = as_string(*checked);
+  auto hash_hex = crypto::hex(*checked);
+  auto state = state_of(record);
+  auto answer_accepted = [&] {
+    reply_accepted(self, origin, sub.request_id(), uuid, hash, state.updates(),
+                   std::string{to_string(state.status())});
+  };
+  // The same CTSA handed over again after a restart: accepted already.
+  for (const auto& a : record.addenda())
+    if (a.peer() == origin && a.ctsa_sha256() == hash)
+      return answer_accepted();
+  if (auto r = state.submit_addendum(origin, ctsa.version(), hash_hex,
+                                     crypto::hex(crypto::to_bytes(record.ctsc_sha256())),
+                                     static_cast<size_t>(ctsa.signatories_size()), now_ms());
+      !r)
+    return refuse(r.err());
+  auto& entry = addendum_entry(record, origin);
+  *entry.mutable_ctsa() = ctsa;
+  *entry.mutable_node_signature() = ns;
+  entry.set_ctsa_sha256(hash);
+  entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
+  // The signatories signed the version this one replaces: their signatures (and documents) go with
+  // it, and the new version is signed again.
+  entry.clear_signed_by();
+  entry.clear_signatures();
+  entry.clear_reason();
+  put_state(state, record);
+  if (auto r = check_cta_budget(record, "CTSA"); !r)
+    return refuse(r.err());
+  if (auto r = save_cta_record(st.store, record); !r)
+    return refuse(r.err());
+  log::info(component, "CTSA version " + std::to_string(ctsa.version()) + " of " + origin
+                         + " stored for CTA " + uuid,
+            {{"ctsa_sha256", hash_hex}});
+  audit(self, "cta.ctsa.accepted", {"uuid", uuid, "peer", origin, "version",
+                                    std::to_string(ctsa.version()), "ctsa_sha256", hash_hex});
+  answer_accepted();
+}
+
+void on_signature(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  v1::SignatorySubmission sub;
+  if (!read_artefact("signatory signature", origin, payload, sub))
+    return;
+  auto& st = self->state;
+  const auto& sig = sub.signature();
+  // The CTA is named by the CTSA the signature is over; find it among the stored ones.
+  auto uuid = find_cta_of_ctsa(st.store, origin, sig.ctsa_sha256());
+  auto refuse = [&](const error& e) {
+    reply_refused(self, origin, sub.request_id(), uuid, "signatory signature", e);
+  };
+  if (!st.at_root())
+    return refuse(fail(errc::forbidden, "only the root collects signatures"));
+  if (sig.peer() != origin)
+    return refuse(fail(errc::forbidden, origin + " may send its own Signatories' signatures only"));
+  if (uuid.empty())
+    return refuse(fail(errc::not_found, "no CTA holds a CTSA of " + origin + " with that hash"));
+  auto rec = load_held(st.store, uuid);
+  if (!rec)
+    return refuse(rec.err());
+  auto& record = *rec;
+  if (!sig.has_document() && sig.signature().empty())
+    return refuse(fail(errc::malformed_input, "a signature carries a document or an electronic signature"));
+  auto state = state_of(record);
+  // The same signature handed over again after a restart: accepted already.
+  for (const auto& a : record.addenda())
+    if (a.peer() == origin)
+      for (const auto& known : a.signatures())
+        if (known.SerializeAsString() == sig.SerializeAsString())
+          return reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(),
+                                a.status());
+  if (auto r = state.add_signatory_signature(origin, crypto::hex(crypto::to_bytes(sig.ctsa_sha256())),
+                                             sig.signatory(), now_ms());
+      !r)
+    return refuse(r.err());
+  auto& entry = addendum_entry(record, origin);
+  *entry.add_signatures() = sig;
+  entry.add_signed_by(sig.signatory());
+  entry.set_status(std::string{to_string(state.addenda().at(origin).status)});
+  put_state(state, record);
+  if (auto r = check_cta_budget(record, "signature"); !r)
+    return refuse(r.err());
+  if (auto r = save_cta_record(st.store, record); !r)
+    return refuse(r.err());
+  audit(self, "cta.signature.accepted", {"uuid", uuid, "peer", origin, "signatory",
+                                         std::to_string(sig.signatory())});
+  reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(), entry.status());
+}
+
+void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto acc = proto::parse<v1::ArtefactAccepted>(payload, 64 * 1024);
+  if (!acc || origin != st.root)
+    return;
+  answer_pending(self, acc->request_id(),
+                 nlohmann::json{{"uuid", acc->uuid()},
+                                {"peer", st.self},
+                                {"ctsa_sha256", crypto::hex(crypto::to_bytes(acc->artefact_sha256()))},
+                                {"updates", acc->updates()},
+                                {"status", acc->status()}}
+                   .dump());
+}
+
+} // namespace joconde

@@ -1,0 +1,161 @@
+#include "http_ctas.hpp"
+
+#include "../cplane/artefact_manager.hpp"
+#include "../mplane/user_directory.hpp"
+
+#include "joconde/agreement.pb.h"
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/proto.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+namespace joconde {
+
+namespace {
+
+using nlohmann::json;
+constexpr auto ask_timeout = std::chrono::seconds{5};
+/// For a request the root answers: the artefact manager's own wait, and a little more.
+constexpr auto root_timeout = registration_timeout + std::chrono::seconds{5};
+
+/// Reads `text` in Protobuf's JSON form into `out`, unknown fields refused; the 400 to answer (the
+/// parser's reason after `what`) if it is not one.
+std::optional<http::response> read_json(const std::string& text, google::protobuf::Message& out,
+                                        const std::string& what) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  if (auto status = google::protobuf::util::JsonStringToMessage(text, &out, opts); !status.ok())
+    return http::response::error(400, "malformed_input", what + status.ToString());
+  return std::nullopt;
+}
+
+/// Asks the artefact manager and answers its JSON with `status`, or its error.
+template <class Timeout, class... Ts>
+http::response ask_artefacts(node_context& ctx, Timeout timeout, int status, Ts&&... xs) {
+  http::response out;
+  caf::scoped_actor self{*ctx.sys};
+  self->request(ctx.artefacts, timeout, std::forward<Ts>(xs)...)
+    .receive([&](std::string& doc) { out = http::response::json(status, json::parse(doc)); },
+             [&](caf::error& err) { out = error_response(err); });
+  return out;
+}
+
+} // namespace
+
+http::response post_cta(node_context& ctx, const http::request& req, const user& who) {
+  v1::Ctsc draft;
+  if (auto refused = read_json(req.body, draft, "the task file is not a CTSC: "))
+    return *refused;
+  return ask_artefacts(ctx, root_timeout, 201, create_atom::value, proto::wrap(draft), who.name);
+}
+
+http::response post_ctsa(node_context& ctx, const http::request& req, const user& who) {
+  v1::Ctsa ctsa;
+  if (auto refused = read_json(req.body, ctsa, "not a CTSA: "))
+    return *refused;
+  return ask_artefacts(ctx, root_timeout, 200, submit_atom::value, req.params.at("uuid"), proto::wrap(ctsa),
+                       who.name);
+}
+
+http::response post_signature(node_context& ctx, const http::request& req, const user& who) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("signatory") || !body["signatory"].is_number_unsigned()
+      || body["signatory"].get<uint64_t>() > std::numeric_limits<uint32_t>::max()
+      || !body.contains("document") || !body["document"].is_object())
+    return http::response::error(400, "malformed_input",
+                                 "give {\"signatory\": INDEX, \"document\": {name, media_type, data}}");
+  v1::SignatorySignature sig;
+  sig.set_signatory(body["signatory"].get<uint32_t>());
+  if (auto refused = read_json(body["document"].dump(), *sig.mutable_document(), "not a document: "))
+    return *refused;
+  auto out = ask_artefacts(ctx, root_timeout, 200, countersign_atom::value, req.params.at("uuid"),
+                           proto::wrap(sig), who.name);
+  if (out.status != 200)
+    return out;
+  auto doc = json::parse(out.body);
+  doc["signatory"] = body["signatory"];
+  return http::response::json(200, doc);
+}
+
+http::response post_decision(node_context& ctx, const http::request& req, const user& who) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("peer") || !body["peer"].is_string() || !body.contains("approve")
+      || !body["approve"].is_boolean() || (body.contains("reason") && !body["reason"].is_string()))
+    return http::response::error(400, "malformed_input",
+                                 "give {\"peer\": NAME, \"approve\": true|false, \"reason\": TEXT}");
+  return ask_artefacts(ctx, ask_timeout, 200, decide_atom::value, req.params.at("uuid"),
+                       body["peer"].get<std::string>(), body["approve"].get<bool>(),
+                       body.value("reason", std::string{}), who.name);
+}
+
+http::response post_cancel(node_context& ctx, const http::request& req, const user& who) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("reason") || !body["reason"].is_string())
+    return http::response::error(400, "malformed_input", "give {\"reason\": TEXT}");
+  // A peer's Task Organiser at a peer's node; the System Operator (approver) at the root.
+  bool at_root = ctx.fqdn == ctx.domain;
+  if (at_root ? !who.has(user_role::approver) : !who.has(user_role::task_organiser))
+    return http::response::error(403, "forbidden",
+                                 at_root ? "at the root, the System Operator (approver) cancels"
+                                         : "at a peer, its Task Organiser cancels");
+  return ask_artefacts(ctx, root_timeout, 200, cancel_atom::value, req.params.at("uuid"),
+                       body["reason"].get<std::string>(), who.name);
+}
+
+http::response post_override(node_context& ctx, const http::request& req, const user& who) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("member") || !body["member"].is_string() || !body.contains("reason")
+      || !body["reason"].is_string())
+    return http::response::error(400, "malformed_input",
+                                 "give {\"member\": NAME, \"reason\": TEXT}: the member of "
+                                 "the CTA to accept unconfirmed, and why");
+  return ask_artefacts(ctx, ask_timeout, 201, override_atom::value, req.params.at("uuid"),
+                       resolve(ctx, body["member"].get<std::string>()), body["reason"].get<std::string>(),
+                       who.name);
+}
+
+// The body is a DataCustodian or a DataAnalyst in Protobuf's JSON form (pak in base64).
+http::response post_pak(node_context& ctx, const http::request& req, const user& who) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object())
+    return http::response::error(400, "malformed_input", "the body must be a JSON object");
+  bool custodian = body.contains("input_keys");
+  if (custodian == body.contains("output_keys"))
+    return http::response::error(400, "malformed_input", "give input_keys (a data custodian) or "
+                                                         "output_keys (a data analyst)");
+  if (!who.has(custodian ? user_role::data_custodian : user_role::data_analyst))
+    return http::response::error(403, "forbidden", custodian ? "input keys are for data custodians"
+                                                             : "output keys are for data analysts");
+  v1::PakRecord pak;
+  pak.set_custodian(custodian);
+  if (custodian) {
+    v1::DataCustodian dc;
+    if (auto refused = read_json(req.body, dc, "give {name, pak, input_keys}: "))
+      return *refused;
+    pak.set_name(dc.name());
+    pak.set_pak(dc.pak());
+    *pak.mutable_keys() = dc.input_keys();
+  } else {
+    v1::DataAnalyst da;
+    if (auto refused = read_json(req.body, da, "give {name, pak, output_keys}: "))
+      return *refused;
+    pak.set_name(da.name());
+    pak.set_pak(da.pak());
+    *pak.mutable_keys() = da.output_keys();
+  }
+  return ask_artefacts(ctx, ask_timeout, 201, pak_atom::value, req.params.at("uuid"), proto::wrap(pak),
+                       who.name);
+}
+
+http::response get_ctas(node_context& ctx, const std::string& uuid) {
+  return ask_artefacts(ctx, ask_timeout, 200, query_atom::value, uuid);
+}
+
+} // namespace joconde
