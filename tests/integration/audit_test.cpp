@@ -39,15 +39,7 @@ using test::write_all;
 
 /// Runs joconde-node with `args`; its exit code and standard output.
 std::pair<int, std::string> node(const std::string& args) {
-  auto* p = ::popen((node_bin + " " + args + " 2>&1").c_str(), "r");
-  if (p == nullptr)
-    return {-1, {}};
-  std::string out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p))
-    out.append(buf, n);
-  auto rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+  return test::run_capture(node_bin + " " + args + " 2>&1");
 }
 
 /// The attacker's recomputation after editing lines: every prev= and checkpoint head= again, and

@@ -1,15 +1,18 @@
 #pragma once
 
-// Files in tests: read and write whole files, split text and files into lines, and a fresh
-// temporary directory. Header-only and without CAF, so that unit, actor and integration tests and
+// Files and commands in tests: read and write whole files, split text and files into lines, a fresh
+// temporary directory, and a shell command's exit status and output. Header-only and without CAF, so that unit, actor and integration tests and
 // benchmarks can all use it.
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace joconde::test {
@@ -45,6 +48,20 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+/// Runs `command` with the shell: its exit status (-1 if it did not exit) and its standard output
+/// (add " 2>&1" to the command for both streams).
+inline std::pair<int, std::string> run_capture(const std::string& command) {
+  auto* p = ::popen(command.c_str(), "r");
+  if (p == nullptr)
+    return {-1, {}};
+  std::string out;
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  auto status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 } // namespace joconde::test

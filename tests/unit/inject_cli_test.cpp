@@ -2,15 +2,12 @@
 #include <boost/test/unit_test.hpp>
 
 // joconde-inject's command line: what it cannot run is refused before it sends anything, with the
-// option named and exit 2; a campaign it can run against nothing reachable is told apart (exit 1).
+// option named and exit 2; a well-formed campaign against nothing reachable runs and reports it.
 
 #include "support/files.hpp"
 
-#include <cstdio>
 #include <string>
 #include <utility>
-
-#include <sys/wait.h>
 
 namespace {
 
@@ -18,15 +15,7 @@ const std::string inject = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-injec
 
 /// Runs joconde-inject with `args`: its exit status and what it printed (both streams).
 std::pair<int, std::string> run(const std::string& args) {
-  auto* p = ::popen((inject + " " + args + " 2>&1").c_str(), "r");
-  if (p == nullptr)
-    return {-1, {}};
-  std::string out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p))
-    out.append(buf, n);
-  auto status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return joconde::test::run_capture(inject + " " + args + " 2>&1");
 }
 
 void refused(const std::string& args, const std::string& says) {
