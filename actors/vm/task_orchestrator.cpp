@@ -8,7 +8,10 @@
 #include "vm_internal.hpp"
 
 #include "data_slot.hpp"
+#include "phase_votes.hpp"
+#include "release_coordinator.hpp"
 #include "task_state.hpp"
+#include "upload_ledger.hpp"
 
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/log.hpp"
@@ -31,14 +34,6 @@ constexpr const char* component = "vm";
 
 // -- the orchestrator's state --
 
-struct pending_upload {
-  std::string slot;
-  std::set<unsigned> sealed_at;       // CPs that sealed it (this one included once it did)
-  std::optional<sealed_content> local;
-  std::int64_t deadline_ms = 0;
-  std::optional<caf::response_promise> waiting;  // the local session waiting for the outcome
-};
-
 struct event_entry {
   std::uint64_t seq = 0;
   std::int64_t at_ms = 0;
@@ -60,39 +55,23 @@ void deliver(caf::response_promise& promise, release_reply r) {
   promise.deliver(r.code, std::move(r.message), std::move(r.columns), r.rows);
 }
 
-/// A download waiting until every CP backs it.
-struct waiting_release {
-  caf::response_promise promise;
-  std::string who;   // fingerprint of the analyst's PAK
-  std::string name;  // the analyst's name in their peer's CTSA
-  std::int64_t deadline_ms = 0;
-};
-
-/// An output and a peer it is named for: each such pair is retrieved once (spec §4.4.1.1).
-using output_peer = std::pair<std::string, std::string>;
-
-/// Which download of an output for one peer gets the shares: the same at every CP, so that two
-/// downloads racing for it (two analysts of the peer, or a retry) cannot each get the shares of only
-/// some CPs. CP 0 decides (the first download for that output and peer it hears of, from its own
-/// client or proposed by another CP) and tells the others; every CP releases its shares for that
-/// peer only to the decided download. Downloads for different peers do not wait for each other.
-struct output_claim {
-  std::string chosen;                                           // the decided request id, if any
-  std::map<std::string, std::vector<waiting_release>> waiting;  // request id -> its sessions here
-};
+/// A refused release.
+release_reply refused(errc code, std::string message) {
+  return {static_cast<std::uint32_t>(code), std::move(message), {}, 0};
+}
 
 struct orchestrator_state {
   context_ptr ctx;
   std::optional<task_state_machine> machine;
   std::map<std::string, data_slot> slots;
   std::map<std::string, sealed_content> contents;  // content id -> file (current and replaced)
-  std::map<std::string, pending_upload> pending;   // request id -> upload awaiting every CP
-  std::set<std::string> failed_uploads;            // request ids that failed at some CP
-  std::map<output_peer, output_claim> claims;      // (output, peer) -> which download it goes to
-  std::map<task_phase, std::set<unsigned>> early_votes;
+  std::optional<upload_ledger> uploads;            // uploads awaiting every CP
+  std::map<std::string, caf::response_promise> upload_waiting;  // request id -> its session here
+  std::optional<release_coordinator> releases;     // which download gets each output for a peer
+  std::map<std::uint64_t, caf::response_promise> download_waiting;  // ticket -> its session here
+  std::uint64_t next_ticket = 1;
+  phase_votes votes;
   std::map<unsigned, peer_link_ptr> peers;
-  bool voted_calculation = false;
-  bool voted_output = false;
   bool mpc_started = false;
   unsigned active_downloads = 0;
   std::int64_t finished_at_ms = 0;
@@ -107,6 +86,21 @@ struct orchestrator_state {
 };
 
 using orchestrator_actor = caf::stateful_actor<orchestrator_state>;
+
+/// Answers the download session known by `ticket` (once: the ticket is forgotten).
+void answer_download(orchestrator_actor* self, std::uint64_t ticket, release_reply r) {
+  auto& waiting = self->state.download_waiting;
+  if (auto it = waiting.find(ticket); it != waiting.end()) {
+    deliver(it->second, std::move(r));
+    waiting.erase(it);
+  }
+}
+
+/// Refuses the download sessions the release coordinator turned away.
+void answer_download(orchestrator_actor* self, std::vector<release_refusal> refusals) {
+  for (auto& r : refusals)
+    answer_download(self, r.ticket, refused(r.why.code, std::move(r.why.message)));
+}
 
 void event(orchestrator_actor* self, std::string kind, std::string subject, std::string value) {
   auto& st = self->state;
@@ -163,15 +157,12 @@ void erase_everything(orchestrator_actor* self) {
   for (auto& entry : fs::directory_iterator{st.ctx->slots_dir, ec})
     fs::remove(entry.path(), ec);
   st.ctx->key->erase();
-  for (auto& [id, p] : st.pending)
-    if (p.waiting)
-      p.waiting->deliver(caf::make_error(caf::sec::request_receiver_down, "the task ended"));
-  st.pending.clear();
-  for (auto& [key_peer, claim] : st.claims)
-    for (auto& [id, sessions] : claim.waiting)
-      for (auto& w : sessions)
-        deliver(w.promise, {static_cast<std::uint32_t>(errc::invalid_state), "the task ended", {}, 0});
-  st.claims.clear();
+  st.uploads->take_all();
+  for (auto& [id, promise] : st.upload_waiting)
+    promise.deliver(caf::make_error(caf::sec::request_receiver_down, "the task ended"));
+  st.upload_waiting.clear();
+  for (auto& w : st.releases->take_all())
+    answer_download(self, w.ticket, {static_cast<std::uint32_t>(errc::invalid_state), "the task ended", {}, 0});
   event(self, "erased", "sealing-key", "destroyed");
 }
 
@@ -215,31 +206,14 @@ void on_phase(orchestrator_actor* self);
 /// Applies the votes of counterparts that arrived before this VM reached their phase.
 void apply_votes(orchestrator_actor* self) {
   auto& st = self->state;
-  bool moved = true;
-  while (moved && !is_terminal(st.machine->phase())) {
-    moved = false;
-    auto next = static_cast<task_phase>(static_cast<int>(st.machine->phase()) + 1);
-    auto it = st.early_votes.find(next);
-    if (it == st.early_votes.end())
+  while (!is_terminal(st.machine->phase())) {
+    auto step = st.votes.apply(*st.machine, now_ms());
+    for (const auto& [cp, why] : step.refused)
+      log::warning(component, "vote of cp-" + std::to_string(cp) + " refused: " + why.describe());
+    if (!step.moved)
       break;
-    auto before = st.machine->phase();
-    for (auto cp : it->second) {
-      if (st.machine->votes().count(cp))
-        continue;
-      auto r = st.machine->agree(cp, next, now_ms());
-      if (!r) {
-        log::warning(component, "vote of cp-" + std::to_string(cp) + " refused: " + r.err().describe());
-        break;
-      }
-      if (st.machine->phase() != before)
-        break;
-    }
-    if (st.machine->phase() != before) {
-      st.early_votes.erase(next);
-      moved = true;
-      event(self, "phase", std::string{to_string(st.machine->phase())}, "agreed by every CP");
-      on_phase(self);
-    }
+    event(self, "phase", std::string{to_string(st.machine->phase())}, "agreed by every CP");
+    on_phase(self);
   }
   update_gauges(self);
 }
@@ -247,7 +221,7 @@ void apply_votes(orchestrator_actor* self) {
 /// This VM agrees to move to `next` and tells its counterparts.
 void vote(orchestrator_actor* self, task_phase next) {
   auto& st = self->state;
-  st.early_votes[next].insert(st.ctx->options.cp_index);
+  st.votes.vote(st.ctx->options.cp_index, next);
   v1::PeerMessage m;
   m.set_kind(v1::PeerMessage::KIND_VOTE);
   m.set_phase(std::string{to_string(next)});
@@ -258,12 +232,12 @@ void vote(orchestrator_actor* self, task_phase next) {
 /// Votes for the calculation once every input slot is ready at every CP and no upload is running.
 void maybe_close_input(orchestrator_actor* self) {
   auto& st = self->state;
-  if (st.voted_calculation || st.machine->phase() != task_phase::input || !st.pending.empty())
+  if (st.votes.voted(task_phase::calculation) || st.machine->phase() != task_phase::input
+      || !st.uploads->idle())
     return;
   for (auto& [k, s] : st.slots)
     if (s.kind() == slot_kind::input && !s.ready())
       return;
-  st.voted_calculation = true;
   for (auto& [k, s] : st.slots)
     if (s.kind() == slot_kind::input && !s.input_closed())
       (void)s.close_input();
@@ -312,30 +286,30 @@ void start_mpc(orchestrator_actor* self) {
 
 void upload_complete_check(orchestrator_actor* self, const std::string& id) {
   auto& st = self->state;
-  auto it = st.pending.find(id);
-  if (it == st.pending.end() || !it->second.local || it->second.sealed_at.size() < st.ctx->parties)
+  const auto* p = st.uploads->complete(id);
+  if (p == nullptr)
     return;
-  auto& p = it->second;
-  auto& slot = st.slots.at(p.slot);
-  if (auto r = slot.complete(id, p.local->rows, p.local->sha256); !r) {
+  auto slot_key = p->slot;
+  auto rows = p->local->rows;
+  if (auto r = st.slots.at(slot_key).complete(id, rows, p->local->sha256); !r) {
     log::warning(component, "upload " + id + " cannot complete: " + r.err().describe());
     return;
   }
+  st.uploads->forget(id);
   erase_listed(self);
-  event(self, "slot", p.slot, "ready (" + std::to_string(p.local->rows) + " rows, sealed at every CP)");
-  if (p.waiting)
-    p.waiting->deliver(std::uint32_t{0}, std::string{"ready at every CP"});
-  st.pending.erase(it);
+  event(self, "slot", slot_key, "ready (" + std::to_string(rows) + " rows, sealed at every CP)");
+  if (auto w = st.upload_waiting.find(id); w != st.upload_waiting.end()) {
+    w->second.deliver(std::uint32_t{0}, std::string{"ready at every CP"});
+    st.upload_waiting.erase(w);
+  }
   update_gauges(self);
   maybe_close_input(self);
 }
 
 void upload_failed(orchestrator_actor* self, const std::string& id, const std::string& why, bool tell) {
   auto& st = self->state;
-  if (st.failed_uploads.size() < 100'000)
-    st.failed_uploads.insert(id);
-  auto it = st.pending.find(id);
-  std::string slot_key = it != st.pending.end() ? it->second.slot : std::string{};
+  auto pending = st.uploads->fail(id);
+  std::string slot_key = pending ? pending->slot : std::string{};
   for (auto& [k, s] : st.slots) {
     if (s.content_id() != id)
       continue;
@@ -345,13 +319,11 @@ void upload_failed(orchestrator_actor* self, const std::string& id, const std::s
     else
       (void)s.peer_failed(id);
   }
-  if (it != st.pending.end()) {
-    if (it->second.local)
-      remove_quietly(it->second.local->path);
-    if (it->second.waiting)
-      it->second.waiting->deliver(static_cast<std::uint32_t>(errc::io_error),
-                                  "the upload failed at a Computing Party: " + why);
-    st.pending.erase(it);
+  if (pending && pending->local)
+    remove_quietly(pending->local->path);
+  if (auto w = st.upload_waiting.find(id); w != st.upload_waiting.end()) {
+    w->second.deliver(static_cast<std::uint32_t>(errc::io_error), "the upload failed at a Computing Party: " + why);
+    st.upload_waiting.erase(w);
   }
   erase_listed(self);
   if (!slot_key.empty())
@@ -368,11 +340,8 @@ void upload_failed(orchestrator_actor* self, const std::string& id, const std::s
 
 // -- peer messages --
 
-void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
-                   const std::string& request_id);
-void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
-                     const std::string& request_id);
-void try_release(orchestrator_actor* self, const std::string& slot_key, const std::string& peer);
+void back_download(orchestrator_actor* self, const output_peer& op, const std::string& request_id);
+void try_release(orchestrator_actor* self, const output_peer& op);
 
 void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& bytes) {
   auto& st = self->state;
@@ -385,27 +354,18 @@ void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& b
     return;
   switch (m.kind()) {
     case v1::PeerMessage::KIND_VOTE: {
-      auto phase = task_phase_from_string(m.phase());
-      if (!phase || is_terminal(*phase)) {
-        cancel_task(self, "cp-" + std::to_string(cp) + " voted for an unknown phase", true);
+      if (auto r = st.votes.record(cp, m.phase()); !r) {
+        cancel_task(self, r.err().message, true);
         return;
       }
-      st.early_votes[*phase].insert(cp);
       apply_votes(self);
       break;
     }
     case v1::PeerMessage::KIND_SLOT_RECEIVED: {
       if (!st.slots.count(m.slot()) || st.slots.at(m.slot()).kind() != slot_kind::input)
         return;
-      auto& p = st.pending[m.request_id()];
-      if (p.slot.empty()) {
-        p.slot = m.slot();
-        p.deadline_ms = now_ms() + st.ctx->options.upload_confirm_timeout.count();
-      } else if (p.slot != m.slot()) {
-        return;
-      }
-      p.sealed_at.insert(cp);
-      upload_complete_check(self, m.request_id());
+      if (st.uploads->sealed_at(cp, m.request_id(), m.slot(), now_ms()))
+        upload_complete_check(self, m.request_id());
       break;
     }
     case v1::PeerMessage::KIND_SLOT_FAILED:
@@ -423,11 +383,12 @@ void on_peer_message(orchestrator_actor* self, unsigned cp, const std::string& b
                                   "named for that peer: ignored");
         return;
       }
-      if (st.ctx->options.cp_index == 0)
-        back_download(self, m.slot(), m.peer(), m.request_id());  // a proposal: decide if undecided
+      output_peer op{m.slot(), m.peer()};
+      if (st.releases->decides())
+        back_download(self, op, m.request_id());  // a proposal: decide if undecided
       else if (cp == 0)
-        decide_download(self, m.slot(), m.peer(), m.request_id());  // CP 0's decision
-      try_release(self, m.slot(), m.peer());
+        answer_download(self, st.releases->decide(op, m.request_id()));  // CP 0's decision
+      try_release(self, op);
       break;
     }
     case v1::PeerMessage::KIND_QUALITY:
@@ -490,129 +451,88 @@ v1::VmReply reply_of(orchestrator_actor* self, std::uint32_t code, std::string m
 
 // -- downloads --
 
-/// A refused release.
-release_reply refused(errc code, std::string message) {
-  return {static_cast<std::uint32_t>(code), std::move(message), {}, 0};
-}
-
-/// Download `request_id` of output `slot_key` for `peer` wants the shares: CP 0 decides for it if
-/// nothing was decided for that output and peer yet and tells the others; another CP proposes it to
-/// CP 0. Sessions waiting for another download than the decided one are refused.
-void back_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
-                   const std::string& request_id) {
+/// This CP backs download `request_id` of output and peer `op` (release_coordinator::back): CP 0
+/// decides for it if nothing was decided yet and tells the others; another CP proposes it to CP 0.
+void back_download(orchestrator_actor* self, const output_peer& op, const std::string& request_id) {
   auto& s = self->state;
-  auto& claim = s.claims[{slot_key, peer}];
-  if (!claim.chosen.empty())
+  auto backing = s.releases->back(op, request_id);
+  answer_download(self, std::move(backing.refused));
+  if (backing.send == release_coordinator::notice::none)
     return;
   v1::PeerMessage m;
   m.set_kind(v1::PeerMessage::KIND_RESERVE);
-  m.set_slot(slot_key);
-  m.set_peer(peer);
+  m.set_slot(op.first);
+  m.set_peer(op.second);
   m.set_request_id(request_id);
-  if (s.ctx->options.cp_index != 0) {
-    if (auto leader = s.peers.find(0); leader != s.peers.end())
-      (void)leader->second->send(m);
-    return;
-  }
-  decide_download(self, slot_key, peer, request_id);
-  broadcast(self, m);
-}
-
-/// The download of `slot_key` for `peer` that gets the shares is `request_id` (decided by CP 0).
-void decide_download(orchestrator_actor* self, const std::string& slot_key, const std::string& peer,
-                     const std::string& request_id) {
-  auto& claim = self->state.claims[{slot_key, peer}];
-  if (!claim.chosen.empty())
-    return;
-  claim.chosen = request_id;
-  for (auto it = claim.waiting.begin(); it != claim.waiting.end();) {
-    if (it->first == request_id) {
-      ++it;
-      continue;
-    }
-    for (auto& w : it->second)
-      deliver(w.promise, refused(errc::already_exists, "another download of output " + slot_key
-                                                         + " for peer " + peer + " is being served "
-                                                           "(each peer retrieves an output once)"));
-    it = claim.waiting.erase(it);
+  if (backing.send == release_coordinator::notice::to_all) {
+    broadcast(self, m);
+  } else if (auto leader = s.peers.find(0); leader != s.peers.end()) {
+    (void)leader->second->send(m);
   }
 }
 
-/// Releases output `slot_key` to `peer` once every CP backs the same download and its session waits
-/// here; the last retrieval owed finishes the task.
-void try_release(orchestrator_actor* self, const std::string& slot_key, const std::string& peer) {
+/// This CP's shares of output `op.first` for analyst `w` of peer `op.second`, unsealed and recorded
+/// as released by the slot, or why not.
+release_reply release_shares(orchestrator_actor* self, const output_peer& op, const release_waiter& w,
+                             std::int64_t now) {
   auto& s = self->state;
-  auto& claim = s.claims[{slot_key, peer}];
-  auto waiting = claim.waiting.find(claim.chosen);
-  if (claim.chosen.empty() || waiting == claim.waiting.end() || waiting->second.empty())
-    return;
-  auto sessions = std::move(waiting->second);
-  claim.waiting.erase(waiting);
+  const auto& [slot_key, peer] = op;
   auto& slot = s.slots.at(slot_key);
-  const auto& first = sessions.front();
-  auto now = now_ms();
-  release_reply reply;
   auto content = s.contents.find(slot.content_id());
-  if (auto r = s.machine->may_retrieve(slot_key, peer, now); !r) {
-    reply = refused(r.err().code, r.err().message);
-  } else if (auto p = slot.check_peer(peer); !p) {
-    reply = refused(p.err().code, p.err().message);
-  } else if (!slot.ready() || content == s.contents.end()) {
-    reply = refused(errc::invalid_state, "output " + slot_key + " is "
-                                           + std::string{to_string(slot.state())} + ", not ready");
-  } else {
-    // Unsealed before the release: the last one ends the task, which erases the key.
-    auto c = content->second;
-    auto sealed = read_sealed(c.path);
-    auto cols = sealed ? unseal_columns(*s.ctx, slot_key, slot.content_id(), *sealed)
-                       : result<std::vector<std::string>>{sealed.err()};
-    if (!cols) {
-      reply = refused(cols.err().code, cols.err().message);
-    } else if (auto r = slot.release(peer, first.who, first.name, now); !r) {
-      for (auto& col : *cols)
-        OPENSSL_cleanse(col.data(), col.size());
-      reply = refused(r.err().code, r.err().message);
-    } else {
-      erase_listed(self);  // after the last named peer: the content's file is gone from here on
-      reply = {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
-      ++s.active_downloads;
-      auto waiting_for = slot.waiting_for();
-      event(self, "slot", slot_key,
-            "released to " + peer + " (by " + first.name.substr(0, 64) + ")"
-              + (waiting_for.empty() ? std::string{"; every peer named on it has it: erased"}
-                                     : "; " + std::to_string(waiting_for.size())
-                                         + (waiting_for.size() == 1 ? " peer" : " peers")
-                                         + " still to retrieve it"));
-    }
+  if (auto r = s.machine->may_retrieve(slot_key, peer, now); !r)
+    return refused(r.err().code, r.err().message);
+  if (auto p = slot.check_peer(peer); !p)
+    return refused(p.err().code, p.err().message);
+  if (!slot.ready() || content == s.contents.end())
+    return refused(errc::invalid_state, "output " + slot_key + " is " + std::string{to_string(slot.state())}
+                                          + ", not ready");
+  // Unsealed before the release: the last one ends the task, which erases the key.
+  auto c = content->second;
+  auto sealed = read_sealed(c.path);
+  auto cols = sealed ? unseal_columns(*s.ctx, slot_key, slot.content_id(), *sealed)
+                     : result<std::vector<std::string>>{sealed.err()};
+  if (!cols)
+    return refused(cols.err().code, cols.err().message);
+  if (auto r = slot.release(peer, w.who, w.name, now); !r) {
+    for (auto& col : *cols)
+      OPENSSL_cleanse(col.data(), col.size());
+    return refused(r.err().code, r.err().message);
   }
+  erase_listed(self);  // after the last named peer: the content's file is gone from here on
+  ++s.active_downloads;
+  auto waiting_for = slot.waiting_for();
+  event(self, "slot", slot_key,
+        "released to " + peer + " (by " + w.name.substr(0, 64) + ")"
+          + (waiting_for.empty() ? std::string{"; every peer named on it has it: erased"}
+                                 : "; " + std::to_string(waiting_for.size())
+                                     + (waiting_for.size() == 1 ? " peer" : " peers") + " still to retrieve it"));
+  return {std::uint32_t{0}, std::string{}, std::move(*cols), c.rows};
+}
+
+/// Releases output and peer `op` once every CP backs the same download and its session waits here
+/// (the first of its sessions gets the shares, the others are refused); the last retrieval owed
+/// finishes the task.
+void try_release(orchestrator_actor* self, const output_peer& op) {
+  auto& s = self->state;
+  auto sessions = s.releases->take_decided(op);
+  if (sessions.empty())
+    return;
+  auto now = now_ms();
+  auto reply = release_shares(self, op, sessions.front(), now);
   bool released = reply.code == 0;
-  deliver(sessions.front().promise, std::move(reply));
+  answer_download(self, sessions.front().ticket, std::move(reply));
   for (std::size_t i = 1; i < sessions.size(); ++i)
-    deliver(sessions[i].promise, refused(errc::already_exists, "output " + slot_key + " was retrieved by peer "
-                                                                 + peer + " already"));
+    answer_download(self, sessions[i].ticket, refused(errc::already_exists, "output " + op.first
+                                                                              + " was retrieved by peer "
+                                                                              + op.second + " already"));
   if (released) {
-    auto done = s.machine->output_retrieved(slot_key, peer, now);
+    auto done = s.machine->output_retrieved(op.first, op.second, now);
     if (done && *done) {
       event(self, "phase", "finished", s.machine->history().back().reason);
       on_phase(self);
     }
   }
   update_gauges(self);
-}
-
-/// Refuses downloads whose CPs did not all back them in time.
-void expire_downloads(orchestrator_actor* self, std::int64_t now) {
-  for (auto& [key_peer, claim] : self->state.claims)
-    for (auto& [id, sessions] : claim.waiting)
-      for (auto it = sessions.begin(); it != sessions.end();)
-        if (now >= it->deadline_ms) {
-          deliver(it->promise, refused(errc::timeout, "the other Computing Parties did not back this "
-                                                      "download of " + key_peer.first + " for "
-                                                      + key_peer.second + " in time"));
-          it = sessions.erase(it);
-        } else {
-          ++it;
-        }
 }
 
 /// The Output phase ended, at the output deadline (SYS-6.6) or because a counterpart was lost and no
@@ -657,6 +577,8 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     return {};
   }
   st.machine = std::move(*machine);
+  st.uploads.emplace(ctx->parties, ctx->options.cp_index, ctx->options.upload_confirm_timeout.count());
+  st.releases.emplace(ctx->options.cp_index);
   st.policy = policy;
   st.proxy = proxy;
   self->monitor(policy);
@@ -665,7 +587,7 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     auto& s = self->state;
     if (dm.source == s.mpc) {
       s.mpc = nullptr;
-      if (!is_terminal(s.machine->phase()) && !s.voted_output)
+      if (!is_terminal(s.machine->phase()) && !s.votes.voted(task_phase::output))
         cancel_task(self, "the MPC party stopped: " + self->system().render(dm.reason), true);
       return;
     }
@@ -694,11 +616,8 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
         } else if (s.ctx->stopping->load()) {
           cancel_task(self, "stopped by the host", true);
         } else {
-          expire_downloads(self, now);
-          std::vector<std::string> late;
-          for (auto& [id, p] : s.pending)
-            if (now >= p.deadline_ms)
-              late.push_back(id);
+          answer_download(self, s.releases->expire(now));
+          auto late = s.uploads->overdue(now);
           for (auto& id : late)
             upload_failed(self, id, "not sealed at every CP in time", true);
           if (!late.empty())
@@ -756,31 +675,26 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     [=](begin_atom, const std::string& slot_key, const std::string& id, const std::string& who)
       -> std::tuple<std::uint32_t, std::string> {
       auto& s = self->state;
-      if (s.machine->phase() != task_phase::input || s.voted_calculation)
+      if (s.machine->phase() != task_phase::input || s.votes.voted(task_phase::calculation))
         return {static_cast<std::uint32_t>(errc::invalid_state),
                 "the CT is in the " + std::string{to_string(s.machine->phase())}
                   + " phase; it accepts input only in the input phase, until every input is ready"};
       auto it = s.slots.find(slot_key);
       if (it == s.slots.end())
         return {static_cast<std::uint32_t>(errc::not_found), "no input " + slot_key};
-      if (s.failed_uploads.count(id))
+      if (s.uploads->failed(id))
         return {static_cast<std::uint32_t>(errc::io_error), "this upload failed at another CP already"};
       if (auto r = it->second.begin_upload(id, who, now_ms()); !r)
         return {static_cast<std::uint32_t>(r.err().code), r.err().message};
       erase_listed(self);
-      auto& p = s.pending[id];
-      if (p.slot.empty()) {
-        p.slot = slot_key;
-        p.deadline_ms = now_ms() + s.ctx->options.upload_confirm_timeout.count();
-      }
+      s.uploads->begin(id, slot_key, now_ms());
       event(self, "slot", slot_key, "in_use (upload " + id.substr(0, 8) + "...)");
       update_gauges(self);
       return {std::uint32_t{0}, std::string{}};
     },
     [=](sealed_atom, const std::string& id, sealed_content content) -> caf::result<std::uint32_t, std::string> {
       auto& s = self->state;
-      auto it = s.pending.find(id);
-      if (it == s.pending.end() || is_terminal(s.machine->phase())) {
+      if (is_terminal(s.machine->phase()) || !s.uploads->sealed_here(id, content)) {
         // Failed at another CP (or timed out) while its shares were still arriving here.
         remove_quietly(content.path);
         for (auto& [k, slot] : s.slots)
@@ -791,17 +705,14 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
         return {static_cast<std::uint32_t>(errc::io_error),
                 std::string{"the upload failed at another Computing Party"}};
       }
-      auto& p = it->second;
-      p.local = content;
-      p.sealed_at.insert(s.ctx->options.cp_index);
       s.contents[id] = content;
       v1::PeerMessage m;
       m.set_kind(v1::PeerMessage::KIND_SLOT_RECEIVED);
-      m.set_slot(p.slot);
+      m.set_slot(s.uploads->pending().at(id).slot);
       m.set_request_id(id);
       broadcast(self, m);
       auto promise = self->make_response_promise<std::uint32_t, std::string>();
-      p.waiting = promise;
+      s.upload_waiting[id] = promise;
       upload_complete_check(self, id);
       return promise;
     },
@@ -823,15 +734,13 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
         return now(refused(r.err().code, r.err().message));
       if (auto r = s.machine->may_retrieve(slot_key, peer, now_ms()); !r)
         return now(refused(r.err().code, r.err().message));
-      auto& claim = s.claims[{slot_key, peer}];
-      if (!claim.chosen.empty() && claim.chosen != request_id)
-        return now(refused(errc::already_exists, "another download of output " + slot_key + " for peer "
-                                                   + peer + " is being served (each peer retrieves an "
-                                                   "output once)"));
-      auto promise = self->make_response_promise();
-      claim.waiting[request_id].push_back({promise, who, name, now_ms() + 15'000});
-      back_download(self, slot_key, peer, request_id);
-      try_release(self, slot_key, peer);
+      output_peer op{slot_key, peer};
+      auto ticket = s.next_ticket++;
+      if (auto r = s.releases->wait(op, request_id, {ticket, who, name, now_ms() + 15'000}); !r)
+        return now(refused(r.err().code, r.err().message));
+      s.download_waiting.emplace(ticket, self->make_response_promise());
+      back_download(self, op, request_id);
+      try_release(self, op);
       return caf::delegated<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t>{};
     },
     [=](done_atom) {
@@ -872,7 +781,6 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
         cancel_task(self, "a data-quality check failed", true);
         return;
       }
-      s.voted_output = true;
       vote(self, task_phase::output);
     },
     [=](mpc_fail_atom, const std::string& why) { cancel_task(self, why, true); },

@@ -12,6 +12,7 @@
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/engines/backend.hpp"
 #include "joconde/messages/proto.hpp"
+#include "joconde/messages/vm_data.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/net.hpp"
 
@@ -239,12 +240,7 @@ using peer_link_ptr = std::shared_ptr<peer_link>;
 
 using key_ptr = std::shared_ptr<enclave::sealing_key>;
 
-/// A slot's content sealed at this CP: where, how many rows, the SHA-256 of its shares.
-struct sealed_content {
-  std::string path;
-  std::uint64_t rows = 0;
-  std::string sha256;
-};
+using vm::sealed_content;
 
 /// What the engine produced: each output's sealed content and the data-quality verdicts.
 struct mpc_outcome {
@@ -415,7 +411,7 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::policy_verdict)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::peer_link_ptr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::sealed_content)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::sealed_content)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::mpc_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::sealed_map)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(joconde::vm::detail::index_map)
