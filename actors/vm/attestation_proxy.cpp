@@ -50,7 +50,7 @@ caf::behavior attestation_proxy(caf::event_based_actor* self, context_ptr ctx) {
       std::memcpy(rd.data(), expected.data(), 64);
       auto c = ctx->verifier->verify(ev, ctx->reference, rd);
       if (!c) {
-        ctx->metrics->attestation_failures.Add({{"reason", std::string{to_string(c.err().code)}}}).Increment();
+        ctx->metrics->attestation_failures(to_string(c.err().code)).Increment();
         return {static_cast<std::uint32_t>(c.err().code), c.err().message};
       }
       return {std::uint32_t{0}, std::string{}};

@@ -49,7 +49,7 @@ caf::behavior mpc_party(caf::event_based_actor* self, context_ptr ctx, caf::acto
       act.on_refused_connections = [ctx](const engines::refused_connections& r) {
         log::warning("vm", r.line);
         for (const auto& [reason, n] : r.by_reason)
-          ctx->metrics->mpc_refused.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+          ctx->metrics->mpc_refused(reason).Increment(static_cast<double>(n));
       };
       for (const auto& in : ctsc.inputs()) {
         auto it = inputs.find(in.key());

@@ -64,7 +64,7 @@ constexpr std::size_t max_client_sources = 4096;
 /// Counts and logs a connection on the client endpoint closed before its session began (the first
 /// 16 of each reason at info level, later ones at debug level; the metric counts every one).
 void refuse_client(const vm_context& ctx, const std::string& reason, const std::string& source) {
-  auto& counter = ctx.metrics->client_refused.Add({{"reason", reason}});
+  auto& counter = ctx.metrics->client_refused(reason);
   counter.Increment();
   auto line = "connection on the client endpoint from " + source + " refused (" + reason + ")";
   if (counter.Value() <= 16)
@@ -120,7 +120,7 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
   enclave::vm_settings vs{ctx.uuid, ctx.options.cp_index, sh->attester.get()};
   auto stream = enclave::accept_client(fd.release(), vs, std::chrono::milliseconds{10'000});
   if (!stream) {
-    ctx.metrics->attestation_failures.Add({{"reason", "client-session"}}).Increment();
+    ctx.metrics->attestation_failures("client-session").Increment();
     log::info(component, "client session refused: " + stream.err().describe());
     return;
   }
@@ -140,7 +140,7 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
     return r;
   };
   auto refuse = [&](errc code, const std::string& msg) {
-    ctx.metrics->refused.Add({{"reason", std::string{to_string(code)}}}).Increment();
+    ctx.metrics->requests_refused(to_string(code)).Increment();
     auto r = ask_status();
     r.set_code(static_cast<std::uint32_t>(code));
     r.set_message(msg);
@@ -193,7 +193,7 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
       if (!shares || *shares != rows)
         failure = "column " + std::to_string(c + 1) + " is not " + std::to_string(rows)
                   + " rows of shares";
-      ctx.metrics->uploaded.Increment(static_cast<double>(msg->size()));
+      ctx.metrics->uploaded_bytes().Increment(static_cast<double>(msg->size()));
       cols.push_back(to_string(*msg));
       OPENSSL_cleanse(msg->data(), msg->size());
     }
@@ -239,7 +239,7 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
   r.set_columns(static_cast<std::uint32_t>(cols->size()));
   send_reply(*stream, r);
   for (auto& c : *cols) {
-    ctx.metrics->downloaded.Increment(static_cast<double>(c.size()));
+    ctx.metrics->released_bytes().Increment(static_cast<double>(c.size()));
     if (!stream->send(crypto::to_bytes(c)))
       break;
     OPENSSL_cleanse(c.data(), c.size());
@@ -291,7 +291,7 @@ constexpr double logged_refusals = 16;
 
 /// Counts and logs a connection on the peer port that does not become a counterpart's link.
 void refuse_peer(const vm_context& ctx, const std::string& reason, const std::string& detail) {
-  auto& counter = ctx.metrics->peer_refused.Add({{"reason", reason}});
+  auto& counter = ctx.metrics->peer_refused(reason);
   counter.Increment();
   auto line = "connection on the peer port refused (" + reason + "): " + detail;
   if (counter.Value() <= logged_refusals)
@@ -307,7 +307,7 @@ result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd,
   auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh.attester.get(), sh.verifier.get(), peer),
                                  std::min(ctx.options.peer_timeout, longest_handshake));
   if (!s)
-    ctx.metrics->attestation_failures.Add({{"reason", "peer-" + std::string{to_string(s.err().code)}}}).Increment();
+    ctx.metrics->attestation_failures("peer-" + std::string{to_string(s.err().code)}).Increment();
   return s;
 }
 

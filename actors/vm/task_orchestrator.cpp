@@ -116,12 +116,12 @@ void update_gauges(orchestrator_actor* self) {
   auto& m = *st.ctx->metrics;
   for (auto p : {task_phase::initialisation, task_phase::input, task_phase::calculation,
                  task_phase::output, task_phase::finished, task_phase::cancelled})
-    m.phase.Add({{"phase", std::string{to_string(p)}}}).Set(st.machine->phase() == p ? 1 : 0);
+    m.phase(to_string(p)).Set(st.machine->phase() == p ? 1 : 0);
   std::map<std::string, int> by_state{{"empty", 0}, {"in_use", 0}, {"ready", 0}, {"released", 0}};
   for (auto& [k, s] : st.slots)
     ++by_state[std::string{to_string(s.state())}];
   for (auto& [k, n] : by_state)
-    m.slots.Add({{"state", k}}).Set(n);
+    m.slots(k).Set(n);
 }
 
 void broadcast(orchestrator_actor* self, const v1::PeerMessage& m) {
@@ -750,8 +750,8 @@ caf::behavior task_orchestrator(orchestrator_actor* self, context_ptr ctx, std::
     },
     [=](mpc_ok_atom, mpc_outcome& out) {
       auto& s = self->state;
-      s.ctx->metrics->mpc_rounds.Increment(static_cast<double>(out.stats.rounds));
-      s.ctx->metrics->mpc_bytes.Increment(static_cast<double>(out.stats.bytes_sent));
+      s.ctx->metrics->mpc_rounds().Increment(static_cast<double>(out.stats.rounds));
+      s.ctx->metrics->mpc_bytes().Increment(static_cast<double>(out.stats.bytes_sent));
       if (s.machine->phase() != task_phase::calculation) {
         for (auto& [k, c] : out.outputs)
           remove_quietly(c.path);

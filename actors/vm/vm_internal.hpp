@@ -15,6 +15,7 @@
 #include "joconde/messages/vm_data.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/net.hpp"
+#include "joconde/runtime/vm_metrics.hpp"
 
 #include <joconde/agreement.pb.h>
 #include <joconde/vm.pb.h>
@@ -26,11 +27,6 @@
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include <array>
 #include <atomic>
@@ -123,101 +119,6 @@ std::string to_string(const std::vector<std::uint8_t>& b);
 
 // -- shared pieces --
 
-/// The `reason` labels of joconde_vm_peer_refused_total: why a connection on the peer port never
-/// became a counterpart's link. busy: more connections in handshake than the VM takes at once;
-/// greeting: no 4-byte CP index before the greeting deadline; unknown-index: not a counterpart this VM
-/// accepts; established: that counterpart's link is up already; handshake: the attested handshake
-/// failed (its errc is in joconde_vm_attestation_failures_total); duplicate: attested, but another
-/// connection of the same counterpart completed its handshake first.
-/// source-busy: that source address has max_peer_handshakes_per_source connections in handshake
-/// already; evicted: in handshake, it gave way to a newcomer when every handshake slot was taken.
-inline constexpr std::array<const char*, 8> peer_refusal_reasons{"busy",        "greeting",  "unknown-index",
-                                                                  "established", "handshake", "duplicate",
-                                                                  "source-busy", "evicted"};
-
-/// The `reason` labels of joconde_vm_client_refused_total: why a connection on the client endpoint
-/// was closed before its session began. busy: max_client_sessions in all already; source-busy: that
-/// source address has max_client_sessions_per_source already; evidence-rate: that source asked for
-/// attestation evidence (one per session) faster than the endpoint gives it.
-inline constexpr std::array<const char*, 3> client_refusal_reasons{"busy", "source-busy", "evidence-rate"};
-
-/// Prometheus metrics of the VM (DESIGN.md §11).
-struct vm_metrics {
-  prometheus::Registry registry;
-  prometheus::Family<prometheus::Gauge>& phase = prometheus::BuildGauge()
-                                                   .Name("joconde_vm_phase")
-                                                   .Help("1 for the CT's current phase")
-                                                   .Register(registry);
-  prometheus::Family<prometheus::Gauge>& slots = prometheus::BuildGauge()
-                                                   .Name("joconde_vm_slots")
-                                                   .Help("Data slots by state")
-                                                   .Register(registry);
-  prometheus::Counter& uploaded = prometheus::BuildCounter()
-                                    .Name("joconde_vm_uploaded_bytes_total")
-                                    .Help("Share bytes received from Data Custodians")
-                                    .Register(registry)
-                                    .Add({});
-  prometheus::Counter& downloaded = prometheus::BuildCounter()
-                                      .Name("joconde_vm_released_bytes_total")
-                                      .Help("Share bytes released to Data Analysts")
-                                      .Register(registry)
-                                      .Add({});
-  prometheus::Counter& mpc_rounds = prometheus::BuildCounter()
-                                      .Name("joconde_vm_mpc_rounds_total")
-                                      .Help("MPC communication rounds of this party")
-                                      .Register(registry)
-                                      .Add({});
-  prometheus::Counter& mpc_bytes = prometheus::BuildCounter()
-                                     .Name("joconde_vm_mpc_bytes_total")
-                                     .Help("MPC payload bytes this party sent")
-                                     .Register(registry)
-                                     .Add({});
-  prometheus::Family<prometheus::Counter>& attestation_failures =
-    prometheus::BuildCounter()
-      .Name("joconde_vm_attestation_failures_total")
-      .Help("Refused attestations and sessions, by reason")
-      .Register(registry);
-  prometheus::Family<prometheus::Counter>& refused = prometheus::BuildCounter()
-                                                       .Name("joconde_vm_requests_refused_total")
-                                                       .Help("Refused client requests, by reason")
-                                                       .Register(registry);
-  prometheus::Family<prometheus::Counter>& peer_refused =
-    prometheus::BuildCounter()
-      .Name("joconde_vm_peer_refused_total")
-      .Help("Connections on the peer port closed before they became a counterpart's link, by reason")
-      .Register(registry);
-  prometheus::Family<prometheus::Counter>& mpc_refused =
-    prometheus::BuildCounter()
-      .Name("joconde_vm_mpc_refused_total")
-      .Help("Connections on the MPC endpoint closed before they proved a pair key, by reason in the "
-            "engine's words (rss3: bad-party-id, party-taken, failed-proof, hung-up, too-slow, "
-            "over-limit); counted when the engine has connected its parties")
-      .Register(registry);
-  prometheus::Family<prometheus::Counter>& client_refused =
-    prometheus::BuildCounter()
-      .Name("joconde_vm_client_refused_total")
-      .Help("Connections on the client endpoint closed before their session began, by reason")
-      .Register(registry);
-  prometheus::Family<prometheus::Counter>& admin_refused =
-    prometheus::BuildCounter()
-      .Name("joconde_vm_admin_refused_total")
-      .Help("Connections and requests the admin endpoint refused before serving them, by reason "
-            "(unauthenticated, connection limits, timeouts, idle_evicted, client_request_limit)")
-      .Register(registry);
-
-  vm_metrics() {
-    // Every reason from the start, so that operators see a 0 (and rate() works) before the first refusal.
-    for (const char* reason : peer_refusal_reasons)
-      peer_refused.Add({{"reason", reason}});
-    for (const char* reason : client_refusal_reasons)
-      client_refused.Add({{"reason", reason}});
-  }
-
-  std::string text() {
-    return prometheus::TextSerializer{}.Serialize(registry.Collect());
-  }
-};
-
 /// One attested link to a counterpart VM: the control stream and the key the MPC channel uses.
 struct peer_link {
   unsigned cp = 0;
@@ -267,7 +168,7 @@ struct vm_context {
   std::shared_ptr<const enclave::attester> attester;
   std::shared_ptr<enclave::simulated_verifier> verifier;
   enclave::reference_values reference;
-  std::shared_ptr<vm_metrics> metrics;
+  std::shared_ptr<metrics::vm_registry> metrics;
   key_ptr key;
   fs::path slots_dir;
   std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);

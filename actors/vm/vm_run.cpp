@@ -118,7 +118,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   }
   if (ctx->reference.measurements.empty())
     return die("the CTSC names no 48-byte TEE measurement: counterparts cannot be attested");
-  ctx->metrics = std::make_shared<vm_metrics>();
+  ctx->metrics = std::make_shared<metrics::vm_registry>();
   auto key = enclave::sealing_key::generate();
   if (!key)
     return die(key.err().describe());
@@ -187,7 +187,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   admin_options.header_timeout = std::chrono::seconds{5};
   admin_options.body_timeout = std::chrono::seconds{5};
   admin_options.on_refusal = [metrics = ctx->metrics](const std::string&, const std::string& reason) {
-    metrics->admin_refused.Add({{"reason", reason}}).Increment();
+    metrics->admin_refused(reason).Increment();
   };
   auto admin = http::server::start(admin_options);
   if (!admin) {
@@ -199,7 +199,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
     -> std::optional<http::response> {
     if (token_ok(req, token))
       return std::nullopt;
-    metrics->admin_refused.Add({{"reason", "unauthenticated"}}).Increment();
+    metrics->admin_refused("unauthenticated").Increment();
     return json_response(401, {{"error", "unauthorized"}});
   };
   auto route = [&admin, &admit](const char* method, const char* path, http::handler fn) {
