@@ -27,53 +27,26 @@ vm_registry::vm_registry()
                                 "reason in the engine's words (rss3: bad-party-id, party-taken, "
                                 "failed-proof, hung-up, too-slow, over-limit); counted when the engine has "
                                 "connected its parties")),
-    client_refused_(counter_family(registry_, "joconde_vm_client_refused_total",
-                                   "Connections on the client endpoint closed before their session began, "
-                                   "by reason")),
     admin_refused_(counter_family(registry_, "joconde_vm_admin_refused_total",
                                   "Connections and requests the admin endpoint refused before serving them, "
                                   "by reason (unauthenticated, connection limits, timeouts, idle_evicted, "
-                                  "client_request_limit)")) {
+                                  "client_request_limit)")),
+    client_refused_(counter_family(registry_, "joconde_vm_client_refused_total",
+                                   "Connections on the client endpoint closed before their session began, "
+                                   "by reason")) {
   for (const char* reason : peer_refusal_reasons)
     peer_refused(reason);
   for (const char* reason : client_refusal_reasons)
     client_refused(reason);
 }
 
+prometheus::Counter& vm_registry::with_reason(prometheus::Family<prometheus::Counter>& family,
+                                              std::string_view reason) {
+  return family.Add(labels({{"reason", reason}}));
+}
+
 std::string vm_registry::text() {
   return metrics::text(registry_);
-}
-
-prometheus::Gauge& vm_registry::phase(std::string_view phase) {
-  return phase_.Add(labels({{"phase", phase}}));
-}
-
-prometheus::Gauge& vm_registry::slots(std::string_view state) {
-  return slots_.Add(labels({{"state", state}}));
-}
-
-prometheus::Counter& vm_registry::attestation_failures(std::string_view reason) {
-  return attestation_failures_.Add(labels({{"reason", reason}}));
-}
-
-prometheus::Counter& vm_registry::requests_refused(std::string_view reason) {
-  return requests_refused_.Add(labels({{"reason", reason}}));
-}
-
-prometheus::Counter& vm_registry::peer_refused(std::string_view reason) {
-  return peer_refused_.Add(labels({{"reason", reason}}));
-}
-
-prometheus::Counter& vm_registry::mpc_refused(std::string_view reason) {
-  return mpc_refused_.Add(labels({{"reason", reason}}));
-}
-
-prometheus::Counter& vm_registry::client_refused(std::string_view reason) {
-  return client_refused_.Add(labels({{"reason", reason}}));
-}
-
-prometheus::Counter& vm_registry::admin_refused(std::string_view reason) {
-  return admin_refused_.Add(labels({{"reason", reason}}));
 }
 
 } // namespace joconde::metrics

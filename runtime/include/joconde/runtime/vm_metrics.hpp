@@ -76,9 +76,9 @@ public:
   std::string text();
 
   /// joconde_vm_phase{phase}.
-  prometheus::Gauge& phase(std::string_view phase);
+  prometheus::Gauge& phase(std::string_view phase) { return phase_.Add({{"phase", std::string{phase}}}); }
   /// joconde_vm_slots{state}.
-  prometheus::Gauge& slots(std::string_view state);
+  prometheus::Gauge& slots(std::string_view state) { return slots_.Add({{"state", std::string{state}}}); }
   /// joconde_vm_uploaded_bytes_total.
   prometheus::Counter& uploaded_bytes() { return uploaded_; }
   /// joconde_vm_released_bytes_total.
@@ -88,19 +88,25 @@ public:
   /// joconde_vm_mpc_bytes_total.
   prometheus::Counter& mpc_bytes() { return mpc_bytes_; }
   /// joconde_vm_attestation_failures_total{reason}.
-  prometheus::Counter& attestation_failures(std::string_view reason);
+  prometheus::Counter& attestation_failures(std::string_view reason) {
+    return with_reason(attestation_failures_, reason);
+  }
   /// joconde_vm_requests_refused_total{reason}.
-  prometheus::Counter& requests_refused(std::string_view reason);
+  prometheus::Counter& requests_refused(std::string_view reason) { return with_reason(requests_refused_, reason); }
   /// joconde_vm_peer_refused_total{reason}.
-  prometheus::Counter& peer_refused(std::string_view reason);
+  prometheus::Counter& peer_refused(std::string_view reason) { return with_reason(peer_refused_, reason); }
   /// joconde_vm_mpc_refused_total{reason}.
-  prometheus::Counter& mpc_refused(std::string_view reason);
+  prometheus::Counter& mpc_refused(std::string_view reason) { return with_reason(mpc_refused_, reason); }
   /// joconde_vm_client_refused_total{reason}.
-  prometheus::Counter& client_refused(std::string_view reason);
+  prometheus::Counter& client_refused(std::string_view reason) { return with_reason(client_refused_, reason); }
   /// joconde_vm_admin_refused_total{reason}.
-  prometheus::Counter& admin_refused(std::string_view reason);
+  prometheus::Counter& admin_refused(std::string_view reason) { return with_reason(admin_refused_, reason); }
 
 private:
+  /// The series of `family` for this reason.
+  static prometheus::Counter& with_reason(prometheus::Family<prometheus::Counter>& family,
+                                          std::string_view reason);
+
   prometheus::Registry registry_;
   prometheus::Family<prometheus::Gauge>& phase_;
   prometheus::Family<prometheus::Gauge>& slots_;
@@ -112,8 +118,8 @@ private:
   prometheus::Family<prometheus::Counter>& requests_refused_;
   prometheus::Family<prometheus::Counter>& peer_refused_;
   prometheus::Family<prometheus::Counter>& mpc_refused_;
-  prometheus::Family<prometheus::Counter>& client_refused_;
   prometheus::Family<prometheus::Counter>& admin_refused_;
+  prometheus::Family<prometheus::Counter>& client_refused_;
 };
 
 } // namespace joconde::metrics
