@@ -12,6 +12,7 @@
 
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/result.hpp"
+#include "joconde/messages/vm_data.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/vm.pb.h"
 
@@ -35,14 +36,8 @@ struct vm_endpoints {
 /// field is missing or not an address (valid_vm_address).
 result<vm_endpoints> parse_endpoints(std::string_view json);
 
-/// One event of a VM's GET /status answer.
-struct vm_event {
-  std::uint64_t seq = 0;
-  std::int64_t at_ms = 0;
-  std::string kind;
-  std::string subject;
-  std::string value;
-};
+/// One event of a VM's GET /status answer (the VM's own record of it, messages/vm_data.hpp).
+using vm_event = vm::vm_event;
 
 /// The events of a GET /status answer with a sequence number above `since`, in order; at most 1000.
 /// malformed_input when the answer is not the documented JSON.

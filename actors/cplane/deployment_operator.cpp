@@ -493,15 +493,12 @@ deployment_operator(deployment_operator_pointer self, deployment_operator_config
   st.broker = std::move(broker);
   st.audit = std::move(audit_actor);
   if (metrics != nullptr) {
-    st.running = &prometheus::BuildGauge()
-                    .Name("joconde_ct_vms_running")
-                    .Help("CT VMs this Computing Party runs now")
-                    .Register(metrics->raw())
+    st.running = &joconde::metrics::gauge_family(metrics->raw(), "joconde_ct_vms_running",
+                                                 "CT VMs this Computing Party runs now")
                     .Add({});
-    st.outcomes = &prometheus::BuildCounter()
-                     .Name("joconde_ct_vms_total")
-                     .Help("CT VMs by outcome: started, refused, finished, cancelled, vm-exited, lost")
-                     .Register(metrics->raw());
+    st.outcomes = &joconde::metrics::counter_family(metrics->raw(), "joconde_ct_vms_total",
+                                                    "CT VMs by outcome: started, refused, finished, "
+                                                    "cancelled, vm-exited, lost");
   }
   clean_leftovers(self);
   update_gauge(self);

@@ -1,38 +1,20 @@
-// The attestation_proxy and task_policy actors of a CT VM (vm_internal.hpp).
+#include "attestation_proxy.hpp"
 
-#include "vm_internal.hpp"
-
-#include "joconde/runtime/clock.hpp"
-
-#include <joconde/vm.pb.h>
+#include "joconde/messages/caf_error.hpp"
+#include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/vm_metrics.hpp"
+#include "vm_sockets.hpp"
 
 #include <caf/scoped_actor.hpp>
 
+#include <array>
 #include <cstring>
 
 namespace joconde::vm::detail {
 
-caf::behavior task_policy_actor(caf::stateful_actor<std::unique_ptr<task_policy>>* self, context_ptr ctx) {
-  self->state = std::make_unique<task_policy>(ctx->final.cta());
+attestation_proxy_actor::behavior_type attestation_proxy(attestation_proxy_actor::pointer, context_ptr ctx) {
   return {
-    [=](check_atom, const std::string& signed_bytes, bool upload) -> policy_verdict {
-      v1::SignedAuthorization sa;
-      if (signed_bytes.size() > 16 * 1024 || !sa.ParseFromString(signed_bytes))
-        return {static_cast<std::uint32_t>(errc::malformed_input), "not a SignedAuthorization", {}};
-      auto r = self->state->check(sa, upload, now_ms());
-      if (!r)
-        return {static_cast<std::uint32_t>(r.err().code), r.err().message, {}};
-      return {0, {}, *r};
-    },
-  };
-}
-
-// -- attestation_proxy actor --
-
-/// Serves this VM's evidence and verifies counterparts' evidence; counts refusals.
-caf::behavior attestation_proxy(caf::event_based_actor* self, context_ptr ctx) {
-  return {
-    [=](evidence_atom, const std::string& data) -> caf::result<enclave::evidence> {
+    [=](evidence_atom, const std::string& data) -> caf::result<std::string> {
       if (data.size() != 64)
         return caf::make_error(caf::sec::invalid_argument, "report data is 64 bytes");
       std::array<std::uint8_t, 64> rd{};
@@ -40,20 +22,22 @@ caf::behavior attestation_proxy(caf::event_based_actor* self, context_ptr ctx) {
       auto ev = ctx->attester->get_evidence(rd);
       if (!ev)
         return caf::make_error(caf::sec::runtime_error, ev.err().describe());
-      return std::move(*ev);
+      return to_string(enclave::encode(*ev));
     },
-    [=](verify_atom, const enclave::evidence& ev, const std::string& expected)
-      -> caf::result<std::uint32_t, std::string> {
+    [=](verify_atom, const std::string& encoded, const std::string& expected) -> caf::result<bool> {
       if (expected.size() != 64)
-        return {static_cast<std::uint32_t>(errc::malformed_input), std::string{"expected report data is 64 bytes"}};
+        return make_error(errc::malformed_input, "expected report data is 64 bytes");
+      auto ev = enclave::decode_evidence(crypto::to_bytes(encoded));
+      if (!ev)
+        return to_caf(ev.err());
       std::array<std::uint8_t, 64> rd{};
       std::memcpy(rd.data(), expected.data(), 64);
-      auto c = ctx->verifier->verify(ev, ctx->reference, rd);
+      auto c = ctx->verifier->verify(*ev, ctx->reference, rd);
       if (!c) {
-        ctx->metrics->attestation_failures.Add({{"reason", std::string{to_string(c.err().code)}}}).Increment();
-        return {static_cast<std::uint32_t>(c.err().code), c.err().message};
+        ctx->metrics->attestation_failures(to_string(c.err().code)).Increment();
+        return to_caf(c.err());
       }
-      return {std::uint32_t{0}, std::string{}};
+      return true;
     },
   };
 }
@@ -63,7 +47,7 @@ result<enclave::evidence> proxy_attester::get_evidence(std::span<const std::uint
   result<enclave::evidence> out = fail(errc::timeout, "the attestation proxy did not answer");
   self->request(proxy_, std::chrono::seconds{10}, evidence_atom::value,
                 std::string{reinterpret_cast<const char*>(data.data()), 64})
-    .receive([&](enclave::evidence& ev) { out = std::move(ev); },
+    .receive([&](const std::string& encoded) { out = enclave::decode_evidence(crypto::to_bytes(encoded)); },
              [&](caf::error& e) { out = fail(errc::io_error, "no evidence: " + sys_.render(e)); });
   return out;
 }
@@ -73,13 +57,13 @@ result<enclave::claims> proxy_verifier::verify(const enclave::evidence& ev, cons
   // The proxy's answer decides; the claims themselves come from the (stateless) verifier.
   caf::scoped_actor self{sys_};
   result<void> verdict = fail(errc::timeout, "the attestation proxy did not answer");
-  self->request(proxy_, std::chrono::seconds{10}, verify_atom::value, ev,
+  self->request(proxy_, std::chrono::seconds{10}, verify_atom::value, to_string(enclave::encode(ev)),
                 std::string{reinterpret_cast<const char*>(expected.data()), 64})
-    .receive(
-      [&](std::uint32_t code, std::string& msg) {
-        verdict = code == 0 ? result<void>{ok()} : fail(static_cast<errc>(code), std::move(msg));
-      },
-      [&](caf::error& e) { verdict = fail(errc::io_error, sys_.render(e)); });
+    .receive([&](bool) { verdict = ok(); },
+             [&](caf::error& e) {
+               verdict = code_of(e) != errc::none ? fail(code_of(e), message_of(e))
+                                                  : fail(errc::io_error, sys_.render(e));
+             });
   if (!verdict)
     return verdict.err();
   return ctx_->verifier->verify(ev, ref, expected);

@@ -1,13 +1,15 @@
-// The session_manager of a CT VM: attested client sessions (status, upload, download) and the
-// attested links to the counterpart VMs (vm_internal.hpp). Socket work runs in threads that ask the
-// orchestrator through scoped actors.
+// The counterpart links of a CT VM's session manager (session_manager.hpp): the counterparts with a
+// higher CP index are accepted on the peer port, those with a lower one are dialled; each link is
+// attested, handed to the orchestrator through the peer_link_exchange and read until it breaks. The
+// client endpoint is in client_sessions.cpp.
 
-#include "vm_internal.hpp"
+#include "session_manager.hpp"
 
-#include "joconde/engines/engine.hpp"
+#include "peer_links.hpp"
+
+#include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/log.hpp"
-
-#include <joconde/agreement.pb.h>
+#include "joconde/runtime/vm_metrics.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -25,8 +27,6 @@ namespace {
 
 constexpr const char* component = "vm";
 
-// -- session_manager --
-
 /// The settings of the attested key exchange with counterpart `peer`.
 enclave::handshake::settings peer_settings(const vm_context& ctx, const enclave::attester* att,
                                            const enclave::verifier* ver, unsigned peer) {
@@ -38,213 +38,6 @@ enclave::handshake::settings peer_settings(const vm_context& ctx, const enclave:
   s.verifier = ver;
   s.reference = ctx.reference;
   return s;
-}
-
-void send_reply(enclave::secure_stream& stream, const v1::VmReply& r) {
-  (void)stream.send(crypto::to_bytes(proto::serialize(r)));
-}
-
-v1::VmReply error_reply(errc code, std::string message, const std::string& phase = {}) {
-  v1::VmReply r;
-  r.set_code(static_cast<std::uint32_t>(code));
-  r.set_message(std::move(message));
-  r.set_phase(phase);
-  return r;
-}
-
-// -- the client endpoint --
-
-/// Sessions on the client endpoint at once, and from one source address.
-constexpr unsigned max_client_sessions = 64;
-constexpr unsigned max_client_sessions_per_source = 16;
-
-/// Sources remembered for their evidence budget; beyond, those without a session are forgotten.
-constexpr std::size_t max_client_sources = 4096;
-
-/// Counts and logs a connection on the client endpoint closed before its session began (the first
-/// 16 of each reason at info level, later ones at debug level; the metric counts every one).
-void refuse_client(const vm_context& ctx, const std::string& reason, const std::string& source) {
-  auto& counter = ctx.metrics->client_refused.Add({{"reason", reason}});
-  counter.Increment();
-  auto line = "connection on the client endpoint from " + source + " refused (" + reason + ")";
-  if (counter.Value() <= 16)
-    log::info(component, line);
-  else
-    log::debug(component, line);
-}
-
-/// Admits a client session from `source`, or names the limit it is over (client_refusal_reasons).
-/// Under sh.mutex.
-std::optional<std::string> admit_client(session_shared& sh, const std::string& source) {
-  // How fast one source may open sessions, each of which makes the VM produce fresh attestation
-  // evidence (costly on a real TEE): a burst, then a steady rate (vm_options).
-  const double evidence_burst = sh.ctx->options.evidence_burst;
-  const double evidence_per_second = sh.ctx->options.evidence_per_second;
-  auto now = std::chrono::steady_clock::now();
-  if (sh.client_sources.size() >= max_client_sources)
-    std::erase_if(sh.client_sources, [](const auto& kv) { return kv.second.sessions == 0; });
-  auto [it, fresh] = sh.client_sources.try_emplace(source);
-  auto& src = it->second;
-  if (fresh)
-    src.tokens = evidence_burst;
-  else
-    src.tokens = std::min(evidence_burst, src.tokens + std::chrono::duration<double>(now - src.refilled).count()
-                                                         * evidence_per_second);
-  src.refilled = now;
-  if (sh.client_sessions >= max_client_sessions)
-    return "busy";
-  if (src.sessions >= max_client_sessions_per_source)
-    return "source-busy";
-  if (src.tokens < 1)
-    return "evidence-rate";
-  src.tokens -= 1;
-  ++src.sessions;
-  ++sh.client_sessions;
-  return std::nullopt;
-}
-
-/// Serves one client connection: attest, then one request.
-void serve_client(session_ptr sh, int raw_fd, std::string source) {
-  fd_guard fd{raw_fd};
-  struct leave {
-    session_shared& sh;
-    const std::string& source;
-    ~leave() {
-      std::lock_guard lock{sh.mutex};
-      --sh.client_sessions;
-      if (auto it = sh.client_sources.find(source); it != sh.client_sources.end())
-        --it->second.sessions;
-    }
-  } left{*sh, source};
-  auto& ctx = *sh->ctx;
-  enclave::vm_settings vs{ctx.uuid, ctx.options.cp_index, sh->attester.get()};
-  auto stream = enclave::accept_client(fd.release(), vs, std::chrono::milliseconds{10'000});
-  if (!stream) {
-    ctx.metrics->attestation_failures.Add({{"reason", "client-session"}}).Increment();
-    log::info(component, "client session refused: " + stream.err().describe());
-    return;
-  }
-  auto first = stream->receive(64 * 1024);
-  if (!first)
-    return;
-  v1::VmRequest req;
-  if (!req.ParseFromArray(first->data(), static_cast<int>(first->size()))) {
-    send_reply(*stream, error_reply(errc::malformed_input, "not a VmRequest"));
-    return;
-  }
-  caf::scoped_actor self{sh->orchestrator.home_system()};
-  auto ask_status = [&]() {
-    v1::VmReply r;
-    self->request(sh->orchestrator, std::chrono::seconds{10}, status_atom::value)
-      .receive([&](const std::string& bytes) { r.ParseFromString(bytes); }, [&](caf::error&) {});
-    return r;
-  };
-  auto refuse = [&](errc code, const std::string& msg) {
-    ctx.metrics->refused.Add({{"reason", std::string{to_string(code)}}}).Increment();
-    auto r = ask_status();
-    r.set_code(static_cast<std::uint32_t>(code));
-    r.set_message(msg);
-    r.set_rows(0);
-    r.set_columns(0);
-    send_reply(*stream, r);
-  };
-  if (req.kind() == v1::VmRequest::KIND_STATUS) {
-    send_reply(*stream, ask_status());
-    return;
-  }
-  bool upload = req.kind() == v1::VmRequest::KIND_UPLOAD;
-  if (!upload && req.kind() != v1::VmRequest::KIND_DOWNLOAD)
-    return refuse(errc::malformed_input, "unknown request kind");
-  policy_verdict verdict{static_cast<std::uint32_t>(errc::timeout), "the policy did not answer", {}};
-  self->request(sh->policy, std::chrono::seconds{10}, check_atom::value,
-                proto::serialize(req.authorization()), upload)
-    .receive([&](policy_verdict& v) { verdict = std::move(v); }, [&](caf::error&) {});
-  if (verdict.code != 0)
-    return refuse(static_cast<errc>(verdict.code), verdict.message);
-  const auto& grant = verdict.grant;
-  if (upload && req.rows() > grant.max_rows)
-    return refuse(errc::too_large, "input " + grant.slot + " accepts at most "
-                                     + std::to_string(grant.max_rows) + " rows, not "
-                                     + std::to_string(req.rows()));
-  const std::uint64_t rows = req.rows();
-  if (upload) {
-    std::tuple<std::uint32_t, std::string> began{static_cast<std::uint32_t>(errc::timeout), "no answer"};
-    self->request(sh->orchestrator, std::chrono::seconds{10}, begin_atom::value, grant.slot,
-                  grant.request_id, grant.who)
-      .receive([&](std::uint32_t c, std::string& m) { began = {c, std::move(m)}; }, [&](caf::error&) {});
-    if (std::get<0>(began) != 0)
-      return refuse(static_cast<errc>(std::get<0>(began)), std::get<1>(began));
-    const auto& ctsc = ctx.final.cta().ctsc();
-    std::size_t ncols = 0;
-    for (const auto& in : ctsc.inputs())
-      if (in.key() == grant.slot)
-        ncols = static_cast<std::size_t>(in.schema_size());
-    // The go-ahead, then the columns.
-    send_reply(*stream, error_reply(errc{}, "send the columns"));
-    std::vector<std::string> cols;
-    std::string failure;
-    for (std::size_t c = 0; c < ncols && failure.empty(); ++c) {
-      auto msg = stream->receive(16 + 16 * rows + 64);
-      if (!msg) {
-        failure = "column " + std::to_string(c + 1) + ": " + msg.err().describe();
-        break;
-      }
-      auto shares = engines::check_shares(*msg, rows);
-      if (!shares || *shares != rows)
-        failure = "column " + std::to_string(c + 1) + " is not " + std::to_string(rows)
-                  + " rows of shares";
-      ctx.metrics->uploaded.Increment(static_cast<double>(msg->size()));
-      cols.push_back(to_string(*msg));
-      OPENSSL_cleanse(msg->data(), msg->size());
-    }
-    if (failure.empty()) {
-      auto sealed = seal_columns(ctx, grant.slot, grant.request_id, cols, rows);
-      for (auto& c : cols)
-        OPENSSL_cleanse(c.data(), c.size());
-      if (!sealed) {
-        failure = sealed.err().describe();
-      } else {
-        std::tuple<std::uint32_t, std::string> outcome{static_cast<std::uint32_t>(errc::timeout),
-                                                       "no answer"};
-        auto wait = ctx.options.upload_confirm_timeout + std::chrono::seconds{10};
-        self->request(sh->orchestrator, wait, sealed_atom::value, grant.request_id, *sealed)
-          .receive([&](std::uint32_t c, std::string& m) { outcome = {c, std::move(m)}; },
-                   [&](caf::error& e) { outcome = {static_cast<std::uint32_t>(errc::io_error), self->system().render(e)}; });
-        auto r = ask_status();
-        r.set_code(std::get<0>(outcome));
-        r.set_message(std::get<1>(outcome));
-        send_reply(*stream, r);
-        return;
-      }
-    }
-    self->send(sh->orchestrator, failed_atom::value, grant.request_id, failure);
-    log::info(component, "upload " + grant.request_id + " failed here: " + failure);
-    return refuse(errc::malformed_input, "upload failed: " + failure);
-  }
-  // Download: released once to the analyst's peer, whatever happens on the wire afterwards.
-  std::tuple<std::uint32_t, std::string, std::vector<std::string>, std::uint64_t> rel{
-    static_cast<std::uint32_t>(errc::timeout), "no answer", {}, 0};
-  self->request(sh->orchestrator, std::chrono::seconds{30}, release_atom::value, grant.slot, grant.peer,
-                grant.who, grant.name, grant.request_id)
-    .receive([&](std::uint32_t c, std::string& m, std::vector<std::string>& cs, std::uint64_t rows) {
-               rel = {c, std::move(m), std::move(cs), rows};
-             },
-             [&](caf::error&) {});
-  if (std::get<0>(rel) != 0)
-    return refuse(static_cast<errc>(std::get<0>(rel)), std::get<1>(rel));
-  auto* cols = &std::get<2>(rel);
-  auto r = ask_status();
-  r.set_code(0);
-  r.set_rows(std::get<3>(rel));
-  r.set_columns(static_cast<std::uint32_t>(cols->size()));
-  send_reply(*stream, r);
-  for (auto& c : *cols) {
-    ctx.metrics->downloaded.Increment(static_cast<double>(c.size()));
-    if (!stream->send(crypto::to_bytes(c)))
-      break;
-    OPENSSL_cleanse(c.data(), c.size());
-  }
-  self->send(sh->orchestrator, done_atom::value);
 }
 
 /// Reads one counterpart's control messages until the link breaks. Silence is normal (a long
@@ -291,7 +84,7 @@ constexpr double logged_refusals = 16;
 
 /// Counts and logs a connection on the peer port that does not become a counterpart's link.
 void refuse_peer(const vm_context& ctx, const std::string& reason, const std::string& detail) {
-  auto& counter = ctx.metrics->peer_refused.Add({{"reason", reason}});
+  auto& counter = ctx.metrics->peer_refused(reason);
   counter.Increment();
   auto line = "connection on the peer port refused (" + reason + "): " + detail;
   if (counter.Value() <= logged_refusals)
@@ -307,7 +100,7 @@ result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd,
   auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh.attester.get(), sh.verifier.get(), peer),
                                  std::min(ctx.options.peer_timeout, longest_handshake));
   if (!s)
-    ctx.metrics->attestation_failures.Add({{"reason", "peer-" + std::string{to_string(s.err().code)}}}).Increment();
+    ctx.metrics->attestation_failures("peer-" + std::string{to_string(s.err().code)}).Increment();
   return s;
 }
 
@@ -315,9 +108,10 @@ result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd,
 void serve_link(session_ptr sh, enclave::peer_session s, unsigned peer, const std::string& mpc_address) {
   auto link = std::make_shared<peer_link>(peer, std::move(s.stream), s.mpc_key);
   OPENSSL_cleanse(s.mpc_key.data(), s.mpc_key.size());
+  sh->ctx->links->put(link);
   {
     caf::scoped_actor self{sh->orchestrator.home_system()};
-    self->send(sh->orchestrator, peer_up_atom::value, peer, link, mpc_address);
+    self->send(sh->orchestrator, peer_up_atom::value, peer, mpc_address);
   }
   read_peer(sh, link);
 }
@@ -510,6 +304,41 @@ void dial_peer(session_ptr sh, address at, unsigned peer, std::string mpc_addres
   self->send(sh->orchestrator, peer_down_atom::value, peer, why);
 }
 
+/// Starts the links to the counterparts at `peer_addresses` (once): accepts those above this CP's
+/// index, dials those below. What the VM does, or malformed_input for an address that is not
+/// host:port.
+caf::result<std::string> connect_counterparts(const session_ptr& sh, const index_map& peer_addresses,
+                                              const index_map& mpc) {
+  {
+    std::lock_guard lock{sh->mutex};
+    if (sh->peers_given)
+      return std::string{"peers known already"};
+    sh->peers_given = true;
+  }
+  auto own = sh->ctx->options.cp_index;
+  for (auto& [cp, a] : peer_addresses) {
+    if (cp == own || cp >= sh->ctx->parties)
+      continue;
+    auto addr = parse_address(a);
+    if (!addr)
+      return make_error(errc::malformed_input, addr.err().message);
+  }
+  // Accept the counterparts above, dial those below.
+  std::set<unsigned> expected;
+  for (auto& [cp, a] : peer_addresses)
+    if (cp > own && cp < sh->ctx->parties)
+      expected.insert(cp);
+  if (!expected.empty())
+    sh->threads.emplace_back(accept_peers, sh, expected, mpc);
+  for (auto& [cp, a] : peer_addresses) {
+    if (cp >= own)
+      continue;
+    auto mpc_address = mpc.count(cp) ? mpc.at(cp) : std::string{};
+    spawn_worker(sh, dial_peer, *parse_address(a), cp, mpc_address);
+  }
+  return std::string{"connecting to counterparts"};
+}
+
 } // namespace
 
 bool wait_for_workers(session_shared& sh, std::chrono::milliseconds limit) {
@@ -517,28 +346,9 @@ bool wait_for_workers(session_shared& sh, std::chrono::milliseconds limit) {
   return sh.workers_done.wait_for(lock, limit, [&] { return sh.workers == 0; });
 }
 
-caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
+session_manager_actor::behavior_type session_manager(session_manager_actor::pointer self, session_ptr sh) {
   // Accept loops: clients, and counterparts with a higher CP index (they connect to the lower).
-  sh->threads.emplace_back([sh] {
-    while (!sh->ctx->stopping->load()) {
-      int fd = accept_for(sh->client_listener.fd, 200);
-      if (fd < 0)
-        continue;
-      auto source = net::peer_address(fd);
-      std::optional<std::string> refusal;
-      {
-        std::lock_guard lock{sh->mutex};
-        refusal = admit_client(*sh, source);
-      }
-      if (refusal) {
-        ::close(fd);
-        refuse_client(*sh->ctx, *refusal, source);
-        continue;
-      }
-      if (!spawn_worker(sh, serve_client, fd, source))
-        ::close(fd);
-    }
-  });
+  sh->threads.emplace_back(accept_clients, sh);
   self->attach_functor([sh] {
     sh->ctx->stopping->store(true);
     for (auto& t : sh->threads)
@@ -546,36 +356,9 @@ caf::behavior session_manager(caf::event_based_actor* self, session_ptr sh) {
         t.join();
   });
   return {
-    [=](peers_atom, std::map<unsigned, std::string> peer_addresses, std::map<unsigned, std::string> mpc)
-      -> std::tuple<std::uint32_t, std::string> {
-      {
-        std::lock_guard lock{sh->mutex};
-        if (sh->peers_given)
-          return {std::uint32_t{0}, std::string{"peers known already"}};
-        sh->peers_given = true;
-      }
-      auto own = sh->ctx->options.cp_index;
-      for (auto& [cp, a] : peer_addresses) {
-        if (cp == own || cp >= sh->ctx->parties)
-          continue;
-        auto addr = parse_address(a);
-        if (!addr)
-          return {static_cast<std::uint32_t>(errc::malformed_input), addr.err().message};
-      }
-      // Accept the counterparts above, dial those below.
-      std::set<unsigned> expected;
-      for (auto& [cp, a] : peer_addresses)
-        if (cp > own && cp < sh->ctx->parties)
-          expected.insert(cp);
-      if (!expected.empty())
-        sh->threads.emplace_back(accept_peers, sh, expected, mpc);
-      for (auto& [cp, a] : peer_addresses) {
-        if (cp >= own)
-          continue;
-        auto mpc_address = mpc.count(cp) ? mpc.at(cp) : std::string{};
-        spawn_worker(sh, dial_peer, *parse_address(a), cp, mpc_address);
-      }
-      return {std::uint32_t{0}, std::string{"connecting to counterparts"}};
+    [=](peers_atom, const std::map<std::uint32_t, std::string>& peer_addresses,
+        const std::map<std::uint32_t, std::string>& mpc) -> caf::result<std::string> {
+      return connect_counterparts(sh, peer_addresses, mpc);
     },
   };
 }

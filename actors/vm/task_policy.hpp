@@ -11,6 +11,7 @@
 // check_ctsa). A refused request changes nothing.
 
 #include "joconde/messages/result.hpp"
+#include "joconde/messages/vm_data.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -31,17 +32,6 @@ inline constexpr std::string_view authorization_label = "joconde/slot-authorizat
 /// How old an authorization may be, and how far in the future its issue time may lie.
 inline constexpr std::int64_t authorization_max_age_ms = 10 * 60 * 1000;
 inline constexpr std::int64_t authorization_max_skew_ms = 60 * 1000;
-
-/// What an accepted authorization allows.
-struct authorized {
-  std::string slot;        ///< the input or output key
-  bool upload = false;     ///< write an input (true) or read an output
-  std::string peer;        ///< the Peer (FQDN) whose CTSA lists the person for that slot
-  std::string who;         ///< SHA-256 fingerprint of the PAK
-  std::string name;        ///< the person's display name in that CTSA
-  std::string request_id;  ///< hex of the 16-byte request id
-  std::uint64_t max_rows = 0;  ///< upload: the input's row limit
-};
 
 /// The CTA's answers to who may use which slot.
 class task_policy {

@@ -7,12 +7,14 @@
 
 namespace joconde::metrics {
 
-namespace {
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& reg, const char* name,
+                                                        const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(reg);
+}
 
-template <class T>
-prometheus::Family<T>& family(prometheus::detail::Builder<T> builder, prometheus::Registry& reg,
-                              const char* name, const char* help) {
-  return builder.Name(name).Help(help).Register(reg);
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& reg, const char* name,
+                                                    const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
 }
 
 prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs) {
@@ -22,55 +24,57 @@ prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::stri
   return out;
 }
 
-} // namespace
+std::string text(prometheus::Registry& reg) {
+  return prometheus::TextSerializer{}.Serialize(reg.Collect());
+}
 
 registry::registry(std::string node_name, std::string role)
   : registry_(std::make_shared<prometheus::Registry>()),
-    build_info_(family(prometheus::BuildGauge(), *registry_, "joconde_build_info",
+    build_info_(gauge_family(*registry_, "joconde_build_info",
                        "Build and identity of this process (version, commit, node, role); always 1.")),
-    links_up_(family(prometheus::BuildGauge(), *registry_, "joconde_links_up",
+    links_up_(gauge_family(*registry_, "joconde_links_up",
                      "1 while the authenticated link to the peer is up, else 0; direction is parent "
                      "or child.")),
-    routed_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_routed_total",
+    routed_(counter_family(*registry_, "joconde_envelopes_routed_total",
                    "Envelopes routed, by direction: in (from a link), out (to a link), local "
                    "(delivered in-process).")),
-    rejected_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_rejected_total",
+    rejected_(counter_family(*registry_, "joconde_envelopes_rejected_total",
                      "Envelopes rejected, by reason (an errc name such as bad_signature or forbidden, "
                      "or another snake_case reason).")),
-    retried_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_retried_total",
+    retried_(counter_family(*registry_, "joconde_envelopes_retried_total",
                     "Envelope sends retried after a failed or unacknowledged attempt.")),
-    duplicate_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_duplicate_total",
+    duplicate_(counter_family(*registry_, "joconde_envelopes_duplicate_total",
                       "Envelopes dropped because their id was already processed.")),
-    delivered_(family(prometheus::BuildCounter(), *registry_, "joconde_envelopes_delivered_total",
+    delivered_(counter_family(*registry_, "joconde_envelopes_delivered_total",
                       "Envelopes handed to local subscribers, by topic.")),
-    outbox_depth_(family(prometheus::BuildGauge(), *registry_, "joconde_outbox_depth",
+    outbox_depth_(gauge_family(*registry_, "joconde_outbox_depth",
                          "Envelopes waiting in the outbox of a peer.")),
-    certificate_expiry_(family(prometheus::BuildGauge(), *registry_,
+    certificate_expiry_(gauge_family(*registry_,
                                "joconde_certificate_expiry_seconds",
                                "Seconds until the certificate's notAfter (negative once expired).")),
-    handshakes_(family(prometheus::BuildCounter(), *registry_, "joconde_handshakes_total",
+    handshakes_(counter_family(*registry_, "joconde_handshakes_total",
                        "Link handshakes, by result: ok or the errc name of the failure.")),
-    audit_records_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_records_total",
+    audit_records_(counter_family(*registry_, "joconde_audit_records_total",
                           "Records appended to the audit chain.")),
-    audit_checkpoints_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_checkpoints_total",
+    audit_checkpoints_(counter_family(*registry_, "joconde_audit_checkpoints_total",
                               "Signed checkpoints appended to the audit chain.")),
-    audit_torn_lines_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_torn_lines_total",
+    audit_torn_lines_(counter_family(*registry_, "joconde_audit_torn_lines_total",
                              "Torn last lines of the audit log found at start-up (cut off, kept in a "
                              "file of their own, recorded in the chain).")),
-    audit_heads_(family(prometheus::BuildCounter(), *registry_, "joconde_audit_heads_total",
+    audit_heads_(counter_family(*registry_, "joconde_audit_heads_total",
                         "Signed audit heads received from children (and the root's own), by result: "
                         "kept, unchanged or the errc name of the refusal.")),
-    tls_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_tls_refused_total",
+    tls_refused_(counter_family(*registry_, "joconde_tls_refused_total",
                         "TLS handshakes that failed, by direction (in, out) and reason.")),
-    http_refused_(family(prometheus::BuildCounter(), *registry_, "joconde_http_refused_total",
+    http_refused_(counter_family(*registry_, "joconde_http_refused_total",
                          "Connections an HTTP(S) listener refused before serving them, by reason.")),
-    policy_denials_(family(prometheus::BuildCounter(), *registry_, "joconde_policy_denials_total",
+    policy_denials_(counter_family(*registry_, "joconde_policy_denials_total",
                            "Requests the node's access policy refused, by rule.")),
-    resend_backoff_(family(prometheus::BuildGauge(), *registry_, "joconde_resend_backoff_seconds",
+    resend_backoff_(gauge_family(*registry_, "joconde_resend_backoff_seconds",
                            "Seconds before envelopes a peer has not acknowledged are sent to it again "
                            "(broker.retry-after-ms, doubled after each resend that went "
                            "unacknowledged up to broker.retry-max-ms).")),
-    storage_failures_(family(prometheus::BuildCounter(), *registry_, "joconde_storage_failures_total",
+    storage_failures_(counter_family(*registry_, "joconde_storage_failures_total",
                              "Commits to the node's store that failed, by reason (no_space: the file "
                              "system is full; storage_error: another LMDB failure).")) {
   build_info_
@@ -141,7 +145,7 @@ std::string registry::listen_address() const {
 }
 
 std::string registry::text() const {
-  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+  return metrics::text(*registry_);
 }
 
 prometheus::Gauge& registry::link_up(std::string_view peer, std::string_view direction) {

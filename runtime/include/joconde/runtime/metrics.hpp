@@ -3,7 +3,9 @@
 // The Prometheus metrics of a node. This module owns the registry and is the one place that
 // defines metric families; actors get plain references to prometheus::Counter / prometheus::Gauge
 // from the accessors below (each accessor is thread-safe: Family::Add returns the existing series
-// for known labels). `/metrics` on `metrics.listen` serves them in the text format.
+// for known labels). `/metrics` on `metrics.listen` serves them in the text format. A CT VM has a
+// registry of its own built the same way (vm_metrics.hpp); both build their families with
+// counter_family / gauge_family below.
 //
 // Families (name{labels} type: meaning):
 //   joconde_build_info{version,commit,node,role}          gauge   always 1; identifies the build
@@ -64,9 +66,11 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace joconde::http {
 class server;
@@ -74,6 +78,25 @@ struct server_options;
 } // namespace joconde::http
 
 namespace joconde::metrics {
+
+// -- building families (every registry of joconde builds its families with these) --
+
+/// The counter family `name` (Prometheus conventions: `joconde_..._total`, units in the name) with
+/// its help text, registered in `reg`.
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& reg, const char* name,
+                                                        const char* help);
+
+/// The gauge family `name` with its help text, registered in `reg`.
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& reg, const char* name,
+                                                    const char* help);
+
+/// Label set from name/value pairs: labels({{"reason", why}}).
+prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs);
+
+/// What `reg` holds, in the Prometheus text exposition format (what /metrics returns).
+std::string text(prometheus::Registry& reg);
+
+// -- the node --
 
 /// The metrics registry of one process, optionally served over HTTP or HTTPS at /metrics.
 class registry {

@@ -1,0 +1,32 @@
+#pragma once
+
+// The mpc_party of a CT VM (DESIGN.md §4 "MPC Engine activation"; messages/vm.hpp mpc_party_actor):
+// the engine run at this CP for the calculation, on a detached actor (the engine blocks on its
+// channels). Include only from actors/vm sources.
+
+#include "vm_context.hpp"
+
+#include "joconde/messages/vm.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace joconde::vm::detail {
+
+/// What one engine run needs besides the CTA: given when the mpc_party is spawned, since a socket
+/// and pair keys are no message content.
+struct mpc_job {
+  std::map<std::string, sealed_content> inputs;  ///< input key -> its sealed shares at this CP
+  std::map<unsigned, std::string> addresses;     ///< CP index -> its MPC endpoint (host:port)
+  std::map<unsigned, std::string> keys;          ///< CP index -> the 32-byte pair key (cleansed after use)
+  std::shared_ptr<int> listen_fd;                ///< this CP's MPC listening socket (the engine takes it)
+};
+
+/// The mpc_party actor: on run_atom, runs the engine and tells `parent` mpc_ok or mpc_fail.
+mpc_party_actor::behavior_type mpc_party(mpc_party_actor::pointer self, context_ptr ctx,
+                                         task_orchestrator_actor parent, mpc_job job);
+
+} // namespace joconde::vm::detail
