@@ -3,6 +3,7 @@
 
 #include "joconde/runtime/http_client.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -38,8 +39,19 @@ cluster::cluster(const std::string& tag) {
 
 cluster::~cluster() {
   ops("down");
-  if (std::getenv("JOCONDE_KEEP_CLUSTER") == nullptr)
-    fs::remove_all(dir_);
+  if (std::getenv("JOCONDE_KEEP_CLUSTER") != nullptr)
+    return;
+  fs::remove_all(dir_);
+  // The ops/cluster log goes with the cluster; when a call failed its end is shown first (CTest
+  // keeps a failed test's output).
+  const auto log = dir_.string() + ".ops.log";
+  if (ops_failed_) {
+    auto text = read_all(log);
+    std::fprintf(stderr, "-- the end of %s (an ops/cluster call failed):\n%s\n", log.c_str(),
+                 text.substr(text.size() > 4096 ? text.size() - 4096 : 0).c_str());
+  }
+  std::error_code ec;
+  fs::remove(log, ec);
 }
 
 int cluster::ops(const std::string& args) const {
@@ -48,7 +60,9 @@ int cluster::ops(const std::string& args) const {
              + " --dir " + shell_quote(dir_.string()) + " >> " + shell_quote(dir_.string() + ".ops.log")
              + " 2>&1";
   auto rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+  auto status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+  ops_failed_ = ops_failed_ || (status != 0 && args != "down");
+  return status;
 }
 
 void cluster::reload() {

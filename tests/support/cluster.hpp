@@ -69,6 +69,7 @@ public:
 private:
   std::filesystem::path dir_;
   nlohmann::json doc_;
+  mutable bool ops_failed_ = false;  ///< an ops/cluster call failed: the end of its log is shown
 };
 
 /// True if any regular file below `dir` contains `needle`.
