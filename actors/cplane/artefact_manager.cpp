@@ -11,7 +11,6 @@
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <string_view>
 #include <utility>
@@ -42,8 +41,8 @@ constexpr std::pair<std::string_view, topic_handler> topic_handlers[] = {
 /// Answers a request of this node's API about CTA `uuid` with `handle(record)`; refused if it came
 /// from another node (forbidden: "`what` come from this node's API only"), else as load_held.
 template <class Handle>
-caf::result<std::string> about_held(artefact_manager_pointer self, const std::string& uuid,
-                                    const std::string& what, Handle handle) {
+auto about_held(artefact_manager_pointer self, const std::string& uuid, const std::string& what, Handle handle)
+  -> decltype(handle(v1::CtaRecord{})) {
   if (!from_this_node(self))
     return make_error(errc::forbidden, what + " come from this node's API only");
   auto rec = load_held(self->state.store, uuid);
@@ -128,12 +127,13 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
     [=](connect_atom, deployment_operator_actor deployer) {
       self->state.deployer = std::move(deployer);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      return nlohmann::json{{"pending_drafts", st.pending.size()},
-                            {"registered", st.registered},
-                            {"refused", st.refused}}
-        .dump();
+      caf::settings doc;
+      put_status(doc, "pending_drafts", st.pending.size());
+      put_status(doc, "registered", st.registered);
+      put_status(doc, "refused", st.refused);
+      return doc;
     },
   };
 }

@@ -41,7 +41,7 @@ struct artefact_manager_state {
   deployment_operator_actor deployer;
   /// Requests sent to the root (drafts, CTSAs, signatures, cancellations), by request id: whom to
   /// answer.
-  std::map<std::string, caf::typed_response_promise<std::string>> pending;
+  std::map<std::string, caf::typed_response_promise<cta_receipt>> pending;
   uint64_t registered = 0;
   uint64_t refused = 0;
 

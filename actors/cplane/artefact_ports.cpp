@@ -52,18 +52,18 @@ void refuse_artefact(artefact_manager_pointer self, const std::string& what, con
   audit(self, event, {"origin", origin, "reason", std::string{to_string(err.code)}, "detail", err.message});
 }
 
-caf::typed_response_promise<std::string> ask_root(artefact_manager_pointer self,
+caf::typed_response_promise<cta_receipt> ask_root(artefact_manager_pointer self,
                                                   const std::string& request_id, std::string topic,
                                                   std::string uuid, std::string payload) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<std::string>();
+  auto rp = self->make_response_promise<cta_receipt>();
   st.pending.emplace(request_id, rp);
   self->delayed_send(self, registration_timeout, expire_atom::value, request_id);
   publish(self, std::move(topic), {st.root}, std::move(uuid), std::move(payload));
   return rp;
 }
 
-void answer_pending(artefact_manager_pointer self, const std::string& request_id, std::string reply) {
+void answer_pending(artefact_manager_pointer self, const std::string& request_id, cta_receipt reply) {
   auto& pending = self->state.pending;
   if (auto i = pending.find(request_id); i != pending.end()) {
     i->second.deliver(std::move(reply));

@@ -72,12 +72,12 @@ std::optional<M> read_from_root(artefact_manager_pointer self, const std::string
 
 /// Sends `payload` on `topic` to the root and returns the promise that the root's answer
 /// (cta.accepted, cta.ctsc or cta.refused with this request id) or the timeout will keep.
-caf::typed_response_promise<std::string> ask_root(artefact_manager_pointer self,
+caf::typed_response_promise<cta_receipt> ask_root(artefact_manager_pointer self,
                                                   const std::string& request_id, std::string topic,
                                                   std::string uuid, std::string payload);
 
 /// Keeps the promise waiting for `request_id`, if one is: with this reply ...
-void answer_pending(artefact_manager_pointer self, const std::string& request_id, std::string reply);
+void answer_pending(artefact_manager_pointer self, const std::string& request_id, cta_receipt reply);
 
 /// ... or with this error.
 void answer_pending(artefact_manager_pointer self, const std::string& request_id, caf::error err);

@@ -186,28 +186,4 @@ bool every_vm_known(const v1::CtaRecord& record) {
   return true;
 }
 
-nlohmann::json vms_json(const v1::CtaRecord& record) {
-  auto out = nlohmann::json::array();
-  for (const auto& vm : record.vms())
-    out.push_back({{"cp", vm.cp()},
-                   {"cp_index", vm.cp_index()},
-                   {"client_address", vm.client_address()},
-                   {"peer_address", vm.peer_address()},
-                   {"mpc_address", vm.mpc_address()},
-                   {"platform", vm.platform()},
-                   {"reported_at_ms", vm.reported_at_ms()}});
-  return out;
-}
-
-nlohmann::json telemetry_json(const v1::CtaRecord& record) {
-  auto out = nlohmann::json::array();
-  for (const auto& ev : record.telemetry())
-    out.push_back({{"cp", ev.cp()},
-                   {"at_ms", ev.at_ms()},
-                   {"kind", ev.kind()},
-                   {"subject", ev.subject()},
-                   {"value", ev.value()}});
-  return out;
-}
-
 } // namespace joconde

@@ -10,7 +10,6 @@
 #include "joconde/messages/result.hpp"
 #include "joconde/vm.pb.h"
 
-#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <string>
@@ -69,11 +68,5 @@ bool every_vm_finished(const v1::CtaRecord& record);
 
 /// True when the VM addresses of every CP of `record` are known.
 bool every_vm_known(const v1::CtaRecord& record);
-
-/// The record's VM endpoints as JSON (the "vms" array of a CTA's view).
-nlohmann::json vms_json(const v1::CtaRecord& record);
-
-/// The record's telemetry as JSON (the "telemetry" array of a CTA's view), oldest first.
-nlohmann::json telemetry_json(const v1::CtaRecord& record);
 
 } // namespace joconde

@@ -11,7 +11,6 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <optional>
 
@@ -65,11 +64,13 @@ void cancel_if_due(artefact_manager_pointer self, const v1::CtaRecord& rec, int6
   for (const auto& cp : rec.ctsc().computing_parties())
     check(cp.fqdn(), cp.chain());
   const auto& uuid = rec.ctsc().uuid();
+  result<v1::CtaRecord> done = v1::CtaRecord{};
   if (!revoked.empty())
-    (void) cancel_at_root(self, uuid, "the certificate of " + revoked + " was revoked", "revocation");
+    done = cancel_at_root(self, uuid, "the certificate of " + revoked + " was revoked", "revocation");
   else if (rec.status() == v1::CTA_STATUS_EMERGING && now >= rec.ctsc().temporal().approval_deadline_ms())
-    (void) cancel_at_root(self, uuid, "the approval deadline passed before every CTSA was approved",
-                          "deadline");
+    done = cancel_at_root(self, uuid, "the approval deadline passed before every CTSA was approved", "deadline");
+  if (!done)
+    log::error(component, "cannot cancel CTA " + uuid + " (again at the next check): " + done.err().describe());
 }
 
 /// At the root: a finished or cancelled CTA past its data retention is erased, every holder told;
@@ -90,12 +91,13 @@ void erase_if_due(artefact_manager_pointer self, v1::CtaRecord& rec, int64_t now
   audit(self, "cta.erased", {"uuid", rec.ctsc().uuid()});
   publish_status(self, rec);
   strip_to_fact(rec);
-  (void) save_cta_record(st.store, rec);
+  if (auto r = save_cta_record(st.store, rec); !r)
+    log::error(component, "cannot strip erased CTA " + rec.ctsc().uuid() + " to the fact: " + r.err().describe());
 }
 
 } // namespace
 
-caf::result<std::string> decide(artefact_manager_pointer self, const std::string& uuid,
+caf::result<cta_receipt> decide(artefact_manager_pointer self, const std::string& uuid,
                                 const std::string& peer_name, bool approve, const std::string& reason,
                                 const std::string& user) {
   auto& st = self->state;
@@ -133,14 +135,15 @@ caf::result<std::string> decide(artefact_manager_pointer self, const std::string
         {"uuid", uuid, "peer", peer, "approver", user, "ctsa_sha256", ctsa_hash, "reason", reason});
   if (final)
     send_final(self, record);
-  return nlohmann::json{{"uuid", uuid},
-                        {"peer", peer},
-                        {"decision", approve ? "approved" : "rejected"},
-                        {"status", to_string(record.status())}}
-    .dump();
+  cta_receipt reply;
+  reply.uuid = uuid;
+  reply.peer = peer;
+  reply.decision = approve ? "approved" : "rejected";
+  reply.status = to_string(record.status());
+  return reply;
 }
 
-caf::result<std::string> cancel(artefact_manager_pointer self, const std::string& uuid,
+caf::result<cta_receipt> cancel(artefact_manager_pointer self, const std::string& uuid,
                                 const std::string& reason, const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
@@ -151,7 +154,11 @@ caf::result<std::string> cancel(artefact_manager_pointer self, const std::string
     auto done = cancel_at_root(self, uuid, reason, user + " (System Operator)");
     if (!done)
       return to_caf(done.err());
-    return nlohmann::json{{"uuid", uuid}, {"status", to_string(done->status())}, {"reason", reason}}.dump();
+    cta_receipt reply;
+    reply.uuid = uuid;
+    reply.status = to_string(done->status());
+    reply.reason = reason;
+    return reply;
   }
   auto rec = load_held(st.store, uuid);
   if (!rec)

@@ -15,13 +15,13 @@
 namespace joconde {
 
 /// At the root (HTTP API): the System Operator's decision on `peer_name`'s CTSA of CTA `uuid`.
-caf::result<std::string> decide(artefact_manager_pointer self, const std::string& uuid,
+caf::result<cta_receipt> decide(artefact_manager_pointer self, const std::string& uuid,
                                 const std::string& peer_name, bool approve, const std::string& reason,
                                 const std::string& user);
 
 /// At the root or a peer (HTTP API): the SO cancels the CTA, or a peer's Task Organiser asks the
 /// root to.
-caf::result<std::string> cancel(artefact_manager_pointer self, const std::string& uuid,
+caf::result<cta_receipt> cancel(artefact_manager_pointer self, const std::string& uuid,
                                 const std::string& reason, const std::string& user);
 
 /// At a peer or CP: the final CTA from the root (cta.final).

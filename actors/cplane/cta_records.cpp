@@ -6,10 +6,14 @@
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/log.hpp"
 
 namespace joconde {
 
 namespace {
+
+/// The log component of these records: the artefact manager, which owns them.
+constexpr const char* component = "artefact_manager";
 
 /// Where the root remembers which draft (request id) became which CTA, so that a draft handed over
 /// again after a restart is not registered twice.
@@ -63,13 +67,17 @@ result<v1::CtaRecord> load_held(const node_store& store, const std::string& uuid
 std::vector<v1::CtaRecord> load_all_records(const node_store& store) {
   std::vector<v1::CtaRecord> out;
   auto txn = store.env->begin_read();
-  if (!txn)
+  if (!txn) {
+    log::error(component, "cannot read the CTAs held: " + txn.err().describe());
     return out;
-  (void) txn->for_each(store.ctas, "", [&](std::string_view, std::string_view value) {
+  }
+  auto r = txn->for_each(store.ctas, "", [&](std::string_view, std::string_view value) {
     if (auto rec = parse_cta_record(value))
       out.push_back(std::move(*rec));
     return true;
   });
+  if (!r)
+    log::error(component, "cannot read the CTAs held: " + r.err().describe());
   return out;
 }
 
@@ -77,15 +85,19 @@ std::string find_cta_of_ctsa(const node_store& store, const std::string& peer,
                              const std::string& ctsa_sha256) {
   std::string uuid;
   auto txn = store.env->begin_read();
-  if (!txn)
+  if (!txn) {
+    log::error(component, "cannot read the CTAs held: " + txn.err().describe());
     return uuid;
-  (void) txn->for_each(store.ctas, "", [&](std::string_view key, std::string_view value) {
+  }
+  auto r = txn->for_each(store.ctas, "", [&](std::string_view key, std::string_view value) {
     if (auto rec = parse_cta_record(value))
       for (const auto& a : rec->addenda())
         if (a.peer() == peer && a.ctsa_sha256() == ctsa_sha256)
           uuid = std::string{key};
     return uuid.empty();
   });
+  if (!r)
+    log::error(component, "cannot read the CTAs held: " + r.err().describe());
   return uuid;
 }
 

@@ -13,7 +13,6 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -39,13 +38,17 @@ std::string pak_key(const std::string& uuid, const std::string& pak) {
 std::vector<v1::PakRecord> paks_of(const node_store& store, const std::string& uuid) {
   std::vector<v1::PakRecord> out;
   auto txn = store.env->begin_read();
-  if (!txn)
+  if (!txn) {
+    log::error(component, "cannot read the PAKs of CTA " + uuid + ": " + txn.err().describe());
     return out;
-  (void) txn->for_each(store.paks, uuid + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
+  }
+  auto r = txn->for_each(store.paks, uuid + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
     if (auto rec = proto::parse<v1::PakRecord>(v, 64 * 1024))
       out.push_back(std::move(*rec));
     return true;
   });
+  if (!r)
+    log::error(component, "cannot read the PAKs of CTA " + uuid + ": " + r.err().describe());
   return out;
 }
 
@@ -145,7 +148,7 @@ result<crypto::bytes> check_submission(const std::string& origin, const v1::Ctsa
 
 } // namespace
 
-caf::result<std::string> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
+caf::result<cta_receipt> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
                                      const proto_bytes<v1::Ctsa>& given, const std::string& user) {
   auto& st = self->state;
   const auto uuid = record.ctsc().uuid();
@@ -195,7 +198,7 @@ caf::result<std::string> submit_ctsa(artefact_manager_pointer self, v1::CtaRecor
   return ask_root(self, sub.request_id(), "cta.ctsa", uuid, proto::serialize(sub));
 }
 
-caf::result<std::string> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<cta_receipt> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
                                      const proto_bytes<v1::SignatorySignature>& given,
                                      const std::string& user) {
   auto& st = self->state;
@@ -229,7 +232,7 @@ caf::result<std::string> countersign(artefact_manager_pointer self, const v1::Ct
   return ask_root(self, sub.request_id(), "cta.signature", uuid, proto::serialize(sub));
 }
 
-caf::result<std::string> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<proto_bytes<v1::PakRecord>> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
                                       const proto_bytes<v1::PakRecord>& given, const std::string& user) {
   auto& st = self->state;
   const auto& uuid = record.ctsc().uuid();
@@ -265,13 +268,10 @@ caf::result<std::string> register_pak(artefact_manager_pointer self, const v1::C
   auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak->pak())));
   audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak->name(), "by", user, "pak_sha256", h,
                                      "role", custodian ? "data_custodian" : "data_analyst"});
-  nlohmann::json keys = nlohmann::json::array();
-  for (const auto& k : pak->keys())
-    keys.push_back(k);
-  return nlohmann::json{{"uuid", uuid}, {"pak_sha256", h}, {"name", pak->name()}, {"keys", keys}}.dump();
+  return proto::wrap(*pak);
 }
 
-caf::result<std::string> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<proto_bytes<v1::TrustOverride>> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
                                          const std::string& member, const std::string& reason,
                                          const std::string& user) {
   auto& st = self->state;
@@ -283,10 +283,7 @@ caf::result<std::string> override_member(artefact_manager_pointer self, const v1
                {{"user", user}, {"fingerprint", made->fingerprint()}, {"why", reason}});
   audit(self, "cta.trust.override", {"uuid", uuid, "member", member, "fingerprint",
                                      made->fingerprint(), "user", user, "reason", reason});
-  return nlohmann::json{{"uuid", uuid},          {"member", member},
-                        {"fingerprint", made->fingerprint()}, {"reason", made->reason()},
-                        {"by", made->by()},       {"at_ms", made->at_ms()}}
-    .dump();
+  return proto::wrap(*made);
 }
 
 void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
@@ -408,13 +405,13 @@ void on_accepted(artefact_manager_pointer self, const std::string& origin, const
   auto acc = proto::parse<v1::ArtefactAccepted>(payload, 64 * 1024);
   if (!acc || origin != st.root)
     return;
-  answer_pending(self, acc->request_id(),
-                 nlohmann::json{{"uuid", acc->uuid()},
-                                {"peer", st.self},
-                                {"ctsa_sha256", crypto::hex(crypto::to_bytes(acc->artefact_sha256()))},
-                                {"updates", acc->updates()},
-                                {"status", acc->status()}}
-                   .dump());
+  cta_receipt reply;
+  reply.uuid = acc->uuid();
+  reply.peer = st.self;
+  reply.ctsa_sha256 = crypto::hex(crypto::to_bytes(acc->artefact_sha256()));
+  reply.updates = acc->updates();
+  reply.status = acc->status();
+  answer_pending(self, acc->request_id(), std::move(reply));
 }
 
 } // namespace joconde

@@ -22,23 +22,23 @@ namespace joconde {
 /// At a peer (HTTP API): the Task Organiser's CTSA for the CTA of `record` (signatories, data
 /// custodians, data analysts); signed by the node and sent to the root, answered once the root
 /// accepted or refused it.
-caf::result<std::string> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
+caf::result<cta_receipt> submit_ctsa(artefact_manager_pointer self, v1::CtaRecord record,
                                      const proto_bytes<v1::Ctsa>& given, const std::string& user);
 
 /// At a peer (HTTP API): a Signatory's signature (signatory index and document) of the peer's
 /// current CTSA; sent to the root, answered once the root accepted or refused it.
-caf::result<std::string> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<cta_receipt> countersign(artefact_manager_pointer self, const v1::CtaRecord& record,
                                      const proto_bytes<v1::SignatorySignature>& given,
                                      const std::string& user);
 
 /// At a peer (HTTP API): registers a data custodian's (input keys) or analyst's (output keys) PAK
 /// (name, pak, keys, custodian) for the CTA of `record` at this node.
-caf::result<std::string> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<proto_bytes<v1::PakRecord>> register_pak(artefact_manager_pointer self, const v1::CtaRecord& record,
                                       const proto_bytes<v1::PakRecord>& given, const std::string& user);
 
 /// At a peer (HTTP API): an IT administrator lets this node commit to the CTA of `record` although
 /// `member` was not confirmed out of band here (SYS-2.1); stored and audited.
-caf::result<std::string> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
+caf::result<proto_bytes<v1::TrustOverride>> override_member(artefact_manager_pointer self, const v1::CtaRecord& record,
                                          const std::string& member, const std::string& reason,
                                          const std::string& user);
 

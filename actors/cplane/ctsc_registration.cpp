@@ -13,7 +13,6 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
 
-#include <nlohmann/json.hpp>
 
 namespace joconde {
 
@@ -80,7 +79,7 @@ void refuse_draft(artefact_manager_pointer self, const std::string& origin,
 
 } // namespace
 
-caf::result<std::string> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
+caf::result<cta_receipt> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
                                       const std::string& user) {
   auto& st = self->state;
   if (!from_this_node(self))
@@ -178,9 +177,11 @@ void on_registered(artefact_manager_pointer self, const std::string& origin, con
     log::info(component, "CTA " + ctsc.uuid() + " stored: " + ctsc.title(), {{"ctsc_sha256", hash}});
     audit(self, "cta.ctsc.stored", {"uuid", ctsc.uuid(), "ctsc_sha256", hash});
   }
-  nlohmann::json reply{
-    {"uuid", ctsc.uuid()}, {"status", to_string(v1::CTA_STATUS_EMERGING)}, {"ctsc_sha256", hash}};
-  answer_pending(self, reg->request_id(), reply.dump());
+  cta_receipt reply;
+  reply.uuid = ctsc.uuid();
+  reply.status = to_string(v1::CTA_STATUS_EMERGING);
+  reply.ctsc_sha256 = hash;
+  answer_pending(self, reg->request_id(), std::move(reply));
 }
 
 void on_refused(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {

@@ -15,7 +15,7 @@ namespace joconde {
 
 /// At a peer (HTTP API): a Task Organiser's draft CTSC; answered once the root registered or
 /// refused it.
-caf::result<std::string> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
+caf::result<cta_receipt> create_draft(artefact_manager_pointer self, const proto_bytes<v1::Ctsc>& draft,
                                       const std::string& user);
 
 /// At the root: a draft from `origin` (cta.ctsc.register).

@@ -529,23 +529,27 @@ deployment_operator(deployment_operator_pointer self, deployment_operator_config
       update_gauge(self);
       ensure_ticking(self);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      auto vms = nlohmann::json::array();
-      for (const auto& [uuid, vm] : st.vms)
-        vms.push_back({{"uuid", uuid},
-                       {"cp_index", vm->launch.cp_index},
-                       {"vm", vm->handle->describe()},
-                       {"listening", vm->endpoints.has_value()},
-                       {"peers_posted", vm->peers_posted},
-                       {"cancelling", vm->cancel_by.has_value()},
-                       {"events_reported", vm->since}});
-      return nlohmann::json{{"provisioner", st.cfg.vms->name()},
-                            {"running", vms},
-                            {"started", st.started},
-                            {"refused", st.refused},
-                            {"ended", st.ended}}
-        .dump();
+      caf::config_value::list vms;
+      for (const auto& [uuid, vm] : st.vms) {
+        caf::settings entry;
+        put_status(entry, "uuid", uuid);
+        put_status(entry, "cp_index", vm->launch.cp_index);
+        put_status(entry, "vm", vm->handle->describe());
+        put_status(entry, "listening", vm->endpoints.has_value());
+        put_status(entry, "peers_posted", vm->peers_posted);
+        put_status(entry, "cancelling", vm->cancel_by.has_value());
+        put_status(entry, "events_reported", vm->since);
+        vms.push_back(status_entry(std::move(entry)));
+      }
+      caf::settings doc;
+      put_status(doc, "provisioner", st.cfg.vms->name());
+      put_status(doc, "running", std::move(vms));
+      put_status(doc, "started", st.started);
+      put_status(doc, "refused", st.refused);
+      put_status(doc, "ended", st.ended);
+      return doc;
     },
   };
 }

@@ -15,15 +15,11 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 
 namespace joconde {
 
 namespace {
-
-using nlohmann::json;
 
 constexpr const char* component = "io_service";
 
@@ -65,78 +61,49 @@ result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg,
   return out;
 }
 
-result<v1::SignedAuthorization> parse_authorization(const std::string& bytes) {
-  auto sa = proto::parse<v1::SignedAuthorization>(bytes, 16 * 1024);
-  if (!sa)
-    return fail(errc::malformed_input, "the authorization is not a SignedAuthorization");
-  return sa;
-}
-
-const char* platform_of(bool simulated) {
-  return simulated ? "simulated (trusted by configuration)" : "hardware";
-}
-
 /// What an upload or a download starts from: the caller's authorization and the CT's target.
-struct io_request {
+struct io_job {
   v1::SignedAuthorization authorization;
   std::unique_ptr<loaded_target> loaded;
 };
 
-result<io_request> prepare(const io_service_config& cfg, const std::string& uuid,
-                           const std::string& auth) {
-  auto sa = parse_authorization(auth);
+result<io_job> prepare(const io_service_config& cfg, const io_request& req) {
+  auto sa = proto::parse(req.authorization, 16 * 1024);
   if (!sa)
-    return sa.err();
-  auto t = load_target(cfg, uuid);
+    return fail(errc::malformed_input, "the authorization is not a SignedAuthorization");
+  auto t = load_target(cfg, req.uuid);
   if (!t)
     return t.err();
-  return io_request{std::move(*sa), std::move(*t)};
+  return io_job{std::move(*sa), std::move(*t)};
 }
 
-result<std::string> run_upload(const io_service_config& cfg, const std::string& uuid, const std::string& key,
-                               const std::string& csv, const std::string& auth) {
-  auto req = prepare(cfg, uuid, auth);
-  if (!req)
-    return req.err();
-  auto rep = io::upload(req->loaded->target, key, csv, req->authorization);
+result<io_receipt> run_upload(const io_service_config& cfg, const io_request& req) {
+  auto job = prepare(cfg, req);
+  if (!job)
+    return job.err();
+  auto rep = io::upload(job->loaded->target, req.key, req.csv, job->authorization);
   if (!rep)
     return rep.err();
-  return json{{"uuid", uuid},
-              {"input", key},
-              {"rows", rep->rows},
-              {"phase", rep->phase},
-              {"simulated", rep->simulated},
-              {"platform", platform_of(rep->simulated)},
-              {"timings_ms",
-               {{"parse", rep->parse_ms}, {"attest", rep->attest_ms}, {"share", rep->share_ms},
-                {"transfer", rep->transfer_ms}}}}
-    .dump();
+  return io_receipt{req.uuid, req.key, rep->rows, rep->phase, 0, {}, rep->simulated,
+                    {{"parse", rep->parse_ms}, {"attest", rep->attest_ms}, {"share", rep->share_ms},
+                     {"transfer", rep->transfer_ms}}};
 }
 
-result<std::string> run_download(const io_service_config& cfg, const std::string& uuid, const std::string& key,
-                                 const std::string& auth) {
-  auto req = prepare(cfg, uuid, auth);
-  if (!req)
-    return req.err();
-  auto rep = io::download(req->loaded->target, key, req->authorization);
+result<io_receipt> run_download(const io_service_config& cfg, const io_request& req) {
+  auto job = prepare(cfg, req);
+  if (!job)
+    return job.err();
+  auto rep = io::download(job->loaded->target, req.key, job->authorization);
   if (!rep)
     return rep.err();
-  return json{{"uuid", uuid},
-              {"output", key},
-              {"rows", rep->rows},
-              {"suppressed", rep->suppressed},
-              {"csv", rep->csv},
-              {"simulated", rep->simulated},
-              {"platform", platform_of(rep->simulated)},
-              {"timings_ms",
-               {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}}}}
-    .dump();
+  return io_receipt{req.uuid, req.key, rep->rows, {}, rep->suppressed, std::move(rep->csv), rep->simulated,
+                    {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}}};
 }
 
 /// Starts `work` in a detached worker that reports to the io_service; refused when too many run.
 template <class Work>
-caf::result<std::string> start(io_service_actor::stateful_pointer<io_service_state> self, std::string what,
-                               std::vector<std::string> audit_fields, Work work) {
+caf::result<io_receipt> start(io_service_actor::stateful_pointer<io_service_state> self, std::string what,
+                              std::vector<std::string> audit_fields, Work work) {
   auto& st = self->state;
   if (st.running.size() >= io_service_max_running) {
     ++st.refused;
@@ -144,7 +111,7 @@ caf::result<std::string> start(io_service_actor::stateful_pointer<io_service_sta
                                              + " uploads and downloads already; try again shortly");
   }
   auto id = st.next++;
-  auto promise = self->template make_response_promise<std::string>();
+  auto promise = self->template make_response_promise<io_receipt>();
   st.running.emplace(id, promise);
   auto parent = caf::actor_cast<io_service_actor>(self);
   auto audit = st.cfg.audit;
@@ -159,7 +126,7 @@ caf::result<std::string> start(io_service_actor::stateful_pointer<io_service_sta
       caf::anon_send(audit, audit_atom::value, std::string{component}, "ct." + what + ".refused",
                      std::move(fields));
       log::warning(component, what + " refused: " + r.err().describe());
-      worker->send(parent, done_atom::value, id, std::string{}, to_caf(r.err()));
+      worker->send(parent, done_atom::value, id, io_receipt{}, to_caf(r.err()));
     }
     worker->quit();
   });
@@ -172,22 +139,21 @@ io_service_actor::behavior_type io_service(io_service_actor::stateful_pointer<io
                                            io_service_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
-    [=](upload_atom, std::string& uuid, std::string& key, std::string& csv, std::string& auth,
-        std::string& user) -> caf::result<std::string> {
+    [=](upload_atom, io_request& req) -> caf::result<io_receipt> {
       ++self->state.uploads;
       auto cfg = self->state.cfg;
-      auto shared_csv = std::make_shared<const std::string>(std::move(csv));
-      return start(self, "upload", {"uuid", uuid, "input", key, "user", user},
-                   [cfg, uuid, key, shared_csv, auth] { return run_upload(cfg, uuid, key, *shared_csv, auth); });
+      auto shared = std::make_shared<const io_request>(std::move(req));
+      return start(self, "upload", {"uuid", shared->uuid, "input", shared->key, "user", shared->user},
+                   [cfg, shared] { return run_upload(cfg, *shared); });
     },
-    [=](download_atom, std::string& uuid, std::string& key, std::string& auth,
-        std::string& user) -> caf::result<std::string> {
+    [=](download_atom, io_request& req) -> caf::result<io_receipt> {
       ++self->state.downloads;
       auto cfg = self->state.cfg;
-      return start(self, "download", {"uuid", uuid, "output", key, "user", user},
-                   [cfg, uuid, key, auth] { return run_download(cfg, uuid, key, auth); });
+      auto shared = std::make_shared<const io_request>(std::move(req));
+      return start(self, "download", {"uuid", shared->uuid, "output", shared->key, "user", shared->user},
+                   [cfg, shared] { return run_download(cfg, *shared); });
     },
-    [=](done_atom, uint64_t id, std::string& doc, caf::error& err) {
+    [=](done_atom, uint64_t id, io_receipt& receipt, caf::error& err) {
       auto& running = self->state.running;
       auto it = running.find(id);
       if (it == running.end())
@@ -195,16 +161,17 @@ io_service_actor::behavior_type io_service(io_service_actor::stateful_pointer<io
       if (err)
         it->second.deliver(std::move(err));
       else
-        it->second.deliver(std::move(doc));
+        it->second.deliver(std::move(receipt));
       running.erase(it);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      return json{{"running", st.running.size()},
-                  {"uploads", st.uploads},
-                  {"downloads", st.downloads},
-                  {"refused_busy", st.refused}}
-        .dump();
+      caf::settings doc;
+      put_status(doc, "running", st.running.size());
+      put_status(doc, "uploads", st.uploads);
+      put_status(doc, "downloads", st.downloads);
+      put_status(doc, "refused_busy", st.refused);
+      return doc;
     },
   };
 }

@@ -34,7 +34,7 @@ io_service_actor::behavior_type io_service(io_service_actor::stateful_pointer<st
 struct io_service_state {
   io_service_config cfg;
   uint64_t next = 1;
-  std::map<uint64_t, caf::typed_response_promise<std::string>> running;
+  std::map<uint64_t, caf::typed_response_promise<io_receipt>> running;
   uint64_t uploads = 0, downloads = 0, refused = 0;
   static inline const char* name = "io_service";
 };

@@ -9,7 +9,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
-#include <nlohmann/json.hpp>
 
 namespace joconde {
 
@@ -17,10 +16,6 @@ namespace {
 
 constexpr const char* component = "access_manager";
 constexpr auto refresh_interval = std::chrono::seconds{30};
-
-std::string to_json(const policy_decision& d) {
-  return nlohmann::json{{"allowed", d.allowed}, {"rule", d.rule}, {"reason", d.reason}}.dump();
-}
 
 } // namespace
 
@@ -74,7 +69,7 @@ access_manager_actor::behavior_type access_manager(access_manager_pointer self,
   self->delayed_send(self, refresh_interval, tick_atom::value);
   return {
     [=](authorize_atom, std::string& subject, std::string& action,
-        std::string& resource) -> caf::result<std::string> {
+        std::string& resource) -> caf::result<policy_decision> {
       auto& st = self->state;
       const auto& sender = self->current_sender();
       if (sender == nullptr || sender->node() != self->node())
@@ -92,7 +87,7 @@ access_manager_actor::behavior_type access_manager(access_manager_pointer self,
         ++st.denied;
         report_denial(d, subject, action, st.audit, st.metrics);
       }
-      return to_json(d);
+      return d;
     },
     [=](tick_atom) {
       auto& st = self->state;
@@ -100,20 +95,25 @@ access_manager_actor::behavior_type access_manager(access_manager_pointer self,
         log::warning(component, "cannot re-read the roles of the children: " + n.err().describe());
       self->delayed_send(self, refresh_interval, tick_atom::value);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      nlohmann::json children = nlohmann::json::object();
+      caf::settings children;
       for (const auto& [fqdn, role] : st.policy->children())
-        children[fqdn] = std::string{to_string(role)};
-      nlohmann::json rules = nlohmann::json::array();
-      for (const auto& [id, text] : access_policy::rules())
-        rules.push_back({{"rule", id}, {"says", text}});
-      return nlohmann::json{{"role", std::string{to_string(st.policy->self_role())}},
-                            {"children", children},
-                            {"rules", rules},
-                            {"allowed", st.allowed},
-                            {"denied", st.denied}}
-        .dump();
+        put_status(children, fqdn, std::string{to_string(role)});
+      caf::config_value::list rules;
+      for (const auto& [id, text] : access_policy::rules()) {
+        caf::settings rule;
+        put_status(rule, "rule", std::string{id});
+        put_status(rule, "says", std::string{text});
+        rules.push_back(status_entry(std::move(rule)));
+      }
+      caf::settings doc;
+      put_status(doc, "role", std::string{to_string(st.policy->self_role())});
+      put_status(doc, "children", std::move(children));
+      put_status(doc, "rules", std::move(rules));
+      put_status(doc, "allowed", st.allowed);
+      put_status(doc, "denied", st.denied);
+      return doc;
     },
   };
 }

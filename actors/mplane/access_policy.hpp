@@ -9,6 +9,7 @@
 // with its reason. The rules are listed in docs/service-nodes.md ("Access policy").
 
 #include "envelope_codec.hpp"
+#include "joconde/messages/policy_data.hpp"
 
 #include <map>
 #include <mutex>
@@ -27,14 +28,6 @@ std::string_view to_string(node_role role);
 /// "root", "computing" or "client"; anything else is node_role::unknown.
 node_role role_from_string(std::string_view name);
 
-/// The outcome of one policy question.
-struct policy_decision {
-  bool allowed = false;
-  std::string rule;   ///< the rule that decided, e.g. "pki.rotation-request"
-  std::string reason; ///< for logs and error messages
-
-  explicit operator bool() const { return allowed; }
-};
 
 /// The FQDN of the node directly above `fqdn` ("" for a name without a dot).
 std::string parent_of(std::string_view fqdn);

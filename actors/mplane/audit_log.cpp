@@ -5,7 +5,6 @@
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/metrics.hpp"
 
-#include <nlohmann/json.hpp>
 
 namespace joconde {
 
@@ -117,14 +116,15 @@ audit_log_actor::behavior_type audit_log(audit_log_pointer self, std::shared_ptr
         self->delayed_send(self, self->state.checkpoints.interval, checkpt_atom::value);
     },
     [=](connect_atom, connection_manager_actor& cm) { self->state.cm = std::move(cm); },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      return nlohmann::json{{"written", st.written},
-                            {"failed", st.failed},
-                            {"records", st.chain->size()},
-                            {"checkpoints", st.signed_checkpoints},
-                            {"last_checkpoint", st.last_checkpoint_seq}}
-        .dump();
+      caf::settings doc;
+      put_status(doc, "written", st.written);
+      put_status(doc, "failed", st.failed);
+      put_status(doc, "records", st.chain->size());
+      put_status(doc, "checkpoints", st.signed_checkpoints);
+      put_status(doc, "last_checkpoint", st.last_checkpoint_seq);
+      return doc;
     },
   };
 }

@@ -10,7 +10,6 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
-#include <nlohmann/json.hpp>
 
 namespace joconde {
 
@@ -147,7 +146,8 @@ void report_head(connection_manager_pointer self) {
     return;
   if (st.cfg.parent_host.empty()) {
     auto own = st.trust->own_chain();
-    (void) keep_head(self, st.trust->self(), &own.front(), st.audit_head);
+    if (auto kept = keep_head(self, st.trust->self(), &own.front(), st.audit_head); !kept)
+      log::error(component, "cannot keep this node's own audit head: " + kept.err().describe());
     return;
   }
   if (!st.parent)
@@ -446,24 +446,34 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
       if (st.parent && holds(*st.parent))
         parent_down(self, "certificate revoked");
     },
-    [=](status_atom) -> caf::result<std::string> {
+    [=](status_atom) -> caf::result<caf::settings> {
       auto& st = self->state;
       if (!from_local(self))
         return make_error(errc::forbidden, "status requested by a remote node");
-      nlohmann::json links = nlohmann::json::array();
+      caf::config_value::list links;
       if (!st.cfg.parent_host.empty()) {
         auto names = st.trust->own_chain().size() > 1 ? st.trust->own_chain()[1].dns_names()
                                                       : std::vector<std::string>{};
-        links.push_back({{"peer", names.empty() ? st.cfg.parent_host : names.front()},
-                         {"direction", "parent"},
-                         {"up", st.parent.has_value()},
-                         {"address", st.cfg.parent_host + ":" + std::to_string(st.cfg.parent_port)},
-                         {"last_error", st.last_parent_error}});
+        caf::settings parent;
+        put_status(parent, "peer", names.empty() ? st.cfg.parent_host : names.front());
+        put_status(parent, "direction", "parent");
+        put_status(parent, "up", st.parent.has_value());
+        put_status(parent, "address", st.cfg.parent_host + ":" + std::to_string(st.cfg.parent_port));
+        put_status(parent, "last_error", st.last_parent_error);
+        links.push_back(status_entry(std::move(parent)));
       }
-      for (const auto& [fqdn, link] : st.children)
-        links.push_back({{"peer", fqdn}, {"direction", "child"}, {"up", true},
-                         {"fingerprint", link.session.peer().fingerprint}});
-      return nlohmann::json{{"links", links}, {"pending_handshakes", st.pending.size()}}.dump();
+      for (const auto& [fqdn, link] : st.children) {
+        caf::settings child;
+        put_status(child, "peer", fqdn);
+        put_status(child, "direction", "child");
+        put_status(child, "up", true);
+        put_status(child, "fingerprint", link.session.peer().fingerprint);
+        links.push_back(status_entry(std::move(child)));
+      }
+      caf::settings doc;
+      put_status(doc, "links", std::move(links));
+      put_status(doc, "pending_handshakes", st.pending.size());
+      return doc;
     },
   };
 }

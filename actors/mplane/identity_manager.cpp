@@ -2,6 +2,7 @@
 
 #include "confirmations.hpp"
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/log.hpp"
 #include "revocation.hpp"
@@ -54,13 +55,17 @@ void spread(identity_manager_pointer self, const std::string& topic, const std::
   auto& st = self->state;
   std::vector<std::string> to;
   auto txn = st.store.env->begin_read();
-  if (txn) {
-    (void) txn->for_each(st.store.children, "", [&](std::string_view child, std::string_view) {
+  result<void> listed;
+  if (!txn)
+    listed = txn.err();
+  else
+    listed = txn->for_each(st.store.children, "", [&](std::string_view child, std::string_view) {
       if (child != came_from)
         to.emplace_back(child);
       return true;
     });
-  }
+  if (!listed)
+    log::error(component, "cannot list the children to spread " + topic + " to: " + listed.err().describe());
   if (!from_above && st.trust->self() != st.domain)
     to.push_back(st.domain);
   if (to.empty())
@@ -168,7 +173,7 @@ void on_rotation_request(identity_manager_pointer self, const std::string& origi
     return log::error(component, txn.err().message);
   auto rec = txn->get(st.store.children, origin);
   v1::NodeIdentity enrolled;
-  if (!rec || !rec->has_value() || !enrolled.ParseFromString(**rec)) {
+  if (!rec || !rec->has_value() || !proto::parse_into(enrolled, **rec, 64 * 1024)) {
     log::warning(component, "rotation request from " + origin + " refused: not enrolled here",
                  {{"reason", "forbidden"}});
     return;
@@ -321,18 +326,24 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
   // Revocations stored earlier, and any delivered but not applied before a crash.
   std::vector<std::string> pending;
   if (auto txn = st.store.env->begin_read()) {
-    (void) txn->for_each(st.store.revoked, "", [&](std::string_view fp, std::string_view) {
+    auto revoked = txn->for_each(st.store.revoked, "", [&](std::string_view fp, std::string_view) {
       st.trust->revoke(std::string{fp});
       return true;
     });
+    if (!revoked)
+      log::error(component, "cannot read the stored revocations: " + revoked.err().describe());
     auto prefix = std::string{revocation_topic} + '\0';
-    (void) txn->for_each(st.store.inbox, prefix, [&](std::string_view, std::string_view value) {
+    auto held = txn->for_each(st.store.inbox, prefix, [&](std::string_view, std::string_view value) {
       auto rec = nlohmann::json::parse(value, nullptr, false);
       if (!rec.is_discarded() && rec.contains("payload_hex"))
         if (auto raw = crypto::from_hex(rec["payload_hex"].get<std::string>()))
           pending.emplace_back(raw->begin(), raw->end());
       return true;
     });
+    if (!held)
+      log::error(component, "cannot read the revocations delivered before a restart: " + held.err().describe());
+  } else {
+    log::error(component, "cannot read the store: " + txn.err().describe());
   } // the read transaction ends before apply_revocation() writes
   for (const auto& bytes : pending)
     if (auto r = apply_revocation(self, bytes); !r)
@@ -381,17 +392,18 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
         start_rotation(self);
       self->delayed_send(self, rotation_check, tick_atom::value);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      auto notices = nlohmann::json::object();
+      caf::settings notices;
       for (const auto& [outcome, n] : st.notices)
-        notices[outcome] = n;
-      notices["refused"] = st.notices_refused;
-      return nlohmann::json{{"revocations_applied", st.applied},
-                            {"fingerprint", st.trust->own_chain().front().fingerprint()},
-                            {"rotation_pending", st.pending.has_value()},
-                            {"rotation_notices", notices}}
-        .dump();
+        put_status(notices, outcome, n);
+      put_status(notices, "refused", st.notices_refused);
+      caf::settings doc;
+      put_status(doc, "revocations_applied", st.applied);
+      put_status(doc, "fingerprint", st.trust->own_chain().front().fingerprint());
+      put_status(doc, "rotation_pending", st.pending.has_value());
+      put_status(doc, "rotation_notices", std::move(notices));
+      return doc;
     },
   };
 }

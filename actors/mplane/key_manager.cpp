@@ -5,7 +5,6 @@
 
 #include <caf/actor_system.hpp>
 
-#include <nlohmann/json.hpp>
 
 namespace joconde {
 
@@ -52,16 +51,17 @@ key_manager_actor::behavior_type key_manager(key_manager_pointer self,
       st.signatures += out.size();
       return out;
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      return nlohmann::json{{"backend", "file"},
-                            {"key_file", st.key_file.string()},
-                            {"encrypted_at_rest", true},
-                            {"algorithm", "ECDSA P-256 with SHA-256"},
-                            {"public_key_fingerprint", st.signer->public_key_fingerprint()},
-                            {"signatures", st.signatures},
-                            {"refused", st.refused}}
-        .dump();
+      caf::settings doc;
+      put_status(doc, "backend", "file");
+      put_status(doc, "key_file", st.key_file.string());
+      put_status(doc, "encrypted_at_rest", true);
+      put_status(doc, "algorithm", "ECDSA P-256 with SHA-256");
+      put_status(doc, "public_key_fingerprint", st.signer->public_key_fingerprint());
+      put_status(doc, "signatures", st.signatures);
+      put_status(doc, "refused", st.refused);
+      return doc;
     },
   };
 }

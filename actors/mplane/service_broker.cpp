@@ -868,20 +868,26 @@ service_broker(service_broker_pointer self, service_broker_config cfg,
         schedule_commit(self, true);
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
-    [=](status_atom) -> std::string {
+    [=](status_atom) {
       auto& st = self->state;
-      nlohmann::json peers = nlohmann::json::object();
-      for (const auto& [peer, p] : st.peers)
-        peers[peer] = {{"up", p.up}, {"outbox", p.depth}, {"in_flight", p.inflight_count},
-                       {"resend_after_ms", resend_wait(st, p).count()}};
-      return nlohmann::json{{"peers", peers},
-                            {"delivered", st.delivered},
-                            {"commits", st.commits},
-                            {"batches_per_commit",
-                             st.commits == 0 ? 0.0
-                                             : static_cast<double>(st.committed_batches)
-                                                 / static_cast<double>(st.commits)}}
-        .dump();
+      caf::settings peers;
+      for (const auto& [peer, p] : st.peers) {
+        caf::settings entry;
+        put_status(entry, "up", p.up);
+        put_status(entry, "outbox", p.depth);
+        put_status(entry, "in_flight", p.inflight_count);
+        put_status(entry, "resend_after_ms", static_cast<int64_t>(resend_wait(st, p).count()));
+        put_status(peers, peer, std::move(entry));
+      }
+      caf::settings doc;
+      put_status(doc, "peers", std::move(peers));
+      put_status(doc, "delivered", st.delivered);
+      put_status(doc, "commits", st.commits);
+      put_status(doc, "batches_per_commit",
+                 st.commits == 0 ? 0.0
+                                 : static_cast<double>(st.committed_batches)
+                                     / static_cast<double>(st.commits));
+      return doc;
     },
   };
 }

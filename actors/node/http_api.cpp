@@ -28,13 +28,42 @@ namespace {
 using nlohmann::json;
 constexpr auto ask_timeout = std::chrono::seconds{5};
 
-/// Asks an actor for its JSON status; an error object when it does not answer.
+/// A status document (messages/status.hpp) as JSON: integers, booleans, reals and strings as
+/// themselves, lists as arrays, documents as objects; a duration in milliseconds.
+json status_json(const caf::config_value& x) {
+  const auto& v = x.get_data();
+  if (auto i = caf::get_if<caf::config_value::integer>(&v))
+    return *i;
+  if (auto b = caf::get_if<caf::config_value::boolean>(&v))
+    return *b;
+  if (auto r = caf::get_if<caf::config_value::real>(&v))
+    return *r;
+  if (auto s = caf::get_if<std::string>(&v))
+    return *s;
+  if (auto d = caf::get_if<caf::timespan>(&v))
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
+  if (auto l = caf::get_if<caf::config_value::list>(&v)) {
+    auto out = json::array();
+    for (const auto& e : *l)
+      out.push_back(status_json(e));
+    return out;
+  }
+  if (auto d = caf::get_if<caf::settings>(&v)) {
+    auto out = json::object();
+    for (const auto& [key, value] : *d)
+      out[std::string{key}] = status_json(value);
+    return out;
+  }
+  return caf::to_string(x);
+}
+
+/// Asks an actor for its status, as JSON; an error object when it does not answer.
 template <class Handle>
 json ask_status(caf::actor_system& sys, const Handle& whom) {
   json out;
   caf::scoped_actor self{sys};
   self->request(whom, ask_timeout, status_atom::value)
-    .receive([&](std::string& doc) { out = json::parse(doc, nullptr, false); },
+    .receive([&](caf::settings& doc) { out = status_json(caf::config_value{std::move(doc)}); },
              [&](caf::error& err) { out = json{{"error", describe(err)}}; });
   return out;
 }
@@ -267,15 +296,13 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     http::response out;
     caf::scoped_actor self{*ctx->sys};
     // The access policy first: some topics belong to the node's own Management Plane.
-    json decision;
+    policy_decision decision{false, "no-answer", "no policy decision"};
     self->request(ctx->access, ask_timeout, authorize_atom::value, std::string{"api"},
                   std::string{"publish"}, body["topic"].get<std::string>())
-      .receive([&](std::string& doc) { decision = json::parse(doc, nullptr, false); },
-               [&](caf::error& err) { decision = json{{"allowed", false}, {"reason", describe(err)}}; });
-    if (!decision.is_object() || !decision.value("allowed", false))
-      return http::response::error(403, "forbidden",
-                                   decision.is_object() ? decision.value("reason", std::string{})
-                                                        : std::string{"no policy decision"});
+      .receive([&](policy_decision& d) { decision = std::move(d); },
+               [&](caf::error& err) { decision.reason = describe(err); });
+    if (!decision.allowed)
+      return http::response::error(403, "forbidden", decision.reason);
     self->request(ctx->broker, ask_timeout * 6, publish_atom::value, body["topic"].get<std::string>(),
                   recipients, ct_id, payload, static_cast<uint32_t>(count))
       .receive([&](std::vector<std::string>& ids) { out = http::response::json(202, json{{"ids", ids}}); },

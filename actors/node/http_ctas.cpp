@@ -1,5 +1,7 @@
 #include "http_ctas.hpp"
 
+#include "cta_json.hpp"
+
 #include "../cplane/artefact_manager.hpp"
 #include "../mplane/user_directory.hpp"
 
@@ -36,16 +38,36 @@ std::optional<http::response> read_json(const std::string& text, google::protobu
   return std::nullopt;
 }
 
-/// Asks the artefact manager and answers its JSON with `status`, or its error.
-template <class Timeout, class... Ts>
-http::response ask_artefacts(node_context& ctx, Timeout timeout, int status, Ts&&... xs) {
+/// Renders what the artefact manager answers (cta_json.hpp).
+json render(const cta_receipt& r) { return receipt_json(r); }
+json render(const proto_bytes<v1::PakRecord>& p) {
+  auto pak = proto::parse(p);
+  return pak ? pak_json(*pak) : json::object();
+}
+json render(const proto_bytes<v1::TrustOverride>& o) {
+  auto made = proto::parse(o);
+  return made ? override_json(*made) : json::object();
+}
+
+/// Asks the artefact manager for a `Reply` and answers it as JSON with `status`, the fields of
+/// `extra` added; or its error.
+template <class Reply, class Timeout, class... Ts>
+http::response ask_artefacts(node_context& ctx, Timeout timeout, int status, const json& extra, Ts&&... xs) {
   http::response out;
   caf::scoped_actor self{*ctx.sys};
   self->request(ctx.artefacts, timeout, std::forward<Ts>(xs)...)
-    .receive([&](std::string& doc) { out = http::response::json(status, json::parse(doc)); },
-             [&](caf::error& err) { out = error_response(err); });
+    .receive(
+      [&](Reply& reply) {
+        auto doc = render(reply);
+        doc.update(extra);
+        out = http::response::json(status, doc);
+      },
+      [&](caf::error& err) { out = error_response(err); });
   return out;
 }
+
+/// No fields to add to an answer.
+const json nothing = json::object();
 
 } // namespace
 
@@ -53,15 +75,16 @@ http::response post_cta(node_context& ctx, const http::request& req, const user&
   v1::Ctsc draft;
   if (auto refused = read_json(req.body, draft, "the task file is not a CTSC: "))
     return *refused;
-  return ask_artefacts(ctx, root_timeout, 201, create_atom::value, proto::wrap(draft), who.name);
+  return ask_artefacts<cta_receipt>(ctx, root_timeout, 201, nothing, create_atom::value, proto::wrap(draft),
+                                    who.name);
 }
 
 http::response post_ctsa(node_context& ctx, const http::request& req, const user& who) {
   v1::Ctsa ctsa;
   if (auto refused = read_json(req.body, ctsa, "not a CTSA: "))
     return *refused;
-  return ask_artefacts(ctx, root_timeout, 200, submit_atom::value, req.params.at("uuid"), proto::wrap(ctsa),
-                       who.name);
+  return ask_artefacts<cta_receipt>(ctx, root_timeout, 200, nothing, submit_atom::value, req.params.at("uuid"),
+                                    proto::wrap(ctsa), who.name);
 }
 
 http::response post_signature(node_context& ctx, const http::request& req, const user& who) {
@@ -75,13 +98,9 @@ http::response post_signature(node_context& ctx, const http::request& req, const
   sig.set_signatory(body["signatory"].get<uint32_t>());
   if (auto refused = read_json(body["document"].dump(), *sig.mutable_document(), "not a document: "))
     return *refused;
-  auto out = ask_artefacts(ctx, root_timeout, 200, countersign_atom::value, req.params.at("uuid"),
-                           proto::wrap(sig), who.name);
-  if (out.status != 200)
-    return out;
-  auto doc = json::parse(out.body);
-  doc["signatory"] = body["signatory"];
-  return http::response::json(200, doc);
+  return ask_artefacts<cta_receipt>(ctx, root_timeout, 200, json{{"signatory", body["signatory"]}},
+                                    countersign_atom::value, req.params.at("uuid"), proto::wrap(sig),
+                                    who.name);
 }
 
 http::response post_decision(node_context& ctx, const http::request& req, const user& who) {
@@ -90,7 +109,7 @@ http::response post_decision(node_context& ctx, const http::request& req, const 
       || !body["approve"].is_boolean() || (body.contains("reason") && !body["reason"].is_string()))
     return http::response::error(400, "malformed_input",
                                  "give {\"peer\": NAME, \"approve\": true|false, \"reason\": TEXT}");
-  return ask_artefacts(ctx, ask_timeout, 200, decide_atom::value, req.params.at("uuid"),
+  return ask_artefacts<cta_receipt>(ctx, ask_timeout, 200, nothing, decide_atom::value, req.params.at("uuid"),
                        body["peer"].get<std::string>(), body["approve"].get<bool>(),
                        body.value("reason", std::string{}), who.name);
 }
@@ -105,8 +124,8 @@ http::response post_cancel(node_context& ctx, const http::request& req, const us
     return http::response::error(403, "forbidden",
                                  at_root ? "at the root, the System Operator (approver) cancels"
                                          : "at a peer, its Task Organiser cancels");
-  return ask_artefacts(ctx, root_timeout, 200, cancel_atom::value, req.params.at("uuid"),
-                       body["reason"].get<std::string>(), who.name);
+  return ask_artefacts<cta_receipt>(ctx, root_timeout, 200, nothing, cancel_atom::value, req.params.at("uuid"),
+                                    body["reason"].get<std::string>(), who.name);
 }
 
 http::response post_override(node_context& ctx, const http::request& req, const user& who) {
@@ -116,9 +135,9 @@ http::response post_override(node_context& ctx, const http::request& req, const 
     return http::response::error(400, "malformed_input",
                                  "give {\"member\": NAME, \"reason\": TEXT}: the member of "
                                  "the CTA to accept unconfirmed, and why");
-  return ask_artefacts(ctx, ask_timeout, 201, override_atom::value, req.params.at("uuid"),
-                       resolve(ctx, body["member"].get<std::string>()), body["reason"].get<std::string>(),
-                       who.name);
+  return ask_artefacts<proto_bytes<v1::TrustOverride>>(
+    ctx, ask_timeout, 201, nothing, override_atom::value, req.params.at("uuid"),
+    resolve(ctx, body["member"].get<std::string>()), body["reason"].get<std::string>(), who.name);
 }
 
 // The body is a DataCustodian or a DataAnalyst in Protobuf's JSON form (pak in base64).
@@ -150,12 +169,20 @@ http::response post_pak(node_context& ctx, const http::request& req, const user&
     pak.set_pak(da.pak());
     *pak.mutable_keys() = da.output_keys();
   }
-  return ask_artefacts(ctx, ask_timeout, 201, pak_atom::value, req.params.at("uuid"), proto::wrap(pak),
-                       who.name);
+  return ask_artefacts<proto_bytes<v1::PakRecord>>(ctx, ask_timeout, 201, nothing, pak_atom::value,
+                                                   req.params.at("uuid"), proto::wrap(pak), who.name);
 }
 
 http::response get_ctas(node_context& ctx, const std::string& uuid) {
-  return ask_artefacts(ctx, ask_timeout, 200, query_atom::value, uuid);
+  http::response out;
+  caf::scoped_actor self{*ctx.sys};
+  self->request(ctx.artefacts, ask_timeout, query_atom::value, uuid)
+    .receive(
+      [&](cta_view& view) {
+        out = http::response::json(200, uuid.empty() ? cta_list_json(view) : cta_json(view));
+      },
+      [&](caf::error& err) { out = error_response(err); });
+  return out;
 }
 
 } // namespace joconde

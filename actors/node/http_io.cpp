@@ -31,31 +31,56 @@ result<std::string> authorization_of(const http::request& req) {
   return std::string{raw->begin(), raw->end()};
 }
 
+/// An upload's or download's receipt as the API shows it.
+json receipt_json(const io_receipt& r, bool upload) {
+  json timings = json::object();
+  for (const auto& [step, ms] : r.timings_ms)
+    timings[step] = ms;
+  json out{{"uuid", r.uuid}, {upload ? "input" : "output", r.key}, {"rows", r.rows}};
+  if (upload)
+    out["phase"] = r.phase;
+  else
+    out.update({{"suppressed", r.suppressed}, {"csv", r.csv}});
+  out.update({{"simulated", r.simulated},
+              {"platform", r.simulated ? "simulated (trusted by configuration)" : "hardware"},
+              {"timings_ms", timings}});
+  return out;
+}
+
 /// Asks the io_service and turns its answer into the HTTP response.
-template <class... Ts>
-http::response ask_io(node_context& ctx, Ts&&... xs) {
+template <class Atom>
+http::response ask_io(node_context& ctx, Atom what, io_request req) {
   http::response out = http::response::error(504, "timeout", "the IO service did not answer in time");
   caf::scoped_actor self{*ctx.sys};
-  self->request(ctx.io, std::chrono::minutes{30}, std::forward<Ts>(xs)...)
-    .receive([&](std::string& doc) { out = http::response::json(200, json::parse(doc)); },
+  self->request(ctx.io, std::chrono::minutes{30}, what, std::move(req))
+    .receive([&](io_receipt& r) { out = http::response::json(200, receipt_json(r, what == upload_atom::value)); },
              [&](caf::error& err) { out = refuse(error{code_of(err), message_of(err)}); });
   return out;
+}
+
+/// The request of `who` for CT ?uuid and slot ?key, signed by the person's PAK.
+result<io_request> io_request_of(const http::request& req, const user& who) {
+  auto auth = authorization_of(req);
+  if (!auth)
+    return auth.err();
+  return io_request{req.params.at("uuid"), req.params.at("key"), {std::move(*auth)}, who.name, {}};
 }
 
 } // namespace
 
 http::response upload_input(node_context& ctx, const http::request& req, const user& who) {
-  auto auth = authorization_of(req);
-  if (!auth)
-    return refuse(auth.err());
-  return ask_io(ctx, upload_atom::value, req.params.at("uuid"), req.params.at("key"), req.body, *auth, who.name);
+  auto r = io_request_of(req, who);
+  if (!r)
+    return refuse(r.err());
+  r->csv = req.body;
+  return ask_io(ctx, upload_atom::value, std::move(*r));
 }
 
 http::response download_output(node_context& ctx, const http::request& req, const user& who) {
-  auto auth = authorization_of(req);
-  if (!auth)
-    return refuse(auth.err());
-  return ask_io(ctx, download_atom::value, req.params.at("uuid"), req.params.at("key"), *auth, who.name);
+  auto r = io_request_of(req, who);
+  if (!r)
+    return refuse(r.err());
+  return ask_io(ctx, download_atom::value, std::move(*r));
 }
 
 } // namespace joconde

@@ -114,6 +114,41 @@ std::string need(const std::map<std::string, std::string>& opts, const std::stri
   return i == opts.end() ? std::string{} : i->second;
 }
 
+/// The options each command takes; `section.key` settings are taken by init and run only (and checked
+/// against the configuration keys there).
+const std::map<std::string, std::vector<std::string>> command_options = {
+  {"init", {"root", "dir", "name", "role", "domain", "org", "department", "email", "listen", "http", "metrics",
+            "parent"}},
+  {"enrol", {"dir", "csr", "role", "out"}},
+  {"install", {"dir", "chain", "root-ca"}},
+  {"trust", {"dir"}},
+  {"rotate", {"dir"}},
+  {"revoke", {"dir", "reason", "root-mark", "fingerprint", "node"}},
+  {"fingerprint", {"dir"}},
+  {"audit", {"dir", "file", "ca", "node", "head"}},
+  {"user", {"dir", "name", "role", "json"}},
+  {"config-keys", {}},
+  {"run", {"dir", "config"}},
+};
+
+/// False (saying which) if `opts` holds an option command `cmd` does not take: a mistyped option
+/// is refused, never ignored.
+bool known_options(const std::string& cmd, const std::map<std::string, std::string>& opts) {
+  auto allowed = command_options.find(cmd);
+  if (allowed == command_options.end())
+    return true; // an unknown command is refused with the usage
+  bool settings = cmd == "init" || cmd == "run";
+  for (const auto& [key, value] : opts) {
+    if (settings && key.find('.') != std::string::npos)
+      continue;
+    if (std::find(allowed->second.begin(), allowed->second.end(), key) == allowed->second.end()) {
+      std::cerr << "joconde-node: " << cmd << " takes no option --" << key << " (see joconde-node --help)\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool require(const std::map<std::string, std::string>& opts, std::initializer_list<const char*> keys) {
   bool ok = true;
   for (const auto* k : keys)
@@ -135,7 +170,7 @@ int main(int argc, char** argv) {
   const auto& cmd = args[1];
   std::vector<std::string> pos;
   auto opts = parse_options(args, 2, pos, {"root", "root-mark", "json"});
-  if (!opts)
+  if (!opts || !known_options(cmd, *opts))
     return 2;
   if (cmd == "init") {
     joconde::pki::init_options o;

@@ -294,7 +294,8 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
   if (!first)
     return;
   v1::VmRequest req;
-  if (!req.ParseFromArray(first->data(), static_cast<int>(first->size()))) {
+  if (!proto::parse_into(req, std::string_view{reinterpret_cast<const char*>(first->data()), first->size()},
+                         64 * 1024)) {
     send_reply(*stream, error_reply(errc::malformed_input, "not a VmRequest"));
     return;
   }

@@ -3,6 +3,7 @@
 
 #include "orchestrator_state.hpp"
 
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/log.hpp"
 
@@ -71,7 +72,7 @@ void peer_down(orchestrator_pointer self, unsigned cp, const std::string& why) {
 void on_peer_message(orchestrator_pointer self, unsigned cp, const std::string& bytes) {
   auto& st = self->state;
   v1::PeerMessage m;
-  if (!m.ParseFromString(bytes)) {
+  if (!proto::parse_into(m, bytes, 1024 * 1024)) {  // the peer link reads frames of at most 1 MiB
     cancel_task(self, "cp-" + std::to_string(cp) + " sent a malformed control message", true);
     return;
   }

@@ -92,7 +92,7 @@ const std::vector<std::string>& task_policy::outputs() const { return impl_->out
 result<authorized> task_policy::check(const v1::SignedAuthorization& signed_auth, bool upload,
                                       std::int64_t now_ms) {
   v1::SlotAuthorization auth;
-  if (signed_auth.authorization().size() > 4096 || !auth.ParseFromString(signed_auth.authorization()))
+  if (!proto::parse_into(auth, signed_auth.authorization(), 4096))
     return fail(errc::malformed_input, "the authorization is not a SlotAuthorization");
   auto key = crypto::public_key::from_der(crypto::to_bytes(signed_auth.pak()));
   if (!key)

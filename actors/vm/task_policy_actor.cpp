@@ -1,6 +1,7 @@
 #include "task_policy_actor.hpp"
 
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/clock.hpp"
 
 #include <joconde/vm.pb.h>
@@ -13,7 +14,7 @@ task_policy_actor::behavior_type task_policy_engine(task_policy_actor::stateful_
   return {
     [=](check_atom, const std::string& signed_bytes, bool upload) -> caf::result<vm::authorized> {
       v1::SignedAuthorization sa;
-      if (signed_bytes.size() > 16 * 1024 || !sa.ParseFromString(signed_bytes))
+      if (!proto::parse_into(sa, signed_bytes, 16 * 1024))
         return make_error(errc::malformed_input, "not a SignedAuthorization");
       auto r = self->state.policy->check(sa, upload, now_ms());
       if (!r)

@@ -14,6 +14,7 @@
 #include "task_policy_actor.hpp"
 #include "vm_admin.hpp"
 
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
@@ -52,7 +53,7 @@ result<std::shared_ptr<vm_context>> load_context(const vm_options& options, cons
     return fail(errc::io_error, "cannot read the CTA " + options.cta_file.string());
   std::string cta_bytes{std::istreambuf_iterator<char>{in}, {}};
   auto ctx = std::make_shared<vm_context>();
-  if (cta_bytes.size() > 64 * 1024 * 1024 || !ctx->final.ParseFromString(cta_bytes))
+  if (!proto::parse_into(ctx->final, cta_bytes, 64 * 1024 * 1024))
     return fail(errc::malformed_input, "the CTA file is not a final CTA");
   auto hash = canonical_hash(ctx->final.cta());
   if (!hash || hash->size() != host.size() || !std::equal(host.begin(), host.end(), hash->begin()))

@@ -284,7 +284,8 @@ audit_chain::audit_chain(audit_chain&& other) noexcept
 
 audit_chain::~audit_chain() {
   if (fd_ >= 0) {
-    (void) sync();
+    if (auto r = sync(); !r)
+      log::error("audit_log", "the audit log could not be synced at close: " + r.err().describe());
     ::close(fd_);
   }
 }

@@ -10,6 +10,7 @@
 
 #include "cplane/artefact_manager.hpp"
 #include "cplane/cta_state.hpp"
+#include "node/cta_json.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -350,11 +351,12 @@ BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
   // Whatever was answered is a refusal, never a registration or an acceptance.
   for (size_t i = n; i < sent->size(); ++i)
     BOOST_CHECK_MESSAGE(sent->at(i).topic == "cta.refused", "sent " << sent->at(i).topic);
-  std::string status;
+  caf::settings status;
   auto rp = self->request(am, caf::infinite, status_atom::value);
   sched.run();
-  rp.receive([&](std::string& s) { status = s; }, [&](caf::error& err) { BOOST_FAIL(describe(err)); });
-  BOOST_CHECK(status.find("registered") != std::string::npos);
+  rp.receive([&](caf::settings& s) { status = std::move(s); },
+             [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_CHECK(caf::get_if(&status, "registered") != nullptr);
 }
 
 // -- CT reports: the CPs' VM addresses (cta.vm) and events (cta.telemetry) at the root --
@@ -388,7 +390,7 @@ struct final_fixture : fixture {
       auto rp = self->request(am, caf::infinite, decide_atom::value, uuid, std::string{peer}, true,
                               std::string{}, "approver"s);
       sched.run();
-      rp.receive([](std::string&) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+      rp.receive([](cta_receipt&) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
     }
     BOOST_REQUIRE(record().has_final());
     BOOST_REQUIRE_EQUAL(to_string(record().status()), "instantiated");
@@ -476,11 +478,11 @@ BOOST_FIXTURE_TEST_CASE(the_root_keeps_and_forwards_a_cps_vm_addresses_and_refus
   deliver("cta.vm", "cp1.joconde.test", proto::serialize(vm("cp1.joconde.test", 0)));
   deliver("cta.vm", "cp3.joconde.test", proto::serialize(vm("cp3.joconde.test", 2)));
   BOOST_CHECK_EQUAL(record().vms_size(), 3);
-  std::string shown;
+  cta_view shown;
   auto rp = self->request(am, caf::infinite, query_atom::value, uuid);
   sched.run();
-  rp.receive([&](std::string& doc) { shown = doc; }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
-  auto doc = nlohmann::json::parse(shown);
+  rp.receive([&](cta_view& v) { shown = std::move(v); }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  auto doc = cta_json(shown);  // as GET /v1/ctas/{uuid} shows it
   BOOST_CHECK_EQUAL(doc["vms"].size(), 3u);
   BOOST_CHECK(doc["telemetry"].is_array());
 }
@@ -581,7 +583,7 @@ BOOST_FIXTURE_TEST_CASE(no_approval_after_the_approval_deadline_and_the_cta_is_c
   auto rp = self->request(am, caf::infinite, decide_atom::value, uuid, "client-a.joconde.test"s, true,
                           std::string{}, "approver"s);
   sched.run();
-  rp.receive([](std::string&) { BOOST_FAIL("approved after the approval deadline"); },
+  rp.receive([](cta_receipt&) { BOOST_FAIL("approved after the approval deadline"); },
              [](caf::error& err) { BOOST_CHECK(code_of(err) == errc::timeout); });
   auto rec = proto::parse<v1::CtaRecord>(stored(uuid)).value();
   BOOST_CHECK_EQUAL(to_string(rec.status()), "emerging");

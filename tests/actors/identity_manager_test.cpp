@@ -119,12 +119,18 @@ struct fixture : test_coordinator_fixture<> {
     rp.receive([](bool) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
   }
 
-  nlohmann::json status(node_under_test& n) {
-    std::string doc;
+  /// The identity manager's count of rotation notices per outcome.
+  std::map<std::string, int64_t> status(node_under_test& n) {
+    caf::settings doc;
     auto rp = self->request(n.im, caf::infinite, status_atom::value);
     sched.run();
-    rp.receive([&](std::string& s) { doc = s; }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
-    return nlohmann::json::parse(doc)["rotation_notices"];
+    rp.receive([&](caf::settings& s) { doc = std::move(s); },
+               [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    std::map<std::string, int64_t> counts;
+    for (const auto& [outcome, n] : caf::get_or(doc, "rotation_notices", caf::settings{}))
+      if (auto v = caf::get_if<int64_t>(&n))
+        counts[std::string{outcome}] = *v;
+    return counts;
   }
 
   std::string fingerprint_of(const std::string& fqdn) {

@@ -10,6 +10,7 @@
 // not hold are refused and change nothing.
 
 #include "cplane/artefact_manager.hpp"
+#include "node/cta_json.hpp"
 #include "mplane/confirmations.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
@@ -43,9 +44,17 @@ constexpr const char* ctsa_json = R"({"signatories": [{"name": "Bea Director"}]}
 /// The outcome of one request to the artefact manager: its reply, its error, or neither (it waits
 /// for the root).
 struct answer {
-  std::optional<std::string> doc;
+  std::optional<std::string> doc;  ///< the answer as the HTTP API renders it
   std::optional<caf::error> err;
 };
+
+/// The artefact manager's typed answers, rendered as the HTTP edge renders them.
+std::string rendered(const cta_receipt& r) { return receipt_json(r).dump(); }
+std::string rendered(const proto_bytes<v1::PakRecord>& p) { return pak_json(proto::parse(p).value()).dump(); }
+std::string rendered(const proto_bytes<v1::TrustOverride>& o) {
+  return override_json(proto::parse(o).value()).dump();
+}
+std::string rendered(const cta_view& v) { return cta_json(v).dump(); }
 
 struct fixture : test_coordinator_fixture<> {
   test::test_pki pki;
@@ -126,17 +135,17 @@ struct fixture : test_coordinator_fixture<> {
     person.set_pak(std::string{der.begin(), der.end()});
     person.add_keys(key);
     person.set_custodian(custodian);
-    auto a = ask(pak_atom::value, std::string{uuid}, proto::wrap(person),
-                 std::string{custodian ? "data_custodian" : "data_analyst"});
+    auto a = ask<proto_bytes<v1::PakRecord>>(pak_atom::value, std::string{uuid}, proto::wrap(person),
+                                             std::string{custodian ? "data_custodian" : "data_analyst"});
     BOOST_REQUIRE_MESSAGE(a.doc, (a.err ? describe(*a.err) : "no answer"));
   }
 
-  template <class... Ts>
+  template <class Reply, class... Ts>
   answer ask(Ts&&... xs) {
     answer out;
     auto rp = self->request(am, caf::infinite, std::forward<Ts>(xs)...);
     sched.run();
-    rp.receive([&](std::string& doc) { out.doc = doc; }, [&](caf::error& err) { out.err = err; });
+    rp.receive([&](Reply& r) { out.doc = rendered(r); }, [&](caf::error& err) { out.err = err; });
     return out;
   }
 
@@ -159,18 +168,18 @@ struct fixture : test_coordinator_fixture<> {
       self->send(am, deliver_atom::value, "cta.accepted"s, "joconde.test"s, proto::serialize(acc));
       sched.run();
     }
-    rp.receive([&](std::string& doc) { out.doc = doc; }, [&](caf::error& err) { out.err = err; });
+    rp.receive([&](cta_receipt& r) { out.doc = rendered(r); }, [&](caf::error& err) { out.err = err; });
     return out;
   }
 
   answer override_member(const std::string& member, const std::string& reason,
                          const std::string& who = "admin") {
-    return ask(override_atom::value, std::string{uuid}, member, reason, who);
+    return ask<proto_bytes<v1::TrustOverride>>(override_atom::value, std::string{uuid}, member, reason, who);
   }
 
   /// client-b's view of the CTA (GET /v1/ctas/{uuid}).
   json view() {
-    auto a = ask(query_atom::value, std::string{uuid});
+    auto a = ask<cta_view>(query_atom::value, std::string{uuid});
     BOOST_REQUIRE_MESSAGE(a.doc, (a.err ? describe(*a.err) : "no answer"));
     return json::parse(*a.doc);
   }
@@ -334,11 +343,12 @@ BOOST_FIXTURE_TEST_CASE(overrides_that_do_not_hold_are_refused_and_change_nothin
   refused("this node itself", self_fqdn, "me", errc::invalid_state);
   BOOST_CHECK_EQUAL(audited("cta.trust.override"), 0u);
   // Another CTA, or no UUID at all.
-  auto other = ask(override_atom::value, "00000000-0000-4000-8000-000000000000"s, std::string{cp3},
-                   "reason"s, "admin"s);
+  auto other = ask<proto_bytes<v1::TrustOverride>>(override_atom::value, "00000000-0000-4000-8000-000000000000"s,
+                                                   std::string{cp3}, "reason"s, "admin"s);
   BOOST_REQUIRE(other.err);
   BOOST_CHECK(code_of(*other.err) == errc::not_found);
-  auto garbage = ask(override_atom::value, "../../etc"s, std::string{cp3}, "reason"s, "admin"s);
+  auto garbage = ask<proto_bytes<v1::TrustOverride>>(override_atom::value, "../../etc"s, std::string{cp3},
+                                                     "reason"s, "admin"s);
   BOOST_REQUIRE(garbage.err);
   BOOST_CHECK(code_of(*garbage.err) == errc::malformed_input);
   // The CTSA is still refused; a valid override goes through once, not twice.

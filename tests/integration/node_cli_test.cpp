@@ -165,6 +165,26 @@ BOOST_FIXTURE_TEST_CASE(onboarding_works_and_refuses_what_is_wrong, fixture) {
   BOOST_CHECK_EQUAL(node("no-such-command").rc, 2);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_mistyped_or_misplaced_option_is_refused_and_changes_nothing, fixture) {
+  // --nmae for --name: before, it was ignored and init failed later for want of --name, or
+  // (worse) a misspelt optional option such as --departement silently went missing.
+  auto typo = node(root_init() + " --departement Statistics");
+  BOOST_CHECK_EQUAL(typo.rc, 2);
+  BOOST_CHECK_MESSAGE(typo.out.find("init takes no option --departement") != std::string::npos, typo.out);
+  BOOST_CHECK(!fs::exists(dir / "root"));
+  // An option of another command, and a setting where no command takes settings.
+  auto misplaced = node("fingerprint --dir " + dir.string() + " --reason why");
+  BOOST_CHECK_EQUAL(misplaced.rc, 2);
+  BOOST_CHECK_MESSAGE(misplaced.out.find("fingerprint takes no option --reason") != std::string::npos,
+                      misplaced.out);
+  auto setting = node("user list --dir " + dir.string() + " --log.level=debug");
+  BOOST_CHECK_EQUAL(setting.rc, 2);
+  BOOST_CHECK_MESSAGE(setting.out.find("user takes no option --log.level") != std::string::npos, setting.out);
+  // The same commands with their own options get as far as their own checks.
+  BOOST_CHECK_EQUAL(node(root_init()).rc, 0);
+  BOOST_CHECK_EQUAL(node("fingerprint --dir " + (dir / "root").string()).rc, 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(run_refuses_to_start_without_tls_material_or_with_a_wrong_passphrase, fixture) {
   BOOST_REQUIRE_EQUAL(node(root_init()).rc, 0);
   auto root = dir / "root";

@@ -38,7 +38,7 @@ inline service_broker_actor::behavior_type mock_broker(service_broker_actor::poi
     [=](flush_atom, bool) {},
     [=](connect_atom, connection_manager_actor) {},
     [=](connect_atom, std::string&, local_subscriber_actor) {},
-    [=](status_atom) { return "{}"s; },
+    [=](status_atom) { return caf::settings{}; },
   };
 }
 
@@ -62,7 +62,7 @@ inline audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer,
     [=](tick_atom) {},
     [=](checkpt_atom) {},
     [=](connect_atom, connection_manager_actor&) {},
-    [=](status_atom) { return "{}"s; },
+    [=](status_atom) { return caf::settings{}; },
   };
 }
 
@@ -80,7 +80,7 @@ inline connection_manager_actor::behavior_type mock_cm(connection_manager_actor:
     [=](connect_atom) {},
     [=](revoke_atom, std::string& fp) { dropped->push_back(fp); },
     [=](checkpt_atom, std::string&) {},
-    [=](status_atom) { return "{}"s; },
+    [=](status_atom) { return caf::settings{}; },
   };
 }
 

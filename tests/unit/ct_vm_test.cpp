@@ -8,6 +8,7 @@
 #include "cplane/ct_reports.hpp"
 #include "cplane/ct_vm.hpp"
 #include "cplane/provisioner.hpp"
+#include "node/cta_json.hpp"
 
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/messages/proto.hpp"

@@ -6,6 +6,9 @@
 // Messages that cross nodes carry only atoms, std::string (serialised Protobuf) and integers, so that
 // no custom type needs registering on either end of a CAF connection.
 
+#include "joconde/messages/policy_data.hpp"
+#include "joconde/messages/status.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -28,7 +31,6 @@ using link_up_atom = caf::atom_constant<caf::atom("j_linkup")>;
 using link_dn_atom = caf::atom_constant<caf::atom("j_linkdn")>;
 using acked_atom = caf::atom_constant<caf::atom("j_acked")>;
 using publish_atom = caf::atom_constant<caf::atom("j_publish")>;
-using status_atom = caf::atom_constant<caf::atom("j_status")>;
 using sign_atom = caf::atom_constant<caf::atom("j_sign")>;
 using audit_atom = caf::atom_constant<caf::atom("j_audit")>;
 using tick_atom = caf::atom_constant<caf::atom("j_tick")>;
@@ -41,11 +43,6 @@ using authorize_atom = caf::atom_constant<caf::atom("j_authz")>;
 using flush_atom = caf::atom_constant<caf::atom("j_flush")>;
 using head_atom = caf::atom_constant<caf::atom("j_head")>;
 using checkpt_atom = caf::atom_constant<caf::atom("j_chkpt")>;
-
-// -- shared protocols -------------------------------------------------------------------------------
-
-/// Every long-lived actor answers `status` with a JSON document describing itself.
-using status_actor = caf::typed_actor<caf::replies_to<status_atom>::with<std::string>>;
 
 // -- link between a node and its parent ---------------------------------------------------------------
 
@@ -73,8 +70,7 @@ using connection_manager_actor = link_actor::extend<
   caf::reacts_to<revoke_atom, std::string>,
   // audit log -> cm: this node's latest signed audit head (serialised AuditHead), for the parent
   // (kept here at the root).
-  caf::reacts_to<checkpt_atom, std::string>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::reacts_to<checkpt_atom, std::string>>::extend_with<status_actor>;
 
 // -- local delivery -----------------------------------------------------------------------------------
 
@@ -92,8 +88,7 @@ using identity_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API or timer): rotate this node's key now; reply: what happened.
   caf::replies_to<rotate_atom>::with<std::string>,
   // timer: rotate when the certificate is older than the rotation period.
-  caf::reacts_to<tick_atom>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::reacts_to<tick_atom>>::extend_with<status_actor>;
 
 // -- service broker -----------------------------------------------------------------------------------
 
@@ -118,8 +113,7 @@ using service_broker_actor = caf::typed_actor<
   // wiring at start-up: the connection manager to send frames through.
   caf::reacts_to<connect_atom, connection_manager_actor>,
   // wiring at start-up: deliver envelopes whose topic starts with this prefix to that actor.
-  caf::reacts_to<connect_atom, std::string, local_subscriber_actor>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::reacts_to<connect_atom, std::string, local_subscriber_actor>>::extend_with<status_actor>;
 
 // -- keys, audit --------------------------------------------------------------------------------------
 
@@ -127,17 +121,15 @@ using service_broker_actor = caf::typed_actor<
 using key_manager_actor = caf::typed_actor<
   // local: sign each message with the node key (ECDSA P-256, SHA-256); reply: DER signatures in
   // order. At most 10,000 messages of at most 16 MiB in all per request.
-  caf::replies_to<sign_atom, std::vector<std::string>>::with<std::vector<std::string>>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::replies_to<sign_atom, std::vector<std::string>>::with<std::vector<std::string>>>::extend_with<status_actor>;
 
 /// The Role and Access Manager and System Policy Engine: node roles and policy decisions.
 using access_manager_actor = caf::typed_actor<
   // local: may `subject` do `action` on `resource`? Actions: "publish" (resource: topic, subject:
-  // "api"), "enrol" (resource: role). Reply: JSON {allowed, rule, reason}; denials are audited.
-  caf::replies_to<authorize_atom, std::string, std::string, std::string>::with<std::string>,
+  // "api"), "enrol" (resource: role). Reply: the decision; denials are audited.
+  caf::replies_to<authorize_atom, std::string, std::string, std::string>::with<policy_decision>,
   // timer: re-read the roles of the children enrolled here.
-  caf::reacts_to<tick_atom>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::reacts_to<tick_atom>>::extend_with<status_actor>;
 
 /// The System Log Collector's audit side: one hash-chained RFC 5424 record per event.
 using audit_log_actor = caf::typed_actor<
@@ -151,7 +143,6 @@ using audit_log_actor = caf::typed_actor<
   // timer: append a signed checkpoint if records were added since the last one, and report it.
   caf::reacts_to<checkpt_atom>,
   // wiring at start-up: the connection manager that takes signed heads to the parent.
-  caf::reacts_to<connect_atom, connection_manager_actor>,
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::reacts_to<connect_atom, connection_manager_actor>>::extend_with<status_actor>;
 
 } // namespace joconde
