@@ -2,7 +2,7 @@
 
 #include "cta_state.hpp"
 
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #include "io_service.hpp"
 
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include "joconde/enclave/session.hpp"
 #include "joconde/enclave/simulated.hpp"

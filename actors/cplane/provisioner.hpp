@@ -10,7 +10,7 @@
 
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/messages/result.hpp"
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 #include "node_config.hpp"
 #include "pki_commands.hpp"
 
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <ifaddrs.h>
 #include <net/if.h>

@@ -6,7 +6,7 @@
 // TLS fails closed: a node without certificate, key and CA file does not start.
 
 #include "joconde/messages/result.hpp"
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -270,8 +270,7 @@ void client_session::download(const authorized& grant) {
 }
 
 /// Serves one client connection: attest, then one request.
-void serve_client(session_ptr sh, int raw_fd, std::string source) {
-  fd_guard fd{raw_fd};
+void serve_client(session_ptr sh, io::unique_fd fd, std::string source) {
   struct leave {
     session_shared& sh;
     const std::string& source;
@@ -306,22 +305,20 @@ void serve_client(session_ptr sh, int raw_fd, std::string source) {
 
 void accept_clients(session_ptr sh) {
   while (!sh->ctx->stopping->load()) {
-    int fd = accept_for(sh->client_listener.fd, 200);
-    if (fd < 0)
+    auto fd = accept_for(sh->client_listener.get(), 200);
+    if (!fd.valid())
       continue;
-    auto source = net::peer_address(fd);
+    auto source = net::peer_address(fd.get());
     std::optional<std::string> refusal;
     {
       std::lock_guard lock{sh->mutex};
       refusal = admit_client(*sh, source);
     }
     if (refusal) {
-      ::close(fd);
       refuse_client(*sh->ctx, *refusal, source);
       continue;
     }
-    if (!spawn_worker(sh, serve_client, fd, source))
-      ::close(fd);
+    spawn_worker(sh, serve_client, std::move(fd), source);
   }
 }
 

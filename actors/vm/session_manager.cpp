@@ -7,6 +7,7 @@
 
 #include "peer_links.hpp"
 
+#include "joconde/io/stream.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/log.hpp"
 #include "joconde/runtime/vm_metrics.hpp"
@@ -95,7 +96,7 @@ void refuse_peer(const vm_context& ctx, const std::string& reason, const std::st
 
 /// Runs the attested handshake with counterpart `peer` over `fd` (closed on failure): the session
 /// proves the far end is the CT VM of CP `peer` of this CT. A failure is counted.
-result<enclave::peer_session> attest_peer(const session_shared& sh, fd_guard fd, unsigned peer) {
+result<enclave::peer_session> attest_peer(const session_shared& sh, io::unique_fd fd, unsigned peer) {
   auto& ctx = *sh.ctx;
   auto s = enclave::connect_peer(fd.release(), peer_settings(ctx, sh.attester.get(), sh.verifier.get(), peer),
                                  std::min(ctx.options.peer_timeout, longest_handshake));
@@ -123,10 +124,10 @@ std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const st
   auto wait = std::min(greeting_timeout, sh.ctx->options.peer_timeout);
   std::uint8_t idx[4];
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  if (!read_all_by(fd, idx, 4, deadline)) {
+  if (auto r = io::read_exact(fd, idx, io::until(deadline), from); !r) {
     if (!evicted.load())
       refuse_peer(*sh.ctx, "greeting",
-                  std::chrono::steady_clock::now() >= deadline
+                  r.err().code == errc::timeout
                     ? "no CP index from " + from + " within " + std::to_string(wait.count()) + " ms"
                     : "no CP index from " + from + ": it closed the connection first");
     return std::nullopt;
@@ -138,11 +139,11 @@ std::optional<unsigned> read_greeting(const session_shared& sh, int fd, const st
 /// that counterpart. Only a connection whose handshake succeeds takes the counterpart off the
 /// waiting list (the first to succeed wins), so an unauthenticated connection announcing a
 /// counterpart's index never takes its place.
-void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index_map mpc,
+void accept_peer(session_ptr sh, io::unique_fd fd, std::set<unsigned> expected, index_map mpc,
                  std::uint64_t slot, std::shared_ptr<std::atomic<bool>> evicted) {
-  auto from = net::peer_address(fd.fd);
+  auto from = net::peer_address(fd.get());
   auto attested = [&]() -> std::optional<std::pair<unsigned, enclave::peer_session>> {
-    auto cp = read_greeting(*sh, fd.fd, from, *evicted);
+    auto cp = read_greeting(*sh, fd.get(), from, *evicted);
     if (!cp)
       return std::nullopt;
     if (evicted->load())
@@ -169,10 +170,7 @@ void accept_peer(session_ptr sh, fd_guard fd, std::set<unsigned> expected, index
   }();
   {
     std::lock_guard lock{sh->mutex};
-    if (auto it = sh->handshakes.find(slot); it != sh->handshakes.end()) {
-      ::close(it->second.fd);
-      sh->handshakes.erase(it);
-    }
+    sh->handshakes.erase(slot);
   }
   if (!attested)
     return;
@@ -200,7 +198,7 @@ bool all_established(session_shared& sh, const std::set<unsigned>& expected) {
 /// Takes a handshake slot for a connection from `source` (a duplicate of its socket in `dup`), or
 /// says why not. When every slot is taken, the oldest connection in handshake gives way: its socket
 /// is shut down (its worker's reads fail) and it is counted as evicted. Under sh.mutex.
-std::optional<std::string> take_handshake_slot(session_shared& sh, int dup, const std::string& source,
+std::optional<std::string> take_handshake_slot(session_shared& sh, io::unique_fd& dup, const std::string& source,
                                                std::uint64_t& slot, std::shared_ptr<std::atomic<bool>>& evicted) {
   unsigned same = 0;
   for (const auto& [id, h] : sh.handshakes)
@@ -213,8 +211,7 @@ std::optional<std::string> take_handshake_slot(session_shared& sh, int dup, cons
     if (oldest == sh.handshakes.end())
       return "busy";
     oldest->second.evicted->store(true);
-    ::shutdown(oldest->second.fd, SHUT_RDWR);
-    ::close(oldest->second.fd);
+    ::shutdown(oldest->second.fd.get(), SHUT_RDWR);
     refuse_peer(*sh.ctx, "evicted", oldest->second.source + ": in handshake for "
                                       + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          std::chrono::steady_clock::now() - oldest->second.since)
@@ -224,7 +221,7 @@ std::optional<std::string> take_handshake_slot(session_shared& sh, int dup, cons
   }
   slot = sh.next_handshake++;
   evicted = std::make_shared<std::atomic<bool>>(false);
-  sh.handshakes[slot] = {dup, source, std::chrono::steady_clock::now(), evicted};
+  sh.handshakes[slot] = {std::move(dup), source, std::chrono::steady_clock::now(), evicted};
   return std::nullopt;
 }
 
@@ -235,13 +232,12 @@ std::optional<std::string> take_handshake_slot(session_shared& sh, int dup, cons
 /// giving way to a newcomer when all are taken.
 void accept_peers(session_ptr sh, std::set<unsigned> expected, index_map mpc) {
   while (!sh->ctx->stopping->load() && !all_established(*sh, expected)) {
-    int raw = accept_for(sh->peer_listener.fd, 200);
-    if (raw < 0)
+    auto fd = accept_for(sh->peer_listener.get(), 200);
+    if (!fd.valid())
       continue;
-    fd_guard fd{raw};
-    auto source = net::peer_address(fd.fd);
-    int dup = ::fcntl(fd.fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) {
+    auto source = net::peer_address(fd.get());
+    io::unique_fd dup{::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0)};
+    if (!dup.valid()) {
       refuse_peer(*sh->ctx, "busy", source + ": out of file descriptors");
       continue;
     }
@@ -253,7 +249,6 @@ void accept_peers(session_ptr sh, std::set<unsigned> expected, index_map mpc) {
       refusal = take_handshake_slot(*sh, dup, source, slot, evicted);
     }
     if (refusal) {
-      ::close(dup);
       refuse_peer(*sh->ctx, *refusal, source + ": " + std::to_string(max_peer_handshakes_per_source)
                                         + " connections from it in handshake already");
       continue;
@@ -280,7 +275,7 @@ void dial_peer(session_ptr sh, address at, unsigned peer, std::string mpc_addres
     auto fd = connect_to(at, std::max(left, std::chrono::milliseconds{1}), *ctx.stopping);
     if (!fd) {
       why = fd.err().describe();
-    } else if (!write_all(fd->fd, idx, 4)) {
+    } else if (!io::write_all(fd->get(), idx, io::io_budget{}, at.text())) {
       why = "the connection to " + at.text() + " broke before this VM announced its CP index";
     } else if (auto s = attest_peer(*sh, std::move(*fd), peer); !s) {
       why = s.err().describe();

@@ -34,7 +34,7 @@ struct session_shared {
   task_policy_actor policy;
   std::shared_ptr<enclave::attester> attester;
   std::shared_ptr<enclave::verifier> verifier;
-  fd_guard client_listener, peer_listener;
+  io::unique_fd client_listener, peer_listener;
   address client_address, peer_address, mpc_address;
   std::vector<std::thread> threads;
   std::mutex mutex;
@@ -42,7 +42,7 @@ struct session_shared {
   std::set<unsigned> established;
   /// A connection on the peer port between accept and the end of its attested handshake.
   struct handshake_slot {
-    int fd = -1;                                  ///< a duplicate of its socket, to evict it by
+    io::unique_fd fd;                             ///< a duplicate of its socket, to evict it by
     std::string source;                           ///< its peer's address
     std::chrono::steady_clock::time_point since;  ///< accepted then
     std::shared_ptr<std::atomic<bool>> evicted;   ///< set when it gave way to a newcomer

@@ -98,7 +98,7 @@ result<std::shared_ptr<vm_context>> load_context(const vm_options& options, cons
 /// The four endpoints' sockets: the client, peer and MPC ones at the advertised host, the admin one.
 struct endpoints {
   std::shared_ptr<int> mpc_fd;
-  fd_guard admin_fd;
+  io::unique_fd admin_fd;
   std::uint16_t admin_port = 0;
 };
 

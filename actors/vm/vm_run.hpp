@@ -23,7 +23,7 @@
 // finished, 3 cancelled (deadline, peer, host or failure), 1 could not start.
 
 #include "joconde/enclave/platform.hpp"
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <atomic>
 #include <chrono>

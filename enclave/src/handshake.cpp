@@ -30,7 +30,7 @@ error malformed(std::string_view what, std::string_view problem) {
 
 error crypto(std::string_view what) {
   return fail(errc::crypto_failure, "the channel handshake could not " + std::string{what} + " ("
-                                      + detail::openssl_error()
+                                      + ossl::error_text()
                                       + "); check the OpenSSL installation");
 }
 
@@ -201,7 +201,7 @@ result<established> handshake::on_proof(std::span<const std::uint8_t> data) {
   detail::put_be(info, std::max(settings_.own_cp, settings_.peer_cp), 4);
 
   established out{{}, std::move(*peer_claims)};
-  bool expanded = detail::hkdf_sha256(secret, salt, info, out.key);
+  bool expanded = ossl::hkdf_sha256(secret, salt, info, out.key);
   OPENSSL_cleanse(secret.data(), secret.size());
   if (!expanded)
     return abort(crypto("derive the channel key with HKDF-SHA-256"));

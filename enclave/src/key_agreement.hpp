@@ -1,8 +1,9 @@
 #pragma once
 
-// Private helpers for the key agreements of the enclave layer: ephemeral X25519 key pairs and
-// HKDF-SHA-256. Shared by the channel handshake, the attested sessions and the secure stream, so the
-// derivations are written once. Not installed; nothing outside enclave/src includes it.
+// Private helpers for the key agreements of the enclave layer: ephemeral X25519 key pairs (HKDF is
+// ossl::hkdf_sha256 of joconde/io/ossl.hpp). Shared by the channel handshake, the attested sessions
+// and the secure stream, so the derivations are written once. Not installed; nothing outside
+// enclave/src includes it.
 
 #include "ossl.hpp"
 
@@ -25,10 +26,5 @@ bool x25519_generate(x25519_keypair& out);
 /// `secret` zeroed) when OpenSSL refuses, e.g. for a low-order peer key.
 bool x25519_agree(EVP_PKEY* own, std::span<const std::uint8_t, 32> peer,
                   std::span<std::uint8_t, 32> secret);
-
-/// HKDF-SHA-256 (RFC 5869, extract and expand) of `key` with `salt` and `info` into `out`; false
-/// (and `out` zeroed) when OpenSSL fails.
-bool hkdf_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> salt,
-                 std::span<const std::uint8_t> info, std::span<std::uint8_t> out);
 
 } // namespace joconde::enclave::detail

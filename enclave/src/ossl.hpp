@@ -1,9 +1,10 @@
 #pragma once
 
-// Private helpers shared by the enclave sources: owning OpenSSL handles, digests and big-endian
-// integers. Not installed; nothing outside enclave/src includes it.
+// Private helpers shared by the enclave sources: digests, certificates and big-endian integers
+// (the OpenSSL handles themselves are joconde/io/ossl.hpp). Not installed; nothing outside enclave/src includes it.
 
 #include "joconde/enclave/platform.hpp"
+#include "joconde/io/ossl.hpp"
 #include "joconde/messages/text.hpp"
 
 #include <openssl/evp.h>
@@ -17,29 +18,11 @@
 
 namespace joconde::enclave::detail {
 
-/// Calls the OpenSSL free function `F`.
-template <auto F>
-struct ossl_free {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    F(p);
-  }
-};
-
-/// An owned EVP_PKEY.
-using pkey_ptr = std::unique_ptr<EVP_PKEY, ossl_free<EVP_PKEY_free>>;
-
-/// An owned X509 certificate.
-using x509_ptr = std::unique_ptr<X509, ossl_free<X509_free>>;
-
-/// An owned digest context.
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, ossl_free<EVP_MD_CTX_free>>;
-
-/// An owned cipher context.
-using cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, ossl_free<EVP_CIPHER_CTX_free>>;
-
-/// The most recent OpenSSL error as text, for messages ("no details" when the queue is empty).
-std::string openssl_error();
+// The owning handles, the error text and HKDF are the shared ones (joconde/io/ossl.hpp).
+using ossl::cipher_ctx_ptr;
+using ossl::md_ctx_ptr;
+using ossl::pkey_ptr;
+using ossl::x509_ptr;
 
 /// Appends `x` as `n` big-endian bytes.
 void put_be(bytes& out, std::uint64_t x, unsigned n);

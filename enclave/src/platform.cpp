@@ -11,16 +11,6 @@ namespace joconde::enclave {
 
 namespace detail {
 
-std::string openssl_error() {
-  auto code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0)
-    return "no details";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
-}
-
 void put_be(bytes& out, std::uint64_t x, unsigned n) {
   for (unsigned i = n; i-- > 0;)
     out.push_back(static_cast<std::uint8_t>(x >> (8 * i)));

@@ -27,7 +27,7 @@ error erased_key() {
 
 error gcm_failure(const char* what) {
   return fail(errc::crypto_failure, std::string{"AES-256-GCM could not "} + what + " ("
-                                      + detail::openssl_error()
+                                      + ossl::error_text()
                                       + "); check the OpenSSL installation");
 }
 
@@ -51,7 +51,7 @@ result<sealing_key> sealing_key::generate() {
   sealing_key k;
   if (RAND_priv_bytes(k.key_.data(), static_cast<int>(k.key_.size())) != 1)
     return fail(errc::crypto_failure, "the random generator could not make a sealing key ("
-                                        + detail::openssl_error() + "); check the OpenSSL installation");
+                                        + ossl::error_text() + "); check the OpenSSL installation");
   return k;
 }
 

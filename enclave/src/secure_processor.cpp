@@ -1,9 +1,11 @@
 #include "joconde/enclave/secure_processor.hpp"
 
+#include "joconde/io/fd.hpp"
+#include "joconde/io/stream.hpp"
+
 #include "joconde/enclave/simulated.hpp"
 
 #include "ossl.hpp"
-#include "socket_io.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -56,19 +58,14 @@ bytes with_magic(std::string_view magic) {
 /// The socket and the lock that keeps one request and its reply together.
 struct fd_attester::state {
   std::mutex mutex;
-  int fd = -1;
+  io::unique_fd fd;
   bool broken = false;
   std::chrono::milliseconds timeout{0};
-
-  ~state() {
-    if (fd >= 0)
-      ::close(fd);
-  }
 };
 
 fd_attester::fd_attester(int fd, std::chrono::milliseconds timeout)
   : state_(std::make_unique<state>()) {
-  state_->fd = fd;
+  state_->fd.reset(fd);
   state_->timeout = timeout;
 }
 
@@ -104,18 +101,18 @@ result<bytes> fd_attester::exchange(std::span<const std::uint8_t> request, std::
   if (!state_)
     return fail(errc::invalid_state, "this attester was moved from; use the one it was moved to");
   std::lock_guard<std::mutex> guard{state_->mutex};
-  if (state_->fd < 0 || state_->broken)
+  if (!state_->fd.valid() || state_->broken)
     return fail(errc::io_error, "the connection to the secure processor is broken by an earlier "
                                 "error, so this VM cannot attest any more; restart the VM");
-  auto budget = detail::within(state_->timeout);
+  auto budget = io::within(state_->timeout);
   auto broke = [this](error e) {
     state_->broken = true;
     return e;
   };
-  if (auto r = detail::write_all(state_->fd, request, budget, sp_name); !r)
+  if (auto r = io::write_all(state_->fd.get(), request, budget, sp_name); !r)
     return broke(r.err());
   std::uint8_t head[8];
-  if (auto r = detail::read_exact(state_->fd, head, budget, sp_name); !r)
+  if (auto r = io::read_exact(state_->fd.get(), head, budget, sp_name); !r)
     return broke(r.err());
   auto len = static_cast<std::size_t>(detail::get_be(head + 4, 4));
   if (is(head, error_reply)) {
@@ -123,7 +120,7 @@ result<bytes> fd_attester::exchange(std::span<const std::uint8_t> request, std::
       return broke(fail(errc::protocol_error, "the secure processor sent an error reply of "
                                                 + std::to_string(len) + " bytes, over the limit"));
     bytes text(len);
-    if (auto r = detail::read_exact(state_->fd, text, budget, sp_name); !r)
+    if (auto r = io::read_exact(state_->fd.get(), text, budget, sp_name); !r)
       return broke(r.err());
     std::string message{text.begin(), text.end()};
     auto colon = message.find(": ");
@@ -139,7 +136,7 @@ result<bytes> fd_attester::exchange(std::span<const std::uint8_t> request, std::
                         + " bytes; it runs another protocol version, restart the VM with a "
                           "matching joconde-sp"));
   bytes body(len + trailer);
-  if (auto r = detail::read_exact(state_->fd, body, budget, sp_name); !r)
+  if (auto r = io::read_exact(state_->fd.get(), body, budget, sp_name); !r)
     return broke(r.err());
   return body;
 }
@@ -185,13 +182,13 @@ result<bool> serve_attestation_request(int fd, const attester& vm, const launch_
   if (n < 0)
     return fail(errc::io_error, std::string{"the VM's attestation socket failed ("}
                                   + std::strerror(errno) + ")");
-  auto budget = detail::within(timeout);
-  if (auto r = detail::read_exact(fd, std::span{magic}.subspan(1), budget, vm_name); !r)
+  auto budget = io::within(timeout);
+  if (auto r = io::read_exact(fd, std::span{magic}.subspan(1), budget, vm_name); !r)
     return r.err();
   bytes reply;
   if (is(magic, evidence_request)) {
     report_data data{};
-    if (auto r = detail::read_exact(fd, data, budget, vm_name); !r)
+    if (auto r = io::read_exact(fd, data, budget, vm_name); !r)
       return r.err();
     auto ev = vm.get_evidence(data);
     auto encoded = ev ? encode(*ev) : bytes{};
@@ -217,7 +214,7 @@ result<bool> serve_attestation_request(int fd, const attester& vm, const launch_
                                         + detail::hex(std::span{magic})
                                         + "; its attestation socket is closed");
   }
-  if (auto r = detail::write_all(fd, reply, budget, vm_name); !r)
+  if (auto r = io::write_all(fd, reply, budget, vm_name); !r)
     return r.err();
   return true;
 }
@@ -240,8 +237,8 @@ result<bytes> read_file(const std::filesystem::path& file, std::size_t max) {
     return fail(errc::io_error, "cannot read " + file.string() + " (" + std::strerror(err)
                                   + "); check the path and its permissions");
   };
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  io::unique_fd fd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (!fd.valid())
     return cannot(errno);
   auto too_big = [&] {
     return fail(errc::too_large, file.string() + " is over the limit of " + std::to_string(max)
@@ -249,32 +246,24 @@ result<bytes> read_file(const std::filesystem::path& file, std::size_t max) {
   };
   bytes out;
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    if (static_cast<std::uint64_t>(st.st_size) > max) {
-      ::close(fd);
+  if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (static_cast<std::uint64_t>(st.st_size) > max)
       return too_big();
-    }
     out.reserve(static_cast<std::size_t>(st.st_size));
   }
   std::uint8_t buf[64 * 1024];
   for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
+    auto n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0) {
-      auto err = errno;
-      ::close(fd);
-      return cannot(err);
-    }
+    if (n < 0)
+      return cannot(errno);
     if (n == 0)
       break;
-    if (out.size() + static_cast<std::size_t>(n) > max) {
-      ::close(fd);
+    if (out.size() + static_cast<std::size_t>(n) > max)
       return too_big();
-    }
     out.insert(out.end(), buf, buf + n);
   }
-  ::close(fd);
   return out;
 }
 
@@ -306,43 +295,30 @@ error system_error(std::string_view what) {
 }
 
 /// An anonymous, sealed file holding exactly `binary`: what fexecve runs is what was measured.
-result<int> sealed_image(std::span<const std::uint8_t> binary) {
-  int fd = ::memfd_create("joconde-vm", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  if (fd < 0 && errno == EINVAL)
-    fd = ::memfd_create("joconde-vm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
+result<io::unique_fd> sealed_image(std::span<const std::uint8_t> binary) {
+  io::unique_fd fd{::memfd_create("joconde-vm", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)};
+  if (!fd.valid() && errno == EINVAL)
+    fd.reset(::memfd_create("joconde-vm", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd.valid())
     return system_error("create an in-memory file for the VM image");
   std::size_t done = 0;
   while (done < binary.size()) {
-    auto n = ::write(fd, binary.data() + done, binary.size() - done);
+    auto n = ::write(fd.get(), binary.data() + done, binary.size() - done);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0) {
-      auto e = system_error("copy the VM image into memory");
-      ::close(fd);
-      return e;
-    }
+    if (n <= 0)
+      return system_error("copy the VM image into memory");
     done += static_cast<std::size_t>(n);
   }
-  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-    auto e = system_error("seal the VM image");
-    ::close(fd);
-    return e;
-  }
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+    return system_error("seal the VM image");
   return fd;
 }
 
-/// Closes a file descriptor at scope exit unless released.
-struct fd_closer {
-  int fd = -1;
-  ~fd_closer() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
-
 } // namespace
 
+// Long (about 160 lines): one fork/exec sequence whose descriptors, signal mask and child pid must
+// stay in one scope; splitting its serve loop out is left for a follow-up.
 result<int> launch_vm(const launch_settings& s) {
   if (s.debug && !s.allow_debug)
     return fail(errc::forbidden,
@@ -369,23 +345,23 @@ result<int> launch_vm(const launch_settings& s) {
   auto image = sealed_image(*binary);
   if (!image)
     return std::move(image).err();
-  fd_closer image_fd{*image};
+  io::unique_fd image_fd{std::move(*image)};
   bytes{}.swap(*binary);
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return system_error("create the attestation socket");
-  fd_closer sp_end{sv[0]};
-  fd_closer vm_end{sv[1]};
+  io::unique_fd sp_end{sv[0]};
+  io::unique_fd vm_end{sv[1]};
   int exec_pipe[2];
   if (::pipe2(exec_pipe, O_CLOEXEC) != 0)
     return system_error("create a pipe");
-  fd_closer exec_read{exec_pipe[0]};
-  fd_closer exec_write{exec_pipe[1]};
+  io::unique_fd exec_read{exec_pipe[0]};
+  io::unique_fd exec_write{exec_pipe[1]};
   int chld_pipe[2];
   if (::pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     return system_error("create a pipe");
-  fd_closer chld_read{chld_pipe[0]};
-  fd_closer chld_write{chld_pipe[1]};
+  io::unique_fd chld_read{chld_pipe[0]};
+  io::unique_fd chld_write{chld_pipe[1]};
 
   // Everything the child needs is made before fork: after it, only async-signal-safe calls.
   std::vector<std::string> args{"joconde-vm"};
@@ -434,7 +410,7 @@ result<int> launch_vm(const launch_settings& s) {
       ::_exit(127);
     ::fcntl(sv[1], F_SETFD, 0);
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    ::fexecve(image_fd.fd, argv.data(), envp.data());
+    ::fexecve(image_fd.get(), argv.data(), envp.data());
     int err = errno;
     [[maybe_unused]] auto n = ::write(exec_pipe[1], &err, sizeof(err));
     ::_exit(127);
@@ -447,13 +423,13 @@ result<int> launch_vm(const launch_settings& s) {
     errno = fork_errno;
     return system_error("start the VM process");
   }
-  ::close(std::exchange(vm_end.fd, -1));
-  ::close(std::exchange(exec_write.fd, -1));
-  ::close(std::exchange(image_fd.fd, -1));
+  vm_end.reset();
+  exec_write.reset();
+  image_fd.reset();
   int exec_errno = 0;
   ssize_t got = 0;
   do {
-    got = ::read(exec_read.fd, &exec_errno, sizeof(exec_errno));
+    got = ::read(exec_read.get(), &exec_errno, sizeof(exec_errno));
   } while (got < 0 && errno == EINTR);
   auto wait_for_vm = [pid] {
     int status = 0;
@@ -475,8 +451,8 @@ result<int> launch_vm(const launch_settings& s) {
   int status = 0;
   bool exited = false;
   while (!exited) {
-    pollfd fds[2] = {{chld_read.fd, POLLIN, 0}, {sp_end.fd, POLLIN, 0}};
-    auto n = ::poll(fds, sp_end.fd >= 0 ? 2 : 1, -1);
+    pollfd fds[2] = {{chld_read.get(), POLLIN, 0}, {sp_end.get(), POLLIN, 0}};
+    auto n = ::poll(fds, sp_end.valid() ? 2 : 1, -1);
     if (n < 0 && errno != EINTR) {
       status = wait_for_vm();
       break;
@@ -485,7 +461,7 @@ result<int> launch_vm(const launch_settings& s) {
       continue;
     if (fds[0].revents != 0) {
       char drain[64];
-      while (::read(chld_read.fd, drain, sizeof(drain)) > 0) {
+      while (::read(chld_read.get(), drain, sizeof(drain)) > 0) {
         // nop
       }
       if (::waitpid(pid, &status, WNOHANG) == pid) {
@@ -493,13 +469,13 @@ result<int> launch_vm(const launch_settings& s) {
         exited = true;
       }
     }
-    if (!exited && sp_end.fd >= 0 && fds[1].revents != 0) {
-      auto served = serve_attestation_request(sp_end.fd, vm, info);
+    if (!exited && sp_end.valid() && fds[1].revents != 0) {
+      auto served = serve_attestation_request(sp_end.get(), vm, info);
       if (!served)
         std::cerr << "joconde-sp: closing the VM's attestation socket: " << served.err().describe()
                   << std::endl;
       if (!served || !*served)
-        ::close(std::exchange(sp_end.fd, -1));
+        sp_end.reset();
     }
   }
   child_pipe = -1;

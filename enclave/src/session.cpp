@@ -1,8 +1,10 @@
 #include "joconde/enclave/session.hpp"
 
+#include "joconde/io/fd.hpp"
+#include "joconde/io/stream.hpp"
+
 #include "key_agreement.hpp"
 #include "ossl.hpp"
-#include "socket_io.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -22,26 +24,6 @@ constexpr std::string_view client_answer_magic = "JCP1";
 constexpr std::size_t max_client_answer = 4 + 32 + max_proof_size;
 constexpr std::size_t max_ct_id = 255;
 constexpr std::string_view peer_ready = "joconde peer session ready v1";
-
-/// Closes a socket unless it was handed on.
-class fd_guard {
-public:
-  explicit fd_guard(int fd) : fd_(fd) {
-    // nop
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  ~fd_guard() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  /// The socket, now owned by the caller.
-  int release() noexcept { return std::exchange(fd_, -1); }
-
-private:
-  int fd_;
-};
 
 /// Wipes a key when it goes out of scope.
 template <std::size_t N>
@@ -67,7 +49,7 @@ std::array<std::uint8_t, 32> transcript_hash(std::initializer_list<std::span<con
 
 error crypto(std::string_view what) {
   return fail(errc::crypto_failure, "the attested session could not " + std::string{what} + " ("
-                                      + detail::openssl_error()
+                                      + ossl::error_text()
                                       + "); check the OpenSSL installation");
 }
 
@@ -107,9 +89,9 @@ result<void> client_key(EVP_PKEY* own, std::span<const std::uint8_t, 32> peer,
   if (!detail::x25519_agree(own, peer, secret.value))
     return fail(errc::protocol_error,
                 "no X25519 secret can be agreed with the key " + std::string{peer_name}
-                  + " sent (" + detail::openssl_error()
+                  + " sent (" + ossl::error_text()
                   + "): it is not a valid public key; the other side is broken or malicious");
-  if (!detail::hkdf_sha256(secret.value, nonce, client_info(ct_id, cp_index), out))
+  if (!ossl::hkdf_sha256(secret.value, nonce, client_info(ct_id, cp_index), out))
     return crypto("derive the session key with HKDF-SHA-256");
   return ok();
 }
@@ -141,10 +123,10 @@ result<void> confirm(secure_stream& stream, std::string_view peer_name) {
 
 result<peer_session> connect_peer(int fd, handshake::settings settings,
                                   std::chrono::milliseconds timeout) {
-  fd_guard guard{fd};
+  io::unique_fd guard{fd};
   if (auto r = check_common(fd, settings.ct_id, timeout); !r)
     return r.err();
-  auto budget = detail::within(timeout);
+  auto budget = io::within(timeout);
   auto peer_name = "the CT VM of CP " + std::to_string(settings.peer_cp);
   bool lower = settings.own_cp < settings.peer_cp;
   auto hs = handshake::create(std::move(settings));
@@ -153,9 +135,9 @@ result<peer_session> connect_peer(int fd, handshake::settings settings,
   auto own_hello = hs->start();
   if (!own_hello)
     return std::move(own_hello).err();
-  if (auto r = detail::send_blob(fd, *own_hello, budget, peer_name); !r)
+  if (auto r = io::send_frame(fd, *own_hello, budget, peer_name); !r)
     return r.err();
-  auto peer_hello = detail::receive_blob(fd, max_hello_size, budget, peer_name, "hello");
+  auto peer_hello = io::receive_frame(fd, max_hello_size, budget, peer_name, "hello");
   if (!peer_hello)
     return std::move(peer_hello).err();
   auto own_proof = hs->on_hello(*peer_hello);
@@ -164,13 +146,13 @@ result<peer_session> connect_peer(int fd, handshake::settings settings,
   // The lower CP index sends its proof first, so large proofs never fill both socket buffers.
   result<bytes> peer_proof = bytes{};
   if (lower) {
-    if (auto r = detail::send_blob(fd, *own_proof, budget, peer_name); !r)
+    if (auto r = io::send_frame(fd, *own_proof, budget, peer_name); !r)
       return r.err();
-    peer_proof = detail::receive_blob(fd, max_proof_size, budget, peer_name, "proof");
+    peer_proof = io::receive_frame(fd, max_proof_size, budget, peer_name, "proof");
   } else {
-    peer_proof = detail::receive_blob(fd, max_proof_size, budget, peer_name, "proof");
+    peer_proof = io::receive_frame(fd, max_proof_size, budget, peer_name, "proof");
     if (peer_proof)
-      if (auto r = detail::send_blob(fd, *own_proof, budget, peer_name); !r)
+      if (auto r = io::send_frame(fd, *own_proof, budget, peer_name); !r)
         return r.err();
   }
   if (!peer_proof)
@@ -186,7 +168,7 @@ result<peer_session> connect_peer(int fd, handshake::settings settings,
   channel_key mpc_key{};
   auto info = std::span{reinterpret_cast<const std::uint8_t*>(mpc_key_info.data()),
                         mpc_key_info.size()};
-  if (!detail::hkdf_sha256(channel.value, transcript, info, mpc_key))
+  if (!ossl::hkdf_sha256(channel.value, transcript, info, mpc_key))
     return crypto("derive the MPC channel key with HKDF-SHA-256");
   auto stream = secure_stream::create(guard.release(), channel.value, transcript,
                                       lower ? stream_side::first : stream_side::second, timeout);
@@ -202,12 +184,12 @@ result<peer_session> connect_peer(int fd, handshake::settings settings,
 
 result<client_session> attest_vm(int fd, client_settings settings,
                                  std::chrono::milliseconds timeout) {
-  fd_guard guard{fd};
+  io::unique_fd guard{fd};
   if (auto r = check_common(fd, settings.ct_id, timeout); !r)
     return r.err();
   if (settings.verifier == nullptr)
     return fail(errc::invalid_config, "attesting a CT VM needs a verifier; pass one");
-  auto budget = detail::within(timeout);
+  auto budget = io::within(timeout);
   auto peer_name = "the CT VM of CP " + std::to_string(settings.cp_index);
   handshake_nonce nonce{};
   if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1)
@@ -220,9 +202,9 @@ result<client_session> attest_vm(int fd, client_settings settings,
   hello.insert(hello.end(), client_hello_magic.begin(), client_hello_magic.end());
   hello.insert(hello.end(), nonce.begin(), nonce.end());
   hello.insert(hello.end(), kx.public_key.begin(), kx.public_key.end());
-  if (auto r = detail::send_blob(fd, hello, budget, peer_name); !r)
+  if (auto r = io::send_frame(fd, hello, budget, peer_name); !r)
     return r.err();
-  auto answer = detail::receive_blob(fd, max_client_answer, budget, peer_name, "answer");
+  auto answer = io::receive_frame(fd, max_client_answer, budget, peer_name, "answer");
   if (!answer)
     return std::move(answer).err();
   if (!starts_with(*answer, client_answer_magic) || answer->size() < 4 + 32)
@@ -251,14 +233,14 @@ result<client_session> attest_vm(int fd, client_settings settings,
 
 result<secure_stream> accept_client(int fd, vm_settings settings,
                                     std::chrono::milliseconds timeout) {
-  fd_guard guard{fd};
+  io::unique_fd guard{fd};
   if (auto r = check_common(fd, settings.ct_id, timeout); !r)
     return r.err();
   if (settings.attester == nullptr)
     return fail(errc::invalid_config, "a CT VM needs its attester to answer clients; pass it");
-  auto budget = detail::within(timeout);
+  auto budget = io::within(timeout);
   constexpr std::string_view peer_name = "the client";
-  auto hello = detail::receive_blob(fd, client_hello_size, budget, peer_name, "hello");
+  auto hello = io::receive_frame(fd, client_hello_size, budget, peer_name, "hello");
   if (!hello)
     return std::move(hello).err();
   if (hello->size() != client_hello_size || !starts_with(*hello, client_hello_magic))
@@ -290,7 +272,7 @@ result<secure_stream> accept_client(int fd, vm_settings settings,
                                    + std::to_string(max_proof_size)
                                    + " bytes a client accepts; the platform's certificate chain "
                                      "is too long");
-  if (auto r = detail::send_blob(fd, answer, budget, peer_name); !r)
+  if (auto r = io::send_frame(fd, answer, budget, peer_name); !r)
     return r.err();
   return secure_stream::create(guard.release(), key.value, transcript_hash({*hello, answer}),
                                stream_side::second, timeout);

@@ -49,11 +49,11 @@ constexpr std::uint32_t flag_debug = 1;
 
 static_assert(signed_size + 2 * scalar_size == simulated_report_size);
 
-using bn_ptr = std::unique_ptr<BIGNUM, detail::ossl_free<BN_free>>;
-using sig_ptr = std::unique_ptr<ECDSA_SIG, detail::ossl_free<ECDSA_SIG_free>>;
-using bio_ptr = std::unique_ptr<BIO, detail::ossl_free<BIO_free_all>>;
-using store_ptr = std::unique_ptr<X509_STORE, detail::ossl_free<X509_STORE_free>>;
-using store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, detail::ossl_free<X509_STORE_CTX_free>>;
+using bn_ptr = std::unique_ptr<BIGNUM, ossl::free_with<BN_free>>;
+using sig_ptr = std::unique_ptr<ECDSA_SIG, ossl::free_with<ECDSA_SIG_free>>;
+using ossl::bio_ptr;
+using store_ptr = std::unique_ptr<X509_STORE, ossl::free_with<X509_STORE_free>>;
+using store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, ossl::free_with<X509_STORE_CTX_free>>;
 
 /// Frees a certificate stack without its certificates (sk_X509_free is a macro).
 struct stack_free {
@@ -63,7 +63,7 @@ using stack_ptr = std::unique_ptr<STACK_OF(X509), stack_free>;
 
 error crypto(std::string what) {
   return fail(errc::crypto_failure,
-              "the simulated platform could not " + what + " (" + detail::openssl_error()
+              "the simulated platform could not " + what + " (" + ossl::error_text()
                 + "); check the OpenSSL installation");
 }
 
@@ -71,7 +71,7 @@ bool add_extension(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  std::unique_ptr<X509_EXTENSION, detail::ossl_free<X509_EXTENSION_free>> ext{
+  std::unique_ptr<X509_EXTENSION, ossl::free_with<X509_EXTENSION_free>> ext{
     X509V3_EXT_conf_nid(nullptr, &ctx, nid, value)};
   return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
@@ -181,7 +181,7 @@ result<void> write_pem(const std::filesystem::path& file, mode_t mode,
     return crypto("open " + file.string());
   }
   if (write(bio.get()) != 1 || BIO_flush(bio.get()) != 1)
-    return fail(errc::io_error, "cannot write " + file.string() + " (" + detail::openssl_error()
+    return fail(errc::io_error, "cannot write " + file.string() + " (" + ossl::error_text()
                                   + "); check the disk and retry");
   return ok();
 }

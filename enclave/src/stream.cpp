@@ -1,8 +1,9 @@
 #include "joconde/enclave/stream.hpp"
 
+#include "joconde/io/stream.hpp"
+
 #include "key_agreement.hpp"
 #include "ossl.hpp"
-#include "socket_io.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -39,7 +40,7 @@ error bad_frame(std::string what) {
 
 error gcm_failure(const char* what) {
   return fail(errc::crypto_failure, std::string{"the secure stream could not "} + what + " ("
-                                      + detail::openssl_error()
+                                      + ossl::error_text()
                                       + "); check the OpenSSL installation");
 }
 
@@ -71,7 +72,7 @@ bool make_direction(EVP_CIPHER_CTX* ctx, bool encrypt, std::span<const std::uint
   bytes info(stream_key_info.begin(), stream_key_info.end());
   info.insert(info.end(), label.begin(), label.end());
   std::array<std::uint8_t, 32> dir_key{};
-  bool ok = detail::hkdf_sha256(key, salt, info, dir_key)
+  bool ok = ossl::hkdf_sha256(key, salt, info, dir_key)
             && (encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, dir_key.data(), nullptr)
                         : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, dir_key.data(), nullptr))
                  == 1;
@@ -138,55 +139,38 @@ secure_stream::secure_stream(int fd, std::unique_ptr<direction> out, std::unique
   // nop
 }
 
-secure_stream::secure_stream(secure_stream&& other) noexcept
-  : fd_(std::exchange(other.fd_, -1)),
-    out_(std::move(other.out_)),
-    in_(std::move(other.in_)),
-    io_timeout_(other.io_timeout_) {
-  // nop
-}
+secure_stream::secure_stream(secure_stream&& other) noexcept = default;
 
-secure_stream& secure_stream::operator=(secure_stream&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = std::exchange(other.fd_, -1);
-    out_ = std::move(other.out_);
-    in_ = std::move(other.in_);
-    io_timeout_ = other.io_timeout_;
-  }
-  return *this;
-}
+secure_stream& secure_stream::operator=(secure_stream&& other) noexcept = default;
 
 secure_stream::~secure_stream() {
   close();
 }
 
 void secure_stream::close() noexcept {
-  if (fd_ >= 0)
-    ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
   out_.reset();
   in_.reset();
 }
 
 bool secure_stream::is_open() const noexcept {
-  return fd_ >= 0;
+  return fd_.valid();
 }
 
 int secure_stream::native_handle() const noexcept {
-  return fd_;
+  return fd_.get();
 }
 
 // -- sending --
 
 result<void> secure_stream::send(std::span<const std::uint8_t> message) {
-  if (fd_ < 0 || !out_ || out_->broken)
+  if (!fd_.valid() || !out_ || out_->broken)
     return broken("send");
   if (message.size() > max_message_bytes)
     return fail(errc::too_large, "a message of " + std::to_string(message.size())
                                    + " bytes is over the secure stream's limit of "
                                    + std::to_string(max_message_bytes) + " bytes; split it");
-  detail::io_budget budget{io_timeout_};
+  io::io_budget budget{io_timeout_};
   bytes header;
   detail::put_be(header, message.size(), total_size);
   bytes frame;
@@ -200,7 +184,7 @@ result<void> secure_stream::send(std::span<const std::uint8_t> message) {
       out_->broken = true;
       return gcm_failure("encrypt a frame");
     }
-    if (auto r = detail::write_all(fd_, frame, budget, peer_name); !r) {
+    if (auto r = io::write_all(fd_.get(), frame, budget, peer_name); !r) {
       out_->broken = true;
       return r;
     }
@@ -213,9 +197,9 @@ result<void> secure_stream::send(std::span<const std::uint8_t> message) {
 // -- receiving --
 
 result<void> secure_stream::read_frame(bytes& out, std::size_t expected) {
-  detail::io_budget budget{io_timeout_};
+  io::io_budget budget{io_timeout_};
   std::uint8_t header[4];
-  if (auto r = detail::read_exact(fd_, header, budget, peer_name); !r)
+  if (auto r = io::read_exact(fd_.get(), header, budget, peer_name); !r)
     return r;
   auto n = static_cast<std::size_t>(detail::get_be(header, 4));
   if (expected == 0 ? (n < total_size || n > max_frame_bytes) : n != expected)
@@ -223,7 +207,7 @@ result<void> secure_stream::read_frame(bytes& out, std::size_t expected) {
                      + (expected == 0 ? "a first frame has 8 to " + std::to_string(max_frame_bytes)
                                       : std::to_string(expected) + " are due"));
   bytes body(n + tag_size);
-  if (auto r = detail::read_exact(fd_, body, budget, peer_name); !r)
+  if (auto r = io::read_exact(fd_.get(), body, budget, peer_name); !r)
     return r;
   auto* ctx = in_->ctx.get();
   auto iv = in_->next_nonce();
@@ -244,10 +228,10 @@ result<void> secure_stream::read_frame(bytes& out, std::size_t expected) {
 }
 
 result<bytes> secure_stream::receive(std::size_t max_bytes) {
-  if (fd_ < 0 || !in_ || in_->broken)
+  if (!fd_.valid() || !in_ || in_->broken)
     return broken("receive");
   // Silence before a message leaves the stream usable; anything after its first byte does not.
-  if (auto r = detail::wait_readable(fd_, detail::io_budget{io_timeout_}, peer_name); !r)
+  if (auto r = io::wait_readable(fd_.get(), io::io_budget{io_timeout_}, peer_name); !r)
     return r.err();
   auto failed = [this](error e) {
     in_->broken = true;

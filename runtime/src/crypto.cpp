@@ -30,18 +30,8 @@ namespace detail {
   std::abort();
 }
 
-std::string openssl_reason() {
-  auto code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0)
-    return "no OpenSSL error recorded";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
-}
-
 error openssl_failure(const std::string& what) {
-  return fail(errc::crypto_failure, what + " failed (" + openssl_reason() + ")");
+  return fail(errc::crypto_failure, what + " failed (" + ossl::error_text() + ")");
 }
 
 bio_ptr read_bio(std::string_view str) {
@@ -216,30 +206,8 @@ result<secure_bytes> hkdf_sha256(bytes_view ikm, bytes_view salt, bytes_view inf
   if (len == 0 || len > hkdf_max_size)
     return fail(errc::malformed_input, "HKDF-SHA256 output length " + std::to_string(len)
                                          + " is out of range; ask for 1 to 8160 bytes");
-  auto* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  if (kdf == nullptr)
-    return openssl_failure("fetching HKDF");
-  auto* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
-  if (ctx == nullptr)
-    return openssl_failure("creating the HKDF context");
-  char digest[] = "SHA256";
-  OSSL_PARAM params[5];
-  int n = 0;
-  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[n++] = OSSL_PARAM_construct_octet_string(
-    OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(ptr_or_dummy(ikm)), ikm.size());
-  if (!salt.empty())
-    params[n++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_SALT, const_cast<unsigned char*>(salt.data()), salt.size());
-  if (!info.empty())
-    params[n++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_INFO, const_cast<unsigned char*>(info.data()), info.size());
-  params[n] = OSSL_PARAM_construct_end();
   secure_bytes out{len};
-  auto rc = EVP_KDF_derive(ctx, out.data(), out.size(), params);
-  EVP_KDF_CTX_free(ctx);
-  if (rc != 1)
+  if (!ossl::hkdf_sha256(ikm, salt, info, std::span{out.data(), out.size()}))
     return openssl_failure("HKDF-SHA256 derivation");
   return out;
 }

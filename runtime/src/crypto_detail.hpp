@@ -3,6 +3,7 @@
 // Internals shared by the crypto*.cpp files (not installed, not part of the API): owning pointers
 // for OpenSSL objects, error text, BIO helpers and the X.509 name helpers.
 
+#include "joconde/io/ossl.hpp"
 #include "joconde/runtime/crypto.hpp"
 
 #include <openssl/bio.h>
@@ -23,11 +24,15 @@ namespace joconde::crypto::detail {
 
 // -- owning pointers ----------------------------------------------------------------------------------
 
-/// Frees an OpenSSL object with `Free`.
-template <class T, void (*Free)(T*)>
-struct free_with {
-  void operator()(T* p) const noexcept { Free(p); }
-};
+// The common handles are the shared ones (joconde/io/ossl.hpp); the X.509 ones only this library
+// needs are below.
+using ossl::bio_ptr;
+using ossl::cipher_ctx_ptr;
+using ossl::free_with;
+using ossl::md_ctx_ptr;
+using ossl::pkey_ctx_ptr;
+using ossl::pkey_ptr;
+using ossl::x509_ptr;
 
 /// Frees OpenSSL-allocated bytes.
 struct openssl_free {
@@ -49,31 +54,18 @@ struct x509_stack_deleter {
   void operator()(STACK_OF(X509) * p) const noexcept;
 };
 
-using bio_ptr = std::unique_ptr<BIO, free_with<BIO, BIO_free_all>>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, free_with<EVP_PKEY, EVP_PKEY_free>>;
-using pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, free_with<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, free_with<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using cipher_ctx_ptr
-  = std::unique_ptr<EVP_CIPHER_CTX, free_with<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
-using x509_ptr = std::unique_ptr<X509, free_with<X509, X509_free>>;
-using req_ptr = std::unique_ptr<X509_REQ, free_with<X509_REQ, X509_REQ_free>>;
-using name_ptr = std::unique_ptr<X509_NAME, free_with<X509_NAME, X509_NAME_free>>;
-using store_ptr = std::unique_ptr<X509_STORE, free_with<X509_STORE, X509_STORE_free>>;
-using store_ctx_ptr
-  = std::unique_ptr<X509_STORE_CTX, free_with<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using gens_ptr = std::unique_ptr<GENERAL_NAMES, free_with<GENERAL_NAMES, GENERAL_NAMES_free>>;
-using bn_ptr = std::unique_ptr<BIGNUM, free_with<BIGNUM, BN_free>>;
-using asn1_int_ptr = std::unique_ptr<ASN1_INTEGER, free_with<ASN1_INTEGER, ASN1_INTEGER_free>>;
-using bits_ptr
-  = std::unique_ptr<ASN1_BIT_STRING, free_with<ASN1_BIT_STRING, ASN1_BIT_STRING_free>>;
-using bc_ptr
-  = std::unique_ptr<BASIC_CONSTRAINTS, free_with<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>>;
-using akid_ptr
-  = std::unique_ptr<AUTHORITY_KEYID, free_with<AUTHORITY_KEYID, AUTHORITY_KEYID_free>>;
-using octets_ptr
-  = std::unique_ptr<ASN1_OCTET_STRING, free_with<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>>;
-using nc_ptr
-  = std::unique_ptr<NAME_CONSTRAINTS, free_with<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>>;
+using req_ptr = std::unique_ptr<X509_REQ, free_with<X509_REQ_free>>;
+using name_ptr = std::unique_ptr<X509_NAME, free_with<X509_NAME_free>>;
+using store_ptr = std::unique_ptr<X509_STORE, free_with<X509_STORE_free>>;
+using store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, free_with<X509_STORE_CTX_free>>;
+using gens_ptr = std::unique_ptr<GENERAL_NAMES, free_with<GENERAL_NAMES_free>>;
+using bn_ptr = std::unique_ptr<BIGNUM, free_with<BN_free>>;
+using asn1_int_ptr = std::unique_ptr<ASN1_INTEGER, free_with<ASN1_INTEGER_free>>;
+using bits_ptr = std::unique_ptr<ASN1_BIT_STRING, free_with<ASN1_BIT_STRING_free>>;
+using bc_ptr = std::unique_ptr<BASIC_CONSTRAINTS, free_with<BASIC_CONSTRAINTS_free>>;
+using akid_ptr = std::unique_ptr<AUTHORITY_KEYID, free_with<AUTHORITY_KEYID_free>>;
+using octets_ptr = std::unique_ptr<ASN1_OCTET_STRING, free_with<ASN1_OCTET_STRING_free>>;
+using nc_ptr = std::unique_ptr<NAME_CONSTRAINTS, free_with<NAME_CONSTRAINTS_free>>;
 using eku_ptr = std::unique_ptr<EXTENDED_KEY_USAGE, eku_deleter>;
 using exts_ptr = std::unique_ptr<STACK_OF(X509_EXTENSION), exts_deleter>;
 using x509_stack_ptr = std::unique_ptr<STACK_OF(X509), x509_stack_deleter>;
@@ -82,9 +74,6 @@ using x509_stack_ptr = std::unique_ptr<STACK_OF(X509), x509_stack_deleter>;
 
 /// Ends the process when OpenSSL fails where it cannot fail short of memory exhaustion.
 [[noreturn]] void die(const char* what);
-
-/// The most recent OpenSSL error as text; clears the error queue of this thread.
-std::string openssl_reason();
 
 /// An OpenSSL failure as a crypto_failure error ("<what> failed (<reason>)").
 error openssl_failure(const std::string& what);

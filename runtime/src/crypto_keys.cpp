@@ -112,7 +112,7 @@ result<public_key> public_key::from_der(bytes_view spki) {
   const unsigned char* p = spki.data();
   pkey_ptr pkey{d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()))};
   if (!pkey) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "not a DER SubjectPublicKeyInfo (" + reason + ")");
   }
   if (p != spki.data() + spki.size())
@@ -129,7 +129,7 @@ result<public_key> public_key::from_pem(std::string_view pem) {
     return fail(errc::malformed_input, "public key PEM is too large");
   pkey_ptr pkey{PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)};
   if (!pkey) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "no PEM \"PUBLIC KEY\" found (" + reason + ")");
   }
   ERR_clear_error(); // the PEM decoders may leave notes from the formats they tried
@@ -231,7 +231,7 @@ result<private_key> private_key::from_pem(std::string_view pem, std::string_view
   passphrase_request req{passphrase};
   pkey_ptr pkey{PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase_callback, &req)};
   if (!pkey) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     if (req.asked && passphrase.empty())
       return fail(errc::bad_passphrase, "the private key is encrypted; give its pass phrase");
     if (req.asked)
@@ -312,7 +312,7 @@ result<secure_bytes> private_key::ecdh(const crypto::public_key& peer) const {
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1)
     return openssl_failure("ECDH setup");
   if (EVP_PKEY_derive_set_peer(ctx.get(), peer.native_handle()) != 1) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "the peer key for ECDH is not valid (" + reason + ")");
   }
   std::size_t len = 0;

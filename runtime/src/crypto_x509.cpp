@@ -79,7 +79,7 @@ result<name_ptr> make_name(const subject& subj) {
                                       reinterpret_cast<const unsigned char*>(f.value->data()),
                                       static_cast<int>(f.value->size()), -1, 0)
              != 1) {
-      auto reason = openssl_reason();
+      auto reason = ossl::error_text();
       return fail(errc::invalid_config, "the subject's " + std::string{f.label} + " '" + *f.value
                                           + "' cannot be encoded (" + reason
                                           + "); check its length and characters");
@@ -242,7 +242,7 @@ result<certificate> certificate::from_der(bytes_view der) {
   const unsigned char* p = der.data();
   x509_ptr x{d2i_X509(nullptr, &p, static_cast<long>(der.size()))};
   if (!x) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "not a DER X.509 certificate (" + reason + ")");
   }
   if (p != der.data() + der.size())
@@ -455,7 +455,7 @@ result<certificate_request> certificate_request::from_der(bytes_view der) {
   const unsigned char* p = der.data();
   req_ptr req{d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()))};
   if (!req) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "not a DER certificate request (" + reason + ")");
   }
   if (p != der.data() + der.size())
@@ -473,7 +473,7 @@ result<certificate_request> certificate_request::from_pem(std::string_view pem) 
     return fail(errc::malformed_input, "certificate request PEM is too large");
   req_ptr req{PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr)};
   if (!req) {
-    auto reason = openssl_reason();
+    auto reason = ossl::error_text();
     return fail(errc::malformed_input, "no PEM \"CERTIFICATE REQUEST\" found (" + reason + ")");
   }
   ERR_clear_error();

@@ -7,7 +7,7 @@
 
 #include "joconde/messages/text.hpp"
 #include "joconde/runtime/crypto.hpp"
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>

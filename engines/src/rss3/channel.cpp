@@ -1,9 +1,8 @@
 #include "joconde/engines/rss3/channel.hpp"
+#include "joconde/io/ossl.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -37,22 +36,11 @@ std::array<std::uint8_t, 32> direction_key(const channel_key& key, std::span<con
                      + std::to_string(to);
   std::string salt = "joconde-rss3-channel-v1";
   salt.append(session.begin(), session.end());
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
-  EVP_KDF_free(kdf);
-  if (ctx == nullptr)
-    throw engine_failure(fail(errc::crypto_failure, "rss3: OpenSSL has no HKDF"));
-  std::array<OSSL_PARAM, 5> params{
-    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(key.data()),
-                                      key.size()),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size()),
-    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-    OSSL_PARAM_construct_end()};
-  int rc = EVP_KDF_derive(ctx, out.data(), out.size(), params.data());
-  EVP_KDF_CTX_free(ctx);
-  if (rc != 1)
-    throw engine_failure(fail(errc::crypto_failure, "rss3: HKDF derivation failed"));
+  auto as_bytes = [](const std::string& x) {
+    return std::span{reinterpret_cast<const std::uint8_t*>(x.data()), x.size()};
+  };
+  if (!ossl::hkdf_sha256(key, as_bytes(salt), as_bytes(info), out))
+    throw engine_failure(fail(errc::crypto_failure, "rss3: HKDF derivation failed (" + ossl::error_text() + ")"));
   return out;
 }
 

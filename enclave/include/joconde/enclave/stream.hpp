@@ -19,6 +19,7 @@
 // first frame authenticates, before reading or allocating the rest.
 
 #include "joconde/enclave/platform.hpp"
+#include "joconde/io/fd.hpp"
 
 #include <array>
 #include <chrono>
@@ -99,7 +100,7 @@ private:
   /// format requires, or 0 for a first frame (any length from 8 to max_frame_bytes).
   result<void> read_frame(bytes& out, std::size_t expected);
 
-  int fd_ = -1;
+  io::unique_fd fd_;
   std::unique_ptr<direction> out_;
   std::unique_ptr<direction> in_;
   std::chrono::milliseconds io_timeout_{0};

@@ -1,4 +1,4 @@
-#include "joconde/runtime/net.hpp"
+#include "joconde/io/net.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -300,24 +300,6 @@ result<port_range> parse_port_range(std::string_view text) {
 }
 
 // -- sockets -------------------------------------------------------------------------------------
-
-socket_fd& socket_fd::operator=(socket_fd&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-socket_fd::~socket_fd() {
-  reset();
-}
-
-void socket_fd::reset() noexcept {
-  if (fd_ >= 0)
-    ::close(fd_);
-  fd_ = -1;
-}
 
 result<listener> listen_tcp(const host_port& at, int backlog) {
   auto r = try_listen(at, backlog);

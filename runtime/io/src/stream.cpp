@@ -1,6 +1,4 @@
-#include "socket_io.hpp"
-
-#include "ossl.hpp"
+#include "joconde/io/stream.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,10 +6,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
-namespace joconde::enclave::detail {
+namespace joconde::io {
 
 namespace {
+
+/// The longest single poll() wait (a day): the idle time and deadline cut it further.
+constexpr std::int64_t longest_poll_ms = 24 * 3600 * 1000;
 
 /// What poll() may wait now: the idle time, cut to what is left of the deadline; negative when the
 /// deadline has passed.
@@ -23,7 +25,7 @@ int poll_timeout(const io_budget& budget) {
       return -1;
     wait = std::min(wait, left);
   }
-  return static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 24 * 3600 * 1000));
+  return static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, longest_poll_ms));
 }
 
 error timed_out(std::string_view peer, std::string_view doing) {
@@ -54,10 +56,19 @@ result<void> wait_for(int fd, short events, const io_budget& budget, std::string
   }
 }
 
+/// True when a failed send/recv only means "nothing to move now".
+bool would_block(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK;
+}
+
 } // namespace
 
 io_budget within(std::chrono::milliseconds timeout) {
   return {timeout, io_clock::now() + timeout};
+}
+
+io_budget until(io_clock::time_point deadline) {
+  return {std::chrono::milliseconds{longest_poll_ms}, deadline};
 }
 
 result<void> wait_readable(int fd, const io_budget& budget, std::string_view peer) {
@@ -79,7 +90,7 @@ result<void> read_exact(int fd, std::span<std::uint8_t> out, const io_budget& bu
                                     + "; open a new connection");
     if (errno == EINTR)
       continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
+    if (!would_block(errno))
       return socket_failed(peer, errno);
     if (auto r = wait_for(fd, POLLIN, budget, peer, "send the rest of its message"); !r)
       return r;
@@ -98,7 +109,7 @@ result<void> write_all(int fd, std::span<const std::uint8_t> data, const io_budg
     }
     if (errno == EINTR)
       continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
+    if (!would_block(errno))
       return socket_failed(peer, errno);
     if (auto r = wait_for(fd, POLLOUT, budget, peer, "take what was sent"); !r)
       return r;
@@ -106,30 +117,35 @@ result<void> write_all(int fd, std::span<const std::uint8_t> data, const io_budg
   return ok();
 }
 
-result<void> send_blob(int fd, std::span<const std::uint8_t> blob, const io_budget& budget,
-                       std::string_view peer) {
-  bytes out;
-  out.reserve(4 + blob.size());
-  put_be(out, blob.size(), 4);
-  out.insert(out.end(), blob.begin(), blob.end());
+result<void> send_frame(int fd, std::span<const std::uint8_t> body, const io_budget& budget,
+                        std::string_view peer) {
+  if (body.size() > max_frame_body)
+    return fail(errc::too_large, "a frame for " + std::string{peer} + " of " + std::to_string(body.size())
+                                   + " bytes does not fit its 4-byte length; send less at once");
+  std::vector<std::uint8_t> out(4);
+  for (unsigned i = 0; i < 4; ++i)
+    out[i] = static_cast<std::uint8_t>(body.size() >> (8 * (3 - i)));
+  out.insert(out.end(), body.begin(), body.end());
   return write_all(fd, out, budget, peer);
 }
 
-result<bytes> receive_blob(int fd, std::size_t max, const io_budget& budget, std::string_view peer,
-                           std::string_view what) {
+result<std::vector<std::uint8_t>> receive_frame(int fd, std::size_t max, const io_budget& budget,
+                                                std::string_view peer, std::string_view what) {
   std::uint8_t header[4];
   if (auto r = read_exact(fd, header, budget, peer); !r)
     return r.err();
-  auto len = static_cast<std::size_t>(get_be(header, 4));
+  std::size_t len = 0;
+  for (auto b : header)
+    len = (len << 8) | b;
   if (len > max)
     return fail(errc::too_large, std::string{peer} + " announced a " + std::string{what} + " of "
                                    + std::to_string(len) + " bytes, over the limit of "
                                    + std::to_string(max)
                                    + "; it does not speak this protocol version");
-  bytes out(len);
+  std::vector<std::uint8_t> out(len);
   if (auto r = read_exact(fd, out, budget, peer); !r)
     return r.err();
   return out;
 }
 
-} // namespace joconde::enclave::detail
+} // namespace joconde::io
