@@ -1,5 +1,5 @@
 // libFuzzer target: HTTP request heads and bodies as the node's HTTP(S) listener reads them: Boost.Beast's
-// request parser with the limits runtime/src/http_server.cpp sets (header limit max_header_bytes,
+// request parser with the limits runtime/src/http_connection_read.cpp sets (header limit max_header_bytes,
 // body limit the route's), then the routing of runtime/src/http_routing.cpp (path and query
 // decoding, dot segments, captures, bearer token, 404/405), the handler call and the response head.
 //

@@ -34,7 +34,7 @@
 // - A route's admission check (e.g. the bearer token) runs on the head, before any byte of the
 //   body is read or buffered: a refused request costs the server its head only, whatever
 //   Content-Length it announces.
-// No Asio or Beast here: they stay in http_server.cpp, behind a pimpl.
+// No Asio or Beast here: they stay in runtime/src (http_server_detail.hpp), behind a pimpl.
 
 #include "joconde/messages/result.hpp"
 #include "joconde/runtime/crypto.hpp"
@@ -55,7 +55,8 @@ namespace joconde::http {
 
 namespace detail {
 
-/// The I/O thread, workers, listener and routing table of a server; defined in http_server.cpp.
+/// The I/O thread, workers, listener and routing table of a server; defined in
+/// runtime/src/http_server_detail.hpp.
 struct server_state;
 
 } // namespace detail
