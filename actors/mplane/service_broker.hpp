@@ -8,16 +8,15 @@
 #include "joconde/messages/mplane.hpp"
 
 #include "access_policy.hpp"
+#include "broker_store.hpp"
 #include "envelope_codec.hpp"
-#include "node_store.hpp"
+#include "group_commit.hpp"
 #include "joconde/runtime/log.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <functional>
 #include <map>
-#include <set>
 #include <memory>
 
 namespace joconde::metrics {
@@ -26,7 +25,9 @@ class registry;
 
 namespace joconde {
 
-struct commit_job;
+/// The broker's writer (a detached actor it spawns when commits are asynchronous): makes one
+/// commit durable; reply: true, or the storage error.
+using broker_writer_actor = caf::typed_actor<caf::replies_to<flush_atom, commit_writes>::with<bool>>;
 
 /// What the broker is configured with.
 struct service_broker_config {
@@ -78,7 +79,7 @@ struct service_broker_state {
   std::shared_ptr<trust_view> trust;
   std::shared_ptr<const node_signer> signer;
   batch_signature_cache checked_batches;  ///< batch signatures verified here already
-  node_store store;
+  broker_store store;                 ///< outbox, duplicate filter, inbox
   connection_manager_actor cm;
   audit_log_actor audit;
   metrics::registry* metrics = nullptr;
@@ -91,38 +92,12 @@ struct service_broker_state {
   uint64_t delivered = 0;
   uint64_t ticks = 0;
 
-  /// What admission decided for one envelope; the next commit stores it.
-  struct envelope_plan {
-    bool duplicate = false;                 ///< stored or pending already: dropped
-    bool local = false;                     ///< delivered here
-    std::vector<std::pair<std::string, std::string>> outbox; ///< next hop, outbox key
-    std::string decision;                   ///< for the audit log
-  };
-
-  /// Admitted envelopes waiting for the next commit, and whom to tell once they are durable.
-  struct pending_batch {
-    std::vector<admitted_envelope> batch;
-    std::string from;
-    neighbour_kind kind = neighbour_kind::self;
-    std::function<void(const caf::error&)> done; ///< called after the commit (or its failure)
-    std::vector<envelope_plan> plans;       ///< one per envelope of the batch
-  };
-
   // Group commit: one durable commit at a time stores every batch admitted since the last one (and
   // the removals gathered meanwhile); it is asked for by a flush message this actor sends itself (it
   // queues behind everything already there) or, when nothing is delivered here, by a timer of
   // cfg.commit_delay. What arrives while a commit is under way goes into the next.
-  std::vector<pending_batch> pending;       ///< stored by the next flush, in arrival order
-  size_t pending_bytes = 0;
-  std::set<std::string> pending_ids;        ///< duplicate-filter keys of pending envelopes
-  std::set<std::string> uncommitted;        ///< outbox keys of pending envelopes
-  std::set<std::string> acked_early;        ///< of those, acknowledged already: never written
-  std::set<std::string> acked_unremoved;    ///< acknowledged outbox entries to remove (pump skips them)
-  std::vector<std::string> local_done;      ///< pending_local entries to remove
-  std::vector<std::string> stale_seen;      ///< duplicate-filter ids to forget
-  std::shared_ptr<commit_job> committing;   ///< the commit under way
-  bool flush_again = false;                 ///< commit again when it ends
-  caf::actor writer;                        ///< makes the commits when async_commit
+  group_commit commit;                      ///< what the next commits store
+  broker_writer_actor writer;               ///< makes the commits when async_commit
   bool flush_scheduled = false;             ///< a flush message is on its way
   bool flush_timer = false;                 ///< a delayed flush message is on its way
   /// After a commit failed, removals alone are committed again no sooner than this (the wait
