@@ -10,6 +10,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,5 +29,9 @@ struct mpc_job {
 /// The mpc_party actor: on run_atom, runs the engine and tells `parent` mpc_ok or mpc_fail.
 mpc_party_actor::behavior_type mpc_party(mpc_party_actor::pointer self, context_ptr ctx,
                                          task_orchestrator_actor parent, mpc_job job);
+
+/// Starts the mpc_party of the calculation for the orchestrator `parent` with `job` (task_orchestrator.hpp:
+/// the real one, detached, unless a test gives a mock).
+using mpc_spawner = std::function<mpc_party_actor(task_orchestrator_actor parent, mpc_job job)>;
 
 } // namespace joconde::vm::detail

@@ -57,7 +57,9 @@ void start_mpc(orchestrator_pointer self) {
     job.keys[cp] = std::string{reinterpret_cast<const char*>(link->mpc_key.data()), link->mpc_key.size()};
   job.listen_fd = st.mpc_listen_fd;
   auto parent = caf::actor_cast<task_orchestrator_actor>(self);
-  st.mpc = self->spawn<caf::detached + caf::monitored>(mpc_party, st.ctx, parent, std::move(job));
+  st.mpc = st.spawn_mpc ? st.spawn_mpc(parent, std::move(job))
+                        : self->spawn<caf::detached>(mpc_party, st.ctx, parent, std::move(job));
+  self->monitor(st.mpc);
   event(self, "mpc", "engine", "running " + st.ctx->final.cta().ctsc().engine().name());
   self->send(st.mpc, run_atom::value);
 }

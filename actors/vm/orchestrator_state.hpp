@@ -12,6 +12,7 @@
 // Include only from those sources.
 
 #include "data_slot.hpp"
+#include "mpc_party.hpp"
 #include "peer_links.hpp"
 #include "phase_votes.hpp"
 #include "release_coordinator.hpp"
@@ -61,6 +62,7 @@ struct orchestrator_state {
   attestation_proxy_actor proxy;     ///< child (monitored)
   session_manager_actor sessions;    ///< child (monitored, adopted after start)
   mpc_party_actor mpc;               ///< child (monitored), for the calculation
+  mpc_spawner spawn_mpc;             ///< empty: the real mpc_party, detached
   std::shared_ptr<int> mpc_listen_fd;
   bool erased = false;
   int exit_status = exit_cancelled;

@@ -101,9 +101,11 @@ bool maybe_stop(orchestrator_pointer self, std::int64_t now) {
 
 task_orchestrator_actor::behavior_type
 task_orchestrator(orchestrator_pointer self, context_ptr ctx, std::function<void(int)> on_exit,
-                  std::shared_ptr<int> mpc_listen_fd, task_policy_actor policy, attestation_proxy_actor proxy) {
+                  std::shared_ptr<int> mpc_listen_fd, task_policy_actor policy, attestation_proxy_actor proxy,
+                  mpc_spawner spawn_mpc) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.spawn_mpc = std::move(spawn_mpc);
   st.on_exit = std::move(on_exit);
   st.mpc_listen_fd = std::move(mpc_listen_fd);
   if (!set_up(self)) {
@@ -158,9 +160,9 @@ task_orchestrator(orchestrator_pointer self, context_ptr ctx, std::function<void
 task_orchestrator_actor spawn_task_orchestrator(caf::actor_system& sys, context_ptr ctx,
                                                 std::function<void(int)> on_exit,
                                                 std::shared_ptr<int> mpc_listen_fd, task_policy_actor policy,
-                                                attestation_proxy_actor proxy) {
+                                                attestation_proxy_actor proxy, mpc_spawner spawn_mpc) {
   return sys.spawn(task_orchestrator, std::move(ctx), std::move(on_exit), std::move(mpc_listen_fd),
-                   std::move(policy), std::move(proxy));
+                   std::move(policy), std::move(proxy), std::move(spawn_mpc));
 }
 
 } // namespace joconde::vm::detail

@@ -1,12 +1,13 @@
 #define BOOST_TEST_MODULE artefact_manager
 #include <boost/test/unit_test.hpp>
 
-#include "support/caf_boost.hpp"
+#include "support/sequence.hpp"
 
-// The root's artefact manager with mock neighbours (a broker that records what it is asked to
-// publish): registration of a CTSC, a peer's signed CTSA, and the forged, replayed or mismatched
-// ones that must be refused without any change to the stored CTA; once the CTA is final, the CPs'
-// reports of their CT VMs (cta.vm, cta.telemetry) with their negative twins.
+// The root's artefact manager with strict mock neighbours (a broker that records what it is asked to
+// publish; support/mplane_mocks.hpp): registration of a CTSC (as sequence charts of every message),
+// a peer's signed CTSA, and the forged, replayed or mismatched ones that must be refused without any
+// change to the stored CTA; once the CTA is final, the CPs' reports of their CT VMs (cta.vm,
+// cta.telemetry) with their negative twins.
 
 #include "artefact_manager_test_support.hpp"
 
@@ -14,27 +15,62 @@ using namespace joconde;
 using namespace std::string_literals;
 using namespace artefact_manager_test_support;
 
+// The registration as a sequence chart: the draft arrives, the root audits and publishes it to the
+// CT's peers (and the broker answers); a draft from another node for that organiser is refused.
 BOOST_FIXTURE_TEST_CASE(the_root_registers_a_ctsc_for_its_peers_only, fixture) {
-  auto ctsc = registered();
-  BOOST_CHECK(sent->back().to == (std::vector<std::string>{"client-a.joconde.test", "client-b.joconde.test"}));
+  const std::vector<std::string> peers{"client-a.joconde.test", "client-b.joconde.test"};
+  v1::CtscRegistration reg;
+  reg.set_request_id(std::string(32, 'a'));
+  *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
+  self->send(am, deliver_atom::value, "cta.ctsc.register"s, "client-a.joconde.test"s, proto::serialize(reg));
+  expect((deliver_atom, std::string, std::string, std::string),
+         from(_).to(am).with(_, "cta.ctsc.register"s, "client-a.joconde.test"s, _));
+  expect((audit_atom, std::string, std::string, std::vector<std::string>),
+         from(am).to(audit).with(_, "artefact_manager"s, "cta.ctsc.registered"s, _));
+  expect((publish_atom, std::string, std::vector<std::string>, std::string, std::string, uint32_t),
+         from(am).to(broker).with(_, "cta.ctsc"s, peers, _, _, uint32_t{1}));
+  expect((std::vector<std::string>), from(broker).to(am).with(std::vector<std::string>{"id"}));
+  test::expect_quiet(sched);
+  BOOST_REQUIRE_EQUAL(sent->size(), 1u);
+  auto ctsc = proto::parse<v1::CtscRegistration>(sent->back().payload).value().ctsc();
+  BOOST_CHECK(sent->back().to == peers);
   BOOST_CHECK_EQUAL(ctsc.uuid().size(), 36u);
   BOOST_CHECK_EQUAL(ctsc.computing_parties(0).chain().certificates_size(), 2);
   BOOST_CHECK(!stored(ctsc.uuid()).empty());
+  BOOST_CHECK_EQUAL(audits->back().event, "cta.ctsc.registered");
   // A draft sent by a node for another node's organiser is refused.
-  v1::CtscRegistration reg;
   reg.set_request_id(std::string(32, 'c'));
-  *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
-  deliver("cta.ctsc.register", "client-b.joconde.test", proto::serialize(reg));
+  self->send(am, deliver_atom::value, "cta.ctsc.register"s, "client-b.joconde.test"s, proto::serialize(reg));
+  expect((deliver_atom, std::string, std::string, std::string), from(_).to(am));
+  expect((audit_atom, std::string, std::string, std::vector<std::string>),
+         from(am).to(audit).with(_, "artefact_manager"s, "cta.ctsc.refused"s, _));
+  expect((publish_atom, std::string, std::vector<std::string>, std::string, std::string, uint32_t),
+         from(am).to(broker).with(_, "cta.refused"s, std::vector<std::string>{"client-b.joconde.test"}, ""s, _, _));
+  expect((std::vector<std::string>), from(broker).to(am));
+  test::expect_quiet(sched);
   BOOST_CHECK_EQUAL(sent->back().topic, "cta.refused");
   BOOST_CHECK(sent->back().to == std::vector<std::string>{"client-b.joconde.test"});
 }
 
+// Handed over twice (a restart at the client): the second time the root publishes the registered
+// CTSC again, and neither stores nor audits anything.
 BOOST_FIXTURE_TEST_CASE(a_draft_handed_over_twice_is_registered_once, fixture) {
   v1::CtscRegistration reg;
   reg.set_request_id(std::string(32, 'd'));
   *reg.mutable_ctsc() = example_draft("client-a.joconde.test");
-  deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
-  deliver("cta.ctsc.register", "client-a.joconde.test", proto::serialize(reg));
+  for (int round = 0; round < 2; ++round) {
+    self->send(am, deliver_atom::value, "cta.ctsc.register"s, "client-a.joconde.test"s, proto::serialize(reg));
+    expect((deliver_atom, std::string, std::string, std::string), from(_).to(am));
+    if (round == 0)
+      expect((audit_atom, std::string, std::string, std::vector<std::string>),
+             from(am).to(audit).with(_, _, "cta.ctsc.registered"s, _));
+    else
+      disallow((audit_atom, std::string, std::string, std::vector<std::string>), from(am).to(audit));
+    expect((publish_atom, std::string, std::vector<std::string>, std::string, std::string, uint32_t),
+           from(am).to(broker).with(_, "cta.ctsc"s, _, _, _, _));
+    expect((std::vector<std::string>), from(broker).to(am));
+    test::expect_quiet(sched);
+  }
   BOOST_REQUIRE_EQUAL(sent->size(), 2u);
   auto first = proto::parse<v1::CtscRegistration>(sent->at(0).payload).value();
   auto second = proto::parse<v1::CtscRegistration>(sent->at(1).payload).value();

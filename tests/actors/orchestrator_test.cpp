@@ -1,0 +1,402 @@
+#define BOOST_TEST_MODULE orchestrator
+#include <boost/test/unit_test.hpp>
+
+#include "support/sequence.hpp"
+
+// The CT VM's task_orchestrator as sequence charts on CAF's test coordinator (support/sequence.hpp):
+// CP 0 of three, its children strict mocks (task policy, attestation proxy, session manager, the
+// mpc_party of the calculation), client sessions a scoped actor, and its two counterparts the far
+// ends of real attested links (socket pairs), read by the test. Each chart checks every message the
+// orchestrator sends, actor or counterpart, with its content, and that nothing else is sent.
+
+#include "vm/peer_links.hpp"
+#include "vm/task_orchestrator.hpp"
+
+#include "joconde/runtime/clock.hpp"
+#include "joconde/runtime/vm_metrics.hpp"
+
+#include <joconde/vm.pb.h>
+
+#include <openssl/rand.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+using namespace joconde;
+using namespace joconde::vm;
+using namespace joconde::vm::detail;
+using namespace std::string_literals;
+using test::refusal;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct vm_config : caf::actor_system_config {
+  vm_config() {
+    add_message_types<caf::id_block::joconde_vm>();
+  }
+};
+
+// -- control messages between CPs --
+
+v1::PeerMessage vote(const std::string& phase) {
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_VOTE);
+  m.set_phase(phase);
+  return m;
+}
+
+v1::PeerMessage slot_received(const std::string& slot, const std::string& id) {
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_SLOT_RECEIVED);
+  m.set_slot(slot);
+  m.set_request_id(id);
+  return m;
+}
+
+v1::PeerMessage cancel(const std::string& reason) {
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_CANCEL);
+  m.set_reason(reason);
+  return m;
+}
+
+/// A counterpart VM: the far end of the orchestrator's attested link to it.
+struct counterpart {
+  enclave::secure_stream far;
+
+  /// What ::recv peeks on the link: > 0 a message waits, 0 the orchestrator closed it, < 0 nothing.
+  ssize_t peek() {
+    char c;
+    return ::recv(far.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  }
+
+  /// True when the orchestrator sent nothing that is still unread.
+  bool quiet() { return peek() <= 0; }
+
+  /// True when the orchestrator closed the link.
+  bool closed() { return peek() == 0; }
+
+  /// The next control message the orchestrator sent (fails the test when there is none).
+  v1::PeerMessage next() {
+    BOOST_REQUIRE_MESSAGE(!quiet(), "the counterpart got no control message");
+    auto bytes = far.receive();
+    if (!bytes)
+      BOOST_FAIL("cannot read the counterpart's link: " << bytes.err().describe());
+    v1::PeerMessage m;
+    BOOST_REQUIRE(m.ParseFromArray(bytes->data(), static_cast<int>(bytes->size())));
+    return m;
+  }
+};
+
+/// CP 0's view of a CT of three CPs: inputs persons (a.test) and income (b.test), output by_region
+/// for a.test, every deadline far away.
+v1::FinalCta final_cta() {
+  v1::FinalCta f;
+  auto& c = *f.mutable_cta()->mutable_ctsc();
+  c.set_uuid("0b7e2c1a-5d4f-4e3a-9c8b-7a6f5e4d3c2b");
+  auto now = now_ms();
+  c.mutable_temporal()->set_input_deadline_ms(now + 600'000);
+  c.mutable_temporal()->set_execution_deadline_ms(now + 1'200'000);
+  c.mutable_temporal()->set_output_deadline_ms(now + 1'800'000);
+  c.mutable_engine()->set_name("rss3");
+  for (auto [key, peer] : {std::pair{"persons", "a.test"}, {"income", "b.test"}}) {
+    auto* in = c.add_inputs();
+    in->set_key(key);
+    in->set_peer(peer);
+    in->set_max_rows(1000);
+  }
+  auto* out = c.add_outputs();
+  out->set_key("by_region");
+  out->add_peers("a.test");
+  for (auto cp : {"cp1.test", "cp2.test", "cp3.test"})
+    c.add_computing_parties()->set_fqdn(cp);
+  return f;
+}
+
+struct fixture : test_coordinator_fixture<vm_config> {
+  fs::path dir = fs::temp_directory_path() / ("joconde-orchestrator-" + std::to_string(::getpid()));
+  std::shared_ptr<vm_context> ctx = std::make_shared<vm_context>();
+  std::map<unsigned, counterpart> peers;
+  caf::scoped_actor client{sys};  ///< the client sessions
+  task_policy_actor policy = test::spawn_strict<task_policy_actor>(sys, "the mock task policy");
+  attestation_proxy_actor proxy = test::spawn_strict<attestation_proxy_actor>(sys, "the mock attestation proxy");
+  session_manager_actor sessions = test::spawn_strict<session_manager_actor>(sys, "the mock session manager");
+  mpc_party_actor mpc = test::spawn_strict<mpc_party_actor>(sys, "the mock mpc_party", [](run_atom) {});
+  std::optional<mpc_job> job;  ///< what the orchestrator started the mpc_party with
+  task_orchestrator_actor orchestrator;
+
+  fixture() {
+    sched.run();  // the mocks start
+    fs::remove_all(dir);
+    fs::create_directories(dir / "slots");
+    ctx->final = final_cta();
+    ctx->uuid = ctx->final.cta().ctsc().uuid();
+    ctx->parties = 3;
+    ctx->metrics = std::make_shared<metrics::vm_registry>();
+    ctx->key = std::make_shared<enclave::sealing_key>(enclave::sealing_key::generate().value());
+    ctx->slots_dir = dir / "slots";
+    ctx->links = std::make_shared<peer_link_exchange>();
+    for (unsigned cp : {1u, 2u}) {
+      int fds[2];
+      BOOST_REQUIRE_EQUAL(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+      enclave::channel_key key{};
+      BOOST_REQUIRE_EQUAL(RAND_bytes(key.data(), static_cast<int>(key.size())), 1);
+      std::array<std::uint8_t, 4> salt{'t', 'e', 's', 't'};
+      using enclave::stream_side;
+      auto near = enclave::secure_stream::create(fds[0], key, salt, stream_side::first, std::chrono::seconds{5});
+      auto far = enclave::secure_stream::create(fds[1], key, salt, stream_side::second, std::chrono::seconds{5});
+      BOOST_REQUIRE(near.ok() && far.ok());
+      ctx->links->put(std::make_shared<peer_link>(cp, std::move(*near), key));
+      peers.emplace(cp, counterpart{std::move(*far)});
+    }
+    auto spawn_mpc = [this](task_orchestrator_actor, mpc_job j) {
+      job = std::move(j);
+      return mpc;
+    };
+    orchestrator = spawn_task_orchestrator(sys, ctx, [](int) {}, std::make_shared<int>(-1), policy, proxy,
+                                           spawn_mpc);
+    sched.run_once();  // the orchestrator starts: it sets up the task and takes its first tick
+    test::expect_quiet(sched);
+    caf::anon_send(orchestrator, adopt_atom::value, sessions);
+    expect((adopt_atom, session_manager_actor), from(_).to(orchestrator).with(_, sessions));
+    test::expect_quiet(sched);
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
+    for (auto child : {caf::actor_cast<caf::actor>(policy), caf::actor_cast<caf::actor>(proxy),
+                       caf::actor_cast<caf::actor>(sessions), caf::actor_cast<caf::actor>(mpc)})
+      caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
+    sched.run();
+    fs::remove_all(dir);
+  }
+
+  /// The orchestrator sent `want` to counterpart `cp`, exactly.
+  void expect_sent(unsigned cp, const v1::PeerMessage& want) {
+    auto got = peers.at(cp).next();
+    BOOST_CHECK_MESSAGE(got.SerializeAsString() == want.SerializeAsString(),
+                        "cp-" << cp << " got {" << got.ShortDebugString() << "}, expected {" << want.ShortDebugString()
+                              << "}");
+  }
+
+  /// Neither counterpart has an unread control message.
+  void expect_counterparts_quiet() {
+    for (auto& [cp, peer] : peers)
+      if (!peer.quiet())
+        BOOST_ERROR("cp-" << cp << " got " << peer.next().ShortDebugString());
+  }
+
+  /// A client session asks the orchestrator; the reply lands in the client's mailbox.
+  template <class... Ts>
+  void ask(Ts... xs) {
+    (void)client->request(orchestrator, caf::infinite, std::move(xs)...);
+  }
+
+  /// Counterpart `cp` sends `m` (through the session manager, which reads its link).
+  void from_peer(unsigned cp, const v1::PeerMessage& m) {
+    inject((peer_atom, uint32_t, std::string),
+           from(sessions).to(orchestrator).with(peer_atom::value, cp, m.SerializeAsString()));
+  }
+
+  /// The session manager attested counterpart `cp`.
+  void peer_up(unsigned cp) {
+    inject((peer_up_atom, uint32_t, std::string),
+           from(sessions).to(orchestrator).with(peer_up_atom::value, cp, "127.0.0.1:700" + std::to_string(cp)));
+  }
+
+  /// The CT's status with every event, as the admin endpoint sees it.
+  ct_status status() {
+    auto reply = client->request(orchestrator, caf::infinite, state_atom::value, uint64_t{0});
+    expect((state_atom, uint64_t), from(_).to(orchestrator));
+    ct_status out;
+    reply.receive([&](ct_status& s) { out = std::move(s); }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return out;
+  }
+
+  /// Slot `key` in the CT's status.
+  slot_status slot(const std::string& key) {
+    for (auto& sl : status().slots)
+      if (sl.key == key)
+        return sl;
+    BOOST_FAIL("no slot " << key);
+    return {};
+  }
+
+  /// A custodian's upload of `slot` granted by the task policy.
+  static authorized grant(const std::string& slot, const std::string& id) {
+    return {slot, true, slot == "persons" ? "a.test" : "b.test", "fingerprint-of-" + slot, "custodian of " + slot,
+            id, 1000};
+  }
+
+  /// The sealed file of content `id` of `slot` at this CP (named as slot_files.hpp names them).
+  sealed_content sealed(const std::string& slot, const std::string& id) {
+    auto path = (dir / "slots" / (slot + "." + id + ".sealed")).string();
+    std::ofstream{path} << "sealed shares";
+    return {path, 3, std::string(64, 'a')};
+  }
+
+  // -- chapters several charts share --
+
+  /// Both counterparts attested: this CP votes for the Input phase, and with the counterparts' votes
+  /// the CT is in it.
+  void to_input_phase() {
+    peer_up(1);
+    expect_counterparts_quiet();  // one counterpart still missing
+    peer_up(2);
+    expect_sent(1, vote("input"));
+    expect_sent(2, vote("input"));
+    from_peer(1, vote("input"));
+    BOOST_CHECK_EQUAL(status().phase, "initialisation");
+    from_peer(2, vote("input"));
+    BOOST_CHECK_EQUAL(status().phase, "input");
+    expect_counterparts_quiet();
+    test::expect_quiet(sched);
+  }
+
+  /// Upload `id` of `slot`: granted, sealed here and told to the counterparts; the client's reply
+  /// waits until both counterparts sealed it too.
+  void upload(const std::string& slot, const std::string& id) {
+    ask(begin_atom::value, grant(slot, id));
+    expect((begin_atom, authorized), from(_).to(orchestrator).with(_, grant(slot, id)));
+    expect((void), from(orchestrator).to(client));
+    ask(sealed_atom::value, id, sealed(slot, id));
+    expect((sealed_atom, std::string, sealed_content), from(_).to(orchestrator).with(_, id, sealed(slot, id)));
+    expect_sent(1, slot_received(slot, id));
+    expect_sent(2, slot_received(slot, id));
+    disallow((std::string), from(orchestrator).to(client.ptr()));
+    from_peer(1, slot_received(slot, id));
+    disallow((std::string), from(orchestrator).to(client.ptr()));
+    from_peer(2, slot_received(slot, id));
+    expect((std::string), from(orchestrator).to(client).with("ready at every CP"s));
+  }
+
+  /// Both inputs uploaded: the input closes, the CPs vote for the calculation, and the orchestrator
+  /// starts the mpc_party with its inputs, the counterparts' MPC endpoints and pair keys.
+  void to_calculation_phase() {
+    to_input_phase();
+    upload("persons", "11111111111111111111111111111111");
+    expect_counterparts_quiet();  // income is still missing
+    upload("income", "22222222222222222222222222222222");
+    expect_sent(1, vote("calculation"));
+    expect_sent(2, vote("calculation"));
+    from_peer(1, vote("calculation"));
+    from_peer(2, vote("calculation"));
+    expect((run_atom), from(orchestrator).to(mpc));
+    BOOST_REQUIRE(job.has_value());
+    BOOST_CHECK(job->inputs.at("persons") == sealed("persons", "11111111111111111111111111111111"));
+    BOOST_CHECK(job->inputs.at("income") == sealed("income", "22222222222222222222222222222222"));
+    BOOST_CHECK((job->addresses == std::map<unsigned, std::string>{{1, "127.0.0.1:7001"}, {2, "127.0.0.1:7002"}}));
+    BOOST_CHECK_EQUAL(job->keys.size(), 2u);
+    BOOST_CHECK_EQUAL(status().phase, "calculation");
+    test::expect_quiet(sched);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(orchestrator, fixture)
+
+BOOST_AUTO_TEST_CASE(attested_counterparts_and_their_votes_open_the_input_phase) {
+  to_input_phase();
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_before_the_input_phase_is_refused_and_nothing_is_sent) {
+  ask(begin_atom::value, grant("persons", "33"));
+  expect((begin_atom, authorized), from(_).to(orchestrator).with(_, grant("persons", "33")));
+  expect((caf::error), from(orchestrator).to(client)
+                         .with(refusal{errc::invalid_state, "the CT is in the initialisation phase; it accepts input "
+                                                            "only in the input phase, until every input is ready"}));
+  test::expect_quiet(sched);
+  expect_counterparts_quiet();
+  // The same upload's shares then arrive: refused as failed, and still nothing for the counterparts.
+  auto shares = sealed("persons", "33");
+  ask(sealed_atom::value, "33"s, shares);
+  expect((sealed_atom, std::string, sealed_content), from(_).to(orchestrator));
+  expect((caf::error), from(orchestrator).to(client)
+                         .with(refusal{errc::io_error, "the upload failed at another Computing Party"}));
+  BOOST_CHECK(!fs::exists(shares.path));
+  test::expect_quiet(sched);
+  expect_counterparts_quiet();
+  BOOST_CHECK_EQUAL(slot("persons").state, "empty");
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_is_ready_once_every_cp_sealed_it) {
+  to_input_phase();
+  upload("persons", "44444444444444444444444444444444");
+  BOOST_CHECK_EQUAL(status().phase, "input");
+  BOOST_CHECK_EQUAL(slot("persons").state, "ready");
+  BOOST_CHECK_EQUAL(slot("persons").rows, 3u);
+  BOOST_CHECK_EQUAL(slot("income").state, "empty");  // so no vote for the calculation yet
+  expect_counterparts_quiet();
+  test::expect_quiet(sched);
+}
+
+BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_input_phase_cancels_the_ct_and_tells_the_other) {
+  to_input_phase();
+  inject((peer_down_atom, uint32_t, std::string),
+         from(sessions).to(orchestrator).with(peer_down_atom::value, 1u, "connection reset"s));
+  expect_sent(2, cancel("lost counterpart cp-1: connection reset"));
+  expect_counterparts_quiet();  // nothing more for cp-2, nothing at all on the lost link
+  BOOST_CHECK(peers.at(1).closed());
+  test::expect_quiet(sched);
+  auto st = status();
+  BOOST_CHECK_EQUAL(st.phase, "cancelled");
+  BOOST_CHECK_EQUAL(st.reason, "lost counterpart cp-1: connection reset");
+  BOOST_CHECK(ctx->key->erased());
+}
+
+BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_output_phase_ends_it_finished) {
+  to_calculation_phase();
+  auto out = sealed("by_region", "55555555555555555555555555555555");
+  mpc_outcome outcome{{{"by_region", out}}, {{"persons", true}, {"income", true}}, 12, 3456};
+  inject((mpc_ok_atom, mpc_outcome), from(mpc).to(orchestrator).with(mpc_ok_atom::value, outcome));
+  v1::PeerMessage quality;
+  quality.set_kind(v1::PeerMessage::KIND_QUALITY);
+  quality.add_quality_passed("income");
+  quality.add_quality_passed("persons");
+  for (unsigned cp : {1u, 2u}) {
+    expect_sent(cp, quality);
+    expect_sent(cp, vote("output"));
+  }
+  from_peer(1, vote("output"));
+  from_peer(2, vote("output"));
+  BOOST_CHECK_EQUAL(status().phase, "output");
+  inject((peer_down_atom, uint32_t, std::string),
+         from(sessions).to(orchestrator).with(peer_down_atom::value, 1u, "connection reset"s));
+  // Finished as at the output deadline: no cancel goes to the other counterpart, nothing is sent.
+  expect_counterparts_quiet();
+  test::expect_quiet(sched);
+  auto st = status();
+  BOOST_CHECK_EQUAL(st.phase, "finished");
+  BOOST_CHECK(st.finished);
+  bool told = false;
+  for (const auto& e : st.events)
+    told = told
+           || (e.kind == "erased" && e.subject == "output by_region"
+               && e.value == "output by_region not retrieved by a.test before counterpart cp-1 was lost: erased");
+  BOOST_CHECK_MESSAGE(told, "no erasure event for the output a.test did not retrieve");
+  BOOST_CHECK(!fs::exists(out.path));
+  BOOST_CHECK(ctx->key->erased());
+}
+
+BOOST_AUTO_TEST_CASE(the_mpc_party_stopping_in_the_calculation_cancels_the_ct_everywhere) {
+  to_calculation_phase();
+  caf::anon_send_exit(mpc, caf::exit_reason::user_shutdown);
+  expect((caf::exit_msg), from(_).to(mpc));
+  expect((caf::down_msg), from(_).to(orchestrator));
+  auto why = "the MPC party stopped: " + sys.render(caf::make_error(caf::exit_reason::user_shutdown));
+  expect_sent(1, cancel(why));
+  expect_sent(2, cancel(why));
+  expect_counterparts_quiet();
+  test::expect_quiet(sched);
+  BOOST_CHECK_EQUAL(status().phase, "cancelled");
+  BOOST_CHECK(!fs::exists(dir / "slots" / "persons.11111111111111111111111111111111.sealed"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

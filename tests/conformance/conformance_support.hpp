@@ -1,0 +1,403 @@
+#pragma once
+
+// What the engines' conformance suite (engine_conformance_test.cpp) shares among its cases: the
+// conformance cases, random data within their declared ranges, the plaintext run they are checked
+// against, and a run of any engine of the registry through the engine interface (split, activate,
+// rebuild) at its parties, each a process on loopback (engines/three_parties.hpp). Include once.
+
+#include "joconde/engines/engine.hpp"
+#include "joconde/engines/reference.hpp"
+#include "joconde/engines/schema.hpp"
+#include "joconde/engines/sql/compiler.hpp"
+#include "joconde/engines/sql/executor.hpp"
+
+#include "engines/schema_builders.hpp"
+#include "engines/three_parties.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace joconde::test {
+
+using namespace joconde::engines;
+
+// -- the cases ------------------------------------------------------------------------------------
+
+/// An output table (as many rows as a join of two inputs may give).
+inline table_schema output(std::string name, std::vector<column_schema> columns) {
+  return table(std::move(name), std::move(columns), 200'000);
+}
+
+/// Persons: the main test input.
+inline table_schema persons() {
+  return table("persons", {key("id"), integer("age", 0, 120), decimal("income", 2, 0, 50'000'000),
+                           category("region", {"north", "south", "east"}),
+                           category("sex", {"f", "m"}), boolean("employed"),
+                           integer("hours", 1, 80)},
+               100'000);
+}
+
+/// A second input to join with persons.
+inline table_schema taxes() {
+  return table("taxes", {key("id"), decimal("tax", 2, 0, 5'000'000), integer("year", 2000, 2030)},
+               100'000);
+}
+
+struct conformance_case {
+  std::string name;
+  std::vector<table_schema> inputs;
+  std::vector<table_schema> outputs;
+  std::string source;
+  std::map<std::string, std::string> quality;
+  std::set<std::string> approximate;  ///< "output.column" compared within fixed_point_bound
+};
+
+inline std::vector<conformance_case> cases() {
+  std::vector<conformance_case> all;
+  all.push_back({"projection_arithmetic_case_where",
+                 {persons()},
+                 {output("o", {integer("a1", -1000, 1000), decimal("inc2", 2), integer("senior", 0, 1),
+                              integer("ah", 0, 10'000), integer("neg", -200, 0),
+                              decimal("mix", 3), integer("grade", 0, 3)})},
+                 "-- every arithmetic operator, CASE and an oblivious WHERE\n"
+                 "INSERT INTO o SELECT age + 1 - 3 AS a1, income * 2 AS inc2,\n"
+                 "  CASE WHEN age >= 65 THEN 1 ELSE 0 END AS senior, age * hours AS ah, -age AS neg,\n"
+                 "  income * 3 + hours - 1.5 AS mix,\n"
+                 "  CASE WHEN age < 18 THEN 0 WHEN age < 40 THEN 1 WHEN age < 65 THEN 2 ELSE 3 END"
+                 " AS grade\n"
+                 "FROM persons WHERE employed AND NOT (region = 'east');",
+                 {},
+                 {}});
+  all.push_back({"comparisons_and_logic",
+                 {persons()},
+                 {output("o", {boolean("c1"), boolean("c2"), boolean("c3"), boolean("c4"),
+                              boolean("c5"), boolean("c6"), boolean("c7"), boolean("c8"),
+                              boolean("c9"), boolean("c10")})},
+                 "INSERT INTO o SELECT age < hours AS c1, age <= 30 AS c2, age > 40 AS c3,\n"
+                 "  age >= hours AS c4, age = 33 AS c5, age <> 33 AS c6, age BETWEEN 20 AND 30 AS c7,\n"
+                 "  region IN ('north', 'east') AS c8, employed OR age > 60 AS c9,\n"
+                 "  NOT employed AND sex = 'f' AS c10\n"
+                 "FROM persons;",
+                 {},
+                 {}});
+  all.push_back({"global_aggregates",
+                 {persons()},
+                 {output("o", {integer("n", 0, 1'000'000), decimal("total", 2), decimal("mean", 4),
+                              integer("youngest", 0, 120), integer("oldest", 0, 120),
+                              decimal("var", 4), decimal("sd", 4), integer("hours_sum", 0, 10'000'000)})},
+                 "INSERT INTO o SELECT COUNT(*) AS n, SUM(income) AS total, AVG(income) AS mean,\n"
+                 "  MIN(age) AS youngest, MAX(age) AS oldest, VAR_SAMP(age) AS var,\n"
+                 "  STDDEV_SAMP(age) AS sd, SUM(hours) AS hours_sum\n"
+                 "FROM persons WHERE age >= 18;",
+                 {},
+                 {"o.mean", "o.var", "o.sd"}});
+  all.push_back({"correlation_and_regression",
+                 {persons()},
+                 {output("o", {decimal("r", 6), decimal("slope", 4), decimal("intercept", 2),
+                              integer("n", 0, 1'000'000)})},
+                 "INSERT INTO o SELECT CORR(hours, age) AS r, REGR_SLOPE(hours, age) AS slope,\n"
+                 "  REGR_INTERCEPT(hours, age) AS intercept, COUNT(*) AS n FROM persons;",
+                 {},
+                 {"o.r", "o.slope", "o.intercept"}});
+  all.push_back({"group_by_having",
+                 {persons()},
+                 {output("o", {category("region", {"north", "south", "east"}),
+                              integer("n", 0, 1'000'000), integer("h", 0, 100'000'000),
+                              decimal("mean_age", 3), integer("top", 0, 120)})},
+                 "INSERT INTO o SELECT region, COUNT(*) AS n, SUM(hours) AS h, AVG(age) AS mean_age,\n"
+                 "  MAX(age) AS top\n"
+                 "FROM persons WHERE employed GROUP BY region HAVING COUNT(*) >= 3;",
+                 {},
+                 {"o.mean_age"}});
+  all.push_back({"group_by_two_columns",
+                 {persons()},
+                 {output("o", {category("region", {"north", "south", "east"}),
+                              category("sex", {"f", "m"}), integer("n", 0, 1'000'000),
+                              decimal("income", 2), integer("low", 0, 120)})},
+                 "INSERT INTO o SELECT region, sex, COUNT(*) AS n, SUM(income) AS income,\n"
+                 "  MIN(age) AS low FROM persons GROUP BY region, sex;",
+                 {},
+                 {}});
+  all.push_back({"join_projection_and_aggregate",
+                 {persons(), taxes()},
+                 {output("rows", {integer("age", 0, 120), decimal("tax", 2), integer("year", 2000, 2030)}),
+                  output("totals", {integer("n", 0, 1'000'000), decimal("tax", 2),
+                                   decimal("mean_tax", 2)})},
+                 "INSERT INTO rows SELECT persons.age AS age, taxes.tax AS tax, year\n"
+                 "FROM persons JOIN taxes ON persons.id = taxes.id WHERE taxes.tax > 100;\n"
+                 "INSERT INTO totals SELECT COUNT(*) AS n, SUM(taxes.tax) AS tax,\n"
+                 "  AVG(taxes.tax) AS mean_tax FROM persons JOIN taxes ON persons.id = taxes.id;",
+                 {},
+                 {"totals.mean_tax"}});
+  all.push_back({"division",
+                 {persons()},
+                 {output("o", {decimal("per_hour", 4)})},
+                 "INSERT INTO o SELECT income / hours AS per_hour FROM persons;",
+                 {},
+                 {"o.per_hour"}});
+  all.push_back({"quality_checks",
+                 {persons(), taxes()},
+                 {output("o", {integer("n", 0, 1'000'000)})},
+                 "INSERT INTO o SELECT COUNT(*) AS n FROM persons;",
+                 {{"persons", "CHECK age BETWEEN 0 AND 120;\nCHECK COUNT(*) >= 1;"},
+                  {"taxes", "CHECK tax < 20000;  -- fails on most random data\n"}},
+                 {}});
+  all.push_back({"union_of_two_inputs",
+                 {persons(),
+                  [] {
+                    auto other = persons();
+                    other.name = "persons_b";
+                    return other;
+                  }()},
+                 {output("o", {category("region", {"north", "south", "east"}),
+                              integer("n", 0, 1'000'000), decimal("income", 2),
+                              decimal("mean_age", 3)})},
+                 "INSERT INTO o SELECT region, COUNT(*) AS n, SUM(income) AS income,\n"
+                 "  AVG(age) AS mean_age\n"
+                 "FROM persons UNION ALL persons_b WHERE employed GROUP BY region\n"
+                 "HAVING COUNT(*) >= 3;",
+                 {},
+                 {"o.mean_age"}});
+  return all;
+}
+
+/// The fixed-point tolerance in units of the output's last decimal: an MPC engine's truncation,
+/// division and square root may be approximations (rss3's are, rss3/rss3.hpp); the reference engine
+/// is exact.
+inline bool within_fixed_point_bound(std::int64_t expected, std::int64_t got) {
+  auto diff = static_cast<double>(expected) - static_cast<double>(got);
+  return std::abs(diff) <= 2.0 + 1e-5 * std::abs(static_cast<double>(expected));
+}
+
+
+// -- data -----------------------------------------------------------------------------------------
+
+using clear_table = std::vector<std::vector<word>>;  // columns of encoded values
+
+inline word random_value(const column_schema& c, std::mt19937_64& rng) {
+  switch (c.type) {
+    case column_type::boolean:
+      return rng() % 2;
+    case column_type::category:
+      return rng() % c.domain.size();
+    default: {
+      auto lo = c.min.value_or(-1'000'000);
+      auto hi = c.max.value_or(1'000'000);
+      auto span = static_cast<std::uint64_t>(hi - lo) + 1;
+      return static_cast<word>(lo + static_cast<std::int64_t>(rng() % span));
+    }
+  }
+}
+
+/// Random rows within the declared ranges; key columns get distinct ids drawn from 0..2n-1, so two
+/// tables of n rows share about half their keys.
+inline clear_table random_table(const table_schema& t, std::size_t rows, std::mt19937_64& rng) {
+  clear_table out(t.columns.size());
+  for (std::size_t c = 0; c < t.columns.size(); ++c) {
+    const auto& col = t.columns[c];
+    if (col.type == column_type::key) {
+      std::vector<std::size_t> ids(2 * rows);
+      std::iota(ids.begin(), ids.end(), 0);
+      std::shuffle(ids.begin(), ids.end(), rng);
+      for (std::size_t r = 0; r < rows; ++r)
+        out[c].push_back(*encode_value(col, "id-" + std::to_string(ids[r])));
+    } else {
+      for (std::size_t r = 0; r < rows; ++r)
+        out[c].push_back(random_value(col, rng));
+    }
+  }
+  return out;
+}
+
+// -- running --------------------------------------------------------------------------------------
+
+struct clear_output {
+  std::vector<std::vector<word>> columns;
+  std::vector<word> valid;
+};
+
+struct clear_result {
+  std::map<std::string, clear_output> outputs;
+  std::map<std::string, bool> quality;
+};
+
+inline clear_result run_reference(const sql::program& prog,
+                           const std::map<std::string, clear_table>& data) {
+  std::map<std::string, secret_table> inputs;
+  for (const auto& [name, cols] : data) {
+    secret_table t;
+    t.rows = cols.empty() ? 0 : cols[0].size();
+    for (const auto& c : cols)
+      t.columns.push_back(secret{c, {}});
+    t.valid = secret{std::vector<word>(t.rows, 1), {}};
+    inputs.emplace(name, std::move(t));
+  }
+  reference_backend b;
+  auto res = sql::run(prog, b, inputs);
+  clear_result out;
+  out.quality = res.quality;
+  for (auto& [name, t] : res.outputs) {
+    clear_output o;
+    for (auto& c : t.columns)
+      o.columns.push_back(c.a);
+    o.valid = t.valid.a;
+    out.outputs.emplace(name, std::move(o));
+  }
+  return out;
+}
+
+inline void put_blob(std::vector<std::uint8_t>& out, const std::vector<std::uint8_t>& blob) {
+  auto n = static_cast<std::uint64_t>(blob.size());
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+  out.insert(out.end(), blob.begin(), blob.end());
+}
+
+inline secret get_blob(const std::vector<std::uint8_t>& in, std::size_t& pos) {
+  if (pos + 8 > in.size())
+    throw std::runtime_error("truncated party result");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | in[pos + i];
+  pos += 8;
+  if (pos + n > in.size())
+    throw std::runtime_error("truncated party result");
+  auto s = decode_shares(std::span{in}.subspan(pos, n), std::size_t{1} << 32);
+  pos += n;
+  if (!s)
+    throw std::runtime_error(s.err().describe());
+  return std::move(*s);
+}
+
+
+/// Every engine of the registry that runs real MPC (not the testing-only reference engine).
+inline std::vector<const engine*> real_engines() {
+  std::vector<const engine*> out;
+  for (const auto& name : engine_names())
+    if (const auto* e = find_engine(name); e != nullptr && !e->caps().testing_only)
+      out.push_back(e);
+  return out;
+}
+
+/// Party `party`'s activation with the harness's endpoints, keys, timeouts and listening socket `o`,
+/// and `inputs`, its shares.
+inline activation activation_for(unsigned party, const rss3::options& o, std::map<std::string, secret_table> inputs) {
+  return {.party = party,
+          .endpoints = o.endpoints,
+          .keys = o.keys,
+          .connect_timeout = o.connect_timeout,
+          .io_timeout = o.io_timeout,
+          .listen_fd = o.listen_fd,
+          .on_refused_connections = {},
+          .inputs = std::move(inputs)};
+}
+
+/// Each party's shares of `data`, split by `e` as a Data Custodian would (with the all-ones valid
+/// flags).
+inline std::array<std::map<std::string, secret_table>, 3> split_inputs(const engine& e,
+                                                                       const std::map<std::string, clear_table>& data) {
+  std::array<std::map<std::string, secret_table>, 3> shares;
+  for (const auto& [name, cols] : data) {
+    std::size_t rows = cols.empty() ? 0 : cols[0].size();
+    for (unsigned p = 0; p < 3; ++p)
+      shares[p][name].rows = rows;
+    for (const auto& c : cols) {
+      auto parts = e.split(c);
+      for (unsigned p = 0; p < 3; ++p)
+        shares[p][name].columns.push_back(std::move(parts[p]));
+    }
+    auto valid = e.split(std::vector<word>(rows, 1));
+    for (unsigned p = 0; p < 3; ++p)
+      shares[p][name].valid = std::move(valid[p]);
+  }
+  return shares;
+}
+
+/// Runs the program with engine `e` at its three parties, three processes, through the engine
+/// interface; returns the rebuilt outputs and the quality verdicts, or throws saying what failed.
+inline clear_result run_engine(const engine& e, const sql::program& prog,
+                               const std::map<std::string, clear_table>& data) {
+  const auto& name = e.caps().name;
+  if (e.caps().parties != 3)
+    throw std::runtime_error("engine " + name + " needs " + std::to_string(e.caps().parties)
+                             + " parties; the harness (engines/three_parties.hpp) runs three");
+  auto shares = split_inputs(e, data);
+  test::three_options opts;
+  for (unsigned p = 0; p < 3; ++p)
+    opts.replace[p] = [&, p](const rss3::options& o) {
+      auto report = e.activate(prog, activation_for(p, o, shares[p]));
+      if (!report)
+        throw engine_failure(report.err());
+      std::vector<std::uint8_t> out;
+      for (const auto& schema : prog.outputs()) {
+        auto it = report->outputs.find(schema.name);
+        if (it == report->outputs.end())
+          continue;
+        for (const auto& c : it->second.columns)
+          put_blob(out, encode_shares(c));
+        put_blob(out, encode_shares(it->second.valid));
+      }
+      for (const auto& schema : prog.inputs()) {
+        auto it = report->quality.find(schema.name);
+        out.push_back(it == report->quality.end() ? 2 : it->second ? 1 : 0);
+      }
+      return out;
+    };
+  auto outcomes = test::run_three_parties({}, opts);
+  for (unsigned p = 0; p < 3; ++p)
+    if (!outcomes[p].ok)
+      throw std::runtime_error(name + " party " + std::to_string(p) + ": " + outcomes[p].error);
+
+  clear_result result;
+  std::array<std::size_t, 3> pos{0, 0, 0};
+  auto rebuild = [&]() {
+    std::array<secret, 3> parts;
+    for (unsigned p = 0; p < 3; ++p)
+      parts[p] = get_blob(outcomes[p].bytes, pos[p]);
+    auto values = e.rebuild(parts);
+    if (!values)
+      throw std::runtime_error(values.err().describe());
+    return std::move(*values);
+  };
+  // Every party saw the same quality verdicts, so every party wrote the same outputs.
+  auto quality_at = outcomes[0].bytes.size() - prog.inputs().size();
+  bool quality_failed = false;
+  for (std::size_t i = 0; i < prog.inputs().size(); ++i) {
+    auto v = outcomes[0].bytes[quality_at + i];
+    for (unsigned p = 1; p < 3; ++p)
+      BOOST_TEST(outcomes[p].bytes[outcomes[p].bytes.size() - prog.inputs().size() + i] == v);
+    if (v != 2)
+      result.quality[prog.inputs()[i].name] = v == 1;
+    quality_failed = quality_failed || v == 0;
+  }
+  if (!quality_failed)
+    for (const auto& schema : prog.outputs()) {
+      clear_output o;
+      for (std::size_t c = 0; c < schema.columns.size(); ++c)
+        o.columns.push_back(rebuild());
+      o.valid = rebuild();
+      result.outputs.emplace(schema.name, std::move(o));
+    }
+  return result;
+}
+
+inline std::vector<std::size_t> sizes() {
+  std::vector<std::size_t> s{0, 1, 7, 100};
+  if (const char* large = std::getenv("JOCONDE_CONFORMANCE_LARGE"); large && *large == '1') {
+    s.push_back(1000);
+    s.push_back(10'000);
+  }
+  return s;
+}
+
+} // namespace joconde::test
