@@ -1,10 +1,10 @@
 #pragma once
 
-// The HTTP edge's rendering of the artefact manager's typed answers (messages/cta_data.hpp) as the
+// The HTTP edge's rendering of the artefact manager's typed answers (messages/cplane_data.hpp) as the
 // JSON documents of the API (docs/api.md): receipts of a person's steps, registered PAKs and
 // overrides, the CTA list and one CTA's view. No CAF here.
 
-#include "joconde/messages/cta_data.hpp"
+#include "joconde/messages/cplane_data.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -10,6 +10,7 @@
 #include "../mplane/key_manager.hpp"
 #include "../mplane/service_broker.hpp"
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/wire.hpp"
 #include "joconde/runtime/audit_chain.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_server.hpp"
@@ -237,7 +238,7 @@ int run_node(const node_config& cfg) {
   sys_cfg.openssl_key = cfg.key.string();
   sys_cfg.openssl_passphrase = *passphrase;
   sys_cfg.openssl_cafile = cfg.ca.string();
-  sys_cfg.set("middleman.app-identifiers", std::vector<std::string>{"joconde-link-v1"});
+  configure_plane_messages(sys_cfg);
   sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("middleman.workers", size_t{0});
   caf::actor_system sys{sys_cfg};

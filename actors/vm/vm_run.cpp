@@ -178,7 +178,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   // -- the actor tree --
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", size_t{2});
-  cfg.add_message_types<caf::id_block::joconde_vm>();
+  cfg.add_message_types<caf::id_block::joconde>();
   caf::actor_system sys{cfg};
   exit_signal exited;
   context_ptr cctx = ctx;

@@ -38,7 +38,7 @@ namespace {
 
 struct vm_config : caf::actor_system_config {
   vm_config() {
-    add_message_types<caf::id_block::joconde_vm>();
+    add_message_types<caf::id_block::joconde>();
   }
 };
 

@@ -22,6 +22,7 @@
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/mplane.hpp"
 #include "joconde/messages/proto.hpp"
+#include "joconde/messages/wire.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "mplane/envelope_codec.hpp"
 #include "mplane/link_handshake.hpp"
@@ -486,7 +487,7 @@ int main(int argc, char** argv) {
       cfg.openssl_passphrase = passphrase;
       cfg.openssl_cafile = (opts.identity_dir / "root-ca.pem").string();
     }
-    cfg.set("middleman.app-identifiers", std::vector<std::string>{"joconde-link-v1"});
+    configure_plane_messages(cfg);
     cfg.set("scheduler.policy", caf::atom("sharing"));
     cfg.set("middleman.workers", size_t{0});
     caf::actor_system sys{cfg};

@@ -5,19 +5,12 @@
 // admitted while no commit is under way goes into one commit, in order; what arrives during a
 // commit waits for the next; a failed commit hands back every batch and keeps its removals; an
 // outbox entry acknowledged before its commit is never written. The changes it makes land in a
-// real LMDB store, and travel to the writer as a registered CAF type.
+// real LMDB store (tests/unit/plane_messages_test.cpp checks the type that takes them to the writer).
 
 #include "mplane/broker_store.hpp"
 #include "mplane/group_commit.hpp"
 
-#include "joconde/messages/mplane.hpp"
 #include "support/files.hpp"
-
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
-#include <caf/message.hpp>
 
 #include <string>
 #include <vector>
@@ -208,27 +201,4 @@ BOOST_AUTO_TEST_CASE(one_commit_stores_every_batch_in_the_store) {
   BOOST_CHECK(pending[0].key == time_ordered_id(envelope("e2")));
   auto txn = store.store().env->begin_read().value();
   BOOST_CHECK_EQUAL(txn.count(store.store().inbox).value(), 2u);
-}
-
-BOOST_AUTO_TEST_CASE(commit_writes_are_a_registered_type_that_survives_serialisation) {
-  caf::actor_system_config cfg;
-  cfg.add_message_types<caf::id_block::joconde_mplane>();
-  caf::actor_system sys{cfg};
-  for (const char* name : {"joconde::store_change", "joconde::commit_writes"})
-    BOOST_CHECK_MESSAGE(sys.types().make_value(name) != nullptr, name << " is not registered");
-  commit_writes w;
-  add_put(w, db::inbox, "k1", std::string{"v\0v", 3});
-  add_erase(w, db::pending_local, "k2");
-  add_put(w, db::outbox, "k3", "v3");
-  std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
-  auto out = caf::make_message(w);
-  auto written = sink(out);
-  BOOST_REQUIRE_MESSAGE(!written, sys.render(written));
-  caf::message back;
-  caf::binary_deserializer source{sys, buf};
-  auto read = source(back);
-  BOOST_REQUIRE_MESSAGE(!read, sys.render(read));
-  BOOST_REQUIRE(back.match_elements<commit_writes>());
-  BOOST_CHECK(back.get_as<commit_writes>(0) == w);
 }

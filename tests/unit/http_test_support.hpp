@@ -8,6 +8,7 @@
 #include "joconde/runtime/http_client.hpp"
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/net.hpp"
+#include "support/loopback.hpp"
 
 #include "support/https_pki.hpp"
 
@@ -39,34 +40,8 @@ namespace http_test_support {
 using namespace joconde;
 using namespace std::chrono_literals;
 
-// A socket bound to 127.0.0.1 on a kernel-chosen port; listens if asked.
-struct bound_socket {
-  int fd = -1;
-  std::uint16_t port = 0;
-
-  explicit bound_socket(bool listen) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    if (listen)
-      BOOST_REQUIRE(::listen(fd, 4) == 0);
-  }
-  ~bound_socket() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
-
-// A port nothing listens on (bound once, then released).
-inline std::uint16_t free_port() {
-  bound_socket s{false};
-  return s.port;
-}
+using test::bound_socket;
+using test::free_port;
 
 inline std::unique_ptr<http::server> start_server(size_t max_body = 1024) {
   auto srv = http::server::start("127.0.0.1:0", max_body, 2);

@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/loopback.hpp"
 #include "support/test_pki.hpp"
 
 #include "joconde/runtime/crypto.hpp"
@@ -337,18 +338,7 @@ private:
   std::map<std::string, int> polls_;
 };
 
-// A port nothing listens on (bound once, then released).
-inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using test::free_port;
 
 struct outcome {
   int rc;

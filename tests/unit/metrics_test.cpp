@@ -4,6 +4,7 @@
 #include "joconde/runtime/build_info.hpp"
 #include "joconde/runtime/http_client.hpp"
 #include "joconde/runtime/metrics.hpp"
+#include "support/loopback.hpp"
 
 #include "support/https_pki.hpp"
 
@@ -22,18 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A port nothing listens on: bind 127.0.0.1:0, read the port, close.
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using test::free_port;
 
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;

@@ -2,16 +2,12 @@
 #include <boost/test/unit_test.hpp>
 
 // The plain data the actors of a CT VM exchange (messages/vm_data.hpp, vm.hpp): each type is
-// registered under its name from the joconde_vm type-id block, and survives CAF's serialisation with
+// registered under its name in the type-id block (type_ids.hpp), and survives CAF's serialisation with
 // every field, so an inspect() overload that forgets a field fails here.
 
 #include "joconde/messages/vm.hpp"
+#include "support/registered_types.hpp"
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
-#include <caf/message.hpp>
 
 #include <memory>
 #include <string>
@@ -21,32 +17,7 @@ using namespace joconde;
 
 namespace {
 
-/// An actor system that knows the VM's types, as joconde-vm's does.
-struct vm_types {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-
-  vm_types() {
-    cfg.add_message_types<caf::id_block::joconde_vm>();
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-
-  /// `x` in a message, serialised and read back.
-  template <class T>
-  T round_trip(const T& x) {
-    std::vector<char> buf;
-    caf::binary_serializer sink{*sys, buf};
-    auto out = caf::make_message(x);
-    auto written = sink(out);
-    BOOST_REQUIRE_MESSAGE(!written, sys->render(written));
-    caf::message back;
-    caf::binary_deserializer source{*sys, buf};
-    auto read = source(back);
-    BOOST_REQUIRE_MESSAGE(!read, sys->render(read));
-    BOOST_REQUIRE(back.match_elements<T>());
-    return back.get_as<T>(0);
-  }
-};
+using vm_types = test::registered_types;
 
 vm::sealed_content sealed(const std::string& slot) {
   return {"/data/slots/" + slot + ".c0ffee.sealed", 42, std::string(64, 'e')};
@@ -58,7 +29,7 @@ BOOST_FIXTURE_TEST_CASE(every_vm_type_is_registered_under_its_name, vm_types) {
   for (const char* name : {"joconde::vm::sealed_content", "joconde::vm::authorized", "joconde::vm::mpc_outcome",
                            "joconde::vm::released_output", "joconde::vm::output_retrieval",
                            "joconde::vm::slot_status", "joconde::vm::vm_event", "joconde::vm::ct_status"})
-    BOOST_CHECK_MESSAGE(sys->types().make_value(name) != nullptr, name << " is not registered");
+    BOOST_CHECK_MESSAGE(registered(name), name << " is not registered");
 }
 
 BOOST_FIXTURE_TEST_CASE(every_field_survives_serialisation, vm_types) {

@@ -3,8 +3,6 @@
 // Typed actor interfaces of the Control Plane (DESIGN.md §4). Include only from actor sources and
 // program mains: this header pulls in CAF.
 
-#include "joconde/messages/cta_data.hpp"
-#include "joconde/messages/io_data.hpp"
 #include "joconde/messages/mplane.hpp"
 #include "joconde/messages/proto_bytes.hpp"
 
@@ -62,7 +60,7 @@ using io_service_actor = caf::typed_actor<
 
 /// The Artefact Manager: creates, validates, stores, propagates and shows CT artefacts. The HTTP
 /// API reads the JSON a person sends into the Protobuf message a handler takes, and renders the
-/// typed answers (cta_data.hpp) as JSON; the artefact manager reads and writes no JSON.
+/// typed answers (cplane_data.hpp) as JSON; the artefact manager reads and writes no JSON.
 using artefact_manager_actor = local_subscriber_actor::extend<
   // local (HTTP API): a Task Organiser's draft CTSC, and their user name; reply, once the root has
   // registered it: uuid, status, ctsc_sha256.

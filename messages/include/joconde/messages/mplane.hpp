@@ -4,30 +4,19 @@
 // program mains: this header pulls in CAF.
 //
 // Messages that cross nodes carry only atoms, std::string (serialised Protobuf) and integers, so that
-// no custom type needs registering on either end of a CAF connection. The plain structs of
-// mplane_data.hpp stay inside one process (an actor and its helper) and have type ids below.
+// no custom type needs registering on either end of a CAF connection. The plain structs actors
+// exchange inside one process have their type ids in type_ids.hpp.
 
-#include "joconde/messages/mplane_data.hpp"
-
-#include "joconde/messages/policy_data.hpp"
 #include "joconde/messages/status.hpp"
+#include "joconde/messages/type_ids.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
-#include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-// The planes' ids are the first 100 custom ids (the VM's start above them, vm.hpp).
-CAF_BEGIN_TYPE_ID_BLOCK(joconde_mplane, caf::first_custom_type_id)
-
-  CAF_ADD_TYPE_ID(joconde_mplane, (joconde::store_change))
-  CAF_ADD_TYPE_ID(joconde_mplane, (joconde::commit_writes))
-
-CAF_END_TYPE_ID_BLOCK(joconde_mplane)
 
 namespace joconde {
 

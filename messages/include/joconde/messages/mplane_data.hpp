@@ -2,7 +2,7 @@
 
 // The plain data a Management Plane actor exchanges with its own helpers inside one process (the
 // interfaces are in mplane.hpp): small structs, each with an inspect() overload so that CAF can
-// copy, print and serialise them (tests/unit/group_commit_test.cpp checks that every field
+// copy, print and serialise them (tests/unit/plane_messages_test.cpp checks that every field
 // survives). No CAF here: the broker's plain classes (broker_store, group_commit) use them too.
 
 #include <cstdint>

@@ -13,6 +13,8 @@ namespace joconde {
 template <class M>
 struct proto_bytes {
   std::string bytes;
+
+  bool operator==(const proto_bytes&) const = default;
 };
 
 template <class Inspector, class M>

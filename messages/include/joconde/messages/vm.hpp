@@ -5,7 +5,7 @@
 //
 // The VM's messages never leave its process. They carry atoms, integers, strings (a serialised
 // PeerMessage from a counterpart, encoded attestation evidence) and the plain structs of
-// vm_data.hpp, which have inspect() overloads and type ids in the joconde_vm block below. What is
+// vm_data.hpp, which have inspect() overloads and type ids in the one block of type_ids.hpp. What is
 // not data stays out of messages by design: an attested link to a counterpart (a socket and a
 // channel key) is handed over through the peer_link_exchange of the VM's context and named in
 // messages by the counterpart's CP index; the MPC listening socket and the pair keys are given to
@@ -15,44 +15,10 @@
 #include "joconde/messages/cplane.hpp"
 #include "joconde/messages/vm_data.hpp"
 
-#include <caf/type_id.hpp>
-
 #include <cstdint>
 #include <map>
 #include <string>
 
-// The planes' messages carry no custom types (mplane.hpp); the VM's ids start above the first 100
-// custom ids, which stay free for them.
-CAF_BEGIN_TYPE_ID_BLOCK(joconde_vm, caf::first_custom_type_id + 100)
-
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::sealed_content))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::authorized))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::mpc_outcome))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::released_output))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::output_retrieval))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::slot_status))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::vm_event))
-  CAF_ADD_TYPE_ID(joconde_vm, (joconde::vm::ct_status))
-
-  // -- atoms (at most 10 characters; "v_" for the VM) --
-  CAF_ADD_ATOM(joconde_vm, joconde, state_atom, "v_state")
-  CAF_ADD_ATOM(joconde_vm, joconde, adopt_atom, "v_adopt")
-  CAF_ADD_ATOM(joconde_vm, joconde, peer_up_atom, "v_peerup")
-  CAF_ADD_ATOM(joconde_vm, joconde, peer_down_atom, "v_peerdn")
-  CAF_ADD_ATOM(joconde_vm, joconde, peer_atom, "v_peer")
-  CAF_ADD_ATOM(joconde_vm, joconde, peers_atom, "v_peers")
-  CAF_ADD_ATOM(joconde_vm, joconde, begin_atom, "v_begin")
-  CAF_ADD_ATOM(joconde_vm, joconde, sealed_atom, "v_sealed")
-  CAF_ADD_ATOM(joconde_vm, joconde, failed_atom, "v_failed")
-  CAF_ADD_ATOM(joconde_vm, joconde, release_atom, "v_release")
-  CAF_ADD_ATOM(joconde_vm, joconde, mpc_ok_atom, "v_mpcok")
-  CAF_ADD_ATOM(joconde_vm, joconde, mpc_fail_atom, "v_mpcfail")
-  CAF_ADD_ATOM(joconde_vm, joconde, run_atom, "v_run")
-  CAF_ADD_ATOM(joconde_vm, joconde, check_atom, "v_check")
-  CAF_ADD_ATOM(joconde_vm, joconde, evidence_atom, "v_evid")
-  CAF_ADD_ATOM(joconde_vm, joconde, verify_atom, "v_verify")
-
-CAF_END_TYPE_ID_BLOCK(joconde_vm)
 
 namespace joconde {
 

@@ -1,21 +1,27 @@
 #pragma once
 
-// The plain data the artefact manager answers its node's HTTP API with (messages/cplane.hpp
-// artefact_manager_actor): what came of a person's step on a CTA, and the CTAs as this node holds
-// them. Small structs with inspect() overloads; the HTTP edge (actors/node/cta_json.cpp) renders
-// them as JSON, the artefact manager never does. No CAF here.
+// The plain data the Control Plane's actors answer their node's HTTP API with (the interfaces are in
+// cplane.hpp): what came of a person's step on a CTA and the CTAs as this node holds them (the
+// artefact manager), and what a Data Custodian uploads or a Data Analyst downloads (the io_service).
+// Small structs with inspect() overloads (tests/unit/plane_messages_test.cpp checks that every field
+// survives); the HTTP edge renders them as JSON (actors/node/cta_json.cpp, http_io.cpp), the actors
+// never do. No CAF here.
 
 #include "joconde/messages/proto_bytes.hpp"
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace joconde::v1 {
 class CtaRecord;
+class SignedAuthorization;
 } // namespace joconde::v1
 
 namespace joconde {
+
+// -- the artefact manager's answers --
 
 /// What came of a step on a CTA: a draft registered, a CTSA or signature accepted by the root, a
 /// decision, a cancellation. Fields a step does not produce stay empty.
@@ -64,19 +70,49 @@ struct cta_view {
   std::vector<proto_bytes<v1::CtaRecord>> records;  ///< as stored
   std::vector<member_view> members;                 ///< a view of one CTA only
 
-  bool operator==(const cta_view& other) const {
-    if (records.size() != other.records.size() || members != other.members)
-      return false;
-    for (size_t i = 0; i < records.size(); ++i)
-      if (records[i].bytes != other.records[i].bytes)
-        return false;
-    return true;
-  }
+  bool operator==(const cta_view&) const = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cta_view& x) {
   return f(x.records, x.members);
+}
+
+// -- uploads and downloads --
+
+/// A person's request to move one input into, or one output out of, a CT.
+struct io_request {
+  std::string uuid;   ///< the CT
+  std::string key;    ///< the input key (upload) or output key (download)
+  proto_bytes<v1::SignedAuthorization> authorization;  ///< signed with the person's PAK
+  std::string user;   ///< the node user who asked (audited)
+  std::string csv;    ///< upload: the table; download: empty
+
+  bool operator==(const io_request&) const = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, io_request& x) {
+  return f(x.uuid, x.key, x.authorization.bytes, x.user, x.csv);
+}
+
+/// What an upload or a download did.
+struct io_receipt {
+  std::string uuid;      ///< the CT
+  std::string key;       ///< the input or output key
+  std::uint64_t rows = 0;
+  std::string phase;     ///< upload: the CT's phase afterwards
+  std::uint64_t suppressed = 0;  ///< download: rows the algorithm marked invalid
+  std::string csv;       ///< download: the output table
+  bool simulated = false;        ///< the CT VMs run on the simulated TEE platform
+  std::vector<std::pair<std::string, double>> timings_ms;  ///< each step's duration, in order
+
+  bool operator==(const io_receipt&) const = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, io_receipt& x) {
+  return f(x.uuid, x.key, x.rows, x.phase, x.suppressed, x.csv, x.simulated, x.timings_ms);
 }
 
 } // namespace joconde
