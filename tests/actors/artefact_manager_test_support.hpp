@@ -18,6 +18,7 @@
 #include "joconde/node.pb.h"
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
+#include "support/ct_reports.hpp"
 #include "support/mplane_mocks.hpp"
 #include "support/test_pki.hpp"
 
@@ -97,10 +98,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   ~fixture() {
-    self->send_exit(am, caf::exit_reason::user_shutdown);
-    self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->send_exit(audit, caf::exit_reason::user_shutdown);
-    sched.run();
+    joconde::test::shut_down(self, sched, am, broker, audit);
     store = {};
     std::filesystem::remove_all(dir);
   }
@@ -238,28 +236,12 @@ struct final_fixture : fixture {
   }
 
   v1::VmEndpoint vm(const std::string& cp, uint32_t index) {
-    v1::VmEndpoint ep;
-    ep.set_uuid(uuid);
-    ep.set_cp(cp);
-    ep.set_cp_index(index);
-    ep.set_client_address("127.0.0.1:4100");
-    ep.set_peer_address("127.0.0.1:4101");
-    ep.set_mpc_address("127.0.0.1:4102");
-    ep.set_platform("joconde-simulated");
-    ep.set_reported_at_ms(7);
-    return ep;
+    return joconde::test::vm_endpoint(uuid, cp, index, "127.0.0.1:4102", 7);
   }
 
   v1::TelemetryEvent event(const std::string& cp, std::string kind, std::string subject,
                            std::string value = "", int64_t at = 8) {
-    v1::TelemetryEvent ev;
-    ev.set_uuid(uuid);
-    ev.set_cp(cp);
-    ev.set_at_ms(at);
-    ev.set_kind(std::move(kind));
-    ev.set_subject(std::move(subject));
-    ev.set_value(std::move(value));
-    return ev;
+    return joconde::test::telemetry_event(uuid, cp, std::move(kind), std::move(subject), std::move(value), at);
   }
 
   /// Delivered on `topic` from `origin`: refused, so nothing is stored and nothing is sent.

@@ -93,10 +93,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   ~fixture() {
-    self->send_exit(am, caf::exit_reason::user_shutdown);
-    self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->send_exit(audit, caf::exit_reason::user_shutdown);
-    sched.run();
+    joconde::test::shut_down(self, sched, am, broker, audit);
     store = {};
     std::filesystem::remove_all(dir);
   }

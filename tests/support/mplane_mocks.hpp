@@ -60,4 +60,11 @@ inline connection_manager_actor::behavior_type mock_cm(connection_manager_actor:
                                                    [=](revoke_atom, std::string& fp) { dropped->push_back(fp); });
 }
 
+/// Stops `actors` (an actor under test and its mocks) and lets them finish.
+template <class Self, class... Handles>
+void shut_down(Self& self, caf::scheduler::test_coordinator& sched, const Handles&... actors) {
+  (self->send_exit(actors, caf::exit_reason::user_shutdown), ...);
+  sched.run();
+}
+
 } // namespace joconde::test

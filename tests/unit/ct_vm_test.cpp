@@ -9,6 +9,7 @@
 #include "cplane/ct_vm.hpp"
 #include "cplane/provisioner.hpp"
 #include "node/cta_json.hpp"
+#include "support/ct_reports.hpp"
 
 #include "joconde/enclave/simulated.hpp"
 #include "joconde/messages/proto.hpp"
@@ -45,28 +46,12 @@ v1::CtaRecord final_record() {
 }
 
 v1::VmEndpoint endpoint_of(const std::string& cp, uint32_t index) {
-  v1::VmEndpoint vm;
-  vm.set_uuid(uuid);
-  vm.set_cp(cp);
-  vm.set_cp_index(index);
-  vm.set_client_address("127.0.0.1:4100");
-  vm.set_peer_address("127.0.0.1:4101");
-  vm.set_mpc_address("cp1.example.org:4102");
-  vm.set_platform("joconde-simulated");
-  vm.set_reported_at_ms(1);
-  return vm;
+  return joconde::test::vm_endpoint(uuid, cp, index, "cp1.example.org:4102", 1);
 }
 
 v1::TelemetryEvent event_of(const std::string& cp, std::string kind, std::string subject,
                             std::string value, int64_t at = 5) {
-  v1::TelemetryEvent ev;
-  ev.set_uuid(uuid);
-  ev.set_cp(cp);
-  ev.set_at_ms(at);
-  ev.set_kind(std::move(kind));
-  ev.set_subject(std::move(subject));
-  ev.set_value(std::move(value));
-  return ev;
+  return joconde::test::telemetry_event(uuid, cp, std::move(kind), std::move(subject), std::move(value), at);
 }
 
 struct temp_dir {
