@@ -55,31 +55,49 @@ struct moments {
   secret d_zero;              ///< per variance: 1 where D = n S_vv - S_v^2 is 0 (in the ring)
 };
 
-moments compute_moments(backend& b, const char* kernel, const secret& masks, std::size_t groups,
-                        const moment_spec& spec) {
-  const auto rows = rows_of(kernel, masks, groups);
-  for (auto* v : spec.vars)
-    expect_size(kernel, "argument", *v, rows);
-  const auto nv = spec.vars.size();
-  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+/// A (p, q) index pair into moment_spec::vars: the variances first, then the cross pair.
+using var_pair = std::pair<std::size_t, std::size_t>;
+
+/// The pairs of variables whose comoments `spec` asks for.
+std::vector<var_pair> pairs_of(const moment_spec& spec) {
+  std::vector<var_pair> pairs;
   for (auto v : spec.variances)
     pairs.emplace_back(v, v);
   if (spec.cross)
     pairs.emplace_back(0, 1);
-  const auto np = pairs.size();
-  const auto g = groups;
+  return pairs;
+}
 
-  moments r;
+/// Per-group divisors that are >= 1 even for groups of 0 or 1 rows.
+struct safe_divisors {
+  secret z1;  ///< 1 where n == 1
+  secret nm1; ///< n - 1, or 1 where n <= 1
+  secret nn1; ///< n (n - 1), or 1 where n <= 1
+};
+
+/// Counts the rows per group into r.n, r.z0 and r.n_safe; returns z1 and nm1 (nn1 comes later).
+safe_divisors count_groups(backend& b, const secret& masks, std::size_t groups, moments& r) {
+  const auto g = groups;
   r.n = count(b, masks, groups);
   // Which groups have 0 or 1 rows, for the safe divisors (n, n - 1, n (n - 1) are all >= 1).
   std::vector<word> zero_one(2 * g, 0);
   std::fill(zero_one.begin() + static_cast<std::ptrdiff_t>(g), zero_one.end(), 1);
   auto zz = b.eq(concat({&r.n, &r.n}), constants(b, zero_one));
   r.z0 = part(zz, 0, g);
-  auto z1 = part(zz, 1, g);
+  safe_divisors d;
+  d.z1 = part(zz, 1, g);
   r.n_safe = b.add(r.n, r.z0);
-  auto nm1_safe = b.add(b.add_public(r.n, w(-1)), b.add(b.mul_public(r.z0, 2), z1));
+  d.nm1 = b.add(b.add_public(r.n, w(-1)), b.add(b.mul_public(r.z0, 2), d.z1));
+  return d;
+}
 
+/// The exact ring sums per group: S_v for every variable, then S_pq for every pair; sets d.nn1.
+std::vector<secret> group_sums(backend& b, const secret& masks, std::size_t groups,
+                               std::size_t rows, const moment_spec& spec,
+                               const std::vector<var_pair>& pairs, const moments& r,
+                               safe_divisors& d) {
+  const auto np = pairs.size();
+  const auto g = groups;
   // Row products for every pair, plus n (n - 1), in one mul.
   secret lhs;
   secret rhs;
@@ -92,7 +110,7 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
   auto prod = b.mul(lhs, rhs);
   lhs = {};
   rhs = {};
-  auto nn1_safe = b.add(b.add(slice(prod, np * rows, g), r.z0), z1);
+  d.nn1 = b.add(b.add(slice(prod, np * rows, g), r.z0), d.z1);
   std::vector<secret> pair_cols;
   for (std::size_t k = 0; k < np; ++k)
     pair_cols.push_back(slice(prod, k * rows, rows));
@@ -101,10 +119,14 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
   std::vector<const secret*> cols(spec.vars.begin(), spec.vars.end());
   for (auto& p : pair_cols)
     cols.push_back(&p);
-  auto sums = group_dots(b, masks, groups, rows, cols);
-  pair_cols.clear();
-  // sums[0..nv) are S_v, sums[nv..nv+np) are S_pq.
+  return group_dots(b, masks, groups, rows, cols);
+}
 
+/// Sets r.c (c_v = round(S_v / n)) and r.d_zero (D_v == 0); returns sc_v = S_v - n c_v.
+std::vector<secret> centre(backend& b, const moment_spec& spec, std::size_t groups,
+                           const std::vector<secret>& sums, moments& r) {
+  const auto nv = spec.vars.size();
+  const auto g = groups;
   // c_v = round(S_v / n).
   secret s_all = concat(std::span<const secret>{sums.data(), nv});
   auto c_all = b.div(s_all, tile(r.n_safe, nv), 0);
@@ -131,10 +153,21 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
   for (std::size_t k = 0; k < nvar; ++k)
     append(d_all, b.sub(part(m1, nv + k, g), part(m1, nv + nvar + k, g)));
   r.d_zero = b.eq(d_all, b.constant(0, d_all.size()));
+  return sc;
+}
 
+/// Divides the centred sums in one div: per pair S_pq_c / (n - 1), then per pair
+/// sc_p sc_q / (n (n - 1)), then the deviations sc_v / n and the wide S_pq_c, if asked.
+secret centred_quotients(backend& b, const moment_spec& spec, const std::vector<var_pair>& pairs,
+                         std::size_t groups, const std::vector<secret>& sums,
+                         const std::vector<secret>& sc, const moments& r,
+                         const safe_divisors& d) {
+  const auto nv = spec.vars.size();
+  const auto np = pairs.size();
+  const auto g = groups;
   // Centred sums: S_pq_c = S_pq - c_p S_q - c_q sc_p, and sc_p sc_q.
-  ml = {};
-  mr = {};
+  secret ml;
+  secret mr;
   for (auto [p, q] : pairs) {
     append(ml, r.c[p]);
     append(mr, sums[q]);
@@ -153,12 +186,12 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
   secret centred;
   for (std::size_t k = 0; k < np; ++k) {
     append(centred, b.sub(b.sub(sums[nv + k], part(m2, k, g)), part(m2, np + k, g)));
-    append(den, nm1_safe);
+    append(den, d.nm1);
   }
   append(num, centred);
   for (std::size_t k = 0; k < np; ++k) {
     append(num, part(m2, 2 * np + k, g));
-    append(den, nn1_safe);
+    append(den, d.nn1);
   }
   if (spec.deviations)
     for (std::size_t v = 0; v < nv; ++v) {
@@ -168,9 +201,16 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
   if (spec.wide) {
     // The first term again with 8 fraction bits, through a divisor 2^16 larger.
     append(num, centred);
-    append(den, b.mul_public(tile(nm1_safe, np), word{1} << 16));
+    append(den, b.mul_public(tile(d.nm1, np), word{1} << 16));
   }
-  auto q = b.div(num, den, frac);
+  return b.div(num, den, frac);
+}
+
+/// Sets r.m24, r.dev and r.m8 from the quotients `q` of centred_quotients for `np` pairs.
+void take_comoments(backend& b, const moment_spec& spec, std::size_t np, std::size_t groups,
+                    const secret& q, moments& r) {
+  const auto nv = spec.vars.size();
+  const auto g = groups;
   for (std::size_t k = 0; k < np; ++k)
     r.m24.push_back(b.sub(part(q, k, g), part(q, np + k, g)));
   std::size_t at = 2 * np;
@@ -182,6 +222,22 @@ moments compute_moments(backend& b, const char* kernel, const secret& masks, std
     for (std::size_t k = 0; k < np; ++k)
       r.m8.push_back(b.sub(part(q, at + k, g), part(second, k, g)));
   }
+}
+
+/// The moments `spec` asks for, per group, of variables of `rows_of(masks, groups)` rows.
+moments compute_moments(backend& b, const char* kernel, const secret& masks, std::size_t groups,
+                        const moment_spec& spec) {
+  const auto rows = rows_of(kernel, masks, groups);
+  for (auto* v : spec.vars)
+    expect_size(kernel, "argument", *v, rows);
+  const auto pairs = pairs_of(spec);
+  moments r;
+  auto divisors = count_groups(b, masks, groups, r);
+  // sums[0..nv) are S_v, sums[nv..nv+np) are S_pq.
+  auto sums = group_sums(b, masks, groups, rows, spec, pairs, r, divisors);
+  auto sc = centre(b, spec, groups, sums, r);
+  auto q = centred_quotients(b, spec, pairs, groups, sums, sc, r, divisors);
+  take_comoments(b, spec, pairs.size(), groups, q, r);
   return r;
 }
 
