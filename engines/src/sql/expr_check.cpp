@@ -109,31 +109,8 @@ void to_code(expr& text, const value_type& category) {
   text.range = interval{code, code, true};
 }
 
-void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
-  if (in_aggregate)
-    throw sql_error(e.pos,
-                    "aggregates cannot be nested: " + e.name + " is inside another aggregate");
-  if (!sc.aggregated)
-    throw sql_error(e.pos, "aggregates are not allowed in " + sc.clause
-                             + (sc.clause == "WHERE" ? " (it filters rows before they are "
-                                                       "aggregated; use HAVING COUNT(*) >= k to "
-                                                       "suppress small groups)"
-                                                     : ""));
-  for (auto& a : e.args)
-    check_expr(*a, sc, true);
-  auto n = static_cast<i128>(sc.max_rows);
-  e.type = value_type{};
-  if (e.agg == kernels::aggregate::count) {
-    for (auto& a : e.args)
-      if (a->type.kind == value_kind::text)
-        throw sql_error(a->pos, "COUNT counts rows; give it * or a column, not a text");
-    e.type.integral = true;
-    e.range = interval{0, n, true};
-    auto ok = kernels::check_range(kernels::aggregate::count, sc.max_rows, 0, 1);
-    if (!ok)
-      throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
-    return;
-  }
+/// Checks an aggregate's argument types and proves each argument's range (COUNT aside).
+void check_aggregate_args(expr& e, const scope& sc) {
   for (auto& a : e.args) {
     if (a->type.kind == value_kind::boolean
         && (e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg)) {
@@ -148,6 +125,22 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
       refuse_unbounded(e, sc.source);
     prove(*a, a->range, sc.source);
   }
+}
+
+/// Types COUNT (integral, 0..max_rows) and checks the kernel can count that many rows.
+void check_count(expr& e, const scope& sc, i128 n) {
+  for (auto& a : e.args)
+    if (a->type.kind == value_kind::text)
+      throw sql_error(a->pos, "COUNT counts rows; give it * or a column, not a text");
+  e.type.integral = true;
+  e.range = interval{0, n, true};
+  auto ok = kernels::check_range(kernels::aggregate::count, sc.max_rows, 0, 1);
+  if (!ok)
+    throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
+}
+
+/// Sets the result type and range of a non-COUNT aggregate from its (checked) arguments.
+void type_statistic(expr& e, i128 n) {
   const auto& x = *e.args[0];
   i128 lo = x.range.lo;
   i128 hi = x.range.hi;
@@ -205,14 +198,37 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
     }
     case kernels::aggregate::count: break;
   }
+}
+
+void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
+  if (in_aggregate)
+    throw sql_error(e.pos,
+                    "aggregates cannot be nested: " + e.name + " is inside another aggregate");
+  if (!sc.aggregated)
+    throw sql_error(e.pos, "aggregates are not allowed in " + sc.clause
+                             + (sc.clause == "WHERE" ? " (it filters rows before they are "
+                                                       "aggregated; use HAVING COUNT(*) >= k to "
+                                                       "suppress small groups)"
+                                                     : ""));
+  for (auto& a : e.args)
+    check_expr(*a, sc, true);
+  auto n = static_cast<i128>(sc.max_rows);
+  e.type = value_type{};
+  if (e.agg == kernels::aggregate::count) {
+    check_count(e, sc, n);
+    return;
+  }
+  check_aggregate_args(e, sc);
+  type_statistic(e, n);
   prove(e, e.range, sc.source);
+  const auto& x = *e.args[0];
+  auto lo = static_cast<std::int64_t>(x.range.lo);
+  auto hi = static_cast<std::int64_t>(x.range.hi);
   auto ok = e.args.size() == 2
-              ? kernels::check_range(e.agg, sc.max_rows, static_cast<std::int64_t>(lo),
-                                     static_cast<std::int64_t>(hi),
+              ? kernels::check_range(e.agg, sc.max_rows, lo, hi,
                                      static_cast<std::int64_t>(e.args[1]->range.lo),
                                      static_cast<std::int64_t>(e.args[1]->range.hi))
-              : kernels::check_range(e.agg, sc.max_rows, static_cast<std::int64_t>(lo),
-                                     static_cast<std::int64_t>(hi));
+              : kernels::check_range(e.agg, sc.max_rows, lo, hi);
   if (!ok)
     throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
 }
