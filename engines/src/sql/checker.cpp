@@ -244,11 +244,8 @@ void check_union(select_stmt& s, const program_impl& prog) {
   }
 }
 
-void check_statement(select_stmt& s, program_impl& prog, std::string_view source) {
-  s.output_index = find_table(prog.outputs, s.output, s.output_pos, "output");
-  s.from_index = find_table(prog.inputs, s.from, s.from_pos, "input");
-  scope sc;
-  sc.source = source;
+/// Resolves the statement's FROM, UNION and JOIN inputs into `sc` and sets its row bound.
+void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
   sc.tables.push_back(scope_table{&prog.inputs[s.from_index], 0});
   s.max_rows = prog.inputs[s.from_index].max_rows;
   if (!s.unions.empty()) {
@@ -269,14 +266,10 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
     s.max_rows = prog.inputs[s.from_index].max_rows + prog.inputs[s.join_index].max_rows - 1;
   }
   sc.max_rows = s.max_rows;
-  if (s.where) {
-    sc.clause = "WHERE";
-    check_expr(*s.where, sc, false);
-    if (s.where->type.kind != value_kind::boolean)
-      throw sql_error(s.where->pos, "WHERE needs a condition (boolean), but "
-                                      + quote(*s.where, source) + " is "
-                                      + describe(s.where->type));
-  }
+}
+
+/// Resolves the GROUP BY columns (distinct categories) and counts the groups they give.
+void check_group_by(select_stmt& s, const scope& sc) {
   s.groups = 1;
   for (auto& g : s.group_by) {
     const column_schema* col = nullptr;
@@ -295,19 +288,10 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
                                + " groups so far, more than the 4096 allowed; group by fewer or "
                                  "smaller categories");
   }
-  bool any_aggregate = std::any_of(s.items.begin(), s.items.end(),
-                                   [](const select_item& i) { return has_aggregate(*i.value); });
-  if (s.has_having && s.group_by.empty() && !any_aggregate)
-    throw sql_error(s.having_pos, "HAVING needs GROUP BY or an aggregate in the select list");
-  s.aggregated = any_aggregate || !s.group_by.empty();
-  sc.aggregated = s.aggregated;
-  sc.group_by = &s.group_by;
-  sc.clause = "the select list";
-  for (auto& item : s.items)
-    check_expr(*item.value, sc, false);
-  for (const auto& item : s.items)
-    collect_aggregates(*item.value, s.aggregates);
-  const auto& out = prog.outputs[s.output_index];
+}
+
+/// Checks the select list against the output table: count, order, names, types and rows.
+void check_output(select_stmt& s, const table_schema& out, std::string_view source) {
   if (s.items.size() != out.columns.size())
     throw sql_error(s.items.size() > out.columns.size() ? s.items[out.columns.size()].value->pos
                                                          : s.pos,
@@ -334,6 +318,36 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
     throw sql_error(s.output_pos, "this select may write " + std::to_string(rows) + " rows but `"
                                     + out.name + "` declares at most "
                                     + std::to_string(out.max_rows));
+}
+
+void check_statement(select_stmt& s, program_impl& prog, std::string_view source) {
+  s.output_index = find_table(prog.outputs, s.output, s.output_pos, "output");
+  s.from_index = find_table(prog.inputs, s.from, s.from_pos, "input");
+  scope sc;
+  sc.source = source;
+  bind_sources(s, prog, sc);
+  if (s.where) {
+    sc.clause = "WHERE";
+    check_expr(*s.where, sc, false);
+    if (s.where->type.kind != value_kind::boolean)
+      throw sql_error(s.where->pos, "WHERE needs a condition (boolean), but "
+                                      + quote(*s.where, source) + " is "
+                                      + describe(s.where->type));
+  }
+  check_group_by(s, sc);
+  bool any_aggregate = std::any_of(s.items.begin(), s.items.end(),
+                                   [](const select_item& i) { return has_aggregate(*i.value); });
+  if (s.has_having && s.group_by.empty() && !any_aggregate)
+    throw sql_error(s.having_pos, "HAVING needs GROUP BY or an aggregate in the select list");
+  s.aggregated = any_aggregate || !s.group_by.empty();
+  sc.aggregated = s.aggregated;
+  sc.group_by = &s.group_by;
+  sc.clause = "the select list";
+  for (auto& item : s.items)
+    check_expr(*item.value, sc, false);
+  for (const auto& item : s.items)
+    collect_aggregates(*item.value, s.aggregates);
+  check_output(s, prog.outputs[s.output_index], source);
 }
 
 } // namespace
