@@ -145,17 +145,8 @@ private:
     return r;
   }
 
-  select_stmt insert() {
-    select_stmt s;
-    s.pos = peek().pos;
-    if (!at_keyword("INSERT"))
-      expected("INSERT INTO <output> SELECT ...");
-    next();
-    expect_keyword("INTO");
-    const auto& out = identifier("an output table name");
-    s.output = out.text;
-    s.output_pos = out.pos;
-    expect_keyword("SELECT");
+  /// Parses the items of the select list (each an expression with an optional AS name).
+  void select_list(select_stmt& s) {
     do {
       select_item item;
       item.value = expression();
@@ -166,6 +157,10 @@ private:
       }
       s.items.push_back(std::move(item));
     } while (accept_symbol(","));
+  }
+
+  /// Parses FROM <input>, then either UNION ALL <input>... or [INNER] JOIN <input> ON a = b.
+  void sources(select_stmt& s) {
     if (!at_keyword("FROM"))
       expected("`,` or FROM after the select list");
     next();
@@ -199,6 +194,44 @@ private:
         throw sql_error(peek().pos, "UNION ALL cannot follow a JOIN: a statement either "
                                     "unites inputs or joins two; drop the UNION ALL or the JOIN");
     }
+  }
+
+  /// Parses HAVING COUNT(*) >= k (the keyword is next), the only HAVING condition.
+  void having(select_stmt& s) {
+    s.has_having = true;
+    s.having_pos = next().pos;
+    if (!at_keyword("COUNT"))
+      expected("COUNT(*) >= <integer> (the only HAVING condition: small-cell suppression)");
+    next();
+    expect_symbol("(");
+    expect_symbol("*");
+    expect_symbol(")");
+    if (!at_symbol(">="))
+      expected("`>=` in HAVING COUNT(*) >= <integer>");
+    next();
+    if (peek().kind != token_kind::integer)
+      expected("a whole number in HAVING COUNT(*) >= <integer>");
+    const auto& k = next();
+    auto v = parse_integer(k);
+    if (v < 1)
+      throw sql_error(k.pos, "HAVING COUNT(*) >= " + k.text + " suppresses nothing; write a "
+                             "minimum group size of at least 1");
+    s.having_min = v;
+  }
+
+  select_stmt insert() {
+    select_stmt s;
+    s.pos = peek().pos;
+    if (!at_keyword("INSERT"))
+      expected("INSERT INTO <output> SELECT ...");
+    next();
+    expect_keyword("INTO");
+    const auto& out = identifier("an output table name");
+    s.output = out.text;
+    s.output_pos = out.pos;
+    expect_keyword("SELECT");
+    select_list(s);
+    sources(s);
     if (accept_keyword("WHERE"))
       s.where = expression();
     if (at_keyword("GROUP")) {
@@ -208,27 +241,8 @@ private:
         s.group_by.push_back(column_name("a category column in GROUP BY"));
       while (accept_symbol(","));
     }
-    if (at_keyword("HAVING")) {
-      s.has_having = true;
-      s.having_pos = next().pos;
-      if (!at_keyword("COUNT"))
-        expected("COUNT(*) >= <integer> (the only HAVING condition: small-cell suppression)");
-      next();
-      expect_symbol("(");
-      expect_symbol("*");
-      expect_symbol(")");
-      if (!at_symbol(">="))
-        expected("`>=` in HAVING COUNT(*) >= <integer>");
-      next();
-      if (peek().kind != token_kind::integer)
-        expected("a whole number in HAVING COUNT(*) >= <integer>");
-      const auto& k = next();
-      auto v = parse_integer(k);
-      if (v < 1)
-        throw sql_error(k.pos, "HAVING COUNT(*) >= " + k.text + " suppresses nothing; write a "
-                               "minimum group size of at least 1");
-      s.having_min = v;
-    }
+    if (at_keyword("HAVING"))
+      having(s);
     if (!at_symbol(";"))
       expected(s.has_having ? "`;` after HAVING" : "WHERE, GROUP BY, HAVING or `;`");
     next();
