@@ -370,12 +370,10 @@ result<evidence> simulated_attester::get_evidence(std::span<const std::uint8_t, 
 
 // -- simulated_verifier --
 
-simulated_verifier::simulated_verifier(std::vector<bytes> roots) : roots_(std::move(roots)) {
-  // nop
-}
+namespace {
 
-result<claims> simulated_verifier::verify(const evidence& ev, const reference_values& ref,
-                                          std::span<const std::uint8_t, 64> expected) const {
+/// Checks that `ev` may be and looks like simulated evidence; returns its parsed certificate chain.
+result<std::vector<x509_ptr>> parse_evidence(const evidence& ev, const reference_values& ref) {
   if (!ref.allow_simulated)
     return fail(errc::forbidden,
                 "the evidence comes from the SIMULATED TEE platform, which gives no memory "
@@ -396,8 +394,13 @@ result<claims> simulated_verifier::verify(const evidence& ev, const reference_va
     if (!chain.back())
       return malformed_report("certificate " + std::to_string(chain.size()) + " is not DER X.509");
   }
+  return chain;
+}
+
+/// Checks that the chip certificate `chain` ends in a trusted root (DER) and is valid now.
+result<void> check_chain(const std::vector<bytes>& trusted, const std::vector<x509_ptr>& chain) {
   std::vector<x509_ptr> roots;
-  for (const auto& der : roots_)
+  for (const auto& der : trusted)
     if (auto root = detail::from_der(der))
       roots.push_back(std::move(root));
   if (auto rc = verify_chain(roots, chain); rc != X509_V_OK) {
@@ -411,15 +414,12 @@ result<claims> simulated_verifier::verify(const evidence& ev, const reference_va
                 "simulated platform root ("
                   + why + "); trust this platform's root certificate only if you know it is yours");
   }
-  auto chip_id = detail::spki_sha256(chain[0].get());
-  for (const auto& revoked : ref.revoked_chips)
-    if (revoked == chip_id)
-      return fail(errc::certificate_revoked,
-                  "the simulated chip key " + detail::hex(chip_id)
-                    + " is revoked, so its reports prove nothing; move the Computing Party to "
-                      "another platform");
-  if (!verify_raw(X509_get0_pubkey(chain[0].get()), field(report, 0, signed_size),
-                  report.data() + signed_size))
+  return ok();
+}
+
+/// Checks the report's signature by `chip_key` and its fixed fields (version, platform, chip id).
+result<void> check_report(const bytes& report, EVP_PKEY* chip_key, const bytes& chip_id) {
+  if (!verify_raw(chip_key, field(report, 0, signed_size), report.data() + signed_size))
     return fail(errc::bad_signature,
                 "the simulated attestation report's signature does not verify with the chip key: "
                 "the report was altered in transit or forged; ask the attester for fresh evidence");
@@ -436,6 +436,11 @@ result<claims> simulated_verifier::verify(const evidence& ev, const reference_va
                   + detail::hex(field(report, off_chip_id, chip_id.size()))
                   + " but was signed by chip " + detail::hex(chip_id)
                   + "; the platform is misconfigured, do not trust it");
+  return ok();
+}
+
+/// The claims a verified simulated report makes (all but the chip id).
+claims read_claims(const bytes& report) {
   claims out;
   out.platform = std::string{simulated_platform_id};
   out.simulated = true;
@@ -445,7 +450,12 @@ result<claims> simulated_verifier::verify(const evidence& ev, const reference_va
               out.launch_measurement.begin());
   std::copy_n(report.data() + off_host, out.host.size(), out.host.begin());
   std::copy_n(report.data() + off_report_data, out.report.size(), out.report.begin());
-  out.chip_id = std::move(chip_id);
+  return out;
+}
+
+/// Checks the claims against the reference values and the report data this handshake `expected`.
+result<void> check_claims(const claims& out, const reference_values& ref,
+                          std::span<const std::uint8_t, 64> expected) {
   if (out.debug)
     return fail(errc::debug_enabled,
                 "the simulated TEE VM was launched with debugging enabled, so the host can read its "
@@ -474,6 +484,36 @@ result<claims> simulated_verifier::verify(const evidence& ev, const reference_va
                 "the report data does not match this handshake: the evidence is replayed (old "
                 "nonce), relayed from another Computing Party or Computing Task, or bound to another "
                 "channel key; start a new handshake");
+  return ok();
+}
+
+} // namespace
+
+simulated_verifier::simulated_verifier(std::vector<bytes> roots) : roots_(std::move(roots)) {
+  // nop
+}
+
+result<claims> simulated_verifier::verify(const evidence& ev, const reference_values& ref,
+                                          std::span<const std::uint8_t, 64> expected) const {
+  auto chain = parse_evidence(ev, ref);
+  if (!chain)
+    return std::move(chain).err();
+  if (auto checked = check_chain(roots_, *chain); !checked)
+    return checked.err();
+  auto* chip_cert = chain->front().get();
+  auto chip_id = detail::spki_sha256(chip_cert);
+  for (const auto& revoked : ref.revoked_chips)
+    if (revoked == chip_id)
+      return fail(errc::certificate_revoked,
+                  "the simulated chip key " + detail::hex(chip_id)
+                    + " is revoked, so its reports prove nothing; move the Computing Party to "
+                      "another platform");
+  if (auto checked = check_report(ev.report, X509_get0_pubkey(chip_cert), chip_id); !checked)
+    return checked.err();
+  auto out = read_claims(ev.report);
+  out.chip_id = std::move(chip_id);
+  if (auto checked = check_claims(out, ref, expected); !checked)
+    return checked.err();
   return out;
 }
 
