@@ -70,12 +70,9 @@ result<void> check_schema(const google::protobuf::RepeatedPtrField<v1::Column>& 
   return ok();
 }
 
-} // namespace
-
-result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
-  if (c.title().empty() || c.title().size() > 200)
-    return fail(errc::malformed_input, "the title must have 1 to 200 characters");
-  // Engine and Computing Parties.
+/// The engine exists, is not for tests only and runs with as many distinct Computing Parties as
+/// the CTSC names; the CTSC has a main algorithm.
+result<void> check_engine_and_parties(const v1::Ctsc& c) {
   const auto* engine = engines::find_engine(c.engine().name());
   if (engine == nullptr)
     return fail(errc::malformed_input, "unknown MPC engine '" + c.engine().name() + "'");
@@ -95,7 +92,11 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
   }
   if (c.main_algorithm().source().empty())
     return fail(errc::malformed_input, "the CTSC has no main algorithm");
-  // Peers and their roles.
+  return ok();
+}
+
+/// The peers by node name with their roles, each named once; the Task Organiser's node is one of them.
+result<std::map<std::string, v1::PeerRole>> check_peers(const v1::Ctsc& c) {
   if (c.peers().empty())
     return fail(errc::malformed_input, "the CTSC names no peers");
   std::map<std::string, v1::PeerRole> peers;
@@ -110,6 +111,12 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
   if (peers.count(c.organiser().peer()) == 0)
     return fail(errc::forbidden, "the Task Organiser's node " + c.organiser().peer()
                                    + " is not one of the peers");
+  return peers;
+}
+
+/// Every input and output has a unique key, a well-formed schema, and belongs to (or goes to)
+/// peers whose role allows it.
+result<void> check_inputs_outputs(const v1::Ctsc& c, const std::map<std::string, v1::PeerRole>& peers) {
   auto gives_input = [&](const std::string& fqdn) {
     auto r = peers.at(fqdn);
     return r == v1::PEER_ROLE_INPUT || r == v1::PEER_ROLE_INPUT_OUTPUT;
@@ -118,7 +125,6 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
     auto r = peers.at(fqdn);
     return r == v1::PEER_ROLE_OUTPUT || r == v1::PEER_ROLE_INPUT_OUTPUT;
   };
-  // Inputs and outputs.
   if (c.inputs().empty() || c.outputs().empty())
     return fail(errc::malformed_input, "the CTSC needs at least one input and one output");
   std::set<std::string> keys;
@@ -143,7 +149,12 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
     if (auto r = check_schema(out.schema(), "output " + out.key()); !r)
       return r;
   }
-  // Deadlines: approval < input < execution < output, retention positive.
+  return ok();
+}
+
+/// Deadlines: approval < input < execution < output, retention positive, and a new CTSC's
+/// approval deadline still ahead.
+result<void> check_deadlines(const v1::Ctsc& c, int64_t now_ms, bool registered) {
   const auto& t = c.temporal();
   if (!(t.approval_deadline_ms() < t.input_deadline_ms() && t.input_deadline_ms() < t.execution_deadline_ms()
         && t.execution_deadline_ms() < t.output_deadline_ms()))
@@ -153,6 +164,23 @@ result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
     return fail(errc::malformed_input, "the data retention time must be positive");
   if (!registered && t.approval_deadline_ms() <= now_ms)
     return fail(errc::malformed_input, "the approval deadline has passed already");
+  return ok();
+}
+
+} // namespace
+
+result<void> check_ctsc(const v1::Ctsc& c, int64_t now_ms, bool registered) {
+  if (c.title().empty() || c.title().size() > 200)
+    return fail(errc::malformed_input, "the title must have 1 to 200 characters");
+  if (auto r = check_engine_and_parties(c); !r)
+    return r;
+  auto peers = check_peers(c);
+  if (!peers)
+    return peers.err();
+  if (auto r = check_inputs_outputs(c, *peers); !r)
+    return r;
+  if (auto r = check_deadlines(c, now_ms, registered); !r)
+    return r;
   // The algorithm compiles for the engine and the CTSC states what it discloses (DESIGN.md §9).
   return engines::check_algorithm(c);
 }

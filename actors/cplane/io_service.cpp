@@ -125,6 +125,16 @@ error vm_refusal(std::uint32_t cp, const v1::VmReply& r) {
                        + r.phase() + ")"};
 }
 
+/// The next answer of VM `cp`; the VM's refusal as an error.
+result<v1::VmReply> read_answer(enclave::secure_stream& st, std::uint32_t cp) {
+  auto reply = read_reply(st);
+  if (!reply)
+    return reply.err();
+  if (reply->code() != 0)
+    return vm_refusal(cp, *reply);
+  return reply;
+}
+
 /// Sends VM `cp` the request and returns its first answer; the VM's refusal as an error.
 result<v1::VmReply> ask(enclave::secure_stream& st, std::uint32_t cp, v1::VmRequest::Kind kind,
                         const v1::SignedAuthorization& authorization, std::uint64_t rows) {
@@ -134,12 +144,7 @@ result<v1::VmReply> ask(enclave::secure_stream& st, std::uint32_t cp, v1::VmRequ
   req.set_rows(rows);
   if (auto r = st.send(crypto::to_bytes(proto::serialize(req))); !r)
     return r.err();
-  auto reply = read_reply(st);
-  if (!reply)
-    return reply.err();
-  if (reply->code() != 0)
-    return vm_refusal(cp, *reply);
-  return reply;
+  return read_answer(st, cp);
 }
 
 /// The engine the CTSC names, if this node has it.
@@ -178,6 +183,166 @@ result<ct_slot<typename Specs::value_type>> resolve_slot(const v1::Ctsc& ctsc, c
   return fail(errc::not_found, std::string{"the CT has no "} + what + " " + key);
 }
 
+/// Per party, per column: the encoded shares of an input table.
+using share_messages = std::vector<std::vector<std::vector<std::uint8_t>>>;
+
+/// Splits every column of `table` into shares for `parties` parties, the columns concurrently; each
+/// column's clear values are released as soon as it is split.
+share_messages split_columns(const engines::engine& engine, engines::csv_table& table, std::size_t parties) {
+  const auto ncols = table.columns.size();
+  share_messages msgs(parties, std::vector<std::vector<std::uint8_t>>(ncols));
+  std::vector<std::thread> splitters;
+  for (std::size_t c = 0; c < ncols; ++c)
+    splitters.emplace_back([&, c] {
+      auto shares = engine.split(table.columns[c]);
+      std::vector<engines::word>().swap(table.columns[c]);
+      for (std::size_t p = 0; p < parties; ++p)
+        msgs[p][c] = engines::encode_shares(shares[p]);
+    });
+  for (auto& t : splitters)
+    t.join();
+  return msgs;
+}
+
+/// The progress of an upload to all VMs: bytes sent of `total`, reported under one lock.
+struct upload_progress {
+  explicit upload_progress(const std::function<void(std::uint64_t, std::uint64_t)>& report) : report{report} {
+    // nop
+  }
+
+  std::atomic<std::uint64_t> sent{0};
+  std::uint64_t total = 0;
+  std::mutex mutex;
+  const std::function<void(std::uint64_t, std::uint64_t)>& report;
+};
+
+/// Uploads one party's shares to its VM (request, columns, outcome), wiping each column once sent.
+result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
+                                 const v1::SignedAuthorization& authorization, std::uint64_t rows,
+                                 std::vector<std::vector<std::uint8_t>>& columns, upload_progress& progress) {
+  auto go = ask(st, cp, v1::VmRequest::KIND_UPLOAD, authorization, rows);
+  if (!go)
+    return go.err();
+  for (auto& m : columns) {
+    if (auto r = st.send(m); !r)
+      return r.err();
+    auto now = progress.sent += m.size();
+    OPENSSL_cleanse(m.data(), m.size());
+    if (progress.report) {
+      std::lock_guard lock{progress.mutex};
+      progress.report(now, progress.total);
+    }
+  }
+  return read_answer(st, cp);
+}
+
+/// Uploads the shares to all VMs at once; returns the phase the first VM reports, or the first
+/// party's failure.
+result<std::string> upload_all(sessions& s, share_messages& msgs, const v1::SignedAuthorization& authorization,
+                               std::uint64_t rows, upload_progress& progress) {
+  const auto parties = s.vm.size();
+  std::vector<std::optional<result<v1::VmReply>>> finals(parties);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < parties; ++p)
+    threads.emplace_back([&, p] {
+      finals[p] = upload_to_vm(s.vm[p].stream, static_cast<std::uint32_t>(p), authorization, rows, msgs[p],
+                               progress);
+    });
+  for (auto& th : threads)
+    th.join();
+  for (auto& f : finals)
+    if (!*f)
+      return f->err();
+  return (*finals[0])->phase();
+}
+
+/// One party's share of an output table: its row count and one secret per column.
+struct output_shares {
+  std::uint64_t rows = 0;
+  std::vector<engines::secret> columns;
+};
+
+/// Downloads VM `cp`'s shares of an output of `ncols` columns (the valid flags last), checking the
+/// table's shape.
+result<output_shares> download_from_vm(enclave::secure_stream& st, std::uint32_t cp,
+                                       const v1::SignedAuthorization& authorization, std::size_t ncols,
+                                       std::uint64_t max_rows) {
+  auto head = ask(st, cp, v1::VmRequest::KIND_DOWNLOAD, authorization, 0);
+  if (!head)
+    return head.err();
+  if (head->columns() != ncols || head->rows() > max_rows)
+    return error{errc::malformed_input, "the CT VM of " + cp_name(cp) + " sent a table of the wrong shape"};
+  output_shares out;
+  out.rows = head->rows();
+  for (std::size_t c = 0; c < ncols; ++c) {
+    auto msg = st.receive(16 + 16 * head->rows() + 64);
+    if (!msg)
+      return msg.err();
+    auto sh = engines::decode_shares(*msg, head->rows());
+    if (!sh || sh->a.size() != head->rows())
+      return error{errc::malformed_input, "the CT VM of " + cp_name(cp) + " sent damaged shares"};
+    out.columns.push_back(std::move(*sh));
+  }
+  return out;
+}
+
+/// Downloads the shares from all VMs at once; one failure is reported, and the VMs that did release
+/// have released their shares for good.
+result<std::vector<output_shares>> download_all(sessions& s, const v1::SignedAuthorization& authorization,
+                                                std::size_t ncols, std::uint64_t max_rows) {
+  const auto parties = s.vm.size();
+  std::vector<std::optional<result<output_shares>>> got(parties);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < parties; ++p)
+    threads.emplace_back([&, p] {
+      got[p] = download_from_vm(s.vm[p].stream, static_cast<std::uint32_t>(p), authorization, ncols, max_rows);
+    });
+  for (auto& th : threads)
+    th.join();
+  std::vector<output_shares> out;
+  for (auto& g : got) {
+    if (!*g)
+      return g->err();
+    out.push_back(std::move(**g));
+  }
+  return out;
+}
+
+/// Rebuilds the clear columns of `output_key` from every party's shares.
+result<std::vector<std::vector<engines::word>>> rebuild_columns(const engines::engine& engine,
+                                                                std::vector<output_shares>& shares,
+                                                                std::size_t ncols, const std::string& output_key) {
+  std::vector<std::vector<engines::word>> clear(ncols);
+  for (std::size_t c = 0; c < ncols; ++c) {
+    std::vector<engines::secret> per_party;
+    for (auto& party : shares)
+      per_party.push_back(std::move(party.columns[c]));
+    auto values = engine.rebuild(per_party);
+    if (!values)
+      return error{values.err().code, "the CT VMs' shares of " + output_key + " do not agree: "
+                                        + values.err().message};
+    clear[c] = std::move(*values);
+  }
+  return clear;
+}
+
+/// Keeps the rows the algorithm marked valid in the last column (the others are suppressed cells,
+/// zeroed) and counts the suppressed ones in `rep`.
+std::vector<std::vector<engines::word>> keep_valid_rows(const std::vector<std::vector<engines::word>>& clear,
+                                                        std::uint64_t rows, download_report& rep) {
+  const auto& valid = clear.back();
+  std::vector<std::vector<engines::word>> kept(clear.size() - 1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (valid[r] != 1) {
+      ++rep.suppressed;
+      continue;
+    }
+    for (std::size_t c = 0; c + 1 < clear.size(); ++c)
+      kept[c].push_back(clear[c][r]);
+  }
+  return kept;
+}
+
 } // namespace
 
 result<upload_report> upload(const io_target& t, const std::string& input_key, std::string_view csv,
@@ -188,7 +353,6 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   auto slot = resolve_slot(ctsc, ctsc.inputs(), "input", input_key);
   if (!slot)
     return slot.err();
-  const auto* engine = slot->engine;
   // 1. The file against the schema, before anything leaves the node.
   auto start = clock::now();
   auto table = engines::parse_csv(csv, slot->schema);
@@ -205,71 +369,19 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   rep.simulated = s->simulated;
   // 3. Shares: one encoded message per column and party, the columns split concurrently.
   start = clock::now();
-  const auto parties = s->vm.size();
-  const auto ncols = table->columns.size();
-  std::vector<std::vector<std::vector<std::uint8_t>>> msgs(parties, std::vector<std::vector<std::uint8_t>>(ncols));
-  {
-    std::vector<std::thread> splitters;
-    for (std::size_t c = 0; c < ncols; ++c)
-      splitters.emplace_back([&, c] {
-        auto shares = engine->split(table->columns[c]);
-        std::vector<engines::word>().swap(table->columns[c]);
-        for (std::size_t p = 0; p < parties; ++p)
-          msgs[p][c] = engines::encode_shares(shares[p]);
-      });
-    for (auto& t : splitters)
-      t.join();
-  }
-  std::uint64_t total = 0;
+  auto msgs = split_columns(*slot->engine, *table, s->vm.size());
+  upload_progress sent{progress};
   for (const auto& per_party : msgs)
     for (const auto& m : per_party)
-      total += m.size();
+      sent.total += m.size();
   rep.share_ms = ms_since(start);
   // 4. The request, the columns, the outcome: all VMs at once.
   start = clock::now();
-  std::atomic<std::uint64_t> sent{0};
-  std::mutex progress_mutex;
-  std::vector<std::optional<error>> failures(parties);
-  std::vector<v1::VmReply> finals(parties);
-  std::vector<std::thread> threads;
-  for (std::size_t p = 0; p < parties; ++p)
-    threads.emplace_back([&, p] {
-      auto& st = s->vm[p].stream;
-      auto go = ask(st, static_cast<std::uint32_t>(p), v1::VmRequest::KIND_UPLOAD, authorization, rep.rows);
-      if (!go) {
-        failures[p] = go.err();
-        return;
-      }
-      for (auto& m : msgs[p]) {
-        if (auto r = st.send(m); !r) {
-          failures[p] = r.err();
-          return;
-        }
-        auto now = sent += m.size();
-        OPENSSL_cleanse(m.data(), m.size());
-        if (progress) {
-          std::lock_guard lock{progress_mutex};
-          progress(now, total);
-        }
-      }
-      auto done = read_reply(st);
-      if (!done) {
-        failures[p] = done.err();
-        return;
-      }
-      if (done->code() != 0) {
-        failures[p] = vm_refusal(static_cast<std::uint32_t>(p), *done);
-        return;
-      }
-      finals[p] = *done;
-    });
-  for (auto& th : threads)
-    th.join();
+  auto phase = upload_all(*s, msgs, authorization, rep.rows, sent);
   rep.transfer_ms = ms_since(start);
-  for (auto& f : failures)
-    if (f)
-      return *f;
-  rep.phase = finals[0].phase();
+  if (!phase)
+    return phase.err();
+  rep.phase = std::move(*phase);
   return rep;
 }
 
@@ -280,8 +392,7 @@ result<download_report> download(const io_target& t, const std::string& output_k
   auto slot = resolve_slot(ctsc, ctsc.outputs(), "output", output_key);
   if (!slot)
     return slot.err();
-  const auto* engine = slot->engine;
-  const auto* schema = &slot->schema;
+  const auto& schema = slot->schema;
   auto start = clock::now();
   auto s = attest_all(t);
   if (!s)
@@ -289,76 +400,22 @@ result<download_report> download(const io_target& t, const std::string& output_k
   rep.attest_ms = ms_since(start);
   rep.simulated = s->simulated;
   start = clock::now();
-  const auto parties = s->vm.size();
-  const std::size_t ncols = schema->columns.size() + 1;  // + the valid flags
-  std::vector<std::optional<error>> failures(parties);
-  std::vector<std::vector<engines::secret>> cols(parties);
-  std::vector<std::uint64_t> rows(parties, 0);
-  std::vector<std::thread> threads;
-  for (std::size_t p = 0; p < parties; ++p)
-    threads.emplace_back([&, p] {
-      auto& st = s->vm[p].stream;
-      auto head = ask(st, static_cast<std::uint32_t>(p), v1::VmRequest::KIND_DOWNLOAD, authorization, 0);
-      if (!head) {
-        failures[p] = head.err();
-        return;
-      }
-      if (head->columns() != ncols || head->rows() > schema->max_rows) {
-        failures[p] = error{errc::malformed_input, "the CT VM of " + cp_name(static_cast<std::uint32_t>(p))
-                                                     + " sent a table of the wrong shape"};
-        return;
-      }
-      rows[p] = head->rows();
-      for (std::size_t c = 0; c < ncols; ++c) {
-        auto msg = st.receive(16 + 16 * head->rows() + 64);
-        if (!msg) {
-          failures[p] = msg.err();
-          return;
-        }
-        auto sh = engines::decode_shares(*msg, head->rows());
-        if (!sh || sh->a.size() != head->rows()) {
-          failures[p] = error{errc::malformed_input, "the CT VM of " + cp_name(static_cast<std::uint32_t>(p))
-                                                       + " sent damaged shares"};
-          return;
-        }
-        cols[p].push_back(std::move(*sh));
-      }
-    });
-  for (auto& th : threads)
-    th.join();
+  const std::size_t ncols = schema.columns.size() + 1;  // + the valid flags
+  auto shares = download_all(*s, authorization, ncols, schema.max_rows);
   rep.transfer_ms = ms_since(start);
-  // One failure is reported; the VMs that did release have released their shares for good.
-  for (auto& f : failures)
-    if (f)
-      return *f;
-  for (std::size_t p = 1; p < parties; ++p)
-    if (rows[p] != rows[0])
+  if (!shares)
+    return shares.err();
+  for (std::size_t p = 1; p < shares->size(); ++p)
+    if ((*shares)[p].rows != (*shares)[0].rows)
       return fail(errc::malformed_input, "the CT VMs disagree on the number of rows of " + output_key);
   start = clock::now();
-  std::vector<std::vector<engines::word>> clear(ncols);
-  for (std::size_t c = 0; c < ncols; ++c) {
-    std::vector<engines::secret> per_party;
-    for (std::size_t p = 0; p < parties; ++p)
-      per_party.push_back(std::move(cols[p][c]));
-    auto values = engine->rebuild(per_party);
-    if (!values)
-      return error{values.err().code, "the CT VMs' shares of " + output_key + " do not agree: "
-                                        + values.err().message};
-    clear[c] = std::move(*values);
-  }
-  // Keep the rows the algorithm marked valid (the others are suppressed cells, zeroed).
-  const auto& valid = clear.back();
-  std::vector<std::vector<engines::word>> kept(ncols - 1);
-  for (std::size_t r = 0; r < rows[0]; ++r) {
-    if (valid[r] != 1) {
-      ++rep.suppressed;
-      continue;
-    }
-    for (std::size_t c = 0; c + 1 < ncols; ++c)
-      kept[c].push_back(clear[c][r]);
-  }
-  rep.rows = rows[0] - rep.suppressed;
-  rep.csv = engines::format_csv(*schema, kept, rep.rows);
+  auto clear = rebuild_columns(*slot->engine, *shares, ncols, output_key);
+  if (!clear)
+    return clear.err();
+  const auto rows = (*shares)[0].rows;
+  auto kept = keep_valid_rows(*clear, rows, rep);
+  rep.rows = rows - rep.suppressed;
+  rep.csv = engines::format_csv(schema, kept, rep.rows);
   rep.rebuild_ms = ms_since(start);
   return rep;
 }

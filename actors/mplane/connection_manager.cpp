@@ -256,6 +256,234 @@ link_session* link_of_sender(connection_manager_pointer self, std::string& peer,
   return nullptr;
 }
 
+/// Step 1 of the parent's handshake: checks a child's hello and answers with a challenge.
+caf::result<std::string> on_hello_msg(connection_manager_pointer self, std::string& hello) {
+  auto& st = self->state;
+  purge_pending(self);
+  auto res = on_hello(*st.trust, *st.signer, hello, clock::now());
+  if (!res) {
+    count_handshake(self, to_string(res.err().code));
+    return refuse(self, "link.hello", res.err(), "", hello_claimed_sender(hello));
+  }
+  // One handshake in progress per child: a new hello from the same (verified) child replaces
+  // its earlier one, so a child cannot use up the slots its siblings need.
+  auto& child = res->first.child.fqdn;
+  for (auto i = st.pending.begin(); i != st.pending.end();)
+    i = i->second.child.fqdn == child ? st.pending.erase(i) : std::next(i);
+  if (st.pending.size() >= st.cfg.max_pending_handshakes) {
+    count_handshake(self, "busy");
+    return refuse(self, "link.hello", fail(errc::forbidden, "too many handshakes in progress"),
+                  child);
+  }
+  auto key = res->first.session;
+  st.pending.emplace(key, std::move(res->first));
+  return std::move(res->second);
+}
+
+/// Step 3 of the parent's handshake: the child's proof was accepted, its link is up.
+void child_established(connection_manager_pointer self, link_session link,
+                       connection_manager_actor handle, const std::string& fingerprint) {
+  auto& st = self->state;
+  auto fqdn = link.peer().fqdn;
+  if (st.children.count(fqdn) > 0)
+    child_down(self, fqdn, "replaced by a new link");
+  st.child_by_addr[handle.address()] = fqdn;
+  st.children.insert_or_assign(fqdn, connection_manager_state::child_link{std::move(link), handle});
+  self->monitor(handle);
+  set_link_gauge(self, fqdn, "child", 1);
+  count_handshake(self, "ok");
+  log::info(component, "link to child " + fqdn + " is up", {{"fingerprint", fingerprint}});
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.up"},
+             std::vector<std::string>{"peer", fqdn, "direction", "child", "fingerprint", fingerprint});
+  self->send(st.broker, link_up_atom::value, fqdn, false);
+}
+
+/// Step 2 of the parent's handshake: checks a child's proof against its pending challenge.
+caf::result<bool> on_proof_msg(connection_manager_pointer self, std::string& proof) {
+  auto& st = self->state;
+  purge_pending(self);
+  auto session = proof_session(proof);
+  if (!session) {
+    count_handshake(self, to_string(session.err().code));
+    return refuse(self, "link.proof", session.err());
+  }
+  auto i = st.pending.find(*session);
+  if (i == st.pending.end()) {
+    count_handshake(self, "replayed");
+    return refuse(self, "link.proof",
+                  fail(errc::replayed, "proof for an unknown, used or expired challenge"));
+  }
+  auto state = std::move(i->second);
+  st.pending.erase(i); // single use, whatever the outcome
+  auto link = on_proof(state, proof);
+  if (!link) {
+    count_handshake(self, to_string(link.err().code));
+    return refuse(self, "link.proof", link.err(), state.child.fqdn);
+  }
+  auto handle = caf::actor_cast<connection_manager_actor>(self->current_sender());
+  if (!handle)
+    return refuse(self, "link.proof", fail(errc::unknown_peer, "proof with no sender"));
+  child_established(self, std::move(*link), handle, state.child.fingerprint);
+  return true;
+}
+
+/// The link a `kind` of message ("frame" or "ack") came over; refuses it and returns nullptr if none.
+link_session* link_or_refuse(connection_manager_pointer self, const std::string& kind, std::string& peer,
+                             bool& is_parent) {
+  auto* link = link_of_sender(self, peer, is_parent);
+  if (link == nullptr)
+    refuse(self, "link." + kind, fail(errc::unknown_peer, kind + " from a node with no established link"));
+  return link;
+}
+
+/// Acknowledges a stored frame, on the same session only: a new session resends anyway.
+void ack_frame(connection_manager_pointer self, const std::string& peer, bool is_parent,
+               const std::string& session, uint64_t seq) {
+  auto& st = self->state;
+  if (is_parent && st.parent && st.parent->session() == session)
+    self->send(st.parent_handle, ack_atom::value, st.parent->seal_ack(seq));
+  else if (auto i = st.children.find(peer);
+           !is_parent && i != st.children.end() && i->second.session.session() == session)
+    self->send(i->second.handle, ack_atom::value, i->second.session.seal_ack(seq));
+}
+
+/// Opens a frame from a linked peer and hands its envelopes to the broker, acknowledging once stored.
+void on_frame(connection_manager_pointer self, std::string& bytes) {
+  auto& st = self->state;
+  std::string peer;
+  bool is_parent = false;
+  auto* link = link_or_refuse(self, "frame", peer, is_parent);
+  if (link == nullptr)
+    return;
+  uint64_t seq = 0;
+  auto envelopes = link->open_frame(bytes, seq);
+  if (!envelopes) {
+    refuse(self, "link.frame", envelopes.err(), peer);
+    return;
+  }
+  auto session = link->session();
+  // The broker (of this process) answers once the frame is durable, or with an error; if it
+  // never did, the frame would simply come again (no timeout: no wake-up of CAF's clock).
+  self->request(st.broker, caf::infinite, deliver_atom::value, peer, is_parent,
+                std::move(*envelopes))
+    .then([=](bool) { ack_frame(self, peer, is_parent, session, seq); },
+          [=](caf::error& err) {
+            log::warning(component, "frame from " + peer + " not stored, it will come again: "
+                                      + describe(err));
+          });
+}
+
+/// Opens an ack from a linked peer and tells the broker which frame it acknowledges.
+void on_ack(connection_manager_pointer self, std::string& bytes) {
+  auto& st = self->state;
+  std::string peer;
+  bool is_parent = false;
+  auto* link = link_or_refuse(self, "ack", peer, is_parent);
+  if (link == nullptr)
+    return;
+  auto seq = link->open_ack(bytes);
+  if (!seq) {
+    refuse(self, "link.ack", seq.err(), peer);
+    return;
+  }
+  self->send(st.broker, acked_atom::value, peer, *seq);
+}
+
+/// Keeps the signed audit head a linked child sent; returns its sequence number.
+caf::result<uint64_t> on_head(connection_manager_pointer self, std::string& bytes) {
+  std::string peer;
+  bool is_parent = false;
+  auto* link = link_of_sender(self, peer, is_parent);
+  auto kept = keep_head(self, peer, link == nullptr || is_parent ? nullptr : &link->peer().leaf, bytes);
+  if (!kept)
+    return to_caf(kept.err());
+  return kept->seq;
+}
+
+/// Seals envelopes into a frame for a linked peer, on a local actor's request; returns its sequence number.
+caf::result<uint64_t> on_send(connection_manager_pointer self, std::string& peer,
+                              std::vector<std::string>& envelopes) {
+  auto& st = self->state;
+  if (!from_local(self))
+    return refuse(self, "link.send", fail(errc::forbidden, "send requested by a remote node"));
+  uint64_t seq = 0;
+  if (st.parent && st.parent->peer().fqdn == peer) {
+    auto frame = st.parent->seal_frame(envelopes, seq);
+    self->send(st.parent_handle, frame_atom::value, std::move(frame));
+    return seq;
+  }
+  if (auto i = st.children.find(peer); i != st.children.end()) {
+    auto frame = i->second.session.seal_frame(envelopes, seq);
+    self->send(i->second.handle, frame_atom::value, std::move(frame));
+    return seq;
+  }
+  return make_error(errc::invalid_state, "no link to " + peer);
+}
+
+/// Drops every link whose peer chain holds the revoked certificate, on a local actor's request.
+void on_revoke(connection_manager_pointer self, const std::string& fingerprint) {
+  auto& st = self->state;
+  if (!from_local(self))
+    return;
+  auto holds = [&](const link_session& s) {
+    for (const auto& cert : s.peer().chain)
+      if (cert.fingerprint() == fingerprint)
+        return true;
+    return false;
+  };
+  std::vector<std::string> drop;
+  for (const auto& [fqdn, link] : st.children)
+    if (holds(link.session))
+      drop.push_back(fqdn);
+  for (const auto& fqdn : drop) {
+    child_down(self, fqdn, "certificate revoked");
+  }
+  if (st.parent && holds(*st.parent))
+    parent_down(self, "certificate revoked");
+}
+
+/// The status of the link to the parent and of every child link, for local actors only.
+caf::result<caf::settings> link_status(connection_manager_pointer self) {
+  auto& st = self->state;
+  if (!from_local(self))
+    return make_error(errc::forbidden, "status requested by a remote node");
+  caf::config_value::list links;
+  if (!st.cfg.parent_host.empty()) {
+    auto names = st.trust->own_chain().size() > 1 ? st.trust->own_chain()[1].dns_names()
+                                                  : std::vector<std::string>{};
+    caf::settings parent;
+    put_status(parent, "peer", names.empty() ? st.cfg.parent_host : names.front());
+    put_status(parent, "direction", "parent");
+    put_status(parent, "up", st.parent.has_value());
+    put_status(parent, "address", st.cfg.parent_host + ":" + std::to_string(st.cfg.parent_port));
+    put_status(parent, "last_error", st.last_parent_error);
+    links.push_back(status_entry(std::move(parent)));
+  }
+  for (const auto& [fqdn, link] : st.children) {
+    caf::settings child;
+    put_status(child, "peer", fqdn);
+    put_status(child, "direction", "child");
+    put_status(child, "up", true);
+    put_status(child, "fingerprint", link.session.peer().fingerprint);
+    links.push_back(status_entry(std::move(child)));
+  }
+  caf::settings doc;
+  put_status(doc, "links", std::move(links));
+  put_status(doc, "pending_handshakes", st.pending.size());
+  return doc;
+}
+
+/// A monitored parent or child actor went down: its link is down.
+void on_down(connection_manager_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (st.parent_handle && msg.source == st.parent_handle.address()) {
+    parent_down(self, describe(msg.reason));
+    return;
+  }
+  if (auto i = st.child_by_addr.find(msg.source); i != st.child_by_addr.end())
+    child_down(self, i->second, describe(msg.reason));
+}
+
 } // namespace
 
 connection_manager_actor::behavior_type
@@ -269,212 +497,27 @@ connection_manager(connection_manager_pointer self, connection_manager_config cf
   st.broker = std::move(broker);
   st.audit = std::move(audit);
   st.metrics = metrics;
-  self->set_down_handler([=](caf::down_msg& msg) {
-    auto& st = self->state;
-    if (st.parent_handle && msg.source == st.parent_handle.address()) {
-      parent_down(self, describe(msg.reason));
-      return;
-    }
-    if (auto i = st.child_by_addr.find(msg.source); i != st.child_by_addr.end())
-      child_down(self, i->second, describe(msg.reason));
-  });
+  self->set_down_handler([=](caf::down_msg& msg) { on_down(self, msg); });
   if (!st.cfg.parent_host.empty())
     self->send(self, connect_atom::value);
   return {
-    [=](hello_atom, std::string& hello) -> caf::result<std::string> {
-      auto& st = self->state;
-      purge_pending(self);
-      auto res = on_hello(*st.trust, *st.signer, hello, clock::now());
-      if (!res) {
-        count_handshake(self, to_string(res.err().code));
-        return refuse(self, "link.hello", res.err(), "", hello_claimed_sender(hello));
-      }
-      // One handshake in progress per child: a new hello from the same (verified) child replaces
-      // its earlier one, so a child cannot use up the slots its siblings need.
-      auto& child = res->first.child.fqdn;
-      for (auto i = st.pending.begin(); i != st.pending.end();)
-        i = i->second.child.fqdn == child ? st.pending.erase(i) : std::next(i);
-      if (st.pending.size() >= st.cfg.max_pending_handshakes) {
-        count_handshake(self, "busy");
-        return refuse(self, "link.hello", fail(errc::forbidden, "too many handshakes in progress"),
-                      child);
-      }
-      auto key = res->first.session;
-      st.pending.emplace(key, std::move(res->first));
-      return std::move(res->second);
-    },
-    [=](proof_atom, std::string& proof) -> caf::result<bool> {
-      auto& st = self->state;
-      purge_pending(self);
-      auto session = proof_session(proof);
-      if (!session) {
-        count_handshake(self, to_string(session.err().code));
-        return refuse(self, "link.proof", session.err());
-      }
-      auto i = st.pending.find(*session);
-      if (i == st.pending.end()) {
-        count_handshake(self, "replayed");
-        return refuse(self, "link.proof",
-                      fail(errc::replayed, "proof for an unknown, used or expired challenge"));
-      }
-      auto state = std::move(i->second);
-      st.pending.erase(i); // single use, whatever the outcome
-      auto link = on_proof(state, proof);
-      if (!link) {
-        count_handshake(self, to_string(link.err().code));
-        return refuse(self, "link.proof", link.err(), state.child.fqdn);
-      }
-      auto handle = caf::actor_cast<connection_manager_actor>(self->current_sender());
-      if (!handle)
-        return refuse(self, "link.proof", fail(errc::unknown_peer, "proof with no sender"));
-      auto fqdn = link->peer().fqdn;
-      if (st.children.count(fqdn) > 0)
-        child_down(self, fqdn, "replaced by a new link");
-      st.child_by_addr[handle.address()] = fqdn;
-      st.children.insert_or_assign(fqdn, connection_manager_state::child_link{std::move(*link), handle});
-      self->monitor(handle);
-      set_link_gauge(self, fqdn, "child", 1);
-      count_handshake(self, "ok");
-      log::info(component, "link to child " + fqdn + " is up", {{"fingerprint", state.child.fingerprint}});
-      self->send(st.audit, audit_atom::value, std::string{component}, std::string{"link.up"},
-                 std::vector<std::string>{"peer", fqdn, "direction", "child", "fingerprint",
-                                          state.child.fingerprint});
-      self->send(st.broker, link_up_atom::value, fqdn, false);
-      return true;
-    },
-    [=](frame_atom, std::string& bytes) {
-      auto& st = self->state;
-      std::string peer;
-      bool is_parent = false;
-      auto* link = link_of_sender(self, peer, is_parent);
-      if (link == nullptr) {
-        refuse(self, "link.frame", fail(errc::unknown_peer, "frame from a node with no established link"));
-        return;
-      }
-      uint64_t seq = 0;
-      auto envelopes = link->open_frame(bytes, seq);
-      if (!envelopes) {
-        refuse(self, "link.frame", envelopes.err(), peer);
-        return;
-      }
-      auto session = link->session();
-      // The broker (of this process) answers once the frame is durable, or with an error; if it
-      // never did, the frame would simply come again (no timeout: no wake-up of CAF's clock).
-      self->request(st.broker, caf::infinite, deliver_atom::value, peer, is_parent,
-                    std::move(*envelopes))
-        .then(
-          [=](bool) {
-            auto& st = self->state;
-            // Acknowledge on the same session only: a new session resends anyway.
-            if (is_parent && st.parent && st.parent->session() == session)
-              self->send(st.parent_handle, ack_atom::value, st.parent->seal_ack(seq));
-            else if (auto i = st.children.find(peer);
-                     !is_parent && i != st.children.end() && i->second.session.session() == session)
-              self->send(i->second.handle, ack_atom::value, i->second.session.seal_ack(seq));
-          },
-          [=](caf::error& err) {
-            log::warning(component, "frame from " + peer + " not stored, it will come again: "
-                                      + describe(err));
-          });
-    },
-    [=](ack_atom, std::string& bytes) {
-      auto& st = self->state;
-      std::string peer;
-      bool is_parent = false;
-      auto* link = link_of_sender(self, peer, is_parent);
-      if (link == nullptr) {
-        refuse(self, "link.ack", fail(errc::unknown_peer, "ack from a node with no established link"));
-        return;
-      }
-      auto seq = link->open_ack(bytes);
-      if (!seq) {
-        refuse(self, "link.ack", seq.err(), peer);
-        return;
-      }
-      self->send(st.broker, acked_atom::value, peer, *seq);
-    },
-    [=](head_atom, std::string& bytes) -> caf::result<uint64_t> {
-      std::string peer;
-      bool is_parent = false;
-      auto* link = link_of_sender(self, peer, is_parent);
-      auto kept = keep_head(self, peer, link == nullptr || is_parent ? nullptr : &link->peer().leaf, bytes);
-      if (!kept)
-        return to_caf(kept.err());
-      return kept->seq;
-    },
+    [=](hello_atom, std::string& hello) { return on_hello_msg(self, hello); },
+    [=](proof_atom, std::string& proof) { return on_proof_msg(self, proof); },
+    [=](frame_atom, std::string& bytes) { on_frame(self, bytes); },
+    [=](ack_atom, std::string& bytes) { on_ack(self, bytes); },
+    [=](head_atom, std::string& bytes) { return on_head(self, bytes); },
     [=](checkpt_atom, std::string& bytes) {
       if (!from_local(self))
         return;
       self->state.audit_head = std::move(bytes);
       report_head(self);
     },
-    [=](send_atom, std::string& peer, std::vector<std::string>& envelopes) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (!from_local(self))
-        return refuse(self, "link.send", fail(errc::forbidden, "send requested by a remote node"));
-      uint64_t seq = 0;
-      if (st.parent && st.parent->peer().fqdn == peer) {
-        auto frame = st.parent->seal_frame(envelopes, seq);
-        self->send(st.parent_handle, frame_atom::value, std::move(frame));
-        return seq;
-      }
-      if (auto i = st.children.find(peer); i != st.children.end()) {
-        auto frame = i->second.session.seal_frame(envelopes, seq);
-        self->send(i->second.handle, frame_atom::value, std::move(frame));
-        return seq;
-      }
-      return make_error(errc::invalid_state, "no link to " + peer);
+    [=](send_atom, std::string& peer, std::vector<std::string>& envelopes) {
+      return on_send(self, peer, envelopes);
     },
     [=](connect_atom) { connect_parent(self); },
-    [=](revoke_atom, std::string& fingerprint) {
-      auto& st = self->state;
-      if (!from_local(self))
-        return;
-      auto holds = [&](const link_session& s) {
-        for (const auto& cert : s.peer().chain)
-          if (cert.fingerprint() == fingerprint)
-            return true;
-        return false;
-      };
-      std::vector<std::string> drop;
-      for (const auto& [fqdn, link] : st.children)
-        if (holds(link.session))
-          drop.push_back(fqdn);
-      for (const auto& fqdn : drop) {
-        child_down(self, fqdn, "certificate revoked");
-      }
-      if (st.parent && holds(*st.parent))
-        parent_down(self, "certificate revoked");
-    },
-    [=](status_atom) -> caf::result<caf::settings> {
-      auto& st = self->state;
-      if (!from_local(self))
-        return make_error(errc::forbidden, "status requested by a remote node");
-      caf::config_value::list links;
-      if (!st.cfg.parent_host.empty()) {
-        auto names = st.trust->own_chain().size() > 1 ? st.trust->own_chain()[1].dns_names()
-                                                      : std::vector<std::string>{};
-        caf::settings parent;
-        put_status(parent, "peer", names.empty() ? st.cfg.parent_host : names.front());
-        put_status(parent, "direction", "parent");
-        put_status(parent, "up", st.parent.has_value());
-        put_status(parent, "address", st.cfg.parent_host + ":" + std::to_string(st.cfg.parent_port));
-        put_status(parent, "last_error", st.last_parent_error);
-        links.push_back(status_entry(std::move(parent)));
-      }
-      for (const auto& [fqdn, link] : st.children) {
-        caf::settings child;
-        put_status(child, "peer", fqdn);
-        put_status(child, "direction", "child");
-        put_status(child, "up", true);
-        put_status(child, "fingerprint", link.session.peer().fingerprint);
-        links.push_back(status_entry(std::move(child)));
-      }
-      caf::settings doc;
-      put_status(doc, "links", std::move(links));
-      put_status(doc, "pending_handshakes", st.pending.size());
-      return doc;
-    },
+    [=](revoke_atom, std::string& fingerprint) { on_revoke(self, fingerprint); },
+    [=](status_atom) { return link_status(self); },
   };
 }
 

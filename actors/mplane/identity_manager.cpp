@@ -285,6 +285,106 @@ void on_rotation_answer(identity_manager_pointer self, const std::string& origin
              std::vector<std::string>{"old", old_fp, "new", new_fp});
 }
 
+/// Revokes every stored revocation in memory and returns those delivered but not applied before a crash.
+std::vector<std::string> read_stored_revocations(identity_manager_pointer self) {
+  auto& st = self->state;
+  std::vector<std::string> pending;
+  auto txn = st.store.env->begin_read();
+  if (!txn) {
+    log::error(component, "cannot read the store: " + txn.err().describe());
+    return pending;
+  }
+  auto revoked = txn->for_each(st.store.revoked, "", [&](std::string_view fp, std::string_view) {
+    st.trust->revoke(std::string{fp});
+    return true;
+  });
+  if (!revoked)
+    log::error(component, "cannot read the stored revocations: " + revoked.err().describe());
+  auto prefix = std::string{revocation_topic} + '\0';
+  auto held = txn->for_each(st.store.inbox, prefix, [&](std::string_view, std::string_view value) {
+    auto rec = nlohmann::json::parse(value, nullptr, false);
+    if (!rec.is_discarded() && rec.contains("payload_hex"))
+      if (auto raw = crypto::from_hex(rec["payload_hex"].get<std::string>()))
+        pending.emplace_back(raw->begin(), raw->end());
+    return true;
+  });
+  if (!held)
+    log::error(component, "cannot read the revocations delivered before a restart: " + held.err().describe());
+  return pending;
+}
+
+/// Applies the revocations stored earlier, and any delivered but not applied before a crash.
+void restore_revocations(identity_manager_pointer self) {
+  // The read transaction ends before apply_revocation() writes.
+  auto pending = read_stored_revocations(self);
+  for (const auto& bytes : pending)
+    if (auto r = apply_revocation(self, bytes); !r)
+      log::warning(component, "stored revocation refused: " + r.err().message);
+}
+
+/// Hands a delivered message to its handler by topic: rotation requests, answers and notices, revocations.
+bool on_deliver(identity_manager_pointer self, const std::string& topic, const std::string& origin,
+                const std::string& payload) {
+  if (topic == rotation_request_topic) {
+    on_rotation_request(self, origin, payload);
+    return true;
+  }
+  if (topic == rotation_issued_topic) {
+    on_rotation_answer(self, origin, payload);
+    return true;
+  }
+  if (topic == rotation_notice_topic) {
+    on_rotation_notice(self, origin, payload);
+    return true;
+  }
+  if (topic != revocation_topic)
+    return true;
+  auto res = apply_revocation(self, payload);
+  if (!res) {
+    log::warning(component, "revocation from " + origin + " refused: " + res.err().message,
+                 {{"reason", to_string(res.err().code)}});
+    return true;
+  }
+  if (res->second)
+    spread(self, revocation_topic, payload, origin, !in_subtree(origin, self->state.trust->self()));
+  return true;
+}
+
+/// Applies a revocation made at this node and spreads it if it is new; returns its fingerprint.
+caf::result<std::string> on_local_revoke(identity_manager_pointer self, const std::string& bytes) {
+  auto res = apply_revocation(self, bytes);
+  if (!res)
+    return to_caf(res.err());
+  if (res->second)
+    spread(self, revocation_topic, bytes, self->state.trust->self(), false);
+  return res->first;
+}
+
+/// Starts a key rotation when the certificate is older than the rotation period, and checks again later.
+void on_tick(identity_manager_pointer self) {
+  auto& st = self->state;
+  auto own = st.trust->own_chain();
+  if (!own.empty() && own.size() > 1 && !st.pending
+      && std::chrono::system_clock::now() - own.front().not_before() >= st.files.rotation_period)
+    start_rotation(self);
+  self->delayed_send(self, rotation_check, tick_atom::value);
+}
+
+/// Revocations applied, the own fingerprint, and the rotation state of this node.
+caf::settings identity_status(identity_manager_pointer self) {
+  auto& st = self->state;
+  caf::settings notices;
+  for (const auto& [outcome, n] : st.notices)
+    put_status(notices, outcome, n);
+  put_status(notices, "refused", st.notices_refused);
+  caf::settings doc;
+  put_status(doc, "revocations_applied", st.applied);
+  put_status(doc, "fingerprint", st.trust->own_chain().front().fingerprint());
+  put_status(doc, "rotation_pending", st.pending.has_value());
+  put_status(doc, "rotation_notices", std::move(notices));
+  return doc;
+}
+
 } // namespace
 
 result<void> finish_pending_rotation(const identity_files& files) {
@@ -324,87 +424,16 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
   auto names = own.empty() ? std::vector<std::string>{} : own.back().dns_names();
   st.domain = names.empty() ? st.trust->self() : names.front();
   // Revocations stored earlier, and any delivered but not applied before a crash.
-  std::vector<std::string> pending;
-  if (auto txn = st.store.env->begin_read()) {
-    auto revoked = txn->for_each(st.store.revoked, "", [&](std::string_view fp, std::string_view) {
-      st.trust->revoke(std::string{fp});
-      return true;
-    });
-    if (!revoked)
-      log::error(component, "cannot read the stored revocations: " + revoked.err().describe());
-    auto prefix = std::string{revocation_topic} + '\0';
-    auto held = txn->for_each(st.store.inbox, prefix, [&](std::string_view, std::string_view value) {
-      auto rec = nlohmann::json::parse(value, nullptr, false);
-      if (!rec.is_discarded() && rec.contains("payload_hex"))
-        if (auto raw = crypto::from_hex(rec["payload_hex"].get<std::string>()))
-          pending.emplace_back(raw->begin(), raw->end());
-      return true;
-    });
-    if (!held)
-      log::error(component, "cannot read the revocations delivered before a restart: " + held.err().describe());
-  } else {
-    log::error(component, "cannot read the store: " + txn.err().describe());
-  } // the read transaction ends before apply_revocation() writes
-  for (const auto& bytes : pending)
-    if (auto r = apply_revocation(self, bytes); !r)
-      log::warning(component, "stored revocation refused: " + r.err().message);
+  restore_revocations(self);
   self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, std::string& topic, std::string& origin, std::string& payload) {
-      if (topic == rotation_request_topic) {
-        on_rotation_request(self, origin, payload);
-        return true;
-      }
-      if (topic == rotation_issued_topic) {
-        on_rotation_answer(self, origin, payload);
-        return true;
-      }
-      if (topic == rotation_notice_topic) {
-        on_rotation_notice(self, origin, payload);
-        return true;
-      }
-      if (topic != revocation_topic)
-        return true;
-      auto res = apply_revocation(self, payload);
-      if (!res) {
-        log::warning(component, "revocation from " + origin + " refused: " + res.err().message,
-                     {{"reason", to_string(res.err().code)}});
-        return true;
-      }
-      if (res->second)
-        spread(self, revocation_topic, payload, origin, !in_subtree(origin, self->state.trust->self()));
-      return true;
+      return on_deliver(self, topic, origin, payload);
     },
-    [=](revoke_atom, std::string& bytes) -> caf::result<std::string> {
-      auto res = apply_revocation(self, bytes);
-      if (!res)
-        return to_caf(res.err());
-      if (res->second)
-        spread(self, revocation_topic, bytes, self->state.trust->self(), false);
-      return res->first;
-    },
+    [=](revoke_atom, std::string& bytes) { return on_local_revoke(self, bytes); },
     [=](rotate_atom) -> std::string { return start_rotation(self); },
-    [=](tick_atom) {
-      auto& st = self->state;
-      auto own = st.trust->own_chain();
-      if (!own.empty() && own.size() > 1 && !st.pending
-          && std::chrono::system_clock::now() - own.front().not_before() >= st.files.rotation_period)
-        start_rotation(self);
-      self->delayed_send(self, rotation_check, tick_atom::value);
-    },
-    [=](status_atom) {
-      auto& st = self->state;
-      caf::settings notices;
-      for (const auto& [outcome, n] : st.notices)
-        put_status(notices, outcome, n);
-      put_status(notices, "refused", st.notices_refused);
-      caf::settings doc;
-      put_status(doc, "revocations_applied", st.applied);
-      put_status(doc, "fingerprint", st.trust->own_chain().front().fingerprint());
-      put_status(doc, "rotation_pending", st.pending.has_value());
-      put_status(doc, "rotation_notices", std::move(notices));
-      return doc;
-    },
+    [=](tick_atom) { on_tick(self); },
+    [=](status_atom) { return identity_status(self); },
   };
 }
 

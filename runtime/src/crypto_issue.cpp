@@ -56,16 +56,9 @@ std::string verify_message(X509_STORE_CTX* ctx, int err) {
          + who;
 }
 
-} // namespace
-
-// -- issuing ------------------------------------------------------------------------------------------
-
-result<certificate> issue(const subject& subj, const std::vector<std::string>& dns_names,
-                          const public_key& subject_key, const certificate* issuer,
-                          const private_key& issuer_key, const issue_profile& profile) {
-  // -- check the arguments --
-  if (subject_key.native_handle() == nullptr || issuer_key.native_handle() == nullptr)
-    return fail(errc::invalid_state, "issuing with a moved-from key");
+/// Checks the subject, its names and the profile before anything is built.
+result<void> check_request(const subject& subj, const std::vector<std::string>& dns_names,
+                           const issue_profile& profile) {
   if (subj.common_name.empty())
     return fail(errc::invalid_config, "a certificate needs a common name");
   if (profile.validity.count() <= 0)
@@ -89,6 +82,13 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
     if (!valid_dns_name(name, true))
       return fail(errc::invalid_config, "permitted name '" + name + "' is not a DNS name or "
                                           "\".\"-prefixed DNS suffix");
+  return joconde::ok();
+}
+
+/// Checks that the issuer key belongs to the issuer certificate, a CA, or for a self-signed
+/// certificate to the subject key.
+result<void> check_issuer(const public_key& subject_key, const certificate* issuer,
+                          const private_key& issuer_key) {
   if (issuer != nullptr) {
     if (issuer->native_handle() == nullptr)
       return fail(errc::invalid_state, "issuing under a moved-from certificate");
@@ -108,10 +108,12 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
     return fail(errc::invalid_config, "a self-signed certificate must be for the signing key; "
                                       "pass the public half of the issuer key");
   }
-  auto subject_name = make_name(subj);
-  if (!subject_name)
-    return std::move(subject_name).err();
-  // -- the body --
+  return joconde::ok();
+}
+
+/// A version-3 certificate with a random non-zero serial, the names, the validity and the subject key.
+result<x509_ptr> make_body(X509_NAME* subject_name, X509_NAME* issuer_name, const public_key& subject_key,
+                           const issue_profile& profile) {
   x509_ptr x{X509_new()};
   if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1)
     return openssl_failure("creating the certificate");
@@ -123,18 +125,20 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
       return openssl_failure("building the serial number");
   } while (BN_is_zero(serial_bn.get()));
   asn1_int_ptr serial{BN_to_ASN1_INTEGER(serial_bn.get(), nullptr)};
-  auto issuer_name = issuer != nullptr ? X509_get_subject_name(issuer->native_handle())
-                                       : subject_name->get();
   auto start = to_time_t(profile.not_before);
   auto end = start + static_cast<std::time_t>(profile.validity.count());
   if (!serial || X509_set_serialNumber(x.get(), serial.get()) != 1
-      || X509_set_subject_name(x.get(), subject_name->get()) != 1
+      || X509_set_subject_name(x.get(), subject_name) != 1
       || X509_set_issuer_name(x.get(), issuer_name) != 1
       || ASN1_TIME_set(X509_getm_notBefore(x.get()), start) == nullptr
       || ASN1_TIME_set(X509_getm_notAfter(x.get()), end) == nullptr
       || X509_set_pubkey(x.get(), subject_key.native_handle()) != 1)
     return openssl_failure("filling in the certificate");
-  // -- extensions --
+  return x;
+}
+
+/// Adds basicConstraints, keyUsage and, below the root, extendedKeyUsage (server and client).
+result<void> add_usage(X509* x, const issue_profile& profile, bool self_signed) {
   bc_ptr bc{BASIC_CONSTRAINTS_new()};
   if (!bc)
     die("BASIC_CONSTRAINTS_new");
@@ -144,7 +148,7 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
     if (bc->pathlen == nullptr || ASN1_INTEGER_set(bc->pathlen, profile.path_length) != 1)
       die("ASN1_INTEGER_set");
   }
-  if (auto r = add_ext(x.get(), NID_basic_constraints, bc.get(), true, "basicConstraints"); !r)
+  if (auto r = add_ext(x, NID_basic_constraints, bc.get(), true, "basicConstraints"); !r)
     return r.err();
   bits_ptr ku{ASN1_BIT_STRING_new()};
   if (!ku)
@@ -160,22 +164,25 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
   } else {
     ASN1_BIT_STRING_set_bit(ku.get(), key_agreement, 1);
   }
-  if (auto r = add_ext(x.get(), NID_key_usage, ku.get(), true, "keyUsage"); !r)
+  if (auto r = add_ext(x, NID_key_usage, ku.get(), true, "keyUsage"); !r)
     return r.err();
-  if (issuer != nullptr) {
+  if (!self_signed) {
     eku_ptr eku{sk_ASN1_OBJECT_new_null()};
     if (!eku || sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth)) <= 0
         || sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_client_auth)) <= 0)
       die("building extendedKeyUsage");
-    if (auto r = add_ext(x.get(), NID_ext_key_usage, eku.get(), false, "extendedKeyUsage"); !r)
+    if (auto r = add_ext(x, NID_ext_key_usage, eku.get(), false, "extendedKeyUsage"); !r)
       return r.err();
   }
-  auto skid = key_id_of(x.get());
+  return joconde::ok();
+}
+
+/// Adds subjectKeyIdentifier and authorityKeyIdentifier (the issuer's, or the own one when self-signed).
+result<void> add_key_ids(X509* x, const certificate* issuer) {
+  auto skid = key_id_of(x);
   if (!skid)
     return std::move(skid).err();
-  if (auto r = add_ext(x.get(), NID_subject_key_identifier, skid->get(), false,
-                       "subjectKeyIdentifier");
-      !r)
+  if (auto r = add_ext(x, NID_subject_key_identifier, skid->get(), false, "subjectKeyIdentifier"); !r)
     return r.err();
   akid_ptr akid{AUTHORITY_KEYID_new()};
   if (!akid)
@@ -192,10 +199,13 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
   }
   if (akid->keyid == nullptr)
     die("building authorityKeyIdentifier");
-  if (auto r = add_ext(x.get(), NID_authority_key_identifier, akid.get(), false,
-                       "authorityKeyIdentifier");
-      !r)
+  if (auto r = add_ext(x, NID_authority_key_identifier, akid.get(), false, "authorityKeyIdentifier"); !r)
     return r.err();
+  return joconde::ok();
+}
+
+/// Adds subjectAltName (DNS names and IP addresses) and, on a CA, the permitted DNS name constraints.
+result<void> add_names(X509* x, const std::vector<std::string>& dns_names, const issue_profile& profile) {
   if (!dns_names.empty() || !profile.ip_addresses.empty()) {
     gens_ptr gens{sk_GENERAL_NAME_new_null()};
     if (!gens)
@@ -206,7 +216,7 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
     for (const auto& ip : profile.ip_addresses)
       if (sk_GENERAL_NAME_push(gens.get(), make_ip(ip)) <= 0)
         die("sk_GENERAL_NAME_push");
-    if (auto r = add_ext(x.get(), NID_subject_alt_name, gens.get(), false, "subjectAltName"); !r)
+    if (auto r = add_ext(x, NID_subject_alt_name, gens.get(), false, "subjectAltName"); !r)
       return r.err();
   }
   if (!profile.permitted_dns.empty()) {
@@ -222,13 +232,46 @@ result<certificate> issue(const subject& subj, const std::vector<std::string>& d
       if (sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, subtree) <= 0)
         die("sk_GENERAL_SUBTREE_push");
     }
-    if (auto r = add_ext(x.get(), NID_name_constraints, nc.get(), true, "nameConstraints"); !r)
+    if (auto r = add_ext(x, NID_name_constraints, nc.get(), true, "nameConstraints"); !r)
       return r.err();
   }
+  return joconde::ok();
+}
+
+} // namespace
+
+// -- issuing ------------------------------------------------------------------------------------------
+
+result<certificate> issue(const subject& subj, const std::vector<std::string>& dns_names,
+                          const public_key& subject_key, const certificate* issuer,
+                          const private_key& issuer_key, const issue_profile& profile) {
+  // -- check the arguments --
+  if (subject_key.native_handle() == nullptr || issuer_key.native_handle() == nullptr)
+    return fail(errc::invalid_state, "issuing with a moved-from key");
+  if (auto r = check_request(subj, dns_names, profile); !r)
+    return r.err();
+  if (auto r = check_issuer(subject_key, issuer, issuer_key); !r)
+    return r.err();
+  auto subject_name = make_name(subj);
+  if (!subject_name)
+    return std::move(subject_name).err();
+  // -- the body --
+  auto issuer_name = issuer != nullptr ? X509_get_subject_name(issuer->native_handle())
+                                       : subject_name->get();
+  auto x = make_body(subject_name->get(), issuer_name, subject_key, profile);
+  if (!x)
+    return std::move(x).err();
+  // -- extensions --
+  if (auto r = add_usage(x->get(), profile, issuer == nullptr); !r)
+    return r.err();
+  if (auto r = add_key_ids(x->get(), issuer); !r)
+    return r.err();
+  if (auto r = add_names(x->get(), dns_names, profile); !r)
+    return r.err();
   // -- sign --
-  if (X509_sign(x.get(), issuer_key.native_handle(), EVP_sha256()) <= 0)
+  if (X509_sign(x->get(), issuer_key.native_handle(), EVP_sha256()) <= 0)
     return openssl_failure("signing the certificate");
-  return certificate{x.release()};
+  return certificate{x->release()};
 }
 
 // -- verification -------------------------------------------------------------------------------------

@@ -128,6 +128,50 @@ std::string remove_dot_segments(std::string_view path) {
   return joined.empty() ? "/" : joined;
 }
 
+/// Decodes the path of a request (dot segments removed) into `path` and its segments; the reason it
+/// is refused, or empty.
+std::string_view decode_path(std::string_view raw_path, std::string& path, std::vector<std::string>& segments) {
+  if (!percent_decode(raw_path, false, path))
+    return "the request path has invalid percent-encoding";
+  for (auto raw : split_path(raw_path)) {
+    std::string seg;
+    if (!percent_decode(raw, false, seg))
+      return "the request path has invalid percent-encoding";
+    if (seg == "." || seg == "..")
+      return "the request path has a percent-encoded dot segment";
+    segments.push_back(std::move(seg));
+  }
+  return {};
+}
+
+/// Form-decodes the query string `qs` into `query` (the last of a repeated key wins); the reason it
+/// is refused, or empty.
+std::string_view decode_query(std::string_view qs, std::map<std::string, std::string>& query) {
+  while (!qs.empty()) {
+    auto amp = qs.find('&');
+    auto pair = qs.substr(0, amp);
+    qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
+    if (pair.empty())
+      continue;
+    auto eq = pair.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(pair.substr(0, eq), true, key)
+        || (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), true, value)))
+      return "the query string has invalid percent-encoding";
+    query[std::move(key)] = std::move(value);
+  }
+  return {};
+}
+
+/// Sets the request's bearer token from an `Authorization: Bearer ...` header, if it has one.
+void read_bearer(std::string_view authorization, request& req) {
+  auto auth = text::trim(authorization);
+  constexpr std::string_view scheme = "Bearer ";
+  if (auth.size() > scheme.size() && text::iequals(auth.substr(0, scheme.size()), scheme))
+    req.bearer_token = std::string{text::trim(auth.substr(scheme.size()))};
+}
+
 } // namespace
 
 // -- response -------------------------------------------------------------------------------------
@@ -187,6 +231,33 @@ void route_table::add(std::string method, std::string pattern, handler fn, size_
     routes_.push_back(std::move(e));
 }
 
+std::set<std::string> route_table::find_route(const std::vector<std::string>& segments, routed& out,
+                                              size_t default_body_limit) const {
+  // Literal segments beat captures, left to right.
+  std::set<std::string> allowed;
+  std::lock_guard guard{mtx_};
+  const entry* best = nullptr;
+  for (const auto& r : routes_) {
+    bool matches = r.segments.size() == segments.size();
+    for (size_t i = 0; matches && i < segments.size(); ++i)
+      matches = r.is_param[i] ? !segments[i].empty() : segments[i] == r.segments[i];
+    if (!matches)
+      continue;
+    allowed.insert(r.method);
+    if (r.method == out.req.method && (best == nullptr || r.is_param < best->is_param))
+      best = &r;
+  }
+  if (best != nullptr) {
+    out.fn = best->fn;
+    out.admit = best->admit;
+    out.body_limit = best->max_body != 0 ? best->max_body : default_body_limit;
+    for (size_t i = 0; i < segments.size(); ++i)
+      if (best->is_param[i])
+        out.req.params[best->segments[i]] = segments[i];
+  }
+  return allowed;
+}
+
 routed route_table::match(std::string_view method, std::string_view target,
                           std::string_view authorization, size_t default_body_limit) const {
   routed out;
@@ -199,59 +270,13 @@ routed route_table::match(std::string_view method, std::string_view target,
   if (target.empty() || target.front() != '/')
     return refuse(400, "malformed_input", "the request target is not an absolute path");
   auto qmark = target.find('?');
-  auto raw_path = remove_dot_segments(target.substr(0, qmark));
-  if (!percent_decode(raw_path, false, req.path))
-    return refuse(400, "malformed_input", "the request path has invalid percent-encoding");
   std::vector<std::string> segments;
-  for (auto raw : split_path(raw_path)) {
-    std::string seg;
-    if (!percent_decode(raw, false, seg))
-      return refuse(400, "malformed_input", "the request path has invalid percent-encoding");
-    if (seg == "." || seg == "..")
-      return refuse(400, "malformed_input", "the request path has a percent-encoded dot segment");
-    segments.push_back(std::move(seg));
-  }
-  if (qmark != std::string_view::npos) {
-    auto qs = target.substr(qmark + 1);
-    while (!qs.empty()) {
-      auto amp = qs.find('&');
-      auto pair = qs.substr(0, amp);
-      qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
-      if (pair.empty())
-        continue;
-      auto eq = pair.find('=');
-      std::string key;
-      std::string value;
-      if (!percent_decode(pair.substr(0, eq), true, key)
-          || (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), true, value)))
-        return refuse(400, "malformed_input", "the query string has invalid percent-encoding");
-      req.query[std::move(key)] = std::move(value);
-    }
-  }
-  // Find the route: literal segments beat captures, left to right.
-  std::set<std::string> allowed;
-  {
-    std::lock_guard guard{mtx_};
-    const entry* best = nullptr;
-    for (const auto& r : routes_) {
-      bool matches = r.segments.size() == segments.size();
-      for (size_t i = 0; matches && i < segments.size(); ++i)
-        matches = r.is_param[i] ? !segments[i].empty() : segments[i] == r.segments[i];
-      if (!matches)
-        continue;
-      allowed.insert(r.method);
-      if (r.method == req.method && (best == nullptr || r.is_param < best->is_param))
-        best = &r;
-    }
-    if (best != nullptr) {
-      out.fn = best->fn;
-      out.admit = best->admit;
-      out.body_limit = best->max_body != 0 ? best->max_body : default_body_limit;
-      for (size_t i = 0; i < segments.size(); ++i)
-        if (best->is_param[i])
-          req.params[best->segments[i]] = segments[i];
-    }
-  }
+  if (auto why = decode_path(remove_dot_segments(target.substr(0, qmark)), req.path, segments); !why.empty())
+    return refuse(400, "malformed_input", std::string{why});
+  if (qmark != std::string_view::npos)
+    if (auto why = decode_query(target.substr(qmark + 1), req.query); !why.empty())
+      return refuse(400, "malformed_input", std::string{why});
+  auto allowed = find_route(segments, out, default_body_limit);
   if (out.fn == nullptr) {
     if (allowed.empty())
       return refuse(404, "not_found", "no resource at " + req.path);
@@ -264,10 +289,7 @@ routed route_table::match(std::string_view method, std::string_view target,
     res.answer->headers["Allow"] = allow;
     return res;
   }
-  auto auth = text::trim(authorization);
-  constexpr std::string_view scheme = "Bearer ";
-  if (auth.size() > scheme.size() && text::iequals(auth.substr(0, scheme.size()), scheme))
-    req.bearer_token = std::string{text::trim(auth.substr(scheme.size()))};
+  read_bearer(authorization, req);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,11 @@ private:
     std::shared_ptr<const admission> admit;
     size_t max_body = 0;
   };
+
+  /// Finds the route for the decoded path `segments` and `out.req.method`, filling in `out`'s
+  /// handler, admission, body limit and captures; returns the methods the path allows.
+  std::set<std::string> find_route(const std::vector<std::string>& segments, routed& out,
+                                   size_t default_body_limit) const;
 
   mutable std::mutex mtx_;
   std::vector<entry> routes_;
