@@ -217,9 +217,8 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
   }, max_body, std::move(admit));
 }
 
-} // namespace
-
-void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
+/// Registers the health endpoint, the status of the node's actors and its TEE description.
+void register_health_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
   server.route("GET", "/healthz", [ctx](const http::request&) {
     auto cm = ask_status(*ctx->sys, ctx->cm);
     auto links = cm.contains("links") ? cm["links"] : json::array();
@@ -268,6 +267,10 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     (*doc)["node"] = ctx->fqdn;
     return http::response::json(200, *doc);
   });
+}
+
+/// Registers the routes that publish envelopes and read the inbox.
+void register_message_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
   secured(server, ctx, "POST", "/v1/envelopes", {user_role::it_admin},
           [ctx](const http::request& req, const user& who) {
     auto body = json::parse(req.body, nullptr, false);
@@ -338,6 +341,10 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       doc["entries"] = std::move(entries);
     return http::response::json(200, doc);
   });
+}
+
+/// Registers the PKI routes: revocations, key rotation, the identity and the trust store.
+void register_pki_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
   secured(server, ctx, "POST", "/v1/revocations", {user_role::it_admin},
           [ctx](const http::request& req, const user& who) {
     auto body = json::parse(req.body, nullptr, false);
@@ -389,6 +396,10 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
       return http::response::error(500, "storage_error", res.err().message);
     return http::response::json(200, json{{"confirmed", confirmed}, {"records", records}});
   });
+}
+
+/// Registers the agreement (CTA) routes and the IO Service's uploads and downloads.
+void register_cta_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
   // -- agreements (issue 3): the artefact manager's face, http_ctas.hpp --
   secured(server, ctx, "POST", "/v1/ctas", {user_role::task_organiser},
           [ctx](const http::request& req, const user& who) { return post_cta(*ctx, req, who); });
@@ -422,6 +433,10 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
     max_upload_bytes);
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/outputs/{key}", {user_role::data_analyst},
           [ctx](const http::request& req, const user& who) { return download_output(*ctx, req, who); });
+}
+
+/// Registers the routes about the node's people: who am I and the list of users.
+void register_user_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
   secured(server, ctx, "GET", "/v1/whoami", {}, [ctx](const http::request&, const user& who) {
     json roles = json::array();
     for (auto r : who.roles)
@@ -447,6 +462,16 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
             }
             return http::response::json(200, json{{"users", out}});
           });
+}
+
+} // namespace
+
+void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
+  register_health_routes(server, ctx);
+  register_message_routes(server, ctx);
+  register_pki_routes(server, ctx);
+  register_cta_routes(server, ctx);
+  register_user_routes(server, ctx);
 }
 
 } // namespace joconde

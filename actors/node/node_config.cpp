@@ -32,6 +32,7 @@ std::string node_config::api_url() const {
   return std::string{http_tls ? "https://" : "http://"} + net::bracketed(host) + ":" + std::to_string(port);
 }
 
+// Long because it is the table: every configuration key, its default and its help text.
 const std::vector<config_key>& config_keys() {
   static const std::vector<config_key> keys{
     {"node.name", "", "short name of this node, the first label of its DNS name (cp1)"},
@@ -266,13 +267,31 @@ result<void> load_vm(std::map<std::string, std::string>& values, node_config& cf
   return ok();
 }
 
-} // namespace
+/// Resolves a path-valued key: empty stays empty, a relative path starts at the INI file's directory.
+struct path_of {
+  std::map<std::string, std::string>& values;
+  fs::path base;
 
-result<node_config> load_node_config(const fs::path& ini_file,
-                                     const std::map<std::string, std::string>& overrides) {
+  /// The path `key` names, absolute unless it is empty.
+  fs::path operator()(const std::string& key) const {
+    const auto& v = values[key];
+    if (v.empty())
+      return {};
+    fs::path p{v};
+    return p.is_absolute() ? p : base / p;
+  }
+};
+
+/// Every configuration key with its default: the lowest layer.
+std::map<std::string, std::string> default_values() {
   std::map<std::string, std::string> values;
   for (const auto& k : config_keys())
     values[k.name] = k.default_value;
+  return values;
+}
+
+/// The INI layer: `ini_file`'s keys over `values`; returns the directory relative paths start from.
+result<fs::path> read_ini_layer(const fs::path& ini_file, std::map<std::string, std::string>& values) {
   fs::path base = fs::current_path();
   if (!ini_file.empty()) {
     auto ini = read_ini(ini_file);
@@ -282,11 +301,25 @@ result<node_config> load_node_config(const fs::path& ini_file,
     for (auto& [k, v] : *ini)
       values[k] = v;
   }
+  return base;
+}
+
+/// The environment layer: JOCONDE_BROKER_RETRY_AFTER_MS over the INI file's broker.retry-after-ms.
+void read_environment_layer(std::map<std::string, std::string>& values) {
   for (const auto& k : config_keys())
     if (const char* env = std::getenv(env_name(k.name).c_str()))
       values[k.name] = env;
+}
+
+/// The overrides layer (the command line's --section.key=VALUE), over everything else.
+void apply_overrides(std::map<std::string, std::string>& values,
+                     const std::map<std::string, std::string>& overrides) {
   for (auto& [k, v] : overrides)
     values[k] = v;
+}
+
+/// Refuses a key no configuration option has (a mistyped key is never ignored).
+result<void> check_known_keys(const std::map<std::string, std::string>& values) {
   for (const auto& [k, v] : values) {
     bool known = false;
     for (const auto& key : config_keys())
@@ -295,14 +328,11 @@ result<node_config> load_node_config(const fs::path& ini_file,
       return fail(errc::invalid_config, "unknown configuration key '" + k
                                           + "' (joconde-node config-keys lists them)");
   }
-  auto path = [&](const std::string& key) -> fs::path {
-    const auto& v = values[key];
-    if (v.empty())
-      return {};
-    fs::path p{v};
-    return p.is_absolute() ? p : base / p;
-  };
-  node_config cfg;
+  return ok();
+}
+
+/// [node] and [tls]: the name, role, data directory, endpoints, parent and key files.
+result<void> load_node(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
   cfg.name = values["node.name"];
   if (cfg.name.empty() || cfg.name.size() > 63
       || cfg.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
@@ -337,6 +367,12 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.certificate = path("tls.certificate");
   cfg.key = path("tls.key");
   cfg.ca = path("tls.ca");
+  return ok();
+}
+
+/// [http] and [metrics]: the API's and the metrics' listeners and their TLS.
+result<void> load_listeners(std::map<std::string, std::string>& values, const path_of& path,
+                            node_config& cfg) {
   auto http = parse_endpoint(values["http.listen"]);
   if (!http)
     return fail(errc::invalid_config, "http.listen: " + http.err().message);
@@ -354,6 +390,11 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.metrics_tls = *metrics_tls;
   if (cfg.metrics_tls && !cfg.http_tls)
     return fail(errc::invalid_config, "metrics.tls = on needs the API's certificate: http.tls is off");
+  return ok();
+}
+
+/// [storage], [broker], [link], [pki] and [audit]: sizes, windows, delays and periods.
+result<void> load_limits(std::map<std::string, std::string>& values, node_config& cfg) {
   auto map_size = parse_uint<uint64_t>("storage.map-size", values["storage.map-size"], 1ull << 20,
                                        1ull << 40);
   if (!map_size)
@@ -391,6 +432,12 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.request_timeout = std::chrono::milliseconds{*rto};
   cfg.rotation_period = std::chrono::hours{*rot};
   cfg.audit_checkpoint = std::chrono::seconds{*audit_every};
+  return ok();
+}
+
+/// [tee] and [vm]: the simulated TEE's programs and files (by default next to joconde-node and in the
+/// data directory) and where the CT VMs listen.
+result<void> load_tee(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
   cfg.tee_provisioner = values["tee.provisioner"];
   if (cfg.tee_provisioner != "process" && cfg.tee_provisioner != "inproc")
     return fail(errc::invalid_config, "tee.provisioner must be process or inproc, got '"
@@ -410,11 +457,43 @@ result<node_config> load_node_config(const fs::path& ini_file,
   cfg.tee_trusted_roots = or_default("tee.trusted-roots", data_dir / "tee-roots.pem");
   if (auto r = load_vm(values, cfg); !r)
     return r.err();
+  return ok();
+}
+
+/// [log]: where the node logs and from which severity on.
+result<void> load_log(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
   cfg.log_file = path("log.file");
   cfg.log_level = values["log.level"];
   if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "notice"
       && cfg.log_level != "warning" && cfg.log_level != "error")
     return fail(errc::invalid_config, "log.level must be debug, info, notice, warning or error");
+  return ok();
+}
+
+} // namespace
+
+result<node_config> load_node_config(const fs::path& ini_file,
+                                     const std::map<std::string, std::string>& overrides) {
+  auto values = default_values();
+  auto base = read_ini_layer(ini_file, values);
+  if (!base)
+    return base.err();
+  read_environment_layer(values);
+  apply_overrides(values, overrides);
+  if (auto r = check_known_keys(values); !r)
+    return r.err();
+  path_of path{values, *base};
+  node_config cfg;
+  if (auto r = load_node(values, path, cfg); !r)
+    return r.err();
+  if (auto r = load_listeners(values, path, cfg); !r)
+    return r.err();
+  if (auto r = load_limits(values, cfg); !r)
+    return r.err();
+  if (auto r = load_tee(values, path, cfg); !r)
+    return r.err();
+  if (auto r = load_log(values, path, cfg); !r)
+    return r.err();
   return cfg;
 }
 

@@ -159,6 +159,192 @@ bool require(const std::map<std::string, std::string>& opts, std::initializer_li
   return ok;
 }
 
+/// Writes a root node (--root) or a member node: keys, certificate request and configuration.
+int command_init(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  joconde::pki::init_options o;
+  o.dir = need(opts, "dir");
+  o.name = need(opts, "name");
+  o.role = need(opts, "role");
+  o.domain = need(opts, "domain");
+  o.organisation = need(opts, "org");
+  o.department = need(opts, "department");
+  o.email = need(opts, "email");
+  o.listen = need(opts, "listen");
+  o.http = need(opts, "http");
+  o.metrics = need(opts, "metrics");
+  o.parent = need(opts, "parent");
+  for (const auto& [key, value] : opts)
+    if (key.find('.') != std::string::npos)
+      o.settings[key] = value;
+  if (!require(opts, {"dir", "name", "org", "email", "listen", "http", "metrics"}))
+    return 2;
+  if (need(opts, "root") == "true") {
+    o.role = "root";
+    if (!require(opts, {"domain"}))
+      return 2;
+    return print_lines(joconde::pki::init_root(o));
+  }
+  if (!require(opts, {"role", "parent"}))
+    return 2;
+  return print_lines(joconde::pki::init_member(o));
+}
+
+/// At the parent: issues a child's certificate and records the child.
+int command_enrol(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir", "csr", "role", "out"}))
+    return 2;
+  return print_lines(joconde::pki::enrol(need(opts, "dir"), need(opts, "csr"),
+                                         need(opts, "role"), need(opts, "out")));
+}
+
+/// At the child: checks and installs the chain its parent issued.
+int command_install(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir", "chain", "root-ca"}))
+    return 2;
+  return print_lines(joconde::pki::install(need(opts, "dir"), need(opts, "chain"),
+                                           need(opts, "root-ca")));
+}
+
+/// Confirms, removes or lists the fingerprints compared out of band.
+int command_trust(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  bool with_fp = pos.size() == 2 && (pos[0] == "confirm" || pos[0] == "remove");
+  bool list = pos.size() == 1 && pos[0] == "list";
+  if ((!with_fp && !list) || !require(opts, {"dir"})) {
+    std::cerr << "usage: joconde-node trust confirm|remove FINGERPRINT --dir DIR\n"
+                 "       joconde-node trust list --dir DIR\n";
+    return 2;
+  }
+  if (list)
+    return print_lines(joconde::pki::trust_list(need(opts, "dir")));
+  return print_lines(pos[0] == "confirm" ? joconde::pki::trust_confirm(need(opts, "dir"), pos[1])
+                                         : joconde::pki::trust_remove(need(opts, "dir"), pos[1]));
+}
+
+/// Rotates this node's key now.
+int command_rotate(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir"}))
+    return 2;
+  return print_lines(joconde::pki::rotate(need(opts, "dir")));
+}
+
+/// Revokes this node's own certificate, or at the root marks another node's key as lost.
+int command_revoke(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir", "reason"}))
+    return 2;
+  return print_lines(joconde::pki::revoke(need(opts, "dir"), need(opts, "reason"),
+                                          need(opts, "root-mark") == "true",
+                                          need(opts, "fingerprint"), need(opts, "node")));
+}
+
+/// Prints this node's fingerprints.
+int command_fingerprint(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir"}))
+    return 2;
+  return print_lines(joconde::pki::show_fingerprints(need(opts, "dir")));
+}
+
+/// Verifies an audit log or prints the signed audit heads this node keeps.
+int command_audit(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  const char* audit_usage =
+    "usage: joconde-node audit verify --dir DIR | --file FILE [--ca CA_FILE] [--node FQDN] "
+    "[--head HEAD_FILE]\n"
+    "       joconde-node audit heads --dir DIR [--node FQDN]\n";
+  if (pos.size() == 1 && pos[0] == "heads") {
+    if (!require(opts, {"dir"}))
+      return 2;
+    return print_lines(joconde::audit_cli::heads(need(opts, "dir"), need(opts, "node")));
+  }
+  if (pos.size() != 1 || pos[0] != "verify" || (need(opts, "dir").empty() == need(opts, "file").empty())) {
+    std::cerr << audit_usage;
+    return 2;
+  }
+  auto verdict = joconde::audit_cli::verify({need(opts, "dir"), need(opts, "file"), need(opts, "ca"),
+                                             need(opts, "node"), need(opts, "head")});
+  if (!verdict) {
+    std::cerr << "joconde-node: " << verdict.err().describe() << "\n";
+    return 2;
+  }
+  for (const auto& line : verdict->second)
+    std::cout << line << "\n";
+  return verdict->first ? 0 : 1;
+}
+
+/// Adds, lists or removes the node's people, or issues one a new token.
+int command_user(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "
+                           "[--role ROLE[,ROLE...]] [--json]\n";
+  if (pos.size() != 1 || !require(opts, {"dir"})) {
+    std::cerr << user_usage;
+    return 2;
+  }
+  const auto& sub = pos[0];
+  if (sub == "list")
+    return print_lines(joconde::users_cli::list(need(opts, "dir"), need(opts, "json") == "true"));
+  if (sub == "add") {
+    if (!require(opts, {"name", "role"}))
+      return 2;
+    return print_lines(joconde::users_cli::add(need(opts, "dir"), need(opts, "name"),
+                                               need(opts, "role")));
+  }
+  if (sub == "remove" || sub == "token") {
+    if (!require(opts, {"name"}))
+      return 2;
+    return print_lines(sub == "remove"
+                         ? joconde::users_cli::remove(need(opts, "dir"), need(opts, "name"))
+                         : joconde::users_cli::new_token(need(opts, "dir"), need(opts, "name")));
+  }
+  std::cerr << user_usage;
+  return 2;
+}
+
+/// Lists every configuration key with its default and meaning.
+int command_config_keys(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  for (const auto& k : joconde::config_keys())
+    std::cout << k.name << " (default: " << (k.default_value.empty() ? "none" : k.default_value)
+              << ")\n    " << k.help << "\n";
+  return 0;
+}
+
+/// Loads the configuration (INI file, then --section.key overrides) and runs the node.
+int command_run(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  std::filesystem::path ini = need(opts, "config");
+  if (ini.empty() && !need(opts, "dir").empty())
+    ini = std::filesystem::path{need(opts, "dir")} / "joconde.ini";
+  if (ini.empty()) {
+    std::cerr << "usage: joconde-node run --dir DIR | --config FILE\n";
+    return 2;
+  }
+  std::map<std::string, std::string> overrides;
+  for (const auto& [k, v] : opts)
+    if (k.find('.') != std::string::npos)
+      overrides[k] = v;
+  auto cfg = joconde::load_node_config(ini, overrides);
+  if (!cfg) {
+    std::cerr << "joconde-node: " << cfg.err().describe() << "\n";
+    return 1;
+  }
+  return joconde::run_node(*cfg);
+}
+
+/// A sub-command: its options and its positional arguments in, its exit status out.
+using command_fn = int (*)(const std::map<std::string, std::string>& opts,
+                           const std::vector<std::string>& pos);
+
+/// The sub-commands by name.
+const std::map<std::string, command_fn> commands = {
+  {"init", &command_init},
+  {"enrol", &command_enrol},
+  {"install", &command_install},
+  {"trust", &command_trust},
+  {"rotate", &command_rotate},
+  {"revoke", &command_revoke},
+  {"fingerprint", &command_fingerprint},
+  {"audit", &command_audit},
+  {"user", &command_user},
+  {"config-keys", &command_config_keys},
+  {"run", &command_run},
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -172,151 +358,8 @@ int main(int argc, char** argv) {
   auto opts = parse_options(args, 2, pos, {"root", "root-mark", "json"});
   if (!opts || !known_options(cmd, *opts))
     return 2;
-  if (cmd == "init") {
-    joconde::pki::init_options o;
-    o.dir = need(*opts, "dir");
-    o.name = need(*opts, "name");
-    o.role = need(*opts, "role");
-    o.domain = need(*opts, "domain");
-    o.organisation = need(*opts, "org");
-    o.department = need(*opts, "department");
-    o.email = need(*opts, "email");
-    o.listen = need(*opts, "listen");
-    o.http = need(*opts, "http");
-    o.metrics = need(*opts, "metrics");
-    o.parent = need(*opts, "parent");
-    for (const auto& [key, value] : *opts)
-      if (key.find('.') != std::string::npos)
-        o.settings[key] = value;
-    if (!require(*opts, {"dir", "name", "org", "email", "listen", "http", "metrics"}))
-      return 2;
-    if (need(*opts, "root") == "true") {
-      o.role = "root";
-      if (!require(*opts, {"domain"}))
-        return 2;
-      return print_lines(joconde::pki::init_root(o));
-    }
-    if (!require(*opts, {"role", "parent"}))
-      return 2;
-    return print_lines(joconde::pki::init_member(o));
-  }
-  if (cmd == "enrol") {
-    if (!require(*opts, {"dir", "csr", "role", "out"}))
-      return 2;
-    return print_lines(joconde::pki::enrol(need(*opts, "dir"), need(*opts, "csr"),
-                                           need(*opts, "role"), need(*opts, "out")));
-  }
-  if (cmd == "install") {
-    if (!require(*opts, {"dir", "chain", "root-ca"}))
-      return 2;
-    return print_lines(joconde::pki::install(need(*opts, "dir"), need(*opts, "chain"),
-                                             need(*opts, "root-ca")));
-  }
-  if (cmd == "trust") {
-    bool with_fp = pos.size() == 2 && (pos[0] == "confirm" || pos[0] == "remove");
-    bool list = pos.size() == 1 && pos[0] == "list";
-    if ((!with_fp && !list) || !require(*opts, {"dir"})) {
-      std::cerr << "usage: joconde-node trust confirm|remove FINGERPRINT --dir DIR\n"
-                   "       joconde-node trust list --dir DIR\n";
-      return 2;
-    }
-    if (list)
-      return print_lines(joconde::pki::trust_list(need(*opts, "dir")));
-    return print_lines(pos[0] == "confirm" ? joconde::pki::trust_confirm(need(*opts, "dir"), pos[1])
-                                           : joconde::pki::trust_remove(need(*opts, "dir"), pos[1]));
-  }
-  if (cmd == "rotate") {
-    if (!require(*opts, {"dir"}))
-      return 2;
-    return print_lines(joconde::pki::rotate(need(*opts, "dir")));
-  }
-  if (cmd == "revoke") {
-    if (!require(*opts, {"dir", "reason"}))
-      return 2;
-    return print_lines(joconde::pki::revoke(need(*opts, "dir"), need(*opts, "reason"),
-                                            need(*opts, "root-mark") == "true",
-                                            need(*opts, "fingerprint"), need(*opts, "node")));
-  }
-  if (cmd == "fingerprint") {
-    if (!require(*opts, {"dir"}))
-      return 2;
-    return print_lines(joconde::pki::show_fingerprints(need(*opts, "dir")));
-  }
-  if (cmd == "audit") {
-    const char* audit_usage =
-      "usage: joconde-node audit verify --dir DIR | --file FILE [--ca CA_FILE] [--node FQDN] "
-      "[--head HEAD_FILE]\n"
-      "       joconde-node audit heads --dir DIR [--node FQDN]\n";
-    if (pos.size() == 1 && pos[0] == "heads") {
-      if (!require(*opts, {"dir"}))
-        return 2;
-      return print_lines(joconde::audit_cli::heads(need(*opts, "dir"), need(*opts, "node")));
-    }
-    if (pos.size() != 1 || pos[0] != "verify" || (need(*opts, "dir").empty() == need(*opts, "file").empty())) {
-      std::cerr << audit_usage;
-      return 2;
-    }
-    auto verdict = joconde::audit_cli::verify({need(*opts, "dir"), need(*opts, "file"), need(*opts, "ca"),
-                                               need(*opts, "node"), need(*opts, "head")});
-    if (!verdict) {
-      std::cerr << "joconde-node: " << verdict.err().describe() << "\n";
-      return 2;
-    }
-    for (const auto& line : verdict->second)
-      std::cout << line << "\n";
-    return verdict->first ? 0 : 1;
-  }
-  if (cmd == "user") {
-    const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "
-                             "[--role ROLE[,ROLE...]] [--json]\n";
-    if (pos.size() != 1 || !require(*opts, {"dir"})) {
-      std::cerr << user_usage;
-      return 2;
-    }
-    const auto& sub = pos[0];
-    if (sub == "list")
-      return print_lines(joconde::users_cli::list(need(*opts, "dir"), need(*opts, "json") == "true"));
-    if (sub == "add") {
-      if (!require(*opts, {"name", "role"}))
-        return 2;
-      return print_lines(joconde::users_cli::add(need(*opts, "dir"), need(*opts, "name"),
-                                                 need(*opts, "role")));
-    }
-    if (sub == "remove" || sub == "token") {
-      if (!require(*opts, {"name"}))
-        return 2;
-      return print_lines(sub == "remove"
-                           ? joconde::users_cli::remove(need(*opts, "dir"), need(*opts, "name"))
-                           : joconde::users_cli::new_token(need(*opts, "dir"), need(*opts, "name")));
-    }
-    std::cerr << user_usage;
-    return 2;
-  }
-  if (cmd == "config-keys") {
-    for (const auto& k : joconde::config_keys())
-      std::cout << k.name << " (default: " << (k.default_value.empty() ? "none" : k.default_value)
-                << ")\n    " << k.help << "\n";
-    return 0;
-  }
-  if (cmd == "run") {
-    std::filesystem::path ini = need(*opts, "config");
-    if (ini.empty() && !need(*opts, "dir").empty())
-      ini = std::filesystem::path{need(*opts, "dir")} / "joconde.ini";
-    if (ini.empty()) {
-      std::cerr << "usage: joconde-node run --dir DIR | --config FILE\n";
-      return 2;
-    }
-    std::map<std::string, std::string> overrides;
-    for (const auto& [k, v] : *opts)
-      if (k.find('.') != std::string::npos)
-        overrides[k] = v;
-    auto cfg = joconde::load_node_config(ini, overrides);
-    if (!cfg) {
-      std::cerr << "joconde-node: " << cfg.err().describe() << "\n";
-      return 1;
-    }
-    return joconde::run_node(*cfg);
-  }
+  if (auto i = commands.find(cmd); i != commands.end())
+    return i->second(*opts, pos);
   std::cerr << "joconde-node: unknown command '" << cmd << "'\n" << usage;
   return 2;
 }

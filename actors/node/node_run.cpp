@@ -129,88 +129,123 @@ double seconds_until(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t - std::chrono::system_clock::now()).count();
 }
 
-} // namespace
+/// What the node is, as read from its files at start-up: key, certificate chain and the trust it roots.
+struct node_identity {
+  std::string passphrase;
+  crypto::private_key key;
+  std::vector<crypto::certificate> chain;  ///< this node's certificate first
+  std::shared_ptr<trust_view> trust;
+};
 
-int run_node(const node_config& cfg) {
-  if (auto r = check_tls_files(cfg); !r)
-    return die(r.err().describe());
-  if (auto r = enforce_tls13(cfg); !r)
-    return die(r.err().describe());
-  log::init({"joconde-node", cfg.name, cfg.log_file, severity_of(cfg.log_level)});
-  // -- identity: key, chain, root --
+/// The handles of the node's actors, kept for the shutdown in the order they must stop.
+struct node_actors {
+  audit_log_actor audit;
+  key_manager_actor keys;
+  std::shared_ptr<access_policy> policy;
+  access_manager_actor access;
+  service_broker_actor broker;
+  connection_manager_actor cm;
+  identity_manager_actor idm;
+  artefact_manager_actor artefacts;
+  deployment_operator_actor deployer;  ///< computing nodes only
+  io_service_actor io;
+};
+
+/// Loads the node's key, chain and root CA and checks they belong together, or says why not (and
+/// returns nothing; the exit status is then 1).
+std::optional<node_identity> load_identity(const node_config& cfg) {
   auto passphrase = pki::read_secret(cfg.passphrase_file);
   if (!passphrase)
-    return die(passphrase.err().describe());
+    return die(passphrase.err().describe()), std::nullopt;
   if (auto r = finish_pending_rotation({cfg.key, cfg.certificate, {}, {}}); !r)
-    return die(r.err().describe());
+    return die(r.err().describe()), std::nullopt;
   auto key_pem = pki::read_file(cfg.key);
   if (!key_pem)
-    return die(key_pem.err().describe());
+    return die(key_pem.err().describe()), std::nullopt;
   auto key = crypto::private_key::from_pem(*key_pem, *passphrase);
   if (!key)
-    return die("cannot load the node key " + cfg.key.string() + ": " + key.err().describe());
+    return die("cannot load the node key " + cfg.key.string() + ": " + key.err().describe()), std::nullopt;
   auto chain_pem = pki::read_file(cfg.certificate);
   if (!chain_pem)
-    return die(chain_pem.err().describe());
+    return die(chain_pem.err().describe()), std::nullopt;
   auto chain = crypto::certificate::chain_from_pem(*chain_pem);
   if (!chain)
-    return die("cannot load " + cfg.certificate.string() + ": " + chain.err().describe());
+    return die("cannot load " + cfg.certificate.string() + ": " + chain.err().describe()), std::nullopt;
   auto root_pem = pki::read_file(cfg.ca);
   if (!root_pem)
-    return die(root_pem.err().describe());
+    return die(root_pem.err().describe()), std::nullopt;
   auto root = crypto::certificate::from_pem(*root_pem);
   if (!root)
-    return die("cannot load " + cfg.ca.string() + ": " + root.err().describe());
+    return die("cannot load " + cfg.ca.string() + ": " + root.err().describe()), std::nullopt;
   if (chain->front().public_key().to_der() != key->public_key().to_der())
-    return die("the node key does not belong to the certificate in " + cfg.certificate.string());
+    return die("the node key does not belong to the certificate in " + cfg.certificate.string()),
+           std::nullopt;
   std::vector<crypto::certificate> intermediates{chain->begin() + 1, chain->end()};
   if (auto r = crypto::verify_chain(chain->front(), intermediates, *root,
                                     std::chrono::system_clock::now());
       !r)
-    return die("this node's own certificate chain is not valid: " + r.err().describe());
+    return die("this node's own certificate chain is not valid: " + r.err().describe()), std::nullopt;
   auto trust = std::make_shared<trust_view>(*root, *chain);
+  return node_identity{std::move(*passphrase), std::move(*key), std::move(*chain), std::move(trust)};
+}
+
+/// The context the HTTP API sees, filled with what the identity and the admin token file say, or
+/// nothing after saying why (the exit status is then 1).
+std::shared_ptr<node_context> make_context(const node_config& cfg, const node_identity& id) {
   auto ctx = std::make_shared<node_context>();
   ctx->cfg = cfg;
-  ctx->fqdn = trust->self();
-  ctx->domain = chain->back().dns_names().empty() ? ctx->fqdn : chain->back().dns_names().front();
-  ctx->fingerprint = chain->front().fingerprint();
-  ctx->trust = trust;
+  ctx->fqdn = id.trust->self();
+  ctx->domain = id.chain.back().dns_names().empty() ? ctx->fqdn : id.chain.back().dns_names().front();
+  ctx->fingerprint = id.chain.front().fingerprint();
+  ctx->trust = id.trust;
   auto token = pki::read_secret(cfg.admin_token_file);
   if (!token)
-    return die(token.err().describe());
+    return die(token.err().describe()), nullptr;
   ctx->admin_token = *token;
-  // -- storage and audit --
+  return ctx;
+}
+
+/// Opens the store (into `ctx`) and the audit log, or says why not (and returns nothing; the exit
+/// status is then 1).
+std::shared_ptr<audit_chain> open_storage(const node_config& cfg, node_context& ctx) {
   auto store = node_store::open(cfg.data_dir, cfg.map_size);
   if (!store)
-    return die("cannot open the store: " + store.err().describe());
-  ctx->store = *store;
-  ctx->users = std::make_shared<user_directory>(*store);
+    return die("cannot open the store: " + store.err().describe()), nullptr;
+  ctx.store = *store;
+  ctx.users = std::make_shared<user_directory>(*store);
   {
     auto txn = store->env->begin_read();
     if (!txn)
-      return die(txn.err().describe());
+      return die(txn.err().describe()), nullptr;
   }
   auto chain_log = audit_chain::open(cfg.data_dir / "audit.log", "joconde-node", cfg.name);
   if (!chain_log)
-    return die("cannot open the audit log: " + chain_log.err().describe());
-  auto audit_store = std::make_shared<audit_chain>(std::move(*chain_log));
-  // -- HTTPS identity (DESIGN.md §3: people reach their node over TLS 1.3 only) --
-  std::optional<http::tls_identity> https;
-  if (cfg.http_tls) {
-    auto id = https_identity(cfg, *key, *chain, std::chrono::system_clock::now());
-    if (!id)
-      return die("cannot set up HTTPS: " + id.err().describe());
-    std::string pem;
-    for (const auto& c : id->chain)
-      pem += c.to_pem();
-    if (auto r = pki::write_file(cfg.data_dir / https_chain_file, pem,
-                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write
-                                   | std::filesystem::perms::group_read | std::filesystem::perms::others_read);
-        !r)
-      return die(r.err().describe());
-    https = std::move(*id);
-  }
-  // -- metrics --
+    return die("cannot open the audit log: " + chain_log.err().describe()), nullptr;
+  return std::make_shared<audit_chain>(std::move(*chain_log));
+}
+
+/// Sets up the HTTPS identity into `https` and writes its chain for clients to fetch (DESIGN.md §3:
+/// people reach their node over TLS 1.3 only); false after saying why not.
+bool set_up_https(const node_config& cfg, const node_identity& id, std::optional<http::tls_identity>& https) {
+  auto tls_id = https_identity(cfg, id.key, id.chain, std::chrono::system_clock::now());
+  if (!tls_id)
+    return die("cannot set up HTTPS: " + tls_id.err().describe()), false;
+  std::string pem;
+  for (const auto& c : tls_id->chain)
+    pem += c.to_pem();
+  if (auto r = pki::write_file(cfg.data_dir / https_chain_file, pem,
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write
+                                 | std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+      !r)
+    return die(r.err().describe()), false;
+  https = std::move(*tls_id);
+  return true;
+}
+
+/// Starts the metrics listener (over HTTPS when metrics.tls is on), or says why not (and returns
+/// nothing; the exit status is then 1).
+std::unique_ptr<metrics::registry> start_metrics(const node_config& cfg,
+                                                 const std::optional<http::tls_identity>& https) {
   http::server_options metrics_options;
   metrics_options.listen = cfg.metrics_listen.text();
   metrics_options.threads = 2;
@@ -218,43 +253,42 @@ int run_node(const node_config& cfg) {
   metrics_options.on_refusal = &on_http_refusal;
   if (cfg.metrics_tls)
     metrics_options.tls = https;
-  auto metrics = metrics::registry::start(metrics_options, cfg.name, cfg.role);
-  if (!metrics)
-    return die("cannot serve metrics: " + metrics.err().describe());
-  ctx->metrics = metrics->get();
-  auto& expiry = (*metrics)->certificate_expiry(ctx->fingerprint, chain->front().subject().common_name);
-  expiry.Set(seconds_until(chain->front().not_after()));
-  // -- actors --
+  auto started = metrics::registry::start(metrics_options, cfg.name, cfg.role);
+  if (!started)
+    return die("cannot serve metrics: " + started.err().describe()), nullptr;
+  return std::move(*started);
+}
+
+/// Counts and logs TLS refusals in `meters` from now on; false (after saying why) if this build
+/// lacks the OpenSSL error-queue guard.
+bool watch_tls_refusals(metrics::registry* meters) {
   if (!tls::error_queue_guard_active())
     return die("this joconde-node was built without the OpenSSL error-queue guard (see "
                "runtime/include/joconde/runtime/tls_error_queue.hpp): one refused TLS client "
-               "could make it drop healthy links");
-  tls_metrics.store(metrics->get(), std::memory_order_release);
+               "could make it drop healthy links"),
+           false;
+  tls_metrics.store(meters, std::memory_order_release);
   tls::set_refusal_observer(&on_tls_refusal);
-  caf::actor_system_config sys_cfg;
+  return true;
+}
+
+/// Configures the actor system: CAF's OpenSSL transport with the node's key, the plane messages, a
+/// sharing scheduler.
+void configure_actor_system(caf::actor_system_config& sys_cfg, const node_config& cfg,
+                            const std::string& passphrase) {
   sys_cfg.load<caf::io::middleman>();
   sys_cfg.load<caf::openssl::manager>();
   sys_cfg.openssl_certificate = cfg.certificate.string();
   sys_cfg.openssl_key = cfg.key.string();
-  sys_cfg.openssl_passphrase = *passphrase;
+  sys_cfg.openssl_passphrase = passphrase;
   sys_cfg.openssl_cafile = cfg.ca.string();
   configure_plane_messages(sys_cfg);
   sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("middleman.workers", size_t{0});
-  caf::actor_system sys{sys_cfg};
-  ctx->sys = &sys;
-  auto signer = std::make_shared<memory_signer>(std::move(*key));
-  audit_checkpoint_config acfg;
-  acfg.interval = cfg.audit_checkpoint;
-  acfg.signer = [trust, signer] {
-    return audit_signer{trust->self(), trust->own_chain(),
-                        [signer](crypto::bytes_view msg) { return signer->sign(msg); }};
-  };
-  auto audit = sys.spawn(audit_log, audit_store, metrics->get(), std::move(acfg));
-  auto keys = sys.spawn(key_manager, signer, cfg.key);
-  auto policy = std::make_shared<access_policy>(trust->self(), role_from_string(cfg.role));
-  policy->set_root(ctx->domain);
-  auto access = sys.spawn(access_manager, policy, *store, audit, metrics->get());
+}
+
+/// The service broker's settings from the node's configuration.
+service_broker_config broker_config(const node_config& cfg, std::shared_ptr<access_policy> policy) {
   service_broker_config bcfg;
   bcfg.window = cfg.window;
   bcfg.frame_envelopes = cfg.frame_envelopes;
@@ -264,8 +298,12 @@ int run_node(const node_config& cfg) {
   bcfg.async_commit = true;
   bcfg.request_timeout = cfg.request_timeout;
   bcfg.limits.max_bytes = cfg.max_envelope_bytes;
-  bcfg.policy = policy;
-  auto broker = sys.spawn(service_broker, bcfg, trust, signer, *store, audit, metrics->get());
+  bcfg.policy = std::move(policy);
+  return bcfg;
+}
+
+/// The connection manager's settings from the node's configuration.
+connection_manager_config link_config(const node_config& cfg, const node_store& store) {
   connection_manager_config ccfg;
   if (!cfg.parent.empty()) {
     auto parent = parse_endpoint(cfg.parent);
@@ -275,86 +313,122 @@ int run_node(const node_config& cfg) {
   ccfg.request_timeout = cfg.request_timeout;
   ccfg.reconnect_min = cfg.reconnect_min;
   ccfg.reconnect_max = cfg.reconnect_max;
-  ccfg.store = *store;
-  auto cm = sys.spawn(connection_manager, ccfg, trust, signer, broker, audit, metrics->get());
-  caf::anon_send(broker, connect_atom::value, cm);
-  caf::anon_send(audit, connect_atom::value, cm);
-  identity_files files{cfg.key, cfg.certificate, *passphrase, cfg.rotation_period};
-  auto idm = sys.spawn(identity_manager, trust, signer, files, *store, cm, broker, audit);
-  caf::anon_send(broker, connect_atom::value, std::string{"pki."},
-                 caf::actor_cast<local_subscriber_actor>(idm));
-  auto artefacts = sys.spawn(artefact_manager, ctx->domain, trust, signer, *store, broker, audit,
-                             metrics->get());
+  ccfg.store = store;
+  return ccfg;
+}
+
+/// Spawns the Management Plane (audit log, key, access and identity managers, service broker,
+/// connection manager) and wires them together.
+node_actors spawn_management_plane(caf::actor_system& sys, const node_config& cfg, const node_context& ctx,
+                                   const node_identity& id, std::shared_ptr<memory_signer> signer,
+                                   std::shared_ptr<audit_chain> audit_store, metrics::registry* meters) {
+  node_actors a;
+  audit_checkpoint_config acfg;
+  acfg.interval = cfg.audit_checkpoint;
+  acfg.signer = [trust = id.trust, signer] {
+    return audit_signer{trust->self(), trust->own_chain(),
+                        [signer](crypto::bytes_view msg) { return signer->sign(msg); }};
+  };
+  a.audit = sys.spawn(audit_log, audit_store, meters, std::move(acfg));
+  a.keys = sys.spawn(key_manager, signer, cfg.key);
+  a.policy = std::make_shared<access_policy>(id.trust->self(), role_from_string(cfg.role));
+  a.policy->set_root(ctx.domain);
+  a.access = sys.spawn(access_manager, a.policy, ctx.store, a.audit, meters);
+  a.broker = sys.spawn(service_broker, broker_config(cfg, a.policy), id.trust, signer, ctx.store, a.audit,
+                       meters);
+  a.cm = sys.spawn(connection_manager, link_config(cfg, ctx.store), id.trust, signer, a.broker, a.audit,
+                   meters);
+  caf::anon_send(a.broker, connect_atom::value, a.cm);
+  caf::anon_send(a.audit, connect_atom::value, a.cm);
+  identity_files files{cfg.key, cfg.certificate, id.passphrase, cfg.rotation_period};
+  a.idm = sys.spawn(identity_manager, id.trust, signer, files, ctx.store, a.cm, a.broker, a.audit);
+  caf::anon_send(a.broker, connect_atom::value, std::string{"pki."},
+                 caf::actor_cast<local_subscriber_actor>(a.idm));
+  return a;
+}
+
+/// Spawns the Control Plane (artefact manager, a Computing Party's deployment operator, IO Service)
+/// into `a` and subscribes the artefact manager to the CTA topics.
+void spawn_control_plane(caf::actor_system& sys, const node_config& cfg, const node_context& ctx,
+                         const node_identity& id, std::shared_ptr<memory_signer> signer, node_actors& a,
+                         metrics::registry* meters) {
+  a.artefacts = sys.spawn(artefact_manager, ctx.domain, id.trust, signer, ctx.store, a.broker, a.audit,
+                          meters);
   // A Computing Party runs the CTs' VMs (DESIGN.md §4 deployment_operator); the artefact manager
   // knows it before the broker hands it any CTA.
-  deployment_operator_actor deployer;
   if (cfg.role == "computing") {
     deployment_operator_config dcfg;
-    dcfg.self = ctx->fqdn;
-    dcfg.root = ctx->domain;
+    dcfg.self = ctx.fqdn;
+    dcfg.root = ctx.domain;
     dcfg.node_name = cfg.name;
     dcfg.data_dir = cfg.data_dir.lexically_normal();
     dcfg.tee = tee_of(cfg);
-    deployer = sys.spawn(deployment_operator, dcfg, std::shared_ptr<const node_signer>{signer}, *store,
-                         broker, audit, metrics->get());
-    caf::anon_send(artefacts, connect_atom::value, deployer);
+    a.deployer = sys.spawn(deployment_operator, dcfg, std::shared_ptr<const node_signer>{signer}, ctx.store,
+                           a.broker, a.audit, meters);
+    caf::anon_send(a.artefacts, connect_atom::value, a.deployer);
   }
-  caf::anon_send(broker, connect_atom::value, std::string{"cta."},
-                 caf::actor_cast<local_subscriber_actor>(artefacts));
+  caf::anon_send(a.broker, connect_atom::value, std::string{"cta."},
+                 caf::actor_cast<local_subscriber_actor>(a.artefacts));
   // Any node's people may upload and download (a client node, or a CP that is also a client).
-  auto io = sys.spawn(io_service, io_service_config{*store, cfg.tee_trusted_roots, audit});
-  ctx->io = io;
-  ctx->artefacts = artefacts;
-  ctx->deployer = deployer;
-  ctx->cm = cm;
-  ctx->broker = broker;
-  ctx->identity = idm;
-  ctx->keys = keys;
-  ctx->access = access;
-  ctx->policy = policy;
-  ctx->audit = audit;
-  auto stop_actors = [&] {
-    caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
-    if (deployer)
-      caf::anon_send_exit(deployer, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(artefacts, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(access, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(keys, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(idm, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(cm, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(audit, caf::exit_reason::user_shutdown);
-  };
-  auto port = caf::openssl::publish(cm, cfg.listen.port, cfg.listen.host.c_str(), true);
-  if (!port) {
-    stop_actors();
-    return die("cannot listen on " + cfg.listen.text() + ": " + sys.render(port.error()));
-  }
-  // -- HTTP(S) --
-  http::server_options api_options;
-  api_options.listen = cfg.http_listen.text();
-  api_options.tls = https;
-  api_options.max_body_bytes = 1024 * 1024;
-  api_options.threads = 4;
-  api_options.on_refusal = &on_http_refusal;
-  auto server = http::server::start(api_options);
-  if (!server) {
-    stop_actors();
-    return die("cannot serve the API: " + server.err().describe());
-  }
-  register_routes(**server, ctx);
-  caf::anon_send(audit, audit_atom::value, std::string{component}, std::string{"node.start"},
-                 std::vector<std::string>{"node", ctx->fqdn, "role", cfg.role, "fingerprint",
-                                          ctx->fingerprint});
-  log::notice(component, "node " + ctx->fqdn + " (" + cfg.role + ") is up",
+  a.io = sys.spawn(io_service, io_service_config{ctx.store, cfg.tee_trusted_roots, a.audit});
+}
+
+/// Hands the actors' handles to the HTTP API's context.
+void publish_handles(node_context& ctx, const node_actors& a) {
+  ctx.io = a.io;
+  ctx.artefacts = a.artefacts;
+  ctx.deployer = a.deployer;
+  ctx.cm = a.cm;
+  ctx.broker = a.broker;
+  ctx.identity = a.idm;
+  ctx.keys = a.keys;
+  ctx.access = a.access;
+  ctx.policy = a.policy;
+  ctx.audit = a.audit;
+}
+
+/// Asks every actor to stop without waiting (start-up failed after they were spawned).
+void stop_actors(const node_actors& a) {
+  caf::anon_send_exit(a.io, caf::exit_reason::user_shutdown);
+  if (a.deployer)
+    caf::anon_send_exit(a.deployer, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.artefacts, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.access, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.keys, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.idm, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.cm, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.broker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.audit, caf::exit_reason::user_shutdown);
+}
+
+/// The API listener's settings: HTTPS unless http.tls is off, 1 MiB bodies, 4 threads.
+http::server_options api_options(const node_config& cfg, const std::optional<http::tls_identity>& https) {
+  http::server_options options;
+  options.listen = cfg.http_listen.text();
+  options.tls = https;
+  options.max_body_bytes = 1024 * 1024;
+  options.threads = 4;
+  options.on_refusal = &on_http_refusal;
+  return options;
+}
+
+/// Audits, logs and prints that the node is up, and where it listens.
+void announce_start(const node_config& cfg, const node_context& ctx) {
+  caf::anon_send(ctx.audit, audit_atom::value, std::string{component}, std::string{"node.start"},
+                 std::vector<std::string>{"node", ctx.fqdn, "role", cfg.role, "fingerprint",
+                                          ctx.fingerprint});
+  log::notice(component, "node " + ctx.fqdn + " (" + cfg.role + ") is up",
               {{"listen", cfg.listen.text()}, {"advertise", cfg.advertise.text()},
                {"http", cfg.http_listen.text()}, {"api", cfg.api_url()},
-               {"metrics", cfg.metrics_listen.text()}, {"fingerprint", ctx->fingerprint}});
-  std::cout << "joconde-node " << ctx->fqdn << " (" << cfg.role << ") listening on "
+               {"metrics", cfg.metrics_listen.text()}, {"fingerprint", ctx.fingerprint}});
+  std::cout << "joconde-node " << ctx.fqdn << " (" << cfg.role << ") listening on "
             << cfg.listen.text() << ", API " << cfg.api_url() << " (on " << cfg.http_listen.text()
             << "), metrics " << (cfg.metrics_tls ? "https://" : "http://") << cfg.metrics_listen.text()
             << std::endl;
-  // -- wait for a signal --
+}
+
+/// Blocks until SIGTERM or SIGINT, refreshing the certificate-expiry gauge every 30 seconds.
+void wait_for_signal(prometheus::Gauge& expiry, std::chrono::system_clock::time_point not_after) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -365,29 +439,84 @@ int run_node(const node_config& cfg) {
     auto sig = sigtimedwait(&set, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT)
       break;
-    expiry.Set(seconds_until(chain->front().not_after()));
+    expiry.Set(seconds_until(not_after));
   }
+}
+
+/// Stops the actors and waits for them: the deployment operator first, the audit log last.
+void shut_down(caf::actor_system& sys, const node_actors& a) {
+  caf::scoped_actor self{sys};
+  if (a.deployer) {
+    // First: its CT VMs end with the node (their directories are cleaned up at the next start).
+    self->send_exit(a.deployer, caf::exit_reason::user_shutdown);
+    self->wait_for(a.deployer);
+  }
+  self->send_exit(a.io, caf::exit_reason::user_shutdown);
+  self->send_exit(a.artefacts, caf::exit_reason::user_shutdown);
+  self->send_exit(a.access, caf::exit_reason::user_shutdown);
+  self->send_exit(a.keys, caf::exit_reason::user_shutdown);
+  self->send_exit(a.idm, caf::exit_reason::user_shutdown);
+  self->send_exit(a.cm, caf::exit_reason::user_shutdown);
+  self->send_exit(a.broker, caf::exit_reason::user_shutdown);
+  self->wait_for(a.io, a.artefacts, a.access, a.keys, a.idm, a.cm, a.broker);
+  self->send_exit(a.audit, caf::exit_reason::user_shutdown);
+  self->wait_for(a.audit);
+}
+
+} // namespace
+
+int run_node(const node_config& cfg) {
+  if (auto r = check_tls_files(cfg); !r)
+    return die(r.err().describe());
+  if (auto r = enforce_tls13(cfg); !r)
+    return die(r.err().describe());
+  log::init({"joconde-node", cfg.name, cfg.log_file, severity_of(cfg.log_level)});
+  auto id = load_identity(cfg);
+  if (!id)
+    return 1;
+  auto ctx = make_context(cfg, *id);
+  if (!ctx)
+    return 1;
+  auto audit_store = open_storage(cfg, *ctx);
+  if (!audit_store)
+    return 1;
+  std::optional<http::tls_identity> https;
+  if (cfg.http_tls && !set_up_https(cfg, *id, https))
+    return 1;
+  auto meters = start_metrics(cfg, https);
+  if (!meters)
+    return 1;
+  ctx->metrics = meters.get();
+  const auto& own = id->chain.front();
+  auto& expiry = meters->certificate_expiry(ctx->fingerprint, own.subject().common_name);
+  expiry.Set(seconds_until(own.not_after()));
+  if (!watch_tls_refusals(meters.get()))
+    return 1;
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg, cfg, id->passphrase);
+  caf::actor_system sys{sys_cfg};
+  ctx->sys = &sys;
+  auto signer = std::make_shared<memory_signer>(std::move(id->key));
+  auto actors = spawn_management_plane(sys, cfg, *ctx, *id, signer, audit_store, meters.get());
+  spawn_control_plane(sys, cfg, *ctx, *id, signer, actors, meters.get());
+  publish_handles(*ctx, actors);
+  auto port = caf::openssl::publish(actors.cm, cfg.listen.port, cfg.listen.host.c_str(), true);
+  if (!port) {
+    stop_actors(actors);
+    return die("cannot listen on " + cfg.listen.text() + ": " + sys.render(port.error()));
+  }
+  auto server = http::server::start(api_options(cfg, https));
+  if (!server) {
+    stop_actors(actors);
+    return die("cannot serve the API: " + server.err().describe());
+  }
+  register_routes(**server, ctx);
+  announce_start(cfg, *ctx);
+  wait_for_signal(expiry, own.not_after());
   log::notice(component, "stopping on signal");
   (*server)->stop();
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);
-  {
-    caf::scoped_actor self{sys};
-    if (deployer) {
-      // First: its CT VMs end with the node (their directories are cleaned up at the next start).
-      self->send_exit(deployer, caf::exit_reason::user_shutdown);
-      self->wait_for(deployer);
-    }
-    self->send_exit(io, caf::exit_reason::user_shutdown);
-    self->send_exit(artefacts, caf::exit_reason::user_shutdown);
-    self->send_exit(access, caf::exit_reason::user_shutdown);
-    self->send_exit(keys, caf::exit_reason::user_shutdown);
-    self->send_exit(idm, caf::exit_reason::user_shutdown);
-    self->send_exit(cm, caf::exit_reason::user_shutdown);
-    self->send_exit(broker, caf::exit_reason::user_shutdown);
-    self->wait_for(io, artefacts, access, keys, idm, cm, broker);
-    self->send_exit(audit, caf::exit_reason::user_shutdown);
-    self->wait_for(audit);
-  }
+  shut_down(sys, actors);
   return 0;
 }
 
