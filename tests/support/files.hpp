@@ -50,6 +50,19 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
+/// A fresh directory (as fresh_dir makes it), removed with all it holds when the object goes.
+struct scoped_dir {
+  std::filesystem::path path;
+
+  explicit scoped_dir(const std::string& name) : path{fresh_dir(name)} {}
+  scoped_dir(const scoped_dir&) = delete;
+  scoped_dir& operator=(const scoped_dir&) = delete;
+  ~scoped_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 /// Runs `command` with the shell: its exit status (-1 if it did not exit) and its standard output
 /// (add " 2>&1" to the command for both streams).
 inline std::pair<int, std::string> run_capture(const std::string& command) {

@@ -21,7 +21,8 @@ constexpr uint64_t map_size = 16ull << 20;
 
 /// A fresh store in its own directory.
 struct fresh_store {
-  std::filesystem::path dir = test::fresh_dir("broker-store");
+  test::scoped_dir tmp{"broker-store"};  // removed after the store closed
+  std::filesystem::path dir = tmp.path;
   std::optional<broker_store> store{broker_store{node_store::open(dir, map_size).value()}};
 
   /// Closes the environment and opens it again from its files.

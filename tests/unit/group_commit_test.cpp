@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(an_entry_acknowledged_during_its_commit_is_removed_by_the_n
 }
 
 BOOST_AUTO_TEST_CASE(one_commit_stores_every_batch_in_the_store) {
-  auto dir = test::fresh_dir("group-commit");
+  test::scoped_dir tmp{"group-commit"};  // removed after the store closed
+  auto dir = tmp.path;
   group_commit gc;
   gc.add(batch(gc, "e1", {key(1)}, false));
   gc.add(batch(gc, "e2", {}, true));
