@@ -327,13 +327,17 @@ caf::result<bool> on_proof_msg(connection_manager_pointer self, std::string& pro
   return true;
 }
 
-/// The link a `kind` of message ("frame" or "ack") came over; refuses it and returns nullptr if none.
-link_session* link_or_refuse(connection_manager_pointer self, const std::string& kind, std::string& peer,
-                             bool& is_parent) {
+/// Runs `open(link, peer, is_parent)` with the link a `kind` of message ("frame" or "ack") came
+/// over; refuses the message if it came over none.
+template <class Open>
+void over_link(connection_manager_pointer self, const std::string& kind, Open open) {
+  std::string peer;
+  bool is_parent = false;
   auto* link = link_of_sender(self, peer, is_parent);
   if (link == nullptr)
     refuse(self, "link." + kind, fail(errc::unknown_peer, kind + " from a node with no established link"));
-  return link;
+  else
+    open(*link, peer, is_parent);
 }
 
 /// Acknowledges a stored frame, on the same session only: a new session resends anyway.
@@ -349,44 +353,32 @@ void ack_frame(connection_manager_pointer self, const std::string& peer, bool is
 
 /// Opens a frame from a linked peer and hands its envelopes to the broker, acknowledging once stored.
 void on_frame(connection_manager_pointer self, std::string& bytes) {
-  auto& st = self->state;
-  std::string peer;
-  bool is_parent = false;
-  auto* link = link_or_refuse(self, "frame", peer, is_parent);
-  if (link == nullptr)
-    return;
-  uint64_t seq = 0;
-  auto envelopes = link->open_frame(bytes, seq);
-  if (!envelopes) {
-    refuse(self, "link.frame", envelopes.err(), peer);
-    return;
-  }
-  auto session = link->session();
-  // The broker (of this process) answers once the frame is durable, or with an error; if it
-  // never did, the frame would simply come again (no timeout: no wake-up of CAF's clock).
-  self->request(st.broker, caf::infinite, deliver_atom::value, peer, is_parent,
-                std::move(*envelopes))
-    .then([=](bool) { ack_frame(self, peer, is_parent, session, seq); },
-          [=](caf::error& err) {
-            log::warning(component, "frame from " + peer + " not stored, it will come again: "
-                                      + describe(err));
-          });
+  over_link(self, "frame", [&](link_session& link, const std::string& peer, bool is_parent) {
+    uint64_t seq = 0;
+    auto envelopes = link.open_frame(bytes, seq);
+    if (!envelopes) {
+      refuse(self, "link.frame", envelopes.err(), peer);
+      return;
+    }
+    auto session = link.session();
+    // The broker (of this process) answers once the frame is durable, or with an error; if it
+    // never did, the frame would simply come again (no timeout: no wake-up of CAF's clock).
+    self->request(self->state.broker, caf::infinite, deliver_atom::value, peer, is_parent, std::move(*envelopes))
+      .then([=](bool) { ack_frame(self, peer, is_parent, session, seq); },
+            [=](caf::error& err) {
+              log::warning(component, "frame from " + peer + " not stored, it will come again: " + describe(err));
+            });
+  });
 }
 
 /// Opens an ack from a linked peer and tells the broker which frame it acknowledges.
 void on_ack(connection_manager_pointer self, std::string& bytes) {
-  auto& st = self->state;
-  std::string peer;
-  bool is_parent = false;
-  auto* link = link_or_refuse(self, "ack", peer, is_parent);
-  if (link == nullptr)
-    return;
-  auto seq = link->open_ack(bytes);
-  if (!seq) {
-    refuse(self, "link.ack", seq.err(), peer);
-    return;
-  }
-  self->send(st.broker, acked_atom::value, peer, *seq);
+  over_link(self, "ack", [&](link_session& link, const std::string& peer, bool) {
+    if (auto seq = link.open_ack(bytes))
+      self->send(self->state.broker, acked_atom::value, peer, *seq);
+    else
+      refuse(self, "link.ack", seq.err(), peer);
+  });
 }
 
 /// Keeps the signed audit head a linked child sent; returns its sequence number.

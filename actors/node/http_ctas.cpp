@@ -8,6 +8,7 @@
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
+#include "joconde/runtime/log.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -38,19 +39,24 @@ std::optional<http::response> read_json(const std::string& text, google::protobu
   return std::nullopt;
 }
 
-/// Renders what the artefact manager answers (cta_json.hpp).
-json render(const cta_receipt& r) { return receipt_json(r); }
-json render(const proto_bytes<v1::PakRecord>& p) {
+/// Renders what the artefact manager answers (cta_json.hpp); an error if its own record does not parse.
+result<json> render(const cta_receipt& r) { return receipt_json(r); }
+result<json> render(const proto_bytes<v1::PakRecord>& p) {
   auto pak = proto::parse(p);
-  return pak ? pak_json(*pak) : json::object();
+  if (!pak)
+    return fail(errc::malformed_input, "the PAK record the artefact manager made does not parse: " + pak.err().describe());
+  return pak_json(*pak);
 }
-json render(const proto_bytes<v1::TrustOverride>& o) {
+result<json> render(const proto_bytes<v1::TrustOverride>& o) {
   auto made = proto::parse(o);
-  return made ? override_json(*made) : json::object();
+  if (!made)
+    return fail(errc::malformed_input, "the trust override the artefact manager made does not parse: "
+                                  + made.err().describe());
+  return override_json(*made);
 }
 
 /// Asks the artefact manager for a `Reply` and answers it as JSON with `status`, the fields of
-/// `extra` added; or its error.
+/// `extra` added; or its error (500 if its answer cannot be rendered).
 template <class Reply, class Timeout, class... Ts>
 http::response ask_artefacts(node_context& ctx, Timeout timeout, int status, const json& extra, Ts&&... xs) {
   http::response out;
@@ -59,8 +65,13 @@ http::response ask_artefacts(node_context& ctx, Timeout timeout, int status, con
     .receive(
       [&](Reply& reply) {
         auto doc = render(reply);
-        doc.update(extra);
-        out = http::response::json(status, doc);
+        if (!doc) {
+          log::error("http", doc.err().describe());
+          out = http::response::error(500, "internal_error", doc.err().describe());
+          return;
+        }
+        doc->update(extra);
+        out = http::response::json(status, *doc);
       },
       [&](caf::error& err) { out = error_response(err); });
   return out;

@@ -15,6 +15,7 @@
 #include "vm_admin.hpp"
 
 #include "joconde/messages/proto.hpp"
+#include "joconde/messages/wire.hpp"
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/log.hpp"
@@ -178,7 +179,7 @@ int run_vm(const vm_options& options, const image_config& image, const enclave::
   // -- the actor tree --
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", size_t{2});
-  cfg.add_message_types<caf::id_block::joconde>();
+  register_messages(cfg);
   caf::actor_system sys{cfg};
   exit_signal exited;
   context_ptr cctx = ctx;

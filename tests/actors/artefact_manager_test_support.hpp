@@ -19,6 +19,7 @@
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "support/ct_reports.hpp"
+#include "support/files.hpp"
 #include "support/mplane_mocks.hpp"
 #include "support/test_pki.hpp"
 
@@ -57,8 +58,7 @@ inline std::string pak() {
 struct fixture : test_coordinator_fixture<> {
   test::test_pki pki;
   test::test_node& root = pki.node("joconde.test");
-  std::filesystem::path dir = std::filesystem::temp_directory_path()
-                              / ("joconde-artefacts-" + std::to_string(::getpid()));
+  joconde::test::scoped_dir dir{"artefacts"};
   node_store store;
   std::shared_ptr<std::vector<published>> sent = std::make_shared<std::vector<published>>();
   std::shared_ptr<std::vector<test::audited>> audits = std::make_shared<std::vector<test::audited>>();
@@ -67,9 +67,7 @@ struct fixture : test_coordinator_fixture<> {
   audit_log_actor audit;
 
   fixture() {
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    store = node_store::open(dir, 64 << 20).value();
+    store = node_store::open(dir.path, 64 << 20).value();
     // What enrolment and out-of-band confirmation wrote at the root.
     for (auto [label, computing] : {std::pair{"cp1", true}, {"cp2", true}, {"cp3", true},
                                     {"client-a", false}, {"client-b", false}}) {
@@ -100,7 +98,6 @@ struct fixture : test_coordinator_fixture<> {
   ~fixture() {
     joconde::test::shut_down(self, sched, am, broker, audit);
     store = {};
-    std::filesystem::remove_all(dir);
   }
 
   void deliver(const std::string& topic, const std::string& origin, const std::string& payload) {

@@ -8,6 +8,7 @@
 #include "mplane/audit_log.hpp"
 #include "mplane/connection_manager.hpp"
 #include "mplane/service_broker.hpp"
+#include "support/files.hpp"
 #include "support/test_pki.hpp"
 
 #include <nlohmann/json.hpp>
@@ -77,13 +78,7 @@ audit_log_actor::behavior_type mock_audit(audit_log_actor::pointer self,
   };
 }
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path()
-             / ("joconde-broker-test-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return joconde::test::fresh_dir("broker-test-" + name); }
 
 /// A node with a broker over a real LMDB store, a mock connection manager and a mock audit log.
 struct node_under_test {

@@ -63,29 +63,23 @@ BOOST_AUTO_TEST_CASE(impostors_announcing_a_counterparts_index_do_not_take_its_p
   // Before the VMs learn their peers, connections on loopback reach cp-0's peer endpoint first and
   // announce cp-1 (then garbage, or nothing at all), cp-2 (then garbage), and indexes cp-0 never
   // accepts. None of them is attested: the real cp-1 and cp-2 are, and the CT runs to its end.
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  peer_port_attacker attacker;
   const std::vector<std::uint8_t> garbage{0xff, 0xff, 0xff, 0xff, 'J', 'H', 'L', '1', 0x13, 0x37};
   auto with = [](std::vector<std::uint8_t> index, const std::vector<std::uint8_t>& rest) {
     index.insert(index.end(), rest.begin(), rest.end());
     return index;
   };
-  test::ct_cluster_options o;
-  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
-    auto cp0 = endpoints[0]["peer"].get<std::string>();
+  ct_under_peer_attack a{[&](peer_port_attacker& attacker, const std::string& cp0) {
     // From five hosts: the per-host bound is not what this test is about.
     attacker.connect(cp0, with({0, 0, 0, 1}, garbage), "127.0.0.21");
     attacker.connect(cp0, {0, 0, 0, 1}, "127.0.0.22");  // then silence, until the test closes it
     attacker.connect(cp0, with({0, 0, 0, 2}, garbage), "127.0.0.23");
     attacker.connect(cp0, {0, 0, 0, 7}, "127.0.0.24");  // no such CP
     attacker.connect(cp0, {0, 0, 0, 0}, "127.0.0.25");  // cp-0 itself
-  };
-  ct_cluster c{*platform, f, o};
+  }};
+  auto& c = a.c;
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "an impostor took a counterpart's place");
   // The silent impostor of cp-1 is still in its handshake (or timed out): closing it ends it.
-  attacker.connections.clear();
+  a.attacker.connections.clear();
   BOOST_TEST(wait_refused(c, 0, "handshake", 3) == 3.0);
   BOOST_TEST(wait_refused(c, 0, "unknown-index", 2) == 2.0);
   for (const auto* reason : {"busy", "greeting", "established", "duplicate"})
@@ -94,25 +88,18 @@ BOOST_AUTO_TEST_CASE(impostors_announcing_a_counterparts_index_do_not_take_its_p
     for (const auto& reason : refusal_reasons)
       BOOST_TEST(refused(c, i, reason) == 0.0, "cp-" << i << " " << reason);
 
-  runs_to_its_end(c, f);
+  runs_to_its_end(c, a.f);
 }
 
 BOOST_AUTO_TEST_CASE(a_connection_that_sends_one_byte_and_falls_silent_holds_nothing_up) {
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  peer_port_attacker attacker;
-  test::ct_cluster_options o;
-  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
-    attacker.connect(endpoints[0]["peer"].get<std::string>(), {0});
-  };
-  ct_cluster c{*platform, f, o};
+  ct_under_peer_attack a{[](peer_port_attacker& attacker, const std::string& cp0) { attacker.connect(cp0, {0}); }};
+  auto& c = a.c;
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "a silent connection held up the counterparts");
   // cp-0 drops it at its greeting deadline, whether or not the counterparts were attested by then.
   BOOST_TEST(wait_refused(c, 0, "greeting", 1) == 1.0);
   for (const auto* reason : {"busy", "unknown-index", "established", "handshake", "duplicate", "evicted"})
     BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
-  attacker.connections.clear();
+  a.attacker.connections.clear();
 }
 
 BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_get_through) {
@@ -120,16 +107,11 @@ BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_ge
   // dial: eight take a handshake slot each, every later one takes the place of the oldest, and so do
   // the real counterparts, which are attested; the silent ones are dropped at their greeting deadline
   // or when they give way.
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  peer_port_attacker attacker;
-  test::ct_cluster_options o;
-  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+  ct_under_peer_attack a{[](peer_port_attacker& attacker, const std::string& cp0) {
     for (int i = 0; i < 12; ++i)
-      attacker.connect(endpoints[0]["peer"].get<std::string>(), {}, "127.0.0." + std::to_string(20 + i));
-  };
-  ct_cluster c{*platform, f, o};
+      attacker.connect(cp0, {}, "127.0.0." + std::to_string(20 + i));
+  }};
+  auto& c = a.c;
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "silent connections kept the counterparts out");
   for (int k = 0; k < 600 && refused(c, 0, "greeting") + refused(c, 0, "evicted") < 12; ++k)
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
@@ -137,47 +119,37 @@ BOOST_AUTO_TEST_CASE(many_silent_connections_are_bounded_and_the_counterparts_ge
   BOOST_TEST(refused(c, 0, "evicted") >= 4.0);
   for (const auto* reason : {"busy", "source-busy", "unknown-index", "established", "handshake", "duplicate"})
     BOOST_TEST(refused(c, 0, reason) == 0.0, reason);
-  attacker.connections.clear();
+  a.attacker.connections.clear();
 }
 
 BOOST_AUTO_TEST_CASE(one_host_gets_four_handshake_slots_at_most) {
   // Six silent connections from one host: four take a slot, two are closed at once; the counterparts,
   // from another address, get through.
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  peer_port_attacker attacker;
-  test::ct_cluster_options o;
-  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+  ct_under_peer_attack a{[](peer_port_attacker& attacker, const std::string& cp0) {
     for (int i = 0; i < 6; ++i)
-      attacker.connect(endpoints[0]["peer"].get<std::string>(), {}, "127.0.0.40");
-  };
-  ct_cluster c{*platform, f, o};
+      attacker.connect(cp0, {}, "127.0.0.40");
+  }};
+  auto& c = a.c;
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "one host's connections kept the counterparts out");
   BOOST_TEST(wait_refused(c, 0, "source-busy", 2) == 2.0);
   BOOST_TEST(wait_refused(c, 0, "greeting", 4) == 4.0);
-  attacker.connections.clear();
+  a.attacker.connections.clear();
 }
 
 BOOST_AUTO_TEST_CASE(impostors_of_a_counterpart_stalling_in_every_handshake_slot_give_way_to_it) {
   // Eight hosts announce cp-1 at cp-0's peer endpoint and stall in the attested handshake, taking
   // every slot until their handshake deadline; the real cp-1 takes the place of the oldest and is
   // attested well before that, and the CT runs to its end.
-  auto platform = enclave::simulated_platform::create();
-  BOOST_REQUIRE(platform);
-  fixture_cta f{*platform, now_ms() + 600'000};
-  peer_port_attacker attacker;
-  test::ct_cluster_options o;
-  o.before_peers = [&](const std::vector<nlohmann::json>& endpoints) {
+  ct_under_peer_attack a{[](peer_port_attacker& attacker, const std::string& cp0) {
     for (int i = 0; i < 8; ++i)
-      attacker.connect(endpoints[0]["peer"].get<std::string>(), {0, 0, 0, 1}, "127.0.0." + std::to_string(50 + i));
-  };
-  ct_cluster c{*platform, f, o};
+      attacker.connect(cp0, {0, 0, 0, 1}, "127.0.0." + std::to_string(50 + i));
+  }};
+  auto& c = a.c;
   BOOST_REQUIRE_MESSAGE(c.wait_phase("input"), "stalled impostors kept cp-1 out");
   BOOST_TEST(refused(c, 0, "evicted") >= 1.0);
   BOOST_TEST(refused(c, 0, "busy") == 0.0);
-  attacker.connections.clear();
-  runs_to_its_end(c, f, false);
+  a.attacker.connections.clear();
+  runs_to_its_end(c, a.f, false);
 }
 
 // -- the client endpoint under attack (issue 14) --

@@ -27,6 +27,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <random>
 #include <stdexcept>
@@ -215,6 +216,27 @@ struct peer_port_attacker {
         && ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
       throw test::fixture_error{"cannot send to the peer endpoint " + peer_address};
     connections.push_back(std::move(fd));
+  }
+};
+
+/// A CT whose VMs' peer endpoints an attacker reaches first: `dial` opens its connections to cp-0's
+/// peer endpoint (the address it is given) before the VMs are given their peers.
+struct ct_under_peer_attack {
+  using dialer = std::function<void(peer_port_attacker&, const std::string& cp0_peer)>;
+
+  result<enclave::simulated_platform> platform = enclave::simulated_platform::create();
+  fixture_cta f{ct_in_input::created(platform), now_ms() + 600'000};
+  peer_port_attacker attacker;
+  ct_cluster c;
+
+  explicit ct_under_peer_attack(dialer dial, test::ct_cluster_options o = {}) : c{*platform, f, with(dial, o)} {}
+
+ private:
+  test::ct_cluster_options with(dialer dial, test::ct_cluster_options o) {
+    o.before_peers = [this, dial = std::move(dial)](const std::vector<nlohmann::json>& endpoints) {
+      dial(attacker, endpoints[0]["peer"].get<std::string>());
+    };
+    return o;
   }
 };
 

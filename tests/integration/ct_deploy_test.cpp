@@ -107,17 +107,8 @@ bool every_vm_listens(const std::string& node, const std::string& uuid) {
 void every_vm_erased(const std::string& uuid) {
   for (const auto& cp : cps) {
     BOOST_TEST_CONTEXT(cp) {
-      BOOST_CHECK(test::cluster::wait_until([&] { return !fs::exists(cluster->data_dir(cp) / "ct" / uuid); },
-                                            30s));
-      BOOST_CHECK(test::cluster::wait_until(
-        [&] {
-          return test::count_lines_with_all(cluster->data_dir(cp) / "audit.log",
-                                            {"event=\"ct.vm.erased\"", uuid, "record=\""})
-                 == 1;
-        },
-        10s));
-      BOOST_CHECK(fs::exists(cluster->data_dir(cp) / "ct-logs" / (uuid + "-" + cp + ".log")));
-      BOOST_CHECK_EQUAL(cluster->vm_pid(cp, uuid), 0);
+      auto left = cluster->vm_remains(cp, uuid, 30s);
+      BOOST_CHECK_MESSAGE(left.empty(), "left behind: " << left);
       BOOST_CHECK(test::cluster::wait_until([&] { return has_event(cta_at("root", uuid), cp, "erased", "cancelled")
                                                            || has_event(cta_at("root", uuid), cp, "erased", "vm-exited"); },
                                             10s));

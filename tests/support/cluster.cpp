@@ -76,6 +76,29 @@ nlohmann::json cluster::node(const std::string& name) const {
   throw std::runtime_error("no node " + name + " in cluster.json");
 }
 
+std::string cluster::vm_remains(const std::string& cp, const std::string& uuid, std::chrono::seconds limit) const {
+  auto dir = data_dir(cp);
+  std::vector<std::string> left;
+  wait_until(
+    [&] {
+      left.clear();
+      if (auto pid = vm_pid(cp, uuid); pid != 0)
+        left.push_back("its VM process " + std::to_string(pid) + " runs");
+      if (fs::exists(dir / "ct" / uuid))
+        left.push_back("ct/" + uuid + " exists");
+      if (!fs::exists(dir / "ct-logs" / (uuid + "-" + cp + ".log")))
+        left.push_back("no archived log ct-logs/" + uuid + "-" + cp + ".log");
+      if (auto n = count_lines_with_all(dir / "audit.log", {"event=\"ct.vm.erased\"", uuid, "record=\""}); n != 1)
+        left.push_back(std::to_string(n) + " erasure records in audit.log (not 1)");
+      return left.empty();
+    },
+    limit);
+  std::string out;
+  for (const auto& what : left)
+    out += (out.empty() ? "" : "; ") + what;
+  return out;
+}
+
 fs::path cluster::data_dir(const std::string& name) const {
   return node(name)["data_dir"].get<std::string>();
 }

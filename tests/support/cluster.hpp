@@ -51,6 +51,12 @@ public:
   /// The pid of the joconde-vm that node `cp` runs for the CT `uuid`, or 0 when there is none.
   pid_t vm_pid(const std::string& cp, const std::string& uuid) const;
 
+  /// What CP `cp` still has of CT `uuid`'s VM, once `limit` passed or nothing is left: its process,
+  /// its CT directory, a missing archived log, or not exactly one signed erasure record in its audit
+  /// log, separated by "; ". Empty when the VM was torn down and erased.
+  std::string vm_remains(const std::string& cp, const std::string& uuid,
+                                      std::chrono::seconds limit) const;
+
   /// The node's Prometheus text, or an empty string.
   std::string metrics(const std::string& name) const;
 

@@ -100,9 +100,7 @@ BOOST_AUTO_TEST_CASE(connections_per_client_are_limited) {
   BOOST_TEST(other.find("\"remote\":\"127.0.0.2\"") != std::string::npos, other);
   // A closed connection frees its slot.
   idle.pop_back();
-  BOOST_TEST(eventually([&] {
-    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
-  }));
+  BOOST_TEST(served_eventually("127.0.0.1", port));
 }
 
 BOOST_AUTO_TEST_CASE(at_the_total_limit_idle_connections_give_way_and_busy_ones_do_not) {
@@ -150,9 +148,7 @@ BOOST_AUTO_TEST_CASE(at_the_total_limit_idle_connections_give_way_and_busy_ones_
   send_all(d.get(), std::string(98, 'x'));
   auto done = read_until_close(d.get());
   BOOST_TEST(done.find("\"bytes\":100") != std::string::npos, done);
-  BOOST_TEST(eventually([&] {
-    return request_from("127.0.0.7", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
-  }));
+  BOOST_TEST(served_eventually("127.0.0.7", port));
 }
 
 BOOST_AUTO_TEST_CASE(an_admission_check_refuses_before_any_body_byte_is_read) {
@@ -235,9 +231,7 @@ BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_worker) {
   BOOST_TEST(first.get().rfind("HTTP/1.1 200", 0) == 0);
   BOOST_TEST(other.get().rfind("HTTP/1.1 200", 0) == 0);
   // Its request done, the first client is served again.
-  BOOST_TEST(eventually([&] {
-    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
-  }));
+  BOOST_TEST(served_eventually("127.0.0.1", port));
 }
 
 BOOST_AUTO_TEST_CASE(idle_and_slow_connections_time_out_and_free_their_slot) {
@@ -270,9 +264,7 @@ BOOST_AUTO_TEST_CASE(idle_and_slow_connections_time_out_and_free_their_slot) {
   BOOST_TEST(stalled.rfind("HTTP/1.1 408", 0) == 0, stalled);
   BOOST_TEST(refused.wait_for("body_timeout") == 1u);
   // The slots are free again.
-  BOOST_TEST(eventually([&] {
-    return request_from("127.0.0.1", port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
-  }));
+  BOOST_TEST(served_eventually("127.0.0.1", port));
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_handler_holds_one_worker_only_and_a_full_queue_is_503) {

@@ -290,6 +290,13 @@ bool eventually(Pred done) {
   return true;
 }
 
+// Whether a GET /hello from `source` is answered 200 within 10 s (a slot freed, a limit lifted).
+inline bool served_eventually(const char* source, std::uint16_t port) {
+  return eventually([&] {
+    return request_from(source, port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0;
+  });
+}
+
 // An HTTPS server with the echo routes, its CA file and what it refused.
 struct https_fixture {
   test::https_pki pki;

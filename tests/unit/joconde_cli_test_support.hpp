@@ -166,13 +166,7 @@ public:
       }
       return http::response::error(404, "not_found", "no CTA " + uuid);
     });
-    srv_->route("POST", "/v1/ctas/{uuid}/ctsa", [this](const http::request& req) {
-      if (!user(req))
-        return unauthorised();
-      const auto& uuid = req.params.at("uuid");
-      if (uuid != "c0ffee")
-        return http::response::error(404, "not_found", "no CTA " + uuid);
-      auto body = json::parse(req.body, nullptr, false);
+    cta_route("/v1/ctas/{uuid}/ctsa", [](const std::string& uuid, const json& body) {
       if (body.value("version", 0) < 1)
         return http::response::error(409, "replayed", "version 0 is not newer than version 1");
       return http::response::json(200, json{{"uuid", uuid},
@@ -180,13 +174,7 @@ public:
                                             {"updates", 4},
                                             {"status", "emerging"}});
     });
-    srv_->route("POST", "/v1/ctas/{uuid}/signatures", [this](const http::request& req) {
-      if (!user(req))
-        return unauthorised();
-      const auto& uuid = req.params.at("uuid");
-      if (uuid != "c0ffee")
-        return http::response::error(404, "not_found", "no CTA " + uuid);
-      auto body = json::parse(req.body, nullptr, false);
+    cta_route("/v1/ctas/{uuid}/signatures", [](const std::string& uuid, const json& body) {
       if (body.value("signatory", 0) > 2)
         return http::response::error(422, "malformed_input", "the CTSA has 3 signatories");
       return http::response::json(200, json{{"uuid", uuid},
@@ -195,13 +183,7 @@ public:
                                             {"ctsa_sha256", ctsa_sha256},
                                             {"status", "emerging"}});
     });
-    srv_->route("POST", "/v1/ctas/{uuid}/decisions", [this](const http::request& req) {
-      if (!user(req))
-        return unauthorised();
-      const auto& uuid = req.params.at("uuid");
-      if (uuid != "c0ffee")
-        return http::response::error(404, "not_found", "no CTA " + uuid);
-      auto body = json::parse(req.body, nullptr, false);
+    cta_route("/v1/ctas/{uuid}/decisions", [](const std::string& uuid, const json& body) {
       const bool approve = body.value("approve", false);
       return http::response::json(200, json{{"uuid", uuid},
                                             {"peer", body.value("peer", "") + ".joconde.test"},
@@ -230,13 +212,22 @@ public:
                                             {"reason", body.value("reason", "")}, {"by", "admin"},
                                             {"at_ms", 5}});
     });
-    srv_->route("POST", "/v1/ctas/{uuid}/cancel", [this](const http::request& req) {
+    cta_route("/v1/ctas/{uuid}/cancel", [](const std::string& uuid, const json&) {
+      return http::response::json(200, json{{"uuid", uuid}, {"status", "cancelled"}, {"reason", "r"}});
+    });
+  }
+
+  /// Routes POST `path` to `answer(uuid, body)` for a signed-in user and the one CTA the fake node
+  /// has (c0ffee); 401 and 404 otherwise.
+  template <class Answer>
+  void cta_route(const std::string& path, Answer answer) {
+    srv_->route("POST", path, [this, answer](const http::request& req) {
       if (!user(req))
         return unauthorised();
       const auto& uuid = req.params.at("uuid");
       if (uuid != "c0ffee")
         return http::response::error(404, "not_found", "no CTA " + uuid);
-      return http::response::json(200, json{{"uuid", uuid}, {"status", "cancelled"}, {"reason", "r"}});
+      return answer(uuid, json::parse(req.body, nullptr, false));
     });
   }
 

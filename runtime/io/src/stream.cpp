@@ -61,6 +61,33 @@ bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
 }
 
+/// Moves `size` bytes with `step(done)` (one non-blocking recv or send from offset `done`: the bytes
+/// moved, or -1 with errno), waiting for `events` within `budget` whenever the socket would block. A
+/// recv of 0 bytes is the peer closing the connection.
+template <class Step>
+result<void> transfer(int fd, std::size_t size, short events, const io_budget& budget, std::string_view peer,
+                      const char* waiting_for, Step step) {
+  std::size_t done = 0;
+  while (done < size) {
+    auto n = step(done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0 && events == POLLIN)
+      return fail(errc::io_error, std::string{peer} + " closed the connection"
+                                    + (done > 0 ? " in the middle of a message" : "")
+                                    + "; open a new connection");
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && !would_block(errno))
+      return socket_failed(peer, errno);
+    if (auto r = wait_for(fd, events, budget, peer, waiting_for); !r)
+      return r;
+  }
+  return ok();
+}
+
 } // namespace
 
 io_budget within(std::chrono::milliseconds timeout) {
@@ -77,44 +104,16 @@ result<void> wait_readable(int fd, const io_budget& budget, std::string_view pee
 
 result<void> read_exact(int fd, std::span<std::uint8_t> out, const io_budget& budget,
                         std::string_view peer) {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    auto n = ::recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n == 0)
-      return fail(errc::io_error, std::string{peer} + " closed the connection"
-                                    + (done > 0 ? " in the middle of a message" : "")
-                                    + "; open a new connection");
-    if (errno == EINTR)
-      continue;
-    if (!would_block(errno))
-      return socket_failed(peer, errno);
-    if (auto r = wait_for(fd, POLLIN, budget, peer, "send the rest of its message"); !r)
-      return r;
-  }
-  return ok();
+  return transfer(fd, out.size(), POLLIN, budget, peer, "send the rest of its message", [&](std::size_t done) {
+    return ::recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
+  });
 }
 
 result<void> write_all(int fd, std::span<const std::uint8_t> data, const io_budget& budget,
                        std::string_view peer) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    auto n = ::send(fd, data.data() + done, data.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-      done += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (errno == EINTR)
-      continue;
-    if (!would_block(errno))
-      return socket_failed(peer, errno);
-    if (auto r = wait_for(fd, POLLOUT, budget, peer, "take what was sent"); !r)
-      return r;
-  }
-  return ok();
+  return transfer(fd, data.size(), POLLOUT, budget, peer, "take what was sent", [&](std::size_t done) {
+    return ::send(fd, data.data() + done, data.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+  });
 }
 
 result<void> send_frame(int fd, std::span<const std::uint8_t> body, const io_budget& budget,

@@ -18,9 +18,12 @@ namespace joconde {
 /// (v2: status answers a caf::settings document).
 inline constexpr const char* link_wire_version = "joconde-link-v2";
 
-/// Registers joconde's type ids and pins the link's wire version in `cfg`.
+/// Registers joconde's type ids in `cfg`: all a process needs that talks to no other over CAF (a CT VM).
+inline void register_messages(caf::actor_system_config& cfg) { cfg.add_message_types<caf::id_block::joconde>(); }
+
+/// Registers joconde's type ids and pins the link's wire version in `cfg` (a node).
 inline void configure_plane_messages(caf::actor_system_config& cfg) {
-  cfg.add_message_types<caf::id_block::joconde>();
+  register_messages(cfg);
   cfg.set("middleman.app-identifiers", std::vector<std::string>{link_wire_version});
 }
 
