@@ -15,6 +15,15 @@ namespace {
 
 using nlohmann::json;
 
+/// A JSON array of `row(item)` for each of `items`.
+template <class Items, class Row>
+json array_of(const Items& items, Row row) {
+  auto out = json::array();
+  for (const auto& item : items)
+    out.push_back(row(item));
+  return out;
+}
+
 json summary(const v1::CtaRecord& rec) {
   return {{"uuid", rec.ctsc().uuid()},
           {"title", rec.ctsc().title()},
@@ -140,27 +149,22 @@ json override_json(const v1::TrustOverride& o) {
 }
 
 json vms_json(const v1::CtaRecord& record) {
-  auto out = json::array();
-  for (const auto& vm : record.vms())
-    out.push_back({{"cp", vm.cp()},
-                   {"cp_index", vm.cp_index()},
-                   {"client_address", vm.client_address()},
-                   {"peer_address", vm.peer_address()},
-                   {"mpc_address", vm.mpc_address()},
-                   {"platform", vm.platform()},
-                   {"reported_at_ms", vm.reported_at_ms()}});
-  return out;
+  return array_of(record.vms(), [](const auto& vm) {
+    return json{{"cp", vm.cp()},
+                {"cp_index", vm.cp_index()},
+                {"client_address", vm.client_address()},
+                {"peer_address", vm.peer_address()},
+                {"mpc_address", vm.mpc_address()},
+                {"platform", vm.platform()},
+                {"reported_at_ms", vm.reported_at_ms()}};
+  });
 }
 
 json telemetry_json(const v1::CtaRecord& record) {
-  auto out = json::array();
-  for (const auto& ev : record.telemetry())
-    out.push_back({{"cp", ev.cp()},
-                   {"at_ms", ev.at_ms()},
-                   {"kind", ev.kind()},
-                   {"subject", ev.subject()},
-                   {"value", ev.value()}});
-  return out;
+  return array_of(record.telemetry(), [](const auto& ev) {
+    return json{{"cp", ev.cp()}, {"at_ms", ev.at_ms()}, {"kind", ev.kind()}, {"subject", ev.subject()},
+                {"value", ev.value()}};
+  });
 }
 
 json cta_list_json(const cta_view& view) {

@@ -245,6 +245,12 @@ inline double refused(ct_cluster& c, unsigned cp, const std::string& reason) {
   return c.metric(cp, "joconde_vm_peer_refused_total{reason=\"" + reason + "\"}");
 }
 
+/// Checks that VM `cp` refused no connection on its peer port for any of `reasons`.
+inline void no_refusals(ct_cluster& c, unsigned cp, std::initializer_list<const char*> reasons) {
+  for (const auto* reason : reasons)
+    BOOST_TEST(refused(c, cp, reason) == 0.0, "cp-" << cp << " " << reason);
+}
+
 /// Waits (bounded) until VM `cp` counts at least `n` refusals for `reason`; the count seen last.
 inline double wait_refused(ct_cluster& c, unsigned cp, const std::string& reason, double n) {
   double seen = refused(c, cp, reason);

@@ -2,6 +2,7 @@
 
 // Small helpers shared by the enclave tests.
 
+#include "support/must.hpp"
 #include "joconde/enclave/platform.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -12,13 +13,6 @@
 
 namespace joconde::test {
 
-/// The value of `r`, failing the test with its error if there is none.
-template <class T>
-T must(result<T> r) {
-  if (!r)
-    BOOST_FAIL(r.err().describe());
-  return std::move(*r);
-}
 
 /// The bytes of `s`.
 inline enclave::bytes text(std::string_view s) {

@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE canonical_hash
+#include "support/must.hpp"
 #include <boost/test/unit_test.hpp>
 
 #include "joconde/artefacts.pb.h"
@@ -31,12 +32,7 @@ std::string code_of(const result<T>& r) {
   return r ? std::string{"ok"} : std::string{to_string(r.err().code)};
 }
 
-template <class T>
-T must(result<T> r) {
-  if (!r)
-    BOOST_FAIL(r.err().describe());
-  return std::move(*r);
-}
+using joconde::test::must;
 
 /// Lowercase hex of a string of bytes.
 std::string hex_of(const std::string& str) {

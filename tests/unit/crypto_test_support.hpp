@@ -3,6 +3,7 @@
 // What the parts of the crypto test program (crypto_test.cpp and crypto_test_*.cpp) share: result
 // and byte helpers, and a PKI tree issued at test time.
 
+#include "support/must.hpp"
 #include <boost/test/unit_test.hpp>
 
 #include "support/test_pki.hpp"
@@ -45,12 +46,7 @@ inline bytes unhex(std::string_view s) {
   return *r;
 }
 
-template <class T>
-T must(result<T> r) {
-  if (!r)
-    BOOST_FAIL(r.err().describe());
-  return std::move(*r);
-}
+using joconde::test::must;
 
 /// A subject with only a common name.
 inline crypto::subject named(std::string cn) {

@@ -110,44 +110,30 @@ BOOST_AUTO_TEST_CASE(issue_refuses_bad_arguments) {
   pki p;
   auto leaf = p.leaf_profile();
   auto stranger = new_key();
+  // The code of issuing `name` with `sans` for the stranger's key.
+  auto issued = [&](const std::string& name, const std::vector<std::string>& sans, const auto* issuer,
+                    const auto& key, const auto& profile) {
+    return code_of(crypto::issue(named(name), sans, stranger.public_key(), issuer, key, profile));
+  };
   // issuer key does not match the issuer certificate
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y.cp1.joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.root_node_key, leaf))
-             == "invalid_config");
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y.cp1.joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.cp1_key, leaf))
-             == "ok");
+  BOOST_TEST(issued("y", {"y.cp1.joconde.test"}, &p.cp1, p.root_node_key, leaf) == "invalid_config");
+  BOOST_TEST(issued("y", {"y.cp1.joconde.test"}, &p.cp1, p.cp1_key, leaf) == "ok");
   // a non-CA issuer
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y.x.cp1.joconde.test"}, stranger.public_key(), &p.x,
-                                   p.x_key, leaf))
-             == "constraint_violation");
+  BOOST_TEST(issued("y", {"y.x.cp1.joconde.test"}, &p.x, p.x_key, leaf) == "constraint_violation");
   // self-signed for another key
-  BOOST_TEST(code_of(crypto::issue(named("ca"), {}, stranger.public_key(), nullptr, p.root_key,
-                                   p.ca_profile(-1, {})))
+  BOOST_TEST(code_of(crypto::issue(named("ca"), {}, stranger.public_key(), nullptr, p.root_key, p.ca_profile(-1, {})))
              == "invalid_config");
   // malformed names and profiles
-  BOOST_TEST(code_of(crypto::issue(named(""), {"y.cp1.joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.cp1_key, leaf))
-             == "invalid_config");
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y..joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.cp1_key, leaf))
-             == "invalid_config");
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y cp1"}, stranger.public_key(), &p.cp1, p.cp1_key,
-                                   leaf))
-             == "invalid_config");
+  BOOST_TEST(issued("", {"y.cp1.joconde.test"}, &p.cp1, p.cp1_key, leaf) == "invalid_config");
+  BOOST_TEST(issued("y", {"y..joconde.test"}, &p.cp1, p.cp1_key, leaf) == "invalid_config");
+  BOOST_TEST(issued("y", {"y cp1"}, &p.cp1, p.cp1_key, leaf) == "invalid_config");
   auto zero = leaf;
   zero.validity = std::chrono::seconds{0};
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y.cp1.joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.cp1_key, zero))
-             == "invalid_config");
+  BOOST_TEST(issued("y", {"y.cp1.joconde.test"}, &p.cp1, p.cp1_key, zero) == "invalid_config");
   auto leaf_with_nc = leaf;
   leaf_with_nc.permitted_dns = {".y.cp1.joconde.test"};
-  BOOST_TEST(code_of(crypto::issue(named("y"), {"y.cp1.joconde.test"}, stranger.public_key(), &p.cp1,
-                                   p.cp1_key, leaf_with_nc))
-             == "invalid_config");
-  BOOST_TEST(code_of(crypto::issue(named(std::string(65, 'c')), {"y.cp1.joconde.test"},
-                                   stranger.public_key(), &p.cp1, p.cp1_key, leaf))
-             == "invalid_config");
+  BOOST_TEST(issued("y", {"y.cp1.joconde.test"}, &p.cp1, p.cp1_key, leaf_with_nc) == "invalid_config");
+  BOOST_TEST(issued(std::string(65, 'c'), {"y.cp1.joconde.test"}, &p.cp1, p.cp1_key, leaf) == "invalid_config");
 }
 
 BOOST_AUTO_TEST_CASE(verify_chain_accepts_the_tree) {

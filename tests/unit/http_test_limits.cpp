@@ -74,11 +74,9 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
 
 BOOST_AUTO_TEST_CASE(connections_per_client_are_limited) {
   refusals refused;
-  http::server_options o;
-  o.listen = "127.0.0.1:0";
+  auto o = loopback_options(refused);
   o.max_connections_per_client = 3;
   o.header_timeout = 120s; // the idle connections stay until the test closes them
-  o.on_refusal = refused.observer();
   auto srv = start_with(o);
   add_echo(*srv);
   auto port = port_of(*srv);
@@ -105,12 +103,10 @@ BOOST_AUTO_TEST_CASE(connections_per_client_are_limited) {
 
 BOOST_AUTO_TEST_CASE(at_the_total_limit_idle_connections_give_way_and_busy_ones_do_not) {
   refusals refused;
-  http::server_options o;
-  o.listen = "127.0.0.1:0";
+  auto o = loopback_options(refused);
   o.max_connections = 2;
   o.header_timeout = 120s; // idle connections would stay until the test closes them
   o.body_timeout = 120s;
-  o.on_refusal = refused.observer();
   auto srv = start_with(o);
   add_echo(*srv);
   std::atomic<int> heads{0};
@@ -199,17 +195,11 @@ BOOST_AUTO_TEST_CASE(an_admission_check_refuses_before_any_body_byte_is_read) {
 
 BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_worker) {
   refusals refused;
-  http::server_options o;
-  o.listen = "127.0.0.1:0";
+  auto o = loopback_options(refused);
   o.threads = 2;
   o.max_requests_per_client = 1;
-  o.on_refusal = refused.observer();
-  auto srv = start_with(o);
-  add_echo(*srv);
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  std::atomic<int> entered{0};
-  add_slow(*srv, entered, released);
+  slow_server slow{o};
+  auto& [srv, entered, release] = slow;
   auto port = port_of(*srv);
   auto first = std::async(std::launch::async, [&] {
     return request_from("127.0.0.1", port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -236,12 +226,10 @@ BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_worker) {
 
 BOOST_AUTO_TEST_CASE(idle_and_slow_connections_time_out_and_free_their_slot) {
   refusals refused;
-  http::server_options o;
-  o.listen = "127.0.0.1:0";
+  auto o = loopback_options(refused);
   o.max_connections_per_client = 2;
   o.header_timeout = 300ms;
   o.body_timeout = 300ms;
-  o.on_refusal = refused.observer();
   auto srv = start_with(o);
   add_echo(*srv);
   auto port = port_of(*srv);
@@ -272,12 +260,8 @@ BOOST_AUTO_TEST_CASE(a_slow_handler_holds_one_worker_only_and_a_full_queue_is_50
   o.listen = "127.0.0.1:0";
   o.threads = 2;
   o.max_queued_requests = 0;
-  auto srv = start_with(o);
-  add_echo(*srv);
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  std::atomic<int> entered{0};
-  add_slow(*srv, entered, released);
+  slow_server slow{o};
+  auto& [srv, entered, release] = slow;
   auto url = "http://" + srv->listen_address();
   auto first = std::async(std::launch::async, [&] { return http::client::send(url, "GET", "/slow", {}, {}, 60s); });
   BOOST_REQUIRE(eventually([&] { return entered.load() == 1; }));

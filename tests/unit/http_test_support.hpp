@@ -290,6 +290,27 @@ bool eventually(Pred done) {
   return true;
 }
 
+// Server options listening on 127.0.0.1 (any port) that tell `refused` what they refuse.
+inline http::server_options loopback_options(refusals& refused) {
+  http::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.on_refusal = refused.observer();
+  return o;
+}
+
+// A server started with `o`, with the echo routes and GET /slow, whose handlers count themselves in
+// `entered` and wait until `release` is set.
+struct slow_server {
+  std::unique_ptr<http::server> srv;
+  std::atomic<int> entered{0};
+  std::promise<void> release;
+
+  explicit slow_server(const http::server_options& o) : srv{start_with(o)} {
+    add_echo(*srv);
+    add_slow(*srv, entered, release.get_future().share());
+  }
+};
+
 // Whether a GET /hello from `source` is answered 200 within 10 s (a slot freed, a limit lifted).
 inline bool served_eventually(const char* source, std::uint16_t port) {
   return eventually([&] {
