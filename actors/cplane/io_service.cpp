@@ -183,6 +183,19 @@ result<ct_slot<typename Specs::value_type>> resolve_slot(const v1::Ctsc& ctsc, c
   return fail(errc::not_found, std::string{"the CT has no "} + what + " " + key);
 }
 
+/// Whether the columns of `input` the CTSC's program joins on as unique keys hold no value twice in
+/// `table`: found here, at the custodian's node, with the lines, rather than in the calculation.
+result<void> unique_keys_hold(const v1::Ctsc& ctsc, const std::string& input, const engines::csv_table& table,
+                              const engines::table_schema& schema) {
+  auto program = engines::compile_ctsc(ctsc);
+  if (!program)
+    return program.err();
+  for (const auto& column : program->unique_columns(input))
+    if (auto r = engines::check_unique(table, schema, column); !r)
+      return r;
+  return ok();
+}
+
 /// Per party, per column: the encoded shares of an input table.
 using share_messages = std::vector<std::vector<std::vector<std::uint8_t>>>;
 
@@ -358,6 +371,8 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   auto table = engines::parse_csv(csv, slot->schema);
   if (!table)
     return error{table.err().code, input_key + ": " + table.err().message};
+  if (auto unique = unique_keys_hold(ctsc, input_key, *table, slot->schema); !unique)
+    return error{unique.err().code, input_key + ": " + unique.err().message};
   rep.rows = table->rows;
   rep.parse_ms = ms_since(start);
   // 2. Every VM attested before any share is made.

@@ -24,6 +24,13 @@ BOOST_FIXTURE_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing, ct_in_inpu
   BOOST_REQUIRE(!bad);
   BOOST_TEST(bad.err().code == errc::malformed_input);
   BOOST_TEST(bad.err().message.find("line 3, column 2 (region)") != std::string::npos, bad.err().message);
+  // Refused at the node too: a repeated join key (the program joins persons on id, 1:1).
+  auto twice = io::upload(c.target, "persons", "id,region\nP1,north\nP2,south\nP1,east\n",
+                          authorize(f.custodian_a, uuid, "persons", true));
+  BOOST_REQUIRE(!twice);
+  BOOST_TEST((twice.err().code == errc::malformed_input));
+  BOOST_TEST(twice.err().message.find("persons: lines 2 and 4, column 1 (id): the same value twice") != std::string::npos,
+             twice.err().message);
   // A custodian whose PAK may not write that input (b's custodian, named for persons in b's CTSA).
   auto wrong = io::upload(c.target, "persons", persons_csv(), authorize(f.custodian_b, uuid, "persons", true));
   BOOST_REQUIRE(!wrong);

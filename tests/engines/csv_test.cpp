@@ -241,6 +241,28 @@ BOOST_AUTO_TEST_CASE(record_errors_say_line_and_column) {
              == "line 4, column 2 (age): the value is not a number");
 }
 
+BOOST_AUTO_TEST_CASE(a_repeated_join_key_is_found_with_its_lines) {
+  // Records start on physical lines 2, 3, 5 (a quoted line break in line 3's record), 6 and 7;
+  // P2 is on lines 3 and 7, P1 on lines 2 and 6: the value that repeats first, P1, is named.
+  auto s = table("persons", {key("id"), category("note", {"a", "b\nc"})});
+  const std::string csv = "id,note\nP1,a\nP2,\"b\nc\"\nP3,a\nP1,a\nP2,a\n";
+  auto t = parse_csv(csv, s);
+  BOOST_REQUIRE(t);
+  BOOST_TEST(t->lines == (std::vector<std::size_t>{2, 3, 5, 6, 7}), boost::test_tools::per_element());
+  auto dup = check_unique(*t, s, "id");
+  BOOST_REQUIRE(!dup);
+  BOOST_TEST((dup.err().code == errc::malformed_input));
+  BOOST_TEST(dup.err().message.rfind("lines 2 and 6, column 1 (id): the same value twice; `id` is a join key", 0) == 0,
+             dup.err().message);
+  BOOST_TEST(dup.err().message.find("P1") == std::string::npos, "a value is quoted: " << dup.err().message);
+  // Distinct keys pass; a repeated category is no concern of check_unique's caller but is found too.
+  auto distinct = parse_csv("id,note\nP1,a\nP2,a\nP3,a\n", s);
+  BOOST_REQUIRE(distinct);
+  BOOST_TEST(check_unique(*distinct, s, "id").ok());
+  BOOST_TEST(!check_unique(*distinct, s, "note"));
+  BOOST_TEST((check_unique(*distinct, s, "nope").err().code == errc::invalid_state));
+}
+
 BOOST_AUTO_TEST_CASE(bad_quotes_and_line_ends_are_refused) {
   auto s = persons();
   BOOST_TEST(failure("id,region,age\n\"P1,north,1\nP2,south,2\n", s)

@@ -8,6 +8,7 @@
 
 #include "schema_builders.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -37,12 +38,12 @@ inline table_schema incomes() {
   return table("incomes", {key("id"), integer("amount", 0, 1'000'000), integer("weight", 1, 10)});
 }
 
-/// big(c100, d100): two categories of 100 values each.
+/// big(c100, d100, code [0, 999]): two categories of 100 values each and a ranged integer.
 inline table_schema big() {
   std::vector<std::string> values;
   for (int i = 0; i < 100; ++i)
     values.push_back("v" + std::to_string(i));
-  return table("big", {category("c100", values), category("d100", values)});
+  return table("big", {category("c100", values), category("d100", values), integer("code", 0, 999)});
 }
 
 } // namespace sql_test
@@ -117,8 +118,10 @@ std::vector<broken> broken_programs() {
      "cannot add category and integer"},
     {"INSERT INTO out SELECT age FROM persons WHERE id = 3;", out_age(), "1:47: ",
      "`id` is a key column: keys can only be used in JOIN ... ON"},
-    {"INSERT INTO out SELECT COUNT(*) AS n FROM big GROUP BY c100, d100;", counted, "1:62: ",
-     "GROUP BY gives 10000 groups so far, more than the 4096 allowed"},
+    {"INSERT INTO out SELECT COUNT(*) AS n FROM big GROUP BY c100, d100, code;", counted, "1:68: ",
+     "GROUP BY gives 10000000 groups so far, more than the 1048576 (2^20) allowed"},
+    {"INSERT INTO out SELECT MIN(code) AS n FROM big GROUP BY c100, d100;", {table("out", {integer("n", 0, 999)})},
+     "1:57: ", "MIN and MAX need one-hot group masks, at most 4096 groups"},
     {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY region HAVING SUM(age) > 3;",
      counted, "1:74: ", "expected COUNT(*) >= <integer>"},
     {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY region HAVING COUNT(*) >= 0;",
@@ -159,8 +162,11 @@ std::vector<broken> broken_programs() {
      "1:24: ", "with other declared values"},
     {"INSERT INTO out\nSELECT VAR_SAMP(income) AS total\nFROM persons;", out_total(), "2:8: ",
      "VAR_SAMP(income) may reach"},
-    {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY age;", counted, "1:60: ",
-     "GROUP BY needs category columns, but `age` is integer"},
+    {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY hours;", counted, "1:60: ",
+     "GROUP BY needs a category column or an integer column with a declared RANGE of at most 1048576 "
+     "values, but `hours` is integer without a declared RANGE"},
+    {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY balance;", counted, "1:60: ",
+     "but `balance` is decimal"},
     {"INSERT INTO out SELECT age FROM persons WHERE age = 'x';", out_age(), "1:53: ",
      "a 'text' literal can only be compared with a category column"},
     {"INSERT INTO out SELECT age FROM persons WHERE " + std::string(300, '(') + "age > 3"
@@ -259,6 +265,27 @@ BOOST_AUTO_TEST_CASE(projection_program_features_and_disclosures) {
   BOOST_TEST(r->outputs()[0].name == "adults");
 }
 
+BOOST_AUTO_TEST_CASE(many_groups_are_formed_by_sorting_and_few_by_masks) {
+  // 10^4 groups over 1000 rows: the sort (about 1.4 (n + G) log2(n + G) comparisons) is far cheaper
+  // than 10^7 equality tests; 3 groups over 10^6 rows: the masks. Neither adds a disclosure.
+  auto out = std::vector<table_schema>{table("out", {integer("n", 0, 1'000'000)}, 1u << 20)};
+  auto many = sql::compile("INSERT INTO out SELECT COUNT(*) AS n FROM big GROUP BY c100, d100;", inputs(), out);
+  BOOST_REQUIRE_MESSAGE(many, (many ? "" : many.err().describe()));
+  BOOST_TEST(many->features() == (std::vector<std::string>{"select", "group_by", "group_by.sorted", "aggregate.count"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(many->disclosures().size() == 1u);
+  auto few = sql::compile("INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY region;", inputs(), out);
+  BOOST_REQUIRE_MESSAGE(few, (few ? "" : few.err().describe()));
+  BOOST_TEST(few->features() == (std::vector<std::string>{"select", "group_by", "aggregate.count"}),
+             boost::test_tools::per_element());
+  // A ranged integer groups by its values: 1000 groups over 1000 rows, sorted.
+  auto coded = sql::compile("INSERT INTO out SELECT COUNT(*) AS n FROM big GROUP BY code;", inputs(), out);
+  BOOST_REQUIRE_MESSAGE(coded, (coded ? "" : coded.err().describe()));
+  BOOST_TEST((std::find(coded->features().begin(), coded->features().end(), "group_by.sorted")
+              != coded->features().end()));
+  // 2^20 groups are the most: c100 x d100 x (a hundred codes) is refused above.
+}
+
 BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
   auto outs = std::vector<table_schema>{
     table("by_region", {category("region", {"North", "South", "East"}), integer("n", 0, 0),
@@ -283,7 +310,13 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
   // Every feature but UNION ALL, which sql_union_test covers.
   auto all_but_union = sql::all_features();
   std::erase(all_but_union, "union");
+  std::erase(all_but_union, "group_by.sorted");
   BOOST_TEST(r->features() == all_but_union, boost::test_tools::per_element());
+  // The join keys, which each custodian's node checks for repeats at upload.
+  BOOST_TEST(r->unique_columns("persons") == (std::vector<std::string>{"id"}), boost::test_tools::per_element());
+  BOOST_TEST(r->unique_columns("incomes") == (std::vector<std::string>{"id"}), boost::test_tools::per_element());
+  BOOST_TEST(r->unique_columns("big").empty());
+  BOOST_TEST(r->unique_columns("nobody").empty());
   std::vector<std::string> expected{
     "the number of rows of every input (`persons`, `incomes` and `big`) and the shape of the "
     "program (its operations, in order, and the number of rows each handles) are known to the "

@@ -234,6 +234,7 @@ result<csv_table> parse_csv(std::string_view text, const table_schema& schema, h
   const auto reserve = static_cast<std::size_t>(std::min(lines, schema.max_rows));
   for (auto& c : t.columns)
     c.reserve(reserve);
+  t.lines.reserve(reserve);
 
   field f;
   std::string why;
@@ -264,12 +265,43 @@ result<csv_table> parse_csv(std::string_view text, const table_schema& schema, h
         return at(f.line, c + 2, nullptr, "more than " + std::to_string(cols.size())
                                             + " fields; the header has " + header_of(schema));
     }
+    t.lines.push_back(line);
     ++t.rows;
   }
   if (t.rows == 0 && empty == header_only::refused)
     return fail(errc::malformed_input, "the file has a header but no data rows; `" + schema.name
                                          + "` needs at least one record");
   return t;
+}
+
+result<void> check_unique(const csv_table& table, const table_schema& schema, std::string_view column) {
+  const column_schema* col = schema.find(column);
+  if (col == nullptr)
+    return fail(errc::invalid_state, "`" + schema.name + "` has no column `" + std::string{column} + "`");
+  const auto c = static_cast<std::size_t>(col - schema.columns.data());
+  const auto& values = table.columns[c];
+  // Rows in order of their value, then of their position: a repeated value shows as neighbours,
+  // and the first pair found names the earliest repeat of that value.
+  std::vector<std::size_t> order(table.rows);
+  for (std::size_t r = 0; r < order.size(); ++r)
+    order[r] = r;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t x, std::size_t y) { return values[x] != values[y] ? values[x] < values[y] : x < y; });
+  std::size_t first = table.rows;
+  std::size_t second = table.rows;
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (values[order[i]] == values[order[i - 1]] && (first == table.rows || order[i - 1] < first)) {
+      first = order[i - 1];
+      second = order[i];
+    }
+  if (first == table.rows)
+    return ok();
+  auto line = [&](std::size_t r) { return r < table.lines.size() ? table.lines[r] : r + 2; };
+  return fail(errc::malformed_input,
+              "lines " + std::to_string(line(first)) + " and " + std::to_string(line(second)) + ", column "
+                + std::to_string(c + 1) + " (" + col->name + "): the same value twice; `" + col->name
+                + "` is a join key that must be unique in `" + schema.name
+                + "` (each of its values on one row only): remove or merge the repeated rows");
 }
 
 std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,

@@ -4,10 +4,15 @@
 #include "joconde/engines/sql/checker.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace joconde::engines::sql {
 
 namespace {
+
+/// The most elements (groups x rows) one-hot group masks may have: 2^25 words per share vector,
+/// 512 MiB per party for the two of rss3.
+constexpr std::uint64_t max_mask_elements = std::uint64_t{1} << 25;
 
 std::string suggestion(const std::string& wrong, const std::vector<std::string>& names) {
   auto near = closest(wrong, names);
@@ -268,26 +273,71 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
   sc.max_rows = s.max_rows;
 }
 
-/// Resolves the GROUP BY columns (distinct categories) and counts the groups they give.
+/// The domain of GROUP BY column `col`: its size and the encoded value of code 0. Categories have
+/// their declared values; integers with a declared RANGE of at most max_sorted_groups values have
+/// the range.
+std::pair<std::size_t, std::int64_t> group_domain(const column_ref& g, const column_schema& col) {
+  if (col.type == column_type::category)
+    return {col.domain.size(), 0};
+  const auto most = kernels::max_sorted_groups;
+  if (col.type == column_type::integer && col.min && col.max
+      && static_cast<std::uint64_t>(*col.max) - static_cast<std::uint64_t>(*col.min) < most)
+    return {static_cast<std::size_t>(static_cast<std::uint64_t>(*col.max) - static_cast<std::uint64_t>(*col.min)) + 1,
+            *col.min};
+  throw sql_error(g.pos, "GROUP BY needs a category column or an integer column with a declared RANGE of at most "
+                           + std::to_string(most) + " values, but `" + g.name + "` is "
+                           + std::string{to_string(col.type)}
+                           + (col.type != column_type::integer ? std::string{}
+                              : col.min && col.max ? " with a RANGE of more values"
+                                                   : " without a declared RANGE")
+                           + "; group by a category, or declare the integer's RANGE");
+}
+
+/// Resolves the GROUP BY columns (distinct categories or ranged integers) and counts the groups
+/// they give.
 void check_group_by(select_stmt& s, const scope& sc) {
   s.groups = 1;
   for (auto& g : s.group_by) {
     const column_schema* col = nullptr;
     g.column = resolve(sc, g.qualifier, g.name, g.pos, col);
-    if (col->type != column_type::category)
-      throw sql_error(g.pos, "GROUP BY needs category columns, but `" + g.name + "` is "
-                               + std::string{to_string(col->type)}
-                               + "; group by a category (declare the values it takes)");
     for (const auto& h : s.group_by)
       if (&h != &g && h.column == g.column && &h < &g)
         throw sql_error(g.pos, "`" + g.name + "` appears twice in GROUP BY");
-    s.group_sizes.push_back(col->domain.size());
-    s.groups *= col->domain.size();
-    if (s.groups > 4096)
-      throw sql_error(g.pos, "GROUP BY gives " + std::to_string(s.groups)
-                               + " groups so far, more than the 4096 allowed; group by fewer or "
-                                 "smaller categories");
+    auto [size, low] = group_domain(g, *col);
+    s.group_sizes.push_back(size);
+    s.group_lows.push_back(low);
+    if (size > kernels::max_sorted_groups / s.groups)
+      throw sql_error(g.pos, "GROUP BY gives " + std::to_string(static_cast<std::uint64_t>(s.groups) * size)
+                               + " groups so far, more than the " + std::to_string(kernels::max_sorted_groups)
+                               + " (2^20) allowed; group by fewer or smaller columns");
+    s.groups *= size;
   }
+}
+
+/// Chooses how the groups of `s` are formed (docs/task-language.md, "Grouping"): one-hot masks
+/// cost (G - 1) n equality tests and G n words per summed column; the sort about 1.4 (n + G)
+/// log2(n + G) comparisons, whatever G. Masks are kept where they are cheaper and fit in
+/// max_mask_elements; MIN and MAX need them (at most 4096 groups).
+void choose_grouping(select_stmt& s) {
+  if (s.group_by.empty())
+    return;
+  const double n = static_cast<double>(s.max_rows);
+  const double g = static_cast<double>(s.groups);
+  const double masks = (g - 1) * n;
+  const double sort = 1.4 * (n + g) * std::log2(n + g + 1);
+  const bool masks_fit = g * n <= static_cast<double>(max_mask_elements);
+  s.sorted_grouping = !masks_fit || masks > sort;
+  const bool extremum = std::any_of(s.aggregates.begin(), s.aggregates.end(), [](const expr* e) {
+    return e->agg == kernels::aggregate::min || e->agg == kernels::aggregate::max;
+  });
+  if (!s.sorted_grouping || !extremum)
+    return;
+  if (s.groups > 4096 || !masks_fit)
+    throw sql_error(s.group_by.front().pos,
+                    "MIN and MAX need one-hot group masks, at most 4096 groups and " + std::to_string(max_mask_elements)
+                      + " (groups x rows), but this GROUP BY gives " + std::to_string(s.groups) + " groups over up to "
+                      + std::to_string(s.max_rows) + " rows; group by fewer values for MIN and MAX");
+  s.sorted_grouping = false;
 }
 
 /// Checks the select list against the output table: count, order, names, types and rows.
@@ -347,6 +397,7 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
     check_expr(*item.value, sc, false);
   for (const auto& item : s.items)
     collect_aggregates(*item.value, s.aggregates);
+  choose_grouping(s);
   check_output(s, prog.outputs[s.output_index], source);
 }
 

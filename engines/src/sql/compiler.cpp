@@ -47,6 +47,8 @@ std::vector<std::string> features_of(const program_impl& p) {
     }
     if (!s.group_by.empty())
       used.emplace_back("group_by");
+    if (s.sorted_grouping)
+      used.emplace_back("group_by.sorted");
     if (s.has_join)
       used.emplace_back("join");
     if (!s.unions.empty())
@@ -114,10 +116,35 @@ const std::vector<std::string>& program::features() const noexcept {
   return impl_->features;
 }
 
+std::vector<std::string> program::unique_columns(std::string_view input) const {
+  std::vector<bool> unique;
+  const table_schema* schema = nullptr;
+  for (const auto& t : impl_->inputs)
+    if (t.name == input)
+      schema = &t;
+  if (schema == nullptr)
+    return {};
+  unique.resize(schema->columns.size());
+  for (const auto& s : impl_->statements) {
+    if (!s.has_join)
+      continue;
+    if (s.from == input)
+      unique[s.join_left.column] = true;
+    if (s.join == input)
+      unique[s.join_right.column] = true;
+  }
+  std::vector<std::string> out;
+  for (std::size_t c = 0; c < unique.size(); ++c)
+    if (unique[c])
+      out.push_back(schema->columns[c].name);
+  return out;
+}
+
 std::vector<std::string> all_features() {
   return {"select",
           "where",
           "group_by",
+          "group_by.sorted",
           "join",
           "union",
           "having",

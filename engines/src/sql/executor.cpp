@@ -134,6 +134,12 @@ void clear_invalid(backend& b, secret_table& t) {
   }
 }
 
+/// The codes 0..size-1 of GROUP BY column i of `s` in `t` (value - declared minimum; local).
+secret code_of(backend& b, const select_stmt& s, const secret_table& t, std::size_t i) {
+  const auto& column = t.columns[s.group_by[i].column];
+  return s.group_lows[i] == 0 ? column : b.add_public(column, word{0} - static_cast<word>(s.group_lows[i]));
+}
+
 secret_table run_select(backend& b, const select_stmt& s,
                         const std::map<std::string, secret_table>& inputs) {
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
@@ -168,17 +174,16 @@ secret_table run_select(backend& b, const select_stmt& s,
   std::map<std::size_t, secret> group_columns;
   if (!s.group_by.empty()) {
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
-    auto combined = table.columns[s.group_by[0].column];
+    auto combined = code_of(b, s, table, 0);
     for (std::size_t i = 1; i < s.group_by.size(); ++i)
-      combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])),
-                       table.columns[s.group_by[i].column]);
+      combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), code_of(b, s, table, i));
     masks = kernels::group_masks(b, combined, groups, filter);
     std::size_t stride = groups;
     for (std::size_t i = 0; i < s.group_by.size(); ++i) {
       stride /= s.group_sizes[i];
       std::vector<word> codes(groups);
       for (std::size_t g = 0; g < groups; ++g)
-        codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]);
+        codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]) + static_cast<word>(s.group_lows[i]);
       group_columns[s.group_by[i].column] = b.constant(codes);
     }
   }

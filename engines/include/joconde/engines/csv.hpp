@@ -19,6 +19,7 @@ namespace joconde::engines {
 struct csv_table {
   std::vector<std::vector<word>> columns;
   std::size_t rows = 0;
+  std::vector<std::size_t> lines;  ///< the physical line each record starts on (parse_csv fills it)
 };
 
 /// What a file with a header and no data rows is.
@@ -38,6 +39,12 @@ enum class header_only {
 /// quotes a field of the file: a refused value is confidential and messages reach logs.
 result<csv_table> parse_csv(std::string_view text, const table_schema& schema,
                             header_only empty = header_only::refused);
+
+/// Checks that `column` of `table` (parsed against `schema`) holds no value twice, as a join key on
+/// a side that must be unique requires. malformed_input "lines L1 and L2, column C (name): the same
+/// value twice; ..." naming the first two records of the repeated value that occurs first; no
+/// value is quoted. O(n log n).
+result<void> check_unique(const csv_table& table, const table_schema& schema, std::string_view column);
 
 /// Writes a header line and `rows` records of `columns` (one vector per schema column, each at
 /// least `rows` long) with decode_value; quotes fields holding a comma, quote, CR or LF. LF line

@@ -56,6 +56,9 @@ namespace joconde::engines::kernels {
 /// Fraction bits of the fixed-point results of avg, var, stddev, corr and regression.
 inline constexpr unsigned stat_frac = 24;
 
+/// The most groups one GROUP BY may form (sort_by_group handles any number up to it).
+inline constexpr std::size_t max_sorted_groups = std::size_t{1} << 20;
+
 /// The aggregates, for check_range.
 enum class aggregate {
   count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept

@@ -195,12 +195,18 @@ struct select_stmt {
   expr_ptr where;                    ///< WHERE condition, or null
   std::vector<column_ref> group_by;  ///< GROUP BY columns, in order
   std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY column
+  /// Encoded value of code 0 of each GROUP BY column: 0 for a category, the declared minimum for
+  /// an integer column (its codes are value - minimum).
+  std::vector<std::int64_t> group_lows;
   bool has_having = false;           ///< whether HAVING COUNT(*) >= k is given
   position having_pos;               ///< the HAVING keyword
   std::int64_t having_min = 0;       ///< k
   // Filled by the checker.
   bool aggregated = false;         ///< one row per group (or one row) instead of per input row
   std::size_t groups = 1;          ///< product of the GROUP BY domain sizes (1 without)
+  /// Whether the groups are formed by sorting (kernels::sort_by_group) rather than by one-hot
+  /// masks, as the cost model of choose_grouping found cheaper.
+  bool sorted_grouping = false;
   std::uint64_t max_rows = 0;      ///< rows of FROM (or of the join or union result), at most
   /// With UNION ALL: the united table as the select sees it, named after the FROM input, its
   /// columns' ranges the hull of the inputs' ranges and its max_rows their sum.

@@ -34,6 +34,9 @@ public:
   const std::vector<std::string>& disclosures() const noexcept;
   /// The language features it uses (names from all_features()); engines check them in supports().
   const std::vector<std::string>& features() const noexcept;
+  /// The columns of input `input` whose values must be distinct among its rows (a join key of
+  /// it), in schema order; the custodian's node checks them at upload (check_unique in csv.hpp).
+  std::vector<std::string> unique_columns(std::string_view input) const;
 
   /// Internal representation, for the executor.
   const program_impl& impl() const noexcept { return *impl_; }
