@@ -5,13 +5,16 @@
 // party sent during the timed part) and `<name>_cpu_per_party: T ms` (the most CPU time, user plus
 // system, any party spent in it: less sensitive to other load than the wall-clock figure).
 // Usage: joconde-bench-engine [FIGURE...], e.g. `joconde-bench-engine mul_1e7`; no argument runs
-// every figure. round_trip_1e3 is 1000 sequential one-element multiplications (round latency).
+// every figure. round_trip_1e3 is 1000 sequential one-element multiplications (round latency);
+// shuffle_1e6 shuffles 10^6 rows of three words (backend::shuffle), sort_1e6 sorts 10^6 rows of a
+// distinct random key (|key| < 2^62) and two payload words (kernels::sort_distinct).
 //
 // To add a figure, append to `figures()` an entry with a name, its unit conversion and two steps:
 // `prepare` (untimed; returns whatever the timed step needs) and `run` (timed).
 
 #include "../engines/three_parties.hpp"
 
+#include "joconde/engines/kernels.hpp"
 #include "joconde/engines/sql/compiler.hpp"
 #include "joconde/engines/sql/executor.hpp"
 
@@ -24,6 +27,7 @@
 #include <map>
 #include <iostream>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -75,6 +79,31 @@ prepared two_inputs(backend& be, unsigned party, std::size_t n) {
 /// As two_inputs with one element.
 prepared two_inputs_small(backend& be, unsigned party, std::size_t) {
   return two_inputs(be, party, 1);
+}
+
+/// Party 0 shares n rows: a key column of distinct random values, |key| < 2^62, and two random
+/// payload columns.
+prepared keyed_rows(backend& be, unsigned party, std::size_t n) {
+  std::vector<word> keys;
+  if (party == 0) {
+    keys = random_words(n, party, 63);
+    // Random 63-bit values collide with probability about n^2 / 2^64; replace any that do.
+    std::set<word> seen;
+    std::mt19937_64 gen{99};
+    for (auto& k : keys)
+      while (!seen.insert(k).second)
+        k = static_cast<word>(static_cast<std::int64_t>(gen()) >> 1);
+  }
+  prepared p;
+  p.inputs.push_back(be.input(0, keys, n));
+  p.inputs.push_back(input_random(be, party, 0, n, 64));
+  p.inputs.push_back(input_random(be, party, 0, n, 64));
+  return p;
+}
+
+/// The three columns of keyed_rows, as the shuffle and the sort take them.
+std::vector<secret*> columns_of(prepared& p) {
+  return {&p.inputs[0], &p.inputs[1], &p.inputs[2]};
 }
 
 // -- task-language figures ------------------------------------------------------------------------
@@ -207,6 +236,11 @@ std::vector<figure> figures() {
                  [](backend& be, prepared& p) {
                    be.input(0, p.inputs[0].a, p.inputs[0].b.size());
                  }});
+  out.push_back({"shuffle_1e6", 1'000'000, false, keyed_rows,
+                 [](backend& be, prepared& p) { be.shuffle(columns_of(p)); }});
+  out.push_back({"sort_1e6", 1'000'000, false, keyed_rows, [](backend& be, prepared& p) {
+                   joconde::engines::kernels::sort_distinct(be, columns_of(p));
+                 }});
   add_sql_figures(out);
   return out;
 }
@@ -224,8 +258,9 @@ word cpu_ns() {
 /// Runs one figure; false if a party failed.
 bool measure(const figure& f) {
   joconde::test::three_options opts;
-  opts.overall = std::chrono::minutes(5);
-  opts.io_timeout = std::chrono::seconds(120);
+  // Room for figures over 10^7 rows (a party may compute for minutes between two messages).
+  opts.overall = std::chrono::minutes(30);
+  opts.io_timeout = std::chrono::seconds(600);
   auto out = joconde::test::run_three_parties(
     [&f](backend& be, unsigned party) {
       auto p = f.prepare(be, party, f.n);

@@ -4,6 +4,8 @@
 // sort, inner_join and unique_keys on the reference backend, against std::sort and a hash join
 // done by the test.
 
+#include "kernels_sort_join_test_support.hpp"
+
 #include "joconde/engines/kernels.hpp"
 #include "joconde/engines/reference.hpp"
 
@@ -241,47 +243,8 @@ BOOST_AUTO_TEST_CASE(unique_keys_detects_duplicates_among_valid_rows) {
 }
 
 BOOST_AUTO_TEST_CASE(unique_keys_reveals_one_bit) {
-  // Count reveals with a backend wrapper.
-  class counting final : public backend {
-  public:
-    unsigned party() const noexcept override { return 0; }
-    unsigned parties() const noexcept override { return 1; }
-    backend_stats stats() const noexcept override { return inner.stats(); }
-    secret constant(std::span<const word> v) override { return inner.constant(v); }
-    secret constant(word v, std::size_t n) override { return inner.constant(v, n); }
-    secret input(unsigned o, std::span<const word> v, std::size_t n) override {
-      return inner.input(o, v, n);
-    }
-    std::vector<word> reveal(const secret& x) override {
-      revealed += x.size();
-      return inner.reveal(x);
-    }
-    secret add(const secret& x, const secret& y) override { return inner.add(x, y); }
-    secret sub(const secret& x, const secret& y) override { return inner.sub(x, y); }
-    secret add_public(const secret& x, word c) override { return inner.add_public(x, c); }
-    secret mul_public(const secret& x, word c) override { return inner.mul_public(x, c); }
-    secret sum(const secret& x) override { return inner.sum(x); }
-    secret mul(const secret& x, const secret& y) override { return inner.mul(x, y); }
-    secret mul_trunc(const secret& x, const secret& y, unsigned f) override {
-      return inner.mul_trunc(x, y, f);
-    }
-    secret trunc(const secret& x, unsigned f) override { return inner.trunc(x, f); }
-    secret dot(const secret& x, const secret& y, std::size_t bl) override {
-      return inner.dot(x, y, bl);
-    }
-    secret lt(const secret& x, const secret& y) override { return inner.lt(x, y); }
-    secret eq(const secret& x, const secret& y) override { return inner.eq(x, y); }
-    secret mux(const secret& c, const secret& x, const secret& y) override {
-      return inner.mux(c, x, y);
-    }
-    secret div(const secret& a, const secret& d, unsigned f) override { return inner.div(a, d, f); }
-    secret sqrt(const secret& x, unsigned f) override { return inner.sqrt(x, f); }
-
-    reference_backend inner;
-    std::size_t revealed = 0;
-  };
   std::mt19937_64 rng{5};
-  counting b;
+  joconde::test::counting_backend b;
   auto t = random_table(1000, 3, 1, 0, 100, true, 3, rng);
   (void) k::unique_keys(b, to_secret(t), 1);
   BOOST_CHECK_EQUAL(b.revealed, 1u);

@@ -6,6 +6,8 @@
 // makes trunc/mul_trunc off by one and div/sqrt off by the error rss3 documents, so the kernels are
 // shown to tolerate it.
 
+#include "forwarding_backend.hpp"
+
 #include "joconde/engines/kernels.hpp"
 #include "joconde/engines/reference.hpp"
 
@@ -27,48 +29,23 @@ const real unit = std::ldexp(real{1}, -static_cast<int>(k::stat_frac));
 
 /// The reference backend with rss3's tolerances injected: trunc and mul_trunc off by -1, 0 or +1;
 /// div off by a relative 2^-30 plus 2 units; sqrt off by a relative 2^-24 plus 2 units.
-class noisy_backend final : public backend {
+class noisy_backend final : public test::forwarding_backend {
 public:
   explicit noisy_backend(std::uint64_t seed) : rng_(seed) {
     // nop
   }
 
-  unsigned party() const noexcept override { return 0; }
-  unsigned parties() const noexcept override { return 1; }
-  backend_stats stats() const noexcept override { return inner_.stats(); }
-
-  secret constant(std::span<const word> v) override { return inner_.constant(v); }
-  secret constant(word v, std::size_t n) override { return inner_.constant(v, n); }
-  secret input(unsigned o, std::span<const word> v, std::size_t n) override {
-    return inner_.input(o, v, n);
-  }
-  std::vector<word> reveal(const secret& x) override { return inner_.reveal(x); }
-  secret add(const secret& x, const secret& y) override { return inner_.add(x, y); }
-  secret sub(const secret& x, const secret& y) override { return inner_.sub(x, y); }
-  secret add_public(const secret& x, word c) override { return inner_.add_public(x, c); }
-  secret mul_public(const secret& x, word c) override { return inner_.mul_public(x, c); }
-  secret sum(const secret& x) override { return inner_.sum(x); }
-  secret mul(const secret& x, const secret& y) override { return inner_.mul(x, y); }
-  secret dot(const secret& x, const secret& y, std::size_t block) override {
-    return inner_.dot(x, y, block);
-  }
-  secret lt(const secret& x, const secret& y) override { return inner_.lt(x, y); }
-  secret eq(const secret& x, const secret& y) override { return inner_.eq(x, y); }
-  secret mux(const secret& c, const secret& x, const secret& y) override {
-    return inner_.mux(c, x, y);
-  }
-
   secret mul_trunc(const secret& x, const secret& y, unsigned frac) override {
-    return off_by_one(inner_.mul_trunc(x, y, frac));
+    return off_by_one(inner.mul_trunc(x, y, frac));
   }
   secret trunc(const secret& x, unsigned bits) override {
-    return off_by_one(inner_.trunc(x, bits));
+    return off_by_one(inner.trunc(x, bits));
   }
   secret div(const secret& a, const secret& b, unsigned frac) override {
-    return perturb(inner_.div(a, b, frac), 30, false);
+    return perturb(inner.div(a, b, frac), 30, false);
   }
   secret sqrt(const secret& x, unsigned frac) override {
-    return perturb(inner_.sqrt(x, frac), 24, true);
+    return perturb(inner.sqrt(x, frac), 24, true);
   }
 
 private:
@@ -91,7 +68,6 @@ private:
     return r;
   }
 
-  reference_backend inner_;
   std::mt19937_64 rng_;
 };
 

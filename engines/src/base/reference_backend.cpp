@@ -1,8 +1,12 @@
 #include "joconde/engines/reference.hpp"
 
+#include "joconde/engines/secret_ops.hpp"
+
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace joconde::engines {
 
@@ -148,6 +152,26 @@ secret reference_backend::mux(const secret& c, const secret& x, const secret& y)
   for (std::size_t i = 0; i < c.size(); ++i)
     r.a[i] = c.a[i] != 0 ? x.a[i] : y.a[i];
   return r;
+}
+
+void reference_backend::shuffle(std::span<secret* const> columns) {
+  const std::size_t n = columns.empty() ? 0 : columns[0]->size();
+  for (const secret* c : columns)
+    same_size(*c, *columns[0], "shuffle");
+  if (n > std::size_t{1} << 32)
+    throw engine_failure(fail(errc::invalid_state, "reference: shuffle of " + std::to_string(n)
+                                                     + " rows, at most 2^32 are supported"));
+  ++stats_.rounds;
+  // A real random permutation (not the identity), so that tests of what runs on top of a shuffle
+  // see the same kind of orders on the reference engine as on a real one.
+  std::vector<std::uint32_t> perm(n);
+  random_permutation(perm, [](word* out, std::size_t count) {
+    auto* bytes = reinterpret_cast<unsigned char*>(out);
+    if (RAND_bytes(bytes, static_cast<int>(count * sizeof(word))) != 1)
+      throw engine_failure(fail(errc::crypto_failure, "reference: RAND_bytes failed"));
+  });
+  for (secret* c : columns)
+    c->a = gather(*c, perm).a;
 }
 
 secret reference_backend::div(const secret& a, const secret& b, unsigned frac) {

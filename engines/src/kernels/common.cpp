@@ -47,19 +47,6 @@ secret stretch(const secret& x, std::size_t times) {
   return r;
 }
 
-secret gather(const secret& x, std::span<const std::size_t> index) {
-  secret r;
-  r.a.resize(index.size());
-  for (std::size_t i = 0; i < index.size(); ++i)
-    r.a[i] = x.a[index[i]];
-  if (!x.b.empty()) {
-    r.b.resize(index.size());
-    for (std::size_t i = 0; i < index.size(); ++i)
-      r.b[i] = x.b[index[i]];
-  }
-  return r;
-}
-
 secret one_minus(backend& b, const secret& x) {
   return b.add_public(b.mul_public(x, w(-1)), 1);
 }

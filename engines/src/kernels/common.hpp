@@ -27,6 +27,7 @@ std::size_t rows_of(const char* kernel, const secret& masks, std::size_t groups)
 
 using engines::append;
 using engines::concat;
+using engines::gather;
 using engines::slice;
 
 /// `x` repeated `times` times back to back.
@@ -34,9 +35,6 @@ secret tile(const secret& x, std::size_t times);
 
 /// Each element of `x` repeated `times` times in place (x0 x0 .. x1 x1 ..).
 secret stretch(const secret& x, std::size_t times);
-
-/// Element i of the result is x[index[i]].
-secret gather(const secret& x, std::span<const std::size_t> index);
 
 /// 1 - x for a 0/1 secret (local).
 secret one_minus(backend& b, const secret& x);

@@ -120,6 +120,11 @@ public:
   virtual secret eq(const secret& x, const secret& y) = 0;
   /// c ? x : y element-wise, for c in {0, 1}. One round.
   virtual secret mux(const secret& c, const secret& x, const secret& y) = 0;
+  /// Applies one permutation of the rows, uniformly random and known to no party alone (nor to any
+  /// coalition a protocol tolerates), to every column of `columns` (all of one length), so that the
+  /// rows stay together; every share is fresh afterwards. Nothing is revealed. Constant rounds
+  /// (rss3: three, one per pair of parties).
+  virtual void shuffle(std::span<secret* const> columns) = 0;
   /// Element-wise quotient in fixed point: round(a * 2^frac / b), for ring integers a and b of the
   /// same scale with 0 < b < 2^48, |a| < 2^62 and |a * 2^frac / b| < 2^62. Protocols compute it by
   /// normalising b and iterating; the backend documents its error bound (target: relative 2^-30

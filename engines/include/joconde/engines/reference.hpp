@@ -10,7 +10,8 @@
 namespace joconde::engines {
 
 /// A backend over clear values (`secret::a` holds the value, `b` stays empty). Exact everywhere:
-/// mul_trunc and trunc round towards -inf, div rounds to nearest, sqrt rounds down.
+/// mul_trunc and trunc round towards -inf, div rounds to nearest, sqrt rounds down; shuffle applies
+/// a uniformly random permutation drawn from OpenSSL's RAND_bytes.
 class reference_backend final : public backend {
 public:
   unsigned party() const noexcept override { return 0; }
@@ -35,6 +36,7 @@ public:
   secret lt(const secret& x, const secret& y) override;
   secret eq(const secret& x, const secret& y) override;
   secret mux(const secret& c, const secret& x, const secret& y) override;
+  void shuffle(std::span<secret* const> columns) override;
   secret div(const secret& a, const secret& b, unsigned frac) override;
   secret sqrt(const secret& x, unsigned frac) override;
 

@@ -69,6 +69,7 @@ public:
   secret lt(const secret& x, const secret& y) override;
   secret eq(const secret& x, const secret& y) override;
   secret mux(const secret& c, const secret& x, const secret& y) override;
+  void shuffle(std::span<secret* const> columns) override;
   secret div(const secret& a, const secret& b, unsigned frac) override;
   secret sqrt(const secret& x, unsigned frac) override;
 

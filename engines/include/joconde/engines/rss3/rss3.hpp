@@ -18,12 +18,21 @@
 //   eq                                                 9 rounds, 10 n words, exact on the whole ring
 //   div                                                103 rounds, about 300 n words
 //   sqrt                                               91 rounds, about 135 n words
+//   shuffle (c columns)                                3 rounds in sequence (each party takes part
+//                                                      in two), 2 c n words
 // lt: x - y is split into a boolean sharing (party 0 reshares d0 + d1, d2 is already known to two
 // parties), then one AND round for the generate bits and a 6-level carry tree (propagate and
 // generate packed in one word per level) gives the sign bit, turned arithmetic by two
 // multiplications. eq: an AND tree over ~(s ^ -t). Vectors longer than `block_elements` (lt, eq)
 // or `numeric_block_elements` (div, sqrt) are processed in blocks, so memory stays bounded; the
 // round counts above are per block.
+//
+// shuffle: three resharing passes (shuffle.cpp); pass j is done by P_j and P_(j+1), which share
+// the PRG key k_(j+1) and draw the pass's permutation from it, unknown to P_(j+2). P_j holds
+// x_j + x_(j+1) and P_(j+1) holds x_(j+2) (a two-party sharing, no communication); both permute
+// their part, mask it with a share drawn from the key they share with P_(j+2) (k_j, k_(j+2)) and
+// swap the masked parts, so every party ends with fresh shares of the permuted rows and each of
+// the three permutations is unknown to one party. All columns travel in one message per pass.
 //
 // Truncation (trunc, mul_trunc; ABY3-style, fused with the reshare): the 3-out-of-3 sharing of the
 // value (re-randomised with a zero sharing) becomes a two-party additive sharing (party 0 holds

@@ -1,0 +1,253 @@
+// sort_distinct: a shuffle, then a comparison sort whose comparisons are revealed.
+//
+// After backend::shuffle the rows are in an order nobody knows, and with distinct keys the ranks of
+// the shuffled keys are a uniformly random permutation. Every comparison below is chosen by the
+// outcomes revealed before it (and n), so the whole sequence of outcomes is a function of that
+// random permutation only: it tells nothing about the data but n.
+//
+// The sort is level-synchronous: all comparisons that can be made at once go in one lt and one
+// reveal (split in batches of batch_limit to bound memory). Two kinds of levels:
+// - quicksort: every open segment is partitioned around its first element (a random pivot, thanks
+//   to the shuffle); about 2 n ln n = 1.39 n log2 n comparisons and 4.3 ln n levels;
+// - insertion: the next places are inserted into the sorted prefix by parallel binary search (one
+//   comparison per element and level, log2 of the prefix levels), which leaves them in buckets
+//   between consecutive sorted keys; the buckets (about 3 elements each) are then quicksorted.
+// Below quicksort_only rows the sort is a quicksort. Above, the first n/64 places are quicksorted
+// and then grown to n/16, n/4 and n by insertion: about 0.96 n log2 n comparisons (25 % fewer than
+// quicksort alone, measured by simulation at 10^6 and 10^7 rows) in about 120 levels at 10^6 rows
+// (quicksort alone: 50); a constant number of steps keeps the levels O(log n).
+//
+// Only the key column moves while sorting (its shares follow their places); every other column is
+// permuted once at the end by the order found, locally.
+
+#include "joconde/engines/kernels.hpp"
+
+#include "common.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+namespace joconde::engines::kernels {
+
+using namespace detail;
+
+namespace {
+
+/// Most comparisons in one lt call: bounds the batch buffers at 10^7 rows (rss3 processes lt in
+/// blocks of this size anyway, so the split costs it no extra rounds).
+constexpr std::size_t batch_limit = std::size_t{1} << 20;
+
+/// Rows below which the sort is a quicksort alone (where levels cost more than comparisons).
+constexpr std::size_t quicksort_only = std::size_t{1} << 12;
+
+/// A run of places [first, first + size) not sorted yet; its first place holds the pivot.
+struct segment {
+  std::uint32_t first = 0;
+  std::uint32_t size = 0;
+};
+
+/// The sort's state. Buffers are kept between levels, so their capacity is reused.
+struct sorter {
+  std::vector<std::uint32_t> order;  // the shuffled row at each place
+  secret keys;                       // its key shares, in place order
+  // A level's comparisons: whether the key at place left[k] is below the key at place right[k].
+  std::vector<std::uint32_t> left;
+  std::vector<std::uint32_t> right;
+  std::vector<std::uint8_t> below;  // their revealed outcomes
+  secret element;                   // one batch of the keys at left and right
+  secret pivot;
+  std::vector<segment> open;  // quicksort: the segments still unsorted
+  std::vector<segment> next;
+  std::vector<std::uint32_t> lo;  // insertion: the sorted places [lo, hi) an element may go before
+  std::vector<std::uint32_t> hi;
+  std::vector<std::uint32_t> spare_order;  // room for rearranging places
+  secret spare_keys;
+};
+
+bool with_b(const sorter& s) {
+  return !s.keys.b.empty();
+}
+
+/// Copies place `from` of the sort's order and keys to place `to` of `order` and `keys`.
+void copy_place(const sorter& s, std::size_t from, std::vector<std::uint32_t>& order, secret& keys,
+                std::size_t to) {
+  order[to] = s.order[from];
+  keys.a[to] = s.keys.a[from];
+  if (with_b(s))
+    keys.b[to] = s.keys.b[from];
+}
+
+/// Makes `x` hold n elements in the share layout of the sort's keys.
+void resize_like(const sorter& s, secret& x, std::size_t n) {
+  x.a.resize(n);
+  x.b.resize(with_b(s) ? n : 0);
+}
+
+/// Runs the level's comparisons (left/right) and stores their outcomes in `below`.
+void compare_places(backend& b, sorter& s) {
+  const std::size_t m = s.left.size();
+  s.below.resize(m);
+  for (std::size_t done = 0; done < m; done += batch_limit) {
+    const std::size_t count = std::min(batch_limit, m - done);
+    resize_like(s, s.element, count);
+    resize_like(s, s.pivot, count);
+    for (std::size_t k = 0; k < count; ++k) {
+      s.element.a[k] = s.keys.a[s.left[done + k]];
+      s.pivot.a[k] = s.keys.a[s.right[done + k]];
+    }
+    if (with_b(s))
+      for (std::size_t k = 0; k < count; ++k) {
+        s.element.b[k] = s.keys.b[s.left[done + k]];
+        s.pivot.b[k] = s.keys.b[s.right[done + k]];
+      }
+    auto bits = b.reveal(b.lt(s.element, s.pivot));
+    for (std::size_t k = 0; k < count; ++k)
+      s.below[done + k] = bits[k] != 0 ? 1 : 0;
+  }
+}
+
+/// Partitions every open segment by the outcomes in `below` (stable: the elements below the pivot,
+/// the pivot, the others) and keeps the parts of two or more places open.
+void partition_level(sorter& s) {
+  std::size_t largest = 0;
+  for (const auto& g : s.open)
+    largest = std::max<std::size_t>(largest, g.size);
+  if (s.spare_order.size() < largest) {
+    s.spare_order.resize(largest);
+    resize_like(s, s.spare_keys, largest);
+  }
+  std::size_t k = 0;
+  s.next.clear();
+  for (const auto& g : s.open) {
+    const std::size_t end = std::size_t{g.first} + g.size;
+    // Spare place 0 keeps the pivot; elements below it move down in place (the pivot's place
+    // frees the first slot); the others wait at spare places 1, 2, ...
+    copy_place(s, g.first, s.spare_order, s.spare_keys, 0);
+    std::size_t low = g.first;
+    std::size_t high = 1;
+    for (std::size_t t = std::size_t{g.first} + 1; t < end; ++t, ++k) {
+      if (s.below[k] != 0) {
+        copy_place(s, t, s.order, s.keys, low++);
+        continue;
+      }
+      copy_place(s, t, s.spare_order, s.spare_keys, high++);
+    }
+    for (std::size_t j = 0; j < high; ++j) {
+      s.order[low + j] = s.spare_order[j];
+      s.keys.a[low + j] = s.spare_keys.a[j];
+      if (with_b(s))
+        s.keys.b[low + j] = s.spare_keys.b[j];
+    }
+    const std::size_t lows = low - g.first;
+    if (lows >= 2)
+      s.next.push_back({g.first, static_cast<std::uint32_t>(lows)});
+    if (high - 1 >= 2)
+      s.next.push_back({static_cast<std::uint32_t>(low + 1), static_cast<std::uint32_t>(high - 1)});
+  }
+  std::swap(s.open, s.next);
+}
+
+/// Quicksort levels until no segment is open.
+void quicksort_levels(backend& b, sorter& s) {
+  while (!s.open.empty()) {
+    s.left.clear();
+    s.right.clear();
+    for (const auto& g : s.open)
+      for (std::uint32_t t = g.first + 1; t < g.first + g.size; ++t) {
+        s.left.push_back(t);
+        s.right.push_back(g.first);
+      }
+    compare_places(b, s);
+    partition_level(s);
+  }
+}
+
+/// Rearranges places [0, to) after the binary search of insert_block: bucket c (the elements with
+/// lo == c), then sorted place c, for c = 0 .. from; opens every bucket of two or more elements.
+void place_buckets(sorter& s, std::size_t from, std::size_t to) {
+  std::vector<std::uint32_t> start(from + 1, 0);
+  for (std::size_t i = 0; i < to - from; ++i)
+    ++start[s.lo[i]];
+  s.spare_order.resize(to);
+  resize_like(s, s.spare_keys, to);
+  s.open.clear();
+  std::size_t at = 0;
+  for (std::size_t c = 0; c <= from; ++c) {
+    const std::uint32_t count = start[c];
+    start[c] = static_cast<std::uint32_t>(at);
+    if (count >= 2)
+      s.open.push_back({static_cast<std::uint32_t>(at), count});
+    at += count;
+    if (c < from)
+      copy_place(s, c, s.spare_order, s.spare_keys, at++);
+  }
+  for (std::size_t i = 0; i < to - from; ++i)
+    copy_place(s, from + i, s.spare_order, s.spare_keys, start[s.lo[i]]++);
+  std::copy_n(s.spare_order.begin(), to, s.order.begin());
+  std::copy_n(s.spare_keys.a.begin(), to, s.keys.a.begin());
+  if (with_b(s))
+    std::copy_n(s.spare_keys.b.begin(), to, s.keys.b.begin());
+}
+
+/// Sorts places [0, to) given that [0, from) is sorted: parallel binary search of each place of
+/// [from, to) in the sorted prefix, then a quicksort of the buckets it leaves.
+void insert_block(backend& b, sorter& s, std::size_t from, std::size_t to) {
+  const std::size_t k = to - from;
+  s.lo.assign(k, 0);
+  s.hi.assign(k, static_cast<std::uint32_t>(from));
+  for (;;) {
+    s.left.clear();
+    s.right.clear();
+    for (std::size_t i = 0; i < k; ++i)
+      if (s.lo[i] < s.hi[i]) {
+        s.left.push_back(static_cast<std::uint32_t>(from + i));
+        s.right.push_back(static_cast<std::uint32_t>((std::size_t{s.lo[i]} + s.hi[i]) / 2));
+      }
+    if (s.left.empty())
+      break;
+    compare_places(b, s);
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < k; ++i)
+      if (s.lo[i] < s.hi[i]) {
+        const auto mid = static_cast<std::uint32_t>((std::size_t{s.lo[i]} + s.hi[i]) / 2);
+        if (s.below[j++] != 0)
+          s.hi[i] = mid;
+        else
+          s.lo[i] = mid + 1;
+      }
+  }
+  place_buckets(s, from, to);
+  quicksort_levels(b, s);
+}
+
+} // namespace
+
+void sort_distinct(backend& b, std::span<secret* const> columns) {
+  if (columns.empty())
+    return;
+  const std::size_t n = columns[0]->size();
+  for (const secret* c : columns)
+    expect_size("sort_distinct", "column", *c, n);
+  if (n >= std::size_t{1} << 32)
+    size_error("sort_distinct", std::to_string(n) + " rows, at most 2^32 - 1 are supported");
+  b.shuffle(columns);
+  if (n < 2)
+    return;
+  sorter s;
+  s.order.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    s.order[i] = static_cast<std::uint32_t>(i);
+  s.keys = std::move(*columns[0]);
+  const std::size_t first = n < quicksort_only ? n : n >> 6;
+  s.open.push_back({0, static_cast<std::uint32_t>(first)});
+  quicksort_levels(b, s);
+  if (first < n)
+    for (unsigned shift : {4u, 2u, 0u})
+      insert_block(b, s, n >> (shift + 2), n >> shift);
+  *columns[0] = std::move(s.keys);
+  for (std::size_t c = 1; c < columns.size(); ++c)
+    *columns[c] = gather(*columns[c], s.order);
+}
+
+} // namespace joconde::engines::kernels
