@@ -76,13 +76,14 @@ secret_table joined(backend& b, const select_stmt& s,
                     const std::map<std::string, secret_table>& in) {
   auto left = all_valid(b, in.at(s.from));
   auto right = all_valid(b, in.at(s.join));
-  bool left_unique = kernels::unique_keys(b, left, s.join_left.column);
-  bool right_unique = kernels::unique_keys(b, right, s.join_right.column);
+  bool left_unique = false;
+  bool right_unique = false;
+  auto out = kernels::join_unique(b, left, s.join_left.column, right, s.join_right.column, left_unique, right_unique);
   if (!left_unique || !right_unique)
     invalid("the join keys of `" + (left_unique ? s.join : s.from)
             + "` are not unique among its valid rows, so the join of `" + s.from + "` and `"
             + s.join + "` cannot run; deduplicate the data or aggregate it first");
-  return kernels::inner_join(b, left, s.join_left.column, right, s.join_right.column);
+  return out;
 }
 
 /// The rows of the FROM input followed by those of each UNION ALL input, every row valid

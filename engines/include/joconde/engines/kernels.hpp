@@ -55,6 +55,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #include <span>
 
 namespace joconde::engines::kernels {
@@ -152,6 +153,34 @@ secret max(backend& b, const secret& masks, const secret& x, std::size_t groups,
 /// O(log^2 n) rounds, O(n log^2 n) work per column.
 void sort(backend& b, secret_table& t, std::size_t key);
 
+// -- grouping by sorting ------------------------------------------------------------------------
+
+/// Rows sorted by group code with one anchor row closing each group (sort_by_group): per-group sums
+/// over any number of groups are prefix sums along the rows read at the anchors (sorted_sums).
+struct sorted_groups {
+  std::size_t groups = 0;       ///< G: codes 0..G-1
+  secret filter;                ///< per sorted row: 1 where a row passes the filter, 0 on anchors
+  secret anchor;                ///< per sorted row: 1 on each group's anchor (after its rows)
+  std::vector<secret> columns;  ///< the columns given, sorted (anchors hold copies of row 0's values)
+
+  /// n + G: the sorted rows, anchors included.
+  std::size_t rows() const noexcept { return filter.size(); }
+};
+
+/// Sorts the n rows of `columns` by their group code `codes` (each in 0..groups-1, a precondition;
+/// groups <= max_sorted_groups) and puts one anchor row after each group's rows, every group
+/// whether or not it occurs. One sort_distinct of n + G rows on code 2^(b+1) + anchor 2^b + row (b:
+/// the bits of n), carrying 2 + columns.size() columns; reveals nothing but n and G.
+sorted_groups sort_by_group(backend& b, const secret& codes, std::size_t groups, const secret& filter,
+                            const std::vector<secret>& columns);
+
+/// Per-group sums (each of length G, exact in the ring) of values[i] * filter over the rows of `s`;
+/// each value has s.rows() elements (a value that is s.filter itself counts the rows). One mul
+/// round (none for the filter), local prefix sums, one shuffle of n + G rows carrying values + 2
+/// columns, and two reveals: which shuffled rows are anchors (uniformly any G of n + G), then
+/// their ranks (a uniformly random permutation of 1..G) — nothing about the data.
+std::vector<secret> sorted_sums(backend& b, const sorted_groups& s, const std::vector<const secret*>& values);
+
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the
 /// shuffled rows by comparisons whose outcomes are revealed, and moves every column by the order
@@ -160,6 +189,17 @@ void sort(backend& b, secret_table& t, std::size_t key);
 /// index): equal keys would still be sorted, but the outcomes could then show that they are equal.
 /// O(n log n) comparisons in O(log n) batches expected; memory O(n) words per column.
 void sort_distinct(backend& b, std::span<secret* const> columns);
+
+/// Inner join on unique keys by sorting (what the executor runs): as inner_join, with the same
+/// result (left columns then right columns, n + m - 1 rows, valid exactly on the matching pairs),
+/// after one sort_distinct of n + m rows on 4 key + side carrying max(left, right) + 1 columns, and
+/// one batch of 2 (n + m - 1) equality tests. Sets `left_unique` and `right_unique` to whether the
+/// valid rows of that side have distinct keys, the bits it reveals besides what sort_distinct
+/// shows; with a repeated key the sort's outcomes may also show which rows of that side tie (the
+/// custodian's node refuses such a file at upload, so only a custodian who bypasses it can cause
+/// that, about its own rows), and the result is not a join.
+secret_table join_unique(backend& b, const secret_table& left, std::size_t left_key, const secret_table& right,
+                         std::size_t right_key, bool& left_unique, bool& right_unique);
 
 /// Inner join of `left` and `right` on left.columns[left_key] == right.columns[right_key], where
 /// each key value occurs at most once among the valid rows of each side and |key| < 2^59. The
