@@ -46,11 +46,14 @@ BOOST_AUTO_TEST_CASE(division) {
     std::mt19937_64 gen{7 + frac};
     std::vector<word> a;
     std::vector<word> b;
-    // Edges: b = 1, 2^47, 2^48 - 1; a = 0, +-1, negative, large (where the quotient fits).
+    // Edges: b = 1, 2^47, 2^48 - 1, up to 2^62 - 1; a = 0, +-1, negative, large (where the
+    // quotient fits).
     std::vector<std::pair<std::int64_t, std::int64_t>> edges{
       {0, 1}, {1, 1}, {-1, 1}, {5 << 16, 1}, {-(7ll << 16), 1}, {0, 1ll << 47}, {1, 1ll << 47},
       {-1, (1ll << 48) - 1}, {(1ll << 61) + 12345, 1ll << 47}, {-(1ll << 61), (1ll << 48) - 1},
-      {1ll << 45, 3}, {-(1ll << 45), 3}, {123456789, 1000}, {(1ll << 40) - 1, (1ll << 40) - 1}};
+      {1ll << 45, 3}, {-(1ll << 45), 3}, {123456789, 1000}, {(1ll << 40) - 1, (1ll << 40) - 1},
+      {1ll << 48, 1ll << 48}, {(1ll << 61) + 12345, (1ll << 62) - 1}, {-(1ll << 61), 1ll << 61},
+      {-((1ll << 61) + 99), (1ll << 55) + 7}, {1, (1ll << 62) - 1}, {(1ll << 60) - 3, 1ll << 52}};
     auto fits = [frac](std::int64_t x, std::int64_t y) {
       auto q = (i128{x} << frac) / y;
       return q < (i128{1} << 61) && q > -(i128{1} << 61);
@@ -61,8 +64,8 @@ BOOST_AUTO_TEST_CASE(division) {
         b.push_back(static_cast<word>(y));
       }
     for (int k = 0; k < 300; ++k) {
-      // b of any size up to 2^48, a such that the quotient stays below 2^61.
-      unsigned bb = 1 + gen() % 48;
+      // b of any size up to 2^62, a such that the quotient stays below 2^61.
+      unsigned bb = 1 + gen() % 62;
       std::int64_t y = static_cast<std::int64_t>((gen() >> (64 - bb)) | 1);
       unsigned ab = 1 + gen() % 60;
       std::int64_t x = static_cast<std::int64_t>(gen() >> (64 - ab));

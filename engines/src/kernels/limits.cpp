@@ -1,8 +1,8 @@
 // check_range: the static conditions under which every kernel keeps its intermediates inside the
-// ring (|v| < 2^62) with the documented precision. The bounds follow the formulas of
-// statistics.cpp step by step (var_samp keeps its comoment with 24 fraction bits, the others with
-// 8 where it is large); `delta` bounds |mean - c| for the integer centre c, including the
-// error of an approximate div (relative 2^-30 plus 2 units).
+// ring (|v| < 2^62) with the documented precision. The bounds follow the formulas of moments.cpp
+// and statistics.cpp step by step (var_samp keeps its comoment with 24 fraction bits, the others
+// with 8 where it is large); `delta` bounds |mean - c| for the integer centre c, which two
+// approximate divisions (relative 2^-29 plus 2 units each) bring within 3 + |mean| 2^-58.
 
 #include "joconde/engines/kernels.hpp"
 
@@ -26,14 +26,17 @@ struct span_of {
 
   real width() const { return hi - lo; }
   real magnitude() const { return std::max(std::fabs(lo), std::fabs(hi)); }
-  /// Bound on |mean - c| where c is the rounded (possibly approximate) mean.
-  real delta() const { return 3 + magnitude() * std::ldexp(real{1}, -30); }
+  /// Bound on |mean - c| where c is the (possibly approximate) centre.
+  real delta() const { return 3 + magnitude() * std::ldexp(real{1}, -58); }
+  /// The moments' precision: |mean - c| <= 3.25, so that the term (S_p - n c_p)(S_q - n c_q) /
+  /// (n (n - 1)) of a comoment stays below 22 and div's relative error on it below 1.5 units.
+  bool centred() const { return magnitude() < std::ldexp(real{1}, 56); }
 };
 
 bool variance_fits(real n, const span_of& x) {
   const auto w = x.width();
   const auto d = x.delta();
-  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62
+  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62 && x.centred()
          && n * (w * w / 4 + d * d) < two62 && 2 * (w * w / 4 + d * d) * scale < two62
          && (n * d) * (n * d) < two62;
 }
@@ -43,14 +46,14 @@ bool variance_fits(real n, const span_of& x) {
 bool spread_fits(real n, const span_of& x) {
   const auto w = x.width();
   const auto d = x.delta();
-  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62
+  return n <= std::ldexp(real{1}, 24) && n * x.magnitude() < two62 && x.centred()
          && n * (w * w / 4 + d * d) < two62 && 2 * (w * w / 4 + d * d) * 256 < two62
          && (n * d) * (n * d) < two62 && w * scale < two62;
 }
 
 bool cross_fits(real n, const span_of& x, const span_of& y) {
   const auto c = x.width() * y.width() / 4 + x.delta() * y.delta();
-  return n * y.magnitude() < two62 && n * c < two62 && 2 * c * 256 < two62
+  return n * y.magnitude() < two62 && y.centred() && n * c < two62 && 2 * c * 256 < two62
          && (n * x.delta()) * (n * y.delta()) < two62 && y.width() * scale < two62;
 }
 
@@ -59,11 +62,13 @@ bool cross_fits(real n, const span_of& x, const span_of& y) {
 /// |slope| <= (w_y / 2) sum |d_i| / sum d_i^2 <= 2 w_y, because sum |d_i| = 2 sum over d_i > 0
 /// (or over d_i < 0) of |d_i|, and on the side opposite the nearest integer every |d_i| >= 1/2,
 /// hence |d_i| <= 2 d_i^2. The margin (8 times, plus 16) covers a computed variance a few units
-/// below its true value when the variance itself is a few units (2^-24) only.
+/// below its true value when the variance itself is a few units (2^-24) only: the computed one is
+/// at least one unit and at most 6 below the true one, so the computed slope stays within
+/// 6.5 |slope| + 5.5. The compiler types REGR_SLOPE with this bound too (expr_check.cpp).
 real slope_bound(real n, const span_of& y) {
   if (n < 2)
     return 0;
-  return 16 * y.width() + 16;
+  return static_cast<real>(slope_limit(static_cast<i128>(y.width())));
 }
 
 /// Whether `agg` fits for n rows; y is the first argument of regr_*, x the second.

@@ -35,7 +35,8 @@ secret party_backend::div(const secret& a, const secret& b, unsigned frac) {
   return blockwise(a, b, numeric_block_elements, [this, frac](const secret& as, const secret& bs) {
     auto& be = *this;
     std::size_t n = as.size();
-    // |a| and b as bits, then normalised: |a| to [2^61, 2^62), b to [2^47, 2^48).
+    // |a| and b as bits, then both normalised to [2^61, 2^62) (b may be any value below 2^62: the
+    // statistics divide by standard deviations and variances scaled by 2^24).
     auto bits = to_boolean(be, concat({&as, &bs}));
     auto sign_mask = map(bits, [](word u) { return word{0} - (u >> 63); });
     auto sign_bit = map(bits, [](word u) { return u >> 63; });
@@ -43,18 +44,14 @@ secret party_backend::div(const secret& a, const secret& b, unsigned frac) {
     auto onehot = msb_onehot(be, magnitude);
     auto onehot_a = part(onehot, 0, n);
     auto onehot_b = part(onehot, 1, n);
-    auto masks_a = amount_masks(be, onehot_a, 61, [](unsigned j) { return 61 - j; }, 6);
-    auto masks_b = amount_masks(be, onehot_b, 47, [](unsigned j) { return 47 - j; }, 6);
-    std::vector<secret> masks;
-    for (unsigned k = 0; k < 6; ++k)
-      masks.push_back(concat({&masks_a[k], &masks_b[k]}));
-    auto normal = shift_left(be, magnitude, masks);
+    auto normal =
+      shift_left(be, magnitude, amount_masks(be, onehot, 61, [](unsigned j) { return 61 - j; }, 6));
     // Mantissas: 31 bits of |a|, the b-bit mantissas of b for the Newton steps, the sign of a.
     auto a31 = field(part(normal, 0, n), 31);
     auto sign = part(sign_bit, 0, n);
     std::vector<secret> fields{a31, sign};
     for (unsigned bits : precisions)
-      fields.push_back(field(part(normal, 1, n), 48 - bits));
+      fields.push_back(field(part(normal, 1, n), 62 - bits));
     std::vector<const secret*> all;
     for (const auto& f : fields)
       all.push_back(&f);
@@ -85,7 +82,7 @@ secret party_backend::div(const secret& a, const secret& b, unsigned frac) {
     secret hi{fresh_words(n), fresh_words(n)};
     shift_wide(be, hi, p, amount_masks(be, onehot_a, 61, [](unsigned j) { return j; }, 6), true);
     shift_wide(be, hi, p,
-               amount_masks(be, onehot_b, 47, [frac](unsigned j) { return j + 62 - frac; }, 7), false);
+               amount_masks(be, onehot_b, 61, [frac](unsigned j) { return j + 62 - frac; }, 7), false);
     auto q = to_arithmetic(be, p);
     return sub(q, mul_public(mul(negative, q), 2));
   });

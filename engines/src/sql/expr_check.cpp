@@ -181,9 +181,9 @@ void type_statistic(expr& e, i128 n) {
       const auto& xs = *e.args[1];
       e.type.dec = x.type.dec - xs.type.dec;
       e.type.bin = x.type.bin - xs.type.bin + frac;
-      // For whole-number x, sum (x - mean)^2 >= sum |x - mean| / 2, so |slope| <= width(y); twice
-      // that (plus one) covers the protocols' approximate division.
-      i128 s = sat_mul(2 * (w + 1), one);
+      // For whole-number x, sum (x - mean)^2 >= sum |x - mean| / 2, so |slope| <= 2 width(y);
+      // slope_limit adds the margin of the protocols' approximations.
+      i128 s = sat_mul(kernels::slope_limit(w), one);
       e.range = interval{-s, s, true};
       break;
     }
@@ -192,7 +192,7 @@ void type_statistic(expr& e, i128 n) {
       i128 ay = std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
       i128 ax = std::max(xs.range.lo < 0 ? -xs.range.lo : xs.range.lo,
                          xs.range.hi < 0 ? -xs.range.hi : xs.range.hi);
-      i128 s = sat_mul(ay + sat_mul(2 * (w + 1), ax), one);
+      i128 s = sat_mul(ay + sat_mul(kernels::slope_limit(w), ax), one);
       e.range = interval{-s, s, true};
       break;
     }

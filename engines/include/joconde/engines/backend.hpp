@@ -126,7 +126,7 @@ public:
   /// (rss3: three, one per pair of parties).
   virtual void shuffle(std::span<secret* const> columns) = 0;
   /// Element-wise quotient in fixed point: round(a * 2^frac / b), for ring integers a and b of the
-  /// same scale with 0 < b < 2^48, |a| < 2^62 and |a * 2^frac / b| < 2^62. Protocols compute it by
+  /// same scale with 0 < b < 2^62, |a| < 2^62 and |a * 2^frac / b| < 2^62. Protocols compute it by
   /// normalising b and iterating; the backend documents its error bound (target: relative 2^-30
   /// plus 2 units in the last place).
   virtual secret div(const secret& a, const secret& b, unsigned frac) = 0;

@@ -15,19 +15,20 @@
 // Vectors of inconsistent lengths throw engine_failure(errc::invalid_state).
 //
 // Costs (backend calls, each one round): count is local; group_masks 1 (0 for G == 1); sum 1;
-// avg 4; var_samp 11, stddev_samp 14, corr 19, regr_slope 18, regr_intercept 21, whatever n and G,
-// except that the sums take one dot call per summed column (instead of one in all) when
-// G * n * columns exceeds 2^23 (to bound memory); min/max 1 + 2 ceil(log2 n); sort log2 N (log2 N + 1) for N = n rounded up to a power of
-// two; inner_join the same for N = n + m, plus 2; unique_keys the same for n, plus 4 (the last
-// is the reveal of its bit); sort_distinct one shuffle (rss3: 3 rounds, 2 words per element and
-// column), then one lt and one reveal per level (per 2^20 comparisons of a level), about 0.96 n
-// log2 n comparisons in about 120 levels at 10^6 rows and 140 at 10^7 (below 4096 rows a plain
-// quicksort: 1.39 n log2 n comparisons, 4.3 ln n levels); on rss3 that is 11 rounds a level and
-// 12 words a comparison, about 230 words per row at 10^6 rows.
-// backend::div is called with frac 0, 24 and 40, backend::sqrt with frac 24 and 40, trunc with 8
-// and 16, mul_trunc with 8. In the wide path some div results are out of div's contract (|result|
-// >= 2^62) where they are discarded by a 0/1 product: backends must return some value there, not
-// throw.
+// avg 4; var_samp 13, stddev_samp 16, corr 21, regr_slope 20, regr_intercept 24, whatever n and G
+// (on rss3, where div and sqrt take about 240 rounds each: 254, 764, 1318, 2049, 1044 and 1070
+// rounds), except that the sums take one dot call per summed column (instead of one in all) when
+// G * n * columns exceeds 2^23 (to bound memory); min/max 1 + 2 ceil(log2 n); sort log2 N
+// (log2 N + 1) for N = n rounded up to a power of two; inner_join the same for N = n + m, plus 2;
+// unique_keys the same for n, plus 4 (the last is the reveal of its bit); sort_distinct one shuffle
+// (rss3: 3 rounds, 2 words per element and column), then one lt and one reveal per level (per 2^20
+// comparisons of a level), about 0.96 n log2 n comparisons in about 120 levels at 10^6 rows and 140
+// at 10^7 (below 4096 rows a plain quicksort: 1.39 n log2 n comparisons, 4.3 ln n levels); on rss3
+// that is 11 rounds a level and 12 words a comparison, about 230 words per row at 10^6 rows.
+// backend::div is called with frac 0, 24 and 40 and divisors below 2^62, backend::sqrt with frac
+// 24 and 40, trunc with 16, mul_trunc with 8. Some div calls are out of div's contract (a divisor
+// not in (0, 2^62) or a result beyond 2^62) where their results are discarded by a 0/1 product:
+// backends must return some value there, not throw.
 //
 // Fixed-point results carry stat_frac = 24 fraction bits, in the encoded units of the arguments:
 //   avg            mean(x) * 2^24                      (x units; decimal(2) gives mean * 100 * 2^24)
@@ -36,18 +37,23 @@
 //   corr           r(x, y) * 2^24                      (dimensionless)
 //   regr_slope     slope of y on x * 2^24              (y units per x unit)
 //   regr_intercept intercept of y on x * 2^24          (y units)
-// Error bounds, for every input check_range accepts. On the reference backend (exact div, sqrt
-// rounding down, exact truncation) and on rss3 (div within 2^-30 relative + 2 units, sqrt within
-// 2^-24 relative + 2 units, trunc/mul_trunc within 1 unit), with u = 2^-24 (one unit of the result):
+// Error bounds, for every input check_range accepts. On the reference backend (div rounding to
+// nearest, sqrt rounding down, exact truncation) and on rss3 (div within 2^-29 relative + 2 units,
+// sqrt within 2^-24 relative + 2 units, trunc/mul_trunc floor or one more), with u = 2^-24 (one
+// unit of the result) and v = max(var(x) - 8 u, u):
 //   avg            |err| <= 2^-28 |mean| + 4 u
 //   var_samp       |err| <= 2^-26 var + 8 u; exactly 0 for constant groups and groups of < 2 rows
 //   stddev_samp    |err| <= 2^-22 sd + 8 u + 8 u / sd; exactly 0 where var_samp is 0
 //   corr           |err| <= 2^-21 + 8 u / var(x) + 8 u / var(y) + 4 u / (sd(x) sd(y))
-//   regr_slope     |err| <= |slope| (2^-21 + 16 u / var(x)) + 4 u / var(x) + 8 u
-//   regr_intercept |err| <= |mean(x)| e_slope + 2^-14 (|slope| + 3) + 16 u, e_slope: the bound above
+//   regr_slope     |err| <= 2^-25 |slope| + 8 u (1 + |slope|) / v + 2 u
+//   regr_intercept |err| <= |mean(x)| e_slope + 2^-16 |slope| + 8 u, e_slope: the bound above
 // corr, regr_slope and regr_intercept are 0 where a variance they divide by is 0 (constant group)
 // or the group has fewer than 2 rows; a nonconstant group whose computed variance is not positive
-// (possible on rss3 only when var < 2^-22) is treated the same way.
+// (possible on rss3 only when var < 2^-21, in groups of more than 2^20 rows) is treated the same
+// way. Exact lines: where y = a x + b in a group with whole numbers |a| < 2^11 and b, and
+// var(x) >= 16 (|a| + 1), regr_slope is exactly a and regr_intercept is b plus 0 to |a| - 1
+// units (never below b, so an output rounded down shows b); so REGR_INTERCEPT(x, x) is 0 where
+// var(x) >= 32.
 
 #include "joconde/engines/backend.hpp"
 
@@ -73,21 +79,30 @@ enum class aggregate {
 
 // -- static range checks ------------------------------------------------------------------------
 
+/// Bound on |REGR_SLOPE(y, x)| per unit of x for y of declared width `width_y` over whole-number
+/// x: the least-squares slope is at most 2 width_y; the rest is the margin the approximate moments
+/// can take where var(x) is a few units 2^-24 only. check_range and the compiler's result ranges
+/// use it.
+constexpr i128 slope_limit(i128 width_y) noexcept {
+  return 16 * (width_y + 1);
+}
+
 /// Whether `agg` over at most `max_rows` rows whose (ring-encoded) argument lies in [lo, hi] (and
 /// the second argument of corr/regr_* in [lo2, hi2]) keeps every intermediate inside |v| < 2^62
 /// with the precision documented above; unsupported otherwise, with a message naming a symmetric
 /// range (or else a row count) that would work. For corr the arguments are (x, y); for regr_* they
 /// are (y, x) as in SQL's REGR_SLOPE(y, x). The conditions, with M = max(|lo|, |hi|),
-/// w = hi - lo, n = max_rows, d = 3 + M 2^-30 (a bound on |mean - c| for the integer centre c):
+/// w = hi - lo, n = max_rows, d = 3 + M 2^-58 (a bound on |mean - c| for the integer centre c):
 ///   count: n < 2^62.  sum: n M < 2^62.  avg: n M < 2^62, n < 2^48, M < 2^38.
 ///   min/max: M < 2^62, w < 2^62.
-///   var_samp: n <= 2^24, n M < 2^62, n (w^2/4 + d^2) < 2^62, (w^2/2 + 2 d^2) 2^24 < 2^62 (so
-///     w <= 741455: the result var * 2^24 must fit), (n d)^2 < 2^62.
+///   var_samp: n <= 2^24, n M < 2^62, M < 2^56 (so d <= 3.25: the precision of the moments),
+///     n (w^2/4 + d^2) < 2^62, (w^2/2 + 2 d^2) 2^24 < 2^62 (so w <= 741455: the result
+///     var * 2^24 must fit), (n d)^2 < 2^62.
 ///   stddev_samp: as var_samp, but with (w^2/2 + 2 d^2) 2^8 < 2^62 and w 2^24 < 2^62 instead of
-///     the 2^24 condition (its comoments switch to 8 fraction bits above 2^22).
+///     the 2^24 condition (its comoments switch to 8 fraction bits above 2^21).
 ///   corr: the stddev conditions on both arguments and the same on their cross products.
 ///   regr_slope: those on x and the cross products, and L 2^24 < 2^62 for the slope bound
-///     L = 16 w_y + 16 (the slope over integer x is at most 2 w_y; the rest is margin).
+///     L = slope_limit(w_y) = 16 w_y + 16.
 ///   regr_intercept: also L (M_x + d_x) 2^24 < 2^62, L d_x 2^32 < 2^62,
 ///     (M_y + d_y + L (M_x + d_x)) 2^24 < 2^62.
 /// For instance at 10^6 rows: var_samp |x| <= 370727, stddev_samp / corr / regr_slope |x| <=

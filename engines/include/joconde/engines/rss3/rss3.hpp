@@ -16,8 +16,8 @@
 //   trunc, mul_trunc                                   12 rounds, about 24 n words (see below)
 //   lt                                                 10 rounds, 11 n words, exact when |x - y| < 2^63
 //   eq                                                 9 rounds, 10 n words, exact on the whole ring
-//   div                                                103 rounds, about 300 n words
-//   sqrt                                               91 rounds, about 135 n words
+//   div (divisors below 2^62)                          243 rounds, about 570 n words
+//   sqrt                                               271 rounds, about 520 n words
 //   shuffle (c columns)                                3 rounds in sequence (each party takes part
 //                                                      in two), 2 c n words
 // lt: x - y is split into a boolean sharing (party 0 reshares d0 + d1, d2 is already known to two
@@ -46,10 +46,11 @@
 // extra rounds).
 //
 // Division and square root (fixed point, `frac` fraction bits) never truncate large values: the
-// operands are converted to boolean sharings, normalised exactly (their most significant bit as a
-// one-hot word, then a shift by that secret amount on boolean shares), converted back as 16- to
-// 32-bit mantissas, refined by Newton's method in error form with the precision widened a few bits
-// per step (so every truncated value stays below about 2^36), and the result is shifted back by the
+// operands (dividend and divisor alike, up to 2^62) are converted to boolean sharings, normalised
+// exactly (their most significant bit as a one-hot word, then a shift by that secret amount on
+// boolean shares), converted back as 16- to 32-bit mantissas, refined by Newton's method in error
+// form with the precision widened a few bits per step (so every truncated value stays below about
+// 2^36), and the result is shifted back by the
 // secret exponent on boolean shares (128-bit) before a last conversion. Error bounds (tested on
 // random and edge inputs; measured worst cases in brackets):
 //   div(a, b, frac), frac <= 61:  |q - a 2^frac / b| <= 2^-29 |a 2^frac / b| + 2   [2^-30]
