@@ -114,7 +114,8 @@ using joconde::engines::column_type;
 using joconde::engines::secret_table;
 using joconde::engines::table_schema;
 
-/// Input `name`: a category g with 10 values, x in [0, 10^6], a join key k (integer, < 2^40).
+/// Input `name`: a category g with 10 values, x in [0, 10^6], a join key k (integer, < 2^40), a
+/// code c in [0, 4095].
 table_schema bench_table(const std::string& name, std::uint64_t rows) {
   table_schema t;
   t.name = name;
@@ -132,17 +133,28 @@ table_schema bench_table(const std::string& name, std::uint64_t rows) {
   k.name = "k";
   k.min = 0;
   k.max = std::int64_t{1} << 40;
-  t.columns = {g, x, k};
+  column_schema c;
+  c.name = "c";
+  c.min = 0;
+  c.max = 4095;
+  t.columns = {g, x, k, c};
   return t;
 }
 
-table_schema bench_output(const std::string& name, std::vector<std::string> columns, bool grouped) {
+/// Output `name` of integer `columns` (g a category as in bench_table if `grouped`), and decimal(2)
+/// ones for those named in `decimals`.
+table_schema bench_output(const std::string& name, std::vector<std::string> columns, bool grouped,
+                          const std::set<std::string>& decimals = {}) {
   table_schema t;
   t.name = name;
-  t.max_rows = 10;
+  t.max_rows = std::uint64_t{1} << 20;
   for (auto& c : columns) {
     column_schema col;
     col.name = c;
+    if (decimals.count(c) != 0) {
+      col.type = column_type::decimal;
+      col.scale = 2;
+    }
     if (grouped && c == "g") {
       col.type = column_type::category;
       for (int i = 0; i < 10; ++i)
@@ -170,15 +182,16 @@ prepared bench_tables(backend& be, unsigned party, std::size_t n, std::size_t ta
   prepared p;
   for (std::size_t t = 0; t < tables; ++t) {
     std::mt19937_64 gen{77 + t};
-    std::vector<word> g(n), x(n), k(n);
+    std::vector<word> g(n), x(n), k(n), c(n);
     for (std::size_t r = 0; r < n; ++r) {
       g[r] = gen() % 10;
       x[r] = gen() % 1'000'001;
       k[r] = t == 0 ? 2 * r : 2 * r + (r % 2);
+      c[r] = gen() % 4096;
     }
     secret_table table;
     table.rows = n;
-    for (auto* col : {&g, &x, &k})
+    for (auto* col : {&g, &x, &k, &c})
       table.columns.push_back(be.input(0, party == 0 ? std::span<const word>{*col} : std::span<const word>{}, n));
     table.valid = be.constant(1, n);
     p.tables.emplace(t == 0 ? "a" : "b", std::move(table));
@@ -210,6 +223,25 @@ void add_sql_figures(std::vector<figure>& out) {
                            bench_program("INSERT INTO o SELECT COUNT(*) AS n, SUM(b.x) AS s FROM a JOIN b ON a.k = b.k;",
                                          {bench_table("a", 100'000), bench_table("b", 100'000)},
                                          bench_output("o", {"n", "s"}, false))));
+  // Issue 16: joins and groupings on the sort.
+  out.push_back(sql_figure("groupby4096_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT c, COUNT(*) AS n, SUM(x) AS s FROM a GROUP BY c;",
+                                         {bench_table("a", million)}, bench_output("o", {"c", "n", "s"}, false))));
+  out.push_back(sql_figure("join_1e6", million, 2,
+                           bench_program("INSERT INTO o SELECT COUNT(*) AS n, SUM(b.x) AS s FROM a JOIN b ON a.k = b.k;",
+                                         {bench_table("a", million), bench_table("b", million)},
+                                         bench_output("o", {"n", "s"}, false))));
+  // The demo's program (ops/demo-data): a 1:1 join, then per category COUNT, AVG and STDDEV_SAMP
+  // with small-cell suppression.
+  out.push_back(sql_figure(
+    "demo_1e6", million, 2,
+    bench_program("INSERT INTO o SELECT a.g, COUNT(*) AS n, AVG(b.x) AS mean, STDDEV_SAMP(b.x) AS sd\n"
+                  "FROM a JOIN b ON a.k = b.k GROUP BY a.g HAVING COUNT(*) >= 10;",
+                  {bench_table("a", million), bench_table("b", million)},
+                  bench_output("o", {"g", "n", "mean", "sd"}, true, {"mean", "sd"}))));
+  out.push_back(sql_figure("corr_1e7", 10 * million, 1,
+                           bench_program("INSERT INTO o SELECT CORR(x, c) AS r FROM a;",
+                                         {bench_table("a", 10 * million)}, bench_output("o", {"r"}, false, {"r"}))));
 }
 
 /// Every figure, in the order they run.

@@ -11,6 +11,7 @@
 #include "joconde/engines/reference.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -248,4 +249,77 @@ BOOST_AUTO_TEST_CASE(join_unique_agrees_with_inner_join_at_random) {
       BOOST_CHECK(lu && ru);
       BOOST_CHECK(matches(b, got) == matches(b, k::inner_join(b, l, 0, r, 0)));
     }
+}
+
+namespace {
+
+/// join_unique on rss3: party 0 inputs both sides (key, payload); every party opens the valid
+/// flags, then the four columns of the valid rows, and both uniqueness bits.
+std::array<party_outcome, 3> join_on_rss3(const std::vector<std::vector<word>>& l, const std::vector<std::vector<word>>& r,
+                                          std::size_t fewer = 0, const three_options& o = {}) {
+  return run_three_parties(
+    [&](backend& be, unsigned party) {
+      secret_table left;
+      left.rows = l[0].size() - (party == 2 ? fewer : 0);
+      left.columns = input_columns(be, party, l, left.rows);
+      left.valid = be.constant(1, left.rows);
+      secret_table right;
+      right.rows = r[0].size();
+      right.columns = input_columns(be, party, r, right.rows);
+      right.valid = be.constant(1, right.rows);
+      bool lu = false;
+      bool ru = false;
+      auto j = k::join_unique(be, left, 0, right, 0, lu, ru);
+      std::vector<word> all{lu ? word{1} : word{0}, ru ? word{1} : word{0}};
+      auto valid = be.reveal(j.valid);
+      for (auto& c : j.columns) {
+        auto v = be.reveal(c);
+        for (std::size_t i = 0; i < v.size(); ++i)
+          if (valid[i] == 1)
+            all.push_back(v[i]);
+      }
+      return to_bytes(all);
+    },
+    o);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(join_unique_on_rss3_matches_the_pairs) {
+  // Keys 0, 3, 6, ... on the left and 0, 2, 4, ... on the right: a match every 6.
+  for (std::size_t n : {1, 7, 1000}) {
+    std::vector<std::vector<word>> l(2);
+    std::vector<std::vector<word>> r(2);
+    for (std::size_t i = 0; i < n; ++i) {
+      l[0].push_back(3 * i);
+      l[1].push_back(1000 + i);
+      r[0].push_back(2 * i);
+      r[1].push_back(5000 + i);
+    }
+    auto out = join_on_rss3(l, r);
+    for (unsigned i = 0; i < 3; ++i)
+      BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
+    auto got = to_words(out[0].bytes);
+    BOOST_REQUIRE_GE(got.size(), 2u);
+    BOOST_CHECK(got[0] == 1 && got[1] == 1);
+    // Columns of the valid rows, column by column: left key, left payload, right key, right payload.
+    std::vector<word> keys;
+    for (std::size_t i = 0; i < n; ++i)
+      if ((3 * i) % 2 == 0 && 3 * i / 2 < n)
+        keys.push_back(3 * i);
+    const auto m = keys.size();
+    BOOST_REQUIRE_EQUAL(got.size(), 2 + 4 * m);
+    for (std::size_t i = 0; i < m; ++i) {
+      BOOST_CHECK_EQUAL(got[2 + i], keys[i]);
+      BOOST_CHECK_EQUAL(got[2 + m + i], 1000 + keys[i] / 3);
+      BOOST_CHECK_EQUAL(got[2 + 2 * m + i], keys[i]);
+      BOOST_CHECK_EQUAL(got[2 + 3 * m + i], 5000 + keys[i] / 2);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_deviating_party_in_a_join_fails_every_party) {
+  std::vector<std::vector<word>> l{{1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}};
+  std::vector<std::vector<word>> r{{2, 4, 6}, {9, 9, 9}};
+  expect_every_party_fails(join_on_rss3(l, r, 1, failing_run(5000ms)));
 }

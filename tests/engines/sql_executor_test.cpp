@@ -314,6 +314,45 @@ BOOST_AUTO_TEST_CASE(group_by_two_columns_and_having) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(group_by_a_ranged_integer_sorts_and_keeps_every_group) {
+  // 121 ages x 2 sexes over up to 100 rows: the compiler forms the groups by sorting; every group of
+  // the domain has its row, in order (age 0 F, age 0 M, age 1 F, ...), the empty ones invalid.
+  auto p = compile_or_fail(
+    "INSERT INTO by_age SELECT age, sex, COUNT(*) AS n, SUM(weight) AS w, AVG(income) AS mean\n"
+    "FROM persons WHERE employed GROUP BY age, sex HAVING COUNT(*) >= 1;",
+    {table("by_age", {integer("age", 0, 120), category("sex", {"F", "M"}), integer("n", 0, 0), integer("w", 0, 0),
+                      decimal("mean", 2, 0, 0)},
+           1000)});
+  BOOST_TEST((std::find(p.features().begin(), p.features().end(), "group_by.sorted") != p.features().end()));
+  auto res = run(p, both());
+  const auto& out = res.outputs.at("by_age");
+  BOOST_TEST_REQUIRE(out.rows == 242u);
+  std::size_t valid = 0;
+  for (i64 age = 0; age <= 120; ++age)
+    for (i64 sex = 0; sex < 2; ++sex) {
+      const auto row = static_cast<std::size_t>(2 * age + sex);
+      i64 n = 0, w = 0, total = 0;
+      for (std::size_t i = 0; i < 6; ++i)
+        if (ages[i] == age && sexes[i] == sex && employed[i] == 1) {
+          ++n;
+          w += weights[i];
+          total += incomes_enc[i];
+        }
+      BOOST_TEST_CONTEXT("age " << age << ", sex " << sex) {
+        const i64 keep = n > 0 ? 1 : 0;
+        valid += static_cast<std::size_t>(keep);
+        BOOST_TEST(at(out.valid, row) == keep);
+        BOOST_TEST(at(out.columns[0], row) == keep * age);
+        BOOST_TEST(at(out.columns[1], row) == keep * sex);
+        BOOST_TEST(at(out.columns[2], row) == n);
+        BOOST_TEST(at(out.columns[3], row) == w);
+        if (n > 0)
+          BOOST_TEST(std::abs(at(out.columns[4], row) - floor_div(total, n)) <= 1);
+      }
+    }
+  BOOST_TEST(valid == 3u);  // the employed: ages 25 (F), 34 (M), 52 (F)
+}
+
 BOOST_AUTO_TEST_CASE(join_aggregate_and_projection) {
   auto p = compile_or_fail(
     "INSERT INTO totals SELECT SUM(amount) AS total, COUNT(*) AS n\n"

@@ -97,6 +97,18 @@ std::vector<secret> group_dots(backend& b, const secret& masks, std::size_t grou
   return out;
 }
 
+std::vector<secret> group_dots(backend& b, const grouping& by, const std::vector<const secret*>& cols) {
+  if (const auto* s = by.sorted())
+    return cols.empty() ? std::vector<secret>{} : sorted_sums(b, *s, cols);
+  return group_dots(b, *by.masks(), by.groups(), rows_of("group_dots", by), cols);
+}
+
+std::size_t rows_of(const char* kernel, const grouping& by) {
+  if (const auto* s = by.sorted())
+    return s->rows();
+  return rows_of(kernel, *by.masks(), by.groups());
+}
+
 } // namespace joconde::engines::kernels::detail
 
 namespace joconde::engines::kernels::detail {

@@ -5,6 +5,7 @@
 // `a` and, when it is not empty, to `b`, so it is valid for every backend's share layout.
 
 #include "joconde/engines/backend.hpp"
+#include "joconde/engines/kernels.hpp"
 #include "joconde/engines/secret_ops.hpp"
 
 #include <cstddef>
@@ -56,6 +57,13 @@ namespace joconde::engines::kernels::detail {
 /// most the number of columns and memory stays O(groups * n).
 std::vector<secret> group_dots(backend& b, const secret& masks, std::size_t groups, std::size_t n,
                                const std::vector<const secret*>& cols);
+
+/// Per-group sums of each column over a grouping: group_dots over masks, sorted_sums over sorted
+/// rows.
+std::vector<secret> group_dots(backend& b, const grouping& by, const std::vector<const secret*>& cols);
+
+/// The rows of a grouping: n for masks (checked as rows_of does), n + G for sorted rows.
+std::size_t rows_of(const char* kernel, const grouping& by);
 
 } // namespace joconde::engines::kernels::detail
 

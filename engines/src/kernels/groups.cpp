@@ -55,4 +55,16 @@ secret sum(backend& b, const secret& masks, const secret& x, std::size_t groups)
   return b.dot(masks, tile(x, groups), n);
 }
 
+secret count(backend& b, const grouping& by) {
+  if (const auto* s = by.sorted())
+    return sorted_sums(b, *s, {&s->filter})[0];
+  return count(b, *by.masks(), by.groups());
+}
+
+secret sum(backend& b, const grouping& by, const secret& x) {
+  if (const auto* s = by.sorted())
+    return sorted_sums(b, *s, {&x})[0];
+  return sum(b, *by.masks(), x, by.groups());
+}
+
 } // namespace joconde::engines::kernels

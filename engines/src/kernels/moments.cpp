@@ -38,9 +38,9 @@ struct safe_divisors {
 };
 
 /// Counts the rows per group into r.n, r.z0 and r.n_safe; returns z1 and nm1 (nn1 comes later).
-safe_divisors count_groups(backend& b, const secret& masks, std::size_t groups, moments& r) {
-  const auto g = groups;
-  r.n = count(b, masks, groups);
+safe_divisors count_groups(backend& b, const grouping& by, moments& r) {
+  const auto g = by.groups();
+  r.n = count(b, by);
   // Which groups have 0 or 1 rows, for the safe divisors (n, n - 1, n (n - 1) are all >= 1).
   std::vector<word> zero_one(2 * g, 0);
   std::fill(zero_one.begin() + static_cast<std::ptrdiff_t>(g), zero_one.end(), 1);
@@ -54,12 +54,10 @@ safe_divisors count_groups(backend& b, const secret& masks, std::size_t groups, 
 }
 
 /// The exact ring sums per group: S_v for every variable, then S_pq for every pair; sets d.nn1.
-std::vector<secret> group_sums(backend& b, const secret& masks, std::size_t groups,
-                               std::size_t rows, const moment_spec& spec,
-                               const std::vector<var_pair>& pairs, const moments& r,
-                               safe_divisors& d) {
+std::vector<secret> group_sums(backend& b, const grouping& by, std::size_t rows, const moment_spec& spec,
+                               const std::vector<var_pair>& pairs, const moments& r, safe_divisors& d) {
   const auto np = pairs.size();
-  const auto g = groups;
+  const auto g = by.groups();
   // Row products for every pair, plus n (n - 1), in one mul.
   secret lhs;
   secret rhs;
@@ -81,7 +79,7 @@ std::vector<secret> group_sums(backend& b, const secret& masks, std::size_t grou
   std::vector<const secret*> cols(spec.vars.begin(), spec.vars.end());
   for (auto& p : pair_cols)
     cols.push_back(&p);
-  return group_dots(b, masks, groups, rows, cols);
+  return group_dots(b, by, cols);
 }
 
 /// Sets r.c, r.sc = S_v - n c_v and r.d_zero (D_v == 0). c_v = c1 + round((S_v - n c1) / n) for
@@ -203,16 +201,16 @@ std::vector<word> flag_limits(std::size_t len) {
 
 } // namespace
 
-moments compute_moments(backend& b, const char* kernel, const secret& masks, std::size_t groups,
-                        const moment_spec& spec) {
-  const auto rows = rows_of(kernel, masks, groups);
+moments compute_moments(backend& b, const char* kernel, const grouping& by, const moment_spec& spec) {
+  const auto groups = by.groups();
+  const auto rows = rows_of(kernel, by);
   for (auto* v : spec.vars)
     expect_size(kernel, "argument", *v, rows);
   const auto pairs = pairs_of(spec);
   moments r;
-  auto divisors = count_groups(b, masks, groups, r);
+  auto divisors = count_groups(b, by, r);
   // sums[0..nv) are S_v, sums[nv..nv+np) are S_pq.
-  auto sums = group_sums(b, masks, groups, rows, spec, pairs, r, divisors);
+  auto sums = group_sums(b, by, rows, spec, pairs, r, divisors);
   centre(b, spec, groups, sums, r);
   auto q = centred_quotients(b, spec, pairs, groups, sums, r, divisors);
   take_comoments(b, spec, pairs.size(), groups, q, r);

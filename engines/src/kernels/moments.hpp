@@ -57,9 +57,8 @@ struct moments {
   secret d_zero;              ///< per variance: 1 where D = n S_vv - S_v^2 is 0 (in the ring)
 };
 
-/// The moments `spec` asks for, per group, of variables of `rows_of(masks, groups)` rows.
-moments compute_moments(backend& b, const char* kernel, const secret& masks, std::size_t groups,
-                        const moment_spec& spec);
+/// The moments `spec` asks for, per group, of variables of `rows_of(kernel, by)` rows.
+moments compute_moments(backend& b, const char* kernel, const grouping& by, const moment_spec& spec);
 
 /// var_samp * 2^24 from the moments of one variable: m24 where the variance is defined and
 /// positive, else 0 (wide moments not needed).

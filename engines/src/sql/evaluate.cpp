@@ -116,56 +116,64 @@ secret evaluate(backend& b, const expr& e, const frame& f) {
   return b.constant(0, f.n);
 }
 
+namespace {
+
+/// MIN or MAX, which run on masks only (the compiler keeps groupings with them on masks).
+secret extremum(backend& b, const expr& e, const kernels::grouping& by, const secret& x) {
+  if (by.masks() == nullptr)
+    throw engine_failure(fail(errc::invalid_state, "MIN and MAX need one-hot group masks, not sorted groups"));
+  auto lo = static_cast<std::int64_t>(e.args[0]->range.lo);
+  auto hi = static_cast<std::int64_t>(e.args[0]->range.hi);
+  return e.agg == kernels::aggregate::min ? kernels::min(b, *by.masks(), x, by.groups(), lo, hi)
+                                           : kernels::max(b, *by.masks(), x, by.groups(), lo, hi);
+}
+
+/// Aggregate `e` over the grouping `by`, its arguments evaluated over `rows`.
+secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, const frame& rows) {
+  std::vector<secret> args;
+  if (e.agg != kernels::aggregate::count)
+    for (const auto& a : e.args)
+      args.push_back(evaluate(b, *a, rows));
+  switch (e.agg) {
+    case kernels::aggregate::count: return kernels::count(b, by);
+    case kernels::aggregate::sum: return kernels::sum(b, by, args[0]);
+    case kernels::aggregate::avg: return kernels::avg(b, by, args[0]);
+    case kernels::aggregate::min:
+    case kernels::aggregate::max: return extremum(b, e, by, args[0]);
+    case kernels::aggregate::var_samp: return kernels::var_samp(b, by, args[0]);
+    case kernels::aggregate::stddev_samp: return kernels::stddev_samp(b, by, args[0]);
+    case kernels::aggregate::corr: return kernels::corr(b, by, args[0], args[1]);
+    case kernels::aggregate::regr_slope: return kernels::regr_slope(b, by, args[0], args[1]);
+    case kernels::aggregate::regr_intercept: return kernels::regr_intercept(b, by, args[0], args[1]);
+  }
+  return b.constant(0, by.groups());
+}
+
+} // namespace
+
 std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
                                              const std::vector<secret>& columns, std::size_t n,
-                                             const std::optional<secret>& given_masks,
-                                             std::size_t groups) {
+                                             const std::optional<kernels::grouping>& by) {
   std::map<const expr*, secret> out;
   frame rows;
   rows.n = n;
   rows.columns = &columns;
   secret ones;  // the masks of "every row", made only if an aggregate needs them
   for (const auto* e : aggs) {
-    if (!given_masks && e->agg == kernels::aggregate::count) {
+    if (!by && e->agg == kernels::aggregate::count) {
       out.emplace(e, b.constant(static_cast<word>(n), 1));
       continue;
     }
-    if (!given_masks && e->agg == kernels::aggregate::sum) {
+    if (!by && e->agg == kernels::aggregate::sum) {
       // Local: a plain column is summed in place, without a copy.
       const auto& arg = *e->args[0];
       out.emplace(e, arg.kind == expr_kind::column ? b.sum(columns[arg.column])
                                                    : b.sum(evaluate(b, arg, rows)));
       continue;
     }
-    if (!given_masks && ones.size() != n)
+    if (!by && ones.size() != n)
       ones = b.constant(1, n);
-    const secret& masks = given_masks ? *given_masks : ones;
-    std::vector<secret> args;
-    if (e->agg != kernels::aggregate::count)
-      for (const auto& a : e->args)
-        args.push_back(evaluate(b, *a, rows));
-    auto lo = static_cast<std::int64_t>(e->args.empty() ? 0 : e->args[0]->range.lo);
-    auto hi = static_cast<std::int64_t>(e->args.empty() ? 0 : e->args[0]->range.hi);
-    secret r;
-    switch (e->agg) {
-      case kernels::aggregate::count: r = kernels::count(b, masks, groups); break;
-      case kernels::aggregate::sum: r = kernels::sum(b, masks, args[0], groups); break;
-      case kernels::aggregate::avg: r = kernels::avg(b, masks, args[0], groups); break;
-      case kernels::aggregate::min: r = kernels::min(b, masks, args[0], groups, lo, hi); break;
-      case kernels::aggregate::max: r = kernels::max(b, masks, args[0], groups, lo, hi); break;
-      case kernels::aggregate::var_samp: r = kernels::var_samp(b, masks, args[0], groups); break;
-      case kernels::aggregate::stddev_samp:
-        r = kernels::stddev_samp(b, masks, args[0], groups);
-        break;
-      case kernels::aggregate::corr: r = kernels::corr(b, masks, args[0], args[1], groups); break;
-      case kernels::aggregate::regr_slope:
-        r = kernels::regr_slope(b, masks, args[0], args[1], groups);
-        break;
-      case kernels::aggregate::regr_intercept:
-        r = kernels::regr_intercept(b, masks, args[0], args[1], groups);
-        break;
-    }
-    out.emplace(e, std::move(r));
+    out.emplace(e, aggregate_of(b, *e, by ? *by : kernels::grouping{ones, 1}, rows));
   }
   return out;
 }

@@ -56,7 +56,7 @@ secret run_quality(backend& b, const quality_program& q, const secret_table& t) 
       bad = b.add(bad, b.sub(b.constant(static_cast<word>(t.rows), 1), b.sum(holds)));
       continue;
     }
-    auto results = run_aggregates(b, aggs, t.columns, t.rows, std::nullopt, 1);
+    auto results = run_aggregates(b, aggs, t.columns, t.rows, std::nullopt);
     frame once;
     once.n = 1;
     once.aggregates = &results;
@@ -107,9 +107,19 @@ secret_table united(backend& b, const select_stmt& s,
 }
 
 /// Rows per group; n (public) when every row counts.
-secret group_counts(backend& b, const std::optional<secret>& masks, std::size_t n,
-                    std::size_t groups) {
-  return masks ? kernels::count(b, *masks, groups) : b.constant(static_cast<word>(n), groups);
+/// The group columns of an aggregated select: for each GROUP BY column, its value in each of the
+/// s.groups groups (mixed radix, the first column most significant), as public constants.
+std::map<std::size_t, secret> group_codes(backend& b, const select_stmt& s) {
+  std::map<std::size_t, secret> out;
+  std::size_t stride = s.groups;
+  for (std::size_t i = 0; i < s.group_by.size(); ++i) {
+    stride /= s.group_sizes[i];
+    std::vector<word> codes(s.groups);
+    for (std::size_t g = 0; g < s.groups; ++g)
+      codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]) + static_cast<word>(s.group_lows[i]);
+    out[s.group_by[i].column] = b.constant(codes);
+  }
+  return out;
 }
 
 /// Zeroes every column of the rows whose valid flag is 0, in one batch: an output must not carry
@@ -172,23 +182,32 @@ secret_table run_select(backend& b, const select_stmt& s,
   }
   const std::size_t groups = s.groups;
   std::optional<secret> masks = where;
+  std::optional<kernels::sorted_groups> sorted;
+  std::optional<kernels::grouping> by;
+  const std::vector<secret>* columns = &table.columns;  // what aggregate arguments are made of
+  std::size_t rows_in = table.rows;
   std::map<std::size_t, secret> group_columns;
   if (!s.group_by.empty()) {
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
     auto combined = code_of(b, s, table, 0);
     for (std::size_t i = 1; i < s.group_by.size(); ++i)
       combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), code_of(b, s, table, i));
-    masks = kernels::group_masks(b, combined, groups, filter);
-    std::size_t stride = groups;
-    for (std::size_t i = 0; i < s.group_by.size(); ++i) {
-      stride /= s.group_sizes[i];
-      std::vector<word> codes(groups);
-      for (std::size_t g = 0; g < groups; ++g)
-        codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]) + static_cast<word>(s.group_lows[i]);
-      group_columns[s.group_by[i].column] = b.constant(codes);
+    if (s.sorted_grouping) {
+      // The rows sorted by group, anchors included: aggregate arguments are row expressions, so
+      // they are evaluated over the sorted rows.
+      sorted = kernels::sort_by_group(b, combined, groups, filter, table.columns);
+      columns = &sorted->columns;
+      rows_in = sorted->rows();
+      by.emplace(*sorted);
+    } else {
+      masks = kernels::group_masks(b, combined, groups, filter);
+      by.emplace(*masks, groups);
     }
+    group_columns = group_codes(b, s);
+  } else if (masks) {
+    by.emplace(*masks, 1);
   }
-  auto results = run_aggregates(b, s.aggregates, table.columns, table.rows, masks, groups);
+  auto results = run_aggregates(b, s.aggregates, *columns, rows_in, by);
   frame per_group;
   per_group.n = groups;
   per_group.group_columns = &group_columns;
@@ -196,16 +215,13 @@ secret_table run_select(backend& b, const select_stmt& s,
   for (const auto& item : s.items)
     out.columns.push_back(convert(b, evaluate(b, *item.value, per_group), item.convert));
   out.rows = groups;
-  if (s.has_having) {
-    auto counts = group_counts(b, masks, table.rows, groups);
-    out.valid = logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)));
-  } else if (!s.group_by.empty()) {
-    auto counts = group_counts(b, masks, table.rows, groups);
-    out.valid = b.lt(b.constant(0, groups), counts);
-  } else {
+  if (s.group_by.empty() && !s.has_having) {
     out.valid = b.constant(1, 1);
     return out;
   }
+  auto counts = by ? kernels::count(b, *by) : b.constant(static_cast<word>(table.rows), groups);
+  out.valid = s.has_having ? logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)))
+                           : b.lt(b.constant(0, groups), counts);
   clear_invalid(b, out);
   return out;
 }

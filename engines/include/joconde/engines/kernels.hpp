@@ -196,6 +196,39 @@ sorted_groups sort_by_group(backend& b, const secret& codes, std::size_t groups,
 /// their ranks (a uniformly random permutation of 1..G) — nothing about the data.
 std::vector<secret> sorted_sums(backend& b, const sorted_groups& s, const std::vector<const secret*>& values);
 
+/// How rows fall into groups, for the aggregates: group-major one-hot masks of G * n elements
+/// (group_masks), or rows sorted by group with their anchors (sort_by_group). It refers to them:
+/// they must outlive it. Aggregate arguments have one element per row of the grouping (n, or n + G
+/// sorted rows).
+class grouping {
+public:
+  grouping(const secret& masks, std::size_t groups) noexcept : masks_{&masks}, groups_{groups} {}
+  explicit grouping(const sorted_groups& sorted) noexcept : sorted_{&sorted}, groups_{sorted.groups} {}
+
+  std::size_t groups() const noexcept { return groups_; }
+  /// The masks, or nullptr for sorted rows.
+  const secret* masks() const noexcept { return masks_; }
+  /// The sorted rows, or nullptr for masks.
+  const sorted_groups* sorted() const noexcept { return sorted_; }
+
+private:
+  const secret* masks_ = nullptr;
+  const sorted_groups* sorted_ = nullptr;
+  std::size_t groups_ = 1;
+};
+
+/// The aggregates over either kind of grouping (the overloads above over masks call these): the
+/// same results, costs and bounds; over sorted rows each count or sum is a sorted_sums (a product
+/// with the filter, a shuffle and two reveals of uniformly random data) instead of a dot.
+secret count(backend& b, const grouping& by);
+secret sum(backend& b, const grouping& by, const secret& x);
+secret avg(backend& b, const grouping& by, const secret& x);
+secret var_samp(backend& b, const grouping& by, const secret& x);
+secret stddev_samp(backend& b, const grouping& by, const secret& x);
+secret corr(backend& b, const grouping& by, const secret& x, const secret& y);
+secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x);
+secret regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x);
+
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the
 /// shuffled rows by comparisons whose outcomes are revealed, and moves every column by the order

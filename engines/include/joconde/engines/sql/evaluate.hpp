@@ -24,12 +24,12 @@ struct frame {
 /// The value of `e` for every row or group of `f`, in the encoding the checker chose.
 secret evaluate(backend& b, const expr& e, const frame& f);
 
-/// Runs every aggregate of `aggs` over the rows `columns` (length n) grouped by `masks` (G * n);
-/// no masks means one group of every row, publicly (COUNT is then n and SUM local).
+/// Runs every aggregate of `aggs` over the rows `columns` (length n) grouped by `by` (one-hot masks
+/// of G * n, or n rows sorted by group); none means one group of every row, publicly (COUNT is then
+/// n and SUM local).
 std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
                                              const std::vector<secret>& columns, std::size_t n,
-                                             const std::optional<secret>& masks,
-                                             std::size_t groups);
+                                             const std::optional<kernels::grouping>& by);
 
 /// Applies an output conversion.
 secret convert(backend& b, const secret& x, const conversion& c);
