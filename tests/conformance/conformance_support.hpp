@@ -150,6 +150,16 @@ inline std::vector<conformance_case> cases() {
                  "  AVG(taxes.tax) AS mean_tax FROM persons JOIN taxes ON persons.id = taxes.id;",
                  {},
                  {"totals.mean_tax"}});
+  all.push_back({"join_then_group_by_sorted",
+                 {persons(), taxes()},
+                 {output("o", {integer("year", 2000, 2030), integer("age", 0, 120), integer("n", 0, 1'000'000),
+                              decimal("tax", 2), decimal("mean_tax", 2), decimal("sd_hours", 3)})},
+                 "-- a grouping by sorting over a join's result, whose unmatched rows the filter drops\n"
+                 "INSERT INTO o SELECT year, age, COUNT(*) AS n, SUM(taxes.tax) AS tax, AVG(taxes.tax) AS mean_tax,\n"
+                 "  STDDEV_SAMP(hours) AS sd_hours\n"
+                 "FROM persons JOIN taxes ON persons.id = taxes.id WHERE employed GROUP BY year, age;",
+                 {},
+                 {"o.mean_tax", "o.sd_hours"}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},
