@@ -226,6 +226,20 @@ BOOST_AUTO_TEST_CASE(join_unique_matches_the_pairs_and_finds_repeats) {
   BOOST_CHECK(lu && ru);
 }
 
+BOOST_AUTO_TEST_CASE(join_unique_refuses_malformed_tables) {
+  reference_backend b;
+  bool lu = false;
+  bool ru = false;
+  auto good = side(b, {1, 2, 3}, 0);
+  auto short_column = good;
+  short_column.columns[1].a.pop_back();
+  auto short_valid = good;
+  short_valid.valid.a.pop_back();
+  BOOST_CHECK_THROW(k::join_unique(b, good, 2, good, 0, lu, ru), engine_failure);
+  BOOST_CHECK_THROW(k::join_unique(b, good, 0, short_column, 0, lu, ru), engine_failure);
+  BOOST_CHECK_THROW(k::join_unique(b, short_valid, 0, good, 0, lu, ru), engine_failure);
+}
+
 BOOST_AUTO_TEST_CASE(join_unique_agrees_with_inner_join_at_random) {
   std::mt19937_64 rng{77};
   for (std::size_t n : {0, 1, 7, 1000})

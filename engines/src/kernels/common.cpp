@@ -113,6 +113,23 @@ std::size_t rows_of(const char* kernel, const grouping& by) {
 
 namespace joconde::engines::kernels::detail {
 
+void check_table(const char* kernel, const char* name, const secret_table& t, std::size_t key) {
+  if (key >= t.columns.size())
+    size_error(kernel, std::string{name} + " key column " + std::to_string(key) + " of a table with "
+                         + std::to_string(t.columns.size()) + " columns");
+  for (auto& c : t.columns)
+    expect_size(kernel, name, c, t.rows);
+  expect_size(kernel, name, t.valid, t.rows);
+}
+
+secret keys_or_distinct(backend& b, const secret& key, const secret& valid, word base, word step, word offset) {
+  std::vector<word> filler(key.size());
+  for (std::size_t i = 0; i < filler.size(); ++i)
+    filler[i] = base + step * i + offset;
+  auto f = constants(b, filler);
+  return b.add(f, b.mul(valid, b.sub(key, f)));
+}
+
 void scatter(secret& dst, std::span<const std::size_t> index, const secret& src) {
   for (std::size_t i = 0; i < index.size(); ++i)
     dst.a[index[i]] = src.a[i];

@@ -69,6 +69,14 @@ std::size_t rows_of(const char* kernel, const grouping& by);
 
 namespace joconde::engines::kernels::detail {
 
+/// Throws unless `t`'s columns and valid flags all have t.rows elements and `key` is one of its
+/// columns (`name`: which table of `kernel`, for the message).
+void check_table(const char* kernel, const char* name, const secret_table& t, std::size_t key);
+
+/// valid ? key : base + step * i + offset for row i, in one mul: the keys of valid rows, and for
+/// invalid rows distinct values from `base` on (above every valid key) that match nothing.
+secret keys_or_distinct(backend& b, const secret& key, const secret& valid, word base, word step, word offset);
+
 /// Writes src[i] to dst[index[i]] for every i.
 void scatter(secret& dst, std::span<const std::size_t> index, const secret& src);
 

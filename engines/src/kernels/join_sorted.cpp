@@ -21,15 +21,8 @@ constexpr word invalid_base = word{1} << 61;
 
 secret_table join_unique(backend& b, const secret_table& left, std::size_t left_key, const secret_table& right,
                          std::size_t right_key, bool& left_unique, bool& right_unique) {
-  for (const auto* t : {&left, &right}) {
-    const auto key = t == &left ? left_key : right_key;
-    if (key >= t->columns.size())
-      size_error("join_unique", "key column " + std::to_string(key) + " of a table of "
-                                  + std::to_string(t->columns.size()) + " columns");
-    for (const auto& c : t->columns)
-      expect_size("join_unique", "a column", c, t->rows);
-    expect_size("join_unique", "valid", t->valid, t->rows);
-  }
+  check_table("join_unique", "left", left, left_key);
+  check_table("join_unique", "right", right, right_key);
   const auto cl = left.columns.size();
   const auto cr = right.columns.size();
   const auto total = left.rows + right.rows;
@@ -47,13 +40,8 @@ secret_table join_unique(backend& b, const secret_table& left, std::size_t left_
   std::fill(sides.begin() + static_cast<std::ptrdiff_t>(left.rows), sides.end(), 1);
   auto side = constants(b, sides);
   auto side_keys = b.add(b.mul_public(concat({&left.columns[left_key], &right.columns[right_key]}), 4), side);
-  std::vector<word> distinct(total);
-  for (std::size_t i = 0; i < total; ++i)
-    distinct[i] = invalid_base + 2 * i;
-  auto others = constants(b, distinct);
-  auto valid = concat({&left.valid, &right.valid});
   std::vector<secret> columns;
-  columns.push_back(b.add(others, b.mul(valid, b.sub(side_keys, others))));
+  columns.push_back(keys_or_distinct(b, side_keys, concat({&left.valid, &right.valid}), invalid_base, 2, 0));
   const auto slots = std::max(cl, cr);
   for (std::size_t j = 0; j < slots; ++j) {
     auto l = j < cl ? left.columns[j] : b.constant(0, left.rows);

@@ -66,26 +66,7 @@ void bitonic(backend& b, secret& data, std::size_t cols, std::size_t n) {
   }
 }
 
-/// Checks that `t` is well formed and `key` names one of its columns.
-void check_table(const char* kernel, const char* name, const secret_table& t, std::size_t key) {
-  if (key >= t.columns.size())
-    size_error(kernel, std::string{name} + " key column " + std::to_string(key) + " of a table with "
-                         + std::to_string(t.columns.size()) + " columns");
-  for (auto& c : t.columns)
-    expect_size(kernel, name, c, t.rows);
-  expect_size(kernel, name, t.valid, t.rows);
-}
 
-/// valid ? key : 2^62 + step * i + offset for row i, in one mul: the keys of valid rows, and for
-/// invalid rows distinct values above every valid key that match nothing.
-secret keys_or_distinct(backend& b, const secret& key, const secret& valid, word step,
-                        word offset) {
-  std::vector<word> filler(key.size());
-  for (std::size_t i = 0; i < filler.size(); ++i)
-    filler[i] = invalid_offset + step * i + offset;
-  auto f = constants(b, filler);
-  return b.add(f, b.mul(valid, b.sub(key, f)));
-}
 
 } // namespace
 
@@ -137,7 +118,7 @@ secret_table inner_join(backend& b, const secret_table& left, std::size_t left_k
     constants(b, sides));
   secret data;
   data.a.reserve((slots + 1) * total);
-  append(data, keys_or_distinct(b, side_keys, concat({&left.valid, &right.valid}), 4, 2));
+  append(data, keys_or_distinct(b, side_keys, concat({&left.valid, &right.valid}), invalid_offset, 4, 2));
   for (std::size_t j = 0; j < slots; ++j) {
     append(data, j < cl ? left.columns[j] : b.constant(0, left.rows));
     append(data, j < cr ? right.columns[j] : b.constant(0, right.rows));
@@ -159,7 +140,7 @@ bool unique_keys(backend& b, const secret_table& t, std::size_t key) {
   if (t.rows < 2)
     return true;
   // Valid keys, and distinct values for invalid rows: a duplicate is an equal neighbour.
-  auto data = keys_or_distinct(b, t.columns[key], t.valid, 1, 0);
+  auto data = keys_or_distinct(b, t.columns[key], t.valid, invalid_offset, 1, 0);
   bitonic(b, data, 1, t.rows);
   const auto m = t.rows - 1;
   auto dup = b.eq(slice(data, 0, m), slice(data, 1, m));
