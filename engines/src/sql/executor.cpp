@@ -8,6 +8,7 @@
 #include "joconde/engines/sql/checker.hpp"
 #include "joconde/engines/sql/evaluate.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace joconde::engines::sql {
@@ -106,7 +107,6 @@ secret_table united(backend& b, const select_stmt& s,
   return t;
 }
 
-/// Rows per group; n (public) when every row counts.
 /// The group columns of an aggregated select: for each GROUP BY column, its value in each of the
 /// s.groups groups (mixed radix, the first column most significant), as public constants.
 std::map<std::size_t, secret> group_codes(backend& b, const select_stmt& s) {
@@ -219,7 +219,13 @@ secret_table run_select(backend& b, const select_stmt& s,
     out.valid = b.constant(1, 1);
     return out;
   }
-  auto counts = by ? kernels::count(b, *by) : b.constant(static_cast<word>(table.rows), groups);
+  // Rows per group: a COUNT(*) of the select list has them already (over sorted groups another
+  // count would cost a shuffle); n (public) when every row counts.
+  auto counted = std::find_if(s.aggregates.begin(), s.aggregates.end(),
+                              [](const expr* e) { return e->agg == kernels::aggregate::count; });
+  auto counts = counted != s.aggregates.end() ? results.at(*counted)
+                : by                          ? kernels::count(b, *by)
+                                              : b.constant(static_cast<word>(table.rows), groups);
   out.valid = s.has_having ? logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)))
                            : b.lt(b.constant(0, groups), counts);
   clear_invalid(b, out);
