@@ -249,6 +249,26 @@ void sort_distinct(backend& b, std::span<secret* const> columns);
 secret_table join_unique(backend& b, const secret_table& left, std::size_t left_key, const secret_table& right,
                          std::size_t right_key, bool& left_unique, bool& right_unique);
 
+/// Inner join of `many` and `unique` on many.columns[many_key] == unique.columns[unique_key]
+/// (|key| < 2^59), where the keys of the valid rows of `unique` are distinct and those of `many`
+/// may repeat (1:N; with `one_to_one` those of `many` are distinct too, which allows a cheaper
+/// sort). The result has one row per row of `many` (many.rows rows, so its size reveals nothing),
+/// in an order no party knows (shuffled): many's columns, then unique's columns; valid exactly
+/// where the many row is valid and a valid unique row has its key, and then the unique columns are
+/// that row's (meaningless elsewhere). Sets `keys_ok` to whether the keys that must be distinct
+/// are (those of `unique`, and with `one_to_one` those of `many` too): the one bit it reveals
+/// besides the shapes; if not, the result is not a join. The rows of `many` that share a key
+/// never meet in a revealed comparison (the sort breaks their ties by a secret row number), so
+/// nothing about the multiplicities is learnt.
+/// Cost: one sort_distinct of n + m rows (one-word keys when `one_to_one` or when the key's
+/// declared width `key_bits` leaves room for the row numbers, else two-word keys: three lt
+/// elements and one mul per comparison), carrying unique's columns; one eq over n + m - 1
+/// neighbours; for 1:N, ceil(log2(n + m)) mul rounds propagating unique's columns along each run of
+/// equal keys; one shuffle of n + m rows and one reveal of which shuffled rows came from `many`
+/// (uniformly any m of n + m).
+secret_table join_many(backend& b, const secret_table& many, std::size_t many_key, const secret_table& unique,
+                       std::size_t unique_key, bool one_to_one, bool& keys_ok, unsigned key_bits = 60);
+
 /// Inner join of `left` and `right` on left.columns[left_key] == right.columns[right_key], where
 /// each key value occurs at most once among the valid rows of each side and |key| < 2^59. The
 /// result has the left columns then the right columns, max(0, n + m - 1) rows whatever the data
