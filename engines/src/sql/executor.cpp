@@ -77,13 +77,11 @@ secret_table joined(backend& b, const select_stmt& s,
                     const std::map<std::string, secret_table>& in) {
   auto left = all_valid(b, in.at(s.from));
   auto right = all_valid(b, in.at(s.join));
-  bool left_unique = false;
-  bool right_unique = false;
-  auto out = kernels::join_unique(b, left, s.join_left.column, right, s.join_right.column, left_unique, right_unique);
-  if (!left_unique || !right_unique)
-    invalid("the join keys of `" + (left_unique ? s.join : s.from)
-            + "` are not unique among its valid rows, so the join of `" + s.from + "` and `"
-            + s.join + "` cannot run; deduplicate the data or aggregate it first");
+  bool unique = false;
+  auto out = kernels::join_many(b, left, s.join_left.column, right, s.join_right.column, true, unique);
+  if (!unique)
+    invalid("the join keys of `" + s.from + "` or `" + s.join + "` are not unique among their valid rows, so the join of `"
+            + s.from + "` and `" + s.join + "` cannot run; deduplicate the data or aggregate it first");
   return out;
 }
 
