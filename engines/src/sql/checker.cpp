@@ -268,7 +268,8 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
     check_join(s, prog);
     sc.tables.push_back(scope_table{&prog.inputs[s.join_index],
                                     prog.inputs[s.from_index].columns.size()});
-    s.max_rows = prog.inputs[s.from_index].max_rows + prog.inputs[s.join_index].max_rows - 1;
+    // One row per row of the FROM input (the side the executor keeps, kernels::join_many).
+    s.max_rows = prog.inputs[s.from_index].max_rows;
   }
   sc.max_rows = s.max_rows;
 }
