@@ -237,7 +237,7 @@ result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
   if (!go)
     return go.err();
   for (auto& m : columns) {
-    if (auto r = st.send(m); !r)
+    if (auto r = st.send_pieces(m); !r)
       return r.err();
     auto now = progress.sent += m.size();
     OPENSSL_cleanse(m.data(), m.size());
@@ -288,7 +288,7 @@ result<output_shares> download_from_vm(enclave::secure_stream& st, std::uint32_t
   output_shares out;
   out.rows = head->rows();
   for (std::size_t c = 0; c < ncols; ++c) {
-    auto msg = st.receive(16 + 16 * head->rows() + 64);
+    auto msg = st.receive_pieces(16 + 16 * head->rows() + 64);
     if (!msg)
       return msg.err();
     auto sh = engines::decode_shares(*msg, head->rows());

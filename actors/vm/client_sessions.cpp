@@ -198,7 +198,7 @@ result<sealed_content> client_session::receive_columns(const authorized& grant, 
   std::vector<std::string> cols;
   std::string failure;
   for (std::size_t c = 0; c < ncols && failure.empty(); ++c) {
-    auto msg = stream_.receive(16 + 16 * rows + 64);
+    auto msg = stream_.receive_pieces(16 + 16 * rows + 64);
     if (!msg) {
       failure = "column " + std::to_string(c + 1) + ": " + msg.err().describe();
       break;
@@ -262,7 +262,7 @@ void client_session::download(const authorized& grant) {
   send_reply(stream_, r);
   for (auto& c : cols) {
     ctx_.metrics->released_bytes().Increment(static_cast<double>(c.size()));
-    if (!stream_.send(crypto::to_bytes(c)))
+    if (!stream_.send_pieces(crypto::to_bytes(c)))
       break;
     OPENSSL_cleanse(c.data(), c.size());
   }

@@ -161,6 +161,36 @@ int secure_stream::native_handle() const noexcept {
   return fd_.get();
 }
 
+// -- messages of any size --
+
+result<void> secure_stream::send_pieces(std::span<const std::uint8_t> message) {
+  for (std::size_t at = 0;;) {
+    const auto len = std::min(max_message_bytes, message.size() - at);
+    if (auto r = send(message.subspan(at, len)); !r)
+      return r;
+    at += len;
+    if (len < max_message_bytes)
+      return ok();
+  }
+}
+
+result<bytes> secure_stream::receive_pieces(std::size_t max_bytes) {
+  bytes whole;
+  for (;;) {
+    // The room left bounds the next piece; once it is used up only an empty last piece fits.
+    auto piece = receive(std::min(max_bytes - whole.size(), max_message_bytes));
+    if (!piece)
+      return piece.err();
+    const bool last = piece->size() < max_message_bytes;
+    if (whole.empty())
+      whole = std::move(*piece);
+    else
+      whole.insert(whole.end(), piece->begin(), piece->end());
+    if (last)
+      return whole;
+  }
+}
+
 // -- sending --
 
 result<void> secure_stream::send(std::span<const std::uint8_t> message) {

@@ -333,6 +333,34 @@ BOOST_AUTO_TEST_CASE(an_over_limit_total_is_refused_after_the_first_frame) {
   BOOST_TEST((must(d.b.receive()) == text("still fine")));
 }
 
+BOOST_AUTO_TEST_CASE(pieces_carry_messages_over_the_limit) {
+  // Below, at and over max_message_bytes (an upload column of 10^7 rows is 160 MB), each followed
+  // by a small message that must arrive as itself.
+  auto c = connect_streams();
+  for (std::size_t n : {std::size_t{0}, std::size_t{100}, max_message_bytes, 2 * max_message_bytes + 7}) {
+    BOOST_TEST_CONTEXT(n << " bytes") {
+      auto m = pattern(n, static_cast<std::uint8_t>(n));
+      auto sent = std::async(std::launch::async, [&] {
+        auto r = c.a.send_pieces(m);
+        return r.ok() ? c.a.send(text("next")) : r;
+      });
+      auto got = must(c.b.receive_pieces(n));
+      BOOST_TEST(sent.get().ok());
+      BOOST_TEST(got.size() == n);
+      BOOST_TEST((got == m));
+      BOOST_TEST((must(c.b.receive()) == text("next")));
+    }
+  }
+  // More than the receiver allows: refused as soon as a piece goes beyond it, the stream broken.
+  auto d = connect_streams();
+  auto m = pattern(max_message_bytes + 10, 3);
+  auto sent = std::async(std::launch::async, [&] { return d.a.send_pieces(m); });
+  refused(d.b.receive_pieces(max_message_bytes + 9), errc::too_large);
+  refused(d.b.receive(), errc::invalid_state);
+  d.b.close();
+  (void) sent.get();
+}
+
 BOOST_AUTO_TEST_CASE(silence_times_out_and_before_a_message_leaves_the_stream_usable) {
   auto c = connect_streams(50ms);
   refused(c.b.receive(), errc::timeout);

@@ -80,6 +80,16 @@ public:
   /// connection fails, invalid_state after an earlier receive failure or close().
   result<bytes> receive(std::size_t max_bytes = max_message_bytes);
 
+  /// Sends `message` of any size as consecutive messages: full ones of max_message_bytes, then a
+  /// last one below that (empty when the size is a multiple of it), so that receive_pieces knows
+  /// the end without a length. A message below max_message_bytes goes as one, as send sends it.
+  /// The errors of send; a failure leaves the stream broken for sending.
+  result<void> send_pieces(std::span<const std::uint8_t> message);
+
+  /// Receives what send_pieces sent, at most `max_bytes` in all (too_large beyond, and the stream
+  /// is broken), with the errors of receive.
+  result<bytes> receive_pieces(std::size_t max_bytes);
+
   /// Closes the socket now; later sends and receives return invalid_state. Idempotent.
   void close() noexcept;
 
