@@ -217,6 +217,51 @@ BOOST_AUTO_TEST_CASE(lt_over_several_blocks) {
     BOOST_REQUIRE_EQUAL(got[j], s(x[j]) < s(y[j]) ? 1u : 0u);
 }
 
+BOOST_AUTO_TEST_CASE(reveal_lt_opens_what_lt_computes_in_fewer_rounds) {
+  // The signed extremes, equal values, neighbours, and more than one block; every party gets the
+  // bits of reveal(lt(x, y)), in fewer rounds and with fewer bytes.
+  const std::int64_t big = (std::int64_t{1} << 62) - 1;
+  std::vector<word> x{word(big), word(-big), 0, 5, word(-1), 7, word(big - 1)};
+  std::vector<word> y{word(-big), word(big), 0, 6, 0, 7, word(big)};
+  const std::size_t n = joconde::engines::rss3::block_elements + 3;
+  for (std::size_t j = x.size(); j < n; ++j) {
+    x.push_back(static_cast<word>(static_cast<std::int64_t>(j * 2654435761u % 1000) - 500));
+    y.push_back(static_cast<word>(static_cast<std::int64_t>(j * 40503u % 1000) - 500));
+  }
+  auto out = run_three_parties([&](backend& be, unsigned party) {
+    auto sx = be.input(0, party == 0 ? std::span<const word>{x} : std::span<const word>{}, n);
+    auto sy = be.input(1, party == 1 ? std::span<const word>{y} : std::span<const word>{}, n);
+    auto before = be.stats();
+    auto opened = be.reveal_lt(sx, sy);
+    auto middle = be.stats();
+    auto converted = be.reveal(be.lt(sx, sy));
+    auto after = be.stats();
+    std::vector<word> all = opened;
+    all.insert(all.end(), converted.begin(), converted.end());
+    all.push_back(middle.rounds - before.rounds);
+    all.push_back(after.rounds - middle.rounds);
+    all.push_back(middle.bytes_sent - before.bytes_sent);
+    all.push_back(after.bytes_sent - middle.bytes_sent);
+    return to_bytes(all);
+  });
+  for (unsigned i = 0; i < 3; ++i)
+    BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
+  for (unsigned i = 0; i < 3; ++i) {
+    auto got = to_words(out[i].bytes);
+    BOOST_REQUIRE_EQUAL(got.size(), 2 * n + 4);
+    for (std::size_t j = 0; j < n; ++j) {
+      BOOST_REQUIRE_EQUAL(got[j], s(x[j]) < s(y[j]) ? 1u : 0u);
+      BOOST_REQUIRE_EQUAL(got[n + j], got[j]);
+    }
+    BOOST_TEST_MESSAGE("party " << i << ": reveal_lt " << got[2 * n] << " rounds, " << got[2 * n + 2]
+                       << " bytes; reveal(lt) " << got[2 * n + 1] << " rounds, " << got[2 * n + 3] << " bytes");
+    // Two blocks: per block the two conversion rounds make way for the opening, and reveal's own
+    // round goes.
+    BOOST_CHECK_EQUAL(got[2 * n] + 2 + 1, got[2 * n + 1]);
+    BOOST_CHECK_LT(got[2 * n + 2], got[2 * n + 3]);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(parties_disagreeing_on_a_length_fail) {
   // Party 0 works on one element more; the first frames have the same length, but they are sealed
   // for messages of different lengths.

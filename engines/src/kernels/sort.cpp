@@ -5,8 +5,8 @@
 // outcomes revealed before it (and n), so the whole sequence of outcomes is a function of that
 // random permutation only: it tells nothing about the data but n.
 //
-// The sort is level-synchronous: all comparisons that can be made at once go in one lt and one
-// reveal (split in batches of batch_limit to bound memory). Two kinds of levels:
+// The sort is level-synchronous: all comparisons that can be made at once go in one reveal_lt
+// (split in batches of batch_limit to bound memory). Two kinds of levels:
 // - quicksort: every open segment is partitioned around its first element (a random pivot, thanks
 //   to the shuffle); about 2 n ln n = 1.39 n log2 n comparisons and 4.3 ln n levels;
 // - insertion: the next places are inserted into the sorted prefix by parallel binary search (one
@@ -103,10 +103,10 @@ void gather_keys(const sorter& s, const std::vector<std::uint32_t>& places, std:
 }
 
 /// Runs the level's comparisons (left/right) and stores their outcomes in `below`. One-word keys:
-/// one lt per comparison. (high, low) pairs: with g = 1 - [ll < lr] (0 or 1),
+/// one reveal_lt per comparison. (high, low) pairs: with g = 1 - [ll < lr] (0 or 1),
 /// (hl, ll) < (hr, lr) exactly when 2 hl + g < 2 hr + 1 (hl < hr: 2 hl + g <= 2 hr - 1; hl > hr:
 /// 2 hl + g >= 2 hr + 2; hl == hr: when g == 0): two lt of one element per comparison, one after
-/// the other.
+/// the other (the second one revealed).
 void compare_places(backend& b, sorter& s) {
   const std::size_t m = s.left.size();
   s.below.resize(m);
@@ -116,9 +116,9 @@ void compare_places(backend& b, sorter& s) {
     resize_like(s, s.pivot, count);
     gather_keys(s, s.left, done, count, 0, s.element, 0);
     gather_keys(s, s.right, done, count, 0, s.pivot, 0);
-    secret outcome;
+    std::vector<word> bits;
     if (s.words == 1) {
-      outcome = b.lt(s.element, s.pivot);
+      bits = b.reveal_lt(s.element, s.pivot);
     } else {
       secret low_left;
       secret low_right;
@@ -127,9 +127,8 @@ void compare_places(backend& b, sorter& s) {
       gather_keys(s, s.left, done, count, 1, low_left, 0);
       gather_keys(s, s.right, done, count, 1, low_right, 0);
       auto g = one_minus(b, b.lt(low_left, low_right));
-      outcome = b.lt(b.add(b.mul_public(s.element, 2), g), b.add_public(b.mul_public(s.pivot, 2), 1));
+      bits = b.reveal_lt(b.add(b.mul_public(s.element, 2), g), b.add_public(b.mul_public(s.pivot, 2), 1));
     }
-    auto bits = b.reveal(outcome);
     for (std::size_t k = 0; k < count; ++k)
       s.below[done + k] = bits[k] != 0 ? 1 : 0;
   }

@@ -93,81 +93,104 @@ secret party_backend::bit_to_arithmetic(const secret& x, unsigned bit) {
   return r;
 }
 
+void party_backend::lt_bits(const secret& xs, const secret& ys) {
+  std::size_t n = xs.size();
+  auto& d = work_[0];
+  difference(xs, ys, d);
+  auto& prop = work_[1];
+  auto& sign = work_[2];
+  split_for_boolean_into(d, prop, sign);
+  constexpr word top = word{1} << 63;
+  // Generate and propagate bits of s + t; position 63 is neutral (g = 0, p = 1) so that the tree
+  // over all 64 positions yields the carry into bit 63. In place: s becomes p, t keeps p's bit 63.
+  auto& gen = work_[3];
+  multiply_into(prop, sign, sharing::boolean, gen);
+  for (std::size_t j = 0; j < n; ++j) {
+    word pa = prop.a[j] ^ sign.a[j];
+    word pb = prop.b[j] ^ sign.b[j];
+    sign.a[j] = pa & top;
+    sign.b[j] = pb & top;
+    prop.a[j] = pa & ~top;
+    prop.b[j] = pb & ~top;
+    gen.a[j] &= ~top;
+    gen.b[j] &= ~top;
+  }
+  xor_public(*this, prop, top);
+  // Level t combines blocks of 2^t bits: one AND round gives P_hi & G_lo at the blocks' top bits
+  // and, below level 6, P_hi & P_lo at free positions. The update of level t is folded into the
+  // operands of level t + 1 (frame by frame, in cache); z alternates between two vectors.
+  secret* previous = nullptr;
+  for (unsigned level = 1; level <= 6; ++level) {
+    const unsigned shift = 1u << (level - 1);
+    const word hi = top_of_blocks(level);
+    const word lo = level < 6 ? hi >> shift : 0;
+    const unsigned last_shift = shift / 2;
+    const word last_hi = level > 1 ? top_of_blocks(level - 1) : 0;
+    secret* z_prev = previous;
+    auto ops = [&, z_prev](std::size_t off, std::size_t count, word* la, word* lb, word* ra, word* rb) {
+      word* ga = gen.a.data() + off;
+      word* gb = gen.b.data() + off;
+      const word* pa = prop.a.data() + off;
+      const word* pb = prop.b.data() + off;
+      for (std::size_t j = 0; j < count; ++j) {
+        word g0, g1, p0, p1;
+        if (z_prev != nullptr) {
+          word z0 = z_prev->a[off + j];
+          word z1 = z_prev->b[off + j];
+          g0 = (ga[j] ^ z0) & last_hi;
+          g1 = (gb[j] ^ z1) & last_hi;
+          p0 = (z0 << last_shift) & last_hi;
+          p1 = (z1 << last_shift) & last_hi;
+          ga[j] = g0;
+          gb[j] = g1;
+        } else {
+          g0 = ga[j];
+          g1 = gb[j];
+          p0 = pa[j];
+          p1 = pb[j];
+        }
+        la[j] = (p0 & hi) | ((p0 >> shift) & lo);
+        lb[j] = (p1 & hi) | ((p1 >> shift) & lo);
+        ra[j] = ((g0 << shift) & hi) | (p0 & lo);
+        rb[j] = ((g1 << shift) & hi) | (p1 & lo);
+      }
+    };
+    auto& z = work_[level % 2 == 1 ? 4 : 5];
+    and_round(n, ops, z);
+    previous = &z;
+  }
+  const auto& z = *previous;
+  for (std::size_t j = 0; j < n; ++j) {
+    gen.a[j] ^= z.a[j] ^ sign.a[j];
+    gen.b[j] ^= z.b[j] ^ sign.b[j];
+  }
+}
+
 secret party_backend::lt(const secret& x, const secret& y) {
   same_size(x, y, "lt");
   return blockwise(x, y, block_elements, [this](const secret& xs, const secret& ys) {
-    std::size_t n = xs.size();
-    auto& d = work_[0];
-    difference(xs, ys, d);
-    auto& prop = work_[1];
-    auto& sign = work_[2];
-    split_for_boolean_into(d, prop, sign);
-    constexpr word top = word{1} << 63;
-    // Generate and propagate bits of s + t; position 63 is neutral (g = 0, p = 1) so that the tree
-    // over all 64 positions yields the carry into bit 63. In place: s becomes p, t keeps p's bit 63.
-    auto& gen = work_[3];
-    multiply_into(prop, sign, sharing::boolean, gen);
-    for (std::size_t j = 0; j < n; ++j) {
-      word pa = prop.a[j] ^ sign.a[j];
-      word pb = prop.b[j] ^ sign.b[j];
-      sign.a[j] = pa & top;
-      sign.b[j] = pb & top;
-      prop.a[j] = pa & ~top;
-      prop.b[j] = pb & ~top;
-      gen.a[j] &= ~top;
-      gen.b[j] &= ~top;
-    }
-    xor_public(*this, prop, top);
-    // Level t combines blocks of 2^t bits: one AND round gives P_hi & G_lo at the blocks' top bits
-    // and, below level 6, P_hi & P_lo at free positions. The update of level t is folded into the
-    // operands of level t + 1 (frame by frame, in cache); z alternates between two vectors.
-    secret* previous = nullptr;
-    for (unsigned level = 1; level <= 6; ++level) {
-      const unsigned shift = 1u << (level - 1);
-      const word hi = top_of_blocks(level);
-      const word lo = level < 6 ? hi >> shift : 0;
-      const unsigned last_shift = shift / 2;
-      const word last_hi = level > 1 ? top_of_blocks(level - 1) : 0;
-      secret* z_prev = previous;
-      auto ops = [&, z_prev](std::size_t off, std::size_t count, word* la, word* lb, word* ra, word* rb) {
-        word* ga = gen.a.data() + off;
-        word* gb = gen.b.data() + off;
-        const word* pa = prop.a.data() + off;
-        const word* pb = prop.b.data() + off;
-        for (std::size_t j = 0; j < count; ++j) {
-          word g0, g1, p0, p1;
-          if (z_prev != nullptr) {
-            word z0 = z_prev->a[off + j];
-            word z1 = z_prev->b[off + j];
-            g0 = (ga[j] ^ z0) & last_hi;
-            g1 = (gb[j] ^ z1) & last_hi;
-            p0 = (z0 << last_shift) & last_hi;
-            p1 = (z1 << last_shift) & last_hi;
-            ga[j] = g0;
-            gb[j] = g1;
-          } else {
-            g0 = ga[j];
-            g1 = gb[j];
-            p0 = pa[j];
-            p1 = pb[j];
-          }
-          la[j] = (p0 & hi) | ((p0 >> shift) & lo);
-          lb[j] = (p1 & hi) | ((p1 >> shift) & lo);
-          ra[j] = ((g0 << shift) & hi) | (p0 & lo);
-          rb[j] = ((g1 << shift) & hi) | (p1 & lo);
-        }
-      };
-      auto& z = work_[level % 2 == 1 ? 4 : 5];
-      and_round(n, ops, z);
-      previous = &z;
-    }
-    const auto& z = *previous;
-    for (std::size_t j = 0; j < n; ++j) {
-      gen.a[j] ^= z.a[j] ^ sign.a[j];
-      gen.b[j] ^= z.b[j] ^ sign.b[j];
-    }
-    return bit_to_arithmetic(gen, 63);
+    lt_bits(xs, ys);
+    return bit_to_arithmetic(work_[3], 63);
   });
+}
+
+std::vector<word> party_backend::reveal_lt(const secret& x, const secret& y) {
+  same_size(x, y, "reveal_lt");
+  // The boolean sharing of each outcome opened as reveal opens an arithmetic one (component i
+  // to party i - 1), with XOR for +: bit 63 of the sum of the components.
+  auto opened = blockwise(x, y, block_elements, [this](const secret& xs, const secret& ys) {
+    lt_bits(xs, ys);
+    const auto& gen = work_[3];
+    std::size_t n = gen.size();
+    secret bits{fresh_words(n), {}};
+    std::array<send_job, 1> sends{send_words(to_next_.get(), gen.a.data(), n)};
+    std::array<recv_job, 1> recvs{receive_words(to_prev_.get(), bits.a.data(), n)};
+    round(sends, recvs);
+    for (std::size_t j = 0; j < n; ++j)
+      bits.a[j] = ((bits.a[j] ^ gen.a[j] ^ gen.b[j]) >> 63) & 1;
+    return bits;
+  });
+  return std::move(opened.a);
 }
 
 secret party_backend::eq(const secret& x, const secret& y) {

@@ -118,6 +118,10 @@ public:
   virtual secret lt(const secret& x, const secret& y) = 0;
   /// 1 where x == y, else 0.
   virtual secret eq(const secret& x, const secret& y) = 0;
+  /// Opens lt(x, y) to every party: what reveal(lt(x, y)) gives, for comparisons whose outcomes a
+  /// kernel may reveal (sort_distinct's). A protocol may open the outcome bits before converting
+  /// them (rss3: two rounds and two words per element fewer).
+  virtual std::vector<word> reveal_lt(const secret& x, const secret& y) { return reveal(lt(x, y)); }
   /// c ? x : y element-wise, for c in {0, 1}. One round.
   virtual secret mux(const secret& c, const secret& x, const secret& y) = 0;
   /// Applies one permutation of the rows, uniformly random and known to no party alone (nor to any

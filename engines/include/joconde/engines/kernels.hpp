@@ -22,10 +22,10 @@
 // G * n * columns exceeds 2^23 (to bound memory); min/max 1 + 2 ceil(log2 n); sort log2 N
 // (log2 N + 1) for N = n rounded up to a power of two; inner_join the same for N = n + m, plus 2;
 // unique_keys the same for n, plus 4 (the last is the reveal of its bit); sort_distinct one shuffle
-// (rss3: 3 rounds, 2 words per element and column), then one lt and one reveal per level (per 2^20
+// (rss3: 3 rounds, 2 words per element and column), then one reveal_lt per level (per 2^20
 // comparisons of a level), about 0.96 n log2 n comparisons in about 120 levels at 10^6 rows and 140
 // at 10^7 (below 4096 rows a plain quicksort: 1.39 n log2 n comparisons, 4.3 ln n levels); on rss3
-// that is 11 rounds a level and 12 words a comparison, about 230 words per row at 10^6 rows.
+// that is 9 rounds a level and at most 10 words a comparison, about 190 words per row at 10^6 rows.
 // backend::div is called with frac 0, 24 and 40 and divisors below 2^62, backend::sqrt with frac
 // 24 and 40, trunc with 16, mul_trunc with 8. Some div calls are out of div's contract (a divisor
 // not in (0, 2^62) or a result beyond 2^62) where their results are discarded by a 0/1 product:

@@ -68,6 +68,7 @@ public:
   secret dot(const secret& x, const secret& y, std::size_t block) override;
   secret lt(const secret& x, const secret& y) override;
   secret eq(const secret& x, const secret& y) override;
+  std::vector<word> reveal_lt(const secret& x, const secret& y) override;
   secret mux(const secret& c, const secret& x, const secret& y) override;
   void shuffle(std::span<secret* const> columns) override;
   secret div(const secret& a, const secret& b, unsigned frac) override;
@@ -106,6 +107,9 @@ public:
   secret repair_truncation(secret q, unsigned bits);
   /// The 3-out-of-3 shares of x * y plus a zero sharing (no communication).
   std::vector<word> product_3of3(const secret& x, const secret& y);
+  /// The boolean sharing (into work_[3]) whose bit 63 is [x < y], for |x - y| < 2^63: lt's adder.
+  /// Eight rounds.
+  void lt_bits(const secret& x, const secret& y);
   /// Arithmetic sharing of the bit at position `bit` of a boolean sharing. Two rounds.
   secret bit_to_arithmetic(const secret& x, unsigned bit);
   /// A boolean sharing S and arithmetic-to-boolean-ready T with S + T = d (as integers mod 2^64):

@@ -15,6 +15,8 @@
 //                                                      the pairwise PRG seeds), exact
 //   trunc, mul_trunc                                   12 rounds, about 24 n words (see below)
 //   lt                                                 10 rounds, 11 n words, exact when |x - y| < 2^63
+//   reveal_lt                                          9 rounds, 10 n words (lt's adder, then its
+//                                                      outcome bits opened without conversion)
 //   eq                                                 9 rounds, 10 n words, exact on the whole ring
 //   div (divisors below 2^62)                          243 rounds, about 570 n words
 //   sqrt                                               271 rounds, about 520 n words
