@@ -184,16 +184,22 @@ secret_table join_many(backend& b, const secret_table& many, std::size_t many_ke
     auto head = b.constant(1, 1);
     append(head, one_minus(b, same));
     keys_ok = none_counted(b, b.mul(same, one_minus(b, slice(side, 1, total - 1))));
+    // Unique's columns copied along the runs, but for its key: on a matching row it is the many
+    // row's own key (slot many_key), and elsewhere the unique columns are meaningless anyway.
     std::vector<secret> values{one_minus(b, side)};
     for (std::size_t j = 0; j < cu; ++j)
-      values.push_back(slot[j]);
+      if (j != unique_key)
+        values.push_back(slot[j]);
     copy_from_run_heads(b, values, std::move(head));
     // A many row matches where its run starts with a unique row.
     match = b.mul(values[0], side);
+    std::vector<secret> unique_part;
+    for (std::size_t j = 0, v = 1; j < cu; ++j)
+      unique_part.push_back(j == unique_key ? slot[many_key] : std::move(values[v++]));
     for (std::size_t j = 0; j < cm; ++j)
       candidates.push_back(std::move(slot[j]));
-    for (std::size_t j = 0; j < cu; ++j)
-      candidates.push_back(std::move(values[1 + j]));
+    for (auto& c : unique_part)
+      candidates.push_back(std::move(c));
   }
   candidates.push_back(std::move(match));
   auto kept = keep_flagged(b, candidates, side, m);
