@@ -236,9 +236,11 @@ result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
   auto go = ask(st, cp, v1::VmRequest::KIND_UPLOAD, authorization, rows);
   if (!go)
     return go.err();
+  std::uint64_t sent_here = 0;
   for (auto& m : columns) {
     if (auto r = st.send_pieces(m); !r)
       return r.err();
+    sent_here += m.size();
     auto now = progress.sent += m.size();
     OPENSSL_cleanse(m.data(), m.size());
     if (progress.report) {
@@ -246,6 +248,9 @@ result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
       progress.report(now, progress.total);
     }
   }
+  // The VM answers once it has sealed the columns and every CP has (it waits up to its
+  // upload-confirm time for that): a minute, and a second more per 8 MB of shares it seals.
+  st.set_io_timeout(std::chrono::seconds{60} + std::chrono::seconds{sent_here / (8 << 20)});
   return read_answer(st, cp);
 }
 

@@ -90,6 +90,10 @@ public:
   /// is broken), with the errors of receive.
   result<bytes> receive_pieces(std::size_t max_bytes);
 
+  /// Changes the I/O timeout of later sends and receives (for an answer the peer computes for long,
+  /// such as the seal of a large upload).
+  void set_io_timeout(std::chrono::milliseconds io_timeout) noexcept { io_timeout_ = io_timeout; }
+
   /// Closes the socket now; later sends and receives return invalid_state. Idempotent.
   void close() noexcept;
 
