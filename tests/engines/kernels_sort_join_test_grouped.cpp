@@ -1,8 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
-// Grouping by sorting (sort_by_group, sorted_sums) and the join on unique keys by sorting
-// (join_unique), on the reference backend and on rss3 in three processes, against the same done in
-// the clear by the test (part of the kernels_sort_join test program).
+// Grouping by sorting (sort_by_group, sorted_sums) on the reference backend and on rss3 in three
+// processes, against the same done in the clear by the test (part of the kernels_sort_join test
+// program).
 
 #include "kernels_sort_join_test_support.hpp"
 #include "rss3_test_support.hpp"
@@ -80,39 +80,6 @@ std::vector<word> flat(const std::vector<std::vector<word>>& parts) {
   for (const auto& p : parts)
     all.insert(all.end(), p.begin(), p.end());
   return all;
-}
-
-/// A join side: key column 0 and one payload, every row valid unless `invalid_every` says.
-secret_table side(reference_backend& b, const std::vector<std::int64_t>& keys, std::int64_t payload_base,
-                  std::size_t invalid_every = 0) {
-  secret_table t;
-  t.rows = keys.size();
-  std::vector<word> k;
-  std::vector<word> p;
-  std::vector<word> v;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    k.push_back(static_cast<word>(keys[i]));
-    p.push_back(static_cast<word>(payload_base + keys[i]));
-    v.push_back(invalid_every > 0 && i % invalid_every == 0 ? 0 : 1);
-  }
-  t.columns = {b.constant(k), b.constant(p)};
-  t.valid = b.constant(v);
-  return t;
-}
-
-/// The valid rows of a join result as (left key, left payload, right key, right payload).
-std::multiset<std::vector<std::int64_t>> matches(reference_backend& b, const secret_table& j) {
-  std::multiset<std::vector<std::int64_t>> out;
-  auto valid = b.reveal(j.valid);
-  for (std::size_t r = 0; r < j.rows; ++r) {
-    if (valid[r] == 0)
-      continue;
-    std::vector<std::int64_t> row;
-    for (const auto& c : j.columns)
-      row.push_back(static_cast<std::int64_t>(c.a[r]));
-    out.insert(row);
-  }
-  return out;
 }
 
 } // namespace
@@ -196,144 +163,4 @@ BOOST_AUTO_TEST_CASE(a_deviating_party_in_grouping_fails_every_party) {
     },
     failing_run(5000ms));
   expect_every_party_fails(out);
-}
-
-BOOST_AUTO_TEST_CASE(join_unique_matches_the_pairs_and_finds_repeats) {
-  reference_backend b;
-  bool lu = false;
-  bool ru = false;
-  // Some keys match, negative ones too, invalid rows never do.
-  auto j = k::join_unique(b, side(b, {5, -6, 7, 9, 11}, 100, 4), 0, side(b, {-6, 7, 5, 40}, 1000), 0, lu, ru);
-  BOOST_CHECK(lu && ru);
-  BOOST_CHECK_EQUAL(j.rows, 8u);
-  BOOST_CHECK(matches(b, j) == (std::multiset<std::vector<std::int64_t>>{{-6, 94, -6, 994}, {7, 107, 7, 1007}}));
-  // No match at all, all match, an empty side, and the keys' limits.
-  auto none = k::join_unique(b, side(b, {1, 2, 3}, 0), 0, side(b, {4, 5}, 0), 0, lu, ru);
-  BOOST_CHECK(lu && ru && matches(b, none).empty());
-  const std::int64_t limit = (std::int64_t{1} << 59) - 1;
-  auto all = k::join_unique(b, side(b, {limit, -limit, 0}, 1), 0, side(b, {0, -limit, limit}, 2), 0, lu, ru);
-  BOOST_CHECK(lu && ru);
-  BOOST_CHECK_EQUAL(matches(b, all).size(), 3u);
-  auto empty = k::join_unique(b, side(b, {}, 0), 0, side(b, {1, 2}, 0), 0, lu, ru);
-  BOOST_CHECK(lu && ru && empty.rows == 1u && matches(b, empty).empty());
-  // A key twice on one side: that side is not unique (one bit per side), whatever the other holds;
-  // the same key on invalid rows is no repeat.
-  (void) k::join_unique(b, side(b, {1, 2, 1}, 0), 0, side(b, {3}, 0), 0, lu, ru);
-  BOOST_CHECK(!lu && ru);
-  (void) k::join_unique(b, side(b, {1, 2}, 0), 0, side(b, {2, 2}, 0), 0, lu, ru);
-  BOOST_CHECK(lu && !ru);
-  (void) k::join_unique(b, side(b, {1, 2, 1}, 0, 3), 0, side(b, {2, 3}, 0), 0, lu, ru);
-  BOOST_CHECK(lu && ru);
-}
-
-BOOST_AUTO_TEST_CASE(join_unique_refuses_malformed_tables) {
-  reference_backend b;
-  bool lu = false;
-  bool ru = false;
-  auto good = side(b, {1, 2, 3}, 0);
-  auto short_column = good;
-  short_column.columns[1].a.pop_back();
-  auto short_valid = good;
-  short_valid.valid.a.pop_back();
-  BOOST_CHECK_THROW(k::join_unique(b, good, 2, good, 0, lu, ru), engine_failure);
-  BOOST_CHECK_THROW(k::join_unique(b, good, 0, short_column, 0, lu, ru), engine_failure);
-  BOOST_CHECK_THROW(k::join_unique(b, short_valid, 0, good, 0, lu, ru), engine_failure);
-}
-
-BOOST_AUTO_TEST_CASE(join_unique_agrees_with_inner_join_at_random) {
-  std::mt19937_64 rng{77};
-  for (std::size_t n : {0, 1, 7, 1000})
-    for (std::size_t m : {0, 1, 7, 1000}) {
-      reference_backend b;
-      std::set<std::int64_t> lk;
-      std::set<std::int64_t> rk;
-      while (lk.size() < n)
-        lk.insert(std::uniform_int_distribution<std::int64_t>{-2000, 2000}(rng));
-      while (rk.size() < m)
-        rk.insert(std::uniform_int_distribution<std::int64_t>{-2000, 2000}(rng));
-      std::vector<std::int64_t> lv(lk.begin(), lk.end());
-      std::vector<std::int64_t> rv(rk.begin(), rk.end());
-      std::shuffle(lv.begin(), lv.end(), rng);
-      std::shuffle(rv.begin(), rv.end(), rng);
-      auto l = side(b, lv, 3, 5);
-      auto r = side(b, rv, 9, 7);
-      bool lu = false;
-      bool ru = false;
-      auto got = k::join_unique(b, l, 0, r, 0, lu, ru);
-      BOOST_CHECK(lu && ru);
-      BOOST_CHECK(matches(b, got) == matches(b, k::inner_join(b, l, 0, r, 0)));
-    }
-}
-
-namespace {
-
-/// join_unique on rss3: party 0 inputs both sides (key, payload); every party opens the valid
-/// flags, then the four columns of the valid rows, and both uniqueness bits.
-std::array<party_outcome, 3> join_on_rss3(const std::vector<std::vector<word>>& l, const std::vector<std::vector<word>>& r,
-                                          std::size_t fewer = 0, const three_options& o = {}) {
-  return run_three_parties(
-    [&](backend& be, unsigned party) {
-      secret_table left;
-      left.rows = l[0].size() - (party == 2 ? fewer : 0);
-      left.columns = input_columns(be, party, l, left.rows);
-      left.valid = be.constant(1, left.rows);
-      secret_table right;
-      right.rows = r[0].size();
-      right.columns = input_columns(be, party, r, right.rows);
-      right.valid = be.constant(1, right.rows);
-      bool lu = false;
-      bool ru = false;
-      auto j = k::join_unique(be, left, 0, right, 0, lu, ru);
-      std::vector<word> all{lu ? word{1} : word{0}, ru ? word{1} : word{0}};
-      auto valid = be.reveal(j.valid);
-      for (auto& c : j.columns) {
-        auto v = be.reveal(c);
-        for (std::size_t i = 0; i < v.size(); ++i)
-          if (valid[i] == 1)
-            all.push_back(v[i]);
-      }
-      return to_bytes(all);
-    },
-    o);
-}
-
-} // namespace
-
-BOOST_AUTO_TEST_CASE(join_unique_on_rss3_matches_the_pairs) {
-  // Keys 0, 3, 6, ... on the left and 0, 2, 4, ... on the right: a match every 6.
-  for (std::size_t n : {1, 7, 1000}) {
-    std::vector<std::vector<word>> l(2);
-    std::vector<std::vector<word>> r(2);
-    for (std::size_t i = 0; i < n; ++i) {
-      l[0].push_back(3 * i);
-      l[1].push_back(1000 + i);
-      r[0].push_back(2 * i);
-      r[1].push_back(5000 + i);
-    }
-    auto out = join_on_rss3(l, r);
-    for (unsigned i = 0; i < 3; ++i)
-      BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
-    auto got = to_words(out[0].bytes);
-    BOOST_REQUIRE_GE(got.size(), 2u);
-    BOOST_CHECK(got[0] == 1 && got[1] == 1);
-    // Columns of the valid rows, column by column: left key, left payload, right key, right payload.
-    std::vector<word> keys;
-    for (std::size_t i = 0; i < n; ++i)
-      if ((3 * i) % 2 == 0 && 3 * i / 2 < n)
-        keys.push_back(3 * i);
-    const auto m = keys.size();
-    BOOST_REQUIRE_EQUAL(got.size(), 2 + 4 * m);
-    for (std::size_t i = 0; i < m; ++i) {
-      BOOST_CHECK_EQUAL(got[2 + i], keys[i]);
-      BOOST_CHECK_EQUAL(got[2 + m + i], 1000 + keys[i] / 3);
-      BOOST_CHECK_EQUAL(got[2 + 2 * m + i], keys[i]);
-      BOOST_CHECK_EQUAL(got[2 + 3 * m + i], 5000 + keys[i] / 2);
-    }
-  }
-}
-
-BOOST_AUTO_TEST_CASE(a_deviating_party_in_a_join_fails_every_party) {
-  std::vector<std::vector<word>> l{{1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}};
-  std::vector<std::vector<word>> r{{2, 4, 6}, {9, 9, 9}};
-  expect_every_party_fails(join_on_rss3(l, r, 1, failing_run(5000ms)));
 }

@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace joconde::engines::kernels::detail {
 
@@ -136,6 +137,10 @@ void scatter(secret& dst, std::span<const std::size_t> index, const secret& src)
   if (!dst.b.empty())
     for (std::size_t i = 0; i < index.size(); ++i)
       dst.b[index[i]] = src.b[i];
+}
+
+unsigned index_bits(std::size_t n) {
+  return std::max(1u, static_cast<unsigned>(std::bit_width(n)));
 }
 
 std::size_t pow2_at_least(std::size_t n) {

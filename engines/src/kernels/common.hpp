@@ -83,4 +83,7 @@ void scatter(secret& dst, std::span<const std::size_t> index, const secret& src)
 /// The smallest power of two >= n (1 for n <= 1).
 std::size_t pow2_at_least(std::size_t n);
 
+/// Bits that hold a row index below n (at least 1).
+unsigned index_bits(std::size_t n);
+
 } // namespace joconde::engines::kernels::detail

@@ -1,5 +1,8 @@
-// The inner join on unique keys by shuffling and sorting (sort_distinct): O((n + m) log(n + m))
-// comparisons instead of the bitonic network's O((n + m) log^2(n + m)).
+// Joins by shuffling and sorting (sort_distinct): O((n + m) log(n + m)) comparisons instead of the
+// bitonic network's O((n + m) log^2(n + m)). The union of both sides is sorted so that each key's
+// unique row comes first in its run of equal keys, followed by the repeating side's rows with that
+// key; the unique row's columns are copied along the run, then the rows of the repeating side are
+// picked out after a shuffle.
 
 #include "joconde/engines/kernels.hpp"
 
@@ -13,69 +16,183 @@ using namespace detail;
 
 namespace {
 
-/// Where the distinct sort keys of invalid rows start: above every 4 key + side of a valid row
-/// (|key| < 2^59), below sort_distinct's 2^62.
+/// Where the distinct sort keys of invalid rows start: above every sort key of a valid row (|key|
+/// < 2^59 gives |2 key + side| < 2^60, and the packed one-word keys of 1:N stay below 2^61),
+/// below sort_distinct's 2^62.
 constexpr word invalid_base = word{1} << 61;
+
+/// The rows of `candidates` (columns of one length) whose `side` flag is 1, in an order no party
+/// knows: shuffles them with the flag, reveals the shuffled flags (uniformly any `kept` of the
+/// rows, whatever the data) and keeps the flagged rows. Throws unless exactly `kept` are flagged,
+/// which an honest run always gives.
+std::vector<secret> keep_flagged(backend& b, std::vector<secret>& candidates, secret side, std::size_t kept) {
+  std::vector<secret*> columns;
+  for (auto& c : candidates)
+    columns.push_back(&c);
+  columns.push_back(&side);
+  b.shuffle(columns);
+  auto flags = b.reveal(side);
+  std::vector<std::size_t> at;
+  at.reserve(kept);
+  for (std::size_t i = 0; i < flags.size(); ++i)
+    if (flags[i] == 1)
+      at.push_back(i);
+    else if (flags[i] != 0)
+      size_error("join_many", "a side flag opened to " + std::to_string(flags[i]));
+  if (at.size() != kept)
+    size_error("join_many", std::to_string(at.size()) + " rows of the repeating side opened for " + std::to_string(kept));
+  std::vector<secret> out;
+  for (const auto& c : candidates)
+    out.push_back(gather(c, at));
+  return out;
+}
+
+/// Copies each row's value forward from the first row of its run (a run starts where `head` is 1,
+/// and at row 0), for every column of `values`: Hillis-Steele, one mul per doubling of the
+/// distance, ceil(log2 T) rounds of (values + 1) (T - d) products.
+void copy_from_run_heads(backend& b, std::vector<secret>& values, secret head) {
+  const std::size_t rows = head.size();
+  const std::size_t k = values.size();
+  for (std::size_t d = 1; d < rows; d *= 2) {
+    const std::size_t len = rows - d;
+    // v[i] = v[i - d] + h[i] (v[i] - v[i - d]); h[i] = h[i] + h[i - d] - h[i] h[i - d], i >= d.
+    auto h_here = slice(head, d, len);
+    auto h_back = slice(head, 0, len);
+    std::vector<secret> back;
+    std::vector<secret> step;
+    for (const auto& v : values) {
+      back.push_back(slice(v, 0, len));
+      step.push_back(b.sub(slice(v, d, len), back.back()));
+    }
+    step.push_back(h_back);
+    std::vector<const secret*> parts;
+    for (const auto& s : step)
+      parts.push_back(&s);
+    auto products = b.mul(tile(h_here, k + 1), concat(parts));
+    for (std::size_t c = 0; c < k; ++c) {
+      auto moved = b.add(back[c], slice(products, c * len, len));
+      auto v = slice(values[c], 0, d);
+      append(v, moved);
+      values[c] = std::move(v);
+    }
+    auto joined = b.sub(b.add(h_here, h_back), slice(products, k * len, len));
+    auto h = slice(head, 0, d);
+    append(h, joined);
+    head = std::move(h);
+  }
+}
+
+/// 1 unless a sum in `counts` is not 0, opened: the one bit join_many reveals.
+bool none_counted(backend& b, const secret& counts) {
+  auto bit = b.reveal(b.eq(b.sum(counts), b.constant(0, 1)));
+  return bit.at(0) == 1;
+}
 
 } // namespace
 
-secret_table join_unique(backend& b, const secret_table& left, std::size_t left_key, const secret_table& right,
-                         std::size_t right_key, bool& left_unique, bool& right_unique) {
-  check_table("join_unique", "left", left, left_key);
-  check_table("join_unique", "right", right, right_key);
-  const auto cl = left.columns.size();
-  const auto cr = right.columns.size();
-  const auto total = left.rows + right.rows;
-  left_unique = right_unique = true;
+secret_table join_many(backend& b, const secret_table& many, std::size_t many_key, const secret_table& unique,
+                       std::size_t unique_key, bool one_to_one, bool& keys_ok, unsigned key_bits) {
+  check_table("join_many", "many", many, many_key);
+  check_table("join_many", "unique", unique, unique_key);
+  const auto cm = many.columns.size();
+  const auto cu = unique.columns.size();
+  const auto n = unique.rows;
+  const auto m = many.rows;
+  const auto total = n + m;
+  keys_ok = true;
   secret_table out;
-  out.columns.resize(cl + cr);
-  if (total < 2)
-    return out;
-  // Sort key 4 key + side (side 0 left, 1 right) on valid rows, 2^61 + 2 row on invalid ones: all
-  // distinct while each side's keys are, and after sorting row k matches row k + 1 exactly when
-  // key[k] + 1 == key[k + 1] (same key, left then right: the gaps of 4 between keys and of 2
-  // between invalid rows leave no other neighbours one apart). The other columns ride in `slots`
-  // shared columns: left column j on left rows, right column j on right rows.
-  std::vector<word> sides(total, 0);
-  std::fill(sides.begin() + static_cast<std::ptrdiff_t>(left.rows), sides.end(), 1);
-  auto side = constants(b, sides);
-  auto side_keys = b.add(b.mul_public(concat({&left.columns[left_key], &right.columns[right_key]}), 4), side);
-  std::vector<secret> columns;
-  columns.push_back(keys_or_distinct(b, side_keys, concat({&left.valid, &right.valid}), invalid_base, 2, 0));
-  const auto slots = std::max(cl, cr);
-  for (std::size_t j = 0; j < slots; ++j) {
-    auto l = j < cl ? left.columns[j] : b.constant(0, left.rows);
-    auto r = j < cr ? right.columns[j] : b.constant(0, right.rows);
-    columns.push_back(concat({&l, &r}));
-  }
-  columns.push_back(std::move(side));  // last: which side a sorted row came from
-  std::vector<secret*> sorted;
-  for (auto& c : columns)
-    sorted.push_back(&c);
-  sort_distinct(b, sorted);
-
-  // One batch of equality tests: neighbours equal (a key repeated within one side, which side the
-  // side column says) and neighbours one apart (a match).
-  const auto m = total - 1;
-  auto here = slice(columns[0], 0, m);
-  auto plus_one = b.add_public(here, 1);
-  auto next = slice(columns[0], 1, m);
-  auto tests = b.eq(concat({&here, &plus_one}), concat({&next, &next}));
-  auto repeats = slice(tests, 0, m);
-  auto on_right = b.mul(repeats, slice(columns.back(), 1, m));
-  auto on_left = b.sub(repeats, on_right);
-  auto left_repeats = b.sum(on_left);
-  auto right_repeats = b.sum(on_right);
-  auto sums = concat({&left_repeats, &right_repeats});
-  auto none = b.reveal(b.eq(sums, b.constant(0, 2)));
-  left_unique = none.at(0) == 1;
-  right_unique = none.at(1) == 1;
   out.rows = m;
-  out.valid = slice(tests, m, m);
-  for (std::size_t j = 0; j < cl; ++j)
-    out.columns[j] = slice(columns[1 + j], 0, m);
-  for (std::size_t j = 0; j < cr; ++j)
-    out.columns[cl + j] = slice(columns[1 + j], 1, m);
+  if (n == 0 || m == 0) {
+    // Nothing can match (the sizes are public): many's rows, zero unique columns, none valid.
+    out.columns = many.columns;
+    for (std::size_t j = 0; j < cu; ++j)
+      out.columns.push_back(b.constant(0, m));
+    out.valid = b.constant(0, m);
+    return out;
+  }
+  // The union: unique's rows (side 0), then many's (side 1); slot j holds column j of the row's
+  // own side (0 where that side has fewer columns).
+  std::vector<word> sides(total, 0);
+  std::fill(sides.begin() + static_cast<std::ptrdiff_t>(n), sides.end(), 1);
+  auto side = constants(b, sides);
+  auto key = concat({&unique.columns[unique_key], &many.columns[many_key]});
+  auto valid = concat({&unique.valid, &many.valid});
+  const auto slots = std::max(cm, cu);
+  std::vector<secret> slot;
+  for (std::size_t j = 0; j < slots; ++j) {
+    auto u = j < cu ? unique.columns[j] : b.constant(0, n);
+    auto v = j < cm ? many.columns[j] : b.constant(0, m);
+    slot.push_back(concat({&u, &v}));
+  }
+  std::vector<secret> candidates;
+  secret match;
+  if (one_to_one) {
+    // Sort key 2 key + side (invalid rows: 2^61 + 2 i), distinct while both sides' keys are; a
+    // many row matches exactly when the row before it is 1 below (its key's unique row).
+    auto sort_key = keys_or_distinct(b, b.add(b.mul_public(key, 2), side), valid, invalid_base, 2, 0);
+    std::vector<secret*> sorted{&sort_key, &side};
+    for (auto& c : slot)
+      sorted.push_back(&c);
+    sort_distinct(b, sorted);
+    auto here = slice(sort_key, 0, total - 1);
+    auto plus_one = b.add_public(here, 1);
+    auto next = slice(sort_key, 1, total - 1);
+    auto tests = b.eq(concat({&here, &plus_one}), concat({&next, &next}));
+    keys_ok = none_counted(b, slice(tests, 0, total - 1));
+    match = b.constant(0, 1);
+    append(match, slice(tests, total - 1, total - 1));
+    for (std::size_t j = 0; j < cm; ++j)
+      candidates.push_back(slot[j]);
+    for (std::size_t j = 0; j < cu; ++j) {
+      auto before = b.constant(0, 1);
+      append(before, slice(slot[j], 0, total - 1));
+      candidates.push_back(std::move(before));
+    }
+  } else {
+    // Distinct sort keys (key, side, row): unique's row first in each run of equal keys, then
+    // many's rows in their order. One word when the key leaves room for side and row number,
+    // else the pair (key, side 2^32 + row). Invalid rows get keys 2^61 + i, runs of their own.
+    const auto bits = index_bits(total);
+    std::vector<word> rows(total);
+    for (std::size_t i = 0; i < total; ++i)
+      rows[i] = static_cast<word>(i);
+    auto row = constants(b, rows);
+    auto run_key = keys_or_distinct(b, key, valid, invalid_base, 1, 0);
+    std::vector<secret> keys;
+    if (key_bits + bits <= 60) {
+      auto packed = b.add(b.mul_public(b.add(b.mul_public(key, 2), side), word{1} << bits), row);
+      keys.push_back(keys_or_distinct(b, packed, valid, invalid_base, 1, 0));
+      keys.push_back(run_key);
+    } else {
+      keys.push_back(run_key);
+      keys.push_back(b.add(b.mul_public(side, word{1} << 32), row));
+    }
+    std::vector<secret*> sorted{&keys[0], &keys[1], &side};
+    for (auto& c : slot)
+      sorted.push_back(&c);
+    sort_distinct(b, sorted, key_bits + bits <= 60 ? 1 : 2);
+    const auto& runs = key_bits + bits <= 60 ? keys[1] : keys[0];
+    // A run starts where the key changes; a unique row inside a run repeats a unique key.
+    auto same = b.eq(slice(runs, 1, total - 1), slice(runs, 0, total - 1));
+    auto head = b.constant(1, 1);
+    append(head, one_minus(b, same));
+    keys_ok = none_counted(b, b.mul(same, one_minus(b, slice(side, 1, total - 1))));
+    std::vector<secret> values{one_minus(b, side)};
+    for (std::size_t j = 0; j < cu; ++j)
+      values.push_back(slot[j]);
+    copy_from_run_heads(b, values, std::move(head));
+    // A many row matches where its run starts with a unique row.
+    match = b.mul(values[0], side);
+    for (std::size_t j = 0; j < cm; ++j)
+      candidates.push_back(slot[j]);
+    for (std::size_t j = 0; j < cu; ++j)
+      candidates.push_back(std::move(values[1 + j]));
+  }
+  candidates.push_back(std::move(match));
+  auto kept = keep_flagged(b, candidates, side, m);
+  out.valid = std::move(kept.back());
+  kept.pop_back();
+  out.columns = std::move(kept);
   return out;
 }
 

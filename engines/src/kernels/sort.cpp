@@ -17,8 +17,8 @@
 // quicksort alone, measured by simulation at 10^6 and 10^7 rows) in about 120 levels at 10^6 rows
 // (quicksort alone: 50); a constant number of steps keeps the levels O(log n).
 //
-// Only the key column moves while sorting (its shares follow their places); every other column is
-// permuted once at the end by the order found, locally.
+// Only the key moves while sorting (its shares follow their places; a two-word key moves as a
+// unit); every other column is permuted once at the end by the order found, locally.
 
 #include "joconde/engines/kernels.hpp"
 
@@ -49,8 +49,9 @@ struct segment {
 
 /// The sort's state. Buffers are kept between levels, so their capacity is reused.
 struct sorter {
+  std::size_t words = 1;             // words per key: 1, or 2 for (high, low) pairs
   std::vector<std::uint32_t> order;  // the shuffled row at each place
-  secret keys;                       // its key shares, in place order
+  secret keys;                       // its key shares, in place order (`words` per place)
   // A level's comparisons: whether the key at place left[k] is below the key at place right[k].
   std::vector<std::uint32_t> left;
   std::vector<std::uint32_t> right;
@@ -69,13 +70,20 @@ bool with_b(const sorter& s) {
   return !s.keys.b.empty();
 }
 
+/// Copies the key words of place `from` of `src` to place `to` of `dst`.
+void copy_key(const sorter& s, const secret& src, std::size_t from, secret& dst, std::size_t to) {
+  for (std::size_t k = 0; k < s.words; ++k) {
+    dst.a[to * s.words + k] = src.a[from * s.words + k];
+    if (with_b(s))
+      dst.b[to * s.words + k] = src.b[from * s.words + k];
+  }
+}
+
 /// Copies place `from` of the sort's order and keys to place `to` of `order` and `keys`.
 void copy_place(const sorter& s, std::size_t from, std::vector<std::uint32_t>& order, secret& keys,
                 std::size_t to) {
   order[to] = s.order[from];
-  keys.a[to] = s.keys.a[from];
-  if (with_b(s))
-    keys.b[to] = s.keys.b[from];
+  copy_key(s, s.keys, from, keys, to);
 }
 
 /// Makes `x` hold n elements in the share layout of the sort's keys.
@@ -84,24 +92,44 @@ void resize_like(const sorter& s, secret& x, std::size_t n) {
   x.b.resize(with_b(s) ? n : 0);
 }
 
-/// Runs the level's comparisons (left/right) and stores their outcomes in `below`.
+/// Writes word `word` of the key at each place of places[from, from + count) to x[at, at + count).
+void gather_keys(const sorter& s, const std::vector<std::uint32_t>& places, std::size_t from,
+                 std::size_t count, std::size_t word, secret& x, std::size_t at) {
+  for (std::size_t k = 0; k < count; ++k)
+    x.a[at + k] = s.keys.a[places[from + k] * s.words + word];
+  if (with_b(s))
+    for (std::size_t k = 0; k < count; ++k)
+      x.b[at + k] = s.keys.b[places[from + k] * s.words + word];
+}
+
+/// Runs the level's comparisons (left/right) and stores their outcomes in `below`. One-word keys:
+/// one lt per comparison. (high, low) pairs: [hl < hr] + [hl == hr] [ll < lr], computed as
+/// [hl < hr] + (1 - [hl < hr] - [hr < hl]) [ll < lr]: three lt elements in one call, then one mul.
 void compare_places(backend& b, sorter& s) {
   const std::size_t m = s.left.size();
+  const std::size_t limit = s.words == 1 ? batch_limit : batch_limit / 2;
   s.below.resize(m);
-  for (std::size_t done = 0; done < m; done += batch_limit) {
-    const std::size_t count = std::min(batch_limit, m - done);
-    resize_like(s, s.element, count);
-    resize_like(s, s.pivot, count);
-    for (std::size_t k = 0; k < count; ++k) {
-      s.element.a[k] = s.keys.a[s.left[done + k]];
-      s.pivot.a[k] = s.keys.a[s.right[done + k]];
+  for (std::size_t done = 0; done < m; done += limit) {
+    const std::size_t count = std::min(limit, m - done);
+    const std::size_t elements = s.words == 1 ? count : 3 * count;
+    resize_like(s, s.element, elements);
+    resize_like(s, s.pivot, elements);
+    gather_keys(s, s.left, done, count, 0, s.element, 0);
+    gather_keys(s, s.right, done, count, 0, s.pivot, 0);
+    secret outcome;
+    if (s.words == 1) {
+      outcome = b.lt(s.element, s.pivot);
+    } else {
+      gather_keys(s, s.right, done, count, 0, s.element, count);
+      gather_keys(s, s.left, done, count, 0, s.pivot, count);
+      gather_keys(s, s.left, done, count, 1, s.element, 2 * count);
+      gather_keys(s, s.right, done, count, 1, s.pivot, 2 * count);
+      auto bits = b.lt(s.element, s.pivot);
+      auto high_below = slice(bits, 0, count);
+      auto tie = b.sub(one_minus(b, high_below), slice(bits, count, count));
+      outcome = b.add(high_below, b.mul(tie, slice(bits, 2 * count, count)));
     }
-    if (with_b(s))
-      for (std::size_t k = 0; k < count; ++k) {
-        s.element.b[k] = s.keys.b[s.left[done + k]];
-        s.pivot.b[k] = s.keys.b[s.right[done + k]];
-      }
-    auto bits = b.reveal(b.lt(s.element, s.pivot));
+    auto bits = b.reveal(outcome);
     for (std::size_t k = 0; k < count; ++k)
       s.below[done + k] = bits[k] != 0 ? 1 : 0;
   }
@@ -115,7 +143,7 @@ void partition_level(sorter& s) {
     largest = std::max<std::size_t>(largest, g.size);
   if (s.spare_order.size() < largest) {
     s.spare_order.resize(largest);
-    resize_like(s, s.spare_keys, largest);
+    resize_like(s, s.spare_keys, largest * s.words);
   }
   std::size_t k = 0;
   s.next.clear();
@@ -135,9 +163,7 @@ void partition_level(sorter& s) {
     }
     for (std::size_t j = 0; j < high; ++j) {
       s.order[low + j] = s.spare_order[j];
-      s.keys.a[low + j] = s.spare_keys.a[j];
-      if (with_b(s))
-        s.keys.b[low + j] = s.spare_keys.b[j];
+      copy_key(s, s.spare_keys, j, s.keys, low + j);
     }
     const std::size_t lows = low - g.first;
     if (lows >= 2)
@@ -170,7 +196,7 @@ void place_buckets(sorter& s, std::size_t from, std::size_t to) {
   for (std::size_t i = 0; i < to - from; ++i)
     ++start[s.lo[i]];
   s.spare_order.resize(to);
-  resize_like(s, s.spare_keys, to);
+  resize_like(s, s.spare_keys, to * s.words);
   s.open.clear();
   std::size_t at = 0;
   for (std::size_t c = 0; c <= from; ++c) {
@@ -185,9 +211,9 @@ void place_buckets(sorter& s, std::size_t from, std::size_t to) {
   for (std::size_t i = 0; i < to - from; ++i)
     copy_place(s, from + i, s.spare_order, s.spare_keys, start[s.lo[i]]++);
   std::copy_n(s.spare_order.begin(), to, s.order.begin());
-  std::copy_n(s.spare_keys.a.begin(), to, s.keys.a.begin());
+  std::copy_n(s.spare_keys.a.begin(), to * s.words, s.keys.a.begin());
   if (with_b(s))
-    std::copy_n(s.spare_keys.b.begin(), to, s.keys.b.begin());
+    std::copy_n(s.spare_keys.b.begin(), to * s.words, s.keys.b.begin());
 }
 
 /// Sorts places [0, to) given that [0, from) is sorted: parallel binary search of each place of
@@ -223,9 +249,13 @@ void insert_block(backend& b, sorter& s, std::size_t from, std::size_t to) {
 
 } // namespace
 
-void sort_distinct(backend& b, std::span<secret* const> columns) {
+void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words) {
   if (columns.empty())
     return;
+  if (key_words != 1 && key_words != 2)
+    size_error("sort_distinct", std::to_string(key_words) + " key words (1 or 2 can be)");
+  if (columns.size() < key_words)
+    size_error("sort_distinct", std::to_string(columns.size()) + " columns for " + std::to_string(key_words) + " key words");
   const std::size_t n = columns[0]->size();
   for (const secret* c : columns)
     expect_size("sort_distinct", "column", *c, n);
@@ -235,18 +265,43 @@ void sort_distinct(backend& b, std::span<secret* const> columns) {
   if (n < 2)
     return;
   sorter s;
+  s.words = key_words;
   s.order.resize(n);
   for (std::size_t i = 0; i < n; ++i)
     s.order[i] = static_cast<std::uint32_t>(i);
-  s.keys = std::move(*columns[0]);
+  if (key_words == 1) {
+    s.keys = std::move(*columns[0]);
+  } else {
+    // Interleaved: the two words of a place side by side, so that places move as units.
+    const bool shares_b = !columns[0]->b.empty();
+    s.keys.a.resize(2 * n);
+    s.keys.b.resize(shares_b ? 2 * n : 0);
+    for (std::size_t w = 0; w < 2; ++w) {
+      for (std::size_t i = 0; i < n; ++i)
+        s.keys.a[2 * i + w] = columns[w]->a[i];
+      if (shares_b)
+        for (std::size_t i = 0; i < n; ++i)
+          s.keys.b[2 * i + w] = columns[w]->b[i];
+    }
+  }
   const std::size_t first = n < quicksort_only ? n : n >> 6;
   s.open.push_back({0, static_cast<std::uint32_t>(first)});
   quicksort_levels(b, s);
   if (first < n)
     for (unsigned shift : {4u, 2u, 0u})
       insert_block(b, s, n >> (shift + 2), n >> shift);
-  *columns[0] = std::move(s.keys);
-  for (std::size_t c = 1; c < columns.size(); ++c)
+  if (key_words == 1) {
+    *columns[0] = std::move(s.keys);
+  } else {
+    for (std::size_t w = 0; w < 2; ++w) {
+      for (std::size_t i = 0; i < n; ++i)
+        columns[w]->a[i] = s.keys.a[2 * i + w];
+      if (with_b(s))
+        for (std::size_t i = 0; i < n; ++i)
+          columns[w]->b[i] = s.keys.b[2 * i + w];
+    }
+  }
+  for (std::size_t c = key_words; c < columns.size(); ++c)
     *columns[c] = gather(*columns[c], s.order);
 }
 

@@ -21,11 +21,6 @@ using namespace detail;
 
 namespace {
 
-/// Bits that hold a row index below n (at least 1).
-unsigned index_bits(std::size_t n) {
-  return std::max(1u, static_cast<unsigned>(std::bit_width(n)));
-}
-
 /// Replaces x by its inclusive prefix sums, share by share (local).
 void prefix_sums(secret& x) {
   for (std::size_t i = 1; i < x.a.size(); ++i)

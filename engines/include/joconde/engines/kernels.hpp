@@ -236,18 +236,11 @@ secret regr_intercept(backend& b, const grouping& by, const secret& y, const sec
 /// permutation, so nothing but n is learnt; the caller makes keys distinct (e.g. key * 2^b + row
 /// index): equal keys would still be sorted, but the outcomes could then show that they are equal.
 /// O(n log n) comparisons in O(log n) batches expected; memory O(n) words per column.
-void sort_distinct(backend& b, std::span<secret* const> columns);
-
-/// Inner join on unique keys by sorting (what the executor runs): as inner_join, with the same
-/// result (left columns then right columns, n + m - 1 rows, valid exactly on the matching pairs),
-/// after one sort_distinct of n + m rows on 4 key + side carrying max(left, right) + 1 columns, and
-/// one batch of 2 (n + m - 1) equality tests. Sets `left_unique` and `right_unique` to whether the
-/// valid rows of that side have distinct keys, the bits it reveals besides what sort_distinct
-/// shows; with a repeated key the sort's outcomes may also show which rows of that side tie (the
-/// custodian's node refuses such a file at upload, so only a custodian who bypasses it can cause
-/// that, about its own rows), and the result is not a join.
-secret_table join_unique(backend& b, const secret_table& left, std::size_t left_key, const secret_table& right,
-                         std::size_t right_key, bool& left_unique, bool& right_unique);
+/// With `key_words` 2 the key is the pair (columns[0], columns[1]), compared lexicographically
+/// (each word signed, |word| < 2^62; the pairs pairwise distinct): for keys wider than one word,
+/// such as a 58-bit key with a tie-breaking row number. Each comparison then costs three lt
+/// elements and one mul (one more round per level).
+void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words = 1);
 
 /// Inner join of `many` and `unique` on many.columns[many_key] == unique.columns[unique_key]
 /// (|key| < 2^59), where the keys of the valid rows of `unique` are distinct and those of `many`
