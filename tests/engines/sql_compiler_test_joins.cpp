@@ -365,3 +365,31 @@ BOOST_AUTO_TEST_CASE(unique_is_for_integer_and_key_input_columns_only) {
                == "schema of `o`: column `n` is declared UNIQUE, but only input columns can be (the custodian's node "
                   "checks them at upload); drop UNIQUE from it");
 }
+
+BOOST_AUTO_TEST_CASE(the_join_examples_of_the_documentation_compile) {
+  // docs/task-language.md §4.2 and §8, with schemas as they describe them.
+  const auto sectors = std::vector<std::string>{"a", "b"};
+  auto people = table("persons", {unique(key("id")), category("region", regions), category("sex", {"F", "M"})},
+                      100'000);
+  auto register_of = [](std::string name) {
+    return table(std::move(name), {key("person_id"), key("employer"), integer("wage", 0, 1'000'000)}, 100'000);
+  };
+  auto business = table("employers", {unique(key("employer")), category("sector", sectors)}, 10'000);
+  auto wages = sql::compile("INSERT INTO wages SELECT region, COUNT(*) AS jobs, AVG(wage) AS mean_wage\n"
+                            "FROM jobs JOIN persons ON jobs.person_id = persons.id\n"
+                            "GROUP BY region HAVING COUNT(*) >= 10;",
+                            {people, register_of("jobs")},
+                            {table("wages", {category("region", regions), integer("jobs", 0, 0), decimal("mean_wage", 2)})});
+  BOOST_TEST(wages.ok(), (wages ? std::string{} : wages.err().message));
+  auto sectors_out = sql::compile(
+    "INSERT INTO jobs_by_sector\n"
+    "SELECT sector, sex, COUNT(*) AS jobs, SUM(wage) AS wages\n"
+    "FROM a_jobs UNION ALL b_jobs\n"
+    "  JOIN persons ON a_jobs.person_id = persons.id\n"
+    "  JOIN employers ON a_jobs.employer = employers.employer\n"
+    "GROUP BY sector, sex HAVING COUNT(*) >= 10;",
+    {people, register_of("a_jobs"), register_of("b_jobs"), business},
+    {table("jobs_by_sector",
+           {category("sector", sectors), category("sex", {"F", "M"}), integer("jobs", 0, 0), integer("wages", 0, 0)})});
+  BOOST_TEST(sectors_out.ok(), (sectors_out ? std::string{} : sectors_out.err().message));
+}
