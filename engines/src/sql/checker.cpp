@@ -130,16 +130,9 @@ void check_union(select_stmt& s, const program_impl& prog) {
   for (std::size_t k = 0; k < s.unions.size(); ++k) {
     auto& u = s.unions[k];
     u.index = find_table(prog.inputs, u.name, u.pos, "input");
-    auto earlier = s.from_pos;
-    bool repeated = u.index == s.from_index;
-    for (std::size_t j = 0; j < k && !repeated; ++j)
-      if (s.unions[j].index == u.index) {
-        repeated = true;
-        earlier = s.unions[j].pos;
-      }
-    if (repeated)
+    if (const auto* earlier = named_before(s, u.index, k, 0))
       throw sql_error(u.pos, "`" + u.name + "` is already in this UNION ALL (at "
-                               + where_str(earlier) + "); unite distinct inputs, each once");
+                               + where_str(*earlier) + "); unite distinct inputs, each once");
     const auto& other = prog.inputs[u.index];
     check_same_columns(first, other, u.pos);
     for (std::size_t i = 0; i < other.columns.size(); ++i) {
@@ -331,6 +324,18 @@ std::size_t find_table(const std::vector<table_schema>& tables, const std::strin
 
 std::string where_str(position p) {
   return std::to_string(p.line) + ":" + std::to_string(p.column);
+}
+
+const position* named_before(const select_stmt& s, std::size_t input, std::size_t unions, std::size_t joins) {
+  if (s.from_index == input)
+    return &s.from_pos;
+  for (std::size_t k = 0; k < unions; ++k)
+    if (s.unions[k].index == input)
+      return &s.unions[k].pos;
+  for (std::size_t k = 0; k < joins; ++k)
+    if (s.joins[k].index == input)
+      return &s.joins[k].pos;
+  return nullptr;
 }
 
 std::size_t resolve(const scope& sc, const std::string& qualifier, const std::string& name,

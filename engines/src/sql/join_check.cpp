@@ -196,22 +196,10 @@ void check_joins(select_stmt& s, const program_impl& prog, scope& sc) {
   for (std::size_t k = 0; k < s.joins.size(); ++k) {
     auto& j = s.joins[k];
     j.index = find_table(prog.inputs, j.name, j.pos, "input");
-    auto earlier = s.from_pos;
-    bool repeated = j.index == s.from_index;
-    for (const auto& u : s.unions)
-      if (!repeated && u.index == j.index) {
-        repeated = true;
-        earlier = u.pos;
-      }
-    for (std::size_t i = 0; i < k && !repeated; ++i)
-      if (s.joins[i].index == j.index) {
-        repeated = true;
-        earlier = s.joins[i].pos;
-      }
-    if (repeated)
+    if (const auto* earlier = named_before(s, j.index, s.unions.size(), k))
       throw sql_error(j.pos, "`" + j.name + "` is joined with itself (it is already in this statement, at "
-                               + where_str(earlier) + "); each input may appear once in a statement, so join "
-                                                      "different inputs");
+                               + where_str(*earlier) + "); each input may appear once in a statement, so join "
+                                                       "different inputs");
     const auto& right = prog.inputs[j.index];
     const column_schema* lc = nullptr;
     auto lt = resolve_on(j, sc, right, lc);

@@ -105,6 +105,10 @@ std::string where_str(position p);
 std::size_t find_table(const std::vector<table_schema>& tables, const std::string& name,
                        position pos, const char* what);
 
+/// Where input `input` is named in `s` before: as its FROM, among its first `unions` UNION ALL
+/// inputs or its first `joins` JOIN inputs (indices already resolved); nullptr if not.
+const position* named_before(const select_stmt& s, std::size_t input, std::size_t unions, std::size_t joins);
+
 // -- joins ---------------------------------------------------------------------------------------
 
 /// Checks the JOIN steps of `s` in order (docs/task-language.md §4.2): resolves each ON against the
