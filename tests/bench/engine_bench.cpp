@@ -7,7 +7,9 @@
 // Usage: joconde-bench-engine [FIGURE...], e.g. `joconde-bench-engine mul_1e7`; no argument runs
 // every figure. round_trip_1e3 is 1000 sequential one-element multiplications (round latency);
 // shuffle_1e6 shuffles 10^6 rows of three words (backend::shuffle), sort_1e6 sorts 10^6 rows of a
-// distinct random key (|key| < 2^62) and two payload words (kernels::sort_distinct).
+// distinct random key (|key| < 2^62) and two payload words (kernels::sort_distinct), join_1n_1e6
+// joins 10^6 rows with unique 58-bit keys to 3 10^6 rows whose keys repeat, each side with two
+// payload words (kernels::join_many, two-word sort keys).
 //
 // To add a figure, append to `figures()` an entry with a name, its unit conversion and two steps:
 // `prepare` (untimed; returns whatever the timed step needs) and `run` (timed).
@@ -29,6 +31,7 @@
 #include <random>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -98,6 +101,37 @@ prepared keyed_rows(backend& be, unsigned party, std::size_t n) {
   p.inputs.push_back(be.input(0, keys, n));
   p.inputs.push_back(input_random(be, party, 0, n, 64));
   p.inputs.push_back(input_random(be, party, 0, n, 64));
+  return p;
+}
+
+/// A 1:N join's sides as tables (kernels::join_many): party 0 shares n rows of a unique side (a
+/// distinct 58-bit key, the width of a text key, and two random payload words) and 3 n rows of a
+/// repeating side whose keys are those of the unique side (each about 2.7 times; about 1 in 20
+/// rows another key, unmatched) with two payload words. inputs: nothing; tables "unique", "many".
+prepared one_to_many_rows(backend& be, unsigned party, std::size_t n) {
+  std::vector<word> unique_keys;
+  std::vector<word> many_keys;
+  if (party == 0) {
+    std::mt19937_64 gen{4242};
+    std::set<word> seen;
+    while (unique_keys.size() < n)
+      if (auto k = gen() >> 6; seen.insert(k).second)
+        unique_keys.push_back(k);
+    for (std::size_t i = 0; i < 3 * n; ++i)
+      many_keys.push_back(gen() % 20 == 0 ? gen() >> 6 : unique_keys[gen() % n]);
+  }
+  auto table = [&](const std::vector<word>& keys, std::size_t rows) {
+    joconde::engines::secret_table t;
+    t.rows = rows;
+    t.columns.push_back(be.input(0, keys, rows));
+    t.columns.push_back(input_random(be, party, 0, rows, 64));
+    t.columns.push_back(input_random(be, party, 0, rows, 64));
+    t.valid = be.constant(1, rows);
+    return t;
+  };
+  prepared p;
+  p.tables["unique"] = table(unique_keys, n);
+  p.tables["many"] = table(many_keys, 3 * n);
   return p;
 }
 
@@ -272,6 +306,13 @@ std::vector<figure> figures() {
                  [](backend& be, prepared& p) { be.shuffle(columns_of(p)); }});
   out.push_back({"sort_1e6", 1'000'000, false, keyed_rows, [](backend& be, prepared& p) {
                    joconde::engines::kernels::sort_distinct(be, columns_of(p));
+                 }});
+  out.push_back({"join_1n_1e6", 1'000'000, false, one_to_many_rows, [](backend& be, prepared& p) {
+                   bool ok = false;
+                   joconde::engines::kernels::join_many(be, p.tables.at("many"), 0, p.tables.at("unique"), 0,
+                                                        false, ok, 58);
+                   if (!ok)
+                     throw std::runtime_error("join_1n_1e6: the unique side's keys repeat");
                  }});
   add_sql_figures(out);
   return out;

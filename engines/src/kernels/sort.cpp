@@ -103,31 +103,31 @@ void gather_keys(const sorter& s, const std::vector<std::uint32_t>& places, std:
 }
 
 /// Runs the level's comparisons (left/right) and stores their outcomes in `below`. One-word keys:
-/// one lt per comparison. (high, low) pairs: [hl < hr] + [hl == hr] [ll < lr], computed as
-/// [hl < hr] + (1 - [hl < hr] - [hr < hl]) [ll < lr]: three lt elements in one call, then one mul.
+/// one lt per comparison. (high, low) pairs: with g = 1 - [ll < lr] (0 or 1),
+/// (hl, ll) < (hr, lr) exactly when 2 hl + g < 2 hr + 1 (hl < hr: 2 hl + g <= 2 hr - 1; hl > hr:
+/// 2 hl + g >= 2 hr + 2; hl == hr: when g == 0): two lt of one element per comparison, one after
+/// the other.
 void compare_places(backend& b, sorter& s) {
   const std::size_t m = s.left.size();
-  const std::size_t limit = s.words == 1 ? batch_limit : batch_limit / 2;
   s.below.resize(m);
-  for (std::size_t done = 0; done < m; done += limit) {
-    const std::size_t count = std::min(limit, m - done);
-    const std::size_t elements = s.words == 1 ? count : 3 * count;
-    resize_like(s, s.element, elements);
-    resize_like(s, s.pivot, elements);
+  for (std::size_t done = 0; done < m; done += batch_limit) {
+    const std::size_t count = std::min(batch_limit, m - done);
+    resize_like(s, s.element, count);
+    resize_like(s, s.pivot, count);
     gather_keys(s, s.left, done, count, 0, s.element, 0);
     gather_keys(s, s.right, done, count, 0, s.pivot, 0);
     secret outcome;
     if (s.words == 1) {
       outcome = b.lt(s.element, s.pivot);
     } else {
-      gather_keys(s, s.right, done, count, 0, s.element, count);
-      gather_keys(s, s.left, done, count, 0, s.pivot, count);
-      gather_keys(s, s.left, done, count, 1, s.element, 2 * count);
-      gather_keys(s, s.right, done, count, 1, s.pivot, 2 * count);
-      auto bits = b.lt(s.element, s.pivot);
-      auto high_below = slice(bits, 0, count);
-      auto tie = b.sub(one_minus(b, high_below), slice(bits, count, count));
-      outcome = b.add(high_below, b.mul(tie, slice(bits, 2 * count, count)));
+      secret low_left;
+      secret low_right;
+      resize_like(s, low_left, count);
+      resize_like(s, low_right, count);
+      gather_keys(s, s.left, done, count, 1, low_left, 0);
+      gather_keys(s, s.right, done, count, 1, low_right, 0);
+      auto g = one_minus(b, b.lt(low_left, low_right));
+      outcome = b.lt(b.add(b.mul_public(s.element, 2), g), b.add_public(b.mul_public(s.pivot, 2), 1));
     }
     auto bits = b.reveal(outcome);
     for (std::size_t k = 0; k < count; ++k)

@@ -3,9 +3,10 @@
 // Oblivious relational and statistical building blocks over any backend (DESIGN.md §9): grouping by
 // declared category domains, aggregates, sorting and joins. They only call backend operations and
 // rearrange shares locally, so they run unchanged on the reference engine and on rss3, and they
-// never reveal anything but the one bit of unique_keys and the comparison outcomes of sort_distinct
-// (which, on distinct keys after its shuffle, depend on nothing but the row count): filters, group
-// membership and join matches stay secret 0/1 flags.
+// never reveal anything but the one bit of unique_keys and of join_many, the comparison outcomes of
+// sort_distinct (which, on distinct keys after its shuffle, depend on nothing but the row count),
+// and flags opened after a shuffle (sorted_sums' anchors, join_many's sides: uniformly random
+// positions): filters, group membership and join matches stay secret 0/1 flags.
 //
 // Layout: for G groups over n rows, `masks` is one secret of length G * n, group-major (row r of
 // group g at g * n + r), 1 where the row belongs to the group and passes every filter.
@@ -237,9 +238,9 @@ secret regr_intercept(backend& b, const grouping& by, const secret& y, const sec
 /// index): equal keys would still be sorted, but the outcomes could then show that they are equal.
 /// O(n log n) comparisons in O(log n) batches expected; memory O(n) words per column.
 /// With `key_words` 2 the key is the pair (columns[0], columns[1]), compared lexicographically
-/// (each word signed, |word| < 2^62; the pairs pairwise distinct): for keys wider than one word,
-/// such as a 58-bit key with a tie-breaking row number. Each comparison then costs three lt
-/// elements and one mul (one more round per level).
+/// (each word signed; the pairs pairwise distinct; high words less than 2^62 apart, low words
+/// less than 2^63 apart): for keys wider than one word, such as a 58-bit key with a tie-breaking
+/// row number. Each comparison then costs two lt, one after the other (twice the rounds a level).
 void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words = 1);
 
 /// Inner join of `many` and `unique` on many.columns[many_key] == unique.columns[unique_key]
@@ -250,13 +251,13 @@ void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key
 /// where the many row is valid and a valid unique row has its key, and then the unique columns are
 /// that row's (meaningless elsewhere). Sets `keys_ok` to whether the keys that must be distinct
 /// are (those of `unique`, and with `one_to_one` those of `many` too): the one bit it reveals
-/// besides the shapes; if not, the result is not a join. The rows of `many` that share a key
-/// never meet in a revealed comparison (the sort breaks their ties by a secret row number), so
-/// nothing about the multiplicities is learnt.
-/// Cost: one sort_distinct of n + m rows (one-word keys when `one_to_one` or when the key's
-/// declared width `key_bits` leaves room for the row numbers, else two-word keys: three lt
-/// elements and one mul per comparison), carrying unique's columns; one eq over n + m - 1
-/// neighbours; for 1:N, ceil(log2(n + m)) mul rounds propagating unique's columns along each run of
+/// besides the shapes; if not, the result is not a join. Rows of `many` that share a key never
+/// compare as equal (the sort breaks their ties by a secret row number), so the revealed
+/// comparisons tell nothing about the multiplicities.
+/// Cost: one sort_distinct of n + m rows carrying max(columns) + 2 columns (one-word keys when
+/// `one_to_one` or when the key's declared width `key_bits` and the row number's bits r leave room,
+/// key_bits + r <= 60; else two-word keys: two lt per comparison); one eq over n + m - 1
+/// neighbours; for 1:N, ceil(log2(n + m)) mul rounds copying unique's columns along each run of
 /// equal keys; one shuffle of n + m rows and one reveal of which shuffled rows came from `many`
 /// (uniformly any m of n + m).
 secret_table join_many(backend& b, const secret_table& many, std::size_t many_key, const secret_table& unique,
