@@ -6,6 +6,7 @@
 // must be all zeros.
 
 #include "joconde/engines/reference.hpp"
+#include "joconde/engines/sql/ast.hpp"
 #include "joconde/engines/sql/compiler.hpp"
 #include "joconde/engines/sql/executor.hpp"
 
@@ -41,6 +42,8 @@ const clear_table jobs_data{{2, 2, 2, 3, 5, 5, 9, 9},
                             {1000, 2500, 700, 4000, 1200, 3000, 900, 50}};
 const clear_table b_jobs_data{{1, 5, 8, 1}, {103, 100, 100, 102}, {60, 6000, 80, 1100}};
 const clear_table employers_data{{100, 101, 102, 103}, {10, 2000, 35, 400}};
+// A second register of persons 2, 3, 4 and 7: persons 1, 5 and 6 have no row there.
+const clear_table scores_data{{7, 3, 2, 4}, {70, 30, 20, 40}};
 
 std::vector<table_schema> inputs() {
   auto jobs = [](std::string name) {
@@ -48,11 +51,13 @@ std::vector<table_schema> inputs() {
   };
   return {table("persons", {unique(key("id")), integer("age", 0, 120), category("region", regions)}, 100),
           jobs("jobs"), jobs("b_jobs"),
-          table("employers", {unique(key("employer")), integer("size", 0, 1'000'000)}, 100)};
+          table("employers", {unique(key("employer")), integer("size", 0, 1'000'000)}, 100),
+          table("scores", {unique(key("id")), integer("score", 0, 100)}, 100)};
 }
 
 std::map<std::string, clear_table> data() {
-  return {{"persons", persons_data}, {"jobs", jobs_data}, {"b_jobs", b_jobs_data}, {"employers", employers_data}};
+  return {{"persons", persons_data}, {"jobs", jobs_data}, {"b_jobs", b_jobs_data}, {"employers", employers_data},
+          {"scores", scores_data}};
 }
 
 /// An output `name` of integer columns `columns` (a category where the name is "region").
@@ -248,6 +253,27 @@ BOOST_AUTO_TEST_CASE(three_tables_join_left_deep) {
   auto runs = run_both(p, data());
   check_rows(runs, "t1", jobs_data[0].size(), t1);
   check_rows(runs, "t2", jobs_data[0].size(), t2);
+}
+
+BOOST_AUTO_TEST_CASE(a_joined_table_with_unmatched_rows_is_the_unique_side_of_the_next_join) {
+  // persons and scores join one-to-one (the persons without a score are invalid rows); that table
+  // is then the unique side for jobs, on a key of either input: an unmatched person's jobs match
+  // nothing, whatever that row's key holds.
+  auto p = compiled("INSERT INTO by_person SELECT score, wage FROM persons JOIN scores ON persons.id = scores.id\n"
+                    "  JOIN jobs ON persons.id = jobs.person_id;\n"
+                    "INSERT INTO by_score SELECT score, wage FROM persons JOIN scores ON persons.id = scores.id\n"
+                    "  JOIN jobs ON jobs.person_id = scores.id;",
+                    {output("by_person", {"score", "wage"}), output("by_score", {"score", "wage"})});
+  BOOST_TEST(!p.impl().statements[0].joins[1].many_is_left);
+  rows_of expected;
+  for (std::size_t j = 0; j < jobs_data[0].size(); ++j)
+    if (find_row(persons_data, 0, jobs_data[0][j]))
+      if (auto s = find_row(scores_data, 0, jobs_data[0][j]))
+        expected.push_back({scores_data[1][*s], jobs_data[2][j]});
+  BOOST_TEST(expected.size() == 4u);  // person 2's three jobs and person 3's one; 5 has no score
+  auto runs = run_both(p, data());
+  check_rows(runs, "by_person", jobs_data[0].size(), expected);
+  check_rows(runs, "by_score", jobs_data[0].size(), expected);
 }
 
 BOOST_AUTO_TEST_CASE(a_union_joins_a_unique_input_and_groups_over_it) {
