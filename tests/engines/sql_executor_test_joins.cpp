@@ -312,6 +312,40 @@ BOOST_AUTO_TEST_CASE(a_union_joins_a_unique_input_and_groups_over_it) {
   BOOST_TEST(n == (std::vector<i64>{1, 5, 0}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(integer_keys_join_one_to_many_with_negative_values) {
+  // A 10-bit integer key (|code| <= 1000): the kernel's one-word sort keys, negative codes included.
+  auto codes = table("codes", {unique(integer("code", -1000, 1000)), integer("weight", 0, 100)}, 100);
+  auto facts = table("facts", {integer("code", -1000, 1000), integer("v", 0, 100)}, 100);
+  auto r = sql::compile("INSERT INTO o SELECT weight, v FROM facts JOIN codes ON facts.code = codes.code;", {codes, facts},
+                        {output("o", {"weight", "v"})});
+  BOOST_TEST_REQUIRE(r.ok(), (r ? std::string{} : r.err().message));
+  BOOST_TEST(r->impl().statements[0].joins[0].key_bits == 10u);
+  const clear_table codes_data{{-1000, -3, 0, 7, 1000}, {1, 2, 3, 4, 5}};
+  const clear_table facts_data{{-3, -3, 1000, 5, -1000, 0, 0, 0, -2, 7}, {10, 11, 12, 13, 14, 15, 16, 17, 18, 19}};
+  rows_of expected;
+  for (std::size_t f = 0; f < facts_data[0].size(); ++f)
+    if (auto c = find_row(codes_data, 0, facts_data[0][f]))
+      expected.push_back({codes_data[1][*c], facts_data[1][f]});
+  BOOST_TEST(expected.size() == 8u);
+  check_rows(run_both(*r, {{"codes", codes_data}, {"facts", facts_data}}), "o", facts_data[0].size(), expected);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_side_matches_nothing) {
+  auto p = compiled("INSERT INTO by_job SELECT age, wage FROM jobs JOIN persons ON jobs.person_id = persons.id;\n"
+                    "INSERT INTO by_person SELECT age, wage FROM persons JOIN jobs ON persons.id = jobs.person_id;",
+                    {output("by_job", {"age", "wage"}), output("by_person", {"age", "wage"})});
+  auto no_persons = data();
+  no_persons["persons"] = clear_table(3);
+  auto runs = run_both(p, no_persons);
+  check_rows(runs, "by_job", jobs_data[0].size(), {});
+  check_rows(runs, "by_person", jobs_data[0].size(), {});
+  auto no_jobs = data();
+  no_jobs["jobs"] = clear_table(3);
+  runs = run_both(p, no_jobs);
+  check_rows(runs, "by_job", 0, {});
+  check_rows(runs, "by_person", 0, {});
+}
+
 BOOST_AUTO_TEST_CASE(a_repeated_key_on_the_unique_side_stops_the_run) {
   // As if the custodian of persons had bypassed the upload check: person 2 twice.
   auto p = compiled("INSERT INTO by_job SELECT persons.age AS age, wage, region FROM jobs\n"
