@@ -42,8 +42,10 @@ std::vector<secret> keep_flagged(backend& b, std::vector<secret>& candidates, se
   if (at.size() != kept)
     size_error("join_many", std::to_string(at.size()) + " rows of the repeating side opened for " + std::to_string(kept));
   std::vector<secret> out;
-  for (const auto& c : candidates)
+  for (auto& c : candidates) {
     out.push_back(gather(c, at));
+    c = secret{};  // freed as soon as its rows are picked: n + m rows per column
+  }
   return out;
 }
 
@@ -130,6 +132,7 @@ secret_table join_many(backend& b, const secret_table& many, std::size_t many_ke
     // Sort key 2 key + side (invalid rows: 2^61 + 2 i), distinct while both sides' keys are; a
     // many row matches exactly when the row before it is 1 below (its key's unique row).
     auto sort_key = keys_or_distinct(b, b.add(b.mul_public(key, 2), side), valid, invalid_base, 2, 0);
+    key = valid = secret{};
     std::vector<secret*> sorted{&sort_key, &side};
     for (auto& c : slot)
       sorted.push_back(&c);
@@ -141,13 +144,16 @@ secret_table join_many(backend& b, const secret_table& many, std::size_t many_ke
     keys_ok = none_counted(b, slice(tests, 0, total - 1));
     match = b.constant(0, 1);
     append(match, slice(tests, total - 1, total - 1));
-    for (std::size_t j = 0; j < cm; ++j)
-      candidates.push_back(slot[j]);
+    // Unique's columns from the row before, then many's own (moved: the largest buffers here).
+    std::vector<secret> before;
     for (std::size_t j = 0; j < cu; ++j) {
-      auto before = b.constant(0, 1);
-      append(before, slice(slot[j], 0, total - 1));
-      candidates.push_back(std::move(before));
+      before.push_back(b.constant(0, 1));
+      append(before.back(), slice(slot[j], 0, total - 1));
     }
+    for (std::size_t j = 0; j < cm; ++j)
+      candidates.push_back(std::move(slot[j]));
+    for (auto& c : before)
+      candidates.push_back(std::move(c));
   } else {
     // Distinct sort keys (key, side, row): unique's row first in each run of equal keys, then
     // many's rows in their order. One word when the key leaves room for side and row number,
@@ -167,6 +173,7 @@ secret_table join_many(backend& b, const secret_table& many, std::size_t many_ke
       keys.push_back(run_key);
       keys.push_back(b.add(b.mul_public(side, word{1} << 32), row));
     }
+    key = valid = row = run_key = secret{};
     std::vector<secret*> sorted{&keys[0], &keys[1], &side};
     for (auto& c : slot)
       sorted.push_back(&c);
@@ -184,7 +191,7 @@ secret_table join_many(backend& b, const secret_table& many, std::size_t many_ke
     // A many row matches where its run starts with a unique row.
     match = b.mul(values[0], side);
     for (std::size_t j = 0; j < cm; ++j)
-      candidates.push_back(slot[j]);
+      candidates.push_back(std::move(slot[j]));
     for (std::size_t j = 0; j < cu; ++j)
       candidates.push_back(std::move(values[1 + j]));
   }
