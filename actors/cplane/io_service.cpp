@@ -183,8 +183,9 @@ result<ct_slot<typename Specs::value_type>> resolve_slot(const v1::Ctsc& ctsc, c
   return fail(errc::not_found, std::string{"the CT has no "} + what + " " + key);
 }
 
-/// Whether the columns of `input` the CTSC's program joins on as unique keys hold no value twice in
-/// `table`: found here, at the custodian's node, with the lines, rather than in the calculation.
+/// Whether the columns of `input` the CTSC's program needs unique (declared UNIQUE, or the keys of a
+/// one-to-one join of undeclared keys) hold no value twice in `table`: found here, at the
+/// custodian's node, with the lines, rather than in the calculation.
 result<void> unique_keys_hold(const v1::Ctsc& ctsc, const std::string& input, const engines::csv_table& table,
                               const engines::table_schema& schema) {
   auto program = engines::compile_ctsc(ctsc);

@@ -38,6 +38,14 @@ inline table_schema output(std::string name, std::vector<column_schema> columns)
   return table(std::move(name), std::move(columns), 200'000);
 }
 
+/// `t` with column `column` declared UNIQUE.
+inline table_schema with_unique(table_schema t, const std::string& column) {
+  for (auto& c : t.columns)
+    if (c.name == column)
+      c.unique = true;
+  return t;
+}
+
 /// Persons: the main test input.
 inline table_schema persons() {
   return table("persons", {key("id"), integer("age", 0, 120), decimal("income", 2, 0, 50'000'000),
@@ -50,6 +58,19 @@ inline table_schema persons() {
 /// A second input to join with persons.
 inline table_schema taxes() {
   return table("taxes", {key("id"), decimal("tax", 2, 0, 5'000'000), integer("year", 2000, 2030)},
+               100'000);
+}
+
+/// Jobs, `name` (`jobs` unless given): any number per person (person_id repeats), at an employer.
+inline table_schema jobs(std::string name = "jobs") {
+  return table(std::move(name), {key("person_id"), key("employer"), integer("wage", 0, 100'000),
+                                 category("contract", {"permanent", "fixed", "casual"})},
+               100'000);
+}
+
+/// Employers, UNIQUE on their key.
+inline table_schema employers() {
+  return table("employers", {unique(key("employer")), integer("size", 1, 50'000), category("sector", {"a", "b"})},
                100'000);
 }
 
@@ -160,6 +181,49 @@ inline std::vector<conformance_case> cases() {
                  "FROM persons JOIN taxes ON persons.id = taxes.id WHERE employed GROUP BY year, age;",
                  {},
                  {"o.mean_tax", "o.sd_hours"}});
+  all.push_back({"join_one_to_many",
+                 {with_unique(persons(), "id"), jobs()},
+                 {output("rows", {integer("age", 0, 120), integer("wage", 0, 100'000),
+                                 category("region", {"north", "south", "east"})}),
+                  output("by_region", {category("region", {"north", "south", "east"}), integer("n", 0, 1'000'000),
+                                      integer("total", 0, 0), decimal("mean", 2)})},
+                 "-- persons.id is UNIQUE, jobs.person_id repeats: one row per job, in a shuffled order\n"
+                 "INSERT INTO rows SELECT persons.age AS age, wage, region FROM jobs\n"
+                 "  JOIN persons ON jobs.person_id = persons.id WHERE wage > 20000;\n"
+                 "INSERT INTO by_region SELECT region, COUNT(*) AS n, SUM(wage) AS total, AVG(wage) AS mean\n"
+                 "FROM persons JOIN jobs ON persons.id = jobs.person_id GROUP BY region;",
+                 {},
+                 {"by_region.mean"}});
+  all.push_back({"join_three_tables",
+                 {with_unique(persons(), "id"), jobs(), employers()},
+                 {output("rows", {integer("age", 0, 120), integer("wage", 0, 100'000), integer("size", 1, 50'000),
+                                 category("sector", {"a", "b"})}),
+                  output("by_sector", {category("sector", {"a", "b"}), category("sex", {"f", "m"}),
+                                      integer("n", 0, 1'000'000), integer("wages", 0, 0), integer("oldest", 0, 120)})},
+                 "INSERT INTO rows SELECT age, wage, size, sector FROM jobs\n"
+                 "  JOIN persons ON jobs.person_id = persons.id\n"
+                 "  JOIN employers ON jobs.employer = employers.employer;\n"
+                 "INSERT INTO by_sector SELECT sector, sex, COUNT(*) AS n, SUM(wage) AS wages, MAX(age) AS oldest\n"
+                 "FROM persons JOIN jobs ON persons.id = jobs.person_id\n"
+                 "  INNER JOIN employers ON employers.employer = jobs.employer\n"
+                 "WHERE contract <> 'casual' GROUP BY sector, sex;",
+                 {},
+                 {}});
+  all.push_back({"join_after_union",
+                 {with_unique(persons(), "id"), jobs(), jobs("jobs_b")},
+                 {output("rows", {category("contract", {"permanent", "fixed", "casual"}), integer("wage", 0, 100'000),
+                                 boolean("employed")}),
+                  output("by_contract", {category("contract", {"permanent", "fixed", "casual"}),
+                                        integer("n", 0, 1'000'000), integer("wages", 0, 0),
+                                        decimal("mean_age", 3)})},
+                 "-- two organisations' jobs, united, then joined with the persons register\n"
+                 "INSERT INTO rows SELECT contract, wage, employed FROM jobs UNION ALL jobs_b\n"
+                 "  JOIN persons ON person_id = persons.id;\n"
+                 "INSERT INTO by_contract SELECT contract, COUNT(*) AS n, SUM(wage) AS wages, AVG(age) AS mean_age\n"
+                 "FROM jobs UNION ALL jobs_b JOIN persons ON jobs.person_id = persons.id\n"
+                 "GROUP BY contract HAVING COUNT(*) >= 2;",
+                 {},
+                 {"by_contract.mean_age"}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},
@@ -220,18 +284,25 @@ inline word random_value(const column_schema& c, std::mt19937_64& rng) {
   }
 }
 
-/// Random rows within the declared ranges; key columns get distinct ids drawn from 0..2n-1, so two
-/// tables of n rows share about half their keys.
-inline clear_table random_table(const table_schema& t, std::size_t rows, std::mt19937_64& rng) {
+/// Random rows within the declared ranges. The key columns in `unique` (those the program needs
+/// unique: declared UNIQUE or keys of a one-to-one join, program::unique_columns) get distinct ids
+/// drawn from 0..2n-1, so two such tables of n rows share about half their keys; other key columns
+/// draw ids from 0..n/2 with repeats (each about twice), so that a key of a unique side has no
+/// match, one match or several, and about half the repeating rows match none.
+inline clear_table random_table(const table_schema& t, std::size_t rows, std::mt19937_64& rng,
+                                const std::vector<std::string>& unique = {}) {
   clear_table out(t.columns.size());
   for (std::size_t c = 0; c < t.columns.size(); ++c) {
     const auto& col = t.columns[c];
-    if (col.type == column_type::key) {
+    if (col.type == column_type::key && std::find(unique.begin(), unique.end(), col.name) != unique.end()) {
       std::vector<std::size_t> ids(2 * rows);
       std::iota(ids.begin(), ids.end(), 0);
       std::shuffle(ids.begin(), ids.end(), rng);
       for (std::size_t r = 0; r < rows; ++r)
         out[c].push_back(*encode_value(col, "id-" + std::to_string(ids[r])));
+    } else if (col.type == column_type::key) {
+      for (std::size_t r = 0; r < rows; ++r)
+        out[c].push_back(*encode_value(col, "id-" + std::to_string(rng() % (rows / 2 + 1))));
     } else {
       for (std::size_t r = 0; r < rows; ++r)
         out[c].push_back(random_value(col, rng));

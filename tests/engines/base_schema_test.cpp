@@ -121,6 +121,14 @@ BOOST_AUTO_TEST_CASE(schemas_are_validated) {
   s.columns.back().max = 1;
   refused(s, "only integers and decimals declare a range");
   s = t;
+  s.columns[1].unique = true;
+  refused(s, "column `income` is decimal and declared UNIQUE, but only integer and key columns can be");
+  s = t;
+  s.columns.push_back(col("id", column_type::key));
+  s.columns.back().unique = true;
+  s.columns[0].unique = true;
+  BOOST_TEST(validate(s).ok());
+  s = t;
   s.max_rows = 0;
   refused(s, "max_rows");
   s = t;

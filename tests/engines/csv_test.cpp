@@ -252,9 +252,16 @@ BOOST_AUTO_TEST_CASE(a_repeated_join_key_is_found_with_its_lines) {
   auto dup = check_unique(*t, s, "id");
   BOOST_REQUIRE(!dup);
   BOOST_TEST((dup.err().code == errc::malformed_input));
-  BOOST_TEST(dup.err().message.rfind("lines 2 and 6, column 1 (id): the same value twice; `id` is a join key", 0) == 0,
+  BOOST_TEST(dup.err().message.rfind("lines 2 and 6, column 1 (id): the same value twice; `id` must be unique in `persons` (each of its values on one row only: it is a join key", 0) == 0,
              dup.err().message);
   BOOST_TEST(dup.err().message.find("P1") == std::string::npos, "a value is quoted: " << dup.err().message);
+  // A declared UNIQUE column says so.
+  auto declared = s;
+  declared.columns[0].unique = true;
+  auto said = check_unique(*t, declared, "id");
+  BOOST_REQUIRE(!said);
+  BOOST_TEST(said.err().message.find("(each of its values on one row only: it is declared UNIQUE)") != std::string::npos,
+             said.err().message);
   // Distinct keys pass; a repeated category is no concern of check_unique's caller but is found too.
   auto distinct = parse_csv("id,note\nP1,a\nP2,a\nP3,a\n", s);
   BOOST_REQUIRE(distinct);

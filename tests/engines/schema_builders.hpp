@@ -61,6 +61,12 @@ inline column_schema key(std::string name) {
   return column(std::move(name), column_type::key);
 }
 
+/// `c` declared UNIQUE: every value on one row at most.
+inline column_schema unique(column_schema c) {
+  c.unique = true;
+  return c;
+}
+
 /// A table of at most `max_rows` rows.
 inline table_schema table(std::string name, std::vector<column_schema> columns,
                           std::uint64_t max_rows = 1000) {

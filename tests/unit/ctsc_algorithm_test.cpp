@@ -3,9 +3,12 @@
 
 // CTSC validation compiles the algorithm (DESIGN.md §9): a node refuses a CTSC whose engine it does
 // not have, whose algorithm or data-quality check does not compile against its schemas, or which
-// does not state exactly what the compiler says the algorithm discloses.
+// does not state exactly what the compiler says the algorithm discloses; UNIQUE columns reach the
+// compiler from the CTSC.
 
 #include "cplane/ctsc_rules.hpp"
+
+#include "joconde/engines/ctsc.hpp"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -96,4 +99,42 @@ BOOST_AUTO_TEST_CASE(a_testing_only_engine_is_refused) {
   refused(c, "forbidden", "for tests only");
   c.mutable_engine()->set_name("spdz2k");
   refused(c, "malformed_input", "unknown MPC engine");
+}
+
+BOOST_AUTO_TEST_CASE(unique_columns_come_from_the_ctsc) {
+  // a_enterprises gets a UNIQUE key, b_enterprises a key that may repeat: the program joins them
+  // one-to-many, and only the declared column is checked at upload.
+  auto c = example();
+  v1::Column id;
+  BOOST_REQUIRE(google::protobuf::util::JsonStringToMessage(R"({"name": "id", "type": "TYPE_TEXT_KEY", "unique": true})",
+                                                            &id)
+                  .ok());
+  BOOST_TEST(id.unique());
+  *c.mutable_inputs(0)->add_schema() = id;
+  id.set_name("owner");
+  id.set_unique(false);
+  *c.mutable_inputs(1)->add_schema() = id;
+  c.mutable_main_algorithm()->set_source(
+    "INSERT INTO turnover_by_region SELECT b_enterprises.region AS region, COUNT(*) AS enterprises,\n"
+    "  SUM(b_enterprises.turnover) AS turnover, AVG(b_enterprises.turnover) AS mean_turnover\n"
+    "FROM b_enterprises JOIN a_enterprises ON owner = id GROUP BY b_enterprises.region;");
+  auto prog = engines::compile_ctsc(c);
+  BOOST_REQUIRE_MESSAGE(prog.ok(), (prog.ok() ? "" : prog.err().describe()));
+  BOOST_TEST(prog->unique_columns("a_enterprises") == (std::vector<std::string>{"id"}), boost::test_tools::per_element());
+  BOOST_TEST(prog->unique_columns("b_enterprises").empty());
+  c.mutable_main_algorithm()->clear_disclosures();
+  for (const auto& d : prog->disclosures())
+    c.mutable_main_algorithm()->add_disclosures(d);
+  BOOST_TEST(c.main_algorithm().disclosures(1)
+             == "whether the join key `a_enterprises.id` is unique among the rows of `a_enterprises` is revealed to the "
+                "Computing Parties (the run stops if it is not); how often `b_enterprises.owner` repeats a value is not");
+  auto r = check_ctsc(c, now, false);
+  BOOST_TEST(r.ok(), (r.ok() ? "" : r.err().describe()));
+  // UNIQUE on a fixed-point input column, or on any output column, is refused.
+  auto decimal = c;
+  decimal.mutable_inputs(0)->mutable_schema(1)->set_unique(true);
+  refused(decimal, "malformed_input", "column `turnover` is decimal and declared UNIQUE, but only integer and key columns");
+  auto output = c;
+  output.mutable_outputs(0)->mutable_schema(1)->set_unique(true);
+  refused(output, "malformed_input", "column `enterprises` is declared UNIQUE, but only input columns can be");
 }

@@ -300,8 +300,9 @@ result<void> check_unique(const csv_table& table, const table_schema& schema, st
   return fail(errc::malformed_input,
               "lines " + std::to_string(line(first)) + " and " + std::to_string(line(second)) + ", column "
                 + std::to_string(c + 1) + " (" + col->name + "): the same value twice; `" + col->name
-                + "` is a join key that must be unique in `" + schema.name
-                + "` (each of its values on one row only): remove or merge the repeated rows");
+                + "` must be unique in `" + schema.name + "` (each of its values on one row only: "
+                + (col->unique ? "it is declared UNIQUE" : "it is a join key that must be unique")
+                + "): remove or merge the repeated rows");
 }
 
 std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,

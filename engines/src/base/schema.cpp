@@ -141,6 +141,10 @@ result<void> validate(const table_schema& schema) {
       return bad("column `" + c.name + "`: only integers and decimals declare a range");
     if (c.min && c.max && *c.min > *c.max)
       return bad("column `" + c.name + "`: range minimum is above its maximum");
+    if (c.unique && c.type != column_type::integer && c.type != column_type::key)
+      return bad("column `" + c.name + "` is " + std::string{to_string(c.type)}
+                 + " and declared UNIQUE, but only integer and key columns can be (they are what "
+                   "joins compare); drop UNIQUE from it");
   }
   return ok();
 }

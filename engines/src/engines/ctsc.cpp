@@ -50,6 +50,7 @@ result<table_schema> schema_of(const std::string& key,
     col.type = *type;
     col.scale = c.scale();
     col.domain.assign(c.domain().begin(), c.domain().end());
+    col.unique = c.unique();
     auto lo = bound_of(col, c.min(), "minimum");
     if (!lo)
       return std::move(lo).err();

@@ -1,5 +1,6 @@
-// Statement-level checks of joconde-sql/1: table and column names, joins, grouping, HAVING, the
-// match between each select list and its output schema, and the data-quality programs.
+// Statement-level checks of joconde-sql/1: table and column names, unions, grouping, HAVING, the
+// match between each select list and its output schema, and the data-quality programs (joins are in
+// join_check.cpp).
 
 #include "joconde/engines/sql/checker.hpp"
 
@@ -14,38 +15,11 @@ namespace {
 /// 512 MiB per party for the two of rss3.
 constexpr std::uint64_t max_mask_elements = std::uint64_t{1} << 25;
 
-std::string suggestion(const std::string& wrong, const std::vector<std::string>& names) {
-  auto near = closest(wrong, names);
-  return near.empty() ? std::string{} : " (did you mean `" + near + "`?)";
-}
-
 std::vector<std::string> table_names(const std::vector<table_schema>& tables) {
   std::vector<std::string> out;
   for (const auto& t : tables)
     out.push_back(t.name);
   return out;
-}
-
-std::string listing(const std::vector<std::string>& names) {
-  std::vector<std::string> quoted;
-  for (const auto& n : names)
-    quoted.push_back("`" + n + "`");
-  if (quoted.empty())
-    return "none";
-  std::string out;
-  for (std::size_t i = 0; i < quoted.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == quoted.size() ? " and " : ", ") + quoted[i];
-  return out;
-}
-
-std::size_t find_table(const std::vector<table_schema>& tables, const std::string& name,
-                       position pos, const char* what) {
-  for (std::size_t i = 0; i < tables.size(); ++i)
-    if (tables[i].name == name)
-      return i;
-  throw sql_error(pos, std::string{"unknown "} + what + " `" + name + "`"
-                         + suggestion(name, table_names(tables)) + "; the " + what + "s are "
-                         + listing(table_names(tables)));
 }
 
 position end_position(std::string_view source) {
@@ -60,10 +34,6 @@ position end_position(std::string_view source) {
   }
   p.offset = source.size();
   return p;
-}
-
-std::string where_str(position p) {
-  return std::to_string(p.line) + ":" + std::to_string(p.column);
 }
 
 /// The output column name a select item gives: its alias, or the column it reads.
@@ -118,68 +88,6 @@ void check_output_match(select_item& item, const column_schema& col, const table
   }
 }
 
-void check_join(select_stmt& s, const program_impl& prog) {
-  const auto& left = prog.inputs[s.from_index];
-  const auto& right = prog.inputs[s.join_index];
-  auto side_of = [&](const column_ref& r) -> int {
-    if (r.qualifier == left.name)
-      return 0;
-    if (r.qualifier == right.name)
-      return 1;
-    if (!r.qualifier.empty())
-      throw sql_error(r.pos, "unknown table `" + r.qualifier + "` in ON; the tables here are `"
-                               + left.name + "` and `" + right.name + "`");
-    bool l = left.find(r.name) != nullptr;
-    bool rr = right.find(r.name) != nullptr;
-    if (l && rr)
-      throw sql_error(r.pos, "`" + r.name + "` is ambiguous: qualify it as `" + left.name + "."
-                               + r.name + "` or `" + right.name + "." + r.name + "`");
-    if (!l && !rr)
-      throw sql_error(r.pos, "unknown column `" + r.name + "` in ON; neither `" + left.name
-                               + "` nor `" + right.name + "` has it");
-    return l ? 0 : 1;
-  };
-  int a = side_of(s.join_left);
-  int b = side_of(s.join_right);
-  if (a == b)
-    throw sql_error(s.join_right.pos, "ON must compare a column of `" + left.name
-                                        + "` with a column of `" + right.name + "`");
-  if (a == 1)
-    std::swap(s.join_left, s.join_right);
-  for (auto* ref : {&s.join_left, &s.join_right}) {
-    const auto& table = ref == &s.join_left ? left : right;
-    const auto* col = table.find(ref->name);
-    if (col == nullptr)
-      throw sql_error(ref->pos, "`" + table.name + "` has no column `" + ref->name + "`"
-                                  + suggestion(ref->name, [&] {
-                                      std::vector<std::string> n;
-                                      for (const auto& c : table.columns)
-                                        n.push_back(c.name);
-                                      return n;
-                                    }()));
-    ref->column = static_cast<std::size_t>(col - table.columns.data());
-  }
-  const auto& lc = left.columns[s.join_left.column];
-  const auto& rc = right.columns[s.join_right.column];
-  bool keys = lc.type == column_type::key && rc.type == column_type::key;
-  bool ints = lc.type == column_type::integer && rc.type == column_type::integer;
-  if (!keys && !ints)
-    throw sql_error(s.join_left.pos, "a join compares two key columns or two integer columns; `"
-                                       + left.name + "." + lc.name + "` is "
-                                       + std::string{to_string(lc.type)} + " and `" + right.name
-                                       + "." + rc.name + "` is " + std::string{to_string(rc.type)});
-  if (ints)
-    for (const auto* ref : {&s.join_left, &s.join_right}) {
-      const auto& table = ref == &s.join_left ? left : right;
-      const auto& c = table.columns[ref->column];
-      auto limit = std::int64_t{1} << 59;
-      if (!c.min || !c.max || *c.min <= -limit || *c.max >= limit)
-        throw sql_error(ref->pos, "the integer join column `" + table.name + "." + c.name
-                                    + "` needs a declared RANGE inside +-2^59 (the join sorts on "
-                                      "its values); declare one");
-    }
-}
-
 /// A category's declared values for messages ("{North, South}").
 std::string values_of(const column_schema& c) {
   std::string out = "{";
@@ -222,16 +130,9 @@ void check_union(select_stmt& s, const program_impl& prog) {
   for (std::size_t k = 0; k < s.unions.size(); ++k) {
     auto& u = s.unions[k];
     u.index = find_table(prog.inputs, u.name, u.pos, "input");
-    auto earlier = s.from_pos;
-    bool repeated = u.index == s.from_index;
-    for (std::size_t j = 0; j < k && !repeated; ++j)
-      if (s.unions[j].index == u.index) {
-        repeated = true;
-        earlier = s.unions[j].pos;
-      }
-    if (repeated)
+    if (const auto* earlier = named_before(s, u.index, k, 0))
       throw sql_error(u.pos, "`" + u.name + "` is already in this UNION ALL (at "
-                               + where_str(earlier) + "); unite distinct inputs, each once");
+                               + where_str(*earlier) + "); unite distinct inputs, each once");
     const auto& other = prog.inputs[u.index];
     check_same_columns(first, other, u.pos);
     for (std::size_t i = 0; i < other.columns.size(); ++i) {
@@ -260,17 +161,7 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
       sc.united.push_back(u.name);
     s.max_rows = s.united.max_rows;
   }
-  if (s.has_join) {
-    s.join_index = find_table(prog.inputs, s.join, s.join_pos, "input");
-    if (s.join_index == s.from_index)
-      throw sql_error(s.join_pos, "`" + s.join + "` is joined with itself; a join combines two "
-                                                 "different inputs");
-    check_join(s, prog);
-    sc.tables.push_back(scope_table{&prog.inputs[s.join_index],
-                                    prog.inputs[s.from_index].columns.size()});
-    // One row per row of the FROM input (the side the executor keeps, kernels::join_many).
-    s.max_rows = prog.inputs[s.from_index].max_rows;
-  }
+  check_joins(s, prog, sc);
   sc.max_rows = s.max_rows;
 }
 
@@ -403,6 +294,49 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
 }
 
 } // namespace
+
+std::string suggestion(const std::string& wrong, const std::vector<std::string>& names) {
+  auto near = closest(wrong, names);
+  return near.empty() ? std::string{} : " (did you mean `" + near + "`?)";
+}
+
+std::string listing(const std::vector<std::string>& names) {
+  std::vector<std::string> quoted;
+  for (const auto& n : names)
+    quoted.push_back("`" + n + "`");
+  if (quoted.empty())
+    return "none";
+  std::string out;
+  for (std::size_t i = 0; i < quoted.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == quoted.size() ? " and " : ", ") + quoted[i];
+  return out;
+}
+
+std::size_t find_table(const std::vector<table_schema>& tables, const std::string& name,
+                       position pos, const char* what) {
+  for (std::size_t i = 0; i < tables.size(); ++i)
+    if (tables[i].name == name)
+      return i;
+  throw sql_error(pos, std::string{"unknown "} + what + " `" + name + "`"
+                         + suggestion(name, table_names(tables)) + "; the " + what + "s are "
+                         + listing(table_names(tables)));
+}
+
+std::string where_str(position p) {
+  return std::to_string(p.line) + ":" + std::to_string(p.column);
+}
+
+const position* named_before(const select_stmt& s, std::size_t input, std::size_t unions, std::size_t joins) {
+  if (s.from_index == input)
+    return &s.from_pos;
+  for (std::size_t k = 0; k < unions; ++k)
+    if (s.unions[k].index == input)
+      return &s.unions[k].pos;
+  for (std::size_t k = 0; k < joins; ++k)
+    if (s.joins[k].index == input)
+      return &s.joins[k].pos;
+  return nullptr;
+}
 
 std::size_t resolve(const scope& sc, const std::string& qualifier, const std::string& name,
                     position pos, const column_schema*& col) {

@@ -49,8 +49,14 @@ std::vector<std::string> features_of(const program_impl& p) {
       used.emplace_back("group_by");
     if (s.sorted_grouping)
       used.emplace_back("group_by.sorted");
-    if (s.has_join)
+    if (!s.joins.empty())
       used.emplace_back("join");
+    if (std::any_of(s.joins.begin(), s.joins.end(), [](const join_step& j) { return !j.one_to_one; }))
+      used.emplace_back("join.one_to_many");
+    if (s.joins.size() > 1)
+      used.emplace_back("join.several");
+    if (!s.joins.empty() && !s.unions.empty())
+      used.emplace_back("join.union");
     if (!s.unions.empty())
       used.emplace_back("union");
     if (s.has_having)
@@ -70,6 +76,24 @@ std::vector<std::string> features_of(const program_impl& p) {
   return out;
 }
 
+/// What join step `j` reveals: whether the keys that must be unique are (the run stops if not).
+/// A legacy one-to-one join keeps its words, which CTSCs already state.
+std::string join_disclosure(const join_step& j) {
+  const std::string left = "`" + j.left_table + "." + j.left.name + "`";
+  const std::string right = "`" + j.name + "." + j.right.name + "`";
+  const std::string revealed = " is revealed to the Computing Parties (the run stops if ";
+  if (j.implicit)
+    return "whether the join keys of `" + j.left_table + "` and of `" + j.name
+           + "` are unique among their rows" + revealed + "they are not)";
+  if (j.one_to_one)
+    return "whether the join keys " + left + " and " + right + " are each unique among their rows" + revealed
+           + "they are not)";
+  const bool input_unique = j.many_is_left;
+  const auto& unique_table = input_unique ? j.name : j.left_table;
+  return "whether the join key " + (input_unique ? right : left) + " is unique among the rows of `" + unique_table
+         + "`" + revealed + "it is not); how often " + (input_unique ? left : right) + " repeats a value is not";
+}
+
 std::vector<std::string> disclosures_of(const program_impl& p) {
   std::string names;
   for (std::size_t i = 0; i < p.inputs.size(); ++i)
@@ -78,15 +102,12 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
     "the number of rows of every input (" + names
     + ") and the shape of the program (its operations, in order, and the number of rows each "
       "handles) are known to the Computing Parties"};
-  for (const auto& s : p.statements) {
-    if (!s.has_join)
-      continue;
-    auto line = "whether the join keys of `" + s.from + "` and of `" + s.join
-                + "` are unique among their rows is revealed to the Computing Parties (the run "
-                  "stops if they are not)";
-    if (std::find(out.begin(), out.end(), line) == out.end())
-      out.push_back(std::move(line));
-  }
+  for (const auto& s : p.statements)
+    for (const auto& j : s.joins) {
+      auto line = join_disclosure(j);
+      if (std::find(out.begin(), out.end(), line) == out.end())
+        out.push_back(std::move(line));
+    }
   for (const auto& q : p.quality)
     out.push_back("the data-quality check of `" + q.input
                   + "` reveals whether all its checks passed (one bit), to the Computing Parties "
@@ -124,15 +145,17 @@ std::vector<std::string> program::unique_columns(std::string_view input) const {
       schema = &t;
   if (schema == nullptr)
     return {};
-  unique.resize(schema->columns.size());
-  for (const auto& s : impl_->statements) {
-    if (!s.has_join)
-      continue;
-    if (s.from == input)
-      unique[s.join_left.column] = true;
-    if (s.join == input)
-      unique[s.join_right.column] = true;
-  }
+  for (const auto& c : schema->columns)
+    unique.push_back(c.unique);
+  for (const auto& s : impl_->statements)
+    for (const auto& j : s.joins) {
+      if (!j.implicit)
+        continue;
+      if (j.left_table == input)
+        unique[j.left_table_column] = true;
+      if (j.name == input)
+        unique[j.right.column] = true;
+    }
   std::vector<std::string> out;
   for (std::size_t c = 0; c < unique.size(); ++c)
     if (unique[c])
@@ -146,6 +169,9 @@ std::vector<std::string> all_features() {
           "group_by",
           "group_by.sorted",
           "join",
+          "join.one_to_many",
+          "join.several",
+          "join.union",
           "union",
           "having",
           "case",
@@ -177,6 +203,12 @@ result<program> compile(std::string_view main_source, std::vector<table_schema> 
                                              + "`; inputs and outputs need distinct names");
       seen.push_back(t.name);
     }
+  for (const auto& t : outputs)
+    for (const auto& c : t.columns)
+      if (c.unique)
+        return fail(errc::malformed_input, "schema of `" + t.name + "`: column `" + c.name
+                                             + "` is declared UNIQUE, but only input columns can be (the "
+                                               "custodian's node checks them at upload); drop UNIQUE from it");
   impl->inputs = std::move(inputs);
   impl->outputs = std::move(outputs);
   try {

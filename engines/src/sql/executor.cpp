@@ -73,18 +73,6 @@ secret_table all_valid(backend& b, const secret_table& t) {
   return c;
 }
 
-secret_table joined(backend& b, const select_stmt& s,
-                    const std::map<std::string, secret_table>& in) {
-  auto left = all_valid(b, in.at(s.from));
-  auto right = all_valid(b, in.at(s.join));
-  bool unique = false;
-  auto out = kernels::join_many(b, left, s.join_left.column, right, s.join_right.column, true, unique);
-  if (!unique)
-    invalid("the join keys of `" + s.from + "` or `" + s.join + "` are not unique among their valid rows, so the join of `"
-            + s.from + "` and `" + s.join + "` cannot run; deduplicate the data or aggregate it first");
-  return out;
-}
-
 /// The rows of the FROM input followed by those of each UNION ALL input, every row valid
 /// (local: the shares are concatenated).
 secret_table united(backend& b, const select_stmt& s,
@@ -103,6 +91,47 @@ secret_table united(backend& b, const select_stmt& s,
   }
   t.valid = b.constant(1, t.rows);
   return t;
+}
+
+/// The tables of `s` before its join step `k`, for messages: "`a`", "`a` UNION ALL `b`", "`a`
+/// and `b`".
+std::string tables_before(const select_stmt& s, std::size_t k) {
+  std::string out = "`" + s.from + "`";
+  for (const auto& u : s.unions)
+    out += " UNION ALL `" + u.name + "`";
+  for (std::size_t i = 0; i < k; ++i)
+    out += (i + 1 == k ? " and `" : ", `") + s.joins[i].name + "`";
+  return out;
+}
+
+/// The FROM input (or the union) joined with each JOIN input in turn by kernels::join_many, every
+/// row of an input valid; the rows of each step's many side, shuffled, with the columns put back in
+/// statement order (the kernel gives the many side's first).
+secret_table joined(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& in) {
+  auto acc = s.unions.empty() ? all_valid(b, in.at(s.from)) : united(b, s, in);
+  for (std::size_t k = 0; k < s.joins.size(); ++k) {
+    const auto& j = s.joins[k];
+    auto input = all_valid(b, in.at(j.name));
+    bool keys_ok = false;
+    auto out = j.many_is_left
+                 ? kernels::join_many(b, acc, j.left.column, input, j.right.column, j.one_to_one, keys_ok, j.key_bits)
+                 : kernels::join_many(b, input, j.right.column, acc, j.left.column, j.one_to_one, keys_ok, j.key_bits);
+    if (!keys_ok) {
+      const std::string left = "`" + j.left_table + "." + j.left.name + "`";
+      const std::string right = "`" + j.name + "." + j.right.name + "`";
+      const auto what = j.one_to_one ? "the join keys " + left + " and " + right + " are not both unique among their rows"
+                        : j.many_is_left ? "the join key " + right + " is not unique among the rows of `" + j.name + "`"
+                                         : "the join key " + left + " is not unique among the rows of `" + j.left_table + "`";
+      invalid(what + ", so the join of " + tables_before(s, k) + " with `" + j.name
+              + "` cannot run; deduplicate the data (the custodian's node refuses such a file at upload) or "
+                "aggregate it first");
+    }
+    if (!j.many_is_left)
+      std::rotate(out.columns.begin(), out.columns.begin() + static_cast<std::ptrdiff_t>(input.columns.size()),
+                  out.columns.end());
+    acc = std::move(out);
+  }
+  return acc;
 }
 
 /// The group columns of an aggregated select: for each GROUP BY column, its value in each of the
@@ -154,17 +183,17 @@ secret_table run_select(backend& b, const select_stmt& s,
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
   // are all valid, and only a join one whose valid flags are secret.
   secret_table combined;
-  if (s.has_join)
+  if (!s.joins.empty())
     combined = joined(b, s, inputs);
   else if (!s.unions.empty())
     combined = united(b, s, inputs);
-  const bool in_place = !s.has_join && s.unions.empty();
+  const bool in_place = s.joins.empty() && s.unions.empty();
   const secret_table& table = in_place ? inputs.at(s.from) : combined;
   frame rows;
   rows.n = table.rows;
   rows.columns = &table.columns;
   std::optional<secret> where;  // nullopt: every row passes, publicly
-  if (s.has_join)
+  if (!s.joins.empty())
     where = table.valid;
   if (s.where)
     where = where ? b.mul(*where, evaluate(b, *s.where, rows)) : evaluate(b, *s.where, rows);

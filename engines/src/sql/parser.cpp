@@ -159,7 +159,7 @@ private:
     } while (accept_symbol(","));
   }
 
-  /// Parses FROM <input>, then either UNION ALL <input>... or [INNER] JOIN <input> ON a = b.
+  /// Parses FROM <input> { UNION ALL <input> } { [INNER] JOIN <input> ON a = b }.
   void sources(select_stmt& s) {
     if (!at_keyword("FROM"))
       expected("`,` or FROM after the select list");
@@ -175,25 +175,26 @@ private:
       const auto& part = identifier("an input table name after UNION ALL");
       s.unions.push_back(union_input{part.text, part.pos, 0});
     }
-    if (!s.unions.empty() && (at_keyword("INNER") || at_keyword("JOIN")))
-      throw sql_error(peek().pos, "a JOIN cannot follow UNION ALL: a statement either "
-                                  "unites inputs or joins two; drop the JOIN or the UNION ALL");
-    if (at_keyword("INNER") || at_keyword("JOIN")) {
+    while (at_keyword("INNER") || at_keyword("JOIN")) {
       if (accept_keyword("INNER") && !at_keyword("JOIN"))
         expected("JOIN after INNER");
       next();
-      const auto& join = identifier("an input table name after JOIN");
-      s.has_join = true;
-      s.join = join.text;
-      s.join_pos = join.pos;
-      expect_keyword("ON");
-      s.join_left = column_name("a column after ON");
+      join_step j;
+      const auto& input = identifier("an input table name after JOIN");
+      j.name = input.text;
+      j.pos = input.pos;
+      if (!at_keyword("ON"))
+        expected("ON after `JOIN " + j.name + "` (a join names the columns it matches: JOIN "
+                 + j.name + " ON <table>.<column> = " + j.name + ".<column>)");
+      j.on_pos = next().pos;
+      j.left = column_name("a column after ON");
       expect_symbol("=");
-      s.join_right = column_name("a column after `=` in ON");
-      if (at_keyword("UNION"))
-        throw sql_error(peek().pos, "UNION ALL cannot follow a JOIN: a statement either "
-                                    "unites inputs or joins two; drop the UNION ALL or the JOIN");
+      j.right = column_name("a column after `=` in ON");
+      s.joins.push_back(std::move(j));
     }
+    if (!s.joins.empty() && at_keyword("UNION"))
+      throw sql_error(peek().pos, "UNION ALL cannot follow a JOIN: write the united inputs first, "
+                                  "right after FROM (FROM a UNION ALL b JOIN c ON ...)");
   }
 
   /// Parses HAVING COUNT(*) >= k (the keyword is next), the only HAVING condition.

@@ -40,10 +40,10 @@ enum class header_only {
 result<csv_table> parse_csv(std::string_view text, const table_schema& schema,
                             header_only empty = header_only::refused);
 
-/// Checks that `column` of `table` (parsed against `schema`) holds no value twice, as a join key on
-/// a side that must be unique requires. malformed_input "lines L1 and L2, column C (name): the same
-/// value twice; ..." naming the first two records of the repeated value that occurs first; no
-/// value is quoted. O(n log n).
+/// Checks that `column` of `table` (parsed against `schema`) holds no value twice, as a column
+/// declared UNIQUE or a join key on a side that must be unique requires. malformed_input "lines L1
+/// and L2, column C (name): the same value twice; ..." naming the first two records of the repeated
+/// value that occurs first; no value is quoted. O(n log n).
 result<void> check_unique(const csv_table& table, const table_schema& schema, std::string_view column);
 
 /// Writes a header line and `rows` records of `columns` (one vector per schema column, each at

@@ -38,6 +38,9 @@ struct column_schema {
   /// the compiler refuses any arithmetic on them that could overflow.
   std::optional<std::int64_t> min;
   std::optional<std::int64_t> max;
+  /// Declared UNIQUE: every value occurs at most once among the input's rows (checked at upload),
+  /// so a join on it may repeat the other side's key. Integer and key input columns only.
+  bool unique = false;
 };
 
 /// A named input or output table.
@@ -52,7 +55,8 @@ struct table_schema {
 };
 
 /// Checks a schema on its own: names are identifiers and unique, scales and domains are in bounds,
-/// min <= max, max_rows in 1..2^32. malformed_input saying what is wrong.
+/// min <= max, max_rows in 1..2^32, UNIQUE only on integer and key columns. malformed_input saying
+/// what is wrong.
 result<void> validate(const table_schema& schema);
 
 /// Encodes one clear CSV field for `col`; malformed_input "column `name`: the value <reason>" (not a

@@ -175,6 +175,32 @@ struct union_input {
   std::size_t index = 0;  ///< index in program_impl::inputs, filled by the checker
 };
 
+/// One `[INNER] JOIN input ON a = b` of FROM, in statement order: it joins the table built so far
+/// (the FROM input or its UNION ALL, then the earlier joins: the accumulated row) with one more
+/// input. kernels::join_many runs it; its result has the rows of the `many` side.
+struct join_step {
+  std::string name;        ///< input name as written
+  position pos;            ///< where it is named
+  position on_pos;         ///< the ON keyword
+  /// The ON operand naming a table already in the statement; once checked, `column` is its index
+  /// in the accumulated row.
+  column_ref left;
+  /// The ON operand naming the joined input; once checked, `column` is its index in that input.
+  column_ref right;
+  // Filled by the checker.
+  std::size_t index = 0;              ///< index in program_impl::inputs
+  std::size_t offset = 0;             ///< index of the input's first column in the accumulated row
+  std::string left_table;             ///< the table `left` belongs to (the FROM input for a union)
+  std::size_t left_table_column = 0;  ///< index of `left` in that table
+  bool one_to_one = false;            ///< both keys must be unique, else only the unique side's
+  bool implicit = false;              ///< one-to-one though neither key is declared UNIQUE (legacy)
+  /// Whether the accumulated table is join_many's `many` (its rows are the result's); else the
+  /// joined input is. For 1:N the side that may repeat its key, for one-to-one the smaller.
+  bool many_is_left = true;
+  unsigned key_bits = 58;             ///< every valid key of both sides has |key| < 2^key_bits
+  std::uint64_t max_rows = 0;         ///< rows of the result: those of the many side, at most
+};
+
 /// One `INSERT INTO out SELECT ...;`.
 struct select_stmt {
   position pos;                      ///< the INSERT keyword
@@ -186,12 +212,7 @@ struct select_stmt {
   position from_pos;                 ///< where it is named
   std::size_t from_index = 0;        ///< index in program_impl::inputs
   std::vector<union_input> unions;   ///< the inputs after UNION ALL, in order (none: no union)
-  bool has_join = false;             ///< whether a JOIN follows
-  std::string join;                  ///< JOIN input name
-  position join_pos;                 ///< where it is named
-  std::size_t join_index = 0;        ///< index in program_impl::inputs
-  column_ref join_left;   ///< ON operand resolved to the FROM table (index within it)
-  column_ref join_right;  ///< ON operand resolved to the JOIN table (index within it)
+  std::vector<join_step> joins;      ///< the JOINs, in order (left-deep; none: no join)
   expr_ptr where;                    ///< WHERE condition, or null
   std::vector<column_ref> group_by;  ///< GROUP BY columns, in order
   std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY column
@@ -207,7 +228,7 @@ struct select_stmt {
   /// Whether the groups are formed by sorting (kernels::sort_by_group) rather than by one-hot
   /// masks, as the cost model of choose_grouping found cheaper.
   bool sorted_grouping = false;
-  std::uint64_t max_rows = 0;      ///< rows of FROM (or of the join or union result), at most
+  std::uint64_t max_rows = 0;      ///< rows of FROM (or of the union, or the last join), at most
   /// With UNION ALL: the united table as the select sees it, named after the FROM input, its
   /// columns' ranges the hull of the inputs' ranges and its max_rows their sum.
   table_schema united;

@@ -65,7 +65,7 @@ struct scope_table {
 
 /// What an expression may refer to.
 struct scope {
-  std::vector<scope_table> tables;        ///< FROM, then JOIN
+  std::vector<scope_table> tables;        ///< FROM (or the united table), then each JOIN
   std::vector<std::string> united;        ///< the UNION ALL inputs after the first, if any
   std::string_view source;                ///< the program text, for quoting
   std::uint64_t max_rows = 0;             ///< rows an aggregate may see
@@ -90,5 +90,30 @@ void collect_aggregates(const expr& e, std::vector<const expr*>& out);
 
 /// The closest of `names` to `wrong` if it is close enough to be a likely typo, else empty.
 std::string closest(const std::string& wrong, const std::vector<std::string>& names);
+
+/// " (did you mean `x`?)" when `wrong` is a likely typo of one of `names`, else empty.
+std::string suggestion(const std::string& wrong, const std::vector<std::string>& names);
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`"; "none" for no names.
+std::string listing(const std::vector<std::string>& names);
+
+/// "line:column" of `p`, for messages.
+std::string where_str(position p);
+
+/// The index of the table called `name` in `tables`; throws at `pos` naming the known ones, `what`
+/// ("input", "output") saying which they are.
+std::size_t find_table(const std::vector<table_schema>& tables, const std::string& name,
+                       position pos, const char* what);
+
+/// Where input `input` is named in `s` before: as its FROM, among its first `unions` UNION ALL
+/// inputs or its first `joins` JOIN inputs (indices already resolved); nullptr if not.
+const position* named_before(const select_stmt& s, std::size_t input, std::size_t unions, std::size_t joins);
+
+// -- joins ---------------------------------------------------------------------------------------
+
+/// Checks the JOIN steps of `s` in order (docs/task-language.md §4.2): resolves each ON against the
+/// tables of `sc` so far and the joined input, decides which side is unique, and adds the input to
+/// `sc`; sets s.max_rows to the last join's rows. `sc` holds the FROM (or united) table on entry.
+void check_joins(select_stmt& s, const program_impl& prog, scope& sc);
 
 } // namespace joconde::engines::sql

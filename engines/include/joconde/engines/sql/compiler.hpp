@@ -34,8 +34,9 @@ public:
   const std::vector<std::string>& disclosures() const noexcept;
   /// The language features it uses (names from all_features()); engines check them in supports().
   const std::vector<std::string>& features() const noexcept;
-  /// The columns of input `input` whose values must be distinct among its rows (a join key of
-  /// it), in schema order; the custodian's node checks them at upload (check_unique in csv.hpp).
+  /// The columns of input `input` whose values must be distinct among its rows (declared UNIQUE,
+  /// or a key of a legacy one-to-one join), in schema order; the custodian's node checks them at
+  /// upload (check_unique in csv.hpp).
   std::vector<std::string> unique_columns(std::string_view input) const;
 
   /// Internal representation, for the executor.
@@ -49,8 +50,9 @@ private:
   std::shared_ptr<const program_impl> impl_;
 };
 
-/// Every language feature name a program can use ("select", "where", "group_by", "join", "union",
-/// "having", "case", "aggregate.count", ..., "quality_check").
+/// Every language feature name a program can use ("select", "where", "group_by", "join",
+/// "join.one_to_many", "join.several", "join.union", "union", "having", "case", "aggregate.count",
+/// ..., "quality_check").
 std::vector<std::string> all_features();
 
 /// Compiles `main_source` (writing every output) and, for each input named in `quality_sources`,
