@@ -66,13 +66,6 @@ secret run_quality(backend& b, const quality_program& q, const secret_table& t) 
   return b.eq(bad, b.constant(0, 1));
 }
 
-/// A copy of input `t` with its valid flags set: every uploaded row counts.
-secret_table all_valid(backend& b, const secret_table& t) {
-  secret_table c = t;
-  c.valid = b.constant(1, t.rows);
-  return c;
-}
-
 /// The rows of the FROM input followed by those of each UNION ALL input, every row valid
 /// (local: the shares are concatenated).
 secret_table united(backend& b, const select_stmt& s,
@@ -93,6 +86,15 @@ secret_table united(backend& b, const select_stmt& s,
   return t;
 }
 
+/// The number of columns of the statement's (joined) row: the FROM input's (or the union's), then
+/// each joined input's.
+std::size_t row_width(const select_stmt& s, const std::map<std::string, secret_table>& in) {
+  auto width = in.at(s.from).columns.size();
+  for (const auto& j : s.joins)
+    width += in.at(j.name).columns.size();
+  return width;
+}
+
 /// The tables of `s` before its join step `k`, for messages: "`a`", "`a` UNION ALL `b`", "`a`
 /// and `b`".
 std::string tables_before(const select_stmt& s, std::size_t k) {
@@ -104,18 +106,86 @@ std::string tables_before(const select_stmt& s, std::size_t k) {
   return out;
 }
 
+/// Marks the columns of the (joined) row that `e` reads.
+void mark_columns(const expr& e, std::vector<bool>& used) {
+  if (e.kind == expr_kind::column)
+    used.at(e.column) = true;
+  for (const auto& a : e.args)
+    mark_columns(*a, used);
+}
+
+/// The columns of the statement's (joined) row that it reads: in its select list, WHERE, GROUP BY
+/// and join keys. The others are not carried through joins and sorts (they stay empty).
+std::vector<bool> columns_read(const select_stmt& s, std::size_t width) {
+  std::vector<bool> used(width, false);
+  for (const auto& item : s.items)
+    mark_columns(*item.value, used);
+  if (s.where)
+    mark_columns(*s.where, used);
+  for (const auto& g : s.group_by)
+    used.at(g.column) = true;
+  for (const auto& j : s.joins) {
+    used.at(j.left.column) = true;
+    used.at(j.offset + j.right.column) = true;
+  }
+  return used;
+}
+
+/// `t` with only its columns j whose used[offset + j] is set, in order (and its valid flags, if
+/// any); `from` gets their indices in `t`.
+secret_table read_columns(const secret_table& t, const std::vector<bool>& used, std::size_t offset,
+                          std::vector<std::size_t>& from) {
+  secret_table out;
+  out.rows = t.rows;
+  out.valid = t.valid;
+  from.clear();
+  for (std::size_t j = 0; j < t.columns.size(); ++j)
+    if (used[offset + j]) {
+      from.push_back(j);
+      out.columns.push_back(t.columns[j]);
+    }
+  return out;
+}
+
+/// The index of column `column` of a table among those `from` kept.
+std::size_t kept_index(const std::vector<std::size_t>& from, std::size_t column) {
+  return static_cast<std::size_t>(std::find(from.begin(), from.end(), column) - from.begin());
+}
+
+/// `columns` put back at their places `from` (shifted by `offset`) in `row`, a row of columns of
+/// which the others stay as they are.
+void put_back(std::vector<secret>& columns, const std::vector<std::size_t>& from, std::size_t offset,
+              std::vector<secret>& row) {
+  for (std::size_t i = 0; i < from.size(); ++i)
+    row[offset + from[i]] = std::move(columns[i]);
+}
+
 /// The FROM input (or the union) joined with each JOIN input in turn by kernels::join_many, every
-/// row of an input valid; the rows of each step's many side, shuffled, with the columns put back in
-/// statement order (the kernel gives the many side's first).
-secret_table joined(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& in) {
-  auto acc = s.unions.empty() ? all_valid(b, in.at(s.from)) : united(b, s, in);
+/// row of an input valid; the rows of each step's many side, shuffled, with the columns in
+/// statement order. Only the columns the statement reads travel through the joins: the others are
+/// empty in the result.
+secret_table joined(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& in,
+                    const std::vector<bool>& used) {
+  std::vector<std::size_t> acc_from;
+  secret_table acc;
+  if (s.unions.empty()) {
+    acc = read_columns(in.at(s.from), used, 0, acc_from);
+    acc.valid = b.constant(1, acc.rows);
+  } else {
+    acc = read_columns(united(b, s, in), used, 0, acc_from);
+  }
+  std::size_t width = in.at(s.from).columns.size();
   for (std::size_t k = 0; k < s.joins.size(); ++k) {
     const auto& j = s.joins[k];
-    auto input = all_valid(b, in.at(j.name));
+    std::vector<std::size_t> input_from;
+    auto input = read_columns(in.at(j.name), used, j.offset, input_from);
+    input.valid = b.constant(1, input.rows);  // every uploaded row counts
+    const auto left_key = kept_index(acc_from, j.left.column);
+    const auto right_key = kept_index(input_from, j.right.column);
     bool keys_ok = false;
     auto out = j.many_is_left
-                 ? kernels::join_many(b, acc, j.left.column, input, j.right.column, j.one_to_one, keys_ok, j.key_bits)
-                 : kernels::join_many(b, input, j.right.column, acc, j.left.column, j.one_to_one, keys_ok, j.key_bits);
+                 ? kernels::join_many(b, acc, left_key, input, right_key, j.one_to_one, keys_ok, j.key_bits)
+                 : kernels::join_many(b, input, right_key, acc, left_key, j.one_to_one, keys_ok, j.key_bits);
     if (!keys_ok) {
       const std::string left = "`" + j.left_table + "." + j.left.name + "`";
       const std::string right = "`" + j.name + "." + j.right.name + "`";
@@ -129,8 +199,14 @@ secret_table joined(backend& b, const select_stmt& s, const std::map<std::string
     if (!j.many_is_left)
       std::rotate(out.columns.begin(), out.columns.begin() + static_cast<std::ptrdiff_t>(input.columns.size()),
                   out.columns.end());
+    for (auto c : input_from)
+      acc_from.push_back(width + c);
+    width += in.at(j.name).columns.size();
     acc = std::move(out);
   }
+  std::vector<secret> row(width);
+  put_back(acc.columns, acc_from, 0, row);
+  acc.columns = std::move(row);
   return acc;
 }
 
@@ -183,8 +259,10 @@ secret_table run_select(backend& b, const select_stmt& s,
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
   // are all valid, and only a join one whose valid flags are secret.
   secret_table combined;
+  const auto used = columns_read(s, s.unions.empty() && s.joins.empty() ? inputs.at(s.from).columns.size()
+                                                                         : row_width(s, inputs));
   if (!s.joins.empty())
-    combined = joined(b, s, inputs);
+    combined = joined(b, s, inputs, used);
   else if (!s.unions.empty())
     combined = united(b, s, inputs);
   const bool in_place = s.joins.empty() && s.unions.empty();
@@ -222,7 +300,13 @@ secret_table run_select(backend& b, const select_stmt& s,
     if (s.sorted_grouping) {
       // The rows sorted by group, anchors included: aggregate arguments are row expressions, so
       // they are evaluated over the sorted rows.
-      sorted = kernels::sort_by_group(b, combined, groups, filter, table.columns);
+      // Only the columns the statement reads are sorted; the others stay empty.
+      std::vector<std::size_t> from;
+      auto read = read_columns(table, used, 0, from);
+      sorted = kernels::sort_by_group(b, combined, groups, filter, read.columns);
+      std::vector<secret> row(table.columns.size());
+      put_back(sorted->columns, from, 0, row);
+      sorted->columns = std::move(row);
       columns = &sorted->columns;
       rows_in = sorted->rows();
       by.emplace(*sorted);
