@@ -6,6 +6,7 @@
 #include "session_manager.hpp"
 
 #include "slot_files.hpp"
+#include "upload_ledger.hpp"
 
 #include "joconde/enclave/session.hpp"
 #include "joconde/engines/engine.hpp"
@@ -189,10 +190,7 @@ void client_session::serve(const v1::VmRequest& req) {
 }
 
 result<sealed_content> client_session::receive_columns(const authorized& grant, std::uint64_t rows) {
-  std::size_t ncols = 0;
-  for (const auto& in : ctx_.final.cta().ctsc().inputs())
-    if (in.key() == grant.slot)
-      ncols = static_cast<std::size_t>(in.schema_size());
+  const auto ncols = input_columns(ctx_, grant.slot);
   // The go-ahead, then the columns.
   send_reply(stream_, error_reply(errc{}, "send the columns"));
   std::vector<std::string> cols;
@@ -235,7 +233,9 @@ void client_session::upload(const authorized& grant, std::uint64_t rows) {
     return refuse(errc::malformed_input, "upload failed: " + failure);
   }
   error outcome{errc::timeout, "no answer"};
-  auto wait = ctx_.options.upload_confirm_timeout + std::chrono::seconds{10};
+  // The orchestrator answers by the upload's deadline (upload_ledger::begin) at the latest.
+  auto wait = ctx_.options.upload_confirm_timeout + std::chrono::seconds{10}
+              + std::chrono::milliseconds{transfer_ms(grant.max_rows, input_columns(ctx_, grant.slot))};
   self_->request(sh_.orchestrator, wait, sealed_atom::value, grant.request_id, *sealed)
     .receive([&](std::string& m) { outcome = {errc::none, std::move(m)}; },
              [&](caf::error& e) { outcome = refusal_of(e, {errc::io_error, self_->system().render(e)}); });

@@ -35,7 +35,8 @@ caf::result<void> begin_upload(orchestrator_pointer self, const authorized& gran
   if (auto r = it->second.begin_upload(id, grant.who, now_ms()); !r)
     return to_caf(r.err());
   erase_listed(self);
-  s.uploads->begin(id, grant.slot, now_ms());
+  // Its shares may take a while to arrive and be sealed: as long as the most the input may hold.
+  s.uploads->begin(id, grant.slot, now_ms(), transfer_ms(grant.max_rows, input_columns(*s.ctx, grant.slot)));
   event(self, "slot", grant.slot, "in_use (upload " + id.substr(0, 8) + "...)");
   update_gauges(self);
   return caf::unit;

@@ -9,25 +9,27 @@ upload_ledger::upload_ledger(unsigned parties, unsigned own_cp, std::int64_t con
   // nop
 }
 
-pending_upload* upload_ledger::track(const std::string& id, const std::string& slot, std::int64_t now_ms) {
+pending_upload* upload_ledger::track(const std::string& id, const std::string& slot, std::int64_t now_ms,
+                                     std::int64_t transfer_ms) {
   auto& p = pending_[id];
   if (p.slot.empty()) {
     p.slot = slot;
-    p.deadline_ms = now_ms + confirm_ms_;
+    p.deadline_ms = now_ms + transfer_ms + confirm_ms_;
   } else if (p.slot != slot) {
     return nullptr;
   }
   return &p;
 }
 
-void upload_ledger::begin(const std::string& id, const std::string& slot, std::int64_t now_ms) {
+void upload_ledger::begin(const std::string& id, const std::string& slot, std::int64_t now_ms,
+                          std::int64_t transfer_ms) {
   // The orchestrator begins an upload only in a slot free of uploads: a pending entry of the same
   // id is a counterpart's announcement of this very upload.
-  (void)track(id, slot, now_ms);
+  (void)track(id, slot, now_ms, transfer_ms);
 }
 
 bool upload_ledger::sealed_at(unsigned cp, const std::string& id, const std::string& slot, std::int64_t now_ms) {
-  auto* p = track(id, slot, now_ms);
+  auto* p = track(id, slot, now_ms, 0);
   if (p == nullptr)
     return false;
   p->sealed_at.insert(cp);

@@ -31,6 +31,14 @@ struct pending_upload {
   std::int64_t deadline_ms = 0;              ///< it fails at every CP unless sealed at all by then
 };
 
+/// How long the shares of an upload of at most `max_rows` rows of `columns` columns may take to
+/// arrive and be sealed at a CP, beyond the confirmation time: a second per 8 MB of shares (16
+/// bytes a value). 10^7 rows of 3 columns: 57 s.
+constexpr std::int64_t transfer_ms(std::uint64_t max_rows, std::uint64_t columns) noexcept {
+  const auto rows = max_rows < (std::uint64_t{1} << 32) ? max_rows : std::uint64_t{1} << 32;
+  return static_cast<std::int64_t>(rows * columns * 16 / (8 << 20) * 1000);
+}
+
 /// The uploads under way at one CP, and the request ids that failed.
 class upload_ledger {
 public:
@@ -45,9 +53,10 @@ public:
   /// True if upload `id` failed at some CP: it is not accepted again here.
   bool failed(const std::string& id) const { return failed_.count(id) > 0; }
 
-  /// This CP began upload `id` into input `slot`: pending until `now_ms` + the confirmation time,
-  /// unless a counterpart announced it first (then its deadline stays).
-  void begin(const std::string& id, const std::string& slot, std::int64_t now_ms);
+  /// This CP began upload `id` into input `slot`: pending until `now_ms` + `transfer_ms` (the time
+  /// its shares may take to arrive and be sealed) + the confirmation time, unless a counterpart
+  /// announced it first (then its deadline stays).
+  void begin(const std::string& id, const std::string& slot, std::int64_t now_ms, std::int64_t transfer_ms = 0);
 
   /// Counterpart `cp` sealed upload `id` of input `slot` (KIND_SLOT_RECEIVED); pending from now if
   /// this is the first this CP hears of it. Refused (false, no change) when `id` is pending for
@@ -82,7 +91,7 @@ public:
 
 private:
   /// Upload `id` of `slot`, pending from `now_ms` if it was not; null if it is pending for another slot.
-  pending_upload* track(const std::string& id, const std::string& slot, std::int64_t now_ms);
+  pending_upload* track(const std::string& id, const std::string& slot, std::int64_t now_ms, std::int64_t transfer_ms);
 
   unsigned parties_;
   unsigned own_;

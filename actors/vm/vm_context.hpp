@@ -49,4 +49,12 @@ struct vm_context {
 
 using context_ptr = std::shared_ptr<const vm_context>;
 
+/// The number of columns input `slot` of the CT declares (0 for no such input).
+inline std::uint64_t input_columns(const vm_context& ctx, const std::string& slot) {
+  for (const auto& in : ctx.final.cta().ctsc().inputs())
+    if (in.key() == slot)
+      return static_cast<std::uint64_t>(in.schema_size());
+  return 0;
+}
+
 } // namespace joconde::vm::detail

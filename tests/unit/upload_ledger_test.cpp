@@ -44,6 +44,18 @@ BOOST_AUTO_TEST_CASE(an_upload_completes_once_sealed_here_and_at_every_cp) {
   BOOST_CHECK(!l.failed("u1"));
 }
 
+BOOST_AUTO_TEST_CASE(a_large_upload_has_time_to_arrive_and_be_sealed) {
+  // 10^7 rows of 3 columns are 480 MB of shares per CP: 57 s more before the confirmation time.
+  BOOST_CHECK_EQUAL(transfer_ms(10'000'000, 3), 57'000);
+  BOOST_CHECK_EQUAL(transfer_ms(1000, 3), 0);
+  BOOST_CHECK_EQUAL(transfer_ms(std::uint64_t{1} << 40, 1), transfer_ms(std::uint64_t{1} << 32, 1));
+  auto l = make();
+  l.begin("u1", "a", 1000, transfer_ms(10'000'000, 3));
+  BOOST_CHECK_EQUAL(l.pending().at("u1").deadline_ms, 1000 + 57'000 + confirm_ms);
+  BOOST_CHECK(l.overdue(1000 + confirm_ms).empty());
+  BOOST_CHECK(l.overdue(1000 + 57'000 + confirm_ms) == std::vector<std::string>{"u1"});
+}
+
 BOOST_AUTO_TEST_CASE(counterparts_may_announce_an_upload_before_it_begins_here) {
   auto l = make();
   BOOST_CHECK(l.sealed_at(0, "u1", "a", 500));
