@@ -18,6 +18,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 using namespace joconde::engines;
@@ -262,10 +263,11 @@ BOOST_AUTO_TEST_CASE(join_many_refuses_malformed_tables) {
 namespace {
 
 /// join_many on rss3: party 0 inputs both sides (key, payload); every party opens keys_ok, then the
-/// four columns of the valid rows, row by row, sorted (the result's order is a shuffle's).
+/// four columns of the valid rows, row by row, sorted (the result's order is a shuffle's). Party 2
+/// has `fewer` rows on the many side and pauses for `pause` before joining.
 std::array<party_outcome, 3> join_on_rss3(const std::vector<std::vector<word>>& many, const std::vector<std::vector<word>>& unique,
                                           bool one_to_one, unsigned bits, std::size_t fewer = 0,
-                                          const three_options& o = {}) {
+                                          std::chrono::milliseconds pause = 0ms, const three_options& o = {}) {
   return run_three_parties(
     [&](backend& be, unsigned party) {
       auto table = [&](const std::vector<std::vector<word>>& cols, std::size_t rows) {
@@ -277,6 +279,8 @@ std::array<party_outcome, 3> join_on_rss3(const std::vector<std::vector<word>>& 
       };
       auto m = table(many, many[0].size() - (party == 2 ? fewer : 0));
       auto u = table(unique, unique[0].size());
+      if (party == 2)
+        std::this_thread::sleep_for(pause);
       bool ok = false;
       auto j = k::join_many(be, m, 0, u, 0, one_to_one, ok, bits);
       auto valid = be.reveal(j.valid);
@@ -337,6 +341,14 @@ BOOST_AUTO_TEST_CASE(join_many_on_rss3_matches_each_row) {
 BOOST_AUTO_TEST_CASE(a_deviating_party_in_a_join_fails_every_party) {
   std::vector<std::vector<word>> many{{1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}};
   std::vector<std::vector<word>> unique{{2, 4, 6}, {9, 9, 9}};
-  expect_every_party_fails(join_on_rss3(many, unique, false, 58, 1, failing_run(5000ms)));
-  expect_every_party_fails(join_on_rss3(many, unique, true, 58, 1, failing_run(5000ms)));
+  expect_every_party_fails(join_on_rss3(many, unique, false, 58, 1, 0ms, failing_run(5000ms)));
+  expect_every_party_fails(join_on_rss3(many, unique, true, 58, 1, 0ms, failing_run(5000ms)));
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_party_in_a_join_fails_every_party) {
+  // Party 2 says nothing for 2.5 s once the inputs are shared; the others, inside join_many, wait
+  // 0.5 s at most for any message.
+  std::vector<std::vector<word>> many{{1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}};
+  std::vector<std::vector<word>> unique{{2, 4, 6}, {9, 9, 9}};
+  expect_every_party_fails(join_on_rss3(many, unique, false, 58, 0, 2500ms, failing_run(500ms)));
 }
