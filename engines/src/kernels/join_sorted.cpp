@@ -49,38 +49,37 @@ std::vector<secret> keep_flagged(backend& b, std::vector<secret>& candidates, se
   return out;
 }
 
+/// Applies `f(x, p)` to the matching share vectors of x and p (a, and b where the layout has it).
+template <class F>
+void each_component(secret& x, const secret& p, F f) {
+  f(x.a, p.a);
+  if (!x.b.empty())
+    f(x.b, p.b);
+}
+
 /// Copies each row's value forward from the first row of its run (a run starts where `head` is 1,
-/// and at row 0), for every column of `values`: Hillis-Steele, one mul per doubling of the
-/// distance, ceil(log2 T) rounds of (values + 1) (T - d) products.
+/// and at row 0), for every column of `values`: Hillis-Steele, ceil(log2 T) doublings of the
+/// distance d, each one mul of T - d products per column and one for the heads (a round each:
+/// one batch of all would hold (columns + 1) times as much). The updates are local additions of
+/// shares, made in place from the last row down (each reads the row d above, not yet updated).
 void copy_from_run_heads(backend& b, std::vector<secret>& values, secret head) {
   const std::size_t rows = head.size();
-  const std::size_t k = values.size();
   for (std::size_t d = 1; d < rows; d *= 2) {
     const std::size_t len = rows - d;
     // v[i] = v[i - d] + h[i] (v[i] - v[i - d]); h[i] = h[i] + h[i - d] - h[i] h[i - d], i >= d.
-    auto h_here = slice(head, d, len);
-    auto h_back = slice(head, 0, len);
-    std::vector<secret> back;
-    std::vector<secret> step;
-    for (const auto& v : values) {
-      back.push_back(slice(v, 0, len));
-      step.push_back(b.sub(slice(v, d, len), back.back()));
+    const auto here = slice(head, d, len);
+    for (auto& v : values) {
+      auto p = b.mul(here, b.sub(slice(v, d, len), slice(v, 0, len)));
+      each_component(v, p, [&](std::vector<word>& x, const std::vector<word>& q) {
+        for (std::size_t i = rows; i-- > d;)
+          x[i] = x[i - d] + q[i - d];
+      });
     }
-    step.push_back(h_back);
-    std::vector<const secret*> parts;
-    for (const auto& s : step)
-      parts.push_back(&s);
-    auto products = b.mul(tile(h_here, k + 1), concat(parts));
-    for (std::size_t c = 0; c < k; ++c) {
-      auto moved = b.add(back[c], slice(products, c * len, len));
-      auto v = slice(values[c], 0, d);
-      append(v, moved);
-      values[c] = std::move(v);
-    }
-    auto joined = b.sub(b.add(h_here, h_back), slice(products, k * len, len));
-    auto h = slice(head, 0, d);
-    append(h, joined);
-    head = std::move(h);
+    auto p = b.mul(here, slice(head, 0, len));
+    each_component(head, p, [&](std::vector<word>& h, const std::vector<word>& q) {
+      for (std::size_t i = rows; i-- > d;)
+        h[i] = h[i] + h[i - d] - q[i - d];
+    });
   }
 }
 

@@ -257,8 +257,9 @@ void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key
 /// Cost: one sort_distinct of n + m rows carrying max(columns) + 2 columns (one-word keys when
 /// `one_to_one` or when the key's declared width `key_bits` and the row number's bits r leave room,
 /// key_bits + r <= 60; else two-word keys: two lt per comparison); one eq over n + m - 1
-/// neighbours; for 1:N, ceil(log2(n + m)) mul rounds copying unique's columns along each run of
-/// equal keys; one shuffle of n + m rows and one reveal of which shuffled rows came from `many`
+/// neighbours; for 1:N, ceil(log2(n + m)) doublings copying unique's columns along each run of
+/// equal keys, each one mul of at most n + m products per copied column and one for the run flags
+/// (one round each, so that only one column's operands are held at a time); one shuffle of n + m rows and one reveal of which shuffled rows came from `many`
 /// (uniformly any m of n + m).
 secret_table join_many(backend& b, const secret_table& many, std::size_t many_key, const secret_table& unique,
                        std::size_t unique_key, bool one_to_one, bool& keys_ok, unsigned key_bits = 60);
