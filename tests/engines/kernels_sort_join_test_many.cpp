@@ -352,3 +352,45 @@ BOOST_AUTO_TEST_CASE(a_silent_party_in_a_join_fails_every_party) {
   std::vector<std::vector<word>> unique{{2, 4, 6}, {9, 9, 9}};
   expect_every_party_fails(join_on_rss3(many, unique, false, 58, 0, 2500ms, failing_run(500ms)));
 }
+
+namespace {
+
+/// The reference backend, but in the opening of `size` elements element 0 is flipped (1 - v) or,
+/// with `bad`, opened as 2: a party that opens the shuffled side flags wrongly.
+class lying_backend final : public forwarding_backend {
+public:
+  lying_backend(std::size_t size, bool bad) : size_{size}, bad_{bad} {}
+
+  std::vector<word> reveal(const secret& x) override {
+    auto out = inner.reveal(x);
+    if (out.size() == size_)
+      out[0] = bad_ ? 2 : 1 - out[0];
+    return out;
+  }
+
+private:
+  std::size_t size_;
+  bool bad_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(side_flags_opened_wrongly_end_the_join) {
+  // 3 unique and 4 repeating rows: the only opening of 7 elements is that of the side flags (the
+  // sort compares at most 6 at once, the uniqueness bit is one). A flag that is not 0 or 1, or one
+  // flag too many or too few, stops the join with an error instead of picking wrong rows.
+  for (bool bad : {true, false}) {
+    BOOST_TEST_CONTEXT((bad ? "a flag opened as 2" : "a flag flipped")) {
+      lying_backend b{7, bad};
+      reference_backend clear;
+      bool ok = false;
+      try {
+        (void) k::join_many(b, side(clear, {1, 2, 2, 5}, 0), 0, side(clear, {1, 2, 3}, 0), 0, false, ok, 58);
+        BOOST_ERROR("the join picked rows from wrong flags");
+      } catch (const engine_failure& e) {
+        BOOST_TEST((e.err().code == joconde::errc::invalid_state));
+        BOOST_TEST(e.err().message.find("rows of the repeating side") != std::string::npos, e.err().message);
+      }
+    }
+  }
+}

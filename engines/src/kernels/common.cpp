@@ -143,6 +143,21 @@ unsigned index_bits(std::size_t n) {
   return std::max(1u, static_cast<unsigned>(std::bit_width(n)));
 }
 
+std::vector<std::size_t> opened_ones(backend& b, const secret& flags, std::size_t ones, const char* kernel,
+                                     const char* what) {
+  auto opened = b.reveal(flags);
+  std::vector<std::size_t> at;
+  at.reserve(ones);
+  for (std::size_t i = 0; i < opened.size(); ++i)
+    if (opened[i] == 1)
+      at.push_back(i);
+    else if (opened[i] != 0)
+      size_error(kernel, std::string{"a flag of "} + what + " opened to " + std::to_string(opened[i]));
+  if (at.size() != ones)
+    size_error(kernel, std::to_string(at.size()) + " " + what + " opened for " + std::to_string(ones));
+  return at;
+}
+
 std::size_t pow2_at_least(std::size_t n) {
   std::size_t p = 1;
   while (p < n)

@@ -86,4 +86,10 @@ std::size_t pow2_at_least(std::size_t n);
 /// Bits that hold a row index below n (at least 1).
 unsigned index_bits(std::size_t n);
 
+/// Opens the 0/1 `flags` (shuffled first by the caller, so their positions tell nothing) and
+/// returns where they are 1; throws, naming `kernel` and `what` the flags mark, unless every flag
+/// is 0 or 1 and exactly `ones` are 1, as an honest run always gives.
+std::vector<std::size_t> opened_ones(backend& b, const secret& flags, std::size_t ones, const char* kernel,
+                                     const char* what);
+
 } // namespace joconde::engines::kernels::detail

@@ -31,16 +31,7 @@ std::vector<secret> keep_flagged(backend& b, std::vector<secret>& candidates, se
     columns.push_back(&c);
   columns.push_back(&side);
   b.shuffle(columns);
-  auto flags = b.reveal(side);
-  std::vector<std::size_t> at;
-  at.reserve(kept);
-  for (std::size_t i = 0; i < flags.size(); ++i)
-    if (flags[i] == 1)
-      at.push_back(i);
-    else if (flags[i] != 0)
-      size_error("join_many", "a side flag opened to " + std::to_string(flags[i]));
-  if (at.size() != kept)
-    size_error("join_many", std::to_string(at.size()) + " rows of the repeating side opened for " + std::to_string(kept));
+  auto at = opened_ones(b, side, kept, "join_many", "rows of the repeating side");
   std::vector<secret> out;
   for (auto& c : candidates) {
     out.push_back(gather(c, at));

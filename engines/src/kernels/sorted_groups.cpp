@@ -47,19 +47,12 @@ secret with_anchors(backend& b, const secret& x, std::size_t extra) {
 /// which an honest run always gives.
 std::vector<std::size_t> anchors_by_rank(backend& b, const secret& anchor, const secret& rank,
                                          std::size_t groups) {
-  auto flags = b.reveal(anchor);
-  std::vector<std::size_t> at;
-  for (std::size_t i = 0; i < flags.size(); ++i)
-    if (flags[i] == 1)
-      at.push_back(i);
-    else if (flags[i] != 0)
-      size_error("sorted_sums", "an anchor flag opened to " + std::to_string(flags[i]));
-  if (at.size() != groups)
-    size_error("sorted_sums", std::to_string(at.size()) + " anchors opened for " + std::to_string(groups) + " groups");
+  auto at = opened_ones(b, anchor, groups, "sorted_sums", "anchors (one per group)");
   auto ranks = b.reveal(gather(rank, at));
-  std::vector<std::size_t> by_rank(groups, flags.size());
+  const auto none = anchor.size();
+  std::vector<std::size_t> by_rank(groups, none);
   for (std::size_t j = 0; j < groups; ++j) {
-    if (ranks[j] < 1 || ranks[j] > groups || by_rank[ranks[j] - 1] != flags.size())
+    if (ranks[j] < 1 || ranks[j] > groups || by_rank[ranks[j] - 1] != none)
       size_error("sorted_sums", "the anchors' ranks are not 1.." + std::to_string(groups));
     by_rank[ranks[j] - 1] = at[j];
   }

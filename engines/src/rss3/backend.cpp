@@ -172,15 +172,19 @@ secret party_backend::input(unsigned owner, std::span<const word> values, std::s
   return share_from(owner, values, n, sharing::arithmetic);
 }
 
-std::vector<word> party_backend::reveal(const secret& x) {
-  same_size(x, x, "reveal");
+std::vector<word> party_backend::missing_component(const secret& x) {
   std::size_t n = x.size();
   std::vector<word> missing = fresh_words(n);
-  const word* p = x.a.data();
-  std::array<send_job, 1> sends{send_words(to_next_.get(), p, n)};
+  std::array<send_job, 1> sends{send_words(to_next_.get(), x.a.data(), n)};
   std::array<recv_job, 1> recvs{receive_words(to_prev_.get(), missing.data(), n)};
   round(sends, recvs);
-  for (std::size_t j = 0; j < n; ++j)
+  return missing;
+}
+
+std::vector<word> party_backend::reveal(const secret& x) {
+  same_size(x, x, "reveal");
+  auto missing = missing_component(x);
+  for (std::size_t j = 0; j < missing.size(); ++j)
     missing[j] += x.a[j] + x.b[j];
   return missing;
 }

@@ -93,13 +93,17 @@ secret party_backend::bit_to_arithmetic(const secret& x, unsigned bit) {
   return r;
 }
 
-void party_backend::lt_bits(const secret& xs, const secret& ys) {
-  std::size_t n = xs.size();
+void party_backend::split_difference(const secret& xs, const secret& ys) {
   auto& d = work_[0];
   difference(xs, ys, d);
+  split_for_boolean_into(d, work_[1], work_[2]);
+}
+
+void party_backend::lt_bits(const secret& xs, const secret& ys) {
+  std::size_t n = xs.size();
+  split_difference(xs, ys);
   auto& prop = work_[1];
   auto& sign = work_[2];
-  split_for_boolean_into(d, prop, sign);
   constexpr word top = word{1} << 63;
   // Generate and propagate bits of s + t; position 63 is neutral (g = 0, p = 1) so that the tree
   // over all 64 positions yields the carry into bit 63. In place: s becomes p, t keeps p's bit 63.
@@ -181,12 +185,8 @@ std::vector<word> party_backend::reveal_lt(const secret& x, const secret& y) {
   auto opened = blockwise(x, y, block_elements, [this](const secret& xs, const secret& ys) {
     lt_bits(xs, ys);
     const auto& gen = work_[3];
-    std::size_t n = gen.size();
-    secret bits{fresh_words(n), {}};
-    std::array<send_job, 1> sends{send_words(to_next_.get(), gen.a.data(), n)};
-    std::array<recv_job, 1> recvs{receive_words(to_prev_.get(), bits.a.data(), n)};
-    round(sends, recvs);
-    for (std::size_t j = 0; j < n; ++j)
+    secret bits{missing_component(gen), {}};
+    for (std::size_t j = 0; j < bits.a.size(); ++j)
       bits.a[j] = ((bits.a[j] ^ gen.a[j] ^ gen.b[j]) >> 63) & 1;
     return bits;
   });
@@ -197,11 +197,9 @@ secret party_backend::eq(const secret& x, const secret& y) {
   same_size(x, y, "eq");
   return blockwise(x, y, block_elements, [this](const secret& xs, const secret& ys) {
     std::size_t n = xs.size();
-    auto& d = work_[0];
-    difference(xs, ys, d);
+    split_difference(xs, ys);
     auto& v = work_[1];
     auto& t = work_[2];
-    split_for_boolean_into(d, v, t);
     // d == 0 iff s == -t; v = ~(s ^ -t) is all ones exactly then. An AND tree over its bits.
     for (std::size_t j = 0; j < n; ++j) {
       v.a[j] ^= word{0} - t.a[j];

@@ -110,6 +110,12 @@ public:
   /// The boolean sharing (into work_[3]) whose bit 63 is [x < y], for |x - y| < 2^63: lt's adder.
   /// Eight rounds.
   void lt_bits(const secret& x, const secret& y);
+  /// x - y split for a boolean adder, as split_for_boolean_into does, into work_[1] (S) and
+  /// work_[2] (T): how lt and eq begin. One round.
+  void split_difference(const secret& x, const secret& y);
+  /// The component of `x` this party lacks (x_(i-1)), received from party i - 1 while sending it
+  /// x_i: what opening x takes, for arithmetic (+) and boolean (^) sharings alike. One round.
+  std::vector<word> missing_component(const secret& x);
   /// Arithmetic sharing of the bit at position `bit` of a boolean sharing. Two rounds.
   secret bit_to_arithmetic(const secret& x, unsigned bit);
   /// A boolean sharing S and arithmetic-to-boolean-ready T with S + T = d (as integers mod 2^64):
