@@ -152,12 +152,13 @@ std::size_t kept_index(const std::vector<std::size_t>& from, std::size_t column)
   return static_cast<std::size_t>(std::find(from.begin(), from.end(), column) - from.begin());
 }
 
-/// `columns` put back at their places `from` (shifted by `offset`) in `row`, a row of columns of
-/// which the others stay as they are.
-void put_back(std::vector<secret>& columns, const std::vector<std::size_t>& from, std::size_t offset,
-              std::vector<secret>& row) {
+/// A row of `width` columns holding `columns` at their places `from`; the others stay empty (the
+/// statement does not read them).
+std::vector<secret> spread(std::vector<secret>& columns, const std::vector<std::size_t>& from, std::size_t width) {
+  std::vector<secret> row(width);
   for (std::size_t i = 0; i < from.size(); ++i)
-    row[offset + from[i]] = std::move(columns[i]);
+    row[from[i]] = std::move(columns[i]);
+  return row;
 }
 
 /// The FROM input (or the union) joined with each JOIN input in turn by kernels::join_many, every
@@ -174,7 +175,6 @@ secret_table joined(backend& b, const select_stmt& s, const std::map<std::string
   } else {
     acc = read_columns(united(b, s, in), used, 0, acc_from);
   }
-  std::size_t width = in.at(s.from).columns.size();
   for (std::size_t k = 0; k < s.joins.size(); ++k) {
     const auto& j = s.joins[k];
     std::vector<std::size_t> input_from;
@@ -200,13 +200,10 @@ secret_table joined(backend& b, const select_stmt& s, const std::map<std::string
       std::rotate(out.columns.begin(), out.columns.begin() + static_cast<std::ptrdiff_t>(input.columns.size()),
                   out.columns.end());
     for (auto c : input_from)
-      acc_from.push_back(width + c);
-    width += in.at(j.name).columns.size();
+      acc_from.push_back(j.offset + c);
     acc = std::move(out);
   }
-  std::vector<secret> row(width);
-  put_back(acc.columns, acc_from, 0, row);
-  acc.columns = std::move(row);
+  acc.columns = spread(acc.columns, acc_from, used.size());
   return acc;
 }
 
@@ -259,8 +256,7 @@ secret_table run_select(backend& b, const select_stmt& s,
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
   // are all valid, and only a join one whose valid flags are secret.
   secret_table combined;
-  const auto used = columns_read(s, s.unions.empty() && s.joins.empty() ? inputs.at(s.from).columns.size()
-                                                                         : row_width(s, inputs));
+  const auto used = columns_read(s, row_width(s, inputs));
   if (!s.joins.empty())
     combined = joined(b, s, inputs, used);
   else if (!s.unions.empty())
@@ -304,9 +300,7 @@ secret_table run_select(backend& b, const select_stmt& s,
       std::vector<std::size_t> from;
       auto read = read_columns(table, used, 0, from);
       sorted = kernels::sort_by_group(b, combined, groups, filter, read.columns);
-      std::vector<secret> row(table.columns.size());
-      put_back(sorted->columns, from, 0, row);
-      sorted->columns = std::move(row);
+      sorted->columns = spread(sorted->columns, from, table.columns.size());
       columns = &sorted->columns;
       rows_in = sorted->rows();
       by.emplace(*sorted);
