@@ -414,6 +414,11 @@ result<download_report> download(const io_target& t, const std::string& output_k
   if (!slot)
     return slot.err();
   const auto& schema = slot->schema;
+  // A SUM or AVG beyond the 64-bit ring comes as two columns (the program says which).
+  auto program = engines::compile_ctsc(ctsc);
+  if (!program)
+    return program.err();
+  const auto words = program->output_words(output_key);
   auto start = clock::now();
   auto s = attest_all(t);
   if (!s)
@@ -421,7 +426,9 @@ result<download_report> download(const io_target& t, const std::string& output_k
   rep.attest_ms = ms_since(start);
   rep.simulated = s->simulated;
   start = clock::now();
-  const std::size_t ncols = schema.columns.size() + 1;  // + the valid flags
+  std::size_t ncols = 1;  // the valid flags
+  for (std::size_t c = 0; c < schema.columns.size(); ++c)
+    ncols += c < words.size() ? words[c] : 1;
   auto shares = download_all(*s, authorization, ncols, schema.max_rows);
   rep.transfer_ms = ms_since(start);
   if (!shares)
@@ -436,7 +443,7 @@ result<download_report> download(const io_target& t, const std::string& output_k
   const auto rows = (*shares)[0].rows;
   auto kept = keep_valid_rows(*clear, rows, rep);
   rep.rows = rows - rep.suppressed;
-  rep.csv = engines::format_csv(schema, kept, rep.rows);
+  rep.csv = engines::format_csv(schema, kept, rep.rows, words);
   rep.rebuild_ms = ms_since(start);
   return rep;
 }

@@ -273,6 +273,13 @@ void add_sql_figures(std::vector<figure>& out) {
                   "FROM a JOIN b ON a.k = b.k GROUP BY a.g HAVING COUNT(*) >= 10;",
                   {bench_table("a", million), bench_table("b", million)},
                   bench_output("o", {"g", "n", "mean", "sd"}, true, {"mean", "sd"}))));
+  // SUM and AVG beyond the ring: x declared up to 10^14 (cents of 10^12 EUR), so both run in two
+  // limbs (the values themselves are bench_tables' below 10^6: the cost does not depend on them).
+  auto amounts = bench_table("a", 10 * million);
+  amounts.columns[1].max = std::int64_t{100'000'000'000'000};
+  out.push_back(sql_figure("sum_avg_wide_1e7", 10 * million, 1,
+                           bench_program("INSERT INTO o SELECT SUM(x) AS s, AVG(x) AS m FROM a;", {amounts},
+                                         bench_output("o", {"s", "m"}, false, {"m"}))));
   out.push_back(sql_figure("corr_1e7", 10 * million, 1,
                            bench_program("INSERT INTO o SELECT CORR(x, c) AS r FROM a;",
                                          {bench_table("a", 10 * million)}, bench_output("o", {"r"}, false, {"r"}))));

@@ -74,6 +74,31 @@ inline table_schema employers() {
                100'000);
 }
 
+/// A business register of 10^7 firms with turnovers in cents up to 10^12 EUR: its sums and means
+/// are beyond the 64-bit ring (SUM and AVG then run in two limbs).
+inline table_schema firms() {
+  const std::int64_t top = 100'000'000'000'000;
+  return table("firms", {decimal("turnover", 2, -top, top), category("sector", {"a", "b", "c"}),
+                         integer("staff", 0, 1'000'000)},
+               10'000'000);
+}
+
+/// The output `schema` as a run writes it: a SUM or AVG beyond the ring as two integer columns,
+/// `name.hi` and `name.lo` (sql::program::output_words), the others as declared.
+inline table_schema word_columns(const sql::program& prog, const table_schema& schema) {
+  const auto words = prog.output_words(schema.name);
+  table_schema out{schema.name, {}, schema.max_rows};
+  for (std::size_t c = 0; c < schema.columns.size(); ++c) {
+    if (c < words.size() && words[c] == 2) {
+      out.columns.push_back(column(schema.columns[c].name + ".hi", column_type::integer));
+      out.columns.push_back(column(schema.columns[c].name + ".lo", column_type::integer));
+    } else {
+      out.columns.push_back(schema.columns[c]);
+    }
+  }
+  return out;
+}
+
 struct conformance_case {
   std::string name;
   std::vector<table_schema> inputs;
@@ -224,6 +249,18 @@ inline std::vector<conformance_case> cases() {
                  "GROUP BY contract HAVING COUNT(*) >= 2;",
                  {},
                  {"by_contract.mean_age"}});
+  all.push_back({"wide_sums",
+                 {firms()},
+                 {output("by_sector", {category("sector", {"a", "b", "c"}), decimal("total", 2), decimal("mean", 2),
+                                       decimal("mean4", 4), integer("n", 0, 10'000'000)}),
+                  output("overall", {decimal("total", 0), decimal("mean", 0), integer("staff", 0, 10'000'000'000'000)})},
+                 "-- national amounts: sums and means beyond the 64-bit ring, exact in two limbs\n"
+                 "INSERT INTO by_sector SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean,\n"
+                 "  AVG(turnover) AS mean4, COUNT(*) AS n FROM firms WHERE staff > 10 GROUP BY sector;\n"
+                 "INSERT INTO overall SELECT SUM(turnover) AS total, AVG(turnover) AS mean, SUM(staff) AS staff\n"
+                 "FROM firms;",
+                 {},
+                 {}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},
@@ -475,7 +512,7 @@ inline clear_result run_engine(const engine& e, const sql::program& prog,
   if (!quality_failed)
     for (const auto& schema : prog.outputs()) {
       clear_output o;
-      for (std::size_t c = 0; c < schema.columns.size(); ++c)
+      for (std::size_t c = 0; c < word_columns(prog, schema).columns.size(); ++c)
         o.columns.push_back(rebuild());
       o.valid = rebuild();
       result.outputs.emplace(schema.name, std::move(o));

@@ -91,7 +91,8 @@ void check_case(const engine& e, const conformance_case& c) {
       BOOST_TEST(got.quality == expected.quality);
       BOOST_TEST(got.outputs.size() == expected.outputs.size());
       std::size_t values = 0;
-      for (const auto& schema : c.outputs) {
+      for (const auto& declared : c.outputs) {
+        const auto schema = word_columns(*prog, declared);
         if (!expected.outputs.count(schema.name) || !got.outputs.count(schema.name))
           continue;
         const auto& raw_e = expected.outputs.at(schema.name);

@@ -6,7 +6,7 @@
 // makes trunc/mul_trunc off by one and div/sqrt off by the error rss3 documents, so the kernels are
 // shown to tolerate it.
 
-#include "forwarding_backend.hpp"
+#include "noisy_backend.hpp"
 
 #include "joconde/engines/kernels.hpp"
 #include "joconde/engines/reference.hpp"
@@ -22,54 +22,12 @@ namespace k = joconde::engines::kernels;
 
 namespace {
 
+using test::noisy_backend;
+
 __extension__ typedef __int128 wide_int;
 using real = long double;
 
 const real unit = std::ldexp(real{1}, -static_cast<int>(k::stat_frac));
-
-/// The reference backend with rss3's tolerances injected: trunc and mul_trunc off by -1, 0 or +1;
-/// div off by a relative 2^-29 plus 2 units; sqrt off by a relative 2^-24 plus 2 units.
-class noisy_backend final : public test::forwarding_backend {
-public:
-  explicit noisy_backend(std::uint64_t seed) : rng_(seed) {
-    // nop
-  }
-
-  secret mul_trunc(const secret& x, const secret& y, unsigned frac) override {
-    return off_by_one(inner.mul_trunc(x, y, frac));
-  }
-  secret trunc(const secret& x, unsigned bits) override {
-    return off_by_one(inner.trunc(x, bits));
-  }
-  secret div(const secret& a, const secret& b, unsigned frac) override {
-    return perturb(inner.div(a, b, frac), 29, false);
-  }
-  secret sqrt(const secret& x, unsigned frac) override {
-    return perturb(inner.sqrt(x, frac), 24, true);
-  }
-
-private:
-  secret off_by_one(secret r) {
-    for (auto& v : r.a)
-      v += static_cast<word>(static_cast<std::int64_t>(rng_() % 3) - 1);
-    return r;
-  }
-
-  secret perturb(secret r, int rel_bits, bool keep_zero) {
-    for (auto& v : r.a) {
-      if (keep_zero && v == 0)
-        continue;
-      auto x = static_cast<real>(static_cast<std::int64_t>(v));
-      auto u = std::uniform_real_distribution<double>{-1, 1}(rng_);
-      auto ulps = static_cast<std::int64_t>(rng_() % 5) - 2;
-      auto y = std::llround(x + x * u * std::ldexp(1.0, -rel_bits)) + ulps;
-      v = static_cast<word>(keep_zero && y < 0 ? 0 : y);
-    }
-    return r;
-  }
-
-  std::mt19937_64 rng_;
-};
 
 secret sec(const std::vector<std::int64_t>& v) {
   secret s;

@@ -93,13 +93,17 @@ BOOST_AUTO_TEST_CASE(mul_and_dot) {
   }
   auto x = random_words(1000, 64, 3);
   auto y = random_words(1000, 64, 4);
-  auto got = run2(x, y, [](backend& be, const secret& a, const secret& b) { return be.dot(a, b, 10); });
-  BOOST_REQUIRE_EQUAL(got.size(), 100u);
-  for (std::size_t k = 0; k < 100; ++k) {
-    word want = 0;
-    for (std::size_t j = 10 * k; j < 10 * k + 10; ++j)
-      want += x[j] * y[j];
-    BOOST_REQUIRE_EQUAL(got[k], want);
+  for (std::size_t block : {10, 7}) {
+    // 1000 = 100 blocks of 10; or 142 blocks of 7 and a last one of 6.
+    auto got = run2(x, y, [block](backend& be, const secret& a, const secret& b) { return be.dot(a, b, block); });
+    const auto blocks = (1000 + block - 1) / block;
+    BOOST_REQUIRE_EQUAL(got.size(), blocks);
+    for (std::size_t k = 0; k < blocks; ++k) {
+      word want = 0;
+      for (std::size_t j = block * k; j < std::min<std::size_t>(block * k + block, 1000); ++j)
+        want += x[j] * y[j];
+      BOOST_REQUIRE_EQUAL(got[k], want);
+    }
   }
 }
 

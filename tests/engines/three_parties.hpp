@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -250,6 +251,25 @@ inline std::array<party_outcome, 3> run_three_parties(const party_fn& fn, const 
     }
   }
   return outcomes;
+}
+
+/// The party function of a batch of kernel runs: every party's revealed words.
+using words_fn = std::function<std::vector<engines::word>(engines::backend&, unsigned party)>;
+
+/// Runs `fn` at three honest parties with a batch's timeouts (2 minutes of silence, 10 minutes in
+/// all) and returns the words they revealed; throws std::runtime_error naming a party that failed,
+/// or saying that the parties' words differ.
+inline std::vector<engines::word> revealed_words(const words_fn& fn) {
+  three_options opts;
+  opts.io_timeout = std::chrono::seconds{120};
+  opts.overall = std::chrono::seconds{600};
+  auto out = run_three_parties([&](engines::backend& b, unsigned party) { return to_bytes(fn(b, party)); }, opts);
+  for (unsigned i = 0; i < 3; ++i)
+    if (!out[i].ok)
+      throw std::runtime_error("party " + std::to_string(i) + ": " + out[i].error);
+  if (out[0].bytes != out[1].bytes || out[0].bytes != out[2].bytes)
+    throw std::runtime_error("the parties revealed different words");
+  return to_words(out[0].bytes);
 }
 
 } // namespace joconde::test

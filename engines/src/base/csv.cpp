@@ -306,7 +306,7 @@ result<void> check_unique(const csv_table& table, const table_schema& schema, st
 }
 
 std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
-                       std::size_t rows) {
+                       std::size_t rows, std::span<const unsigned> words) {
   std::string out;
   out.reserve((schema.columns.size() * 12 + 1) * (rows + 1));
   for (std::size_t c = 0; c < schema.columns.size(); ++c) {
@@ -315,11 +315,21 @@ std::string format_csv(const table_schema& schema, const std::vector<std::vector
     append_field(out, schema.columns[c].name);
   }
   out.push_back('\n');
+  // Where each schema column's words start among `columns`.
+  std::vector<std::size_t> first(schema.columns.size());
+  for (std::size_t c = 0, at = 0; c < first.size(); ++c) {
+    first[c] = at;
+    at += c < words.size() ? words[c] : 1;
+  }
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < schema.columns.size(); ++c) {
       if (c > 0)
         out.push_back(',');
-      append_field(out, decode_value(schema.columns[c], columns[c][r]));
+      const auto& col = schema.columns[c];
+      const auto at = first[c];
+      append_field(out, c < words.size() && words[c] == 2
+                          ? decode_wide(col, columns[at][r], columns[at + 1][r])
+                          : decode_value(col, columns[at][r]));
     }
     out.push_back('\n');
   }

@@ -121,13 +121,12 @@ secret reference_backend::trunc(const secret& x, unsigned bits) {
 
 secret reference_backend::dot(const secret& x, const secret& y, std::size_t block) {
   same_size(x, y, "dot");
-  if (block == 0 ? !x.a.empty() : x.size() % block != 0)
+  if (block == 0 && !x.a.empty())
     throw engine_failure(fail(errc::invalid_state, "reference: dot of " + std::to_string(x.size())
-                                                     + " elements in blocks of "
-                                                     + std::to_string(block)));
+                                                     + " elements in blocks of 0"));
   ++stats_.rounds;
   secret r;
-  r.a.resize(block == 0 ? 0 : x.size() / block);
+  r.a.resize(block == 0 ? 0 : (x.size() + block - 1) / block);
   for (std::size_t i = 0; i < x.size(); ++i)
     r.a[i / block] += x.a[i] * y.a[i];
   return r;

@@ -207,23 +207,47 @@ result<word> encode_value(const column_schema& col, std::string_view raw) {
   return bad("has an unknown column type");
 }
 
+namespace {
+
+/// Decimal digits of a magnitude below 2^127.
+std::string digits_of(u128 v) {
+  std::string s;
+  do {
+    s.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return {s.rbegin(), s.rend()};
+}
+
+/// v / 10^scale with exactly `scale` digits after the point (none for scale 0).
+std::string decimal_text(i128 v, unsigned scale) {
+  const bool negative = v < 0;
+  const auto mag = negative ? static_cast<u128>(-v) : static_cast<u128>(v);
+  if (scale == 0)
+    return (negative ? "-" : "") + digits_of(mag);
+  const auto p = static_cast<u128>(pow10(scale));
+  auto frac = digits_of(mag % p);
+  return (negative ? "-" : "") + digits_of(mag / p) + "." + std::string(scale - frac.size(), '0')
+         + frac;
+}
+
+} // namespace
+
+std::string decode_wide(const column_schema& col, word hi, word lo) {
+  if (lo >> 32 != 0 || (col.type != column_type::integer && col.type != column_type::decimal))
+    return "#invalid-wide";
+  const auto v = static_cast<i128>(static_cast<std::int64_t>(hi)) * (i128{1} << 32)
+                 + static_cast<i128>(lo);
+  return decimal_text(v, col.type == column_type::decimal ? col.scale : 0);
+}
+
 std::string decode_value(const column_schema& col, word value) {
   auto v = static_cast<std::int64_t>(value);
   switch (col.type) {
     case column_type::integer:
       return std::to_string(v);
-    case column_type::decimal: {
-      if (col.scale == 0)
-        return std::to_string(v);
-      auto p = static_cast<u128>(pow10(col.scale));
-      bool negative = v < 0;
-      auto mag = negative ? static_cast<u128>(-static_cast<i128>(v))
-                          : static_cast<u128>(v);
-      auto whole = static_cast<std::uint64_t>(mag / p);
-      auto frac = std::to_string(static_cast<std::uint64_t>(mag % p));
-      return (negative ? "-" : "") + std::to_string(whole) + "."
-             + std::string(col.scale - frac.size(), '0') + frac;
-    }
+    case column_type::decimal:
+      return decimal_text(v, col.scale);
     case column_type::boolean:
       return value != 0 ? "true" : "false";
     case column_type::category:

@@ -62,6 +62,11 @@ std::vector<secret> group_dots(backend& b, const secret& masks, std::size_t grou
 /// rows.
 std::vector<secret> group_dots(backend& b, const grouping& by, const std::vector<const secret*>& cols);
 
+/// The per-group differences P_g - P_(g-1) of columns that hold, per sorted row of `s`, a prefix
+/// sum along the rows (anchors included), read at the anchors after one shuffle: sorted_sums'
+/// second half, for callers that build their own prefix columns (the limbs of wide sums).
+std::vector<secret> sorted_differences(backend& b, const sorted_groups& s, std::vector<secret> prefixes);
+
 /// The rows of a grouping: n for masks (checked as rows_of does), n + G for sorted rows.
 std::size_t rows_of(const char* kernel, const grouping& by);
 

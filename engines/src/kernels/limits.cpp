@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 namespace joconde::engines::kernels {
@@ -139,26 +140,25 @@ std::string range_text(std::int64_t lo, std::int64_t hi) {
 
 } // namespace
 
-result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
-                         std::int64_t lo2, std::int64_t hi2) {
-  const auto name = std::string{name_of(agg)};
-  const bool two = two_arguments(agg);
-  if (lo > hi || (two && lo2 > hi2))
-    return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
-                                     + (two ? " / " + range_text(lo2, hi2) : "")
-                                     + "; declare lo <= hi");
+namespace {
+
+/// Whether an aggregate fits for n rows and the two argument spans.
+using fit_test = std::function<bool(real n, const span_of& a, const span_of& a2)>;
+
+/// The message of a refused range: the widest symmetric bound K for the arguments at this row
+/// count, or else the largest row count for the declared ranges. `ring` names the accumulation
+/// ("the 64-bit ring", "128-bit sums").
+error explain(const std::string& name, bool two, const fit_test& fits, std::uint64_t max_rows,
+              std::int64_t lo, std::int64_t hi, std::int64_t lo2, std::int64_t hi2,
+              const std::string& ring) {
   const auto n = static_cast<real>(max_rows);
-  if (fits(agg, n, clamp(lo, hi, two62 * 4), clamp(lo2, hi2, two62 * 4)))
-    return ok();
-  // Say what would work: the widest symmetric bound K for the arguments at this row count, or
-  // else the largest row count for the declared ranges.
   std::int64_t good = -1;
   std::int64_t lo_k = 0;
   std::int64_t hi_k = std::int64_t{1} << 62;
   while (lo_k <= hi_k) {
     const auto mid = lo_k + (hi_k - lo_k) / 2;
     const auto k = static_cast<real>(mid);
-    if (fits(agg, n, clamp(lo, hi, k), clamp(lo2, hi2, k))) {
+    if (fits(n, clamp(lo, hi, k), clamp(lo2, hi2, k))) {
       good = mid;
       lo_k = mid + 1;
     } else {
@@ -169,17 +169,18 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
                                 + ")"
                             : "(declared " + range_text(lo, hi) + ")";
   if (good > 0)
-    return fail(errc::unsupported,
-                name + " over " + std::to_string(max_rows) + " rows could overflow the 64-bit ring "
-                  + declared + "; it needs " + (two ? "both arguments" : "the argument")
-                  + " within [" + std::to_string(-good) + ", " + std::to_string(good)
-                  + "]: narrow the declared range(s) or lower max_rows");
+    return error{errc::unsupported,
+                 name + " over " + std::to_string(max_rows) + " rows could overflow " + ring + " "
+                   + declared + "; it needs " + (two ? "both arguments" : "the argument")
+                   + " within [" + std::to_string(-good) + ", " + std::to_string(good)
+                   + "]: narrow the declared range(s) or lower max_rows"};
   std::uint64_t rows_ok = 0;
   std::uint64_t lo_n = 0;
   std::uint64_t hi_n = max_rows;
+  const auto all = two62 * 4;
   while (lo_n <= hi_n && hi_n != 0) {
     const auto mid = lo_n + (hi_n - lo_n) / 2;
-    if (fits(agg, static_cast<real>(mid), clamp(lo, hi, two62 * 4), clamp(lo2, hi2, two62 * 4))) {
+    if (fits(static_cast<real>(mid), clamp(lo, hi, all), clamp(lo2, hi2, all))) {
       rows_ok = mid;
       lo_n = mid + 1;
     } else {
@@ -188,11 +189,57 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
       hi_n = mid - 1;
     }
   }
-  return fail(errc::unsupported, name + " over " + std::to_string(max_rows)
-                                   + " rows could overflow the 64-bit ring " + declared
-                                   + "; with these ranges it supports at most "
-                                   + std::to_string(rows_ok) + " rows: lower max_rows or narrow "
-                                   + "the declared range(s)");
+  return error{errc::unsupported, name + " over " + std::to_string(max_rows)
+                                    + " rows could overflow " + ring + " " + declared
+                                    + "; with these ranges it supports at most "
+                                    + std::to_string(rows_ok) + " rows: lower max_rows or narrow "
+                                    + "the declared range(s)"};
+}
+
+/// The conditions of wide_sum (div 1 for avg) and wide_avg: see kernels.hpp.
+bool wide_fits(aggregate agg, real n, const span_of& x, word mul, word div) {
+  const real limit = std::ldexp(real{1}, 30);
+  const auto m = static_cast<real>(mul);
+  const auto d = agg == aggregate::avg ? n * static_cast<real>(div) : static_cast<real>(div);
+  const auto hi = n * (x.magnitude() * std::ldexp(real{1}, -32) + 2);
+  return n < std::ldexp(real{1}, 27) && m < limit && d < limit && x.magnitude() < two62
+         && (hi + 1) * m < two62;
+}
+
+} // namespace
+
+result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
+                         std::int64_t lo2, std::int64_t hi2) {
+  const auto name = std::string{name_of(agg)};
+  const bool two = two_arguments(agg);
+  if (lo > hi || (two && lo2 > hi2))
+    return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
+                                     + (two ? " / " + range_text(lo2, hi2) : "")
+                                     + "; declare lo <= hi");
+  auto test = [agg](real n, const span_of& a, const span_of& a2) { return fits(agg, n, a, a2); };
+  const auto all = two62 * 4;
+  if (test(static_cast<real>(max_rows), clamp(lo, hi, all), clamp(lo2, hi2, all)))
+    return ok();
+  return explain(name, two, test, max_rows, lo, hi, lo2, hi2, "the 64-bit ring");
+}
+
+result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
+                              std::int64_t hi, word mul, word div) {
+  const auto name = std::string{name_of(agg)};
+  if (agg != aggregate::sum && agg != aggregate::avg)
+    return fail(errc::unsupported, name + " has no 128-bit form; only SUM and AVG do");
+  if (lo > hi)
+    return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
+                                     + "; declare lo <= hi");
+  if (mul == 0 || div == 0)
+    return fail(errc::unsupported, name + ": a 128-bit result needs a scale factor >= 1");
+  auto test = [agg, mul, div](real n, const span_of& a, const span_of&) {
+    return wide_fits(agg, n, a, mul, div);
+  };
+  const auto all = two62 * 4;
+  if (test(static_cast<real>(max_rows), clamp(lo, hi, all), clamp(0, 0, all)))
+    return ok();
+  return explain(name, false, test, max_rows, lo, hi, 0, 0, "128-bit sums");
 }
 
 result<void> check_key_range(std::int64_t lo, std::int64_t hi) {

@@ -109,13 +109,26 @@ std::vector<secret> sorted_sums(backend& b, const sorted_groups& s, const std::v
   secret masked;
   if (!to_mask.empty())
     masked = b.mul(concat(to_mask), tile(s.filter, to_mask.size()));
+  std::vector<secret> prefixes;
+  for (std::size_t i = 0, k = 0; i < values.size(); ++i) {
+    prefixes.push_back(values[i] == &s.filter ? s.filter : slice(masked, (k++) * rows, rows));
+    prefix_sums(prefixes.back());
+  }
+  return detail::sorted_differences(b, s, std::move(prefixes));
+}
+
+namespace detail {
+
+std::vector<secret> sorted_differences(backend& b, const sorted_groups& s, std::vector<secret> prefixes) {
+  const auto rows = s.rows();
+  expect_size("sorted_sums", "anchor", s.anchor, rows);
   std::vector<secret> shuffled;
   shuffled.push_back(s.anchor);
   shuffled.push_back(s.anchor);
   prefix_sums(shuffled.back());  // the anchors' ranks, 1..G
-  for (std::size_t i = 0, k = 0; i < values.size(); ++i) {
-    shuffled.push_back(values[i] == &s.filter ? s.filter : slice(masked, (k++) * rows, rows));
-    prefix_sums(shuffled.back());
+  for (auto& p : prefixes) {
+    expect_size("sorted_sums", "a prefix column", p, rows);
+    shuffled.push_back(std::move(p));
   }
   std::vector<secret*> columns;
   for (auto& c : shuffled)
@@ -123,14 +136,16 @@ std::vector<secret> sorted_sums(backend& b, const sorted_groups& s, const std::v
   b.shuffle(columns);
   auto at = anchors_by_rank(b, shuffled[0], shuffled[1], s.groups);
   std::vector<secret> out;
-  for (std::size_t i = 0; i < values.size(); ++i) {
+  for (std::size_t i = 2; i < shuffled.size(); ++i) {
     // P_g, the sum over groups 0..g, at the g-th anchor; the sum of group g is P_g - P_(g-1).
-    auto upto = gather(shuffled[i + 2], at);
+    auto upto = gather(shuffled[i], at);
     auto before = b.constant(0, 1);
     append(before, slice(upto, 0, s.groups - 1));
     out.push_back(b.sub(upto, before));
   }
   return out;
 }
+
+} // namespace detail
 
 } // namespace joconde::engines::kernels

@@ -322,15 +322,16 @@ secret party_backend::mul(const secret& x, const secret& y) {
 
 secret party_backend::dot(const secret& x, const secret& y, std::size_t block) {
   same_size(x, y, "dot");
-  if (block == 0 ? x.size() != 0 : x.size() % block != 0)
-    refuse("dot of " + std::to_string(x.size()) + " elements in blocks of " + std::to_string(block));
-  std::size_t k = block == 0 ? 0 : x.size() / block;
+  if (block == 0 && x.size() != 0)
+    refuse("dot of " + std::to_string(x.size()) + " elements in blocks of 0");
+  const std::size_t n = x.size();
+  std::size_t k = block == 0 ? 0 : (n + block - 1) / block;
   secret r{std::vector<word>(k), std::vector<word>(k)};
   auto stream = next_stream();
   zero_share(stream, 0, r.a.data(), k, sharing::arithmetic);
   for (std::size_t j = 0; j < k; ++j) {
     word acc = 0;
-    for (std::size_t e = j * block; e < (j + 1) * block; ++e)
+    for (std::size_t e = j * block; e < std::min((j + 1) * block, n); ++e)
       acc += x.a[e] * (y.a[e] + y.b[e]) + x.b[e] * y.a[e];
     r.a[j] += acc;
   }

@@ -5,6 +5,7 @@
 #include "joconde/engines/sql/checker.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace joconde::engines::sql {
@@ -51,8 +52,36 @@ std::string declared_type(const column_schema& c) {
          + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
 }
 
+/// A SUM or AVG beyond the ring written to `col`: the output's power of ten becomes the kernel's
+/// mul or div, and check_wide_range must accept it; else the refusal says both reasons.
+void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
+                       std::string_view source) {
+  const auto& x = *e.args[0];
+  auto refuse = [&](const std::string& why) {
+    throw sql_error(e.pos, quote(e, source) + ": " + e.wide_refusal + "; " + why);
+  };
+  if (col.type != column_type::integer && col.type != column_type::decimal)
+    refuse("beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
+           "output column, not " + declared_type(col));
+  if (col.type == column_type::integer
+      && (e.agg != kernels::aggregate::sum || !t.integral || t.dec != 0))
+    refuse("write it to a decimal column");
+  const int e10 = static_cast<int>(col.type == column_type::decimal ? col.scale : 0) - x.type.dec;
+  if (e10 > 9 || e10 < -9)
+    refuse("its output has 10 or more decimals more or fewer than its argument; choose a closer "
+           "scale");
+  const auto factor = static_cast<word>(static_cast<std::int64_t>(pow10(e10 < 0 ? -e10 : e10)));
+  e.wide_mul = e10 > 0 ? factor : 1;
+  e.wide_div = e10 < 0 ? factor : 1;
+  e.wide_bits = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(max_abs(x.range))));
+  auto ok = kernels::check_wide_range(e.agg, max_rows, static_cast<std::int64_t>(x.range.lo),
+                                      static_cast<std::int64_t>(x.range.hi), e.wide_mul, e.wide_div);
+  if (!ok)
+    refuse("in 128 bits: " + ok.err().message);
+}
+
 void check_output_match(select_item& item, const column_schema& col, const table_schema& out,
-                        std::string_view source) {
+                        std::uint64_t max_rows, std::string_view source) {
   const auto& e = *item.value;
   const auto& t = e.type;
   auto target = declared_type(col);
@@ -60,6 +89,10 @@ void check_output_match(select_item& item, const column_schema& col, const table
     throw sql_error(e.pos, "output column `" + col.name + "` of `" + out.name + "` is " + target
                              + ", but " + quote(e, source) + " is " + describe(t) + hint);
   };
+  if (e.wide) {
+    check_wide_output(*item.value, col, t, max_rows, source);
+    return;
+  }
   switch (col.type) {
     case column_type::integer:
       if (t.kind != value_kind::number || !t.integral || t.dec != 0 || t.bin != 0)
@@ -253,7 +286,7 @@ void check_output(select_stmt& s, const table_schema& out, std::string_view sour
                       "column " + std::to_string(i + 1) + " of `" + out.name + "` is `" + col.name
                         + "`, but this select item is named `" + name
                         + "`; write the columns in the output's order and names");
-    check_output_match(item, col, out, source);
+    check_output_match(item, col, out, s.max_rows, source);
   }
   std::uint64_t rows = s.aggregated ? s.groups : s.max_rows;
   if (rows > out.max_rows)

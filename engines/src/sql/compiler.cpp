@@ -137,6 +137,18 @@ const std::vector<std::string>& program::features() const noexcept {
   return impl_->features;
 }
 
+std::vector<unsigned> program::output_words(std::string_view output) const {
+  for (const auto& s : impl_->statements) {
+    if (s.output != output)
+      continue;
+    std::vector<unsigned> words;
+    for (const auto& item : s.items)
+      words.push_back(item.value->wide ? 2 : 1);
+    return words;
+  }
+  return {};
+}
+
 std::vector<std::string> program::unique_columns(std::string_view input) const {
   std::vector<bool> unique;
   const table_schema* schema = nullptr;

@@ -160,6 +160,23 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
   rows.columns = &columns;
   secret ones;  // the masks of "every row", made only if an aggregate needs them
   for (const auto* e : aggs) {
+    if (e->wide) {
+      // Both limbs in one secret, high then low: the select item writes them as two columns.
+      if (!by && ones.size() != n)
+        ones = b.constant(1, n);
+      const auto& group = by ? *by : kernels::grouping{ones, 1};
+      // A plain column is read in place, without a copy.
+      const auto& arg = *e->args[0];
+      secret computed;
+      if (arg.kind != expr_kind::column)
+        computed = evaluate(b, arg, rows);
+      const auto& x = arg.kind == expr_kind::column ? columns[arg.column] : computed;
+      auto v = e->agg == kernels::aggregate::sum
+                 ? kernels::wide_sum(b, group, x, e->wide_bits, e->wide_mul, e->wide_div)
+                 : kernels::wide_avg(b, group, x, e->wide_bits, e->wide_mul, e->wide_div);
+      out.emplace(e, concat({&v.hi, &v.lo}));
+      continue;
+    }
     if (!by && e->agg == kernels::aggregate::count) {
       out.emplace(e, b.constant(static_cast<word>(n), 1));
       continue;

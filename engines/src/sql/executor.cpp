@@ -317,8 +317,16 @@ secret_table run_select(backend& b, const select_stmt& s,
   per_group.n = groups;
   per_group.group_columns = &group_columns;
   per_group.aggregates = &results;
-  for (const auto& item : s.items)
-    out.columns.push_back(convert(b, evaluate(b, *item.value, per_group), item.convert));
+  for (const auto& item : s.items) {
+    auto value = evaluate(b, *item.value, per_group);
+    if (item.value->wide) {
+      // Two words per row: the high limb, then the low one (program::output_words).
+      out.columns.push_back(slice(value, 0, groups));
+      out.columns.push_back(slice(value, groups, groups));
+      continue;
+    }
+    out.columns.push_back(convert(b, value, item.convert));
+  }
   out.rows = groups;
   if (s.group_by.empty() && !s.has_having) {
     out.valid = b.constant(1, 1);

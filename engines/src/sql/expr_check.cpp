@@ -220,7 +220,9 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   }
   check_aggregate_args(e, sc);
   type_statistic(e, n);
-  prove(e, e.range, sc.source);
+  const bool may_widen = e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg;
+  if (!may_widen)
+    prove(e, e.range, sc.source);
   const auto& x = *e.args[0];
   auto lo = static_cast<std::int64_t>(x.range.lo);
   auto hi = static_cast<std::int64_t>(x.range.hi);
@@ -229,8 +231,29 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
                                      static_cast<std::int64_t>(e.args[1]->range.lo),
                                      static_cast<std::int64_t>(e.args[1]->range.hi))
               : kernels::check_range(e.agg, sc.max_rows, lo, hi);
-  if (!ok)
-    throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
+  const bool in_ring = max_abs(e.range) < ring_limit;
+  if (ok && in_ring)
+    return;
+  if (may_widen) {
+    // Perhaps in two limbs: check_output_match decides, once it knows the output's scale.
+    e.wide = true;
+    // A sum's own bound says it best; a mean's is in fixed point, so check_range's words instead.
+    const bool by_bound = !in_ring && (e.agg == kernels::aggregate::sum || ok);
+    e.wide_refusal = by_bound ? "it may reach " + format_bound(std::max(-e.range.lo, e.range.hi))
+                                  + ", beyond the ring's 2^62"
+                              : ok.err().message;
+    return;
+  }
+  throw sql_error(e.pos, quote(e, sc.source) + ": " + ok.err().message);
+}
+
+void refuse_wide_operand(const expr& e, std::string_view source) {
+  for (const auto& a : e.args)
+    if (a->wide)
+      throw sql_error(a->pos, quote(*a, source) + ": " + a->wide_refusal + ". Beyond the ring "
+                                + a->name + " is computed exactly in 128 bits, but only as a whole "
+                                + "select item written to an integer or decimal output column, "
+                                + "not inside " + quote(e, source));
 }
 
 void check_arithmetic(expr& e, const scope& sc) {
@@ -476,6 +499,7 @@ void check_expr(expr& e, const scope& sc, bool in_aggregate) {
   }
   for (auto& a : e.args)
     check_expr(*a, sc, in_aggregate);
+  refuse_wide_operand(e, sc.source);
   e.factors.assign(e.args.size(), 1);
   switch (e.kind) {
     case expr_kind::literal:

@@ -14,9 +14,13 @@ int128 abs128(int128 v) {
   return v < 0 ? -v : v;
 }
 
+} // namespace
+
 int128 max_abs(const interval& r) {
   return std::max(abs128(r.lo), abs128(r.hi));
 }
+
+namespace {
 
 void collect_columns(const expr& e, std::vector<std::string>& out) {
   if (e.kind == expr_kind::column) {

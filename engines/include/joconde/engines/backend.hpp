@@ -111,7 +111,8 @@ public:
   virtual secret mul_trunc(const secret& x, const secret& y, unsigned frac) = 0;
   /// Element-wise x >> bits (arithmetic shift), error as for mul_trunc. |x| < 2^62.
   virtual secret trunc(const secret& x, unsigned bits) = 0;
-  /// Inner products of consecutive blocks: x and y have length k * block; the result has length k,
+  /// Inner products of consecutive blocks of `block` elements (block >= 1; the last one shorter
+  /// when block does not divide the length): the result has k = ceil(length / block) elements,
   /// element j = sum over the j-th block of x * y. One round, k words sent.
   virtual secret dot(const secret& x, const secret& y, std::size_t block) = 0;
   /// 1 where x < y (signed), else 0. Correct whenever |x - y| < 2^63.

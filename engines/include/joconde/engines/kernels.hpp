@@ -112,6 +112,18 @@ constexpr i128 slope_limit(i128 width_y) noexcept {
 result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
                          std::int64_t lo2 = 0, std::int64_t hi2 = 0);
 
+/// Whether SUM or AVG (`agg`) over at most `max_rows` rows of x in [lo, hi] can be computed exactly
+/// in two limbs (wide_sum, wide_avg) with the result scaled by mul / div (the output's powers of
+/// ten); unsupported otherwise, with a message naming a symmetric range (or else a row count) that
+/// would work. The conditions, with M = max(|lo|, |hi|), n = max_rows, d = div for SUM and n div
+/// for AVG: M < 2^62, n < 2^27, mul < 2^30, d < 2^30 and (n (M 2^-32 + 2) + 1) mul < 2^62: so the
+/// limb sums (of at most n + 2^20 sorted rows), the scaled high limb and the long division stay
+/// inside the ring. Results reach about 2^93: SUM of decimal(2) values up to 10^12 over 10^7 rows
+/// (about 2^70) is well inside. The compiler calls it for SUM and AVG where check_range refuses
+/// them.
+result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
+                              std::int64_t hi, word mul, word div);
+
 /// Whether a key column declared in [lo, hi] can be sorted, joined and tested for uniqueness:
 /// inner_join needs |key| < 2^59 (it sorts on 4 key + side), sort and unique_keys |key| < 2^61.
 /// unsupported with a message otherwise. The compiler calls it for every join key.
@@ -229,6 +241,32 @@ secret stddev_samp(backend& b, const grouping& by, const secret& x);
 secret corr(backend& b, const grouping& by, const secret& x, const secret& y);
 secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x);
 secret regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x);
+
+// -- results beyond the ring ---------------------------------------------------------------------
+
+/// Bits of the low limb of a wide_secret.
+inline constexpr unsigned wide_limb_bits = 32;
+
+/// One exact integer per group too large for one ring element: hi 2^32 + lo, with lo in
+/// [0, 2^32) (so the pair is unique: revealing it reveals the value and nothing else) and
+/// |hi| < 2^62.
+struct wide_secret {
+  secret hi;
+  secret lo;
+};
+
+/// floor(sum(x) mul / div) per group, exactly, where |x| < 2^bits for every row and
+/// check_wide_range(sum, ...) accepts x's range and the row count. The rows are summed in blocks of
+/// B = 2^(60 - bits) rows (exact in the ring), each block sum split into two limbs (trunc), the
+/// limbs added per group and the totals made canonical (one trunc and one lt per group, twice with
+/// mul != 1); with div != 1 the long division of divide() (six div and two lt per group). Over
+/// masks the block sums take one dot (G n / B words); over sorted rows one mul with the filter and
+/// one sorted_differences of two columns. 0 for an empty group.
+wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// floor(sum(x) mul / (n div)) per group for its n rows: the mean rounded down exactly, in the
+/// units the output asks for; 0 for an empty group. As wide_sum plus a count and one eq per group.
+wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the

@@ -68,4 +68,9 @@ result<word> encode_value(const column_schema& col, std::string_view text);
 /// "true"/"false", the category's name, "#<hex>" for a key).
 std::string decode_value(const column_schema& col, word value);
 
+/// The clear text of a two-word integer or decimal value hi 2^32 + lo (hi signed, lo in
+/// [0, 2^32): a SUM or AVG beyond the ring, see sql::program::output_words); "#invalid-wide" for
+/// a low word outside [0, 2^32) or another column type.
+std::string decode_wide(const column_schema& col, word hi, word lo);
+
 } // namespace joconde::engines

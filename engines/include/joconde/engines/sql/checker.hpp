@@ -21,6 +21,9 @@ inline constexpr int128 ring_limit = int128{1} << 62;
 /// 10^k as a 128-bit integer, k <= 36.
 int128 pow10(int k);
 
+/// The larger magnitude of an interval's ends.
+int128 max_abs(const interval& r);
+
 /// A bound in short scientific form for messages ("9.2e22", "1000").
 std::string format_bound(int128 v);
 

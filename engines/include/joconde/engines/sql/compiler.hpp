@@ -39,6 +39,12 @@ public:
   /// upload (check_unique in csv.hpp).
   std::vector<std::string> unique_columns(std::string_view input) const;
 
+  /// Words per row of each column of output `output`, in schema order (empty for an unknown
+  /// name): 1, or 2 for a SUM or AVG beyond the ring, which the run writes as two columns, the
+  /// value's high limb h then its low limb l in [0, 2^32), for the value h 2^32 + l
+  /// (format_csv's `words`). The output's shares carry one column per word, then the valid flags.
+  std::vector<unsigned> output_words(std::string_view output) const;
+
   /// Internal representation, for the executor.
   const program_impl& impl() const noexcept { return *impl_; }
 

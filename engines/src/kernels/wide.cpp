@@ -1,0 +1,193 @@
+// Sums and means beyond the 64-bit ring: exact values of up to 93 bits as two limbs (wide_secret),
+// from exact block sums split into limbs, and an exact normalisation and long division per group
+// (kernels.hpp documents the conditions; check_wide_range verifies them).
+//
+// Rows of values below 2^bits in magnitude are summed in blocks of 2^(60 - bits) rows: a block sum
+// stays below 2^60, so it is exact in the ring however large the total. Each block sum s becomes
+// q = trunc(s, 32) and r = s - q 2^32: trunc is floor(s / 2^32) or one more, so r lies in
+// [-2^32, 2^32) and q 2^32 + r = s exactly whichever it is. The limbs of the blocks then add up
+// without overflow, and only the per-group totals are made canonical (lo in [0, 2^32)) and
+// divided, with comparisons correcting approximate steps. Over one-hot masks the block sums are
+// one dot of G n / B words; over sorted rows they are local, and the limbs' prefix sums (whole
+// blocks, plus the running sum inside the block) go through sorted_differences.
+
+#include "joconde/engines/kernels.hpp"
+
+#include "common.hpp"
+
+#include <algorithm>
+
+namespace joconde::engines::kernels {
+
+using namespace detail;
+
+namespace {
+
+constexpr unsigned limb = wide_limb_bits;
+constexpr word radix = word{1} << limb;
+
+/// q = floor(x / 2^f) and r = x - q 2^f in [0, 2^f), exactly, for |x| < 2^62 and f < 60: trunc,
+/// then one lt of two elements corrects it by one either way (backend::trunc may be one too many;
+/// one too few costs nothing more to allow).
+std::pair<secret, secret> exact_split(backend& b, const secret& x, unsigned f) {
+  const auto n = x.size();
+  auto q = b.trunc(x, f);
+  auto r = b.sub(x, b.mul_public(q, word{1} << f));
+  std::vector<word> bounds(2 * n, 0);
+  std::fill(bounds.begin() + static_cast<std::ptrdiff_t>(n), bounds.end(), word{1} << f);
+  auto below = b.lt(concat({&r, &r}), constants(b, bounds));
+  // delta = [r >= 2^f] - [r < 0]: q one too few, or one too many.
+  auto delta = b.sub(one_minus(b, slice(below, n, n)), slice(below, 0, n));
+  return {b.add(q, delta), b.sub(r, b.mul_public(delta, word{1} << f))};
+}
+
+/// (hi, lo) with lo in [0, 2^32) for the value hi 2^32 + lo, |lo| < 2^62.
+wide_secret canonical(backend& b, const secret& hi, const secret& lo) {
+  auto [carry, rest] = exact_split(b, lo, limb);
+  return {b.add(hi, carry), std::move(rest)};
+}
+
+/// q = floor(a / d) and r = a - q d in [0, d), exactly, for |a| < 2^62 and 1 <= d < 2^62 (a
+/// secret d, public values as constants). Three approximate quotients of the remainder (div is
+/// within 2^-29 relative plus 2 units: the remainder shrinks to at most 2^-29 |a| + 2 d, then
+/// 16 + 2.01 d, then below 3 d), then floor = q + 2 - sum over t in {-2d, -d, 0, d, 2d} of [r < t].
+std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d) {
+  auto q = b.constant(0, a.size());
+  auto r = a;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto step = b.div(r, d, 0);
+    q = b.add(q, step);
+    r = b.sub(r, b.mul(step, d));
+  }
+  secret lhs;
+  secret rhs;
+  for (std::int64_t k = -2; k <= 2; ++k) {
+    append(lhs, r);
+    append(rhs, b.mul_public(d, w(k)));
+  }
+  auto below = b.lt(lhs, rhs);
+  const auto n = a.size();
+  auto up = b.constant(2, n);
+  for (std::size_t k = 0; k < 5; ++k)
+    up = b.sub(up, slice(below, k * n, n));
+  return {b.add(q, up), b.sub(r, b.mul(up, d))};
+}
+
+/// floor(v / d) of a canonical wide value for 1 <= d < 2^30: the high limb first, its remainder
+/// (below d) carried into the low one, r 2^32 + lo < 2^62.
+wide_secret divide(backend& b, const wide_secret& v, const secret& d) {
+  auto [q_hi, r_hi] = floor_div(b, v.hi, d);
+  auto [q_lo, unused] = floor_div(b, b.add(b.mul_public(r_hi, radix), v.lo), d);
+  return {std::move(q_hi), std::move(q_lo)};
+}
+
+/// Rows per block for values below 2^bits: block sums stay below 2^60.
+std::size_t block_rows(unsigned bits) {
+  return bits >= 60 ? 1 : std::size_t{1} << (60 - bits);
+}
+
+/// The limbs q, r of exact values |s| < 2^62: q 2^32 + r = s, r in [-2^32, 2^32).
+std::pair<secret, secret> limbs(backend& b, const secret& s) {
+  auto q = b.trunc(s, limb);
+  auto r = b.sub(s, b.mul_public(q, radix));
+  return {std::move(q), std::move(r)};
+}
+
+/// Sums of consecutive runs of `block` elements of `x` (the last one shorter), local.
+secret block_sums(const secret& x, std::size_t block) {
+  const auto n = x.size();
+  const auto blocks = (n + block - 1) / block;
+  secret out{std::vector<word>(blocks, 0), std::vector<word>(x.b.empty() ? 0 : blocks, 0)};
+  for (std::size_t i = 0; i < n; ++i)
+    out.a[i / block] += x.a[i];
+  for (std::size_t i = 0; i < x.b.size(); ++i)
+    out.b[i / block] += x.b[i];
+  return out;
+}
+
+/// Per group, the limb sums (hi, lo) of the rows of x over one-hot masks: each group's block sums
+/// in one dot (one round per group, G n / B words in all), split into limbs, added per group.
+wide_secret masked_limb_sums(backend& b, const secret& masks, std::size_t groups, const secret& x,
+                             std::size_t block) {
+  const auto n = x.size();
+  const auto blocks = (n + block - 1) / block;
+  if (blocks == 0)
+    return {b.constant(0, groups), b.constant(0, groups)};
+  secret sums;
+  if (groups == 1)
+    sums = b.dot(masks, x, block);  // in place: no copy of the masks
+  for (std::size_t g = 0; g < groups && groups > 1; ++g)
+    append(sums, b.dot(slice(masks, g * n, n), x, block));
+  auto [q, r] = limbs(b, sums);
+  return {block_sums(q, blocks), block_sums(r, blocks)};
+}
+
+/// Per element i of `rows`: the sum of per_block over the blocks before i's (local).
+secret blocks_before(const secret& per_block, std::size_t rows, std::size_t block) {
+  secret out{std::vector<word>(rows), std::vector<word>(per_block.b.empty() ? 0 : rows)};
+  for (auto [src, dst] : {std::pair{&per_block.a, &out.a}, std::pair{&per_block.b, &out.b}}) {
+    word before = 0;
+    for (std::size_t i = 0; i < dst->size(); ++i) {
+      if (i % block == 0 && i > 0)
+        before += (*src)[i / block - 1];
+      (*dst)[i] = before;
+    }
+  }
+  return out;
+}
+
+/// Replaces x by its running sums inside each block of `block` elements (local).
+void running_in_blocks(secret& x, std::size_t block) {
+  for (auto* v : {&x.a, &x.b})
+    for (std::size_t i = 1; i < v->size(); ++i)
+      if (i % block != 0)
+        (*v)[i] += (*v)[i - 1];
+}
+
+/// Per group, the limb sums (hi, lo) of the rows of x over sorted rows: v = x times the filter (one
+/// mul), its block sums S_j split into limbs (q_j, r_j), and per row i the prefix sum up to it as
+/// limbs: hi = sum of q_j, lo = sum of r_j over the blocks before i's, plus v's running sum inside
+/// i's block (below 2^60 + blocks 2^32). Their differences at the anchors are the groups' limb sums.
+wide_secret sorted_limb_sums(backend& b, const sorted_groups& s, const secret& x, std::size_t block) {
+  const auto rows = s.rows();
+  auto v = b.mul(x, s.filter);
+  auto [q, r] = limbs(b, block_sums(v, block));
+  auto hi = blocks_before(q, rows, block);
+  running_in_blocks(v, block);
+  auto lo = b.add(blocks_before(r, rows, block), v);
+  auto d = sorted_differences(b, s, {std::move(hi), std::move(lo)});
+  return {std::move(d[0]), std::move(d[1])};
+}
+
+/// The canonical sum per group of the rows of x (below 2^bits in magnitude) times mul.
+wide_secret scaled_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
+  const auto block = block_rows(bits);
+  auto sums = by.sorted() != nullptr ? sorted_limb_sums(b, *by.sorted(), x, block)
+                                     : masked_limb_sums(b, *by.masks(), by.groups(), x, block);
+  auto v = canonical(b, sums.hi, sums.lo);
+  if (mul == 1)
+    return v;
+  return canonical(b, b.mul_public(v.hi, mul), b.mul_public(v.lo, mul));
+}
+
+} // namespace
+
+wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
+  expect_size("wide_sum", "x", x, rows_of("wide_sum", by));
+  auto v = scaled_sum(b, by, x, bits, mul);
+  if (div == 1)
+    return v;
+  return divide(b, v, b.constant(div, by.groups()));
+}
+
+wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
+  const auto groups = by.groups();
+  expect_size("wide_avg", "x", x, rows_of("wide_avg", by));
+  auto n = count(b, by);
+  auto empty = b.eq(n, b.constant(0, groups));
+  // An empty group sums to 0: any divisor >= 1 gives its 0.
+  auto d = b.mul_public(b.add(n, empty), div);
+  return divide(b, scaled_sum(b, by, x, bits, mul), d);
+}
+
+} // namespace joconde::engines::kernels
