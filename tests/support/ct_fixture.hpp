@@ -80,7 +80,7 @@ inline v1::Column column(const std::string& name, v1::Column::Type type, std::ve
 }
 
 /// A CT of two peers (a.test: `persons` with id, region; b.test: `income` with id, income), joined,
-/// counted and summed per region with small cells suppressed (output `by_region`, named for a.test;
+/// counted and summed (beyond the 64-bit ring) per region with small cells suppressed (output `by_region`, named for a.test;
 /// share_output names it for b.test too), run with rss3 by three CPs whose VMs run on the simulated
 /// platform. a's CTSA lists two analysts for `by_region`; b's lists one, whom the VMs refuse unless
 /// the output is named for b.test.
@@ -129,7 +129,10 @@ struct fixture_cta {
     in_b->set_key("income");
     in_b->set_peer("b.test");
     *in_b->add_schema() = column("id", v1::Column::TYPE_TEXT_KEY);
-    *in_b->add_schema() = column("income", v1::Column::TYPE_INTEGER, {}, "0", "1000000");
+    // Declared up to 10^18: a sum over 1000 rows may reach 10^21, beyond the 64-bit ring, so the
+    // run computes it in two limbs and writes it as two words (docs/task-language.md §5.1), and
+    // every download of this CT goes through that path.
+    *in_b->add_schema() = column("income", v1::Column::TYPE_INTEGER, {}, "0", "1000000000000000000");
     in_b->set_max_rows(max_rows);
     auto* out = c.add_outputs();
     out->set_key("by_region");
