@@ -152,6 +152,9 @@ BOOST_AUTO_TEST_CASE(what_the_wide_form_cannot_serve_is_refused_with_the_reason)
     // AVG divides by n 10^2 (two decimals fewer): beyond 2^30 at 10^8 rows.
     {"INSERT INTO totals SELECT AVG(turnover) AS total FROM firms;", one(decimal("total", 0)), 100'000'000,
      {"AVG(turnover)", "in 128 bits", "rows"}},
+    // A sum of fixed-point values (a division's results) has no wide form.
+    {"INSERT INTO totals SELECT SUM(staff / 3) AS total FROM firms;", one(decimal("total", 2)),
+     10'000'000, {"SUM(staff / 3)", "fixed-point value"}},
     // The other statistics have no wide form yet.
     {"INSERT INTO totals SELECT VAR_SAMP(turnover) AS total FROM firms;", one(decimal("total", 4)),
      10'000'000, {"VAR_SAMP(turnover) may reach 1.2e30, beyond the ring's 2^62"}},

@@ -63,6 +63,10 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
   if (col.type != column_type::integer && col.type != column_type::decimal)
     refuse("beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
            "output column, not " + declared_type(col));
+  if (x.type.bin != 0)
+    refuse("beyond the ring only sums and means of integers and decimals are computed (in 128 "
+           "bits), and its argument is a fixed-point value; declare tighter RANGEs or lower "
+           "max_rows");
   if (col.type == column_type::integer
       && (e.agg != kernels::aggregate::sum || !t.integral || t.dec != 0))
     refuse("write it to a decimal column");
