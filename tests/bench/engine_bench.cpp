@@ -280,6 +280,13 @@ void add_sql_figures(std::vector<figure>& out) {
   out.push_back(sql_figure("sum_avg_wide_1e7", 10 * million, 1,
                            bench_program("INSERT INTO o SELECT SUM(x) AS s, AVG(x) AS m FROM a;", {amounts},
                                          bench_output("o", {"s", "m"}, false, {"m"}))));
+  // VAR_SAMP and STDDEV_SAMP beyond the ring: x declared up to 10^12, written with two decimals
+  // (the variance up to 5 10^25 units: two words).
+  auto amounts_12 = bench_table("a", 10 * million);
+  amounts_12.columns[1].max = std::int64_t{1'000'000'000'000};
+  out.push_back(sql_figure("var_sd_wide_1e7", 10 * million, 1,
+                           bench_program("INSERT INTO o SELECT VAR_SAMP(x) AS v, STDDEV_SAMP(x) AS s FROM a;",
+                                         {amounts_12}, bench_output("o", {"v", "s"}, false, {"v", "s"}))));
   out.push_back(sql_figure("corr_1e7", 10 * million, 1,
                            bench_program("INSERT INTO o SELECT CORR(x, c) AS r FROM a;",
                                          {bench_table("a", 10 * million)}, bench_output("o", {"r"}, false, {"r"}))));

@@ -14,8 +14,11 @@
 #include "joconde/engines/reference.hpp"
 #include "joconde/engines/secret_ops.hpp"
 
+#include <boost/multiprecision/cpp_int.hpp>
+
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -24,75 +27,103 @@ namespace k = joconde::engines::kernels;
 using joconde::engines::backend;
 using joconde::engines::secret;
 using joconde::engines::word;
-using i128 = __int128;
 
 namespace {
 
 /// 10^12 with two decimals: the largest amount in cents the issue asks for.
 constexpr std::int64_t cents_1e12 = 100'000'000'000'000;
 
-/// One table: a value and a group code per row, the filter, and the scale of the result.
+/// One table: a value and a group code per row, the filter, and the scale of the results.
 struct table {
   std::string name;
   std::size_t groups = 1;
   std::vector<std::int64_t> x, code, pass;
-  std::int64_t m = 0;  ///< the declared range is [-m, m]
+  std::int64_t lo = 0;  ///< the declared range is [lo, m]
+  std::int64_t m = 0;
   word mul = 1;
   word div = 1;
 
-  /// Whether check_wide_range accepts `agg` over this table's rows and range: only then is the
-  /// result checked (the compiler refuses the rest).
+  /// Whether check_wide_range accepts `agg` over this table's rows and range: only then is it
+  /// run and checked (the compiler refuses the rest). The moments scale by mul / div squared (the
+  /// standard deviation's output scale, and so the variance's here).
   bool accepted(k::aggregate agg) const {
-    return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), -m, m, mul, div).ok();
+    const bool moment = agg == k::aggregate::var_samp || agg == k::aggregate::stddev_samp;
+    return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, moment ? mul * mul : mul,
+                               moment ? div * div : div)
+      .ok();
+  }
+
+  /// The statistics run on it, in order.
+  std::vector<k::aggregate> stats() const {
+    std::vector<k::aggregate> out;
+    for (auto agg : {k::aggregate::sum, k::aggregate::avg, k::aggregate::var_samp, k::aggregate::stddev_samp})
+      if (accepted(agg))
+        out.push_back(agg);
+    return out;
   }
 };
 
-/// Rows with values in [-m, m] (a quarter of them at the ends), codes in 0..groups-2 (so the last
-/// group is empty whenever groups > 1), a tenth filtered out.
-table random_table(std::size_t n, std::size_t groups, std::int64_t m, word mul, word div, std::uint64_t seed) {
+/// Rows with values in [lo, m] (a quarter of them at the ends; with `spread` 3, all within 3 of
+/// m: a nearly constant table), codes in 0..groups-2 (so the last group is empty whenever
+/// groups > 1), a tenth filtered out.
+table random_table(std::size_t n, std::size_t groups, std::int64_t lo, std::int64_t m, word mul, word div,
+                   std::uint64_t seed, std::int64_t spread = 0) {
   std::mt19937_64 rng{seed};
   table t;
-  t.name = "n=" + std::to_string(n) + " G=" + std::to_string(groups) + " mul=" + std::to_string(mul)
-           + " div=" + std::to_string(div) + " seed=" + std::to_string(seed);
+  t.name = "n=" + std::to_string(n) + " G=" + std::to_string(groups) + " [" + std::to_string(lo) + ", "
+           + std::to_string(m) + "] mul=" + std::to_string(mul) + " div=" + std::to_string(div)
+           + " seed=" + std::to_string(seed);
   t.groups = groups;
+  t.lo = lo;
   t.m = m;
   t.mul = mul;
   t.div = div;
-  std::uniform_int_distribution<std::int64_t> value{-m, m};
+  std::uniform_int_distribution<std::int64_t> value{spread > 0 ? m - spread : lo, m};
   for (std::size_t r = 0; r < n; ++r) {
     auto pick = rng() % 8;
-    t.x.push_back(pick == 0 ? m : pick == 1 ? -m : value(rng));
+    t.x.push_back(spread > 0 ? value(rng) : pick == 0 ? m : pick == 1 ? lo : value(rng));
     t.code.push_back(groups > 1 ? static_cast<std::int64_t>(rng() % (groups - 1)) : 0);
     t.pass.push_back(rng() % 10 == 0 ? 0 : 1);
   }
   return t;
 }
 
+using big = boost::multiprecision::cpp_int;
+
 /// floor(a / b) for b > 0.
-i128 floor_div(i128 a, i128 b) {
-  auto q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
+big floor_div(const big& a, const big& b) {
+  big q = a / b;
+  return (a % b != 0 && a < 0) ? big{q - 1} : q;
 }
 
-/// The exact results per group: floor(S mul / div) for the sums, floor(S mul / (n div)) for the
-/// means (0 for an empty group).
-std::pair<std::vector<i128>, std::vector<i128>> exact(const table& t) {
-  std::vector<i128> s(t.groups, 0), n(t.groups, 0);
+/// The exact result of `agg` per group (for stddev_samp the exact variance it is the root of).
+std::vector<big> exact(const table& t, k::aggregate agg) {
+  std::vector<big> s(t.groups, 0), q(t.groups, 0), n(t.groups, 0);
   for (std::size_t r = 0; r < t.x.size(); ++r)
     if (t.pass[r] == 1) {
-      s[static_cast<std::size_t>(t.code[r])] += t.x[r];
-      n[static_cast<std::size_t>(t.code[r])] += 1;
+      auto g = static_cast<std::size_t>(t.code[r]);
+      s[g] += t.x[r];
+      q[g] += big{t.x[r]} * t.x[r];
+      n[g] += 1;
     }
-  std::vector<i128> sums, means;
+  std::vector<big> out;
+  const big mul = t.mul;
+  const big div = t.div;
   for (std::size_t g = 0; g < t.groups; ++g) {
-    sums.push_back(floor_div(s[g] * static_cast<i128>(t.mul), static_cast<i128>(t.div)));
-    means.push_back(n[g] == 0 ? 0 : floor_div(s[g] * static_cast<i128>(t.mul), n[g] * static_cast<i128>(t.div)));
+    switch (agg) {
+      case k::aggregate::sum: out.push_back(floor_div(s[g] * mul, div)); break;
+      case k::aggregate::avg: out.push_back(n[g] == 0 ? big{0} : floor_div(s[g] * mul, n[g] * div)); break;
+      default:
+        // n (n - 1) var = n sum x^2 - S^2, scaled by (mul / div)^2.
+        out.push_back(n[g] < 2 ? big{0}
+                                : floor_div((n[g] * q[g] - s[g] * s[g]) * mul * mul, n[g] * (n[g] - 1) * div * div));
+    }
   }
-  return {sums, means};
+  return out;
 }
 
-/// Runs wide_sum and wide_avg on `t` grouped by masks and by sorting (party 0 inputs the table) and
-/// reveals hi then lo of each: 8 G words.
+/// Runs the accepted statistics of `t` grouped by masks and by sorting (party 0 inputs the table)
+/// and reveals hi then lo of each.
 std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
   auto in = [&](const std::vector<std::int64_t>& v) {
     std::vector<word> w(v.begin(), v.end());
@@ -106,65 +137,84 @@ std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
   k::grouping by_masks{masks, g};
   auto sorted = k::sort_by_group(b, code, g, filter, {x});
   k::grouping by_sort{sorted};
+  const auto bits = static_cast<unsigned>(
+    std::bit_width(static_cast<std::uint64_t>(std::max(t.m, t.lo < 0 ? -t.lo : t.lo))));
   std::vector<secret> r;
   for (const auto* by : {&by_masks, &by_sort}) {
     const auto& xs = by->sorted() != nullptr ? sorted.columns[0] : x;
-    const auto bits = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(t.m)));
-    auto s = k::wide_sum(b, *by, xs, bits, t.mul, t.div);
-    auto a = k::wide_avg(b, *by, xs, bits, t.mul, t.div);
-    for (auto* v : {&s.hi, &s.lo, &a.hi, &a.lo})
-      r.push_back(*v);
+    for (auto agg : t.stats()) {
+      auto v = agg == k::aggregate::sum   ? k::wide_sum(b, *by, xs, bits, t.mul, t.div)
+               : agg == k::aggregate::avg ? k::wide_avg(b, *by, xs, bits, t.mul, t.div)
+               : agg == k::aggregate::var_samp
+                 ? k::wide_var_samp(b, *by, xs, bits, t.mul * t.mul, t.div * t.div)
+                 : k::wide_stddev_samp(b, *by, xs, bits, t.mul * t.mul, t.div * t.div);
+      r.push_back(v.hi);
+      r.push_back(v.lo);
+    }
   }
   return b.reveal(joconde::engines::concat(std::span<const secret>{r}));
 }
 
-std::string text(i128 v) {
-  if (v == 0)
-    return "0";
-  bool neg = v < 0;
-  unsigned __int128 m = neg ? static_cast<unsigned __int128>(-v) : static_cast<unsigned __int128>(v);
-  std::string s;
-  for (; m != 0; m /= 10)
-    s.push_back(static_cast<char>('0' + static_cast<int>(m % 10)));
-  if (neg)
-    s.push_back('-');
-  return {s.rbegin(), s.rend()};
+const char* name_of(k::aggregate agg) {
+  switch (agg) {
+    case k::aggregate::sum: return "sum";
+    case k::aggregate::avg: return "avg";
+    case k::aggregate::var_samp: return "var_samp";
+    default: return "stddev_samp";
+  }
 }
 
-/// Checks the revealed words of run_wide against the exact values; `where` names the backend.
+/// Checks the revealed words of run_wide against the exact values (the standard deviation within
+/// its documented 2^-23 relative plus 3 units); `where` names the backend.
 void check(const table& t, const std::vector<word>& got, const std::string& where) {
   const auto g = t.groups;
-  BOOST_REQUIRE_EQUAL(got.size(), 8 * g);
-  auto [sums, means] = exact(t);
-  const char* kinds[] = {"masks", "sorted"};
+  const auto stats = t.stats();
+  BOOST_REQUIRE_EQUAL(got.size(), 2 * 2 * stats.size() * g);
   BOOST_CHECK_MESSAGE(t.accepted(k::aggregate::sum), t.name << ": check_wide_range refuses the sum");
+  const char* kinds[] = {"masks", "sorted"};
+  std::size_t at = 0;
   for (std::size_t kind = 0; kind < 2; ++kind)
-    for (std::size_t which = 0; which < 2; ++which)
-      for (std::size_t i = 0; i < g && t.accepted(which == 0 ? k::aggregate::sum : k::aggregate::avg); ++i) {
-        const auto base = kind * 4 * g + which * 2 * g;
-        const word hi = got[base + i];
-        const word lo = got[base + g + i];
+    for (auto agg : stats) {
+      auto want = exact(t, agg);
+      for (std::size_t i = 0; i < g; ++i) {
+        const word hi = got[at + i];
+        const word lo = got[at + g + i];
         BOOST_CHECK_MESSAGE(lo >> 32 == 0, where << " " << t.name << ": low limb not canonical");
-        const i128 v = static_cast<i128>(static_cast<std::int64_t>(hi)) * (i128{1} << 32) + static_cast<i128>(lo);
-        const i128 want = which == 0 ? sums[i] : means[i];
-        BOOST_CHECK_MESSAGE(v == want, where << " " << kinds[kind] << " " << (which == 0 ? "sum" : "avg")
-                                             << " of group " << i << " of table " << t.name << ": got "
-                                             << text(v) << ", exact " << text(want));
+        const big v = big{static_cast<std::int64_t>(hi)} * (big{1} << 32) + big{lo};
+        bool ok = v == want[i];
+        if (agg == k::aggregate::stddev_samp) {
+          const auto root = std::sqrt(static_cast<long double>(want[i]));
+          const auto err = std::fabs(static_cast<long double>(v) - root);
+          ok = err <= root * 0x1p-23L + 3;
+        }
+        BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " " << name_of(agg) << " of group " << i
+                                      << " of table " << t.name << ": got " << v << ", exact " << want[i]
+                                      << (agg == k::aggregate::stddev_samp ? " (the variance)" : ""));
       }
+      at += 2 * g;
+    }
 }
 
-/// The tables both backends run: sums well beyond 2^63 (10^5 rows of 10^14 reach 10^19).
+/// The tables every backend runs: sums well beyond 2^63 (10^5 rows of 10^14 reach 10^19), and
+/// the moments of amounts in cents up to 10^12 EUR, spread and nearly constant.
 std::vector<table> tables() {
   std::vector<table> ts;
   std::uint64_t seed = 1600;
   for (std::size_t n : {0, 1, 7, 100, 100'000})
-    ts.push_back(random_table(n, 3, cents_1e12, 1, 1, seed++));
-  ts.push_back(random_table(1000, 5, cents_1e12, 100, 1, seed++));
-  ts.push_back(random_table(1000, 2, cents_1e12, 1, 100, seed++));
+    ts.push_back(random_table(n, 3, -cents_1e12, cents_1e12, 1, 1, seed++));
+  ts.push_back(random_table(1000, 5, -cents_1e12, cents_1e12, 100, 1, seed++));
+  ts.push_back(random_table(1000, 2, -cents_1e12, cents_1e12, 1, 100, seed++));
   // AVG then divides by n 10^9 > 2^30: refused, so only the sum is checked.
-  ts.push_back(random_table(1000, 1, cents_1e12, 1, 1'000'000'000, seed++));
-  ts.push_back(random_table(100'000, 2, cents_1e12, 1, 1000, seed++));
-  ts.push_back(random_table(1000, 3, (std::int64_t{1} << 62) - 1, 1, 1, seed++));
+  ts.push_back(random_table(1000, 1, -cents_1e12, cents_1e12, 1, 1'000'000'000, seed++));
+  ts.push_back(random_table(100'000, 2, -cents_1e12, cents_1e12, 1, 1000, seed++));
+  ts.push_back(random_table(1000, 3, -((std::int64_t{1} << 62) - 1), (std::int64_t{1} << 62) - 1, 1, 1, seed++));
+  // Turnovers: [0, 10^12 EUR] in cents, whose variance fits two words.
+  for (std::size_t n : {2, 7, 1000, 100'000})
+    ts.push_back(random_table(n, 3, 0, cents_1e12, 1, 1, seed++));
+  ts.push_back(random_table(1000, 3, 0, cents_1e12, 10, 1, seed++));
+  // Nearly constant at the top of the range: variances of a few units, exactly.
+  ts.push_back(random_table(1000, 2, 0, cents_1e12, 1, 1, seed++, 3));
+  ts.push_back(random_table(100'000, 1, 0, cents_1e12, 100, 1, seed++, 1));
   return ts;
 }
 
@@ -199,7 +249,7 @@ BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_on_rss3) {
   });
   std::size_t at = 0;
   for (const auto& t : ts) {
-    const auto len = 8 * t.groups;
+    const auto len = 4 * t.stats().size() * t.groups;
     BOOST_REQUIRE_LE(at + len, words.size());
     check(t, {words.begin() + static_cast<std::ptrdiff_t>(at), words.begin() + static_cast<std::ptrdiff_t>(at + len)},
           "rss3");
@@ -229,6 +279,6 @@ BOOST_AUTO_TEST_CASE(check_wide_range_accepts_national_amounts_and_refuses_what_
   BOOST_REQUIRE(!big);
   BOOST_TEST(big.err().message.find("128-bit sums") != std::string::npos, big.err().message);
   BOOST_TEST(big.err().message.find("within [") != std::string::npos, big.err().message);
-  // Only SUM and AVG have a wide form.
-  BOOST_TEST(!k::check_wide_range(aggregate::var_samp, 10, 0, 1, 1, 1));
+  // CORR and REGR_* have no wide form yet.
+  BOOST_TEST(!k::check_wide_range(aggregate::corr, 10, 0, 1, 1, 1));
 }

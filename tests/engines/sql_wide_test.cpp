@@ -13,6 +13,7 @@
 
 #include "schema_builders.hpp"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,27 @@ BOOST_AUTO_TEST_CASE(the_output_scale_is_applied_exactly) {
   BOOST_TEST(csv.find("B,-1000000000000.03,-500000000001,2,90\n") != std::string::npos, csv);
 }
 
+BOOST_AUTO_TEST_CASE(variance_and_standard_deviation_of_amounts_in_cents_beyond_the_ring) {
+  // The variance in whole EUR^2 (four decimals fewer than cents^2) exactly, rounded down; the
+  // standard deviation in cents within 2^-23 relative plus 3 cents (kernels.hpp).
+  auto out = table("totals", {category("sector", {"A", "B", "C"}), decimal("var", 0), decimal("sd", 2)}, 3);
+  auto p = compile("INSERT INTO totals SELECT sector, VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd "
+                   "FROM firms GROUP BY sector;",
+                   out);
+  BOOST_REQUIRE_MESSAGE(p.ok(), (p ? "" : p.err().message));
+  BOOST_TEST(p->output_words("totals") == (std::vector<unsigned>{1, 2, 2}), boost::test_tools::per_element());
+  auto csv = run_csv(*p, five_firms(), out);
+  // A: 10^14, 10^14, 10^14 - 1 cents: var 1/3 cent^2 (0 EUR^2), sd 0.577 cents. B: -10^14 and -3
+  // cents: var (10^14 - 3)^2 / 2 cent^2 = 499999999999970000000000.00045 EUR^2, sd
+  // 707106781186.5262 EUR. C has no rows: its row is not valid, so not written.
+  const std::string head = "sector,var,sd\nA,0,0.00\nB,499999999999970000000000,";
+  BOOST_REQUIRE_MESSAGE(csv.starts_with(head), csv);
+  const auto sd_text = csv.substr(head.size(), csv.find('\n', head.size()) - head.size());
+  const auto sd = std::stold(sd_text);
+  BOOST_TEST(std::fabs(sd - 707106781186.5262L) <= 707106781186.5262L * 0x1p-23L + 0.03L, sd_text);
+  BOOST_TEST(csv.find("\nC,") == std::string::npos, csv);
+}
+
 BOOST_AUTO_TEST_CASE(a_sum_that_fits_the_ring_keeps_one_word) {
   auto p = compile("INSERT INTO totals SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean, "
                    "COUNT(*) AS firms, SUM(staff) AS staff FROM firms GROUP BY sector;",
@@ -155,9 +177,13 @@ BOOST_AUTO_TEST_CASE(what_the_wide_form_cannot_serve_is_refused_with_the_reason)
     // A sum of fixed-point values (a division's results) has no wide form.
     {"INSERT INTO totals SELECT SUM(staff / 3) AS total FROM firms;", one(decimal("total", 2)),
      10'000'000, {"SUM(staff / 3)", "fixed-point value"}},
-    // The other statistics have no wide form yet.
+    // A variance of values from -10^14 to 10^14 may reach 10^28: beyond two words.
     {"INSERT INTO totals SELECT VAR_SAMP(turnover) AS total FROM firms;", one(decimal("total", 4)),
-     10'000'000, {"VAR_SAMP(turnover) may reach 1.2e30, beyond the ring's 2^62"}},
+     10'000'000, {"VAR_SAMP(turnover): it may reach 1.2e30, beyond the ring's 2^62", "in 128 bits",
+                  "within [-70368744177663, 70368744177663]"}},
+    // CORR and REGR_* have no wide form yet.
+    {"INSERT INTO totals SELECT CORR(turnover, staff) AS total FROM firms;", one(decimal("total", 4)),
+     10'000'000, {"CORR(turnover, staff)", "could overflow the 64-bit ring"}},
   };
   for (const auto& c : cases) {
     auto p = compile(c.source, c.out, c.max_rows);

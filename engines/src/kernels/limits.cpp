@@ -196,14 +196,26 @@ error explain(const std::string& name, bool two, const fit_test& fits, std::uint
                                     + "the declared range(s)"};
 }
 
-/// The conditions of wide_sum (div 1 for avg) and wide_avg: see kernels.hpp.
+/// The conditions of wide_sum, wide_avg, wide_var_samp and wide_stddev_samp: see kernels.hpp.
 bool wide_fits(aggregate agg, real n, const span_of& x, word mul, word div) {
   const real limit = std::ldexp(real{1}, 30);
   const auto m = static_cast<real>(mul);
-  const auto d = agg == aggregate::avg ? n * static_cast<real>(div) : static_cast<real>(div);
-  const auto hi = n * (x.magnitude() * std::ldexp(real{1}, -32) + 2);
-  return n < std::ldexp(real{1}, 27) && m < limit && d < limit && x.magnitude() < two62
-         && (hi + 1) * m < two62;
+  const auto dv = static_cast<real>(div);
+  if (n >= std::ldexp(real{1}, 27) || m >= limit)
+    return false;
+  if (agg == aggregate::sum || agg == aggregate::avg) {
+    const auto d = agg == aggregate::avg ? n * dv : dv;
+    const auto hi = n * (x.magnitude() * std::ldexp(real{1}, -32) + 2);
+    return d < limit && x.magnitude() < two62 && (hi + 1) * m < two62;
+  }
+  // The moments: values below 2^53 (so the limbs' products stay below 2^60), the divisor (n - 1)
+  // div below 2^45 (the long division's), n^2 (w + 1)^2 mul inside the 191 bits of the limbs, and
+  // the result (var <= (w + 1)^2 / 2 for n >= 2) inside two words, or its root inside one.
+  const auto w1 = x.width() + 1;
+  const auto result = w1 * w1 * m / (2 * dv);
+  return x.magnitude() < std::ldexp(real{1}, 53) && n * dv < std::ldexp(real{1}, 45)
+         && n * n * w1 * w1 * m < std::ldexp(real{1}, 188)
+         && result < std::ldexp(real{1}, agg == aggregate::var_samp ? 93 : 120);
 }
 
 } // namespace
@@ -226,8 +238,10 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
                               std::int64_t hi, word mul, word div) {
   const auto name = std::string{name_of(agg)};
-  if (agg != aggregate::sum && agg != aggregate::avg)
-    return fail(errc::unsupported, name + " has no 128-bit form; only SUM and AVG do");
+  if (agg != aggregate::sum && agg != aggregate::avg && agg != aggregate::var_samp
+      && agg != aggregate::stddev_samp)
+    return fail(errc::unsupported, name + " has no 128-bit form yet; SUM, AVG, VAR_SAMP and "
+                                          "STDDEV_SAMP do");
   if (lo > hi)
     return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
                                      + "; declare lo <= hi");

@@ -11,9 +11,7 @@
 // one dot of G n / B words; over sorted rows they are local, and the limbs' prefix sums (whole
 // blocks, plus the running sum inside the block) go through sorted_differences.
 
-#include "joconde/engines/kernels.hpp"
-
-#include "common.hpp"
+#include "wide.hpp"
 
 #include <algorithm>
 
@@ -26,9 +24,10 @@ namespace {
 constexpr unsigned limb = wide_limb_bits;
 constexpr word radix = word{1} << limb;
 
-/// q = floor(x / 2^f) and r = x - q 2^f in [0, 2^f), exactly, for |x| < 2^62 and f < 60: trunc,
-/// then one lt of two elements corrects it by one either way (backend::trunc may be one too many;
-/// one too few costs nothing more to allow).
+} // namespace
+
+namespace detail {
+
 std::pair<secret, secret> exact_split(backend& b, const secret& x, unsigned f) {
   const auto n = x.size();
   auto q = b.trunc(x, f);
@@ -41,16 +40,14 @@ std::pair<secret, secret> exact_split(backend& b, const secret& x, unsigned f) {
   return {b.add(q, delta), b.sub(r, b.mul_public(delta, word{1} << f))};
 }
 
-/// (hi, lo) with lo in [0, 2^32) for the value hi 2^32 + lo, |lo| < 2^62.
 wide_secret canonical(backend& b, const secret& hi, const secret& lo) {
   auto [carry, rest] = exact_split(b, lo, limb);
   return {b.add(hi, carry), std::move(rest)};
 }
 
-/// q = floor(a / d) and r = a - q d in [0, d), exactly, for |a| < 2^62 and 1 <= d < 2^62 (a
-/// secret d, public values as constants). Three approximate quotients of the remainder (div is
-/// within 2^-29 relative plus 2 units: the remainder shrinks to at most 2^-29 |a| + 2 d, then
-/// 16 + 2.01 d, then below 3 d), then floor = q + 2 - sum over t in {-2d, -d, 0, d, 2d} of [r < t].
+// Three approximate quotients of the remainder (div is within 2^-29 relative plus 2 units: the
+// remainder shrinks to at most 2^-29 |a| + 2 d, then 16 + 2.01 d, then below 3 d), then
+// floor = q + 2 - sum over t in {-2d, -d, 0, d, 2d} of [r < t].
 std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d) {
   auto q = b.constant(0, a.size());
   auto r = a;
@@ -73,13 +70,15 @@ std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d
   return {b.add(q, up), b.sub(r, b.mul(up, d))};
 }
 
-/// floor(v / d) of a canonical wide value for 1 <= d < 2^30: the high limb first, its remainder
-/// (below d) carried into the low one, r 2^32 + lo < 2^62.
 wide_secret divide(backend& b, const wide_secret& v, const secret& d) {
   auto [q_hi, r_hi] = floor_div(b, v.hi, d);
   auto [q_lo, unused] = floor_div(b, b.add(b.mul_public(r_hi, radix), v.lo), d);
   return {std::move(q_hi), std::move(q_lo)};
 }
+
+} // namespace detail
+
+namespace {
 
 /// Rows per block for values below 2^bits: block sums stay below 2^60.
 std::size_t block_rows(unsigned bits) {
@@ -159,7 +158,10 @@ wide_secret sorted_limb_sums(backend& b, const sorted_groups& s, const secret& x
   return {std::move(d[0]), std::move(d[1])};
 }
 
-/// The canonical sum per group of the rows of x (below 2^bits in magnitude) times mul.
+} // namespace
+
+namespace detail {
+
 wide_secret scaled_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
   const auto block = block_rows(bits);
   auto sums = by.sorted() != nullptr ? sorted_limb_sums(b, *by.sorted(), x, block)
@@ -170,7 +172,7 @@ wide_secret scaled_sum(backend& b, const grouping& by, const secret& x, unsigned
   return canonical(b, b.mul_public(v.hi, mul), b.mul_public(v.lo, mul));
 }
 
-} // namespace
+} // namespace detail
 
 wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_sum", "x", x, rows_of("wide_sum", by));

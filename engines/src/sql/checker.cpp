@@ -52,8 +52,9 @@ std::string declared_type(const column_schema& c) {
          + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
 }
 
-/// A SUM or AVG beyond the ring written to `col`: the output's power of ten becomes the kernel's
-/// mul or div, and check_wide_range must accept it; else the refusal says both reasons.
+/// A SUM, AVG, VAR_SAMP or STDDEV_SAMP beyond the ring written to `col`: the output's power of ten
+/// becomes the kernel's mul or div, and check_wide_range must accept it; else the refusal says both
+/// reasons.
 void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
                        std::string_view source) {
   const auto& x = *e.args[0];
@@ -64,16 +65,20 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
     refuse("beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
            "output column, not " + declared_type(col));
   if (x.type.bin != 0)
-    refuse("beyond the ring only sums and means of integers and decimals are computed (in 128 "
-           "bits), and its argument is a fixed-point value; declare tighter RANGEs or lower "
-           "max_rows");
+    refuse("beyond the ring only statistics of integers and decimals are computed (in 128 bits), "
+           "and its argument is a fixed-point value; declare tighter RANGEs or lower max_rows");
   if (col.type == column_type::integer
       && (e.agg != kernels::aggregate::sum || !t.integral || t.dec != 0))
     refuse("write it to a decimal column");
-  const int e10 = static_cast<int>(col.type == column_type::decimal ? col.scale : 0) - x.type.dec;
+  // The kernels scale by 10^e10: the output's decimals over the value's (the variance's are
+  // twice the argument's; the standard deviation's kernel scales its variance, by the square).
+  const bool root = e.agg == kernels::aggregate::stddev_samp;
+  int e10 = static_cast<int>(col.type == column_type::decimal ? col.scale : 0) - t.dec;
+  if (root)
+    e10 *= 2;
   if (e10 > 9 || e10 < -9)
-    refuse("its output has 10 or more decimals more or fewer than its argument; choose a closer "
-           "scale");
+    refuse(std::string{"its output has "} + (root ? "5" : "10")
+           + " or more decimals more or fewer than the value; choose a closer scale");
   const auto factor = static_cast<word>(static_cast<std::int64_t>(pow10(e10 < 0 ? -e10 : e10)));
   e.wide_mul = e10 > 0 ? factor : 1;
   e.wide_div = e10 < 0 ? factor : 1;

@@ -151,6 +151,24 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
 
 } // namespace
 
+namespace {
+
+/// SUM, AVG, VAR_SAMP or STDDEV_SAMP beyond the ring, in the output's units.
+kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::grouping& by, const secret& x) {
+  const auto bits = e.wide_bits;
+  switch (e.agg) {
+    case kernels::aggregate::sum: return kernels::wide_sum(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::avg: return kernels::wide_avg(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::var_samp: return kernels::wide_var_samp(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::stddev_samp:
+      return kernels::wide_stddev_samp(b, by, x, bits, e.wide_mul, e.wide_div);
+    default: break;
+  }
+  throw engine_failure(fail(errc::invalid_state, e.name + " has no form beyond the ring"));
+}
+
+} // namespace
+
 std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
                                              const std::vector<secret>& columns, std::size_t n,
                                              const std::optional<kernels::grouping>& by) {
@@ -171,9 +189,7 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
       if (arg.kind != expr_kind::column)
         computed = evaluate(b, arg, rows);
       const auto& x = arg.kind == expr_kind::column ? columns[arg.column] : computed;
-      auto v = e->agg == kernels::aggregate::sum
-                 ? kernels::wide_sum(b, group, x, e->wide_bits, e->wide_mul, e->wide_div)
-                 : kernels::wide_avg(b, group, x, e->wide_bits, e->wide_mul, e->wide_div);
+      auto v = wide_aggregate(b, *e, group, x);
       out.emplace(e, concat({&v.hi, &v.lo}));
       continue;
     }

@@ -220,7 +220,8 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   }
   check_aggregate_args(e, sc);
   type_statistic(e, n);
-  const bool may_widen = e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg;
+  const bool may_widen = e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg
+                         || e.agg == kernels::aggregate::var_samp || e.agg == kernels::aggregate::stddev_samp;
   if (!may_widen)
     prove(e, e.range, sc.source);
   const auto& x = *e.args[0];
@@ -237,8 +238,9 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   if (may_widen) {
     // Perhaps in two limbs: check_output_match decides, once it knows the output's scale.
     e.wide = true;
-    // A sum's own bound says it best; a mean's is in fixed point, so check_range's words instead.
-    const bool by_bound = !in_ring && (e.agg == kernels::aggregate::sum || ok);
+    // A sum's or a variance's own bound says it best; a mean's or a standard deviation's is that
+    // of its fixed-point form, so check_range's words instead.
+    const bool by_bound = !in_ring && (e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::var_samp || ok);
     e.wide_refusal = by_bound ? "it may reach " + format_bound(std::max(-e.range.lo, e.range.hi))
                                   + ", beyond the ring's 2^62"
                               : ok.err().message;
@@ -251,7 +253,7 @@ void refuse_wide_operand(const expr& e, std::string_view source) {
   for (const auto& a : e.args)
     if (a->wide)
       throw sql_error(a->pos, quote(*a, source) + ": " + a->wide_refusal + ". Beyond the ring "
-                                + a->name + " is computed exactly in 128 bits, but only as a whole "
+                                + a->name + " is computed in 128 bits, but only as a whole "
                                 + "select item written to an integer or decimal output column, "
                                 + "not inside " + quote(e, source));
 }

@@ -112,15 +112,21 @@ constexpr i128 slope_limit(i128 width_y) noexcept {
 result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
                          std::int64_t lo2 = 0, std::int64_t hi2 = 0);
 
-/// Whether SUM or AVG (`agg`) over at most `max_rows` rows of x in [lo, hi] can be computed exactly
-/// in two limbs (wide_sum, wide_avg) with the result scaled by mul / div (the output's powers of
-/// ten); unsupported otherwise, with a message naming a symmetric range (or else a row count) that
-/// would work. The conditions, with M = max(|lo|, |hi|), n = max_rows, d = div for SUM and n div
-/// for AVG: M < 2^62, n < 2^27, mul < 2^30, d < 2^30 and (n (M 2^-32 + 2) + 1) mul < 2^62: so the
-/// limb sums (of at most n + 2^20 sorted rows), the scaled high limb and the long division stay
-/// inside the ring. Results reach about 2^93: SUM of decimal(2) values up to 10^12 over 10^7 rows
-/// (about 2^70) is well inside. The compiler calls it for SUM and AVG where check_range refuses
-/// them.
+/// Whether SUM, AVG, VAR_SAMP or STDDEV_SAMP (`agg`) over at most `max_rows` rows of x in [lo, hi]
+/// can be computed beyond the ring (wide_sum, wide_avg, wide_var_samp, wide_stddev_samp) with the
+/// result scaled by mul / div (the output's powers of ten; for STDDEV_SAMP their squares);
+/// unsupported otherwise, with a message naming a symmetric range (or else a row count) that would
+/// work. The conditions, with M = max(|lo|, |hi|), w = hi - lo, n = max_rows: n < 2^27 and
+/// mul < 2^30, and
+///   SUM, AVG: M < 2^62, d < 2^30 (d = div for SUM, n div for AVG) and
+///     (n (M 2^-32 + 2) + 1) mul < 2^62: so the limb sums (of at most n + 2^20 sorted rows), the
+///     scaled high limb and the long division stay inside the ring;
+///   VAR_SAMP, STDDEV_SAMP: M < 2^53, n div < 2^45, n^2 (w + 1)^2 mul < 2^188, and
+///     (w + 1)^2 mul / (2 div) below 2^93 (VAR_SAMP's two words) or 2^120 (STDDEV_SAMP's root
+///     below 2^60).
+/// SUM of decimal(2) values up to 10^12 over 10^7 rows (about 2^70) is well inside, and so are the
+/// variance and standard deviation of such values from 0 to 10^12. The compiler calls it where
+/// check_range refuses these aggregates.
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
                               std::int64_t hi, word mul, word div);
 
@@ -267,6 +273,20 @@ wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned b
 /// floor(sum(x) mul / (n div)) per group for its n rows: the mean rounded down exactly, in the
 /// units the output asks for; 0 for an empty group. As wide_sum plus a count and one eq per group.
 wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// floor(var_samp(x) mul / div) per group, exactly (x's units squared, scaled to the output's);
+/// 0 for groups of fewer than 2 rows; where check_wide_range(var_samp, ...) accepts. From exact
+/// sums in 16-bit limbs: the centre c = floor(mean), sum x^2 from the limbs of every row
+/// (x = q 2^24 + r: one trunc and one mul of 3 n, three exact block sums), C = sum (x - c)^2 and
+/// V = n C - (S - n c)^2 = n (n - 1) var exactly, then two long divisions (by n, by (n - 1) div)
+/// of 12 limbs each: on rss3 a few thousand rounds per statistic, whatever n and G.
+wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// sqrt(var_samp(x) mul / div) per group (the standard deviation in the output's units when mul /
+/// div is the square of its scale), within 2^-23 of it relative plus 3 units (rss3's sqrt is
+/// within 2^-24; the rest is rounding); 0 for groups of fewer than 2 rows or constant ones. wide_var_samp's exact value, then sqrt on its top bits (cut at a multiple of 16 bits
+/// chosen per group, so that at least 2^44 remains).
+wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the
