@@ -287,6 +287,10 @@ void add_sql_figures(std::vector<figure>& out) {
   out.push_back(sql_figure("var_sd_wide_1e7", 10 * million, 1,
                            bench_program("INSERT INTO o SELECT VAR_SAMP(x) AS v, STDDEV_SAMP(x) AS s FROM a;",
                                          {amounts_12}, bench_output("o", {"v", "s"}, false, {"v", "s"}))));
+  // CORR beyond the ring: x declared up to 10^12, with six decimals.
+  out.push_back(sql_figure("corr_wide_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT CORR(x, c) AS r FROM a;", {amounts_12},
+                                         bench_output("o", {"r"}, false, {"r"}))));
   out.push_back(sql_figure("corr_1e7", 10 * million, 1,
                            bench_program("INSERT INTO o SELECT CORR(x, c) AS r FROM a;",
                                          {bench_table("a", 10 * million)}, bench_output("o", {"r"}, false, {"r"}))));

@@ -33,13 +33,17 @@ namespace {
 /// 10^12 with two decimals: the largest amount in cents the issue asks for.
 constexpr std::int64_t cents_1e12 = 100'000'000'000'000;
 
+/// CORR is written with six decimals: the output's scale.
+constexpr word corr_scale = 1'000'000;
+
 /// One table: a value and a group code per row, the filter, and the scale of the results.
 struct table {
   std::string name;
   std::size_t groups = 1;
-  std::vector<std::int64_t> x, code, pass;
-  std::int64_t lo = 0;  ///< the declared range is [lo, m]
+  std::vector<std::int64_t> x, y, code, pass;
+  std::int64_t lo = 0;  ///< the declared range of x (and of y, scaled by y_scale) is [lo, m]
   std::int64_t m = 0;
+  std::int64_t y_scale = 1;  ///< y's range is [lo, m] / y_scale
   word mul = 1;
   word div = 1;
 
@@ -48,6 +52,10 @@ struct table {
   /// standard deviation's output scale, and so the variance's here).
   bool accepted(k::aggregate agg) const {
     const bool moment = agg == k::aggregate::var_samp || agg == k::aggregate::stddev_samp;
+    if (agg == k::aggregate::corr)
+      return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, corr_scale, 1, lo / y_scale,
+                                 m / y_scale)
+        .ok();
     return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, moment ? mul * mul : mul,
                                moment ? div * div : div)
       .ok();
@@ -56,7 +64,8 @@ struct table {
   /// The statistics run on it, in order.
   std::vector<k::aggregate> stats() const {
     std::vector<k::aggregate> out;
-    for (auto agg : {k::aggregate::sum, k::aggregate::avg, k::aggregate::var_samp, k::aggregate::stddev_samp})
+    for (auto agg : {k::aggregate::sum, k::aggregate::avg, k::aggregate::var_samp, k::aggregate::stddev_samp,
+                     k::aggregate::corr})
       if (accepted(agg))
         out.push_back(agg);
     return out;
@@ -67,13 +76,14 @@ struct table {
 /// m: a nearly constant table), codes in 0..groups-2 (so the last group is empty whenever
 /// groups > 1), a tenth filtered out.
 table random_table(std::size_t n, std::size_t groups, std::int64_t lo, std::int64_t m, word mul, word div,
-                   std::uint64_t seed, std::int64_t spread = 0) {
+                   std::uint64_t seed, std::int64_t spread = 0, std::int64_t y_scale = 1) {
   std::mt19937_64 rng{seed};
   table t;
   t.name = "n=" + std::to_string(n) + " G=" + std::to_string(groups) + " [" + std::to_string(lo) + ", "
            + std::to_string(m) + "] mul=" + std::to_string(mul) + " div=" + std::to_string(div)
            + " seed=" + std::to_string(seed);
   t.groups = groups;
+  t.y_scale = y_scale;
   t.lo = lo;
   t.m = m;
   t.mul = mul;
@@ -82,6 +92,10 @@ table random_table(std::size_t n, std::size_t groups, std::int64_t lo, std::int6
   for (std::size_t r = 0; r < n; ++r) {
     auto pick = rng() % 8;
     t.x.push_back(spread > 0 ? value(rng) : pick == 0 ? m : pick == 1 ? lo : value(rng));
+    // y: x itself half of the time (a correlation near 1/2), else independent; nearly constant too.
+    t.y.push_back((spread > 0 ? std::max(lo, t.x.back() - static_cast<std::int64_t>(rng() % 2))
+                   : rng() % 2 == 0 ? t.x.back() : value(rng))
+                  / y_scale);
     t.code.push_back(groups > 1 ? static_cast<std::int64_t>(rng() % (groups - 1)) : 0);
     t.pass.push_back(rng() % 10 == 0 ? 0 : 1);
   }
@@ -96,7 +110,38 @@ big floor_div(const big& a, const big& b) {
   return (a % b != 0 && a < 0) ? big{q - 1} : q;
 }
 
-/// The exact result of `agg` per group (for stddev_samp the exact variance it is the root of).
+/// corr(x, y) per group, exactly up to the long double of the final ratio (0 where a variance is
+/// 0 or fewer than 2 rows).
+std::vector<long double> exact_corr(const table& t) {
+  std::vector<big> sx(t.groups, 0), sy(t.groups, 0), xx(t.groups, 0), yy(t.groups, 0), xy(t.groups, 0),
+    n(t.groups, 0);
+  for (std::size_t r = 0; r < t.x.size(); ++r)
+    if (t.pass[r] == 1) {
+      auto g = static_cast<std::size_t>(t.code[r]);
+      sx[g] += t.x[r];
+      sy[g] += t.y[r];
+      xx[g] += big{t.x[r]} * t.x[r];
+      yy[g] += big{t.y[r]} * t.y[r];
+      xy[g] += big{t.x[r]} * t.y[r];
+      n[g] += 1;
+    }
+  std::vector<long double> out;
+  for (std::size_t g = 0; g < t.groups; ++g) {
+    const big vxx = n[g] * xx[g] - sx[g] * sx[g];
+    const big vyy = n[g] * yy[g] - sy[g] * sy[g];
+    const big vxy = n[g] * xy[g] - sx[g] * sy[g];
+    if (n[g] < 2 || vxx == 0 || vyy == 0) {
+      out.push_back(0);
+      continue;
+    }
+    out.push_back(static_cast<long double>(vxy)
+                  / std::sqrt(static_cast<long double>(vxx) * static_cast<long double>(vyy)));
+  }
+  return out;
+}
+
+/// The exact result of `agg` per group (for stddev_samp the exact variance it is the root of; not
+/// for corr: exact_corr).
 std::vector<big> exact(const table& t, k::aggregate agg) {
   std::vector<big> s(t.groups, 0), q(t.groups, 0), n(t.groups, 0);
   for (std::size_t r = 0; r < t.x.size(); ++r)
@@ -131,19 +176,24 @@ std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
   };
   const auto g = t.groups;
   auto x = in(t.x);
+  auto y = in(t.y);
   auto code = in(t.code);
   auto filter = in(t.pass);
   auto masks = k::group_masks(b, code, g, filter);
   k::grouping by_masks{masks, g};
-  auto sorted = k::sort_by_group(b, code, g, filter, {x});
+  auto sorted = k::sort_by_group(b, code, g, filter, {x, y});
   k::grouping by_sort{sorted};
   const auto bits = static_cast<unsigned>(
     std::bit_width(static_cast<std::uint64_t>(std::max(t.m, t.lo < 0 ? -t.lo : t.lo))));
+  const auto bits_y = static_cast<unsigned>(std::bit_width(
+    static_cast<std::uint64_t>(std::max(t.m / t.y_scale, t.lo < 0 ? -t.lo / t.y_scale : t.lo / t.y_scale))));
   std::vector<secret> r;
   for (const auto* by : {&by_masks, &by_sort}) {
     const auto& xs = by->sorted() != nullptr ? sorted.columns[0] : x;
+    const auto& ys = by->sorted() != nullptr ? sorted.columns[1] : y;
     for (auto agg : t.stats()) {
-      auto v = agg == k::aggregate::sum   ? k::wide_sum(b, *by, xs, bits, t.mul, t.div)
+      auto v = agg == k::aggregate::corr  ? k::wide_corr(b, *by, xs, ys, bits, bits_y, corr_scale)
+               : agg == k::aggregate::sum ? k::wide_sum(b, *by, xs, bits, t.mul, t.div)
                : agg == k::aggregate::avg ? k::wide_avg(b, *by, xs, bits, t.mul, t.div)
                : agg == k::aggregate::var_samp
                  ? k::wide_var_samp(b, *by, xs, bits, t.mul * t.mul, t.div * t.div)
@@ -160,6 +210,7 @@ const char* name_of(k::aggregate agg) {
     case k::aggregate::sum: return "sum";
     case k::aggregate::avg: return "avg";
     case k::aggregate::var_samp: return "var_samp";
+    case k::aggregate::corr: return "corr";
     default: return "stddev_samp";
   }
 }
@@ -175,13 +226,22 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
   std::size_t at = 0;
   for (std::size_t kind = 0; kind < 2; ++kind)
     for (auto agg : stats) {
-      auto want = exact(t, agg);
+      auto want = agg == k::aggregate::corr ? std::vector<big>(g) : exact(t, agg);
+      const auto corr = agg == k::aggregate::corr ? exact_corr(t) : std::vector<long double>{};
       for (std::size_t i = 0; i < g; ++i) {
         const word hi = got[at + i];
         const word lo = got[at + g + i];
         BOOST_CHECK_MESSAGE(lo >> 32 == 0, where << " " << t.name << ": low limb not canonical");
         const big v = big{static_cast<std::int64_t>(hi)} * (big{1} << 32) + big{lo};
         bool ok = v == want[i];
+        if (agg == k::aggregate::corr) {
+          // Within 2^-21 plus 2 units of the output (kernels.hpp).
+          const auto m = static_cast<long double>(corr_scale);
+          ok = std::fabs(static_cast<long double>(v) - corr[i] * m) <= m * 0x1p-21L + 2;
+          BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " corr of group " << i << " of table "
+                                        << t.name << ": got " << v << ", exact " << corr[i] * m);
+          continue;
+        }
         if (agg == k::aggregate::stddev_samp) {
           const auto root = std::sqrt(static_cast<long double>(want[i]));
           const auto err = std::fabs(static_cast<long double>(v) - root);
@@ -212,6 +272,10 @@ std::vector<table> tables() {
   for (std::size_t n : {2, 7, 1000, 100'000})
     ts.push_back(random_table(n, 3, 0, cents_1e12, 1, 1, seed++));
   ts.push_back(random_table(1000, 3, 0, cents_1e12, 10, 1, seed++));
+  // y on another scale than x (cuts at odd multiples of 8 bits for the cross moment).
+  ts.push_back(random_table(1000, 3, 0, cents_1e12, 1, 1, seed++, 0, std::int64_t{1} << 24));
+  ts.push_back(random_table(100'000, 2, -cents_1e12, cents_1e12, 1, 1, seed++, 0, 1000));
+  ts.push_back(random_table(100, 1, 0, cents_1e12, 1, 1, seed++, 0, std::int64_t{1} << 40));
   // Nearly constant at the top of the range: variances of a few units, exactly.
   ts.push_back(random_table(1000, 2, 0, cents_1e12, 1, 1, seed++, 3));
   ts.push_back(random_table(100'000, 1, 0, cents_1e12, 100, 1, seed++, 1));
@@ -279,6 +343,11 @@ BOOST_AUTO_TEST_CASE(check_wide_range_accepts_national_amounts_and_refuses_what_
   BOOST_REQUIRE(!big);
   BOOST_TEST(big.err().message.find("128-bit sums") != std::string::npos, big.err().message);
   BOOST_TEST(big.err().message.find("within [") != std::string::npos, big.err().message);
-  // CORR and REGR_* have no wide form yet.
-  BOOST_TEST(!k::check_wide_range(aggregate::corr, 10, 0, 1, 1, 1));
+  // REGR_* have no wide form yet.
+  BOOST_TEST(!k::check_wide_range(aggregate::regr_slope, 10, 0, 1, 1, 1));
+  // CORR of turnover in cents up to 10^10 EUR and exports over 10^6 firms (issue 17's task), with
+  // six decimals.
+  BOOST_TEST(k::check_wide_range(aggregate::corr, 1'000'000, 0, 1'000'000'000'000, 1'000'000, 1, 0,
+                                 1'000'000'000'000)
+               .ok());
 }

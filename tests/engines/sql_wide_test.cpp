@@ -139,6 +139,25 @@ BOOST_AUTO_TEST_CASE(variance_and_standard_deviation_of_amounts_in_cents_beyond_
   BOOST_TEST(csv.find("\nC,") == std::string::npos, csv);
 }
 
+BOOST_AUTO_TEST_CASE(correlation_of_amounts_in_cents_beyond_the_ring) {
+  // Within 2^-21 plus 2 units of the sixth decimal (kernels.hpp).
+  auto out = table("totals", {category("sector", {"A", "B", "C"}), decimal("r", 6)}, 3);
+  auto p = compile("INSERT INTO totals SELECT sector, CORR(turnover, staff) AS r FROM firms GROUP BY sector;", out);
+  BOOST_REQUIRE_MESSAGE(p.ok(), (p ? "" : p.err().message));
+  BOOST_TEST(p->output_words("totals") == (std::vector<unsigned>{1, 2}), boost::test_tools::per_element());
+  auto csv = run_csv(*p, five_firms(), out);
+  // A: turnovers 10^14, 10^14, 10^14 - 1 cents against staff 10, 20, 30: r = -sqrt(3) / 2.
+  // B: two firms, both rising: r = 1.
+  const std::string head = "sector,r\nA,";
+  BOOST_REQUIRE_MESSAGE(csv.starts_with(head), csv);
+  const auto a_end = csv.find('\n', head.size());
+  const auto a = std::stold(csv.substr(head.size(), a_end - head.size()));
+  BOOST_TEST(std::fabs(a + std::sqrt(3.0L) / 2) <= 0x1p-21L + 2e-6L, csv);
+  BOOST_REQUIRE_MESSAGE(csv.substr(a_end + 1).starts_with("B,"), csv);
+  const auto b = std::stold(csv.substr(a_end + 3));
+  BOOST_TEST(std::fabs(b - 1) <= 0x1p-21L + 2e-6L, csv);
+}
+
 BOOST_AUTO_TEST_CASE(a_sum_that_fits_the_ring_keeps_one_word) {
   auto p = compile("INSERT INTO totals SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean, "
                    "COUNT(*) AS firms, SUM(staff) AS staff FROM firms GROUP BY sector;",
@@ -181,9 +200,12 @@ BOOST_AUTO_TEST_CASE(what_the_wide_form_cannot_serve_is_refused_with_the_reason)
     {"INSERT INTO totals SELECT VAR_SAMP(turnover) AS total FROM firms;", one(decimal("total", 4)),
      10'000'000, {"VAR_SAMP(turnover): it may reach 1.2e30, beyond the ring's 2^62", "in 128 bits",
                   "within [-70368744177663, 70368744177663]"}},
-    // CORR and REGR_* have no wide form yet.
-    {"INSERT INTO totals SELECT CORR(turnover, staff) AS total FROM firms;", one(decimal("total", 4)),
-     10'000'000, {"CORR(turnover, staff)", "could overflow the 64-bit ring"}},
+    // REGR_* have no wide form yet.
+    {"INSERT INTO totals SELECT REGR_SLOPE(turnover, staff) AS total FROM firms;", one(decimal("total", 4)),
+     10'000'000, {"REGR_SLOPE(turnover, staff) may reach", "beyond the ring's 2^62"}},
+    // CORR with nine decimals: 10^9 is beyond its scale factor's 2^29.
+    {"INSERT INTO totals SELECT CORR(turnover, staff) AS total FROM firms;", one(decimal("total", 9)),
+     10'000'000, {"CORR(turnover, staff)", "in 128 bits"}},
   };
   for (const auto& c : cases) {
     auto p = compile(c.source, c.out, c.max_rows);

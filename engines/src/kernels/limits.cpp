@@ -196,8 +196,9 @@ error explain(const std::string& name, bool two, const fit_test& fits, std::uint
                                     + "the declared range(s)"};
 }
 
-/// The conditions of wide_sum, wide_avg, wide_var_samp and wide_stddev_samp: see kernels.hpp.
-bool wide_fits(aggregate agg, real n, const span_of& x, word mul, word div) {
+/// The conditions of wide_sum, wide_avg, wide_var_samp, wide_stddev_samp and wide_corr: see
+/// kernels.hpp.
+bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word mul, word div) {
   const real limit = std::ldexp(real{1}, 30);
   const auto m = static_cast<real>(mul);
   const auto dv = static_cast<real>(div);
@@ -211,9 +212,17 @@ bool wide_fits(aggregate agg, real n, const span_of& x, word mul, word div) {
   // The moments: values below 2^53 (so the limbs' products stay below 2^60), the divisor (n - 1)
   // div below 2^45 (the long division's), n^2 (w + 1)^2 mul inside the 191 bits of the limbs, and
   // the result (var <= (w + 1)^2 / 2 for n >= 2) inside two words, or its root inside one.
+  const auto two53 = std::ldexp(real{1}, 53);
+  if (agg == aggregate::corr) {
+    const auto wx = x.width() + 1;
+    const auto wy = y.width() + 1;
+    const auto limbs = std::ldexp(real{1}, 188);
+    return x.magnitude() < two53 && y.magnitude() < two53 && div == 1 && m < std::ldexp(real{1}, 29)
+           && n * n * wx * wx < limbs && n * n * wy * wy < limbs;
+  }
   const auto w1 = x.width() + 1;
   const auto result = w1 * w1 * m / (2 * dv);
-  return x.magnitude() < std::ldexp(real{1}, 53) && n * dv < std::ldexp(real{1}, 45)
+  return x.magnitude() < two53 && n * dv < std::ldexp(real{1}, 45)
          && n * n * w1 * w1 * m < std::ldexp(real{1}, 188)
          && result < std::ldexp(real{1}, agg == aggregate::var_samp ? 93 : 120);
 }
@@ -236,24 +245,25 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 }
 
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
-                              std::int64_t hi, word mul, word div) {
+                              std::int64_t hi, word mul, word div, std::int64_t lo2, std::int64_t hi2) {
   const auto name = std::string{name_of(agg)};
+  const bool two = agg == aggregate::corr;
   if (agg != aggregate::sum && agg != aggregate::avg && agg != aggregate::var_samp
-      && agg != aggregate::stddev_samp)
-    return fail(errc::unsupported, name + " has no 128-bit form yet; SUM, AVG, VAR_SAMP and "
-                                          "STDDEV_SAMP do");
-  if (lo > hi)
+      && agg != aggregate::stddev_samp && !two)
+    return fail(errc::unsupported, name + " has no 128-bit form yet; SUM, AVG, VAR_SAMP, "
+                                          "STDDEV_SAMP and CORR do");
+  if (lo > hi || (two && lo2 > hi2))
     return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
                                      + "; declare lo <= hi");
   if (mul == 0 || div == 0)
     return fail(errc::unsupported, name + ": a 128-bit result needs a scale factor >= 1");
-  auto test = [agg, mul, div](real n, const span_of& a, const span_of&) {
-    return wide_fits(agg, n, a, mul, div);
+  auto test = [agg, mul, div](real n, const span_of& a, const span_of& a2) {
+    return wide_fits(agg, n, a, a2, mul, div);
   };
   const auto all = two62 * 4;
-  if (test(static_cast<real>(max_rows), clamp(lo, hi, all), clamp(0, 0, all)))
+  if (test(static_cast<real>(max_rows), clamp(lo, hi, all), clamp(lo2, hi2, all)))
     return ok();
-  return explain(name, false, test, max_rows, lo, hi, 0, 0, "128-bit sums");
+  return explain(name, two, test, max_rows, lo, hi, lo2, hi2, "128-bit sums");
 }
 
 result<void> check_key_range(std::int64_t lo, std::int64_t hi) {

@@ -23,8 +23,8 @@ namespace {
 constexpr unsigned half = 16;
 constexpr word half_radix = word{1} << half;
 
-/// Limbs of the numbers below: 192 bits hold n C mul for n <= 2^24, values below 2^53 and
-/// mul < 2^30, with room for the sign.
+/// Limbs of the numbers below: 192 bits hold V mul, below n^2 (w + 1)^2 mul < 2^188 where
+/// check_wide_range accepts, with room for the sign.
 constexpr std::size_t limb_count = 12;
 
 /// One signed integer per group in 16-bit limbs: value = sum limbs[i] 2^(16 i). Loose while
@@ -111,6 +111,105 @@ bigint long_divide(backend& b, const bigint& v, const secret& d) {
   return q;
 }
 
+/// The rows per group, and n and n - 1 made at least 1 (for empty groups and single rows).
+struct row_counts {
+  secret n;
+  secret n_safe;
+  secret nm1_safe;
+};
+
+row_counts count_rows(backend& b, const grouping& by) {
+  const auto g = by.groups();
+  row_counts r;
+  r.n = count(b, by);
+  std::vector<word> zero_one(2 * g, 0);
+  std::fill(zero_one.begin() + static_cast<std::ptrdiff_t>(g), zero_one.end(), 1);
+  auto zz = b.eq(concat({&r.n, &r.n}), constants(b, zero_one));
+  auto z0 = slice(zz, 0, g);
+  auto z1 = slice(zz, g, g);
+  r.n_safe = b.add(r.n, z0);
+  r.nm1_safe = b.add(b.add_public(r.n, w(-1)), b.add(b.mul_public(z0, 2), z1));
+  return r;
+}
+
+/// One variable's exact sum S, its centre c = floor(S / n) and sc = S - n c in [0, n) (both exact
+/// in the ring), and its rows split as x = q 2^24 + r.
+struct centred_variable {
+  wide_secret s;
+  secret c;
+  secret sc;
+  secret q;
+  secret r;
+};
+
+centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsigned bits, const row_counts& k) {
+  centred_variable v;
+  v.s = scaled_sum(b, by, x, bits, 1);
+  auto cw = divide(b, v.s, k.n_safe);
+  v.c = b.add(b.mul_public(cw.hi, word{1} << 32), cw.lo);
+  auto s_ring = b.add(b.mul_public(v.s.hi, word{1} << 32), v.s.lo);
+  v.sc = b.sub(s_ring, b.mul(k.n, v.c));
+  v.q = b.trunc(x, 24);
+  v.r = b.sub(x, b.mul_public(v.q, word{1} << 24));
+  return v;
+}
+
+/// The exact sum per group of x y from the row limbs (x = qx 2^24 + rx, y likewise; |r| <= 2^24,
+/// |q| <= 2^(bits - 24) + 1): sum rx ry + 2^24 (sum qx ry + sum rx qy) + 2^48 sum qx qy, each sum
+/// exact (block sums below 2^pbits), as loose limbs.
+bigint product_sum(backend& b, const grouping& by, const centred_variable& x, const centred_variable& y,
+                   unsigned bits) {
+  const auto g = by.groups();
+  const auto rows = x.q.size();
+  const bool square = &x == &y;
+  auto prods = square ? b.mul(concat({&x.r, &x.q, &x.q}), concat({&x.r, &x.r, &x.q}))
+                      : b.mul(concat({&x.r, &x.q, &x.r, &x.q}), concat({&y.r, &y.r, &y.q, &y.q}));
+  const unsigned pbits = std::max({50u, bits + 2, 2 * bits > 46 ? 2 * bits - 46 : 0u});
+  std::vector<wide_secret> sums;
+  for (std::size_t k = 0; k < (square ? 3u : 4u); ++k)
+    sums.push_back(scaled_sum(b, by, slice(prods, k * rows, rows), pbits, 1));
+  auto out = zeros(b, g);
+  add_wide(b, out, sums[0], 0);
+  if (square) {
+    add_wide(b, out, sums[1], 1, 9);  // 2 q r 2^24 = q r 2^(16 + 9)
+    add_wide(b, out, sums[2], 3);     // 2^48
+  } else {
+    add_wide(b, out, sums[1], 1, 8);  // 2^24 = 2^(16 + 8)
+    add_wide(b, out, sums[2], 1, 8);
+    add_wide(b, out, sums[3], 3);
+  }
+  return out;
+}
+
+/// A value of the ring (|v| < 2^62) as canonical limbs.
+bigint limbs_of(backend& b, const secret& v) {
+  auto out = zeros(b, v.size());
+  add_at(b, out, v, 0);
+  normalise(b, out);
+  return out;
+}
+
+/// n (n - 1) cov(x, y) = n C - sc_x sc_y with C = sum x y - c_x S_y - c_y sc_x = sum (x - c_x)(y - c_y),
+/// exactly, canonical (for x == y: n (n - 1) var).
+bigint comoment(backend& b, const grouping& by, const row_counts& k, const centred_variable& x,
+                const centred_variable& y, unsigned bits) {
+  const auto g = by.groups();
+  auto centred = product_sum(b, by, x, y, bits);
+  auto c_x = limbs_of(b, x.c);
+  auto s_y = zeros(b, g);
+  add_wide(b, s_y, y.s, 0);
+  normalise(b, s_y);
+  auto cs = product(b, c_x, s_y);
+  auto csc = scaled(b, limbs_of(b, y.c), x.sc);
+  for (std::size_t i = 0; i < limb_count; ++i)
+    centred.limbs[i] = b.sub(b.sub(centred.limbs[i], cs.limbs[i]), csc.limbs[i]);
+  normalise(b, centred);
+  auto v = scaled(b, centred, k.n);
+  v.limbs[0] = b.sub(v.limbs[0], b.mul(x.sc, y.sc));
+  normalise(b, v);
+  return v;
+}
+
 /// What both statistics start from, per group: n (n - 1) var mul, exactly, canonical, with n
 /// and (n - 1), each at least 1.
 struct variance_parts {
@@ -120,63 +219,15 @@ struct variance_parts {
 };
 
 variance_parts variance_numerator(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
-  const auto g = by.groups();
-  auto n = count(b, by);
-  std::vector<word> zero_one(2 * g, 0);
-  std::fill(zero_one.begin() + static_cast<std::ptrdiff_t>(g), zero_one.end(), 1);
-  auto zz = b.eq(concat({&n, &n}), constants(b, zero_one));
-  auto z0 = slice(zz, 0, g);
-  auto z1 = slice(zz, g, g);
-  variance_parts p;
-  p.n_safe = b.add(n, z0);
-  p.nm1_safe = b.add(b.add_public(n, w(-1)), b.add(b.mul_public(z0, 2), z1));
-  // The centre c = floor(S / n) and sc = S - n c, both exact in the ring.
-  auto s = scaled_sum(b, by, x, bits, 1);
-  auto cw = divide(b, s, p.n_safe);
-  auto c = b.add(b.mul_public(cw.hi, word{1} << 32), cw.lo);
-  auto s_ring = b.add(b.mul_public(s.hi, word{1} << 32), s.lo);
-  auto sc = b.sub(s_ring, b.mul(n, c));
-  // sum x^2 from the limbs of every row: x = q 2^24 + r.
-  auto q = b.trunc(x, 24);
-  auto r = b.sub(x, b.mul_public(q, word{1} << 24));
-  auto prods = b.mul(concat({&r, &q, &q}), concat({&r, &r, &q}));
-  q = {};
-  r = {};
-  const auto rows = x.size();
-  // |r| <= 2^24, |q| <= 2^(bits - 24) + 1: r^2, q r and q^2 stay below 2^pbits.
-  const unsigned pbits = std::max({50u, bits + 2, 2 * bits > 46 ? 2 * bits - 46 : 0u});
-  auto sq_r = scaled_sum(b, by, slice(prods, 0, rows), pbits, 1);
-  auto qr = scaled_sum(b, by, slice(prods, rows, rows), pbits, 1);
-  auto sq_q = scaled_sum(b, by, slice(prods, 2 * rows, rows), pbits, 1);
-  prods = {};
-  auto sum_sq = zeros(b, g);
-  add_wide(b, sum_sq, sq_r, 0);
-  add_wide(b, sum_sq, qr, 1, 9);  // 2^25 = 2^(16 + 9)
-  add_wide(b, sum_sq, sq_q, 3);   // 2^48
-  // c S + c sc, with c and S in canonical limbs.
-  auto c_big = zeros(b, g);
-  add_at(b, c_big, c, 0);
-  auto s_big = zeros(b, g);
-  add_wide(b, s_big, s, 0);
-  normalise(b, c_big);
-  normalise(b, s_big);
-  auto cs = product(b, c_big, s_big);
-  auto csc = scaled(b, c_big, sc);
-  auto centred = sum_sq;
-  for (std::size_t i = 0; i < limb_count; ++i)
-    centred.limbs[i] = b.sub(b.sub(centred.limbs[i], cs.limbs[i]), csc.limbs[i]);
-  normalise(b, centred);
-  // V = n C - sc^2, times mul.
-  auto v = scaled(b, centred, n);
-  v.limbs[0] = b.sub(v.limbs[0], b.mul(sc, sc));
-  normalise(b, v);
+  auto k = count_rows(b, by);
+  auto cx = centre_of(b, by, x, bits, k);
+  auto v = comoment(b, by, k, cx, cx, bits);
   if (mul != 1) {
     for (auto& l : v.limbs)
       l = b.mul_public(l, mul);
     normalise(b, v);
   }
-  p.scaled_v = std::move(v);
-  return p;
+  return {std::move(v), std::move(k.n_safe), std::move(k.nm1_safe)};
 }
 
 /// floor(V mul / (n (n - 1) div)), canonical.
@@ -194,38 +245,65 @@ wide_secret to_wide(backend& b, const bigint& v) {
   return {std::move(hi), std::move(lo)};
 }
 
-/// sqrt of a canonical v >= 0 whose square root is below 2^61, within the backend's sqrt error
-/// (rss3: 2^-24 relative) plus 2^-44 relative plus one unit: for j = 0..limb_count - 4,
-/// v_j = floor(v / 2^(16 j)) from limbs j to j + 3; the lowest j with v_j < 2^60 (limbs above
-/// j + 3 zero, limb j + 3 below 2^12) is taken, so v_j >= 2^44 where j > 0, and
-/// sqrt(v) ~ sqrt(v_j) 2^(8 j), with sqrt on 60 fraction bits.
-secret square_root(backend& b, const bigint& v) {
+/// The cuts of a canonical v >= 0 below 2^188: for j = 0..cuts - 1, v_j = floor(v / 2^(16 j))
+/// from limbs j to j + 3, zeroed unless v_j < 2^60 (limbs above j + 3 zero, limb j + 3 below
+/// 2^12), and `pick`, 1 at the lowest j that fits (so v_j >= 2^44 where j > 0). Both are j-major,
+/// cuts x G.
+struct value_cuts {
+  secret pick;
+  secret candidates;
+};
+
+constexpr std::size_t cuts = limb_count - 3;
+
+value_cuts cut(backend& b, const bigint& v) {
   const auto g = v.limbs[0].size();
-  constexpr std::size_t cuts = limb_count - 3;
   // Suffix sums of the (non-negative) limbs: zero exactly where every limb from there up is.
   std::vector<secret> above(limb_count + 1, b.constant(0, g));
   for (std::size_t i = limb_count; i-- > 0;)
     above[i] = b.add(above[i + 1], v.limbs[i]);
   secret zl;
   secret lt_l;
+  secret candidates;
   for (std::size_t j = 0; j < cuts; ++j) {
     append(zl, above[j + 4]);
     append(lt_l, v.limbs[j + 3]);
-  }
-  auto zero = b.eq(zl, b.constant(0, zl.size()));
-  auto small = b.lt(lt_l, b.constant(word{1} << 12, lt_l.size()));
-  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 + 16 j); implies fits[j + 1]
-  secret candidates;
-  for (std::size_t j = 0; j < cuts; ++j) {
     auto vj = v.limbs[j];
     for (std::size_t i = j + 1; i < j + 4; ++i)
       vj = b.add(vj, b.mul_public(v.limbs[i], word{1} << (half * (i - j))));
     append(candidates, vj);
   }
-  // Candidates that do not fit are zeroed before sqrt, which needs its argument below 2^62; with
-  // 60 fraction bits it returns sqrt(v_j) 2^30 (below 2^60).
-  constexpr unsigned root_frac = 30;
-  auto roots = b.sqrt(b.mul(candidates, fits), 2 * root_frac);
+  auto zero = b.eq(zl, b.constant(0, zl.size()));
+  auto small = b.lt(lt_l, b.constant(word{1} << 12, lt_l.size()));
+  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 + 16 j); implies fits[j + 1]
+  value_cuts c;
+  c.candidates = b.mul(candidates, fits);
+  c.pick = slice(fits, 0, g);
+  for (std::size_t j = 1; j < cuts; ++j)
+    append(c.pick, b.sub(slice(fits, j * g, g), slice(fits, (j - 1) * g, g)));
+  return c;
+}
+
+/// sum over k of pick[k] values[k], both k-major of `parts` x g: one mul.
+secret choose(backend& b, const secret& pick, const secret& values, std::size_t parts) {
+  const auto g = pick.size() / parts;
+  auto chosen = b.mul(pick, values);
+  auto out = b.constant(0, g);
+  for (std::size_t k = 0; k < parts; ++k)
+    out = b.add(out, slice(chosen, k * g, g));
+  return out;
+}
+
+/// Fraction bits of sqrt's results below: sqrt(v_j) 2^30 < 2^60.
+constexpr unsigned root_frac = 30;
+
+/// sqrt of a canonical v >= 0 whose square root is below 2^61, within the backend's sqrt error
+/// (rss3: 2^-24 relative) plus 2^-44 relative plus one unit: sqrt(v) ~ sqrt(v_j) 2^(8 j) for the
+/// cut v_j picked, with sqrt on 60 fraction bits.
+secret square_root(backend& b, const bigint& v) {
+  const auto g = v.limbs[0].size();
+  auto c = cut(b, v);
+  auto roots = b.sqrt(c.candidates, 2 * root_frac);
   // sqrt(v_j) 2^30 -> sqrt(v) = that 2^(8 j - 30).
   secret scaled_roots;
   for (std::size_t j = 0; j < cuts; ++j) {
@@ -233,15 +311,69 @@ secret square_root(backend& b, const bigint& v) {
     const auto up = static_cast<int>(8 * j) - static_cast<int>(root_frac);
     append(scaled_roots, up < 0 ? b.trunc(r, static_cast<unsigned>(-up)) : b.mul_public(r, word{1} << up));
   }
-  // The lowest j that fits: fits[j] - fits[j - 1].
-  secret pick = slice(fits, 0, g);
-  for (std::size_t j = 1; j < cuts; ++j)
-    append(pick, b.sub(slice(fits, j * g, g), slice(fits, (j - 1) * g, g)));
-  auto chosen = b.mul(pick, scaled_roots);
-  auto out = b.constant(0, g);
-  for (std::size_t j = 0; j < cuts; ++j)
-    out = b.add(out, slice(chosen, j * g, g));
+  return choose(b, c.pick, scaled_roots, cuts);
+}
+
+/// Per group, floor(v / 2^(8 s)) of a canonical (signed) v for s = 0..2 (cuts - 1), s-major, each
+/// correct where it is below 2^63 in magnitude: the limbs from s / 2 up (the higher ones only add
+/// multiples of 2^64), with half a limb more for odd s (floor(limb / 2^8) of the one below).
+secret eighth_cuts(backend& b, const bigint& v) {
+  auto low_bytes = exact_split(b, concat(std::span<const secret>{v.limbs}), 8).first;
+  const auto g = v.limbs[0].size();
+  secret out;
+  for (std::size_t s = 0; s < 2 * cuts - 1; ++s) {
+    const auto k = (s + 1) / 2;  // the lowest whole limb kept
+    const unsigned lift = s % 2 == 1 ? 8 : 0;
+    secret vs = s % 2 == 1 ? slice(low_bytes, (k - 1) * g, g) : b.constant(0, g);
+    for (std::size_t i = k; i < std::min(k + 4, limb_count); ++i)
+      vs = b.add(vs, b.mul_public(v.limbs[i], word{1} << (half * (i - k) + lift)));
+    append(out, vs);
+  }
   return out;
+}
+
+/// Fraction bits of corr_fixed's result.
+constexpr unsigned corr_frac = 32;
+
+/// corr 2^32 = V_xy / sqrt(V_xx V_yy) 2^32 per group from the exact n (n - 1) comoments; 0 where
+/// a variance is 0. Each variance is cut to m = v_j < 2^60 (j_x, j_y) and V_xy by 2^(8 (j_x + j_y))
+/// to m_xy, |m_xy| <= sqrt(m_x m_y) (Cauchy-Schwarz, up to the cuts); then
+/// t = m_xy 2^60 / (sqrt(m_x) 2^30) and corr = t 2^32 / (sqrt(m_y) 2^30), two divs.
+secret corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bigint& vxy) {
+  const auto g = vxx.limbs[0].size();
+  auto cx = cut(b, vxx);
+  auto cy = cut(b, vyy);
+  // m_x and m_y in one mul: per j, the two groups' parts side by side.
+  secret picks;
+  secret values;
+  for (std::size_t j = 0; j < cuts; ++j) {
+    append(picks, slice(cx.pick, j * g, g));
+    append(picks, slice(cy.pick, j * g, g));
+    append(values, slice(cx.candidates, j * g, g));
+    append(values, slice(cy.candidates, j * g, g));
+  }
+  auto m = choose(b, picks, values, cuts);  // m_x then m_y
+  // The pick of s = j_x + j_y, and m_xy.
+  secret px;
+  secret py;
+  for (std::size_t jx = 0; jx < cuts; ++jx)
+    for (std::size_t jy = 0; jy < cuts; ++jy) {
+      append(px, slice(cx.pick, jx * g, g));
+      append(py, slice(cy.pick, jy * g, g));
+    }
+  auto pairs = b.mul(px, py);
+  std::vector<secret> by_sum(2 * cuts - 1, b.constant(0, g));
+  for (std::size_t jx = 0; jx < cuts; ++jx)
+    for (std::size_t jy = 0; jy < cuts; ++jy)
+      by_sum[jx + jy] = b.add(by_sum[jx + jy], slice(pairs, (jx * cuts + jy) * g, g));
+  auto mxy = choose(b, concat(std::span<const secret>{by_sum}), eighth_cuts(b, vxy), 2 * cuts - 1);
+  // Where a variance is 0 (so is V_xy), a divisor of 1 and a result masked to 0.
+  auto zero = b.eq(m, b.constant(0, 2 * g));
+  auto roots = b.add(b.sqrt(m, 2 * root_frac), zero);
+  auto t = b.div(mxy, slice(roots, 0, g), 2 * root_frac);
+  auto r = b.div(t, slice(roots, g, g), corr_frac);
+  auto keep = b.mul(one_minus(b, slice(zero, 0, g)), one_minus(b, slice(zero, g, g)));
+  return b.mul(r, keep);
 }
 
 } // namespace
@@ -250,6 +382,22 @@ wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsig
   expect_size("wide_var_samp", "x", x, rows_of("wide_var_samp", by));
   auto p = variance_numerator(b, by, x, bits, mul);
   return to_wide(b, variance_in_units(b, p, div));
+}
+
+wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
+                      unsigned bits_y, word mul) {
+  expect_size("wide_corr", "x", x, rows_of("wide_corr", by));
+  expect_size("wide_corr", "y", y, rows_of("wide_corr", by));
+  auto k = count_rows(b, by);
+  auto cx = centre_of(b, by, x, bits_x, k);
+  auto cy = centre_of(b, by, y, bits_y, k);
+  const auto bits = std::max(bits_x, bits_y);
+  auto vxx = comoment(b, by, k, cx, cx, bits_x);
+  auto vyy = comoment(b, by, k, cy, cy, bits_y);
+  auto vxy = comoment(b, by, k, cx, cy, bits);
+  auto r = corr_fixed(b, vxx, vyy, vxy);
+  auto scaled_r = b.trunc(b.mul_public(r, mul), corr_frac);
+  return canonical(b, b.constant(0, scaled_r.size()), scaled_r);
 }
 
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {

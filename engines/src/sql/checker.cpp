@@ -52,9 +52,9 @@ std::string declared_type(const column_schema& c) {
          + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
 }
 
-/// A SUM, AVG, VAR_SAMP or STDDEV_SAMP beyond the ring written to `col`: the output's power of ten
-/// becomes the kernel's mul or div, and check_wide_range must accept it; else the refusal says both
-/// reasons.
+/// A SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR beyond the ring written to `col`: the output's power
+/// of ten becomes the kernel's mul or div, and check_wide_range must accept it; else the refusal
+/// says both reasons.
 void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
                        std::string_view source) {
   const auto& x = *e.args[0];
@@ -64,7 +64,8 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
   if (col.type != column_type::integer && col.type != column_type::decimal)
     refuse("beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
            "output column, not " + declared_type(col));
-  if (x.type.bin != 0)
+  const bool two = e.args.size() == 2;
+  if (x.type.bin != 0 || (two && e.args[1]->type.bin != 0))
     refuse("beyond the ring only statistics of integers and decimals are computed (in 128 bits), "
            "and its argument is a fixed-point value; declare tighter RANGEs or lower max_rows");
   if (col.type == column_type::integer
@@ -82,9 +83,15 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
   const auto factor = static_cast<word>(static_cast<std::int64_t>(pow10(e10 < 0 ? -e10 : e10)));
   e.wide_mul = e10 > 0 ? factor : 1;
   e.wide_div = e10 < 0 ? factor : 1;
-  e.wide_bits = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(max_abs(x.range))));
+  auto bits_of = [](const expr& a) {
+    return static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(max_abs(a.range))));
+  };
+  e.wide_bits = bits_of(x);
+  const auto& y = two ? *e.args[1] : x;
+  e.wide_bits2 = bits_of(y);
   auto ok = kernels::check_wide_range(e.agg, max_rows, static_cast<std::int64_t>(x.range.lo),
-                                      static_cast<std::int64_t>(x.range.hi), e.wide_mul, e.wide_div);
+                                      static_cast<std::int64_t>(x.range.hi), e.wide_mul, e.wide_div,
+                                      static_cast<std::int64_t>(y.range.lo), static_cast<std::int64_t>(y.range.hi));
   if (!ok)
     refuse("in 128 bits: " + ok.err().message);
 }

@@ -153,10 +153,12 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
 
 namespace {
 
-/// SUM, AVG, VAR_SAMP or STDDEV_SAMP beyond the ring, in the output's units.
-kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::grouping& by, const secret& x) {
+/// SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR (of x and y) beyond the ring, in the output's units.
+kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::grouping& by, const secret& x,
+                                    const secret& y) {
   const auto bits = e.wide_bits;
   switch (e.agg) {
+    case kernels::aggregate::corr: return kernels::wide_corr(b, by, x, y, bits, e.wide_bits2, e.wide_mul);
     case kernels::aggregate::sum: return kernels::wide_sum(b, by, x, bits, e.wide_mul, e.wide_div);
     case kernels::aggregate::avg: return kernels::wide_avg(b, by, x, bits, e.wide_mul, e.wide_div);
     case kernels::aggregate::var_samp: return kernels::wide_var_samp(b, by, x, bits, e.wide_mul, e.wide_div);
@@ -184,12 +186,15 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
         ones = b.constant(1, n);
       const auto& group = by ? *by : kernels::grouping{ones, 1};
       // A plain column is read in place, without a copy.
-      const auto& arg = *e->args[0];
-      secret computed;
-      if (arg.kind != expr_kind::column)
-        computed = evaluate(b, arg, rows);
-      const auto& x = arg.kind == expr_kind::column ? columns[arg.column] : computed;
-      auto v = wide_aggregate(b, *e, group, x);
+      std::vector<secret> computed(e->args.size());
+      std::vector<const secret*> args;
+      for (std::size_t i = 0; i < e->args.size(); ++i) {
+        const auto& arg = *e->args[i];
+        if (arg.kind != expr_kind::column)
+          computed[i] = evaluate(b, arg, rows);
+        args.push_back(arg.kind == expr_kind::column ? &columns[arg.column] : &computed[i]);
+      }
+      auto v = wide_aggregate(b, *e, group, *args[0], *args.back());
       out.emplace(e, concat({&v.hi, &v.lo}));
       continue;
     }

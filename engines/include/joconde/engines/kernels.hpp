@@ -112,8 +112,9 @@ constexpr i128 slope_limit(i128 width_y) noexcept {
 result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
                          std::int64_t lo2 = 0, std::int64_t hi2 = 0);
 
-/// Whether SUM, AVG, VAR_SAMP or STDDEV_SAMP (`agg`) over at most `max_rows` rows of x in [lo, hi]
-/// can be computed beyond the ring (wide_sum, wide_avg, wide_var_samp, wide_stddev_samp) with the
+/// Whether SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR (`agg`) over at most `max_rows` rows of x in
+/// [lo, hi] can be computed beyond the ring (wide_sum, wide_avg, wide_var_samp, wide_stddev_samp,
+/// wide_corr) with the
 /// result scaled by mul / div (the output's powers of ten; for STDDEV_SAMP their squares);
 /// unsupported otherwise, with a message naming a symmetric range (or else a row count) that would
 /// work. The conditions, with M = max(|lo|, |hi|), w = hi - lo, n = max_rows: n < 2^27 and
@@ -123,12 +124,15 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 ///     scaled high limb and the long division stay inside the ring;
 ///   VAR_SAMP, STDDEV_SAMP: M < 2^53, n div < 2^45, n^2 (w + 1)^2 mul < 2^188, and
 ///     (w + 1)^2 mul / (2 div) below 2^93 (VAR_SAMP's two words) or 2^120 (STDDEV_SAMP's root
-///     below 2^60).
+///     below 2^60);
+///   CORR (x in [lo, hi], y in [lo2, hi2]): both below 2^53, n^2 (w + 1)^2 < 2^188 for both,
+///     mul < 2^29 and div 1.
 /// SUM of decimal(2) values up to 10^12 over 10^7 rows (about 2^70) is well inside, and so are the
 /// variance and standard deviation of such values from 0 to 10^12. The compiler calls it where
 /// check_range refuses these aggregates.
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
-                              std::int64_t hi, word mul, word div);
+                              std::int64_t hi, word mul, word div, std::int64_t lo2 = 0,
+                              std::int64_t hi2 = 0);
 
 /// Whether a key column declared in [lo, hi] can be sorted, joined and tested for uniqueness:
 /// inner_join needs |key| < 2^59 (it sorts on 4 key + side), sort and unique_keys |key| < 2^61.
@@ -287,6 +291,15 @@ wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsig
 /// within 2^-24; the rest is rounding); 0 for groups of fewer than 2 rows or constant ones. wide_var_samp's exact value, then sqrt on its top bits (cut at a multiple of 16 bits
 /// chosen per group, so that at least 2^44 remains).
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// corr(x, y) mul per group (mul: the output's power of ten, below 2^29), within 2^-21 of corr
+/// plus 2 units of the output's last decimal; 0 where a variance is 0 or the group has fewer
+/// than 2 rows; where check_wide_range(corr, ...) accepts both ranges. From the exact
+/// n (n - 1) comoments (as wide_var_samp's, plus sum x y from four limb products): each variance
+/// cut to its top bits (as for wide_stddev_samp), the cross moment by the matching power of two,
+/// then one sqrt and two div.
+wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
+                      unsigned bits_y, word mul);
 
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the
