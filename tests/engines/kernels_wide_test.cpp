@@ -43,7 +43,10 @@ struct table {
   std::vector<std::int64_t> x, y, code, pass;
   std::int64_t lo = 0;  ///< the declared range of x (and of y, scaled by y_scale) is [lo, m]
   std::int64_t m = 0;
-  std::int64_t y_scale = 1;  ///< y's range is [lo, m] / y_scale
+  std::int64_t y_scale = 1;  ///< y's range is [lo, m] / y_scale (negative: y falls as x rises)
+
+  std::int64_t y_lo() const { return std::min(lo / y_scale, m / y_scale); }
+  std::int64_t y_hi() const { return std::max(lo / y_scale, m / y_scale); }
   word mul = 1;
   word div = 1;
 
@@ -53,8 +56,7 @@ struct table {
   bool accepted(k::aggregate agg) const {
     const bool moment = agg == k::aggregate::var_samp || agg == k::aggregate::stddev_samp;
     if (agg == k::aggregate::corr)
-      return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, corr_scale, 1, lo / y_scale,
-                                 m / y_scale)
+      return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, corr_scale, 1, y_lo(), y_hi())
         .ok();
     return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, moment ? mul * mul : mul,
                                moment ? div * div : div)
@@ -185,8 +187,8 @@ std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
   k::grouping by_sort{sorted};
   const auto bits = static_cast<unsigned>(
     std::bit_width(static_cast<std::uint64_t>(std::max(t.m, t.lo < 0 ? -t.lo : t.lo))));
-  const auto bits_y = static_cast<unsigned>(std::bit_width(
-    static_cast<std::uint64_t>(std::max(t.m / t.y_scale, t.lo < 0 ? -t.lo / t.y_scale : t.lo / t.y_scale))));
+  const auto bits_y = static_cast<unsigned>(
+    std::bit_width(static_cast<std::uint64_t>(std::max(t.y_hi(), -t.y_lo()))));
   std::vector<secret> r;
   for (const auto* by : {&by_masks, &by_sort}) {
     const auto& xs = by->sorted() != nullptr ? sorted.columns[0] : x;
@@ -276,6 +278,9 @@ std::vector<table> tables() {
   ts.push_back(random_table(1000, 3, 0, cents_1e12, 1, 1, seed++, 0, std::int64_t{1} << 24));
   ts.push_back(random_table(100'000, 2, -cents_1e12, cents_1e12, 1, 1, seed++, 0, 1000));
   ts.push_back(random_table(100, 1, 0, cents_1e12, 1, 1, seed++, 0, std::int64_t{1} << 40));
+  // y falling as x rises: negative covariances and correlations.
+  ts.push_back(random_table(1000, 2, 0, cents_1e12, 100, 1, seed++, 0, -1000));
+  ts.push_back(random_table(100'000, 1, -cents_1e12, cents_1e12, 1, 1, seed++, 0, -(std::int64_t{1} << 20)));
   // Nearly constant at the top of the range: variances of a few units, exactly.
   ts.push_back(random_table(1000, 2, 0, cents_1e12, 1, 1, seed++, 3));
   ts.push_back(random_table(100'000, 1, 0, cents_1e12, 100, 1, seed++, 1));

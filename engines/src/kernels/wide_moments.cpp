@@ -236,11 +236,13 @@ bigint variance_in_units(backend& b, const variance_parts& p, word div) {
   return long_divide(b, once, div == 1 ? p.nm1_safe : b.mul_public(p.nm1_safe, div));
 }
 
-/// A canonical value below 2^93 as a wide value: lo = limbs 0-1, hi = the rest.
+/// A canonical value below 2^93 in magnitude as a wide value: lo = limbs 0-1, hi = limbs 2-5 (the
+/// higher ones would only add multiples of 2^64 to hi: zeros, or a negative value's sign
+/// extension; and shifting a word by 64 bits or more is not defined).
 wide_secret to_wide(backend& b, const bigint& v) {
   auto lo = b.add(v.limbs[0], b.mul_public(v.limbs[1], half_radix));
   auto hi = v.limbs[2];
-  for (std::size_t i = 3; i < v.limbs.size(); ++i)
+  for (std::size_t i = 3; i < 6; ++i)
     hi = b.add(hi, b.mul_public(v.limbs[i], word{1} << (half * (i - 2))));
   return {std::move(hi), std::move(lo)};
 }
