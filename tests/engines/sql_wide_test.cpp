@@ -13,6 +13,7 @@
 
 #include "schema_builders.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -95,6 +96,9 @@ BOOST_AUTO_TEST_CASE(a_register_of_ten_million_firms_in_cents_compiles_and_runs_
   BOOST_TEST(p->output_words("totals") == (std::vector<unsigned>{1, 2, 2, 1, 1}),
              boost::test_tools::per_element());
   BOOST_TEST(p->output_words("nothing").empty());
+  // The feature engines check in supports(), and `joconde sql check` lists.
+  const auto& f = p->features();
+  BOOST_TEST((std::find(f.begin(), f.end(), "aggregate.wide") != f.end()));
   auto csv = run_csv(*p, five_firms(), totals());
   // A: 10^14 + 10^14 + 10^14 - 1 cents = 2999999999999.99 EUR, mean 999999999999.99666.. -> .99
   // B: -10^14 - 3 cents = -1000000000000.03 EUR, mean -500000000000.015 -> rounded down -.02
@@ -165,6 +169,14 @@ BOOST_AUTO_TEST_CASE(a_sum_that_fits_the_ring_keeps_one_word) {
   BOOST_REQUIRE_MESSAGE(p.ok(), (p ? "" : p.err().message));
   BOOST_TEST(p->output_words("totals") == (std::vector<unsigned>{1, 1, 2, 1, 1}),
              boost::test_tools::per_element());
+  const auto& f = p->features();
+  BOOST_TEST((std::find(f.begin(), f.end(), "aggregate.wide") != f.end()));
+  auto narrow = compile("INSERT INTO totals SELECT sector, SUM(staff) AS total, AVG(staff) AS mean, "
+                        "COUNT(*) AS firms, SUM(staff) AS staff FROM firms GROUP BY sector;",
+                        totals(), 1000);
+  BOOST_REQUIRE_MESSAGE(narrow.ok(), (narrow ? "" : narrow.err().message));
+  const auto& g = narrow->features();
+  BOOST_TEST((std::find(g.begin(), g.end(), "aggregate.wide") == g.end()));
 }
 
 BOOST_AUTO_TEST_CASE(what_the_wide_form_cannot_serve_is_refused_with_the_reason) {

@@ -61,8 +61,11 @@ std::vector<std::string> features_of(const program_impl& p) {
       used.emplace_back("union");
     if (s.has_having)
       used.emplace_back("having");
-    for (const auto& i : s.items)
+    for (const auto& i : s.items) {
       expr_features(*i.value, used);
+      if (i.value->wide)
+        used.emplace_back("aggregate.wide");
+    }
   }
   for (const auto& q : p.quality) {
     used.emplace_back("quality_check");
@@ -198,6 +201,7 @@ std::vector<std::string> all_features() {
           "aggregate.corr",
           "aggregate.regr_slope",
           "aggregate.regr_intercept",
+          "aggregate.wide",
           "quality_check"};
 }
 

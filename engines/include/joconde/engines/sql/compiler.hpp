@@ -58,7 +58,7 @@ private:
 
 /// Every language feature name a program can use ("select", "where", "group_by", "join",
 /// "join.one_to_many", "join.several", "join.union", "union", "having", "case", "aggregate.count",
-/// ..., "quality_check").
+/// ..., "aggregate.wide" (an aggregate computed beyond the 64-bit ring), "quality_check").
 std::vector<std::string> all_features();
 
 /// Compiles `main_source` (writing every output) and, for each input named in `quality_sources`,
