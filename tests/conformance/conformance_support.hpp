@@ -253,17 +253,19 @@ inline std::vector<conformance_case> cases() {
                  {firms()},
                  {output("by_sector", {category("sector", {"a", "b", "c"}), decimal("total", 2), decimal("mean", 2),
                                        decimal("mean4", 4), integer("n", 0, 10'000'000), decimal("var", 0),
-                                       decimal("sd", 2), decimal("r", 6)}),
+                                       decimal("sd", 2), decimal("r", 6), decimal("slope", 4),
+                                       decimal("icpt", 2)}),
                   output("overall", {decimal("total", 0), decimal("mean", 0), integer("staff", 0, 10'000'000'000'000),
                                      decimal("var", 2), decimal("sd", 1)})},
                  "-- national amounts: statistics beyond the 64-bit ring, in limbs\n"
                  "INSERT INTO by_sector SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean,\n"
                  "  AVG(turnover) AS mean4, COUNT(*) AS n, VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd,\n"
-                 "  CORR(turnover, staff) AS r FROM firms WHERE staff > 10 GROUP BY sector;\n"
+                 "  CORR(turnover, staff) AS r, REGR_SLOPE(turnover, staff) AS slope,\n"
+                 "  REGR_INTERCEPT(turnover, staff) AS icpt FROM firms WHERE staff > 10 GROUP BY sector;\n"
                  "INSERT INTO overall SELECT SUM(turnover) AS total, AVG(turnover) AS mean, SUM(staff) AS staff,\n"
                  "  VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd FROM firms;",
                  {},
-                 {"by_sector.sd", "by_sector.r", "overall.sd"}});
+                 {"by_sector.sd", "by_sector.r", "by_sector.slope", "by_sector.icpt", "overall.sd"}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},
@@ -365,7 +367,7 @@ struct clear_result {
 
 /// `out` (as word_columns lays it out) with each two-word column named in `approximate` (as
 /// "output.column") joined into one word, hi 2^32 + lo, so that it can be compared within a bound:
-/// such a value (STDDEV_SAMP or CORR beyond the ring) is below 2^62. Sets `schema` to the layout returned.
+/// such a value (STDDEV_SAMP, CORR or REGR_* beyond the ring, in these cases) is below 2^62. Sets `schema` to the layout returned.
 inline clear_output join_approximate(const sql::program& prog, const table_schema& declared,
                                      const std::set<std::string>& approximate, const clear_output& out,
                                      table_schema& schema) {

@@ -58,6 +58,9 @@ struct table {
     if (agg == k::aggregate::corr)
       return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, corr_scale, 1, y_lo(), y_hi())
         .ok();
+    if (agg == k::aggregate::regr_slope || agg == k::aggregate::regr_intercept)
+      return div == 1
+             && k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), y_lo(), y_hi(), mul, 1, lo, m).ok();
     return k::check_wide_range(agg, std::max<std::size_t>(x.size(), 1), lo, m, moment ? mul * mul : mul,
                                moment ? div * div : div)
       .ok();
@@ -67,7 +70,7 @@ struct table {
   std::vector<k::aggregate> stats() const {
     std::vector<k::aggregate> out;
     for (auto agg : {k::aggregate::sum, k::aggregate::avg, k::aggregate::var_samp, k::aggregate::stddev_samp,
-                     k::aggregate::corr})
+                     k::aggregate::corr, k::aggregate::regr_slope, k::aggregate::regr_intercept})
       if (accepted(agg))
         out.push_back(agg);
     return out;
@@ -142,8 +145,44 @@ std::vector<long double> exact_corr(const table& t) {
   return out;
 }
 
+/// slope and intercept of y on x per group, in long double from the exact sums (0, 0 where var(x)
+/// is 0 or fewer than 2 rows), and mean(x).
+struct line {
+  long double slope = 0;
+  long double intercept = 0;
+  long double mean_x = 0;
+};
+
+std::vector<line> exact_lines(const table& t) {
+  std::vector<big> sx(t.groups, 0), sy(t.groups, 0), xx(t.groups, 0), xy(t.groups, 0), n(t.groups, 0);
+  for (std::size_t r = 0; r < t.x.size(); ++r)
+    if (t.pass[r] == 1) {
+      auto g = static_cast<std::size_t>(t.code[r]);
+      sx[g] += t.x[r];
+      sy[g] += t.y[r];
+      xx[g] += big{t.x[r]} * t.x[r];
+      xy[g] += big{t.x[r]} * t.y[r];
+      n[g] += 1;
+    }
+  std::vector<line> out;
+  for (std::size_t g = 0; g < t.groups; ++g) {
+    const big vxx = n[g] * xx[g] - sx[g] * sx[g];
+    const big vxy = n[g] * xy[g] - sx[g] * sy[g];
+    if (n[g] < 2 || vxx == 0) {
+      out.push_back({});
+      continue;
+    }
+    line l;
+    l.slope = static_cast<long double>(vxy) / static_cast<long double>(vxx);
+    l.mean_x = static_cast<long double>(sx[g]) / static_cast<long double>(n[g]);
+    l.intercept = static_cast<long double>(sy[g]) / static_cast<long double>(n[g]) - l.slope * l.mean_x;
+    out.push_back(l);
+  }
+  return out;
+}
+
 /// The exact result of `agg` per group (for stddev_samp the exact variance it is the root of; not
-/// for corr: exact_corr).
+/// for corr and regr_*: exact_corr, exact_lines).
 std::vector<big> exact(const table& t, k::aggregate agg) {
   std::vector<big> s(t.groups, 0), q(t.groups, 0), n(t.groups, 0);
   for (std::size_t r = 0; r < t.x.size(); ++r)
@@ -194,7 +233,9 @@ std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
     const auto& xs = by->sorted() != nullptr ? sorted.columns[0] : x;
     const auto& ys = by->sorted() != nullptr ? sorted.columns[1] : y;
     for (auto agg : t.stats()) {
-      auto v = agg == k::aggregate::corr  ? k::wide_corr(b, *by, xs, ys, bits, bits_y, corr_scale)
+      auto v = agg == k::aggregate::regr_slope       ? k::wide_regr_slope(b, *by, ys, xs, bits_y, bits, t.mul)
+               : agg == k::aggregate::regr_intercept ? k::wide_regr_intercept(b, *by, ys, xs, bits_y, bits, t.mul)
+               : agg == k::aggregate::corr  ? k::wide_corr(b, *by, xs, ys, bits, bits_y, corr_scale)
                : agg == k::aggregate::sum ? k::wide_sum(b, *by, xs, bits, t.mul, t.div)
                : agg == k::aggregate::avg ? k::wide_avg(b, *by, xs, bits, t.mul, t.div)
                : agg == k::aggregate::var_samp
@@ -213,6 +254,8 @@ const char* name_of(k::aggregate agg) {
     case k::aggregate::avg: return "avg";
     case k::aggregate::var_samp: return "var_samp";
     case k::aggregate::corr: return "corr";
+    case k::aggregate::regr_slope: return "regr_slope";
+    case k::aggregate::regr_intercept: return "regr_intercept";
     default: return "stddev_samp";
   }
 }
@@ -228,8 +271,10 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
   std::size_t at = 0;
   for (std::size_t kind = 0; kind < 2; ++kind)
     for (auto agg : stats) {
-      auto want = agg == k::aggregate::corr ? std::vector<big>(g) : exact(t, agg);
+      const bool regr = agg == k::aggregate::regr_slope || agg == k::aggregate::regr_intercept;
+      auto want = agg == k::aggregate::corr || regr ? std::vector<big>(g) : exact(t, agg);
       const auto corr = agg == k::aggregate::corr ? exact_corr(t) : std::vector<long double>{};
+      const auto lines = regr ? exact_lines(t) : std::vector<line>{};
       for (std::size_t i = 0; i < g; ++i) {
         const word hi = got[at + i];
         const word lo = got[at + g + i];
@@ -242,6 +287,20 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
           ok = std::fabs(static_cast<long double>(v) - corr[i] * m) <= m * 0x1p-21L + 2;
           BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " corr of group " << i << " of table "
                                         << t.name << ": got " << v << ", exact " << corr[i] * m);
+          continue;
+        }
+        if (regr) {
+          // Within the documented bounds (kernels.hpp), in units of the output (mul).
+          const auto m = static_cast<long double>(t.mul);
+          const auto& l = lines[i];
+          const auto e_slope = std::fabs(l.slope) * 0x1p-28L + 0x1p-32L;
+          const auto want_v = (agg == k::aggregate::regr_slope ? l.slope : l.intercept) * m;
+          const auto bound = agg == k::aggregate::regr_slope ? std::fabs(l.slope) * 0x1p-28L * m + 2
+                                                             : std::fabs(l.mean_x) * e_slope * m + 2;
+          ok = std::fabs(static_cast<long double>(v) - want_v) <= bound;
+          BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " " << name_of(agg) << " of group " << i
+                                        << " of table " << t.name << ": got " << v << ", exact " << want_v
+                                        << ", bound " << bound);
           continue;
         }
         if (agg == k::aggregate::stddev_samp) {
@@ -306,6 +365,49 @@ BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_with_the_protocols_worst_erro
   }
 }
 
+BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
+  // y = a x + b exactly, x staff counts up to 10^6, y amounts in cents up to about 10^14: the slope
+  // is a within 2^-28 |a| (plus 2 units), the intercept b within |mean x| (2^-28 |a| + 2^-32)
+  // (plus 2), on the reference backend and with the protocols' worst errors; two decimals.
+  struct case_ { std::int64_t a, b; };
+  for (auto [a, b] : {case_{-12'345'678, 987'654'321}, case_{77'000'001, -5}, case_{1, 0}, case_{-3, 10'000'000'000}}) {
+    std::mt19937_64 rng{static_cast<std::uint64_t>(a) ^ 0x5eed};
+    std::vector<word> xs, ys;
+    long double sx = 0;
+    for (int r = 0; r < 2000; ++r) {
+      const auto x = static_cast<std::int64_t>(rng() % 1'000'001);
+      xs.push_back(static_cast<word>(x));
+      ys.push_back(static_cast<word>(a * x + b));
+      sx += static_cast<long double>(x);
+    }
+    const std::int64_t y_top = std::max(std::abs(a) * 1'000'000 + std::abs(b), std::int64_t{1});
+    const word mul = 100;
+    BOOST_REQUIRE(k::check_wide_range(k::aggregate::regr_slope, 2000, -y_top, y_top, mul, 1, 0, 1'000'000).ok());
+    BOOST_REQUIRE(k::check_wide_range(k::aggregate::regr_intercept, 2000, -y_top, y_top, mul, 1, 0, 1'000'000).ok());
+    const auto bits_y = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(y_top)));
+    const auto rel = std::fabs(static_cast<long double>(a)) * 0x1p-28L;
+    for (int noisy = 0; noisy < 2; ++noisy) {
+      joconde::engines::reference_backend ref;
+      joconde::test::noisy_backend rough{static_cast<std::uint64_t>(b) + 3};
+      backend& be = noisy == 1 ? static_cast<backend&>(rough) : ref;
+      auto x = be.constant(xs);
+      auto y = be.constant(ys);
+      auto ones = be.constant(1, xs.size());
+      k::grouping by{ones, 1};
+      auto open = [&](const k::wide_secret& v) {
+        return static_cast<long double>(static_cast<std::int64_t>(be.reveal(v.hi)[0])) * 0x1p32L
+               + static_cast<long double>(be.reveal(v.lo)[0]);
+      };
+      const auto slope = open(k::wide_regr_slope(be, by, y, x, bits_y, 20, mul));
+      BOOST_TEST(std::fabs(slope - static_cast<long double>(a) * mul) <= rel * mul + 2,
+                 "slope " << slope << " for a = " << a << " (x" << mul << ")" << (noisy ? " noisy" : ""));
+      const auto icpt = open(k::wide_regr_intercept(be, by, y, x, bits_y, 20, mul));
+      BOOST_TEST(std::fabs(icpt - static_cast<long double>(b) * mul) <= sx / 2000 * (rel + 0x1p-32L) * mul + 2,
+                 "intercept " << icpt << " for b = " << b << " (x" << mul << ")" << (noisy ? " noisy" : ""));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_on_rss3) {
   auto ts = tables();
   auto words = joconde::test::revealed_words([&](backend& b, unsigned party) {
@@ -348,8 +450,8 @@ BOOST_AUTO_TEST_CASE(check_wide_range_accepts_national_amounts_and_refuses_what_
   BOOST_REQUIRE(!big);
   BOOST_TEST(big.err().message.find("128-bit sums") != std::string::npos, big.err().message);
   BOOST_TEST(big.err().message.find("within [") != std::string::npos, big.err().message);
-  // REGR_* have no wide form yet.
-  BOOST_TEST(!k::check_wide_range(aggregate::regr_slope, 10, 0, 1, 1, 1));
+  // MIN and MAX never need one.
+  BOOST_TEST(!k::check_wide_range(aggregate::max, 10, 0, 1, 1, 1));
   // CORR of turnover in cents up to 10^10 EUR and exports over 10^6 firms (issue 17's task), with
   // six decimals.
   BOOST_TEST(k::check_wide_range(aggregate::corr, 1'000'000, 0, 1'000'000'000'000, 1'000'000, 1, 0,

@@ -162,6 +162,36 @@ BOOST_AUTO_TEST_CASE(correlation_of_amounts_in_cents_beyond_the_ring) {
   BOOST_TEST(std::fabs(b - 1) <= 0x1p-21L + 2e-6L, csv);
 }
 
+BOOST_AUTO_TEST_CASE(regression_of_amounts_in_cents_beyond_the_ring) {
+  // Slope in EUR per employee and intercept in EUR, four decimals, within 2^-28 relative (the
+  // intercept: of slope times mean staff) plus 2 units (kernels.hpp).
+  auto out = table("totals", {category("sector", {"A", "B", "C"}), decimal("slope", 4), decimal("icpt", 4)}, 3);
+  auto p = compile("INSERT INTO totals SELECT sector, REGR_SLOPE(turnover, staff) AS slope, "
+                   "REGR_INTERCEPT(turnover, staff) AS icpt FROM firms GROUP BY sector;",
+                   out);
+  BOOST_REQUIRE_MESSAGE(p.ok(), (p ? "" : p.err().message));
+  BOOST_TEST(p->output_words("totals") == (std::vector<unsigned>{1, 2, 2}), boost::test_tools::per_element());
+  auto csv = run_csv(*p, five_firms(), out);
+  // A: turnovers 10^14, 10^14, 10^14 - 1 cents on staff 10, 20, 30: slope -0.05 cents = -0.0005
+  // EUR, intercept 10^14 + 2/3 cents. B: -10^14 and -3 cents on staff 40 and 50: slope
+  // (10^14 - 3) / 10 cents, intercept -10^14 - 4 (10^14 - 3) cents.
+  auto field = [&](std::size_t row, std::size_t col) {
+    std::size_t at = 0;
+    for (std::size_t r = 0; r <= row; ++r)
+      at = csv.find('\n', at) + 1;
+    for (std::size_t c = 0; c < col; ++c)
+      at = csv.find(',', at) + 1;
+    return std::stold(csv.substr(at, csv.find_first_of(",\n", at) - at));
+  };
+  auto near = [](long double got, long double want, long double scale) {
+    return std::fabs(got - want) <= std::fabs(scale) * 0x1p-28L + 2e-4L;
+  };
+  BOOST_TEST(near(field(0, 1), -0.0005L, 0.0005L), csv);
+  BOOST_TEST(near(field(0, 2), 1e12L + 2.0L / 300, 0.0005L * 20), csv);
+  BOOST_TEST(near(field(1, 1), (1e14L - 3) / 1000, 1e11L), csv);
+  BOOST_TEST(near(field(1, 2), (-1e14L - 4 * (1e14L - 3)) / 100, 1e11L * 45), csv);
+}
+
 BOOST_AUTO_TEST_CASE(a_sum_that_fits_the_ring_keeps_one_word) {
   auto p = compile("INSERT INTO totals SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean, "
                    "COUNT(*) AS firms, SUM(staff) AS staff FROM firms GROUP BY sector;",
@@ -212,9 +242,9 @@ BOOST_AUTO_TEST_CASE(what_the_wide_form_cannot_serve_is_refused_with_the_reason)
     {"INSERT INTO totals SELECT VAR_SAMP(turnover) AS total FROM firms;", one(decimal("total", 4)),
      10'000'000, {"VAR_SAMP(turnover): it may reach 1.2e30, beyond the ring's 2^62", "in 128 bits",
                   "within [-70368744177663, 70368744177663]"}},
-    // REGR_* have no wide form yet.
-    {"INSERT INTO totals SELECT REGR_SLOPE(turnover, staff) AS total FROM firms;", one(decimal("total", 4)),
-     10'000'000, {"REGR_SLOPE(turnover, staff) may reach", "beyond the ring's 2^62"}},
+    // A slope beyond the ring is written with at least its own decimals (here turnover's 2).
+    {"INSERT INTO totals SELECT REGR_SLOPE(turnover, staff) AS total FROM firms;", one(decimal("total", 0)),
+     10'000'000, {"REGR_SLOPE(turnover, staff): REGR_SLOPE over 10000000 rows", "at least its value's 2 decimals"}},
     // CORR with nine decimals: 10^9 is beyond its scale factor's 2^29.
     {"INSERT INTO totals SELECT CORR(turnover, staff) AS total FROM firms;", one(decimal("total", 9)),
      10'000'000, {"CORR(turnover, staff)", "in 128 bits"}},

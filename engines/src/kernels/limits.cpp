@@ -196,8 +196,8 @@ error explain(const std::string& name, bool two, const fit_test& fits, std::uint
                                     + "the declared range(s)"};
 }
 
-/// The conditions of wide_sum, wide_avg, wide_var_samp, wide_stddev_samp and wide_corr: see
-/// kernels.hpp.
+/// The conditions of wide_sum, wide_avg, wide_var_samp, wide_stddev_samp, wide_corr,
+/// wide_regr_slope and wide_regr_intercept: see kernels.hpp.
 bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word mul, word div) {
   const real limit = std::ldexp(real{1}, 30);
   const auto m = static_cast<real>(mul);
@@ -213,12 +213,24 @@ bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word m
   // div below 2^45 (the long division's), n^2 (w + 1)^2 mul inside the 191 bits of the limbs, and
   // the result (var <= (w + 1)^2 / 2 for n >= 2) inside two words, or its root inside one.
   const auto two53 = std::ldexp(real{1}, 53);
-  if (agg == aggregate::corr) {
+  if (agg == aggregate::corr || agg == aggregate::regr_slope || agg == aggregate::regr_intercept) {
+    // For regr_* x is y (the first argument) and y is x, as in check_range.
     const auto wx = x.width() + 1;
     const auto wy = y.width() + 1;
     const auto limbs = std::ldexp(real{1}, 188);
-    return x.magnitude() < two53 && y.magnitude() < two53 && div == 1 && m < std::ldexp(real{1}, 29)
-           && n * n * wx * wx < limbs && n * n * wy * wy < limbs;
+    const bool moments = x.magnitude() < two53 && y.magnitude() < two53 && div == 1
+                         && n * n * wx * wx < limbs && n * n * wy * wy < limbs;
+    if (agg == aggregate::corr)
+      return moments && m < std::ldexp(real{1}, 29);
+    // cov 2^32 inside the limbs; the slope (at most L) times mul inside two words; for the
+    // intercept slope 2^32 S_x inside the limbs and (M_y + L M_x) mul inside two words.
+    const auto slope = static_cast<real>(slope_limit(static_cast<i128>(x.width())));
+    const bool slope_ok = moments && n * n * wx * wy < std::ldexp(real{1}, 156)
+                          && slope * m < std::ldexp(real{1}, 61);
+    if (agg == aggregate::regr_slope)
+      return slope_ok;
+    return slope_ok && slope * n * y.magnitude() < std::ldexp(real{1}, 156)
+           && (x.magnitude() + slope * y.magnitude()) * m < std::ldexp(real{1}, 92);
   }
   const auto w1 = x.width() + 1;
   const auto result = w1 * w1 * m / (2 * dv);
@@ -247,11 +259,9 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
                               std::int64_t hi, word mul, word div, std::int64_t lo2, std::int64_t hi2) {
   const auto name = std::string{name_of(agg)};
-  const bool two = agg == aggregate::corr;
-  if (agg != aggregate::sum && agg != aggregate::avg && agg != aggregate::var_samp
-      && agg != aggregate::stddev_samp && !two)
-    return fail(errc::unsupported, name + " has no 128-bit form yet; SUM, AVG, VAR_SAMP, "
-                                          "STDDEV_SAMP and CORR do");
+  const bool two = two_arguments(agg);
+  if (agg == aggregate::count || agg == aggregate::min || agg == aggregate::max)
+    return fail(errc::unsupported, name + " has no form beyond the ring (it never needs one)");
   if (lo > hi || (two && lo2 > hi2))
     return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)
                                      + "; declare lo <= hi");

@@ -247,9 +247,10 @@ wide_secret to_wide(backend& b, const bigint& v) {
   return {std::move(hi), std::move(lo)};
 }
 
-/// The cuts of a canonical v >= 0 below 2^188: for j = 0..cuts - 1, v_j = floor(v / 2^(16 j))
-/// from limbs j to j + 3, zeroed unless v_j < 2^60 (limbs above j + 3 zero, limb j + 3 below
-/// 2^12), and `pick`, 1 at the lowest j that fits (so v_j >= 2^44 where j > 0). Both are j-major,
+/// The cuts of a canonical v >= 0 below 2^188: for j = 0..limb_count - kept, v_j =
+/// floor(v / 2^(16 j)) from limbs j to j + kept - 1, zeroed unless v_j < 2^60 (kept 4: limbs
+/// above j + 3 zero, limb j + 3 below 2^12; then v_j >= 2^44 where j > 0) or v_j < 2^45 (kept 3;
+/// then v_j >= 2^29 where j > 0), and `pick`, 1 at the lowest j that fits. Both are j-major,
 /// cuts x G.
 struct value_cuts {
   secret pick;
@@ -258,8 +259,12 @@ struct value_cuts {
 
 constexpr std::size_t cuts = limb_count - 3;
 
-value_cuts cut(backend& b, const bigint& v) {
+value_cuts cut(backend& b, const bigint& v, std::size_t kept = 4) {
   const auto g = v.limbs[0].size();
+  const auto n_cuts = limb_count - kept + 1;
+  // v_j from limbs j .. j + kept - 1 fits when the limbs above are zero and the top one of them is
+  // below 2^(60 - 48) (kept 4: v_j < 2^60) or 2^(45 - 32) (kept 3: v_j < 2^45).
+  const word top = word{1} << (kept == 4 ? 12 : 13);
   // Suffix sums of the (non-negative) limbs: zero exactly where every limb from there up is.
   std::vector<secret> above(limb_count + 1, b.constant(0, g));
   for (std::size_t i = limb_count; i-- > 0;)
@@ -267,21 +272,21 @@ value_cuts cut(backend& b, const bigint& v) {
   secret zl;
   secret lt_l;
   secret candidates;
-  for (std::size_t j = 0; j < cuts; ++j) {
-    append(zl, above[j + 4]);
-    append(lt_l, v.limbs[j + 3]);
+  for (std::size_t j = 0; j < n_cuts; ++j) {
+    append(zl, above[j + kept]);
+    append(lt_l, v.limbs[j + kept - 1]);
     auto vj = v.limbs[j];
-    for (std::size_t i = j + 1; i < j + 4; ++i)
+    for (std::size_t i = j + 1; i < j + kept; ++i)
       vj = b.add(vj, b.mul_public(v.limbs[i], word{1} << (half * (i - j))));
     append(candidates, vj);
   }
   auto zero = b.eq(zl, b.constant(0, zl.size()));
-  auto small = b.lt(lt_l, b.constant(word{1} << 12, lt_l.size()));
-  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 + 16 j); implies fits[j + 1]
+  auto small = b.lt(lt_l, b.constant(top, lt_l.size()));
+  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 or 45 + 16 j); implies fits[j + 1]
   value_cuts c;
   c.candidates = b.mul(candidates, fits);
   c.pick = slice(fits, 0, g);
-  for (std::size_t j = 1; j < cuts; ++j)
+  for (std::size_t j = 1; j < n_cuts; ++j)
     append(c.pick, b.sub(slice(fits, j * g, g), slice(fits, (j - 1) * g, g)));
   return c;
 }
@@ -378,6 +383,85 @@ secret corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bigint
   return b.mul(r, keep);
 }
 
+/// floor(v / 2^(16 j)) for the j of a one-hot `pick` (n_cuts x G): each candidate is v's limbs
+/// moved down j places (the signed top one with zeros above it: still v's value), one mul picks.
+/// Loose; normalise to use it.
+bigint shift_down(backend& b, const bigint& v, const secret& pick, std::size_t n_cuts) {
+  const auto g = v.limbs[0].size();
+  secret picks;
+  secret values;
+  for (std::size_t j = 0; j < n_cuts; ++j)
+    for (std::size_t i = 0; i < limb_count; ++i) {
+      append(picks, slice(pick, j * g, g));
+      append(values, i + j < limb_count ? v.limbs[i + j] : b.constant(0, g));
+    }
+  auto chosen = b.mul(picks, values);
+  auto out = zeros(b, g);
+  for (std::size_t j = 0; j < n_cuts; ++j)
+    for (std::size_t i = 0; i < limb_count; ++i)
+      out.limbs[i] = b.add(out.limbs[i], slice(chosen, (j * limb_count + i) * g, g));
+  return out;
+}
+
+/// floor(v / 2^32) of a canonical v: the limbs two places down, zeros above.
+bigint drop_two_limbs(backend& b, const bigint& v) {
+  bigint out;
+  out.limbs.assign(v.limbs.begin() + 2, v.limbs.end());
+  const auto g = v.limbs[0].size();
+  out.limbs.push_back(b.constant(0, g));
+  out.limbs.push_back(b.constant(0, g));
+  return out;
+}
+
+/// v times the public mul (below 2^30), canonical.
+void times_public(backend& b, bigint& v, word mul) {
+  if (mul == 1)
+    return;
+  for (auto& l : v.limbs)
+    l = b.mul_public(l, mul);
+  normalise(b, v);
+}
+
+/// The regression of y on x per group: the exact sums, and slope 2^32 = floor(V_xy 2^32 / m_x) /
+/// 2^(16 j_x) for V_xx cut to m_x = V_xx / 2^(16 j_x) below 2^45 (at least 2^29 where j_x > 0), so
+/// within 2^-28 of the slope relative plus a unit of 2^-32 (0 where var(x) is 0).
+struct regression {
+  row_counts k;
+  centred_variable cx;
+  centred_variable cy;
+  bigint slope;  ///< slope 2^32, canonical
+  secret keep;   ///< 1 where var(x) > 0
+};
+
+regression regress(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
+                   unsigned bits_x) {
+  regression r;
+  const auto g = by.groups();
+  r.k = count_rows(b, by);
+  r.cx = centre_of(b, by, x, bits_x, r.k);
+  r.cy = centre_of(b, by, y, bits_y, r.k);
+  auto vxx = comoment(b, by, r.k, r.cx, r.cx, bits_x);
+  auto vxy = comoment(b, by, r.k, r.cx, r.cy, std::max(bits_x, bits_y));
+  constexpr std::size_t kept = 3;
+  const auto n_cuts = limb_count - kept + 1;
+  auto c = cut(b, vxx, kept);
+  auto mx = choose(b, c.pick, c.candidates, n_cuts);
+  auto zero = b.eq(mx, b.constant(0, g));
+  r.keep = one_minus(b, zero);
+  // V_xy 2^32: its limbs two places up (it is below 2^158 where check_wide_range accepts).
+  bigint up;
+  up.limbs.push_back(b.constant(0, g));
+  up.limbs.push_back(b.constant(0, g));
+  up.limbs.insert(up.limbs.end(), vxy.limbs.begin(), vxy.limbs.end() - 2);
+  normalise(b, up);  // the new top limb takes the sign
+  auto q = long_divide(b, up, b.add(mx, zero));
+  r.slope = shift_down(b, q, c.pick, n_cuts);
+  for (auto& l : r.slope.limbs)
+    l = b.mul(l, r.keep);
+  normalise(b, r.slope);
+  return r;
+}
+
 } // namespace
 
 wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
@@ -400,6 +484,37 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
   auto r = corr_fixed(b, vxx, vyy, vxy);
   auto scaled_r = b.trunc(b.mul_public(r, mul), corr_frac);
   return canonical(b, b.constant(0, scaled_r.size()), scaled_r);
+}
+
+wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
+                            unsigned bits_x, word mul) {
+  expect_size("wide_regr_slope", "x", x, rows_of("wide_regr_slope", by));
+  expect_size("wide_regr_slope", "y", y, rows_of("wide_regr_slope", by));
+  auto r = regress(b, by, y, x, bits_y, bits_x);
+  times_public(b, r.slope, mul);
+  return to_wide(b, drop_two_limbs(b, r.slope));
+}
+
+wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x,
+                                unsigned bits_y, unsigned bits_x, word mul) {
+  expect_size("wide_regr_intercept", "x", x, rows_of("wide_regr_intercept", by));
+  expect_size("wide_regr_intercept", "y", y, rows_of("wide_regr_intercept", by));
+  const auto g = by.groups();
+  auto r = regress(b, by, y, x, bits_y, bits_x);
+  // (S_y 2^32 - slope 2^32 S_x) / n, exactly for that slope and rounded down, times mul, / 2^32.
+  auto num = zeros(b, g);
+  add_wide(b, num, r.cy.s, 2);
+  auto s_x = zeros(b, g);
+  add_wide(b, s_x, r.cx.s, 0);
+  normalise(b, s_x);
+  auto slope_sx = product(b, r.slope, s_x);
+  for (std::size_t i = 0; i < limb_count; ++i)
+    num.limbs[i] = b.sub(num.limbs[i], slope_sx.limbs[i]);
+  normalise(b, num);
+  auto q = long_divide(b, num, r.k.n_safe);
+  times_public(b, q, mul);
+  auto v = to_wide(b, drop_two_limbs(b, q));
+  return {b.mul(v.hi, r.keep), b.mul(v.lo, r.keep)};
 }
 
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {

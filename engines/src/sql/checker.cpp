@@ -52,9 +52,8 @@ std::string declared_type(const column_schema& c) {
          + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
 }
 
-/// A SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR beyond the ring written to `col`: the output's power
-/// of ten becomes the kernel's mul or div, and check_wide_range must accept it; else the refusal
-/// says both reasons.
+/// An aggregate beyond the ring written to `col`: the output's power of ten becomes the kernel's
+/// mul or div, and check_wide_range must accept it; else the refusal says both reasons.
 void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
                        std::string_view source) {
   const auto& x = *e.args[0];
@@ -77,6 +76,9 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
   int e10 = static_cast<int>(col.type == column_type::decimal ? col.scale : 0) - t.dec;
   if (root)
     e10 *= 2;
+  if (e10 < 0 && two)
+    refuse("beyond the ring " + e.name + " is written with at least its value's " + std::to_string(t.dec)
+           + " decimals; declare the output column with more");
   if (e10 > 9 || e10 < -9)
     refuse(std::string{"its output has "} + (root ? "5" : "10")
            + " or more decimals more or fewer than the value; choose a closer scale");

@@ -153,12 +153,16 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
 
 namespace {
 
-/// SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR (of x and y) beyond the ring, in the output's units.
+/// An aggregate beyond the ring of its first argument x (and second y), in the output's units.
 kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::grouping& by, const secret& x,
                                     const secret& y) {
   const auto bits = e.wide_bits;
   switch (e.agg) {
     case kernels::aggregate::corr: return kernels::wide_corr(b, by, x, y, bits, e.wide_bits2, e.wide_mul);
+    // REGR_*(y, x): x here is the first argument, y, and y the second, x.
+    case kernels::aggregate::regr_slope: return kernels::wide_regr_slope(b, by, x, y, bits, e.wide_bits2, e.wide_mul);
+    case kernels::aggregate::regr_intercept:
+      return kernels::wide_regr_intercept(b, by, x, y, bits, e.wide_bits2, e.wide_mul);
     case kernels::aggregate::sum: return kernels::wide_sum(b, by, x, bits, e.wide_mul, e.wide_div);
     case kernels::aggregate::avg: return kernels::wide_avg(b, by, x, bits, e.wide_mul, e.wide_div);
     case kernels::aggregate::var_samp: return kernels::wide_var_samp(b, by, x, bits, e.wide_mul, e.wide_div);

@@ -220,9 +220,7 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   }
   check_aggregate_args(e, sc);
   type_statistic(e, n);
-  const bool may_widen = e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::avg
-                         || e.agg == kernels::aggregate::var_samp || e.agg == kernels::aggregate::stddev_samp
-                         || e.agg == kernels::aggregate::corr;
+  const bool may_widen = e.agg != kernels::aggregate::min && e.agg != kernels::aggregate::max;
   if (!may_widen)
     prove(e, e.range, sc.source);
   const auto& x = *e.args[0];

@@ -112,9 +112,9 @@ constexpr i128 slope_limit(i128 width_y) noexcept {
 result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo, std::int64_t hi,
                          std::int64_t lo2 = 0, std::int64_t hi2 = 0);
 
-/// Whether SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR (`agg`) over at most `max_rows` rows of x in
-/// [lo, hi] can be computed beyond the ring (wide_sum, wide_avg, wide_var_samp, wide_stddev_samp,
-/// wide_corr) with the
+/// Whether `agg` (any but COUNT, MIN and MAX) over at most `max_rows` rows of x in [lo, hi] can be
+/// computed beyond the ring (wide_sum, wide_avg, wide_var_samp, wide_stddev_samp, wide_corr,
+/// wide_regr_slope, wide_regr_intercept) with the
 /// result scaled by mul / div (the output's powers of ten; for STDDEV_SAMP their squares);
 /// unsupported otherwise, with a message naming a symmetric range (or else a row count) that would
 /// work. The conditions, with M = max(|lo|, |hi|), w = hi - lo, n = max_rows: n < 2^27 and
@@ -125,8 +125,10 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 ///   VAR_SAMP, STDDEV_SAMP: M < 2^53, n div < 2^45, n^2 (w + 1)^2 mul < 2^188, and
 ///     (w + 1)^2 mul / (2 div) below 2^93 (VAR_SAMP's two words) or 2^120 (STDDEV_SAMP's root
 ///     below 2^60);
-///   CORR (x in [lo, hi], y in [lo2, hi2]): both below 2^53, n^2 (w + 1)^2 < 2^188 for both,
-///     mul < 2^29 and div 1.
+///   CORR (x in [lo, hi], y in [lo2, hi2]), REGR_SLOPE and REGR_INTERCEPT (y in [lo, hi], x in
+///     [lo2, hi2]): both below 2^53, n^2 (w + 1)^2 < 2^188 for both, div 1; CORR mul < 2^29;
+///     REGR_*: n^2 (w_x + 1)(w_y + 1) < 2^156 and L mul < 2^61 for the slope bound
+///     L = slope_limit(w_y); REGR_INTERCEPT also L n M_x < 2^156 and (M_y + L M_x) mul < 2^92.
 /// SUM of decimal(2) values up to 10^12 over 10^7 rows (about 2^70) is well inside, and so are the
 /// variance and standard deviation of such values from 0 to 10^12. The compiler calls it where
 /// check_range refuses these aggregates.
@@ -300,6 +302,20 @@ wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, un
 /// then one sqrt and two div.
 wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
                       unsigned bits_y, word mul);
+
+/// The least-squares slope of y on x times mul per group (mul: the output's power of ten, below
+/// 2^30), within 2^-28 of it relative plus 2 units, rounded down; 0 where var(x) is 0 or fewer
+/// than 2 rows; where check_wide_range(regr_slope, ...) accepts (y in [lo, hi], x in [lo2, hi2]).
+/// From the exact n (n - 1) var(x) and cov(x, y): var(x) cut to m below 2^45 (at least 2^29
+/// where cut), then an exact long division of cov 2^32 by m and the cut undone.
+wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
+                            unsigned bits_x, word mul);
+
+/// (mean(y) - slope mean(x)) mul per group for that slope (with 32 fraction bits), exact for it
+/// and rounded down: within |mean(x)| (2^-28 |slope| + 2^-32) mul plus 2 units; 0 where var(x)
+/// is 0 or fewer than 2 rows.
+wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x,
+                                unsigned bits_y, unsigned bits_x, word mul);
 
 /// Sorts the rows of `columns` (all of one length n) by columns[0] ascending (signed), where the
 /// keys are pairwise distinct and |key| < 2^62: shuffles the rows (backend::shuffle), then sorts the
