@@ -115,32 +115,48 @@ big floor_div(const big& a, const big& b) {
   return (a % b != 0 && a < 0) ? big{q - 1} : q;
 }
 
-/// corr(x, y) per group, exactly up to the long double of the final ratio (0 where a variance is
-/// 0 or fewer than 2 rows).
-std::vector<long double> exact_corr(const table& t) {
-  std::vector<big> sx(t.groups, 0), sy(t.groups, 0), xx(t.groups, 0), yy(t.groups, 0), xy(t.groups, 0),
-    n(t.groups, 0);
+/// The exact n (n - 1) comoments per group of the rows that pass: V_xx, V_yy, V_xy, with n and
+/// the sums.
+struct comoments {
+  std::vector<big> n, sx, sy, vxx, vyy, vxy;
+};
+
+comoments exact_comoments(const table& t) {
+  comoments c;
+  std::vector<big> xx(t.groups, 0), yy(t.groups, 0), xy(t.groups, 0);
+  c.n.assign(t.groups, 0);
+  c.sx.assign(t.groups, 0);
+  c.sy.assign(t.groups, 0);
   for (std::size_t r = 0; r < t.x.size(); ++r)
     if (t.pass[r] == 1) {
       auto g = static_cast<std::size_t>(t.code[r]);
-      sx[g] += t.x[r];
-      sy[g] += t.y[r];
+      c.sx[g] += t.x[r];
+      c.sy[g] += t.y[r];
       xx[g] += big{t.x[r]} * t.x[r];
       yy[g] += big{t.y[r]} * t.y[r];
       xy[g] += big{t.x[r]} * t.y[r];
-      n[g] += 1;
+      c.n[g] += 1;
     }
+  for (std::size_t g = 0; g < t.groups; ++g) {
+    c.vxx.push_back(c.n[g] * xx[g] - c.sx[g] * c.sx[g]);
+    c.vyy.push_back(c.n[g] * yy[g] - c.sy[g] * c.sy[g]);
+    c.vxy.push_back(c.n[g] * xy[g] - c.sx[g] * c.sy[g]);
+  }
+  return c;
+}
+
+/// corr(x, y) per group, exactly up to the long double of the final ratio (0 where a variance is
+/// 0 or fewer than 2 rows).
+std::vector<long double> exact_corr(const table& t) {
+  const auto c = exact_comoments(t);
   std::vector<long double> out;
   for (std::size_t g = 0; g < t.groups; ++g) {
-    const big vxx = n[g] * xx[g] - sx[g] * sx[g];
-    const big vyy = n[g] * yy[g] - sy[g] * sy[g];
-    const big vxy = n[g] * xy[g] - sx[g] * sy[g];
-    if (n[g] < 2 || vxx == 0 || vyy == 0) {
+    if (c.n[g] < 2 || c.vxx[g] == 0 || c.vyy[g] == 0) {
       out.push_back(0);
       continue;
     }
-    out.push_back(static_cast<long double>(vxy)
-                  / std::sqrt(static_cast<long double>(vxx) * static_cast<long double>(vyy)));
+    out.push_back(static_cast<long double>(c.vxy[g])
+                  / std::sqrt(static_cast<long double>(c.vxx[g]) * static_cast<long double>(c.vyy[g])));
   }
   return out;
 }
@@ -154,20 +170,14 @@ struct line {
 };
 
 std::vector<line> exact_lines(const table& t) {
-  std::vector<big> sx(t.groups, 0), sy(t.groups, 0), xx(t.groups, 0), xy(t.groups, 0), n(t.groups, 0);
-  for (std::size_t r = 0; r < t.x.size(); ++r)
-    if (t.pass[r] == 1) {
-      auto g = static_cast<std::size_t>(t.code[r]);
-      sx[g] += t.x[r];
-      sy[g] += t.y[r];
-      xx[g] += big{t.x[r]} * t.x[r];
-      xy[g] += big{t.x[r]} * t.y[r];
-      n[g] += 1;
-    }
+  const auto c = exact_comoments(t);
+  const auto& n = c.n;
+  const auto& sx = c.sx;
+  const auto& sy = c.sy;
   std::vector<line> out;
   for (std::size_t g = 0; g < t.groups; ++g) {
-    const big vxx = n[g] * xx[g] - sx[g] * sx[g];
-    const big vxy = n[g] * xy[g] - sx[g] * sy[g];
+    const auto& vxx = c.vxx[g];
+    const auto& vxy = c.vxy[g];
     if (n[g] < 2 || vxx == 0) {
       out.push_back({});
       continue;
