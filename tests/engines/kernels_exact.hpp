@@ -9,6 +9,8 @@
 #include "joconde/engines/kernels.hpp"
 #include "joconde/engines/secret_ops.hpp"
 
+#include "three_parties.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -55,10 +57,7 @@ enum stat : std::size_t {
 
 /// Runs every statistic of `t` on `b` (party 0 inputs the table) and reveals the results.
 inline std::vector<word> run_statistics(engines::backend& b, const table& t, unsigned party) {
-  auto in = [&](const std::vector<std::int64_t>& v) {
-    std::vector<word> w(v.begin(), v.end());
-    return b.input(0, party == 0 ? std::span<const word>{w} : std::span<const word>{}, v.size());
-  };
+  auto in = [&](const std::vector<std::int64_t>& v) { return joconde::test::party0_input(b, v, party); };
   const auto g = t.groups;
   auto x = in(t.x);
   auto y = in(t.y);

@@ -221,10 +221,7 @@ std::vector<big> exact(const table& t, k::aggregate agg) {
 /// Runs the accepted statistics of `t` grouped by masks and by sorting (party 0 inputs the table)
 /// and reveals hi then lo of each.
 std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
-  auto in = [&](const std::vector<std::int64_t>& v) {
-    std::vector<word> w(v.begin(), v.end());
-    return b.input(0, party == 0 ? std::span<const word>{w} : std::span<const word>{}, v.size());
-  };
+  auto in = [&](const std::vector<std::int64_t>& v) { return joconde::test::party0_input(b, v, party); };
   const auto g = t.groups;
   auto x = in(t.x);
   auto y = in(t.y);

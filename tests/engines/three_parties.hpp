@@ -59,6 +59,13 @@ struct three_options {
   std::optional<std::pair<unsigned, unsigned>> wrong_key;
 };
 
+/// A column party 0 inputs: the clear values at party 0, their count everywhere (a table of a
+/// kernel test, on rss3 or on a one-party backend where `party` is 0).
+inline engines::secret party0_input(engines::backend& b, const std::vector<std::int64_t>& values, unsigned party) {
+  std::vector<engines::word> w(values.begin(), values.end());
+  return b.input(0, party == 0 ? std::span<const engines::word>{w} : std::span<const engines::word>{}, values.size());
+}
+
 /// Words as bytes (native order; both ends are on this machine).
 inline std::vector<std::uint8_t> to_bytes(const std::vector<engines::word>& words) {
   std::vector<std::uint8_t> out(words.size() * sizeof(engines::word));
