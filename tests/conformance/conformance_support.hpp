@@ -83,15 +83,15 @@ inline table_schema firms() {
                10'000'000);
 }
 
-/// The output `schema` as a run writes it: a statistic beyond the ring as two integer columns,
-/// `name.hi` and `name.lo` (sql::program::output_words), the others as declared.
+/// The output `schema` as a run writes it: a statistic beyond the ring as three integer columns,
+/// `name.hi`, `name.mid` and `name.lo` (sql::program::output_words), the others as declared.
 inline table_schema word_columns(const sql::program& prog, const table_schema& schema) {
   const auto words = prog.output_words(schema.name);
   table_schema out{schema.name, {}, schema.max_rows};
   for (std::size_t c = 0; c < schema.columns.size(); ++c) {
-    if (c < words.size() && words[c] == 2) {
-      out.columns.push_back(column(schema.columns[c].name + ".hi", column_type::integer));
-      out.columns.push_back(column(schema.columns[c].name + ".lo", column_type::integer));
+    if (c < words.size() && words[c] == wide_words) {
+      for (const char* part : {".hi", ".mid", ".lo"})
+        out.columns.push_back(column(schema.columns[c].name + part, column_type::integer));
     } else {
       out.columns.push_back(schema.columns[c]);
     }
@@ -256,14 +256,14 @@ inline std::vector<conformance_case> cases() {
                                        decimal("sd", 2), decimal("r", 6), decimal("slope", 4),
                                        decimal("icpt", 2)}),
                   output("overall", {decimal("total", 0), decimal("mean", 0), integer("staff", 0, 10'000'000'000'000),
-                                     decimal("var", 2), decimal("sd", 1)})},
+                                     decimal("var", 2), decimal("sd", 1), decimal("var4", 4)})},
                  "-- national amounts: statistics beyond the 64-bit ring, in limbs\n"
                  "INSERT INTO by_sector SELECT sector, SUM(turnover) AS total, AVG(turnover) AS mean,\n"
                  "  AVG(turnover) AS mean4, COUNT(*) AS n, VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd,\n"
                  "  CORR(turnover, staff) AS r, REGR_SLOPE(turnover, staff) AS slope,\n"
                  "  REGR_INTERCEPT(turnover, staff) AS icpt FROM firms WHERE staff > 10 GROUP BY sector;\n"
                  "INSERT INTO overall SELECT SUM(turnover) AS total, AVG(turnover) AS mean, SUM(staff) AS staff,\n"
-                 "  VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd FROM firms;",
+                 "  VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd, VAR_SAMP(turnover) AS var4 FROM firms;",
                  {},
                  {"by_sector.sd", "by_sector.r", "by_sector.slope", "by_sector.icpt", "overall.sd"}});
   all.push_back({"division",
@@ -365,9 +365,10 @@ struct clear_result {
   std::map<std::string, bool> quality;
 };
 
-/// `out` (as word_columns lays it out) with each two-word column named in `approximate` (as
-/// "output.column") joined into one word, hi 2^32 + lo, so that it can be compared within a bound:
-/// such a value (STDDEV_SAMP, CORR or REGR_* beyond the ring, in these cases) is below 2^62. Sets `schema` to the layout returned.
+/// `out` (as word_columns lays it out) with each three-word column named in `approximate` (as
+/// "output.column") joined into one word, mid 2^32 + lo (hi 2^64 vanishes in the ring), so that it
+/// can be compared within a bound: such a value (STDDEV_SAMP, CORR or REGR_* beyond the ring, in
+/// these cases) is below 2^62. Sets `schema` to the layout returned.
 inline clear_output join_approximate(const sql::program& prog, const table_schema& declared,
                                      const std::set<std::string>& approximate, const clear_output& out,
                                      table_schema& schema) {
@@ -378,23 +379,24 @@ inline clear_output join_approximate(const sql::program& prog, const table_schem
   std::size_t at = 0;
   for (std::size_t c = 0; c < declared.columns.size(); ++c) {
     const auto& col = declared.columns[c];
-    const bool two = c < words.size() && words[c] == 2;
-    if (two && approximate.count(declared.name + "." + col.name) > 0) {
+    const bool wide = c < words.size() && words[c] == wide_words;
+    if (wide && approximate.count(declared.name + "." + col.name) > 0) {
       std::vector<word> v(out.columns.at(at).size());
       for (std::size_t r = 0; r < v.size(); ++r)
-        v[r] = (out.columns[at][r] << 32) + out.columns.at(at + 1)[r];
+        v[r] = (out.columns.at(at + 1)[r] << 32) + out.columns.at(at + 2)[r];
       joined.columns.push_back(std::move(v));
       schema.columns.push_back(col);
-    } else if (two) {
-      joined.columns.push_back(out.columns.at(at));
-      joined.columns.push_back(out.columns.at(at + 1));
-      schema.columns.push_back(column(col.name + ".hi", column_type::integer));
-      schema.columns.push_back(column(col.name + ".lo", column_type::integer));
+    } else if (wide) {
+      const char* parts[] = {".hi", ".mid", ".lo"};
+      for (std::size_t k = 0; k < wide_words; ++k) {
+        joined.columns.push_back(out.columns.at(at + k));
+        schema.columns.push_back(column(col.name + parts[k], column_type::integer));
+      }
     } else {
       joined.columns.push_back(out.columns.at(at));
       schema.columns.push_back(col);
     }
-    at += two ? 2 : 1;
+    at += wide ? wide_words : 1;
   }
   return joined;
 }

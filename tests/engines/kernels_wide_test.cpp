@@ -219,7 +219,7 @@ std::vector<big> exact(const table& t, k::aggregate agg) {
 }
 
 /// Runs the accepted statistics of `t` grouped by masks and by sorting (party 0 inputs the table)
-/// and reveals hi then lo of each.
+/// and reveals hi, mid then lo of each.
 std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
   auto in = [&](const std::vector<std::int64_t>& v) { return joconde::test::party0_input(b, v, party); };
   const auto g = t.groups;
@@ -249,6 +249,7 @@ std::vector<word> run_wide(backend& b, const table& t, unsigned party) {
                  ? k::wide_var_samp(b, *by, xs, bits, t.mul * t.mul, t.div * t.div)
                  : k::wide_stddev_samp(b, *by, xs, bits, t.mul * t.mul, t.div * t.div);
       r.push_back(v.hi);
+      r.push_back(v.mid);
       r.push_back(v.lo);
     }
   }
@@ -272,7 +273,7 @@ const char* name_of(k::aggregate agg) {
 void check(const table& t, const std::vector<word>& got, const std::string& where) {
   const auto g = t.groups;
   const auto stats = t.stats();
-  BOOST_REQUIRE_EQUAL(got.size(), 2 * 2 * stats.size() * g);
+  BOOST_REQUIRE_EQUAL(got.size(), 2 * 3 * stats.size() * g);
   BOOST_CHECK_MESSAGE(t.accepted(k::aggregate::sum), t.name << ": check_wide_range refuses the sum");
   const char* kinds[] = {"masks", "sorted"};
   std::size_t at = 0;
@@ -284,9 +285,10 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
       const auto lines = regr ? exact_lines(t) : std::vector<line>{};
       for (std::size_t i = 0; i < g; ++i) {
         const word hi = got[at + i];
-        const word lo = got[at + g + i];
-        BOOST_CHECK_MESSAGE(lo >> 32 == 0, where << " " << t.name << ": low limb not canonical");
-        const big v = big{static_cast<std::int64_t>(hi)} * (big{1} << 32) + big{lo};
+        const word mid = got[at + g + i];
+        const word lo = got[at + 2 * g + i];
+        BOOST_CHECK_MESSAGE(lo >> 32 == 0 && mid >> 32 == 0, where << " " << t.name << ": low words not canonical");
+        const big v = big{static_cast<std::int64_t>(hi)} * (big{1} << 64) + big{mid} * (big{1} << 32) + big{lo};
         bool ok = v == want[i];
         if (agg == k::aggregate::corr) {
           // Within 2^-21 plus 2 units of the output (kernels.hpp).
@@ -319,7 +321,7 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
                                       << " of table " << t.name << ": got " << v << ", exact " << want[i]
                                       << (agg == k::aggregate::stddev_samp ? " (the variance)" : ""));
       }
-      at += 2 * g;
+      at += 3 * g;
     }
 }
 
@@ -336,7 +338,7 @@ std::vector<table> tables() {
   ts.push_back(random_table(1000, 1, -cents_1e12, cents_1e12, 1, 1'000'000'000, seed++));
   ts.push_back(random_table(100'000, 2, -cents_1e12, cents_1e12, 1, 1000, seed++));
   ts.push_back(random_table(1000, 3, -((std::int64_t{1} << 62) - 1), (std::int64_t{1} << 62) - 1, 1, 1, seed++));
-  // Turnovers: [0, 10^12 EUR] in cents, whose variance fits two words.
+  // Turnovers: [0, 10^12 EUR] in cents.
   for (std::size_t n : {2, 7, 1000, 100'000})
     ts.push_back(random_table(n, 3, 0, cents_1e12, 1, 1, seed++));
   ts.push_back(random_table(1000, 3, 0, cents_1e12, 10, 1, seed++));
@@ -402,7 +404,8 @@ BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
       auto ones = be.constant(1, xs.size());
       k::grouping by{ones, 1};
       auto open = [&](const k::wide_secret& v) {
-        return static_cast<long double>(static_cast<std::int64_t>(be.reveal(v.hi)[0])) * 0x1p32L
+        return static_cast<long double>(static_cast<std::int64_t>(be.reveal(v.hi)[0])) * 0x1p64L
+               + static_cast<long double>(be.reveal(v.mid)[0]) * 0x1p32L
                + static_cast<long double>(be.reveal(v.lo)[0]);
       };
       const auto slope = open(k::wide_regr_slope(be, by, y, x, bits_y, 20, mul));
@@ -413,6 +416,60 @@ BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
                  "intercept " << icpt << " for b = " << b << " (x" << mul << ")" << (noisy ? " noisy" : ""));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_steep_line_at_the_top_of_the_range_needs_the_third_word) {
+  // x at 10^14 - 1 or 10^14 cents, y at -10^14 or 10^14 with it: the slope is 2 10^14 exactly,
+  // the intercept 10^14 - 2 10^28 (EUR written in cents: about 2^101 with two decimals more),
+  // beyond two words. The slope is exact here (var(x) is not cut), so the intercept is within
+  // |mean x| 2^-32 mul plus 2 units; on rss3 too.
+  const std::int64_t top = cents_1e12;
+  const word mul = 100;
+  const std::size_t n = 1001;
+  BOOST_REQUIRE(k::check_wide_range(k::aggregate::regr_intercept, n, -top, top, mul, 1, -top, top).ok());
+  std::vector<std::int64_t> xs, ys;
+  for (std::size_t r = 0; r < n; ++r) {
+    xs.push_back(r % 2 == 0 ? top : top - 1);
+    ys.push_back(r % 2 == 0 ? top : -top);
+  }
+  big sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    sx += xs[r];
+    sy += ys[r];
+    sxx += big{xs[r]} * xs[r];
+    sxy += big{xs[r]} * ys[r];
+  }
+  const big nn = n;
+  const big vxx = nn * sxx - sx * sx;
+  const big vxy = nn * sxy - sx * sy;
+  BOOST_REQUIRE(vxy % vxx == 0);
+  const big slope = vxy / vxx;
+  BOOST_REQUIRE(slope == big{2 * top});
+  // (S_y - slope S_x) / n exactly, times mul: the words must give it within the bound.
+  const big want = (sy - slope * sx) * mul;
+  const auto bits = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(top)));
+  auto words = joconde::test::revealed_words([&](backend& b, unsigned party) {
+    auto x = joconde::test::party0_input(b, xs, party);
+    auto y = joconde::test::party0_input(b, ys, party);
+    auto ones = b.constant(1, n);
+    k::grouping by{ones, 1};  // keeps a pointer to the masks
+    auto icpt = k::wide_regr_intercept(b, by, y, x, bits, bits, mul);
+    auto sl = k::wide_regr_slope(b, by, y, x, bits, bits, mul);
+    return b.reveal(joconde::engines::concat({&icpt.hi, &icpt.mid, &icpt.lo, &sl.hi, &sl.mid, &sl.lo}));
+  });
+  BOOST_REQUIRE_EQUAL(words.size(), 6u);
+  auto value = [&](std::size_t at) {
+    BOOST_TEST((words[at + 1] >> 32 == 0 && words[at + 2] >> 32 == 0));
+    return big{static_cast<std::int64_t>(words[at])} * (big{1} << 64) + big{words[at + 1]} * (big{1} << 32)
+           + big{words[at + 2]};
+  };
+  const big icpt = value(0);
+  // |mean x| 2^-32 mul + 2 units, times n to compare with n times the intercept.
+  const big bound = (sx * mul / (big{1} << 32) + 3) * nn;
+  const big err = icpt * nn - want;
+  BOOST_TEST((err <= bound && -err <= bound), "intercept " << icpt << " x " << n << " vs " << want);
+  BOOST_TEST((icpt < -(big{1} << 100)), "the intercept " << icpt << " should be beyond two words");
+  BOOST_TEST((value(3) == slope * mul), "slope " << value(3));
 }
 
 BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_on_rss3) {
@@ -427,7 +484,7 @@ BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_on_rss3) {
   });
   std::size_t at = 0;
   for (const auto& t : ts) {
-    const auto len = 4 * t.stats().size() * t.groups;
+    const auto len = 2 * 3 * t.stats().size() * t.groups;
     BOOST_REQUIRE_LE(at + len, words.size());
     check(t, {words.begin() + static_cast<std::ptrdiff_t>(at), words.begin() + static_cast<std::ptrdiff_t>(at + len)},
           "rss3");
@@ -459,6 +516,14 @@ BOOST_AUTO_TEST_CASE(check_wide_range_accepts_national_amounts_and_refuses_what_
   BOOST_TEST(big.err().message.find("within [") != std::string::npos, big.err().message);
   // MIN and MAX never need one.
   BOOST_TEST(!k::check_wide_range(aggregate::max, 10, 0, 1, 1, 1));
+  // Three words: the variance of -10^12..10^12 EUR in cents^2 (up to 2 10^28), and the intercept
+  // of such amounts on each other (about 3 10^29 at worst); both beyond 2^93.
+  BOOST_TEST(k::check_wide_range(aggregate::var_samp, 10'000'000, -cents_1e12, cents_1e12, 1, 1).ok());
+  BOOST_TEST(k::check_wide_range(aggregate::regr_intercept, 10'000'000, -cents_1e12, cents_1e12, 100, 1,
+                                 -cents_1e12, cents_1e12)
+               .ok());
+  // Beyond three words: the variance written with 10^9 more (2 10^37 at 2^124).
+  BOOST_TEST(!k::check_wide_range(aggregate::var_samp, 10'000'000, -cents_1e12, cents_1e12, 1'070'000'000, 1));
   // CORR of turnover in cents up to 10^10 EUR and exports over 10^6 firms (issue 17's task), with
   // six decimals.
   BOOST_TEST(k::check_wide_range(aggregate::corr, 1'000'000, 0, 1'000'000'000'000, 1'000'000, 1, 0,

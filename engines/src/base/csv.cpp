@@ -327,8 +327,8 @@ std::string format_csv(const table_schema& schema, const std::vector<std::vector
         out.push_back(',');
       const auto& col = schema.columns[c];
       const auto at = first[c];
-      append_field(out, c < words.size() && words[c] == 2
-                          ? decode_wide(col, columns[at][r], columns[at + 1][r])
+      append_field(out, c < words.size() && words[c] == wide_words
+                          ? decode_wide(col, columns[at][r], columns[at + 1][r], columns[at + 2][r])
                           : decode_value(col, columns[at][r]));
     }
     out.push_back('\n');

@@ -233,11 +233,13 @@ std::string decimal_text(i128 v, unsigned scale) {
 
 } // namespace
 
-std::string decode_wide(const column_schema& col, word hi, word lo) {
-  if (lo >> 32 != 0 || (col.type != column_type::integer && col.type != column_type::decimal))
+std::string decode_wide(const column_schema& col, word hi, word mid, word lo) {
+  const auto top = static_cast<std::int64_t>(hi);
+  const auto limit = std::int64_t{1} << 61;
+  if (lo >> 32 != 0 || mid >> 32 != 0 || top <= -limit || top >= limit
+      || (col.type != column_type::integer && col.type != column_type::decimal))
     return "#invalid-wide";
-  const auto v = static_cast<i128>(static_cast<std::int64_t>(hi)) * (i128{1} << 32)
-                 + static_cast<i128>(lo);
+  const auto v = static_cast<i128>(top) * (i128{1} << 64) + static_cast<i128>(mid << 32 | lo);
   return decimal_text(v, col.type == column_type::decimal ? col.scale : 0);
 }
 

@@ -211,7 +211,8 @@ bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word m
   }
   // The moments: values below 2^53 (so the limbs' products stay below 2^60), the divisor (n - 1)
   // div below 2^45 (the long division's), n^2 (w + 1)^2 mul inside the 191 bits of the limbs, and
-  // the result (var <= (w + 1)^2 / 2 for n >= 2) inside two words, or its root inside one.
+  // the result (var <= (w + 1)^2 / 2 for n >= 2) inside three words (below 2^125), or its root
+  // inside one.
   const auto two53 = std::ldexp(real{1}, 53);
   if (agg == aggregate::corr || agg == aggregate::regr_slope || agg == aggregate::regr_intercept) {
     // For regr_* x is y (the first argument) and y is x, as in check_range.
@@ -222,21 +223,21 @@ bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word m
                          && n * n * wx * wx < limbs && n * n * wy * wy < limbs;
     if (agg == aggregate::corr)
       return moments && m < std::ldexp(real{1}, 29);
-    // cov 2^32 inside the limbs; the slope (at most L) times mul inside two words; for the
-    // intercept slope 2^32 S_x inside the limbs and (M_y + L M_x) mul inside two words.
+    // cov 2^32 inside the limbs; the slope (at most L) times mul inside three words; for the
+    // intercept slope 2^32 S_x inside the limbs and (M_y + L M_x) mul inside three words.
     const auto slope = static_cast<real>(slope_limit(static_cast<i128>(x.width())));
     const bool slope_ok = moments && n * n * wx * wy < std::ldexp(real{1}, 156)
-                          && slope * m < std::ldexp(real{1}, 61);
+                          && slope * m < std::ldexp(real{1}, 124);
     if (agg == aggregate::regr_slope)
       return slope_ok;
     return slope_ok && slope * n * y.magnitude() < std::ldexp(real{1}, 156)
-           && (x.magnitude() + slope * y.magnitude()) * m < std::ldexp(real{1}, 92);
+           && (x.magnitude() + slope * y.magnitude()) * m < std::ldexp(real{1}, 124);
   }
   const auto w1 = x.width() + 1;
   const auto result = w1 * w1 * m / (2 * dv);
   return x.magnitude() < two53 && n * dv < std::ldexp(real{1}, 45)
          && n * n * w1 * w1 * m < std::ldexp(real{1}, 188)
-         && result < std::ldexp(real{1}, agg == aggregate::var_samp ? 93 : 120);
+         && result < std::ldexp(real{1}, agg == aggregate::var_samp ? 124 : 120);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
-// Sums and means beyond the 64-bit ring: exact values of up to 93 bits as two limbs (wide_secret),
+// Sums and means beyond the 64-bit ring: exact values of up to 93 bits as two limbs (limb_pair),
 // from exact block sums split into limbs, and an exact normalisation and long division per group
-// (kernels.hpp documents the conditions; check_wide_range verifies them).
+// (kernels.hpp documents the conditions; check_wide_range verifies them); the result's high limb
+// is split once more into the three words of a wide_secret.
 //
 // Rows of values below 2^bits in magnitude are summed in blocks of 2^(60 - bits) rows: a block sum
 // stays below 2^60, so it is exact in the ring however large the total. Each block sum s becomes
@@ -40,9 +41,18 @@ std::pair<secret, secret> exact_split(backend& b, const secret& x, unsigned f) {
   return {b.add(q, delta), b.sub(r, b.mul_public(delta, word{1} << f))};
 }
 
-wide_secret canonical(backend& b, const secret& hi, const secret& lo) {
+limb_pair canonical(backend& b, const secret& hi, const secret& lo) {
   auto [carry, rest] = exact_split(b, lo, limb);
   return {b.add(hi, carry), std::move(rest)};
+}
+
+wide_secret three_words(backend& b, const limb_pair& v) {
+  auto [hi, mid] = exact_split(b, v.hi, limb);
+  return {std::move(hi), std::move(mid), v.lo};
+}
+
+wide_secret three_words(backend& b, const secret& v) {
+  return three_words(b, canonical(b, b.constant(0, v.size()), v));
 }
 
 // Three approximate quotients of the remainder (div is within 2^-29 relative plus 2 units: the
@@ -70,7 +80,7 @@ std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d
   return {b.add(q, up), b.sub(r, b.mul(up, d))};
 }
 
-wide_secret divide(backend& b, const wide_secret& v, const secret& d) {
+limb_pair divide(backend& b, const limb_pair& v, const secret& d) {
   auto [q_hi, r_hi] = floor_div(b, v.hi, d);
   auto [q_lo, unused] = floor_div(b, b.add(b.mul_public(r_hi, radix), v.lo), d);
   return {std::move(q_hi), std::move(q_lo)};
@@ -106,7 +116,7 @@ secret block_sums(const secret& x, std::size_t block) {
 
 /// Per group, the limb sums (hi, lo) of the rows of x over one-hot masks: each group's block sums
 /// in one dot (one round per group, G n / B words in all), split into limbs, added per group.
-wide_secret masked_limb_sums(backend& b, const secret& masks, std::size_t groups, const secret& x,
+limb_pair masked_limb_sums(backend& b, const secret& masks, std::size_t groups, const secret& x,
                              std::size_t block) {
   const auto n = x.size();
   const auto blocks = (n + block - 1) / block;
@@ -147,7 +157,7 @@ void running_in_blocks(secret& x, std::size_t block) {
 /// mul), its block sums S_j split into limbs (q_j, r_j), and per row i the prefix sum up to it as
 /// limbs: hi = sum of q_j, lo = sum of r_j over the blocks before i's, plus v's running sum inside
 /// i's block (below 2^60 + blocks 2^32). Their differences at the anchors are the groups' limb sums.
-wide_secret sorted_limb_sums(backend& b, const sorted_groups& s, const secret& x, std::size_t block) {
+limb_pair sorted_limb_sums(backend& b, const sorted_groups& s, const secret& x, std::size_t block) {
   const auto rows = s.rows();
   auto v = b.mul(x, s.filter);
   auto [q, r] = limbs(b, block_sums(v, block));
@@ -162,7 +172,7 @@ wide_secret sorted_limb_sums(backend& b, const sorted_groups& s, const secret& x
 
 namespace detail {
 
-wide_secret scaled_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
+limb_pair scaled_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
   const auto block = block_rows(bits);
   auto sums = by.sorted() != nullptr ? sorted_limb_sums(b, *by.sorted(), x, block)
                                      : masked_limb_sums(b, *by.masks(), by.groups(), x, block);
@@ -177,9 +187,9 @@ wide_secret scaled_sum(backend& b, const grouping& by, const secret& x, unsigned
 wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_sum", "x", x, rows_of("wide_sum", by));
   auto v = scaled_sum(b, by, x, bits, mul);
-  if (div == 1)
-    return v;
-  return divide(b, v, b.constant(div, by.groups()));
+  if (div != 1)
+    v = divide(b, v, b.constant(div, by.groups()));
+  return three_words(b, v);
 }
 
 wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
@@ -189,7 +199,7 @@ wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned b
   auto empty = b.eq(n, b.constant(0, groups));
   // An empty group sums to 0: any divisor >= 1 gives its 0.
   auto d = b.mul_public(b.add(n, empty), div);
-  return divide(b, scaled_sum(b, by, x, bits, mul), d);
+  return three_words(b, divide(b, scaled_sum(b, by, x, bits, mul), d));
 }
 
 } // namespace joconde::engines::kernels

@@ -47,7 +47,7 @@ void add_at(backend& b, bigint& v, const secret& x, std::size_t at, unsigned shi
 }
 
 /// Adds a wide value (hi 2^32 + lo) times 2^(16 at + shift), loosely.
-void add_wide(backend& b, bigint& v, const wide_secret& x, std::size_t at, unsigned shift = 0) {
+void add_wide(backend& b, bigint& v, const limb_pair& x, std::size_t at, unsigned shift = 0) {
   add_at(b, v, x.lo, at, shift);
   add_at(b, v, x.hi, at + 2, shift);
 }
@@ -135,7 +135,7 @@ row_counts count_rows(backend& b, const grouping& by) {
 /// One variable's exact sum S, its centre c = floor(S / n) and sc = S - n c in [0, n) (both exact
 /// in the ring), and its rows split as x = q 2^24 + r.
 struct centred_variable {
-  wide_secret s;
+  limb_pair s;
   secret c;
   secret sc;
   secret q;
@@ -165,7 +165,7 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
   auto prods = square ? b.mul(concat({&x.r, &x.q, &x.q}), concat({&x.r, &x.r, &x.q}))
                       : b.mul(concat({&x.r, &x.q, &x.r, &x.q}), concat({&y.r, &y.r, &y.q, &y.q}));
   const unsigned pbits = std::max({50u, bits + 2, 2 * bits > 46 ? 2 * bits - 46 : 0u});
-  std::vector<wide_secret> sums;
+  std::vector<limb_pair> sums;
   for (std::size_t k = 0; k < (square ? 3u : 4u); ++k)
     sums.push_back(scaled_sum(b, by, slice(prods, k * rows, rows), pbits, 1));
   auto out = zeros(b, g);
@@ -236,15 +236,16 @@ bigint variance_in_units(backend& b, const variance_parts& p, word div) {
   return long_divide(b, once, div == 1 ? p.nm1_safe : b.mul_public(p.nm1_safe, div));
 }
 
-/// A canonical value below 2^93 in magnitude as a wide value: lo = limbs 0-1, hi = limbs 2-5 (the
-/// higher ones would only add multiples of 2^64 to hi: zeros, or a negative value's sign
-/// extension; and shifting a word by 64 bits or more is not defined).
+/// A canonical value below 2^125 in magnitude as three words: lo = limbs 0-1, mid = limbs 2-3,
+/// hi = limbs 4-7 (the higher ones would only add multiples of 2^64 to hi: zeros, or a negative
+/// value's sign extension; and shifting a word by 64 bits or more is not defined).
 wide_secret to_wide(backend& b, const bigint& v) {
   auto lo = b.add(v.limbs[0], b.mul_public(v.limbs[1], half_radix));
-  auto hi = v.limbs[2];
-  for (std::size_t i = 3; i < 6; ++i)
-    hi = b.add(hi, b.mul_public(v.limbs[i], word{1} << (half * (i - 2))));
-  return {std::move(hi), std::move(lo)};
+  auto mid = b.add(v.limbs[2], b.mul_public(v.limbs[3], half_radix));
+  auto hi = v.limbs[4];
+  for (std::size_t i = 5; i < 8; ++i)
+    hi = b.add(hi, b.mul_public(v.limbs[i], word{1} << (half * (i - 4))));
+  return {std::move(hi), std::move(mid), std::move(lo)};
 }
 
 /// The cuts of a canonical v >= 0 below 2^188: for j = 0..limb_count - kept, v_j =
@@ -483,7 +484,7 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
   auto vxy = comoment(b, by, k, cx, cy, bits);
   auto r = corr_fixed(b, vxx, vyy, vxy);
   auto scaled_r = b.trunc(b.mul_public(r, mul), corr_frac);
-  return canonical(b, b.constant(0, scaled_r.size()), scaled_r);
+  return three_words(b, scaled_r);
 }
 
 wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
@@ -514,14 +515,15 @@ wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y,
   auto q = long_divide(b, num, r.k.n_safe);
   times_public(b, q, mul);
   auto v = to_wide(b, drop_two_limbs(b, q));
-  return {b.mul(v.hi, r.keep), b.mul(v.lo, r.keep)};
+  auto kept = b.mul(concat({&v.hi, &v.mid, &v.lo}), tile(r.keep, 3));
+  return {slice(kept, 0, g), slice(kept, g, g), slice(kept, 2 * g, g)};
 }
 
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_stddev_samp", "x", x, rows_of("wide_stddev_samp", by));
   auto p = variance_numerator(b, by, x, bits, mul);
   auto sd = square_root(b, variance_in_units(b, p, div));
-  return canonical(b, b.constant(0, sd.size()), sd);
+  return three_words(b, sd);
 }
 
 } // namespace joconde::engines::kernels

@@ -146,7 +146,7 @@ std::vector<unsigned> program::output_words(std::string_view output) const {
       continue;
     std::vector<unsigned> words;
     for (const auto& item : s.items)
-      words.push_back(item.value->wide ? 2 : 1);
+      words.push_back(item.value->wide ? wide_words : 1);
     return words;
   }
   return {};

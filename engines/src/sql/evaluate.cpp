@@ -185,7 +185,7 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
   secret ones;  // the masks of "every row", made only if an aggregate needs them
   for (const auto* e : aggs) {
     if (e->wide) {
-      // Both limbs in one secret, high then low: the select item writes them as two columns.
+      // The three words in one secret, high first: the select item writes them as three columns.
       if (!by && ones.size() != n)
         ones = b.constant(1, n);
       const auto& group = by ? *by : kernels::grouping{ones, 1};
@@ -199,7 +199,7 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
         args.push_back(arg.kind == expr_kind::column ? &columns[arg.column] : &computed[i]);
       }
       auto v = wide_aggregate(b, *e, group, *args[0], *args.back());
-      out.emplace(e, concat({&v.hi, &v.lo}));
+      out.emplace(e, concat({&v.hi, &v.mid, &v.lo}));
       continue;
     }
     if (!by && e->agg == kernels::aggregate::count) {

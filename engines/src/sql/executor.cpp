@@ -320,9 +320,9 @@ secret_table run_select(backend& b, const select_stmt& s,
   for (const auto& item : s.items) {
     auto value = evaluate(b, *item.value, per_group);
     if (item.value->wide) {
-      // Two words per row: the high limb, then the low one (program::output_words).
-      out.columns.push_back(slice(value, 0, groups));
-      out.columns.push_back(slice(value, groups, groups));
+      // Three words per row, the high one first (program::output_words).
+      for (std::size_t k = 0; k < wide_words; ++k)
+        out.columns.push_back(slice(value, k * groups, groups));
       continue;
     }
     out.columns.push_back(convert(b, value, item.convert));

@@ -48,8 +48,8 @@ result<csv_table> parse_csv(std::string_view text, const table_schema& schema,
 result<void> check_unique(const csv_table& table, const table_schema& schema, std::string_view column);
 
 /// Writes a header line and `rows` records of `columns` (one vector per word of each schema
-/// column, each at least `rows` long) with decode_value, or decode_wide for a column of two words
-/// (`words[c]` == 2, as sql::program::output_words gives; missing entries are 1); quotes fields
+/// column, each at least `rows` long) with decode_value, or decode_wide for a column of three
+/// words (`words[c]` == 3, as sql::program::output_words gives; missing entries are 1); quotes fields
 /// holding a comma, quote, CR or LF. LF line ends, including after the last record. The caller
 /// drops invalid output rows first.
 std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,

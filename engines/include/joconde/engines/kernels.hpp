@@ -123,14 +123,15 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 ///     (n (M 2^-32 + 2) + 1) mul < 2^62: so the limb sums (of at most n + 2^20 sorted rows), the
 ///     scaled high limb and the long division stay inside the ring;
 ///   VAR_SAMP, STDDEV_SAMP: M < 2^53, n div < 2^45, n^2 (w + 1)^2 mul < 2^188, and
-///     (w + 1)^2 mul / (2 div) below 2^93 (VAR_SAMP's two words) or 2^120 (STDDEV_SAMP's root
-///     below 2^60);
+///     (w + 1)^2 mul / (2 div) below 2^124 (VAR_SAMP's three words) or 2^120 (STDDEV_SAMP's
+///     root below 2^60);
 ///   CORR (x in [lo, hi], y in [lo2, hi2]), REGR_SLOPE and REGR_INTERCEPT (y in [lo, hi], x in
 ///     [lo2, hi2]): both below 2^53, n^2 (w + 1)^2 < 2^188 for both, div 1; CORR mul < 2^29;
-///     REGR_*: n^2 (w_x + 1)(w_y + 1) < 2^156 and L mul < 2^61 for the slope bound
-///     L = slope_limit(w_y); REGR_INTERCEPT also L n M_x < 2^156 and (M_y + L M_x) mul < 2^92.
-/// SUM of decimal(2) values up to 10^12 over 10^7 rows (about 2^70) is well inside, and so are the
-/// variance and standard deviation of such values from 0 to 10^12. The compiler calls it where
+///     REGR_*: n^2 (w_x + 1)(w_y + 1) < 2^156 and L mul < 2^124 for the slope bound
+///     L = slope_limit(w_y); REGR_INTERCEPT also L n M_x < 2^156 and (M_y + L M_x) mul < 2^124.
+/// SUM of decimal(2) values up to 10^12 over 10^7 rows (about 2^70) is well inside, and so are
+/// every other statistic of such values from -10^12 to 10^12 (the variance in cents^2 up to about
+/// 2^93, the intercept of y on x both that wide up to about 2^98). The compiler calls it where
 /// check_range refuses these aggregates.
 result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
                               std::int64_t hi, word mul, word div, std::int64_t lo2 = 0,
@@ -256,14 +257,15 @@ secret regr_intercept(backend& b, const grouping& by, const secret& y, const sec
 
 // -- results beyond the ring ---------------------------------------------------------------------
 
-/// Bits of the low limb of a wide_secret.
+/// Bits of each of the two low words of a wide_secret.
 inline constexpr unsigned wide_limb_bits = 32;
 
-/// One exact integer per group too large for one ring element: hi 2^32 + lo, with lo in
-/// [0, 2^32) (so the pair is unique: revealing it reveals the value and nothing else) and
-/// |hi| < 2^62.
+/// One exact integer per group too large for one ring element: hi 2^64 + mid 2^32 + lo, with mid
+/// and lo in [0, 2^32) (so the triple is unique: revealing it reveals the value and nothing else)
+/// and |hi| < 2^61: values below 2^125 in magnitude.
 struct wide_secret {
   secret hi;
+  secret mid;
   secret lo;
 };
 
@@ -271,9 +273,10 @@ struct wide_secret {
 /// check_wide_range(sum, ...) accepts x's range and the row count. The rows are summed in blocks of
 /// B = 2^(60 - bits) rows (exact in the ring), each block sum split into two limbs (trunc), the
 /// limbs added per group and the totals made canonical (one trunc and one lt per group, twice with
-/// mul != 1); with div != 1 the long division of divide() (six div and two lt per group). Over
-/// masks the block sums take one dot (G n / B words); over sorted rows one mul with the filter and
-/// one sorted_differences of two columns. 0 for an empty group.
+/// mul != 1, and once more to split the high limb into two words); with div != 1 the long
+/// division of divide() (six div and two lt per group). Over masks the block sums take one dot
+/// (G n / B words); over sorted rows one mul with the filter and one sorted_differences of two
+/// columns. 0 for an empty group.
 wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// floor(sum(x) mul / (n div)) per group for its n rows: the mean rounded down exactly, in the

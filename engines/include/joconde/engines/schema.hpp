@@ -68,9 +68,13 @@ result<word> encode_value(const column_schema& col, std::string_view text);
 /// "true"/"false", the category's name, "#<hex>" for a key).
 std::string decode_value(const column_schema& col, word value);
 
-/// The clear text of a two-word integer or decimal value hi 2^32 + lo (hi signed, lo in
-/// [0, 2^32): a SUM or AVG beyond the ring, see sql::program::output_words); "#invalid-wide" for
-/// a low word outside [0, 2^32) or another column type.
-std::string decode_wide(const column_schema& col, word hi, word lo);
+/// Words per value of an aggregate beyond the ring (kernels::wide_secret) in shares and outputs.
+inline constexpr unsigned wide_words = 3;
+
+/// The clear text of a three-word integer or decimal value hi 2^64 + mid 2^32 + lo (hi signed,
+/// below 2^61 in magnitude; mid and lo in [0, 2^32): an aggregate beyond the ring, see
+/// sql::program::output_words); "#invalid-wide" for words outside those ranges or another column
+/// type.
+std::string decode_wide(const column_schema& col, word hi, word mid, word lo);
 
 } // namespace joconde::engines

@@ -128,9 +128,9 @@ struct expr {
   std::vector<word> factors;    ///< per arg: public factor aligning its scale (1 = none)
   std::vector<word> codes;      ///< in_list: the aligned literal values, distinct
   kernels::aggregate agg = kernels::aggregate::count;  ///< aggregate: which one
-  /// aggregate: SUM, AVG, VAR_SAMP, STDDEV_SAMP or CORR beyond the 64-bit ring, computed in limbs
-  /// (kernels::wide_sum, ...) and written as two words: only as a whole select item written to an
-  /// integer or decimal column. `wide_refusal` says why the one-word form was refused.
+  /// aggregate: any but COUNT, MIN and MAX beyond the 64-bit ring, computed in limbs
+  /// (kernels::wide_sum, ...) and written as three words: only as a whole select item written to
+  /// an integer or decimal column. `wide_refusal` says why the one-word form was refused.
   bool wide = false;
   std::string wide_refusal;
   word wide_mul = 1;  ///< wide: the result is floor(value * wide_mul / wide_div) in output units

@@ -40,8 +40,8 @@ public:
   std::vector<std::string> unique_columns(std::string_view input) const;
 
   /// Words per row of each column of output `output`, in schema order (empty for an unknown
-  /// name): 1, or 2 for a SUM or AVG beyond the ring, which the run writes as two columns, the
-  /// value's high limb h then its low limb l in [0, 2^32), for the value h 2^32 + l
+  /// name): 1, or 3 (wide_words) for an aggregate beyond the ring, which the run writes
+  /// as three columns h, m, l with m and l in [0, 2^32), for the value h 2^64 + m 2^32 + l
   /// (format_csv's `words`). The output's shares carry one column per word, then the valid flags.
   std::vector<unsigned> output_words(std::string_view output) const;
 
