@@ -146,7 +146,7 @@ inline std::vector<conformance_case> cases() {
                  "  STDDEV_SAMP(age) AS sd, SUM(hours) AS hours_sum\n"
                  "FROM persons WHERE age >= 18;",
                  {},
-                 {"o.mean", "o.var", "o.sd"}});
+                 {"o.var", "o.sd"}});
   all.push_back({"correlation_and_regression",
                  {persons()},
                  {output("o", {decimal("r", 6), decimal("slope", 4), decimal("intercept", 2),
@@ -164,7 +164,7 @@ inline std::vector<conformance_case> cases() {
                  "  MAX(age) AS top\n"
                  "FROM persons WHERE employed GROUP BY region HAVING COUNT(*) >= 3;",
                  {},
-                 {"o.mean_age"}});
+                 {}});
   all.push_back({"group_by_two_columns",
                  {persons()},
                  {output("o", {category("region", {"north", "south", "east"}),
@@ -184,7 +184,7 @@ inline std::vector<conformance_case> cases() {
                  "  STDDEV_SAMP(hours) AS sd_hours, VAR_SAMP(hours) AS var_hours, AVG(income) AS mean_income\n"
                  "FROM persons WHERE employed GROUP BY age, sex HAVING COUNT(*) >= 2;",
                  {},
-                 {"o.mean_hours", "o.sd_hours", "o.var_hours", "o.mean_income"}});
+                 {"o.sd_hours", "o.var_hours"}});
   all.push_back({"join_projection_and_aggregate",
                  {persons(), taxes()},
                  {output("rows", {integer("age", 0, 120), decimal("tax", 2), integer("year", 2000, 2030)}),
@@ -195,7 +195,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO totals SELECT COUNT(*) AS n, SUM(taxes.tax) AS tax,\n"
                  "  AVG(taxes.tax) AS mean_tax FROM persons JOIN taxes ON persons.id = taxes.id;",
                  {},
-                 {"totals.mean_tax"}});
+                 {}});
   all.push_back({"join_then_group_by_sorted",
                  {persons(), taxes()},
                  {output("o", {integer("year", 2000, 2030), integer("age", 0, 120), integer("n", 0, 1'000'000),
@@ -205,7 +205,7 @@ inline std::vector<conformance_case> cases() {
                  "  STDDEV_SAMP(hours) AS sd_hours\n"
                  "FROM persons JOIN taxes ON persons.id = taxes.id WHERE employed GROUP BY year, age;",
                  {},
-                 {"o.mean_tax", "o.sd_hours"}});
+                 {"o.sd_hours"}});
   all.push_back({"join_one_to_many",
                  {with_unique(persons(), "id"), jobs()},
                  {output("rows", {integer("age", 0, 120), integer("wage", 0, 100'000),
@@ -218,7 +218,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO by_region SELECT region, COUNT(*) AS n, SUM(wage) AS total, AVG(wage) AS mean\n"
                  "FROM persons JOIN jobs ON persons.id = jobs.person_id GROUP BY region;",
                  {},
-                 {"by_region.mean"}});
+                 {}});
   all.push_back({"join_three_tables",
                  {with_unique(persons(), "id"), jobs(), employers()},
                  {output("rows", {integer("age", 0, 120), integer("wage", 0, 100'000), integer("size", 1, 50'000),
@@ -248,7 +248,7 @@ inline std::vector<conformance_case> cases() {
                  "FROM jobs UNION ALL jobs_b JOIN persons ON jobs.person_id = persons.id\n"
                  "GROUP BY contract HAVING COUNT(*) >= 2;",
                  {},
-                 {"by_contract.mean_age"}});
+                 {}});
   all.push_back({"wide_sums",
                  {firms()},
                  {output("by_sector", {category("sector", {"a", "b", "c"}), decimal("total", 2), decimal("mean", 2),
@@ -294,7 +294,7 @@ inline std::vector<conformance_case> cases() {
                  "FROM persons UNION ALL persons_b WHERE employed GROUP BY region\n"
                  "HAVING COUNT(*) >= 3;",
                  {},
-                 {"o.mean_age"}});
+                 {}});
   return all;
 }
 

@@ -115,6 +115,12 @@ big floor_div(const big& a, const big& b) {
   return (a % b != 0 && a < 0) ? big{q - 1} : q;
 }
 
+/// a / b for b > 0 rounded half away from zero, as the kernels publish.
+big round_div(const big& a, const big& b) {
+  big m = floor_div(2 * (a < 0 ? big{-a} : a) + b, 2 * b);
+  return a < 0 ? big{-m} : m;
+}
+
 /// The exact n (n - 1) comoments per group of the rows that pass: V_xx, V_yy, V_xy, with n and
 /// the sums.
 struct comoments {
@@ -207,10 +213,15 @@ std::vector<big> exact(const table& t, k::aggregate agg) {
   const big div = t.div;
   for (std::size_t g = 0; g < t.groups; ++g) {
     switch (agg) {
-      case k::aggregate::sum: out.push_back(floor_div(s[g] * mul, div)); break;
-      case k::aggregate::avg: out.push_back(n[g] == 0 ? big{0} : floor_div(s[g] * mul, n[g] * div)); break;
-      default:
+      case k::aggregate::sum: out.push_back(round_div(s[g] * mul, div)); break;
+      case k::aggregate::avg: out.push_back(n[g] == 0 ? big{0} : round_div(s[g] * mul, n[g] * div)); break;
+      case k::aggregate::var_samp:
         // n (n - 1) var = n sum x^2 - S^2, scaled by (mul / div)^2.
+        out.push_back(n[g] < 2 ? big{0}
+                                : round_div((n[g] * q[g] - s[g] * s[g]) * mul * mul, n[g] * (n[g] - 1) * div * div));
+        break;
+      default:
+        // The standard deviation is checked against the root of the variance rounded down.
         out.push_back(n[g] < 2 ? big{0}
                                 : floor_div((n[g] * q[g] - s[g] * s[g]) * mul * mul, n[g] * (n[g] - 1) * div * div));
     }
@@ -470,6 +481,92 @@ BOOST_AUTO_TEST_CASE(a_steep_line_at_the_top_of_the_range_needs_the_third_word) 
   BOOST_TEST((err <= bound && -err <= bound), "intercept " << icpt << " x " << n << " vs " << want);
   BOOST_TEST((icpt < -(big{1} << 100)), "the intercept " << icpt << " should be beyond two words");
   BOOST_TEST((value(3) == slope * mul), "slope " << value(3));
+}
+
+namespace {
+
+/// Dividends with their divisors, ties among them: a / d for the rounding kernels.
+struct division_cases {
+  std::vector<std::int64_t> a, d;
+};
+
+division_cases divisions() {
+  division_cases c;
+  std::mt19937_64 rng{2026};
+  for (std::int64_t d : {1, 2, 3, 10, 100, 7919, 1'000'000})
+    for (std::int64_t q : {0, 1, 2, 5, 999'999})
+      for (std::int64_t off : {-1, 0, 1})
+        for (std::int64_t sign : {1, -1}) {
+          // q d + d / 2 + off: at, below and above the tie (for even d).
+          c.a.push_back(sign * (q * d + d / 2 + off));
+          c.d.push_back(d);
+        }
+  for (int i = 0; i < 200; ++i) {
+    c.d.push_back(1 + static_cast<std::int64_t>(rng() % (std::uint64_t{1} << 40)));
+    c.a.push_back(static_cast<std::int64_t>(rng() % (std::uint64_t{1} << 61)) - (std::int64_t{1} << 60));
+  }
+  return c;
+}
+
+big rounded(std::int64_t a, std::int64_t d) { return round_div(big{a}, big{d}); }
+
+/// round_div, round_shift (by 24 bits) and avg_rounded (two groups by masks, scaled by 100 and by
+/// 1/10) of the cases, revealed.
+std::vector<word> run_rounding(backend& b, unsigned party) {
+  const auto c = divisions();
+  auto a = joconde::test::party0_input(b, c.a, party);
+  auto d = joconde::test::party0_input(b, c.d, party);
+  auto q = k::round_div(b, a, d);
+  auto s = k::round_shift(b, a, 24);
+  // AVG of the first 10 dividends / 2^20 (group 0) and of the next 7 (group 1); group 2 empty.
+  std::vector<std::int64_t> xs, code;
+  for (std::size_t i = 0; i < 17; ++i) {
+    xs.push_back(c.a[i * 7] / (std::int64_t{1} << 20));
+    code.push_back(i < 10 ? 0 : 1);
+  }
+  auto x = joconde::test::party0_input(b, xs, party);
+  auto codes = joconde::test::party0_input(b, code, party);
+  auto masks = k::group_masks(b, codes, 3, b.constant(1, xs.size()));
+  k::grouping by{masks, 3};
+  auto up = k::avg_rounded(b, by, x, 100, 1);
+  auto down = k::avg_rounded(b, by, x, 1, 10);
+  return b.reveal(joconde::engines::concat({&q, &s, &up, &down}));
+}
+
+void check_rounding(const std::vector<word>& got, const std::string& where) {
+  const auto c = divisions();
+  const auto n = c.a.size();
+  BOOST_REQUIRE_EQUAL(got.size(), 2 * n + 6);
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto q = big{static_cast<std::int64_t>(got[i])};
+    const auto s = big{static_cast<std::int64_t>(got[n + i])};
+    if ((q != rounded(c.a[i], c.d[i]) || s != rounded(c.a[i], std::int64_t{1} << 24)) && wrong++ < 3)
+      BOOST_TEST_MESSAGE(where << ": " << c.a[i] << " / " << c.d[i] << " gave " << q << ", / 2^24 " << s);
+  }
+  BOOST_TEST(wrong == 0u, where << ": " << wrong << " wrong");
+  big sum[3] = {0, 0, 0};
+  std::int64_t count[3] = {0, 0, 0};
+  for (std::size_t i = 0; i < 17; ++i) {
+    sum[i < 10 ? 0 : 1] += c.a[i * 7] / (std::int64_t{1} << 20);
+    ++count[i < 10 ? 0 : 1];
+  }
+  for (std::size_t g = 0; g < 3; ++g) {
+    const big want_up = count[g] == 0 ? big{0} : round_div(sum[g] * 100, big{count[g]});
+    const big want_down = count[g] == 0 ? big{0} : round_div(sum[g], big{count[g] * 10});
+    BOOST_TEST((big{static_cast<std::int64_t>(got[2 * n + g])} == want_up), where << " avg x100 of group " << g);
+    BOOST_TEST((big{static_cast<std::int64_t>(got[2 * n + 3 + g])} == want_down), where << " avg /10 of group " << g);
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(published_values_round_half_away_from_zero_exactly) {
+  joconde::engines::reference_backend ref;
+  check_rounding(run_rounding(ref, 0), "reference");
+  joconde::test::noisy_backend noisy{99};
+  check_rounding(run_rounding(noisy, 0), "noisy");
+  check_rounding(joconde::test::revealed_words(run_rounding), "rss3");
 }
 
 BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_on_rss3) {

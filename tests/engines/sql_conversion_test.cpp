@@ -2,12 +2,15 @@
 #include <boost/test/unit_test.hpp>
 
 // The conversion of checked values to output decimal columns: exact when the output has at least
-// the value's digits, rounded down otherwise (negative values too), compared exactly with an
-// independent 128-bit floor division over many values.
+// the value's digits, rounded half away from zero otherwise (negative values and exact ties too),
+// compared exactly with an independent 128-bit computation over many values, on the reference
+// backend and with the protocols' worst errors (trunc one too many, div 2^-29 off).
 
 #include "joconde/engines/reference.hpp"
 #include "joconde/engines/sql/checker.hpp"
 #include "joconde/engines/sql/evaluate.hpp"
+
+#include "noisy_backend.hpp"
 
 #include <cstdint>
 #include <random>
@@ -40,7 +43,7 @@ struct conversion_case {
   std::int64_t hi;
 };
 
-/// The expected output: floor(x * 10^to / (10^dec * 2^bin)).
+/// The expected output: x * 10^to / (10^dec * 2^bin) rounded half away from zero.
 i128 expected(const conversion_case& c, std::int64_t x) {
   i128 num = i128{x} * ten(c.to > c.dec ? c.to - c.dec : 0);
   i128 den = ten(c.dec > c.to ? c.dec - c.to : 0);
@@ -48,12 +51,13 @@ i128 expected(const conversion_case& c, std::int64_t x) {
     den <<= c.bin;
   else
     num <<= -c.bin;
-  return floor_div(num, den);
+  const i128 magnitude = floor_div(2 * (num < 0 ? -num : num) + den, 2 * den);
+  return num < 0 ? -magnitude : magnitude;
 }
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(conversions_round_down_exactly) {
+BOOST_AUTO_TEST_CASE(conversions_round_half_away_from_zero_exactly) {
   const std::vector<conversion_case> cases = {
     {2, 0, 2, -1'000'000, 1'000'000},          // same scale: identity
     {0, 0, 3, -5'000, 5'000},                  // integer to decimal(3)
@@ -71,8 +75,11 @@ BOOST_AUTO_TEST_CASE(conversions_round_down_exactly) {
     {1, 0, 0, 0, (std::int64_t{1} << 61) - 100},  // one digit, near the limit
   };
   std::mt19937_64 rng(7);
-  reference_backend b;
-  for (const auto& c : cases) {
+  reference_backend exact;
+  joconde::test::noisy_backend noisy{11};
+  for (const auto& c : cases)
+   for (backend* bp : {static_cast<backend*>(&exact), static_cast<backend*>(&noisy)}) {
+    auto& b = *bp;
     expr e;
     e.type.kind = value_kind::number;
     e.type.dec = c.dec;
@@ -83,11 +90,24 @@ BOOST_AUTO_TEST_CASE(conversions_round_down_exactly) {
     for (std::int64_t x : {c.lo, c.hi, std::int64_t{0}, std::int64_t{-1}, std::int64_t{1}})
       if (x >= c.lo && x <= c.hi)
         xs.push_back(static_cast<word>(x));
+    // The ties, and their neighbours: half a unit of the output either way of 0 and of 3 units.
+    if (c.bin >= 0 && c.dec > c.to) {
+      const auto half = static_cast<std::int64_t>((ten(c.dec - c.to) << c.bin) / 2);
+      for (std::int64_t k : {0, 3, -3})
+        for (std::int64_t d : {-1, 0, 1}) {
+          const auto unit = static_cast<std::int64_t>(ten(c.dec - c.to) << c.bin);
+          const auto x = k * unit + half + d;
+          const auto y = k * unit - half + d;
+          for (auto v : {x, y})
+            if (v >= c.lo && v <= c.hi)
+              xs.push_back(static_cast<word>(v));
+        }
+    }
     auto width = static_cast<std::uint64_t>(c.hi - c.lo) + 1;
     for (int i = 0; i < 3000; ++i)
       xs.push_back(static_cast<word>(c.lo + static_cast<std::int64_t>(rng() % width)));
     auto out = convert(b, b.constant(xs), conv);
-    BOOST_TEST_CONTEXT("dec " << c.dec << " bin " << c.bin << " to " << c.to) {
+    BOOST_TEST_CONTEXT("dec " << c.dec << " bin " << c.bin << " to " << c.to << (bp == &noisy ? " noisy" : "")) {
       std::size_t wrong = 0;
       for (std::size_t i = 0; i < xs.size(); ++i) {
         auto want = expected(c, static_cast<std::int64_t>(xs[i]));

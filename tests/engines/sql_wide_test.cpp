@@ -100,26 +100,28 @@ BOOST_AUTO_TEST_CASE(a_register_of_ten_million_firms_in_cents_compiles_and_runs_
   const auto& f = p->features();
   BOOST_TEST((std::find(f.begin(), f.end(), "aggregate.wide") != f.end()));
   auto csv = run_csv(*p, five_firms(), totals());
-  // A: 10^14 + 10^14 + 10^14 - 1 cents = 2999999999999.99 EUR, mean 999999999999.99666.. -> .99
-  // B: -10^14 - 3 cents = -1000000000000.03 EUR, mean -500000000000.015 -> rounded down -.02
+  // A: 10^14 + 10^14 + 10^14 - 1 cents = 2999999999999.99 EUR, mean 999999999999.99666.. -> up
+  // to 1000000000000.00. B: -10^14 - 3 cents = -1000000000000.03 EUR, mean -500000000000.015, a
+  // tie: half away from zero, -.02.
   BOOST_TEST(csv == "sector,total,mean,firms,staff\n"
-                    "A,2999999999999.99,999999999999.99,3,60\n"
+                    "A,2999999999999.99,1000000000000.00,3,60\n"
                     "B,-1000000000000.03,-500000000000.02,2,90\n",
              csv);
 }
 
 BOOST_AUTO_TEST_CASE(the_output_scale_is_applied_exactly) {
-  // Four more decimals: mean * 10^4, exact; no decimals: floor(mean) exactly.
+  // Two more decimals: the mean rounded at the fourth; none: rounded to whole EUR (the tie of B
+  // is at the third decimal, so it rounds down in magnitude).
   auto more = compile(grouped, totals(4));
   BOOST_REQUIRE_MESSAGE(more.ok(), (more ? "" : more.err().message));
   auto csv = run_csv(*more, five_firms(), totals(4));
-  BOOST_TEST(csv.find("A,2999999999999.99,999999999999.9966,3,60\n") != std::string::npos, csv);
+  BOOST_TEST(csv.find("A,2999999999999.99,999999999999.9967,3,60\n") != std::string::npos, csv);
   BOOST_TEST(csv.find("B,-1000000000000.03,-500000000000.0150,2,90\n") != std::string::npos, csv);
   auto fewer = compile(grouped, totals(0));
   BOOST_REQUIRE_MESSAGE(fewer.ok(), (fewer ? "" : fewer.err().message));
   csv = run_csv(*fewer, five_firms(), totals(0));
-  BOOST_TEST(csv.find("A,2999999999999.99,999999999999,3,60\n") != std::string::npos, csv);
-  BOOST_TEST(csv.find("B,-1000000000000.03,-500000000001,2,90\n") != std::string::npos, csv);
+  BOOST_TEST(csv.find("A,2999999999999.99,1000000000000,3,60\n") != std::string::npos, csv);
+  BOOST_TEST(csv.find("B,-1000000000000.03,-500000000000,2,90\n") != std::string::npos, csv);
 }
 
 BOOST_AUTO_TEST_CASE(variance_and_standard_deviation_of_amounts_in_cents_beyond_the_ring) {

@@ -80,10 +80,28 @@ std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d
   return {b.add(q, up), b.sub(r, b.mul(up, d))};
 }
 
-limb_pair divide(backend& b, const limb_pair& v, const secret& d) {
+limb_pair divide(backend& b, const limb_pair& v, const secret& d, secret* rest) {
   auto [q_hi, r_hi] = floor_div(b, v.hi, d);
-  auto [q_lo, unused] = floor_div(b, b.add(b.mul_public(r_hi, radix), v.lo), d);
+  auto [q_lo, r_lo] = floor_div(b, b.add(b.mul_public(r_hi, radix), v.lo), d);
+  if (rest != nullptr)
+    *rest = std::move(r_lo);
   return {std::move(q_hi), std::move(q_lo)};
+}
+
+wide_secret rounded_quotient(backend& b, const limb_pair& v, const secret& d) {
+  const auto g = d.size();
+  // Canonical: negative exactly where hi is.
+  auto negative = b.lt(v.hi, b.constant(0, g));
+  auto sign = b.add_public(b.mul_public(negative, w(-2)), 1);
+  auto signs = tile(sign, 2);
+  auto both = b.mul(concat({&v.hi, &v.lo}), signs);
+  auto magnitude = canonical(b, slice(both, 0, g), slice(both, g, g));
+  secret r;
+  auto q = divide(b, magnitude, d, &r);
+  // Half or more left over: up by one; lo may reach 2^32, which the canonical form below carries.
+  auto lo = b.add(q.lo, one_minus(b, b.lt(b.mul_public(r, 2), d)));
+  auto back = b.mul(concat({&q.hi, &lo}), signs);
+  return three_words(b, canonical(b, slice(back, 0, g), slice(back, g, g)));
 }
 
 } // namespace detail
@@ -187,9 +205,9 @@ limb_pair scaled_sum(backend& b, const grouping& by, const secret& x, unsigned b
 wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_sum", "x", x, rows_of("wide_sum", by));
   auto v = scaled_sum(b, by, x, bits, mul);
-  if (div != 1)
-    v = divide(b, v, b.constant(div, by.groups()));
-  return three_words(b, v);
+  if (div == 1)
+    return three_words(b, v);
+  return rounded_quotient(b, v, b.constant(div, by.groups()));
 }
 
 wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
@@ -199,7 +217,7 @@ wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned b
   auto empty = b.eq(n, b.constant(0, groups));
   // An empty group sums to 0: any divisor >= 1 gives its 0.
   auto d = b.mul_public(b.add(n, empty), div);
-  return three_words(b, divide(b, scaled_sum(b, by, x, bits, mul), d));
+  return rounded_quotient(b, scaled_sum(b, by, x, bits, mul), d);
 }
 
 } // namespace joconde::engines::kernels

@@ -35,8 +35,14 @@ wide_secret three_words(backend& b, const secret& v);
 std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d);
 
 /// floor(v / d) of a canonical wide value for 1 <= d < 2^30: the high limb first, its remainder
-/// (below d) carried into the low one, r 2^32 + lo < 2^62.
-limb_pair divide(backend& b, const limb_pair& v, const secret& d);
+/// (below d) carried into the low one, r 2^32 + lo < 2^62. With `rest`, the last remainder
+/// v - q d in [0, d) there.
+limb_pair divide(backend& b, const limb_pair& v, const secret& d, secret* rest = nullptr);
+
+/// v / d rounded half away from zero, exactly, as three words, for a canonical v with
+/// |hi| < 2^61 and 1 <= d < 2^30: divide on |v|, up by one where twice the remainder reaches d,
+/// the sign back.
+wide_secret rounded_quotient(backend& b, const limb_pair& v, const secret& d);
 
 /// The canonical sum per group of the rows of x (below 2^bits in magnitude, bits <= 61) times mul
 /// (mul < 2^30): exact block sums split into limbs, added per group, carried.

@@ -404,13 +404,13 @@ bigint shift_down(backend& b, const bigint& v, const secret& pick, std::size_t n
   return out;
 }
 
-/// floor(v / 2^32) of a canonical v: the limbs two places down, zeros above.
-bigint drop_two_limbs(backend& b, const bigint& v) {
+/// floor(v / 2^(16 k)) of a canonical v: the limbs k places down, zeros above.
+bigint drop_limbs(backend& b, const bigint& v, std::size_t k) {
   bigint out;
-  out.limbs.assign(v.limbs.begin() + 2, v.limbs.end());
+  out.limbs.assign(v.limbs.begin() + static_cast<std::ptrdiff_t>(k), v.limbs.end());
   const auto g = v.limbs[0].size();
-  out.limbs.push_back(b.constant(0, g));
-  out.limbs.push_back(b.constant(0, g));
+  for (std::size_t i = 0; i < k; ++i)
+    out.limbs.push_back(b.constant(0, g));
   return out;
 }
 
@@ -468,7 +468,13 @@ regression regress(backend& b, const grouping& by, const secret& y, const secret
 wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_var_samp", "x", x, rows_of("wide_var_samp", by));
   auto p = variance_numerator(b, by, x, bits, mul);
-  return to_wide(b, variance_in_units(b, p, div));
+  // Rounded half up (a variance is never negative): t = floor(2 V mul / D) for the divisor
+  // D = n (n - 1) div, then floor((t + 1) / 2), the halving as times 2^15 and one limb dropped.
+  times_public(b, p.scaled_v, 2);
+  auto t = variance_in_units(b, p, div);
+  t.limbs[0] = b.add_public(t.limbs[0], 1);
+  times_public(b, t, half_radix / 2);
+  return to_wide(b, drop_limbs(b, t, 1));
 }
 
 wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
@@ -493,7 +499,7 @@ wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, con
   expect_size("wide_regr_slope", "y", y, rows_of("wide_regr_slope", by));
   auto r = regress(b, by, y, x, bits_y, bits_x);
   times_public(b, r.slope, mul);
-  return to_wide(b, drop_two_limbs(b, r.slope));
+  return to_wide(b, drop_limbs(b, r.slope, 2));
 }
 
 wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x,
@@ -514,7 +520,7 @@ wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y,
   normalise(b, num);
   auto q = long_divide(b, num, r.k.n_safe);
   times_public(b, q, mul);
-  auto v = to_wide(b, drop_two_limbs(b, q));
+  auto v = to_wide(b, drop_limbs(b, q, 2));
   auto kept = b.mul(concat({&v.hi, &v.mid, &v.lo}), tile(r.keep, 3));
   return {slice(kept, 0, g), slice(kept, g, g), slice(kept, 2 * g, g)};
 }

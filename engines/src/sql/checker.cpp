@@ -98,6 +98,30 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
     refuse("in 128 bits: " + ok.err().message);
 }
 
+/// AVG of integers or decimals written whole to a decimal column: exactly, rounded half away from
+/// zero in the output's units, where kernels::check_avg_rounded accepts (else its fixed-point
+/// form, converted like any value).
+bool exact_average(expr& e, const column_schema& col, std::uint64_t max_rows) {
+  if (e.kind != expr_kind::aggregate || e.agg != kernels::aggregate::avg || col.type != column_type::decimal)
+    return false;
+  const auto& x = *e.args[0];
+  if (x.type.bin != 0 || !x.range.bounded)
+    return false;
+  const int e10 = static_cast<int>(col.scale) - x.type.dec;
+  if (e10 > 9 || e10 < -9)
+    return false;
+  const auto factor = static_cast<word>(static_cast<std::int64_t>(pow10(e10 < 0 ? -e10 : e10)));
+  const word mul = e10 > 0 ? factor : 1;
+  const word div = e10 < 0 ? factor : 1;
+  if (!kernels::check_avg_rounded(max_rows, static_cast<std::int64_t>(x.range.lo),
+                                  static_cast<std::int64_t>(x.range.hi), mul, div))
+    return false;
+  e.exact_avg = true;
+  e.wide_mul = mul;
+  e.wide_div = div;
+  return true;
+}
+
 void check_output_match(select_item& item, const column_schema& col, const table_schema& out,
                         std::uint64_t max_rows, std::string_view source) {
   const auto& e = *item.value;
@@ -119,6 +143,8 @@ void check_output_match(select_item& item, const column_schema& col, const table
     case column_type::decimal:
       if (t.kind != value_kind::number)
         mismatch("");
+      if (exact_average(*item.value, col, max_rows))
+        break;  // already in the output's units
       item.convert = decimal_conversion(e, t, e.range, static_cast<int>(col.scale), source);
       break;
     case column_type::boolean:

@@ -202,6 +202,17 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
       out.emplace(e, concat({&v.hi, &v.mid, &v.lo}));
       continue;
     }
+    if (e->exact_avg) {
+      if (!by && ones.size() != n)
+        ones = b.constant(1, n);
+      const auto& arg = *e->args[0];
+      secret computed;
+      if (arg.kind != expr_kind::column)
+        computed = evaluate(b, arg, rows);
+      const auto& x = arg.kind == expr_kind::column ? columns[arg.column] : computed;
+      out.emplace(e, kernels::avg_rounded(b, by ? *by : kernels::grouping{ones, 1}, x, e->wide_mul, e->wide_div));
+      continue;
+    }
     if (!by && e->agg == kernels::aggregate::count) {
       out.emplace(e, b.constant(static_cast<word>(n), 1));
       continue;
@@ -220,17 +231,10 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
   return out;
 }
 
-secret convert(backend& b, const secret& x, const conversion& c) {
-  auto v = x;
-  if (c.pre_mul != 1)
-    v = b.mul_public(v, c.pre_mul);
-  if (c.pre_shift != 0)
-    v = b.trunc(v, c.pre_shift);
-  if (c.divisor == 0) {
-    if (c.mul != 1)
-      v = b.mul_public(v, c.mul);
-    return c.shift != 0 ? b.trunc(v, c.shift) : v;
-  }
+namespace {
+
+/// floor(v / c.divisor) for the compiler's division passes (decimal_conversion), exactly.
+secret floor_by_passes(backend& b, const secret& v, const conversion& c) {
   // Each pass takes an approximate quotient of the remainder; after the last one the quotient q is
   // floor(v / d) give or take two, and the remainder r = v - q * d says by how much:
   // floor(v / d) = q + 2 - [r < -2d] - [r < -d] - [r < 0] - [r < d] - [r < 2d].
@@ -254,6 +258,28 @@ secret convert(backend& b, const secret& x, const conversion& c) {
   for (std::size_t k = 0; k < 5; ++k)
     q = b.sub(q, slice(below, k * r.size(), r.size()));
   return q;
+}
+
+} // namespace
+
+secret convert(backend& b, const secret& x, const conversion& c) {
+  auto v = x;
+  if (c.pre_mul != 1)
+    v = b.mul_public(v, c.pre_mul);
+  if (c.divisor == 0) {
+    if (c.mul != 1)
+      v = b.mul_public(v, c.mul);
+    return c.shift != 0 ? kernels::round_shift(b, v, c.shift) : v;
+  }
+  // Half away from zero: the magnitude, floored to whole units (exactly), plus half the divisor,
+  // divided rounding down, and the sign put back.
+  auto negative = b.lt(v, b.constant(0, v.size()));
+  auto sign = b.add_public(b.mul_public(negative, static_cast<word>(-2)), 1);
+  v = b.mul(v, sign);
+  if (c.pre_shift != 0)
+    v = kernels::floor_shift(b, v, c.pre_shift);
+  v = b.add_public(v, c.divisor / 2);
+  return b.mul(floor_by_passes(b, v, c), sign);
 }
 
 } // namespace joconde::engines::sql

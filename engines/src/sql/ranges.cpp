@@ -184,13 +184,17 @@ conversion decimal_conversion(const expr& e, const value_type& from, const inter
       too_big(max_abs(r) * m);
     c.mul = static_cast<word>(static_cast<std::int64_t>(m));
     c.shift = static_cast<unsigned>(std::max(from.bin, 0));
+    // Rounding the binary fraction away (kernels::round_shift) needs |v| + 2^(shift - 1) < 2^61.
+    if (c.shift != 0 && max_abs(r) * m + (int128{1} << c.shift) >= ring_limit / 2)
+      too_big(max_abs(r) * m);
     return c;
   }
-  // Rounding down by 10^d: first to an integer number of 10^-from.dec units (exact: a multiply
-  // by 2^-bin or a floor shift by bin), then approximate quotients of the remainder by
-  // ceil(2^f / 10^d) >> f until the quotient is within two units, corrected exactly from the
-  // final remainder (see convert()). Each pass squares the relative headroom below 2^62, so a few
-  // passes suffice even near the limit.
+  // Rounding half away from zero by 10^d (convert()): the magnitude, first to an integer number
+  // of 10^-from.dec units (exact: a multiply by 2^-bin or a floor shift by bin), plus 10^d / 2,
+  // then approximate quotients of the remainder by ceil(2^f / 10^d) >> f until the quotient is
+  // within two units, corrected exactly from the final remainder. Each pass squares the relative
+  // headroom below 2^62, so a few passes suffice even near the limit (top below covers the
+  // added half).
   if (-e10 > 18)
     too_big(max_abs(r));
   int128 d = pow10(-e10);

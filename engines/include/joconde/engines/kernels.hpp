@@ -255,6 +255,33 @@ secret corr(backend& b, const grouping& by, const secret& x, const secret& y);
 secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x);
 secret regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x);
 
+// -- exact rounding of published values ------------------------------------------------------------
+// Every rule here rounds half away from zero (2.5 -> 3, -2.5 -> -3), exactly: the approximate steps
+// of the protocols (trunc one too many, div within 2^-29) are corrected by comparisons.
+
+/// floor(x / 2^f) per element, exactly, for |x| < 2^62 and 1 <= f < 60: one trunc and one lt of
+/// two elements.
+secret floor_shift(backend& b, const secret& x, unsigned f);
+
+/// x / 2^f rounded half away from zero, exactly, for |x| < 2^61 and 1 <= f < 60: floor_shift of
+/// |x| + 2^(f - 1), then the sign back (one more lt and two mul).
+secret round_shift(backend& b, const secret& x, unsigned f);
+
+/// a / d rounded half away from zero per element, exactly, for |a| < 2^62 and 1 <= d < 2^61 (d
+/// secret; public divisors as constants): the exact floor of |a| / d (three div and one lt of five
+/// elements), up by one where twice the remainder reaches d, then the sign back.
+secret round_div(backend& b, const secret& a, const secret& d);
+
+/// mean(x) mul / div per group rounded half away from zero, exactly (the mean in the output's
+/// units: mul or div the output's power of ten over x's), 0 for an empty group; where
+/// check_avg_rounded accepts. The exact sum (as sum), the count, and one round_div per group.
+secret avg_rounded(backend& b, const grouping& by, const secret& x, word mul, word div);
+
+/// Whether avg_rounded fits the ring for at most `max_rows` rows of x in [lo, hi]: mul, div
+/// below 2^30 and n M mul < 2^62 (the scaled sum), n div < 2^61 (the divisor); unsupported with
+/// the reason otherwise.
+result<void> check_avg_rounded(std::uint64_t max_rows, std::int64_t lo, std::int64_t hi, word mul, word div);
+
 // -- results beyond the ring ---------------------------------------------------------------------
 
 /// Bits of each of the two low words of a wide_secret.
@@ -269,8 +296,8 @@ struct wide_secret {
   secret lo;
 };
 
-/// floor(sum(x) mul / div) per group, exactly, where |x| < 2^bits for every row and
-/// check_wide_range(sum, ...) accepts x's range and the row count. The rows are summed in blocks of
+/// sum(x) mul / div per group, exactly, rounded half away from zero, where |x| < 2^bits for
+/// every row and check_wide_range(sum, ...) accepts x's range and the row count. The rows are summed in blocks of
 /// B = 2^(60 - bits) rows (exact in the ring), each block sum split into two limbs (trunc), the
 /// limbs added per group and the totals made canonical (one trunc and one lt per group, twice with
 /// mul != 1, and once more to split the high limb into two words); with div != 1 the long
@@ -279,11 +306,13 @@ struct wide_secret {
 /// columns. 0 for an empty group.
 wide_secret wide_sum(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
-/// floor(sum(x) mul / (n div)) per group for its n rows: the mean rounded down exactly, in the
-/// units the output asks for; 0 for an empty group. As wide_sum plus a count and one eq per group.
+/// sum(x) mul / (n div) per group for its n rows: the exact mean rounded half away from zero, in
+/// the units the output asks for; 0 for an empty group. As wide_sum plus a count and one eq per
+/// group.
 wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
-/// floor(var_samp(x) mul / div) per group, exactly (x's units squared, scaled to the output's);
+/// var_samp(x) mul / div per group, exactly, rounded half up (x's units squared, scaled to the
+/// output's: floor((floor(2 V mul / D) + 1) / 2) for D = n (n - 1) div);
 /// 0 for groups of fewer than 2 rows; where check_wide_range(var_samp, ...) accepts. From exact
 /// sums in 16-bit limbs: the centre c = floor(mean), sum x^2 from the limbs of every row
 /// (x = q 2^24 + r: one trunc and one mul of 3 n, three exact block sums), C = sum (x - c)^2 and

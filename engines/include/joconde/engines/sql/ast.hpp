@@ -132,8 +132,12 @@ struct expr {
   /// (kernels::wide_sum, ...) and written as three words: only as a whole select item written to
   /// an integer or decimal column. `wide_refusal` says why the one-word form was refused.
   bool wide = false;
+  /// aggregate: AVG of integers or decimals as a whole select item written to a decimal column
+  /// while the ring holds it: the exact mean in the output's units (wide_mul / wide_div), rounded
+  /// half away from zero (kernels::avg_rounded), instead of its fixed-point form.
+  bool exact_avg = false;
   std::string wide_refusal;
-  word wide_mul = 1;  ///< wide: the result is floor(value * wide_mul / wide_div) in output units
+  word wide_mul = 1;  ///< wide or exact_avg: the result is value * wide_mul / wide_div in output units
   word wide_div = 1;
   unsigned wide_bits = 62;   ///< wide: every row of the argument is below 2^wide_bits in magnitude
   unsigned wide_bits2 = 62;  ///< wide CORR: the same of the second argument
@@ -156,16 +160,17 @@ struct division_pass {
   unsigned shift = 0;  ///< fraction bits of the reciprocal
 };
 
-/// How a checked value becomes its output column: x * pre_mul >> pre_shift, then either
-/// (x * mul) >> shift, or, with a divisor, floor(x / divisor) computed by approximate quotient
-/// passes and an exact correction from the remainder. Each step is skipped when it is the
-/// identity.
+/// How a checked value becomes its output column, rounded half away from zero exactly: x * pre_mul,
+/// then either (x * mul) / 2^shift rounded (kernels::round_shift), or, with a divisor, the
+/// magnitude floored by 2^pre_shift, plus divisor / 2, floored by the divisor by approximate
+/// quotient passes and an exact correction from the remainder, and the sign put back. Each step
+/// is skipped when it is the identity.
 struct conversion {
   word pre_mul = 1;                   ///< lifts a negative binary scale
   unsigned pre_shift = 0;             ///< drops binary fraction bits before a decimal division
   word mul = 1;                       ///< power of ten to multiply by (no divisor)
   unsigned shift = 0;                 ///< bits dropped after the multiply (no divisor)
-  word divisor = 0;                   ///< power of ten to divide by, rounding down (0: none)
+  word divisor = 0;                   ///< power of ten to divide by, half away from zero (0: none)
   std::vector<division_pass> passes;  ///< the approximate quotient steps (with a divisor)
 };
 
