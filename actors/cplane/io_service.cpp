@@ -414,11 +414,13 @@ result<download_report> download(const io_target& t, const std::string& output_k
   if (!slot)
     return slot.err();
   const auto& schema = slot->schema;
-  // A SUM or AVG beyond the 64-bit ring comes as two columns (the program says which).
+  // An aggregate beyond the 64-bit ring comes as three columns, and a confidentiality rule's
+  // verdict as one more after the values (the program says which).
   auto program = engines::compile_ctsc(ctsc);
   if (!program)
     return program.err();
   const auto words = program->output_words(output_key);
+  const auto flags = program->confidentiality(output_key);
   auto start = clock::now();
   auto s = attest_all(t);
   if (!s)
@@ -426,7 +428,7 @@ result<download_report> download(const io_target& t, const std::string& output_k
   rep.attest_ms = ms_since(start);
   rep.simulated = s->simulated;
   start = clock::now();
-  std::size_t ncols = 1;  // the valid flags
+  std::size_t ncols = flags.flagged ? 2 : 1;  // the published flags, and the valid flags
   for (std::size_t c = 0; c < schema.columns.size(); ++c)
     ncols += c < words.size() ? words[c] : 1;
   auto shares = download_all(*s, authorization, ncols, schema.max_rows);
@@ -443,7 +445,13 @@ result<download_report> download(const io_target& t, const std::string& output_k
   const auto rows = (*shares)[0].rows;
   auto kept = keep_valid_rows(*clear, rows, rep);
   rep.rows = rows - rep.suppressed;
-  rep.csv = engines::format_csv(schema, kept, rep.rows, words);
+  if (flags.flagged) {
+    for (auto published : kept.back())
+      rep.confidential += published != 1 ? 1 : 0;
+    rep.csv = engines::format_flagged_csv(schema, kept, rep.rows, words, flags);
+  } else {
+    rep.csv = engines::format_csv(schema, kept, rep.rows, words);
+  }
   rep.rebuild_ms = ms_since(start);
   return rep;
 }

@@ -64,7 +64,8 @@ result<upload_report> upload(const io_target& target, const std::string& input_k
 struct download_report {
   std::string csv;              ///< the output table, suppressed rows dropped
   std::uint64_t rows = 0;       ///< rows in csv
-  std::uint64_t suppressed = 0; ///< rows the algorithm marked invalid (e.g. small cells)
+  std::uint64_t suppressed = 0; ///< rows the algorithm marked invalid (filtered, empty groups)
+  std::uint64_t confidential = 0; ///< rows in csv its rule withholds (CONF_STATUS C, values empty)
   double attest_ms = 0, transfer_ms = 0, rebuild_ms = 0;
   bool simulated = false;
 };

@@ -96,8 +96,15 @@ result<io_receipt> run_download(const io_service_config& cfg, const io_request& 
   auto rep = io::download(job->loaded->target, req.key, job->authorization);
   if (!rep)
     return rep.err();
-  return io_receipt{req.uuid, req.key, rep->rows, {}, rep->suppressed, std::move(rep->csv), rep->simulated,
-                    {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}}};
+  return io_receipt{req.uuid,
+                    req.key,
+                    rep->rows,
+                    {},
+                    rep->suppressed,
+                    std::move(rep->csv),
+                    rep->simulated,
+                    {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}},
+                    rep->confidential};
 }
 
 /// Starts `work` in a detached worker that reports to the io_service; refused when too many run.

@@ -40,7 +40,7 @@ json receipt_json(const io_receipt& r, bool upload) {
   if (upload)
     out["phase"] = r.phase;
   else
-    out.update({{"suppressed", r.suppressed}, {"csv", r.csv}});
+    out.update({{"suppressed", r.suppressed}, {"confidential", r.confidential}, {"csv", r.csv}});
   out.update({{"simulated", r.simulated},
               {"platform", r.simulated ? "simulated (trusted by configuration)" : "hardware"},
               {"timings_ms", timings}});

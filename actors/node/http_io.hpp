@@ -6,7 +6,8 @@
 //   POST /v1/ctas/{uuid}/inputs/{key}?authorization=HEX   body: the CSV file (text/csv)
 //        -> 200 {uuid, input, rows, phase, simulated, timings_ms{parse, attest, share, transfer}}
 //   POST /v1/ctas/{uuid}/outputs/{key}?authorization=HEX
-//        -> 200 {uuid, output, rows, suppressed, csv, simulated, timings_ms{attest, transfer, rebuild}}
+//        -> 200 {uuid, output, rows, suppressed, confidential, csv, simulated,
+//                timings_ms{attest, transfer, rebuild}}
 // HEX is the serialized SignedAuthorization (vm.proto) the person's PAK signed; the node never sees
 // the PAK's private key.
 

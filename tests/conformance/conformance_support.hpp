@@ -84,7 +84,8 @@ inline table_schema firms() {
 }
 
 /// The output `schema` as a run writes it: a statistic beyond the ring as three integer columns,
-/// `name.hi`, `name.mid` and `name.lo` (sql::program::output_words), the others as declared.
+/// `name.hi`, `name.mid` and `name.lo` (sql::program::output_words), the others as declared, then
+/// the published flags of a confidentiality rule (sql::program::confidentiality) as `published`.
 inline table_schema word_columns(const sql::program& prog, const table_schema& schema) {
   const auto words = prog.output_words(schema.name);
   table_schema out{schema.name, {}, schema.max_rows};
@@ -96,6 +97,8 @@ inline table_schema word_columns(const sql::program& prog, const table_schema& s
       out.columns.push_back(schema.columns[c]);
     }
   }
+  if (prog.confidentiality(schema.name).flagged)
+    out.columns.push_back(column("published", column_type::integer));
   return out;
 }
 
@@ -397,6 +400,10 @@ inline clear_output join_approximate(const sql::program& prog, const table_schem
       schema.columns.push_back(col);
     }
     at += wide ? wide_words : 1;
+  }
+  if (prog.confidentiality(declared.name).flagged) {
+    joined.columns.push_back(out.columns.at(at));
+    schema.columns.push_back(column("published", column_type::integer));
   }
   return joined;
 }

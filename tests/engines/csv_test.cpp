@@ -333,3 +333,22 @@ BOOST_AUTO_TEST_CASE(garbage_never_crashes) {
   }
   BOOST_TEST_MESSAGE(parsed << " of 20000 garbage inputs parsed");
 }
+
+BOOST_AUTO_TEST_CASE(withheld_cells_are_rows_marked_c_with_the_rule) {
+  // A region, its count and a total beyond the ring (three words: 2^32 + 5 cents), then the
+  // published flags: north published, south withheld (its region kept, the values empty).
+  auto schema = table("by_region", {category("region", {"north", "south"}), integer("n", 0, 10), decimal("total", 2)}, 2);
+  const std::vector<std::vector<word>> columns{{0, 1}, {12, 0}, {0, 0}, {1, 0}, {5, 0}, {1, 0}};
+  const std::vector<unsigned> words{1, 1, 3};
+  output_flags flags;
+  flags.flagged = true;
+  flags.rule = "HAVING COUNT(*) >= 5";
+  flags.shown = {true, false, false};
+  BOOST_TEST(format_flagged_csv(schema, columns, 2, words, flags)
+               == "region,n,total,CONF_STATUS,CONF_RULE\n"
+                  "north,12,42949673.01,F,\n"
+                  "south,,,C,HAVING COUNT(*) >= 5\n");
+  // Without a rule: the plain table (the flags column is not read).
+  flags.flagged = false;
+  BOOST_TEST(format_flagged_csv(schema, columns, 1, words, flags) == "region,n,total\nnorth,12,42949673.01\n");
+}

@@ -162,11 +162,17 @@ result<clear_outputs> run_rss3(const sql::program& prog, const clear_tables& dat
   };
   for (const auto& schema : prog.outputs()) {
     auto& o = out[schema.name];
-    for (std::size_t c = 0; c <= schema.columns.size(); ++c) {
+    // A column per word (three for a value beyond the ring), the published flags of a
+    // confidentiality rule, then the valid flags.
+    const auto words = prog.output_words(schema.name);
+    std::size_t ncols = prog.confidentiality(schema.name).flagged ? 1 : 0;
+    for (std::size_t c = 0; c < schema.columns.size(); ++c)
+      ncols += c < words.size() ? words[c] : 1;
+    for (std::size_t c = 0; c <= ncols; ++c) {
       auto values = rebuild();
       if (!values)
         return std::move(values).err();
-      if (c < schema.columns.size())
+      if (c < ncols)
         o.columns.push_back(std::move(*values));
       else
         o.valid = std::move(*values);
@@ -278,7 +284,10 @@ int main(int argc, char** argv) {
     }
     std::cerr << "output `" << schema.name << "`: " << rows << " valid rows, "
               << o.valid.size() - rows << " invalid (dropped)\n";
-    auto csv = format_csv(schema, columns, rows);
+    const auto words = prog->output_words(schema.name);
+    const auto flags = prog->confidentiality(schema.name);
+    auto csv = flags.flagged ? format_flagged_csv(schema, columns, rows, words, flags)
+                             : format_csv(schema, columns, rows, words);
     if (out_dir.empty()) {
       std::cout << csv;
       continue;

@@ -335,8 +335,10 @@ BOOST_AUTO_TEST_CASE(random_group_sums_match) {
       sum = to6(sum);
       lo = to6(lo);
       auto gi = static_cast<std::size_t>(group);
-      // Suppressed groups (fewer than 2 rows) carry zeros.
+      // Withheld groups (one row) keep their region and carry zeros, published flag 0; empty
+      // groups are no row.
       i128 keep = n >= 2 ? 1 : 0;
+      i128 exists = n > 0 ? 1 : 0;
       // A sum beyond the ring comes in three words, hi 2^64 + mid 2^32 + lo (program::output_words).
       const bool wide_sum = prog->output_words("out").at(1) == wide_words;
       auto word_at = [&](std::size_t c) { return i128{static_cast<std::int64_t>(out.columns[c].a[gi])}; };
@@ -345,8 +347,9 @@ BOOST_AUTO_TEST_CASE(random_group_sums_match) {
                                     : word_at(1);
       const std::size_t after = wide_sum ? 1 + wide_words : 2;
       wide_sums += wide_sum && group == 0 ? 1 : 0;
-      bool ok = word_at(after) == keep * n && i128{static_cast<std::int64_t>(out.valid.a[gi])} == keep
-                && got_sum == keep * sum && word_at(after + 1) == keep * lo;
+      bool ok = word_at(0) == exists * group && word_at(after) == keep * n
+                && i128{static_cast<std::int64_t>(out.valid.a[gi])} == exists && got_sum == keep * sum
+                && word_at(after + 1) == keep * lo && word_at(after + 2) == keep;
       if (!ok && wrong++ < 3)
         BOOST_TEST_MESSAGE("mismatch in group " << group << " of " << source);
     }

@@ -36,8 +36,11 @@ inline std::string income_csv() {
   return s;
 }
 
-/// What the algorithm makes of persons_csv and income_csv (east, with one person, suppressed).
-inline const std::string expected_table = "region,persons,income\nnorth,6,6030\nsouth,4,4060\n";
+/// What the algorithm makes of persons_csv and income_csv: east, with one person, withheld by the
+/// rule and marked C (CONF_STATUS), its region kept and its values empty.
+inline const std::string expected_table = "region,persons,income,CONF_STATUS,CONF_RULE\n"
+                                          "north,6,6030,F,\nsouth,4,4060,F,\n"
+                                          "east,,,C,HAVING COUNT(*) >= 2\n";
 
 /// a's and b's custodians upload their inputs; the VMs then close the input phase and compute.
 inline void uploads_both_inputs(ct_cluster& c, const fixture_cta& f) {

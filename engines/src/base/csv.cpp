@@ -305,8 +305,10 @@ result<void> check_unique(const csv_table& table, const table_schema& schema, st
                 + "): remove or merge the repeated rows");
 }
 
-std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
-                       std::size_t rows, std::span<const unsigned> words) {
+namespace {
+
+std::string write_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
+                      std::size_t rows, std::span<const unsigned> words, const output_flags* flags) {
   std::string out;
   out.reserve((schema.columns.size() * 12 + 1) * (rows + 1));
   for (std::size_t c = 0; c < schema.columns.size(); ++c) {
@@ -314,26 +316,49 @@ std::string format_csv(const table_schema& schema, const std::vector<std::vector
       out.push_back(',');
     append_field(out, schema.columns[c].name);
   }
+  if (flags != nullptr)
+    out += ",CONF_STATUS,CONF_RULE";
   out.push_back('\n');
   // Where each schema column's words start among `columns`.
   std::vector<std::size_t> first(schema.columns.size());
-  for (std::size_t c = 0, at = 0; c < first.size(); ++c) {
-    first[c] = at;
-    at += c < words.size() ? words[c] : 1;
+  std::size_t published_at = 0;  // the published flags follow the last word
+  for (std::size_t c = 0; c < first.size(); ++c) {
+    first[c] = published_at;
+    published_at += c < words.size() ? words[c] : 1;
   }
   for (std::size_t r = 0; r < rows; ++r) {
+    const bool withheld = flags != nullptr && columns.at(published_at)[r] != 1;
     for (std::size_t c = 0; c < schema.columns.size(); ++c) {
       if (c > 0)
         out.push_back(',');
+      if (withheld && !(c < flags->shown.size() && flags->shown[c]))
+        continue;  // an empty field
       const auto& col = schema.columns[c];
       const auto at = first[c];
       append_field(out, c < words.size() && words[c] == wide_words
                           ? decode_wide(col, columns[at][r], columns[at + 1][r], columns[at + 2][r])
                           : decode_value(col, columns[at][r]));
     }
+    if (flags != nullptr) {
+      out += withheld ? ",C," : ",F,";
+      if (withheld)
+        append_field(out, flags->rule);
+    }
     out.push_back('\n');
   }
   return out;
+}
+
+} // namespace
+
+std::string format_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
+                       std::size_t rows, std::span<const unsigned> words) {
+  return write_csv(schema, columns, rows, words, nullptr);
+}
+
+std::string format_flagged_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
+                               std::size_t rows, std::span<const unsigned> words, const output_flags& flags) {
+  return write_csv(schema, columns, rows, words, flags.flagged ? &flags : nullptr);
 }
 
 } // namespace joconde::engines

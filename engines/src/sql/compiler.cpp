@@ -152,6 +152,19 @@ std::vector<unsigned> program::output_words(std::string_view output) const {
   return {};
 }
 
+output_flags program::confidentiality(std::string_view output) const {
+  output_flags f;
+  for (const auto& s : impl_->statements) {
+    if (s.output != output || !s.has_having)
+      continue;
+    f.flagged = true;
+    f.rule = "HAVING COUNT(*) >= " + std::to_string(s.having_min);
+    for (const auto& item : s.items)
+      f.shown.push_back(!has_aggregate(*item.value));
+  }
+  return f;
+}
+
 std::vector<std::string> program::unique_columns(std::string_view input) const {
   std::vector<bool> unique;
   const table_schema* schema = nullptr;

@@ -339,8 +339,29 @@ secret_table run_select(backend& b, const select_stmt& s,
   auto counts = counted != s.aggregates.end() ? results.at(*counted)
                 : by                          ? kernels::count(b, *by)
                                               : b.constant(static_cast<word>(table.rows), groups);
-  out.valid = s.has_having ? logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)))
-                           : b.lt(b.constant(0, groups), counts);
+  out.valid = b.lt(b.constant(0, groups), counts);
+  if (s.has_having) {
+    // The rule withholds, it does not drop: every group with rows is a row, as without the rule
+    // (program::confidentiality), and the rule's verdict is one more column, the published flags.
+    // A withheld group keeps its group columns; its values are zeroed.
+    auto published = logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)));
+    secret_table values;
+    values.rows = groups;
+    values.valid = published;
+    std::vector<std::size_t> masked;
+    for (std::size_t i = 0, at = 0; i < s.items.size(); ++i) {
+      const std::size_t words = s.items[i].value->wide ? wide_words : 1;
+      for (std::size_t k = 0; k < words && has_aggregate(*s.items[i].value); ++k) {
+        masked.push_back(at + k);
+        values.columns.push_back(std::move(out.columns[at + k]));
+      }
+      at += words;
+    }
+    clear_invalid(b, values);
+    for (std::size_t j = 0; j < masked.size(); ++j)
+      out.columns[masked[j]] = std::move(values.columns[j]);
+    out.columns.push_back(std::move(published));
+  }
   clear_invalid(b, out);
   return out;
 }

@@ -68,6 +68,14 @@ result<word> encode_value(const column_schema& col, std::string_view text);
 /// "true"/"false", the category's name, "#<hex>" for a key).
 std::string decode_value(const column_schema& col, word value);
 
+/// How an output marks the cells its confidentiality rule withholds (SDMX's CONF_STATUS: "F" free,
+/// "C" confidential): see sql::program::confidentiality.
+struct output_flags {
+  bool flagged = false;      ///< whether the output has a rule (and so the published column)
+  std::string rule;          ///< the rule, as written: "HAVING COUNT(*) >= 5"
+  std::vector<bool> shown;   ///< per schema column: kept for a withheld row (its group)
+};
+
 /// Words per value of an aggregate beyond the ring (kernels::wide_secret) in shares and outputs.
 inline constexpr unsigned wide_words = 3;
 

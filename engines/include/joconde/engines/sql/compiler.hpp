@@ -45,6 +45,11 @@ public:
   /// (format_csv's `words`). The output's shares carry one column per word, then the valid flags.
   std::vector<unsigned> output_words(std::string_view output) const;
 
+  /// The confidentiality rule of output `output` (format_csv's `flags`): with a HAVING rule, every
+  /// group is a row, and the run writes one more column after the words, 1 where the group is
+  /// published and 0 where the rule withholds it (its values zeroed, its group columns kept).
+  output_flags confidentiality(std::string_view output) const;
+
   /// Internal representation, for the executor.
   const program_impl& impl() const noexcept { return *impl_; }
 
