@@ -117,13 +117,14 @@ inline std::vector<conformance_case> cases() {
                  {persons()},
                  {output("o", {integer("a1", -1000, 1000), decimal("inc2", 2), integer("senior", 0, 1),
                               integer("ah", 0, 10'000), integer("neg", -200, 0),
-                              decimal("mix", 3), integer("grade", 0, 3)})},
+                              decimal("mix", 3), integer("grade", 0, 3), decimal("r0", 2)})},
                  "-- every arithmetic operator, CASE and an oblivious WHERE\n"
                  "INSERT INTO o SELECT age + 1 - 3 AS a1, income * 2 AS inc2,\n"
                  "  CASE WHEN age >= 65 THEN 1 ELSE 0 END AS senior, age * hours AS ah, -age AS neg,\n"
                  "  income * 3 + hours - 1.5 AS mix,\n"
                  "  CASE WHEN age < 18 THEN 0 WHEN age < 40 THEN 1 WHEN age < 65 THEN 2 ELSE 3 END"
-                 " AS grade\n"
+                 " AS grade,\n"
+                 "  ROUND(income * 3 + hours - 1.5, 0) AS r0\n"
                  "FROM persons WHERE employed AND NOT (region = 'east');",
                  {},
                  {}});

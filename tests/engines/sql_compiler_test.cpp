@@ -178,6 +178,16 @@ std::vector<broken> broken_programs() {
      "1:13: ", "this select may write 1000000 rows but `out` declares at most 10"},
     {"INSERT INTO out SELECT age + 1 FROM persons;", out_age(), "1:24: ",
      "name this select item with AS age"},
+    {"INSERT INTO out SELECT ROUND(income) AS total FROM persons;", out_total(), "1:36: ",
+     "expected `,` and the number of decimals in ROUND(value, decimals)"},
+    {"INSERT INTO out SELECT ROUND(income, 13) AS total FROM persons;", out_total(), "1:38: ",
+     "ROUND to 13 decimals: at most 12"},
+    {"INSERT INTO out SELECT ROUND(income, age) AS total FROM persons;", out_total(), "1:38: ",
+     "a whole number of decimals, 0 to 12"},
+    {"INSERT INTO out SELECT ROUND(region, 1) AS total FROM persons;", out_total(), "1:30: ",
+     "ROUND needs a number, but region is category"},
+    {"INSERT INTO out SELECT ROUND(hours, 1) AS total FROM persons;", out_total(), "1:24: ",
+     "hours"},
   };
 }
 
@@ -302,7 +312,7 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
     "SELECT SUM(amount) AS total, REGR_SLOPE(persons.age, incomes.weight) AS slope\n"
     "FROM persons JOIN incomes ON incomes.id = persons.id;\n"
     "INSERT INTO spread SELECT STDDEV_SAMP(age) AS sd, VAR_SAMP(age) AS v, CORR(age, weight) AS c,\n"
-    "  REGR_INTERCEPT(age, weight) AS i, MIN(age) AS lo, MAX(age) AS hi FROM persons;\n";
+    "  ROUND(REGR_INTERCEPT(age, weight), 1) AS i, MIN(age) AS lo, MAX(age) AS hi FROM persons;\n";
   auto r = sql::compile(main, inputs(), outs,
                         {{"incomes", "CHECK amount >= 0; CHECK COUNT(*) >= 100;"},
                          {"persons", "CHECK age BETWEEN 0 AND 120;"}});

@@ -527,6 +527,35 @@ BOOST_AUTO_TEST_CASE(input_valid_flags_are_ignored_every_uploaded_row_counts) {
   BOOST_TEST(at(out.columns[1], 0) == total);
 }
 
+BOOST_AUTO_TEST_CASE(round_to_decimals_half_away_from_zero) {
+  // ROUND of decimals (negative ones among them), to whole numbers (an integer column), of a value
+  // with fewer decimals (itself), in arithmetic, and of an aggregate. The same conversion is
+  // tested at its ties, on exact and noisy backends, in sql_conversion_test.
+  auto p = compile_or_fail(
+    "INSERT INTO out SELECT ROUND(balance, 1) AS b1, ROUND(balance, 0) AS b0, ROUND(age, 2) AS same,\n"
+    "  ROUND(balance, 1) * 2 AS twice FROM persons;\n"
+    "INSERT INTO mean SELECT ROUND(AVG(balance), 1) AS m FROM persons;",
+    {table("out", {decimal("b1", 1, 0, 0), integer("b0", 0, 0), integer("same", 0, 0), decimal("twice", 1, 0, 0)}, 100),
+     table("mean", {decimal("m", 1, 0, 0)})});
+  BOOST_TEST((std::find(p.features().begin(), p.features().end(), "round") != p.features().end()));
+  auto res = run(p, both());
+  const auto& out = res.outputs.at("out");
+  BOOST_TEST_REQUIRE(out.columns.size() == 4u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    BOOST_TEST_CONTEXT("row " << i << ", balance " << balances[i]) {
+      BOOST_TEST(at(out.columns[0], i) == round_div(balances[i], 10));
+      BOOST_TEST(at(out.columns[1], i) == round_div(balances[i], 100));
+      BOOST_TEST(at(out.columns[2], i) == ages[i]);
+      BOOST_TEST(at(out.columns[3], i) == 2 * round_div(balances[i], 10));
+    }
+  }
+  i64 sum = 0;
+  for (auto v : balances)
+    sum += v;
+  // AVG inside ROUND is the fixed-point mean; ROUND rounds it exactly (here it is far from a tie).
+  BOOST_TEST(at(res.outputs.at("mean").columns[0], 0) == round_div(sum, 6 * 10));
+}
+
 BOOST_AUTO_TEST_CASE(negative_values_round_half_away_from_zero) {
   auto p = compile_or_fail(
     "INSERT INTO out SELECT SUM(balance) AS s0, AVG(balance) AS a1, MIN(balance) AS m1,\n"

@@ -30,6 +30,8 @@ const char* aggregate_feature(kernels::aggregate a) {
 void expr_features(const expr& e, std::vector<std::string>& used) {
   if (e.kind == expr_kind::case_when)
     used.emplace_back("case");
+  if (e.kind == expr_kind::round)
+    used.emplace_back("round");
   if (e.kind == expr_kind::binary && e.op == binary_op::div)
     used.emplace_back("division");
   if (e.kind == expr_kind::aggregate)
@@ -204,6 +206,7 @@ std::vector<std::string> all_features() {
           "having",
           "case",
           "division",
+          "round",
           "aggregate.count",
           "aggregate.sum",
           "aggregate.avg",

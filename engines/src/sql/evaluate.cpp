@@ -111,6 +111,7 @@ secret evaluate(backend& b, const expr& e, const frame& f) {
     case expr_kind::between: return between(b, e, f);
     case expr_kind::in_list: return in_list(b, e, f);
     case expr_kind::case_when: return case_when(b, e, f);
+    case expr_kind::round: return convert(b, evaluate(b, *e.args[0], f), e.rounding);
     case expr_kind::aggregate: return f.aggregates->at(&e);
   }
   return b.constant(0, f.n);

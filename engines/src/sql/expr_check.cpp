@@ -493,6 +493,41 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
 
 } // namespace
 
+/// ROUND(x, d): x rounded half away from zero to d decimals, exactly (the conversion of an output
+/// column, §3.1 of docs/task-language.md); x itself where it has no more than d decimals.
+void check_round(expr& e, const scope& sc) {
+  auto& x = *e.args[0];
+  if (!number(x))
+    throw sql_error(x.pos, "ROUND needs a number, but " + quote(x, sc.source) + " is " + describe(x.type));
+  if (!x.range.bounded)
+    refuse_unbounded(e, sc.source);
+  const int d = static_cast<int>(e.number);
+  if (x.type.bin == 0 && x.type.dec <= d) {
+    e.type = x.type;
+    e.range = x.range;
+    return;
+  }
+  e.rounding = decimal_conversion(x, x.type, x.range, d, sc.source);
+  e.type = value_type{};
+  e.type.dec = d;
+  e.type.integral = d == 0;
+  // The rounded bounds: the value's own, scaled to 10^-d units, a unit of margin each way.
+  const int128 den = x.type.bin > 0 ? int128{1} << x.type.bin : 1;
+  const int128 num = x.type.bin < 0 ? int128{1} << -x.type.bin : 1;
+  const int k = d - x.type.dec;
+  auto scaled = [&](int128 v) {
+    auto a = v * num;
+    auto b = den;
+    if (k >= 0)
+      a *= pow10(k);
+    else
+      b *= pow10(-k);
+    return a / b;
+  };
+  e.range = interval{scaled(x.range.lo) - 1, scaled(x.range.hi) + 1, true};
+  prove(e, e.range, sc.source);
+}
+
 void check_expr(expr& e, const scope& sc, bool in_aggregate) {
   if (e.kind == expr_kind::aggregate) {
     check_aggregate(e, sc, in_aggregate);
@@ -535,6 +570,7 @@ void check_expr(expr& e, const scope& sc, bool in_aggregate) {
     case expr_kind::between: check_between(e, sc); break;
     case expr_kind::in_list: check_in_list(e, sc); break;
     case expr_kind::case_when: check_case(e, sc); break;
+    case expr_kind::round: check_round(e, sc); break;
     case expr_kind::aggregate: break;
   }
 }

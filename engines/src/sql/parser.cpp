@@ -503,7 +503,32 @@ private:
     return e;
   }
 
+  /// ROUND(value, digits): digits a whole number from 0 to 12 (the name is next).
+  expr_ptr round_call() {
+    const auto& name = next();
+    auto e = node(expr_kind::round, name.pos);
+    e->name = "ROUND";
+    expect_symbol("(");
+    e->args.push_back(expression());
+    if (!at_symbol(","))
+      expected("`,` and the number of decimals in ROUND(value, decimals)");
+    next();
+    if (peek().kind != token_kind::integer)
+      expected("a whole number of decimals, 0 to 12, in ROUND(value, decimals)");
+    const auto& digits = next();
+    auto d = parse_integer(digits);
+    if (d > 12)
+      throw sql_error(digits.pos, "ROUND to " + digits.text + " decimals: at most 12 (the decimals "
+                                  "an output column may have)");
+    e->number = d;
+    expect_symbol(")");
+    e->end = prev_end();
+    return e;
+  }
+
   expr_ptr call() {
+    if (upper(peek().text) == "ROUND")
+      return round_call();
     const auto& name = next();
     auto e = node(expr_kind::aggregate, name.pos);
     e->name = upper(name.text);
@@ -516,9 +541,9 @@ private:
       {"REGR_INTERCEPT", kernels::aggregate::regr_intercept}}};
     auto it = std::find_if(aggs.begin(), aggs.end(), [&](auto& a) { return a.first == e->name; });
     if (it == aggs.end())
-      throw sql_error(name.pos, "unknown function `" + name.text + "`; the functions are COUNT, "
-                                "SUM, AVG, MIN, MAX, VAR_SAMP, STDDEV_SAMP, CORR, REGR_SLOPE and "
-                                "REGR_INTERCEPT");
+      throw sql_error(name.pos, "unknown function `" + name.text + "`; the functions are ROUND, "
+                                "COUNT, SUM, AVG, MIN, MAX, VAR_SAMP, STDDEV_SAMP, CORR, REGR_SLOPE "
+                                "and REGR_INTERCEPT");
     e->agg = it->second;
     expect_symbol("(");
     bool two = e->agg == kernels::aggregate::corr || e->agg == kernels::aggregate::regr_slope

@@ -87,6 +87,27 @@ struct interval {
 
 // -- expressions ---------------------------------------------------------------------------------
 
+/// One step of an exact division by a public power of ten: q += (r * mul) >> shift, then
+/// r -= that * divisor.
+struct division_pass {
+  word mul = 1;        ///< ceil(2^shift / divisor)
+  unsigned shift = 0;  ///< fraction bits of the reciprocal
+};
+
+/// How a checked value becomes its output column, rounded half away from zero exactly: x * pre_mul,
+/// then either (x * mul) / 2^shift rounded (kernels::round_shift), or, with a divisor, the
+/// magnitude floored by 2^pre_shift, plus divisor / 2, floored by the divisor by approximate
+/// quotient passes and an exact correction from the remainder, and the sign put back. Each step
+/// is skipped when it is the identity.
+struct conversion {
+  word pre_mul = 1;                   ///< lifts a negative binary scale
+  unsigned pre_shift = 0;             ///< drops binary fraction bits before a decimal division
+  word mul = 1;                       ///< power of ten to multiply by (no divisor)
+  unsigned shift = 0;                 ///< bits dropped after the multiply (no divisor)
+  word divisor = 0;                   ///< power of ten to divide by, half away from zero (0: none)
+  std::vector<division_pass> passes;  ///< the approximate quotient steps (with a divisor)
+};
+
 /// The kinds of expression node.
 enum class expr_kind {
   literal,    ///< number, text or boolean constant
@@ -98,6 +119,7 @@ enum class expr_kind {
   in_list,    ///< args: value, then the literals
   case_when,  ///< args: when1, then1, ..., [else]
   aggregate,  ///< args: the aggregated row expressions (none for COUNT(*))
+  round,      ///< ROUND(value, digits): args: value; `number` the digits
 };
 
 /// Binary operators.
@@ -119,6 +141,7 @@ struct expr {
   binary_op op = binary_op::add;  ///< binary: the operator
   bool negated = false;         ///< NOT BETWEEN / NOT IN
   bool has_else = false;        ///< CASE with ELSE
+  conversion rounding;          ///< ROUND: to its digits, half away from zero (checker)
   std::vector<expr_ptr> args;     ///< operands, in source order
 
   // Filled by the checker.
@@ -151,27 +174,6 @@ struct column_ref {
   std::string name;        ///< column name as written
   position pos;            ///< where it is written
   std::size_t column = 0;  ///< index in the (joined) row
-};
-
-/// One step of an exact division by a public power of ten: q += (r * mul) >> shift, then
-/// r -= that * divisor.
-struct division_pass {
-  word mul = 1;        ///< ceil(2^shift / divisor)
-  unsigned shift = 0;  ///< fraction bits of the reciprocal
-};
-
-/// How a checked value becomes its output column, rounded half away from zero exactly: x * pre_mul,
-/// then either (x * mul) / 2^shift rounded (kernels::round_shift), or, with a divisor, the
-/// magnitude floored by 2^pre_shift, plus divisor / 2, floored by the divisor by approximate
-/// quotient passes and an exact correction from the remainder, and the sign put back. Each step
-/// is skipped when it is the identity.
-struct conversion {
-  word pre_mul = 1;                   ///< lifts a negative binary scale
-  unsigned pre_shift = 0;             ///< drops binary fraction bits before a decimal division
-  word mul = 1;                       ///< power of ten to multiply by (no divisor)
-  unsigned shift = 0;                 ///< bits dropped after the multiply (no divisor)
-  word divisor = 0;                   ///< power of ten to divide by, half away from zero (0: none)
-  std::vector<division_pass> passes;  ///< the approximate quotient steps (with a divisor)
 };
 
 /// One `expr [AS name]` of a select list.
