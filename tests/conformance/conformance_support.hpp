@@ -182,13 +182,14 @@ inline std::vector<conformance_case> cases() {
                  {persons()},
                  {output("o", {integer("age", 0, 120), category("sex", {"f", "m"}), integer("n", 0, 1'000'000),
                               decimal("income", 2), decimal("mean_hours", 3), decimal("sd_hours", 3),
-                              decimal("var_hours", 3), decimal("mean_income", 2)})},
+                              decimal("var_hours", 3), decimal("mean_income", 2), decimal("wmean", 2)})},
                  "-- 242 groups over up to 10^5 rows: formed by sorting (most never occur at small sizes)\n"
                  "INSERT INTO o SELECT age, sex, COUNT(*) AS n, SUM(income) AS income, AVG(hours) AS mean_hours,\n"
-                 "  STDDEV_SAMP(hours) AS sd_hours, VAR_SAMP(hours) AS var_hours, AVG(income) AS mean_income\n"
+                 "  STDDEV_SAMP(hours) AS sd_hours, VAR_SAMP(hours) AS var_hours, AVG(income) AS mean_income,\n"
+                 "  SUM(income * hours) / SUM(hours) AS wmean\n"
                  "FROM persons WHERE employed GROUP BY age, sex HAVING COUNT(*) >= 2;",
                  {},
-                 {"o.sd_hours", "o.var_hours"}});
+                 {"o.sd_hours", "o.var_hours", "o.wmean"}});
   all.push_back({"join_projection_and_aggregate",
                  {persons(), taxes()},
                  {output("rows", {integer("age", 0, 120), decimal("tax", 2), integer("year", 2000, 2030)}),

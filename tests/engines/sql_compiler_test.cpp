@@ -178,6 +178,8 @@ std::vector<broken> broken_programs() {
      "1:13: ", "this select may write 1000000 rows but `out` declares at most 10"},
     {"INSERT INTO out SELECT age + 1 FROM persons;", out_age(), "1:24: ",
      "name this select item with AS age"},
+    {"INSERT INTO out SELECT SUM(income) / SUM(balance) AS total FROM persons;", out_total(), "1:38: ",
+     "divisor SUM(balance) may be zero or negative"},
     {"INSERT INTO out SELECT ROUND(income) AS total FROM persons;", out_total(), "1:36: ",
      "expected `,` and the number of decimals in ROUND(value, decimals)"},
     {"INSERT INTO out SELECT ROUND(income, 13) AS total FROM persons;", out_total(), "1:38: ",

@@ -527,6 +527,40 @@ BOOST_AUTO_TEST_CASE(input_valid_flags_are_ignored_every_uploaded_row_counts) {
   BOOST_TEST(at(out.columns[1], 0) == total);
 }
 
+BOOST_AUTO_TEST_CASE(weighted_means_divide_by_a_sum_of_weights) {
+  // SUM(income * weight) / SUM(weight): weights from 1 up, so the divisor is 0 only for a group
+  // without rows (East), where it counts as 1 and the mean is 0; the weighted mean lies within
+  // income's range, which is what lets the compiler accept it. Also per COUNT(*), and over all
+  // rows.
+  auto p = compile_or_fail(
+    "INSERT INTO by_region SELECT region, SUM(income * weight) / SUM(weight) AS wmean,\n"
+    "  SUM(weight) / COUNT(*) AS mean_w FROM persons GROUP BY region;\n"
+    "INSERT INTO overall SELECT SUM(income * weight) / SUM(weight) AS wmean FROM persons WHERE age > 200;",
+    {table("by_region", {category("region", {"North", "South", "East"}), decimal("wmean", 2, 0, 0),
+                         decimal("mean_w", 3, 0, 0)}),
+     table("overall", {decimal("wmean", 2, 0, 0)})},
+    {}, 1'000'000);
+  auto res = run(p, both());
+  const auto& out = res.outputs.at("by_region");
+  for (std::size_t g = 0; g < 3; ++g) {
+    i64 num = 0, den = 0, n = 0;
+    for (std::size_t i = 0; i < 6; ++i)
+      if (regions[i] == static_cast<i64>(g)) {
+        num += incomes_enc[i] * weights[i];
+        den += weights[i];
+        ++n;
+      }
+    BOOST_TEST_CONTEXT("region " << g) {
+      BOOST_TEST(at(out.valid, g) == (n > 0 ? 1 : 0));
+      // Fixed point, then rounded exactly: within one cent of the exact weighted mean.
+      BOOST_TEST(std::abs(at(out.columns[1], g) - (n > 0 ? round_div(num, den) : 0)) <= 1);
+      BOOST_TEST(std::abs(at(out.columns[2], g) - (n > 0 ? round_div(den * 1000, n) : 0)) <= 1);
+    }
+  }
+  // No row passes: the divisor 0 counts as 1, the mean is 0.
+  BOOST_TEST(at(res.outputs.at("overall").columns[0], 0) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(round_to_decimals_half_away_from_zero) {
   // ROUND of decimals (negative ones among them), to whole numbers (an integer column), of a value
   // with fewer decimals (itself), in arithmetic, and of an aggregate. The same conversion is

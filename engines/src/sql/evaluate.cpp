@@ -43,8 +43,12 @@ secret binary(backend& b, const expr& e, const frame& f) {
       if (is_literal(*e.args[0]))
         return b.mul_public(evaluate(b, *e.args[1], f), static_cast<word>(e.args[0]->number));
       return b.mul(evaluate(b, *e.args[0], f), evaluate(b, *e.args[1], f));
-    case binary_op::div:
-      return b.div(operand(b, e, 0, f), operand(b, e, 1, f), kernels::stat_frac);
+    case binary_op::div: {
+      auto d = operand(b, e, 1, f);
+      if (e.empty_as_one)  // 0 only for a group without rows: one unit of the aligned scale there
+        d = b.add(d, b.mul_public(b.eq(d, b.constant(0, d.size())), e.factors[1]));
+      return b.div(operand(b, e, 0, f), d, kernels::stat_frac);
+    }
     case binary_op::logic_and: return b.mul(evaluate(b, *e.args[0], f), evaluate(b, *e.args[1], f));
     case binary_op::logic_or: {
       auto x = evaluate(b, *e.args[0], f);

@@ -3,6 +3,7 @@
 #include "joconde/engines/sql/checker.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace joconde::engines::sql {
 
@@ -257,6 +258,41 @@ void refuse_wide_operand(const expr& e, std::string_view source) {
                                 + "not inside " + quote(e, source));
 }
 
+/// Whether a divisor is positive wherever its group has rows: COUNT, or SUM of values declared
+/// above 0 (so 0 only for a group without rows).
+bool positive_where_rows(const expr& r) {
+  if (r.kind != expr_kind::aggregate)
+    return false;
+  if (r.agg == kernels::aggregate::count)
+    return true;
+  return r.agg == kernels::aggregate::sum && r.args.size() == 1 && r.args[0]->range.bounded
+         && r.args[0]->range.lo >= 1;
+}
+
+/// SUM(x * w) / SUM(w) (or SUM(w * x)) for w >= 1 (positive_where_rows): a weighted mean of x, so
+/// within x's declared bounds (and 0 for a group without rows), in the quotient's encoding (real
+/// value * 2^stat_frac), with a margin for the division protocol's error; none for other divisions.
+std::optional<interval> weighted_mean_range(const expr& l, const expr& r, std::string_view source) {
+  if (l.kind != expr_kind::aggregate || l.agg != kernels::aggregate::sum || !positive_where_rows(r)
+      || r.agg != kernels::aggregate::sum)
+    return std::nullopt;
+  const auto& p = *l.args[0];
+  if (p.kind != expr_kind::binary || p.op != binary_op::mul)
+    return std::nullopt;
+  const auto w = quote(*r.args[0], source);
+  const expr* x = quote(*p.args[1], source) == w ? p.args[0].get()
+                  : quote(*p.args[0], source) == w ? p.args[1].get()
+                                                   : nullptr;
+  if (x == nullptr || x->type.bin != 0 || !x->range.bounded || x->type.dec < 0 || x->type.dec > 18)
+    return std::nullopt;
+  const i128 one = i128{1} << kernels::stat_frac;
+  const i128 unit = pow10(x->type.dec);
+  auto lo = std::min<i128>(x->range.lo, 0) * one / unit;
+  auto hi = std::max<i128>(x->range.hi, 0) * one / unit;
+  const auto margin = std::max(-lo, hi) / (i128{1} << 28) + 3;
+  return interval{lo - margin, hi + margin, true};
+}
+
 void check_arithmetic(expr& e, const scope& sc) {
   auto& l = *e.args[0];
   auto& r = *e.args[1];
@@ -288,11 +324,18 @@ void check_arithmetic(expr& e, const scope& sc) {
   } else if (e.op == binary_op::sub) {
     e.range = interval{a.lo - b.hi, a.hi - b.lo, true};
   } else {
+    if (b.lo <= 0 && positive_where_rows(r)) {
+      // 0 only for a group without rows: the division counts it as one unit there (evaluate.cpp).
+      e.empty_as_one = true;
+      b.lo = std::max<i128>(b.lo, factor_of(e, 1));
+    }
     if (b.lo <= 0)
       throw sql_error(r.pos, "divisor " + quote(r, sc.source)
                                + " may be zero or negative; declare a RANGE above 0"
                                + (columns_of(r).empty() ? std::string{}
-                                                        : " for " + either(columns_of(r))));
+                                                        : " for " + either(columns_of(r)))
+                               + " (a COUNT, or a SUM of values declared above 0, may divide: it is "
+                                 "0 only where a group has no rows)");
     if (b.hi >= (i128{1} << 48))
       throw sql_error(r.pos, "divisor " + quote(r, sc.source) + " may reach "
                                + format_bound(b.hi)
@@ -303,6 +346,8 @@ void check_arithmetic(expr& e, const scope& sc) {
     e.type = value_type{};
     e.type.bin = static_cast<int>(kernels::stat_frac);
     e.range = interval{*std::min_element(q, q + 4) - 1, *std::max_element(q, q + 4) + 1, true};
+    if (auto mean = weighted_mean_range(l, r, sc.source))
+      e.range = interval{std::max(e.range.lo, mean->lo), std::min(e.range.hi, mean->hi), true};
   }
   prove(e, e.range, sc.source);
 }

@@ -141,6 +141,8 @@ struct expr {
   binary_op op = binary_op::add;  ///< binary: the operator
   bool negated = false;         ///< NOT BETWEEN / NOT IN
   bool has_else = false;        ///< CASE with ELSE
+  bool empty_as_one = false;    ///< division: its divisor, a COUNT or a SUM of values >= 1, is 0
+                                ///< only for a group without rows, and counts as one unit there
   conversion rounding;          ///< ROUND: to its digits, half away from zero (checker)
   std::vector<expr_ptr> args;     ///< operands, in source order
 
