@@ -210,15 +210,16 @@ sql::program bench_program(const std::string& source, std::vector<table_schema> 
   return std::move(*prog);
 }
 
-/// Input tables `a` (and `b`) of n random rows, secret-shared by party 0 (untimed). The keys of
-/// `a` are the even numbers, those of `b` alternate even and odd: half of the rows match.
-prepared bench_tables(backend& be, unsigned party, std::size_t n, std::size_t tables) {
+/// Input tables `a` (and `b`) of n random rows, secret-shared by party 0 (untimed), g among the
+/// first `groups` categories. The keys of `a` are the even numbers, those of `b` alternate even and
+/// odd: half of the rows match.
+prepared bench_tables(backend& be, unsigned party, std::size_t n, std::size_t tables, std::size_t groups = 10) {
   prepared p;
   for (std::size_t t = 0; t < tables; ++t) {
     std::mt19937_64 gen{77 + t};
     std::vector<word> g(n), x(n), k(n), c(n);
     for (std::size_t r = 0; r < n; ++r) {
-      g[r] = gen() % 10;
+      g[r] = gen() % groups;
       x[r] = gen() % 1'000'001;
       k[r] = t == 0 ? 2 * r : 2 * r + (r % 2);
       c[r] = gen() % 4096;
@@ -233,10 +234,12 @@ prepared bench_tables(backend& be, unsigned party, std::size_t n, std::size_t ta
   return p;
 }
 
-/// A figure that runs `prog` on `tables` inputs of n rows.
-figure sql_figure(std::string name, std::size_t n, std::size_t tables, sql::program prog) {
+/// A figure that runs `prog` on `tables` inputs of n rows (g among the first `groups` categories).
+figure sql_figure(std::string name, std::size_t n, std::size_t tables, sql::program prog, std::size_t groups = 10) {
   return {std::move(name), n, false,
-          [tables](backend& be, unsigned party, std::size_t rows) { return bench_tables(be, party, rows, tables); },
+          [tables, groups](backend& be, unsigned party, std::size_t rows) {
+            return bench_tables(be, party, rows, tables, groups);
+          },
           [prog](backend& be, prepared& p) { sql::run(prog, be, p.tables); }};
 }
 
@@ -273,6 +276,14 @@ void add_sql_figures(std::vector<figure>& out) {
                   "FROM a JOIN b ON a.k = b.k GROUP BY a.g HAVING COUNT(*) >= 10;",
                   {bench_table("a", million), bench_table("b", million)},
                   bench_output("o", {"g", "n", "mean", "sd"}, true, {"mean", "sd"}))));
+  // Issue 17: MEDIAN per group over 6 groups (the categories of g cut to six).
+  auto six = bench_table("a", million);
+  six.columns[0].domain.resize(6);
+  auto medians = bench_output("o", {"g", "m"}, true, {"m"});
+  medians.columns[0].domain.resize(6);
+  out.push_back(sql_figure("median_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT g, MEDIAN(x) AS m FROM a GROUP BY g;", {six}, medians),
+                           6));
   // SUM and AVG beyond the ring: x declared up to 10^14 (cents of 10^12 EUR), so both run in two
   // limbs (the values themselves are bench_tables' below 10^6: the cost does not depend on them).
   auto amounts = bench_table("a", 10 * million);

@@ -173,9 +173,11 @@ inline std::vector<conformance_case> cases() {
                  {persons()},
                  {output("o", {category("region", {"north", "south", "east"}),
                               category("sex", {"f", "m"}), integer("n", 0, 1'000'000),
-                              decimal("income", 2), integer("low", 0, 120)})},
+                              decimal("income", 2), integer("low", 0, 120), decimal("med_age", 1),
+                              decimal("med_income", 2)})},
                  "INSERT INTO o SELECT region, sex, COUNT(*) AS n, SUM(income) AS income,\n"
-                 "  MIN(age) AS low FROM persons GROUP BY region, sex;",
+                 "  MIN(age) AS low, MEDIAN(age) AS med_age, MEDIAN(income) AS med_income\n"
+                 "FROM persons GROUP BY region, sex;",
                  {},
                  {}});
   all.push_back({"group_by_sorted",

@@ -561,6 +561,39 @@ BOOST_AUTO_TEST_CASE(weighted_means_divide_by_a_sum_of_weights) {
   BOOST_TEST(at(res.outputs.at("overall").columns[0], 0) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(medians_per_group_and_overall) {
+  // MEDIAN per region (North: 3 rows, South: 3, East: none) and over every row (6 rows: the mean
+  // of the two middle ones, -0.10 and 0.00, a tie at -0.05 that one decimal rounds away from zero).
+  auto p = compile_or_fail(
+    "INSERT INTO by_region SELECT region, MEDIAN(income) AS m, MEDIAN(age) AS a FROM persons GROUP BY region;\n"
+    "INSERT INTO overall SELECT MEDIAN(balance) AS m2, MEDIAN(balance) AS m1 FROM persons;",
+    {table("by_region", {category("region", {"North", "South", "East"}), decimal("m", 2, 0, 0), decimal("a", 1, 0, 0)}),
+     table("overall", {decimal("m2", 2, 0, 0), decimal("m1", 1, 0, 0)})});
+  BOOST_TEST((std::find(p.features().begin(), p.features().end(), "aggregate.median") != p.features().end()));
+  auto res = run(p, both());
+  const auto& out = res.outputs.at("by_region");
+  for (i64 g = 0; g < 3; ++g) {
+    std::vector<i64> inc, age;
+    for (std::size_t i = 0; i < 6; ++i)
+      if (regions[i] == g) {
+        inc.push_back(incomes_enc[i]);
+        age.push_back(ages[i]);
+      }
+    BOOST_TEST_CONTEXT("region " << g) {
+      BOOST_TEST(at(out.valid, static_cast<std::size_t>(g)) == (inc.empty() ? 0 : 1));
+      if (inc.empty())
+        continue;
+      std::sort(inc.begin(), inc.end());
+      std::sort(age.begin(), age.end());
+      BOOST_TEST(at(out.columns[1], static_cast<std::size_t>(g)) == inc[1]);       // three rows: the middle one
+      BOOST_TEST(at(out.columns[2], static_cast<std::size_t>(g)) == age[1] * 10);  // in tenths
+    }
+  }
+  const auto& all = res.outputs.at("overall");
+  BOOST_TEST(at(all.columns[0], 0) == -5);  // (-10 + 0) / 2 cents
+  BOOST_TEST(at(all.columns[1], 0) == -1);  // -0.05 to one decimal: -0.1
+}
+
 BOOST_AUTO_TEST_CASE(round_to_decimals_half_away_from_zero) {
   // ROUND of decimals (negative ones among them), to whole numbers (an integer column), of a value
   // with fewer decimals (itself), in arithmetic, and of an aggregate. The same conversion is

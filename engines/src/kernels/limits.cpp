@@ -85,6 +85,10 @@ bool fits(aggregate agg, real n, const span_of& a, const span_of& a2) {
     case aggregate::min:
     case aggregate::max:
       return a.magnitude() < two62 && a.width() < two62;
+    case aggregate::median:
+      // The sort key x 2^r + row, with r the bits of n, and twice the median.
+      return a.magnitude() * std::ldexp(real{1}, static_cast<int>(median_row_bits(static_cast<std::uint64_t>(n))) + 1)
+             < two62;
     case aggregate::var_samp:
       return variance_fits(n, a);
     case aggregate::stddev_samp:
@@ -121,6 +125,7 @@ const char* name_of(aggregate agg) {
     case aggregate::corr: return "CORR";
     case aggregate::regr_slope: return "REGR_SLOPE";
     case aggregate::regr_intercept: return "REGR_INTERCEPT";
+    case aggregate::median: return "MEDIAN";
   }
   return "aggregate";
 }
@@ -261,7 +266,7 @@ result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_
                               std::int64_t hi, word mul, word div, std::int64_t lo2, std::int64_t hi2) {
   const auto name = std::string{name_of(agg)};
   const bool two = two_arguments(agg);
-  if (agg == aggregate::count || agg == aggregate::min || agg == aggregate::max)
+  if (agg == aggregate::count || agg == aggregate::min || agg == aggregate::max || agg == aggregate::median)
     return fail(errc::unsupported, name + " has no form beyond the ring (it never needs one)");
   if (lo > hi || (two && lo2 > hi2))
     return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)

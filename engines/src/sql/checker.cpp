@@ -297,15 +297,17 @@ void choose_grouping(select_stmt& s) {
   const bool masks_fit = g * n <= static_cast<double>(max_mask_elements);
   s.sorted_grouping = !masks_fit || masks > sort;
   const bool extremum = std::any_of(s.aggregates.begin(), s.aggregates.end(), [](const expr* e) {
-    return e->agg == kernels::aggregate::min || e->agg == kernels::aggregate::max;
+    return e->agg == kernels::aggregate::min || e->agg == kernels::aggregate::max
+           || e->agg == kernels::aggregate::median;
   });
   if (!s.sorted_grouping || !extremum)
     return;
   if (s.groups > 4096 || !masks_fit)
     throw sql_error(s.group_by.front().pos,
-                    "MIN and MAX need one-hot group masks, at most 4096 groups and " + std::to_string(max_mask_elements)
-                      + " (groups x rows), but this GROUP BY gives " + std::to_string(s.groups) + " groups over up to "
-                      + std::to_string(s.max_rows) + " rows; group by fewer values for MIN and MAX");
+                    "MIN, MAX and MEDIAN need one-hot group masks, at most 4096 groups and "
+                      + std::to_string(max_mask_elements) + " (groups x rows), but this GROUP BY gives "
+                      + std::to_string(s.groups) + " groups over up to " + std::to_string(s.max_rows)
+                      + " rows; group by fewer values for MIN, MAX and MEDIAN");
   s.sorted_grouping = false;
 }
 

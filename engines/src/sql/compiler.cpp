@@ -18,6 +18,7 @@ const char* aggregate_feature(kernels::aggregate a) {
     case kernels::aggregate::avg: return "aggregate.avg";
     case kernels::aggregate::min: return "aggregate.min";
     case kernels::aggregate::max: return "aggregate.max";
+    case kernels::aggregate::median: return "aggregate.median";
     case kernels::aggregate::var_samp: return "aggregate.var_samp";
     case kernels::aggregate::stddev_samp: return "aggregate.stddev_samp";
     case kernels::aggregate::corr: return "aggregate.corr";
@@ -212,6 +213,7 @@ std::vector<std::string> all_features() {
           "aggregate.avg",
           "aggregate.min",
           "aggregate.max",
+          "aggregate.median",
           "aggregate.var_samp",
           "aggregate.stddev_samp",
           "aggregate.corr",

@@ -150,6 +150,12 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
     case kernels::aggregate::corr: return kernels::corr(b, by, args[0], args[1]);
     case kernels::aggregate::regr_slope: return kernels::regr_slope(b, by, args[0], args[1]);
     case kernels::aggregate::regr_intercept: return kernels::regr_intercept(b, by, args[0], args[1]);
+    case kernels::aggregate::median:
+      if (by.masks() == nullptr)
+        throw engine_failure(fail(errc::invalid_state, "MEDIAN needs one-hot group masks, not sorted groups"));
+      return kernels::median_twice(b, *by.masks(), by.groups(), args[0],
+                                   static_cast<std::int64_t>(e.args[0]->range.lo),
+                                   static_cast<std::int64_t>(e.args[0]->range.hi));
   }
   return b.constant(0, by.groups());
 }

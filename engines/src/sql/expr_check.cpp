@@ -162,6 +162,13 @@ void type_statistic(expr& e, i128 n) {
       e.type = x.type;
       e.range = x.range;
       break;
+    case kernels::aggregate::median:
+      // Twice the median, exactly: one more binary fraction bit.
+      e.type = x.type;
+      e.type.integral = false;
+      e.type.bin = x.type.bin + 1;
+      e.range = interval{std::min<i128>(0, 2 * lo), std::max<i128>(0, 2 * hi), true};
+      break;
     case kernels::aggregate::avg:
       e.range = interval{std::min<i128>(0, lo) * one, std::max<i128>(0, hi) * one, true};
       break;
@@ -221,7 +228,8 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   }
   check_aggregate_args(e, sc);
   type_statistic(e, n);
-  const bool may_widen = e.agg != kernels::aggregate::min && e.agg != kernels::aggregate::max;
+  const bool may_widen = e.agg != kernels::aggregate::min && e.agg != kernels::aggregate::max
+                         && e.agg != kernels::aggregate::median;
   if (!may_widen)
     prove(e, e.range, sc.source);
   const auto& x = *e.args[0];

@@ -532,18 +532,18 @@ private:
     const auto& name = next();
     auto e = node(expr_kind::aggregate, name.pos);
     e->name = upper(name.text);
-    static const std::array<std::pair<std::string_view, kernels::aggregate>, 10> aggs = {{
+    static const std::array<std::pair<std::string_view, kernels::aggregate>, 11> aggs = {{
       {"COUNT", kernels::aggregate::count}, {"SUM", kernels::aggregate::sum},
       {"AVG", kernels::aggregate::avg}, {"MIN", kernels::aggregate::min},
       {"MAX", kernels::aggregate::max}, {"VAR_SAMP", kernels::aggregate::var_samp},
       {"STDDEV_SAMP", kernels::aggregate::stddev_samp}, {"CORR", kernels::aggregate::corr},
       {"REGR_SLOPE", kernels::aggregate::regr_slope},
-      {"REGR_INTERCEPT", kernels::aggregate::regr_intercept}}};
+      {"REGR_INTERCEPT", kernels::aggregate::regr_intercept}, {"MEDIAN", kernels::aggregate::median}}};
     auto it = std::find_if(aggs.begin(), aggs.end(), [&](auto& a) { return a.first == e->name; });
     if (it == aggs.end())
       throw sql_error(name.pos, "unknown function `" + name.text + "`; the functions are ROUND, "
-                                "COUNT, SUM, AVG, MIN, MAX, VAR_SAMP, STDDEV_SAMP, CORR, REGR_SLOPE "
-                                "and REGR_INTERCEPT");
+                                "COUNT, SUM, AVG, MIN, MAX, MEDIAN, VAR_SAMP, STDDEV_SAMP, CORR, "
+                                "REGR_SLOPE and REGR_INTERCEPT");
     e->agg = it->second;
     expect_symbol("(");
     bool two = e->agg == kernels::aggregate::corr || e->agg == kernels::aggregate::regr_slope

@@ -75,7 +75,7 @@ inline constexpr std::size_t max_sorted_groups = std::size_t{1} << 20;
 
 /// The aggregates, for check_range.
 enum class aggregate {
-  count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept
+  count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept, median
 };
 
 // -- static range checks ------------------------------------------------------------------------
@@ -254,6 +254,20 @@ secret stddev_samp(backend& b, const grouping& by, const secret& x);
 secret corr(backend& b, const grouping& by, const secret& x, const secret& y);
 secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x);
 secret regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x);
+
+/// Bits of the row numbers MEDIAN's sort key carries for `max_rows` rows.
+unsigned median_row_bits(std::uint64_t max_rows);
+
+/// Twice the median of x per group (so exact: the sum of the two middle values, or twice the
+/// middle one), over one-hot masks (groups x n, filtered rows 0 in every mask); 0 for an empty
+/// group; x in [lo, hi], where check_range(median, ...) accepts (|x| 2^median_row_bits(n) < 2^61).
+/// The rows are sorted by sort_distinct on the distinct key (group, x 2^r + row), in one word
+/// ((group 2^v + x - lo) 2^r + row, v the bits of hi - lo) where that fits 60 bits, else two
+/// (nothing but n is revealed); the ranks of the rows that count are local prefix sums, and each
+/// group's two middle ranks are picked with 2 G n equalities and one dot of 2 G blocks. Cost: the
+/// sort (about 1.4 n log2 n comparisons, of two lt each with two-word keys), 2 G n eq, one count.
+secret median_twice(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                    std::int64_t hi);
 
 // -- exact rounding of published values ------------------------------------------------------------
 // Every rule here rounds half away from zero (2.5 -> 3, -2.5 -> -3), exactly: the approximate steps
