@@ -12,16 +12,16 @@ namespace joconde::engines::kernels {
 
 using namespace detail;
 
-namespace {
-
-/// The sign factor 1 - 2 [x < 0] and |x|: one lt and one mul.
-std::pair<secret, secret> sign_and_magnitude(backend& b, const secret& x) {
+secret sign_factor(backend& b, const secret& x) {
   auto negative = b.lt(x, b.constant(0, x.size()));
-  auto sign = b.add_public(b.mul_public(negative, w(-2)), 1);
-  return {sign, b.mul(x, sign)};
+  return b.add_public(b.mul_public(negative, w(-2)), 1);
 }
 
-} // namespace
+signed_parts sign_and_magnitude(backend& b, const secret& x) {
+  auto sign = sign_factor(b, x);
+  auto magnitude = b.mul(x, sign);
+  return {std::move(sign), std::move(magnitude)};
+}
 
 secret floor_shift(backend& b, const secret& x, unsigned f) {
   return exact_split(b, x, f).first;

@@ -91,9 +91,7 @@ limb_pair divide(backend& b, const limb_pair& v, const secret& d, secret* rest) 
 wide_secret rounded_quotient(backend& b, const limb_pair& v, const secret& d) {
   const auto g = d.size();
   // Canonical: negative exactly where hi is.
-  auto negative = b.lt(v.hi, b.constant(0, g));
-  auto sign = b.add_public(b.mul_public(negative, w(-2)), 1);
-  auto signs = tile(sign, 2);
+  auto signs = tile(sign_factor(b, v.hi), 2);
   auto both = b.mul(concat({&v.hi, &v.lo}), signs);
   auto magnitude = canonical(b, slice(both, 0, g), slice(both, g, g));
   secret r;

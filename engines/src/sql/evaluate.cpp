@@ -284,9 +284,8 @@ secret convert(backend& b, const secret& x, const conversion& c) {
   }
   // Half away from zero: the magnitude, floored to whole units (exactly), plus half the divisor,
   // divided rounding down, and the sign put back.
-  auto negative = b.lt(v, b.constant(0, v.size()));
-  auto sign = b.add_public(b.mul_public(negative, static_cast<word>(-2)), 1);
-  v = b.mul(v, sign);
+  auto [sign, magnitude] = kernels::sign_and_magnitude(b, v);
+  v = std::move(magnitude);
   if (c.pre_shift != 0)
     v = kernels::floor_shift(b, v, c.pre_shift);
   v = b.add_public(v, c.divisor / 2);

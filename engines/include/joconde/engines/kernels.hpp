@@ -273,6 +273,16 @@ secret median_twice(backend& b, const secret& masks, std::size_t groups, const s
 // Every rule here rounds half away from zero (2.5 -> 3, -2.5 -> -3), exactly: the approximate steps
 // of the protocols (trunc one too many, div within 2^-29) are corrected by comparisons.
 
+/// The sign factor 1 - 2 [x < 0] per element, |x| < 2^62: one lt.
+secret sign_factor(backend& b, const secret& x);
+
+/// The sign factor of x and |x| (x times it): one lt and one mul.
+struct signed_parts {
+  secret sign;
+  secret magnitude;
+};
+signed_parts sign_and_magnitude(backend& b, const secret& x);
+
 /// floor(x / 2^f) per element, exactly, for |x| < 2^62 and 1 <= f < 60: one trunc and one lt of
 /// two elements.
 secret floor_shift(backend& b, const secret& x, unsigned f);
