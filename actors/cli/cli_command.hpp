@@ -79,6 +79,9 @@ result<std::string> help_for(const std::vector<std::string>& words);
 int run_whoami(const invocation& in);
 int run_status(const invocation& in);
 int run_sql_check(const invocation& in);
+int run_task_init(const invocation& in);
+int run_task_show(const invocation& in);
+int run_ctsa_init(const invocation& in);
 
 // cli_cta.cpp: a CTA and its agreement.
 int run_cta_create(const invocation& in);

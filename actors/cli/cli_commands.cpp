@@ -22,8 +22,9 @@ const std::vector<command>& commands() {
 )",
      .handler = run_whoami},
     {.name = "cta create", .synopsis = "TASK_FILE",
-     .summary = "submit the CTA task in TASK_FILE (JSON); prints the new CTA's UUID alone",
-     .help = R"(Submits the CTA task in TASK_FILE, a JSON object, to the node (POST /v1/ctas), which
+     .summary = "submit the CTA task in TASK_FILE (readable or JSON); prints the new\n"
+                "CTA's UUID alone",
+     .help = R"(Submits the CTA task in TASK_FILE to the node (POST /v1/ctas), which
 creates the CTA and its CTSC and waits for the root's answer. The task's algorithm is
 compiled here first (as `joconde sql check` does) and its disclosures are written into
 the CTSC; an algorithm that does not compile is refused with exit code 6 before anything
@@ -32,8 +33,10 @@ image (GET /v1/tee: the simulated joconde-vm image) and says so on stderr:
   tee_measurements: simulated joconde-vm measurement HEX from NODE
 Prints the new CTA's UUID alone, so that
   uuid=$(joconde cta create task.json)
-works. A missing, unreadable or non-JSON file is refused with exit code 2 before anything
-is sent. The default --timeout, 30 seconds, leaves the root time to answer.
+works. TASK_FILE is the readable form (docs/task-files.md; `task init` writes a template),
+whose deadlines are said on stderr as UTC times, or the CTSC's Protobuf JSON. A missing or
+unreadable file, or one with an error (FILE:LINE:COLUMN), is refused with exit code 2
+before anything is sent. The default --timeout, 30 seconds, leaves the root time to answer.
 )",
      .arguments = {"TASK_FILE"}, .handler = run_cta_create},
     {.name = "cta list",
@@ -66,12 +69,14 @@ reached, 8 the time limit passed first, 9 the CTA ended otherwise (e.g. cancelle
 )",
      .arguments = {"UUID"}, .options = {"until"}, .handler = run_cta_watch},
     {.name = "ctsa submit", .synopsis = "UUID CTSA_FILE",
-     .summary = "submit this peer's CTSA (JSON) for the CTA; prints its ctsa_sha256 alone",
-     .help = R"(Submits this peer's CTSA in CTSA_FILE, a JSON object, for the CTA UUID (POST
-/v1/ctas/UUID/ctsa); the node signs it and sends it to the root. Prints the CTSA's
-ctsa_sha256 alone, the hash the peer's signatories sign, so that
-  sha=$(joconde ctsa submit "$uuid" ctsa.json)
-works. A missing, unreadable or non-JSON file, or JSON that is not an object, is refused
+     .summary = "submit this peer's CTSA (readable or JSON) for the CTA; prints its\n"
+                "ctsa_sha256 alone",
+     .help = R"(Submits this peer's CTSA in CTSA_FILE for the CTA UUID (POST /v1/ctas/UUID/ctsa); the node
+signs it and sends it to the root. CTSA_FILE is the readable form (docs/task-files.md;
+`ctsa init` writes a template) or a JSON object. Prints the CTSA's ctsa_sha256 alone, the
+hash the peer's signatories sign, so that
+  sha=$(joconde ctsa submit "$uuid" ctsa.toml)
+works. A missing or unreadable file, or one with an error (FILE:LINE:COLUMN), is refused
 with exit code 2 before anything is sent.
 )",
      .arguments = {"UUID", "CTSA_FILE"}, .handler = run_ctsa_submit},
@@ -186,12 +191,36 @@ seconds.
      .summary = "compile the task's algorithm here, without a node: errors with\n"
                 "line:column, or the features it uses and what it discloses",
      .help = R"(Compiles the main algorithm and the data-quality checks of the CTA task in TASK_FILE (the
-JSON `cta create` takes) against its schemas, for its engine, on this machine: no node is
-asked. Prints the errors with line:column (exit code 6), or the language features the
+file `cta create` takes: readable or JSON, docs/task-files.md) against its schemas, for its
+engine, on this machine: no node is asked. Prints the errors with line:column (in the
+file's own lines for the readable form; exit code 6), or the language features the
 algorithm uses and what it discloses beyond its outputs, the statements `cta create` puts
-into the CTSC for the peers to read before they sign (docs/task-language.md).
+into the CTSC for the peers to read before they sign (docs/task-language.md). An error in
+the file itself (a field, a deadline, a CREATE TABLE) has exit code 2.
 )",
      .arguments = {"TASK_FILE"}, .handler = run_sql_check},
+    {.name = "task init", .synopsis = "FILE",
+     .summary = "write a commented template of a readable task file to FILE (new)",
+     .help = R"(Writes a commented template of a task in the readable form (docs/task-files.md) to FILE,
+which must not exist: two statistical offices, turnover by region. It compiles as it is
+(joconde sql check FILE); edit its names, deadlines, schemas and SQL.
+)",
+     .arguments = {"FILE"}, .handler = run_task_init},
+    {.name = "task show", .synopsis = "TASK_FILE",
+     .summary = "print the CTSC a task file becomes (JSON), without a node",
+     .help = R"(Reads TASK_FILE (readable or JSON), compiles its algorithm and prints the CTSC draft that
+`cta create` would send, indented, with the disclosures filled in and a readable file's
+dates and durations as absolute times (milliseconds since the epoch; durations count from
+now). No node is asked. The errors and exit codes of `sql check`.
+)",
+     .arguments = {"TASK_FILE"}, .handler = run_task_show},
+    {.name = "ctsa init", .synopsis = "FILE",
+     .summary = "write a commented template of a readable CTSA file to FILE (new)",
+     .help = R"(Writes a commented template of this peer's CTSA in the readable form (docs/task-files.md)
+to FILE, which must not exist: its signatories, and optionally the data custodians and
+analysts by their PAKs. `ctsa submit UUID FILE` takes it.
+)",
+     .arguments = {"FILE"}, .handler = run_ctsa_init},
     {.name = "status",
      .summary = "the node's status document (roles it_admin, auditor)",
      .help = R"(Prints the node's status document, indented (GET /v1/status; roles it_admin,
@@ -217,7 +246,7 @@ int run_status(const invocation& in) {
 
 /// `joconde sql check TASK_FILE`: compiles here; no node is asked.
 int run_sql_check(const invocation& in) {
-  auto task = read_json_object(in.args[0], "task file", "a CTA task");
+  auto task = read_task_file(in.args[0], now_ms());
   if (!task) {
     in.err << "joconde: " << task.err().describe() << "\n";
     return exit_usage;
@@ -240,7 +269,40 @@ int run_sql_check(const invocation& in) {
   in.out << "\ndiscloses, beyond its outputs:\n";
   for (const auto& d : check->disclosures)
     in.out << "  - " << d << "\n";
+  if (task->readable)
+    in.out << "reads as a CTSC of " << task->readable->ctsc.inputs_size() << " input(s), "
+           << task->readable->ctsc.outputs_size() << " output(s) and " << task->readable->ctsc.peers_size()
+           << " peer(s): joconde task show " << printable(in.args[0]) << " prints it\n";
   return exit_ok;
+}
+
+/// `joconde task show TASK_FILE`: the CTSC the file becomes, disclosures filled in; no node is asked.
+int run_task_show(const invocation& in) {
+  auto task = read_task_file(in.args[0], now_ms());
+  if (!task)
+    return refuse(in, task.err());
+  auto body = with_disclosures(*task);
+  if (!body)
+    return refuse(in, body.err());
+  in.out << indented_ctsc(*body);
+  return exit_ok;
+}
+
+/// `joconde task init FILE` and `joconde ctsa init FILE`: a commented template in a new file.
+int write_template(const invocation& in, const std::string& text, std::string_view next) {
+  if (auto r = write_new_file(in.args[0], text); !r)
+    return refuse(in, r.err());
+  in.err << "joconde: wrote " << printable(in.args[0]) << "; edit it, then " << next << " "
+         << printable(in.args[0]) << "\n";
+  return exit_ok;
+}
+
+int run_task_init(const invocation& in) {
+  return write_template(in, task_template(), "joconde sql check");
+}
+
+int run_ctsa_init(const invocation& in) {
+  return write_template(in, ctsa_template(), "joconde ctsa submit UUID");
 }
 
 } // namespace joconde::cli

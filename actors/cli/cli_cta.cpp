@@ -22,18 +22,25 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-/// The call of `cta create` with the task in `task_file`, its disclosures filled in.
-result<call> create_call(const std::string& task_file) {
-  auto task = read_json_object(task_file, "task file", "a CTA task");
+/// The call of `cta create` with the task in `task_file`, its disclosures filled in. A readable
+/// task says on `err` when its deadlines fall, which it may have given as durations from now.
+result<call> create_call(const std::string& task_file, std::ostream& err) {
+  auto task = read_task_file(task_file, now_ms());
   if (!task)
     return std::move(task).err();
-  // The root requires the disclosures the compiler states; they are filled in here. A task
+  // The root requires the disclosures the compiler states; they are filled in here. A JSON task
   // this client cannot read as a CTSC goes to the node as it is, which says what is wrong.
   auto body = with_disclosures(*task);
-  if (!body && body.err().code == errc::compile_error)
+  if (!body && (body.err().code == errc::compile_error || task->readable))
     return std::move(body).err();
   if (!body)
-    body = std::move(*task);
+    body = task->json;
+  if (task->readable) {
+    const auto& t = task->readable->ctsc.temporal();
+    err << "joconde: " << printable(task_file) << ": deadlines approval " << format_utc_ms(t.approval_deadline_ms())
+        << ", input " << format_utc_ms(t.input_deadline_ms()) << ", execution " << format_utc_ms(t.execution_deadline_ms())
+        << ", output " << format_utc_ms(t.output_deadline_ms()) << " (joconde task show prints the whole CTSC)\n";
+  }
   return call{"POST", "/v1/ctas", std::move(*body), [](const json& doc) -> result<std::string> {
                 if (!doc.is_object() || !doc.contains("uuid") || !doc["uuid"].is_string()
                     || doc["uuid"].get_ref<const std::string&>().empty())
@@ -187,12 +194,12 @@ result<call> override_call(const invocation& in) {
   return call{"POST", *path + "/overrides", std::move(*body), render_override};
 }
 
-/// The call of `ctsa submit`: the CTSA file as it is.
+/// The call of `ctsa submit`: the CTSA file as it is, or its readable form as JSON.
 result<call> ctsa_call(const invocation& in) {
   auto path = cta_path("ctsa submit", in.args[0]);
   if (!path)
     return std::move(path).err();
-  auto body = read_json_object(in.args[1], "CTSA file", "a CTSA");
+  auto body = read_ctsa_file(in.args[1]);
   if (!body)
     return std::move(body).err();
   return call{"POST", *path + "/ctsa", std::move(*body), render_ctsa_submitted};
@@ -201,7 +208,7 @@ result<call> ctsa_call(const invocation& in) {
 } // namespace
 
 int run_cta_create(const invocation& in) {
-  return send(in, create_call(in.args[0]), [&in](call& c, const endpoint& ep) {
+  return send(in, create_call(in.args[0], in.err), [&in](call& c, const endpoint& ep) {
     return fill_tee_measurements(c, ep, in);
   });
 }

@@ -1,5 +1,7 @@
 #include "cli/cli_task.hpp"
 
+#include "cli/cli_command.hpp"
+
 #include "joconde/artefacts.pb.h"
 #include "joconde/engines/ctsc.hpp"
 #include "joconde/engines/engine.hpp"
@@ -7,9 +9,14 @@
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+
 namespace joconde::cli {
 
 namespace {
+
+/// The most bytes a task file may hold: the node's request limit.
+constexpr std::uintmax_t max_task_bytes = 16u << 20;
 
 result<v1::Ctsc> parse_task(const std::string& task_json) {
   v1::Ctsc ctsc;
@@ -19,10 +26,71 @@ result<v1::Ctsc> parse_task(const std::string& task_json) {
   return ctsc;
 }
 
+/// A compiler error told in the lines of the readable file it came from.
+error in_file(const task_text& task, error e) {
+  if (!task.readable || e.code != errc::compile_error)
+    return e;
+  const auto& r = *task.readable;
+  if (e.message.rfind("quality check of `", 0) == 0) {
+    auto end = e.message.find('`', 18);
+    auto key = end == std::string::npos ? std::string{} : e.message.substr(18, end - 18);
+    if (auto it = r.checks.find(key); it != r.checks.end())
+      e.message = in_file_lines(e.message, task.file, it->second);
+    return e;
+  }
+  e.message = in_file_lines(e.message, task.file, r.algorithm);
+  return e;
+}
+
 } // namespace
 
-result<task_check> check_task(const std::string& task_json) {
-  auto ctsc = parse_task(task_json);
+result<task_text> read_task_file(const std::string& path, std::int64_t now_ms) {
+  auto text = read_input_file(path, "task file", max_task_bytes);
+  if (!text)
+    return std::move(text).err();
+  if (is_json_form(*text) || std::filesystem::path{path}.extension() == ".json") {
+    auto json = read_json_object(path, "task file", "a CTA task");
+    if (!json)
+      return std::move(json).err();
+    return task_text{path, std::move(*json), std::nullopt};
+  }
+  auto base = std::filesystem::path{path}.parent_path();
+  auto task = parse_task_file(*text, path, now_ms, base);
+  if (!task)
+    return std::move(task).err();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  if (auto status = google::protobuf::util::MessageToJsonString(task->ctsc, &json, opts); !status.ok())
+    return fail(errc::malformed_input, path + ": the task does not make a CTSC: " + status.ToString());
+  return task_text{path, std::move(json), std::move(*task)};
+}
+
+result<std::string> read_ctsa_file(const std::string& path) {
+  auto text = read_input_file(path, "CTSA file", max_task_bytes);
+  if (!text)
+    return std::move(text).err();
+  if (is_json_form(*text) || std::filesystem::path{path}.extension() == ".json")
+    return read_json_object(path, "CTSA file", "a CTSA");
+  auto ctsa = parse_ctsa_file(*text, path, std::filesystem::path{path}.parent_path());
+  if (!ctsa)
+    return std::move(ctsa).err();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  if (auto status = google::protobuf::util::MessageToJsonString(*ctsa, &json, opts); !status.ok())
+    return fail(errc::malformed_input, path + ": the file does not make a CTSA: " + status.ToString());
+  return json;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+result<task_check> check_task(const task_text& task) {
+  auto ctsc = parse_task(task.json);
   if (!ctsc)
     return std::move(ctsc).err();
   const auto* engine = engines::find_engine(ctsc->engine().name());
@@ -31,21 +99,33 @@ result<task_check> check_task(const std::string& task_json) {
                                      + "', which this build does not have");
   auto prog = engines::compile_ctsc(*ctsc);
   if (!prog)
-    return std::move(prog).err();
+    return in_file(task, std::move(prog).err());
   if (auto r = engine->supports(*prog); !r)
     return r.err();
   return task_check{engine->caps().name, prog->features(), prog->disclosures()};
 }
 
-result<std::string> with_disclosures(const std::string& task_json) {
-  auto check = check_task(task_json);
+result<std::string> with_disclosures(const task_text& task) {
+  auto check = check_task(task);
   if (!check)
     return std::move(check).err();
-  auto doc = nlohmann::json::parse(task_json, nullptr, false);
+  auto doc = nlohmann::json::parse(task.json, nullptr, false);
   if (!doc.is_object())
     return fail(errc::malformed_input, "the task file is not a JSON object");
   doc["main_algorithm"]["disclosures"] = check->disclosures;
   return doc.dump();
+}
+
+std::string indented_ctsc(const std::string& json) {
+  v1::Ctsc ctsc;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::JsonStringToMessage(json, &ctsc).ok()
+      || !google::protobuf::util::MessageToJsonString(ctsc, &out, opts).ok())
+    return json + "\n";
+  // Protobuf's own indentation is one space and escapes '<' and '>': re-indented by field order.
+  return nlohmann::ordered_json::parse(out).dump(2) + "\n";
 }
 
 } // namespace joconde::cli

@@ -1,15 +1,32 @@
 #pragma once
 
 // What the `joconde` client does with a CTA task file on its own, before any node is asked: it
-// compiles the task's algorithm for its engine (`joconde sql check`) and fills in the disclosures
-// the CTSC must state (`joconde cta create`). No CAF, no network.
+// reads the file in either form (Protobuf JSON, or the readable form of docs/task-files.md), compiles
+// the task's algorithm for its engine (`joconde sql check`) and fills in the disclosures the CTSC
+// must state (`joconde cta create`). No CAF, no network.
+
+#include "cli/task_file.hpp"
 
 #include "joconde/messages/result.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace joconde::cli {
+
+/// A task file as the client sends it.
+struct task_text {
+  std::string file;                    ///< the path it was read from, for errors
+  std::string json;                    ///< the CTSC draft in Protobuf's JSON form
+  std::optional<readable_task> readable;  ///< set for the readable form: where its SQL starts
+};
+
+/// Reads the task file `path`: a JSON object goes as it is; anything else is read as the readable
+/// form, its durations counted from `now_ms`, and becomes the CTSC's JSON. io_error, too_large or
+/// malformed_input (FILE:LINE:COLUMN and the field).
+result<task_text> read_task_file(const std::string& path, std::int64_t now_ms);
 
 /// What the compiler says about a task's algorithm.
 struct task_check {
@@ -18,13 +35,23 @@ struct task_check {
   std::vector<std::string> disclosures;  ///< what it reveals beyond its outputs
 };
 
-/// Compiles the main algorithm and data-quality checks of the CTA task `task_json` (a CTSC draft
-/// as JSON) for its engine. malformed_input (not a CTSC), compile_error (with line:column),
+/// Compiles the main algorithm and data-quality checks of `task` for its engine. malformed_input
+/// (not a CTSC), compile_error (with line:column, in the file's lines for the readable form),
 /// unsupported (engine or language) otherwise.
-result<task_check> check_task(const std::string& task_json);
+result<task_check> check_task(const task_text& task);
 
-/// `task_json` with main_algorithm.disclosures set to the compiler's statements, as the root
+/// The task's JSON with main_algorithm.disclosures set to the compiler's statements, as the root
 /// requires them; the same errors as check_task.
-result<std::string> with_disclosures(const std::string& task_json);
+result<std::string> with_disclosures(const task_text& task);
+
+/// Reads the CTSA file `path`: a JSON object goes as it is; the readable form becomes the CTSA's
+/// JSON, its documents read relative to the file. The errors of read_task_file.
+result<std::string> read_ctsa_file(const std::string& path);
+
+/// Milliseconds since the Unix epoch, now: where a readable task's durations count from.
+std::int64_t now_ms();
+
+/// The CTSC draft `json` indented for people, keys in the order of the CTSC's fields.
+std::string indented_ctsc(const std::string& json);
 
 } // namespace joconde::cli

@@ -172,6 +172,79 @@ BOOST_AUTO_TEST_CASE(sql_check_compiles_the_task_here_and_cta_create_states_its_
   BOOST_CHECK(r.err.find("RANGE") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_readable_task_is_checked_shown_and_sent_as_its_ctsc) {
+  const auto before = node.requests();
+  // task init writes the template once; it compiles as it is and task show prints its CTSC.
+  const auto file = (dir / "task.toml").string();
+  auto r = joconde_run({"task", "init", file});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK(r.err.find("wrote " + file) != std::string::npos);
+  r = joconde_run({"task", "init", file});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("File exists") != std::string::npos);
+  r = joconde_run({"sql", "check", file});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK(r.out.find("compiles for rss3") != std::string::npos);
+  BOOST_CHECK(r.out.find("reads as a CTSC of 2 input(s), 1 output(s) and 2 peer(s)") != std::string::npos);
+  r = joconde_run({"task", "show", file});
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  auto shown = json::parse(r.out);
+  BOOST_CHECK_EQUAL(shown["peers"][1]["role"], "PEER_ROLE_INPUT_OUTPUT");
+  BOOST_CHECK_EQUAL(shown["inputs"][0]["schema"][1]["max"], "1000000000.00");
+  BOOST_CHECK_EQUAL(shown["main_algorithm"]["disclosures"].size(), 1u);
+  BOOST_CHECK_EQUAL(node.requests(), before);
+
+  // cta create sends that CTSC as JSON and says when the deadlines fall.
+  r = joconde_run(with_url({"cta", "create", file}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
+  BOOST_CHECK(r.err.find(file + ": deadlines approval 20") != std::string::npos);
+  auto sent = json::parse(node.last_body());
+  BOOST_CHECK_EQUAL(sent["title"], shown["title"]);
+  BOOST_CHECK(sent["inputs"] == shown["inputs"]);
+  BOOST_CHECK(sent["main_algorithm"]["disclosures"] == shown["main_algorithm"]["disclosures"]);
+
+  // A mistake in the file: its line, column and field; exit 2; nothing sent. A broken algorithm:
+  // exit 6, told in the file's lines.
+  const auto after_create = node.requests();
+  std::ifstream in{file};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto text = buf.str();
+  auto bad = text;
+  bad.replace(bad.find("approval = \"P14D\""), 17, "approval = \"P1M\"");
+  const auto bad_file = write("bad.toml", bad).string();
+  for (auto words : {std::vector<std::string>{"sql", "check", bad_file}, {"task", "show", bad_file},
+                     with_url({"cta", "create", bad_file})}) {
+    r = joconde_run(words);
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK_MESSAGE(r.err.find(bad_file + ":23:12: `approval`: 'P1M': years and months") != std::string::npos,
+                        r.err);
+  }
+  auto broken = text;
+  broken.replace(broken.find("SELECT region,"), 14, "SELECT regio,");
+  const auto broken_file = write("broken.toml", broken).string();
+  r = joconde_run(with_url({"cta", "create", broken_file}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_invalid);
+  const auto line = std::count(broken.begin(), broken.begin() + static_cast<std::ptrdiff_t>(broken.find("SELECT regio,")),
+                               '\n') + 1;
+  BOOST_CHECK_MESSAGE(r.err.find("main algorithm: " + broken_file + ":" + std::to_string(line)
+                                 + ":8: unknown column `regio`") != std::string::npos,
+                      r.err);
+  BOOST_CHECK_EQUAL(node.requests(), after_create);
+
+  // The readable CTSA: ctsa init's template goes as the CTSA's JSON.
+  const auto ctsa = (dir / "ctsa.toml").string();
+  BOOST_CHECK_EQUAL(joconde_run({"ctsa", "init", ctsa}).rc, cli::exit_ok);
+  r = joconde_run(with_url({"ctsa", "submit", "c0ffee", ctsa}));
+  BOOST_CHECK_MESSAGE(r.rc == cli::exit_ok, r.err);
+  BOOST_CHECK_EQUAL(json::parse(node.last_body()), (json{{"signatories", {{{"name", "Director of the office"}}}}}));
+  const auto after_ctsa = node.requests();
+  r = joconde_run(with_url({"ctsa", "submit", "c0ffee", write("bad-ctsa.toml", "[[signatory]]\nnam = 1").string()}));
+  BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+  BOOST_CHECK(r.err.find("bad-ctsa.toml:2:1: unknown field `nam` in [[signatory]]") != std::string::npos);
+  BOOST_CHECK_EQUAL(node.requests(), after_ctsa);
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_task_file_is_refused_before_any_request) {
   fs::create_directories(dir / "a-directory");
   const auto before = node.requests();

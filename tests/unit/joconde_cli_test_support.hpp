@@ -167,7 +167,8 @@ public:
       return http::response::error(404, "not_found", "no CTA " + uuid);
     });
     cta_route("/v1/ctas/{uuid}/ctsa", [](const std::string& uuid, const json& body) {
-      if (body.value("version", 0) < 1)
+      // Without a version the node numbers the CTSA itself.
+      if (body.contains("version") && body.value("version", 0) < 1)
         return http::response::error(409, "replayed", "version 0 is not newer than version 1");
       return http::response::json(200, json{{"uuid", uuid},
                                             {"ctsa_sha256", ctsa_sha256},
