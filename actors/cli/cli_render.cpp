@@ -198,6 +198,42 @@ result<std::string> render_cta_list(const json& doc) {
   return out;
 }
 
+namespace {
+
+/// The lines of a CTA's "progress" (taken out of `rest`): its phase with the phase's deadline,
+/// what each organisation still has to do, and why it was cancelled.
+std::string progress_lines(const json& doc, json& rest) {
+  if (!doc.contains("progress") || !doc["progress"].is_object())
+    return {};
+  const auto& p = doc["progress"];
+  rest.erase("progress");
+  std::string out;
+  if (const auto* phase = text_field(p, "phase")) {
+    out += "phase:        " + printable(*phase);
+    if (p.contains("until_ms") && is_integer(p["until_ms"]) && p["until_ms"].get<std::int64_t>() > 0)
+      out += ", until " + format_utc_ms(p["until_ms"].get<std::int64_t>());
+    out += "\n";
+  }
+  if (const auto* cause = text_field(p, "cause")) {
+    out += "cause:        " + printable(*cause) + "\n";
+    rest.erase("reason");
+  }
+  if (p.contains("to_do") && p["to_do"].is_array()) {
+    std::string label = "to do:        ";
+    for (const auto& step : p["to_do"]) {
+      const auto* who = text_field(step, "who");
+      const auto* what = text_field(step, "what");
+      if (who == nullptr || what == nullptr)
+        continue;
+      out += label + printable(*who) + ": " + printable(*what) + "\n";
+      label = std::string(14, ' ');
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 result<std::string> render_cta(const json& doc) {
   if (!doc.is_object())
     return fail(errc::malformed_input, "the node's answer is not a JSON object");
@@ -227,6 +263,7 @@ result<std::string> render_cta(const json& doc) {
     out += head + text + "\n";
     rest.erase(key);
   }
+  out += progress_lines(doc, rest);
   if (auto warning = unconfirmed_warning(doc); !warning.empty())
     out += (out.empty() ? "" : "\n") + warning;
   if (!rest.empty()) {

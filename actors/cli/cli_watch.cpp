@@ -41,6 +41,7 @@ std::string text_of(const json& doc, const char* key) {
 /// What a watch has printed so far, so that it prints each thing once.
 struct watch_state {
   std::string status;
+  std::string progress;  ///< the phase and what it waits for, as last printed
   std::set<std::string> vms_shown;
   std::set<std::string> events_shown;
 };
@@ -52,6 +53,23 @@ void print_news(std::ostream& out, const std::string& uuid, const json& doc, wat
     auto reason = text_of(doc, "reason");
     out << "CTA " << printable(uuid) << ": " << printable(status)
         << (reason.empty() ? "" : " (" + printable(reason) + ")") << "\n";
+  }
+  // The phase and who it waits for, when either changes (the node's "progress").
+  if (doc.contains("progress") && doc["progress"].is_object()) {
+    const auto& p = doc["progress"];
+    std::string line = "phase " + printable(text_of(p, "phase"));
+    if (p.contains("to_do") && p["to_do"].is_array()) {
+      std::string steps;
+      for (const auto& step : p["to_do"])
+        if (step.is_object())
+          steps += (steps.empty() ? "" : "; ") + printable(text_of(step, "who")) + ": " + printable(text_of(step, "what"));
+      if (!steps.empty())
+        line += ", waiting for " + steps;
+    }
+    if (line != seen.progress) {
+      out << line << "\n";
+      seen.progress = line;
+    }
   }
   if (doc.contains("vms") && doc["vms"].is_array())
     for (const auto& vm : doc["vms"]) {

@@ -294,6 +294,28 @@ result<table_definition> read_table(const reader& r, const toml::table& t, const
   return parse_create_table(n->value<std::string>().value(), r.file(), place.line, place.column, input);
 }
 
+/// What an [[input]] and an [[output]] section share: the table of its `table` (its name unique
+/// among every input and output, `keys`) and its `max_rows`.
+struct slot_section {
+  std::string name;
+  std::vector<v1::Column> columns;
+  std::uint64_t max_rows = 0;
+};
+
+result<slot_section> read_slot(const reader& r, const toml::table& t, bool input, std::set<std::string>& keys) {
+  const std::string where = input ? "[[input]]" : "[[output]]";
+  auto table = read_table(r, t, where, input);
+  if (!table)
+    return std::move(table).err();
+  if (!keys.insert(table->name).second)
+    return r.bad(t.source(), "table `" + table->name + "` is defined twice (every input and output has a name "
+                               "of its own)");
+  auto rows = r.count(t, "max_rows", where + " " + table->name, 1'000'000'000);
+  if (!rows)
+    return std::move(rows).err();
+  return slot_section{std::move(table->name), std::move(table->columns), *rows};
+}
+
 result<void> read_engine(const reader& r, const toml::table& doc, v1::MpcEngine& out) {
   const auto* t = doc.get_as<toml::table>("engine");
   if (t == nullptr)
@@ -391,13 +413,12 @@ result<void> read_inputs_and_outputs(const reader& r, const toml::table& doc, co
   for (const auto* t : *inputs) {
     if (auto ok = r.only(*t, {"peer", "table", "max_rows", "check"}, "[[input]]"); !ok)
       return ok;
-    auto table = read_table(r, *t, "[[input]]", true);
+    auto table = read_slot(r, *t, true, keys);
     if (!table)
       return table.err();
-    if (!keys.insert(table->name).second)
-      return r.bad(t->source(), "two [[input]] sections define table `" + table->name + "`");
     auto* in = ctsc.add_inputs();
     in->set_key(table->name);
+    in->set_max_rows(table->max_rows);
     for (auto& c : table->columns)
       *in->add_schema() = std::move(c);
     auto peer = r.text(*t, "peer", "[[input]] " + table->name, true);
@@ -408,10 +429,6 @@ result<void> read_inputs_and_outputs(const reader& r, const toml::table& doc, co
       return fqdn.err();
     in->set_peer(*fqdn);
     mentions.emplace_back(*fqdn, true);
-    auto rows = r.count(*t, "max_rows", "[[input]] " + table->name, 1'000'000'000);
-    if (!rows)
-      return rows.err();
-    in->set_max_rows(*rows);
     if (const auto* check = t->get("check")) {
       if (!check->is_string())
         return r.bad(check->source(), "`check` of [[input]] " + table->name + " is its data-quality check in SQL, "
@@ -429,13 +446,12 @@ result<void> read_inputs_and_outputs(const reader& r, const toml::table& doc, co
   for (const auto* t : *outputs) {
     if (auto ok = r.only(*t, {"readers", "table", "max_rows"}, "[[output]]"); !ok)
       return ok;
-    auto table = read_table(r, *t, "[[output]]", false);
+    auto table = read_slot(r, *t, false, keys);
     if (!table)
       return table.err();
-    if (!keys.insert(table->name).second)
-      return r.bad(t->source(), "table `" + table->name + "` is defined twice");
     auto* o = ctsc.add_outputs();
     o->set_key(table->name);
+    o->set_max_rows(table->max_rows);
     for (auto& c : table->columns)
       *o->add_schema() = std::move(c);
     auto readers = r.texts(*t, "readers", "[[output]] " + table->name, true);
@@ -448,10 +464,6 @@ result<void> read_inputs_and_outputs(const reader& r, const toml::table& doc, co
       o->add_peers(*fqdn);
       mentions.emplace_back(*fqdn, false);
     }
-    auto rows = r.count(*t, "max_rows", "[[output]] " + table->name, 1'000'000'000);
-    if (!rows)
-      return rows.err();
-    o->set_max_rows(*rows);
   }
   return add_peers(r, doc, names, mentions, ctsc);
 }

@@ -39,7 +39,8 @@ result<std::unique_ptr<loaded_target>> load_target(const io_service_config& cfg,
   if (!rec->has_final())
     return fail(errc::invalid_state, "CTA " + uuid + " is not final yet");
   if (rec->status() != v1::CTA_STATUS_INSTANTIATED)
-    return fail(errc::invalid_state, "CT " + uuid + " is " + std::string{to_string(rec->status())});
+    return fail(errc::invalid_state, "CT " + uuid + " is " + std::string{to_string(rec->status())}
+                                       + (rec->reason().empty() ? std::string{} : ": " + rec->reason()));
   auto out = std::make_unique<loaded_target>();
   out->record = std::move(*rec);
   out->target.final = &out->record.final();

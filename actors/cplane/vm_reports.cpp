@@ -2,6 +2,7 @@
 
 #include "artefact_ports.hpp"
 #include "ct_reports.hpp"
+#include "cta_progress.hpp"
 #include "cta_records.hpp"
 
 #include "joconde/messages/proto.hpp"
@@ -129,7 +130,11 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     audit(self, "cta.finished", {"uuid", uuid});
     publish_status(self, rec);
   } else if (ends_the_ct(rec, ev)) {
-    auto why = "the CT VM of " + origin + " ended (" + ev.subject() + ": " + ev.value() + ")";
+    // The VMs say why they stopped (the engine's message, the failing check, a lost CP) in their
+    // "phase cancelled" events; the erasure report only how the VM ended.
+    auto cause = cancel_cause(rec);
+    auto why = cause.empty() ? "the CT VM of " + origin + " ended (" + ev.subject() + ": " + ev.value() + ")"
+                             : "the CT was cancelled at " + cause;
     if (auto r = cancel_at_root(self, uuid, why, origin); !r)
       log::warning(component, "cannot cancel CTA " + uuid + " after its VM at " + origin
                                 + " ended: " + r.err().describe());

@@ -1,5 +1,6 @@
 #include "cta_json.hpp"
 
+#include "../cplane/cta_progress.hpp"
 #include "../cplane/cta_records.hpp"
 
 #include "joconde/agreement.pb.h"
@@ -175,13 +176,20 @@ json cta_list_json(const cta_view& view) {
   return {{"ctas", list}};
 }
 
-json cta_json(const cta_view& view) {
+json cta_json(const cta_view& view, const std::string& self, bool at_root) {
   if (view.records.size() != 1)
     return json::object();
   auto rec = parse_cta_record(view.records.front().bytes);
   if (!rec)
     return json::object();
   auto doc = summary(*rec);
+  auto progress = progress_of(*rec, self, at_root);
+  json steps = json::array();
+  for (const auto& step : progress.to_do)
+    steps.push_back({{"who", step.who}, {"what", step.what}});
+  doc["progress"] = {{"phase", progress.phase}, {"until_ms", progress.until_ms}, {"to_do", steps}};
+  if (!progress.cause.empty())
+    doc["progress"]["cause"] = progress.cause;
   put_ctsc(rec->ctsc(), doc);
   doc["members"] = members_json(view.members);
   doc["addenda"] = addenda_json(*rec);

@@ -35,8 +35,10 @@ nlohmann::json telemetry_json(const v1::CtaRecord& record);
 /// a record that cannot be read is left out.
 nlohmann::json cta_list_json(const cta_view& view);
 
-/// One CTA in full: its summary, the CTSC (certificates by fingerprint), the members' trust, the
-/// addenda, whether it is final, the CT VMs' addresses and events.
-nlohmann::json cta_json(const cta_view& view);
+/// One CTA in full, as node `self` (the root when `at_root`) holds it: its summary, its progress
+/// {phase, until_ms, to_do: [{who, what}], cause} (cta_progress.hpp), the CTSC (certificates by
+/// fingerprint), the members' trust, the addenda, whether it is final, the CT VMs' addresses and
+/// events.
+nlohmann::json cta_json(const cta_view& view, const std::string& self, bool at_root);
 
 } // namespace joconde

@@ -190,7 +190,8 @@ http::response get_ctas(node_context& ctx, const std::string& uuid) {
   self->request(ctx.artefacts, ask_timeout, query_atom::value, uuid)
     .receive(
       [&](cta_view& view) {
-        out = http::response::json(200, uuid.empty() ? cta_list_json(view) : cta_json(view));
+        out = http::response::json(200, uuid.empty() ? cta_list_json(view)
+                                                        : cta_json(view, ctx.fqdn, ctx.fqdn == ctx.domain));
       },
       [&](caf::error& err) { out = error_response(err); });
   return out;

@@ -188,11 +188,12 @@ void take_outcome(orchestrator_pointer self, mpc_outcome& out) {
   }
   v1::PeerMessage q;
   q.set_kind(v1::PeerMessage::KIND_QUALITY);
-  bool all_passed = true;
+  std::string failed;
   for (auto& [input, passed] : out.quality) {
     event(self, "quality", input, passed ? "passed" : "failed");
     (passed ? q.add_quality_passed() : q.add_quality_failed())->assign(input);
-    all_passed = all_passed && passed;
+    if (!passed)
+      failed += (failed.empty() ? "`" : ", `") + input + "`";
   }
   broadcast(self, q);
   for (auto& [k, c] : out.outputs) {
@@ -205,8 +206,8 @@ void take_outcome(orchestrator_pointer self, mpc_outcome& out) {
   }
   event(self, "mpc", "engine", "done: " + std::to_string(out.rounds) + " rounds, "
                                  + std::to_string(out.bytes_sent) + " bytes sent");
-  if (!all_passed) {
-    cancel_task(self, "a data-quality check failed", true);
+  if (!failed.empty()) {
+    cancel_task(self, "the data-quality check of " + failed + " failed", true);
     return;
   }
   vote(self, task_phase::output);

@@ -248,7 +248,7 @@ BOOST_FIXTURE_TEST_CASE(the_root_keeps_and_forwards_a_cps_vm_addresses_and_refus
   auto rp = self->request(am, caf::infinite, query_atom::value, uuid);
   sched.run();
   rp.receive([&](cta_view& v) { shown = std::move(v); }, [](caf::error& err) { BOOST_FAIL(describe(err)); });
-  auto doc = cta_json(shown);  // as GET /v1/ctas/{uuid} shows it
+  auto doc = cta_json(shown, "joconde.test", true);  // as GET /v1/ctas/{uuid} shows it at the root
   BOOST_CHECK_EQUAL(doc["vms"].size(), 3u);
   BOOST_CHECK(doc["telemetry"].is_array());
 }

@@ -54,7 +54,7 @@ std::string rendered(const proto_bytes<v1::PakRecord>& p) { return pak_json(prot
 std::string rendered(const proto_bytes<v1::TrustOverride>& o) {
   return override_json(proto::parse(o).value()).dump();
 }
-std::string rendered(const cta_view& v) { return cta_json(v).dump(); }
+std::string rendered(const cta_view& v) { return cta_json(v, "client-b.joconde.test", false).dump(); }
 
 struct fixture : test_coordinator_fixture<> {
   test::test_pki pki;

@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(every_field_is_checked_with_its_place) {
   check_error(edited("max_rows = 100000\ntable = \"\"\"\nCREATE TABLE a_", "rows = 5\ntable = \"\"\"\nCREATE TABLE a_"),
               "t.toml:49:1: unknown field `rows` in [[input]]");
   check_error(edited("CREATE TABLE b_enterprises", "CREATE TABLE a_enterprises"),
-              "two [[input]] sections define table `a_enterprises`");
+              "table `a_enterprises` is defined twice");
   check_error(edited("CREATE TABLE turnover_by_region", "CREATE TABLE a_enterprises"),
               "table `a_enterprises` is defined twice");
   // The CREATE TABLE's places are the file's: line 53 is `turnover DECIMAL ...` of a_enterprises.
