@@ -284,6 +284,10 @@ void add_sql_figures(std::vector<figure>& out) {
   out.push_back(sql_figure("median_1e6", million, 1,
                            bench_program("INSERT INTO o SELECT g, MEDIAN(x) AS m FROM a GROUP BY g;", {six}, medians),
                            6));
+  // Issue 17: the ten rows of largest x among 10^6 (ORDER BY ... LIMIT: a quickselect).
+  out.push_back(sql_figure("topk_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT c, x FROM a ORDER BY x DESC LIMIT 10;",
+                                         {bench_table("a", million)}, bench_output("o", {"c", "x"}, false))));
   // SUM and AVG beyond the ring: x declared up to 10^14 (cents of 10^12 EUR), so both run in two
   // limbs (the values themselves are bench_tables' below 10^6: the cost does not depend on them).
   auto amounts = bench_table("a", 10 * million);

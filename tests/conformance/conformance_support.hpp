@@ -302,6 +302,37 @@ inline std::vector<conformance_case> cases() {
                  "HAVING COUNT(*) >= 3;",
                  {},
                  {}});
+  all.push_back({"order_by_limit",
+                 {persons(),
+                  [] {
+                    auto other = persons();
+                    other.name = "persons_b";
+                    return other;
+                  }()},
+                 {output("richest", {integer("age", 0, 120), decimal("income", 2),
+                                    category("region", {"north", "south", "east"})}),
+                  output("by_age", {integer("age", 0, 120), integer("n", 0, 1'000'000), decimal("income", 2)}),
+                  output("regions", {category("region", {"north", "south", "east"}), integer("n", 0, 1'000'000),
+                                     decimal("med", 1)})},
+                 "-- top k: rows of a union (ties by row order), sorted groups under a HAVING rule, a median\n"
+                 "INSERT INTO richest SELECT age, income, region FROM persons UNION ALL persons_b\n"
+                 "  WHERE employed ORDER BY region DESC, income DESC LIMIT 10;\n"
+                 "INSERT INTO by_age SELECT age, COUNT(*) AS n, SUM(income) AS income FROM persons\n"
+                 "  WHERE employed GROUP BY age HAVING COUNT(*) >= 2 ORDER BY SUM(income) DESC LIMIT 5;\n"
+                 "INSERT INTO regions SELECT region, COUNT(*) AS n, MEDIAN(hours) AS med FROM persons\n"
+                 "  GROUP BY region ORDER BY med, n DESC LIMIT 2;",
+                 {},
+                 {}});
+  all.push_back({"population_moments_covariances_r2",
+                 {persons()},
+                 {output("o", {category("region", {"north", "south", "east"}), decimal("vp", 3), decimal("sp", 3),
+                              decimal("cs", 2), decimal("cp", 3), decimal("r2", 6)})},
+                 "-- COVAR_SAMP(age, income) is beyond the ring (exact, in limbs); the others in it\n"
+                 "INSERT INTO o SELECT region, VAR_POP(age) AS vp, STDDEV_POP(hours) AS sp,\n"
+                 "  COVAR_SAMP(age, income) AS cs, COVAR_POP(hours, age) AS cp, REGR_R2(hours, age) AS r2\n"
+                 "FROM persons WHERE employed GROUP BY region HAVING COUNT(*) >= 2;",
+                 {},
+                 {"o.vp", "o.sp", "o.cp", "o.r2"}});
   return all;
 }
 

@@ -5,7 +5,7 @@
 // joconde-sql/1 on random data of several sizes, run by the plaintext reference engine and by every
 // other engine of the registry (engine_names) through the engine interface, its parties processes
 // on loopback. Integer, boolean and category results must be exactly equal; fixed-point results
-// (AVG, VAR_SAMP, STDDEV_SAMP, CORR, REGR_*, division) within `within_fixed_point_bound`. A join's
+// (AVG, VAR_*, STDDEV_*, COVAR_*, CORR, REGR_*, division) within `within_fixed_point_bound`. A join's
 // output at row level has its rows in a shuffled order: its valid rows are compared as sorted
 // multisets, their numbers must agree, and its invalid rows must be zeros. Larger
 // sizes run with JOCONDE_CONFORMANCE_LARGE=1. The cases, data and runs are in conformance_support.hpp.

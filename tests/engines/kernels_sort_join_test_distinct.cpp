@@ -51,16 +51,18 @@ columns distinct_rows(std::size_t n, std::size_t payloads, std::uint64_t seed) {
   return cols;
 }
 
-/// Checks that `got` holds the rows of `in` sorted by the signed key of column 0.
-void check_sorted_rows(const columns& in, const columns& got) {
+/// Checks that `got` holds the rows of `in` sorted by the signed key of column 0 (the first `limit`
+/// of them).
+void check_sorted_rows(const columns& in, const columns& got, std::size_t limit = SIZE_MAX) {
   BOOST_REQUIRE_EQUAL(got.size(), in.size());
-  const std::size_t n = in[0].size();
-  std::vector<std::size_t> order(n);
-  for (std::size_t r = 0; r < n; ++r)
+  const std::size_t n = std::min(in[0].size(), limit);
+  std::vector<std::size_t> order(in[0].size());
+  for (std::size_t r = 0; r < order.size(); ++r)
     order[r] = r;
   std::stable_sort(order.begin(), order.end(), [&in](std::size_t x, std::size_t y) {
     return static_cast<std::int64_t>(in[0][x]) < static_cast<std::int64_t>(in[0][y]);
   });
+  order.resize(n);
   for (std::size_t c = 0; c < in.size(); ++c) {
     BOOST_REQUIRE_EQUAL(got[c].size(), n);
     for (std::size_t r = 0; r < n; ++r)
@@ -147,6 +149,32 @@ BOOST_AUTO_TEST_CASE(sort_distinct_sorts_rows_on_the_reference_backend) {
                              << b.reveals << " levels");
           BOOST_CHECK_LT(static_cast<double>(b.compared), (n < 4096 ? 1.6 : 1.15) * n * log2n);
           BOOST_CHECK_LT(static_cast<double>(b.reveals), 8 * log2n);
+        }
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(top_distinct_keeps_the_first_rows_sorted_on_the_reference_backend) {
+  for (std::size_t limit : {std::size_t{1}, std::size_t{10}, std::size_t{1000}})
+    for (std::size_t n : {0, 1, 2, 7, 100, 1000, 20'000}) {
+      BOOST_TEST_CONTEXT("limit " << limit << ", rows " << n) {
+        auto in = distinct_rows(n, 2, 31 * limit + n);
+        std::vector<secret> shares;
+        counting_backend b;
+        for (const auto& c : in)
+          shares.push_back(b.constant(c));
+        k::top_distinct(b, pointers_to(shares), 1, limit);
+        columns got;
+        for (const auto& s : shares)
+          got.push_back(s.a);
+        check_sorted_rows(in, got, limit);
+        BOOST_CHECK_EQUAL(b.shuffles, 1u);
+        BOOST_CHECK_EQUAL(b.revealed, b.compared);
+        if (n == 20'000 && limit == 10) {
+          // A quickselect: about 2 n comparisons (a full sort takes some 14 n here), in O(log n) levels.
+          BOOST_TEST_MESSAGE("top 10 of 20000: " << b.compared << " comparisons, " << b.reveals << " levels");
+          BOOST_CHECK_LT(b.compared, 4 * n);
+          BOOST_CHECK_LT(static_cast<double>(b.reveals), 8 * std::log2(static_cast<double>(n)));
         }
       }
     }

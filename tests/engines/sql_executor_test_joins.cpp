@@ -11,7 +11,7 @@
 #include "joconde/engines/sql/executor.hpp"
 
 #include "schema_builders.hpp"
-#include "three_parties.hpp"
+#include "sql_run_both.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -29,7 +29,6 @@ using namespace joconde::test;
 namespace {
 
 using i64 = std::int64_t;
-using clear_table = std::vector<std::vector<i64>>;  // columns
 using rows_of = std::vector<std::vector<i64>>;      // rows
 
 const std::vector<std::string> regions{"North", "South", "East"};
@@ -74,87 +73,6 @@ sql::program compiled(const std::string& source, std::vector<table_schema> outpu
   return r.value();
 }
 
-/// An output as the analyst rebuilds it.
-struct clear_output {
-  std::vector<std::vector<word>> columns;
-  std::vector<word> valid;
-};
-
-using clear_outputs = std::map<std::string, clear_output>;
-
-/// This party's shares of `d` (the reference backend holds the clear values).
-std::map<std::string, secret_table> shared(backend& b, const std::map<std::string, clear_table>& d, unsigned party) {
-  std::map<std::string, secret_table> out;
-  for (const auto& [name, columns] : d) {
-    auto& t = out[name];
-    t.rows = columns[0].size();
-    for (const auto& c : columns) {
-      std::vector<word> values(c.begin(), c.end());
-      t.columns.push_back(b.input(0, party == 0 ? std::span<const word>{values} : std::span<const word>{}, t.rows));
-    }
-  }
-  return out;
-}
-
-/// Every output of `p` revealed, in schema order: per output its rows, then each column, then the
-/// valid flags.
-std::vector<word> revealed(backend& b, const sql::program& p, const sql::run_result& res) {
-  std::vector<word> out;
-  auto put = [&](const secret& s) {
-    auto v = b.reveal(s);
-    out.insert(out.end(), v.begin(), v.end());
-  };
-  for (const auto& schema : p.outputs()) {
-    const auto& t = res.outputs.at(schema.name);
-    out.push_back(t.rows);
-    for (const auto& c : t.columns)
-      put(c);
-    put(t.valid);
-  }
-  return out;
-}
-
-clear_outputs parse(const sql::program& p, const std::vector<word>& words) {
-  clear_outputs out;
-  std::size_t at = 0;
-  auto take = [&](std::size_t n) {
-    BOOST_TEST_REQUIRE(at + n <= words.size());
-    std::vector<word> v(words.begin() + static_cast<std::ptrdiff_t>(at), words.begin() + static_cast<std::ptrdiff_t>(at + n));
-    at += n;
-    return v;
-  };
-  for (const auto& schema : p.outputs()) {
-    auto rows = static_cast<std::size_t>(take(1)[0]);
-    auto& o = out[schema.name];
-    for (std::size_t c = 0; c < schema.columns.size(); ++c)
-      o.columns.push_back(take(rows));
-    o.valid = take(rows);
-  }
-  return out;
-}
-
-/// Runs `p` over `d` on the reference backend and on rss3; the outputs of each, by engine name.
-std::map<std::string, clear_outputs> run_both(const sql::program& p, const std::map<std::string, clear_table>& d) {
-  std::map<std::string, clear_outputs> out;
-  reference_backend ref;
-  auto res = sql::run(p, ref, shared(ref, d, 0));
-  out["reference"] = parse(p, revealed(ref, p, res));
-  three_options opts;
-  opts.io_timeout = std::chrono::seconds{60};
-  opts.overall = std::chrono::seconds{120};
-  auto parties = run_three_parties(
-    [&](backend& b, unsigned party) {
-      auto r = sql::run(p, b, shared(b, d, party));
-      return to_bytes(revealed(b, p, r));
-    },
-    opts);
-  for (unsigned i = 0; i < 3; ++i)
-    BOOST_TEST_REQUIRE(parties[i].ok, "rss3 party " << i << ": " << parties[i].error);
-  BOOST_TEST_REQUIRE((parties[0].bytes == parties[1].bytes && parties[0].bytes == parties[2].bytes));
-  out["rss3"] = parse(p, to_words(parties[0].bytes));
-  return out;
-}
-
 /// The valid rows of `o`, sorted; checks that every invalid row is all zeros and that `o` has
 /// `rows` rows.
 rows_of valid_rows(const clear_output& o, std::size_t rows) {
@@ -185,17 +103,6 @@ std::optional<std::size_t> find_row(const clear_table& t, std::size_t c, i64 v) 
     if (t[c][r] == v)
       return r;
   return std::nullopt;
-}
-
-std::string rows_text(const rows_of& rows) {
-  std::string out;
-  for (const auto& r : rows) {
-    out += "(";
-    for (std::size_t i = 0; i < r.size(); ++i)
-      out += (i == 0 ? "" : ", ") + std::to_string(r[i]);
-    out += ") ";
-  }
-  return out;
 }
 
 /// Checks the valid rows of output `name` on every engine against `expected`.

@@ -90,10 +90,18 @@ bool fits(aggregate agg, real n, const span_of& a, const span_of& a2) {
       return a.magnitude() * std::ldexp(real{1}, static_cast<int>(median_row_bits(static_cast<std::uint64_t>(n))) + 1)
              < two62;
     case aggregate::var_samp:
+    case aggregate::var_pop:
       return variance_fits(n, a);
+    case aggregate::covar_samp:
+    case aggregate::covar_pop:
+      // |S_xy_c| <= sqrt(S_xx_c S_yy_c) and |sc_x sc_y| <= max(sc_x^2, sc_y^2): every quantity of
+      // the cross comoment is bounded by the larger of the two variances'.
+      return variance_fits(n, a) && variance_fits(n, a2);
     case aggregate::stddev_samp:
+    case aggregate::stddev_pop:
       return spread_fits(n, a);
     case aggregate::corr:
+    case aggregate::regr_r2:
       return spread_fits(n, a) && spread_fits(n, a2) && cross_fits(n, a, a2);
     case aggregate::regr_slope:
     case aggregate::regr_intercept: {
@@ -126,13 +134,18 @@ const char* name_of(aggregate agg) {
     case aggregate::regr_slope: return "REGR_SLOPE";
     case aggregate::regr_intercept: return "REGR_INTERCEPT";
     case aggregate::median: return "MEDIAN";
+    case aggregate::var_pop: return "VAR_POP";
+    case aggregate::stddev_pop: return "STDDEV_POP";
+    case aggregate::covar_samp: return "COVAR_SAMP";
+    case aggregate::covar_pop: return "COVAR_POP";
+    case aggregate::regr_r2: return "REGR_R2";
   }
   return "aggregate";
 }
 
 bool two_arguments(aggregate agg) {
-  return agg == aggregate::corr || agg == aggregate::regr_slope
-         || agg == aggregate::regr_intercept;
+  return agg == aggregate::corr || agg == aggregate::regr_slope || agg == aggregate::regr_intercept
+         || agg == aggregate::covar_samp || agg == aggregate::covar_pop || agg == aggregate::regr_r2;
 }
 
 span_of clamp(std::int64_t lo, std::int64_t hi, real k) {
@@ -202,7 +215,8 @@ error explain(const std::string& name, bool two, const fit_test& fits, std::uint
 }
 
 /// The conditions of wide_sum, wide_avg, wide_var_samp, wide_stddev_samp, wide_corr,
-/// wide_regr_slope and wide_regr_intercept: see kernels.hpp.
+/// wide_regr_slope, wide_regr_intercept, wide_var_pop, wide_stddev_pop, wide_covar and
+/// wide_regr_r2: see kernels.hpp.
 bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word mul, word div) {
   const real limit = std::ldexp(real{1}, 30);
   const auto m = static_cast<real>(mul);
@@ -219,6 +233,17 @@ bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word m
   // the result (var <= (w + 1)^2 / 2 for n >= 2) inside three words (below 2^125), or its root
   // inside one.
   const auto two53 = std::ldexp(real{1}, 53);
+  if (agg == aggregate::covar_samp || agg == aggregate::covar_pop) {
+    // As the variances, for both arguments; |cov| <= sqrt(var(x) var(y)) <= (w_x + 1)(w_y + 1) / 2.
+    const auto wx = x.width() + 1;
+    const auto wy = y.width() + 1;
+    const auto limbs = std::ldexp(real{1}, 188);
+    return x.magnitude() < two53 && y.magnitude() < two53 && n * dv < std::ldexp(real{1}, 45)
+           && n * n * wx * wx * m < limbs && n * n * wy * wy * m < limbs
+           && wx * wy * m / (2 * dv) < std::ldexp(real{1}, 124);
+  }
+  if (agg == aggregate::regr_r2)
+    agg = aggregate::corr;
   if (agg == aggregate::corr || agg == aggregate::regr_slope || agg == aggregate::regr_intercept) {
     // For regr_* x is y (the first argument) and y is x, as in check_range.
     const auto wx = x.width() + 1;
@@ -242,7 +267,7 @@ bool wide_fits(aggregate agg, real n, const span_of& x, const span_of& y, word m
   const auto result = w1 * w1 * m / (2 * dv);
   return x.magnitude() < two53 && n * dv < std::ldexp(real{1}, 45)
          && n * n * w1 * w1 * m < std::ldexp(real{1}, 188)
-         && result < std::ldexp(real{1}, agg == aggregate::var_samp ? 124 : 120);
+         && result < std::ldexp(real{1}, agg == aggregate::var_samp || agg == aggregate::var_pop ? 124 : 120);
 }
 
 } // namespace

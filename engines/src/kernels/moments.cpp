@@ -33,12 +33,13 @@ std::vector<var_pair> pairs_of(const moment_spec& spec) {
 /// Per-group divisors that are >= 1 even for groups of 0 or 1 rows.
 struct safe_divisors {
   secret z1;  ///< 1 where n == 1
-  secret nm1; ///< n - 1, or 1 where n <= 1
-  secret nn1; ///< n (n - 1), or 1 where n <= 1
+  secret nm1; ///< n - 1, or 1 where n <= 1 (population moments: n, or 1 where n == 0)
+  secret nn1; ///< n (n - 1), or 1 where n <= 1 (population moments: n^2, or 1 where n == 0)
 };
 
-/// Counts the rows per group into r.n, r.z0 and r.n_safe; returns z1 and nm1 (nn1 comes later).
-safe_divisors count_groups(backend& b, const grouping& by, moments& r) {
+/// Counts the rows per group into r.n, r.z0, r.z1 and r.n_safe; returns z1 and nm1 (nn1 comes
+/// later).
+safe_divisors count_groups(backend& b, const grouping& by, bool population, moments& r) {
   const auto g = by.groups();
   r.n = count(b, by);
   // Which groups have 0 or 1 rows, for the safe divisors (n, n - 1, n (n - 1) are all >= 1).
@@ -48,8 +49,9 @@ safe_divisors count_groups(backend& b, const grouping& by, moments& r) {
   r.z0 = part(zz, 0, g);
   safe_divisors d;
   d.z1 = part(zz, 1, g);
+  r.z1 = d.z1;
   r.n_safe = b.add(r.n, r.z0);
-  d.nm1 = b.add(b.add_public(r.n, w(-1)), b.add(b.mul_public(r.z0, 2), d.z1));
+  d.nm1 = population ? r.n_safe : b.add(b.add_public(r.n, w(-1)), b.add(b.mul_public(r.z0, 2), d.z1));
   return d;
 }
 
@@ -58,7 +60,7 @@ std::vector<secret> group_sums(backend& b, const grouping& by, std::size_t rows,
                                const std::vector<var_pair>& pairs, const moments& r, safe_divisors& d) {
   const auto np = pairs.size();
   const auto g = by.groups();
-  // Row products for every pair, plus n (n - 1), in one mul.
+  // Row products for every pair, plus n (n - 1) (or n^2), in one mul.
   secret lhs;
   secret rhs;
   for (auto [p, q] : pairs) {
@@ -66,11 +68,11 @@ std::vector<secret> group_sums(backend& b, const grouping& by, std::size_t rows,
     append(rhs, *spec.vars[q]);
   }
   append(lhs, r.n);
-  append(rhs, b.add_public(r.n, w(-1)));
+  append(rhs, spec.population ? r.n : b.add_public(r.n, w(-1)));
   auto prod = b.mul(lhs, rhs);
   lhs = {};
   rhs = {};
-  d.nn1 = b.add(b.add(slice(prod, np * rows, g), r.z0), d.z1);
+  d.nn1 = b.add(slice(prod, np * rows, g), spec.population ? r.z0 : b.add(r.z0, d.z1));
   std::vector<secret> pair_cols;
   for (std::size_t k = 0; k < np; ++k)
     pair_cols.push_back(slice(prod, k * rows, rows));
@@ -122,7 +124,7 @@ void centre(backend& b, const moment_spec& spec, std::size_t groups,
 }
 
 /// Divides the centred sums in one div: per pair S_pq_c / (n - 1), then per pair
-/// sc_p sc_q / (n (n - 1)), then the deviations sc_v / n and the wide S_pq_c, if asked.
+/// sc_p sc_q / (n (n - 1)) (population moments: / n and / n^2), then the deviations sc_v / n and the wide S_pq_c, if asked.
 secret centred_quotients(backend& b, const moment_spec& spec, const std::vector<var_pair>& pairs,
                          std::size_t groups, const std::vector<secret>& sums, const moments& r,
                          const safe_divisors& d) {
@@ -208,7 +210,7 @@ moments compute_moments(backend& b, const char* kernel, const grouping& by, cons
     expect_size(kernel, "argument", *v, rows);
   const auto pairs = pairs_of(spec);
   moments r;
-  auto divisors = count_groups(b, by, r);
+  auto divisors = count_groups(b, by, spec.population, r);
   // sums[0..nv) are S_v, sums[nv..nv+np) are S_pq.
   auto sums = group_sums(b, by, rows, spec, pairs, r, divisors);
   centre(b, spec, groups, sums, r);

@@ -35,23 +35,26 @@ inline secret part(const secret& x, std::size_t i, std::size_t len) {
 
 /// What a statistic needs: which variables, which variances, whether the cross moment of
 /// vars[0] and vars[1], whether the fractional offsets (mean - c) * 2^frac, whether the wide
-/// (8 fraction bits) comoments.
+/// (8 fraction bits) comoments, whether the population comoments (divided by n and n^2 instead of
+/// n - 1 and n (n - 1): no larger, so within the same limits).
 struct moment_spec {
   std::vector<const secret*> vars;
   std::vector<std::size_t> variances;
   bool cross = false;
   bool deviations = false;
   bool wide = false;
+  bool population = false;
 };
 
 /// Per-group moments of the variables of a moment_spec (every secret has length `groups`).
 struct moments {
   secret n;                   ///< rows per group
   secret z0;                  ///< 1 where n == 0
+  secret z1;                  ///< 1 where n == 1
   secret n_safe;              ///< n, or 1 where n == 0
   std::vector<secret> c;      ///< per variable: integer near the mean
   std::vector<secret> sc;     ///< per variable: S_v - n c_v (exact)
-  std::vector<secret> m24;    ///< per variance, then the cross pair: sample comoment * 2^24
+  std::vector<secret> m24;    ///< per variance, then the cross pair: comoment * 2^24
   std::vector<secret> m8;     ///< the same * 2^8, if wide
   std::vector<secret> dev;    ///< per variable, if asked: about (mean - c) * 2^frac (div's error)
   secret d_zero;              ///< per variance: 1 where D = n S_vv - S_v^2 is 0 (in the ring)

@@ -17,6 +17,9 @@
 // quicksort alone, measured by simulation at 10^6 and 10^7 rows) in about 120 levels at 10^6 rows
 // (quicksort alone: 50); a constant number of steps keeps the levels O(log n).
 //
+// top_distinct wants only the first k places: the quicksort alone, keeping open only the segments
+// that reach below place k (a quickselect).
+//
 // Only the key moves while sorting (its shares follow their places; a two-word key moves as a
 // unit); every other column is permuted once at the end by the order found, locally.
 
@@ -26,6 +29,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <utility>
 
 namespace joconde::engines::kernels {
@@ -58,6 +62,7 @@ struct sorter {
   std::vector<std::uint8_t> below;  // their revealed outcomes
   secret element;                   // one batch of the keys at left and right
   secret pivot;
+  std::size_t limit = 0;      // only places [0, limit) need be sorted (top_distinct)
   std::vector<segment> open;  // quicksort: the segments still unsorted
   std::vector<segment> next;
   std::vector<std::uint32_t> lo;  // insertion: the sorted places [lo, hi) an element may go before
@@ -164,10 +169,11 @@ void partition_level(sorter& s) {
       s.order[low + j] = s.spare_order[j];
       copy_key(s, s.spare_keys, j, s.keys, low + j);
     }
+    // A part wholly at or after place `limit` stays unsorted (top_distinct).
     const std::size_t lows = low - g.first;
-    if (lows >= 2)
+    if (lows >= 2 && g.first < s.limit)
       s.next.push_back({g.first, static_cast<std::uint32_t>(lows)});
-    if (high - 1 >= 2)
+    if (high - 1 >= 2 && low + 1 < s.limit)
       s.next.push_back({static_cast<std::uint32_t>(low + 1), static_cast<std::uint32_t>(high - 1)});
   }
   std::swap(s.open, s.next);
@@ -246,25 +252,31 @@ void insert_block(backend& b, sorter& s, std::size_t from, std::size_t to) {
   quicksort_levels(b, s);
 }
 
-} // namespace
-
-void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words) {
+/// Sorts places [0, limit) of the rows of `columns` (shuffled first) by their key, as sort_distinct
+/// and top_distinct describe, and leaves min(limit, n) rows in every column: those places.
+void sort_first(backend& b, std::span<secret* const> columns, std::size_t key_words, std::size_t limit,
+                const char* kernel) {
   if (columns.empty())
     return;
   if (key_words != 1 && key_words != 2)
-    size_error("sort_distinct", std::to_string(key_words) + " key words (1 or 2 can be)");
+    size_error(kernel, std::to_string(key_words) + " key words (1 or 2 can be)");
   if (columns.size() < key_words)
-    size_error("sort_distinct", std::to_string(columns.size()) + " columns for " + std::to_string(key_words) + " key words");
+    size_error(kernel, std::to_string(columns.size()) + " columns for " + std::to_string(key_words) + " key words");
   const std::size_t n = columns[0]->size();
   for (const secret* c : columns)
-    expect_size("sort_distinct", "column", *c, n);
+    expect_size(kernel, "column", *c, n);
   if (n >= std::size_t{1} << 32)
-    size_error("sort_distinct", std::to_string(n) + " rows, at most 2^32 - 1 are supported");
+    size_error(kernel, std::to_string(n) + " rows, at most 2^32 - 1 are supported");
   b.shuffle(columns);
-  if (n < 2)
+  const std::size_t kept = std::min(limit, n);
+  if (n < 2) {
+    for (secret* c : columns)
+      *c = slice(*c, 0, kept);
     return;
+  }
   sorter s;
   s.words = key_words;
+  s.limit = kept;
   s.order.resize(n);
   for (std::size_t i = 0; i < n; ++i)
     s.order[i] = static_cast<std::uint32_t>(i);
@@ -283,25 +295,36 @@ void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key
           s.keys.b[2 * i + w] = columns[w]->b[i];
     }
   }
-  const std::size_t first = n < quicksort_only ? n : n >> 6;
+  // The whole order: quicksort, then insertion above quicksort_only rows. The first places only:
+  // quickselect, partitioning only the segments that reach below the limit.
+  const std::size_t first = n < quicksort_only || kept < n ? n : n >> 6;
   s.open.push_back({0, static_cast<std::uint32_t>(first)});
   quicksort_levels(b, s);
   if (first < n)
     for (unsigned shift : {4u, 2u, 0u})
       insert_block(b, s, n >> (shift + 2), n >> shift);
-  if (key_words == 1) {
-    *columns[0] = std::move(s.keys);
-  } else {
-    for (std::size_t w = 0; w < 2; ++w) {
-      for (std::size_t i = 0; i < n; ++i)
-        columns[w]->a[i] = s.keys.a[2 * i + w];
-      if (with_b(s))
-        for (std::size_t i = 0; i < n; ++i)
-          columns[w]->b[i] = s.keys.b[2 * i + w];
-    }
+  for (std::size_t w = 0; w < key_words; ++w) {
+    columns[w]->a.resize(kept);
+    columns[w]->b.resize(with_b(s) ? kept : 0);
+    for (std::size_t i = 0; i < kept; ++i)
+      columns[w]->a[i] = s.keys.a[key_words * i + w];
+    if (with_b(s))
+      for (std::size_t i = 0; i < kept; ++i)
+        columns[w]->b[i] = s.keys.b[key_words * i + w];
   }
+  s.order.resize(kept);
   for (std::size_t c = key_words; c < columns.size(); ++c)
     *columns[c] = gather(*columns[c], s.order);
+}
+
+} // namespace
+
+void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words) {
+  sort_first(b, columns, key_words, std::numeric_limits<std::size_t>::max(), "sort_distinct");
+}
+
+void top_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words, std::size_t limit) {
+  sort_first(b, columns, key_words, limit, "top_distinct");
 }
 
 } // namespace joconde::engines::kernels

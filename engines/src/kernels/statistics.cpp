@@ -1,5 +1,6 @@
-// AVG, VAR_SAMP, STDDEV_SAMP, CORR, REGR_SLOPE and REGR_INTERCEPT in fixed point (stat_frac
-// fraction bits), from the moments of moments.hpp.
+// AVG, VAR_SAMP, STDDEV_SAMP, CORR, REGR_SLOPE and REGR_INTERCEPT (and VAR_POP, STDDEV_POP,
+// COVAR_SAMP, COVAR_POP and REGR_R2) in fixed point (stat_frac fraction bits), from the moments of
+// moments.hpp.
 //
 // The slope is cov / var(x) in one division (never through a truncated standard deviation), at the
 // scale both moments are precise at. Where |slope| < 2^11 it is computed with 16 more fraction
@@ -48,6 +49,34 @@ secret slope_quotients(backend& b, const scales& s) {
   auto n40 = b.add(s.x_cov24, s.x_cov8);
   auto n24 = b.add(s.cov24, s.cov8);
   return b.div(concat({&n40, &n24}), concat({&d40, &d24}), 40);
+}
+
+/// corr(x, y) 2^24 per group, not yet masked, and the flags of the two variances.
+struct correlation {
+  secret r;     ///< corr 2^24 where both variances are kept (meaningless elsewhere)
+  secret keep;  ///< 1 where both variances are defined and positive
+  scales s;     ///< keep[0] for x, keep[1] for y
+};
+
+correlation correlate(backend& b, const char* kernel, const grouping& by, const secret& x, const secret& y) {
+  auto mo = compute_moments(b, kernel, by, {{&x, &y}, {0, 1}, true, false, true});
+  correlation c;
+  c.s = select_scales(b, mo, 2, cross_scale::own);
+  auto sd = standard_deviations(b, c.s);
+  c.keep = b.mul(c.s.keep[0], c.s.keep[1]);
+  auto c1 = cov_over(b, c.s, safe(b, sd[0], c.s.keep[0]));
+  c.r = b.div(c1, safe(b, sd[1], c.s.keep[1]), frac);
+  return c;
+}
+
+/// The cross comoment of x and y per group (sample, or with `population` population), 0 for
+/// groups of fewer than 2 rows.
+secret covariance(backend& b, const char* kernel, const grouping& by, const secret& x, const secret& y,
+                  bool population) {
+  moment_spec spec{{&x, &y}, {}, true, false, false};
+  spec.population = population;
+  auto mo = compute_moments(b, kernel, by, spec);
+  return b.mul(mo.m24[0], b.sub(one_minus(b, mo.z0), mo.z1));
 }
 
 /// The regression of y on x per group.
@@ -160,13 +189,43 @@ secret stddev_samp(backend& b, const grouping& by, const secret& x) {
 }
 
 secret corr(backend& b, const grouping& by, const secret& x, const secret& y) {
-  auto mo = compute_moments(b, "corr", by, {{&x, &y}, {0, 1}, true, false, true});
-  auto s = select_scales(b, mo, 2, cross_scale::own);
-  auto sd = standard_deviations(b, s);
-  auto both = b.mul(s.keep[0], s.keep[1]);
-  auto c1 = cov_over(b, s, safe(b, sd[0], s.keep[0]));
-  auto c2 = b.div(c1, safe(b, sd[1], s.keep[1]), frac);
-  return b.mul(c2, both);
+  auto c = correlate(b, "corr", by, x, y);
+  return b.mul(c.r, c.keep);
+}
+
+secret regr_r2(backend& b, const grouping& by, const secret& y, const secret& x) {
+  auto c = correlate(b, "regr_r2", by, y, x);
+  const auto g = by.groups();
+  const auto one = b.constant(word{1} << frac, g);
+  // r^2 2^24 (trunc: floor or one more), clamped to 1 (the approximations may pass it); 0 where
+  // var(x) or var(y) is 0, then 1 where only var(y) is (SQL's rule).
+  auto r = b.mul(c.r, c.keep);
+  auto sq = b.trunc(b.mul(r, r), frac);
+  auto over = b.lt(one, sq);
+  auto clamped = b.add(sq, b.mul(over, b.sub(one, sq)));
+  auto only_y = b.sub(c.s.keep[1], c.keep);
+  return b.add(clamped, b.mul_public(only_y, word{1} << frac));
+}
+
+secret var_pop(backend& b, const grouping& by, const secret& x) {
+  moment_spec spec{{&x}, {0}, false, false, false};
+  spec.population = true;
+  return variance_of(b, compute_moments(b, "var_pop", by, spec));
+}
+
+secret stddev_pop(backend& b, const grouping& by, const secret& x) {
+  moment_spec spec{{&x}, {0}, false, false, true};
+  spec.population = true;
+  auto mo = compute_moments(b, "stddev_pop", by, spec);
+  return standard_deviations(b, select_scales(b, mo, 1, cross_scale::none))[0];
+}
+
+secret covar_samp(backend& b, const grouping& by, const secret& x, const secret& y) {
+  return covariance(b, "covar_samp", by, x, y, false);
+}
+
+secret covar_pop(backend& b, const grouping& by, const secret& x, const secret& y) {
+  return covariance(b, "covar_pop", by, x, y, true);
 }
 
 secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x) {

@@ -1,11 +1,13 @@
-// VAR_SAMP and STDDEV_SAMP beyond the 64-bit ring, from exact sums of squares in many limbs.
+// VAR_SAMP, STDDEV_SAMP and the other moments beyond the 64-bit ring, from exact sums of squares
+// in many limbs.
 //
 // Per group: the count n, the exact sum S (scaled_sum), the integer centre c = floor(S / n) and
 // sc = S - n c in [0, n). Every row x is split as x = q 2^24 + r (trunc: exact whichever way it
 // rounds), and the exact sums of r^2, q r and q^2 (block sums, as for SUM) give
 // sum x^2 = 2^48 sum q^2 + 2^25 sum q r + sum r^2. Then, exactly, in numbers of 16-bit limbs:
 //   C = sum (x - c)^2 = sum x^2 - c S - c sc,   V = n C - sc^2 = n (n - 1) var,
-// and var mul / div = V mul / (n (n - 1) div), rounded down by two long divisions. The standard
+// and var mul / div = V mul / (n (n - 1) div) (the population variance: V mul / (n^2 div)), rounded
+// down by two long divisions. The standard
 // deviation is the square root of that, taken on its top bits: the limbs are cut at a multiple of
 // 16 bits chosen per group (the lowest that leaves less than 2^60), so sqrt works on at least 2^44
 // and its error stays relative.
@@ -230,10 +232,11 @@ variance_parts variance_numerator(backend& b, const grouping& by, const secret& 
   return {std::move(v), std::move(k.n_safe), std::move(k.nm1_safe)};
 }
 
-/// floor(V mul / (n (n - 1) div)), canonical.
-bigint variance_in_units(backend& b, const variance_parts& p, word div) {
+/// floor(V mul / (n (n - 1) div)), or with `population` floor(V mul / (n^2 div)), canonical.
+bigint variance_in_units(backend& b, const variance_parts& p, word div, bool population) {
   auto once = long_divide(b, p.scaled_v, p.n_safe);
-  return long_divide(b, once, div == 1 ? p.nm1_safe : b.mul_public(p.nm1_safe, div));
+  const auto& second = population ? p.n_safe : p.nm1_safe;
+  return long_divide(b, once, div == 1 ? second : b.mul_public(second, div));
 }
 
 /// A canonical value below 2^125 in magnitude as three words: lo = limbs 0-1, mid = limbs 2-3,
@@ -343,11 +346,16 @@ secret eighth_cuts(backend& b, const bigint& v) {
 /// Fraction bits of corr_fixed's result.
 constexpr unsigned corr_frac = 32;
 
-/// corr 2^32 = V_xy / sqrt(V_xx V_yy) 2^32 per group from the exact n (n - 1) comoments; 0 where
-/// a variance is 0. Each variance is cut to m = v_j < 2^60 (j_x, j_y) and V_xy by 2^(8 (j_x + j_y))
+/// corr 2^32 = V_xy / sqrt(V_xx V_yy) 2^32 per group from the exact n (n - 1) comoments (0 where
+/// a variance is 0), and per variance, x's then y's, 1 where it is 0 (2 G flags). Each variance is cut to m = v_j < 2^60 (j_x, j_y) and V_xy by 2^(8 (j_x + j_y))
 /// to m_xy, |m_xy| <= sqrt(m_x m_y) (Cauchy-Schwarz, up to the cuts); then
 /// t = m_xy 2^60 / (sqrt(m_x) 2^30) and corr = t 2^32 / (sqrt(m_y) 2^30), two divs.
-secret corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bigint& vxy) {
+struct fixed_corr {
+  secret r;
+  secret zero;
+};
+
+fixed_corr corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bigint& vxy) {
   const auto g = vxx.limbs[0].size();
   auto cx = cut(b, vxx);
   auto cy = cut(b, vyy);
@@ -381,7 +389,7 @@ secret corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bigint
   auto t = b.div(mxy, slice(roots, 0, g), 2 * root_frac);
   auto r = b.div(t, slice(roots, g, g), corr_frac);
   auto keep = b.mul(one_minus(b, slice(zero, 0, g)), one_minus(b, slice(zero, g, g)));
-  return b.mul(r, keep);
+  return {b.mul(r, keep), std::move(zero)};
 }
 
 /// floor(v / 2^(16 j)) for the j of a one-hot `pick` (n_cuts x G): each candidate is v's limbs
@@ -463,18 +471,79 @@ regression regress(backend& b, const grouping& by, const secret& y, const secret
   return r;
 }
 
+/// floor((t + 1) / 2) of a canonical t: half of 2 v rounded half up (times 2^15, one limb dropped).
+bigint halve_up(backend& b, bigint t) {
+  t.limbs[0] = b.add_public(t.limbs[0], 1);
+  times_public(b, t, half_radix / 2);
+  return drop_limbs(b, t, 1);
+}
+
+/// The exact variance, rounded half up: t = floor(2 V mul / D) for the divisor D = n (n - 1) div
+/// (or n^2 div), then floor((t + 1) / 2).
+wide_secret variance_rounded(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div,
+                             bool population) {
+  auto p = variance_numerator(b, by, x, bits, mul);
+  times_public(b, p.scaled_v, 2);
+  return to_wide(b, halve_up(b, variance_in_units(b, p, div, population)));
+}
+
 } // namespace
 
 wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_var_samp", "x", x, rows_of("wide_var_samp", by));
-  auto p = variance_numerator(b, by, x, bits, mul);
-  // Rounded half up (a variance is never negative): t = floor(2 V mul / D) for the divisor
-  // D = n (n - 1) div, then floor((t + 1) / 2), the halving as times 2^15 and one limb dropped.
-  times_public(b, p.scaled_v, 2);
-  auto t = variance_in_units(b, p, div);
-  t.limbs[0] = b.add_public(t.limbs[0], 1);
-  times_public(b, t, half_radix / 2);
-  return to_wide(b, drop_limbs(b, t, 1));
+  return variance_rounded(b, by, x, bits, mul, div, false);
+}
+
+wide_secret wide_var_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
+  expect_size("wide_var_pop", "x", x, rows_of("wide_var_pop", by));
+  return variance_rounded(b, by, x, bits, mul, div, true);
+}
+
+wide_secret wide_covar(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
+                       unsigned bits_y, word mul, word div, bool population) {
+  expect_size("wide_covar", "x", x, rows_of("wide_covar", by));
+  expect_size("wide_covar", "y", y, rows_of("wide_covar", by));
+  auto k = count_rows(b, by);
+  auto cx = centre_of(b, by, x, bits_x, k);
+  auto cy = centre_of(b, by, y, bits_y, k);
+  auto v = comoment(b, by, k, cx, cy, std::max(bits_x, bits_y));
+  // Half away from zero: |V| (the sign is the canonical top limb's), rounded half up as for the
+  // variance, then the sign back.
+  auto sign = sign_factor(b, v.limbs.back());
+  auto magnitude = scaled(b, v, sign);
+  normalise(b, magnitude);
+  times_public(b, magnitude, 2 * mul);
+  variance_parts p{std::move(magnitude), std::move(k.n_safe), std::move(k.nm1_safe)};
+  auto rounded = scaled(b, halve_up(b, variance_in_units(b, p, div, population)), sign);
+  normalise(b, rounded);
+  return to_wide(b, rounded);
+}
+
+wide_secret wide_regr_r2(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
+                         unsigned bits_x, word mul) {
+  expect_size("wide_regr_r2", "x", x, rows_of("wide_regr_r2", by));
+  expect_size("wide_regr_r2", "y", y, rows_of("wide_regr_r2", by));
+  const auto g = by.groups();
+  auto k = count_rows(b, by);
+  auto cy = centre_of(b, by, y, bits_y, k);
+  auto cx = centre_of(b, by, x, bits_x, k);
+  auto vyy = comoment(b, by, k, cy, cy, bits_y);
+  auto vxx = comoment(b, by, k, cx, cx, bits_x);
+  auto vxy = comoment(b, by, k, cy, cx, std::max(bits_x, bits_y));
+  auto c = corr_fixed(b, vyy, vxx, vxy);
+  // r^2 2^30 (corr 2^30 squared, |corr| at most a little above 1), clamped to 1; 1 where var(x)
+  // > 0 = var(y) (SQL's rule; c.r is 0 there), then times mul, rounded down.
+  constexpr unsigned r2_frac = 30;
+  const auto one = b.constant(word{1} << r2_frac, g);
+  auto t = b.trunc(c.r, corr_frac - r2_frac);
+  auto sq = b.trunc(b.mul(t, t), r2_frac);
+  auto over = b.lt(one, sq);
+  auto rest = b.sub(one, sq);
+  auto x_kept = one_minus(b, slice(c.zero, g, g));
+  auto y_zero = slice(c.zero, 0, g);
+  auto m = b.mul(concat({&over, &x_kept}), concat({&rest, &y_zero}));
+  auto r2 = b.add(b.add(sq, slice(m, 0, g)), b.mul_public(slice(m, g, g), word{1} << r2_frac));
+  return three_words(b, b.trunc(b.mul_public(r2, mul), r2_frac));
 }
 
 wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
@@ -488,7 +557,7 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
   auto vxx = comoment(b, by, k, cx, cx, bits_x);
   auto vyy = comoment(b, by, k, cy, cy, bits_y);
   auto vxy = comoment(b, by, k, cx, cy, bits);
-  auto r = corr_fixed(b, vxx, vyy, vxy);
+  auto r = corr_fixed(b, vxx, vyy, vxy).r;
   auto scaled_r = b.trunc(b.mul_public(r, mul), corr_frac);
   return three_words(b, scaled_r);
 }
@@ -528,8 +597,13 @@ wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y,
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_stddev_samp", "x", x, rows_of("wide_stddev_samp", by));
   auto p = variance_numerator(b, by, x, bits, mul);
-  auto sd = square_root(b, variance_in_units(b, p, div));
-  return three_words(b, sd);
+  return three_words(b, square_root(b, variance_in_units(b, p, div, false)));
+}
+
+wide_secret wide_stddev_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
+  expect_size("wide_stddev_pop", "x", x, rows_of("wide_stddev_pop", by));
+  auto p = variance_numerator(b, by, x, bits, mul);
+  return three_words(b, square_root(b, variance_in_units(b, p, div, true)));
 }
 
 } // namespace joconde::engines::kernels

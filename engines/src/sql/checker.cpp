@@ -37,15 +37,6 @@ position end_position(std::string_view source) {
   return p;
 }
 
-/// The output column name a select item gives: its alias, or the column it reads.
-std::string item_name(const select_item& item) {
-  if (!item.alias.empty())
-    return item.alias;
-  if (item.value->kind == expr_kind::column)
-    return item.value->name;
-  return {};
-}
-
 /// A column's type as the schema declares it ("integer", "decimal(2)", "category").
 std::string declared_type(const column_schema& c) {
   return std::string{to_string(c.type)}
@@ -72,11 +63,12 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
     refuse("write it to a decimal column");
   // The kernels scale by 10^e10: the output's decimals over the value's (the variance's are
   // twice the argument's; the standard deviation's kernel scales its variance, by the square).
-  const bool root = e.agg == kernels::aggregate::stddev_samp;
+  const bool root = e.agg == kernels::aggregate::stddev_samp || e.agg == kernels::aggregate::stddev_pop;
+  const bool covariance = e.agg == kernels::aggregate::covar_samp || e.agg == kernels::aggregate::covar_pop;
   int e10 = static_cast<int>(col.type == column_type::decimal ? col.scale : 0) - t.dec;
   if (root)
     e10 *= 2;
-  if (e10 < 0 && two)
+  if (e10 < 0 && two && !covariance)
     refuse("beyond the ring " + e.name + " is written with at least its value's " + std::to_string(t.dec)
            + " decimals; declare the output column with more");
   if (e10 > 9 || e10 < -9)
@@ -335,6 +327,13 @@ void check_output(select_stmt& s, const table_schema& out, std::string_view sour
     check_output_match(item, col, out, s.max_rows, source);
   }
   std::uint64_t rows = s.aggregated ? s.groups : s.max_rows;
+  if (s.limit != 0 && s.limit < rows) {
+    if (s.limit > out.max_rows)
+      throw sql_error(s.limit_pos, "LIMIT " + std::to_string(s.limit) + " may write " + std::to_string(s.limit)
+                                     + " rows but `" + out.name + "` declares at most "
+                                     + std::to_string(out.max_rows) + "; lower the LIMIT");
+    rows = s.limit;
+  }
   if (rows > out.max_rows)
     throw sql_error(s.output_pos, "this select may write " + std::to_string(rows) + " rows but `"
                                     + out.name + "` declares at most "
@@ -370,9 +369,18 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
     collect_aggregates(*item.value, s.aggregates);
   choose_grouping(s);
   check_output(s, prog.outputs[s.output_index], source);
+  check_order(s, sc, prog.outputs[s.output_index], source);
 }
 
 } // namespace
+
+std::string item_name(const select_item& item) {
+  if (!item.alias.empty())
+    return item.alias;
+  if (item.value->kind == expr_kind::column)
+    return item.value->name;
+  return {};
+}
 
 std::string suggestion(const std::string& wrong, const std::vector<std::string>& names) {
   auto near = closest(wrong, names);

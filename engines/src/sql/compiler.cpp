@@ -24,6 +24,11 @@ const char* aggregate_feature(kernels::aggregate a) {
     case kernels::aggregate::corr: return "aggregate.corr";
     case kernels::aggregate::regr_slope: return "aggregate.regr_slope";
     case kernels::aggregate::regr_intercept: return "aggregate.regr_intercept";
+    case kernels::aggregate::var_pop: return "aggregate.var_pop";
+    case kernels::aggregate::stddev_pop: return "aggregate.stddev_pop";
+    case kernels::aggregate::covar_samp: return "aggregate.covar_samp";
+    case kernels::aggregate::covar_pop: return "aggregate.covar_pop";
+    case kernels::aggregate::regr_r2: return "aggregate.regr_r2";
   }
   return "aggregate.count";
 }
@@ -64,6 +69,8 @@ std::vector<std::string> features_of(const program_impl& p) {
       used.emplace_back("union");
     if (s.has_having)
       used.emplace_back("having");
+    if (!s.order_by.empty())
+      used.emplace_back("order_by_limit");
     for (const auto& i : s.items) {
       expr_features(*i.value, used);
       if (i.value->wide)
@@ -100,6 +107,18 @@ std::string join_disclosure(const join_step& j) {
          + "`" + revealed + "it is not); how often " + (input_unique ? left : right) + " repeats a value is not";
 }
 
+/// What ORDER BY ... LIMIT k of `s` reveals: the row count only, which its inputs' sizes give.
+std::string order_disclosure(const select_stmt& s) {
+  std::string keys;
+  for (const auto& k : s.order_by)
+    keys += (keys.empty() ? "" : ", ") + k.text;
+  const auto k = std::to_string(s.limit);
+  return "`" + s.output + "` keeps the first " + k + " of the " + (s.aggregated ? "groups" : "rows")
+         + " its select writes, by ORDER BY " + keys + " (equal keys in " + (s.aggregated ? "group" : "row")
+         + " order): min(" + k + ", their number) rows, which the Computing Parties know; which "
+         + (s.aggregated ? "groups" : "rows") + " are kept is not revealed to them";
+}
+
 std::vector<std::string> disclosures_of(const program_impl& p) {
   std::string names;
   for (std::size_t i = 0; i < p.inputs.size(); ++i)
@@ -114,6 +133,9 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
       if (std::find(out.begin(), out.end(), line) == out.end())
         out.push_back(std::move(line));
     }
+  for (const auto& s : p.statements)
+    if (!s.order_by.empty())
+      out.push_back(order_disclosure(s));
   for (const auto& q : p.quality)
     out.push_back("the data-quality check of `" + q.input
                   + "` reveals whether all its checks passed (one bit), to the Computing Parties "
@@ -205,6 +227,7 @@ std::vector<std::string> all_features() {
           "join.union",
           "union",
           "having",
+          "order_by_limit",
           "case",
           "division",
           "round",
@@ -219,6 +242,11 @@ std::vector<std::string> all_features() {
           "aggregate.corr",
           "aggregate.regr_slope",
           "aggregate.regr_intercept",
+          "aggregate.var_pop",
+          "aggregate.stddev_pop",
+          "aggregate.covar_samp",
+          "aggregate.covar_pop",
+          "aggregate.regr_r2",
           "aggregate.wide",
           "quality_check"};
 }

@@ -150,6 +150,11 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
     case kernels::aggregate::corr: return kernels::corr(b, by, args[0], args[1]);
     case kernels::aggregate::regr_slope: return kernels::regr_slope(b, by, args[0], args[1]);
     case kernels::aggregate::regr_intercept: return kernels::regr_intercept(b, by, args[0], args[1]);
+    case kernels::aggregate::var_pop: return kernels::var_pop(b, by, args[0]);
+    case kernels::aggregate::stddev_pop: return kernels::stddev_pop(b, by, args[0]);
+    case kernels::aggregate::covar_samp: return kernels::covar_samp(b, by, args[0], args[1]);
+    case kernels::aggregate::covar_pop: return kernels::covar_pop(b, by, args[0], args[1]);
+    case kernels::aggregate::regr_r2: return kernels::regr_r2(b, by, args[0], args[1]);
     case kernels::aggregate::median:
       if (by.masks() == nullptr)
         throw engine_failure(fail(errc::invalid_state, "MEDIAN needs one-hot group masks, not sorted groups"));
@@ -179,6 +184,13 @@ kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::gr
     case kernels::aggregate::var_samp: return kernels::wide_var_samp(b, by, x, bits, e.wide_mul, e.wide_div);
     case kernels::aggregate::stddev_samp:
       return kernels::wide_stddev_samp(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::var_pop: return kernels::wide_var_pop(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::stddev_pop: return kernels::wide_stddev_pop(b, by, x, bits, e.wide_mul, e.wide_div);
+    case kernels::aggregate::covar_samp:
+    case kernels::aggregate::covar_pop:
+      return kernels::wide_covar(b, by, x, y, bits, e.wide_bits2, e.wide_mul, e.wide_div,
+                                 e.agg == kernels::aggregate::covar_pop);
+    case kernels::aggregate::regr_r2: return kernels::wide_regr_r2(b, by, x, y, bits, e.wide_bits2, e.wide_mul);
     default: break;
   }
   throw engine_failure(fail(errc::invalid_state, e.name + " has no form beyond the ring"));

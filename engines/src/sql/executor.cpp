@@ -251,8 +251,8 @@ secret code_of(backend& b, const select_stmt& s, const secret_table& t, std::siz
   return s.group_lows[i] == 0 ? column : b.add_public(column, word{0} - static_cast<word>(s.group_lows[i]));
 }
 
-secret_table run_select(backend& b, const select_stmt& s,
-                        const std::map<std::string, secret_table>& inputs) {
+/// The rows a select writes, before ORDER BY ... LIMIT.
+secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& inputs) {
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
   // are all valid, and only a join one whose valid flags are secret.
   secret_table combined;
@@ -363,6 +363,12 @@ secret_table run_select(backend& b, const select_stmt& s,
     out.columns.push_back(std::move(published));
   }
   clear_invalid(b, out);
+  return out;
+}
+
+secret_table run_select(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& inputs) {
+  auto out = select_rows(b, s, inputs);
+  keep_first(b, s, out);
   return out;
 }
 

@@ -173,17 +173,34 @@ void type_statistic(expr& e, i128 n) {
       e.range = interval{std::min<i128>(0, lo) * one, std::max<i128>(0, hi) * one, true};
       break;
     case kernels::aggregate::var_samp:
+    case kernels::aggregate::var_pop:
       e.type.dec = 2 * x.type.dec;
       e.type.bin = 2 * x.type.bin + frac;
       e.range = interval{0, sat_mul(sat_mul(w, w) / 2 + 1, one), true};
       break;
     case kernels::aggregate::stddev_samp:
+    case kernels::aggregate::stddev_pop:
       e.range = interval{0, w * one, true};
       break;
+    case kernels::aggregate::covar_samp:
+    case kernels::aggregate::covar_pop: {
+      // |cov| <= sqrt(var(x) var(y)) <= width(x) width(y) / 2, plus the protocols' few units.
+      const auto& ys = *e.args[1];
+      e.type.dec = x.type.dec + ys.type.dec;
+      e.type.bin = x.type.bin + ys.type.bin + frac;
+      i128 s = sat_mul(sat_mul(w, ys.range.hi - ys.range.lo) / 2 + 1, one);
+      e.range = interval{-s, s, true};
+      break;
+    }
     case kernels::aggregate::corr:
       e.type.dec = 0;
       e.type.bin = frac;
       e.range = interval{-one, one, true};
+      break;
+    case kernels::aggregate::regr_r2:
+      e.type.dec = 0;
+      e.type.bin = frac;
+      e.range = interval{0, one, true};
       break;
     case kernels::aggregate::regr_slope: {
       const auto& xs = *e.args[1];
@@ -248,7 +265,10 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
     e.wide = true;
     // A sum's or a variance's own bound says it best; a mean's or a standard deviation's is that
     // of its fixed-point form, so check_range's words instead.
-    const bool by_bound = !in_ring && (e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::var_samp || ok);
+    const bool by_bound = !in_ring
+                          && (e.agg == kernels::aggregate::sum || e.agg == kernels::aggregate::var_samp
+                              || e.agg == kernels::aggregate::var_pop || e.agg == kernels::aggregate::covar_samp
+                              || e.agg == kernels::aggregate::covar_pop || ok);
     e.wide_refusal = by_bound ? "it may reach " + format_bound(std::max(-e.range.lo, e.range.hi))
                                   + ", beyond the ring's 2^62"
                               : ok.err().message;

@@ -220,6 +220,39 @@ private:
     s.having_min = v;
   }
 
+  /// Parses ORDER BY key [ASC | DESC] {, key [ASC | DESC]} LIMIT k (the ORDER keyword is next).
+  void order_by(select_stmt& s) {
+    s.order_pos = next().pos;
+    if (!at_keyword("BY"))
+      expected("BY after ORDER");
+    next();
+    do {
+      order_key key;
+      key.pos = peek().pos;
+      key.value = expression();
+      if (accept_keyword("DESC"))
+        key.descending = true;
+      else
+        accept_keyword("ASC");
+      s.order_by.push_back(std::move(key));
+    } while (accept_symbol(","));
+    if (!at_keyword("LIMIT"))
+      expected("ASC, DESC, `,` or LIMIT <count> after the ORDER BY key (ORDER BY chooses the rows LIMIT keeps: "
+               "an output is a set of rows)");
+    next();
+    if (peek().kind != token_kind::integer)
+      expected("a whole number of rows after LIMIT");
+    const auto& k = next();
+    s.limit_pos = k.pos;
+    auto v = parse_integer(k);
+    if (v < 1)
+      throw sql_error(k.pos, "LIMIT " + k.text + " keeps no row; write a count of at least 1");
+    if (static_cast<std::uint64_t>(v) > max_limit)
+      throw sql_error(k.pos, "LIMIT " + k.text + " is more than the " + std::to_string(max_limit)
+                               + " (2^20) rows ORDER BY ... LIMIT may keep; write a smaller count");
+    s.limit = static_cast<std::uint64_t>(v);
+  }
+
   select_stmt insert() {
     select_stmt s;
     s.pos = peek().pos;
@@ -244,8 +277,15 @@ private:
     }
     if (at_keyword("HAVING"))
       having(s);
+    if (at_keyword("ORDER"))
+      order_by(s);
+    else if (at_keyword("LIMIT"))
+      throw sql_error(peek().pos, "LIMIT needs ORDER BY before it, to say which rows to keep: write ORDER BY "
+                                  "<output column> [ASC | DESC] LIMIT <count>");
     if (!at_symbol(";"))
-      expected(s.has_having ? "`;` after HAVING" : "WHERE, GROUP BY, HAVING or `;`");
+      expected(s.limit != 0     ? "`;` after LIMIT"
+               : s.has_having ? "ORDER BY or `;` after HAVING"
+                              : "WHERE, GROUP BY, HAVING, ORDER BY or `;`");
     next();
     return s;
   }
@@ -532,22 +572,27 @@ private:
     const auto& name = next();
     auto e = node(expr_kind::aggregate, name.pos);
     e->name = upper(name.text);
-    static const std::array<std::pair<std::string_view, kernels::aggregate>, 11> aggs = {{
+    static const std::array<std::pair<std::string_view, kernels::aggregate>, 16> aggs = {{
       {"COUNT", kernels::aggregate::count}, {"SUM", kernels::aggregate::sum},
       {"AVG", kernels::aggregate::avg}, {"MIN", kernels::aggregate::min},
       {"MAX", kernels::aggregate::max}, {"VAR_SAMP", kernels::aggregate::var_samp},
       {"STDDEV_SAMP", kernels::aggregate::stddev_samp}, {"CORR", kernels::aggregate::corr},
       {"REGR_SLOPE", kernels::aggregate::regr_slope},
-      {"REGR_INTERCEPT", kernels::aggregate::regr_intercept}, {"MEDIAN", kernels::aggregate::median}}};
+      {"REGR_INTERCEPT", kernels::aggregate::regr_intercept}, {"MEDIAN", kernels::aggregate::median},
+      {"VAR_POP", kernels::aggregate::var_pop}, {"STDDEV_POP", kernels::aggregate::stddev_pop},
+      {"COVAR_SAMP", kernels::aggregate::covar_samp}, {"COVAR_POP", kernels::aggregate::covar_pop},
+      {"REGR_R2", kernels::aggregate::regr_r2}}};
     auto it = std::find_if(aggs.begin(), aggs.end(), [&](auto& a) { return a.first == e->name; });
     if (it == aggs.end())
       throw sql_error(name.pos, "unknown function `" + name.text + "`; the functions are ROUND, "
-                                "COUNT, SUM, AVG, MIN, MAX, MEDIAN, VAR_SAMP, STDDEV_SAMP, CORR, "
-                                "REGR_SLOPE and REGR_INTERCEPT");
+                                "COUNT, SUM, AVG, MIN, MAX, MEDIAN, VAR_SAMP, VAR_POP, STDDEV_SAMP, "
+                                "STDDEV_POP, COVAR_SAMP, COVAR_POP, CORR, REGR_SLOPE, REGR_INTERCEPT "
+                                "and REGR_R2");
     e->agg = it->second;
     expect_symbol("(");
     bool two = e->agg == kernels::aggregate::corr || e->agg == kernels::aggregate::regr_slope
-               || e->agg == kernels::aggregate::regr_intercept;
+               || e->agg == kernels::aggregate::regr_intercept || e->agg == kernels::aggregate::covar_samp
+               || e->agg == kernels::aggregate::covar_pop || e->agg == kernels::aggregate::regr_r2;
     std::size_t want = two ? 2 : 1;
     if (e->agg == kernels::aggregate::count && at_symbol("*")) {
       next();

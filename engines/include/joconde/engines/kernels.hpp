@@ -4,9 +4,9 @@
 // declared category domains, aggregates, sorting and joins. They only call backend operations and
 // rearrange shares locally, so they run unchanged on the reference engine and on rss3, and they
 // never reveal anything but the one bit of unique_keys and of join_many, the comparison outcomes of
-// sort_distinct (which, on distinct keys after its shuffle, depend on nothing but the row count),
-// and flags opened after a shuffle (sorted_sums' anchors, join_many's sides: uniformly random
-// positions): filters, group membership and join matches stay secret 0/1 flags.
+// sort_distinct and top_distinct (which, on distinct keys after their shuffle, depend on nothing but
+// the row count), and flags opened after a shuffle (sorted_sums' anchors, join_many's sides:
+// uniformly random positions): filters, group membership and join matches stay secret 0/1 flags.
 //
 // Layout: for G groups over n rows, `masks` is one secret of length G * n, group-major (row r of
 // group g at g * n + r), 1 where the row belongs to the group and passes every filter.
@@ -38,6 +38,8 @@
 //   corr           r(x, y) * 2^24                      (dimensionless)
 //   regr_slope     slope of y on x * 2^24              (y units per x unit)
 //   regr_intercept intercept of y on x * 2^24          (y units)
+//   var_pop, stddev_pop, covar_samp, covar_pop: as var_samp and stddev_samp (covariances in x
+//                  units times y units); regr_r2 r(x, y)^2 * 2^24 (dimensionless)
 // Error bounds, for every input check_range accepts. On the reference backend (div rounding to
 // nearest, sqrt rounding down, exact truncation) and on rss3 (div within 2^-29 relative + 2 units,
 // sqrt within 2^-24 relative + 2 units, trunc/mul_trunc floor or one more), with u = 2^-24 (one
@@ -48,13 +50,17 @@
 //   corr           |err| <= 2^-21 + 8 u / var(x) + 8 u / var(y) + 4 u / (sd(x) sd(y))
 //   regr_slope     |err| <= 2^-25 |slope| + 8 u (1 + |slope|) / v + 2 u
 //   regr_intercept |err| <= |mean(x)| e_slope + 2^-16 |slope| + 8 u, e_slope: the bound above
+//   var_pop, stddev_pop: the bounds of var_samp and stddev_samp, with the population values
+//   covar_samp/_pop |err| <= 2^-26 |cov| + 8 u; exactly 0 for groups of < 2 rows
+//   regr_r2        |err| <= 2 e_corr + e_corr^2 + u, e_corr: corr's bound; never outside [0, 1]
 // corr, regr_slope and regr_intercept are 0 where a variance they divide by is 0 (constant group)
 // or the group has fewer than 2 rows; a nonconstant group whose computed variance is not positive
 // (possible on rss3 only when var < 2^-21, in groups of more than 2^20 rows) is treated the same
 // way. Exact lines: where y = a x + b in a group with whole numbers |a| < 2^11 and b, and
 // var(x) >= 16 (|a| + 1), regr_slope is exactly a and regr_intercept is b plus 0 to |a| - 1
 // units (never below b, so an output rounded down shows b); so REGR_INTERCEPT(x, x) is 0 where
-// var(x) >= 32.
+// var(x) >= 32. regr_r2(y, x) follows SQL's REGR_R2 with 0 for its NULL: 0 where var(x) is 0 or
+// the group has fewer than 2 rows, 1 where var(x) > 0 and var(y) = 0, else corr(x, y)^2.
 
 #include "joconde/engines/backend.hpp"
 
@@ -75,7 +81,8 @@ inline constexpr std::size_t max_sorted_groups = std::size_t{1} << 20;
 
 /// The aggregates, for check_range.
 enum class aggregate {
-  count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept, median
+  count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept, median,
+  var_pop, stddev_pop, covar_samp, covar_pop, regr_r2
 };
 
 // -- static range checks ------------------------------------------------------------------------
@@ -106,6 +113,10 @@ constexpr i128 slope_limit(i128 width_y) noexcept {
 ///     L = slope_limit(w_y) = 16 w_y + 16.
 ///   regr_intercept: also L (M_x + d_x) 2^24 < 2^62, L d_x 2^32 < 2^62,
 ///     (M_y + d_y + L (M_x + d_x)) 2^24 < 2^62.
+///   var_pop, stddev_pop: as var_samp and stddev_samp (the population moments are no larger).
+///   covar_samp, covar_pop: the var_samp conditions on both arguments (by Cauchy-Schwarz every
+///     cross quantity is bounded by the larger of the two variances').
+///   regr_r2: as corr.
 /// For instance at 10^6 rows: var_samp |x| <= 370727, stddev_samp / corr / regr_slope |x| <=
 /// 2147483 (limited by sum (x - mean)^2 < 2^62).
 /// The compiler calls it for every aggregate in a program.
@@ -119,6 +130,9 @@ result<void> check_range(aggregate agg, std::uint64_t max_rows, std::int64_t lo,
 /// unsupported otherwise, with a message naming a symmetric range (or else a row count) that would
 /// work. The conditions, with M = max(|lo|, |hi|), w = hi - lo, n = max_rows: n < 2^27 and
 /// mul < 2^30, and
+///   VAR_POP, STDDEV_POP: as VAR_SAMP, STDDEV_SAMP; REGR_R2: as CORR;
+///   COVAR_SAMP, COVAR_POP: both arguments below 2^53, n div < 2^45, n^2 (w + 1)^2 mul < 2^188
+///     for both, and (w_x + 1)(w_y + 1) mul / (2 div) below 2^124;
 ///   SUM, AVG: M < 2^62, d < 2^30 (d = div for SUM, n div for AVG) and
 ///     (n (M 2^-32 + 2) + 1) mul < 2^62: so the limb sums (of at most n + 2^20 sorted rows), the
 ///     scaled high limb and the long division stay inside the ring;
@@ -254,6 +268,19 @@ secret stddev_samp(backend& b, const grouping& by, const secret& x);
 secret corr(backend& b, const grouping& by, const secret& x, const secret& y);
 secret regr_slope(backend& b, const grouping& by, const secret& y, const secret& x);
 secret regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x);
+/// Population variance (n denominator), fixed point; 0 for groups of fewer than 2 rows. As
+/// var_samp, with n and n^2 where it divides by n - 1 and n (n - 1).
+secret var_pop(backend& b, const grouping& by, const secret& x);
+/// Population standard deviation, fixed point; 0 for groups of fewer than 2 rows.
+secret stddev_pop(backend& b, const grouping& by, const secret& x);
+/// Sample covariance of x and y (n - 1 denominator), fixed point; 0 for groups of fewer than 2
+/// rows. The cross comoment of corr's moments, with one more mul for the mask.
+secret covar_samp(backend& b, const grouping& by, const secret& x, const secret& y);
+/// Population covariance (n denominator), fixed point; 0 for groups of fewer than 2 rows.
+secret covar_pop(backend& b, const grouping& by, const secret& x, const secret& y);
+/// SQL's REGR_R2(y, x): corr^2, 1 where var(x) > 0 = var(y), 0 where var(x) = 0 or fewer than 2
+/// rows; fixed point, clamped to [0, 1]. corr's computation plus one mul, one trunc, one lt.
+secret regr_r2(backend& b, const grouping& by, const secret& y, const secret& x);
 
 /// Bits of the row numbers MEDIAN's sort key carries for `max_rows` rows.
 unsigned median_row_bits(std::uint64_t max_rows);
@@ -350,6 +377,27 @@ wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsig
 /// chosen per group, so that at least 2^44 remains).
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
+/// var_pop(x) mul / div per group, exactly, rounded half up, as wide_var_samp with the divisor
+/// n^2 div for V; 0 for groups of fewer than 2 rows; where check_wide_range(var_pop, ...) accepts.
+wide_secret wide_var_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// sqrt(var_pop(x) mul / div) per group, as wide_stddev_samp (the same bound) for var_pop.
+wide_secret wide_stddev_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
+
+/// covar_samp(x, y) mul / div (or with `population` covar_pop) per group, exactly, rounded half
+/// away from zero; 0 for groups of fewer than 2 rows; where check_wide_range(covar_samp, ...)
+/// accepts both ranges. From wide_corr's exact n (n - 1) cross comoment V: |2 V mul| divided by n
+/// and by (n - 1) div (or n div) in two long divisions, halved rounding up, the sign put back.
+wide_secret wide_covar(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
+                       unsigned bits_y, word mul, word div, bool population);
+
+/// REGR_R2(y, x) mul per group (mul: the output's power of ten, below 2^29) from wide_corr's
+/// correlation r (within 2^-21): r^2 with 30 fraction bits, rounded down, so within 2^-20 plus 2
+/// units of the output's last decimal; 1 where var(x) > 0 = var(y), 0 where var(x) = 0 or fewer
+/// than 2 rows; where check_wide_range(regr_r2, ...) accepts (y in [lo, hi], x in [lo2, hi2]).
+wide_secret wide_regr_r2(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
+                         unsigned bits_x, word mul);
+
 /// corr(x, y) mul per group (mul: the output's power of ten, below 2^29), within 2^-21 of corr
 /// plus 2 units of the output's last decimal; 0 where a variance is 0 or the group has fewer
 /// than 2 rows; where check_wide_range(corr, ...) accepts both ranges. From the exact
@@ -385,6 +433,14 @@ wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y,
 /// less than 2^63 apart): for keys wider than one word, such as a 58-bit key with a tie-breaking
 /// row number. Each comparison then costs two lt, one after the other (twice the rounds a level).
 void sort_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words = 1);
+
+/// The first `limit` rows of the order sort_distinct gives: every column ends with min(limit, n)
+/// elements, the rows of the smallest keys, ascending (the top k of ORDER BY ... LIMIT k). The
+/// same preconditions and the same disclosure (only n, and the public limit): the shuffle, then a
+/// quickselect whose revealed comparisons partition only the segments that reach below place
+/// `limit`, about 2 n + 1.4 k log2 k comparisons in O(log n) levels expected (a full sort with a
+/// limit of n or more).
+void top_distinct(backend& b, std::span<secret* const> columns, std::size_t key_words, std::size_t limit);
 
 /// Inner join of `many` and `unique` on many.columns[many_key] == unique.columns[unique_key]
 /// (|key| < 2^59), where the keys of the valid rows of `unique` are distinct and those of `many`

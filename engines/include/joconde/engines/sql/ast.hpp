@@ -219,6 +219,23 @@ struct join_step {
   std::uint64_t max_rows = 0;         ///< rows of the result: those of the many side, at most
 };
 
+/// The largest k of `ORDER BY ... LIMIT k`.
+inline constexpr std::uint64_t max_limit = std::uint64_t{1} << 20;
+
+/// One key of `ORDER BY ... LIMIT k`: a select item, by its output name or its expression.
+struct order_key {
+  expr_ptr value;           ///< as written: an output column's name or a select list expression
+  position pos;             ///< where it is written
+  bool descending = false;  ///< DESC (ASC is the default)
+  // Filled by the checker.
+  std::size_t item = 0;     ///< the select item it orders by
+  std::size_t column = 0;   ///< that item's first column in the written row (after wide items)
+  std::int64_t lo = 0;      ///< every written value of the item (0 included) lies in [lo, hi]
+  std::int64_t hi = 0;
+  unsigned bits = 0;        ///< bits of hi - lo: the key's share of the sort key
+  std::string text;         ///< the key as written, with DESC, for the disclosures
+};
+
 /// One `INSERT INTO out SELECT ...;`.
 struct select_stmt {
   position pos;                      ///< the INSERT keyword
@@ -240,6 +257,10 @@ struct select_stmt {
   bool has_having = false;           ///< whether HAVING COUNT(*) >= k is given
   position having_pos;               ///< the HAVING keyword
   std::int64_t having_min = 0;       ///< k
+  std::vector<order_key> order_by;   ///< ORDER BY keys, in order (none: no ORDER BY)
+  position order_pos;                ///< the ORDER keyword
+  position limit_pos;                ///< the LIMIT count
+  std::uint64_t limit = 0;           ///< LIMIT k (0: no LIMIT)
   // Filled by the checker.
   bool aggregated = false;         ///< one row per group (or one row) instead of per input row
   std::size_t groups = 1;          ///< product of the GROUP BY domain sizes (1 without)
@@ -251,6 +272,10 @@ struct select_stmt {
   /// columns' ranges the hull of the inputs' ranges and its max_rows their sum.
   table_schema united;
   std::vector<const expr*> aggregates;  ///< every aggregate node of the select list, in order
+  /// ORDER BY: bits of the row class in front of the keys (1: valid rows first; 2 with HAVING:
+  /// published, withheld, then empty groups) and of all the keys after it.
+  unsigned order_class_bits = 0;
+  unsigned order_key_bits = 0;
 };
 
 /// The data-quality check of one input.

@@ -112,6 +112,17 @@ std::size_t find_table(const std::vector<table_schema>& tables, const std::strin
 /// inputs or its first `joins` JOIN inputs (indices already resolved); nullptr if not.
 const position* named_before(const select_stmt& s, std::size_t input, std::size_t unions, std::size_t joins);
 
+/// The output column name a select item gives: its alias, or the column it reads (else empty).
+std::string item_name(const select_item& item);
+
+// -- ordering ------------------------------------------------------------------------------------
+
+/// Checks the ORDER BY keys of `s` (docs/task-language.md, "Ordering") once its select list is
+/// checked against output `out`: resolves each to a select item, bounds its written values and
+/// sizes the sort key; throws sql_error for a key outside the select list, repeated, beyond the
+/// ring, unbounded or too wide, and for the rows of a JOIN.
+void check_order(select_stmt& s, const scope& sc, const table_schema& out, std::string_view source);
+
 // -- joins ---------------------------------------------------------------------------------------
 
 /// Checks the JOIN steps of `s` in order (docs/task-language.md §4.2): resolves each ON against the

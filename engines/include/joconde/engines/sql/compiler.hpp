@@ -46,8 +46,9 @@ public:
   std::vector<unsigned> output_words(std::string_view output) const;
 
   /// The confidentiality rule of output `output` (format_csv's `flags`): with a HAVING rule, every
-  /// group is a row, and the run writes one more column after the words, 1 where the group is
-  /// published and 0 where the rule withholds it (its values zeroed, its group columns kept).
+  /// group is a row (with ORDER BY ... LIMIT k, the first k: published groups before withheld ones),
+  /// and the run writes one more column after the words, 1 where the group is published and 0
+  /// where the rule withholds it (its values zeroed, its group columns kept).
   output_flags confidentiality(std::string_view output) const;
 
   /// Internal representation, for the executor.
@@ -62,8 +63,9 @@ private:
 };
 
 /// Every language feature name a program can use ("select", "where", "group_by", "join",
-/// "join.one_to_many", "join.several", "join.union", "union", "having", "case", "aggregate.count",
-/// ..., "aggregate.wide" (an aggregate computed beyond the 64-bit ring), "quality_check").
+/// "join.one_to_many", "join.several", "join.union", "union", "having", "order_by_limit", "case",
+/// "aggregate.count", ..., "aggregate.wide" (an aggregate computed beyond the 64-bit ring),
+/// "quality_check").
 std::vector<std::string> all_features();
 
 /// Compiles `main_source` (writing every output) and, for each input named in `quality_sources`,

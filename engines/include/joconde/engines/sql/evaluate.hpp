@@ -37,4 +37,9 @@ secret convert(backend& b, const secret& x, const conversion& c);
 /// 1 - x for 0/1 values (local).
 secret logical_not(backend& b, const secret& x);
 
+/// ORDER BY ... LIMIT k of `s` over its written rows `out` (their words, published flags and valid
+/// flags): keeps the first min(k, rows) in that order, sorted obliviously (kernels::top_distinct),
+/// so that nothing but the row count is revealed. Nothing without ORDER BY.
+void keep_first(backend& b, const select_stmt& s, secret_table& out);
+
 } // namespace joconde::engines::sql
