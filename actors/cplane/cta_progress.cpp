@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <string_view>
 
@@ -110,15 +111,31 @@ void output_steps(const v1::CtaRecord& rec, cta_progress& out) {
 } // namespace
 
 std::string cancel_cause(const v1::CtaRecord& rec) {
+  // The VMs name each other by MPC index ("cp-0"); people know the CPs by their nodes' names.
+  auto named = [&](const v1::TelemetryEvent& ev) {
+    std::string text = ev.value();
+    const auto& cps = rec.ctsc().computing_parties();
+    for (std::size_t at = text.find("cp-"); at != std::string::npos; at = text.find("cp-", at + 1)) {
+      std::size_t end = at + 3;
+      while (end < text.size() && end - at < 6 && std::isdigit(static_cast<unsigned char>(text[end])))
+        ++end;
+      if (end == at + 3 || (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))))
+        continue;
+      auto index = std::stoul(text.substr(at + 3, end - at - 3));
+      if (index < static_cast<std::size_t>(cps.size()))
+        text.replace(at, end - at, cps[static_cast<int>(index)].fqdn());
+    }
+    return ev.cp() + ": " + text;
+  };
   // The first CP to cancel says what failed; the others cancel "cancelled by cp-N: ...".
   const v1::TelemetryEvent* last = nullptr;
   for (const auto& ev : rec.telemetry())
     if (ev.kind() == "phase" && ev.subject() == "cancelled") {
       if (!starts_with(ev.value(), "cancelled by cp-"))
-        return ev.cp() + ": " + ev.value();
+        return named(ev);
       last = &ev;
     }
-  return last == nullptr ? std::string{} : last->cp() + ": " + last->value();
+  return last == nullptr ? std::string{} : named(*last);
 }
 
 cta_progress progress_of(const v1::CtaRecord& rec, const std::string& self, bool at_root) {

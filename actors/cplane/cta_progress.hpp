@@ -36,8 +36,9 @@ struct cta_progress {
 /// every holder receives.
 cta_progress progress_of(const v1::CtaRecord& rec, const std::string& self, bool at_root);
 
-/// Why the CT VMs of `rec` stopped: the reason of the last "phase cancelled" event of its
-/// telemetry (the CP that cancelled first says what failed), or empty when there is none.
+/// Why the CT VMs of `rec` stopped: "CP: reason" of the first "phase cancelled" event of its
+/// telemetry that is not a relay ("cancelled by cp-N: ..."; the CP that cancelled first says what
+/// failed), with every "cp-N" told as that CP's FQDN; empty when there is none.
 std::string cancel_cause(const v1::CtaRecord& rec);
 
 } // namespace joconde

@@ -130,9 +130,10 @@ void on_telemetry(artefact_manager_pointer self, const std::string& origin, cons
     audit(self, "cta.finished", {"uuid", uuid});
     publish_status(self, rec);
   } else if (ends_the_ct(rec, ev)) {
-    // The VMs say why they stopped (the engine's message, the failing check, a lost CP) in their
-    // "phase cancelled" events; the erasure report only how the VM ended.
-    auto cause = cancel_cause(rec);
+    // A VM that cancelled the CT said why (the engine's message, the failing check, a lost CP) in
+    // its "phase cancelled" event; the erasure report says only how it ended. A VM that died
+    // (vm-exited) is itself the cause, whatever its counterparts then said.
+    auto cause = ev.subject() == "cancelled" ? cancel_cause(rec) : std::string{};
     auto why = cause.empty() ? "the CT VM of " + origin + " ended (" + ev.subject() + ": " + ev.value() + ")"
                              : "the CT was cancelled at " + cause;
     if (auto r = cancel_at_root(self, uuid, why, origin); !r)

@@ -142,10 +142,16 @@ BOOST_AUTO_TEST_CASE(a_cancelled_ct_says_what_failed) {
   auto rec = record(v1::CTA_STATUS_INSTANTIATED);
   BOOST_CHECK_EQUAL(cancel_cause(rec), "");
   event(rec, cps[1], "phase", "cancelled", "cancelled by cp-0: the data-quality check of `income` failed");
-  BOOST_CHECK_EQUAL(cancel_cause(rec), "cp2.joconde.test: cancelled by cp-0: the data-quality check of `income` failed");
+  BOOST_CHECK_EQUAL(cancel_cause(rec),
+                    "cp2.joconde.test: cancelled by cp1.joconde.test: the data-quality check of `income` failed");
   event(rec, cps[0], "phase", "cancelled", "the data-quality check of `income` failed");
   event(rec, cps[2], "phase", "cancelled", "cancelled by cp-0: the data-quality check of `income` failed");
   BOOST_CHECK_EQUAL(cancel_cause(rec), "cp1.joconde.test: the data-quality check of `income` failed");
+  // A lost counterpart is named by its node; an index no CP has, or a longer word, stays.
+  auto lost = record(v1::CTA_STATUS_INSTANTIATED);
+  event(lost, cps[1], "phase", "cancelled", "lost counterpart cp-0: io_error; cp-7 and cp-2x and cp-");
+  BOOST_CHECK_EQUAL(cancel_cause(lost),
+                    "cp2.joconde.test: lost counterpart cp1.joconde.test: io_error; cp-7 and cp-2x and cp-");
   rec.set_status(v1::CTA_STATUS_CANCELLED);
   rec.set_reason("the CT was cancelled at cp1.joconde.test: the data-quality check of `income` failed");
   auto p = progress_of(rec, a, false);
