@@ -151,10 +151,22 @@ public:
     return out;
   }
 
-  /// The contents of the file `path` (relative to `base`), at most 8 MiB.
+  /// The contents of the file `path`, at most 8 MiB. What a file names is sent to every member of
+  /// the CTA, so it may only name files beside it or below (`base`): a task file written by
+  /// someone else cannot attach ~/.ssh/id_ed25519 or ../../etc/shadow.
   result<std::string> document(const toml::node& n, const std::string& path, const std::filesystem::path& base) const {
-    auto full = std::filesystem::path{path}.is_absolute() ? std::filesystem::path{path} : base / path;
+    const std::filesystem::path given{path};
+    bool climbs = false;
+    for (const auto& part : given)
+      climbs = climbs || part == "..";
+    if (path.empty() || given.is_absolute() || climbs)
+      return fail(errc::malformed_input, at(n.source()) + "'" + path + "': a file is named relative to this file, "
+                                         "in its directory or below (no absolute path, no '..'), since it is sent "
+                                         "to every member of the task");
+    auto full = base / given;
     std::error_code ec;
+    if (!std::filesystem::is_regular_file(full, ec))
+      return fail(errc::io_error, at(n.source()) + "cannot read '" + full.string() + "': not a regular file");
     auto size = std::filesystem::file_size(full, ec);
     if (ec)
       return fail(errc::io_error, at(n.source()) + "cannot read '" + full.string() + "': " + ec.message());

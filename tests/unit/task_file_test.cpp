@@ -306,6 +306,30 @@ BOOST_AUTO_TEST_CASE(every_field_is_checked_with_its_place) {
               "`measurement` in [[tee]] is the measurement in hex");
 }
 
+BOOST_AUTO_TEST_CASE(a_file_may_attach_only_files_beside_it_or_below) {
+  scratch s;
+  fs::create_directories(s.dir / "inner");
+  s.write("inner/ok.pdf", "%PDF");
+  auto with_file = [](const std::string& file) {
+    return edited("# [[attachment]]\n# title = \"Agreement between the offices\"\n"
+                  "# description = \"The signed legal basis of the joint statistics\"\n# file = \"agreement.pdf\"",
+                  "[[attachment]]\ntitle = \"x\"\nfile = \"" + file + "\"");
+  };
+  BOOST_CHECK(parse_task_file(with_file("inner/ok.pdf"), "t.toml", now, s.dir));
+  for (const auto& bad : {std::string{"/etc/passwd"}, std::string{"../task_file_test.secret"}, std::string{"inner/../../x"}}) {
+    auto r = parse_task_file(with_file(bad), "t.toml", now, s.dir / "inner");
+    BOOST_REQUIRE_MESSAGE(!r, bad);
+    BOOST_CHECK_MESSAGE(r.err().message.find("in its directory or below (no absolute path, no '..')") != std::string::npos,
+                        r.err().message);
+  }
+  auto dir = parse_task_file(with_file("inner"), "t.toml", now, s.dir);
+  BOOST_REQUIRE(!dir);
+  BOOST_CHECK(dir.err().message.find("not a regular file") != std::string::npos);
+  auto ctsa = parse_ctsa_file("[[signatory]]\nname = \"x\"\nidentification = \"/etc/hostname\"", "c.toml", s.dir);
+  BOOST_REQUIRE(!ctsa);
+  BOOST_CHECK(ctsa.err().message.find("c.toml:3:18: '/etc/hostname': a file is named relative") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(attachments_and_measurements_are_read) {
   scratch s;
   s.write("agreement.pdf", "%PDF-1.4 signed");
