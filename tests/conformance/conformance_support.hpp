@@ -333,6 +333,22 @@ inline std::vector<conformance_case> cases() {
                  "FROM persons WHERE employed GROUP BY region HAVING COUNT(*) >= 2;",
                  {},
                  {"o.vp", "o.sp", "o.cp", "o.r2"}});
+  all.push_back({"percentiles",
+                 {persons()},
+                 {output("o", {category("region", {"north", "south", "east"}), decimal("q1_age", 2),
+                              decimal("p90_income", 3), decimal("c50_hours", 1), integer("d10_age", 0, 120),
+                              decimal("d90_income", 2), integer("d100_hours", 1, 80)})},
+                 "-- PERCENTILE_CONT exact (times 10^d), rounded half away from zero when written\n"
+                 "INSERT INTO o SELECT region,\n"
+                 "  PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY age) AS q1_age,\n"
+                 "  PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY income) AS p90_income,\n"
+                 "  PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY hours) AS c50_hours,\n"
+                 "  PERCENTILE_DISC(0.1) WITHIN GROUP (ORDER BY age) AS d10_age,\n"
+                 "  PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY income) AS d90_income,\n"
+                 "  PERCENTILE_DISC(1) WITHIN GROUP (ORDER BY hours) AS d100_hours\n"
+                 "FROM persons WHERE employed GROUP BY region;",
+                 {},
+                 {}});
   return all;
 }
 

@@ -673,3 +673,74 @@ BOOST_AUTO_TEST_CASE(medians_sort_on_one_or_two_word_keys) {
   BOOST_TEST(k::check_range(k::aggregate::median, n, -(std::int64_t{1} << 54), std::int64_t{1} << 54).ok());
   BOOST_TEST(!k::check_range(k::aggregate::median, 1'000'000, -(std::int64_t{1} << 42), std::int64_t{1} << 42).ok());
 }
+
+BOOST_AUTO_TEST_CASE(percentiles_sort_on_one_or_two_word_keys) {
+  // PERCENTILE_CONT (times p's denominator) and PERCENTILE_DISC at p = 0, 0.25, 0.5, 0.9 and 1
+  // over 4 groups (one of a single row, the last empty; ties; a tenth of the rows filtered out),
+  // with one- and two-word sort keys, on the reference backend and on rss3, against sorting in the
+  // clear; CONT(0.5) is half of median_twice.
+  std::mt19937_64 rng{29};
+  const std::size_t n = 25;
+  const std::size_t g = 4;
+  std::vector<std::int64_t> xs, codes, pass;
+  for (std::size_t i = 0; i < n; ++i) {
+    xs.push_back(static_cast<std::int64_t>(rng() % 41) - 20);
+    codes.push_back(i == 0 ? 2 : static_cast<std::int64_t>(rng() % 2));
+    pass.push_back(i != 0 && rng() % 10 == 0 ? 0 : 1);
+  }
+  const std::vector<std::pair<word, word>> ps{{0, 1}, {25, 100}, {5, 10}, {9, 10}, {1, 1}};
+  std::vector<std::int64_t> want;  // per p: G CONT scaled, then G DISC
+  for (const auto& [num, scale] : ps) {
+    std::vector<std::int64_t> cont(g, 0), disc(g, 0);
+    for (std::size_t c = 0; c < g; ++c) {
+      std::vector<std::int64_t> v;
+      for (std::size_t i = 0; i < n; ++i)
+        if (codes[i] == static_cast<std::int64_t>(c) && pass[i] == 1)
+          v.push_back(xs[i]);
+      if (v.empty())
+        continue;
+      std::sort(v.begin(), v.end());
+      const auto a = static_cast<std::int64_t>(num);
+      const auto s = static_cast<std::int64_t>(scale);
+      const auto r = a * static_cast<std::int64_t>(v.size() - 1);
+      const auto lo = static_cast<std::size_t>(r / s);
+      cont[c] = v[lo] * s + (r % s == 0 ? 0 : (v[lo + 1] - v[lo]) * (r % s));
+      const auto rank = std::max<std::int64_t>(1, (a * static_cast<std::int64_t>(v.size()) + s - 1) / s);
+      disc[c] = v[static_cast<std::size_t>(rank - 1)];
+    }
+    want.insert(want.end(), cont.begin(), cont.end());
+    want.insert(want.end(), disc.begin(), disc.end());
+  }
+  auto run = [&](backend& b, unsigned party) {
+    auto x = joconde::test::party0_input(b, xs, party);
+    auto code = joconde::test::party0_input(b, codes, party);
+    auto filter = joconde::test::party0_input(b, pass, party);
+    auto masks = k::group_masks(b, code, g, filter);
+    const std::int64_t wide = std::int64_t{1} << 54;
+    secret all;
+    for (const auto& [lo, hi] : {std::pair<std::int64_t, std::int64_t>{-32, 32}, {-wide, wide}}) {
+      for (const auto& [num, scale] : ps) {
+        joconde::engines::append(all, k::percentile_cont_scaled(b, masks, g, x, lo, hi, num, scale));
+        joconde::engines::append(all, k::percentile_disc(b, masks, g, x, lo, hi, num, scale));
+      }
+      joconde::engines::append(all, k::median_twice(b, masks, g, x, lo, hi));
+    }
+    return b.reveal(all);
+  };
+  joconde::engines::reference_backend ref;
+  auto got = run(ref, 0);
+  auto shared = joconde::test::revealed_words(run);
+  const auto per_width = want.size() + g;
+  for (const auto* words : {&got, &shared}) {
+    BOOST_REQUIRE_EQUAL(words->size(), 2 * per_width);
+    for (std::size_t width = 0; width < 2; ++width)
+      for (std::size_t i = 0; i < want.size(); ++i)
+        BOOST_TEST(static_cast<std::int64_t>((*words)[width * per_width + i]) == want[i],
+                   "keys " << width << ", value " << i);
+    for (std::size_t c = 0; c < g; ++c)  // CONT(0.5) times 10 is 5 times the twice the median
+      BOOST_TEST(static_cast<std::int64_t>((*words)[4 * g + c]) == 5 * static_cast<std::int64_t>((*words)[want.size() + c]));
+  }
+  BOOST_TEST(k::check_percentile_cont(1'000'000, -(std::int64_t{1} << 40), 1, 1'000'000).ok());
+  BOOST_TEST(!k::check_percentile_cont(1'000'000, -(std::int64_t{1} << 43), 1, 1'000'000).ok());
+  BOOST_TEST(!k::check_percentile_cont(std::uint64_t{1} << 30, -1, 1, std::uint64_t{1} << 31).ok());
+}

@@ -121,7 +121,29 @@ std::vector<broken> broken_programs() {
     {"INSERT INTO out SELECT COUNT(*) AS n FROM big GROUP BY c100, d100, code;", counted, "1:68: ",
      "GROUP BY gives 10000000 groups so far, more than the 1048576 (2^20) allowed"},
     {"INSERT INTO out SELECT MIN(code) AS n FROM big GROUP BY c100, d100;", {table("out", {integer("n", 0, 999)})},
-     "1:57: ", "MIN, MAX and MEDIAN need one-hot group masks, at most 4096 groups"},
+     "1:57: ", "MIN, MAX, MEDIAN, PERCENTILE_CONT and PERCENTILE_DISC need one-hot group masks, at most 4096 groups"},
+    {"INSERT INTO out SELECT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY code) AS n FROM big GROUP BY c100, d100;",
+     {table("out", {integer("n", 0, 999)})}, "1:97: ", "PERCENTILE_DISC need one-hot group masks"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(age) WITHIN GROUP (ORDER BY age) AS age FROM persons;", out_age(),
+     "1:40: ", "expected a constant fraction p from 0 to 1 in PERCENTILE_CONT(p), found `age`"},
+    {"INSERT INTO out SELECT PERCENTILE_DISC(1.5) WITHIN GROUP (ORDER BY age) AS age FROM persons;", out_age(),
+     "1:40: ", "PERCENTILE_DISC(1.5): p must be from 0 to 1"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(-0.25) WITHIN GROUP (ORDER BY age) AS age FROM persons;", out_age(),
+     "1:40: ", "PERCENTILE_CONT(-0.25): p must be from 0 to 1"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(0.5) AS age FROM persons;", out_age(), "1:45: ",
+     "expected WITHIN GROUP (ORDER BY value) after PERCENTILE_CONT(p), found `AS`"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (age) AS age FROM persons;", out_age(), "1:59: ",
+     "expected ORDER BY value in PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY value), found `age`"},
+    {"INSERT INTO out SELECT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY age DESC) AS age FROM persons;", out_age(),
+     "1:72: ", "PERCENTILE_DISC orders ascending only"},
+    {"INSERT INTO out SELECT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY region) AS age FROM persons;", out_age(),
+     "1:68: ", "PERCENTILE_DISC needs a number, but region is category"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY hours) AS age FROM persons;", out_age(),
+     "1:24: ", "`hours` has no declared RANGE, so PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY hours) could overflow"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY age) AS age FROM persons;", out_age(),
+     "1:24: ", "write it to a decimal column"},
+    {"INSERT INTO out SELECT PERCENTILE_CONT(0.000000000001) WITHIN GROUP (ORDER BY income) AS total FROM persons;",
+     out_total(), "1:24: ", "2^62"},
     {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY region HAVING SUM(age) > 3;",
      counted, "1:74: ", "expected COUNT(*) >= <integer>"},
     {"INSERT INTO out SELECT COUNT(*) AS n FROM persons GROUP BY region HAVING COUNT(*) >= 0;",
@@ -304,7 +326,8 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
                         decimal("mean_income", 2, 0, 0), decimal("ratio", 3, 0, 0)}),
     table("joined", {integer("total", 0, 0), decimal("slope", 4, 0, 0)}),
     table("spread", {decimal("sd", 4, 0, 0), decimal("v", 4, 0, 0), decimal("c", 4, 0, 0),
-                     decimal("i", 1, 0, 0), integer("lo", 0, 0), integer("hi", 0, 0), decimal("med", 1, 0, 0)})};
+                     decimal("i", 1, 0, 0), integer("lo", 0, 0), integer("hi", 0, 0), decimal("med", 1, 0, 0),
+                     decimal("p90", 1, 0, 0), integer("q1", 0, 0)})};
   const std::string main =
     "INSERT INTO by_region\n"
     "SELECT region, COUNT(*) AS n, AVG(income) AS mean_income,\n"
@@ -314,7 +337,8 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
     "SELECT SUM(amount) AS total, REGR_SLOPE(persons.age, incomes.weight) AS slope\n"
     "FROM persons JOIN incomes ON incomes.id = persons.id;\n"
     "INSERT INTO spread SELECT STDDEV_SAMP(age) AS sd, VAR_SAMP(age) AS v, CORR(age, weight) AS c,\n"
-    "  ROUND(REGR_INTERCEPT(age, weight), 1) AS i, MIN(age) AS lo, MAX(age) AS hi, MEDIAN(age) AS med\n"
+    "  ROUND(REGR_INTERCEPT(age, weight), 1) AS i, MIN(age) AS lo, MAX(age) AS hi, MEDIAN(age) AS med,\n"
+    "  PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY age) AS p90, PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY age) AS q1\n"
     "FROM persons;\n";
   auto r = sql::compile(main, inputs(), outs,
                         {{"incomes", "CHECK amount >= 0; CHECK COUNT(*) >= 100;"},

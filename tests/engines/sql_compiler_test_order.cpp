@@ -128,6 +128,9 @@ BOOST_AUTO_TEST_CASE(having_median_and_an_output_smaller_than_the_input_are_acce
   // A select expression with a different name, a key the select computes, an owner's age joined
   // and grouped.
   accepted("INSERT INTO top SELECT staff * 2 AS twice FROM firms ORDER BY staff * 2 LIMIT 3;", top({"twice"}));
+  accepted("INSERT INTO top SELECT sector, PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY staff) AS p FROM firms\n"
+           "GROUP BY sector ORDER BY PERCENTILE_DISC(0.90) WITHIN GROUP (ORDER BY staff) DESC LIMIT 2;",
+           top({"sector", "p"}));
   accepted("INSERT INTO top SELECT age, COUNT(*) AS n FROM firms JOIN owners ON firms.id = owners.id\n"
            "GROUP BY age ORDER BY n DESC LIMIT 3;",
            top({"age", "n"}));
@@ -169,6 +172,10 @@ BOOST_AUTO_TEST_CASE(refusals_name_their_place) {
      top({"age", "staff"}), "ORDER BY", "cannot order the rows of a JOIN"},
     {"INSERT INTO top SELECT sector, COUNT(*) AS n FROM firms GROUP BY sector ORDER BY SUM(staff) LIMIT 2;",
      top({"sector", "n"}), "SUM(staff) LIMIT", "ORDER BY SUM(staff) is not in the select list"},
+    {"INSERT INTO top SELECT sector, PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY staff) AS p FROM firms\n"
+     "GROUP BY sector ORDER BY PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY staff) LIMIT 2;",
+     top({"sector", "p"}), "PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY staff) LIMIT",
+     "ORDER BY PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY staff) is not in the select list"},
     {"INSERT INTO top SELECT staff FROM firms ORDER BY SUM(staff) LIMIT 2;", top({"staff"}), "SUM(staff)",
      "aggregates are not allowed in ORDER BY"},
   };

@@ -594,6 +594,103 @@ BOOST_AUTO_TEST_CASE(medians_per_group_and_overall) {
   BOOST_TEST(at(all.columns[1], 0) == -1);  // -0.05 to one decimal: -0.1
 }
 
+namespace {
+
+/// PERCENTILE_CONT(num / scale) of sorted values, times scale (exact).
+i64 cont_scaled(const std::vector<i64>& v, i64 num, i64 scale) {
+  const i64 r = num * static_cast<i64>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(r / scale);
+  const i64 f = r % scale;
+  return v[lo] * scale + (f == 0 ? 0 : (v[lo + 1] - v[lo]) * f);
+}
+
+/// PERCENTILE_DISC(num / scale) of sorted values: rank max(1, ceil(p n)).
+i64 disc(const std::vector<i64>& v, i64 num, i64 scale) {
+  const i64 rank = std::max<i64>(1, (num * static_cast<i64>(v.size()) + scale - 1) / scale);
+  return v[static_cast<std::size_t>(rank - 1)];
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(percentiles_per_group_one_row_groups_and_overall) {
+  // PERCENTILE_CONT and PERCENTILE_DISC at p = 0, 0.25, 0.5, 0.9 and 1 of balance (cents, negative
+  // ones among them) per region (North: 3 rows, South: 3, East: none), per region where weight >= 5
+  // (one row each) and over all 6 rows (an even count); CONT(0.5) equals MEDIAN. CONT written with
+  // 4 decimals is exact (p has at most 2), and CONT(0.25) with 2 rounds half away from zero.
+  const std::string items =
+    "PERCENTILE_CONT(0) WITHIN GROUP (ORDER BY balance) AS c0,\n"
+    "  PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY balance) AS c25,\n"
+    "  PERCENTILE_CONT(0.50) WITHIN GROUP (ORDER BY balance ASC) AS c50,\n"
+    "  PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY balance) AS c90,\n"
+    "  percentile_cont(1.0) within group (order by balance) AS c100,\n"
+    "  PERCENTILE_DISC(0) WITHIN GROUP (ORDER BY balance) AS d0,\n"
+    "  PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY balance) AS d25,\n"
+    "  PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY balance) AS d50,\n"
+    "  PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY balance) AS d90,\n"
+    "  PERCENTILE_DISC(1) WITHIN GROUP (ORDER BY balance) AS d100,\n"
+    "  MEDIAN(balance) AS m, PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY balance) AS c25r\n";
+  auto columns = [](bool grouped) {
+    std::vector<column_schema> c;
+    if (grouped)
+      c.push_back(category("region", {"North", "South", "East"}));
+    for (const auto* name : {"c0", "c25", "c50", "c90", "c100"})
+      c.push_back(decimal(name, 4, 0, 0));
+    for (const auto* name : {"d0", "d25", "d50", "d90", "d100"})
+      c.push_back(decimal(name, 2, 0, 0));
+    c.push_back(decimal("m", 4, 0, 0));
+    c.push_back(decimal("c25r", 2, 0, 0));
+    return c;
+  };
+  auto p = compile_or_fail("INSERT INTO by_region SELECT region, " + items + "FROM persons GROUP BY region;\n"
+                             "INSERT INTO single SELECT region, " + items
+                             + "FROM persons WHERE weight >= 5 GROUP BY region;\n"
+                               "INSERT INTO overall SELECT " + items + "FROM persons;",
+                           {table("by_region", columns(true)), table("single", columns(true)),
+                            table("overall", columns(false))});
+  for (const auto* f : {"aggregate.percentile_cont", "aggregate.percentile_disc"})
+    BOOST_TEST((std::find(p.features().begin(), p.features().end(), f) != p.features().end()), f);
+  auto res = run(p, both());
+  const std::vector<std::pair<i64, i64>> ps{{0, 1}, {25, 100}, {5, 10}, {9, 10}, {1, 1}};
+  // Checks one output row against the sorted values of its group; `first` is its first statistic.
+  auto check = [&](const secret_table& out, std::size_t row, std::size_t first, std::vector<i64> v) {
+    std::sort(v.begin(), v.end());
+    for (std::size_t k = 0; k < ps.size(); ++k) {
+      const auto [num, scale] = ps[k];
+      BOOST_TEST(at(out.columns[first + k], row) == cont_scaled(v, num, scale) * (100 / scale), "CONT " << k);
+      BOOST_TEST(at(out.columns[first + 5 + k], row) == disc(v, num, scale), "DISC " << k);
+    }
+    BOOST_TEST(at(out.columns[first + 10], row) == at(out.columns[first + 2], row));  // MEDIAN
+    BOOST_TEST(at(out.columns[first + 11], row) == round_div(cont_scaled(v, 25, 100), 100));
+  };
+  for (const auto* name : {"by_region", "single"}) {
+    const auto& out = res.outputs.at(name);
+    for (i64 g = 0; g < 3; ++g) {
+      std::vector<i64> v;
+      for (std::size_t i = 0; i < 6; ++i)
+        if (regions[i] == g && (std::string{name} == "by_region" || weights[i] >= 5))
+          v.push_back(balances[i]);
+      BOOST_TEST_CONTEXT(name << ", region " << g) {
+        BOOST_TEST(at(out.valid, static_cast<std::size_t>(g)) == (v.empty() ? 0 : 1));
+        if (std::string{name} == "single")
+          BOOST_TEST(v.size() == (g == 2 ? 0u : 1u));
+        if (!v.empty())
+          check(out, static_cast<std::size_t>(g), 1, v);
+      }
+    }
+  }
+  check(res.outputs.at("overall"), 0, 0, balances);
+  // By hand: the balances sorted are -12.34, -10.00, -0.10, 0.00, 9.99, 56.78.
+  const auto& all = res.outputs.at("overall");
+  const std::vector<i64> cont{-123400, -75250, -500, 333850, 567800};  // r = 0, 1.25, 2.5, 4.5, 5
+  const std::vector<i64> discrete{-1234, -1000, -10, 5678, 5678};     // ranks 1, 2, 3, 6, 6
+  for (std::size_t k = 0; k < 5; ++k) {
+    BOOST_TEST(at(all.columns[k], 0) == cont[k]);
+    BOOST_TEST(at(all.columns[5 + k], 0) == discrete[k]);
+  }
+  BOOST_TEST(at(all.columns[10], 0) == -500);
+  BOOST_TEST(at(all.columns[11], 0) == -753);  // -7.525 to two decimals
+}
+
 BOOST_AUTO_TEST_CASE(round_to_decimals_half_away_from_zero) {
   // ROUND of decimals (negative ones among them), to whole numbers (an integer column), of a value
   // with fewer decimals (itself), in arithmetic, and of an aggregate. The same conversion is

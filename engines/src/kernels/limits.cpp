@@ -86,7 +86,10 @@ bool fits(aggregate agg, real n, const span_of& a, const span_of& a2) {
     case aggregate::max:
       return a.magnitude() < two62 && a.width() < two62;
     case aggregate::median:
-      // The sort key x 2^r + row, with r the bits of n, and twice the median.
+    case aggregate::percentile_cont:
+    case aggregate::percentile_disc:
+      // The sort key x 2^r + row, with r the bits of n, and twice the median (the percentiles
+      // share the bound; PERCENTILE_CONT's scaled result has check_percentile_cont).
       return a.magnitude() * std::ldexp(real{1}, static_cast<int>(median_row_bits(static_cast<std::uint64_t>(n))) + 1)
              < two62;
     case aggregate::var_samp:
@@ -134,6 +137,8 @@ const char* name_of(aggregate agg) {
     case aggregate::regr_slope: return "REGR_SLOPE";
     case aggregate::regr_intercept: return "REGR_INTERCEPT";
     case aggregate::median: return "MEDIAN";
+    case aggregate::percentile_cont: return "PERCENTILE_CONT";
+    case aggregate::percentile_disc: return "PERCENTILE_DISC";
     case aggregate::var_pop: return "VAR_POP";
     case aggregate::stddev_pop: return "STDDEV_POP";
     case aggregate::covar_samp: return "COVAR_SAMP";
@@ -291,7 +296,8 @@ result<void> check_wide_range(aggregate agg, std::uint64_t max_rows, std::int64_
                               std::int64_t hi, word mul, word div, std::int64_t lo2, std::int64_t hi2) {
   const auto name = std::string{name_of(agg)};
   const bool two = two_arguments(agg);
-  if (agg == aggregate::count || agg == aggregate::min || agg == aggregate::max || agg == aggregate::median)
+  if (agg == aggregate::count || agg == aggregate::min || agg == aggregate::max || agg == aggregate::median
+      || agg == aggregate::percentile_cont || agg == aggregate::percentile_disc)
     return fail(errc::unsupported, name + " has no form beyond the ring (it never needs one)");
   if (lo > hi || (two && lo2 > hi2))
     return fail(errc::unsupported, name + ": empty declared range " + range_text(lo, hi)

@@ -1,11 +1,13 @@
-// MEDIAN per group over one-hot masks: the rows sorted on (group, value), the ranks of the rows
-// that count as local prefix sums, and each group's middle rows picked by equality with their
-// ranks (kernels.hpp).
+// MEDIAN, PERCENTILE_CONT and PERCENTILE_DISC per group over one-hot masks: the rows sorted on
+// (group, value), the ranks of the rows that count as local prefix sums, and each group's wanted
+// rows picked by equality with their ranks (order_statistics, kernels.hpp).
 
-#include "common.hpp"
+#include "wide.hpp"
 
 #include <array>
 #include <bit>
+#include <cmath>
+#include <string>
 
 namespace joconde::engines::kernels {
 
@@ -26,19 +28,22 @@ unsigned median_row_bits(std::uint64_t max_rows) {
   return static_cast<unsigned>(std::bit_width(std::max<std::uint64_t>(max_rows, 1)));
 }
 
-secret median_twice(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
-                    std::int64_t hi) {
+secret order_statistics(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                        std::int64_t hi, const secret& at) {
   const auto n = x.size();
-  expect_size("median_twice", "masks", masks, groups * n);
   const auto g = groups;
+  expect_size("order_statistics", "masks", masks, groups * n);
+  if (g == 0 || at.size() % g != 0)
+    throw engine_failure(fail(errc::invalid_state, "order_statistics: positions are not whole blocks of groups"));
+  const auto blocks = at.size() / g;
   if (n == 0)
-    return b.constant(0, g);
+    return b.constant(0, blocks * g);
   // Each row's group code and whether it counts, from the masks (local).
   auto code = b.constant(0, n);
   auto counts = b.constant(0, n);
-  for (std::size_t k = 0; k < g; ++k) {
-    auto m = slice(masks, k * n, n);
-    code = b.add(code, b.mul_public(m, static_cast<word>(k)));
+  for (std::size_t j = 0; j < g; ++j) {
+    auto m = slice(masks, j * n, n);
+    code = b.add(code, b.mul_public(m, static_cast<word>(j)));
     counts = b.add(counts, m);
   }
   // The sort key (code, x 2^r + row): distinct, so the sort reveals nothing but n. In one word,
@@ -66,28 +71,98 @@ secret median_twice(backend& b, const secret& masks, std::size_t groups, const s
   // has rank k (1-based; local prefix sums).
   auto rank = counts;
   running_sums(rank);
-  // Per group: n_g, the rows before it B_g (local prefix over groups), and its middle ranks
-  // B_g + floor((n_g - 1) / 2) + 1 and B_g + ceil((n_g - 1) / 2) + 1.
+  // A group's position i is the overall rank B_g + i + 1, B_g the rows before the group (local
+  // prefix over groups).
   auto n_g = count(b, grouping{masks, groups});
-  auto empty = b.eq(n_g, b.constant(0, g));
   auto before = n_g;
   running_sums(before);
   before = b.sub(before, n_g);
+  auto targets = b.add(at, tile(b.add_public(before, 1), blocks));
+  // One equality per (position, row), then one inner product per position.
+  secret wanted;
+  for (std::size_t t = 0; t < blocks * g; ++t)
+    append(wanted, tile(slice(targets, t, 1), n));
+  auto hit = b.eq(tile(rank, blocks * g), wanted);
+  auto kept = b.mul(value, counts);
+  return b.dot(hit, tile(kept, blocks * g), n);
+}
+
+secret median_twice(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                    std::int64_t hi) {
+  expect_size("median_twice", "masks", masks, groups * x.size());
+  const auto g = groups;
+  if (x.size() == 0 || g == 0)
+    return b.constant(0, g);
+  // The middle positions floor((n_g - 1) / 2) and ceil((n_g - 1) / 2).
+  auto n_g = count(b, grouping{masks, groups});
+  auto empty = b.eq(n_g, b.constant(0, g));
   auto less = b.add(b.add_public(n_g, w(-1)), empty);  // n_g - 1, or 0 for an empty group
   auto lower = floor_shift(b, less, 1);
   auto upper = b.sub(less, lower);
-  auto base = b.add_public(before, 1);
-  auto targets = concat({&lower, &upper});
-  targets = b.add(targets, tile(base, 2));
-  // One equality per (middle rank, row), then one inner product per middle rank.
-  secret wanted;
-  for (std::size_t k = 0; k < 2 * g; ++k)
-    append(wanted, tile(slice(targets, k, 1), n));
-  auto at = b.eq(tile(rank, 2 * g), wanted);
-  auto kept = b.mul(value, counts);
-  auto sums = b.dot(at, tile(kept, 2 * g), n);
+  auto sums = order_statistics(b, masks, groups, x, lo, hi, concat({&lower, &upper}));
   auto twice = b.add(slice(sums, 0, g), slice(sums, g, g));
   return b.mul(twice, one_minus(b, empty));
+}
+
+secret percentile_disc(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                       std::int64_t hi, word num, word scale) {
+  expect_size("percentile_disc", "masks", masks, groups * x.size());
+  const auto g = groups;
+  if (x.size() == 0 || g == 0)
+    return b.constant(0, g);
+  auto n_g = count(b, grouping{masks, groups});
+  auto empty = b.eq(n_g, b.constant(0, g));
+  auto rows = b.add(n_g, empty);  // n_g, or 1 for an empty group
+  // Rank max(1, ceil(num n / scale)): 1 for p = 0, else ceil (num n >= 1); the position is one less.
+  secret at;
+  if (num == 0)
+    at = b.constant(0, g);
+  else if (scale == 1)
+    at = b.add_public(rows, w(-1));
+  else
+    at = b.add_public(floor_div(b, b.add_public(b.mul_public(rows, num), scale - 1), b.constant(scale, g)).first,
+                      w(-1));
+  return b.mul(order_statistics(b, masks, groups, x, lo, hi, at), one_minus(b, empty));
+}
+
+secret percentile_cont_scaled(backend& b, const secret& masks, std::size_t groups, const secret& x,
+                              std::int64_t lo, std::int64_t hi, word num, word scale) {
+  expect_size("percentile_cont_scaled", "masks", masks, groups * x.size());
+  const auto g = groups;
+  if (x.size() == 0 || g == 0)
+    return b.constant(0, g);
+  auto n_g = count(b, grouping{masks, groups});
+  auto empty = b.eq(n_g, b.constant(0, g));
+  auto less = b.add(b.add_public(n_g, w(-1)), empty);  // n_g - 1, or 0 for an empty group
+  auto keep = one_minus(b, empty);
+  // p = 0 or 1: the smallest or the largest value, whole.
+  if (scale == 1)
+    return b.mul(order_statistics(b, masks, groups, x, lo, hi, num == 0 ? b.constant(0, g) : less), keep);
+  // i = floor(num (n - 1) / scale) and the remainder f; the upper position i + [f > 0] stays in the
+  // group (its value counts f times, so nothing where f = 0).
+  auto [at, f] = floor_div(b, b.mul_public(less, num), b.constant(scale, g));
+  auto whole = b.eq(f, b.constant(0, g));
+  auto next = b.sub(b.add_public(at, 1), whole);
+  auto values = order_statistics(b, masks, groups, x, lo, hi, concat({&at, &next}));
+  auto low = slice(values, 0, g);
+  auto high = slice(values, g, g);
+  // Exact in the ring: the result is below 2^62 even where the terms are not.
+  auto scaled = b.add(b.mul_public(low, scale), b.mul(b.sub(high, low), f));
+  return b.mul(scaled, keep);
+}
+
+result<void> check_percentile_cont(std::uint64_t max_rows, std::int64_t lo, std::int64_t hi, word scale) {
+  using real = long double;
+  const auto m = std::max(std::fabs(static_cast<real>(lo)), std::fabs(static_cast<real>(hi)));
+  const auto s = static_cast<real>(scale);
+  if (m * s >= std::ldexp(real{1}, 62))
+    return fail(errc::unsupported, "PERCENTILE_CONT: values declared in [" + std::to_string(lo) + ", "
+                                     + std::to_string(hi) + "] times p's denominator " + std::to_string(scale)
+                                     + " reach 2^62; give p fewer decimals or declare a narrower range");
+  if (static_cast<real>(std::max<std::uint64_t>(max_rows, 1)) * s >= std::ldexp(real{1}, 61))
+    return fail(errc::unsupported, "PERCENTILE_CONT: " + std::to_string(max_rows) + " rows times p's denominator "
+                                     + std::to_string(scale) + " reach 2^61; give p fewer decimals");
+  return {};
 }
 
 } // namespace joconde::engines::kernels

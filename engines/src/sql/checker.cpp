@@ -290,16 +290,18 @@ void choose_grouping(select_stmt& s) {
   s.sorted_grouping = !masks_fit || masks > sort;
   const bool extremum = std::any_of(s.aggregates.begin(), s.aggregates.end(), [](const expr* e) {
     return e->agg == kernels::aggregate::min || e->agg == kernels::aggregate::max
-           || e->agg == kernels::aggregate::median;
+           || e->agg == kernels::aggregate::median || e->agg == kernels::aggregate::percentile_cont
+           || e->agg == kernels::aggregate::percentile_disc;
   });
   if (!s.sorted_grouping || !extremum)
     return;
   if (s.groups > 4096 || !masks_fit)
     throw sql_error(s.group_by.front().pos,
-                    "MIN, MAX and MEDIAN need one-hot group masks, at most 4096 groups and "
+                    "MIN, MAX, MEDIAN, PERCENTILE_CONT and PERCENTILE_DISC need one-hot group masks, at most 4096 "
+                    "groups and "
                       + std::to_string(max_mask_elements) + " (groups x rows), but this GROUP BY gives "
                       + std::to_string(s.groups) + " groups over up to " + std::to_string(s.max_rows)
-                      + " rows; group by fewer values for MIN, MAX and MEDIAN");
+                      + " rows; group by fewer values for them");
   s.sorted_grouping = false;
 }
 

@@ -19,6 +19,8 @@ const char* aggregate_feature(kernels::aggregate a) {
     case kernels::aggregate::min: return "aggregate.min";
     case kernels::aggregate::max: return "aggregate.max";
     case kernels::aggregate::median: return "aggregate.median";
+    case kernels::aggregate::percentile_cont: return "aggregate.percentile_cont";
+    case kernels::aggregate::percentile_disc: return "aggregate.percentile_disc";
     case kernels::aggregate::var_samp: return "aggregate.var_samp";
     case kernels::aggregate::stddev_samp: return "aggregate.stddev_samp";
     case kernels::aggregate::corr: return "aggregate.corr";
@@ -237,6 +239,8 @@ std::vector<std::string> all_features() {
           "aggregate.min",
           "aggregate.max",
           "aggregate.median",
+          "aggregate.percentile_cont",
+          "aggregate.percentile_disc",
           "aggregate.var_samp",
           "aggregate.stddev_samp",
           "aggregate.corr",

@@ -161,6 +161,20 @@ secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, cons
       return kernels::median_twice(b, *by.masks(), by.groups(), args[0],
                                    static_cast<std::int64_t>(e.args[0]->range.lo),
                                    static_cast<std::int64_t>(e.args[0]->range.hi));
+    case kernels::aggregate::percentile_cont:
+    case kernels::aggregate::percentile_disc: {
+      if (by.masks() == nullptr)
+        throw engine_failure(fail(errc::invalid_state, e.name + " needs one-hot group masks, not sorted groups"));
+      const auto lo = static_cast<std::int64_t>(e.args[0]->range.lo);
+      const auto hi = static_cast<std::int64_t>(e.args[0]->range.hi);
+      const auto num = static_cast<word>(e.fraction);
+      word scale = 1;
+      for (int d = 0; d < e.fraction_dec; ++d)
+        scale *= 10;
+      if (e.agg == kernels::aggregate::percentile_disc)
+        return kernels::percentile_disc(b, *by.masks(), by.groups(), args[0], lo, hi, num, scale);
+      return kernels::percentile_cont_scaled(b, *by.masks(), by.groups(), args[0], lo, hi, num, scale);
+    }
   }
   return b.constant(0, by.groups());
 }

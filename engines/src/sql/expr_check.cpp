@@ -169,6 +169,20 @@ void type_statistic(expr& e, i128 n) {
       e.type.bin = x.type.bin + 1;
       e.range = interval{std::min<i128>(0, 2 * lo), std::max<i128>(0, 2 * hi), true};
       break;
+    case kernels::aggregate::percentile_disc:
+      // One of the values, exactly (0 for an empty group).
+      e.type = x.type;
+      e.range = interval{std::min<i128>(0, lo), std::max<i128>(0, hi), true};
+      break;
+    case kernels::aggregate::percentile_cont: {
+      // Times p's denominator 10^d, exactly: d more decimals.
+      const auto scale = pow10(e.fraction_dec);
+      e.type = x.type;
+      e.type.integral = x.type.integral && e.fraction_dec == 0;
+      e.type.dec = x.type.dec + e.fraction_dec;
+      e.range = interval{std::min<i128>(0, sat_mul(lo, scale)), std::max<i128>(0, sat_mul(hi, scale)), true};
+      break;
+    }
     case kernels::aggregate::avg:
       e.range = interval{std::min<i128>(0, lo) * one, std::max<i128>(0, hi) * one, true};
       break;
@@ -246,7 +260,8 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
   check_aggregate_args(e, sc);
   type_statistic(e, n);
   const bool may_widen = e.agg != kernels::aggregate::min && e.agg != kernels::aggregate::max
-                         && e.agg != kernels::aggregate::median;
+                         && e.agg != kernels::aggregate::median && e.agg != kernels::aggregate::percentile_cont
+                         && e.agg != kernels::aggregate::percentile_disc;
   if (!may_widen)
     prove(e, e.range, sc.source);
   const auto& x = *e.args[0];
@@ -257,6 +272,8 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
                                      static_cast<std::int64_t>(e.args[1]->range.lo),
                                      static_cast<std::int64_t>(e.args[1]->range.hi))
               : kernels::check_range(e.agg, sc.max_rows, lo, hi);
+  if (ok && e.agg == kernels::aggregate::percentile_cont)
+    ok = kernels::check_percentile_cont(sc.max_rows, lo, hi, static_cast<word>(pow10(e.fraction_dec)));
   const bool in_ring = max_abs(e.range) < ring_limit;
   if (ok && in_ring)
     return;

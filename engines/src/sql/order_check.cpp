@@ -28,7 +28,7 @@ bool same_expr(const expr& a, const expr& b) {
         return false;
       break;
     case expr_kind::aggregate:
-      if (a.agg != b.agg)
+      if (a.agg != b.agg || a.fraction != b.fraction || a.fraction_dec != b.fraction_dec)
         return false;
       break;
     case expr_kind::round:

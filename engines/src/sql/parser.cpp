@@ -566,9 +566,56 @@ private:
     return e;
   }
 
+  /// PERCENTILE_CONT(p) / PERCENTILE_DISC(p) WITHIN GROUP (ORDER BY value [ASC]): p a numeric
+  /// constant in [0, 1] (the name is next).
+  expr_ptr percentile_call() {
+    const auto& name = next();
+    auto e = node(expr_kind::aggregate, name.pos);
+    e->name = upper(name.text);
+    e->agg = e->name == "PERCENTILE_CONT" ? kernels::aggregate::percentile_cont : kernels::aggregate::percentile_disc;
+    expect_symbol("(");
+    const auto p_pos = peek().pos;
+    const bool minus = accept_symbol("-");
+    if (peek().kind != token_kind::integer && peek().kind != token_kind::decimal)
+      expected("a constant fraction p from 0 to 1 in " + e->name + "(p)");
+    const auto text = peek().text;
+    auto p = number_literal();
+    e->fraction = p->number;
+    e->fraction_dec = p->type.dec;
+    while (e->fraction_dec > 0 && e->fraction % 10 == 0) {
+      e->fraction /= 10;
+      --e->fraction_dec;
+    }
+    std::int64_t one = 1;
+    for (int d = 0; d < e->fraction_dec; ++d)
+      one *= 10;
+    if ((minus && e->fraction != 0) || e->fraction > one)
+      throw sql_error(p_pos, e->name + "(" + (minus ? "-" : "") + text + "): p must be from 0 to 1 (a fraction "
+                               "of the rows: 0.5 for the median, 0.9 for the 90th percentile)");
+    expect_symbol(")");
+    if (!at_keyword("WITHIN") || !at_keyword("GROUP", 1))
+      expected("WITHIN GROUP (ORDER BY value) after " + e->name + "(p)");
+    next();
+    next();
+    expect_symbol("(");
+    if (!at_keyword("ORDER") || !at_keyword("BY", 1))
+      expected("ORDER BY value in " + e->name + "(p) WITHIN GROUP (ORDER BY value)");
+    next();
+    next();
+    e->args.push_back(expression());
+    if (at_keyword("DESC"))
+      throw sql_error(peek().pos, e->name + " orders ascending only; for descending order use 1 - p");
+    accept_keyword("ASC");
+    expect_symbol(")");
+    e->end = prev_end();
+    return e;
+  }
+
   expr_ptr call() {
     if (upper(peek().text) == "ROUND")
       return round_call();
+    if (upper(peek().text) == "PERCENTILE_CONT" || upper(peek().text) == "PERCENTILE_DISC")
+      return percentile_call();
     const auto& name = next();
     auto e = node(expr_kind::aggregate, name.pos);
     e->name = upper(name.text);
@@ -585,8 +632,8 @@ private:
     auto it = std::find_if(aggs.begin(), aggs.end(), [&](auto& a) { return a.first == e->name; });
     if (it == aggs.end())
       throw sql_error(name.pos, "unknown function `" + name.text + "`; the functions are ROUND, "
-                                "COUNT, SUM, AVG, MIN, MAX, MEDIAN, VAR_SAMP, VAR_POP, STDDEV_SAMP, "
-                                "STDDEV_POP, COVAR_SAMP, COVAR_POP, CORR, REGR_SLOPE, REGR_INTERCEPT "
+                                "COUNT, SUM, AVG, MIN, MAX, MEDIAN, PERCENTILE_CONT, PERCENTILE_DISC, "
+                                "VAR_SAMP, VAR_POP, STDDEV_SAMP, STDDEV_POP, COVAR_SAMP, COVAR_POP, CORR, REGR_SLOPE, REGR_INTERCEPT "
                                 "and REGR_R2");
     e->agg = it->second;
     expect_symbol("(");

@@ -82,6 +82,7 @@ inline constexpr std::size_t max_sorted_groups = std::size_t{1} << 20;
 /// The aggregates, for check_range.
 enum class aggregate {
   count, sum, avg, min, max, var_samp, stddev_samp, corr, regr_slope, regr_intercept, median,
+  percentile_cont, percentile_disc,
   var_pop, stddev_pop, covar_samp, covar_pop, regr_r2
 };
 
@@ -295,6 +296,34 @@ unsigned median_row_bits(std::uint64_t max_rows);
 /// sort (about 1.4 n log2 n comparisons, of two lt each with two-word keys), 2 G n eq, one count.
 secret median_twice(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
                     std::int64_t hi);
+
+/// The values of x at 0-based positions `at` in each group's ascending order, over one-hot masks
+/// as median_twice (and on its sort): `at` holds k blocks of G positions (one per group), each in
+/// [0, n_g) for a group with rows (any value for an empty one, whose result the caller discards);
+/// k blocks of G values come back. Cost: median_twice's, with k G n eq.
+secret order_statistics(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                        std::int64_t hi, const secret& at);
+
+/// PERCENTILE_DISC(p) per group, p = num / scale in [0, 1] (scale a power of ten, public): the
+/// value at 1-based rank max(1, ceil(p n_g)) in ascending order, exactly; 0 for an empty group;
+/// where check_range(percentile_disc, ...) accepts. order_statistics at one position per group,
+/// found with one floor_div per group (none when scale is 1).
+secret percentile_disc(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+                       std::int64_t hi, word num, word scale);
+
+/// PERCENTILE_CONT(p) per group times scale, exactly, p = num / scale in [0, 1] (scale a power of
+/// ten, public): with r = p (n_g - 1), i = floor(r), x[i] scale + (x[i + 1] - x[i]) (num (n_g - 1)
+/// mod scale) (0-based ascending ranks; x[i] scale where r is whole); 0 for an empty group; where
+/// check_range(percentile_cont, ...) and check_percentile_cont accept. i and the remainder from one
+/// floor_div per group, the upper position i + [remainder > 0] (one eq) so that it stays in the
+/// group, then order_statistics at both and one mul.
+secret percentile_cont_scaled(backend& b, const secret& masks, std::size_t groups, const secret& x,
+                              std::int64_t lo, std::int64_t hi, word num, word scale);
+
+/// Whether percentile_cont_scaled fits the ring for at most `max_rows` rows of x in [lo, hi] with
+/// p's denominator `scale`: max(|lo|, |hi|) scale < 2^62 (the result) and scale max_rows < 2^61
+/// (the dividend num (n - 1)); unsupported with the reason otherwise.
+result<void> check_percentile_cont(std::uint64_t max_rows, std::int64_t lo, std::int64_t hi, word scale);
 
 // -- exact rounding of published values ------------------------------------------------------------
 // Every rule here rounds half away from zero (2.5 -> 3, -2.5 -> -3), exactly: the approximate steps

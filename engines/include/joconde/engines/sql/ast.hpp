@@ -145,6 +145,10 @@ struct expr {
                                 ///< only for a group without rows, and counts as one unit there
   conversion rounding;          ///< ROUND: to its digits, half away from zero (checker)
   std::vector<expr_ptr> args;     ///< operands, in source order
+  /// PERCENTILE_CONT / PERCENTILE_DISC: p = fraction / 10^fraction_dec in [0, 1], without trailing
+  /// zero decimals (parser)
+  std::int64_t fraction = 0;
+  int fraction_dec = 0;
 
   // Filled by the checker.
   value_type type;              ///< the value's type and scale
