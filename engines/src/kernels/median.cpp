@@ -22,6 +22,21 @@ void running_sums(secret& x) {
       (*v)[i] += (*v)[i - 1];
 }
 
+/// What every per-group order statistic starts from: each group's row count, 1 where a group is
+/// empty (its statistic is written 0), and its last position n_g - 1 (0 for an empty group).
+struct group_sizes {
+  secret rows;
+  secret empty;
+  secret last;
+};
+
+group_sizes sizes_of(backend& b, const secret& masks, std::size_t groups) {
+  auto rows = count(b, grouping{masks, groups});
+  auto empty = b.eq(rows, b.constant(0, groups));
+  auto last = b.add(b.add_public(rows, w(-1)), empty);
+  return {std::move(rows), std::move(empty), std::move(last)};
+}
+
 } // namespace
 
 unsigned median_row_bits(std::uint64_t max_rows) {
@@ -94,14 +109,12 @@ secret median_twice(backend& b, const secret& masks, std::size_t groups, const s
   if (x.size() == 0 || g == 0)
     return b.constant(0, g);
   // The middle positions floor((n_g - 1) / 2) and ceil((n_g - 1) / 2).
-  auto n_g = count(b, grouping{masks, groups});
-  auto empty = b.eq(n_g, b.constant(0, g));
-  auto less = b.add(b.add_public(n_g, w(-1)), empty);  // n_g - 1, or 0 for an empty group
-  auto lower = floor_shift(b, less, 1);
-  auto upper = b.sub(less, lower);
+  auto size = sizes_of(b, masks, groups);
+  auto lower = floor_shift(b, size.last, 1);
+  auto upper = b.sub(size.last, lower);
   auto sums = order_statistics(b, masks, groups, x, lo, hi, concat({&lower, &upper}));
   auto twice = b.add(slice(sums, 0, g), slice(sums, g, g));
-  return b.mul(twice, one_minus(b, empty));
+  return b.mul(twice, one_minus(b, size.empty));
 }
 
 secret percentile_disc(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
@@ -110,9 +123,8 @@ secret percentile_disc(backend& b, const secret& masks, std::size_t groups, cons
   const auto g = groups;
   if (x.size() == 0 || g == 0)
     return b.constant(0, g);
-  auto n_g = count(b, grouping{masks, groups});
-  auto empty = b.eq(n_g, b.constant(0, g));
-  auto rows = b.add(n_g, empty);  // n_g, or 1 for an empty group
+  auto size = sizes_of(b, masks, groups);
+  auto rows = b.add(size.rows, size.empty);  // n_g, or 1 for an empty group
   // Rank max(1, ceil(num n / scale)): 1 for p = 0, else ceil (num n >= 1); the position is one less.
   secret at;
   if (num == 0)
@@ -122,7 +134,7 @@ secret percentile_disc(backend& b, const secret& masks, std::size_t groups, cons
   else
     at = b.add_public(floor_div(b, b.add_public(b.mul_public(rows, num), scale - 1), b.constant(scale, g)).first,
                       w(-1));
-  return b.mul(order_statistics(b, masks, groups, x, lo, hi, at), one_minus(b, empty));
+  return b.mul(order_statistics(b, masks, groups, x, lo, hi, at), one_minus(b, size.empty));
 }
 
 secret percentile_cont_scaled(backend& b, const secret& masks, std::size_t groups, const secret& x,
@@ -131,16 +143,14 @@ secret percentile_cont_scaled(backend& b, const secret& masks, std::size_t group
   const auto g = groups;
   if (x.size() == 0 || g == 0)
     return b.constant(0, g);
-  auto n_g = count(b, grouping{masks, groups});
-  auto empty = b.eq(n_g, b.constant(0, g));
-  auto less = b.add(b.add_public(n_g, w(-1)), empty);  // n_g - 1, or 0 for an empty group
-  auto keep = one_minus(b, empty);
+  auto size = sizes_of(b, masks, groups);
+  auto keep = one_minus(b, size.empty);
   // p = 0 or 1: the smallest or the largest value, whole.
   if (scale == 1)
-    return b.mul(order_statistics(b, masks, groups, x, lo, hi, num == 0 ? b.constant(0, g) : less), keep);
+    return b.mul(order_statistics(b, masks, groups, x, lo, hi, num == 0 ? b.constant(0, g) : size.last), keep);
   // i = floor(num (n - 1) / scale) and the remainder f; the upper position i + [f > 0] stays in the
   // group (its value counts f times, so nothing where f = 0).
-  auto [at, f] = floor_div(b, b.mul_public(less, num), b.constant(scale, g));
+  auto [at, f] = floor_div(b, b.mul_public(size.last, num), b.constant(scale, g));
   auto whole = b.eq(f, b.constant(0, g));
   auto next = b.sub(b.add_public(at, 1), whole);
   auto values = order_statistics(b, masks, groups, x, lo, hi, concat({&at, &next}));
