@@ -172,8 +172,11 @@ BOOST_AUTO_TEST_CASE(top_distinct_keeps_the_first_rows_sorted_on_the_reference_b
         BOOST_CHECK_EQUAL(b.revealed, b.compared);
         if (n == 20'000 && limit == 10) {
           // A quickselect: about 2 n comparisons (a full sort takes some 14 n here), in O(log n) levels.
+          // The count follows the random shuffle: by simulation (400 runs) its median is 1.9 n, 1.5 %
+          // of runs pass 4 n (one CI run did: 4.15 n) and none 5 n; the tail falls off like x^-x,
+          // so 8 n still tells a selection from a sort and is not met by chance.
           BOOST_TEST_MESSAGE("top 10 of 20000: " << b.compared << " comparisons, " << b.reveals << " levels");
-          BOOST_CHECK_LT(b.compared, 4 * n);
+          BOOST_CHECK_LT(b.compared, 8 * n);
           BOOST_CHECK_LT(static_cast<double>(b.reveals), 8 * std::log2(static_cast<double>(n)));
         }
       }
