@@ -452,6 +452,33 @@ BOOST_AUTO_TEST_CASE(quality_checks_pass_or_withhold_every_output) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_check_of_one_input_runs_alone_and_a_passed_check_is_not_run_again) {
+  const std::string main = "INSERT INTO out SELECT COUNT(*) AS n FROM persons;";
+  auto outs = std::vector<table_schema>{table("out", {integer("n", 0, 0)})};
+  auto prog = compile_or_fail(main, outs, {{"persons", "CHECK age < 50;"}, {"incomes", "CHECK amount > 0;"}});
+  reference_backend b;
+  // At upload: only the uploaded input is given and checked; nothing else runs.
+  auto persons = sql::run(prog, b, {{"persons", persons_table(6)}}, {"persons", {}});
+  BOOST_TEST(persons.quality.size() == 1u);
+  BOOST_TEST(!persons.quality.at("persons"));
+  BOOST_TEST(persons.outputs.empty());
+  auto incomes = sql::run(prog, b, {{"incomes", incomes_table()}}, {"incomes", {}});
+  BOOST_TEST(incomes.quality.size() == 1u);
+  BOOST_TEST(incomes.quality.at("incomes"));
+  BOOST_TEST(incomes.outputs.empty());
+  // The calculation skips the checks that passed at upload: here the one of persons would fail.
+  auto calc = sql::run(prog, b, both(), {{}, {"persons", "incomes"}});
+  BOOST_TEST(calc.quality.empty());
+  BOOST_TEST_REQUIRE(calc.outputs.count("out") == 1u);
+  BOOST_TEST(at(calc.outputs.at("out").columns[0], 0) == 6);
+  auto rest = sql::run(prog, b, both(), {{}, {"incomes"}});
+  BOOST_TEST(rest.quality.size() == 1u);
+  BOOST_TEST(!rest.quality.at("persons"));
+  BOOST_TEST(rest.outputs.empty());
+  // The input checked alone must still match its schema.
+  BOOST_CHECK_THROW(sql::run(prog, b, {{"incomes", incomes_table()}}, {"persons", {}}), engine_failure);
+}
+
 BOOST_AUTO_TEST_CASE(zero_and_one_row_inputs) {
   auto outs = std::vector<table_schema>{
     table("rows", {integer("age", 0, 0)}, 100),

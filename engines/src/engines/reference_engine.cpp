@@ -41,7 +41,7 @@ public:
       return fail(errc::unsupported, "the reference engine has only party 0");
     reference_backend b;
     try {
-      auto res = sql::run(prog, b, act.inputs);
+      auto res = sql::run(prog, b, act.inputs, {act.check_only, act.checked});
       return run_report{std::move(res.outputs), std::move(res.quality), b.stats()};
     } catch (const engine_failure& e) {
       return e.err();

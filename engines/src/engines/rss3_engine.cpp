@@ -69,7 +69,7 @@ public:
     if (!b)
       return std::move(b).err();
     try {
-      auto res = sql::run(prog, **b, act.inputs);
+      auto res = sql::run(prog, **b, act.inputs, {act.check_only, act.checked});
       return run_report{std::move(res.outputs), std::move(res.quality), (*b)->stats()};
     } catch (const engine_failure& e) {
       return e.err();

@@ -19,8 +19,11 @@ namespace {
   throw engine_failure(fail(errc::invalid_state, message));
 }
 
-void check_inputs(const program_impl& p, const std::map<std::string, secret_table>& inputs) {
+void check_inputs(const program_impl& p, const std::map<std::string, secret_table>& inputs,
+                  const std::string& only) {
   for (const auto& schema : p.inputs) {
+    if (!only.empty() && schema.name != only)
+      continue;
     auto it = inputs.find(schema.name);
     if (it == inputs.end())
       invalid("input `" + schema.name + "` is missing; every input of the program must be given");
@@ -374,21 +377,26 @@ secret_table run_select(backend& b, const select_stmt& s, const std::map<std::st
 
 } // namespace
 
-run_result run(const program& prog, backend& b, const std::map<std::string, secret_table>& inputs) {
+run_result run(const program& prog, backend& b, const std::map<std::string, secret_table>& inputs,
+               const run_scope& scope) {
   const auto& p = prog.impl();
-  check_inputs(p, inputs);
+  check_inputs(p, inputs, scope.check_only);
   run_result res;
+  std::vector<const quality_program*> checks;
   std::vector<secret> verdicts;
   for (const auto& q : p.quality)
-    verdicts.push_back(run_quality(b, q, inputs.at(q.input)));
+    if ((scope.check_only.empty() || q.input == scope.check_only) && scope.checked.count(q.input) == 0) {
+      checks.push_back(&q);
+      verdicts.push_back(run_quality(b, q, inputs.at(q.input)));
+    }
   bool all_passed = true;
   for (std::size_t i = 0; i < verdicts.size(); ++i) {
     auto bit = b.reveal(verdicts[i]);
     bool passed = bit.size() == 1 && bit[0] == 1;
-    res.quality[p.quality[i].input] = passed;
+    res.quality[checks[i]->input] = passed;
     all_passed = all_passed && passed;
   }
-  if (!all_passed)
+  if (!all_passed || !scope.check_only.empty())
     return res;
   for (const auto& s : p.statements)
     res.outputs[s.output] = run_select(b, s, inputs);

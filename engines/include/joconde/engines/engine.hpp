@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,6 +72,12 @@ struct activation {
   /// Input tables by input name, this party's shares (as uploaded by the Data Custodians; every
   /// row counts, `valid` is not needed).
   std::map<std::string, secret_table> inputs;
+  /// Non-empty: the run is only the data-quality check of this input, run when its upload completes
+  /// (spec §4.4.1.1 "Input Phase"); `inputs` need hold only that input, the report has its verdict
+  /// and no outputs.
+  std::string check_only;
+  /// The inputs whose data-quality checks passed at upload: the calculation does not run them again.
+  std::set<std::string> checked;
 };
 
 /// What a run produced at one party.
@@ -100,8 +107,9 @@ public:
   /// calls it after compiling the algorithm.
   virtual result<void> supports(const sql::program& prog) const = 0;
 
-  /// Computing Party side: connects to the counterparts, runs the data-quality checks and then the
-  /// main algorithm of `prog` on `act.inputs`. Any failure (a counterpart's malformed or truncated
+  /// Computing Party side: connects to the counterparts, runs the data-quality checks (but those in
+  /// `act.checked`) and then the main algorithm of `prog` on `act.inputs`; or only the check of
+  /// `act.check_only`. Any failure (a counterpart's malformed or truncated
   /// message, a timeout, a broken channel) ends the run with an error at this party; it never
   /// returns a partial or wrong result.
   virtual result<run_report> activate(const sql::program& prog, activation act) const = 0;
