@@ -8,7 +8,8 @@
 // (AVG, VAR_*, STDDEV_*, COVAR_*, CORR, REGR_*, division) within `within_fixed_point_bound`. A join's
 // output at row level has its rows in a shuffled order: its valid rows are compared as sorted
 // multisets, their numbers must agree, and its invalid rows must be zeros. Larger
-// sizes run with JOCONDE_CONFORMANCE_LARGE=1. The cases, data and runs are in conformance_support.hpp.
+// sizes run with JOCONDE_CONFORMANCE_LARGE=1. The cases are in conformance_cases.hpp, the data and runs in
+// conformance_support.hpp.
 
 #include "conformance/conformance_support.hpp"
 

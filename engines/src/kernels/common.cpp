@@ -139,6 +139,12 @@ void scatter(secret& dst, std::span<const std::size_t> index, const secret& src)
       dst.b[index[i]] = src.b[i];
 }
 
+void prefix_sums(secret& x) {
+  for (auto* v : {&x.a, &x.b})
+    for (std::size_t i = 1; i < v->size(); ++i)
+      (*v)[i] += (*v)[i - 1];
+}
+
 unsigned index_bits(std::size_t n) {
   return std::max(1u, static_cast<unsigned>(std::bit_width(n)));
 }

@@ -43,6 +43,10 @@ secret one_minus(backend& b, const secret& x);
 /// A public vector of words as a secret of the same layout as values from `b`.
 secret constants(backend& b, const std::vector<word>& values);
 
+/// Replaces x by its inclusive prefix sums, share by share (local: shares of prefix sums are prefix
+/// sums of shares).
+void prefix_sums(secret& x);
+
 /// Two's complement word of a signed value.
 constexpr word w(std::int64_t v) noexcept {
   return static_cast<word>(v);

@@ -15,13 +15,6 @@ using namespace detail;
 
 namespace {
 
-/// Replaces x by its inclusive running sums (local: shares add).
-void running_sums(secret& x) {
-  for (auto* v : {&x.a, &x.b})
-    for (std::size_t i = 1; i < v->size(); ++i)
-      (*v)[i] += (*v)[i - 1];
-}
-
 /// What every per-group order statistic starts from: each group's row count, 1 where a group is
 /// empty (its statistic is written 0), and its last position n_g - 1 (0 for an empty group).
 struct group_sizes {
@@ -85,12 +78,12 @@ secret order_statistics(backend& b, const secret& masks, std::size_t groups, con
   // In that order the rows that count are group by group, by value: the k-th of them overall
   // has rank k (1-based; local prefix sums).
   auto rank = counts;
-  running_sums(rank);
+  prefix_sums(rank);
   // A group's position i is the overall rank B_g + i + 1, B_g the rows before the group (local
   // prefix over groups).
   auto n_g = count(b, grouping{masks, groups});
   auto before = n_g;
-  running_sums(before);
+  prefix_sums(before);
   before = b.sub(before, n_g);
   auto targets = b.add(at, tile(b.add_public(before, 1), blocks));
   // One equality per (position, row), then one inner product per position.

@@ -21,14 +21,6 @@ using namespace detail;
 
 namespace {
 
-/// Replaces x by its inclusive prefix sums, share by share (local).
-void prefix_sums(secret& x) {
-  for (std::size_t i = 1; i < x.a.size(); ++i)
-    x.a[i] += x.a[i - 1];
-  for (std::size_t i = 1; i < x.b.size(); ++i)
-    x.b[i] += x.b[i - 1];
-}
-
 /// `x` with `extra` copies of its first element appended (zeros if it is empty, as from `b`).
 secret with_anchors(backend& b, const secret& x, std::size_t extra) {
   auto out = x;

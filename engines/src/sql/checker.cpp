@@ -234,47 +234,6 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
   sc.max_rows = s.max_rows;
 }
 
-/// The domain of GROUP BY column `col`: its size and the encoded value of code 0. Categories have
-/// their declared values; integers with a declared RANGE of at most max_sorted_groups values have
-/// the range.
-std::pair<std::size_t, std::int64_t> group_domain(const column_ref& g, const column_schema& col) {
-  if (col.type == column_type::category)
-    return {col.domain.size(), 0};
-  const auto most = kernels::max_sorted_groups;
-  if (col.type == column_type::integer && col.min && col.max
-      && static_cast<std::uint64_t>(*col.max) - static_cast<std::uint64_t>(*col.min) < most)
-    return {static_cast<std::size_t>(static_cast<std::uint64_t>(*col.max) - static_cast<std::uint64_t>(*col.min)) + 1,
-            *col.min};
-  throw sql_error(g.pos, "GROUP BY needs a category column or an integer column with a declared RANGE of at most "
-                           + std::to_string(most) + " values, but `" + g.name + "` is "
-                           + std::string{to_string(col.type)}
-                           + (col.type != column_type::integer ? std::string{}
-                              : col.min && col.max ? " with a RANGE of more values"
-                                                   : " without a declared RANGE")
-                           + "; group by a category, or declare the integer's RANGE");
-}
-
-/// Resolves the GROUP BY columns (distinct categories or ranged integers) and counts the groups
-/// they give.
-void check_group_by(select_stmt& s, const scope& sc) {
-  s.groups = 1;
-  for (auto& g : s.group_by) {
-    const column_schema* col = nullptr;
-    g.column = resolve(sc, g.qualifier, g.name, g.pos, col);
-    for (const auto& h : s.group_by)
-      if (&h != &g && h.column == g.column && &h < &g)
-        throw sql_error(g.pos, "`" + g.name + "` appears twice in GROUP BY");
-    auto [size, low] = group_domain(g, *col);
-    s.group_sizes.push_back(size);
-    s.group_lows.push_back(low);
-    if (size > kernels::max_sorted_groups / s.groups)
-      throw sql_error(g.pos, "GROUP BY gives " + std::to_string(static_cast<std::uint64_t>(s.groups) * size)
-                               + " groups so far, more than the " + std::to_string(kernels::max_sorted_groups)
-                               + " (2^20) allowed; group by fewer or smaller columns");
-    s.groups *= size;
-  }
-}
-
 /// Chooses how the groups of `s` are formed (docs/task-language.md, "Grouping"): one-hot masks
 /// cost (G - 1) n equality tests and G n words per summed column; the sort about 1.4 (n + G)
 /// log2(n + G) comparisons, whatever G. Masks are kept where they are cheaper and fit in

@@ -42,8 +42,10 @@ void expr_features(const expr& e, std::vector<std::string>& used) {
     used.emplace_back("round");
   if (e.kind == expr_kind::binary && e.op == binary_op::div)
     used.emplace_back("division");
+  if (e.kind == expr_kind::width_bucket)
+    used.emplace_back("width_bucket");
   if (e.kind == expr_kind::aggregate)
-    used.emplace_back(aggregate_feature(e.agg));
+    used.emplace_back(e.distinct ? "aggregate.count_distinct" : aggregate_feature(e.agg));
   for (const auto& a : e.args)
     expr_features(*a, used);
 }
@@ -57,6 +59,12 @@ std::vector<std::string> features_of(const program_impl& p) {
     }
     if (!s.group_by.empty())
       used.emplace_back("group_by");
+    for (const auto& g : s.group_by) {
+      if (g.value != nullptr)
+        used.emplace_back("group_by.expression");
+      if (g.written)
+        expr_features(*g.written, used);
+    }
     if (s.sorted_grouping)
       used.emplace_back("group_by.sorted");
     if (!s.joins.empty())
@@ -223,6 +231,7 @@ std::vector<std::string> all_features() {
           "where",
           "group_by",
           "group_by.sorted",
+          "group_by.expression",
           "join",
           "join.one_to_many",
           "join.several",
@@ -233,7 +242,9 @@ std::vector<std::string> all_features() {
           "case",
           "division",
           "round",
+          "width_bucket",
           "aggregate.count",
+          "aggregate.count_distinct",
           "aggregate.sum",
           "aggregate.avg",
           "aggregate.min",

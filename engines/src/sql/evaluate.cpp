@@ -103,6 +103,8 @@ secret logical_not(backend& b, const secret& x) {
 }
 
 secret evaluate(backend& b, const expr& e, const frame& f) {
+  if (e.group_key && f.group_columns != nullptr)  // a GROUP BY expression's value: the group's
+    return f.group_columns->at(e.column);
   switch (e.kind) {
     case expr_kind::literal: return b.constant(static_cast<word>(e.number), f.n);
     case expr_kind::column:
@@ -116,6 +118,7 @@ secret evaluate(backend& b, const expr& e, const frame& f) {
     case expr_kind::in_list: return in_list(b, e, f);
     case expr_kind::case_when: return case_when(b, e, f);
     case expr_kind::round: return convert(b, evaluate(b, *e.args[0], f), e.rounding);
+    case expr_kind::width_bucket: return width_bucket(b, e, f);
     case expr_kind::aggregate: return f.aggregates->at(&e);
   }
   return b.constant(0, f.n);
@@ -136,9 +139,12 @@ secret extremum(backend& b, const expr& e, const kernels::grouping& by, const se
 /// Aggregate `e` over the grouping `by`, its arguments evaluated over `rows`.
 secret aggregate_of(backend& b, const expr& e, const kernels::grouping& by, const frame& rows) {
   std::vector<secret> args;
-  if (e.agg != kernels::aggregate::count)
+  if (e.agg != kernels::aggregate::count || e.distinct)
     for (const auto& a : e.args)
       args.push_back(evaluate(b, *a, rows));
+  if (e.distinct)
+    return kernels::count_distinct(b, by, args[0], static_cast<std::int64_t>(e.args[0]->range.lo),
+                                   static_cast<std::int64_t>(e.args[0]->range.hi));
   switch (e.agg) {
     case kernels::aggregate::count: return kernels::count(b, by);
     case kernels::aggregate::sum: return kernels::sum(b, by, args[0]);
@@ -250,7 +256,7 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
       out.emplace(e, kernels::avg_rounded(b, by ? *by : kernels::grouping{ones, 1}, x, e->wide_mul, e->wide_div));
       continue;
     }
-    if (!by && e->agg == kernels::aggregate::count) {
+    if (!by && e->agg == kernels::aggregate::count && !e->distinct) {
       out.emplace(e, b.constant(static_cast<word>(n), 1));
       continue;
     }
@@ -268,9 +274,6 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
   return out;
 }
 
-namespace {
-
-/// floor(v / c.divisor) for the compiler's division passes (decimal_conversion), exactly.
 secret floor_by_passes(backend& b, const secret& v, const conversion& c) {
   // Each pass takes an approximate quotient of the remainder; after the last one the quotient q is
   // floor(v / d) give or take two, and the remainder r = v - q * d says by how much:
@@ -296,8 +299,6 @@ secret floor_by_passes(backend& b, const secret& v, const conversion& c) {
     q = b.sub(q, slice(below, k * r.size(), r.size()));
   return q;
 }
-
-} // namespace
 
 secret convert(backend& b, const secret& x, const conversion& c) {
   auto v = x;

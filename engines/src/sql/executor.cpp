@@ -109,12 +109,15 @@ std::string tables_before(const select_stmt& s, std::size_t k) {
   return out;
 }
 
-/// Marks the columns of the (joined) row that `e` reads.
-void mark_columns(const expr& e, std::vector<bool>& used) {
+/// Marks the columns of the (joined) row that `e` reads; at the group level (`grouped`) a GROUP BY
+/// expression's value is read from its key, not from the row.
+void mark_columns(const expr& e, std::vector<bool>& used, bool grouped = false) {
+  if (grouped && e.group_key)
+    return;
   if (e.kind == expr_kind::column)
     used.at(e.column) = true;
   for (const auto& a : e.args)
-    mark_columns(*a, used);
+    mark_columns(*a, used, grouped);
 }
 
 /// The columns of the statement's (joined) row that it reads: in its select list, WHERE, GROUP BY
@@ -122,11 +125,15 @@ void mark_columns(const expr& e, std::vector<bool>& used) {
 std::vector<bool> columns_read(const select_stmt& s, std::size_t width) {
   std::vector<bool> used(width, false);
   for (const auto& item : s.items)
-    mark_columns(*item.value, used);
+    mark_columns(*item.value, used, s.aggregated);
   if (s.where)
     mark_columns(*s.where, used);
-  for (const auto& g : s.group_by)
-    used.at(g.column) = true;
+  for (const auto& g : s.group_by) {
+    if (g.value != nullptr)
+      mark_columns(*g.value, used);
+    else
+      used.at(g.column) = true;
+  }
   for (const auto& j : s.joins) {
     used.at(j.left.column) = true;
     used.at(j.offset + j.right.column) = true;
@@ -210,16 +217,21 @@ secret_table joined(backend& b, const select_stmt& s, const std::map<std::string
   return acc;
 }
 
-/// The group columns of an aggregated select: for each GROUP BY column, its value in each of the
-/// s.groups groups (mixed radix, the first column most significant), as public constants.
+/// The group columns of an aggregated select: for each GROUP BY key, its value in each of the
+/// s.groups groups (mixed radix, the first key most significant), as public constants, at the
+/// key's place (an expression key's after the row's columns).
 std::map<std::size_t, secret> group_codes(backend& b, const select_stmt& s) {
   std::map<std::size_t, secret> out;
   std::size_t stride = s.groups;
   for (std::size_t i = 0; i < s.group_by.size(); ++i) {
+    const auto& values = s.group_by[i].values;
     stride /= s.group_sizes[i];
     std::vector<word> codes(s.groups);
-    for (std::size_t g = 0; g < s.groups; ++g)
-      codes[g] = static_cast<word>((g / stride) % s.group_sizes[i]) + static_cast<word>(s.group_lows[i]);
+    for (std::size_t g = 0; g < s.groups; ++g) {
+      const auto code = (g / stride) % s.group_sizes[i];
+      codes[g] = values.empty() ? static_cast<word>(code) + static_cast<word>(s.group_lows[i])
+                                : static_cast<word>(values[code]);
+    }
     out[s.group_by[i].column] = b.constant(codes);
   }
   return out;
@@ -248,8 +260,15 @@ void clear_invalid(backend& b, secret_table& t) {
   }
 }
 
-/// The codes 0..size-1 of GROUP BY column i of `s` in `t` (value - declared minimum; local).
+/// The codes 0..size-1 of GROUP BY key i of `s` in `t`: a column's value - declared minimum (local),
+/// an expression's code (group_code).
 secret code_of(backend& b, const select_stmt& s, const secret_table& t, std::size_t i) {
+  if (s.group_by[i].value != nullptr) {
+    frame rows;
+    rows.n = t.rows;
+    rows.columns = &t.columns;
+    return group_code(b, s.group_by[i], rows);
+  }
   const auto& column = t.columns[s.group_by[i].column];
   return s.group_lows[i] == 0 ? column : b.add_public(column, word{0} - static_cast<word>(s.group_lows[i]));
 }
@@ -338,7 +357,7 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
   // Rows per group: a COUNT(*) of the select list has them already (over sorted groups another
   // count would cost a shuffle); n (public) when every row counts.
   auto counted = std::find_if(s.aggregates.begin(), s.aggregates.end(),
-                              [](const expr* e) { return e->agg == kernels::aggregate::count; });
+                              [](const expr* e) { return e->agg == kernels::aggregate::count && !e->distinct; });
   auto counts = counted != s.aggregates.end() ? results.at(*counted)
                 : by                          ? kernels::count(b, *by)
                                               : b.constant(static_cast<word>(table.rows), groups);

@@ -51,48 +51,6 @@ std::string op_word(binary_op op) {
   }
 }
 
-/// Sets e.factors so that the numeric args `idx` share one scale; returns it.
-value_type align(expr& e, const std::vector<std::size_t>& idx) {
-  e.factors.assign(e.args.size(), 1);
-  value_type common;
-  common.kind = value_kind::number;
-  common.integral = true;
-  common.dec = -1000;
-  common.bin = -1000;
-  for (auto i : idx) {
-    common.dec = std::max(common.dec, e.args[i]->type.dec);
-    common.bin = std::max(common.bin, e.args[i]->type.bin);
-    common.integral = common.integral && e.args[i]->type.integral;
-  }
-  for (auto i : idx) {
-    const auto& a = *e.args[i];
-    e.factors[i] = scale_factor(a, a.type.dec, a.type.bin, common.dec, common.bin);
-  }
-  return common;
-}
-
-/// Proves the aligned operands of a comparison; an unbounded operand is allowed only against
-/// constants and only when it needs no rescaling.
-void prove_comparison(expr& e, const std::vector<std::size_t>& idx, std::string_view source) {
-  bool any_unbounded = false;
-  for (auto i : idx)
-    any_unbounded = any_unbounded || !e.args[i]->range.bounded;
-  for (auto i : idx) {
-    auto& a = *e.args[i];
-    if (!a.range.bounded) {
-      bool others_constant = true;
-      for (auto j : idx)
-        others_constant = others_constant && (j == i || literal(*e.args[j]));
-      if (!others_constant || e.factors[i] != 1)
-        refuse_unbounded(e, source);
-      continue;
-    }
-    if (any_unbounded && !literal(a))
-      refuse_unbounded(e, source);
-    prove(a, scaled(a.range, factor_of(e, i)), source);
-  }
-}
-
 /// Replaces a text literal compared with a category by the category's code.
 void to_code(expr& text, const value_type& category) {
   const auto& dom = *category.domain;
@@ -249,6 +207,10 @@ void check_aggregate(expr& e, const scope& sc, bool in_aggregate) {
                                                        "aggregated; use HAVING COUNT(*) >= k to "
                                                        "suppress small groups)"
                                                      : ""));
+  if (e.distinct) {
+    check_count_distinct(e, sc);
+    return;
+  }
   for (auto& a : e.args)
     check_expr(*a, sc, true);
   auto n = static_cast<i128>(sc.max_rows);
@@ -486,45 +448,6 @@ void check_in_list(expr& e, const scope& sc) {
   }
 }
 
-void check_case(expr& e, const scope& sc) {
-  std::size_t pairs = e.args.size() / 2;
-  std::vector<std::size_t> values;
-  for (std::size_t i = 0; i < pairs; ++i) {
-    const auto& c = *e.args[2 * i];
-    if (c.type.kind != value_kind::boolean)
-      throw sql_error(c.pos, "WHEN needs a condition (boolean), but this is " + describe(c.type));
-    values.push_back(2 * i + 1);
-  }
-  if (e.has_else)
-    values.push_back(e.args.size() - 1);
-  const auto& first = e.args[values[0]]->type;
-  for (auto i : values) {
-    const auto& t = e.args[i]->type;
-    bool same = t.kind == first.kind
-                && (t.kind != value_kind::category || *t.domain == *first.domain);
-    if (!same || t.kind == value_kind::text || t.kind == value_kind::key)
-      throw sql_error(e.args[i]->pos, "the branches of CASE must have one type: " + describe(first)
-                                        + " and " + describe(t));
-  }
-  e.factors.assign(e.args.size(), 1);
-  if (first.kind == value_kind::number) {
-    e.type = align(e, values);
-  } else {
-    e.type = first;
-    if (first.kind == value_kind::category && !e.has_else)
-      throw sql_error(e.pos, "a CASE giving a category needs an ELSE branch");
-  }
-  e.range = e.has_else ? interval{ring_limit, -ring_limit, true} : interval{0, 0, true};
-  for (auto i : values) {
-    auto r = scaled(e.args[i]->range, factor_of(e, i));
-    e.range.bounded = e.range.bounded && r.bounded;
-    e.range.lo = std::min(e.range.lo, r.lo);
-    e.range.hi = std::max(e.range.hi, r.hi);
-  }
-  if (e.range.bounded)
-    prove(e, e.range, sc.source);
-}
-
 void check_between(expr& e, const scope& sc) {
   for (auto& a : e.args)
     if (!number(*a))
@@ -544,7 +467,7 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
   e.column = resolve(sc, e.qualifier, e.name, e.pos, col);
   if (col->type == column_type::key)
     throw sql_error(e.pos, "`" + name_of(e) + "` is a key column: keys can only be used in "
-                                              "JOIN ... ON");
+                                              "JOIN ... ON, and counted with COUNT(DISTINCT " + name_of(e) + ")");
   if (sc.aggregated && !in_aggregate) {
     bool grouped = sc.group_by != nullptr
                    && std::any_of(sc.group_by->begin(), sc.group_by->end(),
@@ -583,6 +506,45 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
 
 } // namespace
 
+value_type align(expr& e, const std::vector<std::size_t>& idx) {
+  e.factors.assign(e.args.size(), 1);
+  value_type common;
+  common.kind = value_kind::number;
+  common.integral = true;
+  common.dec = -1000;
+  common.bin = -1000;
+  for (auto i : idx) {
+    common.dec = std::max(common.dec, e.args[i]->type.dec);
+    common.bin = std::max(common.bin, e.args[i]->type.bin);
+    common.integral = common.integral && e.args[i]->type.integral;
+  }
+  for (auto i : idx) {
+    const auto& a = *e.args[i];
+    e.factors[i] = scale_factor(a, a.type.dec, a.type.bin, common.dec, common.bin);
+  }
+  return common;
+}
+
+void prove_comparison(expr& e, const std::vector<std::size_t>& idx, std::string_view source) {
+  bool any_unbounded = false;
+  for (auto i : idx)
+    any_unbounded = any_unbounded || !e.args[i]->range.bounded;
+  for (auto i : idx) {
+    auto& a = *e.args[i];
+    if (!a.range.bounded) {
+      bool others_constant = true;
+      for (auto j : idx)
+        others_constant = others_constant && (j == i || literal(*e.args[j]));
+      if (!others_constant || e.factors[i] != 1)
+        refuse_unbounded(e, source);
+      continue;
+    }
+    if (any_unbounded && !literal(a))
+      refuse_unbounded(e, source);
+    prove(a, scaled(a.range, factor_of(e, i)), source);
+  }
+}
+
 /// ROUND(x, d): x rounded half away from zero to d decimals, exactly (the conversion of an output
 /// column, §3.1 of docs/task-language.md); x itself where it has no more than d decimals.
 void check_round(expr& e, const scope& sc) {
@@ -619,6 +581,8 @@ void check_round(expr& e, const scope& sc) {
 }
 
 void check_expr(expr& e, const scope& sc, bool in_aggregate) {
+  if (!in_aggregate && group_value(e, sc))
+    return;
   if (e.kind == expr_kind::aggregate) {
     check_aggregate(e, sc, in_aggregate);
     return;
@@ -661,6 +625,7 @@ void check_expr(expr& e, const scope& sc, bool in_aggregate) {
     case expr_kind::in_list: check_in_list(e, sc); break;
     case expr_kind::case_when: check_case(e, sc); break;
     case expr_kind::round: check_round(e, sc); break;
+    case expr_kind::width_bucket: check_width_bucket(e, sc); break;
     case expr_kind::aggregate: break;
   }
 }

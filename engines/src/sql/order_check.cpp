@@ -16,6 +16,8 @@ constexpr unsigned max_order_bits = 60;
 
 /// Whether two checked expressions compute the same value: same nodes, same columns, same constants.
 bool same_expr(const expr& a, const expr& b) {
+  if (a.group_key || b.group_key)  // a GROUP BY expression's value: the same key
+    return a.group_key && b.group_key && a.column == b.column;
   if (a.kind != b.kind || a.args.size() != b.args.size())
     return false;
   switch (a.kind) {
@@ -28,7 +30,7 @@ bool same_expr(const expr& a, const expr& b) {
         return false;
       break;
     case expr_kind::aggregate:
-      if (a.agg != b.agg || a.fraction != b.fraction || a.fraction_dec != b.fraction_dec)
+      if (a.agg != b.agg || a.distinct != b.distinct || a.fraction != b.fraction || a.fraction_dec != b.fraction_dec)
         return false;
       break;
     case expr_kind::round:

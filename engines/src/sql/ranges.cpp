@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace joconde::engines::sql {
 
@@ -208,25 +209,31 @@ conversion decimal_conversion(const expr& e, const value_type& from, const inter
     c.pre_shift = static_cast<unsigned>(from.bin);
     v = interval{r.lo >> from.bin, r.hi >> from.bin, true};
   }
+  if (auto bound = plan_floor_division(max_abs(v) + 3 * d, d, c))
+    too_big(*bound);
+  return c;
+}
+
+std::optional<int128> plan_floor_division(int128 top, int128 d, conversion& c) {
+  const int128 first = top;
   auto mul_for = [&](int bits) { return ((int128{1} << bits) + d - 1) / d; };
-  int128 top = max_abs(v) + 3 * d;
   for (int pass = 0; pass < 16; ++pass) {
     int f = 62;
     while (f > 0 && top * mul_for(f) >= ring_limit)
       --f;
     if (top * mul_for(f) >= ring_limit || (int128{1} << f) < d)
-      too_big(top * d);
+      return top * d;
     c.passes.push_back(division_pass{static_cast<word>(static_cast<std::int64_t>(mul_for(f))),
                                      static_cast<unsigned>(f)});
     // The quotient is off by less than top / 2^f (the reciprocal) plus one (the truncation).
     int128 error = (top >> f) + 2;
     if (error <= 2) {
       c.divisor = static_cast<word>(static_cast<std::int64_t>(d));
-      return c;
+      return std::nullopt;
     }
     top = (error + 1) * d;
   }
-  refuse_conversion(e, t, max_abs(v) * d, source);
+  return (first - 3 * d) * d;
 }
 
 std::string closest(const std::string& wrong, const std::vector<std::string>& names) {

@@ -283,6 +283,21 @@ secret covar_pop(backend& b, const grouping& by, const secret& x, const secret& 
 /// rows; fixed point, clamped to [0, 1]. corr's computation plus one mul, one trunc, one lt.
 secret regr_r2(backend& b, const grouping& by, const secret& y, const secret& x);
 
+/// COUNT(DISTINCT x) per group: the number of distinct values of x among the rows that count
+/// (masks' ones, or sorted rows passing the filter; not anchors), 0 for an empty group; exact. x
+/// in [lo, hi] with hi - lo < 2^62 on every row that counts (a precondition; the others' values
+/// are ignored, so a join's unmatched rows may hold anything). The rows (n of masks plus G
+/// anchors, or the n + G sorted rows) are sorted by sort_distinct on the distinct key (class, x -
+/// lo, row), the class putting a group's counted rows first, then its other rows, then its anchor:
+/// in one word where bits(G) + 2 + bits(hi - lo) + bits(rows) <= 60, else in two (one floor_shift
+/// per row splits x - lo), so nothing but the row count is revealed; a counted row is new where
+/// its (class, x) differs from the row before (one eq of rows - 1 elements, two with two words,
+/// and one or two mul); the groups' sums of new rows are read at the anchors (one shuffle of the
+/// rows, 3 columns, and two reveals of uniformly random data, as sorted_sums) or, for one group
+/// over masks, summed locally. Cost: one mul, the sort (about 1.4 (n + G) log2(n + G)
+/// comparisons, of two lt each with two-word keys), the eq, the shuffle.
+secret count_distinct(backend& b, const grouping& by, const secret& x, std::int64_t lo, std::int64_t hi);
+
 /// Bits of the row numbers MEDIAN's sort key carries for `max_rows` rows.
 unsigned median_row_bits(std::uint64_t max_rows);
 

@@ -108,6 +108,20 @@ struct conversion {
   std::vector<division_pass> passes;  ///< the approximate quotient steps (with a divisor)
 };
 
+/// How WIDTH_BUCKET(x, low, high, n) is computed, once checked: x aligned to the constants' scale
+/// (the node's factors[0]) is X; low and high are L and H in those units.
+struct bucket_plan {
+  std::int64_t low = 0;    ///< L
+  std::int64_t high = 0;   ///< H, above L
+  std::int64_t count = 0;  ///< n, 1 to 1000
+  /// Few buckets: the n + 1 edges E_k = L + ceil(k (H - L) / n), the result the number of them at
+  /// or below X (one comparison each). Empty: the division below.
+  std::vector<word> edges;
+  /// Many buckets: floor((X - L) n / (H - L)) by public passes (divisor H - L) on the rows inside
+  /// [L, H), 0 elsewhere.
+  conversion division;
+};
+
 /// The kinds of expression node.
 enum class expr_kind {
   literal,    ///< number, text or boolean constant
@@ -120,6 +134,7 @@ enum class expr_kind {
   case_when,  ///< args: when1, then1, ..., [else]
   aggregate,  ///< args: the aggregated row expressions (none for COUNT(*))
   round,      ///< ROUND(value, digits): args: value; `number` the digits
+  width_bucket,  ///< WIDTH_BUCKET(x, low, high, n): args: x, then the constants low, high, n
 };
 
 /// Binary operators.
@@ -149,6 +164,11 @@ struct expr {
   /// zero decimals (parser)
   std::int64_t fraction = 0;
   int fraction_dec = 0;
+  bool distinct = false;        ///< COUNT(DISTINCT x) (parser)
+  /// Where the select list or ORDER BY repeats (or, by its AS name, is) a GROUP BY expression key,
+  /// outside aggregates: the group level reads the key's value of the group (the key's place,
+  /// `column`) instead of computing it (checker).
+  bool group_key = false;
 
   // Filled by the checker.
   value_type type;              ///< the value's type and scale
@@ -156,6 +176,10 @@ struct expr {
   std::size_t column = 0;       ///< column: index in the (joined) row
   std::vector<word> factors;    ///< per arg: public factor aligning its scale (1 = none)
   std::vector<word> codes;      ///< in_list: the aligned literal values, distinct
+  /// CASE whose results are 'text' constants: the category it gives, its values in order of first
+  /// appearance (THEN ..., ELSE); the texts become their codes.
+  std::vector<std::string> domain;
+  bucket_plan bucket;           ///< width_bucket: how it is computed
   kernels::aggregate agg = kernels::aggregate::count;  ///< aggregate: which one
   /// aggregate: any but COUNT, MIN and MAX beyond the 64-bit ring, computed in limbs
   /// (kernels::wide_sum, ...) and written as three words: only as a whole select item written to
@@ -180,6 +204,18 @@ struct column_ref {
   std::string name;        ///< column name as written
   position pos;            ///< where it is written
   std::size_t column = 0;  ///< index in the (joined) row
+};
+
+/// One key of GROUP BY: a column (named, or through a select item's AS name whose expression is
+/// that column), or an expression whose values are known before the data (a CASE with constant
+/// results, WIDTH_BUCKET), written out or named by a select item's AS name. An expression key has
+/// a place of its own after the row's columns (`column`), where the group level finds its value.
+struct group_key : column_ref {
+  expr_ptr written;             ///< an expression written out in GROUP BY (not a name), else null
+  // Filled by the checker.
+  const expr* value = nullptr;  ///< an expression key's expression (`written` or the item's); null for a column
+  std::vector<word> codes;      ///< CASE: the group code of each result (each THEN, then ELSE or the implicit 0)
+  std::vector<std::int64_t> values;  ///< CASE of whole numbers: the value of each code, increasing
 };
 
 /// One `expr [AS name]` of a select list.
@@ -253,10 +289,10 @@ struct select_stmt {
   std::vector<union_input> unions;   ///< the inputs after UNION ALL, in order (none: no union)
   std::vector<join_step> joins;      ///< the JOINs, in order (left-deep; none: no join)
   expr_ptr where;                    ///< WHERE condition, or null
-  std::vector<column_ref> group_by;  ///< GROUP BY columns, in order
-  std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY column
-  /// Encoded value of code 0 of each GROUP BY column: 0 for a category, the declared minimum for
-  /// an integer column (its codes are value - minimum).
+  std::vector<group_key> group_by;   ///< GROUP BY keys, in order
+  std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY key
+  /// Encoded value of code 0 of each GROUP BY key: 0 for a category (or a CASE, WIDTH_BUCKET), the
+  /// declared minimum for an integer column (its codes are value - minimum).
   std::vector<std::int64_t> group_lows;
   bool has_having = false;           ///< whether HAVING COUNT(*) >= k is given
   position having_pos;               ///< the HAVING keyword

@@ -6,6 +6,7 @@
 #include "joconde/engines/sql/ast.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,11 @@ word scale_factor(const expr& e, int dec, int bin, int to_dec, int to_bin);
 conversion decimal_conversion(const expr& e, const value_type& from, const interval& r, int t,
                               std::string_view source);
 
+/// Plans floor(v / d) for 0 <= v, v + 3 d <= top, by approximate quotient passes corrected
+/// exactly (floor_by_passes in evaluate.hpp): appends c.passes and sets c.divisor. Returns nothing
+/// when planned, else the bound (top d, or (top - 3 d) d) the ring cannot hold, for the refusal.
+std::optional<int128> plan_floor_division(int128 top, int128 d, conversion& c);
+
 // -- expression checking -------------------------------------------------------------------------
 
 /// One table visible in an expression, with the index of its first column in the joined row.
@@ -73,7 +79,7 @@ struct scope {
   std::string_view source;                ///< the program text, for quoting
   std::uint64_t max_rows = 0;             ///< rows an aggregate may see
   bool aggregated = false;                ///< columns outside aggregates must be group columns
-  const std::vector<column_ref>* group_by = nullptr;  ///< the GROUP BY columns, if aggregated
+  const std::vector<group_key>* group_by = nullptr;  ///< the GROUP BY keys, if aggregated
   std::string clause;                     ///< "WHERE", "the select list", "CHECK" for messages
 };
 
@@ -84,6 +90,25 @@ std::size_t resolve(const scope& sc, const std::string& qualifier, const std::st
 
 /// Checks `e` and its children in place: names, types, scales, ranges, aggregates' placement.
 void check_expr(expr& e, const scope& sc, bool in_aggregate);
+
+/// Sets e.factors so that the numeric args `idx` share one scale (the finest of theirs); returns it.
+value_type align(expr& e, const std::vector<std::size_t>& idx);
+
+/// Proves the aligned operands `idx` of a comparison inside the ring; an unbounded operand is
+/// allowed only against constants and only when it needs no rescaling.
+void prove_comparison(expr& e, const std::vector<std::size_t>& idx, std::string_view source);
+
+/// Checks a CASE whose conditions and results are checked: one type for every result; results
+/// that are all 'text' constants make a category of those values (e.domain).
+void check_case(expr& e, const scope& sc);
+
+/// Checks WIDTH_BUCKET(x, low, high, n) whose arguments are checked: constant bounds low < high, a
+/// whole n from 1 to 1000, and x a number; plans its computation (e.bucket) and proves it.
+void check_width_bucket(expr& e, const scope& sc);
+
+/// Checks COUNT(DISTINCT x) (its argument unchecked): x a key column, a category, a boolean or a
+/// bounded whole number, counted over at most sc.max_rows rows.
+void check_count_distinct(expr& e, const scope& sc);
 
 /// Whether `e` contains an aggregate.
 bool has_aggregate(const expr& e);
@@ -114,6 +139,20 @@ const position* named_before(const select_stmt& s, std::size_t input, std::size_
 
 /// The output column name a select item gives: its alias, or the column it reads (else empty).
 std::string item_name(const select_item& item);
+
+// -- grouping ------------------------------------------------------------------------------------
+
+/// Resolves the GROUP BY keys of `s` (docs/task-language.md §4.1) in `sc`, before its select list is
+/// checked: each a column, a select item's AS name or an expression written out, whose values are
+/// known in advance (categories, ranged integers, CASE with constant results, WIDTH_BUCKET). Checks
+/// the expression keys as row expressions, marks where the select list and ORDER BY use them
+/// (expr::group_key), and sizes the groups; throws sql_error naming the key otherwise.
+void check_group_by(select_stmt& s, const scope& sc);
+
+/// For `e` marked as a GROUP BY expression key's value (expr::group_key) in `sc`'s grouped select
+/// list: gives it that key's type and range and returns true (its operands are row values, not
+/// checked at the group level); false for any other node.
+bool group_value(expr& e, const scope& sc);
 
 // -- ordering ------------------------------------------------------------------------------------
 

@@ -62,10 +62,11 @@ private:
   std::shared_ptr<const program_impl> impl_;
 };
 
-/// Every language feature name a program can use ("select", "where", "group_by", "join",
+/// Every language feature name a program can use ("select", "where", "group_by",
+/// "group_by.expression" (a GROUP BY key that is a CASE or WIDTH_BUCKET), "join",
 /// "join.one_to_many", "join.several", "join.union", "union", "having", "order_by_limit", "case",
-/// "aggregate.count", ..., "aggregate.wide" (an aggregate computed beyond the 64-bit ring),
-/// "quality_check").
+/// "width_bucket", "aggregate.count", "aggregate.count_distinct", ..., "aggregate.wide" (an
+/// aggregate computed beyond the 64-bit ring), "quality_check").
 std::vector<std::string> all_features();
 
 /// Compiles `main_source` (writing every output) and, for each input named in `quality_sources`,

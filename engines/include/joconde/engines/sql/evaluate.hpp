@@ -34,6 +34,19 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
 /// Applies an output conversion.
 secret convert(backend& b, const secret& x, const conversion& c);
 
+/// floor(v / c.divisor) exactly, for 0 <= v and v + 3 c.divisor below the bound c.passes were
+/// planned for: one trunc per pass, then one lt of five elements per value.
+secret floor_by_passes(backend& b, const secret& v, const conversion& c);
+
+/// WIDTH_BUCKET(x, low, high, n) for every row or group of `f` (docs/task-language.md, "Buckets"):
+/// n + 1 comparisons with the public edges for few buckets, else two comparisons, one mul and an
+/// exact division by the public width of the range.
+secret width_bucket(backend& b, const expr& e, const frame& f);
+
+/// The code (0 .. size - 1) of GROUP BY expression key `key` for every row of `f`: the code of the
+/// result of a CASE (its conditions evaluated, one mux per WHEN), WIDTH_BUCKET's value itself.
+secret group_code(backend& b, const group_key& key, const frame& f);
+
 /// 1 - x for 0/1 values (local).
 secret logical_not(backend& b, const secret& x);
 
