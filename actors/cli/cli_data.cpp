@@ -142,7 +142,9 @@ result<call> upload_call(const invocation& in) {
              return fail(errc::malformed_input, "the node's answer has no \"rows\"");
            std::ostringstream o;
            o << "uploaded " << doc["rows"].get<std::uint64_t>() << " rows into " << printable(slot)
-             << " (ready at every CP; CT phase " << printable(doc.value("phase", std::string{}))
+             << " (ready at every CP; "
+             << (doc.value("data_quality", std::string{}) == "passed" ? "its data-quality check passed; " : "")
+             << "CT phase " << printable(doc.value("phase", std::string{}))
              << (doc.value("simulated", false) ? "; CT VMs on the SIMULATED TEE platform" : "")
              << ")\n";
            if (doc.contains("timings_ms") && doc["timings_ms"].is_object()) {

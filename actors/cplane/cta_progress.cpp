@@ -84,12 +84,25 @@ void input_steps(const v1::CtaRecord& rec, cta_progress& out) {
     auto ready = std::count_if(states.begin(), states.end(), [](const auto& s) { return starts_with(s.second, "ready"); });
     if (static_cast<std::size_t>(ready) == cps && cps > 0)
       continue;
+    auto checking = std::count_if(states.begin(), states.end(), [](const auto& s) {
+      return starts_with(s.second, "sealed at every CP") && s.second.find("data-quality check") != std::string::npos;
+    });
+    if (checking > 0) {
+      out.to_do.push_back({in.peer(), "wait for the data-quality check of the upload of `" + in.key()
+                                        + "` (it runs at the Computing Parties; joconde cta watch)"});
+      continue;
+    }
     std::string what = "upload input `" + in.key() + "` (a Data Custodian: joconde upload)";
-    for (const auto& [cp, state] : states)
+    for (const auto& [cp, state] : states) {
       if (starts_with(state, "empty (upload failed: ")) {
         what += "; the last upload failed at " + cp + ": " + state.substr(22, state.size() - 23);
         break;
       }
+      if (starts_with(state, "empty (its data-quality check")) {
+        what += "; the last upload was refused: " + state.substr(7, state.find(';') - 7);
+        break;
+      }
+    }
     out.to_do.push_back({in.peer(), what});
   }
 }

@@ -233,7 +233,8 @@ struct upload_progress {
 /// Uploads one party's shares to its VM (request, columns, outcome), wiping each column once sent.
 result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
                                  const v1::SignedAuthorization& authorization, std::uint64_t rows,
-                                 std::vector<std::vector<std::uint8_t>>& columns, upload_progress& progress) {
+                                 std::vector<std::vector<std::uint8_t>>& columns, upload_progress& progress,
+                                 bool checked) {
   auto go = ask(st, cp, v1::VmRequest::KIND_UPLOAD, authorization, rows);
   if (!go)
     return go.err();
@@ -250,22 +251,27 @@ result<v1::VmReply> upload_to_vm(enclave::secure_stream& st, std::uint32_t cp,
     }
   }
   // The VM answers once it has sealed the columns and every CP has (it waits up to its
-  // upload-confirm time for that): a minute, and a second more per 8 MB of shares it seals.
-  st.set_io_timeout(std::chrono::seconds{60} + std::chrono::seconds{sent_here / (8 << 20)});
+  // upload-confirm time for that): a minute, and a second more per 8 MB of shares it seals; with a
+  // data-quality check, once the CPs ran it (the VM waits two of its I/O timeouts for that, and a
+  // second per 10^4 rows).
+  auto wait = std::chrono::seconds{60} + std::chrono::seconds{sent_here / (8 << 20)};
+  if (checked)
+    wait += std::chrono::seconds{150} + std::chrono::seconds{rows / 10'000};
+  st.set_io_timeout(wait);
   return read_answer(st, cp);
 }
 
 /// Uploads the shares to all VMs at once; returns the phase the first VM reports, or the first
 /// party's failure.
 result<std::string> upload_all(sessions& s, share_messages& msgs, const v1::SignedAuthorization& authorization,
-                               std::uint64_t rows, upload_progress& progress) {
+                               std::uint64_t rows, upload_progress& progress, bool checked) {
   const auto parties = s.vm.size();
   std::vector<std::optional<result<v1::VmReply>>> finals(parties);
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < parties; ++p)
     threads.emplace_back([&, p] {
       finals[p] = upload_to_vm(s.vm[p].stream, static_cast<std::uint32_t>(p), authorization, rows, msgs[p],
-                               progress);
+                               progress, checked);
     });
   for (auto& th : threads)
     th.join();
@@ -398,10 +404,12 @@ result<upload_report> upload(const io_target& t, const std::string& input_key, s
   rep.share_ms = ms_since(start);
   // 4. The request, the columns, the outcome: all VMs at once.
   start = clock::now();
-  auto phase = upload_all(*s, msgs, authorization, rep.rows, sent);
+  const bool checked = !slot->spec->data_quality().source().empty();
+  auto phase = upload_all(*s, msgs, authorization, rep.rows, sent, checked);
   rep.transfer_ms = ms_since(start);
   if (!phase)
     return phase.err();
+  rep.checked = checked;
   rep.phase = std::move(*phase);
   return rep;
 }

@@ -48,13 +48,15 @@ struct upload_report {
   double parse_ms = 0, attest_ms = 0, share_ms = 0, transfer_ms = 0;
   std::string phase;  ///< the CT's phase afterwards, as VM 0 reports it
   bool simulated = false;  ///< the VMs run on the simulated TEE platform
+  bool checked = false;    ///< the input has a data-quality check, and the upload passed it
 };
 
 /// Uploads `csv` into input `input_key`: refused before anything leaves the node with
 /// malformed_input "line L, column C (name): ..." or too_large; then attestation errors as the
 /// verifier says (measurement_mismatch, host_data_mismatch, debug_enabled, untrusted_chain,
 /// certificate_revoked, replayed, ...) naming the CP, before any share is sent; then the VMs'
-/// refusals (forbidden, replayed, invalid_state ...). `progress` (may be empty) is told the bytes
+/// refusals (forbidden, replayed, invalid_state ...), among them quality_failed: the upload failed
+/// its input's data-quality check, run at the CPs before they answer, and the input is empty again. `progress` (may be empty) is told the bytes
 /// sent so far out of the total.
 result<upload_report> upload(const io_target& target, const std::string& input_key,
                              std::string_view csv, const v1::SignedAuthorization& authorization,

@@ -87,7 +87,8 @@ result<io_receipt> run_upload(const io_service_config& cfg, const io_request& re
     return rep.err();
   return io_receipt{req.uuid, req.key, rep->rows, rep->phase, 0, {}, rep->simulated,
                     {{"parse", rep->parse_ms}, {"attest", rep->attest_ms}, {"share", rep->share_ms},
-                     {"transfer", rep->transfer_ms}}};
+                     {"transfer", rep->transfer_ms}},
+                    0, rep->checked ? "passed" : ""};
 }
 
 result<io_receipt> run_download(const io_service_config& cfg, const io_request& req) {
@@ -105,7 +106,8 @@ result<io_receipt> run_download(const io_service_config& cfg, const io_request& 
                     std::move(rep->csv),
                     rep->simulated,
                     {{"attest", rep->attest_ms}, {"transfer", rep->transfer_ms}, {"rebuild", rep->rebuild_ms}},
-                    rep->confidential};
+                    rep->confidential,
+                    {}};
 }
 
 /// Starts `work` in a detached worker that reports to the io_service; refused when too many run.

@@ -103,6 +103,7 @@ int http_status(errc code) {
     case errc::bad_signature:
       return 400;
     case errc::unsupported:
+    case errc::quality_failed:
       return 422;
     case errc::forbidden:
     case errc::measurement_mismatch:

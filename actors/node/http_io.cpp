@@ -37,10 +37,13 @@ json receipt_json(const io_receipt& r, bool upload) {
   for (const auto& [step, ms] : r.timings_ms)
     timings[step] = ms;
   json out{{"uuid", r.uuid}, {upload ? "input" : "output", r.key}, {"rows", r.rows}};
-  if (upload)
+  if (upload) {
     out["phase"] = r.phase;
-  else
+    if (!r.quality.empty())
+      out["data_quality"] = r.quality;
+  } else {
     out.update({{"suppressed", r.suppressed}, {"confidential", r.confidential}, {"csv", r.csv}});
+  }
   out.update({{"simulated", r.simulated},
               {"platform", r.simulated ? "simulated (trusted by configuration)" : "hardware"},
               {"timings_ms", timings}});

@@ -236,6 +236,10 @@ void client_session::upload(const authorized& grant, std::uint64_t rows) {
   // The orchestrator answers by the upload's deadline (upload_ledger::begin) at the latest.
   auto wait = ctx_.options.upload_confirm_timeout + std::chrono::seconds{10}
               + std::chrono::milliseconds{transfer_ms(grant.max_rows, input_columns(ctx_, grant.slot))};
+  // With a data-quality check the answer is its verdict: the engine's connection and run (a second
+  // per 10^4 rows is far above what rss3 needs), after the checks queued before it.
+  if (has_quality_check(ctx_, grant.slot))
+    wait += 2 * ctx_.options.io_timeout + std::chrono::seconds{rows / 10'000};
   self_->request(sh_.orchestrator, wait, sealed_atom::value, grant.request_id, *sealed)
     .receive([&](std::string& m) { outcome = {errc::none, std::move(m)}; },
              [&](caf::error& e) { outcome = refusal_of(e, {errc::io_error, self_->system().render(e)}); });

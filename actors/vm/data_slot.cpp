@@ -132,6 +132,13 @@ result<void> data_slot::peer_failed(const std::string& upload_id) {
   return ok();
 }
 
+result<void> data_slot::reject(const std::string& upload_id) {
+  if (state_ != slot_state::ready || kind_ != slot_kind::input)
+    return joconde::fail(errc::invalid_state, "slot " + name_ + " is " + std::string{to_string(state_)}
+                                                + "; only a ready input's upload can fail its check");
+  return peer_failed(upload_id);
+}
+
 result<void> data_slot::close_input() {
   if (auto r = require_input("closing input"); !r)
     return r;

@@ -7,7 +7,8 @@
 //
 //   input:   empty ──begin_upload──> in_use ──complete──> ready ──begin_upload (latest wins)──> in_use
 //              ^                        │                   │
-//              └──fail, peer_failed, close_input────────────┘ (peer_failed also empties a ready slot)
+//              └──fail, peer_failed, close_input────────────┘ (peer_failed also empties a ready slot,
+//                                                              and so does reject: its check failed)
 //
 //   output:  empty ──store──> ready ──release(peer p)──> ready, released to p ─ ─ ─> released
 //                              │        once for each peer named on the output;     (the last named
@@ -87,6 +88,12 @@ public:
   /// ready at every CP (spec §4.3.2.5), so it is empty again, even if it was ready here. Refused,
   /// without change: an empty or released slot (invalid_state), another upload id (not_found).
   result<void> peer_failed(const std::string& upload_id);
+
+  /// The data-quality check of upload `upload_id`, ready here, failed (spec §4.4.1.1 "Input
+  /// Phase", SYS-8.9): the slot is empty again, so that the custodian can upload corrected data, and
+  /// the content is listed for erasure. Refused, without change: a slot that is not ready
+  /// (invalid_state), another upload id (not_found).
+  result<void> reject(const std::string& upload_id);
 
   /// The Input phase ended: uploads are refused from now on; a slot that is not ready stays empty
   /// (its partial content listed for erasure). Refused, without change: an output slot, closed

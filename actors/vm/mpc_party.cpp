@@ -33,7 +33,16 @@ result<void> connect_parties(const vm_context& ctx, mpc_job& job, engines::activ
     if (!a)
       return fail(errc::malformed_input, "no MPC address of cp-" + std::to_string(i));
     act.endpoints[i] = {a->host, a->port};
-    std::memcpy(act.keys[i].data(), job.keys[i].data(), std::min<std::size_t>(32, job.keys[i].size()));
+    auto& pair = job.keys[i];
+    if (job.check_of.empty()) {
+      std::memcpy(act.keys[i].data(), pair.data(), std::min<std::size_t>(32, pair.size()));
+    } else {
+      // Each check has keys of its own: a counterpart still in (or stale from) another run fails
+      // the key proof instead of being taken for this one.
+      auto key = crypto::hmac_sha256(crypto::to_bytes(pair), crypto::to_bytes("joconde check " + job.check_of));
+      std::memcpy(act.keys[i].data(), key.data(), std::min<std::size_t>(32, key.size()));
+      OPENSSL_cleanse(key.data(), key.size());
+    }
   }
   for (auto& k : job.keys)
     OPENSSL_cleanse(k.second.data(), k.second.size());
@@ -50,9 +59,12 @@ result<void> connect_parties(const vm_context& ctx, mpc_job& job, engines::activ
   return ok();
 }
 
-/// This CP's shares of every input of the CTSC, unsealed into the engine's activation.
+/// This CP's shares of every input of the CTSC (of the checked input only, for a check), unsealed
+/// into the engine's activation.
 result<void> unseal_inputs(const vm_context& ctx, const mpc_job& job, engines::activation& act) {
   for (const auto& in : ctx.final.cta().ctsc().inputs()) {
+    if (!job.check_input.empty() && in.key() != job.check_input)
+      continue;
     auto it = job.inputs.find(in.key());
     if (it == job.inputs.end())
       return fail(errc::invalid_state, "input " + in.key() + " is not ready");
@@ -76,9 +88,11 @@ result<void> unseal_inputs(const vm_context& ctx, const mpc_job& job, engines::a
 }
 
 /// The engine's report as the orchestrator takes it: each output's shares sealed at this CP.
-result<mpc_outcome> seal_outputs(const vm_context& ctx, engines::run_report& report) {
+result<mpc_outcome> seal_outputs(const vm_context& ctx, engines::run_report& report,
+                                 const std::string& job_check_of) {
   mpc_outcome out;
   out.quality = report.quality;
+  out.check_of = job_check_of;
   out.rounds = report.stats.rounds;
   out.bytes_sent = report.stats.bytes_sent;
   for (auto& [name, table] : report.outputs) {
@@ -97,7 +111,8 @@ result<mpc_outcome> seal_outputs(const vm_context& ctx, engines::run_report& rep
   return out;
 }
 
-/// Runs the engine at this CP: its outcome, or why it failed (the reason the task is cancelled with).
+/// Runs the engine at this CP: its outcome, or why it failed (for the calculation, the reason the task
+/// is cancelled with; for a check, why the upload is refused).
 result<mpc_outcome> run_engine(const vm_context& ctx, mpc_job& job) {
   const auto& ctsc = ctx.final.cta().ctsc();
   const auto* engine = engines::find_engine(ctsc.engine().name());
@@ -111,10 +126,12 @@ result<mpc_outcome> run_engine(const vm_context& ctx, mpc_job& job) {
     return r.err();
   if (auto r = unseal_inputs(ctx, job, act); !r)
     return r.err();
+  act.check_only = job.check_input;
+  act.checked = job.checked;
   auto report = engine->activate(*prog, std::move(act));
   if (!report)
     return fail(report.err().code, "the engine failed: " + report.err().describe());
-  return seal_outputs(ctx, *report);
+  return seal_outputs(ctx, *report, job.check_of);
 }
 
 } // namespace

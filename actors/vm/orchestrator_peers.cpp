@@ -99,6 +99,7 @@ void on_peer_message(orchestrator_pointer self, unsigned cp, const std::string& 
       cancel_task(self, "cancelled by cp-" + std::to_string(cp) + ": " + m.reason().substr(0, 200), false);
       break;
     case v1::PeerMessage::KIND_RESERVE: on_reserve(self, cp, m); break;
+    case v1::PeerMessage::KIND_CHECK: on_check_announced(self, cp, m.slot(), m.request_id()); break;
     case v1::PeerMessage::KIND_QUALITY:
       for (const auto& k : m.quality_failed())
         event(self, "quality", k.substr(0, 64), "failed at cp-" + std::to_string(cp));

@@ -51,6 +51,9 @@ void start_mpc(orchestrator_pointer self) {
   for (auto& [k, s] : st.slots)
     if (s.kind() == slot_kind::input && s.ready())
       job.inputs[k] = st.contents.at(s.content_id());
+  for (auto& [k, id] : st.passed)
+    if (st.slots.at(k).content_id() == id)
+      job.checked.insert(k);
   for (auto& [cp, a] : st.mpc_addresses)
     job.addresses[cp] = a.text();
   for (auto& [cp, link] : st.peers)
@@ -100,6 +103,7 @@ void erase_listed(orchestrator_pointer self) {
 
 void finish_run(orchestrator_pointer self, int status) {
   auto& st = self->state;
+  stop_checks(self);
   st.exit_status = status;
   st.finished_at_ms = now_ms();
   erase_everything(self);
@@ -154,13 +158,17 @@ void maybe_close_input(orchestrator_pointer self) {
   if (st.votes.voted(task_phase::calculation) || st.machine->phase() != task_phase::input
       || !st.uploads->idle())
     return;
+  run_next_check(self);
+  if (st.checking || !st.check_queue.empty())
+    return;
   for (auto& [k, s] : st.slots)
-    if (s.kind() == slot_kind::input && !s.ready())
+    if (s.kind() == slot_kind::input && (!s.ready() || check_pending(self, k)))
       return;
   for (auto& [k, s] : st.slots)
     if (s.kind() == slot_kind::input && !s.input_closed())
       (void)s.close_input();
-  event(self, "input", "closed", "every input is ready at every CP");
+  event(self, "input", "closed", st.passed.empty() ? "every input is ready at every CP"
+                                                   : "every input is ready at every CP and passed its checks");
   vote(self, task_phase::calculation);
 }
 

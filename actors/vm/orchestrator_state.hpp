@@ -6,6 +6,7 @@
 //   orchestrator_phases.cpp    events, phase changes and votes, the calculation, the end of the task
 //   orchestrator_peers.cpp     the counterparts: their links and control messages
 //   orchestrator_uploads.cpp   uploads of inputs, sealed at every CP (upload_ledger)
+//   orchestrator_checks.cpp    the data-quality check of each upload, run when it is sealed at every CP
 //   orchestrator_outputs.cpp   releases of outputs, backed by every CP (release_coordinator)
 // The plain classes decide (task_state_machine, data_slot, phase_votes, upload_ledger,
 // release_coordinator); these steps apply their decisions: events, metrics, messages, files.
@@ -30,6 +31,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +40,12 @@
 #include <vector>
 
 namespace joconde::vm::detail {
+
+/// An upload whose data-quality check is to run or runs.
+struct pending_check {
+  std::string slot;  ///< the input
+  std::string id;    ///< the upload (its content id)
+};
 
 /// Everything of the task that changes; the orchestrator is the only actor that changes it.
 struct orchestrator_state {
@@ -62,6 +70,11 @@ struct orchestrator_state {
   attestation_proxy_actor proxy;     ///< child (monitored)
   session_manager_actor sessions;    ///< child (monitored, adopted after start)
   mpc_party_actor mpc;               ///< child (monitored), for the calculation
+  std::deque<pending_check> check_queue;     ///< checks to run, in CP 0's order
+  std::optional<pending_check> checking;     ///< the check running
+  mpc_party_actor check_party;               ///< child (monitored) running `checking`
+  std::map<std::string, std::string> passed; ///< input key -> the upload whose check passed
+  std::map<std::string, std::string> refused; ///< input key -> why its last upload was refused
   mpc_spawner spawn_mpc;             ///< empty: the real mpc_party, detached
   std::shared_ptr<int> mpc_listen_fd;
   bool erased = false;
@@ -147,6 +160,34 @@ void expire_uploads(orchestrator_pointer self, std::int64_t now);
 
 /// Answers every session waiting for an upload: the task ended.
 void end_uploads(orchestrator_pointer self);
+
+/// The inputs without valid data, each with why ("`income` (nothing uploaded)", "`persons` (its last
+/// upload failed its data-quality check)"), for the cancellation at the input deadline.
+std::string inputs_without_data(orchestrator_pointer self);
+
+// -- data-quality checks (orchestrator_checks.cpp) --
+
+/// True if input `slot` is ready here and has a check that has not passed for its content yet.
+bool check_pending(orchestrator_pointer self, const std::string& slot);
+
+/// The check of upload `id` of input `slot` is to run here, after those queued before it; at CP 0
+/// the counterparts are told, which fixes the order for all.
+void queue_check(orchestrator_pointer self, const std::string& slot, const std::string& id);
+
+/// Counterpart `cp` announced the check of upload `id` of `slot` (only CP 0's announcements count).
+void on_check_announced(orchestrator_pointer self, unsigned cp, const std::string& slot, const std::string& id);
+
+/// Starts the next queued check whose upload is ready here, unless one runs or the input is over.
+void run_next_check(orchestrator_pointer self);
+
+/// The check party's verdict: the slot counts as filled, or is empty again.
+void check_done(orchestrator_pointer self, mpc_outcome& out);
+
+/// The check running could not finish (`why`): the upload is refused at every CP.
+void check_failed(orchestrator_pointer self, const std::string& why);
+
+/// Drops the queued checks and stops the running one (the task ended).
+void stop_checks(orchestrator_pointer self);
 
 // -- outputs (orchestrator_outputs.cpp) --
 

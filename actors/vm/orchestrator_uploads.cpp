@@ -32,6 +32,10 @@ caf::result<void> begin_upload(orchestrator_pointer self, const authorized& gran
     return make_error(errc::not_found, "no input " + grant.slot);
   if (s.uploads->failed(id))
     return make_error(errc::io_error, "this upload failed at another CP already");
+  if (check_pending(self, grant.slot))
+    return make_error(errc::invalid_state, "the data-quality check of the last upload of " + grant.slot
+                                             + " has not given its verdict yet; wait for it (joconde cta "
+                                               "watch), then upload again if you must");
   if (auto r = it->second.begin_upload(id, grant.who, now_ms()); !r)
     return to_caf(r.err());
   erase_listed(self);
@@ -79,6 +83,16 @@ void upload_complete_check(orchestrator_pointer self, const std::string& id) {
   }
   st.uploads->forget(id);
   erase_listed(self);
+  if (has_quality_check(*st.ctx, slot_key)) {
+    // The slot counts as filled once its check passed; the custodian's answer waits for the verdict.
+    event(self, "slot", slot_key, "sealed at every CP (" + std::to_string(rows) + " rows); its data-quality check is to run");
+    update_gauges(self);
+    if (st.ctx->options.cp_index == 0)
+      queue_check(self, slot_key, id);
+    else
+      run_next_check(self);  // CP 0 may have announced it already
+    return;
+  }
   event(self, "slot", slot_key, "ready (" + std::to_string(rows) + " rows, sealed at every CP)");
   if (auto w = st.upload_waiting.find(id); w != st.upload_waiting.end()) {
     w->second.deliver(std::string{"ready at every CP"});
@@ -108,8 +122,10 @@ void upload_failed(orchestrator_pointer self, const std::string& id, const std::
     st.upload_waiting.erase(w);
   }
   erase_listed(self);
-  if (!slot_key.empty())
+  if (!slot_key.empty()) {
     event(self, "slot", slot_key, "empty (upload failed: " + why + ")");
+    st.refused[slot_key] = "its last upload failed: " + why;
+  }
   if (tell) {
     v1::PeerMessage m;
     m.set_kind(v1::PeerMessage::KIND_SLOT_FAILED);
@@ -126,6 +142,21 @@ void expire_uploads(orchestrator_pointer self, std::int64_t now) {
     upload_failed(self, id, "not sealed at every CP in time", true);
   if (!late.empty())
     maybe_close_input(self);
+}
+
+std::string inputs_without_data(orchestrator_pointer self) {
+  auto& st = self->state;
+  std::string out;
+  for (auto& [k, s] : st.slots) {
+    if (s.kind() != slot_kind::input || (s.ready() && !check_pending(self, k)))
+      continue;
+    std::string why = s.state() == slot_state::in_use ? "an upload was under way"
+                      : s.ready()                     ? "its data-quality check had not answered"
+                      : st.refused.count(k) != 0      ? st.refused.at(k)
+                                                      : "nothing uploaded";
+    out += (out.empty() ? "`" : ", `") + k + "` (" + why + ")";
+  }
+  return out;
 }
 
 void end_uploads(orchestrator_pointer self) {

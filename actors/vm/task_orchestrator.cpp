@@ -47,6 +47,11 @@ bool set_up(orchestrator_pointer self) {
 /// other end while the task runs cancels it (a child's state cannot be rebuilt).
 void on_down(orchestrator_pointer self, const caf::down_msg& dm) {
   auto& s = self->state;
+  if (dm.source == s.check_party) {
+    s.check_party = nullptr;
+    check_failed(self, "the MPC party stopped: " + self->system().render(dm.reason));
+    return;
+  }
   if (dm.source == s.mpc) {
     s.mpc = nullptr;
     if (!is_terminal(s.machine->phase()) && !s.votes.voted(task_phase::output))
@@ -60,6 +65,13 @@ void on_down(orchestrator_pointer self, const caf::down_msg& dm) {
 /// The deadlines of the task, of the pending uploads and of the waiting downloads.
 void enforce_deadlines(orchestrator_pointer self, std::int64_t now) {
   auto& s = self->state;
+  if (s.machine->phase() == task_phase::input && now >= s.machine->deadlines().input_ms) {
+    // Only a deadline without valid inputs fails the task (a refused upload does not); it says which.
+    auto missing = inputs_without_data(self);
+    cancel_task(self, "input deadline passed" + (missing.empty() ? std::string{} : " without valid data for " + missing),
+                true);
+    return;
+  }
   if (s.machine->tick(now)) {
     if (s.machine->phase() == task_phase::finished) {
       end_output_phase(self, "before the output deadline");  // each VM at its own deadline: no cancel to tell
@@ -95,6 +107,7 @@ bool maybe_stop(orchestrator_pointer self, std::int64_t now) {
   self->send_exit(s.proxy, caf::exit_reason::user_shutdown);
   if (s.mpc)
     self->send_exit(s.mpc, caf::exit_reason::user_shutdown);
+  stop_checks(self);
   self->quit();
   return true;
 }
@@ -150,8 +163,19 @@ task_orchestrator(orchestrator_pointer self, context_ptr ctx, std::function<void
       if (s.active_downloads > 0)
         --s.active_downloads;
     },
-    [=](mpc_ok_atom, mpc_outcome& out) { take_outcome(self, out); },
-    [=](mpc_fail_atom, const std::string& why) { cancel_task(self, why, true); },
+    [=](mpc_ok_atom, mpc_outcome& out) {
+      if (out.check_of.empty())
+        take_outcome(self, out);
+      else
+        check_done(self, out);
+    },
+    [=](mpc_fail_atom, const std::string& why) {
+      auto& s = self->state;
+      if (s.check_party && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(s.check_party))
+        check_failed(self, why);
+      else
+        cancel_task(self, why, true);
+    },
   };
 }
 

@@ -57,4 +57,12 @@ inline std::uint64_t input_columns(const vm_context& ctx, const std::string& slo
   return 0;
 }
 
+/// True if input `slot` of the CT has a data-quality check (run when an upload of it completes).
+inline bool has_quality_check(const vm_context& ctx, const std::string& slot) {
+  for (const auto& in : ctx.final.cta().ctsc().inputs())
+    if (in.key() == slot)
+      return !in.data_quality().source().empty();
+  return false;
+}
+
 } // namespace joconde::vm::detail

@@ -59,6 +59,14 @@ v1::PeerMessage slot_received(const std::string& slot, const std::string& id) {
   return m;
 }
 
+v1::PeerMessage check(const std::string& slot, const std::string& id) {
+  v1::PeerMessage m;
+  m.set_kind(v1::PeerMessage::KIND_CHECK);
+  m.set_slot(slot);
+  m.set_request_id(id);
+  return m;
+}
+
 v1::PeerMessage cancel(const std::string& reason) {
   v1::PeerMessage m;
   m.set_kind(v1::PeerMessage::KIND_CANCEL);
@@ -95,8 +103,8 @@ struct counterpart {
 };
 
 /// CP 0's view of a CT of three CPs: inputs persons (a.test) and income (b.test), output by_region
-/// for a.test, every deadline far away.
-v1::FinalCta final_cta() {
+/// for a.test, every deadline far away; persons with a data-quality check if `check_persons`.
+v1::FinalCta final_cta(bool check_persons) {
   v1::FinalCta f;
   auto& c = *f.mutable_cta()->mutable_ctsc();
   c.set_uuid("0b7e2c1a-5d4f-4e3a-9c8b-7a6f5e4d3c2b");
@@ -110,6 +118,8 @@ v1::FinalCta final_cta() {
     in->set_key(key);
     in->set_peer(peer);
     in->set_max_rows(1000);
+    if (check_persons && std::string{key} == "persons")
+      in->mutable_data_quality()->set_source("CHECK COUNT(*) >= 3;");
   }
   auto* out = c.add_outputs();
   out->set_key("by_region");
@@ -127,15 +137,20 @@ struct fixture : test_coordinator_fixture<vm_config> {
   task_policy_actor policy = test::spawn_strict<task_policy_actor>(sys, "the mock task policy");
   attestation_proxy_actor proxy = test::spawn_strict<attestation_proxy_actor>(sys, "the mock attestation proxy");
   session_manager_actor sessions = test::spawn_strict<session_manager_actor>(sys, "the mock session manager");
-  mpc_party_actor mpc = test::spawn_strict<mpc_party_actor>(sys, "the mock mpc_party", [](run_atom) {});
-  std::optional<mpc_job> job;  ///< what the orchestrator started the mpc_party with
+  /// The mock mpc_parties, one for each run (the checks of uploads, the calculation).
+  std::vector<mpc_party_actor> mocks{test::spawn_strict<mpc_party_actor>(sys, "a mock mpc_party", [](run_atom) {}),
+                                     test::spawn_strict<mpc_party_actor>(sys, "a mock mpc_party", [](run_atom) {}),
+                                     test::spawn_strict<mpc_party_actor>(sys, "a mock mpc_party", [](run_atom) {})};
+  std::size_t spawned = 0;
+  mpc_party_actor mpc;         ///< the mpc_party the orchestrator started last
+  std::optional<mpc_job> job;  ///< what the orchestrator started it with
   task_orchestrator_actor orchestrator;
 
-  fixture() {
+  explicit fixture(bool check_persons = false) {
     sched.run();  // the mocks start
     fs::remove_all(dir);
     fs::create_directories(dir / "slots");
-    ctx->final = final_cta();
+    ctx->final = final_cta(check_persons);
     ctx->uuid = ctx->final.cta().ctsc().uuid();
     ctx->parties = 3;
     ctx->metrics = std::make_shared<metrics::vm_registry>();
@@ -157,6 +172,8 @@ struct fixture : test_coordinator_fixture<vm_config> {
     }
     auto spawn_mpc = [this](task_orchestrator_actor, mpc_job j) {
       job = std::move(j);
+      BOOST_REQUIRE_LT(spawned, mocks.size());
+      mpc = mocks[spawned++];
       return mpc;
     };
     orchestrator = spawn_task_orchestrator(sys, ctx, [](int) {}, std::make_shared<int>(-1), policy, proxy,
@@ -171,8 +188,10 @@ struct fixture : test_coordinator_fixture<vm_config> {
   ~fixture() {
     caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     for (auto child : {caf::actor_cast<caf::actor>(policy), caf::actor_cast<caf::actor>(proxy),
-                       caf::actor_cast<caf::actor>(sessions), caf::actor_cast<caf::actor>(mpc)})
+                       caf::actor_cast<caf::actor>(sessions)})
       caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
+    for (auto& m : mocks)
+      caf::anon_send_exit(m, caf::exit_reason::user_shutdown);
     sched.run();
     fs::remove_all(dir);
   }
@@ -259,9 +278,9 @@ struct fixture : test_coordinator_fixture<vm_config> {
     test::expect_quiet(sched);
   }
 
-  /// Upload `id` of `slot`: granted, sealed here and told to the counterparts; the client's reply
-  /// waits until both counterparts sealed it too.
-  void upload(const std::string& slot, const std::string& id) {
+  /// Upload `id` of `slot` sealed here and told to the counterparts, and at both of them: the
+  /// client's reply waits (for a slot without a check, the reply comes then).
+  void seal_everywhere(const std::string& slot, const std::string& id) {
     ask(begin_atom::value, grant(slot, id));
     expect((begin_atom, authorized), from(_).to(orchestrator).with(_, grant(slot, id)));
     expect((void), from(orchestrator).to(client));
@@ -273,7 +292,36 @@ struct fixture : test_coordinator_fixture<vm_config> {
     from_peer(1, slot_received(slot, id));
     disallow((std::string), from(orchestrator).to(client.ptr()));
     from_peer(2, slot_received(slot, id));
+  }
+
+  /// Upload `id` of `slot`: granted, sealed here and told to the counterparts; the client's reply
+  /// waits until both counterparts sealed it too.
+  void upload(const std::string& slot, const std::string& id) {
+    seal_everywhere(slot, id);
     expect((std::string), from(orchestrator).to(client).with("ready at every CP"s));
+  }
+
+  /// Upload `id` of persons sealed everywhere: CP 0 announces its check to the counterparts and
+  /// starts it on the engine with that upload alone.
+  void upload_checked(const std::string& id) {
+    seal_everywhere("persons", id);
+    expect_sent(1, check("persons", id));
+    expect_sent(2, check("persons", id));
+    expect((run_atom), from(orchestrator).to(mpc));
+    BOOST_REQUIRE(job.has_value());
+    BOOST_CHECK_EQUAL(job->check_input, "persons");
+    BOOST_CHECK_EQUAL(job->check_of, id);
+    BOOST_CHECK_EQUAL(job->inputs.size(), 1u);
+    BOOST_CHECK(job->inputs.at("persons") == sealed("persons", id));
+    BOOST_CHECK_EQUAL(slot("persons").state, "ready");  // complete, but not yet counted as filled
+    test::expect_quiet(sched);
+  }
+
+  /// The engine's verdict on upload `id` of persons.
+  void verdict(const std::string& id, bool passed) {
+    mpc_outcome out{{}, {{"persons", passed}}, 4, 512, id};
+    inject((mpc_ok_atom, mpc_outcome), from(mpc).to(orchestrator).with(mpc_ok_atom::value, out));
+    expect((caf::exit_msg), from(_).to(mpc));  // its run is over
   }
 
   /// Both inputs uploaded: the input closes, the CPs vote for the calculation, and the orchestrator
@@ -354,7 +402,7 @@ BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_input_phase_cancels_the_ct_and_te
 BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_output_phase_ends_it_finished) {
   to_calculation_phase();
   auto out = sealed("by_region", "55555555555555555555555555555555");
-  mpc_outcome outcome{{{"by_region", out}}, {{"persons", true}, {"income", true}}, 12, 3456};
+  mpc_outcome outcome{{{"by_region", out}}, {{"persons", true}, {"income", true}}, 12, 3456, {}};
   inject((mpc_ok_atom, mpc_outcome), from(mpc).to(orchestrator).with(mpc_ok_atom::value, outcome));
   v1::PeerMessage quality;
   quality.set_kind(v1::PeerMessage::KIND_QUALITY);
@@ -397,6 +445,100 @@ BOOST_AUTO_TEST_CASE(the_mpc_party_stopping_in_the_calculation_cancels_the_ct_ev
   test::expect_quiet(sched);
   BOOST_CHECK_EQUAL(status().phase, "cancelled");
   BOOST_CHECK(!fs::exists(dir / "slots" / "persons.11111111111111111111111111111111.sealed"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// CP 0 of a CT whose input persons has a data-quality check.
+struct checks_fixture : fixture {
+  checks_fixture() : fixture(true) {}
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(orchestrator_checks, checks_fixture)
+
+BOOST_AUTO_TEST_CASE(a_failed_check_empties_the_slot_answers_the_custodian_and_the_task_goes_on) {
+  to_input_phase();
+  const std::string id = "66666666666666666666666666666666";
+  upload_checked(id);
+  verdict(id, false);
+  expect((caf::error), from(orchestrator).to(client));
+  BOOST_CHECK_EQUAL(slot("persons").state, "empty");
+  BOOST_CHECK(!fs::exists(dir / "slots" / ("persons." + id + ".sealed")));
+  auto st = status();
+  BOOST_CHECK_EQUAL(st.phase, "input");
+  bool told = false;
+  for (const auto& e : st.events)
+    told = told || (e.kind == "slot" && e.subject == "persons" && e.value.rfind("empty (its data-quality check failed;", 0) == 0);
+  BOOST_CHECK(told);
+  expect_counterparts_quiet();  // each CP learns the verdict from the engine: nothing to tell
+  test::expect_quiet(sched);
+
+  // Corrected data: passes, the custodian hears so, and the slot counts as filled.
+  const std::string id2 = "77777777777777777777777777777777";
+  upload_checked(id2);
+  verdict(id2, true);
+  expect((std::string), from(orchestrator).to(client).with("ready at every CP; its data-quality check passed"s));
+  BOOST_CHECK_EQUAL(slot("persons").state, "ready");
+  expect_counterparts_quiet();  // income is still missing
+  upload("income", "88888888888888888888888888888888");
+  expect_sent(1, vote("calculation"));
+  expect_sent(2, vote("calculation"));
+  from_peer(1, vote("calculation"));
+  from_peer(2, vote("calculation"));
+  expect((run_atom), from(orchestrator).to(mpc));
+  BOOST_REQUIRE(job.has_value());
+  BOOST_CHECK(job->check_of.empty());
+  BOOST_CHECK((job->checked == std::set<std::string>{"persons"}));  // not checked again
+  BOOST_CHECK_EQUAL(job->inputs.size(), 2u);
+  BOOST_CHECK_EQUAL(status().phase, "calculation");
+}
+
+BOOST_AUTO_TEST_CASE(no_upload_replaces_one_whose_check_has_not_answered_and_no_vote_comes_before_it) {
+  to_input_phase();
+  const std::string id = "99999999999999999999999999999999";
+  upload_checked(id);
+  upload("income", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  expect_counterparts_quiet();  // every input is sealed, but persons has not passed yet: no vote
+  ask(begin_atom::value, grant("persons", "bb"));
+  expect((begin_atom, authorized), from(_).to(orchestrator));
+  expect((caf::error), from(orchestrator).to(client));
+  BOOST_CHECK(slot("persons").state == "ready");
+  verdict(id, true);
+  expect((std::string), from(orchestrator).to(client).with("ready at every CP; its data-quality check passed"s));
+  expect_sent(1, vote("calculation"));
+  expect_sent(2, vote("calculation"));
+}
+
+BOOST_AUTO_TEST_CASE(checks_announced_by_a_cp_other_than_cp_0_are_ignored) {
+  to_input_phase();
+  from_peer(1, check("persons", "cccccccccccccccccccccccccccccccc"));
+  from_peer(2, check("income", "dddddddddddddddddddddddddddddddd"));
+  test::expect_quiet(sched);
+  expect_counterparts_quiet();
+  BOOST_CHECK(!job.has_value());
+  BOOST_CHECK_EQUAL(status().phase, "input");
+}
+
+BOOST_AUTO_TEST_CASE(a_check_that_cannot_run_refuses_the_upload_at_every_cp) {
+  to_input_phase();
+  const std::string id = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+  upload_checked(id);
+  inject((mpc_fail_atom, std::string),
+         from(mpc).to(orchestrator).with(mpc_fail_atom::value, "cannot reach party 1"s));
+  expect((caf::exit_msg), from(_).to(mpc));
+  expect((caf::error), from(orchestrator).to(client));
+  v1::PeerMessage failed;
+  failed.set_kind(v1::PeerMessage::KIND_SLOT_FAILED);
+  failed.set_slot("persons");
+  failed.set_request_id(id);
+  expect_sent(1, failed);
+  expect_sent(2, failed);
+  BOOST_CHECK_EQUAL(slot("persons").state, "empty");
+  BOOST_CHECK_EQUAL(status().phase, "input");  // not cancelled
 }
 
 BOOST_AUTO_TEST_SUITE_END()

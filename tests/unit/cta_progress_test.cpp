@@ -138,6 +138,30 @@ BOOST_AUTO_TEST_CASE(the_ct_waits_for_the_vms_the_uploads_the_calculation_and_th
   BOOST_CHECK_EQUAL(steps(p)[0], b + ": download output `by_region` (a Data Analyst: joconde download)");
 }
 
+BOOST_AUTO_TEST_CASE(an_upload_waits_for_its_check_and_a_refused_one_says_why) {
+  auto rec = record(v1::CTA_STATUS_INSTANTIATED);
+  for (auto cp : cps) {
+    event(rec, cp, "phase", "input", "agreed by every CP");
+    event(rec, cp, "slot", "income", "ready (10 rows, sealed at every CP)");
+    event(rec, cp, "slot", "persons", "sealed at every CP (10 rows); its data-quality check is to run");
+  }
+  auto p = progress_of(rec, a, false);
+  BOOST_REQUIRE_EQUAL(p.to_do.size(), 1u);
+  BOOST_CHECK_EQUAL(steps(p)[0], a + ": wait for the data-quality check of the upload of `persons` (it runs at "
+                                   "the Computing Parties; joconde cta watch)");
+  for (auto cp : cps)
+    event(rec, cp, "slot", "persons",
+          "empty (its data-quality check failed; upload again before the input deadline)");
+  p = progress_of(rec, a, false);
+  BOOST_REQUIRE_EQUAL(p.to_do.size(), 1u);
+  BOOST_CHECK_EQUAL(steps(p)[0], a + ": upload input `persons` (a Data Custodian: joconde upload); the last "
+                                   "upload was refused: its data-quality check failed");
+  for (auto cp : cps)
+    event(rec, cp, "slot", "persons", "ready (10 rows, sealed at every CP; its data-quality check passed)");
+  for (const auto& step : steps(progress_of(rec, a, false)))
+    BOOST_CHECK_MESSAGE(step.find("persons") == std::string::npos, step);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_ct_says_what_failed) {
   auto rec = record(v1::CTA_STATUS_INSTANTIATED);
   BOOST_CHECK_EQUAL(cancel_cause(rec), "");

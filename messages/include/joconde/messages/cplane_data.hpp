@@ -107,13 +107,15 @@ struct io_receipt {
   bool simulated = false;        ///< the CT VMs run on the simulated TEE platform
   std::vector<std::pair<std::string, double>> timings_ms;  ///< each step's duration, in order
   std::uint64_t confidential = 0;  ///< download: rows its rule withholds (CONF_STATUS C in csv)
+  std::string quality;  ///< upload: "passed" when the input has a data-quality check (it passed)
 
   bool operator==(const io_receipt&) const = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, io_receipt& x) {
-  return f(x.uuid, x.key, x.rows, x.phase, x.suppressed, x.csv, x.simulated, x.timings_ms, x.confidential);
+  return f(x.uuid, x.key, x.rows, x.phase, x.suppressed, x.csv, x.simulated, x.timings_ms, x.confidential,
+           x.quality);
 }
 
 } // namespace joconde

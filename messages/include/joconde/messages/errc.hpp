@@ -77,6 +77,9 @@ enum class errc : std::uint8_t {
   /// The file system that holds a store or file is full (ENOSPC): free space there, or move the
   /// data directory; what was accepted before stays stored.
   no_space,
+  /// An upload failed the data-quality check of its input (SYS-8.9): it is refused and erased, the
+  /// input is empty again; correct the data and upload it again before the input deadline.
+  quality_failed,
 };
 
 /// The stable, snake_case name of an error code (used in logs, metrics labels and JSON).
@@ -114,6 +117,7 @@ constexpr std::string_view to_string(errc x) noexcept {
     case errc::resource_exhausted: return "resource_exhausted";
     case errc::unconfirmed_member: return "unconfirmed_member";
     case errc::no_space: return "no_space";
+    case errc::quality_failed: return "quality_failed";
   }
   return "unknown";
 }

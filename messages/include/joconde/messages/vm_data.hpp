@@ -50,13 +50,14 @@ struct mpc_outcome {
   std::map<std::string, bool> quality;            ///< input key -> passed its data-quality check
   std::uint64_t rounds = 0;                       ///< communication rounds this party took part in
   std::uint64_t bytes_sent = 0;                   ///< payload bytes this party sent
+  std::string check_of;  ///< the upload whose data-quality check this run was; empty: the calculation
 
   bool operator==(const mpc_outcome&) const = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mpc_outcome& x) {
-  return f(x.outputs, x.quality, x.rounds, x.bytes_sent);
+  return f(x.outputs, x.quality, x.rounds, x.bytes_sent, x.check_of);
 }
 
 /// This CP's shares of an output, released to one analyst.
