@@ -149,10 +149,12 @@ void queue_check(orchestrator_pointer self, const std::string& slot, const std::
 void on_check_announced(orchestrator_pointer self, unsigned cp, const std::string& slot, const std::string& id) {
   auto& st = self->state;
   auto it = st.slots.find(slot);
+  // CP 0 announces an upload once every CP sealed it, so this CP holds it (the queue stays at one
+  // check per input at most).
   if (cp != 0 || it == st.slots.end() || it->second.kind() != slot_kind::input
-      || !has_quality_check(*st.ctx, slot) || id.empty() || id.size() > 64) {
+      || !has_quality_check(*st.ctx, slot) || id.empty() || it->second.content_id() != id) {
     log::warning(component, "cp-" + std::to_string(cp) + " announced a check that is not CP 0's to "
-                              "announce or of no input with a check: ignored");
+                              "announce, of no input with a check or of no upload held here: ignored");
     return;
   }
   queue_check(self, slot, id);

@@ -368,10 +368,10 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
     "Computing Parties",
     "whether the join keys of `persons` and of `incomes` are unique among their rows is revealed "
     "to the Computing Parties (the run stops if they are not)",
-    "the data-quality check of `persons` reveals whether all its checks passed (one bit), to the "
-    "Computing Parties and the analyst",
-    "the data-quality check of `incomes` reveals whether all its checks passed (one bit), to the "
-    "Computing Parties and the analyst"};
+    "the data-quality check of `persons` reveals, for each upload of it, whether all its checks passed "
+    "(one bit), to the Computing Parties, the custodian who uploaded it and, in the task's events, its peers",
+    "the data-quality check of `incomes` reveals, for each upload of it, whether all its checks passed "
+    "(one bit), to the Computing Parties, the custodian who uploaded it and, in the task's events, its peers"};
   BOOST_TEST(r->disclosures() == expected, boost::test_tools::per_element());
 }
 

@@ -148,8 +148,9 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
       out.push_back(order_disclosure(s));
   for (const auto& q : p.quality)
     out.push_back("the data-quality check of `" + q.input
-                  + "` reveals whether all its checks passed (one bit), to the Computing Parties "
-                    "and the analyst");
+                  + "` reveals, for each upload of it, whether all its checks passed (one bit), to "
+                    "the Computing Parties, the custodian who uploaded it and, in the task's events, "
+                    "its peers");
   return out;
 }
 
