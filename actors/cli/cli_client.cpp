@@ -249,23 +249,4 @@ result<void> write_new_file(const std::string& path, std::string_view bytes) {
   return ok();
 }
 
-// -- documents --
-
-std::string media_type_for(std::string_view file_name) {
-  auto ext = fs::path{file_name}.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const std::map<std::string, std::string, std::less<>> types{
-    {".pdf", "application/pdf"},
-    {".asice", "application/vnd.etsi.asic-e+zip"},
-    {".sce", "application/vnd.etsi.asic-e+zip"},
-    {".png", "image/png"},
-    {".jpg", "image/jpeg"},
-    {".jpeg", "image/jpeg"},
-    {".txt", "text/plain"},
-  };
-  auto i = types.find(ext);
-  return i == types.end() ? std::string{"application/octet-stream"} : i->second;
-}
-
 } // namespace joconde::cli

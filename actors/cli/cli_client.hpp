@@ -150,10 +150,6 @@ std::string usage(std::string_view command = {});
 
 // -- documents --
 
-/// The media type `cta sign` sends for a document named `file_name` without --media-type, from its
-/// extension in any case: .pdf, .asice/.sce (ASiC-E), .png, .jpg/.jpeg, .txt, else
-/// application/octet-stream.
-std::string media_type_for(std::string_view file_name);
 
 // -- running --
 

@@ -4,15 +4,15 @@
 
 #include "cli/task_file.hpp"
 
-#include "cli/cli_client.hpp"
-
 #include "joconde/runtime/crypto.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -539,6 +539,23 @@ result<toml::table> parse_toml(std::string_view text, const std::string& file, s
 }
 
 } // namespace
+
+std::string media_type_for(std::string_view file_name) {
+  auto ext = std::filesystem::path{file_name}.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const std::map<std::string, std::string, std::less<>> types{
+    {".pdf", "application/pdf"},
+    {".asice", "application/vnd.etsi.asic-e+zip"},
+    {".sce", "application/vnd.etsi.asic-e+zip"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},
+    {".txt", "text/plain"},
+  };
+  auto i = types.find(ext);
+  return i == types.end() ? std::string{"application/octet-stream"} : i->second;
+}
 
 bool is_json_form(std::string_view text) {
   auto first = text.find_first_not_of(" \t\r\n");

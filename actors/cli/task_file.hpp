@@ -18,6 +18,11 @@
 
 namespace joconde::cli {
 
+/// The media type of a document named `file_name` (`cta sign` without --media-type, a readable
+/// file's attachment without media_type), from its extension in any case: .pdf, .asice/.sce
+/// (ASiC-E), .png, .jpg/.jpeg, .txt, else application/octet-stream.
+std::string media_type_for(std::string_view file_name);
+
 /// True when `text` is a JSON object (its first character other than white space is `{`): the
 /// Protobuf JSON form. Anything else is read as the readable form, unless its file ends in .json.
 bool is_json_form(std::string_view text);

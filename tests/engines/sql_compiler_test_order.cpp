@@ -6,6 +6,7 @@
 #include "joconde/engines/sql/compiler.hpp"
 
 #include "schema_builders.hpp"
+#include "source_place.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -49,22 +50,6 @@ sql::program accepted(const std::string& source, table_schema out) {
   auto r = sql::compile(source, inputs(), {std::move(out)});
   BOOST_TEST_REQUIRE(r.ok(), source << ": " << (r ? std::string{} : r.err().message));
   return r.value();
-}
-
-/// "line:column: " of the first `needle` in `source`.
-std::string place(const std::string& source, const std::string& needle) {
-  const auto at = source.find(needle);
-  BOOST_TEST_REQUIRE(at != std::string::npos);
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i < at; ++i) {
-    if (source[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(column) + ": ";
 }
 
 struct refused {

@@ -77,14 +77,7 @@ BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output
   write_file(income, income_csv(100));
   up = joconde_cli("client-b:data_custodian", upload_args(c, "income", income, "custodian-b"));
   BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
-  json doc = json::object();
-  test::cluster::wait_until(
-    [&] {
-      doc = cta_at("client-a", c.uuid);
-      return cps_in(doc, "output") == 3 || doc.value("status", "") != "instantiated";
-    },
-    120s);
-  BOOST_REQUIRE_MESSAGE(cps_in(doc, "output") == 3, "the CT did not reach output: " << doc.dump());
+  json doc = reach_output(c.uuid);
   for (const auto& cp : cps) {
     BOOST_TEST_CONTEXT(cp) {
       // persons: one upload in use, then ready; never emptied by the refused ones.

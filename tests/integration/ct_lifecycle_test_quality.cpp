@@ -96,13 +96,7 @@ BOOST_AUTO_TEST_CASE(an_upload_failing_its_quality_check_leaves_the_input_empty_
   up = joconde_cli("client-b:data_custodian", upload_args(c, "income", income, "custodian-b"));
   BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
   BOOST_CHECK(up.out.find("data-quality") == std::string::npos);  // income has no check
-  test::cluster::wait_until(
-    [&] {
-      doc = cta_at("client-a", c.uuid);
-      return cps_in(doc, "output") == 3 || doc.value("status", "") != "instantiated";
-    },
-    120s);
-  BOOST_REQUIRE_MESSAGE(cps_in(doc, "output") == 3, "the CT did not reach output: " << doc.dump());
+  doc = reach_output(c.uuid);
   for (const auto& cp : cps) {
     BOOST_TEST_CONTEXT(cp) {
       // Checked once at upload, not again in the calculation.

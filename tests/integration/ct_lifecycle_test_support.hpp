@@ -233,6 +233,20 @@ inline void require_input_phase(const std::string& uuid, std::chrono::seconds li
                                  << " s: " << d.dump());
 }
 
+/// Every CT VM reaches the output phase within two minutes (the test stops if not), as client-a
+/// sees it: the CTA document.
+inline json reach_output(const std::string& uuid) {
+  json doc = json::object();
+  test::cluster::wait_until(
+    [&] {
+      doc = cta_at("client-a", uuid);
+      return cps_in(doc, "output") == 3 || doc.value("status", "") != "instantiated";
+    },
+    120s);
+  BOOST_REQUIRE_MESSAGE(cps_in(doc, "output") == 3, "the CT did not reach output: " << doc.dump());
+  return doc;
+}
+
 /// The CTA reaches `status` at every holder.
 inline void status_everywhere(const std::string& uuid, const std::string& status, std::chrono::seconds limit) {
   for (const auto& node : holders) {

@@ -11,6 +11,7 @@
 
 #include "joconde/runtime/crypto.hpp"
 #include "cli/cli_client.hpp"
+#include "cli/task_file.hpp"
 
 #include "joconde/runtime/http_server.hpp"
 
