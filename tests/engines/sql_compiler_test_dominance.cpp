@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(dominance_rules_are_accepted_with_their_texts) {
   BOOST_TEST(alone->confidentiality("o").dominance_rule == "DOMINANCE(employees * 2, 1) <= 50");
   BOOST_TEST(alone->disclosures().at(1)
              == "`o` marks each group withheld by DOMINANCE(employees * 2, 1) <= 50 in CONF_RULE, so the analyst "
-                "learns that its 1 largest value of employees * 2 make up more than 50 % of its total");
+                "learns that its largest value of employees * 2 makes up more than 50 % of its total");
   // The minimum-frequency rule alone: no new feature, text or disclosure.
   auto count = compiled(grouped + "HAVING COUNT(*) >= 5;");
   BOOST_TEST_REQUIRE(count.ok());

@@ -137,9 +137,9 @@ std::string order_disclosure(const select_stmt& s) {
 /// rule that withheld each one (docs/task-language.md §4.1).
 std::string dominance_disclosure(const select_stmt& s) {
   const auto& d = *s.dominance;
-  const auto share = "its " + std::to_string(d.n) + " largest " + (d.n == 1 ? "value" : "values") + " of "
-                     + d.written + " make up more than "
-                     + std::to_string(d.p) + " % of its total";
+  const auto share = (d.n == 1 ? std::string{"its largest value of "} + d.written + " makes up"
+                               : "its " + std::to_string(d.n) + " largest values of " + d.written + " make up")
+                     + " more than " + std::to_string(d.p) + " % of its total";
   if (s.having_min == 0)
     return "`" + s.output + "` marks each group withheld by " + d.text + " in CONF_RULE, so the analyst learns that "
            + share;
