@@ -72,7 +72,7 @@ inline table_schema firms() {
 
 /// The output `schema` as a run writes it: a statistic beyond the ring as three integer columns,
 /// `name.hi`, `name.mid` and `name.lo` (sql::program::output_words), the others as declared, then
-/// the published flags of a confidentiality rule (sql::program::confidentiality) as `published`.
+/// the published codes of its confidentiality rules (sql::program::confidentiality) as `published`.
 inline table_schema word_columns(const sql::program& prog, const table_schema& schema) {
   const auto words = prog.output_words(schema.name);
   table_schema out{schema.name, {}, schema.max_rows};
@@ -391,6 +391,26 @@ inline std::vector<conformance_case> cases() {
                  "  COUNT(DISTINCT region) AS regions FROM jobs JOIN persons ON jobs.person_id = persons.id\n"
                  "GROUP BY contract;",
                  {{"persons", "CHECK COUNT(DISTINCT id) = COUNT(*);"}},
+                 {}});
+  all.push_back({"having_dominance",
+                 {persons(), jobs(), employers()},
+                 {output("by_contract", {category("contract", {"permanent", "fixed", "casual"}),
+                                         integer("n", 0, 1'000'000), integer("wages", 0, 100'000'000'000)}),
+                  output("by_region", {category("region", {"north", "south", "east"}), integer("h", 0, 10'000'000)}),
+                  output("overall", {decimal("income", 2)}),
+                  output("by_sector", {category("sector", {"a", "b"}), integer("n", 0, 1'000'000)})},
+                 "-- the dominance rule: with the count (codes 0, 1 and 2), alone under ORDER BY ... LIMIT,\n"
+                 "-- without GROUP BY (a decimal), and over a join (an expression of the joined input's column)\n"
+                 "INSERT INTO by_contract SELECT contract, COUNT(*) AS n, SUM(wage) AS wages FROM jobs\n"
+                 "WHERE wage > 10 GROUP BY contract HAVING COUNT(*) >= 2 AND DOMINANCE(wage, 2) <= 60;\n"
+                 "INSERT INTO by_region SELECT region, SUM(hours) AS h FROM persons GROUP BY region\n"
+                 "HAVING DOMINANCE(hours, 1) <= 40 ORDER BY h DESC LIMIT 2;\n"
+                 "INSERT INTO overall SELECT SUM(income) AS income FROM persons WHERE employed\n"
+                 "HAVING DOMINANCE(income, 3) <= 70;\n"
+                 "INSERT INTO by_sector SELECT sector, COUNT(*) AS n FROM jobs\n"
+                 "JOIN employers ON jobs.employer = employers.employer\n"
+                 "GROUP BY sector HAVING DOMINANCE(size * 2, 2) <= 50 AND COUNT(*) >= 2;",
+                 {},
                  {}});
   return all;
 }

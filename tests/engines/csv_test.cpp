@@ -352,3 +352,21 @@ BOOST_AUTO_TEST_CASE(withheld_cells_are_rows_marked_c_with_the_rule) {
   flags.flagged = false;
   BOOST_TEST(format_flagged_csv(schema, columns, 1, words, flags) == "region,n,total\nnorth,12,42949673.01\n");
 }
+
+BOOST_AUTO_TEST_CASE(conf_rule_names_the_rule_of_each_withheld_code) {
+  // The published codes: 1 published, 0 withheld by the count, 2 by dominance; a rule text with a
+  // comma is quoted.
+  auto schema = table("by_sector", {category("sector", {"a", "b", "c", "d"}), integer("t", 0, 1000)}, 4);
+  const std::vector<std::vector<word>> columns{{0, 1, 2, 3}, {700, 0, 0, 5}, {1, 0, 2, 1}};
+  output_flags flags;
+  flags.flagged = true;
+  flags.rule = "HAVING COUNT(*) >= 5";
+  flags.dominance_rule = "DOMINANCE(turnover, 2) <= 85";
+  flags.shown = {true, false};
+  BOOST_TEST(format_flagged_csv(schema, columns, 4, {}, flags)
+               == "sector,t,CONF_STATUS,CONF_RULE\n"
+                  "a,700,F,\n"
+                  "b,,C,HAVING COUNT(*) >= 5\n"
+                  "c,,C,\"DOMINANCE(turnover, 2) <= 85\"\n"
+                  "d,5,F,\n");
+}

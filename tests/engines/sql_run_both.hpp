@@ -25,7 +25,7 @@ namespace joconde::test {
 using clear_table = std::vector<std::vector<std::int64_t>>;
 
 /// An output as the analyst rebuilds it: every column the run writes (three words of a statistic
-/// beyond the ring, the published flags of a HAVING rule), then the valid flags.
+/// beyond the ring, the published codes of HAVING's rules), then the valid flags.
 struct clear_output {
   std::vector<std::vector<engines::word>> columns;
   std::vector<engines::word> valid;

@@ -321,13 +321,14 @@ std::string write_csv(const table_schema& schema, const std::vector<std::vector<
   out.push_back('\n');
   // Where each schema column's words start among `columns`.
   std::vector<std::size_t> first(schema.columns.size());
-  std::size_t published_at = 0;  // the published flags follow the last word
+  std::size_t published_at = 0;  // the published codes follow the last word
   for (std::size_t c = 0; c < first.size(); ++c) {
     first[c] = published_at;
     published_at += c < words.size() ? words[c] : 1;
   }
   for (std::size_t r = 0; r < rows; ++r) {
-    const bool withheld = flags != nullptr && columns.at(published_at)[r] != 1;
+    const auto code = flags != nullptr ? columns.at(published_at)[r] : word{1};
+    const bool withheld = code != 1;
     for (std::size_t c = 0; c < schema.columns.size(); ++c) {
       if (c > 0)
         out.push_back(',');
@@ -342,7 +343,7 @@ std::string write_csv(const table_schema& schema, const std::vector<std::vector<
     if (flags != nullptr) {
       out += withheld ? ",C," : ",F,";
       if (withheld)
-        append_field(out, flags->rule);
+        append_field(out, code == 2 ? flags->dominance_rule : flags->rule);
     }
     out.push_back('\n');
   }

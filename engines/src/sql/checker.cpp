@@ -237,7 +237,8 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
 /// Chooses how the groups of `s` are formed (docs/task-language.md, "Grouping"): one-hot masks
 /// cost (G - 1) n equality tests and G n words per summed column; the sort about 1.4 (n + G)
 /// log2(n + G) comparisons, whatever G. Masks are kept where they are cheaper and fit in
-/// max_mask_elements; MIN and MAX need them (at most 4096 groups).
+/// max_mask_elements; MIN, MAX, MEDIAN, the percentiles and the dominance rule need them (at most
+/// 4096 groups).
 void choose_grouping(select_stmt& s) {
   if (s.group_by.empty())
     return;
@@ -252,8 +253,14 @@ void choose_grouping(select_stmt& s) {
            || e->agg == kernels::aggregate::median || e->agg == kernels::aggregate::percentile_cont
            || e->agg == kernels::aggregate::percentile_disc;
   });
-  if (!s.sorted_grouping || !extremum)
+  if (!s.sorted_grouping || (!extremum && !s.dominance))
     return;
+  if ((s.groups > 4096 || !masks_fit) && !extremum)
+    throw sql_error(s.dominance->pos,
+                    "DOMINANCE needs one-hot group masks, at most 4096 groups and " + std::to_string(max_mask_elements)
+                      + " (groups x rows), but this GROUP BY gives " + std::to_string(s.groups)
+                      + " groups over up to " + std::to_string(s.max_rows)
+                      + " rows; group by fewer values, or apply the rule to a coarser table");
   if (s.groups > 4096 || !masks_fit)
     throw sql_error(s.group_by.front().pos,
                     "MIN, MAX, MEDIAN, PERCENTILE_CONT and PERCENTILE_DISC need one-hot group masks, at most 4096 "
@@ -328,6 +335,7 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
     check_expr(*item.value, sc, false);
   for (const auto& item : s.items)
     collect_aggregates(*item.value, s.aggregates);
+  check_dominance(s, sc);
   choose_grouping(s);
   check_output(s, prog.outputs[s.output_index], source);
   check_order(s, sc, prog.outputs[s.output_index], source);

@@ -79,6 +79,10 @@ std::vector<std::string> features_of(const program_impl& p) {
       used.emplace_back("union");
     if (s.has_having)
       used.emplace_back("having");
+    if (s.dominance) {
+      used.emplace_back("having.dominance");
+      expr_features(*s.dominance->value, used);
+    }
     if (!s.order_by.empty())
       used.emplace_back("order_by_limit");
     for (const auto& i : s.items) {
@@ -129,6 +133,22 @@ std::string order_disclosure(const select_stmt& s) {
          + (s.aggregated ? "groups" : "rows") + " are kept is not revealed to them";
 }
 
+/// What the dominance rule of `s` tells the analyst beyond the withheld cells: CONF_RULE names the
+/// rule that withheld each one (docs/task-language.md §4.1).
+std::string dominance_disclosure(const select_stmt& s) {
+  const auto& d = *s.dominance;
+  const auto share = (d.n == 1 ? std::string{"its largest value of "} + d.written + " makes up"
+                               : "its " + std::to_string(d.n) + " largest values of " + d.written + " make up")
+                     + " more than " + std::to_string(d.p) + " % of its total";
+  if (s.having_min == 0)
+    return "`" + s.output + "` marks each group withheld by " + d.text + " in CONF_RULE, so the analyst learns that "
+           + share;
+  return "`" + s.output + "` names in CONF_RULE the rule that withheld each group: HAVING COUNT(*) >= "
+         + std::to_string(s.having_min) + " where it has fewer rows, else " + d.text
+         + ", so of a group withheld by the latter the analyst learns that it has at least "
+         + std::to_string(s.having_min) + " rows and that " + share;
+}
+
 std::vector<std::string> disclosures_of(const program_impl& p) {
   std::string names;
   for (std::size_t i = 0; i < p.inputs.size(); ++i)
@@ -146,6 +166,9 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
   for (const auto& s : p.statements)
     if (!s.order_by.empty())
       out.push_back(order_disclosure(s));
+  for (const auto& s : p.statements)
+    if (s.dominance)
+      out.push_back(dominance_disclosure(s));
   for (const auto& q : p.quality)
     out.push_back("the data-quality check of `" + q.input
                   + "` reveals, for each upload of it, whether all its checks passed (one bit), to "
@@ -194,7 +217,10 @@ output_flags program::confidentiality(std::string_view output) const {
     if (s.output != output || !s.has_having)
       continue;
     f.flagged = true;
-    f.rule = "HAVING COUNT(*) >= " + std::to_string(s.having_min);
+    if (s.having_min > 0)
+      f.rule = "HAVING COUNT(*) >= " + std::to_string(s.having_min);
+    if (s.dominance)
+      f.dominance_rule = s.dominance->text;
     for (const auto& item : s.items)
       f.shown.push_back(!has_aggregate(*item.value));
   }
@@ -239,6 +265,7 @@ std::vector<std::string> all_features() {
           "join.union",
           "union",
           "having",
+          "having.dominance",
           "order_by_limit",
           "case",
           "division",

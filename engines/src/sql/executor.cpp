@@ -120,8 +120,9 @@ void mark_columns(const expr& e, std::vector<bool>& used, bool grouped = false) 
     mark_columns(*a, used, grouped);
 }
 
-/// The columns of the statement's (joined) row that it reads: in its select list, WHERE, GROUP BY
-/// and join keys. The others are not carried through joins and sorts (they stay empty).
+/// The columns of the statement's (joined) row that it reads: in its select list, WHERE, GROUP BY,
+/// the dominance rule and join keys. The others are not carried through joins and sorts (they stay
+/// empty).
 std::vector<bool> columns_read(const select_stmt& s, std::size_t width) {
   std::vector<bool> used(width, false);
   for (const auto& item : s.items)
@@ -134,6 +135,8 @@ std::vector<bool> columns_read(const select_stmt& s, std::size_t width) {
     else
       used.at(g.column) = true;
   }
+  if (s.dominance)
+    mark_columns(*s.dominance->value, used);
   for (const auto& j : s.joins) {
     used.at(j.left.column) = true;
     used.at(j.offset + j.right.column) = true;
@@ -363,13 +366,13 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
                                               : b.constant(static_cast<word>(table.rows), groups);
   out.valid = b.lt(b.constant(0, groups), counts);
   if (s.has_having) {
-    // The rule withholds, it does not drop: every group with rows is a row, as without the rule
-    // (program::confidentiality), and the rule's verdict is one more column, the published flags.
+    // The rules withhold, they do not drop: every group with rows is a row, as without them
+    // (program::confidentiality), and their verdict is one more column, the published codes.
     // A withheld group keeps its group columns; its values are zeroed.
-    auto published = logical_not(b, b.lt(counts, b.constant(static_cast<word>(s.having_min), groups)));
+    auto verdict = having_rules(b, s, counts, masks, rows);
     secret_table values;
     values.rows = groups;
-    values.valid = published;
+    values.valid = std::move(verdict.published);
     std::vector<std::size_t> masked;
     for (std::size_t i = 0, at = 0; i < s.items.size(); ++i) {
       const std::size_t words = s.items[i].value->wide ? wide_words : 1;
@@ -382,7 +385,7 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
     clear_invalid(b, values);
     for (std::size_t j = 0; j < masked.size(); ++j)
       out.columns[masked[j]] = std::move(values.columns[j]);
-    out.columns.push_back(std::move(published));
+    out.columns.push_back(std::move(verdict.code));
   }
   clear_invalid(b, out);
   return out;

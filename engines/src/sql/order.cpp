@@ -14,11 +14,20 @@ void keep_first(backend& b, const select_stmt& s, secret_table& out) {
   const std::size_t n = out.rows;
   if (n == 0 || s.order_by.empty())
     return;
-  // The row class in front: 0 for a row the analyst sees, then (with HAVING) 1 for a group the
+  // The row class in front: 0 for a row the analyst sees, then (with HAVING) 1 for a group a
   // rule withholds, and last a row the select drops or an empty group (its valid flag is 0).
   auto high = logical_not(b, out.valid);
-  if (s.has_having)
-    high = b.add(high, logical_not(b, out.columns.back()));
+  if (s.has_having) {
+    // Withheld where the published code is not 1: 1 - code for codes 0 and 1, (code - 1)^2 once
+    // the dominance rule adds code 2.
+    const auto& code = out.columns.back();
+    if (s.dominance) {
+      auto off = b.add_public(code, ~word{0});
+      high = b.add(high, b.mul(off, off));
+    } else {
+      high = b.add(high, logical_not(b, code));
+    }
+  }
   // Each key as written, shifted into [0, 2^bits): value - lo ascending, hi - value descending.
   for (const auto& key : s.order_by) {
     const auto& value = out.columns[key.column];

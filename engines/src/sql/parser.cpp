@@ -3,6 +3,8 @@
 
 #include "parser.hpp"
 
+#include "joconde/engines/sql/checker.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -133,9 +135,29 @@ void parser::sources(select_stmt& s) {
 void parser::having(select_stmt& s) {
   s.has_having = true;
   s.having_pos = next().pos;
-  if (!at_keyword("COUNT"))
-    expected("COUNT(*) >= <integer> (the only HAVING condition: small-cell suppression)");
-  next();
+  do {
+    if (at_keyword("COUNT")) {
+      if (s.having_min != 0)
+        throw sql_error(peek().pos, "HAVING gives COUNT(*) >= k twice (first at " + where_str(s.having_min_pos)
+                                      + "); give each rule once");
+      count_rule(s);
+    } else if (at_keyword("DOMINANCE")) {
+      if (s.dominance)
+        throw sql_error(peek().pos, "HAVING gives DOMINANCE twice (first at " + where_str(s.dominance->pos)
+                                      + "); give each rule once");
+      dominance(s);
+    } else {
+      expected("COUNT(*) >= <integer> or DOMINANCE(<column>, <n>) <= <percent> (the HAVING conditions: "
+               "the confidentiality rules)");
+    }
+  } while (accept_keyword("AND"));
+  if (at_keyword("OR"))
+    throw sql_error(peek().pos, "HAVING joins its rules with AND (a cell is published only if every rule "
+                                "passes); write AND instead of OR");
+}
+
+void parser::count_rule(select_stmt& s) {
+  s.having_min_pos = next().pos;
   expect_symbol("(");
   expect_symbol("*");
   expect_symbol(")");
@@ -150,6 +172,40 @@ void parser::having(select_stmt& s) {
     throw sql_error(k.pos, "HAVING COUNT(*) >= " + k.text + " suppresses nothing; write a "
                            "minimum group size of at least 1");
   s.having_min = v;
+}
+
+void parser::dominance(select_stmt& s) {
+  dominance_rule d;
+  d.pos = next().pos;
+  expect_symbol("(");
+  d.value = expression();
+  if (!at_symbol(","))
+    expected("`,` and the number of largest contributors in DOMINANCE(<column>, <n>)");
+  next();
+  if (peek().kind != token_kind::integer)
+    expected("a whole number of largest contributors (1 to " + std::to_string(kernels::max_dominance_n)
+             + ") in DOMINANCE(<column>, <n>)");
+  const auto& n = next();
+  auto count = parse_integer(n);
+  if (count < 1 || count > static_cast<std::int64_t>(kernels::max_dominance_n))
+    throw sql_error(n.pos, "DOMINANCE counts the 1 to " + std::to_string(kernels::max_dominance_n)
+                             + " largest contributors, not " + n.text + "; write a whole number from 1 to "
+                             + std::to_string(kernels::max_dominance_n));
+  d.n = static_cast<unsigned>(count);
+  expect_symbol(")");
+  if (!at_symbol("<="))
+    expected("`<=` in DOMINANCE(<column>, <n>) <= <percent> (a cell is published when its n largest "
+             "contributors make up at most that share of its total)");
+  next();
+  if (peek().kind != token_kind::integer)
+    expected("a whole number of percent (1 to 99) after DOMINANCE(...) <=");
+  const auto& p = next();
+  auto percent = parse_integer(p);
+  if (percent < 1 || percent > 99)
+    throw sql_error(p.pos, "DOMINANCE(...) <= " + p.text + " is not a share from 1 to 99 percent; write a "
+                                                          "whole number from 1 to 99 (85 is usual for n = 2)");
+  d.p = static_cast<unsigned>(percent);
+  s.dominance = std::move(d);
 }
 
 void parser::order_by(select_stmt& s) {

@@ -124,8 +124,15 @@ private:
   /// Parses FROM <input> { UNION ALL <input> } { [INNER] JOIN <input> ON a = b }.
   void sources(select_stmt& s);
 
-  /// Parses HAVING COUNT(*) >= k (the keyword is next), the only HAVING condition.
+  /// Parses HAVING's confidentiality rules (the keyword is next): COUNT(*) >= k, DOMINANCE(x, n) <=
+  /// p, or both joined by AND, each at most once, in either order.
   void having(select_stmt& s);
+
+  /// Parses COUNT(*) >= k, the minimum-frequency rule (COUNT is next).
+  void count_rule(select_stmt& s);
+
+  /// Parses DOMINANCE(x, n) <= p, the dominance rule (DOMINANCE is next).
+  void dominance(select_stmt& s);
 
   /// Parses ORDER BY key [ASC | DESC] {, key [ASC | DESC]} LIMIT k (the ORDER keyword is next).
   void order_by(select_stmt& s);

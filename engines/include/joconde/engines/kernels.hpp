@@ -319,6 +319,24 @@ secret median_twice(backend& b, const secret& masks, std::size_t groups, const s
 secret order_statistics(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
                         std::int64_t hi, const secret& at);
 
+// -- the dominance rule -------------------------------------------------------------------------
+
+/// The largest n of a dominance rule (DOMINANCE(x, n) <= p): the n largest contributors.
+inline constexpr unsigned max_dominance_n = 10;
+
+/// The sum of the n largest values of x per group (1 <= n <= max_dominance_n; every value of a
+/// group of fewer than n rows; ties count once per row), over one-hot masks as order_statistics
+/// (and on its sort), 0 for an empty group; x in [lo, hi] where check_dominance accepts. Cost:
+/// order_statistics' with n positions per group (n G rows eq), then n G lt and n G mul.
+secret top_sum(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+               std::int64_t hi, unsigned n);
+
+/// Whether the dominance rule over at most `max_rows` rows of x in [lo, hi] is exact in the ring:
+/// lo >= 0 (the rule is for non-negative magnitudes) and 100 max_rows hi < 2^61, so that 100
+/// top_sum and p SUM(x) (p < 100) compare exactly; this also bounds the sums and top_sum's sort key
+/// (|x| 2^(r + 1) < 2^62). unsupported saying which fails.
+result<void> check_dominance(std::uint64_t max_rows, std::int64_t lo, std::int64_t hi);
+
 /// PERCENTILE_DISC(p) per group, p = num / scale in [0, 1] (scale a power of ten, public): the
 /// value at 1-based rank max(1, ceil(p n_g)) in ascending order, exactly; 0 for an empty group;
 /// where check_range(percentile_disc, ...) accepts. order_statistics at one position per group,

@@ -72,7 +72,12 @@ std::string decode_value(const column_schema& col, word value);
 /// "C" confidential): see sql::program::confidentiality.
 struct output_flags {
   bool flagged = false;      ///< whether the output has a rule (and so the published column)
-  std::string rule;          ///< the rule, as written: "HAVING COUNT(*) >= 5"
+  /// The minimum-frequency rule, as written: "HAVING COUNT(*) >= 5", CONF_RULE of a row whose
+  /// published code is 0 (empty without that rule).
+  std::string rule;
+  /// The dominance rule, as written: "DOMINANCE(turnover, 2) <= 85", CONF_RULE of a row whose
+  /// published code is 2 (empty without that rule).
+  std::string dominance_rule;
   std::vector<bool> shown;   ///< per schema column: kept for a withheld row (its group)
 };
 

@@ -276,6 +276,20 @@ struct order_key {
   std::string text;         ///< the key as written, with DESC, for the disclosures
 };
 
+/// `DOMINANCE(x, n) <= p` in HAVING (docs/task-language.md §4.1): the dominance rule of business
+/// statistics, withholding a group whose n largest values of x make up more than p % of its SUM(x).
+struct dominance_rule {
+  position pos;          ///< the DOMINANCE keyword
+  expr_ptr value;        ///< x, a row expression (each contributor's magnitude)
+  unsigned n = 0;        ///< the largest contributors counted, 1..kernels::max_dominance_n
+  unsigned p = 0;        ///< the largest share published, in percent, 1..99
+  // Filled by the checker.
+  std::int64_t lo = 0;   ///< x's proved range, lo >= 0
+  std::int64_t hi = 0;
+  std::string written;   ///< x as written ("turnover"), for messages and the disclosures
+  std::string text;      ///< as CONF_RULE writes it: "DOMINANCE(turnover, 2) <= 85"
+};
+
 /// One `INSERT INTO out SELECT ...;`.
 struct select_stmt {
   position pos;                      ///< the INSERT keyword
@@ -294,9 +308,13 @@ struct select_stmt {
   /// Encoded value of code 0 of each GROUP BY key: 0 for a category (or a CASE, WIDTH_BUCKET), the
   /// declared minimum for an integer column (its codes are value - minimum).
   std::vector<std::int64_t> group_lows;
-  bool has_having = false;           ///< whether HAVING COUNT(*) >= k is given
+  /// Whether HAVING gives a confidentiality rule (COUNT(*) >= k, DOMINANCE(x, n) <= p or both),
+  /// so that the output carries the published column.
+  bool has_having = false;
   position having_pos;               ///< the HAVING keyword
-  std::int64_t having_min = 0;       ///< k
+  std::int64_t having_min = 0;       ///< k of HAVING COUNT(*) >= k (0: no minimum-frequency rule)
+  position having_min_pos;           ///< the COUNT of that rule
+  std::optional<dominance_rule> dominance;  ///< HAVING DOMINANCE(x, n) <= p, if given
   std::vector<order_key> order_by;   ///< ORDER BY keys, in order (none: no ORDER BY)
   position order_pos;                ///< the ORDER keyword
   position limit_pos;                ///< the LIMIT count

@@ -149,6 +149,12 @@ std::string item_name(const select_item& item);
 /// (expr::group_key), and sizes the groups; throws sql_error naming the key otherwise.
 void check_group_by(select_stmt& s, const scope& sc);
 
+/// Checks HAVING's dominance rule of `s`, if any (docs/task-language.md §4.1), in `sc` once the
+/// select list is checked: x a row expression of numbers with a declared range from 0, whose exact
+/// comparison kernels::check_dominance accepts; fills its range and its CONF_RULE text. Throws
+/// sql_error at x, or at DOMINANCE for the overflow bound, saying what to write instead.
+void check_dominance(select_stmt& s, const scope& sc);
+
 /// For `e` marked as a GROUP BY expression key's value (expr::group_key) in `sc`'s grouped select
 /// list: gives it that key's type and range and returns true (its operands are row values, not
 /// checked at the group level); false for any other node.

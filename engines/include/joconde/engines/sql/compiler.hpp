@@ -45,10 +45,11 @@ public:
   /// (format_csv's `words`). The output's shares carry one column per word, then the valid flags.
   std::vector<unsigned> output_words(std::string_view output) const;
 
-  /// The confidentiality rule of output `output` (format_csv's `flags`): with a HAVING rule, every
+  /// The confidentiality rules of output `output` (format_flagged_csv's `flags`): with HAVING, every
   /// group is a row (with ORDER BY ... LIMIT k, the first k: published groups before withheld ones),
-  /// and the run writes one more column after the words, 1 where the group is published and 0
-  /// where the rule withholds it (its values zeroed, its group columns kept).
+  /// and the run writes one more column after the words, the published code: 1 where the group is
+  /// published, 0 where HAVING COUNT(*) >= k withholds it, 2 where DOMINANCE(x, n) <= p does (its
+  /// count passing); a withheld group's values are zeroed, its group columns kept.
   output_flags confidentiality(std::string_view output) const;
 
   /// Internal representation, for the executor.
@@ -64,7 +65,8 @@ private:
 
 /// Every language feature name a program can use ("select", "where", "group_by",
 /// "group_by.expression" (a GROUP BY key that is a CASE or WIDTH_BUCKET), "join",
-/// "join.one_to_many", "join.several", "join.union", "union", "having", "order_by_limit", "case",
+/// "join.one_to_many", "join.several", "join.union", "union", "having" (any HAVING rule, and so the
+/// published column), "having.dominance" (the dominance rule), "order_by_limit", "case",
 /// "width_bucket", "aggregate.count", "aggregate.count_distinct", ..., "aggregate.wide" (an
 /// aggregate computed beyond the 64-bit ring), "quality_check").
 std::vector<std::string> all_features();

@@ -50,7 +50,22 @@ secret group_code(backend& b, const group_key& key, const frame& f);
 /// 1 - x for 0/1 values (local).
 secret logical_not(backend& b, const secret& x);
 
-/// ORDER BY ... LIMIT k of `s` over its written rows `out` (their words, published flags and valid
+/// The verdict of HAVING's confidentiality rules per group (docs/task-language.md §4.1).
+struct having_verdict {
+  secret published;  ///< 0/1: 1 where every rule passes (the values are kept)
+  /// The published column: 1 published, 0 withheld by COUNT(*) >= k, 2 withheld by DOMINANCE (its
+  /// count passing), so that CONF_RULE can name the rule (program::confidentiality).
+  secret code;
+};
+
+/// HAVING's rules of `s` over its groups: `counts` their rows; `masks` the one-hot group masks (or,
+/// without GROUP BY, the rows' filter; none when every row counts, publicly) over the rows `rows`,
+/// where the dominance rule's x is evaluated. Without the dominance rule, code is published (the
+/// 0/1 flags of the minimum-frequency rule, as before it existed).
+having_verdict having_rules(backend& b, const select_stmt& s, const secret& counts,
+                            const std::optional<secret>& masks, const frame& rows);
+
+/// ORDER BY ... LIMIT k of `s` over its written rows `out` (their words, published codes and valid
 /// flags): keeps the first min(k, rows) in that order, sorted obliviously (kernels::top_distinct),
 /// so that nothing but the row count is revealed. Nothing without ORDER BY.
 void keep_first(backend& b, const select_stmt& s, secret_table& out);
