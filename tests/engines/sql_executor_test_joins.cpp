@@ -279,3 +279,42 @@ BOOST_AUTO_TEST_CASE(a_repeated_key_on_the_unique_side_stops_the_run) {
     BOOST_TEST(parties[i].error.find(expected) != std::string::npos, "rss3 party " << i << ": " << parties[i].error);
   }
 }
+
+BOOST_AUTO_TEST_CASE(medians_over_a_join_ignore_what_unmatched_rows_carry) {
+  // Jobs of persons 9 and 10 match nobody: in the joined rows their persons columns hold whatever
+  // the join left there (here the employer key, near 2^57), and they must not disturb the sort of
+  // MEDIAN's order statistics (whose keys hold the value times 2^bits(rows)).
+  clear_table jobs(3);
+  for (i64 j = 0; j < 40; ++j) {
+    jobs[0].push_back(j % 4 == 3 ? 9 + j % 2 : 1 + j % 6);
+    jobs[1].push_back((i64{1} << 57) + j);
+    jobs[2].push_back(100 * j);
+  }
+  auto input = data();
+  input["jobs"] = jobs;
+  auto p = compiled("INSERT INTO o SELECT MEDIAN(persons.age) AS m, MEDIAN(wage) AS w, COUNT(*) AS n FROM jobs\n"
+                    "  JOIN persons ON jobs.person_id = persons.id;\n"
+                    "INSERT INTO g SELECT region, MEDIAN(persons.age) AS m FROM jobs JOIN persons\n"
+                    "  ON jobs.person_id = persons.id GROUP BY region;",
+                    {table("o", {decimal("m", 1, 0, 0), decimal("w", 1, 0, 0), integer("n", 0, 0)}, 1),
+                     table("g", {category("region", regions), decimal("m", 1, 0, 0)}, 3)});
+  std::vector<i64> ages, wages;
+  std::map<i64, std::vector<i64>> by_region;
+  for (std::size_t j = 0; j < jobs[0].size(); ++j)
+    if (auto r = find_row(persons_data, 0, jobs[0][j])) {
+      ages.push_back(persons_data[1][*r]);
+      wages.push_back(jobs[2][j]);
+      by_region[persons_data[2][*r]].push_back(persons_data[1][*r]);
+    }
+  auto tenths_of_median = [](std::vector<i64> v) {
+    std::sort(v.begin(), v.end());
+    return (v[(v.size() - 1) / 2] + v[v.size() / 2]) * 5;  // (a + b) / 2 in tenths
+  };
+  BOOST_TEST(ages.size() < jobs[0].size());  // some jobs match nobody
+  rows_of per_region;
+  for (const auto& [region, a] : by_region)
+    per_region.push_back({region, tenths_of_median(a)});
+  auto runs = run_both(p, input);
+  check_rows(runs, "o", 1, {{tenths_of_median(ages), tenths_of_median(wages), static_cast<i64>(ages.size())}});
+  check_rows(runs, "g", 3, per_region);
+}
