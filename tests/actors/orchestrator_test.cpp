@@ -324,6 +324,16 @@ struct fixture : test_coordinator_fixture<vm_config> {
     expect((caf::exit_msg), from(_).to(mpc));  // its run is over
   }
 
+  /// Every input is in: this CP votes for the calculation, the counterparts' votes come, and the
+  /// orchestrator starts the mpc_party of the calculation.
+  void to_calculation_votes() {
+    expect_sent(1, vote("calculation"));
+    expect_sent(2, vote("calculation"));
+    from_peer(1, vote("calculation"));
+    from_peer(2, vote("calculation"));
+    expect((run_atom), from(orchestrator).to(mpc));
+  }
+
   /// Both inputs uploaded: the input closes, the CPs vote for the calculation, and the orchestrator
   /// starts the mpc_party with its inputs, the counterparts' MPC endpoints and pair keys.
   void to_calculation_phase() {
@@ -331,11 +341,7 @@ struct fixture : test_coordinator_fixture<vm_config> {
     upload("persons", "11111111111111111111111111111111");
     expect_counterparts_quiet();  // income is still missing
     upload("income", "22222222222222222222222222222222");
-    expect_sent(1, vote("calculation"));
-    expect_sent(2, vote("calculation"));
-    from_peer(1, vote("calculation"));
-    from_peer(2, vote("calculation"));
-    expect((run_atom), from(orchestrator).to(mpc));
+    to_calculation_votes();
     BOOST_REQUIRE(job.has_value());
     BOOST_CHECK(job->inputs.at("persons") == sealed("persons", "11111111111111111111111111111111"));
     BOOST_CHECK(job->inputs.at("income") == sealed("income", "22222222222222222222222222222222"));
@@ -485,11 +491,7 @@ BOOST_AUTO_TEST_CASE(a_failed_check_empties_the_slot_answers_the_custodian_and_t
   BOOST_CHECK_EQUAL(slot("persons").state, "ready");
   expect_counterparts_quiet();  // income is still missing
   upload("income", "88888888888888888888888888888888");
-  expect_sent(1, vote("calculation"));
-  expect_sent(2, vote("calculation"));
-  from_peer(1, vote("calculation"));
-  from_peer(2, vote("calculation"));
-  expect((run_atom), from(orchestrator).to(mpc));
+  to_calculation_votes();
   BOOST_REQUIRE(job.has_value());
   BOOST_CHECK(job->check_of.empty());
   BOOST_CHECK((job->checked == std::set<std::string>{"persons"}));  // not checked again
