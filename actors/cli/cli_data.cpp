@@ -184,7 +184,7 @@ result<call> download_call(const invocation& in) {
            o << "downloaded " << printable(slot) << ": " << doc.value("rows", std::uint64_t{0})
              << " rows (" << doc.value("suppressed", std::uint64_t{0}) << " suppressed";
            if (const auto withheld = doc.value("confidential", std::uint64_t{0}); withheld > 0)
-             o << "; " << withheld << " withheld by the confidentiality rule, marked C in CONF_STATUS";
+             o << "; " << withheld << " withheld by the confidentiality rules, marked C in CONF_STATUS (D: a margin's secondary cell)";
            o << ") to " << out_file << (doc.value("simulated", false) ? " (SIMULATED TEE platform)" : "")
              << "\n";
            return o.str();

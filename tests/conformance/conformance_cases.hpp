@@ -412,6 +412,27 @@ inline std::vector<conformance_case> cases() {
                  "GROUP BY sector HAVING DOMINANCE(size * 2, 2) <= 50 AND COUNT(*) >= 2;",
                  {},
                  {}});
+  all.push_back({"group_by_rollup",
+                 {persons(), jobs(), employers()},
+                 {output("cells", {category("region", {"north", "south", "east", "_T"}), category("sex", {"f", "m", "_T"}),
+                                   integer("n", 0, 1'000'000), decimal("income", 2), decimal("mean_hours", 2),
+                                   decimal("median_age", 1)}),
+                  output("bands", {category("band", {"young", "middle", "old", "_T"}),
+                                   category("contract", {"permanent", "fixed", "casual", "_T"}), integer("n", 0, 1'000'000),
+                                   integer("wages", 0, 100'000'000'000)}),
+                  output("sectors", {category("sector", {"a", "b", "_T"}), integer("n", 0, 1'000'000)})},
+                 "-- GROUP BY ROLLUP: margins and the grand total on masks (with MEDIAN) and sorted (the count rule\n"
+                 "-- and its secondary suppression, codes 0, 1 and 3), and under the dominance rule over a join\n"
+                 "INSERT INTO cells SELECT region, sex, COUNT(*) AS n, SUM(income) AS income, AVG(hours) AS mean_hours,\n"
+                 "  MEDIAN(age) AS median_age FROM persons WHERE employed GROUP BY ROLLUP(region, sex);\n"
+                 "INSERT INTO bands SELECT CASE WHEN age < 30 THEN 'young' WHEN age < 60 THEN 'middle' ELSE 'old' END\n"
+                 "  AS band, contract, COUNT(*) AS n, SUM(wage) AS wages FROM jobs JOIN persons ON jobs.person_id = persons.id\n"
+                 "GROUP BY ROLLUP(band, contract) HAVING COUNT(*) >= 3;\n"
+                 "INSERT INTO sectors SELECT sector, COUNT(*) AS n FROM jobs\n"
+                 "JOIN employers ON jobs.employer = employers.employer\n"
+                 "GROUP BY ROLLUP(sector) HAVING DOMINANCE(size, 1) <= 50 AND COUNT(*) >= 2;",
+                 {},
+                 {"cells.mean_hours"}});
   return all;
 }
 

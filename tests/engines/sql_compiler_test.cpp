@@ -348,12 +348,14 @@ BOOST_AUTO_TEST_CASE(full_program_features_and_disclosures) {
   // (sql_compiler_test_joins.cpp), aggregates beyond the ring (sql_wide_test), ORDER BY ... LIMIT
   // (sql_compiler_test_order.cpp) and the population moments, covariances and REGR_R2
   // (sql_compiler_test_moments.cpp), GROUP BY expressions, WIDTH_BUCKET and COUNT(DISTINCT x)
-  // (sql_compiler_test_groups.cpp), and the dominance rule (sql_compiler_test_dominance.cpp).
+  // and GROUP BY ROLLUP (sql_compiler_test_groups.cpp), and the dominance rule
+  // (sql_compiler_test_dominance.cpp).
   auto all_but_union = sql::all_features();
   for (const auto* other :
        {"union", "group_by.sorted", "join.one_to_many", "join.several", "join.union", "aggregate.wide",
         "order_by_limit", "aggregate.var_pop", "aggregate.stddev_pop", "aggregate.covar_samp", "aggregate.covar_pop",
-        "aggregate.regr_r2", "group_by.expression", "width_bucket", "aggregate.count_distinct", "having.dominance"})
+        "aggregate.regr_r2", "group_by.expression", "width_bucket", "aggregate.count_distinct", "having.dominance",
+        "group_by.rollup"})
     std::erase(all_but_union, other);
   BOOST_TEST(r->features() == all_but_union, boost::test_tools::per_element());
   // The keys of a one-to-one join of undeclared keys, which each custodian's node checks for

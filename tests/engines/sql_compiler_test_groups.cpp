@@ -270,3 +270,66 @@ BOOST_AUTO_TEST_CASE(count_distinct_refuses_what_it_cannot_compare) {
      "aggregates are not allowed in WHERE"},
   });
 }
+
+namespace {
+
+/// `o` for a ROLLUP: the regions and sexes with `_T`, then integers.
+table_schema rolled(const std::vector<std::string>& columns) {
+  std::vector<column_schema> cols;
+  for (const auto& c : columns)
+    cols.push_back(c == "region" ? category(c, {"North", "South", "East", "_T"})
+                   : c == "sex"  ? category(c, {"F", "M", "_T"})
+                   : c == "band" ? category(c, {"young", "old", "_T"})
+                                 : integer(c, 0, 0));
+  return table("o", std::move(cols), 1'000'000);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(rollup_adds_the_margins_and_under_having_its_secondary_suppression) {
+  // Three regions by two sexes: 6 cells, 3 margins and the grand total; no disclosure without HAVING.
+  auto margins = accepted("INSERT INTO o SELECT region, sex, COUNT(*) AS n FROM persons GROUP BY ROLLUP(region, sex);",
+                          rolled({"region", "sex", "n"}));
+  BOOST_TEST(only_statement(margins).groups == 10u);
+  BOOST_TEST(margins.features() == (std::vector<std::string>{"select", "group_by", "group_by.rollup", "aggregate.count"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(margins.disclosures().size() == 1u);
+  BOOST_TEST(margins.confidentiality("o").secondary_rule.empty());
+  // Under HAVING, the cells it adds are disclosed and flagged (code 3, CONF_STATUS D).
+  auto protected_ = accepted("INSERT INTO o SELECT " + young_old + " AS band, region, COUNT(*) AS n FROM persons\n"
+                             "group by rollup(band, region) HAVING COUNT(*) >= 5;",
+                             rolled({"band", "region", "n"}));
+  BOOST_TEST(only_statement(protected_).groups == 2u * 4 + 1);
+  BOOST_TEST(protected_.disclosures().size() == 2u);
+  BOOST_TEST(protected_.disclosures().back()
+             == "`o` withholds, besides the cells its rules withhold, the cell of fewest rows among the other cells of a "
+                "margin where one cell alone would be withheld, so that no withheld cell follows from its total "
+                "(CONF_STATUS D); which cells those are tells the analyst that they have the fewest rows there");
+  BOOST_TEST(protected_.confidentiality("o").secondary_rule == secondary_rule);
+  // One key; a key compared at the group level, where a margin's `_T` equals none of its values.
+  auto one = accepted("INSERT INTO o SELECT region, COUNT(*) AS n, CASE WHEN region = 'North' THEN 1 ELSE 0 END AS north\n"
+                      "FROM persons GROUP BY ROLLUP(region);",
+                      rolled({"region", "n", "north"}));
+  BOOST_TEST(only_statement(one).groups == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(rollup_refusals_name_the_key_and_what_to_write) {
+  check_refusals({
+    {"INSERT INTO o SELECT age, COUNT(*) AS n FROM persons GROUP BY ROLLUP(age);", rolled({"age", "n"}), "age);",
+     "GROUP BY ROLLUP writes `_T` for the keys a margin adds over, so its keys must be categories, but `age` is integer"},
+    {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(region, WIDTH_BUCKET(age, 0, 100, 4));",
+     rolled({"n"}), "WIDTH_BUCKET", "`WIDTH_BUCKET(age, 0, 100, 4)` gives"},
+    {"INSERT INTO o SELECT region, COUNT(*) AS n FROM persons GROUP BY ROLLUP(region);", out({"region", "n"}),
+     "region,", "with other declared values"},
+    {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(CASE WHEN age < 30 THEN '_T' ELSE 'old' END);",
+     rolled({"n"}), "CASE", "`CASE WHEN age < 30 THEN '_T' ELSE 'old' END` has a value `_T`"},
+    {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY sex, ROLLUP(region);", rolled({"n"}), "ROLLUP",
+     "GROUP BY ROLLUP(...) must be the whole GROUP BY"},
+    {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(region), sex;", rolled({"n"}), ", sex",
+     "must be the whole GROUP BY"},
+    {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(region, sex;", rolled({"n"}), ";",
+     "expected `)`"},
+    {"INSERT INTO o SELECT region, COUNT(*) AS n FROM persons GROUP BY ROLLUP(region) ORDER BY n DESC LIMIT 2;",
+     rolled({"region", "n"}), "ORDER", "ORDER BY ... LIMIT cannot cut a GROUP BY ROLLUP table"},
+  });
+}

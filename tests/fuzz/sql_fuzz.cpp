@@ -56,6 +56,9 @@ std::vector<std::vector<table_schema>> output_sets() {
       {col("sd", column_type::decimal, 0, 0, 4), col("v", column_type::decimal, 0, 0, 4),
        col("c", column_type::decimal, 0, 0, 4), col("i", column_type::decimal, 0, 0, 1),
        col("lo", column_type::integer, 0, 0), col("hi", column_type::integer, 0, 0)}}},
+    {{"rolled",
+      {col("region", column_type::category, {}, {}, 0, {"North", "South", "East", "_T"}),
+       col("band", column_type::category, {}, {}, 0, {"young", "old", "_T"}), col("n", column_type::integer, 0, 0)}}},
   };
 }
 

@@ -341,9 +341,9 @@ std::string write_csv(const table_schema& schema, const std::vector<std::vector<
                           : decode_value(col, columns[at][r]));
     }
     if (flags != nullptr) {
-      out += withheld ? ",C," : ",F,";
+      out += !withheld ? ",F," : code == 3 ? ",D," : ",C,";
       if (withheld)
-        append_field(out, code == 2 ? flags->dominance_rule : flags->rule);
+        append_field(out, code == 3 ? flags->secondary_rule : code == 2 ? flags->dominance_rule : flags->rule);
     }
     out.push_back('\n');
   }

@@ -242,7 +242,8 @@ void bind_sources(select_stmt& s, program_impl& prog, scope& sc) {
 void choose_grouping(select_stmt& s) {
   if (s.group_by.empty())
     return;
-  const double n = static_cast<double>(s.max_rows);
+  // ROLLUP groups every row once per level of margins.
+  const double n = static_cast<double>(s.max_rows) * static_cast<double>(s.rollup ? s.group_by.size() + 1 : 1);
   const double g = static_cast<double>(s.groups);
   const double masks = (g - 1) * n;
   const double sort = 1.4 * (n + g) * std::log2(n + g + 1);
@@ -259,14 +260,14 @@ void choose_grouping(select_stmt& s) {
     throw sql_error(s.dominance->pos,
                     "DOMINANCE needs one-hot group masks, at most 4096 groups and " + std::to_string(max_mask_elements)
                       + " (groups x rows), but this GROUP BY gives " + std::to_string(s.groups)
-                      + " groups over up to " + std::to_string(s.max_rows)
+                      + " groups over up to " + std::to_string(static_cast<std::uint64_t>(n))
                       + " rows; group by fewer values, or apply the rule to a coarser table");
   if (s.groups > 4096 || !masks_fit)
     throw sql_error(s.group_by.front().pos,
                     "MIN, MAX, MEDIAN, PERCENTILE_CONT and PERCENTILE_DISC need one-hot group masks, at most 4096 "
                     "groups and "
                       + std::to_string(max_mask_elements) + " (groups x rows), but this GROUP BY gives "
-                      + std::to_string(s.groups) + " groups over up to " + std::to_string(s.max_rows)
+                      + std::to_string(s.groups) + " groups over up to " + std::to_string(static_cast<std::uint64_t>(n))
                       + " rows; group by fewer values for them");
   s.sorted_grouping = false;
 }
@@ -338,6 +339,10 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
   check_dominance(s, sc);
   choose_grouping(s);
   check_output(s, prog.outputs[s.output_index], source);
+  if (s.rollup && !s.order_by.empty())
+    throw sql_error(s.order_pos, "ORDER BY ... LIMIT cannot cut a GROUP BY ROLLUP table: its margins are sums of its "
+                                 "cells, and the secondary suppression needs them all; write the ranking as a "
+                                 "select of its own");
   check_order(s, sc, prog.outputs[s.output_index], source);
 }
 

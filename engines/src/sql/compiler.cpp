@@ -67,6 +67,8 @@ std::vector<std::string> features_of(const program_impl& p) {
     }
     if (s.sorted_grouping)
       used.emplace_back("group_by.sorted");
+    if (s.rollup)
+      used.emplace_back("group_by.rollup");
     if (!s.joins.empty())
       used.emplace_back("join");
     if (std::any_of(s.joins.begin(), s.joins.end(), [](const join_step& j) { return !j.one_to_one; }))
@@ -169,6 +171,12 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
   for (const auto& s : p.statements)
     if (s.dominance)
       out.push_back(dominance_disclosure(s));
+  for (const auto& s : p.statements)
+    if (s.rollup && s.has_having)
+      out.push_back("`" + s.output + "` withholds, besides the cells its rules withhold, the cell of fewest rows "
+                    "among the other cells of a margin where one cell alone would be withheld, so that no "
+                    "withheld cell follows from its total (CONF_STATUS D); which cells those are tells the "
+                    "analyst that they have the fewest rows there");
   for (const auto& q : p.quality)
     out.push_back("the data-quality check of `" + q.input
                   + "` reveals, for each upload of it, whether all its checks passed (one bit), to "
@@ -221,6 +229,8 @@ output_flags program::confidentiality(std::string_view output) const {
       f.rule = "HAVING COUNT(*) >= " + std::to_string(s.having_min);
     if (s.dominance)
       f.dominance_rule = s.dominance->text;
+    if (s.rollup)
+      f.secondary_rule = secondary_rule;
     for (const auto& item : s.items)
       f.shown.push_back(!has_aggregate(*item.value));
   }
@@ -259,6 +269,7 @@ std::vector<std::string> all_features() {
           "group_by",
           "group_by.sorted",
           "group_by.expression",
+          "group_by.rollup",
           "join",
           "join.one_to_many",
           "join.several",

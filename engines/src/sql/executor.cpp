@@ -263,19 +263,6 @@ void clear_invalid(backend& b, secret_table& t) {
   }
 }
 
-/// The codes 0..size-1 of GROUP BY key i of `s` in `t`: a column's value - declared minimum (local),
-/// an expression's code (group_code).
-secret code_of(backend& b, const select_stmt& s, const secret_table& t, std::size_t i) {
-  if (s.group_by[i].value != nullptr) {
-    frame rows;
-    rows.n = t.rows;
-    rows.columns = &t.columns;
-    return group_code(b, s.group_by[i], rows);
-  }
-  const auto& column = t.columns[s.group_by[i].column];
-  return s.group_lows[i] == 0 ? column : b.add_public(column, word{0} - static_cast<word>(s.group_lows[i]));
-}
-
 /// The rows a select writes, before ORDER BY ... LIMIT.
 secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::string, secret_table>& inputs) {
   // An input is used in place (every row valid, publicly); a union makes a new table whose rows
@@ -313,19 +300,34 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
   const std::vector<secret>* columns = &table.columns;  // what aggregate arguments are made of
   std::size_t rows_in = table.rows;
   std::map<std::size_t, secret> group_columns;
+  std::optional<secret_table> rolled;  // GROUP BY ROLLUP: the rows once per level of margins
   if (!s.group_by.empty()) {
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
-    auto combined = code_of(b, s, table, 0);
-    for (std::size_t i = 1; i < s.group_by.size(); ++i)
-      combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), code_of(b, s, table, i));
+    secret combined;
+    if (s.rollup) {
+      auto copies = rollup_rows(b, s, table, used, filter);
+      combined = std::move(copies.codes);
+      filter = copies.table.valid;
+      rolled = std::move(copies.table);
+      // The aggregates and HAVING's rules read the copies.
+      rows.n = rolled->rows;
+      rows.columns = &rolled->columns;
+      columns = &rolled->columns;
+      rows_in = rolled->rows;
+    } else {
+      combined = group_key_code(b, s, table, 0);
+      for (std::size_t i = 1; i < s.group_by.size(); ++i)
+        combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), group_key_code(b, s, table, i));
+    }
+    const secret_table& source = rolled ? *rolled : table;
     if (s.sorted_grouping) {
       // The rows sorted by group, anchors included: aggregate arguments are row expressions, so
       // they are evaluated over the sorted rows.
       // Only the columns the statement reads are sorted; the others stay empty.
       std::vector<std::size_t> from;
-      auto read = read_columns(table, used, 0, from);
+      auto read = read_columns(source, used, 0, from);
       sorted = kernels::sort_by_group(b, combined, groups, filter, read.columns);
-      sorted->columns = spread(sorted->columns, from, table.columns.size());
+      sorted->columns = spread(sorted->columns, from, source.columns.size());
       columns = &sorted->columns;
       rows_in = sorted->rows();
       by.emplace(*sorted);
@@ -333,7 +335,7 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
       masks = kernels::group_masks(b, combined, groups, filter);
       by.emplace(*masks, groups);
     }
-    group_columns = group_codes(b, s);
+    group_columns = s.rollup ? rollup_group_codes(b, s) : group_codes(b, s);
   } else if (masks) {
     by.emplace(*masks, 1);
   }
@@ -370,6 +372,8 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
     // (program::confidentiality), and their verdict is one more column, the published codes.
     // A withheld group keeps its group columns; its values are zeroed.
     auto verdict = having_rules(b, s, counts, masks, rows);
+    if (s.rollup)
+      secondary_suppression(b, s, counts, out.valid, verdict);
     secret_table values;
     values.rows = groups;
     values.valid = std::move(verdict.published);
@@ -398,6 +402,17 @@ secret_table run_select(backend& b, const select_stmt& s, const std::map<std::st
 }
 
 } // namespace
+
+secret group_key_code(backend& b, const select_stmt& s, const secret_table& t, std::size_t i) {
+  if (s.group_by[i].value != nullptr) {
+    frame rows;
+    rows.n = t.rows;
+    rows.columns = &t.columns;
+    return group_code(b, s.group_by[i], rows);
+  }
+  const auto& column = t.columns[s.group_by[i].column];
+  return s.group_lows[i] == 0 ? column : b.add_public(column, word{0} - static_cast<word>(s.group_lows[i]));
+}
 
 run_result run(const program& prog, backend& b, const std::map<std::string, secret_table>& inputs,
                const run_scope& scope) {

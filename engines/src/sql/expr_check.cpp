@@ -468,11 +468,13 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
   if (col->type == column_type::key)
     throw sql_error(e.pos, "`" + name_of(e) + "` is a key column: keys can only be used in "
                                               "JOIN ... ON, and counted with COUNT(DISTINCT " + name_of(e) + ")");
+  const group_key* key = nullptr;  // the GROUP BY key `e` is, read at the group level
   if (sc.aggregated && !in_aggregate) {
-    bool grouped = sc.group_by != nullptr
-                   && std::any_of(sc.group_by->begin(), sc.group_by->end(),
-                                  [&](const column_ref& g) { return g.column == e.column; });
-    if (!grouped)
+    if (sc.group_by != nullptr)
+      for (const auto& g : *sc.group_by)
+        if (g.value == nullptr && g.column == e.column)
+          key = &g;
+    if (key == nullptr)
       throw sql_error(e.pos, sc.clause == "CHECK"
                                ? "`" + name_of(e) + "` is a row value in a CHECK that also "
                                  "aggregates; write the row condition as a separate CHECK"
@@ -502,6 +504,8 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
       break;
     case column_type::key: break;
   }
+  if (key != nullptr)
+    rolled_type(e, *key);
 }
 
 } // namespace

@@ -161,6 +161,48 @@ void mark(expr& e, const expr& k, std::size_t column) {
     mark(*a, k, column);
 }
 
+/// The keys of GROUP BY ROLLUP(...) of `s` (`exprs` as check_group_by found them): categories
+/// (columns or CASEs with 'text' results) without a value `_T`, which a margin writes for the keys
+/// it adds over; each gets its rolled values, and the groups are counted with the margins: S_L = 1,
+/// S_i = d_i S_(i+1) + 1 for the keys' sizes d_i, S_0 in all (rollup_layout).
+void check_rollup(select_stmt& s, const std::vector<expr*>& exprs, const scope& sc) {
+  std::size_t groups = 1;
+  for (std::size_t i = s.group_by.size(); i-- > 0;) {
+    auto& g = s.group_by[i];
+    const std::vector<std::string>* values = nullptr;
+    std::string key;   // the key, for the messages
+    std::string what;  // what it is
+    if (exprs[i] == nullptr) {
+      const column_schema* col = nullptr;
+      resolve(sc, g.qualifier, g.name, g.pos, col);
+      if (col->type == column_type::category)
+        values = &col->domain;
+      key = "`" + g.name + "`";
+      what = key + " is " + std::string{to_string(col->type)};
+    } else {
+      if (exprs[i]->type.kind == value_kind::category)
+        values = &exprs[i]->domain;
+      key = "`" + quote(*exprs[i], sc.source) + "`";
+      what = key + " gives " + describe(exprs[i]->type) + " values";
+    }
+    if (values == nullptr)
+      throw sql_error(g.pos, "GROUP BY ROLLUP writes `" + std::string{rollup_total} + "` for the keys a margin adds "
+                               "over, so its keys must be categories, but " + what + "; recode it as a category "
+                               "with a CASE whose results are 'text' (CASE WHEN age < 30 THEN 'young' ... END)");
+    if (std::find(values->begin(), values->end(), rollup_total) != values->end())
+      throw sql_error(g.pos, key + " has a value `" + std::string{rollup_total} + "`, which GROUP BY ROLLUP writes "
+                               "for a margin's total; rename that value");
+    g.rolled = *values;
+    g.rolled.emplace_back(rollup_total);
+    const auto size = s.group_sizes[i];
+    if (groups > (kernels::max_sorted_groups - 1) / size)
+      throw sql_error(s.rollup_pos, "GROUP BY ROLLUP gives more than the " + std::to_string(kernels::max_sorted_groups)
+                                      + " (2^20) groups allowed with its margins; roll up fewer or smaller keys");
+    groups = size * groups + 1;
+  }
+  s.groups = groups;
+}
+
 } // namespace
 
 void check_group_by(select_stmt& s, const scope& sc) {
@@ -213,6 +255,15 @@ void check_group_by(select_stmt& s, const scope& sc) {
                                + " (2^20) allowed; group by fewer or smaller columns");
     s.groups *= size;
   }
+  if (s.rollup)
+    check_rollup(s, exprs, sc);
+}
+
+void rolled_type(expr& e, const group_key& g) {
+  if (g.rolled.empty())
+    return;
+  e.type.domain = &g.rolled;
+  e.range = interval{0, static_cast<i128>(g.rolled.size()) - 1, true};
 }
 
 bool group_value(expr& e, const scope& sc) {
@@ -224,6 +275,7 @@ bool group_value(expr& e, const scope& sc) {
         e.type = g.value->type;
         e.range = g.value->range;
       }
+      rolled_type(e, g);
       return true;
     }
   return false;

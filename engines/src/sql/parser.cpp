@@ -258,9 +258,27 @@ select_stmt parser::insert() {
   if (at_keyword("GROUP")) {
     next();
     expect_keyword("BY");
-    do
+    // GROUP BY ROLLUP(k1, ..., kL): the keys' groups and their margins, down to the grand total.
+    const bool rollup = at_keyword("ROLLUP") && peek(1).kind == token_kind::symbol && peek(1).text == "(";
+    if (rollup) {
+      s.rollup = true;
+      s.rollup_pos = next().pos;
+      next();
+    }
+    auto whole = [&] {
+      throw sql_error(peek().pos, "GROUP BY ROLLUP(...) must be the whole GROUP BY: write every key inside it, "
+                                  "the coarsest first (GROUP BY ROLLUP(section, division))");
+    };
+    do {
+      if (at_keyword("ROLLUP") && peek(1).kind == token_kind::symbol && peek(1).text == "(")
+        whole();
       s.group_by.push_back(group_by_key());
-    while (accept_symbol(","));
+    } while (accept_symbol(","));
+    if (rollup) {
+      expect_symbol(")");
+      if (at_symbol(","))
+        whole();
+    }
   }
   if (at_keyword("HAVING"))
     having(s);

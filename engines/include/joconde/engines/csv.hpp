@@ -56,11 +56,12 @@ std::string format_csv(const table_schema& schema, const std::vector<std::vector
                        std::size_t rows, std::span<const unsigned> words = {});
 
 /// As format_csv, for an output with a confidentiality rule: `columns` ends with the published
-/// codes (1 published, 0 withheld by the minimum-frequency rule, 2 by the dominance rule). Two
-/// columns follow the schema's, CONF_STATUS ("F", or "C" for a withheld row: any code but 1) and
-/// CONF_RULE (the rule that withheld it, `flags.dominance_rule` for code 2, else `flags.rule`;
-/// empty for a published row); a withheld row keeps its group columns (`flags.shown`) and leaves
-/// the others empty.
+/// codes (1 published, 0 withheld by the minimum-frequency rule, 2 by the dominance rule, 3 by
+/// ROLLUP's secondary suppression). Two columns follow the schema's, CONF_STATUS ("F"; "D" for code
+/// 3, secondary confidentiality; "C" for any other withheld row) and CONF_RULE (the rule that
+/// withheld it, `flags.secondary_rule` for code 3, `flags.dominance_rule` for code 2, else
+/// `flags.rule`; empty for a published row); a withheld row keeps its group columns (`flags.shown`)
+/// and leaves the others empty.
 std::string format_flagged_csv(const table_schema& schema, const std::vector<std::vector<word>>& columns,
                                std::size_t rows, std::span<const unsigned> words, const output_flags& flags);
 

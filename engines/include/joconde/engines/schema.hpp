@@ -78,8 +78,14 @@ struct output_flags {
   /// The dominance rule, as written: "DOMINANCE(turnover, 2) <= 85", CONF_RULE of a row whose
   /// published code is 2 (empty without that rule).
   std::string dominance_rule;
+  /// GROUP BY ROLLUP's secondary suppression (secondary_rule), CONF_RULE of a row whose published
+  /// code is 3, marked D (secondary confidentiality) in CONF_STATUS; empty without ROLLUP.
+  std::string secondary_rule;
   std::vector<bool> shown;   ///< per schema column: kept for a withheld row (its group)
 };
+
+/// CONF_RULE of a cell withheld by GROUP BY ROLLUP's secondary suppression.
+inline constexpr const char* secondary_rule = "secondary: it would give a withheld cell from its margin";
 
 /// Words per value of an aggregate beyond the ring (kernels::wide_secret) in shares and outputs.
 inline constexpr unsigned wide_words = 3;

@@ -216,7 +216,13 @@ struct group_key : column_ref {
   const expr* value = nullptr;  ///< an expression key's expression (`written` or the item's); null for a column
   std::vector<word> codes;      ///< CASE: the group code of each result (each THEN, then ELSE or the implicit 0)
   std::vector<std::int64_t> values;  ///< CASE of whole numbers: the value of each code, increasing
+  /// ROLLUP: the key's category values followed by rollup_total, the type of its value at the
+  /// group level (code domain size: a margin over this key).
+  std::vector<std::string> rolled;
 };
+
+/// How a ROLLUP margin writes the keys it adds over: SDMX's code for a total.
+inline constexpr const char* rollup_total = "_T";
 
 /// One `expr [AS name]` of a select list.
 struct select_item {
@@ -304,6 +310,10 @@ struct select_stmt {
   std::vector<join_step> joins;      ///< the JOINs, in order (left-deep; none: no join)
   expr_ptr where;                    ///< WHERE condition, or null
   std::vector<group_key> group_by;   ///< GROUP BY keys, in order
+  /// GROUP BY ROLLUP(keys): besides the groups of every key, those of each prefix of the keys (the
+  /// margins) down to the grand total, the keys left out written as `_T` (rollup_total).
+  bool rollup = false;
+  position rollup_pos;               ///< the ROLLUP keyword
   std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY key
   /// Encoded value of code 0 of each GROUP BY key: 0 for a category (or a CASE, WIDTH_BUCKET), the
   /// declared minimum for an integer column (its codes are value - minimum).

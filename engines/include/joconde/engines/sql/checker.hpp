@@ -160,6 +160,10 @@ void check_dominance(select_stmt& s, const scope& sc);
 /// checked at the group level); false for any other node.
 bool group_value(expr& e, const scope& sc);
 
+/// Under GROUP BY ROLLUP, gives `e`, the value of key `g` at the group level, g's rolled values
+/// (its categories and `_T`) as its type and range; nothing otherwise.
+void rolled_type(expr& e, const group_key& g);
+
 // -- ordering ------------------------------------------------------------------------------------
 
 /// Checks the ORDER BY keys of `s` (docs/task-language.md, "Ordering") once its select list is

@@ -49,7 +49,9 @@ public:
   /// group is a row (with ORDER BY ... LIMIT k, the first k: published groups before withheld ones),
   /// and the run writes one more column after the words, the published code: 1 where the group is
   /// published, 0 where HAVING COUNT(*) >= k withholds it, 2 where DOMINANCE(x, n) <= p does (its
-  /// count passing); a withheld group's values are zeroed, its group columns kept.
+  /// count passing), 3 where GROUP BY ROLLUP's secondary suppression does (the rules pass but a
+  /// withheld cell would follow from its margin); a withheld group's values are zeroed, its group
+  /// columns kept.
   output_flags confidentiality(std::string_view output) const;
 
   /// Internal representation, for the executor.
@@ -64,7 +66,8 @@ private:
 };
 
 /// Every language feature name a program can use ("select", "where", "group_by",
-/// "group_by.expression" (a GROUP BY key that is a CASE or WIDTH_BUCKET), "join",
+/// "group_by.expression" (a GROUP BY key that is a CASE or WIDTH_BUCKET), "group_by.rollup"
+/// (GROUP BY ROLLUP: margins and totals, with secondary suppression under HAVING), "join",
 /// "join.one_to_many", "join.several", "join.union", "union", "having" (any HAVING rule, and so the
 /// published column), "having.dominance" (the dominance rule), "order_by_limit", "case",
 /// "width_bucket", "aggregate.count", "aggregate.count_distinct", ..., "aggregate.wide" (an

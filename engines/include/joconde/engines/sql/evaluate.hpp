@@ -65,6 +65,34 @@ struct having_verdict {
 having_verdict having_rules(backend& b, const select_stmt& s, const secret& counts,
                             const std::optional<secret>& masks, const frame& rows);
 
+/// The codes 0 .. size - 1 of GROUP BY key `i` of `s` for every row of `t`: a column's value minus
+/// its declared minimum (local), an expression's group_code.
+secret group_key_code(backend& b, const select_stmt& s, const secret_table& t, std::size_t i);
+
+/// The rows GROUP BY ROLLUP groups (rollup.cpp): `t`'s rows once per level of margins, L + 1 times
+/// for L keys, and each copy's group code.
+struct rolled_rows {
+  secret_table table;  ///< the copies, level 0 (the grand total) first; valid the filter's copies
+  secret codes;        ///< each copy's group among the s.groups groups, depth first
+};
+
+/// `t`'s rows, whose filter is `filter`, once per level of `s`'s ROLLUP, with their group codes;
+/// only the columns `used` marks are copied (the others stay empty).
+rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
+                        const secret& filter);
+
+/// The group columns of `s`'s ROLLUP groups: for each key, its code in each group (as
+/// group_codes), a key a margin adds over written as its size (the rolled value `_T`).
+std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s);
+
+/// GROUP BY ROLLUP's secondary suppression over `verdict` (having_rules'): `counts` and `nonempty`
+/// (0/1) per group. Level by level from the grand total down, where a margin and its cells have
+/// exactly one withheld among them, the published cell with rows that has the fewest rows (the
+/// first on a tie) is withheld too, with code 3. So no withheld cell equals its margin minus
+/// published cells. Reveals nothing; the cells chosen are in the output's codes.
+void secondary_suppression(backend& b, const select_stmt& s, const secret& counts, const secret& nonempty,
+                           having_verdict& verdict);
+
 /// ORDER BY ... LIMIT k of `s` over its written rows `out` (their words, published codes and valid
 /// flags): keeps the first min(k, rows) in that order, sorted obliviously (kernels::top_distinct),
 /// so that nothing but the row count is revealed. Nothing without ORDER BY.

@@ -1,0 +1,185 @@
+// GROUP BY ROLLUP in the executor (docs/task-language.md, "Margins and totals"): every row counted
+// once per level, in the group of its keys' prefix, and the secondary suppression that keeps a
+// withheld cell from following from its margin.
+//
+// The groups come depth first: the cells under the first value of the first key, then its margin,
+// and so on, the grand total last. With the keys' sizes d_0 .. d_(L-1), S_L = 1 and
+// S_i = d_i S_(i+1) + 1 is the size of the subtree under a prefix of i keys, S_0 the groups in all,
+// and the group of the prefix (c_0 .. c_(l-1)), its other keys `_T`, is
+// sum_(i<l) c_i S_(i+1) + S_l - 1.
+
+#include "joconde/engines/secret_ops.hpp"
+#include "joconde/engines/sql/evaluate.hpp"
+
+#include <bit>
+
+namespace joconde::engines::sql {
+
+namespace {
+
+/// S_0 .. S_L for the keys of `s`.
+std::vector<std::size_t> subtree_sizes(const select_stmt& s) {
+  const auto keys = s.group_by.size();
+  std::vector<std::size_t> sizes(keys + 1, 1);
+  for (std::size_t i = keys; i-- > 0;)
+    sizes[i] = s.group_sizes[i] * sizes[i + 1] + 1;
+  return sizes;
+}
+
+/// sum_(i<l) c_i S_(i+1) for every prefix (c_0 .. c_(l-1)) of l keys, in group order.
+std::vector<std::size_t> prefix_bases(const select_stmt& s, const std::vector<std::size_t>& sizes, std::size_t l) {
+  std::vector<std::size_t> bases{0};
+  for (std::size_t i = 0; i < l; ++i) {
+    std::vector<std::size_t> next;
+    for (auto base : bases)
+      for (std::size_t c = 0; c < s.group_sizes[i]; ++c)
+        next.push_back(base + c * sizes[i + 1]);
+    bases = std::move(next);
+  }
+  return bases;
+}
+
+/// x[index[k]] += z[k], share by share (local: shares of a sum are sums of shares).
+void scatter_add(secret& x, const secret& z, const std::vector<std::size_t>& index) {
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    x.a[index[k]] += z.a[k];
+    if (!x.b.empty())
+      x.b[index[k]] += z.b[k];
+  }
+}
+
+/// The smallest of each block of `columns[j]` (column j: the j-th element of every block), by a
+/// tournament of lt and mux, one round of each per halving.
+secret block_minimum(backend& b, std::vector<secret> columns) {
+  while (columns.size() > 1) {
+    std::vector<const secret*> left;
+    std::vector<const secret*> right;
+    for (std::size_t j = 0; j + 1 < columns.size(); j += 2) {
+      left.push_back(&columns[j]);
+      right.push_back(&columns[j + 1]);
+    }
+    auto x = concat(left);
+    auto y = concat(right);
+    auto smaller = b.mux(b.lt(x, y), x, y);
+    const auto blocks = columns[0].size();
+    std::vector<secret> next;
+    for (std::size_t k = 0; k < left.size(); ++k)
+      next.push_back(slice(smaller, k * blocks, blocks));
+    if (columns.size() % 2 == 1)
+      next.push_back(std::move(columns.back()));
+    columns = std::move(next);
+  }
+  return std::move(columns[0]);
+}
+
+} // namespace
+
+rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
+                        const secret& filter) {
+  const auto keys = s.group_by.size();
+  const auto sizes = subtree_sizes(s);
+  std::vector<secret> code;
+  for (std::size_t i = 0; i < keys; ++i)
+    code.push_back(group_key_code(b, s, t, i));
+  // Level l: the rows' prefix of l keys (sum of c_i S_(i+1), local), then S_l - 1.
+  std::vector<secret> levels;
+  auto prefix = b.constant(0, t.rows);
+  for (std::size_t l = 0; l <= keys; ++l) {
+    if (l > 0)
+      prefix = b.add(prefix, b.mul_public(code[l - 1], static_cast<word>(sizes[l])));
+    levels.push_back(b.add_public(prefix, static_cast<word>(sizes[l] - 1)));
+  }
+  rolled_rows out;
+  out.codes = concat(std::span<const secret>{levels});
+  std::vector<const secret*> copies(keys + 1, &filter);
+  out.table.valid = concat(copies);
+  out.table.rows = t.rows * (keys + 1);
+  out.table.columns.resize(t.columns.size());
+  for (std::size_t j = 0; j < t.columns.size(); ++j)
+    if (used[j]) {
+      std::fill(copies.begin(), copies.end(), &t.columns[j]);
+      out.table.columns[j] = concat(copies);
+    }
+  return out;
+}
+
+std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s) {
+  const auto keys = s.group_by.size();
+  std::vector<std::vector<word>> codes(keys);
+  std::vector<word> prefix;
+  // Depth first: the cells under each value, then the prefix's own margin (its keys past it `_T`,
+  // code d_i: rolled's last value).
+  auto walk = [&](auto& self, std::size_t i) -> void {
+    if (i < keys)
+      for (std::size_t c = 0; c < s.group_sizes[i]; ++c) {
+        prefix.push_back(static_cast<word>(c));
+        self(self, i + 1);
+        prefix.pop_back();
+      }
+    for (std::size_t k = 0; k < keys; ++k) {
+      if (k < prefix.size()) {
+        const auto& g = s.group_by[k];
+        codes[k].push_back(g.values.empty() ? prefix[k] : static_cast<word>(g.values[prefix[k]]));
+      } else {
+        codes[k].push_back(static_cast<word>(s.group_sizes[k]));
+      }
+    }
+  };
+  walk(walk, 0);
+  std::map<std::size_t, secret> out;
+  for (std::size_t k = 0; k < keys; ++k)
+    out[s.group_by[k].column] = b.constant(codes[k]);
+  return out;
+}
+
+void secondary_suppression(backend& b, const select_stmt& s, const secret& counts, const secret& nonempty,
+                           having_verdict& verdict) {
+  const auto keys = s.group_by.size();
+  const auto sizes = subtree_sizes(s);
+  // Withheld: a group with rows that a rule withholds; a candidate: one with rows that is published.
+  auto withheld = b.mul(nonempty, logical_not(b, verdict.published));
+  auto secondary = b.constant(0, s.groups);
+  // Top down, one level of margins at a time: a margin and its cells are one equation (the margin
+  // is the sum of its cells), safe unless exactly one of them is withheld. Then the published cell
+  // of fewest rows (the first of them on a tie) is withheld as well. That cell is the margin of the
+  // next level's equation, so the levels go in order.
+  for (std::size_t l = 0; l < keys; ++l) {
+    const auto bases = prefix_bases(s, sizes, l);
+    const auto parents = bases.size();
+    const auto m = s.group_sizes[l];
+    std::vector<std::size_t> parent_at(parents);
+    std::vector<std::size_t> child_at(parents * m);  // child j of every parent, j-major
+    for (std::size_t p = 0; p < parents; ++p) {
+      parent_at[p] = bases[p] + sizes[l] - 1;
+      for (std::size_t j = 0; j < m; ++j)
+        child_at[j * parents + p] = bases[p] + j * sizes[l + 1] + sizes[l + 1] - 1;
+    }
+    auto held = gather(withheld, child_at);
+    auto candidate = b.sub(gather(nonempty, child_at), held);
+    auto exposed = gather(withheld, parent_at);
+    for (std::size_t j = 0; j < m; ++j)
+      exposed = b.add(exposed, slice(held, j * parents, parents));
+    auto alone = b.eq(exposed, b.constant(1, parents));
+    // The key count 2^jb + j, moved past every count unless the cell is a candidate: distinct, so
+    // exactly one child has the smallest (counts < 2^33).
+    const unsigned jb = static_cast<unsigned>(std::bit_width(m));
+    std::vector<word> places(parents * m);
+    for (std::size_t j = 0; j < m; ++j)
+      std::fill_n(places.begin() + static_cast<std::ptrdiff_t>(j * parents), parents, static_cast<word>(j));
+    auto key = b.add(b.add(b.mul_public(gather(counts, child_at), word{1} << jb), b.constant(places)),
+                     b.mul_public(logical_not(b, candidate), word{1} << (33 + jb)));
+    std::vector<secret> columns;
+    for (std::size_t j = 0; j < m; ++j)
+      columns.push_back(slice(key, j * parents, parents));
+    auto least = block_minimum(b, std::move(columns));
+    std::vector<const secret*> tiled(m, &alone);
+    std::vector<const secret*> lowest(m, &least);
+    auto chosen = b.mul(b.eq(key, concat(lowest)), b.mul(candidate, concat(tiled)));
+    scatter_add(withheld, chosen, child_at);
+    scatter_add(secondary, chosen, child_at);
+  }
+  verdict.published = b.sub(verdict.published, secondary);
+  verdict.code = b.add(verdict.code, b.mul_public(secondary, 2));  // 1 + 2: code 3
+}
+
+} // namespace joconde::engines::sql
