@@ -193,7 +193,7 @@ public:
   }
 
 private:
-  const token& peek() const { return tokens_[pos_]; }
+  const token& peek(std::size_t ahead = 0) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
 
   error expected(const std::string& what) const {
     return fail(errc::malformed_input, sc_.where(peek()) + what + ", found " + shown(peek()));
@@ -271,6 +271,7 @@ private:
                       + "`: KEY, INTEGER, DECIMAL(p, s), BOOLEAN or CATEGORY ('a', 'b', ...)");
     }
     bool ranged = false;
+    bool nullness = false;  // NULL or NOT NULL given
     while (peek().kind == token_kind::word) {
       auto word = upper(peek().text);
       if (word == "RANGE" && !ranged && (col.type() == v1::Column::TYPE_INTEGER
@@ -282,12 +283,24 @@ private:
       } else if (word == "UNIQUE" && !col.unique()) {
         ++pos_;
         col.set_unique(true);
-      } else if (word == "RANGE" || word == "UNIQUE") {
-        return expected(word == "UNIQUE" || ranged ? "a constraint may be given once"
-                                                   : "RANGE is for INTEGER and DECIMAL columns");
+      } else if (word == "NULL" && !nullness) {
+        // NULL: values may be missing (an empty CSV field); NOT NULL, the default, may be written.
+        ++pos_;
+        col.set_nullable(true);
+        nullness = true;
+      } else if (word == "NOT" && (peek(1).kind != token_kind::word || upper(peek(1).text) != "NULL")) {
+        ++pos_;
+        return expected("expected NULL after NOT (NOT NULL: the column always has a value)");
+      } else if (word == "NOT" && !nullness) {
+        pos_ += 2;
+        nullness = true;
+      } else if (word == "RANGE" || word == "UNIQUE" || word == "NULL" || word == "NOT") {
+        return expected(word == "UNIQUE" || word == "NULL" || word == "NOT" || ranged
+                          ? "a constraint may be given once (NULL or NOT NULL, once)"
+                          : "RANGE is for INTEGER and DECIMAL columns");
       } else {
         return expected("expected ',' or ')' after column `" + *name + "`, or one of its constraints "
-                        "RANGE [min, max] and UNIQUE");
+                        "RANGE [min, max], UNIQUE, NULL and NOT NULL");
       }
     }
     if (!ranged && implied && implied_ranges_) {

@@ -52,7 +52,7 @@ parameters = { ring_bits = 64 }
 # statement (the table's name is the input's key) and optionally its data-quality check.
 # Column types: KEY (an identifier, to join or match rows), INTEGER, DECIMAL(p, s) (p digits,
 # s after the point), BOOLEAN, CATEGORY ('a', 'b', ...). Constraints: RANGE [min, max] (INTEGER
-# and DECIMAL; a DECIMAL's range is otherwise what its p digits allow) and UNIQUE.
+# and DECIMAL; otherwise a DECIMAL's p digits bound it), UNIQUE and NULL (may be missing).
 [[input]]
 peer = "a"
 max_rows = 100000

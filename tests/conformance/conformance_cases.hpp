@@ -98,6 +98,14 @@ struct conformance_case {
   std::set<std::string> approximate;  ///< "output.column" compared within fixed_point_bound
 };
 
+/// A survey: answers that may be missing (NULL), and a register to join it with.
+inline table_schema survey() {
+  return table("survey", {key("id"), nullable(integer("age", 0, 120)), nullable(decimal("income", 2, 0, 50'000'000)),
+                          category("region", {"north", "south", "east"}), nullable(boolean("employed")),
+                          integer("hours", 1, 80), nullable(category("sex", {"f", "m"}))},
+               100'000);
+}
+
 inline std::vector<conformance_case> cases() {
   std::vector<conformance_case> all;
   all.push_back({"projection_arithmetic_case_where",
@@ -412,6 +420,37 @@ inline std::vector<conformance_case> cases() {
                  "GROUP BY sector HAVING DOMINANCE(size * 2, 2) <= 50 AND COUNT(*) >= 2;",
                  {},
                  {}});
+  all.push_back({"missing_values",
+                 {survey(), with_unique(persons(), "id")},
+                 {output("overall", {integer("n", 0, 1'000'000), integer("ages", 0, 1'000'000), decimal("mean_age", 2),
+                                     decimal("income", 2), integer("oldest", 0, 120)}),
+                  output("by_region", {category("region", {"north", "south", "east"}), integer("n", 0, 1'000'000),
+                                       integer("incomes", 0, 1'000'000), decimal("mean_income", 2),
+                                       decimal("median_age", 1), integer("youngest", 0, 120), integer("ages", 0, 1'000'000),
+                                       integer("missing", 0, 1'000'000), decimal("sd_income", 2)}),
+                  output("by_hours", {integer("hours", 1, 80), integer("n", 0, 1'000'000), decimal("income", 2)}),
+                  output("by_sex", {category("sex", {"unknown", "f", "m"}), integer("n", 0, 1'000'000),
+                                    decimal("tax", 2)}),
+                  output("answered", {integer("age", 0, 120), decimal("income", 2)})},
+                 "-- missing values: aggregates skip them (COUNT(x) against COUNT(*)), conditions follow SQL's\n"
+                 "-- three-valued logic (WHERE keeps what is true), on masks and sorted, over a join and in rows\n"
+                 "INSERT INTO overall SELECT COUNT(*) AS n, COUNT(age) AS ages, AVG(age) AS mean_age,\n"
+                 "  SUM(income) AS income, MAX(age) AS oldest FROM survey WHERE employed OR age > 60;\n"
+                 "INSERT INTO by_region SELECT region, COUNT(*) AS n, COUNT(income) AS incomes,\n"
+                 "  AVG(income) AS mean_income, MEDIAN(age) AS median_age, MIN(age) AS youngest,\n"
+                 "  COUNT(DISTINCT age) AS ages, SUM(CASE WHEN income IS NULL THEN 1 ELSE 0 END) AS missing,\n"
+                 "  STDDEV_SAMP(income) AS sd_income FROM survey WHERE NOT (age < 18 AND employed)\n"
+                 "GROUP BY region HAVING COUNT(*) >= 2;\n"
+                 "INSERT INTO by_hours SELECT hours, COUNT(income) AS n, SUM(income * 2) AS income FROM survey\n"
+                 "WHERE age NOT BETWEEN 30 AND 40 OR age IS NULL GROUP BY hours;\n"
+                 "INSERT INTO by_sex SELECT CASE WHEN survey.sex IS NULL THEN 'unknown' WHEN survey.sex = 'f' THEN 'f' ELSE 'm' END\n"
+                 "  AS sex, COUNT(*) AS n, SUM(persons.income - survey.income) AS tax FROM survey\n"
+                 "JOIN persons ON survey.id = persons.id WHERE survey.age IN (20, 30, 40, 50) OR survey.age > 90\n"
+                 "GROUP BY sex;\n"
+                 "INSERT INTO answered SELECT age, income FROM survey WHERE age IS NOT NULL AND income IS NOT NULL\n"
+                 "  AND CASE WHEN employed THEN 1 ELSE 0 END = 0;",
+                 {{"survey", "CHECK age >= 0; CHECK COUNT(age) <= COUNT(*);"}},
+                 {"by_region.sd_income"}});
   all.push_back({"group_by_rollup",
                  {persons(), jobs(), employers()},
                  {output("cells", {category("region", {"north", "south", "east", "_T"}), category("sex", {"f", "m", "_T"}),

@@ -47,6 +47,8 @@ inline bool within_fixed_point_bound(std::int64_t expected, std::int64_t got) {
 using clear_table = std::vector<std::vector<word>>;  // columns of encoded values
 
 inline word random_value(const column_schema& c, std::mt19937_64& rng) {
+  if (c.nullable && rng() % 4 == 0)
+    return null_word;  // a quarter missing
   switch (c.type) {
     case column_type::boolean:
       return rng() % 2;

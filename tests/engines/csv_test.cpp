@@ -370,3 +370,16 @@ BOOST_AUTO_TEST_CASE(conf_rule_names_the_rule_of_each_withheld_code) {
                   "c,,C,\"DOMINANCE(turnover, 2) <= 85\"\n"
                   "d,5,F,\n");
 }
+
+BOOST_AUTO_TEST_CASE(an_empty_field_is_null_where_the_column_is_declared_null) {
+  const auto s = table("survey", {key("id"), nullable(integer("age", 0, 120)), nullable(category("region", {"n", "s"})),
+                                  decimal("income", 2, 0, 1'000'000)});
+  auto t = parse_csv("id,age,region,income\na,,n,10.00\nb,41,,0\nc, ,s,1\n", s);
+  BOOST_TEST_REQUIRE(t.ok(), why(t));
+  BOOST_TEST(t->columns[1] == (std::vector<word>{null_word, 41, null_word}), boost::test_tools::per_element());
+  BOOST_TEST(t->columns[2] == (std::vector<word>{0, null_word, 1}), boost::test_tools::per_element());
+  // Not declared NULL: the place and the reason, never the value.
+  BOOST_TEST(failure("id,age,region,income\na,3,n,\n", s)
+             == "line 2, column 4 (income): the value is missing (an empty field); every row needs a "
+                "value here, or declare the column NULL where values may be missing");
+}

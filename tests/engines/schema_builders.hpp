@@ -68,6 +68,12 @@ inline column_schema unique(column_schema c) {
 }
 
 /// A table of at most `max_rows` rows.
+/// `c` declared NULL: its values may be missing.
+inline column_schema nullable(column_schema c) {
+  c.nullable = true;
+  return c;
+}
+
 inline table_schema table(std::string name, std::vector<column_schema> columns,
                           std::uint64_t max_rows = 1000) {
   return table_schema{std::move(name), std::move(columns), max_rows};

@@ -30,6 +30,12 @@ std::vector<table_schema> make_schemas() {
                  {col("amount", column_type::integer), col("rate", column_type::decimal, {}, {}, 12)},
                  50});
   out.push_back({"links", {col("id", column_type::key), col("weight", column_type::integer, -5, 5)}, 100});
+  // Columns declared NULL: an empty field is missing, -2^63 is refused.
+  auto amount = col("amount", column_type::integer);
+  amount.nullable = true;
+  auto region = col("region", column_type::category, {}, {}, 0, {"a", "b"});
+  region.nullable = true;
+  out.push_back({"survey", {amount, region}, 100});
   return out;
 }
 

@@ -23,6 +23,13 @@ column_schema region() {
   return col("region", column_type::category, {}, {}, 0, {"North", "South", "East"});
 }
 
+/// A column declared NULL.
+column_schema score() {
+  auto c = col("score", column_type::integer, 0, 100);
+  c.nullable = true;
+  return c;
+}
+
 std::vector<table_schema> inputs() {
   std::vector<std::string> values;
   for (int i = 0; i < 20; ++i)
@@ -32,7 +39,7 @@ std::vector<table_schema> inputs() {
             col("income", column_type::decimal, 0, 10'000'000'000, 2), region(),
             col("employed", column_type::boolean), col("weight", column_type::integer, 1, 100'000),
             col("hours", column_type::integer),
-            col("balance", column_type::decimal, -1'000'000, 1'000'000, 2)},
+            col("balance", column_type::decimal, -1'000'000, 1'000'000, 2), score()},
            1'000'000},
           {"incomes",
            {col("id", column_type::key), col("amount", column_type::integer, 0, 1'000'000),

@@ -208,6 +208,13 @@ BOOST_AUTO_TEST_CASE(create_table_reads_every_type_and_constraint) {
   BOOST_REQUIRE(out);
   BOOST_CHECK(out->columns[0].min().empty() && out->columns[0].max().empty());
   BOOST_CHECK_EQUAL(parse_create_table("CREATE TABLE o (m DECIMAL(3, 3))", "f", 1, 1, true)->columns[0].max(), "0.999");
+  // NULL: values may be missing; NOT NULL, the default, may be written.
+  auto gaps = parse_create_table("CREATE TABLE s (a INTEGER NULL, b BOOLEAN NOT NULL, c DECIMAL(5, 2) RANGE [0, 1] NULL,\n"
+                                 "  d CATEGORY ('x', 'y') not null)", "f", 1, 1, true);
+  BOOST_REQUIRE_MESSAGE(gaps, why(gaps));
+  BOOST_CHECK(gaps->columns[0].nullable() && !gaps->columns[1].nullable());
+  BOOST_CHECK(gaps->columns[2].nullable() && gaps->columns[2].max() == "1");
+  BOOST_CHECK(!gaps->columns[3].nullable());
 
   auto error = [](const std::string& sql) {
     auto r = parse_create_table(sql, "f", 3, 7, true);
@@ -237,7 +244,11 @@ BOOST_AUTO_TEST_CASE(create_table_reads_every_type_and_constraint) {
   BOOST_CHECK(error("CREATE TABLE t (a DECIMAL(0))").find("at least one digit") != std::string::npos);
   BOOST_CHECK(error("CREATE TABLE t (a DECIMAL)").find("DECIMAL(p, s)") != std::string::npos);
   BOOST_CHECK(error("CREATE TABLE t (a KEY) extra").find("nothing may follow") != std::string::npos);
-  BOOST_CHECK(error("CREATE TABLE t (a KEY NOT NULL)").find("RANGE [min, max] and UNIQUE") != std::string::npos);
+  BOOST_CHECK(error("CREATE TABLE t (a KEY PRIMARY)").find("RANGE [min, max], UNIQUE, NULL and NOT NULL") != std::string::npos);
+  BOOST_CHECK(error("CREATE TABLE t (a INTEGER NULL NULL)").find("a constraint may be given once") != std::string::npos);
+  BOOST_CHECK(error("CREATE TABLE t (a INTEGER NOT NULL NULL)").find("a constraint may be given once") != std::string::npos);
+  BOOST_CHECK_EQUAL(error("CREATE TABLE t (a INTEGER NOT)"),
+                    "f:3:36: expected NULL after NOT (NOT NULL: the column always has a value), found `)`");
   BOOST_CHECK(error("CREATE TABLE t a KEY").find("expected '('") != std::string::npos);
   BOOST_CHECK(error("TABLE t (a KEY)").find("expected CREATE") != std::string::npos);
   BOOST_CHECK(error("CREATE TABLE t (a KEY,)").find("expected a column name, found `)`") != std::string::npos);

@@ -141,6 +141,9 @@ result<void> validate(const table_schema& schema) {
       return bad("column `" + c.name + "`: only integers and decimals declare a range");
     if (c.min && c.max && *c.min > *c.max)
       return bad("column `" + c.name + "`: range minimum is above its maximum");
+    if (c.nullable && (c.unique || c.type == column_type::key))
+      return bad("column `" + c.name + "` is " + (c.unique ? "UNIQUE" : "a key") + " and declared NULL, but "
+                 "keys and UNIQUE columns always have a value (they are what joins compare); drop NULL from it");
     if (c.unique && c.type != column_type::integer && c.type != column_type::key)
       return bad("column `" + c.name + "` is " + std::string{to_string(c.type)}
                  + " and declared UNIQUE, but only integer and key columns can be (they are what "
@@ -156,12 +159,20 @@ result<word> encode_value(const column_schema& col, std::string_view raw) {
   auto bad = [&](std::string why) -> error {
     return fail(errc::malformed_input, "column `" + col.name + "`: the value " + why);
   };
+  if (text.empty() && col.nullable)
+    return null_word;  // missing: NULL
+  if (text.empty() && col.type != column_type::key)
+    return bad("is missing (an empty field); every row needs a value here, or declare the column NULL where "
+               "values may be missing");
   switch (col.type) {
     case column_type::integer:
     case column_type::decimal: {
       auto v = parse_scaled(text, col.type == column_type::decimal ? col.scale : 0, col.name);
       if (!v)
         return std::move(v).err();
+      if (col.nullable && static_cast<word>(*v) == null_word)
+        return bad("is -2^63, which a column declared NULL keeps for a missing value; leave the field empty "
+                   "for a missing value");
       if ((col.min && *v < *col.min) || (col.max && *v > *col.max))
         return bad("is outside the declared range");
       return static_cast<word>(*v);
@@ -244,6 +255,8 @@ std::string decode_wide(const column_schema& col, word hi, word mid, word lo) {
 }
 
 std::string decode_value(const column_schema& col, word value) {
+  if (col.nullable && value == null_word)
+    return {};  // missing: an empty field
   auto v = static_cast<std::int64_t>(value);
   switch (col.type) {
     case column_type::integer:

@@ -51,6 +51,7 @@ result<table_schema> schema_of(const std::string& key,
     col.scale = c.scale();
     col.domain.assign(c.domain().begin(), c.domain().end());
     col.unique = c.unique();
+    col.nullable = c.nullable();
     auto lo = bound_of(col, c.min(), "minimum");
     if (!lo)
       return std::move(lo).err();

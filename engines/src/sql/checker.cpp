@@ -207,6 +207,7 @@ void check_union(select_stmt& s, const program_impl& prog) {
     for (std::size_t i = 0; i < other.columns.size(); ++i) {
       auto& c = s.united.columns[i];
       const auto& o = other.columns[i];
+      c.nullable = c.nullable || o.nullable;  // missing in any input: may be missing in the union
       if (!c.min || !c.max || !o.min || !o.max) {
         c.min.reset();
         c.max.reset();
@@ -332,8 +333,15 @@ void check_statement(select_stmt& s, program_impl& prog, std::string_view source
   sc.aggregated = s.aggregated;
   sc.group_by = &s.group_by;
   sc.clause = "the select list";
-  for (auto& item : s.items)
+  if (!s.aggregated && s.where)
+    sc.kept_present = required_present(*s.where);  // rows only: aggregates read every row
+  for (auto& item : s.items) {
     check_expr(*item.value, sc, false);
+    if (!s.aggregated)
+      refuse_nullable(*item.value, source, "a row of `" + s.output + "`",
+                      "keep only the rows that have it (WHERE " + quote(*item.value, source)
+                        + " IS NOT NULL), or aggregate it (aggregates skip missing values)");
+  }
   for (const auto& item : s.items)
     collect_aggregates(*item.value, s.aggregates);
   check_dominance(s, sc);

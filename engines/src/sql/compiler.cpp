@@ -44,6 +44,8 @@ void expr_features(const expr& e, std::vector<std::string>& used) {
     used.emplace_back("division");
   if (e.kind == expr_kind::width_bucket)
     used.emplace_back("width_bucket");
+  if (e.kind == expr_kind::is_null || (e.kind == expr_kind::column && e.nullable))
+    used.emplace_back("null");
   if (e.kind == expr_kind::aggregate)
     used.emplace_back(e.distinct ? "aggregate.count_distinct" : aggregate_feature(e.agg));
   for (const auto& a : e.args)
@@ -282,6 +284,7 @@ std::vector<std::string> all_features() {
           "division",
           "round",
           "width_bucket",
+          "null",
           "aggregate.count",
           "aggregate.count_distinct",
           "aggregate.sum",

@@ -33,6 +33,12 @@ secret comparison(backend& b, const expr& e, const frame& f) {
   }
 }
 
+/// A comparison's 0/1 result, made 0 where an operand is missing (unknown is not true).
+secret known(backend& b, const expr& e, const frame& f, secret result) {
+  auto p = presence(b, e, f);
+  return p ? b.mul(result, *p) : result;
+}
+
 secret binary(backend& b, const expr& e, const frame& f) {
   switch (e.op) {
     case binary_op::add: return b.add(operand(b, e, 0, f), operand(b, e, 1, f));
@@ -55,7 +61,7 @@ secret binary(backend& b, const expr& e, const frame& f) {
       auto y = evaluate(b, *e.args[1], f);
       return b.sub(b.add(x, y), b.mul(x, y));
     }
-    default: return comparison(b, e, f);
+    default: return known(b, e, f, comparison(b, e, f));
   }
 }
 
@@ -68,7 +74,7 @@ secret between(backend& b, const expr& e, const frame& f) {
   auto below = slice(outside, 0, f.n);
   auto above = slice(outside, f.n, f.n);
   auto inside = b.mul(logical_not(b, below), logical_not(b, above));
-  return e.negated ? logical_not(b, inside) : inside;
+  return known(b, e, f, e.negated ? logical_not(b, inside) : inside);
 }
 
 secret in_list(backend& b, const expr& e, const frame& f) {
@@ -83,7 +89,7 @@ secret in_list(backend& b, const expr& e, const frame& f) {
   auto any = b.constant(0, f.n);
   for (std::size_t k = 0; k < e.codes.size(); ++k)
     any = b.add(any, slice(hits, k * f.n, f.n));
-  return e.negated ? logical_not(b, any) : any;
+  return known(b, e, f, e.negated ? logical_not(b, any) : any);
 }
 
 secret case_when(backend& b, const expr& e, const frame& f) {
@@ -110,9 +116,20 @@ secret evaluate(backend& b, const expr& e, const frame& f) {
     case expr_kind::column:
       if (f.group_columns != nullptr)
         return f.group_columns->at(e.column);
-      return (*f.columns)[e.column];
+      return e.nullable ? filled_column(b, e, f) : (*f.columns)[e.column];
     case expr_kind::negate: return b.mul_public(evaluate(b, *e.args[0], f), static_cast<word>(-1));
-    case expr_kind::logic_not: return logical_not(b, evaluate(b, *e.args[0], f));
+    case expr_kind::logic_not: {
+      // True where the operand is false: p - T (1 - T when it is never unknown).
+      auto p = presence(b, *e.args[0], f);
+      auto t = evaluate(b, *e.args[0], f);
+      return p ? b.sub(*p, t) : logical_not(b, t);
+    }
+    case expr_kind::is_null: {
+      auto p = presence(b, *e.args[0], f);
+      if (!p)
+        return b.constant(e.negated ? 1 : 0, f.n);
+      return e.negated ? *p : logical_not(b, *p);
+    }
     case expr_kind::binary: return binary(b, e, f);
     case expr_kind::between: return between(b, e, f);
     case expr_kind::in_list: return in_list(b, e, f);
@@ -218,6 +235,57 @@ kernels::wide_secret wide_aggregate(backend& b, const expr& e, const kernels::gr
 
 } // namespace
 
+namespace {
+
+/// Aggregate `e` over the rows `rows` (its `columns`, n of them) grouped by `by` (none: every row,
+/// publicly); `ones` the masks of every row once an aggregate has made them.
+secret one_aggregate(backend& b, const expr* e, const frame& rows, const std::vector<secret>& columns, std::size_t n,
+                     const std::optional<kernels::grouping>& by, secret& ones) {
+  // A column read in place: as stored, unless missing values were replaced (presence).
+  auto column = [&](const expr& arg) -> const secret& {
+    return arg.nullable ? filled_column(b, arg, rows) : columns[arg.column];
+  };
+  if (e->wide) {
+    // The three words in one secret, high first: the select item writes them as three columns.
+    if (!by && ones.size() != n)
+      ones = b.constant(1, n);
+    const auto& group = by ? *by : kernels::grouping{ones, 1};
+    // A plain column is read in place, without a copy.
+    std::vector<secret> computed(e->args.size());
+    std::vector<const secret*> args;
+    for (std::size_t i = 0; i < e->args.size(); ++i) {
+      const auto& arg = *e->args[i];
+      if (arg.kind != expr_kind::column)
+        computed[i] = evaluate(b, arg, rows);
+      args.push_back(arg.kind == expr_kind::column ? &column(arg) : &computed[i]);
+    }
+    auto v = wide_aggregate(b, *e, group, *args[0], *args.back());
+    return concat({&v.hi, &v.mid, &v.lo});
+  }
+  if (e->exact_avg) {
+    if (!by && ones.size() != n)
+      ones = b.constant(1, n);
+    const auto& arg = *e->args[0];
+    secret computed;
+    if (arg.kind != expr_kind::column)
+      computed = evaluate(b, arg, rows);
+    const auto& x = arg.kind == expr_kind::column ? column(arg) : computed;
+    return kernels::avg_rounded(b, by ? *by : kernels::grouping{ones, 1}, x, e->wide_mul, e->wide_div);
+  }
+  if (!by && e->agg == kernels::aggregate::count && !e->distinct)
+    return b.constant(static_cast<word>(n), 1);
+  if (!by && e->agg == kernels::aggregate::sum) {
+    // Local: a plain column is summed in place, without a copy.
+    const auto& arg = *e->args[0];
+    return arg.kind == expr_kind::column ? b.sum(column(arg)) : b.sum(evaluate(b, arg, rows));
+  }
+  if (!by && ones.size() != n)
+    ones = b.constant(1, n);
+  return aggregate_of(b, *e, by ? *by : kernels::grouping{ones, 1}, rows);
+}
+
+} // namespace
+
 std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const expr*>& aggs,
                                              const std::vector<secret>& columns, std::size_t n,
                                              const std::optional<kernels::grouping>& by) {
@@ -227,49 +295,35 @@ std::map<const expr*, secret> run_aggregates(backend& b, const std::vector<const
   rows.columns = &columns;
   secret ones;  // the masks of "every row", made only if an aggregate needs them
   for (const auto* e : aggs) {
-    if (e->wide) {
-      // The three words in one secret, high first: the select item writes them as three columns.
-      if (!by && ones.size() != n)
-        ones = b.constant(1, n);
-      const auto& group = by ? *by : kernels::grouping{ones, 1};
-      // A plain column is read in place, without a copy.
-      std::vector<secret> computed(e->args.size());
-      std::vector<const secret*> args;
-      for (std::size_t i = 0; i < e->args.size(); ++i) {
-        const auto& arg = *e->args[i];
-        if (arg.kind != expr_kind::column)
-          computed[i] = evaluate(b, arg, rows);
-        args.push_back(arg.kind == expr_kind::column ? &columns[arg.column] : &computed[i]);
-      }
-      auto v = wide_aggregate(b, *e, group, *args[0], *args.back());
-      out.emplace(e, concat({&v.hi, &v.mid, &v.lo}));
+    // SQL: an aggregate skips the rows where an argument is missing. Those rows leave its grouping:
+    // the masks times the presence flags (one multiplication per group and row), or the sorted
+    // rows' filter times them.
+    std::optional<secret> present;
+    for (const auto& a : e->args)
+      if (auto p = presence(b, *a, rows))
+        present = present ? b.mul(*present, *p) : std::move(*p);
+    if (!present) {
+      out.emplace(e, one_aggregate(b, e, rows, columns, n, by, ones));
       continue;
     }
-    if (e->exact_avg) {
-      if (!by && ones.size() != n)
-        ones = b.constant(1, n);
-      const auto& arg = *e->args[0];
-      secret computed;
-      if (arg.kind != expr_kind::column)
-        computed = evaluate(b, arg, rows);
-      const auto& x = arg.kind == expr_kind::column ? columns[arg.column] : computed;
-      out.emplace(e, kernels::avg_rounded(b, by ? *by : kernels::grouping{ones, 1}, x, e->wide_mul, e->wide_div));
-      continue;
+    secret masks;
+    kernels::sorted_groups sorted;
+    std::optional<kernels::grouping> restricted;
+    if (by && by->sorted() != nullptr) {
+      const auto& s = *by->sorted();
+      sorted.groups = s.groups;
+      sorted.filter = b.mul(s.filter, *present);
+      sorted.anchor = s.anchor;
+      restricted.emplace(sorted);
+    } else if (by) {
+      std::vector<const secret*> tiled(by->groups(), &*present);
+      masks = b.mul(*by->masks(), concat(tiled));
+      restricted.emplace(masks, by->groups());
+    } else {
+      masks = std::move(*present);
+      restricted.emplace(masks, 1);
     }
-    if (!by && e->agg == kernels::aggregate::count && !e->distinct) {
-      out.emplace(e, b.constant(static_cast<word>(n), 1));
-      continue;
-    }
-    if (!by && e->agg == kernels::aggregate::sum) {
-      // Local: a plain column is summed in place, without a copy.
-      const auto& arg = *e->args[0];
-      out.emplace(e, arg.kind == expr_kind::column ? b.sum(columns[arg.column])
-                                                   : b.sum(evaluate(b, arg, rows)));
-      continue;
-    }
-    if (!by && ones.size() != n)
-      ones = b.constant(1, n);
-    out.emplace(e, aggregate_of(b, *e, by ? *by : kernels::grouping{ones, 1}, rows));
+    out.emplace(e, one_aggregate(b, e, rows, columns, n, restricted, ones));
   }
   return out;
 }

@@ -55,9 +55,12 @@ secret run_quality(backend& b, const quality_program& q, const secret_table& t) 
       frame rows;
       rows.n = t.rows;
       rows.columns = &t.columns;
-      // Every input row counts, so the rows failing the check number n - sum(holds) (local).
+      // Every input row counts, so the rows failing the check number n - sum(holds) (local). As in
+      // SQL, a check fails only where it is false: where it is unknown (a missing value), it holds.
       auto holds = evaluate(b, *c, rows);
-      bad = b.add(bad, b.sub(b.constant(static_cast<word>(t.rows), 1), b.sum(holds)));
+      auto known = presence(b, *c, rows);
+      bad = b.add(bad, known ? b.sub(b.sum(*known), b.sum(holds))
+                             : b.sub(b.constant(static_cast<word>(t.rows), 1), b.sum(holds)));
       continue;
     }
     auto results = run_aggregates(b, aggs, t.columns, t.rows, std::nullopt);
@@ -362,7 +365,10 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
   // Rows per group: a COUNT(*) of the select list has them already (over sorted groups another
   // count would cost a shuffle); n (public) when every row counts.
   auto counted = std::find_if(s.aggregates.begin(), s.aggregates.end(),
-                              [](const expr* e) { return e->agg == kernels::aggregate::count && !e->distinct; });
+                              [](const expr* e) {
+                                return e->agg == kernels::aggregate::count && !e->distinct
+                                       && (e->args.empty() || !e->args[0]->nullable);  // COUNT(x) skips missing x
+                              });
   auto counts = counted != s.aggregates.end() ? results.at(*counted)
                 : by                          ? kernels::count(b, *by)
                                               : b.constant(static_cast<word>(table.rows), groups);

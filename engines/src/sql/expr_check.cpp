@@ -506,6 +506,8 @@ void check_column(expr& e, const scope& sc, bool in_aggregate) {
   }
   if (key != nullptr)
     rolled_type(e, *key);
+  e.nullable = col->nullable && key == nullptr
+               && std::find(sc.kept_present.begin(), sc.kept_present.end(), e.column) == sc.kept_present.end();
 }
 
 } // namespace
@@ -630,8 +632,10 @@ void check_expr(expr& e, const scope& sc, bool in_aggregate) {
     case expr_kind::case_when: check_case(e, sc); break;
     case expr_kind::round: check_round(e, sc); break;
     case expr_kind::width_bucket: check_width_bucket(e, sc); break;
+    case expr_kind::is_null: check_is_null(e); break;
     case expr_kind::aggregate: break;
   }
+  mark_nullable(e, sc.source);
 }
 
 bool has_aggregate(const expr& e) {

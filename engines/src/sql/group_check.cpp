@@ -241,9 +241,14 @@ void check_group_by(select_stmt& s, const scope& sc) {
       for (std::size_t j = 0; j < i; ++j)
         if (exprs[j] == nullptr && s.group_by[j].column == g.column)
           throw sql_error(g.pos, "`" + g.name + "` appears twice in GROUP BY");
+      if (col->nullable)
+        throw sql_error(g.pos, "GROUP BY `" + g.name + "`: it is declared NULL (its values may be missing), and a "
+                                 "group needs a value; recode it with a CASE that names the missing ones (CASE WHEN "
+                                 + g.name + " IS NULL THEN 'unknown' ...)");
       std::tie(size, low) = column_domain(g, *col);
     } else {
       check_expr(*exprs[i], rows, false);
+      refuse_nullable(*exprs[i], sc.source, "GROUP BY", "recode the missing values with a CASE (WHEN ... IS NULL THEN ...)");
       g.value = exprs[i];
       size = expression_domain(g, sc.source);
     }

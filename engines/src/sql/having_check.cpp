@@ -21,6 +21,7 @@ void check_dominance(select_stmt& s, const scope& sc) {
   rows.clause = "HAVING";
   check_expr(x, rows, true);  // a row value, as an aggregate's argument
   d.text = "DOMINANCE(" + written + ", " + std::to_string(d.n) + ") <= " + std::to_string(d.p);
+  refuse_nullable(x, sc.source, d.text, "give DOMINANCE a column declared without NULL");
   if (x.type.kind != value_kind::number)
     throw sql_error(x.pos, "DOMINANCE needs a number (each contributor's magnitude, such as turnover), but " + written
                              + " is " + describe(x.type));

@@ -125,6 +125,10 @@ std::size_t resolve_on(join_step& j, const scope& sc, const table_schema& right,
     throw sql_error(j.right.pos, "`" + right.name + "` has no column `" + j.right.name + "`"
                                    + suggestion(j.right.name, column_names(right)));
   j.right.column = static_cast<std::size_t>(rc - right.columns.data());
+  for (const auto& [c, at] : {std::pair{lc, &j.left}, std::pair{rc, &j.right}})
+    if (c->nullable)
+      throw sql_error(at->pos, "`" + at->name + "` is declared NULL (its values may be missing), but a join compares "
+                                 "keys, which a row always has; join on a key or integer column without NULL");
   std::size_t t = sc.tables.size() - 1;
   while (sc.tables[t].offset > j.left.column)
     --t;

@@ -75,6 +75,18 @@ expr_ptr parser::comparison() {
       auto p = next().pos;
       return binary(op, p, std::move(l), additive());
     }
+  if (at_keyword("IS")) {
+    // x IS [NOT] NULL: whether a value is missing.
+    auto e = node(expr_kind::is_null, l->pos);
+    e->op_pos = next().pos;
+    e->negated = accept_keyword("NOT");
+    if (!at_keyword("NULL"))
+      expected("NULL after IS" + std::string{e->negated ? " NOT" : ""} + " (x IS NULL, x IS NOT NULL)");
+    next();
+    e->args.push_back(std::move(l));
+    e->end = prev_end();
+    return e;
+  }
   bool negated = false;
   if (at_keyword("NOT") && (at_keyword("BETWEEN", 1) || at_keyword("IN", 1))) {
     next();

@@ -41,7 +41,14 @@ struct column_schema {
   /// Declared UNIQUE: every value occurs at most once among the input's rows (checked at upload),
   /// so a join on it may repeat the other side's key. Integer and key input columns only.
   bool unique = false;
+  /// Declared NULL: a value may be missing (an empty CSV field), encoded as null_word; the
+  /// algorithm treats it as SQL's NULL (docs/task-language.md §3.2). Not on keys nor with UNIQUE.
+  bool nullable = false;
 };
+
+/// The encoding of a missing value (NULL) of a nullable column: -2^63, outside every declared range
+/// (and refused as a value of a nullable unbounded integer).
+inline constexpr word null_word = word{1} << 63;
 
 /// A named input or output table.
 struct table_schema {
@@ -61,11 +68,13 @@ result<void> validate(const table_schema& schema);
 
 /// Encodes one clear CSV field for `col`; malformed_input "column `name`: the value <reason>" (not a
 /// number, too many decimals, out of the declared range, not in the domain, a key that is empty,
-/// holds a NUL byte or is not UTF-8 ...). The message never quotes the value.
+/// holds a NUL byte or is not UTF-8 ...). The message never quotes the value. An empty field of a
+/// nullable column is null_word (missing); of any other column, refused.
 result<word> encode_value(const column_schema& col, std::string_view text);
 
 /// The clear text of an encoded value (decimal with exactly `scale` digits after the point,
-/// "true"/"false", the category's name, "#<hex>" for a key).
+/// "true"/"false", the category's name, "#<hex>" for a key; empty for null_word in a nullable
+/// column).
 std::string decode_value(const column_schema& col, word value);
 
 /// How an output marks the cells its confidentiality rule withholds (SDMX's CONF_STATUS: "F" free,

@@ -135,6 +135,7 @@ enum class expr_kind {
   aggregate,  ///< args: the aggregated row expressions (none for COUNT(*))
   round,      ///< ROUND(value, digits): args: value; `number` the digits
   width_bucket,  ///< WIDTH_BUCKET(x, low, high, n): args: x, then the constants low, high, n
+  is_null,    ///< x IS NULL (`negated`: IS NOT NULL): args: x
 };
 
 /// Binary operators.
@@ -171,6 +172,10 @@ struct expr {
   bool group_key = false;
 
   // Filled by the checker.
+  /// The value may be NULL (SQL's missing value): it reads a column declared NULL through operators
+  /// that give NULL for a NULL operand (docs/task-language.md §3.2). For a condition: it may be
+  /// unknown, neither true nor false.
+  bool nullable = false;
   value_type type;              ///< the value's type and scale
   interval range;               ///< proven bounds of the encoded value
   std::size_t column = 0;       ///< column: index in the (joined) row

@@ -81,6 +81,9 @@ struct scope {
   bool aggregated = false;                ///< columns outside aggregates must be group columns
   const std::vector<group_key>* group_by = nullptr;  ///< the GROUP BY keys, if aggregated
   std::string clause;                     ///< "WHERE", "the select list", "CHECK" for messages
+  /// Columns declared NULL that WHERE keeps present (`x IS NOT NULL` joined to it by AND): in a
+  /// select list of rows, where WHERE has dropped every other row, they are never missing.
+  std::vector<std::size_t> kept_present;
 };
 
 /// Resolves a (possibly qualified) column in `sc`; throws with a suggestion if unknown or
@@ -105,6 +108,25 @@ void check_case(expr& e, const scope& sc);
 /// Checks WIDTH_BUCKET(x, low, high, n) whose arguments are checked: constant bounds low < high, a
 /// whole n from 1 to 1000, and x a number; plans its computation (e.bucket) and proves it.
 void check_width_bucket(expr& e, const scope& sc);
+
+// -- missing values (null_check.cpp) ---------------------------------------------------------------
+
+/// Types `x IS [NOT] NULL`: a condition, never unknown.
+void check_is_null(expr& e);
+
+/// Sets e.nullable once its operands are checked: a column's declaration; a CASE's results; any
+/// other operator's operands (NULL in, NULL out, or unknown for a condition); never for constants,
+/// aggregates (they skip missing values) and IS [NOT] NULL. Refuses a BETWEEN bound that may be
+/// missing.
+void mark_nullable(expr& e, std::string_view source);
+
+/// The columns that condition `where` (checked) requires present: `x IS NOT NULL` at its top or in
+/// a chain of ANDs.
+std::vector<std::size_t> required_present(const expr& where);
+
+/// Throws at `e` if it may be missing: `where` (e.g. "GROUP BY") has no place for it; `instead`
+/// says what to write.
+void refuse_nullable(const expr& e, std::string_view source, const std::string& where, const std::string& instead);
 
 /// Checks COUNT(DISTINCT x) (its argument unchecked): x a key column, a category, a boolean or a
 /// bounded whole number, counted over at most sc.max_rows rows.

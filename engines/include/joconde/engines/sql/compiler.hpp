@@ -70,7 +70,8 @@ private:
 /// (GROUP BY ROLLUP: margins and totals, with secondary suppression under HAVING), "join",
 /// "join.one_to_many", "join.several", "join.union", "union", "having" (any HAVING rule, and so the
 /// published column), "having.dominance" (the dominance rule), "order_by_limit", "case",
-/// "width_bucket", "aggregate.count", "aggregate.count_distinct", ..., "aggregate.wide" (an
+/// "width_bucket", "null" (missing values: a column declared NULL read where it may be missing, or
+/// IS [NOT] NULL), "aggregate.count", "aggregate.count_distinct", ..., "aggregate.wide" (an
 /// aggregate computed beyond the 64-bit ring), "quality_check").
 std::vector<std::string> all_features();
 

@@ -19,10 +19,27 @@ struct frame {
   const std::vector<secret>* columns = nullptr;             ///< row level: the (joined) columns
   const std::map<std::size_t, secret>* group_columns = nullptr;  ///< group level: group codes
   const std::map<const expr*, secret>* aggregates = nullptr;     ///< group level: results
+  /// Row level, per column declared NULL that an expression read: whether each row has a value,
+  /// and the values with a missing one replaced by the column's lowest (column_present).
+  mutable std::map<std::size_t, secret> present;
+  mutable std::map<std::size_t, secret> filled;
 };
 
-/// The value of `e` for every row or group of `f`, in the encoding the checker chose.
+/// The value of `e` for every row or group of `f`, in the encoding the checker chose. A condition
+/// that may be unknown (e.nullable) gives 1 where it is true, 0 where it is false or unknown (SQL:
+/// WHERE, CASE WHEN and the join of conditions by AND keep only what is true); a value that may
+/// be missing gives a value in its proved range where it is (presence says where).
 secret evaluate(backend& b, const expr& e, const frame& f);
+
+/// Where `e` has a value over `f` (docs/task-language.md §3.2): 0/1 per row (for a condition, 1
+/// where it is true or false, 0 where unknown), or nothing when it always has one (!e.nullable).
+/// One equality per column declared NULL that it reads (once per frame), and for AND, OR, CASE and
+/// products of operands a few multiplications.
+std::optional<secret> presence(backend& b, const expr& e, const frame& f);
+
+/// The value of column `e` (declared NULL) over the rows of `f`, a missing one replaced by the
+/// lowest of its range (0 without one): one multiplication, once per frame.
+const secret& filled_column(backend& b, const expr& e, const frame& f);
 
 /// Runs every aggregate of `aggs` over the rows `columns` (length n) grouped by `by` (one-hot masks
 /// of G * n, or n rows sorted by group); none means one group of every row, publicly (COUNT is then
