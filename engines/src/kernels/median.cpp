@@ -36,9 +36,9 @@ unsigned median_row_bits(std::uint64_t max_rows) {
   return static_cast<unsigned>(std::bit_width(std::max<std::uint64_t>(max_rows, 1)));
 }
 
-secret order_statistics(backend& b, const secret& masks, std::size_t groups, const secret& x, std::int64_t lo,
+secret order_statistics(backend& b, const secret& masks, std::size_t groups, const secret& x_raw, std::int64_t lo,
                         std::int64_t hi, const secret& at) {
-  const auto n = x.size();
+  const auto n = x_raw.size();
   const auto g = groups;
   expect_size("order_statistics", "masks", masks, groups * n);
   if (g == 0 || at.size() % g != 0)
@@ -54,6 +54,9 @@ secret order_statistics(backend& b, const secret& masks, std::size_t groups, con
     code = b.add(code, b.mul_public(m, static_cast<word>(j)));
     counts = b.add(counts, m);
   }
+  // A row that counts has x in [lo, hi]; one that does not (filtered, a join's unmatched row)
+  // may hold anything, which must not reach the sort key: x := lo + counts (x - lo), one mul.
+  const auto x = b.add_public(b.mul(counts, b.add_public(x_raw, w(-lo))), w(lo));
   // The sort key (code, x 2^r + row): distinct, so the sort reveals nothing but n. In one word,
   // (code 2^v + x - lo) 2^r + row, where that stays below 2^60; else two.
   const auto r = median_row_bits(n);

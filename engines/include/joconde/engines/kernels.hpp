@@ -303,7 +303,8 @@ unsigned median_row_bits(std::uint64_t max_rows);
 
 /// Twice the median of x per group (so exact: the sum of the two middle values, or twice the
 /// middle one), over one-hot masks (groups x n, filtered rows 0 in every mask); 0 for an empty
-/// group; x in [lo, hi], where check_range(median, ...) accepts (|x| 2^median_row_bits(n) < 2^61).
+/// group; x in [lo, hi] on the rows that count, where check_range(median, ...) accepts (|x|
+/// 2^median_row_bits(n) < 2^61); the other rows may hold anything (they become lo, one mul).
 /// The rows are sorted by sort_distinct on the distinct key (group, x 2^r + row), in one word
 /// ((group 2^v + x - lo) 2^r + row, v the bits of hi - lo) where that fits 60 bits, else two
 /// (nothing but n is revealed); the ranks of the rows that count are local prefix sums, and each
