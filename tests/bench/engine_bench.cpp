@@ -288,6 +288,24 @@ void add_sql_figures(std::vector<figure>& out) {
   out.push_back(sql_figure("topk_1e6", million, 1,
                            bench_program("INSERT INTO o SELECT c, x FROM a ORDER BY x DESC LIMIT 10;",
                                          {bench_table("a", million)}, bench_output("o", {"c", "x"}, false))));
+  // GROUP BY ROLLUP: ten categories by two bands of x, with their margins and the grand total (31
+  // groups over the rows taken three times), under HAVING with the secondary suppression.
+  auto rolled = bench_output("o", {"g", "band", "n", "s"}, true);
+  rolled.columns[0].domain.push_back("_T");
+  rolled.columns[1].type = column_type::category;
+  rolled.columns[1].domain = {"low", "high", "_T"};
+  out.push_back(sql_figure("rollup_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT g, CASE WHEN x < 500000 THEN 'low' ELSE 'high' END AS band,\n"
+                                         "  COUNT(*) AS n, SUM(x) AS s FROM a GROUP BY ROLLUP(g, band) HAVING COUNT(*) >= 10;",
+                                         {bench_table("a", million)}, rolled)));
+  // Missing values: groupby10_1e6 with x declared NULL (the cost does not depend on how many are
+  // missing), COUNT(x) and AVG(x) over the present ones, and a three-valued WHERE.
+  auto gaps = bench_table("a", million);
+  gaps.columns[1].nullable = true;
+  out.push_back(sql_figure("nulls_groupby10_1e6", million, 1,
+                           bench_program("INSERT INTO o SELECT g, COUNT(x) AS n, AVG(x) AS m FROM a\n"
+                                         "WHERE x > 1000 OR c > 10 GROUP BY g;",
+                                         {gaps}, bench_output("o", {"g", "n", "m"}, true, {"m"}))));
   // SUM and AVG beyond the ring: x declared up to 10^14 (cents of 10^12 EUR), so both run in two
   // limbs (the values themselves are bench_tables' below 10^6: the cost does not depend on them).
   auto amounts = bench_table("a", 10 * million);

@@ -246,7 +246,17 @@ void choose_grouping(select_stmt& s) {
   // ROLLUP groups every row once per level of margins.
   const double n = static_cast<double>(s.max_rows) * static_cast<double>(s.rollup ? s.group_by.size() + 1 : 1);
   const double g = static_cast<double>(s.groups);
-  const double masks = (g - 1) * n;
+  // ROLLUP's masks compare each level's copy with that level's groups only (rollup_masks).
+  double masks = (g - 1) * n;
+  if (s.rollup) {
+    masks = 0;
+    double level = 1;
+    for (std::size_t l = 0; l <= s.group_by.size(); ++l) {
+      masks += (level - 1) * static_cast<double>(s.max_rows);
+      if (l < s.group_by.size())
+        level *= static_cast<double>(s.group_sizes[l]);
+    }
+  }
   const double sort = 1.4 * (n + g) * std::log2(n + g + 1);
   const bool masks_fit = g * n <= static_cast<double>(max_mask_elements);
   s.sorted_grouping = !masks_fit || masks > sort;

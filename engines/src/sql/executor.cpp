@@ -308,6 +308,8 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
     secret combined;
     if (s.rollup) {
+      if (!s.sorted_grouping)
+        masks = rollup_masks(b, s, table, filter);
       auto copies = rollup_rows(b, s, table, used, filter);
       combined = std::move(copies.codes);
       filter = copies.table.valid;
@@ -335,7 +337,8 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
       rows_in = sorted->rows();
       by.emplace(*sorted);
     } else {
-      masks = kernels::group_masks(b, combined, groups, filter);
+      if (!s.rollup)
+        masks = kernels::group_masks(b, combined, groups, filter);
       by.emplace(*masks, groups);
     }
     group_columns = s.rollup ? rollup_group_codes(b, s) : group_codes(b, s);

@@ -8,9 +8,11 @@
 // and the group of the prefix (c_0 .. c_(l-1)), its other keys `_T`, is
 // sum_(i<l) c_i S_(i+1) + S_l - 1.
 
+#include "joconde/engines/kernels.hpp"
 #include "joconde/engines/secret_ops.hpp"
 #include "joconde/engines/sql/evaluate.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace joconde::engines::sql {
@@ -100,6 +102,36 @@ rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t,
       std::fill(copies.begin(), copies.end(), &t.columns[j]);
       out.table.columns[j] = concat(copies);
     }
+  return out;
+}
+
+secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, const secret& filter) {
+  const auto keys = s.group_by.size();
+  const auto sizes = subtree_sizes(s);
+  const auto n = t.rows;
+  const auto all = n * (keys + 1);
+  auto out = b.constant(0, s.groups * all);
+  // Level l's masks over its own G_l = d_0 ... d_(l-1) groups (the prefix's mixed-radix code),
+  // placed at the copy l of each of its groups; every other copy of a group stays 0.
+  auto code = b.constant(0, n);
+  std::size_t level_groups = 1;
+  for (std::size_t l = 0; l <= keys; ++l) {
+    if (l > 0) {
+      code = b.add(b.mul_public(code, static_cast<word>(s.group_sizes[l - 1])), group_key_code(b, s, t, l - 1));
+      level_groups *= s.group_sizes[l - 1];
+    }
+    auto masks = kernels::group_masks(b, code, level_groups, filter);
+    for (std::size_t j = 0; j < level_groups; ++j) {
+      // Prefix j's digits, the last key fastest, give its group sum c_i S_(i+1) + S_l - 1.
+      std::size_t group = sizes[l] - 1;
+      for (std::size_t i = l, rest = j; i-- > 0; rest /= s.group_sizes[i])
+        group += (rest % s.group_sizes[i]) * sizes[i + 1];
+      const auto to = group * all + l * n;
+      std::copy_n(masks.a.begin() + static_cast<std::ptrdiff_t>(j * n), n, out.a.begin() + static_cast<std::ptrdiff_t>(to));
+      if (!out.b.empty())
+        std::copy_n(masks.b.begin() + static_cast<std::ptrdiff_t>(j * n), n, out.b.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+  }
   return out;
 }
 

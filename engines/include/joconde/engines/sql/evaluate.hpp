@@ -98,6 +98,12 @@ struct rolled_rows {
 rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
                         const secret& filter);
 
+/// The one-hot masks of `s`'s ROLLUP groups over rollup_rows' copies of `t` (whose filter is
+/// `filter`), G x (L + 1) n: each level's copy compared only with that level's groups (G_l = d_0
+/// ... d_(l-1) of them: sum over l of (G_l - 1) n equalities, instead of (G - 1) (L + 1) n), the
+/// other copies of a group 0.
+secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, const secret& filter);
+
 /// The group columns of `s`'s ROLLUP groups: for each key, its code in each group (as
 /// group_codes), a key a margin adds over written as its size (the rolled value `_T`).
 std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s);
