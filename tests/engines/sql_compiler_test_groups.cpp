@@ -60,16 +60,8 @@ struct refused {
 };
 
 void check_refusals(const std::vector<refused>& cases) {
-  for (const auto& c : cases) {
-    auto r = sql::compile(c.source, inputs(), {c.o});
-    BOOST_TEST_CONTEXT(c.source) {
-      BOOST_TEST_REQUIRE(!r);
-      BOOST_TEST((r.err().code == errc::compile_error));
-      BOOST_TEST(r.err().message.rfind(place(c.source, c.where), 0) == 0,
-                 r.err().message << "; expected at " << place(c.source, c.where));
-      BOOST_TEST(r.err().message.find(c.phrase) != std::string::npos, r.err().message << "; expected " << c.phrase);
-    }
-  }
+  for (const auto& c : cases)
+    expect_refused(sql::compile(c.source, inputs(), {c.o}), c.source, c.where, c.phrase);
 }
 
 const sql::select_stmt& only_statement(const sql::program& p) {

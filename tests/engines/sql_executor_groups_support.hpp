@@ -24,7 +24,7 @@ namespace joconde::test::groups {
 using namespace joconde::engines;
 
 using i64 = std::int64_t;
-using rows_of = std::vector<std::vector<i64>>;  // each row: its written columns, then its valid flag
+using rows_of = expected_rows;  // each row: its written columns, then its valid flag
 
 /// One row of `t`.
 struct person {
@@ -74,26 +74,14 @@ inline bool uses(const sql::program& p, const std::string& feature) {
   return std::find(p.features().begin(), p.features().end(), feature) != p.features().end();
 }
 
-/// Runs `p` on both engines; each must write `expected` to every output named there.
+/// Runs `p` on both engines over the table; each must write `expected` to every output named there.
 inline void check(const sql::program& p, const std::map<std::string, rows_of>& expected) {
-  for (const auto& [engine, outputs] : run_both(p, {{"t", data()}, {"jobs", jobs}}))
-    for (const auto& [name, rows] : expected)
-      BOOST_TEST_CONTEXT(engine << ", " << name) {
-        const auto& o = outputs.at(name);
-        rows_of got(o.valid.size());
-        for (std::size_t r = 0; r < o.valid.size(); ++r) {
-          for (const auto& c : o.columns)
-            got[r].push_back(static_cast<i64>(c[r]));
-          got[r].push_back(static_cast<i64>(o.valid[r]));
-        }
-        BOOST_TEST(got == rows, "got " << rows_text(got) << "\nexpected " << rows_text(rows));
-      }
+  expect_rows(p, {{"t", data()}, {"jobs", jobs}}, expected);
 }
 
 /// a / d (d > 0) rounded half away from zero, as published values are.
 inline i64 round_div(i64 a, i64 d) {
-  const i64 m = (2 * (a < 0 ? -a : a) + d) / (2 * d);
-  return a < 0 ? -m : m;
+  return round_half_away(a, d);
 }
 
 inline i64 band_of(const person& p) {

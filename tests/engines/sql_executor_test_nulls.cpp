@@ -28,7 +28,7 @@ namespace {
 
 using i64 = std::int64_t;
 using maybe = std::optional<i64>;
-using rows_of = std::vector<std::vector<i64>>;  // each row: its written columns, then its valid flag
+using rows_of = expected_rows;  // each row: its written columns, then its valid flag
 
 /// One answer: age, income (cents) and employed may be missing.
 struct answer {
@@ -74,26 +74,9 @@ sql::program compiled(const std::string& source, std::vector<table_schema> outpu
   return r.value();
 }
 
-/// Runs `p` on both engines; each must write `expected` to every output named there.
+/// Runs `p` on both engines over the survey; each must write `expected` to every output named there.
 void check(const sql::program& p, const std::map<std::string, rows_of>& expected) {
-  for (const auto& [engine, outputs] : run_both(p, {{"s", data()}}))
-    for (const auto& [name, rows] : expected)
-      BOOST_TEST_CONTEXT(engine << ", " << name) {
-        const auto& o = outputs.at(name);
-        rows_of got(o.valid.size());
-        for (std::size_t r = 0; r < o.valid.size(); ++r) {
-          for (const auto& c : o.columns)
-            got[r].push_back(static_cast<i64>(c[r]));
-          got[r].push_back(static_cast<i64>(o.valid[r]));
-        }
-        BOOST_TEST(got == rows, "got " << rows_text(got) << "\nexpected " << rows_text(rows));
-      }
-}
-
-/// a / d (d > 0) rounded half away from zero, as published values are.
-i64 round_div(i64 a, i64 d) {
-  const i64 m = (2 * (a < 0 ? -a : a) + d) / (2 * d);
-  return a < 0 ? -m : m;
+  expect_rows(p, {{"s", data()}}, expected);
 }
 
 // SQL's three-valued logic: nullopt is unknown.
@@ -164,7 +147,7 @@ BOOST_AUTO_TEST_CASE(aggregates_skip_missing_values) {
     std::sort(ages.begin(), ages.end());
     const auto m = ages.size();
     const i64 median = m % 2 == 1 ? ages[m / 2] * 10 : (ages[m / 2 - 1] + ages[m / 2]) * 5;
-    by_region.push_back({r, n, incomes, total, round_div(total, incomes), youngest, oldest, median,
+    by_region.push_back({r, n, incomes, total, round_half_away(total, incomes), youngest, oldest, median,
                          static_cast<i64>(kinds.size()), no_age, per_hour, 1});
   }
   i64 ages = 0, sum_age = 0, both = 0;
@@ -188,7 +171,7 @@ BOOST_AUTO_TEST_CASE(aggregates_skip_missing_values) {
         }
       const auto& all = outputs.at("overall");
       BOOST_TEST(static_cast<i64>(all.columns[0][0]) == ages);
-      BOOST_TEST(static_cast<i64>(all.columns[1][0]) == round_div(sum_age * 100, ages));
+      BOOST_TEST(static_cast<i64>(all.columns[1][0]) == round_half_away(sum_age * 100, ages));
       BOOST_TEST(static_cast<i64>(all.columns[2][0]) == both);
       BOOST_TEST(ages < static_cast<i64>(answers.size()));  // some ages are missing
     }

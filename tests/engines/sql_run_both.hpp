@@ -126,4 +126,31 @@ inline std::map<std::string, clear_outputs> run_both(const engines::sql::program
   return out;
 }
 
+/// Rows as the tests write them: each row's written columns, then its valid flag.
+using expected_rows = std::vector<std::vector<std::int64_t>>;
+
+/// Runs `p` over `d` on both engines; each must write `expected` to every output named there,
+/// row by row and in order.
+inline void expect_rows(const engines::sql::program& p, const std::map<std::string, clear_table>& d,
+                        const std::map<std::string, expected_rows>& expected) {
+  for (const auto& [engine, outputs] : run_both(p, d))
+    for (const auto& [name, rows] : expected)
+      BOOST_TEST_CONTEXT(engine << ", " << name) {
+        const auto& o = outputs.at(name);
+        expected_rows got(o.valid.size());
+        for (std::size_t r = 0; r < o.valid.size(); ++r) {
+          for (const auto& c : o.columns)
+            got[r].push_back(static_cast<std::int64_t>(c[r]));
+          got[r].push_back(static_cast<std::int64_t>(o.valid[r]));
+        }
+        BOOST_TEST(got == rows, "got " << rows_text(got) << "\nexpected " << rows_text(rows));
+      }
+}
+
+/// a / d (d > 0) rounded half away from zero, as published values are.
+inline std::int64_t round_half_away(std::int64_t a, std::int64_t d) {
+  const std::int64_t m = (2 * (a < 0 ? -a : a) + d) / (2 * d);
+  return a < 0 ? -m : m;
+}
+
 } // namespace joconde::test
