@@ -7,6 +7,7 @@
 #include "sql_executor_groups_support.hpp"
 
 #include "joconde/engines/csv.hpp"
+#include "joconde/engines/sql/ast.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -185,12 +186,30 @@ BOOST_AUTO_TEST_CASE(rollup_of_a_case_by_sorting_and_its_csv_marks_secondary_cel
   // 40 groups over the rows taken four times would not fit).
   auto p = compiled("INSERT INTO o SELECT CASE WHEN age < 30 THEN 'young' WHEN age < 60 THEN 'middle' ELSE 'old' END\n"
                     "  AS band, region, sex, COUNT(*) AS n, SUM(income) AS total FROM t\n"
-                    "GROUP BY ROLLUP(band, region, sex) HAVING COUNT(*) >= 2;",
+                    "GROUP BY ROLLUP(band, region, sex) HAVING COUNT(*) >= 2;\n"
+                    "INSERT INTO d SELECT CASE WHEN age < 30 THEN 'young' WHEN age < 60 THEN 'middle' ELSE 'old' END\n"
+                    "  AS band, region, COUNT(DISTINCT sex) AS sexes FROM t GROUP BY ROLLUP(band, region);",
                     {table("o", {category("band", {"young", "middle", "old", "_T"}), category("region", rolled_regions),
-                                 category("sex", {"f", "m", "_T"}), integer("n", 0, 0), decimal("total", 2, 0, 0)})},
+                                 category("sex", {"f", "m", "_T"}), integer("n", 0, 0), decimal("total", 2, 0, 0)}),
+                     table("d", {category("band", {"young", "middle", "old", "_T"}), category("region", rolled_regions),
+                                 integer("sexes", 0, 0)})},
                     1'000'000);
   BOOST_TEST(uses(p, "group_by.sorted"));
   BOOST_TEST(uses(p, "group_by.expression"));
+  // `o` sorts the rows once, its margins runs of cells; `d` (COUNT(DISTINCT)) the rows once per
+  // level.
+  BOOST_TEST(p.impl().statements.at(0).rollup_spans);
+  BOOST_TEST(!p.impl().statements.at(1).rollup_spans);
+  BOOST_TEST(p.impl().statements.at(1).sorted_grouping);
+  rows_of distinct;
+  for (const auto& g : rollup_cells({3, 4}, [](const person& q, std::size_t k) { return k == 0 ? band_of(q) : q.region; })) {
+    std::vector<i64> sexes;
+    for (const auto* q : g.rows)
+      if (std::find(sexes.begin(), sexes.end(), q->sex) == sexes.end())
+        sexes.push_back(q->sex);
+    distinct.push_back(g.rows.empty() ? std::vector<i64>(4, 0)
+                                      : std::vector<i64>{g.key[0], g.key[1], static_cast<i64>(sexes.size()), 1});
+  }
   const auto cells = rollup_cells({3, 4, 2}, [](const person& q, std::size_t k) {
     return k == 0 ? band_of(q) : k == 1 ? q.region : q.sex;
   });
@@ -205,7 +224,7 @@ BOOST_AUTO_TEST_CASE(rollup_of_a_case_by_sorting_and_its_csv_marks_secondary_cel
     expected.push_back(n == 0 ? std::vector<i64>(7, 0)
                               : std::vector<i64>{key[0], key[1], key[2], shown * n, shown * income_of(cells[g]), code[g], 1});
   }
-  check(p, {{"o", expected}});
+  check(p, {{"o", expected}, {"d", distinct}});
   // As the analyst's CSV writes it: `_T` for a margin's keys, D and the secondary rule for code 3.
   std::vector<std::vector<word>> columns(6);
   for (const auto& row : expected)

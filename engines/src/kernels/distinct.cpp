@@ -37,6 +37,8 @@ distinct_rows rows_of_grouping(backend& b, const grouping& by, std::size_t n) {
   distinct_rows r;
   const auto groups = by.groups();
   if (const auto* s = by.sorted()) {
+    if (!s->spans.empty())
+      size_error("count_distinct", "sorted groups with spans of codes (a value may repeat across its codes)");
     // A sorted row's group: the number of anchors before it.
     r.filter = s->filter;
     r.anchor = s->anchor;

@@ -127,13 +127,21 @@ std::vector<secret> sorted_differences(backend& b, const sorted_groups& s, std::
     columns.push_back(&c);
   b.shuffle(columns);
   auto at = anchors_by_rank(b, shuffled[0], shuffled[1], s.groups);
+  // The runs of codes summed, f..l: each code alone, or the spans. With P_g, the sum over codes
+  // 0..g, read at the g-th anchor and put after a 0 (P_(-1)), a run's sum is P_l - P_(f-1).
+  std::vector<std::size_t> after_last(s.outputs());
+  std::vector<std::size_t> first(s.outputs());
+  for (std::size_t j = 0; j < first.size(); ++j) {
+    first[j] = s.spans.empty() ? j : s.spans[j].first;
+    after_last[j] = (s.spans.empty() ? j : s.spans[j].second) + 1;
+    if (first[j] >= after_last[j] || after_last[j] > s.groups)
+      size_error("sorted_sums", "a span of codes outside 0.." + std::to_string(s.groups - 1));
+  }
   std::vector<secret> out;
   for (std::size_t i = 2; i < shuffled.size(); ++i) {
-    // P_g, the sum over groups 0..g, at the g-th anchor; the sum of group g is P_g - P_(g-1).
-    auto upto = gather(shuffled[i], at);
-    auto before = b.constant(0, 1);
-    append(before, slice(upto, 0, s.groups - 1));
-    out.push_back(b.sub(upto, before));
+    auto upto = b.constant(0, 1);
+    append(upto, gather(shuffled[i], at));
+    out.push_back(b.sub(gather(upto, after_last), gather(upto, first)));
   }
   return out;
 }

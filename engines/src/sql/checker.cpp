@@ -257,9 +257,21 @@ void choose_grouping(select_stmt& s) {
         level *= static_cast<double>(s.group_sizes[l]);
     }
   }
-  const double sort = 1.4 * (n + g) * std::log2(n + g + 1);
+  // ROLLUP sorted: the rows once by cell, the margins runs of cells (sorted_groups::spans), unless
+  // COUNT(DISTINCT x), which needs the rows once per level (a value may repeat across cells).
+  const bool distinct = std::any_of(s.aggregates.begin(), s.aggregates.end(), [](const expr* e) { return e->distinct; });
+  double sorted_n = n;
+  double sorted_g = g;
+  if (s.rollup && !distinct) {
+    sorted_n = static_cast<double>(s.max_rows);
+    sorted_g = 1;
+    for (auto size : s.group_sizes)
+      sorted_g *= static_cast<double>(size);
+  }
+  const double sort = 1.4 * (sorted_n + sorted_g) * std::log2(sorted_n + sorted_g + 1);
   const bool masks_fit = g * n <= static_cast<double>(max_mask_elements);
   s.sorted_grouping = !masks_fit || masks > sort;
+  s.rollup_spans = s.rollup && !distinct && s.sorted_grouping;
   const bool extremum = std::any_of(s.aggregates.begin(), s.aggregates.end(), [](const expr* e) {
     return e->agg == kernels::aggregate::min || e->agg == kernels::aggregate::max
            || e->agg == kernels::aggregate::median || e->agg == kernels::aggregate::percentile_cont

@@ -307,16 +307,18 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
   if (!s.group_by.empty()) {
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
     secret combined;
-    if (s.rollup) {
+    if (s.rollup && !s.rollup_spans) {
       if (!s.sorted_grouping)
         masks = rollup_masks(b, s, table, filter);
       auto copies = rollup_rows(b, s, table, used, filter);
       combined = std::move(copies.codes);
       filter = copies.table.valid;
       rolled = std::move(copies.table);
-      // The aggregates and HAVING's rules read the copies.
+      // The aggregates and HAVING's rules read the copies (and not what WHERE found of the rows).
       rows.n = rolled->rows;
       rows.columns = &rolled->columns;
+      rows.present.clear();
+      rows.filled.clear();
       columns = &rolled->columns;
       rows_in = rolled->rows;
     } else {
@@ -331,7 +333,17 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
       // Only the columns the statement reads are sorted; the others stay empty.
       std::vector<std::size_t> from;
       auto read = read_columns(source, used, 0, from);
-      sorted = kernels::sort_by_group(b, combined, groups, filter, read.columns);
+      // ROLLUP by spans: the rows sorted once by cell (`combined` is then the cell code); every
+      // group's sums are those of its run of cells.
+      std::size_t codes = groups;
+      if (s.rollup_spans) {
+        codes = 1;
+        for (auto size : s.group_sizes)
+          codes *= size;
+      }
+      sorted = kernels::sort_by_group(b, combined, codes, filter, read.columns);
+      if (s.rollup_spans)
+        sorted->spans = rollup_spans(s);
       sorted->columns = spread(sorted->columns, from, source.columns.size());
       columns = &sorted->columns;
       rows_in = sorted->rows();

@@ -135,6 +135,25 @@ secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, con
   return out;
 }
 
+std::vector<std::pair<std::size_t, std::size_t>> rollup_spans(const select_stmt& s) {
+  const auto keys = s.group_by.size();
+  // cells[i]: the cells under a prefix of i keys, d_i ... d_(L-1).
+  std::vector<std::size_t> cells(keys + 1, 1);
+  for (std::size_t i = keys; i-- > 0;)
+    cells[i] = s.group_sizes[i] * cells[i + 1];
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  // Depth first, as the groups: the prefix's cells (its mixed-radix index p among the prefixes of
+  // its length) are p cells[i] .. (p + 1) cells[i] - 1, after those of its values.
+  auto walk = [&](auto& self, std::size_t i, std::size_t p) -> void {
+    if (i < keys)
+      for (std::size_t c = 0; c < s.group_sizes[i]; ++c)
+        self(self, i + 1, p * s.group_sizes[i] + c);
+    out.emplace_back(p * cells[i], (p + 1) * cells[i] - 1);
+  };
+  walk(walk, 0, 0);
+  return out;
+}
+
 std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s) {
   const auto keys = s.group_by.size();
   std::vector<std::vector<word>> codes(keys);

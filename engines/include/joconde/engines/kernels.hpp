@@ -218,9 +218,15 @@ struct sorted_groups {
   secret filter;                ///< per sorted row: 1 where a row passes the filter, 0 on anchors
   secret anchor;                ///< per sorted row: 1 on each group's anchor (after its rows)
   std::vector<secret> columns;  ///< the columns given, sorted (anchors hold copies of row 0's values)
+  /// Groups made of runs of consecutive codes (a ROLLUP's cells and margins): group j is codes
+  /// spans[j].first .. spans[j].second, inclusive, and the sums per group are those of the runs
+  /// (local additions of the codes' sums). Empty: the groups are the G codes.
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
 
   /// n + G: the sorted rows, anchors included.
   std::size_t rows() const noexcept { return filter.size(); }
+  /// The groups the sums are per: spans.size(), or G.
+  std::size_t outputs() const noexcept { return spans.empty() ? groups : spans.size(); }
 };
 
 /// Sorts the n rows of `columns` by their group code `codes` (each in 0..groups-1, a precondition;
@@ -244,7 +250,7 @@ std::vector<secret> sorted_sums(backend& b, const sorted_groups& s, const std::v
 class grouping {
 public:
   grouping(const secret& masks, std::size_t groups) noexcept : masks_{&masks}, groups_{groups} {}
-  explicit grouping(const sorted_groups& sorted) noexcept : sorted_{&sorted}, groups_{sorted.groups} {}
+  explicit grouping(const sorted_groups& sorted) noexcept : sorted_{&sorted}, groups_{sorted.outputs()} {}
 
   std::size_t groups() const noexcept { return groups_; }
   /// The masks, or nullptr for sorted rows.

@@ -319,6 +319,9 @@ struct select_stmt {
   /// margins) down to the grand total, the keys left out written as `_T` (rollup_total).
   bool rollup = false;
   position rollup_pos;               ///< the ROLLUP keyword
+  /// ROLLUP formed by sorting the rows once by cell, each margin a run of consecutive cells
+  /// (kernels::sorted_groups::spans), rather than by the rows taken once per level (checker).
+  bool rollup_spans = false;
   std::vector<std::size_t> group_sizes;  ///< domain size of each GROUP BY key
   /// Encoded value of code 0 of each GROUP BY key: 0 for a category (or a CASE, WIDTH_BUCKET), the
   /// declared minimum for an integer column (its codes are value - minimum).

@@ -104,6 +104,11 @@ rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t,
 /// other copies of a group 0.
 secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, const secret& filter);
 
+/// The cells of each of `s`'s ROLLUP groups, depth first, as runs of cell codes (the keys' codes
+/// in mixed radix, the first key slowest): one cell for a cell, all the cells under a prefix for
+/// its margin (kernels::sorted_groups::spans).
+std::vector<std::pair<std::size_t, std::size_t>> rollup_spans(const select_stmt& s);
+
 /// The group columns of `s`'s ROLLUP groups: for each key, its code in each group (as
 /// group_codes), a key a margin adds over written as its size (the rolled value `_T`).
 std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s);
