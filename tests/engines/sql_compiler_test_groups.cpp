@@ -312,7 +312,8 @@ BOOST_AUTO_TEST_CASE(rollup_refusals_name_the_key_and_what_to_write) {
     {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(region, WIDTH_BUCKET(age, 0, 100, 4));",
      rolled({"n"}), "WIDTH_BUCKET", "`WIDTH_BUCKET(age, 0, 100, 4)` gives"},
     {"INSERT INTO o SELECT region, COUNT(*) AS n FROM persons GROUP BY ROLLUP(region);", out({"region", "n"}),
-     "region,", "with other declared values"},
+     "region,", "with other declared values; the output must declare the same values in the same order: ('North', "
+     "'South', 'East', '_T'), `_T` last: what a GROUP BY ROLLUP margin writes for the keys it adds over"},
     {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY ROLLUP(CASE WHEN age < 30 THEN '_T' ELSE 'old' END);",
      rolled({"n"}), "CASE", "`CASE WHEN age < 30 THEN '_T' ELSE 'old' END` has a value `_T`"},
     {"INSERT INTO o SELECT COUNT(*) AS n FROM persons GROUP BY sex, ROLLUP(region);", rolled({"n"}), "ROLLUP",

@@ -146,9 +146,16 @@ void check_output_match(select_item& item, const column_schema& col, const table
     case column_type::category:
       if (t.kind != value_kind::category)
         mismatch("");
-      if (*t.domain != col.domain)
-        mismatch(" with other declared values; the output must declare the same values in the "
-                 "same order");
+      if (*t.domain != col.domain) {
+        std::string values;
+        for (const auto& v : *t.domain)
+          values += (values.empty() ? "'" : ", '") + v + "'";
+        mismatch(" with other declared values; the output must declare the same values in the same order: ("
+                 + values + ")"
+                 + (!t.domain->empty() && t.domain->back() == rollup_total
+                      ? ", `_T` last: what a GROUP BY ROLLUP margin writes for the keys it adds over"
+                      : ""));
+      }
       break;
     case column_type::key:
       throw sql_error(e.pos, "output column `" + col.name + "` of `" + out.name
