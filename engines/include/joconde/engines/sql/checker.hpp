@@ -94,6 +94,16 @@ std::size_t resolve(const scope& sc, const std::string& qualifier, const std::st
 /// Checks `e` and its children in place: names, types, scales, ranges, aggregates' placement.
 void check_expr(expr& e, const scope& sc, bool in_aggregate);
 
+/// Checks aggregate `e` (aggregate_check.cpp): refused inside another aggregate (`in_aggregate`);
+/// its arguments' types and ranges, and its result's type and proved range.
+void check_aggregate(expr& e, const scope& sc, bool in_aggregate);
+
+/// Whether `e` is a number (of any scale).
+bool number(const expr& e);
+
+/// a * b, with the magnitude capped at 2^100 (far beyond the ring, still far inside int128).
+int128 sat_mul(int128 a, int128 b);
+
 /// Sets e.factors so that the numeric args `idx` share one scale (the finest of theirs); returns it.
 value_type align(expr& e, const std::vector<std::size_t>& idx);
 
