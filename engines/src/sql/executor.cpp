@@ -306,14 +306,18 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
   std::optional<secret_table> rolled;  // GROUP BY ROLLUP: the rows once per level of margins
   if (!s.group_by.empty()) {
     auto filter = where ? std::move(*where) : b.constant(1, table.rows);
+    std::vector<secret> code;  // each key's code per row
+    for (std::size_t i = 0; i < s.group_by.size(); ++i)
+      code.push_back(group_key_code(b, s, table, i));
     secret combined;
     if (s.rollup && !s.rollup_spans) {
-      if (!s.sorted_grouping)
-        masks = rollup_masks(b, s, table, filter);
-      auto copies = rollup_rows(b, s, table, used, filter);
-      combined = std::move(copies.codes);
-      filter = copies.table.valid;
-      rolled = std::move(copies.table);
+      // The masks compare each copy with its level's groups; the sort needs each copy's group.
+      if (s.sorted_grouping)
+        combined = rollup_copy_codes(b, s, code);
+      else
+        masks = rollup_masks(b, s, code, filter);
+      rolled = rollup_rows(s, table, used, filter);
+      filter = rolled->valid;
       // The aggregates and HAVING's rules read the copies (and not what WHERE found of the rows).
       rows.n = rolled->rows;
       rows.columns = &rolled->columns;
@@ -322,9 +326,9 @@ secret_table select_rows(backend& b, const select_stmt& s, const std::map<std::s
       columns = &rolled->columns;
       rows_in = rolled->rows;
     } else {
-      combined = group_key_code(b, s, table, 0);
+      combined = code[0];
       for (std::size_t i = 1; i < s.group_by.size(); ++i)
-        combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), group_key_code(b, s, table, i));
+        combined = b.add(b.mul_public(combined, static_cast<word>(s.group_sizes[i])), code[i]);
     }
     const secret_table& source = rolled ? *rolled : table;
     if (s.sorted_grouping) {

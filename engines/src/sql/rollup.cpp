@@ -28,17 +28,26 @@ std::vector<std::size_t> subtree_sizes(const select_stmt& s) {
   return sizes;
 }
 
-/// sum_(i<l) c_i S_(i+1) for every prefix (c_0 .. c_(l-1)) of l keys, in group order.
-std::vector<std::size_t> prefix_bases(const select_stmt& s, const std::vector<std::size_t>& sizes, std::size_t l) {
-  std::vector<std::size_t> bases{0};
-  for (std::size_t i = 0; i < l; ++i) {
-    std::vector<std::size_t> next;
-    for (auto base : bases)
-      for (std::size_t c = 0; c < s.group_sizes[i]; ++c)
-        next.push_back(base + c * sizes[i + 1]);
-    bases = std::move(next);
-  }
-  return bases;
+/// The group of prefix p of l keys (p the mixed-radix index of (c_0 .. c_(l-1)), the last key
+/// fastest): sum_(i<l) c_i S_(i+1) + S_l - 1.
+std::size_t group_at(const select_stmt& s, const std::vector<std::size_t>& sizes, std::size_t l, std::size_t p) {
+  std::size_t group = sizes[l] - 1;
+  for (std::size_t i = l; i-- > 0; p /= s.group_sizes[i])
+    group += (p % s.group_sizes[i]) * sizes[i + 1];
+  return group;
+}
+
+/// Every group in group order, as (l, p): its prefix of l keys, p that prefix's mixed-radix index.
+std::vector<std::pair<std::size_t, std::size_t>> depth_first(const select_stmt& s) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  auto walk = [&](auto& self, std::size_t l, std::size_t p) -> void {
+    if (l < s.group_by.size())
+      for (std::size_t c = 0; c < s.group_sizes[l]; ++c)
+        self(self, l + 1, p * s.group_sizes[l] + c);
+    out.emplace_back(l, p);  // after the cells under it: a margin follows its cells
+  };
+  walk(walk, 0, 0);
+  return out;
 }
 
 /// x[index[k]] += z[k], share by share (local: shares of a sum are sums of shares).
@@ -76,57 +85,54 @@ secret block_minimum(backend& b, std::vector<secret> columns) {
 
 } // namespace
 
-rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
-                        const secret& filter) {
+secret_table rollup_rows(const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
+                         const secret& filter) {
+  const auto copies = s.group_by.size() + 1;
+  secret_table out;
+  std::vector<const secret*> parts(copies, &filter);
+  out.valid = concat(parts);
+  out.rows = t.rows * copies;
+  out.columns.resize(t.columns.size());
+  for (std::size_t j = 0; j < t.columns.size(); ++j)
+    if (used[j]) {
+      std::fill(parts.begin(), parts.end(), &t.columns[j]);
+      out.columns[j] = concat(parts);
+    }
+  return out;
+}
+
+secret rollup_copy_codes(backend& b, const select_stmt& s, const std::vector<secret>& code) {
   const auto keys = s.group_by.size();
   const auto sizes = subtree_sizes(s);
-  std::vector<secret> code;
-  for (std::size_t i = 0; i < keys; ++i)
-    code.push_back(group_key_code(b, s, t, i));
   // Level l: the rows' prefix of l keys (sum of c_i S_(i+1), local), then S_l - 1.
   std::vector<secret> levels;
-  auto prefix = b.constant(0, t.rows);
+  auto prefix = b.constant(0, code.empty() ? 0 : code[0].size());
   for (std::size_t l = 0; l <= keys; ++l) {
     if (l > 0)
       prefix = b.add(prefix, b.mul_public(code[l - 1], static_cast<word>(sizes[l])));
     levels.push_back(b.add_public(prefix, static_cast<word>(sizes[l] - 1)));
   }
-  rolled_rows out;
-  out.codes = concat(std::span<const secret>{levels});
-  std::vector<const secret*> copies(keys + 1, &filter);
-  out.table.valid = concat(copies);
-  out.table.rows = t.rows * (keys + 1);
-  out.table.columns.resize(t.columns.size());
-  for (std::size_t j = 0; j < t.columns.size(); ++j)
-    if (used[j]) {
-      std::fill(copies.begin(), copies.end(), &t.columns[j]);
-      out.table.columns[j] = concat(copies);
-    }
-  return out;
+  return concat(std::span<const secret>{levels});
 }
 
-secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, const secret& filter) {
+secret rollup_masks(backend& b, const select_stmt& s, const std::vector<secret>& code, const secret& filter) {
   const auto keys = s.group_by.size();
   const auto sizes = subtree_sizes(s);
-  const auto n = t.rows;
+  const auto n = filter.size();
   const auto all = n * (keys + 1);
   auto out = b.constant(0, s.groups * all);
   // Level l's masks over its own G_l = d_0 ... d_(l-1) groups (the prefix's mixed-radix code),
   // placed at the copy l of each of its groups; every other copy of a group stays 0.
-  auto code = b.constant(0, n);
+  auto prefix = b.constant(0, n);
   std::size_t level_groups = 1;
   for (std::size_t l = 0; l <= keys; ++l) {
     if (l > 0) {
-      code = b.add(b.mul_public(code, static_cast<word>(s.group_sizes[l - 1])), group_key_code(b, s, t, l - 1));
+      prefix = b.add(b.mul_public(prefix, static_cast<word>(s.group_sizes[l - 1])), code[l - 1]);
       level_groups *= s.group_sizes[l - 1];
     }
-    auto masks = kernels::group_masks(b, code, level_groups, filter);
+    auto masks = kernels::group_masks(b, prefix, level_groups, filter);
     for (std::size_t j = 0; j < level_groups; ++j) {
-      // Prefix j's digits, the last key fastest, give its group sum c_i S_(i+1) + S_l - 1.
-      std::size_t group = sizes[l] - 1;
-      for (std::size_t i = l, rest = j; i-- > 0; rest /= s.group_sizes[i])
-        group += (rest % s.group_sizes[i]) * sizes[i + 1];
-      const auto to = group * all + l * n;
+      const auto to = group_at(s, sizes, l, j) * all + l * n;
       std::copy_n(masks.a.begin() + static_cast<std::ptrdiff_t>(j * n), n, out.a.begin() + static_cast<std::ptrdiff_t>(to));
       if (!out.b.empty())
         std::copy_n(masks.b.begin() + static_cast<std::ptrdiff_t>(j * n), n, out.b.begin() + static_cast<std::ptrdiff_t>(to));
@@ -137,46 +143,36 @@ secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, con
 
 std::vector<std::pair<std::size_t, std::size_t>> rollup_spans(const select_stmt& s) {
   const auto keys = s.group_by.size();
-  // cells[i]: the cells under a prefix of i keys, d_i ... d_(L-1).
+  // cells[l]: the cells under a prefix of l keys, d_l ... d_(L-1); prefix p's are p cells[l] ..
+  // (p + 1) cells[l] - 1.
   std::vector<std::size_t> cells(keys + 1, 1);
   for (std::size_t i = keys; i-- > 0;)
     cells[i] = s.group_sizes[i] * cells[i + 1];
   std::vector<std::pair<std::size_t, std::size_t>> out;
-  // Depth first, as the groups: the prefix's cells (its mixed-radix index p among the prefixes of
-  // its length) are p cells[i] .. (p + 1) cells[i] - 1, after those of its values.
-  auto walk = [&](auto& self, std::size_t i, std::size_t p) -> void {
-    if (i < keys)
-      for (std::size_t c = 0; c < s.group_sizes[i]; ++c)
-        self(self, i + 1, p * s.group_sizes[i] + c);
-    out.emplace_back(p * cells[i], (p + 1) * cells[i] - 1);
-  };
-  walk(walk, 0, 0);
+  for (auto [l, p] : depth_first(s))
+    out.emplace_back(p * cells[l], (p + 1) * cells[l] - 1);
   return out;
 }
 
 std::map<std::size_t, secret> rollup_group_codes(backend& b, const select_stmt& s) {
   const auto keys = s.group_by.size();
   std::vector<std::vector<word>> codes(keys);
-  std::vector<word> prefix;
-  // Depth first: the cells under each value, then the prefix's own margin (its keys past it `_T`,
-  // code d_i: rolled's last value).
-  auto walk = [&](auto& self, std::size_t i) -> void {
-    if (i < keys)
-      for (std::size_t c = 0; c < s.group_sizes[i]; ++c) {
-        prefix.push_back(static_cast<word>(c));
-        self(self, i + 1);
-        prefix.pop_back();
+  for (auto [l, p] : depth_first(s)) {
+    // The prefix's digits, the last key fastest; a key past it is `_T`, code d_k (rolled's last).
+    std::vector<word> code(keys);
+    for (std::size_t k = keys; k-- > 0;) {
+      if (k >= l) {
+        code[k] = static_cast<word>(s.group_sizes[k]);
+        continue;
       }
-    for (std::size_t k = 0; k < keys; ++k) {
-      if (k < prefix.size()) {
-        const auto& g = s.group_by[k];
-        codes[k].push_back(g.values.empty() ? prefix[k] : static_cast<word>(g.values[prefix[k]]));
-      } else {
-        codes[k].push_back(static_cast<word>(s.group_sizes[k]));
-      }
+      const auto c = p % s.group_sizes[k];
+      p /= s.group_sizes[k];
+      const auto& g = s.group_by[k];
+      code[k] = g.values.empty() ? static_cast<word>(c) : static_cast<word>(g.values[c]);
     }
-  };
-  walk(walk, 0);
+    for (std::size_t k = 0; k < keys; ++k)
+      codes[k].push_back(code[k]);
+  }
   std::map<std::size_t, secret> out;
   for (std::size_t k = 0; k < keys; ++k)
     out[s.group_by[k].column] = b.constant(codes[k]);
@@ -195,15 +191,16 @@ void secondary_suppression(backend& b, const select_stmt& s, const secret& count
   // of fewest rows (the first of them on a tie) is withheld as well. That cell is the margin of the
   // next level's equation, so the levels go in order.
   for (std::size_t l = 0; l < keys; ++l) {
-    const auto bases = prefix_bases(s, sizes, l);
-    const auto parents = bases.size();
+    std::size_t parents = 1;  // the prefixes of l keys
+    for (std::size_t i = 0; i < l; ++i)
+      parents *= s.group_sizes[i];
     const auto m = s.group_sizes[l];
     std::vector<std::size_t> parent_at(parents);
     std::vector<std::size_t> child_at(parents * m);  // child j of every parent, j-major
     for (std::size_t p = 0; p < parents; ++p) {
-      parent_at[p] = bases[p] + sizes[l] - 1;
+      parent_at[p] = group_at(s, sizes, l, p);
       for (std::size_t j = 0; j < m; ++j)
-        child_at[j * parents + p] = bases[p] + j * sizes[l + 1] + sizes[l + 1] - 1;
+        child_at[j * parents + p] = group_at(s, sizes, l + 1, p * m + j);
     }
     auto held = gather(withheld, child_at);
     auto candidate = b.sub(gather(nonempty, child_at), held);

@@ -86,23 +86,21 @@ having_verdict having_rules(backend& b, const select_stmt& s, const secret& coun
 /// its declared minimum (local), an expression's group_code.
 secret group_key_code(backend& b, const select_stmt& s, const secret_table& t, std::size_t i);
 
-/// The rows GROUP BY ROLLUP groups (rollup.cpp): `t`'s rows once per level of margins, L + 1 times
-/// for L keys, and each copy's group code.
-struct rolled_rows {
-  secret_table table;  ///< the copies, level 0 (the grand total) first; valid the filter's copies
-  secret codes;        ///< each copy's group among the s.groups groups, depth first
-};
+/// The rows GROUP BY ROLLUP groups when it takes them once per level (rollup.cpp): `t`'s rows, whose
+/// filter is `filter`, L + 1 times for L keys, level 0 (the grand total) first, valid the filter's
+/// copies; only the columns `used` marks are copied (the others stay empty).
+secret_table rollup_rows(const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
+                         const secret& filter);
 
-/// `t`'s rows, whose filter is `filter`, once per level of `s`'s ROLLUP, with their group codes;
-/// only the columns `used` marks are copied (the others stay empty).
-rolled_rows rollup_rows(backend& b, const select_stmt& s, const secret_table& t, const std::vector<bool>& used,
-                        const secret& filter);
+/// The group of each of rollup_rows' copies among the s.groups groups (depth first), from the
+/// rows' key codes `code` (group_key_code of each key): local.
+secret rollup_copy_codes(backend& b, const select_stmt& s, const std::vector<secret>& code);
 
-/// The one-hot masks of `s`'s ROLLUP groups over rollup_rows' copies of `t` (whose filter is
-/// `filter`), G x (L + 1) n: each level's copy compared only with that level's groups (G_l = d_0
-/// ... d_(l-1) of them: sum over l of (G_l - 1) n equalities, instead of (G - 1) (L + 1) n), the
-/// other copies of a group 0.
-secret rollup_masks(backend& b, const select_stmt& s, const secret_table& t, const secret& filter);
+/// The one-hot masks of `s`'s ROLLUP groups over rollup_rows' copies of n rows whose filter is
+/// `filter` and key codes `code`, G x (L + 1) n: each level's copy compared only with that level's
+/// groups (G_l = d_0 ... d_(l-1) of them: sum over l of (G_l - 1) n equalities, instead of (G - 1)
+/// (L + 1) n), the other copies of a group 0.
+secret rollup_masks(backend& b, const select_stmt& s, const std::vector<secret>& code, const secret& filter);
 
 /// The cells of each of `s`'s ROLLUP groups, depth first, as runs of cell codes (the keys' codes
 /// in mixed radix, the first key slowest): one cell for a cell, all the cells under a prefix for
