@@ -8,6 +8,7 @@
 #include "schema_builders.hpp"
 #include "sql_run_both.hpp"
 
+#include <boost/multiprecision/cpp_int.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -217,18 +218,17 @@ BOOST_AUTO_TEST_CASE(beyond_the_ring_variances_and_covariances_are_exact_and_rou
         BOOST_TEST((wide_at(o, 1, k) == want_vp), static_cast<long double>(wide_at(o, 1, k)));
         BOOST_TEST((wide_at(o, 4, k) == want_cs), static_cast<long double>(wide_at(o, 4, k)));
         BOOST_TEST((wide_at(o, 7, k) == want_cp), static_cast<long double>(wide_at(o, 7, k)));
-        // STDDEV_POP within 2^-23 relative plus 3 units (of 10^-2 cents); REGR_R2 within 2^-20
-        // plus 2 units of 10^-6.
-        const auto sd = n == 0 ? 0.0L : std::sqrt(static_cast<real>(vv) / static_cast<real>(n * n));
-        const auto sp = static_cast<real>(wide_at(o, 10, k));
-        BOOST_TEST(std::fabs(sp - sd) <= 0x1p-23L * sd + 3, sp << " vs " << sd);
+        // STDDEV_POP in cents, sqrt(vv) / n rounded half up: the largest c with (2 c - 1)^2 n^2
+        // <= 4 vv; REGR_R2 10^6 cv^2 / (vv dw) rounded half up, 1 where w is constant, exactly.
+        using big = boost::multiprecision::cpp_int;
+        const big want_sp = n == 0 ? big{0} : (boost::multiprecision::sqrt(big{4 * vv} / big{n * n}) + 1) / 2;
+        BOOST_TEST((big{wide_at(o, 10, k)} == want_sp), static_cast<real>(wide_at(o, 10, k)) << " vs " << want_sp);
         const auto dw = n * s.syy - s.sy * s.sy;
-        const auto r2 = n < 2 || vv == 0 ? 0.0L
-                        : dw == 0        ? 1.0L
-                                         : static_cast<real>(cv) * static_cast<real>(cv)
-                                             / (static_cast<real>(vv) * static_cast<real>(dw));
-        const auto got_r2 = static_cast<real>(wide_at(o, 13, k));
-        BOOST_TEST(std::fabs(got_r2 - r2 * 1e6L) <= 0x1p-20L * 1e6L + 2, got_r2 << " vs " << r2 * 1e6L);
+        const big pq = big{vv} * big{dw};
+        const big want_r2 = n < 2 || vv == 0 ? big{0}
+                            : dw == 0        ? big{1'000'000}
+                                             : (2 * big{cv} * big{cv} * 1'000'000 + pq) / (2 * pq);
+        BOOST_TEST((big{wide_at(o, 13, k)} == want_r2), static_cast<real>(wide_at(o, 13, k)) << " vs " << want_r2);
       }
     // The ties of group a, as the comment says.
     BOOST_TEST((wide_at(o, 4, 0) == -2));

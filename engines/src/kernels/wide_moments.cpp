@@ -12,106 +12,16 @@
 // 16 bits chosen per group (the lowest that leaves less than 2^60), so sqrt works on at least 2^44
 // and its error stays relative.
 
-#include "wide.hpp"
+#include "bigint.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace joconde::engines::kernels {
 
 using namespace detail;
 
 namespace {
-
-constexpr unsigned half = 16;
-constexpr word half_radix = word{1} << half;
-
-/// Limbs of the numbers below: 192 bits hold V mul, below n^2 (w + 1)^2 mul < 2^188 where
-/// check_wide_range accepts, with room for the sign.
-constexpr std::size_t limb_count = 12;
-
-/// One signed integer per group in 16-bit limbs: value = sum limbs[i] 2^(16 i). Loose while
-/// being built (each limb any ring value below 2^61); canonical after normalise (every limb but
-/// the last in [0, 2^16), the last signed).
-struct bigint {
-  std::vector<secret> limbs;
-};
-
-bigint zeros(backend& b, std::size_t groups) {
-  bigint v;
-  for (std::size_t i = 0; i < limb_count; ++i)
-    v.limbs.push_back(b.constant(0, groups));
-  return v;
-}
-
-/// Adds x 2^(16 at + shift) (shift < 16) to v, loosely.
-void add_at(backend& b, bigint& v, const secret& x, std::size_t at, unsigned shift = 0) {
-  v.limbs[at] = b.add(v.limbs[at], shift == 0 ? x : b.mul_public(x, word{1} << shift));
-}
-
-/// Adds a wide value (hi 2^32 + lo) times 2^(16 at + shift), loosely.
-void add_wide(backend& b, bigint& v, const limb_pair& x, std::size_t at, unsigned shift = 0) {
-  add_at(b, v, x.lo, at, shift);
-  add_at(b, v, x.hi, at + 2, shift);
-}
-
-/// The canonical form, for a value below 2^191 in magnitude: carries from the lowest limb up, one
-/// exact split per limb, and the top limb reduced to its signed residue modulo 2^16 (a product
-/// keeps only the low limb_count limbs of its terms, which changes the top limb by a multiple of
-/// 2^16 only).
-void normalise(backend& b, bigint& v) {
-  for (std::size_t i = 0; i + 1 < v.limbs.size(); ++i) {
-    auto [carry, rest] = exact_split(b, v.limbs[i], half);
-    v.limbs[i] = std::move(rest);
-    v.limbs[i + 1] = b.add(v.limbs[i + 1], carry);
-  }
-  const word sign = word{1} << (half - 1);
-  auto [unused, top] = exact_split(b, b.add_public(v.limbs.back(), sign), half);
-  v.limbs.back() = b.add_public(top, w(0) - sign);
-}
-
-/// v times the per-group secret f, |f| < 2^44, v canonical: one mul; loose.
-bigint scaled(backend& b, const bigint& v, const secret& f) {
-  const auto g = f.size();
-  auto all = concat(std::span<const secret>{v.limbs});
-  auto prod = b.mul(all, tile(f, v.limbs.size()));
-  bigint r;
-  for (std::size_t i = 0; i < v.limbs.size(); ++i)
-    r.limbs.push_back(slice(prod, i * g, g));
-  return r;
-}
-
-/// The product of two canonical numbers, the low limb_count limbs of it: one mul; loose.
-bigint product(backend& b, const bigint& x, const bigint& y) {
-  const auto g = x.limbs[0].size();
-  secret lhs;
-  secret rhs;
-  std::vector<std::size_t> at;
-  for (std::size_t i = 0; i < x.limbs.size(); ++i)
-    for (std::size_t j = 0; i + j < limb_count && j < y.limbs.size(); ++j) {
-      append(lhs, x.limbs[i]);
-      append(rhs, y.limbs[j]);
-      at.push_back(i + j);
-    }
-  auto prod = b.mul(lhs, rhs);
-  auto r = zeros(b, g);
-  for (std::size_t k = 0; k < at.size(); ++k)
-    add_at(b, r, slice(prod, k * g, g), at[k]);
-  return r;
-}
-
-/// floor(v / d) of a canonical v for 1 <= d < 2^45, canonical: the limbs from the top, each
-/// remainder (below d) carried into the next, r 2^16 + limb < 2^62.
-bigint long_divide(backend& b, const bigint& v, const secret& d) {
-  bigint q;
-  q.limbs.resize(v.limbs.size());
-  secret rest = b.constant(0, d.size());
-  for (std::size_t i = v.limbs.size(); i-- > 0;) {
-    auto [digit, r] = floor_div(b, b.add(b.mul_public(rest, half_radix), v.limbs[i]), d);
-    q.limbs[i] = std::move(digit);
-    rest = std::move(r);
-  }
-  return q;
-}
 
 /// The rows per group, and n and n - 1 made at least 1 (for empty groups and single rows).
 struct row_counts {
@@ -135,13 +45,15 @@ row_counts count_rows(backend& b, const grouping& by) {
 }
 
 /// One variable's exact sum S, its centre c = floor(S / n) and sc = S - n c in [0, n) (both exact
-/// in the ring), and its rows split as x = q 2^24 + r.
+/// in the ring), and its rows split as x = q 2^24 + r (`whole`: every row below 2^24, r = x and
+/// no q).
 struct centred_variable {
   limb_pair s;
   secret c;
   secret sc;
   secret q;
   secret r;
+  bool whole = false;
 };
 
 centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsigned bits, const row_counts& k) {
@@ -151,6 +63,11 @@ centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsi
   v.c = b.add(b.mul_public(cw.hi, word{1} << 32), cw.lo);
   auto s_ring = b.add(b.mul_public(v.s.hi, word{1} << 32), v.s.lo);
   v.sc = b.sub(s_ring, b.mul(k.n, v.c));
+  v.whole = bits <= 24;
+  if (v.whole) {
+    v.r = x;
+    return v;
+  }
   v.q = b.trunc(x, 24);
   v.r = b.sub(x, b.mul_public(v.q, word{1} << 24));
   return v;
@@ -158,11 +75,25 @@ centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsi
 
 /// The exact sum per group of x y from the row limbs (x = qx 2^24 + rx, y likewise; |r| <= 2^24,
 /// |q| <= 2^(bits - 24) + 1): sum rx ry + 2^24 (sum qx ry + sum rx qy) + 2^48 sum qx qy, each sum
-/// exact (block sums below 2^pbits), as loose limbs.
+/// exact (block sums below 2^pbits), as loose limbs. Where both are whole: sum x y alone.
 bigint product_sum(backend& b, const grouping& by, const centred_variable& x, const centred_variable& y,
                    unsigned bits) {
   const auto g = by.groups();
-  const auto rows = x.q.size();
+  const auto rows = x.r.size();
+  auto out = zeros(b, g);
+  if (x.whole && y.whole) {
+    add_wide(b, out, scaled_sum(b, by, b.mul(x.r, y.r), 50, 1), 0);
+    return out;
+  }
+  if (x.whole || y.whole) {
+    auto split = [&](const centred_variable& v) {
+      auto c = v;
+      c.q = b.constant(0, rows);
+      c.whole = false;
+      return c;
+    };
+    return x.whole ? product_sum(b, by, split(x), y, bits) : product_sum(b, by, x, split(y), bits);
+  }
   const bool square = &x == &y;
   auto prods = square ? b.mul(concat({&x.r, &x.q, &x.q}), concat({&x.r, &x.r, &x.q}))
                       : b.mul(concat({&x.r, &x.q, &x.r, &x.q}), concat({&y.r, &y.r, &y.q, &y.q}));
@@ -170,7 +101,6 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
   std::vector<limb_pair> sums;
   for (std::size_t k = 0; k < (square ? 3u : 4u); ++k)
     sums.push_back(scaled_sum(b, by, slice(prods, k * rows, rows), pbits, 1));
-  auto out = zeros(b, g);
   add_wide(b, out, sums[0], 0);
   if (square) {
     add_wide(b, out, sums[1], 1, 9);  // 2 q r 2^24 = q r 2^(16 + 9)
@@ -180,14 +110,6 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
     add_wide(b, out, sums[2], 1, 8);
     add_wide(b, out, sums[3], 3);
   }
-  return out;
-}
-
-/// A value of the ring (|v| < 2^62) as canonical limbs.
-bigint limbs_of(backend& b, const secret& v) {
-  auto out = zeros(b, v.size());
-  add_at(b, out, v, 0);
-  normalise(b, out);
   return out;
 }
 
@@ -224,11 +146,7 @@ variance_parts variance_numerator(backend& b, const grouping& by, const secret& 
   auto k = count_rows(b, by);
   auto cx = centre_of(b, by, x, bits, k);
   auto v = comoment(b, by, k, cx, cx, bits);
-  if (mul != 1) {
-    for (auto& l : v.limbs)
-      l = b.mul_public(l, mul);
-    normalise(b, v);
-  }
+  times_public(b, v, mul);
   return {std::move(v), std::move(k.n_safe), std::move(k.nm1_safe)};
 }
 
@@ -412,25 +330,6 @@ bigint shift_down(backend& b, const bigint& v, const secret& pick, std::size_t n
   return out;
 }
 
-/// floor(v / 2^(16 k)) of a canonical v: the limbs k places down, zeros above.
-bigint drop_limbs(backend& b, const bigint& v, std::size_t k) {
-  bigint out;
-  out.limbs.assign(v.limbs.begin() + static_cast<std::ptrdiff_t>(k), v.limbs.end());
-  const auto g = v.limbs[0].size();
-  for (std::size_t i = 0; i < k; ++i)
-    out.limbs.push_back(b.constant(0, g));
-  return out;
-}
-
-/// v times the public mul (below 2^30), canonical.
-void times_public(backend& b, bigint& v, word mul) {
-  if (mul == 1)
-    return;
-  for (auto& l : v.limbs)
-    l = b.mul_public(l, mul);
-  normalise(b, v);
-}
-
 /// The regression of y on x per group: the exact sums, and slope 2^32 = floor(V_xy 2^32 / m_x) /
 /// 2^(16 j_x) for V_xx cut to m_x = V_xx / 2^(16 j_x) below 2^45 (at least 2^29 where j_x > 0), so
 /// within 2^-28 of the slope relative plus a unit of 2^-32 (0 where var(x) is 0).
@@ -487,6 +386,45 @@ wide_secret variance_rounded(backend& b, const grouping& by, const secret& x, un
   return to_wide(b, halve_up(b, variance_in_units(b, p, div, population)));
 }
 
+/// Limbs of the correlation's exact comparison: V_xx V_yy and 4 V_xy^2 mul^2 are below 2^384 where
+/// check_wide_range accepts (each V below 2^162, mul below 2^29).
+constexpr std::size_t ratio_limbs = 25;
+
+/// V_xx V_yy and V_xy^2, canonical in ratio_limbs limbs.
+std::pair<bigint, bigint> ratio_parts(backend& b, const bigint& vxx, const bigint& vyy, const bigint& vxy) {
+  auto p = product(b, vxx, vyy, ratio_limbs);
+  auto sq = product(b, vxy, vxy, ratio_limbs);
+  normalise_all(b, {&p, &sq});
+  return {std::move(p), std::move(sq)};
+}
+
+/// Where the exact value lies around a correlation statistic's approximation (in units of its
+/// output, mul): 2^-shift mul plus 4 units (twice the documented error, for margin).
+word correlation_window(word mul, unsigned shift) {
+  return (mul >> shift) + 5;
+}
+
+/// Limbs of the standard deviation's exact comparison: 4 V mul is below 2^190.
+constexpr std::size_t root_limbs = 14;
+
+/// The standard deviation in the output's units (mul / div: the square of its scale), exactly,
+/// rounded half up: the largest c with (2 c - 1)^2 D div <= 4 V mul, D = n (n - 1) (or n^2),
+/// searched around sqrt of the variance's cut (within 2^-23 of it relative plus 3 units).
+wide_secret rounded_deviation(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div,
+                              bool population) {
+  auto p = variance_numerator(b, by, x, bits, mul);
+  auto near = square_root(b, variance_in_units(b, p, div, population));
+  auto q = resized(b, p.scaled_v, root_limbs);
+  times_public(b, q, 4);
+  auto d = limbs_of(b, b.mul(p.n_safe, population ? p.n_safe : p.nm1_safe), root_limbs);
+  times_public(b, d, div);
+  // Its largest value is below 2^(bits + 1) sqrt(mul / div); the window twice the error there.
+  const auto top = std::ldexp(std::sqrt(static_cast<long double>(mul) / static_cast<long double>(div)),
+                              static_cast<int>(bits) + 1);
+  const auto window = static_cast<word>(std::ldexp(top, -22)) + 7;
+  return three_words(b, largest_below(b, d, q, 2, near, window));
+}
+
 } // namespace
 
 wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
@@ -531,19 +469,19 @@ wide_secret wide_regr_r2(backend& b, const grouping& by, const secret& y, const 
   auto vxx = comoment(b, by, k, cx, cx, bits_x);
   auto vxy = comoment(b, by, k, cy, cx, std::max(bits_x, bits_y));
   auto c = corr_fixed(b, vyy, vxx, vxy);
-  // r^2 2^30 (corr 2^30 squared, |corr| at most a little above 1), clamped to 1; 1 where var(x)
-  // > 0 = var(y) (SQL's rule; c.r is 0 there), then times mul, rounded down.
+  // near: r^2 mul from c.r (within 2^-20 of r^2 plus a unit of 2^-30), then the exact search.
   constexpr unsigned r2_frac = 30;
-  const auto one = b.constant(word{1} << r2_frac, g);
   auto t = b.trunc(c.r, corr_frac - r2_frac);
-  auto sq = b.trunc(b.mul(t, t), r2_frac);
-  auto over = b.lt(one, sq);
-  auto rest = b.sub(one, sq);
+  auto near = b.trunc(b.mul_public(b.trunc(b.mul(t, t), r2_frac), mul), r2_frac);
+  auto [p, sq] = ratio_parts(b, vyy, vxx, vxy);
+  times_public(b, sq, static_cast<u128>(2) * mul);
+  auto r2 = largest_below(b, p, sq, 1, near, correlation_window(mul, 19));
+  // 0 where var(x) is 0; mul where var(x) > 0 = var(y) (SQL's rule; p is 0 there too).
   auto x_kept = one_minus(b, slice(c.zero, g, g));
   auto y_zero = slice(c.zero, 0, g);
-  auto m = b.mul(concat({&over, &x_kept}), concat({&rest, &y_zero}));
-  auto r2 = b.add(b.add(sq, slice(m, 0, g)), b.mul_public(slice(m, g, g), word{1} << r2_frac));
-  return three_words(b, b.trunc(b.mul_public(r2, mul), r2_frac));
+  auto keep = b.mul(x_kept, one_minus(b, y_zero));
+  auto m = b.mul(concat({&r2, &x_kept}), concat({&keep, &y_zero}));
+  return three_words(b, b.add(slice(m, 0, g), b.mul_public(slice(m, g, g), mul)));
 }
 
 wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
@@ -557,9 +495,16 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
   auto vxx = comoment(b, by, k, cx, cx, bits_x);
   auto vyy = comoment(b, by, k, cy, cy, bits_y);
   auto vxy = comoment(b, by, k, cx, cy, bits);
-  auto r = corr_fixed(b, vxx, vyy, vxy).r;
-  auto scaled_r = b.trunc(b.mul_public(r, mul), corr_frac);
-  return three_words(b, scaled_r);
+  const auto g = by.groups();
+  auto c = corr_fixed(b, vxx, vyy, vxy);
+  // |corr| mul from c.r (within 2^-21 plus 2 units), then the exact search; the sign is V_xy's.
+  auto sign = sign_factor(b, vxy.limbs.back());
+  auto keep = b.mul(one_minus(b, slice(c.zero, 0, g)), one_minus(b, slice(c.zero, g, g)));
+  auto near = b.mul(b.trunc(b.mul_public(c.r, mul), corr_frac), sign);
+  auto [p, sq] = ratio_parts(b, vxx, vyy, vxy);
+  times_public(b, sq, static_cast<u128>(4) * mul * mul);
+  auto r = largest_below(b, p, sq, 2, near, correlation_window(mul, 20));
+  return three_words(b, b.mul(r, b.mul(sign, keep)));
 }
 
 wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
@@ -596,14 +541,12 @@ wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y,
 
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_stddev_samp", "x", x, rows_of("wide_stddev_samp", by));
-  auto p = variance_numerator(b, by, x, bits, mul);
-  return three_words(b, square_root(b, variance_in_units(b, p, div, false)));
+  return rounded_deviation(b, by, x, bits, mul, div, false);
 }
 
 wide_secret wide_stddev_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
   expect_size("wide_stddev_pop", "x", x, rows_of("wide_stddev_pop", by));
-  auto p = variance_numerator(b, by, x, bits, mul);
-  return three_words(b, square_root(b, variance_in_units(b, p, div, true)));
+  return rounded_deviation(b, by, x, bits, mul, div, true);
 }
 
 } // namespace joconde::engines::kernels

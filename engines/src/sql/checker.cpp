@@ -43,24 +43,23 @@ std::string declared_type(const column_schema& c) {
          + (c.type == column_type::decimal ? "(" + std::to_string(c.scale) + ")" : "");
 }
 
-/// An aggregate beyond the ring written to `col`: the output's power of ten becomes the kernel's
-/// mul or div, and check_wide_range must accept it; else the refusal says both reasons.
-void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
-                       std::string_view source) {
+/// How an aggregate is computed in limbs (kernels::wide_sum, ...) for `col`: the output's power of
+/// ten becomes the kernel's mul or div (set in `e` with the argument's bits), and
+/// check_wide_range must accept it. Returns why not, or nothing.
+std::optional<std::string> plan_in_limbs(expr& e, const column_schema& col, const value_type& t,
+                                         std::uint64_t max_rows) {
   const auto& x = *e.args[0];
-  auto refuse = [&](const std::string& why) {
-    throw sql_error(e.pos, quote(e, source) + ": " + e.wide_refusal + "; " + why);
-  };
   if (col.type != column_type::integer && col.type != column_type::decimal)
-    refuse("beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
-           "output column, not " + declared_type(col));
+    return "beyond the ring it is computed in 128 bits, and then only into an integer or decimal "
+           "output column, not " + declared_type(col);
   const bool two = e.args.size() == 2;
-  if (x.type.bin != 0 || (two && e.args[1]->type.bin != 0))
-    refuse("beyond the ring only statistics of integers and decimals are computed (in 128 bits), "
-           "and its argument is a fixed-point value; declare tighter RANGEs or lower max_rows");
+  if (x.type.bin != 0 || (two && e.args[1]->type.bin != 0) || !x.range.bounded
+      || (two && !e.args[1]->range.bounded))
+    return "beyond the ring only statistics of integers and decimals are computed (in 128 bits), "
+           "and its argument is a fixed-point value; declare tighter RANGEs or lower max_rows";
   if (col.type == column_type::integer
       && (e.agg != kernels::aggregate::sum || !t.integral || t.dec != 0))
-    refuse("write it to a decimal column");
+    return "write it to a decimal column";
   // The kernels scale by 10^e10: the output's decimals over the value's (the variance's are
   // twice the argument's; the standard deviation's kernel scales its variance, by the square).
   const bool root = e.agg == kernels::aggregate::stddev_samp || e.agg == kernels::aggregate::stddev_pop;
@@ -69,11 +68,11 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
   if (root)
     e10 *= 2;
   if (e10 < 0 && two && !covariance)
-    refuse("beyond the ring " + e.name + " is written with at least its value's " + std::to_string(t.dec)
-           + " decimals; declare the output column with more");
+    return "beyond the ring " + e.name + " is written with at least its value's " + std::to_string(t.dec)
+           + " decimals; declare the output column with more";
   if (e10 > 9 || e10 < -9)
-    refuse(std::string{"its output has "} + (root ? "5" : "10")
-           + " or more decimals more or fewer than the value; choose a closer scale");
+    return std::string{"its output has "} + (root ? "5" : "10")
+           + " or more decimals more or fewer than the value; choose a closer scale";
   const auto factor = static_cast<word>(static_cast<std::int64_t>(pow10(e10 < 0 ? -e10 : e10)));
   e.wide_mul = e10 > 0 ? factor : 1;
   e.wide_div = e10 < 0 ? factor : 1;
@@ -87,7 +86,46 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
                                       static_cast<std::int64_t>(x.range.hi), e.wide_mul, e.wide_div,
                                       static_cast<std::int64_t>(y.range.lo), static_cast<std::int64_t>(y.range.hi));
   if (!ok)
-    refuse("in 128 bits: " + ok.err().message);
+    return "in 128 bits: " + ok.err().message;
+  return std::nullopt;
+}
+
+/// An aggregate beyond the ring written to `col`: computed in limbs, or refused saying both reasons.
+void check_wide_output(expr& e, const column_schema& col, const value_type& t, std::uint64_t max_rows,
+                       std::string_view source) {
+  if (auto why = plan_in_limbs(e, col, t, max_rows))
+    throw sql_error(e.pos, quote(e, source) + ": " + e.wide_refusal + "; " + *why);
+}
+
+/// A moment (VAR_*, STDDEV_*, COVAR_*, CORR, REGR_R2) of integers or decimals written whole to a
+/// decimal column, where the ring holds it: computed exactly in limbs as beyond the ring and
+/// rounded once to the output's units (e.exact_stat), one word. Else (false) its fixed-point form,
+/// converted like any value.
+bool exact_statistic(expr& e, const column_schema& col, std::uint64_t max_rows) {
+  using kernels::aggregate;
+  if (e.kind != expr_kind::aggregate || col.type != column_type::decimal)
+    return false;
+  switch (e.agg) {
+    case aggregate::var_samp:
+    case aggregate::var_pop:
+    case aggregate::stddev_samp:
+    case aggregate::stddev_pop:
+    case aggregate::covar_samp:
+    case aggregate::covar_pop:
+    case aggregate::corr:
+    case aggregate::regr_r2: break;
+    default: return false;
+  }
+  // The largest value written, in the output's units, must stay inside the ring.
+  const int e10 = static_cast<int>(col.scale) - e.type.dec;
+  if (e10 > 9 || e10 < -9)
+    return false;
+  const auto top = (max_abs(e.range) >> kernels::stat_frac) + 1;
+  const auto written = e10 >= 0 ? sat_mul(top, pow10(e10)) : top / pow10(-e10) + 1;
+  if (written >= ring_limit || plan_in_limbs(e, col, e.type, max_rows))
+    return false;
+  e.exact_stat = true;
+  return true;
 }
 
 /// AVG of integers or decimals written whole to a decimal column: exactly, rounded half away from
@@ -135,7 +173,7 @@ void check_output_match(select_item& item, const column_schema& col, const table
     case column_type::decimal:
       if (t.kind != value_kind::number)
         mismatch("");
-      if (exact_average(*item.value, col, max_rows))
+      if (exact_average(*item.value, col, max_rows) || exact_statistic(*item.value, col, max_rows))
         break;  // already in the output's units
       item.convert = decimal_conversion(e, t, e.range, static_cast<int>(col.scale), source);
       break;

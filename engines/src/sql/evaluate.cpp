@@ -245,8 +245,9 @@ secret one_aggregate(backend& b, const expr* e, const frame& rows, const std::ve
   auto column = [&](const expr& arg) -> const secret& {
     return arg.nullable ? filled_column(b, arg, rows) : columns[arg.column];
   };
-  if (e->wide) {
+  if (e->wide || e->exact_stat) {
     // The three words in one secret, high first: the select item writes them as three columns.
+    // An exact_stat's value fits the ring: mid 2^32 + lo is it (hi 2^64 vanishes).
     if (!by && ones.size() != n)
       ones = b.constant(1, n);
     const auto& group = by ? *by : kernels::grouping{ones, 1};
@@ -260,6 +261,8 @@ secret one_aggregate(backend& b, const expr* e, const frame& rows, const std::ve
       args.push_back(arg.kind == expr_kind::column ? &column(arg) : &computed[i]);
     }
     auto v = wide_aggregate(b, *e, group, *args[0], *args.back());
+    if (e->exact_stat)
+      return b.add(v.lo, b.mul_public(v.mid, word{1} << 32));
     return concat({&v.hi, &v.mid, &v.lo});
   }
   if (e->exact_avg) {

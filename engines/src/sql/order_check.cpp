@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 namespace joconde::engines::sql {
 
@@ -51,9 +52,18 @@ bool same_expr(const expr& a, const expr& b) {
 /// rounding, and for a statistic an MPC engine approximates).
 int128 written_magnitude(const select_item& item, int128 v) {
   const auto& e = *item.value;
-  if (e.exact_avg)  // the mean's fixed point, in the output's units (kernels::avg_rounded)
-    return (v >> kernels::stat_frac) * static_cast<std::int64_t>(e.wide_mul)
-             / static_cast<std::int64_t>(e.wide_div) + 1;
+  if (e.exact_avg || e.exact_stat) {
+    // The statistic's fixed point, in the output's units (kernels::avg_rounded, wide_var_samp, ...);
+    // a standard deviation's factors are the square roots of its kernel's.
+    const bool root = e.agg == kernels::aggregate::stddev_samp || e.agg == kernels::aggregate::stddev_pop;
+    auto factor = [&](word f) {
+      auto r = static_cast<std::int64_t>(f);
+      if (root)
+        r = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(f))));
+      return r;
+    };
+    return (v >> kernels::stat_frac) * factor(e.wide_mul) / factor(e.wide_div) + 1;
+  }
   const auto& c = item.convert;
   v = (v * static_cast<std::int64_t>(c.pre_mul)) >> c.pre_shift;
   v = (v * static_cast<std::int64_t>(c.mul)) >> c.shift;

@@ -194,8 +194,15 @@ struct expr {
   /// while the ring holds it: the exact mean in the output's units (wide_mul / wide_div), rounded
   /// half away from zero (kernels::avg_rounded), instead of its fixed-point form.
   bool exact_avg = false;
+  /// aggregate: VAR_*, STDDEV_*, COVAR_*, CORR or REGR_R2 of integers or decimals as a whole select
+  /// item written to a decimal column while the ring holds it: computed in limbs as `wide` is
+  /// (exact, rounded once to the output's units) and written as one word, instead of its fixed-point
+  /// form.
+  bool exact_stat = false;
   std::string wide_refusal;
-  word wide_mul = 1;  ///< wide or exact_avg: the result is value * wide_mul / wide_div in output units
+  /// wide, exact_avg or exact_stat: the result is value * wide_mul / wide_div in output units (for
+  /// STDDEV_*, its variance's: the squares of the output's factors)
+  word wide_mul = 1;
   word wide_div = 1;
   unsigned wide_bits = 62;   ///< wide: every row of the argument is below 2^wide_bits in magnitude
   unsigned wide_bits2 = 62;  ///< wide CORR: the same of the second argument

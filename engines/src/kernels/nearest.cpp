@@ -1,0 +1,123 @@
+// The exact rounding of statistics that are roots or ratios of exact integers: the standard
+// deviation, the correlation and REGR_R2 (wide_moments.cpp) are, per group, the largest c >= 0
+// with (2 c - 1)^power p <= q for integers p > 0 and q formed exactly in limbs. The protocols'
+// approximation of the statistic gives c within a public window; a radix-16 search then finds it
+// exactly.
+//
+// The search keeps the lowest candidate, base (where the inequality holds or base = 0), with
+// B = 2 base - 1, Z = q - B^power p and, for power 2, Y = B p, all exact. A candidate base + t
+// (t = k 16^s) has (B + 2 t)^power p = B^power p + 4 t B p + 4 t^2 p (power 2) or B p + 2 t p
+// (power 1), so its Z_t = Z - 4 t Y - 4 t^2 p (or Z - 2 t p) and Y_t = Y + 2 t p come from Z, Y
+// and p times public numbers, locally. Per step the 15 candidates' Z_t (and Y_t) are made
+// canonical at once, their signs compared with 0 in one lt, and the last candidate that holds is
+// taken by one multiplication with its one-hot choice; base grows by its t.
+
+#include "bigint.hpp"
+
+namespace joconde::engines::kernels::detail {
+
+namespace {
+
+constexpr unsigned radix_bits = 4;
+constexpr std::size_t candidates = (std::size_t{1} << radix_bits) - 1;
+
+/// out += a v 2^e for a public a (|a| 2^15 < 2^47) and e, loosely (limbs beyond out's dropped:
+/// the arithmetic is modulo 2^(16 size), exact for the values it is used on).
+void add_scaled(backend& b, bigint& out, const bigint& v, std::int64_t a, unsigned e) {
+  const auto at = e / half;
+  const auto factor = w(a) << (e % half);
+  for (std::size_t i = 0; i + at < out.limbs.size() && i < v.limbs.size(); ++i)
+    out.limbs[i + at] = b.add(out.limbs[i + at], b.mul_public(v.limbs[i], factor));
+}
+
+/// The numbers of `parts` (all of one size and G) side by side, limb by limb.
+bigint side_by_side(const std::vector<bigint>& parts) {
+  bigint all;
+  for (std::size_t i = 0; i < parts[0].limbs.size(); ++i) {
+    secret limb;
+    for (const auto& v : parts)
+      append(limb, v.limbs[i]);
+    all.limbs.push_back(std::move(limb));
+  }
+  return all;
+}
+
+} // namespace
+
+secret largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned power, const secret& near,
+                     word window) {
+  const auto g = near.size();
+  const auto size = q.limbs.size();
+  const auto p = resized(b, p_in, size);
+  // The answer lies in [base, base + 16^steps): base = max(0, near - window).
+  auto start = b.add_public(near, w(0) - window);
+  auto base = b.sub(start, b.mul(start, b.lt(start, b.constant(0, g))));
+  unsigned steps = 1;
+  while (radix_bits * steps < 60 && (word{1} << (radix_bits * steps)) <= 2 * window)
+    ++steps;
+  // Z = q - B^power p and Y = B p for B = 2 base - 1.
+  auto big_b = limbs_of(b, b.add_public(b.mul_public(base, 2), w(-1)), size);
+  auto y = product(b, big_b, p, size);
+  normalise(b, y);
+  bigint z = power == 2 ? product(b, big_b, y, size) : y;
+  for (std::size_t i = 0; i < size; ++i)
+    z.limbs[i] = b.sub(q.limbs[i], z.limbs[i]);
+  normalise(b, z);
+  for (unsigned s = steps; s-- > 0;) {
+    const unsigned e = radix_bits * s;
+    // Z_t for t = k 2^e, k = 1..15, then (power 2) Y_t.
+    std::vector<bigint> parts;
+    for (std::size_t k = 1; k <= candidates; ++k) {
+      auto zk = z;
+      const auto kk = static_cast<std::int64_t>(k);
+      if (power == 2) {
+        add_scaled(b, zk, y, -4 * kk, e);
+        add_scaled(b, zk, p, -4 * kk * kk, 2 * e);
+      } else {
+        add_scaled(b, zk, p, -2 * kk, e);
+      }
+      parts.push_back(std::move(zk));
+    }
+    for (std::size_t k = 1; k <= candidates && power == 2; ++k) {
+      auto yk = y;
+      add_scaled(b, yk, p, 2 * static_cast<std::int64_t>(k), e);
+      parts.push_back(std::move(yk));
+    }
+    auto all = side_by_side(parts);
+    normalise(b, all);
+    auto holds = one_minus(b, b.lt(slice(all.limbs.back(), 0, candidates * g), b.constant(0, candidates * g)));
+    // One-hot choice: k = 0 (none holds) .. 15; holds is 1 for k up to the last that does.
+    secret choice = one_minus(b, slice(holds, 0, g));
+    for (std::size_t k = 1; k <= candidates; ++k)
+      append(choice, k < candidates ? b.sub(slice(holds, (k - 1) * g, g), slice(holds, k * g, g))
+                                    : slice(holds, (k - 1) * g, g));
+    // Z' and Y' = the chosen candidate's (k = 0: Z and Y themselves), in one mul.
+    const std::size_t numbers = power == 2 ? 2 : 1;
+    secret picks;
+    secret values;
+    for (std::size_t n = 0; n < numbers; ++n)
+      for (std::size_t i = 0; i < size; ++i)
+        for (std::size_t k = 0; k <= candidates; ++k) {
+          append(picks, slice(choice, k * g, g));
+          append(values, k == 0 ? (n == 0 ? z : y).limbs[i] : slice(all.limbs[i], (n * candidates + k - 1) * g, g));
+        }
+    auto chosen = b.mul(picks, values);
+    for (std::size_t n = 0; n < numbers; ++n) {
+      auto& target = n == 0 ? z : y;
+      for (std::size_t i = 0; i < size; ++i) {
+        auto at = (n * size + i) * (candidates + 1) * g;
+        auto v = slice(chosen, at, g);
+        for (std::size_t k = 1; k <= candidates; ++k)
+          v = b.add(v, slice(chosen, at + k * g, g));
+        target.limbs[i] = std::move(v);
+      }
+    }
+    auto count = b.constant(0, g);
+    for (std::size_t k = 0; k < candidates; ++k)
+      count = b.add(count, slice(holds, k * g, g));
+    base = b.add(base, b.mul_public(count, word{1} << e));
+  }
+  return base;
+}
+
+} // namespace joconde::engines::kernels::detail
