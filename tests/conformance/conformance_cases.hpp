@@ -145,7 +145,7 @@ inline std::vector<conformance_case> cases() {
                  "  STDDEV_SAMP(age) AS sd, SUM(hours) AS hours_sum\n"
                  "FROM persons WHERE age >= 18;",
                  {},
-                 {"o.var", "o.sd"}});
+                 {}});
   all.push_back({"correlation_and_regression",
                  {persons()},
                  {output("o", {decimal("r", 6), decimal("slope", 4), decimal("intercept", 2),
@@ -153,7 +153,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO o SELECT CORR(hours, age) AS r, REGR_SLOPE(hours, age) AS slope,\n"
                  "  REGR_INTERCEPT(hours, age) AS intercept, COUNT(*) AS n FROM persons;",
                  {},
-                 {"o.r", "o.slope", "o.intercept"}});
+                 {"o.slope", "o.intercept"}});
   all.push_back({"group_by_having",
                  {persons()},
                  {output("o", {category("region", {"north", "south", "east"}),
@@ -186,7 +186,7 @@ inline std::vector<conformance_case> cases() {
                  "  SUM(income * hours) / SUM(hours) AS wmean\n"
                  "FROM persons WHERE employed GROUP BY age, sex HAVING COUNT(*) >= 2;",
                  {},
-                 {"o.sd_hours", "o.var_hours", "o.wmean"}});
+                 {"o.wmean"}});
   all.push_back({"join_projection_and_aggregate",
                  {persons(), taxes()},
                  {output("rows", {integer("age", 0, 120), decimal("tax", 2), integer("year", 2000, 2030)}),
@@ -207,7 +207,7 @@ inline std::vector<conformance_case> cases() {
                  "  STDDEV_SAMP(hours) AS sd_hours\n"
                  "FROM persons JOIN taxes ON persons.id = taxes.id WHERE employed GROUP BY year, age;",
                  {},
-                 {"o.sd_hours"}});
+                 {}});
   all.push_back({"join_one_to_many",
                  {with_unique(persons(), "id"), jobs()},
                  {output("rows", {integer("age", 0, 120), integer("wage", 0, 100'000),
@@ -267,7 +267,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO overall SELECT SUM(turnover) AS total, AVG(turnover) AS mean, SUM(staff) AS staff,\n"
                  "  VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd, VAR_SAMP(turnover) AS var4 FROM firms;",
                  {},
-                 {"by_sector.sd", "by_sector.r", "by_sector.slope", "by_sector.icpt", "overall.sd"}});
+                 {"by_sector.slope", "by_sector.icpt"}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},
@@ -327,7 +327,7 @@ inline std::vector<conformance_case> cases() {
                  "  COVAR_SAMP(age, income) AS cs, COVAR_POP(hours, age) AS cp, REGR_R2(hours, age) AS r2\n"
                  "FROM persons WHERE employed GROUP BY region HAVING COUNT(*) >= 2;",
                  {},
-                 {"o.vp", "o.sp", "o.cp", "o.r2"}});
+                 {}});
   all.push_back({"percentiles",
                  {persons()},
                  {output("o", {category("region", {"north", "south", "east"}), decimal("q1_age", 2),
@@ -450,7 +450,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO answered SELECT age, income FROM survey WHERE age IS NOT NULL AND income IS NOT NULL\n"
                  "  AND CASE WHEN employed THEN 1 ELSE 0 END = 0;",
                  {{"survey", "CHECK age >= 0; CHECK COUNT(age) <= COUNT(*);"}},
-                 {"by_region.sd_income"}});
+                 {}});
   all.push_back({"group_by_rollup",
                  {persons(), jobs(), employers()},
                  {output("cells", {category("region", {"north", "south", "east", "_T"}), category("sex", {"f", "m", "_T"}),

@@ -441,16 +441,22 @@ wide_secret wide_avg(backend& b, const grouping& by, const secret& x, unsigned b
 wide_secret wide_var_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// sqrt(var_samp(x) mul / div) per group (the standard deviation in the output's units when mul /
-/// div is the square of its scale), within 2^-23 of it relative plus 3 units (rss3's sqrt is
-/// within 2^-24; the rest is rounding); 0 for groups of fewer than 2 rows or constant ones. wide_var_samp's exact value, then sqrt on its top bits (cut at a multiple of 16 bits
-/// chosen per group, so that at least 2^44 remains).
+/// div is the square of its scale), exactly, rounded half up: the largest c with
+/// (2 c - 1)^2 n (n - 1) div <= 4 V mul for wide_var_samp's exact V = n (n - 1) var; 0 for groups
+/// of fewer than 2 rows or constant ones. The protocols' sqrt on the exact variance's top bits
+/// (cut at a multiple of 16 bits chosen per group, so that at least 2^44 remains; within 2^-23
+/// relative plus 3 units) gives c within a public window (2^-22 of the largest value plus 7), and
+/// a radix-16 search compares (2 c - 1)^2 D div with 4 V mul exactly in limbs, 15 candidates per
+/// step (nearest.cpp): log16 of the window steps, each one exact normalisation of 14 limbs, one lt
+/// and one mul.
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// var_pop(x) mul / div per group, exactly, rounded half up, as wide_var_samp with the divisor
 /// n^2 div for V; 0 for groups of fewer than 2 rows; where check_wide_range(var_pop, ...) accepts.
 wide_secret wide_var_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
-/// sqrt(var_pop(x) mul / div) per group, as wide_stddev_samp (the same bound) for var_pop.
+/// sqrt(var_pop(x) mul / div) per group, exactly, rounded half up, as wide_stddev_samp with n^2
+/// for n (n - 1).
 wide_secret wide_stddev_pop(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div);
 
 /// covar_samp(x, y) mul / div (or with `population` covar_pop) per group, exactly, rounded half
@@ -460,19 +466,22 @@ wide_secret wide_stddev_pop(backend& b, const grouping& by, const secret& x, uns
 wide_secret wide_covar(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
                        unsigned bits_y, word mul, word div, bool population);
 
-/// REGR_R2(y, x) mul per group (mul: the output's power of ten, below 2^29) from wide_corr's
-/// correlation r (within 2^-21): r^2 with 30 fraction bits, rounded down, so within 2^-20 plus 2
-/// units of the output's last decimal; 1 where var(x) > 0 = var(y), 0 where var(x) = 0 or fewer
-/// than 2 rows; where check_wide_range(regr_r2, ...) accepts (y in [lo, hi], x in [lo2, hi2]).
+/// REGR_R2(y, x) mul per group (mul: the output's power of ten, below 2^29), exactly, rounded half
+/// up: the largest c with (2 c - 1) V_xx V_yy <= 2 mul V_xy^2, searched (as for wide_stddev_samp)
+/// around the square of wide_corr's approximate correlation; mul where var(x) > 0 = var(y), 0
+/// where var(x) = 0 or fewer than 2 rows; where check_wide_range(regr_r2, ...) accepts (y in
+/// [lo, hi], x in [lo2, hi2]).
 wide_secret wide_regr_r2(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
                          unsigned bits_x, word mul);
 
-/// corr(x, y) mul per group (mul: the output's power of ten, below 2^29), within 2^-21 of corr
-/// plus 2 units of the output's last decimal; 0 where a variance is 0 or the group has fewer
-/// than 2 rows; where check_wide_range(corr, ...) accepts both ranges. From the exact
-/// n (n - 1) comoments (as wide_var_samp's, plus sum x y from four limb products): each variance
-/// cut to its top bits (as for wide_stddev_samp), the cross moment by the matching power of two,
-/// then one sqrt and two div.
+/// corr(x, y) mul per group (mul: the output's power of ten, below 2^29), exactly, rounded half
+/// away from zero: V_xy's sign times the largest c with (2 c - 1)^2 V_xx V_yy <= 4 mul^2 V_xy^2;
+/// 0 where a variance is 0 or the group has fewer than 2 rows; where check_wide_range(corr, ...)
+/// accepts both ranges. From the exact n (n - 1) comoments (as wide_var_samp's, plus sum x y from
+/// four limb products): the protocols' correlation (each variance cut to its top bits as for
+/// wide_stddev_samp, the cross moment by the matching power of two, one sqrt and two div; within
+/// 2^-21 plus 2 units) gives c within 2^-20 mul plus 5, and the search of wide_stddev_samp, in 25
+/// limbs (V_xx V_yy and 4 mul^2 V_xy^2 are below 2^384), finds it.
 wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const secret& y, unsigned bits_x,
                       unsigned bits_y, word mul);
 
