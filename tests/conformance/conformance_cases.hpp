@@ -153,7 +153,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO o SELECT CORR(hours, age) AS r, REGR_SLOPE(hours, age) AS slope,\n"
                  "  REGR_INTERCEPT(hours, age) AS intercept, COUNT(*) AS n FROM persons;",
                  {},
-                 {"o.slope", "o.intercept"}});
+                 {}});
   all.push_back({"group_by_having",
                  {persons()},
                  {output("o", {category("region", {"north", "south", "east"}),
@@ -267,7 +267,7 @@ inline std::vector<conformance_case> cases() {
                  "INSERT INTO overall SELECT SUM(turnover) AS total, AVG(turnover) AS mean, SUM(staff) AS staff,\n"
                  "  VAR_SAMP(turnover) AS var, STDDEV_SAMP(turnover) AS sd, VAR_SAMP(turnover) AS var4 FROM firms;",
                  {},
-                 {"by_sector.slope", "by_sector.icpt"}});
+                 {}});
   all.push_back({"division",
                  {persons()},
                  {output("o", {decimal("per_hour", 4)})},

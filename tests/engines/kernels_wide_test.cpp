@@ -178,38 +178,24 @@ std::vector<big> exact_corr(const table& t) {
   return out;
 }
 
-/// slope and intercept of y on x per group, in long double from the exact sums (0, 0 where var(x)
-/// is 0 or fewer than 2 rows), and mean(x).
-struct line {
-  long double slope = 0;
-  long double intercept = 0;
-  long double mean_x = 0;
-};
-
-std::vector<line> exact_lines(const table& t) {
+/// slope (or intercept) of y on x times mul per group, exactly, rounded half away from zero (0
+/// where var(x) is 0 or fewer than 2 rows): V_xy mul / V_xx, and (S_y V_xx - V_xy S_x) mul / (n V_xx).
+std::vector<big> exact_line(const table& t, bool intercept) {
   const auto c = exact_comoments(t);
-  const auto& n = c.n;
-  const auto& sx = c.sx;
-  const auto& sy = c.sy;
-  std::vector<line> out;
+  std::vector<big> out;
   for (std::size_t g = 0; g < t.groups; ++g) {
-    const auto& vxx = c.vxx[g];
-    const auto& vxy = c.vxy[g];
-    if (n[g] < 2 || vxx == 0) {
-      out.push_back({});
-      continue;
-    }
-    line l;
-    l.slope = static_cast<long double>(vxy) / static_cast<long double>(vxx);
-    l.mean_x = static_cast<long double>(sx[g]) / static_cast<long double>(n[g]);
-    l.intercept = static_cast<long double>(sy[g]) / static_cast<long double>(n[g]) - l.slope * l.mean_x;
-    out.push_back(l);
+    if (c.n[g] < 2 || c.vxx[g] == 0)
+      out.push_back(0);
+    else if (intercept)
+      out.push_back(round_div((c.sy[g] * c.vxx[g] - c.vxy[g] * c.sx[g]) * t.mul, c.n[g] * c.vxx[g]));
+    else
+      out.push_back(round_div(c.vxy[g] * t.mul, c.vxx[g]));
   }
   return out;
 }
 
 /// The exact result of `agg` per group, rounded as the kernels publish (not for corr and regr_*:
-/// exact_corr, exact_lines).
+/// exact_corr, exact_line).
 std::vector<big> exact(const table& t, k::aggregate agg) {
   std::vector<big> s(t.groups, 0), q(t.groups, 0), n(t.groups, 0);
   for (std::size_t r = 0; r < t.x.size(); ++r)
@@ -289,8 +275,8 @@ const char* name_of(k::aggregate agg) {
   }
 }
 
-/// Checks the revealed words of run_wide against the exact values, rounded as published (the
-/// regression within its documented bounds); `where` names the backend.
+/// Checks the revealed words of run_wide against the exact values, rounded as published; `where`
+/// names the backend.
 void check(const table& t, const std::vector<word>& got, const std::string& where) {
   const auto g = t.groups;
   const auto stats = t.stats();
@@ -301,8 +287,9 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
   for (std::size_t kind = 0; kind < 2; ++kind)
     for (auto agg : stats) {
       const bool regr = agg == k::aggregate::regr_slope || agg == k::aggregate::regr_intercept;
-      auto want = agg == k::aggregate::corr ? exact_corr(t) : regr ? std::vector<big>(g) : exact(t, agg);
-      const auto lines = regr ? exact_lines(t) : std::vector<line>{};
+      auto want = agg == k::aggregate::corr ? exact_corr(t)
+                  : regr ? exact_line(t, agg == k::aggregate::regr_intercept)
+                         : exact(t, agg);
       for (std::size_t i = 0; i < g; ++i) {
         const word hi = got[at + i];
         const word mid = got[at + g + i];
@@ -310,20 +297,6 @@ void check(const table& t, const std::vector<word>& got, const std::string& wher
         BOOST_CHECK_MESSAGE(lo >> 32 == 0 && mid >> 32 == 0, where << " " << t.name << ": low words not canonical");
         const big v = big{static_cast<std::int64_t>(hi)} * (big{1} << 64) + big{mid} * (big{1} << 32) + big{lo};
         bool ok = v == want[i];
-        if (regr) {
-          // Within the documented bounds (kernels.hpp), in units of the output (mul).
-          const auto m = static_cast<long double>(t.mul);
-          const auto& l = lines[i];
-          const auto e_slope = std::fabs(l.slope) * 0x1p-28L + 0x1p-32L;
-          const auto want_v = (agg == k::aggregate::regr_slope ? l.slope : l.intercept) * m;
-          const auto bound = agg == k::aggregate::regr_slope ? std::fabs(l.slope) * 0x1p-28L * m + 2
-                                                             : std::fabs(l.mean_x) * e_slope * m + 2;
-          ok = std::fabs(static_cast<long double>(v) - want_v) <= bound;
-          BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " " << name_of(agg) << " of group " << i
-                                        << " of table " << t.name << ": got " << v << ", exact " << want_v
-                                        << ", bound " << bound);
-          continue;
-        }
         BOOST_CHECK_MESSAGE(ok, where << " " << kinds[kind] << " " << name_of(agg) << " of group " << i
                                       << " of table " << t.name << ": got " << v << ", exact " << want[i]);
       }
@@ -382,25 +355,22 @@ BOOST_AUTO_TEST_CASE(wide_sums_and_means_are_exact_with_the_protocols_worst_erro
 
 BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
   // y = a x + b exactly, x staff counts up to 10^6, y amounts in cents up to about 10^14: the slope
-  // is a within 2^-28 |a| (plus 2 units), the intercept b within |mean x| (2^-28 |a| + 2^-32)
-  // (plus 2), on the reference backend and with the protocols' worst errors; two decimals.
+  // is exactly a and the intercept exactly b, on the reference backend and with the protocols'
+  // worst errors; two decimals.
   struct case_ { std::int64_t a, b; };
   for (auto [a, b] : {case_{-12'345'678, 987'654'321}, case_{77'000'001, -5}, case_{1, 0}, case_{-3, 10'000'000'000}}) {
     std::mt19937_64 rng{static_cast<std::uint64_t>(a) ^ 0x5eed};
     std::vector<word> xs, ys;
-    long double sx = 0;
     for (int r = 0; r < 2000; ++r) {
       const auto x = static_cast<std::int64_t>(rng() % 1'000'001);
       xs.push_back(static_cast<word>(x));
       ys.push_back(static_cast<word>(a * x + b));
-      sx += static_cast<long double>(x);
     }
     const std::int64_t y_top = std::max(std::abs(a) * 1'000'000 + std::abs(b), std::int64_t{1});
     const word mul = 100;
     BOOST_REQUIRE(k::check_wide_range(k::aggregate::regr_slope, 2000, -y_top, y_top, mul, 1, 0, 1'000'000).ok());
     BOOST_REQUIRE(k::check_wide_range(k::aggregate::regr_intercept, 2000, -y_top, y_top, mul, 1, 0, 1'000'000).ok());
     const auto bits_y = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(y_top)));
-    const auto rel = std::fabs(static_cast<long double>(a)) * 0x1p-28L;
     for (int noisy = 0; noisy < 2; ++noisy) {
       joconde::engines::reference_backend ref;
       joconde::test::noisy_backend rough{static_cast<std::uint64_t>(b) + 3};
@@ -415,10 +385,10 @@ BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
                + static_cast<long double>(be.reveal(v.lo)[0]);
       };
       const auto slope = open(k::wide_regr_slope(be, by, y, x, bits_y, 20, mul));
-      BOOST_TEST(std::fabs(slope - static_cast<long double>(a) * mul) <= rel * mul + 2,
+      BOOST_TEST(slope == static_cast<long double>(a) * mul,
                  "slope " << slope << " for a = " << a << " (x" << mul << ")" << (noisy ? " noisy" : ""));
       const auto icpt = open(k::wide_regr_intercept(be, by, y, x, bits_y, 20, mul));
-      BOOST_TEST(std::fabs(icpt - static_cast<long double>(b) * mul) <= sx / 2000 * (rel + 0x1p-32L) * mul + 2,
+      BOOST_TEST(icpt == static_cast<long double>(b) * mul,
                  "intercept " << icpt << " for b = " << b << " (x" << mul << ")" << (noisy ? " noisy" : ""));
     }
   }
@@ -427,8 +397,7 @@ BOOST_AUTO_TEST_CASE(wide_regression_finds_lines_in_cents) {
 BOOST_AUTO_TEST_CASE(a_steep_line_at_the_top_of_the_range_needs_the_third_word) {
   // x at 10^14 - 1 or 10^14 cents, y at -10^14 or 10^14 with it: the slope is 2 10^14 exactly,
   // the intercept 10^14 - 2 10^28 (EUR written in cents: about 2^101 with two decimals more),
-  // beyond two words. The slope is exact here (var(x) is not cut), so the intercept is within
-  // |mean x| 2^-32 mul plus 2 units; on rss3 too.
+  // beyond two words. Both exact, rounded half away from zero; on rss3 too.
   const std::int64_t top = cents_1e12;
   const word mul = 100;
   const std::size_t n = 1001;
@@ -451,7 +420,7 @@ BOOST_AUTO_TEST_CASE(a_steep_line_at_the_top_of_the_range_needs_the_third_word) 
   BOOST_REQUIRE(vxy % vxx == 0);
   const big slope = vxy / vxx;
   BOOST_REQUIRE(slope == big{2 * top});
-  // (S_y - slope S_x) / n exactly, times mul: the words must give it within the bound.
+  // (S_y - slope S_x) mul / n, rounded half away from zero.
   const big want = (sy - slope * sx) * mul;
   const auto bits = static_cast<unsigned>(std::bit_width(static_cast<std::uint64_t>(top)));
   auto words = joconde::test::revealed_words([&](backend& b, unsigned party) {
@@ -470,10 +439,7 @@ BOOST_AUTO_TEST_CASE(a_steep_line_at_the_top_of_the_range_needs_the_third_word) 
            + big{words[at + 2]};
   };
   const big icpt = value(0);
-  // |mean x| 2^-32 mul + 2 units, times n to compare with n times the intercept.
-  const big bound = (sx * mul / (big{1} << 32) + 3) * nn;
-  const big err = icpt * nn - want;
-  BOOST_TEST((err <= bound && -err <= bound), "intercept " << icpt << " x " << n << " vs " << want);
+  BOOST_TEST((icpt == round_div(want, nn)), "intercept " << icpt << " x " << n << " vs " << want);
   BOOST_TEST((icpt < -(big{1} << 100)), "the intercept " << icpt << " should be beyond two words");
   BOOST_TEST((value(3) == slope * mul), "slope " << value(3));
 }

@@ -78,4 +78,9 @@ secret negative(backend& b, const bigint& v);
 /// each step 15 exact comparisons of the candidates at once (nearest.cpp).
 secret largest_below(backend& b, const bigint& p, const bigint& q, unsigned power, const secret& near, word window);
 
+/// largest_below for answers beyond the ring: `near` a canonical limb number (any size), the window
+/// below 2^120, the answer as a canonical number of q's limbs.
+bigint largest_below(backend& b, const bigint& p, const bigint& q, unsigned power, const bigint& near,
+                     u128 window);
+
 } // namespace joconde::engines::kernels::detail

@@ -44,19 +44,29 @@ bigint side_by_side(const std::vector<bigint>& parts) {
 
 } // namespace
 
-secret largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned power, const secret& near,
-                     word window) {
-  const auto g = near.size();
+bigint largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned power, const bigint& near,
+                     u128 window) {
+  const auto g = near.limbs[0].size();
   const auto size = q.limbs.size();
   const auto p = resized(b, p_in, size);
   // The answer lies in [base, base + 16^steps): base = max(0, near - window).
-  auto start = b.add_public(near, w(0) - window);
-  auto base = b.sub(start, b.mul(start, b.lt(start, b.constant(0, g))));
+  auto base = resized(b, near, size);
+  {
+    auto rest = window;
+    for (std::size_t i = 0; i < size && rest != 0; ++i, rest >>= half)
+      base.limbs[i] = b.add_public(base.limbs[i], w(0) - static_cast<word>(rest & (half_radix - 1)));
+  }
+  normalise(b, base);
+  base = scaled(b, base, one_minus(b, negative(b, base)));
   unsigned steps = 1;
-  while (radix_bits * steps < 60 && (word{1} << (radix_bits * steps)) <= 2 * window)
+  while (radix_bits * steps < 124 && (u128{1} << (radix_bits * steps)) <= 2 * window)
     ++steps;
-  // Z = q - B^power p and Y = B p for B = 2 base - 1.
-  auto big_b = limbs_of(b, b.add_public(b.mul_public(base, 2), w(-1)), size);
+  // B = 2 base - 1 (loose: its limbs below 2^17).
+  auto big_b = base;
+  for (auto& l : big_b.limbs)
+    l = b.mul_public(l, 2);
+  big_b.limbs[0] = b.add_public(big_b.limbs[0], w(-1));
+  // Z = q - B^power p and Y = B p.
   auto y = product(b, big_b, p, size);
   normalise(b, y);
   bigint z = power == 2 ? product(b, big_b, y, size) : y;
@@ -115,9 +125,19 @@ secret largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned p
     auto count = b.constant(0, g);
     for (std::size_t k = 0; k < candidates; ++k)
       count = b.add(count, slice(holds, k * g, g));
-    base = b.add(base, b.mul_public(count, word{1} << e));
+    add_at(b, base, count, e / half, e % half);
   }
+  normalise(b, base);
   return base;
+}
+
+secret largest_below(backend& b, const bigint& p, const bigint& q, unsigned power, const secret& near, word window) {
+  auto c = largest_below(b, p, q, power, limbs_of(b, near, q.limbs.size()), window);
+  // Below 2^62: its low four limbs.
+  auto out = c.limbs[0];
+  for (std::size_t i = 1; i < 4; ++i)
+    out = b.add(out, b.mul_public(c.limbs[i], word{1} << (half * i)));
+  return out;
 }
 
 } // namespace joconde::engines::kernels::detail

@@ -97,7 +97,7 @@ void check_wide_output(expr& e, const column_schema& col, const value_type& t, s
     throw sql_error(e.pos, quote(e, source) + ": " + e.wide_refusal + "; " + *why);
 }
 
-/// A moment (VAR_*, STDDEV_*, COVAR_*, CORR, REGR_R2) of integers or decimals written whole to a
+/// A moment (VAR_*, STDDEV_*, COVAR_*, CORR, REGR_*) of integers or decimals written whole to a
 /// decimal column, where the ring holds it: computed exactly in limbs as beyond the ring and
 /// rounded once to the output's units (e.exact_stat), one word. Else (false) its fixed-point form,
 /// converted like any value.
@@ -113,6 +113,8 @@ bool exact_statistic(expr& e, const column_schema& col, std::uint64_t max_rows) 
     case aggregate::covar_samp:
     case aggregate::covar_pop:
     case aggregate::corr:
+    case aggregate::regr_slope:
+    case aggregate::regr_intercept:
     case aggregate::regr_r2: break;
     default: return false;
   }

@@ -194,7 +194,7 @@ struct expr {
   /// while the ring holds it: the exact mean in the output's units (wide_mul / wide_div), rounded
   /// half away from zero (kernels::avg_rounded), instead of its fixed-point form.
   bool exact_avg = false;
-  /// aggregate: VAR_*, STDDEV_*, COVAR_*, CORR or REGR_R2 of integers or decimals as a whole select
+  /// aggregate: VAR_*, STDDEV_*, COVAR_*, CORR or REGR_* of integers or decimals as a whole select
   /// item written to a decimal column while the ring holds it: computed in limbs as `wide` is
   /// (exact, rounded once to the output's units) and written as one word, instead of its fixed-point
   /// form.
