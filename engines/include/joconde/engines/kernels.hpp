@@ -486,16 +486,19 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
                       unsigned bits_y, word mul);
 
 /// The least-squares slope of y on x times mul per group (mul: the output's power of ten, below
-/// 2^30), within 2^-28 of it relative plus 2 units, rounded down; 0 where var(x) is 0 or fewer
+/// 2^30), exactly, rounded half away from zero: V_xy mul / V_xx; 0 where var(x) is 0 or fewer
 /// than 2 rows; where check_wide_range(regr_slope, ...) accepts (y in [lo, hi], x in [lo2, hi2]).
 /// From the exact n (n - 1) var(x) and cov(x, y): var(x) cut to m below 2^45 (at least 2^29
-/// where cut), then an exact long division of cov 2^32 by m and the cut undone.
+/// where cut), an exact long division of cov 2^32 by m and the cut undone give the slope within
+/// 2^-28 relative; the search of wide_stddev_samp, over limb numbers of 20 limbs, then compares
+/// (2 c - 1) V_xx with 2 mul |V_xy| exactly.
 wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
                             unsigned bits_x, word mul);
 
-/// (mean(y) - slope mean(x)) mul per group for that slope (with 32 fraction bits), exact for it
-/// and rounded down: within |mean(x)| (2^-28 |slope| + 2^-32) mul plus 2 units; 0 where var(x)
-/// is 0 or fewer than 2 rows.
+/// (mean(y) - slope mean(x)) mul per group, exactly, rounded half away from zero:
+/// (S_y V_xx - V_xy S_x) mul / (n V_xx); 0 where var(x) is 0 or fewer than 2 rows. Searched (in
+/// 23 limbs) around the intercept of wide_regr_slope's approximate slope, within |mean(x)|
+/// (2^-28 |slope| + 2^-32) mul plus 2 units.
 wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x,
                                 unsigned bits_y, unsigned bits_x, word mul);
 
