@@ -142,6 +142,39 @@ BOOST_AUTO_TEST_CASE(a_standard_deviation_on_a_tie_rounds_half_up) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_quotient_written_whole_is_exactly_rounded) {
+  // A mean as SUM / COUNT and a weighted mean SUM(x w) / SUM(w), written whole with one decimal:
+  // exact quotients rounded half away from zero, on ties that no binary fraction holds. a: 1 / 20
+  // = 0.05 -> 0.1 for both; b: -0.05 -> -0.1; c: x 1 and 2 weighted 1 and 19: mean 1.5, weighted
+  // 39 / 20 = 1.95 -> 2.0; d: the same negated.
+  std::vector<i64> g, x, w;
+  for (i64 k = 0; k < 2; ++k)
+    for (i64 r = 0; r < 20; ++r) {
+      g.push_back(k);
+      x.push_back(r == 0 ? (k == 0 ? 1 : -1) : 0);
+      w.push_back(1);
+    }
+  for (i64 k = 2; k < 4; ++k)
+    for (i64 r = 0; r < 2; ++r) {
+      g.push_back(k);
+      x.push_back((k == 2 ? 1 : -1) * (r + 1));
+      w.push_back(r == 0 ? 1 : 19);
+    }
+  auto p = compiled("INSERT INTO o SELECT g, SUM(x) / COUNT(*) AS m, SUM(x * w) / SUM(w) AS wm FROM t GROUP BY g;",
+                    table("o", {category("g", groups), decimal("m", 1, 0, 0), decimal("wm", 1, 0, 0)}),
+                    {table("t", {category("g", groups), integer("x", -1000, 1000), integer("w", 1, 100)}, 100)});
+  for (const auto& [engine, outputs] : run_both(p, {{"t", {g, x, w}}}))
+    BOOST_TEST_CONTEXT(engine) {
+      const auto& o = outputs.at("o");
+      const std::vector<i64> m{1, -1, 15, -15};
+      const std::vector<i64> wm{1, -1, 20, -20};
+      for (std::size_t k = 0; k < 4; ++k) {
+        BOOST_TEST(static_cast<i64>(o.columns[1][k]) == m[k]);
+        BOOST_TEST(static_cast<i64>(o.columns[2][k]) == wm[k]);
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_having_rule_withholds_small_groups) {
   auto p = compiled("INSERT INTO o SELECT g, COVAR_SAMP(x, y) AS cs, REGR_R2(y, x) AS r2 FROM t\n"
                     "GROUP BY g HAVING COUNT(*) >= 3;",

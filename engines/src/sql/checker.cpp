@@ -154,6 +154,27 @@ bool exact_average(expr& e, const column_schema& col, std::uint64_t max_rows) {
   return true;
 }
 
+/// x / y of two exact numbers (whole or decimal, none missing) written whole to a decimal(t)
+/// column: both aligned to one scale (X, Y), the quotient is X 10^t / Y rounded half away from
+/// zero, exactly (e.exact_div), where |X| 10^t stays inside the ring. Else (false) its fixed-point
+/// form, converted like any value.
+bool exact_quotient(expr& e, const column_schema& col) {
+  if (e.kind != expr_kind::binary || e.op != binary_op::div || col.type != column_type::decimal)
+    return false;
+  const auto& x = *e.args[0];
+  const auto& y = *e.args[1];
+  if (x.type.bin != 0 || y.type.bin != 0 || x.nullable || y.nullable || col.scale > 18)
+    return false;
+  const auto unit = pow10(static_cast<int>(col.scale));
+  const auto top = sat_mul(sat_mul(max_abs(x.range), e.factors.empty() ? 1 : static_cast<int128>(e.factors[0])), unit);
+  if (top >= ring_limit)
+    return false;
+  e.exact_div = true;
+  e.wide_mul = static_cast<word>(unit);
+  e.wide_div = 1;
+  return true;
+}
+
 void check_output_match(select_item& item, const column_schema& col, const table_schema& out,
                         std::uint64_t max_rows, std::string_view source) {
   const auto& e = *item.value;
@@ -175,7 +196,8 @@ void check_output_match(select_item& item, const column_schema& col, const table
     case column_type::decimal:
       if (t.kind != value_kind::number)
         mismatch("");
-      if (exact_average(*item.value, col, max_rows) || exact_statistic(*item.value, col, max_rows))
+      if (exact_average(*item.value, col, max_rows) || exact_statistic(*item.value, col, max_rows)
+          || exact_quotient(*item.value, col))
         break;  // already in the output's units
       item.convert = decimal_conversion(e, t, e.range, static_cast<int>(col.scale), source);
       break;

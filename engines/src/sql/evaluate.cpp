@@ -53,6 +53,8 @@ secret binary(backend& b, const expr& e, const frame& f) {
       auto d = operand(b, e, 1, f);
       if (e.empty_as_one)  // 0 only for a group without rows: one unit of the aligned scale there
         d = b.add(d, b.mul_public(b.eq(d, b.constant(0, d.size())), e.factors[1]));
+      if (e.exact_div)  // in the output's units, rounded half away from zero exactly
+        return kernels::round_div(b, b.mul_public(operand(b, e, 0, f), e.wide_mul), d);
       return b.div(operand(b, e, 0, f), d, kernels::stat_frac);
     }
     case binary_op::logic_and: return b.mul(evaluate(b, *e.args[0], f), evaluate(b, *e.args[1], f));

@@ -52,7 +52,7 @@ bool same_expr(const expr& a, const expr& b) {
 /// rounding, and for a statistic an MPC engine approximates).
 int128 written_magnitude(const select_item& item, int128 v) {
   const auto& e = *item.value;
-  if (e.exact_avg || e.exact_stat) {
+  if (e.exact_avg || e.exact_stat || e.exact_div) {
     // The statistic's fixed point, in the output's units (kernels::avg_rounded, wide_var_samp, ...);
     // a standard deviation's factors are the square roots of its kernel's.
     const bool root = e.agg == kernels::aggregate::stddev_samp || e.agg == kernels::aggregate::stddev_pop;

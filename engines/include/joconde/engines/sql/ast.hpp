@@ -199,8 +199,13 @@ struct expr {
   /// (exact, rounded once to the output's units) and written as one word, instead of its fixed-point
   /// form.
   bool exact_stat = false;
+  /// binary `/` of two exact numbers (no fixed point, none missing) as a whole select item written
+  /// to a decimal column while the ring holds the scaled dividend: the quotient in the output's
+  /// units (dividend times wide_mul), rounded half away from zero exactly (kernels::round_div),
+  /// instead of its fixed-point form.
+  bool exact_div = false;
   std::string wide_refusal;
-  /// wide, exact_avg or exact_stat: the result is value * wide_mul / wide_div in output units (for
+  /// wide, exact_avg, exact_stat or exact_div: the result is value * wide_mul / wide_div in output units (for
   /// STDDEV_*, its variance's: the squares of the output's factors)
   word wide_mul = 1;
   word wide_div = 1;
