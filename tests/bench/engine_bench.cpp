@@ -264,6 +264,10 @@ void add_sql_figures(std::vector<figure>& out) {
   out.push_back(sql_figure("groupby4096_1e6", million, 1,
                            bench_program("INSERT INTO o SELECT c, COUNT(*) AS n, SUM(x) AS s FROM a GROUP BY c;",
                                          {bench_table("a", million)}, bench_output("o", {"c", "n", "s"}, false))));
+  // A standard deviation per group, exact (issue 17): 4096 groups on the sort, x up to 10^6.
+  out.push_back(sql_figure("stddev_groupby4096_1e5", 100'000, 1,
+                           bench_program("INSERT INTO o SELECT c, STDDEV_SAMP(x) AS s FROM a GROUP BY c;",
+                                         {bench_table("a", 100'000)}, bench_output("o", {"c", "s"}, false, {"s"}))));
   out.push_back(sql_figure("join_1e6", million, 2,
                            bench_program("INSERT INTO o SELECT COUNT(*) AS n, SUM(b.x) AS s FROM a JOIN b ON a.k = b.k;",
                                          {bench_table("a", million), bench_table("b", million)},

@@ -112,7 +112,8 @@ bigint long_divide(backend& b, const bigint& v, const secret& d) {
   q.limbs.resize(v.limbs.size());
   secret rest = b.constant(0, d.size());
   for (std::size_t i = v.limbs.size(); i-- > 0;) {
-    auto [digit, r] = floor_div(b, b.add(b.mul_public(rest, half_radix), v.limbs[i]), d);
+    // rest < d and a limb below 2^16: the digit's dividend is below 2^16 d, one pass.
+    auto [digit, r] = floor_div(b, b.add(b.mul_public(rest, half_radix), v.limbs[i]), d, 1);
     q.limbs[i] = std::move(digit);
     rest = std::move(r);
   }

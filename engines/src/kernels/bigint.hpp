@@ -78,6 +78,9 @@ secret negative(backend& b, const bigint& v);
 /// each step 15 exact comparisons of the candidates at once (nearest.cpp).
 secret largest_below(backend& b, const bigint& p, const bigint& q, unsigned power, const secret& near, word window);
 
+/// The radix-16 steps of largest_below for `window`: 16^steps > 2 window.
+unsigned search_steps(u128 window);
+
 /// largest_below for answers beyond the ring: `near` a canonical limb number (any size), the window
 /// below 2^120, the answer as a canonical number of q's limbs.
 bigint largest_below(backend& b, const bigint& p, const bigint& q, unsigned power, const bigint& near,

@@ -8,11 +8,14 @@
 // B = 2 base - 1, Z = q - B^power p and, for power 2, Y = B p, all exact. A candidate base + t
 // (t = k 16^s) has (B + 2 t)^power p = B^power p + 4 t B p + 4 t^2 p (power 2) or B p + 2 t p
 // (power 1), so its Z_t = Z - 4 t Y - 4 t^2 p (or Z - 2 t p) and Y_t = Y + 2 t p come from Z, Y
-// and p times public numbers, locally. Per step the 15 candidates' Z_t (and Y_t) are made
-// canonical at once, their signs compared with 0 in one lt, and the last candidate that holds is
-// taken by one multiplication with its one-hot choice; base grows by its t.
+// and p times public numbers, locally. Per step the candidates' Z_t (15, or fewer on the first step
+// of a narrow window) are made canonical at once, their signs compared with 0 in one lt, and the
+// last candidate that holds is taken by one multiplication with its one-hot choice, which also
+// forms t p for Y (made canonical alone); base grows by its t.
 
 #include "bigint.hpp"
+
+#include <algorithm>
 
 namespace joconde::engines::kernels::detail {
 
@@ -44,6 +47,13 @@ bigint side_by_side(const std::vector<bigint>& parts) {
 
 } // namespace
 
+unsigned search_steps(u128 window) {
+  unsigned steps = 1;
+  while (radix_bits * steps < 124 && (u128{1} << (radix_bits * steps)) <= 2 * window)
+    ++steps;
+  return steps;
+}
+
 bigint largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned power, const bigint& near,
                      u128 window) {
   const auto g = near.limbs[0].size();
@@ -58,9 +68,7 @@ bigint largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned p
   }
   normalise(b, base);
   base = scaled(b, base, one_minus(b, negative(b, base)));
-  unsigned steps = 1;
-  while (radix_bits * steps < 124 && (u128{1} << (radix_bits * steps)) <= 2 * window)
-    ++steps;
+  const auto steps = search_steps(window);
   // B = 2 base - 1 (loose: its limbs below 2^17).
   auto big_b = base;
   for (auto& l : big_b.limbs)
@@ -75,9 +83,10 @@ bigint largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned p
   normalise(b, z);
   for (unsigned s = steps; s-- > 0;) {
     const unsigned e = radix_bits * s;
-    // Z_t for t = k 2^e, k = 1..15, then (power 2) Y_t.
+    // Z_t for t = k 2^e, k = 1..top (the first step needs no digit beyond 2 window / 16^s).
+    const auto top = static_cast<std::size_t>(std::min<u128>(candidates, std::max<u128>(1, (2 * window) >> e)));
     std::vector<bigint> parts;
-    for (std::size_t k = 1; k <= candidates; ++k) {
+    for (std::size_t k = 1; k <= top; ++k) {
       auto zk = z;
       const auto kk = static_cast<std::int64_t>(k);
       if (power == 2) {
@@ -88,43 +97,45 @@ bigint largest_below(backend& b, const bigint& p_in, const bigint& q, unsigned p
       }
       parts.push_back(std::move(zk));
     }
-    for (std::size_t k = 1; k <= candidates && power == 2; ++k) {
-      auto yk = y;
-      add_scaled(b, yk, p, 2 * static_cast<std::int64_t>(k), e);
-      parts.push_back(std::move(yk));
-    }
     auto all = side_by_side(parts);
     normalise(b, all);
-    auto holds = one_minus(b, b.lt(slice(all.limbs.back(), 0, candidates * g), b.constant(0, candidates * g)));
-    // One-hot choice: k = 0 (none holds) .. 15; holds is 1 for k up to the last that does.
+    auto holds = one_minus(b, b.lt(all.limbs.back(), b.constant(0, top * g)));
+    auto count = b.constant(0, g);
+    for (std::size_t k = 0; k < top; ++k)
+      count = b.add(count, slice(holds, k * g, g));
+    // One-hot choice: k = 0 (none holds) .. top; holds is 1 for k up to the last that does.
     secret choice = one_minus(b, slice(holds, 0, g));
-    for (std::size_t k = 1; k <= candidates; ++k)
-      append(choice, k < candidates ? b.sub(slice(holds, (k - 1) * g, g), slice(holds, k * g, g))
-                                    : slice(holds, (k - 1) * g, g));
-    // Z' and Y' = the chosen candidate's (k = 0: Z and Y themselves), in one mul.
-    const std::size_t numbers = power == 2 ? 2 : 1;
+    for (std::size_t k = 1; k <= top; ++k)
+      append(choice, k < top ? b.sub(slice(holds, (k - 1) * g, g), slice(holds, k * g, g))
+                             : slice(holds, (k - 1) * g, g));
+    // Z' = the chosen candidate's (k = 0: Z itself) and, for power 2 with steps left, count p (for
+    // Y' = Y + 2 count 2^e p), in one mul.
+    const bool more = power == 2 && s > 0;
     secret picks;
     secret values;
-    for (std::size_t n = 0; n < numbers; ++n)
-      for (std::size_t i = 0; i < size; ++i)
-        for (std::size_t k = 0; k <= candidates; ++k) {
-          append(picks, slice(choice, k * g, g));
-          append(values, k == 0 ? (n == 0 ? z : y).limbs[i] : slice(all.limbs[i], (n * candidates + k - 1) * g, g));
-        }
-    auto chosen = b.mul(picks, values);
-    for (std::size_t n = 0; n < numbers; ++n) {
-      auto& target = n == 0 ? z : y;
-      for (std::size_t i = 0; i < size; ++i) {
-        auto at = (n * size + i) * (candidates + 1) * g;
-        auto v = slice(chosen, at, g);
-        for (std::size_t k = 1; k <= candidates; ++k)
-          v = b.add(v, slice(chosen, at + k * g, g));
-        target.limbs[i] = std::move(v);
+    for (std::size_t i = 0; i < size; ++i)
+      for (std::size_t k = 0; k <= top; ++k) {
+        append(picks, slice(choice, k * g, g));
+        append(values, k == 0 ? z.limbs[i] : slice(all.limbs[i], (k - 1) * g, g));
       }
+    for (std::size_t i = 0; i < size && more; ++i) {
+      append(picks, count);
+      append(values, p.limbs[i]);
     }
-    auto count = b.constant(0, g);
-    for (std::size_t k = 0; k < candidates; ++k)
-      count = b.add(count, slice(holds, k * g, g));
+    auto chosen = b.mul(picks, values);
+    for (std::size_t i = 0; i < size; ++i) {
+      const auto at = i * (top + 1) * g;
+      auto v = slice(chosen, at, g);
+      for (std::size_t k = 1; k <= top; ++k)
+        v = b.add(v, slice(chosen, at + k * g, g));
+      z.limbs[i] = std::move(v);
+    }
+    if (more) {
+      const auto at = size * (top + 1) * g;
+      for (std::size_t i = 0; i < size; ++i)
+        add_at(b, y, slice(chosen, at + i * g, g), i + (e + 1) / half, (e + 1) % half);
+      normalise(b, y);
+    }
     add_at(b, base, count, e / half, e % half);
   }
   normalise(b, base);

@@ -55,13 +55,14 @@ wide_secret three_words(backend& b, const secret& v) {
   return three_words(b, canonical(b, b.constant(0, v.size()), v));
 }
 
-// Three approximate quotients of the remainder (div is within 2^-29 relative plus 2 units: the
-// remainder shrinks to at most 2^-29 |a| + 2 d, then 16 + 2.01 d, then below 3 d), then
-// floor = q + 2 - sum over t in {-2d, -d, 0, d, 2d} of [r < t].
-std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d) {
+// Three approximate quotients of the remainder (div is within 2^-29 relative plus 2 units, plus
+// its own rounding: the remainder shrinks to at most 2^-29 |a| + 2.5 d, then 16 + 2.51 d, then
+// below 3 d in magnitude; one pass already where |a| < 2^16 d: 2^-13 d + 2.5 d), then
+// floor = q + 2 - sum over t in {-2d, -d, 0, d, 2d} of [r < t], right for r in [-3d, 3d).
+std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d, int passes) {
   auto q = b.constant(0, a.size());
   auto r = a;
-  for (int pass = 0; pass < 3; ++pass) {
+  for (int pass = 0; pass < passes; ++pass) {
     auto step = b.div(r, d, 0);
     q = b.add(q, step);
     r = b.sub(r, b.mul(step, d));

@@ -31,8 +31,9 @@ wide_secret three_words(backend& b, const limb_pair& v);
 wide_secret three_words(backend& b, const secret& v);
 
 /// q = floor(a / d) and r = a - q d in [0, d), exactly, for |a| < 2^62 and 1 <= d < 2^62 (a
-/// secret d; public values as constants): three div, three mul and one lt of five elements.
-std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d);
+/// secret d; public values as constants): three div, three mul and one lt of five elements. Where
+/// |a| < 2^16 d (a long division's digit) one div and one mul suffice: `passes` 1.
+std::pair<secret, secret> floor_div(backend& b, const secret& a, const secret& d, int passes = 3);
 
 /// floor(v / d) of a canonical wide value for 1 <= d < 2^30: the high limb first, its remainder
 /// (below d) carried into the low one, r 2^32 + lo < 2^62. With `rest`, the last remainder

@@ -15,6 +15,7 @@
 #include "bigint.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace joconde::engines::kernels {
@@ -77,10 +78,10 @@ centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsi
 /// |q| <= 2^(bits - 24) + 1): sum rx ry + 2^24 (sum qx ry + sum rx qy) + 2^48 sum qx qy, each sum
 /// exact (block sums below 2^pbits), as loose limbs. Where both are whole: sum x y alone.
 bigint product_sum(backend& b, const grouping& by, const centred_variable& x, const centred_variable& y,
-                   unsigned bits) {
+                   unsigned bits, std::size_t size) {
   const auto g = by.groups();
   const auto rows = x.r.size();
-  auto out = zeros(b, g);
+  auto out = zeros(b, g, size);
   if (x.whole && y.whole) {
     add_wide(b, out, scaled_sum(b, by, b.mul(x.r, y.r), 50, 1), 0);
     return out;
@@ -92,7 +93,7 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
       c.whole = false;
       return c;
     };
-    return x.whole ? product_sum(b, by, split(x), y, bits) : product_sum(b, by, x, split(y), bits);
+    return x.whole ? product_sum(b, by, split(x), y, bits, size) : product_sum(b, by, x, split(y), bits, size);
   }
   const bool square = &x == &y;
   auto prods = square ? b.mul(concat({&x.r, &x.q, &x.q}), concat({&x.r, &x.r, &x.q}))
@@ -114,18 +115,19 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
 }
 
 /// n (n - 1) cov(x, y) = n C - sc_x sc_y with C = sum x y - c_x S_y - c_y sc_x = sum (x - c_x)(y - c_y),
-/// exactly, canonical (for x == y: n (n - 1) var).
+/// exactly, canonical (for x == y: n (n - 1) var). In `size` limbs (at least 5): every step is
+/// exact modulo 2^(16 size), so the result is where it fits.
 bigint comoment(backend& b, const grouping& by, const row_counts& k, const centred_variable& x,
-                const centred_variable& y, unsigned bits) {
+                const centred_variable& y, unsigned bits, std::size_t size = limb_count) {
   const auto g = by.groups();
-  auto centred = product_sum(b, by, x, y, bits);
-  auto c_x = limbs_of(b, x.c);
-  auto s_y = zeros(b, g);
+  auto centred = product_sum(b, by, x, y, bits, size);
+  auto c_x = limbs_of(b, x.c, size);
+  auto s_y = zeros(b, g, size);
   add_wide(b, s_y, y.s, 0);
   normalise(b, s_y);
-  auto cs = product(b, c_x, s_y);
-  auto csc = scaled(b, limbs_of(b, y.c), x.sc);
-  for (std::size_t i = 0; i < limb_count; ++i)
+  auto cs = product(b, c_x, s_y, size);
+  auto csc = scaled(b, limbs_of(b, y.c, size), x.sc);
+  for (std::size_t i = 0; i < size; ++i)
     centred.limbs[i] = b.sub(b.sub(centred.limbs[i], cs.limbs[i]), csc.limbs[i]);
   normalise(b, centred);
   auto v = scaled(b, centred, k.n);
@@ -140,21 +142,31 @@ struct variance_parts {
   bigint scaled_v;  ///< V mul = n (n - 1) var mul
   secret n_safe;    ///< n, or 1 for an empty group
   secret nm1_safe;  ///< n - 1, or 1 for groups of 0 or 1 rows
+  std::size_t limbs = limb_count;  ///< the low limbs that hold V mul (twice it), publicly
 };
+
+/// The limbs that hold 2 n^2 (w_x / 2)(w_y / 2) mul for n up to `rows` and values below 2^bits_x
+/// and 2^bits_y (so widths below 2^(bits + 1)), with its sign: a bound on twice V_xy mul.
+std::size_t moment_limbs(std::size_t rows, unsigned bits_x, unsigned bits_y, word mul) {
+  const auto top = 2 * std::bit_width(rows) + bits_x + bits_y + std::bit_width(mul) + 2;
+  return std::clamp<std::size_t>(top / half + 1, 5, limb_count);
+}
 
 variance_parts variance_numerator(backend& b, const grouping& by, const secret& x, unsigned bits, word mul) {
   auto k = count_rows(b, by);
   auto cx = centre_of(b, by, x, bits, k);
-  auto v = comoment(b, by, k, cx, cx, bits);
+  const auto size = moment_limbs(x.size(), bits, bits, mul);
+  auto v = comoment(b, by, k, cx, cx, bits, size);
   times_public(b, v, mul);
-  return {std::move(v), std::move(k.n_safe), std::move(k.nm1_safe)};
+  return {resized(b, v, limb_count), std::move(k.n_safe), std::move(k.nm1_safe), size};
 }
 
-/// floor(V mul / (n (n - 1) div)), or with `population` floor(V mul / (n^2 div)), canonical.
+/// floor(V mul / (n (n - 1) div)), or with `population` floor(V mul / (n^2 div)), canonical: two
+/// long divisions of the limbs that can hold it (the higher ones are zero).
 bigint variance_in_units(backend& b, const variance_parts& p, word div, bool population) {
-  auto once = long_divide(b, p.scaled_v, p.n_safe);
+  auto once = long_divide(b, resized(b, p.scaled_v, p.limbs), p.n_safe);
   const auto& second = population ? p.n_safe : p.nm1_safe;
-  return long_divide(b, once, div == 1 ? second : b.mul_public(second, div));
+  return resized(b, long_divide(b, once, div == 1 ? second : b.mul_public(second, div)), limb_count);
 }
 
 /// A canonical value below 2^125 in magnitude as three words: lo = limbs 0-1, mid = limbs 2-3,
@@ -424,8 +436,18 @@ word correlation_window(word mul, unsigned shift) {
   return (mul >> shift) + 5;
 }
 
-/// Limbs of the standard deviation's exact comparison: 4 V mul is below 2^190.
+/// Limbs of the standard deviation's exact comparison: 4 V mul is below 2^190, and so (with room)
+/// are the candidates' (2 c - 1)^2 D div; fewer where the public bounds allow (root_size).
 constexpr std::size_t root_limbs = 14;
+
+/// The limbs the search of rounded_deviation needs: Q = 4 V mul below 2^(16 limbs) (limbs: those
+/// of variance_parts), and a candidate c at most the answer plus 16^steps, so (2 c - 1)^2 D div
+/// below 2 Q + 8 16^(2 steps) D div, with D div below rows^2 div; one limb more for the sign.
+std::size_t root_size(std::size_t limbs, std::size_t rows, word div, u128 window) {
+  const auto q_bits = half * limbs;
+  const auto c_bits = 8 * search_steps(window) + 3 + 2 * std::bit_width(rows) + std::bit_width(div);
+  return std::clamp<std::size_t>((std::max<std::size_t>(q_bits, c_bits) + 2) / half + 2, 5, root_limbs);
+}
 
 /// The standard deviation in the output's units (mul / div: the square of its scale), exactly,
 /// rounded half up: the largest c with (2 c - 1)^2 D div <= 4 V mul, D = n (n - 1) (or n^2),
@@ -434,14 +456,15 @@ wide_secret rounded_deviation(backend& b, const grouping& by, const secret& x, u
                               bool population) {
   auto p = variance_numerator(b, by, x, bits, mul);
   auto near = square_root(b, variance_in_units(b, p, div, population));
-  auto q = resized(b, p.scaled_v, root_limbs);
-  times_public(b, q, 4);
-  auto d = limbs_of(b, b.mul(p.n_safe, population ? p.n_safe : p.nm1_safe), root_limbs);
-  times_public(b, d, div);
   // Its largest value is below 2^(bits + 1) sqrt(mul / div); the window twice the error there.
   const auto top = std::ldexp(std::sqrt(static_cast<long double>(mul) / static_cast<long double>(div)),
                               static_cast<int>(bits) + 1);
   const auto window = static_cast<word>(std::ldexp(top, -22)) + 7;
+  const auto size = root_size(p.limbs, x.size(), div, window);
+  auto q = resized(b, p.scaled_v, size);
+  times_public(b, q, 4);
+  auto d = limbs_of(b, b.mul(p.n_safe, population ? p.n_safe : p.nm1_safe), size);
+  times_public(b, d, div);
   return three_words(b, largest_below(b, d, q, 2, near, window));
 }
 
@@ -471,7 +494,8 @@ wide_secret wide_covar(backend& b, const grouping& by, const secret& x, const se
   auto magnitude = scaled(b, v, sign);
   normalise(b, magnitude);
   times_public(b, magnitude, 2 * mul);
-  variance_parts p{std::move(magnitude), std::move(k.n_safe), std::move(k.nm1_safe)};
+  variance_parts p{std::move(magnitude), std::move(k.n_safe), std::move(k.nm1_safe),
+                   moment_limbs(x.size(), bits_x, bits_y, 2 * mul)};
   auto rounded = scaled(b, halve_up(b, variance_in_units(b, p, div, population)), sign);
   normalise(b, rounded);
   return to_wide(b, rounded);
