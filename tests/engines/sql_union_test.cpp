@@ -174,12 +174,15 @@ BOOST_AUTO_TEST_CASE(joint_statistic_over_two_inputs) {
                == (std::vector<std::string>{"select", "where", "group_by", "union", "having",
                                             "aggregate.count", "aggregate.sum", "aggregate.avg"}),
              boost::test_tools::per_element());
-  // Nothing new is revealed: the input row counts were already known to the Computing Parties.
+  // The union reveals nothing new: the input row counts were already known to the Computing
+  // Parties; the grouping, which of its groups have no rows.
   BOOST_TEST(p.disclosures()
                == (std::vector<std::string>{
                  "the number of rows of every input (`a_enterprises`, `b_enterprises` and "
                  "`c_enterprises`) and the shape of the program (its operations, in order, and "
-                 "the number of rows each handles) are known to the Computing Parties"}),
+                 "the number of rows each handles) are known to the Computing Parties",
+                 "`by_region` writes a row only for a group that has rows, so which of its groups have none "
+                 "is revealed to the analyst"}),
              boost::test_tools::per_element());
   auto res = run(p, a_rows, b_rows, c_rows);
   check_by_region(res.outputs.at("by_region"), {&a_rows, &b_rows});

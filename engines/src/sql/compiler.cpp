@@ -168,6 +168,10 @@ std::vector<std::string> disclosures_of(const program_impl& p) {
         out.push_back(std::move(line));
     }
   for (const auto& s : p.statements)
+    if (!s.group_by.empty())
+      out.push_back("`" + s.output + "` writes a row only for a group that has rows, so which of its groups "
+                    "have none is revealed to the analyst");
+  for (const auto& s : p.statements)
     if (!s.order_by.empty())
       out.push_back(order_disclosure(s));
   for (const auto& s : p.statements)
