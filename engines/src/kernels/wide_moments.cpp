@@ -12,7 +12,7 @@
 // 16 bits chosen per group (the lowest that leaves less than 2^60), so sqrt works on at least 2^44
 // and its error stays relative.
 
-#include "bigint.hpp"
+#include "wide_moments.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -20,16 +20,7 @@
 
 namespace joconde::engines::kernels {
 
-using namespace detail;
-
-namespace {
-
-/// The rows per group, and n and n - 1 made at least 1 (for empty groups and single rows).
-struct row_counts {
-  secret n;
-  secret n_safe;
-  secret nm1_safe;
-};
+namespace detail {
 
 row_counts count_rows(backend& b, const grouping& by) {
   const auto g = by.groups();
@@ -45,17 +36,6 @@ row_counts count_rows(backend& b, const grouping& by) {
   return r;
 }
 
-/// One variable's exact sum S, its centre c = floor(S / n) and sc = S - n c in [0, n) (both exact
-/// in the ring), and its rows split as x = q 2^24 + r (`whole`: every row below 2^24, r = x and
-/// no q).
-struct centred_variable {
-  limb_pair s;
-  secret c;
-  secret sc;
-  secret q;
-  secret r;
-  bool whole = false;
-};
 
 centred_variable centre_of(backend& b, const grouping& by, const secret& x, unsigned bits, const row_counts& k) {
   centred_variable v;
@@ -114,11 +94,8 @@ bigint product_sum(backend& b, const grouping& by, const centred_variable& x, co
   return out;
 }
 
-/// n (n - 1) cov(x, y) = n C - sc_x sc_y with C = sum x y - c_x S_y - c_y sc_x = sum (x - c_x)(y - c_y),
-/// exactly, canonical (for x == y: n (n - 1) var). In `size` limbs (at least 5): every step is
-/// exact modulo 2^(16 size), so the result is where it fits.
 bigint comoment(backend& b, const grouping& by, const row_counts& k, const centred_variable& x,
-                const centred_variable& y, unsigned bits, std::size_t size = limb_count) {
+                const centred_variable& y, unsigned bits, std::size_t size) {
   const auto g = by.groups();
   auto centred = product_sum(b, by, x, y, bits, size);
   auto c_x = limbs_of(b, x.c, size);
@@ -135,6 +112,67 @@ bigint comoment(backend& b, const grouping& by, const row_counts& k, const centr
   normalise(b, v);
   return v;
 }
+
+/// A canonical value below 2^125 in magnitude as three words: lo = limbs 0-1, mid = limbs 2-3,
+/// hi = limbs 4-7 (the higher ones would only add multiples of 2^64 to hi: zeros, or a negative
+/// value's sign extension; and shifting a word by 64 bits or more is not defined).
+wide_secret to_wide(backend& b, const bigint& v) {
+  auto lo = b.add(v.limbs[0], b.mul_public(v.limbs[1], half_radix));
+  auto mid = b.add(v.limbs[2], b.mul_public(v.limbs[3], half_radix));
+  auto hi = v.limbs[4];
+  for (std::size_t i = 5; i < 8; ++i)
+    hi = b.add(hi, b.mul_public(v.limbs[i], word{1} << (half * (i - 4))));
+  return {std::move(hi), std::move(mid), std::move(lo)};
+}
+
+constexpr std::size_t cuts = limb_count - 3;
+
+value_cuts cut(backend& b, const bigint& v, std::size_t kept) {
+  const auto g = v.limbs[0].size();
+  const auto n_cuts = limb_count - kept + 1;
+  // v_j from limbs j .. j + kept - 1 fits when the limbs above are zero and the top one of them is
+  // below 2^(60 - 48) (kept 4: v_j < 2^60) or 2^(45 - 32) (kept 3: v_j < 2^45).
+  const word top = word{1} << (kept == 4 ? 12 : 13);
+  // Suffix sums of the (non-negative) limbs: zero exactly where every limb from there up is.
+  std::vector<secret> above(limb_count + 1, b.constant(0, g));
+  for (std::size_t i = limb_count; i-- > 0;)
+    above[i] = b.add(above[i + 1], v.limbs[i]);
+  secret zl;
+  secret lt_l;
+  secret candidates;
+  for (std::size_t j = 0; j < n_cuts; ++j) {
+    append(zl, above[j + kept]);
+    append(lt_l, v.limbs[j + kept - 1]);
+    auto vj = v.limbs[j];
+    for (std::size_t i = j + 1; i < j + kept; ++i)
+      vj = b.add(vj, b.mul_public(v.limbs[i], word{1} << (half * (i - j))));
+    append(candidates, vj);
+  }
+  auto zero = b.eq(zl, b.constant(0, zl.size()));
+  auto small = b.lt(lt_l, b.constant(top, lt_l.size()));
+  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 or 45 + 16 j); implies fits[j + 1]
+  value_cuts c;
+  c.candidates = b.mul(candidates, fits);
+  c.pick = slice(fits, 0, g);
+  for (std::size_t j = 1; j < n_cuts; ++j)
+    append(c.pick, b.sub(slice(fits, j * g, g), slice(fits, (j - 1) * g, g)));
+  return c;
+}
+
+secret choose(backend& b, const secret& pick, const secret& values, std::size_t parts) {
+  const auto g = pick.size() / parts;
+  auto chosen = b.mul(pick, values);
+  auto out = b.constant(0, g);
+  for (std::size_t k = 0; k < parts; ++k)
+    out = b.add(out, slice(chosen, k * g, g));
+  return out;
+}
+
+} // namespace detail
+
+using namespace detail;
+
+namespace {
 
 /// What both statistics start from, per group: n (n - 1) var mul, exactly, canonical, with n
 /// and (n - 1), each at least 1.
@@ -167,72 +205,6 @@ bigint variance_in_units(backend& b, const variance_parts& p, word div, bool pop
   auto once = long_divide(b, resized(b, p.scaled_v, p.limbs), p.n_safe);
   const auto& second = population ? p.n_safe : p.nm1_safe;
   return resized(b, long_divide(b, once, div == 1 ? second : b.mul_public(second, div)), limb_count);
-}
-
-/// A canonical value below 2^125 in magnitude as three words: lo = limbs 0-1, mid = limbs 2-3,
-/// hi = limbs 4-7 (the higher ones would only add multiples of 2^64 to hi: zeros, or a negative
-/// value's sign extension; and shifting a word by 64 bits or more is not defined).
-wide_secret to_wide(backend& b, const bigint& v) {
-  auto lo = b.add(v.limbs[0], b.mul_public(v.limbs[1], half_radix));
-  auto mid = b.add(v.limbs[2], b.mul_public(v.limbs[3], half_radix));
-  auto hi = v.limbs[4];
-  for (std::size_t i = 5; i < 8; ++i)
-    hi = b.add(hi, b.mul_public(v.limbs[i], word{1} << (half * (i - 4))));
-  return {std::move(hi), std::move(mid), std::move(lo)};
-}
-
-/// The cuts of a canonical v >= 0 below 2^188: for j = 0..limb_count - kept, v_j =
-/// floor(v / 2^(16 j)) from limbs j to j + kept - 1, zeroed unless v_j < 2^60 (kept 4: limbs
-/// above j + 3 zero, limb j + 3 below 2^12; then v_j >= 2^44 where j > 0) or v_j < 2^45 (kept 3;
-/// then v_j >= 2^29 where j > 0), and `pick`, 1 at the lowest j that fits. Both are j-major,
-/// cuts x G.
-struct value_cuts {
-  secret pick;
-  secret candidates;
-};
-
-constexpr std::size_t cuts = limb_count - 3;
-
-value_cuts cut(backend& b, const bigint& v, std::size_t kept = 4) {
-  const auto g = v.limbs[0].size();
-  const auto n_cuts = limb_count - kept + 1;
-  // v_j from limbs j .. j + kept - 1 fits when the limbs above are zero and the top one of them is
-  // below 2^(60 - 48) (kept 4: v_j < 2^60) or 2^(45 - 32) (kept 3: v_j < 2^45).
-  const word top = word{1} << (kept == 4 ? 12 : 13);
-  // Suffix sums of the (non-negative) limbs: zero exactly where every limb from there up is.
-  std::vector<secret> above(limb_count + 1, b.constant(0, g));
-  for (std::size_t i = limb_count; i-- > 0;)
-    above[i] = b.add(above[i + 1], v.limbs[i]);
-  secret zl;
-  secret lt_l;
-  secret candidates;
-  for (std::size_t j = 0; j < n_cuts; ++j) {
-    append(zl, above[j + kept]);
-    append(lt_l, v.limbs[j + kept - 1]);
-    auto vj = v.limbs[j];
-    for (std::size_t i = j + 1; i < j + kept; ++i)
-      vj = b.add(vj, b.mul_public(v.limbs[i], word{1} << (half * (i - j))));
-    append(candidates, vj);
-  }
-  auto zero = b.eq(zl, b.constant(0, zl.size()));
-  auto small = b.lt(lt_l, b.constant(top, lt_l.size()));
-  auto fits = b.mul(zero, small);  // fits[j]: v < 2^(60 or 45 + 16 j); implies fits[j + 1]
-  value_cuts c;
-  c.candidates = b.mul(candidates, fits);
-  c.pick = slice(fits, 0, g);
-  for (std::size_t j = 1; j < n_cuts; ++j)
-    append(c.pick, b.sub(slice(fits, j * g, g), slice(fits, (j - 1) * g, g)));
-  return c;
-}
-
-/// sum over k of pick[k] values[k], both k-major of `parts` x g: one mul.
-secret choose(backend& b, const secret& pick, const secret& values, std::size_t parts) {
-  const auto g = pick.size() / parts;
-  auto chosen = b.mul(pick, values);
-  auto out = b.constant(0, g);
-  for (std::size_t k = 0; k < parts; ++k)
-    out = b.add(out, slice(chosen, k * g, g));
-  return out;
 }
 
 /// Fraction bits of sqrt's results below: sqrt(v_j) 2^30 < 2^60.
@@ -320,86 +292,6 @@ fixed_corr corr_fixed(backend& b, const bigint& vxx, const bigint& vyy, const bi
   auto r = b.div(t, slice(roots, g, g), corr_frac);
   auto keep = b.mul(one_minus(b, slice(zero, 0, g)), one_minus(b, slice(zero, g, g)));
   return {b.mul(r, keep), std::move(zero)};
-}
-
-/// floor(v / 2^(16 j)) for the j of a one-hot `pick` (n_cuts x G): each candidate is v's limbs
-/// moved down j places (the signed top one with zeros above it: still v's value), one mul picks.
-/// Loose; normalise to use it.
-bigint shift_down(backend& b, const bigint& v, const secret& pick, std::size_t n_cuts) {
-  const auto g = v.limbs[0].size();
-  secret picks;
-  secret values;
-  for (std::size_t j = 0; j < n_cuts; ++j)
-    for (std::size_t i = 0; i < limb_count; ++i) {
-      append(picks, slice(pick, j * g, g));
-      append(values, i + j < limb_count ? v.limbs[i + j] : b.constant(0, g));
-    }
-  auto chosen = b.mul(picks, values);
-  auto out = zeros(b, g);
-  for (std::size_t j = 0; j < n_cuts; ++j)
-    for (std::size_t i = 0; i < limb_count; ++i)
-      out.limbs[i] = b.add(out.limbs[i], slice(chosen, (j * limb_count + i) * g, g));
-  return out;
-}
-
-/// The regression of y on x per group: the exact sums, and slope 2^32 = floor(V_xy 2^32 / m_x) /
-/// 2^(16 j_x) for V_xx cut to m_x = V_xx / 2^(16 j_x) below 2^45 (at least 2^29 where j_x > 0), so
-/// within 2^-28 of the slope relative plus a unit of 2^-32 (0 where var(x) is 0).
-struct regression {
-  row_counts k;
-  centred_variable cx;
-  centred_variable cy;
-  bigint vxx;    ///< n (n - 1) var(x), exact, canonical
-  bigint vxy;    ///< n (n - 1) cov(x, y), exact, canonical
-  bigint slope;  ///< slope 2^32, canonical, approximate (see below)
-  secret keep;   ///< 1 where var(x) > 0
-};
-
-regression regress(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
-                   unsigned bits_x) {
-  regression r;
-  const auto g = by.groups();
-  r.k = count_rows(b, by);
-  r.cx = centre_of(b, by, x, bits_x, r.k);
-  r.cy = centre_of(b, by, y, bits_y, r.k);
-  r.vxx = comoment(b, by, r.k, r.cx, r.cx, bits_x);
-  r.vxy = comoment(b, by, r.k, r.cx, r.cy, std::max(bits_x, bits_y));
-  const auto& vxx = r.vxx;
-  const auto& vxy = r.vxy;
-  constexpr std::size_t kept = 3;
-  const auto n_cuts = limb_count - kept + 1;
-  auto c = cut(b, vxx, kept);
-  auto mx = choose(b, c.pick, c.candidates, n_cuts);
-  auto zero = b.eq(mx, b.constant(0, g));
-  r.keep = one_minus(b, zero);
-  // V_xy 2^32: its limbs two places up (it is below 2^158 where check_wide_range accepts).
-  bigint up;
-  up.limbs.push_back(b.constant(0, g));
-  up.limbs.push_back(b.constant(0, g));
-  up.limbs.insert(up.limbs.end(), vxy.limbs.begin(), vxy.limbs.end() - 2);
-  normalise(b, up);  // the new top limb takes the sign
-  auto q = long_divide(b, up, b.add(mx, zero));
-  r.slope = shift_down(b, q, c.pick, n_cuts);
-  for (auto& l : r.slope.limbs)
-    l = b.mul(l, r.keep);
-  normalise(b, r.slope);
-  return r;
-}
-
-/// num mul / den rounded half away from zero, exactly, times keep (0 or 1), canonical in `size`
-/// limbs: num's sign times the largest c with (2 c - 1) den <= 2 mul |num| (largest_below), searched
-/// around `near` (num mul / den within `window`), for canonical num and den > 0 (where keep is 1).
-bigint rounded_ratio(backend& b, const bigint& num, const bigint& den, word mul, const bigint& near,
-                     const secret& keep, u128 window, std::size_t size) {
-  auto sign = sign_factor(b, num.limbs.back());
-  auto q = scaled(b, resized(b, num, size), sign);
-  auto start = scaled(b, resized(b, near, size), sign);
-  normalise_all(b, {&q, &start});
-  times_public(b, q, u128{2} * mul);
-  auto c = largest_below(b, resized(b, den, size), q, 1, start, window);
-  auto out = scaled(b, c, b.mul(sign, keep));
-  normalise(b, out);
-  return out;
 }
 
 /// floor((t + 1) / 2) of a canonical t: half of 2 v rounded half up (times 2^15, one limb dropped).
@@ -549,67 +441,6 @@ wide_secret wide_corr(backend& b, const grouping& by, const secret& x, const sec
   times_public(b, sq, static_cast<u128>(4) * mul * mul);
   auto r = largest_below(b, p, sq, 2, near, correlation_window(mul, 20));
   return three_words(b, b.mul(r, b.mul(sign, keep)));
-}
-
-/// Limbs of the regression's exact comparisons: (2 c - 1) V_xx up to 2^314 for the slope, (2 c - 1)
-/// n V_xx up to 2^341 for the intercept, where check_wide_range accepts.
-constexpr std::size_t slope_limbs = 20;
-constexpr std::size_t intercept_limbs = 23;
-
-/// Twice the documented error of the regression's approximations at the largest values allowed,
-/// plus 5 units: |slope| <= 2 w_y < 2^(bits_y + 2) (limits.cpp), the slope within 2^-28 of it
-/// relative, the intercept within |mean x| (2^-28 |slope| + 2^-32), plus 2 units each.
-u128 regression_window(unsigned bits_y, unsigned bits_x, word mul, bool intercept) {
-  auto e = std::ldexp(static_cast<long double>(mul), static_cast<int>(bits_y) - 25);
-  if (intercept)
-    e = std::ldexp(e + std::ldexp(static_cast<long double>(mul), -31), static_cast<int>(bits_x));
-  return static_cast<u128>(e) + 5;
-}
-
-wide_secret wide_regr_slope(backend& b, const grouping& by, const secret& y, const secret& x, unsigned bits_y,
-                            unsigned bits_x, word mul) {
-  expect_size("wide_regr_slope", "x", x, rows_of("wide_regr_slope", by));
-  expect_size("wide_regr_slope", "y", y, rows_of("wide_regr_slope", by));
-  auto r = regress(b, by, y, x, bits_y, bits_x);
-  // Its approximation (floor of slope 2^32 mul / 2^32), then V_xy mul / V_xx exactly.
-  times_public(b, r.slope, mul);
-  auto near = drop_limbs(b, r.slope, 2);
-  return to_wide(b, rounded_ratio(b, r.vxy, r.vxx, mul, near, r.keep, regression_window(bits_y, bits_x, mul, false),
-                                  slope_limbs));
-}
-
-wide_secret wide_regr_intercept(backend& b, const grouping& by, const secret& y, const secret& x,
-                                unsigned bits_y, unsigned bits_x, word mul) {
-  expect_size("wide_regr_intercept", "x", x, rows_of("wide_regr_intercept", by));
-  expect_size("wide_regr_intercept", "y", y, rows_of("wide_regr_intercept", by));
-  const auto g = by.groups();
-  auto r = regress(b, by, y, x, bits_y, bits_x);
-  // Its approximation: (S_y 2^32 - slope 2^32 S_x) / n, exactly for that slope and rounded down,
-  // times mul, / 2^32.
-  auto num = zeros(b, g);
-  add_wide(b, num, r.cy.s, 2);
-  auto s_x = zeros(b, g);
-  add_wide(b, s_x, r.cx.s, 0);
-  normalise(b, s_x);
-  auto slope_sx = product(b, r.slope, s_x);
-  for (std::size_t i = 0; i < limb_count; ++i)
-    num.limbs[i] = b.sub(num.limbs[i], slope_sx.limbs[i]);
-  normalise(b, num);
-  auto q = long_divide(b, num, r.k.n_safe);
-  times_public(b, q, mul);
-  auto near = drop_limbs(b, q, 2);
-  // Exactly: mean(y) - (V_xy / V_xx) mean(x) = (S_y V_xx - V_xy S_x) / (n V_xx).
-  auto s_y = zeros(b, g, intercept_limbs);
-  add_wide(b, s_y, r.cy.s, 0);
-  normalise(b, s_y);
-  auto exact = product(b, s_y, r.vxx, intercept_limbs);
-  auto minus = product(b, r.vxy, s_x, intercept_limbs);
-  for (std::size_t i = 0; i < intercept_limbs; ++i)
-    exact.limbs[i] = b.sub(exact.limbs[i], minus.limbs[i]);
-  auto den = scaled(b, resized(b, r.vxx, intercept_limbs), r.k.n);
-  normalise_all(b, {&exact, &den});
-  return to_wide(b, rounded_ratio(b, exact, den, mul, near, r.keep, regression_window(bits_y, bits_x, mul, true),
-                                  intercept_limbs));
 }
 
 wide_secret wide_stddev_samp(backend& b, const grouping& by, const secret& x, unsigned bits, word mul, word div) {
