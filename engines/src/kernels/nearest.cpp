@@ -1,6 +1,7 @@
 // The exact rounding of statistics that are roots or ratios of exact integers: the standard
-// deviation, the correlation and REGR_R2 (wide_moments.cpp) are, per group, the largest c >= 0
-// with (2 c - 1)^power p <= q for integers p > 0 and q formed exactly in limbs. The protocols'
+// deviation, the correlation and REGR_R2 (wide_moments.cpp), the regression's slope and intercept
+// (wide_regression.cpp) are, per group, the largest c >= 0 with (2 c - 1)^power p <= q for
+// integers p > 0 and q formed exactly in limbs. The protocols'
 // approximation of the statistic gives c within a public window; a radix-16 search then finds it
 // exactly.
 //
