@@ -4,6 +4,7 @@
 // The joconde-sql/1 compiler: a table of broken programs with the exact place and a key phrase of
 // each error, accepted programs with their disclosures and features, and malformed input.
 
+#include "joconde/engines/sql/ast.hpp"
 #include "joconde/engines/sql/compiler.hpp"
 
 #include "schema_builders.hpp"
@@ -395,6 +396,27 @@ BOOST_AUTO_TEST_CASE(accepted_edge_programs) {
   BOOST_TEST(r->features()
                == (std::vector<std::string>{"select", "where", "aggregate.sum", "aggregate.avg"}),
              boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_sum_over_its_count_is_a_mean_within_the_values_range) {
+  // SUM(income) / COUNT(*) over 10^6 rows of incomes up to 10^8 EUR: as a quotient of bounds it
+  // could reach 10^14 (refused), as a mean it stays within [0, 10^8], like SUM(x w) / SUM(w). Over
+  // COUNT(income) too; over a count of another column or of distinct values it is no mean.
+  auto out = std::vector<table_schema>{table("out", {decimal("m", 2)}, 1)};
+  for (const char* divisor : {"COUNT(*)", "COUNT(income)"}) {
+    auto r = sql::compile(std::string{"INSERT INTO out SELECT SUM(income) / "} + divisor + " AS m FROM persons;",
+                          inputs(), out);
+    BOOST_TEST_REQUIRE(r.ok(), (r ? "" : r.err().message));
+    const auto& m = *r->impl().statements.at(0).items.at(0).value;
+    BOOST_TEST(static_cast<double>(m.range.hi) <= 1e8 * 0x1p24 * (1 + 0x1p-27) + 3);
+  }
+  for (const char* divisor : {"COUNT(age)", "COUNT(DISTINCT age)"}) {
+    auto r = sql::compile(std::string{"INSERT INTO out SELECT SUM(income) / "} + divisor + " AS m FROM persons;",
+                          inputs(), out);
+    BOOST_TEST_REQUIRE(!r.ok(), divisor);
+    BOOST_TEST(r.err().message.find("1:24: SUM(income) / " + std::string{divisor} + " may reach") == 0,
+               r.err().message);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(malformed_input_never_crashes) {

@@ -87,20 +87,32 @@ bool positive_where_rows(const expr& r) {
          && r.args[0]->range.lo >= 1;
 }
 
-/// SUM(x * w) / SUM(w) (or SUM(w * x)) for w >= 1 (positive_where_rows): a weighted mean of x, so
-/// within x's declared bounds (and 0 for a group without rows), in the quotient's encoding (real
-/// value * 2^stat_frac), with a margin for the division protocol's error; none for other divisions.
+/// The x of SUM(x) / COUNT(*) (or COUNT(x)): a mean, the missing values of x counting as 0
+/// beside COUNT(*); nullptr for other quotients.
+const expr* mean_argument(const expr& l, const expr& r, std::string_view source) {
+  if (r.kind != expr_kind::aggregate || r.agg != kernels::aggregate::count || r.distinct)
+    return nullptr;
+  if (!r.args.empty() && quote(*r.args[0], source) != quote(*l.args[0], source))
+    return nullptr;
+  return l.args[0].get();
+}
+
+/// SUM(x * w) / SUM(w) (or SUM(w * x)) for w >= 1 (positive_where_rows), and SUM(x) / COUNT(*):
+/// a (weighted) mean of x, so within x's declared bounds (and 0 for a group without rows), in the
+/// quotient's encoding (real value * 2^stat_frac), with a margin for the division protocol's
+/// error; none for other divisions.
 std::optional<interval> weighted_mean_range(const expr& l, const expr& r, std::string_view source) {
-  if (l.kind != expr_kind::aggregate || l.agg != kernels::aggregate::sum || !positive_where_rows(r)
-      || r.agg != kernels::aggregate::sum)
+  if (l.kind != expr_kind::aggregate || l.agg != kernels::aggregate::sum || l.args.size() != 1
+      || !positive_where_rows(r))
     return std::nullopt;
   const auto& p = *l.args[0];
-  if (p.kind != expr_kind::binary || p.op != binary_op::mul)
-    return std::nullopt;
-  const auto w = quote(*r.args[0], source);
-  const expr* x = quote(*p.args[1], source) == w ? p.args[0].get()
-                  : quote(*p.args[0], source) == w ? p.args[1].get()
-                                                   : nullptr;
+  const expr* x = mean_argument(l, r, source);
+  if (x == nullptr && r.agg == kernels::aggregate::sum && p.kind == expr_kind::binary && p.op == binary_op::mul) {
+    const auto w = quote(*r.args[0], source);
+    x = quote(*p.args[1], source) == w   ? p.args[0].get()
+        : quote(*p.args[0], source) == w ? p.args[1].get()
+                                         : nullptr;
+  }
   if (x == nullptr || x->type.bin != 0 || !x->range.bounded || x->type.dec < 0 || x->type.dec > 18)
     return std::nullopt;
   const i128 one = i128{1} << kernels::stat_frac;
