@@ -259,13 +259,19 @@ int run_sql_check(const invocation& in) {
   if (in.opts.json) {
     nlohmann::json doc{{"engine", check->engine},
                        {"features", check->features},
-                       {"disclosures", check->disclosures}};
+                       {"disclosures", check->disclosures},
+                       {"approximate", check->approximate}};
     in.out << compact_json(doc) << "\n";
     return exit_ok;
   }
   in.out << "compiles for " << check->engine << "\nfeatures:";
   for (const auto& f : check->features)
     in.out << " " << f;
+  if (!check->approximate.empty()) {
+    in.out << "\napproximate (a fixed-point value within its bound, then rounded; docs/task-language.md §3.1):";
+    for (const auto& c : check->approximate)
+      in.out << " " << c;
+  }
   in.out << "\ndiscloses, beyond its outputs:\n";
   for (const auto& d : check->disclosures)
     in.out << "  - " << d << "\n";

@@ -102,7 +102,7 @@ result<task_check> check_task(const task_text& task) {
     return in_file(task, std::move(prog).err());
   if (auto r = engine->supports(*prog); !r)
     return r.err();
-  return task_check{engine->caps().name, prog->features(), prog->disclosures()};
+  return task_check{engine->caps().name, prog->features(), prog->disclosures(), prog->approximate_columns()};
 }
 
 result<std::string> with_disclosures(const task_text& task) {

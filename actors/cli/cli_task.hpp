@@ -33,6 +33,7 @@ struct task_check {
   std::string engine;                    ///< the engine it compiled for ("rss3")
   std::vector<std::string> features;     ///< language features it uses
   std::vector<std::string> disclosures;  ///< what it reveals beyond its outputs
+  std::vector<std::string> approximate;  ///< output columns written from a fixed-point value
 };
 
 /// Compiles the main algorithm and data-quality checks of `task` for its engine. malformed_input

@@ -419,6 +419,24 @@ BOOST_AUTO_TEST_CASE(a_sum_over_its_count_is_a_mean_within_the_values_range) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_columns_written_from_fixed_point_values_are_named) {
+  // Whole statistics, means, quotients and medians are exact; a statistic inside an expression, or
+  // a mean whose exact form does not fit, is the fixed-point value (approximate_columns).
+  auto out = std::vector<table_schema>{
+    table("o", {category("region", {"North", "South", "East"}), decimal("sd", 2), decimal("sd2", 2),
+                decimal("med", 1), decimal("m", 2), decimal("a", 2), decimal("q", 3)},
+          3),
+    table("p", {decimal("r", 4)}, 1)};
+  auto r = sql::compile("INSERT INTO o SELECT region, STDDEV_SAMP(age) AS sd, STDDEV_SAMP(age) * 2 AS sd2,\n"
+                        "  MEDIAN(age) AS med, SUM(income) / COUNT(*) AS m, AVG(age) AS a, AVG(age) / 7 AS q\n"
+                        "FROM persons GROUP BY region;\n"
+                        "INSERT INTO p SELECT CORR(age, weight) * 1 AS r FROM persons;",
+                        inputs(), out);
+  BOOST_TEST_REQUIRE(r.ok(), (r ? "" : r.err().message));
+  BOOST_TEST(r->approximate_columns() == (std::vector<std::string>{"o.sd2", "o.q", "p.r"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(malformed_input_never_crashes) {
   const std::string valid =
     "INSERT INTO out SELECT region, COUNT(*) AS n, AVG(income) AS mean\n"

@@ -129,6 +129,7 @@ BOOST_AUTO_TEST_CASE(sql_check_compiles_the_task_here_and_cta_create_states_its_
   auto report = json::parse(r.out);
   BOOST_CHECK_EQUAL(report["engine"], "rss3");
   BOOST_CHECK_EQUAL(report["disclosures"].size(), 2u);  // the row counts; the groups without rows
+  BOOST_CHECK(report["approximate"].is_array() && report["approximate"].empty());  // every value exact
   BOOST_CHECK_EQUAL(node.requests(), before);
 
   // cta create sends the task with the compiler's disclosures in it.

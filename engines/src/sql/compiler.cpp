@@ -213,6 +213,22 @@ const std::vector<std::string>& program::features() const noexcept {
   return impl_->features;
 }
 
+std::vector<std::string> program::approximate_columns() const {
+  std::vector<std::string> out;
+  for (const auto& s : impl_->statements) {
+    const auto schema = std::find_if(impl_->outputs.begin(), impl_->outputs.end(),
+                                     [&](const table_schema& t) { return t.name == s.output; });
+    for (std::size_t i = 0; i < s.items.size() && schema != impl_->outputs.end(); ++i) {
+      const auto& e = *s.items[i].value;
+      // A fixed point carries stat_frac fraction bits (a median's one bit is exact).
+      const bool fixed = e.type.kind == value_kind::number && e.type.bin >= static_cast<int>(kernels::stat_frac);
+      if (fixed && !e.wide && !e.exact_avg && !e.exact_stat && !e.exact_div)
+        out.push_back(s.output + "." + schema->columns.at(i).name);
+    }
+  }
+  return out;
+}
+
 std::vector<unsigned> program::output_words(std::string_view output) const {
   for (const auto& s : impl_->statements) {
     if (s.output != output)

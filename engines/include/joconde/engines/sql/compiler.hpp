@@ -34,6 +34,11 @@ public:
   const std::vector<std::string>& disclosures() const noexcept;
   /// The language features it uses (names from all_features()); engines check them in supports().
   const std::vector<std::string>& features() const noexcept;
+  /// The output columns ("output.column", in statement and column order) written from a fixed-point
+  /// value: a division or statistic inside an expression, or one whose exact form does not fit
+  /// (docs/task-language.md §3.1). Each is within its documented bound, then rounded; every other
+  /// published value is exact up to its rounding.
+  std::vector<std::string> approximate_columns() const;
   /// The columns of input `input` whose values must be distinct among its rows (declared UNIQUE,
   /// or a key of a legacy one-to-one join), in schema order; the custodian's node checks them at
   /// upload (check_unique in csv.hpp).
