@@ -323,7 +323,7 @@ std::pair<bigint, bigint> ratio_parts(backend& b, const bigint& vxx, const bigin
 }
 
 /// Where the exact value lies around a correlation statistic's approximation (in units of its
-/// output, mul): 2^-shift mul plus 4 units (twice the documented error, for margin).
+/// output, mul): 2^-shift mul plus 5 units (twice the documented error, plus one for the floor).
 word correlation_window(word mul, unsigned shift) {
   return (mul >> shift) + 5;
 }
