@@ -44,6 +44,24 @@ error in_file(const task_text& task, error e) {
 
 } // namespace
 
+namespace {
+
+/// The readable task `text` as the CTSC's JSON; attachments relative to `base` (empty: none).
+result<task_text> readable_task_text(std::string_view text, const std::string& name, std::int64_t now_ms,
+                                     const std::filesystem::path& base) {
+  auto task = parse_task_file(text, name, now_ms, base);
+  if (!task)
+    return std::move(task).err();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  if (auto status = google::protobuf::util::MessageToJsonString(task->ctsc, &json, opts); !status.ok())
+    return fail(errc::malformed_input, name + ": the task does not make a CTSC: " + status.ToString());
+  return task_text{name, std::move(json), std::move(*task)};
+}
+
+} // namespace
+
 result<task_text> read_task_file(const std::string& path, std::int64_t now_ms) {
   auto text = read_input_file(path, "task file", max_task_bytes);
   if (!text)
@@ -54,16 +72,18 @@ result<task_text> read_task_file(const std::string& path, std::int64_t now_ms) {
       return std::move(json).err();
     return task_text{path, std::move(*json), std::nullopt};
   }
-  auto base = std::filesystem::path{path}.parent_path();
-  auto task = parse_task_file(*text, path, now_ms, base);
-  if (!task)
-    return std::move(task).err();
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  if (auto status = google::protobuf::util::MessageToJsonString(task->ctsc, &json, opts); !status.ok())
-    return fail(errc::malformed_input, path + ": the task does not make a CTSC: " + status.ToString());
-  return task_text{path, std::move(json), std::move(*task)};
+  return readable_task_text(*text, path, now_ms, std::filesystem::path{path}.parent_path());
+}
+
+result<task_text> read_task_text(std::string_view text, const std::string& name, std::int64_t now_ms) {
+  if (text.size() > max_task_bytes)
+    return fail(errc::too_large, name + " is larger than " + std::to_string(max_task_bytes) + " bytes");
+  if (!is_json_form(text))
+    return readable_task_text(text, name, now_ms, {});
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return fail(errc::malformed_input, name + " is not a JSON object (a CTA task)");
+  return task_text{name, doc.dump(), std::nullopt};
 }
 
 result<std::string> read_ctsa_file(const std::string& path) {

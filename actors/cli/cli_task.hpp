@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct task_text {
 /// form, its durations counted from `now_ms`, and becomes the CTSC's JSON. io_error, too_large or
 /// malformed_input (FILE:LINE:COLUMN and the field).
 result<task_text> read_task_file(const std::string& path, std::int64_t now_ms);
+
+/// The task file's `text` as read_task_file reads a file, `name` naming it in errors; the readable
+/// form may attach no file (a task sent to a node reads nothing from the node's disk).
+result<task_text> read_task_text(std::string_view text, const std::string& name, std::int64_t now_ms);
 
 /// What the compiler says about a task's algorithm.
 struct task_check {

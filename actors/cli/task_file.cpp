@@ -163,6 +163,9 @@ public:
       return fail(errc::malformed_input, at(n.source()) + "'" + path + "': a file is named relative to this file, "
                                          "in its directory or below (no absolute path, no '..'), since it is sent "
                                          "to every member of the task");
+    if (base.empty())
+      return fail(errc::malformed_input, at(n.source()) + "'" + path + "': a task sent as text names no "
+                                         "file; give the document in the JSON form (base64 data) instead");
     auto full = base / given;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(full, ec))

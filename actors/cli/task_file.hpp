@@ -43,7 +43,7 @@ struct readable_task {
 
 /// The CTSC draft written in the readable task form. `file` names the file in errors
 /// ("task.toml:12:3: ..."); durations count from `now_ms`; attachments are read relative to
-/// `base_dir`. malformed_input (with line:column and the field) or io_error (an attachment).
+/// `base_dir` (empty: the task may name no file). malformed_input (with line:column and the field) or io_error (an attachment).
 result<readable_task> parse_task_file(std::string_view text, const std::string& file, std::int64_t now_ms,
                                       const std::filesystem::path& base_dir);
 

@@ -62,6 +62,19 @@ result<v1::UserRecord> take_token(lmdb::write_txn& txn, const node_store& store,
   return rec;
 }
 
+/// The user `name` as the store holds them, or nullopt.
+result<std::optional<user>> read_user(lmdb::read_txn& txn, const node_store& store, const std::string& name) {
+  auto bytes = txn.get(store.users, name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return std::optional<user>{};
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  return std::optional<user>{from_record(*rec)};
+}
+
 } // namespace
 
 const std::vector<user_role>& all_user_roles() {
@@ -203,15 +216,14 @@ result<std::optional<user>> user_directory::authenticate(std::string_view token)
     return name.err();
   if (!name->has_value())
     return std::optional<user>{};
-  auto bytes = txn->get(store_.users, **name);
-  if (!bytes)
-    return bytes.err();
-  if (!bytes->has_value())
-    return std::optional<user>{};
-  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
-  if (!rec)
-    return rec.err();
-  return std::optional<user>{from_record(*rec)};
+  return read_user(*txn, store_, **name);
+}
+
+result<std::optional<user>> user_directory::find(const std::string& name) const {
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  return read_user(*txn, store_, name);
 }
 
 } // namespace joconde

@@ -71,6 +71,9 @@ public:
   /// Every user, by name.
   result<std::vector<user>> list() const;
 
+  /// The user called `name`, or nullopt.
+  result<std::optional<user>> find(const std::string& name) const;
+
   /// The user whose token this is, or nullopt.
   result<std::optional<user>> authenticate(std::string_view token) const;
 

@@ -3,6 +3,7 @@
 
 #include "http_ctas.hpp"
 #include "http_io.hpp"
+#include "http_portal.hpp"
 #include "node_context.hpp"
 
 #include "../mplane/access_manager.hpp"
@@ -69,18 +70,21 @@ json ask_status(caf::actor_system& sys, const Handle& whom) {
 }
 
 /// The user a request's bearer token belongs to: the built-in operator for admin.token, else a user
-/// of this node; nullopt for no token or an unknown one.
-std::optional<user> caller_of(const node_context& ctx, const http::request& req) {
+/// of this node; without a token, the user of its portal session cookie (`csrf_missing` when it
+/// changes something without the session's CSRF token); `none` for an unknown token or no session.
+session_caller caller_of(const node_context& ctx, const http::request& req) {
   if (req.bearer_token.empty())
-    return std::nullopt;
+    return session_of(ctx, req);
   if (crypto::constant_time_equal(crypto::to_bytes(req.bearer_token), crypto::to_bytes(ctx.admin_token)))
-    return user{std::string{admin_user_name}, {user_role::it_admin}, 0, "joconde-node init", 0};
+    return {session_caller::ok, user{std::string{admin_user_name}, {user_role::it_admin}, 0, "joconde-node init", 0}};
   auto found = ctx.users->authenticate(req.bearer_token);
   if (!found) {
     log::error("api", "cannot look up a token: " + found.err().describe());
-    return std::nullopt;
+    return {};
   }
-  return *found;
+  if (!*found)
+    return {};
+  return {session_caller::ok, std::move(**found)};
 }
 
 std::string role_list(const std::vector<user_role>& roles) {
@@ -153,7 +157,20 @@ namespace {
 http::response unauthorised() {
   return http::response::error(401, "unauthorised",
                                "this call needs a bearer token: a user's token (joconde-node user "
-                               "add) or the node operator's admin.token");
+                               "add) or the node operator's admin.token; or a portal session");
+}
+
+/// The 403 of a portal session's change without its CSRF token (counted and logged: a forged
+/// request from another site looks like this).
+http::response csrf_refused(const node_context& ctx, const std::string& what, const user& who,
+                            const std::string& remote) {
+  if (ctx.metrics)
+    ctx.metrics->http_refused("csrf").Increment();
+  log::warning("api", what + " refused: no valid CSRF token",
+               {{"user", who.name}, {"status", "403"}, {"remote", remote}});
+  return http::response::error(403, "csrf_required",
+                               "a change made in a portal session must carry the session's "
+                               "X-CSRF-Token and come from this node's own pages");
 }
 
 /// Counts a call refused for want of a valid token and logs it, at most 20 lines a second (a flood of
@@ -179,11 +196,14 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
              const char* path, std::vector<user_role> roles, Handler handler, size_t max_body = 0) {
   std::string what = std::string{method} + " " + path;
   auto admit = [ctx, roles, what](const http::request& req) -> std::optional<http::response> {
-    auto who = caller_of(*ctx, req);
-    if (!who) {
+    auto caller = caller_of(*ctx, req);
+    if (caller.state == session_caller::none) {
       note_unauthenticated(*ctx, what, req.remote_addr);
       return unauthorised();
     }
+    if (caller.state == session_caller::csrf_missing)
+      return csrf_refused(*ctx, what, *caller.who, req.remote_addr);
+    const auto& who = caller.who;
     bool allowed = roles.empty();
     for (auto r : roles)
       allowed = allowed || who->has(r);
@@ -195,11 +215,14 @@ void secured(http::server& server, std::shared_ptr<node_context> ctx, const char
   };
   server.route(method, path, [ctx, handler, what](const http::request& req) {
     // Looked up again: the token may have been revoked while the body arrived.
-    auto who = caller_of(*ctx, req);
-    if (!who) {
+    auto caller = caller_of(*ctx, req);
+    if (caller.state == session_caller::none) {
       note_unauthenticated(*ctx, what, req.remote_addr);
       return unauthorised();
     }
+    if (caller.state == session_caller::csrf_missing)
+      return csrf_refused(*ctx, what, *caller.who, req.remote_addr);
+    const auto& who = caller.who;
     auto res = handler(req, *who);
     if (res.status < 400) {
       log::info("api", what, {{"user", who->name}, {"status", std::to_string(res.status)}});
@@ -473,6 +496,11 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
   register_pki_routes(server, ctx);
   register_cta_routes(server, ctx);
   register_user_routes(server, ctx);
+  // The portal's files, log-in and sessions (http_portal.hpp).
+  register_portal_routes(server, ctx);
+  // The draft page's live check: what `joconde sql check` says of a task, and its CTSC.
+  secured(server, ctx, "POST", "/v1/tasks/check", {user_role::task_organiser},
+          [ctx](const http::request& req, const user&) { return check_task_text(*ctx, req); });
 }
 
 } // namespace joconde

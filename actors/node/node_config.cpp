@@ -57,6 +57,15 @@ const std::vector<config_key>& config_keys() {
     {"http.key", "", "the private key of http.certificate (PEM, unencrypted, mode 0600); only with "
                      "http.certificate"},
     {"http.admin-token-file", "admin.token", "file holding the bearer token of the node admin"},
+    {"portal.enabled", "auto", "on: serve the web portal (/portal/) and its log-in on the API's "
+                               "listener (needs http.tls on); off: the API only; auto: on at root and "
+                               "client nodes with HTTPS, off at computing nodes (they have no people)"},
+    {"portal.session-idle-seconds", "900", "a portal session ends after this many seconds without a "
+                                           "call"},
+    {"portal.session-lifetime-seconds", "28800", "a portal session ends this many seconds after "
+                                                 "log-in, used or not"},
+    {"portal.max-sessions", "1000", "portal sessions live at once; one more ends the least recently "
+                                    "used"},
     {"metrics.listen", "", "host:port of the Prometheus endpoint (/metrics)"},
     {"metrics.tls", "off", "on: serve /metrics over HTTPS with the API's certificate; off: plain HTTP "
                            "(metrics carry no secrets and no token)"},
@@ -435,6 +444,36 @@ result<void> load_limits(std::map<std::string, std::string>& values, node_config
   return ok();
 }
 
+/// [portal]: whether the node serves the web portal, and how long its sessions live.
+result<void> load_portal(std::map<std::string, std::string>& values, node_config& cfg) {
+  const auto& enabled = values["portal.enabled"];
+  if (enabled == "auto") {
+    // Its cookies are Secure: a node without HTTPS serves the API only.
+    cfg.portal = cfg.role != "computing" && cfg.http_tls;
+  } else {
+    auto on = on_off("portal.enabled", enabled);
+    if (!on)
+      return fail(errc::invalid_config, "portal.enabled must be on, off or auto, not \"" + enabled + "\"");
+    cfg.portal = *on;
+  }
+  if (cfg.portal && !cfg.http_tls)
+    return fail(errc::invalid_config, "portal.enabled: the portal's session cookies are Secure and "
+                                      "need HTTPS, but http.tls is off (set portal.enabled = off)");
+  auto idle = parse_uint<uint32_t>("portal.session-idle-seconds", values["portal.session-idle-seconds"], 10, 86400);
+  auto life = parse_uint<uint32_t>("portal.session-lifetime-seconds", values["portal.session-lifetime-seconds"],
+                                   60, 7 * 86400);
+  auto most = parse_uint<uint32_t>("portal.max-sessions", values["portal.max-sessions"], 1, 1000000);
+  for (auto* r : {&idle, &life, &most})
+    if (!*r)
+      return r->err();
+  if (*idle > *life)
+    return fail(errc::invalid_config, "portal.session-idle-seconds exceeds portal.session-lifetime-seconds");
+  cfg.portal_idle = std::chrono::seconds{*idle};
+  cfg.portal_lifetime = std::chrono::seconds{*life};
+  cfg.portal_max_sessions = *most;
+  return ok();
+}
+
 /// [tee] and [vm]: the simulated TEE's programs and files (by default next to joconde-node and in the
 /// data directory) and where the CT VMs listen.
 result<void> load_tee(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
@@ -489,6 +528,8 @@ result<node_config> load_node_config(const fs::path& ini_file,
   if (auto r = load_listeners(values, path, cfg); !r)
     return r.err();
   if (auto r = load_limits(values, cfg); !r)
+    return r.err();
+  if (auto r = load_portal(values, cfg); !r)
     return r.err();
   if (auto r = load_tee(values, path, cfg); !r)
     return r.err();

@@ -46,6 +46,11 @@ struct node_config {
   std::filesystem::path admin_token_file;
   endpoint metrics_listen;
   bool metrics_tls = false;                      ///< serve /metrics over HTTPS too
+  // [portal]
+  bool portal = true;                            ///< serve the web portal (portal.enabled)
+  std::chrono::seconds portal_idle{900};         ///< a session ends after this long unused
+  std::chrono::seconds portal_lifetime{28800};   ///< a session ends this long after log-in
+  uint32_t portal_max_sessions = 1000;
   // [storage]
   uint64_t map_size = 1ull << 30;
   // [broker]

@@ -24,6 +24,7 @@ struct response;
 namespace metrics {
 class registry;
 }
+class portal_sessions;
 
 /// The handles and shared state of a running node.
 struct node_context {
@@ -46,6 +47,7 @@ struct node_context {
   io_service_actor io;                 ///< uploads and downloads of this node's people
   std::string admin_token;
   std::shared_ptr<user_directory> users;
+  std::shared_ptr<portal_sessions> sessions;  ///< the portal's sessions; null when the portal is off
   metrics::registry* metrics = nullptr;
 };
 

@@ -18,6 +18,7 @@
 #include "joconde/runtime/metrics.hpp"
 #include "joconde/runtime/tls_error_queue.hpp"
 #include "https_identity.hpp"
+#include "portal_sessions.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"
 
@@ -424,7 +425,7 @@ void announce_start(const node_config& cfg, const node_context& ctx) {
   std::cout << "joconde-node " << ctx.fqdn << " (" << cfg.role << ") listening on "
             << cfg.listen.text() << ", API " << cfg.api_url() << " (on " << cfg.http_listen.text()
             << "), metrics " << (cfg.metrics_tls ? "https://" : "http://") << cfg.metrics_listen.text()
-            << std::endl;
+            << (cfg.portal ? ", portal " + cfg.api_url() + "/portal/" : std::string{}) << std::endl;
 }
 
 /// Blocks until SIGTERM or SIGINT, refreshing the certificate-expiry gauge every 30 seconds.
@@ -510,6 +511,9 @@ int run_node(const node_config& cfg) {
     stop_actors(actors);
     return die("cannot serve the API: " + server.err().describe());
   }
+  if (cfg.portal)
+    ctx->sessions = std::make_shared<portal_sessions>(cfg.portal_idle, cfg.portal_lifetime,
+                                                      cfg.portal_max_sessions);
   register_routes(**server, ctx);
   announce_start(cfg, *ctx);
   wait_for_signal(expiry, own.not_after());

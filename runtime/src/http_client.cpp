@@ -300,7 +300,7 @@ struct outgoing {
 
   // Connection: close, the token (if any) and the body's type; the caller's copy of the token is
   // wiped.
-  bool add_headers(std::string& bearer_token) {
+  bool add_headers(std::string& bearer_token, const std::map<std::string, std::string>& extra) {
     auto add = [&](std::string line) {
       auto* list = curl_slist_append(headers.get(), line.c_str());
       OPENSSL_cleanse(line.data(), line.size());
@@ -311,6 +311,8 @@ struct outgoing {
       return true;
     };
     bool listed = add("Connection: close");
+    for (const auto& [name, value] : extra)
+      listed = listed && add(name + ": " + value);
     if (!bearer_token.empty())
       listed = listed && add("Authorization: Bearer " + bearer_token);
     OPENSSL_cleanse(bearer_token.data(), bearer_token.size());
@@ -436,7 +438,13 @@ result<response> client::send(const std::string& base_url, std::string method,
     req.ex.body_size = req.body.size();
     req.ex.loopback_only = loopback_only;
     req.ex.progress = options.progress && !req.body.empty() ? &options.progress : nullptr;
-    if (!req.add_headers(bearer_token))
+    for (const auto& [name, value] : options.headers)
+      if (name.empty() || has_ctl_or_space(name) || name.find(':') != std::string::npos
+          || std::any_of(value.begin(), value.end(), [](char c) {
+               return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+             }))
+        return fail(errc::malformed_input, "a request header has a bad name or control characters");
+    if (!req.add_headers(bearer_token, options.headers))
       return fail(errc::io_error, "out of memory for the request headers");
     if (auto r = req.configure(handle.get(), options); !r)
       return r.err();

@@ -172,6 +172,12 @@ std::optional<response> connection::route_request() {
                             view(h[bhttp::field::authorization]), st_.opts.max_body_bytes);
   req_ = std::move(r.req);
   req_.remote_addr = peer_;
+  // Beast keeps every Cookie header; browsers send one, RFC 6265 allows joining them with "; ".
+  for (auto it = h.find(bhttp::field::cookie); it != h.end() && it->name() == bhttp::field::cookie; ++it)
+    req_.cookie += (req_.cookie.empty() ? "" : "; ") + std::string{view(it->value())};
+  req_.csrf_token = std::string{text::trim(view(h["X-CSRF-Token"]))};
+  req_.origin = std::string{text::trim(view(h[bhttp::field::origin]))};
+  req_.host = std::string{text::trim(view(h[bhttp::field::host]))};
   fn_ = std::move(r.fn);
   admit_ = std::move(r.admit);
   body_limit_ = r.body_limit;

@@ -65,6 +65,7 @@ std::string_view reason_phrase(int status) noexcept {
     case 204: return "No Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
+    case 303: return "See Other";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -321,11 +322,19 @@ std::string serialize_head(const response& res) {
       head += "Content-Type: " + res.content_type + "\r\n";
     head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
   }
-  head += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+  head += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+          "Referrer-Policy: no-referrer\r\nConnection: close\r\n";
+  // No page of another origin may frame or load what this server sends, unless a handler that
+  // serves a page states its own policy.
+  bool own_policy = std::any_of(res.headers.begin(), res.headers.end(), [](const auto& h) {
+    return text::iequals(h.first, "content-security-policy") && is_field_value(h.second);
+  });
+  if (!own_policy)
+    head += "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n";
   for (const auto& [name, value] : res.headers) {
     constexpr std::string_view reserved[] = {"content-type", "content-length", "cache-control",
-                                             "x-content-type-options", "connection",
-                                             "transfer-encoding"};
+                                             "x-content-type-options", "x-frame-options",
+                                             "referrer-policy", "connection", "transfer-encoding"};
     if (!is_token(name) || !is_field_value(value)
         || std::any_of(std::begin(reserved), std::end(reserved),
                        [&name = name](std::string_view r) { return text::iequals(r, name); }))

@@ -20,6 +20,7 @@
 #include "joconde/runtime/http_server.hpp"
 
 #include <chrono>
+#include <map>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -38,6 +39,9 @@ struct client_options {
   std::chrono::milliseconds timeout{std::chrono::seconds{10}};
   /// Told of upload progress; may be empty.
   progress_fn progress;
+  /// More request headers (e.g. a browser's Cookie and X-CSRF-Token, as tests send them); a name
+  /// or value with control characters is refused (malformed_input).
+  std::map<std::string, std::string> headers;
 };
 
 /// Sends single HTTP requests and waits for their responses.

@@ -16,8 +16,10 @@
 //   or being served; with `Retry-After: 1`), 431 too_large (request head over max_header_bytes),
 //   500 internal_error (a handler threw), 503 resource_exhausted (every worker busy and the queue
 //   full; with `Retry-After: 1`).
-// - Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff` and
-//   `Connection: close` (one request per connection).
+// - Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
+//   `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and `Connection: close` (one request per
+//   connection), and `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` unless
+//   the handler gives its own (a page that loads scripts and styles does).
 // - Reading and writing are asynchronous on one I/O thread: a slow or idle peer holds a connection
 //   slot and a small buffer (~20 KiB, ~100 KiB with TLS), never a worker. A request whose head and
 //   body have arrived runs on one of `threads` workers; handlers may block and must be thread-safe.
@@ -75,6 +77,14 @@ struct request {
   std::string body;
   /// The token of an `Authorization: Bearer <token>` header, or empty.
   std::string bearer_token;
+  /// The `Cookie` header as sent (several headers joined with "; "), or empty.
+  std::string cookie;
+  /// The `X-CSRF-Token` header (a browser session's anti-forgery token), or empty.
+  std::string csrf_token;
+  /// The `Origin` header, or empty.
+  std::string origin;
+  /// The `Host` header, or empty.
+  std::string host;
   /// The IP address of the peer: "198.51.100.7" or "2001:db8::7" (an IPv4 peer of an IPv6
   /// listener shows as IPv4).
   std::string remote_addr;
@@ -105,7 +115,8 @@ struct response {
 /// A request handler; may throw (the server answers 500).
 using handler = std::function<response(const request&)>;
 
-/// A route's check of a request head (method, path, query, params, bearer_token, remote_addr; the
+/// A route's check of a request head (method, path, query, params, bearer_token, cookie, csrf_token,
+/// origin, host, remote_addr; the
 /// body is not read yet): nullopt lets the request go on (its body is read, then the handler
 /// runs), a response is sent at once without reading the body (e.g. 401). Runs on the I/O thread:
 /// it must be quick (no blocking I/O beyond a local lookup) and thread-safe; if it throws, 500.

@@ -1,0 +1,207 @@
+// The web portal's files, log-in and sessions, and the draft page's task check (http_portal.hpp).
+
+#include "http_portal.hpp"
+
+#include "portal_assets.hpp"
+#include "portal_sessions.hpp"
+
+#include "cli/cli_task.hpp"
+
+#include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/log.hpp"
+#include "joconde/runtime/metrics.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <openssl/crypto.h>
+
+namespace joconde {
+
+namespace {
+
+using nlohmann::json;
+
+/// What a portal page may load and do: its own scripts, styles and API, nothing inline, never framed.
+constexpr const char* page_policy =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The session document a browser keeps: who is logged in and the token its changes must carry.
+json session_json(const node_context& ctx, const user& who, const portal_session& s) {
+  json roles = json::array();
+  for (auto r : who.roles)
+    roles.push_back(std::string{to_string(r)});
+  return json{{"user", who.name},
+              {"roles", roles},
+              {"node", ctx.fqdn},
+              {"node_role", ctx.cfg.role},
+              {"csrf_token", s.csrf_token},
+              {"idle_timeout_s", ctx.sessions->idle().count()},
+              {"tee", "simulated platform (no TEE hardware, no memory protection)"}};
+}
+
+/// The Set-Cookie value of session `id` (empty with max_age 0: the browser drops the cookie).
+std::string cookie_header(const node_context& ctx, const std::string& id, std::int64_t max_age_s) {
+  return portal_sessions::cookie_name(ctx.cfg.name) + "=" + id + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age="
+         + std::to_string(max_age_s);
+}
+
+bool changes_state(const http::request& req) {
+  return req.method != "GET" && req.method != "HEAD";
+}
+
+/// Whether a browser sent the request from a page of another origin (a script of another site that
+/// posts here). Programs that send no Origin are not browsers and carry a bearer token instead.
+bool cross_origin(const http::request& req) {
+  return !req.origin.empty() && req.origin != "https://" + req.host;
+}
+
+http::response asset_response(const portal_asset& a) {
+  http::response res;
+  res.status = 200;
+  res.content_type = std::string{a.content_type};
+  res.body = std::string{a.data};
+  res.headers["Content-Security-Policy"] = page_policy;
+  res.headers["Cross-Origin-Opener-Policy"] = "same-origin";
+  res.headers["Cross-Origin-Resource-Policy"] = "same-origin";
+  return res;
+}
+
+http::response serve_asset(const std::string& path) {
+  for (const auto& a : portal_assets())
+    if (a.path == path)
+      return asset_response(a);
+  return http::response::error(404, "not_found", "the portal has no file " + path);
+}
+
+/// 303 to the portal's first page.
+http::response to_portal() {
+  http::response res;
+  res.status = 303;
+  res.content_type = "text/plain; charset=utf-8";
+  res.body = "The portal is at /portal/\n";
+  res.headers["Location"] = "/portal/";
+  return res;
+}
+
+/// POST /v1/sessions: a user's API token for a session cookie.
+http::response log_in(node_context& ctx, const http::request& req) {
+  // Else another site could log a person's browser in as somebody else (log-in forgery).
+  if (cross_origin(req))
+    return http::response::error(403, "forbidden", "a log-in must come from this node's own pages");
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("token") || !body["token"].is_string())
+    return http::response::error(400, "malformed_input", "give {\"token\": \"jct_...\"}: your API token");
+  auto token = body["token"].get<std::string>();
+  auto found = ctx.users->authenticate(token);
+  OPENSSL_cleanse(token.data(), token.size());
+  if (!found) {
+    log::error("portal", "cannot look up a token: " + found.err().describe());
+    return http::response::error(500, std::string{to_string(found.err().code)}, "cannot look up the token");
+  }
+  if (!*found) {
+    if (ctx.metrics)
+      ctx.metrics->http_refused("unauthenticated").Increment();
+    log::warning("portal", "log-in refused: unknown token", {{"remote", req.remote_addr}});
+    return http::response::error(401, "unauthorised", "this token is not a user's token at this node");
+  }
+  const auto& who = **found;
+  auto now = portal_sessions::clock::now();
+  auto id = ctx.sessions->open(who.name, who.token_issued_at_ms, now);
+  auto session = ctx.sessions->find(id, now);
+  log::info("portal", "session opened", {{"user", who.name}, {"remote", req.remote_addr}});
+  auto res = http::response::json(201, session_json(ctx, who, *session));
+  res.headers["Set-Cookie"] = cookie_header(ctx, id, ctx.cfg.portal_lifetime.count());
+  OPENSSL_cleanse(id.data(), id.size());
+  return res;
+}
+
+} // namespace
+
+session_caller session_of(const node_context& ctx, const http::request& req) {
+  if (!ctx.sessions || req.cookie.empty())
+    return {};
+  auto id = portal_sessions::cookie_value(req.cookie, portal_sessions::cookie_name(ctx.cfg.name));
+  if (id.empty())
+    return {};
+  auto s = ctx.sessions->find(id, portal_sessions::clock::now());
+  if (!s)
+    return {};
+  // The user must still exist with the token the session was opened with: removing a user or
+  // issuing them a new token ends their sessions.
+  auto found = ctx.users->find(s->user);
+  if (!found || !*found || (*found)->token_issued_at_ms != s->token_issued_at_ms) {
+    ctx.sessions->close(id);
+    return {};
+  }
+  session_caller out{session_caller::ok, std::move(**found)};
+  if (changes_state(req) && (!portal_sessions::csrf_matches(*s, req.csrf_token) || cross_origin(req)))
+    out.state = session_caller::csrf_missing;
+  return out;
+}
+
+void register_portal_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
+  if (!ctx->sessions)
+    return;
+  // The portal's pages name their files relative to /portal/.
+  server.route("GET", "/", [](const http::request&) { return to_portal(); });
+  server.route("GET", "/portal", [](const http::request&) { return to_portal(); });
+  server.route("GET", "/portal/", [](const http::request&) { return serve_asset("index.html"); });
+  server.route("GET", "/portal/{file}", [](const http::request& req) {
+    return serve_asset(req.params.at("file"));
+  });
+  server.route("GET", "/portal/{dir}/{file}", [](const http::request& req) {
+    return serve_asset(req.params.at("dir") + "/" + req.params.at("file"));
+  });
+  server.route("POST", "/v1/sessions", [ctx](const http::request& req) { return log_in(*ctx, req); },
+               4096);
+  server.route("GET", "/v1/session", [ctx](const http::request& req) {
+    auto caller = session_of(*ctx, req);
+    if (caller.state == session_caller::none)
+      return http::response::error(401, "unauthorised", "no live session: log in again");
+    auto id = portal_sessions::cookie_value(req.cookie, portal_sessions::cookie_name(ctx->cfg.name));
+    auto s = ctx->sessions->find(id, portal_sessions::clock::now());
+    if (!s)
+      return http::response::error(401, "unauthorised", "no live session: log in again");
+    return http::response::json(200, session_json(*ctx, *caller.who, *s));
+  });
+  server.route("DELETE", "/v1/session", [ctx](const http::request& req) {
+    auto caller = session_of(*ctx, req);
+    if (caller.state == session_caller::none)
+      return http::response::error(401, "unauthorised", "no live session");
+    if (caller.state == session_caller::csrf_missing) {
+      if (ctx->metrics)
+        ctx->metrics->http_refused("csrf").Increment();
+      return http::response::error(403, "csrf_required", "log-out needs the session's X-CSRF-Token");
+    }
+    ctx->sessions->close(portal_sessions::cookie_value(req.cookie, portal_sessions::cookie_name(ctx->cfg.name)));
+    log::info("portal", "session closed", {{"user", caller.who->name}, {"remote", req.remote_addr}});
+    http::response res;
+    res.status = 204;
+    res.content_type.clear();
+    res.headers["Set-Cookie"] = cookie_header(*ctx, "", 0);
+    return res;
+  });
+}
+
+http::response check_task_text(const node_context& ctx, const http::request& req) {
+  auto task = cli::read_task_text(req.body, "task", cli::now_ms());
+  if (!task)
+    return http::response::error(http_status(task.err().code), std::string{to_string(task.err().code)},
+                                 task.err().message);
+  auto check = cli::check_task(*task);
+  if (!check)
+    return http::response::error(http_status(check.err().code), std::string{to_string(check.err().code)},
+                                 check.err().message);
+  auto ctsc = cli::with_disclosures(*task);
+  if (!ctsc)
+    return http::response::error(http_status(ctsc.err().code), std::string{to_string(ctsc.err().code)},
+                                 ctsc.err().message);
+  return http::response::json(200, json{{"engine", check->engine},
+                                        {"features", check->features},
+                                        {"disclosures", check->disclosures},
+                                        {"approximate", check->approximate},
+                                        {"ctsc", json::parse(*ctsc)}});
+}
+
+} // namespace joconde
