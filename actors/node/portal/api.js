@@ -1,0 +1,129 @@
+// The node's JSON API as the portal calls it: same origin, the session cookie (HttpOnly: this code
+// never sees it), and on every call that changes something the session's CSRF token in
+// X-CSRF-Token (the node refuses such a call without it: 403 csrf_required). Errors are the API's
+// {"error": {"code", "message"}}, thrown as ApiError with the message a person can act on.
+
+/// A refusal or failure of a call: the HTTP status, the API's error code and its message.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrfToken = '';
+let unauthorised = () => {};
+
+/// The CSRF token of the current session ('' when there is none).
+export function setCsrfToken(token) {
+  csrfToken = token || '';
+}
+
+/// What to do when the node answers 401 to a call (the session ended or never was).
+export function onUnauthorised(handler) {
+  unauthorised = handler;
+}
+
+/// A path segment made safe for a URL (a CT's uuid, a slot key).
+export function seg(text) {
+  return encodeURIComponent(text);
+}
+
+/// The ApiError of a refused call's answer `text` (maybe empty, maybe not JSON).
+function refusal(status, text) {
+  let doc = null;
+  try {
+    doc = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: said below
+  }
+  const err = doc && typeof doc === 'object' ? doc.error : null;
+  if (err && typeof err.message === 'string')
+    return new ApiError(status, String(err.code || 'error'), err.message);
+  return new ApiError(status, `http_${status}`, `the node answered HTTP ${status}`);
+}
+
+/// The JSON document of a successful answer `text` (null when empty).
+function parsed(status, text) {
+  if (!text)
+    return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(status, 'malformed_answer', 'the node answered something that is not JSON');
+  }
+}
+
+function headersFor(method, contentType) {
+  const headers = {Accept: 'application/json'};
+  if (contentType)
+    headers['Content-Type'] = contentType;
+  if (method !== 'GET' && method !== 'HEAD' && csrfToken)
+    headers['X-CSRF-Token'] = csrfToken;
+  return headers;
+}
+
+/// One call: `body` is sent as is with `contentType`; resolves to the answer's JSON document.
+async function call(method, path, body, contentType) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      body,
+      headers: headersFor(method, contentType),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'the node does not answer; check the connection and try again');
+  }
+  const text = await res.text();
+  if (res.ok)
+    return parsed(res.status, text);
+  const err = refusal(res.status, text);
+  if (res.status === 401)
+    unauthorised(err);
+  throw err;
+}
+
+export const api = {
+  get: (path) => call('GET', path),
+  post: (path, doc) => call('POST', path, JSON.stringify(doc ?? {}), 'application/json'),
+  postText: (path, text) => call('POST', path, text, 'text/plain; charset=utf-8'),
+  del: (path) => call('DELETE', path),
+};
+
+/// POSTs `file` (a Blob) to `path` as `contentType`, reporting the bytes sent to
+/// onProgress(sent, total); resolves to the answer's JSON document. XMLHttpRequest, not fetch: only
+/// it reports an upload's progress.
+export function sendFile(path, file, contentType, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    for (const [name, value] of Object.entries(headersFor('POST', contentType)))
+      xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable)
+        onProgress(e.loaded, e.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(parsed(xhr.status, xhr.responseText));
+        } catch (e) {
+          reject(e);
+        }
+        return;
+      }
+      const err = refusal(xhr.status, xhr.responseText);
+      if (xhr.status === 401)
+        unauthorised(err);
+      reject(err);
+    });
+    xhr.addEventListener('error', () =>
+      reject(new ApiError(0, 'unreachable', 'the upload was cut off: the node does not answer')));
+    xhr.send(file);
+  });
+}

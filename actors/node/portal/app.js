@@ -1,0 +1,131 @@
+// The portal's shell: a hash router (#/login, #/ctas, #/ct/UUID, #/draft, #/approvals), the
+// navigation for the person's roles, and the session's start and end. Each page is a module whose
+// function resolves to {title, nodes}; the shell puts the title in an <h1> and the nodes under it.
+
+import {onUnauthorised} from './api.js';
+import {h} from './dom.js';
+import {atRoot, forget, has, logout, resume, session} from './session.js';
+import {errorBox} from './ui.js';
+import {approvalsPage} from './view_approvals.js';
+import {ctPage} from './view_ct.js';
+import {ctasPage} from './view_ctas.js';
+import {draftPage} from './view_draft.js';
+import {loginPage} from './view_login.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+/// A message for the next page shown (e.g. why the person is at the log-in page).
+let flash = '';
+/// The number of the latest render: a slower, older one that finishes later is dropped.
+let rendering = 0;
+
+const uuidPattern = /^\/ct\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+
+function routeOf(hash) {
+  const path = hash.replace(/^#/, '');
+  if (path === '/login')
+    return {page: loginPage, open: true};
+  if (path === '/ctas')
+    return {page: ctasPage};
+  if (path === '/draft')
+    return {page: draftPage};
+  if (path === '/approvals')
+    return {page: approvalsPage};
+  const m = uuidPattern.exec(path);
+  return m ? {page: ctPage, uuid: m[1].toLowerCase()} : null;
+}
+
+/// Shows `hash`, rendering again when it is the page shown already.
+function go(hash, message = '') {
+  flash = message;
+  if (location.hash === hash)
+    render();
+  else
+    location.hash = hash;
+}
+
+function link(hash, text) {
+  const current = location.hash === hash || (hash === '#/ctas' && location.hash.startsWith('#/ct/'));
+  return h('a', {href: hash, 'aria-current': current ? 'page' : false}, text);
+}
+
+function drawChrome() {
+  const s = session();
+  if (!s) {
+    nav.replaceChildren();
+    who.replaceChildren();
+    return;
+  }
+  nav.replaceChildren(h('ul', {},
+    h('li', {}, link('#/ctas', 'Agreements')),
+    has('task_organiser') ? h('li', {}, link('#/draft', 'New task')) : null,
+    has('approver') && atRoot() ? h('li', {}, link('#/approvals', 'Approvals')) : null));
+  who.replaceChildren(
+    h('p', {id: 'whoami'}, h('strong', {}, s.user), ` (${s.roles.join(', ')}) at `, h('span', {}, s.node)),
+    h('button', {type: 'button', id: 'logout', onclick: onLogout}, 'Log out'));
+}
+
+async function onLogout() {
+  try {
+    await logout();
+    go('#/login', 'You are logged out.');
+  } catch (e) {
+    go('#/login', `The node did not confirm the log-out: ${e.message}`);
+  }
+}
+
+async function render(moveFocus = true) {
+  const n = ++rendering;
+  const route = routeOf(location.hash);
+  if (!route) {
+    location.replace(session() ? '#/ctas' : '#/login');
+    return;
+  }
+  if (!route.open && !session()) {
+    location.replace('#/login');
+    return;
+  }
+  if (route.open && session()) {
+    location.replace('#/ctas');
+    return;
+  }
+  drawChrome();
+  const message = flash;
+  flash = '';
+  main.setAttribute('aria-busy', 'true');
+  let content;
+  try {
+    content = await route.page({uuid: route.uuid, go, message});
+  } catch (e) {
+    content = {title: 'Something went wrong', nodes: [errorBox(e)]};
+  }
+  if (n !== rendering)
+    return;
+  const heading = h('h1', {tabindex: '-1'}, content.title);
+  document.title = `${content.title} — joconde Service Portal`;
+  main.replaceChildren(heading, ...content.nodes);
+  main.removeAttribute('aria-busy');
+  // A new page: the screen reader and the keyboard start at its heading.
+  if (moveFocus)
+    heading.focus();
+}
+
+onUnauthorised(() => {
+  if (!session())
+    return;
+  forget();
+  go('#/login', 'Your session has ended (logged out, or idle too long): log in again.');
+});
+
+async function start() {
+  try {
+    await resume();
+  } catch (e) {
+    flash = `The node cannot say whether you are logged in: ${e.message}`;
+  }
+  window.addEventListener('hashchange', () => render());
+  render(false);
+}
+
+start();

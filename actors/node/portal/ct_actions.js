@@ -1,0 +1,129 @@
+// What the people of the agreement do on a CT's page, each shown only to the role that may do it:
+// the Task Organiser submits this peer's CTSA or cancels; a Signatory signs the CTSA with a
+// signature document; the System Operator (approver, at the root) decides on each signed CTSA and
+// may cancel.
+
+import {api, seg} from './api.js';
+import {h} from './dom.js';
+import {decisionForm} from './decision.js';
+import {toBase64} from './encoding.js';
+import {atRoot, has, session} from './session.js';
+import {act, field, outcome} from './ui.js';
+
+/// The largest signature document sent in the CTA (which travels in one envelope of at most 4 MiB).
+const maxDocumentBytes = 3 << 20;
+
+function card(id, title, ...children) {
+  return h('section', {class: 'card action', id, 'aria-labelledby': `${id}-h`},
+    h('h3', {id: `${id}-h`}, title), ...children);
+}
+
+/// The Task Organiser's CTSA: the signatories by name (the node adds every PAK registered here).
+function ctsaForm(ctx, own) {
+  const names = h('div', {class: 'signatories'});
+  const addName = () => {
+    const n = names.children.length + 1;
+    const f = field(`Signatory ${n}: name`, 'input', {type: 'text', required: true, class: 'signatory-name',
+      autocomplete: 'name'});
+    names.append(f.row);
+    return f.input;
+  };
+  addName();
+  const more = h('button', {type: 'button', class: 'secondary'}, 'Add another signatory');
+  more.addEventListener('click', () => addName().focus());
+  const submit = h('button', {type: 'submit', id: 'ctsa-submit'}, 'Submit the CTSA');
+  const out = outcome();
+  const form = h('form', {id: 'ctsa-form'},
+    h('p', {}, own ? `This peer's CTSA is ${own.status} (version ${own.version}); a new version replaces it and `
+      + 'its signatures start over.' : 'This peer has not submitted its CTSA.'),
+    h('p', {class: 'hint'}, 'The node names every data custodian and analyst whose key (PAK) is registered here '
+      + 'for this CT: they make their keys before you submit.'),
+    names, h('div', {class: 'actions'}, more, submit), out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(submit, out, async () => {
+      const signatories = [...names.querySelectorAll('input')].map((i) => ({name: i.value.trim()}))
+        .filter((s) => s.name);
+      const r = await api.post(`/v1/ctas/${seg(ctx.uuid)}/ctsa`, {signatories});
+      ctx.done(`Submitted the CTSA of ${r.peer} (${signatories.length} signator${signatories.length === 1 ? 'y' : 'ies'}); `
+        + 'the root accepted it. Its signatories sign it next.');
+    }, 'Submitting: this node signs the CTSA and the root checks it…');
+  });
+  return card('ctsa', 'Submit this peer\'s CTSA', form);
+}
+
+/// A Signatory signs this peer's current CTSA with their signature document.
+function signForm(ctx, own) {
+  const who = field('You are', 'select', {id: 'signatory-index'});
+  for (let i = 0; i < Number(own.signatories); i += 1)
+    who.input.append(h('option', {value: String(i)}, `signatory ${i + 1} of ${own.signatories}`));
+  const doc = field('Signature document', 'input', {type: 'file', id: 'signature-file', required: true},
+    'The signed page of the agreement (a scan) or an electronic signature container, at most 3 MiB.');
+  const submit = h('button', {type: 'submit', id: 'sign-submit'}, 'Sign the CTSA');
+  const out = outcome();
+  const form = h('form', {id: 'sign-form'},
+    h('p', {}, `This peer's CTSA version ${own.version} (SHA-256 `, h('code', {class: 'wrap'}, own.ctsa_sha256),
+      `) waits for its signatories: ${own.signatures ?? 0} of ${own.signatories} signed. Read the agreement `
+      + 'below before you sign.'),
+    who.row, doc.row, h('div', {class: 'actions'}, submit), out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(submit, out, async () => {
+      const file = doc.input.files[0];
+      if (!file)
+        throw new Error('choose the signature document');
+      if (file.size > maxDocumentBytes)
+        throw new Error('the document is larger than 3 MiB: attach it by its SHA-256 with the CLI '
+          + '(joconde cta sign) and keep the file out of band');
+      const data = toBase64(new Uint8Array(await file.arrayBuffer()));
+      const index = Number(who.input.value);
+      await api.post(`/v1/ctas/${seg(ctx.uuid)}/signatures`, {signatory: index,
+        document: {name: file.name, media_type: file.type || 'application/octet-stream', data}});
+      ctx.done(`Signed the CTSA as signatory ${index + 1}; the root recorded the signature.`);
+    }, 'Signing: the root records the signature…');
+  });
+  return card('sign', 'Sign this peer\'s CTSA', form);
+}
+
+/// Cancels the CTA: a peer's Task Organiser at its node, the System Operator at the root.
+function cancelForm(ctx) {
+  const reason = field('Reason for cancelling', 'textarea', {id: 'cancel-reason', rows: 2, required: true,
+    maxlength: '1024'}, 'Every member reads it. A cancelled CT cannot be resumed.');
+  const submit = h('button', {type: 'submit', id: 'cancel-submit', class: 'danger'}, 'Cancel the CT');
+  const out = outcome();
+  const form = h('form', {id: 'cancel-form'}, reason.row, h('div', {class: 'actions'}, submit), out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(submit, out, async () => {
+      const why = reason.input.value.trim();
+      if (!why)
+        throw new Error('give the reason');
+      await api.post(`/v1/ctas/${seg(ctx.uuid)}/cancel`, {reason: why});
+      ctx.done('Cancelled: the root tells every member.');
+    }, 'Cancelling…');
+  });
+  return card('cancel', 'Cancel the CT', form);
+}
+
+/// The sections of the agreement's actions this person may take now, in the order they come.
+export function agreementActions(ctx) {
+  const {cta} = ctx;
+  const self = session().node;
+  const emerging = cta.status === 'emerging';
+  const live = emerging || cta.status === 'instantiated';
+  const isPeer = (cta.ctsc?.peers ?? []).some((p) => p.fqdn === self);
+  const own = (cta.addenda ?? []).find((a) => a.peer === self);
+  const out = [];
+  if (emerging && isPeer && has('task_organiser') && own?.status !== 'approved')
+    out.push(ctsaForm(ctx, own));
+  if (emerging && has('signatory') && own?.status === 'submitted')
+    out.push(signForm(ctx, own));
+  if (emerging && has('approver') && atRoot()) {
+    const signed = (cta.addenda ?? []).filter((a) => a.status === 'signed');
+    if (signed.length)
+      out.push(card('decide', 'Decide on the signed CTSAs', signed.map((a) => decisionForm(ctx.uuid, a, ctx.done))));
+  }
+  if (live && ((isPeer && has('task_organiser') && !atRoot()) || (has('approver') && atRoot())))
+    out.push(cancelForm(ctx));
+  return out;
+}

@@ -1,0 +1,59 @@
+// Who is logged in here: the session the node keeps behind its HttpOnly cookie (user, roles, node
+// and its role, CSRF token).
+
+import {api, setCsrfToken} from './api.js';
+
+let current = null;
+
+function adopt(doc) {
+  if (!doc || typeof doc.user !== 'string' || !Array.isArray(doc.roles) || typeof doc.csrf_token !== 'string')
+    throw new Error('the node answered a session without user, roles and CSRF token');
+  current = doc;
+  setCsrfToken(doc.csrf_token);
+}
+
+/// Forgets the session on this side (the cookie is the node's to clear).
+export function forget() {
+  current = null;
+  setCsrfToken('');
+}
+
+/// The session document {user, roles, node, node_role, csrf_token, idle_timeout_s}, or null.
+export function session() {
+  return current;
+}
+
+export function has(role) {
+  return current !== null && current.roles.includes(role);
+}
+
+/// Whether this node is the root, where the System Operator approves and cancels.
+export function atRoot() {
+  return current !== null && current.node_role === 'root';
+}
+
+/// Exchanges a user's API token for a session (the node sets the cookie).
+export async function login(token) {
+  adopt(await api.post('/v1/sessions', {token}));
+}
+
+/// The session of a reloaded page, or null when there is none.
+export async function resume() {
+  try {
+    adopt(await api.get('/v1/session'));
+  } catch (e) {
+    if (e.status === 401)
+      return null;
+    throw e;
+  }
+  return current;
+}
+
+/// Ends the session at the node, and here whatever the node answers.
+export async function logout() {
+  try {
+    await api.del('/v1/session');
+  } finally {
+    forget();
+  }
+}

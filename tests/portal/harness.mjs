@@ -1,0 +1,211 @@
+// The machinery of the portal's end-to-end test (portal_test.mjs): a local cluster (ops/cluster),
+// headless Chromium that trusts the cluster's root CA through its own NSS database, one incognito
+// browser context per person, and for every page a screenshot and an axe-core audit.
+
+import {execFile} from 'node:child_process';
+import {existsSync, readFileSync} from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {promisify} from 'node:util';
+
+import puppeteer from 'puppeteer-core';
+
+const run = promisify(execFile);
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/// Runs `file` with `args`; resolves to its stdout; rejects with its stderr (bounded by `timeoutMs`).
+export async function sh(file, args, {env = process.env, timeoutMs = 120000, cwd} = {}) {
+  try {
+    const {stdout} = await run(file, args, {env, cwd, timeout: timeoutMs, maxBuffer: 64 << 20});
+    return stdout;
+  } catch (e) {
+    const said = `${e.stderr ?? ''}${e.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new Error(`${path.basename(file)} ${args.join(' ')} failed${e.killed ? ' (timed out)' : ''}: ${said || e.message}`);
+  }
+}
+
+/// Polls `probe` until it resolves to something truthy, every `everyMs`, for at most `timeoutMs`;
+/// the error says `what` and the last value seen.
+export async function until(what, probe, {timeoutMs, everyMs = 1000}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last)
+      return last;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last === undefined ? '' : ` (last: ${last})`}`);
+    await sleep(everyMs);
+  }
+}
+
+// -- steps -------------------------------------------------------------------------------------------
+
+/// Runs named steps in order, printing one line per step with its time; the first failure stops the
+/// run (later steps build on earlier ones).
+export class Steps {
+  constructor() {
+    this.done = [];
+    this.started = Date.now();
+  }
+
+  async step(name, fn) {
+    const t0 = Date.now();
+    try {
+      const note = await fn();
+      const ms = Date.now() - t0;
+      this.done.push({name, ok: true, ms});
+      console.log(`PASS  ${name} (${ms} ms)${note ? `: ${note}` : ''}`);
+    } catch (e) {
+      const ms = Date.now() - t0;
+      this.done.push({name, ok: false, ms});
+      console.log(`FAIL  ${name} (${ms} ms): ${e.message}`);
+      throw e;
+    }
+  }
+
+  summary() {
+    const failed = this.done.filter((s) => !s.ok).length;
+    const total = Math.round((Date.now() - this.started) / 1000);
+    return `${this.done.length - failed} step(s) passed, ${failed} failed, in ${total} s`;
+  }
+}
+
+// -- the cluster -------------------------------------------------------------------------------------
+
+/// A local six-node cluster in a fresh directory: `up()` starts it, `down()` stops it.
+export class Cluster {
+  constructor(sourceDir, buildDir, dir) {
+    this.script = path.join(sourceDir, 'ops', 'cluster');
+    this.dir = dir;
+    this.env = {...process.env, JOCONDE_NODE_BIN: path.join(buildDir, 'bin', 'joconde-node'), BUILD_DIR: buildDir};
+    this.nodes = {};
+  }
+
+  async up() {
+    await sh(this.script, ['up', '--dir', this.dir], {env: this.env, timeoutMs: 240000});
+    const doc = JSON.parse(readFileSync(path.join(this.dir, 'cluster.json'), 'utf8'));
+    for (const n of doc.nodes)
+      this.nodes[n.name] = n;
+  }
+
+  async down() {
+    if (existsSync(path.join(this.dir, 'cluster.json')))
+      await sh(this.script, ['down', '--dir', this.dir], {env: this.env, timeoutMs: 60000});
+  }
+
+  /// The API token of the user with `role` at node `name`.
+  token(name, role) {
+    return this.nodes[name].users[role].token;
+  }
+
+  url(name) {
+    return this.nodes[name].http_url.replace(/\/$/, '');
+  }
+}
+
+// -- the browser -------------------------------------------------------------------------------------
+
+/// A throw-away HOME whose NSS database (where Chromium on Linux looks for locally trusted roots)
+/// trusts `rootCa` to issue server certificates, and nothing else of the host's.
+export async function trustingHome(rootCa) {
+  if (!process.env.PATH.split(':').some((dir) => existsSync(path.join(dir, 'certutil'))))
+    throw new Error('certutil is missing: install it (Debian: apt-get install libnss3-tools)');
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'joconde-portal-home-'));
+  const db = path.join(home, '.pki', 'nssdb');
+  await fs.mkdir(db, {recursive: true});
+  await sh('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
+  await sh('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'joconde test root CA', '-i', rootCa]);
+  return home;
+}
+
+/// Headless Chromium with HOME at `home`; certificate errors are errors (no ignoreHTTPSErrors).
+export function launchBrowser(executablePath, home, profile) {
+  const args = ['--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'];
+  // Chromium refuses to run as root with its sandbox (containers, CI).
+  if (process.getuid?.() === 0)
+    args.push('--no-sandbox');
+  return puppeteer.launch({
+    executablePath,
+    headless: true,
+    userDataDir: profile,
+    args,
+    env: {...process.env, HOME: home},
+    defaultViewport: {width: 1280, height: 900},
+  });
+}
+
+/// GETs `url` (HTTPS, verified against `ca`); resolves to {status, headers}.
+export function headOf(url, ca) {
+  return new Promise((resolve, reject) => {
+    https.get(url, {ca: readFileSync(ca)}, (res) => {
+      res.resume();
+      resolve({status: res.statusCode, headers: res.headers});
+    }).on('error', reject);
+  });
+}
+
+/// For portal development: answers the page's requests for /portal/ files from `portalDir` (the
+/// source tree) instead of the node's built-in copy, with the node's own response headers (its
+/// CSP among them), so the portal's sources are tested without rebuilding joconde-node.
+export async function servePortalFromSource(page, base, ca, portalDir) {
+  const {headers} = await headOf(`${base}/portal/index.html`, ca);
+  const types = {'.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+    '.css': 'text/css; charset=utf-8'};
+  await page.setRequestInterception(true);
+  page.on('request', async (req) => {
+    const url = new URL(req.url());
+    if (`${url.protocol}//${url.host}` !== base || !url.pathname.startsWith('/portal/')) {
+      req.continue();
+      return;
+    }
+    const rel = url.pathname === '/portal/' ? 'index.html' : url.pathname.slice('/portal/'.length);
+    const file = path.join(portalDir, path.normalize(rel));
+    if (!file.startsWith(portalDir) || !existsSync(file)) {
+      req.respond({status: 404, body: 'not found'});
+      return;
+    }
+    req.respond({status: 200, headers: {...headers, 'content-type': types[path.extname(file)] ?? 'application/octet-stream'},
+      body: await fs.readFile(file)});
+  });
+}
+
+// -- pages: screenshots and accessibility ------------------------------------------------------------
+
+/// Screenshots and axe-core audits of every page the test sees, numbered in order.
+export class Evidence {
+  constructor(outDir, axePath) {
+    this.outDir = outDir;
+    this.axeSource = readFileSync(axePath, 'utf8');
+    this.count = 0;
+    this.audits = [];
+  }
+
+  /// A full-page PNG of `page` named after `who` and `what`, then its audit; throws on a serious
+  /// or critical violation.
+  async capture(page, who, what) {
+    this.count += 1;
+    const name = `${String(this.count).padStart(2, '0')}-${who}-${what}`.replace(/[^a-zA-Z0-9._-]+/g, '_');
+    await page.screenshot({path: path.join(this.outDir, `${name}.png`), fullPage: true});
+    const bad = await this.audit(page);
+    this.audits.push({name, bad: bad.length});
+    if (bad.length)
+      throw new Error(`axe-core on ${name}: ${bad.map((v) => `${v.impact} ${v.id} (${v.help}) at ${v.targets}`).join('; ')}`);
+  }
+
+  /// axe-core's serious and critical violations on `page`. The node's CSP (script-src 'self') keeps
+  /// a <script> element with axe's source from running, so the source is evaluated through the
+  /// DevTools protocol, which the page's CSP does not govern; the portal's own CSP stays in force.
+  async audit(page) {
+    if (!await page.evaluate(() => typeof window.axe === 'object'))
+      await page.evaluate(this.axeSource);
+    const result = await page.evaluate(() => window.axe.run(document, {resultTypes: ['violations']}));
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}));
+  }
+}

@@ -1,0 +1,540 @@
+// The Service Portal end to end, in headless Chromium (issue 18): the demo's Computation Task
+// (ops/demo) agreed, fed and read through the portal only, each person in their own incognito
+// browser at their own node, and the security twins of the portal's defences. Every page is
+// screenshotted and audited with axe-core (serious or critical violations fail).
+//
+// Run (node 20, Debian's chromium and certutil from libnss3-tools, joconde built in BUILD_DIR):
+//   cd tests/portal && npm ci && node portal_test.mjs [--build BUILD_DIR] [--source SRC] [--out DIR]
+// BUILD_DIR defaults to $JOCONDE_BUILD_DIR or SRC/build, SRC to $JOCONDE_SOURCE_DIR or this
+// checkout, DIR (screenshots, downloads' copies, node logs on failure) to $JOCONDE_PORTAL_ARTEFACTS
+// or a fresh directory under /tmp; Chromium is $CHROMIUM or /usr/bin/chromium. With
+// JOCONDE_PORTAL_FROM_SOURCE=1 the pages load the portal from SRC/actors/node/portal with the node's
+// headers (portal development without rebuilding the node). Exit code 0 only if every step passed.
+
+import {existsSync, readFileSync} from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import {Cluster, Evidence, Steps, headOf, launchBrowser, servePortalFromSource, sh, sleep, trustingHome, until}
+  from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TOTAL_LIMIT_MS = 9 * 60 * 1000;
+const XSS_TITLE = 'Income by region <script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
+const PASSPHRASE = 'correct horse battery staple';
+const CLIENT_A = 'client-a.joconde.test';
+const CLIENT_B = 'client-b.joconde.test';
+
+function option(name, env, fallback) {
+  const i = process.argv.indexOf(name);
+  if (i > 0 && process.argv[i + 1])
+    return path.resolve(process.argv[i + 1]);
+  return process.env[env] ? path.resolve(process.env[env]) : fallback;
+}
+
+const sourceDir = option('--source', 'JOCONDE_SOURCE_DIR', path.resolve(here, '..', '..'));
+const buildDir = option('--build', 'JOCONDE_BUILD_DIR', path.join(sourceDir, 'build'));
+const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+const fromSource = process.env.JOCONDE_PORTAL_FROM_SOURCE === '1';
+const joconde = path.join(buildDir, 'bin', 'joconde');
+
+const steps = new Steps();
+const temps = [];
+let outDir;
+let cluster;
+let browser;
+let evidence;
+
+async function tempDir(prefix) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+// -- people ------------------------------------------------------------------------------------------
+
+/// A person: their own incognito browser context at their node, downloads into their own directory.
+async function person(label, node, role) {
+  const downloads = await tempDir(`joconde-portal-dl-${label}-`);
+  const context = await browser.createBrowserContext({downloadBehavior: {policy: 'allow', downloadPath: downloads}});
+  const page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  const base = cluster.url(node);
+  if (fromSource)
+    await servePortalFromSource(page, base, cluster.nodes[node].root_ca, path.join(sourceDir, 'actors', 'node', 'portal'));
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return {label, node, role, context, page, base, downloads, errors, token: cluster.token(node, role)};
+}
+
+/// Loads the portal afresh at page `hash` (as a reload does: the session is resumed from its
+/// cookie) and waits until the page is drawn (the shell's aria-busy is gone).
+async function open(p, hash) {
+  await p.page.goto('about:blank');
+  await p.page.goto(`${p.base}/portal/index.html${hash}`, {waitUntil: 'load'});
+  await p.page.waitForSelector('main:not([aria-busy]) h1');
+}
+
+async function text(p, selector) {
+  return p.page.$eval(selector, (e) => e.textContent.trim());
+}
+
+/// Waits for `selector` to contain `expected` (a string or RegExp) for at most `timeoutMs`.
+async function waitText(p, selector, expected, timeoutMs = 30000) {
+  const pattern = expected instanceof RegExp ? expected.source : expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const flags = expected instanceof RegExp ? expected.flags : '';
+  try {
+    await p.page.waitForFunction((sel, src, fl) => {
+      const el = document.querySelector(sel);
+      return el && new RegExp(src, fl).test(el.textContent);
+    }, {timeout: timeoutMs}, selector, pattern, flags);
+  } catch {
+    const seen = await p.page.$eval(selector, (e) => e.textContent.trim()).catch(() => '(absent)');
+    const alert = await p.page.$eval('[role=alert]', (e) => e.textContent.trim()).catch(() => '');
+    throw new Error(`${p.label}: ${selector} did not show ${expected} within ${timeoutMs / 1000} s (shows: ${seen.slice(0, 300)})${alert ? `; alert: ${alert}` : ''}`);
+  }
+}
+
+/// Logs `p` in with their API token; with `keyboard`, only Tab, typing and Enter.
+async function login(p, {keyboard = false} = {}) {
+  await open(p, '#/login');
+  await evidence.capture(p.page, p.label, 'login');
+  if (keyboard) {
+    await tabTo(p, '#login input[name=token]');
+    await p.page.keyboard.type(p.token);
+    await p.page.keyboard.press('Enter');
+  } else {
+    await p.page.type('#login input[name=token]', p.token);
+    await p.page.click('#login button[type=submit]');
+  }
+  await waitText(p, '#whoami', p.role);
+}
+
+/// Presses Tab until `selector` has the focus (at most 80 times): proof that the keyboard reaches it.
+async function tabTo(p, selector) {
+  for (let i = 0; i < 80; i += 1) {
+    if (await p.page.evaluate((sel) => document.activeElement?.matches(sel), selector))
+      return;
+    await p.page.keyboard.press('Tab');
+  }
+  throw new Error(`${p.label}: the keyboard (Tab) never reached ${selector}`);
+}
+
+/// The phase the CT page shows.
+async function phaseOf(p) {
+  return p.page.$eval('#phase', (e) => e.dataset.phase);
+}
+
+/// Reloads p's page of CT `uuid` until it shows `phase` (bounded).
+async function waitPhase(p, uuid, phase, timeoutMs) {
+  await until(`${p.label}'s CT page to show phase ${phase}`, async () => {
+    await open(p, `#/ct/${uuid}`);
+    const seen = await phaseOf(p);
+    if (seen === 'cancelled')
+      throw new Error(`the CT was cancelled: ${await text(p, '#progress')}`);
+    return seen === phase ? seen : false;
+  }, {timeoutMs, everyMs: 2000});
+}
+
+/// The file `name` once p's browser finished downloading it.
+async function downloaded(p, name) {
+  const file = path.join(p.downloads, name);
+  await until(`${p.label}'s download of ${name}`, async () => existsSync(file) && !existsSync(`${file}.crdownload`),
+    {timeoutMs: 30000, everyMs: 200});
+  return file;
+}
+
+/// Runs the joconde CLI against the cluster.
+function cli(...args) {
+  return sh(joconde, ['--cluster', cluster.dir, ...args], {timeoutMs: 300000});
+}
+
+// -- the scenario ------------------------------------------------------------------------------------
+
+async function scenario() {
+  const work = await tempDir('joconde-portal-work-');
+  const clusterDir = await tempDir('joconde-portal-cluster-');
+  cluster = new Cluster(sourceDir, buildDir, clusterDir);
+  const people = {};
+  let uuid;
+  let xssUuid;
+
+  await steps.step('cluster up (ops/cluster) and the demo data (ops/demo-data)', async () => {
+    for (const bin of ['joconde-node', 'joconde', 'joconde-vm', 'joconde-sp'])
+      if (!existsSync(path.join(buildDir, 'bin', bin)))
+        throw new Error(`${path.join(buildDir, 'bin', bin)} is missing: build joconde first`);
+    await cluster.up();
+    const data = path.join(sourceDir, 'ops', 'demo-data');
+    await sh(data, ['generate', '--rows', '1000', '--seed', '7', '--out', work]);
+    await sh(data, ['task', '--out', path.join(work, 'task.json'), '--max-rows', '1000000']);
+    const task = JSON.parse(readFileSync(path.join(work, 'task.json'), 'utf8'));
+    delete task.tee_measurements;  // the organiser's node fills it in, as in ops/demo
+    await fs.writeFile(path.join(work, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
+    await fs.writeFile(path.join(work, 'task-xss.json'), `${JSON.stringify({...task, title: XSS_TITLE}, null, 2)}\n`);
+    const broken = {...task, main_algorithm: {...task.main_algorithm, source: task.main_algorithm.source.replace('SELECT', 'SELEC')}};
+    await fs.writeFile(path.join(work, 'task-broken.json'), `${JSON.stringify(broken, null, 2)}\n`);
+    await fs.writeFile(path.join(work, 'passphrase'), `${PASSPHRASE}\n`, {mode: 0o600});
+    await fs.writeFile(path.join(work, 'signed.pdf'), '%PDF-1.4\n% signature page of the agreement, signed and scanned\n');
+    return `${Object.keys(cluster.nodes).length} nodes in ${clusterDir}`;
+  });
+
+  await steps.step('Chromium trusts the cluster\'s root CA (its own NSS database)', async () => {
+    const home = await trustingHome(cluster.nodes.root.root_ca);
+    temps.push(home);
+    browser = await launchBrowser(chromium, home, await tempDir('joconde-portal-profile-'));
+    return (await browser.version());
+  });
+
+  await steps.step('client-a task_organiser logs in (keyboard only)', async () => {
+    people.orgA = await person('orgA', 'client-a', 'task_organiser');
+    await login(people.orgA, {keyboard: true});
+    await evidence.capture(people.orgA.page, 'orgA', 'ctas-empty');
+  });
+
+  await steps.step('the node\'s headers: CSP, frame and content-type options', async () => {
+    const {headers} = await headOf(`${people.orgA.base}/portal/index.html`, cluster.nodes['client-a'].root_ca);
+    const csp = headers['content-security-policy'] ?? '';
+    for (const d of ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "connect-src 'self'"])
+      if (!csp.includes(d))
+        throw new Error(`the portal's Content-Security-Policy lacks ${d}: ${csp}`);
+    if ((headers['x-frame-options'] ?? '').toUpperCase() !== 'DENY')
+      throw new Error(`X-Frame-Options is ${headers['x-frame-options']}, not DENY`);
+    if (headers['x-content-type-options'] !== 'nosniff')
+      throw new Error('X-Content-Type-Options is not nosniff');
+    return csp;
+  });
+
+  await steps.step('draft: a compile error is shown, then the demo task compiles and is created', async () => {
+    const p = people.orgA;
+    await open(p, '#/draft');
+    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task-broken.json'));
+    await waitText(p, '#check [role=alert]', /compile_error/);
+    const error = await text(p, '#check [role=alert]');
+    await evidence.capture(p.page, p.label, 'draft-error');
+    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task.json'));
+    await p.page.waitForSelector('#check-ok', {timeout: 30000});
+    // Typing holds Create back until the node checked the text again, once the typing pauses.
+    await p.page.focus('#task-text');
+    await p.page.keyboard.press('End');
+    await p.page.keyboard.type(' ');
+    if (!await p.page.$eval('#create', (e) => e.disabled))
+      throw new Error('Create stays enabled while the text changed since its check');
+    await p.page.waitForFunction(() => !document.querySelector('#create').disabled && document.querySelector('#check-ok'),
+      {timeout: 30000});
+    await waitText(p, '#check', 'rss3');
+    await evidence.capture(p.page, p.label, 'draft-checked');
+    await p.page.click('#create');
+    await p.page.waitForFunction(() => location.hash.startsWith('#/ct/'), {timeout: 60000});
+    await p.page.waitForSelector('main:not([aria-busy]) #phase');
+    uuid = p.page.url().split('#/ct/')[1];
+    await waitText(p, '#notice', 'tee_measurements: simulated');
+    if (await phaseOf(p) !== 'agreement')
+      throw new Error(`a new CT is in phase ${await phaseOf(p)}, not agreement`);
+    await evidence.capture(p.page, p.label, 'ct-created');
+    return `${uuid}; the broken task: ${error}`;
+  });
+
+  await steps.step('custodians and client-a\'s analyst make their keys in the browser; client-b\'s analyst with the CLI', async () => {
+    const makeKey = async (label, node, role, slot, name) => {
+      const p = people[label] = await person(label, node, role);
+      await login(p);
+      await open(p, `#/ct/${uuid}`);
+      const s = `section[data-slot="${slot}"]`;
+      await p.page.$eval(`${s} .pak-name`, (e) => { e.value = ''; });
+      await p.page.type(`${s} .pak-name`, name);
+      await p.page.type(`${s} .pak-pass`, PASSPHRASE);
+      await p.page.type(`${s} .pak-pass2`, PASSPHRASE);
+      await p.page.click(`${s} .create-key`);
+      await p.page.waitForSelector(`${s} .backup a.download`, {timeout: 60000});
+      await evidence.capture(p.page, label, `key-${slot}`);
+      await p.page.click(`${s} .backup a.download`);
+      p.backup = await downloaded(p, `joconde-key-${uuid}-${slot}.json`);
+      const backup = JSON.parse(readFileSync(p.backup, 'utf8'));
+      if (backup.kdf.iterations < 600000 || !backup.wrapped_pkcs8 || backup.ct_uuid !== uuid)
+        throw new Error(`${label}'s backup is not what it should be`);
+    };
+    await makeKey('custA', 'client-a', 'data_custodian', 'persons', 'Custodian A');
+    await makeKey('custB', 'client-b', 'data_custodian', 'income', 'Custodian B');
+    await makeKey('anaA', 'client-a', 'data_analyst', 'income_by_region', 'Analyst A');
+    await cli('--as', 'client-b:data_analyst', 'pak', 'create', uuid, '--output', 'income_by_region', '--name', 'Analyst B',
+      '--out', path.join(work, 'analyst-b.key'), '--passphrase-file', path.join(work, 'passphrase'));
+  });
+
+  await steps.step('each peer\'s organiser submits its CTSA, its signatory signs', async () => {
+    people.orgB = await person('orgB', 'client-b', 'task_organiser');
+    await login(people.orgB);
+    for (const [org, sig, node, office] of [['orgA', 'sigA', 'client-a', 'A'], ['orgB', 'sigB', 'client-b', 'B']]) {
+      const o = people[org];
+      await open(o, `#/ct/${uuid}`);
+      await o.page.type('#ctsa-form .signatory-name', `Director of office ${office}`);
+      await evidence.capture(o.page, org, 'ctsa-form');
+      await o.page.click('#ctsa-submit');
+      await waitText(o, '#notice', 'Submitted the CTSA', 60000);
+      const s = people[sig] = await person(sig, node, 'signatory');
+      await login(s);
+      await open(s, `#/ct/${uuid}`);
+      await s.page.waitForSelector('#sign-form');
+      await (await s.page.$('#signature-file')).uploadFile(path.join(work, 'signed.pdf'));
+      await evidence.capture(s.page, sig, 'sign-form');
+      await s.page.click('#sign-submit');
+      await waitText(s, '#notice', 'Signed the CTSA', 60000);
+      await evidence.capture(s.page, sig, 'signed');
+    }
+  });
+
+  await steps.step('the root\'s approver approves client-a by keyboard and client-b by mouse', async () => {
+    const p = people.approver = await person('approver', 'root', 'approver');
+    await login(p, {keyboard: true});
+    await open(p, '#/approvals');
+    await p.page.waitForSelector(`#queue .decision[data-peer="${CLIENT_B}"]`);
+    await evidence.capture(p.page, p.label, 'queue');
+    await tabTo(p, `button.approve[data-peer="${CLIENT_A}"]`);
+    await p.page.keyboard.press('Enter');
+    await waitText(p, '#notice', `Approved the CTSA of ${CLIENT_A}`, 30000);
+    await p.page.click(`button.approve[data-peer="${CLIENT_B}"]`);
+    await waitText(p, '#notice', /agreement is instantiated/, 30000);
+    await evidence.capture(p.page, p.label, 'approved');
+  });
+
+  await steps.step('client-b\'s auditor reads the list and the CT, with no action offered', async () => {
+    const p = people.auditorB = await person('auditorB', 'client-b', 'auditor');
+    await login(p);
+    await open(p, '#/ctas');
+    await p.page.waitForSelector(`#cta-list a[href="#/ct/${uuid}"]`);
+    await evidence.capture(p.page, p.label, 'ctas');
+    await open(p, `#/ct/${uuid}`);
+    await p.page.waitForSelector('#ctsc');
+    const offered = await p.page.$$eval('main button, main form', (els) => els.map((e) => e.id || e.textContent.trim())
+      .filter((t) => t !== 'refresh'));
+    if (offered.length || await p.page.$('#actions') || await p.page.$('a[href="#/draft"]'))
+      throw new Error(`an auditor is offered ${offered.join(', ')}`);
+    await evidence.capture(p.page, p.label, 'ct-read-only');
+  });
+
+  await steps.step('twin: a change with the session cookie but no X-CSRF-Token is refused (403), nothing changes', async () => {
+    const p = people.orgA;
+    await open(p, `#/ct/${uuid}`);
+    const answer = await p.page.evaluate(async (id) => {
+      const res = await fetch(`/v1/ctas/${id}/cancel`, {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({reason: 'forged'})});
+      return {status: res.status, body: await res.text()};
+    }, uuid);
+    if (answer.status !== 403 || JSON.parse(answer.body).error?.code !== 'csrf_required')
+      throw new Error(`answered ${answer.status} ${answer.body}`);
+    await open(p, `#/ct/${uuid}`);
+    if (['cancelled', 'agreement'].includes(await phaseOf(p)))
+      throw new Error(`after the forged request the CT is in phase ${await phaseOf(p)}`);
+    await evidence.capture(p.page, p.label, 'ct-after-forgery');
+    return `${answer.status} csrf_required; the CT is in phase ${await phaseOf(p)}`;
+  });
+
+  await steps.step('twin: a title with markup is shown as text, never run; that CT is then cancelled', async () => {
+    const p = people.orgA;
+    await open(p, '#/draft');
+    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task-xss.json'));
+    await p.page.waitForSelector('#check-ok', {timeout: 30000});
+    await p.page.click('#create');
+    await p.page.waitForFunction((old) => location.hash.startsWith('#/ct/') && !location.hash.endsWith(old), {timeout: 60000}, uuid);
+    await p.page.waitForSelector('main:not([aria-busy]) #ctsc-title');
+    xssUuid = p.page.url().split('#/ct/')[1];
+    const shown = async () => ({
+      pwned: await p.page.evaluate(() => window.__pwned),
+      h1: await text(p, 'main h1'),
+      imgs: await p.page.$$eval('main img', (e) => e.length),
+    });
+    let seen = await shown();
+    if (seen.pwned !== undefined || seen.h1 !== XSS_TITLE || seen.imgs !== 0)
+      throw new Error(`on the CT page: ${JSON.stringify(seen)}`);
+    await evidence.capture(p.page, p.label, 'xss-ct');
+    await open(p, '#/ctas');
+    await p.page.waitForSelector('#cta-list');
+    const links = await p.page.$$eval('#cta-list a', (as) => as.map((a) => a.textContent));
+    seen = await shown();
+    if (!links.includes(XSS_TITLE) || seen.pwned !== undefined || seen.imgs !== 0)
+      throw new Error(`on the list: ${JSON.stringify({links, ...seen})}`);
+    await evidence.capture(p.page, p.label, 'xss-list');
+    await open(p, `#/ct/${xssUuid}`);
+    await p.page.type('#cancel-reason', 'a test of how titles are shown; <b>not bold</b>');
+    await p.page.click('#cancel-submit');
+    await waitText(p, '#notice', 'Cancelled', 60000);
+    await waitText(p, '#phase', 'cancelled');
+    await evidence.capture(p.page, p.label, 'xss-cancelled');
+    if (await p.page.evaluate(() => window.__pwned) !== undefined)
+      throw new Error('window.__pwned was set');
+    return `CT ${xssUuid}`;
+  });
+
+  await steps.step('every CP\'s CT VM reaches the input phase (client-a\'s custodian reloads the CT page)', async () => {
+    await waitPhase(people.custA, uuid, 'input', 180000);
+    await evidence.capture(people.custA.page, 'custA', 'input-phase');
+  });
+
+  await steps.step('client-a\'s custodian uploads persons.csv through the portal', async () => {
+    const p = people.custA;
+    const s = 'section[data-slot="persons"]';
+    await (await p.page.$(`${s} .upload-file`)).uploadFile(path.join(work, 'persons.csv'));
+    await p.page.click(`${s} .upload`);
+    await waitText(p, `${s} .upload-result`, 'Uploaded 1000 row(s) into persons', 180000);
+    const bar = await p.page.$eval(`${s} progress`, (e) => e.value);
+    if (bar !== 100)
+      throw new Error(`the progress bar ends at ${bar}`);
+    await evidence.capture(p.page, p.label, 'uploaded');
+    return await text(p, `${s} .upload-result`);
+  });
+
+  await steps.step('client-b\'s custodian, in a fresh browser, restores the key from its backup and uploads income.csv', async () => {
+    const old = people.custB;
+    const p = people.custB2 = await person('custB2', 'client-b', 'data_custodian');
+    await login(p);
+    await open(p, `#/ct/${uuid}`);
+    const s = 'section[data-slot="income"]';
+    await p.page.waitForSelector(`${s} .restore-form`);
+    await (await p.page.$(`${s} .restore-file`)).uploadFile(old.backup);
+    await p.page.type(`${s} .restore-pass`, PASSPHRASE);
+    await p.page.click(`${s} .restore-key`);
+    await waitText(p, `${s} .key-state`, 'is in this browser', 60000);
+    await evidence.capture(p.page, p.label, 'restored');
+    await (await p.page.$(`${s} .upload-file`)).uploadFile(path.join(work, 'income.csv'));
+    await p.page.click(`${s} .upload`);
+    await waitText(p, `${s} .upload-result`, /Uploaded \d+ row\(s\) into income/, 180000);
+    await evidence.capture(p.page, p.label, 'uploaded');
+    return await text(p, `${s} .upload-result`);
+  });
+
+  await steps.step('the CPs compute; the CT reaches the output phase (client-a\'s analyst reloads)', async () => {
+    await waitPhase(people.anaA, uuid, 'output', 300000);
+  });
+
+  let portalCsv;
+  await steps.step('client-a\'s analyst downloads the result once through the portal', async () => {
+    const p = people.anaA;
+    const s = 'section[data-slot="income_by_region"]';
+    await evidence.capture(p.page, p.label, 'output-phase');
+    await p.page.click(`${s} .download-result`);
+    await waitText(p, '#result-summary', /\d+ row\(s\) suppressed/, 180000);
+    await p.page.waitForSelector('#result-table tbody tr');
+    await evidence.capture(p.page, p.label, 'downloaded');
+    await p.page.click(`${s} .result-box a.download`);
+    portalCsv = await downloaded(p, `income_by_region-${uuid}.csv`);
+    await fs.copyFile(portalCsv, path.join(outDir, 'income_by_region-portal.csv'));
+    const summary = await text(p, '#result-summary');
+    await open(p, `#/ct/${uuid}`);
+    await p.page.click(`${s} .download-result`);
+    await waitText(p, `${s} [role=alert]`, 'already_exists', 120000);
+    await evidence.capture(p.page, p.label, 'second-download-refused');
+    return summary;
+  });
+
+  await steps.step('client-b\'s analyst downloads with the CLI; both copies are the same bytes and the right statistics', async () => {
+    const cliCsv = path.join(work, 'output-b.csv');
+    await cli('--as', 'client-b:data_analyst', 'download', uuid, 'income_by_region', '--key', path.join(work, 'analyst-b.key'),
+      '--passphrase-file', path.join(work, 'passphrase'), '-o', cliCsv);
+    const a = readFileSync(portalCsv);
+    const b = readFileSync(cliCsv);
+    if (!a.equals(b))
+      throw new Error(`the portal's CSV (${a.length} bytes) differs from the CLI's (${b.length} bytes)`);
+    const data = path.join(sourceDir, 'ops', 'demo-data');
+    await sh(data, ['expected', '--persons', path.join(work, 'persons.csv'), '--income', path.join(work, 'income.csv'),
+      '--out', path.join(work, 'expected.csv')]);
+    await sh(data, ['compare', '--expected', path.join(work, 'expected.csv'), '--actual', portalCsv]);
+    return `${a.length} bytes, as expected`;
+  });
+
+  await steps.step('twin: after log-out the old session cookie is refused (401) in a fresh browser', async () => {
+    const p = people.orgB;
+    await open(p, '#/ctas');
+    const name = '__Host-joconde-client-b';
+    const cookie = (await p.page.cookies()).find((c) => c.name === name);
+    if (!cookie)
+      throw new Error(`no cookie ${name}: ${(await p.page.cookies()).map((c) => c.name)}`);
+    if (!cookie.httpOnly || !cookie.secure || cookie.sameSite !== 'Strict')
+      throw new Error(`the session cookie is not HttpOnly, Secure, SameSite=Strict: ${JSON.stringify(cookie)}`);
+    await p.page.click('#logout');
+    await p.page.waitForSelector('#login');
+    await evidence.capture(p.page, p.label, 'logged-out');
+    const q = people.replay = await person('replay', 'client-b', 'task_organiser');
+    await q.page.setCookie({name, value: cookie.value, url: q.base, path: '/', secure: true, httpOnly: true, sameSite: 'Strict'});
+    if (!(await q.page.cookies(q.base)).some((c) => c.name === name && c.value === cookie.value))
+      throw new Error('the old cookie could not be set in the fresh browser');
+    await open(q, '#/ctas');
+    await q.page.waitForSelector('#login');
+    const status = await q.page.evaluate(async () => [(await fetch('/v1/whoami')).status, (await fetch('/v1/session')).status]);
+    if (status[0] !== 401 || status[1] !== 401)
+      throw new Error(`with the old cookie, whoami and session answer ${status}`);
+    await evidence.capture(q.page, q.label, 'replayed-cookie');
+    await open(p, '#/ctas');
+    await p.page.waitForSelector('#login');
+    return `whoami ${status[0]}, session ${status[1]}`;
+  });
+
+  await steps.step('twin: a page of another origin cannot frame the portal', async () => {
+    const p = people.sigA;
+    const frameUrl = `${p.base}/portal/index.html`;
+    await p.page.goto(`data:text/html,${encodeURIComponent(`<!doctype html><html lang="en"><title>framing</title><h1>A page of another origin</h1><iframe title="portal" src="${frameUrl}" width="800" height="400"></iframe></html>`)}`);
+    // The frame settles on the portal or, refused, on Chromium's error page.
+    const child = await until('the frame to load', async () => p.page.frames()
+      .find((f) => f !== p.page.mainFrame() && f.url() !== '' && f.url() !== 'about:blank'), {timeoutMs: 15000, everyMs: 200});
+    await sleep(500);
+    const portalInside = await child.evaluate(() => !!document.querySelector('#main')).catch(() => false);
+    if (portalInside || !child.url().startsWith('chrome-error:'))
+      throw new Error(`the frame shows ${child.url()}${portalInside ? ', the portal' : ''}`);
+    await p.page.screenshot({path: path.join(outDir, `${String(++evidence.count).padStart(2, '0')}-sigA-framed.png`)});
+    return `the frame shows ${child.url()}`;
+  });
+
+  await steps.step('no page had a script error', async () => {
+    const errors = Object.values(people).flatMap((p) => p.errors.map((e) => `${p.label}: ${e}`));
+    if (errors.length)
+      throw new Error(errors.join('; '));
+    return `${evidence.audits.length} pages audited with axe-core, none with a serious or critical violation`;
+  });
+}
+
+// -- main ----------------------------------------------------------------------------------------------
+
+async function cleanUp(failed) {
+  if (browser)
+    await browser.close().catch(() => {});
+  if (cluster) {
+    if (failed)
+      for (const n of Object.values(cluster.nodes))
+        await fs.copyFile(n.log, path.join(outDir, `${n.name}-node.log`)).catch(() => {});
+    await cluster.down().catch((e) => console.log(`cluster down: ${e.message}`));
+  }
+  for (const dir of temps)
+    await fs.rm(dir, {recursive: true, force: true}).catch(() => {});
+}
+
+async function main() {
+  outDir = option('--out', 'JOCONDE_PORTAL_ARTEFACTS', '') || await fs.mkdtemp(path.join(os.tmpdir(), 'joconde-portal-artefacts-'));
+  await fs.mkdir(outDir, {recursive: true});
+  evidence = new Evidence(outDir, path.join(here, 'node_modules', 'axe-core', 'axe.min.js'));
+  console.log(`portal test: source ${sourceDir}, build ${buildDir}, artefacts ${outDir}${fromSource ? ', portal served from the source tree' : ''}`);
+  let failed = true;
+  const watchdog = setTimeout(async () => {
+    console.log(`FAIL  the whole test took longer than ${TOTAL_LIMIT_MS / 60000} minutes`);
+    await cleanUp(true);
+    process.exit(1);
+  }, TOTAL_LIMIT_MS);
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.on(signal, async () => {
+      await cleanUp(true);
+      process.exit(1);
+    });
+  try {
+    await scenario();
+    failed = false;
+  } catch (e) {
+    if (!steps.done.some((s) => !s.ok))
+      console.log(`FAIL  ${e.stack ?? e}`);
+  } finally {
+    clearTimeout(watchdog);
+    await cleanUp(failed);
+  }
+  console.log(`${failed ? 'FAILED' : 'PASSED'}: ${steps.summary()}; screenshots in ${outDir}`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();
