@@ -42,6 +42,10 @@ struct artefact_manager_state {
   /// Requests sent to the root (drafts, CTSAs, signatures, cancellations), by request id: whom to
   /// answer.
   std::map<std::string, caf::typed_response_promise<cta_receipt>> pending;
+  /// At a peer: signatures of its CTSA sent to the root and not answered yet, by request id; kept
+  /// in its own addendum once the root accepted them (so the peer's view shows who signed); each a
+  /// serialized SignatorySignature.
+  std::map<std::string, std::string> sent_signatures;
   uint64_t registered = 0;
   uint64_t refused = 0;
 

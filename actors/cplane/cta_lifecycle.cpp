@@ -3,6 +3,7 @@
 #include "artefact_ports.hpp"
 #include "artefact_signatures.hpp"
 #include "cta_records.hpp"
+#include "cta_state.hpp"
 
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -206,6 +207,13 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   record.set_updates(record.updates() + 1);
   record.set_last_changed_ms(now_ms());
   *record.mutable_final() = *fin;
+  // A peer's own addendum is approved with the CTA that holds it.
+  for (auto& a : *record.mutable_addenda())
+    for (const auto& c : fin->cta().ctsas()) {
+      auto h = canonical_hash(c);
+      if (a.peer() == c.peer() && h && std::string{h->begin(), h->end()} == a.ctsa_sha256())
+        a.set_status(std::string{to_string(addendum_status::approved)});
+    }
   if (auto r = save_cta_record(st.store, record); !r)
     return refuse(r.err());
   auto cta_hash = crypto::hex(canonical_hash(fin->cta()).value());

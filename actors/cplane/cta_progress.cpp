@@ -59,21 +59,24 @@ void agreement_steps(const v1::CtaRecord& rec, const std::string& self, bool at_
     if (ad == nullptr) {
       // A peer's node holds only its own addendum: the others' are the root's to tell.
       if (at_root || peer.fqdn() == self)
-        out.to_do.push_back({peer.fqdn(), "submit its CTSA (joconde ctsa submit)"});
+        out.to_do.push_back({peer.fqdn(), "submit its CTSA (joconde ctsa submit)", "task_organiser", "submit_ctsa"});
       continue;
     }
     const auto& s = ad->status();
     if (s == "missing" || s.empty())
-      out.to_do.push_back({peer.fqdn(), "submit its CTSA (joconde ctsa submit)"});
+      out.to_do.push_back({peer.fqdn(), "submit its CTSA (joconde ctsa submit)", "task_organiser", "submit_ctsa"});
     else if (s == "submitted")
       out.to_do.push_back({peer.fqdn(), "its signatories sign its CTSA (" + std::to_string(ad->signed_by_size())
                                           + " of " + std::to_string(ad->ctsa().signatories_size())
-                                          + " signed; joconde cta sign)"});
+                                          + " signed; joconde cta sign)",
+                           "signatory", "sign"});
     else if (s == "signed")
       out.to_do.push_back({"the System Operator", "approve or reject the CTSA of " + peer.fqdn()
-                                                    + " (joconde cta approve or cta reject, at the root)"});
+                                                    + " (joconde cta approve or cta reject, at the root)",
+                           "approver", "approve", peer.fqdn()});
     else if (s == "rejected")
-      out.to_do.push_back({peer.fqdn(), "submit a corrected CTSA (rejected: " + ad->reason() + ")"});
+      out.to_do.push_back({peer.fqdn(), "submit a corrected CTSA (rejected: " + ad->reason() + ")", "task_organiser",
+                           "submit_ctsa"});
   }
 }
 
@@ -89,7 +92,8 @@ void input_steps(const v1::CtaRecord& rec, cta_progress& out) {
     });
     if (checking > 0) {
       out.to_do.push_back({in.peer(), "wait for the data-quality check of the upload of `" + in.key()
-                                        + "` (it runs at the Computing Parties; joconde cta watch)"});
+                                        + "` (it runs at the Computing Parties; joconde cta watch)",
+                           "", "wait", in.key()});
       continue;
     }
     std::string what = "upload input `" + in.key() + "` (a Data Custodian: joconde upload)";
@@ -103,7 +107,7 @@ void input_steps(const v1::CtaRecord& rec, cta_progress& out) {
         break;
       }
     }
-    out.to_do.push_back({in.peer(), what});
+    out.to_do.push_back({in.peer(), what, "data_custodian", "upload", in.key()});
   }
 }
 
@@ -116,7 +120,8 @@ void output_steps(const v1::CtaRecord& rec, cta_progress& out) {
         released = released
                    || (ev.kind() == "slot" && ev.subject() == o.key() && starts_with(ev.value(), "released to " + peer + " "));
       if (!released)
-        out.to_do.push_back({peer, "download output `" + o.key() + "` (a Data Analyst: joconde download)"});
+        out.to_do.push_back({peer, "download output `" + o.key() + "` (a Data Analyst: joconde download)",
+                             "data_analyst", "download", o.key()});
     }
   }
 }
@@ -180,7 +185,7 @@ cta_progress progress_of(const v1::CtaRecord& rec, const std::string& self, bool
     case 0:
       out.phase = "starting";
       out.until_ms = t.input_deadline_ms();
-      out.to_do.push_back({"the Computing Parties", "start their CT VMs, which attest each other"});
+      out.to_do.push_back({"the Computing Parties", "start their CT VMs, which attest each other", "", "wait"});
       break;
     case 1:
       out.phase = "input";
@@ -190,7 +195,7 @@ cta_progress progress_of(const v1::CtaRecord& rec, const std::string& self, bool
     case 2:
       out.phase = "calculation";
       out.until_ms = t.execution_deadline_ms();
-      out.to_do.push_back({"the Computing Parties", "compute the outputs (nobody else has anything to do)"});
+      out.to_do.push_back({"the Computing Parties", "compute the outputs (nobody else has anything to do)", "", "wait"});
       break;
     default:
       out.phase = "output";

@@ -16,6 +16,14 @@ namespace joconde {
 struct cta_step {
   std::string who;    ///< the organisation (FQDN of its node), or "the System Operator" / "the Computing Parties"
   std::string what;   ///< what, with the command that does it
+  /// The role that acts (user_role's name: task_organiser, signatory, approver, data_custodian,
+  /// data_analyst), empty when nobody at `who` can act but wait.
+  std::string role = {};
+  /// What the step is, for programs (the portal's buttons, notifications): submit_ctsa, sign,
+  /// approve, upload, download, or wait.
+  std::string action = {};
+  /// What it is about: the input or output key, or the peer whose CTSA waits for approval.
+  std::string subject = {};
 };
 
 /// A CTA's phase and what it waits for.

@@ -15,6 +15,7 @@
 
 
 #include <algorithm>
+#include <optional>
 
 namespace joconde {
 
@@ -229,6 +230,11 @@ caf::result<cta_receipt> countersign(artefact_manager_pointer self, const v1::Ct
   sig.set_signed_at_ms(now_ms());
   audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
                                      "document", sig.document().name()});
+  // Answers that never come (the root down for longer than the caller waits) leave entries here: a
+  // bound keeps them from piling up; the root's view stays the authority.
+  if (st.sent_signatures.size() >= 1024)
+    st.sent_signatures.clear();
+  st.sent_signatures[sub.request_id()] = sig.SerializeAsString();
   return ask_root(self, sub.request_id(), "cta.signature", uuid, proto::serialize(sub));
 }
 
@@ -400,11 +406,51 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
   reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(), entry.status());
 }
 
+namespace {
+
+/// At a peer: the root accepted this peer's CTSA or a signature of it (`sig`, if one was sent with
+/// that request): its own addendum takes the root's status and the signature, so that the peer's
+/// view says who signed and what waits.
+void note_own_addendum(artefact_manager_pointer self, const v1::ArtefactAccepted& acc,
+                       const v1::SignatorySignature* sig) {
+  auto& st = self->state;
+  auto rec = load_held(st.store, acc.uuid());
+  if (!rec)
+    return;
+  auto& mine = addendum_entry(*rec, st.self);
+  if (mine.ctsa_sha256() != acc.artefact_sha256())
+    return; // an answer about an older version
+  if (sig != nullptr) {
+    bool known = std::find(mine.signed_by().begin(), mine.signed_by().end(), sig->signatory()) != mine.signed_by().end();
+    if (!known) {
+      *mine.add_signatures() = *sig;
+      mine.add_signed_by(sig->signatory());
+    }
+  }
+  // A signature is answered with the addendum's status; a CTSA with the CTA's (which stays out).
+  if (addendum_status_from_string(acc.status()))
+    mine.set_status(acc.status());
+  if (auto r = save_cta_record(st.store, *rec); !r)
+    log::warning(component, "cannot note the root's answer in CTA " + acc.uuid() + ": " + r.err().message);
+}
+
+} // namespace
+
 void on_accepted(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto& st = self->state;
   auto acc = proto::parse<v1::ArtefactAccepted>(payload, 64 * 1024);
   if (!acc || origin != st.root)
     return;
+  if (!st.at_root()) {
+    std::optional<v1::SignatorySignature> sig;
+    if (auto sent = st.sent_signatures.find(acc->request_id()); sent != st.sent_signatures.end()) {
+      sig.emplace();
+      if (!sig->ParseFromString(sent->second))
+        sig.reset();
+      st.sent_signatures.erase(sent);
+    }
+    note_own_addendum(self, *acc, sig ? &*sig : nullptr);
+  }
   cta_receipt reply;
   reply.uuid = acc->uuid();
   reply.peer = st.self;

@@ -188,6 +188,7 @@ void on_refused(artefact_manager_pointer self, const std::string& origin, const 
   auto refusal = proto::parse<v1::ArtefactRefusal>(payload, 64 * 1024);
   if (!refusal || origin != self->state.root)
     return;
+  self->state.sent_signatures.erase(refusal->request_id());
   auto code = errc_from_string(refusal->code(), errc::forbidden);
   answer_pending(self, refusal->request_id(),
                  make_error(code == errc::none ? errc::forbidden : code,

@@ -10,6 +10,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <set>
+
 namespace joconde {
 
 namespace {
@@ -82,8 +84,38 @@ void put_ctsc(const v1::Ctsc& ctsc, json& doc) {
   doc["certificate_fingerprints"] = fingerprints;
 }
 
+/// The people a CTSA names, for a signatory to read before signing: signatories by index (with
+/// whether they signed), each custodian's and analyst's name, slots and PAK hash.
+json people_json(const v1::Ctsa& ctsa, const std::set<std::uint32_t>& signed_by) {
+  json signatories = json::array();
+  for (int i = 0; i < ctsa.signatories_size(); ++i)
+    signatories.push_back({{"index", i},
+                           {"name", ctsa.signatories(i).name()},
+                           {"signed", signed_by.count(static_cast<std::uint32_t>(i)) > 0}});
+  auto person = [](const std::string& name, const std::string& pak, const auto& keys) {
+    auto h = crypto::sha256(crypto::to_bytes(pak));
+    return json{{"name", name}, {"keys", json(std::vector<std::string>{keys.begin(), keys.end()})},
+                {"pak_sha256", crypto::hex(h)}};
+  };
+  json custodians = json::array();
+  for (const auto& c : ctsa.data_custodians())
+    custodians.push_back(person(c.name(), c.pak(), c.input_keys()));
+  json analysts = json::array();
+  for (const auto& a : ctsa.data_analysts())
+    analysts.push_back(person(a.name(), a.pak(), a.output_keys()));
+  return json{{"signatories", signatories}, {"data_custodians", custodians}, {"data_analysts", analysts}};
+}
+
+/// 0 .. n-1: an approved CTSA was signed by all its signatories.
+std::set<std::uint32_t> every_index(int n) {
+  std::set<std::uint32_t> out;
+  for (int i = 0; i < n; ++i)
+    out.insert(static_cast<std::uint32_t>(i));
+  return out;
+}
+
 /// Every peer's addendum as this node holds it; at a node that holds only the final CTA (a CP), the
-/// approved CTSAs as the root signed them.
+/// approved CTSAs as the root signed them. `people` lists whom each CTSA names.
 json addenda_json(const v1::CtaRecord& rec) {
   json addenda = json::array();
   for (const auto& a : rec.addenda())
@@ -96,7 +128,8 @@ json addenda_json(const v1::CtaRecord& rec) {
                        {"data_analysts", a.ctsa().data_analysts_size()},
                        {"signed_by_node", a.node_signature().signer()},
                        {"signatures", a.signed_by_size()},
-                       {"reason", a.reason()}});
+                       {"reason", a.reason()},
+                       {"people", people_json(a.ctsa(), {a.signed_by().begin(), a.signed_by().end()})}});
   if (!addenda.empty() || !rec.has_final())
     return addenda;
   const auto& cta = rec.final().cta();
@@ -111,7 +144,8 @@ json addenda_json(const v1::CtaRecord& rec) {
                            {"data_custodians", c.data_custodians_size()},
                            {"data_analysts", c.data_analysts_size()},
                            {"signed_by_node", i < cta.node_signatures_size() ? cta.node_signatures(i).signer()
-                                                                             : std::string{}}});
+                                                                             : std::string{}},
+                           {"people", people_json(c, every_index(c.signatories_size()))}});
   }
   return addenda;
 }
@@ -186,7 +220,8 @@ json cta_json(const cta_view& view, const std::string& self, bool at_root) {
   auto progress = progress_of(*rec, self, at_root);
   json steps = json::array();
   for (const auto& step : progress.to_do)
-    steps.push_back({{"who", step.who}, {"what", step.what}});
+    steps.push_back({{"who", step.who}, {"what", step.what}, {"role", step.role}, {"action", step.action},
+                     {"subject", step.subject}});
   doc["progress"] = {{"phase", progress.phase}, {"until_ms", progress.until_ms}, {"to_do", steps}};
   if (!progress.cause.empty())
     doc["progress"]["cause"] = progress.cause;

@@ -36,7 +36,7 @@ nlohmann::json telemetry_json(const v1::CtaRecord& record);
 nlohmann::json cta_list_json(const cta_view& view);
 
 /// One CTA in full, as node `self` (the root when `at_root`) holds it: its summary, its progress
-/// {phase, until_ms, to_do: [{who, what}], cause} (cta_progress.hpp), the CTSC (certificates by
+/// {phase, until_ms, to_do: [{who, what, role, action, subject}], cause} (cta_progress.hpp), the CTSC (certificates by
 /// fingerprint), the members' trust, the addenda, whether it is final, the CT VMs' addresses and
 /// events.
 nlohmann::json cta_json(const cta_view& view, const std::string& self, bool at_root);

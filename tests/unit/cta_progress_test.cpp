@@ -84,6 +84,8 @@ BOOST_AUTO_TEST_CASE(the_agreement_waits_for_ctsas_signatures_and_the_so) {
   BOOST_REQUIRE_EQUAL(p.to_do.size(), 2u);
   BOOST_CHECK_EQUAL(steps(p)[0], a + ": its signatories sign its CTSA (1 of 2 signed; joconde cta sign)");
   BOOST_CHECK_EQUAL(steps(p)[1], b + ": submit a corrected CTSA (rejected: the director must sign)");
+  BOOST_CHECK_EQUAL(p.to_do[0].role + " " + p.to_do[0].action, "signatory sign");
+  BOOST_CHECK_EQUAL(p.to_do[1].role + " " + p.to_do[1].action, "task_organiser submit_ctsa");
   // Signed: the SO decides; approved: nothing left for a.
   rec.mutable_addenda(0)->set_status("signed");
   rec.mutable_addenda(1)->set_status("approved");
@@ -91,6 +93,10 @@ BOOST_AUTO_TEST_CASE(the_agreement_waits_for_ctsas_signatures_and_the_so) {
   BOOST_REQUIRE_EQUAL(p.to_do.size(), 1u);
   BOOST_CHECK_EQUAL(steps(p)[0], "the System Operator: approve or reject the CTSA of " + a
                                    + " (joconde cta approve or cta reject, at the root)");
+  // For programs (the portal's buttons, notifications): who acts, doing what, about what.
+  BOOST_CHECK_EQUAL(p.to_do[0].role, "approver");
+  BOOST_CHECK_EQUAL(p.to_do[0].action, "approve");
+  BOOST_CHECK_EQUAL(p.to_do[0].subject, a);
   // At b's node, which holds only its own addendum: a's is the root's to tell.
   auto at_b = record(v1::CTA_STATUS_EMERGING);
   p = progress_of(at_b, b, false);
@@ -113,6 +119,8 @@ BOOST_AUTO_TEST_CASE(the_ct_waits_for_the_vms_the_uploads_the_calculation_and_th
   BOOST_CHECK_EQUAL(p.until_ms, 2000);
   BOOST_REQUIRE_EQUAL(p.to_do.size(), 2u);
   BOOST_CHECK_EQUAL(steps(p)[0], a + ": upload input `persons` (a Data Custodian: joconde upload)");
+  BOOST_CHECK_EQUAL(p.to_do[0].role + " " + p.to_do[0].action + " " + p.to_do[0].subject,
+                    "data_custodian upload persons");
   // persons is ready at every CP; income's upload failed at one.
   for (auto cp : cps)
     event(rec, cp, "slot", "persons", "ready (10 rows, sealed at every CP)");
@@ -136,6 +144,8 @@ BOOST_AUTO_TEST_CASE(the_ct_waits_for_the_vms_the_uploads_the_calculation_and_th
   BOOST_CHECK_EQUAL(p.until_ms, 4000);
   BOOST_REQUIRE_EQUAL(p.to_do.size(), 1u);
   BOOST_CHECK_EQUAL(steps(p)[0], b + ": download output `by_region` (a Data Analyst: joconde download)");
+  BOOST_CHECK_EQUAL(p.to_do[0].role + " " + p.to_do[0].action + " " + p.to_do[0].subject,
+                    "data_analyst download by_region");
 }
 
 BOOST_AUTO_TEST_CASE(an_upload_waits_for_its_check_and_a_refused_one_says_why) {
