@@ -1,7 +1,10 @@
 // The Service Portal end to end, in headless Chromium (issue 18): the demo's Computation Task
 // (ops/demo) agreed, fed and read through the portal only, each person in their own incognito
-// browser at their own node, and the security twins of the portal's defences. Every page is
-// screenshotted and audited with axe-core (serious or critical violations fail).
+// browser at their own node, and the security twins of the portal's defences; the pages of the
+// roles that only watch: the IT Administrator's and the Auditor's page of the node (identity,
+// links, trust store, users, TEE), the IT Administrator's acceptance of an unconfirmed member for
+// one CT, the General Manager's list of the organisation's CTs. Every page is screenshotted and
+// audited with axe-core (serious or critical violations fail).
 //
 // Run (node 20, Debian's chromium and certutil from libnss3-tools, joconde built in BUILD_DIR):
 //   cd tests/portal && npm ci && node portal_test.mjs [--build BUILD_DIR] [--source SRC] [--out DIR]
@@ -26,6 +29,8 @@ const XSS_TITLE = 'Income by region <script>window.__pwned=1</script><img src=x 
 const PASSPHRASE = 'correct horse battery staple';
 const CLIENT_A = 'client-a.joconde.test';
 const CLIENT_B = 'client-b.joconde.test';
+const CP3 = 'cp3.joconde.test';
+const OVERRIDE_REASON = 'cp3\'s operator read its fingerprint out on a recorded call (ticket 4711)';
 
 function option(name, env, fallback) {
   const i = process.argv.indexOf(name);
@@ -112,6 +117,18 @@ async function login(p, {keyboard = false} = {}) {
   await waitText(p, '#whoami', p.role);
 }
 
+/// The navigation's links must be `expected` (the pages p's roles can use), in order.
+async function expectNav(p, expected) {
+  const seen = await p.page.$$eval('#nav a', (as) => as.map((a) => a.textContent.trim()));
+  if (seen.join('|') !== expected.join('|'))
+    throw new Error(`${p.label}'s navigation shows ${seen.join(', ')}, not ${expected.join(', ')}`);
+}
+
+/// A fingerprint as the portal shows it, for comparing: upper-case hex pairs with colons.
+function canonical(fp) {
+  return String(fp).replace(/[^0-9a-fA-F]/g, '').toUpperCase().match(/../g).join(':');
+}
+
 /// Presses Tab until `selector` has the focus (at most 80 times): proof that the keyboard reaches it.
 async function tabTo(p, selector) {
   for (let i = 0; i < 80; i += 1) {
@@ -160,6 +177,7 @@ async function scenario() {
   const people = {};
   let uuid;
   let xssUuid;
+  let demoTitle;
 
   await steps.step('cluster up (ops/cluster) and the demo data (ops/demo-data)', async () => {
     for (const bin of ['joconde-node', 'joconde', 'joconde-vm', 'joconde-sp'])
@@ -171,6 +189,7 @@ async function scenario() {
     await sh(data, ['task', '--out', path.join(work, 'task.json'), '--max-rows', '1000000']);
     const task = JSON.parse(readFileSync(path.join(work, 'task.json'), 'utf8'));
     delete task.tee_measurements;  // the organiser's node fills it in, as in ops/demo
+    demoTitle = task.title;
     await fs.writeFile(path.join(work, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
     await fs.writeFile(path.join(work, 'task-xss.json'), `${JSON.stringify({...task, title: XSS_TITLE}, null, 2)}\n`);
     const broken = {...task, main_algorithm: {...task.main_algorithm, source: task.main_algorithm.source.replace('SELECT', 'SELEC')}};
@@ -190,6 +209,7 @@ async function scenario() {
   await steps.step('client-a task_organiser logs in (keyboard only)', async () => {
     people.orgA = await person('orgA', 'client-a', 'task_organiser');
     await login(people.orgA, {keyboard: true});
+    await expectNav(people.orgA, ['Agreements', 'New task']);
     await evidence.capture(people.orgA.page, 'orgA', 'ctas-empty');
   });
 
@@ -234,6 +254,58 @@ async function scenario() {
       throw new Error(`a new CT is in phase ${await phaseOf(p)}, not agreement`);
     await evidence.capture(p.page, p.label, 'ct-created');
     return `${uuid}; the broken task: ${error}`;
+  });
+
+  await steps.step('client-a\'s IT administrator, by keyboard, accepts cp3 (unconfirmed at client-a) for this CT only', async () => {
+    // client-a's operator withdraws the out-of-band confirmation of cp3 (joconde-node trust remove);
+    // it is confirmed again at the end, whatever happened.
+    const nodeBin = path.join(buildDir, 'bin', 'joconde-node');
+    const dataA = cluster.nodes['client-a'].data_dir;
+    const cp3 = canonical(cluster.nodes.cp3.fingerprint);
+    await sh(nodeBin, ['trust', 'remove', cp3, '--dir', dataA]);
+    try {
+      const p = people.itA = await person('itA', 'client-a', 'it_admin');
+      await login(p, {keyboard: true});
+      // The IT administrator starts at the node's page; it lists the member not confirmed here.
+      await p.page.waitForSelector('main:not([aria-busy]) #identity');
+      await expectNav(p, ['Agreements', 'Node']);
+      await waitText(p, '#unconfirmed-table', CP3);
+      const listed = await p.page.$eval('#unconfirmed-table tbody', (e) => e.textContent);
+      if (!listed.includes(demoTitle))
+        throw new Error(`the node page's unconfirmed members name no CT "${demoTitle}": ${listed}`);
+      await evidence.capture(p.page, p.label, 'node-unconfirmed');
+      // From there to the CT's page, by keyboard.
+      await tabTo(p, `#unconfirmed-table a[href="#/ct/${uuid}"]`);
+      await p.page.keyboard.press('Enter');
+      const f = `.override-form[data-member="${CP3}"]`;
+      await p.page.waitForSelector(`main:not([aria-busy]) ${f}`);
+      const forms = await p.page.$$eval('.override-form', (fs) => fs.map((e) => e.dataset.member));
+      if (forms.join() !== CP3)
+        throw new Error(`the IT administrator is offered to accept ${forms.join(', ')}, not ${CP3} only`);
+      const shown = await p.page.$eval(`${f} code.hex`, (e) => e.dataset.value);
+      if (shown !== cp3)
+        throw new Error(`the form shows cp3's fingerprint as ${shown}, not ${cp3}`);
+      const members = await text(p, 'main');
+      if (!members.includes('unconfirmed'))
+        throw new Error('the members table does not show cp3 unconfirmed');
+      if (await p.page.$('#cancel-form') || await p.page.$('#ctsa-form'))
+        throw new Error('the IT administrator is offered to cancel or submit');
+      await evidence.capture(p.page, p.label, 'override-form');
+      await tabTo(p, `${f} .override-reason`);
+      await p.page.keyboard.type(OVERRIDE_REASON);
+      await p.page.keyboard.press('Tab');
+      if (!await p.page.evaluate((sel) => document.activeElement?.matches(sel), `${f} .override-submit`))
+        throw new Error('Tab from the reason does not reach the accept button');
+      await p.page.keyboard.press('Enter');
+      await waitText(p, '#notice', `Accepted ${CP3} for this CT only`, 30000);
+      await waitText(p, 'main', `override: ${OVERRIDE_REASON} (by it_admin)`);
+      if (await p.page.$('.override-form'))
+        throw new Error('the form is still offered after the override');
+      await evidence.capture(p.page, p.label, 'override-done');
+    } finally {
+      await sh(nodeBin, ['trust', 'confirm', cp3, '--dir', dataA]);
+    }
+    return `${CP3} ${cp3.slice(0, 11)}… accepted for ${uuid}, then confirmed again`;
   });
 
   await steps.step('custodians and client-a\'s analyst make their keys in the browser; client-b\'s analyst with the CLI', async () => {
@@ -287,6 +359,7 @@ async function scenario() {
   await steps.step('the root\'s approver approves client-a by keyboard and client-b by mouse', async () => {
     const p = people.approver = await person('approver', 'root', 'approver');
     await login(p, {keyboard: true});
+    await expectNav(p, ['Agreements', 'Approvals']);
     await open(p, '#/approvals');
     await p.page.waitForSelector(`#queue .decision[data-peer="${CLIENT_B}"]`);
     await evidence.capture(p.page, p.label, 'queue');
@@ -301,6 +374,7 @@ async function scenario() {
   await steps.step('client-b\'s auditor reads the list and the CT, with no action offered', async () => {
     const p = people.auditorB = await person('auditorB', 'client-b', 'auditor');
     await login(p);
+    await expectNav(p, ['Agreements', 'Node']);
     await open(p, '#/ctas');
     await p.page.waitForSelector(`#cta-list a[href="#/ct/${uuid}"]`);
     await evidence.capture(p.page, p.label, 'ctas');
@@ -311,6 +385,36 @@ async function scenario() {
     if (offered.length || await p.page.$('#actions') || await p.page.$('a[href="#/draft"]'))
       throw new Error(`an auditor is offered ${offered.join(', ')}`);
     await evidence.capture(p.page, p.label, 'ct-read-only');
+  });
+
+  await steps.step('client-a\'s General Manager: Our CTs with status and phase, the CT\'s page, cancelling left to the Task Organiser', async () => {
+    const p = people.gmA = await person('gmA', 'client-a', 'general_manager');
+    await login(p);
+    await p.page.waitForSelector('main:not([aria-busy]) #ours');
+    await expectNav(p, ['Our CTs']);
+    if (!p.page.url().endsWith('#/ours'))
+      throw new Error(`the General Manager starts at ${p.page.url()}, not #/ours`);
+    const row = await p.page.$$eval('#ours tbody tr', (rows, id) => rows.map((r) => ({
+      link: r.querySelector(`a[href="#/ct/${id}"]`)?.textContent,
+      cells: [...r.cells].map((c) => c.textContent.trim()),
+      phase: r.querySelector('.ct-phase')?.dataset.phase,
+    })).find((r) => r.link !== undefined), uuid);
+    if (!row || row.link !== demoTitle)
+      throw new Error(`Our CTs has no row linking "${demoTitle}" to its page: ${JSON.stringify(row)}`);
+    if (row.cells[1] !== 'instantiated' || !row.phase || !row.cells[4].includes('organiser'))
+      throw new Error(`the demo CT's row says ${row.cells.join(' | ')}`);
+    await waitText(p, '#cancel-note', 'Task Organiser');
+    await evidence.capture(p.page, p.label, 'our-cts');
+    await tabTo(p, `#ours a[href="#/ct/${uuid}"]`);
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForSelector('main:not([aria-busy]) #ctsc');
+    await waitText(p, '#cancel-note', 'does not let a General Manager cancel');
+    const offered = await p.page.$$eval('main button, main form', (els) => els.map((e) => e.id || e.textContent.trim())
+      .filter((t) => t !== 'refresh'));
+    if (offered.length)
+      throw new Error(`a General Manager is offered ${offered.join(', ')}`);
+    await evidence.capture(p.page, p.label, 'ct');
+    return `${row.cells.slice(0, 6).join(' | ')}`;
   });
 
   await steps.step('twin: a change with the session cookie but no X-CSRF-Token is refused (403), nothing changes', async () => {
@@ -440,6 +544,78 @@ async function scenario() {
       '--out', path.join(work, 'expected.csv')]);
     await sh(data, ['compare', '--expected', path.join(work, 'expected.csv'), '--actual', portalCsv]);
     return `${a.length} bytes, as expected`;
+  });
+
+  await steps.step('client-a\'s IT administrator reads the Node page: identity, links, trust store, users, TEE', async () => {
+    const p = people.itA;
+    await p.context.overridePermissions(p.base, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
+    await open(p, '#/node');
+    const own = canonical(cluster.nodes['client-a'].fingerprint);
+    const shown = await p.page.$eval('#own-fingerprint code.hex', (e) => e.dataset.value);
+    if (shown !== own)
+      throw new Error(`the Node page shows the fingerprint ${shown}, cluster.json says ${own}`);
+    const groups = await p.page.$$eval('#own-fingerprint .hex-group', (gs) => gs.map((g) => g.textContent));
+    if (groups.length !== 8 || groups.join(':') !== own)
+      throw new Error(`the fingerprint is not shown in 8 groups of 4 bytes: ${groups.join(' ')}`);
+    // Copied exactly, for joconde-node trust confirm at the other end.
+    await p.page.click('#own-fingerprint button.copy');
+    await waitText(p, '#own-fingerprint .copy-said', 'Copied');
+    const copied = await p.page.evaluate(() => navigator.clipboard.readText());
+    if (copied !== own)
+      throw new Error(`the copy button copied ${copied}`);
+    await waitText(p, '#health-status', 'ok');
+    const links = await p.page.$$eval('#links-table tbody tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+    if (links.length !== 1 || links[0][0] !== 'parent' || links[0][2] !== 'up')
+      throw new Error(`client-a's links: ${JSON.stringify(links)}`);
+    // Every other node's fingerprint, confirmed out of band at client-a, with its time, and named
+    // after the CT members it belongs to (the root is no member: /v1/trust names no node).
+    const trusted = await p.page.$$eval('#trust-table tbody tr', (rows) => rows.map((r) => ({
+      name: r.cells[0].textContent.trim(), fp: r.cells[1].querySelector('code.hex')?.dataset.value,
+      at: r.cells[2].querySelector('time')?.getAttribute('datetime')})));
+    for (const n of Object.values(cluster.nodes).filter((n) => n.name !== 'client-a')) {
+      const t = trusted.find((r) => r.fp === canonical(n.fingerprint));
+      if (!t || !t.at || (n.name !== 'root' && t.name !== `${n.name}.joconde.test`))
+        throw new Error(`the trust store does not show ${n.name}'s fingerprint named and confirmed: ${JSON.stringify(trusted)}`);
+    }
+    await p.page.waitForSelector('#unconfirmed-none');
+    const users = await p.page.$$eval('#users-table tbody tr', (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent]));
+    for (const role of Object.keys(cluster.nodes['client-a'].users))
+      if (!users.some(([name, roles]) => name === role && roles.split(', ').includes(role)))
+        throw new Error(`the users list has no ${role} with that role: ${JSON.stringify(users)}`);
+    await waitText(p, '#tee-simulated', 'SIMULATED');
+    const measurement = await p.page.$eval('#tee code.hex', (e) => e.dataset.value);
+    if (!/^[0-9A-F]{96}$/.test(measurement))
+      throw new Error(`the TEE's measurement is shown as ${measurement}`);
+    if (await p.page.$('main form'))
+      throw new Error('the Node page offers a form');
+    await evidence.capture(p.page, p.label, 'node');
+    return `fingerprint ${own.slice(0, 11)}…, ${trusted.length} confirmed, ${users.length} users, links ${links.map((l) => l.filter(Boolean).join(' ')).join('; ')}`;
+  });
+
+  await steps.step('client-a\'s auditor: the Node page read-only, the CT\'s events unfolded', async () => {
+    const p = people.auditorA = await person('auditorA', 'client-a', 'auditor');
+    await login(p);
+    await expectNav(p, ['Agreements', 'Node']);
+    await tabTo(p, '#nav a[href="#/node"]');
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForSelector('main:not([aria-busy]) #identity');
+    const shown = await p.page.$eval('#own-fingerprint code.hex', (e) => e.dataset.value);
+    if (shown !== canonical(cluster.nodes['client-a'].fingerprint))
+      throw new Error(`the auditor's Node page shows the fingerprint ${shown}`);
+    await waitText(p, '#users-table', 'task_organiser');
+    await p.page.waitForSelector('#trust-table tbody tr');
+    if (await p.page.$('main form'))
+      throw new Error('the auditor is offered a form on the Node page');
+    await evidence.capture(p.page, p.label, 'node');
+    await open(p, `#/ct/${uuid}`);
+    await p.page.waitForSelector('#run details[open] #events');
+    const events = await p.page.$$eval('#events tbody tr', (rows) => rows.filter((r) => r.getClientRects().length > 0).length);
+    if (events === 0)
+      throw new Error('the CT page shows the auditor no event of the CT VMs');
+    if (await p.page.$('#actions') || await p.page.$('main form'))
+      throw new Error('the auditor is offered an action on the CT page');
+    await evidence.capture(p.page, p.label, 'ct-events');
+    return `${events} event(s) shown`;
   });
 
   await steps.step('twin: after log-out the old session cookie is refused (401) in a fresh browser', async () => {

@@ -95,6 +95,20 @@ export const api = {
   del: (path) => call('DELETE', path),
 };
 
+/// The node's health (GET /healthz, open): its document whether the node is ready (200) or not (503).
+export async function health() {
+  let res;
+  try {
+    res = await fetch('/healthz', {headers: {Accept: 'application/json'}, cache: 'no-store', redirect: 'error'});
+  } catch {
+    throw new ApiError(0, 'unreachable', 'the node does not answer; check the connection and try again');
+  }
+  const text = await res.text();
+  if (res.ok || res.status === 503)
+    return parsed(res.status, text);
+  throw refusal(res.status, text);
+}
+
 /// POSTs `file` (a Blob) to `path` as `contentType`, reporting the bytes sent to
 /// onProgress(sent, total); resolves to the answer's JSON document. XMLHttpRequest, not fetch: only
 /// it reports an upload's progress.

@@ -1,16 +1,19 @@
-// The portal's shell: a hash router (#/login, #/ctas, #/ct/UUID, #/draft, #/approvals), the
-// navigation for the person's roles, and the session's start and end. Each page is a module whose
-// function resolves to {title, nodes}; the shell puts the title in an <h1> and the nodes under it.
+// The portal's shell: a hash router (#/login, #/ctas, #/ours, #/ct/UUID, #/draft, #/approvals,
+// #/node), the navigation for the person's roles (only the pages they can use), and the session's
+// start and end. Each page is a module whose function resolves to {title, nodes}; the shell puts the
+// title in an <h1> and the nodes under it.
 
 import {onUnauthorised} from './api.js';
 import {h} from './dom.js';
-import {atRoot, forget, has, logout, resume, session} from './session.js';
+import {atRoot, forget, has, home, logout, resume, session} from './session.js';
 import {errorBox} from './ui.js';
 import {approvalsPage} from './view_approvals.js';
 import {ctPage} from './view_ct.js';
 import {ctasPage} from './view_ctas.js';
 import {draftPage} from './view_draft.js';
 import {loginPage} from './view_login.js';
+import {nodePage} from './view_node.js';
+import {oursPage} from './view_ours.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -32,6 +35,10 @@ function routeOf(hash) {
     return {page: draftPage};
   if (path === '/approvals')
     return {page: approvalsPage};
+  if (path === '/ours')
+    return {page: oursPage};
+  if (path === '/node')
+    return {page: nodePage};
   const m = uuidPattern.exec(path);
   return m ? {page: ctPage, uuid: m[1].toLowerCase()} : null;
 }
@@ -45,8 +52,26 @@ function go(hash, message = '') {
     location.hash = hash;
 }
 
-function link(hash, text) {
-  const current = location.hash === hash || (hash === '#/ctas' && location.hash.startsWith('#/ct/'));
+/// The pages in the navigation, each for the roles that can use it (`list`: the list a CT's page
+/// belongs to).
+function pagesOf() {
+  const roles = session().roles;
+  const pages = [];
+  if (roles.some((r) => r !== 'general_manager'))
+    pages.push({hash: '#/ctas', text: 'Agreements', list: true});
+  if (has('general_manager'))
+    pages.push({hash: '#/ours', text: 'Our CTs', list: !pages.some((p) => p.list)});
+  if (has('task_organiser'))
+    pages.push({hash: '#/draft', text: 'New task'});
+  if (has('approver') && atRoot())
+    pages.push({hash: '#/approvals', text: 'Approvals'});
+  if (has('it_admin') || has('auditor'))
+    pages.push({hash: '#/node', text: 'Node'});
+  return pages;
+}
+
+function link({hash, text, list}) {
+  const current = location.hash === hash || (list && location.hash.startsWith('#/ct/'));
   return h('a', {href: hash, 'aria-current': current ? 'page' : false}, text);
 }
 
@@ -57,10 +82,7 @@ function drawChrome() {
     who.replaceChildren();
     return;
   }
-  nav.replaceChildren(h('ul', {},
-    h('li', {}, link('#/ctas', 'Agreements')),
-    has('task_organiser') ? h('li', {}, link('#/draft', 'New task')) : null,
-    has('approver') && atRoot() ? h('li', {}, link('#/approvals', 'Approvals')) : null));
+  nav.replaceChildren(h('ul', {}, pagesOf().map((p) => h('li', {}, link(p)))));
   who.replaceChildren(
     h('p', {id: 'whoami'}, h('strong', {}, s.user), ` (${s.roles.join(', ')}) at `, h('span', {}, s.node)),
     h('button', {type: 'button', id: 'logout', onclick: onLogout}, 'Log out'));
@@ -79,7 +101,7 @@ async function render(moveFocus = true) {
   const n = ++rendering;
   const route = routeOf(location.hash);
   if (!route) {
-    location.replace(session() ? '#/ctas' : '#/login');
+    location.replace(home());
     return;
   }
   if (!route.open && !session()) {
@@ -87,7 +109,7 @@ async function render(moveFocus = true) {
     return;
   }
   if (route.open && session()) {
-    location.replace('#/ctas');
+    location.replace(home());
     return;
   }
   drawChrome();

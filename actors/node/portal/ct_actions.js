@@ -1,12 +1,14 @@
 // What the people of the agreement do on a CT's page, each shown only to the role that may do it:
 // the Task Organiser submits this peer's CTSA or cancels; a Signatory signs the CTSA with a
 // signature document; the System Operator (approver, at the root) decides on each signed CTSA and
-// may cancel.
+// may cancel; the IT Administrator accepts, for this CT only, a member this node has not confirmed.
+// The General Manager is told who cancels (the node lets them only read).
 
 import {api, seg} from './api.js';
 import {h} from './dom.js';
 import {decisionForm} from './decision.js';
 import {toBase64} from './encoding.js';
+import {groupedHex} from './fingerprint.js';
 import {atRoot, has, session} from './session.js';
 import {act, field, outcome} from './ui.js';
 
@@ -105,6 +107,33 @@ function cancelForm(ctx) {
   return card('cancel', 'Cancel the CT', form);
 }
 
+/// The IT Administrator accepts `member`, unconfirmed at this node, for this CT only (SYS-2.1).
+function overrideForm(ctx, member) {
+  const role = String(member.role ?? '').replaceAll('_', ' ');
+  const reason = field(`Why this node accepts ${member.fqdn}`, 'textarea', {rows: 2, required: true,
+    maxlength: '1024', class: 'override-reason'},
+  'For example: its operator read the fingerprint out on a recorded call. It goes into this node\'s audit log '
+    + 'and is shown with the member on this page.');
+  const submit = h('button', {type: 'submit', class: 'override-submit'}, 'Accept this member for this CT');
+  const out = outcome();
+  const form = h('form', {class: 'override-form', 'data-member': member.fqdn},
+    h('h4', {}, `${member.fqdn} (${role})`),
+    h('p', {}, 'Its certificate fingerprint, which this node has not compared out of band:'),
+    groupedHex(member.fingerprint, `the fingerprint of ${member.fqdn}`),
+    reason.row, h('div', {class: 'actions'}, submit), out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(submit, out, async () => {
+      const why = reason.input.value.trim();
+      if (!why)
+        throw new Error('give the reason');
+      const r = await api.post(`/v1/ctas/${seg(ctx.uuid)}/overrides`, {member: member.fqdn, reason: why});
+      ctx.done(`Accepted ${r.member} for this CT only; the node's Task Organiser can now submit its CTSA.`);
+    }, 'Recording the acceptance…');
+  });
+  return form;
+}
+
 /// The sections of the agreement's actions this person may take now, in the order they come.
 export function agreementActions(ctx) {
   const {cta} = ctx;
@@ -123,7 +152,19 @@ export function agreementActions(ctx) {
     if (signed.length)
       out.push(card('decide', 'Decide on the signed CTSAs', signed.map((a) => decisionForm(ctx.uuid, a, ctx.done))));
   }
-  if (live && ((isPeer && has('task_organiser') && !atRoot()) || (has('approver') && atRoot())))
+  const unconfirmed = (cta.members ?? []).filter((m) => m.trust === 'unconfirmed');
+  if (emerging && has('it_admin') && unconfirmed.length)
+    out.push(card('override', 'Accept a member for this CT',
+      h('p', {class: 'warning'}, 'This node commits to no CT naming a member whose fingerprint it has not confirmed. '
+        + 'Better: compare the fingerprint with that node\'s operator and confirm it (joconde-node trust confirm), '
+        + 'which holds for every CT. Accept a member here for this CT only, and say why.'),
+      unconfirmed.map((m) => overrideForm(ctx, m))));
+  const mayCancel = (isPeer && has('task_organiser') && !atRoot()) || (has('approver') && atRoot());
+  if (live && mayCancel)
     out.push(cancelForm(ctx));
+  else if (live && has('general_manager'))
+    out.push(card('cancel-note', 'Cancelling this CT', h('p', {}, 'Cancelling is done by the Task Organiser at a '
+      + 'peer\'s node, or by the System Operator at the root: the node does not let a General Manager cancel. '
+      + 'Ask them, with the reason.')));
   return out;
 }

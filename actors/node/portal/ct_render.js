@@ -108,7 +108,8 @@ export function membersSection(cta) {
     h('h2', {id: 'members-h'}, 'Members'),
     table('Members as this node trusts them', ['Node', 'Role', 'Trust', 'Certificate fingerprint'],
       (cta.members ?? []).map((m) => [m.fqdn, enumText(m.role, ''), m.override
-        ? `${m.trust}: ${m.override.reason} (by ${m.override.by})` : m.trust,
+        ? `${m.trust}: ${m.override.reason} (by ${m.override.by})`
+        : m.trust === 'unconfirmed' ? h('strong', {class: 'error'}, 'unconfirmed') : m.trust,
       h('code', {class: 'wrap'}, m.fingerprint)])));
 }
 
@@ -124,18 +125,21 @@ export function addendaSection(cta) {
         a.data_custodians, a.data_analysts, a.reason || '']), {id: 'addenda'}));
 }
 
-/// The CT VMs' addresses and events, folded.
-export function runSection(cta) {
+/// The CT VMs' addresses and events, folded; `open` (the Auditor's) unfolded, and said even when
+/// there is none.
+export function runSection(cta, {open = false} = {}) {
   const vms = cta.vms ?? [];
   const events = cta.telemetry ?? [];
-  if (vms.length === 0 && events.length === 0)
+  if (vms.length === 0 && events.length === 0 && !open)
     return null;
-  return h('section', {class: 'card', 'aria-labelledby': 'run-h'},
+  return h('section', {class: 'card', id: 'run', 'aria-labelledby': 'run-h'},
     h('h2', {id: 'run-h'}, 'The computation'),
-    h('details', {},
-      h('summary', {}, `CT VMs (${vms.length}) and their events (${events.length})`),
-      table('CT VMs', ['Computing Party', 'Index', 'Client address', 'Platform', 'Reported'],
-        vms.map((v) => [v.cp, v.cp_index, v.client_address, v.platform, when(v.reported_at_ms)])),
-      table('Events, oldest first', ['When', 'Computing Party', 'Kind', 'Subject', 'Value'],
-        events.map((e) => [when(e.at_ms), e.cp, e.kind, e.subject, e.value]))));
+    vms.length === 0 && events.length === 0
+      ? h('p', {id: 'no-events'}, 'No CT VM has reported yet.')
+      : h('details', {open},
+        h('summary', {}, `CT VMs (${vms.length}) and their events (${events.length})`),
+        table('CT VMs', ['Computing Party', 'Index', 'Client address', 'Platform', 'Reported'],
+          vms.map((v) => [v.cp, v.cp_index, v.client_address, v.platform, when(v.reported_at_ms)])),
+        table('Events, oldest first', ['When', 'Computing Party', 'Kind', 'Subject', 'Value'],
+          events.map((e) => [when(e.at_ms), e.cp, e.kind, e.subject, e.value]), {id: 'events'})));
 }

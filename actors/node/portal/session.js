@@ -32,6 +32,26 @@ export function atRoot() {
   return current !== null && current.node_role === 'root';
 }
 
+/// Whether this person works on the agreements themselves (the list of CTAs is their page).
+export function worksOnCtas() {
+  return current !== null && current.roles.some((r) => ['task_organiser', 'signatory', 'approver', 'data_custodian',
+    'data_analyst', 'auditor'].includes(r));
+}
+
+/// The page a person starts at: the CTAs for those who work on them, the General Manager's own list
+/// of the organisation's CTs, the IT Administrator's page of the node.
+export function home() {
+  if (current === null)
+    return '#/login';
+  if (worksOnCtas())
+    return '#/ctas';
+  if (has('general_manager'))
+    return '#/ours';
+  if (has('it_admin'))
+    return '#/node';
+  return '#/ctas';
+}
+
 /// Exchanges a user's API token for a session (the node sets the cookie).
 export async function login(token) {
   adopt(await api.post('/v1/sessions', {token}));

@@ -6,7 +6,7 @@ import {h} from './dom.js';
 import {agreementActions} from './ct_actions.js';
 import {dataActions} from './ct_data.js';
 import {addendaSection, ctscSection, membersSection, progressSection, runSection} from './ct_render.js';
-import {atRoot, session} from './session.js';
+import {atRoot, has, session} from './session.js';
 
 export async function ctPage({uuid, go, message}) {
   const cta = await api.get(`/v1/ctas/${seg(uuid)}`);
@@ -25,7 +25,7 @@ export async function ctPage({uuid, go, message}) {
       ctscSection(cta),
       membersSection(cta),
       addendaSection(cta),
-      runSection(cta),
+      runSection(cta, {open: has('auditor')}),
     ].filter(Boolean),
   };
 }

@@ -2,7 +2,7 @@
 // the token itself is not kept by the browser.
 
 import {h} from './dom.js';
-import {login} from './session.js';
+import {home, login} from './session.js';
 import {act, field, outcome} from './ui.js';
 
 export async function loginPage({go, message}) {
@@ -19,7 +19,7 @@ export async function loginPage({go, message}) {
     }, 'Logging in…');
     token.input.value = '';
     if (ok)
-      go('#/ctas');
+      go(home());
   });
   return {
     title: 'Log in',
