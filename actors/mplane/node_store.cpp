@@ -3,7 +3,7 @@
 namespace joconde {
 
 result<node_store> node_store::open(const std::filesystem::path& data_dir, uint64_t map_size) {
-  auto env = lmdb::environment::open(data_dir / "store", map_size, 16);
+  auto env = lmdb::environment::open(data_dir / "store", map_size, 24);
   if (!env)
     return env.err();
   node_store st;
@@ -19,7 +19,8 @@ result<node_store> node_store::open(const std::filesystem::path& data_dir, uint6
                           named{"tokens", &st.tokens}, named{"ctas", &st.ctas},
                           named{"pending_local", &st.pending_local}, named{"paks", &st.paks},
                           named{"overrides", &st.overrides}, named{"rotations", &st.rotations},
-                          named{"audit_heads", &st.audit_heads}}) {
+                          named{"audit_heads", &st.audit_heads}, named{"mail_outbox", &st.mail_outbox},
+                          named{"mail_sent", &st.mail_sent}}) {
     auto handle = st.env->db(name);
     if (!handle)
       return handle.err();

@@ -29,6 +29,8 @@ struct node_store {
   lmdb::database overrides; ///< CTA uuid '\0' member FQDN -> TrustOverride (unconfirmed members accepted)
   lmdb::database rotations; ///< new fingerprint -> RotationNotice applied here (each applied once)
   lmdb::database audit_heads; ///< node FQDN -> KeptAuditHead (latest signed audit head of a child; own at the root)
+  lmdb::database mail_outbox; ///< big-endian queued-at (ms) + key -> e-mail not sent yet (JSON, notifier.hpp)
+  lmdb::database mail_sent;   ///< e-mail key -> when it was sent or given up (each key is sent once)
 
   /// Opens (creating if needed) the store of the node whose data directory is `data_dir`.
   static result<node_store> open(const std::filesystem::path& data_dir, uint64_t map_size);

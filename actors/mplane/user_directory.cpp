@@ -35,6 +35,23 @@ std::pair<std::string, std::string> make_token() {
   return {token, token_key(token)};
 }
 
+/// One plain address: something@domain.tld, printable ASCII without spaces, quotes, brackets or
+/// commas (it goes into an SMTP envelope and a header, so nothing that could inject another).
+bool valid_email(std::string_view e) {
+  if (e.size() > 254)
+    return false;
+  auto at = e.find('@');
+  if (at == 0 || at == std::string_view::npos || e.find('@', at + 1) != std::string_view::npos)
+    return false;
+  auto domain = e.substr(at + 1);
+  if (domain.empty() || domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.')
+    return false;
+  for (char c : e)
+    if (c <= 0x20 || c >= 0x7f || std::string_view{"<>()[],;:\\\"'"}.find(c) != std::string_view::npos)
+      return false;
+  return true;
+}
+
 user from_record(const v1::UserRecord& rec) {
   user u;
   u.name = rec.name();
@@ -44,6 +61,7 @@ user from_record(const v1::UserRecord& rec) {
   u.created_at_ms = rec.created_at_ms();
   u.created_by = rec.created_by();
   u.token_issued_at_ms = rec.token_issued_at_ms();
+  u.email = rec.email();
   return u;
 }
 
@@ -120,7 +138,10 @@ user_directory::user_directory(node_store store) : store_(std::move(store)) {
 }
 
 result<std::string> user_directory::add(const std::string& name, const std::set<user_role>& roles,
-                                        const std::string& created_by) {
+                                        const std::string& created_by, const std::string& email) {
+  if (!email.empty() && !valid_email(email))
+    return fail(errc::malformed_input, "'" + email + "' is not one e-mail address (local@domain, no spaces or "
+                                       "control characters, at most 254 characters)");
   if (!valid_name(name))
     return fail(errc::malformed_input,
                 "a user name is 1 to 64 characters of a-z, 0-9, '.', '_' and '-'");
@@ -134,6 +155,7 @@ result<std::string> user_directory::add(const std::string& name, const std::set<
     rec.add_roles(static_cast<v1::UserRole>(r));
   rec.set_created_at_ms(now_ms());
   rec.set_created_by(created_by);
+  rec.set_email(email);
   auto [token, key] = make_token();
   rec.set_token_sha256(key);
   rec.set_token_issued_at_ms(rec.created_at_ms());

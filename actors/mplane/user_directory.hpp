@@ -46,6 +46,7 @@ struct user {
   int64_t created_at_ms = 0;
   std::string created_by;
   int64_t token_issued_at_ms = 0;
+  std::string email;  ///< where notifications reach them; empty: they get none
 
   bool has(user_role r) const { return roles.count(r) > 0; }
 };
@@ -58,9 +59,10 @@ public:
   explicit user_directory(node_store store);
 
   /// Adds a user; returns the API token (shown once). Names are [a-z0-9._-], 1 to 64 characters,
-  /// not "admin"; at least one role.
+  /// not "admin"; at least one role; `email` empty or one address (local@domain, no spaces, at
+  /// most 254 characters).
   result<std::string> add(const std::string& name, const std::set<user_role>& roles,
-                          const std::string& created_by);
+                          const std::string& created_by, const std::string& email = {});
 
   /// Removes a user and their token.
   result<void> remove(const std::string& name);

@@ -480,6 +480,7 @@ void register_user_routes(http::server& server, const std::shared_ptr<node_conte
                 roles.push_back(std::string{to_string(r)});
               out.push_back({{"name", u.name},
                              {"roles", roles},
+                             {"email", u.email},
                              {"created_at_ms", u.created_at_ms},
                              {"created_by", u.created_by},
                              {"token_issued_at_ms", u.token_issued_at_ms}});

@@ -66,6 +66,17 @@ const std::vector<config_key>& config_keys() {
                                                  "log-in, used or not"},
     {"portal.max-sessions", "1000", "portal sessions live at once; one more ends the least recently "
                                     "used"},
+    {"mail.relay", "", "host:port of the SMTP relay the node's e-mails go through (a step waits for "
+                       "someone, an upload was refused, a CT was cancelled or finished); empty: none"},
+    {"mail.tls", "starttls", "starttls: STARTTLS is required on the relay's port (587); implicit: TLS "
+                             "from the first byte (465); there is no plain-text mode"},
+    {"mail.ca", "", "PEM file of the CA certificates the relay's certificate is checked against; empty: "
+                    "the system's"},
+    {"mail.user", "", "user name at the relay; empty: no authentication"},
+    {"mail.password-file", "", "file holding the relay password of mail.user (mode 0600)"},
+    {"mail.from", "", "sender address of the node's e-mails; empty: joconde@ the node's FQDN"},
+    {"mail.portal-url", "", "https://host:port people open the portal at, for the e-mails' links; "
+                            "empty: the API URL"},
     {"metrics.listen", "", "host:port of the Prometheus endpoint (/metrics)"},
     {"metrics.tls", "off", "on: serve /metrics over HTTPS with the API's certificate; off: plain HTTP "
                            "(metrics carry no secrets and no token)"},
@@ -444,6 +455,32 @@ result<void> load_limits(std::map<std::string, std::string>& values, node_config
   return ok();
 }
 
+/// [mail]: the SMTP relay of the node's notifications.
+result<void> load_mail(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
+  cfg.mail_relay = values["mail.relay"];
+  if (!cfg.mail_relay.empty())
+    if (auto ep = parse_endpoint(cfg.mail_relay); !ep)
+      return fail(errc::invalid_config, "mail.relay: " + ep.err().message);
+  const auto& tls = values["mail.tls"];
+  if (tls != "starttls" && tls != "implicit")
+    return fail(errc::invalid_config, "mail.tls must be starttls or implicit (there is no plain-text mode)");
+  cfg.mail_implicit_tls = tls == "implicit";
+  cfg.mail_ca = path("mail.ca");
+  cfg.mail_user = values["mail.user"];
+  cfg.mail_password_file = path("mail.password-file");
+  if (!cfg.mail_user.empty() && cfg.mail_password_file.empty())
+    return fail(errc::invalid_config, "mail.user needs mail.password-file");
+  cfg.mail_from = values["mail.from"];
+  if (cfg.mail_from.find_first_of(" <>\r\n\t,;") != std::string::npos)
+    return fail(errc::invalid_config, "mail.from must be one plain address");
+  cfg.mail_portal_url = values["mail.portal-url"];
+  if (!cfg.mail_portal_url.empty() && cfg.mail_portal_url.rfind("https://", 0) != 0)
+    return fail(errc::invalid_config, "mail.portal-url must start with https://");
+  while (!cfg.mail_portal_url.empty() && cfg.mail_portal_url.back() == '/')
+    cfg.mail_portal_url.pop_back();
+  return ok();
+}
+
 /// [portal]: whether the node serves the web portal, and how long its sessions live.
 result<void> load_portal(std::map<std::string, std::string>& values, node_config& cfg) {
   const auto& enabled = values["portal.enabled"];
@@ -530,6 +567,8 @@ result<node_config> load_node_config(const fs::path& ini_file,
   if (auto r = load_limits(values, cfg); !r)
     return r.err();
   if (auto r = load_portal(values, cfg); !r)
+    return r.err();
+  if (auto r = load_mail(values, path, cfg); !r)
     return r.err();
   if (auto r = load_tee(values, path, cfg); !r)
     return r.err();

@@ -51,6 +51,14 @@ struct node_config {
   std::chrono::seconds portal_idle{900};         ///< a session ends after this long unused
   std::chrono::seconds portal_lifetime{28800};   ///< a session ends this long after log-in
   uint32_t portal_max_sessions = 1000;
+  // [mail]
+  std::string mail_relay;                        ///< host:port of the SMTP relay; empty: no e-mail
+  bool mail_implicit_tls = false;                ///< mail.tls = implicit (smtps) rather than starttls
+  std::filesystem::path mail_ca;                 ///< trust anchors for the relay; empty: the system's
+  std::string mail_user;                         ///< SMTP user; empty: no authentication
+  std::filesystem::path mail_password_file;
+  std::string mail_from;                         ///< sender address; empty: joconde@FQDN
+  std::string mail_portal_url;                   ///< base of the links; empty: the API URL
   // [storage]
   uint64_t map_size = 1ull << 30;
   // [broker]

@@ -48,8 +48,9 @@ Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
 
 People (roles: task_organiser signatory data_custodian data_analyst approver general_manager
 auditor it_admin; the API checks every call against the role it needs):
-  user add --dir DIR --name NAME --role ROLE[,ROLE...]
-                       add a user; prints their API token once
+  user add --dir DIR --name NAME --role ROLE[,ROLE...] [--email ADDRESS]
+                       add a user; prints their API token once; with an e-mail address the
+                       node tells them when a step of a CT waits for them (mail.* keys)
   user list --dir DIR [--json]
   user remove --dir DIR --name NAME
   user token --dir DIR --name NAME
@@ -126,7 +127,7 @@ const std::map<std::string, std::vector<std::string>> command_options = {
   {"revoke", {"dir", "reason", "root-mark", "fingerprint", "node"}},
   {"fingerprint", {"dir"}},
   {"audit", {"dir", "file", "ca", "node", "head"}},
-  {"user", {"dir", "name", "role", "json"}},
+  {"user", {"dir", "name", "role", "email", "json"}},
   {"config-keys", {}},
   {"run", {"dir", "config"}},
 };
@@ -272,7 +273,7 @@ int command_audit(const std::map<std::string, std::string>& opts, const std::vec
 /// Adds, lists or removes the node's people, or issues one a new token.
 int command_user(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
   const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "
-                           "[--role ROLE[,ROLE...]] [--json]\n";
+                           "[--role ROLE[,ROLE...]] [--email ADDRESS] [--json]\n";
   if (pos.size() != 1 || !require(opts, {"dir"})) {
     std::cerr << user_usage;
     return 2;
@@ -284,7 +285,7 @@ int command_user(const std::map<std::string, std::string>& opts, const std::vect
     if (!require(opts, {"name", "role"}))
       return 2;
     return print_lines(joconde::users_cli::add(need(opts, "dir"), need(opts, "name"),
-                                               need(opts, "role")));
+                                               need(opts, "role"), need(opts, "email")));
   }
   if (sub == "remove" || sub == "token") {
     if (!require(opts, {"name"}))

@@ -19,6 +19,7 @@
 #include "joconde/runtime/tls_error_queue.hpp"
 #include "https_identity.hpp"
 #include "portal_sessions.hpp"
+#include "../cplane/notifier.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"
 
@@ -150,6 +151,7 @@ struct node_actors {
   artefact_manager_actor artefacts;
   deployment_operator_actor deployer;  ///< computing nodes only
   io_service_actor io;
+  notifier_actor mailer;               ///< nodes with people and mail.relay only
 };
 
 /// Loads the node's key, chain and root CA and checks they belong together, or says why not (and
@@ -374,6 +376,33 @@ void spawn_control_plane(caf::actor_system& sys, const node_config& cfg, const n
   a.io = sys.spawn(io_service, io_service_config{ctx.store, cfg.tee_trusted_roots, a.audit});
 }
 
+/// Starts the notifier when the node has people and an SMTP relay (mail.relay); false (said why) if
+/// its password cannot be read.
+bool start_notifier(caf::actor_system& sys, const node_config& cfg, const node_context& ctx, node_actors& a,
+                    metrics::registry* meters) {
+  if (cfg.mail_relay.empty() || cfg.role == "computing")
+    return true;
+  auto ep = parse_endpoint(cfg.mail_relay);
+  notifier_config ncfg;
+  ncfg.self = ctx.fqdn;
+  ncfg.at_root = cfg.role == "root";
+  ncfg.from = cfg.mail_from.empty() ? "joconde@" + ctx.fqdn : cfg.mail_from;
+  ncfg.portal_url = cfg.mail_portal_url.empty() ? cfg.api_url() : cfg.mail_portal_url;
+  ncfg.relay.host = ep->host;
+  ncfg.relay.port = ep->port;
+  ncfg.relay.implicit_tls = cfg.mail_implicit_tls;
+  ncfg.relay.ca_file = cfg.mail_ca.string();
+  ncfg.relay.user = cfg.mail_user;
+  if (!cfg.mail_user.empty()) {
+    auto password = pki::read_secret(cfg.mail_password_file);
+    if (!password)
+      return die("mail.password-file: " + password.err().describe()), false;
+    ncfg.relay.password = std::move(*password);
+  }
+  a.mailer = sys.spawn<caf::detached>(notifier, std::move(ncfg), ctx.store, ctx.users, meters);
+  return true;
+}
+
 /// Hands the actors' handles to the HTTP API's context.
 void publish_handles(node_context& ctx, const node_actors& a) {
   ctx.io = a.io;
@@ -390,6 +419,8 @@ void publish_handles(node_context& ctx, const node_actors& a) {
 
 /// Asks every actor to stop without waiting (start-up failed after they were spawned).
 void stop_actors(const node_actors& a) {
+  if (a.mailer)
+    caf::anon_send_exit(a.mailer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(a.io, caf::exit_reason::user_shutdown);
   if (a.deployer)
     caf::anon_send_exit(a.deployer, caf::exit_reason::user_shutdown);
@@ -452,6 +483,11 @@ void shut_down(caf::actor_system& sys, const node_actors& a) {
     self->send_exit(a.deployer, caf::exit_reason::user_shutdown);
     self->wait_for(a.deployer);
   }
+  if (a.mailer) {
+    // It may be talking to the relay: at most its timeout.
+    self->send_exit(a.mailer, caf::exit_reason::user_shutdown);
+    self->wait_for(a.mailer);
+  }
   self->send_exit(a.io, caf::exit_reason::user_shutdown);
   self->send_exit(a.artefacts, caf::exit_reason::user_shutdown);
   self->send_exit(a.access, caf::exit_reason::user_shutdown);
@@ -500,6 +536,10 @@ int run_node(const node_config& cfg) {
   auto signer = std::make_shared<memory_signer>(std::move(id->key));
   auto actors = spawn_management_plane(sys, cfg, *ctx, *id, signer, audit_store, meters.get());
   spawn_control_plane(sys, cfg, *ctx, *id, signer, actors, meters.get());
+  if (!start_notifier(sys, cfg, *ctx, actors, meters.get())) {
+    stop_actors(actors);
+    return 1;
+  }
   publish_handles(*ctx, actors);
   auto port = caf::openssl::publish(actors.cm, cfg.listen.port, cfg.listen.host.c_str(), true);
   if (!port) {

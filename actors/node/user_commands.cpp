@@ -59,14 +59,14 @@ result<std::set<user_role>> parse_roles(const std::string& csv) {
 } // namespace
 
 result<std::vector<std::string>> add(const fs::path& dir, const std::string& name,
-                                     const std::string& roles) {
+                                     const std::string& roles, const std::string& email) {
   auto set = parse_roles(roles);
   if (!set)
     return set.err();
   auto users = open_directory(dir);
   if (!users)
     return users.err();
-  auto token = users->add(name, *set, "joconde-node");
+  auto token = users->add(name, *set, "joconde-node", email);
   if (!token)
     return token.err();
   return std::vector<std::string>{"added: " + name + " (" + roles_text(*set) + ")",
@@ -88,7 +88,7 @@ result<std::vector<std::string>> list(const fs::path& dir, bool json) {
       nlohmann::json roles = nlohmann::json::array();
       for (auto r : u.roles)
         roles.push_back(std::string{to_string(r)});
-      doc.push_back({{"name", u.name}, {"roles", roles}, {"created_at_ms", u.created_at_ms},
+      doc.push_back({{"name", u.name}, {"roles", roles}, {"email", u.email}, {"created_at_ms", u.created_at_ms},
                      {"created_by", u.created_by}, {"token_issued_at_ms", u.token_issued_at_ms}});
     }
     return std::vector<std::string>{doc.dump()};

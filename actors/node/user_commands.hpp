@@ -11,9 +11,10 @@
 
 namespace joconde::users_cli {
 
-/// Adds a user with comma-separated roles; the lines to print include the token (shown once).
+/// Adds a user with comma-separated roles and an e-mail address (may be empty); the lines to print
+/// include the token (shown once).
 result<std::vector<std::string>> add(const std::filesystem::path& dir, const std::string& name,
-                                     const std::string& roles);
+                                     const std::string& roles, const std::string& email = {});
 
 /// One line per user (name, roles, when added); as one JSON document with `json`.
 result<std::vector<std::string>> list(const std::filesystem::path& dir, bool json);

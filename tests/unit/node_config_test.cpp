@@ -75,6 +75,16 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     {good, {{"audit.checkpoint-seconds", "-5"}}, "audit.checkpoint-seconds"},
     {good, {{"log.level", "loud"}}, "log.level"},
     {good, {{"tee.provisioner", "qemu"}}, "tee.provisioner"},
+    {good, {{"portal.enabled", "maybe"}}, "portal.enabled"},
+    {good, {{"portal.enabled", "on"}, {"http.tls", "off"}}, "portal.enabled"},
+    {good, {{"portal.session-idle-seconds", "5"}}, "portal.session-idle-seconds"},
+    {good, {{"portal.session-idle-seconds", "7200"}, {"portal.session-lifetime-seconds", "3600"}},
+     "portal.session-idle-seconds exceeds"},
+    {good, {{"mail.relay", "smtp.example.org"}}, "mail.relay"},
+    {good, {{"mail.tls", "off"}}, "no plain-text mode"},
+    {good, {{"mail.user", "joconde"}}, "mail.password-file"},
+    {good, {{"mail.from", "a@b.example, c@d.example"}}, "mail.from"},
+    {good, {{"mail.portal-url", "http://portal.example"}}, "mail.portal-url"},
     {"listen = 1\n", {}, "inside a [section]"},
     {"[node\nname = x\n", {}, "unterminated"},
   };
@@ -89,6 +99,27 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     fs::remove(file);
   }
   BOOST_CHECK(!load_node_config("/nonexistent/joconde.ini", {}));
+}
+
+BOOST_AUTO_TEST_CASE(the_portal_is_on_where_people_are_and_mail_is_off_until_a_relay_is_named) {
+  auto file = write_ini(good);
+  auto cp = load_node_config(file, {});
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(!cp->portal);  // a computing node has no people
+  BOOST_TEST(cp->mail_relay.empty());
+  auto client = load_node_config(file, {{"node.role", "client"}, {"mail.relay", "127.0.0.1:587"},
+                                        {"mail.portal-url", "https://portal.example:8443/"}});
+  BOOST_REQUIRE(client);
+  BOOST_TEST(client->portal);
+  BOOST_TEST(client->portal_idle.count() == 900);
+  BOOST_TEST(client->mail_relay == "127.0.0.1:587");
+  BOOST_TEST(!client->mail_implicit_tls);
+  BOOST_TEST(client->mail_portal_url == "https://portal.example:8443");
+  // Without HTTPS (loopback only) the portal stays off unless asked for, which is refused.
+  auto plain = load_node_config(file, {{"node.role", "client"}, {"http.tls", "off"}});
+  BOOST_REQUIRE(plain);
+  BOOST_TEST(!plain->portal);
+  fs::remove(file);
 }
 
 BOOST_AUTO_TEST_CASE(tls_fails_closed) {

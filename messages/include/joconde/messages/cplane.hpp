@@ -48,6 +48,11 @@ using vm_admin_actor = caf::typed_actor<
   // method, path and query, JSON body (may be empty); reply: HTTP status and body.
   caf::replies_to<admin_atom, std::string, std::string, std::string>::with<int, std::string>>;
 
+/// The notifier of a node with people (actors/cplane/notifier.hpp): on every tick it queues the
+/// e-mails the CTAs held here call for and sends what is due through the SMTP relay. Detached: it
+/// waits on the relay, never on another actor.
+using notifier_actor = caf::typed_actor<caf::reacts_to<tick_atom>>::extend_with<status_actor>;
+
 /// The IO Service of a client node (actors/cplane/io_service.hpp): each upload or download runs in a
 /// detached worker (it attests the CT VMs and moves shares over blocking sockets), at most
 /// io_service_max_running at once; more are refused with invalid_state until one ends.
