@@ -30,6 +30,7 @@ constexpr std::pair<std::string_view, topic_handler> topic_handlers[] = {
   {"cta.accepted", on_accepted},
   {"cta.signature", on_signature},    // at the root
   {"cta.final", on_final},
+  {"cta.decision", on_decision},
   {"cta.cancel", on_cancel},          // at the root
   {"cta.status", on_status},
   {"cta.vm", on_vm},                  // at the root

@@ -134,6 +134,11 @@ caf::result<cta_receipt> decide(artefact_manager_pointer self, const std::string
     return to_caf(r.err());
   audit(self, approve ? "cta.ctsa.approved" : "cta.ctsa.rejected",
         {"uuid", uuid, "peer", peer, "approver", user, "ctsa_sha256", ctsa_hash, "reason", reason});
+  // The peer learns the decision on its CTSA, and a rejection's reason.
+  v1::DecisionNotice notice;
+  notice.set_uuid(uuid);
+  *notice.mutable_decision() = addendum_entry(record, peer).decision();
+  publish(self, "cta.decision", {peer}, uuid, proto::serialize(notice));
   if (final)
     send_final(self, record);
   cta_receipt reply;
@@ -221,6 +226,27 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
   if (st.deployer)
     self->send(st.deployer, deploy_atom::value, ctsc.uuid());
+}
+
+void on_decision(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto notice = proto::parse<v1::DecisionNotice>(payload, 64 * 1024);
+  if (!notice || origin != st.root || st.at_root() || notice->decision().peer() != st.self)
+    return;
+  auto rec = load_held(st.store, notice->uuid());
+  if (!rec)
+    return;
+  auto& mine = addendum_entry(*rec, st.self);
+  if (mine.ctsa_sha256() != notice->decision().ctsa_sha256())
+    return;  // about a CTSA this node has replaced since
+  const auto& d = notice->decision();
+  *mine.mutable_decision() = d;
+  mine.set_status(std::string{to_string(d.approved() ? addendum_status::approved : addendum_status::rejected)});
+  mine.set_reason(d.approved() ? std::string{} : d.reason());
+  if (auto r = save_cta_record(st.store, *rec); !r)
+    return;
+  audit(self, d.approved() ? "cta.ctsa.approved.noted" : "cta.ctsa.rejected.noted",
+        {"uuid", notice->uuid(), "reason", d.reason()});
 }
 
 void on_cancel(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {

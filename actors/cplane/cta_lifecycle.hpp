@@ -27,6 +27,10 @@ caf::result<cta_receipt> cancel(artefact_manager_pointer self, const std::string
 /// At a peer or CP: the final CTA from the root (cta.final).
 void on_final(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
 
+/// At a peer (topic cta.decision): the System Operator approved or rejected this peer's CTSA; its own
+/// addendum takes the decision and a rejection's reason.
+void on_decision(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
+
 /// At the root: a peer's Task Organiser cancels (cta.cancel).
 void on_cancel(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
 

@@ -14,6 +14,8 @@ namespace {
 
 /// What a person is asked to do, in words (the step's own text names the CLI command too).
 std::string request_of(const cta_step& s) {
+  if (s.action == "submit_ctsa" && s.what.rfind("submit a corrected CTSA", 0) == 0)
+    return "submit a corrected CTSA of " + s.who + s.what.substr(23);  // "(rejected: REASON)"
   if (s.action == "submit_ctsa")
     return "submit the CTSA of " + s.who;
   if (s.action == "sign")

@@ -134,7 +134,7 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
     }
     if (env.topic == "cta.ctsc" || env.topic == "cta.refused" || env.topic == "cta.accepted"
         || env.topic == "cta.final" || env.topic == "cta.status" || env.topic == "cta.vms"
-        || env.topic == "cta.events") {
+        || env.topic == "cta.events" || env.topic == "cta.decision") {
       if (env.origin != root_)
         return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
       return allow("cta.route");

@@ -186,7 +186,7 @@ BOOST_FIXTURE_TEST_CASE(garbage_on_every_topic_changes_nothing, fixture) {
                                    crypto::hex(crypto::random_bytes(64)), "{\"json\": true}"};
   for (const auto* topic : {"cta.ctsc.register", "cta.ctsc", "cta.refused", "cta.ctsa", "cta.accepted",
                             "cta.signature", "cta.final", "cta.cancel", "cta.status", "cta.vm",
-                            "cta.telemetry", "cta.vms", "cta.events", "cta.unknown"})
+                            "cta.telemetry", "cta.vms", "cta.events", "cta.decision", "cta.unknown"})
     for (const auto* origin : {"client-a.joconde.test", "joconde.test", "stranger.example"})
       for (const auto& g : garbage)
         deliver(topic, origin, g);

@@ -111,6 +111,27 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", false}}), 400);
   ok("root", "approver", "/decisions", {{"peer", "client-b"}, {"approve", false}, {"reason", "a custodian is missing"}});
   BOOST_CHECK_EQUAL(c.call_as("cp1", "auditor", "GET", base).first, 404); // not final: the CPs have nothing
+  // Each peer's own node shows its addendum as the root decided it, and client-b sees why and what
+  // to do: the reason reaches the peer.
+  auto own_addendum = [&](const std::string& node) {
+    auto [s, shown] = c.call_as(node, "auditor", "GET", base);
+    for (const auto& a : shown.value("addenda", json::array()))
+      if (a.value("peer", "") == node + ".joconde.test")
+        return a;
+    return json{};
+  };
+  BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return own_addendum("client-b").value("status", "") == "rejected"; }, 15s),
+                      own_addendum("client-b").dump());
+  BOOST_CHECK_EQUAL(own_addendum("client-b").value("reason", ""), "a custodian is missing");
+  BOOST_CHECK_EQUAL(own_addendum("client-b").value("signatures", 0), 2);
+  BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return own_addendum("client-a").value("status", "") == "approved"; }, 15s),
+                      own_addendum("client-a").dump());
+  {
+    auto [s, shown] = c.call_as("client-b", "auditor", "GET", base);
+    BOOST_CHECK_MESSAGE(shown["progress"].dump().find("submit a corrected CTSA (rejected: a custodian is missing)")
+                          != std::string::npos,
+                        shown["progress"].dump());
+  }
   // client-b replaces its rejected CTSA; signed again; approved: the CTA is final.
   ok("client-b", "task_organiser", "/ctsa", ctsa_of_client_b(uuid));
   ok("client-b", "signatory", "/signatures", signature_doc(0));

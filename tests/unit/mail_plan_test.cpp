@@ -106,6 +106,17 @@ BOOST_AUTO_TEST_CASE(the_root_tells_its_approvers_and_each_peers_certificate_con
   BOOST_REQUIRE(contact != nullptr);
   BOOST_TEST(contact->to == std::vector<std::string>{"it@example.org"});
   BOOST_TEST(contact_of(rec.ctsc().peers(0).chain()) == "it@example.org");
+  // A rejected CTSA: its peer's organisation reads the System Operator's reason.
+  auto rejected = rec;
+  auto* rb = rejected.add_addenda();
+  rb->set_peer(b);
+  rb->set_status("rejected");
+  rb->set_reason("the director must sign");
+  rb->mutable_ctsa()->set_version(1);
+  auto* again = find(plan_mail(rejected, root, true, people(), portal), "contact:" + b + "|1");
+  BOOST_REQUIRE(again != nullptr);
+  BOOST_TEST(again->subject.find("submit a corrected CTSA of " + b + " (rejected: the director must sign)")
+             != std::string::npos, again->subject);
   // A rejected CTSA resubmitted as version 2 and signed again is a new request to approve.
   ad->mutable_ctsa()->set_version(2);
   BOOST_TEST(find(plan_mail(rec, root, true, people(), portal), "|approve|" + a + "|approver|2") != nullptr);
