@@ -3,8 +3,10 @@
 // Which e-mails a node sends about a CTA it holds (DESIGN.md §12, spec §4.4.1.1): a person is told
 // when a step waits for them, when an upload was refused, and when the CT was cancelled or finished;
 // the root also tells a peer's organisation at the contact address of its certificate. Each e-mail
-// has a key: the notifier sends a key once. The text names the CT, its phase, the step and the
-// portal page; never a value of anyone's data. Plain code, no CAF.
+// goes to one address and has a key: the notifier sends a key once. The text names the CT, its
+// phase, the step and (for people with an account at the sending node) the portal page; never a
+// value of anyone's data, nor any text a person or a CT VM wrote (a reason or a refusal may quote
+// data). Plain code, no CAF.
 
 #include "mplane/user_directory.hpp"
 
@@ -17,8 +19,8 @@ namespace joconde {
 
 /// One e-mail to send.
 struct mail_item {
-  std::string key;              ///< sent once per key: uuid '|' what '|' whom
-  std::vector<std::string> to;  ///< addresses
+  std::string key;              ///< sent once per key: uuid '|' what '|' address
+  std::vector<std::string> to;  ///< one address
   std::string subject;
   std::string body;             ///< plain text, '\n' line ends
 };

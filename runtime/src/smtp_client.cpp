@@ -1,5 +1,7 @@
 #include "joconde/runtime/smtp_client.hpp"
 
+#include "joconde/messages/text.hpp"
+
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
@@ -19,6 +21,24 @@ std::string one_line(std::string s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       c = ' ';
   return s;
+}
+
+/// A header value as RFC 2047 encoded words when it is not plain ASCII (each at most 75 characters,
+/// UTF-8 sequences kept whole), folded onto continuation lines; ASCII as it is.
+std::string encoded_header(const std::string& value) {
+  if (std::all_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    return value;
+  std::string out;
+  std::size_t at = 0;
+  while (at < value.size()) {
+    std::size_t take = std::min<std::size_t>(39, value.size() - at);  // 52 base64 characters
+    while (at + take < value.size() && (static_cast<unsigned char>(value[at + take]) & 0xc0) == 0x80)
+      --take;  // do not split a UTF-8 sequence
+    out += (out.empty() ? "" : "\r\n ") + std::string{"=?UTF-8?B?"}
+           + text::to_base64(std::string_view{value}.substr(at, take)) + "?=";
+    at += take;
+  }
+  return out;
 }
 
 /// The body with CRLF line ends, and a leading '.' doubled is not needed (curl dot-stuffs).
@@ -78,7 +98,7 @@ std::string compose(const std::string& from, const std::string& to, const std::s
   out += "Date: " + rfc5322_date() + "\r\n";
   out += "From: " + one_line(from) + "\r\n";
   out += "To: " + one_line(to) + "\r\n";
-  out += "Subject: " + one_line(subject) + "\r\n";
+  out += "Subject: " + encoded_header(one_line(subject)) + "\r\n";
   out += "Message-ID: <" + one_line(message_id) + ">\r\n";
   out += "Auto-Submitted: auto-generated\r\n";
   out += "MIME-Version: 1.0\r\n";

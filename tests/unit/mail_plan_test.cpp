@@ -7,6 +7,7 @@
 
 #include "cplane/mail_plan.hpp"
 #include "joconde/runtime/smtp_client.hpp"
+#include "joconde/messages/text.hpp"
 #include "support/test_pki.hpp"
 
 #include <algorithm>
@@ -97,7 +98,7 @@ BOOST_AUTO_TEST_CASE(the_root_tells_its_approvers_and_each_peers_certificate_con
   ad->set_status("signed");
   ad->mutable_ctsa()->set_version(1);
   auto mails = plan_mail(rec, root, true, people(), portal);
-  auto* approve = find(mails, "|approve|" + a + "|approver|1");
+  auto* approve = find(mails, "|approve|" + a + "|1|approver|");
   BOOST_REQUIRE(approve != nullptr);
   BOOST_TEST(approve->to == std::vector<std::string>{"appr@so.example"});
   BOOST_TEST(approve->subject.find("approve or reject the CTSA of " + a) != std::string::npos);
@@ -105,6 +106,9 @@ BOOST_AUTO_TEST_CASE(the_root_tells_its_approvers_and_each_peers_certificate_con
   auto* contact = find(mails, "contact:" + b);
   BOOST_REQUIRE(contact != nullptr);
   BOOST_TEST(contact->to == std::vector<std::string>{"it@example.org"});
+  // The contact has no account at the root: no link to the root's portal.
+  BOOST_TEST(contact->body.find("/portal/") == std::string::npos);
+  BOOST_TEST(contact->subject.find(b + " is to submit the CTSA of " + b) != std::string::npos, contact->subject);
   BOOST_TEST(contact_of(rec.ctsc().peers(0).chain()) == "it@example.org");
   // A rejected CTSA: its peer's organisation reads the System Operator's reason.
   auto rejected = rec;
@@ -113,13 +117,15 @@ BOOST_AUTO_TEST_CASE(the_root_tells_its_approvers_and_each_peers_certificate_con
   rb->set_status("rejected");
   rb->set_reason("the director must sign");
   rb->mutable_ctsa()->set_version(1);
-  auto* again = find(plan_mail(rejected, root, true, people(), portal), "contact:" + b + "|1");
+  auto* again = find(plan_mail(rejected, root, true, people(), portal), "submit_ctsa||1|contact:" + b);
   BOOST_REQUIRE(again != nullptr);
-  BOOST_TEST(again->subject.find("submit a corrected CTSA of " + b + " (rejected: the director must sign)")
-             != std::string::npos, again->subject);
+  BOOST_TEST(again->subject.find("submit a corrected CTSA of " + b) != std::string::npos, again->subject);
+  // What the System Operator wrote stays on the portal page: no typed text goes by e-mail.
+  BOOST_TEST(again->subject.find("director") == std::string::npos);
+  BOOST_TEST(again->body.find("director") == std::string::npos);
   // A rejected CTSA resubmitted as version 2 and signed again is a new request to approve.
   ad->mutable_ctsa()->set_version(2);
-  BOOST_TEST(find(plan_mail(rec, root, true, people(), portal), "|approve|" + a + "|approver|2") != nullptr);
+  BOOST_TEST(find(plan_mail(rec, root, true, people(), portal), "|approve|" + a + "|2|approver|") != nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_upload_and_the_end_of_a_ct_are_told) {
@@ -141,14 +147,18 @@ BOOST_AUTO_TEST_CASE(a_refused_upload_and_the_end_of_a_ct_are_told) {
   auto* refused = find(mails, "|refused-upload|persons|");
   BOOST_REQUIRE(refused != nullptr);
   BOOST_TEST(refused->to == std::vector<std::string>{"cust@a.example"});
-  BOOST_TEST(refused->body.find("line 7, column 2") != std::string::npos);
+  // The refusal's message may quote a cell of the file: it stays on the portal page.
+  BOOST_TEST(refused->body.find("line 7") == std::string::npos);
+  BOOST_TEST(refused->body.find("not a number") == std::string::npos);
 
   rec.set_status(v1::CTA_STATUS_CANCELLED);
   mails = plan_mail(rec, a, false, users, portal);
-  BOOST_REQUIRE_EQUAL(mails.size(), 1u);
-  BOOST_TEST(mails[0].key == rec.ctsc().uuid() + "|cancelled");
-  // The organiser and the custodian are told; the auditor and the signatory are not.
-  BOOST_TEST(mails[0].to == (std::vector<std::string>{"cust@a.example", "org@a.example"}));
+  // The organiser and the custodian are told, each in an e-mail of their own; the auditor and the
+  // signatory are not.
+  BOOST_REQUIRE_EQUAL(mails.size(), 2u);
+  BOOST_TEST(mails[0].key == rec.ctsc().uuid() + "|cancelled|cust@a.example");
+  BOOST_TEST(mails[0].to == std::vector<std::string>{"cust@a.example"});
+  BOOST_TEST(mails[1].to == std::vector<std::string>{"org@a.example"});
 
   rec.set_status(v1::CTA_STATUS_ERASED);
   BOOST_TEST(plan_mail(rec, a, false, users, portal).empty());
@@ -163,4 +173,30 @@ BOOST_AUTO_TEST_CASE(a_title_cannot_inject_a_header_and_lines_end_in_crlf) {
   BOOST_TEST(text.find("line one\r\nline two\r\n") != std::string::npos);
   BOOST_TEST(text.find("\n\n") == std::string::npos);
   BOOST_TEST(head.find("Auto-Submitted: auto-generated") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_title_in_any_language_is_an_encoded_subject) {
+  std::string subject = "[joconde] Revenus par région — Einkommen nach Größenklasse (CT 0a1b2c3d): your turn";
+  auto text = smtp::compose("joconde@node.example", "org@a.example", subject, "body\n", "id@node.example");
+  auto head = text.substr(0, text.find("\r\n\r\n"));
+  BOOST_TEST(head.find("Subject: =?UTF-8?B?") != std::string::npos);
+  // 7-bit headers, each encoded word on a line of its own within 76 characters.
+  BOOST_TEST(std::all_of(head.begin(), head.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
+  std::size_t start = 0;
+  for (auto end = head.find("\r\n"); start < head.size(); end = head.find("\r\n", start)) {
+    auto line = head.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    BOOST_TEST(line.size() <= 78u, line);
+    if (end == std::string::npos)
+      break;
+    start = end + 2;
+  }
+  // Decoded again, the words give the subject back.
+  std::string decoded;
+  for (auto at = head.find("=?UTF-8?B?"); at != std::string::npos; at = head.find("=?UTF-8?B?", at + 1)) {
+    auto end = head.find("?=", at + 10);
+    auto raw = text::from_base64(head.substr(at + 10, end - at - 10));
+    BOOST_REQUIRE(raw);
+    decoded += std::string{raw->begin(), raw->end()};
+  }
+  BOOST_TEST(decoded == subject);
 }
