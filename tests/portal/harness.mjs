@@ -2,8 +2,9 @@
 // headless Chromium that trusts the cluster's root CA through its own NSS database, one incognito
 // browser context per person, and for every page a screenshot and an axe-core audit.
 
-import {execFile} from 'node:child_process';
-import {existsSync, readFileSync} from 'node:fs';
+import {execFile, spawn} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
+import {existsSync, readFileSync, readdirSync} from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -76,7 +77,8 @@ export class Steps {
 
 // -- the cluster -------------------------------------------------------------------------------------
 
-/// A local six-node cluster in a fresh directory: `up()` starts it, `down()` stops it.
+/// A local six-node cluster in a fresh directory: `up(extra)` starts it (`extra`: more options of
+/// `ops/cluster up`), `down()` stops it.
 export class Cluster {
   constructor(sourceDir, buildDir, dir) {
     this.script = path.join(sourceDir, 'ops', 'cluster');
@@ -85,8 +87,8 @@ export class Cluster {
     this.nodes = {};
   }
 
-  async up() {
-    await sh(this.script, ['up', '--dir', this.dir], {env: this.env, timeoutMs: 240000});
+  async up(extra = []) {
+    await sh(this.script, ['up', '--dir', this.dir, ...extra], {env: this.env, timeoutMs: 240000});
     const doc = JSON.parse(readFileSync(path.join(this.dir, 'cluster.json'), 'utf8'));
     for (const n of doc.nodes)
       this.nodes[n.name] = n;
@@ -104,6 +106,113 @@ export class Cluster {
 
   url(name) {
     return this.nodes[name].http_url.replace(/\/$/, '');
+  }
+}
+
+// -- the mail ----------------------------------------------------------------------------------------
+
+/// One e-mail as the SMTP sink stored it: the envelope, how it came (TLS, authenticated), its headers
+/// (names in lower case, folded lines joined) and body (CRLF made LF), and the portal link it carries.
+export class Mail {
+  constructor(file, doc) {
+    this.file = file;
+    this.from = doc.mail_from;
+    this.rcpt = doc.rcpt_tos ?? [];
+    this.tls = doc.tls === true;
+    this.authenticated = doc.authenticated === true;
+    this.data = String(doc.data ?? '').replace(/\r\n/g, '\n');
+    const cut = this.data.indexOf('\n\n');
+    const head = cut < 0 ? this.data : this.data.slice(0, cut);
+    this.body = cut < 0 ? '' : this.data.slice(cut + 2);
+    this.headers = {};
+    // Unfolding (RFC 5322 2.2.3): a line break before white space is taken out, the space kept.
+    for (const line of head.replace(/\n(?=[ \t])/g, '').split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0)
+        this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    this.subject = this.headers.subject ?? '';
+    this.link = /^Open it in the portal: (\S+)$/m.exec(this.body)?.[1] ?? '';
+  }
+}
+
+/// A local SMTP server (tests/portal/smtp_sink.py, aiosmtpd) that requires STARTTLS and AUTH with a
+/// user and password of its own, and keeps every message it accepts as a JSON file in `dir`.
+export class MailSink {
+  constructor(script, dir) {
+    this.script = script;
+    this.dir = dir;
+    this.child = null;
+    this.user = `joconde-test-${randomBytes(4).toString('hex')}`;
+    this.passwordFile = path.join(dir, 'relay-password');
+    this.messagesDir = path.join(dir, 'messages');
+  }
+
+  /// Starts the server; resolves once it listens, to {port, ca} (the CA file of its certificate).
+  async start() {
+    await fs.writeFile(this.passwordFile, `${randomBytes(18).toString('base64url')}\n`, {mode: 0o600});
+    await fs.chmod(this.passwordFile, 0o600);
+    // Debian's python3 (with python3-aiosmtpd), not whichever python3 comes first on PATH. Its stdin
+    // stays an open pipe: the server stops when it closes (this process ending, whatever the way).
+    this.child = spawn('/usr/bin/python3', [this.script, this.messagesDir, this.user, this.passwordFile],
+      {stdio: ['pipe', 'pipe', 'pipe']});
+    let said = '';
+    this.child.stderr.on('data', (d) => { said = (said + d).slice(-4000); });
+    const ready = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`the SMTP sink did not start in 30 s: ${said}`)), 30000);
+      this.child.stdout.on('data', (d) => {
+        out += d;
+        const m = /^ready (\d+) (\S+)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve({port: Number(m[1]), ca: m[2]});
+        }
+      });
+      this.child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the SMTP sink ended (${code}) before it listened: ${said.trim()}`));
+      });
+    });
+    this.child.removeAllListeners('exit');
+    this.port = ready.port;
+    this.ca = ready.ca;
+    return ready;
+  }
+
+  /// The options of `ops/cluster up` that make the nodes send their e-mails here.
+  clusterOptions() {
+    return ['--mail-relay', `127.0.0.1:${this.port}`, '--mail-ca', this.ca, '--mail-user', this.user,
+      '--mail-password-file', this.passwordFile];
+  }
+
+  /// Every message received so far, in the order received.
+  messages() {
+    if (!existsSync(this.messagesDir))
+      return [];
+    return readdirSync(this.messagesDir).filter((f) => /^\d+\.json$/.test(f)).sort()
+      .map((f) => new Mail(f, JSON.parse(readFileSync(path.join(this.messagesDir, f), 'utf8'))));
+  }
+
+  /// The first message that `match` accepts, waiting for it at most `timeoutMs`.
+  async waitFor(what, match, timeoutMs) {
+    try {
+      return await until(what, async () => this.messages().find(match), {timeoutMs, everyMs: 500});
+    } catch (e) {
+      const seen = this.messages().map((m) => `${m.rcpt.join(',')}: ${m.subject}`);
+      throw new Error(`${e.message}; received so far: ${seen.length ? seen.join(' | ') : 'none'}`);
+    }
+  }
+
+  /// Stops the server (SIGTERM to the process this started) and resolves when it has ended.
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return;
+    const ended = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    child.stdin.end();
+    await Promise.race([ended, sleep(10000)]);
   }
 }
 

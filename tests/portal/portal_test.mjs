@@ -4,7 +4,10 @@
 // roles that only watch: the IT Administrator's and the Auditor's page of the node (identity,
 // links, trust store, users, TEE), the IT Administrator's acceptance of an unconfirmed member for
 // one CT, the General Manager's list of the organisation's CTs. Every page is screenshotted and
-// audited with axe-core (serious or critical violations fail).
+// audited with axe-core (serious or critical violations fail). The nodes send their e-mails to a
+// local SMTP server the test starts (smtp_sink.py: STARTTLS and AUTH required); each person whose
+// turn it is reaches the CT's page by following the link in the e-mail they were sent, logging in
+// first when they are not, and no e-mail carries a value of the data.
 //
 // Run (node 20, Debian's chromium and certutil from libnss3-tools, joconde built in BUILD_DIR):
 //   cd tests/portal && npm ci && node portal_test.mjs [--build BUILD_DIR] [--source SRC] [--out DIR]
@@ -12,7 +15,8 @@
 // checkout, DIR (screenshots, downloads' copies, node logs on failure) to $JOCONDE_PORTAL_ARTEFACTS
 // or a fresh directory under /tmp; Chromium is $CHROMIUM or /usr/bin/chromium. With
 // JOCONDE_PORTAL_FROM_SOURCE=1 the pages load the portal from SRC/actors/node/portal with the node's
-// headers (portal development without rebuilding the node). Exit code 0 only if every step passed.
+// headers (portal development without rebuilding the node). The SMTP server runs on Debian's
+// /usr/bin/python3 with python3-aiosmtpd. Exit code 0 only if every step passed.
 
 import {existsSync, readFileSync} from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -20,8 +24,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-import {Cluster, Evidence, Steps, headOf, launchBrowser, servePortalFromSource, sh, sleep, trustingHome, until}
-  from './harness.mjs';
+import {Cluster, Evidence, MailSink, Steps, headOf, launchBrowser, servePortalFromSource, sh, sleep, trustingHome,
+  until} from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOTAL_LIMIT_MS = 9 * 60 * 1000;
@@ -31,6 +35,8 @@ const CLIENT_A = 'client-a.joconde.test';
 const CLIENT_B = 'client-b.joconde.test';
 const CP3 = 'cp3.joconde.test';
 const OVERRIDE_REASON = 'cp3\'s operator read its fingerprint out on a recorded call (ticket 4711)';
+/// How long an e-mail may take once its step is due (the nodes look every 2 s).
+const MAIL_WAIT_MS = 60000;
 
 function option(name, env, fallback) {
   const i = process.argv.indexOf(name);
@@ -51,6 +57,9 @@ let outDir;
 let cluster;
 let browser;
 let evidence;
+let sink;
+/// The e-mails the SMTP server received, once it stopped.
+let mails = [];
 
 async function tempDir(prefix) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -102,9 +111,13 @@ async function waitText(p, selector, expected, timeoutMs = 30000) {
   }
 }
 
-/// Logs `p` in with their API token; with `keyboard`, only Tab, typing and Enter.
-async function login(p, {keyboard = false} = {}) {
-  await open(p, '#/login');
+/// Logs `p` in with their API token; with `keyboard`, only Tab, typing and Enter; with `here`, on
+/// the log-in page the portal shows already (it was sent there from a page that needs a session).
+async function login(p, {keyboard = false, here = false} = {}) {
+  if (here)
+    await p.page.waitForSelector('main:not([aria-busy]) #login');
+  else
+    await open(p, '#/login');
   await evidence.capture(p.page, p.label, 'login');
   if (keyboard) {
     await tabTo(p, '#login input[name=token]');
@@ -139,20 +152,50 @@ async function tabTo(p, selector) {
   throw new Error(`${p.label}: the keyboard (Tab) never reached ${selector}`);
 }
 
+// -- e-mail ------------------------------------------------------------------------------------------
+
+/// The e-mail to `to` about CT `id` whose subject ends with `request`, waited for (bounded).
+function mailTo(to, request, id, timeoutMs = MAIL_WAIT_MS) {
+  return sink.waitFor(`the e-mail to ${to} "…${request}" about CT ${id}`,
+    (m) => m.rcpt.includes(to) && m.subject.endsWith(request) && m.link.endsWith(`#/ct/${id}`), timeoutMs);
+}
+
+/// p follows the link in `mail` in their browser, as a mail program opens it: in a fresh page
+/// load. The link must lead to the portal of p's own node.
+async function follow(p, mail) {
+  if (!mail.link.startsWith(`${p.base}/portal/#/ct/`))
+    throw new Error(`${p.label}'s e-mail links ${mail.link}, not a CT page of ${p.base}/portal/`);
+  await p.page.goto('about:blank');
+  await p.page.goto(mail.link, {waitUntil: 'load'});
+}
+
+/// Waits until p's portal shows CT `id`'s page.
+async function onCtPage(p, id) {
+  await p.page.waitForSelector('main:not([aria-busy]) #phase');
+  const hash = await p.page.evaluate(() => location.hash);
+  if (hash !== `#/ct/${id}`)
+    throw new Error(`${p.label} is at ${hash}, not the CT page #/ct/${id}`);
+}
+
+/// p's own next step at the top of the CT page must be `label`; p presses its button (by keyboard)
+/// and the focus must land in `form`.
+async function takeNextStep(p, label, form) {
+  await waitText(p, '#your-turn', label);
+  const buttons = await p.page.$$eval('#your-turn button.go-step', (bs) => bs.map((b) => b.textContent));
+  if (!buttons.includes(label))
+    throw new Error(`${p.label}'s next steps are ${buttons.join(', ')}, not ${label}`);
+  const index = buttons.indexOf(label);
+  await tabTo(p, `#your-turn li:nth-child(${index + 1}) button.go-step`);
+  await p.page.keyboard.press('Enter');
+  if (!await p.page.evaluate((sel) => !!document.activeElement?.closest(sel), form)) {
+    const at = await p.page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+    throw new Error(`${p.label}'s "${label}" button took the focus to ${at}, not into ${form}`);
+  }
+}
+
 /// The phase the CT page shows.
 async function phaseOf(p) {
   return p.page.$eval('#phase', (e) => e.dataset.phase);
-}
-
-/// Reloads p's page of CT `uuid` until it shows `phase` (bounded).
-async function waitPhase(p, uuid, phase, timeoutMs) {
-  await until(`${p.label}'s CT page to show phase ${phase}`, async () => {
-    await open(p, `#/ct/${uuid}`);
-    const seen = await phaseOf(p);
-    if (seen === 'cancelled')
-      throw new Error(`the CT was cancelled: ${await text(p, '#progress')}`);
-    return seen === phase ? seen : false;
-  }, {timeoutMs, everyMs: 2000});
 }
 
 /// The file `name` once p's browser finished downloading it.
@@ -179,11 +222,13 @@ async function scenario() {
   let xssUuid;
   let demoTitle;
 
-  await steps.step('cluster up (ops/cluster) and the demo data (ops/demo-data)', async () => {
+  await steps.step('an SMTP server (STARTTLS, AUTH), the cluster sending to it (ops/cluster), the demo data', async () => {
     for (const bin of ['joconde-node', 'joconde', 'joconde-vm', 'joconde-sp'])
       if (!existsSync(path.join(buildDir, 'bin', bin)))
         throw new Error(`${path.join(buildDir, 'bin', bin)} is missing: build joconde first`);
-    await cluster.up();
+    sink = new MailSink(path.join(here, 'smtp_sink.py'), await tempDir('joconde-portal-mail-'));
+    await sink.start();
+    await cluster.up(sink.clusterOptions());
     const data = path.join(sourceDir, 'ops', 'demo-data');
     await sh(data, ['generate', '--rows', '1000', '--seed', '7', '--out', work]);
     await sh(data, ['task', '--out', path.join(work, 'task.json'), '--max-rows', '1000000']);
@@ -196,7 +241,7 @@ async function scenario() {
     await fs.writeFile(path.join(work, 'task-broken.json'), `${JSON.stringify(broken, null, 2)}\n`);
     await fs.writeFile(path.join(work, 'passphrase'), `${PASSPHRASE}\n`, {mode: 0o600});
     await fs.writeFile(path.join(work, 'signed.pdf'), '%PDF-1.4\n% signature page of the agreement, signed and scanned\n');
-    return `${Object.keys(cluster.nodes).length} nodes in ${clusterDir}`;
+    return `${Object.keys(cluster.nodes).length} nodes in ${clusterDir}; SMTP at 127.0.0.1:${sink.port} for user ${sink.user}`;
   });
 
   await steps.step('Chromium trusts the cluster\'s root CA (its own NSS database)', async () => {
@@ -320,6 +365,7 @@ async function scenario() {
       await p.page.type(`${s} .pak-pass2`, PASSPHRASE);
       await p.page.click(`${s} .create-key`);
       await p.page.waitForSelector(`${s} .backup a.download`, {timeout: 60000});
+      p.pakSha256 = (await text(p, `${s} .key-state code`)).toLowerCase();
       await evidence.capture(p.page, label, `key-${slot}`);
       await p.page.click(`${s} .backup a.download`);
       p.backup = await downloaded(p, `joconde-key-${uuid}-${slot}.json`);
@@ -334,41 +380,92 @@ async function scenario() {
       '--out', path.join(work, 'analyst-b.key'), '--passphrase-file', path.join(work, 'passphrase'));
   });
 
-  await steps.step('each peer\'s organiser submits its CTSA, its signatory signs', async () => {
+  await steps.step('each peer\'s organiser submits its CTSA; its signatory follows the e-mail, logs in, lands on the CT, reads whom the CTSA names and signs', async () => {
     people.orgB = await person('orgB', 'client-b', 'task_organiser');
     await login(people.orgB);
-    for (const [org, sig, node, office] of [['orgA', 'sigA', 'client-a', 'A'], ['orgB', 'sigB', 'client-b', 'B']]) {
+    const notes = [];
+    for (const [org, sig, node, office, custodian, analyst] of [['orgA', 'sigA', 'client-a', 'A', 'custA', 'anaA'],
+      ['orgB', 'sigB', 'client-b', 'B', 'custB', null]]) {
       const o = people[org];
+      const fqdn = `${node}.joconde.test`;
+      const slotIn = node === 'client-a' ? 'persons' : 'income';
       await open(o, `#/ct/${uuid}`);
-      await o.page.type('#ctsa-form .signatory-name', `Director of office ${office}`);
+      await takeNextStep(o, 'Submit the CTSA', '#ctsa-form');
+      await o.page.keyboard.type(`Director of office ${office}`);
       await evidence.capture(o.page, org, 'ctsa-form');
       await o.page.click('#ctsa-submit');
       await waitText(o, '#notice', 'Submitted the CTSA', 60000);
+      // The organiser's addenda table names the people of the CTSA just submitted.
+      await waitText(o, '#addenda', `Director of office ${office} (signatory 1): not yet signed`);
+      await waitText(o, '#addenda', `Custodian ${office}: ${slotIn}; PAK SHA-256`);
+      await waitText(o, '#addenda', `Analyst ${office}: income_by_region; PAK SHA-256`);
+      // The signatory is not logged in: the link in the e-mail shows the log-in page, then the CT.
       const s = people[sig] = await person(sig, node, 'signatory');
-      await login(s);
-      await open(s, `#/ct/${uuid}`);
-      await s.page.waitForSelector('#sign-form');
+      const mail = await mailTo(`signatory@${node}.example`, `your turn: sign the CTSA of ${fqdn}`, uuid);
+      await follow(s, mail);
+      await login(s, {here: true});
+      await onCtPage(s, uuid);
+      await takeNextStep(s, 'Sign the CTSA', '#sign-form');
+      // What the signatory signs: the people the CTSA names, their slots and keys.
+      const rows = (table) => s.page.$$eval(`#sign-people-${table} tbody tr`,
+        (trs) => trs.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+      const signatories = await rows('signatories');
+      if (JSON.stringify(signatories) !== JSON.stringify([[`Director of office ${office} (signatory 1)`, 'not yet signed']]))
+        throw new Error(`${sig}'s form names the signatories ${JSON.stringify(signatories)}`);
+      const custodians = await rows('custodians');
+      const c = people[custodian];
+      if (!custodians.some(([name, slots, pak]) => name === `Custodian ${office}` && slots === slotIn && pak.toLowerCase() === c.pakSha256))
+        throw new Error(`${sig}'s form names the custodians ${JSON.stringify(custodians)}, not ${c.label} with ${slotIn} and `
+          + `PAK SHA-256 ${c.pakSha256}`);
+      const analysts = await rows('analysts');
+      const a = analyst ? people[analyst] : null;
+      if (!analysts.some(([name, slots, pak]) => name === `Analyst ${office}` && slots === 'income_by_region'
+        && /^[0-9a-f]{64}$/i.test(pak) && (!a || pak.toLowerCase() === a.pakSha256)))
+        throw new Error(`${sig}'s form names the analysts ${JSON.stringify(analysts)}`);
       await (await s.page.$('#signature-file')).uploadFile(path.join(work, 'signed.pdf'));
       await evidence.capture(s.page, sig, 'sign-form');
       await s.page.click('#sign-submit');
       await waitText(s, '#notice', 'Signed the CTSA', 60000);
+      // The peer's own addendum, at its own node, names the signatory as having signed.
+      await until(`${sig}'s addenda table to show the signature`, async () => {
+        await open(s, `#/ct/${uuid}`);
+        const row = await s.page.$eval('#addenda tbody tr', (r) => r.textContent).catch(() => '');
+        return /1 of 1 signed/.test(row) && row.includes(`Director of office ${office} (signatory 1): signed`);
+      }, {timeoutMs: 30000, everyMs: 1000});
       await evidence.capture(s.page, sig, 'signed');
+      notes.push(`${sig} followed ${mail.link}`);
     }
+    return notes.join('; ');
   });
 
-  await steps.step('the root\'s approver approves client-a by keyboard and client-b by mouse', async () => {
+  await steps.step('the root\'s approver follows the e-mail, logs in by keyboard, approves client-a on the CT page by keyboard, client-b on the queue by mouse', async () => {
     const p = people.approver = await person('approver', 'root', 'approver');
-    await login(p, {keyboard: true});
+    const mail = await mailTo('approver@root.example', `your turn: approve or reject the CTSA of ${CLIENT_A}`, uuid);
+    await follow(p, mail);
+    await login(p, {keyboard: true, here: true});
+    await onCtPage(p, uuid);
     await expectNav(p, ['Agreements', 'Approvals']);
-    await open(p, '#/approvals');
-    await p.page.waitForSelector(`#queue .decision[data-peer="${CLIENT_B}"]`);
-    await evidence.capture(p.page, p.label, 'queue');
-    await tabTo(p, `button.approve[data-peer="${CLIENT_A}"]`);
+    await takeNextStep(p, `Approve or reject the CTSA of ${CLIENT_A}`, `.decision[data-peer="${CLIENT_A}"]`);
+    if (!await p.page.evaluate((peer) => document.activeElement?.matches(`button.approve[data-peer="${peer}"]`), CLIENT_A))
+      throw new Error('the approver\'s next step does not put the keyboard on the Approve button');
+    await evidence.capture(p.page, p.label, 'ct-decide');
     await p.page.keyboard.press('Enter');
     await waitText(p, '#notice', `Approved the CTSA of ${CLIENT_A}`, 30000);
+    await open(p, '#/approvals');
+    await p.page.waitForSelector(`#queue .decision[data-peer="${CLIENT_B}"]`);
+    // The queue says whom the CTSA names, folded: unfolded by keyboard.
+    const named = `#queue .decision[data-peer="${CLIENT_B}"] details`;
+    await tabTo(p, `${named} summary`);
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForSelector(`${named}[open]`);
+    const namedText = await text(p, named);
+    if (!['Director of office B (signatory 1)', 'Custodian B', 'Analyst B'].every((n) => namedText.includes(n)))
+      throw new Error(`the queue names, for ${CLIENT_B}: ${namedText}`);
+    await evidence.capture(p.page, p.label, 'queue');
     await p.page.click(`button.approve[data-peer="${CLIENT_B}"]`);
     await waitText(p, '#notice', /agreement is instantiated/, 30000);
     await evidence.capture(p.page, p.label, 'approved');
+    return `followed ${mail.link}`;
   });
 
   await steps.step('client-b\'s auditor reads the list and the CT, with no action offered', async () => {
@@ -467,12 +564,36 @@ async function scenario() {
     await evidence.capture(p.page, p.label, 'xss-cancelled');
     if (await p.page.evaluate(() => window.__pwned) !== undefined)
       throw new Error('window.__pwned was set');
-    return `CT ${xssUuid}`;
+    // The e-mail says so, the title in its Subject verbatim: plain text, which no mail program runs.
+    const mail = await mailTo('task_organiser@client-a.example', 'the CT cancelled', xssUuid);
+    const subject = `[joconde] ${XSS_TITLE} (CT ${xssUuid.slice(0, 8)}): the CT cancelled`;
+    if (mail.subject !== subject)
+      throw new Error(`the cancellation's Subject is ${JSON.stringify(mail.subject)}, not ${JSON.stringify(subject)}`);
+    const type = mail.headers['content-type'] ?? '';
+    if (!/^text\/plain;\s*charset=utf-8$/i.test(type) || /text\/html|multipart/i.test(mail.data.split('\n\n')[0]))
+      throw new Error(`the cancellation is sent as ${type}, not plain text only`);
+    if (!mail.body.includes(`Computation Task: ${XSS_TITLE}\n`))
+      throw new Error('the cancellation\'s body does not name the title verbatim');
+    // Its link shows the cancelled CT, the title as text.
+    await follow(p, mail);
+    await onCtPage(p, xssUuid);
+    seen = await shown();
+    if (seen.pwned !== undefined || seen.h1 !== XSS_TITLE || seen.imgs !== 0 || await phaseOf(p) !== 'cancelled')
+      throw new Error(`the cancellation's link shows ${JSON.stringify(seen)}, phase ${await phaseOf(p)}`);
+    return `CT ${xssUuid}; e-mail "${mail.subject}"`;
   });
 
-  await steps.step('every CP\'s CT VM reaches the input phase (client-a\'s custodian reloads the CT page)', async () => {
-    await waitPhase(people.custA, uuid, 'input', 180000);
-    await evidence.capture(people.custA.page, 'custA', 'input-phase');
+  await steps.step('every CP\'s CT VM reaches the input phase: client-a\'s custodian is told by e-mail and follows its link', async () => {
+    const p = people.custA;
+    // The e-mail goes out once every CP's CT VM is in the input phase (the VMs start first).
+    const mail = await mailTo('data_custodian@client-a.example', 'your turn: upload input `persons`', uuid, 180000);
+    await follow(p, mail);
+    await onCtPage(p, uuid);
+    if (await phaseOf(p) !== 'input')
+      throw new Error(`the e-mail's CT page shows phase ${await phaseOf(p)}, not input`);
+    await takeNextStep(p, 'Upload persons', 'section[data-slot="persons"]');
+    await evidence.capture(p.page, 'custA', 'input-phase');
+    return `followed ${mail.link}`;
   });
 
   await steps.step('client-a\'s custodian uploads persons.csv through the portal', async () => {
@@ -488,11 +609,14 @@ async function scenario() {
     return await text(p, `${s} .upload-result`);
   });
 
-  await steps.step('client-b\'s custodian, in a fresh browser, restores the key from its backup and uploads income.csv', async () => {
+  await steps.step('client-b\'s custodian, in a fresh browser, follows the e-mail, logs in, restores the key from its backup and uploads income.csv', async () => {
     const old = people.custB;
     const p = people.custB2 = await person('custB2', 'client-b', 'data_custodian');
-    await login(p);
-    await open(p, `#/ct/${uuid}`);
+    const mail = await mailTo('data_custodian@client-b.example', 'your turn: upload input `income`', uuid);
+    await follow(p, mail);
+    await login(p, {here: true});
+    await onCtPage(p, uuid);
+    await takeNextStep(p, 'Upload income', 'section[data-slot="income"]');
     const s = 'section[data-slot="income"]';
     await p.page.waitForSelector(`${s} .restore-form`);
     await (await p.page.$(`${s} .restore-file`)).uploadFile(old.backup);
@@ -507,8 +631,16 @@ async function scenario() {
     return await text(p, `${s} .upload-result`);
   });
 
-  await steps.step('the CPs compute; the CT reaches the output phase (client-a\'s analyst reloads)', async () => {
-    await waitPhase(people.anaA, uuid, 'output', 300000);
+  await steps.step('the CPs compute; the CT reaches the output phase: client-a\'s analyst is told by e-mail and follows its link', async () => {
+    const p = people.anaA;
+    const mail = await mailTo('data_analyst@client-a.example', 'your turn: download output `income_by_region` (once)', uuid,
+      300000);
+    await follow(p, mail);
+    await onCtPage(p, uuid);
+    if (await phaseOf(p) !== 'output')
+      throw new Error(`the e-mail's CT page shows phase ${await phaseOf(p)}, not output`);
+    await takeNextStep(p, 'Download income_by_region', 'section[data-slot="income_by_region"]');
+    return `followed ${mail.link}`;
   });
 
   let portalCsv;
@@ -660,6 +792,118 @@ async function scenario() {
     return `the frame shows ${child.url()}`;
   });
 
+  await steps.step('the CT finishes: client-a\'s General Manager is told by e-mail and follows its link', async () => {
+    const p = people.gmA;
+    const mail = await mailTo('general_manager@client-a.example', 'the CT finished', uuid, 180000);
+    await follow(p, mail);
+    await onCtPage(p, uuid);
+    await waitText(p, '#phase', 'finished');
+    await evidence.capture(p.page, p.label, 'ct-finished');
+    return `to ${mail.rcpt.join(', ')}`;
+  });
+
+  await steps.step('every e-mail came over TLS, authenticated, to people of the cluster (one person per step), with a link to their own portal and no value of the data', async () => {
+    const all = sink.messages();
+    const secrets = new Set();
+    const numbers = new Set();
+    for (const file of ['persons.csv', 'income.csv']) {
+      const [header, ...rows] = readFileSync(path.join(work, file), 'utf8').trim().split('\n').map((l) => l.split(','));
+      for (const r of rows) {
+        secrets.add(r[header.indexOf('id')]);
+        if (header.includes('income'))
+          numbers.add(r[header.indexOf('income')]);
+      }
+    }
+    for (const line of readFileSync(portalCsv, 'utf8').trim().split('\n').slice(1))
+      for (const cell of line.split(','))
+        if (/^-?\d+(\.\d+)?$/.test(cell) && cell.replace(/\D/g, '').length >= 2) {
+          numbers.add(cell);
+          numbers.add(cell.split('.')[0]);
+        }
+    const firstIds = [...secrets].slice(0, 3);
+    const titles = [demoTitle, XSS_TITLE];
+    const portals = Object.fromEntries(Object.values(cluster.nodes).map((n) => [n.name, `${cluster.url(n.name)}/portal/#/ct/`]));
+    const turns = {'submit the CTSA': 'task_organiser', 'sign the CTSA': 'signatory', 'approve or reject': 'approver',
+      'upload input': 'data_custodian', 'download output': 'data_analyst'};
+    const problems = [];
+    const left = new Set();
+    const told = new Map();
+    for (const m of all) {
+      const bad = (why) => problems.push(`${m.file} (${m.rcpt.join(', ')}: ${m.subject}): ${why}`);
+      if (!m.tls || !m.authenticated)
+        bad(`tls ${m.tls}, authenticated ${m.authenticated}`);
+      if (!m.from)
+        bad('no envelope sender');
+      // Who: ROLE@NODE.example, or a peer's contact ops@NODE.example (the root tells it).
+      const title = titles.find((t) => m.subject.startsWith(`[joconde] ${t} (CT `));
+      const head = title ? /^ \(CT ([0-9a-f]{8})\): (.*)$/.exec(m.subject.slice(`[joconde] ${title}`.length)) : null;
+      if (!head) {
+        bad('the Subject is not "[joconde] TITLE (CT xxxxxxxx): …"');
+        continue;
+      }
+      const said = head[2];
+      const ending = /^the CT (cancelled|finished)( \(([a-z0-9.-]+)\))?$/.exec(said);
+      // A contact's e-mail names its organisation: "the CT finished" to ops@NODE.example, or
+      // "NODE.joconde.test is to STEP".
+      const contact = m.rcpt.length === 1 && /^ops@/.test(m.rcpt[0])
+        ? (/^([a-z0-9-]+)\.joconde\.test is to /.exec(said) ?? (ending ? [null, m.rcpt[0].slice(4, -'.example'.length)] : null))
+        : null;
+      if (!ending && m.rcpt.length !== 1)
+        bad(`${m.rcpt.length} recipients`);
+      const to = m.rcpt.map((r) => /^([a-z_]+)@([a-z0-9-]+)\.example$/.exec(r));
+      if (to.some((t) => !t) || new Set(to.map((t) => t?.[2])).size !== 1)
+        bad('a recipient not of the form ROLE@NODE.example, or of several organisations');
+      if ((m.headers.to ?? '').split(/,\s*/).sort().join() !== [...m.rcpt].sort().join())
+        bad(`the To: header says ${m.headers.to}`);
+      const [, role, node] = to[0] ?? [];
+      if (contact && !(role === 'ops' && node === contact[1]))
+        bad(`a step of ${contact[1]} sent to ${m.rcpt}, not to its contact ops@${contact[1]}.example`);
+      if (!contact && !ending) {
+        const expected = Object.entries(turns).find(([k]) => said.includes(k))?.[1];
+        if (!expected || role !== expected || !cluster.nodes[node]?.users?.[role])
+          bad(`"${said}" sent to ${m.rcpt}, not to the ${expected ?? '?'} of a node`);
+      }
+      // The link: the CT's page at the portal of the recipient's node. A contact has no account at
+      // the root: its e-mail has no link and sends its people to their own node's portal.
+      if (contact) {
+        if (m.link || !m.body.includes('at the portal of your own node'))
+          bad(`a contact's e-mail links ${m.link || 'nothing'} and does not send to the own node's portal`);
+      } else {
+        const portal = portals[node];
+        const id = m.link.slice((portal ?? '').length);
+        if (!portal || !m.link.startsWith(portal) || !id.startsWith(head[1]) || !m.body.includes(`Identifier: ${id}\n`))
+          bad(`the link ${m.link} is not the CT's page at ${portal}`);
+      }
+      // Nothing of the data: no person's id, no income, no number of the result.
+      for (const secret of secrets)
+        if (m.data.includes(secret))
+          bad(`it carries the id ${secret}`);
+      let rest = m.data.replace(/^(Date|Message-ID):.*$/gim, '');
+      for (const t of titles)
+        rest = rest.split(t).join(' ');
+      rest = rest.replace(/https:\/\/\S+/g, ' ').replace(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/g, ' ')
+        .replace(/\(CT [0-9a-f]{8}\)/g, ' ');
+      for (const token of rest.split(/[^0-9A-Za-z.]+/).map((t) => t.replace(/^\.+|\.+$/g, '')))
+        if (/^\d+(\.\d+)?$/.test(token)) {
+          left.add(token);
+          if (numbers.has(token))
+            bad(`it carries the number ${token} of the data`);
+        }
+      const key = `${[...m.rcpt].sort()}|${m.subject}`;
+      told.set(key, (told.get(key) ?? 0) + 1);
+    }
+    const twice = [...told].filter(([, n]) => n > 1).map(([k, n]) => `${k} (${n} times)`);
+    if (twice.length)
+      problems.push(`sent more than once: ${twice.join('; ')}`);
+    for (const must of ['ops@client-a.example', 'ops@client-b.example'])
+      if (!all.some((m) => m.rcpt.includes(must)))
+        problems.push(`the root told no step to ${must}, the contact of the peer's certificate`);
+    if (problems.length)
+      throw new Error(problems.join('; '));
+    return `${all.length} e-mail(s), none with any of ${secrets.size} ids (e.g. ${firstIds.join(', ')}) or ${numbers.size} `
+      + `numbers of the data; numbers left in them: ${[...left].join(', ') || 'none'}`;
+  });
+
   await steps.step('no page had a script error', async () => {
     const errors = Object.values(people).flatMap((p) => p.errors.map((e) => `${p.label}: ${e}`));
     if (errors.length)
@@ -678,6 +922,14 @@ async function cleanUp(failed) {
       for (const n of Object.values(cluster.nodes))
         await fs.copyFile(n.log, path.join(outDir, `${n.name}-node.log`)).catch(() => {});
     await cluster.down().catch((e) => console.log(`cluster down: ${e.message}`));
+  }
+  if (sink) {
+    await sink.stop().catch((e) => console.log(`SMTP server: ${e.message}`));
+    mails = sink.messages();
+    await fs.mkdir(path.join(outDir, 'mail'), {recursive: true}).catch(() => {});
+    for (const m of mails)
+      await fs.writeFile(path.join(outDir, 'mail', `${m.file.replace(/\.json$/, '')}.eml`), m.data).catch(() => {});
+    sink = null;
   }
   for (const dir of temps)
     await fs.rm(dir, {recursive: true, force: true}).catch(() => {});
@@ -709,7 +961,10 @@ async function main() {
     clearTimeout(watchdog);
     await cleanUp(failed);
   }
-  console.log(`${failed ? 'FAILED' : 'PASSED'}: ${steps.summary()}; screenshots in ${outDir}`);
+  for (const m of mails)
+    console.log(`MAIL  ${m.file.replace(/\.json$/, '')} to ${m.rcpt.join(', ')}: ${m.subject}`);
+  console.log(`${failed ? 'FAILED' : 'PASSED'}: ${steps.summary()}; ${mails.length} e-mail(s) received; screenshots and `
+    + `e-mails in ${outDir}`);
   process.exit(failed ? 1 : 0);
 }
 

@@ -1,7 +1,8 @@
 // The portal's shell: a hash router (#/login, #/ctas, #/ours, #/ct/UUID, #/draft, #/approvals,
 // #/node), the navigation for the person's roles (only the pages they can use), and the session's
 // start and end. Each page is a module whose function resolves to {title, nodes}; the shell puts the
-// title in an <h1> and the nodes under it.
+// title in an <h1> and the nodes under it. A page asked for without a session (a link in an e-mail,
+// a session that ended) is remembered: the log-in page leads there once the person is logged in.
 
 import {onUnauthorised} from './api.js';
 import {h} from './dom.js';
@@ -22,6 +23,9 @@ const who = document.getElementById('who');
 let flash = '';
 /// The number of the latest render: a slower, older one that finishes later is dropped.
 let rendering = 0;
+/// Where the person wanted to go before logging in (kept in this tab across a reload of the log-in
+/// page; only a page of the portal's own, never a URL).
+const afterLoginKey = 'joconde.after-login';
 
 const uuidPattern = /^\/ct\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
@@ -41,6 +45,40 @@ function routeOf(hash) {
     return {page: nodePage};
   const m = uuidPattern.exec(path);
   return m ? {page: ctPage, uuid: m[1].toLowerCase()} : null;
+}
+
+/// Remembers `hash` as the page to show after the log-in, if it is one of the portal's pages that
+/// need a session.
+function rememberForLogin(hash) {
+  const route = routeOf(hash);
+  if (!route || route.open)
+    return;
+  try {
+    sessionStorage.setItem(afterLoginKey, hash);
+  } catch {
+    // storage refused (a private mode): the person starts at their home page instead
+  }
+}
+
+/// The page remembered for after the log-in (then forgotten), or the person's home page.
+function afterLogin() {
+  let hash = null;
+  try {
+    hash = sessionStorage.getItem(afterLoginKey);
+    sessionStorage.removeItem(afterLoginKey);
+  } catch {
+    // as above
+  }
+  const route = hash ? routeOf(hash) : null;
+  return route && !route.open ? hash : home();
+}
+
+function forgetAfterLogin() {
+  try {
+    sessionStorage.removeItem(afterLoginKey);
+  } catch {
+    // as above
+  }
 }
 
 /// Shows `hash`, rendering again when it is the page shown already.
@@ -91,6 +129,7 @@ function drawChrome() {
 async function onLogout() {
   try {
     await logout();
+    forgetAfterLogin();
     go('#/login', 'You are logged out.');
   } catch (e) {
     go('#/login', `The node did not confirm the log-out: ${e.message}`);
@@ -105,6 +144,9 @@ async function render(moveFocus = true) {
     return;
   }
   if (!route.open && !session()) {
+    rememberForLogin(location.hash);
+    if (!flash)
+      flash = 'Log in first: the portal then opens the page you asked for.';
     location.replace('#/login');
     return;
   }
@@ -118,7 +160,7 @@ async function render(moveFocus = true) {
   main.setAttribute('aria-busy', 'true');
   let content;
   try {
-    content = await route.page({uuid: route.uuid, go, message});
+    content = await route.page({uuid: route.uuid, go, message, afterLogin});
   } catch (e) {
     content = {title: 'Something went wrong', nodes: [errorBox(e)]};
   }
@@ -137,6 +179,7 @@ onUnauthorised(() => {
   if (!session())
     return;
   forget();
+  rememberForLogin(location.hash);
   go('#/login', 'Your session has ended (logged out, or idle too long): log in again.');
 });
 

@@ -6,6 +6,7 @@
 
 import {api, seg} from './api.js';
 import {h} from './dom.js';
+import {peopleTables} from './ct_render.js';
 import {decisionForm} from './decision.js';
 import {toBase64} from './encoding.js';
 import {groupedHex} from './fingerprint.js';
@@ -54,19 +55,31 @@ function ctsaForm(ctx, own) {
   return card('ctsa', 'Submit this peer\'s CTSA', form);
 }
 
-/// A Signatory signs this peer's current CTSA with their signature document.
+/// A Signatory signs this peer's current CTSA with their signature document, having read whom it
+/// names: its signatories (who signed already), its data custodians and analysts with their slots
+/// and the SHA-256 of their keys (which each of them can compare with the one their page shows).
 function signForm(ctx, own) {
+  const named = own.people?.signatories ?? [];
   const who = field('You are', 'select', {id: 'signatory-index'});
-  for (let i = 0; i < Number(own.signatories); i += 1)
-    who.input.append(h('option', {value: String(i)}, `signatory ${i + 1} of ${own.signatories}`));
+  const firstUnsigned = named.find((s) => !s.signed);
+  for (let i = 0; i < Number(own.signatories); i += 1) {
+    const s = named.find((n) => Number(n.index) === i);
+    const label = s ? `${s.name} (signatory ${i + 1} of ${own.signatories})${s.signed ? ', signed already' : ''}`
+      : `signatory ${i + 1} of ${own.signatories}`;
+    who.input.append(h('option', {value: String(i), selected: firstUnsigned && Number(firstUnsigned.index) === i},
+      label));
+  }
   const doc = field('Signature document', 'input', {type: 'file', id: 'signature-file', required: true},
     'The signed page of the agreement (a scan) or an electronic signature container, at most 3 MiB.');
   const submit = h('button', {type: 'submit', id: 'sign-submit'}, 'Sign the CTSA');
   const out = outcome();
   const form = h('form', {id: 'sign-form'},
     h('p', {}, `This peer's CTSA version ${own.version} (SHA-256 `, h('code', {class: 'wrap'}, own.ctsa_sha256),
-      `) waits for its signatories: ${own.signatures ?? 0} of ${own.signatories} signed. Read the agreement `
-      + 'below before you sign.'),
+      `) waits for its signatories: ${own.signatures ?? 0} of ${own.signatories} signed. Read whom it names, and `
+      + 'the agreement below, before you sign.'),
+    h('h4', {}, 'Whom this CTSA names'),
+    own.people ? peopleTables(own.people, 'sign-people')
+      : h('p', {}, 'This node does not say whom the CTSA names: read it with the CLI (joconde cta show) first.'),
     who.row, doc.row, h('div', {class: 'actions'}, submit), out);
   form.addEventListener('submit', (e) => {
     e.preventDefault();

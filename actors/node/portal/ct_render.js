@@ -113,16 +113,62 @@ export function membersSection(cta) {
       h('code', {class: 'wrap'}, m.fingerprint)])));
 }
 
-/// Each peer's addendum (CTSA) as this node holds it.
+/// "persons, income": the slots a person of a CTSA holds.
+function slotsText(keys) {
+  return (keys ?? []).join(', ') || 'no slot';
+}
+
+/// The signatories a CTSA names and whether each has signed (an addendum's people.signatories).
+export function signatoriesList(people) {
+  const list = people?.signatories ?? [];
+  if (list.length === 0)
+    return h('span', {}, 'none named');
+  return h('ul', {class: 'plain people-list'}, list.map((s) => h('li', {class: s.signed ? 'signed' : 'unsigned'},
+    `${s.name} (signatory ${Number(s.index) + 1}): `, h('strong', {}, s.signed ? 'signed' : 'not yet signed'))));
+}
+
+/// The data custodians or analysts a CTSA names: their names, slots and keys (PAK SHA-256).
+export function holdersList(holders) {
+  if ((holders ?? []).length === 0)
+    return h('span', {}, 'none named');
+  return h('ul', {class: 'plain people-list'}, holders.map((p) => h('li', {},
+    `${p.name}: ${slotsText(p.keys)}; PAK SHA-256 `, h('code', {class: 'wrap'}, p.pak_sha256 ?? ''))));
+}
+
+/// Whom a CTSA names, in full, for the person about to sign or decide on it: the signatories and
+/// whether each signed, the data custodians and analysts with their slots and the fingerprints of
+/// their keys. `id` names the tables.
+export function peopleTables(people, id) {
+  const p = people ?? {};
+  const holders = (caption, rows, kind) => table(caption, ['Name', kind, 'PAK SHA-256'],
+    (rows ?? []).map((r) => [r.name, slotsText(r.keys), h('code', {class: 'wrap'}, r.pak_sha256 ?? '')]),
+    {id: `${id}-${kind === 'Inputs' ? 'custodians' : 'analysts'}`, class: 'people'});
+  return h('div', {class: 'people', id},
+    table('Signatories', ['Name', 'Signature'], (p.signatories ?? []).map((s) => [
+      `${s.name} (signatory ${Number(s.index) + 1})`, s.signed ? 'signed' : 'not yet signed']),
+    {id: `${id}-signatories`, class: 'people'}),
+    (p.data_custodians ?? []).length
+      ? holders('Data custodians: who uploads which input, with which key', p.data_custodians, 'Inputs')
+      : h('p', {}, 'It names no data custodian.'),
+    (p.data_analysts ?? []).length
+      ? holders('Data analysts: who downloads which output, with which key', p.data_analysts, 'Outputs')
+      : h('p', {}, 'It names no data analyst.'));
+}
+
+/// Each peer's addendum (CTSA) as this node holds it, with the people it names.
 export function addendaSection(cta) {
   const addenda = cta.addenda ?? [];
   return h('section', {class: 'card', 'aria-labelledby': 'addenda-h'},
     h('h2', {id: 'addenda-h'}, 'Addenda (CTSAs)'),
     addenda.length === 0 ? h('p', {}, 'No peer has submitted its CTSA yet (or this node is not told of it).')
-      : table('Each peer\'s addendum', ['Peer', 'Status', 'Version', 'Signatures', 'Data custodians',
-        'Data analysts', 'Reason'],
-      addenda.map((a) => [a.peer, a.status, a.version, `${a.signatures ?? '—'} of ${a.signatories}`,
-        a.data_custodians, a.data_analysts, a.reason || '']), {id: 'addenda'}));
+      : table('Each peer\'s addendum and the people it names', ['Peer', 'Status', 'Version', 'Signatories',
+        'Data custodians', 'Data analysts', 'Reason'],
+      addenda.map((a) => [a.peer, a.status, a.version,
+        [h('p', {class: 'count'}, `${a.signatures ?? '—'} of ${a.signatories} signed`),
+          a.people ? signatoriesList(a.people) : null],
+        a.people ? holdersList(a.people.data_custodians) : String(a.data_custodians ?? 0),
+        a.people ? holdersList(a.people.data_analysts) : String(a.data_analysts ?? 0),
+        a.reason || '']), {id: 'addenda'}));
 }
 
 /// The CT VMs' addresses and events, folded; `open` (the Auditor's) unfolded, and said even when

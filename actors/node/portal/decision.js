@@ -1,8 +1,10 @@
 // The System Operator's decision on a peer's CTSA, at the root (POST /v1/ctas/{uuid}/decisions):
-// approve, or reject with a reason the peer reads. Used on the approvals queue and the CT page.
+// approve, or reject with a reason the peer reads, having read whom the CTSA names. Used on the
+// approvals queue and the CT page.
 
 import {api, seg} from './api.js';
-import {h} from './dom.js';
+import {peopleTables} from './ct_render.js';
+import {h, uid} from './dom.js';
 import {act, field, outcome} from './ui.js';
 
 /// The decision form for the addendum `addendum` of CT `uuid`; `done(text)` runs after the root
@@ -31,5 +33,8 @@ export function decisionForm(uuid, addendum, done) {
     h('p', {}, `CTSA of ${addendum.peer}, version ${addendum.version}: ${addendum.signatures ?? 0} of `
       + `${addendum.signatories} signatures, ${addendum.data_custodians} data custodian(s), `
       + `${addendum.data_analysts} data analyst(s).`),
+    addendum.people ? h('details', {class: 'people-details'},
+      h('summary', {}, `Whom the CTSA of ${addendum.peer} names`),
+      peopleTables(addendum.people, uid('decide-people'))) : null,
     h('div', {class: 'actions'}, approve), reason.row, h('div', {class: 'actions'}, reject), out);
 }

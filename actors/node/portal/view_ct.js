@@ -1,10 +1,12 @@
-// One CT's page: where it stands and who must act next, then what this person can do now, then
-// the agreement itself, its members and addenda, and the computation's events.
+// One CT's page: the person's own next step (if the CT waits for them), where it stands and who
+// must act next, then what this person can do now, then the agreement itself, its members and
+// addenda, and the computation's events.
 
 import {api, seg} from './api.js';
 import {h} from './dom.js';
 import {agreementActions} from './ct_actions.js';
 import {dataActions} from './ct_data.js';
+import {nextStepSection} from './ct_next.js';
 import {addendaSection, ctscSection, membersSection, progressSection, runSection} from './ct_render.js';
 import {atRoot, has, session} from './session.js';
 
@@ -19,6 +21,7 @@ export async function ctPage({uuid, go, message}) {
     title: cta.title || cta.ctsc?.title || 'Computation Task',
     nodes: [
       message ? h('p', {class: 'notice', role: 'status', id: 'notice'}, message) : null,
+      nextStepSection(cta, mine, actions),
       progressSection(cta, mine, () => go(here)),
       actions.length ? h('section', {id: 'actions', 'aria-labelledby': 'actions-h'},
         h('h2', {id: 'actions-h'}, 'What you can do'), actions) : null,

@@ -1,11 +1,12 @@
 // The log-in page: a user's API token (joconde-node user add) is exchanged for a session cookie;
-// the token itself is not kept by the browser.
+// the token itself is not kept by the browser. Logged in, the person lands on the page they asked for
+// (afterLogin: a link they followed, or the page where their session ended), else at their home.
 
 import {h} from './dom.js';
-import {home, login} from './session.js';
+import {login} from './session.js';
 import {act, field, outcome} from './ui.js';
 
-export async function loginPage({go, message}) {
+export async function loginPage({go, message, afterLogin}) {
   const token = field('API token', 'input', {type: 'password', name: 'token', autocomplete: 'off',
     required: true, spellcheck: 'false'},
   'The token your node\'s administrator gave you (it starts with jct_).');
@@ -19,7 +20,7 @@ export async function loginPage({go, message}) {
     }, 'Logging in…');
     token.input.value = '';
     if (ok)
-      go(home());
+      go(afterLogin());
   });
   return {
     title: 'Log in',
