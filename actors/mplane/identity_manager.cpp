@@ -379,7 +379,18 @@ caf::settings identity_status(identity_manager_pointer self) {
   put_status(notices, "refused", st.notices_refused);
   caf::settings doc;
   put_status(doc, "revocations_applied", st.applied);
-  put_status(doc, "fingerprint", st.trust->own_chain().front().fingerprint());
+  auto chain = st.trust->own_chain();  // a copy: the view may rotate meanwhile
+  const auto& leaf = chain.front();
+  put_status(doc, "fingerprint", leaf.fingerprint());
+  // What the IT administrator compares and watches: who the certificate names, and until when.
+  auto subject = leaf.subject();
+  put_status(doc, "subject", "CN=" + subject.common_name + ", O=" + subject.organisation
+                               + (subject.department.empty() ? "" : ", OU=" + subject.department));
+  put_status(doc, "contact", subject.email);
+  put_status(doc, "not_after_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    leaf.not_after().time_since_epoch()).count()));
+  if (chain.size() > 1)
+    put_status(doc, "issuer_fingerprint", chain[1].fingerprint());
   put_status(doc, "rotation_pending", st.pending.has_value());
   put_status(doc, "rotation_notices", std::move(notices));
   return doc;

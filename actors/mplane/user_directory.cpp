@@ -5,6 +5,9 @@
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/users.pb.h"
 
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
 #include <chrono>
 
 namespace joconde {
@@ -62,6 +65,7 @@ user from_record(const v1::UserRecord& rec) {
   u.created_by = rec.created_by();
   u.token_issued_at_ms = rec.token_issued_at_ms();
   u.email = rec.email();
+  u.has_password = !rec.password_scrypt().empty();
   return u;
 }
 
@@ -239,6 +243,70 @@ result<std::optional<user>> user_directory::authenticate(std::string_view token)
   if (!name->has_value())
     return std::optional<user>{};
   return read_user(*txn, store_, **name);
+}
+
+namespace {
+
+/// scrypt of `password` with `salt` (N 2^15, r 8, p 1: 32 MiB and ~0.1 s a try).
+result<std::string> scrypt_of(std::string_view password, std::string_view salt) {
+  std::string out(32, '\0');
+  if (EVP_PBE_scrypt(password.data(), password.size(), reinterpret_cast<const unsigned char*>(salt.data()),
+                     salt.size(), 1u << 15, 8, 1, 64u << 20, reinterpret_cast<unsigned char*>(out.data()),
+                     out.size()) != 1)
+    return fail(errc::crypto_failure, "scrypt failed");
+  return out;
+}
+
+} // namespace
+
+result<void> user_directory::set_password(const std::string& name, std::string_view password) {
+  if (password.size() < 12 || password.size() > 1024)
+    return fail(errc::malformed_input, "a portal password has 12 to 1024 characters");
+  auto salt = crypto::random_bytes(16);
+  std::string salt_s{salt.begin(), salt.end()};
+  auto hash = scrypt_of(password, salt_s);
+  if (!hash)
+    return hash.err();
+  auto txn = store_.env->begin_write();
+  if (!txn)
+    return txn.err();
+  auto bytes = txn->get(store_.users, name);
+  if (!bytes)
+    return bytes.err();
+  if (!bytes->has_value())
+    return fail(errc::not_found, "no user " + name + " at this node");
+  auto rec = proto::parse<v1::UserRecord>(**bytes, max_record);
+  if (!rec)
+    return rec.err();
+  rec->set_password_scrypt(*hash);
+  rec->set_password_salt(salt_s);
+  rec->set_password_set_at_ms(now_ms());
+  if (auto r = txn->put(store_.users, name, proto::serialize(*rec)); !r)
+    return r.err();
+  return txn->commit();
+}
+
+result<std::optional<user>> user_directory::check_password(const std::string& name, std::string_view password) const {
+  if (password.empty() || password.size() > 1024)
+    return std::optional<user>{};
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  auto bytes = txn->get(store_.users, name);
+  if (!bytes)
+    return bytes.err();
+  std::optional<v1::UserRecord> rec;
+  if (bytes->has_value())
+    if (auto parsed = proto::parse<v1::UserRecord>(**bytes, max_record); parsed)
+      rec = std::move(*parsed);
+  // An unknown user or one without a password costs the same scrypt: no one learns who exists.
+  bool usable = rec && !rec->password_scrypt().empty();
+  auto hash = scrypt_of(password, usable ? rec->password_salt() : std::string(16, '\0'));
+  if (!hash)
+    return hash.err();
+  if (!usable || !crypto::constant_time_equal(crypto::to_bytes(*hash), crypto::to_bytes(rec->password_scrypt())))
+    return std::optional<user>{};
+  return std::optional<user>{from_record(*rec)};
 }
 
 result<std::optional<user>> user_directory::find(const std::string& name) const {

@@ -47,6 +47,7 @@ struct user {
   std::string created_by;
   int64_t token_issued_at_ms = 0;
   std::string email;  ///< where notifications reach them; empty: they get none
+  bool has_password = false;  ///< may log in to the portal with a password
 
   bool has(user_role r) const { return roles.count(r) > 0; }
 };
@@ -72,6 +73,13 @@ public:
 
   /// Every user, by name.
   result<std::vector<user>> list() const;
+
+  /// Sets the portal password of `name` (12 to 1024 bytes); only its scrypt is stored.
+  result<void> set_password(const std::string& name, std::string_view password);
+
+  /// The user `name` if `password` is theirs; nullopt for an unknown user, no password or a wrong
+  /// one (which take as long as a right one).
+  result<std::optional<user>> check_password(const std::string& name, std::string_view password) const;
 
   /// The user called `name`, or nullopt.
   result<std::optional<user>> find(const std::string& name) const;

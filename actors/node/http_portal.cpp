@@ -15,6 +15,8 @@
 
 #include <openssl/crypto.h>
 
+#include <semaphore>
+
 namespace joconde {
 
 namespace {
@@ -84,14 +86,79 @@ http::response to_portal() {
   return res;
 }
 
-/// POST /v1/sessions: a user's API token for a session cookie.
+/// A new session of `who`: the session document and its cookie.
+http::response open_session(node_context& ctx, const http::request& req, const user& who, const char* how) {
+  auto now = portal_sessions::clock::now();
+  auto id = ctx.sessions->open(who.name, who.token_issued_at_ms, now);
+  auto session = ctx.sessions->find(id, now);
+  log::info("portal", "session opened", {{"user", who.name}, {"by", how}, {"remote", req.remote_addr}});
+  auto res = http::response::json(201, session_json(ctx, who, *session));
+  res.headers["Set-Cookie"] = cookie_header(ctx, id, ctx.cfg.portal_lifetime.count());
+  OPENSSL_cleanse(id.data(), id.size());
+  return res;
+}
+
+/// Password checks running at once: each costs 32 MiB and ~0.1 s, so a flood of log-ins cannot take
+/// every worker or the node's memory.
+std::counting_semaphore<2> password_checks{2};
+
+/// POST /v1/sessions with a user name and password: slowed after failures, per user and per client.
+http::response log_in_with_password(node_context& ctx, const http::request& req, json& body) {
+  auto name = body["user"].get<std::string>();
+  auto password = body["password"].get<std::string>();
+  auto wipe = [&] {
+    OPENSSL_cleanse(password.data(), password.size());
+    auto& p = body["password"].get_ref<std::string&>();
+    OPENSSL_cleanse(p.data(), p.size());
+  };
+  auto now = portal_sessions::clock::now();
+  if (name.empty() || name.size() > 64)
+    name = "-";  // no user is called that: refused below like any unknown user
+  const std::string by_user = "user:" + name, by_client = "client:" + req.remote_addr;
+  for (const auto& key : {by_user, by_client})
+    if (auto wait = ctx.sessions->locked_for(key, now)) {
+      wipe();
+      auto res = http::response::error(429, "too_many_requests",
+                                       "too many failed log-ins: try again in " + std::to_string(wait->count()) + " s");
+      res.headers["Retry-After"] = std::to_string(wait->count());
+      return res;
+    }
+  if (!password_checks.try_acquire_for(std::chrono::seconds{10})) {
+    wipe();
+    return http::response::error(503, "resource_exhausted", "the node is busy checking log-ins: try again");
+  }
+  auto found = ctx.users->check_password(name, password);
+  password_checks.release();
+  wipe();
+  if (!found)
+    return http::response::error(500, std::string{to_string(found.err().code)}, "cannot check the password");
+  if (!*found) {
+    ctx.sessions->login_failed(by_user, now);
+    ctx.sessions->login_failed(by_client, now);
+    if (ctx.metrics)
+      ctx.metrics->http_refused("unauthenticated").Increment();
+    log::warning("portal", "log-in refused: unknown user or wrong password", {{"remote", req.remote_addr}});
+    return http::response::error(401, "unauthorised", "unknown user or wrong password");
+  }
+  ctx.sessions->login_succeeded(by_user);
+  ctx.sessions->login_succeeded(by_client);
+  return open_session(ctx, req, **found, "password");
+}
+
+/// POST /v1/sessions: a user's API token, or name and password, for a session cookie.
 http::response log_in(node_context& ctx, const http::request& req) {
   // Else another site could log a person's browser in as somebody else (log-in forgery).
   if (cross_origin(req))
     return http::response::error(403, "forbidden", "a log-in must come from this node's own pages");
   auto body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("token") || !body["token"].is_string())
-    return http::response::error(400, "malformed_input", "give {\"token\": \"jct_...\"}: your API token");
+  bool by_password = body.is_object() && body.contains("user") && body["user"].is_string()
+                     && body.contains("password") && body["password"].is_string();
+  bool by_token = body.is_object() && body.contains("token") && body["token"].is_string();
+  if (body.is_discarded() || !(by_password || by_token))
+    return http::response::error(400, "malformed_input", "give {\"token\": \"jct_...\"} (your API token) or "
+                                                         "{\"user\": NAME, \"password\": PASSWORD}");
+  if (by_password)
+    return log_in_with_password(ctx, req, body);
   auto token = body["token"].get<std::string>();
   auto found = ctx.users->authenticate(token);
   OPENSSL_cleanse(token.data(), token.size());
@@ -105,15 +172,7 @@ http::response log_in(node_context& ctx, const http::request& req) {
     log::warning("portal", "log-in refused: unknown token", {{"remote", req.remote_addr}});
     return http::response::error(401, "unauthorised", "this token is not a user's token at this node");
   }
-  const auto& who = **found;
-  auto now = portal_sessions::clock::now();
-  auto id = ctx.sessions->open(who.name, who.token_issued_at_ms, now);
-  auto session = ctx.sessions->find(id, now);
-  log::info("portal", "session opened", {{"user", who.name}, {"remote", req.remote_addr}});
-  auto res = http::response::json(201, session_json(ctx, who, *session));
-  res.headers["Set-Cookie"] = cookie_header(ctx, id, ctx.cfg.portal_lifetime.count());
-  OPENSSL_cleanse(id.data(), id.size());
-  return res;
+  return open_session(ctx, req, **found, "token");
 }
 
 } // namespace

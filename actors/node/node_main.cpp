@@ -55,6 +55,9 @@ auditor it_admin; the API checks every call against the role it needs):
   user remove --dir DIR --name NAME
   user token --dir DIR --name NAME
                        issue a new token (printed once); the old one stops working
+  user password --dir DIR --name NAME --password-file FILE
+                       set the user's portal password (12 characters at least; the file's first
+                       line, mode 0600); only its scrypt is stored
 
 Operation:
   run --dir DIR [--section.key=VALUE ...]
@@ -127,7 +130,7 @@ const std::map<std::string, std::vector<std::string>> command_options = {
   {"revoke", {"dir", "reason", "root-mark", "fingerprint", "node"}},
   {"fingerprint", {"dir"}},
   {"audit", {"dir", "file", "ca", "node", "head"}},
-  {"user", {"dir", "name", "role", "email", "json"}},
+  {"user", {"dir", "name", "role", "email", "password-file", "json"}},
   {"config-keys", {}},
   {"run", {"dir", "config"}},
 };
@@ -272,8 +275,8 @@ int command_audit(const std::map<std::string, std::string>& opts, const std::vec
 
 /// Adds, lists or removes the node's people, or issues one a new token.
 int command_user(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
-  const char* user_usage = "usage: joconde-node user add|list|remove|token --dir DIR [--name NAME] "
-                           "[--role ROLE[,ROLE...]] [--email ADDRESS] [--json]\n";
+  const char* user_usage = "usage: joconde-node user add|list|remove|token|password --dir DIR [--name NAME] "
+                           "[--role ROLE[,ROLE...]] [--email ADDRESS] [--password-file FILE] [--json]\n";
   if (pos.size() != 1 || !require(opts, {"dir"})) {
     std::cerr << user_usage;
     return 2;
@@ -286,6 +289,12 @@ int command_user(const std::map<std::string, std::string>& opts, const std::vect
       return 2;
     return print_lines(joconde::users_cli::add(need(opts, "dir"), need(opts, "name"),
                                                need(opts, "role"), need(opts, "email")));
+  }
+  if (sub == "password") {
+    if (!require(opts, {"name", "password-file"}))
+      return 2;
+    return print_lines(joconde::users_cli::set_password(need(opts, "dir"), need(opts, "name"),
+                                                        need(opts, "password-file")));
   }
   if (sub == "remove" || sub == "token") {
     if (!require(opts, {"name"}))

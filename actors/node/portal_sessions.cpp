@@ -69,6 +69,39 @@ std::size_t portal_sessions::live(clock::time_point now) {
   return by_digest_.size();
 }
 
+std::optional<std::chrono::seconds> portal_sessions::locked_for(const std::string& key, clock::time_point now) {
+  std::lock_guard guard{mtx_};
+  auto it = failures_.find(key);
+  if (it == failures_.end() || it->second.count < 5)
+    return std::nullopt;
+  auto wait = std::chrono::seconds{std::min<long long>(3600, 60LL << std::min(it->second.count - 5, 6))};
+  auto until = it->second.last + wait;
+  if (now >= until)
+    return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(until - now) + std::chrono::seconds{1};
+}
+
+void portal_sessions::login_failed(const std::string& key, clock::time_point now) {
+  std::lock_guard guard{mtx_};
+  if (failures_.size() >= 10000 && failures_.count(key) == 0) {
+    // Forget the failures longest ago; a flood of fresh keys cannot grow the table.
+    auto oldest = std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) {
+      return a.second.last < b.second.last;
+    });
+    failures_.erase(oldest);
+  }
+  auto& f = failures_[key];
+  if (f.count > 0 && now - f.last > std::chrono::minutes{15} && f.count < 5)
+    f.count = 0;
+  ++f.count;
+  f.last = now;
+}
+
+void portal_sessions::login_succeeded(const std::string& key) {
+  std::lock_guard guard{mtx_};
+  failures_.erase(key);
+}
+
 void portal_sessions::expire(clock::time_point now) {
   std::erase_if(by_digest_, [&](const auto& kv) {
     return now - kv.second.last_used >= idle_ || now - kv.second.opened >= lifetime_;

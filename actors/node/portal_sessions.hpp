@@ -48,6 +48,17 @@ public:
   /// Sessions live now (expired ones are dropped first).
   std::size_t live(clock::time_point now);
 
+  /// How long log-ins for `key` (a user name, a client address) must wait, or nullopt: after 5
+  /// failures with less than 15 minutes between them, 60 s, doubling with each further failure up to
+  /// an hour. Password guessing is slow whoever guesses and from wherever.
+  std::optional<std::chrono::seconds> locked_for(const std::string& key, clock::time_point now);
+
+  /// Counts a failed log-in for `key`.
+  void login_failed(const std::string& key, clock::time_point now);
+
+  /// A log-in for `key` succeeded: its failures are forgotten.
+  void login_succeeded(const std::string& key);
+
   std::chrono::seconds idle() const { return idle_; }
 
   /// The cookie's name at node `node_name`: `__Host-joconde-NAME` (one origin per node, but browsers
@@ -69,11 +80,17 @@ private:
 
   void expire(clock::time_point now);
 
+  struct failures {
+    int count = 0;
+    clock::time_point last;
+  };
+
   std::chrono::seconds idle_;
   std::chrono::seconds lifetime_;
   std::size_t max_sessions_;
   std::mutex mtx_;
   std::map<std::string, entry> by_digest_;
+  std::map<std::string, failures> failures_;  ///< by user name or client address, at most 10000
 };
 
 } // namespace joconde

@@ -2,6 +2,9 @@
 
 #include "../mplane/node_store.hpp"
 #include "../mplane/user_directory.hpp"
+#include "pki_commands.hpp"
+
+#include <openssl/crypto.h>
 
 #include <nlohmann/json.hpp>
 
@@ -118,6 +121,23 @@ result<std::vector<std::string>> new_token(const fs::path& dir, const std::strin
   if (!token)
     return token.err();
   return std::vector<std::string>{"token: " + *token, "the previous token of " + name + " no longer works"};
+}
+
+result<std::vector<std::string>> set_password(const fs::path& dir, const std::string& name,
+                                              const fs::path& password_file) {
+  auto secret = pki::read_secret(password_file);
+  if (!secret)
+    return secret.err();
+  auto users = open_directory(dir);
+  if (!users) {
+    OPENSSL_cleanse(secret->data(), secret->size());
+    return users.err();
+  }
+  auto r = users->set_password(name, *secret);
+  OPENSSL_cleanse(secret->data(), secret->size());
+  if (!r)
+    return r.err();
+  return std::vector<std::string>{"password set: " + name + " may log in to the portal with it"};
 }
 
 } // namespace joconde::users_cli

@@ -22,6 +22,10 @@ result<std::vector<std::string>> list(const std::filesystem::path& dir, bool jso
 /// Removes a user; their token stops working at once.
 result<std::vector<std::string>> remove(const std::filesystem::path& dir, const std::string& name);
 
+/// Sets a user's portal password, read from the first line of `password_file` (mode 0600).
+result<std::vector<std::string>> set_password(const std::filesystem::path& dir, const std::string& name,
+                                              const std::filesystem::path& password_file);
+
 /// Issues a new token for a user (printed once); the old one stops working.
 result<std::vector<std::string>> new_token(const std::filesystem::path& dir, const std::string& name);
 
