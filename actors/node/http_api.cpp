@@ -1,6 +1,7 @@
 // The health endpoint and the node's JSON API (DESIGN.md §3). Read-only health is open; every other
 // call needs a bearer token and one of the roles its route names (docs/service-nodes.md "API").
 
+#include "http_audit.hpp"
 #include "http_ctas.hpp"
 #include "http_io.hpp"
 #include "http_portal.hpp"
@@ -499,6 +500,14 @@ void register_routes(http::server& server, std::shared_ptr<node_context> ctx) {
   register_user_routes(server, ctx);
   // The portal's files, log-in and sessions (http_portal.hpp).
   register_portal_routes(server, ctx);
+  // The Auditor's view of this node's audit log (http_audit.hpp).
+  const std::vector<user_role> audit_roles{user_role::auditor, user_role::it_admin};
+  secured(server, ctx, "GET", "/v1/audit", audit_roles,
+          [ctx](const http::request& req, const user&) { return get_audit_records(*ctx, req); });
+  secured(server, ctx, "GET", "/v1/audit/export", audit_roles,
+          [ctx](const http::request& req, const user&) { return export_audit_records(*ctx, req); });
+  secured(server, ctx, "GET", "/v1/audit/verify", audit_roles,
+          [ctx](const http::request&, const user&) { return verify_audit_log(*ctx); });
   // The draft page's live check: what `joconde sql check` says of a task, and its CTSC.
   secured(server, ctx, "POST", "/v1/tasks/check", {user_role::task_organiser},
           [ctx](const http::request& req, const user&) { return check_task_text(*ctx, req); });

@@ -10,6 +10,8 @@
 
 #include "joconde/runtime/http_client.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -224,4 +226,84 @@ BOOST_AUTO_TEST_CASE(log_out_ends_the_session_for_good) {
   BOOST_TEST(send("client-a", "GET", "/v1/whoami", {}, s.reading()).status == 401);
   BOOST_TEST(send("client-a", "GET", "/v1/session", {}, s.reading()).status == 401);
   BOOST_TEST(send("client-a", "DELETE", "/v1/session", {}, s.changing()).status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(a_password_logs_in_and_guessing_is_slowed_down) {
+  // The operator sets client-a's auditor a password with joconde-node, while the node runs.
+  auto dir = nodes().data_dir("client-a");
+  auto file = nodes().dir() / "auditor.password";
+  {
+    std::ofstream out{file};
+    out << "correct horse battery staple\n";
+  }
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto set = [&](const std::string& name) {
+    return std::system((std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node user password --dir " + dir.string()
+                        + " --name " + name + " --password-file " + file.string() + " > /dev/null 2>&1")
+                         .c_str());
+  };
+  BOOST_REQUIRE_EQUAL(set("auditor"), 0);
+  BOOST_TEST(set("nobody") != 0);
+  auto origin = std::map<std::string, std::string>{{"Origin", origin_of("client-a")}};
+  auto try_password = [&](const std::string& user, const std::string& password) {
+    return send("client-a", "POST", "/v1/sessions", json{{"user", user}, {"password", password}}.dump(), origin);
+  };
+  auto ok = try_password("auditor", "correct horse battery staple");
+  BOOST_TEST_REQUIRE(ok.status == 201, ok.body);
+  BOOST_TEST(body_of(ok)["user"] == "auditor");
+  BOOST_TEST(ok.headers["set-cookie"].find("HttpOnly") != std::string::npos);
+  // Wrong passwords, an unknown user and a user without a password are all one refusal.
+  for (const auto& [user, password] : std::vector<std::pair<std::string, std::string>>{
+         {"auditor", "correct horse battery stapler"}, {"nobody", "correct horse battery staple"},
+         {"signatory", "correct horse battery staple"}}) {
+    auto res = try_password(user, password);
+    BOOST_TEST(res.status == 401);
+    BOOST_TEST(res.body.find("unknown user or wrong password") != std::string::npos);
+  }
+  // Five failures from one client (three above, two more here): the next try waits, even with the
+  // right password.
+  for (int i = 0; i < 2; ++i)
+    BOOST_TEST(try_password("auditor", "guess " + std::to_string(i) + " of many").status == 401);
+  auto locked = try_password("auditor", "correct horse battery staple");
+  BOOST_TEST(locked.status == 429);
+  BOOST_TEST(!locked.headers["retry-after"].empty());
+  BOOST_TEST(locked.headers.count("set-cookie") == 0u);
+  // The token still logs in: guessing a password does not lock the person out of their token.
+  auto token = nodes().node("client-a")["users"]["auditor"]["token"].get<std::string>();
+  BOOST_TEST(send("client-a", "POST", "/v1/sessions", json{{"token", token}}.dump()).status == 201);
+}
+
+BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
+  auto s = log_in("client-a", "auditor");
+  // A fresh node's log holds its start and its first checkpoint at least.
+  auto page = send("client-a", "GET", "/v1/audit?from=1&limit=2", {}, s.reading());
+  BOOST_TEST_REQUIRE(page.status == 200, page.body);
+  auto doc = body_of(page);
+  BOOST_TEST_REQUIRE(doc["total"].get<int>() >= 3);
+  BOOST_TEST(doc["records"].size() == 2u);
+  BOOST_TEST(doc["records"][0]["seq"] == 1);
+  BOOST_TEST(doc["next"] == 3);
+  // Each record's line carries its place in the chain.
+  BOOST_TEST(doc["records"][1]["line"].get<std::string>().find("seq=\"2\"") != std::string::npos);
+  auto last = send("client-a", "GET", "/v1/audit?from=" + std::to_string(doc["total"].get<int>()) + "&limit=10",
+                   {}, s.reading());
+  BOOST_TEST(body_of(last)["records"].size() == 1u);
+  BOOST_TEST(body_of(last).count("next") == 0u);
+  auto file = send("client-a", "GET", "/v1/audit/export?from=1&to=2", {}, s.reading());
+  BOOST_TEST(file.status == 200);
+  BOOST_TEST(file.content_type == "text/plain; charset=utf-8");
+  BOOST_TEST(std::count(file.body.begin(), file.body.end(), '\n') == 2);
+  BOOST_TEST(file.body.find(doc["records"][1]["line"].get<std::string>()) != std::string::npos);
+  BOOST_TEST(file.headers["content-disposition"].find("audit-client-a-1-2.log") != std::string::npos);
+  auto verdict = send("client-a", "GET", "/v1/audit/verify", {}, s.reading());
+  BOOST_TEST_REQUIRE(verdict.status == 200, verdict.body);
+  BOOST_TEST(body_of(verdict)["ok"] == true);
+  BOOST_TEST(body_of(verdict)["against_root_ca"] == true);
+  // Bad ranges are refused; other roles may not read the log.
+  BOOST_TEST(send("client-a", "GET", "/v1/audit?from=0", {}, s.reading()).status == 400);
+  BOOST_TEST(send("client-a", "GET", "/v1/audit?limit=1001", {}, s.reading()).status == 400);
+  BOOST_TEST(send("client-a", "GET", "/v1/audit/export?from=9&to=3", {}, s.reading()).status == 400);
+  BOOST_TEST(send("client-a", "GET", "/v1/audit/export?from=1&to=200000", {}, s.reading()).status == 413);
+  auto analyst = log_in("client-a", "data_analyst");
+  BOOST_TEST(send("client-a", "GET", "/v1/audit", {}, analyst.reading()).status == 403);
 }
