@@ -141,6 +141,10 @@ BOOST_AUTO_TEST_CASE(log_in_gives_a_strict_cookie_and_refuses_bad_tokens_and_oth
   BOOST_TEST(bad.status == 401);
   BOOST_TEST(bad.headers.count("set-cookie") == 0u);
   BOOST_TEST(send("client-a", "POST", "/v1/sessions", "not json").status == 400);
+  BOOST_TEST(send("client-a", "POST", "/v1/sessions", json{{"token", 42}}.dump()).status == 400);
+  BOOST_TEST(send("client-a", "POST", "/v1/sessions", json{{"user", "auditor"}}.dump()).status == 400);
+  // A log-in is small: a large body is refused before it is read.
+  BOOST_TEST(send("client-a", "POST", "/v1/sessions", json{{"token", std::string(8192, 'x')}}.dump()).status == 413);
   // Another site's page cannot log a browser in (as its own user, to see what it then does).
   auto forged = send("client-a", "POST", "/v1/sessions", json{{"token", token}}.dump(),
                      {{"Origin", "https://attacker.example"}});
