@@ -3,11 +3,13 @@
 // browser at their own node, and the security twins of the portal's defences; the pages of the
 // roles that only watch: the IT Administrator's and the Auditor's page of the node (identity,
 // links, trust store, users, TEE), the IT Administrator's acceptance of an unconfirmed member for
-// one CT, the General Manager's list of the organisation's CTs. Every page is screenshotted and
-// audited with axe-core (serious or critical violations fail). The nodes send their e-mails to a
-// local SMTP server the test starts (smtp_sink.py: STARTTLS and AUTH required); each person whose
-// turn it is reaches the CT's page by following the link in the e-mail they were sent, logging in
-// first when they are not, and no e-mail carries a value of the data.
+// one CT, the General Manager's list of the organisation's CTs; the Auditor's log-in with a portal
+// password (a wrong one refused first) and the Audit log page (its check, its records page by page,
+// a range exported as a file). Every page is screenshotted and audited with axe-core (serious or
+// critical violations fail). The nodes send their e-mails to a local SMTP server the test starts
+// (smtp_sink.py: STARTTLS and AUTH required); each person whose turn it is reaches the CT's page by
+// following the link in the e-mail they were sent, logging in first when they are not, and no
+// e-mail carries a value of the data.
 //
 // Run (node 20, Debian's chromium and certutil from libnss3-tools, joconde built in BUILD_DIR):
 //   cd tests/portal && npm ci && node portal_test.mjs [--build BUILD_DIR] [--source SRC] [--out DIR]
@@ -18,6 +20,7 @@
 // headers (portal development without rebuilding the node). The SMTP server runs on Debian's
 // /usr/bin/python3 with python3-aiosmtpd. Exit code 0 only if every step passed.
 
+import {randomBytes} from 'node:crypto';
 import {existsSync, readFileSync} from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -111,8 +114,9 @@ async function waitText(p, selector, expected, timeoutMs = 30000) {
   }
 }
 
-/// Logs `p` in with their API token; with `keyboard`, only Tab, typing and Enter; with `here`, on
-/// the log-in page the portal shows already (it was sent there from a page that needs a session).
+/// Logs `p` in with their API token (the log-in page's second way; a user name and password is its
+/// first); with `keyboard`, only Tab, the arrow keys, typing and Enter; with `here`, on the log-in
+/// page the portal shows already (it was sent there from a page that needs a session).
 async function login(p, {keyboard = false, here = false} = {}) {
   if (here)
     await p.page.waitForSelector('main:not([aria-busy]) #login');
@@ -120,10 +124,16 @@ async function login(p, {keyboard = false, here = false} = {}) {
     await open(p, '#/login');
   await evidence.capture(p.page, p.label, 'login');
   if (keyboard) {
+    // The ways to log in are a radio group: Tab reaches the chosen one, an arrow key chooses the next.
+    await tabTo(p, '#login-by-password');
+    await p.page.keyboard.press('ArrowDown');
+    if (!await p.page.$eval('#login-by-token', (e) => e.checked))
+      throw new Error(`${p.label}: the arrow key did not choose to log in with an API token`);
     await tabTo(p, '#login input[name=token]');
     await p.page.keyboard.type(p.token);
     await p.page.keyboard.press('Enter');
   } else {
+    await p.page.click('#login-by-token');
     await p.page.type('#login input[name=token]', p.token);
     await p.page.click('#login button[type=submit]');
   }
@@ -313,7 +323,7 @@ async function scenario() {
       await login(p, {keyboard: true});
       // The IT administrator starts at the node's page; it lists the member not confirmed here.
       await p.page.waitForSelector('main:not([aria-busy]) #identity');
-      await expectNav(p, ['Agreements', 'Node']);
+      await expectNav(p, ['Agreements', 'Node', 'Audit log']);
       await waitText(p, '#unconfirmed-table', CP3);
       const listed = await p.page.$eval('#unconfirmed-table tbody', (e) => e.textContent);
       if (!listed.includes(demoTitle))
@@ -471,7 +481,7 @@ async function scenario() {
   await steps.step('client-b\'s auditor reads the list and the CT, with no action offered', async () => {
     const p = people.auditorB = await person('auditorB', 'client-b', 'auditor');
     await login(p);
-    await expectNav(p, ['Agreements', 'Node']);
+    await expectNav(p, ['Agreements', 'Node', 'Audit log']);
     await open(p, '#/ctas');
     await p.page.waitForSelector(`#cta-list a[href="#/ct/${uuid}"]`);
     await evidence.capture(p.page, p.label, 'ctas');
@@ -695,6 +705,17 @@ async function scenario() {
     const copied = await p.page.evaluate(() => navigator.clipboard.readText());
     if (copied !== own)
       throw new Error(`the copy button copied ${copied}`);
+    // The certificate: its subject, its contact, its expiry with the days left.
+    const subject = await text(p, '#cert-subject');
+    if (!subject.includes('CN=') || !subject.includes('client-a'))
+      throw new Error(`the Node page shows the certificate's subject as ${subject}`);
+    const contact = await text(p, '#cert-contact');
+    if (contact !== 'ops@client-a.example')
+      throw new Error(`the Node page shows the certificate's contact as ${contact}, not ops@client-a.example`);
+    const days = Number(await p.page.$eval('#not-after', (e) => e.dataset.days));
+    const expires = await text(p, '#not-after');
+    if (!(days > 0) || !expires.includes(`${days} day`) || !await p.page.$('#not-after time'))
+      throw new Error(`the Node page shows the certificate's expiry as ${expires} (${days} days)`);
     await waitText(p, '#health-status', 'ok');
     const links = await p.page.$$eval('#links-table tbody tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
     if (links.length !== 1 || links[0][0] !== 'parent' || links[0][2] !== 'up')
@@ -721,13 +742,13 @@ async function scenario() {
     if (await p.page.$('main form'))
       throw new Error('the Node page offers a form');
     await evidence.capture(p.page, p.label, 'node');
-    return `fingerprint ${own.slice(0, 11)}…, ${trusted.length} confirmed, ${users.length} users, links ${links.map((l) => l.filter(Boolean).join(' ')).join('; ')}`;
+    return `fingerprint ${own.slice(0, 11)}…, ${subject}, ${contact}, ${expires}, ${trusted.length} confirmed, ${users.length} users, links ${links.map((l) => l.filter(Boolean).join(' ')).join('; ')}`;
   });
 
   await steps.step('client-a\'s auditor: the Node page read-only, the CT\'s events unfolded', async () => {
     const p = people.auditorA = await person('auditorA', 'client-a', 'auditor');
     await login(p);
-    await expectNav(p, ['Agreements', 'Node']);
+    await expectNav(p, ['Agreements', 'Node', 'Audit log']);
     await tabTo(p, '#nav a[href="#/node"]');
     await p.page.keyboard.press('Enter');
     await p.page.waitForSelector('main:not([aria-busy]) #identity');
@@ -748,6 +769,114 @@ async function scenario() {
       throw new Error('the auditor is offered an action on the CT page');
     await evidence.capture(p.page, p.label, 'ct-events');
     return `${events} event(s) shown`;
+  });
+
+  await steps.step('client-b\'s auditor: a portal password set on the host; by keyboard a wrong one is refused (401), the right one logs in; the Audit log checked, paged and exported', async () => {
+    const b = cluster.nodes['client-b'];
+    const name = b.users.auditor.name ?? 'auditor';
+    // The operator sets the password while the node runs, from a file only they can read.
+    const secrets = await tempDir('joconde-portal-password-');
+    const passwordFile = path.join(secrets, 'password');
+    const password = `audit-${randomBytes(12).toString('base64url')}`;
+    await fs.writeFile(passwordFile, `${password}\n`, {mode: 0o600});
+    await fs.chmod(passwordFile, 0o600);
+    await sh(path.join(buildDir, 'bin', 'joconde-node'), ['user', 'password', '--dir', b.data_dir, '--name', name,
+      '--password-file', passwordFile]);
+    const p = people.auditorB2 = await person('auditorB2', 'client-b', 'auditor');
+    await open(p, '#/login');
+    // A user name and password is the first way, chosen already; the fields say what they hold.
+    const fields = await p.page.evaluate(() => ({
+      chosen: document.querySelector('#login input[name=method]:checked')?.value,
+      user: document.querySelector('#login input[name=user]')?.getAttribute('autocomplete'),
+      password: document.querySelector('#login input[name=password]')?.getAttribute('autocomplete'),
+      token: !!document.querySelector('#login input[name=token]')?.checkVisibility(),
+      ways: [...document.querySelectorAll('#login .choice label')].map((l) => l.textContent.trim()),
+    }));
+    if (fields.chosen !== 'password' || fields.user !== 'username' || fields.password !== 'current-password'
+      || fields.token || fields.ways.join('|') !== 'User name and password|API token')
+      throw new Error(`the log-in page: ${JSON.stringify(fields)}`);
+    await evidence.capture(p.page, p.label, 'login-password');
+    // A wrong password first: the node's 401, and the keyboard back in the emptied password field.
+    await tabTo(p, '#login input[name=user]');
+    await p.page.keyboard.type(name);
+    await p.page.keyboard.press('Tab');
+    if (!await p.page.evaluate(() => document.activeElement?.matches('#login input[name=password]')))
+      throw new Error('Tab from the user name does not reach the password');
+    await p.page.keyboard.type('not the password of anyone');
+    await p.page.keyboard.press('Enter');
+    await waitText(p, '#login-refused[data-status="401"]', 'unknown user or wrong password');
+    const refused = await text(p, '#login-refused p');
+    const again = await p.page.evaluate(() => {
+      const e = document.activeElement;
+      return e?.matches('#login input[name=password]') && e.value === '';
+    });
+    if (!again)
+      throw new Error('after the refusal the keyboard is not in the emptied password field');
+    await evidence.capture(p.page, p.label, 'login-refused');
+    await p.page.keyboard.type(password);
+    await p.page.keyboard.press('Enter');
+    await waitText(p, '#whoami', 'auditor');
+    await expectNav(p, ['Agreements', 'Node', 'Audit log']);
+    // The Audit log, by keyboard: its first page starts at record 1.
+    await tabTo(p, '#nav a[href="#/audit"]');
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForSelector('main:not([aria-busy]) #audit-table tbody tr');
+    const seqs = () => p.page.$$eval('#audit-table tbody tr', (rows) => rows.map((r) => Number(r.dataset.seq)));
+    const first = await seqs();
+    if (first[0] !== 1 || first.some((n, i) => n !== i + 1))
+      throw new Error(`the first page of records is ${first.join(', ')}`);
+    const line1 = await p.page.$eval('#audit-table tbody tr code.line', (e) => e.textContent);
+    if (!line1.includes('seq="1"'))
+      throw new Error(`record 1's line is ${line1}`);
+    await evidence.capture(p.page, p.label, 'audit');
+    // The check: intact, against the root CA, and where the parent's head is checked.
+    await tabTo(p, '#audit-verify');
+    await p.page.keyboard.press('Enter');
+    await waitText(p, '#audit-verdict', /^Intact: each of the \d+ records/, 60000);
+    const verdict = await text(p, '#audit-verdict');
+    const checked = await text(p, '#audit-verify-result');
+    if (!/Checkpoints checked against the root CA\s*yes/.test(checked) || !checked.includes('audit verify --dir DATA_DIR --head'))
+      throw new Error(`the check says: ${checked.slice(0, 600)}`);
+    await evidence.capture(p.page, p.label, 'audit-verified');
+    // 20 records a page, then the next page, by keyboard: its first record follows the first page's last.
+    await p.page.select('#audit-limit', '20');
+    await tabTo(p, '#audit-show');
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length === 20
+      && Number(document.querySelector('#audit-table tbody tr')?.dataset.seq) === 1, {timeout: 30000});
+    if (await p.page.$eval('#audit-next', (e) => e.disabled))
+      throw new Error('no next page: client-b\'s log has only 20 records');
+    await tabTo(p, '#audit-next');
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForFunction(() => Number(document.querySelector('#audit-table tbody tr')?.dataset.seq) === 21,
+      {timeout: 30000});
+    const second = await seqs();
+    const event2 = await p.page.$eval('#audit-table tbody tr code.event', (e) => e.textContent);
+    if (!/^[a-z][a-z0-9_.-]+$/.test(event2))
+      throw new Error(`record 21's event is shown as ${event2}`);
+    await waitText(p, '#audit-range', `Showing records ${second[0]} to ${second[second.length - 1]} of`);
+    // From record 7, typed.
+    await p.page.$eval('#audit-from', (e) => { e.value = ''; });
+    await tabTo(p, '#audit-from');
+    await p.page.keyboard.type('7');
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForFunction(() => Number(document.querySelector('#audit-table tbody tr')?.dataset.seq) === 7,
+      {timeout: 30000});
+    // Records 1 to 5 exported, as the file the browser saves.
+    for (const [sel, value] of [['#export-from', '1'], ['#export-to', '5']]) {
+      await p.page.$eval(sel, (e) => { e.value = ''; });
+      await tabTo(p, sel);
+      await p.page.keyboard.type(value);
+    }
+    await p.page.keyboard.press('Enter');
+    await waitText(p, '#export-result', 'Exported 5 records as audit-client-b-1-5.log');
+    const file = await downloaded(p, 'audit-client-b-1-5.log');
+    await fs.copyFile(file, path.join(outDir, 'audit-client-b-1-5.log'));
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    if (lines.length !== 5 || lines.some((l, i) => !l.includes(`seq="${i + 1}"`)))
+      throw new Error(`the exported file has ${lines.length} line(s): ${lines.map((l) => l.slice(0, 120)).join(' | ')}`);
+    await evidence.capture(p.page, p.label, 'audit-exported');
+    return `"${refused}"; ${verdict}; pages from ${first[0]} and ${second[0]} (${event2}); exported ${lines.length} lines`;
   });
 
   await steps.step('twin: after log-out the old session cookie is refused (401) in a fresh browser', async () => {

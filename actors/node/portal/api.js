@@ -3,12 +3,14 @@
 // X-CSRF-Token (the node refuses such a call without it: 403 csrf_required). Errors are the API's
 // {"error": {"code", "message"}}, thrown as ApiError with the message a person can act on.
 
-/// A refusal or failure of a call: the HTTP status, the API's error code and its message.
+/// A refusal or failure of a call: the HTTP status, the API's error code and its message; for a
+/// 429 or 503, the seconds the node asks to wait (its Retry-After), else 0.
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = 0) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -30,8 +32,14 @@ export function seg(text) {
   return encodeURIComponent(text);
 }
 
+/// The seconds of a Retry-After header (0 when absent or a date).
+function secondsOf(header) {
+  const n = Number(header);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 /// The ApiError of a refused call's answer `text` (maybe empty, maybe not JSON).
-function refusal(status, text) {
+function refusal(status, text, retryAfter = 0) {
   let doc = null;
   try {
     doc = text ? JSON.parse(text) : null;
@@ -40,8 +48,8 @@ function refusal(status, text) {
   }
   const err = doc && typeof doc === 'object' ? doc.error : null;
   if (err && typeof err.message === 'string')
-    return new ApiError(status, String(err.code || 'error'), err.message);
-  return new ApiError(status, `http_${status}`, `the node answered HTTP ${status}`);
+    return new ApiError(status, String(err.code || 'error'), err.message, retryAfter);
+  return new ApiError(status, `http_${status}`, `the node answered HTTP ${status}`, retryAfter);
 }
 
 /// The JSON document of a successful answer `text` (null when empty).
@@ -82,10 +90,42 @@ async function call(method, path, body, contentType) {
   const text = await res.text();
   if (res.ok)
     return parsed(res.status, text);
-  const err = refusal(res.status, text);
+  const err = refusal(res.status, text, secondsOf(res.headers.get('Retry-After')));
   if (res.status === 401)
     unauthorised(err);
   throw err;
+}
+
+/// The file name a Content-Disposition header gives (filename="..."), or `fallback`. Only a plain
+/// name is taken: no folder, nothing a file system could read otherwise.
+function fileNameOf(header, fallback) {
+  const m = /filename="([^"\\/]+)"/.exec(header ?? '') ?? /filename=([^;\s\\/"]+)/.exec(header ?? '');
+  const name = m ? m[1].trim() : '';
+  return name && !name.startsWith('.') ? name : fallback;
+}
+
+/// GETs a file the node offers as an attachment (an audit log's records): resolves to {blob, name}
+/// (`name` from its Content-Disposition, else `fallback`).
+async function file(path, fallback) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'GET',
+      headers: {Accept: 'text/plain, application/octet-stream'},
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'the node does not answer; check the connection and try again');
+  }
+  if (!res.ok) {
+    const err = refusal(res.status, await res.text(), secondsOf(res.headers.get('Retry-After')));
+    if (res.status === 401)
+      unauthorised(err);
+    throw err;
+  }
+  return {blob: await res.blob(), name: fileNameOf(res.headers.get('Content-Disposition'), fallback)};
 }
 
 export const api = {
@@ -93,6 +133,7 @@ export const api = {
   post: (path, doc) => call('POST', path, JSON.stringify(doc ?? {}), 'application/json'),
   postText: (path, text) => call('POST', path, text, 'text/plain; charset=utf-8'),
   del: (path) => call('DELETE', path),
+  file,
 };
 
 /// The node's health (GET /healthz, open): its document whether the node is ready (200) or not (503).

@@ -1,5 +1,5 @@
 // The portal's shell: a hash router (#/login, #/ctas, #/ours, #/ct/UUID, #/draft, #/approvals,
-// #/node), the navigation for the person's roles (only the pages they can use), and the session's
+// #/node, #/audit), the navigation for the person's roles (only the pages they can use), and the session's
 // start and end. Each page is a module whose function resolves to {title, nodes}; the shell puts the
 // title in an <h1> and the nodes under it. A page asked for without a session (a link in an e-mail,
 // a session that ended) is remembered: the log-in page leads there once the person is logged in.
@@ -9,6 +9,7 @@ import {h} from './dom.js';
 import {atRoot, forget, has, home, logout, resume, session} from './session.js';
 import {errorBox} from './ui.js';
 import {approvalsPage} from './view_approvals.js';
+import {auditPage} from './view_audit.js';
 import {ctPage} from './view_ct.js';
 import {ctasPage} from './view_ctas.js';
 import {draftPage} from './view_draft.js';
@@ -43,6 +44,8 @@ function routeOf(hash) {
     return {page: oursPage};
   if (path === '/node')
     return {page: nodePage};
+  if (path === '/audit')
+    return {page: auditPage};
   const m = uuidPattern.exec(path);
   return m ? {page: ctPage, uuid: m[1].toLowerCase()} : null;
 }
@@ -103,8 +106,10 @@ function pagesOf() {
     pages.push({hash: '#/draft', text: 'New task'});
   if (has('approver') && atRoot())
     pages.push({hash: '#/approvals', text: 'Approvals'});
-  if (has('it_admin') || has('auditor'))
+  if (has('it_admin') || has('auditor')) {
     pages.push({hash: '#/node', text: 'Node'});
+    pages.push({hash: '#/audit', text: 'Audit log'});
+  }
   return pages;
 }
 

@@ -57,6 +57,11 @@ export async function login(token) {
   adopt(await api.post('/v1/sessions', {token}));
 }
 
+/// Exchanges a user's name and portal password (joconde-node user password) for a session.
+export async function loginWithPassword(user, password) {
+  adopt(await api.post('/v1/sessions', {user, password}));
+}
+
 /// The session of a reloaded page, or null when there is none.
 export async function resume() {
   try {

@@ -58,6 +58,8 @@ function namesOf(self, identity, status, ctas) {
     put(identity.value?.fingerprint, `${self} (this node)`);
   for (const l of (status.ok ? status.value?.connection_manager?.links : null) ?? [])
     put(l.fingerprint, l.peer);
+  if (identity.ok)
+    put(identity.value?.issuer_fingerprint, 'the issuer of this node\'s certificate');
   for (const cta of ctas.ok ? ctas.value : [])
     for (const m of cta.members ?? [])
       put(m.fingerprint, m.fqdn);
@@ -75,13 +77,24 @@ function healthSection(got) {
   ]);
 }
 
-/// The certificate's expiry and days left, when the node reports it.
+/// Certificates due to expire within this many days are flagged.
+const expiryWarningDays = 30;
+
+/// The certificate's expiry and days left, when the node reports it; flagged when fewer than
+/// `expiryWarningDays` are left.
 function expiry(doc) {
   const ms = Number(doc.not_after_ms ?? 0);
   if (!ms)
     return h('span', {class: 'hint'}, 'not reported by this node\'s API');
   const days = Math.floor((ms - Date.now()) / dayMs);
-  return h('span', {id: 'not-after'}, when(ms), days < 0 ? ' (expired)' : ` (${days} day${days === 1 ? '' : 's'} left)`);
+  if (days < 0)
+    return h('span', {id: 'not-after', class: 'warning', 'data-days': days}, when(ms), ' ',
+      h('strong', {}, 'EXPIRED'), ': the other nodes refuse this node until its certificate is renewed.');
+  const left = `${days} day${days === 1 ? '' : 's'} left`;
+  if (days < expiryWarningDays)
+    return h('span', {id: 'not-after', class: 'warning', 'data-days': days}, when(ms), ' (', h('strong', {}, left),
+      '): renew the certificate before then, or the other nodes will refuse this one.');
+  return h('span', {id: 'not-after', 'data-days': days}, when(ms), ` (${left})`);
 }
 
 function identitySection(got, fqdn) {
@@ -92,8 +105,13 @@ function identitySection(got, fqdn) {
         ['Node', fqdn],
         ['Certificate fingerprint (SHA-256)', h('div', {id: 'own-fingerprint'},
           groupedHex(doc.fingerprint, 'this node\'s fingerprint'))],
-        ['Certificate subject', doc.subject ?? h('span', {class: 'hint'}, 'not reported by this node\'s API')],
+        ['Certificate subject', doc.subject ? h('span', {id: 'cert-subject'}, doc.subject)
+          : h('span', {class: 'hint'}, 'not reported by this node\'s API')],
+        ['Contact (the certificate\'s e-mail)', doc.contact ? h('span', {id: 'cert-contact'}, doc.contact)
+          : h('span', {class: 'hint'}, 'none in the certificate')],
         ['Valid until', expiry(doc)],
+        ['Issuer\'s fingerprint (SHA-256)', doc.issuer_fingerprint
+          ? groupedHex(doc.issuer_fingerprint, 'the issuer\'s fingerprint', {copyable: false}) : null],
         ['Key rotation under way', yesNo(doc.rotation_pending)],
         ['Revocations applied', doc.revocations_applied ?? 0],
         ['Rotation notices of other nodes', Object.values(notices).some((v) => Number(v) > 0)
