@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <thread>
 
 namespace joconde {
 
@@ -32,7 +33,22 @@ std::optional<std::uint64_t> number(const http::request& req, const char* name, 
   return v;
 }
 
-/// The RFC 5424 fields of a record line: TIMESTAMP (2nd), APP-NAME (4th), MSGID (6th).
+/// The value of SD-PARAM `name` in the record's [audit@32473 ...] element, or "".
+std::string audit_param(std::string_view line, std::string_view name) {
+  auto sd = line.find("[audit@32473 ");
+  if (sd == std::string_view::npos)
+    return {};
+  auto key = " " + std::string{name} + "=\"";
+  auto at = line.find(key, sd);
+  if (at == std::string_view::npos)
+    return {};
+  at += key.size();
+  auto end = line.find('"', at);
+  return end == std::string_view::npos ? std::string{} : std::string{line.substr(at, end - at)};
+}
+
+/// A record line: its RFC 5424 TIMESTAMP (2nd field) and MSGID (6th: the component that wrote it),
+/// and the event its audit element names.
 json record_json(std::uint64_t seq, const std::string& line) {
   std::vector<std::string_view> fields;
   std::string_view rest{line};
@@ -42,7 +58,8 @@ json record_json(std::uint64_t seq, const std::string& line) {
     rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
   }
   auto field = [&](std::size_t i) { return i < fields.size() ? std::string{fields[i]} : std::string{}; };
-  return json{{"seq", seq}, {"time", field(1)}, {"app", field(3)}, {"event", field(5)}, {"line", line}};
+  return json{{"seq", seq}, {"time", field(1)}, {"component", field(5)}, {"event", audit_param(line, "event")},
+              {"line", line}};
 }
 
 /// Calls `fn(seq, line)` for the complete lines `from`..`to` of the log (a line still being written,
@@ -103,6 +120,10 @@ http::response export_audit_records(const node_context& ctx, const http::request
   });
   if (!total)
     return refuse(total.err());
+  if (first == 0)
+    return http::response::error(404, "not_found", "no record from " + std::to_string(*from) + " to "
+                                                     + std::to_string(*to) + ": the log has "
+                                                     + std::to_string(*total));
   http::response res;
   res.status = 200;
   res.content_type = "text/plain; charset=utf-8";
@@ -123,7 +144,13 @@ http::response verify_audit_log(const node_context& ctx) {
       }())
     if (auto ca = crypto::certificate::from_pem(*pem))
       opts.ca = std::move(*ca);
+  // The node writes while this reads: a line or the head file written between the reads may look
+  // like a truncation. A log really broken stays broken when read again.
   auto v = verify_audit_file(log_file(ctx), opts);
+  for (int again = 0; again < 2 && v && !v->ok; ++again) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    v = verify_audit_file(log_file(ctx), opts);
+  }
   if (!v)
     return refuse(v.err());
   json doc{{"ok", v->ok},

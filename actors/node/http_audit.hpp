@@ -5,7 +5,7 @@
 // audit verify` makes it. Read-only: nothing here writes the log. Include only from CAF translation
 // units.
 //
-//   GET /v1/audit?from=SEQ&limit=N       {records: [{seq, time, app, event, line}], next, total}
+//   GET /v1/audit?from=SEQ&limit=N       {records: [{seq, time, component, event, line}], next, total}
 //   GET /v1/audit/export?from=A&to=B     the lines A..B as they are in the file (text/plain)
 //   GET /v1/audit/verify                 {ok, records, checkpoints, signed_records, first_bad_line,
 //                                         reason, notes}

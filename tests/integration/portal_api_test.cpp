@@ -287,7 +287,10 @@ BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
   BOOST_TEST(doc["records"].size() == 2u);
   BOOST_TEST(doc["records"][0]["seq"] == 1);
   BOOST_TEST(doc["next"] == 3);
-  // Each record's line carries its place in the chain.
+  // Each record names its event and the component that wrote it; its line carries its place in the
+  // chain.
+  BOOST_TEST(!doc["records"][0]["event"].get<std::string>().empty());
+  BOOST_TEST(!doc["records"][0]["component"].get<std::string>().empty());
   BOOST_TEST(doc["records"][1]["line"].get<std::string>().find("seq=\"2\"") != std::string::npos);
   auto last = send("client-a", "GET", "/v1/audit?from=" + std::to_string(doc["total"].get<int>()) + "&limit=10",
                    {}, s.reading());
@@ -307,6 +310,7 @@ BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
   BOOST_TEST(send("client-a", "GET", "/v1/audit?from=0", {}, s.reading()).status == 400);
   BOOST_TEST(send("client-a", "GET", "/v1/audit?limit=1001", {}, s.reading()).status == 400);
   BOOST_TEST(send("client-a", "GET", "/v1/audit/export?from=9&to=3", {}, s.reading()).status == 400);
+  BOOST_TEST(send("client-a", "GET", "/v1/audit/export?from=100000&to=100001", {}, s.reading()).status == 404);
   BOOST_TEST(send("client-a", "GET", "/v1/audit/export?from=1&to=200000", {}, s.reading()).status == 413);
   auto analyst = log_in("client-a", "data_analyst");
   BOOST_TEST(send("client-a", "GET", "/v1/audit", {}, analyst.reading()).status == 403);
