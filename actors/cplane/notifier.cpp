@@ -47,17 +47,34 @@ void queue_new(notifier_pointer self) {
     return;
   }
   std::vector<mail_item> planned;
+  std::vector<std::string> forgotten;  // keys sent about CTs erased since: nothing will be told again
   {
     auto txn = st.store.env->begin_read();
     if (!txn)
       return;
+    std::vector<std::string> erased;
     (void) txn->for_each(st.store.ctas, "", [&](std::string_view, std::string_view value) {
       v1::CtaRecord rec;
-      if (rec.ParseFromArray(value.data(), static_cast<int>(value.size())))
-        for (auto& m : plan_mail(rec, st.cfg.self, st.cfg.at_root, *users, st.cfg.portal_url))
-          planned.push_back(std::move(m));
+      if (!rec.ParseFromArray(value.data(), static_cast<int>(value.size())))
+        return true;
+      if (rec.status() == v1::CTA_STATUS_ERASED)
+        erased.push_back(rec.ctsc().uuid() + "|");
+      for (auto& m : plan_mail(rec, st.cfg.self, st.cfg.at_root, *users, st.cfg.portal_url))
+        planned.push_back(std::move(m));
       return true;
     });
+    for (const auto& prefix : erased)
+      (void) txn->for_each(st.store.mail_sent, prefix, [&](std::string_view k, std::string_view) {
+        forgotten.emplace_back(k);
+        return forgotten.size() < 10000;
+      });
+  }
+  if (!forgotten.empty()) {
+    if (auto txn = st.store.env->begin_write()) {
+      for (const auto& k : forgotten)
+        (void) txn->del(st.store.mail_sent, k);
+      (void) txn->commit();
+    }
   }
   if (planned.empty())
     return;

@@ -4,7 +4,8 @@
 // upload was refused, and when a CT was cancelled or finished (mail_plan.hpp says who and what).
 // Sending never blocks the workflow: every 2 s the notifier reads the CTAs held here, puts each new
 // e-mail into the store's outbox (mail_outbox, written before anything is sent, so a restart loses
-// none) and marks its key sent (mail_sent, so none goes twice), then sends what is due through the
+// none) and marks its key sent (mail_sent, so none goes twice; forgotten once the CT is erased, when
+// nothing more is told about it), then sends what is due through the
 // relay. A failure is retried after 30 s, doubling up to an hour; after 12 attempts the e-mail is
 // given up. Every outcome is counted (joconde_mail_total{result=sent|retried|given_up},
 // joconde_mail_queued) and logged without the addresses' messages.
