@@ -162,6 +162,54 @@ async function tabTo(p, selector) {
   throw new Error(`${p.label}: the keyboard (Tab) never reached ${selector}`);
 }
 
+/// Whether the focus is on `selector` (or inside it).
+async function focusIn(p, selector) {
+  return p.page.evaluate((sel) => !!document.activeElement?.closest(sel), selector);
+}
+
+/// The focus must be on (or inside) `selector` now: where the portal put it after `what`.
+async function expectFocus(p, selector, what) {
+  if (!await focusIn(p, selector)) {
+    const at = await p.page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+    throw new Error(`${p.label}: after ${what} the focus is on ${at}, not on ${selector}`);
+  }
+}
+
+/// Presses `key` on the control that has the focus, which must be `selector` (a keyboard press, no
+/// mouse: Enter or Space on a button or link).
+async function press(p, selector, key = 'Enter') {
+  await expectFocus(p, selector, `Tab to ${selector}`);
+  await p.page.keyboard.press(key);
+}
+
+/// Tabs to `selector` and types `value` there, replacing what the field held (Ctrl+A selects it).
+async function typeIn(p, selector, value) {
+  await tabTo(p, selector);
+  await p.page.keyboard.down('Control');
+  await p.page.keyboard.press('KeyA');
+  await p.page.keyboard.up('Control');
+  await p.page.keyboard.type(value);
+}
+
+/// Chooses `file` in the file input `selector` as a keyboard user does: Tab to it, Space opens the
+/// browser's file chooser, which is given the file. Now and then headless Chromium's chooser is not
+/// caught (a few in a hundred): the key is pressed again, Enter then, as a person would.
+async function pickFile(p, selector, file) {
+  await tabTo(p, selector);
+  for (const key of ['Space', 'Enter', 'Space']) {
+    await expectFocus(p, selector, `choosing ${path.basename(file)}`);
+    const chooser = await Promise.all([p.page.waitForFileChooser({timeout: 5000}), p.page.keyboard.press(key)])
+      .then(([c]) => c, () => null);
+    if (chooser) {
+      await chooser.accept([file]);
+      await p.page.waitForFunction((sel) => document.querySelector(sel)?.files?.length === 1, {timeout: 10000},
+        selector);
+      return;
+    }
+  }
+  throw new Error(`${p.label}: Space and Enter on ${selector} opened no file chooser`);
+}
+
 // -- e-mail ------------------------------------------------------------------------------------------
 
 /// The e-mail to `to` about CT `id` whose subject ends with `request`, waited for (bounded).
@@ -281,18 +329,21 @@ async function scenario() {
     return csp;
   });
 
-  await steps.step('draft: a compile error is shown, then the demo task compiles and is created', async () => {
+  await steps.step('draft, by keyboard: a compile error is shown, then the demo task compiles and is created', async () => {
     const p = people.orgA;
     await open(p, '#/draft');
-    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task-broken.json'));
+    // The task file opened with the file chooser that Space on the focused file input opens.
+    await pickFile(p, '#task-file', path.join(work, 'task-broken.json'));
     await waitText(p, '#check [role=alert]', /compile_error/);
     const error = await text(p, '#check [role=alert]');
     await evidence.capture(p.page, p.label, 'draft-error');
-    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task.json'));
+    await pickFile(p, '#task-file', path.join(work, 'task.json'));
     await p.page.waitForSelector('#check-ok', {timeout: 30000});
     // Typing holds Create back until the node checked the text again, once the typing pauses.
-    await p.page.focus('#task-text');
+    await tabTo(p, '#task-text');
+    await p.page.keyboard.down('Control');
     await p.page.keyboard.press('End');
+    await p.page.keyboard.up('Control');
     await p.page.keyboard.type(' ');
     if (!await p.page.$eval('#create', (e) => e.disabled))
       throw new Error('Create stays enabled while the text changed since its check');
@@ -300,7 +351,8 @@ async function scenario() {
       {timeout: 30000});
     await waitText(p, '#check', 'rss3');
     await evidence.capture(p.page, p.label, 'draft-checked');
-    await p.page.click('#create');
+    await tabTo(p, '#create');
+    await press(p, '#create');
     await p.page.waitForFunction(() => location.hash.startsWith('#/ct/'), {timeout: 60000});
     await p.page.waitForSelector('main:not([aria-busy]) #phase');
     uuid = p.page.url().split('#/ct/')[1];
@@ -363,21 +415,28 @@ async function scenario() {
     return `${CP3} ${cp3.slice(0, 11)}… accepted for ${uuid}, then confirmed again`;
   });
 
-  await steps.step('custodians and client-a\'s analyst make their keys in the browser; client-b\'s analyst with the CLI', async () => {
+  await steps.step('custodians and client-a\'s analyst make their keys in the browser by keyboard and save its backup; client-b\'s analyst with the CLI', async () => {
     const makeKey = async (label, node, role, slot, name) => {
       const p = people[label] = await person(label, node, role);
       await login(p);
       await open(p, `#/ct/${uuid}`);
       const s = `section[data-slot="${slot}"]`;
-      await p.page.$eval(`${s} .pak-name`, (e) => { e.value = ''; });
-      await p.page.type(`${s} .pak-name`, name);
-      await p.page.type(`${s} .pak-pass`, PASSPHRASE);
-      await p.page.type(`${s} .pak-pass2`, PASSPHRASE);
-      await p.page.click(`${s} .create-key`);
+      // The name, the passphrase twice, the button: each reached by Tab from the field before.
+      await typeIn(p, `${s} .pak-name`, name);
+      for (const field of ['.pak-pass', '.pak-pass2']) {
+        await p.page.keyboard.press('Tab');
+        await expectFocus(p, `${s} ${field}`, `Tab in the key's form`);
+        await p.page.keyboard.type(PASSPHRASE);
+      }
+      await p.page.keyboard.press('Tab');
+      await press(p, `${s} .create-key`);
       await p.page.waitForSelector(`${s} .backup a.download`, {timeout: 60000});
+      // The form is gone: the keyboard is on what the portal says, the backup's link next.
+      await expectFocus(p, `${s} .backup[role=status]`, 'making the key');
       p.pakSha256 = (await text(p, `${s} .key-state code`)).toLowerCase();
       await evidence.capture(p.page, label, `key-${slot}`);
-      await p.page.click(`${s} .backup a.download`);
+      await p.page.keyboard.press('Tab');
+      await press(p, `${s} .backup a.download`);
       p.backup = await downloaded(p, `joconde-key-${uuid}-${slot}.json`);
       const backup = JSON.parse(readFileSync(p.backup, 'utf8'));
       if (backup.kdf.iterations < 600000 || !backup.wrapped_pkcs8 || backup.ct_uuid !== uuid)
@@ -390,7 +449,7 @@ async function scenario() {
       '--out', path.join(work, 'analyst-b.key'), '--passphrase-file', path.join(work, 'passphrase'));
   });
 
-  await steps.step('each peer\'s organiser submits its CTSA; its signatory follows the e-mail, logs in, lands on the CT, reads whom the CTSA names and signs', async () => {
+  await steps.step('each peer\'s organiser submits its CTSA by keyboard; its signatory follows the e-mail, logs in, lands on the CT, reads whom the CTSA names and signs by keyboard', async () => {
     people.orgB = await person('orgB', 'client-b', 'task_organiser');
     await login(people.orgB);
     const notes = [];
@@ -402,8 +461,22 @@ async function scenario() {
       await open(o, `#/ct/${uuid}`);
       await takeNextStep(o, 'Submit the CTSA', '#ctsa-form');
       await o.page.keyboard.type(`Director of office ${office}`);
+      // A second signatory added and taken back again, by keyboard: the focus follows each.
+      await tabTo(o, '#ctsa-add-signatory');
+      await press(o, '#ctsa-add-signatory');
+      await expectFocus(o, '#ctsa-form .signatory-name', '"Add another signatory"');
+      const added = await o.page.evaluate(() => [document.activeElement.labels?.[0]?.textContent,
+        document.querySelectorAll('#ctsa-form .signatory-name').length]);
+      if (added[0] !== 'Signatory 2: name' || added[1] !== 2)
+        throw new Error(`"Add another signatory" put the focus on "${added[0]}" (${added[1]} name fields)`);
+      await o.page.keyboard.press('Tab');
+      await press(o, '#ctsa-form .remove-signatory');
+      await expectFocus(o, '#ctsa-add-signatory', '"Remove signatory 2"');
+      if (await o.page.$$eval('#ctsa-form .signatory-name', (es) => es.length) !== 1)
+        throw new Error('"Remove signatory 2" left the second name field');
       await evidence.capture(o.page, org, 'ctsa-form');
-      await o.page.click('#ctsa-submit');
+      await o.page.keyboard.press('Tab');
+      await press(o, '#ctsa-submit');
       await waitText(o, '#notice', 'Submitted the CTSA', 60000);
       // The organiser's addenda table names the people of the CTSA just submitted.
       await waitText(o, '#addenda', `Director of office ${office} (signatory 1): not yet signed`);
@@ -432,9 +505,16 @@ async function scenario() {
       if (!analysts.some(([name, slots, pak]) => name === `Analyst ${office}` && slots === 'income_by_region'
         && /^[0-9a-f]{64}$/i.test(pak) && (!a || pak.toLowerCase() === a.pakSha256)))
         throw new Error(`${sig}'s form names the analysts ${JSON.stringify(analysts)}`);
-      await (await s.page.$('#signature-file')).uploadFile(path.join(work, 'signed.pdf'));
+      // By keyboard: who signs (the select, on the first one not signed), the document, the button.
+      await tabTo(s, '#signatory-index');
+      if (await s.page.$eval('#signatory-index', (e) => e.value) !== '0')
+        throw new Error(`${sig}'s form chooses signatory ${await s.page.$eval('#signatory-index', (e) => e.value)}`);
+      await s.page.keyboard.press('Tab');
+      await expectFocus(s, '#signature-file', 'Tab from the signatory');
+      await pickFile(s, '#signature-file', path.join(work, 'signed.pdf'));
       await evidence.capture(s.page, sig, 'sign-form');
-      await s.page.click('#sign-submit');
+      await s.page.keyboard.press('Tab');
+      await press(s, '#sign-submit');
       await waitText(s, '#notice', 'Signed the CTSA', 60000);
       // The peer's own addendum, at its own node, names the signatory as having signed.
       await until(`${sig}'s addenda table to show the signature`, async () => {
@@ -541,12 +621,14 @@ async function scenario() {
     return `${answer.status} csrf_required; the CT is in phase ${await phaseOf(p)}`;
   });
 
-  await steps.step('twin: a title with markup is shown as text, never run; that CT is then cancelled', async () => {
+  await steps.step('twin: a title with markup is shown as text, never run; that CT is then cancelled (by keyboard)', async () => {
     const p = people.orgA;
     await open(p, '#/draft');
-    await (await p.page.$('#task-file')).uploadFile(path.join(work, 'task-xss.json'));
+    await pickFile(p, '#task-file', path.join(work, 'task-xss.json'));
     await p.page.waitForSelector('#check-ok', {timeout: 30000});
-    await p.page.click('#create');
+    await p.page.waitForFunction(() => !document.querySelector('#create').disabled, {timeout: 30000});
+    await tabTo(p, '#create');
+    await press(p, '#create');
     await p.page.waitForFunction((old) => location.hash.startsWith('#/ct/') && !location.hash.endsWith(old), {timeout: 60000}, uuid);
     await p.page.waitForSelector('main:not([aria-busy]) #ctsc-title');
     xssUuid = p.page.url().split('#/ct/')[1];
@@ -567,8 +649,10 @@ async function scenario() {
       throw new Error(`on the list: ${JSON.stringify({links, ...seen})}`);
     await evidence.capture(p.page, p.label, 'xss-list');
     await open(p, `#/ct/${xssUuid}`);
-    await p.page.type('#cancel-reason', 'a test of how titles are shown; <b>not bold</b>');
-    await p.page.click('#cancel-submit');
+    await tabTo(p, '#cancel-reason');
+    await p.page.keyboard.type('a test of how titles are shown; <b>not bold</b>');
+    await p.page.keyboard.press('Tab');
+    await press(p, '#cancel-submit');
     await waitText(p, '#notice', 'Cancelled', 60000);
     await waitText(p, '#phase', 'cancelled');
     await evidence.capture(p.page, p.label, 'xss-cancelled');
@@ -606,12 +690,16 @@ async function scenario() {
     return `followed ${mail.link}`;
   });
 
-  await steps.step('client-a\'s custodian uploads persons.csv through the portal', async () => {
+  await steps.step('client-a\'s custodian uploads persons.csv through the portal by keyboard', async () => {
     const p = people.custA;
     const s = 'section[data-slot="persons"]';
-    await (await p.page.$(`${s} .upload-file`)).uploadFile(path.join(work, 'persons.csv'));
-    await p.page.click(`${s} .upload`);
+    // "Upload persons" left the keyboard on the file input.
+    await expectFocus(p, `${s} .upload-file`, '"Upload persons"');
+    await pickFile(p, `${s} .upload-file`, path.join(work, 'persons.csv'));
+    await p.page.keyboard.press('Tab');
+    await press(p, `${s} .upload`);
     await waitText(p, `${s} .upload-result`, 'Uploaded 1000 row(s) into persons', 180000);
+    await expectFocus(p, `${s} .outcome [role=status]`, 'the upload');
     const bar = await p.page.$eval(`${s} progress`, (e) => e.value);
     if (bar !== 100)
       throw new Error(`the progress bar ends at ${bar}`);
@@ -619,7 +707,7 @@ async function scenario() {
     return await text(p, `${s} .upload-result`);
   });
 
-  await steps.step('client-b\'s custodian, in a fresh browser, follows the e-mail, logs in, restores the key from its backup and uploads income.csv', async () => {
+  await steps.step('client-b\'s custodian, in a fresh browser, follows the e-mail, logs in, restores the key from its backup and uploads income.csv, by keyboard', async () => {
     const old = people.custB;
     const p = people.custB2 = await person('custB2', 'client-b', 'data_custodian');
     const mail = await mailTo('data_custodian@client-b.example', 'your turn: upload input `income`', uuid);
@@ -629,13 +717,20 @@ async function scenario() {
     await takeNextStep(p, 'Upload income', 'section[data-slot="income"]');
     const s = 'section[data-slot="income"]';
     await p.page.waitForSelector(`${s} .restore-form`);
-    await (await p.page.$(`${s} .restore-file`)).uploadFile(old.backup);
-    await p.page.type(`${s} .restore-pass`, PASSPHRASE);
-    await p.page.click(`${s} .restore-key`);
+    // By keyboard: the backup file, its passphrase, the button; then the CSV file and Upload.
+    await expectFocus(p, `${s} .restore-file`, '"Upload income"');
+    await pickFile(p, `${s} .restore-file`, old.backup);
+    await p.page.keyboard.press('Tab');
+    await expectFocus(p, `${s} .restore-pass`, 'Tab from the backup file');
+    await p.page.keyboard.type(PASSPHRASE);
+    await p.page.keyboard.press('Tab');
+    await press(p, `${s} .restore-key`);
     await waitText(p, `${s} .key-state`, 'is in this browser', 60000);
+    await expectFocus(p, `${s} .restored[role=status]`, 'restoring the key');
     await evidence.capture(p.page, p.label, 'restored');
-    await (await p.page.$(`${s} .upload-file`)).uploadFile(path.join(work, 'income.csv'));
-    await p.page.click(`${s} .upload`);
+    await pickFile(p, `${s} .upload-file`, path.join(work, 'income.csv'));
+    await p.page.keyboard.press('Tab');
+    await press(p, `${s} .upload`);
     await waitText(p, `${s} .upload-result`, /Uploaded \d+ row\(s\) into income/, 180000);
     await evidence.capture(p.page, p.label, 'uploaded');
     return await text(p, `${s} .upload-result`);
@@ -654,20 +749,24 @@ async function scenario() {
   });
 
   let portalCsv;
-  await steps.step('client-a\'s analyst downloads the result once through the portal', async () => {
+  await steps.step('client-a\'s analyst downloads the result once through the portal, by keyboard', async () => {
     const p = people.anaA;
     const s = 'section[data-slot="income_by_region"]';
     await evidence.capture(p.page, p.label, 'output-phase');
-    await p.page.click(`${s} .download-result`);
+    // "Download income_by_region" left the keyboard on the button.
+    await press(p, `${s} .download-result`);
     await waitText(p, '#result-summary', /\d+ row\(s\) suppressed/, 180000);
     await p.page.waitForSelector('#result-table tbody tr');
+    await expectFocus(p, '#result-summary', 'the download');
     await evidence.capture(p.page, p.label, 'downloaded');
-    await p.page.click(`${s} .result-box a.download`);
+    await tabTo(p, `${s} .result-box a.download`);
+    await press(p, `${s} .result-box a.download`);
     portalCsv = await downloaded(p, `income_by_region-${uuid}.csv`);
     await fs.copyFile(portalCsv, path.join(outDir, 'income_by_region-portal.csv'));
     const summary = await text(p, '#result-summary');
     await open(p, `#/ct/${uuid}`);
-    await p.page.click(`${s} .download-result`);
+    await tabTo(p, `${s} .download-result`);
+    await press(p, `${s} .download-result`);
     await waitText(p, `${s} [role=alert]`, 'already_exists', 120000);
     await evidence.capture(p.page, p.label, 'second-download-refused');
     return summary;
@@ -700,7 +799,8 @@ async function scenario() {
     if (groups.length !== 8 || groups.join(':') !== own)
       throw new Error(`the fingerprint is not shown in 8 groups of 4 bytes: ${groups.join(' ')}`);
     // Copied exactly, for joconde-node trust confirm at the other end.
-    await p.page.click('#own-fingerprint button.copy');
+    await tabTo(p, '#own-fingerprint button.copy');
+    await press(p, '#own-fingerprint button.copy');
     await waitText(p, '#own-fingerprint .copy-said', 'Copied');
     const copied = await p.page.evaluate(() => navigator.clipboard.readText());
     if (copied !== own)
@@ -888,7 +988,8 @@ async function scenario() {
       throw new Error(`no cookie ${name}: ${(await p.page.cookies()).map((c) => c.name)}`);
     if (!cookie.httpOnly || !cookie.secure || cookie.sameSite !== 'Strict')
       throw new Error(`the session cookie is not HttpOnly, Secure, SameSite=Strict: ${JSON.stringify(cookie)}`);
-    await p.page.click('#logout');
+    await tabTo(p, '#logout');
+    await press(p, '#logout');
     await p.page.waitForSelector('#login');
     await evidence.capture(p.page, p.label, 'logged-out');
     const q = people.replay = await person('replay', 'client-b', 'task_organiser');
@@ -1031,6 +1132,41 @@ async function scenario() {
       throw new Error(problems.join('; '));
     return `${all.length} e-mail(s), none with any of ${secrets.size} ids (e.g. ${firstIds.join(', ')}) or ${numbers.size} `
       + `numbers of the data; numbers left in them: ${[...left].join(', ') || 'none'}`;
+  });
+
+  await steps.step('an idle session: two minutes before the node would end it the portal warns, and "Stay logged in" (by keyboard) keeps it', async () => {
+    const p = people.idle = await person('idle', 'client-a', 'task_organiser');
+    // The page's clock, moved on at will: the node's idle timeout is too long to wait for.
+    await p.page.evaluateOnNewDocument(() => {
+      const real = Date.now;
+      Date.now = () => real() + (window.__clockAhead ?? 0);
+    });
+    await login(p, {keyboard: true});
+    const idle = await p.page.evaluate(async () => (await (await fetch('/v1/session')).json()).idle_timeout_s);
+    if (!(idle > 120))
+      throw new Error(`the session's idle_timeout_s is ${idle}`);
+    if (await p.page.$('#stay-logged-in'))
+      throw new Error('the portal warns of the session\'s end right after the log-in');
+    const live = await p.page.$eval('#session-timeout', (e) => e.getAttribute('aria-live'));
+    await p.page.evaluate((ms) => { window.__clockAhead = ms; }, (idle - 100) * 1000);
+    await p.page.waitForSelector('#session-timeout #stay-logged-in', {timeout: 15000});
+    const warning = await text(p, '#session-timeout');
+    await evidence.capture(p.page, p.label, 'idle-warning');
+    // The warning does not take the focus; Shift+Tab from the page's heading reaches its button.
+    await p.page.focus('main h1');
+    for (let i = 0; i < 10 && !await focusIn(p, '#stay-logged-in'); i += 1)
+    {
+      await p.page.keyboard.down('Shift');
+      await p.page.keyboard.press('Tab');
+      await p.page.keyboard.up('Shift');
+    }
+    await press(p, '#stay-logged-in');
+    await waitText(p, '#session-timeout', 'You stay logged in');
+    await expectFocus(p, '#session-kept', '"Stay logged in"');
+    if (await p.page.$('#stay-logged-in'))
+      throw new Error('the warning stays after "Stay logged in"');
+    await waitText(p, '#whoami', 'task_organiser');
+    return `aria-live ${live}: "${warning.slice(0, 160)}"; then "${await text(p, '#session-kept')}"`;
   });
 
   await steps.step('no page had a script error', async () => {

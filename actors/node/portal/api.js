@@ -16,6 +16,14 @@ export class ApiError extends Error {
 
 let csrfToken = '';
 let unauthorised = () => {};
+/// When the portal last called the node's API (ms since the epoch): the session's idle time runs
+/// from there.
+let lastCall = Date.now();
+
+/// When the portal last called the node's API (what keeps the session from going idle).
+export function lastCallAt() {
+  return lastCall;
+}
 
 /// The CSRF token of the current session ('' when there is none).
 export function setCsrfToken(token) {
@@ -75,6 +83,7 @@ function headersFor(method, contentType) {
 /// One call: `body` is sent as is with `contentType`; resolves to the answer's JSON document.
 async function call(method, path, body, contentType) {
   let res;
+  lastCall = Date.now();
   try {
     res = await fetch(path, {
       method,
@@ -108,6 +117,7 @@ function fileNameOf(header, fallback) {
 /// (`name` from its Content-Disposition, else `fallback`).
 async function file(path, fallback) {
   let res;
+  lastCall = Date.now();
   try {
     res = await fetch(path, {
       method: 'GET',
@@ -179,6 +189,7 @@ export function sendFile(path, file, contentType, onProgress) {
     });
     xhr.addEventListener('error', () =>
       reject(new ApiError(0, 'unreachable', 'the upload was cut off: the node does not answer')));
+    lastCall = Date.now();
     xhr.send(file);
   });
 }

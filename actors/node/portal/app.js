@@ -4,7 +4,7 @@
 // title in an <h1> and the nodes under it. A page asked for without a session (a link in an e-mail,
 // a session that ended) is remembered: the log-in page leads there once the person is logged in.
 
-import {onUnauthorised} from './api.js';
+import {lastCallAt, onUnauthorised} from './api.js';
 import {h} from './dom.js';
 import {atRoot, forget, has, home, logout, resume, session} from './session.js';
 import {errorBox} from './ui.js';
@@ -20,6 +20,15 @@ import {oursPage} from './view_ours.js';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
+/// The warning that the session is about to end for want of activity: a live region there from the
+/// start (so that screen readers announce what appears in it), between the navigation and the page.
+const idleNotice = h('div', {id: 'session-timeout', 'aria-live': 'assertive'});
+main.before(idleNotice);
+/// How long before the node ends an idle session the portal warns (ms), and how often it looks.
+const warnBeforeMs = 2 * 60 * 1000;
+const idleCheckMs = 5000;
+/// What the notice shows: '' (nothing), 'warning' or 'kept' (the person chose to stay).
+let idleShown = '';
 /// A message for the next page shown (e.g. why the person is at the log-in page).
 let flash = '';
 /// The number of the latest render: a slower, older one that finishes later is dropped.
@@ -131,6 +140,59 @@ function drawChrome() {
     h('button', {type: 'button', id: 'logout', onclick: onLogout}, 'Log out'));
 }
 
+/// The time `ms` since the epoch, as hours and minutes.
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString('en-GB', {hour: '2-digit', minute: '2-digit'});
+}
+
+function clearIdleNotice() {
+  idleShown = '';
+  idleNotice.replaceChildren();
+}
+
+/// "Stay logged in": any call keeps the session; GET /v1/session is the one that changes nothing.
+async function stayLoggedIn(button) {
+  button.disabled = true;
+  try {
+    await resume();
+  } catch (e) {
+    button.disabled = false;
+    idleNotice.querySelector('.error')?.remove();
+    idleNotice.firstChild?.append(h('p', {class: 'error', role: 'alert'}, `The node did not answer: ${e.message}`));
+    return;
+  }
+  if (!session())
+    return;  // it had ended already: the 401 leads to the log-in page
+  const said = h('p', {class: 'ok', role: 'status', tabindex: '-1', id: 'session-kept'},
+    `You stay logged in (until ${clock(Date.now() + Number(session().idle_timeout_s) * 1000)} if idle).`);
+  idleShown = 'kept';
+  idleNotice.replaceChildren(h('div', {class: 'card session-box'}, said));
+  said.focus();
+}
+
+/// Looks whether the session is within two minutes of ending for want of any call to the node, and
+/// warns then, with a button to stay logged in.
+function watchIdle() {
+  const s = session();
+  const idleMs = Number(s?.idle_timeout_s) * 1000;
+  const left = s && idleMs > 0 ? idleMs - (Date.now() - lastCallAt()) : Infinity;
+  if (left > warnBeforeMs || left <= 0) {
+    if (idleShown === 'warning')
+      clearIdleNotice();
+    return;
+  }
+  if (idleShown === 'warning')
+    return;
+  idleShown = 'warning';
+  const stay = h('button', {type: 'button', id: 'stay-logged-in'}, 'Stay logged in');
+  stay.addEventListener('click', () => stayLoggedIn(stay));
+  idleNotice.replaceChildren(h('div', {class: 'card session-box warning-box', role: 'region',
+    'aria-label': 'Session about to end'},
+  h('p', {}, `Your session ends at ${clock(Date.now() + left)} (in about ${Math.max(1, Math.round(left / 60000))} `
+    + 'minute(s)) unless you do something in the portal: the node logs out idle sessions.'),
+  h('div', {class: 'actions'}, stay)));
+}
+
 async function onLogout() {
   try {
     await logout();
@@ -160,6 +222,8 @@ async function render(moveFocus = true) {
     return;
   }
   drawChrome();
+  if (idleShown === 'kept' || !session())
+    clearIdleNotice();
   const message = flash;
   flash = '';
   main.setAttribute('aria-busy', 'true');
@@ -195,6 +259,7 @@ async function start() {
     flash = `The node cannot say whether you are logged in: ${e.message}`;
   }
   window.addEventListener('hashchange', () => render());
+  setInterval(watchIdle, idleCheckMs);
   render(false);
 }
 

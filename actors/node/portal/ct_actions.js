@@ -24,15 +24,32 @@ function card(id, title, ...children) {
 /// The Task Organiser's CTSA: the signatories by name (the node adds every PAK registered here).
 function ctsaForm(ctx, own) {
   const names = h('div', {class: 'signatories'});
+  const more = h('button', {type: 'button', class: 'secondary', id: 'ctsa-add-signatory'}, 'Add another signatory');
+  /// The labels say each signatory's number again once one is removed.
+  const renumber = () => [...names.children].forEach((row, i) => {
+    row.querySelector('label').textContent = `Signatory ${i + 1}: name`;
+    const remove = row.querySelector('.remove-signatory');
+    if (remove)
+      remove.textContent = `Remove signatory ${i + 1}`;
+  });
   const addName = () => {
     const n = names.children.length + 1;
     const f = field(`Signatory ${n}: name`, 'input', {type: 'text', required: true, class: 'signatory-name',
       autocomplete: 'name'});
+    if (n > 1) {
+      // An added signatory can be taken back; the keyboard then goes to "Add another signatory".
+      const remove = h('button', {type: 'button', class: 'secondary remove-signatory'}, `Remove signatory ${n}`);
+      remove.addEventListener('click', () => {
+        f.row.remove();
+        renumber();
+        more.focus();
+      });
+      f.row.append(remove);
+    }
     names.append(f.row);
     return f.input;
   };
   addName();
-  const more = h('button', {type: 'button', class: 'secondary'}, 'Add another signatory');
   more.addEventListener('click', () => addName().focus());
   const submit = h('button', {type: 'submit', id: 'ctsa-submit'}, 'Submit the CTSA');
   const out = outcome();

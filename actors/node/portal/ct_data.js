@@ -53,7 +53,7 @@ function createForm(slot, onKey) {
       await saveKey({id: keyId(slot), privateKey: made.privateKey, pak: made.pak, name: who,
         created_at: Date.now()});
       const file = new Blob([JSON.stringify(made.backup, null, 2)], {type: 'application/json'});
-      onKey(h('div', {class: 'backup', role: 'status'},
+      onKey(h('div', {class: 'backup', role: 'status', tabindex: '-1'},
         h('p', {}, `Your key is made and kept in this browser; its public key is registered for ${slot.slot} `
           + `(SHA-256 ${registered.pak_sha256}).`),
         h('p', {class: 'warning'}, 'Save the encrypted backup now: it is offered only this once, and without it '
@@ -90,7 +90,8 @@ function restoreForm(slot, onKey) {
       pass.input.value = '';
       await saveKey({id: keyId(slot), privateKey: restored.privateKey, pak: restored.pak, name: restored.name,
         created_at: Date.now()});
-      onKey(h('p', {class: 'ok', role: 'status'}, `Restored the key of ${restored.name}; it is kept in this browser.`));
+      onKey(h('p', {class: 'ok restored', role: 'status', tabindex: '-1'},
+        `Restored the key of ${restored.name}; it is kept in this browser.`));
     }, 'Opening the backup…');
   });
   return form;
@@ -155,12 +156,15 @@ function downloadForm(slot, key) {
       const r = await api.post(`/v1/ctas/${seg(slot.uuid)}/outputs/${seg(slot.slot)}?authorization=${auth}`);
       const file = new Blob([r.csv], {type: 'text/csv'});
       form.replaceChildren(h('div', {class: 'result-box'},
-        h('p', {id: 'result-summary', role: 'status'}, `${r.rows} row(s); ${r.suppressed} row(s) suppressed by the `
+        h('p', {id: 'result-summary', role: 'status', tabindex: '-1'}, `${r.rows} row(s); ${r.suppressed} row(s) `
+          + 'suppressed by the '
           + `algorithm (left out); ${r.confidential ?? 0} row(s) withheld by the confidentiality rules (marked).`
           + (r.simulated ? ' CT VMs on the SIMULATED TEE platform.' : '')),
         h('p', {class: 'warning'}, 'This result could be downloaded only once: save the file now.'),
         h('p', {}, downloadLink(file, `${slot.slot}-${slot.uuid}.csv`, `Save ${slot.slot}.csv`)),
         resultTable(slot.slot, r.csv)));
+      // The form's button is gone: the keyboard goes to what came back (the file's link is next).
+      form.querySelector('#result-summary').focus();
     }, 'Downloading: the node attests every CT VM and rebuilds the table…');
   });
   return form;
@@ -191,6 +195,10 @@ async function slotSection(ctx, slot) {
           + `${phase} phase.`));
     }
     section.replaceChildren(...parts.filter(Boolean));
+    // The form just used is gone: the keyboard goes to what it did (the backup's link, the upload
+    // form come next).
+    if (said)
+      said.focus();
   };
   await draw();
   return section;

@@ -11,7 +11,7 @@ function errorText(err) {
 }
 
 export function errorBox(err) {
-  return h('p', {class: 'error', role: 'alert'}, errorText(err));
+  return h('p', {class: 'error', role: 'alert', tabindex: '-1'}, errorText(err));
 }
 
 /// A labelled control: field('Reason', 'textarea', {required: true}) → {row, input}.
@@ -33,18 +33,29 @@ export function outcome() {
 
 /// Runs `work` for `button`: disabled meanwhile, "Working…" in `out`, then the text `work` resolves
 /// to (if any) or the refusal. Resolves to whether it succeeded.
+/// The keyboard is not lost meanwhile: where it was on the button (or the button's disabling
+/// dropped it), it lands on the message that says how the action ended (when the button is still on
+/// the page; a page drawn anew puts it on its own heading).
 export async function act(button, out, work, working = 'Working…') {
+  const hadFocus = document.activeElement === button || button.form?.contains(document.activeElement);
   button.disabled = true;
   out.replaceChildren(h('p', {class: 'working'}, working));
+  let said = null;
   try {
     const done = await work();
-    out.replaceChildren(...(done ? [h('p', {class: 'ok', role: 'status'}, done)] : []));
+    said = done ? h('p', {class: 'ok', role: 'status', tabindex: '-1'}, done) : null;
+    out.replaceChildren(...(said ? [said] : []));
     return true;
   } catch (e) {
-    out.replaceChildren(errorBox(e));
+    said = errorBox(e);
+    out.replaceChildren(said);
     return false;
   } finally {
     button.disabled = false;
+    const lost = !document.activeElement || document.activeElement === document.body
+      || document.activeElement === button;
+    if (hadFocus && lost && button.isConnected)
+      (said && said.isConnected ? said : button).focus();
   }
 }
 
