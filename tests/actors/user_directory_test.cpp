@@ -89,6 +89,30 @@ BOOST_FIXTURE_TEST_CASE(bad_names_roles_and_tokens_are_refused_and_change_nothin
   BOOST_CHECK_EQUAL(users->list()->size(), 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(bad_addresses_and_passwords_are_refused_and_change_nothing, fixture) {
+  // An address goes into an SMTP envelope and a header: one plain address or nothing.
+  for (const auto* email : {"no-at-sign", "@example.org", "a@", "a@b", "a@@b.example", "a b@c.example",
+                            "a@b.example\r\nBcc: x@y.example", "<a@b.example>", "a@b.example, c@d.example",
+                            "a@.example", "a@example."})
+    BOOST_CHECK_MESSAGE(!users->add("dave", {user_role::auditor}, "test", email).ok(), "'" << email << "'");
+  BOOST_CHECK(!users->add("dave", {user_role::auditor}, "test", std::string(250, 'a') + "@b.example").ok());
+  BOOST_CHECK(users->list()->empty());
+  BOOST_REQUIRE(users->add("dave", {user_role::auditor}, "test", "dave@stat.example").ok());
+  BOOST_CHECK_EQUAL(users->list()->front().email, "dave@stat.example");
+  BOOST_CHECK(!users->list()->front().has_password);
+  // Passwords: 12 to 1024 bytes; a user without one cannot log in with any.
+  BOOST_CHECK(!users->check_password("dave", "")->has_value());
+  BOOST_CHECK(!users->set_password("dave", "short").ok());
+  BOOST_CHECK(!users->set_password("dave", std::string(1025, 'p')).ok());
+  BOOST_CHECK(users->set_password("nobody", "long enough password").err().code == errc::not_found);
+  BOOST_CHECK(!users->list()->front().has_password);
+  BOOST_REQUIRE(users->set_password("dave", "long enough password").ok());
+  BOOST_CHECK(users->check_password("dave", "long enough password")->has_value());
+  BOOST_CHECK(!users->check_password("dave", "long enough passworD")->has_value());
+  BOOST_CHECK(!users->check_password("nobody", "long enough password")->has_value());
+  BOOST_CHECK(users->list()->front().has_password);
+}
+
 BOOST_AUTO_TEST_CASE(role_names_round_trip) {
   BOOST_CHECK_EQUAL(all_user_roles().size(), 8u);
   for (auto r : all_user_roles())
