@@ -279,19 +279,21 @@ BOOST_AUTO_TEST_CASE(a_password_logs_in_and_guessing_is_slowed_down) {
 
 BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
   auto s = log_in("client-a", "auditor");
-  // A fresh node's log holds its start and its first checkpoint at least.
-  auto page = send("client-a", "GET", "/v1/audit?from=1&limit=2", {}, s.reading());
+  // A fresh node's log holds its start and more records at least.
+  auto page = send("client-a", "GET", "/v1/audit?from=1&limit=1", {}, s.reading());
   BOOST_TEST_REQUIRE(page.status == 200, page.body);
   auto doc = body_of(page);
-  BOOST_TEST_REQUIRE(doc["total"].get<int>() >= 3);
-  BOOST_TEST(doc["records"].size() == 2u);
+  BOOST_TEST_REQUIRE(doc["total"].get<int>() >= 2);
+  BOOST_TEST(doc["records"].size() == 1u);
   BOOST_TEST(doc["records"][0]["seq"] == 1);
-  BOOST_TEST(doc["next"] == 3);
+  BOOST_TEST(doc["next"] == 2);
   // Each record names its event and the component that wrote it; its line carries its place in the
   // chain.
   BOOST_TEST(!doc["records"][0]["event"].get<std::string>().empty());
   BOOST_TEST(!doc["records"][0]["component"].get<std::string>().empty());
-  BOOST_TEST(doc["records"][1]["line"].get<std::string>().find("seq=\"2\"") != std::string::npos);
+  auto second = body_of(send("client-a", "GET", "/v1/audit?from=2&limit=1", {}, s.reading()));
+  BOOST_TEST_REQUIRE(second["records"].size() == 1u);
+  BOOST_TEST(second["records"][0]["line"].get<std::string>().find("seq=\"2\"") != std::string::npos);
   auto last = send("client-a", "GET", "/v1/audit?from=" + std::to_string(doc["total"].get<int>()) + "&limit=10",
                    {}, s.reading());
   BOOST_TEST(body_of(last)["records"].size() == 1u);
@@ -300,7 +302,7 @@ BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
   BOOST_TEST(file.status == 200);
   BOOST_TEST(file.content_type == "text/plain; charset=utf-8");
   BOOST_TEST(std::count(file.body.begin(), file.body.end(), '\n') == 2);
-  BOOST_TEST(file.body.find(doc["records"][1]["line"].get<std::string>()) != std::string::npos);
+  BOOST_TEST(file.body.find(second["records"][0]["line"].get<std::string>()) != std::string::npos);
   BOOST_TEST(file.headers["content-disposition"].find("audit-client-a-1-2.log") != std::string::npos);
   auto verdict = send("client-a", "GET", "/v1/audit/verify", {}, s.reading());
   BOOST_TEST_REQUIRE(verdict.status == 200, verdict.body);
