@@ -33,20 +33,6 @@ std::optional<std::uint64_t> number(const http::request& req, const char* name, 
   return v;
 }
 
-/// The value of SD-PARAM `name` in the record's [audit@32473 ...] element, or "".
-std::string audit_param(std::string_view line, std::string_view name) {
-  auto sd = line.find("[audit@32473 ");
-  if (sd == std::string_view::npos)
-    return {};
-  auto key = " " + std::string{name} + "=\"";
-  auto at = line.find(key, sd);
-  if (at == std::string_view::npos)
-    return {};
-  at += key.size();
-  auto end = line.find('"', at);
-  return end == std::string_view::npos ? std::string{} : std::string{line.substr(at, end - at)};
-}
-
 /// A record line: its RFC 5424 TIMESTAMP (2nd field) and MSGID (6th: the component that wrote it),
 /// and the event its audit element names.
 json record_json(std::uint64_t seq, const std::string& line) {

@@ -193,10 +193,8 @@ session_caller session_of(const node_context& ctx, const http::request& req) {
     ctx.sessions->close(id);
     return {};
   }
-  session_caller out{session_caller::ok, std::move(**found)};
-  if (changes_state(req) && (!portal_sessions::csrf_matches(*s, req.csrf_token) || cross_origin(req)))
-    out.state = session_caller::csrf_missing;
-  return out;
+  bool forged = changes_state(req) && (!portal_sessions::csrf_matches(*s, req.csrf_token) || cross_origin(req));
+  return {forged ? session_caller::csrf_missing : session_caller::ok, std::move(**found), std::move(*s)};
 }
 
 void register_portal_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
@@ -218,11 +216,7 @@ void register_portal_routes(http::server& server, const std::shared_ptr<node_con
     auto caller = session_of(*ctx, req);
     if (caller.state == session_caller::none)
       return http::response::error(401, "unauthorised", "no live session: log in again");
-    auto id = portal_sessions::cookie_value(req.cookie, portal_sessions::cookie_name(ctx->cfg.name));
-    auto s = ctx->sessions->find(id, portal_sessions::clock::now());
-    if (!s)
-      return http::response::error(401, "unauthorised", "no live session: log in again");
-    return http::response::json(200, session_json(*ctx, *caller.who, *s));
+    return http::response::json(200, session_json(*ctx, *caller.who, *caller.session));
   });
   server.route("DELETE", "/v1/session", [ctx](const http::request& req) {
     auto caller = session_of(*ctx, req);

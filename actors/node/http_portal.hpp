@@ -16,6 +16,7 @@
 // changes anything (any method but GET and HEAD) must then carry the session's X-CSRF-Token.
 
 #include "node_context.hpp"
+#include "portal_sessions.hpp"
 
 #include "joconde/runtime/http_server.hpp"
 
@@ -29,6 +30,7 @@ struct user;
 struct session_caller {
   enum state_t { none, ok, csrf_missing } state = none;  ///< no live session / fine / no valid CSRF token
   std::optional<user> who;                               ///< set unless `none`
+  std::optional<portal_session> session;                 ///< the session, for a session's caller
 };
 
 /// The user of the request's session cookie at this node; `csrf_missing` when the request changes

@@ -29,20 +29,6 @@ std::string line_hash(std::string_view line) {
   return crypto::hex(crypto::sha256(crypto::to_bytes(line)));
 }
 
-/// The value of ` name="..."` in the audit structured data of a line (values are hex, base64,
-/// decimal or escaped text, so a match inside another value cannot start with a space and a name).
-std::string param(std::string_view line, std::string_view name) {
-  auto key = " " + std::string{name} + "=\"";
-  auto sd = line.find("[audit@32473 ");
-  if (sd == std::string_view::npos)
-    return {};
-  auto at = line.find(key, sd);
-  if (at == std::string_view::npos)
-    return {};
-  at += key.size();
-  auto end = line.find('"', at);
-  return end == std::string_view::npos ? std::string{} : std::string{line.substr(at, end - at)};
-}
 
 std::filesystem::path with_suffix(const std::filesystem::path& file, const std::string& suffix) {
   auto p = file;
@@ -119,11 +105,11 @@ struct scan {
 result<void> check_checkpoint(checkpoint_state& cs, std::string_view line, std::uint64_t n,
                               const std::string& prev, scan& s) {
   audit_head head;
-  head.node = param(line, "node");
-  head.hash = param(line, "head");
-  head.key = param(line, "key");
-  auto seq = to_u64(param(line, "head_seq"));
-  auto time = to_u64(param(line, "time"));
+  head.node = audit_param(line, "node");
+  head.hash = audit_param(line, "head");
+  head.key = audit_param(line, "key");
+  auto seq = to_u64(audit_param(line, "head_seq"));
+  auto time = to_u64(audit_param(line, "time"));
   if (!seq || !time)
     return fail(errc::malformed_input, "the checkpoint's head_seq or time is not a number");
   head.seq = *seq;
@@ -138,7 +124,7 @@ result<void> check_checkpoint(checkpoint_state& cs, std::string_view line, std::
     cs.node = head.node;
   if (head.node != cs.node)
     return fail(errc::unknown_peer, "the checkpoint is of node '" + head.node + "', not " + cs.node);
-  if (auto chain_text = param(line, "chain"); !chain_text.empty()) {
+  if (auto chain_text = audit_param(line, "chain"); !chain_text.empty()) {
     auto chain = decode_chain(chain_text);
     if (!chain)
       return fail(errc::malformed_input, "the checkpoint's certificate chain: " + chain.err().message);
@@ -160,7 +146,7 @@ result<void> check_checkpoint(checkpoint_state& cs, std::string_view line, std::
     return fail(errc::untrusted_chain, "the checkpoint is signed by key " + head.key
                                          + " whose certificate no earlier checkpoint carries");
   }
-  auto sig = crypto::from_base64(param(line, "sig"));
+  auto sig = crypto::from_base64(audit_param(line, "sig"));
   if (!sig)
     return fail(errc::malformed_input, "the checkpoint's signature is not base64");
   head.signature = std::move(*sig);
@@ -189,8 +175,8 @@ scan scan_file(const std::filesystem::path& file, const audit_verify_options* op
     }
     std::string_view line{text.data() + pos, nl - pos};
     ++n;
-    auto seq = param(line, "seq");
-    auto prev = param(line, "prev");
+    auto seq = audit_param(line, "seq");
+    auto prev = audit_param(line, "prev");
     if (seq != std::to_string(n)) {
       s.verdict = broken(n - 1, n, "expected record " + std::to_string(n) + ", found '" + seq + "'");
       return s;
@@ -199,16 +185,16 @@ scan scan_file(const std::filesystem::path& file, const audit_verify_options* op
       s.verdict = broken(n - 1, n, "the hash of the previous line does not match");
       return s;
     }
-    auto event = param(line, "event");
+    auto event = audit_param(line, "event");
     if (event == checkpoint_event) {
       if (auto r = check_checkpoint(cs, line, n, s.last_hash, s); !r) {
         s.verdict = broken(n - 1, n, r.err().message);
         return s;
       }
     } else if (event == torn_event && opts != nullptr) {
-      s.verdict.notes.push_back("line " + param(line, "line") + " was torn (" + param(line, "bytes")
+      s.verdict.notes.push_back("line " + audit_param(line, "line") + " was torn (" + audit_param(line, "bytes")
                                 + " bytes, no newline) and cut off at a restart; recorded at line "
-                                + std::to_string(n) + ", its bytes kept in " + param(line, "kept_in"));
+                                + std::to_string(n) + ", its bytes kept in " + audit_param(line, "kept_in"));
     }
     s.last_hash = line_hash(line);
     if (opts != nullptr && opts->kept && opts->kept->seq == n)
@@ -227,6 +213,19 @@ std::string signed_text_of(const audit_head& h) {
 }
 
 } // namespace
+
+std::string audit_param(std::string_view line, std::string_view name) {
+  auto key = " " + std::string{name} + "=\"";
+  auto sd = line.find("[audit@32473 ");
+  if (sd == std::string_view::npos)
+    return {};
+  auto at = line.find(key, sd);
+  if (at == std::string_view::npos)
+    return {};
+  at += key.size();
+  auto end = line.find('"', at);
+  return end == std::string_view::npos ? std::string{} : std::string{line.substr(at, end - at)};
+}
 
 // -- signed heads -------------------------------------------------------------------------------------
 

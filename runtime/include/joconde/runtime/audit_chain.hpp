@@ -26,6 +26,11 @@
 
 namespace joconde {
 
+/// The value of ` name="..."` in the audit structured data ([audit@32473 ...]) of a record line, or
+/// "" (values are hex, base64, decimal or escaped text, so a match inside another value cannot start
+/// with a space and a name).
+std::string audit_param(std::string_view line, std::string_view name);
+
 // -- signed heads -------------------------------------------------------------------------------------
 
 /// A signed head of a node's audit chain: records 1..seq, the last of which hashes to `hash`.
