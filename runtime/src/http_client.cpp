@@ -311,13 +311,16 @@ struct outgoing {
       return true;
     };
     bool listed = add("Connection: close");
-    for (const auto& [name, value] : extra)
+    bool typed = false;  // the caller says the body's type (a form, for an OAuth token request)
+    for (const auto& [name, value] : extra) {
+      typed = typed || text::iequals(name, "Content-Type");
       listed = listed && add(name + ": " + value);
+    }
     if (!bearer_token.empty())
       listed = listed && add("Authorization: Bearer " + bearer_token);
     OPENSSL_cleanse(bearer_token.data(), bearer_token.size());
     // curl's default for a body is a form's type: JSON or none.
-    return listed && add(body.empty() ? "Content-Type:" : "Content-Type: application/json");
+    return listed && (typed || add(body.empty() ? "Content-Type:" : "Content-Type: application/json"));
   }
 
   // Every option of the request on `h`, the security ones set explicitly rather than left to
