@@ -7,6 +7,7 @@
 #include "http_portal.hpp"
 #include "node_context.hpp"
 
+#include "../cplane/known_nodes.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/confirmations.hpp"
 #include "../mplane/user_directory.hpp"
@@ -77,7 +78,8 @@ session_caller caller_of(const node_context& ctx, const http::request& req) {
   if (req.bearer_token.empty())
     return session_of(ctx, req);
   if (crypto::constant_time_equal(crypto::to_bytes(req.bearer_token), crypto::to_bytes(ctx.admin_token)))
-    return {session_caller::ok, user{std::string{admin_user_name}, {user_role::it_admin}, 0, "joconde-node init", 0}};
+    return {session_caller::ok, user{std::string{admin_user_name}, {user_role::it_admin}, 0, "joconde-node init", 0, {}, false},
+            std::nullopt};
   auto found = ctx.users->authenticate(req.bearer_token);
   if (!found) {
     log::error("api", "cannot look up a token: " + found.err().describe());
@@ -85,7 +87,7 @@ session_caller caller_of(const node_context& ctx, const http::request& req) {
   }
   if (!*found)
     return {};
-  return {session_caller::ok, std::move(**found)};
+  return {session_caller::ok, std::move(**found), std::nullopt};
 }
 
 std::string role_list(const std::vector<user_role>& roles) {
@@ -420,6 +422,19 @@ void register_pki_routes(http::server& server, const std::shared_ptr<node_contex
     if (!res)
       return http::response::error(500, "storage_error", res.err().message);
     return http::response::json(200, json{{"confirmed", confirmed}, {"records", records}});
+  });
+  // The trusted view a Task Organiser drafts from: this node, its children, the members of its CTAs.
+  secured(server, ctx, "GET", "/v1/nodes", {user_role::task_organiser, user_role::it_admin, user_role::auditor},
+          [ctx](const http::request& req, const user& who) {
+    auto nodes = known_nodes(ctx->store, ctx->fqdn, ctx->cfg.role, ctx->trust->own_chain().front());
+    if (!nodes)
+      return http::response::error(500, "storage_error", nodes.err().message);
+    json list = json::array();
+    for (const auto& n : *nodes)
+      list.push_back(json{{"fqdn", n.fqdn}, {"role", n.role}, {"organisation", n.organisation},
+                          {"department", n.department}, {"contact", n.contact}, {"fingerprint", n.fingerprint},
+                          {"trust", n.trust}, {"ctas", n.ctas}, {"last_seen_ms", n.last_seen_ms}});
+    return http::response::json(200, json{{"self", ctx->fqdn}, {"nodes", std::move(list)}});
   });
 }
 
