@@ -3,6 +3,7 @@
 #include "http_portal.hpp"
 
 #include "portal_assets.hpp"
+#include "oidc_login.hpp"
 #include "portal_sessions.hpp"
 
 #include "cli/cli_task.hpp"
@@ -38,6 +39,7 @@ json session_json(const node_context& ctx, const user& who, const portal_session
               {"node", ctx.fqdn},
               {"node_role", ctx.cfg.role},
               {"csrf_token", s.csrf_token},
+              {"via", s.via},
               {"idle_timeout_s", ctx.sessions->idle().count()},
               {"tee", "simulated platform (no TEE hardware, no memory protection)"}};
 }
@@ -89,10 +91,64 @@ http::response to_portal() {
 /// A new session of `who`: the session document and its cookie.
 http::response open_session(node_context& ctx, const http::request& req, const user& who, const char* how) {
   auto now = portal_sessions::clock::now();
-  auto id = ctx.sessions->open(who.name, who.token_issued_at_ms, now);
+  auto id = ctx.sessions->open({who.name, who.token_issued_at_ms, how, false, {}, {}}, now);
   auto session = ctx.sessions->find(id, now);
   log::info("portal", "session opened", {{"user", who.name}, {"by", how}, {"remote", req.remote_addr}});
   auto res = http::response::json(201, session_json(ctx, who, *session));
+  res.headers["Set-Cookie"] = cookie_header(ctx, id, ctx.cfg.portal_lifetime.count());
+  OPENSSL_cleanse(id.data(), id.size());
+  return res;
+}
+
+/// 303 to `location` (a path of this node, or the identity provider's URL).
+http::response see_other(const std::string& location) {
+  http::response res;
+  res.status = 303;
+  res.content_type = "text/plain; charset=utf-8";
+  res.body = "See " + location + "\n";
+  res.headers["Location"] = location;
+  res.headers["Cache-Control"] = "no-store";
+  return res;
+}
+
+/// Back to the portal's log-in page, telling it why an OpenID Connect log-in failed.
+http::response oidc_refused(node_context& ctx, const http::request& req, oidc_failure why, const std::string& detail) {
+  if (ctx.metrics)
+    ctx.metrics->http_refused("oidc").Increment();
+  log::warning("portal", "OpenID Connect log-in refused: " + detail,
+               {{"code", to_string(why)}, {"remote", req.remote_addr}});
+  return see_other("/portal/#/login?oidc_error=" + std::string{to_string(why)});
+}
+
+/// GET /v1/oidc/login: to the identity provider, with this browser bound to the log-in.
+http::response oidc_begin(node_context& ctx, const http::request& req) {
+  auto then = req.query.count("then") ? req.query.at("then") : std::string{};
+  auto start = ctx.oidc->begin(then, portal_sessions::clock::now());
+  if (!start)
+    return oidc_refused(ctx, req, start.err().code == errc::resource_exhausted ? oidc_failure::state
+                                                                                : oidc_failure::unavailable,
+                        "cannot start: " + start.err().describe());
+  auto res = see_other(start->location);
+  // Lax: the provider's redirect back is a top-level navigation from its site.
+  res.headers["Set-Cookie"] = oidc_login::binding_cookie_name(ctx.cfg.name) + "=" + start->binding
+                              + "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600";
+  return res;
+}
+
+/// GET /v1/oidc/callback: the provider's answer; a session with the person's mapped roles.
+http::response oidc_finish(node_context& ctx, const http::request& req) {
+  auto arg = [&](const char* name) { return req.query.count(name) ? req.query.at(name) : std::string{}; };
+  auto binding = portal_sessions::cookie_value(req.cookie, oidc_login::binding_cookie_name(ctx.cfg.name));
+  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto outcome = ctx.oidc->finish(arg("code"), arg("state"), arg("error"), binding, now_s.count(),
+                                  portal_sessions::clock::now());
+  if (!outcome.ok)
+    return oidc_refused(ctx, req, outcome.failure, outcome.detail);
+  session_owner owner{outcome.person.user, 0, "oidc", true, outcome.person.roles, outcome.person.email};
+  auto id = ctx.sessions->open(owner, portal_sessions::clock::now());
+  log::info("portal", "session opened",
+            {{"user", owner.user}, {"by", "oidc"}, {"subject", outcome.person.subject}, {"remote", req.remote_addr}});
+  auto res = see_other("/portal/" + (outcome.then.empty() ? std::string{"#/"} : outcome.then));
   res.headers["Set-Cookie"] = cookie_header(ctx, id, ctx.cfg.portal_lifetime.count());
   OPENSSL_cleanse(id.data(), id.size());
   return res;
@@ -186,6 +242,16 @@ session_caller session_of(const node_context& ctx, const http::request& req) {
   auto s = ctx.sessions->find(id, portal_sessions::clock::now());
   if (!s)
     return {};
+  bool forged = changes_state(req) && (!portal_sessions::csrf_matches(*s, req.csrf_token) || cross_origin(req));
+  auto state = forged ? session_caller::csrf_missing : session_caller::ok;
+  if (s->external) {
+    // A person of the organisation's identity provider: their roles came with the log-in.
+    user who{s->user, {}, 0, "oidc", 0, s->email, false};
+    for (const auto& name : s->roles)
+      if (auto r = user_role_from_string(name))
+        who.roles.insert(*r);
+    return {state, std::move(who), std::move(*s)};
+  }
   // The user must still exist with the token the session was opened with: removing a user or
   // issuing them a new token ends their sessions.
   auto found = ctx.users->find(s->user);
@@ -193,8 +259,7 @@ session_caller session_of(const node_context& ctx, const http::request& req) {
     ctx.sessions->close(id);
     return {};
   }
-  bool forged = changes_state(req) && (!portal_sessions::csrf_matches(*s, req.csrf_token) || cross_origin(req));
-  return {forged ? session_caller::csrf_missing : session_caller::ok, std::move(**found), std::move(*s)};
+  return {state, std::move(**found), std::move(*s)};
 }
 
 void register_portal_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
@@ -212,6 +277,16 @@ void register_portal_routes(http::server& server, const std::shared_ptr<node_con
   });
   server.route("POST", "/v1/sessions", [ctx](const http::request& req) { return log_in(*ctx, req); },
                4096);
+  // Log-in through the organisation's identity provider (oidc_login.hpp), when configured.
+  server.route("GET", "/v1/oidc", [ctx](const http::request&) {
+    if (!ctx->oidc)
+      return http::response::error(404, "not_found", "this node has no OpenID Connect log-in (oidc.issuer)");
+    return http::response::json(200, json{{"enabled", true}, {"label", ctx->oidc->label()}});
+  });
+  if (ctx->oidc) {
+    server.route("GET", "/v1/oidc/login", [ctx](const http::request& req) { return oidc_begin(*ctx, req); });
+    server.route("GET", "/v1/oidc/callback", [ctx](const http::request& req) { return oidc_finish(*ctx, req); });
+  }
   server.route("GET", "/v1/session", [ctx](const http::request& req) {
     auto caller = session_of(*ctx, req);
     if (caller.state == session_caller::none)

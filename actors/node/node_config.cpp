@@ -1,5 +1,7 @@
 #include "node_config.hpp"
 
+#include "oidc_login.hpp"
+
 #include "joconde/messages/text.hpp"
 
 #include <cstdlib>
@@ -77,6 +79,21 @@ const std::vector<config_key>& config_keys() {
     {"mail.from", "", "sender address of the node's e-mails; empty: joconde@ the node's FQDN"},
     {"mail.portal-url", "", "https://host:port people open the portal at, for the e-mails' links; "
                             "empty: the API URL"},
+    {"oidc.issuer", "", "https URL of the organisation's OpenID Connect provider (its discovery document is "
+                        "ISSUER/.well-known/openid-configuration; TLS 1.3); empty: no log-in through it"},
+    {"oidc.client-id", "", "this node's client id at the provider"},
+    {"oidc.client-secret-file", "", "file holding the client secret (mode 0600)"},
+    {"oidc.ca", "", "PEM file of the CA certificates the provider's certificate is checked against; "
+                    "empty: the system's (/etc/ssl/certs/ca-certificates.crt)"},
+    {"oidc.redirect-url", "", "the node's callback as registered at the provider; empty: "
+                              "mail.portal-url or the API URL, + /v1/oidc/callback"},
+    {"oidc.scopes", "openid email profile", "the scopes asked for (openid among them)"},
+    {"oidc.groups", "", "which provider groups give which roles: GROUP:role, GROUP:role (a group may "
+                        "appear with several roles); a person with none of them is refused"},
+    {"oidc.groups-claim", "groups", "the ID token claim listing the person's groups"},
+    {"oidc.name-claim", "preferred_username", "the ID token claim naming the person (else sub); they "
+                                              "appear as oidc:NAME"},
+    {"oidc.label", "your organisation's identity provider", "the log-in button says Log in with LABEL"},
     {"metrics.listen", "", "host:port of the Prometheus endpoint (/metrics)"},
     {"metrics.tls", "off", "on: serve /metrics over HTTPS with the API's certificate; off: plain HTTP "
                            "(metrics carry no secrets and no token)"},
@@ -511,6 +528,43 @@ result<void> load_portal(std::map<std::string, std::string>& values, node_config
   return ok();
 }
 
+/// [oidc]: log-in through the organisation's OpenID Connect provider (oidc_login.hpp).
+result<void> load_oidc(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
+  cfg.oidc_issuer = values["oidc.issuer"];
+  cfg.oidc_client_id = values["oidc.client-id"];
+  cfg.oidc_client_secret_file = path("oidc.client-secret-file");
+  cfg.oidc_ca = path("oidc.ca");
+  cfg.oidc_redirect_url = values["oidc.redirect-url"];
+  cfg.oidc_scopes = values["oidc.scopes"];
+  cfg.oidc_groups = values["oidc.groups"];
+  cfg.oidc_groups_claim = values["oidc.groups-claim"];
+  cfg.oidc_name_claim = values["oidc.name-claim"];
+  cfg.oidc_label = values["oidc.label"];
+  if (cfg.oidc_issuer.empty())
+    return ok();
+  auto https = [](const std::string& url) {
+    return url.rfind("https://", 0) == 0 && url.size() > 8 && url.find_first_of(" \t\r\n\"<>") == std::string::npos;
+  };
+  if (!https(cfg.oidc_issuer))
+    return fail(errc::invalid_config, "oidc.issuer must be an https:// URL");
+  if (!cfg.portal)
+    return fail(errc::invalid_config, "oidc.issuer is set but the portal is off (portal.enabled)");
+  if (cfg.oidc_client_id.empty() || cfg.oidc_client_secret_file.empty())
+    return fail(errc::invalid_config, "oidc.issuer needs oidc.client-id and oidc.client-secret-file");
+  if (!cfg.oidc_redirect_url.empty() && !https(cfg.oidc_redirect_url))
+    return fail(errc::invalid_config, "oidc.redirect-url must be an https:// URL");
+  if (cfg.oidc_scopes.find("openid") == std::string::npos)
+    return fail(errc::invalid_config, "oidc.scopes must include openid");
+  if (cfg.oidc_label.size() > 80)
+    return fail(errc::invalid_config, "oidc.label is longer than 80 characters");
+  auto groups = parse_oidc_groups(cfg.oidc_groups);
+  if (!groups)
+    return groups.err();
+  if (groups->empty())
+    return fail(errc::invalid_config, "oidc.groups must map at least one group to a role (GROUP:role)");
+  return ok();
+}
+
 /// [tee] and [vm]: the simulated TEE's programs and files (by default next to joconde-node and in the
 /// data directory) and where the CT VMs listen.
 result<void> load_tee(std::map<std::string, std::string>& values, const path_of& path, node_config& cfg) {
@@ -567,6 +621,8 @@ result<node_config> load_node_config(const fs::path& ini_file,
   if (auto r = load_limits(values, cfg); !r)
     return r.err();
   if (auto r = load_portal(values, cfg); !r)
+    return r.err();
+  if (auto r = load_oidc(values, path, cfg); !r)
     return r.err();
   if (auto r = load_mail(values, path, cfg); !r)
     return r.err();

@@ -59,6 +59,17 @@ struct node_config {
   std::filesystem::path mail_password_file;
   std::string mail_from;                         ///< sender address; empty: joconde@FQDN
   std::string mail_portal_url;                   ///< base of the links; empty: the API URL
+  // [oidc]
+  std::string oidc_issuer;                       ///< the OpenID provider; empty: no OIDC log-in
+  std::string oidc_client_id;
+  std::filesystem::path oidc_client_secret_file;
+  std::filesystem::path oidc_ca;                 ///< trust anchors for the provider; empty: the system's
+  std::string oidc_redirect_url;                 ///< empty: the portal URL + /v1/oidc/callback
+  std::string oidc_scopes = "openid email profile";
+  std::string oidc_groups;                       ///< "GROUP:role, GROUP:role"
+  std::string oidc_groups_claim = "groups";
+  std::string oidc_name_claim = "preferred_username";
+  std::string oidc_label;
   // [storage]
   uint64_t map_size = 1ull << 30;
   // [broker]

@@ -25,6 +25,7 @@ namespace metrics {
 class registry;
 }
 class portal_sessions;
+class oidc_login;
 
 /// The handles and shared state of a running node.
 struct node_context {
@@ -48,6 +49,7 @@ struct node_context {
   std::string admin_token;
   std::shared_ptr<user_directory> users;
   std::shared_ptr<portal_sessions> sessions;  ///< the portal's sessions; null when the portal is off
+  std::shared_ptr<oidc_login> oidc;           ///< log-in through the organisation's OpenID provider, or null
   metrics::registry* metrics = nullptr;
 };
 

@@ -18,6 +18,7 @@
 #include "joconde/runtime/metrics.hpp"
 #include "joconde/runtime/tls_error_queue.hpp"
 #include "https_identity.hpp"
+#include "oidc_login.hpp"
 #include "portal_sessions.hpp"
 #include "../cplane/notifier.hpp"
 #include "node_context.hpp"
@@ -554,6 +555,20 @@ int run_node(const node_config& cfg) {
   if (cfg.portal)
     ctx->sessions = std::make_shared<portal_sessions>(cfg.portal_idle, cfg.portal_lifetime,
                                                       cfg.portal_max_sessions);
+  if (!cfg.oidc_issuer.empty()) {
+    auto secret = pki::read_secret(cfg.oidc_client_secret_file);
+    if (!secret) {
+      (*server)->stop();
+      stop_actors(actors);
+      return die("oidc.client-secret-file: " + secret.err().describe());
+    }
+    auto redirect = cfg.oidc_redirect_url.empty()
+                      ? (cfg.mail_portal_url.empty() ? cfg.api_url() : cfg.mail_portal_url) + "/v1/oidc/callback"
+                      : cfg.oidc_redirect_url;
+    ctx->oidc = std::make_shared<oidc_login>(cfg, std::move(*secret), redirect);
+    log::info(component, "portal log-in through OpenID Connect",
+              {{"issuer", cfg.oidc_issuer}, {"client_id", cfg.oidc_client_id}, {"redirect", redirect}});
+  }
   register_routes(**server, ctx);
   announce_start(cfg, *ctx);
   wait_for_signal(expiry, own.not_after());

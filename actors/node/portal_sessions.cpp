@@ -31,8 +31,7 @@ portal_sessions::portal_sessions(std::chrono::seconds idle, std::chrono::seconds
   : idle_(idle), lifetime_(lifetime), max_sessions_(std::max<std::size_t>(max_sessions, 1)) {
 }
 
-std::string portal_sessions::open(const std::string& user, std::int64_t token_issued_at_ms,
-                                  clock::time_point now) {
+std::string portal_sessions::open(const session_owner& owner, clock::time_point now) {
   auto id = random_hex(32);
   std::lock_guard guard{mtx_};
   expire(now);
@@ -42,7 +41,8 @@ std::string portal_sessions::open(const std::string& user, std::int64_t token_is
     });
     by_digest_.erase(oldest);
   }
-  by_digest_[digest_of(id)] = entry{{user, token_issued_at_ms, random_hex(32)}, now, now};
+  portal_session session{owner, random_hex(32)};
+  by_digest_[digest_of(id)] = entry{std::move(session), now, now};
   return id;
 }
 

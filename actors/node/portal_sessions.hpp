@@ -19,13 +19,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace joconde {
 
+/// Who a session is for, as the log-in established it.
+struct session_owner {
+  std::string user;                ///< the user's name at this node (oidc:NAME for an external person)
+  std::int64_t token_issued_at_ms = 0; ///< of the user's token: a new token ends it (local users)
+  std::string via;                 ///< "token", "password" or "oidc"
+  /// An external person (OpenID Connect): not in the node's user directory, so the session itself
+  /// holds their roles, mapped from their identity provider's groups at log-in.
+  bool external = false;
+  std::vector<std::string> roles;  ///< role names, for an external person
+  std::string email;               ///< from the identity provider, for an external person
+};
+
 /// What a live session is.
-struct portal_session {
-  std::string user;                ///< the user's name at this node
-  std::int64_t token_issued_at_ms = 0; ///< of the token it was made from: a new token ends it
+struct portal_session : session_owner {
   std::string csrf_token;          ///< 64 hex digits
 };
 
@@ -36,8 +47,8 @@ public:
 
   portal_sessions(std::chrono::seconds idle, std::chrono::seconds lifetime, std::size_t max_sessions);
 
-  /// Opens a session for `user`; returns its id (the cookie's value), shown only to the browser.
-  std::string open(const std::string& user, std::int64_t token_issued_at_ms, clock::time_point now);
+  /// Opens a session for `owner`; returns its id (the cookie's value), shown only to the browser.
+  std::string open(const session_owner& owner, clock::time_point now);
 
   /// The session of cookie value `id`, if it is live; a hit counts as activity (idle restarts).
   std::optional<portal_session> find(std::string_view id, clock::time_point now);

@@ -317,3 +317,48 @@ BOOST_AUTO_TEST_CASE(an_auditor_reads_exports_and_verifies_the_audit_log) {
   auto analyst = log_in("client-a", "data_analyst");
   BOOST_TEST(send("client-a", "GET", "/v1/audit", {}, analyst.reading()).status == 403);
 }
+
+BOOST_AUTO_TEST_CASE(a_node_lists_the_nodes_it_knows_for_drafting) {
+  // The root enrolled every node: the three CPs as Computing Parties, the clients as peers, each with
+  // what its certificate says.
+  auto [status, doc] = nodes().call("root", "GET", "/v1/nodes");
+  BOOST_TEST_REQUIRE(status == 200, doc.dump());
+  std::map<std::string, json> by_fqdn;
+  for (const auto& n : doc["nodes"])
+    by_fqdn[n["fqdn"].get<std::string>()] = n;
+  BOOST_TEST(doc["nodes"][0]["trust"] == "self");
+  BOOST_TEST(doc["nodes"][0]["role"] == "root");
+  BOOST_TEST(doc["nodes"][0]["fqdn"] == doc["self"]);
+  for (const char* cp : {"cp1", "cp2", "cp3"}) {
+    auto fqdn = std::string{cp} + "." + doc["self"].get<std::string>();
+    BOOST_TEST_REQUIRE(by_fqdn.count(fqdn) == 1U, fqdn);
+    BOOST_TEST(by_fqdn[fqdn]["role"] == "computing_party");
+    BOOST_TEST(by_fqdn[fqdn]["fingerprint"].get<std::string>().size() == 95U);  // 32 bytes, hex with colons
+    BOOST_TEST(!by_fqdn[fqdn]["organisation"].get<std::string>().empty());
+  }
+  auto a = "client-a." + doc["self"].get<std::string>();
+  BOOST_TEST_REQUIRE(by_fqdn.count(a) == 1U);
+  BOOST_TEST(by_fqdn[a]["role"] == "peer");
+  BOOST_TEST((by_fqdn[a]["trust"] == "confirmed" || by_fqdn[a]["trust"] == "unconfirmed"));
+
+  // A client lists itself first; a Task Organiser may read the list, a Data Custodian may not.
+  auto organiser = log_in("client-a", "task_organiser");
+  auto mine = send("client-a", "GET", "/v1/nodes", {}, organiser.reading());
+  BOOST_TEST_REQUIRE(mine.status == 200, mine.body);
+  auto list = body_of(mine);
+  BOOST_TEST(list["self"] == a);
+  BOOST_TEST(list["nodes"][0]["fqdn"] == a);
+  BOOST_TEST(list["nodes"][0]["trust"] == "self");
+  auto custodian = log_in("client-a", "data_custodian");
+  BOOST_TEST(send("client-a", "GET", "/v1/nodes", {}, custodian.reading()).status == 403);
+  BOOST_TEST(send("client-a", "GET", "/v1/nodes").status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(without_an_identity_provider_there_is_no_oidc_log_in) {
+  // The cluster has no oidc.issuer: the portal is told so, and the flow's routes do not exist.
+  auto offered = send("client-a", "GET", "/v1/oidc");
+  BOOST_TEST(offered.status == 404);
+  BOOST_TEST(error_code(offered) == "not_found");
+  BOOST_TEST(send("client-a", "GET", "/v1/oidc/login").status == 404);
+  BOOST_TEST(send("client-a", "GET", "/v1/oidc/callback?code=x&state=y").status == 404);
+}

@@ -318,3 +318,95 @@ export class Evidence {
         targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}));
   }
 }
+
+// -- the identity provider ---------------------------------------------------------------------------
+
+/// Adds `ca` to the NSS database of `home` (made by trustingHome) as a CA trusted to issue server
+/// certificates, named `nickname`: for a second server of the test (the identity provider). Chromium
+/// reads the database when it starts: call this before launchBrowser.
+export async function trustAlso(home, ca, nickname) {
+  await sh('certutil', ['-d', `sql:${path.join(home, '.pki', 'nssdb')}`, '-A', '-t', 'C,,', '-n', nickname, '-i', ca]);
+}
+
+/// A local OpenID Provider (tests/portal/oidc_idp.py, Debian's python3 with python3-cryptography):
+/// HTTPS on 127.0.0.1 with a CA of its own (`ca`), ID tokens signed with ES256 or RS256 (or, for a
+/// user with `forge`, an unpublished key), one client secret shared by every node (a file for the
+/// nodes' oidc.client-secret-file), its clients and users from a JSON file the test writes once the
+/// nodes' ports are known (configure).
+export class OidcProvider {
+  constructor(script, dir) {
+    this.script = script;
+    this.dir = dir;
+    this.child = null;
+    this.said = '';
+    this.configFile = path.join(dir, 'idp.json');
+    this.secretFile = path.join(dir, 'client-secret');
+    this.secret = randomBytes(24).toString('base64url');
+  }
+
+  /// Starts the provider; resolves once it listens, to {port, issuer, ca}.
+  async start() {
+    await fs.writeFile(this.secretFile, `${this.secret}\n`, {mode: 0o600});
+    await fs.chmod(this.secretFile, 0o600);
+    // Its stdin stays an open pipe: it stops when that closes (this process ending, whatever the way).
+    this.child = spawn('/usr/bin/python3', [this.script, '--dir', path.join(this.dir, 'tls'), '--config', this.configFile,
+      '--exit-with-stdin'], {stdio: ['pipe', 'pipe', 'pipe']});
+    this.child.stderr.on('data', (d) => { this.said = (this.said + d).slice(-20000); });
+    const ready = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`the OpenID Provider did not start in 30 s: ${this.said}`)), 30000);
+      this.child.stdout.on('data', (d) => {
+        out += d;
+        const m = /^(\{.*\})\n/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(JSON.parse(m[1]));
+        }
+      });
+      this.child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the OpenID Provider ended (${code}) before it listened: ${this.said.trim()}`));
+      });
+    });
+    this.child.removeAllListeners('exit');
+    this.port = ready.port;
+    this.issuer = ready.issuer;
+    this.ca = ready.ca;
+    return {port: this.port, issuer: this.issuer, ca: this.ca};
+  }
+
+  /// The options of `ops/cluster up` that give every node with people a log-in here: the client id
+  /// is the node's name, the secret this provider's, `groups` the map "GROUP:role, GROUP:role".
+  clusterOptions(groups) {
+    return ['--oidc-issuer', this.issuer, '--oidc-ca', this.ca, '--oidc-client-secret-file', this.secretFile,
+      '--oidc-groups', groups];
+  }
+
+  /// Writes the provider's clients and users (read again at its every request): `clients` maps a
+  /// client id to its redirect URIs, each with this provider's secret; `users` as oidc_idp.py reads
+  /// them ({password, sub, email, groups, alg, forge, audience, expired}).
+  async configure(clients, users) {
+    const doc = {
+      clients: Object.fromEntries(Object.entries(clients).map(([id, uris]) => [id, {secret: this.secret, redirect_uris: uris}])),
+      users,
+    };
+    await fs.writeFile(`${this.configFile}.tmp`, `${JSON.stringify(doc, null, 2)}\n`, {mode: 0o600});
+    await fs.rename(`${this.configFile}.tmp`, this.configFile);
+  }
+
+  /// The last lines the provider logged (a line per request, its refusals and why; no secret).
+  log(lines = 15) {
+    return this.said.trim().split('\n').slice(-lines).join('\n');
+  }
+
+  /// Stops the provider (SIGTERM to the process this started) and resolves when it has ended.
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return;
+    const ended = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    child.stdin.end();
+    await Promise.race([ended, sleep(10000)]);
+  }
+}

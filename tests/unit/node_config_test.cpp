@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "node/node_config.hpp"
+#include "node/oidc_login.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -85,6 +86,18 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     {good, {{"mail.user", "joconde"}}, "mail.password-file"},
     {good, {{"mail.from", "a@b.example, c@d.example"}}, "mail.from"},
     {good, {{"mail.portal-url", "http://portal.example"}}, "mail.portal-url"},
+    {good, {{"node.role", "client"}, {"oidc.issuer", "http://idp.example"}}, "oidc.issuer must be an https"},
+    {good, {{"oidc.issuer", "https://idp.example"}}, "the portal is off"},  // a computing node
+    {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}}, "oidc.client-id"},
+    {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}, {"oidc.client-id", "a"},
+            {"oidc.client-secret-file", "s"}}, "at least one group"},
+    {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}, {"oidc.client-id", "a"},
+            {"oidc.client-secret-file", "s"}, {"oidc.groups", "stats:boss"}}, "not a joconde role"},
+    {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}, {"oidc.client-id", "a"},
+            {"oidc.client-secret-file", "s"}, {"oidc.groups", "auditor"}}, "is not GROUP:role"},
+    {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}, {"oidc.client-id", "a"},
+            {"oidc.client-secret-file", "s"}, {"oidc.groups", "g:auditor"}, {"oidc.scopes", "email"}},
+     "openid"},
     {"listen = 1\n", {}, "inside a [section]"},
     {"[node\nname = x\n", {}, "unterminated"},
   };
@@ -116,6 +129,16 @@ BOOST_AUTO_TEST_CASE(the_portal_is_on_where_people_are_and_mail_is_off_until_a_r
   BOOST_TEST(!client->mail_implicit_tls);
   BOOST_TEST(client->mail_portal_url == "https://portal.example:8443");
   // Without HTTPS (loopback only) the portal stays off unless asked for, which is refused.
+  auto oidc = load_node_config(file, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example/realms/x"},
+                                      {"oidc.client-id", "client-a"}, {"oidc.client-secret-file", "oidc.secret"},
+                                      {"oidc.groups", "stat-auditors:auditor, stat-leads:auditor, stat-leads:general_manager"}});
+  BOOST_REQUIRE(oidc);
+  BOOST_TEST(oidc->oidc_issuer == "https://idp.example/realms/x");
+  BOOST_TEST(oidc->oidc_scopes == "openid email profile");
+  auto groups = parse_oidc_groups(oidc->oidc_groups);
+  BOOST_REQUIRE(groups);
+  BOOST_TEST(groups->size() == 2U);
+  BOOST_TEST((groups->at("stat-leads") == std::vector<std::string>{"auditor", "general_manager"}));
   auto plain = load_node_config(file, {{"node.role", "client"}, {"http.tls", "off"}});
   BOOST_REQUIRE(plain);
   BOOST_TEST(!plain->portal);

@@ -21,7 +21,7 @@ portal_sessions::clock::time_point t0() {
 
 BOOST_AUTO_TEST_CASE(a_session_is_found_by_its_id_only) {
   portal_sessions s{900s, 8h, 10};
-  auto id = s.open("analyst", 42, t0());
+  auto id = s.open({"analyst", 42, "token", false, {}, {}}, t0());
   BOOST_TEST(id.size() == 64u);
   auto found = s.find(id, t0() + 1s);
   BOOST_REQUIRE(found);
@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(ids_and_csrf_tokens_are_fresh_each_time) {
   portal_sessions s{900s, 8h, 100};
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
-    auto id = s.open("u", 1, t0());
+    auto id = s.open({"u", 1, "token", false, {}, {}}, t0());
     BOOST_TEST(seen.insert(id).second);
     BOOST_TEST(seen.insert(s.find(id, t0())->csrf_token).second);
   }
@@ -49,12 +49,12 @@ BOOST_AUTO_TEST_CASE(ids_and_csrf_tokens_are_fresh_each_time) {
 
 BOOST_AUTO_TEST_CASE(a_session_ends_when_idle_and_after_its_lifetime) {
   portal_sessions s{60s, 300s, 10};
-  auto id = s.open("u", 1, t0());
+  auto id = s.open({"u", 1, "token", false, {}, {}}, t0());
   // Used every 50 s it stays alive until its lifetime is over.
   for (int i = 1; i < 6; ++i)
     BOOST_TEST(s.find(id, t0() + i * 50s).has_value());
   BOOST_TEST(!s.find(id, t0() + 300s));
-  auto idle = s.open("u", 1, t0());
+  auto idle = s.open({"u", 1, "token", false, {}, {}}, t0());
   BOOST_TEST(s.find(idle, t0() + 59s).has_value());
   BOOST_TEST(!s.find(idle, t0() + 119s));
   BOOST_TEST(s.live(t0() + 119s) == 0u);
@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(a_session_ends_when_idle_and_after_its_lifetime) {
 
 BOOST_AUTO_TEST_CASE(log_out_ends_the_session) {
   portal_sessions s{900s, 8h, 10};
-  auto id = s.open("u", 1, t0());
+  auto id = s.open({"u", 1, "token", false, {}, {}}, t0());
   BOOST_TEST(s.close(id));
   BOOST_TEST(!s.close(id));
   BOOST_TEST(!s.find(id, t0()));
@@ -70,11 +70,11 @@ BOOST_AUTO_TEST_CASE(log_out_ends_the_session) {
 
 BOOST_AUTO_TEST_CASE(beyond_the_bound_the_least_recently_used_session_ends) {
   portal_sessions s{900s, 8h, 3};
-  auto a = s.open("a", 1, t0());
-  auto b = s.open("b", 1, t0() + 1s);
-  auto c = s.open("c", 1, t0() + 2s);
+  auto a = s.open({"a", 1, "token", false, {}, {}}, t0());
+  auto b = s.open({"b", 1, "token", false, {}, {}}, t0() + 1s);
+  auto c = s.open({"c", 1, "token", false, {}, {}}, t0() + 2s);
   BOOST_TEST(s.find(a, t0() + 3s).has_value()); // a is now the most recent
-  auto d = s.open("d", 1, t0() + 4s);
+  auto d = s.open({"d", 1, "token", false, {}, {}}, t0() + 4s);
   BOOST_TEST(!s.find(b, t0() + 5s));
   for (const auto& id : {a, c, d})
     BOOST_TEST(s.find(id, t0() + 5s).has_value());
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(beyond_the_bound_the_least_recently_used_session_ends) {
 
 BOOST_AUTO_TEST_CASE(the_csrf_token_must_match_exactly) {
   portal_sessions s{900s, 8h, 10};
-  auto found = s.find(s.open("u", 1, t0()), t0());
+  auto found = s.find(s.open({"u", 1, "token", false, {}, {}}, t0()), t0());
   BOOST_REQUIRE(found);
   BOOST_TEST(portal_sessions::csrf_matches(*found, found->csrf_token));
   BOOST_TEST(!portal_sessions::csrf_matches(*found, ""));
@@ -101,4 +101,21 @@ BOOST_AUTO_TEST_CASE(the_cookie_is_named_per_node_and_read_from_the_header) {
   BOOST_TEST(portal_sessions::cookie_value("__Host-joconde-client-ab=abc", name).empty());
   BOOST_TEST(portal_sessions::cookie_value("", name).empty());
   BOOST_TEST(portal_sessions::cookie_value(";;=;", name).empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_external_persons_session_keeps_their_roles_and_how_they_came_in) {
+  portal_sessions s{900s, 8h, 10};
+  auto id = s.open({"oidc:olga", 0, "oidc", true, {"auditor", "general_manager"}, "olga@org.example"}, t0());
+  auto local = s.open({"olga", 7, "password", false, {}, {}}, t0());
+  auto found = s.find(id, t0() + 1s);
+  BOOST_REQUIRE(found);
+  BOOST_TEST(found->external);
+  BOOST_TEST(found->via == "oidc");
+  BOOST_TEST((found->roles == std::vector<std::string>{"auditor", "general_manager"}));
+  BOOST_TEST(found->email == "olga@org.example");
+  auto other = s.find(local, t0() + 1s);
+  BOOST_REQUIRE(other);
+  BOOST_TEST(!other->external);
+  BOOST_TEST(other->roles.empty());
+  BOOST_TEST(other->via == "password");
 }

@@ -40,9 +40,15 @@ const afterLoginKey = 'joconde.after-login';
 const uuidPattern = /^\/ct\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
 function routeOf(hash) {
-  const path = hash.replace(/^#/, '');
+  // Only the log-in page takes a query (#/login?oidc_error=CODE: how a log-in at the identity
+  // provider failed, as the node's callback says).
+  const bare = hash.replace(/^#/, '');
+  const cut = bare.indexOf('?');
+  const path = cut < 0 ? bare : bare.slice(0, cut);
   if (path === '/login')
-    return {page: loginPage, open: true};
+    return {page: loginPage, open: true, query: new URLSearchParams(cut < 0 ? '' : bare.slice(cut + 1))};
+  if (cut >= 0)
+    return null;
   if (path === '/ctas')
     return {page: ctasPage};
   if (path === '/draft')
@@ -83,6 +89,19 @@ function afterLogin() {
   }
   const route = hash ? routeOf(hash) : null;
   return route && !route.open ? hash : home();
+}
+
+/// The page remembered for after the log-in, left remembered ('' when none): where a log-in at the
+/// identity provider leads back to (one that fails comes back to the log-in page, still knowing it).
+function wantedAfterLogin() {
+  let hash = null;
+  try {
+    hash = sessionStorage.getItem(afterLoginKey);
+  } catch {
+    // as above
+  }
+  const route = hash ? routeOf(hash) : null;
+  return route && !route.open ? hash : '';
 }
 
 function forgetAfterLogin() {
@@ -229,7 +248,8 @@ async function render(moveFocus = true) {
   main.setAttribute('aria-busy', 'true');
   let content;
   try {
-    content = await route.page({uuid: route.uuid, go, message, afterLogin});
+    content = await route.page({uuid: route.uuid, query: route.query, go, message, afterLogin,
+      wanted: wantedAfterLogin});
   } catch (e) {
     content = {title: 'Something went wrong', nodes: [errorBox(e)]};
   }
@@ -258,6 +278,9 @@ async function start() {
   } catch (e) {
     flash = `The node cannot say whether you are logged in: ${e.message}`;
   }
+  // Logged in already (back from the identity provider, or a reload): no page waits for a log-in.
+  if (session())
+    forgetAfterLogin();
   window.addEventListener('hashchange', () => render());
   setInterval(watchIdle, idleCheckMs);
   render(false);

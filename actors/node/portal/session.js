@@ -1,5 +1,5 @@
 // Who is logged in here: the session the node keeps behind its HttpOnly cookie (user, roles, node
-// and its role, CSRF token).
+// and its role, CSRF token, how it was opened), and the ways to open one.
 
 import {api, setCsrfToken} from './api.js';
 
@@ -18,7 +18,7 @@ export function forget() {
   setCsrfToken('');
 }
 
-/// The session document {user, roles, node, node_role, csrf_token, idle_timeout_s}, or null.
+/// The session document {user, roles, node, node_role, csrf_token, via, idle_timeout_s}, or null.
 export function session() {
   return current;
 }
@@ -50,6 +50,37 @@ export function home() {
   if (has('it_admin'))
     return '#/node';
   return '#/ctas';
+}
+
+/// What GET /v1/oidc said (a promise), asked once per page load.
+let identityProviderAnswer = null;
+
+/// The node's answer to GET /v1/oidc as {label}, or null when it offers no such log-in.
+function providerOf(doc) {
+  if (!doc || doc.enabled !== true)
+    return null;
+  const label = typeof doc.label === 'string' ? doc.label.trim().slice(0, 80) : '';
+  return {label: label || 'your organisation\'s identity provider'};
+}
+
+/// The node's log-in through the organisation's identity provider (OpenID Connect): {label}, or null
+/// when the node has none (GET /v1/oidc: 404) or cannot say.
+export function identityProvider() {
+  if (!identityProviderAnswer) {
+    identityProviderAnswer = api.get('/v1/oidc').then(providerOf, (e) => {
+      // 404: the node has none; anything else: asked again when the log-in page is drawn again.
+      if (e.status !== 404)
+        identityProviderAnswer = null;
+      return null;
+    });
+  }
+  return identityProviderAnswer;
+}
+
+/// Where the browser goes to log in at the identity provider: the node sends it on (GET
+/// /v1/oidc/login) and, once logged in, back to the portal's page `then` (a hash; '' for home).
+export function identityProviderLogin(then) {
+  return then ? `/v1/oidc/login?then=${encodeURIComponent(then)}` : '/v1/oidc/login';
 }
 
 /// Exchanges a user's API token for a session (the node sets the cookie).

@@ -4,10 +4,52 @@
 // password (401), and after repeated failures the wait it imposes (429, Retry-After), during which
 // even the right password is refused. Logged in, the person lands on the page they asked for
 // (afterLogin: a link they followed, or the page where their session ended), else at their home.
+// Where the node has an OpenID Connect log-in (GET /v1/oidc), a third way comes first: a link to the
+// node's /v1/oidc/login, which sends the browser to the organisation's identity provider and back,
+// logged in, to the page asked for; a failure comes back as #/login?oidc_error=CODE, said here.
 
 import {h} from './dom.js';
-import {login, loginWithPassword} from './session.js';
+import {identityProvider, identityProviderLogin, login, loginWithPassword} from './session.js';
 import {errorBox, field, outcome} from './ui.js';
+
+/// What the person reads when a log-in at the identity provider failed, by the node's code.
+const oidcRefusals = {
+  denied: ['You did not log in at your identity provider: the log-in was cancelled there, or it refused it.',
+    'Try again, or log in another way.'],
+  state: ['The answer of your identity provider came too late, or to another browser or tab than the one '
+    + 'where the log-in started.', 'Start again from this page, in this tab.'],
+  token: ['Your identity provider did not confirm your log-in to this node.',
+    'Try again. If it happens again, tell your IT administrator: the node\'s log says what went wrong.'],
+  invalid_token: ['The node could not trust what your identity provider said about you (its signature, '
+    + 'issuer, audience, validity or nonce was wrong), so it did not log you in.',
+    'Tell your IT administrator: the node\'s log says what went wrong.'],
+  no_role: ['You logged in at your identity provider, but none of your groups gives you a role at this node: '
+    + 'ask your IT administrator.'],
+  unavailable: ['The node could not reach your identity provider.',
+    'Try again in a while, or log in another way. If it lasts, tell your IT administrator.'],
+};
+
+/// Why the log-in at the identity provider failed, for the node's `code` (from the page's address:
+/// shown only as text, and only when it looks like a code).
+function oidcRefusal(code) {
+  const known = Object.hasOwn(oidcRefusals, code);
+  const shown = /^[a-z0-9_]{1,32}$/.test(code) ? code : '';
+  const [why, what] = known ? oidcRefusals[code]
+    : ['Your log-in at your identity provider did not succeed.',
+      `Try again, or log in another way. If it happens again, tell your IT administrator${shown ? ` (code ${shown})` : ''}.`];
+  return h('div', {class: 'error', role: 'alert', id: 'oidc-refused', 'data-code': code.slice(0, 32)},
+    h('p', {}, `Not logged in. ${why}`),
+    what ? h('p', {}, what) : null);
+}
+
+/// The way through the organisation's identity provider (`label`), leading back to `then`.
+function oidcWay(label, then) {
+  return h('section', {class: 'card oidc-way', 'aria-labelledby': 'oidc-heading'},
+    h('h2', {id: 'oidc-heading'}, 'Your organisation\'s account'),
+    h('p', {class: 'hint'}, 'You log in at your organisation\'s identity provider, which sends you back here.'),
+    h('p', {class: 'actions'},
+      h('a', {class: 'button', id: 'oidc-login', href: identityProviderLogin(then)}, `Log in with ${label}`)));
+}
 
 /// The clock time `seconds` from now, as the person reads it.
 function inSeconds(seconds) {
@@ -32,7 +74,9 @@ function refusalOf(err, withToken) {
   return errorBox(err);
 }
 
-export async function loginPage({go, message, afterLogin}) {
+export async function loginPage({go, message, afterLogin, wanted, query}) {
+  const provider = await identityProvider();
+  const refusedCode = query?.get('oidc_error') ?? null;
   const byPassword = h('input', {type: 'radio', name: 'method', value: 'password', id: 'login-by-password',
     checked: true});
   const byToken = h('input', {type: 'radio', name: 'method', value: 'token', id: 'login-by-token'});
@@ -97,6 +141,12 @@ export async function loginPage({go, message, afterLogin}) {
   });
   return {
     title: 'Log in',
-    nodes: [message ? h('p', {class: 'notice', role: 'status'}, message) : null, form].filter(Boolean),
+    nodes: [
+      message ? h('p', {class: 'notice', role: 'status'}, message) : null,
+      refusedCode !== null ? oidcRefusal(refusedCode) : null,
+      provider ? oidcWay(provider.label, wanted?.() ?? '') : null,
+      provider ? h('h2', {class: 'login-or'}, 'Or with an account of this node') : null,
+      form,
+    ].filter(Boolean),
   };
 }
