@@ -449,7 +449,8 @@ void register_cta_routes(http::server& server, const std::shared_ptr<node_contex
           [ctx](const http::request& req, const user& who) { return post_signature(*ctx, req, who); });
   secured(server, ctx, "POST", "/v1/ctas/{uuid}/decisions", {user_role::approver},
           [ctx](const http::request& req, const user& who) { return post_decision(*ctx, req, who); });
-  secured(server, ctx, "POST", "/v1/ctas/{uuid}/cancel", {user_role::task_organiser, user_role::approver},
+  secured(server, ctx, "POST", "/v1/ctas/{uuid}/cancel",
+          {user_role::task_organiser, user_role::approver, user_role::general_manager},
           [ctx](const http::request& req, const user& who) { return post_cancel(*ctx, req, who); });
   // SYS-2.1: an IT administrator lets this node commit to a CTA although a member of it was not
   // confirmed out of band here; stored, audited and shown in the CTA.

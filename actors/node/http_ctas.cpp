@@ -129,12 +129,15 @@ http::response post_cancel(node_context& ctx, const http::request& req, const us
   auto body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("reason") || !body["reason"].is_string())
     return http::response::error(400, "malformed_input", "give {\"reason\": TEXT}");
-  // A peer's Task Organiser at a peer's node; the System Operator (approver) at the root.
+  // A peer's Task Organiser or General Manager at a peer's node (spec §4.1.1: the General Manager
+  // manages the organisation's CTs); the System Operator's approver or General Manager at the root.
   bool at_root = ctx.fqdn == ctx.domain;
-  if (at_root ? !who.has(user_role::approver) : !who.has(user_role::task_organiser))
+  bool may = who.has(user_role::general_manager)
+             || (at_root ? who.has(user_role::approver) : who.has(user_role::task_organiser));
+  if (!may)
     return http::response::error(403, "forbidden",
-                                 at_root ? "at the root, the System Operator (approver) cancels"
-                                         : "at a peer, its Task Organiser cancels");
+                                 at_root ? "at the root, the System Operator's approver or general manager cancels"
+                                         : "at a peer, its Task Organiser or General Manager cancels");
   return ask_artefacts<cta_receipt>(ctx, root_timeout, 200, nothing, cancel_atom::value, req.params.at("uuid"),
                                     body["reason"].get<std::string>(), who.name);
 }

@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
     auto [s, shown] = c.call_as(node, "auditor", "GET", "/v1/ctas/" + uuid);
     return s == 200 ? shown.value("status", "") : std::string{"http " + std::to_string(s)};
   };
-  // client-b's Task Organiser cancels an emerging CTA; both peers and the root learn it.
+  // client-b cancels an emerging CTA; both peers and the root learn it.
   auto [s0, created] = c.call_as("client-a", "task_organiser", "POST", "/v1/ctas", example_task());
   BOOST_REQUIRE_EQUAL(s0, 201);
   auto uuid = created["uuid"].get<std::string>();
@@ -216,7 +216,8 @@ BOOST_AUTO_TEST_CASE(a_peer_or_the_so_cancels_and_every_holder_learns_it) {
                               json{{"reason", "x"}}).first, 403);
   BOOST_CHECK_EQUAL(c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
                               json::object()).first, 400);
-  auto [s1, d1] = c.call_as("client-b", "task_organiser", "POST", "/v1/ctas/" + uuid + "/cancel",
+  // A General Manager manages the organisation's CTs: client-b's cancels it.
+  auto [s1, d1] = c.call_as("client-b", "general_manager", "POST", "/v1/ctas/" + uuid + "/cancel",
                             json{{"reason", "budget withdrawn"}});
   BOOST_REQUIRE_MESSAGE(s1 == 200, d1.dump());
   BOOST_CHECK_EQUAL(d1["status"], "cancelled");

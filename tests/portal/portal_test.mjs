@@ -1,15 +1,16 @@
 // The Service Portal end to end, in headless Chromium (issue 18): the demo's Computation Task
 // (ops/demo) agreed, fed and read through the portal only, each person in their own incognito
-// browser at their own node, and the security twins of the portal's defences; the pages of the
-// roles that only watch: the IT Administrator's and the Auditor's page of the node (identity,
-// links, trust store, users, TEE), the IT Administrator's acceptance of an unconfirmed member for
-// one CT, the General Manager's list of the organisation's CTs; the Auditor's log-in with a portal
-// password (a wrong one refused first) and the Audit log page (its check, its records page by page,
-// a range exported as a file). Every page is screenshotted and audited with axe-core (serious or
-// critical violations fail). The nodes send their e-mails to a local SMTP server the test starts
-// (smtp_sink.py: STARTTLS and AUTH required); each person whose turn it is reaches the CT's page by
-// following the link in the e-mail they were sent, logging in first when they are not, and no
-// e-mail carries a value of the data.
+// browser at their own node (drafted from a task file; the twin with markup in its title drafted
+// with the form, its Computing Parties chosen from the node's list of the nodes it knows), and the
+// security twins of the portal's defences; the pages of the roles that only watch: the IT
+// Administrator's and the Auditor's page of the node (identity, links, trust store, users, TEE),
+// the IT Administrator's acceptance of an unconfirmed member for one CT, the General Manager's list
+// of the organisation's CTs; the Auditor's log-in with a portal password (a wrong one refused
+// first) and the Audit log page (its check, its records page by page, a range exported as a file).
+// Every page is screenshotted and audited with axe-core (serious or critical violations fail). The
+// nodes send their e-mails to a local SMTP server the test starts (smtp_sink.py: STARTTLS and AUTH
+// required); each person whose turn it is reaches the CT's page by following the link in the e-mail
+// they were sent, logging in first when they are not, and no e-mail carries a value of the data.
 //
 // Run (node 20, Debian's chromium and certutil from libnss3-tools, joconde built in BUILD_DIR):
 //   cd tests/portal && npm ci && node portal_test.mjs [--build BUILD_DIR] [--source SRC] [--out DIR]
@@ -27,8 +28,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-import {Cluster, Evidence, MailSink, Steps, headOf, launchBrowser, servePortalFromSource, sh, sleep, trustingHome,
-  until} from './harness.mjs';
+import {Cluster, Evidence, MailSink, OidcProvider, Steps, headOf, launchBrowser, servePortalFromSource, sh, sleep,
+  trustAlso, trustingHome, until} from './harness.mjs';
+import {OIDC_GROUPS, oidcSteps} from './oidc_steps.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOTAL_LIMIT_MS = 9 * 60 * 1000;
@@ -37,6 +39,12 @@ const PASSPHRASE = 'correct horse battery staple';
 const CLIENT_A = 'client-a.joconde.test';
 const CLIENT_B = 'client-b.joconde.test';
 const CP3 = 'cp3.joconde.test';
+/// The demo task's schemas (ops/demo-data task) as the drafting form takes them: CREATE TABLE.
+const REGIONS = "'north', 'south', 'east', 'west', 'centre', 'islands'";
+const PERSONS_TABLE = `CREATE TABLE persons (\n  id KEY,\n  region CATEGORY (${REGIONS}),\n  age INTEGER RANGE [0, 130]\n)`;
+const INCOME_TABLE = 'CREATE TABLE income (\n  id KEY,\n  income INTEGER RANGE [0, 500000]\n)';
+const OUTPUT_TABLE = `CREATE TABLE income_by_region (\n  region CATEGORY (${REGIONS}),\n  persons INTEGER,\n`
+  + '  mean_income DECIMAL(18, 2),\n  sd_income DECIMAL(18, 2)\n)';
 const OVERRIDE_REASON = 'cp3\'s operator read its fingerprint out on a recorded call (ticket 4711)';
 /// How long an e-mail may take once its step is due (the nodes look every 2 s).
 const MAIL_WAIT_MS = 60000;
@@ -61,6 +69,8 @@ let cluster;
 let browser;
 let evidence;
 let sink;
+/// The test's OpenID Provider (oidc_idp.py), the organisation's identity provider of the nodes.
+let idp;
 /// The e-mails the SMTP server received, once it stopped.
 let mails = [];
 
@@ -191,6 +201,26 @@ async function typeIn(p, selector, value) {
   await p.page.keyboard.type(value);
 }
 
+/// The options the <select> `selector` offers, [{value, text}], its first (choose one) left out.
+async function optionsOf(p, selector) {
+  return p.page.$$eval(`${selector} option`, (os) => os.slice(1).map((o) => ({value: o.value, text: o.textContent})));
+}
+
+/// Chooses the option `value` of the <select> `selector` as a keyboard user does: Tab to it, then
+/// the arrow keys (a closed select changes its choice with them).
+async function chooseOption(p, selector, value) {
+  await tabTo(p, selector);
+  const {from, to} = await p.page.$eval(selector, (e, v) => ({from: e.selectedIndex,
+    to: [...e.options].findIndex((o) => o.value === v)}), value);
+  if (to < 0)
+    throw new Error(`${p.label}: ${selector} offers no ${value}`);
+  for (let i = from; i !== to; i += Math.sign(to - from))
+    await p.page.keyboard.press(to > from ? 'ArrowDown' : 'ArrowUp');
+  const chosen = await p.page.$eval(selector, (e) => e.value);
+  if (chosen !== value)
+    throw new Error(`${p.label}: the arrow keys chose ${chosen} in ${selector}, not ${value}`);
+}
+
 /// Chooses `file` in the file input `selector` as a keyboard user does: Tab to it, Space opens the
 /// browser's file chooser, which is given the file. Now and then headless Chromium's chooser is not
 /// caught (a few in a hundred): the key is pressed again, Enter then, as a person would.
@@ -279,6 +309,7 @@ async function scenario() {
   let uuid;
   let xssUuid;
   let demoTitle;
+  let demoTask;
 
   await steps.step('an SMTP server (STARTTLS, AUTH), the cluster sending to it (ops/cluster), the demo data', async () => {
     for (const bin of ['joconde-node', 'joconde', 'joconde-vm', 'joconde-sp'])
@@ -286,25 +317,29 @@ async function scenario() {
         throw new Error(`${path.join(buildDir, 'bin', bin)} is missing: build joconde first`);
     sink = new MailSink(path.join(here, 'smtp_sink.py'), await tempDir('joconde-portal-mail-'));
     await sink.start();
-    await cluster.up(sink.clusterOptions());
+    idp = new OidcProvider(path.join(here, 'oidc_idp.py'), await tempDir('joconde-portal-idp-'));
+    await idp.start();
+    await cluster.up([...sink.clusterOptions(), ...idp.clusterOptions(OIDC_GROUPS)]);
     const data = path.join(sourceDir, 'ops', 'demo-data');
     await sh(data, ['generate', '--rows', '1000', '--seed', '7', '--out', work]);
     await sh(data, ['task', '--out', path.join(work, 'task.json'), '--max-rows', '1000000']);
     const task = JSON.parse(readFileSync(path.join(work, 'task.json'), 'utf8'));
     delete task.tee_measurements;  // the organiser's node fills it in, as in ops/demo
     demoTitle = task.title;
+    demoTask = task;
     await fs.writeFile(path.join(work, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
-    await fs.writeFile(path.join(work, 'task-xss.json'), `${JSON.stringify({...task, title: XSS_TITLE}, null, 2)}\n`);
     const broken = {...task, main_algorithm: {...task.main_algorithm, source: task.main_algorithm.source.replace('SELECT', 'SELEC')}};
     await fs.writeFile(path.join(work, 'task-broken.json'), `${JSON.stringify(broken, null, 2)}\n`);
     await fs.writeFile(path.join(work, 'passphrase'), `${PASSPHRASE}\n`, {mode: 0o600});
     await fs.writeFile(path.join(work, 'signed.pdf'), '%PDF-1.4\n% signature page of the agreement, signed and scanned\n');
-    return `${Object.keys(cluster.nodes).length} nodes in ${clusterDir}; SMTP at 127.0.0.1:${sink.port} for user ${sink.user}`;
+    return `${Object.keys(cluster.nodes).length} nodes in ${clusterDir}; SMTP at 127.0.0.1:${sink.port} for user ${sink.user}; `
+      + `OpenID Provider ${idp.issuer}`;
   });
 
-  await steps.step('Chromium trusts the cluster\'s root CA (its own NSS database)', async () => {
+  await steps.step('Chromium trusts the cluster\'s root CA and the OpenID Provider\'s CA (its own NSS database)', async () => {
     const home = await trustingHome(cluster.nodes.root.root_ca);
     temps.push(home);
+    await trustAlso(home, idp.ca, 'joconde test OpenID Provider CA');
     browser = await launchBrowser(chromium, home, await tempDir('joconde-portal-profile-'));
     return (await browser.version());
   });
@@ -332,6 +367,12 @@ async function scenario() {
   await steps.step('draft, by keyboard: a compile error is shown, then the demo task compiles and is created', async () => {
     const p = people.orgA;
     await open(p, '#/draft');
+    // The page's second way, the task file: Tab reaches the chosen way (the form), an arrow key
+    // chooses the next.
+    await tabTo(p, '#draft-by-form');
+    await p.page.keyboard.press('ArrowDown');
+    if (!await p.page.$eval('#draft-by-file', (e) => e.checked) || await p.page.$eval('#draft-file', (e) => e.hidden))
+      throw new Error('the arrow key did not choose to draft with a task file');
     // The task file opened with the file chooser that Space on the focused file input opens.
     await pickFile(p, '#task-file', path.join(work, 'task-broken.json'));
     await waitText(p, '#check [role=alert]', /compile_error/);
@@ -574,7 +615,7 @@ async function scenario() {
     await evidence.capture(p.page, p.label, 'ct-read-only');
   });
 
-  await steps.step('client-a\'s General Manager: Our CTs with status and phase, the CT\'s page, cancelling left to the Task Organiser', async () => {
+  await steps.step('client-a\'s General Manager: Our CTs with status and phase, the CT\'s page with only cancelling offered', async () => {
     const p = people.gmA = await person('gmA', 'client-a', 'general_manager');
     await login(p);
     await p.page.waitForSelector('main:not([aria-busy]) #ours');
@@ -590,15 +631,17 @@ async function scenario() {
       throw new Error(`Our CTs has no row linking "${demoTitle}" to its page: ${JSON.stringify(row)}`);
     if (row.cells[1] !== 'instantiated' || !row.phase || !row.cells[4].includes('organiser'))
       throw new Error(`the demo CT's row says ${row.cells.join(' | ')}`);
-    await waitText(p, '#cancel-note', 'Task Organiser');
+    await waitText(p, '#cancel-note', 'cancelled on its page');
     await evidence.capture(p.page, p.label, 'our-cts');
     await tabTo(p, `#ours a[href="#/ct/${uuid}"]`);
     await p.page.keyboard.press('Enter');
     await p.page.waitForSelector('main:not([aria-busy]) #ctsc');
-    await waitText(p, '#cancel-note', 'does not let a General Manager cancel');
+    // The General Manager manages the organisation's CTs: cancelling is offered (they cancel the
+    // markup twin's CT below), nothing else.
+    await p.page.waitForSelector('#cancel-form');
     const offered = await p.page.$$eval('main button, main form', (els) => els.map((e) => e.id || e.textContent.trim())
       .filter((t) => t !== 'refresh'));
-    if (offered.length)
+    if (offered.join(',') !== 'cancel-form,cancel-submit')
       throw new Error(`a General Manager is offered ${offered.join(', ')}`);
     await evidence.capture(p.page, p.label, 'ct');
     return `${row.cells.slice(0, 6).join(' | ')}`;
@@ -621,15 +664,92 @@ async function scenario() {
     return `${answer.status} csrf_required; the CT is in phase ${await phaseOf(p)}`;
   });
 
-  await steps.step('twin: a title with markup is shown as text, never run; that CT is then cancelled (by keyboard)', async () => {
+  await steps.step('twin: a title with markup, drafted with the form (by keyboard), is shown as text, never run; client-a\'s General Manager then cancels that CT (by keyboard)', async () => {
     const p = people.orgA;
-    await open(p, '#/draft');
-    await pickFile(p, '#task-file', path.join(work, 'task-xss.json'));
-    await p.page.waitForSelector('#check-ok', {timeout: 30000});
-    await p.page.waitForFunction(() => !document.querySelector('#create').disabled, {timeout: 30000});
-    await tabTo(p, '#create');
-    await press(p, '#create');
-    await p.page.waitForFunction((old) => location.hash.startsWith('#/ct/') && !location.hash.endsWith(old), {timeout: 60000}, uuid);
+    // What the node's check answers: the title must come back from the node's parser as typed.
+    const answers = [];
+    const listen = (res) => {
+      if (new URL(res.url()).pathname === '/v1/tasks/check' && res.ok())
+        answers.push(res.json().catch(() => null));
+    };
+    p.page.on('response', listen);
+    let formNote = '';
+    try {
+      await open(p, '#/draft');
+      if (!await p.page.$eval('#draft-by-form', (e) => e.checked) || await p.page.$('#nodes-problem'))
+        throw new Error(`the draft page does not start with the form and the node's list: ${await text(p, '#draft')}`);
+      // client-a knows the Computing Parties of its first CT (GET /v1/nodes), in order.
+      const cps = (await optionsOf(p, '#cp-1')).filter((o) => o.value !== 'another').map((o) => o.value);
+      if (cps.join(' ') !== 'cp1.joconde.test cp2.joconde.test cp3.joconde.test')
+        throw new Error(`the form offers as Computing Parties ${cps.join(', ')}`);
+      const cp3Text = (await optionsOf(p, '#cp-3')).find((o) => o.value === CP3)?.text ?? '';
+      const peers = (await optionsOf(p, '#input-1-peer')).map((o) => o.value);
+      if (peers[0] !== CLIENT_A)
+        throw new Error(`the form offers as peers ${peers.join(', ')}, not client-a (this node) first`);
+      await typeIn(p, '#task-title', XSS_TITLE);
+      for (const i of [1, 2, 3])
+        await chooseOption(p, `#cp-${i}`, `cp${i}.joconde.test`);
+      // Input 1 from this node, chosen from the list; input 2 by a peer typed by its FQDN ("Another node").
+      await chooseOption(p, '#input-1-peer', CLIENT_A);
+      await typeIn(p, '#input-1-table', PERSONS_TABLE);
+      await typeIn(p, '#input-1-rows', '1000000');
+      await tabTo(p, '#add-input');
+      await press(p, '#add-input');
+      await expectFocus(p, '#input-2-peer', 'Add an input');
+      await chooseOption(p, '#input-2-peer', 'another');
+      await typeIn(p, '#input-2-peer-fqdn', CLIENT_B);
+      await typeIn(p, '#input-2-table', INCOME_TABLE);
+      await typeIn(p, '#input-2-rows', '1000000');
+      await typeIn(p, '#output-1-table', OUTPUT_TABLE);
+      for (const fqdn of [CLIENT_A, CLIENT_B]) {
+        await tabTo(p, `#output-1 input[type=checkbox][value="${fqdn}"]`);
+        await p.page.keyboard.press('Space');
+      }
+      // A compile error in the algorithm is shown, and where it is in the form; then corrected.
+      await typeIn(p, '#algorithm', demoTask.main_algorithm.source.replace('SELECT', 'SELEC'));
+      await waitText(p, '#check [role=alert]', /compile_error/);
+      await waitText(p, '#check-place', 'the algorithm, line');
+      const error = `${await text(p, '#check [role=alert]')} ${await text(p, '#check-place')}`;
+      await evidence.capture(p.page, p.label, 'draft-form-error');
+      // "Go to the field" puts the keyboard in the algorithm, at the line and column the node named.
+      await tabTo(p, '#check-go');
+      await press(p, '#check-go');
+      await expectFocus(p, '#algorithm', 'Go to the field');
+      const [line, column] = /line (\d+), column (\d+)/.exec(await text(p, '#check-place')).slice(1).map(Number);
+      const caret = await p.page.$eval('#algorithm', (e) => e.value.slice(0, e.selectionStart).split('\n'));
+      if (caret.length !== line || caret.at(-1).length !== column - 1 || !/^SELEC /.test(demoTask.main_algorithm
+        .source.replace('SELECT', 'SELEC').split('\n')[line - 1].slice(column - 1)))
+        throw new Error(`"Go to the field" left the caret at line ${caret.length}, column ${caret.at(-1).length + 1}`);
+      await typeIn(p, '#algorithm', demoTask.main_algorithm.source);
+      await p.page.waitForFunction(() => !document.querySelector('#create').disabled && document.querySelector('#check-ok'),
+        {timeout: 30000});
+      await waitText(p, '#check', 'rss3');
+      await waitText(p, '#check', 'known to the Computing Parties');
+      // The task file the form wrote, shown by keyboard: deadlines as UTC date-times, the title escaped.
+      await tabTo(p, '#form-toml-box summary');
+      await p.page.keyboard.press('Enter');
+      const toml = await p.page.$eval('#form-toml', (e) => e.value);
+      if (!/^approval = "\d{4}-\d\d-\d\dT\d\d:\d\d:00Z"$/m.test(toml) || !toml.includes('title = "Income by region <script>'
+        + 'window.__pwned=1</script><img src=x onerror=\\"window.__pwned=2\\">"'))
+        throw new Error(`the form wrote ${toml.slice(0, 600)}`);
+      const last = await answers.at(-1);
+      const ctsc = last?.ctsc ?? {};
+      const sorted = (v) => (Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v);
+      const slots = (list) => JSON.stringify(sorted((list ?? []).map((x) => [x.key, x.peer, x.peers, x.schema, x.max_rows])));
+      if (ctsc.title !== XSS_TITLE || await text(p, '#check-title') !== XSS_TITLE)
+        throw new Error(`the node read the title as ${JSON.stringify(ctsc.title)}`);
+      if (slots(ctsc.inputs) !== slots(demoTask.inputs) || slots(ctsc.outputs) !== slots(demoTask.outputs)
+        || JSON.stringify(ctsc.computing_parties) !== JSON.stringify(demoTask.computing_parties))
+        throw new Error(`the form's task differs from the demo's: ${slots(ctsc.inputs)} ${slots(ctsc.outputs)}`);
+      await evidence.capture(p.page, p.label, 'draft-form');
+      await tabTo(p, '#create');
+      await press(p, '#create');
+      await p.page.waitForFunction((old) => location.hash.startsWith('#/ct/') && !location.hash.endsWith(old), {timeout: 60000}, uuid);
+      formNote = `cp3 offered as "${cp3Text}"; the broken algorithm: ${error.slice(0, 200)}`;
+    } finally {
+      p.page.off('response', listen);
+    }
     await p.page.waitForSelector('main:not([aria-busy]) #ctsc-title');
     xssUuid = p.page.url().split('#/ct/')[1];
     const shown = async () => ({
@@ -648,15 +768,17 @@ async function scenario() {
     if (!links.includes(XSS_TITLE) || seen.pwned !== undefined || seen.imgs !== 0)
       throw new Error(`on the list: ${JSON.stringify({links, ...seen})}`);
     await evidence.capture(p.page, p.label, 'xss-list');
-    await open(p, `#/ct/${xssUuid}`);
-    await tabTo(p, '#cancel-reason');
-    await p.page.keyboard.type('a test of how titles are shown; <b>not bold</b>');
-    await p.page.keyboard.press('Tab');
-    await press(p, '#cancel-submit');
-    await waitText(p, '#notice', 'Cancelled', 60000);
-    await waitText(p, '#phase', 'cancelled');
-    await evidence.capture(p.page, p.label, 'xss-cancelled');
-    if (await p.page.evaluate(() => window.__pwned) !== undefined)
+    // client-a's General Manager cancels it, by keyboard.
+    const gm = people.gmA;
+    await open(gm, `#/ct/${xssUuid}`);
+    await tabTo(gm, '#cancel-reason');
+    await gm.page.keyboard.type('a test of how titles are shown; <b>not bold</b>');
+    await gm.page.keyboard.press('Tab');
+    await press(gm, '#cancel-submit');
+    await waitText(gm, '#notice', 'Cancelled', 60000);
+    await waitText(gm, '#phase', 'cancelled');
+    await evidence.capture(gm.page, gm.label, 'xss-cancelled');
+    if (await gm.page.evaluate(() => window.__pwned) !== undefined)
       throw new Error('window.__pwned was set');
     // The e-mail says so, the title in its Subject verbatim: plain text, which no mail program runs.
     const mail = await mailTo('task_organiser@client-a.example', 'the CT cancelled', xssUuid);
@@ -674,7 +796,7 @@ async function scenario() {
     seen = await shown();
     if (seen.pwned !== undefined || seen.h1 !== XSS_TITLE || seen.imgs !== 0 || await phaseOf(p) !== 'cancelled')
       throw new Error(`the cancellation's link shows ${JSON.stringify(seen)}, phase ${await phaseOf(p)}`);
-    return `CT ${xssUuid}; e-mail "${mail.subject}"`;
+    return `CT ${xssUuid}; e-mail "${mail.subject}"; ${formNote}`;
   });
 
   await steps.step('every CP\'s CT VM reaches the input phase: client-a\'s custodian is told by e-mail and follows its link', async () => {
@@ -1169,6 +1291,8 @@ async function scenario() {
     return `aria-live ${live}: "${warning.slice(0, 160)}"; then "${await text(p, '#session-kept')}"`;
   });
 
+  await oidcSteps({steps, cluster, idp, launchPerson: person, people, evidence, open, tabTo, press, waitText, expectFocus});
+
   await steps.step('no page had a script error', async () => {
     const errors = Object.values(people).flatMap((p) => p.errors.map((e) => `${p.label}: ${e}`));
     if (errors.length)
@@ -1195,6 +1319,12 @@ async function cleanUp(failed) {
     for (const m of mails)
       await fs.writeFile(path.join(outDir, 'mail', `${m.file.replace(/\.json$/, '')}.eml`), m.data).catch(() => {});
     sink = null;
+  }
+  if (idp) {
+    if (failed)
+      await fs.writeFile(path.join(outDir, 'oidc-idp.log'), idp.log(400)).catch(() => {});
+    await idp.stop().catch((e) => console.log(`OpenID Provider: ${e.message}`));
+    idp = null;
   }
   for (const dir of temps)
     await fs.rm(dir, {recursive: true, force: true}).catch(() => {});

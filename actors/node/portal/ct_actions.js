@@ -2,7 +2,7 @@
 // the Task Organiser submits this peer's CTSA or cancels; a Signatory signs the CTSA with a
 // signature document; the System Operator (approver, at the root) decides on each signed CTSA and
 // may cancel; the IT Administrator accepts, for this CT only, a member this node has not confirmed.
-// The General Manager is told who cancels (the node lets them only read).
+// The General Manager of a peer (or of the System Operator, at the root) may cancel too.
 
 import {api, seg} from './api.js';
 import {h} from './dom.js';
@@ -189,12 +189,9 @@ export function agreementActions(ctx) {
         + 'Better: compare the fingerprint with that node\'s operator and confirm it (joconde-node trust confirm), '
         + 'which holds for every CT. Accept a member here for this CT only, and say why.'),
       unconfirmed.map((m) => overrideForm(ctx, m))));
-  const mayCancel = (isPeer && has('task_organiser') && !atRoot()) || (has('approver') && atRoot());
+  const mayCancel = (isPeer && (has('task_organiser') || has('general_manager')) && !atRoot())
+    || ((has('approver') || has('general_manager')) && atRoot());
   if (live && mayCancel)
     out.push(cancelForm(ctx));
-  else if (live && has('general_manager'))
-    out.push(card('cancel-note', 'Cancelling this CT', h('p', {}, 'Cancelling is done by the Task Organiser at a '
-      + 'peer\'s node, or by the System Operator at the root: the node does not let a General Manager cancel. '
-      + 'Ask them, with the reason.')));
   return out;
 }

@@ -1,6 +1,6 @@
 // The General Manager's view of the organisation's Computation Tasks: every CT this node holds,
 // with its status, its phase and deadline, the organisation's part in it and who must act next,
-// each a link to its page. Read-only: cancelling is the Task Organiser's (or the System Operator's).
+// each a link to its page, where a live CT can be cancelled.
 
 import {api, seg} from './api.js';
 import {h} from './dom.js';
@@ -67,9 +67,8 @@ export async function oursPage() {
         : table('Our Computation Tasks, the latest change first',
           ['Title', 'Status', 'Phase', 'Phase ends', 'Our part', 'Who must act next', 'Last change'], rows, {id: 'ours'}),
       list.length > shownAtMost ? h('p', {}, `The ${shownAtMost} most recently changed are shown.`) : null,
-      has('task_organiser') ? null : h('p', {class: 'notice', id: 'cancel-note'}, 'Cancelling a CT is done by our Task '
-        + 'Organiser at this node (or by the System Operator at the root): the node does not let a General Manager '
-        + 'cancel. Ask them, with the reason.'),
+      list.length ? h('p', {class: 'hint', id: 'cancel-note'}, 'A CT that is still live can be cancelled on its page, '
+        + 'with the reason every member reads.') : null,
     ].filter(Boolean),
   };
 }
