@@ -1144,14 +1144,34 @@ async function scenario() {
     return `the frame shows ${child.url()}`;
   });
 
-  await steps.step('the CT finishes: client-a\'s General Manager is told by e-mail and follows its link', async () => {
+  await steps.step('the CT finishes: client-a\'s General Manager is told by e-mail and follows its link; the analyst\'s key leaves the browser', async () => {
     const p = people.gmA;
     const mail = await mailTo('general_manager@client-a.example', 'the CT finished', uuid, 180000);
     await follow(p, mail);
     await onCtPage(p, uuid);
     await waitText(p, '#phase', 'finished');
     await evidence.capture(p.page, p.label, 'ct-finished');
-    return `to ${mail.rcpt.join(', ')}`;
+    // The analyst's key opens nothing now: the CT's page takes it out of the browser.
+    const analyst = people.anaA;
+    const keysOf = () => analyst.page.evaluate((id) => new Promise((resolve, reject) => {
+      const req = indexedDB.open('joconde-portal', 1);
+      req.onsuccess = () => {
+        const all = req.result.transaction('paks').objectStore('paks').getAllKeys();
+        all.onsuccess = () => resolve(all.result.filter((k) => String(k).includes(`|${id}|`)).length);
+        all.onerror = () => reject(all.error);
+      };
+      req.onerror = () => reject(req.error);
+    }), uuid);
+    const before = await keysOf();
+    if (before !== 1)
+      throw new Error(`the analyst's browser keeps ${before} key(s) of the CT before it visits the finished CT, not 1`);
+    await open(analyst, `#/ct/${uuid}`);
+    await waitText(analyst, '#keys-forgotten', 'removed');
+    const after = await keysOf();
+    if (after !== 0)
+      throw new Error(`the analyst's browser still keeps ${after} key(s) of the finished CT`);
+    await evidence.capture(analyst.page, analyst.label, 'keys-forgotten');
+    return `to ${mail.rcpt.join(', ')}; the analyst's browser kept ${before} key of the CT, then none`;
   });
 
   await steps.step('every e-mail came over TLS, authenticated, to people of the cluster (one person per step), with a link to their own portal and no value of the data', async () => {
