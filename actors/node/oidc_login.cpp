@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace joconde {
 
@@ -257,8 +258,14 @@ oidc_outcome oidc_login::finish(const std::string& code, const std::string& stat
     return failed(oidc_failure::state, "the log-in took longer than 10 minutes", entry.then);
   if (!crypto::constant_time_equal(crypto::to_bytes(digest_hex(binding)), crypto::to_bytes(entry.binding_digest)))
     return failed(oidc_failure::state, "the log-in was started in another browser", entry.then);
-  if (!error.empty())
-    return failed(oidc_failure::denied, "the identity provider answered error=" + error.substr(0, 64), entry.then);
+  if (!error.empty()) {
+    // An OAuth error code is a short ASCII word (RFC 6749 §4.1.2.1); anything else is not logged as sent.
+    std::string shown = error.substr(0, 64);
+    for (auto& c : shown)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+        c = '?';
+    return failed(oidc_failure::denied, "the identity provider answered error=" + shown, entry.then);
+  }
   if (code.empty() || code.size() > 2048)
     return failed(oidc_failure::token, "the identity provider sent no code", entry.then);
 

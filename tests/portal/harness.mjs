@@ -136,6 +136,18 @@ export class Mail {
   }
 }
 
+/// Ends `child` (a test server this process started, reading its stdin): SIGTERM, stdin closed, and
+/// resolves once it exited or after 10 s.
+async function stopChild(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null)
+    return;
+  const ended = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  child.stdin.end();
+  await Promise.race([ended, sleep(10000)]);
+}
+
+
 /// A local SMTP server (tests/portal/smtp_sink.py, aiosmtpd) that requires STARTTLS and AUTH with a
 /// user and password of its own, and keeps every message it accepts as a JSON file in `dir`.
 export class MailSink {
@@ -206,13 +218,7 @@ export class MailSink {
 
   /// Stops the server (SIGTERM to the process this started) and resolves when it has ended.
   async stop() {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null)
-      return;
-    const ended = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    child.stdin.end();
-    await Promise.race([ended, sleep(10000)]);
+    await stopChild(this.child);
   }
 }
 
@@ -401,12 +407,6 @@ export class OidcProvider {
 
   /// Stops the provider (SIGTERM to the process this started) and resolves when it has ended.
   async stop() {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null)
-      return;
-    const ended = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    child.stdin.end();
-    await Promise.race([ended, sleep(10000)]);
+    await stopChild(this.child);
   }
 }
