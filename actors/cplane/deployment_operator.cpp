@@ -278,6 +278,8 @@ void look_for_endpoints(self_ptr self, ct_vm& vm) {
       vm.endpoints = *eps;
       vm.admin = self->spawn<caf::detached>(vm_admin_client, eps->admin, vm.launch.admin_token,
                                             st.cfg.admin_timeout);
+      if (st.cfg.directory)
+        st.cfg.directory->put(vm.launch.uuid, {eps->admin, vm.launch.admin_token});
       v1::VmEndpoint ep;
       ep.set_uuid(vm.launch.uuid);
       ep.set_cp(st.cfg.self);
@@ -522,10 +524,13 @@ deployment_operator(deployment_operator_pointer self, deployment_operator_config
       auto& st = self->state;
       st.ticking = false;
       for (auto i = st.vms.begin(); i != st.vms.end();)
-        if (step(self, *i->second))
+        if (step(self, *i->second)) {
           ++i;
-        else
+        } else {
+          if (st.cfg.directory)
+            st.cfg.directory->drop(i->first);
           i = st.vms.erase(i);
+        }
       update_gauge(self);
       ensure_ticking(self);
     },

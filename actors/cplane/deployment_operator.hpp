@@ -36,6 +36,7 @@
 #include "../mplane/node_signer.hpp"
 #include "../mplane/node_store.hpp"
 #include "provisioner.hpp"
+#include "vm_directory.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -68,6 +69,7 @@ struct deployment_operator_config {
   std::filesystem::path data_dir;      ///< DATA_DIR: ct/ and ct-logs/ live here
   tee_config tee;                      ///< the CT VM image and the simulated platform
   std::shared_ptr<provisioner> vms;    ///< starts the VMs (made from `tee` when empty)
+  std::shared_ptr<vm_directory> directory; ///< told where each running VM's admin endpoint is; may be null
   std::chrono::milliseconds poll_interval{200};
   std::chrono::milliseconds endpoints_wait{60'000};
   std::chrono::milliseconds cancel_wait{10'000};

@@ -52,9 +52,12 @@ bool one_by_one(service_broker_pointer self) {
 }
 
 void update_depth(service_broker_pointer self, const std::string& peer) {
+  auto& p = self->state.peers[peer];
+  if (p.depth > 0 && !p.waiting)
+    p.moved = std::chrono::steady_clock::now();
+  p.waiting = p.depth > 0;
   if (self->state.metrics)
-    self->state.metrics->outbox_depth(peer).Set(
-      static_cast<double>(self->state.peers[peer].depth));
+    self->state.metrics->outbox_depth(peer).Set(static_cast<double>(p.depth));
 }
 
 /// The wait before unacknowledged envelopes go to `peer` again, as it stands now.
@@ -266,6 +269,7 @@ void on_acked(service_broker_pointer self, const std::string& peer, uint64_t seq
   if (st.commit.unremoved() >= 16384)
     schedule_commit(self, true);
   p.depth = std::max<int64_t>(0, p.depth - static_cast<int64_t>(n));
+  p.moved = std::chrono::steady_clock::now();
   p.inflight_count -= n;
   p.inflight.erase(i);
   if (p.resend_after.count() != 0) {
@@ -284,6 +288,9 @@ void on_acked(service_broker_pointer self, const std::string& peer, uint64_t seq
 void on_tick(service_broker_pointer self) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
+  if (st.metrics)
+    for (const auto& [peer, p] : st.peers)
+      st.metrics->outbox_stalled(peer).Set(p.waiting ? std::chrono::duration<double>(now - p.moved).count() : 0.0);
   for (auto& [peer, p] : st.peers) {
     if (!p.up || p.inflight_count == 0)
       continue;

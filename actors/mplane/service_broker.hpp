@@ -73,6 +73,8 @@ struct service_broker_state {
     std::map<uint64_t, inflight_frame> inflight; ///< by frame sequence
     int64_t depth = 0;                ///< envelopes for it not yet acknowledged (outbox or pending)
     std::chrono::milliseconds resend_after{0}; ///< the wait before the next resend (0: retry_after)
+    bool waiting = false;             ///< depth > 0
+    std::chrono::steady_clock::time_point moved{}; ///< last acknowledgement, or when waiting began
   };
 
   service_broker_config cfg;

@@ -77,6 +77,8 @@ void after_commit(service_broker_pointer self, const pending_batch& item) {
     const auto& env = item.batch[i];
     const auto& plan = item.plans[i];
     duplicates += plan.duplicate ? 1 : 0;
+    if (st.metrics && !plan.duplicate)
+      st.metrics->received(env.topic).Increment();
     if (plan.local) {
       ++delivered;
       for (const auto& [prefix, sub] : st.subscribers)

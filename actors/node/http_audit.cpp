@@ -2,6 +2,7 @@
 
 #include "joconde/runtime/audit_chain.hpp"
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/metrics.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -146,8 +147,11 @@ http::response verify_audit_log(const node_context& ctx) {
            {"notes", v->notes},
            {"against_root_ca", opts.ca.has_value()},
            {"parent_head", "not checked here: joconde-node audit verify --head with the head the parent keeps"}};
-  if (!v->ok)
+  if (!v->ok) {
     doc.update({{"first_bad_line", v->first_bad_line}, {"reason", v->reason}});
+    if (ctx.metrics)
+      ctx.metrics->audit_verify_failures().Increment();
+  }
   return http::response::json(200, doc);
 }
 

@@ -2,6 +2,7 @@
 
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/runtime/crypto.hpp"
+#include "joconde/runtime/metrics.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -50,14 +51,51 @@ json receipt_json(const io_receipt& r, bool upload) {
   return out;
 }
 
-/// Asks the io_service and turns its answer into the HTTP response.
+/// Whether a transfer refused with `code` was refused by the attestation of the CT VMs.
+bool attestation_refusal(errc code) {
+  switch (code) {
+    case errc::measurement_mismatch:
+    case errc::host_data_mismatch:
+    case errc::debug_enabled:
+    case errc::tcb_outdated:
+    case errc::untrusted_chain:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Asks the io_service and turns its answer into the HTTP response; counts it in the node's
+/// upload/download and attestation metrics.
 template <class Atom>
 http::response ask_io(node_context& ctx, Atom what, io_request req) {
+  bool upload = what == upload_atom::value;
+  double sent = static_cast<double>(req.csv.size());
+  auto started = std::chrono::steady_clock::now();
   http::response out = http::response::error(504, "timeout", "the IO service did not answer in time");
+  std::string result = "timeout";
+  double bytes = 0;
   caf::scoped_actor self{*ctx.sys};
   self->request(ctx.io, std::chrono::minutes{30}, what, std::move(req))
-    .receive([&](io_receipt& r) { out = http::response::json(200, receipt_json(r, what == upload_atom::value)); },
-             [&](caf::error& err) { out = refuse(error{code_of(err), message_of(err)}); });
+    .receive(
+      [&](io_receipt& r) {
+        result = "ok";
+        bytes = upload ? sent : static_cast<double>(r.csv.size());
+        out = http::response::json(200, receipt_json(r, upload));
+      },
+      [&](caf::error& err) {
+        auto code = code_of(err);
+        result = std::string{to_string(code)};
+        if (ctx.metrics && attestation_refusal(code))
+          ctx.metrics->attestations(result).Increment();
+        out = refuse(error{code, message_of(err)});
+      });
+  if (ctx.metrics) {
+    ctx.metrics->transfer(upload, result, bytes,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (result == "ok")
+      ctx.metrics->attestations("ok").Increment();
+  }
   return out;
 }
 

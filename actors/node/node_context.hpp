@@ -26,6 +26,7 @@ class registry;
 }
 class portal_sessions;
 class oidc_login;
+class vm_directory;
 
 /// The handles and shared state of a running node.
 struct node_context {
@@ -50,6 +51,7 @@ struct node_context {
   std::shared_ptr<user_directory> users;
   std::shared_ptr<portal_sessions> sessions;  ///< the portal's sessions; null when the portal is off
   std::shared_ptr<oidc_login> oidc;           ///< log-in through the organisation's OpenID provider, or null
+  std::shared_ptr<vm_directory> vms;          ///< computing nodes: where their CT VMs answer, or null
   metrics::registry* metrics = nullptr;
 };
 

@@ -12,6 +12,7 @@
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/wire.hpp"
 #include "joconde/runtime/audit_chain.hpp"
+#include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/log.hpp"
@@ -20,6 +21,8 @@
 #include "https_identity.hpp"
 #include "oidc_login.hpp"
 #include "portal_sessions.hpp"
+#include "store_metrics.hpp"
+#include "http_vm_metrics.hpp"
 #include "../cplane/notifier.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"
@@ -367,6 +370,7 @@ void spawn_control_plane(caf::actor_system& sys, const node_config& cfg, const n
     dcfg.node_name = cfg.name;
     dcfg.data_dir = cfg.data_dir.lexically_normal();
     dcfg.tee = tee_of(cfg);
+    dcfg.directory = ctx.vms;
     a.deployer = sys.spawn(deployment_operator, dcfg, std::shared_ptr<const node_signer>{signer}, ctx.store,
                            a.broker, a.audit, meters);
     caf::anon_send(a.artefacts, connect_atom::value, a.deployer);
@@ -435,8 +439,12 @@ void stop_actors(const node_actors& a) {
 }
 
 /// The API listener's settings: HTTPS unless http.tls is off, 1 MiB bodies, 4 threads.
-http::server_options api_options(const node_config& cfg, const std::optional<http::tls_identity>& https) {
+http::server_options api_options(const node_config& cfg, const std::optional<http::tls_identity>& https,
+                                 metrics::registry* meters) {
   http::server_options options;
+  options.on_served = [meters](const std::string& route, const std::string& method, int status, double seconds) {
+    meters->http_served(route, method, status, seconds);
+  };
   options.listen = cfg.http_listen.text();
   options.tls = https;
   options.max_body_bytes = 1024 * 1024;
@@ -460,15 +468,18 @@ void announce_start(const node_config& cfg, const node_context& ctx) {
             << (cfg.portal ? ", portal " + cfg.api_url() + "/portal/" : std::string{}) << std::endl;
 }
 
-/// Blocks until SIGTERM or SIGINT, refreshing the certificate-expiry gauge every 30 seconds.
-void wait_for_signal(prometheus::Gauge& expiry, std::chrono::system_clock::time_point not_after) {
+/// Blocks until SIGTERM or SIGINT, refreshing the certificate-expiry gauge and the store's gauges
+/// (store_metrics.hpp) every 10 seconds.
+void wait_for_signal(prometheus::Gauge& expiry, std::chrono::system_clock::time_point not_after,
+                     const node_store& store, metrics::registry& meters) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   for (;;) {
-    timespec timeout{30, 0};
+    sample_store(store, meters, now_ms());
+    timespec timeout{10, 0};
     auto sig = sigtimedwait(&set, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT)
       break;
@@ -525,6 +536,10 @@ int run_node(const node_config& cfg) {
   if (!meters)
     return 1;
   ctx->metrics = meters.get();
+  if (cfg.role == "computing" && meters->server()) {
+    ctx->vms = std::make_shared<vm_directory>();
+    serve_vm_metrics(*meters->server(), ctx->vms, cfg.name);
+  }
   const auto& own = id->chain.front();
   auto& expiry = meters->certificate_expiry(ctx->fingerprint, own.subject().common_name);
   expiry.Set(seconds_until(own.not_after()));
@@ -547,7 +562,7 @@ int run_node(const node_config& cfg) {
     stop_actors(actors);
     return die("cannot listen on " + cfg.listen.text() + ": " + sys.render(port.error()));
   }
-  auto server = http::server::start(api_options(cfg, https));
+  auto server = http::server::start(api_options(cfg, https, meters.get()));
   if (!server) {
     stop_actors(actors);
     return die("cannot serve the API: " + server.err().describe());
@@ -571,7 +586,7 @@ int run_node(const node_config& cfg) {
   }
   register_routes(**server, ctx);
   announce_start(cfg, *ctx);
-  wait_for_signal(expiry, own.not_after());
+  wait_for_signal(expiry, own.not_after(), ctx->store, *meters);
   log::notice(component, "stopping on signal");
   (*server)->stop();
   caf::anon_send(sys.openssl_manager().actor_handle(), caf::close_atom::value, *port);

@@ -47,6 +47,7 @@ void start_mpc(orchestrator_pointer self) {
   if (st.mpc_started)
     return;
   st.mpc_started = true;
+  st.mpc_started_at = std::chrono::steady_clock::now();
   mpc_job job;
   for (auto& [k, s] : st.slots)
     if (s.kind() == slot_kind::input && s.ready())
@@ -189,6 +190,8 @@ void take_outcome(orchestrator_pointer self, mpc_outcome& out) {
   auto& s = self->state;
   s.ctx->metrics->mpc_rounds().Increment(static_cast<double>(out.rounds));
   s.ctx->metrics->mpc_bytes().Increment(static_cast<double>(out.bytes_sent));
+  s.ctx->metrics->calculation_seconds().Set(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - s.mpc_started_at).count());
   if (s.machine->phase() != task_phase::calculation) {
     for (auto& [k, c] : out.outputs)
       remove_quietly(c.path);

@@ -30,6 +30,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -64,6 +65,7 @@ struct orchestrator_state {
   bool mpc_started = false;
   unsigned active_downloads = 0;
   std::int64_t finished_at_ms = 0;
+  std::chrono::steady_clock::time_point mpc_started_at{};  ///< when the main algorithm started
   std::vector<vm_event> events;
   std::uint64_t next_seq = 1;
   task_policy_actor policy;          ///< child (monitored)

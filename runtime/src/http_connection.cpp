@@ -165,7 +165,11 @@ void connection::dispatch() {
     return;
   }
   bool queued = st_.pool.submit([self = shared_from_this()]() mutable -> std::function<void()> {
+    auto started = steady::now();
     auto res = detail::invoke(*self->fn_, self->req_); // qualified: not std::invoke by ADL
+    if (self->st_.opts.on_served)
+      self->st_.opts.on_served(self->pattern_, self->req_.method, res.status,
+                               std::chrono::duration<double>(steady::now() - started).count());
     self->st_.end_request(self->key_);
     // Posted once the worker is free again, so that the peer's next request finds it free.
     return [self = std::move(self), res = std::move(res)]() mutable {

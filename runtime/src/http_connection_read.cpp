@@ -58,10 +58,14 @@ void connection::on_head(const error_code& ec) {
     return;
   }
   if (auto early = route_request()) {
+    if (st_.opts.on_served)  // no route: 404 or 405 (or a malformed target), under route ""
+      st_.opts.on_served(pattern_, req_.method, early->status, 0.0);
     respond(std::move(*early));
     return;
   }
   if (auto refusal = check_admission()) {
+    if (st_.opts.on_served)
+      st_.opts.on_served(pattern_, req_.method, refusal->status, 0.0);
     respond(std::move(*refusal));
     return;
   }
@@ -179,6 +183,7 @@ std::optional<response> connection::route_request() {
   req_.origin = std::string{text::trim(view(h[bhttp::field::origin]))};
   req_.host = std::string{text::trim(view(h[bhttp::field::host]))};
   fn_ = std::move(r.fn);
+  pattern_ = std::move(r.pattern);
   admit_ = std::move(r.admit);
   body_limit_ = r.body_limit;
   return std::move(r.answer);

@@ -255,6 +255,10 @@ std::set<std::string> route_table::find_route(const std::vector<std::string>& se
     for (size_t i = 0; i < segments.size(); ++i)
       if (best->is_param[i])
         out.req.params[best->segments[i]] = segments[i];
+    for (size_t i = 0; i < best->segments.size(); ++i)
+      out.pattern += best->is_param[i] ? "/{" + best->segments[i] + "}" : "/" + best->segments[i];
+    if (out.pattern.empty())
+      out.pattern = "/";
   }
   return allowed;
 }

@@ -30,6 +30,8 @@ struct routed {
   size_t body_limit = 0;
   /// The answer when the request goes no further (400, 404, 405).
   std::optional<response> answer;
+  /// The matched route's pattern ("/v1/ctas/{uuid}"), or "" when none matched.
+  std::string pattern;
 };
 
 /// The routes of a server; thread-safe.

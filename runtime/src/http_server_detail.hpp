@@ -293,6 +293,7 @@ private:
   std::uint64_t received_ = 0;
   request req_;
   std::shared_ptr<const handler> fn_;
+  std::string pattern_;  ///< the matched route's pattern, for on_served
   std::shared_ptr<const admission> admit_;
   size_t body_limit_ = 0;
   std::string out_head_;

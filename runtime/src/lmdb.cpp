@@ -276,6 +276,17 @@ result<database> environment::db(std::string_view name) {
   return db;
 }
 
+environment::usage environment::in_use() const {
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  usage out;
+  if (mdb_env_info(env_, &info) == 0 && mdb_env_stat(env_, &stat) == 0) {
+    out.map_size_bytes = info.me_mapsize;
+    out.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
+  }
+  return out;
+}
+
 result<read_txn> environment::begin_read() const {
   MDB_txn* txn = nullptr;
   if (auto rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != 0)

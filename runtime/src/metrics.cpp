@@ -5,6 +5,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <limits>
+
 namespace joconde::metrics {
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& reg, const char* name,
@@ -17,6 +19,23 @@ prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& reg, c
   return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
 }
 
+/// Histogram family `name`.
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& reg, const char* name,
+                                                            const char* help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(reg);
+}
+
+namespace {
+
+/// Seconds of an API request: 1 ms to 1 min.
+const prometheus::Histogram::BucketBoundaries request_buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5,   1,     2.5,  5,     10,   30,  60};
+/// Seconds of an upload or download (attesting, sharing and sending): 10 ms to 30 min.
+const prometheus::Histogram::BucketBoundaries transfer_buckets{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                                                10,   30,   60,  120,  300, 600, 1800};
+
+} // namespace
+
 prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs) {
   prometheus::Labels out;
   for (const auto& [k, v] : kvs)
@@ -25,7 +44,10 @@ prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::stri
 }
 
 std::string text(prometheus::Registry& reg) {
-  return prometheus::TextSerializer{}.Serialize(reg.Collect());
+  auto families = reg.Collect();
+  for (auto& f : process_families())
+    families.push_back(std::move(f));
+  return prometheus::TextSerializer{}.Serialize(families);
 }
 
 registry::registry(std::string node_name, std::string role)
@@ -76,7 +98,39 @@ registry::registry(std::string node_name, std::string role)
                            "unacknowledged up to broker.retry-max-ms).")),
     storage_failures_(counter_family(*registry_, "joconde_storage_failures_total",
                              "Commits to the node's store that failed, by reason (no_space: the file "
-                             "system is full; storage_error: another LMDB failure).")) {
+                             "system is full; storage_error: another LMDB failure).")),
+    received_(counter_family(*registry_, "joconde_envelopes_received_total",
+                             "Envelopes received from a link or in-process, by topic class (the topic's "
+                             "first part: cta, pki, audit, ...).")),
+    outbox_stalled_(gauge_family(*registry_, "joconde_outbox_stalled_seconds",
+                                 "Seconds since envelopes waiting for a peer last moved (one acknowledged, "
+                                 "or the first queued); 0 when none waits.")),
+    audit_verify_failures_(counter_family(*registry_, "joconde_audit_verify_failures_total",
+                                          "Checks of the audit log that found it broken.")),
+    http_requests_(counter_family(*registry_, "joconde_http_requests_total",
+                                  "API requests answered, by route pattern, method and status code.")),
+    http_duration_(histogram_family(*registry_, "joconde_http_request_duration_seconds",
+                                    "Seconds from an API request to its handler's answer, by route.")),
+    lmdb_map_size_(gauge_family(*registry_, "joconde_lmdb_map_size_bytes", "The store's LMDB map size.")),
+    lmdb_used_(gauge_family(*registry_, "joconde_lmdb_used_bytes",
+                            "Bytes of the store's LMDB map in use (pages up to the last one written).")),
+    ctas_(gauge_family(*registry_, "joconde_ctas", "CTAs held here, by status.")),
+    ct_deadline_(gauge_family(*registry_, "joconde_ct_deadline_seconds",
+                              "Seconds until the nearest approval, input, execution or output deadline of "
+                              "a live CT held here (+Inf when none is ahead).")),
+    uploads_(counter_family(*registry_, "joconde_uploads_total",
+                            "Uploads of this node's Data Custodians: ok or the errc name of the refusal.")),
+    upload_bytes_(counter_family(*registry_, "joconde_upload_bytes_total", "CSV bytes of successful uploads.")),
+    upload_duration_(histogram_family(*registry_, "joconde_upload_duration_seconds",
+                                      "Seconds of successful uploads (check, attest, share, send).")),
+    downloads_(counter_family(*registry_, "joconde_downloads_total",
+                              "Downloads of this node's Data Analysts: ok or the errc name of the refusal.")),
+    download_bytes_(counter_family(*registry_, "joconde_download_bytes_total",
+                                   "CSV bytes of successful downloads.")),
+    download_duration_(histogram_family(*registry_, "joconde_download_duration_seconds",
+                                        "Seconds of successful downloads (attest, fetch, rebuild).")),
+    attestations_(counter_family(*registry_, "joconde_attestations_total",
+                                 "CT VM attestations this node verified: ok or the errc name of the refusal.")) {
   build_info_
     .Add(labels({{"version", std::string{build_info::version()}},
                  {"commit", std::string{build_info::commit()}},
@@ -89,6 +143,16 @@ registry::registry(std::string node_name, std::string role)
   for (auto reason : {errc::no_space, errc::storage_error})
     storage_failures(to_string(reason));
   audit_records_.Add({});
+  audit_verify_failures_.Add({});
+  lmdb_map_size_.Add({});
+  lmdb_used_.Add({});
+  for (auto status : {"emerging", "instantiated", "finished", "cancelled", "erased"})
+    ctas(status);
+  for (auto deadline : {"approval", "input", "execution", "output"})
+    ct_deadline(deadline).Set(std::numeric_limits<double>::infinity());
+  for (bool up : {true, false})
+    transfer(up, "ok", 0, -1);
+  attestations("ok");
   audit_checkpoints_.Add({});
   audit_torn_lines_.Add({});
   for (auto result : {"kept", "unchanged", "replayed", "bad_signature", "unknown_peer", "forbidden",
@@ -237,6 +301,66 @@ prometheus::Counter& registry::storage_failures(std::string_view reason) {
 
 prometheus::Registry& registry::raw() {
   return *registry_;
+}
+
+} // namespace joconde::metrics
+
+namespace joconde::metrics {
+
+prometheus::Counter& registry::received(std::string_view topic) {
+  auto dot = topic.find('.');
+  auto cls = topic.substr(0, dot);
+  return received_.Add(labels({{"class", cls.empty() ? std::string_view{"none"} : cls}}));
+}
+
+prometheus::Gauge& registry::outbox_stalled(std::string_view peer) {
+  return outbox_stalled_.Add(labels({{"peer", peer}}));
+}
+
+prometheus::Counter& registry::audit_verify_failures() {
+  return audit_verify_failures_.Add({});
+}
+
+void registry::http_served(const std::string& route, const std::string& method, int status, double seconds) {
+  // Bounded labels: a client's made-up method or path adds no series.
+  static constexpr std::string_view known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  std::string_view m = "other";
+  for (auto k : known)
+    if (method == k)
+      m = k;
+  std::string_view r = route.empty() ? std::string_view{"unmatched"} : std::string_view{route};
+  http_requests_.Add(labels({{"route", r}, {"method", m}, {"code", std::to_string(status)}})).Increment();
+  http_duration_.Add(labels({{"route", r}}), request_buckets).Observe(seconds);
+}
+
+prometheus::Gauge& registry::lmdb_map_size() {
+  return lmdb_map_size_.Add({});
+}
+
+prometheus::Gauge& registry::lmdb_used() {
+  return lmdb_used_.Add({});
+}
+
+prometheus::Gauge& registry::ctas(std::string_view status) {
+  return ctas_.Add(labels({{"status", status}}));
+}
+
+prometheus::Gauge& registry::ct_deadline(std::string_view deadline) {
+  return ct_deadline_.Add(labels({{"deadline", deadline}}));
+}
+
+void registry::transfer(bool upload, std::string_view result, double bytes, double seconds) {
+  (upload ? uploads_ : downloads_).Add(labels({{"result", result}})).Increment(seconds < 0 ? 0 : 1);
+  auto& duration = (upload ? upload_duration_ : download_duration_).Add({}, transfer_buckets);
+  auto& total = (upload ? upload_bytes_ : download_bytes_).Add({});
+  if (seconds >= 0 && result == "ok") {
+    total.Increment(bytes);
+    duration.Observe(seconds);
+  }
+}
+
+prometheus::Counter& registry::attestations(std::string_view result) {
+  return attestations_.Add(labels({{"result", result}}));
 }
 
 } // namespace joconde::metrics

@@ -48,6 +48,26 @@ const char* families[] = {
   "joconde_policy_denials_total",
   "joconde_resend_backoff_seconds",
   "joconde_storage_failures_total",
+  // (received, outbox_stalled and the http_request families appear with their first series:
+  // operators_families_count_requests_transfers_and_the_process)
+  "joconde_audit_verify_failures_total",
+  "joconde_lmdb_map_size_bytes",
+  "joconde_lmdb_used_bytes",
+  "joconde_ctas",
+  "joconde_ct_deadline_seconds",
+  "joconde_uploads_total",
+  "joconde_upload_bytes_total",
+  "joconde_upload_duration_seconds",
+  "joconde_downloads_total",
+  "joconde_download_bytes_total",
+  "joconde_download_duration_seconds",
+  "joconde_attestations_total",
+  "process_cpu_seconds_total",
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_open_fds",
+  "process_max_fds",
+  "process_start_time_seconds",
 };
 
 } // namespace
@@ -236,4 +256,52 @@ BOOST_AUTO_TEST_CASE(certificates_can_be_forgotten_and_raw_registry_is_shared) {
                   .Register(reg->raw());
   extra.Add({}).Increment(2);
   BOOST_TEST(has_line(reg->text(), "joconde_test_extra_total 2"));
+}
+
+BOOST_AUTO_TEST_CASE(operators_families_count_requests_transfers_and_the_process) {
+  auto reg = metrics::registry::make("node-a", "client");
+  reg->received("cta.ctsa").Increment(2);
+  reg->received("pki.revoked").Increment();
+  reg->outbox_stalled("root").Set(42);
+  reg->http_served("/v1/ctas/{uuid}", "GET", 200, 0.003);
+  reg->http_served("/v1/ctas/{uuid}", "GET", 200, 0.2);
+  reg->http_served("", "BREW", 404, 0);
+  reg->transfer(true, "ok", 1000, 1.5);
+  reg->transfer(true, "measurement_mismatch", 0, 0.1);
+  reg->transfer(false, "ok", 212, 0.3);
+  reg->attestations("ok").Increment(2);
+  reg->ctas("emerging").Set(3);
+  reg->ct_deadline("input").Set(3600);
+  auto text = reg->text();
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(has_line(text, "joconde_envelopes_received_total{class=\"cta\"} 2"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_received_total{class=\"pki\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_outbox_stalled_seconds{peer=\"root\"} 42"));
+  BOOST_TEST(has_line(text, "joconde_http_requests_total{code=\"200\",method=\"GET\",route=\"/v1/ctas/{uuid}\"} 2"));
+  // A made-up method and an unmatched path add no label values of their own.
+  BOOST_TEST(has_line(text, "joconde_http_requests_total{code=\"404\",method=\"other\",route=\"unmatched\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_http_request_duration_seconds_count{route=\"/v1/ctas/{uuid}\"} 2"));
+  BOOST_TEST(has_line(text, "joconde_http_request_duration_seconds_bucket{route=\"/v1/ctas/{uuid}\",le=\"0.005\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_uploads_total{result=\"ok\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_uploads_total{result=\"measurement_mismatch\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_upload_bytes_total 1000"));
+  BOOST_TEST(has_line(text, "joconde_upload_duration_seconds_count 1"));
+  BOOST_TEST(has_line(text, "joconde_downloads_total{result=\"ok\"} 1"));
+  BOOST_TEST(has_line(text, "joconde_download_bytes_total 212"));
+  BOOST_TEST(has_line(text, "joconde_attestations_total{result=\"ok\"} 2"));
+  BOOST_TEST(has_line(text, "joconde_ctas{status=\"emerging\"} 3"));
+  BOOST_TEST(has_line(text, "joconde_ctas{status=\"erased\"} 0"));
+  BOOST_TEST(has_line(text, "joconde_ct_deadline_seconds{deadline=\"input\"} 3600"));
+  BOOST_TEST(has_line(text, "joconde_ct_deadline_seconds{deadline=\"approval\"} +Inf"));
+  BOOST_TEST(has_line(text, "joconde_audit_verify_failures_total 0"));
+  // This process's own: a resident size and at least stdin, stdout and stderr open.
+  auto value_of = [&](const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, name);
+    return std::stod(text.substr(at + name.size() + 2));
+  };
+  BOOST_TEST(value_of("process_resident_memory_bytes") > 1e6);
+  BOOST_TEST(value_of("process_open_fds") >= 3);
+  BOOST_TEST(value_of("process_start_time_seconds") > 1.7e9);
+  BOOST_TEST(value_of("process_cpu_seconds_total") >= 0);
 }

@@ -141,6 +141,12 @@ struct tls_identity {
 /// return at once (count, or log with a rate limit) and must not call the server.
 using refusal_fn = std::function<void(const std::string& peer, const std::string& reason)>;
 
+/// Told of each request a handler answered: the route's pattern ("/v1/ctas/{uuid}", or "" when no
+/// route matched and the server answered 404 or 405 itself), the method, the status and the
+/// seconds from the full request to the handler's answer. Called on a worker; must not block.
+using served_fn = std::function<void(const std::string& route, const std::string& method, int status,
+                                     double seconds)>;
+
 /// How a server listens and what it bounds.
 struct server_options {
   /// Where to listen: "host:port" with an IPv4 literal, an IPv6 literal in brackets or a host name
@@ -178,6 +184,8 @@ struct server_options {
   size_t min_transfer_rate = 64 * 1024;
   /// Told of refused connections (see refusal_fn); may be empty.
   refusal_fn on_refusal;
+  /// Told of answered requests (see served_fn); may be empty.
+  served_fn on_served;
 };
 
 /// An HTTP/1.1 server listening on one address and port, plain or with TLS 1.3.

@@ -113,6 +113,15 @@ public:
   /// The directory of the environment.
   const std::filesystem::path& dir() const { return dir_; }
 
+  /// How much of the map is in use.
+  struct usage {
+    uint64_t map_size_bytes = 0;  ///< the map's size
+    uint64_t used_bytes = 0;      ///< pages up to the last one written, times the page size
+  };
+
+  /// The map's size and use now (mdb_env_info, mdb_env_stat).
+  usage in_use() const;
+
   /// A write that failed because the file system is full, as /healthz reports it.
   struct space_fault {
     std::string message;                          ///< the last failure's message

@@ -55,6 +55,46 @@
 //   joconde_storage_failures_total{reason}                 counter commits to the store that
 //                                                                  failed: no_space (file system
 //                                                                  full) or storage_error
+//   joconde_envelopes_received_total{class}             counter envelopes received (from a link or
+//                                                                  in-process), by topic class: the
+//                                                                  topic's first part (cta, pki,
+//                                                                  audit, ...)
+//   joconde_outbox_stalled_seconds{peer}                   gauge   seconds since envelopes waiting
+//                                                                  for `peer` last moved (one was
+//                                                                  acknowledged, or the first was
+//                                                                  queued); 0 when none waits
+//   joconde_audit_verify_failures_total                    counter checks of the audit log (GET
+//                                                                  /v1/audit/verify, joconde-node
+//                                                                  audit verify at start) that found
+//                                                                  it broken
+//   joconde_http_requests_total{route,method,code}         counter API requests answered, by route
+//                                                                  pattern ("" as unmatched), method
+//                                                                  (other for unknown ones) and
+//                                                                  status code
+//   joconde_http_request_duration_seconds{route}           histogram seconds from the request to
+//                                                                  the handler's answer
+//   joconde_lmdb_map_size_bytes                            gauge   the store's LMDB map size
+//   joconde_lmdb_used_bytes                                gauge   bytes of the map in use (pages up
+//                                                                  to the last one written)
+//   joconde_ctas{status}                                   gauge   CTAs held here, by status
+//                                                                  (emerging ... erased)
+//   joconde_ct_deadline_seconds{deadline}                  gauge   seconds until the nearest
+//                                                                  approval, input, execution or
+//                                                                  output deadline of a live CT held
+//                                                                  here (+Inf when none is ahead)
+//   joconde_uploads_total{result}, joconde_downloads_total{result}   counter   uploads / downloads
+//                                                                  of this node's people: ok or the
+//                                                                  errc name of the refusal
+//   joconde_upload_bytes_total, joconde_download_bytes_total         counter   CSV bytes of the
+//                                                                  successful ones
+//   joconde_upload_duration_seconds, joconde_download_duration_seconds  histogram  their seconds
+//   joconde_attestations_total{result}                     counter CT VM attestations this node
+//                                                                  verified: ok or the errc name of
+//                                                                  the refusal
+//   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+//   process_open_fds, process_max_fds, process_start_time_seconds    the standard process
+//                                                                  metrics, read from /proc at each
+//                                                                  scrape (node and CT VM)
 // Label values are free text (prometheus-cpp escapes them); keep their number bounded (peers,
 // topics, certificates and reasons are).
 
@@ -64,6 +104,8 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <initializer_list>
@@ -71,6 +113,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace joconde::http {
 class server;
@@ -90,11 +133,19 @@ prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& re
 prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& reg, const char* name,
                                                     const char* help);
 
+/// Registers the histogram family `name` with `help` on `reg`.
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& reg, const char* name,
+                                                            const char* help);
+
 /// Label set from name/value pairs: labels({{"reason", why}}).
 prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs);
 
-/// What `reg` holds, in the Prometheus text exposition format (what /metrics returns).
+/// What `reg` holds and this process's process_* metrics (process_families), in the Prometheus
+/// text exposition format (what /metrics returns).
 std::string text(prometheus::Registry& reg);
+
+/// The standard process_* metrics of this process, read from /proc/self now.
+std::vector<prometheus::MetricFamily> process_families();
 
 // -- the node --
 
@@ -196,6 +247,41 @@ public:
   /// joconde_storage_failures_total{reason}; reason is "no_space" or "storage_error".
   prometheus::Counter& storage_failures(std::string_view reason);
 
+  /// joconde_envelopes_received_total{class}, class from `topic` (its part before the first '.').
+  prometheus::Counter& received(std::string_view topic);
+
+  /// joconde_outbox_stalled_seconds{peer}.
+  prometheus::Gauge& outbox_stalled(std::string_view peer);
+
+  /// joconde_audit_verify_failures_total.
+  prometheus::Counter& audit_verify_failures();
+
+  /// Counts an answered API request (http::server_options::on_served) in
+  /// joconde_http_requests_total and joconde_http_request_duration_seconds.
+  void http_served(const std::string& route, const std::string& method, int status, double seconds);
+
+  /// joconde_lmdb_map_size_bytes.
+  prometheus::Gauge& lmdb_map_size();
+
+  /// joconde_lmdb_used_bytes.
+  prometheus::Gauge& lmdb_used();
+
+  /// joconde_ctas{status}.
+  prometheus::Gauge& ctas(std::string_view status);
+
+  /// joconde_ct_deadline_seconds{deadline}.
+  prometheus::Gauge& ct_deadline(std::string_view deadline);
+
+  /// Counts an upload (`upload`) or a download: `result` "ok" or an errc name; bytes and seconds
+  /// of a successful one.
+  void transfer(bool upload, std::string_view result, double bytes, double seconds);
+
+  /// joconde_attestations_total{result}; result is "ok" or an errc name.
+  prometheus::Counter& attestations(std::string_view result);
+
+  /// The server of /metrics, for more routes on the metrics listener (null when not serving).
+  http::server* server() const { return server_.get(); }
+
   /// The underlying registry, for families added by later modules (document them where added).
   prometheus::Registry& raw();
 
@@ -222,6 +308,22 @@ private:
   prometheus::Family<prometheus::Counter>& policy_denials_;
   prometheus::Family<prometheus::Gauge>& resend_backoff_;
   prometheus::Family<prometheus::Counter>& storage_failures_;
+  prometheus::Family<prometheus::Counter>& received_;
+  prometheus::Family<prometheus::Gauge>& outbox_stalled_;
+  prometheus::Family<prometheus::Counter>& audit_verify_failures_;
+  prometheus::Family<prometheus::Counter>& http_requests_;
+  prometheus::Family<prometheus::Histogram>& http_duration_;
+  prometheus::Family<prometheus::Gauge>& lmdb_map_size_;
+  prometheus::Family<prometheus::Gauge>& lmdb_used_;
+  prometheus::Family<prometheus::Gauge>& ctas_;
+  prometheus::Family<prometheus::Gauge>& ct_deadline_;
+  prometheus::Family<prometheus::Counter>& uploads_;
+  prometheus::Family<prometheus::Counter>& upload_bytes_;
+  prometheus::Family<prometheus::Histogram>& upload_duration_;
+  prometheus::Family<prometheus::Counter>& downloads_;
+  prometheus::Family<prometheus::Counter>& download_bytes_;
+  prometheus::Family<prometheus::Histogram>& download_duration_;
+  prometheus::Family<prometheus::Counter>& attestations_;
   std::string listen_address_;
   // Declared last: destroyed (stopped) first, so no scrape runs while the families go away.
   std::unique_ptr<http::server> server_;

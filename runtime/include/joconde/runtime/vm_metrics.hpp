@@ -14,6 +14,9 @@
 //   joconde_vm_released_bytes_total                counter share bytes released to Data Analysts
 //   joconde_vm_mpc_rounds_total                    counter MPC communication rounds of this party
 //   joconde_vm_mpc_bytes_total                     counter MPC payload bytes this party sent
+//   joconde_vm_calculation_seconds                 gauge   seconds the main algorithm (with the
+//                                                          data-quality checks) took; 0 before
+//   process_*                                      the standard process metrics (metrics.hpp)
 //   joconde_vm_attestation_failures_total{reason}  counter refused attestations and sessions: an
 //                                                          errc name, peer-<errc> (a counterpart's
 //                                                          handshake) or client-session
@@ -87,6 +90,8 @@ public:
   prometheus::Counter& mpc_rounds() { return mpc_rounds_; }
   /// joconde_vm_mpc_bytes_total.
   prometheus::Counter& mpc_bytes() { return mpc_bytes_; }
+  /// joconde_vm_calculation_seconds.
+  prometheus::Gauge& calculation_seconds() { return calculation_seconds_; }
   /// joconde_vm_attestation_failures_total{reason}.
   prometheus::Counter& attestation_failures(std::string_view reason) {
     return with_reason(attestation_failures_, reason);
@@ -114,6 +119,7 @@ private:
   prometheus::Counter& released_;
   prometheus::Counter& mpc_rounds_;
   prometheus::Counter& mpc_bytes_;
+  prometheus::Gauge& calculation_seconds_;
   prometheus::Family<prometheus::Counter>& attestation_failures_;
   prometheus::Family<prometheus::Counter>& requests_refused_;
   prometheus::Family<prometheus::Counter>& peer_refused_;
