@@ -4,6 +4,7 @@
 #include "pki_commands.hpp"
 #include "user_commands.hpp"
 #include "node_config.hpp"
+#include "backup.hpp"
 
 #include "audit_commands.hpp"
 
@@ -70,6 +71,13 @@ Operation:
   audit heads --dir DIR [--node FQDN]
                        print the signed audit heads this node keeps for its children (its own
                        at the root), one line each: NODE SEQ HASH TIME KEY SIGNATURE
+  backup --dir DIR --to FILE
+                       back up the node (running or not) into the new FILE: its files and a
+                       consistent copy of its store, encrypted under its pass phrase; never the
+                       pass phrase, CT VM state or process logs
+  restore --from FILE --dir DIR --passphrase-file FILE
+                       restore a backup into the empty DIR; the pass phrase must open it and the
+                       restored node key; then run the node as before
   config-keys          list every configuration key with its default and meaning
 )";
 
@@ -133,6 +141,8 @@ const std::map<std::string, std::vector<std::string>> command_options = {
   {"user", {"dir", "name", "role", "email", "password-file", "json"}},
   {"config-keys", {}},
   {"run", {"dir", "config"}},
+  {"backup", {"dir", "to"}},
+  {"restore", {"dir", "from", "passphrase-file"}},
 };
 
 /// False (saying which) if `opts` holds an option command `cmd` does not take: a mistyped option
@@ -315,6 +325,37 @@ int command_config_keys(const std::map<std::string, std::string>& opts, const st
   return 0;
 }
 
+/// Backs up the node of --dir into the new file --to (backup.hpp), while it runs or not.
+int command_backup(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir", "to"}))
+    return 2;
+  auto done = joconde::backup::create(need(opts, "dir"), need(opts, "to"));
+  if (!done) {
+    std::cerr << "joconde-node: backup: " << done.err().describe() << "\n";
+    return 1;
+  }
+  std::cout << "backed up " << done->files.size() << " files (" << done->bytes << " bytes, the store copied in one "
+            << "read transaction) into " << need(opts, "to") << " (" << done->file_bytes
+            << " bytes, encrypted under the node's pass phrase; the pass phrase, CT VM state and process logs "
+               "are not in it)\n";
+  return 0;
+}
+
+/// Restores a backup into the empty --dir with the pass phrase of --passphrase-file (backup.hpp).
+int command_restore(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
+  if (!require(opts, {"dir", "from", "passphrase-file"}))
+    return 2;
+  auto done = joconde::backup::restore(need(opts, "from"), need(opts, "dir"), need(opts, "passphrase-file"));
+  if (!done) {
+    std::cerr << "joconde-node: restore: " << done.err().describe() << "\n";
+    return 1;
+  }
+  std::cout << "restored " << done->files.size() << " files (" << done->bytes << " bytes) into " << need(opts, "dir")
+            << "; the node key opens and the store reads: start it with joconde-node run --dir "
+            << need(opts, "dir") << "\n";
+  return 0;
+}
+
 /// Loads the configuration (INI file, then --section.key overrides) and runs the node.
 int command_run(const std::map<std::string, std::string>& opts, const std::vector<std::string>& pos) {
   std::filesystem::path ini = need(opts, "config");
@@ -353,6 +394,8 @@ const std::map<std::string, command_fn> commands = {
   {"user", &command_user},
   {"config-keys", &command_config_keys},
   {"run", &command_run},
+  {"backup", &command_backup},
+  {"restore", &command_restore},
 };
 
 } // namespace

@@ -287,6 +287,12 @@ environment::usage environment::in_use() const {
   return out;
 }
 
+result<void> environment::copy_to(const std::filesystem::path& to) const {
+  if (auto rc = mdb_env_copy2(env_, to.c_str(), MDB_CP_COMPACT); rc != 0)
+    return fail(errc::storage_error, "cannot copy the store to " + to.string() + ": " + mdb_strerror(rc));
+  return ok();
+}
+
 result<read_txn> environment::begin_read() const {
   MDB_txn* txn = nullptr;
   if (auto rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != 0)

@@ -122,6 +122,10 @@ public:
   /// The map's size and use now (mdb_env_info, mdb_env_stat).
   usage in_use() const;
 
+  /// Writes a consistent, compacted copy of the environment (one read transaction: writers go on)
+  /// into the existing empty directory `to` (data.mdb there); storage_error otherwise.
+  result<void> copy_to(const std::filesystem::path& to) const;
+
   /// A write that failed because the file system is full, as /healthz reports it.
   struct space_fault {
     std::string message;                          ///< the last failure's message
