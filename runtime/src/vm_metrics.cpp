@@ -42,6 +42,12 @@ vm_registry::vm_registry()
     peer_refused(reason);
   for (const char* reason : client_refusal_reasons)
     client_refused(reason);
+  // Every family shows from the first scrape (at 0), so that increase() sees its first refusal.
+  for (const char* reason : {"bad-party-id", "party-taken", "failed-proof", "hung-up", "too-slow", "over-limit"})
+    mpc_refused(reason);
+  attestation_failures("client-session");
+  requests_refused("forbidden");
+  admin_refused("unauthenticated");
 }
 
 prometheus::Counter& vm_registry::with_reason(prometheus::Family<prometheus::Counter>& family,
