@@ -95,6 +95,7 @@ result<mpc_outcome> seal_outputs(const vm_context& ctx, engines::run_report& rep
   out.check_of = job_check_of;
   out.rounds = report.stats.rounds;
   out.bytes_sent = report.stats.bytes_sent;
+  out.bytes_to = report.stats.bytes_to;
   for (auto& [name, table] : report.outputs) {
     std::vector<std::string> cols;
     for (const auto& c : table.columns)

@@ -178,10 +178,19 @@ void run_next_check(orchestrator_pointer self) {
   }
 }
 
+void count_mpc(orchestrator_pointer self, const mpc_outcome& out) {
+  const auto& ctx = *self->state.ctx;
+  ctx.metrics->mpc_rounds().Increment(static_cast<double>(out.rounds));
+  ctx.metrics->mpc_bytes().Increment(static_cast<double>(out.bytes_sent));
+  const auto& cps = ctx.final.cta().ctsc().computing_parties();
+  for (const auto& [party, bytes] : out.bytes_to)
+    if (party < static_cast<unsigned>(cps.size()))
+      ctx.metrics->mpc_peer_bytes(cps[static_cast<int>(party)].fqdn()).Increment(static_cast<double>(bytes));
+}
+
 void check_done(orchestrator_pointer self, mpc_outcome& out) {
   auto& st = self->state;
-  st.ctx->metrics->mpc_rounds().Increment(static_cast<double>(out.rounds));
-  st.ctx->metrics->mpc_bytes().Increment(static_cast<double>(out.bytes_sent));
+  count_mpc(self, out);
   if (!st.checking || st.checking->id != out.check_of)
     return;
   auto c = *std::exchange(st.checking, std::nullopt);

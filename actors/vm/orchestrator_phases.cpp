@@ -188,8 +188,7 @@ void on_phase(orchestrator_pointer self) {
 
 void take_outcome(orchestrator_pointer self, mpc_outcome& out) {
   auto& s = self->state;
-  s.ctx->metrics->mpc_rounds().Increment(static_cast<double>(out.rounds));
-  s.ctx->metrics->mpc_bytes().Increment(static_cast<double>(out.bytes_sent));
+  count_mpc(self, out);
   s.ctx->metrics->calculation_seconds().Set(
     std::chrono::duration<double>(std::chrono::steady_clock::now() - s.mpc_started_at).count());
   if (s.machine->phase() != task_phase::calculation) {

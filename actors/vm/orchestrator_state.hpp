@@ -95,6 +95,9 @@ void event(orchestrator_pointer self, std::string kind, std::string subject, std
 /// Sets joconde_vm_phase and joconde_vm_slots.
 void update_gauges(orchestrator_pointer self);
 
+/// Counts an engine run's rounds and bytes (in all, and to each Computing Party) in the metrics.
+void count_mpc(orchestrator_pointer self, const mpc_outcome& out);
+
 /// Deletes the files of every content the slots listed for erasure.
 void erase_listed(orchestrator_pointer self);
 

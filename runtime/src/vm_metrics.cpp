@@ -15,6 +15,8 @@ vm_registry::vm_registry()
     mpc_rounds_(counter_family(registry_, "joconde_vm_mpc_rounds_total", "MPC communication rounds of this party")
                   .Add({})),
     mpc_bytes_(counter_family(registry_, "joconde_vm_mpc_bytes_total", "MPC payload bytes this party sent").Add({})),
+    mpc_peer_bytes_(counter_family(registry_, "joconde_vm_mpc_peer_bytes_total",
+                                   "MPC payload bytes this party sent, by the Computing Party they went to")),
     calculation_seconds_(gauge_family(registry_, "joconde_vm_calculation_seconds",
                                       "Seconds the main algorithm (with the data-quality checks) took; 0 "
                                       "before")

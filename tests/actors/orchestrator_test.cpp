@@ -319,7 +319,7 @@ struct fixture : test_coordinator_fixture<vm_config> {
 
   /// The engine's verdict on upload `id` of persons.
   void verdict(const std::string& id, bool passed) {
-    mpc_outcome out{{}, {{"persons", passed}}, 4, 512, id};
+    mpc_outcome out{{}, {{"persons", passed}}, 4, 512, {{1, 256}, {2, 256}}, id};
     inject((mpc_ok_atom, mpc_outcome), from(mpc).to(orchestrator).with(mpc_ok_atom::value, out));
     expect((caf::exit_msg), from(_).to(mpc));  // its run is over
   }
@@ -408,7 +408,7 @@ BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_input_phase_cancels_the_ct_and_te
 BOOST_AUTO_TEST_CASE(a_counterpart_lost_in_the_output_phase_ends_it_finished) {
   to_calculation_phase();
   auto out = sealed("by_region", "55555555555555555555555555555555");
-  mpc_outcome outcome{{{"by_region", out}}, {{"persons", true}, {"income", true}}, 12, 3456, {}};
+  mpc_outcome outcome{{{"by_region", out}}, {{"persons", true}, {"income", true}}, 12, 3456, {{1, 1728}, {2, 1728}}, {}};
   inject((mpc_ok_atom, mpc_outcome), from(mpc).to(orchestrator).with(mpc_ok_atom::value, outcome));
   v1::PeerMessage quality;
   quality.set_kind(v1::PeerMessage::KIND_QUALITY);

@@ -289,3 +289,38 @@ BOOST_AUTO_TEST_CASE(parties_disagreeing_on_a_length_fail) {
     BOOST_CHECK_MESSAGE(out[i].error.find("protocol_error") != std::string::npos, out[i].error);
   }
 }
+
+BOOST_AUTO_TEST_CASE(bytes_sent_are_counted_by_the_party_they_go_to) {
+  // A multiplication and an opening send to the other parties:
+  // whatever the operations, the per-party counts add up to the total and never name the sender.
+  std::vector<word> x{1, 2, 3, 4, 5};
+  auto out = run_three_parties([&](backend& be, unsigned party) {
+    auto sx = be.input(0, party == 0 ? std::span<const word>{x} : std::span<const word>{}, x.size());
+    auto before = be.stats();
+    auto opened = be.reveal(be.mul(sx, sx));
+    auto after = be.stats();
+    std::uint64_t to_others = 0;
+    bool names_self = false;
+    for (const auto& [to, n] : after.bytes_to) {
+      names_self = names_self || to == party || to > 2;
+      to_others += n - (before.bytes_to.count(to) ? before.bytes_to.at(to) : 0);
+    }
+    std::vector<word> all = opened;
+    all.push_back(after.bytes_sent - before.bytes_sent);
+    all.push_back(to_others);
+    all.push_back(names_self ? 1 : 0);
+    all.push_back(after.bytes_to.size());
+    return to_bytes(all);
+  });
+  for (unsigned i = 0; i < 3; ++i) {
+    BOOST_REQUIRE_MESSAGE(out[i].ok, "party " << i << ": " << out[i].error);
+    auto got = to_words(out[i].bytes);
+    BOOST_REQUIRE_EQUAL(got.size(), x.size() + 4);
+    for (std::size_t j = 0; j < x.size(); ++j)
+      BOOST_CHECK_EQUAL(got[j], x[j] * x[j]);
+    BOOST_CHECK_GT(got[x.size()], 0u);
+    BOOST_CHECK_EQUAL(got[x.size()], got[x.size() + 1]);
+    BOOST_CHECK_EQUAL(got[x.size() + 2], 0u);
+    BOOST_CHECK_GE(got[x.size() + 3], 1u);
+  }
+}

@@ -70,8 +70,10 @@ void party_backend::round(std::span<send_job> sends, std::span<recv_job> recvs) 
     throw engine_failure(fail(errc::invalid_state, "rss3 party " + std::to_string(self_)
                                                      + ": an earlier operation failed; start a new run"));
   ++stats_.rounds;
-  for (auto& s : sends)
+  for (auto& s : sends) {
     stats_.bytes_sent += s.words * sizeof(word);
+    stats_.bytes_to[(self_ + (s.to == to_next_.get() ? 1 : 2)) % 3] += s.words * sizeof(word);
+  }
   try {
     exchange(sends, recvs, io_timeout_);
   } catch (...) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -63,6 +64,7 @@ private:
 struct backend_stats {
   std::uint64_t rounds = 0;      ///< communication rounds this party took part in
   std::uint64_t bytes_sent = 0;  ///< payload bytes this party sent (before framing and encryption)
+  std::map<unsigned, std::uint64_t> bytes_to;  ///< of bytes_sent, by the party it went to
 };
 
 /// One party's view of an MPC protocol. All vector arguments of one call have the same length

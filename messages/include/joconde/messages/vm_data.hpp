@@ -50,6 +50,7 @@ struct mpc_outcome {
   std::map<std::string, bool> quality;            ///< input key -> passed its data-quality check
   std::uint64_t rounds = 0;                       ///< communication rounds this party took part in
   std::uint64_t bytes_sent = 0;                   ///< payload bytes this party sent
+  std::map<unsigned, std::uint64_t> bytes_to;     ///< of them, by the party (MPC index) they went to
   std::string check_of;  ///< the upload whose data-quality check this run was; empty: the calculation
 
   bool operator==(const mpc_outcome&) const = default;
@@ -57,7 +58,7 @@ struct mpc_outcome {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mpc_outcome& x) {
-  return f(x.outputs, x.quality, x.rounds, x.bytes_sent, x.check_of);
+  return f(x.outputs, x.quality, x.rounds, x.bytes_sent, x.bytes_to, x.check_of);
 }
 
 /// This CP's shares of an output, released to one analyst.

@@ -14,6 +14,8 @@
 //   joconde_vm_released_bytes_total                counter share bytes released to Data Analysts
 //   joconde_vm_mpc_rounds_total                    counter MPC communication rounds of this party
 //   joconde_vm_mpc_bytes_total                     counter MPC payload bytes this party sent
+//   joconde_vm_mpc_peer_bytes_total{peer}          counter of those, by the Computing Party they
+//                                                          went to (its FQDN)
 //   joconde_vm_calculation_seconds                 gauge   seconds the main algorithm (with the
 //                                                          data-quality checks) took; 0 before
 //   process_*                                      the standard process metrics (metrics.hpp)
@@ -90,6 +92,10 @@ public:
   prometheus::Counter& mpc_rounds() { return mpc_rounds_; }
   /// joconde_vm_mpc_bytes_total.
   prometheus::Counter& mpc_bytes() { return mpc_bytes_; }
+  /// joconde_vm_mpc_peer_bytes_total{peer}.
+  prometheus::Counter& mpc_peer_bytes(std::string_view peer) {
+    return mpc_peer_bytes_.Add({{"peer", std::string{peer}}});
+  }
   /// joconde_vm_calculation_seconds.
   prometheus::Gauge& calculation_seconds() { return calculation_seconds_; }
   /// joconde_vm_attestation_failures_total{reason}.
@@ -119,6 +125,7 @@ private:
   prometheus::Counter& released_;
   prometheus::Counter& mpc_rounds_;
   prometheus::Counter& mpc_bytes_;
+  prometheus::Family<prometheus::Counter>& mpc_peer_bytes_;
   prometheus::Gauge& calculation_seconds_;
   prometheus::Family<prometheus::Counter>& attestation_failures_;
   prometheus::Family<prometheus::Counter>& requests_refused_;
