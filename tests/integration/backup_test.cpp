@@ -9,13 +9,12 @@
 // is not one, a directory that is not empty, an existing backup file.
 
 #include "support/cluster.hpp"
+#include "support/files.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -31,17 +30,10 @@ struct outcome {
   std::string out;
 };
 
+/// joconde-node with `args`, both output streams.
 outcome node(const std::string& args) {
-  auto cmd = std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node " + args + " 2>&1";
-  outcome o;
-  if (auto* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    while (auto n = std::fread(buf, 1, sizeof buf, p))
-      o.out.append(buf, n);
-    auto rc = ::pclose(p);
-    o.rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
-  }
-  return o;
+  auto [rc, out] = joconde::test::run_capture(std::string{JOCONDE_BINARY_DIR} + "/bin/joconde-node " + args + " 2>&1");
+  return {rc, std::move(out)};
 }
 
 std::string task_text() {
