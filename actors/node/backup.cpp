@@ -40,7 +40,7 @@ bool left_out(const fs::path& rel, const node_config& cfg, const fs::path& dir) 
   if (first == "store" || first == "ct" || first == "ct-logs" || first == "offline")
     return true;  // the store is copied through LMDB; CT VM state never leaves its VM; the root CA
                   // key (offline/) belongs in offline storage, not in a node's backups
-  auto full = (dir / rel).lexically_normal();
+  auto full = fs::absolute(dir / rel).lexically_normal();
   if (!cfg.passphrase_file.empty() && full == fs::absolute(cfg.passphrase_file).lexically_normal())
     return true;
   if (!cfg.log_file.empty() && full == fs::absolute(cfg.log_file).lexically_normal())

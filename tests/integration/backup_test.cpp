@@ -36,6 +36,12 @@ outcome node(const std::string& args) {
   return {rc, std::move(out)};
 }
 
+/// N of a backup's "backed up N files".
+int files_in(const std::string& said) {
+  auto at = said.find("backed up ");
+  return at == std::string::npos ? -1 : std::stoi(said.substr(at + 10));
+}
+
 std::string task_text() {
   std::ifstream in{std::string{JOCONDE_SOURCE_DIR} + "/config/examples/task.json"};
   return {std::istreambuf_iterator<char>{in}, {}};
@@ -83,6 +89,12 @@ BOOST_AUTO_TEST_CASE(a_running_node_is_backed_up_wiped_restored_and_carries_on) 
   BOOST_TEST(bytes.find(uuid) == std::string::npos);
   BOOST_TEST(bytes.find("BEGIN") == std::string::npos);
   BOOST_TEST(node("backup --dir " + data.string() + " --to " + file.string()).rc == 1);  // exists
+  // From inside the node's directory (a relative --dir): the same files, the pass phrase left out.
+  auto [rel_rc, rel_out] = joconde::test::run_capture("cd " + data.string() + " && " + std::string{JOCONDE_BINARY_DIR}
+                                                      + "/bin/joconde-node backup --dir . --to "
+                                                      + (work / "relative.backup").string() + " 2>&1");
+  BOOST_TEST(rel_rc == 0, rel_out);
+  BOOST_TEST(files_in(rel_out) == files_in(backed.out), rel_out);
 
   // A lost disk.
   BOOST_REQUIRE_EQUAL(c.ops("kill client-a"), 0);
