@@ -22,7 +22,7 @@
 #include "oidc_login.hpp"
 #include "portal_sessions.hpp"
 #include "store_metrics.hpp"
-#include "http_vm_metrics.hpp"
+#include "metrics_vms.hpp"
 #include "../cplane/notifier.hpp"
 #include "node_context.hpp"
 #include "pki_commands.hpp"

@@ -1,4 +1,4 @@
-#include "http_vm_metrics.hpp"
+#include "metrics_vms.hpp"
 
 #include "joconde/runtime/http_client.hpp"
 

@@ -1,7 +1,8 @@
 #pragma once
 
-// The CT VMs' metrics on a computing node's metrics listener (docs/operations.md, monitoring): a
-// VM's admin endpoint is on loopback behind a bearer token, so the node serves them for Prometheus.
+// The CT VMs' metrics on a computing node's metrics listener (docs/operations.md §9.1; not the API,
+// so docs/openapi.yaml does not list these routes): a VM's admin endpoint is on loopback behind a
+// bearer token, so the node serves them for Prometheus.
 // - GET /metrics/targets: Prometheus HTTP service discovery, one target per running CT VM: the
 //   address Prometheus used to reach this listener (its Host), with __metrics_path__
 //   /metrics/vm/UUID and the labels ct and node.
