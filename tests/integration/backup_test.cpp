@@ -96,6 +96,14 @@ BOOST_AUTO_TEST_CASE(a_running_node_is_backed_up_wiped_restored_and_carries_on) 
   BOOST_TEST(rel_rc == 0, rel_out);
   BOOST_TEST(files_in(rel_out) == files_in(backed.out), rel_out);
 
+  // Missing or unknown options: the usage, nothing written.
+  for (const char* args : {"backup --to /tmp/x.backup", "backup --dir /tmp", "restore --from /tmp/x --dir /tmp/y",
+                           "backup --dir /tmp --to /tmp/x.backup --verbose 1"})
+    BOOST_TEST(node(args).rc == 2, args);
+  BOOST_TEST(!fs::exists("/tmp/x.backup"));
+  BOOST_TEST(node("backup --dir " + (work / "no-such-node").string() + " --to " + (work / "n.backup").string()).rc == 1);
+  BOOST_TEST(!fs::exists(work / "n.backup"));
+
   // A lost disk.
   BOOST_REQUIRE_EQUAL(c.ops("kill client-a"), 0);
   fs::remove_all(data);

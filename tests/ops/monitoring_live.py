@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import http.client
 import json
 import os
 import re
@@ -255,6 +256,7 @@ class Run:
         self.wait("root", "the CT finished", lambda d: d.get("status") == "finished", 60)
         self.settle_mail(15)
         self.scrape_round("finished", expect_vms=False)
+        self.refusals_of_the_vm_routes()
 
     def settle_mail(self, limit: float) -> None:
         """Waits (bounded) until every node with people has tried an e-mail. Their notifiers look at
@@ -321,6 +323,34 @@ class Run:
                 self.fail(f"GET {base}/metrics/targets: HTTP {status}")
                 continue
             self.scrape_vms_discovered(round_, n, body, expect_vms)
+
+    def refusals_of_the_vm_routes(self) -> None:
+        """Garbage at a CP's CT VM routes: an unknown CT, a path that is no CT, a Host that is no
+        address. Each is refused with a clear error, and the CP's own /metrics still answers."""
+        say("  the CT VM routes refuse garbage")
+        for n in (n for n in self.nodes if n["role"] == "computing"):
+            base = n["metrics_url"].rstrip("/")
+            for path, want in (("/metrics/vm/00000000-0000-0000-0000-000000000000", {404}),
+                               ("/metrics/vm/..%2f..%2fetc%2fpasswd", {400, 404}),
+                               ("/metrics/vm/" + "x" * 5000, {404})):
+                status, body = self.get(base + path)
+                if status not in want or '"error"' not in body:
+                    self.fail(f"GET {base}{path[:60]}: HTTP {status} {body[:120]!r}, not {sorted(want)} with an error")
+            host, port = base.split("://", 1)[1].rsplit(":", 1)
+            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=HTTP_TIMEOUT)
+            try:
+                conn.putrequest("GET", "/metrics/targets", skip_host=True)
+                conn.putheader("Host", "evil.example/<script>")
+                conn.endheaders()
+                res = conn.getresponse()
+                body = res.read().decode("utf-8", errors="replace")
+                if res.status != 400 or "malformed_input" not in body:
+                    self.fail(f"GET {base}/metrics/targets with a bad Host: HTTP {res.status} {body[:120]!r}")
+            finally:
+                conn.close()
+            status, _ = self.get(base + "/metrics")
+            if status != 200:
+                self.fail(f"GET {base}/metrics after the garbage: HTTP {status}")
 
     def scrape_vms_discovered(self, round_: str, cp: dict, body: str, expect_vms: bool) -> None:
         """Through the CP's HTTP service discovery: [{"targets": ["HOST:PORT"], "labels":
