@@ -177,6 +177,50 @@ broker_store::next_frame(const std::string& peer, const std::string& after, size
   return out;
 }
 
+result<std::optional<envelope_header>>
+broker_store::first_header(const std::string& peer, const std::function<bool(const std::string&)>& skip) const {
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  std::optional<envelope_header> out;
+  result<void> parsed = ok();
+  auto res = txn->for_each_after(store_.outbox, outbox_prefix(peer), "",
+                                 [&](std::string_view key, std::string_view value) {
+                                   if (skip(std::string{key}))
+                                     return true;
+                                   auto header = peek_header(value);
+                                   if (!header)
+                                     parsed = header.err();
+                                   else
+                                     out = std::move(*header);
+                                   return false;
+                                 });
+  if (!res)
+    return res.err();
+  if (!parsed)
+    return parsed.err();
+  return out;
+}
+
+result<std::vector<std::string>> broker_store::topics(const std::vector<std::string>& keys) const {
+  auto txn = store_.env->begin_read();
+  if (!txn)
+    return txn.err();
+  std::vector<std::string> out;
+  for (const auto& key : keys) {
+    auto value = txn->get(store_.outbox, key);
+    if (!value)
+      return value.err();
+    if (!*value)
+      continue;
+    auto header = peek_header(**value);
+    if (!header)
+      return header.err();
+    out.push_back(std::move(header->topic));
+  }
+  return out;
+}
+
 result<std::string> broker_store::outbox_tail(const std::string& peer) const {
   auto txn = store_.env->begin_read();
   if (!txn)

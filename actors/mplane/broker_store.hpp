@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +138,14 @@ public:
 
   /// The last outbox key of `peer`; empty when it has none.
   result<std::string> outbox_tail(const std::string& peer) const;
+
+  /// The header of the first entry for `peer` that `skip` does not say is gone; none when it has
+  /// none.
+  result<std::optional<envelope_header>> first_header(const std::string& peer,
+                                                      const std::function<bool(const std::string&)>& skip) const;
+
+  /// The topics of the outbox entries `keys` (those not written yet are left out).
+  result<std::vector<std::string>> topics(const std::vector<std::string>& keys) const;
 
   /// The unconfirmed deliveries whose topic starts with `prefix`, in key order.
   result<std::vector<pending_delivery>> pending_deliveries(const std::string& prefix) const;

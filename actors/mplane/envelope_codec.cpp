@@ -4,6 +4,9 @@
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/merkle.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <optional>
 
 namespace joconde {
@@ -238,6 +241,55 @@ result<admitted_envelope> admit_envelope(trust_view& trust, std::string_view byt
   if (created > now_us + std::chrono::duration_cast<std::chrono::microseconds>(limits.max_skew).count())
     return fail(errc::malformed_input, "envelope is dated in the future");
   return to_admitted(*env, std::string{bytes});
+}
+
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+/// Field `number` of the message `bytes` as a length-delimited value; empty if absent.
+std::optional<std::string_view> bytes_field(std::string_view bytes, int number) {
+  google::protobuf::io::CodedInputStream in{reinterpret_cast<const uint8_t*>(bytes.data()),
+                                           static_cast<int>(bytes.size())};
+  while (auto tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == number
+        && WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t size = 0;
+      if (!in.ReadVarint32(&size) || size > bytes.size() - static_cast<size_t>(in.CurrentPosition()))
+        return std::nullopt;
+      return bytes.substr(static_cast<size_t>(in.CurrentPosition()), size);
+    }
+    if (!WireFormatLite::SkipField(&in, tag))
+      return std::nullopt;
+  }
+  return std::string_view{};
+}
+
+} // namespace
+
+result<envelope_header> peek_header(std::string_view bytes) {
+  auto body = bytes_field(bytes, 1);
+  if (!body)
+    return fail(errc::malformed_input, "bytes are not a SignedEnvelope");
+  google::protobuf::io::CodedInputStream in{reinterpret_cast<const uint8_t*>(body->data()),
+                                           static_cast<int>(body->size())};
+  envelope_header out;
+  while (auto tag = in.ReadTag()) {
+    auto number = WireFormatLite::GetTagFieldNumber(tag);
+    auto type = WireFormatLite::GetTagWireType(tag);
+    if (number == 2 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::ReadString(&in, &out.topic))
+        return fail(errc::malformed_input, "the envelope's topic does not parse");
+    } else if (number == 6 && type == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v))
+        return fail(errc::malformed_input, "the envelope's creation time does not parse");
+      out.created_at_us = static_cast<int64_t>(v);
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return fail(errc::malformed_input, "the envelope does not parse");
+    }
+  }
+  return out;
 }
 
 } // namespace joconde

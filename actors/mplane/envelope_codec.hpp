@@ -103,4 +103,14 @@ std::string batch_signed_bytes(uint32_t size, const std::array<uint8_t, 32>& roo
 /// The envelope id as lowercase hex.
 std::string id_hex(std::string_view raw_id);
 
+/// The topic and creation time of an envelope this node stored itself (an outbox entry), read
+/// without copying its payload; nothing is checked (the envelope was admitted before it was stored).
+struct envelope_header {
+  std::string topic;
+  int64_t created_at_us = 0;
+};
+
+/// The header of the SignedEnvelope `bytes`; an error if they do not parse.
+result<envelope_header> peek_header(std::string_view bytes);
+
 } // namespace joconde

@@ -284,13 +284,48 @@ void on_acked(service_broker_pointer self, const std::string& peer, uint64_t seq
   pump(self, peer);
 }
 
+/// Counts the envelopes of `p`'s unacknowledged frames, about to be sent again, by topic class.
+void count_retries(service_broker_pointer self, const service_broker_state::peer_state& p) {
+  auto& st = self->state;
+  std::vector<std::string> keys;
+  for (const auto& [seq, frame] : p.inflight)
+    keys.insert(keys.end(), frame.keys.begin(), frame.keys.end());
+  auto topics = st.store.topics(keys);
+  if (!topics)
+    return log::error(component, "cannot read the outbox: " + topics.err().message);
+  for (const auto& topic : *topics)
+    st.metrics->retried(topic).Increment();
+}
+
+/// Sets joconde_outbox_oldest_age_seconds for every neighbour: the age of the oldest envelope that
+/// waits for it (read from the outbox), 0 when none does.
+void sample_oldest(service_broker_pointer self) {
+  auto& st = self->state;
+  auto now = now_us();
+  auto gone = [&st](const std::string& key) { return st.commit.acknowledged_unremoved(key); };
+  for (const auto& [peer, p] : st.peers) {
+    double age = 0;
+    if (p.waiting) {
+      auto first = st.store.first_header(peer, gone);
+      if (!first)
+        return log::error(component, "cannot read the outbox: " + first.err().message);
+      if (*first)
+        age = static_cast<double>(std::max<int64_t>(0, now - (*first)->created_at_us)) / 1e6;
+    }
+    st.metrics->outbox_oldest_age(peer).Set(age);
+  }
+}
+
 /// Resends what is overdue, forgets stale ids now and then, and commits removals that wait.
 void on_tick(service_broker_pointer self) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
-  if (st.metrics)
+  if (st.metrics) {
     for (const auto& [peer, p] : st.peers)
       st.metrics->outbox_stalled(peer).Set(p.waiting ? std::chrono::duration<double>(now - p.moved).count() : 0.0);
+    if (st.ticks % 5 == 0)
+      sample_oldest(self);
+  }
   for (auto& [peer, p] : st.peers) {
     if (!p.up || p.inflight_count == 0)
       continue;
@@ -309,7 +344,7 @@ void on_tick(service_broker_pointer self) {
                              + std::to_string(p.resend_after.count()) + " ms",
                 {{"peer", peer}, {"backoff_ms", std::to_string(p.resend_after.count())}});
     if (st.metrics)
-      st.metrics->retried().Increment(static_cast<double>(p.inflight_count));
+      count_retries(self, p);
     update_backoff(self, peer);
     auto name = peer;
     reset_peer(self, name);

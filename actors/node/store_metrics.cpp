@@ -14,6 +14,7 @@ void sample_store(const node_store& store, metrics::registry& meters, std::int64
   auto use = store.env->in_use();
   meters.lmdb_map_size().Set(static_cast<double>(use.map_size_bytes));
   meters.lmdb_used().Set(static_cast<double>(use.used_bytes));
+  meters.lmdb_free_pages().Set(static_cast<double>(use.free_pages));
 
   std::map<std::string, double> by_status{
     {"emerging", 0}, {"instantiated", 0}, {"finished", 0}, {"cancelled", 0}, {"erased", 0}};

@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace joconde::lmdb {
 
@@ -284,6 +285,26 @@ environment::usage environment::in_use() const {
     out.map_size_bytes = info.me_mapsize;
     out.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
   }
+  // Database 0 is LMDB's free-page list: each record is a transaction id and the pages it freed,
+  // a count (an MDB_ID, size_t) followed by the page numbers.
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0)
+    return out;
+  MDB_cursor* cursor = nullptr;
+  if (mdb_cursor_open(txn, 0, &cursor) == 0) {
+    MDB_val key{};
+    MDB_val value{};
+    for (auto rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+      size_t count = 0;
+      if (value.mv_size >= sizeof count) {
+        std::memcpy(&count, value.mv_data, sizeof count);
+        out.free_pages += count;
+      }
+    }
+    mdb_cursor_close(cursor);
+  }
+  mdb_txn_abort(txn);
   return out;
 }
 

@@ -34,6 +34,12 @@ const prometheus::Histogram::BucketBoundaries request_buckets{0.001, 0.005, 0.01
 const prometheus::Histogram::BucketBoundaries transfer_buckets{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                                                                 10,   30,   60,  120,  300, 600, 1800};
 
+/// The class of a topic: its part before the first '.' ("none" when empty).
+std::string_view topic_class(std::string_view topic) {
+  auto cls = topic.substr(0, topic.find('.'));
+  return cls.empty() ? std::string_view{"none"} : cls;
+}
+
 } // namespace
 
 prometheus::Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> kvs) {
@@ -64,7 +70,7 @@ registry::registry(std::string node_name, std::string role)
                      "Envelopes rejected, by reason (an errc name such as bad_signature or forbidden, "
                      "or another snake_case reason).")),
     retried_(counter_family(*registry_, "joconde_envelopes_retried_total",
-                    "Envelope sends retried after a failed or unacknowledged attempt.")),
+                    "Envelopes sent again after their frame went unacknowledged, by topic class.")),
     duplicate_(counter_family(*registry_, "joconde_envelopes_duplicate_total",
                       "Envelopes dropped because their id was already processed.")),
     delivered_(counter_family(*registry_, "joconde_envelopes_delivered_total",
@@ -105,6 +111,9 @@ registry::registry(std::string node_name, std::string role)
     outbox_stalled_(gauge_family(*registry_, "joconde_outbox_stalled_seconds",
                                  "Seconds since envelopes waiting for a peer last moved (one acknowledged, "
                                  "or the first queued); 0 when none waits.")),
+    outbox_oldest_age_(gauge_family(*registry_, "joconde_outbox_oldest_age_seconds",
+                                    "Age (since its creation at its origin) of the oldest envelope waiting "
+                                    "for a peer; 0 when none waits.")),
     audit_verify_failures_(counter_family(*registry_, "joconde_audit_verify_failures_total",
                                           "Checks of the audit log that found it broken.")),
     http_requests_(counter_family(*registry_, "joconde_http_requests_total",
@@ -114,6 +123,8 @@ registry::registry(std::string node_name, std::string role)
     lmdb_map_size_(gauge_family(*registry_, "joconde_lmdb_map_size_bytes", "The store's LMDB map size.")),
     lmdb_used_(gauge_family(*registry_, "joconde_lmdb_used_bytes",
                             "Bytes of the store's LMDB map in use (pages up to the last one written).")),
+    lmdb_free_pages_(gauge_family(*registry_, "joconde_lmdb_free_pages",
+                                  "Pages of the store's LMDB map in use that are free for reuse.")),
     ctas_(gauge_family(*registry_, "joconde_ctas", "CTAs held here, by status.")),
     ct_deadline_(gauge_family(*registry_, "joconde_ct_deadline_seconds",
                               "Seconds until the nearest approval, input, execution or output deadline of "
@@ -138,7 +149,8 @@ registry::registry(std::string node_name, std::string role)
                  {"role", role}}))
     .Set(1);
   // Label-less families, and the reasons a dashboard watches, show up (at 0) from the first scrape.
-  retried_.Add({});
+  for (auto cls : {"cta", "pki"})
+    retried_.Add(labels({{"class", cls}}));
   duplicate_.Add({});
   for (auto reason : {errc::no_space, errc::storage_error})
     storage_failures(to_string(reason));
@@ -146,6 +158,7 @@ registry::registry(std::string node_name, std::string role)
   audit_verify_failures_.Add({});
   lmdb_map_size_.Add({});
   lmdb_used_.Add({});
+  lmdb_free_pages_.Add({});
   for (auto status : {"emerging", "instantiated", "finished", "cancelled", "erased"})
     ctas(status);
   for (auto deadline : {"approval", "input", "execution", "output"})
@@ -228,8 +241,8 @@ prometheus::Counter& registry::rejected(errc reason) {
   return rejected(to_string(reason));
 }
 
-prometheus::Counter& registry::retried() {
-  return retried_.Add({});
+prometheus::Counter& registry::retried(std::string_view topic) {
+  return retried_.Add(labels({{"class", topic_class(topic)}}));
 }
 
 prometheus::Counter& registry::duplicate() {
@@ -308,9 +321,11 @@ prometheus::Registry& registry::raw() {
 namespace joconde::metrics {
 
 prometheus::Counter& registry::received(std::string_view topic) {
-  auto dot = topic.find('.');
-  auto cls = topic.substr(0, dot);
-  return received_.Add(labels({{"class", cls.empty() ? std::string_view{"none"} : cls}}));
+  return received_.Add(labels({{"class", topic_class(topic)}}));
+}
+
+prometheus::Gauge& registry::outbox_oldest_age(std::string_view peer) {
+  return outbox_oldest_age_.Add(labels({{"peer", peer}}));
 }
 
 prometheus::Gauge& registry::outbox_stalled(std::string_view peer) {
@@ -339,6 +354,10 @@ prometheus::Gauge& registry::lmdb_map_size() {
 
 prometheus::Gauge& registry::lmdb_used() {
   return lmdb_used_.Add({});
+}
+
+prometheus::Gauge& registry::lmdb_free_pages() {
+  return lmdb_free_pages_.Add({});
 }
 
 prometheus::Gauge& registry::ctas(std::string_view status) {

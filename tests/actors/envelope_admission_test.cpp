@@ -46,6 +46,22 @@ BOOST_FIXTURE_TEST_CASE(a_signed_envelope_is_admitted_on_its_way, fixture) {
   BOOST_CHECK_EQUAL(at_cp1->payload, "hello");
 }
 
+// The broker reads topic and creation time of stored envelopes (for its metrics) without copying
+// the payload; bytes that are not an envelope are an error, not a guess.
+BOOST_FIXTURE_TEST_CASE(the_header_of_a_stored_envelope_is_read_without_its_payload, fixture) {
+  auto env = from_a(std::string(100000, 'p'));
+  auto header = peek_header(env.bytes);
+  BOOST_REQUIRE_MESSAGE(header, (header ? std::string{} : header.err().describe()));
+  BOOST_CHECK_EQUAL(header->topic, "test.echo");
+  BOOST_CHECK_EQUAL(header->created_at_us, env.created_at_us);
+  BOOST_CHECK_GT(header->created_at_us, 0);
+  BOOST_CHECK(!peek_header("\xff\x01\x02"));
+  BOOST_CHECK(!peek_header(env.bytes.substr(0, 40)));
+  auto empty = peek_header("");
+  BOOST_REQUIRE(empty);
+  BOOST_CHECK(empty->topic.empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(malformed_truncated_and_oversized_envelopes_are_refused, fixture) {
   auto env = from_a();
   auto from = "client-a.joconde.test";

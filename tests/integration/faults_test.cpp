@@ -120,7 +120,9 @@ BOOST_AUTO_TEST_CASE(a_full_disk_says_no_space_degrades_healthz_backs_resends_of
   // The disk fills up; 40 envelopes of 60 kB cannot be stored at client-a (each is kept in its
   // inbox with its payload in hex, 120 kB).
   BOOST_TEST_MESSAGE("filler: " << disk.fill() << " bytes; " << test::free_bytes(store) << " bytes free");
-  auto retried_before = c.metric("root", "joconde_envelopes_retried_total");
+  const std::string retried_faults = "joconde_envelopes_retried_total{class=\"faults\"}";
+  const std::string oldest_for_a = "joconde_outbox_oldest_age_seconds{peer=\"" + client_a + "\"}";
+  auto retried_before = c.metric("root", retried_faults);
   publish_to_a("faults.full", 40, 60000);
   json doc;
   bool degraded = test::cluster::wait_until(
@@ -150,10 +152,12 @@ BOOST_AUTO_TEST_CASE(a_full_disk_says_no_space_degrades_healthz_backs_resends_of
   // The root backs off: each resend that goes unacknowledged doubles the wait, up to 8 s here.
   BOOST_REQUIRE_MESSAGE(test::cluster::wait_until([&] { return backoff_at_root() >= 8.0; }, 90s),
                         "the root's resend wait for client-a stayed at " << backoff_at_root() << " s");
-  auto retried_at_cap = c.metric("root", "joconde_envelopes_retried_total");
+  auto retried_at_cap = c.metric("root", retried_faults);
   BOOST_CHECK_GT(retried_at_cap, retried_before);
-  BOOST_REQUIRE(test::cluster::wait_until(
-    [&] { return c.metric("root", "joconde_envelopes_retried_total") > retried_at_cap; }, 60s));
+  BOOST_REQUIRE(test::cluster::wait_until([&] { return c.metric("root", retried_faults) > retried_at_cap; }, 60s));
+  // The 40 have waited at the root since before the first resend (1 + 2 + 4 s at least).
+  BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return c.metric("root", oldest_for_a) >= 7.0; }, 30s),
+                      "the root's oldest envelope for client-a is " << c.metric("root", oldest_for_a) << " s old");
   BOOST_CHECK_EQUAL(backoff_at_root(), 8.0); // capped
   auto root_log = c.data_dir("root") / "node.log.rfc5424";
   for (auto wait : {"2000", "4000", "8000"})
@@ -181,6 +185,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_says_no_space_degrades_healthz_backs_resends_of
   BOOST_CHECK_EQUAL(inbox_count("client-a", "faults.full"), 40);
   BOOST_CHECK(test::cluster::wait_until(
     [&] { return c.metric("root", "joconde_outbox_depth{peer=\"" + client_a + "\"}") == 0.0; }, 30s));
+  BOOST_CHECK(test::cluster::wait_until([&] { return c.metric("root", oldest_for_a) == 0.0; }, 30s));
   BOOST_CHECK_EQUAL(c.ops("status"), 0);
 
   // Stop client-a before its disk goes away (the fixture's `down` finds it stopped).

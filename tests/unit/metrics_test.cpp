@@ -48,11 +48,12 @@ const char* families[] = {
   "joconde_policy_denials_total",
   "joconde_resend_backoff_seconds",
   "joconde_storage_failures_total",
-  // (received, outbox_stalled and the http_request families appear with their first series:
-  // operators_families_count_requests_transfers_and_the_process)
+  // (received, outbox_stalled, outbox_oldest_age and the http_request families appear with their
+  // first series: operators_families_count_requests_transfers_and_the_process)
   "joconde_audit_verify_failures_total",
   "joconde_lmdb_map_size_bytes",
   "joconde_lmdb_used_bytes",
+  "joconde_lmdb_free_pages",
   "joconde_ctas",
   "joconde_ct_deadline_seconds",
   "joconde_uploads_total",
@@ -87,7 +88,7 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   reg.rejected(errc::bad_signature).Increment();
   reg.rejected(errc::bad_signature).Increment();
   reg.rejected("rate_limited").Increment();
-  reg.retried().Increment(4);
+  reg.retried("cta.ctsa").Increment(4);
   reg.duplicate().Increment();
   reg.delivered("certs.revoked").Increment(5);
   reg.outbox_depth("root").Set(7);
@@ -124,7 +125,8 @@ BOOST_AUTO_TEST_CASE(serves_the_joconde_families_over_http) {
   // Reasons a dashboard watches exist at 0 before anything was refused.
   BOOST_TEST(has_line(text, "joconde_envelopes_rejected_total{reason=\"malformed_input\"} 0"));
   BOOST_TEST(has_line(text, "joconde_tls_refused_total{direction=\"in\",reason=\"protocol_version\"} 0"));
-  BOOST_TEST(has_line(text, "joconde_envelopes_retried_total 4"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_retried_total{class=\"cta\"} 4"));
+  BOOST_TEST(has_line(text, "joconde_envelopes_retried_total{class=\"pki\"} 0"));
   BOOST_TEST(has_line(text, "joconde_envelopes_duplicate_total 1"));
   BOOST_TEST(has_line(text, "joconde_envelopes_delivered_total{topic=\"certs.revoked\"} 5"));
   BOOST_TEST(has_line(text, "joconde_outbox_depth{peer=\"root\"} 7"));
@@ -263,6 +265,7 @@ BOOST_AUTO_TEST_CASE(operators_families_count_requests_transfers_and_the_process
   reg->received("cta.ctsa").Increment(2);
   reg->received("pki.revoked").Increment();
   reg->outbox_stalled("root").Set(42);
+  reg->outbox_oldest_age("root").Set(17.5);
   reg->http_served("/v1/ctas/{uuid}", "GET", 200, 0.003);
   reg->http_served("/v1/ctas/{uuid}", "GET", 200, 0.2);
   reg->http_served("", "BREW", 404, 0);
@@ -277,6 +280,7 @@ BOOST_AUTO_TEST_CASE(operators_families_count_requests_transfers_and_the_process
   BOOST_TEST(has_line(text, "joconde_envelopes_received_total{class=\"cta\"} 2"));
   BOOST_TEST(has_line(text, "joconde_envelopes_received_total{class=\"pki\"} 1"));
   BOOST_TEST(has_line(text, "joconde_outbox_stalled_seconds{peer=\"root\"} 42"));
+  BOOST_TEST(has_line(text, "joconde_outbox_oldest_age_seconds{peer=\"root\"} 17.5"));
   BOOST_TEST(has_line(text, "joconde_http_requests_total{code=\"200\",method=\"GET\",route=\"/v1/ctas/{uuid}\"} 2"));
   // A made-up method and an unmatched path add no label values of their own.
   BOOST_TEST(has_line(text, "joconde_http_requests_total{code=\"404\",method=\"other\",route=\"unmatched\"} 1"));

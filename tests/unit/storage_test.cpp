@@ -96,6 +96,41 @@ BOOST_AUTO_TEST_CASE(lmdb_full_map_and_bad_path_give_clear_errors) {
   fs::remove_all(dir);
 }
 
+// joconde_lmdb_free_pages comes from LMDB's free-page list: nothing free in a fresh store, pages
+// freed by deleting values show up once a later commit records them, and the used size stays.
+BOOST_AUTO_TEST_CASE(lmdb_usage_counts_the_pages_freed_by_deletions) {
+  auto dir = fresh("lmdb-usage");
+  auto env = lmdb::environment::open(dir, 16 << 20).value();
+  auto db = env->db("d").value();
+  auto fresh_use = env->in_use();
+  BOOST_CHECK_EQUAL(fresh_use.map_size_bytes, 16u << 20);
+  {
+    auto txn = env->begin_write().value();
+    for (int i = 0; i < 200; ++i)
+      BOOST_REQUIRE(txn.put(db, "key" + std::to_string(i), std::string(8192, 'x')));
+    BOOST_REQUIRE(txn.commit());
+  }
+  auto filled = env->in_use();
+  BOOST_CHECK_GT(filled.used_bytes, 200u * 8192);
+  {
+    auto txn = env->begin_write().value();
+    for (int i = 0; i < 200; ++i)
+      BOOST_REQUIRE(txn.del(db, "key" + std::to_string(i)).value());
+    BOOST_REQUIRE(txn.commit());
+  }
+  {
+    auto txn = env->begin_write().value();
+    BOOST_REQUIRE(txn.put(db, "small", "x"));
+    BOOST_REQUIRE(txn.commit());
+  }
+  auto emptied = env->in_use();
+  BOOST_TEST_MESSAGE("free pages: " << fresh_use.free_pages << " fresh, " << filled.free_pages
+                                    << " filled, " << emptied.free_pages << " emptied");
+  BOOST_CHECK_GE(emptied.free_pages, 200u * 2);
+  BOOST_CHECK_GE(emptied.used_bytes, filled.used_bytes);
+  fs::remove_all(dir);
+}
+
 // A real full disk (a 6 MiB tmpfs in a mount namespace of this process): LMDB reports a write cut
 // short as an I/O error; the wrapper says "no space left on device" and names the store, the
 // environment keeps the fault for /healthz, what was committed before stays, and once space returns

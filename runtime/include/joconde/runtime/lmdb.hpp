@@ -117,9 +117,11 @@ public:
   struct usage {
     uint64_t map_size_bytes = 0;  ///< the map's size
     uint64_t used_bytes = 0;      ///< pages up to the last one written, times the page size
+    uint64_t free_pages = 0;      ///< pages among those that LMDB holds free for reuse
   };
 
-  /// The map's size and use now (mdb_env_info, mdb_env_stat).
+  /// The map's size and use now (mdb_env_info, mdb_env_stat; the free pages counted from LMDB's
+  /// free-page database in a read transaction).
   usage in_use() const;
 
   /// Writes a consistent, compacted copy of the environment (one read transaction: writers go on)

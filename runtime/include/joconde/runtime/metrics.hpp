@@ -20,7 +20,9 @@
 //                                                                  errc name (bad_signature,
 //                                                                  forbidden, ...) or another
 //                                                                  stable snake_case reason
-//   joconde_envelopes_retried_total                        counter envelope sends retried
+//   joconde_envelopes_retried_total{class}                 counter envelopes sent again after
+//                                                                  their frame went unacknowledged,
+//                                                                  by topic class (as received)
 //   joconde_envelopes_duplicate_total                      counter envelopes dropped because their id
 //                                                                  was already processed
 //   joconde_envelopes_delivered_total{topic}               counter envelopes handed to local
@@ -63,6 +65,10 @@
 //                                                                  for `peer` last moved (one was
 //                                                                  acknowledged, or the first was
 //                                                                  queued); 0 when none waits
+//   joconde_outbox_oldest_age_seconds{peer}                gauge   age (from its creation at its
+//                                                                  origin) of the oldest envelope
+//                                                                  waiting for `peer`; 0 when none
+//                                                                  waits (sampled every 5 s)
 //   joconde_audit_verify_failures_total                    counter checks of the audit log (GET
 //                                                                  /v1/audit/verify, joconde-node
 //                                                                  audit verify at start) that found
@@ -76,6 +82,8 @@
 //   joconde_lmdb_map_size_bytes                            gauge   the store's LMDB map size
 //   joconde_lmdb_used_bytes                                gauge   bytes of the map in use (pages up
 //                                                                  to the last one written)
+//   joconde_lmdb_free_pages                                gauge   pages below that which LMDB holds
+//                                                                  free for reuse
 //   joconde_ctas{status}                                   gauge   CTAs held here, by status
 //                                                                  (emerging ... erased)
 //   joconde_ct_deadline_seconds{deadline}                  gauge   seconds until the nearest
@@ -192,8 +200,8 @@ public:
   /// joconde_envelopes_rejected_total{reason=to_string(reason)}.
   prometheus::Counter& rejected(errc reason);
 
-  /// joconde_envelopes_retried_total.
-  prometheus::Counter& retried();
+  /// joconde_envelopes_retried_total{class}, class from `topic` as for received().
+  prometheus::Counter& retried(std::string_view topic);
 
   /// joconde_envelopes_duplicate_total.
   prometheus::Counter& duplicate();
@@ -253,6 +261,9 @@ public:
   /// joconde_outbox_stalled_seconds{peer}.
   prometheus::Gauge& outbox_stalled(std::string_view peer);
 
+  /// joconde_outbox_oldest_age_seconds{peer}.
+  prometheus::Gauge& outbox_oldest_age(std::string_view peer);
+
   /// joconde_audit_verify_failures_total.
   prometheus::Counter& audit_verify_failures();
 
@@ -265,6 +276,9 @@ public:
 
   /// joconde_lmdb_used_bytes.
   prometheus::Gauge& lmdb_used();
+
+  /// joconde_lmdb_free_pages.
+  prometheus::Gauge& lmdb_free_pages();
 
   /// joconde_ctas{status}.
   prometheus::Gauge& ctas(std::string_view status);
@@ -310,11 +324,13 @@ private:
   prometheus::Family<prometheus::Counter>& storage_failures_;
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Gauge>& outbox_stalled_;
+  prometheus::Family<prometheus::Gauge>& outbox_oldest_age_;
   prometheus::Family<prometheus::Counter>& audit_verify_failures_;
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Family<prometheus::Histogram>& http_duration_;
   prometheus::Family<prometheus::Gauge>& lmdb_map_size_;
   prometheus::Family<prometheus::Gauge>& lmdb_used_;
+  prometheus::Family<prometheus::Gauge>& lmdb_free_pages_;
   prometheus::Family<prometheus::Gauge>& ctas_;
   prometheus::Family<prometheus::Gauge>& ct_deadline_;
   prometheus::Family<prometheus::Counter>& uploads_;
