@@ -131,6 +131,125 @@ BOOST_AUTO_TEST_CASE(lmdb_usage_counts_the_pages_freed_by_deletions) {
   fs::remove_all(dir);
 }
 
+namespace {
+
+/// True if the environment's data file holds `needle` anywhere.
+bool file_holds(const fs::path& dir, const std::string& needle) {
+  std::ifstream in{dir / "data.mdb", std::ios::binary};
+  std::string all{std::istreambuf_iterator<char>{in}, {}};
+  return all.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+// Deleted values stay in LMDB's file (on free pages, and inside pages still in use); a scrub
+// overwrites them and nothing else: every value kept reads back the same, after a reopen too. A
+// reader's old snapshot holds the scrub of what it can still see back until it ends.
+BOOST_AUTO_TEST_CASE(a_scrub_leaves_no_byte_of_deleted_values_and_keeps_the_rest) {
+  auto dir = fresh("lmdb-scrub");
+  const std::string small = "CANARY-small-7f3a";
+  const std::string big = "CANARY-big-91c2";
+  std::map<std::string, std::string> kept;
+  {
+    auto env = lmdb::environment::open(dir, 64 << 20).value();
+    auto db = env->db("d").value();
+    auto other = env->db("other").value();
+    {
+      auto txn = env->begin_write().value();
+      for (int i = 0; i < 300; ++i) {
+        auto k = "k" + std::to_string(1000 + i);
+        // Small values share pages with kept ones; every tenth is large (overflow pages).
+        auto v = (i % 10 == 0 ? std::string(9000, 'b') + big : small) + "-" + std::to_string(i);
+        BOOST_REQUIRE(txn.put(i % 2 == 0 ? db : other, k, v));
+        auto keep = "keep" + std::to_string(1000 + i);
+        kept[keep] = std::string(i % 7 == 0 ? 5000 : 40, 'k') + std::to_string(i);
+        BOOST_REQUIRE(txn.put(i % 2 == 0 ? db : other, keep, kept[keep]));
+      }
+      BOOST_REQUIRE(txn.commit());
+    }
+    {
+      auto txn = env->begin_write().value();
+      for (int i = 0; i < 300; ++i)
+        BOOST_REQUIRE(txn.del(i % 2 == 0 ? db : other, "k" + std::to_string(1000 + i)).value());
+      BOOST_REQUIRE(txn.commit());
+    }
+    // LMDB keeps the bytes: the search can fail.
+    BOOST_REQUIRE(file_holds(dir, small));
+    BOOST_REQUIRE(file_holds(dir, big));
+
+    // A reader from before the deletion still sees the canaries: their pages wait.
+    {
+      auto txn = env->begin_write().value();
+      BOOST_REQUIRE(txn.put(db, "canary-late", small + "-late"));
+      BOOST_REQUIRE(txn.commit());
+    }
+    auto old_reader = env->begin_read().value();
+    BOOST_REQUIRE(old_reader.get(db, "canary-late").value());
+    {
+      auto txn = env->begin_write().value();
+      BOOST_REQUIRE(txn.del(db, "canary-late").value());
+      BOOST_REQUIRE(txn.commit());
+    }
+    // A scrub by itself zeroes what nobody can see any more, and leaves what the reader can.
+    auto held = env->scrub();
+    BOOST_REQUIRE_MESSAGE(held, (held ? std::string{} : held.err().describe()));
+    BOOST_TEST_MESSAGE("with a reader: " << held->pages << " pages read, " << held->free_zeroed
+                                         << " free pages and " << held->gaps_zeroed << " gaps zeroed, "
+                                         << held->free_waiting << " waiting");
+    BOOST_CHECK_GT(held->free_waiting, 0u);
+    BOOST_CHECK_GT(held->free_zeroed, 0u);
+    BOOST_CHECK(!file_holds(dir, big));                     // freed before the reader's snapshot
+    BOOST_CHECK(old_reader.get(db, "canary-late").value()); // the reader still reads its snapshot
+    // A wanted scrub reopens the store first: not while the reader is open.
+    env->want_scrub();
+    auto deferred = env->scrub_if_wanted();
+    BOOST_REQUIRE(deferred);
+    BOOST_REQUIRE(deferred->has_value());
+    BOOST_CHECK((*deferred)->deferred);
+    BOOST_CHECK(old_reader.get(db, "canary-late").value());
+    old_reader = lmdb::read_txn{nullptr};
+    auto done = env->scrub_if_wanted();
+    BOOST_REQUIRE_MESSAGE(done, (done ? std::string{} : done.err().describe()));
+    BOOST_REQUIRE(done->has_value());
+    BOOST_CHECK(!(*done)->deferred);
+    BOOST_TEST_MESSAGE("after it: " << (*done)->pages << " pages read, " << (*done)->free_zeroed
+                                    << " free pages and " << (*done)->gaps_zeroed << " gaps zeroed, "
+                                    << (*done)->free_waiting << " waiting");
+    BOOST_CHECK(!file_holds(dir, small));
+    BOOST_CHECK(!file_holds(dir, big));
+    // Nothing more is wanted.
+    auto none = env->scrub_if_wanted();
+    BOOST_REQUIRE(none);
+    BOOST_CHECK(!none->has_value());
+    // Every value kept reads back.
+    auto txn = env->begin_read().value();
+    for (const auto& [k, v] : kept) {
+      int i = std::stoi(k.substr(4)) - 1000;
+      auto got = txn.get(i % 2 == 0 ? db : other, k).value();
+      BOOST_REQUIRE_MESSAGE(got && *got == v, k);
+    }
+  }
+  // And after a reopen, with writes on top.
+  auto env = lmdb::environment::open(dir, 64 << 20).value();
+  auto db = env->db("d").value();
+  {
+    auto txn = env->begin_write().value();
+    for (int i = 0; i < 200; ++i)
+      BOOST_REQUIRE(txn.put(db, "new" + std::to_string(i), std::string(3000, 'n')));
+    BOOST_REQUIRE(txn.commit());
+  }
+  auto other = env->db("other").value();
+  auto txn = env->begin_read().value();
+  size_t n = 0;
+  for (const auto& [k, v] : kept) {
+    int i = std::stoi(k.substr(4)) - 1000;
+    auto got = txn.get(i % 2 == 0 ? db : other, k).value();
+    n += got && *got == v ? 1 : 0;
+  }
+  BOOST_CHECK_EQUAL(n, kept.size());
+  fs::remove_all(dir);
+}
+
 // A real full disk (a 6 MiB tmpfs in a mount namespace of this process): LMDB reports a write cut
 // short as an I/O error; the wrapper says "no space left on device" and names the store, the
 // environment keeps the fault for /healthz, what was committed before stays, and once space returns

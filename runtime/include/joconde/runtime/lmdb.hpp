@@ -7,7 +7,9 @@
 
 #include "joconde/messages/result.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct MDB_env;
 struct MDB_txn;
@@ -128,6 +131,41 @@ public:
   /// into the existing empty directory `to` (data.mdb there); storage_error otherwise.
   result<void> copy_to(const std::filesystem::path& to) const;
 
+  /// What a scrub did.
+  struct scrub_report {
+    uint64_t pages = 0;          ///< pages of the file read (up to the last one in use)
+    uint64_t free_zeroed = 0;    ///< free pages overwritten with zeros
+    uint64_t gaps_zeroed = 0;    ///< pages in use whose unused middle was overwritten with zeros
+    uint64_t free_waiting = 0;   ///< free pages a reader may still see: left for the next scrub
+    uint64_t oldest_txn = 0;     ///< pages freed by transactions before this one were scrubbed
+    bool deferred = false;       ///< transactions kept the store from being reopened: try later
+  };
+
+  /// Overwrites with zeros what LMDB keeps of deleted values: LMDB copies a page on write and puts
+  /// the old copy on its free list without clearing it, and a deletion inside a page leaves the
+  /// value's bytes in the unused middle of the page (or carries other stale bytes there). Holding
+  /// the write lock and writing nothing through LMDB, it zeroes every free page no reader can see
+  /// any more (freed before the oldest reader's snapshot) and the unused middle (between the node
+  /// pointers and the nodes) of every branch and leaf page in use, in the file, then syncs it.
+  /// Readers never look at either. Relies on the LMDB 0.9 page layout (checked: unsupported
+  /// otherwise). Costs a read of the whole file.
+  result<scrub_report> scrub();
+
+  /// Asks for a scrub that covers everything freed up to now (an erasure was committed).
+  void want_scrub();
+
+  /// Scrubs when one is wanted: reopens the environment (LMDB keeps the pages it wrote in memory,
+  /// with their bytes, and would write them into later pages), commits two small writes of its own
+  /// so that the last wanted transaction is no longer among the newest, then scrubs. The wish stays
+  /// until a scrub covered every transaction up to the one it named (a reader's old snapshot may
+  /// hold it back; transactions that stay open keep the reopening from happening: `deferred`).
+  /// Nothing when no scrub is wanted. Call it from a thread that holds no transaction.
+  result<std::optional<scrub_report>> scrub_if_wanted();
+
+  /// Closes and opens the environment again once no transaction is open (new ones wait meanwhile;
+  /// false if some stay open longer than `drain`). The named databases keep their handles.
+  result<bool> reopen(std::chrono::milliseconds drain);
+
   /// A write that failed because the file system is full, as /healthz reports it.
   struct space_fault {
     std::string message;                          ///< the last failure's message
@@ -145,16 +183,41 @@ public:
   /// Records a commit that succeeded while a fault stood (the wrapper calls it).
   void note_commit();
 
+  /// A transaction begins (waits while the environment is being reopened) / ended.
+  void txn_begins() const;
+  void txn_ended() const;
+
 private:
-  environment(MDB_env* env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {
+  environment(MDB_env* env, std::filesystem::path dir, size_t map_size, unsigned max_dbs)
+    : env_(env), dir_(std::move(dir)), map_size_(map_size), max_dbs_(max_dbs) {
     // nop
   }
+
+  /// Lets one use of env_ outside a transaction object through the gate.
+  struct gate_pass {
+    explicit gate_pass(const environment& e) : e(e) { e.txn_begins(); }
+    ~gate_pass() { e.txn_ended(); }
+    gate_pass(const gate_pass&) = delete;
+    gate_pass& operator=(const gate_pass&) = delete;
+    const environment& e;
+  };
+
+  static result<MDB_env*> open_env(const std::filesystem::path& dir, size_t map_size_bytes, unsigned max_dbs);
+
   MDB_env* env_;
   std::filesystem::path dir_;
+  size_t map_size_;
+  unsigned max_dbs_;
   std::mutex mtx_;
   std::map<std::string, database, std::less<>> dbs_;
+  std::vector<std::string> order_;  ///< names of dbs_ in the order they were opened
+  mutable std::mutex gate_mtx_;
+  mutable std::condition_variable gate_cv_;
+  mutable int active_ = 0;          ///< transactions (and other uses of env_) under way
+  mutable bool reopening_ = false;
   mutable std::mutex fault_mtx_;
   std::optional<space_fault> fault_;
+  std::atomic<uint64_t> scrub_upto_{0};  ///< the newest transaction a wanted scrub must cover
 };
 
 } // namespace joconde::lmdb
