@@ -2,6 +2,7 @@
 
 #include "artefact_ports.hpp"
 #include "artefact_signatures.hpp"
+#include "cta_erasure.hpp"
 #include "cta_records.hpp"
 #include "cta_state.hpp"
 
@@ -74,6 +75,21 @@ void cancel_if_due(artefact_manager_pointer self, const v1::CtaRecord& rec, int6
     log::error(component, "cannot cancel CTA " + uuid + " (again at the next check): " + done.err().describe());
 }
 
+/// Erases what this node holds of the CTA `uuid` besides its record (cta_erasure.hpp) and records
+/// it in the audit log.
+void erase_payloads(artefact_manager_pointer self, const std::string& uuid) {
+  auto erased = erase_cta_payloads(self->state.store, uuid);
+  if (!erased)
+    return log::error(component, "cannot erase what this node holds of CTA " + uuid + ": "
+                                   + erased.err().describe() + " (again at the next start)");
+  log::notice(component, "erased what this node held of CTA " + uuid + ": " + std::to_string(erased->inbox)
+                           + " inbox record(s), " + std::to_string(erased->paks) + " PAK record(s), "
+                           + std::to_string(erased->overrides) + " trust override(s); the store is scrubbed next");
+  audit(self, "cta.payloads_erased",
+        {"uuid", uuid, "inbox", std::to_string(erased->inbox), "paks", std::to_string(erased->paks),
+         "overrides", std::to_string(erased->overrides)});
+}
+
 /// At the root: a finished or cancelled CTA past its data retention is erased, every holder told;
 /// the root keeps only the fact that it existed, too.
 void erase_if_due(artefact_manager_pointer self, v1::CtaRecord& rec, int64_t now) {
@@ -93,7 +109,8 @@ void erase_if_due(artefact_manager_pointer self, v1::CtaRecord& rec, int64_t now
   publish_status(self, rec);
   strip_to_fact(rec);
   if (auto r = save_cta_record(st.store, rec); !r)
-    log::error(component, "cannot strip erased CTA " + rec.ctsc().uuid() + " to the fact: " + r.err().describe());
+    return log::error(component, "cannot strip erased CTA " + rec.ctsc().uuid() + " to the fact: " + r.err().describe());
+  erase_payloads(self, rec.ctsc().uuid());
 }
 
 } // namespace
@@ -296,6 +313,8 @@ void on_status(artefact_manager_pointer self, const std::string& origin, const s
   auto status = std::string{to_string(rec->status())};
   log::notice(component, "CTA " + up->uuid() + " is " + status + ": " + up->reason());
   audit(self, "cta.status", {"uuid", up->uuid(), "status", status, "reason", up->reason()});
+  if (rec->status() == v1::CTA_STATUS_ERASED)
+    erase_payloads(self, up->uuid());
   if (st.deployer)
     self->send(st.deployer, changed_atom::value, up->uuid());
 }

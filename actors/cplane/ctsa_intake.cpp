@@ -272,7 +272,7 @@ caf::result<proto_bytes<v1::PakRecord>> register_pak(artefact_manager_pointer se
   if (auto r = txn->commit(); !r)
     return to_caf(r.err());
   auto h = crypto::hex(crypto::sha256(crypto::to_bytes(pak->pak())));
-  audit(self, "cta.pak.registered", {"uuid", uuid, "name", pak->name(), "by", user, "pak_sha256", h,
+  audit(self, "cta.pak.registered", {"uuid", uuid, "by", user, "pak_sha256", h,
                                      "role", custodian ? "data_custodian" : "data_analyst"});
   return proto::wrap(*pak);
 }

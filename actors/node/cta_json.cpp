@@ -10,6 +10,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <map>
 #include <set>
 
 namespace joconde {
@@ -196,9 +197,33 @@ json vms_json(const v1::CtaRecord& record) {
 }
 
 json telemetry_json(const v1::CtaRecord& record) {
-  return array_of(record.telemetry(), [](const auto& ev) {
+  // The CT VMs name people by PAK ("PAK" and 16 hex digits); where this node holds the CTSA that
+  // lists the person, the name is shown with it.
+  std::map<std::string, std::string> names;
+  auto note = [&](const v1::Ctsa& ctsa) {
+    auto add = [&](const std::string& name, const std::string& pak) {
+      names["PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16)] = name;
+    };
+    for (const auto& c : ctsa.data_custodians())
+      add(c.name(), c.pak());
+    for (const auto& a : ctsa.data_analysts())
+      add(a.name(), a.pak());
+  };
+  for (const auto& a : record.addenda())
+    note(a.ctsa());
+  for (const auto& ctsa : record.final().cta().ctsas())
+    note(ctsa);
+  auto named = [&](std::string value) {
+    for (auto at = value.find("PAK "); at != std::string::npos; at = value.find("PAK ", at + 1))
+      if (auto i = names.find(value.substr(at, 20)); i != names.end() && !i->second.empty()) {
+        value.replace(at, 20, i->second + " (" + i->first + ")");
+        at += i->second.size() + 2 + 20;  // past "NAME (PAK ...)"
+      }
+    return value;
+  };
+  return array_of(record.telemetry(), [&](const auto& ev) {
     return json{{"cp", ev.cp()}, {"at_ms", ev.at_ms()}, {"kind", ev.kind()}, {"subject", ev.subject()},
-                {"value", ev.value()}};
+                {"value", named(ev.value())}};
   });
 }
 

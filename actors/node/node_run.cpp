@@ -468,8 +468,29 @@ void announce_start(const node_config& cfg, const node_context& ctx) {
             << (cfg.portal ? ", portal " + cfg.api_url() + "/portal/" : std::string{}) << std::endl;
 }
 
+/// Scrubs the store when an erasure asked for it (lmdb::environment::scrub_if_wanted): from this
+/// thread, which holds no transaction.
+void scrub_store(const node_store& store) {
+  auto started = std::chrono::steady_clock::now();
+  auto done = store.env->scrub_if_wanted();
+  if (!done)
+    return log::error(component, "cannot scrub the store (again in 10 s): " + done.err().describe());
+  if (!*done)
+    return;
+  const auto& r = **done;
+  if (r.deferred)
+    return log::notice(component, "the scrub of the store waits for open transactions (again in 10 s)");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  log::notice(component, "scrubbed the store: " + std::to_string(r.pages) + " pages read, "
+                        + std::to_string(r.free_zeroed) + " free pages and " + std::to_string(r.gaps_zeroed)
+                        + " unused page middles overwritten, " + std::to_string(r.free_waiting)
+                        + " free pages still readable by a snapshot, in " + std::to_string(ms.count()) + " ms",
+              {{"free_zeroed", std::to_string(r.free_zeroed)}, {"gaps_zeroed", std::to_string(r.gaps_zeroed)}});
+}
+
 /// Blocks until SIGTERM or SIGINT, refreshing the certificate-expiry gauge and the store's gauges
-/// (store_metrics.hpp) every 10 seconds.
+/// (store_metrics.hpp) and scrubbing the store when an erasure wants it, every 10 seconds; the
+/// first scrub right at the start (an erasure may have been cut short by a stop).
 void wait_for_signal(prometheus::Gauge& expiry, std::chrono::system_clock::time_point not_after,
                      const node_store& store, metrics::registry& meters) {
   sigset_t set;
@@ -477,7 +498,9 @@ void wait_for_signal(prometheus::Gauge& expiry, std::chrono::system_clock::time_
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  store.env->want_scrub();
   for (;;) {
+    scrub_store(store);
     sample_store(store, meters, now_ms());
     timespec timeout{10, 0};
     auto sig = sigtimedwait(&set, nullptr, &timeout);

@@ -173,11 +173,25 @@ void maybe_close_input(orchestrator_pointer self) {
   vote(self, task_phase::calculation);
 }
 
+/// The calculation is done (the task entered the Output phase): the inputs' content is erased at
+/// once, not at the end of the task (BUS-4.9, SYS-6.5); interim values lived only in the engine's
+/// memory. Each erased input is an event.
+void erase_inputs(orchestrator_pointer self) {
+  auto& st = self->state;
+  for (auto& [key, slot] : st.slots)
+    if (slot.kind() == slot_kind::input && slot.state() != slot_state::empty) {
+      slot.discard();
+      event(self, "erased", "input " + key, "input " + key + " erased: the calculation is done");
+    }
+  erase_listed(self);
+}
+
 void on_phase(orchestrator_pointer self) {
   auto& st = self->state;
   switch (st.machine->phase()) {
     case task_phase::input: maybe_close_input(self); break;
     case task_phase::calculation: start_mpc(self); break;
+    case task_phase::output: erase_inputs(self); break;
     case task_phase::finished:
       log::notice(component, "CT " + st.ctx->uuid + " finished: " + st.machine->history().back().reason);
       finish_run(self, exit_finished);

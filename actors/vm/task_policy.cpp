@@ -13,8 +13,8 @@ namespace joconde::vm {
 
 namespace {
 
-// What the CTSAs give one PAK: per slot, the Peers whose CTSA lists it there (peer -> the name that
-// CTSA gives the person).
+// What the CTSAs give one PAK: per slot, the Peers whose CTSA lists it there (peer -> how the VM
+// names the person: pak_label).
 struct grant {
   std::map<std::string, std::map<std::string, std::string>> slots;    // granted
   std::map<std::string, std::map<std::string, std::string>> ignored;  // listed by a CTSA that may not
@@ -24,6 +24,13 @@ struct grant {
     (allowed ? slots : ignored)[slot].emplace(peer, name);
   }
 };
+
+/// How the VM names a person, in its log, its events and its errors: by the PAK, never by the name
+/// the CTSA gives (spec §4.4.3: the CT VM keeps no personal data; the person's node knows the name):
+/// "PAK " and the first 16 hex digits of the SHA-256 of its DER form (as the node's PAK records).
+std::string pak_label(const std::string& pak) {
+  return "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16);
+}
 
 /// "a, b and c".
 std::string listing(const std::set<std::string>& names) {
@@ -70,13 +77,13 @@ task_policy::task_policy(const v1::Cta& cta) : impl_{std::make_unique<impl>()} {
     for (const auto& dc : ctsa.data_custodians())
       for (const auto& k : dc.input_keys()) {
         auto it = input_peer.find(k);
-        impl_->writers[dc.pak()].add(k, ctsa.peer(), dc.name(),
+        impl_->writers[dc.pak()].add(k, ctsa.peer(), pak_label(dc.pak()),
                                      it != input_peer.end() && it->second == ctsa.peer());
       }
     for (const auto& da : ctsa.data_analysts())
       for (const auto& k : da.output_keys()) {
         auto it = output_peers.find(k);
-        impl_->readers[da.pak()].add(k, ctsa.peer(), da.name(),
+        impl_->readers[da.pak()].add(k, ctsa.peer(), pak_label(da.pak()),
                                      it != output_peers.end() && it->second.count(ctsa.peer()) > 0);
       }
   }

@@ -116,7 +116,8 @@ BOOST_FIXTURE_TEST_CASE(a_ct_runs_end_to_end_once_and_leaves_nothing, ct_in_inpu
   auto again = io::download(c.target, "by_region", authorize(f.analyst_a, uuid, "by_region", false));
   BOOST_REQUIRE(!again);
   BOOST_TEST(again.err().code == errc::already_exists, again.err().describe());
-  BOOST_TEST(again.err().message.find("output by_region was retrieved by peer a.test already (by analyst a)")
+  BOOST_TEST(again.err().message.find("output by_region was retrieved by peer a.test already (by "
+                                       + f.analyst_a.label() + ")")
                != std::string::npos,
              again.err().message);
   auto exits = c.exits();

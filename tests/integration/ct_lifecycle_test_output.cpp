@@ -105,8 +105,16 @@ BOOST_AUTO_TEST_CASE(refused_uploads_and_downloads_change_nothing_and_the_output
   BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
   auto again = joconde_cli("client-a:data_analyst", download_args(c, c.dir / "output-again.csv"));
   check_refused(again, 6, "already_exists");
+  // The VMs name the analyst by PAK (no names reach them): the one client-a's CTSA lists.
+  std::string pak_sha256;
+  auto at_a = cta_at("client-a", c.uuid);
+  for (const auto& ad : at_a["addenda"])
+    for (const auto& analyst : ad["people"]["data_analysts"])
+      if (analyst.value("name", "") == "Analyst a")
+        pak_sha256 = analyst.value("pak_sha256", "");
+  BOOST_REQUIRE_EQUAL(pak_sha256.size(), 64u);
   BOOST_CHECK_MESSAGE(again.err.find("output income_by_region was retrieved by peer client-a.joconde.test "
-                                     "already (by Analyst a)")
+                                     "already (by PAK " + pak_sha256.substr(0, 16) + ")")
                         != std::string::npos,
                       again.err);
   BOOST_CHECK(!fs::exists(c.dir / "output-again.csv"));

@@ -149,31 +149,41 @@ inline void cli_ok(const std::string& as, const std::vector<std::string>& args) 
   BOOST_REQUIRE_MESSAGE(r.rc == 0, as << " " << args.at(0) << " " << args.at(1) << ": " << r);
 }
 
+/// What the people of an agreement write into it (a test plants canaries there): the signatories'
+/// names ("a" or "b" appended), the signed document, the custodians' ("A", "B") and the analysts'
+/// ("a", "b") names on their PAKs.
+struct agreement_words {
+  std::string signatory = "Director of office ";
+  std::string document = "%PDF-1.4\n% signature page, signed and scanned\n";
+  std::string custodian = "Custodian ";
+  std::string analyst = "Analyst ";
+};
+
 /// Makes `task` a final CTA with the CLI, as ops/demo does: client-a's organiser creates it, the
 /// custodians and both clients' analysts make their PAKs, both peers submit and sign their CTSA, the
 /// SO approves both.
-inline ct agree(const json& task, const std::string& name) {
+inline ct agree(const json& task, const std::string& name, const agreement_words& words = {}) {
   ct c;
   c.dir = work / name;
   fs::create_directories(c.dir);
   write_file(c.dir / "task.json", task.dump(2));
   write_file(c.passphrase(), crypto::hex(crypto::random_bytes(16)) + "\n");
-  write_file(c.dir / "signed.pdf", "%PDF-1.4\n% signature page, signed and scanned\n");
+  write_file(c.dir / "signed.pdf", words.document);
   for (auto p : {"a", "b"})
     write_file(c.dir / ("ctsa-" + std::string{p} + ".json"),
-               json{{"signatories", {{{"name", std::string{"Director of office "} + p}}}}}.dump());
+               json{{"signatories", {{{"name", words.signatory + p}}}}}.dump());
   auto created = joconde_cli("client-a:task_organiser", {"cta", "create", (c.dir / "task.json").string()});
   BOOST_REQUIRE_MESSAGE(created.rc == 0, "cta create: " << created);
   c.uuid = created.out.substr(0, created.out.find('\n'));
   BOOST_REQUIRE_EQUAL(c.uuid.size(), 36u);
   auto pass = c.passphrase().string();
-  cli_ok("client-a:data_custodian", {"pak", "create", c.uuid, "--input", "persons", "--name", "Custodian A",
+  cli_ok("client-a:data_custodian", {"pak", "create", c.uuid, "--input", "persons", "--name", words.custodian + "A",
                                      "--out", c.key("custodian-a").string(), "--passphrase-file", pass});
-  cli_ok("client-b:data_custodian", {"pak", "create", c.uuid, "--input", "income", "--name", "Custodian B",
+  cli_ok("client-b:data_custodian", {"pak", "create", c.uuid, "--input", "income", "--name", words.custodian + "B",
                                      "--out", c.key("custodian-b").string(), "--passphrase-file", pass});
   for (auto p : {"a", "b"})
     cli_ok(std::string{"client-"} + p + ":data_analyst",
-           {"pak", "create", c.uuid, "--output", "income_by_region", "--name", std::string{"Analyst "} + p,
+           {"pak", "create", c.uuid, "--output", "income_by_region", "--name", words.analyst + p,
             "--out", c.key(std::string{"analyst-"} + p).string(), "--passphrase-file", pass});
   for (auto p : {"a", "b"}) {
     auto peer = std::string{"client-"} + p;

@@ -55,6 +55,10 @@ struct fixture_error : std::runtime_error {
 struct person {
   crypto::private_key key;
   std::string pak;  ///< the public key, DER
+
+  /// How the CT VMs name the person (never by the name in the CTSA): "PAK" and the first 16 hex
+  /// digits of the SHA-256 of the PAK.
+  std::string label() const { return "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16); }
 };
 
 /// A person with a fresh key.

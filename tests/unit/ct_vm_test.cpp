@@ -229,6 +229,22 @@ BOOST_AUTO_TEST_CASE(telemetry_is_checked_kept_once_and_bounded) {
   BOOST_CHECK(every_vm_ended(ended));
 }
 
+// The CT VMs name people by PAK; a node that holds the CTSA listing the person shows the name with
+// the PAK, twice in one event too; an unknown PAK stays as it is.
+BOOST_AUTO_TEST_CASE(telemetry_shows_the_names_of_the_paks_this_node_knows) {
+  auto rec = final_record();
+  auto* ctsa = rec.mutable_final()->mutable_cta()->add_ctsas();
+  auto* analyst = ctsa->add_data_analysts();
+  analyst->set_name("Ana Lyst");
+  analyst->set_pak("der of a public key");
+  auto label = "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(analyst->pak()))).substr(0, 16);
+  BOOST_REQUIRE(keep_telemetry(rec, event_of(cp1, "slot", "out", "released to a (by " + label + "), " + label, 7)));
+  BOOST_REQUIRE(keep_telemetry(rec, event_of(cp2, "slot", "out", "released to b (by PAK 0123456789abcdef)", 8)));
+  auto doc = telemetry_json(rec);
+  BOOST_CHECK_EQUAL(doc[0]["value"], "released to a (by Ana Lyst (" + label + ")), Ana Lyst (" + label + ")");
+  BOOST_CHECK_EQUAL(doc[1]["value"], "released to b (by PAK 0123456789abcdef)");
+}
+
 BOOST_AUTO_TEST_CASE(the_vms_files_and_answers_are_read_with_care) {
   auto eps = parse_endpoints(R"({"admin":"127.0.0.1:1","client":"127.0.0.1:2","peer":"127.0.0.1:3",
                                  "mpc":"127.0.0.1:4"})");
