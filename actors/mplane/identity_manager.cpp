@@ -31,6 +31,10 @@ result<std::pair<std::string, bool>> apply_revocation(identity_manager_pointer s
   auto fresh = txn->put_if_absent(st.store.revoked, fp, std::string{bytes});
   if (!fresh)
     return fresh.err();
+  // Its key is never registered again here (enrolment and rotation refuse it).
+  for (const auto& key : revoked_key_hashes(*rev, *txn, st.store))
+    if (auto r = txn->put(st.store.revoked_keys, key, fp); !r)
+      return r.err();
   if (auto r = txn->commit(); !r)
     return r.err();
   st.trust->revoke(fp);
@@ -188,6 +192,11 @@ void on_rotation_request(identity_manager_pointer self, const std::string& origi
   auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload, now);
   if (!answer)
     return refuse(answer.err());
+  if (auto leaf = crypto::certificate::from_der(crypto::to_bytes(answer->second.chain().certificates(0)));
+      !leaf)
+    return refuse(leaf.err());
+  else if (auto r = refuse_revoked_key(*txn, st.store, leaf->public_key()); !r)
+    return refuse(r.err());
   // The old key vouched for the new one: the tree learns it from a notice, checked here as every
   // node checks it (a revoked certificate vouches for nothing) and applied here first, in the same
   // commit, so that a confirmation of the old fingerprint carries over (SYS-2.1).

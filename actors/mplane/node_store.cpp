@@ -20,7 +20,7 @@ result<node_store> node_store::open(const std::filesystem::path& data_dir, uint6
                           named{"pending_local", &st.pending_local}, named{"paks", &st.paks},
                           named{"overrides", &st.overrides}, named{"rotations", &st.rotations},
                           named{"audit_heads", &st.audit_heads}, named{"mail_outbox", &st.mail_outbox},
-                          named{"mail_sent", &st.mail_sent}}) {
+                          named{"mail_sent", &st.mail_sent}, named{"revoked_keys", &st.revoked_keys}}) {
     auto handle = st.env->db(name);
     if (!handle)
       return handle.err();

@@ -17,6 +17,7 @@ struct node_store {
   lmdb::database children;  ///< child FQDN -> serialised NodeIdentity (written by `enrol`)
   lmdb::database trusted;   ///< fingerprint -> how it was confirmed (confirmations.hpp)
   lmdb::database revoked;   ///< fingerprint -> serialised Revocation
+  lmdb::database revoked_keys; ///< SHA-256 (hex) of a revoked certificate's public key -> its fingerprint
   lmdb::database outbox;    ///< neighbour FQDN '\0' big-endian sequence -> SignedEnvelope
   lmdb::database seen;      ///< big-endian created-at (µs) + envelope id -> "", for dropping duplicates
   lmdb::database inbox;     ///< topic '\0' big-endian created-at + id -> delivery record (JSON) for the local application

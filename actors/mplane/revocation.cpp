@@ -2,6 +2,8 @@
 
 #include "joconde/messages/proto.hpp"
 
+#include <algorithm>
+
 namespace joconde {
 
 namespace {
@@ -86,6 +88,43 @@ result<v1::Revocation> verify_revocation(trust_view& trust, std::string_view byt
       !ok)
     return fail(errc::bad_signature, "the revocation's signature does not verify");
   return rev;
+}
+
+std::string key_sha256(const crypto::public_key& key) {
+  return crypto::hex(crypto::sha256(key.to_der()));
+}
+
+std::vector<std::string> revoked_key_hashes(const v1::Revocation& rev, const lmdb::txn_base& txn,
+                                            const node_store& store) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& der) {
+    auto cert = crypto::certificate::from_der(crypto::to_bytes(der));
+    if (cert && cert->fingerprint() == rev.fingerprint())
+      out.push_back(key_sha256(cert->public_key()));
+  };
+  if (rev.kind() == v1::Revocation::KIND_SELF && rev.signer_chain().certificates_size() > 0)
+    add(rev.signer_chain().certificates(0));
+  if (auto child = txn.get(store.children, rev.fqdn()); child && child->has_value()) {
+    v1::NodeIdentity id;
+    if (proto::parse_into(id, **child, 64 * 1024) && id.chain().certificates_size() > 0)
+      add(id.chain().certificates(0));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+result<void> refuse_revoked_key(const lmdb::txn_base& txn, const node_store& store,
+                                const crypto::public_key& key) {
+  auto hash = key_sha256(key);
+  auto revoked = txn.get(store.revoked_keys, hash);
+  if (!revoked)
+    return revoked.err();
+  if (revoked->has_value())
+    return fail(errc::forbidden, "the key of this request belongs to certificate " + **revoked
+                                   + ", which was revoked: a revoked key is never registered again; "
+                                     "make a new key");
+  return ok();
 }
 
 } // namespace joconde

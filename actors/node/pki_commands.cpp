@@ -354,6 +354,8 @@ result<std::vector<std::string>> enrol(const fs::path& parent_dir, const fs::pat
     auto txn = store->env->begin_read();
     if (!txn)
       return txn.err();
+    if (auto r = refuse_revoked_key(*txn, *store, csr->public_key()); !r)
+      return r.err();
     auto existing = txn->get(store->children, fqdn);
     if (!existing)
       return existing.err();

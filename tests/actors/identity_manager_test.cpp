@@ -12,6 +12,7 @@
 
 #include "mplane/confirmations.hpp"
 #include "mplane/identity_manager.hpp"
+#include "mplane/revocation.hpp"
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
 #include "support/mplane_mocks.hpp"
@@ -216,6 +217,32 @@ BOOST_FIXTURE_TEST_CASE(the_parent_issues_applies_and_spreads_the_notice, fixtur
   auto txn = root.store.env->begin_read().value();
   auto record = proto::parse<v1::NodeIdentity>(txn.get(root.store.children, cp2).value().value()).value();
   BOOST_CHECK_EQUAL(record.fingerprint(), fingerprint_of(cp2));
+}
+
+// A revoked key is never registered again (spec §4.4.2.3): the root applies cp2's own revocation
+// and records its key; cp1 then asks to rotate to that very key (it holds it, vouched for by its own
+// current key): refused, audited, nothing issued. A fresh key still rotates.
+BOOST_FIXTURE_TEST_CASE(a_revoked_key_is_not_registered_again_by_a_rotation, fixture) {
+  auto& root = start("joconde.test", {cp1, cp2, client_a}, {});
+  memory_signer cp2_signer{test::key_of(pki.node(cp2))};
+  auto revocation = make_revocation(cp2, fingerprint_of(cp2), "the host was retired", false,
+                                    pki.chain_der(cp2), cp2_signer, now)
+                      .value();
+  deliver(root, revocation_topic, cp2, revocation);
+  BOOST_REQUIRE(root.trust->is_revoked(fingerprint_of(cp2)));
+  BOOST_CHECK_EQUAL(rows(root, root.store.revoked_keys), 1u);
+  trust_view cp1_trust{pki.root_ca(), pki.node(cp1).chain};
+  memory_signer cp1_signer{test::key_of(pki.node(cp1))};
+  auto sent = root.sent->size();
+  deliver(root, rotation_request_topic, cp1,
+          make_rotation_request(cp1_trust, test::key_of(pki.node(cp2)), cp1_signer, now).value());
+  BOOST_CHECK_EQUAL(root.sent->size(), sent);
+  BOOST_CHECK_EQUAL(audited(root, "pki.rotation.refused"), 1u);
+  BOOST_CHECK_EQUAL(rows(root, root.store.rotations), 0u);
+  // The twin: a key never revoked is issued.
+  deliver(root, rotation_request_topic, cp1, make_rotation_request(cp1_trust, cp1_new_key, cp1_signer, now).value());
+  BOOST_CHECK_EQUAL(root.sent->size(), sent + 2);
+  BOOST_CHECK_EQUAL(audited(root, "pki.rotation.refused"), 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_node_that_confirmed_the_old_fingerprint_trusts_the_new_one, fixture) {

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "support/cluster.hpp"
+#include "support/files.hpp"
 #include "support/test_pki.hpp"
 
 #include "joconde/runtime/http_client.hpp"
@@ -303,6 +304,27 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
     BOOST_CHECK_MESSAGE(test::cluster::wait_until(
                           [&] { return test::count_lines(c.data_dir(name) / "audit.log", "pki.revoked") == 1; }, 10s),
                         name);
+  // Its key is never registered again (spec §4.4.2.3): a request under another name with cp3's key
+  // is refused at the root, for the key.
+  auto passphrase = test::read_all(c.data_dir("cp3") / "passphrase");
+  while (!passphrase.empty() && (passphrase.back() == '\n' || passphrase.back() == '\r'))
+    passphrase.pop_back();
+  auto cp3_key = crypto::private_key::from_pem(test::read_all(c.data_dir("cp3") / "node.key"), passphrase);
+  BOOST_REQUIRE_MESSAGE(cp3_key, (cp3_key ? std::string{} : cp3_key.err().describe()));
+  crypto::subject again_subject;
+  again_subject.common_name = "cp9";
+  again_subject.organisation = "joconde test";
+  auto again_csr = crypto::certificate_request::create(*cp3_key, again_subject, "cp9").value();
+  {
+    std::ofstream out{c.dir() / "again.csr.pem"};
+    out << again_csr.to_pem();
+  }
+  BOOST_CHECK_NE(run("enrol --dir " + c.data_dir("root").string() + " --csr " + (c.dir() / "again.csr.pem").string()
+                     + " --role computing --out " + (c.dir() / "again.pem").string()),
+                 0);
+  BOOST_CHECK_MESSAGE(test::count_lines(c.dir() / "revoke.out", "which was revoked") == 1,
+                      test::read_all(c.dir() / "revoke.out"));
+  BOOST_CHECK(!std::filesystem::exists(c.dir() / "again.pem"));
   // Envelopes to cp3 no longer leave the root; a restarted cp3 is refused at connect.
   BOOST_REQUIRE_EQUAL(c.ops("kill cp3"), 0);
   auto before = c.metric("root", "joconde_handshakes_total{result=\"certificate_revoked\"}");
