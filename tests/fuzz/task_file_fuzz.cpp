@@ -14,15 +14,25 @@
 
 namespace {
 
-/// An empty directory of this process, the base of every attachment path.
-const std::filesystem::path& empty_dir() {
-  static const std::filesystem::path dir = [] {
+/// An empty directory of this process, the base of every attachment path; removed when the
+/// process ends.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
     std::string tmpl = (std::filesystem::temp_directory_path() / "joconde-fuzz-task-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr)
       std::abort();
-    return std::filesystem::path{tmpl};
-  }();
-  return dir;
+    path = tmpl;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+const std::filesystem::path& empty_dir() {
+  static const scratch_dir dir;
+  return dir.path;
 }
 
 } // namespace
