@@ -181,20 +181,23 @@ class Command:
     line: int
 
 
+def skip_blank(text: str, i: int, line: int) -> tuple[int, int]:
+    """Past one whitespace character or a comment to its line's end, counting new lines."""
+    if text[i] == "#":
+        while i < len(text) and text[i] != "\n":
+            i += 1
+        return i, line
+    return i + 1, line + (1 if text[i] == "\n" else 0)
+
+
 def tokenize_cmake(text: str) -> list[Command]:
     """The command invocations of a CMake file: name(args), comments dropped, arguments raw."""
     cmds: list[Command] = []
     i, n, line = 0, len(text), 1
     while i < n:
         ch = text[i]
-        if ch == "\n":
-            line += 1
-            i += 1
-        elif ch.isspace():
-            i += 1
-        elif ch == "#":
-            while i < n and text[i] != "\n":
-                i += 1
+        if ch.isspace() or ch == "#":
+            i, line = skip_blank(text, i, line)
         elif ch.isalpha() or ch == "_":
             j = i
             while j < n and (text[j].isalnum() or text[j] == "_"):
@@ -219,14 +222,8 @@ def read_args(text: str, i: int, line: int) -> tuple[list[tuple[str, bool]], int
     n, depth = len(text), 0
     while i < n:
         ch = text[i]
-        if ch == "\n":
-            line += 1
-            i += 1
-        elif ch.isspace():
-            i += 1
-        elif ch == "#":
-            while i < n and text[i] != "\n":
-                i += 1
+        if ch.isspace() or ch == "#":
+            i, line = skip_blank(text, i, line)
         elif ch == "(":
             depth += 1
             i += 1
