@@ -37,6 +37,7 @@ constexpr std::pair<std::string_view, topic_handler> topic_handlers[] = {
   {"cta.telemetry", on_telemetry},    // at the root
   {"cta.vms", on_vms},
   {"cta.events", on_events},
+  {"cta.agreement", on_agreement},
 };
 
 /// Answers a request of this node's API about CTA `uuid` with `handle(record)`; refused if it came

@@ -1,5 +1,6 @@
 #include "artefact_ports.hpp"
 
+#include "ct_reports.hpp"
 #include "cta_records.hpp"
 
 #include "joconde/messages/caf_error.hpp"
@@ -123,6 +124,24 @@ void publish_status(artefact_manager_pointer self, const v1::CtaRecord& record) 
   up.set_last_changed_ms(record.last_changed_ms());
   up.set_reason(record.reason());
   publish(self, "cta.status", holders(record), record.ctsc().uuid(), proto::serialize(up));
+}
+
+void share_agreement_event(artefact_manager_pointer self, v1::CtaRecord& record, const std::string& peer,
+                           const std::string& value) {
+  auto& st = self->state;
+  v1::TelemetryEvent ev;
+  ev.set_uuid(record.ctsc().uuid());
+  ev.set_cp(st.root);
+  ev.set_at_ms(now_ms());
+  ev.set_kind("agreement");
+  ev.set_subject(peer);
+  ev.set_value(value.substr(0, 512));
+  if (keep_telemetry(record, ev))
+    if (auto r = save_cta_record(st.store, record); !r)
+      log::error(component, "cannot keep an agreement event of CTA " + record.ctsc().uuid() + ": "
+                              + r.err().describe());
+  // The peers: the CPs hold the CTA only once it is final and need none of it.
+  publish(self, "cta.agreement", peers_of(record.ctsc()), record.ctsc().uuid(), proto::serialize(ev));
 }
 
 result<v1::CtaRecord> cancel_at_root(artefact_manager_pointer self, const std::string& uuid,

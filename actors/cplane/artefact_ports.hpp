@@ -103,6 +103,12 @@ void refuse_report(artefact_manager_pointer self, const std::string& topic, cons
 /// At the root: tells every holder the CTA's new status (cta.status).
 void publish_status(artefact_manager_pointer self, const v1::CtaRecord& record);
 
+/// At the root: keeps an agreement event about `peer` (a CTSA submitted, signed, approved or
+/// rejected, the CTA final) in `record` and saves it, and shares it with every peer (cta.agreement),
+/// so that each peer's log of the CT shows the whole agreement (SYS-5.3).
+void share_agreement_event(artefact_manager_pointer self, v1::CtaRecord& record, const std::string& peer,
+                           const std::string& value);
+
 /// At the root: cancels a CTA (status, audit, every holder told). Refused unless emerging or
 /// instantiated.
 result<v1::CtaRecord> cancel_at_root(artefact_manager_pointer self, const std::string& uuid,

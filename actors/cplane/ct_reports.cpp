@@ -102,6 +102,26 @@ result<void> check_telemetry(const v1::TelemetryEvent& ev, const v1::CtaRecord& 
   return ok();
 }
 
+result<void> check_agreement_event(const v1::TelemetryEvent& ev, const v1::CtaRecord& record,
+                                   std::string_view root) {
+  if (ev.uuid() != record.ctsc().uuid())
+    return fail(errc::malformed_input, "the event names CTA " + ev.uuid().substr(0, 64) + ", not "
+                                         + record.ctsc().uuid());
+  if (record.status() == v1::CTA_STATUS_ERASED)
+    return fail(errc::invalid_state, "CTA " + record.ctsc().uuid() + " is erased");
+  if (ev.cp() != root || ev.kind() != "agreement")
+    return fail(errc::forbidden, "an agreement event is the root's, of kind agreement");
+  const auto& peers = record.ctsc().peers();
+  if (std::none_of(peers.begin(), peers.end(), [&](const auto& p) { return p.fqdn() == ev.subject(); }))
+    return fail(errc::malformed_input, "an agreement event is about a peer of CTA " + record.ctsc().uuid());
+  if (ev.value().empty() || ev.value().size() > 512 || !printable(ev.value()))
+    return fail(errc::malformed_input, "an agreement event's value (512 bytes) is empty, too long or "
+                                       "holds control characters");
+  if (ev.at_ms() <= 0)
+    return fail(errc::malformed_input, "an event says when it happened");
+  return ok();
+}
+
 bool keep_vm_endpoint(v1::CtaRecord& record, const v1::VmEndpoint& vm) {
   for (auto& known : *record.mutable_vms())
     if (known.cp() == vm.cp()) {

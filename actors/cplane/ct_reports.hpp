@@ -34,6 +34,13 @@ bool valid_vm_address(std::string_view address);
 result<void> check_vm_endpoint(const v1::VmEndpoint& vm, const v1::CtaRecord& record,
                                std::string_view reporter);
 
+/// The checks on an agreement event the root shares with the peers of `record` (SYS-5.3: a CTSA
+/// submitted, signed, approved or rejected, the CTA final): the event names the CTA, which is not
+/// erased, comes from the root `root` (its `cp`), is of kind "agreement" about one of the CTSC's
+/// peers (its subject), and its value (512 bytes) is free of control characters.
+result<void> check_agreement_event(const v1::TelemetryEvent& ev, const v1::CtaRecord& record,
+                                   std::string_view root);
+
 /// The checks on a telemetry event of `record` reported by `reporter`: the CTA is final and not
 /// erased, the event names it, `reporter` is one of its CPs, the kind is phase, slot, quality, erased
 /// or vm, and subject (128) and value (512 bytes) are bounded and free of control characters.

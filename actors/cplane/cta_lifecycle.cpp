@@ -155,6 +155,12 @@ caf::result<cta_receipt> decide(artefact_manager_pointer self, const std::string
   v1::DecisionNotice notice;
   notice.set_uuid(uuid);
   *notice.mutable_decision() = addendum_entry(record, peer).decision();
+  // Every peer's log of the CT shows the decision (SYS-5.3), and the CTA becoming final.
+  share_agreement_event(self, record, peer,
+                        approve ? "CTSA approved by the System Operator"
+                                : "CTSA rejected by the System Operator: " + reason);
+  if (final)
+    share_agreement_event(self, record, peer, "the CTA is final: every CTSA is approved");
   publish(self, "cta.decision", {peer}, uuid, proto::serialize(notice));
   if (final)
     send_final(self, record);

@@ -354,6 +354,9 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
             {{"ctsa_sha256", hash_hex}});
   audit(self, "cta.ctsa.accepted", {"uuid", uuid, "peer", origin, "version",
                                     std::to_string(ctsa.version()), "ctsa_sha256", hash_hex});
+  share_agreement_event(self, record, origin,
+                        "CTSA version " + std::to_string(ctsa.version()) + " submitted (SHA-256 "
+                          + hash_hex.substr(0, 16) + ")");
   answer_accepted();
 }
 
@@ -403,6 +406,9 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
     return refuse(r.err());
   audit(self, "cta.signature.accepted", {"uuid", uuid, "peer", origin, "signatory",
                                          std::to_string(sig.signatory())});
+  share_agreement_event(self, record, origin,
+                        "CTSA signed by signatory " + std::to_string(sig.signatory()) + " ("
+                          + entry.status() + ")");
   reply_accepted(self, origin, sub.request_id(), uuid, sig.ctsa_sha256(), state.updates(), entry.status());
 }
 

@@ -158,6 +158,27 @@ void on_vms(artefact_manager_pointer self, const std::string& origin, const std:
     self->send(st.deployer, changed_atom::value, vm.uuid());
 }
 
+// At a holder: the root's account of the agreement (cta.agreement, SYS-5.3), kept with the CT VMs'
+// events.
+void on_agreement(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto ev = proto::parse<v1::TelemetryEvent>(payload, max_ct_report_bytes);
+  auto uuid = ev ? ev->uuid().substr(0, 64) : std::string{};
+  if (!ev)
+    return refuse_report(self, "cta.agreement", origin, uuid, ev.err());
+  if (origin != st.root)
+    return refuse_report(self, "cta.agreement", origin, uuid,
+                         fail(errc::forbidden, "agreement events come from the root only"));
+  auto rec = load_held(st.store, ev->uuid());
+  if (!rec)
+    return refuse_report(self, "cta.agreement", origin, uuid, rec.err());
+  if (auto r = check_agreement_event(*ev, *rec, st.root); !r)
+    return refuse_report(self, "cta.agreement", origin, uuid, r.err());
+  if (keep_telemetry(*rec, *ev))
+    if (auto r = save_cta_record(st.store, *rec); !r)
+      refuse_report(self, "cta.agreement", origin, uuid, r.err());
+}
+
 void on_events(artefact_manager_pointer self, const std::string& origin, const std::string& payload) {
   auto in = receive<v1::TelemetryEvent>(self, "cta.events", origin, payload, true,
                                         "CT VM events come from the root only");

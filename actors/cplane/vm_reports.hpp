@@ -25,4 +25,7 @@ void on_vms(artefact_manager_pointer self, const std::string& origin, const std:
 /// At a holder: a CT VM's event the root forwards (cta.events).
 void on_events(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
 
+/// At a holder: an agreement event the root shares (cta.agreement, SYS-5.3), kept with the events.
+void on_agreement(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
+
 } // namespace joconde

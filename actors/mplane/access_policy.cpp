@@ -134,7 +134,7 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
     }
     if (env.topic == "cta.ctsc" || env.topic == "cta.refused" || env.topic == "cta.accepted"
         || env.topic == "cta.final" || env.topic == "cta.status" || env.topic == "cta.vms"
-        || env.topic == "cta.events" || env.topic == "cta.decision") {
+        || env.topic == "cta.events" || env.topic == "cta.decision" || env.topic == "cta.agreement") {
       if (env.origin != root_)
         return deny("cta.route", env.topic + " comes from the root only, not from " + env.origin);
       return allow("cta.route");
@@ -167,8 +167,8 @@ const std::vector<std::pair<std::string, std::string>>& access_policy::rules() {
     {"api.reserved-topic", "the HTTP API may not publish on pki.*, link.* or cta.* (the node's own)"},
     {"cta.route", "drafts, CTSAs, signatures, cancellations and the CT VMs' addresses and events "
                   "(cta.vm, cta.telemetry) go to the root alone; registered CTSCs, acceptances, "
-                  "refusals, final CTAs, status updates and the forwarded VM addresses and events "
-                  "(cta.vms, cta.events) come from the root"},
+                  "refusals, final CTAs, status updates, the agreement's events (cta.agreement) and "
+                  "the forwarded VM addresses and events (cta.vms, cta.events) come from the root"},
     {"pki.rotation-request", "a rotation request goes from a node to its parent and to no one else"},
     {"pki.rotation-issued", "a rotated certificate goes from a parent to one of its own children"},
     {"enrol.computing", "only the root or a computing node enrols a computing node"},

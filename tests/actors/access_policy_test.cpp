@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(agreement_topics_go_to_and_come_from_the_root_only) {
                    .allowed);
     BOOST_CHECK_EQUAL(p.may_publish_locally(topic).rule, "api.reserved-topic");
   }
-  for (const auto* topic : {"cta.vms", "cta.events", "cta.decision"}) {
+  for (const auto* topic : {"cta.vms", "cta.events", "cta.decision", "cta.agreement"}) {
     BOOST_CHECK(p.may_route(envelope(topic, "joconde.test", {"client-a.joconde.test", "cp2.joconde.test"}))
                   .allowed);
     BOOST_CHECK(!p.may_route(envelope(topic, "cp1.joconde.test", {"client-a.joconde.test"})).allowed);

@@ -4,6 +4,8 @@
 
 #include "agreement_test_support.hpp"
 
+#include <algorithm>
+
 using namespace joconde;
 using namespace std::chrono_literals;
 using namespace agreement_test_support;
@@ -158,6 +160,35 @@ BOOST_AUTO_TEST_CASE(the_whole_agreement_reaches_a_final_cta_at_the_cps) {
   BOOST_REQUIRE_EQUAL(at_cp["addenda"].size(), 2u);
   BOOST_CHECK_EQUAL(at_cp["addenda"][1]["peer"], "client-b.joconde.test");
   BOOST_CHECK_EQUAL(at_cp["addenda"][1]["version"], 2); // the replacement, not the rejected one
+  // Each peer's log of the CT shows the whole agreement, the other peer's part too (SYS-5.3): the
+  // root's agreement events, about client-b's rejected CTSA with its reason, its replacement, and
+  // the CTA becoming final; the CPs get none of them.
+  auto agreement_events = [&](const std::string& node) {
+    auto [s, shown] = c.call_as(node, "auditor", "GET", base);
+    std::vector<std::string> out;
+    for (const auto& ev : shown.value("telemetry", json::array()))
+      if (ev.value("kind", "") == "agreement" && ev.value("cp", "") == "joconde.test")
+        out.push_back(ev.value("subject", "") + ": " + ev.value("value", ""));
+    return out;
+  };
+  auto has = [](const std::vector<std::string>& events, const std::string& text) {
+    return std::any_of(events.begin(), events.end(), [&](const std::string& e) { return e == text; });
+  };
+  for (auto node : {"client-a", "client-b"}) {
+    std::vector<std::string> seen;
+    BOOST_CHECK_MESSAGE(
+      test::cluster::wait_until(
+        [&] {
+          seen = agreement_events(node);
+          return has(seen, "client-b.joconde.test: CTSA rejected by the System Operator: a custodian is missing")
+                 && has(seen, "client-b.joconde.test: CTSA approved by the System Operator")
+                 && has(seen, "client-a.joconde.test: CTSA approved by the System Operator")
+                 && has(seen, "client-b.joconde.test: the CTA is final: every CTSA is approved");
+        },
+        15s),
+      node << " sees " << json(seen).dump());
+  }
+  BOOST_CHECK(agreement_events("cp1").empty());
   // Final means final.
   BOOST_CHECK_EQUAL(status_of("client-a", "task_organiser", "/ctsa", ctsa_of_client_a(uuid)), 409);
   BOOST_CHECK_EQUAL(status_of("root", "approver", "/decisions", {{"peer", "client-a"}, {"approve", false}, {"reason", "x"}}), 409);

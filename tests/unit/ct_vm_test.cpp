@@ -229,6 +229,40 @@ BOOST_AUTO_TEST_CASE(telemetry_is_checked_kept_once_and_bounded) {
   BOOST_CHECK(every_vm_ended(ended));
 }
 
+// The root's agreement events (SYS-5.3) are the root's, of kind agreement, about a peer of the CTA,
+// with a bounded printable value; not for an erased CTA.
+BOOST_AUTO_TEST_CASE(an_agreement_event_is_the_roots_about_a_peer) {
+  auto rec = final_record();
+  rec.mutable_ctsc()->add_peers()->set_fqdn("client-a.joconde.test");
+  auto ev = event_of("joconde.test", "agreement", "client-a.joconde.test", "CTSA approved by the System Operator");
+  BOOST_CHECK(check_agreement_event(ev, rec, "joconde.test").ok());
+  auto code = [&](v1::TelemetryEvent e) {
+    auto r = check_agreement_event(e, rec, "joconde.test");
+    return r ? errc::none : r.err().code;
+  };
+  auto other = ev;
+  other.set_cp(cp1);
+  BOOST_CHECK(code(other) == errc::forbidden);
+  other = ev;
+  other.set_kind("phase");
+  BOOST_CHECK(code(other) == errc::forbidden);
+  other = ev;
+  other.set_subject("client-z.joconde.test");
+  BOOST_CHECK(code(other) == errc::malformed_input);
+  other = ev;
+  other.set_value("line\nbreak");
+  BOOST_CHECK(code(other) == errc::malformed_input);
+  other = ev;
+  other.set_value(std::string(513, 'x'));
+  BOOST_CHECK(code(other) == errc::malformed_input);
+  other = ev;
+  other.set_uuid("another");
+  BOOST_CHECK(code(other) == errc::malformed_input);
+  auto erased = rec;
+  erased.set_status(v1::CTA_STATUS_ERASED);
+  BOOST_CHECK(!check_agreement_event(ev, erased, "joconde.test").ok());
+}
+
 // The CT VMs name people by PAK; a node that holds the CTSA listing the person shows the name with
 // the PAK, twice in one event too; an unknown PAK stays as it is.
 BOOST_AUTO_TEST_CASE(telemetry_shows_the_names_of_the_paks_this_node_knows) {

@@ -171,8 +171,9 @@ export function addendaSection(cta) {
         a.reason || '']), {id: 'addenda'}));
 }
 
-/// The CT VMs' addresses and events, folded; `open` (the Auditor's) unfolded, and said even when
-/// there is none.
+/// The CT VMs' addresses and the CT's events, folded: the root's account of the agreement (kind
+/// `agreement`, from the root: SYS-5.3) and the CT VMs' events (from each Computing Party); `open`
+/// (the Auditor's) unfolded, and said even when there is none.
 export function runSection(cta, {open = false} = {}) {
   const vms = cta.vms ?? [];
   const events = cta.telemetry ?? [];
@@ -183,9 +184,9 @@ export function runSection(cta, {open = false} = {}) {
     vms.length === 0 && events.length === 0
       ? h('p', {id: 'no-events'}, 'No CT VM has reported yet.')
       : h('details', {open},
-        h('summary', {}, `CT VMs (${vms.length}) and their events (${events.length})`),
+        h('summary', {}, `CT VMs (${vms.length}) and events (${events.length})`),
         table('CT VMs', ['Computing Party', 'Index', 'Client address', 'Platform', 'Reported'],
           vms.map((v) => [v.cp, v.cp_index, v.client_address, v.platform, when(v.reported_at_ms)])),
-        table('Events, oldest first', ['When', 'Computing Party', 'Kind', 'Subject', 'Value'],
+        table('Events, oldest first', ['When', 'From', 'Kind', 'Subject', 'Value'],
           events.map((e) => [when(e.at_ms), e.cp, e.kind, e.subject, e.value]), {id: 'events'})));
 }
