@@ -76,6 +76,7 @@ artefact_manager(artefact_manager_pointer self, std::string root, std::shared_pt
   st.broker = std::move(broker);
   st.audit = std::move(audit_actor);
   st.metrics = metrics;
+  sweep_erased(self);
   self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, const std::string& topic, const std::string& origin, const std::string& payload) {

@@ -8,12 +8,11 @@
 
 namespace joconde {
 
-result<cta_erasure> erase_cta_payloads(const node_store& store, const std::string& uuid) {
+result<cta_erasure> erase_cta_payloads(const node_store& store, const std::set<std::string>& uuids) {
   cta_erasure out;
   std::vector<std::string> inbox;
   std::vector<std::string> paks;
   std::vector<std::string> overrides;
-  const auto prefix = uuid + std::string(1, '\0');
   {
     auto txn = store.env->begin_read();
     if (!txn)
@@ -21,20 +20,21 @@ result<cta_erasure> erase_cta_payloads(const node_store& store, const std::strin
     // The inbox is keyed by topic: every record is read for its ct_id.
     auto read = txn->for_each(store.inbox, "", [&](std::string_view key, std::string_view value) {
       auto rec = nlohmann::json::parse(value, nullptr, false);
-      if (!rec.is_discarded() && rec.value("ct_id", std::string{}) == uuid)
+      if (!rec.is_discarded() && rec.is_object() && uuids.count(rec.value("ct_id", std::string{})) > 0)
         inbox.emplace_back(key);
       return true;
     });
     if (!read)
       return read.err();
-    for (auto [db, keys] : {std::pair{&store.paks, &paks}, std::pair{&store.overrides, &overrides}}) {
-      auto r = txn->for_each(*db, prefix, [keys = keys](std::string_view key, std::string_view) {
-        keys->emplace_back(key);
-        return true;
-      });
-      if (!r)
-        return r.err();
-    }
+    for (const auto& uuid : uuids)
+      for (auto [db, keys] : {std::pair{&store.paks, &paks}, std::pair{&store.overrides, &overrides}}) {
+        auto r = txn->for_each(*db, uuid + std::string(1, '\0'), [keys = keys](std::string_view key, std::string_view) {
+          keys->emplace_back(key);
+          return true;
+        });
+        if (!r)
+          return r.err();
+      }
   }
   if (inbox.empty() && paks.empty() && overrides.empty()) {
     store.env->want_scrub();

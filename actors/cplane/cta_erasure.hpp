@@ -10,6 +10,7 @@
 
 #include "joconde/messages/result.hpp"
 
+#include <set>
 #include <string>
 
 namespace joconde {
@@ -21,8 +22,9 @@ struct cta_erasure {
   size_t overrides = 0;  ///< trust overrides
 };
 
-/// Removes, in one commit, what `store` holds for the CTA `uuid` besides its record, and asks for
-/// a scrub. The record itself is stripped to its tombstone by the caller (strip_to_fact).
-result<cta_erasure> erase_cta_payloads(const node_store& store, const std::string& uuid);
+/// Removes, in one commit, what `store` holds for the CTAs `uuids` besides their records, and asks
+/// for a scrub. The records themselves are stripped to their tombstones by the caller
+/// (strip_to_fact).
+result<cta_erasure> erase_cta_payloads(const node_store& store, const std::set<std::string>& uuids);
 
 } // namespace joconde

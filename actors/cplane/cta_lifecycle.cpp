@@ -15,6 +15,7 @@
 
 
 #include <optional>
+#include <set>
 
 namespace joconde {
 
@@ -78,7 +79,7 @@ void cancel_if_due(artefact_manager_pointer self, const v1::CtaRecord& rec, int6
 /// Erases what this node holds of the CTA `uuid` besides its record (cta_erasure.hpp) and records
 /// it in the audit log.
 void erase_payloads(artefact_manager_pointer self, const std::string& uuid) {
-  auto erased = erase_cta_payloads(self->state.store, uuid);
+  auto erased = erase_cta_payloads(self->state.store, {uuid});
   if (!erased)
     return log::error(component, "cannot erase what this node holds of CTA " + uuid + ": "
                                    + erased.err().describe() + " (again at the next start)");
@@ -323,6 +324,27 @@ void on_status(artefact_manager_pointer self, const std::string& origin, const s
     erase_payloads(self, up->uuid());
   if (st.deployer)
     self->send(st.deployer, changed_atom::value, up->uuid());
+}
+
+void sweep_erased(artefact_manager_pointer self) {
+  std::set<std::string> erased;
+  for (const auto& rec : load_all_records(self->state.store))
+    if (rec.status() == v1::CTA_STATUS_ERASED)
+      erased.insert(rec.ctsc().uuid());
+  if (erased.empty())
+    return;
+  auto left = erase_cta_payloads(self->state.store, erased);
+  if (!left)
+    return log::error(component, "cannot erase what is left of the erased CTAs: " + left.err().describe()
+                                   + " (again at the next start)");
+  if (left->inbox + left->paks + left->overrides == 0)
+    return;
+  log::notice(component, "erased what was left of " + std::to_string(erased.size()) + " erased CTA(s): "
+                           + std::to_string(left->inbox) + " inbox record(s), " + std::to_string(left->paks)
+                           + " PAK record(s), " + std::to_string(left->overrides) + " trust override(s)");
+  audit(self, "cta.payloads_erased",
+        {"ctas", std::to_string(erased.size()), "inbox", std::to_string(left->inbox), "paks",
+         std::to_string(left->paks), "overrides", std::to_string(left->overrides)});
 }
 
 void housekeeping(artefact_manager_pointer self) {

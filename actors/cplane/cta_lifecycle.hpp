@@ -37,6 +37,10 @@ void on_cancel(artefact_manager_pointer self, const std::string& origin, const s
 /// At a holder: the root's status update (cta.status: cancelled, finished, erased).
 void on_status(artefact_manager_pointer self, const std::string& origin, const std::string& payload);
 
+/// At start: erases what is left of CTAs erased before (an erasure cut short by a stop or a failed
+/// commit, cta_erasure.hpp); logged and audited when there was something.
+void sweep_erased(artefact_manager_pointer self);
+
 /// At the root, every 10 s: CTAs that name a revoked node or missed their approval deadline are
 /// cancelled; CTAs past their data retention (after the output deadline, or after their
 /// cancellation) are erased everywhere.
