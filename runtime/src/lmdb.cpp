@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <vector>
@@ -297,19 +299,26 @@ result<bool> environment::reopen(std::chrono::milliseconds drain) {
     }
   } gate{this};
   std::lock_guard guard{mtx_};
+  // The store was open a moment ago; if it cannot be opened again as it was, with the same
+  // database handles the node's actors hold, the node cannot go on: a restart opens it as at any
+  // start.
+  auto fatal = [this](const std::string& why) {
+    std::fprintf(stderr, "joconde: fatal: cannot reopen the store %s: %s\n", dir_.c_str(), why.c_str());
+    std::abort();
+  };
   mdb_env_close(env_);
   env_ = nullptr;
   auto env = open_env(dir_, map_size_, max_dbs_);
   if (!env)
-    return env.err();
+    fatal(env.err().describe());
   env_ = *env;
   mdb_env_set_userctx(env_, this);
   // The named databases again, in the order they were first opened: LMDB gives them the same
-  // handles, which the node's actors hold.
+  // handles.
   for (const auto& name : order_) {
     MDB_txn* txn = nullptr;
     if (auto rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0)
-      return storage(rc, "cannot reopen the store", env_);
+      fatal(mdb_strerror(rc));
     MDB_dbi dbi = 0;
     auto rc = mdb_dbi_open(txn, name.c_str(), MDB_CREATE, &dbi);
     if (rc == 0)
@@ -317,10 +326,9 @@ result<bool> environment::reopen(std::chrono::milliseconds drain) {
     else
       mdb_txn_abort(txn);
     if (rc != 0)
-      return storage(rc, "cannot reopen database " + name, env_);
+      fatal("database " + name + ": " + mdb_strerror(rc));
     if (dbi != dbs_.at(name).dbi)
-      return fail(errc::storage_error, "the store " + dir_.string() + " gave database " + name
-                                         + " another handle when it was reopened");
+      fatal("database " + name + " got another handle");
   }
   return true;
 }

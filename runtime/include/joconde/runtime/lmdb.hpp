@@ -163,7 +163,9 @@ public:
   result<std::optional<scrub_report>> scrub_if_wanted();
 
   /// Closes and opens the environment again once no transaction is open (new ones wait meanwhile;
-  /// false if some stay open longer than `drain`). The named databases keep their handles.
+  /// false if some stay open longer than `drain`). The named databases keep their handles. If it
+  /// cannot be opened again as it was, the process stops (abort, with the reason on stderr): the
+  /// node cannot go on without its store, and a restart opens it as at any start.
   result<bool> reopen(std::chrono::milliseconds drain);
 
   /// A write that failed because the file system is full, as /healthz reports it.
