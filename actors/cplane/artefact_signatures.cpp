@@ -3,6 +3,8 @@
 #include "cta_records.hpp"
 #include "ctsc_rules.hpp"
 
+#include "../mplane/rotation.hpp"
+
 #include "joconde/runtime/canonical_hash.hpp"
 #include "joconde/runtime/clock.hpp"
 
@@ -39,13 +41,16 @@ result<crypto::certificate> leaf_of(const v1::Ctsc& ctsc, const std::string& fqd
 }
 
 result<v1::NodeSignature> make_node_signature(const node_signer& signer, const trust_view& trust,
-                                              v1::ArtefactKind kind, const crypto::bytes& artefact_hash) {
+                                              v1::ArtefactKind kind, const crypto::bytes& artefact_hash,
+                                              const std::vector<std::string>& rotations) {
   v1::NodeSignature ns;
   ns.set_signer(trust.self());
   ns.set_signer_fingerprint(trust.own_chain().front().fingerprint());
   ns.set_kind(kind);
   ns.set_artefact_sha256(as_string(artefact_hash));
   ns.set_signed_at_ms(now_ms());
+  for (const auto& notice : rotations)
+    ns.add_rotations(notice);
   auto digest = canonical_hash(ns);
   if (!digest)
     return digest.err();
@@ -69,6 +74,18 @@ result<void> verify_node_signature(const v1::NodeSignature& ns, const crypto::ce
   if (!digest)
     return digest.err();
   return leaf.public_key().verify(*digest, crypto::to_bytes(ns.signature()));
+}
+
+result<void> verify_member_signature(trust_view& trust, const v1::NodeSignature& ns,
+                                     const crypto::certificate& named, const crypto::bytes& artefact_hash) {
+  if (ns.rotations().empty())
+    return verify_node_signature(ns, named, artefact_hash);
+  std::vector<std::string> notices{ns.rotations().begin(), ns.rotations().end()};
+  auto leaf = follow_rotations(trust, named, ns.signer(), notices, std::chrono::system_clock::now());
+  if (!leaf)
+    return fail(errc::bad_signature, "the signer's certificate does not succeed the one the CTSC names: "
+                                       + leaf.err().message);
+  return verify_node_signature(ns, *leaf, artefact_hash);
 }
 
 result<void> verify_chains(trust_view& trust, const v1::Ctsc& ctsc) {
@@ -108,7 +125,7 @@ namespace {
 
 /// The CTSA of peer `i` in a final CTA: for this CTSC, valid, signed by that peer's node and
 /// approved as it stands.
-result<void> check_final_ctsa(const v1::Cta& cta, int i, const crypto::bytes& ctsc_hash) {
+result<void> check_final_ctsa(trust_view& trust, const v1::Cta& cta, int i, const crypto::bytes& ctsc_hash) {
   const auto& ctsc = cta.ctsc();
   const auto& peer = ctsc.peers(i).fqdn();
   const auto& ctsa = cta.ctsas(i);
@@ -124,7 +141,7 @@ result<void> check_final_ctsa(const v1::Cta& cta, int i, const crypto::bytes& ct
     return leaf.err();
   if (cta.node_signatures(i).signer() != peer)
     return fail(errc::bad_signature, "the CTSA of " + peer + " is signed by another node");
-  if (auto r = verify_node_signature(cta.node_signatures(i), *leaf, *h); !r)
+  if (auto r = verify_member_signature(trust, cta.node_signatures(i), *leaf, *h); !r)
     return fail(errc::bad_signature, "the node signature of " + peer + ": " + r.err().message);
   const auto& d = cta.so_decisions(i);
   if (!d.approved() || d.peer() != peer || d.ctsa_sha256() != as_string(*h))
@@ -158,7 +175,7 @@ result<void> check_final(trust_view& trust, const std::string& root, const v1::F
       || cta.so_decisions_size() != ctsc.peers_size())
     return fail(errc::malformed_input, "a final CTA has one CTSA, node signature and approval per peer");
   for (int i = 0; i < ctsc.peers_size(); ++i)
-    if (auto r = check_final_ctsa(cta, i, *ctsc_hash); !r)
+    if (auto r = check_final_ctsa(trust, cta, i, *ctsc_hash); !r)
       return r;
   if (!names(ctsc, trust.self()))
     return fail(errc::forbidden, "this node is not named in CTA " + ctsc.uuid());

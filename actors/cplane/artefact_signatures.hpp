@@ -23,12 +23,22 @@ std::string ctsc_hash_hex(const v1::Ctsc& ctsc);
 result<crypto::certificate> leaf_of(const v1::Ctsc& ctsc, const std::string& fqdn);
 
 /// This node's signature of `kind` over an artefact's canonical hash, made with the node key.
+/// `rotations`: when this node's certificate is a rotation successor of the one the artefact's CTSC
+/// names, the notices that lead there (confirmations.hpp rotation_path), carried in the signature.
 result<v1::NodeSignature> make_node_signature(const node_signer& signer, const trust_view& trust,
-                                              v1::ArtefactKind kind, const crypto::bytes& artefact_hash);
+                                              v1::ArtefactKind kind, const crypto::bytes& artefact_hash,
+                                              const std::vector<std::string>& rotations = {});
 
 /// Checks a node signature over `artefact_hash` made with `leaf`'s key.
 result<void> verify_node_signature(const v1::NodeSignature& ns, const crypto::certificate& leaf,
                                    const crypto::bytes& artefact_hash);
+
+/// Checks the signature of a CTA member whose certificate in the CTSC is `named`: made with that
+/// certificate's key, or with the key of a successor the signature's rotation notices lead to from
+/// it (a node that rotated its key during the agreement, spec §4.4.2.3; rotation.hpp
+/// follow_rotations).
+result<void> verify_member_signature(trust_view& trust, const v1::NodeSignature& ns,
+                                     const crypto::certificate& named, const crypto::bytes& artefact_hash);
 
 /// Every chain in a registered CTSC leads to the root, names the node it is for, and is not
 /// revoked.

@@ -122,12 +122,28 @@ result<void> check_members_trusted(artefact_manager_pointer self, const v1::CtaR
   return r;
 }
 
+/// At a peer whose key rotated since the CTSC was registered: the rotation notices that lead from
+/// the certificate the CTSC names for it to the one it signs with now (spec §4.4.2.3: an existing
+/// CTSA may be signed after a rotation); empty when it has not rotated.
+result<std::vector<std::string>> rotations_since_ctsc(artefact_manager_state& st, const v1::Ctsc& ctsc) {
+  auto named = leaf_of(ctsc, st.self);
+  if (!named)
+    return named.err();
+  auto own = st.trust->own_chain().front().fingerprint();
+  if (own == named->fingerprint())
+    return std::vector<std::string>{};
+  auto txn = st.store.env->begin_read();
+  if (!txn)
+    return txn.err();
+  return rotation_path(*txn, st.store, named->fingerprint(), own);
+}
+
 // -- at the root -------------------------------------------------------------------------------------
 
 /// At the root: every check on `origin`'s CTSA submission for the CTA of `record`; the CTSA's
 /// canonical hash.
-result<crypto::bytes> check_submission(const std::string& origin, const v1::CtsaSubmission& sub,
-                                       const v1::CtaRecord& record) {
+result<crypto::bytes> check_submission(trust_view& trust, const std::string& origin,
+                                       const v1::CtsaSubmission& sub, const v1::CtaRecord& record) {
   const auto& ctsa = sub.ctsa();
   if (ctsa.ctsc_sha256() != record.ctsc_sha256())
     return fail(errc::malformed_input,
@@ -140,7 +156,9 @@ result<crypto::bytes> check_submission(const std::string& origin, const v1::Ctsa
   auto leaf = leaf_of(record.ctsc(), origin);
   if (!leaf)
     return leaf.err();
-  if (auto r = verify_node_signature(sub.node_signature(), *leaf, *hash); !r)
+  if (sub.node_signature().signer() != origin)
+    return fail(errc::bad_signature, "the CTSA of " + origin + " is signed by another node");
+  if (auto r = verify_member_signature(trust, sub.node_signature(), *leaf, *hash); !r)
     return fail(errc::bad_signature, "the node signature of " + origin + "'s CTSA: " + r.err().message);
   if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
     return r.err();
@@ -178,7 +196,10 @@ caf::result<cta_receipt> submit_ctsa(artefact_manager_pointer self, v1::CtaRecor
   auto hash = canonical_hash(ctsa);
   if (!hash)
     return to_caf(hash.err());
-  auto ns = make_node_signature(*st.signer, *st.trust, v1::ARTEFACT_KIND_CTSA, *hash);
+  auto rotations = rotations_since_ctsc(st, record.ctsc());
+  if (!rotations)
+    return to_caf(rotations.err());
+  auto ns = make_node_signature(*st.signer, *st.trust, v1::ARTEFACT_KIND_CTSA, *hash, *rotations);
   if (!ns)
     return to_caf(ns.err());
   v1::CtsaSubmission sub;
@@ -315,7 +336,7 @@ void on_ctsa(artefact_manager_pointer self, const std::string& origin, const std
   if (!rec->has_value())
     return refuse(fail(errc::not_found, "there is no CTA " + uuid));
   auto& record = **rec;
-  auto checked = check_submission(origin, sub, record);
+  auto checked = check_submission(*st.trust, origin, sub, record);
   if (!checked)
     return refuse(checked.err());
   auto hash = as_string(*checked);

@@ -119,6 +119,15 @@ policy_decision access_policy::may_route(const admitted_envelope& env) const {
                   env.origin + " may hand a rotated certificate to one of its own children only");
     return allow("pki.rotation-issued");
   }
+  if (env.topic == "pki.policy") {
+    // The root's rules for the tree, handed from a parent to its own children (signed by the root).
+    if (env.recipients.empty())
+      return deny("pki.policy", "the tree policy goes to named children");
+    for (const auto& to : env.recipients)
+      if (!is_direct_child(to, env.origin))
+        return deny("pki.policy", env.origin + " may hand the tree policy to its own children only");
+    return allow("pki.policy");
+  }
   if (env.topic.rfind("cta.", 0) == 0) {
     // Agreement artefacts: drafts go to the root alone; what the root registers or refuses comes
     // from the root. (The artefact manager checks the rest: signatures, hashes, who may send what.)
@@ -171,6 +180,7 @@ const std::vector<std::pair<std::string, std::string>>& access_policy::rules() {
                   "the forwarded VM addresses and events (cta.vms, cta.events) come from the root"},
     {"pki.rotation-request", "a rotation request goes from a node to its parent and to no one else"},
     {"pki.rotation-issued", "a rotated certificate goes from a parent to one of its own children"},
+    {"pki.policy", "the root's rules for the tree go from a parent to its own children"},
     {"enrol.computing", "only the root or a computing node enrols a computing node"},
     {"enrol.role", "a child is enrolled as client or computing"},
   };

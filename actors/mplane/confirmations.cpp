@@ -1,5 +1,6 @@
 #include "confirmations.hpp"
 
+#include "joconde/messages/proto.hpp"
 #include "joconde/runtime/crypto.hpp"
 
 #include <charconv>
@@ -108,4 +109,30 @@ result<notice_outcome> apply_rotation_notice(lmdb::write_txn& txn, const node_st
   return notice_outcome::confirmed;
 }
 
+result<std::vector<std::string>> rotation_path(const lmdb::txn_base& txn, const node_store& store,
+                                               const std::string& from, const std::string& to) {
+  std::vector<std::string> path;
+  auto at = to;
+  while (at != from) {
+    if (path.size() == max_rotation_path)
+      return fail(errc::not_found, "no path of rotations from " + from + " to " + to + " within "
+                                     + std::to_string(max_rotation_path) + " steps");
+    auto notice = txn.get(store.rotations, at);
+    if (!notice)
+      return notice.err();
+    if (!notice->has_value())
+      return fail(errc::not_found, "the rotation notice of certificate " + at + " has not reached this "
+                                     "node yet: try again in a moment");
+    auto parsed = proto::parse<v1::RotationNotice>(**notice, 64 * 1024);
+    if (!parsed)
+      return parsed.err();
+    if (parsed->old_chain().certificates().empty())
+      return fail(errc::malformed_input, "a stored rotation notice has no old chain");
+    at = crypto::fingerprint(crypto::to_bytes(parsed->old_chain().certificates(0)));
+    path.push_back(std::move(**notice));
+  }
+  return std::vector<std::string>{path.rbegin(), path.rend()};
+}
+
 } // namespace joconde
+

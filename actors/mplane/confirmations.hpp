@@ -61,4 +61,10 @@ result<notice_outcome> apply_rotation_notice(lmdb::write_txn& txn, const node_st
                                              const rotation_continuity& continuity,
                                              std::string_view notice, int64_t now_ms);
 
+/// The rotation notices this node holds (database `rotations`) that lead from certificate `from` to
+/// certificate `to` of the same node, oldest first: empty when they are the same; not_found when
+/// a notice on the way has not reached this node (or the path is longer than max_rotation_path).
+result<std::vector<std::string>> rotation_path(const lmdb::txn_base& txn, const node_store& store,
+                                               const std::string& from, const std::string& to);
+
 } // namespace joconde

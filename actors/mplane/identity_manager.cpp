@@ -8,6 +8,7 @@
 #include "revocation.hpp"
 #include "rotation.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -82,7 +83,12 @@ void spread(identity_manager_pointer self, const std::string& topic, const std::
           });
 }
 
-constexpr auto rotation_check = std::chrono::hours{1};
+/// How often the node checks its certificate's age and its children's policy: hourly, or ten
+/// times per rotation period when that is shorter.
+std::chrono::seconds check_interval(const tree_policy& rules) {
+  return std::clamp(rules.rotation_period / 10, std::chrono::seconds{1},
+                    std::chrono::seconds{std::chrono::hours{1}});
+}
 
 std::string parent_of(const trust_view& trust) {
   auto own = trust.own_chain();
@@ -168,6 +174,117 @@ void count_notice(identity_manager_pointer self, notice_outcome outcome) {
   ++self->state.notices[std::string{to_string(outcome)}];
 }
 
+/// Sends the policy this node holds to every enrolled child that has not been sent it (a child
+/// enrolled since, or a newer policy): the outbox keeps it until the child connects.
+void hand_down_policy(identity_manager_pointer self) {
+  auto& st = self->state;
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return log::error(component, txn.err().message);
+  auto held = stored_tree_policy(*txn, st.store);
+  if (!held || !held->has_value())
+    return;
+  const auto& [bytes, rules] = **held;
+  std::vector<std::string> to;
+  auto listed = txn->for_each(st.store.children, "", [&](std::string_view child, std::string_view) {
+    auto sent = tree_policy_sent(*txn, st.store, std::string{child}, rules.issued_at_ms);
+    if (sent && !*sent)
+      to.emplace_back(child);
+    return true;
+  });
+  if (!listed)
+    return log::error(component, "cannot list the children to hand the policy to: " + listed.err().describe());
+  if (to.empty())
+    return;
+  for (const auto& child : to)
+    if (auto r = mark_tree_policy_sent(*txn, st.store, child, rules.issued_at_ms); !r)
+      return log::error(component, r.err().message);
+  if (auto r = txn->commit(); !r)
+    return log::error(component, r.err().message);
+  // Marked before it is handed to the broker, whose outbox keeps it: a crash in between loses one
+  // hand-down, which the child's next policy (or its parent's next start) makes good.
+  self->request(st.broker, std::chrono::seconds{30}, publish_atom::value, std::string{tree_policy_topic}, to,
+                std::string{}, bytes, uint32_t{1})
+    .then([](const std::vector<std::string>&) {},
+          [](caf::error& err) { log::error(component, "cannot hand the policy down: " + describe(err)); });
+}
+
+/// Adopts rules (signed by the root, `bytes`) if newer than those held: kept, in force, handed down.
+result<bool> adopt_policy(identity_manager_pointer self, const std::string& bytes, const tree_policy& rules) {
+  auto& st = self->state;
+  auto txn = st.store.env->begin_write();
+  if (!txn)
+    return txn.err();
+  auto kept = keep_tree_policy(*txn, st.store, bytes, rules);
+  if (!kept)
+    return kept.err();
+  if (!*kept)
+    return false;
+  if (auto r = txn->commit(); !r)
+    return r.err();
+  auto shorter = rules.rotation_period < st.rules.rotation_period;
+  st.rules = rules;
+  log::notice(component, "tree policy in force",
+              {{"rotation_period_s", std::to_string(rules.rotation_period.count())},
+               {"certificate_lifetime_s", std::to_string(rules.certificate_lifetime.count())}});
+  self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.policy"},
+             std::vector<std::string>{"rotation_period_s", std::to_string(rules.rotation_period.count()),
+                                      "certificate_lifetime_s",
+                                      std::to_string(rules.certificate_lifetime.count())});
+  hand_down_policy(self);
+  if (shorter) // the next check comes sooner than the one already scheduled
+    self->send(self, tick_atom::value);
+  return true;
+}
+
+/// At a child: the root's policy, handed down by its parent.
+void on_policy(identity_manager_pointer self, const std::string& origin, const std::string& payload) {
+  auto& st = self->state;
+  auto refuse = [&](const error& err) {
+    log::warning(component, "tree policy from " + origin + " refused: " + err.message,
+                 {{"reason", to_string(err.code)}});
+    self->send(st.audit, audit_atom::value, std::string{component}, std::string{"pki.policy.refused"},
+               std::vector<std::string>{"origin", origin, "reason", err.message});
+  };
+  if (origin != parent_of(*st.trust))
+    return refuse(error{errc::forbidden, "the policy comes from the parent only"});
+  auto rules = verify_tree_policy(*st.trust, payload);
+  if (!rules)
+    return refuse(rules.err());
+  if (auto r = adopt_policy(self, payload, *rules); !r)
+    log::error(component, "cannot keep the tree policy: " + r.err().message);
+}
+
+/// At start: the rules in force. The root signs its configured rules when they differ from those
+/// it holds; another node uses what its parent handed down, or the defaults until then.
+void load_policy(identity_manager_pointer self) {
+  auto& st = self->state;
+  auto held = [&]() -> result<std::optional<std::pair<std::string, tree_policy>>> {
+    auto txn = st.store.env->begin_read();
+    if (!txn)
+      return txn.err();
+    return stored_tree_policy(*txn, st.store);
+  }();
+  if (!held)
+    return log::error(component, "cannot read the tree policy: " + held.err().message);
+  if (held->has_value())
+    st.rules = (*held)->second;
+  if (st.trust->own_chain().size() != 1)
+    return;
+  const auto& want = st.files.root_rules;
+  if (held->has_value() && st.rules.rotation_period == want.rotation_period
+      && st.rules.certificate_lifetime == want.certificate_lifetime)
+    return;
+  auto bytes = make_tree_policy(want, *st.trust, *st.signer, std::chrono::system_clock::now());
+  if (!bytes)
+    return log::error(component, "cannot sign the tree policy: " + bytes.err().message);
+  auto rules = verify_tree_policy(*st.trust, *bytes);
+  if (!rules)
+    return log::error(component, "the tree policy just signed does not verify: " + rules.err().message);
+  if (auto r = adopt_policy(self, *bytes, *rules); !r)
+    log::error(component, "cannot keep the tree policy: " + r.err().message);
+}
+
 /// At the parent: a child asks for a new certificate.
 void on_rotation_request(identity_manager_pointer self, const std::string& origin,
                          const std::string& payload) {
@@ -189,7 +306,8 @@ void on_rotation_request(identity_manager_pointer self, const std::string& origi
                std::vector<std::string>{"node", origin, "reason", err.message});
   };
   auto now = std::chrono::system_clock::now();
-  auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload, now);
+  auto answer = answer_rotation_request(*st.trust, *st.signer, origin, enrolled, payload, now,
+                                       st.rules.certificate_lifetime);
   if (!answer)
     return refuse(answer.err());
   if (auto leaf = crypto::certificate::from_der(crypto::to_bytes(answer->second.chain().certificates(0)));
@@ -346,6 +464,10 @@ bool on_deliver(identity_manager_pointer self, const std::string& topic, const s
     on_rotation_notice(self, origin, payload);
     return true;
   }
+  if (topic == tree_policy_topic) {
+    on_policy(self, origin, payload);
+    return true;
+  }
   if (topic != revocation_topic)
     return true;
   auto res = apply_revocation(self, payload);
@@ -374,9 +496,10 @@ void on_tick(identity_manager_pointer self) {
   auto& st = self->state;
   auto own = st.trust->own_chain();
   if (!own.empty() && own.size() > 1 && !st.pending
-      && std::chrono::system_clock::now() - own.front().not_before() >= st.files.rotation_period)
+      && std::chrono::system_clock::now() - own.front().not_before() >= st.rules.rotation_period)
     start_rotation(self);
-  self->delayed_send(self, rotation_check, tick_atom::value);
+  hand_down_policy(self);
+  self->delayed_send(self, check_interval(st.rules), tick_atom::value);
 }
 
 /// Revocations applied, the own fingerprint, and the rotation state of this node.
@@ -401,6 +524,10 @@ caf::settings identity_status(identity_manager_pointer self) {
   if (chain.size() > 1)
     put_status(doc, "issuer_fingerprint", chain[1].fingerprint());
   put_status(doc, "rotation_pending", st.pending.has_value());
+  // The root's rules as this node holds them (0: not handed down yet, the defaults are in force).
+  put_status(doc, "rotation_period_s", static_cast<int64_t>(st.rules.rotation_period.count()));
+  put_status(doc, "certificate_lifetime_s", static_cast<int64_t>(st.rules.certificate_lifetime.count()));
+  put_status(doc, "policy_issued_at_ms", st.rules.issued_at_ms);
   put_status(doc, "rotation_notices", std::move(notices));
   return doc;
 }
@@ -445,6 +572,7 @@ identity_manager(identity_manager_pointer self, std::shared_ptr<trust_view> trus
   st.domain = names.empty() ? st.trust->self() : names.front();
   // Revocations stored earlier, and any delivered but not applied before a crash.
   restore_revocations(self);
+  load_policy(self);
   self->send(self, tick_atom::value);
   return {
     [=](deliver_atom, std::string& topic, std::string& origin, std::string& payload) {

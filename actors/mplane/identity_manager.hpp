@@ -5,12 +5,15 @@
 // the root when it starts here, down to every enrolled child), once. It rotates this node's key, issues
 // rotated certificates to its children, and spreads a rotation notice for each through the tree the
 // same way, so that every node that confirmed the old fingerprint out of band trusts the new one
-// (rotation.hpp, confirmations.hpp; SYS-2.1).
+// (rotation.hpp, confirmations.hpp; SYS-2.1). It keeps the root's rules for the tree (rotation
+// period, certificate lifetime; tree_policy.hpp): the root signs them, every parent hands them to
+// its children.
 
 #include "joconde/messages/mplane.hpp"
 
 #include "node_signer.hpp"
 #include "node_store.hpp"
+#include "tree_policy.hpp"
 #include "trust_view.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -28,7 +31,9 @@ struct identity_files {
   std::filesystem::path key;         ///< encrypted PKCS#8 node key
   std::filesystem::path chain;       ///< node certificate and intermediates
   std::string passphrase;            ///< of the node key
-  std::chrono::hours rotation_period{24 * 182};
+  /// At the root: the rules it sets for its tree (its configuration); elsewhere unused, the node
+  /// takes the root's signed policy (tree_policy.hpp).
+  tree_policy root_rules;
 };
 
 /// State of the identity manager.
@@ -43,6 +48,7 @@ struct identity_manager_state {
   service_broker_actor broker;
   audit_log_actor audit;
   std::string domain; ///< FQDN of the root node
+  tree_policy rules;  ///< the root's rules as this node holds them (the defaults until they arrive)
   uint64_t applied = 0;
   /// Rotation notices by outcome (confirmations.hpp: confirmed, not_confirmed_here, replayed).
   std::map<std::string, uint64_t> notices;

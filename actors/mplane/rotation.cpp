@@ -8,8 +8,6 @@ namespace joconde {
 
 namespace {
 
-constexpr auto node_validity = std::chrono::seconds{365LL * 24 * 3600};
-
 crypto::bytes rotation_digest(std::string_view csr_der) {
   crypto::sha256_hasher h;
   h.update(crypto::to_bytes("joconde rotation v1"));
@@ -34,14 +32,15 @@ constexpr size_t max_notice_bytes = 64 * 1024;
 
 } // namespace
 
-crypto::issue_profile child_issue_profile(const crypto::certificate& parent, const std::string& fqdn) {
+crypto::issue_profile child_issue_profile(const crypto::certificate& parent, const std::string& fqdn,
+                                          std::chrono::seconds validity) {
   crypto::issue_profile profile;
   int parent_len = parent.path_length();
   profile.is_ca = parent_len != 0;
   profile.path_length = parent_len > 0 ? parent_len - 1 : -1;
   if (profile.is_ca)
     profile.permitted_dns = {fqdn};
-  profile.validity = node_validity;
+  profile.validity = validity;
   return profile;
 }
 
@@ -71,7 +70,7 @@ result<std::string> make_rotation_request(const trust_view& trust, const crypto:
 result<std::pair<std::string, v1::NodeIdentity>>
 answer_rotation_request(trust_view& trust, const node_signer& signer, const std::string& origin,
                         const v1::NodeIdentity& enrolled, std::string_view request,
-                        std::chrono::system_clock::time_point now) {
+                        std::chrono::system_clock::time_point now, std::chrono::seconds validity) {
   auto req = proto::parse<v1::Rotation>(request, 64 * 1024);
   if (!req)
     return req.err();
@@ -97,7 +96,7 @@ answer_rotation_request(trust_view& trust, const node_signer& signer, const std:
   auto own = trust.own_chain();
   auto subject = old_leaf->subject(); // the subject stays what was enrolled
   auto cert = signer.issue(subject, {origin}, csr->public_key(), own.front(),
-                           child_issue_profile(own.front(), origin));
+                           child_issue_profile(own.front(), origin, validity));
   if (!cert)
     return cert.err();
   v1::Rotation answer;
@@ -199,4 +198,34 @@ result<rotation_continuity> verify_rotation_notice(trust_view& trust, std::strin
   return rotation_continuity{req->fqdn(), old_fp, node->fingerprint};
 }
 
+result<crypto::certificate> follow_rotations(trust_view& trust, const crypto::certificate& from,
+                                             const std::string& fqdn,
+                                             const std::vector<std::string>& notices,
+                                             std::chrono::system_clock::time_point now) {
+  if (notices.size() > max_rotation_path)
+    return fail(errc::malformed_input, "more than " + std::to_string(max_rotation_path)
+                                         + " rotations since the certificate named");
+  auto at = from;
+  for (size_t i = 0; i < notices.size(); ++i) {
+    auto step = verify_rotation_notice(trust, notices[i], now);
+    if (!step)
+      return fail(step.err().code, "rotation " + std::to_string(i + 1) + ": " + step.err().message);
+    if (step->fqdn != fqdn)
+      return fail(errc::forbidden, "rotation " + std::to_string(i + 1) + " is " + step->fqdn + "'s, not "
+                                     + fqdn + "'s");
+    if (step->old_fingerprint != at.fingerprint())
+      return fail(errc::forbidden, "rotation " + std::to_string(i + 1) + " starts from certificate "
+                                     + step->old_fingerprint + ", not from " + at.fingerprint());
+    auto notice = proto::parse<v1::RotationNotice>(notices[i], max_notice_bytes);
+    if (!notice)
+      return notice.err();
+    auto next = crypto::certificate::from_der(crypto::to_bytes(notice->new_chain().certificates(0)));
+    if (!next)
+      return next.err();
+    at = std::move(*next);
+  }
+  return at;
+}
+
 } // namespace joconde
+

@@ -34,8 +34,14 @@ struct rotation_continuity {
   std::string new_fingerprint;
 };
 
-/// The profile of a certificate for child `fqdn` of a node whose certificate is `parent`.
-crypto::issue_profile child_issue_profile(const crypto::certificate& parent, const std::string& fqdn);
+/// How long a node certificate lasts unless the root says otherwise (tree_policy.hpp): 24 months,
+/// of which 6 active and 18 passive (spec §4.4.2.3).
+constexpr std::chrono::seconds default_certificate_lifetime{730LL * 24 * 3600};
+
+/// The profile of a certificate for child `fqdn` of a node whose certificate is `parent`, valid for
+/// `validity`.
+crypto::issue_profile child_issue_profile(const crypto::certificate& parent, const std::string& fqdn,
+                                          std::chrono::seconds validity = default_certificate_lifetime);
 
 /// Makes the request: a CSR for `new_key`, signed with the current key through `old_signer`.
 result<std::string> make_rotation_request(const trust_view& trust, const crypto::private_key& new_key,
@@ -43,11 +49,13 @@ result<std::string> make_rotation_request(const trust_view& trust, const crypto:
                                           std::chrono::system_clock::time_point now);
 
 /// At the parent: checks a request from `origin` against the child's enrolment record and, if it
-/// holds, issues the new chain. Returns the answer (a Rotation with new_chain) and the new record.
+/// holds, issues the new chain (its leaf valid for `validity`). Returns the answer (a Rotation with
+/// new_chain) and the new record.
 result<std::pair<std::string, v1::NodeIdentity>>
 answer_rotation_request(trust_view& trust, const node_signer& signer, const std::string& origin,
                         const v1::NodeIdentity& enrolled, std::string_view request,
-                        std::chrono::system_clock::time_point now);
+                        std::chrono::system_clock::time_point now,
+                        std::chrono::seconds validity = default_certificate_lifetime);
 
 /// At the child: checks the parent's answer against the root and the pending new key.
 result<std::vector<crypto::certificate>>
@@ -68,5 +76,18 @@ std::string make_rotation_notice(std::string_view request, const v1::Certificate
 /// here, and whether the notice was applied before, is for the caller (confirmations.hpp).
 result<rotation_continuity> verify_rotation_notice(trust_view& trust, std::string_view notice,
                                                    std::chrono::system_clock::time_point now);
+
+/// The most rotations one proof of succession may span.
+constexpr size_t max_rotation_path = 8;
+
+/// Follows rotation notices from certificate `from` of node `fqdn` (what a CTSC names), oldest
+/// first, each checked as verify_rotation_notice checks it and each starting where the one before
+/// ended; returns the certificate the last one leads to (`from` itself when there are none).
+/// Refused (nothing else happens): a notice that does not verify, one for another node, a gap, more
+/// than max_rotation_path notices.
+result<crypto::certificate> follow_rotations(trust_view& trust, const crypto::certificate& from,
+                                             const std::string& fqdn,
+                                             const std::vector<std::string>& notices,
+                                             std::chrono::system_clock::time_point now);
 
 } // namespace joconde

@@ -2,6 +2,8 @@
 
 #include "oidc_login.hpp"
 
+#include "../mplane/tree_policy.hpp"
+
 #include "joconde/messages/text.hpp"
 
 #include <cstdlib>
@@ -113,7 +115,12 @@ const std::vector<config_key>& config_keys() {
                                        "the parent, which keeps the latest"},
     {"log.file", "", "operational log file (RFC 5424); empty: standard error"},
     {"log.level", "info", "debug, info, notice, warning or error"},
-    {"pki.rotation-period-hours", "4368", "rotate the node key after this many hours"},
+    {"pki.rotation-period-seconds", "", "root only: nodes of the tree rotate their key when their "
+                                        "certificate is this old; empty: 15724800 (26 weeks). Other "
+                                        "nodes take it from the root (pki.policy)"},
+    {"pki.certificate-lifetime-days", "", "root only: how long node certificates are issued for in the "
+                                          "tree, at least twice the rotation period; empty: 730. Other "
+                                          "nodes take it from the root (pki.policy)"},
     {"tee.provisioner", "process", "how a computing node starts CT VMs: process (through joconde-sp, "
                                    "the simulated secure processor) or inproc (in a thread; tests)"},
     {"tee.sp-binary", "", "joconde-sp program; empty: joconde-sp next to the joconde-node program"},
@@ -430,6 +437,34 @@ result<void> load_listeners(std::map<std::string, std::string>& values, const pa
   return ok();
 }
 
+/// [pki]: the root's rules for its tree (tree_policy.hpp); refused anywhere else, where they would
+/// mislead: a node rotates as its root says.
+result<void> load_tree_rules(std::map<std::string, std::string>& values, node_config& cfg) {
+  const auto& period = values["pki.rotation-period-seconds"];
+  const auto& lifetime = values["pki.certificate-lifetime-days"];
+  if (cfg.role != "root") {
+    if (!period.empty() || !lifetime.empty())
+      return fail(errc::invalid_config, "pki.rotation-period-seconds and pki.certificate-lifetime-days are "
+                                        "set at the root only: this node takes them from its root");
+    return ok();
+  }
+  if (!period.empty()) {
+    auto p = parse_uint<uint32_t>("pki.rotation-period-seconds", period, 10, 3650u * 86400u);
+    if (!p)
+      return p.err();
+    cfg.rotation_period = std::chrono::seconds{*p};
+  }
+  if (!lifetime.empty()) {
+    auto d = parse_uint<uint32_t>("pki.certificate-lifetime-days", lifetime, 1, 3650);
+    if (!d)
+      return d.err();
+    cfg.certificate_lifetime = std::chrono::seconds{int64_t{*d} * 86400};
+  }
+  if (auto r = check_tree_policy(cfg.rotation_period, cfg.certificate_lifetime); !r)
+    return fail(errc::invalid_config, "[pki]: " + r.err().message);
+  return ok();
+}
+
 /// [storage], [broker], [link], [pki] and [audit]: sizes, windows, delays and periods.
 result<void> load_limits(std::map<std::string, std::string>& values, node_config& cfg) {
   auto map_size = parse_uint<uint64_t>("storage.map-size", values["storage.map-size"], 1ull << 20,
@@ -447,9 +482,8 @@ result<void> load_limits(std::map<std::string, std::string>& values, node_config
   auto rmin = parse_uint<uint32_t>("link.reconnect-min-ms", values["link.reconnect-min-ms"], 10, 60000);
   auto rmax = parse_uint<uint32_t>("link.reconnect-max-ms", values["link.reconnect-max-ms"], 10, 600000);
   auto rto = parse_uint<uint32_t>("link.request-timeout-ms", values["link.request-timeout-ms"], 100, 600000);
-  auto rot = parse_uint<uint32_t>("pki.rotation-period-hours", values["pki.rotation-period-hours"], 1, 24 * 3650);
   auto audit_every = parse_uint<uint32_t>("audit.checkpoint-seconds", values["audit.checkpoint-seconds"], 1, 86400);
-  for (auto* r : {&window, &frame, &retry, &retry_max, &delay, &rmin, &rmax, &rto, &rot, &audit_every})
+  for (auto* r : {&window, &frame, &retry, &retry_max, &delay, &rmin, &rmax, &rto, &audit_every})
     if (!*r)
       return r->err();
   if (!maxenv)
@@ -467,9 +501,8 @@ result<void> load_limits(std::map<std::string, std::string>& values, node_config
   cfg.reconnect_min = std::chrono::milliseconds{*rmin};
   cfg.reconnect_max = std::chrono::milliseconds{*rmax};
   cfg.request_timeout = std::chrono::milliseconds{*rto};
-  cfg.rotation_period = std::chrono::hours{*rot};
   cfg.audit_checkpoint = std::chrono::seconds{*audit_every};
-  return ok();
+  return load_tree_rules(values, cfg);
 }
 
 /// [mail]: the SMTP relay of the node's notifications.

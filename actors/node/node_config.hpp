@@ -88,8 +88,9 @@ struct node_config {
   // [log]
   std::filesystem::path log_file;    ///< empty: standard error
   std::string log_level = "info";
-  // [pki]
-  std::chrono::hours rotation_period{24 * 182};
+  // [pki] (the root's rules for its tree; other nodes take them from the root, tree_policy.hpp)
+  std::chrono::seconds rotation_period{182LL * 24 * 3600};
+  std::chrono::seconds certificate_lifetime{730LL * 24 * 3600};
   // [tee]
   std::string tee_provisioner = "process";   ///< process | inproc (tests)
   std::filesystem::path tee_sp_binary;       ///< joconde-sp, the simulated secure processor

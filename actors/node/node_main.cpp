@@ -41,7 +41,7 @@ Set-up (spec §4.3.4; every command prints fingerprints to compare out of band):
   fingerprint --dir DIR
                        print this node's fingerprints
   rotate --dir DIR     rotate this node's key now: new key, certificate from the parent, vouched
-                       for by the old key (also automatic after pki.rotation-period-hours)
+                       for by the old key (also automatic, at the period the root sets)
   revoke --dir DIR --reason TEXT
                        revoke this node's own certificate (signed with its key)
   revoke --dir ROOT_DIR --root-mark --node FQDN --fingerprint FP --reason TEXT

@@ -347,7 +347,8 @@ node_actors spawn_management_plane(caf::actor_system& sys, const node_config& cf
                    meters);
   caf::anon_send(a.broker, connect_atom::value, a.cm);
   caf::anon_send(a.audit, connect_atom::value, a.cm);
-  identity_files files{cfg.key, cfg.certificate, id.passphrase, cfg.rotation_period};
+  identity_files files{cfg.key, cfg.certificate, id.passphrase,
+                       tree_policy{cfg.rotation_period, cfg.certificate_lifetime, 0}};
   a.idm = sys.spawn(identity_manager, id.trust, signer, files, ctx.store, a.cm, a.broker, a.audit);
   caf::anon_send(a.broker, connect_atom::value, std::string{"pki."},
                  caf::actor_cast<local_subscriber_actor>(a.idm));

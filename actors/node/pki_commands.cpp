@@ -6,6 +6,7 @@
 #include "../mplane/node_store.hpp"
 #include "../mplane/revocation.hpp"
 #include "../mplane/rotation.hpp"
+#include "../mplane/tree_policy.hpp"
 #include "joconde/runtime/clock.hpp"
 #include "joconde/runtime/http_client.hpp"
 #include "../mplane/trust_view.hpp"
@@ -30,7 +31,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto root_ca_validity = std::chrono::seconds{10LL * 365 * 24 * 3600};
-constexpr auto node_validity = std::chrono::seconds{365LL * 24 * 3600};
 constexpr int root_ca_path_length = 4;
 
 /// A fresh random secret as hex (pass phrases, tokens).
@@ -261,7 +261,7 @@ result<std::vector<std::string>> init_root(const init_options& o) {
   node_profile.is_ca = true;
   node_profile.path_length = root_ca_path_length - 1;
   node_profile.permitted_dns = {o.domain};
-  node_profile.validity = node_validity;
+  node_profile.validity = default_certificate_lifetime;
   auto node_cert = crypto::issue(node_subject, {o.domain}, node_key->public_key(), &*ca_cert,
                                  *ca_key, node_profile);
   if (!node_cert)
@@ -362,8 +362,21 @@ result<std::vector<std::string>> enrol(const fs::path& parent_dir, const fs::pat
     if (existing->has_value())
       return fail(errc::already_exists, fqdn + " is enrolled already; revoke it first to replace it");
   }
+  // As long as the root's rules say (the policy this node holds; at the root, its configuration).
+  auto lifetime = parent_cfg->certificate_lifetime;
+  if (parent_cfg->role != "root") {
+    lifetime = default_certificate_lifetime;
+    auto txn = store->env->begin_read();
+    if (!txn)
+      return txn.err();
+    auto held = stored_tree_policy(*txn, *store);
+    if (!held)
+      return held.err();
+    if (held->has_value())
+      lifetime = (*held)->second.certificate_lifetime;
+  }
   auto cert = crypto::issue(subject, {fqdn}, csr->public_key(), &parent_cert, *key,
-                            child_issue_profile(parent_cert, fqdn));
+                            child_issue_profile(parent_cert, fqdn, lifetime));
   if (!cert)
     return cert.err();
   std::vector<crypto::certificate> issued{*cert};

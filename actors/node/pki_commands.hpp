@@ -71,7 +71,7 @@ result<std::vector<std::string>> revoke(const std::filesystem::path& dir, const 
                                         const std::string& fqdn);
 
 /// `rotate`: asks the running node to rotate its key now (it also does so by itself when its
-/// certificate is older than pki.rotation-period-hours).
+/// certificate is older than the rotation period the root sets, tree_policy.hpp).
 result<std::vector<std::string>> rotate(const std::filesystem::path& dir);
 
 /// `fingerprint`: the fingerprints of this node's certificate and root CA.

@@ -42,6 +42,7 @@ struct node_under_test {
   std::shared_ptr<std::vector<test::published>> sent = std::make_shared<std::vector<test::published>>();
   std::shared_ptr<std::vector<test::audited>> audits = std::make_shared<std::vector<test::audited>>();
   std::shared_ptr<std::vector<std::string>> dropped = std::make_shared<std::vector<std::string>>();
+  std::vector<test::published> handed_down; ///< the tree policy sent at start (taken out of `sent`)
   identity_manager_actor im;
   service_broker_actor broker;
   audit_log_actor audit;
@@ -66,9 +67,10 @@ struct fixture : test_coordinator_fixture<> {
   crypto::private_key cp1_new_key = crypto::private_key::generate().value();
   crypto::private_key cp2_new_key = crypto::private_key::generate().value();
   std::vector<std::unique_ptr<node_under_test>> nodes;
+  tree_policy root_rules; ///< what the root's configuration says (the defaults unless a test sets them)
 
   fixture() {
-    for (const auto* label : {"cp1", "cp2", "client-a"})
+    for (const auto* label : {"cp1", "cp2", "client-a", "cp3"})
       pki.add(label, "joconde.test");
     pki.add("d", client_a);
   }
@@ -106,9 +108,14 @@ struct fixture : test_coordinator_fixture<> {
     n->audit = sys.spawn(test::mock_audit, n->audits);
     n->cm = sys.spawn(test::mock_cm, n->dropped);
     identity_files files{n->dir / "node.key", n->dir / "node-chain.pem", "unused"};
+    files.root_rules = root_rules;
     n->im = sys.spawn(identity_manager, n->trust, std::make_shared<memory_signer>(test::key_of(me)), files,
                       n->store, n->cm, n->broker, n->audit);
     sched.run();
+    for (auto& p : *n->sent)
+      if (p.topic == tree_policy_topic)
+        n->handed_down.push_back(p);
+    std::erase_if(*n->sent, [](const auto& p) { return p.topic == tree_policy_topic; });
     nodes.push_back(std::move(n));
     return *nodes.back();
   }
@@ -118,6 +125,20 @@ struct fixture : test_coordinator_fixture<> {
     auto rp = self->request(n.im, caf::infinite, deliver_atom::value, topic, origin, payload);
     sched.run();
     rp.receive([](bool) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  }
+
+  /// The identity manager's status document.
+  caf::settings status_doc(node_under_test& n) {
+    caf::settings doc;
+    auto rp = self->request(n.im, caf::infinite, status_atom::value);
+    sched.run();
+    rp.receive([&](caf::settings& s) { doc = std::move(s); },
+               [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return doc;
+  }
+
+  int64_t status_int(node_under_test& n, const std::string& key) {
+    return caf::get_or(status_doc(n), key, int64_t{-1});
   }
 
   /// The identity manager's count of rotation notices per outcome.
@@ -297,4 +318,103 @@ BOOST_FIXTURE_TEST_CASE(forged_and_garbage_notices_are_refused_counted_and_go_no
   auto refusal = std::find_if(a.audits->begin(), a.audits->end(),
                               [](const auto& x) { return x.event == "pki.rotation.notice.refused"; });
   BOOST_CHECK(std::find(refusal->fields.begin(), refusal->fields.end(), "bad_signature") != refusal->fields.end());
+}
+
+// -- the root's rules for the tree (spec §4.4.2.3: the root dictates the rotation frequency) --
+
+BOOST_FIXTURE_TEST_CASE(the_root_signs_its_rules_and_hands_them_to_each_child_once, fixture) {
+  root_rules.rotation_period = std::chrono::seconds{60};
+  root_rules.certificate_lifetime = std::chrono::seconds{600};
+  auto& root = start("joconde.test", {cp1, cp2, client_a}, {});
+  BOOST_REQUIRE_EQUAL(root.handed_down.size(), 1u);
+  BOOST_CHECK(root.handed_down[0].to == (std::vector<std::string>{client_a, cp1, cp2}));
+  BOOST_CHECK_EQUAL(status_int(root, "rotation_period_s"), 60);
+  BOOST_CHECK_EQUAL(status_int(root, "certificate_lifetime_s"), 600);
+  BOOST_CHECK_EQUAL(audited(root, "pki.policy"), 1u);
+  // Signed by the root: it verifies at a node elsewhere in the tree, and says what was configured.
+  trust_view at_a{pki.root_ca(), pki.node(client_a).chain};
+  auto rules = verify_tree_policy(at_a, root.handed_down[0].payload);
+  BOOST_REQUIRE_MESSAGE(rules.ok(), (rules ? std::string{} : rules.err().describe()));
+  BOOST_CHECK(rules->rotation_period == std::chrono::seconds{60});
+  BOOST_CHECK(rules->certificate_lifetime == std::chrono::seconds{600});
+  // The next check sends nothing again; a child enrolled since gets it at the next check.
+  self->send(root.im, tick_atom::value);
+  sched.run();
+  BOOST_CHECK(root.sent->empty());
+  {
+    auto txn = root.store.env->begin_write().value();
+    BOOST_REQUIRE(txn.put(root.store.children, "cp3.joconde.test",
+                          proto::serialize(identity_of(pki, "cp3.joconde.test"))));
+    BOOST_REQUIRE(txn.commit());
+  }
+  self->send(root.im, tick_atom::value);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(root.sent->size(), 1u);
+  BOOST_CHECK_EQUAL(root.sent->at(0).topic, tree_policy_topic);
+  BOOST_CHECK(root.sent->at(0).to == std::vector<std::string>{"cp3.joconde.test"});
+  BOOST_CHECK(root.sent->at(0).payload == root.handed_down[0].payload);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_node_takes_the_newest_root_policy_from_its_parent_only, fixture) {
+  root_rules.rotation_period = std::chrono::seconds{60};
+  root_rules.certificate_lifetime = std::chrono::seconds{600};
+  auto& root = start("joconde.test", {client_a}, {});
+  BOOST_REQUIRE_EQUAL(root.handed_down.size(), 1u);
+  auto signed_rules = root.handed_down[0].payload;
+  auto& a = start(client_a, {department}, {});
+  // Until the policy arrives, the defaults (26 weeks, 24 months) are in force.
+  BOOST_CHECK_EQUAL(status_int(a, "rotation_period_s"), 182LL * 24 * 3600);
+  BOOST_CHECK_EQUAL(status_int(a, "policy_issued_at_ms"), 0);
+  BOOST_CHECK(a.handed_down.empty());
+  // Refused, each changing nothing and going no further: from a child, garbage, edited after
+  // signing, empty.
+  auto edited = proto::parse<v1::TreePolicy>(signed_rules).value();
+  edited.set_rotation_period_s(30);
+  for (const auto& [from, bytes] : std::vector<std::pair<std::string, std::string>>{
+         {department, signed_rules}, {"joconde.test", "\x0a\x03xyz"},
+         {"joconde.test", proto::serialize(edited)}, {"joconde.test", std::string{}}})
+    deliver(a, tree_policy_topic, from, bytes);
+  BOOST_CHECK_EQUAL(audited(a, "pki.policy.refused"), 4u);
+  BOOST_CHECK_EQUAL(status_int(a, "rotation_period_s"), 182LL * 24 * 3600);
+  BOOST_CHECK(a.sent->empty());
+  // From the parent, signed by the root: in force here, and handed on to the department.
+  deliver(a, tree_policy_topic, "joconde.test", signed_rules);
+  BOOST_CHECK_EQUAL(status_int(a, "rotation_period_s"), 60);
+  BOOST_CHECK_EQUAL(status_int(a, "certificate_lifetime_s"), 600);
+  BOOST_CHECK_EQUAL(audited(a, "pki.policy"), 1u);
+  auto policies = [&] {
+    std::vector<test::published> out;
+    std::copy_if(a.sent->begin(), a.sent->end(), std::back_inserter(out),
+                 [](const auto& p) { return p.topic == tree_policy_topic; });
+    return out;
+  };
+  BOOST_REQUIRE_EQUAL(policies().size(), 1u);
+  BOOST_CHECK(policies().at(0).to == std::vector<std::string>{department});
+  // The shorter period is checked at once: client-a's certificate is older than 60 s (the test PKI
+  // issues it an hour back), so it asks its parent for a new one.
+  auto asked = std::count_if(a.sent->begin(), a.sent->end(),
+                             [](const auto& p) { return p.topic == rotation_request_topic; });
+  BOOST_CHECK_EQUAL(asked, 1);
+  BOOST_CHECK(caf::get_or(status_doc(a), "rotation_pending", false));
+  // Again, or an older one: nothing changes.
+  deliver(a, tree_policy_topic, "joconde.test", signed_rules);
+  BOOST_CHECK_EQUAL(policies().size(), 1u);
+  trust_view root_trust{pki.root_ca(), pki.node("joconde.test").chain};
+  memory_signer root_signer{test::key_of(pki.node("joconde.test"))};
+  tree_policy older{std::chrono::seconds{120}, std::chrono::seconds{1200}, 0};
+  auto old_bytes = make_tree_policy(older, root_trust, root_signer, now - std::chrono::hours{1}).value();
+  deliver(a, tree_policy_topic, "joconde.test", old_bytes);
+  BOOST_CHECK_EQUAL(status_int(a, "rotation_period_s"), 60);
+  // A newer one replaces it.
+  auto newer = make_tree_policy(older, root_trust, root_signer, now + std::chrono::seconds{5}).value();
+  deliver(a, tree_policy_topic, "joconde.test", newer);
+  BOOST_CHECK_EQUAL(status_int(a, "rotation_period_s"), 120);
+  BOOST_CHECK_EQUAL(policies().size(), 2u);
+  // Only the root signs rules: a member node cannot make them.
+  memory_signer a_signer{test::key_of(pki.node(client_a))};
+  trust_view a_trust{pki.root_ca(), pki.node(client_a).chain};
+  BOOST_CHECK(!make_tree_policy(older, a_trust, a_signer, now));
+  // Rules outside the bounds are not made.
+  BOOST_CHECK(!make_tree_policy({std::chrono::seconds{5}, std::chrono::seconds{600}, 0}, root_trust, root_signer, now));
+  BOOST_CHECK(!make_tree_policy({std::chrono::seconds{600}, std::chrono::seconds{900}, 0}, root_trust, root_signer, now));
 }

@@ -1,7 +1,9 @@
 #define BOOST_TEST_MODULE rotation
 #include <boost/test/unit_test.hpp>
 
+#include "cplane/artefact_signatures.hpp"
 #include "joconde/messages/proto.hpp"
+#include "joconde/runtime/canonical_hash.hpp"
 #include "mplane/confirmations.hpp"
 #include "mplane/revocation.hpp"
 #include "mplane/rotation.hpp"
@@ -241,7 +243,7 @@ BOOST_FIXTURE_TEST_CASE(a_notice_from_an_issuer_whose_clock_runs_ahead_is_accept
   BOOST_CHECK(*outcome == notice_outcome::confirmed);
   // An expired one is not.
   auto expired = edited([&](v1::RotationNotice& n) {
-    *n.mutable_new_chain() = chain_for("cp1.joconde.test", new_key.public_key(), at - std::chrono::hours{24 * 400});
+    *n.mutable_new_chain() = chain_for("cp1.joconde.test", new_key.public_key(), at - std::chrono::hours{24 * 800});
   });
   auto res = verify_rotation_notice(client_a_trust, expired, at);
   BOOST_REQUIRE(!res);
@@ -319,4 +321,121 @@ BOOST_FIXTURE_TEST_CASE(notices_that_do_not_hold_are_refused_and_change_nothing,
   }
   BOOST_CHECK(!confirmed(new_fp));
   BOOST_CHECK_EQUAL(rows(store.rotations), 0u);
+}
+
+// -- continuity (spec §4.4.2.3): a node that rotated since a CTSC named its certificate still signs
+// for that CTSC, through the notices that lead from the named certificate to its current one --
+
+namespace {
+
+crypto::private_key copy(const crypto::private_key& key) {
+  return crypto::private_key::from_pem(*key.to_encrypted_pem("copy"), "copy").value();
+}
+
+/// cp1 rotates twice (old -> first -> second); client-a holds both notices.
+struct succession_fixture : notice_fixture {
+  crypto::private_key second_key = crypto::private_key::generate().value();
+  std::vector<crypto::certificate> first_chain = certificates(issued.second.chain());
+  trust_view first_trust{pki.root_ca(), first_chain};
+  memory_signer first_signer{copy(new_key)};
+  std::string second_request = make_rotation_request(first_trust, second_key, first_signer, now).value();
+  std::pair<std::string, v1::NodeIdentity> second =
+    answer_rotation_request(root_trust, root_signer, "cp1.joconde.test", issued.second, second_request, now).value();
+  std::string second_fp = second.second.fingerprint();
+  std::string first_notice = notice();
+  std::string second_notice =
+    make_rotation_notice(second_request, issued.second.chain(), second.second.chain(), now);
+
+  succession_fixture() {
+    BOOST_REQUIRE(apply(first_notice));
+    BOOST_REQUIRE(apply(second_notice));
+  }
+
+  static std::vector<crypto::certificate> certificates(const v1::CertificateChain& chain) {
+    std::vector<crypto::certificate> out;
+    for (const auto& der : chain.certificates())
+      out.push_back(crypto::certificate::from_der(crypto::to_bytes(der)).value());
+    return out;
+  }
+
+  result<std::vector<std::string>> path(const std::string& from, const std::string& to) {
+    auto txn = store.env->begin_read().value();
+    return rotation_path(txn, store, from, to);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(the_notices_held_lead_from_the_named_certificate_to_the_current_one, succession_fixture) {
+  auto p = path(old_fp, second_fp);
+  BOOST_REQUIRE_MESSAGE(p.ok(), (p ? std::string{} : p.err().describe()));
+  BOOST_REQUIRE_EQUAL(p->size(), 2u);
+  BOOST_CHECK((*p)[0] == first_notice);
+  BOOST_CHECK((*p)[1] == second_notice);
+  BOOST_CHECK(path(old_fp, old_fp).value().empty());
+  BOOST_CHECK_EQUAL(path(new_fp, second_fp).value().size(), 1u);
+  // A certificate whose notice never arrived here: not found, with a reason.
+  auto missing = path(old_fp, cp2.chain.front().fingerprint());
+  BOOST_REQUIRE(!missing);
+  BOOST_CHECK(missing.err().code == errc::not_found);
+  // The path ends where the notices end: from cp2's certificate there is none to cp1's.
+  BOOST_CHECK(!path(cp2.chain.front().fingerprint(), second_fp));
+
+  auto leaf = follow_rotations(client_a_trust, cp1.chain.front(), "cp1.joconde.test", *p, at);
+  BOOST_REQUIRE_MESSAGE(leaf.ok(), (leaf ? std::string{} : leaf.err().describe()));
+  BOOST_CHECK_EQUAL(leaf->fingerprint(), second_fp);
+  BOOST_CHECK_EQUAL(follow_rotations(client_a_trust, cp1.chain.front(), "cp1.joconde.test", {}, at)
+                      .value().fingerprint(), old_fp);
+  // Out of order, with a gap, for another node, from another certificate, too long, garbage.
+  auto refused_with = [&](const std::string& what, const crypto::certificate& from, const std::string& fqdn,
+                          const std::vector<std::string>& notices, errc code) {
+    BOOST_TEST_CONTEXT(what) {
+      auto r = follow_rotations(client_a_trust, from, fqdn, notices, at);
+      BOOST_REQUIRE(!r);
+      BOOST_CHECK_MESSAGE(r.err().code == code, r.err().describe());
+    }
+  };
+  refused_with("reversed", cp1.chain.front(), "cp1.joconde.test", {second_notice, first_notice}, errc::forbidden);
+  refused_with("gap", cp1.chain.front(), "cp1.joconde.test", {second_notice}, errc::forbidden);
+  refused_with("other node", cp1.chain.front(), "cp2.joconde.test", *p, errc::forbidden);
+  refused_with("other start", cp2.chain.front(), "cp1.joconde.test", *p, errc::forbidden);
+  refused_with("too long", cp1.chain.front(), "cp1.joconde.test",
+               std::vector<std::string>(max_rotation_path + 1, first_notice), errc::malformed_input);
+  refused_with("garbage", cp1.chain.front(), "cp1.joconde.test", {std::string{"\x0a\x03xyz"}},
+               errc::malformed_input);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_signature_after_rotations_verifies_against_the_certificate_the_ctsc_names,
+                        succession_fixture) {
+  std::vector<crypto::certificate> second_chain = certificates(second.second.chain());
+  trust_view second_trust{pki.root_ca(), second_chain};
+  memory_signer second_signer{copy(second_key)};
+  v1::Ctsa ctsa;
+  ctsa.set_peer("cp1.joconde.test");
+  ctsa.set_ctsc_uuid("00000000-0000-4000-8000-000000000001");
+  auto hash = canonical_hash(ctsa).value();
+  auto p = path(old_fp, second_fp).value();
+  auto ns = make_node_signature(second_signer, second_trust, v1::ARTEFACT_KIND_CTSA, hash, p).value();
+  BOOST_CHECK_EQUAL(ns.signer_fingerprint(), second_fp);
+  BOOST_CHECK_EQUAL(ns.rotations_size(), 2);
+  auto ok = verify_member_signature(client_a_trust, ns, cp1.chain.front(), hash);
+  BOOST_CHECK_MESSAGE(ok.ok(), (ok ? std::string{} : ok.err().describe()));
+  // Without the notices, with only the first, by the key in between, over another artefact: refused.
+  auto without = make_node_signature(second_signer, second_trust, v1::ARTEFACT_KIND_CTSA, hash).value();
+  BOOST_CHECK(!verify_member_signature(client_a_trust, without, cp1.chain.front(), hash));
+  auto partial = make_node_signature(second_signer, second_trust, v1::ARTEFACT_KIND_CTSA, hash, {p[0]}).value();
+  auto r = verify_member_signature(client_a_trust, partial, cp1.chain.front(), hash);
+  BOOST_REQUIRE(!r);
+  BOOST_CHECK(r.err().code == errc::bad_signature);
+  auto by_first = make_node_signature(first_signer, second_trust, v1::ARTEFACT_KIND_CTSA, hash, p).value();
+  BOOST_CHECK(!verify_member_signature(client_a_trust, by_first, cp1.chain.front(), hash));
+  ctsa.set_peer("cp2.joconde.test");
+  BOOST_CHECK(!verify_member_signature(client_a_trust, ns, cp1.chain.front(), canonical_hash(ctsa).value()));
+  // The same notices do not make cp2's certificate lead to cp1's key.
+  auto other = ns;
+  other.set_signer("cp2.joconde.test");
+  BOOST_CHECK(!verify_member_signature(client_a_trust, other, cp2.chain.front(), hash));
+  // A revoked certificate on the way vouches for nothing.
+  client_a_trust.revoke(new_fp);
+  BOOST_CHECK(!verify_member_signature(client_a_trust, ns, cp1.chain.front(), hash));
 }

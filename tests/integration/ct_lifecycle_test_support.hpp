@@ -159,10 +159,9 @@ struct agreement_words {
   std::string analyst = "Analyst ";
 };
 
-/// Makes `task` a final CTA with the CLI, as ops/demo does: client-a's organiser creates it, the
-/// custodians and both clients' analysts make their PAKs, both peers submit and sign their CTSA, the
-/// SO approves both.
-inline ct agree(const json& task, const std::string& name, const agreement_words& words = {}) {
+/// client-a's organiser creates `task` (the root registers its CTSC) with the CLI; the signatories'
+/// CTSA files and the signed document are written for complete_agreement.
+inline ct create_cta(const json& task, const std::string& name, const agreement_words& words = {}) {
   ct c;
   c.dir = work / name;
   fs::create_directories(c.dir);
@@ -176,6 +175,12 @@ inline ct agree(const json& task, const std::string& name, const agreement_words
   BOOST_REQUIRE_MESSAGE(created.rc == 0, "cta create: " << created);
   c.uuid = created.out.substr(0, created.out.find('\n'));
   BOOST_REQUIRE_EQUAL(c.uuid.size(), 36u);
+  return c;
+}
+
+/// Makes the CTA `c` final with the CLI, as ops/demo does: the custodians and both clients' analysts
+/// make their PAKs, both peers submit and sign their CTSA, the SO approves both.
+inline void complete_agreement(const ct& c, const agreement_words& words = {}) {
   auto pass = c.passphrase().string();
   cli_ok("client-a:data_custodian", {"pak", "create", c.uuid, "--input", "persons", "--name", words.custodian + "A",
                                      "--out", c.key("custodian-a").string(), "--passphrase-file", pass});
@@ -194,6 +199,12 @@ inline ct agree(const json& task, const std::string& name, const agreement_words
   }
   for (auto peer : {"client-a", "client-b"})
     cli_ok("root:approver", {"cta", "approve", c.uuid, "--peer", peer});
+}
+
+/// Makes `task` a final CTA with the CLI: create_cta, then complete_agreement.
+inline ct agree(const json& task, const std::string& name, const agreement_words& words = {}) {
+  auto c = create_cta(task, name, words);
+  complete_agreement(c, words);
   return c;
 }
 

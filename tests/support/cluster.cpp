@@ -29,10 +29,10 @@ std::string shell_quote(const std::string& s) {
 
 } // namespace
 
-cluster::cluster(const std::string& tag) {
+cluster::cluster(const std::string& tag, const std::string& up_args) {
   dir_ = fs::temp_directory_path() / ("joconde-" + tag + "-" + std::to_string(::getpid()));
   fs::remove_all(dir_);
-  if (ops("up") != 0)
+  if (ops(up_args.empty() ? "up" : "up " + up_args) != 0)
     throw std::runtime_error("ops/cluster up failed in " + dir_.string());
   reload();
 }

@@ -19,8 +19,9 @@ namespace joconde::test {
 /// A running local cluster.
 class cluster {
 public:
-  /// Brings a cluster up in a fresh temporary directory named after `tag`; throws if it fails.
-  explicit cluster(const std::string& tag);
+  /// Brings a cluster up in a fresh temporary directory named after `tag`, with `up_args` added to
+  /// `ops/cluster up` (already shell-quoted); throws if it fails.
+  explicit cluster(const std::string& tag, const std::string& up_args = {});
 
   /// Brings it down and removes the directory (kept when JOCONDE_KEEP_CLUSTER is set).
   ~cluster();

@@ -98,6 +98,16 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     {good, {{"node.role", "client"}, {"oidc.issuer", "https://idp.example"}, {"oidc.client-id", "a"},
             {"oidc.client-secret-file", "s"}, {"oidc.groups", "g:auditor"}, {"oidc.scopes", "email"}},
      "openid"},
+    {good, {{"pki.rotation-period-seconds", "60"}}, "set at the root only"},
+    {good, {{"pki.certificate-lifetime-days", "730"}}, "set at the root only"},
+    {good, {{"node.role", "root"}, {"node.parent", ""}, {"pki.rotation-period-seconds", "5"}},
+     "pki.rotation-period-seconds"},
+    {good, {{"node.role", "root"}, {"node.parent", ""}, {"pki.rotation-period-seconds", "soon"}},
+     "pki.rotation-period-seconds"},
+    {good, {{"node.role", "root"}, {"node.parent", ""}, {"pki.certificate-lifetime-days", "0"}},
+     "pki.certificate-lifetime-days"},
+    {good, {{"node.role", "root"}, {"node.parent", ""}, {"pki.rotation-period-seconds", "86400"},
+            {"pki.certificate-lifetime-days", "1"}}, "at least twice the rotation period"},
     {"listen = 1\n", {}, "inside a [section]"},
     {"[node\nname = x\n", {}, "unterminated"},
   };
@@ -112,6 +122,23 @@ BOOST_AUTO_TEST_CASE(broken_configuration_is_refused_with_the_key_named) {
     fs::remove(file);
   }
   BOOST_CHECK(!load_node_config("/nonexistent/joconde.ini", {}));
+}
+
+// The root sets the rotation period and certificate lifetime for its tree (spec §4.4.2.3): 26 weeks
+// and 24 months unless its configuration says otherwise.
+BOOST_AUTO_TEST_CASE(the_root_sets_the_rotation_period_and_certificate_lifetime) {
+  auto file = write_ini(good);
+  auto member = load_node_config(file, {});
+  BOOST_REQUIRE(member);
+  BOOST_CHECK_EQUAL(member->rotation_period.count(), 182LL * 24 * 3600);
+  BOOST_CHECK_EQUAL(member->certificate_lifetime.count(), 730LL * 24 * 3600);
+  auto root = load_node_config(file, {{"node.role", "root"}, {"node.parent", ""},
+                                      {"pki.rotation-period-seconds", "60"},
+                                      {"pki.certificate-lifetime-days", "1"}});
+  BOOST_REQUIRE_MESSAGE(root.ok(), (root ? std::string{} : root.err().describe()));
+  BOOST_CHECK_EQUAL(root->rotation_period.count(), 60);
+  BOOST_CHECK_EQUAL(root->certificate_lifetime.count(), 86400);
+  fs::remove(file);
 }
 
 BOOST_AUTO_TEST_CASE(the_portal_is_on_where_people_are_and_mail_is_off_until_a_relay_is_named) {
