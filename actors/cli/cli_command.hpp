@@ -92,6 +92,7 @@ int run_cta_sign(const invocation& in);
 int run_cta_approve(const invocation& in);
 int run_cta_reject(const invocation& in);
 int run_cta_cancel(const invocation& in);
+int run_node_revoke(const invocation& in);
 int run_cta_override(const invocation& in);
 
 // cli_watch.cpp: following a CT.

@@ -3,6 +3,7 @@
 // family: whoami, status and sql check.
 
 #include "cli/cli_command.hpp"
+#include "cli/cli_render.hpp"
 #include "cli/cli_task.hpp"
 
 #include <nlohmann/json.hpp>
@@ -221,6 +222,19 @@ to FILE, which must not exist: its signatories, and optionally the data custodia
 analysts by their PAKs. `ctsa submit UUID FILE` takes it.
 )",
      .arguments = {"FILE"}, .handler = run_ctsa_init},
+    {.name = "node revoke", .synopsis = "--reason TEXT",
+     .summary = "revoke this node's own certificate because its key may have leaked\n"
+                "(a General Manager or IT administrator; spec §4.4.2.3)",
+     .help = R"(Has the node revoke its own certificate, signed with its own key (POST /v1/revocations
+with the reason; roles general_manager, it_admin): for a node whose private key may have
+leaked. The revocation spreads through the whole tree; every CTA that names this node is
+cancelled, every link to it is dropped, and its key can never be registered again. The node
+must then be enrolled anew by hand (a new key, `joconde-node init`, its parent's `enrol`,
+`install`). The root's certificate cannot be revoked this way. TEXT says why: it is required
+and may not be blank. Prints
+  revoked: FINGERPRINT
+)",
+     .options = {"reason"}, .handler = run_node_revoke},
     {.name = "status",
      .summary = "the node's status document (roles it_admin, auditor)",
      .help = R"(Prints the node's status document, indented (GET /v1/status; roles it_admin,
@@ -235,6 +249,24 @@ auditor).
 
 int run_whoami(const invocation& in) {
   return send(in, call{"GET", "/v1/whoami", {}, render_whoami});
+}
+
+/// The call of `node revoke`.
+result<call> node_revoke_call(const invocation& in) {
+  if (blank(in.opts.reason))
+    return usage_error("node revoke", "node revoke needs --reason TEXT saying why");
+  auto body = request_body(nlohmann::json{{"reason", in.opts.reason}});
+  if (!body)
+    return std::move(body).err();
+  return call{"POST", "/v1/revocations", std::move(*body), [](const nlohmann::json& doc) -> result<std::string> {
+                if (!doc.is_object() || !doc.contains("revoked") || !doc["revoked"].is_string())
+                  return fail(errc::malformed_input, "the node's answer has no \"revoked\"");
+                return "revoked: " + printable(doc["revoked"].get<std::string>()) + "\n";
+              }};
+}
+
+int run_node_revoke(const invocation& in) {
+  return send(in, node_revoke_call(in));
 }
 
 int run_status(const invocation& in) {

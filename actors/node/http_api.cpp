@@ -10,9 +10,11 @@
 #include "../cplane/known_nodes.hpp"
 #include "../mplane/access_manager.hpp"
 #include "../mplane/confirmations.hpp"
+#include "../mplane/revocation.hpp"
 #include "../mplane/user_directory.hpp"
 
 #include "joconde/messages/caf_error.hpp"
+#include "joconde/messages/canonical.hpp"
 #include "joconde/runtime/crypto.hpp"
 #include "joconde/runtime/http_server.hpp"
 #include "joconde/runtime/log.hpp"
@@ -370,20 +372,83 @@ void register_message_routes(http::server& server, const std::shared_ptr<node_co
   });
 }
 
+/// Signs through the node's key manager (the key never leaves it).
+class key_manager_signer : public node_signer {
+public:
+  explicit key_manager_signer(const node_context& ctx) : ctx_(ctx) {}
+
+  result<crypto::bytes> sign(crypto::bytes_view msg) const override {
+    result<crypto::bytes> out = fail(errc::timeout, "the key manager did not answer");
+    caf::scoped_actor self{*ctx_.sys};
+    self->request(ctx_.keys, ask_timeout, sign_atom::value, std::vector<std::string>{{msg.begin(), msg.end()}})
+      .receive(
+        [&](std::vector<std::string>& sigs) {
+          if (sigs.size() == 1)
+            out = crypto::to_bytes(sigs.front());
+        },
+        [&](caf::error& err) { out = fail(code_of(err), describe(err)); });
+    return out;
+  }
+
+  result<crypto::certificate> issue(const crypto::subject&, const std::vector<std::string>&,
+                                    const crypto::public_key&, const crypto::certificate&,
+                                    const crypto::issue_profile&) const override {
+    return fail(errc::unsupported, "certificates are issued by the identity manager, not through the API");
+  }
+
+private:
+  const node_context& ctx_;
+};
+
+/// This node's revocation of its own certificate, signed with its key (spec §4.4.2.3: "An IT
+/// Administrator or General Manager can revoke a Key Pair using the Service Node if they suspect
+/// that the private key has leaked").
+result<std::string> self_revocation(const node_context& ctx, const std::string& reason) {
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos || reason.size() > 1024 || !proto::is_utf8(reason))
+    return fail(errc::malformed_input, "give \"reason\": why the certificate is revoked (1 to 1024 bytes of text)");
+  auto chain = ctx.trust->own_chain();
+  if (chain.size() < 2)
+    return fail(errc::forbidden, "the root node's certificate is revoked with the offline root CA, not here");
+  auto names = chain.front().dns_names();
+  return make_revocation(names.empty() ? ctx.fqdn : names.front(), chain.front().fingerprint(), reason,
+                         false, ctx.trust->own_chain_der(), key_manager_signer{ctx},
+                         std::chrono::system_clock::now());
+}
+
 /// Registers the PKI routes: revocations, key rotation, the identity and the trust store.
 void register_pki_routes(http::server& server, const std::shared_ptr<node_context>& ctx) {
-  secured(server, ctx, "POST", "/v1/revocations", {user_role::it_admin},
+  // {"revocation_hex": ...}: a revocation made elsewhere (joconde-node revoke), IT administrators
+  // only; {"reason": ...}: this node revokes its own certificate, also at a General Manager's request.
+  secured(server, ctx, "POST", "/v1/revocations", {user_role::it_admin, user_role::general_manager},
           [ctx](const http::request& req, const user& who) {
     auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("revocation_hex") || !body["revocation_hex"].is_string())
+    std::string bytes;
+    if (!body.is_discarded() && body.is_object() && body.contains("revocation_hex")
+        && body["revocation_hex"].is_string()) {
+      if (!who.has(user_role::it_admin))
+        return http::response::error(403, "forbidden", "a revocation made elsewhere is handed over by an IT "
+                                                       "administrator; give \"reason\" to revoke this node's "
+                                                       "own certificate");
+      auto raw = crypto::from_hex(body["revocation_hex"].get<std::string>());
+      if (!raw)
+        return http::response::error(400, "malformed_input", raw.err().message);
+      bytes.assign(raw->begin(), raw->end());
+    } else if (!body.is_discarded() && body.is_object() && body.contains("reason") && body["reason"].is_string()) {
+      auto made = self_revocation(*ctx, body["reason"].get<std::string>());
+      if (!made)
+        return http::response::error(http_status(made.err().code), std::string{to_string(made.err().code)},
+                                     made.err().message);
+      bytes = std::move(*made);
+      caf::anon_send(ctx->audit, audit_atom::value, std::string{"http_api"}, std::string{"pki.revocation.requested"},
+                     std::vector<std::string>{"user", who.name, "reason", body["reason"].get<std::string>()});
+    } else {
       return http::response::error(400, "malformed_input",
-                                   "give \"revocation_hex\": a serialised Revocation in hex");
-    auto raw = crypto::from_hex(body["revocation_hex"].get<std::string>());
-    if (!raw)
-      return http::response::error(400, "malformed_input", raw.err().message);
+                                   "give \"reason\" (this node revokes its own certificate) or "
+                                   "\"revocation_hex\": a serialised Revocation in hex");
+    }
     http::response out;
     caf::scoped_actor self{*ctx->sys};
-    self->request(ctx->identity, ask_timeout, revoke_atom::value, std::string{raw->begin(), raw->end()})
+    self->request(ctx->identity, ask_timeout, revoke_atom::value, bytes)
       .receive([&](std::string& fp) { out = http::response::json(200, json{{"revoked", fp}}); },
                [&](caf::error& err) {
                  out = http::response::error(400, std::string{to_string(code_of(err))}, describe(err));

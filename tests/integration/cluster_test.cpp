@@ -339,6 +339,29 @@ BOOST_AUTO_TEST_CASE(a_revoked_node_is_cut_off_and_refused_at_connect) {
                               json{{"topic", "after.revoke"}, {"recipients", {"cp1"}}, {"payload", "ok"}});
   BOOST_REQUIRE_EQUAL(status, 202);
   BOOST_CHECK(test::cluster::wait_until([&] { return c.inbox_ids("cp1", "after.revoke").size() == 1; }, 10s));
+
+  // A General Manager of client-b has the node revoke its own certificate (spec §4.4.2.3), signed
+  // with its own key. Refused first, changing nothing: another role, a revocation made elsewhere
+  // (IT administrators only), no reason, an empty one, a blank one, a number, one too long.
+  auto client_b_fp = c.node("client-b")["fingerprint"].get<std::string>();
+  auto revoked_at_cp1 = [&] { return test::count_lines(c.data_dir("cp1") / "audit.log", "pki.revoked"); };
+  BOOST_CHECK_EQUAL(c.call_as("client-b", "data_analyst", "POST", "/v1/revocations", json{{"reason", "leak"}}).first, 403);
+  BOOST_CHECK_EQUAL(c.call_as("client-b", "general_manager", "POST", "/v1/revocations",
+                              json{{"revocation_hex", "0a00"}}).first, 403);
+  for (const auto& bad : {json::object(), json{{"reason", ""}}, json{{"reason", " \t "}}, json{{"reason", 7}},
+                          json{{"reason", std::string(1025, 'x')}}})
+    BOOST_CHECK_EQUAL(c.call_as("client-b", "general_manager", "POST", "/v1/revocations", bad).first, 400);
+  BOOST_CHECK_EQUAL(c.metric("root", "joconde_links_up{peer=\"client-b.joconde.test\"}"), 1.0);
+  BOOST_CHECK_EQUAL(revoked_at_cp1(), 1u);
+  auto [revoked, answer] = c.call_as("client-b", "general_manager", "POST", "/v1/revocations",
+                                     json{{"reason", "the key may have leaked"}});
+  BOOST_REQUIRE_MESSAGE(revoked == 200, answer.dump());
+  BOOST_CHECK_EQUAL(answer.value("revoked", ""), client_b_fp);
+  BOOST_CHECK_EQUAL(test::count_lines(c.data_dir("client-b") / "audit.log", "pki.revocation.requested"), 1u);
+  BOOST_CHECK(test::cluster::wait_until(
+    [&] { return c.metric("root", "joconde_links_up{peer=\"client-b.joconde.test\"}") == 0.0; }, 10s));
+  BOOST_CHECK_MESSAGE(test::cluster::wait_until([&] { return revoked_at_cp1() == 2; }, 10s),
+                      "cp1 did not learn of client-b's revocation");
 }
 
 BOOST_AUTO_TEST_CASE(a_rotated_key_is_used_after_a_restart) {

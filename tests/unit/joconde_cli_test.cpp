@@ -286,7 +286,7 @@ BOOST_AUTO_TEST_CASE(every_command_has_its_usage_and_counts_its_arguments) {
   const auto before = node.requests();
   for (const auto* command : {"whoami", "cta create", "cta list", "cta show", "cta watch", "ctsa submit",
                               "cta sign", "cta approve", "cta reject", "cta cancel", "cta override",
-                              "pak create", "upload", "download", "sql check", "status"}) {
+                              "pak create", "upload", "download", "sql check", "node revoke", "status"}) {
     const std::string name{command};
     BOOST_CHECK_MESSAGE(cli::usage(name).rfind("usage: joconde " + name + " ", 0) == 0, name);
     BOOST_CHECK_MESSAGE(cli::usage().find("\n  " + name) != std::string::npos, name);
