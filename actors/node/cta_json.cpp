@@ -2,6 +2,7 @@
 
 #include "../cplane/cta_progress.hpp"
 #include "../cplane/cta_records.hpp"
+#include "../vm/task_policy.hpp"
 
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/proto.hpp"
@@ -202,7 +203,7 @@ json telemetry_json(const v1::CtaRecord& record) {
   std::map<std::string, std::string> names;
   auto note = [&](const v1::Ctsa& ctsa) {
     auto add = [&](const std::string& name, const std::string& pak) {
-      names["PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16)] = name;
+      names[vm::pak_label(pak)] = name;
     };
     for (const auto& c : ctsa.data_custodians())
       add(c.name(), c.pak());

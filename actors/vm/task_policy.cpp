@@ -25,12 +25,6 @@ struct grant {
   }
 };
 
-/// How the VM names a person, in its log, its events and its errors: by the PAK, never by the name
-/// the CTSA gives (spec §4.4.3: the CT VM keeps no personal data; the person's node knows the name):
-/// "PAK " and the first 16 hex digits of the SHA-256 of its DER form (as the node's PAK records).
-std::string pak_label(const std::string& pak) {
-  return "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16);
-}
 
 /// "a, b and c".
 std::string listing(const std::set<std::string>& names) {
@@ -45,6 +39,10 @@ std::string listing(const std::set<std::string>& names) {
 }
 
 } // namespace
+
+std::string pak_label(std::string_view pak) {
+  return "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(pak))).substr(0, 16);
+}
 
 struct task_policy::impl {
   std::string uuid;

@@ -33,6 +33,12 @@ inline constexpr std::string_view authorization_label = "joconde/slot-authorizat
 inline constexpr std::int64_t authorization_max_age_ms = 10 * 60 * 1000;
 inline constexpr std::int64_t authorization_max_skew_ms = 60 * 1000;
 
+/// How the VMs name a person, in their logs, events and errors: by the PAK, never by the name the
+/// CTSA gives (spec §4.4.3: the CT VM keeps no personal data; the person's node knows the name):
+/// "PAK " and the first 16 hex digits of the SHA-256 of its DER form `pak` (as the node's PAK
+/// records). A node that holds the CTSA shows the name next to it (actors/node/cta_json.cpp).
+std::string pak_label(std::string_view pak);
+
 /// The CTA's answers to who may use which slot.
 class task_policy {
 public:

@@ -89,6 +89,37 @@ void abort_txn(MDB_txn* txn) {
     e->txn_ended();
 }
 
+/// Calls `each(freed_by, page)` for every page listed in LMDB's free-page database (dbi 0) as the
+/// read transaction `txn` sees it: a record per transaction that freed pages, its key that
+/// transaction's id, its value a count (an MDB_ID, size_t) followed by the page numbers. Returns
+/// LMDB's code for opening the cursor (0: the list was read).
+template <class Each>
+int for_each_free_page(MDB_txn* txn, Each&& each) {
+  MDB_cursor* cursor = nullptr;
+  if (auto rc = mdb_cursor_open(txn, 0, &cursor); rc != 0)
+    return rc;
+  MDB_val key{};
+  MDB_val value{};
+  for (auto rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+    if (key.mv_size != sizeof(size_t) || value.mv_size < sizeof(size_t))
+      continue;
+    size_t freed_by = 0;
+    std::memcpy(&freed_by, key.mv_data, sizeof freed_by);
+    const auto* ids = static_cast<const char*>(value.mv_data);
+    size_t count = 0;
+    std::memcpy(&count, ids, sizeof count);
+    count = std::min(count, value.mv_size / sizeof(size_t) - 1);
+    for (size_t i = 1; i <= count; ++i) {
+      size_t page = 0;
+      std::memcpy(&page, ids + i * sizeof(size_t), sizeof page);
+      each(freed_by, page);
+    }
+  }
+  mdb_cursor_close(cursor);
+  return 0;
+}
+
 } // namespace
 
 // -- txn_base -------------------------------------------------------------------------------------------
@@ -385,25 +416,10 @@ environment::usage environment::in_use() const {
     out.map_size_bytes = info.me_mapsize;
     out.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
   }
-  // Database 0 is LMDB's free-page list: each record is a transaction id and the pages it freed,
-  // a count (an MDB_ID, size_t) followed by the page numbers.
   MDB_txn* txn = nullptr;
   if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0)
     return out;
-  MDB_cursor* cursor = nullptr;
-  if (mdb_cursor_open(txn, 0, &cursor) == 0) {
-    MDB_val key{};
-    MDB_val value{};
-    for (auto rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
-      size_t count = 0;
-      if (value.mv_size >= sizeof count) {
-        std::memcpy(&count, value.mv_data, sizeof count);
-        out.free_pages += count;
-      }
-    }
-    mdb_cursor_close(cursor);
-  }
+  for_each_free_page(txn, [&](size_t, size_t) { ++out.free_pages; });
   mdb_txn_abort(txn);
   return out;
 }
@@ -533,23 +549,12 @@ result<environment::scrub_report> environment::scrub() {
   if (auto rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader); rc != 0)
     return storage(rc, "cannot read the free pages of the store", env_);
   abort_at_end end_reader{reader};
-  MDB_cursor* cursor = nullptr;
-  if (auto rc = mdb_cursor_open(reader, 0, &cursor); rc != 0)
+  if (auto rc = for_each_free_page(reader, [&](size_t freed_by, size_t pg) {
+        if (pg <= last)
+          kind[pg] = freed_by < report.oldest_txn ? free_now : free_later;
+      });
+      rc != 0)
     return storage(rc, "cannot read the free pages of the store", env_);
-  MDB_val key{};
-  MDB_val value{};
-  for (auto rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
-    if (key.mv_size != sizeof(size_t) || value.mv_size < sizeof(size_t))
-      continue;
-    auto freed_by = load<size_t>(static_cast<const char*>(key.mv_data));
-    const auto* ids = static_cast<const char*>(value.mv_data);
-    auto count = std::min(load<size_t>(ids), value.mv_size / sizeof(size_t) - 1);
-    for (size_t i = 1; i <= count; ++i)
-      if (auto pg = load<size_t>(ids + i * sizeof(size_t)); pg <= last)
-        kind[pg] = freed_by < report.oldest_txn ? free_now : free_later;
-  }
-  mdb_cursor_close(cursor);
   int fd = -1;
   if (auto rc = mdb_env_get_fd(env_, &fd); rc != 0)
     return storage(rc, "cannot scrub the store", env_);

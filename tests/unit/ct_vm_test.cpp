@@ -9,6 +9,7 @@
 #include "cplane/ct_vm.hpp"
 #include "cplane/provisioner.hpp"
 #include "node/cta_json.hpp"
+#include "vm/task_policy.hpp"
 #include "support/ct_reports.hpp"
 
 #include "joconde/enclave/simulated.hpp"
@@ -271,7 +272,7 @@ BOOST_AUTO_TEST_CASE(telemetry_shows_the_names_of_the_paks_this_node_knows) {
   auto* analyst = ctsa->add_data_analysts();
   analyst->set_name("Ana Lyst");
   analyst->set_pak("der of a public key");
-  auto label = "PAK " + crypto::hex(crypto::sha256(crypto::to_bytes(analyst->pak()))).substr(0, 16);
+  auto label = vm::pak_label(analyst->pak());
   BOOST_REQUIRE(keep_telemetry(rec, event_of(cp1, "slot", "out", "released to a (by " + label + "), " + label, 7)));
   BOOST_REQUIRE(keep_telemetry(rec, event_of(cp2, "slot", "out", "released to b (by PAK 0123456789abcdef)", 8)));
   auto doc = telemetry_json(rec);
