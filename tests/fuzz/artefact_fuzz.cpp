@@ -9,11 +9,17 @@
 //   2  a CtsaSubmission: check_ctsa against the example CTSC, canonical hash
 //   3  one of the other artefact messages (second byte: FinalCta, CancelRequest, StatusUpdate,
 //      VmEndpoint, TelemetryEvent, ArtefactRefusal, ArtefactAccepted, SignatorySubmission,
-//      Revocation, RotationNotice): the parse and the canonical form
+//      Revocation, RotationNotice, TreePolicy, NodeSignature): the parse and the canonical form;
+//      for a TreePolicy also patches over one the root signed, checked as a node checks it
+//      (tree_policy.cpp); for a NodeSignature its rotation notices followed from cp1's certificate
+//      (rotation.cpp follow_rotations)
 
 #include "fuzz_input.hpp"
 
 #include "cplane/ctsc_rules.hpp"
+#include "fuzz_pki.hpp"
+#include "mplane/rotation.hpp"
+#include "mplane/tree_policy.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/canonical.hpp"
 #include "joconde/messages/proto.hpp"
@@ -99,6 +105,38 @@ void other(std::string_view bytes, size_t limit) {
   fuzz::require(twice.ok() && *twice == *canonical, "the canonical form is a fixed point");
 }
 
+/// The root's rules as patches over a policy the root signed: a node takes only what verifies, and
+/// what it takes keeps the bounds.
+void policy(fuzz::input& in) {
+  auto& p = fuzz::fuzz_pki::get();
+  static const std::string signed_policy =
+    make_tree_policy(tree_policy{std::chrono::seconds{60}, std::chrono::seconds{600}, 0}, p.root_trust,
+                     p.root_signer, fuzz::fuzz_now())
+      .value();
+  auto msg = signed_policy;
+  fuzz::apply_patches(in, msg);
+  other<v1::TreePolicy>(msg, max_small);
+  auto rules = verify_tree_policy(p.client_trust, msg);
+  if (rules)
+    fuzz::require(check_tree_policy(rules->rotation_period, rules->certificate_lifetime).ok(),
+                  "an accepted tree policy keeps its bounds");
+}
+
+/// A node signature's rotation notices, followed from cp1's certificate as the CTSC names it: no
+/// garbage leads anywhere.
+void succession(std::string_view bytes) {
+  other<v1::NodeSignature>(bytes, max_artefact);
+  auto ns = proto::parse<v1::NodeSignature>(bytes, max_artefact);
+  if (!ns)
+    return;
+  auto& p = fuzz::fuzz_pki::get();
+  std::vector<std::string> notices{ns->rotations().begin(), ns->rotations().end()};
+  auto leaf = follow_rotations(p.client_trust, p.cp1.chain.front(), "cp1.joconde.test", notices,
+                               fuzz::fuzz_now());
+  fuzz::require(!leaf.ok() || !notices.empty() || leaf->fingerprint() == p.cp1.chain.front().fingerprint(),
+                "no notices lead to the certificate named");
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -117,7 +155,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       submission(in.rest());
       break;
     default:
-      switch (in.byte() % 10) {
+      switch (in.byte() % 12) {
         case 0: other<v1::FinalCta>(in.rest(), max_artefact); break;
         case 1: other<v1::CancelRequest>(in.rest(), max_small); break;
         case 2: other<v1::StatusUpdate>(in.rest(), max_small); break;
@@ -127,7 +165,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 6: other<v1::ArtefactAccepted>(in.rest(), max_small); break;
         case 7: other<v1::SignatorySubmission>(in.rest(), max_artefact); break;
         case 8: other<v1::Revocation>(in.rest(), max_small); break;
-        default: other<v1::RotationNotice>(in.rest(), max_small); break;
+        case 9: other<v1::RotationNotice>(in.rest(), max_small); break;
+        case 10: policy(in); break;
+        default: succession(in.rest()); break;
       }
   }
   return 0;
