@@ -18,18 +18,8 @@ namespace {
 constexpr int rotation_period_s = 20;
 
 struct rotating_cluster {
-  rotating_cluster() {
-    cluster.emplace("continuity", "--rotation-period-seconds " + std::to_string(rotation_period_s));
-    work = fs::temp_directory_path() / ("joconde-continuity-work-" + std::to_string(::getpid()));
-    fs::remove_all(work);
-    fs::create_directories(work);
-    fs::permissions(work, fs::perms::owner_all);
-  }
-  ~rotating_cluster() {
-    cluster.reset();
-    if (std::getenv("JOCONDE_KEEP_CLUSTER") == nullptr)
-      fs::remove_all(work);
-  }
+  rotating_cluster() { bring_up("continuity", "--rotation-period-seconds " + std::to_string(rotation_period_s)); }
+  ~rotating_cluster() { bring_down(); }
 };
 
 const std::vector<std::string> members{"client-a", "client-b", "cp1", "cp2", "cp3"};
@@ -110,22 +100,9 @@ BOOST_AUTO_TEST_CASE(a_cta_survives_the_rotation_of_every_members_certificate_mi
   }
 
   // The CT runs to its end while the nodes keep rotating.
-  auto persons = c.dir / "persons.csv";
-  write_file(persons, persons_csv(120));
-  auto income = c.dir / "income.csv";
-  write_file(income, income_csv(100));
-  for (auto [who, input, file] : {std::tuple{"a", "persons", persons}, std::tuple{"b", "income", income}}) {
-    auto up = joconde_cli(std::string{"client-"} + who + ":data_custodian",
-                          upload_args(c, input, file, std::string{"custodian-"} + who));
-    BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
-  }
+  upload_both(c, 120, 100);
   reach_output(c.uuid);
-  for (auto who : {"analyst-a", "analyst-b"}) {
-    auto out = c.dir / (std::string{who} + ".csv");
-    auto got = joconde_cli(std::string{"client-"} + who[8] + ":data_analyst", download_args(c, out, who));
-    BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
-    check_output(out, 100);
-  }
+  download_both(c, 100);
   status_everywhere(c.uuid, "finished", 60s);
 
   // And they did keep rotating: each member is past the certificate it signed with.

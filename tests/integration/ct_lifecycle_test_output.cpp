@@ -143,15 +143,7 @@ BOOST_AUTO_TEST_CASE(an_output_deadline_with_one_client_not_downloaded_finishes_
   task["temporal"]["output_deadline_ms"] = std::to_string(output_deadline);
   auto c = agree(task, "output-deadline");
   require_input_phase(c.uuid, 20s);
-  auto persons = c.dir / "persons.csv";
-  write_file(persons, persons_csv(120));
-  auto income = c.dir / "income.csv";
-  write_file(income, income_csv(100));
-  for (auto [who, input, file] : {std::tuple{"a", "persons", persons}, std::tuple{"b", "income", income}}) {
-    auto up = joconde_cli(std::string{"client-"} + who + ":data_custodian",
-                          upload_args(c, input, file, std::string{"custodian-"} + who));
-    BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
-  }
+  upload_both(c, 120, 100);
   BOOST_REQUIRE_MESSAGE(test::cluster::wait_until([&] { return cps_in(cta_at("client-a", c.uuid), "output") == 3; },
                                                   30s),
                         "the CT did not reach output in time");

@@ -33,19 +33,26 @@ namespace fs = std::filesystem;
 inline std::optional<test::cluster> cluster;
 inline fs::path work; // task files, key files, CSV files and CLI output of this test
 
-struct global_cluster {
-  global_cluster() {
-    cluster.emplace("ct-lifecycle");
-    work = fs::temp_directory_path() / ("joconde-ct-lifecycle-work-" + std::to_string(::getpid()));
+/// Brings the test's cluster up (`ops/cluster up UP_ARGS`, in a directory named after `tag`) and
+/// makes its work directory.
+inline void bring_up(const std::string& tag, const std::string& up_args = {}) {
+  cluster.emplace(tag, up_args);
+  work = fs::temp_directory_path() / ("joconde-" + tag + "-work-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  fs::permissions(work, fs::perms::owner_all);
+}
+
+/// Brings the cluster down and removes the work directory (kept with JOCONDE_KEEP_CLUSTER).
+inline void bring_down() {
+  cluster.reset();
+  if (std::getenv("JOCONDE_KEEP_CLUSTER") == nullptr)
     fs::remove_all(work);
-    fs::create_directories(work);
-    fs::permissions(work, fs::perms::owner_all);
-  }
-  ~global_cluster() {
-    cluster.reset();
-    if (std::getenv("JOCONDE_KEEP_CLUSTER") == nullptr)
-      fs::remove_all(work);
-  }
+}
+
+struct global_cluster {
+  global_cluster() { bring_up("ct-lifecycle"); }
+  ~global_cluster() { bring_down(); }
 };
 
 inline const std::vector<std::string> cps{"cp1", "cp2", "cp3"};
@@ -401,6 +408,31 @@ inline std::vector<std::string> upload_args(const ct& c, const std::string& inpu
 inline std::vector<std::string> download_args(const ct& c, const fs::path& out, const std::string& who = "analyst-a") {
   return {"download", c.uuid, "income_by_region", "--key", c.key(who).string(), "--passphrase-file",
           c.passphrase().string(), "-o", out.string(), "--timeout", "60"};
+}
+
+/// client-a's custodian uploads persons_csv(`persons`), client-b's income_csv(`matched`), into CT `c`.
+inline void upload_both(const ct& c, int persons, int matched) {
+  auto persons_file = c.dir / "persons.csv";
+  write_file(persons_file, persons_csv(persons));
+  auto income_file = c.dir / "income.csv";
+  write_file(income_file, income_csv(matched));
+  for (auto [who, input, file] : {std::tuple{"a", "persons", persons_file}, std::tuple{"b", "income", income_file}}) {
+    auto up = joconde_cli(std::string{"client-"} + who + ":data_custodian",
+                          upload_args(c, input, file, std::string{"custodian-"} + who));
+    BOOST_REQUIRE_MESSAGE(up.rc == 0, "upload: " << up);
+  }
+}
+
+inline void check_output(const fs::path& file, int matched);
+
+/// Both analysts download income_by_region of CT `c` and find it right for `matched` incomes.
+inline void download_both(const ct& c, int matched) {
+  for (auto who : {"analyst-a", "analyst-b"}) {
+    auto out = c.dir / (std::string{who} + ".csv");
+    auto got = joconde_cli(std::string{"client-"} + who[8] + ":data_analyst", download_args(c, out, who));
+    BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
+    check_output(out, matched);
+  }
 }
 
 /// Checks that `file` is income_by_region of persons_csv(n) joined with income_csv(matched).

@@ -120,12 +120,7 @@ BOOST_AUTO_TEST_CASE(a_finished_and_a_cancelled_cta_leave_no_canary_in_any_file_
     BOOST_CHECK_MESSAGE(inputs == 0, cp << " keeps " << inputs << " sealed input file(s) in the Output phase");
     BOOST_CHECK_MESSAGE(outputs >= 1, cp << ": no sealed output file in " << dir);
   }
-  for (auto who : {"analyst-a", "analyst-b"}) {
-    auto out = done.dir / (std::string{who} + ".csv");
-    auto got = joconde_cli(std::string{"client-"} + who[8] + ":data_analyst", download_args(done, out, who));
-    BOOST_REQUIRE_MESSAGE(got.rc == 0, "download: " << got);
-    check_output(out, 100);
-  }
+  download_both(done, 100);
   status_everywhere(done.uuid, "finished", 60s);
   status_everywhere(cancelled.uuid, "cancelled", 30s);
 
