@@ -2,6 +2,7 @@
 
 #include "cta_records.hpp"
 #include "ctsc_rules.hpp"
+#include "personal_data.hpp"
 
 #include "../mplane/rotation.hpp"
 
@@ -111,7 +112,7 @@ result<v1::FinalCta> make_final(const node_signer& signer, const trust_view& tru
                                 const v1::CtaRecord& record) {
   v1::FinalCta fin;
   *fin.mutable_cta() = assemble_cta(record);
-  auto hash = canonical_hash(fin.cta());
+  auto hash = cta_hash(fin.cta());
   if (!hash)
     return hash.err();
   auto ns = make_node_signature(signer, trust, v1::ARTEFACT_KIND_CTA, *hash);
@@ -133,7 +134,7 @@ result<void> check_final_ctsa(trust_view& trust, const v1::Cta& cta, int i, cons
     return fail(errc::malformed_input, "the CTSA of " + peer + " is not for this CTSC");
   if (auto r = check_ctsa(ctsa, ctsc); !r)
     return r;
-  auto h = canonical_hash(ctsa);
+  auto h = ctsa_hash(ctsa);
   if (!h)
     return h.err();
   auto leaf = leaf_of(ctsc, peer);
@@ -157,12 +158,12 @@ result<void> check_final(trust_view& trust, const std::string& root, const v1::F
   // Signed by the root: the root node's certificate is the last of this node's own chain.
   auto own = trust.own_chain(); // a copy: the view may rotate meanwhile
   const auto& root_cert = trust.self() == root ? own.front() : own.back();
-  auto cta_hash = canonical_hash(cta);
-  if (!cta_hash)
-    return cta_hash.err();
+  auto signed_hash = cta_hash(cta);
+  if (!signed_hash)
+    return signed_hash.err();
   if (fin.root_signature().kind() != v1::ARTEFACT_KIND_CTA || fin.root_signature().signer() != root)
     return fail(errc::bad_signature, "the CTA is not signed by the root");
-  if (auto r = verify_node_signature(fin.root_signature(), root_cert, *cta_hash); !r)
+  if (auto r = verify_node_signature(fin.root_signature(), root_cert, *signed_hash); !r)
     return fail(errc::bad_signature, "the root's signature over the CTA: " + r.err().message);
   if (auto r = check_ctsc(ctsc, now_ms(), true); !r)
     return r;

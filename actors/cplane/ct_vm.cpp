@@ -1,6 +1,7 @@
 #include "ct_vm.hpp"
 
 #include "ct_reports.hpp"
+#include "personal_data.hpp"
 
 #include "joconde/messages/proto.hpp"
 #include "joconde/runtime/canonical_hash.hpp"
@@ -114,7 +115,7 @@ result<vm_launch> prepare_ct_dir(const fs::path& data_dir, const v1::FinalCta& f
   vm_launch l;
   l.uuid = fin.cta().ctsc().uuid();
   l.cp_index = cp_index;
-  auto hash = canonical_hash(fin.cta());
+  auto hash = cta_hash(fin.cta());
   if (!hash)
     return hash.err();
   if (hash->size() != l.cta_hash.size())

@@ -1,5 +1,7 @@
 #include "cta_lifecycle.hpp"
 
+#include "personal_data.hpp"
+
 #include "artefact_ports.hpp"
 #include "artefact_signatures.hpp"
 #include "cta_erasure.hpp"
@@ -43,13 +45,27 @@ void put_decision(const artefact_manager_state& st, const cta_state& state, cons
 void send_final(artefact_manager_pointer self, const v1::CtaRecord& record) {
   const auto& uuid = record.ctsc().uuid();
   const auto& fin = record.final();
-  auto to = peers_of(record.ctsc());
+  auto final_hash = crypto::hex(crypto::to_bytes(fin.root_signature().artefact_sha256()));
+  log::notice(component, "CTA " + uuid + " is final", {{"cta_sha256", final_hash}});
+  audit(self, "cta.final", {"uuid", uuid, "cta_sha256", final_hash});
+  // Minimisation (personal_data.hpp): each peer gets its own people in full and the others'
+  // committed; the Computing Parties get every person committed. The hashes are the same.
+  auto committed = [&](const std::string& keep) -> std::optional<std::string> {
+    auto copy = fin;
+    if (auto r = commit_personal(*copy.mutable_cta(), keep); !r) {
+      log::error(component, "CTA " + uuid + ": cannot commit its personal data: " + r.err().message);
+      return std::nullopt;
+    }
+    return proto::serialize(copy);
+  };
+  for (const auto& peer : peers_of(record.ctsc()))
+    if (auto bytes = committed(peer))
+      publish(self, "cta.final", {peer}, uuid, std::move(*bytes));
+  std::vector<std::string> cps;
   for (const auto& cp : record.ctsc().computing_parties())
-    to.push_back(cp.fqdn());
-  auto cta_hash = crypto::hex(crypto::to_bytes(fin.root_signature().artefact_sha256()));
-  log::notice(component, "CTA " + uuid + " is final", {{"cta_sha256", cta_hash}});
-  audit(self, "cta.final", {"uuid", uuid, "cta_sha256", cta_hash});
-  publish(self, "cta.final", std::move(to), uuid, proto::serialize(fin));
+    cps.push_back(cp.fqdn());
+  if (auto bytes = committed({}))
+    publish(self, "cta.final", std::move(cps), uuid, std::move(*bytes));
 }
 
 /// At the root: the record of an emerging or instantiated CTA; cancelled if it names a revoked node
@@ -239,15 +255,15 @@ void on_final(artefact_manager_pointer self, const std::string& origin, const st
   // A peer's own addendum is approved with the CTA that holds it.
   for (auto& a : *record.mutable_addenda())
     for (const auto& c : fin->cta().ctsas()) {
-      auto h = canonical_hash(c);
+      auto h = ctsa_hash(c);
       if (a.peer() == c.peer() && h && std::string{h->begin(), h->end()} == a.ctsa_sha256())
         a.set_status(std::string{to_string(addendum_status::approved)});
     }
   if (auto r = save_cta_record(st.store, record); !r)
     return refuse(r.err());
-  auto cta_hash = crypto::hex(canonical_hash(fin->cta()).value());
-  log::notice(component, "CTA " + ctsc.uuid() + " is final: " + ctsc.title(), {{"cta_sha256", cta_hash}});
-  audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", cta_hash});
+  auto final_hash = crypto::hex(cta_hash(fin->cta()).value());
+  log::notice(component, "CTA " + ctsc.uuid() + " is final: " + ctsc.title(), {{"cta_sha256", final_hash}});
+  audit(self, "cta.final.stored", {"uuid", ctsc.uuid(), "cta_sha256", final_hash});
   if (st.deployer)
     self->send(st.deployer, deploy_atom::value, ctsc.uuid());
 }

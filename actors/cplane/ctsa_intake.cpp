@@ -5,6 +5,7 @@
 #include "cta_records.hpp"
 #include "ctsc_rules.hpp"
 #include "member_trust.hpp"
+#include "personal_data.hpp"
 
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"
@@ -145,12 +146,27 @@ result<std::vector<std::string>> rotations_since_ctsc(artefact_manager_state& st
 result<crypto::bytes> check_submission(trust_view& trust, const std::string& origin,
                                        const v1::CtsaSubmission& sub, const v1::CtaRecord& record) {
   const auto& ctsa = sub.ctsa();
+  // The SO checks who signs and who is given access: the root takes a CTSA in full.
+  auto committed = [](const v1::Ctsa& c) {
+    for (const auto& s : c.signatories())
+      if (!s.commitment().empty())
+        return true;
+    for (const auto& dc : c.data_custodians())
+      if (!dc.name_commitment().empty())
+        return true;
+    for (const auto& da : c.data_analysts())
+      if (!da.name_commitment().empty())
+        return true;
+    return false;
+  };
+  if (committed(ctsa))
+    return fail(errc::malformed_input, "the root takes a CTSA in full: it carries a commitment in place of a person");
   if (ctsa.ctsc_sha256() != record.ctsc_sha256())
     return fail(errc::malformed_input,
                 "the CTSA pins CTSC hash " + crypto::hex(crypto::to_bytes(ctsa.ctsc_sha256()))
                   + ", but CTA " + ctsa.ctsc_uuid() + " has "
                   + crypto::hex(crypto::to_bytes(record.ctsc_sha256())));
-  auto hash = canonical_hash(ctsa);
+  auto hash = ctsa_hash(ctsa);
   if (!hash)
     return hash.err();
   auto leaf = leaf_of(record.ctsc(), origin);
@@ -191,9 +207,11 @@ caf::result<cta_receipt> submit_ctsa(artefact_manager_pointer self, v1::CtaRecor
   ctsa.set_created_at_ms(now_ms());
   if (auto r = bind_paks(st.store, ctsa); !r)
     return to_caf(r.err());
+  // Each person's data gets its salt: other nodes get a commitment in its place (personal_data.hpp).
+  salt_personal(ctsa);
   if (auto r = check_ctsa(ctsa, record.ctsc()); !r)
     return to_caf(r.err());
-  auto hash = canonical_hash(ctsa);
+  auto hash = ctsa_hash(ctsa);
   if (!hash)
     return to_caf(hash.err());
   auto rotations = rotations_since_ctsc(st, record.ctsc());
@@ -249,6 +267,7 @@ caf::result<cta_receipt> countersign(artefact_manager_pointer self, const v1::Ct
   sig.set_ctsa_sha256(mine->ctsa_sha256());
   sig.set_signatory(index);
   sig.set_signed_at_ms(now_ms());
+  salt_personal(sig);
   audit(self, "cta.signature.sent", {"uuid", uuid, "signatory", std::to_string(index), "user", user,
                                      "document", sig.document().name()});
   // Answers that never come (the root down for longer than the caller waits) leave entries here: a
@@ -404,6 +423,12 @@ void on_signature(artefact_manager_pointer self, const std::string& origin, cons
   auto& record = *rec;
   if (!sig.has_document() && sig.signature().empty())
     return refuse(fail(errc::malformed_input, "a signature carries a document or an electronic signature"));
+  // The SO checks the document itself: the root takes it in full, with a well-formed salt.
+  if (!sig.document_commitment().empty())
+    return refuse(fail(errc::malformed_input, "the root takes a signature document in full, not committed"));
+  auto copy = sig;
+  if (auto r = commit_personal(copy); !r)
+    return refuse(r.err());
   auto state = state_of(record);
   // The same signature handed over again after a restart: accepted already.
   for (const auto& a : record.addenda())

@@ -197,8 +197,9 @@ result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc, bool require
         my_outputs.insert(out.key());
   if (ctsa.signatories().empty())
     return fail(errc::malformed_input, "a CTSA names at least one signatory");
+  // A person in committed form (personal_data.hpp) has no name here, only its commitment.
   for (const auto& s : ctsa.signatories())
-    if (s.name().empty())
+    if (s.name().empty() && s.commitment().empty())
       return fail(errc::malformed_input, "every signatory has a name");
   auto check_pak = [](const std::string& who, const std::string& pak) -> result<void> {
     auto key = crypto::public_key::from_der(crypto::to_bytes(pak));
@@ -210,27 +211,31 @@ result<void> check_ctsa(const v1::Ctsa& ctsa, const v1::Ctsc& ctsc, bool require
     return ok();
   };
   std::set<std::string> inputs_covered;
-  for (const auto& dc : ctsa.data_custodians()) {
-    if (dc.name().empty())
+  for (int i = 0; i < ctsa.data_custodians_size(); ++i) {
+    const auto& dc = ctsa.data_custodians(i);
+    if (dc.name().empty() && dc.name_commitment().empty())
       return fail(errc::malformed_input, "every data custodian has a name");
-    if (auto r = check_pak(dc.name(), dc.pak()); !r)
+    auto who = dc.name().empty() ? "data custodian " + std::to_string(i) : dc.name();
+    if (auto r = check_pak(who, dc.pak()); !r)
       return r;
     for (const auto& k : dc.input_keys()) {
       if (my_inputs.count(k) == 0)
-        return fail(errc::forbidden, "data custodian " + dc.name() + " is given input " + k
+        return fail(errc::forbidden, "data custodian " + who + " is given input " + k
                                        + ", which is not an input of " + ctsa.peer());
       inputs_covered.insert(k);
     }
   }
   std::set<std::string> outputs_covered;
-  for (const auto& da : ctsa.data_analysts()) {
-    if (da.name().empty())
+  for (int i = 0; i < ctsa.data_analysts_size(); ++i) {
+    const auto& da = ctsa.data_analysts(i);
+    if (da.name().empty() && da.name_commitment().empty())
       return fail(errc::malformed_input, "every data analyst has a name");
-    if (auto r = check_pak(da.name(), da.pak()); !r)
+    auto who = da.name().empty() ? "data analyst " + std::to_string(i) : da.name();
+    if (auto r = check_pak(who, da.pak()); !r)
       return r;
     for (const auto& k : da.output_keys()) {
       if (my_outputs.count(k) == 0)
-        return fail(errc::forbidden, "data analyst " + da.name() + " is given output " + k
+        return fail(errc::forbidden, "data analyst " + who + " is given output " + k
                                        + ", which does not go to " + ctsa.peer());
       outputs_covered.insert(k);
     }

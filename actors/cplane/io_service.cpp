@@ -1,4 +1,5 @@
 #include "io_service.hpp"
+#include "personal_data.hpp"
 
 #include "joconde/io/net.hpp"
 
@@ -55,7 +56,7 @@ struct sessions {
 result<sessions> attest_all(const io_target& t) {
   const auto& cta = t.final->cta();
   const auto& ctsc = cta.ctsc();
-  auto hash = canonical_hash(cta);
+  auto hash = cta_hash(cta);
   if (!hash || hash->size() != 32)
     return fail(errc::crypto_failure, "cannot hash the CTA");
   enclave::reference_values ref;

@@ -1,6 +1,7 @@
 #include "cta_json.hpp"
 
 #include "../cplane/cta_progress.hpp"
+#include "../cplane/personal_data.hpp"
 #include "../cplane/cta_records.hpp"
 #include "../vm/task_policy.hpp"
 
@@ -86,13 +87,19 @@ void put_ctsc(const v1::Ctsc& ctsc, json& doc) {
   doc["certificate_fingerprints"] = fingerprints;
 }
 
+/// What a person's name shows: the name, or, where this node got only its commitment (another
+/// organisation's people, personal_data.hpp), that it was not shared.
+std::string shown_name(const std::string& name, const std::string& commitment) {
+  return name.empty() && !commitment.empty() ? std::string{"(not shared with this node)"} : name;
+}
+
 /// The people a CTSA names, for a signatory to read before signing: signatories by index (with
 /// whether they signed), each custodian's and analyst's name, slots and PAK hash.
 json people_json(const v1::Ctsa& ctsa, const std::set<std::uint32_t>& signed_by) {
   json signatories = json::array();
   for (int i = 0; i < ctsa.signatories_size(); ++i)
     signatories.push_back({{"index", i},
-                           {"name", ctsa.signatories(i).name()},
+                           {"name", shown_name(ctsa.signatories(i).name(), ctsa.signatories(i).commitment())},
                            {"signed", signed_by.count(static_cast<std::uint32_t>(i)) > 0}});
   auto person = [](const std::string& name, const std::string& pak, const auto& keys) {
     auto h = crypto::sha256(crypto::to_bytes(pak));
@@ -101,10 +108,10 @@ json people_json(const v1::Ctsa& ctsa, const std::set<std::uint32_t>& signed_by)
   };
   json custodians = json::array();
   for (const auto& c : ctsa.data_custodians())
-    custodians.push_back(person(c.name(), c.pak(), c.input_keys()));
+    custodians.push_back(person(shown_name(c.name(), c.name_commitment()), c.pak(), c.input_keys()));
   json analysts = json::array();
   for (const auto& a : ctsa.data_analysts())
-    analysts.push_back(person(a.name(), a.pak(), a.output_keys()));
+    analysts.push_back(person(shown_name(a.name(), a.name_commitment()), a.pak(), a.output_keys()));
   return json{{"signatories", signatories}, {"data_custodians", custodians}, {"data_analysts", analysts}};
 }
 
@@ -137,7 +144,7 @@ json addenda_json(const v1::CtaRecord& rec) {
   const auto& cta = rec.final().cta();
   for (int i = 0; i < cta.ctsas_size(); ++i) {
     const auto& c = cta.ctsas(i);
-    auto h = canonical_hash(c);
+    auto h = ctsa_hash(c);
     addenda.push_back(json{{"peer", c.peer()},
                            {"status", "approved"},
                            {"version", c.version()},
@@ -198,12 +205,13 @@ json vms_json(const v1::CtaRecord& record) {
 }
 
 json telemetry_json(const v1::CtaRecord& record) {
-  // The CT VMs name people by PAK ("PAK" and 16 hex digits); where this node holds the CTSA that
-  // lists the person, the name is shown with it.
+  // The CT VMs name people by PAK ("PAK" and 16 hex digits); where this node holds the person's
+  // name (its own people, or every person at the root), the name is shown with it.
   std::map<std::string, std::string> names;
   auto note = [&](const v1::Ctsa& ctsa) {
     auto add = [&](const std::string& name, const std::string& pak) {
-      names[vm::pak_label(pak)] = name;
+      if (!name.empty())  // another organisation's people reach this node committed, unnamed
+        names[vm::pak_label(pak)] = name;
     };
     for (const auto& c : ctsa.data_custodians())
       add(c.name(), c.pak());

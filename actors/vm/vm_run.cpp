@@ -8,6 +8,7 @@
 //    data_slot classes)
 
 #include "attestation_proxy.hpp"
+#include "../cplane/personal_data.hpp"
 #include "peer_links.hpp"
 #include "session_manager.hpp"
 #include "task_orchestrator.hpp"
@@ -56,7 +57,7 @@ result<std::shared_ptr<vm_context>> load_context(const vm_options& options, cons
   auto ctx = std::make_shared<vm_context>();
   if (!proto::parse_into(ctx->final, cta_bytes, 64 * 1024 * 1024))
     return fail(errc::malformed_input, "the CTA file is not a final CTA");
-  auto hash = canonical_hash(ctx->final.cta());
+  auto hash = cta_hash(ctx->final.cta());
   if (!hash || hash->size() != host.size() || !std::equal(host.begin(), host.end(), hash->begin()))
     return fail(errc::forbidden, "the CTA given does not match the host data the platform recorded at launch");
   const auto& ctsc = ctx->final.cta().ctsc();

@@ -11,6 +11,7 @@
 
 #include "cplane/artefact_manager.hpp"
 #include "cplane/cta_state.hpp"
+#include "cplane/personal_data.hpp"
 #include "node/cta_json.hpp"
 #include "joconde/agreement.pb.h"
 #include "joconde/messages/caf_error.hpp"
@@ -144,7 +145,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   v1::CtsaSubmission sign(v1::CtsaSubmission sub, test::test_node& signer) {
-    auto h = canonical_hash(sub.ctsa()).value();
+    auto h = ctsa_hash(sub.ctsa()).value();
     auto& ns = *sub.mutable_node_signature();
     ns.set_signer(sub.ctsa().peer());
     ns.set_signer_fingerprint(signer.chain.front().fingerprint());
@@ -185,7 +186,7 @@ inline v1::SignatorySubmission signature_of(const std::string& peer, const v1::C
   sub.set_request_id(std::string(31, 'f') + std::to_string(index % 10));
   auto& s = *sub.mutable_signature();
   s.set_peer(peer);
-  auto h = canonical_hash(ctsa).value();
+  auto h = ctsa_hash(ctsa).value();
   s.set_ctsa_sha256(std::string{h.begin(), h.end()});
   s.set_signatory(index);
   s.mutable_document()->set_name("signed-" + std::to_string(index) + ".pdf");
@@ -210,7 +211,7 @@ struct final_fixture : fixture {
       sig.set_request_id(std::string(32, 'e'));
       auto& s = *sig.mutable_signature();
       s.set_peer(peer);
-      auto h = canonical_hash(sub.ctsa()).value();
+      auto h = ctsa_hash(sub.ctsa()).value();
       s.set_ctsa_sha256(std::string{h.begin(), h.end()});
       s.set_signatory(0);
       s.mutable_document()->set_name("signed.pdf");

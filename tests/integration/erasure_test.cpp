@@ -134,6 +134,14 @@ BOOST_AUTO_TEST_CASE(a_finished_and_a_cancelled_cta_leave_no_canary_in_any_file_
   auto at_root = files_containing(cluster->data_dir("root"), done_words["signatory"]);
   BOOST_CHECK(std::any_of(at_root.hits.begin(), at_root.hits.end(),
                           [](const fs::path& p) { return p.filename() == "data.mdb"; }));
+  // Minimisation (spec §4.4.3): the people reach no Computing Party, nor its CT VM: a CP holds the
+  // final CTA with a commitment in place of every name, identification and signature document.
+  for (const auto& cp : cps)
+    for (const auto* where : {"signatory", "document", "custodian", "analyst"}) {
+      auto found = files_containing(cluster->data_dir(cp), done_words[where]);
+      BOOST_CHECK_MESSAGE(found.hits.empty(), cp << " holds the " << where << " canary in "
+                                                 << (found.hits.empty() ? fs::path{} : found.hits.front()));
+    }
 
   // Retention ends (output deadline + 5 s; cancellation + 5 s); the root's housekeeping (every
   // 10 s) erases, every holder strips and scrubs (every 10 s).

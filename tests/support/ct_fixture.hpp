@@ -11,6 +11,7 @@
 // fixture_error saying what went wrong (Boost.Test reports it as the test case's error).
 
 #include "cplane/io_service.hpp"
+#include "cplane/personal_data.hpp"
 #include "vm/task_policy.hpp"
 #include "vm/vm_run.hpp"
 
@@ -226,7 +227,7 @@ struct fixture_cta {
 
   /// The host data the VMs are launched with: the canonical hash of the CTA.
   enclave::host_data host() const {
-    auto h = canonical_hash(final.cta());
+    auto h = cta_hash(final.cta());
     if (!h || h->size() != enclave::host_data{}.size())
       throw fixture_error{"cannot hash the fixture's CTA"};
     enclave::host_data out{};

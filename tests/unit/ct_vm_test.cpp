@@ -8,6 +8,7 @@
 #include "cplane/ct_reports.hpp"
 #include "cplane/ct_vm.hpp"
 #include "cplane/provisioner.hpp"
+#include "cplane/personal_data.hpp"
 #include "node/cta_json.hpp"
 #include "vm/task_policy.hpp"
 #include "support/ct_reports.hpp"
@@ -326,7 +327,7 @@ BOOST_AUTO_TEST_CASE(a_ct_directory_is_private_and_leaves_only_its_archived_logs
   BOOST_CHECK_EQUAL(l->admin_token.size(), 64u);
   BOOST_CHECK_EQUAL(read(l->admin_token_file), l->admin_token + "\n");
   BOOST_CHECK(proto::parse<v1::FinalCta>(read(l->cta_file)).value().cta().ctsc().uuid() == uuid);
-  auto hash = canonical_hash(fin.cta()).value();
+  auto hash = cta_hash(fin.cta()).value();
   BOOST_CHECK(std::equal(hash.begin(), hash.end(), l->cta_hash.begin()));
   // Never twice.
   BOOST_CHECK(prepare_ct_dir(dir.path, fin, 2).err().code == errc::already_exists);
