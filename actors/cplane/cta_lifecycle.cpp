@@ -1,12 +1,11 @@
 #include "cta_lifecycle.hpp"
 
-#include "personal_data.hpp"
-
 #include "artefact_ports.hpp"
 #include "artefact_signatures.hpp"
 #include "cta_erasure.hpp"
 #include "cta_records.hpp"
 #include "cta_state.hpp"
+#include "personal_data.hpp"
 
 #include "joconde/messages/caf_error.hpp"
 #include "joconde/messages/proto.hpp"

@@ -175,38 +175,58 @@ void count_notice(identity_manager_pointer self, notice_outcome outcome) {
 }
 
 /// Sends the policy this node holds to every enrolled child that has not been sent it (a child
-/// enrolled since, or a newer policy): the outbox keeps it until the child connects.
+/// enrolled since, or a newer policy). Marked as sent once the broker holds it in its outbox, which
+/// keeps it until the child connects; a crash in between sends it again (the child ignores a policy
+/// it holds already).
 void hand_down_policy(identity_manager_pointer self) {
   auto& st = self->state;
-  auto txn = st.store.env->begin_write();
-  if (!txn)
-    return log::error(component, txn.err().message);
-  auto held = stored_tree_policy(*txn, st.store);
-  if (!held || !held->has_value())
-    return;
-  const auto& [bytes, rules] = **held;
+  std::string bytes;
+  int64_t issued_at = 0;
   std::vector<std::string> to;
-  auto listed = txn->for_each(st.store.children, "", [&](std::string_view child, std::string_view) {
-    auto sent = tree_policy_sent(*txn, st.store, std::string{child}, rules.issued_at_ms);
-    if (sent && !*sent)
-      to.emplace_back(child);
-    return true;
-  });
-  if (!listed)
-    return log::error(component, "cannot list the children to hand the policy to: " + listed.err().describe());
+  {
+    auto txn = st.store.env->begin_read();
+    if (!txn)
+      return log::error(component, txn.err().message);
+    auto held = stored_tree_policy(*txn, st.store);
+    if (!held || !held->has_value())
+      return;
+    bytes = (*held)->first;
+    issued_at = (*held)->second.issued_at_ms;
+    auto listed = txn->for_each(st.store.children, "", [&](std::string_view child, std::string_view) {
+      auto sent = tree_policy_sent(*txn, st.store, std::string{child}, issued_at);
+      if (sent && !*sent && st.policy_in_flight.count(std::string{child}) == 0)
+        to.emplace_back(child);
+      return true;
+    });
+    if (!listed)
+      return log::error(component, "cannot list the children to hand the policy to: " + listed.err().describe());
+  }
   if (to.empty())
     return;
-  for (const auto& child : to)
-    if (auto r = mark_tree_policy_sent(*txn, st.store, child, rules.issued_at_ms); !r)
-      return log::error(component, r.err().message);
-  if (auto r = txn->commit(); !r)
-    return log::error(component, r.err().message);
-  // Marked before it is handed to the broker, whose outbox keeps it: a crash in between loses one
-  // hand-down, which the child's next policy (or its parent's next start) makes good.
+  st.policy_in_flight.insert(to.begin(), to.end());
+  auto landed = [self, to] {
+    for (const auto& child : to)
+      self->state.policy_in_flight.erase(child);
+  };
   self->request(st.broker, std::chrono::seconds{30}, publish_atom::value, std::string{tree_policy_topic}, to,
                 std::string{}, bytes, uint32_t{1})
-    .then([](const std::vector<std::string>&) {},
-          [](caf::error& err) { log::error(component, "cannot hand the policy down: " + describe(err)); });
+    .then(
+      [self, to, issued_at, landed](const std::vector<std::string>&) {
+        landed();
+        auto& st = self->state;
+        auto txn = st.store.env->begin_write();
+        if (!txn)
+          return log::error(component, txn.err().message);
+        for (const auto& child : to)
+          if (auto r = mark_tree_policy_sent(*txn, st.store, child, issued_at); !r)
+            return log::error(component, r.err().message);
+        if (auto r = txn->commit(); !r)
+          log::error(component, r.err().message);
+      },
+      [landed](caf::error& err) {
+        landed();
+        log::error(component, "cannot hand the policy down: " + describe(err));
+      });
 }
 
 /// Adopts rules (signed by the root, `bytes`) if newer than those held: kept, in force, handed down.

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 namespace joconde {
 
@@ -49,6 +50,7 @@ struct identity_manager_state {
   audit_log_actor audit;
   std::string domain; ///< FQDN of the root node
   tree_policy rules;  ///< the root's rules as this node holds them (the defaults until they arrive)
+  std::set<std::string> policy_in_flight; ///< children the policy was handed to, not yet in the outbox
   uint64_t applied = 0;
   /// Rotation notices by outcome (confirmations.hpp: confirmed, not_confirmed_here, replayed).
   std::map<std::string, uint64_t> notices;

@@ -122,6 +122,14 @@ BOOST_FIXTURE_TEST_CASE(a_signed_ctsa_is_accepted_and_forgeries_and_replays_are_
   refused("client-b.joconde.test", submission(ctsc, "client-a.joconde.test", 4, client_a), "forbidden");
   refused("cp1.joconde.test", submission(ctsc, "cp1.joconde.test", 1, pki.node("cp1.joconde.test")),
           "unknown_peer");
+  // Committed people (properly signed: the hash is the same), or a salt of the wrong size: the SO
+  // checks the people, so the root takes a CTSA in full and well formed only.
+  auto committed = submission(ctsc, "client-a.joconde.test", 4, client_a);
+  BOOST_REQUIRE(commit_personal(*committed.mutable_ctsa()));
+  refused("client-a.joconde.test", sign(committed, client_a), "malformed_input");
+  auto short_salt = submission(ctsc, "client-a.joconde.test", 4, client_a);
+  short_salt.mutable_ctsa()->mutable_data_custodians(0)->set_salt("abc");  // it has no hash to sign
+  refused("client-a.joconde.test", short_salt, "malformed_input");
   // An unknown CTA.
   auto unknown = submission(ctsc, "client-a.joconde.test", 4, client_a);
   unknown.mutable_ctsa()->set_ctsc_uuid("00000000-0000-4000-8000-000000000000");
