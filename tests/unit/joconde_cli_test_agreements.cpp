@@ -20,6 +20,21 @@ BOOST_AUTO_TEST_CASE(cta_cancel_says_why) {
   BOOST_CHECK_EQUAL(r.rc, cli::exit_not_found);
 }
 
+// `node revoke` without a reason, or with a blank one, is a usage error and asks the node nothing
+// (its answers are checked against a real node in integration.cluster).
+BOOST_AUTO_TEST_CASE(node_revoke_needs_a_reason_and_sends_nothing_without_one) {
+  const auto before = node.requests();
+  for (const auto& args : {std::vector<std::string>{"node", "revoke"},
+                           std::vector<std::string>{"node", "revoke", "--reason", "  "},
+                           std::vector<std::string>{"node", "revoke", "--reason"},
+                           std::vector<std::string>{"node", "revoke", "extra", "--reason", "leak"}}) {
+    auto r = joconde_run(with_url(args));
+    BOOST_CHECK_EQUAL(r.rc, cli::exit_usage);
+    BOOST_CHECK(!r.err.empty());
+  }
+  BOOST_CHECK_EQUAL(node.requests(), before);
+}
+
 BOOST_AUTO_TEST_CASE(cta_approve_and_reject_record_decisions) {
   auto r = joconde_run(with_url({"cta", "approve", "c0ffee", "--peer", "client-a"}));
   BOOST_CHECK_EQUAL(r.rc, cli::exit_ok);
